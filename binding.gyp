@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "hafw_native",
+      "sources": ["node/native/addon.c", "node/native/tun.c", "node/native/batch-io.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"]
+    }
+  ]
+}
