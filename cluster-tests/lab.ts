@@ -1,0 +1,248 @@
+/**
+ * The network-namespace lab: builds the topology of DESIGN §5, starts firewall nodes in
+ * it, and always tears down. State lives in a file under /run/hafw/lab so that
+ * `hafw lab up` and `hafw lab down` can run as separate commands.
+ *
+ *   hafw-client --- br-lan ---+--- fwa lan / fwb lan           hafw-server --- br-wan
+ *                             (bridges live in hafw-sw; br-sync joins the firewalls' sync)
+ */
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { CONTROL_DIR } from '../node/api/control-socket.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sh, shQuiet, spawnDetached, stopPid, isAlive, sleep } from './exec.js';
+import { CLIENT, FIREWALLS, LAB_PREFIX, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } from './topology.js';
+
+export const LAB_DIR = process.env.HAFW_LAB_DIR ?? '/run/hafw/lab';
+const STATE_FILE = path.join(LAB_DIR, 'state.json');
+
+/** Package root (for bin/hafw.js), from dist/cluster-tests/lab.js or the source tree. */
+export const PACKAGE_ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+})();
+export const HAFW_BIN = path.join(PACKAGE_ROOT, 'bin', 'hafw.js');
+
+export interface LabNode {
+  name: string;
+  ns: string;
+  pid: number;
+  configFile: string;
+  logFile: string;
+}
+
+export interface LabState {
+  nodes: LabNode[];
+  nodeCount: number;
+  startedAt: string;
+}
+
+export interface LabUpOptions {
+  nodes?: 1 | 2;
+  /** Extra YAML appended to each node's config (later issues: sync, vrrp, ruleset...). */
+  extraConfig?: (fw: FirewallAddrs) => string;
+  /** Start the node processes (default true); false builds only the network. */
+  startNodes?: boolean;
+}
+
+async function netnsList(): Promise<string[]> {
+  const out = await sh(['ip', 'netns', 'list']).catch(() => '');
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(LAB_PREFIX));
+}
+
+async function sysctl(ns: string, key: string, value: string): Promise<void> {
+  await sh(['sysctl', '-q', '-w', `${key}=${value}`], { ns });
+}
+
+async function addNs(name: string): Promise<void> {
+  await sh(['ip', 'netns', 'add', name]);
+  await sh(['ip', 'link', 'set', 'lo', 'up'], { ns: name });
+  // Addresses must be usable at once: no duplicate address detection delay in the lab.
+  await sysctl(name, 'net.ipv6.conf.all.accept_dad', '0');
+  await sysctl(name, 'net.ipv6.conf.default.accept_dad', '0');
+}
+
+/** A veth whose one end is `inside` in `ns` and whose other end is a port of `bridge` in hafw-sw. */
+async function plug(ns: string, inside: string, bridge: string, swPort: string): Promise<void> {
+  await sh(['ip', '-n', NS.sw, 'link', 'add', swPort, 'type', 'veth', 'peer', 'name', inside, 'netns', ns]);
+  await sh(['ip', '-n', NS.sw, 'link', 'set', swPort, 'master', bridge, 'up']);
+  await sh(['ip', '-n', ns, 'link', 'set', inside, 'up']);
+}
+
+async function addr(ns: string, dev: string, cidr: string): Promise<void> {
+  const extra = cidr.includes(':') ? ['nodad'] : [];
+  await sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev, ...extra]);
+}
+
+export function fwConfig(fw: FirewallAddrs, extra = ''): string {
+  return [
+    `node:`,
+    `  name: ${fw.name}`,
+    `datapath:`,
+    `  tun: ${TUN_NAME}`,
+    `  interfaces: [lan, wan]`,
+    `  failClosed: true`,
+    `log:`,
+    `  level: info`,
+    extra,
+  ].join('\n');
+}
+
+export class Lab {
+  private constructor(readonly state: LabState) {}
+
+  /** Reads the running lab's state, or undefined when no lab is up. */
+  static async current(): Promise<Lab | undefined> {
+    try {
+      return new Lab(JSON.parse(await readFile(STATE_FILE, 'utf8')) as LabState);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes everything a lab made: node processes (by PID), namespaces, state. Never throws. */
+  static async down(): Promise<void> {
+    const lab = await Lab.current();
+    for (const n of lab?.state.nodes ?? []) await stopPid(n.pid).catch(() => undefined);
+    for (const ns of await netnsList()) {
+      // A killed node cannot remove its control socket; it is named after the namespace's
+      // inode (node/api/control-socket.ts), which the bind mount under /run/netns shares.
+      const inode = await stat(`/run/netns/${ns}`).then((st) => st.ino, () => undefined);
+      if (inode !== undefined) await rm(path.join(CONTROL_DIR, `ctl-${inode}.sock`), { force: true });
+      await shQuiet(['ip', 'netns', 'del', ns]);
+    }
+    await rm(STATE_FILE, { force: true });
+  }
+
+  /** Builds the topology (tearing down any leftover lab first) and starts the nodes. */
+  static async up(opts: LabUpOptions = {}): Promise<Lab> {
+    const nodeCount = opts.nodes ?? 1;
+    await Lab.down();
+    await mkdir(LAB_DIR, { recursive: true });
+    const fws = FIREWALLS.slice(0, nodeCount);
+    try {
+      await addNs(NS.sw);
+      for (const br of ['br-lan', 'br-wan', 'br-sync']) {
+        await sh(['ip', '-n', NS.sw, 'link', 'add', br, 'type', 'bridge']);
+        await sh(['ip', '-n', NS.sw, 'link', 'set', br, 'up']);
+      }
+      await addNs(NS.client);
+      await plug(NS.client, 'eth0', 'br-lan', 'cl-lan');
+      await addr(NS.client, 'eth0', `${CLIENT.v4}/24`);
+      await addr(NS.client, 'eth0', `${CLIENT.v6}/64`);
+      await sh(['ip', '-n', NS.client, 'route', 'add', 'default', 'via', CLIENT.gw4]);
+      await sh(['ip', '-n', NS.client, '-6', 'route', 'add', 'default', 'via', CLIENT.gw6]);
+
+      await addNs(NS.server);
+      await plug(NS.server, 'eth0', 'br-wan', 'sv-wan');
+      await addr(NS.server, 'eth0', `${SERVER.v4}/24`);
+      await addr(NS.server, 'eth0', `${SERVER.v6}/64`);
+      await sh(['ip', '-n', NS.server, 'route', 'add', 'default', 'via', SERVER.gw4]);
+      await sh(['ip', '-n', NS.server, '-6', 'route', 'add', 'default', 'via', SERVER.gw6]);
+
+      for (const fw of fws) {
+        const ns = NS.fw(fw.name);
+        await addNs(ns);
+        await plug(ns, 'lan', 'br-lan', `${fw.name}-lan`);
+        await plug(ns, 'wan', 'br-wan', `${fw.name}-wan`);
+        await plug(ns, 'sync', 'br-sync', `${fw.name}-sync`);
+        await addr(ns, 'lan', `${fw.lan4}/24`);
+        await addr(ns, 'lan', `${fw.lan6}/64`);
+        await addr(ns, 'wan', `${fw.wan4}/24`);
+        await addr(ns, 'wan', `${fw.wan6}/64`);
+        await addr(ns, 'sync', `${fw.sync4}/24`);
+        await addr(ns, 'sync', `${fw.sync6}/64`);
+        await sysctl(ns, 'net.ipv4.ip_forward', '1');
+        await sysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
+        // The firewall forwards between lan and wan through its TUN device, never
+        // redirects hosts around itself.
+        await sysctl(ns, 'net.ipv4.conf.all.send_redirects', '0');
+      }
+      // Until failover moves them, the VIPs sit on the first firewall.
+      await Lab.addVips(fws[0]!.name);
+
+      const state: LabState = { nodes: [], nodeCount, startedAt: new Date().toISOString() };
+      const lab = new Lab(state);
+      await lab.save();
+      if (opts.startNodes !== false) {
+        for (const fw of fws) await lab.startNode(fw.name, opts.extraConfig?.(fw) ?? '');
+        for (const fw of fws) await lab.waitReady(fw.name);
+      }
+      return lab;
+    } catch (err) {
+      await Lab.down();
+      throw err;
+    }
+  }
+
+  static async addVips(fwName: string): Promise<void> {
+    for (const v of VIPS) await addr(NS.fw(fwName), v.ifname, `${v.addr}/${v.prefix}`);
+  }
+
+  private async save(): Promise<void> {
+    await writeFile(STATE_FILE, JSON.stringify(this.state, null, 2));
+  }
+
+  node(name: string): LabNode {
+    const n = this.state.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no lab node named ${name}`);
+    return n;
+  }
+
+  /** Starts (or restarts) a node process in its namespace, detached, logging to a file. */
+  async startNode(name: string, extraConfig = ''): Promise<LabNode> {
+    const fw = FIREWALLS.find((f) => f.name === name);
+    if (!fw) throw new Error(`unknown firewall ${name}`);
+    const configFile = path.join(LAB_DIR, `${name}.yaml`);
+    const logFile = path.join(LAB_DIR, `${name}.log`);
+    const existing = this.state.nodes.find((n) => n.name === name);
+    if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig));
+    const child = spawnDetached([process.execPath, HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile });
+    const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile };
+    this.state.nodes = [...this.state.nodes.filter((n) => n.name !== name), node];
+    await this.save();
+    return node;
+  }
+
+  /** Waits until the node answers on its control socket, or fails with its log tail. */
+  async waitReady(name: string, timeoutMs = 15000): Promise<void> {
+    const n = this.node(name);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!isAlive(n.pid)) break;
+      const out = await sh([process.execPath, HAFW_BIN, 'status', '--json'], { ns: n.ns, timeoutMs: 5000 }).catch(() => '');
+      if (out.includes('"uptimeSeconds"')) return;
+      await sleep(100);
+    }
+    const log = await readFile(n.logFile, 'utf8').catch(() => '');
+    throw new Error(`node ${name} did not become ready (pid ${n.pid} ${isAlive(n.pid) ? 'alive' : 'exited'}); log tail:\n${log.split('\n').slice(-15).join('\n')}`);
+  }
+
+  async stopNode(name: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const n = this.node(name);
+    if (signal === 'SIGKILL') {
+      try {
+        process.kill(n.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      for (let i = 0; i < 100 && isAlive(n.pid); i++) await sleep(20);
+    } else await stopPid(n.pid);
+  }
+
+  /** Runs `hafw ARGS` inside a firewall's namespace and returns stdout. */
+  async hafw(name: string, args: string[]): Promise<string> {
+    return sh([process.execPath, HAFW_BIN, ...args], { ns: this.node(name).ns });
+  }
+
+  async status(name: string): Promise<{ datapath: { counters: Record<string, number> } } & Record<string, unknown>> {
+    return JSON.parse(await this.hafw(name, ['status', '--json'])) as never;
+  }
+}
+
+export { sh, sleep };

@@ -1,0 +1,60 @@
+/** Drives the traffic tool inside lab namespaces. */
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { sh, spawnDetached, stopPid, sleep } from './exec.js';
+import { NS } from './topology.js';
+import { LAB_DIR, PACKAGE_ROOT } from './lab.js';
+
+const TOOL = path.join(PACKAGE_ROOT, 'dist', 'cluster-tests', 'tools', 'traffic.js');
+
+export interface TcpRun {
+  proto: 'tcp';
+  flows: number;
+  ok: number;
+  bytesEchoed: number;
+  ms: number;
+  errors: string[];
+}
+
+export interface UdpRun {
+  proto: 'udp';
+  sent: number;
+  received: number;
+  ms: number;
+}
+
+/** Starts the echo server in hafw-server; returns a function that stops it. */
+export async function startEchoServer(port = 5001, ns: string = NS.server): Promise<() => Promise<void>> {
+  const logFile = path.join(LAB_DIR, `echo-${port}.log`);
+  const child = spawnDetached([process.execPath, TOOL, 'serve', '--port', String(port), '--max-seconds', '900'], { ns, logFile });
+  for (let i = 0; i < 100; i++) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    if (log.includes(`"listening":${port}`)) break;
+    await sleep(50);
+  }
+  return () => stopPid(child.pid!);
+}
+
+export async function tcpRun(host: string, opts: { port?: number; bytes?: number; flows?: number; timeoutMs?: number; ns?: string } = {}): Promise<TcpRun> {
+  const out = await sh(
+    [process.execPath, TOOL, 'tcp', '--host', host, '--port', String(opts.port ?? 5001), '--bytes', String(opts.bytes ?? 1_000_000), '--flows', String(opts.flows ?? 1), '--timeout-ms', String(opts.timeoutMs ?? 20000)],
+    { ns: opts.ns ?? NS.client, timeoutMs: (opts.timeoutMs ?? 20000) + 10000 },
+  );
+  return JSON.parse(out) as TcpRun;
+}
+
+export async function udpRun(host: string, opts: { port?: number; count?: number; size?: number; timeoutMs?: number; ns?: string } = {}): Promise<UdpRun> {
+  const out = await sh(
+    [process.execPath, TOOL, 'udp', '--host', host, '--port', String(opts.port ?? 5001), '--count', String(opts.count ?? 100), '--size', String(opts.size ?? 100), '--timeout-ms', String(opts.timeoutMs ?? 5000)],
+    { ns: opts.ns ?? NS.client, timeoutMs: (opts.timeoutMs ?? 5000) + 10000 },
+  );
+  return JSON.parse(out) as UdpRun;
+}
+
+export async function ping(host: string, ns: string = NS.client, count = 1): Promise<boolean> {
+  const cmd = host.includes(':') ? ['ping', '-6', '-c', String(count), '-W', '1', '-i', '0.2', host] : ['ping', '-c', String(count), '-W', '1', '-i', '0.2', host];
+  return sh(cmd, { ns }).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,4 @@
+/** The node's API: HTTP server on the control socket, and its client. */
+export { startControlServer, stopControlServer, type NodeView, type NodeStatus } from './server.js';
+export { controlRequest, ControlError } from './client.js';
+export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';

@@ -1,0 +1,45 @@
+/**
+ * The node's HTTP API. For now it serves the local control socket; the management listener
+ * with bearer tokens and the rest of the routes arrive with the control-plane work. Routes
+ * read state through the small NodeView interface, so the API never reaches into the
+ * datapath's internals.
+ */
+import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import { mkdir, unlink, chmod } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+
+export interface NodeStatus {
+  node: string;
+  role: string;
+  pid: number;
+  uptimeSeconds: number;
+  datapath: {
+    tun: string;
+    offloads: boolean;
+    vnetHdrLen: number;
+    counters: Record<string, number>;
+    native: Record<string, number>;
+  };
+}
+
+export interface NodeView {
+  status(): NodeStatus;
+}
+
+export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
+  app.get('/v1/health', async () => ({ ok: true }));
+  app.get('/v1/status', async () => view.status());
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
+  // A socket file left by a killed node would make listen fail with EADDRINUSE.
+  await unlink(socketPath).catch(() => undefined);
+  await app.listen({ path: socketPath });
+  await chmod(socketPath, 0o600);
+  return app;
+}
+
+export async function stopControlServer(app: FastifyInstance, socketPath: string): Promise<void> {
+  await app.close();
+  await unlink(socketPath).catch(() => undefined);
+}

@@ -1,0 +1,35 @@
+import { controlRequest, type NodeStatus } from '../api/index.js';
+import { parse, printJson, n, bytes, type Command } from './args.js';
+
+const usage = `usage: hafw status [--json] [--socket PATH]
+
+Shows the node running in this network namespace: role, uptime and datapath counters.
+Run it inside the node's namespace (ip netns exec hafw-fwa hafw status).
+  --json          one JSON object (for scripts)
+  --socket PATH   control socket (default: the one of this network namespace)`;
+
+export function formatStatus(s: NodeStatus): string {
+  const c = s.datapath.counters;
+  return [
+    `node ${s.node}  role ${s.role}  pid ${s.pid}  up ${s.uptimeSeconds}s`,
+    `datapath ${s.datapath.tun}  offloads ${s.datapath.offloads ? 'on' : 'off'}  (virtio header ${s.datapath.vnetHdrLen} B)`,
+    `  received   ${n(c.rx_packets)} packets  ${bytes(c.rx_bytes)}  (${n(c.rx_segments)} wire segments)`,
+    `  forwarded  ${n(c.tx_packets)} packets  ${bytes(c.tx_bytes)}`,
+    `  verdicts   accept ${n(c.verdict_accept)}  drop ${n(c.verdict_drop)}  reject ${n(c.verdict_reject)}  malformed ${n(c.malformed)}  unsupported ${n(c.unsupported)}`,
+    `  super-packets ${n(c.gso_packets)} (${bytes(c.gso_bytes)})  largest packet ${n(c.max_packet_bytes)} B  batches ${n(c.batches)}`,
+  ].join('\n');
+}
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'role, uptime and packet counters of the node in this namespace',
+  usage,
+  async run(args) {
+    const { values } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    if (values.help) return void console.log(usage), 0;
+    const s = await controlRequest<NodeStatus>('GET', '/v1/status', { socket: values.socket });
+    if (values.json) printJson(s);
+    else console.log(formatStatus(s));
+    return 0;
+  },
+};

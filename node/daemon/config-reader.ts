@@ -1,0 +1,111 @@
+/**
+ * Typed reading of a parsed YAML/JSON document with errors that name the path of the bad
+ * field and what was expected ("datapath.batchSize: expected an integer from 1 to 1024,
+ * got "x""). Parse at the edge into typed values; nothing inward sees raw JSON.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+    readonly file?: string,
+    readonly line?: number,
+  ) {
+    super(`${file ? `${file}${line ? `:${line}` : ''}: ` : ''}${path || '(top level)'}: ${problem}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function show(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
+
+export class Reader {
+  constructor(
+    private readonly value: unknown,
+    readonly path: string,
+  ) {}
+
+  private child(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  private obj(): Obj {
+    if (this.value === undefined || this.value === null) return {};
+    if (typeof this.value !== 'object' || Array.isArray(this.value)) {
+      throw new ConfigError(this.path, `expected a mapping, got ${show(this.value)}`);
+    }
+    return this.value as Obj;
+  }
+
+  /** Fails on keys the schema does not know: a typo must not be silently ignored. */
+  onlyKeys(allowed: readonly string[]): this {
+    for (const k of Object.keys(this.obj())) {
+      if (!allowed.includes(k)) {
+        throw new ConfigError(this.child(k), `unknown setting (known here: ${allowed.join(', ')})`);
+      }
+    }
+    return this;
+  }
+
+  section(key: string): Reader {
+    const v = this.obj()[key];
+    return new Reader(v, this.child(key));
+  }
+
+  has(key: string): boolean {
+    return this.obj()[key] !== undefined;
+  }
+
+  string(key: string, def?: string, pattern?: RegExp, what?: string): string {
+    const v = this.obj()[key];
+    if (v === undefined) {
+      if (def !== undefined) return def;
+      throw new ConfigError(this.child(key), `required${what ? ` (${what})` : ''}`);
+    }
+    if (typeof v !== 'string' || (pattern && !pattern.test(v))) {
+      throw new ConfigError(this.child(key), `expected ${what ?? 'a string'}, got ${show(v)}`);
+    }
+    return v;
+  }
+
+  int(key: string, def: number | undefined, min: number, max: number): number {
+    const v = this.obj()[key];
+    if (v === undefined && def !== undefined) return def;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(this.child(key), `expected an integer from ${min} to ${max}, got ${show(v)}`);
+    }
+    return v;
+  }
+
+  bool(key: string, def: boolean): boolean {
+    const v = this.obj()[key];
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') throw new ConfigError(this.child(key), `expected true or false, got ${show(v)}`);
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, def: T, choices: readonly T[]): T {
+    const v = this.obj()[key];
+    if (v === undefined) return def;
+    if (typeof v !== 'string' || !choices.includes(v as T)) {
+      throw new ConfigError(this.child(key), `expected one of ${choices.join(', ')}, got ${show(v)}`);
+    }
+    return v as T;
+  }
+
+  stringList(key: string, def: string[] | undefined, pattern?: RegExp, what?: string): string[] {
+    const v = this.obj()[key];
+    if (v === undefined) {
+      if (def !== undefined) return def;
+      throw new ConfigError(this.child(key), 'required (a list)');
+    }
+    if (!Array.isArray(v)) throw new ConfigError(this.child(key), `expected a list, got ${show(v)}`);
+    return v.map((item, i) => {
+      if (typeof item !== 'string' || (pattern && !pattern.test(item))) {
+        throw new ConfigError(`${this.child(key)}[${i}]`, `expected ${what ?? 'a string'}, got ${show(item)}`);
+      }
+      return item;
+    });
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The node's configuration file (YAML). Every setting is documented in
+ * docs/configuration.md; this module is the one place that reads them.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseDocument, LineCounter, isNode } from 'yaml';
+import { ConfigError, Reader } from './config-reader.js';
+
+export interface NodeConfig {
+  node: {
+    /** Name shown in status, logs and (later) to peers. */
+    name: string;
+  };
+  datapath: {
+    tun: string;
+    offloads: boolean;
+    interfaces: string[];
+    routeTable: number;
+    rulePriority: number;
+    mtu: number;
+    txQueueLen: number;
+    batchSize: number;
+    maxBatchesPerWake: number;
+    /** Leave traffic blackholed (not bypassing the filter) when the node stops. */
+    failClosed: boolean;
+  };
+  api: {
+    /** Local control socket: "auto" = /run/hafw/ctl-<netns id>.sock, found by the CLI without flags. */
+    socket: string;
+  };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+  };
+}
+
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+export function readConfig(doc: unknown): NodeConfig {
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log']);
+  const node = top.section('node').onlyKeys(['name']);
+  const dp = top
+    .section('datapath')
+    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed']);
+  const api = top.section('api').onlyKeys(['socket']);
+  const log = top.section('log').onlyKeys(['level']);
+  return {
+    node: { name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -') },
+    datapath: {
+      tun: dp.string('tun', 'hafw0', IFNAME, 'an interface name of at most 15 characters'),
+      offloads: dp.bool('offloads', true),
+      interfaces: dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name'),
+      routeTable: dp.int('routeTable', 100, 1, 252),
+      rulePriority: dp.int('rulePriority', 100, 1, 32765),
+      mtu: dp.int('mtu', 1500, 576, 65535),
+      txQueueLen: dp.int('txQueueLen', 1000, 1, 100000),
+      batchSize: dp.int('batchSize', 64, 1, 1024),
+      maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
+      failClosed: dp.bool('failClosed', true),
+    },
+    api: { socket: api.string('socket', 'auto') },
+    log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
+  };
+}
+
+/** Turns "a.b[2].c" into YAML path keys. */
+function pathKeys(path: string): (string | number)[] {
+  const keys: (string | number)[] = [];
+  for (const part of path.split('.')) {
+    const m = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) continue;
+    if (m[1]) keys.push(m[1]);
+    for (const idx of m[2]!.matchAll(/\[(\d+)\]/g)) keys.push(Number(idx[1]));
+  }
+  return keys;
+}
+
+/** Parses YAML text; errors carry file:line and the setting's path. Changes nothing. */
+export function parseConfigText(text: string, file = '<config>'): NodeConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = lineCounter.linePos(e.pos[0]);
+    throw new ConfigError('', `YAML syntax: ${e.message.split('\n')[0]}`, file, pos.line);
+  }
+  try {
+    return readConfig(doc.toJS());
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Point at the offending node, or at its parent when the key is missing.
+    let keys = pathKeys(err.path);
+    let line: number | undefined;
+    while (keys.length > 0 && line === undefined) {
+      const node = doc.getIn(keys, true);
+      if (isNode(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
+      keys = keys.slice(0, -1);
+    }
+    throw new ConfigError(err.path, err.problem, file, line);
+  }
+}
+
+export async function loadConfig(file: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read config: ${(err as Error).message}`, file);
+  }
+  return parseConfigText(text, file);
+}

@@ -1,0 +1,5 @@
+/** The datapath: the packet loop on the TUN device, its counters and kernel plumbing. */
+export { COUNTER_NAMES, type CounterName, createCounterBuffer, readCounters } from './counters.js';
+export { Verdict, type PacketStage, PassThroughStage } from './stage.js';
+export { setupTunRouting, teardownTunRouting, type TunRoutingPlan } from './kernel-plumbing.js';
+export { DatapathThread, type DatapathThreadOptions } from './datapath-thread.js';
