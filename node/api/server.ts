@@ -4,7 +4,7 @@
  * read state through the small NodeView interface, so the API never reaches into the
  * datapath's internals.
  */
-import Fastify, { type FastifyInstance, type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import { mkdir, unlink, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -28,7 +28,7 @@ export interface NodeView {
 }
 
 export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
+  const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });

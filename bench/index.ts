@@ -1,0 +1,33 @@
+/**
+ * `npm run bench [-- --json] [-- --only NAME,...] [-- --seconds N]`: runs the benchmarks
+ * and prints a table (or JSON lines). Ratios compare with a baseline measured in the same
+ * run, never with numbers from another machine or day.
+ */
+import { parseArgs } from 'node:util';
+import { runDatapathBench } from './datapath-throughput.js';
+import { printJsonLines, printTable, type BenchResult } from './report.js';
+
+interface Bench {
+  name: string;
+  run(seconds: number): Promise<BenchResult[]>;
+}
+
+const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }];
+
+const { values } = parseArgs({
+  options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
+});
+if (values.help) {
+  console.log(`usage: npm run bench -- [--json] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N]`);
+  process.exit(0);
+}
+const only = values.only?.split(',');
+const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
+const results: BenchResult[] = [];
+for (const b of benches) {
+  if (only && !only.includes(b.name)) continue;
+  if (!values.json) console.error(`running ${b.name}...`);
+  results.push(...(await b.run(seconds)));
+}
+if (values.json) printJsonLines(results);
+else printTable(results);
