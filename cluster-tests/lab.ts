@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sh, shQuiet, spawnDetached, stopPid, isAlive, sleep } from './exec.js';
-import { CLIENT, FIREWALLS, LAB_PREFIX, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } from './topology.js';
+import { CLIENT, FIREWALLS, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } from './topology.js';
 
 export const LAB_DIR = process.env.HAFW_LAB_DIR ?? '/run/hafw/lab';
 const STATE_FILE = path.join(LAB_DIR, 'state.json');
@@ -47,12 +47,14 @@ export interface LabUpOptions {
   startNodes?: boolean;
 }
 
+/** The lab's own namespaces that exist now (other hafw- namespaces, e.g. a test's, are left alone). */
 async function netnsList(): Promise<string[]> {
   const out = await sh(['ip', 'netns', 'list']).catch(() => '');
+  const ours = new Set<string>([NS.sw, NS.client, NS.server, ...FIREWALLS.map((f) => NS.fw(f.name))]);
   return out
     .split('\n')
     .map((l) => l.split(' ')[0]!)
-    .filter((n) => n.startsWith(LAB_PREFIX));
+    .filter((n) => ours.has(n));
 }
 
 async function sysctl(ns: string, key: string, value: string): Promise<void> {
@@ -172,6 +174,7 @@ export class Lab {
       if (opts.startNodes !== false) {
         for (const fw of fws) await lab.startNode(fw.name, opts.extraConfig?.(fw) ?? '');
         for (const fw of fws) await lab.waitReady(fw.name);
+        await lab.waitTraffic();
       }
       return lab;
     } catch (err) {
@@ -221,6 +224,17 @@ export class Lab {
     }
     const log = await readFile(n.logFile, 'utf8').catch(() => '');
     throw new Error(`node ${name} did not become ready (pid ${n.pid} ${isAlive(n.pid) ? 'alive' : 'exited'}); log tail:\n${log.split('\n').slice(-15).join('\n')}`);
+  }
+
+  /** Waits (bounded) until the client reaches the server through the active firewall. */
+  async waitTraffic(timeoutMs = 10000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const ok = await sh(['ping', '-c', '1', '-W', '1', SERVER.v4], { ns: NS.client }).then(() => true, () => false);
+      if (ok) return;
+      await sleep(100);
+    }
+    throw new Error(`no traffic from ${CLIENT.v4} to ${SERVER.v4} through the lab within ${timeoutMs} ms`);
   }
 
   async stopNode(name: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {

@@ -10,7 +10,6 @@ export const NS = {
   fw: (name: string) => `hafw-${name}`,
 } as const;
 
-export const LAB_PREFIX = 'hafw-';
 
 export interface FirewallAddrs {
   name: string;

@@ -20,6 +20,7 @@ export class DatapathThread {
   private readonly counterBuf = createCounterBuffer();
   private readonly nativeBuf = new SharedArrayBuffer(NativeStat.Count * 8);
   private exited = false;
+  private stopping = false;
   vnetHdrLen = 0;
 
   private constructor(opts: DatapathThreadOptions) {
@@ -48,8 +49,6 @@ export class DatapathThread {
     });
     return t;
   }
-
-  private stopping = false;
 
   counters(): ReturnType<typeof readCounters> {
     return readCounters(this.counterBuf);

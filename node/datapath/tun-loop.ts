@@ -6,11 +6,9 @@
  * slot's verdict byte; the native side then writes every slot marked Forward back into the
  * TUN device, with its virtio header unchanged so super-packets stay super-packets.
  */
-import { native, openTun, closeFd, NativeStat, SlotVerdict, type NativeReader, type TunDevice } from '../native/index.js';
-import { PacketInfo, ParseStatus, GsoType } from '../packet/packet-info.js';
-import { parsePacket } from '../packet/parse.js';
-import { C } from './counters.js';
-import { Verdict, type PacketStage } from './stage.js';
+import { native, openTun, closeFd, NativeStat, type NativeReader, type TunDevice } from '../native/index.js';
+import { BatchProcessor } from './batch-processor.js';
+import type { PacketStage } from './stage.js';
 
 export interface TunLoopOptions {
   tunName: string;
@@ -33,9 +31,7 @@ export class TunLoop {
   private readonly arena: Uint8Array;
   private readonly lengths: Int32Array;
   private readonly verdicts: Uint8Array;
-  private readonly counters: Float64Array;
-  private readonly pkt = new PacketInfo();
-  private readonly stage: PacketStage;
+  private readonly processor: BatchProcessor;
   private closed = false;
 
   constructor(opts: TunLoopOptions) {
@@ -43,8 +39,7 @@ export class TunLoop {
     this.arena = new Uint8Array(SLOT_SIZE * opts.batchSize);
     this.lengths = new Int32Array(opts.batchSize);
     this.verdicts = new Uint8Array(opts.batchSize);
-    this.counters = new Float64Array(opts.counters);
-    this.stage = opts.stage;
+    this.processor = new BatchProcessor(this.arena, SLOT_SIZE, this.lengths, this.verdicts, new Float64Array(opts.counters), this.device.vnetHdrLen, opts.stage);
     try {
       this.reader = native().readerCreate(
         this.device.fd,
@@ -80,54 +75,6 @@ export class TunLoop {
   }
 
   private onBatch(n: number): void {
-    const c = this.counters;
-    const pkt = this.pkt;
-    const arena = this.arena;
-    const hdr = this.device.vnetHdrLen;
-    const now = performance.now();
-    c[C.batches] += 1;
-    for (let i = 0; i < n; i++) {
-      const len = this.lengths[i];
-      const off = i * SLOT_SIZE;
-      const ipBytes = len - hdr;
-      c[C.rx_packets] += 1;
-      c[C.rx_bytes] += ipBytes;
-      if (ipBytes > c[C.max_packet_bytes]) c[C.max_packet_bytes] = ipBytes;
-      const status = parsePacket(pkt, arena, off, len, hdr);
-      c[C.rx_segments] += pkt.segments;
-      if (pkt.gsoType !== GsoType.None) {
-        c[C.gso_packets] += 1;
-        c[C.gso_bytes] += ipBytes;
-      }
-      if (status !== ParseStatus.Ok) {
-        c[status === ParseStatus.Unsupported ? C.unsupported : C.malformed] += 1;
-        this.verdicts[i] = SlotVerdict.Drop;
-        continue;
-      }
-      let verdict: Verdict;
-      try {
-        verdict = this.stage.process(pkt, now);
-      } catch {
-        // A bug in a stage must cost one packet, never the node.
-        c[C.stage_errors] += 1;
-        verdict = Verdict.Drop;
-      }
-      if (verdict === Verdict.Accept) {
-        c[C.verdict_accept] += 1;
-        c[C.tx_packets] += 1;
-        c[C.tx_bytes] += ipBytes;
-        this.verdicts[i] = SlotVerdict.Forward;
-      } else {
-        c[verdict === Verdict.Reject ? C.verdict_reject : C.verdict_drop] += 1;
-        this.verdicts[i] = SlotVerdict.Drop;
-      }
-    }
-    if (this.stage.endBatch) {
-      try {
-        this.stage.endBatch(now);
-      } catch {
-        c[C.stage_errors] += 1;
-      }
-    }
+    this.processor.process(n, performance.now());
   }
 }
