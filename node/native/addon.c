@@ -83,5 +83,11 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "fdClose", hafw_fd_close);
   export_fn(env, exports, "writePacket", hafw_write_packet);
   export_fn(env, exports, "readerCreate", hafw_reader_create);
+  export_fn(env, exports, "packetOpen", hafw_packet_open);
+  export_fn(env, exports, "rawIpOpen", hafw_raw_ip_open);
+  export_fn(env, exports, "sendTo", hafw_send_to);
+  export_fn(env, exports, "recvFrom", hafw_recv_from);
+  export_fn(env, exports, "watchReadable", hafw_watch_readable);
+  export_fn(env, exports, "interfaceInfo", hafw_interface_info);
   return exports;
 }

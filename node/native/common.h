@@ -19,5 +19,11 @@ napi_value hafw_tun_open(napi_env env, napi_callback_info info);
 napi_value hafw_fd_close(napi_env env, napi_callback_info info);
 napi_value hafw_write_packet(napi_env env, napi_callback_info info);
 napi_value hafw_reader_create(napi_env env, napi_callback_info info);
+napi_value hafw_packet_open(napi_env env, napi_callback_info info);
+napi_value hafw_raw_ip_open(napi_env env, napi_callback_info info);
+napi_value hafw_send_to(napi_env env, napi_callback_info info);
+napi_value hafw_recv_from(napi_env env, napi_callback_info info);
+napi_value hafw_watch_readable(napi_env env, napi_callback_info info);
+napi_value hafw_interface_info(napi_env env, napi_callback_info info);
 
 #endif

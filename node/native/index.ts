@@ -23,6 +23,12 @@ interface NativeBinding {
     onBatch: (count: number) => void,
     maxBatchesPerWake: number,
   ): NativeReader;
+  packetOpen(ifname: string, promisc: boolean): number;
+  rawIpOpen(family: 4 | 6, protocol: number, ifname: string, group: string | null): number;
+  sendTo(fd: number, family: 4 | 6, bytes: Uint8Array, offset: number, length: number, address: string): number;
+  recvFrom(fd: number, bytes: Uint8Array): { length: number; from: string; hopLimit: number } | null;
+  watchReadable(fd: number, onReadable: () => void): { close(): void };
+  interfaceInfo(ifname: string): { index: number; mac: Uint8Array };
 }
 
 export interface NativeReader {
@@ -95,4 +101,17 @@ export function openTun(name: string, offloads = true): TunDevice {
 
 export function closeFd(fd: number): void {
   native().fdClose(fd);
+}
+
+/**
+ * A raw IP socket for one protocol on one interface (VRRP: protocol 112): multicast leaves
+ * through that interface with TTL/hop limit 255, is not looped back, and `group` is joined.
+ */
+export function openRawIp(family: 4 | 6, protocol: number, ifname: string, group: string | null): number {
+  return native().rawIpOpen(family, protocol, ifname, group);
+}
+
+/** An AF_PACKET socket on one interface (frames out; with promisc, sniffing in). */
+export function openPacketSocket(ifname: string, promisc: boolean): number {
+  return native().packetOpen(ifname, promisc);
 }
