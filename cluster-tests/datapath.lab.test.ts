@@ -62,6 +62,15 @@ describe('@lab datapath: one node forwarding through its TUN device', function (
     assert.equal(json.datapath.tun, 'hafw0');
   });
 
+  it('serves Prometheus metrics with the datapath counters', async () => {
+    const text = await lab.hafw('fwa', ['metrics']);
+    const rx = /^hafw_datapath_packets_total\{direction="rx",node="fwa"\} (\d+)$/m.exec(text);
+    assert.ok(rx, 'rx packet counter present');
+    assert.ok(Number(rx[1]) > 0);
+    assert.match(text, /^# TYPE hafw_datapath_verdicts_total counter$/m);
+    assert.match(text, /^hafw_process_resident_memory_bytes\{node="fwa"\} \d+/m);
+  });
+
   it('fails closed when the node is killed, and lab down leaves nothing behind', async () => {
     assert.ok(await ping(SERVER.v4), 'traffic flows while the node runs');
     const pid = lab.node('fwa').pid;

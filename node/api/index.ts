@@ -2,3 +2,4 @@
 export { startControlServer, stopControlServer, type NodeView, type NodeStatus } from './server.js';
 export { controlRequest, ControlError } from './client.js';
 export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';
+export { createNodeMetrics, type MetricsSource } from './metrics.js';

@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } 
 import { mkdir, unlink, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 
 export interface NodeStatus {
   node: string;
@@ -25,12 +26,17 @@ export interface NodeStatus {
 
 export interface NodeView {
   status(): NodeStatus;
+  metrics: Registry;
 }
 
 export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', view.metrics.contentType);
+    return view.metrics.metrics();
+  });
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);

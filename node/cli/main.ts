@@ -7,8 +7,9 @@ import { statusCommand } from './status.js';
 import { nodeCommand } from './node-cmd.js';
 import { labCommand } from './lab-cmd.js';
 import { demoCommand } from './demo-cmd.js';
+import { metricsCommand } from './metrics-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, labCommand, demoCommand];
+const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, labCommand, demoCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
-import { startControlServer, stopControlServer, resolveControlSocket, type NodeStatus } from '../api/index.js';
+import { startControlServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus } from '../api/index.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 
@@ -42,7 +42,8 @@ export class NodeDaemon {
       txQueueLen: dp.txQueueLen,
     });
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
-    this.api = await startControlServer({ status: () => this.status() }, this.socketPath, this.log);
+    const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
+    this.api = await startControlServer({ status: () => this.status(), metrics }, this.socketPath, this.log);
     this.log.info({ socket: this.socketPath }, 'control socket listening');
   }
 
