@@ -26,9 +26,9 @@ export async function shQuiet(argv: string[], opts: { ns?: string } = {}): Promi
 }
 
 /** Starts a long-running process detached (own process group), output to a log file. */
-export function spawnDetached(argv: string[], opts: { ns?: string; logFile: string; env?: NodeJS.ProcessEnv }): ChildProcess {
+export function spawnDetached(argv: string[], opts: { ns?: string; logFile: string; append?: boolean; env?: NodeJS.ProcessEnv }): ChildProcess {
   const full = nsArgv(opts.ns, argv);
-  const fd = openSync(opts.logFile, 'a');
+  const fd = openSync(opts.logFile, opts.append ? 'a' : 'w');
   try {
     const child = spawn(full[0]!, full.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: opts.env ?? process.env });
     child.unref();
