@@ -275,7 +275,12 @@ export class VrrpRouter {
       return;
     }
     if (this.outranks(ev.priority, ev.src)) {
-      // §6.4.3: a better master exists; become its backup.
+      // §6.4.3: a better master exists; become its backup. Before stepping down we
+      // send one parting advertisement at our own priority: the winner may never have
+      // heard us (its advertisement can arrive first after a partition heals), and a
+      // lower-priority advertisement is how it learns that hosts may hold our ARP
+      // entries and must be re-announced (below). Others just see a lower master.
+      out.push({ type: 'sendAdvert', priority: this.prio, maxAdverIntervalCs: this.advertIntervalCs });
       out.push({ type: 'removeVips' });
       this.master = { address: ev.src, priority: ev.priority };
       this.masterAdverIntervalCs = ev.maxAdverIntervalCs;
