@@ -1,0 +1,50 @@
+/**
+ * Reads the main routing table (`ip -j route`) into plain route records for
+ * RouteInterfaces. Runs on the control thread; the datapath gets the result by message.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+export interface PlainRoute {
+  family: 4 | 6;
+  prefix: number[];
+  len: number;
+  ifname: string;
+}
+
+function parsePrefix(dst: string, family: 4 | 6): { bytes: number[]; len: number } | undefined {
+  if (dst === 'default') return { bytes: new Array(family === 4 ? 4 : 16).fill(0), len: 0 };
+  const [addr, lenText] = dst.split('/');
+  const len = lenText === undefined ? (family === 4 ? 32 : 128) : Number(lenText);
+  if (family === 4) {
+    const parts = addr!.split('.').map(Number);
+    if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) return undefined;
+    return { bytes: parts, len };
+  }
+  const [head, tail] = addr!.includes('::') ? addr!.split('::') : [addr!, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return undefined;
+  const bytes: number[] = [];
+  for (const g of groups) {
+    const v = parseInt(g, 16);
+    bytes.push((v >> 8) & 255, v & 255);
+  }
+  return { bytes, len };
+}
+
+/** Routes of the main table, except those through `excludeDev` (the TUN device itself). */
+export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> {
+  const out: PlainRoute[] = [];
+  for (const family of [4, 6] as const) {
+    const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'route', 'show', 'table', 'main']);
+    const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string }[];
+    for (const r of routes) {
+      if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
+      const p = parsePrefix(r.dst, family);
+      if (p) out.push({ family, prefix: p.bytes, len: p.len, ifname: r.dev });
+    }
+  }
+  return out;
+}
