@@ -15,7 +15,11 @@ export const enum ParseStatus {
   Truncated = 1,
   /** A header is present but inconsistent: bad version, IHL < 5, total length < header... */
   Malformed = 2,
-  /** Not IPv4/IPv6 (or an IPv6 header chain we do not walk, e.g. ESP). Forwarded untouched by policy. */
+  /**
+   * Not IPv4/IPv6, or an IPv6 extension header chain longer than we walk (MAX_IPV6_EXT_HEADERS
+   * in parse.ts). What happens to it is a policy decision. (ESP and No Next Header end the
+   * chain normally: Ok with `l4proto` = Esp / NoNext and `l4Valid` false.)
+   */
   Unsupported = 3,
 }
 
@@ -85,7 +89,11 @@ export class PacketInfo {
   l3Off = 0;
   /** Bytes of L3 header including IPv6 extension headers (offset of L4 - l3Off). */
   l3HdrLen = 0;
-  /** End of the packet as the IP header says (may be < buf end when padded). */
+  /**
+   * End of the packet as the IP header says (may be < buf end when padded). For a GSO
+   * super-packet whose length field is 0 (BIG TCP) it is the end of the buffer. For a quoted
+   * packet parsed by `parseInner` it is the end of what the ICMP error quoted.
+   */
   end = 0;
   /** Offsets of the source and destination address; 4 or 16 bytes long. */
   srcOff = 0;
@@ -96,7 +104,10 @@ export class PacketInfo {
   tos = 0;
   /** IPv4 identification or IPv6 fragment id (0 when not fragmented). */
   ipId = 0;
-  /** True for every fragment, first included. */
+  /**
+   * True for every fragment, first included. An IPv6 "atomic fragment" (fragment header
+   * with offset 0 and M clear, RFC 6946) is not a fragment: isFragment stays false, ipId is set.
+   */
   isFragment = false;
   /** Fragment offset in bytes; L4 fields are valid only when this is 0. */
   fragOffset = 0;
@@ -106,7 +117,12 @@ export class PacketInfo {
   /** Final upper-layer protocol after IPv6 extension headers (IpProto). */
   l4proto = 0;
   l4Off = 0;
-  /** True when the L4 header was present and complete (never for non-first fragments). */
+  /**
+   * True when the L4 header was present and complete (never for non-first fragments).
+   * For a quoted packet (`parseInner`) it means the identifying fields are present: the
+   * ports for TCP/UDP (4 bytes), type/code/id for ICMP (8 bytes); TCP flags, ack and window
+   * are filled only when at least 20 bytes were quoted (`tcpHdrLen` is 0 otherwise).
+   */
   l4Valid = false;
   sport = 0;
   dport = 0;
@@ -131,4 +147,7 @@ export class PacketInfo {
 
   /** Number of wire packets this one stands for: 1, or the segment count of a super-packet. */
   segments = 1;
+
+  /** True when filled by `parseInner` (a packet quoted inside an ICMP error). */
+  inner = false;
 }
