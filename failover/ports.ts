@@ -1,0 +1,77 @@
+/**
+ * The small interfaces failover/ needs from the node (DESIGN §2: failover/ never
+ * imports node/; node/ adapts its raw sockets, netlink and sync worker to these).
+ */
+
+import type { MacAddress } from './garp.js';
+import type { IpBytes } from './ip-address.js';
+
+export type TimerHandle = unknown;
+
+/** Monotonic milliseconds and one-shot timers (real: performance.now + setTimeout). */
+export interface Clock {
+  now(): number;
+  /** Calls fn at (or soon after) the absolute time `at`. */
+  setTimer(at: number, fn: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+/**
+ * Sends one VRRP message (the IP payload) to dst: a raw IPPROTO_VRRP socket bound to
+ * the VRRP interface, TTL / hop limit 255 (RFC 5798 §5.1.1.3), multicast loop off.
+ */
+export interface PacketSender {
+  sendAdvert(payload: Uint8Array, dst: IpBytes): void;
+}
+
+/** Sends complete Ethernet frames (AF_PACKET) on an interface: GARP and NA. */
+export interface FrameSender {
+  sendFrame(ifname: string, frame: Uint8Array): void;
+}
+
+/** Whether this node's state table is complete (the sync worker's resync finished). */
+export interface SyncReadinessSource {
+  readonly inSync: boolean;
+  /** Subscribes; returns the unsubscribe function. */
+  onChange(cb: (inSync: boolean) => void): () => void;
+}
+
+/** Carrier / operstate of the tracked interfaces (netlink in the node). */
+export interface LinkStateSource {
+  isUp(ifname: string): boolean;
+  onChange(cb: (ifname: string, up: boolean) => void): () => void;
+}
+
+/** MAC address of an interface, for announcement frames. */
+export type MacSource = (ifname: string) => MacAddress | undefined;
+
+/** A fake clock for tests and simulations: time moves only when told. */
+export class ManualClock implements Clock {
+  private t = 0;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  constructor(start = 0) { this.t = start; }
+  now(): number { return this.t; }
+  setTimer(at: number, fn: () => void): TimerHandle {
+    const id = ++this.seq;
+    this.timers.set(id, { at, fn });
+    return id;
+  }
+  clearTimer(handle: TimerHandle): void { this.timers.delete(handle as number); }
+  get pendingTimers(): number { return this.timers.size; }
+  /** Advances to `to`, firing due timers in time order (and those they arm). */
+  advanceTo(to: number): void {
+    for (;;) {
+      let nextId = -1;
+      let nextAt = Infinity;
+      for (const [id, tm] of this.timers) if (tm.at < nextAt || (tm.at === nextAt && id < nextId)) { nextAt = tm.at; nextId = id; }
+      if (nextId < 0 || nextAt > to) break;
+      const tm = this.timers.get(nextId)!;
+      this.timers.delete(nextId);
+      this.t = Math.max(this.t, tm.at);
+      tm.fn();
+    }
+    this.t = Math.max(this.t, to);
+  }
+  advance(ms: number): void { this.advanceTo(this.t + ms); }
+}

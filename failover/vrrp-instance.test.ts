@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { parseMac } from './garp.js';
+import { ip, IpBytes, formatIp } from './ip-address.js';
+import { LinkStateSource, ManualClock, SyncReadinessSource } from './ports.js';
+import { parseVip, Vip, VipMover } from './vip-group.js';
+import { decode } from './vrrp-packet.js';
+import { VrrpInstance, VrrpInstanceConfig, VrrpInstanceEvent } from './vrrp-instance.js';
+
+const flush = () => new Promise<void>((r) => setImmediate(r));
+
+class FakeSync implements SyncReadinessSource {
+  inSync: boolean;
+  private cbs: ((v: boolean) => void)[] = [];
+  constructor(v: boolean) { this.inSync = v; }
+  onChange(cb: (v: boolean) => void) { this.cbs.push(cb); return () => { this.cbs = this.cbs.filter((c) => c !== cb); }; }
+  set(v: boolean) { this.inSync = v; for (const c of this.cbs) c(v); }
+}
+class FakeLinks implements LinkStateSource {
+  down = new Set<string>();
+  private cbs: ((n: string, up: boolean) => void)[] = [];
+  isUp(n: string) { return !this.down.has(n); }
+  onChange(cb: (n: string, up: boolean) => void) { this.cbs.push(cb); return () => {}; }
+  set(n: string, up: boolean) { if (up) this.down.delete(n); else this.down.add(n); for (const c of this.cbs) c(n, up); }
+}
+
+interface Box {
+  inst: VrrpInstance;
+  held: Set<string>;
+  frames: { at: number; ifname: string; frame: Uint8Array }[];
+  sent: { dst: string; bytes: Uint8Array }[];
+  events: VrrpInstanceEvent[];
+  alive: boolean;
+}
+
+const vips: Vip[] = [parseVip('lan', '192.0.2.1/24')!, parseVip('wan', '198.51.100.1/24')!];
+
+/** Two instances on one simulated segment: bytes cross through the codec. */
+function pair(clock: ManualClock, cfgs: Partial<VrrpInstanceConfig>[], extra: { sync?: FakeSync; links?: FakeLinks }[] = []): Box[] {
+  const boxes: Box[] = [];
+  cfgs.forEach((c, i) => {
+    const primary = ip(`192.0.2.${2 + i}`);
+    const box: Box = { held: new Set(), frames: [], sent: [], events: [], alive: true } as unknown as Box;
+    const mover: VipMover = {
+      add: async (v) => { box.held.add(v.cidr); },
+      remove: async (v) => { box.held.delete(v.cidr); },
+    };
+    box.inst = new VrrpInstance({
+      name: `vi${i}`, family: 4, vrid: 51, priority: 100, advertIntervalCs: 10, primaryAddress: primary, vips, ...c,
+    }, {
+      clock, vipMover: mover,
+      macOf: (n) => parseMac(n === 'lan' ? `02:00:00:00:0${i}:01` : `02:00:00:00:0${i}:02`),
+      frames: { sendFrame: (ifname, frame) => box.frames.push({ at: clock.now(), ifname, frame }) },
+      packets: {
+        sendAdvert: (payload: Uint8Array, dst: IpBytes) => {
+          if (!box.alive) return;
+          const bytes = Uint8Array.from(payload); // the instance reuses its buffer
+          box.sent.push({ dst: formatIp(dst), bytes });
+          for (const other of boxes) {
+            if (other === box) continue;
+            clock.setTimer(clock.now() + 0.1, () => { if (other.alive) other.inst.receive(bytes, { src: primary, dst, ttl: 255 }); });
+          }
+        },
+      },
+      sync: extra[i]?.sync, links: extra[i]?.links,
+    });
+    box.inst.on((e) => box.events.push(e));
+    boxes.push(box);
+  });
+  return boxes;
+}
+
+async function run(clock: ManualClock, ms: number, step = 5): Promise<void> {
+  const end = clock.now() + ms;
+  while (clock.now() < end) { clock.advanceTo(Math.min(end, clock.now() + step)); await flush(); }
+}
+
+describe('vrrp-instance (shell over ports)', () => {
+  it('elects one master, which adds the whole VIP group and then sends GARP rounds on both interfaces', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 200, announce: { repeat: 3, spacingMs: 50 } }, { priority: 100 }]);
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    assert.equal(a!.inst.state, 'master');
+    assert.equal(b!.inst.state, 'backup');
+    assert.deepEqual([...a!.held].sort(), ['192.0.2.1/24', '198.51.100.1/24']);
+    assert.equal(b!.held.size, 0);
+    // 3 rounds x 2 VIPs, 50 ms apart, on lan and wan
+    assert.equal(a!.frames.length, 6);
+    assert.deepEqual(a!.frames.map((f) => f.ifname), ['lan', 'wan', 'lan', 'wan', 'lan', 'wan']);
+    assert.equal(a!.frames[2]!.at - a!.frames[0]!.at, 50);
+    // what went on the wire decodes with the RFC checksum and lists the IPv4 VIPs
+    const d = decode(a!.sent[0]!.bytes, { src: ip('192.0.2.2'), dst: ip('224.0.0.18') });
+    assert.ok(d.ok);
+    assert.equal(d.packet.addresses.length, 2);
+    assert.equal(a!.sent[0]!.dst, '224.0.0.18');
+  });
+
+  it('graceful stop resigns with priority 0 and the peer takes the VIPs after Skew_Time', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }]);
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    const t0 = clock.now();
+    await a!.inst.stop();
+    assert.equal(a!.held.size, 0);
+    const last = decode(a!.sent.at(-1)!.bytes, { src: ip('192.0.2.2'), dst: ip('224.0.0.18') });
+    assert.ok(last.ok && last.packet.priority === 0);
+    await run(clock, 200, 0.5);
+    assert.equal(b!.inst.state, 'master');
+    const st = b!.events.find((e) => e.type === 'state' && e.to === 'master')!;
+    // Skew_Time for priority 100 at 10 cs: 156/256 * 100 ms = 60.9 ms (plus 0.1 ms wire)
+    assert.ok(st.type === 'state' && st.reason === 'peerResigned', JSON.stringify(st));
+    assert.ok(Math.abs(st.at - t0 - 0.1 - 60.9375) < 0.6, `took over after ${st.at - t0} ms`);
+    assert.equal(b!.held.size, 2);
+  });
+
+  it('sends one copy per unicast peer, each with its own pseudo-header checksum', async () => {
+    const clock = new ManualClock();
+    const peers = [ip('192.0.2.3'), ip('192.0.2.4')];
+    const [a] = pair(clock, [{ priority: 255, unicastPeers: peers }]);
+    a!.inst.start();
+    await flush();
+    assert.deepEqual(a!.sent.map((s) => s.dst), ['192.0.2.3', '192.0.2.4']);
+    for (const s of a!.sent) assert.ok(decode(s.bytes, { src: ip('192.0.2.2'), dst: ip(s.dst) }).ok);
+    assert.notDeepEqual(a!.sent[0]!.bytes, a!.sent[1]!.bytes);
+  });
+
+  it('a node not in sync stays backup until the sync source reports readiness, then preempts', async () => {
+    const clock = new ManualClock();
+    const sync = new FakeSync(false);
+    const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }], [{ sync }, {}]);
+    b!.inst.start();
+    await run(clock, 500);
+    a!.inst.start();
+    await run(clock, 3_000);
+    assert.equal(a!.inst.state, 'backup');
+    assert.equal(a!.held.size, 0);
+    sync.set(true);
+    await run(clock, 1_000);
+    assert.equal(a!.inst.state, 'master');
+    assert.equal(b!.inst.state, 'backup');
+    assert.equal(b!.held.size, 0);
+  });
+
+  it('rejects malformed and foreign packets with an event and counts them, without throwing', async () => {
+    const clock = new ManualClock();
+    const [a] = pair(clock, [{ priority: 100 }]);
+    a!.inst.start();
+    a!.inst.receive(Uint8Array.of(1, 2, 3), { src: ip('192.0.2.9'), dst: ip('224.0.0.18'), ttl: 255 });
+    a!.inst.receiveIpv4(new Uint8Array(10));
+    a!.inst.receive(new Uint8Array(16), { src: ip('192.0.2.9'), dst: ip('224.0.0.18'), ttl: 64 });
+    assert.equal(a!.inst.counters.advertsRejected, 3);
+    const codes = a!.events.filter((e) => e.type === 'rejected').map((e) => e.type === 'rejected' && e.error.code);
+    assert.deepEqual(codes, ['truncated', 'truncated', 'badTtl']);
+  });
+
+  it('a tracked WAN link down at start keeps the node out of service; link up brings it in', async () => {
+    const clock = new ManualClock();
+    const links = new FakeLinks();
+    links.down.add('wan');
+    const [a] = pair(clock, [{ priority: 100, tracks: [{ name: 'wan', role: 'wan' }, { name: 'sync', role: 'sync' }] }], [{ links }]);
+    a!.inst.start();
+    await run(clock, 1_000);
+    assert.equal(a!.inst.state, 'initialize');
+    links.set('sync', false);
+    assert.ok(a!.events.some((e) => e.type === 'alarm' && e.link === 'sync' && e.active));
+    links.set('wan', true);
+    await run(clock, 1_000);
+    assert.equal(a!.inst.state, 'master');
+  });
+
+  it('stops announcing when it loses mastership mid-schedule', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 100, announce: { repeat: 10, spacingMs: 100 } }, { priority: 200 }]);
+    a!.inst.start();
+    await run(clock, 500);
+    assert.equal(a!.inst.state, 'master');
+    const before = a!.frames.length;
+    b!.inst.start();
+    await run(clock, 2_000);
+    assert.equal(a!.inst.state, 'backup');
+    const leftAt = a!.events.find((e) => e.type === 'state' && e.from === 'master' && e.to === 'backup')!.at;
+    assert.ok(a!.frames.every((f) => f.at <= leftAt), 'no frame after stepping down');
+    assert.ok(a!.frames.length < 20 && before > 0);
+  });
+});

@@ -1,0 +1,257 @@
+/**
+ * The thin shell around one VrrpRouter: it turns the router's actions into effects
+ * through the ports (send the advertisement, move the VIP group, schedule GARP/NA
+ * rounds, run notify hooks) and feeds the ports' events back in. Still free of real
+ * I/O: node/ supplies a real clock, raw sockets, netlink and `ip addr`.
+ */
+
+import { AnnounceOptions, AnnounceStep, planAnnouncements } from './garp.js';
+import { formatIp, IpBytes, IpFamily, vrrpGroup } from './ip-address.js';
+import { NotifyQueue } from './notify.js';
+import { Clock, FrameSender, LinkStateSource, MacSource, PacketSender, SyncReadinessSource, TimerHandle } from './ports.js';
+import { VipGroup, VipGroupResult, VipMover, Vip } from './vip-group.js';
+import { ChecksumVariant, encode, encodingLength } from './vrrp-packet.js';
+import { receiveAdvertisement, ReceivedDatagram, receiveIpv4Datagram, VrrpReceiveError } from './vrrp-receive.js';
+import { TrackedLink, VrrpAction, VrrpEvent, VrrpRouter, VrrpState, TransitionReason } from './vrrp-state-machine.js';
+
+export interface VrrpInstanceConfig {
+  /** A name for logs and notify hooks. */
+  name: string;
+  family: IpFamily;
+  vrid: number;
+  priority: number;
+  advertIntervalCs: number;
+  preempt?: boolean;
+  preemptDelayMs?: number;
+  /** Our address on the VRRP interface (IPv6: its link-local address). */
+  primaryAddress: IpBytes;
+  /**
+   * The group's VIPs on all interfaces. Those of `family` are listed in advertisements
+   * (IPv6 VIPs travel in an IPv6 instance); all are moved and announced together.
+   */
+  vips: readonly Vip[];
+  /** Send to these instead of the multicast group (networks without multicast). */
+  unicastPeers?: readonly IpBytes[];
+  /** Checksum computation for what we send; default RFC ('pseudoHeader'). */
+  sendChecksum?: ChecksumVariant;
+  /** Variants accepted on receive; default only 'pseudoHeader'. */
+  acceptChecksums?: readonly ChecksumVariant[];
+  /** §7.1 optional address-list check; default false (keepalived may list other VIPs). */
+  checkAddresses?: boolean;
+  syncDemotion?: number;
+  tracks?: readonly TrackedLink[];
+  announce?: AnnounceOptions;
+}
+
+export interface VrrpInstancePorts {
+  clock: Clock;
+  packets: PacketSender;
+  frames: FrameSender;
+  vipMover: VipMover;
+  macOf: MacSource;
+  /** Absent: there is no state sync and the node is always "in sync". */
+  sync?: SyncReadinessSource;
+  links?: LinkStateSource;
+  notify?: NotifyQueue;
+}
+
+export type VrrpInstanceEvent =
+  | { type: 'state'; from: VrrpState; to: VrrpState; reason: TransitionReason; at: number; priority: number; inSync: boolean }
+  | { type: 'alarm'; code: string; link: string; active: boolean; at: number }
+  | { type: 'rejected'; error: VrrpReceiveError | { code: string }; from?: string; at: number }
+  | { type: 'vips'; result: VipGroupResult; at: number }
+  | { type: 'checksumVariant'; variant: ChecksumVariant; from: string; at: number };
+
+export interface VrrpInstanceCounters {
+  advertsSent: number;
+  advertsReceived: number;
+  advertsRejected: number;
+  framesSent: number;
+  transitions: number;
+}
+
+export class VrrpInstance {
+  readonly cfg: VrrpInstanceConfig;
+  readonly router: VrrpRouter;
+  readonly vipGroup: VipGroup;
+  readonly counters: VrrpInstanceCounters = { advertsSent: 0, advertsReceived: 0, advertsRejected: 0, framesSent: 0, transitions: 0 };
+  private readonly ports: VrrpInstancePorts;
+  private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
+  private readonly advertAddresses: IpBytes[];
+  private readonly txBuf: Uint8Array;
+  private timer: TimerHandle | undefined;
+  private announceTimers: TimerHandle[] = [];
+  /** Bumped on every VIP add/remove so a stale announcement never goes out. */
+  private vipEpoch = 0;
+  private vipsSettled: Promise<unknown> = Promise.resolve();
+  private unsubscribe: (() => void)[] = [];
+  private readonly seenVariants = new Set<string>();
+
+  constructor(cfg: VrrpInstanceConfig, ports: VrrpInstancePorts) {
+    this.cfg = cfg;
+    this.ports = ports;
+    this.advertAddresses = cfg.vips.filter((v) => (v.address.length === 4 ? 4 : 6) === cfg.family).map((v) => v.address);
+    if (this.advertAddresses.length === 0) throw new RangeError(`${cfg.name}: no IPv${cfg.family} VIP to advertise`);
+    this.txBuf = new Uint8Array(encodingLength({ family: cfg.family, addresses: this.advertAddresses }));
+    this.router = new VrrpRouter({
+      vrid: cfg.vrid, priority: cfg.priority, advertIntervalCs: cfg.advertIntervalCs, preempt: cfg.preempt,
+      preemptDelayMs: cfg.preemptDelayMs, primaryAddress: cfg.primaryAddress, syncDemotion: cfg.syncDemotion,
+      initiallyInSync: ports.sync ? ports.sync.inSync : true, tracks: cfg.tracks,
+    });
+    this.vipGroup = new VipGroup(cfg.vips, ports.vipMover);
+  }
+
+  get state(): VrrpState { return this.router.state; }
+
+  on(cb: (e: VrrpInstanceEvent) => void): void { this.listeners.push(cb); }
+
+  /** Subscribes to the sources, applies current link states, and starts (§6.4.1 Startup). */
+  start(): void {
+    const { sync, links } = this.ports;
+    if (sync) this.unsubscribe.push(sync.onChange((ready) => this.dispatch({ type: 'syncReady', ready })));
+    if (links) {
+      this.unsubscribe.push(links.onChange((name, up) => this.dispatch({ type: 'link', name, up })));
+      for (const t of this.cfg.tracks ?? []) if (!links.isUp(t.name)) this.dispatch({ type: 'link', name: t.name, up: false });
+    }
+    if (sync) this.dispatch({ type: 'syncReady', ready: sync.inSync });
+    // Addresses left behind by a crashed predecessor must go before we start as backup.
+    if (this.router.state === 'initialize') this.vipsSettled = this.vipGroup.setActive(false);
+    this.dispatch({ type: 'startup' });
+  }
+
+  /** Graceful stop: a master resigns with priority 0 and releases the VIPs. */
+  async stop(): Promise<void> {
+    this.dispatch({ type: 'shutdown' });
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
+    this.timer = undefined;
+    await this.vipsSettled;
+    await this.ports.notify?.idle();
+  }
+
+  /** A VRRP payload from an IPv6 raw socket (addresses and hop limit from cmsg). */
+  receive(payload: Uint8Array, dgram: ReceivedDatagram, offset = 0, length = payload.length - offset): void {
+    const r = receiveAdvertisement(payload, dgram, this.expectations(), offset, length);
+    this.accept(r, dgram.src);
+  }
+
+  /** A whole IPv4 datagram from an IPv4 raw socket (the kernel includes the header). */
+  receiveIpv4(datagram: Uint8Array, length = datagram.length): void {
+    const r = receiveIpv4Datagram(datagram, this.expectations(), length);
+    this.accept(r, length >= 16 ? datagram.subarray(12, 16) : undefined);
+  }
+
+  private expectations() {
+    return {
+      family: this.cfg.family, vrid: this.cfg.vrid, localIsOwner: this.router.effectivePriority === 255,
+      addresses: this.advertAddresses, checkAddresses: this.cfg.checkAddresses ?? false,
+      unicastPeers: this.cfg.unicastPeers, ownAddresses: [this.cfg.primaryAddress],
+      decode: { acceptChecksums: this.cfg.acceptChecksums ?? ['pseudoHeader'] },
+    };
+  }
+
+  private accept(r: ReturnType<typeof receiveIpv4Datagram>, src: IpBytes | undefined): void {
+    const at = this.ports.clock.now();
+    if (!r.ok) {
+      // Our own multicast coming back is normal, not worth an event.
+      if (r.error.code === 'ownPacket') return;
+      this.counters.advertsRejected++;
+      this.emit({ type: 'rejected', error: r.error, from: src && formatIp(src), at });
+      return;
+    }
+    this.counters.advertsReceived++;
+    if (r.checksumVariant !== 'pseudoHeader') {
+      const key = `${formatIp(r.src)} ${r.checksumVariant}`;
+      if (!this.seenVariants.has(key)) {
+        this.seenVariants.add(key);
+        this.emit({ type: 'checksumVariant', variant: r.checksumVariant, from: formatIp(r.src), at });
+      }
+    }
+    this.dispatch({ type: 'advert', priority: r.packet.priority, maxAdverIntervalCs: r.packet.maxAdverIntervalCs, src: r.src });
+  }
+
+  private dispatch(ev: VrrpEvent): void {
+    const now = this.ports.clock.now();
+    for (const a of this.router.handle(ev, now)) this.execute(a, now);
+  }
+
+  private execute(a: VrrpAction, now: number): void {
+    switch (a.type) {
+      case 'sendAdvert': this.sendAdvert(a.priority, a.maxAdverIntervalCs); break;
+      case 'addVips': this.moveVips(true); break;
+      case 'removeVips': this.moveVips(false); break;
+      case 'announce': this.announce(); break;
+      case 'armTimer':
+        if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
+        this.timer = this.ports.clock.setTimer(a.at, () => { this.timer = undefined; this.dispatch({ type: 'timer' }); });
+        break;
+      case 'cancelTimer':
+        if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
+        this.timer = undefined;
+        break;
+      case 'stateChange':
+        this.counters.transitions++;
+        this.emit({ type: 'state', from: a.from, to: a.to, reason: a.reason, at: now, priority: this.router.effectivePriority, inSync: this.router.inSync });
+        this.ports.notify?.notify({ instance: this.cfg.name, vrid: this.cfg.vrid, state: a.to, previous: a.from, reason: a.reason, priority: this.router.effectivePriority });
+        break;
+      case 'alarm':
+        this.emit({ type: 'alarm', code: a.code, link: a.link, active: a.active, at: now });
+        break;
+      case 'priorityChange':
+        break;
+    }
+  }
+
+  private sendAdvert(priority: number, intervalCs: number): void {
+    const peers = this.cfg.unicastPeers && this.cfg.unicastPeers.length > 0 ? this.cfg.unicastPeers : [vrrpGroup(this.cfg.family)];
+    for (const dst of peers) {
+      // The pseudo-header names the real destination, so unicast copies differ.
+      const bytes = encode({ family: this.cfg.family, vrid: this.cfg.vrid, priority, maxAdverIntervalCs: intervalCs, addresses: this.advertAddresses },
+        { src: this.cfg.primaryAddress, dst }, this.txBuf, 0, this.cfg.sendChecksum ?? 'pseudoHeader');
+      this.ports.packets.sendAdvert(bytes, dst);
+      this.counters.advertsSent++;
+    }
+  }
+
+  private moveVips(active: boolean): void {
+    this.vipEpoch++;
+    this.cancelAnnouncements();
+    const p = this.vipGroup.setActive(active).then((result) => {
+      this.emit({ type: 'vips', result, at: this.ports.clock.now() });
+      return result;
+    });
+    this.vipsSettled = p;
+  }
+
+  /** GARP/NA rounds, started once the VIPs are in place (hosts would ARP for them). */
+  private announce(): void {
+    const epoch = this.vipEpoch;
+    const { steps } = planAnnouncements(this.cfg.vips, this.ports.macOf, this.cfg.announce);
+    void this.vipsSettled.then(() => {
+      if (epoch !== this.vipEpoch || this.router.state !== 'master') return;
+      this.cancelAnnouncements();
+      const t0 = this.ports.clock.now();
+      const rounds = new Map<number, AnnounceStep[]>();
+      for (const s of steps) {
+        const r = rounds.get(s.atMs);
+        if (r) r.push(s); else rounds.set(s.atMs, [s]);
+      }
+      for (const [offset, round] of rounds) {
+        const send = () => {
+          if (epoch !== this.vipEpoch) return;
+          for (const s of round) { this.ports.frames.sendFrame(s.ifname, s.frame); this.counters.framesSent++; }
+        };
+        if (offset === 0) send();
+        else this.announceTimers.push(this.ports.clock.setTimer(t0 + offset, send));
+      }
+    });
+  }
+
+  private cancelAnnouncements(): void {
+    for (const t of this.announceTimers.splice(0)) this.ports.clock.clearTimer(t);
+  }
+
+  private emit(e: VrrpInstanceEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}
