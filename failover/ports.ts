@@ -22,6 +22,13 @@ export interface Clock {
  */
 export interface PacketSender {
   sendAdvert(payload: Uint8Array, dst: IpBytes): void;
+  /**
+   * Optional: synchronously hand every advertisement already waiting in the receive
+   * socket to the instance. Called before a timer is acted on, so that an event loop
+   * that stalled (GC, a busy datapath) does not declare a master dead whose
+   * advertisements are sitting unread in the socket buffer.
+   */
+  drainReceived?(): void;
 }
 
 /** Sends complete Ethernet frames (AF_PACKET) on an interface: GARP and NA. */

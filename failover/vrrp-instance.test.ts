@@ -169,6 +169,34 @@ describe('vrrp-instance (shell over ports)', () => {
     assert.equal(a!.inst.state, 'master');
   });
 
+  it('reads queued advertisements before acting on an expired Master_Down_Timer (no false takeover after a stall)', async () => {
+    for (const drain of [false, true]) {
+      const clock = new ManualClock();
+      const queue: { bytes: Uint8Array; src: IpBytes; dst: IpBytes }[] = [];
+      const mk = (prio: number, primary: IpBytes, deliver: (b: Uint8Array, dst: IpBytes) => void, drainFn?: () => void) => new VrrpInstance(
+        { name: 'x', family: 4, vrid: 51, priority: prio, advertIntervalCs: 1, primaryAddress: primary, vips },
+        { clock, vipMover: { add: async () => {}, remove: async () => {} }, macOf: () => undefined, frames: { sendFrame: () => {} },
+          packets: { sendAdvert: (p, dst) => deliver(Uint8Array.from(p), dst), ...(drainFn ? { drainReceived: drainFn } : {}) } });
+      let backup: VrrpInstance | undefined;
+      let stalled = false;
+      const master = mk(200, ip('192.0.2.2'), (bytes, dst) => {
+        // while the backup's loop is stalled its packets wait in the socket buffer
+        if (stalled) queue.push({ bytes, src: ip('192.0.2.2'), dst });
+        else backup?.receive(bytes, { src: ip('192.0.2.2'), dst, ttl: 255 });
+      });
+      const drainFn = () => { for (const q of queue.splice(0)) backup!.receive(q.bytes, { src: q.src, dst: q.dst, ttl: 255 }); };
+      backup = mk(100, ip('192.0.2.3'), () => {}, drain ? drainFn : undefined);
+      master.start(); backup.start();
+      await run(clock, 500, 1);
+      assert.equal(backup.state, 'backup');
+      // The backup's loop stalls: the master keeps advertising into its socket buffer,
+      // and when the loop resumes the timer phase runs before the socket is read.
+      stalled = true;
+      await run(clock, 100, 1);
+      assert.equal(backup.state, drain ? 'backup' : 'master', `drain ${drain}`);
+    }
+  });
+
   it('stops announcing when it loses mastership mid-schedule', async () => {
     const clock = new ManualClock();
     const [a, b] = pair(clock, [{ priority: 100, announce: { repeat: 10, spacingMs: 100 } }, { priority: 200 }]);

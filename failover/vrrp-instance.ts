@@ -183,7 +183,7 @@ export class VrrpInstance {
       case 'announce': this.announce(); break;
       case 'armTimer':
         if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
-        this.timer = this.ports.clock.setTimer(a.at, () => { this.timer = undefined; this.dispatch({ type: 'timer' }); });
+        this.timer = this.ports.clock.setTimer(a.at, () => this.onTimer());
         break;
       case 'cancelTimer':
         if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
@@ -200,6 +200,14 @@ export class VrrpInstance {
       case 'priorityChange':
         break;
     }
+  }
+
+  private onTimer(): void {
+    this.timer = undefined;
+    // Read what is already queued first: an advertisement that arrived during a stall
+    // re-arms the timer, and the router then sees this expiry as stale.
+    this.ports.packets.drainReceived?.();
+    this.dispatch({ type: 'timer' });
   }
 
   private sendAdvert(priority: number, intervalCs: number): void {
