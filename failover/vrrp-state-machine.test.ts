@@ -184,6 +184,28 @@ describe('vrrp-state-machine', () => {
     assert.equal(lan.changes('a', t0).at(-1)!.reason, 'preempted');
   });
 
+  it('a backup about to preempt that loses sync goes back to following the master', () => {
+    const r = new VrrpRouter({ vrid: 1, priority: 200, advertIntervalCs: 10, primaryAddress: ip('192.0.2.2'), initiallyInSync: true });
+    r.handle({ type: 'startup' }, 0);
+    const master = ip('192.0.2.3');
+    r.handle({ type: 'advert', priority: 100, maxAdverIntervalCs: 10, src: master }, 0); // discarded: we preempt
+    const deadline = r.timerDeadline!;
+    // just before the Master_Down_Timer would make us master, sync is lost
+    const acts = r.handle({ type: 'syncReady', ready: false }, deadline - 1);
+    assert.ok(acts.some((a) => a.type === 'armTimer' && a.at > deadline));
+    assert.deepEqual(r.handle({ type: 'timer' }, deadline), []);
+    assert.equal(r.state, 'backup');
+    assert.equal(r.currentMaster?.address, '192.0.2.3');
+    // the master keeps advertising: we keep following it
+    r.handle({ type: 'advert', priority: 100, maxAdverIntervalCs: 10, src: master }, deadline + 5);
+    assert.equal(r.state, 'backup');
+    // with no master at all, a node out of sync still takes over after Master_Down_Interval
+    const t = r.timerDeadline!;
+    const out = r.handle({ type: 'timer' }, t);
+    assert.equal(r.state, 'master');
+    assert.ok(out.some((a) => a.type === 'stateChange' && a.reason === 'masterDown'));
+  });
+
   it('a router that is not in sync still takes over when no peer is alive', () => {
     const lan = new SimLan();
     lan.add('a', '192.0.2.2', { priority: 200, advertIntervalCs: 10 });

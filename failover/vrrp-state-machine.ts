@@ -103,6 +103,8 @@ export class VrrpRouter {
   private prio: number;
   /** When this backup first became eligible to preempt the current master. */
   private preemptEligibleSince: number | undefined;
+  /** We are discarding a lower-priority master's advertisements to preempt it. */
+  private preempting = false;
   /** The master we last accepted resigned (priority 0): the next expiry is a handover. */
   private peerResigned = false;
   private lastSplitBrainAnnounce = -Infinity;
@@ -174,6 +176,7 @@ export class VrrpRouter {
           this.syncReady = ev.ready;
           if (!ev.ready) this.preemptEligibleSince = undefined;
           this.updatePriority(out);
+          this.recheckPreemption(now, out);
         }
         break;
     }
@@ -191,6 +194,7 @@ export class VrrpRouter {
     this.masterAdverIntervalCs = this.advertIntervalCs;
     this.master = undefined;
     this.peerResigned = false;
+    this.preempting = false;
     this.preemptEligibleSince = undefined;
     this.arm(now + this.timers().masterDownMs, out);
     this.transition('backup', reason, out);
@@ -204,6 +208,7 @@ export class VrrpRouter {
     this.arm(now + this.timers().advertIntervalMs, out);
     this.master = undefined;
     this.peerResigned = false;
+    this.preempting = false;
     this.preemptEligibleSince = undefined;
     this.transition('master', reason, out);
   }
@@ -233,7 +238,7 @@ export class VrrpRouter {
     this.deadline = undefined;
     if (this.st === 'backup') {
       const reason: TransitionReason = this.peerResigned ? 'peerResigned'
-        : this.preemptEligibleSince !== undefined ? 'preempted' : 'masterDown';
+        : this.preempting ? 'preempted' : 'masterDown';
       this.becomeMaster(now, reason, out);
     } else if (this.st === 'master') {
       out.push({ type: 'sendAdvert', priority: this.prio, maxAdverIntervalCs: this.advertIntervalCs });
@@ -256,12 +261,15 @@ export class VrrpRouter {
         if (now - this.preemptEligibleSince >= this.preemptDelayMs) {
           // §6.4.2 "Otherwise, discard the ADVERTISEMENT": the running
           // Master_Down_Timer will make us master.
+          this.preempting = true;
+          this.master = { address: ev.src, priority: ev.priority };
           return;
         }
       } else {
         this.preemptEligibleSince = undefined;
       }
       this.peerResigned = false;
+      this.preempting = false;
       this.master = { address: ev.src, priority: ev.priority };
       this.masterAdverIntervalCs = ev.maxAdverIntervalCs; // §6.4.2: learned from the master
       this.arm(now + this.timers().masterDownMs, out);
@@ -285,6 +293,7 @@ export class VrrpRouter {
       this.master = { address: ev.src, priority: ev.priority };
       this.masterAdverIntervalCs = ev.maxAdverIntervalCs;
       this.peerResigned = false;
+      this.preempting = false;
       this.preemptEligibleSince = undefined;
       this.arm(now + this.timers().masterDownMs, out);
       this.transition('backup', 'higherPriority', out);
@@ -315,6 +324,7 @@ export class VrrpRouter {
       this.enterInitialize('fault', out);
     }
     this.updatePriority(out);
+    this.recheckPreemption(now, out);
     if (!faulted && wasFaulted && this.started && this.st === 'initialize') {
       this.leaveInitialize(now, 'faultCleared', out);
     }
@@ -340,6 +350,19 @@ export class VrrpRouter {
     this.prio = p;
     // A master tells the others at once so a now-better backup can preempt.
     if (this.st === 'master') out.push({ type: 'sendAdvert', priority: p, maxAdverIntervalCs: this.advertIntervalCs });
+  }
+
+  /**
+   * A backup that is discarding a live master's advertisements in order to preempt it
+   * and stops being eligible (sync lost, link down, demoted) must not let the running
+   * Master_Down_Timer make it master: it goes back to following that master.
+   */
+  private recheckPreemption(now: number, out: VrrpAction[]): void {
+    if (this.st !== 'backup' || !this.preempting) return;
+    if (this.master && this.wantsToPreempt(this.master.priority)) return;
+    this.preempting = false;
+    this.preemptEligibleSince = undefined;
+    this.arm(now + this.timers().masterDownMs, out);
   }
 
   private wantsToPreempt(peerPriority: number): boolean {
