@@ -114,6 +114,27 @@ describe('vrrp-instance (shell over ports)', () => {
     assert.equal(b!.held.size, 2);
   });
 
+  it('an IPv6 instance advertises its IPv6 VIPs from the link-local address and announces with NAs', async () => {
+    const clock = new ManualClock();
+    const sent: { payload: Uint8Array; dst: string }[] = [];
+    const frames: Uint8Array[] = [];
+    const v6vips = [parseVip('lan', '2001:db8::1/64')!, parseVip('lan', '192.0.2.1/24')!];
+    const inst = new VrrpInstance({ name: 'v6', family: 6, vrid: 9, priority: 255, advertIntervalCs: 10, primaryAddress: ip('fe80::2'), vips: v6vips, announce: { repeat: 1 } }, {
+      clock, vipMover: { add: async () => {}, remove: async () => {} }, macOf: () => parseMac('02:00:00:00:00:09'),
+      frames: { sendFrame: (_i, f) => frames.push(f) },
+      packets: { sendAdvert: (p, dst) => sent.push({ payload: Uint8Array.from(p), dst: formatIp(dst) }) },
+    });
+    inst.start();
+    await flush();
+    assert.equal(inst.state, 'master');
+    assert.equal(sent[0]!.dst, 'ff02::12');
+    const d = decode(sent[0]!.payload, { src: ip('fe80::2'), dst: ip('ff02::12') });
+    assert.ok(d.ok);
+    assert.deepEqual(d.packet.addresses.map(formatIp), ['2001:db8::1']);
+    // both VIPs of the group are announced: one NA (86 bytes) and one GARP (60 bytes)
+    assert.deepEqual(frames.map((f) => f.length).sort(), [60, 86]);
+  });
+
   it('sends one copy per unicast peer, each with its own pseudo-header checksum', async () => {
     const clock = new ManualClock();
     const peers = [ip('192.0.2.3'), ip('192.0.2.4')];

@@ -53,6 +53,23 @@ describe('vrrp-state-machine', () => {
     assert.deepEqual(lan.vipHolders(), ['b']);
   });
 
+  it('no false takeover in 10 minutes at a 10 ms interval with 5 ms jitter and isolated losses', () => {
+    const lan = new SimLan();
+    lan.jitterMs = 5;
+    lan.isolatedLoss = 0.02;
+    lan.add('a', '192.0.2.2', { priority: 200, advertIntervalCs: 1, ...ready });
+    lan.add('b', '192.0.2.3', { priority: 100, advertIntervalCs: 1, ...ready });
+    lan.start('a'); lan.start('b');
+    lan.runFor(1_000);
+    const t0 = lan.now;
+    lan.runFor(600_000);
+    assert.ok(lan.sent > 59_000, `${lan.sent} adverts`);
+    assert.ok(lan.lost > 500, `${lan.lost} lost`);
+    assert.deepEqual(lan.changes('a', t0), []);
+    assert.deepEqual(lan.changes('b', t0), []);
+    assert.deepEqual(lan.masters(), ['a']);
+  });
+
   it('the address owner (priority 255) becomes master at startup without waiting', () => {
     const lan = new SimLan();
     lan.add('a', '192.0.2.2', { priority: 255, advertIntervalCs: 100, ...ready });

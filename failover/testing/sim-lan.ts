@@ -32,6 +32,21 @@ export class SimLan {
   readonly nodes = new Map<string, SimNode>();
   /** One-way delivery latency, ms. */
   latencyMs = 0.2;
+  /** Extra random latency in [0, jitterMs), ms (seeded, deterministic). */
+  jitterMs = 0;
+  /** Probability that a copy is lost, never two in a row to the same receiver. */
+  isolatedLoss = 0;
+  /** Copies lost so far. */
+  lost = 0;
+  private rngState = 0x2545f491;
+  private lastLost = new Set<string>();
+  private rnd(): number {
+    // xorshift32: deterministic across runs
+    let x = this.rngState;
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    this.rngState = x;
+    return x / 0x100000000;
+  }
   /** Advertisements put on the wire (any node). */
   sent = 0;
 
@@ -141,7 +156,15 @@ export class SimLan {
     const segment = from.segment;
     for (const to of this.nodes.values()) {
       if (to === from) continue;
-      this.at(this.now + this.latencyMs, () => {
+      const link = `${from.name}>${to.name}`;
+      if (this.isolatedLoss > 0 && !this.lastLost.has(link) && this.rnd() < this.isolatedLoss) {
+        this.lastLost.add(link);
+        this.lost++;
+        continue;
+      }
+      this.lastLost.delete(link);
+      const delay = this.latencyMs + (this.jitterMs > 0 ? this.rnd() * this.jitterMs : 0);
+      this.at(this.now + delay, () => {
         if (!to.alive || to.segment !== segment || from.segment !== segment) return;
         const r = receiveAdvertisement(wire, { src: from.address, dst: VRRP_GROUP_V4, ttl: 255 }, {
           family: 4, vrid: to.router.vrid, localIsOwner: to.router.effectivePriority === 255,
