@@ -96,7 +96,8 @@ export function computeDrillReport(input: DrillInput): DrillReport {
   const sent = input.probeSentMs.length;
   let lost = 0;
   for (let i = 0; i < sent; i++) if (!Number.isFinite(input.probeRecvMs[i] ?? NaN)) lost++;
-  const firstSent = sent > 0 ? Math.min(...Array.from(input.probeSentMs)) : input.triggerMs;
+  let firstSent = sent > 0 ? Infinity : input.triggerMs;
+  for (let i = 0; i < sent; i++) firstSent = Math.min(firstSent, input.probeSentMs[i]!);
   const gap = longestProbeGap(input.probeRecvMs, firstSent, input.endMs);
   const perFlow = input.flows.map((f) => {
     // A flow survived if it was not reset and moved bytes after traffic resumed (the

@@ -36,10 +36,10 @@ export interface VrrpAdvertisement {
  * question for IPv4) include the IP pseudo-header for both families; keepalived does so
  * by default. Two deviations exist in the field:
  * - 'noPseudoHeader': checksum over the VRRP message only, as VRRPv2 did. Some vendors
- *   (Cisco) read §5.2.8 as IPv6-only; keepalived >= 2.2.8 emits this with
+ *   (Cisco) read §5.2.8 as IPv6-only; newer keepalived emits this with
  *   `v3_checksum_as_v2` (IPv4 only).
- * - 'multicastDestination': keepalived before the fix for its issue #642 (1.3.6,
- *   2017) always put 224.0.0.18 / ff02::12 in the pseudo-header, even when sending
+ * - 'multicastDestination': keepalived before the fix for its issue #642 (PR #929)
+ *   always put 224.0.0.18 / ff02::12 in the pseudo-header, even when sending
  *   unicast; newer keepalived keeps that for `old_unicast_checksum` peers.
  * Multicast advertisements make the last one identical to 'pseudoHeader'.
  */
