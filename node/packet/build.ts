@@ -33,7 +33,7 @@ export interface IpOptions {
   /** DSCP+ECN / traffic class. */
   tos?: number;
   /** IPv4 identification (default 0). */
-  id?: number;
+  ipId?: number;
   /** IPv4 don't-fragment (default true, as Linux sets it with PMTU discovery). */
   df?: boolean;
   flowLabel?: number;
@@ -249,7 +249,7 @@ function assemble(o: RawIpOptions): Assembled {
     const tot = ihl + o.payload.length;
     // Super-packets over 64 KB get tot_len 0, as Linux BIG TCP does.
     w16(l3, 2, tot > 0xffff ? 0 : tot);
-    w16(l3, 4, o.id ?? 0);
+    w16(l3, 4, o.ipId ?? 0);
     const fr = o.fragment;
     if (fr && fr.offset % 8 !== 0) throw new Error(`IPv4 fragment offset ${fr.offset} is not a multiple of 8`);
     w16(l3, 6, (o.df !== false && !fr ? 0x4000 : 0) | (fr?.more ? 0x2000 : 0) | ((fr?.offset ?? 0) >> 3));
@@ -384,6 +384,7 @@ export function buildUdp(o: UdpOptions): Uint8Array {
   w16(l4, 0, o.sport);
   w16(l4, 2, o.dport);
   w16(l4, 4, l4.length > 0xffff ? 0 : l4.length);
+  l4.set(data, 8);
   return finishL4(o, IpProto.Udp, l4, 6, o.noChecksum === true && !o.src.includes(':'));
 }
 

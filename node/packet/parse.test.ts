@@ -9,7 +9,7 @@ const V6 = { src: '2001:db8::100', dst: '2001:db8:1::100' };
 describe('parsePacket', () => {
   describe('IPv4', () => {
     it('reads every IPv4 and TCP field of a SYN', () => {
-      const p = buildTcp({ ...V4, ttl: 61, tos: 0x2e, id: 777, sport: 40000, dport: 443, flags: 'S', seq: 0xfffffff0, ack: 5, window: 29200, mss: 1460, wscale: 7, sackPerm: true, payload: 3 });
+      const p = buildTcp({ ...V4, ttl: 61, tos: 0x2e, ipId: 777, sport: 40000, dport: 443, flags: 'S', seq: 0xfffffff0, ack: 5, window: 29200, mss: 1460, wscale: 7, sackPerm: true, payload: 3 });
       const i = parseBuilt(p);
       assert.equal(i.status, ParseStatus.Ok);
       assert.equal(i.family, 4);
