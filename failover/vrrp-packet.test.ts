@@ -98,6 +98,16 @@ describe('vrrp-packet', () => {
     assert.equal(d.checksumVariant, 'multicastDestination');
   });
 
+  it("accepts any checksum only when 'unverified' is explicitly allowed, and never sends it", () => {
+    const b = encode(v4, v4ctx);
+    b[6] ^= 0xff;
+    assert.ok(!decode(b, v4ctx, 0, b.length, { acceptChecksums: ['pseudoHeader', 'noPseudoHeader'] }).ok);
+    const d = decode(b, v4ctx, 0, b.length, { acceptChecksums: ['pseudoHeader', 'unverified'] });
+    assert.ok(d.ok);
+    assert.equal(d.checksumVariant, 'unverified');
+    assert.throws(() => encode(v4, v4ctx, undefined, 0, 'unverified'), RangeError);
+  });
+
   it('reports typed errors for malformed packets', () => {
     const good = encode(v4, v4ctx);
     const mut = (f: (b: Uint8Array) => void) => { const b = Uint8Array.from(good); f(b); return b; };

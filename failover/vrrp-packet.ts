@@ -32,18 +32,25 @@ export interface VrrpAdvertisement {
 }
 
 /**
- * How the checksum is computed. RFC 5798 §5.2.8 (and RFC 9568, which settles the
- * question for IPv4) include the IP pseudo-header for both families; keepalived does so
- * by default. Two deviations exist in the field:
- * - 'noPseudoHeader': checksum over the VRRP message only, as VRRPv2 did. Some vendors
- *   (Cisco) read §5.2.8 as IPv6-only; newer keepalived emits this with
- *   `v3_checksum_as_v2` (IPv4 only).
- * - 'multicastDestination': keepalived before the fix for its issue #642 (PR #929)
- *   always put 224.0.0.18 / ff02::12 in the pseudo-header, even when sending
- *   unicast; newer keepalived keeps that for `old_unicast_checksum` peers.
- * Multicast advertisements make the last one identical to 'pseudoHeader'.
+ * How the checksum is computed. RFC 5798 §5.2.8 says "the entire VRRP message ... and
+ * a pseudo-header as defined in Section 8.1 of [RFC2460]", which implementations read
+ * two ways for IPv4:
+ * - 'pseudoHeader' (our default): IPv4 pseudo-header (src, dst, 0, 112, length) as for
+ *   UDP. keepalived has always done this (Debian 12 ships 2.2.7) and so does FRR by
+ *   default; Wireshark and tcpdump verify it this way.
+ * - 'noPseudoHeader': the message alone, as VRRPv2 did: Cisco's reading, keepalived
+ *   >= 2.2.8 with `v3_checksum_as_v2`, FRR without `checksum-with-ipv4-pseudoheader`.
+ *   RFC 9568 (which obsoletes 5798) is reported to settle IPv4 this way (keepalived
+ *   issue #2324, FRR issue #14024), so expect peers to move to it over time.
+ * - 'multicastDestination': older keepalived put 224.0.0.18 / ff02::12 in the
+ *   pseudo-header even when sending unicast (keepalived issue #642, PR #929); newer
+ *   keepalived still does for peers configured with `old_unicast_checksum`. Identical
+ *   to 'pseudoHeader' for multicast advertisements.
+ * - 'unverified' (receive only, opt-in): accept any checksum. A diagnosis aid for
+ *   peers with broken checksums (keepalived 2.2.8's notes report wrong VRRPv3 checksums
+ *   from GCC 11/12 LTO builds); never a default.
  */
-export type ChecksumVariant = 'pseudoHeader' | 'noPseudoHeader' | 'multicastDestination';
+export type ChecksumVariant = 'pseudoHeader' | 'noPseudoHeader' | 'multicastDestination' | 'unverified';
 
 export interface ChecksumContext {
   /** IP source and destination addresses of the datagram (pseudo-header). */
@@ -114,6 +121,7 @@ export function encode(
   if (packet.addresses.length < 1 || packet.addresses.length > 255) throw new RangeError('1..255 addresses required');
   const alen = addressLength(packet.family);
   if (ctx.src.length !== alen || ctx.dst.length !== alen) throw new RangeError('pseudo-header family mismatch');
+  if (variant === 'unverified') throw new RangeError("'unverified' is a receive-only checksum variant");
   const out = buf ?? new Uint8Array(offset + len);
   if (out.length < offset + len) throw new RangeError('buffer too small');
   out[offset] = (VRRP_VERSION << 4) | VRRP_TYPE_ADVERTISEMENT;
@@ -179,6 +187,7 @@ export function decode(
   let matched: ChecksumVariant | undefined;
   let firstExpected = -1;
   for (const v of variants) {
+    if (v === 'unverified') { matched = v; break; }
     const want = computeChecksum(buf, offset, length, ctx, v);
     if (firstExpected < 0) firstExpected = want;
     if (want === got) { matched = v; break; }
