@@ -87,3 +87,4 @@ export {
   writePcap,
 } from './pcap.js';
 export { readPcapng } from './pcapng.js';
+export { describePacket, ipProtoName, tcpFlagLetters } from './describe.js';

@@ -80,6 +80,10 @@ export class PacketInfo {
   gsoHdrLen = 0;
   /** Payload bytes per segment of a super-packet (MSS for TCP). 0 when not GSO. */
   gsoSize = 0;
+  /**
+   * With NeedsCsum: where the kernel starts summing (counted from the start of the packet
+   * after the virtio header, i.e. from l3Off) and where, from there, it stores the result.
+   */
   csumStart = 0;
   csumOffset = 0;
 

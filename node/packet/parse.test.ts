@@ -381,6 +381,15 @@ describe('parsePacket', () => {
       assert.equal(parseBuilt(u, 10).status, ParseStatus.Malformed);
     });
 
+    it('accepts a 12-byte virtio header (with num_buffers)', () => {
+      const p = buildUdp({ ...V6, sport: 7, dport: 8, vnet: { len: 12 } });
+      const i = new PacketInfo();
+      assert.equal(parsePacket(i, p, 0, p.length, 12), ParseStatus.Ok);
+      assert.equal(i.l3Off, 12);
+      assert.equal(i.dport, 8);
+      assert.equal(parsePacket(i, p, 0, p.length, 8), ParseStatus.Malformed, 'shorter than any virtio header');
+    });
+
     it('reports a buffer shorter than the virtio header as truncated', () => {
       const i = new PacketInfo();
       assert.equal(parsePacket(i, new Uint8Array(9), 0, 9, 10), ParseStatus.Truncated);
