@@ -70,6 +70,23 @@ describe('vrrp-state-machine', () => {
     assert.deepEqual(lan.masters(), ['a']);
   });
 
+  it('with three routers, the next highest backup takes over when the master dies and the third never does', () => {
+    const lan = new SimLan();
+    lan.add('a', '192.0.2.2', { priority: 200, advertIntervalCs: 1, ...ready });
+    lan.add('b', '192.0.2.3', { priority: 150, advertIntervalCs: 1, ...ready });
+    lan.add('c', '192.0.2.4', { priority: 100, advertIntervalCs: 1, ...ready });
+    for (const n of ['a', 'b', 'c']) lan.start(n);
+    lan.runFor(2_000);
+    const t0 = lan.now;
+    lan.kill('a');
+    lan.runFor(5_000);
+    assert.deepEqual(lan.masters(), ['b']);
+    assert.deepEqual(lan.vipHolders(), ['b']);
+    assert.deepEqual(lan.changes('c', t0), []);
+    // Skew_Time orders them: b (150) times out before c (100) would
+    assert.ok(vrrpTimers(150, 1, 1).masterDownMs < vrrpTimers(100, 1, 1).masterDownMs);
+  });
+
   it('the address owner (priority 255) becomes master at startup without waiting', () => {
     const lan = new SimLan();
     lan.add('a', '192.0.2.2', { priority: 255, advertIntervalCs: 100, ...ready });
@@ -181,6 +198,19 @@ describe('vrrp-state-machine', () => {
     lan2.start('b'); lan2.runFor(2_000);
     lan2.start('a'); lan2.runFor(20_000);
     assert.deepEqual(lan2.masters(), ['b']);
+  });
+
+  it('the address owner preempts even with preemption off, once its state is in sync', () => {
+    const lan = new SimLan();
+    lan.add('a', '192.0.2.2', { priority: 255, advertIntervalCs: 10, preempt: false });
+    lan.add('b', '192.0.2.3', { priority: 100, advertIntervalCs: 10, ...ready });
+    lan.start('b'); lan.runFor(1_000);
+    lan.start('a'); lan.runFor(3_000);
+    assert.equal(lan.stateOf('a'), 'backup'); // demoted while not in sync: not the owner yet
+    lan.input('a', { type: 'syncReady', ready: true });
+    assert.equal(lan.node('a').router.effectivePriority, 255);
+    lan.runFor(1_000);
+    assert.deepEqual(lan.masters(), ['a']);
   });
 
   it('a restarted router that is not in sync advertises a demoted priority and does not preempt until sync completes', () => {

@@ -367,9 +367,10 @@ export class VrrpRouter {
 
   private wantsToPreempt(peerPriority: number): boolean {
     // §6.4.2 accepts the master when "Preempt_Mode is False, or ... the Priority in the
-    // ADVERTISEMENT is greater than or equal to the local Priority". A router whose
-    // state is incomplete behaves as if Preempt_Mode were False.
-    return this.preempt && this.syncReady && peerPriority < this.prio;
+    // ADVERTISEMENT is greater than or equal to the local Priority". The address owner
+    // always preempts (§6.1 Preempt_Mode note). A router whose state is incomplete
+    // behaves as if Preempt_Mode were False.
+    return (this.preempt || this.prio === 255) && this.syncReady && peerPriority < this.prio;
   }
 
   /** §6.4.3: does the sender beat us? Higher priority, then higher primary address. */
