@@ -1,0 +1,132 @@
+/**
+ * The generic structure: the ruleset as libnftables' JSON schema describes it
+ * (`man libnftables-json`). The parser produces these objects, the JSON codec reads and
+ * writes them as they are, the printer prints them, validation and the compiler read
+ * them. Source positions live beside them (errors.ts `posOf`), never inside.
+ */
+
+export type Family = 'ip' | 'ip6' | 'inet';
+export const FAMILIES: readonly Family[] = ['ip', 'ip6', 'inet'];
+
+export type HookName = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
+export const HOOKS: readonly HookName[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
+
+export type ChainType = 'filter' | 'nat' | 'route';
+export type Policy = 'accept' | 'drop';
+
+/** A scalar value as libnftables writes it: a number or a string (address, symbol, name). */
+export type Scalar = number | string;
+
+/** Right-hand values and set elements. */
+export type Value =
+  | Scalar
+  | { prefix: { addr: string; len: number } }
+  | { range: [Value, Value] }
+  | { set: SetItem[] }
+  | { concat: Value[] }
+  | Scalar[] // flag list: ["established", "related"]
+  | { elem: ElemJ };
+
+/** An element of an anonymous set or map: a value, or [key, data] for maps. */
+export type SetItem = Value | [Value, Value | VerdictJ];
+
+export interface ElemJ {
+  val: Value;
+  timeout?: number;
+  expires?: number;
+  comment?: string;
+}
+
+/** Left-hand side of a match: what to read from the packet / metadata. */
+export type Selector =
+  | { payload: { protocol: string; field: string } }
+  | { meta: { key: string } }
+  | { ct: { key: string } }
+  | { concat: Selector[] }
+  | { '&': [Selector, Value] };
+
+export type MatchOp = '==' | '!=' | '<' | '>' | '<=' | '>=' | 'in';
+
+export type VerdictJ =
+  | { accept: null }
+  | { drop: null }
+  | { continue: null }
+  | { return: null }
+  | { jump: { target: string } }
+  | { goto: { target: string } };
+
+/** One statement of a rule's `expr` list. Modules own the shapes other than match. */
+export type Stmt = { match: { op: MatchOp; left: Selector; right: Value } } | Record<string, unknown>;
+
+export interface TableJ {
+  family: Family;
+  name: string;
+  handle?: number;
+  comment?: string;
+}
+
+export interface ChainJ {
+  family: Family;
+  table: string;
+  name: string;
+  handle?: number;
+  type?: ChainType;
+  hook?: HookName;
+  prio?: number;
+  policy?: Policy;
+  comment?: string;
+}
+
+export interface RuleJ {
+  family: Family;
+  table: string;
+  chain: string;
+  handle?: number;
+  /** Position for `insert`/`add ... position N` (handle of the reference rule). */
+  position?: number;
+  /** Position by index (libnftables `index`). */
+  index?: number;
+  expr: Stmt[];
+  comment?: string;
+}
+
+export interface SetJ {
+  family: Family;
+  table: string;
+  name: string;
+  handle?: number;
+  /** Key type: a name, or a list of names for a concatenation. */
+  type: string | string[];
+  /** For maps: the data type ("verdict", "mark", ...). */
+  map?: string;
+  flags?: string[];
+  /** Default element timeout in seconds. */
+  timeout?: number;
+  elem?: (Value | [Value, Value | VerdictJ])[];
+  comment?: string;
+}
+
+export interface ElementJ {
+  family: Family;
+  table: string;
+  name: string;
+  elem: (Value | [Value, Value | VerdictJ])[];
+}
+
+/** An object of the ruleset array. `map` is a set with `map` data (libnftables keeps them apart). */
+export type RulesetObj =
+  | { metainfo: Record<string, unknown> }
+  | { table: TableJ }
+  | { chain: ChainJ }
+  | { rule: RuleJ }
+  | { set: SetJ }
+  | { map: SetJ }
+  | { element: ElementJ };
+
+/** A command: a verb applied to an object (libnftables JSON commands). */
+export type Verb = 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'flush';
+export type Command = { [V in Verb]?: RulesetObj | { ruleset: null } };
+
+export interface RulesetJson {
+  nftables: (RulesetObj | Command)[];
+}

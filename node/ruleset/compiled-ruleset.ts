@@ -1,0 +1,109 @@
+/**
+ * The compiled ruleset the datapath calls per packet: `classify(ctx, hook)`. Chains are
+ * arrays of compiled rules; jumps name chains by stable id; the return stack is a
+ * preallocated Int32Array, so classification allocates nothing. Base chains of a hook
+ * run in priority order across tables, as netfilter runs them: accept ends one base
+ * chain and the packet goes on to the next, drop ends everything (nft(8) "base chain").
+ */
+import { Code } from './codes.js';
+import type { ClassifyContext } from './context.js';
+import { Verdict } from './context.js';
+import type { CounterCell, StmtFn } from './registry.js';
+import { MAX_JUMP_DEPTH } from './validate.js';
+
+export interface CompiledRule {
+  handle: number;
+  run: StmtFn;
+  /** Counter cells of the rule's counter statements, in order (for listing). */
+  counters: CounterCell[];
+}
+
+export class CompiledChain {
+  constructor(
+    readonly id: number,
+    readonly name: string,
+    /** 4 or 6 for ip / ip6 tables, 0 for inet. */
+    readonly l3: number,
+    readonly rules: CompiledRule[],
+    /** Code.Accept or Code.Drop for base chains. */
+    readonly policy: number,
+    readonly hook: number,
+    readonly prio: number,
+  ) {}
+}
+
+const stackChain = new Int32Array(MAX_JUMP_DEPTH + 2);
+const stackRule = new Int32Array(MAX_JUMP_DEPTH + 2);
+
+export class CompiledRuleset {
+  constructor(
+    readonly generation: number,
+    /** By chain id (sparse). */
+    readonly chains: (CompiledChain | undefined)[],
+    /** Base chains per Hook, sorted by priority. */
+    readonly hooks: CompiledChain[][],
+    private readonly counterCells: Map<number, CounterCell[]>,
+  ) {}
+
+  /** True when some base chain is attached to the hook (the datapath may skip the call otherwise). */
+  hasHook(hook: number): boolean {
+    return this.hooks[hook].length > 0;
+  }
+
+  classify(ctx: ClassifyContext, hook: number): Verdict {
+    ctx.resetOutputs();
+    const list = this.hooks[hook];
+    const fam = ctx.pkt.family;
+    for (let i = 0; i < list.length; i++) {
+      const base = list[i];
+      if (base.l3 !== 0 && base.l3 !== fam) continue;
+      if (this.runBase(base, ctx) === Code.Drop) return Verdict.Drop;
+    }
+    return Verdict.Accept;
+  }
+
+  private runBase(base: CompiledChain, ctx: ClassifyContext): number {
+    let chain = base;
+    let ri = 0;
+    let sp = 0;
+    for (;;) {
+      const rules = chain.rules;
+      let code = Code.Return as number;
+      while (ri < rules.length) {
+        const r = rules[ri++];
+        const c = r.run(ctx);
+        if (c === Code.Next || c === Code.Break || c === Code.Continue) continue;
+        if (c === Code.Accept || c === Code.Drop) {
+          ctx.verdictRule = r.handle;
+          return c;
+        }
+        if (c === Code.Return) break;
+        // jump / goto
+        const id = (c - Code.JumpBase) >> 1;
+        const target = this.chains[id];
+        if (target === undefined) continue;
+        if ((c & 1) === 0) {
+          if (sp > MAX_JUMP_DEPTH) return Code.Drop; // cannot happen after validation
+          stackChain[sp] = chain.id;
+          stackRule[sp] = ri;
+          sp++;
+        }
+        chain = target;
+        ri = 0;
+        code = -1;
+        break;
+      }
+      if (code === -1) continue;
+      // end of chain or return
+      if (sp === 0) return base.policy;
+      sp--;
+      chain = this.chains[stackChain[sp]]!;
+      ri = stackRule[sp];
+    }
+  }
+
+  /** Counter cells of the rule with this handle (one per counter statement), or undefined. */
+  counters(handle: number): readonly CounterCell[] | undefined {
+    return this.counterCells.get(handle);
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * Rules -> closures. Each statement module compiles its statement into a StmtFn once;
+ * a rule is those functions run in order. The generic match compiles to the cheapest
+ * comparison its value needs: one integer compare or range check for single-word keys,
+ * a word-wise compare for IPv6 and concatenations, a hash/interval lookup for sets.
+ * Key scratch arrays are allocated here, once per match, never per packet.
+ */
+import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
+import { Code, jumpCode } from './codes.js';
+import type { ClassifyContext, LogSink } from './context.js';
+import type { DataType, EncodeEnv } from './data-types.js';
+import type { CompileEnv, CounterCell, Registry, StmtFn } from './registry.js';
+import type { CompiledSet, SetElementSpec } from './set-structures.js';
+import { buildSet } from './set-structures.js';
+import { elementsOf, toInterval } from './values.js';
+import type { CompiledRule } from './compiled-ruleset.js';
+
+/** Indirection to a named set's current structure: set updates swap `cur` at commit. */
+export class SetSlot {
+  constructor(public cur: CompiledSet) {}
+}
+
+export interface RuleCompileContext {
+  registry: Registry;
+  encode: EncodeEnv;
+  family: Family;
+  log: LogSink;
+  slot(name: string): SetSlot | undefined;
+  chainId(name: string): number;
+}
+
+type Loader = (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
+
+function cmpWords(a: Uint32Array, b: Uint32Array, w: number): number {
+  for (let i = 0; i < w; i++) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+function fail(msg: string): never {
+  throw new Error(msg);
+}
+
+/** A set lookup through a slot (named) or a fixed structure (anonymous). */
+class SlotView {
+  constructor(public cur: CompiledSet) {}
+}
+
+export function compileRule(rule: RuleJ, cc: RuleCompileContext): CompiledRule {
+  const counters: CounterCell[] = [];
+  const env: CompileEnv = {
+    family: cc.family,
+    encode: cc.encode,
+    registry: cc.registry,
+    log: cc.log,
+    ruleHandle: rule.handle ?? 0,
+    set(name) {
+      // Named sets are reached through their slot so element updates need no recompile.
+      const slot = cc.slot(name);
+      if (!slot) return undefined;
+      return {
+        get words() {
+          return slot.cur.words;
+        },
+        get size() {
+          return slot.cur.size;
+        },
+        lookup: (k, o, n) => slot.cur.lookup(k, o, n),
+        dataOf: (i) => slot.cur.dataOf(i),
+      };
+    },
+    chainIndex: (name) => cc.chainId(name),
+    selector: (sel) => compileSelector(cc.registry, sel),
+    match: (sel, op, value) => compileMatch(env, cc, sel, op, value),
+    anonSet: (types, items) => anonSet(cc.encode, types, items),
+    verdictCode: (v) => verdictCode(v, cc.chainId),
+    counter: (cell) => counters.push(cell),
+  };
+  const fns: StmtFn[] = rule.expr.map((stmt) => {
+    const mod = cc.registry.statementForJson(stmt);
+    if (!mod) fail(`unknown statement ${JSON.stringify(stmt)}`);
+    return mod.compile(stmt, env);
+  });
+  return { handle: rule.handle ?? 0, run: chainFns(fns), counters };
+}
+
+/** Runs statement functions in order; specialised for short rules (most rules). */
+function chainFns(f: StmtFn[]): StmtFn {
+  switch (f.length) {
+    case 1:
+      return f[0];
+    case 2: {
+      const [a, b] = f;
+      return (ctx) => {
+        const c = a(ctx);
+        return c !== 0 ? c : b(ctx);
+      };
+    }
+    case 3: {
+      const [a, b, d] = f;
+      return (ctx) => {
+        let c = a(ctx);
+        if (c !== 0) return c;
+        c = b(ctx);
+        return c !== 0 ? c : d(ctx);
+      };
+    }
+    default:
+      return (ctx) => {
+        for (let i = 0; i < f.length; i++) {
+          const c = f[i](ctx);
+          if (c !== 0) return c;
+        }
+        return 0;
+      };
+  }
+}
+
+export function verdictCode(v: VerdictJ, chainId: (name: string) => number): number {
+  if ('accept' in v) return Code.Accept;
+  if ('drop' in v) return Code.Drop;
+  if ('return' in v) return Code.Return;
+  if ('continue' in v) return Code.Continue;
+  if ('jump' in v) return jumpCode(chainId(v.jump.target), false);
+  if ('goto' in v) return jumpCode(chainId(v.goto.target), true);
+  return fail(`bad verdict ${JSON.stringify(v)}`);
+}
+
+export function compileSelector(reg: Registry, sel: Selector): { words: number; types: DataType[]; load: Loader } {
+  if ('concat' in sel) {
+    const parts = sel.concat.map((s) => compileSelector(reg, s));
+    const loads = parts.map((p) => p.load);
+    const offs = [] as number[];
+    let w = 0;
+    for (const p of parts) {
+      offs.push(w);
+      w += p.words;
+    }
+    const n = loads.length;
+    return {
+      words: w,
+      types: parts.flatMap((p) => p.types),
+      load: (ctx, out, off) => {
+        for (let i = 0; i < n; i++) if (!loads[i](ctx, out, off + offs[i])) return false;
+        return true;
+      },
+    };
+  }
+  const m = reg.matchForLeft(sel);
+  if (!m) fail(`unknown selector ${JSON.stringify(sel)}`);
+  return { words: m.type.words, types: [m.type], load: m.load };
+}
+
+export function anonSet(enc: EncodeEnv, types: DataType[], items: { val: Value; data: number }[]): CompiledSet {
+  const specs: SetElementSpec[] = [];
+  for (const it of items) {
+    const iv = toInterval(it.val, types, enc);
+    if (typeof iv === 'string') fail(iv);
+    specs.push({ lo: iv.lo, hi: iv.hi, data: it.data, expires: 0 });
+  }
+  try {
+    return buildSet(types.map((t) => t.words), specs, true);
+  } catch (e) {
+    return fail(String(e));
+  }
+}
+
+function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, op: string, right: Value): StmtFn {
+  let sel = selIn;
+  let maskVal: Value | undefined;
+  if ('&' in sel) {
+    maskVal = sel['&'][1];
+    sel = sel['&'][0];
+  }
+  const s = compileSelector(cc.registry, sel);
+  const load = s.load;
+  const key = new Uint32Array(s.words);
+  const neg = op === '!=';
+  const MISS = Code.Break as number;
+
+  // Sets: named (through the slot) or anonymous.
+  let set: CompiledSet | undefined;
+  if (typeof right === 'string' && right.startsWith('@')) {
+    set = env.set(right.slice(1)) ?? fail(`set ${right} not found`);
+  } else if (right !== null && typeof right === 'object' && !Array.isArray(right) && 'set' in right) {
+    set = anonSet(cc.encode, s.types, elementsOf(right).map((val) => ({ val, data: 0 })));
+  }
+  if (set) {
+    const st = set;
+    return (ctx) => {
+      if (!load(ctx, key, 0)) return MISS;
+      return (st.lookup(key, 0, ctx.nowMs) >= 0) !== neg ? 0 : MISS;
+    };
+  }
+
+  const iv = toInterval(right, s.types, cc.encode);
+  if (typeof iv === 'string') fail(iv);
+  const bitmask = s.types.length === 1 && s.types[0].bitmask === true;
+
+  if (s.words === 1) {
+    const lo = iv.lo[0];
+    const hi = iv.hi[0];
+    if (maskVal !== undefined) {
+      const mv = toInterval(maskVal, s.types, cc.encode);
+      if (typeof mv === 'string') fail(mv);
+      const m = mv.lo[0];
+      return (ctx) => (load(ctx, key, 0) && ((key[0] & m) >>> 0 === lo) !== neg ? 0 : MISS);
+    }
+    if (bitmask && (op === 'in' || op === '!=')) {
+      // flag test: any of the bits set (`in`), none of them set (`!=`), kernel-style bitwise + cmp.
+      return (ctx) => (load(ctx, key, 0) && ((key[0] & lo) !== 0) !== neg ? 0 : MISS);
+    }
+    switch (op) {
+      case '==':
+      case 'in':
+        if (lo === hi) return (ctx) => (load(ctx, key, 0) && key[0] === lo ? 0 : MISS);
+        return (ctx) => (load(ctx, key, 0) && key[0] >= lo && key[0] <= hi ? 0 : MISS);
+      case '!=':
+        if (lo === hi) return (ctx) => (load(ctx, key, 0) && key[0] !== lo ? 0 : MISS);
+        return (ctx) => (load(ctx, key, 0) && (key[0] < lo || key[0] > hi) ? 0 : MISS);
+      case '<':
+        return (ctx) => (load(ctx, key, 0) && key[0] < lo ? 0 : MISS);
+      case '<=':
+        return (ctx) => (load(ctx, key, 0) && key[0] <= hi ? 0 : MISS);
+      case '>':
+        return (ctx) => (load(ctx, key, 0) && key[0] > hi ? 0 : MISS);
+      case '>=':
+        return (ctx) => (load(ctx, key, 0) && key[0] >= lo ? 0 : MISS);
+      default:
+        return fail(`unknown operator ${op}`);
+    }
+  }
+  const w = s.words;
+  const lo = iv.lo;
+  const hi = iv.hi;
+  switch (op) {
+    case '==':
+    case 'in':
+    case '!=':
+      return (ctx) => {
+        if (!load(ctx, key, 0)) return MISS;
+        const inside = cmpWords(key, lo, w) >= 0 && cmpWords(key, hi, w) <= 0;
+        return inside !== neg ? 0 : MISS;
+      };
+    case '<':
+      return (ctx) => (load(ctx, key, 0) && cmpWords(key, lo, w) < 0 ? 0 : MISS);
+    case '<=':
+      return (ctx) => (load(ctx, key, 0) && cmpWords(key, hi, w) <= 0 ? 0 : MISS);
+    case '>':
+      return (ctx) => (load(ctx, key, 0) && cmpWords(key, hi, w) > 0 ? 0 : MISS);
+    case '>=':
+      return (ctx) => (load(ctx, key, 0) && cmpWords(key, lo, w) >= 0 ? 0 : MISS);
+    default:
+      return fail(`unknown operator ${op}`);
+  }
+}
+
+export { SlotView };

@@ -1,0 +1,86 @@
+/**
+ * What the datapath hands the compiled ruleset for each packet, and what it gets back.
+ * One ClassifyContext is allocated per datapath and reused: the datapath fills the
+ * inputs, calls `compiled.classify(ctx, hook)`, then acts on the verdict and on the
+ * side-effect fields (reject, notrack, ct mark). Nothing here allocates per packet.
+ */
+import { PacketInfo } from '../packet/packet-info.js';
+
+/**
+ * Netfilter hook points. The TUN datapath sees only forwarded traffic, so it calls
+ * Prerouting, Forward and Postrouting; chains on Input/Output are accepted by the
+ * language (and compiled) but see no TUN traffic.
+ */
+export const enum Hook {
+  Prerouting = 0,
+  Input = 1,
+  Forward = 2,
+  Output = 3,
+  Postrouting = 4,
+}
+
+/** Final verdict of a hook. Same numbers as the kernel's NF_DROP / NF_ACCEPT. */
+export const enum Verdict {
+  Drop = 0,
+  Accept = 1,
+}
+
+/** What a `reject` statement asked for (ctx.reject); the datapath builds the packet. */
+export const enum RejectKind {
+  None = 0,
+  /** TCP RST (RFC 9293 section 3.10.7.1). */
+  TcpReset = 1,
+  /** ICMP destination unreachable, code in ctx.rejectCode (RFC 792). */
+  Icmp = 2,
+  /** ICMPv6 destination unreachable, code in ctx.rejectCode (RFC 4443 section 3.1). */
+  Icmpv6 = 3,
+  /** Family-independent: ICMP or ICMPv6 by the packet's family, abstract code in ctx.rejectCode (IcmpxCode). */
+  Icmpx = 4,
+}
+
+/** nft's icmpx codes (family independent), mapped by the datapath per family. */
+export const enum IcmpxCode {
+  NoRoute = 0,
+  PortUnreachable = 1,
+  HostUnreachable = 2,
+  AdminProhibited = 3,
+}
+
+export class ClassifyContext {
+  // ---- inputs ----
+  pkt: PacketInfo = new PacketInfo();
+  /** Input / output interface ids (InterfaceNames), 0 = unknown. */
+  iif = 0;
+  oif = 0;
+  /** nft ct state bits: invalid 1, established 2, related 4, new 8, untracked 64. */
+  ctState = 0;
+  /** IPS_* status bits. */
+  ctStatus = 0;
+  /** Connection mark; `ct mark set` writes it and sets ctMarkSet. */
+  ctMark = 0;
+  /** Packet mark: read and written by rules, kept by the datapath with the packet. */
+  metaMark = 0;
+  /** Clock for limits and set timeouts (ms, any monotonic origin). */
+  nowMs = 0;
+
+  // ---- outputs (cleared by resetOutputs, which classify calls at each hook) ----
+  reject: RejectKind = RejectKind.None;
+  rejectCode = 0;
+  /** `notrack`: do not create/track a conntrack entry for this packet. */
+  notrack = false;
+  /** `ct mark set` ran: write ctMark back to the conntrack entry. */
+  ctMarkSet = false;
+  /** Handle of the rule that gave the final verdict, 0 when a policy did. */
+  verdictRule = 0;
+
+  resetOutputs(): void {
+    this.reject = RejectKind.None;
+    this.rejectCode = 0;
+    this.notrack = false;
+    this.ctMarkSet = false;
+    this.verdictRule = 0;
+  }
+}
+
+/** Receives `log` statement output (already rate limited by the statement's own limit). */
+export type LogSink = (line: string, ctx: ClassifyContext) => void;

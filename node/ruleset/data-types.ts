@@ -1,0 +1,168 @@
+/**
+ * Data types of match values and set keys (nft's datatype names). A type turns a text
+ * word into the canonical JSON scalar, checks a JSON scalar, prints it back, and encodes
+ * it into 32-bit key words for the compiler: one word for everything up to 32 bits,
+ * four for an IPv6 address. Address types are registered by the layer-3 handlers
+ * (l3-ipv4.ts, l3-ipv6.ts), the rest here.
+ */
+import type { Scalar } from './ast.js';
+import type { InterfaceNames } from './interface-names.js';
+
+export interface EncodeEnv {
+  ifnames: InterfaceNames;
+}
+
+export interface DataType {
+  name: string;
+  help: string;
+  /** Key width in uint32 words. */
+  words: 1 | 4;
+  /** Value width in bits (for prefixes and range checks). */
+  bits: number;
+  /** Flag type: comma lists mean "any of", `v / mask` means masked compare. */
+  bitmask?: boolean;
+  /** Addresses accept `/len`. */
+  prefix?: boolean;
+  /** Strings printed in double quotes (interface names). */
+  quoted?: boolean;
+  /** Ordered values: ranges and < > are meaningful. */
+  ordered: boolean;
+  symbols?: ReadonlyMap<string, number>;
+  /** Text word -> canonical scalar. Throws a message string on error. */
+  fromText(word: string): Scalar;
+  /** Checks a scalar and writes its key words. Returns an error message or null. */
+  encode(v: Scalar, out: Uint32Array, off: number, env: EncodeEnv): string | null;
+  toText(v: Scalar): string;
+}
+
+export function parseInteger(word: string): number | undefined {
+  if (/^0x[0-9a-f]+$/i.test(word)) return parseInt(word.slice(2), 16);
+  if (/^[0-9]+$/.test(word)) return parseInt(word, 10);
+  return undefined;
+}
+
+/** An unsigned integer type with optional symbolic names (ports, protocols, ICMP types, marks). */
+export function integerType(
+  name: string,
+  bits: number,
+  help: string,
+  symbols?: Record<string, number>,
+  opts: { hex?: boolean; bitmask?: boolean } = {},
+): DataType {
+  const max = bits >= 32 ? 0xffffffff : (1 << bits) - 1;
+  const sym = symbols ? new Map(Object.entries(symbols)) : undefined;
+  const t: DataType = {
+    name,
+    help,
+    words: 1,
+    bits,
+    ordered: !opts.bitmask,
+    bitmask: opts.bitmask,
+    symbols: sym,
+    fromText(word) {
+      const n = parseInteger(word);
+      if (n !== undefined) {
+        if (n > max) throw `${word} is out of range for ${name} (max ${max})`;
+        return n;
+      }
+      if (sym?.has(word)) return word;
+      throw `'${word}' is not a valid ${name}${sym ? ` (expected a number or one of: ${[...sym.keys()].join(', ')})` : ''}`;
+    },
+    encode(v, out, off) {
+      let n: number | undefined;
+      if (typeof v === 'number') n = v;
+      else n = sym?.get(v) ?? parseInteger(v);
+      if (n === undefined || !Number.isInteger(n) || n < 0 || n > max) return `'${v}' is not a valid ${name}`;
+      out[off] = n >>> 0;
+      return null;
+    },
+    toText(v) {
+      if (typeof v === 'number' && opts.hex) return '0x' + v.toString(16).padStart(8, '0');
+      return String(v);
+    },
+  };
+  return t;
+}
+
+export const INET_SERVICE = integerType('inet_service', 16, 'TCP/UDP/SCTP port number (0-65535) or service name', {
+  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, pop3: 110, ntp: 123, imap: 143,
+  snmp: 161, bgp: 179, ldap: 389, https: 443, submission: 587, imaps: 993, pop3s: 995,
+});
+
+export const INET_PROTO = integerType('inet_proto', 8, 'IP protocol number (IANA) or name', {
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, vrrp: 112, sctp: 132,
+});
+
+/** NFPROTO_* values (linux/netfilter.h): what `meta nfproto` compares. */
+export const NF_PROTO = integerType('nf_proto', 8, 'layer-3 protocol family', { ipv4: 2, ipv6: 10 });
+
+export const MARK = integerType('mark', 32, 'packet or connection mark (32-bit)', undefined, { hex: true });
+
+/** ICMP types, RFC 792 / IANA icmp-parameters. */
+export const ICMP_TYPE = integerType('icmp_type', 8, 'ICMP message type', {
+  'echo-reply': 0, 'destination-unreachable': 3, 'source-quench': 4, redirect: 5, 'echo-request': 8,
+  'router-advertisement': 9, 'router-solicitation': 10, 'time-exceeded': 11, 'parameter-problem': 12,
+  'timestamp-request': 13, 'timestamp-reply': 14, 'info-request': 15, 'info-reply': 16,
+  'address-mask-request': 17, 'address-mask-reply': 18,
+});
+
+/** ICMPv6 types, RFC 4443 and RFC 4861 / IANA icmpv6-parameters. */
+export const ICMPV6_TYPE = integerType('icmpv6_type', 8, 'ICMPv6 message type', {
+  'destination-unreachable': 1, 'packet-too-big': 2, 'time-exceeded': 3, 'parameter-problem': 4,
+  'echo-request': 128, 'echo-reply': 129, 'mld-listener-query': 130, 'mld-listener-report': 131,
+  'mld-listener-done': 132, 'nd-router-solicit': 133, 'nd-router-advert': 134, 'nd-neighbor-solicit': 135,
+  'nd-neighbor-advert': 136, 'nd-redirect': 137, 'router-renumbering': 138, 'mld2-listener-report': 143,
+});
+
+/** Conntrack state bits as nft defines them (NF_CT_STATE_* in nf_conntrack_common.h). */
+export const CT_STATE = integerType('ct_state', 32, 'conntrack state flags', {
+  invalid: 1, established: 2, related: 4, new: 8, untracked: 64,
+}, { bitmask: true });
+
+/** IPS_* status bits (nf_conntrack_common.h). */
+export const CT_STATUS = integerType('ct_status', 32, 'conntrack status flags', {
+  expected: 1, 'seen-reply': 2, assured: 4, confirmed: 8, snat: 16, dnat: 32, dying: 512,
+}, { bitmask: true });
+
+/** TCP header flag bits (RFC 9293 section 3.1, RFC 3168 for ECE/CWR). */
+export const TCP_FLAG = integerType('tcp_flag', 8, 'TCP flags', {
+  fin: 1, syn: 2, rst: 4, psh: 8, ack: 16, urg: 32, ecn: 64, cwr: 128,
+}, { bitmask: true });
+
+/** Interface names, interned to ids by InterfaceNames (compared as integers). */
+export const IFNAME: DataType = {
+  name: 'ifname',
+  help: 'network interface name (up to 15 characters)',
+  words: 1,
+  bits: 32,
+  ordered: false,
+  quoted: true,
+  fromText(word) {
+    if (word.length === 0 || word.length > 15) throw `'${word}' is not a valid interface name (1-15 characters)`;
+    if (word.endsWith('*')) throw `interface name wildcards ('${word}') are not supported`;
+    return word;
+  },
+  encode(v, out, off, env) {
+    if (typeof v !== 'string' || v.length === 0 || v.length > 15) return `'${v}' is not a valid interface name`;
+    if (v.endsWith('*')) return `interface name wildcards ('${v}') are not supported`;
+    out[off] = env.ifnames.idOf(v);
+    return null;
+  },
+  toText(v) {
+    return JSON.stringify(String(v));
+  },
+};
+
+/** Looks up a value's symbolic name for bitmask printing: 6 -> "established,related". */
+export function flagNames(t: DataType, v: number): string[] | undefined {
+  if (!t.symbols) return undefined;
+  const out: string[] = [];
+  let rest = v;
+  for (const [name, bit] of t.symbols) {
+    if (bit !== 0 && (v & bit) === bit) {
+      out.push(name);
+      rest &= ~bit;
+    }
+  }
+  return rest === 0 ? out : undefined;
+}

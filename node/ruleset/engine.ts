@@ -1,0 +1,271 @@
+/**
+ * RulesetEngine: the committed ruleset, its generation, its compiled form, and the
+ * transaction pipeline: commands -> Draft -> validate -> compile what changed ->
+ * commit (swap state + compiled ruleset + set structures in one synchronous step, so
+ * the datapath sees the old or the new generation between two packets, never a mix)
+ * -> 'change' event. Any error anywhere before commit changes nothing.
+ */
+import { EventEmitter } from 'node:events';
+import type { Command, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from './ast.js';
+import { Code } from './codes.js';
+import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
+import type { CompiledRule } from './compiled-ruleset.js';
+import { SetSlot, compileRule, verdictCode } from './compiler.js';
+import type { LogSink } from './context.js';
+import { ErrorList, RulesetError } from './errors.js';
+import { InterfaceNames } from './interface-names.js';
+import { jsonToCommands, stateToJson, toPlainJson } from './json-codec.js';
+import { parseJsonWithPositions } from './json-text.js';
+import { builtinRegistry } from './modules/index.js';
+import { parseText } from './parser.js';
+import { Printer } from './printer.js';
+import type { CounterCell, Registry } from './registry.js';
+import { buildSet } from './set-structures.js';
+import type { CompiledSet, SetElementSpec } from './set-structures.js';
+import type { SetState, TableState } from './state.js';
+import { RulesetState, elemValue } from './state.js';
+import type { Change } from './transaction.js';
+import { Draft, elemPositions, positions, rulePositions } from './transaction.js';
+import { validateDraft } from './validate.js';
+import { toInterval } from './values.js';
+
+export interface EngineOptions {
+  registry?: Registry;
+  ifnames?: InterfaceNames;
+  /** Where `log` statements write (default: nowhere). */
+  log?: LogSink;
+  /** Clock for element timeouts, in ms; must be the clock the datapath puts in ctx.nowMs. */
+  clock?: () => number;
+}
+
+export interface ChangeEvent {
+  generation: number;
+  changes: Change[];
+}
+
+export interface CommitResult {
+  generation: number;
+  changes: Change[];
+  ms: number;
+}
+
+const HOOK_INDEX: Record<string, number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
+
+export class RulesetEngine extends EventEmitter {
+  readonly registry: Registry;
+  readonly ifnames: InterfaceNames;
+  private readonly logSink: LogSink;
+  private readonly clock: () => number;
+  private state = new RulesetState();
+  private gen = 0;
+  private current: CompiledRuleset;
+  private readonly ruleCache = new WeakMap<RuleJ, CompiledRule>();
+  private readonly chainCache = new Map<number, CompiledChain>();
+  private readonly slots = new Map<number, SetSlot>();
+  private readonly counterCells = new Map<number, CounterCell[]>();
+
+  constructor(opts: EngineOptions = {}) {
+    super();
+    this.registry = opts.registry ?? builtinRegistry();
+    this.ifnames = opts.ifnames ?? new InterfaceNames();
+    this.logSink = opts.log ?? (() => undefined);
+    this.clock = opts.clock ?? Date.now;
+    this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells);
+  }
+
+  /** Generation of the committed ruleset; every commit adds one. */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** The compiled ruleset the datapath calls: read it again after each 'change'. */
+  get compiled(): CompiledRuleset {
+    return this.current;
+  }
+
+  get ruleset(): RulesetState {
+    return this.state;
+  }
+
+  /** Text (nft syntax) or JSON (object or text) -> commands, with positions. */
+  parse(input: string | RulesetJson | object, file = '<input>'): Command[] {
+    if (typeof input === 'string') {
+      const trimmed = input.trimStart();
+      if (trimmed.startsWith('{')) return jsonToCommands(parseJsonWithPositions(input, file), file);
+      return parseText(this.registry, input, file, (family, table, name) => this.state.table(family, table)?.sets.get(name)?.json);
+    }
+    return jsonToCommands(input, file);
+  }
+
+  /** Replaces the whole ruleset, atomically: all of it or nothing. */
+  load(input: string | RulesetJson | object, file = '<input>'): CommitResult {
+    const cmds = this.parse(input, file);
+    return this.commit([{ flush: { ruleset: null } }, ...cmds], file);
+  }
+
+  /**
+   * Applies a batch of commands (libnftables JSON commands, or nft text such as
+   * `add rule inet t c tcp dport 22 accept`), all or nothing. With `baseGeneration`, the
+   * batch is refused when the ruleset changed since that generation.
+   */
+  transaction(ops: Command[] | string | RulesetJson, baseGeneration?: number, file = '<transaction>'): CommitResult {
+    if (baseGeneration !== undefined && baseGeneration !== this.gen) {
+      throw RulesetError.at(file, undefined, `ruleset changed: transaction based on generation ${baseGeneration}, current is ${this.gen}`);
+    }
+    const cmds = Array.isArray(ops) ? jsonToCommands({ nftables: ops }, file) : this.parse(ops, file);
+    return this.commit(cmds, file);
+  }
+
+  private commit(cmds: Command[], file: string): CommitResult {
+    const t0 = performance.now();
+    const now = this.clock();
+    const errors = new ErrorList(file);
+    const draft = new Draft(this.state, errors, now);
+    for (const c of cmds) draft.apply(c);
+    errors.throwIfAny();
+    const enc = { ifnames: this.ifnames };
+    validateDraft(draft, this.registry, enc);
+    errors.throwIfAny();
+
+    // ---- compile what changed (nothing visible yet) ----
+    const next = draft.finish();
+    const newSlots = new Map<SetState, CompiledSet>();
+    for (const s of draft.touchedSets) {
+      const t = next.table(s.json.family, s.json.table);
+      if (!t || t.sets.get(s.json.name) !== s) continue;
+      try {
+        newSlots.set(s, this.buildNamedSet(s, t));
+      } catch (e) {
+        errors.add(positions.get(s), `set '${s.json.name}': ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    errors.throwIfAny();
+    const slotFor = (t: TableState, name: string): SetSlot | undefined => {
+      const s = t.sets.get(name);
+      if (!s) return undefined;
+      let slot = this.slots.get(s.id);
+      const built = newSlots.get(s);
+      if (!slot) {
+        // new set: a slot that commit registers; until then only this batch's rules see it
+        slot = pendingSlots.get(s.id) ?? new SetSlot(built!);
+        pendingSlots.set(s.id, slot);
+      }
+      return slot;
+    };
+    const pendingSlots = new Map<number, SetSlot>();
+    const newCompiled = new Map<RuleJ, CompiledRule>();
+    for (const r of draft.newRules) {
+      const t = next.table(r.family, r.table);
+      if (!t) continue;
+      try {
+        newCompiled.set(r, compileRule(r, {
+          registry: this.registry,
+          encode: enc,
+          family: t.json.family,
+          log: this.logSink,
+          slot: (name) => slotFor(t, name),
+          chainId: (name) => t.chains.get(name)?.id ?? -1,
+        }));
+      } catch (e) {
+        errors.add(rulePositions.get(r), e instanceof Error ? e.message : String(e));
+      }
+    }
+    errors.throwIfAny();
+    const compiledOf = (r: RuleJ): CompiledRule => newCompiled.get(r) ?? this.ruleCache.get(r)!;
+    const chains: (CompiledChain | undefined)[] = [];
+    const hooks: CompiledChain[][] = [[], [], [], [], []];
+    const newChainCache = new Map<number, CompiledChain>();
+    for (const t of next.tables.values()) {
+      const l3 = t.json.family === 'ip' ? 4 : t.json.family === 'ip6' ? 6 : 0;
+      for (const c of t.chains.values()) {
+        let cc = draft.touchedChains.has(c) ? undefined : this.chainCache.get(c.id);
+        if (!cc) {
+          const j = c.json;
+          cc = new CompiledChain(c.id, j.name, l3, c.rules.map(compiledOf), j.policy === 'drop' ? Code.Drop : Code.Accept,
+            j.hook !== undefined ? HOOK_INDEX[j.hook] : -1, j.prio ?? 0);
+        }
+        newChainCache.set(c.id, cc);
+        chains[c.id] = cc;
+        if (cc.hook >= 0) hooks[cc.hook].push(cc);
+      }
+    }
+    for (const h of hooks) h.sort((a, b) => a.prio - b.prio);
+
+    // ---- commit: one synchronous step ----
+    for (const { rule } of draft.goneRules) this.counterCells.delete(rule.handle ?? -1);
+    for (const [r, cr] of newCompiled) {
+      this.ruleCache.set(r, cr);
+      if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
+      else this.counterCells.delete(cr.handle);
+    }
+    for (const [s, built] of newSlots) {
+      const slot = this.slots.get(s.id) ?? pendingSlots.get(s.id);
+      if (slot) {
+        slot.cur = built;
+        this.slots.set(s.id, slot);
+      } else this.slots.set(s.id, new SetSlot(built));
+    }
+    const liveSets = new Set<number>();
+    for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
+    for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
+    this.chainCache.clear();
+    for (const [k, v] of newChainCache) this.chainCache.set(k, v);
+    this.state = next;
+    this.gen++;
+    this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells);
+    const ev: ChangeEvent = { generation: this.gen, changes: draft.changes };
+    this.emit('change', ev);
+    return { generation: this.gen, changes: draft.changes, ms: performance.now() - t0 };
+  }
+
+  private buildNamedSet(s: SetState, t: TableState): CompiledSet {
+    const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
+    const types = names.map((n) => this.registry.type(n)!);
+    const enc = { ifnames: this.ifnames };
+    const dataType = s.isMap && s.json.map !== 'verdict' ? this.registry.type(s.json.map!) : undefined;
+    const specs: SetElementSpec[] = [];
+    const scratch = new Uint32Array(1);
+    for (const e of s.elems.values()) {
+      const iv = toInterval(elemValue(e.item, s.isMap), types, enc);
+      if (typeof iv === 'string') throw new Error(iv);
+      let data = 0;
+      if (s.isMap && Array.isArray(e.item)) {
+        const d = e.item[1];
+        if (s.json.map === 'verdict') data = verdictCode(d as VerdictJ, (name) => t.chains.get(name)?.id ?? -1);
+        else if (dataType) {
+          const err = dataType.encode(d as number | string, scratch, 0, enc);
+          if (err) throw new Error(err);
+          data = scratch[0];
+        }
+      }
+      specs.push({ lo: iv.lo, hi: iv.hi, expires: e.expiresAt, data });
+      void elemPositions;
+    }
+    try {
+      return buildSet(types.map((x) => x.words), specs, s.json.flags?.includes('interval') ?? false);
+    } catch (e) {
+      throw new Error(String(e));
+    }
+  }
+
+  /** Counter cells of a rule, for listings. */
+  countersOf(rule: RuleJ): readonly CounterCell[] | undefined {
+    return rule.handle !== undefined ? this.counterCells.get(rule.handle) : undefined;
+  }
+
+  /** `nft list ruleset`-style text (with `# handle N` when handles is set). */
+  list(opts: { handles?: boolean } = {}): string {
+    return new Printer(this.registry).ruleset(this.state, { handles: opts.handles, counters: (r) => this.countersOf(r), nowMs: this.clock() });
+  }
+
+  /** `nft -j list ruleset`-style JSON (plain data). */
+  toJSON(): RulesetJson {
+    return toPlainJson(stateToJson(this.state, { nowMs: this.clock(), counters: (r) => this.countersOf(r) }));
+  }
+
+  counts(): { tables: number; chains: number; rules: number; sets: number } {
+    return this.state.counts();
+  }
+}
+
+export type { SetJ, Value };

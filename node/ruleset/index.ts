@@ -1,0 +1,18 @@
+/**
+ * node/ruleset: the nftables-style rule engine. Language (text and libnftables JSON),
+ * module registry, validation, compiler, transactions with generations and events.
+ */
+export type * from './ast.js';
+export { RulesetError, type ErrorItem, type Pos } from './errors.js';
+export { ClassifyContext, Hook, Verdict, RejectKind, IcmpxCode, type LogSink } from './context.js';
+export { InterfaceNames } from './interface-names.js';
+export { RulesetEngine, type EngineOptions, type ChangeEvent, type CommitResult } from './engine.js';
+export { CompiledRuleset } from './compiled-ruleset.js';
+export type { Change } from './transaction.js';
+export { checkRuleset, convertRuleset, type CheckResult } from './check.js';
+export { describeModules, formatSchema, type ModuleSchema } from './schema.js';
+export { formatEvent, formatChange } from './monitor.js';
+export { Registry, type MatchModule, type StatementModule, type CounterCell } from './registry.js';
+export { builtinRegistry, registerBuiltins } from './modules/index.js';
+export type { DataType } from './data-types.js';
+export { MAX_JUMP_DEPTH } from './validate.js';

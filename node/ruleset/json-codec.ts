@@ -1,0 +1,138 @@
+/**
+ * The libnftables JSON form, both ways. Reading: `{"nftables": [...]}` whose items are
+ * objects (`{"table": ...}` means add) or commands (`{"add": {"rule": ...}}`), checked
+ * for shape here and for meaning by validation, like text. Writing: the listing as
+ * `nft -j list ruleset` lays it out (metainfo, then per table: table, sets, maps,
+ * chains, rules).
+ */
+import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
+import { FAMILIES, HOOKS } from './ast.js';
+import { ErrorList, posOf, setPos } from './errors.js';
+import type { RulesetState } from './state.js';
+
+const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
+const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'ruleset'];
+
+export const JSON_SCHEMA_VERSION = 1;
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Checks the outer shape and returns commands. Throws RulesetError listing every problem. */
+export function jsonToCommands(input: unknown, file = '<input>'): Command[] {
+  const errors = new ErrorList(file);
+  const out: Command[] = [];
+  if (!isObj(input) || !Array.isArray(input.nftables)) {
+    errors.add(posOf(input), 'expected {"nftables": [...]}');
+    errors.throwIfAny();
+  }
+  const items = (input as { nftables: unknown[] }).nftables;
+  items.forEach((item, idx) => {
+    const where = `/nftables/${idx}`;
+    const pos = posOf(item);
+    if (!isObj(item) || Object.keys(item).length !== 1) return errors.add(pos, `${where}: expected an object with one key`);
+    const k = Object.keys(item)[0];
+    if (k === 'metainfo') return;
+    let verb = 'add';
+    let obj: unknown = item;
+    if (VERBS.includes(k)) {
+      verb = k;
+      obj = item[k];
+      if (!isObj(obj) || Object.keys(obj).length !== 1) return errors.add(pos, `${where}/${k}: expected one object`);
+    }
+    const kind = Object.keys(obj as object)[0];
+    const body = (obj as Record<string, unknown>)[kind];
+    if (!OBJECTS.includes(kind)) return errors.add(pos, `${where}: unknown object '${kind}' (${OBJECTS.join(', ')})`);
+    const bpos = posOf(body) ?? pos;
+    const e = checkObject(kind, body, verb);
+    if (e) return errors.add(bpos, `${where}/${kind}: ${e}`);
+    if (kind === 'rule') {
+      const r = body as RuleJ;
+      r.expr?.forEach((s) => {
+        if (!posOf(s)) setPos(s, bpos);
+      });
+      setPos(r, bpos);
+    }
+    out.push(setPos({ [verb]: { [kind]: body } } as Command, bpos));
+  });
+  errors.throwIfAny();
+  return out;
+}
+
+function checkObject(kind: string, b: unknown, verb: string): string | null {
+  if (kind === 'ruleset') return verb === 'flush' ? null : 'only "flush" applies to the ruleset';
+  if (!isObj(b)) return 'expected an object';
+  if (!(FAMILIES as readonly string[]).includes(b.family as string)) return `family must be one of ${FAMILIES.join(', ')}`;
+  const str = (k: string): string | null => (typeof b[k] === 'string' && b[k] !== '' ? null : `"${k}" must be a non-empty string`);
+  switch (kind) {
+    case 'table':
+      return str('name');
+    case 'chain':
+      if (str('table') || str('name')) return str('table') ?? str('name');
+      if (b.hook !== undefined && !(HOOKS as readonly string[]).includes(b.hook as string)) return `hook must be one of ${HOOKS.join(', ')}`;
+      if (b.hook !== undefined && typeof b.prio !== 'number') return 'a base chain needs a numeric "prio"';
+      if (b.policy !== undefined && b.policy !== 'accept' && b.policy !== 'drop') return 'policy must be accept or drop';
+      return null;
+    case 'rule':
+      if (str('table') || str('chain')) return str('table') ?? str('chain');
+      if (verb === 'delete') return typeof b.handle === 'number' ? null : 'delete rule needs a "handle"';
+      if (!Array.isArray(b.expr)) return '"expr" must be an array of statements';
+      return null;
+    case 'set':
+    case 'map':
+      if (str('table') || str('name')) return str('table') ?? str('name');
+      if (verb === 'add' || verb === 'create') {
+        if (typeof b.type !== 'string' && !Array.isArray(b.type)) return '"type" must be a type name or a list of them';
+        if (kind === 'map' && typeof b.map !== 'string') return 'a map needs "map" (its data type)';
+      }
+      if (b.elem !== undefined && !Array.isArray(b.elem)) return '"elem" must be an array';
+      return null;
+    case 'element':
+      if (str('table') || str('name')) return str('table') ?? str('name');
+      return Array.isArray(b.elem) ? null : '"elem" must be an array';
+  }
+  return null;
+}
+
+export interface JsonListOptions {
+  nowMs?: number;
+  counters?: (rule: RuleJ) => readonly { packets: number; bytes: number }[] | undefined;
+}
+
+/** The state as `{"nftables": [...]}`. */
+export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): RulesetJson {
+  const items: RulesetObj[] = [{ metainfo: { version: 'hafw', json_schema_version: JSON_SCHEMA_VERSION } }];
+  for (const t of state.tables.values()) {
+    items.push({ table: { ...t.json } });
+    for (const s of t.sets.values()) {
+      const j: SetJ = { ...s.json };
+      const elem: NonNullable<SetJ['elem']> = [];
+      for (const e of s.elems.values()) {
+        if (opts.nowMs !== undefined && e.expiresAt !== 0 && opts.nowMs >= e.expiresAt) continue;
+        elem.push(e.item as Value | [Value, Value | VerdictJ]);
+      }
+      if (elem.length > 0) j.elem = elem;
+      items.push(s.isMap ? { map: j } : { set: j });
+    }
+    for (const c of t.chains.values()) items.push({ chain: { ...c.json } });
+    for (const c of t.chains.values()) {
+      for (const r of c.rules) {
+        const cells = opts.counters?.(r);
+        let k = 0;
+        const expr = cells
+          ? r.expr.map((s) => ('counter' in s && cells[k] ? { counter: { packets: cells[k].packets, bytes: cells[k++].bytes } } : s))
+          : r.expr;
+        const rj: RuleJ = { family: r.family, table: r.table, chain: r.chain, handle: r.handle, expr };
+        if (r.comment !== undefined) rj.comment = r.comment;
+        items.push({ rule: rj });
+      }
+    }
+  }
+  return { nftables: items };
+}
+
+/** Clean JSON copy (drops undefined fields, the shape `JSON.stringify` would give). */
+export function toPlainJson<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}

@@ -1,0 +1,110 @@
+/**
+ * The IPv4 layer-3 handler: the ipv4_addr type and the matches that read the IPv4
+ * header (RFC 791) and ICMP (RFC 792). Registered with the engine like any module;
+ * the L3-independent matches (ports, meta, ct) do not know it exists.
+ */
+import type { DataType } from './data-types.js';
+import { ICMP_TYPE, INET_PROTO } from './data-types.js';
+import type { Registry } from './registry.js';
+import type { ClassifyContext } from './context.js';
+
+export function parseIpv4(s: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const o = Number(m[i]);
+    if (o > 255) return undefined;
+    v = v * 256 + o;
+  }
+  return v;
+}
+
+export const IPV4_ADDR: DataType = {
+  name: 'ipv4_addr',
+  help: 'IPv4 address (dotted quad), prefix a.b.c.d/len or range a-b',
+  words: 1,
+  bits: 32,
+  ordered: true,
+  prefix: true,
+  fromText(word) {
+    if (parseIpv4(word) === undefined) throw `'${word}' is not a valid IPv4 address`;
+    return word;
+  },
+  encode(v, out, off) {
+    const n = typeof v === 'string' ? parseIpv4(v) : undefined;
+    if (n === undefined) return `'${v}' is not a valid IPv4 address`;
+    out[off] = n;
+    return null;
+  },
+  toText(v) {
+    return String(v);
+  },
+};
+
+function readBe32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+export function registerIpv4(r: Registry): void {
+  r.registerType(IPV4_ADDR);
+  r.registerMatch({
+    name: 'ip saddr',
+    keywords: ['ip', 'saddr'],
+    left: { payload: { protocol: 'ip', field: 'saddr' } },
+    type: IPV4_ADDR,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'IPv4 source address',
+    load(ctx: ClassifyContext, out, off) {
+      const p = ctx.pkt;
+      if (p.family !== 4) return false;
+      out[off] = readBe32(p.buf, p.srcOff);
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip daddr',
+    keywords: ['ip', 'daddr'],
+    left: { payload: { protocol: 'ip', field: 'daddr' } },
+    type: IPV4_ADDR,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'IPv4 destination address',
+    load(ctx: ClassifyContext, out, off) {
+      const p = ctx.pkt;
+      if (p.family !== 4) return false;
+      out[off] = readBe32(p.buf, p.dstOff);
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip protocol',
+    keywords: ['ip', 'protocol'],
+    left: { payload: { protocol: 'ip', field: 'protocol' } },
+    type: INET_PROTO,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'IPv4 header protocol field (the upper-layer protocol)',
+    load(ctx: ClassifyContext, out, off) {
+      if (ctx.pkt.family !== 4) return false;
+      out[off] = ctx.pkt.l4proto;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'icmp type',
+    keywords: ['icmp', 'type'],
+    left: { payload: { protocol: 'icmp', field: 'type' } },
+    type: ICMP_TYPE,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'ICMP message type (RFC 792); matches only ICMP packets',
+    load(ctx: ClassifyContext, out, off) {
+      const p = ctx.pkt;
+      if (p.family !== 4 || p.l4proto !== 1 || !p.l4Valid) return false;
+      out[off] = p.icmpType;
+      return true;
+    },
+  });
+}

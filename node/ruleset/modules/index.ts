@@ -1,0 +1,45 @@
+/** Registers every built-in module with a registry: this list is the whole catalogue. */
+import { Registry } from '../registry.js';
+import { registerIpv4 } from '../l3-ipv4.js';
+import { registerIpv6 } from '../l3-ipv6.js';
+import { CT_STATE, CT_STATUS, ICMP_TYPE, ICMPV6_TYPE, IFNAME, INET_PROTO, INET_SERVICE, MARK, NF_PROTO, TCP_FLAG } from '../data-types.js';
+import { registerPorts } from './l4-ports.js';
+import { registerTcpFlags } from './tcp-flags.js';
+import { registerMeta } from './meta.js';
+import { registerCt } from './ct.js';
+import { registerMatch } from './match.js';
+import { registerVerdicts } from './verdicts.js';
+import { registerCounter } from './counter.js';
+import { registerLog } from './log.js';
+import { registerLimit } from './limit.js';
+import { registerMangle } from './mangle.js';
+import { registerNotrack } from './notrack.js';
+import { registerReject } from './reject.js';
+import { registerVmap } from './vmap.js';
+
+export function registerBuiltins(r: Registry): Registry {
+  for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
+  registerIpv4(r);
+  registerIpv6(r);
+  registerPorts(r);
+  registerTcpFlags(r);
+  registerMeta(r);
+  registerCt(r);
+  registerMatch(r);
+  registerVerdicts(r);
+  registerCounter(r);
+  registerLog(r);
+  registerLimit(r);
+  registerMangle(r);
+  registerNotrack(r);
+  registerReject(r);
+  registerVmap(r);
+  return r;
+}
+
+let defaultRegistry: Registry | undefined;
+
+/** The registry with every built-in module (shared, built once). */
+export function builtinRegistry(): Registry {
+  return (defaultRegistry ??= registerBuiltins(new Registry()));
+}

@@ -1,0 +1,89 @@
+/**
+ * The relational match `SELECTOR [OP] VALUE` (libnftables "match"). Which selectors
+ * exist is up to the selector modules; this module is the one generic statement that
+ * compares any of them with any value its type accepts: exact, prefix, range,
+ * anonymous set, named set (@name), flag lists and masked flags.
+ */
+import type { MatchOp, Selector, Value } from '../ast.js';
+import type { Registry, StatementModule } from '../registry.js';
+
+interface MatchJ {
+  op: MatchOp;
+  left: Selector;
+  right: Value;
+}
+
+const OPS: MatchOp[] = ['==', '!=', '<', '>', '<=', '>=', 'in'];
+
+export const matchModule: StatementModule = {
+  name: 'match',
+  keywords: [],
+  jsonKeys: ['match'],
+  help: 'compare a selector with a value, prefix, range, set or @named set: SELECTOR [==|!=|<|>|<=|>=] VALUE',
+  params: [
+    { name: 'op', type: OPS.join('|'), required: true, help: "operator ('in' for flag lists)" },
+    { name: 'left', type: 'selector', required: true, help: 'what to read from the packet (see the match modules)' },
+    { name: 'right', type: 'value', required: true, help: 'value of the selector type' },
+  ],
+  families: ['ip', 'ip6', 'inet'],
+  parse(r, first) {
+    return r.error('internal: match is parsed by the parser core', first);
+  },
+  print(stmt, p) {
+    const m = (stmt as { match: MatchJ }).match;
+    let left = m.left;
+    let mask = '';
+    if ('&' in left) {
+      const [inner, maskV] = left['&'];
+      const types = p.typesOf(inner);
+      mask = ` / ${p.value(maskV, types)}`;
+      left = inner;
+    }
+    const types = p.typesOf(left);
+    // `==` is implicit except on flag types, where a bare value means "any bit set" ('in').
+    const op = m.op === 'in' || (m.op === '==' && !(types.length === 1 && types[0].bitmask && !mask)) ? '' : `${m.op} `;
+    return `${p.selector(left)} ${op}${p.value(m.right, types)}${mask}`;
+  },
+  checkJson(stmt) {
+    const m = (stmt as { match: MatchJ }).match;
+    if (!m || typeof m !== 'object') return 'match needs {op, left, right}';
+    if (!OPS.includes(m.op)) return `match op must be one of ${OPS.join(' ')}`;
+    if (!m.left || typeof m.left !== 'object') return 'match left must be a selector object';
+    if (m.right === undefined || m.right === null) return 'match right is missing';
+    return null;
+  },
+  validate(stmt, env) {
+    const m = (stmt as { match: MatchJ }).match;
+    let left = m.left;
+    if ('&' in left) left = left['&'][0];
+    const types = env.selectorTypes(left);
+    if (typeof types === 'string') return env.errors.add(env.pos, types);
+    const t0 = types[0];
+    if (types.length === 1 && (m.op === '<' || m.op === '>' || m.op === '<=' || m.op === '>=') && !t0.ordered) {
+      env.errors.add(env.pos, `operator ${m.op} needs an ordered type, ${t0.name} is not`);
+    }
+    if (typeof m.right === 'string' && m.right.startsWith('@')) {
+      const name = m.right.slice(1);
+      const set = env.findSet(name);
+      if (!set) return env.errors.add(env.pos, `unknown set '${name}'`);
+      const keyTypes = Array.isArray(set.type) ? set.type : [set.type];
+      const want = types.map((t) => t.name).join(' . ');
+      if (keyTypes.join(' . ') !== want) env.errors.add(env.pos, `set '${name}' holds ${keyTypes.join(' . ')}, the selector gives ${want}`);
+      return;
+    }
+    const err = env.checkValue(m.right, types);
+    if (err) env.errors.add(env.pos, err);
+    if ('&' in m.left) {
+      const e2 = env.checkValue(m.left['&'][1], types);
+      if (e2) env.errors.add(env.pos, e2);
+    }
+  },
+  compile(stmt, env) {
+    const m = (stmt as { match: MatchJ }).match;
+    return env.match(m.left, m.op, m.right);
+  },
+};
+
+export function registerMatch(r: Registry): void {
+  r.registerStatement(matchModule);
+}

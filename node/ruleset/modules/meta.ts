@@ -1,0 +1,73 @@
+/**
+ * Packet metadata: `meta l4proto`, `meta nfproto`, `meta mark`, `iifname`, `oifname`.
+ * None of them depends on the layer-3 family, so they exist once for IPv4 and IPv6.
+ */
+import { IFNAME, INET_PROTO, MARK, NF_PROTO } from '../data-types.js';
+import type { Registry } from '../registry.js';
+
+export function registerMeta(r: Registry): void {
+  r.registerMatch({
+    name: 'meta l4proto',
+    keywords: ['meta', 'l4proto'],
+    left: { meta: { key: 'l4proto' } },
+    type: INET_PROTO,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'upper-layer protocol (after IPv6 extension headers)',
+    load(ctx, out, off) {
+      if (ctx.pkt.family === 0) return false;
+      out[off] = ctx.pkt.l4proto;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'meta nfproto',
+    keywords: ['meta', 'nfproto'],
+    left: { meta: { key: 'nfproto' } },
+    type: NF_PROTO,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'layer-3 family of the packet: ipv4 or ipv6 (useful in inet tables)',
+    load(ctx, out, off) {
+      const f = ctx.pkt.family;
+      if (f === 0) return false;
+      out[off] = f === 4 ? 2 : 10;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'meta mark',
+    keywords: ['meta', 'mark'],
+    left: { meta: { key: 'mark' } },
+    type: MARK,
+    families: ['ip', 'ip6', 'inet'],
+    writable: true,
+    help: 'packet mark (32 bits); writable with `meta mark set`',
+    load(ctx, out, off) {
+      out[off] = ctx.metaMark >>> 0;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'iifname',
+    keywords: ['iifname'],
+    left: { meta: { key: 'iifname' } },
+    type: IFNAME,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'name of the interface the packet came in on',
+    load(ctx, out, off) {
+      out[off] = ctx.iif;
+      return ctx.iif !== 0;
+    },
+  });
+  r.registerMatch({
+    name: 'oifname',
+    keywords: ['oifname'],
+    left: { meta: { key: 'oifname' } },
+    type: IFNAME,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'name of the interface the packet will leave by (forward, postrouting)',
+    load(ctx, out, off) {
+      out[off] = ctx.oif;
+      return ctx.oif !== 0;
+    },
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * Verdict statements: accept, drop, continue, return, jump CHAIN, goto CHAIN
+ * (nft(8) VERDICT STATEMENT). `jump` pushes a return point, `goto` does not; `return`
+ * resumes after the last jump (or applies the base chain's policy). Jump/goto edges are
+ * recorded for the one-walk loop check.
+ */
+import type { Stmt, VerdictJ } from '../ast.js';
+import type { Registry, StatementModule } from '../registry.js';
+
+const SIMPLE = ['accept', 'drop', 'continue', 'return'] as const;
+
+export function isVerdict(v: unknown): v is VerdictJ {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return false;
+  const k = keys[0];
+  const body = (v as Record<string, unknown>)[k];
+  if ((SIMPLE as readonly string[]).includes(k)) return body === null;
+  if (k === 'jump' || k === 'goto') {
+    return body !== null && typeof body === 'object' && typeof (body as { target?: unknown }).target === 'string';
+  }
+  return false;
+}
+
+export function verdictText(v: VerdictJ): string {
+  if ('jump' in v) return `jump ${v.jump.target}`;
+  if ('goto' in v) return `goto ${v.goto.target}`;
+  return Object.keys(v)[0];
+}
+
+export const verdictModule: StatementModule = {
+  name: 'verdict',
+  keywords: ['accept', 'drop', 'continue', 'return', 'jump', 'goto'],
+  jsonKeys: ['accept', 'drop', 'continue', 'return', 'jump', 'goto'],
+  help:
+    'accept: let the packet pass this base chain; drop: discard it; continue: go on with the next rule; ' +
+    'return: back to the calling chain; jump CHAIN: run CHAIN then come back; goto CHAIN: run CHAIN without coming back',
+  params: [{ name: 'target', type: 'chain', help: 'chain name (jump and goto only)' }],
+  families: ['ip', 'ip6', 'inet'],
+  terminal: true,
+  parse(r, first) {
+    if (first.text === 'jump' || first.text === 'goto') {
+      const t = r.expectWord();
+      return { [first.text]: { target: t.text } };
+    }
+    return { [first.text]: null };
+  },
+  print(stmt, p) {
+    return p.verdict(stmt as VerdictJ);
+  },
+  checkJson(stmt) {
+    return isVerdict(stmt) ? null : 'malformed verdict';
+  },
+  validate(stmt, env) {
+    const v = stmt as VerdictJ;
+    if ('jump' in v || 'goto' in v) {
+      const target = 'jump' in v ? v.jump.target : v.goto.target;
+      if (!env.hasChain(target)) env.errors.add(env.pos, `unknown chain '${target}'`);
+      else env.edge(target, 'goto' in v);
+    }
+  },
+  compile(stmt, env) {
+    const code = env.verdictCode(stmt as VerdictJ);
+    return () => code;
+  },
+};
+
+export function registerVerdicts(r: Registry): void {
+  r.registerStatement(verdictModule);
+}
+
+export type { Stmt };

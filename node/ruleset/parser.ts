@@ -1,0 +1,777 @@
+/**
+ * Text -> commands. Parses the nft language subset into libnftables JSON commands
+ * (`{add: {table: ...}}`, `{add: {rule: ...}}`, `{delete: {rule: ...}}` ...): a plain
+ * `table x { ... }` block is a list of `add`s, so loading a file and applying a
+ * transaction are the same operation downstream. Matches and statements are found in
+ * the registry; the parser itself knows only the structure (tables, chains, sets, rules,
+ * values) and records each object's line:col.
+ */
+import type {
+  ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
+} from './ast.js';
+import { FAMILIES, HOOKS } from './ast.js';
+import { RulesetError, setPos } from './errors.js';
+import type { Pos } from './errors.js';
+import { Tok, tokenize } from './lexer.js';
+import type { Token } from './lexer.js';
+import type { DataType } from './data-types.js';
+import type { Registry, TextReader } from './registry.js';
+import { parseDuration } from './durations.js';
+import { PRIORITY_NAMES } from './priorities.js';
+
+interface Frame {
+  toks: Token[];
+  i: number;
+}
+
+export class Parser implements TextReader {
+  private stack: Frame[];
+  private readonly defines = new Map<string, Token[]>();
+  /** Sets declared so far in this text ("family table name"), for element commands. */
+  private readonly declared = new Map<string, SetJ>();
+  private expanding = 0;
+
+  constructor(readonly registry: Registry, text: string, readonly file = '<input>') {
+    this.stack = [{ toks: tokenize(text, file), i: 0 }];
+  }
+
+  // ---- token access (with `$var` expansion) ----
+
+  peek(): Token {
+    for (;;) {
+      const f = this.stack[this.stack.length - 1];
+      const t = f.toks[f.i];
+      if (t === undefined) {
+        this.stack.pop();
+        continue;
+      }
+      if (t.kind === Tok.Word && t.text.startsWith('$')) {
+        const v = this.defines.get(t.text.slice(1));
+        if (!v) this.error(`undefined variable '${t.text}'`, t);
+        if (++this.expanding > 10000) this.error('variable expansion too deep', t);
+        f.i++;
+        this.stack.push({ toks: v, i: 0 });
+        continue;
+      }
+      return t;
+    }
+  }
+
+  next(): Token {
+    const t = this.peek();
+    if (t.kind !== Tok.Eof) this.stack[this.stack.length - 1].i++;
+    return t;
+  }
+
+  error(message: string, tok?: Token): never {
+    throw RulesetError.at(this.file, tok ?? this.peek(), message);
+  }
+
+  isWord(text?: string): boolean {
+    const t = this.peek();
+    return t.kind === Tok.Word && (text === undefined || t.text === text);
+  }
+
+  acceptWord(text: string): boolean {
+    if (this.isWord(text)) {
+      this.next();
+      return true;
+    }
+    return false;
+  }
+
+  expectWord(text?: string): Token {
+    const t = this.peek();
+    if (t.kind !== Tok.Word || (text !== undefined && t.text !== text)) {
+      this.error(text ? `expected '${text}', got ${describe(t)}` : `expected a word, got ${describe(t)}`, t);
+    }
+    return this.next();
+  }
+
+  private isPunct(p: string): boolean {
+    const t = this.peek();
+    return t.kind === Tok.Punct && t.text === p;
+  }
+
+  private acceptPunct(p: string): boolean {
+    if (this.isPunct(p)) {
+      this.next();
+      return true;
+    }
+    return false;
+  }
+
+  private expectPunct(p: string): Token {
+    if (!this.isPunct(p)) this.error(`expected '${p}', got ${describe(this.peek())}`);
+    return this.next();
+  }
+
+  private skipEols(): void {
+    for (;;) {
+      const t = this.peek();
+      if (t.kind === Tok.Eol || (t.kind === Tok.Punct && t.text === ';')) this.next();
+      else return;
+    }
+  }
+
+  private skipNewlines(): void {
+    while (this.peek().kind === Tok.Eol) this.next();
+  }
+
+  string(): string {
+    const t = this.peek();
+    if (t.kind === Tok.String || t.kind === Tok.Word) return this.next().text;
+    return this.error(`expected a string, got ${describe(t)}`, t);
+  }
+
+  integer(): number {
+    const t = this.expectWord();
+    if (!/^-?\d+$/.test(t.text) && !/^0x[0-9a-f]+$/i.test(t.text)) this.error(`expected a number, got '${t.text}'`, t);
+    return t.text.startsWith('0x') ? parseInt(t.text.slice(2), 16) : Number(t.text);
+  }
+
+  atRuleEnd(): boolean {
+    const t = this.peek();
+    return t.kind === Tok.Eol || t.kind === Tok.Eof || (t.kind === Tok.Punct && (t.text === ';' || t.text === '}'));
+  }
+
+  // ---- top level ----
+
+  parse(): Command[] {
+    const out: Command[] = [];
+    for (;;) {
+      this.skipEols();
+      const t = this.peek();
+      if (t.kind === Tok.Eof) return out;
+      if (t.kind !== Tok.Word) this.error(`expected a command, got ${describe(t)}`, t);
+      this.command(out);
+    }
+  }
+
+  private command(out: Command[]): void {
+    const t = this.next();
+    switch (t.text) {
+      case 'define':
+        return this.define();
+      case 'table':
+        return this.tableCmd(out, 'add', t);
+      case 'add':
+      case 'create':
+      case 'insert':
+      case 'replace':
+      case 'delete':
+      case 'flush':
+        return this.verbCmd(out, t.text, t);
+      default:
+        // nft lets `add` be omitted before a table/chain/rule at top level only for `table`.
+        this.error(`unknown command '${t.text}' (expected table, define, add, insert, replace, delete, flush)`, t);
+    }
+  }
+
+  private define(): void {
+    const name = this.expectWord();
+    this.expectPunct('=');
+    const toks: Token[] = [];
+    let depth = 0;
+    for (;;) {
+      const t = this.peek();
+      if (t.kind === Tok.Eof) break;
+      if (depth === 0 && (t.kind === Tok.Eol || (t.kind === Tok.Punct && t.text === ';'))) break;
+      if (t.kind === Tok.Punct && t.text === '{') depth++;
+      if (t.kind === Tok.Punct && t.text === '}') depth--;
+      toks.push(this.next());
+    }
+    if (toks.length === 0) this.error(`define ${name.text} has no value`, name);
+    this.defines.set(name.text, toks);
+  }
+
+  private familyAndName(): { family: Family; name: Token } {
+    const a = this.expectWord();
+    if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
+      return { family: a.text as Family, name: this.expectWord() };
+    }
+    if (['arp', 'bridge', 'netdev'].includes(a.text)) this.error(`family '${a.text}' is not supported (ip, ip6, inet)`, a);
+    return { family: 'ip', name: a };
+  }
+
+  private tableCmd(out: Command[], verb: 'add' | 'create' | 'delete' | 'flush', at: Token): void {
+    const { family, name } = this.familyAndName();
+    const table: TableJ = setPos({ family, name: name.text }, name);
+    if (verb === 'delete' || verb === 'flush') {
+      out.push(setPos({ [verb]: { table } }, at));
+      return;
+    }
+    out.push(setPos({ [verb]: { table } }, at));
+    if (this.acceptPunct('{')) this.tableBody(out, table);
+  }
+
+  private tableBody(out: Command[], table: TableJ): void {
+    for (;;) {
+      this.skipEols();
+      if (this.acceptPunct('}')) return;
+      const t = this.expectWord();
+      if (t.text === 'chain') {
+        const name = this.expectWord();
+        const chain: ChainJ = setPos({ family: table.family, table: table.name, name: name.text }, name);
+        const cmd: Command = setPos({ add: { chain } }, t);
+        out.push(cmd);
+        this.expectPunct('{');
+        this.chainBody(out, chain);
+      } else if (t.text === 'set' || t.text === 'map') {
+        const name = this.expectWord();
+        this.expectPunct('{');
+        const set = this.setBody(table.family, table.name, name, t.text === 'map');
+        out.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
+      } else if (t.text === 'comment') {
+        table.comment = this.string();
+      } else if (t.text === 'flags') {
+        this.expectWord();
+      } else {
+        this.error(`expected chain, set, map or comment in table, got '${t.text}'`, t);
+      }
+    }
+  }
+
+  private chainBody(out: Command[], chain: ChainJ): void {
+    for (;;) {
+      this.skipEols();
+      if (this.acceptPunct('}')) return;
+      const t = this.peek();
+      if (t.kind === Tok.Word && t.text === 'type' && chain.type === undefined && !this.lookaheadIsRule()) {
+        this.next();
+        const ty = this.expectWord();
+        if (!['filter', 'nat', 'route'].includes(ty.text)) this.error(`unknown chain type '${ty.text}' (filter, nat, route)`, ty);
+        chain.type = ty.text as ChainType;
+        this.expectWord('hook');
+        const h = this.expectWord();
+        if (!(HOOKS as readonly string[]).includes(h.text)) this.error(`unknown hook '${h.text}' (${HOOKS.join(', ')})`, h);
+        chain.hook = h.text as HookName;
+        this.expectWord('priority');
+        chain.prio = this.priority();
+        if (!this.atRuleEnd()) this.error(`expected ';' after the chain's priority`);
+        continue;
+      }
+      if (t.kind === Tok.Word && t.text === 'policy') {
+        this.next();
+        const p = this.expectWord();
+        if (p.text !== 'accept' && p.text !== 'drop') this.error(`policy must be accept or drop, got '${p.text}'`, p);
+        chain.policy = p.text as Policy;
+        continue;
+      }
+      if (t.kind === Tok.Word && t.text === 'comment' && this.peekAt(1)?.kind === Tok.String && this.isEndAt(2)) {
+        this.next();
+        chain.comment = this.string();
+        continue;
+      }
+      const rule = this.rule(chain.family, chain.table, chain.name);
+      out.push(setPos({ add: { rule } }, t));
+    }
+  }
+
+  /** Tokens ahead in the current frame (no variable expansion), for small lookaheads. */
+  private peekAt(k: number): Token | undefined {
+    this.peek();
+    const f = this.stack[this.stack.length - 1];
+    return f.toks[f.i + k];
+  }
+
+  private isEndAt(k: number): boolean {
+    const t = this.peekAt(k);
+    return !t || t.kind === Tok.Eol || t.kind === Tok.Eof || (t.kind === Tok.Punct && (t.text === ';' || t.text === '}'));
+  }
+
+  private lookaheadIsRule(): boolean {
+    return this.peekAt(1)?.text !== 'filter' && this.peekAt(1)?.text !== 'nat' && this.peekAt(1)?.text !== 'route';
+  }
+
+  private priority(): number {
+    const t = this.expectWord();
+    let base: number;
+    if (/^-?\d+$/.test(t.text)) base = Number(t.text);
+    else if (t.text in PRIORITY_NAMES) base = PRIORITY_NAMES[t.text];
+    else this.error(`unknown priority '${t.text}' (a number or ${Object.keys(PRIORITY_NAMES).join(', ')})`, t);
+    // `filter + 10` / `filter - 5`: '-5' lexes as a word, '+' is not a token we lex; accept words "+N".
+    const n = this.peek();
+    if (n.kind === Tok.Word && /^[+-]\d+$/.test(n.text)) {
+      this.next();
+      base! += Number(n.text);
+    }
+    return base!;
+  }
+
+  private setBody(family: Family, table: string, name: Token, isMap: boolean): SetJ {
+    const set: SetJ = setPos({ family, table, name: name.text, type: '' }, name);
+    let typeTok: Token | undefined;
+    for (;;) {
+      this.skipEols();
+      if (this.acceptPunct('}')) break;
+      const t = this.expectWord();
+      switch (t.text) {
+        case 'type': {
+          typeTok = t;
+          const parts = [this.expectWord().text];
+          while (this.acceptWord('.')) parts.push(this.expectWord().text);
+          for (const p of parts) if (!this.registry.type(p)) this.error(`unknown data type '${p}'`, t);
+          set.type = parts.length === 1 ? parts[0] : parts;
+          if (isMap) {
+            this.expectWord(':');
+            const d = this.expectWord();
+            if (d.text !== 'verdict' && !this.registry.type(d.text)) this.error(`unknown map data type '${d.text}'`, d);
+            set.map = d.text;
+          }
+          break;
+        }
+        case 'typeof': {
+          typeTok = t;
+          const sels = this.selectorExpr();
+          const types = this.typesOf(sels);
+          set.type = types.length === 1 ? types[0].name : types.map((x) => x.name);
+          if (isMap) {
+            this.expectWord(':');
+            const d = this.expectWord();
+            set.map = d.text === 'verdict' ? 'verdict' : d.text;
+            if (d.text !== 'verdict') {
+              // `typeof ... : meta mark` style data: take the selector's type.
+              const more = this.isWord() ? this.expectWord().text : '';
+              const mod = this.registry.matches.find((m) => m.keywords.join(' ') === (more ? `${d.text} ${more}` : d.text));
+              if (!mod) this.error(`unknown map data '${d.text}${more ? ' ' + more : ''}'`, d);
+              set.map = mod.type.name;
+            }
+          }
+          break;
+        }
+        case 'flags': {
+          const flags: string[] = [];
+          do {
+            const f = this.expectWord();
+            if (!['interval', 'timeout', 'constant', 'dynamic'].includes(f.text)) this.error(`unknown set flag '${f.text}'`, f);
+            flags.push(f.text);
+          } while (this.acceptPunct(','));
+          set.flags = flags;
+          break;
+        }
+        case 'timeout': {
+          const d = this.expectWord();
+          const s = parseDuration(d.text);
+          if (s === undefined) this.error(`'${d.text}' is not a time (e.g. 30s, 1h30m)`, d);
+          set.timeout = s;
+          break;
+        }
+        case 'size':
+        case 'policy':
+          this.expectWord();
+          break;
+        case 'comment':
+          set.comment = this.string();
+          break;
+        case 'elements': {
+          if (!typeTok) this.error(`set '${name.text}': 'type' or 'typeof' must come before elements`, t);
+          this.expectPunct('=');
+          set.elem = this.elementList(this.setTypes(set), set.map);
+          break;
+        }
+        default:
+          this.error(`unexpected '${t.text}' in set (type, typeof, flags, timeout, comment, elements)`, t);
+      }
+    }
+    if (!typeTok) this.error(`set '${name.text}' needs a type`, name);
+    this.declared.set(`${family} ${table} ${name.text}`, set);
+    return set;
+  }
+
+  setTypes(set: SetJ): DataType[] {
+    const names = Array.isArray(set.type) ? set.type : [set.type];
+    return names.map((n) => {
+      const t = this.registry.type(n);
+      if (!t) this.error(`unknown data type '${n}'`);
+      return t;
+    });
+  }
+
+  /** `{ e1, e2 timeout 30s comment "x", k : v }` for named sets/maps and element commands. */
+  private elementList(types: DataType[], mapData?: string): SetJ['elem'] & object {
+    const open = this.expectPunct('{');
+    const out: NonNullable<SetJ['elem']> = [];
+    for (;;) {
+      this.skipNewlines();
+      if (this.acceptPunct('}')) break;
+      const at = this.peek();
+      const key = this.element(types, false);
+      let item: Value | [Value, Value | VerdictJ] = key;
+      if (this.acceptWord(':')) {
+        if (!mapData) this.error('a set element cannot have data (this is not a map)', at);
+        const data = mapData === 'verdict' ? this.verdict() : this.value([this.registry.type(mapData)!]);
+        item = [key, data];
+      } else if (mapData) {
+        this.error(`map element needs ': ${mapData}'`, at);
+      }
+      setPos(item as object, at);
+      out.push(item);
+      this.skipNewlines();
+      if (!this.acceptPunct(',')) {
+        this.skipNewlines();
+        this.expectPunct('}');
+        break;
+      }
+    }
+    void open;
+    return out;
+  }
+
+  /** One element with its options (timeout, expires, comment). */
+  private element(types: DataType[], anonymous: boolean): Value {
+    const val = this.concatValue(types, true);
+    const elem: ElemJ = { val };
+    let opts = false;
+    for (;;) {
+      if (this.acceptWord('timeout')) {
+        const d = this.expectWord();
+        const s = parseDuration(d.text);
+        if (s === undefined) this.error(`'${d.text}' is not a time (e.g. 30s, 1h30m)`, d);
+        elem.timeout = s;
+        opts = true;
+      } else if (this.acceptWord('expires')) {
+        const d = this.expectWord();
+        const s = parseDuration(d.text);
+        if (s === undefined) this.error(`'${d.text}' is not a time`, d);
+        elem.expires = s;
+        opts = true;
+      } else if (!anonymous && this.isWord('comment')) {
+        this.next();
+        elem.comment = this.string();
+        opts = true;
+      } else break;
+    }
+    return opts ? { elem } : val;
+  }
+
+  private verbCmd(out: Command[], verb: 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'flush', at: Token): void {
+    const obj = this.expectWord();
+    switch (obj.text) {
+      case 'ruleset':
+        if (verb !== 'flush') this.error(`'${verb} ruleset' is not a command (flush ruleset)`, obj);
+        out.push(setPos({ flush: { ruleset: null } }, at));
+        return;
+      case 'table':
+        if (verb === 'insert' || verb === 'replace') this.error(`cannot ${verb} a table`, obj);
+        return this.tableCmd(out, verb as 'add', at);
+      case 'chain': {
+        const { family, name: table } = this.familyAndName();
+        const name = this.expectWord();
+        const chain: ChainJ = setPos({ family, table: table.text, name: name.text }, name);
+        out.push(setPos({ [verb === 'create' ? 'add' : verb]: { chain } }, at));
+        if ((verb === 'add' || verb === 'create') && this.acceptPunct('{')) this.chainBody(out, chain);
+        return;
+      }
+      case 'set':
+      case 'map': {
+        const { family, name: table } = this.familyAndName();
+        const name = this.expectWord();
+        if (verb === 'add' || verb === 'create') {
+          this.expectPunct('{');
+          const set = this.setBody(family, table.text, name, obj.text === 'map');
+          out.push(setPos(obj.text === 'map' ? { add: { map: set } } : { add: { set } }, at));
+        } else {
+          const set = setPos({ family, table: table.text, name: name.text, type: '' } as SetJ, name);
+          out.push(setPos({ [verb]: obj.text === 'map' ? { map: set } : { set } }, at));
+        }
+        return;
+      }
+      case 'element': {
+        if (verb !== 'add' && verb !== 'delete' && verb !== 'create') this.error(`cannot ${verb} an element`, obj);
+        const { family, name: table } = this.familyAndName();
+        const name = this.expectWord();
+        const set = this.declared.get(`${family} ${table.text} ${name.text}`) ?? this.setDecl?.(family, table.text, name.text);
+        const types = set ? this.setTypes(set) : this.error(`element command needs the set '${name.text}' declared earlier in the same input`, name);
+        const elem = this.elementList(types, verb === 'delete' ? undefined : set!.map);
+        out.push(setPos({ [verb === 'create' ? 'add' : verb]: { element: { family, table: table.text, name: name.text, elem } } }, at));
+        return;
+      }
+      case 'rule': {
+        const { family, name: table } = this.familyAndName();
+        const chain = this.expectWord();
+        let handle: number | undefined;
+        let position: number | undefined;
+        let index: number | undefined;
+        if (this.acceptWord('handle')) handle = this.integer();
+        else if (this.acceptWord('position')) position = this.integer();
+        else if (this.acceptWord('index')) index = this.integer();
+        if (verb === 'delete') {
+          if (handle === undefined) this.error('delete rule needs a handle: delete rule FAMILY TABLE CHAIN handle N', obj);
+          const rule: RuleJ = setPos({ family, table: table.text, chain: chain.text, handle, expr: [] }, chain);
+          out.push(setPos({ delete: { rule } }, at));
+          return;
+        }
+        if (verb === 'replace' && handle === undefined) this.error('replace rule needs a handle', obj);
+        if (verb === 'flush') this.error(`cannot flush a rule (flush chain)`, obj);
+        const rule = this.rule(family, table.text, chain.text);
+        if (handle !== undefined) rule.handle = handle;
+        if (position !== undefined) rule.position = position;
+        if (index !== undefined) rule.index = index;
+        out.push(setPos({ [verb === 'create' ? 'add' : verb]: { rule } }, at));
+        return;
+      }
+      default:
+        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, ruleset)`, obj);
+    }
+  }
+
+  /** Looks a set declaration up (for element commands): set by the caller that knows the state. */
+  setDecl?: (family: Family, table: string, name: string) => SetJ | undefined;
+
+  // ---- rules ----
+
+  rule(family: Family, table: string, chain: string): RuleJ {
+    const start = this.peek();
+    const expr: Stmt[] = [];
+    const rule: RuleJ = setPos({ family, table, chain, expr }, start);
+    while (!this.atRuleEnd()) {
+      const t = this.peek();
+      if (t.kind !== Tok.Word) this.error(`expected a match or statement, got ${describe(t)}`, t);
+      if (t.text === 'comment') {
+        this.next();
+        rule.comment = this.string();
+        continue;
+      }
+      expr.push(setPos(this.statement(), t));
+    }
+    if (expr.length === 0) this.error('empty rule', start);
+    return rule;
+  }
+
+  private statement(): Stmt {
+    const t = this.peek();
+    const sel = this.trySelectorExpr();
+    if (sel) {
+      const n = this.peek();
+      if (n.kind === Tok.Word) {
+        const after = this.registry.statementAfterSelector(n.text);
+        if (after) {
+          this.next();
+          return after.parse(this, n, sel);
+        }
+      }
+      return this.match(sel, t);
+    }
+    const mod = this.registry.statementForWord(t.text);
+    if (!mod) this.error(`unknown match or statement '${t.text}'`, t);
+    this.next();
+    return mod.parse(this, t);
+  }
+
+  private match(sel: Selector, at: Token): Stmt {
+    const types = this.typesOf(sel);
+    let op: string = '==';
+    let explicit = false;
+    const o = this.peek();
+    if (o.kind === Tok.Punct && ['==', '!=', '<', '>', '<=', '>=', '!'].includes(o.text)) {
+      this.next();
+      explicit = true;
+      op = o.text === '!' ? '!=' : o.text;
+    } else if (o.kind === Tok.Word && ['eq', 'ne', 'lt', 'gt', 'le', 'ge'].includes(o.text)) {
+      this.next();
+      explicit = true;
+      op = { eq: '==', ne: '!=', lt: '<', gt: '>', le: '<=', ge: '>=' }[o.text]!;
+    }
+    if (this.atRuleEnd()) this.error(`expected a value after ${this.selectorText(sel)}`, at);
+    const right = this.value(types);
+    let left: Selector = sel;
+    if (types.length === 1 && types[0].bitmask && this.acceptWord('/')) {
+      const mask = this.value(types);
+      left = { '&': [sel, mask] };
+      if (op === '==' && Array.isArray(right) && right.length > 1) this.error('use one flag list before / (the wanted bits)', at);
+    }
+    // A bare flag value or list means "any of these bits is set" (nft's implicit flag
+    // comparison); an explicit == compares the whole field.
+    if (!explicit && types.length === 1 && types[0].bitmask && !('&' in left) && typeof right !== 'object') op = 'in';
+    if (!explicit && Array.isArray(right)) op = 'in';
+    return { match: { op, left, right } };
+  }
+
+  private selectorText(sel: Selector): string {
+    return this.registry.matchForLeft(sel)?.keywords.join(' ') ?? 'selector';
+  }
+
+  /** A selector (or a concatenation `a . b`) if the next words name one. */
+  private trySelectorExpr(): Selector | undefined {
+    const first = this.trySelector();
+    if (!first) return undefined;
+    if (!this.isWord('.')) return first;
+    const parts: Selector[] = [first];
+    while (this.acceptWord('.')) {
+      const s = this.trySelector();
+      if (!s) this.error('expected a selector after . (concatenation)');
+      parts.push(s);
+    }
+    return { concat: parts };
+  }
+
+  private selectorExpr(): Selector {
+    const s = this.trySelectorExpr();
+    if (!s) this.error(`expected a selector (e.g. ip saddr, tcp dport), got ${describe(this.peek())}`);
+    return s;
+  }
+
+  private trySelector(): Selector | undefined {
+    const t = this.peek();
+    if (t.kind !== Tok.Word) return undefined;
+    const cands = this.registry.matchesStartingWith(t.text);
+    if (!cands) return undefined;
+    for (const m of cands) {
+      let ok = true;
+      for (let k = 1; k < m.keywords.length; k++) {
+        const a = this.peekAt(k);
+        if (!a || a.kind !== Tok.Word || a.text !== m.keywords[k]) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        for (let k = 0; k < m.keywords.length; k++) this.next();
+        return structuredClone(m.left);
+      }
+    }
+    // `ct` alone, `ip` alone...: a known prefix with an unknown field.
+    const b = this.peekAt(1);
+    const known = cands.map((c) => c.keywords.join(' ')).join(', ');
+    if (cands[0].keywords.length > 1) this.error(`unknown field '${b?.text ?? ''}' after '${t.text}' (known: ${known})`, b);
+    return undefined;
+  }
+
+  typesOf(sel: Selector): DataType[] {
+    if ('concat' in sel) return sel.concat.flatMap((s) => this.typesOf(s));
+    if ('&' in sel) return this.typesOf(sel['&'][0]);
+    const m = this.registry.matchForLeft(sel);
+    if (!m) this.error(`unknown selector ${JSON.stringify(sel)}`);
+    return [m.type];
+  }
+
+  // ---- values ----
+
+  value(types: DataType[]): Value {
+    const t = this.peek();
+    if (t.kind === Tok.Punct && t.text === '{') {
+      this.next();
+      const items: Value[] = [];
+      for (;;) {
+        this.skipNewlines();
+        if (this.acceptPunct('}')) break;
+        items.push(this.element(types, true));
+        this.skipNewlines();
+        if (!this.acceptPunct(',')) {
+          this.skipNewlines();
+          this.expectPunct('}');
+          break;
+        }
+      }
+      if (items.length === 0) this.error('empty set', t);
+      return { set: items };
+    }
+    if (t.kind === Tok.Word && t.text.startsWith('@')) {
+      this.next();
+      if (t.text.length < 2) this.error('expected a set name after @', t);
+      return t.text;
+    }
+    return this.concatValue(types, false);
+  }
+
+  private concatValue(types: DataType[], inBraces: boolean): Value {
+    const parts: Value[] = [];
+    for (let i = 0; i < types.length; i++) {
+      if (i > 0 && !this.acceptWord('.')) this.error(`expected '.' and a ${types[i].name} (the key is ${types.map((x) => x.name).join(' . ')})`);
+      parts.push(this.single(types[i], inBraces));
+    }
+    if (this.isWord('.')) this.error(`too many parts: the key is ${types.map((x) => x.name).join(' . ')}`);
+    return parts.length === 1 ? parts[0] : { concat: parts };
+  }
+
+  private single(type: DataType, inBraces: boolean): Value {
+    const first = this.scalarOrInterval(type);
+    if (!type.bitmask || inBraces || !this.isPunct(',')) return first;
+    const list: Value[] = [first];
+    while (this.acceptPunct(',')) list.push(this.scalarOrInterval(type));
+    return list as Value;
+  }
+
+  private scalarOrInterval(type: DataType): Value {
+    const t = this.peek();
+    if (t.kind !== Tok.Word && t.kind !== Tok.String) this.error(`expected a ${type.name}, got ${describe(t)}`, t);
+    this.next();
+    const w = t.text;
+    try {
+      if (t.kind === Tok.String || type.symbols?.has(w)) return type.fromText(w);
+      if (type.prefix && w.includes('/')) {
+        const k = w.lastIndexOf('/');
+        const len = w.slice(k + 1);
+        if (!/^\d+$/.test(len) || Number(len) > type.bits) throw `invalid prefix length '/${len}' for ${type.name} (0-${type.bits})`;
+        return { prefix: { addr: type.fromText(w.slice(0, k)) as string, len: Number(len) } };
+      }
+      if (type.ordered && w.indexOf('-') > 0) {
+        const k = w.indexOf('-');
+        return { range: [type.fromText(w.slice(0, k)), type.fromText(w.slice(k + 1))] };
+      }
+      return type.fromText(w);
+    } catch (e) {
+      if (typeof e === 'string') this.error(e, t);
+      throw e;
+    }
+  }
+
+  verdict(): VerdictJ {
+    const t = this.expectWord();
+    if (t.text === 'jump' || t.text === 'goto') {
+      const target = this.expectWord().text;
+      return t.text === 'jump' ? { jump: { target } } : { goto: { target } };
+    }
+    if (['accept', 'drop', 'continue', 'return'].includes(t.text)) return { [t.text]: null } as VerdictJ;
+    return this.error(`expected a verdict (accept, drop, continue, return, jump CHAIN, goto CHAIN), got '${t.text}'`, t);
+  }
+
+  mapData(types: DataType[]): string | { set: [Value, VerdictJ][] } {
+    const t = this.peek();
+    if (t.kind === Tok.Word && t.text.startsWith('@')) {
+      this.next();
+      return t.text;
+    }
+    this.expectPunct('{');
+    const out: [Value, VerdictJ][] = [];
+    for (;;) {
+      this.skipNewlines();
+      if (this.acceptPunct('}')) break;
+      const k = this.concatValue(types, true);
+      this.expectWord(':');
+      out.push([k, this.verdict()]);
+      this.skipNewlines();
+      if (!this.acceptPunct(',')) {
+        this.skipNewlines();
+        this.expectPunct('}');
+        break;
+      }
+    }
+    return { set: out };
+  }
+}
+
+function describe(t: Token): string {
+  switch (t.kind) {
+    case Tok.Eof:
+      return 'end of input';
+    case Tok.Eol:
+      return 'end of line';
+    case Tok.String:
+      return `"${t.text}"`;
+    default:
+      return `'${t.text}'`;
+  }
+}
+
+export function positionOf(t: Token): Pos {
+  return { line: t.line, col: t.col };
+}
+
+/** Parses a whole text into commands. Throws RulesetError with file:line:col. */
+export function parseText(registry: Registry, text: string, file = '<input>', setDecl?: Parser['setDecl']): Command[] {
+  const p = new Parser(registry, text, file);
+  p.setDecl = setDecl;
+  return p.parse();
+}

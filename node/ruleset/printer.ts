@@ -1,0 +1,160 @@
+/**
+ * State -> text in the layout of `nft list ruleset`; what it prints parses back to the
+ * same JSON (the round-trip tests hold it to that). Statements are printed by their
+ * modules through a small PrintHelper.
+ */
+import type { RuleJ, Selector, SetJ, Value, VerdictJ } from './ast.js';
+import type { DataType } from './data-types.js';
+import { flagNames } from './data-types.js';
+import { formatDuration } from './durations.js';
+import { PRIORITY_NAMES } from './priorities.js';
+import type { PrintHelper, Registry } from './registry.js';
+import type { RulesetState, SetState } from './state.js';
+import { verdictText } from './modules/verdicts.js';
+
+export interface PrintOptions {
+  /** Append `# handle N` like `nft -a`. */
+  handles?: boolean;
+  /** Current counter values for a rule's counter statements, in order. */
+  counters?: (rule: RuleJ) => readonly { packets: number; bytes: number }[] | undefined;
+  /** Clock (ms) for element expiry; expired elements are not printed. */
+  nowMs?: number;
+}
+
+export function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+export class Printer implements PrintHelper {
+  constructor(readonly registry: Registry) {}
+
+  quote(s: string): string {
+    return quote(s);
+  }
+
+  typesOf(sel: Selector): DataType[] {
+    if ('concat' in sel) return sel.concat.flatMap((s) => this.typesOf(s));
+    if ('&' in sel) return this.typesOf(sel['&'][0]);
+    const m = this.registry.matchForLeft(sel);
+    if (!m) throw new Error(`unknown selector ${JSON.stringify(sel)}`);
+    return [m.type];
+  }
+
+  selector(sel: Selector): string {
+    if ('concat' in sel) return sel.concat.map((s) => this.selector(s)).join(' . ');
+    if ('&' in sel) return this.selector(sel['&'][0]);
+    const m = this.registry.matchForLeft(sel);
+    return m ? m.keywords.join(' ') : JSON.stringify(sel);
+  }
+
+  verdict(v: VerdictJ): string {
+    return verdictText(v);
+  }
+
+  value(v: Value, types: DataType[]): string {
+    if (typeof v === 'string' && v.startsWith('@')) return v;
+    if (typeof v === 'number' || typeof v === 'string') return this.scalar(v, types[0]);
+    if (Array.isArray(v)) return (v as Value[]).map((x) => this.value(x, types)).join(',');
+    if ('set' in v) {
+      const items = v.set.map((e) => (Array.isArray(e) && e.length === 2 && types.length >= 1 && !(types[0].bitmask) && typeof e[1] === 'object' && e[1] !== null && !Array.isArray(e[1])
+        ? `${this.value(e[0] as Value, types)} : ${this.verdict(e[1] as VerdictJ)}`
+        : this.value(e as Value, types)));
+      return `{ ${items.join(', ')} }`;
+    }
+    if ('concat' in v) return v.concat.map((x, i) => this.value(x, [types[i] ?? types[0]])).join(' . ');
+    if ('prefix' in v) return `${this.scalar(v.prefix.addr, types[0])}/${v.prefix.len}`;
+    if ('range' in v) return `${this.value(v.range[0], types)}-${this.value(v.range[1], types)}`;
+    if ('elem' in v) {
+      let s = this.value(v.elem.val, types);
+      if (v.elem.timeout !== undefined) s += ` timeout ${formatDuration(v.elem.timeout)}`;
+      if (v.elem.expires !== undefined) s += ` expires ${formatDuration(v.elem.expires)}`;
+      if (v.elem.comment !== undefined) s += ` comment ${quote(v.elem.comment)}`;
+      return s;
+    }
+    return JSON.stringify(v);
+  }
+
+  private scalar(v: number | string, t: DataType | undefined): string {
+    if (!t) return String(v);
+    if (typeof v === 'number' && t.bitmask) {
+      const names = flagNames(t, v);
+      if (names && names.length > 0) return names.join(',');
+    }
+    if (typeof v === 'string' && !t.quoted && !/^[A-Za-z0-9_.:/-]+$/.test(v)) return quote(v);
+    return t.toText(v);
+  }
+
+  rule(r: RuleJ, opts: PrintOptions = {}): string {
+    const cells = opts.counters?.(r);
+    let k = 0;
+    const parts = r.expr.map((stmt) => {
+      const mod = this.registry.statementForJson(stmt);
+      if (!mod) return JSON.stringify(stmt);
+      if ('counter' in stmt && cells && cells[k]) {
+        const c = cells[k++];
+        return mod.print({ counter: { packets: c.packets, bytes: c.bytes } }, this);
+      }
+      return mod.print(stmt, this);
+    });
+    let s = parts.join(' ');
+    if (r.comment !== undefined) s += ` comment ${quote(r.comment)}`;
+    if (opts.handles && r.handle !== undefined) s += ` # handle ${r.handle}`;
+    return s;
+  }
+
+  setTypes(j: SetJ): DataType[] {
+    const names = Array.isArray(j.type) ? j.type : [j.type];
+    return names.map((n) => this.registry.type(n)!).filter(Boolean);
+  }
+
+  set(s: SetState, indent: string, opts: PrintOptions): string {
+    const j = s.json;
+    const kw = s.isMap ? 'map' : 'set';
+    const names = Array.isArray(j.type) ? j.type.join(' . ') : j.type;
+    const lines: string[] = [`${indent}${kw} ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];
+    lines.push(`${indent}\ttype ${names}${s.isMap ? ` : ${j.map}` : ''}`);
+    if (j.flags?.length) lines.push(`${indent}\tflags ${j.flags.join(',')}`);
+    if (j.timeout !== undefined) lines.push(`${indent}\ttimeout ${formatDuration(j.timeout)}`);
+    if (j.comment !== undefined) lines.push(`${indent}\tcomment ${quote(j.comment)}`);
+    const types = this.setTypes(j);
+    const dataType = s.isMap && j.map !== 'verdict' ? this.registry.type(j.map ?? '') : undefined;
+    const items: string[] = [];
+    const now = opts.nowMs;
+    for (const e of s.elems.values()) {
+      if (now !== undefined && e.expiresAt !== 0 && now >= e.expiresAt) continue;
+      if (s.isMap && Array.isArray(e.item)) {
+        const [k, d] = e.item as [Value, Value | VerdictJ];
+        const ds = j.map === 'verdict' ? this.verdict(d as VerdictJ) : this.value(d as Value, dataType ? [dataType] : []);
+        items.push(`${this.value(k, types)} : ${ds}`);
+      } else {
+        items.push(this.value(e.item as Value, types));
+      }
+    }
+    if (items.length > 0) lines.push(`${indent}\telements = { ${items.join(`,\n${indent}\t\t     `)} }`);
+    lines.push(`${indent}}`);
+    return lines.join('\n');
+  }
+
+  ruleset(state: RulesetState, opts: PrintOptions = {}): string {
+    const out: string[] = [];
+    for (const t of state.tables.values()) {
+      const blocks: string[] = [];
+      if (t.json.comment !== undefined) blocks.push(`\tcomment ${quote(t.json.comment)}`);
+      for (const s of t.sets.values()) blocks.push(this.set(s, '\t', opts));
+      for (const c of t.chains.values()) {
+        const j = c.json;
+        const lines = [`\tchain ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];
+        if (j.hook !== undefined) {
+          const named = Object.entries(PRIORITY_NAMES).find(([, v]) => v === j.prio)?.[0];
+          lines.push(`\t\ttype ${j.type} hook ${j.hook} priority ${named ?? j.prio}; policy ${j.policy ?? 'accept'};`);
+        }
+        if (j.comment !== undefined) lines.push(`\t\tcomment ${quote(j.comment)}`);
+        for (const r of c.rules) lines.push(`\t\t${this.rule(r, opts)}`);
+        lines.push('\t}');
+        blocks.push(lines.join('\n'));
+      }
+      out.push(`table ${t.json.family} ${t.json.name} {${opts.handles && t.json.handle ? ` # handle ${t.json.handle}` : ''}\n${blocks.join('\n\n')}\n}`);
+    }
+    return out.join('\n') + (out.length ? '\n' : '');
+  }
+}

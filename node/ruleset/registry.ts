@@ -1,0 +1,207 @@
+/**
+ * The module registry: the one place that knows which matches, statements and data
+ * types exist. The parser, printer, JSON codec, validation, compiler and `schema`
+ * all read it, so adding a match is adding one module file and one `register` call.
+ */
+import type { Family, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
+import type { DataType, EncodeEnv } from './data-types.js';
+import type { ClassifyContext, LogSink } from './context.js';
+import type { Token } from './lexer.js';
+import type { ErrorList, Pos } from './errors.js';
+import type { CompiledSet } from './set-structures.js';
+
+/** A compiled statement: returns a Code (codes.ts). Created once per rule, called per packet. */
+export type StmtFn = (ctx: ClassifyContext) => number;
+
+export interface ParamSchema {
+  name: string;
+  type: string;
+  required?: boolean;
+  help: string;
+}
+
+/** What a module's `parse` may use of the parser. */
+export interface TextReader {
+  readonly file: string;
+  peek(): Token;
+  next(): Token;
+  isWord(text?: string): boolean;
+  acceptWord(text: string): boolean;
+  expectWord(text?: string): Token;
+  /** A quoted string or a bare word. */
+  string(): string;
+  integer(): number;
+  /** True at `;`, end of line, `}` or end of input: the rule ends here. */
+  atRuleEnd(): boolean;
+  error(message: string, tok?: Token): never;
+  /** One right-hand value of the given key types (several for a concatenation). */
+  value(types: DataType[]): Value;
+  verdict(): VerdictJ;
+  /** Key types of a selector (throws a positioned error when unknown). */
+  typesOf(sel: Selector): DataType[];
+  /** `{ KEY : VERDICT, ... }` or `@NAME` after `vmap`. */
+  mapData(types: DataType[]): string | { set: [Value, VerdictJ][] };
+}
+
+/** What a module's `print` may use of the printer. */
+export interface PrintHelper {
+  value(v: Value, types: DataType[]): string;
+  selector(sel: Selector): string;
+  verdict(v: VerdictJ): string;
+  quote(s: string): string;
+  typesOf(sel: Selector): DataType[];
+}
+
+/** Per-rule environment for validation. */
+export interface ValidateEnv {
+  family: Family;
+  errors: ErrorList;
+  pos: Pos | undefined;
+  registry: Registry;
+  findSet(name: string): SetJ | undefined;
+  hasChain(name: string): boolean;
+  /** Records a jump/goto edge (validation walks the chain graph once). */
+  edge(target: string, isGoto: boolean): void;
+  /** Data types of a selector (one per concatenation part), or an error message. */
+  selectorTypes(sel: Selector): DataType[] | string;
+  /** Checks a value against key types; returns an error message or null. */
+  checkValue(v: Value, types: DataType[]): string | null;
+}
+
+export interface CompileEnv {
+  family: Family;
+  encode: EncodeEnv;
+  registry: Registry;
+  set(name: string): CompiledSet | undefined;
+  chainIndex(name: string): number;
+  log: LogSink;
+  /** Handle of the rule being compiled (for counters). */
+  ruleHandle: number;
+  /** Compiles a selector into a loader of key words, with its width. */
+  selector(sel: Selector): { words: number; types: DataType[]; load: (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean };
+  /** Compiles a match of `sel op value`. */
+  match(sel: Selector, op: string, value: Value): StmtFn;
+  /** Builds an anonymous set/map structure from elements. */
+  anonSet(types: DataType[], items: { val: Value; data: number }[]): CompiledSet;
+  verdictCode(v: VerdictJ): number;
+  /** Registers a counter cell; the listing reads it by rule handle. */
+  counter(cell: CounterCell): void;
+}
+
+export interface CounterCell {
+  packets: number;
+  bytes: number;
+}
+
+/** A selector ("match") module: where a value comes from and what type it has. */
+export interface MatchModule {
+  name: string;
+  /** Text keywords, e.g. ['ip', 'saddr'] or ['iifname']. */
+  keywords: string[];
+  /** The libnftables JSON left-hand side. */
+  left: Selector;
+  type: DataType;
+  /** Table families it may appear in. */
+  families: Family[];
+  /** Packet family it reads (4 or 6); in an inet table it implies that family. */
+  l3?: 4 | 6;
+  help: string;
+  /** Writable with `set` (meta mark, ct mark). */
+  writable?: boolean;
+  /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
+  load(ctx: ClassifyContext, out: Uint32Array, off: number): boolean;
+}
+
+/** A statement module: counter, log, limit, verdicts, reject, mangle, vmap... */
+export interface StatementModule {
+  name: string;
+  /** First text words that start it (e.g. ['counter']); empty for selector-led ones. */
+  keywords: string[];
+  /** For selector-led statements: the word after the selector (`set`, `vmap`). */
+  afterSelector?: string;
+  /** libnftables JSON keys this module owns (e.g. 'counter', 'mangle'). */
+  jsonKeys: string[];
+  help: string;
+  params: ParamSchema[];
+  families: Family[];
+  /** Ends rule evaluation (verdicts, reject): nothing after it runs. */
+  terminal?: boolean;
+  parse(r: TextReader, first: Token, sel?: Selector): Stmt;
+  print(stmt: Stmt, p: PrintHelper): string;
+  /** Checks a JSON statement's shape; returns an error message or null. */
+  checkJson(stmt: Stmt): string | null;
+  validate?(stmt: Stmt, env: ValidateEnv): void;
+  compile(stmt: Stmt, env: CompileEnv): StmtFn;
+}
+
+export class Registry {
+  readonly types = new Map<string, DataType>();
+  readonly matches: MatchModule[] = [];
+  readonly statements: StatementModule[] = [];
+  private readonly byFirstWord = new Map<string, MatchModule[]>();
+  private readonly stmtByWord = new Map<string, StatementModule>();
+  private readonly stmtAfter = new Map<string, StatementModule>();
+  private readonly stmtByJson = new Map<string, StatementModule>();
+  private readonly matchByLeft = new Map<string, MatchModule>();
+
+  registerType(t: DataType): void {
+    this.types.set(t.name, t);
+  }
+
+  registerMatch(m: MatchModule): void {
+    this.matches.push(m);
+    let list = this.byFirstWord.get(m.keywords[0]);
+    if (!list) this.byFirstWord.set(m.keywords[0], (list = []));
+    list.push(m);
+    // Longest keyword sequence first, so `meta l4proto` wins over a bare `meta`.
+    list.sort((a, b) => b.keywords.length - a.keywords.length);
+    this.matchByLeft.set(leftKey(m.left), m);
+    this.registerType(m.type);
+  }
+
+  registerStatement(s: StatementModule): void {
+    this.statements.push(s);
+    for (const w of s.keywords) this.stmtByWord.set(w, s);
+    if (s.afterSelector) this.stmtAfter.set(s.afterSelector, s);
+    for (const k of s.jsonKeys) this.stmtByJson.set(k, s);
+  }
+
+  /** Selector modules whose text starts with `word`, longest first. */
+  matchesStartingWith(word: string): MatchModule[] | undefined {
+    return this.byFirstWord.get(word);
+  }
+
+  matchForLeft(left: Selector): MatchModule | undefined {
+    return this.matchByLeft.get(leftKey(left));
+  }
+
+  matchByName(name: string): MatchModule | undefined {
+    return this.matches.find((m) => m.name === name);
+  }
+
+  statementForWord(word: string): StatementModule | undefined {
+    return this.stmtByWord.get(word);
+  }
+
+  statementAfterSelector(word: string): StatementModule | undefined {
+    return this.stmtAfter.get(word);
+  }
+
+  statementForJson(stmt: Stmt): StatementModule | undefined {
+    const keys = Object.keys(stmt);
+    return keys.length === 1 ? this.stmtByJson.get(keys[0]) : undefined;
+  }
+
+  type(name: string): DataType | undefined {
+    return this.types.get(name);
+  }
+}
+
+/** Canonical string of a JSON left-hand side, for lookups. */
+export function leftKey(left: Selector): string {
+  const l = left as Record<string, Record<string, string>>;
+  if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
+  if ('meta' in l) return `meta:${l.meta.key}`;
+  if ('ct' in l) return `ct:${l.ct.key}`;
+  return JSON.stringify(left);
+}

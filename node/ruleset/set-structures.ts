@@ -1,0 +1,263 @@
+/**
+ * Set and map structures, chosen by what the key needs (issue 4 "sets into the structure
+ * their key needs"):
+ *  - HashKeySet: exact keys of any width (one word for ports/marks/IPv4, four for IPv6,
+ *    the sum for a concatenation). Open addressing with linear probing at load <= 1/2,
+ *    so a lookup is O(1) whatever the set size.
+ *  - IntervalSet: ranges and prefixes of a single key (a prefix is the range it covers).
+ *    Disjoint sorted intervals, binary search: O(log n).
+ *  - BoxSet: concatenations with ranges in some component: per-component range checks,
+ *    scanned linearly (documented limit; exact concatenations use the hash).
+ * Keys are uint32 words; lookups take the key in a caller-owned scratch array, so a
+ * lookup allocates nothing. Each element has an index; maps keep data per index,
+ * timeouts keep an absolute expiry (ms, 0 = never) per index.
+ */
+
+export interface SetElementSpec {
+  lo: Uint32Array;
+  hi: Uint32Array;
+  /** Absolute expiry in ms (same clock as ctx.nowMs), 0 = never. */
+  expires: number;
+  /** Map data (verdict code or value); 0 for plain sets. */
+  data: number;
+}
+
+export interface CompiledSet {
+  readonly words: number;
+  readonly size: number;
+  /** Element index of the match, or -1. */
+  lookup(key: Uint32Array, off: number, nowMs: number): number;
+  dataOf(index: number): number;
+}
+
+/** Lexicographic compare of two keys of `w` words. */
+function cmp(a: Uint32Array, ao: number, b: Uint32Array, bo: number, w: number): number {
+  for (let i = 0; i < w; i++) {
+    const x = a[ao + i];
+    const y = b[bo + i];
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+function hashKey(k: Uint32Array, off: number, w: number): number {
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < w; i++) {
+    h = Math.imul(h ^ k[off + i], 0x01000193);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+  }
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
+export class HashKeySet implements CompiledSet {
+  private cap = 8;
+  private keys: Uint32Array;
+  /** Slot -> element index, -1 empty. */
+  private slots: Int32Array;
+  private readonly data: number[] = [];
+  private readonly expires: number[] = [];
+  private readonly free: number[] = [];
+  private count = 0;
+
+  constructor(readonly words: number, expected = 0) {
+    while (this.cap < expected * 2) this.cap <<= 1;
+    this.keys = new Uint32Array(this.cap * words);
+    this.slots = new Int32Array(this.cap).fill(-1);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  lookup(key: Uint32Array, off: number, nowMs: number): number {
+    const w = this.words;
+    const mask = this.cap - 1;
+    let s = hashKey(key, off, w) & mask;
+    for (;;) {
+      const e = this.slots[s];
+      if (e < 0) return -1;
+      if (cmp(this.keys, s * w, key, off, w) === 0) {
+        const x = this.expires[e];
+        return x !== 0 && nowMs >= x ? -1 : e;
+      }
+      s = (s + 1) & mask;
+    }
+  }
+
+  dataOf(index: number): number {
+    return this.data[index];
+  }
+
+  /** Adds or updates (same key: new data/expiry). Returns the element index. */
+  add(key: Uint32Array, data: number, expires: number): number {
+    if ((this.count + 1) * 2 > this.cap) this.grow();
+    const w = this.words;
+    const mask = this.cap - 1;
+    let s = hashKey(key, 0, w) & mask;
+    for (;;) {
+      const e = this.slots[s];
+      if (e < 0) break;
+      if (cmp(this.keys, s * w, key, 0, w) === 0) {
+        this.data[e] = data;
+        this.expires[e] = expires;
+        return e;
+      }
+      s = (s + 1) & mask;
+    }
+    const idx = this.free.length > 0 ? this.free.pop()! : this.data.length;
+    this.data[idx] = data;
+    this.expires[idx] = expires;
+    this.slots[s] = idx;
+    this.keys.set(key.subarray(0, w), s * w);
+    this.count++;
+    return idx;
+  }
+
+  /** Removes a key; returns false when it was absent. Backward-shift deletion keeps probes short. */
+  delete(key: Uint32Array): boolean {
+    const w = this.words;
+    const mask = this.cap - 1;
+    let s = hashKey(key, 0, w) & mask;
+    for (;;) {
+      const e = this.slots[s];
+      if (e < 0) return false;
+      if (cmp(this.keys, s * w, key, 0, w) === 0) break;
+      s = (s + 1) & mask;
+    }
+    this.free.push(this.slots[s]);
+    this.slots[s] = -1;
+    this.count--;
+    let hole = s;
+    let j = (s + 1) & mask;
+    while (this.slots[j] >= 0) {
+      const home = hashKey(this.keys, j * w, w) & mask;
+      // Move j into the hole when its home is not cyclically in (hole, j].
+      const inRange = hole <= j ? home > hole && home <= j : home > hole || home <= j;
+      if (!inRange) {
+        this.slots[hole] = this.slots[j];
+        this.keys.copyWithin(hole * w, j * w, j * w + w);
+        this.slots[j] = -1;
+        hole = j;
+      }
+      j = (j + 1) & mask;
+    }
+    return true;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldSlots = this.slots;
+    const oldCap = this.cap;
+    const w = this.words;
+    this.cap <<= 1;
+    this.keys = new Uint32Array(this.cap * w);
+    this.slots = new Int32Array(this.cap).fill(-1);
+    const mask = this.cap - 1;
+    for (let i = 0; i < oldCap; i++) {
+      const e = oldSlots[i];
+      if (e < 0) continue;
+      let s = hashKey(oldKeys, i * w, w) & mask;
+      while (this.slots[s] >= 0) s = (s + 1) & mask;
+      this.slots[s] = e;
+      this.keys.set(oldKeys.subarray(i * w, i * w + w), s * w);
+    }
+  }
+}
+
+export class IntervalSet implements CompiledSet {
+  private readonly lo: Uint32Array;
+  private readonly hi: Uint32Array;
+  private readonly data: Float64Array;
+  private readonly expires: Float64Array;
+  readonly size: number;
+
+  /** Throws a message string when two intervals overlap (nft refuses them too). */
+  constructor(readonly words: number, elems: SetElementSpec[]) {
+    const w = words;
+    const sorted = elems.slice().sort((a, b) => cmp(a.lo, 0, b.lo, 0, w));
+    this.size = sorted.length;
+    this.lo = new Uint32Array(sorted.length * w);
+    this.hi = new Uint32Array(sorted.length * w);
+    this.data = new Float64Array(sorted.length);
+    this.expires = new Float64Array(sorted.length);
+    sorted.forEach((e, i) => {
+      if (i > 0 && cmp(sorted[i - 1].hi, 0, e.lo, 0, w) >= 0) throw 'conflicting intervals in set';
+      this.lo.set(e.lo.subarray(0, w), i * w);
+      this.hi.set(e.hi.subarray(0, w), i * w);
+      this.data[i] = e.data;
+      this.expires[i] = e.expires;
+    });
+  }
+
+  lookup(key: Uint32Array, off: number, nowMs: number): number {
+    const w = this.words;
+    let a = 0;
+    let b = this.size - 1;
+    let found = -1;
+    while (a <= b) {
+      const m = (a + b) >>> 1;
+      if (cmp(this.lo, m * w, key, off, w) <= 0) {
+        found = m;
+        a = m + 1;
+      } else b = m - 1;
+    }
+    if (found < 0 || cmp(key, off, this.hi, found * w, w) > 0) return -1;
+    const x = this.expires[found];
+    return x !== 0 && nowMs >= x ? -1 : found;
+  }
+
+  dataOf(index: number): number {
+    return this.data[index];
+  }
+}
+
+export class BoxSet implements CompiledSet {
+  private readonly elems: SetElementSpec[];
+  readonly size: number;
+
+  /** `parts` are the word widths of the concatenation's components. */
+  constructor(readonly words: number, private readonly parts: number[], elems: SetElementSpec[]) {
+    this.elems = elems.slice();
+    this.size = elems.length;
+  }
+
+  lookup(key: Uint32Array, off: number, nowMs: number): number {
+    const parts = this.parts;
+    outer: for (let i = 0; i < this.elems.length; i++) {
+      const e = this.elems[i];
+      let o = 0;
+      for (let p = 0; p < parts.length; p++) {
+        const w = parts[p];
+        if (cmp(key, off + o, e.lo, o, w) < 0 || cmp(key, off + o, e.hi, o, w) > 0) continue outer;
+        o += w;
+      }
+      if (e.expires !== 0 && nowMs >= e.expires) continue;
+      return i;
+    }
+    return -1;
+  }
+
+  dataOf(index: number): number {
+    return this.elems[index].data;
+  }
+}
+
+/** Builds the structure the elements need. Throws a message string on conflicting intervals. */
+export function buildSet(parts: number[], elems: SetElementSpec[], interval: boolean): CompiledSet {
+  const words = parts.reduce((a, b) => a + b, 0);
+  const exact = elems.every((e) => cmp(e.lo, 0, e.hi, 0, words) === 0);
+  if (exact && !interval) {
+    const h = new HashKeySet(words, elems.length);
+    for (const e of elems) h.add(e.lo, e.data, e.expires);
+    return h;
+  }
+  if (exact) {
+    // interval-flagged set holding only single values: the hash is still right and O(1).
+    const h = new HashKeySet(words, elems.length);
+    for (const e of elems) h.add(e.lo, e.data, e.expires);
+    return h;
+  }
+  if (parts.length === 1) return new IntervalSet(words, elems);
+  return new BoxSet(words, parts, elems);
+}

@@ -1,0 +1,87 @@
+/**
+ * The ruleset as committed: tables holding chains (ordered rules) and sets, with
+ * handles. Immutable once committed; a transaction works on a Draft that copies only
+ * what it touches (the tables map, a touched table's maps, a touched chain's rule
+ * array), so a one-rule change costs the size of one chain's pointer array, not the
+ * size of the ruleset.
+ */
+import type { ChainJ, Family, RuleJ, SetJ, TableJ, Value, VerdictJ } from './ast.js';
+
+export interface ChainState {
+  json: ChainJ;
+  rules: RuleJ[];
+  /** Stable id for the chain's lifetime: compiled jumps name chains by id. */
+  id: number;
+  /** Outgoing references counted per kind and name: "j:NAME", "g:NAME", "m:MAP". */
+  out: Map<string, number>;
+}
+
+export type ElemItem = Value | [Value, Value | VerdictJ];
+
+export interface ElemEntry {
+  item: ElemItem;
+  /** Absolute expiry (engine clock, ms); 0 = never. */
+  expiresAt: number;
+}
+
+export interface SetState {
+  json: SetJ; // without elem
+  isMap: boolean;
+  elems: Map<string, ElemEntry>;
+  id: number;
+}
+
+export interface TableState {
+  json: TableJ;
+  chains: Map<string, ChainState>;
+  sets: Map<string, SetState>;
+  /** How many rules reference a chain ("c:NAME") or set ("s:NAME"). */
+  refs: Map<string, number>;
+}
+
+export class RulesetState {
+  constructor(
+    readonly tables: Map<string, TableState> = new Map(),
+    readonly nextHandle = 1,
+    readonly nextId = 1,
+  ) {}
+
+  table(family: Family, name: string): TableState | undefined {
+    return this.tables.get(tableKey(family, name));
+  }
+
+  counts(): { tables: number; chains: number; rules: number; sets: number } {
+    let chains = 0;
+    let rules = 0;
+    let sets = 0;
+    for (const t of this.tables.values()) {
+      chains += t.chains.size;
+      sets += t.sets.size;
+      for (const c of t.chains.values()) rules += c.rules.length;
+    }
+    return { tables: this.tables.size, chains, rules, sets };
+  }
+}
+
+export function tableKey(family: Family, name: string): string {
+  return `${family} ${name}`;
+}
+
+/** The key of an element ([key, data] for maps), without element options. */
+export function elemValue(item: ElemItem, isMap: boolean): Value {
+  let v = (isMap && Array.isArray(item) ? item[0] : item) as Value;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) v = v.elem.val;
+  return v;
+}
+
+/** Canonical identity of an element's key (JSON of the key as written). */
+export function elemKey(item: ElemItem, isMap: boolean): string {
+  return JSON.stringify(elemValue(item, isMap));
+}
+
+/** Element options: timeout (s) and comment, when written as {elem: {...}}. */
+export function elemOptions(item: ElemItem, isMap: boolean): { timeout?: number; comment?: string } {
+  const v = (isMap && Array.isArray(item) ? item[0] : item) as Value;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) return v.elem;
+  return {};
+}

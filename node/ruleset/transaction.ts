@@ -1,0 +1,395 @@
+/**
+ * Applying commands to a Draft of the committed state. Commands run in order like an
+ * nft batch; references (chains, sets) are checked at the end, by validation, so a
+ * batch may add a chain after the rule that jumps to it. Nothing here touches the
+ * committed state: a failed batch is simply dropped.
+ */
+import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
+import { ErrorList, posOf } from './errors.js';
+import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
+import { RulesetState, elemKey, elemOptions, tableKey } from './state.js';
+
+export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset';
+
+export interface Change {
+  op: 'add' | 'insert' | 'replace' | 'delete' | 'flush';
+  kind: ChangeKind;
+  family?: string;
+  table?: string;
+  chain?: string;
+  name?: string;
+  handle?: number;
+  /** The object as JSON (a rule with its expr, a table, the elements added...). */
+  object?: unknown;
+}
+
+export class Draft {
+  tables: Map<string, TableState>;
+  nextHandle: number;
+  nextId: number;
+  readonly changes: Change[] = [];
+  /** Rules added or replaced: validated and compiled. */
+  readonly newRules = new Set<RuleJ>();
+  /** Rules removed (their references are released). */
+  readonly goneRules: { table: TableState; chain: ChainState; rule: RuleJ }[] = [];
+  /** Chains whose rule list changed (recompiled), by table key + name. */
+  readonly touchedChains = new Set<ChainState>();
+  /** Sets whose elements or definition changed (rebuilt). */
+  readonly touchedSets = new Set<SetState>();
+  readonly touchedTables = new Set<string>();
+  readonly deletedChains: { table: TableState; name: string; pos: unknown }[] = [];
+  readonly deletedSets: { table: TableState; name: string; pos: unknown }[] = [];
+  structureChanged = false;
+  private readonly ownTables = new Set<TableState>();
+  private readonly ownChains = new Set<ChainState>();
+  private readonly ownSets = new Set<SetState>();
+
+  constructor(readonly base: RulesetState, readonly errors: ErrorList, readonly nowMs: number) {
+    this.tables = new Map(base.tables);
+    this.nextHandle = base.nextHandle;
+    this.nextId = base.nextId;
+  }
+
+  finish(): RulesetState {
+    return new RulesetState(this.tables, this.nextHandle, this.nextId);
+  }
+
+  private mutTable(key: string, pos: unknown): TableState | undefined {
+    const t = this.tables.get(key);
+    if (!t) {
+      this.errors.add(posOf(pos), `unknown table '${key}'`);
+      return undefined;
+    }
+    if (this.ownTables.has(t)) return t;
+    const c: TableState = { json: t.json, chains: new Map(t.chains), sets: new Map(t.sets), refs: new Map(t.refs) };
+    this.ownTables.add(c);
+    this.tables.set(key, c);
+    this.touchedTables.add(key);
+    return c;
+  }
+
+  mutChain(t: TableState, name: string, pos: unknown): ChainState | undefined {
+    const c = t.chains.get(name);
+    if (!c) {
+      this.errors.add(posOf(pos), `unknown chain '${name}' in table ${t.json.family} ${t.json.name}`);
+      return undefined;
+    }
+    if (this.ownChains.has(c)) return c;
+    const n: ChainState = { json: c.json, rules: c.rules.slice(), id: c.id, out: new Map(c.out) };
+    this.ownChains.add(n);
+    t.chains.set(name, n);
+    this.touchedChains.add(n);
+    return n;
+  }
+
+  private mutSet(t: TableState, name: string, pos: unknown): SetState | undefined {
+    const s = t.sets.get(name);
+    if (!s) {
+      this.errors.add(posOf(pos), `unknown set '${name}' in table ${t.json.family} ${t.json.name}`);
+      return undefined;
+    }
+    if (this.ownSets.has(s)) return s;
+    const n: SetState = { json: s.json, isMap: s.isMap, elems: new Map(s.elems), id: s.id };
+    this.ownSets.add(n);
+    t.sets.set(name, n);
+    this.touchedSets.add(n);
+    return n;
+  }
+
+  apply(cmd: Command): void {
+    const verbs = Object.keys(cmd) as Verb[];
+    if (verbs.length !== 1) {
+      this.errors.add(posOf(cmd), 'a command has exactly one verb (add, insert, replace, delete, flush)');
+      return;
+    }
+    const verb = verbs[0];
+    const obj = cmd[verb] as Record<string, unknown>;
+    const kind = Object.keys(obj ?? {})[0];
+    const body = obj?.[kind] as never;
+    const pos = posOf(cmd) ? cmd : body;
+    switch (kind) {
+      case 'ruleset':
+        if (verb !== 'flush') return this.errors.add(posOf(pos), `cannot ${verb} the ruleset`);
+        this.tables = new Map();
+        this.structureChanged = true;
+        this.changes.push({ op: 'flush', kind: 'ruleset' });
+        return;
+      case 'table':
+        return this.table(verb, body, pos);
+      case 'chain':
+        return this.chain(verb, body, pos);
+      case 'rule':
+        return this.rule(verb, body, pos);
+      case 'set':
+      case 'map':
+        return this.set(verb, body, kind === 'map', pos);
+      case 'element':
+        return this.element(verb, body, pos);
+      default:
+        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, ruleset)`);
+    }
+  }
+
+  private table(verb: Verb, j: TableJ, pos: unknown): void {
+    const key = tableKey(j.family, j.name);
+    const exists = this.tables.get(key);
+    switch (verb) {
+      case 'add':
+      case 'create': {
+        if (exists) {
+          if (verb === 'create') this.errors.add(posOf(pos), `table ${key} already exists`);
+          return;
+        }
+        const json: TableJ = { family: j.family, name: j.name, handle: this.nextHandle++ };
+        if (j.comment !== undefined) json.comment = j.comment;
+        const t: TableState = { json, chains: new Map(), sets: new Map(), refs: new Map() };
+        this.ownTables.add(t);
+        this.tables.set(key, t);
+        this.touchedTables.add(key);
+        this.structureChanged = true;
+        this.changes.push({ op: 'add', kind: 'table', family: j.family, table: j.name, handle: json.handle, object: { table: json } });
+        return;
+      }
+      case 'delete': {
+        if (!exists) return this.errors.add(posOf(pos), `unknown table '${key}'`);
+        this.tables.delete(key);
+        this.structureChanged = true;
+        this.changes.push({ op: 'delete', kind: 'table', family: j.family, table: j.name, handle: exists.json.handle });
+        return;
+      }
+      case 'flush': {
+        const t = this.mutTable(key, pos);
+        if (!t) return;
+        for (const name of [...t.chains.keys()]) this.flushChain(t, name, pos);
+        this.changes.push({ op: 'flush', kind: 'table', family: j.family, table: j.name });
+        return;
+      }
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a table`);
+    }
+  }
+
+  private chain(verb: Verb, j: ChainJ, pos: unknown): void {
+    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    if (!t) return;
+    const exists = t.chains.get(j.name);
+    switch (verb) {
+      case 'add':
+      case 'create': {
+        const base = j.hook !== undefined;
+        if (base && (j.type === undefined || j.prio === undefined)) {
+          return this.errors.add(posOf(pos), `base chain '${j.name}' needs type, hook and priority`);
+        }
+        if (exists) {
+          if (verb === 'create') return this.errors.add(posOf(pos), `chain '${j.name}' already exists`);
+          if (!base) return;
+          if (exists.json.hook !== undefined && (exists.json.hook !== j.hook || exists.json.type !== j.type)) {
+            return this.errors.add(posOf(pos), `chain '${j.name}' already exists with hook ${exists.json.hook}; its hook cannot change`);
+          }
+          const c = this.mutChain(t, j.name, pos)!;
+          c.json = { ...c.json, type: j.type, hook: j.hook, prio: j.prio, policy: j.policy ?? c.json.policy ?? 'accept' };
+          this.structureChanged = true;
+          return;
+        }
+        const json: ChainJ = { family: j.family, table: j.table, name: j.name, handle: this.nextHandle++ };
+        if (base) {
+          json.type = j.type;
+          json.hook = j.hook;
+          json.prio = j.prio;
+          json.policy = j.policy ?? 'accept';
+        }
+        if (j.comment !== undefined) json.comment = j.comment;
+        const c: ChainState = { json, rules: [], id: this.nextId++, out: new Map() };
+        this.ownChains.add(c);
+        t.chains.set(j.name, c);
+        this.touchedChains.add(c);
+        this.structureChanged = true;
+        positions.set(c, posOf(j) ?? posOf(pos));
+        this.changes.push({ op: 'add', kind: 'chain', family: j.family, table: j.table, chain: j.name, handle: json.handle, object: { chain: json } });
+        return;
+      }
+      case 'delete': {
+        if (!exists) return this.errors.add(posOf(pos), `unknown chain '${j.name}'`);
+        this.flushChain(t, j.name, pos);
+        t.chains.delete(j.name);
+        this.deletedChains.push({ table: t, name: j.name, pos });
+        this.structureChanged = true;
+        this.changes.push({ op: 'delete', kind: 'chain', family: j.family, table: j.table, chain: j.name, handle: exists.json.handle });
+        return;
+      }
+      case 'flush':
+        if (!exists) return this.errors.add(posOf(pos), `unknown chain '${j.name}'`);
+        this.flushChain(t, j.name, pos);
+        this.changes.push({ op: 'flush', kind: 'chain', family: j.family, table: j.table, chain: j.name });
+        return;
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a chain`);
+    }
+  }
+
+  private flushChain(t: TableState, name: string, pos: unknown): void {
+    const c = this.mutChain(t, name, pos);
+    if (!c) return;
+    for (const r of c.rules) this.drop(t, c, r);
+    c.rules = [];
+  }
+
+  private drop(t: TableState, c: ChainState, r: RuleJ): void {
+    if (this.newRules.delete(r)) return; // added in this batch, never counted
+    this.goneRules.push({ table: t, chain: c, rule: r });
+  }
+
+  private rule(verb: Verb, j: RuleJ, pos: unknown): void {
+    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    if (!t) return;
+    const c = this.mutChain(t, j.chain, pos);
+    if (!c) return;
+    const findIdx = (h: number | undefined, what: string): number => {
+      const i = h === undefined ? -1 : c.rules.findIndex((r) => r.handle === h);
+      if (i < 0) this.errors.add(posOf(pos), `no rule with handle ${h} in chain ${j.chain} (${what})`);
+      return i;
+    };
+    const fresh = (): RuleJ => {
+      const r: RuleJ = { family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr };
+      if (j.comment !== undefined) r.comment = j.comment;
+      rulePositions.set(r, posOf(j) ?? posOf(pos));
+      for (let i = 0; i < j.expr.length; i++) void 0;
+      stmtSource.set(r, j);
+      this.newRules.add(r);
+      return r;
+    };
+    switch (verb) {
+      case 'add':
+      case 'create':
+      case 'insert': {
+        let at: number;
+        if (j.position !== undefined) {
+          const i = findIdx(j.position, 'position');
+          if (i < 0) return;
+          at = verb === 'insert' ? i : i + 1;
+        } else if (j.index !== undefined) {
+          if (j.index < 0 || j.index > c.rules.length) return this.errors.add(posOf(pos), `index ${j.index} is outside chain ${j.chain} (0..${c.rules.length})`);
+          at = verb === 'insert' ? j.index : j.index + 1;
+          if (at > c.rules.length) at = c.rules.length;
+        } else at = verb === 'insert' ? 0 : c.rules.length;
+        const r = fresh();
+        if (at === c.rules.length) c.rules.push(r);
+        else c.rules.splice(at, 0, r);
+        this.changes.push({ op: verb === 'insert' ? 'insert' : 'add', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: r.handle, object: { rule: r } });
+        return;
+      }
+      case 'replace': {
+        const i = findIdx(j.handle, 'replace');
+        if (i < 0) return;
+        this.drop(t, c, c.rules[i]);
+        const r = fresh();
+        r.handle = j.handle;
+        this.nextHandle--;
+        c.rules[i] = r;
+        this.changes.push({ op: 'replace', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: r.handle, object: { rule: r } });
+        return;
+      }
+      case 'delete': {
+        const i = findIdx(j.handle, 'delete');
+        if (i < 0) return;
+        this.drop(t, c, c.rules[i]);
+        c.rules.splice(i, 1);
+        this.changes.push({ op: 'delete', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: j.handle });
+        return;
+      }
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a rule`);
+    }
+  }
+
+  private set(verb: Verb, j: SetJ, isMap: boolean, pos: unknown): void {
+    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    if (!t) return;
+    const exists = t.sets.get(j.name);
+    const kind = isMap ? 'map' : 'set';
+    switch (verb) {
+      case 'add':
+      case 'create': {
+        if (exists) {
+          if (verb === 'create') return this.errors.add(posOf(pos), `${kind} '${j.name}' already exists`);
+          const same = JSON.stringify(exists.json.type) === JSON.stringify(j.type) && exists.json.map === j.map;
+          if (!same) return this.errors.add(posOf(pos), `${kind} '${j.name}' already exists with another type`);
+          if (j.elem?.length) this.addElems(t, j.name, j.elem, pos);
+          return;
+        }
+        const json: SetJ = { family: j.family, table: j.table, name: j.name, handle: this.nextHandle++, type: j.type };
+        if (j.map !== undefined) json.map = j.map;
+        if (j.flags?.length) json.flags = j.flags.slice();
+        if (j.timeout !== undefined) json.timeout = j.timeout;
+        if (j.comment !== undefined) json.comment = j.comment;
+        const s: SetState = { json, isMap, elems: new Map(), id: this.nextId++ };
+        this.ownSets.add(s);
+        t.sets.set(j.name, s);
+        this.touchedSets.add(s);
+        positions.set(s, posOf(j) ?? posOf(pos));
+        this.changes.push({ op: 'add', kind, family: j.family, table: j.table, name: j.name, handle: json.handle, object: { [kind]: json } });
+        if (j.elem?.length) this.addElems(t, j.name, j.elem, pos, true);
+        return;
+      }
+      case 'delete': {
+        if (!exists) return this.errors.add(posOf(pos), `unknown ${kind} '${j.name}'`);
+        t.sets.delete(j.name);
+        this.deletedSets.push({ table: t, name: j.name, pos });
+        this.structureChanged = true;
+        this.changes.push({ op: 'delete', kind, family: j.family, table: j.table, name: j.name, handle: exists.json.handle });
+        return;
+      }
+      case 'flush': {
+        const s = this.mutSet(t, j.name, pos);
+        if (!s) return;
+        s.elems.clear();
+        this.changes.push({ op: 'flush', kind, family: j.family, table: j.table, name: j.name });
+        return;
+      }
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a ${kind}`);
+    }
+  }
+
+  private addElems(t: TableState, name: string, elems: NonNullable<SetJ['elem']>, pos: unknown, quiet = false): void {
+    const s = this.mutSet(t, name, pos);
+    if (!s) return;
+    for (const item of elems) {
+      const o = elemOptions(item, s.isMap);
+      const timeout = o.timeout ?? s.json.timeout;
+      const entry: ElemEntry = { item, expiresAt: timeout ? this.nowMs + timeout * 1000 : 0 };
+      elemPositions.set(entry, posOf(item) ?? posOf(pos));
+      s.elems.set(elemKey(item, s.isMap), entry);
+    }
+    if (!quiet) {
+      this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
+    } else {
+      this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
+    }
+  }
+
+  private element(verb: Verb, j: ElementJ, pos: unknown): void {
+    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    if (!t) return;
+    if (!Array.isArray(j.elem)) return this.errors.add(posOf(pos), 'element needs an elem list');
+    if (verb === 'add' || verb === 'create') return this.addElems(t, j.name, j.elem, pos);
+    if (verb === 'delete') {
+      const s = this.mutSet(t, j.name, pos);
+      if (!s) return;
+      for (const item of j.elem) {
+        const k = elemKey(item, s.isMap && Array.isArray(item));
+        if (!s.elems.delete(k)) this.errors.add(posOf(item) ?? posOf(pos), `element ${k} is not in set '${j.name}'`);
+      }
+      this.changes.push({ op: 'delete', kind: 'element', family: j.family, table: j.table, name: j.name, object: { element: j } });
+      return;
+    }
+    this.errors.add(posOf(pos), `cannot ${verb} an element`);
+  }
+}
+
+/** Source positions of state objects (for errors found after the batch: loops, references). */
+export const positions = new WeakMap<object, ReturnType<typeof posOf>>();
+export const rulePositions = new WeakMap<RuleJ, ReturnType<typeof posOf>>();
+export const elemPositions = new WeakMap<ElemEntry, ReturnType<typeof posOf>>();
+/** The command's rule object (whose statements carry positions) for a committed rule. */
+export const stmtSource = new WeakMap<RuleJ, RuleJ>();

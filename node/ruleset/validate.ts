@@ -1,0 +1,291 @@
+/**
+ * Validation of a Draft before it may be committed: every new rule's statements against
+ * the registry (types, families, references), every touched set's elements, references
+ * still held by deleted chains and sets, and then the chain graph of each touched table
+ * in one linear walk (depth-first, three colours): a back edge is a loop, and the longest
+ * jump path from a base chain is its jump depth (kernel limit NFT_JUMP_STACK_SIZE = 16;
+ * goto does not use a stack slot). Verdict-map entries are edges like jump/goto.
+ */
+import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
+import type { DataType, EncodeEnv } from './data-types.js';
+import type { ErrorList, Pos } from './errors.js';
+import { posOf } from './errors.js';
+import type { Registry, ValidateEnv } from './registry.js';
+import type { ChainState, SetState, TableState } from './state.js';
+import { elemValue } from './state.js';
+import type { Draft } from './transaction.js';
+import { elemPositions, positions, rulePositions } from './transaction.js';
+import { checkValue, toInterval } from './values.js';
+import { isVerdict } from './modules/verdicts.js';
+
+export const MAX_JUMP_DEPTH = 16;
+
+/** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP". */
+export const ruleRefs = new WeakMap<RuleJ, string[]>();
+/** Jump/goto targets held by a verdict map's elements. */
+export const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
+
+export function selectorTypes(reg: Registry, family: Family, sel: Selector): DataType[] | string {
+  if (sel === null || typeof sel !== 'object') return `invalid selector ${JSON.stringify(sel)}`;
+  if ('concat' in sel) {
+    if (!Array.isArray(sel.concat) || sel.concat.length < 2) return 'a concatenation needs at least two selectors';
+    const out: DataType[] = [];
+    for (const s of sel.concat) {
+      const r = selectorTypes(reg, family, s);
+      if (typeof r === 'string') return r;
+      out.push(...r);
+    }
+    return out;
+  }
+  if ('&' in sel) return selectorTypes(reg, family, sel['&'][0]);
+  const m = reg.matchForLeft(sel);
+  if (!m) return `unknown selector ${JSON.stringify(sel)}`;
+  if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
+  return [m.type];
+}
+
+export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: ErrorList, enc: EncodeEnv): void {
+  const refs: string[] = [];
+  const family = t.json.family;
+  let terminal = '';
+  if (!Array.isArray(r.expr) || r.expr.length === 0) {
+    errors.add(rulePositions.get(r), 'a rule needs at least one statement');
+    ruleRefs.set(r, refs);
+    return;
+  }
+  for (const stmt of r.expr) {
+    const pos: Pos | undefined = posOf(stmt) ?? rulePositions.get(r);
+    if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
+      errors.add(pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
+      continue;
+    }
+    const mod = reg.statementForJson(stmt);
+    if (!mod) {
+      errors.add(pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
+      continue;
+    }
+    if (terminal) errors.add(pos, `statement after '${terminal}' never runs`);
+    const shape = mod.checkJson(stmt);
+    if (shape) {
+      errors.add(pos, shape);
+      continue;
+    }
+    if (!mod.families.includes(family)) errors.add(pos, `${mod.name} is not available in family ${family}`);
+    const env: ValidateEnv = {
+      family,
+      errors,
+      pos,
+      registry: reg,
+      findSet(name) {
+        const s = t.sets.get(name);
+        if (s) refs.push(s.isMap && s.json.map === 'verdict' ? `m:${name}` : `s:${name}`);
+        return s?.json;
+      },
+      hasChain: (name) => t.chains.has(name),
+      edge(target, isGoto) {
+        refs.push(`${isGoto ? 'g' : 'j'}:${target}`);
+      },
+      selectorTypes: (sel) => selectorTypes(reg, family, sel),
+      checkValue: (v, types) => checkValue(v, types, enc),
+    };
+    mod.validate?.(stmt, env);
+    if (mod.terminal) terminal = mod.name === 'verdict' ? Object.keys(stmt)[0] : mod.name;
+  }
+  ruleRefs.set(r, refs);
+}
+
+function bump(m: Map<string, number>, k: string, d: number): void {
+  const n = (m.get(k) ?? 0) + d;
+  if (n <= 0) m.delete(k);
+  else m.set(k, n);
+}
+
+function tableRef(ref: string): string {
+  return ref[0] === 'j' || ref[0] === 'g' ? `c:${ref.slice(2)}` : `s:${ref.slice(2)}`;
+}
+
+export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState): void {
+  const pos = positions.get(s);
+  const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
+  const types: DataType[] = [];
+  for (const n of names) {
+    const ty = reg.type(n);
+    if (!ty) return errors.add(pos, `unknown data type '${n}' in set '${s.json.name}'`);
+    types.push(ty);
+  }
+  if (s.isMap && s.json.map === undefined) return errors.add(pos, `map '${s.json.name}' needs a data type`);
+  let dataType: DataType | undefined;
+  if (s.json.map !== undefined && s.json.map !== 'verdict') {
+    dataType = reg.type(s.json.map);
+    if (!dataType) return errors.add(pos, `unknown map data type '${s.json.map}'`);
+  }
+  for (const f of s.json.flags ?? []) {
+    if (!['interval', 'timeout', 'constant', 'dynamic'].includes(f)) errors.add(pos, `unknown set flag '${f}'`);
+  }
+  const interval = s.json.flags?.includes('interval') ?? false;
+  const targets: { target: string; isGoto: boolean }[] = [];
+  for (const e of s.elems.values()) {
+    const epos = elemPositions.get(e) ?? pos;
+    const key = elemValue(e.item, s.isMap);
+    const iv = toInterval(key, types, enc);
+    if (typeof iv === 'string') {
+      errors.add(epos, iv);
+      continue;
+    }
+    if (!interval && iv.lo.some((w, i) => w !== iv.hi[i])) {
+      errors.add(epos, `set '${s.json.name}' needs 'flags interval' for ranges and prefixes`);
+    }
+    if (s.isMap) {
+      if (!Array.isArray(e.item) || e.item.length !== 2) {
+        errors.add(epos, `map '${s.json.name}' elements need ': ${s.json.map}'`);
+        continue;
+      }
+      const d = e.item[1];
+      if (s.json.map === 'verdict') {
+        if (!isVerdict(d)) errors.add(epos, `expected a verdict, got ${JSON.stringify(d)}`);
+        else if ('jump' in d || 'goto' in d) {
+          const target = 'jump' in d ? d.jump.target : d.goto.target;
+          targets.push({ target, isGoto: 'goto' in d });
+          if (!t.chains.has(target)) errors.add(epos, `unknown chain '${target}'`);
+        }
+      } else if (dataType) {
+        const err = checkValue(d as Value, [dataType], enc);
+        if (err) errors.add(epos, err);
+      }
+    }
+  }
+  mapTargets.set(s, targets);
+}
+
+/** Validates the draft; afterwards the draft's reference counts are up to date. */
+export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
+  const errors = d.errors;
+  // Rules first: sets and chains may have been added after the rules in the batch.
+  const tableOf = (r: RuleJ): TableState | undefined => d.tables.get(`${r.family} ${r.table}`);
+  for (const r of d.newRules) {
+    const t = tableOf(r);
+    if (t) validateRule(reg, r, t, errors, enc);
+  }
+  for (const { table, chain, rule } of d.goneRules) {
+    for (const ref of ruleRefs.get(rule) ?? []) {
+      bump(table.refs, tableRef(ref), -1);
+      bump(chain.out, ref, -1);
+    }
+  }
+  for (const r of d.newRules) {
+    const t = tableOf(r);
+    const c = t?.chains.get(r.chain);
+    if (!t || !c) continue;
+    for (const ref of ruleRefs.get(r) ?? []) {
+      bump(t.refs, tableRef(ref), 1);
+      bump(c.out, ref, 1);
+    }
+  }
+  for (const s of d.touchedSets) {
+    const t = d.tables.get(`${s.json.family} ${s.json.table}`);
+    if (t && t.sets.get(s.json.name) === s) validateSet(s, reg, errors, enc, t);
+  }
+  for (const { table, name, pos } of d.deletedChains) {
+    const n = table.refs.get(`c:${name}`) ?? 0;
+    if (n > 0 && !table.chains.has(name)) errors.add(posOf(pos), `chain '${name}' is still the target of ${n} jump/goto statement(s)`);
+  }
+  for (const { table, name, pos } of d.deletedSets) {
+    const n = table.refs.get(`s:${name}`) ?? 0;
+    if (n > 0 && !table.sets.has(name)) errors.add(posOf(pos), `set '${name}' is still used by ${n} rule(s)`);
+  }
+  if (errors.length > 0) return;
+  for (const key of d.touchedTables) {
+    const t = d.tables.get(key);
+    if (t) walkGraph(t, errors);
+  }
+}
+
+/**
+ * One depth-first walk over the chains of a table: O(chains + edges). Finds loops (back
+ * edges) and the jump depth of every chain (longest jump path below it, memoised).
+ */
+export function walkGraph(t: TableState, errors: ErrorList): void {
+  const chains = [...t.chains.values()];
+  const index = new Map<string, number>();
+  chains.forEach((c, i) => index.set(c.json.name, i));
+  const n = chains.length;
+  const edges: { to: number; w: number }[][] = chains.map((c) => {
+    const out: { to: number; w: number }[] = [];
+    for (const key of c.out.keys()) {
+      const kind = key[0];
+      const name = key.slice(2);
+      if (kind === 'm') {
+        const s = t.sets.get(name);
+        for (const e of (s && mapTargets.get(s)) ?? []) {
+          const to = index.get(e.target);
+          if (to !== undefined) out.push({ to, w: e.isGoto ? 0 : 1 });
+        }
+      } else if (kind === 'j' || kind === 'g') {
+        const to = index.get(name);
+        if (to !== undefined) out.push({ to, w: kind === 'g' ? 0 : 1 });
+      }
+    }
+    return out;
+  });
+  const color = new Uint8Array(n); // 0 white, 1 on stack, 2 done
+  const depth = new Int32Array(n);
+  const stackNode = new Int32Array(n);
+  const stackEdge = new Int32Array(n);
+  for (let root = 0; root < n; root++) {
+    if (color[root] !== 0) continue;
+    let sp = 0;
+    stackNode[0] = root;
+    stackEdge[0] = 0;
+    color[root] = 1;
+    while (sp >= 0) {
+      const u = stackNode[sp];
+      const eu = edges[u];
+      if (stackEdge[sp] < eu.length) {
+        const e = eu[stackEdge[sp]++];
+        if (color[e.to] === 1) {
+          const path: string[] = [];
+          let k = 0;
+          while (k <= sp && stackNode[k] !== e.to) k++;
+          for (let j = k; j <= sp; j++) path.push(chains[stackNode[j]].json.name);
+          path.push(chains[e.to].json.name);
+          errors.add(loopPos(chains[u], chains[e.to].json.name), `loop detected: ${path.join(' -> ')}`);
+          return;
+        }
+        if (color[e.to] === 0) {
+          color[e.to] = 1;
+          stackNode[++sp] = e.to;
+          stackEdge[sp] = 0;
+        }
+        continue;
+      }
+      let d = 0;
+      for (const e of eu) d = Math.max(d, e.w + depth[e.to]);
+      depth[u] = d;
+      color[u] = 2;
+      sp--;
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    const c = chains[i];
+    if (c.json.hook !== undefined && depth[i] > MAX_JUMP_DEPTH) {
+      errors.add(positions.get(c), `jump depth ${depth[i]} from base chain '${c.json.name}' exceeds the limit of ${MAX_JUMP_DEPTH}`);
+    }
+  }
+}
+
+function loopPos(c: ChainState, target: string): Pos | undefined {
+  for (const r of c.rules) {
+    const refs = ruleRefs.get(r) ?? [];
+    if (refs.includes(`j:${target}`) || refs.includes(`g:${target}`) || refs.some((x) => x[0] === 'm')) {
+      for (const s of r.expr) {
+        const p = posOf(s);
+        const txt = JSON.stringify(s);
+        if (p && txt.includes(`"target":"${target}"`)) return p;
+      }
+      return rulePositions.get(r) ?? positions.get(c);
+    }
+  }
+  return positions.get(c);
+}
+
+export type { VerdictJ };
