@@ -36,6 +36,7 @@ export interface LabNode {
 export interface LabState {
   nodes: LabNode[];
   nodeCount: number;
+  vrrp: boolean;
   startedAt: string;
 }
 
@@ -45,6 +46,27 @@ export interface LabUpOptions {
   extraConfig?: (fw: FirewallAddrs) => string;
   /** Start the node processes (default true); false builds only the network. */
   startNodes?: boolean;
+  /** Nodes run VRRP and move the VIPs themselves (default: true with 2 nodes). */
+  vrrp?: boolean;
+  /** VRRP advertisement interval (default 20 ms: takeover well under 100 ms). */
+  advertIntervalMs?: number;
+}
+
+/** VRRP settings of a lab firewall: fwa is the preferred master. */
+export function vrrpConfig(fw: FirewallAddrs, advertIntervalMs = 20): string {
+  const priority = fw.name === 'fwa' ? 200 : 100;
+  return [
+    'vrrp:',
+    '  interface: lan',
+    '  vrid: 51',
+    `  priority: ${priority}`,
+    `  advertIntervalMs: ${advertIntervalMs}`,
+    '  syncInterface: sync',
+    '  announceRepeat: 3',
+    '  announceSpacingMs: 100',
+    '  vips:',
+    ...VIPS.map((v) => `    - { interface: ${v.ifname}, address: "${v.addr}/${v.prefix}" }`),
+  ].join('\n');
 }
 
 /** The lab's own namespaces that exist now (other hafw- namespaces, e.g. a test's, are left alone). */
@@ -165,14 +187,18 @@ export class Lab {
         // redirects hosts around itself.
         await sysctl(ns, 'net.ipv4.conf.all.send_redirects', '0');
       }
-      // Until failover moves them, the VIPs sit on the first firewall.
-      await Lab.addVips(fws[0]!.name);
+      const vrrp = opts.vrrp ?? nodeCount === 2;
+      // Without VRRP nobody moves the VIPs: they sit on the first firewall.
+      if (!vrrp) await Lab.addVips(fws[0]!.name);
 
-      const state: LabState = { nodes: [], nodeCount, startedAt: new Date().toISOString() };
+      const state: LabState = { nodes: [], nodeCount, vrrp, startedAt: new Date().toISOString() };
       const lab = new Lab(state);
       await lab.save();
       if (opts.startNodes !== false) {
-        for (const fw of fws) await lab.startNode(fw.name, opts.extraConfig?.(fw) ?? '');
+        for (const fw of fws) {
+          const extra = [vrrp ? vrrpConfig(fw, opts.advertIntervalMs) : '', opts.extraConfig?.(fw) ?? ''].join('\n');
+          await lab.startNode(fw.name, extra);
+        }
         for (const fw of fws) await lab.waitReady(fw.name);
         await lab.waitTraffic();
       }
@@ -224,6 +250,18 @@ export class Lab {
     }
     const log = await readFile(n.logFile, 'utf8').catch(() => '');
     throw new Error(`node ${name} did not become ready (pid ${n.pid} ${isAlive(n.pid) ? 'alive' : 'exited'}); log tail:\n${log.split('\n').slice(-15).join('\n')}`);
+  }
+
+  /** Waits (bounded) until `name` reports VRRP state `state`. */
+  async waitRole(name: string, state: string, timeoutMs = 10000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      last = String((await this.status(name).catch(() => ({ role: 'unreachable' }))).role);
+      if (last === state) return;
+      await sleep(50);
+    }
+    throw new Error(`node ${name} did not become ${state} within ${timeoutMs} ms (last: ${last})`);
   }
 
   /** Waits (bounded) until the client reaches the server through the active firewall. */

@@ -13,6 +13,7 @@ import type { Registry } from 'prom-client';
 export interface NodeStatus {
   node: string;
   role: string;
+  vrrp?: { state: string; priority: number; configuredPriority: number; inSync: boolean; master?: { address: string; priority: number }; counters: Record<string, number> };
   pid: number;
   uptimeSeconds: number;
   datapath: {

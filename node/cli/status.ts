@@ -12,6 +12,9 @@ export function formatStatus(s: NodeStatus): string {
   const c = s.datapath.counters;
   return [
     `node ${s.node}  role ${s.role}  pid ${s.pid}  up ${s.uptimeSeconds}s`,
+    ...(s.vrrp
+      ? [`vrrp ${s.vrrp.state}  priority ${s.vrrp.priority}/${s.vrrp.configuredPriority}  ${s.vrrp.inSync ? 'in sync' : 'NOT IN SYNC'}  master ${s.vrrp.master ? `${s.vrrp.master.address} (priority ${s.vrrp.master.priority})` : 'none heard'}  adverts sent ${n(s.vrrp.counters.advertsSent)} received ${n(s.vrrp.counters.advertsReceived)}`]
+      : []),
     `datapath ${s.datapath.tun}  offloads ${s.datapath.offloads ? 'on' : 'off'}  (virtio header ${s.datapath.vnetHdrLen} B)`,
     `  received   ${n(c.rx_packets)} packets  ${bytes(c.rx_bytes)}  (${n(c.rx_segments)} wire segments)`,
     `  forwarded  ${n(c.tx_packets)} packets  ${bytes(c.tx_bytes)}`,

@@ -94,6 +94,14 @@ export class Reader {
     return v as T;
   }
 
+  /** A list of mappings, each read by `item` with its own path (key[i]). */
+  list<T>(key: string, item: (r: Reader) => T): T[] {
+    const v = this.obj()[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw new ConfigError(this.child(key), `expected a list, got ${show(v)}`);
+    return v.map((x, i) => item(new Reader(x, `${this.child(key)}[${i}]`)));
+  }
+
   stringList(key: string, def: string[] | undefined, pattern?: RegExp, what?: string): string[] {
     const v = this.obj()[key];
     if (v === undefined) {

@@ -31,24 +31,50 @@ export interface NodeConfig {
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
   };
+  /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
+  vrrp?: VrrpConfig;
+}
+
+export interface VrrpConfig {
+  /** Interface the advertisements are sent and received on. */
+  interface: string;
+  vrid: number;
+  priority: number;
+  advertIntervalMs: number;
+  preempt: boolean;
+  preemptDelayMs: number;
+  /** The VIP group: every address moves with mastership. */
+  vips: { interface: string; address: string }[];
+  /** Send advertisements to these addresses instead of 224.0.0.18. */
+  unicastPeers: string[];
+  /** Interfaces whose link loss takes the node out of service (default: datapath.interfaces). */
+  track: string[];
+  /** The sync link: losing it raises an alarm only. */
+  syncInterface?: string;
+  announceRepeat: number;
+  announceSpacingMs: number;
+  /** Executables run with the new state, one at a time, in order. */
+  notify: string[];
+  checksum: 'pseudoHeader' | 'noPseudoHeader';
 }
 
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log']);
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp']);
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed']);
   const api = top.section('api').onlyKeys(['socket']);
   const log = top.section('log').onlyKeys(['level']);
-  return {
+  const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
+  const config: NodeConfig = {
     node: { name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -') },
     datapath: {
       tun: dp.string('tun', 'hafw0', IFNAME, 'an interface name of at most 15 characters'),
       offloads: dp.bool('offloads', true),
-      interfaces: dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name'),
+      interfaces,
       routeTable: dp.int('routeTable', 100, 1, 252),
       rulePriority: dp.int('rulePriority', 100, 1, 32765),
       mtu: dp.int('mtu', 1500, 576, 65535),
@@ -59,6 +85,37 @@ export function readConfig(doc: unknown): NodeConfig {
     },
     api: { socket: api.string('socket', 'auto') },
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
+  };
+  if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
+  return config;
+}
+
+const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
+
+function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
+  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum']);
+  const advert = v.int('advertIntervalMs', 1000, 10, 40950);
+  if (advert % 10 !== 0) throw new ConfigError(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
+  const vips = v.list('vips', (item) => {
+    item.onlyKeys(['interface', 'address']);
+    return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
+  });
+  if (vips.length === 0) throw new ConfigError(`${v.path}.vips`, 'at least one VIP is required');
+  return {
+    interface: v.string('interface', undefined, IFNAME, 'an interface name'),
+    vrid: v.int('vrid', undefined, 1, 255),
+    priority: v.int('priority', 100, 1, 255),
+    advertIntervalMs: advert,
+    preempt: v.bool('preempt', true),
+    preemptDelayMs: v.int('preemptDelayMs', 0, 0, 3_600_000),
+    vips,
+    unicastPeers: v.stringList('unicastPeers', [], VIP, 'an IP address'),
+    track: v.stringList('track', datapathInterfaces, IFNAME, 'an interface name'),
+    syncInterface: v.has('syncInterface') ? v.string('syncInterface', undefined, IFNAME, 'an interface name') : undefined,
+    announceRepeat: v.int('announceRepeat', 5, 1, 100),
+    announceSpacingMs: v.int('announceSpacingMs', 200, 10, 60_000),
+    notify: v.stringList('notify', [], /^\//, 'an absolute path'),
+    checksum: v.oneOf('checksum', 'pseudoHeader', ['pseudoHeader', 'noPseudoHeader'] as const),
   };
 }
 

@@ -8,12 +8,14 @@ import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath
 import { startControlServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus } from '../api/index.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { VrrpService } from '../ha/index.js';
 
 export class NodeDaemon {
   private readonly startedAt = Date.now();
   private datapath?: DatapathThread;
   private api?: Awaited<ReturnType<typeof startControlServer>>;
   private stopping?: Promise<void>;
+  private vrrp?: VrrpService;
   private readonly socketPath: string;
 
   constructor(
@@ -45,13 +47,18 @@ export class NodeDaemon {
     const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
     this.api = await startControlServer({ status: () => this.status(), metrics }, this.socketPath, this.log);
     this.log.info({ socket: this.socketPath }, 'control socket listening');
+    if (this.config.vrrp) {
+      this.vrrp = new VrrpService(this.config.vrrp, this.log);
+      await this.vrrp.start();
+    }
   }
 
   status(): NodeStatus {
     const dp = this.config.datapath;
     return {
       node: this.config.node.name,
-      role: 'standalone',
+      role: this.vrrp?.status()?.state ?? 'standalone',
+      vrrp: this.vrrp?.status(),
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
       datapath: {
@@ -68,6 +75,8 @@ export class NodeDaemon {
   stop(exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('stopping');
+      // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
+      if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
       if (this.datapath) await this.datapath.stop();
       const dp = this.config.datapath;

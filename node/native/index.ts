@@ -26,7 +26,7 @@ interface NativeBinding {
   packetOpen(ifname: string, promisc: boolean): number;
   rawIpOpen(family: 4 | 6, protocol: number, ifname: string, group: string | null): number;
   sendTo(fd: number, family: 4 | 6, bytes: Uint8Array, offset: number, length: number, address: string): number;
-  recvFrom(fd: number, bytes: Uint8Array): { length: number; from: string; hopLimit: number } | null;
+  recvFrom(fd: number, bytes: Uint8Array): { length: number; from: string; to: string; hopLimit: number } | null;
   watchReadable(fd: number, onReadable: () => void): { close(): void };
   interfaceInfo(ifname: string): { index: number; mac: Uint8Array };
 }

@@ -1,6 +1,7 @@
 /* Raw IP sockets (VRRP, IP protocol 112), AF_PACKET sockets (gratuitous ARP, unsolicited
  * neighbour advertisements, sniffing) and a generic readable-fd watcher. Node's own
  * sockets cannot do any of these. Control-plane rates only: plain calls, small copies. */
+#define _GNU_SOURCE /* struct in6_pktinfo */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -113,6 +114,7 @@ napi_value hafw_raw_ip_open(napi_env env, napi_callback_info info) {
     if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
     if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &zero, sizeof zero);
     if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof one);
+    if (rc == 0) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
     if (rc == 0 && proto == 112) rc = setsockopt(fd, IPPROTO_IPV6, IPV6_CHECKSUM, &offset, sizeof offset);
     if (rc == 0 && group[0]) {
       struct ipv6_mreq m6;
@@ -162,7 +164,7 @@ napi_value hafw_send_to(napi_env env, napi_callback_info info) {
   return int_value(env, (int)n);
 }
 
-/* recvFrom(fd, bytes) -> null when nothing is waiting, else {length, from, hopLimit}.
+/* recvFrom(fd, bytes) -> null when nothing is waiting, else {length, from, to, hopLimit}.
  * IPv4 raw sockets deliver the IP header too (TTL and source are read from it in JS);
  * IPv6 ones do not, so the source and hop limit come from the address and ancillary data. */
 napi_value hafw_recv_from(napi_env env, napi_callback_info info) {
@@ -174,7 +176,7 @@ napi_value hafw_recv_from(napi_env env, napi_callback_info info) {
   size_t len;
   if (argc < 2 || hafw_get_int(env, argv[0], "fd", &fd) || hafw_get_bytes(env, argv[1], "bytes", &data, &len)) return NULL;
   struct sockaddr_storage ss;
-  char cbuf[CMSG_SPACE(sizeof(int)) * 4];
+  char cbuf[CMSG_SPACE(sizeof(int)) * 2 + CMSG_SPACE(sizeof(struct in6_pktinfo)) * 2];
   struct iovec iov = {data, len};
   struct msghdr mh;
   memset(&mh, 0, sizeof mh);
@@ -193,8 +195,14 @@ napi_value hafw_recv_from(napi_env env, napi_callback_info info) {
     return NULL;
   }
   int hop = -1;
+  char to[INET6_ADDRSTRLEN] = "";
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT) memcpy(&hop, CMSG_DATA(c), sizeof hop);
+    if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      inet_ntop(AF_INET6, &pi.ipi6_addr, to, sizeof to);
+    }
   }
   char addr[INET6_ADDRSTRLEN] = "";
   if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
@@ -205,6 +213,9 @@ napi_value hafw_recv_from(napi_env env, napi_callback_info info) {
   napi_value from;
   napi_create_string_utf8(env, addr, NAPI_AUTO_LENGTH, &from);
   napi_set_named_property(env, out, "from", from);
+  napi_value tov;
+  napi_create_string_utf8(env, to, NAPI_AUTO_LENGTH, &tov);
+  napi_set_named_property(env, out, "to", tov);
   return out;
 }
 

@@ -1,0 +1,168 @@
+/**
+ * Real implementations of failover's ports: the clock, the raw VRRP socket, AF_PACKET
+ * frames, interface MACs and link state. Control-plane code on the main thread.
+ */
+import { readFileSync } from 'node:fs';
+import { native, openPacketSocket, openRawIp, closeFd } from '../native/index.js';
+import { formatIp, parseIp, vrrpGroup, IPPROTO_VRRP, type Clock, type FrameSender, type IpBytes, type LinkStateSource, type PacketSender, type TimerHandle } from '../../failover/index.js';
+
+/**
+ * Node's timers are scheduled against the event loop's cached time and may fire up to a
+ * millisecond before `at` by performance.now(). The Clock contract is "at or after", and
+ * the VRRP router ignores a timer that fires early (it takes it for a stale one), so an
+ * early wake-up re-arms for the remainder instead of calling fn.
+ */
+interface RealTimer {
+  t?: NodeJS.Timeout;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimer: (at, fn) => {
+    const h: RealTimer = {};
+    const fire = (): void => {
+      const left = at - performance.now();
+      if (left > 0) h.t = setTimeout(fire, Math.ceil(left));
+      else fn();
+    };
+    h.t = setTimeout(fire, Math.max(0, Math.ceil(at - performance.now())));
+    return h;
+  },
+  clearTimer: (h: TimerHandle) => clearTimeout((h as RealTimer).t),
+};
+
+export interface VrrpReceiver {
+  receiveIpv4(datagram: Uint8Array, length: number): void;
+  receive(payload: Uint8Array, dgram: { src: IpBytes; dst: IpBytes; ttl: number }, offset: number, length: number): void;
+}
+
+/** One raw IPPROTO_VRRP socket on the VRRP interface: sends adverts, feeds received ones. */
+export class RawVrrpSocket implements PacketSender {
+  private readonly fd: number;
+  private readonly rx = new Uint8Array(2048);
+  private watcher?: { close(): void };
+  private receiver?: VrrpReceiver;
+
+  constructor(
+    private readonly family: 4 | 6,
+    ifname: string,
+    unicast: boolean,
+  ) {
+    this.fd = openRawIp(family, IPPROTO_VRRP, ifname, unicast ? null : formatIp(vrrpGroup(family)));
+  }
+
+  listen(receiver: VrrpReceiver): void {
+    this.receiver = receiver;
+    this.watcher = native().watchReadable(this.fd, () => this.drainReceived());
+  }
+
+  sendAdvert(payload: Uint8Array, dst: IpBytes): void {
+    try {
+      native().sendTo(this.fd, this.family, payload, 0, payload.length, formatIp(dst));
+    } catch {
+      // A send failure (link down) is what the peer's timers are for; never crash here.
+    }
+  }
+
+  drainReceived(): void {
+    const r = this.receiver;
+    if (!r) return;
+    for (let i = 0; i < 256; i++) {
+      const got = native().recvFrom(this.fd, this.rx);
+      if (!got) return;
+      if (this.family === 4) r.receiveIpv4(this.rx, got.length);
+      else {
+        const src = parseIp(got.from);
+        const dst = parseIp(got.to);
+        if (src && dst) r.receive(this.rx, { src, dst, ttl: got.hopLimit }, 0, got.length);
+      }
+    }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    closeFd(this.fd);
+  }
+}
+
+/** Ethernet frames out of named interfaces through one AF_PACKET socket each. */
+export class PacketFrameSender implements FrameSender {
+  private readonly fds = new Map<string, number>();
+
+  sendFrame(ifname: string, frame: Uint8Array): void {
+    let fd = this.fds.get(ifname);
+    try {
+      if (fd === undefined) {
+        fd = openPacketSocket(ifname, false);
+        this.fds.set(ifname, fd);
+      }
+      native().writePacket(fd, frame, 0, frame.length);
+    } catch {
+      // Announcements are repeated; a lost one costs a neighbour cache refresh, not state.
+    }
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeFd(fd);
+    this.fds.clear();
+  }
+}
+
+export function macOf(ifname: string): Uint8Array | undefined {
+  try {
+    return native().interfaceInfo(ifname).mac;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Link state from sysfs carrier + operstate, polled (cheap; netlink would need a socket of its own). */
+export class SysfsLinkState implements LinkStateSource {
+  private readonly state = new Map<string, boolean>();
+  private readonly listeners: ((ifname: string, up: boolean) => void)[] = [];
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ifnames: string[],
+    private readonly pollMs = 50,
+  ) {
+    for (const i of ifnames) this.state.set(i, SysfsLinkState.read(i));
+  }
+
+  static read(ifname: string): boolean {
+    try {
+      const oper = readFileSync(`/sys/class/net/${ifname}/operstate`, 'utf8').trim();
+      const carrier = readFileSync(`/sys/class/net/${ifname}/carrier`, 'utf8').trim();
+      return carrier === '1' && oper !== 'down' && oper !== 'lowerlayerdown';
+    } catch {
+      return false;
+    }
+  }
+
+  isUp(ifname: string): boolean {
+    return this.state.get(ifname) ?? SysfsLinkState.read(ifname);
+  }
+
+  onChange(cb: (ifname: string, up: boolean) => void): () => void {
+    this.listeners.push(cb);
+    this.timer ??= setInterval(() => this.poll(), this.pollMs);
+    return () => {
+      const i = this.listeners.indexOf(cb);
+      if (i >= 0) this.listeners.splice(i, 1);
+      if (this.listeners.length === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  private poll(): void {
+    for (const i of this.ifnames) {
+      const up = SysfsLinkState.read(i);
+      if (up !== this.state.get(i)) {
+        this.state.set(i, up);
+        for (const l of this.listeners) l(i, up);
+      }
+    }
+  }
+}

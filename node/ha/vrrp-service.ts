@@ -1,0 +1,127 @@
+/**
+ * The node's VRRP: one failover/VrrpInstance wired to real sockets, `ip addr`, sysfs link
+ * state and (when configured) the sync worker's readiness. Runs on the control thread,
+ * whose event loop the datapath never blocks.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Logger } from 'pino';
+import {
+  NotifyQueue,
+  VrrpInstance,
+  parseIp,
+  parseVip,
+  type IpBytes,
+  type SyncReadinessSource,
+  type TrackedLink,
+  type Vip,
+  type VrrpInstanceEvent,
+  type VrrpState,
+} from '../../failover/index.js';
+import type { VrrpConfig } from '../daemon/config.js';
+import { IprouteVipMover } from './vip-mover.js';
+import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock } from './vrrp-ports.js';
+
+/** The interface's own address of `family` (IPv6: its link-local one, RFC 5798 §5.1.2.1). */
+async function primaryAddress(ifname: string, family: 4 | 6, vips: Vip[]): Promise<IpBytes> {
+  const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
+  const info = (JSON.parse(stdout) as { addr_info?: { local: string; scope: string }[] }[])[0]?.addr_info ?? [];
+  const vipTexts = new Set(vips.map((v) => v.cidr.split('/')[0]));
+  const pick = info.find((a) => !vipTexts.has(a.local) && (family === 4 || a.scope === 'link'));
+  const addr = pick && parseIp(pick.local);
+  if (!addr) throw new Error(`vrrp.interface ${ifname} has no ${family === 4 ? 'IPv4 address' : 'IPv6 link-local address'} of its own to send advertisements from`);
+  return addr;
+}
+
+export interface VrrpStatus {
+  state: VrrpState;
+  priority: number;
+  configuredPriority: number;
+  inSync: boolean;
+  master?: { address: string; priority: number };
+  counters: Record<string, number>;
+}
+
+export class VrrpService {
+  private instance?: VrrpInstance;
+  private socket?: RawVrrpSocket;
+  private readonly frames = new PacketFrameSender();
+  private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
+
+  constructor(
+    private readonly cfg: VrrpConfig,
+    private readonly log: Logger,
+    private readonly sync?: SyncReadinessSource,
+  ) {}
+
+  on(cb: (e: VrrpInstanceEvent) => void): void {
+    this.listeners.push(cb);
+  }
+
+  async start(): Promise<void> {
+    const vips = this.cfg.vips.map((v, i) => {
+      const vip = parseVip(v.interface, v.address);
+      if (!vip) throw new Error(`vrrp.vips[${i}].address: not an address: ${v.address}`);
+      return vip;
+    });
+    const family: 4 | 6 = vips.some((v) => v.address.length === 4) ? 4 : 6;
+    const primary = await primaryAddress(this.cfg.interface, family, vips);
+    const tracks: TrackedLink[] = [
+      ...this.cfg.track.map((name) => ({ name, role: 'lan' as const })),
+      ...(this.cfg.syncInterface ? [{ name: this.cfg.syncInterface, role: 'sync' as const }] : []),
+    ];
+    const links = new SysfsLinkState(tracks.map((t) => t.name));
+    const unicastPeers = this.cfg.unicastPeers.map((p) => parseIp(p)!).filter((p) => p.length === (family === 4 ? 4 : 16));
+    this.socket = new RawVrrpSocket(family, this.cfg.interface, unicastPeers.length > 0);
+    const notify = this.cfg.notify.length > 0 ? new NotifyQueue(this.cfg.notify.map((path) => ({ path })), { logger: this.log }) : undefined;
+    this.instance = new VrrpInstance(
+      {
+        name: `vrid${this.cfg.vrid}`,
+        family,
+        vrid: this.cfg.vrid,
+        priority: this.cfg.priority,
+        advertIntervalCs: this.cfg.advertIntervalMs / 10,
+        preempt: this.cfg.preempt,
+        preemptDelayMs: this.cfg.preemptDelayMs,
+        primaryAddress: primary,
+        vips,
+        unicastPeers,
+        sendChecksum: this.cfg.checksum,
+        acceptChecksums: [this.cfg.checksum],
+        tracks,
+        announce: { repeat: this.cfg.announceRepeat, spacingMs: this.cfg.announceSpacingMs },
+      },
+      { clock: realClock, packets: this.socket, frames: this.frames, vipMover: new IprouteVipMover(), macOf, sync: this.sync, links, notify },
+    );
+    this.instance.on((e) => {
+      if (e.type === 'state') this.log.info({ from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync }, `vrrp ${e.from} -> ${e.to}`);
+      else if (e.type === 'alarm') this.log.warn({ code: e.code, link: e.link, active: e.active }, 'vrrp alarm');
+      else if (e.type === 'vips' && e.result.failed.length > 0) this.log.error({ failed: e.result.failed.map((f) => `${f.vip.cidr} ${f.vip.ifname}: ${f.error}`) }, 'some VIPs could not be moved');
+      else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
+      for (const l of this.listeners) l(e);
+    });
+    this.socket.listen(this.instance);
+    this.instance.start();
+    this.log.info({ vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
+  }
+
+  status(): VrrpStatus | undefined {
+    const i = this.instance;
+    if (!i) return undefined;
+    return {
+      state: i.state,
+      priority: i.router.effectivePriority,
+      configuredPriority: this.cfg.priority,
+      inSync: i.router.inSync,
+      master: i.router.currentMaster,
+      counters: { ...i.counters },
+    };
+  }
+
+  /** Graceful: a master resigns with priority 0 and releases the VIPs before we return. */
+  async stop(): Promise<void> {
+    await this.instance?.stop();
+    this.socket?.close();
+    this.frames.close();
+  }
+}
