@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { RulesetEngine, type ChangeEvent } from './engine.js';
+import { RulesetError } from './errors.js';
+import { ClassifyContext, Hook, Verdict } from './context.js';
+import { fillPacket, type TestPacket } from './test-packets.js';
+import { formatEvent } from './monitor.js';
+import type { Command } from './ast.js';
+
+const P: TestPacket = { src: '192.0.2.100', dst: '198.51.100.100', proto: 'tcp', sport: 40000, dport: 22 };
+const BASE = `table inet t {
+  set blocked { type ipv4_addr; }
+  chain fwd {
+    type filter hook forward priority 0; policy accept;
+    tcp dport 80 drop
+  }
+  chain other { accept }
+}`;
+
+function verdict(e: RulesetEngine, p: TestPacket = P): Verdict {
+  const ctx = new ClassifyContext();
+  fillPacket(ctx.pkt, p);
+  return e.compiled.classify(ctx, Hook.Forward);
+}
+
+function handles(e: RulesetEngine, chain = 'fwd'): number[] {
+  return e.ruleset.table('inet', 't')!.chains.get(chain)!.rules.map((r) => r.handle!);
+}
+
+describe('engine transactions', () => {
+  it('adds, inserts, replaces and deletes rules by handle', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    const [h80] = handles(e);
+    const add = e.transaction('add rule inet t fwd tcp dport 22 drop');
+    assert.equal(add.generation, 2);
+    assert.equal(verdict(e), Verdict.Drop);
+    const hAdd = add.changes[0].handle!;
+    e.transaction('insert rule inet t fwd tcp dport 22 accept');
+    assert.equal(verdict(e), Verdict.Accept, 'inserted at the top');
+    const hIns = handles(e)[0];
+    e.transaction(`add rule inet t fwd position ${h80} udp dport 53 drop`);
+    assert.deepEqual(handles(e), [hIns, h80, hAdd + 2, hAdd]);
+    e.transaction(`replace rule inet t fwd handle ${hIns} tcp dport 23 accept`);
+    assert.equal(verdict(e), Verdict.Drop, 'replaced rule no longer accepts port 22');
+    assert.equal(handles(e)[0], hIns, 'replace keeps the handle');
+    e.transaction(`delete rule inet t fwd handle ${hAdd}`);
+    assert.equal(verdict(e), Verdict.Accept);
+    assert.equal(e.generation, 6);
+  });
+
+  it('applies a batch entirely or not at all', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    const before = e.list();
+    const compiled = e.compiled;
+    assert.throws(
+      () => e.transaction('add rule inet t fwd tcp dport 22 drop\nadd rule inet t fwd jump missing'),
+      (x: unknown) => x instanceof RulesetError && x.errors[0].line === 2 && /unknown chain 'missing'/.test(x.errors[0].message),
+    );
+    assert.equal(e.list(), before);
+    assert.equal(e.generation, 1);
+    assert.equal(e.compiled, compiled, 'the datapath keeps the same compiled ruleset');
+    assert.equal(verdict(e), Verdict.Accept);
+  });
+
+  it('a failing load keeps the previous ruleset', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    assert.throws(() => e.load('table ip x { chain c { jump c } }'), /loop/);
+    assert.equal(e.generation, 1);
+    assert.ok(e.ruleset.table('inet', 't'));
+  });
+
+  it('refuses a transaction based on an older generation', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    e.transaction('add rule inet t fwd tcp dport 1 drop', 1);
+    assert.throws(() => e.transaction('add rule inet t fwd tcp dport 2 drop', 1), /based on generation 1, current is 2/);
+    assert.equal(e.generation, 2);
+  });
+
+  it('adds and deletes set elements; rules see them without recompiling', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    e.transaction('add rule inet t fwd ip saddr @blocked drop');
+    const fwdChain = e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fwd')!.id];
+    assert.equal(verdict(e), Verdict.Accept);
+    e.transaction('add element inet t blocked { 192.0.2.100 }');
+    assert.equal(verdict(e), Verdict.Drop);
+    assert.equal(e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fwd')!.id], fwdChain, 'the chain was not recompiled');
+    e.transaction('delete element inet t blocked { 192.0.2.100 }');
+    assert.equal(verdict(e), Verdict.Accept);
+    assert.throws(() => e.transaction('delete element inet t blocked { 192.0.2.100 }'), /is not in set/);
+  });
+
+  it('recompiles only the chain that changed', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    const id = (n: string): number => e.ruleset.table('inet', 't')!.chains.get(n)!.id;
+    const other = e.compiled.chains[id('other')];
+    const fwd = e.compiled.chains[id('fwd')];
+    e.transaction('add rule inet t fwd counter');
+    assert.equal(e.compiled.chains[id('other')], other);
+    assert.notEqual(e.compiled.chains[id('fwd')], fwd);
+    assert.equal(e.compiled.chains[id('fwd')]!.rules[0], fwd!.rules[0], 'unchanged rules keep their compiled form');
+  });
+
+  it('flushes and deletes chains, sets and tables', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    e.transaction('flush chain inet t fwd');
+    assert.deepEqual(handles(e), []);
+    e.transaction('delete chain inet t other');
+    assert.equal(e.ruleset.table('inet', 't')!.chains.has('other'), false);
+    e.transaction('delete set inet t blocked');
+    e.transaction('delete table inet t');
+    assert.equal(e.ruleset.tables.size, 0);
+    assert.equal(verdict(e), Verdict.Accept);
+    assert.equal(e.compiled.hasHook(Hook.Forward), false);
+  });
+
+  it('accepts libnftables JSON commands', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    const ops: Command[] = [
+      { add: { rule: { family: 'inet', table: 't', chain: 'fwd', expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { drop: null }] } } },
+      { add: { element: { family: 'inet', table: 't', name: 'blocked', elem: ['10.0.0.1'] } } },
+    ];
+    e.transaction(ops);
+    assert.equal(verdict(e), Verdict.Drop);
+    assert.throws(() => e.transaction([{ add: { rule: { family: 'inet', table: 't', chain: 'fwd', expr: [{ bogus: 1 }] } } } as unknown as Command]), /unknown statement 'bogus'/);
+  });
+
+  it('keeps counters of untouched rules across transactions', () => {
+    const e = new RulesetEngine();
+    e.load('table inet t { chain fwd { type filter hook forward priority 0; policy accept; counter } }');
+    verdict(e);
+    verdict(e);
+    e.transaction('add rule inet t fwd tcp dport 9 drop');
+    verdict(e);
+    assert.match(e.list(), /counter packets 3 bytes 300/);
+  });
+
+  it('emits one change event per commit with the new generation', () => {
+    const e = new RulesetEngine();
+    const events: ChangeEvent[] = [];
+    e.on('change', (ev: ChangeEvent) => events.push(ev));
+    e.load(BASE);
+    e.transaction('add rule inet t fwd tcp dport 22 drop\nadd element inet t blocked { 10.0.0.1 }');
+    try {
+      e.transaction('add rule inet t fwd jump nowhere');
+    } catch {
+      /* refused: no event */
+    }
+    assert.deepEqual(events.map((x) => x.generation), [1, 2]);
+    assert.deepEqual(events[1].changes.map((c) => `${c.op} ${c.kind}`), ['add rule', 'add element']);
+  });
+
+  it('prints events like nft monitor', () => {
+    const e = new RulesetEngine();
+    const lines: string[] = [];
+    e.on('change', (ev: ChangeEvent) => lines.push(formatEvent(ev, e.registry)));
+    e.load(BASE);
+    const h = e.transaction('add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter drop').changes[0].handle;
+    e.transaction(`delete rule inet t fwd handle ${h}`);
+    e.transaction('add element inet t blocked { 10.0.0.1, 10.0.0.2 }');
+    assert.match(lines[0], /^flush ruleset\nadd table inet t\nadd set inet t blocked \{ type ipv4_addr; \}\nadd chain inet t fwd \{ type filter hook forward priority filter; policy accept; \}/);
+    assert.equal(lines[1], `add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter packets 0 bytes 0 drop # handle ${h}\n# new generation 2`);
+    assert.equal(lines[2], `delete rule inet t fwd handle ${h}\n# new generation 3`);
+    assert.equal(lines[3], 'add element inet t blocked { 10.0.0.1, 10.0.0.2 }\n# new generation 4');
+  });
+
+  it('lists handles like nft -a', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    assert.match(e.list({ handles: true }), /tcp dport 80 drop # handle \d+/);
+  });
+
+  it('loads JSON with positions for its errors', () => {
+    const e = new RulesetEngine();
+    const json = `{"nftables": [
+  {"table": {"family": "ip", "name": "t"}},
+  {"chain": {"family": "ip", "table": "t", "name": "c"}},
+  {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [
+    {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": "10.0.0.999"}}
+  ]}}
+]}`;
+    assert.throws(() => e.load(json, 'r.json'), (x: unknown) => x instanceof RulesetError && x.errors[0].line === 5 && /not a valid IPv4/.test(x.errors[0].message));
+  });
+});
