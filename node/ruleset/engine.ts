@@ -49,6 +49,8 @@ export interface CommitResult {
   ms: number;
 }
 
+const COMPILED: unique symbol = Symbol('compiled');
+
 const HOOK_INDEX: Record<string, number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 export class RulesetEngine extends EventEmitter {
@@ -59,8 +61,14 @@ export class RulesetEngine extends EventEmitter {
   private state = new RulesetState();
   private gen = 0;
   private current: CompiledRuleset;
-  private readonly ruleCache = new WeakMap<RuleJ, CompiledRule>();
-  private readonly chainCache = new Map<number, CompiledChain>();
+  /** Compiled form of committed rules, kept on the rule under a symbol (see errors.ts POS). */
+  private readonly ruleCache = {
+    get: (r: RuleJ): CompiledRule | undefined => (r as { [COMPILED]?: CompiledRule })[COMPILED],
+    set: (r: RuleJ, c: CompiledRule): void => {
+      (r as { [COMPILED]?: CompiledRule })[COMPILED] = c;
+    },
+  };
+  private chainCache = new Map<number, CompiledChain>();
   private readonly slots = new Map<number, SetSlot>();
   private readonly counterCells = new Map<number, CounterCell[]>();
 
@@ -158,20 +166,23 @@ export class RulesetEngine extends EventEmitter {
       const t = next.table(r.family, r.table);
       if (!t) continue;
       try {
-        newCompiled.set(r, compileRule(r, {
+        const cr = compileRule(r, {
           registry: this.registry,
           encode: enc,
           family: t.json.family,
           log: this.logSink,
           slot: (name) => slotFor(t, name),
           chainId: (name) => t.chains.get(name)?.id ?? -1,
-        }));
+        });
+        newCompiled.set(r, cr);
+        // New rule objects belong to this batch only: tagging them early is invisible if it fails.
+        this.ruleCache.set(r, cr);
       } catch (e) {
         errors.add(rulePositions.get(r), e instanceof Error ? e.message : String(e));
       }
     }
     errors.throwIfAny();
-    const compiledOf = (r: RuleJ): CompiledRule => newCompiled.get(r) ?? this.ruleCache.get(r)!;
+    const compiledOf = (r: RuleJ): CompiledRule => this.ruleCache.get(r)!;
     const chains: (CompiledChain | undefined)[] = [];
     const hooks: CompiledChain[][] = [[], [], [], [], []];
     const newChainCache = new Map<number, CompiledChain>();
@@ -193,8 +204,7 @@ export class RulesetEngine extends EventEmitter {
 
     // ---- commit: one synchronous step ----
     for (const { rule } of draft.goneRules) this.counterCells.delete(rule.handle ?? -1);
-    for (const [r, cr] of newCompiled) {
-      this.ruleCache.set(r, cr);
+    for (const cr of newCompiled.values()) {
       if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
       else this.counterCells.delete(cr.handle);
     }
@@ -208,8 +218,7 @@ export class RulesetEngine extends EventEmitter {
     const liveSets = new Set<number>();
     for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
     for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
-    this.chainCache.clear();
-    for (const [k, v] of newChainCache) this.chainCache.set(k, v);
+    this.chainCache = newChainCache;
     this.state = next;
     this.gen++;
     this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells);

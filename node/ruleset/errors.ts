@@ -33,18 +33,19 @@ export class RulesetError extends Error {
 }
 
 /**
- * Source positions of AST nodes, kept outside the nodes so the AST stays exactly the
- * JSON form (JSON.stringify of a node never shows positions).
+ * Source positions of AST nodes, under a symbol key so the AST stays exactly the JSON
+ * form: JSON.stringify and Object.keys never see them. (A symbol property, not a
+ * WeakMap: with 10,000s of rules, ephemeron tables made garbage collection dominate.)
  */
-const positions = new WeakMap<object, Pos>();
+export const POS: unique symbol = Symbol('pos');
 
 export function setPos<T>(node: T, pos: Pos | undefined): T {
-  if (pos && node !== null && typeof node === 'object') positions.set(node as object, pos);
+  if (pos && node !== null && typeof node === 'object') (node as { [POS]?: Pos })[POS] = pos;
   return node;
 }
 
 export function posOf(node: unknown): Pos | undefined {
-  return node !== null && typeof node === 'object' ? positions.get(node as object) : undefined;
+  return node !== null && typeof node === 'object' ? (node as { [POS]?: Pos })[POS] : undefined;
 }
 
 /** Collects errors of one pass so validation reports all of them, not just the first. */

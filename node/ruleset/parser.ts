@@ -628,7 +628,7 @@ export class Parser implements TextReader {
       }
       if (ok) {
         for (let k = 0; k < m.keywords.length; k++) this.next();
-        return structuredClone(m.left);
+        return m.left; // shared and never mutated: selectors are values
       }
     }
     // `ct` alone, `ip` alone...: a known prefix with an unknown field.

@@ -134,9 +134,12 @@ export interface StatementModule {
   compile(stmt: Stmt, env: CompileEnv): StmtFn;
 }
 
+const MODULE: unique symbol = Symbol('module');
+
 export class Registry {
   readonly types = new Map<string, DataType>();
   readonly matches: MatchModule[] = [];
+  private readonly matchSet = new Set<MatchModule>();
   readonly statements: StatementModule[] = [];
   private readonly byFirstWord = new Map<string, MatchModule[]>();
   private readonly stmtByWord = new Map<string, StatementModule>();
@@ -150,6 +153,7 @@ export class Registry {
 
   registerMatch(m: MatchModule): void {
     this.matches.push(m);
+    this.matchSet.add(m);
     let list = this.byFirstWord.get(m.keywords[0]);
     if (!list) this.byFirstWord.set(m.keywords[0], (list = []));
     list.push(m);
@@ -172,7 +176,13 @@ export class Registry {
   }
 
   matchForLeft(left: Selector): MatchModule | undefined {
-    return this.matchByLeft.get(leftKey(left));
+    // Selector objects are values that are never mutated: remember the answer on them.
+    const tagged = left as { [MODULE]?: MatchModule };
+    const hit = tagged[MODULE];
+    if (hit !== undefined && this.matchSet.has(hit)) return hit;
+    const m = this.matchByLeft.get(leftKey(left));
+    if (m && left !== null && typeof left === 'object') tagged[MODULE] = m;
+    return m;
   }
 
   matchByName(name: string): MatchModule | undefined {

@@ -5,7 +5,7 @@
  * committed state: a failed batch is simply dropped.
  */
 import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
-import { ErrorList, posOf } from './errors.js';
+import { ErrorList, posOf, setPos } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 
@@ -252,9 +252,7 @@ export class Draft {
     const fresh = (): RuleJ => {
       const r: RuleJ = { family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr };
       if (j.comment !== undefined) r.comment = j.comment;
-      rulePositions.set(r, posOf(j) ?? posOf(pos));
-      for (let i = 0; i < j.expr.length; i++) void 0;
-      stmtSource.set(r, j);
+      setPos(r, posOf(j) ?? posOf(pos));
       this.newRules.add(r);
       return r;
     };
@@ -389,7 +387,6 @@ export class Draft {
 
 /** Source positions of state objects (for errors found after the batch: loops, references). */
 export const positions = new WeakMap<object, ReturnType<typeof posOf>>();
-export const rulePositions = new WeakMap<RuleJ, ReturnType<typeof posOf>>();
+/** Rules carry their position themselves (errors.ts POS); this view keeps call sites readable. */
+export const rulePositions = { get: (r: RuleJ) => posOf(r) };
 export const elemPositions = new WeakMap<ElemEntry, ReturnType<typeof posOf>>();
-/** The command's rule object (whose statements carry positions) for a committed rule. */
-export const stmtSource = new WeakMap<RuleJ, RuleJ>();

@@ -20,8 +20,14 @@ import { isVerdict } from './modules/verdicts.js';
 
 export const MAX_JUMP_DEPTH = 16;
 
-/** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP". */
-export const ruleRefs = new WeakMap<RuleJ, string[]>();
+/** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP" (symbol property, see errors.ts POS). */
+const REFS: unique symbol = Symbol('refs');
+export const ruleRefs = {
+  get: (r: RuleJ): string[] | undefined => (r as { [REFS]?: string[] })[REFS],
+  set: (r: RuleJ, refs: string[]): void => {
+    (r as { [REFS]?: string[] })[REFS] = refs;
+  },
+};
 /** Jump/goto targets held by a verdict map's elements. */
 export const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
 
@@ -194,10 +200,18 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
     if (n > 0 && !table.sets.has(name)) errors.add(posOf(pos), `set '${name}' is still used by ${n} rule(s)`);
   }
   if (errors.length > 0) return;
-  for (const key of d.touchedTables) {
-    const t = d.tables.get(key);
-    if (t) walkGraph(t, errors);
+  // Only new edges can make a loop or a deeper path: walk the tables that got some.
+  const walk = new Set<TableState>();
+  const hasEdge = (r: RuleJ): boolean => (ruleRefs.get(r) ?? []).some((x) => x[0] === 'j' || x[0] === 'g' || x[0] === 'm');
+  for (const r of d.newRules) {
+    const t = tableOf(r);
+    if (t && hasEdge(r)) walk.add(t);
   }
+  for (const s of d.touchedSets) {
+    const t = d.tables.get(`${s.json.family} ${s.json.table}`);
+    if (t && s.isMap && s.json.map === 'verdict') walk.add(t);
+  }
+  for (const t of walk) walkGraph(t, errors);
 }
 
 /**
