@@ -20,12 +20,14 @@ import { builtinRegistry } from './modules/index.js';
 import { parseText } from './parser.js';
 import { Printer } from './printer.js';
 import type { CounterCell, Registry } from './registry.js';
-import { buildSet } from './set-structures.js';
+import { HashKeySet, buildSet } from './set-structures.js';
 import type { CompiledSet, SetElementSpec } from './set-structures.js';
-import type { SetState, TableState } from './state.js';
+import type { ElemEntry, SetState, TableState } from './state.js';
+import type { DataType } from './data-types.js';
 import { RulesetState, elemValue } from './state.js';
 import type { Change } from './transaction.js';
-import { Draft, elemPositions, positions, rulePositions } from './transaction.js';
+import { Draft, commitElements, elementsAfter, positions, rulePositions } from './transaction.js';
+import type { PendingElems } from './transaction.js';
 import { validateDraft } from './validate.js';
 import { toInterval } from './values.js';
 
@@ -138,11 +140,16 @@ export class RulesetEngine extends EventEmitter {
     // ---- compile what changed (nothing visible yet) ----
     const next = draft.finish();
     const newSlots = new Map<SetState, CompiledSet>();
+    const inPlace: (() => void)[] = [];
     for (const s of draft.touchedSets) {
       const t = next.table(s.json.family, s.json.table);
       if (!t || t.sets.get(s.json.name) !== s) continue;
       try {
-        newSlots.set(s, this.buildNamedSet(s, t));
+        const p = draft.pending.get(s);
+        const cur = this.slots.get(s.id)?.cur;
+        const ops = p && !p.flushed && cur instanceof HashKeySet ? this.hashUpdates(s, t, p, cur) : undefined;
+        if (ops) inPlace.push(ops);
+        else newSlots.set(s, this.buildNamedSet(s, t, elementsAfter(s, p)));
       } catch (e) {
         errors.add(positions.get(s), `set '${s.json.name}': ${e instanceof Error ? e.message : String(e)}`);
       }
@@ -208,6 +215,8 @@ export class RulesetEngine extends EventEmitter {
       if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
       else this.counterCells.delete(cr.handle);
     }
+    commitElements(draft);
+    for (const f of inPlace) f();
     for (const [s, built] of newSlots) {
       const slot = this.slots.get(s.id) ?? pendingSlots.get(s.id);
       if (slot) {
@@ -227,29 +236,61 @@ export class RulesetEngine extends EventEmitter {
     return { generation: this.gen, changes: draft.changes, ms: performance.now() - t0 };
   }
 
-  private buildNamedSet(s: SetState, t: TableState): CompiledSet {
-    const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
-    const types = names.map((n) => this.registry.type(n)!);
+  /**
+   * Element changes of a hash-structured set as an in-place update to run at commit:
+   * O(changes), not O(set size). Undefined when the change needs a rebuild (a range).
+   */
+  private hashUpdates(s: SetState, t: TableState, p: PendingElems, cur: HashKeySet): (() => void) | undefined {
+    const dels: Uint32Array[] = [];
+    const adds: SetElementSpec[] = [];
+    const types = this.keyTypes(s);
     const enc = { ifnames: this.ifnames };
-    const dataType = s.isMap && s.json.map !== 'verdict' ? this.registry.type(s.json.map!) : undefined;
-    const specs: SetElementSpec[] = [];
-    const scratch = new Uint32Array(1);
-    for (const e of s.elems.values()) {
+    for (const k of p.dels) {
+      const e = s.elems.get(k);
+      if (!e) continue;
       const iv = toInterval(elemValue(e.item, s.isMap), types, enc);
       if (typeof iv === 'string') throw new Error(iv);
-      let data = 0;
-      if (s.isMap && Array.isArray(e.item)) {
-        const d = e.item[1];
-        if (s.json.map === 'verdict') data = verdictCode(d as VerdictJ, (name) => t.chains.get(name)?.id ?? -1);
-        else if (dataType) {
-          const err = dataType.encode(d as number | string, scratch, 0, enc);
-          if (err) throw new Error(err);
-          data = scratch[0];
-        }
-      }
-      specs.push({ lo: iv.lo, hi: iv.hi, expires: e.expiresAt, data });
-      void elemPositions;
+      dels.push(iv.lo);
     }
+    for (const e of p.adds.values()) {
+      const spec = this.elemSpec(s, t, e, types);
+      if (spec.lo.some((w, i) => w !== spec.hi[i])) return undefined;
+      adds.push(spec);
+    }
+    return () => {
+      for (const k of dels) cur.delete(k);
+      for (const a of adds) cur.add(a.lo, a.data, a.expires);
+    };
+  }
+
+  private keyTypes(s: SetState): DataType[] {
+    const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
+    return names.map((n) => this.registry.type(n)!);
+  }
+
+  private elemSpec(s: SetState, t: TableState, e: ElemEntry, types: DataType[]): SetElementSpec {
+    const enc = { ifnames: this.ifnames };
+    const iv = toInterval(elemValue(e.item, s.isMap), types, enc);
+    if (typeof iv === 'string') throw new Error(iv);
+    let data = 0;
+    if (s.isMap && Array.isArray(e.item)) {
+      const d = e.item[1];
+      if (s.json.map === 'verdict') data = verdictCode(d as VerdictJ, (name) => t.chains.get(name)?.id ?? -1);
+      else {
+        const dataType = this.registry.type(s.json.map!);
+        const scratch = new Uint32Array(1);
+        const err = dataType?.encode(d as number | string, scratch, 0, enc);
+        if (err) throw new Error(err);
+        data = scratch[0];
+      }
+    }
+    return { lo: iv.lo, hi: iv.hi, expires: e.expiresAt, data };
+  }
+
+  private buildNamedSet(s: SetState, t: TableState, entries: Iterable<ElemEntry>): CompiledSet {
+    const types = this.keyTypes(s);
+    const specs: SetElementSpec[] = [];
+    for (const e of entries) specs.push(this.elemSpec(s, t, e, types));
     try {
       return buildSet(types.map((x) => x.words), specs, s.json.flags?.includes('interval') ?? false);
     } catch (e) {

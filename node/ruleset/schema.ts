@@ -31,7 +31,7 @@ export function describeModules(name?: string, registry: Registry = builtinRegis
       help: m.help,
       families: m.families,
       type: m.type.name,
-      json: m.left,
+      json: JSON.parse(JSON.stringify(m.left)) as Selector,
       syntax: `${m.keywords.join(' ')} [==|!=|<|>|<=|>=] ${m.type.name.toUpperCase()} | { ... } | @SET`,
       ...(m.writable ? { writable: true } : {}),
     });

@@ -27,6 +27,7 @@ export interface ElemEntry {
 export interface SetState {
   json: SetJ; // without elem
   isMap: boolean;
+  /** Committed elements by elemKey. Shared between a set and its draft copy; changed only at commit. */
   elems: Map<string, ElemEntry>;
   id: number;
 }

@@ -23,7 +23,20 @@ export interface Change {
   object?: unknown;
 }
 
+/**
+ * Element changes of one set in a batch. The committed element map is shared, not
+ * copied (a 100,000-element set costs nothing to touch); the changes are applied to it
+ * only at commit, after everything validated and compiled.
+ */
+export interface PendingElems {
+  adds: Map<string, ElemEntry>;
+  dels: Set<string>;
+  /** The set starts empty in this batch (new or flushed): the committed map is ignored. */
+  flushed: boolean;
+}
+
 export class Draft {
+  readonly pending = new Map<SetState, PendingElems>();
   tables: Map<string, TableState>;
   nextHandle: number;
   nextId: number;
@@ -89,10 +102,11 @@ export class Draft {
       return undefined;
     }
     if (this.ownSets.has(s)) return s;
-    const n: SetState = { json: s.json, isMap: s.isMap, elems: new Map(s.elems), id: s.id };
+    const n: SetState = { json: s.json, isMap: s.isMap, elems: s.elems, id: s.id };
     this.ownSets.add(n);
     t.sets.set(name, n);
     this.touchedSets.add(n);
+    this.pending.set(n, { adds: new Map(), dels: new Set(), flushed: false });
     return n;
   }
 
@@ -324,6 +338,7 @@ export class Draft {
         this.ownSets.add(s);
         t.sets.set(j.name, s);
         this.touchedSets.add(s);
+        this.pending.set(s, { adds: new Map(), dels: new Set(), flushed: true });
         positions.set(s, posOf(j) ?? posOf(pos));
         this.changes.push({ op: 'add', kind, family: j.family, table: j.table, name: j.name, handle: json.handle, object: { [kind]: json } });
         if (j.elem?.length) this.addElems(t, j.name, j.elem, pos, true);
@@ -340,7 +355,10 @@ export class Draft {
       case 'flush': {
         const s = this.mutSet(t, j.name, pos);
         if (!s) return;
-        s.elems.clear();
+        const p = this.pending.get(s)!;
+        p.flushed = true;
+        p.adds.clear();
+        p.dels.clear();
         this.changes.push({ op: 'flush', kind, family: j.family, table: j.table, name: j.name });
         return;
       }
@@ -357,7 +375,10 @@ export class Draft {
       const timeout = o.timeout ?? s.json.timeout;
       const entry: ElemEntry = { item, expiresAt: timeout ? this.nowMs + timeout * 1000 : 0 };
       elemPositions.set(entry, posOf(item) ?? posOf(pos));
-      s.elems.set(elemKey(item, s.isMap), entry);
+      const k = elemKey(item, s.isMap);
+      const p = this.pending.get(s)!;
+      p.adds.set(k, entry);
+      p.dels.delete(k);
     }
     if (!quiet) {
       this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
@@ -376,12 +397,40 @@ export class Draft {
       if (!s) return;
       for (const item of j.elem) {
         const k = elemKey(item, s.isMap && Array.isArray(item));
-        if (!s.elems.delete(k)) this.errors.add(posOf(item) ?? posOf(pos), `element ${k} is not in set '${j.name}'`);
+        const p = this.pending.get(s)!;
+        const inBase = !p.flushed && s.elems.has(k) && !p.dels.has(k);
+        if (p.adds.delete(k)) {
+          if (inBase) p.dels.add(k);
+        } else if (inBase) p.dels.add(k);
+        else this.errors.add(posOf(item) ?? posOf(pos), `element ${k} is not in set '${j.name}'`);
       }
       this.changes.push({ op: 'delete', kind: 'element', family: j.family, table: j.table, name: j.name, object: { element: j } });
       return;
     }
     this.errors.add(posOf(pos), `cannot ${verb} an element`);
+  }
+}
+
+/** Every element a touched set will hold after the batch (O(set size)). */
+export function* elementsAfter(s: SetState, p: PendingElems | undefined): Iterable<ElemEntry> {
+  if (!p) {
+    yield* s.elems.values();
+    return;
+  }
+  if (!p.flushed) {
+    for (const [k, e] of s.elems) if (!p.dels.has(k) && !p.adds.has(k)) yield e;
+  }
+  yield* p.adds.values();
+}
+
+/** Applies a batch's element changes to the (shared) element maps: the commit step. */
+export function commitElements(d: Draft): void {
+  for (const [s, p] of d.pending) {
+    if (p.flushed) s.elems = new Map(p.adds);
+    else {
+      for (const k of p.dels) s.elems.delete(k);
+      for (const [k, e] of p.adds) s.elems.set(k, e);
+    }
   }
 }
 

@@ -11,10 +11,10 @@ import type { DataType, EncodeEnv } from './data-types.js';
 import type { ErrorList, Pos } from './errors.js';
 import { posOf } from './errors.js';
 import type { Registry, ValidateEnv } from './registry.js';
-import type { ChainState, SetState, TableState } from './state.js';
+import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { elemValue } from './state.js';
 import type { Draft } from './transaction.js';
-import { elemPositions, positions, rulePositions } from './transaction.js';
+import { elementsAfter, elemPositions, positions, rulePositions } from './transaction.js';
 import { checkValue, toInterval } from './values.js';
 import { isVerdict } from './modules/verdicts.js';
 
@@ -110,7 +110,8 @@ function tableRef(ref: string): string {
   return ref[0] === 'j' || ref[0] === 'g' ? `c:${ref.slice(2)}` : `s:${ref.slice(2)}`;
 }
 
-export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState): void {
+/** Checks a set's definition and the given elements (the new ones, or all of them). */
+export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState, entries: Iterable<ElemEntry>): void {
   const pos = positions.get(s);
   const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
   const types: DataType[] = [];
@@ -130,7 +131,7 @@ export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: 
   }
   const interval = s.json.flags?.includes('interval') ?? false;
   const targets: { target: string; isGoto: boolean }[] = [];
-  for (const e of s.elems.values()) {
+  for (const e of entries) {
     const epos = elemPositions.get(e) ?? pos;
     const key = elemValue(e.item, s.isMap);
     const iv = toInterval(key, types, enc);
@@ -189,7 +190,11 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
   }
   for (const s of d.touchedSets) {
     const t = d.tables.get(`${s.json.family} ${s.json.table}`);
-    if (t && t.sets.get(s.json.name) === s) validateSet(s, reg, errors, enc, t);
+    if (!t || t.sets.get(s.json.name) !== s) continue;
+    const p = d.pending.get(s);
+    // Verdict maps are walked whole (their targets are graph edges); other sets check only what is new.
+    const entries = s.isMap && s.json.map === 'verdict' ? elementsAfter(s, p) : p ? p.adds.values() : s.elems.values();
+    validateSet(s, reg, errors, enc, t, entries);
   }
   for (const { table, name, pos } of d.deletedChains) {
     const n = table.refs.get(`c:${name}`) ?? 0;
