@@ -187,4 +187,54 @@ describe('engine transactions', () => {
 ]}`;
     assert.throws(() => e.load(json, 'r.json'), (x: unknown) => x instanceof RulesetError && x.errors[0].line === 5 && /not a valid IPv4/.test(x.errors[0].message));
   });
+
+  it('keeps a hash set right through many single-element transactions', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    e.transaction('add rule inet t fwd ip saddr @blocked drop');
+    for (let i = 0; i < 300; i++) e.transaction(`add element inet t blocked { 10.0.${i >> 8}.${i & 255} }`);
+    for (let i = 0; i < 300; i += 2) e.transaction(`delete element inet t blocked { 10.0.${i >> 8}.${i & 255} }`);
+    e.transaction('add element inet t blocked { 10.0.0.0 }');
+    for (let i = 0; i < 300; i++) {
+      const v = verdict(e, { ...P, src: `10.0.${i >> 8}.${i & 255}` });
+      assert.equal(v, i % 2 === 1 || i === 0 ? Verdict.Drop : Verdict.Accept, `10.0.${i >> 8}.${i & 255}`);
+    }
+    assert.equal(e.ruleset.table('inet', 't')!.sets.get('blocked')!.elems.size, 151);
+  });
+
+  it('rebuilds an interval set when ranges are added, and flush empties a set', () => {
+    const e = new RulesetEngine();
+    e.load('table inet t { set r { type inet_service; flags interval; elements = { 22 } }\n chain fwd { type filter hook forward priority 0; policy accept; tcp dport @r drop } }');
+    assert.equal(verdict(e, { ...P, dport: 22 }), Verdict.Drop);
+    e.transaction('add element inet t r { 1000-2000 }');
+    assert.equal(verdict(e, { ...P, dport: 1500 }), Verdict.Drop);
+    assert.equal(verdict(e, { ...P, dport: 22 }), Verdict.Drop);
+    e.transaction('flush set inet t r');
+    assert.equal(verdict(e, { ...P, dport: 22 }), Verdict.Accept);
+    assert.equal(verdict(e, { ...P, dport: 1500 }), Verdict.Accept);
+  });
+
+  it('a failed batch leaves set elements untouched', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    e.transaction('add rule inet t fwd ip saddr @blocked drop\nadd element inet t blocked { 192.0.2.100 }');
+    assert.throws(() => e.transaction('delete element inet t blocked { 192.0.2.100 }\nadd element inet t blocked { 10.0.0.999 }'), /not a valid IPv4/);
+    assert.equal(verdict(e), Verdict.Drop);
+    assert.equal(e.ruleset.table('inet', 't')!.sets.get('blocked')!.elems.size, 1);
+  });
+
+  it('refreshes an element timeout when it is added again', () => {
+    let now = 0;
+    const e = new RulesetEngine({ clock: () => now });
+    e.load('table inet t { set s { type ipv4_addr; flags timeout; timeout 10s; }\n chain fwd { type filter hook forward priority 0; policy accept; ip saddr @s drop } }');
+    e.transaction('add element inet t s { 192.0.2.100 }');
+    now = 8000;
+    e.transaction('add element inet t s { 192.0.2.100 }');
+    const ctx = new ClassifyContext();
+    fillPacket(ctx.pkt, P);
+    ctx.nowMs = 15000;
+    assert.equal(e.compiled.classify(ctx, Hook.Forward), Verdict.Drop, 'the second add restarted the 10 s');
+    ctx.nowMs = 18000;
+    assert.equal(e.compiled.classify(ctx, Hook.Forward), Verdict.Accept);
+  });
 });
