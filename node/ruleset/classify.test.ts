@@ -275,6 +275,24 @@ describe('classify: statements', () => {
     assert.equal(run(engine('meta mark set 7\nmeta mark 7 drop'), V6).v, Verdict.Drop);
   });
 
+  it('meta mark set / ct mark set take their value from anonymous and named maps', () => {
+    let r = run(engine('meta mark set tcp dport map { 22 : 0x16, 80 : 0x50 }'), V4);
+    assert.equal(r.ctx.metaMark, 0x16);
+    r = run(engine('meta mark set tcp dport map { 80 : 0x50 }\nmeta mark 0 drop'), V6);
+    assert.equal(r.v, Verdict.Drop, 'a miss leaves the mark alone and ends the rule');
+    const e = engine('ct mark set ip6 saddr map @m', { extra: 'map m { type ipv6_addr : mark; flags interval; elements = { 2001:db8::/64 : 0x7 } }' });
+    r = run(e, V6);
+    assert.deepEqual([r.ctx.ctMark, r.ctx.ctMarkSet], [7, true]);
+    assert.match(e.list(), /ct mark set ip6 saddr map @m/);
+    assert.match(e.list(), /2001:db8::\/64 : 0x00000007/);
+  });
+
+  it('a typeof set takes its key type from the selectors', () => {
+    const e = engine('ip saddr . tcp dport @s drop', { extra: 'set s { typeof ip saddr . tcp dport; elements = { 192.0.2.100 . 22 } }' });
+    assert.equal(run(e, V4).v, Verdict.Drop);
+    assert.match(e.list(), /type ipv4_addr \. inet_service/);
+  });
+
   it('notrack raises ctx.notrack without deciding', () => {
     const { ctx, v } = run(engine('notrack'), V6);
     assert.equal(ctx.notrack, true);

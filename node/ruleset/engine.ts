@@ -210,6 +210,7 @@ export class RulesetEngine extends EventEmitter {
     for (const h of hooks) h.sort((a, b) => a.prio - b.prio);
 
     // ---- commit: one synchronous step ----
+    if (draft.rulesetFlushed) this.counterCells.clear();
     for (const { rule } of draft.goneRules) this.counterCells.delete(rule.handle ?? -1);
     for (const cr of newCompiled.values()) {
       if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);

@@ -593,7 +593,7 @@ export class Parser implements TextReader {
   }
 
   /** A selector (or a concatenation `a . b`) if the next words name one. */
-  private trySelectorExpr(): Selector | undefined {
+  trySelectorExpr(): Selector | undefined {
     const first = this.trySelector();
     if (!first) return undefined;
     if (!this.isWord('.')) return first;
@@ -727,20 +727,20 @@ export class Parser implements TextReader {
     return this.error(`expected a verdict (accept, drop, continue, return, jump CHAIN, goto CHAIN), got '${t.text}'`, t);
   }
 
-  mapData(types: DataType[]): string | { set: [Value, VerdictJ][] } {
+  mapData(types: DataType[], data?: DataType): string | { set: [Value, VerdictJ | Value][] } {
     const t = this.peek();
     if (t.kind === Tok.Word && t.text.startsWith('@')) {
       this.next();
       return t.text;
     }
     this.expectPunct('{');
-    const out: [Value, VerdictJ][] = [];
+    const out: [Value, VerdictJ | Value][] = [];
     for (;;) {
       this.skipNewlines();
       if (this.acceptPunct('}')) break;
       const k = this.concatValue(types, true);
       this.expectWord(':');
-      out.push([k, this.verdict()]);
+      out.push([k, data ? this.scalarOrInterval(data) : this.verdict()]);
       this.skipNewlines();
       if (!this.acceptPunct(',')) {
         this.skipNewlines();

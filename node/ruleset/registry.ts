@@ -39,8 +39,10 @@ export interface TextReader {
   verdict(): VerdictJ;
   /** Key types of a selector (throws a positioned error when unknown). */
   typesOf(sel: Selector): DataType[];
-  /** `{ KEY : VERDICT, ... }` or `@NAME` after `vmap`. */
-  mapData(types: DataType[]): string | { set: [Value, VerdictJ][] };
+  /** `{ KEY : VERDICT, ... }` or `@NAME` after `vmap`; with `data`, `{ KEY : VALUE, ... }` after `map`. */
+  mapData(types: DataType[], data?: DataType): string | { set: [Value, VerdictJ | Value][] };
+  /** A selector (or concatenation) if the next words name one. */
+  trySelectorExpr(): Selector | undefined;
 }
 
 /** What a module's `print` may use of the printer. */

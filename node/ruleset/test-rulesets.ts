@@ -18,6 +18,10 @@ table inet filter {
     type ipv4_addr . inet_service
     elements = { 192.0.2.10 . 22, 192.0.2.11 . 443 }
   }
+  map marks {
+    type inet_service : mark
+    elements = { 80 : 0x50 }
+  }
   map ports {
     type inet_service : verdict
     elements = { 22 : jump ssh, 23 : drop }
@@ -36,6 +40,8 @@ table inet filter {
     meta l4proto { tcp, udp } th dport 53 accept
     ip saddr . tcp dport { 10.0.0.1 . 22, 10.0.0.2 . 80 } accept
     meta mark set 0x10 ct mark set 5
+    meta mark set ip saddr map { 10.0.0.1 : 0x1, 10.0.0.2 : 0x2 }
+    ct mark set tcp dport map @marks
     icmp type echo-request reject with icmp port-unreachable
     icmpv6 type { echo-request, echo-reply } accept
     meta nfproto ipv6 ip6 daddr != 2001:db8::1 udp sport 123 notrack

@@ -53,6 +53,8 @@ export class Draft {
   readonly deletedChains: { table: TableState; name: string; pos: unknown }[] = [];
   readonly deletedSets: { table: TableState; name: string; pos: unknown }[] = [];
   structureChanged = false;
+  /** `flush ruleset` ran: every rule after it is new in this batch. */
+  rulesetFlushed = false;
   private readonly ownTables = new Set<TableState>();
   private readonly ownChains = new Set<ChainState>();
   private readonly ownSets = new Set<SetState>();
@@ -125,6 +127,7 @@ export class Draft {
       case 'ruleset':
         if (verb !== 'flush') return this.errors.add(posOf(pos), `cannot ${verb} the ruleset`);
         this.tables = new Map();
+        this.rulesetFlushed = true;
         this.structureChanged = true;
         this.changes.push({ op: 'flush', kind: 'ruleset' });
         return;

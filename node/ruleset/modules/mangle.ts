@@ -1,15 +1,24 @@
 /**
- * `meta mark set VALUE`, `ct mark set VALUE` (libnftables "mangle"). Applies to any
- * selector module declared writable. `ct mark set` also raises ctx.ctMarkSet so the
- * datapath writes the mark back to the conntrack entry.
+ * `meta mark set VALUE`, `ct mark set VALUE` (libnftables "mangle"), and the map form
+ * `meta mark set SELECTOR map { KEY : VALUE, ... }` / `... map @NAME` (libnftables
+ * `{"map": {"key", "data"}}`): the value is looked up, and a miss ends the rule as nft
+ * does. Applies to any selector module declared writable. `ct mark set` also raises
+ * ctx.ctMarkSet so the datapath writes the mark back to the conntrack entry.
  */
 import type { Selector, Value } from '../ast.js';
 import type { Registry, StatementModule } from '../registry.js';
 import { leftKey } from '../registry.js';
+import type { CompiledSet } from '../set-structures.js';
+
+type MapValue = { map: { key: Selector; data: string | { set: [Value, Value][] } } };
 
 interface MangleJ {
   key: Selector;
-  value: Value;
+  value: number | MapValue;
+}
+
+function isMapValue(v: unknown): v is MapValue {
+  return v !== null && typeof v === 'object' && 'map' in (v as object);
 }
 
 export const mangleModule: StatementModule = {
@@ -17,16 +26,21 @@ export const mangleModule: StatementModule = {
   keywords: [],
   afterSelector: 'set',
   jsonKeys: ['mangle'],
-  help: 'set a writable field: `meta mark set VALUE` (packet mark) or `ct mark set VALUE` (connection mark)',
+  help: 'set a writable field: `meta mark set VALUE` (packet mark) or `ct mark set VALUE` (connection mark); VALUE may be `SELECTOR map { KEY : VALUE }` or `SELECTOR map @NAME`',
   params: [
     { name: 'key', type: 'selector', required: true, help: 'meta mark or ct mark' },
-    { name: 'value', type: 'mark', required: true, help: 'new value' },
+    { name: 'value', type: 'mark | {map: {key, data}}', required: true, help: 'new value, or a map lookup giving it' },
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r, first, sel) {
-    const t = r.peek();
     if (!sel) r.error('set needs a field before it', first);
-    if (t.kind === 5) r.error('expected a value after set', t);
+    const from = r.trySelectorExpr();
+    if (from) {
+      r.expectWord('map');
+      const keyTypes = r.typesOf(from);
+      const dataType = r.typesOf(sel!)[0];
+      return { mangle: { key: sel!, value: { map: { key: from, data: r.mapData(keyTypes, dataType) } } } };
+    }
     const tw = r.expectWord();
     const n = /^0x[0-9a-f]+$/i.test(tw.text) ? parseInt(tw.text.slice(2), 16) : /^\d+$/.test(tw.text) ? Number(tw.text) : NaN;
     if (!(n >= 0 && n <= 0xffffffff)) r.error(`'${tw.text}' is not a valid mark (0..0xffffffff)`, tw);
@@ -34,39 +48,103 @@ export const mangleModule: StatementModule = {
   },
   print(stmt, p) {
     const m = (stmt as { mangle: MangleJ }).mangle;
-    const v = typeof m.value === 'number' ? '0x' + m.value.toString(16).padStart(8, '0') : String(m.value);
-    return `${p.selector(m.key)} set ${v}`;
+    const dataTypes = p.typesOf(m.key);
+    if (isMapValue(m.value)) {
+      const { key, data } = m.value.map;
+      if (typeof data === 'string') return `${p.selector(m.key)} set ${p.selector(key)} map ${data}`;
+      const kt = p.typesOf(key);
+      const items = data.set.map(([k, v]) => `${p.value(k, kt)} : ${p.value(v, dataTypes)}`);
+      return `${p.selector(m.key)} set ${p.selector(key)} map { ${items.join(', ')} }`;
+    }
+    return `${p.selector(m.key)} set ${p.value(m.value, dataTypes)}`;
   },
   checkJson(stmt) {
     const m = (stmt as { mangle: MangleJ }).mangle;
     if (!m || typeof m !== 'object' || !m.key) return 'mangle needs {key, value}';
+    if (isMapValue(m.value)) {
+      const mv = m.value.map;
+      if (!mv || !mv.key || mv.data === undefined) return 'a map value needs {key, data}';
+      if (typeof mv.data === 'string') return mv.data.startsWith('@') ? null : 'map data must be @NAME or {set: [...]}';
+      if (!Array.isArray(mv.data?.set) || mv.data.set.some((e) => !Array.isArray(e) || e.length !== 2)) return 'map data set must hold [KEY, VALUE] pairs';
+      return null;
+    }
     if (typeof m.value !== 'number' || !Number.isInteger(m.value) || m.value < 0 || m.value > 0xffffffff) return 'mangle value must be an integer 0..0xffffffff';
     return null;
   },
   validate(stmt, env) {
     const m = (stmt as { mangle: MangleJ }).mangle;
     const mod = env.registry.matchForLeft(m.key);
-    if (!mod) env.errors.add(env.pos, `unknown field ${JSON.stringify(m.key)}`);
-    else if (!mod.writable) env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.writable).map((x) => x.name).join(', ')})`);
-  },
-  compile(stmt) {
-    const m = (stmt as { mangle: MangleJ }).mangle;
-    const v = (m.value as number) >>> 0;
-    const key = leftKey(m.key);
-    if (key === 'ct:mark') {
-      return (ctx) => {
-        ctx.ctMark = v;
-        ctx.ctMarkSet = true;
-        return 0;
-      };
+    if (!mod) return env.errors.add(env.pos, `unknown field ${JSON.stringify(m.key)}`);
+    if (!mod.writable) {
+      return env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.writable).map((x) => x.name).join(', ')})`);
     }
-    if (key === 'meta:mark') {
+    if (!isMapValue(m.value)) return;
+    const keyTypes = env.selectorTypes(m.value.map.key);
+    if (typeof keyTypes === 'string') return env.errors.add(env.pos, keyTypes);
+    const data = m.value.map.data;
+    if (typeof data === 'string') {
+      const name = data.slice(1);
+      const set = env.findSet(name);
+      if (!set) return env.errors.add(env.pos, `unknown map '${name}'`);
+      if (set.map !== mod.type.name) return env.errors.add(env.pos, `map '${name}' gives ${set.map ?? 'no data'}, ${mod.name} needs ${mod.type.name}`);
+      const kt = Array.isArray(set.type) ? set.type : [set.type];
+      if (kt.join(' . ') !== keyTypes.map((t) => t.name).join(' . ')) env.errors.add(env.pos, `map '${name}' has key type ${kt.join(' . ')}, the selector gives ${keyTypes.map((t) => t.name).join(' . ')}`);
+      return;
+    }
+    for (const [k, v] of data.set) {
+      const e1 = env.checkValue(k, keyTypes);
+      if (e1) env.errors.add(env.pos, e1);
+      const e2 = env.checkValue(v, [mod.type]);
+      if (e2) env.errors.add(env.pos, e2);
+    }
+  },
+  compile(stmt, env) {
+    const m = (stmt as { mangle: MangleJ }).mangle;
+    const key = leftKey(m.key);
+    const isCt = key === 'ct:mark';
+    if (!isCt && key !== 'meta:mark') throw new Error(`no setter for ${key}`);
+    if (!isMapValue(m.value)) {
+      const v = m.value >>> 0;
+      if (isCt) {
+        return (ctx) => {
+          ctx.ctMark = v;
+          ctx.ctMarkSet = true;
+          return 0;
+        };
+      }
       return (ctx) => {
         ctx.metaMark = v;
         return 0;
       };
     }
-    throw new Error(`no setter for ${key}`);
+    const sel = env.selector(m.value.map.key);
+    const data = m.value.map.data;
+    let set: CompiledSet | undefined;
+    if (typeof data === 'string') set = env.set(data.slice(1));
+    else {
+      const scratch = new Uint32Array(1);
+      const t = env.registry.matchForLeft(m.key)!.type;
+      set = env.anonSet(sel.types, data.set.map(([k, v]) => {
+        const err = t.encode(v as number, scratch, 0, env.encode);
+        if (err) throw new Error(err);
+        return { val: k, data: scratch[0] };
+      }));
+    }
+    if (!set) throw new Error(`map ${String(data)} not compiled`);
+    const s = set;
+    const load = sel.load;
+    const k = new Uint32Array(sel.words);
+    return (ctx) => {
+      if (!load(ctx, k, 0)) return 5; // Code.Break
+      const i = s.lookup(k, 0, ctx.nowMs);
+      if (i < 0) return 5;
+      const v = s.dataOf(i) >>> 0;
+      if (isCt) {
+        ctx.ctMark = v;
+        ctx.ctMarkSet = true;
+      } else ctx.metaMark = v;
+      return 0;
+    };
   },
 };
 

@@ -26,7 +26,7 @@ export const vmapModule: StatementModule = {
   terminal: true,
   parse(r, first, sel) {
     if (!sel) r.error('vmap needs a selector before it', first);
-    const data = r.mapData(r.typesOf(sel!));
+    const data = r.mapData(r.typesOf(sel!)) as VmapJ['data'];
     return { vmap: { key: sel, data } };
   },
   print(stmt, p) {
