@@ -24,7 +24,7 @@ export interface Token extends Pos {
 }
 
 const PUNCT2 = new Set(['==', '!=', '<=', '>=']);
-const PUNCT1 = '{}();,=!<>&|';
+const PUNCT1 = '{}();,=!<>&|+';
 
 function isWordChar(c: number): boolean {
   return (

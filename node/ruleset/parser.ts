@@ -290,12 +290,9 @@ export class Parser implements TextReader {
     if (/^-?\d+$/.test(t.text)) base = Number(t.text);
     else if (t.text in PRIORITY_NAMES) base = PRIORITY_NAMES[t.text];
     else this.error(`unknown priority '${t.text}' (a number or ${Object.keys(PRIORITY_NAMES).join(', ')})`, t);
-    // `filter + 10` / `filter - 5`: '-5' lexes as a word, '+' is not a token we lex; accept words "+N".
-    const n = this.peek();
-    if (n.kind === Tok.Word && /^[+-]\d+$/.test(n.text)) {
-      this.next();
-      base! += Number(n.text);
-    }
+    // `filter + 10` / `filter - 5` (nft(8) CHAIN PRIORITIES): '+' is a token, '-' a word.
+    if (this.acceptPunct('+')) base! += this.integer();
+    else if (this.acceptWord('-')) base! -= this.integer();
     return base!;
   }
 

@@ -62,6 +62,8 @@ export interface ValidateEnv {
   registry: Registry;
   findSet(name: string): SetJ | undefined;
   hasChain(name: string): boolean;
+  /** Base chains (with a hook) cannot be jump/goto targets (nft refuses them too). */
+  isBaseChain(name: string): boolean;
   /** Records a jump/goto edge (validation walks the chain graph once). */
   edge(target: string, isGoto: boolean): void;
   /** Data types of a selector (one per concatenation part), or an error message. */

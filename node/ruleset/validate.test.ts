@@ -66,6 +66,17 @@ describe('validation', () => {
     );
   });
 
+  it('refuses a jump to a base chain', () => {
+    assert.match(errors('table ip t { chain b { type filter hook forward priority 0; }\n chain a { jump b } }')[0].message, /cannot jump or goto base chain 'b'/);
+  });
+
+  it('accepts named priorities with an offset', () => {
+    const e = new RulesetEngine();
+    e.load('table ip t { chain a { type filter hook forward priority filter + 10; }\n chain b { type filter hook prerouting priority raw - 5; } }');
+    assert.match(e.list(), /hook forward priority 10;/);
+    assert.match(e.list(), /hook prerouting priority -305;/);
+  });
+
   it('accepts a diamond (shared target) which is not a loop', () => {
     const r = checkRuleset('table ip t { chain a { jump b\n jump c }\n chain b { jump d }\n chain c { jump d }\n chain d { accept } }');
     assert.equal(r.ok, true, JSON.stringify(r.errors));

@@ -88,6 +88,7 @@ export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: Err
         return s?.json;
       },
       hasChain: (name) => t.chains.has(name),
+      isBaseChain: (name) => t.chains.get(name)?.json.hook !== undefined,
       edge(target, isGoto) {
         refs.push(`${isGoto ? 'g' : 'j'}:${target}`);
       },

@@ -56,6 +56,7 @@ export const verdictModule: StatementModule = {
     if ('jump' in v || 'goto' in v) {
       const target = 'jump' in v ? v.jump.target : v.goto.target;
       if (!env.hasChain(target)) env.errors.add(env.pos, `unknown chain '${target}'`);
+      else if (env.isBaseChain(target)) env.errors.add(env.pos, `cannot jump or goto base chain '${target}'`);
       else env.edge(target, 'goto' in v);
     }
   },

@@ -71,6 +71,7 @@ export const vmapModule: StatementModule = {
       if ('jump' in d || 'goto' in d) {
         const target = 'jump' in d ? d.jump.target : d.goto.target;
         if (!env.hasChain(target)) env.errors.add(env.pos, `unknown chain '${target}'`);
+        else if (env.isBaseChain(target)) env.errors.add(env.pos, `cannot jump or goto base chain '${target}'`);
         else env.edge(target, 'goto' in d);
       }
     }
