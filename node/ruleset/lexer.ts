@@ -23,7 +23,6 @@ export interface Token extends Pos {
   text: string;
 }
 
-const PUNCT2 = new Set(['==', '!=', '<=', '>=']);
 const PUNCT1 = '{}();,=!<>&|+';
 
 function isWordChar(c: number): boolean {
@@ -90,9 +89,9 @@ export function tokenize(text: string, file = '<input>'): Token[] {
       i = j;
       continue;
     }
-    const two = text.slice(i, i + 2);
-    if (PUNCT2.has(two)) {
-      out.push({ kind: Tok.Punct, text: two, line, col });
+    // == != <= >= : the second character is '='
+    if ((c === 61 || c === 33 || c === 60 || c === 62) && text.charCodeAt(i + 1) === 61) {
+      out.push({ kind: Tok.Punct, text: text.slice(i, i + 2), line, col });
       i += 2;
       continue;
     }

@@ -118,5 +118,9 @@ describe('validation', () => {
     assert.throws(() => e.transaction('delete set ip t s'), /still used by 1 rule/);
     assert.equal(e.list(), before);
     assert.equal(e.generation, 1);
+    e.transaction('add map ip t m { type inet_service : verdict; elements = { 1 : goto b } }');
+    assert.throws(() => e.transaction('flush chain ip t a\ndelete chain ip t b'), /still a target in verdict map 'm'/);
+    assert.match(e.list(), /jump b/);
+    assert.equal(e.generation, 2);
   });
 });

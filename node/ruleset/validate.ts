@@ -200,6 +200,11 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
   for (const { table, name, pos } of d.deletedChains) {
     const n = table.refs.get(`c:${name}`) ?? 0;
     if (n > 0 && !table.chains.has(name)) errors.add(posOf(pos), `chain '${name}' is still the target of ${n} jump/goto statement(s)`);
+    for (const s of table.sets.values()) {
+      if (!table.chains.has(name) && mapTargets.get(s)?.some((x) => x.target === name)) {
+        errors.add(posOf(pos), `chain '${name}' is still a target in verdict map '${s.json.name}'`);
+      }
+    }
   }
   for (const { table, name, pos } of d.deletedSets) {
     const n = table.refs.get(`s:${name}`) ?? 0;
