@@ -1,0 +1,313 @@
+/**
+ * Struct-of-arrays storage for connection entries plus the keyed hash index.
+ *
+ * Entry e owns two tuples, v = 2e (original) and v = 2e + 1 (reply). The reply tuple is
+ * stored, not derived, so NAT can later make it differ from the inverted original. Each
+ * tuple is hashed with HalfSipHash-1-3 (random key) over ten words:
+ *   src[4], dst[4], sport << 16 | dport, family << 24 | proto << 16 | zone
+ * (IPv4 uses word 0 of each address and zeros elsewhere: one layout for both families).
+ *
+ * The index is open addressing with linear probing at load <= 0.5, no tombstones
+ * (backward-shift deletion), and a cap on the probe distance: an insert that would land
+ * farther than `maxProbe` from its home bucket is refused and counted, so no key pattern
+ * can make a lookup cost more than maxProbe + 1 probes.
+ */
+import { halfSipHashWords } from './halfsiphash.js';
+
+export const enum Slot {
+  Free = 0,
+  /** Allocated for a new connection that is not yet confirmed (not in the index). */
+  Pending = 1,
+  Live = 2,
+}
+
+export class ConnTable {
+  readonly cap: number;
+  readonly maxProbe: number;
+  private readonly k0: number;
+  private readonly k1: number;
+
+  // --- tuples, indexed by v = 2e + dir ---
+  /** 8 words per tuple: src[0..3], dst[0..3]. */
+  readonly addr: Uint32Array;
+  /** 2 per tuple: sport, dport (ICMP: id, type << 8 | code). */
+  readonly port: Uint16Array;
+  readonly tupleHash: Uint32Array;
+
+  // --- per entry ---
+  readonly slot: Uint8Array;
+  readonly family: Uint8Array;
+  readonly proto: Uint8Array;
+  readonly zone: Uint16Array;
+  readonly status: Uint32Array;
+  readonly mark: Uint32Array;
+  /** Absolute expiry time (ms, same clock as track()). */
+  readonly expires: Float64Array;
+  /** UDP: end of the 2 s "is it a stream" window (Linux ct->proto.udp.stream_ts). */
+  readonly aux: Float64Array;
+  /** Time of the last Update event (rate limit). */
+  readonly lastEvent: Float64Array;
+
+  // --- TCP, per entry (Linux struct ip_ct_tcp) ---
+  readonly tcpState: Uint8Array;
+  readonly lastIndex: Uint8Array;
+  readonly lastDir: Uint8Array;
+  readonly lastWscale: Uint8Array;
+  readonly lastFlags: Uint8Array;
+  readonly retrans: Uint8Array;
+  readonly lastSeq: Uint32Array;
+  readonly lastAck: Uint32Array;
+  readonly lastEnd: Uint32Array;
+  readonly lastWin: Uint16Array;
+  // --- TCP, per direction (index 2e + dir; Linux struct ip_ct_tcp_state) ---
+  readonly tdEnd: Uint32Array;
+  readonly tdMaxEnd: Uint32Array;
+  readonly tdMaxWin: Uint32Array;
+  readonly tdMaxAck: Uint32Array;
+  readonly tdScale: Uint8Array;
+  readonly tdFlags: Uint8Array;
+
+  // --- free list ---
+  private readonly nextFree: Int32Array;
+  private freeHead: number;
+  /** Entries in Live state. */
+  live = 0;
+  /** Entries in Pending state. */
+  pending = 0;
+
+  // --- index ---
+  private readonly mask: number;
+  /** v + 1 of the tuple in the bucket, 0 when empty. */
+  private readonly bucket: Int32Array;
+  private readonly bucketHash: Uint32Array;
+
+  /** Scratch key for lookups: 10 words as hashed. */
+  readonly key = new Uint32Array(10);
+
+  constructor(cap: number, maxProbe: number, hashKey: Uint8Array) {
+    if (!Number.isInteger(cap) || cap < 1 || cap > 0x3fffffff) throw new RangeError('maxEntries must be an integer >= 1');
+    if (hashKey.length < 8) throw new RangeError('hashKey must be 8 bytes');
+    this.cap = cap;
+    this.maxProbe = maxProbe;
+    this.k0 = (hashKey[0] | (hashKey[1] << 8) | (hashKey[2] << 16) | (hashKey[3] << 24)) >>> 0;
+    this.k1 = (hashKey[4] | (hashKey[5] << 8) | (hashKey[6] << 16) | (hashKey[7] << 24)) >>> 0;
+    this.addr = new Uint32Array(cap * 16);
+    this.port = new Uint16Array(cap * 4);
+    this.tupleHash = new Uint32Array(cap * 2);
+    this.slot = new Uint8Array(cap);
+    this.family = new Uint8Array(cap);
+    this.proto = new Uint8Array(cap);
+    this.zone = new Uint16Array(cap);
+    this.status = new Uint32Array(cap);
+    this.mark = new Uint32Array(cap);
+    this.expires = new Float64Array(cap);
+    this.aux = new Float64Array(cap);
+    this.lastEvent = new Float64Array(cap);
+    this.tcpState = new Uint8Array(cap);
+    this.lastIndex = new Uint8Array(cap);
+    this.lastDir = new Uint8Array(cap);
+    this.lastWscale = new Uint8Array(cap);
+    this.lastFlags = new Uint8Array(cap);
+    this.retrans = new Uint8Array(cap);
+    this.lastSeq = new Uint32Array(cap);
+    this.lastAck = new Uint32Array(cap);
+    this.lastEnd = new Uint32Array(cap);
+    this.lastWin = new Uint16Array(cap);
+    this.tdEnd = new Uint32Array(cap * 2);
+    this.tdMaxEnd = new Uint32Array(cap * 2);
+    this.tdMaxWin = new Uint32Array(cap * 2);
+    this.tdMaxAck = new Uint32Array(cap * 2);
+    this.tdScale = new Uint8Array(cap * 2);
+    this.tdFlags = new Uint8Array(cap * 2);
+    this.nextFree = new Int32Array(cap);
+    for (let i = 0; i < cap; i++) this.nextFree[i] = i + 1 < cap ? i + 1 : -1;
+    this.freeHead = 0;
+    let size = 16;
+    while (size < cap * 4) size *= 2;
+    this.mask = size - 1;
+    this.bucket = new Int32Array(size);
+    this.bucketHash = new Uint32Array(size);
+  }
+
+  // ---------------------------------------------------------------- slots
+
+  /** Takes a free slot (marked Pending, fields cleared), or -1 when none is free. */
+  alloc(): number {
+    const e = this.freeHead;
+    if (e < 0) return -1;
+    this.freeHead = this.nextFree[e];
+    this.slot[e] = Slot.Pending;
+    this.pending++;
+    this.clear(e);
+    return e;
+  }
+
+  /** Returns a Pending or Live slot to the free list (unlinks it from the index first). */
+  free(e: number): void {
+    const s = this.slot[e];
+    if (s === Slot.Free) return;
+    if (s === Slot.Live) {
+      this.unlink(2 * e);
+      this.unlink(2 * e + 1);
+      this.live--;
+    } else {
+      this.pending--;
+    }
+    this.slot[e] = Slot.Free;
+    this.nextFree[e] = this.freeHead;
+    this.freeHead = e;
+  }
+
+  private clear(e: number): void {
+    this.status[e] = 0;
+    this.mark[e] = 0;
+    this.expires[e] = 0;
+    this.aux[e] = 0;
+    this.lastEvent[e] = 0;
+    this.clearTcp(e);
+  }
+
+  clearTcp(e: number): void {
+    this.tcpState[e] = 0;
+    this.lastIndex[e] = 0;
+    this.lastDir[e] = 0;
+    this.lastWscale[e] = 0;
+    this.lastFlags[e] = 0;
+    this.retrans[e] = 0;
+    this.lastSeq[e] = 0;
+    this.lastAck[e] = 0;
+    this.lastEnd[e] = 0;
+    this.lastWin[e] = 0;
+    for (let d = 2 * e; d < 2 * e + 2; d++) {
+      this.tdEnd[d] = 0;
+      this.tdMaxEnd[d] = 0;
+      this.tdMaxWin[d] = 0;
+      this.tdMaxAck[d] = 0;
+      this.tdScale[d] = 0;
+      this.tdFlags[d] = 0;
+    }
+  }
+
+  // ---------------------------------------------------------------- keys
+
+  /** Fills `key` from the stored tuple v. */
+  keyFromTuple(v: number): void {
+    const k = this.key;
+    const a = v * 8;
+    for (let i = 0; i < 8; i++) k[i] = this.addr[a + i];
+    k[8] = ((this.port[2 * v] << 16) | this.port[2 * v + 1]) >>> 0;
+    const e = v >> 1;
+    k[9] = ((this.family[e] << 24) | (this.proto[e] << 16) | this.zone[e]) >>> 0;
+  }
+
+  hashKey(): number {
+    return halfSipHashWords(this.key, 10, this.k0, this.k1);
+  }
+
+  private sameAsKey(v: number): boolean {
+    const k = this.key;
+    const a = v * 8;
+    for (let i = 0; i < 8; i++) if (this.addr[a + i] !== k[i]) return false;
+    if ((((this.port[2 * v] << 16) | this.port[2 * v + 1]) >>> 0) !== k[8]) return false;
+    const e = v >> 1;
+    return (((this.family[e] << 24) | (this.proto[e] << 16) | this.zone[e]) >>> 0) === k[9];
+  }
+
+  /** The tuple v matching `key` (hash `h`), or -1. At most maxProbe + 1 probes. */
+  find(h: number): number {
+    const mask = this.mask;
+    let i = h & mask;
+    for (let dist = 0; dist <= this.maxProbe; dist++) {
+      const b = this.bucket[i];
+      if (b === 0) return -1;
+      if (this.bucketHash[i] === h && this.sameAsKey(b - 1)) return b - 1;
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  /**
+   * Links Pending entry e (tuples already stored) into the index under both tuples and
+   * marks it Live. Returns 0 on success, 1 when a tuple is already present (clash), 2 when
+   * the probe cap would be exceeded. On failure nothing changes.
+   */
+  link(e: number): number {
+    this.keyFromTuple(2 * e);
+    const h0 = this.hashKey();
+    if (this.find(h0) >= 0) return 1;
+    this.keyFromTuple(2 * e + 1);
+    const h1 = this.hashKey();
+    if (this.find(h1) >= 0) return 1;
+    this.tupleHash[2 * e] = h0;
+    this.tupleHash[2 * e + 1] = h1;
+    if (!this.place(2 * e, h0)) return 2;
+    if (!this.place(2 * e + 1, h1)) {
+      this.unlink(2 * e);
+      return 2;
+    }
+    this.slot[e] = Slot.Live;
+    this.pending--;
+    this.live++;
+    return 0;
+  }
+
+  private place(v: number, h: number): boolean {
+    const mask = this.mask;
+    let i = h & mask;
+    for (let dist = 0; dist <= this.maxProbe; dist++) {
+      if (this.bucket[i] === 0) {
+        this.bucket[i] = v + 1;
+        this.bucketHash[i] = h;
+        return true;
+      }
+      i = (i + 1) & mask;
+    }
+    return false;
+  }
+
+  /** Removes tuple v from the index; backward-shift keeps every probe sequence gap-free. */
+  private unlink(v: number): void {
+    const mask = this.mask;
+    const h = this.tupleHash[v];
+    let i = h & mask;
+    let dist = 0;
+    while (this.bucket[i] !== v + 1) {
+      if (this.bucket[i] === 0 || dist > this.maxProbe) return;
+      i = (i + 1) & mask;
+      dist++;
+    }
+    let hole = i;
+    let j = (i + 1) & mask;
+    for (;;) {
+      const b = this.bucket[j];
+      if (b === 0) break;
+      const home = this.bucketHash[j] & mask;
+      // Move b into the hole when the hole lies within b's probe path [home, j].
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        this.bucket[hole] = b;
+        this.bucketHash[hole] = this.bucketHash[j];
+        hole = j;
+      }
+      j = (j + 1) & mask;
+    }
+    this.bucket[hole] = 0;
+    this.bucketHash[hole] = 0;
+  }
+
+  /** Re-hashes entry e after its reply tuple was rewritten (NAT, replica update). */
+  relink(e: number): number {
+    this.unlink(2 * e);
+    this.unlink(2 * e + 1);
+    this.slot[e] = Slot.Pending;
+    this.live--;
+    this.pending++;
+    return this.link(e);
+  }
+
+  /** Bytes held by the typed arrays (for the memory budget). */
+  byteSize(): number {
+    let n = 0;
+    for (const v of Object.values(this)) if (ArrayBuffer.isView(v)) n += v.byteLength;
+    return n;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The vocabulary of the connection tracker: states, status bits, events, options, the
+ * per-packet result and the snapshot a peer needs to rebuild an entry.
+ */
+
+/**
+ * `ct state` of one packet. The values are the bits nftables uses for `ct state`
+ * (NF_CT_STATE_INVALID_BIT, NF_CT_STATE_BIT(ctinfo), NF_CT_STATE_UNTRACKED_BIT), so a rule
+ * like `ct state { established, related }` compiles to one mask test.
+ */
+export const enum CtState {
+  Invalid = 1,
+  Established = 2,
+  Related = 4,
+  New = 8,
+  Untracked = 64,
+}
+
+/** `ct status` bits; the shared ones keep Linux's IPS_* values (uapi nf_conntrack_common.h). */
+export const enum CtStatus {
+  SeenReply = 1 << 1,
+  Assured = 1 << 2,
+  Confirmed = 1 << 3,
+  SrcNat = 1 << 4,
+  DstNat = 1 << 5,
+  /** hafw only: the entry was created or last written by a peer through sync. */
+  Replicated = 1 << 16,
+}
+
+export const enum CtEventKind {
+  New = 0,
+  Update = 1,
+  Destroy = 2,
+}
+
+/** Direction of a packet relative to the entry it matched. */
+export const enum CtDir {
+  Original = 0,
+  Reply = 1,
+}
+
+/** TCP conntrack states; same numbering as Linux's enum tcp_conntrack (ctnetlink exposes it). */
+export const enum TcpState {
+  None = 0,
+  SynSent = 1,
+  SynRecv = 2,
+  Established = 3,
+  FinWait = 4,
+  CloseWait = 5,
+  LastAck = 6,
+  TimeWait = 7,
+  Close = 8,
+  SynSent2 = 9,
+}
+
+export const TCP_STATE_NAMES: readonly string[] = [
+  'NONE', 'SYN_SENT', 'SYN_RECV', 'ESTABLISHED', 'FIN_WAIT', 'CLOSE_WAIT', 'LAST_ACK',
+  'TIME_WAIT', 'CLOSE', 'SYN_SENT2',
+];
+
+/** Per-direction TCP flags (ip_ct_tcp_state.flags), Linux's IP_CT_TCP_FLAG_* values. */
+export const enum TcpDirFlag {
+  WindowScale = 0x01,
+  SackPerm = 0x02,
+  CloseInit = 0x04,
+  BeLiberal = 0x08,
+  DataUnacknowledged = 0x10,
+  MaxAckSet = 0x20,
+}
+
+/** Timeouts in milliseconds. Defaults are Linux's (nf_conntrack_proto_{tcp,udp,icmp,generic}.c). */
+export interface CtTimeouts {
+  tcpSynSent: number;
+  tcpSynRecv: number;
+  tcpEstablished: number;
+  tcpFinWait: number;
+  tcpCloseWait: number;
+  tcpLastAck: number;
+  tcpTimeWait: number;
+  tcpClose: number;
+  tcpSynSent2: number;
+  /** After tcpMaxRetrans identical retransmissions (nf_conntrack_tcp_timeout_max_retrans). */
+  tcpRetrans: number;
+  /** While data is unacknowledged (nf_conntrack_tcp_timeout_unacknowledged). */
+  tcpUnacknowledged: number;
+  udpUnreplied: number;
+  /** nf_conntrack_udp_timeout_stream. */
+  udpReplied: number;
+  icmp: number;
+  icmpv6: number;
+  generic: number;
+}
+
+const S = 1000;
+export const DEFAULT_TIMEOUTS: Readonly<CtTimeouts> = Object.freeze({
+  tcpSynSent: 120 * S,
+  tcpSynRecv: 60 * S,
+  tcpEstablished: 5 * 24 * 3600 * S,
+  tcpFinWait: 120 * S,
+  tcpCloseWait: 60 * S,
+  tcpLastAck: 30 * S,
+  tcpTimeWait: 120 * S,
+  tcpClose: 10 * S,
+  tcpSynSent2: 120 * S,
+  tcpRetrans: 300 * S,
+  tcpUnacknowledged: 300 * S,
+  udpUnreplied: 30 * S,
+  udpReplied: 120 * S,
+  icmp: 30 * S,
+  icmpv6: 30 * S,
+  generic: 600 * S,
+});
+
+export interface ConntrackOptions {
+  /** Fixed capacity (entries); storage is allocated once at construction. */
+  maxEntries: number;
+  timeouts: Partial<CtTimeouts>;
+  /** nf_conntrack_tcp_loose: pick up mid-stream connections. Default false (strict). */
+  tcpLoose: boolean;
+  /** nf_conntrack_tcp_be_liberal: only out-of-window RSTs are invalid. Default false. */
+  tcpBeLiberal: boolean;
+  /** nf_conntrack_tcp_ignore_invalid_rst. Default false. */
+  tcpIgnoreInvalidRst: boolean;
+  /** nf_conntrack_tcp_max_retrans. Default 3. */
+  tcpMaxRetrans: number;
+  /** Longest linear-probe distance in the hash index; inserts beyond it are refused. Default 64. */
+  maxProbe: number;
+  /** 8 bytes for the HalfSipHash key; default crypto.randomBytes(8) at construction. */
+  hashKey: Uint8Array;
+  /** Minimum interval between two periodic (non-state-change) Update events of one entry. Default 5000 ms. */
+  eventRefreshMs: number;
+  /** Slots examined by the incremental expiry sweep on every track() call. Default 4. */
+  sweepPerPacket: number;
+  /** Slots examined when looking for an early-drop victim in a full table. Default 64. */
+  earlyDropScan: number;
+  /** Clock used when a method is called without an explicit time (ms). Default Date.now. */
+  now: () => number;
+}
+
+/** Result of the last track() call; one instance per tracker, overwritten every packet. */
+export class CtResult {
+  /** Entry index, or -1 (invalid, untracked). */
+  entry = -1;
+  dir: CtDir = CtDir.Original;
+  state: CtState = CtState.Invalid;
+  status = 0;
+  mark = 0;
+  /** True when entry is a new, not yet inserted one: call commit(accepted). */
+  pending = false;
+  /** The tracker asks for the packet to be dropped whatever the ruleset says (table full). */
+  drop = false;
+}
+
+/** Tuple of one direction as a peer sees it: addresses as bytes (4 or 16 used). */
+export interface CtTupleLike {
+  family: number;
+  proto: number;
+  zone: number;
+  origSrc: Uint8Array;
+  origDst: Uint8Array;
+  origSport: number;
+  origDport: number;
+}
+
+/**
+ * Everything a peer needs to rebuild an entry. One instance is reused by the caller;
+ * snapshot() overwrites every field. For ICMP, sport is the echo id and dport is
+ * (type << 8 | code).
+ */
+export class CtSnapshot implements CtTupleLike {
+  family = 0;
+  proto = 0;
+  zone = 0;
+  origSrc = new Uint8Array(16);
+  origDst = new Uint8Array(16);
+  origSport = 0;
+  origDport = 0;
+  replySrc = new Uint8Array(16);
+  replyDst = new Uint8Array(16);
+  replySport = 0;
+  replyDport = 0;
+  tcpState = 0;
+  /** Per direction [original, reply]: Linux ip_ct_tcp_state fields. */
+  tdEnd = [0, 0];
+  tdMaxEnd = [0, 0];
+  tdMaxWin = [0, 0];
+  tdMaxAck = [0, 0];
+  tdScale = [0, 0];
+  tdFlags = [0, 0];
+  status = 0;
+  mark = 0;
+  /** Remaining lifetime in ms at the time of the snapshot. */
+  timeoutMs = 0;
+  replicated = false;
+}
+
+/** Counters, named after `conntrack -S` where one exists. */
+export class CtStats {
+  searched = 0;
+  found = 0;
+  new = 0;
+  inserted = 0;
+  insertFailed = 0;
+  invalid = 0;
+  ignored = 0;
+  related = 0;
+  untracked = 0;
+  earlyDrop = 0;
+  /** New connections refused because the table was full and nothing could be dropped. */
+  refusedFull = 0;
+  /** Inserts refused because a probe sequence would exceed maxProbe. */
+  chainOverflow = 0;
+  expired = 0;
+  deleted = 0;
+  fragments = 0;
+  replicaApplied = 0;
+  replicaRefused = 0;
+  replicaDeleted = 0;
+  events = 0;
+}

@@ -1,0 +1,23 @@
+/**
+ * Connection tracking: the table, TCP/UDP/ICMP trackers, timeouts and the state events
+ * the sync protocol replicates. See tracker.ts for the per-packet contract
+ * (track -> ruleset -> commit) and ct-types.ts for the vocabulary.
+ */
+export { ConnTracker, type CtEventHandler } from './tracker.js';
+export {
+  type ConntrackOptions,
+  CtDir,
+  CtEventKind,
+  CtResult,
+  CtSnapshot,
+  CtState,
+  CtStats,
+  CtStatus,
+  type CtTimeouts,
+  type CtTupleLike,
+  DEFAULT_TIMEOUTS,
+  TCP_STATE_NAMES,
+  TcpDirFlag,
+  TcpState,
+} from './ct-types.js';
+export { halfSipHashWords } from './halfsiphash.js';

@@ -1,0 +1,877 @@
+/**
+ * ConnTracker: the connection table and the per-protocol trackers behind one small API.
+ *
+ *   const ct = new ConnTracker({ maxEntries: 1 << 20 });
+ *   ct.onEvent = (kind, entry) => { ct.snapshot(entry, snap); ... };
+ *   const state = ct.track(pkt, now, zone);   // ct.result has entry/dir/state/status/mark
+ *   ...run the ruleset...
+ *   ct.commit(verdict === accept);             // a new entry is inserted only when accepted
+ *
+ * Like Linux, a new connection is inserted at "confirm" time, i.e. only once the ruleset
+ * accepted its first packet (nf_conntrack_confirm): a dropped SYN leaves no entry behind.
+ * A pending entry that is not committed before the next track() call is discarded.
+ *
+ * Nothing on the per-packet path allocates: keys live in a scratch Uint32Array, results
+ * in the reused `result` object, and all entry data in the typed arrays of ConnTable.
+ */
+import { randomBytes } from 'node:crypto';
+import { IpProto, type PacketInfo, ParseStatus } from '../packet/packet-info.js';
+import { PacketInfo as PacketInfoClass } from '../packet/packet-info.js';
+import { parseInner } from '../packet/parse.js';
+import { ConnTable, Slot } from './conn-table.js';
+import {
+  type ConntrackOptions,
+  CtDir,
+  CtEventKind,
+  CtResult,
+  CtSnapshot,
+  CtState,
+  CtStats,
+  CtStatus,
+  type CtTimeouts,
+  type CtTupleLike,
+  DEFAULT_TIMEOUTS,
+  TcpState,
+} from './ct-types.js';
+import {
+  type TcpConfig,
+  TcpIndex,
+  TcpVerdict,
+  TIMEOUT_RETRANS,
+  TIMEOUT_UNACK,
+  tcpClosing,
+  tcpFlagsValid,
+  tcpIndex,
+  tcpNew,
+  tcpNextState,
+  tcpPacket,
+} from './tcp-tracker.js';
+
+export type CtEventHandler = (kind: CtEventKind, entry: number) => void;
+
+/** UDP: a flow that still talks this long after creation is a stream (Linux stream_ts). */
+const UDP_STREAM_DELAY_MS = 2000;
+
+/** ICMP request/reply pairs (Linux icmp invmap); -1 where the type cannot start or answer one. */
+const ICMP4_INVERSE = new Int16Array(256).fill(-1);
+ICMP4_INVERSE[8] = 0; ICMP4_INVERSE[0] = 8;
+ICMP4_INVERSE[13] = 14; ICMP4_INVERSE[14] = 13;
+ICMP4_INVERSE[15] = 16; ICMP4_INVERSE[16] = 15;
+ICMP4_INVERSE[17] = 18; ICMP4_INVERSE[18] = 17;
+const ICMP6_INVERSE = new Int16Array(256).fill(-1);
+ICMP6_INVERSE[128] = 129; ICMP6_INVERSE[129] = 128;
+ICMP6_INVERSE[139] = 140; ICMP6_INVERSE[140] = 139;
+
+/** ICMP types that may create an entry: the requests (Linux valid_new). */
+function icmpCanCreate(family: number, type: number): boolean {
+  return family === 4 ? type === 8 || type === 13 || type === 15 || type === 17 : type === 128 || type === 139;
+}
+
+/**
+ * ICMPv6 types Linux leaves untracked (icmpv6_error's noct_valid_new): MLD query, report,
+ * done, router solicitation/advertisement, neighbour solicitation/advertisement, MLDv2 report.
+ */
+function icmp6Untracked(type: number): boolean {
+  return (type >= 130 && type <= 136) || type === 143;
+}
+
+function icmpIsError(family: number, type: number): boolean {
+  return family === 4 ? type === 3 || type === 4 || type === 5 || type === 11 || type === 12 : type < 128;
+}
+
+/** Protocols whose tuple carries ports here (TCP, UDP); everything else is tracked by addresses. */
+function hasPorts(proto: number): boolean {
+  return proto === IpProto.Tcp || proto === IpProto.Udp;
+}
+
+export class ConnTracker {
+  readonly table: ConnTable;
+  readonly result = new CtResult();
+  readonly stats = new CtStats();
+  readonly timeouts: Readonly<CtTimeouts>;
+  onEvent: CtEventHandler | null = null;
+
+  private readonly opts: ConntrackOptions;
+  private readonly tcpCfg: TcpConfig;
+  private readonly inner = new PacketInfoClass();
+  private pendingEntry = -1;
+  private pendingNow = 0;
+  private sweepCursor = 0;
+  private dropCursor = 0;
+
+  constructor(options: Partial<ConntrackOptions> = {}) {
+    const o: ConntrackOptions = {
+      maxEntries: 65536,
+      tcpLoose: false,
+      tcpBeLiberal: false,
+      tcpIgnoreInvalidRst: false,
+      tcpMaxRetrans: 3,
+      maxProbe: 64,
+      eventRefreshMs: 5000,
+      sweepPerPacket: 4,
+      earlyDropScan: 64,
+      now: Date.now,
+      ...options,
+      timeouts: { ...DEFAULT_TIMEOUTS, ...(options.timeouts ?? {}) },
+      hashKey: options.hashKey ?? randomBytes(8),
+    };
+    this.opts = o;
+    const to = o.timeouts as CtTimeouts;
+    for (const [k, v] of Object.entries(to)) {
+      if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new RangeError(`timeout ${k} must be a finite number >= 0`);
+    }
+    this.timeouts = Object.freeze({ ...to });
+    const tt = new Float64Array(12);
+    tt[TcpState.SynSent] = to.tcpSynSent;
+    tt[TcpState.SynRecv] = to.tcpSynRecv;
+    tt[TcpState.Established] = to.tcpEstablished;
+    tt[TcpState.FinWait] = to.tcpFinWait;
+    tt[TcpState.CloseWait] = to.tcpCloseWait;
+    tt[TcpState.LastAck] = to.tcpLastAck;
+    tt[TcpState.TimeWait] = to.tcpTimeWait;
+    tt[TcpState.Close] = to.tcpClose;
+    tt[TcpState.SynSent2] = to.tcpSynSent2;
+    tt[TIMEOUT_RETRANS] = to.tcpRetrans;
+    tt[TIMEOUT_UNACK] = to.tcpUnacknowledged;
+    this.tcpCfg = {
+      loose: o.tcpLoose,
+      beLiberal: o.tcpBeLiberal,
+      ignoreInvalidRst: o.tcpIgnoreInvalidRst,
+      maxRetrans: o.tcpMaxRetrans,
+      timeouts: tt,
+    };
+    this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey);
+  }
+
+  /** Live (confirmed) entries. */
+  count(): number {
+    return this.table.live;
+  }
+
+  get capacity(): number {
+    return this.table.cap;
+  }
+
+  // ================================================================ per packet
+
+  /**
+   * Classifies one parsed packet and updates the table. Returns the ct state and fills
+   * `result`. For a NEW connection `result.pending` is true: call commit().
+   */
+  track(pkt: PacketInfo, nowMs: number, zone = 0): CtState {
+    if (this.pendingEntry >= 0) this.commit(false);
+    const r = this.result;
+    r.entry = -1;
+    r.dir = CtDir.Original;
+    r.status = 0;
+    r.mark = 0;
+    r.pending = false;
+    r.drop = false;
+    if (this.opts.sweepPerPacket > 0) this.sweep(nowMs, this.opts.sweepPerPacket);
+
+    const st = pkt.status;
+    if (st !== ParseStatus.Ok) {
+      // Not IP at all: conntrack does not apply. IP with a header chain we do not walk
+      // (e.g. IPv6 ESP): track by addresses and protocol, like Linux's generic tracker.
+      if (st === ParseStatus.Unsupported && pkt.family === 0) return this.finish(CtState.Untracked);
+      if (st === ParseStatus.Unsupported && pkt.l4proto !== 0 && pkt.addrLen !== 0) {
+        return this.trackGeneric(pkt, nowMs, zone & 0xffff);
+      }
+      return this.invalid();
+    }
+    if (pkt.isFragment) {
+      // Linux tracks reassembled packets only (nf_defrag_ipv4/ipv6 run first). hafw's
+      // datapath forwards fragments without reassembly, so they carry no ct.
+      this.stats.fragments++;
+      return this.invalid();
+    }
+    zone &= 0xffff;
+    const proto = pkt.l4proto;
+    if (proto === IpProto.Tcp) return this.trackTcp(pkt, nowMs, zone);
+    if (proto === IpProto.Udp) return this.trackUdp(pkt, nowMs, zone);
+    if ((proto === IpProto.Icmp && pkt.family === 4) || (proto === IpProto.Icmpv6 && pkt.family === 6)) {
+      return this.trackIcmp(pkt, nowMs, zone);
+    }
+    return this.trackGeneric(pkt, nowMs, zone);
+  }
+
+  /** For a packet a `notrack` rule exempted: sets result to untracked without a lookup. */
+  untracked(): CtState {
+    if (this.pendingEntry >= 0) this.commit(false);
+    const r = this.result;
+    r.entry = -1;
+    r.dir = CtDir.Original;
+    r.status = 0;
+    r.mark = 0;
+    r.pending = false;
+    r.drop = false;
+    return this.finish(CtState.Untracked);
+  }
+
+  /**
+   * Confirms (accepted) or discards the pending new entry of the last track() call.
+   * Returns false when the packet must be dropped: the insert failed (tuple clash or
+   * probe cap), as Linux drops a packet whose confirm fails.
+   */
+  commit(accepted: boolean): boolean {
+    const e = this.pendingEntry;
+    if (e < 0) return true;
+    this.pendingEntry = -1;
+    const t = this.table;
+    if (this.result.entry === e) this.result.pending = false;
+    if (!accepted) {
+      t.free(e);
+      return true;
+    }
+    const rc = t.link(e);
+    if (rc !== 0) {
+      if (rc === 2) this.stats.chainOverflow++;
+      this.stats.insertFailed++;
+      t.free(e);
+      if (this.result.entry === e) this.result.entry = -1;
+      return false;
+    }
+    t.status[e] |= CtStatus.Confirmed;
+    t.lastEvent[e] = this.pendingNow;
+    this.stats.inserted++;
+    this.emit(CtEventKind.New, e);
+    return true;
+  }
+
+  private finish(state: CtState): CtState {
+    this.result.state = state;
+    if (state === CtState.Untracked) this.stats.untracked++;
+    return state;
+  }
+
+  private invalid(): CtState {
+    this.stats.invalid++;
+    const r = this.result;
+    r.entry = -1;
+    r.pending = false;
+    r.status = 0;
+    r.mark = 0;
+    r.state = CtState.Invalid;
+    return CtState.Invalid;
+  }
+
+  /** Key of the packet's own tuple, in table.key. */
+  private keyFromPacket(pkt: PacketInfo, zone: number, sport: number, dport: number): void {
+    const k = this.table.key;
+    const b = pkt.buf;
+    if (pkt.addrLen === 4) {
+      k[0] = ((b[pkt.srcOff] << 24) | (b[pkt.srcOff + 1] << 16) | (b[pkt.srcOff + 2] << 8) | b[pkt.srcOff + 3]) >>> 0;
+      k[1] = 0; k[2] = 0; k[3] = 0;
+      k[4] = ((b[pkt.dstOff] << 24) | (b[pkt.dstOff + 1] << 16) | (b[pkt.dstOff + 2] << 8) | b[pkt.dstOff + 3]) >>> 0;
+      k[5] = 0; k[6] = 0; k[7] = 0;
+    } else {
+      for (let i = 0; i < 4; i++) {
+        const s = pkt.srcOff + 4 * i;
+        const d = pkt.dstOff + 4 * i;
+        k[i] = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
+        k[4 + i] = ((b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3]) >>> 0;
+      }
+    }
+    k[8] = ((sport << 16) | dport) >>> 0;
+    k[9] = ((pkt.family << 24) | (pkt.l4proto << 16) | zone) >>> 0;
+  }
+
+  /** Looks up table.key; returns the tuple v or -1, destroying an expired entry it finds. */
+  private lookup(now: number): number {
+    const t = this.table;
+    this.stats.searched++;
+    const v = t.find(t.hashKey());
+    if (v < 0) return -1;
+    const e = v >> 1;
+    if (t.expires[e] <= now) {
+      // Linux's lookup also treats an expired entry as gone (nf_ct_is_expired).
+      this.stats.expired++;
+      this.destroy(e, true);
+      return -1;
+    }
+    this.stats.found++;
+    return v;
+  }
+
+  /**
+   * Starts a pending entry from the packet key in table.key: stores the original tuple and
+   * its inverse as the reply tuple. `replyDport` is the reply's dport (ICMP: inverted type).
+   */
+  private startEntry(pkt: PacketInfo, zone: number, now: number, replySport: number, replyDport: number): number {
+    const e = this.allocSlot(now);
+    if (e < 0) return -1;
+    const t = this.table;
+    const k = t.key;
+    t.family[e] = pkt.family;
+    t.proto[e] = pkt.l4proto;
+    t.zone[e] = zone;
+    const o = 16 * e;
+    for (let i = 0; i < 8; i++) t.addr[o + i] = k[i];
+    for (let i = 0; i < 4; i++) {
+      t.addr[o + 8 + i] = k[4 + i];
+      t.addr[o + 12 + i] = k[i];
+    }
+    t.port[4 * e] = k[8] >>> 16;
+    t.port[4 * e + 1] = k[8] & 0xffff;
+    t.port[4 * e + 2] = replySport;
+    t.port[4 * e + 3] = replyDport;
+    this.pendingEntry = e;
+    this.pendingNow = now;
+    this.stats.new++;
+    return e;
+  }
+
+  /** A free slot, making room by early drop when the table is full; -1 when refused. */
+  private allocSlot(now: number): number {
+    const t = this.table;
+    const e = t.alloc();
+    if (e >= 0) return e;
+    const cap = t.cap;
+    for (let i = 0; i < this.opts.earlyDropScan; i++) {
+      const c = this.dropCursor;
+      this.dropCursor = c + 1 < cap ? c + 1 : 0;
+      if (t.slot[c] !== Slot.Live) continue;
+      if (t.expires[c] <= now) {
+        this.stats.expired++;
+        this.destroy(c, true);
+        return t.alloc();
+      }
+      // Linux early_drop: entries not assured, or TCP ones already closing.
+      if (!(t.status[c] & CtStatus.Assured) || (t.proto[c] === IpProto.Tcp && tcpClosing(t.tcpState[c]))) {
+        this.stats.earlyDrop++;
+        this.destroy(c, true);
+        return t.alloc();
+      }
+    }
+    this.stats.refusedFull++;
+    return -1;
+  }
+
+  private refused(): CtState {
+    // Linux drops the packet when no entry can be allocated ("table full, dropping packet").
+    this.result.drop = true;
+    return this.invalid();
+  }
+
+  /** Common ending for a packet that matched live entry e in direction dir. */
+  private hit(e: number, dir: number, state: CtState, oldStatus: number, oldTcp: number, refreshed: boolean, now: number): CtState {
+    const t = this.table;
+    if (dir === CtDir.Reply) t.status[e] |= CtStatus.SeenReply;
+    const r = this.result;
+    r.entry = e;
+    r.dir = dir;
+    r.status = t.status[e];
+    r.mark = t.mark[e];
+    r.state = state;
+    if (t.status[e] !== oldStatus || t.tcpState[e] !== oldTcp) {
+      t.lastEvent[e] = now;
+      this.emit(CtEventKind.Update, e);
+    } else if (refreshed && now - t.lastEvent[e] >= this.opts.eventRefreshMs) {
+      t.lastEvent[e] = now;
+      this.emit(CtEventKind.Update, e);
+    }
+    return state;
+  }
+
+  private pendingResult(e: number, now: number): CtState {
+    const r = this.result;
+    r.entry = e;
+    r.dir = CtDir.Original;
+    r.status = this.table.status[e];
+    r.mark = 0;
+    r.pending = true;
+    r.state = CtState.New;
+    void now;
+    return CtState.New;
+  }
+
+  // ---------------------------------------------------------------- TCP
+
+  private trackTcp(pkt: PacketInfo, now: number, zone: number): CtState {
+    if (!pkt.l4Valid || !tcpFlagsValid(pkt.tcpFlags)) return this.invalid();
+    const t = this.table;
+    const cfg = this.tcpCfg;
+    this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+    let v = this.lookup(now);
+    if (v >= 0) {
+      const e = v >> 1;
+      const dir = v & 1;
+      const oldStatus = t.status[e];
+      const oldTcp = t.tcpState[e];
+      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
+      const verdict = tcpPacket(t, e, dir, pkt, now, cfg);
+      switch (verdict) {
+        case TcpVerdict.Invalid:
+          return this.invalid();
+        case TcpVerdict.Ignore:
+          this.stats.ignored++;
+          return this.hit(e, dir, state, oldStatus, oldTcp, false, now);
+        case TcpVerdict.Accept:
+          return this.hit(e, dir, state, oldStatus, oldTcp, true, now);
+        case TcpVerdict.AcceptKill: {
+          this.hit(e, dir, state, oldStatus, oldTcp, false, now);
+          this.destroy(e, true);
+          this.result.entry = -1;
+          return state;
+        }
+        default:
+          // Repeat: the SYN reopens a closed connection; forget it and start over.
+          this.destroy(e, true);
+          this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+          v = -1;
+      }
+    }
+    // Not found: only a SYN (or, when loose, an ACK) may create (Linux tcp_new).
+    const ns = tcpNextState(0, tcpIndex(pkt.tcpFlags), TcpState.None);
+    if (!(ns === TcpState.SynSent || (ns === TcpState.Established && cfg.loose))) return this.invalid();
+    const e = this.startEntry(pkt, zone, now, pkt.dport, pkt.sport);
+    if (e < 0) return this.refused();
+    if (!tcpNew(t, e, pkt, cfg)) {
+      this.discardPending();
+      return this.invalid();
+    }
+    const verdict = tcpPacket(t, e, 0, pkt, now, cfg);
+    if (verdict === TcpVerdict.Invalid || verdict === TcpVerdict.Repeat || verdict === TcpVerdict.AcceptKill) {
+      this.discardPending();
+      return this.invalid();
+    }
+    if (t.expires[e] <= now) t.expires[e] = now + cfg.timeouts[t.tcpState[e]];
+    return this.pendingResult(e, now);
+  }
+
+  private discardPending(): void {
+    const e = this.pendingEntry;
+    if (e < 0) return;
+    this.pendingEntry = -1;
+    this.table.free(e);
+    this.stats.new--;
+  }
+
+  // ---------------------------------------------------------------- UDP
+
+  private trackUdp(pkt: PacketInfo, now: number, zone: number): CtState {
+    if (!pkt.l4Valid) return this.invalid();
+    const t = this.table;
+    const to = this.timeouts;
+    this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+    const v = this.lookup(now);
+    if (v >= 0) {
+      const e = v >> 1;
+      const dir = v & 1;
+      const oldStatus = t.status[e];
+      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
+      // Linux nf_conntrack_udp_packet: after traffic both ways, and once the flow is older
+      // than 2 s, it is a stream: longer timeout and ASSURED.
+      if (oldStatus & CtStatus.SeenReply) {
+        let extra = to.udpUnreplied;
+        if (now > t.aux[e]) {
+          extra = to.udpReplied;
+          t.status[e] |= CtStatus.Assured;
+        }
+        t.expires[e] = now + extra;
+      } else {
+        t.expires[e] = now + to.udpUnreplied;
+      }
+      return this.hit(e, dir, state, oldStatus, 0, true, now);
+    }
+    const e = this.startEntry(pkt, zone, now, pkt.dport, pkt.sport);
+    if (e < 0) return this.refused();
+    t.aux[e] = now + UDP_STREAM_DELAY_MS;
+    t.expires[e] = now + to.udpUnreplied;
+    return this.pendingResult(e, now);
+  }
+
+  // ---------------------------------------------------------------- generic
+
+  private trackGeneric(pkt: PacketInfo, now: number, zone: number): CtState {
+    const t = this.table;
+    this.keyFromPacket(pkt, zone, 0, 0);
+    const v = this.lookup(now);
+    if (v >= 0) {
+      const e = v >> 1;
+      const dir = v & 1;
+      const oldStatus = t.status[e];
+      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
+      t.expires[e] = now + this.timeouts.generic;
+      return this.hit(e, dir, state, oldStatus, 0, true, now);
+    }
+    const e = this.startEntry(pkt, zone, now, 0, 0);
+    if (e < 0) return this.refused();
+    t.expires[e] = now + this.timeouts.generic;
+    return this.pendingResult(e, now);
+  }
+
+  // ---------------------------------------------------------------- ICMP / ICMPv6
+
+  private trackIcmp(pkt: PacketInfo, now: number, zone: number): CtState {
+    const fam = pkt.family;
+    if (!pkt.l4Valid || pkt.end - pkt.l4Off < 8) return this.invalid();
+    const type = pkt.icmpType;
+    if (fam === 6 && icmp6Untracked(type)) return this.finish(CtState.Untracked);
+    // RFC 1122 §3.2.2: unknown ICMP types (above 18) are discarded; Linux marks them invalid.
+    if (fam === 4 && type > 18) return this.invalid();
+    if (icmpIsError(fam, type)) return this.trackIcmpError(pkt, now, zone);
+
+    const b = pkt.buf;
+    const id = (b[pkt.l4Off + 4] << 8) | b[pkt.l4Off + 5];
+    const code = pkt.icmpCode;
+    const t = this.table;
+    this.keyFromPacket(pkt, zone, id, (type << 8) | code);
+    const v = this.lookup(now);
+    if (v >= 0) {
+      const e = v >> 1;
+      const dir = v & 1;
+      const oldStatus = t.status[e];
+      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
+      t.expires[e] = now + (fam === 4 ? this.timeouts.icmp : this.timeouts.icmpv6);
+      return this.hit(e, dir, state, oldStatus, 0, true, now);
+    }
+    if (!icmpCanCreate(fam, type)) return this.invalid();
+    const inv = fam === 4 ? ICMP4_INVERSE[type] : ICMP6_INVERSE[type];
+    const e = this.startEntry(pkt, zone, now, id, (inv << 8) | code);
+    if (e < 0) return this.refused();
+    t.expires[e] = now + (fam === 4 ? this.timeouts.icmp : this.timeouts.icmpv6);
+    return this.pendingResult(e, now);
+  }
+
+  /**
+   * ICMP error quoting a packet of a tracked connection: RELATED to it (Linux
+   * nf_conntrack_inet_error). The quoted tuple is inverted and looked up; no match, a
+   * quote we cannot read, or an error not addressed to the quoted packet's sender is
+   * invalid. The entry itself is not refreshed.
+   */
+  private trackIcmpError(pkt: PacketInfo, now: number, zone: number): CtState {
+    const inner = this.inner;
+    if (pkt.icmpInnerOff <= 0) return this.invalid();
+    const st = parseInner(inner, pkt.buf, pkt.icmpInnerOff, pkt.end);
+    if (st !== ParseStatus.Ok || inner.family !== pkt.family || inner.fragOffset !== 0) return this.invalid();
+    const b = pkt.buf;
+    const ip = inner.l4proto;
+    let sport = 0;
+    let dport = 0;
+    if (hasPorts(ip)) {
+      if (!inner.l4Valid) return this.invalid();
+      sport = inner.dport;
+      dport = inner.sport;
+    } else if ((ip === IpProto.Icmp && inner.family === 4) || (ip === IpProto.Icmpv6 && inner.family === 6)) {
+      if (!inner.l4Valid || inner.end - inner.l4Off < 8) return this.invalid();
+      const it = inner.icmpType;
+      const inv = inner.family === 4 ? ICMP4_INVERSE[it] : ICMP6_INVERSE[it];
+      if (inv < 0) return this.invalid(); // an error quoting an error, or an unpaired type
+      sport = (b[inner.l4Off + 4] << 8) | b[inner.l4Off + 5];
+      dport = (inv << 8) | inner.icmpCode;
+    }
+    // Inverted quoted tuple: the quote's destination becomes the source.
+    const so = inner.srcOff;
+    inner.srcOff = inner.dstOff;
+    inner.dstOff = so;
+    this.keyFromPacket(inner, zone, sport, dport);
+    inner.dstOff = inner.srcOff;
+    inner.srcOff = so;
+    const v = this.lookup(now);
+    if (v < 0) return this.invalid();
+    // The error must go to the one who sent the quoted packet (Linux: outer daddr check).
+    const n = pkt.addrLen;
+    for (let i = 0; i < n; i++) if (b[pkt.dstOff + i] !== b[so + i]) return this.invalid();
+    const e = v >> 1;
+    const t = this.table;
+    const r = this.result;
+    r.entry = e;
+    r.dir = v & 1;
+    r.status = t.status[e];
+    r.mark = t.mark[e];
+    r.state = CtState.Related;
+    this.stats.related++;
+    return CtState.Related;
+  }
+
+  // ================================================================ expiry
+
+  /**
+   * Incremental sweep: examines up to `budget` slots from a rotating cursor and destroys
+   * expired entries (Destroy event). Returns how many expired. O(budget).
+   */
+  expire(nowMs: number = this.opts.now(), budget = 1024): number {
+    return this.sweep(nowMs, budget);
+  }
+
+  private sweep(now: number, budget: number): number {
+    const t = this.table;
+    const cap = t.cap;
+    let c = this.sweepCursor;
+    let n = 0;
+    if (budget > cap) budget = cap;
+    for (let i = 0; i < budget; i++) {
+      if (t.slot[c] === Slot.Live && t.expires[c] <= now) {
+        this.stats.expired++;
+        this.destroy(c, true);
+        n++;
+      }
+      c = c + 1 < cap ? c + 1 : 0;
+    }
+    this.sweepCursor = c;
+    return n;
+  }
+
+  // ================================================================ entries
+
+  private emit(kind: CtEventKind, e: number): void {
+    const h = this.onEvent;
+    if (h === null) return;
+    this.stats.events++;
+    h(kind, e);
+  }
+
+  /** Removes entry e; with `notify` a Destroy event fires first (entry still readable). */
+  private destroy(e: number, notify: boolean): void {
+    const t = this.table;
+    if (t.slot[e] === Slot.Live && notify) this.emit(CtEventKind.Destroy, e);
+    if (e === this.pendingEntry) this.pendingEntry = -1;
+    t.free(e);
+  }
+
+  /** Deletes a live entry (conntrack -D); emits Destroy. */
+  delete(entry: number): boolean {
+    if (!this.isLive(entry)) return false;
+    this.stats.deleted++;
+    this.destroy(entry, true);
+    return true;
+  }
+
+  /** Deletes every entry, with Destroy events. */
+  flush(): number {
+    const t = this.table;
+    let n = 0;
+    for (let e = 0; e < t.cap; e++) {
+      if (t.slot[e] === Slot.Live) {
+        this.destroy(e, true);
+        n++;
+      }
+    }
+    this.stats.deleted += n;
+    return n;
+  }
+
+  isLive(entry: number): boolean {
+    return entry >= 0 && entry < this.table.cap && this.table.slot[entry] === Slot.Live;
+  }
+
+  /** Calls cb for every live entry. The callback may delete the entry it is given. */
+  forEach(cb: (entry: number) => void): void {
+    const t = this.table;
+    for (let e = 0; e < t.cap; e++) if (t.slot[e] === Slot.Live) cb(e);
+  }
+
+  getMark(entry: number): number {
+    return this.table.mark[entry];
+  }
+
+  /** Sets ct mark (live or pending entry); a change on a live entry emits Update. */
+  setMark(entry: number, mark: number): void {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap || t.slot[entry] === Slot.Free) return;
+    mark >>>= 0;
+    if (t.mark[entry] === mark) return;
+    t.mark[entry] = mark;
+    if (this.result.entry === entry) this.result.mark = mark;
+    if (t.slot[entry] === Slot.Live) this.emit(CtEventKind.Update, entry);
+  }
+
+  getStatus(entry: number): number {
+    return this.table.status[entry];
+  }
+
+  /** Adds status bits (e.g. SrcNat/DstNat when NAT binds the entry). */
+  setStatusBits(entry: number, bits: number): void {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap || t.slot[entry] === Slot.Free) return;
+    const before = t.status[entry];
+    t.status[entry] = before | bits;
+    if (this.result.entry === entry) this.result.status = t.status[entry];
+    if (t.status[entry] !== before && t.slot[entry] === Slot.Live) this.emit(CtEventKind.Update, entry);
+  }
+
+  getTcpState(entry: number): TcpState {
+    return this.table.tcpState[entry] as TcpState;
+  }
+
+  /** Remaining lifetime in ms (negative once expired). */
+  remainingMs(entry: number, nowMs: number = this.opts.now()): number {
+    return this.table.expires[entry] - nowMs;
+  }
+
+  // ================================================================ sync interface
+
+  /** Fills `out` with everything a peer needs to rebuild entry `entry`. */
+  snapshot(entry: number, out: CtSnapshot, nowMs: number = this.opts.now()): CtSnapshot {
+    const t = this.table;
+    const e = entry;
+    out.family = t.family[e];
+    out.proto = t.proto[e];
+    out.zone = t.zone[e];
+    const o = 16 * e;
+    wordsToBytes(t.addr, o, out.origSrc, out.family);
+    wordsToBytes(t.addr, o + 4, out.origDst, out.family);
+    wordsToBytes(t.addr, o + 8, out.replySrc, out.family);
+    wordsToBytes(t.addr, o + 12, out.replyDst, out.family);
+    out.origSport = t.port[4 * e];
+    out.origDport = t.port[4 * e + 1];
+    out.replySport = t.port[4 * e + 2];
+    out.replyDport = t.port[4 * e + 3];
+    out.tcpState = t.tcpState[e];
+    for (let d = 0; d < 2; d++) {
+      const i = 2 * e + d;
+      out.tdEnd[d] = t.tdEnd[i];
+      out.tdMaxEnd[d] = t.tdMaxEnd[i];
+      out.tdMaxWin[d] = t.tdMaxWin[i];
+      out.tdMaxAck[d] = t.tdMaxAck[i];
+      out.tdScale[d] = t.tdScale[i];
+      out.tdFlags[d] = t.tdFlags[i];
+    }
+    out.status = t.status[e];
+    out.mark = t.mark[e];
+    const rem = t.expires[e] - nowMs;
+    out.timeoutMs = rem > 0 ? rem : 0;
+    out.replicated = (t.status[e] & CtStatus.Replicated) !== 0;
+    return out;
+  }
+
+  private keyFromTupleLike(s: CtTupleLike): boolean {
+    const k = this.table.key;
+    const fam = s.family;
+    if (fam !== 4 && fam !== 6) return false;
+    bytesToWords(s.origSrc, k, 0, fam);
+    bytesToWords(s.origDst, k, 4, fam);
+    k[8] = (((s.origSport & 0xffff) << 16) | (s.origDport & 0xffff)) >>> 0;
+    k[9] = ((fam << 24) | ((s.proto & 0xff) << 16) | (s.zone & 0xffff)) >>> 0;
+    return true;
+  }
+
+  /**
+   * Inserts or updates the entry a peer described, marked Replicated. No event is
+   * emitted (so replication never echoes). Returns the entry index, or -1 when it could
+   * not be stored (bad family, table full, tuple clash, probe cap).
+   */
+  applyReplica(snap: CtSnapshot, nowMs: number = this.opts.now()): number {
+    const t = this.table;
+    if (!this.keyFromTupleLike(snap)) {
+      this.stats.replicaRefused++;
+      return -1;
+    }
+    if (this.pendingEntry >= 0) this.commit(false);
+    let v = t.find(t.hashKey());
+    if (v >= 0 && (v & 1) === 1) {
+      // Our entry has this tuple as its reply: the peer's view wins.
+      this.destroy(v >> 1, false);
+      v = -1;
+    }
+    let e: number;
+    let fresh = false;
+    if (v >= 0) {
+      e = v >> 1;
+    } else {
+      e = this.allocSlot(nowMs);
+      if (e < 0) {
+        this.stats.replicaRefused++;
+        return -1;
+      }
+      fresh = true;
+    }
+    const o = 16 * e;
+    let replyChanged = false;
+    const fam = snap.family;
+    t.family[e] = fam;
+    t.proto[e] = snap.proto;
+    t.zone[e] = snap.zone;
+    const k = t.key;
+    for (let i = 0; i < 8; i++) t.addr[o + i] = k[i];
+    const rw = this.scratchWords;
+    bytesToWords(snap.replySrc, rw, 0, fam);
+    bytesToWords(snap.replyDst, rw, 4, fam);
+    for (let i = 0; i < 8; i++) {
+      if (t.addr[o + 8 + i] !== rw[i]) replyChanged = true;
+      t.addr[o + 8 + i] = rw[i];
+    }
+    t.port[4 * e] = snap.origSport;
+    t.port[4 * e + 1] = snap.origDport;
+    if (t.port[4 * e + 2] !== (snap.replySport & 0xffff) || t.port[4 * e + 3] !== (snap.replyDport & 0xffff)) replyChanged = true;
+    t.port[4 * e + 2] = snap.replySport;
+    t.port[4 * e + 3] = snap.replyDport;
+    t.tcpState[e] = snap.tcpState;
+    for (let d = 0; d < 2; d++) {
+      const i = 2 * e + d;
+      t.tdEnd[i] = snap.tdEnd[d];
+      t.tdMaxEnd[i] = snap.tdMaxEnd[d];
+      t.tdMaxWin[i] = snap.tdMaxWin[d];
+      t.tdMaxAck[i] = snap.tdMaxAck[d];
+      t.tdScale[i] = snap.tdScale[d];
+      t.tdFlags[i] = snap.tdFlags[d];
+    }
+    t.status[e] = (snap.status | CtStatus.Replicated | CtStatus.Confirmed) >>> 0;
+    t.mark[e] = snap.mark;
+    t.expires[e] = nowMs + snap.timeoutMs;
+    t.lastEvent[e] = nowMs;
+    if (fresh) {
+      // A replicated UDP flow is past its "is it a stream" window already.
+      t.aux[e] = nowMs;
+      t.lastIndex[e] = TcpIndex.None;
+      const rc = t.link(e);
+      if (rc !== 0) {
+        if (rc === 2) this.stats.chainOverflow++;
+        t.free(e);
+        this.stats.replicaRefused++;
+        return -1;
+      }
+    } else if (replyChanged) {
+      const rc = t.relink(e);
+      if (rc !== 0) {
+        if (rc === 2) this.stats.chainOverflow++;
+        t.free(e);
+        this.stats.replicaRefused++;
+        return -1;
+      }
+    }
+    this.stats.replicaApplied++;
+    return e;
+  }
+
+  private readonly scratchWords = new Uint32Array(8);
+
+  /** Deletes the entry with this tuple (either direction) without an event; unknown is ignored. */
+  deleteReplica(tuple: CtTupleLike): boolean {
+    const t = this.table;
+    if (!this.keyFromTupleLike(tuple)) return false;
+    const v = t.find(t.hashKey());
+    if (v < 0) return false;
+    this.destroy(v >> 1, false);
+    this.stats.replicaDeleted++;
+    return true;
+  }
+
+  /** Entry of a tuple (either direction), or -1: for the API and tests. */
+  lookupTuple(tuple: CtTupleLike): number {
+    const t = this.table;
+    if (!this.keyFromTupleLike(tuple)) return -1;
+    const v = t.find(t.hashKey());
+    return v < 0 ? -1 : v >> 1;
+  }
+}
+
+function wordsToBytes(src: Uint32Array, off: number, out: Uint8Array, family: number): void {
+  out.fill(0);
+  const n = family === 4 ? 1 : 4;
+  for (let i = 0; i < n; i++) {
+    const w = src[off + i];
+    out[4 * i] = w >>> 24;
+    out[4 * i + 1] = (w >>> 16) & 0xff;
+    out[4 * i + 2] = (w >>> 8) & 0xff;
+    out[4 * i + 3] = w & 0xff;
+  }
+}
+
+function bytesToWords(b: Uint8Array, out: Uint32Array, off: number, family: number): void {
+  const n = family === 4 ? 1 : 4;
+  for (let i = 0; i < 4; i++) {
+    out[off + i] = i < n ? ((b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3]) >>> 0 : 0;
+  }
+}
