@@ -1,0 +1,525 @@
+/**
+ * One node's sync protocol endpoint, sans-I/O (STYLE.md: quinn-proto, h11): it takes local
+ * state events, received datagrams and the time, and produces datagrams to send (to every
+ * peer: the multicast group, or each unicast peer), records applied to the sink, and an
+ * `inSync` verdict for the failover module. Sockets, the worker thread and the clock live in
+ * thin shells around it, so tests drive it through a simulated lossy link with a fake clock.
+ */
+import {
+  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, isSequenced, peekSender,
+  type DecodeError, type Message,
+} from './wire.js';
+import { Coalescer } from './coalescer.js';
+import { ReplayVerdict, ReplayWindow } from './replay-window.js';
+import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
+import { BulkSender, ResyncState } from './resync.js';
+import { StateMirror } from './state-mirror.js';
+import { EventKind, recordKey, withKind, type StateRecord, type StateSink, type StateSource } from './state-record.js';
+import { lagFromEcho } from './lag.js';
+
+export interface SyncConfig {
+  /** This node's id (non-zero, unique in the cluster). */
+  nodeId: number;
+  /** Boot epoch: must grow on every start (default: wall-clock seconds at start, by the shell). */
+  epoch: number;
+  /** Shared cluster key for HMAC-SHA256 (at least 32 random bytes). */
+  key: Uint8Array;
+  /** MTU of the sync link. */
+  mtu?: number;
+  /** Longest a state event waits to be batched (ms). */
+  flushDelayMs?: number;
+  /** Receivers ACK at most this often (ms). */
+  ackIntervalMs?: number;
+  /** After the last DATA, an ALIVE follows this soon so a lost tail is found (ms). */
+  tailProbeMs?: number;
+  /** An idle sender sends ALIVE this often (ms); receivers ACK at least this often. */
+  aliveIntervalMs?: number;
+  /** Missing sequences are NACKed again after this long (ms). */
+  nackRetryMs?: number;
+  /** A sequence is resent at most once per this interval (ms). */
+  minResendIntervalMs?: number;
+  /** Messages held for retransmission (power of two). */
+  resendQueueSize?: number;
+  /** Sequences tracked ahead of the first missing one, and anti-replay window (power of two). */
+  receiveWindow?: number;
+  /** RESYNC_REQUEST is repeated after this long without progress (ms). */
+  resyncRetryMs?: number;
+  /** Resync chunks sent per bulk tick. */
+  bulkChunksPerTick?: number;
+  /** Interval between bulk ticks (ms). */
+  bulkTickMs?: number;
+  /** A peer silent this long is forgotten (ms). */
+  peerTimeoutMs?: number;
+  /** With no peer heard this long after start, the node is alone and counts as in sync (ms). */
+  startupGraceMs?: number;
+  /** First data sequence number (default random). */
+  initialSeq?: number;
+}
+
+type Required2<T> = { [K in keyof T]-?: T[K] };
+
+export const SYNC_DEFAULTS = {
+  mtu: 1500,
+  flushDelayMs: 1,
+  ackIntervalMs: 5,
+  tailProbeMs: 3,
+  aliveIntervalMs: 200,
+  nackRetryMs: 20,
+  minResendIntervalMs: 5,
+  resendQueueSize: 16384,
+  receiveWindow: 65536,
+  resyncRetryMs: 500,
+  bulkChunksPerTick: 16,
+  bulkTickMs: 1,
+  peerTimeoutMs: 3000,
+  startupGraceMs: 1000,
+};
+
+/** Plain counters; the metrics shell turns them into prom-client metrics. */
+export class SyncStats {
+  msgsSent = 0;
+  bytesSent = 0;
+  msgsReceived = 0;
+  bytesReceived = 0;
+  recordsSent = 0;
+  recordsApplied = 0;
+  retransmits = 0;
+  nacksSent = 0;
+  nacksReceived = 0;
+  lostSent = 0;
+  lostReceived = 0;
+  gaps = 0;
+  ownDropped = 0;
+  drops: Record<DecodeError, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0 };
+  resyncsRequested = 0;
+  resyncsCompleted = 0;
+  resyncsServed = 0;
+  peerRestarts = 0;
+  /** Durations (ms) of completed resyncs, newest last (bounded). */
+  resyncDurations: number[] = [];
+  /** Lag samples (ms) not yet taken by the metrics shell (bounded). */
+  lagSamples: number[] = [];
+}
+
+class Peer {
+  readonly dataWindow: ReplayWindow;
+  readonly ctlWindow: ReplayWindow;
+  rx: ReliableReceiver | null = null;
+  readonly sync: ResyncState;
+  lastHeard: number;
+  ackDueAt = Infinity;
+  lastAckAt = -Infinity;
+  lastAckBase = -1;
+  echoTime = NaN;
+  echoStamp = NaN;
+  echoAppliedAt = NaN;
+  lastEchoSampled = NaN;
+
+  constructor(readonly node: number, readonly epoch: number, window: number, now: number) {
+    this.dataWindow = new ReplayWindow(window);
+    this.ctlWindow = new ReplayWindow(window);
+    this.sync = new ResyncState(now);
+    this.lastHeard = now;
+  }
+}
+
+export class SyncEndpoint {
+  readonly cfg: Required2<SyncConfig>;
+  readonly stats = new SyncStats();
+  readonly source: StateSource;
+  private readonly mirror: StateMirror | null;
+  private readonly coalescer: Coalescer;
+  private readonly sender: ReliableSender;
+  private readonly bulk: BulkSender;
+  private readonly peers = new Map<number, Peer>();
+  private readonly outbox: Buffer[] = [];
+  private outHead = 0;
+  private ctlSeq = 0;
+  private startedAt = NaN;
+  private lastNow = 0;
+  private lastDataAt = -Infinity;
+  private nextAliveAt = 0;
+  private nextBulkAt = 0;
+  private readonly batches: StateRecord[][] = [];
+  private readonly nackRanges: number[] = [];
+  private readonly answer: NackAnswer = { resend: [], lost: [] };
+
+  /**
+   * `source` answers NACKs and resyncs with current state; when omitted the endpoint keeps a
+   * StateMirror of its own from the local events it is given.
+   */
+  constructor(cfg: SyncConfig, private readonly sink: StateSink, source?: StateSource) {
+    this.cfg = {
+      ...SYNC_DEFAULTS,
+      initialSeq: (Math.random() * 0x100000000) >>> 0,
+      ...stripUndefined(cfg),
+    } as Required2<SyncConfig>;
+    if (this.cfg.nodeId <= 0 || this.cfg.nodeId > 0xffffffff) throw new RangeError('nodeId must be 1..2^32-1');
+    this.mirror = source === undefined ? new StateMirror() : null;
+    this.source = source ?? this.mirror!;
+    this.coalescer = new Coalescer({ mtu: this.cfg.mtu, flushDelayMs: this.cfg.flushDelayMs });
+    this.sender = new ReliableSender({
+      initialSeq: this.cfg.initialSeq,
+      queueSize: this.cfg.resendQueueSize,
+      minResendIntervalMs: this.cfg.minResendIntervalMs,
+      peerTimeoutMs: this.cfg.peerTimeoutMs,
+    });
+    this.bulk = new BulkSender(this.source);
+  }
+
+  /** Starts the protocol: peers learn of us from the first ALIVE and ask for our table; we ask for theirs. */
+  start(now: number): void {
+    this.startedAt = now;
+    this.lastNow = now;
+    this.nextAliveAt = now;
+  }
+
+  /**
+   * True when this node holds a complete table from every live peer (or none answered within
+   * the startup grace: it is alone). Failover must not take or preempt the VIPs before.
+   */
+  get inSync(): boolean {
+    if (Number.isNaN(this.startedAt)) return false;
+    if (this.peers.size === 0) return this.lastNow - this.startedAt >= this.cfg.startupGraceMs;
+    for (const p of this.peers.values()) if (!p.sync.synced) return false;
+    return true;
+  }
+
+  /** Per-peer view for `hafw sync stats`. */
+  peerStatus(): { node: number; epoch: number; inSync: boolean; cumAck: number; lastHeardMs: number }[] {
+    const out = [];
+    for (const p of this.peers.values()) {
+      out.push({ node: p.node, epoch: p.epoch, inSync: p.sync.synced, cumAck: p.rx?.cumAck ?? -1, lastHeardMs: this.lastNow - p.lastHeard });
+    }
+    return out;
+  }
+
+  /** Messages held for retransmission, and connections waiting to be batched. */
+  get resendQueueDepth(): number {
+    return this.sender.queued;
+  }
+  get pendingEvents(): number {
+    return this.coalescer.size;
+  }
+
+  /** A state change of a local connection (never one injected from a peer: no echo loops). */
+  localEvent(rec: StateRecord, now: number): void {
+    this.mirror?.note(rec);
+    this.coalescer.push(rec, now);
+    if (this.coalescer.size > 0) {
+      this.coalescer.drain(now, this.batches);
+      this.sendBatches(now);
+    }
+  }
+
+  /** Sends what is batched now, whatever the delay (e.g. before a planned switchover). */
+  flush(now: number): void {
+    this.coalescer.flush(this.batches);
+    this.sendBatches(now);
+  }
+
+  /** Next datagram to send to all peers, or undefined. */
+  poll(): Buffer | undefined {
+    if (this.outHead >= this.outbox.length) {
+      if (this.outbox.length > 0) {
+        this.outbox.length = 0;
+        this.outHead = 0;
+      }
+      return undefined;
+    }
+    const b = this.outbox[this.outHead]!;
+    this.outbox[this.outHead++] = undefined as unknown as Buffer;
+    return b;
+  }
+
+  /** When tick() should be called next (it may be called more often). */
+  nextTimerAt(): number {
+    let t = Math.min(this.coalescer.dueAt(), this.nextAliveAt);
+    if (this.bulk.active) t = Math.min(t, this.nextBulkAt);
+    for (const p of this.peers.values()) {
+      t = Math.min(t, p.ackDueAt, p.lastHeard + this.cfg.peerTimeoutMs);
+      if (p.rx !== null) t = Math.min(t, p.rx.nackDueAt());
+      if (!p.sync.synced) t = Math.min(t, Math.max(p.sync.lastRequestAt, p.sync.lastChunkAt) + this.cfg.resyncRetryMs);
+    }
+    if (this.peers.size === 0 && !Number.isNaN(this.startedAt)) t = Math.min(t, this.startedAt + this.cfg.startupGraceMs);
+    return t;
+  }
+
+  tick(now: number): void {
+    this.lastNow = now;
+    this.coalescer.drain(now, this.batches);
+    this.sendBatches(now);
+    if (this.bulk.active && now >= this.nextBulkAt) this.bulkStep(now);
+    if (now >= this.nextAliveAt) {
+      this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...this.ctlHeader(now) }, now);
+      this.nextAliveAt = now + this.cfg.aliveIntervalMs;
+    }
+    for (const p of this.peers.values()) {
+      if (now - p.lastHeard > this.cfg.peerTimeoutMs) {
+        this.peers.delete(p.node);
+        this.sender.forgetPeer(p.node);
+        continue;
+      }
+      this.peerTimers(p, now);
+    }
+  }
+
+  receive(bytes: Uint8Array, now: number): void {
+    this.lastNow = now;
+    this.stats.msgsReceived++;
+    this.stats.bytesReceived += bytes.length;
+    if (peekSender(bytes) === this.cfg.nodeId) {
+      // Multicast loops back to the sender on the same host or interface (DESIGN §8).
+      this.stats.ownDropped++;
+      return;
+    }
+    const r = decodeMessage(bytes, this.cfg.key);
+    if (!r.ok) {
+      this.stats.drops[r.reason]++;
+      return;
+    }
+    const m = r.msg;
+    if (m.node === 0 || m.node === this.cfg.nodeId) {
+      this.stats.drops.malformed++;
+      return;
+    }
+    let p = this.peers.get(m.node);
+    if (p !== undefined && m.epoch < p.epoch) {
+      this.stats.drops.replay++; // from an earlier life of that peer
+      return;
+    }
+    if (p === undefined || m.epoch > p.epoch) {
+      if (p !== undefined) this.stats.peerRestarts++;
+      p = new Peer(m.node, m.epoch, this.cfg.receiveWindow, now);
+      this.peers.set(m.node, p);
+      this.sender.forgetPeer(m.node);
+    }
+    const window = isSequenced(m.type) ? p.dataWindow : p.ctlWindow;
+    if (window.accept(m.seq) !== ReplayVerdict.Accept) {
+      this.stats.drops.replay++;
+      return;
+    }
+    p.lastHeard = now;
+    this.dispatch(p, m, now);
+    this.peerTimers(p, now);
+  }
+
+  private dispatch(p: Peer, m: Message, now: number): void {
+    const me = this.cfg.nodeId;
+    switch (m.type) {
+      case MessageType.Data:
+      case MessageType.ResyncChunk:
+      case MessageType.ResyncDone: {
+        const rx = this.rxFor(p, m.seq, false);
+        const before = rx.gaps;
+        if (rx.onData(m.seq, now) === DataVerdict.TooFar) p.sync.invalidate(now);
+        this.stats.gaps += rx.gaps - before;
+        if (m.type === MessageType.ResyncChunk) {
+          if (p.sync.onChunk(m.bulkId, now) && !p.sync.synced) this.sink.resyncBegin?.(p.node);
+        } else if (m.type === MessageType.ResyncDone) {
+          if (p.sync.onDone(m.bulkId, m.firstSeq, m.seq, now) && !p.sync.synced) this.sink.resyncBegin?.(p.node);
+        }
+        if (m.type !== MessageType.ResyncDone) {
+          let oldest = Infinity;
+          for (const rec of m.records) {
+            this.sink.apply(p.node, rec, m.time - rec.stamp);
+            if (rec.stamp < oldest) oldest = rec.stamp;
+          }
+          this.stats.recordsApplied += m.records.length;
+          if (m.type === MessageType.Data && m.records.length > 0 && !(m.time <= p.echoTime)) {
+            p.echoTime = m.time;
+            p.echoStamp = oldest;
+            p.echoAppliedAt = now;
+          }
+        }
+        if (p.ackDueAt === Infinity) p.ackDueAt = now + this.cfg.ackIntervalMs;
+        this.checkSynced(p, now);
+        break;
+      }
+      case MessageType.Alive: {
+        const rx = this.rxFor(p, m.lastSeq, true);
+        const before = rx.gaps;
+        if (rx.onAlive(m.lastSeq, now) === DataVerdict.TooFar) p.sync.invalidate(now);
+        this.stats.gaps += rx.gaps - before;
+        break;
+      }
+      case MessageType.Ack: {
+        if (m.target !== me || m.targetEpoch !== this.cfg.epoch) break;
+        this.sender.onAck(p.node, m.cumAck, now);
+        if (m.echoTime !== p.lastEchoSampled) {
+          const lag = lagFromEcho(now, m.echoTime, m.echoHold, m.echoStamp);
+          if (!Number.isNaN(lag)) {
+            p.lastEchoSampled = m.echoTime;
+            pushBounded(this.stats.lagSamples, lag, 100000);
+          }
+        }
+        break;
+      }
+      case MessageType.Nack: {
+        if (m.target !== me || m.targetEpoch !== this.cfg.epoch) break;
+        this.stats.nacksReceived++;
+        this.answer.resend.length = 0;
+        this.answer.lost.length = 0;
+        for (let i = 0; i + 1 < m.ranges.length; i += 2) this.sender.answerNack(m.ranges[i]!, m.ranges[i + 1]!, now, this.answer);
+        for (const e of this.answer.resend) this.resend(e, now);
+        for (let i = 0; i + 1 < this.answer.lost.length; i += 2) {
+          this.stats.lostSent++;
+          this.send({
+            type: MessageType.Lost, target: p.node, targetEpoch: p.epoch,
+            from: this.answer.lost[i]!, to: this.answer.lost[i + 1]!, ...this.ctlHeader(now),
+          }, now);
+        }
+        break;
+      }
+      case MessageType.ResyncRequest:
+        if (m.target === 0 || m.target === me) {
+          this.stats.resyncsServed++;
+          const wasActive = this.bulk.active;
+          this.bulk.request();
+          if (!wasActive) this.nextBulkAt = now;
+        }
+        break;
+      case MessageType.Lost:
+        if (m.target !== me || m.targetEpoch !== this.cfg.epoch || p.rx === null) break;
+        this.stats.lostReceived++;
+        p.rx.giveUp(m.from, m.to);
+        p.sync.invalidate(now);
+        this.checkSynced(p, now);
+        break;
+    }
+  }
+
+  /** The receive tracker of `p`, created at the first sequence heard (ALIVE announces the last one sent). */
+  private rxFor(p: Peer, seq: number, fromAlive: boolean): ReliableReceiver {
+    if (p.rx === null) {
+      p.rx = new ReliableReceiver(fromAlive ? (seq + 1) >>> 0 : seq, {
+        window: this.cfg.receiveWindow,
+        nackRetryMs: this.cfg.nackRetryMs,
+      });
+    }
+    return p.rx;
+  }
+
+  private checkSynced(p: Peer, now: number): void {
+    if (p.rx !== null && p.sync.check(p.rx)) {
+      this.stats.resyncsCompleted++;
+      pushBounded(this.stats.resyncDurations, now - p.sync.startedAt, 1000);
+      this.sink.resyncEnd?.(p.node);
+    }
+  }
+
+  private peerTimers(p: Peer, now: number): void {
+    if (p.rx !== null) {
+      this.nackRanges.length = 0;
+      p.rx.collectNacks(now, this.nackRanges, MAX_NACK_RANGES);
+      if (this.nackRanges.length > 0) {
+        this.stats.nacksSent++;
+        this.send({ type: MessageType.Nack, target: p.node, targetEpoch: p.epoch, ranges: this.nackRanges.slice(), ...this.ctlHeader(now) }, now);
+      }
+      const base = p.rx.cumAck;
+      const due = now >= p.ackDueAt || now - p.lastAckAt >= this.cfg.aliveIntervalMs;
+      if (due && (base !== p.lastAckBase || now - p.lastAckAt >= this.cfg.aliveIntervalMs || p.echoAppliedAt > p.lastAckAt)) {
+        const hasEcho = !Number.isNaN(p.echoAppliedAt);
+        this.send({
+          type: MessageType.Ack, target: p.node, targetEpoch: p.epoch, cumAck: base,
+          echoTime: hasEcho ? p.echoTime : NaN, echoHold: hasEcho ? now - p.echoAppliedAt : NaN, echoStamp: hasEcho ? p.echoStamp : NaN,
+          ...this.ctlHeader(now),
+        }, now);
+        p.lastAckAt = now;
+        p.lastAckBase = base;
+        p.ackDueAt = Infinity;
+      }
+    }
+    if (p.sync.shouldRequest(now, this.cfg.resyncRetryMs)) {
+      if (p.sync.lastRequestAt === -Infinity && p.sync.lastChunkAt === -Infinity) p.sync.startedAt = Math.min(p.sync.startedAt, now);
+      p.sync.lastRequestAt = now;
+      this.stats.resyncsRequested++;
+      this.send({ type: MessageType.ResyncRequest, target: p.node, ...this.ctlHeader(now) }, now);
+    }
+  }
+
+  private ctlHeader(now: number): { flags: number; node: number; epoch: number; seq: number; time: number } {
+    const seq = this.ctlSeq;
+    this.ctlSeq = (this.ctlSeq + 1) >>> 0;
+    return { flags: 0, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
+  }
+
+  private dataHeader(seq: number, now: number, flags = 0): { flags: number; node: number; epoch: number; seq: number; time: number } {
+    return { flags, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
+  }
+
+  private sendBatches(now: number): void {
+    for (let i = 0; i < this.batches.length; i++) {
+      const records = this.batches[i]!;
+      const seq = this.sender.record(MessageType.Data, records, 0, 0, 0, now);
+      this.send({ type: MessageType.Data, records, ...this.dataHeader(seq, now) }, now);
+      this.stats.recordsSent += records.length;
+      this.noteDataSent(now);
+    }
+    this.batches.length = 0;
+  }
+
+  private noteDataSent(now: number): void {
+    this.lastDataAt = now;
+    this.nextAliveAt = now + this.cfg.tailProbeMs;
+  }
+
+  private bulkStep(now: number): void {
+    const budget = this.coalescer.budget - 4;
+    for (let i = 0; i < this.cfg.bulkChunksPerTick && this.bulk.active; i++) {
+      const records = this.bulk.take(budget);
+      if (records.length > 0) {
+        const seq = this.sender.record(MessageType.ResyncChunk, records, this.bulk.bulkId, 0, 0, now);
+        if (this.bulk.firstSeq === -1) this.bulk.firstSeq = seq;
+        this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) }, now);
+      } else {
+        const bulkId = this.bulk.bulkId;
+        const count = this.bulk.count;
+        const seq0 = this.sender.lastSeq + 1;
+        const firstSeq = this.bulk.firstSeq === -1 ? seq0 >>> 0 : this.bulk.firstSeq;
+        const seq = this.sender.record(MessageType.ResyncDone, null, bulkId, firstSeq, count, now);
+        this.send({ type: MessageType.ResyncDone, bulkId, firstSeq, count, ...this.dataHeader(seq, now) }, now);
+        this.bulk.finish();
+      }
+      this.noteDataSent(now);
+    }
+    this.nextBulkAt = now + this.cfg.bulkTickMs;
+  }
+
+  /** Resends a held sequence with the current state of the connections it carried. */
+  private resend(e: SentEntry, now: number): void {
+    this.stats.retransmits++;
+    const h = this.dataHeader(e.seq, now, MessageFlag.Retransmit);
+    if (e.type === MessageType.ResyncDone) {
+      this.send({ type: MessageType.ResyncDone, bulkId: e.bulkId, firstSeq: e.firstSeq, count: e.count, ...h }, now);
+      return;
+    }
+    const recs = e.records ?? [];
+    const current: StateRecord[] = new Array(recs.length);
+    for (let i = 0; i < recs.length; i++) {
+      const r = recs[i]!;
+      current[i] = this.source.get(recordKey(r)) ?? withKind(r, EventKind.Destroy);
+    }
+    if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h }, now);
+    else this.send({ type: MessageType.Data, records: current, ...h }, now);
+  }
+
+  private send(msg: Message, now: number): void {
+    const b = encodeMessage(msg, this.cfg.key);
+    this.outbox.push(b);
+    this.stats.msgsSent++;
+    this.stats.bytesSent += b.length;
+    void now;
+  }
+}
+
+function pushBounded(a: number[], v: number, max: number): void {
+  if (a.length >= max) a.splice(0, a.length - max + 1);
+  a.push(v);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,85 @@
+/**
+ * Anti-replay window over 32-bit sequence numbers, in the manner of IPsec's (RFC 4303
+ * §3.4.3): remember the highest sequence accepted and a bitmap of the `size` sequences up
+ * to it; accept each sequence at most once, reject anything older than the window.
+ * Comparisons use serial-number arithmetic (RFC 1982), so the window slides across the wrap.
+ * The bitmap is circular (bit index = seq mod size): sliding forward clears one bit per
+ * sequence skipped, so the cost is O(1) amortised and nothing is allocated after construction.
+ */
+import { seqDiff } from './serial.js';
+
+export const enum ReplayVerdict {
+  Accept = 0,
+  Duplicate = 1,
+  TooOld = 2,
+}
+
+export class ReplayWindow {
+  private readonly bits: Uint32Array;
+  private readonly mask: number;
+  private top = 0;
+  private started = false;
+
+  /** `size` must be a power of two (default 65536 sequences, 8 KiB). */
+  constructor(readonly size = 65536) {
+    if (size < 32 || (size & (size - 1)) !== 0) throw new RangeError('replay window size must be a power of two >= 32');
+    this.bits = new Uint32Array(size >>> 5);
+    this.mask = size - 1;
+  }
+
+  /** Highest sequence accepted so far (meaningless before the first accept). */
+  get highest(): number {
+    return this.top;
+  }
+
+  reset(): void {
+    this.bits.fill(0);
+    this.started = false;
+    this.top = 0;
+  }
+
+  /** Verdict for `seq` without recording it. */
+  check(seq: number): ReplayVerdict {
+    if (!this.started) return ReplayVerdict.Accept;
+    const d = seqDiff(this.top, seq);
+    if (d > 0) return ReplayVerdict.Accept;
+    if (-d >= this.size) return ReplayVerdict.TooOld;
+    return this.test(seq) ? ReplayVerdict.Duplicate : ReplayVerdict.Accept;
+  }
+
+  /** Records `seq` if acceptable; returns the verdict. Call only for authenticated messages. */
+  accept(seq: number): ReplayVerdict {
+    seq >>>= 0;
+    if (!this.started) {
+      this.started = true;
+      this.top = seq;
+      this.set(seq);
+      return ReplayVerdict.Accept;
+    }
+    const d = seqDiff(this.top, seq);
+    if (d > 0) {
+      if (d >= this.size) this.bits.fill(0);
+      else for (let i = 1; i <= d; i++) this.clear((this.top + i) >>> 0);
+      this.top = seq;
+      this.set(seq);
+      return ReplayVerdict.Accept;
+    }
+    if (-d >= this.size) return ReplayVerdict.TooOld;
+    if (this.test(seq)) return ReplayVerdict.Duplicate;
+    this.set(seq);
+    return ReplayVerdict.Accept;
+  }
+
+  private test(seq: number): boolean {
+    const i = seq & this.mask;
+    return (this.bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+  }
+  private set(seq: number): void {
+    const i = seq & this.mask;
+    this.bits[i >>> 5] |= 1 << (i & 31);
+  }
+  private clear(seq: number): void {
+    const i = seq & this.mask;
+    this.bits[i >>> 5] &= ~(1 << (i & 31));
+  }
+}

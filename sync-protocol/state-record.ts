@@ -1,0 +1,129 @@
+/**
+ * What a peer needs to rebuild one tracked connection, and the two small interfaces the
+ * protocol needs from the node (DESIGN §2: sync-protocol never imports node/; node/ adapts).
+ *
+ * Records are treated as immutable once handed to the protocol: the coalescer, the resend
+ * queue and the state mirror keep references, never copies.
+ */
+
+/** What happened to the connection on its owner. */
+export const enum EventKind {
+  New = 0,
+  Update = 1,
+  Destroy = 2,
+}
+
+/** NAT binding of a connection (optional: absent when the connection is not NATed). */
+export interface NatBinding {
+  /** Bit 0: source NAT, bit 1: destination NAT (like the kernel's IPS_SRC_NAT / IPS_DST_NAT). */
+  kind: number;
+  /** Translated address (4 or 16 bytes). */
+  addr: Uint8Array;
+  /** Translated port (or ICMP id). */
+  port: number;
+}
+
+export interface StateRecord {
+  kind: EventKind;
+  /** 4 or 6. */
+  family: number;
+  /** IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6...). */
+  proto: number;
+  /** Conntrack zone: same tuple in two zones are two connections. */
+  zone: number;
+  /** Original direction tuple: addresses are 4 or 16 bytes; ports, or ICMP id in sport and type<<8|code in dport. */
+  origSrc: Uint8Array;
+  origDst: Uint8Array;
+  origSport: number;
+  origDport: number;
+  /** Reply direction tuple (differs from the inverted original when NATed). */
+  replySrc: Uint8Array;
+  replyDst: Uint8Array;
+  replySport: number;
+  replyDport: number;
+  /** TCP tracker state (0 for other protocols). */
+  tcpState: number;
+  /** Window tracking of the original direction (RFC 9293 sequence space, as in nf_conntrack_proto_tcp). */
+  origTdEnd: number;
+  origTdMaxEnd: number;
+  origTdMaxWin: number;
+  origTdScale: number;
+  origTdFlags: number;
+  /** Window tracking of the reply direction. */
+  replyTdEnd: number;
+  replyTdMaxEnd: number;
+  replyTdMaxWin: number;
+  replyTdScale: number;
+  replyTdFlags: number;
+  /** Status bits (seen reply, assured, ...). */
+  status: number;
+  mark: number;
+  /** Remaining timeout in ms at the moment `stamp` was taken. */
+  timeoutMs: number;
+  nat: NatBinding | null;
+  /**
+   * Sender-local monotonic time (ms) of the change this record describes. Never compared
+   * with another host's clock: see lag.ts. Also a per-connection version: a record with an
+   * older stamp than the one applied must not overwrite it (retransmissions can arrive late).
+   */
+  stamp: number;
+}
+
+/** Field order of a record on the wire: the cbor-x record structure declared up front (wire.ts). */
+export const RECORD_FIELDS: readonly string[] = [
+  'kind', 'family', 'proto', 'zone',
+  'origSrc', 'origDst', 'origSport', 'origDport',
+  'replySrc', 'replyDst', 'replySport', 'replyDport',
+  'tcpState',
+  'origTdEnd', 'origTdMaxEnd', 'origTdMaxWin', 'origTdScale', 'origTdFlags',
+  'replyTdEnd', 'replyTdMaxEnd', 'replyTdMaxWin', 'replyTdScale', 'replyTdFlags',
+  'status', 'mark', 'timeoutMs', 'nat', 'stamp',
+];
+export const NAT_FIELDS: readonly string[] = ['kind', 'addr', 'port'];
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
+  return s;
+}
+
+/**
+ * Identity of a connection: zone + protocol + original tuple. Used by the coalescer, the
+ * state mirror and NACK answers (all in the sync worker, never per packet on the datapath).
+ */
+export function recordKey(r: StateRecord): string {
+  return `${r.zone}/${r.proto}/${hex(r.origSrc)}/${hex(r.origDst)}/${r.origSport}/${r.origDport}`;
+}
+
+/** A copy of `r` with another event kind (the coalescer turns new+update into new). */
+export function withKind(r: StateRecord, kind: EventKind): StateRecord {
+  return kind === r.kind ? r : { ...r, kind };
+}
+
+/**
+ * Current local state, asked for when answering a NACK (retransmissions carry the CURRENT
+ * state of the connections the lost message described) and when streaming a resync.
+ */
+export interface StateSource {
+  /** Current state of the connection with this key, or undefined if it no longer exists. */
+  get(key: string): StateRecord | undefined;
+  /** Walks the whole table; must tolerate changes during the walk (Map iterators do). */
+  entries(): Iterator<StateRecord>;
+  readonly size: number;
+}
+
+/** Where records received from peers go (the node's live table, marked as replicated). */
+export interface StateSink {
+  /**
+   * Apply one record replicated from `owner`. `ageMs` is how old the state was when it left
+   * the owner (owner's send time minus the record's stamp, both on the owner's clock): the
+   * remaining timeout on arrival is about `timeoutMs - ageMs`. Updates of unknown
+   * connections create them; destroys of unknown ones are ignored; a record whose stamp is
+   * older than the applied one for the same connection should be ignored.
+   */
+  apply(owner: number, rec: StateRecord, ageMs: number): void;
+  /** A full table from `owner` starts streaming: remember what was refreshed from here on. */
+  resyncBegin?(owner: number): void;
+  /** The full table from `owner` arrived completely: replicas of `owner` not refreshed since resyncBegin are stale. */
+  resyncEnd?(owner: number): void;
+}

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { Encoder } from 'cbor-x';
+import {
+  HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, encodeMessage, peekSender, recordSize, type Message,
+} from './wire.js';
+import { EventKind, type StateRecord } from './state-record.js';
+import { Rng, makeRecord } from './testing/fixtures.js';
+
+const key = Buffer.alloc(32, 7);
+const hdr = { flags: 0, node: 0x01020304, epoch: 1700000000, seq: 0xfffffffe, time: 12345.678 };
+
+/** A frame with a valid MAC around an arbitrary payload (what a buggy peer could send). */
+function frame(type: number, payload: Uint8Array, k: Uint8Array = key): Buffer {
+  const b = Buffer.alloc(HEADER_LEN + payload.length + MAC_LEN);
+  b.writeUInt16BE(MAGIC, 0); b.writeUInt8(VERSION, 2); b.writeUInt8(type, 3);
+  b.writeUInt32BE(1, 8); b.writeUInt32BE(1, 12); b.writeUInt32BE(1, 16); b.writeUInt32BE(payload.length, 20);
+  b.writeDoubleBE(1, 24);
+  b.set(payload, HEADER_LEN);
+  createHmac('sha256', k).update(b.subarray(0, HEADER_LEN + payload.length)).digest().copy(b, HEADER_LEN + payload.length);
+  return b;
+}
+
+function v6Record(): StateRecord {
+  const a = new Uint8Array(16).fill(0x20); const z = new Uint8Array(16).fill(0x30);
+  return {
+    ...makeRecord(5, EventKind.Update, 99.5), family: 6, proto: 17, zone: 3,
+    origSrc: a, origDst: z, replySrc: z, replyDst: new Uint8Array(16).fill(0x40),
+    nat: { kind: 1, addr: new Uint8Array(16).fill(0x40), port: 40000 },
+  };
+}
+
+describe('wire format', () => {
+  it('round-trips every message type with header fields intact', () => {
+    const recs = [makeRecord(1, EventKind.New, 1.25), v6Record(), makeRecord(70000, EventKind.Destroy, 3)];
+    const msgs: Message[] = [
+      { ...hdr, type: MessageType.Data, records: recs },
+      { ...hdr, type: MessageType.ResyncChunk, bulkId: 9, records: recs },
+      { ...hdr, type: MessageType.ResyncDone, bulkId: 9, firstSeq: 0xffffff00, count: 100000 },
+      { ...hdr, type: MessageType.Ack, target: 2, targetEpoch: 77, cumAck: 5, echoTime: 1.5, echoHold: 0.25, echoStamp: 1 },
+      { ...hdr, type: MessageType.Ack, target: 2, targetEpoch: 77, cumAck: 5, echoTime: NaN, echoHold: NaN, echoStamp: NaN },
+      { ...hdr, type: MessageType.Nack, target: 2, targetEpoch: 77, ranges: [0xfffffff0, 0xffffffff, 0, 4] },
+      { ...hdr, type: MessageType.Alive, lastSeq: 0xffffffff },
+      { ...hdr, type: MessageType.ResyncRequest, target: 0 },
+      { ...hdr, type: MessageType.Lost, target: 2, targetEpoch: 77, from: 10, to: 20 },
+    ];
+    for (const m of msgs) {
+      const r = decodeMessage(encodeMessage(m, key), key);
+      assert.ok(r.ok, `type ${m.type}`);
+      const got = r.msg as unknown as Record<string, unknown>;
+      for (const [k, v] of Object.entries(m)) {
+        if (k === 'records') continue;
+        assert.deepEqual(got[k], v, `type ${m.type} field ${k}`);
+      }
+      if ('records' in m) {
+        const rr = (r.msg as { records: StateRecord[] }).records;
+        assert.equal(rr.length, 3);
+        for (let i = 0; i < 3; i++) {
+          const want = recs[i]!;
+          const have = rr[i]!;
+          for (const f of Object.keys(want) as (keyof StateRecord)[]) {
+            if (f === 'nat') continue;
+            const w = want[f];
+            assert.deepEqual(w instanceof Uint8Array ? [...w] : w, have[f] instanceof Uint8Array ? [...(have[f] as Uint8Array)] : have[f], `field ${f}`);
+          }
+          assert.deepEqual(have.nat === null ? null : { ...have.nat, addr: [...have.nat.addr] }, want.nat === null ? null : { ...want.nat, addr: [...want.nat.addr] });
+        }
+      }
+    }
+  });
+
+  it('decodes each message on its own, in any order, even after others were lost', () => {
+    const a = encodeMessage({ ...hdr, type: MessageType.Data, records: [makeRecord(1, EventKind.New, 1)] }, key);
+    const b = encodeMessage({ ...hdr, type: MessageType.Data, records: [makeRecord(2, EventKind.Update, 2), v6Record()] }, key);
+    // b first, a never, b again: no structure state carried between messages.
+    for (const m of [b, b, a]) assert.ok(decodeMessage(m, key).ok);
+    const rb = decodeMessage(b, key);
+    assert.ok(rb.ok && rb.msg.type === MessageType.Data && rb.msg.records[1]!.family === 6);
+  });
+
+  it('rejects a message authenticated with another key', () => {
+    const m = encodeMessage({ ...hdr, type: MessageType.Alive, lastSeq: 1 }, Buffer.alloc(32, 8));
+    assert.deepEqual(decodeMessage(m, key), { ok: false, reason: 'auth' });
+  });
+
+  it('rejects any single flipped bit as auth, magic, version or length', () => {
+    const m = encodeMessage({ ...hdr, type: MessageType.Data, records: [makeRecord(1, EventKind.New, 1)] }, key);
+    for (let bit = 0; bit < m.length * 8; bit += 7) {
+      const c = Buffer.from(m);
+      c[bit >>> 3]! ^= 1 << (bit & 7);
+      const r = decodeMessage(c, key);
+      assert.equal(r.ok, false);
+    }
+  });
+
+  it('reports the version of an unknown protocol version', () => {
+    const m = encodeMessage({ ...hdr, type: MessageType.Alive, lastSeq: 1 }, key);
+    m[2] = 2;
+    assert.deepEqual(decodeMessage(m, key), { ok: false, reason: 'version' });
+  });
+
+  it('reports authenticated but malformed payloads as malformed', () => {
+    const enc = new Encoder({ useRecords: false });
+    const bad = [
+      frame(MessageType.Data, enc.encode({ not: 'an array' })),
+      frame(MessageType.Data, enc.encode([{ kind: 0, family: 5 }])),
+      frame(MessageType.Data, new Uint8Array([0xff, 0xff, 0x00])),
+      frame(MessageType.Ack, new Uint8Array(35)),
+      frame(MessageType.Nack, Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1])),
+      frame(99, new Uint8Array(4)),
+    ];
+    for (const b of bad) assert.deepEqual(decodeMessage(b, key), { ok: false, reason: 'malformed' });
+  });
+
+  it('never throws on random bytes, truncations or authenticated random payloads (bounded fuzz)', () => {
+    const rng = new Rng(42);
+    const valid = encodeMessage({ ...hdr, type: MessageType.Data, records: [makeRecord(1, EventKind.New, 1), v6Record()] }, key);
+    const deadline = Date.now() + 2000;
+    let n = 0;
+    for (; n < 3000 && Date.now() < deadline; n++) {
+      const len = rng.int(200);
+      const junk = new Uint8Array(len);
+      for (let i = 0; i < len; i++) junk[i] = rng.int(256);
+      const cases = [junk, valid.subarray(0, rng.int(valid.length)), frame(rng.int(10), junk)];
+      // Authenticated payload: a valid CBOR payload with random bytes overwritten.
+      const p = Buffer.from(valid.subarray(HEADER_LEN, valid.length - MAC_LEN));
+      for (let k = 0; k < 3; k++) p[rng.int(p.length)] = rng.int(256);
+      cases.push(frame(MessageType.Data, p));
+      for (const c of cases) {
+        const r = decodeMessage(c, key);
+        if (r.ok) assert.ok(r.msg.type >= 1 && r.msg.type <= 8);
+      }
+    }
+    assert.ok(n >= 100);
+  });
+
+  it('bounds the encoded size of a record from above, closely', () => {
+    for (const r of [makeRecord(1, EventKind.New, 1.5), makeRecord(123456, EventKind.Update, 1e9 + 0.5), v6Record()]) {
+      const one = encodeMessage({ ...hdr, type: MessageType.Data, records: [r] }, key).length - HEADER_LEN - MAC_LEN - 1;
+      assert.ok(recordSize(r) >= one, `estimate ${recordSize(r)} < actual ${one}`);
+      assert.ok(recordSize(r) <= one * 1.25, `estimate ${recordSize(r)} far above actual ${one}`);
+    }
+  });
+
+  it('peeks the sender id without authenticating', () => {
+    const m = encodeMessage({ ...hdr, type: MessageType.Alive, lastSeq: 1 }, key);
+    assert.equal(peekSender(m), 0x01020304);
+    assert.equal(peekSender(m.subarray(0, 5)), -1);
+  });
+});

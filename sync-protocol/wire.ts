@@ -1,0 +1,351 @@
+/**
+ * The sync wire format (spec: docs/sync-protocol.md). Pure functions over bytes, no sockets.
+ *
+ *   0  u16 magic 0x4846 ("HF")      2 u8 version (1)     3 u8 message type
+ *   4  u16 flags                    6 u16 reserved (0)
+ *   8  u32 sender node id          12 u32 sender boot epoch
+ *  16  u32 sequence number         20 u32 payload length
+ *  24  f64 sender time (ms, sender's monotonic clock; only ever compared with itself)
+ *  32  payload (payload length bytes)
+ *  ..  HMAC-SHA256 over bytes [0, 32 + payload length) with the cluster key (32 bytes)
+ *
+ * All integers big-endian (network order). State records are CBOR (cbor-x) with the record
+ * structures declared up front in both encoder and decoder, so every message decodes on its
+ * own: no `sequential` mode and no structure learnt from an earlier message, which over a
+ * lossy link turns later messages into garbage (DESIGN §8).
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Decoder, Encoder } from 'cbor-x';
+import { EventKind, NAT_FIELDS, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
+
+export const MAGIC = 0x4846;
+export const VERSION = 1;
+export const HEADER_LEN = 32;
+export const MAC_LEN = 32;
+/** Bytes of IPv6 + UDP headers under a sync datagram (the worst case of the two families). */
+export const IP_UDP_OVERHEAD = 48;
+
+export const enum MessageType {
+  Data = 1,
+  Ack = 2,
+  Nack = 3,
+  Alive = 4,
+  ResyncRequest = 5,
+  ResyncChunk = 6,
+  ResyncDone = 7,
+  /** Answer to a NACK for sequences no longer held: "cannot repair, resync". */
+  Lost = 8,
+}
+
+export const enum MessageFlag {
+  /** A resent sequence number (its records are the sender's current state). */
+  Retransmit = 1,
+}
+
+/** Types that consume a data sequence number (reliable, NACKable); the others use the control sequence. */
+export function isSequenced(type: MessageType): boolean {
+  return type === MessageType.Data || type === MessageType.ResyncChunk || type === MessageType.ResyncDone;
+}
+
+export interface Header {
+  flags: number;
+  node: number;
+  epoch: number;
+  seq: number;
+  time: number;
+}
+
+export type Body =
+  | { type: MessageType.Data; records: StateRecord[] }
+  | { type: MessageType.ResyncChunk; bulkId: number; records: StateRecord[] }
+  | { type: MessageType.ResyncDone; bulkId: number; firstSeq: number; count: number }
+  | {
+      type: MessageType.Ack;
+      target: number;
+      targetEpoch: number;
+      /** Every data sequence up to and including this one has been received. */
+      cumAck: number;
+      /** Sender time of the newest DATA message applied (NaN when none), echoed for lag (lag.ts). */
+      echoTime: number;
+      /** Receiver-side ms between applying that message and sending this ACK. */
+      echoHold: number;
+      /** Oldest record stamp in that message (sender clock). */
+      echoStamp: number;
+    }
+  | { type: MessageType.Nack; target: number; targetEpoch: number; /** flat [from, to, from, to, ...] inclusive */ ranges: number[] }
+  | { type: MessageType.Alive; /** last data sequence sent (first - 1 when none yet) */ lastSeq: number }
+  | { type: MessageType.ResyncRequest; /** node asked for its table; 0 = every peer */ target: number }
+  | { type: MessageType.Lost; target: number; targetEpoch: number; from: number; to: number };
+
+export type Message = Header & Body;
+
+export type DecodeError = 'short' | 'magic' | 'version' | 'length' | 'auth' | 'malformed' | 'replay';
+export type DecodeResult = { ok: true; msg: Message } | { ok: false; reason: DecodeError };
+
+/** Most NACK ranges in one message (keeps a NACK far below any MTU). */
+export const MAX_NACK_RANGES = 64;
+
+const cborOptions = {
+  structures: [RECORD_FIELDS.slice(), NAT_FIELDS.slice()],
+  // Only the two declared structures are shared; any other object shape is defined inline
+  // in the message that uses it, so no message depends on another.
+  maxSharedStructures: 2,
+  tagUint8Array: false,
+  useRecords: true,
+  mapsAsObjects: true,
+};
+const encoder = new Encoder(cborOptions);
+const decoder = new Decoder(cborOptions);
+
+/** Room for records in one datagram of `mtu` bytes (`extra` for fields before the records). */
+export function recordBudget(mtu: number, extra = 0): number {
+  return mtu - IP_UDP_OVERHEAD - HEADER_LEN - MAC_LEN - extra - 5;
+}
+
+function uintSize(v: number): number {
+  if (!Number.isInteger(v)) return 9;
+  if (v < 0) v = -1 - v;
+  return v < 24 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < 4294967296 ? 5 : 9;
+}
+function bytesSize(b: Uint8Array): number {
+  return uintSize(b.length) + b.length;
+}
+
+/** Upper bound of the CBOR bytes of one record (packing into datagrams without encoding twice). */
+export function recordSize(r: StateRecord): number {
+  let n = 3 + 2; // record tag + array header
+  n += uintSize(r.kind) + uintSize(r.family) + uintSize(r.proto) + uintSize(r.zone);
+  n += bytesSize(r.origSrc) + bytesSize(r.origDst) + uintSize(r.origSport) + uintSize(r.origDport);
+  n += bytesSize(r.replySrc) + bytesSize(r.replyDst) + uintSize(r.replySport) + uintSize(r.replyDport);
+  n += uintSize(r.tcpState);
+  n += uintSize(r.origTdEnd) + uintSize(r.origTdMaxEnd) + uintSize(r.origTdMaxWin) + uintSize(r.origTdScale) + uintSize(r.origTdFlags);
+  n += uintSize(r.replyTdEnd) + uintSize(r.replyTdMaxEnd) + uintSize(r.replyTdMaxWin) + uintSize(r.replyTdScale) + uintSize(r.replyTdFlags);
+  n += uintSize(r.status) + uintSize(r.mark) + uintSize(r.timeoutMs) + 9 /* stamp */;
+  n += r.nat === null ? 1 : 3 + 1 + uintSize(r.nat.kind) + bytesSize(r.nat.addr) + uintSize(r.nat.port);
+  return n;
+}
+
+/** Puts the record fields in the declared order so cbor-x uses the shared structure. */
+function canonical(r: StateRecord): StateRecord {
+  return {
+    kind: r.kind, family: r.family, proto: r.proto, zone: r.zone,
+    origSrc: r.origSrc, origDst: r.origDst, origSport: r.origSport, origDport: r.origDport,
+    replySrc: r.replySrc, replyDst: r.replyDst, replySport: r.replySport, replyDport: r.replyDport,
+    tcpState: r.tcpState,
+    origTdEnd: r.origTdEnd, origTdMaxEnd: r.origTdMaxEnd, origTdMaxWin: r.origTdMaxWin, origTdScale: r.origTdScale, origTdFlags: r.origTdFlags,
+    replyTdEnd: r.replyTdEnd, replyTdMaxEnd: r.replyTdMaxEnd, replyTdMaxWin: r.replyTdMaxWin, replyTdScale: r.replyTdScale, replyTdFlags: r.replyTdFlags,
+    status: r.status, mark: r.mark, timeoutMs: r.timeoutMs,
+    nat: r.nat === null ? null : { kind: r.nat.kind, addr: r.nat.addr, port: r.nat.port },
+    stamp: r.stamp,
+  };
+}
+
+function encodeRecords(records: readonly StateRecord[]): Uint8Array {
+  const arr = new Array<StateRecord>(records.length);
+  for (let i = 0; i < records.length; i++) arr[i] = canonical(records[i]!);
+  // encode() returns a view of the encoder's reused buffer: the caller copies it out at once.
+  return encoder.encode(arr);
+}
+
+function fixedPayload(msg: Message): Uint8Array {
+  let b: Buffer;
+  switch (msg.type) {
+    case MessageType.ResyncDone:
+      b = Buffer.allocUnsafe(12);
+      b.writeUInt32BE(msg.bulkId >>> 0, 0); b.writeUInt32BE(msg.firstSeq >>> 0, 4); b.writeUInt32BE(msg.count >>> 0, 8);
+      return b;
+    case MessageType.Ack:
+      b = Buffer.allocUnsafe(36);
+      b.writeUInt32BE(msg.target >>> 0, 0); b.writeUInt32BE(msg.targetEpoch >>> 0, 4); b.writeUInt32BE(msg.cumAck >>> 0, 8);
+      b.writeDoubleBE(msg.echoTime, 12); b.writeDoubleBE(msg.echoHold, 20); b.writeDoubleBE(msg.echoStamp, 28);
+      return b;
+    case MessageType.Nack: {
+      const n = msg.ranges.length >>> 1;
+      if (n > MAX_NACK_RANGES || (msg.ranges.length & 1) !== 0) throw new RangeError('bad NACK ranges');
+      b = Buffer.allocUnsafe(10 + 8 * n);
+      b.writeUInt32BE(msg.target >>> 0, 0); b.writeUInt32BE(msg.targetEpoch >>> 0, 4); b.writeUInt16BE(n, 8);
+      for (let i = 0; i < n * 2; i++) b.writeUInt32BE(msg.ranges[i]! >>> 0, 10 + 4 * i);
+      return b;
+    }
+    case MessageType.Alive:
+      b = Buffer.allocUnsafe(4);
+      b.writeUInt32BE(msg.lastSeq >>> 0, 0);
+      return b;
+    case MessageType.ResyncRequest:
+      b = Buffer.allocUnsafe(4);
+      b.writeUInt32BE(msg.target >>> 0, 0);
+      return b;
+    case MessageType.Lost:
+      b = Buffer.allocUnsafe(16);
+      b.writeUInt32BE(msg.target >>> 0, 0); b.writeUInt32BE(msg.targetEpoch >>> 0, 4);
+      b.writeUInt32BE(msg.from >>> 0, 8); b.writeUInt32BE(msg.to >>> 0, 12);
+      return b;
+    default:
+      throw new TypeError('not a fixed-layout message');
+  }
+}
+
+/** Encodes and authenticates one message. */
+export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
+  let payload: Uint8Array;
+  let prefix = 0;
+  if (msg.type === MessageType.Data) payload = encodeRecords(msg.records);
+  else if (msg.type === MessageType.ResyncChunk) { payload = encodeRecords(msg.records); prefix = 4; }
+  else payload = fixedPayload(msg);
+  const len = prefix + payload.length;
+  const out = Buffer.allocUnsafe(HEADER_LEN + len + MAC_LEN);
+  out.writeUInt16BE(MAGIC, 0);
+  out.writeUInt8(VERSION, 2);
+  out.writeUInt8(msg.type, 3);
+  out.writeUInt16BE(msg.flags & 0xffff, 4);
+  out.writeUInt16BE(0, 6);
+  out.writeUInt32BE(msg.node >>> 0, 8);
+  out.writeUInt32BE(msg.epoch >>> 0, 12);
+  out.writeUInt32BE(msg.seq >>> 0, 16);
+  out.writeUInt32BE(len, 20);
+  out.writeDoubleBE(msg.time, 24);
+  if (msg.type === MessageType.ResyncChunk) out.writeUInt32BE(msg.bulkId >>> 0, HEADER_LEN);
+  out.set(payload, HEADER_LEN + prefix);
+  const mac = createHmac('sha256', key).update(out.subarray(0, HEADER_LEN + len)).digest();
+  mac.copy(out, HEADER_LEN + len);
+  return out;
+}
+
+/** Sender node id of a datagram without authenticating it (-1 if too short): drop own messages cheaply. */
+export function peekSender(bytes: Uint8Array): number {
+  if (bytes.length < HEADER_LEN) return -1;
+  return ((bytes[8]! << 24) | (bytes[9]! << 16) | (bytes[10]! << 8) | bytes[11]!) >>> 0;
+}
+
+function isUint(v: unknown, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+}
+function isAddr(v: unknown, family: number): v is Uint8Array {
+  return v instanceof Uint8Array && v.length === (family === 4 ? 4 : 16);
+}
+const U32 = 0xffffffff;
+
+function copyBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b); // decoded byte strings are views into the datagram buffer
+}
+
+/** Checks one decoded record; null when any field is missing or of the wrong type. */
+function toRecord(x: unknown): StateRecord | null {
+  if (typeof x !== 'object' || x === null) return null;
+  const o = x as Record<string, unknown>;
+  const family = o.family;
+  if (family !== 4 && family !== 6) return null;
+  if (!isUint(o.kind, EventKind.Destroy) || !isUint(o.proto, 255) || !isUint(o.zone, 0xffff)) return null;
+  if (!isAddr(o.origSrc, family) || !isAddr(o.origDst, family) || !isAddr(o.replySrc, family) || !isAddr(o.replyDst, family)) return null;
+  if (!isUint(o.origSport, 0xffff) || !isUint(o.origDport, 0xffff) || !isUint(o.replySport, 0xffff) || !isUint(o.replyDport, 0xffff)) return null;
+  if (!isUint(o.tcpState, 255)) return null;
+  if (!isUint(o.origTdEnd, U32) || !isUint(o.origTdMaxEnd, U32) || !isUint(o.origTdMaxWin, U32) || !isUint(o.origTdScale, 255) || !isUint(o.origTdFlags, 255)) return null;
+  if (!isUint(o.replyTdEnd, U32) || !isUint(o.replyTdMaxEnd, U32) || !isUint(o.replyTdMaxWin, U32) || !isUint(o.replyTdScale, 255) || !isUint(o.replyTdFlags, 255)) return null;
+  if (!isUint(o.status, U32) || !isUint(o.mark, U32) || !isUint(o.timeoutMs, Number.MAX_SAFE_INTEGER)) return null;
+  if (typeof o.stamp !== 'number' || !Number.isFinite(o.stamp)) return null;
+  let nat: NatBinding | null = null;
+  if (o.nat !== null) {
+    if (typeof o.nat !== 'object' || o.nat === undefined) return null;
+    const n = o.nat as Record<string, unknown>;
+    if (!isUint(n.kind, 3) || !isAddr(n.addr, family) || !isUint(n.port, 0xffff)) return null;
+    nat = { kind: n.kind, addr: copyBytes(n.addr), port: n.port };
+  }
+  return {
+    kind: o.kind as EventKind, family, proto: o.proto, zone: o.zone,
+    origSrc: copyBytes(o.origSrc), origDst: copyBytes(o.origDst), origSport: o.origSport, origDport: o.origDport,
+    replySrc: copyBytes(o.replySrc), replyDst: copyBytes(o.replyDst), replySport: o.replySport, replyDport: o.replyDport,
+    tcpState: o.tcpState,
+    origTdEnd: o.origTdEnd, origTdMaxEnd: o.origTdMaxEnd, origTdMaxWin: o.origTdMaxWin, origTdScale: o.origTdScale, origTdFlags: o.origTdFlags,
+    replyTdEnd: o.replyTdEnd, replyTdMaxEnd: o.replyTdMaxEnd, replyTdMaxWin: o.replyTdMaxWin, replyTdScale: o.replyTdScale, replyTdFlags: o.replyTdFlags,
+    status: o.status, mark: o.mark, timeoutMs: o.timeoutMs, nat, stamp: o.stamp,
+  };
+}
+
+function decodeRecords(bytes: Uint8Array): StateRecord[] | null {
+  let v: unknown;
+  try {
+    v = decoder.decode(bytes);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(v)) return null;
+  const out: StateRecord[] = new Array(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const r = toRecord(v[i]);
+    if (r === null) return null;
+    out[i] = r;
+  }
+  return out;
+}
+
+/**
+ * Checks and decodes one datagram. Never throws: every failure is a typed reason. The MAC is
+ * verified before anything in the payload is looked at. Replay is not judged here (it needs
+ * state: see replay-window.ts and endpoint.ts).
+ */
+export function decodeMessage(bytes: Uint8Array, key: Uint8Array): DecodeResult {
+  if (bytes.length < HEADER_LEN + MAC_LEN) return { ok: false, reason: 'short' };
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (b.readUInt16BE(0) !== MAGIC) return { ok: false, reason: 'magic' };
+  if (b.readUInt8(2) !== VERSION) return { ok: false, reason: 'version' };
+  const len = b.readUInt32BE(20);
+  if (HEADER_LEN + len + MAC_LEN !== b.length) return { ok: false, reason: 'length' };
+  const mac = createHmac('sha256', key).update(b.subarray(0, HEADER_LEN + len)).digest();
+  if (!timingSafeEqual(mac, b.subarray(HEADER_LEN + len))) return { ok: false, reason: 'auth' };
+  const type = b.readUInt8(3);
+  const h: Header = {
+    flags: b.readUInt16BE(4),
+    node: b.readUInt32BE(8),
+    epoch: b.readUInt32BE(12),
+    seq: b.readUInt32BE(16),
+    time: b.readDoubleBE(24),
+  };
+  const p = b.subarray(HEADER_LEN, HEADER_LEN + len);
+  const bad: DecodeResult = { ok: false, reason: 'malformed' };
+  if (b.readUInt16BE(6) !== 0 || !Number.isFinite(h.time)) return bad;
+  switch (type) {
+    case MessageType.Data: {
+      const records = decodeRecords(p);
+      return records === null ? bad : { ok: true, msg: { ...h, type, records } };
+    }
+    case MessageType.ResyncChunk: {
+      if (len < 4) return bad;
+      const records = decodeRecords(p.subarray(4));
+      return records === null ? bad : { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records } };
+    }
+    case MessageType.ResyncDone:
+      if (len !== 12) return bad;
+      return { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), firstSeq: p.readUInt32BE(4), count: p.readUInt32BE(8) } };
+    case MessageType.Ack:
+      if (len !== 36) return bad;
+      return {
+        ok: true,
+        msg: {
+          ...h, type, target: p.readUInt32BE(0), targetEpoch: p.readUInt32BE(4), cumAck: p.readUInt32BE(8),
+          echoTime: p.readDoubleBE(12), echoHold: p.readDoubleBE(20), echoStamp: p.readDoubleBE(28),
+        },
+      };
+    case MessageType.Nack: {
+      if (len < 10) return bad;
+      const n = p.readUInt16BE(8);
+      if (n > MAX_NACK_RANGES || len !== 10 + 8 * n) return bad;
+      const ranges: number[] = new Array(2 * n);
+      for (let i = 0; i < 2 * n; i++) ranges[i] = p.readUInt32BE(10 + 4 * i);
+      return { ok: true, msg: { ...h, type, target: p.readUInt32BE(0), targetEpoch: p.readUInt32BE(4), ranges } };
+    }
+    case MessageType.Alive:
+      if (len !== 4) return bad;
+      return { ok: true, msg: { ...h, type, lastSeq: p.readUInt32BE(0) } };
+    case MessageType.ResyncRequest:
+      if (len !== 4) return bad;
+      return { ok: true, msg: { ...h, type, target: p.readUInt32BE(0) } };
+    case MessageType.Lost:
+      if (len !== 16) return bad;
+      return {
+        ok: true,
+        msg: { ...h, type, target: p.readUInt32BE(0), targetEpoch: p.readUInt32BE(4), from: p.readUInt32BE(8), to: p.readUInt32BE(12) },
+      };
+    default:
+      return bad;
+  }
+}
