@@ -349,3 +349,35 @@ describe('classify: statements', () => {
     assert.equal(ctx.notrack, false);
   });
 });
+
+describe('classify: every statement and verdict on both families', () => {
+  for (const [name, P] of [['IPv4', V4], ['IPv6', V6]] as const) {
+    it(`statements and verdicts behave the same on ${name}`, () => {
+      const extra = 'chain sub { tcp dport 22 return\n drop }\nchain acc { accept }';
+      const cases: [string, Verdict, ((c: ClassifyContext) => boolean)?][] = [
+        ['accept', Verdict.Accept],
+        ['drop', Verdict.Drop],
+        ['continue\ndrop', Verdict.Drop],
+        ['return\ndrop', Verdict.Accept], // return in a base chain applies its policy
+        ['jump sub\ndrop', Verdict.Drop],
+        ['jump acc\ndrop', Verdict.Accept],
+        ['goto acc\ndrop', Verdict.Accept],
+        ['counter accept', Verdict.Accept],
+        ['limit rate 1/second accept\ndrop', Verdict.Accept],
+        ['log accept', Verdict.Accept],
+        ['notrack drop', Verdict.Drop, (c) => c.notrack],
+        ['meta mark set 0x5 drop', Verdict.Drop, (c) => c.metaMark === 5],
+        ['ct mark set 0x6 drop', Verdict.Drop, (c) => c.ctMark === 6 && c.ctMarkSet],
+        ['reject', Verdict.Drop, (c) => c.reject === (P === V4 ? RejectKind.Icmp : RejectKind.Icmpv6)],
+        ['reject with tcp reset', Verdict.Drop, (c) => c.reject === RejectKind.TcpReset],
+        ['reject with icmpx no-route', Verdict.Drop, (c) => c.reject === RejectKind.Icmpx && c.rejectCode === 0],
+        ['tcp dport vmap { 22 : drop }', Verdict.Drop],
+      ];
+      for (const [rules, want, check] of cases) {
+        const { v, ctx } = run(engine(rules, { extra, policy: 'accept', log: () => undefined }), P);
+        assert.equal(v, want, rules);
+        if (check) assert.ok(check(ctx), `side effect of: ${rules}`);
+      }
+    });
+  }
+});
