@@ -16,6 +16,9 @@
 #   HAFW_STATIC_ADDRS  "lan=198.18.1.1/24 wan=198.18.2.1/24": add these addresses (and send
 #                      gratuitous ARP). TEMPORARY way to hold VIPs on a node without VRRP;
 #                      with a `vrrp:` section the node moves the VIPs itself.
+#   HAFW_NET_SYSCTLS_RW "1": make /proc/sys/net writable (Docker mounts /proc/sys read-only)
+#                      for the node's own sysctl writes, then drop CAP_SYS_ADMIN before
+#                      starting it. Needs cap_add SYS_ADMIN. TEMPORARY, see docker-compose.yml.
 #   HAFW_EXEC          "1": run "$@" as a plain command instead of `hafw "$@"` (demo hosts)
 set -euo pipefail
 
@@ -89,11 +92,32 @@ add_static_addrs() {
   done
 }
 
+# Sets DROP_CAPS when SYS_ADMIN was only needed here.
+writable_net_sysctls() {
+  DROP_CAPS=()
+  [ "${HAFW_NET_SYSCTLS_RW:-0}" = 1 ] || return 0
+  if ! ( : >>/proc/sys/net/ipv4/ip_forward ) 2>/dev/null; then
+    # net.* sysctls belong to this container's network namespace; the rest of /proc/sys
+    # (kernel.*, vm.*: the host's) stays read-only.
+    if mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net; then
+      say "/proc/sys/net is writable for the node"
+    else
+      say "cannot make /proc/sys/net writable (needs cap_add SYS_ADMIN); the node may fail to set sysctls"
+    fi
+  fi
+  # The node never needs SYS_ADMIN: remove it from the bounding set, so the exec'd process
+  # (root) does not get it back.
+  if setpriv --dump 2>/dev/null | grep -qi 'bounding set:.*sys_admin'; then
+    DROP_CAPS=(setpriv --bounding-set=-sys_admin --)
+  fi
+}
+
 rename_interfaces
 set_default_route
 add_static_addrs
+writable_net_sysctls
 
 if [ "${HAFW_EXEC:-0}" = 1 ]; then
-  exec "$@"
+  exec "${DROP_CAPS[@]}" "$@"
 fi
-exec hafw "$@"
+exec "${DROP_CAPS[@]}" hafw "$@"
