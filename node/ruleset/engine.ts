@@ -299,6 +299,25 @@ export class RulesetEngine extends EventEmitter {
     }
   }
 
+  /**
+   * Removes elements whose timeout has passed (lookups already ignore them; this frees
+   * them and tells subscribers). Call it periodically, e.g. once a second. Returns the
+   * commit, or undefined when nothing had expired. O(elements of sets with timeouts).
+   */
+  expire(nowMs: number = this.clock()): CommitResult | undefined {
+    const ops: Command[] = [];
+    for (const t of this.state.tables.values()) {
+      for (const s of t.sets.values()) {
+        const gone: NonNullable<SetJ['elem']> = [];
+        for (const e of s.elems.values()) {
+          if (e.expiresAt !== 0 && nowMs >= e.expiresAt) gone.push(elemValue(e.item, s.isMap));
+        }
+        if (gone.length > 0) ops.push({ delete: { element: { family: t.json.family, table: t.json.name, name: s.json.name, elem: gone } } });
+      }
+    }
+    return ops.length > 0 ? this.commit(ops, '<expire>') : undefined;
+  }
+
   /** Counter cells of a rule, for listings. */
   countersOf(rule: RuleJ): readonly CounterCell[] | undefined {
     return rule.handle !== undefined ? this.counterCells.get(rule.handle) : undefined;
