@@ -22,7 +22,7 @@ import { Printer } from './printer.js';
 import type { CounterCell, Registry } from './registry.js';
 import { HashKeySet, buildSet } from './set-structures.js';
 import type { CompiledSet, SetElementSpec } from './set-structures.js';
-import type { ElemEntry, SetState, TableState } from './state.js';
+import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import type { DataType } from './data-types.js';
 import { RulesetState, elemValue } from './state.js';
 import type { Change } from './transaction.js';
@@ -70,7 +70,6 @@ export class RulesetEngine extends EventEmitter {
       (r as { [COMPILED]?: CompiledRule })[COMPILED] = c;
     },
   };
-  private chainCache = new Map<number, CompiledChain>();
   private readonly slots = new Map<number, SetSlot>();
   private readonly counterCells = new Map<number, CounterCell[]>();
 
@@ -190,24 +189,43 @@ export class RulesetEngine extends EventEmitter {
     }
     errors.throwIfAny();
     const compiledOf = (r: RuleJ): CompiledRule => this.ruleCache.get(r)!;
-    const chains: (CompiledChain | undefined)[] = [];
-    const hooks: CompiledChain[][] = [[], [], [], [], []];
-    const newChainCache = new Map<number, CompiledChain>();
-    for (const t of next.tables.values()) {
-      const l3 = t.json.family === 'ip' ? 4 : t.json.family === 'ip6' ? 6 : 0;
-      for (const c of t.chains.values()) {
-        let cc = draft.touchedChains.has(c) ? undefined : this.chainCache.get(c.id);
-        if (!cc) {
-          const j = c.json;
-          cc = new CompiledChain(c.id, j.name, l3, c.rules.map(compiledOf), j.policy === 'drop' ? Code.Drop : Code.Accept,
-            j.hook !== undefined ? HOOK_INDEX[j.hook] : -1, j.prio ?? 0);
+    const compileChain = (c: ChainState, l3: number): CompiledChain => {
+      const j = c.json;
+      // Fill in the rules new in this batch; the rest were compiled before (O(chain) pointer
+      // checks, no lookups), and the array is shared with the immutable committed chain.
+      const arr = c.compiled;
+      for (let i = 0; i < arr.length; i++) if (arr[i] === undefined) arr[i] = compiledOf(c.rules[i]);
+      return new CompiledChain(c.id, j.name, l3, arr as CompiledRule[], j.policy === 'drop' ? Code.Drop : Code.Accept,
+        j.hook !== undefined ? HOOK_INDEX[j.hook] : -1, j.prio ?? 0);
+    };
+    const l3Of = (family: string): number => (family === 'ip' ? 4 : family === 'ip6' ? 6 : 0);
+    let chains: (CompiledChain | undefined)[];
+    let hooks: CompiledChain[][];
+    if (draft.structureChanged) {
+      // Chains or tables came or went: rebuild the id table and the hook lists (O(chains)).
+      chains = [];
+      hooks = [[], [], [], [], []];
+      const prev = this.current.chains;
+      for (const t of next.tables.values()) {
+        const l3 = l3Of(t.json.family);
+        for (const c of t.chains.values()) {
+          const cc = draft.touchedChains.has(c) ? compileChain(c, l3) : prev[c.id]!;
+          chains[c.id] = cc;
+          if (cc.hook >= 0) hooks[cc.hook].push(cc);
         }
-        newChainCache.set(c.id, cc);
-        chains[c.id] = cc;
-        if (cc.hook >= 0) hooks[cc.hook].push(cc);
       }
+      for (const h of hooks) h.sort((a, b) => a.prio - b.prio);
+    } else {
+      // Only rules changed: copy the id table and replace the touched chains (O(touched)).
+      chains = this.current.chains.slice();
+      let baseTouched = false;
+      for (const c of draft.touchedChains) {
+        const cc = compileChain(c, l3Of(c.json.family));
+        chains[c.id] = cc;
+        if (cc.hook >= 0) baseTouched = true;
+      }
+      hooks = baseTouched ? this.current.hooks.map((h) => h.map((b) => chains[b.id]!)) : this.current.hooks;
     }
-    for (const h of hooks) h.sort((a, b) => a.prio - b.prio);
 
     // ---- commit: one synchronous step ----
     if (draft.rulesetFlushed) this.counterCells.clear();
@@ -225,10 +243,11 @@ export class RulesetEngine extends EventEmitter {
         this.slots.set(s.id, slot);
       } else this.slots.set(s.id, new SetSlot(built));
     }
-    const liveSets = new Set<number>();
-    for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
-    for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
-    this.chainCache = newChainCache;
+    if (draft.structureChanged) {
+      const liveSets = new Set<number>();
+      for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
+      for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
+    }
     this.state = next;
     this.gen++;
     this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells);

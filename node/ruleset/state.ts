@@ -6,10 +6,13 @@
  * size of the ruleset.
  */
 import type { ChainJ, Family, RuleJ, SetJ, TableJ, Value, VerdictJ } from './ast.js';
+import type { CompiledRule } from './compiled-ruleset.js';
 
 export interface ChainState {
   json: ChainJ;
   rules: RuleJ[];
+  /** Compiled form of each rule, index for index; undefined for rules new in a draft (filled at commit). */
+  compiled: (CompiledRule | undefined)[];
   /** Stable id for the chain's lifetime: compiled jumps name chains by id. */
   id: number;
   /** Outgoing references counted per kind and name: "j:NAME", "g:NAME", "m:MAP". */

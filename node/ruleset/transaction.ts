@@ -90,7 +90,7 @@ export class Draft {
       return undefined;
     }
     if (this.ownChains.has(c)) return c;
-    const n: ChainState = { json: c.json, rules: c.rules.slice(), id: c.id, out: new Map(c.out) };
+    const n: ChainState = { json: c.json, rules: c.rules.slice(), compiled: c.compiled.slice(), id: c.id, out: new Map(c.out) };
     this.ownChains.add(n);
     t.chains.set(name, n);
     this.touchedChains.add(n);
@@ -216,7 +216,7 @@ export class Draft {
           json.policy = j.policy ?? 'accept';
         }
         if (j.comment !== undefined) json.comment = j.comment;
-        const c: ChainState = { json, rules: [], id: this.nextId++, out: new Map() };
+        const c: ChainState = { json, rules: [], compiled: [], id: this.nextId++, out: new Map() };
         this.ownChains.add(c);
         t.chains.set(j.name, c);
         this.touchedChains.add(c);
@@ -249,6 +249,7 @@ export class Draft {
     if (!c) return;
     for (const r of c.rules) this.drop(t, c, r);
     c.rules = [];
+    c.compiled = [];
   }
 
   private drop(t: TableState, c: ChainState, r: RuleJ): void {
@@ -288,8 +289,13 @@ export class Draft {
           if (at > c.rules.length) at = c.rules.length;
         } else at = verb === 'insert' ? 0 : c.rules.length;
         const r = fresh();
-        if (at === c.rules.length) c.rules.push(r);
-        else c.rules.splice(at, 0, r);
+        if (at === c.rules.length) {
+          c.rules.push(r);
+          c.compiled.push(undefined);
+        } else {
+          c.rules.splice(at, 0, r);
+          c.compiled.splice(at, 0, undefined);
+        }
         this.changes.push({ op: verb === 'insert' ? 'insert' : 'add', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: r.handle, object: { rule: r } });
         return;
       }
@@ -301,6 +307,7 @@ export class Draft {
         r.handle = j.handle;
         this.nextHandle--;
         c.rules[i] = r;
+        c.compiled[i] = undefined;
         this.changes.push({ op: 'replace', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: r.handle, object: { rule: r } });
         return;
       }
@@ -309,6 +316,7 @@ export class Draft {
         if (i < 0) return;
         this.drop(t, c, c.rules[i]);
         c.rules.splice(i, 1);
+        c.compiled.splice(i, 1);
         this.changes.push({ op: 'delete', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: j.handle });
         return;
       }
