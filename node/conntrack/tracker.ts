@@ -409,9 +409,13 @@ export class ConnTracker {
         case TcpVerdict.Accept:
           return this.hit(e, dir, state, oldStatus, oldTcp, true, now);
         case TcpVerdict.AcceptKill: {
-          this.hit(e, dir, state, oldStatus, oldTcp, false, now);
+          // Accepted with its state, but the entry goes at once: one Destroy event only.
+          const r = this.result;
+          r.dir = dir;
+          r.status = t.status[e];
+          r.mark = t.mark[e];
+          r.state = state;
           this.destroy(e, true);
-          this.result.entry = -1;
           return state;
         }
         default:
