@@ -16,6 +16,7 @@ import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, withKind, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
+import { seqLe } from './serial.js';
 
 export interface SyncConfig {
   /** This node's id (non-zero, unique in the cluster). */
@@ -90,6 +91,8 @@ export class SyncStats {
   lostReceived = 0;
   gaps = 0;
   ownDropped = 0;
+  /** Records older than a destroy already applied (reordering), not applied. */
+  staleSkipped = 0;
   drops: Record<DecodeError, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0 };
   resyncsRequested = 0;
   resyncsCompleted = 0;
@@ -114,6 +117,13 @@ class Peer {
   echoStamp = NaN;
   echoAppliedAt = NaN;
   lastEchoSampled = NaN;
+  /**
+   * Destroys applied while earlier sequences were still missing: a late (reordered) message
+   * with older state of that connection must not bring it back. Kept only until everything
+   * before the destroy's sequence has arrived, so a gap-free stream keeps none.
+   */
+  readonly tombs = new Map<string, { stamp: number; seq: number }>();
+  readonly tombQueue: { seq: number; key: string }[] = [];
 
   constructor(readonly node: number, readonly epoch: number, window: number, now: number) {
     this.dataWindow = new ReplayWindow(window);
@@ -321,11 +331,26 @@ export class SyncEndpoint {
         }
         if (m.type !== MessageType.ResyncDone) {
           let oldest = Infinity;
+          const gap = rx.missing; // after this message: older ones may still come
           for (const rec of m.records) {
-            this.sink.apply(p.node, rec, m.time - rec.stamp);
             if (rec.stamp < oldest) oldest = rec.stamp;
+            if (rec.kind === EventKind.Destroy) {
+              if (gap) {
+                const k = recordKey(rec);
+                p.tombs.set(k, { stamp: rec.stamp, seq: m.seq });
+                p.tombQueue.push({ seq: m.seq, key: k });
+              }
+            } else if (p.tombs.size > 0) {
+              const t = p.tombs.get(recordKey(rec));
+              if (t !== undefined && rec.stamp <= t.stamp) {
+                this.stats.staleSkipped++;
+                continue;
+              }
+            }
+            this.sink.apply(p.node, rec, m.time - rec.stamp);
+            this.stats.recordsApplied++;
           }
-          this.stats.recordsApplied += m.records.length;
+          this.pruneTombs(p);
           if (m.type === MessageType.Data && m.records.length > 0 && !(m.time <= p.echoTime)) {
             p.echoTime = m.time;
             p.echoStamp = oldest;
@@ -383,6 +408,7 @@ export class SyncEndpoint {
         if (m.target !== me || m.targetEpoch !== this.cfg.epoch || p.rx === null) break;
         this.stats.lostReceived++;
         p.rx.giveUp(m.from, m.to);
+        this.pruneTombs(p);
         p.sync.invalidate(now);
         this.checkSynced(p, now);
         break;
@@ -398,6 +424,18 @@ export class SyncEndpoint {
       });
     }
     return p.rx;
+  }
+
+  private pruneTombs(p: Peer): void {
+    if (p.rx === null) return;
+    const ack = p.rx.cumAck;
+    let i = 0;
+    while (i < p.tombQueue.length && seqLe(p.tombQueue[i]!.seq, ack)) {
+      const { seq, key } = p.tombQueue[i]!;
+      if (p.tombs.get(key)?.seq === seq) p.tombs.delete(key);
+      i++;
+    }
+    if (i > 0) p.tombQueue.splice(0, i);
   }
 
   private checkSynced(p: Peer, now: number): void {

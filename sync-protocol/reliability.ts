@@ -222,7 +222,13 @@ export class ReliableReceiver {
       this.restartAt(seqAdd(lastSeq, 1));
       return DataVerdict.TooFar;
     }
-    this.extendTo(lastSeq, now);
+    if (seqLt(this.highest, lastSeq)) {
+      // Everything after what we saw, up to and including lastSeq, is missing.
+      this.fresh.push(seqAdd(this.highest, 1), lastSeq);
+      this.gaps += seqDiff(this.highest, lastSeq);
+      if (this.retryAt === Infinity) this.retryAt = now + this.opts.nackRetryMs;
+      this.highest = lastSeq;
+    }
     return DataVerdict.Ok;
   }
 

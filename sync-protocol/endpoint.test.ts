@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { SyncEndpoint, type SyncConfig } from './endpoint.js';
+import { EventKind, recordKey, type StateRecord } from './state-record.js';
+import { MessageType, decodeMessage, encodeMessage } from './wire.js';
+import { ReplicaTable, Rng, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
+
+const key = Buffer.alloc(32, 0x5a);
+
+function endpoint(nodeId: number, extra: Partial<SyncConfig> = {}): { ep: SyncEndpoint; table: ReplicaTable } {
+  const table = new ReplicaTable();
+  const ep = new SyncEndpoint({ nodeId, epoch: 1000, key, initialSeq: 0xffffff00, ...extra }, table);
+  return { ep, table };
+}
+
+/** A node whose clock is offset from the simulation's: the protocol must not care. */
+function skewed(ep: SyncEndpoint, offset: number): SimNode {
+  return {
+    tick: (now) => ep.tick(now + offset),
+    receive: (b, now) => ep.receive(b, now + offset),
+    poll: () => ep.poll(),
+  };
+}
+
+/** Runs the fake clock in steps of `stepMs` until `done()` or `maxMs`; returns the time reached. */
+function run(link: SimLink, from: number, maxMs: number, done: () => boolean, stepMs = 0.5): number {
+  let now = from;
+  for (; now < from + maxMs; now += stepMs) {
+    link.step(now);
+    if (done()) break;
+  }
+  return now;
+}
+
+/** The replica equals the owner's table: same keys, same latest data. */
+function assertReplicates(owner: SyncEndpoint, replica: ReplicaTable): void {
+  assert.equal(replica.rows.size, owner.source.size, 'table sizes');
+  const it = owner.source.entries();
+  for (let r = it.next(); !r.done; r = it.next()) {
+    const row = replica.rows.get(recordKey(r.value));
+    assert.ok(row !== undefined, `missing ${recordKey(r.value)}`);
+    assert.equal(row.rec.mark, r.value.mark, 'latest version');
+    assert.equal(row.owner, owner.cfg.nodeId);
+  }
+}
+
+/** A workload of new / update / destroy events over `n` connections, `perMs` events a ms. */
+function workload(ep: SyncEndpoint, link: SimLink, n: number, from: number, seed: number, perMs = 40): number {
+  const rng = new Rng(seed);
+  const alive = new Map<number, number>();
+  let now = from;
+  let made = 0;
+  let events = 0;
+  while (made < n || events < n * 2) {
+    for (let k = 0; k < perMs / 2; k++) {
+      const roll = rng.next();
+      if (made < n && (roll < 0.5 || alive.size === 0)) {
+        alive.set(made, 0);
+        ep.localEvent(makeRecord(made, EventKind.New, now), now);
+        made++;
+      } else if (alive.size > 0) {
+        const id = [...alive.keys()][rng.int(Math.min(alive.size, 64))]!;
+        if (roll < 0.9) {
+          const v = alive.get(id)! + 1;
+          alive.set(id, v);
+          ep.localEvent(makeRecord(id, EventKind.Update, now, v), now);
+        } else {
+          alive.delete(id);
+          ep.localEvent(makeRecord(id, EventKind.Destroy, now), now);
+        }
+      }
+      events++;
+    }
+    link.drain(link.nodes.indexOf(ep as unknown as SimNode), now);
+    link.step(now);
+    now += 0.5;
+  }
+  return now;
+}
+
+describe('SyncEndpoint (simulated link, fake clock)', function () {
+  this.timeout(60000);
+
+  it('replicates new/update/destroy events so the standby table equals the active one', () => {
+    const a = endpoint(1);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 2000, () => a.ep.inSync && b.ep.inSync);
+    now = workload(a.ep, link, 3000, now, 1);
+    run(link, now, 2000, () => link.inFlight === 0 && a.ep.pendingEvents === 0 && b.table.rows.size === a.ep.source.size);
+    assertReplicates(a.ep, b.table);
+    assert.equal(a.ep.stats.retransmits, 0);
+    assert.ok(a.ep.stats.recordsSent < a.ep.stats.msgsSent * 100, 'records were batched');
+  });
+
+  for (const opts of [
+    { loss: 0.2, seed: 3 },
+    { loss: 0.2, dup: 0.1, reorder: 0.3, jitterMs: 4, seed: 4 },
+  ] as LinkOptions[]) {
+    it(`converges with ${JSON.stringify(opts)} on the sync link, across the sequence wrap`, () => {
+      const a = endpoint(1);
+      const b = endpoint(2);
+      const link = new SimLink([a.ep, b.ep], opts);
+      a.ep.start(0);
+      b.ep.start(0);
+      let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+      now = workload(a.ep, link, 3000, now, 2);
+      let settled = 0;
+      run(link, now, 10000, () => {
+        if (b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+        else settled = 0;
+        return settled > 400;
+      });
+      assertReplicates(a.ep, b.table);
+      assert.ok(a.ep.stats.retransmits > 0, 'losses were repaired by retransmission');
+      assert.ok(b.ep.stats.nacksSent > 0);
+      assert.ok(b.ep.stats.gaps > 0);
+      assert.ok(b.ep.inSync);
+    });
+  }
+
+  it('streams a 100,000-entry table to a node that starts later, and reports in sync only after it', () => {
+    const a = endpoint(1, { bulkChunksPerTick: 64 });
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    for (let i = 0; i < 100000; i++) a.ep.localEvent(makeRecord(i, EventKind.New, 0), 0);
+    let now = run(link, 0, 2000, () => a.ep.pendingEvents === 0 && a.ep.inSync);
+    assert.ok(a.ep.inSync, 'alone after the startup grace');
+    b.ep.start(now);
+    const t0 = now;
+    let sawPartial = false;
+    now = run(link, now, 10000, () => {
+      if (!b.ep.inSync && b.table.rows.size > 0) sawPartial = true;
+      return b.ep.inSync;
+    });
+    assert.ok(sawPartial, 'not in sync while the table was still arriving');
+    assert.equal(b.table.rows.size, 100000);
+    assertReplicates(a.ep, b.table);
+    assert.ok(now - t0 < 2000, `resync took ${now - t0} ms of simulated time`);
+    assert.equal(b.ep.stats.resyncsCompleted, 1);
+  });
+
+  it('gets the full table again after a restart mid-way (new boot epoch), with loss', () => {
+    const a = endpoint(1);
+    let b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep], { loss: 0.2, seed: 9 });
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    now = workload(a.ep, link, 1500, now, 5);
+    // Standby killed and started again with an empty table and a new epoch.
+    b = endpoint(2, { epoch: 1001 });
+    link.nodes[1] = b.ep;
+    b.ep.start(now);
+    now = workload(a.ep, link, 1500, now, 6);
+    let settled = 0;
+    run(link, now, 20000, () => {
+      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+      else settled = 0;
+      return settled > 400;
+    });
+    assertReplicates(a.ep, b.table);
+    assert.ok(a.ep.stats.peerRestarts >= 1);
+    assert.ok(a.ep.stats.resyncsServed >= 1);
+  });
+
+  it('resyncs instead of leaving a silent gap when a NACK asks for data no longer held', () => {
+    const a = endpoint(1, { resendQueueSize: 64 });
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    now = workload(a.ep, link, 200, now, 7);
+    now = run(link, now, 100, () => false);
+    // The link to the standby drops everything for a while: far more messages than the queue holds.
+    link.down.add(0);
+    now = workload(a.ep, link, 3000, now, 8);
+    link.down.delete(0);
+    now = workload(a.ep, link, 100, now, 10);
+    let settled = 0;
+    run(link, now, 20000, () => {
+      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+      else settled = 0;
+      return settled > 400;
+    });
+    assert.ok(a.ep.stats.lostSent > 0, 'the sender said it could not repair');
+    assert.ok(b.ep.stats.resyncsCompleted >= 2, 'and the standby resynced');
+    assertReplicates(a.ep, b.table);
+    assert.ok(b.table.swept > 0, 'replicas destroyed during the gap were swept by the resync');
+  });
+
+  it('drops forged and replayed messages without changing the table', () => {
+    const a = endpoint(1);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    a.ep.localEvent(makeRecord(1, EventKind.New, now), now);
+    now = run(link, now, 50, () => false);
+    const captured = link.sent.filter((m) => {
+      const r = decodeMessage(m, key);
+      return r.ok && r.msg.type === MessageType.Data && r.msg.node === 1;
+    });
+    assert.equal(captured.length, 1);
+    a.ep.localEvent(makeRecord(1, EventKind.Destroy, now), now);
+    now = run(link, now, 50, () => false);
+    assert.equal(b.table.rows.size, 0);
+    const applied = b.table.applied;
+    link.inject(1, captured[0]!, now);
+    const forged = encodeMessage({
+      type: MessageType.Data, records: [makeRecord(2, EventKind.New, now)],
+      flags: 0, node: 1, epoch: 1000, seq: 12345, time: now,
+    }, Buffer.alloc(32, 1));
+    link.inject(1, forged, now);
+    run(link, now, 50, () => false);
+    assert.equal(b.table.rows.size, 0);
+    assert.equal(b.table.applied, applied);
+    assert.equal(b.ep.stats.drops.replay, 1);
+    assert.equal(b.ep.stats.drops.auth, 1);
+  });
+
+  it('drops its own looped-back messages and never applies them', () => {
+    const a = endpoint(1);
+    a.ep.start(0);
+    a.ep.localEvent(makeRecord(1, EventKind.New, 0), 0);
+    a.ep.tick(5);
+    for (let m = a.ep.poll(); m !== undefined; m = a.ep.poll()) a.ep.receive(m, 5);
+    assert.ok(a.ep.stats.ownDropped >= 1);
+    assert.equal(a.table.applied, 0);
+  });
+
+  it('measures lag on the sender clock, unaffected by a large clock offset of the receiver', () => {
+    const lags: number[][] = [];
+    for (const offset of [0, 1e9, -5e6]) {
+      const a = endpoint(1, { flushDelayMs: 1 });
+      const b = endpoint(2);
+      const link = new SimLink([a.ep, skewed(b.ep, offset)], { delayMs: 2 });
+      a.ep.start(0);
+      b.ep.start(offset);
+      let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+      a.ep.stats.lagSamples.length = 0;
+      for (let i = 0; i < 200; i++) {
+        a.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+        now = run(link, now, 10, () => false);
+      }
+      lags.push(a.ep.stats.lagSamples.slice());
+    }
+    for (const s of lags) {
+      assert.ok(s.length > 50, `${s.length} samples`);
+      const sorted = s.slice().sort((x, y) => x - y);
+      const p50 = sorted[sorted.length >> 1]!;
+      // 1 ms flush delay (+ one 0.5 ms step) + 2 ms one-way.
+      assert.ok(p50 >= 2.5 && p50 <= 4, `p50 ${p50}`);
+    }
+    assert.deepEqual(lags[1], lags[0]);
+    assert.deepEqual(lags[2], lags[0]);
+  });
+
+  it('is not in sync before hearing a peer, and alone only after the startup grace', () => {
+    const a = endpoint(1, { startupGraceMs: 1000 });
+    a.ep.start(0);
+    a.ep.tick(999);
+    assert.equal(a.ep.inSync, false);
+    a.ep.tick(1000);
+    assert.equal(a.ep.inSync, true);
+  });
+});
+
+export type { StateRecord };

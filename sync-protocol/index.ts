@@ -1,0 +1,22 @@
+/**
+ * sync-protocol: conntrack / NAT state replication between cluster nodes (issue 5).
+ * Sans-I/O core (codec, reliability, resync, coalescing, lag) plus thin shells. Never
+ * imports node/: the node adapts its table to StateSource / StateSink.
+ */
+export {
+  EventKind, RECORD_FIELDS, recordKey, withKind,
+  type NatBinding, type StateRecord, type StateSink, type StateSource,
+} from './state-record.js';
+export {
+  HEADER_LEN, MAC_LEN, MAGIC, MAX_NACK_RANGES, MessageFlag, MessageType, VERSION,
+  decodeMessage, encodeMessage, isSequenced, peekSender, recordBudget, recordSize,
+  type Body, type DecodeError, type DecodeResult, type Header, type Message,
+} from './wire.js';
+export { seqAdd, seqDiff, seqLe, seqLt } from './serial.js';
+export { ReplayVerdict, ReplayWindow } from './replay-window.js';
+export { Coalescer, type CoalescerOptions } from './coalescer.js';
+export { StateMirror } from './state-mirror.js';
+export { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
+export { BulkSender, ResyncState } from './resync.js';
+export { lagFromEcho, rttFromEcho } from './lag.js';
+export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type SyncConfig } from './endpoint.js';

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer } from './reliability.js';
+import { MessageType } from './wire.js';
+import { seqAdd } from './serial.js';
+import { Rng } from './testing/fixtures.js';
+
+const rxOpts = { window: 1024, nackRetryMs: 20 };
+const txOpts = { initialSeq: 0, queueSize: 64, minResendIntervalMs: 5, peerTimeoutMs: 1000 };
+
+function nacks(rx: ReliableReceiver, now: number): number[] {
+  const out: number[] = [];
+  rx.collectNacks(now, out, 64);
+  return out;
+}
+
+describe('ReliableReceiver', () => {
+  it('advances the cumulative ACK over in-order sequences across the wrap', () => {
+    const rx = new ReliableReceiver(0xfffffffe, rxOpts);
+    for (const s of [0xfffffffe, 0xffffffff, 0, 1]) assert.equal(rx.onData(s, 0), DataVerdict.Ok);
+    assert.equal(rx.cumAck, 1);
+    assert.deepEqual(nacks(rx, 0), []);
+  });
+
+  it('NACKs a new gap at once, again after the retry interval, and stops once filled', () => {
+    const rx = new ReliableReceiver(0xfffffffe, rxOpts);
+    rx.onData(0xfffffffe, 0);
+    rx.onData(2, 1); // 0xffffffff, 0, 1 missing across the wrap
+    assert.deepEqual(nacks(rx, 1), [0xffffffff, 1]);
+    assert.deepEqual(nacks(rx, 5), [], 'not again before the retry interval');
+    rx.onData(0, 6);
+    assert.deepEqual(nacks(rx, 21), [0xffffffff, 0xffffffff, 1, 1]);
+    rx.onData(0xffffffff, 22);
+    rx.onData(1, 22);
+    assert.equal(rx.cumAck, 2);
+    assert.deepEqual(nacks(rx, 100), []);
+    assert.equal(rx.gaps, 3);
+  });
+
+  it('finds a lost tail from ALIVE', () => {
+    const rx = new ReliableReceiver(10, rxOpts);
+    rx.onData(10, 0);
+    rx.onAlive(13, 1);
+    assert.deepEqual(nacks(rx, 1), [11, 13]);
+  });
+
+  it('reports too far ahead when the gap exceeds the window', () => {
+    const rx = new ReliableReceiver(10, rxOpts);
+    rx.onData(10, 0);
+    assert.equal(rx.onData(10 + 2000, 1), DataVerdict.TooFar);
+    assert.equal(rx.cumAck, 10 + 2000);
+    assert.deepEqual(nacks(rx, 100), []);
+  });
+
+  it('gives up LOST sequences and marks the stream incomplete from there', () => {
+    const rx = new ReliableReceiver(10, rxOpts);
+    rx.onData(10, 0);
+    rx.onData(15, 0);
+    rx.giveUp(11, 14);
+    assert.equal(rx.cumAck, 15);
+    assert.equal(rx.coverageFrom, 15);
+    assert.ok(!rx.covers(10, 15));
+    assert.deepEqual(nacks(rx, 100), []);
+  });
+
+  it('treats sequences before the cumulative point as old', () => {
+    const rx = new ReliableReceiver(10, rxOpts);
+    rx.onData(10, 0);
+    assert.equal(rx.onData(9, 0), DataVerdict.Old);
+  });
+});
+
+describe('ReliableSender', () => {
+  it('answers a NACK with the held entries, once per resend interval', () => {
+    const tx = new ReliableSender(txOpts);
+    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    const a: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(3, 5, 10, a);
+    assert.deepEqual(a.resend.map((e) => e.seq), [3, 4, 5]);
+    const b: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(3, 5, 12, b);
+    assert.deepEqual(b.resend, [], 'second NACK within the resend interval');
+  });
+
+  it('ignores the part of a NACK beyond what was sent', () => {
+    const tx = new ReliableSender(txOpts);
+    for (let i = 0; i < 3; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    const a: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(1, 0x7fffffff, 10, a);
+    assert.deepEqual(a.resend.map((e) => e.seq), [1, 2]);
+    assert.deepEqual(a.lost, []);
+  });
+
+  it('reports evicted sequences as lost', () => {
+    const tx = new ReliableSender({ ...txOpts, queueSize: 8 });
+    for (let i = 0; i < 20; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    const a: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(5, 14, 10, a);
+    assert.deepEqual(a.lost, [5, 11]);
+    assert.deepEqual(a.resend.map((e) => e.seq), [12, 13, 14]);
+  });
+
+  it('drops what every live peer acknowledged, and stops waiting for a silent peer', () => {
+    const tx = new ReliableSender(txOpts);
+    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    tx.onAck(2, 3, 0);
+    tx.onAck(1, 7, 0);
+    assert.equal(tx.queued, 6);
+    tx.onAck(1, 9, 2000); // peer 2 silent for longer than peerTimeoutMs
+    assert.equal(tx.queued, 0);
+  });
+});
+
+describe('sender and receiver over a lossy channel (pure, fake clock)', () => {
+  for (const [name, loss, dup, reorder] of [
+    ['20% loss', 0.2, 0, 0],
+    ['20% loss, 10% duplication, 30% reordering', 0.2, 0.1, 0.3],
+  ] as const) {
+    it(`delivers every sequence across the wrap with ${name}`, () => {
+      const rng = new Rng(7);
+      const start = 0xffffff00;
+      const total = 20000;
+      const tx = new ReliableSender({ initialSeq: start, queueSize: 32768, minResendIntervalMs: 2, peerTimeoutMs: 1e9 });
+      const rx = new ReliableReceiver(start, { window: 65536, nackRetryMs: 10 });
+      const seen = new Set<number>();
+      type Pkt = { at: number; kind: 'data' | 'alive' | 'nack'; a: number; b: number };
+      let wire: Pkt[] = [];
+      const put = (p: Pkt) => {
+        const copies = rng.next() < dup ? 2 : 1;
+        for (let c = 0; c < copies; c++) {
+          if (rng.next() < loss) continue;
+          wire.push({ ...p, at: p.at + 0.2 + (rng.next() < reorder ? rng.next() * 5 : 0) });
+        }
+      };
+      let sent = 0;
+      let now = 0;
+      const ans: NackAnswer = { resend: [], lost: [] };
+      for (let step = 0; step < 200000 && (sent < total || rx.cumAck !== tx.lastSeq); step++) {
+        now += 0.1;
+        for (let k = 0; k < 4 && sent < total; k++, sent++) {
+          const seq = tx.record(MessageType.Data, null, 0, 0, 0, now);
+          put({ at: now, kind: 'data', a: seq, b: 0 });
+        }
+        if (step % 20 === 0) put({ at: now, kind: 'alive', a: tx.lastSeq, b: 0 });
+        const due = wire.filter((p) => p.at <= now);
+        wire = wire.filter((p) => p.at > now);
+        for (const p of due) {
+          if (p.kind === 'data') {
+            if (rx.onData(p.a, now) !== DataVerdict.Old && !seen.has(p.a)) seen.add(p.a);
+          } else if (p.kind === 'alive') rx.onAlive(p.a, now);
+          else {
+            ans.resend.length = 0;
+            ans.lost.length = 0;
+            tx.answerNack(p.a, p.b, now, ans);
+            assert.deepEqual(ans.lost, []);
+            for (const e of ans.resend) put({ at: now, kind: 'data', a: e.seq, b: 0 });
+          }
+        }
+        const n: number[] = [];
+        rx.collectNacks(now, n, 64);
+        for (let i = 0; i < n.length; i += 2) put({ at: now, kind: 'nack', a: n[i]!, b: n[i + 1]! });
+      }
+      assert.equal(rx.cumAck, seqAdd(start, total - 1), 'every sequence arrived');
+      assert.equal(seen.size, total);
+      assert.ok(rx.gaps > total * loss * 0.5, 'gaps were actually seen');
+    });
+  }
+});
