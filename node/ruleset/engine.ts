@@ -234,6 +234,7 @@ export class RulesetEngine extends EventEmitter {
       if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
       else this.counterCells.delete(cr.handle);
     }
+    draft.commitTables();
     commitElements(draft);
     for (const f of inPlace) f();
     for (const [s, built] of newSlots) {

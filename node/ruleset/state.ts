@@ -42,6 +42,7 @@ export interface TableState {
   /** How many rules reference a chain ("c:NAME") or set ("s:NAME"). */
   refs: Map<string, number>;
 }
+// In a Draft these maps are OverlayMaps over the committed ones (transaction.ts).
 
 export class RulesetState {
   constructor(

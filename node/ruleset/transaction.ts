@@ -8,6 +8,7 @@ import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast
 import { ErrorList, posOf, setPos } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RulesetState, elemKey, elemOptions, tableKey } from './state.js';
+import { OverlayMap } from './overlay-map.js';
 
 export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset';
 
@@ -65,6 +66,15 @@ export class Draft {
     this.nextId = base.nextId;
   }
 
+  /** Commit step: writes the tables' overlays into the committed maps. */
+  commitTables(): void {
+    for (const t of this.tables.values()) {
+      if (t.chains instanceof OverlayMap) t.chains = t.chains.applyToBase();
+      if (t.sets instanceof OverlayMap) t.sets = t.sets.applyToBase();
+      if (t.refs instanceof OverlayMap) t.refs = t.refs.applyToBase();
+    }
+  }
+
   finish(): RulesetState {
     return new RulesetState(this.tables, this.nextHandle, this.nextId);
   }
@@ -76,7 +86,8 @@ export class Draft {
       return undefined;
     }
     if (this.ownTables.has(t)) return t;
-    const c: TableState = { json: t.json, chains: new Map(t.chains), sets: new Map(t.sets), refs: new Map(t.refs) };
+    // Overlays, not copies: touching one chain of 10,000 costs O(1) here (overlay-map.ts).
+    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), refs: new OverlayMap(t.refs) };
     this.ownTables.add(c);
     this.tables.set(key, c);
     this.touchedTables.add(key);
