@@ -212,7 +212,7 @@ export class PortAllocator {
   private rand: number;
   private readonly v4 = new Map<number, PortPool>();
   private readonly v6 = new Map<string, PortPool>();
-  private readonly words = new Uint32Array(10);
+  private readonly words = new Uint32Array(12);
   private readonly range = { min: 0, max: 0 };
 
   constructor(opts: PortAllocatorOptions = {}) {
@@ -318,14 +318,16 @@ export class PortAllocator {
 
   /**
    * F(connection, key) of RFC 6056 algorithm 3, over the original source and destination
-   * addresses, destination port and protocol.
+   * addresses, ports and protocol (the original source port is known to a NAT, so it
+   * spreads one client's connections too).
    */
   connectionHash(b: NatBinding): number {
     const n = b.addrLen;
     const w = this.words;
     let at = addressWords(b.addrs, ORIG_SRC, n, w, 0);
     at = addressWords(b.addrs, ORIG_DST, n, w, at);
-    w[at++] = ((b.proto << 16) | b.origDport) >>> 0;
+    w[at++] = ((b.origSport << 16) | b.origDport) >>> 0;
+    w[at++] = b.proto;
     return keyedHash32(this.k0, this.k1, w, at);
   }
 
