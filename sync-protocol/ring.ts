@@ -1,0 +1,144 @@
+/**
+ * Single-producer / single-consumer ring of fixed-size binary state events in a
+ * SharedArrayBuffer: the datapath thread pushes, the sync worker pops. The producer never
+ * blocks and never allocates: when the ring is full the event is counted as dropped and the
+ * "resync needed" flag is raised, so the worker rebuilds its view of the local table with a
+ * full dump instead of losing the event silently (issue 5: never silently lost).
+ *
+ * Control words (Int32Array over the first 16 bytes): write count, read count, drops, resync
+ * flag. Counts run freely modulo 2^32; slot = count & (capacity - 1). Each side publishes its
+ * count with Atomics.store after touching the slot (sequentially consistent, so the payload
+ * is visible before the count).
+ *
+ * Slot layout (SLOT_BYTES, little-endian):
+ *   0 u8 kind   1 u8 family   2 u8 proto   3 u8 tcpState   4 u16 zone   6 u8 has-nat  7 u8 nat kind
+ *   8 u16 origSport  10 u16 origDport  12 u16 replySport  14 u16 replyDport  16 u16 natPort
+ *  18 u8 origTdScale 19 u8 origTdFlags 20 u8 replyTdScale 21 u8 replyTdFlags 22 u16 pad
+ *  24 u32 origTdEnd 28 origTdMaxEnd 32 origTdMaxWin 36 replyTdEnd 40 replyTdMaxEnd 44 replyTdMaxWin
+ *  48 u32 status 52 u32 mark 56 f64 timeoutMs 64 f64 stamp
+ *  72 origSrc[16] 88 origDst[16] 104 replySrc[16] 120 replyDst[16] 136 natAddr[16]  -> 152
+ */
+import { EventKind, type StateRecord } from './state-record.js';
+
+export const SLOT_BYTES = 152;
+const CTRL_BYTES = 16;
+const W = 0;
+const R = 1;
+const DROPS = 2;
+const RESYNC = 3;
+
+export class EventRing {
+  readonly sab: SharedArrayBuffer;
+  readonly capacity: number;
+  private readonly ctrl: Int32Array;
+  private readonly view: DataView;
+  private readonly bytes: Uint8Array;
+  private readonly mask: number;
+
+  /** A new ring of `capacity` slots (power of two), or an existing one shared from another thread. */
+  constructor(capacityOrSab: number | SharedArrayBuffer) {
+    if (typeof capacityOrSab === 'number') {
+      const c = capacityOrSab;
+      if (c < 2 || (c & (c - 1)) !== 0) throw new RangeError('ring capacity must be a power of two');
+      this.sab = new SharedArrayBuffer(CTRL_BYTES + c * SLOT_BYTES);
+    } else this.sab = capacityOrSab;
+    this.capacity = (this.sab.byteLength - CTRL_BYTES) / SLOT_BYTES;
+    if (!Number.isInteger(this.capacity) || (this.capacity & (this.capacity - 1)) !== 0) throw new RangeError('not an event ring buffer');
+    this.ctrl = new Int32Array(this.sab, 0, 4);
+    this.view = new DataView(this.sab, CTRL_BYTES);
+    this.bytes = new Uint8Array(this.sab, CTRL_BYTES);
+    this.mask = this.capacity - 1;
+  }
+
+  /** Events waiting. */
+  get depth(): number {
+    return (Atomics.load(this.ctrl, W) - Atomics.load(this.ctrl, R)) >>> 0;
+  }
+
+  get drops(): number {
+    return Atomics.load(this.ctrl, DROPS) >>> 0;
+  }
+
+  // ---- producer side (datapath) ----
+
+  /**
+   * Byte offset (into `slotView` / `slotBytes`) of the next free slot, or -1 when full (the
+   * drop is counted and the resync flag raised). Fill it, then call commit().
+   */
+  reserve(): number {
+    const w = Atomics.load(this.ctrl, W);
+    if (((w - Atomics.load(this.ctrl, R)) >>> 0) >= this.capacity) {
+      Atomics.add(this.ctrl, DROPS, 1);
+      Atomics.store(this.ctrl, RESYNC, 1);
+      return -1;
+    }
+    return (w & this.mask) * SLOT_BYTES;
+  }
+
+  commit(): void {
+    Atomics.store(this.ctrl, W, (Atomics.load(this.ctrl, W) + 1) | 0);
+  }
+
+  get slotView(): DataView {
+    return this.view;
+  }
+  get slotBytes(): Uint8Array {
+    return this.bytes;
+  }
+
+  /** Copies a record into the ring without allocating; false when full. */
+  push(r: StateRecord): boolean {
+    const o = this.reserve();
+    if (o < 0) return false;
+    const v = this.view;
+    const b = this.bytes;
+    v.setUint8(o, r.kind); v.setUint8(o + 1, r.family); v.setUint8(o + 2, r.proto); v.setUint8(o + 3, r.tcpState);
+    v.setUint16(o + 4, r.zone, true);
+    v.setUint8(o + 6, r.nat === null ? 0 : 1); v.setUint8(o + 7, r.nat === null ? 0 : r.nat.kind);
+    v.setUint16(o + 8, r.origSport, true); v.setUint16(o + 10, r.origDport, true);
+    v.setUint16(o + 12, r.replySport, true); v.setUint16(o + 14, r.replyDport, true);
+    v.setUint16(o + 16, r.nat === null ? 0 : r.nat.port, true);
+    v.setUint8(o + 18, r.origTdScale); v.setUint8(o + 19, r.origTdFlags); v.setUint8(o + 20, r.replyTdScale); v.setUint8(o + 21, r.replyTdFlags);
+    v.setUint32(o + 24, r.origTdEnd, true); v.setUint32(o + 28, r.origTdMaxEnd, true); v.setUint32(o + 32, r.origTdMaxWin, true);
+    v.setUint32(o + 36, r.replyTdEnd, true); v.setUint32(o + 40, r.replyTdMaxEnd, true); v.setUint32(o + 44, r.replyTdMaxWin, true);
+    v.setUint32(o + 48, r.status, true); v.setUint32(o + 52, r.mark, true);
+    v.setFloat64(o + 56, r.timeoutMs, true); v.setFloat64(o + 64, r.stamp, true);
+    b.set(r.origSrc, o + 72); b.set(r.origDst, o + 88); b.set(r.replySrc, o + 104); b.set(r.replyDst, o + 120);
+    if (r.nat !== null) b.set(r.nat.addr, o + 136);
+    this.commit();
+    return true;
+  }
+
+  // ---- consumer side (sync worker) ----
+
+  /** The next event as a record (allocates: the worker is not the packet path), or undefined. */
+  pop(): StateRecord | undefined {
+    const rd = Atomics.load(this.ctrl, R);
+    if (rd === Atomics.load(this.ctrl, W)) return undefined;
+    const o = (rd & this.mask) * SLOT_BYTES;
+    const v = this.view;
+    const family = v.getUint8(o + 1);
+    const alen = family === 4 ? 4 : 16;
+    const addr = (at: number) => this.bytes.slice(o + at, o + at + alen);
+    const rec: StateRecord = {
+      kind: v.getUint8(o) as EventKind, family, proto: v.getUint8(o + 2), zone: v.getUint16(o + 4, true),
+      origSrc: addr(72), origDst: addr(88), origSport: v.getUint16(o + 8, true), origDport: v.getUint16(o + 10, true),
+      replySrc: addr(104), replyDst: addr(120), replySport: v.getUint16(o + 12, true), replyDport: v.getUint16(o + 14, true),
+      tcpState: v.getUint8(o + 3),
+      origTdEnd: v.getUint32(o + 24, true), origTdMaxEnd: v.getUint32(o + 28, true), origTdMaxWin: v.getUint32(o + 32, true),
+      origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
+      replyTdEnd: v.getUint32(o + 36, true), replyTdMaxEnd: v.getUint32(o + 40, true), replyTdMaxWin: v.getUint32(o + 44, true),
+      replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
+      status: v.getUint32(o + 48, true), mark: v.getUint32(o + 52, true),
+      timeoutMs: v.getFloat64(o + 56, true), stamp: v.getFloat64(o + 64, true),
+      nat: v.getUint8(o + 6) === 0 ? null : { kind: v.getUint8(o + 7), addr: addr(136), port: v.getUint16(o + 16, true) },
+    };
+    Atomics.store(this.ctrl, R, (rd + 1) | 0);
+    return rec;
+  }
+
+  /** True once after the producer dropped an event: the consumer must rebuild from a full dump. */
+  takeResyncNeeded(): boolean {
+    return Atomics.exchange(this.ctrl, RESYNC, 0) === 1;
+  }
+}
