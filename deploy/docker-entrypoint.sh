@@ -112,6 +112,9 @@ writable_net_sysctls() {
   fi
 }
 
+# The unit test of in_subnet sources this file with HAFW_ENTRYPOINT_FUNCTIONS_ONLY=1.
+if [ "${HAFW_ENTRYPOINT_FUNCTIONS_ONLY:-0}" = 1 ]; then return 0; fi
+
 rename_interfaces
 set_default_route
 add_static_addrs
