@@ -4,6 +4,7 @@ import { buildIcmpEcho, buildTcp, parseBuilt } from '../packet/build.js';
 import { IpProto } from '../packet/packet-info.js';
 import {
   NatBinding,
+  bindingUsesSourceAddress,
   NatKind,
   NatManip,
   copyBinding,
@@ -105,5 +106,17 @@ describe('nat binding and tuples', () => {
     const c = copyBinding(b, new NatBinding());
     assert.equal(describeBinding(c), describeBinding(b));
     assert.deepEqual(c.addrs, b.addrs);
+  });
+});
+
+describe('nat binding address checks', () => {
+  it('tells which bindings translate to a given source address (masquerade address loss)', () => {
+    const syn = parseBuilt(buildTcp({ src: '192.0.2.100', dst: '198.51.100.100', sport: 1, dport: 2 }));
+    const b = new NatBinding();
+    initBindingFromPacket(b, syn);
+    assert.equal(bindingUsesSourceAddress(b, addr('198.51.100.2'), 0), false, 'no source manip');
+    setSourceNat(b, NatKind.Masquerade, addr('198.51.100.2'), 0, 1);
+    assert.equal(bindingUsesSourceAddress(b, addr('198.51.100.2'), 0), true);
+    assert.equal(bindingUsesSourceAddress(b, addr('198.51.100.3'), 0), false);
   });
 });

@@ -203,3 +203,15 @@ export function describeBinding(b: NatBinding): string {
   if (b.manip & NatManip.Dst) parts.push(`${natKindName(b.dstKind)} dst ${ep(NAT_DST, b.natDport)}`);
   return parts.join(' ');
 }
+
+/**
+ * True when the binding's source translation uses `addr` (masquerade after the interface
+ * lost that address: Linux drops such connections, nf_nat_masquerade's inetaddr notifier,
+ * because replies can no longer reach it).
+ */
+export function bindingUsesSourceAddress(b: NatBinding, addr: Uint8Array, addrOff: number): boolean {
+  if ((b.manip & NatManip.Src) === 0) return false;
+  const n = b.addrLen;
+  for (let i = 0; i < n; i++) if (b.addrs[NAT_SRC + i] !== addr[addrOff + i]) return false;
+  return n > 0;
+}

@@ -29,6 +29,7 @@ export {
   NatManip,
   ORIG_DST,
   ORIG_SRC,
+  bindingUsesSourceAddress,
   clearBinding,
   copyBinding,
   describeBinding,

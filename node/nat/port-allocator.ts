@@ -214,6 +214,7 @@ export class PortAllocator {
   private readonly v6 = new Map<string, PortPool>();
   private readonly words = new Uint32Array(12);
   private readonly range = { min: 0, max: 0 };
+  private lastPool: PortPool | null = null;
 
   constructor(opts: PortAllocatorOptions = {}) {
     let key = opts.key;
@@ -226,13 +227,20 @@ export class PortAllocator {
     this.rand = (this.k0 ^ 0x9e3779b9 ^ this.k1) >>> 0 || 1;
   }
 
-  /** The pool of (address, protocol), created on first use. */
+  /**
+   * The pool of (address, protocol), created on first use. The last pool found is
+   * remembered: a firewall with one public address finds it without building a map key.
+   */
   pool(family: 4 | 6, addr: Uint8Array, addrOff: number, proto: number): PortPool {
+    const last = this.lastPool;
+    if (last !== null && last.family === family && last.proto === proto && sameAddr(last.addr, addr, addrOff, family)) return last;
     let p = this.findPool(family, addr, addrOff, proto);
-    if (p) return p;
-    p = new PortPool(family, addr, addrOff, proto);
-    if (family === 4) this.v4.set(v4Key(addr, addrOff, proto), p);
-    else this.v6.set(v6Key(addr, addrOff, proto), p);
+    if (!p) {
+      p = new PortPool(family, addr, addrOff, proto);
+      if (family === 4) this.v4.set(v4Key(addr, addrOff, proto), p);
+      else this.v6.set(v6Key(addr, addrOff, proto), p);
+    }
+    this.lastPool = p;
     return p;
   }
 
@@ -345,6 +353,12 @@ export class PortAllocator {
     this.rand = x >>> 0;
     return this.rand;
   }
+}
+
+function sameAddr(a: Uint8Array, b: Uint8Array, off: number, family: 4 | 6): boolean {
+  const n = family === 4 ? 4 : 16;
+  for (let i = 0; i < n; i++) if (a[i] !== b[off + i]) return false;
+  return true;
 }
 
 function v4Key(addr: Uint8Array, off: number, proto: number): number {

@@ -54,6 +54,7 @@ const inner = new PacketInfo();
  * When `pkt` is an ICMP / ICMPv6 error, `b` is the binding of the connection it quotes and
  * `dir` the direction of the error itself (conntrack finds it by looking up the inverted
  * quoted tuple: the direction that matches is the error's); see translateIcmpError.
+ * `mask` does not apply to errors: the quote is translated for every manip at once.
  */
 export function applyNat(pkt: PacketInfo, b: NatBinding, dir: NatDirection, mask: number = NatManip.Both): NatResult {
   if (pkt.family !== b.family || pkt.family === 0) return NatResult.Unsupported;
