@@ -42,11 +42,6 @@ function fail(msg: string): never {
   throw new Error(msg);
 }
 
-/** A set lookup through a slot (named) or a fixed structure (anonymous). */
-class SlotView {
-  constructor(public cur: CompiledSet) {}
-}
-
 export function compileRule(rule: RuleJ, cc: RuleCompileContext): CompiledRule {
   const counters: CounterCell[] = [];
   const env: CompileEnv = {
@@ -256,4 +251,3 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   }
 }
 
-export { SlotView };

@@ -6,7 +6,7 @@
  * -> 'change' event. Any error anywhere before commit changes nothing.
  */
 import { EventEmitter } from 'node:events';
-import type { Command, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from './ast.js';
+import type { Command, RuleJ, RulesetJson, SetJ, VerdictJ } from './ast.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
 import type { CompiledRule } from './compiled-ruleset.js';
@@ -358,4 +358,3 @@ export class RulesetEngine extends EventEmitter {
   }
 }
 
-export type { SetJ, Value };

@@ -387,7 +387,7 @@ export class Parser implements TextReader {
 
   /** `{ e1, e2 timeout 30s comment "x", k : v }` for named sets/maps and element commands. */
   private elementList(types: DataType[], mapData?: string): SetJ['elem'] & object {
-    const open = this.expectPunct('{');
+    this.expectPunct('{');
     const out: NonNullable<SetJ['elem']> = [];
     for (;;) {
       this.skipNewlines();
@@ -411,7 +411,6 @@ export class Parser implements TextReader {
         break;
       }
     }
-    void open;
     return out;
   }
 

@@ -363,7 +363,7 @@ export class Draft {
         this.pending.set(s, { adds: new Map(), dels: new Set(), flushed: true });
         positions.set(s, posOf(j) ?? posOf(pos));
         this.changes.push({ op: 'add', kind, family: j.family, table: j.table, name: j.name, handle: json.handle, object: { [kind]: json } });
-        if (j.elem?.length) this.addElems(t, j.name, j.elem, pos, true);
+        if (j.elem?.length) this.addElems(t, j.name, j.elem, pos);
         return;
       }
       case 'delete': {
@@ -389,7 +389,7 @@ export class Draft {
     }
   }
 
-  private addElems(t: TableState, name: string, elems: NonNullable<SetJ['elem']>, pos: unknown, quiet = false): void {
+  private addElems(t: TableState, name: string, elems: NonNullable<SetJ['elem']>, pos: unknown): void {
     const s = this.mutSet(t, name, pos);
     if (!s) return;
     for (const item of elems) {
@@ -402,11 +402,7 @@ export class Draft {
       p.adds.set(k, entry);
       p.dels.delete(k);
     }
-    if (!quiet) {
-      this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
-    } else {
-      this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
-    }
+    this.changes.push({ op: 'add', kind: 'element', family: t.json.family, table: t.json.name, name, object: { element: { family: t.json.family, table: t.json.name, name, elem: elems } } });
   }
 
   private element(verb: Verb, j: ElementJ, pos: unknown): void {

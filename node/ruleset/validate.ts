@@ -6,7 +6,7 @@
  * jump path from a base chain is its jump depth (kernel limit NFT_JUMP_STACK_SIZE = 16;
  * goto does not use a stack slot). Verdict-map entries are edges like jump/goto.
  */
-import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
+import type { Family, RuleJ, Selector, Value } from './ast.js';
 import type { DataType, EncodeEnv } from './data-types.js';
 import type { ErrorList, Pos } from './errors.js';
 import { posOf } from './errors.js';
@@ -313,4 +313,3 @@ function loopPos(c: ChainState, target: string): Pos | undefined {
   return positions.get(c);
 }
 
-export type { VerdictJ };

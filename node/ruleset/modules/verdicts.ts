@@ -4,7 +4,7 @@
  * resumes after the last jump (or applies the base chain's policy). Jump/goto edges are
  * recorded for the one-walk loop check.
  */
-import type { Stmt, VerdictJ } from '../ast.js';
+import type { VerdictJ } from '../ast.js';
 import type { Registry, StatementModule } from '../registry.js';
 
 const SIMPLE = ['accept', 'drop', 'continue', 'return'] as const;
@@ -70,4 +70,3 @@ export function registerVerdicts(r: Registry): void {
   r.registerStatement(verdictModule);
 }
 
-export type { Stmt };
