@@ -189,7 +189,9 @@ export class ConnTracker {
     const proto = pkt.l4proto;
     if (proto === IpProto.Tcp) return this.trackTcp(pkt, nowMs, zone);
     if (proto === IpProto.Udp) return this.trackUdp(pkt, nowMs, zone);
-    if ((proto === IpProto.Icmp && pkt.family === 4) || (proto === IpProto.Icmpv6 && pkt.family === 6)) {
+    if (proto === IpProto.Icmp || proto === IpProto.Icmpv6) {
+      // ICMP inside IPv6 (or ICMPv6 inside IPv4) is invalid, as in Linux's icmp(v6) trackers.
+      if ((proto === IpProto.Icmp) !== (pkt.family === 4)) return this.invalid();
       return this.trackIcmp(pkt, nowMs, zone);
     }
     return this.trackGeneric(pkt, nowMs, zone);

@@ -95,6 +95,15 @@ describe('ICMP and ICMPv6 echo', () => {
     assert.equal(h.send(buildIp({ src: CL, dst: SV, proto: 1, payload: p })), CtState.Invalid);
   });
 
+  it('ICMP carried in IPv6 and ICMPv6 carried in IPv4 are invalid', () => {
+    const h = new Harness();
+    const p = new Uint8Array(8);
+    p[0] = 8;
+    assert.equal(h.send(buildIp({ src: CL6, dst: SV6, proto: 1, payload: p })), CtState.Invalid);
+    p[0] = 128;
+    assert.equal(h.send(buildIp({ src: CL, dst: SV, proto: 58, payload: p })), CtState.Invalid);
+  });
+
   it('ICMPv6 neighbour discovery and MLD are untracked', () => {
     const h = new Harness();
     for (const type of [130, 131, 132, 133, 134, 135, 136, 143]) {
