@@ -122,6 +122,27 @@ describe('TCP tracking: state transitions (Linux tcp_conntracks)', () => {
     assert.equal(f.st(), TcpState.Established);
   });
 
+  it('with ignore-invalid-rst, a RST below the acknowledged sequence is not invalid', () => {
+    const f = flow(V4, { tcpIgnoreInvalidRst: true });
+    f.handshake();
+    f.send('s', 'PA', S + 1, C + 1, { payload: 50 });
+    f.send('c', 'A', C + 1, S + 51);
+    assert.equal(f.send('s', 'R', S + 10, 0), CtState.Established);
+    assert.equal(f.st(), TcpState.Established);
+  });
+
+  it('in LAST_ACK, the challenge ACK answering a new SYN is not taken for the last ACK (RFC 5961)', () => {
+    const f = flow();
+    f.handshake();
+    f.send('c', 'FA', C + 1, S + 1);
+    f.send('s', 'A', S + 1, C + 2);
+    f.send('s', 'FA', S + 1, C + 2);
+    assert.equal(f.st(), TcpState.LastAck);
+    assert.equal(f.send('c', 'S', 777_777, 0), CtState.Established); // ignored
+    assert.equal(f.send('s', 'A', S + 2, C + 2), CtState.Established); // challenge ACK
+    assert.equal(f.st(), TcpState.LastAck);
+  });
+
   it('a RST far outside the window is invalid and changes nothing', () => {
     const f = flow();
     f.handshake();
