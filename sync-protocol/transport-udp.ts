@@ -1,0 +1,84 @@
+/**
+ * UDP shell for the sync protocol: multicast on the sync interface (default) or unicast to a
+ * list of peers for networks without multicast. Holds no protocol logic.
+ *
+ * Multicast follows DESIGN §8: a socket bound to 0.0.0.0 would receive every group joined on
+ * that port by anyone on the host (IP_MULTICAST_ALL), and one bound to a unicast address
+ * receives no multicast, so bind to the group address with reuseAddr, join with
+ * addMembership(group, ifaceAddr), send with setMulticastInterface(ifaceAddr), TTL 1 (the
+ * sync segment is one link). Local loop-back can still deliver our own datagrams: the
+ * endpoint drops them by node id.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
+
+export interface UdpTransportOptions {
+  mode: 'multicast' | 'unicast';
+  port: number;
+  /** Multicast group (e.g. 239.255.72.70 or ff02::4846). */
+  group?: string;
+  /** Address of the sync interface: required for multicast (the interface is always named). */
+  ifaceAddr?: string;
+  /** Unicast mode: local address to bind (default the wildcard of the family). */
+  bindAddr?: string;
+  /** Unicast mode: where to send. */
+  peers?: { address: string; port: number }[];
+  /** Deliver our own multicast back on this host (only useful for single-host tests). */
+  loopback?: boolean;
+}
+
+export class UdpTransport {
+  sendErrors = 0;
+  private constructor(private readonly sock: Socket, private readonly opts: UdpTransportOptions) {}
+
+  static open(opts: UdpTransportOptions, onMessage: (msg: Buffer, from: RemoteInfo) => void): Promise<UdpTransport> {
+    const v6 = isIPv6(opts.group ?? opts.bindAddr ?? opts.peers?.[0]?.address ?? '');
+    const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: opts.mode === 'multicast' });
+    const t = new UdpTransport(sock, opts);
+    sock.on('message', onMessage);
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      const onListening = () => {
+        try {
+          if (opts.mode === 'multicast') {
+            if (opts.group === undefined || opts.ifaceAddr === undefined) throw new Error('multicast needs group and ifaceAddr');
+            sock.addMembership(opts.group, opts.ifaceAddr);
+            sock.setMulticastInterface(opts.ifaceAddr);
+            sock.setMulticastTTL(1);
+            sock.setMulticastLoopback(opts.loopback ?? false);
+          }
+          sock.off('error', reject);
+          sock.on('error', () => t.sendErrors++);
+          resolve(t);
+        } catch (e) {
+          sock.close();
+          reject(e as Error);
+        }
+      };
+      if (opts.mode === 'multicast') sock.bind({ port: opts.port, address: opts.group, exclusive: false }, onListening);
+      else sock.bind({ port: opts.port, address: opts.bindAddr }, onListening);
+    });
+  }
+
+  /** Local port (useful when bound to port 0). */
+  get port(): number {
+    return this.sock.address().port;
+  }
+
+  /** Sends one datagram to the group, or to every unicast peer. */
+  send(buf: Uint8Array): void {
+    const cb = (err: Error | null) => {
+      if (err) this.sendErrors++;
+    };
+    if (this.opts.mode === 'multicast') this.sock.send(buf, this.opts.port, this.opts.group, cb);
+    else for (const p of this.opts.peers ?? []) this.sock.send(buf, p.port, p.address, cb);
+  }
+
+  setPeers(peers: { address: string; port: number }[]): void {
+    this.opts.peers = peers;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.sock.close(() => resolve()));
+  }
+}
