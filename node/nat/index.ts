@@ -11,15 +11,17 @@
  *   After prerouting (DNAT/redirect) call `applyNat(pkt, b, 'original', NatManip.Dst)` so
  *   postrouting sees the new destination; after postrouting (SNAT/masquerade)
  *   `applyNat(pkt, b, 'original', NatManip.Src)`.
- * - Conntrack: each entry owns one NatBinding. When the entry is confirmed, its reply
- *   tuple is `replyTuple(b, out)` (the inverted translated tuple), which is what it must
+ * - Conntrack: each entry owns one NatBinding. Before the entry is confirmed, its reply
+ *   tuple must become `replyTuple(b, out)` (the inverted translated tuple; or
+ *   `writeReplyTuple(b, snapshotLike)` in conntrack's field names), which is what it must
  *   hash so replies find it. Later packets: `applyNat(pkt, b, dir)` with the direction the
  *   lookup found. ICMP errors: look up the inverted quoted tuple; the direction found is
  *   the error's direction; call `applyNat(errorPkt, b, thatDir)`. On destroy:
  *   `allocator.releaseBinding(b)`.
- * - State sync: `encodeBinding` into the entry's record, `decodeBinding` on the standby,
- *   then `installReplicatedBinding(b, allocator)` and insert the entry with
- *   `replyTuple(b)` as its reply tuple.
+ * - State sync: either `encodeBinding` into the entry's record and `decodeBinding` on the
+ *   standby, or (no extra bytes) `bindingFromTuplePair(snapshot, b)` from the replicated
+ *   original + reply tuples; then `installReplicatedBinding(b, allocator)` so the
+ *   standby's allocator holds the port.
  */
 export {
   NAT_DST,
@@ -66,4 +68,5 @@ export {
 } from './request.js';
 export { MAX_ADDRESS_TRIES, NatSetupStatus, setupNat } from './setup.js';
 export { type NatDirection, NatResult, applyNat, translateIcmpError } from './translate.js';
+export { type NatTuplePair, bindingFromTuplePair, writeReplyTuple } from './tuple-pair.js';
 export { NatTuple, copyTuple, hasPorts, invertTuple, isIcmpProto, tupleEqual, tupleFromPacket } from './tuple.js';
