@@ -21,3 +21,4 @@ export {
   TcpState,
 } from './ct-types.js';
 export { halfSipHashWords } from './halfsiphash.js';
+export { type CtEntryJson, type CtTupleJson, snapshotToJson } from './ct-format.js';
