@@ -101,6 +101,14 @@ describe('nat ICMP errors', () => {
         assert.deepEqual(translated(err, b, 'reply', true), want);
       });
 
+      it('an error from the outside about a reply of a DNATed service reaches the service', () => {
+        const b = binding(tcp(n.server, n.pub, 5555, 80), natRequest(NatKind.Dnat, { to: `${n.bracket(n.inside)}:8080` }));
+        // The remote client got the translated reply (from the public address) and complains.
+        const err = buildIcmpError({ src: n.server, dst: n.pub, type: n.unreach, code: n.portCode, quote: tcp(n.pub, n.server, 80, 5555) });
+        const want = buildIcmpError({ src: n.server, dst: n.inside, type: n.unreach, code: n.portCode, quote: tcp(n.inside, n.server, 8080, 5555) });
+        assert.deepEqual(translated(err, b, 'original', true), want);
+      });
+
       it('translateIcmpError fills the caller\'s quote view and refuses a non-error', () => {
         const b = binding(tcp(n.client, n.server, 40000, 80), snat);
         const err = buildIcmpError({ src: n.router, dst: n.pub, type: n.timeExceeded, quote: tcp(n.pub, n.server, 20000, 80) });

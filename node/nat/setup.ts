@@ -101,8 +101,11 @@ export function setupNat(
         copyIface(ifaceAddr, ifaceAddrOff, n);
       } else {
         if (req.addrMin === null || req.addrMax === null || req.addrMin.length !== n) return NatSetupStatus.Invalid;
-        base = addressHash(b, alloc, (req.flags & NatFlags.Persistent) !== 0);
-        count = rangeAddress(req, n, base);
+        count = rangeAddress(req, n, 0);
+        if (count > 1) {
+          base = addressHash(b, alloc, (req.flags & NatFlags.Persistent) !== 0);
+          rangeAddress(req, n, base);
+        }
       }
       if (!allocatesPorts(b.proto)) {
         // GRE, ESP, SCTP...: no ports we can rewrite; the address alone is translated.
@@ -130,7 +133,7 @@ export function setupNat(
         copyIface(ifaceAddr, ifaceAddrOff, n);
       } else {
         if (req.addrMin === null || req.addrMax === null || req.addrMin.length !== n) return NatSetupStatus.Invalid;
-        rangeAddress(req, n, addressHash(b, alloc, false));
+        if (rangeAddress(req, n, 0) > 1) rangeAddress(req, n, addressHash(b, alloc, false));
       }
       let port = b.origDport;
       if ((b.proto === IpProto.Tcp || b.proto === IpProto.Udp) && req.portMax !== 0) {

@@ -145,6 +145,15 @@ describe('nat translation', () => {
         assert.equal(parseBuilt(back, VNET).segments, 5);
       });
 
+      it('keeps a UDP partial checksum (NeedsCsum) right', () => {
+        const u = (src: string, dst: string, sport: number, dport: number): Uint8Array =>
+          buildUdp({ src, dst, sport, dport, payload: 1001, partialCsum: true });
+        const first = u(n.client, n.server, 4000, 4433);
+        const b = bindingFor(first, natRequest(NatKind.Snat, { to: `${n.bracket(n.pub)}:1025-1025` }), null, VNET);
+        assert.deepEqual(translate(first, b, 'original', VNET), u(n.pub, n.server, 1025, 4433));
+        assert.deepEqual(translate(u(n.server, n.pub, 4433, 1025), b, 'reply', VNET), u(n.server, n.client, 4433, 4000));
+      });
+
       it('matches a full recomputation for random tuples and payloads (bounded)', () => {
         const r = rng(n.name === 'IPv4' ? 4 : 6);
         for (let i = 0; i < 150; i++) {
