@@ -142,6 +142,33 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.equal(b.ep.stats.resyncsCompleted, 1);
   });
 
+  it('completes a 20,000-entry resync through 20% loss, duplication and reordering while live updates flow', () => {
+    const a = endpoint(1, { bulkChunksPerTick: 8 });
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep], { loss: 0.2, dup: 0.1, reorder: 0.3, jitterMs: 3, seed: 11 });
+    a.ep.start(0);
+    for (let i = 0; i < 20000; i++) a.ep.localEvent(makeRecord(i, EventKind.New, 0), 0);
+    let now = run(link, 0, 2000, () => a.ep.inSync);
+    b.ep.start(now);
+    // Live changes during the walk: updates and destroys of connections already streamed or not.
+    for (let k = 0; k < 40; k++) {
+      for (let j = 0; j < 25; j++) {
+        const id = (k * 997 + j * 31) % 20000;
+        a.ep.localEvent(makeRecord(id, j % 5 === 0 ? EventKind.Destroy : EventKind.Update, now, k + 1), now);
+      }
+      now = run(link, now, 10, () => false);
+    }
+    let settled = 0;
+    run(link, now, 20000, () => {
+      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+      else settled = 0;
+      return settled > 400;
+    });
+    assert.ok(b.ep.inSync);
+    assertReplicates(a.ep, b.table);
+    assert.ok(a.ep.stats.retransmits > 0);
+  });
+
   it('gets the full table again after a restart mid-way (new boot epoch), with loss', () => {
     const a = endpoint(1);
     let b = endpoint(2);
