@@ -75,7 +75,7 @@ async function run(clock: ManualClock, ms: number, step = 5): Promise<void> {
 }
 
 describe('vrrp-instance (shell over ports)', () => {
-  it('elects one master, which adds the whole VIP group and then sends GARP rounds on both interfaces', async () => {
+  it('elects one master, which adds the whole VIP group and sends GARP rounds on both interfaces', async () => {
     const clock = new ManualClock();
     const [a, b] = pair(clock, [{ priority: 200, announce: { repeat: 3, spacingMs: 50 } }, { priority: 100 }]);
     a!.inst.start(); b!.inst.start();

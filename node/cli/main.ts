@@ -8,8 +8,9 @@ import { nodeCommand } from './node-cmd.js';
 import { labCommand } from './lab-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { metricsCommand } from './metrics-cmd.js';
+import { drillCommand } from './drill-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, labCommand, demoCommand];
+const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, labCommand, drillCommand, demoCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

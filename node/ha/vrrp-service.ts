@@ -93,7 +93,10 @@ export class VrrpService {
       },
       { clock: realClock, packets: this.socket, frames: this.frames, vipMover: new IprouteVipMover(), macOf, sync: this.sync, links, notify },
     );
+    let transitionAt = 0;
     this.instance.on((e) => {
+      if (e.type === 'state') transitionAt = e.at;
+      if (e.type === 'vips') this.log.info({ active: e.result.active, ms: Math.round((e.at - transitionAt) * 10) / 10, failed: e.result.failed.length }, e.result.active ? 'VIPs added' : 'VIPs removed');
       if (e.type === 'state') this.log.info({ from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync }, `vrrp ${e.from} -> ${e.to}`);
       else if (e.type === 'alarm') this.log.warn({ code: e.code, link: e.link, active: e.active }, 'vrrp alarm');
       else if (e.type === 'vips' && e.result.failed.length > 0) this.log.error({ failed: e.result.failed.map((f) => `${f.vip.cidr} ${f.vip.ifname}: ${f.error}`) }, 'some VIPs could not be moved');
