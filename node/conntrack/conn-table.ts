@@ -12,7 +12,7 @@
  * farther than `maxProbe` from its home bucket is refused and counted, so no key pattern
  * can make a lookup cost more than maxProbe + 1 probes.
  */
-import { halfSipHashWords } from './halfsiphash.js';
+import { halfSipHash13Key10 } from './halfsiphash.js';
 
 export const enum Slot {
   Free = 0,
@@ -201,7 +201,7 @@ export class ConnTable {
   }
 
   hashKey(): number {
-    return halfSipHashWords(this.key, 10, this.k0, this.k1);
+    return halfSipHash13Key10(this.key, this.k0, this.k1);
   }
 
   private sameAsKey(v: number): boolean {

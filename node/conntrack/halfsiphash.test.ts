@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { halfSipHashWords } from './halfsiphash.js';
+import { halfSipHash13Key10, halfSipHashWords } from './halfsiphash.js';
 
 describe('halfSipHashWords', () => {
   // Reference key bytes 00..07, read little-endian as two words.
@@ -30,5 +30,13 @@ describe('halfSipHashWords', () => {
     }
     // 256 balls in 256 bins: ~162 distinct expected; a weak hash on the low word would give few.
     assert.ok(buckets.size > 120, `only ${buckets.size} buckets used`);
+  });
+
+  it('the unrolled 10-word HalfSipHash-1-3 equals the generic one', () => {
+    const w = new Uint32Array(10);
+    for (let i = 0; i < 500; i++) {
+      w[i % 10] = (i * 2654435761) >>> 0;
+      assert.equal(halfSipHash13Key10(w, 0xdeadbeef, i), halfSipHashWords(w, 10, 0xdeadbeef, i, 1, 3));
+    }
   });
 });

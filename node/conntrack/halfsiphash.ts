@@ -51,3 +51,31 @@ export function halfSipHashWords(
   }
   return (v1 ^ v3) >>> 0;
 }
+
+/**
+ * HalfSipHash-1-3 of exactly 10 words (the tuple key), unrolled for the per-packet path;
+ * equal to halfSipHashWords(words, 10, k0, k1, 1, 3).
+ */
+export function halfSipHash13Key10(w: Uint32Array, k0: number, k1: number): number {
+  let v0 = k0 | 0;
+  let v1 = k1 | 0;
+  let v2 = (0x6c796765 ^ k0) | 0;
+  let v3 = (0x74656462 ^ k1) | 0;
+  for (let i = 0; i <= 10; i++) {
+    const m = i < 10 ? w[i] | 0 : 40 << 24;
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+  }
+  v2 ^= 0xff;
+  for (let r = 0; r < 3; r++) {
+    v0 = (v0 + v1) | 0; v1 = (v1 << 5) | (v1 >>> 27); v1 ^= v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = (v3 << 8) | (v3 >>> 24); v3 ^= v2;
+    v0 = (v0 + v3) | 0; v3 = (v3 << 7) | (v3 >>> 25); v3 ^= v0;
+    v2 = (v2 + v1) | 0; v1 = (v1 << 13) | (v1 >>> 19); v1 ^= v2; v2 = (v2 << 16) | (v2 >>> 16);
+  }
+  return (v1 ^ v3) >>> 0;
+}

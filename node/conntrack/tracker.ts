@@ -764,7 +764,6 @@ export class ConnTracker {
       this.stats.replicaRefused++;
       return -1;
     }
-    if (this.pendingEntry >= 0) this.commit(false);
     let v = t.find(t.hashKey());
     if (v >= 0 && (v & 1) === 1) {
       // Our entry has this tuple as its reply: the peer's view wins.
