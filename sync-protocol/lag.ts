@@ -30,3 +30,12 @@ export function rttFromEcho(now: number, echoTime: number, echoHold: number): nu
   const rtt = now - echoTime - echoHold;
   return Number.isFinite(rtt) && rtt >= 0 ? rtt : NaN;
 }
+
+/**
+ * The clock for record stamps and the runner: milliseconds, monotonic, and the same in every
+ * thread of the process (performance.now() alone has a per-thread origin, so a stamp taken
+ * on the datapath thread would not be comparable with the sync worker's time).
+ */
+export function syncClock(): number {
+  return performance.timeOrigin + performance.now();
+}

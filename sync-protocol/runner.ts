@@ -3,7 +3,7 @@
  * tick() when the endpoint asks, hands received datagrams in and sends what comes out. All
  * protocol decisions stay in the endpoint; this only moves bytes and reads the clock.
  */
-import { performance } from 'node:perf_hooks';
+import { syncClock } from './lag.js';
 import type { SyncEndpoint } from './endpoint.js';
 import type { EventRing } from './ring.js';
 
@@ -32,7 +32,7 @@ export class SyncRunner {
     private readonly ring: EventRing | null = null,
     private readonly opts: RunnerOptions = {},
   ) {
-    this.clock = opts.clock ?? (() => performance.now());
+    this.clock = opts.clock ?? syncClock;
   }
 
   start(): void {

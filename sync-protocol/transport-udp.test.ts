@@ -4,6 +4,7 @@ import { SyncEndpoint } from './endpoint.js';
 import { SyncRunner } from './runner.js';
 import { EventRing } from './ring.js';
 import { EventKind } from './state-record.js';
+import { syncClock } from './lag.js';
 import { ReplicaTable, makeRecord } from './testing/fixtures.js';
 
 async function until(cond: () => boolean, ms: number): Promise<boolean> {
@@ -35,7 +36,7 @@ describe('UDP unicast shell on 127.0.0.1', function () {
       transports[1]!.setPeers([{ address: '127.0.0.1', port: transports[0]!.port }]);
       for (const r of runners) r.start();
       assert.ok(await until(() => eps[0]!.inSync && eps[1]!.inSync, 3000), 'both in sync');
-      for (let i = 0; i < 500; i++) assert.ok(ring.push(makeRecord(i, EventKind.New, performance.now())));
+      for (let i = 0; i < 500; i++) assert.ok(ring.push(makeRecord(i, EventKind.New, syncClock())));
       assert.ok(await until(() => tables[1]!.rows.size === 500, 3000), `replicated ${tables[1]!.rows.size}`);
       assert.equal(tables[0]!.rows.size, 0, 'nothing echoed back');
       assert.ok(await until(() => eps[0]!.stats.lagSamples.length > 0, 2000), 'lag measured from the ACK echo');
