@@ -84,8 +84,8 @@ async function buildImage(): Promise<string> {
   // --network host: apt-get and npm ci inside the build reach the registries the way this
   // host does, and no build container needs Docker's NAT towards the uplink.
   const cmd = fromHead
-    ? `git archive --format=tar HEAD | docker build --network host -t '${IMAGE}' -`
-    : `docker build --network host -t '${IMAGE}' .`;
+    ? `git archive --format=tar HEAD | docker build --force-rm --network host -t '${IMAGE}' -`
+    : `docker build --force-rm --network host -t '${IMAGE}' .`;
   const out = createWriteStream(logFile);
   await new Promise<void>((resolve, reject) => {
     const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -194,7 +194,7 @@ async function takeover(stack: ComposeStack): Promise<void> {
   const after = await waitForPair(stack, [FW_B], 15_000);
   const takeoverMs = Date.now() - t0;
   const bRole = roleOf(after.views[0]!.status!);
-  step('takeover', bRole === 'master' ? 'pass' : 'fail', `${FW_A} stopped; ${FW_B} is ${bRole} ${seconds(takeoverMs)} after the stop began`);
+  step('takeover', bRole === 'master' ? 'pass' : 'fail', `${FW_B} is ${bRole}, seen ${seconds(takeoverMs)} after \`stop ${FW_A}\` was issued (the flows below show the real gap)`);
   const flows = await probe.done;
   const survivedAll = flows.connected === FLOWS && flows.survived === FLOWS;
   step(
