@@ -162,12 +162,20 @@ export interface CtTupleLike {
   origDport: number;
 }
 
+/** The reply tuple in snapshot field names (what NAT rewrites). */
+export interface CtReplyTupleLike {
+  replySrc: Uint8Array;
+  replyDst: Uint8Array;
+  replySport: number;
+  replyDport: number;
+}
+
 /**
  * Everything a peer needs to rebuild an entry. One instance is reused by the caller;
  * snapshot() overwrites every field. For ICMP, sport is the echo id and dport is
  * (type << 8 | code).
  */
-export class CtSnapshot implements CtTupleLike {
+export class CtSnapshot implements CtTupleLike, CtReplyTupleLike {
   family = 0;
   proto = 0;
   zone = 0;

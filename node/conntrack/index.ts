@@ -14,6 +14,7 @@ export {
   CtStats,
   CtStatus,
   type CtTimeouts,
+  type CtReplyTupleLike,
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
   TCP_STATE_NAMES,

@@ -369,3 +369,38 @@ describe('ConnTracker: malformed input never crashes it (bounded fuzz)', () => {
     assert.equal(h.ct.table.pending, 0);
   });
 });
+
+describe('ConnTracker: NAT reply tuple', () => {
+  it('a pending entry takes the translated reply tuple at commit', () => {
+    const h = new Harness();
+    h.ct.track(parseBuilt(udp(1000)), h.now);
+    const e = h.ct.result.entry;
+    const snap = h.ct.snapshot(e, new CtSnapshot(), h.now);
+    snap.replyDst.set([203, 0, 113, 1]);
+    snap.replyDport = 61000;
+    assert.equal(h.ct.setReplyTuple(e, snap), true);
+    assert.equal(h.ct.commit(true), true);
+    assert.equal(h.send(buildUdp({ src: SV, dst: '203.0.113.1', sport: 53, dport: 61000 })), CtState.Established);
+    assert.equal(h.ct.result.dir, 1);
+    assert.equal(h.send(udpBack(1000)), CtState.New, 'the untranslated reply is another flow');
+  });
+
+  it('a live entry is re-hashed, and a clashing reply tuple is refused without change', () => {
+    const h = new Harness();
+    h.send(udp(1));
+    const e1 = h.ct.result.entry;
+    h.send(udp(2));
+    const e2 = h.ct.result.entry;
+    const snap = h.ct.snapshot(e1, new CtSnapshot(), h.now);
+    snap.replyDport = 2; // now equal to e2's reply tuple
+    assert.equal(h.ct.setReplyTuple(e1, snap), false);
+    assert.equal(h.send(udpBack(1)), CtState.Established);
+    assert.equal(h.ct.result.entry, e1);
+    snap.replyDport = 7777;
+    assert.equal(h.ct.setReplyTuple(e1, snap), true);
+    assert.equal(h.send(udpBack(7777)), CtState.Established);
+    assert.equal(h.ct.result.entry, e1);
+    assert.equal(h.send(udpBack(2)), CtState.Established);
+    assert.equal(h.ct.result.entry, e2);
+  });
+});

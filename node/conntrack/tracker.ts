@@ -29,6 +29,7 @@ import {
   CtStats,
   CtStatus,
   type CtTimeouts,
+  type CtReplyTupleLike,
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
   TcpState,
@@ -705,6 +706,47 @@ export class ConnTracker {
   remainingMs(entry: number, nowMs: number = this.opts.now()): number {
     return this.table.expires[entry] - nowMs;
   }
+
+  /**
+   * Rewrites the reply tuple of a pending or live entry: NAT makes the reply the inverted
+   * translated tuple (node/nat writeReplyTuple fills these snapshot-named fields). For a
+   * pending entry the new tuple is hashed at commit(); a live entry is re-hashed now.
+   * Returns false (entry unchanged) when a live entry's new reply tuple clashes with
+   * another entry or exceeds the probe cap. Not for the per-packet path of established
+   * flows: call it once, when the binding is made.
+   */
+  setReplyTuple(entry: number, tuple: CtReplyTupleLike): boolean {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap) return false;
+    const slot = t.slot[entry];
+    if (slot === Slot.Free) return false;
+    const o = 16 * entry + 8;
+    const fam = t.family[entry];
+    const saved = this.scratchWords;
+    for (let i = 0; i < 8; i++) saved[i] = t.addr[o + i];
+    const oldSport = t.port[4 * entry + 2];
+    const oldDport = t.port[4 * entry + 3];
+    const w = this.replyWords;
+    bytesToWords(tuple.replySrc, w, 0, fam);
+    bytesToWords(tuple.replyDst, w, 4, fam);
+    for (let i = 0; i < 8; i++) t.addr[o + i] = w[i];
+    t.port[4 * entry + 2] = tuple.replySport;
+    t.port[4 * entry + 3] = tuple.replyDport;
+    if (slot === Slot.Pending) return true;
+    if (t.relink(entry) === 0) {
+      this.emit(CtEventKind.Update, entry);
+      return true;
+    }
+    // Put the old reply tuple back; its buckets were just freed, so this cannot fail.
+    for (let i = 0; i < 8; i++) t.addr[o + i] = saved[i];
+    t.port[4 * entry + 2] = oldSport;
+    t.port[4 * entry + 3] = oldDport;
+    if (t.link(entry) !== 0) this.destroy(entry, true);
+    this.stats.insertFailed++;
+    return false;
+  }
+
+  private readonly replyWords = new Uint32Array(8);
 
   // ================================================================ sync interface
 
