@@ -219,6 +219,31 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.ok(b.table.swept > 0, 'replicas destroyed during the gap were swept by the resync');
   });
 
+  it('recovers from events lost in a full ring: a dump of the local table, streamed, removes ghosts on the peer', () => {
+    const a = endpoint(1);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    for (let i = 0; i < 1000; i++) a.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+    now = run(link, now, 100, () => false);
+    assert.equal(b.table.rows.size, 1000);
+    // The datapath destroyed connections 0..99 but those events were dropped (ring full).
+    const queuedBefore = makeRecord(5, EventKind.Update, now, 3); // an old event still in the ring
+    now += 1;
+    const dumpTime = now;
+    const dump: StateRecord[] = [];
+    for (let i = 100; i < 1000; i++) dump.push(makeRecord(i, EventKind.Update, dumpTime - 0.5));
+    a.ep.rebuildLocal(dump, dumpTime, now);
+    a.ep.localEvent(queuedBefore, now);
+    assert.equal(a.ep.stats.localStale, 1, 'the old event does not resurrect connection 5');
+    now = run(link, now, 3000, () => b.table.rows.size === 900 && link.inFlight === 0);
+    assertReplicates(a.ep, b.table);
+    assert.equal(b.table.swept, 100);
+    assert.ok(b.ep.inSync);
+  });
+
   it('drops forged and replayed messages without changing the table', () => {
     const a = endpoint(1);
     const b = endpoint(2);

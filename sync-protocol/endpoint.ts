@@ -97,6 +97,10 @@ export class SyncStats {
   resyncsRequested = 0;
   resyncsCompleted = 0;
   resyncsServed = 0;
+  /** Complete full-table walks received (including ones asked for by other nodes). */
+  walksCompleted = 0;
+  /** Local events older than the last full dump of the local table, ignored. */
+  localStale = 0;
   peerRestarts = 0;
   /** Durations (ms) of completed resyncs, newest last (bounded). */
   resyncDurations: number[] = [];
@@ -148,6 +152,7 @@ export class SyncEndpoint {
   private startedAt = NaN;
   private lastNow = 0;
   private lastDataAt = -Infinity;
+  private localFloor = -Infinity;
   private nextAliveAt = 0;
   private nextBulkAt = 0;
   private readonly batches: StateRecord[][] = [];
@@ -214,12 +219,40 @@ export class SyncEndpoint {
 
   /** A state change of a local connection (never one injected from a peer: no echo loops). */
   localEvent(rec: StateRecord, now: number): void {
+    if (rec.stamp < this.localFloor) {
+      // Already reflected in the dump given to rebuildLocal (events queued before it).
+      this.stats.localStale++;
+      return;
+    }
     this.mirror?.note(rec);
     this.coalescer.push(rec, now);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);
     }
+  }
+
+  /**
+   * The datapath dropped events (ring full): replace the local view with a full dump taken at
+   * `dumpTime` (syncClock) and stream it to every peer. Receivers apply the walk and, once it
+   * is complete, remove replicas it did not refresh, so connections destroyed while events
+   * were lost disappear there too. Events stamped before `dumpTime` are ignored from now on.
+   * With an external StateSource, pass no records: the source is already current.
+   */
+  rebuildLocal(records: Iterable<StateRecord> | null, dumpTime: number, now: number): void {
+    this.localFloor = dumpTime;
+    if (this.mirror !== null && records !== null) {
+      this.mirror.clear();
+      for (const r of records) this.mirror.note(r);
+    }
+    this.streamFullTable(now);
+  }
+
+  /** Streams the whole local table to every peer (as if all had asked). */
+  streamFullTable(now: number): void {
+    const wasActive = this.bulk.active;
+    this.bulk.request();
+    if (!wasActive) this.nextBulkAt = now;
   }
 
   /** Sends what is batched now, whatever the delay (e.g. before a planned switchover). */
@@ -325,9 +358,9 @@ export class SyncEndpoint {
         if (rx.onData(m.seq, now) === DataVerdict.TooFar) p.sync.invalidate(now);
         this.stats.gaps += rx.gaps - before;
         if (m.type === MessageType.ResyncChunk) {
-          if (p.sync.onChunk(m.bulkId, now) && !p.sync.synced) this.sink.resyncBegin?.(p.node);
+          if (p.sync.onChunk(m.bulkId, now)) this.sink.resyncBegin?.(p.node);
         } else if (m.type === MessageType.ResyncDone) {
-          if (p.sync.onDone(m.bulkId, m.firstSeq, m.seq, now) && !p.sync.synced) this.sink.resyncBegin?.(p.node);
+          if (p.sync.onDone(m.bulkId, m.firstSeq, m.seq, now)) this.sink.resyncBegin?.(p.node);
         }
         if (m.type !== MessageType.ResyncDone) {
           let oldest = Infinity;
@@ -439,9 +472,14 @@ export class SyncEndpoint {
   }
 
   private checkSynced(p: Peer, now: number): void {
-    if (p.rx !== null && p.sync.check(p.rx)) {
-      this.stats.resyncsCompleted++;
-      pushBounded(this.stats.resyncDurations, now - p.sync.startedAt, 1000);
+    if (p.rx === null) return;
+    const was = p.sync.synced;
+    if (p.sync.check(p.rx)) {
+      this.stats.walksCompleted++;
+      if (!was) {
+        this.stats.resyncsCompleted++;
+        pushBounded(this.stats.resyncDurations, now - p.sync.startedAt, 1000);
+      }
       this.sink.resyncEnd?.(p.node);
     }
   }

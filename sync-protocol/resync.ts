@@ -124,17 +124,24 @@ export class ResyncState {
     return fresh;
   }
 
-  /** True exactly when this call completes the resync. */
+  /**
+   * True when the walk being collected is complete (the receiver is then in sync, and
+   * replicas not refreshed since the walk began are stale). Every complete walk counts, even
+   * one another node asked for: a full table is a full table.
+   */
   check(rx: ReliableReceiver): boolean {
-    if (this.synced || !this.doneSeen) return false;
+    if (!this.doneSeen) return false;
     if (rx.covers(this.doneFirst, this.doneSeq)) {
       this.synced = true;
       this.doneSeen = false;
       return true;
     }
     // Joined the walk after its first chunk, or gave part of it up: this walk cannot
-    // complete us, ask for another. Otherwise repairs are still on their way.
-    if (seqLt(this.doneFirst, rx.coverageFrom)) this.retryNow();
+    // complete us. If we need it, ask for another; otherwise repairs are on their way.
+    if (seqLt(this.doneFirst, rx.coverageFrom)) {
+      if (this.synced) this.doneSeen = false;
+      else this.retryNow();
+    }
     return false;
   }
 

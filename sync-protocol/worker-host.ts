@@ -3,7 +3,7 @@
  * table (StateSink), tracks inSync for failover, and fetches metrics.
  */
 import { Worker } from 'node:worker_threads';
-import type { StateSink } from './state-record.js';
+import type { StateRecord, StateSink } from './state-record.js';
 import { applySinkOps, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';
 
 export class SyncWorkerHandle {
@@ -18,7 +18,13 @@ export class SyncWorkerHandle {
 
   private constructor(private readonly worker: Worker) {}
 
-  static start(data: SyncWorkerData, sink: StateSink, onInSync?: (v: boolean) => void): Promise<SyncWorkerHandle> {
+  static start(
+    data: SyncWorkerData,
+    sink: StateSink,
+    onInSync?: (v: boolean) => void,
+    /** The ring overflowed: dump the local table and call rebuildLocal. */
+    onRingOverflow?: () => void,
+  ): Promise<SyncWorkerHandle> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     const h = new SyncWorkerHandle(worker);
     return new Promise((resolve, reject) => {
@@ -39,6 +45,7 @@ export class SyncWorkerHandle {
             break;
           case 'ringOverflow':
             h.ringOverflows++;
+            onRingOverflow?.();
             break;
           case 'metrics':
             h.waiting.get(m.id)?.(m);
@@ -53,6 +60,11 @@ export class SyncWorkerHandle {
 
   private send(m: ToWorker): void {
     this.worker.postMessage(m);
+  }
+
+  /** After a ring overflow: hand the worker a full dump of the local table taken at `dumpTime` (syncClock). */
+  rebuildLocal(records: StateRecord[], dumpTime: number): void {
+    this.send({ type: 'localTable', records, dumpTime });
   }
 
   setPeers(peers: { address: string; port: number }[]): void {

@@ -34,6 +34,8 @@ export type FromWorker =
 export type ToWorker =
   | { type: 'metrics'; id: number }
   | { type: 'peers'; peers: { address: string; port: number }[] }
+  /** Answer to ringOverflow: the full local table, dumped at `dumpTime` (syncClock). */
+  | { type: 'localTable'; records: StateRecord[]; dumpTime: number }
   | { type: 'stop' };
 
 /** Applies a batch of operations from the worker to the node's table, in order. */

@@ -9,6 +9,7 @@ import { EventRing } from './ring.js';
 import { SyncRunner } from './runner.js';
 import { UdpTransport } from './transport-udp.js';
 import { SyncMetrics } from './metrics.js';
+import { syncClock } from './lag.js';
 import type { StateRecord, StateSink } from './state-record.js';
 import type { FromWorker, SinkOp, SyncWorkerData, ToWorker } from './worker-messages.js';
 
@@ -61,6 +62,8 @@ port.on('message', async (m: ToWorker) => {
   if (m.type === 'metrics') {
     metrics.update(endpoint, ring);
     post({ type: 'metrics', id: m.id, metrics: await metrics.registry.getMetricsAsJSON(), peers: endpoint.peerStatus() });
+  } else if (m.type === 'localTable') {
+    endpoint.rebuildLocal(m.records, m.dumpTime, syncClock());
   } else if (m.type === 'peers') {
     transport.setPeers(m.peers);
   } else if (m.type === 'stop') {
