@@ -281,6 +281,21 @@ describe('ConnTracker: replication interface', () => {
     assert.equal(b.send(seg(ends, 'c', 'PA', 201 + 10_000_000, 901, { payload: 1 })), CtState.Invalid);
   });
 
+  it('a replica without td_maxack does not make valid RSTs invalid after failover', () => {
+    const a = new Harness();
+    const ends = establishTcp(a, 40000);
+    const snap = a.ct.snapshot(a.ct.result.entry, new CtSnapshot());
+    snap.tdMaxAck[0] = 0;
+    snap.tdMaxAck[1] = 0;
+    const b = new Harness();
+    b.now = a.now;
+    const e = b.ct.applyReplica(snap, b.now);
+    // Compared with a bogus td_maxack of 0, this exact RST would look inexact (and, for
+    // half of all sequence numbers, "before" it: invalid). It must close the entry.
+    assert.equal(b.send(seg(ends, 's', 'R', 901, 0)), CtState.Established);
+    assert.equal(b.ct.getTcpState(e), TcpState.Close);
+  });
+
   it('a replica update of an unknown entry creates it; a later one updates in place', () => {
     const a = new Harness();
     a.send(udp(1));

@@ -32,6 +32,7 @@ import {
   type CtReplyTupleLike,
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
+  TcpDirFlag,
   TcpState,
 } from './ct-types.js';
 import {
@@ -852,7 +853,10 @@ export class ConnTracker {
       t.tdMaxWin[i] = snap.tdMaxWin[d];
       t.tdMaxAck[i] = snap.tdMaxAck[d];
       t.tdScale[i] = snap.tdScale[d];
-      t.tdFlags[i] = snap.tdFlags[d];
+      // A peer (or a record format) that does not carry td_maxack sends 0: then do not
+      // claim MAXACK_SET, or RST validation would compare against sequence 0. The next
+      // ACK from that side sets it again.
+      t.tdFlags[i] = snap.tdMaxAck[d] === 0 ? snap.tdFlags[d] & ~TcpDirFlag.MaxAckSet : snap.tdFlags[d];
     }
     t.status[e] = (snap.status | CtStatus.Replicated | CtStatus.Confirmed) >>> 0;
     t.mark[e] = snap.mark;
