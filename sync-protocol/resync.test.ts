@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { BulkSender, ResyncState } from './resync.js';
+import { StateMirror } from './state-mirror.js';
+import { ReliableReceiver } from './reliability.js';
+import { EventKind } from './state-record.js';
+import { recordSize } from './wire.js';
+import { makeRecord } from './testing/fixtures.js';
+
+function mirrorOf(n: number): StateMirror {
+  const m = new StateMirror();
+  for (let i = 0; i < n; i++) m.note(makeRecord(i, EventKind.New, i));
+  return m;
+}
+
+describe('BulkSender', () => {
+  it('walks the whole table in chunks that fit the budget', () => {
+    const b = new BulkSender(mirrorOf(1000));
+    b.request();
+    let total = 0;
+    for (let chunk = b.take(1000); chunk.length > 0; chunk = b.take(1000)) {
+      assert.ok(chunk.reduce((s, r) => s + recordSize(r), 0) <= 1000);
+      total += chunk.length;
+    }
+    assert.equal(total, 1000);
+    assert.equal(b.count, 1000);
+  });
+
+  it('merges a request made before the first chunk, and schedules one more walk for a later one', () => {
+    const b = new BulkSender(mirrorOf(10));
+    b.request();
+    b.request(); // before any chunk went out: the same walk serves both
+    const first = b.bulkId;
+    b.firstSeq = 100;
+    b.take(10000);
+    b.request(); // this requester missed the start
+    assert.equal(b.take(10000).length, 0);
+    b.finish();
+    assert.ok(b.active, 'a second walk starts');
+    assert.notEqual(b.bulkId, first);
+    b.take(10000);
+    b.finish();
+    assert.equal(b.active, false);
+  });
+});
+
+describe('ResyncState', () => {
+  const opts = { window: 1024, nackRetryMs: 10 };
+
+  it('is in sync only when every sequence of the walk, first chunk to DONE, arrived', () => {
+    const rx = new ReliableReceiver(100, opts);
+    const s = new ResyncState(0);
+    rx.onData(100, 0);
+    s.onChunk(7, 0);
+    rx.onData(102, 0); // 101 missing
+    s.onDone(7, 100, 102, 0);
+    assert.equal(s.check(rx), false);
+    assert.equal(s.synced, false);
+    rx.onData(101, 1);
+    assert.equal(s.check(rx), true);
+    assert.equal(s.synced, true);
+  });
+
+  it('asks again when it joined the walk after its first chunk', () => {
+    const rx = new ReliableReceiver(105, opts);
+    const s = new ResyncState(0);
+    s.lastRequestAt = 0;
+    rx.onData(105, 0);
+    s.onChunk(7, 0);
+    rx.onData(106, 0);
+    s.onDone(7, 100, 106, 0);
+    assert.equal(s.check(rx), false);
+    assert.equal(s.shouldRequest(1, 500), true, 'request again at once');
+  });
+
+  it('drops out of sync and asks again after a loss it cannot repair', () => {
+    const rx = new ReliableReceiver(100, opts);
+    const s = new ResyncState(0);
+    rx.onData(100, 0);
+    s.onDone(1, 100, 100, 0);
+    assert.ok(s.check(rx));
+    s.invalidate(5);
+    assert.equal(s.synced, false);
+    assert.ok(s.shouldRequest(5, 500));
+  });
+});
