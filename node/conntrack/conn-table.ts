@@ -47,6 +47,8 @@ export class ConnTable {
   readonly aux: Float64Array;
   /** Time of the last Update event (rate limit). */
   readonly lastEvent: Float64Array;
+  /** Time the entry was last written by applyReplica (0: never). */
+  readonly replicaAt: Float64Array;
 
   // --- TCP, per entry (Linux struct ip_ct_tcp) ---
   readonly tcpState: Uint8Array;
@@ -103,6 +105,7 @@ export class ConnTable {
     this.expires = new Float64Array(cap);
     this.aux = new Float64Array(cap);
     this.lastEvent = new Float64Array(cap);
+    this.replicaAt = new Float64Array(cap);
     this.tcpState = new Uint8Array(cap);
     this.lastIndex = new Uint8Array(cap);
     this.lastDir = new Uint8Array(cap);
@@ -164,6 +167,7 @@ export class ConnTable {
     this.expires[e] = 0;
     this.aux[e] = 0;
     this.lastEvent[e] = 0;
+    this.replicaAt[e] = 0;
     this.clearTcp(e);
   }
 

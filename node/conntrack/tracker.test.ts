@@ -336,6 +336,25 @@ describe('ConnTracker: replication interface', () => {
     assert.equal(b.events.length, 0);
   });
 
+  it('after a resync, purgeStaleReplicas drops replicas the peer did not resend, and only those', () => {
+    const a = new Harness();
+    a.send(udp(1));
+    const s1 = a.ct.snapshot(a.ct.result.entry, new CtSnapshot());
+    a.send(udp(2));
+    const s2 = a.ct.snapshot(a.ct.result.entry, new CtSnapshot());
+    const b = new Harness();
+    b.ct.applyReplica(s1, b.now);
+    b.ct.applyReplica(s2, b.now);
+    b.send(udp(3)); // a local, non-replicated entry
+    b.advance(1000);
+    const resyncStart = b.now;
+    b.ct.applyReplica(s2, b.now);
+    assert.equal(b.ct.purgeStaleReplicas(resyncStart), 1);
+    assert.equal(b.ct.lookupTuple(s1), -1);
+    assert.notEqual(b.ct.lookupTuple(s2), -1);
+    assert.equal(b.ct.count(), 2);
+  });
+
   it('refuses a replica with a bad family', () => {
     const b = new Harness();
     const snap = new CtSnapshot();

@@ -862,6 +862,7 @@ export class ConnTracker {
     t.mark[e] = snap.mark;
     t.expires[e] = nowMs + snap.timeoutMs;
     t.lastEvent[e] = nowMs;
+    t.replicaAt[e] = nowMs;
     if (fresh) {
       // A replicated UDP flow is past its "is it a stream" window already.
       t.aux[e] = nowMs;
@@ -897,6 +898,24 @@ export class ConnTracker {
     this.destroy(v >> 1, false);
     this.stats.replicaDeleted++;
     return true;
+  }
+
+  /**
+   * After a full resync from a peer: deletes (without events) the replicated entries not
+   * written by applyReplica since `sinceMs`, i.e. those the peer no longer has. O(capacity);
+   * control plane only. Returns how many went.
+   */
+  purgeStaleReplicas(sinceMs: number): number {
+    const t = this.table;
+    let n = 0;
+    for (let e = 0; e < t.cap; e++) {
+      if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated && t.replicaAt[e] < sinceMs) {
+        this.destroy(e, false);
+        n++;
+      }
+    }
+    this.stats.replicaDeleted += n;
+    return n;
   }
 
   /** Entry of a tuple (either direction), or -1: for the API and tests. */
