@@ -16,6 +16,8 @@ export interface NodeStatus {
   vrrp?: { state: string; priority: number; configuredPriority: number; inSync: boolean; master?: { address: string; priority: number }; counters: Record<string, number> };
   pid: number;
   uptimeSeconds: number;
+  ruleset?: { file: string | null; generation: number; tables: number; chains: number; rules: number; sets: number };
+  conntrack?: { enabled: boolean; maxEntries: number; tcpLoose: boolean };
   datapath: {
     tun: string;
     offloads: boolean;

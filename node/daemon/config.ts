@@ -3,6 +3,7 @@
  * docs/configuration.md; this module is the one place that reads them.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
 import { ConfigError, Reader } from './config-reader.js';
 
@@ -33,7 +34,25 @@ export interface NodeConfig {
   };
   /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
   vrrp?: VrrpConfig;
+  ruleset: {
+    /** nft-syntax (or libnftables JSON) file; absent: no rules, everything is accepted. */
+    file?: string;
+  };
+  conntrack: {
+    enabled: boolean;
+    maxEntries: number;
+    tcpLoose: boolean;
+    tcpBeLiberal: boolean;
+    /** Overrides of Linux's default timeouts, in seconds. */
+    timeouts: Record<string, number>;
+  };
 }
+
+/** Timeout names accepted under conntrack.timeouts (seconds). */
+export const CT_TIMEOUT_NAMES = [
+  'tcpSynSent', 'tcpSynRecv', 'tcpEstablished', 'tcpFinWait', 'tcpCloseWait', 'tcpLastAck', 'tcpTimeWait', 'tcpClose',
+  'tcpSynSent2', 'tcpRetrans', 'tcpUnacknowledged', 'udpUnreplied', 'udpReplied', 'icmp', 'icmpv6', 'generic',
+] as const;
 
 export interface VrrpConfig {
   /** Interface the advertisements are sent and received on. */
@@ -61,7 +80,12 @@ export interface VrrpConfig {
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp']);
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack']);
+  const rs = top.section('ruleset').onlyKeys(['file']);
+  const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
+  const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
+  const timeouts: Record<string, number> = {};
+  for (const name of CT_TIMEOUT_NAMES) if (cto.has(name)) timeouts[name] = cto.int(name, undefined, 1, 30 * 24 * 3600);
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
@@ -85,6 +109,14 @@ export function readConfig(doc: unknown): NodeConfig {
     },
     api: { socket: api.string('socket', 'auto') },
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
+    ruleset: { file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined },
+    conntrack: {
+      enabled: ct.bool('enabled', true),
+      maxEntries: ct.int('maxEntries', 262144, 1024, 16_777_216),
+      tcpLoose: ct.bool('tcpLoose', false),
+      tcpBeLiberal: ct.bool('tcpBeLiberal', false),
+      timeouts,
+    },
   };
   if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
   return config;
@@ -163,5 +195,8 @@ export async function loadConfig(file: string): Promise<NodeConfig> {
   } catch (err) {
     throw new ConfigError('', `cannot read config: ${(err as Error).message}`, file);
   }
-  return parseConfigText(text, file);
+  const config = parseConfigText(text, file);
+  // A relative ruleset path is relative to the config file, as operators expect.
+  if (config.ruleset.file && !path.isAbsolute(config.ruleset.file)) config.ruleset.file = path.resolve(path.dirname(file), config.ruleset.file);
+  return config;
 }

@@ -9,6 +9,10 @@ import { startControlServer, stopControlServer, resolveControlSocket, createNode
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService } from '../ha/index.js';
+import { RulesetEngine } from '../ruleset/index.js';
+import { datapathClock } from '../datapath/clock.js';
+import { readMainRoutes } from '../datapath/route-source.js';
+import { readFile } from 'node:fs/promises';
 
 export class NodeDaemon {
   private readonly startedAt = Date.now();
@@ -16,6 +20,10 @@ export class NodeDaemon {
   private api?: Awaited<ReturnType<typeof startControlServer>>;
   private stopping?: Promise<void>;
   private vrrp?: VrrpService;
+  /** The control thread's copy of the rule engine: validates, lists, emits events. */
+  readonly rules = new RulesetEngine({ clock: datapathClock });
+  private routeTimer?: NodeJS.Timeout;
+  private lastRoutes = '';
   private readonly socketPath: string;
 
   constructor(
@@ -27,8 +35,24 @@ export class NodeDaemon {
 
   async start(): Promise<void> {
     const dp = this.config.datapath;
+    // The ruleset is parsed, validated and compiled here first: a bad file stops the start
+    // with its file:line:col before anything touches the network.
+    const rulesetText = await this.readRulesetFile();
+    if (rulesetText !== undefined) {
+      const r = this.rules.load(rulesetText, this.rulesetFile);
+      this.log.info({ file: this.rulesetFile, generation: r.generation, ms: Math.round(r.ms), ...this.rules.counts() }, 'ruleset loaded');
+    } else this.log.warn('no ruleset configured: every packet is accepted');
+    const ct = this.config.conntrack;
+    const timeoutsMs = Object.fromEntries(Object.entries(ct.timeouts).map(([k, v]) => [k, v * 1000]));
     this.datapath = await DatapathThread.start(
-      { tunName: dp.tun, offloads: dp.offloads, batchSize: dp.batchSize, maxBatchesPerWake: dp.maxBatchesPerWake },
+      {
+        tunName: dp.tun,
+        offloads: dp.offloads,
+        batchSize: dp.batchSize,
+        maxBatchesPerWake: dp.maxBatchesPerWake,
+        conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, timeouts: timeoutsMs } : undefined,
+        routes: [],
+      },
       (err) => {
         this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');
         void this.stop(1);
@@ -43,6 +67,12 @@ export class NodeDaemon {
       mtu: dp.mtu,
       txQueueLen: dp.txQueueLen,
     });
+    if (rulesetText !== undefined) {
+      const r = await this.datapath.loadRuleset(rulesetText, this.rulesetFile);
+      if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
+    }
+    await this.refreshRoutes();
+    this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
     const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
     this.api = await startControlServer({ status: () => this.status(), metrics }, this.socketPath, this.log);
@@ -53,12 +83,55 @@ export class NodeDaemon {
     }
   }
 
+  private get rulesetFile(): string | undefined {
+    return this.config.ruleset.file;
+  }
+
+  private async readRulesetFile(): Promise<string | undefined> {
+    const file = this.rulesetFile;
+    if (!file) return undefined;
+    try {
+      return await readFile(file, 'utf8');
+    } catch (err) {
+      throw new Error(`ruleset.file ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  /** The datapath derives iif/oif from the main routing table; keep its copy current. */
+  private async refreshRoutes(): Promise<void> {
+    try {
+      const routes = await readMainRoutes(this.config.datapath.tun);
+      const key = JSON.stringify(routes);
+      if (key === this.lastRoutes) return;
+      this.lastRoutes = key;
+      this.datapath?.setRoutes(routes);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'cannot read the routing table');
+    }
+  }
+
+  /** SIGHUP: re-read the ruleset file; a bad file changes nothing. */
+  async reload(): Promise<void> {
+    const text = await this.readRulesetFile().catch((e: Error) => (this.log.error({ err: e.message }, 'reload: ruleset file unreadable; keeping the running ruleset'), null));
+    if (text === null) return;
+    try {
+      const r = this.rules.load(text ?? '', this.rulesetFile);
+      const d = await this.datapath?.loadRuleset(text, this.rulesetFile);
+      if (d && !d.ok) throw new Error(`datapath: ${d.error}`);
+      this.log.info({ generation: r.generation, ...this.rules.counts() }, 'reload: ruleset replaced');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'reload: ruleset rejected; keeping the running ruleset');
+    }
+  }
+
   status(): NodeStatus {
     const dp = this.config.datapath;
     return {
       node: this.config.node.name,
       role: this.vrrp?.status()?.state ?? 'standalone',
       vrrp: this.vrrp?.status(),
+      ruleset: { file: this.rulesetFile ?? null, generation: this.rules.generation, ...this.rules.counts() },
+      conntrack: { enabled: this.config.conntrack.enabled, maxEntries: this.config.conntrack.maxEntries, tcpLoose: this.config.conntrack.tcpLoose },
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
       datapath: {
@@ -75,6 +148,7 @@ export class NodeDaemon {
   stop(exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('stopping');
+      if (this.routeTimer) clearInterval(this.routeTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
       if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
@@ -99,7 +173,10 @@ export async function runNode(configFile: string): Promise<number> {
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
-    process.on('SIGHUP', () => log.info('SIGHUP: nothing reloadable yet in this version'));
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the ruleset');
+      void daemon.reload();
+    });
   });
   try {
     await daemon.start();

@@ -19,6 +19,11 @@ export const COUNTER_NAMES = [
   'unsupported', // not IPv4/IPv6 or an IPv6 header chain we do not walk
   'stage_errors', // a stage threw: packet dropped, loop kept running
   'batches',
+  'ct_table_full_drops', // new connections dropped: conntrack table full, nothing to evict
+  'ct_commit_refused', // new connection could not be inserted (tuple clash, probe cap)
+  'notrack', // packets a notrack rule exempted from tracking
+  'ct_entries', // connections in the table now (a gauge, refreshed every batch)
+  'ct_invalid', // packets conntrack found invalid (a gauge of the tracker's running total)
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -1,4 +1,14 @@
 /** Messages between the control thread and the datapath thread. */
+import type { PlainRoute } from './route-source.js';
+
+export interface DatapathConntrackSettings {
+  maxEntries: number;
+  tcpLoose: boolean;
+  tcpBeLiberal: boolean;
+  /** Linux-style timeout overrides in seconds, by name (see docs/configuration.md). */
+  timeouts: Record<string, number>;
+}
+
 export interface DatapathWorkerData {
   tunName: string;
   offloads: boolean;
@@ -6,11 +16,20 @@ export interface DatapathWorkerData {
   maxBatchesPerWake: number;
   counters: SharedArrayBuffer;
   nativeStats: SharedArrayBuffer;
+  /** Absent: conntrack off (every packet untracked). */
+  conntrack?: DatapathConntrackSettings;
+  routes: PlainRoute[];
 }
 
-export type ToDatapath = { type: 'stop' };
+export type ToDatapath =
+  | { type: 'stop' }
+  | { type: 'routes'; routes: PlainRoute[] }
+  /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
+  | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
+  | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
   | { type: 'error'; message: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string };

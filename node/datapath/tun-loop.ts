@@ -8,6 +8,7 @@
  */
 import { native, openTun, closeFd, NativeStat, type NativeReader, type TunDevice } from '../native/index.js';
 import { BatchProcessor } from './batch-processor.js';
+import { datapathClock } from './clock.js';
 import type { PacketStage } from './stage.js';
 
 export interface TunLoopOptions {
@@ -75,6 +76,6 @@ export class TunLoop {
   }
 
   private onBatch(n: number): void {
-    this.processor.process(n, performance.now());
+    this.processor.process(n, datapathClock());
   }
 }

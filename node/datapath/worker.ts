@@ -2,15 +2,40 @@
  * The datapath thread: owns the TUN device and the packet loop and does nothing else
  * (DESIGN §3). The control thread talks to it by messages; counters travel through shared
  * memory so reading them never disturbs the loop.
+ *
+ * It runs its own RulesetEngine (compiled rules are closures and cannot cross threads),
+ * fed with exactly the loads and transactions the control thread's engine accepted; the
+ * engine is deterministic, so both agree on handles and generations.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TunLoop } from './tun-loop.js';
-import { PassThroughStage } from './stage.js';
+import { FilterStage } from './filter-stage.js';
+import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
+import { RulesetEngine } from '../ruleset/index.js';
+import { ConnTracker } from '../conntrack/index.js';
+import { datapathClock } from './clock.js';
+import type { PlainRoute } from './route-source.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
 
 const data = workerData as DatapathWorkerData;
 const port = parentPort!;
 const send = (m: FromDatapath): void => port.postMessage(m);
+
+const engine = new RulesetEngine({ clock: datapathClock });
+const routes = new RouteInterfaces();
+const loadRoutes = (list: PlainRoute[]): void =>
+  routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
+loadRoutes(data.routes);
+
+const ct = data.conntrack
+  ? new ConnTracker({
+      maxEntries: data.conntrack.maxEntries,
+      tcpLoose: data.conntrack.tcpLoose,
+      tcpBeLiberal: data.conntrack.tcpBeLiberal,
+      timeouts: data.conntrack.timeouts,
+      now: datapathClock,
+    })
+  : undefined;
 
 let loop: TunLoop | undefined;
 try {
@@ -21,7 +46,7 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: new PassThroughStage(),
+    stage: new FilterStage(engine, ct, routes, new Float64Array(data.counters)),
   });
   loop.start();
   send({ type: 'ready', tunName: loop.device.name, vnetHdrLen: loop.device.vnetHdrLen });
@@ -29,11 +54,30 @@ try {
   send({ type: 'error', message: (err as Error).message });
 }
 
+// Timed-out set elements: lookups already ignore them; this frees them.
+const expiry = setInterval(() => engine.expire(), 1000);
+expiry.unref();
+
 port.on('message', (m: ToDatapath) => {
-  if (m.type === 'stop') {
-    loop?.close();
-    loop = undefined;
-    send({ type: 'stopped' });
-    port.close();
+  switch (m.type) {
+    case 'stop':
+      clearInterval(expiry);
+      loop?.close();
+      loop = undefined;
+      send({ type: 'stopped' });
+      port.close();
+      break;
+    case 'routes':
+      loadRoutes(m.routes);
+      break;
+    case 'ruleset-load':
+    case 'ruleset-tx':
+      try {
+        const r = m.type === 'ruleset-load' ? engine.load(m.text ?? '', m.file) : engine.transaction(m.ops as never, m.baseGeneration);
+        send({ type: 'ruleset-result', id: m.id, ok: true, generation: r.generation });
+      } catch (err) {
+        send({ type: 'ruleset-result', id: m.id, ok: false, generation: engine.generation, error: (err as Error).message });
+      }
+      break;
   }
 });
