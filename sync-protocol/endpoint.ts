@@ -14,9 +14,9 @@ import { ReplayVerdict, ReplayWindow } from './replay-window.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
-import { EventKind, recordKey, withKind, type StateRecord, type StateSink, type StateSource } from './state-record.js';
+import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
-import { seqLe } from './serial.js';
+import { seqLe, seqLt } from './serial.js';
 
 export interface SyncConfig {
   /** This node's id (non-zero, unique in the cluster). */
@@ -153,6 +153,7 @@ export class SyncEndpoint {
   private lastNow = 0;
   private lastDataAt = -Infinity;
   private localFloor = -Infinity;
+  private lastLocalStamp = -Infinity;
   private nextAliveAt = 0;
   private nextBulkAt = 0;
   private readonly batches: StateRecord[][] = [];
@@ -224,6 +225,10 @@ export class SyncEndpoint {
       this.stats.localStale++;
       return;
     }
+    // Stamps are the per-connection version the receivers compare: keep them strictly
+    // increasing (a datapath that stamps once per batch gives equal stamps).
+    if (rec.stamp <= this.lastLocalStamp) rec = { ...rec, stamp: this.lastLocalStamp + 1e-6 };
+    this.lastLocalStamp = rec.stamp;
     this.mirror?.note(rec);
     this.coalescer.push(rec, now);
     if (this.coalescer.size > 0) {
@@ -370,8 +375,10 @@ export class SyncEndpoint {
             if (rec.kind === EventKind.Destroy) {
               if (gap) {
                 const k = recordKey(rec);
-                p.tombs.set(k, { stamp: rec.stamp, seq: m.seq });
-                p.tombQueue.push({ seq: m.seq, key: k });
+                const old = p.tombs.get(k);
+                const seq = old !== undefined && seqLt(m.seq, old.seq) ? old.seq : m.seq;
+                p.tombs.set(k, { stamp: old === undefined ? rec.stamp : Math.max(old.stamp, rec.stamp), seq });
+                if (seq === m.seq) p.tombQueue.push({ seq, key: k });
               }
             } else if (p.tombs.size > 0) {
               const t = p.tombs.get(recordKey(rec));
@@ -574,7 +581,10 @@ export class SyncEndpoint {
     const current: StateRecord[] = new Array(recs.length);
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
-      current[i] = this.source.get(recordKey(r)) ?? withKind(r, EventKind.Destroy);
+      // Gone since: a destroy stamped with the newest local change seen (the real destroy
+      // was among them), not with the old record's stamp, which the receiver's
+      // older-than-applied rule would discard; any later change still gets a newer stamp.
+      current[i] = this.source.get(recordKey(r)) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
     }
     if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h }, now);
     else this.send({ type: MessageType.Data, records: current, ...h }, now);

@@ -16,11 +16,12 @@
  *  18 u8 origTdScale 19 u8 origTdFlags 20 u8 replyTdScale 21 u8 replyTdFlags 22 u16 pad
  *  24 u32 origTdEnd 28 origTdMaxEnd 32 origTdMaxWin 36 replyTdEnd 40 replyTdMaxEnd 44 replyTdMaxWin
  *  48 u32 status 52 u32 mark 56 f64 timeoutMs 64 f64 stamp
- *  72 origSrc[16] 88 origDst[16] 104 replySrc[16] 120 replyDst[16] 136 natAddr[16]  -> 152
+ *  72 origSrc[16] 88 origDst[16] 104 replySrc[16] 120 replyDst[16] 136 natAddr[16]
+ * 152 u32 origTdMaxAck 156 u32 replyTdMaxAck  -> 160
  */
 import { EventKind, type StateRecord } from './state-record.js';
 
-export const SLOT_BYTES = 152;
+export const SLOT_BYTES = 160;
 const CTRL_BYTES = 16;
 const W = 0;
 const R = 1;
@@ -105,6 +106,7 @@ export class EventRing {
     v.setFloat64(o + 56, r.timeoutMs, true); v.setFloat64(o + 64, r.stamp, true);
     b.set(r.origSrc, o + 72); b.set(r.origDst, o + 88); b.set(r.replySrc, o + 104); b.set(r.replyDst, o + 120);
     if (r.nat !== null) b.set(r.nat.addr, o + 136);
+    v.setUint32(o + 152, r.origTdMaxAck, true); v.setUint32(o + 156, r.replyTdMaxAck, true);
     this.commit();
     return true;
   }
@@ -126,9 +128,9 @@ export class EventRing {
       replySrc: addr(104), replyDst: addr(120), replySport: v.getUint16(o + 12, true), replyDport: v.getUint16(o + 14, true),
       tcpState: v.getUint8(o + 3),
       origTdEnd: v.getUint32(o + 24, true), origTdMaxEnd: v.getUint32(o + 28, true), origTdMaxWin: v.getUint32(o + 32, true),
-      origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
+      origTdMaxAck: v.getUint32(o + 152, true), origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
       replyTdEnd: v.getUint32(o + 36, true), replyTdMaxEnd: v.getUint32(o + 40, true), replyTdMaxWin: v.getUint32(o + 44, true),
-      replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
+      replyTdMaxAck: v.getUint32(o + 156, true), replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
       status: v.getUint32(o + 48, true), mark: v.getUint32(o + 52, true),
       timeoutMs: v.getFloat64(o + 56, true), stamp: v.getFloat64(o + 64, true),
       nat: v.getUint8(o + 6) === 0 ? null : { kind: v.getUint8(o + 7), addr: addr(136), port: v.getUint16(o + 16, true) },

@@ -47,12 +47,15 @@ export interface StateRecord {
   origTdEnd: number;
   origTdMaxEnd: number;
   origTdMaxWin: number;
+  /** td_maxack (highest ACK seen; used by the window check's lower bound). */
+  origTdMaxAck: number;
   origTdScale: number;
   origTdFlags: number;
   /** Window tracking of the reply direction. */
   replyTdEnd: number;
   replyTdMaxEnd: number;
   replyTdMaxWin: number;
+  replyTdMaxAck: number;
   replyTdScale: number;
   replyTdFlags: number;
   /** Status bits (seen reply, assured, ...). */
@@ -75,8 +78,8 @@ export const RECORD_FIELDS: readonly string[] = [
   'origSrc', 'origDst', 'origSport', 'origDport',
   'replySrc', 'replyDst', 'replySport', 'replyDport',
   'tcpState',
-  'origTdEnd', 'origTdMaxEnd', 'origTdMaxWin', 'origTdScale', 'origTdFlags',
-  'replyTdEnd', 'replyTdMaxEnd', 'replyTdMaxWin', 'replyTdScale', 'replyTdFlags',
+  'origTdEnd', 'origTdMaxEnd', 'origTdMaxWin', 'origTdMaxAck', 'origTdScale', 'origTdFlags',
+  'replyTdEnd', 'replyTdMaxEnd', 'replyTdMaxWin', 'replyTdMaxAck', 'replyTdScale', 'replyTdFlags',
   'status', 'mark', 'timeoutMs', 'nat', 'stamp',
 ];
 export const NAT_FIELDS: readonly string[] = ['kind', 'addr', 'port'];

@@ -118,8 +118,8 @@ export function recordSize(r: StateRecord): number {
   n += bytesSize(r.origSrc) + bytesSize(r.origDst) + uintSize(r.origSport) + uintSize(r.origDport);
   n += bytesSize(r.replySrc) + bytesSize(r.replyDst) + uintSize(r.replySport) + uintSize(r.replyDport);
   n += uintSize(r.tcpState);
-  n += uintSize(r.origTdEnd) + uintSize(r.origTdMaxEnd) + uintSize(r.origTdMaxWin) + uintSize(r.origTdScale) + uintSize(r.origTdFlags);
-  n += uintSize(r.replyTdEnd) + uintSize(r.replyTdMaxEnd) + uintSize(r.replyTdMaxWin) + uintSize(r.replyTdScale) + uintSize(r.replyTdFlags);
+  n += uintSize(r.origTdEnd) + uintSize(r.origTdMaxEnd) + uintSize(r.origTdMaxWin) + uintSize(r.origTdMaxAck) + uintSize(r.origTdScale) + uintSize(r.origTdFlags);
+  n += uintSize(r.replyTdEnd) + uintSize(r.replyTdMaxEnd) + uintSize(r.replyTdMaxWin) + uintSize(r.replyTdMaxAck) + uintSize(r.replyTdScale) + uintSize(r.replyTdFlags);
   n += uintSize(r.status) + uintSize(r.mark) + uintSize(r.timeoutMs) + 9 /* stamp */;
   n += r.nat === null ? 1 : 3 + 1 + uintSize(r.nat.kind) + bytesSize(r.nat.addr) + uintSize(r.nat.port);
   return n;
@@ -132,8 +132,8 @@ function canonical(r: StateRecord): StateRecord {
     origSrc: r.origSrc, origDst: r.origDst, origSport: r.origSport, origDport: r.origDport,
     replySrc: r.replySrc, replyDst: r.replyDst, replySport: r.replySport, replyDport: r.replyDport,
     tcpState: r.tcpState,
-    origTdEnd: r.origTdEnd, origTdMaxEnd: r.origTdMaxEnd, origTdMaxWin: r.origTdMaxWin, origTdScale: r.origTdScale, origTdFlags: r.origTdFlags,
-    replyTdEnd: r.replyTdEnd, replyTdMaxEnd: r.replyTdMaxEnd, replyTdMaxWin: r.replyTdMaxWin, replyTdScale: r.replyTdScale, replyTdFlags: r.replyTdFlags,
+    origTdEnd: r.origTdEnd, origTdMaxEnd: r.origTdMaxEnd, origTdMaxWin: r.origTdMaxWin, origTdMaxAck: r.origTdMaxAck, origTdScale: r.origTdScale, origTdFlags: r.origTdFlags,
+    replyTdEnd: r.replyTdEnd, replyTdMaxEnd: r.replyTdMaxEnd, replyTdMaxWin: r.replyTdMaxWin, replyTdMaxAck: r.replyTdMaxAck, replyTdScale: r.replyTdScale, replyTdFlags: r.replyTdFlags,
     status: r.status, mark: r.mark, timeoutMs: r.timeoutMs,
     nat: r.nat === null ? null : { kind: r.nat.kind, addr: r.nat.addr, port: r.nat.port },
     stamp: r.stamp,
@@ -239,8 +239,8 @@ function toRecord(x: unknown): StateRecord | null {
   if (!isAddr(o.origSrc, family) || !isAddr(o.origDst, family) || !isAddr(o.replySrc, family) || !isAddr(o.replyDst, family)) return null;
   if (!isUint(o.origSport, 0xffff) || !isUint(o.origDport, 0xffff) || !isUint(o.replySport, 0xffff) || !isUint(o.replyDport, 0xffff)) return null;
   if (!isUint(o.tcpState, 255)) return null;
-  if (!isUint(o.origTdEnd, U32) || !isUint(o.origTdMaxEnd, U32) || !isUint(o.origTdMaxWin, U32) || !isUint(o.origTdScale, 255) || !isUint(o.origTdFlags, 255)) return null;
-  if (!isUint(o.replyTdEnd, U32) || !isUint(o.replyTdMaxEnd, U32) || !isUint(o.replyTdMaxWin, U32) || !isUint(o.replyTdScale, 255) || !isUint(o.replyTdFlags, 255)) return null;
+  if (!isUint(o.origTdEnd, U32) || !isUint(o.origTdMaxEnd, U32) || !isUint(o.origTdMaxWin, U32) || !isUint(o.origTdMaxAck, U32) || !isUint(o.origTdScale, 255) || !isUint(o.origTdFlags, 255)) return null;
+  if (!isUint(o.replyTdEnd, U32) || !isUint(o.replyTdMaxEnd, U32) || !isUint(o.replyTdMaxWin, U32) || !isUint(o.replyTdMaxAck, U32) || !isUint(o.replyTdScale, 255) || !isUint(o.replyTdFlags, 255)) return null;
   if (!isUint(o.status, U32) || !isUint(o.mark, U32) || !isUint(o.timeoutMs, Number.MAX_SAFE_INTEGER)) return null;
   if (typeof o.stamp !== 'number' || !Number.isFinite(o.stamp)) return null;
   let nat: NatBinding | null = null;
@@ -255,8 +255,8 @@ function toRecord(x: unknown): StateRecord | null {
     origSrc: copyBytes(o.origSrc), origDst: copyBytes(o.origDst), origSport: o.origSport, origDport: o.origDport,
     replySrc: copyBytes(o.replySrc), replyDst: copyBytes(o.replyDst), replySport: o.replySport, replyDport: o.replyDport,
     tcpState: o.tcpState,
-    origTdEnd: o.origTdEnd, origTdMaxEnd: o.origTdMaxEnd, origTdMaxWin: o.origTdMaxWin, origTdScale: o.origTdScale, origTdFlags: o.origTdFlags,
-    replyTdEnd: o.replyTdEnd, replyTdMaxEnd: o.replyTdMaxEnd, replyTdMaxWin: o.replyTdMaxWin, replyTdScale: o.replyTdScale, replyTdFlags: o.replyTdFlags,
+    origTdEnd: o.origTdEnd, origTdMaxEnd: o.origTdMaxEnd, origTdMaxWin: o.origTdMaxWin, origTdMaxAck: o.origTdMaxAck, origTdScale: o.origTdScale, origTdFlags: o.origTdFlags,
+    replyTdEnd: o.replyTdEnd, replyTdMaxEnd: o.replyTdMaxEnd, replyTdMaxWin: o.replyTdMaxWin, replyTdMaxAck: o.replyTdMaxAck, replyTdScale: o.replyTdScale, replyTdFlags: o.replyTdFlags,
     status: o.status, mark: o.mark, timeoutMs: o.timeoutMs, nat, stamp: o.stamp,
   };
 }

@@ -28,8 +28,8 @@ export function makeRecord(i: number, kind: EventKind, stamp: number, version = 
     origSrc: src, origDst: dst, origSport: 1024 + (i % 60000), origDport: 443,
     replySrc: dst, replyDst: src, replySport: 443, replyDport: 1024 + (i % 60000),
     tcpState: 3,
-    origTdEnd: (i * 7919 + version) >>> 0, origTdMaxEnd: (i * 7919 + 65535) >>> 0, origTdMaxWin: 65535, origTdScale: 7, origTdFlags: 0x1f,
-    replyTdEnd: (i * 104729) >>> 0, replyTdMaxEnd: (i * 104729 + 29200) >>> 0, replyTdMaxWin: 29200, replyTdScale: 7, replyTdFlags: 0x1f,
+    origTdEnd: (i * 7919 + version) >>> 0, origTdMaxEnd: (i * 7919 + 65535) >>> 0, origTdMaxWin: 65535, origTdMaxAck: (i * 104729 + 1) >>> 0, origTdScale: 7, origTdFlags: 0x1f,
+    replyTdEnd: (i * 104729) >>> 0, replyTdMaxEnd: (i * 104729 + 29200) >>> 0, replyTdMaxWin: 29200, replyTdMaxAck: (i * 7919) >>> 0, replyTdScale: 7, replyTdFlags: 0x1f,
     status: 0x0e, mark: version, timeoutMs: 432000000, nat: null, stamp,
   };
 }
