@@ -12,7 +12,11 @@ export function nsArgv(ns: string | undefined, argv: string[]): string[] {
 export async function sh(argv: string[], opts: { ns?: string; timeoutMs?: number; input?: string } = {}): Promise<string> {
   const full = nsArgv(opts.ns, argv);
   try {
-    const { stdout } = await execFileP(full[0]!, full.slice(1), { timeout: opts.timeoutMs ?? 30000, maxBuffer: 64 * 1024 * 1024 });
+    const running = execFileP(full[0]!, full.slice(1), { timeout: opts.timeoutMs ?? 30000, maxBuffer: 64 * 1024 * 1024 });
+    // A command that never reads its input may exit first: EPIPE is not our failure.
+    running.child.stdin?.on('error', () => undefined);
+    running.child.stdin?.end(opts.input);
+    const { stdout } = await running;
     return stdout;
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string; code?: string | number };

@@ -61,13 +61,23 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [v, Date.now() - t];
 }
 
+/** Kills a child started with `detached: true` and everything it started (its process group). */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /** Runs a repo script, its stderr shown as it comes (progress), its stdout returned. */
 function script(file: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [path.join(REPO_ROOT, file), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('bash', [path.join(REPO_ROOT, file), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => killGroup(child.pid), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -88,10 +98,11 @@ async function buildImage(): Promise<string> {
     : `docker build --force-rm --network host -t '${IMAGE}' .`;
   const out = createWriteStream(logFile);
   await new Promise<void>((resolve, reject) => {
-    const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
-    const timer = setTimeout(() => child.kill('SIGKILL'), left(15 * 60_000));
+    // The docker client dies with its group; the engine then cancels the build.
+    const timer = setTimeout(() => killGroup(child.pid), left(15 * 60_000));
     child.on('error', reject);
     child.on('close', async (code) => {
       clearTimeout(timer);

@@ -1,0 +1,79 @@
+/**
+ * @lab failover: two nodes running VRRP move the VIPs, for real, in the namespace lab.
+ * Timing targets are measured by `hafw drill` and the bench, not asserted here; these tests
+ * prove who holds the VIPs and that traffic and flows come back.
+ */
+import assert from 'node:assert/strict';
+import { Lab, sh } from './lab.js';
+import { runDrill } from './drill.js';
+import { NS, SERVER } from './topology.js';
+import { ping } from './traffic.js';
+import { sleep } from './exec.js';
+
+async function holdsVip(fw: string): Promise<boolean> {
+  const out = await sh(['ip', '-n', NS.fw(fw), '-4', 'addr', 'show', 'dev', 'lan']);
+  return out.includes('192.0.2.1/24');
+}
+
+describe('@lab failover: VRRP between two hafw nodes', function () {
+  this.timeout(180000);
+  let lab: Lab;
+  beforeEach(async () => {
+    lab = await Lab.up({ nodes: 2 });
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+  });
+  after(async () => {
+    await Lab.down();
+  });
+
+  it('elects the higher priority node; only the master holds the VIPs', async () => {
+    assert.equal(await holdsVip('fwa'), true);
+    assert.equal(await holdsVip('fwb'), false);
+    assert.ok(await ping(SERVER.v4));
+    assert.ok(await ping(SERVER.v6));
+  });
+
+  for (const mode of ['kill', 'resign', 'link'] as const) {
+    it(`moves the VIPs to the backup and keeps TCP flows when the master fails (${mode})`, async () => {
+      const { report, newMaster } = await runDrill(lab, { mode, flows: 20, durationMs: 3000 });
+      assert.equal(newMaster, 'fwb');
+      assert.equal(await holdsVip('fwb'), true);
+      if (mode !== 'kill') assert.equal(await holdsVip('fwa'), false, 'a resigning or faulted master releases the VIPs');
+      assert.ok(report.takeover_gap_to_ms > report.takeover_gap_from_ms && report.probes_sent > 0);
+      assert.ok(report.takeover_ms < 3000, `probes resumed (longest gap ${report.takeover_ms} ms)`);
+      assert.equal(report.survived, 20, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
+    });
+  }
+
+  it('a restarted old master preempts again and the backup releases the VIPs', async () => {
+    await lab.stopNode('fwa', 'SIGKILL');
+    await lab.waitRole('fwb', 'master');
+    // The killed process could not remove its VIPs; a new start clears them first.
+    await lab.startNode('fwa');
+    await lab.waitReady('fwa');
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    assert.equal(await holdsVip('fwa'), true);
+    assert.equal(await holdsVip('fwb'), false);
+    assert.ok(await ping(SERVER.v4));
+  });
+
+  it('split brain: both become master while VRRP is cut, exactly one remains after the heal', async () => {
+    // Drop VRRP (IP protocol 112) on the LAN bridge: each side stops hearing the other.
+    const cut = 'table bridge hafwcut {\n chain cut {\n type filter hook forward priority 0; policy accept;\n ip protocol 112 drop\n }\n}\n';
+    await sh(['nft', '-f', '-'], { ns: NS.sw, input: cut });
+    try {
+      await lab.waitRole('fwb', 'master');
+      assert.equal((await lab.status('fwa')).role, 'master');
+    } finally {
+      await sh(['nft', 'delete', 'table', 'bridge', 'hafwcut'], { ns: NS.sw });
+    }
+    await lab.waitRole('fwb', 'backup');
+    await sleep(500);
+    assert.equal((await lab.status('fwa')).role, 'master', 'the higher priority wins');
+    assert.equal((await lab.status('fwb')).role, 'backup', 'and stays won: no flapping');
+    assert.equal(await holdsVip('fwb'), false);
+    assert.ok(await ping(SERVER.v4), 'the winner re-announced the VIPs');
+  });
+});
