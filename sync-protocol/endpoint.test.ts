@@ -264,6 +264,37 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.ok(b.ep.inSync);
   });
 
+  it('replicates between three nodes with two owners, and a late third node syncs from both', () => {
+    const n1 = endpoint(1);
+    const n2 = endpoint(2);
+    const n3 = endpoint(3);
+    const link = new SimLink([n1.ep, n2.ep], { loss: 0.1, seed: 21 });
+    n1.ep.start(0);
+    n2.ep.start(0);
+    let now = run(link, 0, 3000, () => n1.ep.inSync && n2.ep.inSync);
+    for (let i = 0; i < 2000; i++) {
+      n1.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+      n2.ep.localEvent(makeRecord(100000 + i, EventKind.New, now), now);
+      if (i % 50 === 0) now = run(link, now, 1, () => false);
+    }
+    link.nodes.push(n3.ep);
+    n3.ep.start(now);
+    let sawPartial = false;
+    run(link, now, 10000, () => {
+      if (!n3.ep.inSync && n3.table.rows.size > 0) sawPartial = true;
+      return n3.ep.inSync && n3.table.rows.size === 4000 && n1.table.rows.size === 2000 && n2.table.rows.size === 2000;
+    });
+    assert.ok(sawPartial);
+    assert.ok(n3.ep.inSync);
+    assert.equal(n3.ep.peerStatus().length, 2);
+    const owners = [0, 0, 0, 0];
+    for (const row of n3.table.rows.values()) owners[row.owner]!++;
+    assert.deepEqual(owners, [0, 2000, 2000, 0]);
+    assert.equal(n1.table.rows.size, 2000);
+    assert.equal(n2.table.rows.size, 2000);
+    for (const row of n1.table.rows.values()) assert.equal(row.owner, 2);
+  });
+
   it('drops forged and replayed messages without changing the table', () => {
     const a = endpoint(1);
     const b = endpoint(2);

@@ -26,3 +26,4 @@ export { SyncRunner, type RunnerOptions, type Sender } from './runner.js';
 export { SyncMetrics } from './metrics.js';
 export { applySinkOps, type FromWorker, type SinkOp, type SyncWorkerData, type ToWorker } from './worker-messages.js';
 export { SyncWorkerHandle } from './worker-host.js';
+export { formatSyncStatus, syncStatus, type SyncStatusSnapshot } from './stats-format.js';

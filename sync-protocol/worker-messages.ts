@@ -7,6 +7,7 @@
 import type { StateRecord, StateSink } from './state-record.js';
 import type { SyncConfig } from './endpoint.js';
 import type { UdpTransportOptions } from './transport-udp.js';
+import type { SyncStatusSnapshot } from './stats-format.js';
 
 export type SinkOp =
   | { op: 'apply'; owner: number; rec: StateRecord; ageMs: number }
@@ -28,7 +29,7 @@ export type FromWorker =
   | { type: 'ops'; ops: SinkOp[] }
   | { type: 'inSync'; value: boolean }
   | { type: 'ringOverflow' }
-  | { type: 'metrics'; id: number; metrics: unknown; peers: ReturnType<import('./endpoint.js').SyncEndpoint['peerStatus']> }
+  | { type: 'metrics'; id: number; metrics: unknown; peers: ReturnType<import('./endpoint.js').SyncEndpoint['peerStatus']>; status: SyncStatusSnapshot }
   | { type: 'stopped' };
 
 export type ToWorker =

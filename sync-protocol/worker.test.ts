@@ -39,6 +39,8 @@ describe('sync worker thread (unicast on 127.0.0.1)', function () {
       const sent = (m.metrics as { name: string; values: { value: number }[] }[]).find((x) => x.name === 'hafw_sync_records_sent_total');
       assert.ok(sent !== undefined && sent.values[0]!.value >= 2000);
       assert.equal(m.peers.length, 1);
+      assert.equal(m.status.nodeId, 1);
+      assert.ok(m.status.counters.recordsSent! >= 2000);
       // Stamps from this thread and times in the worker share one clock (syncClock), so the
       // lag histogram gets sane samples.
       type Metric = { name: string; values: { value: number; metricName?: string }[] };

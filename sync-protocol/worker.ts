@@ -10,6 +10,7 @@ import { SyncRunner } from './runner.js';
 import { UdpTransport } from './transport-udp.js';
 import { SyncMetrics } from './metrics.js';
 import { syncClock } from './lag.js';
+import { syncStatus } from './stats-format.js';
 import type { StateRecord, StateSink } from './state-record.js';
 import type { FromWorker, SinkOp, SyncWorkerData, ToWorker } from './worker-messages.js';
 
@@ -60,8 +61,9 @@ const status = setInterval(() => {
 
 port.on('message', async (m: ToWorker) => {
   if (m.type === 'metrics') {
+    const status = syncStatus(endpoint, ring); // before update() drains the lag samples
     metrics.update(endpoint, ring);
-    post({ type: 'metrics', id: m.id, metrics: await metrics.registry.getMetricsAsJSON(), peers: endpoint.peerStatus() });
+    post({ type: 'metrics', id: m.id, metrics: await metrics.registry.getMetricsAsJSON(), peers: endpoint.peerStatus(), status });
   } else if (m.type === 'localTable') {
     endpoint.rebuildLocal(m.records, m.dumpTime, syncClock());
   } else if (m.type === 'peers') {

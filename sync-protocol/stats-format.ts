@@ -1,0 +1,82 @@
+/**
+ * What `hafw sync stats [--json]` shows: a plain snapshot of an endpoint (JSON-safe, crosses
+ * postMessage and HTTP) and its text form, grouped like `conntrackd -s`.
+ */
+import type { SyncEndpoint } from './endpoint.js';
+
+export interface SyncStatusSnapshot {
+  nodeId: number;
+  epoch: number;
+  inSync: boolean;
+  resendQueue: number;
+  pendingEvents: number;
+  ringDepth: number | null;
+  ringDrops: number | null;
+  counters: Record<string, number>;
+  drops: Record<string, number>;
+  peers: { node: number; epoch: number; inSync: boolean; cumAck: number; lastHeardMs: number }[];
+  lagMs: { samples: number; p50: number | null; p99: number | null };
+}
+
+function quantile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Snapshot of `ep` (lag quantiles over the samples not yet drained by the metrics shell). */
+export function syncStatus(ep: SyncEndpoint, ring?: { depth: number; drops: number }): SyncStatusSnapshot {
+  const s = ep.stats;
+  const counters: Record<string, number> = {};
+  for (const [k, v] of Object.entries(s)) if (typeof v === 'number') counters[k] = v;
+  const lag = s.lagSamples.slice().sort((a, b) => a - b);
+  return {
+    nodeId: ep.cfg.nodeId,
+    epoch: ep.cfg.epoch,
+    inSync: ep.inSync,
+    resendQueue: ep.resendQueueDepth,
+    pendingEvents: ep.pendingEvents,
+    ringDepth: ring?.depth ?? null,
+    ringDrops: ring?.drops ?? null,
+    counters,
+    drops: { ...s.drops },
+    peers: ep.peerStatus(),
+    lagMs: { samples: lag.length, p50: quantile(lag, 0.5), p99: quantile(lag, 0.99) },
+  };
+}
+
+function line(label: string, value: string | number): string {
+  return `  ${(label + ':').padEnd(34)}${value}\n`;
+}
+
+/** Text form for operators. */
+export function formatSyncStatus(x: SyncStatusSnapshot): string {
+  const c = (k: string) => x.counters[k] ?? 0;
+  let out = `node ${x.nodeId} (epoch ${x.epoch}): ${x.inSync ? 'in sync' : 'NOT in sync'}\n`;
+  out += 'message tracking:\n';
+  out += line('messages sent', `${c('msgsSent')} (${c('bytesSent')} bytes)`);
+  out += line('messages received', `${c('msgsReceived')} (${c('bytesReceived')} bytes)`);
+  out += line('records sent / applied', `${c('recordsSent')} / ${c('recordsApplied')}`);
+  out += line('dropped', Object.entries(x.drops).map(([k, v]) => `${k} ${v}`).join(', '));
+  out += line('own messages dropped', c('ownDropped'));
+  out += 'reliability:\n';
+  out += line('gaps (sequences)', c('gaps'));
+  out += line('NACKs sent / received', `${c('nacksSent')} / ${c('nacksReceived')}`);
+  out += line('retransmits', c('retransmits'));
+  out += line('unrepairable (LOST) sent / received', `${c('lostSent')} / ${c('lostReceived')}`);
+  out += line('stale records skipped', c('staleSkipped'));
+  out += line('resend queue', `${x.resendQueue} messages`);
+  out += line('events waiting to be batched', x.pendingEvents);
+  if (x.ringDepth !== null) out += line('ring depth / drops', `${x.ringDepth} / ${x.ringDrops}`);
+  out += 'resync:\n';
+  out += line('requested / completed / served', `${c('resyncsRequested')} / ${c('resyncsCompleted')} / ${c('resyncsServed')}`);
+  out += line('peer restarts', c('peerRestarts'));
+  out += 'lag (sender clock):\n';
+  out += line('samples', x.lagMs.samples);
+  if (x.lagMs.p50 !== null) out += line('p50 / p99', `${x.lagMs.p50.toFixed(3)} ms / ${x.lagMs.p99!.toFixed(3)} ms`);
+  out += 'peers:\n';
+  if (x.peers.length === 0) out += '  (none heard)\n';
+  for (const p of x.peers) {
+    out += `  node ${p.node} epoch ${p.epoch}: ${p.inSync ? 'in sync' : 'syncing'}, acked up to ${p.cumAck}, heard ${p.lastHeardMs.toFixed(0)} ms ago\n`;
+  }
+  return out;
+}
