@@ -151,7 +151,6 @@ export class SyncEndpoint {
   private ctlSeq = 0;
   private startedAt = NaN;
   private lastNow = 0;
-  private lastDataAt = -Infinity;
   private localFloor = -Infinity;
   private lastLocalStamp = -Infinity;
   private nextAliveAt = 0;
@@ -246,6 +245,7 @@ export class SyncEndpoint {
    */
   rebuildLocal(records: Iterable<StateRecord> | null, dumpTime: number, now: number): void {
     this.localFloor = dumpTime;
+    if (dumpTime > this.lastLocalStamp) this.lastLocalStamp = dumpTime;
     if (this.mirror !== null && records !== null) {
       this.mirror.clear();
       for (const r of records) this.mirror.note(r);
@@ -543,7 +543,6 @@ export class SyncEndpoint {
   }
 
   private noteDataSent(now: number): void {
-    this.lastDataAt = now;
     this.nextAliveAt = now + this.cfg.tailProbeMs;
   }
 

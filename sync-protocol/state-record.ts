@@ -122,7 +122,8 @@ export interface StateSink {
    * the owner (owner's send time minus the record's stamp, both on the owner's clock): the
    * remaining timeout on arrival is about `timeoutMs - ageMs`. Updates of unknown
    * connections create them; destroys of unknown ones are ignored; a record whose stamp is
-   * older than the applied one for the same connection should be ignored.
+   * older than the applied one for the same connection is not applied (but still counts as
+   * a refresh of that connection for resyncEnd).
    */
   apply(owner: number, rec: StateRecord, ageMs: number): void;
   /** A full table from `owner` starts streaming: remember what was refreshed from here on. */

@@ -47,7 +47,12 @@ export class ReplicaTable implements StateSink {
     this.applied++;
     const key = recordKey(rec);
     const row = this.rows.get(key);
-    if (row !== undefined && rec.stamp < row.rec.stamp) return; // late retransmission of older state
+    if (row !== undefined && rec.stamp < row.rec.stamp) {
+      // Late copy of older state: not applied, but the connection exists on the owner, so it
+      // counts as refreshed for a resync in progress.
+      row.gen = ++this.gen;
+      return;
+    }
     if (rec.kind === EventKind.Destroy) {
       this.rows.delete(key);
       return;
