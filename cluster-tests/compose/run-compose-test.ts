@@ -196,6 +196,9 @@ function startFlowProbe(stack: ComposeStack, flows: number, durationMs: number):
 async function takeover(stack: ComposeStack): Promise<void> {
   const FLOWS = 8;
   const probe = startFlowProbe(stack, FLOWS, 12_000);
+  // If a step below throws, the probe's outcome is never awaited; it must not become an
+  // unhandled rejection that kills the process before the teardown.
+  probe.done.catch(() => undefined);
   await probe.ready;
   await sleep(1500);
   const t0 = Date.now();
@@ -259,6 +262,8 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A stray rejection must fail the run, never skip the teardown.
+  process.on('unhandledRejection', (err) => step('error', 'fail', `unhandled: ${(err as Error)?.message ?? String(err)}`));
 
   let failed = false;
   try {
