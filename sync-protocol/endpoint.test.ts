@@ -363,6 +363,17 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.deepEqual(lags[2], lags[0]);
   });
 
+  it('does not claim to be alone while a peer with another cluster key is talking', () => {
+    const a = endpoint(1, { startupGraceMs: 500 });
+    const stranger = new SyncEndpoint({ nodeId: 2, epoch: 1, key: Buffer.alloc(32, 0x11) }, new ReplicaTable());
+    const link = new SimLink([a.ep, stranger]);
+    a.ep.start(0);
+    stranger.start(0);
+    run(link, 0, 2000, () => false);
+    assert.equal(a.ep.inSync, false);
+    assert.ok(a.ep.stats.drops.auth > 0);
+  });
+
   it('is not in sync before hearing a peer, and alone only after the startup grace', () => {
     const a = endpoint(1, { startupGraceMs: 1000 });
     a.ep.start(0);

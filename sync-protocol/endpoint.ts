@@ -153,6 +153,7 @@ export class SyncEndpoint {
   private lastNow = 0;
   private localFloor = -Infinity;
   private lastLocalStamp = -Infinity;
+  private lastAuthFailAt = -Infinity;
   private nextAliveAt = 0;
   private nextBulkAt = 0;
   private readonly batches: StateRecord[][] = [];
@@ -195,7 +196,11 @@ export class SyncEndpoint {
    */
   get inSync(): boolean {
     if (Number.isNaN(this.startedAt)) return false;
-    if (this.peers.size === 0) return this.lastNow - this.startedAt >= this.cfg.startupGraceMs;
+    if (this.peers.size === 0) {
+      // Alone only if nobody is talking on the sync link: messages failing authentication
+      // mean a peer with another key (misconfiguration), not an empty cluster.
+      return this.lastNow - this.startedAt >= this.cfg.startupGraceMs && this.lastNow - this.lastAuthFailAt > this.cfg.peerTimeoutMs;
+    }
     for (const p of this.peers.values()) if (!p.sync.synced) return false;
     return true;
   }
@@ -324,6 +329,7 @@ export class SyncEndpoint {
     const r = decodeMessage(bytes, this.cfg.key);
     if (!r.ok) {
       this.stats.drops[r.reason]++;
+      if (r.reason === 'auth') this.lastAuthFailAt = now;
       return;
     }
     const m = r.msg;
