@@ -213,10 +213,10 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.ok(a.ep.stats.resyncsServed >= 1);
   });
 
-  it('resyncs instead of leaving a silent gap when a NACK asks for data no longer held', () => {
+  for (const loss of [0, 0.15]) it(`resyncs instead of leaving a silent gap when a NACK asks for data no longer held (loss ${loss})`, () => {
     const a = endpoint(1, { resendQueueSize: 64 });
     const b = endpoint(2);
-    const link = new SimLink([a.ep, b.ep]);
+    const link = new SimLink([a.ep, b.ep], { loss, seed: 17 });
     a.ep.start(0);
     b.ep.start(0);
     let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);

@@ -554,7 +554,14 @@ export class SyncEndpoint {
 
   private bulkStep(now: number): void {
     const budget = this.coalescer.budget - 4;
+    // Flow control: a walk may fill at most half the resend queue with unacknowledged
+    // messages, so a chunk lost on the way is still held when its NACK arrives (otherwise a
+    // big table over a lossy link livelocks in LOST -> new walk -> LOST). Live DATA is never
+    // held back. With no live peer ACKing, nothing paces us and the queue just rolls.
+    const window = this.cfg.resendQueueSize >>> 1;
+    const paced = this.sender.hasLivePeers(now);
     for (let i = 0; i < this.cfg.bulkChunksPerTick && this.bulk.active; i++) {
+      if (paced && this.sender.queued >= window) break;
       const records = this.bulk.take(budget);
       if (records.length > 0) {
         const seq = this.sender.record(MessageType.ResyncChunk, records, this.bulk.bulkId, 0, 0, now);

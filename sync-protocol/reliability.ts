@@ -97,6 +97,12 @@ export class ReliableSender {
     this.trim(now);
   }
 
+  /** Whether any peer has ACKed within the peer timeout (someone holds back trimming). */
+  hasLivePeers(now: number): boolean {
+    for (const p of this.peers.values()) if (now - p.heardAt <= this.opts.peerTimeoutMs) return true;
+    return false;
+  }
+
   forgetPeer(peer: number): void {
     this.peers.delete(peer);
   }
