@@ -48,6 +48,8 @@ export interface LabUpOptions {
   startNodes?: boolean;
   /** Nodes run VRRP and move the VIPs themselves (default: true with 2 nodes). */
   vrrp?: boolean;
+  /** Bridges flood every frame to every port (ageing 0), like a hub: for sniff mode. */
+  hubMode?: boolean;
   /** VRRP advertisement interval (default 10 ms: Master_Down_Interval about 36 ms, takeover well under 100 ms). */
   advertIntervalMs?: number;
 }
@@ -103,6 +105,25 @@ async function addr(ns: string, dev: string, cidr: string): Promise<void> {
   await sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev, ...extra]);
 }
 
+/** A stateful ruleset for lab tests: replies and related traffic pass, new connections only from the LAN. */
+export const STRICT_RULESET = `table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ct state invalid counter drop
+    iifname "lan" ct state new accept
+  }
+}
+`;
+
+/** Writes STRICT_RULESET into the lab directory and returns the config lines that load it. */
+export async function strictRulesetConfig(): Promise<string> {
+  const file = path.join(LAB_DIR, 'strict.nft');
+  await mkdir(LAB_DIR, { recursive: true });
+  await writeFile(file, STRICT_RULESET);
+  return `ruleset:\n  file: ${file}\n`;
+}
+
 export function fwConfig(fw: FirewallAddrs, extra = ''): string {
   return [
     `node:`,
@@ -154,6 +175,7 @@ export class Lab {
       for (const br of ['br-lan', 'br-wan', 'br-sync']) {
         await sh(['ip', '-n', NS.sw, 'link', 'add', br, 'type', 'bridge']);
         await sh(['ip', '-n', NS.sw, 'link', 'set', br, 'up']);
+        if (opts.hubMode) await sh(['ip', '-n', NS.sw, 'link', 'set', br, 'type', 'bridge', 'ageing_time', '0']);
       }
       await addNs(NS.client);
       await plug(NS.client, 'eth0', 'br-lan', 'cl-lan');

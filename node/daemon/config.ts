@@ -34,6 +34,8 @@ export interface NodeConfig {
   };
   /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
   vrrp?: VrrpConfig;
+  /** Poor man's failover: watch these segments while standby (docs/sniff-mode.md). */
+  sniff?: { interfaces: string[] };
   ruleset: {
     /** nft-syntax (or libnftables JSON) file; absent: no rules, everything is accepted. */
     file?: string;
@@ -80,7 +82,7 @@ export interface VrrpConfig {
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack']);
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff']);
   const rs = top.section('ruleset').onlyKeys(['file']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
@@ -119,6 +121,12 @@ export function readConfig(doc: unknown): NodeConfig {
     },
   };
   if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
+  if (top.has('sniff')) {
+    const sn = top.section('sniff').onlyKeys(['interfaces']);
+    config.sniff = { interfaces: sn.stringList('interfaces', interfaces, IFNAME, 'an interface name') };
+    if (!config.vrrp) throw new ConfigError('sniff', 'sniff mode needs vrrp: the node sniffs while it is the standby');
+    if (!config.conntrack.enabled) throw new ConfigError('sniff', 'sniff mode feeds conntrack: conntrack.enabled must be true');
+  }
   return config;
 }
 

@@ -24,6 +24,8 @@ export const COUNTER_NAMES = [
   'notrack', // packets a notrack rule exempted from tracking
   'ct_entries', // connections in the table now (a gauge, refreshed every batch)
   'ct_invalid', // packets conntrack found invalid (a gauge of the tracker's running total)
+  'sniffed_packets', // sniff mode: IP packets seen on the watched segments
+  'sniffed_new', // sniff mode: connections learned from them
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

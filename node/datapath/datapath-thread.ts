@@ -16,6 +16,7 @@ export interface DatapathThreadOptions {
   maxBatchesPerWake: number;
   conntrack?: DatapathConntrackSettings;
   routes: PlainRoute[];
+  sniffInterfaces?: string[];
 }
 
 export interface DatapathRulesetResult {
@@ -91,6 +92,11 @@ export class DatapathThread {
 
   transaction(ops: unknown, baseGeneration?: number): Promise<DatapathRulesetResult> {
     return this.request((id) => ({ type: 'ruleset-tx', id, ops, baseGeneration }));
+  }
+
+  /** Sniff mode: watch the segments (standby) or stop (active). */
+  setSniffing(active: boolean): void {
+    if (!this.exited) this.post({ type: 'sniff', active });
   }
 
   setRoutes(routes: PlainRoute[]): void {

@@ -19,11 +19,15 @@ export interface DatapathWorkerData {
   /** Absent: conntrack off (every packet untracked). */
   conntrack?: DatapathConntrackSettings;
   routes: PlainRoute[];
+  /** Sniff mode: interfaces to watch while the node is not the active one. */
+  sniffInterfaces?: string[];
 }
 
 export type ToDatapath =
   | { type: 'stop' }
   | { type: 'routes'; routes: PlainRoute[] }
+  /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
+  | { type: 'sniff'; active: boolean }
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
   | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
   | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number };

@@ -14,6 +14,7 @@ import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { ConnTracker } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
+import { Sniffer } from './sniffer.js';
 import type { PlainRoute } from './route-source.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
 
@@ -37,6 +38,7 @@ const ct = data.conntrack
     })
   : undefined;
 
+let sniffer: Sniffer | undefined;
 let loop: TunLoop | undefined;
 try {
   loop = new TunLoop({
@@ -49,6 +51,10 @@ try {
     stage: new FilterStage(engine, ct, routes, new Float64Array(data.counters)),
   });
   loop.start();
+  if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
+    if (!ct) throw new Error('sniff mode needs conntrack (conntrack.enabled: true)');
+    sniffer = new Sniffer(data.sniffInterfaces, ct, new Float64Array(data.counters));
+  }
   send({ type: 'ready', tunName: loop.device.name, vnetHdrLen: loop.device.vnetHdrLen });
 } catch (err) {
   send({ type: 'error', message: (err as Error).message });
@@ -62,6 +68,7 @@ port.on('message', (m: ToDatapath) => {
   switch (m.type) {
     case 'stop':
       clearInterval(expiry);
+      sniffer?.close();
       loop?.close();
       loop = undefined;
       send({ type: 'stopped' });
@@ -69,6 +76,9 @@ port.on('message', (m: ToDatapath) => {
       break;
     case 'routes':
       loadRoutes(m.routes);
+      break;
+    case 'sniff':
+      sniffer?.setActive(m.active);
       break;
     case 'ruleset-load':
     case 'ruleset-tx':

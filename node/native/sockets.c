@@ -66,6 +66,9 @@ napi_value hafw_packet_open(napi_env env, napi_callback_info info) {
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) {
       int e = errno; close(fd); hafw_throw_errno(env, "PACKET_ADD_MEMBERSHIP promisc", e); return NULL;
     }
+    /* A sniffer wants what others sent, not its own frames (Linux >= 4.20). */
+    int one = 1;
+    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one);
   }
   return int_value(env, fd);
 }
