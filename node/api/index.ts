@@ -3,3 +3,4 @@ export { startControlServer, stopControlServer, type NodeView, type NodeStatus }
 export { controlRequest, ControlError } from './client.js';
 export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';
 export { createNodeMetrics, type MetricsSource } from './metrics.js';
+export { registerRulesetRoutes, RulesetApiError, type RulesetView, type RulesetTxResult } from './ruleset-routes.js';

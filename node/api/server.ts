@@ -9,6 +9,7 @@ import { mkdir, unlink, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
 
 export interface NodeStatus {
   node: string;
@@ -30,6 +31,8 @@ export interface NodeStatus {
 export interface NodeView {
   status(): NodeStatus;
   metrics: Registry;
+  /** The rule engine (list, transactions, events); absent: those routes answer 404. */
+  ruleset?: RulesetView;
 }
 
 export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
@@ -40,6 +43,7 @@ export async function startControlServer(view: NodeView, socketPath: string, log
     reply.header('content-type', view.metrics.contentType);
     return view.metrics.metrics();
   });
+  registerRulesetRoutes(app, view.ruleset);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);

@@ -9,8 +9,11 @@ import { labCommand } from './lab-cmd.js';
 import { demoCommand } from './demo-cmd.js';
 import { metricsCommand } from './metrics-cmd.js';
 import { drillCommand } from './drill-cmd.js';
+import { rulesetCommand } from './ruleset-cmd.js';
+import { schemaCommand } from './schema-cmd.js';
+import { monitorCommand } from './monitor-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, labCommand, drillCommand, demoCommand];
+const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, labCommand, drillCommand, demoCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

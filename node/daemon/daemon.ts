@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startControlServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus } from '../api/index.js';
+import { RulesetService } from './ruleset-service.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService } from '../ha/index.js';
@@ -22,6 +23,8 @@ export class NodeDaemon {
   private vrrp?: VrrpService;
   /** The control thread's copy of the rule engine: validates, lists, emits events. */
   readonly rules = new RulesetEngine({ clock: datapathClock });
+  /** The ruleset API: transactions go to `rules` first, then to the datapath thread; events follow. */
+  private readonly rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) });
   private routeTimer?: NodeJS.Timeout;
   private lastRoutes = '';
   private readonly socketPath: string;
@@ -75,7 +78,7 @@ export class NodeDaemon {
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
     const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
-    this.api = await startControlServer({ status: () => this.status(), metrics }, this.socketPath, this.log);
+    this.api = await startControlServer({ status: () => this.status(), metrics, ruleset: this.rulesetApi }, this.socketPath, this.log);
     this.log.info({ socket: this.socketPath }, 'control socket listening');
     if (this.config.vrrp) {
       this.vrrp = new VrrpService(this.config.vrrp, this.log);

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The compiled light entry next to this test (whatever the output directory is).
+const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'light-main.js');
+
+let launcher = '';
+
+function hafw(...args: string[]) {
+  const r = spawnSync(process.execPath, [launcher, ...args], { encoding: 'utf8', env: { ...process.env, HAFW_RUN_DIR: '/nonexistent-hafw-test' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const GOOD = `define lan = 192.0.2.0/24
+table inet filter {
+  set blocked {
+    type ipv4_addr
+    elements = { 198.51.100.7 }
+  }
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ip saddr @blocked drop
+    ip saddr $lan ct state new accept
+  }
+}
+`;
+
+const BAD = `table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    tcp dport 22 acept
+  }
+}
+`;
+
+describe('hafw ruleset / schema / monitor command line', () => {
+  let dir: string;
+  let good: string;
+  let bad: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hafw-cli-test-'));
+    good = path.join(dir, 'good.nft');
+    bad = path.join(dir, 'bad.nft');
+    writeFileSync(good, GOOD);
+    writeFileSync(bad, BAD);
+    launcher = path.join(dir, 'hafw.mjs');
+    writeFileSync(launcher, `import(${JSON.stringify(ENTRY)}).then((m) => m.main(process.argv.slice(2))).then((c) => { process.exitCode = c; });\n`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('check prints the counts and exits 0 for a valid ruleset', () => {
+    const r = hafw('ruleset', 'check', good);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /good\.nft: ok: 1 tables, 1 chains, 3 rules, 1 sets \([\d.]+ ms\)/);
+  });
+
+  it('check --json prints the documented object', () => {
+    const r = hafw('ruleset', 'check', good, '--json');
+    assert.equal(r.code, 0);
+    const j = JSON.parse(r.out) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(j), ['ok', 'tables', 'chains', 'rules', 'sets', 'ms', 'errors']);
+    assert.equal(j.ok, true);
+    assert.equal(j.rules, 3);
+    assert.equal(typeof j.ms, 'number');
+  });
+
+  it('check reports errors as FILE:LINE:COL and exits 1, in text and JSON', () => {
+    const r = hafw('ruleset', 'check', bad);
+    assert.equal(r.code, 1);
+    assert.match(r.err, new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4:18: .*acept`, 'm'));
+    const j = hafw('ruleset', 'check', bad, '--json');
+    assert.equal(j.code, 1);
+    const o = JSON.parse(j.out) as { ok: boolean; errors: { line: number; col: number; message: string }[] };
+    assert.equal(o.ok, false);
+    assert.deepEqual([o.errors[0]!.line, o.errors[0]!.col], [4, 18]);
+  });
+
+  it('check exits 1 naming a missing file, 2 without a file', () => {
+    const r = hafw('ruleset', 'check', path.join(dir, 'nope.nft'));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /nope\.nft: no such file/);
+    assert.equal(hafw('ruleset', 'check').code, 2);
+  });
+
+  it('convert goes text -> JSON -> text and back to the same text', () => {
+    const j = hafw('ruleset', 'convert', good, '--to', 'json');
+    assert.equal(j.code, 0, j.err);
+    const json = JSON.parse(j.out) as { nftables: unknown[] };
+    assert.ok(Array.isArray(json.nftables));
+    const jf = path.join(dir, 'good.json');
+    writeFileSync(jf, j.out);
+    const t = hafw('ruleset', 'convert', jf, '--to', 'nft');
+    assert.equal(t.code, 0, t.err);
+    assert.match(t.out, /ip saddr @blocked drop/);
+    const tf = path.join(dir, 'again.nft');
+    writeFileSync(tf, t.out);
+    const again = hafw('ruleset', 'convert', tf, '--to', 'nft');
+    assert.equal(again.out, t.out);
+    assert.equal(hafw('ruleset', 'convert', tf, '--to', 'json').out, j.out);
+  });
+
+  it('convert needs --to json|nft (exit 2) and reports positioned errors (exit 1)', () => {
+    assert.equal(hafw('ruleset', 'convert', good).code, 2);
+    assert.equal(hafw('ruleset', 'convert', good, '--to', 'xml').code, 2);
+    const r = hafw('ruleset', 'convert', bad, '--to', 'json');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /bad\.nft:4:18:/);
+  });
+
+  it('schema lists modules, describes one by name, and exits 1 for an unknown name', () => {
+    const all = hafw('schema');
+    assert.equal(all.code, 0);
+    assert.match(all.out, /^Matches:/m);
+    assert.match(all.out, /^Statements:/m);
+    const one = hafw('schema', 'tcp', 'dport');
+    assert.equal(one.code, 0);
+    assert.match(one.out, /tcp dport \(inet_service\)/);
+    assert.match(one.out, /syntax: tcp dport/);
+    const json = JSON.parse(hafw('schema', 'limit', '--json').out) as { kind: string; name: string; params?: unknown[] }[];
+    assert.equal(json[0]!.kind, 'statement');
+    assert.ok((json[0]!.params ?? []).length > 0);
+    assert.equal(hafw('schema', 'nosuch').code, 1);
+  });
+
+  it('has --help on every command and subcommand', () => {
+    for (const args of [['ruleset'], ['ruleset', 'check'], ['ruleset', 'convert'], ['ruleset', 'show'], ['ruleset', 'apply'], ['schema'], ['monitor']]) {
+      const r = hafw(...args, '--help');
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.out, new RegExp(`^usage: hafw ${args.join(' ')}`), args.join(' '));
+    }
+    assert.equal(hafw('ruleset', 'frob').code, 2);
+  });
+
+  it('show, apply and monitor exit 1 with advice when no node runs here', () => {
+    for (const args of [['ruleset', 'show'], ['ruleset', 'apply', 'add', 'table', 'ip', 'x'], ['monitor']]) {
+      const r = hafw(...args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.match(r.err, /no hafw node is running in this network namespace/, args.join(' '));
+    }
+  });
+
+  it('hands other commands to the full CLI', () => {
+    const r = hafw('--help');
+    assert.equal(r.code, 0);
+    for (const c of ['ruleset', 'schema', 'monitor', 'status']) assert.match(r.out, new RegExp(`^  ${c} `, 'm'));
+  });
+});

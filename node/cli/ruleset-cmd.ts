@@ -1,0 +1,39 @@
+/**
+ * `hafw ruleset <check|convert|show|apply>`: offline tools for ruleset files and the
+ * running node's ruleset. Each subcommand lives in its own file.
+ */
+import { UsageError, type Command } from './args.js';
+import { rulesetCheckCommand } from './ruleset-check.js';
+import { rulesetConvertCommand } from './ruleset-convert.js';
+import { rulesetShowCommand } from './ruleset-show.js';
+import { rulesetApplyCommand } from './ruleset-apply.js';
+
+const subcommands: Command[] = [rulesetCheckCommand, rulesetConvertCommand, rulesetShowCommand, rulesetApplyCommand];
+
+const usage = [
+  'usage: hafw ruleset <subcommand> [options]',
+  '',
+  'Ruleset files (offline) and the running ruleset of the node in this namespace.',
+  '',
+  'subcommands:',
+  ...subcommands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`),
+  '',
+  "Run 'hafw ruleset <subcommand> --help' for its options. See also 'hafw schema' and",
+  "'hafw monitor'.",
+].join('\n');
+
+export const rulesetCommand: Command = {
+  name: 'ruleset',
+  summary: 'check, convert, show and change rulesets',
+  usage,
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+      console.log(usage);
+      return sub === undefined ? 2 : 0;
+    }
+    const cmd = subcommands.find((c) => c.name === sub);
+    if (!cmd) throw new UsageError(`unknown subcommand '${sub}'\n\n${usage}`);
+    return cmd.run(rest);
+  },
+};
