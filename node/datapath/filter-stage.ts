@@ -10,6 +10,7 @@ import type { ConnTracker } from '../conntrack/index.js';
 import type { RouteInterfaces } from './route-interfaces.js';
 import { Verdict, type PacketStage } from './stage.js';
 import { C } from './counters.js';
+import type { RejectReplies } from './reject.js';
 
 /** nft ct state bit for untracked packets. */
 const CT_UNTRACKED = 64;
@@ -17,6 +18,8 @@ const CT_UNTRACKED = 64;
 
 export class FilterStage implements PacketStage {
   private readonly ctx = new ClassifyContext();
+  /** Answers `reject` verdicts (TCP reset / ICMP unreachable); set by whoever owns the TUN device. */
+  rejectReplies?: RejectReplies;
 
   constructor(
     private readonly rules: RulesetEngine | undefined,
@@ -78,7 +81,9 @@ export class FilterStage implements PacketStage {
       if (ctx.ctMarkSet && verdict === RuleVerdict.Accept) ct.setMark(ct.result.entry, ctx.ctMark);
     }
     if (verdict === RuleVerdict.Accept) return Verdict.Accept;
-    return rejected ? Verdict.Reject : Verdict.Drop;
+    if (!rejected) return Verdict.Drop;
+    this.rejectReplies?.reply(pkt, this.ctx.reject, this.ctx.rejectCode, nowMs);
+    return Verdict.Reject;
   }
 
   endBatch(nowMs: number): void {

@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TunLoop } from './tun-loop.js';
 import { FilterStage } from './filter-stage.js';
+import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { ConnTracker } from '../conntrack/index.js';
@@ -40,6 +41,8 @@ const ct = data.conntrack
 
 let sniffer: Sniffer | undefined;
 let loop: TunLoop | undefined;
+// `reject` is answered (TCP reset / ICMP unreachable) by writing the reply into the TUN device.
+const rejectReplies = new RejectReplies((b, o, l) => loop?.inject(b, o, l));
 try {
   loop = new TunLoop({
     tunName: data.tunName,
@@ -48,7 +51,7 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: new FilterStage(engine, ct, routes, new Float64Array(data.counters)),
+    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters)), { rejectReplies }),
   });
   loop.start();
   if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
