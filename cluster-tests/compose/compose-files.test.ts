@@ -19,6 +19,7 @@ interface Service {
   devices?: string[];
   sysctls?: Record<string, string>;
   command?: string[];
+  healthcheck?: { test: string[] };
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -67,6 +68,7 @@ describe('compose files', () => {
       assert.equal(s.sysctls?.['net.ipv4.ip_forward'], '1');
       assert.ok(s.volumes?.includes(`./${fw.config}:/etc/hafw/hafw.yaml:ro`), `${fw.service} mounts ${fw.config}`);
       assert.equal(s.environment?.HAFW_DEFAULT_ROUTE, 'none', 'a firewall has no default route out of the host');
+      assert.deepEqual(s.healthcheck?.test, ['CMD', 'hafw', 'status', '--json'], 'healthy means the node answers');
     }
   });
 
