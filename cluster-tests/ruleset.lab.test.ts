@@ -1,0 +1,133 @@
+/**
+ * @lab: one node filtering with a stateful ruleset; transactions through the API take
+ * effect without a restart; `reject` answers with a TCP reset / ICMP unreachable. Needs root.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Lab, sh, sleep, HAFW_BIN } from './lab.js';
+import { CLIENT, NS, SERVER } from './topology.js';
+import { startEchoServer, tcpRun, udpRun } from './traffic.js';
+
+const RULESET = `# established/related back in, new only from the LAN, everything else dropped
+define lan_if = "lan"
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+    tcp dport 5003 reject with tcp reset
+    udp dport 5003 reject
+    iifname $lan_if ct state new accept
+  }
+}
+`;
+
+/** Connects once from `ns`; reports the error code (or 'connected' / 'timeout') and how long it took. */
+async function tcpConnect(host: string, port: number, ns: string): Promise<{ result: string; ms: number }> {
+  const script = `const net = require('net'); const t = Date.now();
+const done = (r) => { console.log(JSON.stringify({ result: r, ms: Date.now() - t })); process.exit(0); };
+const s = net.connect({ host: ${JSON.stringify(host)}, port: ${port} });
+s.on('connect', () => done('connected')); s.on('error', (e) => done(e.code));
+setTimeout(() => done('timeout'), 4000);`;
+  return JSON.parse(await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })) as { result: string; ms: number };
+}
+
+/** Sends from a connected UDP socket; a port unreachable comes back as ECONNREFUSED (Linux, RFC 1122 4.1.3.3). */
+async function udpProbe(host: string, port: number, ns: string): Promise<string> {
+  const script = `const d = require('dgram'); const s = d.createSocket(${JSON.stringify(host.includes(':') ? 'udp6' : 'udp4')});
+const done = (r) => { console.log(r); process.exit(0); };
+s.on('error', (e) => done(e.code)); s.on('message', () => done('answered'));
+s.connect(${port}, ${JSON.stringify(host)}, () => { s.send('probe'); setTimeout(() => s.send('probe'), 300); setTimeout(() => s.send('probe'), 600); });
+setTimeout(() => done('timeout'), 3000);`;
+  return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
+}
+
+describe('@lab ruleset: a stateful ruleset on one node, changed live through the API', function () {
+  this.timeout(120000);
+  let lab: Lab;
+  let dir: string;
+  let stops: (() => Promise<void>)[] = [];
+  const fw = NS.fw('fwa');
+  const hafw = (args: string[]): Promise<string> => sh([process.execPath, HAFW_BIN, ...args], { ns: fw, timeoutMs: 15000 });
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hafw-ruleset-lab-'));
+    const file = path.join(dir, 'filter.nft');
+    await writeFile(file, RULESET);
+    lab = await Lab.up({ nodes: 1, extraConfig: () => `ruleset:\n  file: ${file}\n` });
+    stops = [await startEchoServer(5001, NS.server), await startEchoServer(5002, NS.client)];
+  });
+  after(async () => {
+    for (const s of stops) await s().catch(() => undefined);
+    await Lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('lets new connections from the LAN through, and their replies back', async () => {
+    for (const host of [SERVER.v4, SERVER.v6]) {
+      const t = await tcpRun(host, { bytes: 2_000_000 });
+      assert.equal(t.ok, 1, `TCP to ${host}: ${JSON.stringify(t)}`);
+      const u = await udpRun(host, { count: 200 });
+      assert.ok(u.received >= u.sent * 0.95, `UDP to ${host}: ${JSON.stringify(u)}`);
+    }
+  });
+
+  it('drops a new connection from the WAN side (policy drop), counting drops', async () => {
+    const before = (await lab.status('fwa')).datapath.counters;
+    const r = await tcpConnect(CLIENT.v4, 5002, NS.server);
+    assert.equal(r.result, 'timeout', `server -> client must not connect: ${JSON.stringify(r)}`);
+    const after = (await lab.status('fwa')).datapath.counters;
+    assert.ok(after.verdict_drop > before.verdict_drop, 'the SYNs were dropped by the filter');
+  });
+
+  it('applies a transaction through the API without a restart, announced to hafw monitor', async () => {
+    const pid = lab.node('fwa').pid;
+    const gen0 = ((await lab.status('fwa')) as { ruleset?: { generation: number } }).ruleset!.generation;
+    const monitor = sh([process.execPath, HAFW_BIN, 'monitor', '--count', '1'], { ns: fw, timeoutMs: 15000 });
+    await sleep(500);
+    const out = await hafw(['ruleset', 'apply', '--base-generation', String(gen0), 'add rule inet filter forward ip saddr 198.51.100.100 tcp dport 5002 accept']);
+    assert.match(out, new RegExp(`generation ${gen0 + 1}`));
+    const events = await monitor;
+    assert.match(events, /^add rule inet filter forward ip saddr 198\.51\.100\.100 tcp dport 5002 accept # handle \d+$/m);
+    assert.match(events, new RegExp(`^# new generation ${gen0 + 1}$`, 'm'));
+
+    const t = await tcpRun(CLIENT.v4, { bytes: 500_000, port: 5002, ns: NS.server });
+    assert.equal(t.ok, 1, `server -> client tcp/5002 is allowed now: ${JSON.stringify(t)}`);
+    assert.equal(lab.node('fwa').pid, pid, 'same node process');
+    assert.match(await hafw(['ruleset', 'show', '--handles']), /ip saddr 198\.51\.100\.100 tcp dport 5002 accept # handle \d+/);
+    // IPv6 was not part of the new rule: still dropped.
+    assert.equal((await tcpConnect(CLIENT.v6, 5002, NS.server)).result, 'timeout');
+  });
+
+  it('refuses a bad transaction or a stale base generation and changes nothing', async () => {
+    const before = await hafw(['ruleset', 'show', '--handles']);
+    const bad = await sh([process.execPath, HAFW_BIN, 'ruleset', 'apply', 'add rule inet filter forward jump nowhere'], { ns: fw }).then(
+      () => assert.fail('a bad transaction must exit 1'),
+      (e: Error) => e.message,
+    );
+    assert.match(bad, /<api>:1:\d+: .*nowhere/);
+    const stale = await sh([process.execPath, HAFW_BIN, 'ruleset', 'apply', '--base-generation', '1', 'add rule inet filter forward tcp dport 9 accept'], { ns: fw }).then(
+      () => assert.fail('a stale transaction must exit 1'),
+      (e: Error) => e.message,
+    );
+    assert.match(stale, /based on generation 1, current is \d+/);
+    assert.equal(await hafw(['ruleset', 'show', '--handles']), before);
+  });
+
+  it('reject with tcp reset makes a TCP connect fail fast with ECONNREFUSED (IPv4 and IPv6)', async () => {
+    for (const host of [SERVER.v4, SERVER.v6]) {
+      const r = await tcpConnect(host, 5003, NS.client);
+      assert.equal(r.result, 'ECONNREFUSED', `${host}: ${JSON.stringify(r)}`);
+      assert.ok(r.ms < 1000, `refused at once, not after a timeout (${r.ms} ms)`);
+    }
+    const c = (await lab.status('fwa')).datapath.counters;
+    assert.ok(c.verdict_reject >= 2);
+  });
+
+  it('reject answers UDP with ICMP / ICMPv6 port unreachable (ECONNREFUSED on a connected socket)', async () => {
+    assert.equal(await udpProbe(SERVER.v4, 5003, NS.client), 'ECONNREFUSED');
+    assert.equal(await udpProbe(SERVER.v6, 5003, NS.client), 'ECONNREFUSED');
+  });
+});
