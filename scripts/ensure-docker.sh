@@ -11,6 +11,9 @@
 set -euo pipefail
 
 DOCKERD_LOG=${HAFW_DOCKERD_LOG:-/var/log/hafw-dockerd.log}
+# Written only when this script started dockerd, so that whoever needed the engine can stop
+# exactly that process afterwards (npm run test:compose does).
+DOCKERD_PIDFILE=${HAFW_DOCKERD_PIDFILE:-/run/hafw/dockerd.pid}
 # Docker's own networks (docker0 and any network created without a subnet) are kept inside
 # the benchmarking range 198.18.0.0/15 (RFC 2544), never a range that may be in use on the
 # host's uplink. The compose stack's networks name their subnets explicitly (198.18.x.0/24).
@@ -43,6 +46,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! docker info >/dev/null 2>&1; then
+  rm -f "$DOCKERD_PIDFILE"   # a stale one must never name a process to stop
   if [ "$(id -u)" -ne 0 ]; then
     say "no Docker engine answers and only root can start one (dockerd)"
     exit 1
@@ -56,6 +60,8 @@ if ! docker info >/dev/null 2>&1; then
   say "starting dockerd in the background (log: $DOCKERD_LOG)"
   # setsid: the engine must outlive this script and the test that called it.
   setsid dockerd --bip "$DOCKER_BIP" --default-address-pool "$DOCKER_POOL" >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  mkdir -p "$(dirname "$DOCKERD_PIDFILE")"
+  echo $! >"$DOCKERD_PIDFILE"
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1

@@ -24,6 +24,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { NodeStatus } from '../../node/api/index.js';
@@ -39,6 +40,7 @@ const IMAGE = process.env.HAFW_IMAGE ?? 'hafw:latest';
 const BASE_IMAGE = 'node:20-bookworm-slim';
 const DEADLINE_MS = Number(process.env.HAFW_COMPOSE_DEADLINE_S ?? 1500) * 1000;
 const startedAt = Date.now();
+let startedDockerd: number | undefined;
 const steps: Step[] = [];
 const FW_A = COMPOSE.firewalls[0].service;
 const FW_B = COMPOSE.firewalls[1].service;
@@ -47,7 +49,13 @@ const TOOLS = `${COMPOSE.appDir}/dist/cluster-tests`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string): void => console.log(`[compose-test +${seconds(Date.now() - startedAt)}] ${msg}`);
 
+/** Set by SIGINT/SIGTERM: every later step throws, so the run goes straight to its teardown. */
+let aborted: string | undefined;
+/** Process groups of long-running children (scripts, the image build), killed on abort. */
+const activeGroups = new Set<number>();
+
 function left(capMs: number): number {
+  if (aborted) throw new Error(`interrupted (${aborted})`);
   const rest = DEADLINE_MS - (Date.now() - startedAt);
   if (rest <= 0) throw new Error(`the whole run's deadline (${DEADLINE_MS / 1000} s) has passed`);
   return Math.min(capMs, rest);
@@ -78,12 +86,14 @@ function killGroup(pid: number | undefined): void {
 function script(file: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [path.join(REPO_ROOT, file), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    if (child.pid !== undefined) activeGroups.add(child.pid);
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => killGroup(child.pid), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (child.pid !== undefined) activeGroups.delete(child.pid);
       if (code === 0) resolve(out);
       else reject(new Error(`${file} exited ${code ?? 'by a signal (time-out?)'}`));
     });
@@ -102,6 +112,7 @@ async function buildImage(): Promise<string> {
   const out = createWriteStream(logFile);
   await new Promise<void>((resolve, reject) => {
     const child = spawn('bash', ['-o', 'pipefail', '-c', cmd], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (child.pid !== undefined) activeGroups.add(child.pid);
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
     // The docker client dies with its group; the engine then cancels the build.
@@ -109,6 +120,7 @@ async function buildImage(): Promise<string> {
     child.on('error', reject);
     child.on('close', async (code) => {
       clearTimeout(timer);
+      if (child.pid !== undefined) activeGroups.delete(child.pid);
       out.end();
       if (code === 0) return resolve();
       const tail = await run(['tail', '-n', '25', logFile], { timeoutMs: 5000 }).catch(() => undefined);
@@ -134,6 +146,7 @@ async function waitForPair(stack: ComposeStack, services: string[], timeoutMs: n
   const until = t0 + left(timeoutMs);
   let last = 'nothing asked yet';
   while (Date.now() < until) {
+    left(0); // throws once the run is interrupted
     const views = await Promise.all(services.map((s) => nodeStatus(stack, s)));
     const v = judgePair(views);
     last = v.reason;
@@ -271,12 +284,49 @@ async function failoverDrill(_stack: ComposeStack): Promise<void> {
   step('sync lag', 'skip', 'TODO: state sync is not wired into the node yet (see TODO(drill) in run-compose-test.ts)');
 }
 
+const DOCKERD_PIDFILE = process.env.HAFW_DOCKERD_PIDFILE ?? '/run/hafw/dockerd.pid';
+
+async function readDockerdPid(): Promise<number | undefined> {
+  const pid = Number((await readFile(DOCKERD_PIDFILE, 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  // Only ever the engine itself.
+  const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+  return comm === 'dockerd' ? pid : undefined;
+}
+
+/**
+ * Stops the engine this run started (by its PID: DESIGN §6), unless HAFW_COMPOSE_KEEP_DOCKERD=1.
+ * An engine that was already running is never touched.
+ */
+async function stopDockerd(pid: number): Promise<void> {
+  if (process.env.HAFW_COMPOSE_KEEP_DOCKERD === '1' || process.env.HAFW_COMPOSE_KEEP === '1') {
+    step('dockerd', 'info', `started by this run (pid ${pid}); left running`);
+    return;
+  }
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  process.kill(pid, 'SIGTERM');
+  const until = Date.now() + 30_000;
+  while (alive() && Date.now() < until) await sleep(200);
+  if (alive()) process.kill(pid, 'SIGKILL');
+  await rm(DOCKERD_PIDFILE, { force: true });
+  step('dockerd', 'info', `started by this run (pid ${pid}) and stopped again`);
+}
+
 async function main(): Promise<number> {
   let stack: ComposeStack | undefined;
-  let tornDown = false;
-  const teardown = async (showLogs: boolean): Promise<void> => {
-    if (!stack || tornDown) return;
-    tornDown = true;
+  let tearingDown: Promise<void> | undefined;
+  // Once only, whoever asks first (the run's end or a signal); later callers wait for it.
+  const teardown = (showLogs: boolean): Promise<void> => (tearingDown ??= doTeardown(showLogs));
+  const doTeardown = async (showLogs: boolean): Promise<void> => {
+    if (!stack) return;
     if (showLogs) {
       const logs = await stack.run(['logs', '--no-color', '--tail', '40', FW_A, FW_B], 30_000).catch(() => undefined);
       if (logs) console.log(`---- node logs (last 40 lines each) ----\n${logs.stdout}${logs.stderr}`);
@@ -289,8 +339,15 @@ async function main(): Promise<number> {
     step('teardown', r.code === 0 ? 'info' : 'fail', r.code === 0 ? 'compose down -v: containers, networks and volumes removed' : `compose down failed: ${r.stderr.trim()}`);
   };
   const onSignal = (sig: NodeJS.Signals): void => {
-    log(`${sig}: tearing down`);
-    void teardown(false).finally(() => process.exit(130));
+    log(`${sig}: stopping the run; the stack is torn down first`);
+    aborted = sig;
+    for (const pid of activeGroups) killGroup(pid);
+    // The run notices at its next step and tears down; should it hang, do it from here.
+    setTimeout(() => {
+      void teardown(false)
+        .then(() => (startedDockerd !== undefined ? stopDockerd(startedDockerd) : undefined))
+        .finally(() => process.exit(130));
+    }, 60_000).unref();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -299,7 +356,9 @@ async function main(): Promise<number> {
 
   let failed = false;
   try {
+    const engineWasUp = (await run(['docker', 'info'], { timeoutMs: 20_000 }).catch(() => undefined))?.code === 0;
     const [toolOut, engineMs] = await timed(() => script('scripts/ensure-docker.sh', [], left(10 * 60_000)));
+    if (!engineWasUp) startedDockerd = await readDockerdPid();
     const tool = parseComposeTool(toolOut.trim().split('\n').pop() ?? '');
     stack = new ComposeStack({ tool, project: PROJECT, files: ['docker-compose.yml'] }, REPO_ROOT);
     const engine = (await run(['docker', 'version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 })).stdout.trim();
@@ -343,8 +402,10 @@ async function main(): Promise<number> {
   } finally {
     await teardown(failed || steps.some((s) => s.verdict === 'fail'));
   }
+  if (startedDockerd !== undefined) await stopDockerd(startedDockerd);
   step('total', 'info', 'wall time', Date.now() - startedAt);
   console.log(formatReport('hafw compose test', steps));
+  if (aborted) return 130;
   return allPassed(steps) ? 0 : 1;
 }
 
