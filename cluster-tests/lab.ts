@@ -7,6 +7,7 @@
  *                             (bridges live in hafw-sw; br-sync joins the firewalls' sync)
  */
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { CONTROL_DIR } from '../node/api/control-socket.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -48,6 +49,8 @@ export interface LabUpOptions {
   startNodes?: boolean;
   /** Nodes run VRRP and move the VIPs themselves (default: true with 2 nodes). */
   vrrp?: boolean;
+  /** Nodes replicate conntrack state over the sync segment (default: true with 2 nodes). */
+  sync?: boolean;
   /** Bridges flood every frame to every port (ageing 0), like a hub: for sniff mode. */
   hubMode?: boolean;
   /** VRRP advertisement interval (default 10 ms: Master_Down_Interval about 36 ms, takeover well under 100 ms). */
@@ -103,6 +106,13 @@ async function plug(ns: string, inside: string, bridge: string, swPort: string):
 async function addr(ns: string, dev: string, cidr: string): Promise<void> {
   const extra = cidr.includes(':') ? ['nodad'] : [];
   await sh(['ip', '-n', ns, 'addr', 'add', cidr, 'dev', dev, ...extra]);
+}
+
+const SYNC_KEY_FILE = path.join(LAB_DIR, 'sync.key');
+
+/** State sync on the sync segment (multicast), with the lab's key. */
+export function syncConfig(): string {
+  return ['sync:', '  interface: sync', `  keyFile: ${SYNC_KEY_FILE}`, ''].join('\n');
 }
 
 /** A stateful ruleset for lab tests: replies and related traffic pass, new connections only from the LAN. */
@@ -210,6 +220,8 @@ export class Lab {
         await sysctl(ns, 'net.ipv4.conf.all.send_redirects', '0');
       }
       const vrrp = opts.vrrp ?? nodeCount === 2;
+      const sync = opts.sync ?? nodeCount === 2;
+      if (sync) await writeFile(SYNC_KEY_FILE, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
       // Without VRRP nobody moves the VIPs: they sit on the first firewall.
       if (!vrrp) await Lab.addVips(fws[0]!.name);
 
@@ -218,7 +230,7 @@ export class Lab {
       await lab.save();
       if (opts.startNodes !== false) {
         for (const fw of fws) {
-          const extra = [vrrp ? vrrpConfig(fw, opts.advertIntervalMs) : '', opts.extraConfig?.(fw) ?? ''].join('\n');
+          const extra = [vrrp ? vrrpConfig(fw, opts.advertIntervalMs) : '', sync ? syncConfig() : '', opts.extraConfig?.(fw) ?? ''].join('\n');
           await lab.startNode(fw.name, extra);
         }
         for (const fw of fws) await lab.waitReady(fw.name);

@@ -8,7 +8,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } 
 import { mkdir, unlink, chmod } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
 import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
 
 export interface NodeStatus {
@@ -19,6 +20,7 @@ export interface NodeStatus {
   uptimeSeconds: number;
   ruleset?: { file: string | null; generation: number; tables: number; chains: number; rules: number; sets: number };
   conntrack?: { enabled: boolean; maxEntries: number; tcpLoose: boolean };
+  sync?: { inSync: boolean; nodeId: number };
   datapath: {
     tun: string;
     offloads: boolean;
@@ -33,6 +35,10 @@ export interface NodeView {
   metrics: Registry;
   /** The rule engine (list, transactions, events); absent: those routes answer 404. */
   ruleset?: RulesetView;
+  /** State sync and the connection table. */
+  cluster?: ClusterView;
+  /** Extra prom-client JSON metrics (e.g. the sync worker's) merged into /metrics. */
+  extraMetrics?: () => Promise<unknown[]>;
 }
 
 export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
@@ -41,8 +47,12 @@ export async function startControlServer(view: NodeView, socketPath: string, log
   app.get('/v1/status', async () => view.status());
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', view.metrics.contentType);
-    return view.metrics.metrics();
+    const extra = view.extraMetrics ? await view.extraMetrics().catch(() => []) : [];
+    if (extra.length === 0) return view.metrics.metrics();
+    // Worker threads keep their own registries: merge their JSON with ours (DESIGN §8).
+    return AggregatorRegistry.aggregate([await view.metrics.getMetricsAsJSON(), ...(extra as never[])]).metrics();
   });
+  if (view.cluster) registerClusterRoutes(app, view.cluster);
   registerRulesetRoutes(app, view.ruleset);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.

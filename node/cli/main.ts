@@ -12,8 +12,10 @@ import { drillCommand } from './drill-cmd.js';
 import { rulesetCommand } from './ruleset-cmd.js';
 import { schemaCommand } from './schema-cmd.js';
 import { monitorCommand } from './monitor-cmd.js';
+import { ctCommand } from './ct-cmd.js';
+import { syncCommand } from './sync-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, labCommand, drillCommand, demoCommand];
+const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, ctCommand, syncCommand, labCommand, drillCommand, demoCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -918,6 +918,31 @@ export class ConnTracker {
     return n;
   }
 
+  /**
+   * This node takes over a replicated entry (after a failover local traffic runs through
+   * it): it is no longer the peer's copy, so its changes are ours to replicate.
+   */
+  adoptReplica(entry: number): void {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap || t.slot[entry] !== Slot.Live) return;
+    t.status[entry] = (t.status[entry] & ~CtStatus.Replicated) >>> 0;
+    if (this.result.entry === entry) this.result.status = t.status[entry];
+  }
+
+  /** Counts a replicated entry as refreshed by its owner now, without changing it (a late, older copy arrived). */
+  touchReplica(entry: number, nowMs: number): void {
+    const t = this.table;
+    if (entry >= 0 && entry < t.cap && t.slot[entry] === Slot.Live && t.status[entry] & CtStatus.Replicated) t.replicaAt[entry] = nowMs;
+  }
+
+  /** Entries replicated from peers (O(capacity): for status and the API, not per packet). */
+  countReplicated(): number {
+    const t = this.table;
+    let n = 0;
+    for (let e = 0; e < t.cap; e++) if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated) n++;
+    return n;
+  }
+
   /** Entry of a tuple (either direction), or -1: for the API and tests. */
   lookupTuple(tuple: CtTupleLike): number {
     const t = this.table;

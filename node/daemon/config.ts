@@ -34,6 +34,8 @@ export interface NodeConfig {
   };
   /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
   vrrp?: VrrpConfig;
+  /** State sync with the peers (absent: off). */
+  sync?: SyncSettings;
   /** Poor man's failover: watch these segments while standby (docs/sniff-mode.md). */
   sniff?: { interfaces: string[] };
   ruleset: {
@@ -48,6 +50,25 @@ export interface NodeConfig {
     /** Overrides of Linux's default timeouts, in seconds. */
     timeouts: Record<string, number>;
   };
+}
+
+export interface SyncSettings {
+  interface: string;
+  /** Our address on the sync interface (default: its first IPv4 address). */
+  address?: string;
+  /** Multicast group (default) ... */
+  group: string;
+  port: number;
+  /** ...or these unicast peers instead (networks without multicast). */
+  peers: string[];
+  nodeId: number;
+  /** The shared cluster key (hex), or a file holding it. */
+  key?: string;
+  keyFile?: string;
+  mtu: number;
+  flushDelayMs: number;
+  ringSlots: number;
+  resendQueueSize: number;
 }
 
 /** Timeout names accepted under conntrack.timeouts (seconds). */
@@ -82,7 +103,7 @@ export interface VrrpConfig {
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff']);
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync']);
   const rs = top.section('ruleset').onlyKeys(['file']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
@@ -121,6 +142,7 @@ export function readConfig(doc: unknown): NodeConfig {
     },
   };
   if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
+  if (top.has('sync')) config.sync = readSync(top.section('sync'), config);
   if (top.has('sniff')) {
     const sn = top.section('sniff').onlyKeys(['interfaces']);
     config.sniff = { interfaces: sn.stringList('interfaces', interfaces, IFNAME, 'an interface name') };
@@ -128,6 +150,39 @@ export function readConfig(doc: unknown): NodeConfig {
     if (!config.conntrack.enabled) throw new ConfigError('sniff', 'sniff mode feeds conntrack: conntrack.enabled must be true');
   }
   return config;
+}
+
+/** A stable non-zero id from the node name (FNV-1a), so configs need not number nodes. */
+function nameId(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h === 0 ? 1 : h;
+}
+
+function readSync(v: Reader, config: NodeConfig): SyncSettings {
+  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize']);
+  if (!config.conntrack.enabled) throw new ConfigError('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
+  const key = v.has('key') ? v.string('key', undefined, /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (64+ hex digits)') : undefined;
+  const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
+  if (!key && !keyFile) throw new ConfigError(`${v.path}.key`, 'required: the shared cluster key (key: hex, or keyFile: path); generate one with: openssl rand -hex 32');
+  const ringSlots = v.int('ringSlots', 65536, 1024, 1 << 22);
+  if ((ringSlots & (ringSlots - 1)) !== 0) throw new ConfigError(`${v.path}.ringSlots`, `must be a power of two, got ${ringSlots}`);
+  const resend = v.int('resendQueueSize', 4096, 64, 1 << 20);
+  if ((resend & (resend - 1)) !== 0) throw new ConfigError(`${v.path}.resendQueueSize`, `must be a power of two, got ${resend}`);
+  return {
+    interface: v.string('interface', undefined, IFNAME, 'an interface name'),
+    address: v.has('address') ? v.string('address', undefined, VIP, 'an IP address') : undefined,
+    group: v.string('group', '239.255.72.70', VIP, 'a multicast group address'),
+    port: v.int('port', 3780, 1, 65535),
+    peers: v.stringList('peers', [], VIP, 'an IP address'),
+    nodeId: v.int('nodeId', nameId(config.node.name), 1, 0xffffffff),
+    key,
+    keyFile,
+    mtu: v.int('mtu', 1500, 576, 9000),
+    flushDelayMs: v.int('flushDelayMs', 2, 0, 1000),
+    ringSlots,
+    resendQueueSize: resend,
+  };
 }
 
 const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;

@@ -14,6 +14,10 @@ import { RulesetEngine } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
 import { readMainRoutes } from '../datapath/route-source.js';
 import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { SyncSettings } from './config.js';
+import type { DatapathSyncSettings } from '../datapath/messages.js';
 
 export class NodeDaemon {
   private readonly startedAt = Date.now();
@@ -55,6 +59,8 @@ export class NodeDaemon {
         maxBatchesPerWake: dp.maxBatchesPerWake,
         conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, timeouts: timeoutsMs } : undefined,
         routes: [],
+        sniffInterfaces: this.config.sniff?.interfaces,
+        sync: this.config.sync ? await syncSettings(this.config.sync) : undefined,
       },
       (err) => {
         this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');
@@ -78,10 +84,38 @@ export class NodeDaemon {
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
     const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
-    this.api = await startControlServer({ status: () => this.status(), metrics, ruleset: this.rulesetApi }, this.socketPath, this.log);
+    const datapath = this.datapath;
+    this.api = await startControlServer(
+      {
+        status: () => this.status(),
+        metrics,
+        ruleset: this.rulesetApi,
+        cluster: { syncReport: () => datapath.syncReport(), ctCount: () => datapath.ctCount() },
+        extraMetrics: async () => {
+          const r = this.config.sync ? await datapath.syncReport() : null;
+          return r ? [r.metrics] : [];
+        },
+      },
+      this.socketPath,
+      this.log,
+    );
+    if (this.config.sync) {
+      datapath.onInSync((v) => this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync'));
+      this.log.info({ interface: this.config.sync.interface, nodeId: this.config.sync.nodeId, mode: this.config.sync.peers.length > 0 ? 'unicast' : 'multicast' }, 'state sync running');
+    }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
     if (this.config.vrrp) {
-      this.vrrp = new VrrpService(this.config.vrrp, this.log);
+      // Until state sync has the whole table, VRRP neither takes nor preempts the VIPs.
+      const readiness = this.config.sync ? { get inSync() { return datapath.syncInSync ?? false; }, onChange: (cb: (v: boolean) => void) => (datapath.onInSync(cb), () => undefined) } : undefined;
+      this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
+      if (this.config.sniff) {
+        // Sniff while standby; as master the TUN path tracks the traffic itself.
+        this.vrrp.on((e) => {
+          if (e.type === 'state') this.datapath?.setSniffing(e.to !== 'master');
+        });
+        this.datapath.setSniffing(true);
+        this.log.info({ interfaces: this.config.sniff.interfaces }, 'sniff mode: learning connections from the segments while standby');
+      }
       await this.vrrp.start();
     }
   }
@@ -135,6 +169,7 @@ export class NodeDaemon {
       vrrp: this.vrrp?.status(),
       ruleset: { file: this.rulesetFile ?? null, generation: this.rules.generation, ...this.rules.counts() },
       conntrack: { enabled: this.config.conntrack.enabled, maxEntries: this.config.conntrack.maxEntries, tcpLoose: this.config.conntrack.tcpLoose },
+      sync: this.config.sync ? { inSync: this.datapath?.syncInSync ?? false, nodeId: this.config.sync.nodeId } : undefined,
       pid: process.pid,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 100) / 10,
       datapath: {
@@ -163,6 +198,48 @@ export class NodeDaemon {
     })();
     return this.stopping;
   }
+}
+
+/** Boot epoch for the sync protocol: must grow on every start; quarter-seconds since 2024 fit its 32 bits for decades. */
+function bootEpoch(): number {
+  return Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 250) >>> 0;
+}
+
+async function readSyncKey(s: SyncSettings): Promise<Uint8Array> {
+  let hex = s.key;
+  if (!hex && s.keyFile) {
+    const raw = await readFile(s.keyFile).catch((e: Error) => {
+      throw new Error(`sync.keyFile ${s.keyFile}: ${e.message}`);
+    });
+    const text = raw.toString('utf8').trim();
+    hex = /^([0-9a-fA-F]{2})+$/.test(text) ? text : undefined;
+    if (!hex) {
+      if (raw.length < 32) throw new Error(`sync.keyFile ${s.keyFile}: needs at least 32 bytes (hex or raw), has ${raw.length}`);
+      return new Uint8Array(raw);
+    }
+  }
+  const key = Buffer.from(hex!, 'hex');
+  if (key.length < 32) throw new Error(`sync key: needs at least 32 bytes, has ${key.length}`);
+  return new Uint8Array(key);
+}
+
+async function interfaceAddress(ifname: string): Promise<string> {
+  const { stdout } = await promisify(execFile)('ip', ['-4', '-j', 'addr', 'show', 'dev', ifname]);
+  const a = (JSON.parse(stdout || '[]') as { addr_info?: { local: string }[] }[])[0]?.addr_info?.[0]?.local;
+  if (!a) throw new Error(`sync.interface ${ifname} has no IPv4 address (set sync.address)`);
+  return a;
+}
+
+async function syncSettings(s: SyncSettings): Promise<DatapathSyncSettings> {
+  const ifaceAddr = s.address ?? (await interfaceAddress(s.interface));
+  const unicast = s.peers.length > 0;
+  return {
+    config: { nodeId: s.nodeId, epoch: bootEpoch(), key: await readSyncKey(s), mtu: s.mtu, flushDelayMs: s.flushDelayMs, resendQueueSize: s.resendQueueSize },
+    transport: unicast
+      ? { mode: 'unicast', port: s.port, bindAddr: ifaceAddr, peers: s.peers.map((address) => ({ address, port: s.port })) }
+      : { mode: 'multicast', port: s.port, group: s.group, ifaceAddr },
+    ringSlots: s.ringSlots,
+  };
 }
 
 export async function runNode(configFile: string): Promise<number> {

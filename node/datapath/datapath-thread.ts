@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from './counters.js';
 import { NativeStat } from '../native/index.js';
 import type { PlainRoute } from './route-source.js';
-import type { DatapathConntrackSettings, DatapathWorkerData, FromDatapath, ToDatapath } from './messages.js';
+import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, SyncReport, ToDatapath } from './messages.js';
 
 export interface DatapathThreadOptions {
   tunName: string;
@@ -17,6 +17,7 @@ export interface DatapathThreadOptions {
   conntrack?: DatapathConntrackSettings;
   routes: PlainRoute[];
   sniffInterfaces?: string[];
+  sync?: DatapathSyncSettings;
 }
 
 export interface DatapathRulesetResult {
@@ -32,15 +33,18 @@ export class DatapathThread {
   private exited = false;
   private stopping = false;
   private nextId = 1;
-  private readonly waiting = new Map<number, (r: DatapathRulesetResult) => void>();
+  private readonly waiting = new Map<number, (m: FromDatapath) => void>();
   vnetHdrLen = 0;
+  /** Last inSync the sync worker reported (false until it reports; undefined: no sync). */
+  syncInSync: boolean | undefined;
+  private readonly inSyncListeners: ((v: boolean) => void)[] = [];
 
   private constructor(opts: DatapathThreadOptions) {
     const data: DatapathWorkerData = { ...opts, counters: this.counterBuf, nativeStats: this.nativeBuf };
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, name: 'hafw-datapath' });
     this.worker.once('exit', () => {
       this.exited = true;
-      for (const w of this.waiting.values()) w({ ok: false, generation: -1, error: 'datapath thread exited' });
+      for (const [id, w] of this.waiting) w({ type: 'ruleset-result', id, ok: false, generation: -1, error: 'datapath thread exited' });
       this.waiting.clear();
     });
   }
@@ -49,7 +53,14 @@ export class DatapathThread {
   static async start(opts: DatapathThreadOptions, onUnexpectedExit?: (err: Error) => void): Promise<DatapathThread> {
     const t = new DatapathThread(opts);
     const first = await new Promise<FromDatapath>((resolve, reject) => {
-      t.worker.once('message', resolve);
+      const onMessage = (m: FromDatapath): void => {
+        if (m.type === 'sync-inSync') t.syncInSync = m.value;
+        else {
+          t.worker.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      t.worker.on('message', onMessage);
       t.worker.once('error', reject);
       t.worker.once('exit', (code) => reject(new Error(`datapath thread exited with code ${code} before it was ready`)));
     });
@@ -60,7 +71,10 @@ export class DatapathThread {
     if (first.type !== 'ready') throw new Error(`datapath thread: unexpected first message ${first.type}`);
     t.vnetHdrLen = first.vnetHdrLen;
     t.worker.on('message', (m: FromDatapath) => {
-      if (m.type === 'ruleset-result') {
+      if (m.type === 'sync-inSync') {
+        t.syncInSync = m.value;
+        for (const l of t.inSyncListeners) l(m.value);
+      } else if ('id' in m) {
         t.waiting.get(m.id)?.(m);
         t.waiting.delete(m.id);
       }
@@ -76,13 +90,34 @@ export class DatapathThread {
     this.worker.postMessage(m);
   }
 
-  private request(build: (id: number) => ToDatapath): Promise<DatapathRulesetResult> {
-    if (this.exited) return Promise.resolve({ ok: false, generation: -1, error: 'datapath thread is not running' });
+  private ask(build: (id: number) => ToDatapath): Promise<FromDatapath> {
+    if (this.exited) return Promise.resolve({ type: 'ruleset-result', id: 0, ok: false, generation: -1, error: 'datapath thread is not running' });
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
       this.post(build(id));
     });
+  }
+
+  private async request(build: (id: number) => ToDatapath): Promise<DatapathRulesetResult> {
+    const m = await this.ask(build);
+    return m.type === 'ruleset-result' ? m : { ok: false, generation: -1, error: `unexpected answer ${m.type}` };
+  }
+
+  /** State sync's figures (null when sync is off). */
+  async syncReport(): Promise<SyncReport | null> {
+    const m = await this.ask((id) => ({ type: 'sync-report', id }));
+    return m.type === 'sync-report' ? m.report : null;
+  }
+
+  /** Connections in the table, and how many of them are replicas of a peer's. */
+  async ctCount(): Promise<{ total: number; replicated: number; capacity: number }> {
+    const m = await this.ask((id) => ({ type: 'ct-count', id }));
+    return m.type === 'ct-count' ? { total: m.total, replicated: m.replicated, capacity: m.capacity } : { total: 0, replicated: 0, capacity: 0 };
+  }
+
+  onInSync(cb: (v: boolean) => void): void {
+    this.inSyncListeners.push(cb);
   }
 
   /** Replaces the datapath's whole ruleset (undefined: none). */

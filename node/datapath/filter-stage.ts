@@ -26,17 +26,30 @@ export class FilterStage implements PacketStage {
     private readonly ct: ConnTracker | undefined,
     private readonly routes: RouteInterfaces,
     private readonly counters: Float64Array,
+    /** State sync's view of where conntrack events come from (this packet's traffic, or expiry). */
+    private readonly eventSource?: { local: boolean },
   ) {}
 
   process(pkt: PacketInfo, nowMs: number): Verdict {
     const ctx = this.ctx;
-    const ct = this.ct;
     ctx.pkt = pkt;
     ctx.nowMs = nowMs;
     const fam = pkt.family as 4 | 6;
     ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.metaMark = 0;
+    const events = this.eventSource;
+    if (events) events.local = true;
+    try {
+      return this.classify(pkt, nowMs);
+    } finally {
+      if (events) events.local = false;
+    }
+  }
+
+  private classify(pkt: PacketInfo, nowMs: number): Verdict {
+    const ctx = this.ctx;
+    const ct = this.ct;
     if (ct) {
       ctx.ctState = ct.track(pkt, nowMs);
       const r = ct.result;

@@ -1,5 +1,23 @@
 /** Messages between the control thread and the datapath thread. */
 import type { PlainRoute } from './route-source.js';
+import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../sync-protocol/index.js';
+
+export interface DatapathSyncSettings {
+  config: SyncConfig;
+  transport: UdpTransportOptions;
+  /** Slots of the datapath -> sync worker event ring. */
+  ringSlots: number;
+}
+
+export interface SyncReport {
+  inSync: boolean;
+  metrics: unknown;
+  status: SyncStatusSnapshot;
+  peers: unknown;
+  bridge: Record<string, number>;
+  ringDepth: number;
+  ringDrops: number;
+}
 
 export interface DatapathConntrackSettings {
   maxEntries: number;
@@ -19,6 +37,8 @@ export interface DatapathWorkerData {
   /** Absent: conntrack off (every packet untracked). */
   conntrack?: DatapathConntrackSettings;
   routes: PlainRoute[];
+  /** State sync (absent: off). */
+  sync?: DatapathSyncSettings;
   /** Sniff mode: interfaces to watch while the node is not the active one. */
   sniffInterfaces?: string[];
 }
@@ -28,6 +48,8 @@ export type ToDatapath =
   | { type: 'routes'; routes: PlainRoute[] }
   /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
   | { type: 'sniff'; active: boolean }
+  | { type: 'sync-report'; id: number }
+  | { type: 'ct-count'; id: number }
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
   | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
   | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number };
@@ -36,4 +58,7 @@ export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
   | { type: 'error'; message: string }
   | { type: 'stopped' }
-  | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string };
+  | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
+  | { type: 'sync-inSync'; value: boolean }
+  | { type: 'sync-report'; id: number; report: SyncReport | null }
+  | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number };

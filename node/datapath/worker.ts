@@ -16,6 +16,8 @@ import { RulesetEngine } from '../ruleset/index.js';
 import { ConnTracker } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
+import { SyncBridge } from './sync-bridge.js';
+import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
 import type { PlainRoute } from './route-source.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
 
@@ -39,6 +41,18 @@ const ct = data.conntrack
     })
   : undefined;
 
+// State sync: conntrack events -> ring -> sync worker (started from this thread, so the
+// records it receives come straight here, where the table lives).
+let syncBridge: SyncBridge | undefined;
+let syncRing: EventRing | undefined;
+let syncHandle: SyncWorkerHandle | undefined;
+if (data.sync && ct) {
+  syncRing = new EventRing(data.sync.ringSlots);
+  syncBridge = new SyncBridge(ct, syncRing);
+  const bridge = syncBridge;
+  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
+}
+
 let sniffer: Sniffer | undefined;
 let loop: TunLoop | undefined;
 // `reject` is answered (TCP reset / ICMP unreachable) by writing the reply into the TUN device.
@@ -51,12 +65,21 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters)), { rejectReplies }),
+    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge), { rejectReplies }),
   });
   loop.start();
   if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
     if (!ct) throw new Error('sniff mode needs conntrack (conntrack.enabled: true)');
     sniffer = new Sniffer(data.sniffInterfaces, ct, new Float64Array(data.counters));
+  }
+  if (data.sync && syncRing && syncBridge) {
+    const bridge = syncBridge;
+    syncHandle = await SyncWorkerHandle.start(
+      { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab },
+      bridge,
+      (value) => send({ type: 'sync-inSync', value }),
+      () => syncHandle?.rebuildLocal(bridge.dumpLocal(), syncClock()),
+    );
   }
   send({ type: 'ready', tunName: loop.device.name, vnetHdrLen: loop.device.vnetHdrLen });
 } catch (err) {
@@ -70,6 +93,7 @@ expiry.unref();
 port.on('message', (m: ToDatapath) => {
   switch (m.type) {
     case 'stop':
+      void syncHandle?.stop();
       clearInterval(expiry);
       sniffer?.close();
       loop?.close();
@@ -82,6 +106,20 @@ port.on('message', (m: ToDatapath) => {
       break;
     case 'sniff':
       sniffer?.setActive(m.active);
+      break;
+    case 'sync-report':
+      if (!syncHandle || !syncBridge || !syncRing) send({ type: 'sync-report', id: m.id, report: null });
+      else {
+        const h = syncHandle;
+        const b = syncBridge;
+        const r = syncRing;
+        void h.metrics().then((x) =>
+          send({ type: 'sync-report', id: m.id, report: { inSync: h.inSync, metrics: x.metrics, status: x.status, peers: x.peers, bridge: { ...b.counts }, ringDepth: r.depth, ringDrops: r.drops } }),
+        );
+      }
+      break;
+    case 'ct-count':
+      send({ type: 'ct-count', id: m.id, total: ct?.count() ?? 0, replicated: ct?.countReplicated() ?? 0, capacity: ct?.capacity ?? 0 });
       break;
     case 'ruleset-load':
     case 'ruleset-tx':

@@ -1,0 +1,22 @@
+import { controlRequest } from '../api/index.js';
+import { parse, printJson, UsageError, type Command } from './args.js';
+
+const usage = `usage: hafw sync stats [--json] [--socket PATH]
+
+State sync of the node in this network namespace, like conntrackd -s: whether its table
+is complete (in sync), messages and bytes, retransmissions, NACKs, gaps, rejected
+messages, resyncs, replication lag, resend queue and ring depths. See docs/sync.md.`;
+
+export const syncCommand: Command = {
+  name: 'sync',
+  summary: 'state sync statistics (in sync, lag, retransmits, ...)',
+  usage,
+  async run(args) {
+    const { values, positionals } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    if (values.help) return void console.log(usage), 0;
+    if (positionals[0] !== 'stats') throw new UsageError(`${positionals[0] ? `unknown sync command ${positionals[0]}` : 'a sync command is required'}\n\n${usage}`);
+    if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/sync/stats', { socket: values.socket }));
+    else process.stdout.write(await controlRequest<string>('GET', '/v1/sync/stats?format=text', { socket: values.socket }));
+    return 0;
+  },
+};
