@@ -17,6 +17,7 @@ import { CLIENT, FIREWALLS, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } fro
 
 export const LAB_DIR = process.env.HAFW_LAB_DIR ?? '/run/hafw/lab';
 const STATE_FILE = path.join(LAB_DIR, 'state.json');
+const LOCK_FILE = path.join(path.dirname(LAB_DIR), 'lab.owner');
 
 /** Package root (for bin/hafw.js), from dist/cluster-tests/lab.js or the source tree. */
 export const PACKAGE_ROOT = (() => {
@@ -161,7 +162,41 @@ export class Lab {
   }
 
   /** Removes everything a lab made: node processes (by PID), namespaces, state. Never throws. */
+  /**
+   * One lab per machine: the namespaces have fixed names. A process that brings a lab up
+   * owns it (its PID in LOCK_FILE) until it tears it down or exits; another process waits
+   * for it (bounded) instead of tearing a lab down under someone else's test.
+   */
+  private static async acquire(timeoutMs = 15 * 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await writeFile(LOCK_FILE, String(process.pid), { flag: 'wx' });
+        return;
+      } catch {
+        const owner = Number(await readFile(LOCK_FILE, 'utf8').catch(() => '0'));
+        if (owner === process.pid) return;
+        if (!owner || !isAlive(owner)) {
+          await rm(LOCK_FILE, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new Error(`the lab is in use by process ${owner} (${LOCK_FILE}) for more than ${timeoutMs / 1000} s`);
+        await sleep(200);
+      }
+    }
+  }
+
+  private static async release(): Promise<void> {
+    const owner = Number(await readFile(LOCK_FILE, 'utf8').catch(() => '0'));
+    if (owner === process.pid || !owner || !isAlive(owner)) await rm(LOCK_FILE, { force: true });
+  }
+
   static async down(): Promise<void> {
+    await Lab.teardown();
+    await Lab.release();
+  }
+
+  private static async teardown(): Promise<void> {
     const lab = await Lab.current();
     for (const n of lab?.state.nodes ?? []) await stopPid(n.pid).catch(() => undefined);
     for (const ns of await netnsList()) {
@@ -177,8 +212,9 @@ export class Lab {
   /** Builds the topology (tearing down any leftover lab first) and starts the nodes. */
   static async up(opts: LabUpOptions = {}): Promise<Lab> {
     const nodeCount = opts.nodes ?? 1;
-    await Lab.down();
     await mkdir(LAB_DIR, { recursive: true });
+    await Lab.acquire();
+    await Lab.teardown();
     const fws = FIREWALLS.slice(0, nodeCount);
     try {
       await addNs(NS.sw);
