@@ -176,6 +176,20 @@ describe('engine transactions', () => {
     assert.match(e.list({ handles: true }), /tcp dport 80 drop # handle \d+/);
   });
 
+  it('add/insert rule ... handle H place the rule after/before rule H, and refuse an unknown H', () => {
+    const e = new RulesetEngine();
+    e.load(BASE);
+    const [h80] = handles(e);
+    const n = handles(e).length;
+    const added = e.transaction(`add rule inet t fwd handle ${h80} udp dport 54 drop`).changes[0].handle!;
+    assert.deepEqual(handles(e).slice(0, 2), [h80, added], 'added right after rule H');
+    assert.equal(handles(e).length, n + 1);
+    e.transaction(`insert rule inet t fwd handle ${h80} udp dport 55 drop`);
+    assert.equal(handles(e).indexOf(h80), 1, 'inserted before rule H');
+    assert.throws(() => e.transaction('insert rule inet t fwd handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
+    assert.throws(() => e.transaction('add rule inet t fwd handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
+  });
+
   it('loads JSON with positions for its errors', () => {
     const e = new RulesetEngine();
     const json = `{"nftables": [

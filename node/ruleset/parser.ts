@@ -501,7 +501,10 @@ export class Parser implements TextReader {
         if (verb === 'replace' && handle === undefined) this.error('replace rule needs a handle', obj);
         if (verb === 'flush') this.error(`cannot flush a rule (flush chain)`, obj);
         const rule = this.rule(family, table.text, chain.text);
-        if (handle !== undefined) rule.handle = handle;
+        // nft: in `add|insert rule ... handle H`, H names the rule to add after / insert
+        // before (the same as `position H`); only `replace` targets the rule itself.
+        if (handle !== undefined && verb !== 'replace') position = handle;
+        else if (handle !== undefined) rule.handle = handle;
         if (position !== undefined) rule.position = position;
         if (index !== undefined) rule.index = index;
         out.push(setPos({ [verb === 'create' ? 'add' : verb]: { rule } }, at));
