@@ -9,6 +9,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { CONTROL_DIR } from '../node/api/control-socket.js';
+import type { NodeStatus } from '../node/api/server.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -362,7 +363,7 @@ export class Lab {
     return sh([process.execPath, HAFW_BIN, ...args], { ns: this.node(name).ns });
   }
 
-  async status(name: string): Promise<{ datapath: { counters: Record<string, number> } } & Record<string, unknown>> {
+  async status(name: string): Promise<NodeStatus> {
     return JSON.parse(await this.hafw(name, ['status', '--json'])) as never;
   }
 }

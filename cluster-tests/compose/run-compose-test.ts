@@ -7,11 +7,13 @@
  *   4. the stack up (docker-compose.yml, project "hafwtest"); wait until fw-a and fw-b
  *      answer `hafw status --json` and exactly one is VRRP master (fw-a, the higher priority)
  *   5. TCP from client to server through the VIP: echoed, and fw-a's rx_packets grows
- *   6. drill: long-lived TCP flows and a UDP probe stream run through the VIPs (the lab's
- *      drill agent, in the client container), fw-a's container is stopped; fw-b must
- *      become master and every flow must survive; failover/'s drill report is printed;
- *      fresh TCP then goes through fw-b, and fw-a takes the VIPs back when started
- *   7. TODO(drill): sync lag in the metrics, once state sync is in the node
+ *   6. state sync: fw-b reports its conntrack table complete (`hafw sync stats`)
+ *   7. drill: long-lived TCP flows and a UDP probe stream run through the VIPs (the lab's
+ *      drill agent, in the client container); fw-a's metrics must show the sync lag of
+ *      their state; fw-a's container is stopped; fw-b must become master and every flow
+ *      must survive (the ruleset drops packets of unknown connections, so only replicated
+ *      state lets them through); failover/'s drill report is printed; fresh TCP then goes
+ *      through fw-b, and fw-a takes the VIPs back when started
  *   8. ALWAYS `compose down -v` (also on failure, time-out or Ctrl-C)
  *
  * Prints a report (report.ts) ending in `compose: N passed, N failed`; exit code 0 only when
@@ -34,6 +36,7 @@ import { ComposeStack, composeArgv, execArgs, parseComposeTool, run, type RunRes
 import { COMPOSE, REPO_ROOT } from './compose-topology.js';
 import { counterGrowth, judgePair, roleOf, type NodeView } from './pair-state.js';
 import { allPassed, formatReport, seconds, type Step } from './report.js';
+import { parseHistogram, quantileBound } from './prom-text.js';
 
 const PROJECT = 'hafwtest';
 const IMAGE = process.env.HAFW_IMAGE ?? 'hafw:latest';
@@ -140,6 +143,56 @@ async function nodeStatus(stack: ComposeStack, service: string): Promise<NodeVie
   }
 }
 
+/** `hafw sync stats --json` of a node; undefined when it does not answer or has no sync. */
+async function syncInSync(stack: ComposeStack, service: string): Promise<boolean | undefined> {
+  const r = await stack.exec(service, ['hafw', 'sync', 'stats', '--json'], 10_000).catch(() => undefined);
+  if (!r || r.code !== 0) return undefined;
+  try {
+    return (JSON.parse(r.stdout) as { inSync?: boolean }).inSync === true;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the backup says its table is complete (state sync); false on time-out. */
+async function waitInSync(stack: ComposeStack, service: string, timeoutMs: number): Promise<{ ok: boolean; ms: number }> {
+  const t0 = Date.now();
+  const until = t0 + left(timeoutMs);
+  while (Date.now() < until) {
+    left(0);
+    if (await syncInSync(stack, service)) return { ok: true, ms: Date.now() - t0 };
+    await sleep(500);
+  }
+  return { ok: false, ms: Date.now() - t0 };
+}
+
+async function metricsText(stack: ComposeStack, service: string): Promise<string> {
+  const r = await stack.exec(service, ['hafw', 'metrics'], 10_000);
+  if (r.code !== 0) throw new Error(`hafw metrics on ${service} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+const msText = (seconds: number): string => (Number.isFinite(seconds) ? `${+(seconds * 1000).toPrecision(3)} ms` : seconds === Infinity ? '> largest bucket' : 'n/a');
+
+/**
+ * Sync lag as the master's metrics show it (hafw_sync_lag_seconds: state change on the
+ * sender to applied on the receiver, on the sender's clock; docs/sync-protocol.md).
+ */
+async function syncLagStep(stack: ComposeStack, master: string): Promise<void> {
+  const text = await metricsText(stack, master);
+  const lag = parseHistogram(text, 'hafw_sync_lag_seconds');
+  if (!lag) {
+    step('sync lag', 'fail', `${master}'s metrics have no hafw_sync_lag_seconds: is sync configured (deploy/fw-*.yaml)?`);
+    return;
+  }
+  const mean = lag.count > 0 ? lag.sum / lag.count : NaN;
+  step(
+    'sync lag',
+    lag.count > 0 ? 'pass' : 'fail',
+    `${master} hafw_sync_lag_seconds: ${lag.count} samples, mean ${msText(mean)}, p50 <= ${msText(quantileBound(lag, 0.5))}, p99 <= ${msText(quantileBound(lag, 0.99))}`,
+  );
+}
+
 /** Polls both nodes until judgePair says ready (and, when given, `master` is the master). */
 async function waitForPair(stack: ComposeStack, services: string[], timeoutMs: number, master?: string): Promise<{ views: NodeView[]; reason: string; ms: number }> {
   const t0 = Date.now();
@@ -229,11 +282,13 @@ function startDrillAgent(stack: ComposeStack, flows: number, durationMs: number)
  * advertisement, RFC 9568, so fw-b takes over after Skew_Time) while flows and probes run;
  * failover/'s drill report gives the takeover time and which flows survived.
  */
-async function takeover(stack: ComposeStack): Promise<void> {
+async function takeover(stack: ComposeStack, sync: boolean): Promise<void> {
   const FLOWS = 8;
-  const agent = startDrillAgent(stack, FLOWS, 6000);
+  const agent = startDrillAgent(stack, FLOWS, 7000);
   if (!(await agent.ready)) throw new Error('drill flows did not connect through the VIPs');
   await sleep(1500);
+  // Read while the flows run: the master has been replicating their state.
+  if (sync) await syncLagStep(stack, FW_A);
   const id = (await stack.must(['ps', '-q', FW_A], left(30_000))).trim();
   const triggerMs = wallNow();
   // The docker CLI, not compose: it sends the signal at once (compose v1 takes a while to start).
@@ -271,17 +326,6 @@ async function takeover(stack: ComposeStack): Promise<void> {
   await stack.must(['start', FW_A], left(30_000));
   const back = await waitForPair(stack, [FW_A, FW_B], 30_000, FW_A);
   step('fw-a back', 'pass', `${back.reason} again`, back.ms);
-}
-
-/**
- * TODO(drill): the rest of issue 9's drill, once state sync is wired into the node: add a
- * `sync:` section to deploy/fw-*.yaml (interface sync, 198.18.3.0/24) and a ruleset that
- * drops what conntrack does not know (so that surviving flows prove the state was synced),
- * wait until the backup reports itself in sync before the drill, and check here that
- * `hafw metrics` on both nodes shows the sync lag (hafw_sync_* metrics) and print it.
- */
-async function failoverDrill(_stack: ComposeStack): Promise<void> {
-  step('sync lag', 'skip', 'TODO: state sync is not wired into the node yet (see TODO(drill) in run-compose-test.ts)');
 }
 
 const DOCKERD_PIDFILE = process.env.HAFW_DOCKERD_PIDFILE ?? '/run/hafw/dockerd.pid';
@@ -380,6 +424,14 @@ async function main(): Promise<number> {
     const pair = await waitForPair(stack, [FW_A, FW_B], 60_000, FW_A);
     const vrrp = pair.views.some((v) => v.status?.vrrp);
     step('pair ready', 'pass', `both nodes answer hafw status; ${pair.reason}`, pair.ms);
+    // State sync: the backup must hold a complete table before anything is failed over.
+    const sync = (await syncInSync(stack, FW_B)) !== undefined;
+    if (sync) {
+      const s = await waitInSync(stack, FW_B, 60_000);
+      step('in sync', s.ok ? 'pass' : 'fail', s.ok ? `${FW_B} reports its conntrack table complete (hafw sync stats)` : `${FW_B} not in sync within 60 s`, s.ms);
+    } else {
+      step('in sync', 'skip', 'no state sync configured (no sync: section in deploy/fw-*.yaml)');
+    }
 
     const a0 = pair.views[0]!.status;
     const [tcp, tcpMs] = await timed(() => tcpThroughVip(stack!, 4, 1_000_000));
@@ -392,10 +444,8 @@ async function main(): Promise<number> {
       tcpMs,
     );
 
-    if (vrrp) await takeover(stack);
+    if (vrrp) await takeover(stack, sync);
     else step('takeover', 'skip', 'no vrrp section in deploy/fw-*.yaml: VIPs are static');
-
-    await failoverDrill(stack);
   } catch (err) {
     failed = true;
     step('error', 'fail', (err as Error).message);
