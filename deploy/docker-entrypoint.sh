@@ -19,6 +19,8 @@
 #   HAFW_NET_SYSCTLS_RW "1": make /proc/sys/net writable (Docker mounts /proc/sys read-only)
 #                      for the node's own sysctl writes, then drop CAP_SYS_ADMIN before
 #                      starting it. Needs cap_add SYS_ADMIN. TEMPORARY, see docker-compose.yml.
+#   HAFW_SYNC_KEY_FILE path of the cluster's shared sync key: created (32 random bytes, hex)
+#                      when missing, atomically, so two nodes starting together agree
 #   HAFW_EXEC          "1": run "$@" as a plain command instead of `hafw "$@"` (demo hosts)
 set -euo pipefail
 
@@ -92,6 +94,20 @@ add_static_addrs() {
   done
 }
 
+ensure_sync_key() {
+  local file=${HAFW_SYNC_KEY_FILE:-} tmp
+  [ -n "$file" ] || return 0
+  [ -s "$file" ] && return 0
+  mkdir -p "$(dirname "$file")"
+  tmp=$(mktemp "$file.XXXXXX")
+  chmod 600 "$tmp"
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp"
+  echo >>"$tmp"
+  # link(2) fails if the name exists: the first node to get here wins, the other uses its key.
+  if ln "$tmp" "$file" 2>/dev/null; then say "created the cluster sync key $file"; fi
+  rm -f "$tmp"
+}
+
 # Sets DROP_CAPS when SYS_ADMIN was only needed here.
 writable_net_sysctls() {
   DROP_CAPS=()
@@ -118,6 +134,7 @@ if [ "${HAFW_ENTRYPOINT_FUNCTIONS_ONLY:-0}" = 1 ]; then return 0; fi
 rename_interfaces
 set_default_route
 add_static_addrs
+ensure_sync_key
 writable_net_sysctls
 
 if [ "${HAFW_EXEC:-0}" = 1 ]; then
