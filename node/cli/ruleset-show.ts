@@ -5,7 +5,7 @@ import { parse, printJson, type Command } from './args.js';
 const usage = `usage: hafw ruleset show [--json] [--handles] [--socket PATH]
 
 Prints the ruleset the node in this network namespace is running, in nft syntax (like
-'nft list ruleset'), with counters. The generation is in 'hafw status'.
+'nft list ruleset'), with counters. The generation is in 'hafw status --json'.
   --handles       show each rule's '# handle N' (what replace/delete need)
   --json          libnftables JSON, like 'nft -j list ruleset'
   --socket PATH   control socket (default: the one of this network namespace)`;
