@@ -4,7 +4,8 @@
  * prove who holds the VIPs and that traffic and flows come back.
  */
 import assert from 'node:assert/strict';
-import { Lab, sh } from './lab.js';
+import { readFile } from 'node:fs/promises';
+import { Lab, sh, strictRulesetConfig } from './lab.js';
 import { runDrill } from './drill.js';
 import { NS, SERVER } from './topology.js';
 import { ping } from './traffic.js';
@@ -18,6 +19,10 @@ async function holdsVip(fw: string): Promise<boolean> {
 describe('@lab failover: VRRP between two hafw nodes', function () {
   this.timeout(180000);
   let lab: Lab;
+  let rules = '';
+  before(async () => {
+    rules = await strictRulesetConfig();
+  });
   beforeEach(async () => {
     lab = await Lab.up({ nodes: 2 });
     await lab.waitRole('fwa', 'master');
@@ -57,6 +62,49 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     assert.equal(await holdsVip('fwa'), true);
     assert.equal(await holdsVip('fwb'), false);
     assert.ok(await ping(SERVER.v4));
+  });
+
+  it('with a strict stateful ruleset, flows survive a hard kill because the standby holds the replicated state', async () => {
+    // Replace the default lab with one whose nodes drop mid-stream packets of unknown connections.
+    lab = await Lab.up({ nodes: 2, extraConfig: () => rules });
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 20, durationMs: 3000 });
+    assert.equal(newMaster, 'fwb');
+    assert.equal(report.sync_state_at_takeover, 'inSync');
+    assert.equal(report.survived, 20, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
+    const count = JSON.parse(await lab.hafw('fwb', ['ct', 'count', '--json'])) as { total: number };
+    assert.ok(count.total >= 20, 'the new master tracks the flows it took over');
+  });
+
+  it('a restarted old master does not preempt before its resync is done', async () => {
+    lab = await Lab.up({ nodes: 2, extraConfig: () => rules });
+    await lab.waitRole('fwa', 'master');
+    await lab.stopNode('fwa', 'SIGKILL');
+    await lab.waitRole('fwb', 'master');
+    // Hold fwa's sync input back for 700 ms (less than the 1 s after which a node that hears
+    // no peer counts itself alone): its resync cannot finish before that.
+    const block = 'table inet hafwhold {\n chain in {\n type filter hook input priority -10; policy accept;\n udp dport 3780 drop\n }\n}\n';
+    await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: block });
+    await lab.startNode('fwa');
+    await sleep(700);
+    await sh(['nft', 'delete', 'table', 'inet', 'hafwhold'], { ns: NS.fw('fwa') });
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    // The node's own log tells the order of events (one JSON object a line).
+    const pid = lab.node('fwa').pid;
+    const lines = (await readFile(lab.node('fwa').logFile, 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { pid: number; time: string; msg: string; inSync?: boolean; to?: string })
+      .filter((l) => l.pid === pid);
+    const startup = lines.find((l) => l.msg === 'vrrp initialize -> backup');
+    const synced = lines.find((l) => l.msg === 'state sync: in sync');
+    const master = lines.find((l) => l.to === 'master');
+    assert.equal(startup?.inSync, false, 'VRRP started before the table was complete');
+    assert.ok(synced && master, 'it got in sync and became master');
+    assert.ok(Date.parse(master.time) >= Date.parse(synced.time), `master at ${master.time} only after in sync at ${synced.time}`);
+    assert.equal(master.inSync, true);
   });
 
   it('split brain: both become master while VRRP is cut, exactly one remains after the heal', async () => {
