@@ -101,6 +101,25 @@ describe('compose files', () => {
       assert.ok(cfg.vrrp, `${fw.config} has a vrrp section`);
       assert.deepEqual(cfg.vrrp.vips.map((v) => `${v.interface} ${v.address}`).sort(), [`lan ${COMPOSE.vips.lan}/24`, `wan ${COMPOSE.vips.wan}/24`]);
     }
+  });
+
+  it('makes the drill depend on state sync: sync on the sync network, a stateful ruleset, no mid-stream pickup', () => {
+    for (const fw of COMPOSE.firewalls) {
+      const cfg = parseConfigText(readFileSync(path.join(REPO_ROOT, fw.config), 'utf8'));
+      assert.equal(cfg.sync?.interface, 'sync');
+      assert.equal(cfg.conntrack.tcpLoose, false, 'mid-stream pickup would let flows survive without sync');
+      assert.equal(cfg.ruleset.file, '/etc/hafw/ruleset.nft');
+      const s = compose.services[fw.service]!;
+      assert.ok(s.volumes?.includes('./deploy/ruleset.nft:/etc/hafw/ruleset.nft:ro'));
+      assert.ok(s.volumes?.includes(`sync-key:${path.dirname(cfg.sync!.keyFile!)}`), 'both nodes share the key volume');
+      assert.equal(s.environment?.HAFW_SYNC_KEY_FILE, cfg.sync!.keyFile);
+    }
+    const ruleset = readFileSync(path.join(REPO_ROOT, 'deploy', 'ruleset.nft'), 'utf8');
+    assert.match(ruleset, /policy drop;/);
+    assert.match(ruleset, /ct state established,related accept/);
+  });
+
+  it('runs one virtual router with fw-a preferred', () => {
     const [a, b] = COMPOSE.firewalls.map((fw) => parseConfigText(readFileSync(path.join(REPO_ROOT, fw.config), 'utf8')).vrrp!);
     assert.equal(a!.vrid, b!.vrid, 'one virtual router');
     assert.ok(a!.priority > b!.priority, 'fw-a is the preferred master');
