@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 
 const run = promisify(execFile);
 
@@ -39,8 +39,19 @@ async function ipQuiet(args: string[]): Promise<void> {
   await ip(args).catch(() => undefined);
 }
 
+/**
+ * Sets a sysctl unless it already has the value: in a container /proc/sys is read-only,
+ * and the orchestrator (compose `sysctls:`) has usually set them already.
+ */
 async function sysctl(key: string, value: string): Promise<void> {
-  await writeFile(`/proc/sys/${key.replace(/\./g, '/')}`, value);
+  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  const current = await readFile(file, 'utf8').then((t) => t.trim(), () => undefined);
+  if (current === value) return;
+  try {
+    await writeFile(file, value);
+  } catch (err) {
+    throw new Error(`cannot set ${key}=${value} (it is ${current ?? 'unreadable'}): ${(err as Error).message}; set it before starting the node (in a container: sysctls)`);
+  }
 }
 
 /** Brings the TUN device up and steers the protected interfaces' traffic into it. */
