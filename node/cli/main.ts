@@ -14,8 +14,9 @@ import { schemaCommand } from './schema-cmd.js';
 import { monitorCommand } from './monitor-cmd.js';
 import { ctCommand } from './ct-cmd.js';
 import { syncCommand } from './sync-cmd.js';
+import { replayCommand } from './replay-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, ctCommand, syncCommand, labCommand, drillCommand, demoCommand];
+const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, ctCommand, syncCommand, replayCommand, labCommand, drillCommand, demoCommand];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
