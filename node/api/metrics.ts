@@ -8,7 +8,13 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export interface MetricsSource {
   nodeName: string;
   datapathCounters(): Record<string, number>;
+  /** VRRP state and counters; undefined when the node runs no VRRP. */
+  vrrp?(): { state: string; priority: number; inSync: boolean; counters: Record<string, number> } | undefined;
+  /** Ruleset generation and size. */
+  ruleset?(): { generation: number; rules: number };
 }
+
+const VRRP_STATES = ['initialize', 'backup', 'master'] as const;
 
 /** Sets a prom-client counter to an absolute total maintained elsewhere. */
 function setTotal(c: Counter<string>, labels: Record<string, string>, total: number): void {
@@ -92,5 +98,102 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.set(snapshot().max_packet_bytes ?? 0);
     },
   });
+  new Gauge({
+    name: 'hafw_conntrack_entries',
+    help: 'Connections in the table (local and replicated)',
+    registers: [registry],
+    collect() {
+      this.set(snapshot().ct_entries ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_conntrack_invalid_packets_total',
+    help: 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)',
+    registers: [registry],
+    collect() {
+      setTotal(this, {}, snapshot().ct_invalid ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_conntrack_dropped_total',
+    help: 'New connections dropped by conntrack: table full (nothing to evict) or insert refused',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ reason: 'table_full' }, c.ct_table_full_drops ?? 0);
+      this.inc({ reason: 'insert_refused' }, c.ct_commit_refused ?? 0);
+    },
+  });
+  if (src.vrrp) {
+    const vrrp = src.vrrp;
+    new Gauge({
+      name: 'hafw_vrrp_state',
+      help: 'VRRP state: 1 for the current state label, 0 for the others',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const v = vrrp();
+        for (const st of VRRP_STATES) this.set({ state: st }, v?.state === st ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'hafw_vrrp_priority',
+      help: 'Priority this node advertises now (demoted while not in sync or a tracked link is down)',
+      registers: [registry],
+      collect() {
+        this.set(vrrp()?.priority ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'hafw_vrrp_in_sync',
+      help: '1 when the state table is complete, so the node may take or preempt the VIPs',
+      registers: [registry],
+      collect() {
+        this.set(vrrp()?.inSync ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'hafw_vrrp_transitions_total',
+      help: 'VRRP state changes of this node',
+      registers: [registry],
+      collect() {
+        setTotal(this, {}, vrrp()?.counters.transitions ?? 0);
+      },
+    });
+    new Counter({
+      name: 'hafw_vrrp_adverts_total',
+      help: 'VRRP advertisements sent, received and rejected (bad checksum, TTL, VRID...)',
+      labelNames: ['event'],
+      registers: [registry],
+      collect() {
+        const c = vrrp()?.counters ?? {};
+        this.reset();
+        this.inc({ event: 'sent' }, c.advertsSent ?? 0);
+        this.inc({ event: 'received' }, c.advertsReceived ?? 0);
+        this.inc({ event: 'rejected' }, c.advertsRejected ?? 0);
+      },
+    });
+  }
+  if (src.ruleset) {
+    const rs = src.ruleset;
+    new Gauge({
+      name: 'hafw_ruleset_generation',
+      help: 'Generation of the ruleset this node runs (grows with every committed transaction)',
+      registers: [registry],
+      collect() {
+        this.set(rs().generation);
+      },
+    });
+    new Gauge({
+      name: 'hafw_ruleset_rules',
+      help: 'Rules in the running ruleset',
+      registers: [registry],
+      collect() {
+        this.set(rs().rules);
+      },
+    });
+  }
   return registry;
 }

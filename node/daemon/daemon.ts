@@ -83,7 +83,12 @@ export class NodeDaemon {
     await this.refreshRoutes();
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
-    const metrics = createNodeMetrics({ nodeName: this.config.node.name, datapathCounters: () => this.datapath?.counters() ?? {} });
+    const metrics = createNodeMetrics({
+      nodeName: this.config.node.name,
+      datapathCounters: () => this.datapath?.counters() ?? {},
+      vrrp: this.config.vrrp ? () => this.vrrp?.status() : undefined,
+      ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules }),
+    });
     const datapath = this.datapath;
     this.api = await startControlServer(
       {
