@@ -1,22 +1,30 @@
 /**
  * The `hafw` command. Every subcommand has --help; exit codes: 0 ok, 1 failure,
- * 2 usage error.
+ * 2 usage error. A command's module is loaded only when it runs, so `hafw ruleset check`
+ * in a script does not pay for the node's HTTP server, logger and lab code.
  */
 import { UsageError, type Command } from './args.js';
-import { statusCommand } from './status.js';
-import { nodeCommand } from './node-cmd.js';
-import { labCommand } from './lab-cmd.js';
-import { demoCommand } from './demo-cmd.js';
-import { metricsCommand } from './metrics-cmd.js';
-import { drillCommand } from './drill-cmd.js';
-import { rulesetCommand } from './ruleset-cmd.js';
-import { schemaCommand } from './schema-cmd.js';
-import { monitorCommand } from './monitor-cmd.js';
-import { ctCommand } from './ct-cmd.js';
-import { syncCommand } from './sync-cmd.js';
-import { replayCommand } from './replay-cmd.js';
 
-const commands: Command[] = [nodeCommand, statusCommand, metricsCommand, rulesetCommand, schemaCommand, monitorCommand, ctCommand, syncCommand, replayCommand, labCommand, drillCommand, demoCommand];
+interface Entry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const commands: Entry[] = [
+  { name: 'node', summary: 'run a firewall node (daemon) in the foreground', load: async () => (await import('./node-cmd.js')).nodeCommand },
+  { name: 'status', summary: 'role, uptime and packet counters of the node in this namespace', load: async () => (await import('./status.js')).statusCommand },
+  { name: 'metrics', summary: "print the node's Prometheus metrics", load: async () => (await import('./metrics-cmd.js')).metricsCommand },
+  { name: 'ruleset', summary: 'check, convert, show and change rulesets', load: async () => (await import('./ruleset-cmd.js')).rulesetCommand },
+  { name: 'schema', summary: 'describe the matches, statements and types of the rule language', load: async () => (await import('./schema-cmd.js')).schemaCommand },
+  { name: 'monitor', summary: 'print ruleset changes as they are committed (like nft monitor)', load: async () => (await import('./monitor-cmd.js')).monitorCommand },
+  { name: 'ct', summary: 'connection table: count (local and replicated)', load: async () => (await import('./ct-cmd.js')).ctCommand },
+  { name: 'sync', summary: 'state sync statistics (in sync, lag, retransmits, ...)', load: async () => (await import('./sync-cmd.js')).syncCommand },
+  { name: 'replay', summary: 'run a capture through a fresh filter and conntrack offline', load: async () => (await import('./replay-cmd.js')).replayCommand },
+  { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await import('./lab-cmd.js')).labCommand },
+  { name: 'drill', summary: 'fail the master on purpose and measure the takeover (lab)', load: async () => (await import('./drill-cmd.js')).drillCommand },
+  { name: 'demo', summary: 'build the lab pair, drive traffic, run a failover drill, report, tear down', load: async () => (await import('./demo-cmd.js')).demoCommand },
+];
 
 function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -38,13 +46,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(topUsage());
     return name ? 0 : 2;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     console.error(`hafw: unknown command '${name}'\n\n${topUsage()}`);
     return 2;
   }
   try {
-    return await cmd.run(rest);
+    return await (await entry.load()).run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       console.error(`hafw ${name}: ${err.message}`);

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// The compiled light entry next to this test (whatever the output directory is).
-const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'light-main.js');
+// The compiled CLI entry next to this test (whatever the output directory is).
+const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 
 let launcher = '';
 
