@@ -25,6 +25,13 @@ export interface UdpTransportOptions {
   peers?: { address: string; port: number }[];
   /** Deliver our own multicast back on this host (only useful for single-host tests). */
   loopback?: boolean;
+  /**
+   * SO_RCVBUF / SO_SNDBUF in bytes (default 4 MiB; the kernel caps them at net.core.rmem_max /
+   * wmem_max). The 208 KiB default holds about 150 full datagrams: a worker descheduled for
+   * 15 ms at 10,000 messages/s overflows it, and every overflow is a gap to NACK and resend.
+   */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
 }
 
 export class UdpTransport {
@@ -33,7 +40,12 @@ export class UdpTransport {
 
   static open(opts: UdpTransportOptions, onMessage: (msg: Buffer, from: RemoteInfo) => void): Promise<UdpTransport> {
     const v6 = isIPv6(opts.group ?? opts.bindAddr ?? opts.peers?.[0]?.address ?? '');
-    const sock = createSocket({ type: v6 ? 'udp6' : 'udp4', reuseAddr: opts.mode === 'multicast' });
+    const sock = createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      reuseAddr: opts.mode === 'multicast',
+      recvBufferSize: opts.recvBufferSize ?? 4 << 20,
+      sendBufferSize: opts.sendBufferSize ?? 4 << 20,
+    });
     const t = new UdpTransport(sock, opts);
     sock.on('message', onMessage);
     return new Promise((resolve, reject) => {
