@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { runDatapathBench } from './datapath-throughput.js';
 import { runRulesetBench } from './ruleset-bench.js';
+import { runSyncBench } from './sync-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -13,7 +14,7 @@ interface Bench {
   run(seconds: number): Promise<BenchResult[]>;
 }
 
-const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }];
+const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }];
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
