@@ -26,6 +26,8 @@ async function vrrpOf(lab: Lab, name: string): Promise<{ role: string; counters:
 }
 
 await checkSystemTools(['ip', 'iperf3']);
+// Ctrl-C or a kill still removes the lab (the finally below does not run on a signal).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void Lab.down().finally(() => process.exit(130)));
 const lab = await Lab.up({ nodes: 2, advertIntervalMs: intervalMs });
 let failed = false;
 try {

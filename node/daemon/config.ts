@@ -98,6 +98,8 @@ export interface VrrpConfig {
   /** Executables run with the new state, one at a time, in order. */
   notify: string[];
   checksum: 'pseudoHeader' | 'noPseudoHeader';
+  /** Scheduling priority (nice) of the thread that runs VRRP's timers. */
+  nice: number;
 }
 
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
@@ -188,7 +190,7 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
 const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 
 function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
-  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum']);
+  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice']);
   const advert = v.int('advertIntervalMs', 1000, 10, 40950);
   if (advert % 10 !== 0) throw new ConfigError(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
   const vips = v.list('vips', (item) => {
@@ -211,6 +213,7 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     announceSpacingMs: v.int('announceSpacingMs', 200, 10, 60_000),
     notify: v.stringList('notify', [], /^\//, 'an absolute path'),
     checksum: v.oneOf('checksum', 'pseudoHeader', ['pseudoHeader', 'noPseudoHeader'] as const),
+    nice: v.int('nice', -15, -20, 19),
   };
 }
 

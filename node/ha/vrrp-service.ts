@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import {
   NotifyQueue,
@@ -59,6 +60,7 @@ export class VrrpService {
   }
 
   async start(): Promise<void> {
+    this.raisePriority();
     const vips = this.cfg.vips.map((v, i) => {
       const vip = parseVip(v.interface, v.address);
       if (!vip) throw new Error(`vrrp.vips[${i}].address: not an address: ${v.address}`);
@@ -106,6 +108,23 @@ export class VrrpService {
     this.socket.listen(this.instance);
     this.instance.start();
     this.log.info({ vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
+  }
+
+  /**
+   * VRRP's timers run on this (the control) thread; with 10-20 ms advertisements a few tens
+   * of milliseconds without CPU under full load look like a dead master. The datapath thread
+   * and any traffic generator compete for the same cores, so this thread asks the scheduler
+   * for precedence (keepalived runs its VRRP process with real-time priority for the same
+   * reason). setpriority on the process id changes only the main thread on Linux; the
+   * datapath thread keeps its normal priority.
+   */
+  private raisePriority(): void {
+    try {
+      os.setPriority(0, this.cfg.nice);
+      this.log.info({ nice: this.cfg.nice }, 'vrrp: control thread runs with raised scheduling priority');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, nice: this.cfg.nice }, 'vrrp: cannot raise scheduling priority (needs CAP_SYS_NICE); false takeovers are more likely under load');
+    }
   }
 
   status(): VrrpStatus | undefined {
