@@ -1,4 +1,4 @@
-import { Lab } from '../../cluster-tests/lab.js';
+import { Lab, strictRulesetConfig } from '../../cluster-tests/lab.js';
 import { runDrill } from '../../cluster-tests/drill.js';
 import { drillReportJson, formatDrillReport, type DrillMode } from '../../failover/index.js';
 import { parse, UsageError, type Command } from './args.js';
@@ -34,8 +34,12 @@ export const drillCommand: Command = {
     if (!(durationMs >= 2000 && durationMs <= 600000)) throw new UsageError(`--duration-ms must be from 2000 to 600000\n\n${usage}`);
     const existing = await Lab.current();
     const own = !existing || existing.state.nodeCount < 2;
+    const strict = own ? await strictRulesetConfig() : '';
+    const rulesetLines = (): string => strict;
     const log = values.json ? undefined : (l: string) => console.log(l);
-    const lab = own ? await Lab.up({ nodes: 2 }) : existing;
+    // A lab of our own gets the strict stateful ruleset, so that flows survive only if the
+    // standby really holds their state.
+    const lab = own ? await Lab.up({ nodes: 2, extraConfig: rulesetLines }) : existing;
     try {
       const { report, master, newMaster } = await runDrill(lab, { mode, flows, durationMs, log });
       if (values.json) console.log(JSON.stringify({ ...(JSON.parse(drillReportJson(report)) as object), old_master: master, new_master: newMaster ?? null }));
