@@ -98,7 +98,9 @@ export interface VrrpConfig {
   /** Executables run with the new state, one at a time, in order. */
   notify: string[];
   checksum: 'pseudoHeader' | 'noPseudoHeader';
-  /** Scheduling priority (nice) of the thread that runs VRRP's timers. */
+  /** SCHED_RR priority (1-99) of the thread that runs VRRP's timers; 0: use `nice` instead. */
+  realtimePriority: number;
+  /** Scheduling priority (nice) of that thread when real-time scheduling is off or refused. */
   nice: number;
 }
 
@@ -190,7 +192,7 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
 const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 
 function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
-  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice']);
+  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority']);
   const advert = v.int('advertIntervalMs', 1000, 10, 40950);
   if (advert % 10 !== 0) throw new ConfigError(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
   const vips = v.list('vips', (item) => {
@@ -214,6 +216,7 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     notify: v.stringList('notify', [], /^\//, 'an absolute path'),
     checksum: v.oneOf('checksum', 'pseudoHeader', ['pseudoHeader', 'noPseudoHeader'] as const),
     nice: v.int('nice', -15, -20, 19),
+    realtimePriority: v.int('realtimePriority', 50, 0, 99),
   };
 }
 

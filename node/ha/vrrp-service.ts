@@ -21,6 +21,7 @@ import {
 } from '../../failover/index.js';
 import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
+import { setRealtimePriority } from '../native/index.js';
 import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock } from './vrrp-ports.js';
 
 /** The interface's own address of `family` (IPv6: its link-local one, RFC 5798 §5.1.2.1). */
@@ -119,6 +120,15 @@ export class VrrpService {
    * datapath thread keeps its normal priority.
    */
   private raisePriority(): void {
+    if (this.cfg.realtimePriority > 0) {
+      try {
+        setRealtimePriority(this.cfg.realtimePriority);
+        this.log.info({ realtimePriority: this.cfg.realtimePriority }, 'vrrp: control thread runs with real-time scheduling (SCHED_RR)');
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, 'vrrp: cannot get real-time scheduling; falling back to nice');
+      }
+    }
     try {
       os.setPriority(0, this.cfg.nice);
       this.log.info({ nice: this.cfg.nice }, 'vrrp: control thread runs with raised scheduling priority');

@@ -89,5 +89,6 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "recvFrom", hafw_recv_from);
   export_fn(env, exports, "watchReadable", hafw_watch_readable);
   export_fn(env, exports, "interfaceInfo", hafw_interface_info);
+  export_fn(env, exports, "setRealtime", hafw_set_realtime);
   return exports;
 }

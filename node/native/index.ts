@@ -29,6 +29,7 @@ interface NativeBinding {
   recvFrom(fd: number, bytes: Uint8Array): { length: number; from: string; to: string; hopLimit: number } | null;
   watchReadable(fd: number, onReadable: () => void): { close(): void };
   interfaceInfo(ifname: string): { index: number; mac: Uint8Array };
+  setRealtime(priority: number): boolean;
 }
 
 export interface NativeReader {
@@ -114,4 +115,9 @@ export function openRawIp(family: 4 | 6, protocol: number, ifname: string, group
 /** An AF_PACKET socket on one interface (frames out; with promisc, sniffing in). */
 export function openPacketSocket(ifname: string, promisc: boolean): number {
   return native().packetOpen(ifname, promisc);
+}
+
+/** Real-time (SCHED_RR) scheduling for the calling thread only. */
+export function setRealtimePriority(priority: number): void {
+  native().setRealtime(priority);
 }

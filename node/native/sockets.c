@@ -318,3 +318,22 @@ napi_value hafw_interface_info(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "mac", mac);
   return out;
 }
+
+/* setRealtime(priority) -> true, or throws: the calling thread gets SCHED_RR at `priority`
+ * (1-99). For the thread that runs VRRP's timers: under full load, ordinary scheduling can
+ * delay a 10 ms advertisement past Master_Down_Interval (keepalived does the same). */
+#include <sched.h>
+napi_value hafw_set_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int prio;
+  if (argc < 1 || hafw_get_int(env, argv[0], "priority", &prio)) return NULL;
+  struct sched_param sp;
+  memset(&sp, 0, sizeof sp);
+  sp.sched_priority = prio;
+  if (sched_setscheduler(0, SCHED_RR, &sp) < 0) { hafw_throw_errno(env, "sched_setscheduler(SCHED_RR)", errno); return NULL; }
+  napi_value t;
+  napi_get_boolean(env, true, &t);
+  return t;
+}
