@@ -398,6 +398,10 @@ function ignoreOrResync(t: ConnTable, e: number, dir: number, index: number, old
   t.lastSeq[e] = seq;
   t.lastEnd[e] = segmentEnd(pkt);
   t.lastWin[e] = pkt.window;
+  // An ACK from the server while we wait for its SYN/ACK may be a challenge ACK (RFC 5961
+  // §4) answering a SYN that hit a stale connection: note its ack number, so the client's
+  // RST that follows (seq = that ack) is accepted below (as Linux does: "possible challenge ack reply to syn").
+  if (old === sSS && index === TcpIndex.Ack && dir === 1) t.lastAck[e] = ackSeq;
   if (index === TcpIndex.Syn && dir === 0) {
     // Note the SYN's options in case the server answers it (resync above).
     let lf = 0;

@@ -143,6 +143,25 @@ describe('TCP tracking: state transitions (Linux tcp_conntracks)', () => {
     assert.equal(f.st(), TcpState.LastAck);
   });
 
+  it('in SYN_SENT, a RST answering the server\'s challenge ACK closes the entry though its ack is unseen (RFC 5961 §4)', () => {
+    const f = flow();
+    assert.equal(f.send('c', 'S', C, 0), CtState.New);
+    // The server still holds an older connection on these ports and answers with an ACK.
+    assert.equal(f.send('s', 'A', S, C + 1), CtState.Established); // ignored, noted
+    assert.equal(f.st(), TcpState.SynSent);
+    // The client's RST carries seq = the challenge ACK's ack number: accepted, entry closes.
+    assert.equal(f.send('c', 'RA', C + 1, 9999), CtState.Established);
+    assert.equal(f.st(), TcpState.Close);
+  });
+
+  it('in SYN_SENT, a RST whose seq does not match the challenge ACK is checked against the window', () => {
+    const f = flow();
+    f.send('c', 'S', C, 0);
+    f.send('s', 'A', S, C + 1);
+    assert.equal(f.send('c', 'RA', C + 50, 9999), CtState.Invalid);
+    assert.equal(f.st(), TcpState.SynSent);
+  });
+
   it('a RST far outside the window is invalid and changes nothing', () => {
     const f = flow();
     f.handshake();
