@@ -17,7 +17,7 @@ import { promisify } from 'node:util';
 import { writePcap } from '../node/packet/pcap.js';
 import { HAFW_BIN } from './lab.js';
 import { kernelCtStates, type KernelCtState } from './kernel-conntrack.js';
-import { allScenarios, fragmentScenario, type Scenario } from './ct-scenarios.js';
+import { allScenarios, fragmentScenario, randomTcpScenarios, type Scenario } from './ct-scenarios.js';
 
 const run = promisify(execFile);
 
@@ -52,6 +52,23 @@ async function replayStates(packets: Uint8Array[], loose: boolean, dir: string):
   return rows.map((r) => r.ct);
 }
 
+/**
+ * Differences found by the randomised runs and not yet explained (so not yet fixed on
+ * either side). Asserted exactly, so the test notices when they go away or change.
+ */
+const OPEN_DIFFERENCES: Record<string, Difference> = {
+  // Simultaneous open, a second server SYN, then a bare RST (no ACK) in SYN_SENT2: Linux
+  // appears to run the RST through the window check (raising the client's td_maxend), hafw
+  // skips it ("RST answering a SYN we let through"), so a later server segment is "a little
+  // over the window" for hafw with a bad ACK (invalid) but in window with an old ACK for
+  // Linux (ignored, established). Packet 12.
+  'random tcp seed 9 flow 23': {
+    reason: 'open: RST without ACK in SYN_SENT2 after simultaneous open (see docs/conntrack.md)',
+    hafw: ['new', 'invalid', 'established', 'established', 'invalid', 'established', 'invalid', 'established', 'established', 'established', 'established', 'invalid', 'established', 'invalid'],
+    kernel: ['new', 'invalid', 'established', 'established', 'invalid', 'established', 'invalid', 'established', 'established', 'established', 'established', 'established', 'established', 'invalid'],
+  },
+};
+
 interface Mismatch {
   scenario: string;
   packet: number;
@@ -67,7 +84,7 @@ function compare(scenarios: Scenario[], hafw: string[], kernel: KernelCtState[])
     const h = hafw.slice(at, at + s.packets.length);
     const k = kernel.slice(at, at + s.packets.length);
     at += s.packets.length;
-    const diff = DIFFERENCES[s.name];
+    const diff = DIFFERENCES[s.name] ?? OPEN_DIFFERENCES[s.name];
     if (diff) {
       assert.deepEqual({ hafw: h, kernel: k }, { hafw: diff.hafw, kernel: diff.kernel }, `${s.name}: the documented difference changed (${diff.reason})`);
       documented.push(s.name);
@@ -102,6 +119,25 @@ describe('@lab conntrack agrees with Linux, packet by packet', function () {
       if (!loose) assert.deepEqual(documented, Object.keys(DIFFERENCES));
       // The scenarios are not trivially all-new or all-invalid: every state shows up.
       for (const st of ['new', 'established', 'related', 'invalid']) assert.ok(kernel.includes(st as KernelCtState), `no packet was ${st}`);
+    });
+  }
+
+  // Random TCP conversations (handshakes cut short, random flags from either side, seq/ack
+  // numbers right, a little off or far off): the cases nobody thinks of. Fixed seeds, so a
+  // failure can be replayed with randomTcpScenarios(seed, 40, 12).
+  for (const [seed, loose] of [
+    [1, false],
+    [2, false],
+    [9, true],
+  ] as const) {
+    it(`random TCP conversations (seed ${seed}, ${loose ? 'loose' : 'strict'}): states match the kernel's`, async () => {
+      const scenarios = randomTcpScenarios(seed, 40, 12);
+      const packets = scenarios.flatMap((s) => s.packets);
+      const [hafw, kernel] = await Promise.all([replayStates(packets, loose, dir), kernelCtStates(packets, { loose })]);
+      const { mismatches } = compare(scenarios, hafw, kernel);
+      const table = mismatches.map((m) => `  ${m.scenario} #${m.packet}: hafw ${m.hafw}, linux ${m.kernel}`).join('\n');
+      assert.equal(mismatches.length, 0, `hafw and Linux disagree on ${mismatches.length} of ${packets.length} packets:\n${table}`);
+      assert.ok(new Set(kernel).size >= 3, 'the random conversations exercise several states');
     });
   }
 });

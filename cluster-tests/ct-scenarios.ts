@@ -322,3 +322,59 @@ export function fragmentScenario(): Scenario {
 export function allScenarios(): Scenario[] {
   return [...tcpScenarios(V4), ...tcpScenarios(V6), ...udpIcmpScenarios(V4), ...udpIcmpScenarios(V6), ...ipv6ExtScenarios()];
 }
+
+/** A small deterministic PRNG (mulberry32), so a failing random scenario can be replayed by seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const RANDOM_FLAGS = ['A', 'A', 'PA', 'PA', 'PA', 'FA', 'R', 'RA', 'S', 'SA', 'F', 'P'];
+
+/**
+ * Randomised TCP conversations: a handshake (sometimes missing its last step), then
+ * segments with random flags from either side whose sequence / ack numbers are right,
+ * a little off, or far off. Same seed, same packets.
+ */
+export function randomTcpScenarios(seed: number, flows: number, segments: number): Scenario[] {
+  const r = rng(seed);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
+  const out: Scenario[] = [];
+  for (let k = 0; k < flows; k++) {
+    const fam = r() < 0.5 ? V4 : V6;
+    const f = new TcpFlow(fam.c, fam.s, port(), 8080, Math.floor(r() * 2 ** 32), Math.floor(r() * 2 ** 32));
+    const packets: Uint8Array[] = [];
+    const ws = r() < 0.5 ? 7 : undefined;
+    packets.push(f.c2s('S', { mss: 1460, ...(ws !== undefined ? { wscale: ws } : {}) }));
+    if (r() < 0.9) packets.push(f.s2c('SA', { mss: 1460, ...(ws !== undefined ? { wscale: ws } : {}) }));
+    if (r() < 0.8) packets.push(f.c2s('A', { window: 502 }));
+    for (let j = 0; j < segments; j++) {
+      const fromClient = r() < 0.55;
+      const flags = pick(RANDOM_FLAGS);
+      const len = flags.includes('P') ? 1 + Math.floor(r() * 1400) : 0;
+      const side = fromClient ? f.c : f.s;
+      const other = fromClient ? f.s : f.c;
+      const skew = (): number => {
+        const x = r();
+        if (x < 0.6) return 0;
+        if (x < 0.8) return Math.floor((r() - 0.5) * 4000);
+        if (x < 0.9) return Math.floor((r() - 0.5) * 200_000);
+        return Math.floor(r() * 2 ** 32);
+      };
+      const sk = skew();
+      const ask = skew();
+      const o: SegOpts = { len, window: 200 + Math.floor(r() * 800) };
+      if (sk !== 0) o.seq = (side.seq + sk) >>> 0;
+      if (ask !== 0) o.ack = (other.seq + ask) >>> 0;
+      packets.push(fromClient ? f.c2s(flags, o) : f.s2c(flags, o));
+    }
+    out.push({ name: `random tcp seed ${seed} flow ${k}`, packets });
+  }
+  return out;
+}
