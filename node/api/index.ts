@@ -1,5 +1,5 @@
 /** The node's API: HTTP server on the control socket, and its client. */
-export { startControlServer, stopControlServer, type NodeView, type NodeStatus } from './server.js';
+export { startControlServer, startManagementServer, stopControlServer, type NodeView, type NodeStatus } from './server.js';
 export { controlRequest, ControlError } from './client.js';
 export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';
 export { createNodeMetrics, type MetricsSource } from './metrics.js';

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
+import { bearerAuth } from './auth.js';
 import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
 
 export interface NodeStatus {
@@ -41,8 +42,10 @@ export interface NodeView {
   extraMetrics?: () => Promise<unknown[]>;
 }
 
-export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
+/** The node's routes on a fresh Fastify instance; with `token`, every route but health needs it. */
+function buildApp(view: NodeView, log: Logger, token?: string): FastifyInstance {
   const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  if (token !== undefined) app.addHook('onRequest', bearerAuth(token));
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
   app.get('/metrics', async (_req, reply) => {
@@ -54,11 +57,28 @@ export async function startControlServer(view: NodeView, socketPath: string, log
   });
   if (view.cluster) registerClusterRoutes(app, view.cluster);
   registerRulesetRoutes(app, view.ruleset);
+  return app;
+}
+
+/** The local control socket: its file mode (0600, root) is the access control. */
+export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
+  const app = buildApp(view, log);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);
   await app.listen({ path: socketPath });
   await chmod(socketPath, 0o600);
+  return app;
+}
+
+/**
+ * The management listener (TCP, loopback or a management address): the same routes as the
+ * control socket, each but /v1/health behind a bearer token — for automation, GUIs and
+ * Prometheus (`authorization: {credentials_file: ...}` in its scrape config).
+ */
+export async function startManagementServer(view: NodeView, host: string, port: number, token: string, log: Logger): Promise<FastifyInstance> {
+  const app = buildApp(view, log, token);
+  await app.listen({ host, port });
   return app;
 }
 

@@ -28,6 +28,10 @@ export interface NodeConfig {
   api: {
     /** Local control socket: "auto" = /run/hafw/ctl-<netns id>.sock, found by the CLI without flags. */
     socket: string;
+    /** Management listener "host:port" (absent: none); every route but /v1/health needs the token. */
+    listen?: { host: string; port: number };
+    /** File holding the bearer token of the management listener. */
+    tokenFile?: string;
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -117,7 +121,7 @@ export function readConfig(doc: unknown): NodeConfig {
   const dp = top
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed']);
-  const api = top.section('api').onlyKeys(['socket']);
+  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile']);
   const log = top.section('log').onlyKeys(['level']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
@@ -134,7 +138,7 @@ export function readConfig(doc: unknown): NodeConfig {
       maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
       failClosed: dp.bool('failClosed', true),
     },
-    api: { socket: api.string('socket', 'auto') },
+    api: readApi(api),
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
     ruleset: { file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined },
     conntrack: {
@@ -218,6 +222,20 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     nice: v.int('nice', -15, -20, 19),
     realtimePriority: v.int('realtimePriority', 50, 0, 99),
   };
+}
+
+function readApi(api: Reader): NodeConfig['api'] {
+  const out: NodeConfig['api'] = { socket: api.string('socket', 'auto') };
+  if (api.has('listen')) {
+    const text = api.string('listen', undefined, /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8470 or [::1]:8470');
+    const i = text.lastIndexOf(':');
+    const port = Number(text.slice(i + 1));
+    if (port < 1 || port > 65535) throw new ConfigError(`${api.path}.listen`, `port must be 1-65535, got ${port}`);
+    out.listen = { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port };
+    if (!api.has('tokenFile')) throw new ConfigError(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
+    out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
+  }
+  return out;
 }
 
 /** Turns "a.b[2].c" into YAML path keys. */

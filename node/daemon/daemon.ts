@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
-import { startControlServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus } from '../api/index.js';
+import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -25,6 +25,7 @@ export class NodeDaemon {
   private api?: Awaited<ReturnType<typeof startControlServer>>;
   private stopping?: Promise<void>;
   private vrrp?: VrrpService;
+  private mgmt?: Awaited<ReturnType<typeof startManagementServer>>;
   /** The control thread's copy of the rule engine: validates, lists, emits events. */
   readonly rules = new RulesetEngine({ clock: datapathClock });
   /** The ruleset API: transactions go to `rules` first, then to the datapath thread; events follow. */
@@ -90,20 +91,26 @@ export class NodeDaemon {
       ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules }),
     });
     const datapath = this.datapath;
-    this.api = await startControlServer(
-      {
-        status: () => this.status(),
-        metrics,
-        ruleset: this.rulesetApi,
-        cluster: { syncReport: () => datapath.syncReport(), ctCount: () => datapath.ctCount() },
-        extraMetrics: async () => {
-          const r = this.config.sync ? await datapath.syncReport() : null;
-          return r ? [r.metrics] : [];
-        },
+    const view: NodeView = {
+      status: () => this.status(),
+      metrics,
+      ruleset: this.rulesetApi,
+      cluster: { syncReport: () => datapath.syncReport(), ctCount: () => datapath.ctCount() },
+      extraMetrics: async () => {
+        const r = this.config.sync ? await datapath.syncReport() : null;
+        return r ? [r.metrics] : [];
       },
-      this.socketPath,
-      this.log,
-    );
+    };
+    this.api = await startControlServer(view, this.socketPath, this.log);
+    if (this.config.api.listen) {
+      const token = (await readFile(this.config.api.tokenFile!, 'utf8').catch((e: Error) => {
+        throw new Error(`api.tokenFile ${this.config.api.tokenFile}: ${e.message}`);
+      })).trim();
+      if (token.length < 16) throw new Error(`api.tokenFile ${this.config.api.tokenFile}: the token must have at least 16 characters`);
+      const { host, port } = this.config.api.listen;
+      this.mgmt = await startManagementServer(view, host, port, token, this.log);
+      this.log.info({ host, port }, 'management API listening (bearer token required)');
+    }
     if (this.config.sync) {
       datapath.onInSync((v) => this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync'));
       this.log.info({ interface: this.config.sync.interface, nodeId: this.config.sync.nodeId, mode: this.config.sync.peers.length > 0 ? 'unicast' : 'multicast' }, 'state sync running');
@@ -194,6 +201,7 @@ export class NodeDaemon {
       if (this.routeTimer) clearInterval(this.routeTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
       if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
+      if (this.mgmt) await this.mgmt.close().catch(() => undefined);
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
       if (this.datapath) await this.datapath.stop();
       const dp = this.config.datapath;
