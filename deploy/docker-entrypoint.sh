@@ -21,6 +21,7 @@
 #                      starting it. Needs cap_add SYS_ADMIN. TEMPORARY, see docker-compose.yml.
 #   HAFW_SYNC_KEY_FILE path of the cluster's shared sync key: created (32 random bytes, hex)
 #                      when missing, atomically, so two nodes starting together agree
+#   HAFW_API_TOKEN_FILE path of the management API's bearer token: created the same way
 #   HAFW_EXEC          "1": run "$@" as a plain command instead of `hafw "$@"` (demo hosts)
 set -euo pipefail
 
@@ -94,8 +95,10 @@ add_static_addrs() {
   done
 }
 
-ensure_sync_key() {
-  local file=${HAFW_SYNC_KEY_FILE:-} tmp
+# A secret file shared by the pair (the sync key, the API token): created when missing,
+# atomically, so two nodes starting together agree.
+ensure_secret_file() {
+  local file=$1 what=$2 tmp
   [ -n "$file" ] || return 0
   [ -s "$file" ] && return 0
   mkdir -p "$(dirname "$file")"
@@ -103,8 +106,8 @@ ensure_sync_key() {
   chmod 600 "$tmp"
   od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$tmp"
   echo >>"$tmp"
-  # link(2) fails if the name exists: the first node to get here wins, the other uses its key.
-  if ln "$tmp" "$file" 2>/dev/null; then say "created the cluster sync key $file"; fi
+  # link(2) fails if the name exists: the first node to get here wins, the other uses its file.
+  if ln "$tmp" "$file" 2>/dev/null; then say "created the $what $file"; fi
   rm -f "$tmp"
 }
 
@@ -134,7 +137,8 @@ if [ "${HAFW_ENTRYPOINT_FUNCTIONS_ONLY:-0}" = 1 ]; then return 0; fi
 rename_interfaces
 set_default_route
 add_static_addrs
-ensure_sync_key
+ensure_secret_file "${HAFW_SYNC_KEY_FILE:-}" 'cluster sync key'
+ensure_secret_file "${HAFW_API_TOKEN_FILE:-}" 'API bearer token'
 writable_net_sysctls
 
 if [ "${HAFW_EXEC:-0}" = 1 ]; then
