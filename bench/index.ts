@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runDatapathBench } from './datapath-throughput.js';
 import { runRulesetBench } from './ruleset-bench.js';
 import { runSyncBench } from './sync-bench.js';
+import { runConntrackBench } from './conntrack-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -14,7 +15,7 @@ interface Bench {
   run(seconds: number): Promise<BenchResult[]>;
 }
 
-const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }];
+const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }];
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
