@@ -192,7 +192,17 @@ export class Lab {
     if (owner === process.pid || !owner || !isAlive(owner)) await rm(LOCK_FILE, { force: true });
   }
 
+  /** True when another live process (a test run, a drill) holds the lab. */
+  static async inUseByOther(): Promise<boolean> {
+    const owner = Number(await readFile(LOCK_FILE, 'utf8').catch(() => '0'));
+    return owner > 0 && owner !== process.pid && isAlive(owner);
+  }
+
   static async down(): Promise<void> {
+    const owner = Number(await readFile(LOCK_FILE, 'utf8').catch(() => '0'));
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`the lab belongs to a running process (pid ${owner}, e.g. a test run); it tears the lab down itself when it ends`);
+    }
     await Lab.teardown();
     await Lab.release();
   }

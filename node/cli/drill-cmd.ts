@@ -32,7 +32,9 @@ export const drillCommand: Command = {
     if (!Number.isInteger(flows) || flows < 1 || flows > 1000) throw new UsageError(`--flows must be an integer from 1 to 1000\n\n${usage}`);
     const durationMs = Number(values['duration-ms'] ?? '4000');
     if (!(durationMs >= 2000 && durationMs <= 600000)) throw new UsageError(`--duration-ms must be from 2000 to 600000\n\n${usage}`);
-    const existing = await Lab.current();
+    // A lab left up by `hafw lab up` is used as it is; one that another process is using (a
+    // test run) is never touched: we wait for it and build our own.
+    const existing = (await Lab.inUseByOther()) ? undefined : await Lab.current();
     const own = !existing || existing.state.nodeCount < 2;
     const strict = own ? await strictRulesetConfig() : '';
     const rulesetLines = (): string => strict;
