@@ -12,20 +12,23 @@
  *   the protocol's own resync duration (request -> complete walk) and the wall time from
  *   process start to "in sync" with the full table.
  *
- * conntrackd (the issue's baseline) is not run here: it replicates the kernel's conntrack,
- * which needs the kernel forwarding path and its own lab; its figure from the issue is given
- * as context in the notes, marked as not measured in this run.
+ * Baseline, same run: conntrackd (FTFW, multicast; bench/conntrackd-baseline.ts) replicating
+ * the kernel's table of the same connections: its replicas counted on the standby during
+ * the same burst, and its resync (flush + request) of the same table. conntrackd has no lag
+ * metric, so lag has no baseline; the issue's figure is given as context.
  */
 import { Lab } from '../cluster-tests/lab.js';
+import { sleep } from '../cluster-tests/exec.js';
 import {
   addClientSources, clearImpairment, clientSources, ctCount, impairSyncLink, loadConntrackConfig, makeFlows, parseHistogram, pollUntil, syncStats,
   type Histogram,
 } from '../cluster-tests/sync-load.js';
-import type { BenchResult } from './report.js';
+import { withRatio, type BenchResult } from './report.js';
+import { ConntrackdPair } from './conntrackd-baseline.js';
 
 const LAG = 'hafw_sync_lag_seconds';
 const RESYNC = 'hafw_sync_resync_duration_seconds';
-const NOT_MEASURED = "conntrackd per the issue (not measured here): 49,000 entries/s, lag p50 13 ms";
+const NOT_MEASURED = 'conntrackd per the issue (not measured here): lag p50 13 ms';
 
 async function histogram(lab: Lab, node: string, name: string): Promise<Histogram> {
   const h = parseHistogram(await lab.hafw(node, ['metrics']), name);
@@ -73,6 +76,7 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
   const sources = clientSources(10);
   const results: BenchResult[] = [];
   const lab = await Lab.up({ nodes: 2, extraConfig: () => loadConntrackConfig(1 << 20) });
+  let ctd: ConntrackdPair | string = 'not started';
   try {
     await lab.waitRole('fwa', 'master');
     await lab.waitRole('fwb', 'backup');
@@ -114,11 +118,18 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       }
     }
 
-    // Burst: as many new connections as the client sends; the standby's apply rate.
+    // Burst: as many new connections as the client sends; the standby's apply rate, for
+    // hafw and (same packets, same time) conntrackd.
+    ctd = await ConntrackdPair.start();
+    const pair = typeof ctd === 'string' ? undefined : ctd;
     {
       const perSource = 10_000;
       const a0 = await ctCount(lab, 'fwa');
       const b0 = await ctCount(lab, 'fwb');
+      const c0 = pair ? await pair.externalCount('fwb') : 0;
+      let cFirst = NaN;
+      let cLast = NaN;
+      let cCount = c0;
       const t0 = performance.now();
       const flows = makeFlows({ sources, portBase: nextPorts(perSource), ports: perSource, rate: 1_000_000, maxSeconds: 20 });
       let firstB = NaN;
@@ -131,8 +142,14 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       void flows.finally(() => (done = true));
       // Sample both tables until the standby stops growing after the load ended.
       for (let idle = 0; idle < 10 && performance.now() - t0 < 30_000; ) {
-        const [a, b] = await Promise.all([ctCount(lab, 'fwa'), ctCount(lab, 'fwb')]);
+        const [a, b, c] = await Promise.all([ctCount(lab, 'fwa'), ctCount(lab, 'fwb'), pair ? pair.externalCount('fwb') : Promise.resolve(0)]);
         const t = performance.now();
+        if (pair && c > cCount) {
+          if (Number.isNaN(cFirst)) cFirst = t;
+          cLast = t;
+          cCount = c;
+          idle = 0;
+        }
         if (a.local > lastACount) {
           if (Number.isNaN(firstA)) firstA = t;
           lastA = t;
@@ -152,7 +169,22 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       const createRate = made / Math.max(0.05, (lastA - firstA) / 1000);
       const applyRate = replicated / Math.max(0.05, (lastB - firstB) / 1000);
       results.push({ name: 'conntrack: new connections on the active node', value: createRate, unit: 'conn/s', note: `${made} connections offered as fast as the client tool sends (this bounds the rate below)` });
-      results.push({ name: 'sync: events replicated end to end (burst)', value: applyRate, unit: 'events/s', note: `${replicated} replicas appeared on the standby (sampled every 50 ms), ${(applyRate / createRate).toFixed(2)}x the creation rate: bounded by the offered load, not by sync; ${NOT_MEASURED}` });
+      const ctdRate = pair ? (cCount - c0) / Math.max(0.05, (cLast - cFirst) / 1000) : NaN;
+      const ctdRow: BenchResult | undefined = pair
+        ? {
+            name: 'conntrackd: entries replicated (same burst)',
+            value: ctdRate,
+            unit: 'events/s',
+            note: `${cCount - c0} entries reached the standby's external cache; the kernel sees every datagram, hafw only those its TUN queue did not drop, so both rates follow the offered load`,
+          }
+        : undefined;
+      if (ctdRow) results.push(ctdRow);
+      results.push(
+        withRatio(
+          { name: 'sync: events replicated end to end (burst)', value: applyRate, unit: 'events/s', note: `${replicated} replicas appeared on the standby (sampled about every 0.2 s), ${(applyRate / createRate).toFixed(2)}x the creation rate: bounded by the offered load, not by sync${pair ? '' : `; conntrackd not run (${ctd as string}); the issue quotes 49,000 entries/s for it (not measured here)`}` },
+          ctdRow,
+        ),
+      );
     }
 
     // Resync: kill the standby, start it again, time until it holds the full table.
@@ -175,13 +207,36 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       const wall = performance.now() - t0;
       const h = await histogram(lab, 'fwb', RESYNC);
       const proto = h.count > 0 ? (h.sum / h.count) * 1000 : NaN;
-      results.push({
+      const hafwResync: BenchResult = {
         name: `sync: resync of ${Math.round(full.local / 1000)}k entries (protocol)`,
         value: proto,
         unit: 'ms',
-        note: `request to complete walk on the restarted standby (${RESYNC}); ${Math.round(full.local / (proto / 1000))} entries/s; target < 2000 ms`,
-      });
-      results.push({
+        note: `request to complete walk on the restarted standby (${RESYNC}); ${Math.round(full.local / (proto / 1000))} entries/s; target < 2000 ms${ctd && typeof ctd !== 'string' ? '; ratio = hafw time / conntrackd time (above 1: slower)' : ''}`,
+      };
+      let ctdResync: BenchResult | undefined;
+      if (pair) {
+        // conntrackd: empty the standby's external cache and ask for the table again.
+        const n = await pair.kernelCount('fwa');
+        const c0 = performance.now();
+        await pair.resync('fwb');
+        let count = 0;
+        let lastGrowth = c0;
+        for (let idle = 0; idle < 20 && performance.now() - c0 < 30_000; ) {
+          const c = await pair.externalCount('fwb');
+          if (c > count) {
+            count = c;
+            lastGrowth = performance.now();
+            idle = 0;
+          } else idle++;
+          if (count >= n) break;
+          await sleep(50);
+        }
+        const ms = lastGrowth - c0;
+        ctdResync = { name: `conntrackd: resync of ${Math.round(n / 1000)}k entries`, value: ms, unit: 'ms', note: `flush + request (conntrackd -f external; -n) to the last entry: ${count} of ${n} kernel entries, ${Math.round(count / (ms / 1000))} entries/s` };
+        results.push(ctdResync);
+      }
+      // A ratio below 1 means hafw took less time than conntrackd.
+      results.push(withRatio(hafwResync, ctdResync), {
         name: 'sync: standby restart to in sync with the full table',
         value: wall,
         unit: 'ms',
@@ -189,6 +244,7 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       });
     }
   } finally {
+    if (typeof ctd !== 'string') await ctd.stop();
     await Lab.down();
   }
   return results;

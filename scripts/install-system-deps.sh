@@ -7,10 +7,10 @@ set -euo pipefail
 # tool -> Debian package
 declare -A PKG=(
   [ip]=iproute2 [tc]=iproute2 [ping]=iputils-ping [iperf3]=iperf3 [nft]=nftables
-  [tcpdump]=tcpdump [keepalived]=keepalived [ps]=procps [sysctl]=procps [cc]=gcc [make]=make
+  [tcpdump]=tcpdump [keepalived]=keepalived [conntrackd]=conntrackd [conntrack]=conntrack [ps]=procps [sysctl]=procps [cc]=gcc [make]=make
 )
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(ip tc ping iperf3 nft tcpdump keepalived ps sysctl cc make)
+[ ${#wanted[@]} -gt 0 ] || wanted=(ip tc ping iperf3 nft tcpdump keepalived conntrackd conntrack ps sysctl cc make)
 
 missing=()
 for tool in "${wanted[@]}"; do
