@@ -492,11 +492,14 @@ export function tcpPacket(t: ConnTable, e: number, dir: number, pkt: PacketInfo,
         }
         const st = t.status[e];
         if (
-          ((st & CtStatus.SeenReply && t.lastIndex[e] === TcpIndex.Syn) ||
+          ((st & CtStatus.SeenReply && t.lastIndex[e] === TcpIndex.Syn && t.lastDir[e] !== dir) ||
             (!(st & CtStatus.Assured) && t.lastIndex[e] === TcpIndex.Ack)) &&
           ackSeq === t.lastEnd[e]
         ) {
           // RST answering a SYN or ACK we let through while ignoring: skip the window check.
+          // The SYN must come from the other side: after a simultaneous open (both sides'
+          // SYNs seen) a bare RST from the side that sent the last SYN answers nothing and
+          // is window-checked, as the kernel does (found by the differential test).
           break checked;
         }
         if (old === sSS && t.lastIndex[e] === TcpIndex.Ack && t.lastDir[e] === 1 && seq === t.lastAck[e]) {

@@ -194,6 +194,23 @@ describe('TCP tracking: state transitions (Linux tcp_conntracks)', () => {
     assert.equal(f.st(), TcpState.SynRecv);
   });
 
+  it('after a simultaneous open, a bare RST from the side that sent the last SYN is window-checked', () => {
+    const f = flow();
+    f.send('c', 'S', C, 0);
+    assert.equal(f.send('s', 'S', S, 0), CtState.Established); // SYN_SENT2
+    // Far outside the window: it answers no SYN of the other side, so no shortcut.
+    assert.equal(f.send('s', 'R', S + 999_999, 0), CtState.Invalid);
+    assert.equal(f.st(), TcpState.SynSent2);
+  });
+
+  it('after a simultaneous open, a bare RST from the other side answers that SYN and closes', () => {
+    const f = flow();
+    f.send('c', 'S', C, 0);
+    f.send('s', 'S', S, 0);
+    assert.equal(f.send('c', 'R', C + 999_999, 0), CtState.Established);
+    assert.equal(f.st(), TcpState.Close);
+  });
+
   it('simultaneous open: SYN, SYN, SYN/ACK, ACK reaches ESTABLISHED and ASSURED', () => {
     const f = flow();
     assert.equal(f.send('c', 'S', C, 0), CtState.New);
