@@ -137,6 +137,18 @@ function tcpScenarios(fam: typeof V4): Scenario[] {
   }
   {
     const f = flow();
+    const synC = f.c2s('S', { mss: 1460 });
+    const synS = f.s2c('S', { mss: 1460 });
+    out.push({ name: `${v} tcp: simultaneous open, then a bare RST far off from the last SYN's sender is invalid`, packets: [synC, synS, f.s2c('R', { seq: f.s.seq + 999_999 }), f.s2c('R', {})] });
+  }
+  {
+    const f = flow();
+    const synC = f.c2s('S', { mss: 1460 });
+    const synS = f.s2c('S', { mss: 1460 });
+    out.push({ name: `${v} tcp: simultaneous open, then a bare RST from the other side answers that SYN`, packets: [synC, synS, f.c2s('R', { seq: f.c.seq + 999_999 })] });
+  }
+  {
+    const f = flow();
     const h = f.handshake();
     out.push({
       name: `${v} tcp: RST far outside the window is invalid and the connection lives on`,
