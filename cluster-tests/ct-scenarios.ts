@@ -324,10 +324,16 @@ function ipv6ExtScenarios(): Scenario[] {
 }
 
 /** Fragments: Linux reassembles before conntrack, hafw calls every fragment invalid. */
-export function fragmentScenario(): Scenario {
-  const p = port();
-  const big = buildUdp({ src: V4.c, dst: V4.s, sport: p, dport: 9, payload: 600 });
-  return { name: 'v4 udp datagram in two fragments', packets: fragmentPacket(big, 320) };
+export function fragmentScenarios(): Scenario[] {
+  const p4 = port();
+  const big4 = buildUdp({ src: V4.c, dst: V4.s, sport: p4, dport: 9, payload: 600 });
+  const p6 = port();
+  const big6 = buildUdp({ src: V6.c, dst: V6.s, sport: p6, dport: 9, payload: 600 });
+  const back6 = buildUdp({ src: V6.s, dst: V6.c, sport: 9, dport: p6, payload: 10 });
+  return [
+    { name: 'v4 udp datagram in two fragments', packets: fragmentPacket(big4, 320) },
+    { name: 'v6 udp datagram in two fragments, then a reply', packets: [...fragmentPacket(big6, 320), back6] },
+  ];
 }
 
 /** Every scenario, in a fixed order (ports are handed out once per process). */
