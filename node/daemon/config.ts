@@ -133,7 +133,7 @@ export function readConfig(doc: unknown): NodeConfig {
       routeTable: dp.int('routeTable', 100, 1, 252),
       rulePriority: dp.int('rulePriority', 100, 1, 32765),
       mtu: dp.int('mtu', 1500, 576, 65535),
-      txQueueLen: dp.int('txQueueLen', 1000, 1, 100000),
+      txQueueLen: dp.int('txQueueLen', 10000, 1, 100000),
       batchSize: dp.int('batchSize', 64, 1, 1024),
       maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
       failClosed: dp.bool('failClosed', true),
