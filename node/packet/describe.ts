@@ -47,6 +47,8 @@ export function tcpFlagLetters(flags: number): string {
  */
 export function describePacket(info: PacketInfo): string {
   if (info.family === 0) return `non-ip (${STATUS_NAMES[info.status] ?? info.status})`;
+  // A header cut short before its addresses: nothing more to show (and nothing to read).
+  if (info.addrLen === 0 || info.dstOff + info.addrLen > info.buf.length) return `ipv${info.family} (${STATUS_NAMES[info.status] ?? info.status})`;
   const v6 = info.family === 6;
   const src = formatAddress(info.buf, info.srcOff, info.addrLen);
   const dst = formatAddress(info.buf, info.dstOff, info.addrLen);
