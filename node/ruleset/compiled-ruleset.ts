@@ -29,6 +29,8 @@ export class CompiledChain {
     readonly policy: number,
     readonly hook: number,
     readonly prio: number,
+    /** A `type nat` base chain: runs only when ctx.natChains (first packet of a connection). */
+    readonly nat = false,
   ) {}
 }
 
@@ -57,6 +59,7 @@ export class CompiledRuleset {
     for (let i = 0; i < list.length; i++) {
       const base = list[i];
       if (base.l3 !== 0 && base.l3 !== fam) continue;
+      if (base.nat && !ctx.natChains) continue;
       if (this.runBase(base, ctx) === Code.Drop) return Verdict.Drop;
     }
     return Verdict.Accept;

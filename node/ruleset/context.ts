@@ -5,6 +5,7 @@
  * side-effect fields (reject, notrack, ct mark). Nothing here allocates per packet.
  */
 import { PacketInfo } from '../packet/packet-info.js';
+import type { NatRequest } from '../nat/request.js';
 
 /**
  * Netfilter hook points. The TUN datapath sees only forwarded traffic, so it calls
@@ -62,6 +63,11 @@ export class ClassifyContext {
   metaMark = 0;
   /** Clock for limits and set timeouts (ms, any monotonic origin). */
   nowMs = 0;
+  /**
+   * Run `type nat` base chains. Netfilter consults nat chains only for the first packet
+   * of a connection (the conntrack is not confirmed yet); the datapath sets this per packet.
+   */
+  natChains = true;
 
   // ---- outputs (cleared by resetOutputs, which classify calls at each hook) ----
   reject: RejectKind = RejectKind.None;
@@ -72,8 +78,17 @@ export class ClassifyContext {
   ctMarkSet = false;
   /** Handle of the rule that gave the final verdict, 0 when a policy did. */
   verdictRule = 0;
+  /**
+   * What a snat / masquerade (natSrc) or dnat / redirect (natDst) statement asked for: a
+   * request made at compile time (never per packet), or null. The datapath sets the
+   * connection's NAT binding up from it (node/nat setupNat).
+   */
+  natSrc: NatRequest | null = null;
+  natDst: NatRequest | null = null;
 
   resetOutputs(): void {
+    this.natSrc = null;
+    this.natDst = null;
     this.reject = RejectKind.None;
     this.rejectCode = 0;
     this.notrack = false;

@@ -196,7 +196,7 @@ export class RulesetEngine extends EventEmitter {
       const arr = c.compiled;
       for (let i = 0; i < arr.length; i++) if (arr[i] === undefined) arr[i] = compiledOf(c.rules[i]);
       return new CompiledChain(c.id, j.name, l3, arr as CompiledRule[], j.policy === 'drop' ? Code.Drop : Code.Accept,
-        j.hook !== undefined ? HOOK_INDEX[j.hook] : -1, j.prio ?? 0);
+        j.hook !== undefined ? HOOK_INDEX[j.hook] : -1, j.prio ?? 0, j.type === 'nat');
     };
     const l3Of = (family: string): number => (family === 'ip' ? 4 : family === 'ip6' ? 6 : 0);
     let chains: (CompiledChain | undefined)[];

@@ -3,7 +3,7 @@
  * types exist. The parser, printer, JSON codec, validation, compiler and `schema`
  * all read it, so adding a match is adding one module file and one `register` call.
  */
-import type { Family, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
+import type { ChainJ, Family, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
 import type { DataType, EncodeEnv } from './data-types.js';
 import type { ClassifyContext, LogSink } from './context.js';
 import type { Token } from './lexer.js';
@@ -62,6 +62,8 @@ export interface ValidateEnv {
   registry: Registry;
   findSet(name: string): SetJ | undefined;
   hasChain(name: string): boolean;
+  /** The chain the rule is in (NAT statements check its type and hook). */
+  chain?: ChainJ;
   /** Base chains (with a hook) cannot be jump/goto targets (nft refuses them too). */
   isBaseChain(name: string): boolean;
   /** Records a jump/goto edge (validation walks the chain graph once). */

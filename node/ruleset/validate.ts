@@ -87,6 +87,7 @@ export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: Err
         if (s) refs.push(s.isMap && s.json.map === 'verdict' ? `m:${name}` : `s:${name}`);
         return s?.json;
       },
+      chain: t.chains.get(r.chain)?.json,
       hasChain: (name) => t.chains.has(name),
       isBaseChain: (name) => t.chains.get(name)?.json.hook !== undefined,
       edge(target, isGoto) {

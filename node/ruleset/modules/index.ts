@@ -16,6 +16,7 @@ import { registerMangle } from './mangle.js';
 import { registerNotrack } from './notrack.js';
 import { registerReject } from './reject.js';
 import { registerVmap } from './vmap.js';
+import { registerNat } from './nat.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -34,6 +35,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerNotrack(r);
   registerReject(r);
   registerVmap(r);
+  registerNat(r);
   return r;
 }
 

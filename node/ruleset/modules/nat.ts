@@ -1,0 +1,329 @@
+/**
+ * NAT statements (issue 7): `snat [ip|ip6] to ADDR[-ADDR][:PORT[-PORT]]`, `masquerade
+ * [to :PORT[-PORT]]`, `dnat [ip|ip6] to ADDR[:PORT]`, `dnat [ip|ip6] to SELECTOR map { KEY :
+ * ADDR, ... }`, `redirect [to :PORT]`, each optionally followed by `random`,
+ * `fully-random`, `persistent` (comma separated), as nft(8) "NAT STATEMENTS".
+ *
+ * Compiled, a statement records its NatRequest (node/nat, built once at compile time) in
+ * ctx.natSrc (snat, masquerade) or ctx.natDst (dnat, redirect) and ends the chain with
+ * accept, like the kernel's nat expression whose verdict is NF_ACCEPT. The datapath runs
+ * `type nat` chains on the first packet of a connection only (ctx.natChains), as netfilter
+ * does (nf_nat_inet_fn consults the nat chains for unconfirmed conntracks only).
+ *
+ * JSON follows libnftables: `{"snat": {"addr": "192.0.2.1", "port": 1024, "family": "ip",
+ * "flags": ["random"]}}`, ranges as `{"range": [lo, hi]}`, the map form as
+ * `{"dnat": {"addr": {"map": {"key": SELECTOR, "data": {"set": [[KEY, ADDR], ...]}}}}}`,
+ * `{"masquerade": null}`, `{"redirect": {"port": 8080}}`.
+ *
+ * Limits: the lexer has no `[`, so an IPv6 target with a port is JSON only (text
+ * `snat ip6 to 2001:db8::1` without a port works); the map form maps to addresses only
+ * (no `ADDR . PORT` data).
+ */
+import type { ChainJ, Family, Selector, Stmt, Value } from '../ast.js';
+import type { DataType } from '../data-types.js';
+import type { Registry, StatementModule, TextReader, ValidateEnv } from '../registry.js';
+import type { Token } from '../lexer.js';
+import { IPV4_ADDR } from '../l3-ipv4.js';
+import { IPV6_ADDR } from '../l3-ipv6.js';
+import { NatKind } from '../../nat/binding.js';
+import { NatFlags } from '../../nat/nat-flags.js';
+import { type NatRequest, natRequest } from '../../nat/request.js';
+
+type Range<T> = { range: [T, T] };
+type AddrJ = string | Range<string> | { map: { key: Selector; data: { set: [Value, string][] } } };
+type PortJ = number | Range<number>;
+
+/** The JSON body of a NAT statement (null for a bare `masquerade` / `redirect`). */
+export interface NatJ {
+  family?: 'ip' | 'ip6';
+  addr?: AddrJ;
+  port?: PortJ;
+  flags?: string[];
+}
+
+const FLAG_BITS: Record<string, number> = { random: NatFlags.Random, 'fully-random': NatFlags.FullyRandom, persistent: NatFlags.Persistent };
+
+interface NatSpec {
+  word: 'snat' | 'dnat' | 'masquerade' | 'redirect';
+  kind: NatKind;
+  /** Takes an address (snat, dnat) or only a port (masquerade, redirect). */
+  addr: boolean;
+  /** Chains it may run in: the hooks of the kernel's nat types (NF_NAT_MANIP_SRC at postrouting/input, DST at prerouting/output). */
+  hooks: string[];
+  help: string;
+}
+
+function isRange<T>(v: unknown): v is Range<T> {
+  return v !== null && typeof v === 'object' && Array.isArray((v as Range<T>).range) && (v as Range<T>).range.length === 2;
+}
+
+function isMap(a: AddrJ | undefined): a is { map: { key: Selector; data: { set: [Value, string][] } } } {
+  return a !== null && typeof a === 'object' && 'map' in a;
+}
+
+function bodyOf(stmt: Stmt, word: string): NatJ | null {
+  return (stmt as Record<string, NatJ | null>)[word];
+}
+
+function isV6(a: string): boolean {
+  return a.includes(':');
+}
+
+/** Target text as parseNatTarget reads it (`ADDR[-ADDR][:PORT[-PORT]]`, `:PORT`, `[V6]:PORT`). */
+function targetText(addr: string | Range<string> | undefined, port: PortJ | undefined): string {
+  let a = addr === undefined ? '' : typeof addr === 'string' ? addr : `${addr.range[0]}-${addr.range[1]}`;
+  const p = port === undefined ? '' : typeof port === 'number' ? String(port) : `${port.range[0]}-${port.range[1]}`;
+  if (p !== '' && isV6(a)) a = `[${a}]`;
+  return p === '' ? a : `${a}:${p}`;
+}
+
+function flagBits(flags: string[] | undefined): number {
+  let f = 0;
+  for (const w of flags ?? []) f |= FLAG_BITS[w];
+  return f;
+}
+
+/** Splits `ADDR[-ADDR][:PORT[-PORT]]` / `:PORT` text into the JSON parts (parseNatTarget checks it later). */
+function splitTarget(r: TextReader, tok: Token, allowAddr: boolean): { addr?: string | Range<string>; port?: PortJ } {
+  const t = tok.text;
+  let addrPart = t;
+  let portPart = '';
+  if (t.startsWith(':')) {
+    addrPart = '';
+    portPart = t.slice(1);
+  } else if (!allowAddr && /^[0-9]+(-[0-9]+)?$/.test(t)) {
+    addrPart = '';
+    portPart = t; // `redirect to 8080` (nft accepts the bare port too)
+  } else if (t.split(':').length === 2) {
+    const i = t.indexOf(':');
+    addrPart = t.slice(0, i);
+    portPart = t.slice(i + 1);
+  }
+  const out: { addr?: string | Range<string>; port?: PortJ } = {};
+  if (addrPart !== '') {
+    if (!allowAddr) r.error(`this statement takes no address, only 'to :PORT[-PORT]' (got '${t}')`, tok);
+    // A dash in an IPv4 range, or between two IPv6 addresses.
+    const d = addrPart.indexOf('-');
+    out.addr = d < 0 ? addrPart : { range: [addrPart.slice(0, d), addrPart.slice(d + 1)] };
+  }
+  if (portPart !== '') {
+    if (!/^[0-9]+(-[0-9]+)?$/.test(portPart)) r.error(`invalid port '${portPart}' in NAT target '${t}'`, tok);
+    const d = portPart.indexOf('-');
+    out.port = d < 0 ? Number(portPart) : { range: [Number(portPart.slice(0, d)), Number(portPart.slice(d + 1))] };
+  }
+  return out;
+}
+
+function parseFlags(r: TextReader, out: NatJ): void {
+  if (!(r.peek().text in FLAG_BITS) || r.atRuleEnd()) return;
+  const flags: string[] = [];
+  for (;;) {
+    const t = r.expectWord();
+    if (!(t.text in FLAG_BITS)) r.error(`unknown NAT flag '${t.text}' (random, fully-random, persistent)`, t);
+    flags.push(t.text);
+    if (r.peek().text !== ',') break;
+    r.next();
+  }
+  out.flags = flags;
+}
+
+function addrTypes(family: 'ip' | 'ip6' | undefined): DataType[] {
+  return [family === 'ip6' ? IPV6_ADDR : IPV4_ADDR];
+}
+
+function makeModule(spec: NatSpec): StatementModule {
+  const w = spec.word;
+  return {
+    name: w,
+    keywords: [w],
+    jsonKeys: [w],
+    help: spec.help,
+    params: spec.addr
+      ? [
+          { name: 'addr', type: 'address|range|map', required: true, help: 'new address, ADDR-ADDR range, or {map: {key, data}} picking it per packet' },
+          { name: 'port', type: 'port|range', help: 'new port or port range (default: keep the port when free)' },
+          { name: 'family', type: 'ip|ip6', help: "address family; required in inet tables ('snat ip to ...')" },
+          { name: 'flags', type: 'random|fully-random|persistent', help: 'port/address selection flags' },
+        ]
+      : [
+          { name: 'port', type: 'port|range', help: 'new port or port range' },
+          { name: 'flags', type: 'random|fully-random|persistent', help: 'port selection flags' },
+        ],
+    families: ['ip', 'ip6', 'inet'],
+    terminal: true,
+    parse(r) {
+      const out: NatJ = {};
+      if (spec.addr && (r.isWord('ip') || r.isWord('ip6'))) out.family = r.next().text as 'ip' | 'ip6';
+      if (r.atRuleEnd() || !r.isWord('to')) {
+        if (spec.addr) r.error(`${w} needs a target: '${w} to ADDR[:PORT]'`, r.peek());
+        parseFlags(r, out);
+        return { [w]: Object.keys(out).length === 0 ? null : out } as Stmt;
+      }
+      r.expectWord('to');
+      const sel = spec.addr ? r.trySelectorExpr() : undefined;
+      if (sel !== undefined) {
+        const mapTok = r.expectWord();
+        if (mapTok.text !== 'map') r.error(`expected 'map' after the selector of '${w} to', got '${mapTok.text}'`, mapTok);
+        const data = r.mapData(r.typesOf(sel), addrTypes(out.family)[0]);
+        if (typeof data === 'string') r.error(`${w} to ... map needs an anonymous map { KEY : ADDR, ... }`, mapTok);
+        out.addr = { map: { key: sel, data: data as { set: [Value, string][] } } };
+      } else {
+        const tok = r.expectWord();
+        Object.assign(out, splitTarget(r, tok, spec.addr));
+      }
+      parseFlags(r, out);
+      return { [w]: out } as Stmt;
+    },
+    print(stmt, p) {
+      const j = bodyOf(stmt, w);
+      if (j === null) return w;
+      let s = w;
+      if (j.family) s += ` ${j.family}`;
+      if (isMap(j.addr)) {
+        const m = j.addr.map;
+        const kt = p.typesOf(m.key);
+        const at = addrTypes(j.family);
+        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, a]) => `${p.value(k, kt)} : ${p.value(a, at)}`).join(', ')} }`;
+      } else if (j.addr !== undefined || j.port !== undefined) {
+        s += ` to ${targetText(j.addr, j.port)}`;
+      }
+      if (j.flags && j.flags.length > 0) s += ` ${j.flags.join(',')}`;
+      return s;
+    },
+    checkJson(stmt) {
+      const j = bodyOf(stmt, w);
+      if (j === null) return spec.addr ? `${w} needs {addr[, port, family, flags]}` : null;
+      if (typeof j !== 'object' || Array.isArray(j)) return `${w} must be ${spec.addr ? '' : 'null or '}an object`;
+      for (const k of Object.keys(j)) {
+        if (!['family', 'addr', 'port', 'flags'].includes(k)) return `unknown ${w} field '${k}'`;
+      }
+      if (j.family !== undefined && j.family !== 'ip' && j.family !== 'ip6') return `${w} family must be 'ip' or 'ip6'`;
+      if (spec.addr && j.addr === undefined) return `${w} needs an address ('addr')`;
+      if (!spec.addr && (j.addr !== undefined || j.family !== undefined)) return `${w} takes no address, only a port`;
+      if (j.addr !== undefined && typeof j.addr !== 'string' && !isRange(j.addr)) {
+        if (!isMap(j.addr) || !j.addr.map || typeof j.addr.map !== 'object' || !j.addr.map.key || !j.addr.map.data || !Array.isArray(j.addr.map.data.set)) {
+          return `${w} addr must be an address, {range: [lo, hi]} or {map: {key, data: {set: [...]}}}`;
+        }
+        for (const e of j.addr.map.data.set) if (!Array.isArray(e) || e.length !== 2 || typeof e[1] !== 'string') return `${w} map elements must be [KEY, ADDR]`;
+        if (j.port !== undefined) return `${w} with a map takes no port`;
+      }
+      if (j.port !== undefined && typeof j.port !== 'number' && !(isRange<number>(j.port) && j.port.range.every((x) => typeof x === 'number'))) {
+        return `${w} port must be a number or {range: [lo, hi]}`;
+      }
+      if (j.flags !== undefined && (!Array.isArray(j.flags) || j.flags.some((f) => !(f in FLAG_BITS)))) return `${w} flags must be a list of random, fully-random, persistent`;
+      return null;
+    },
+    validate(stmt, env) {
+      validateNat(spec, bodyOf(stmt, w), env);
+    },
+    compile(stmt, env) {
+      const j = bodyOf(stmt, w);
+      const flags = flagBits(j?.flags);
+      const isSrc = spec.kind === NatKind.Snat || spec.kind === NatKind.Masquerade;
+      if (j !== null && isMap(j.addr)) {
+        const m = j.addr.map;
+        const sel = env.selector(m.key);
+        const key = new Uint32Array(sel.words);
+        const load = sel.load;
+        const reqs: NatRequest[] = m.data.set.map(([, a]) => natRequest(spec.kind, { to: a, flags }));
+        const set = env.anonSet(sel.types, m.data.set.map(([k], i) => ({ val: k, data: i })));
+        return (ctx) => {
+          if (!load(ctx, key, 0)) return 5; // Code.Break: the rule does not apply
+          const i = set.lookup(key, 0, ctx.nowMs);
+          if (i < 0) return 5;
+          ctx.natDst = reqs[set.dataOf(i)];
+          return 1; // Code.Accept
+        };
+      }
+      const to = j === null ? undefined : j.addr === undefined && j.port === undefined ? undefined : targetText(j.addr as string | Range<string> | undefined, j.port);
+      const req = natRequest(spec.kind, { to, flags });
+      const fam = req.family;
+      if (isSrc) {
+        return (ctx) => {
+          if (fam !== 0 && ctx.pkt.family !== fam) return 5; // an `snat ip to` in inet leaves IPv6 alone
+          ctx.natSrc = req;
+          return 1;
+        };
+      }
+      return (ctx) => {
+        if (fam !== 0 && ctx.pkt.family !== fam) return 5;
+        ctx.natDst = req;
+        return 1;
+      };
+    },
+  };
+}
+
+function describeChain(c: ChainJ): string {
+  return c.hook === undefined ? `regular chain '${c.name}'` : `chain '${c.name}' (type ${c.type ?? 'filter'} hook ${c.hook})`;
+}
+
+function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
+  const w = spec.word;
+  const c = env.chain;
+  // A regular chain is checked where it is used: like nft, only base chains are checked here.
+  if (c !== undefined && c.hook !== undefined && (c.type !== 'nat' || !spec.hooks.includes(c.hook))) {
+    env.errors.add(env.pos, `${w} is only valid in a 'type nat' chain at hook ${spec.hooks.join(' or ')}, not in ${describeChain(c)}`);
+    return;
+  }
+  if (j === null) return;
+  const fam: Family = env.family;
+  if (j.family !== undefined && fam !== 'inet' && j.family !== fam) {
+    env.errors.add(env.pos, `${w} ${j.family} is not possible in an ${fam} table`);
+    return;
+  }
+  const want = j.family ?? (fam === 'inet' ? undefined : (fam as 'ip' | 'ip6'));
+  if (spec.addr && want === undefined) {
+    env.errors.add(env.pos, `${w} in an inet table needs the address family: '${w} ip to ...' or '${w} ip6 to ...'`);
+    return;
+  }
+  const flags = flagBits(j.flags);
+  const check = (addr: string | Range<string> | undefined, port: PortJ | undefined): void => {
+    const addrs = addr === undefined ? [] : typeof addr === 'string' ? [addr] : addr.range;
+    for (const a of addrs) {
+      if (typeof a !== 'string' || isV6(a) !== (want === 'ip6')) {
+        env.errors.add(env.pos, `${w} address '${String(a)}' is not an ${want === 'ip6' ? 'IPv6' : 'IPv4'} address`);
+        return;
+      }
+    }
+    try {
+      const t = targetText(addr, port);
+      natRequest(spec.kind, { to: t === '' ? undefined : t, flags });
+    } catch (e) {
+      env.errors.add(env.pos, e instanceof Error ? e.message : String(e));
+    }
+  };
+  if (isMap(j.addr)) {
+    if (spec.kind !== NatKind.Dnat && spec.kind !== NatKind.Snat) return;
+    const types = env.selectorTypes(j.addr.map.key);
+    if (typeof types === 'string') return env.errors.add(env.pos, types);
+    for (const [k, a] of j.addr.map.data.set) {
+      const err = env.checkValue(k, types);
+      if (err) env.errors.add(env.pos, err);
+      check(a, undefined);
+    }
+    return;
+  }
+  check(j.addr as string | Range<string> | undefined, j.port);
+}
+
+export const snatModule = makeModule({
+  word: 'snat', kind: NatKind.Snat, addr: true, hooks: ['postrouting', 'input'],
+  help: 'rewrite the source of a new connection to ADDR[-ADDR][:PORT[-PORT]] (type nat chain, hook postrouting); replies are translated back',
+});
+export const masqueradeModule = makeModule({
+  word: 'masquerade', kind: NatKind.Masquerade, addr: false, hooks: ['postrouting'],
+  help: "rewrite the source of a new connection to the egress interface's address (type nat chain, hook postrouting)",
+});
+export const dnatModule = makeModule({
+  word: 'dnat', kind: NatKind.Dnat, addr: true, hooks: ['prerouting', 'output'],
+  help: 'rewrite the destination of a new connection to ADDR[:PORT], or per packet from a map (type nat chain, hook prerouting)',
+});
+export const redirectModule = makeModule({
+  word: 'redirect', kind: NatKind.Redirect, addr: false, hooks: ['prerouting', 'output'],
+  help: "rewrite the destination of a new connection to the ingress interface's own address [and PORT] (type nat chain, hook prerouting)",
+});
+
+export function registerNat(r: Registry): void {
+  for (const m of [snatModule, masqueradeModule, dnatModule, redirectModule]) r.registerStatement(m);
+}
