@@ -26,6 +26,10 @@ export const COUNTER_NAMES = [
   'ct_invalid', // packets conntrack found invalid (a gauge of the tracker's running total)
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
+  'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)
+  'nat_exhausted_drops', // first packets dropped: every port of the NAT range was taken
+  'nat_failed_drops', // first packets dropped: NAT impossible (no interface address, family mismatch)
+  'nat_translated', // ICMP errors translated for a NATed connection
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

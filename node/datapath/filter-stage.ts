@@ -4,16 +4,23 @@
  * only when its first packet is accepted, like Linux's confirm). Either part may be
  * absent: no ruleset means accept, no conntrack means every packet is `untracked`.
  */
-import type { PacketInfo } from '../packet/packet-info.js';
+import { PacketInfo } from '../packet/packet-info.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../ruleset/index.js';
-import type { ConnTracker } from '../conntrack/index.js';
+import { CtDir, CtSnapshot, CtStatus, type ConnTracker } from '../conntrack/index.js';
+import { NatBinding, NatKind, NatManip } from '../nat/binding.js';
+import type { NatRequest } from '../nat/request.js';
+import { NatSetupStatus, setupNat } from '../nat/setup.js';
+import { NatResult, applyNat, translateIcmpError } from '../nat/translate.js';
+import { writeReplyTuple } from '../nat/tuple-pair.js';
+import type { NatState } from './nat-state.js';
 import type { RouteInterfaces } from './route-interfaces.js';
 import { Verdict, type PacketStage } from './stage.js';
 import { C } from './counters.js';
 import type { RejectReplies } from './reject.js';
 
-/** nft ct state bit for untracked packets. */
+/** nft ct state bits. */
 const CT_UNTRACKED = 64;
+const CT_RELATED = 4;
 
 
 export class FilterStage implements PacketStage {
@@ -28,7 +35,15 @@ export class FilterStage implements PacketStage {
     private readonly counters: Float64Array,
     /** State sync's view of where conntrack events come from (this packet's traffic, or expiry). */
     private readonly eventSource?: { local: boolean },
+    /**
+     * NAT (issue 7): bindings per conntrack entry. Without it (or without conntrack) NAT
+     * statements are accepted by the ruleset but translate nothing.
+     */
+    readonly nat?: NatState,
   ) {}
+
+  private readonly natSnap = new CtSnapshot();
+  private readonly icmpScratch = new PacketInfo();
 
   process(pkt: PacketInfo, nowMs: number): Verdict {
     const ctx = this.ctx;
@@ -65,8 +80,38 @@ export class FilterStage implements PacketStage {
       ctx.ctMark = 0;
     }
 
+    // NAT of a known connection: the binding made on its first packet. Like netfilter, the
+    // destination side is rewritten before the forward hook (DNAT in prerouting, or the
+    // reply's un-SNAT), the source side after postrouting (SNAT, or the reply's un-DNAT).
+    const nat = this.nat;
+    let bound: NatBinding | null = null;
+    let boundDir = 0;
+    const pending = ct !== undefined && ct.result.pending;
+    // Nat chains see the first packet of a connection only (nft semantics).
+    ctx.natChains = pending && nat !== undefined;
+    if (nat && ct && !pending && ct.result.entry >= 0) {
+      bound = nat.get(ct.result.entry);
+      if (bound !== null) {
+        boundDir = ct.result.dir;
+        if (ctx.ctState === CT_RELATED && pkt.icmpInnerOff !== 0) {
+          // An ICMP error quoting a NATed connection: quote and outer header at once (RFC 5508).
+          if (translateIcmpError(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', this.icmpScratch) === NatResult.Ok) {
+            this.counters[C.nat_translated] += 1;
+            this.reroute(pkt);
+          }
+          bound = null;
+        } else if (applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Dst : NatManip.Src) === NatResult.Ok) {
+          this.reroute(pkt);
+        }
+      }
+    } else if (nat && pending) {
+      // A new connection in a slot a replica (deleted without events) may have left bound.
+      nat.release(ct!.result.entry);
+    }
+
     let verdict = RuleVerdict.Accept;
     let rejected = false;
+    let natNew: NatBinding | null = null;
     const compiled = this.rules?.compiled;
     if (compiled) {
       for (let h = 0; h < HOOKS.length; h++) {
@@ -77,6 +122,7 @@ export class FilterStage implements PacketStage {
           // `notrack` (raw priority in nft): the packet's new entry is never created.
           ct.untracked();
           ctx.ctState = CT_UNTRACKED;
+          ctx.natChains = false;
           this.counters[C.notrack] += 1;
         }
         if (ctx.ctMarkSet && ct && ct.result.entry >= 0 && !ct.result.pending) ct.setMark(ct.result.entry, ctx.ctMark);
@@ -84,19 +130,78 @@ export class FilterStage implements PacketStage {
           rejected = ctx.reject !== 0;
           break;
         }
+        if (ctx.natChains) {
+          const req = hook === Hook.Prerouting ? ctx.natDst : hook === Hook.Postrouting ? ctx.natSrc : null;
+          if (req !== null) {
+            natNew = this.setupNat(natNew, req, pkt, hook === Hook.Prerouting ? NatManip.Dst : NatManip.Src);
+            if (natNew === null) {
+              verdict = RuleVerdict.Drop;
+              break;
+            }
+          }
+        }
       }
     }
     if (ct && ct.result.pending) {
-      if (!ct.commit(verdict === RuleVerdict.Accept)) {
+      const entry = ct.result.entry;
+      const accepted = verdict === RuleVerdict.Accept;
+      if (accepted && natNew !== null && nat) {
+        // Replies must find the entry by the translated tuple: it becomes the reply tuple
+        // before the entry is hashed (Linux: nf_nat_setup_info changes the reply tuple
+        // before confirm).
+        const snap = this.natSnap;
+        ct.snapshot(entry, snap, nowMs);
+        writeReplyTuple(natNew, snap);
+        ct.setReplyTuple(entry, snap);
+        ct.setStatusBits(entry, ((natNew.manip & NatManip.Src) !== 0 ? CtStatus.SrcNat : 0) | ((natNew.manip & NatManip.Dst) !== 0 ? CtStatus.DstNat : 0));
+        nat.activate(entry);
+      }
+      if (!ct.commit(accepted)) {
+        if (natNew !== null) nat?.release(entry);
         this.counters[C.ct_commit_refused] += 1;
         return Verdict.Drop;
       }
-      if (ctx.ctMarkSet && verdict === RuleVerdict.Accept) ct.setMark(ct.result.entry, ctx.ctMark);
+      if (!accepted && natNew !== null) nat?.release(entry);
+      if (ctx.ctMarkSet && accepted) ct.setMark(ct.result.entry, ctx.ctMark);
     }
-    if (verdict === RuleVerdict.Accept) return Verdict.Accept;
+    if (verdict === RuleVerdict.Accept) {
+      if (bound !== null) {
+        applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
+      }
+      return Verdict.Accept;
+    }
     if (!rejected) return Verdict.Drop;
     this.rejectReplies?.reply(pkt, this.ctx.reject, this.ctx.rejectCode, nowMs);
     return Verdict.Reject;
+  }
+
+  /**
+   * Sets up one side of a new connection's binding from a NAT statement's request and
+   * translates the packet for that side. Returns the binding, or null when the packet must
+   * be dropped (ports exhausted, no interface address): counted, never thrown.
+   */
+  private setupNat(b: NatBinding | null, req: NatRequest, pkt: PacketInfo, side: number): NatBinding | null {
+    const nat = this.nat!;
+    const ct = this.ct!;
+    const binding = b ?? nat.prepare(ct.result.entry);
+    let iface: Uint8Array | null = null;
+    // masquerade: the egress interface's address; redirect: the ingress interface's.
+    if (req.kind === NatKind.Masquerade) iface = nat.interfaceAddress(this.ctx.oif, pkt.family);
+    else if (req.kind === NatKind.Redirect) iface = nat.interfaceAddress(this.ctx.iif, pkt.family);
+    const st = setupNat(binding, req, pkt, nat.allocator, iface);
+    if (st !== NatSetupStatus.Ok) {
+      this.counters[st === NatSetupStatus.PortsExhausted ? C.nat_exhausted_drops : C.nat_failed_drops] += 1;
+      nat.allocator.releaseBinding(binding);
+      return null;
+    }
+    if (b === null) this.counters[C.nat_new] += 1;
+    if (applyNat(pkt, binding, 'original', side) === NatResult.Ok && side === NatManip.Dst) this.reroute(pkt);
+    return binding;
+  }
+
+  /** The destination changed: the egress interface may have too. */
+  private reroute(pkt: PacketInfo): void {
+    this.ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, pkt.family as 4 | 6);
   }
 
   endBatch(nowMs: number): void {

@@ -10,6 +10,11 @@ export interface PlainRoute {
   prefix: number[];
   len: number;
   ifname: string;
+  /**
+   * The route's preferred source (`src` of a connected route): the interface's own
+   * address, which masquerade and redirect use (NAT, issue 7).
+   */
+  src?: number[];
 }
 
 function parsePrefix(dst: string, family: 4 | 6): { bytes: number[]; len: number } | undefined {
@@ -39,11 +44,13 @@ export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> 
   const out: PlainRoute[] = [];
   for (const family of [4, 6] as const) {
     const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'route', 'show', 'table', 'main']);
-    const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string }[];
+    const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string; prefsrc?: string }[];
     for (const r of routes) {
       if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
       const p = parsePrefix(r.dst, family);
-      if (p) out.push({ family, prefix: p.bytes, len: p.len, ifname: r.dev });
+      if (!p) continue;
+      const src = r.prefsrc !== undefined ? parsePrefix(r.prefsrc, family) : undefined;
+      out.push(src ? { family, prefix: p.bytes, len: p.len, ifname: r.dev, src: src.bytes } : { family, prefix: p.bytes, len: p.len, ifname: r.dev });
     }
   }
   return out;

@@ -9,6 +9,9 @@
  */
 import { CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../conntrack/index.js';
 import { EventKind, syncClock, type EventRing, type StateRecord, type StateSink } from '../../sync-protocol/index.js';
+import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../nat/binding.js';
+import { bindingFromTuplePair } from '../nat/tuple-pair.js';
+import type { NatState } from './nat-state.js';
 
 function newRecord(): StateRecord {
   return {
@@ -80,11 +83,16 @@ export class SyncBridge implements StateSink {
   private readonly writer = new RecordWriter();
   private readonly inSnap = new CtSnapshot();
   private readonly resyncStart = new Map<number, number>();
+  /** rec.nat of records with a binding: one object, refilled per event (the ring copies it). */
+  private readonly natOut6 = { kind: 0, addr: new Uint8Array(16), port: 0 };
+  private readonly natOut4 = { kind: 0, addr: new Uint8Array(4), port: 0 };
   readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, deleted: 0, refused: 0, adopted: 0 };
 
   constructor(
     private readonly ct: ConnTracker,
     private readonly ring: EventRing,
+    /** NAT bindings per entry: sent with the entry's record, installed with replicas. */
+    private readonly nat?: NatState,
   ) {
     this.stamps = new Float64Array(ct.capacity);
     this.owners = new Int32Array(ct.capacity);
@@ -101,7 +109,9 @@ export class SyncBridge implements StateSink {
     }
     const w = this.writer;
     ct.snapshot(entry, w.snap);
-    if (this.ring.push(w.fill(kind as EventKind, syncClock()))) this.counts.pushed++;
+    const rec = w.fill(kind as EventKind, syncClock());
+    rec.nat = this.natRecord(entry);
+    if (this.ring.push(rec)) this.counts.pushed++;
     else this.counts.ringFull++;
   }
 
@@ -113,6 +123,8 @@ export class SyncBridge implements StateSink {
       if (this.ct.getStatus(e) & CtStatus.Replicated) return;
       this.ct.snapshot(e, this.writer.snap);
       const r = this.writer.fill(EventKind.New, now);
+      const n = this.natRecord(e);
+      r.nat = n === null ? null : { kind: n.kind, addr: n.addr.slice(), port: n.port };
       out.push({ ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice() });
     });
     return out;
@@ -149,6 +161,7 @@ export class SyncBridge implements StateSink {
       }
     }
     if (rec.kind === EventKind.Destroy) {
+      if (e >= 0) this.nat?.release(e);
       if (e >= 0 && ct.deleteReplica(s)) this.counts.deleted++;
       return;
     }
@@ -179,9 +192,44 @@ export class SyncBridge implements StateSink {
       this.counts.refused++;
       return;
     }
+    this.installNat(applied, rec);
     this.stamps[applied] = rec.stamp;
     this.owners[applied] = owner;
     this.counts.applied++;
+  }
+
+  /**
+   * The record's NAT part (kind: bit 0 source NAT, bit 1 destination NAT; the translated
+   * source address and port when the source is translated, else the translated
+   * destination). The reply tuple carries the whole translation too.
+   */
+  private natRecord(entry: number): StateRecord['nat'] {
+    const b: NatBinding | null = this.nat?.get(entry) ?? null;
+    if (b === null || b.manip === 0) return null;
+    const n = b.addrLen;
+    const o = n === 4 ? this.natOut4 : this.natOut6;
+    const src = (b.manip & NatManip.Src) !== 0;
+    const at = src ? NAT_SRC : NAT_DST;
+    for (let i = 0; i < n; i++) o.addr[i] = b.addrs[at + i];
+    o.kind = b.manip;
+    o.port = src ? b.natSport : b.natDport;
+    return o;
+  }
+
+  /**
+   * Installs the binding of a replica from its original and reply tuples (the reply tuple
+   * of a NATed entry is the inverted translated tuple), holding its port here so a
+   * connection NATed after a takeover cannot reuse it. No NAT: the slot's binding goes.
+   */
+  private installNat(entry: number, rec: StateRecord): void {
+    const nat = this.nat;
+    if (!nat) return;
+    if (rec.nat === null && (rec.status & (CtStatus.SrcNat | CtStatus.DstNat)) === 0) {
+      nat.release(entry);
+      return;
+    }
+    const s = this.inSnap;
+    nat.installReplica(entry, (b) => bindingFromTuplePair(s, b, NatKind.Snat, NatKind.Dnat));
   }
 
   resyncBegin(owner: number): void {

@@ -17,6 +17,7 @@ import { ConnTracker } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
+import { NatState } from './nat-state.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
 import type { PlainRoute } from './route-source.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
@@ -27,10 +28,6 @@ const send = (m: FromDatapath): void => port.postMessage(m);
 
 const engine = new RulesetEngine({ clock: datapathClock });
 const routes = new RouteInterfaces();
-const loadRoutes = (list: PlainRoute[]): void =>
-  routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
-loadRoutes(data.routes);
-
 const ct = data.conntrack
   ? new ConnTracker({
       maxEntries: data.conntrack.maxEntries,
@@ -41,6 +38,15 @@ const ct = data.conntrack
     })
   : undefined;
 
+// NAT bindings live beside the conntrack entries they belong to.
+const nat = ct ? new NatState(ct.capacity) : undefined;
+const loadRoutes = (list: PlainRoute[]): void => {
+  routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
+  // Interface addresses (masquerade / redirect) travel with the routes: a connected route's preferred source.
+  nat?.setAddresses(list.filter((r) => r.src !== undefined).map((r) => ({ ifId: engine.ifnames.idOf(r.ifname), family: r.family, bytes: Uint8Array.from(r.src!) })));
+};
+loadRoutes(data.routes);
+
 // State sync: conntrack events -> ring -> sync worker (started from this thread, so the
 // records it receives come straight here, where the table lives).
 let syncBridge: SyncBridge | undefined;
@@ -48,10 +54,12 @@ let syncRing: EventRing | undefined;
 let syncHandle: SyncWorkerHandle | undefined;
 if (data.sync && ct) {
   syncRing = new EventRing(data.sync.ringSlots);
-  syncBridge = new SyncBridge(ct, syncRing);
+  syncBridge = new SyncBridge(ct, syncRing, nat);
   const bridge = syncBridge;
   ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
 }
+// After the sync bridge: a Destroy event is announced (with its binding) before the port is released.
+if (ct && nat) nat.attach(ct);
 
 let sniffer: Sniffer | undefined;
 let loop: TunLoop | undefined;
@@ -65,7 +73,7 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge), { rejectReplies }),
+    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat), { rejectReplies }),
   });
   loop.start();
   if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
