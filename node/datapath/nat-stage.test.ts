@@ -10,6 +10,8 @@ import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { C, COUNTER_NAMES } from './counters.js';
 import { Verdict } from './stage.js';
+import { SyncBridge } from './sync-bridge.js';
+import { EventRing } from '../../sync-protocol/index.js';
 
 const LAN_ADDR = '10.0.0.1';
 const WAN_ADDR = '198.51.100.2';
@@ -196,5 +198,65 @@ describe('datapath NAT: dnat', () => {
     const r = rig(`table ip nat { chain pre { type nat hook prerouting priority dstnat; iifname "lan" udp dport 53 redirect to :5353 } }`);
     const q = r.send(buildUdp({ src: CLIENT, dst: '192.0.2.53', sport: 4444, dport: 53 }));
     assert.equal(dst(q.p), `${LAN_ADDR}:5353`);
+  });
+});
+
+describe('datapath NAT: state sync', () => {
+  /** An active/standby pair sharing the SNAT address; records go A -> B through a ring. */
+  function pair(): { a: Rig; b: Rig; ring: EventRing; bridgeB: SyncBridge; sendA(p: Uint8Array): { v: Verdict; p: PacketInfo } } {
+    const ruleset = `table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" snat to 198.51.100.1 } }`;
+    const a = rig(ruleset);
+    const b = rig(ruleset);
+    const ring = new EventRing(64);
+    const bridgeA = new SyncBridge(a.ct, ring, a.nat);
+    // The bridge must see Destroy before NatState releases the port: chain as the worker does.
+    a.ct.onEvent = (k, e) => bridgeA.onEvent(k, e);
+    a.nat.attach(a.ct);
+    const bridgeB = new SyncBridge(b.ct, new EventRing(64), b.nat);
+    return {
+      a, b, ring, bridgeB,
+      sendA(p) {
+        bridgeA.local = true;
+        try {
+          return a.send(p);
+        } finally {
+          bridgeA.local = false;
+        }
+      },
+    };
+  }
+
+  it('sends the binding with the entry and installs it on the standby, which then translates both ways', () => {
+    const { a, b, ring, bridgeB, sendA } = pair();
+    const out = sendA(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7100, dport: 53 }));
+    assert.equal(src(out.p), '198.51.100.1:7100');
+    let recs = 0;
+    for (let rec = ring.pop(); rec !== undefined; rec = ring.pop()) {
+      assert.deepEqual(rec.nat && { kind: rec.nat.kind, addr: [...rec.nat.addr], port: rec.nat.port }, { kind: 1, addr: [198, 51, 100, 1], port: 7100 });
+      bridgeB.apply(1, rec, 0);
+      recs++;
+    }
+    assert.ok(recs >= 1);
+    assert.equal(b.nat.counts.replicated, recs);
+    // The port is held on the standby: its own new connection from elsewhere cannot take it.
+    const pool = b.nat.allocator.findPool(4, parseAddress('198.51.100.1').bytes, 0, 17)!;
+    assert.ok(pool.isTaken(7100));
+    // Takeover: the reply reaches B, which translates it from the replicated binding.
+    const back = b.send(buildUdp({ src: REMOTE, dst: '198.51.100.1', sport: 53, dport: 7100 }));
+    assert.equal(back.v, Verdict.Accept);
+    assert.equal(dst(back.p), `${CLIENT}:7100`);
+    const again = b.send(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7100, dport: 53 }));
+    assert.equal(src(again.p), '198.51.100.1:7100');
+    assert.equal(b.counters[C.nat_new], 0, 'no new binding was made on the standby');
+  });
+
+  it('a replicated Destroy releases the standby port', () => {
+    const { a, b, ring, bridgeB, sendA } = pair();
+    sendA(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7200, dport: 53 }));
+    a.ct.flush();
+    for (let rec = ring.pop(); rec !== undefined; rec = ring.pop()) bridgeB.apply(1, rec, 0);
+    const pool = b.nat.allocator.findPool(4, parseAddress('198.51.100.1').bytes, 0, 17)!;
+    assert.equal(pool.isTaken(7200), false);
+    assert.equal(b.ct.count(), 0);
   });
 });
