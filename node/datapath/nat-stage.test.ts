@@ -260,3 +260,18 @@ describe('datapath NAT: state sync', () => {
     assert.equal(b.ct.count(), 0);
   });
 });
+
+describe('datapath NAT: offline replay', () => {
+  it('translates with the ruleset of a replay (dnat), so its rows show the translated flow as one connection', async () => {
+    const { OfflineReplay } = await import('./replay.js');
+    const r = new OfflineReplay({
+      ruleset: `table ip nat { chain pre { type nat hook prerouting priority dstnat; tcp dport 8080 dnat to 10.0.0.100:5002 } }`,
+      routes: [{ prefix: '10.0.0.0/24', ifname: 'lan' }, { prefix: '0.0.0.0/0', ifname: 'wan' }],
+    });
+    const rows = [
+      r.feed(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5555, dport: 8080, flags: 'S', seq: 1 }), 0),
+      r.feed(buildTcp({ src: '10.0.0.100', dst: REMOTE, sport: 5002, dport: 5555, flags: 'SA', seq: 9, ack: 2 }), 1),
+    ];
+    assert.deepEqual(rows.map((x) => [x.verdict, x.ct]), [['accept', 'new'], ['accept', 'established']]);
+  });
+});

@@ -19,6 +19,7 @@ import { ConnTracker, CtState, type CtTimeouts } from '../conntrack/index.js';
 import { SlotVerdict } from '../native/index.js';
 import { BatchProcessor } from './batch-processor.js';
 import { FilterStage } from './filter-stage.js';
+import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { C, COUNTER_NAMES, type CounterName } from './counters.js';
 import { Verdict, type PacketStage } from './stage.js';
@@ -135,7 +136,11 @@ export class OfflineReplay {
       now: () => this.clock,
       ...(opts.hashKey ? { hashKey: opts.hashKey } : {}),
     });
-    this.stage = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters), this.ct);
+    // NAT statements translate in a replay too (snat / dnat; masquerade and redirect need
+    // interface addresses, which --route does not give, so they drop and count).
+    const nat = new NatState(this.ct.capacity);
+    nat.attach(this.ct);
+    this.stage = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters, undefined, nat), this.ct);
     this.batch = this.makeBatch();
   }
 
