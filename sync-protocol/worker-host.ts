@@ -4,7 +4,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { StateRecord, StateSink } from './state-record.js';
-import { applySinkOps, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';
+import { applySinkOps, type FromWorker, type SinkOp, type SyncWorkerData, type ToWorker } from './worker-messages.js';
+
+/** Operations applied per event-loop turn of the table's thread. */
+const APPLY_SLICE = 4096;
 
 export class SyncWorkerHandle {
   /** Mirrors the worker's endpoint.inSync (failover reads this). */
@@ -16,7 +19,50 @@ export class SyncWorkerHandle {
   private readonly waiting = new Map<number, (m: Extract<FromWorker, { type: 'metrics' }>) => void>();
   private stopped: Promise<void> | null = null;
 
+  /** Received operations not applied yet, in arrival order (a resync brings hundreds of thousands). */
+  private readonly backlog: ({ ops: SinkOp[] } | { inSync: boolean })[] = [];
+  private backlogPos = 0;
+  private draining = false;
+  private sink!: StateSink;
+  private onInSync?: (v: boolean) => void;
+
   private constructor(private readonly worker: Worker) {}
+
+  private enqueue(item: { ops: SinkOp[] } | { inSync: boolean }): void {
+    this.backlog.push(item);
+    if (!this.draining) {
+      this.draining = true;
+      this.drain();
+    }
+  }
+
+  /**
+   * Applies the backlog in slices of at most APPLY_SLICE operations, yielding to the event
+   * loop between slices: the thread that owns the table (the datapath) keeps forwarding
+   * packets and answering requests while a large resync is applied.
+   */
+  private drain(): void {
+    let budget = APPLY_SLICE;
+    while (this.backlog.length > 0 && budget > 0) {
+      const item = this.backlog[0]!;
+      if ('inSync' in item) {
+        this.backlog.shift();
+        this.inSync = item.inSync;
+        this.onInSync?.(item.inSync);
+        continue;
+      }
+      const end = Math.min(item.ops.length, this.backlogPos + budget);
+      applySinkOps(item.ops.slice(this.backlogPos, end), this.sink);
+      budget -= end - this.backlogPos;
+      this.backlogPos = end;
+      if (end === item.ops.length) {
+        this.backlog.shift();
+        this.backlogPos = 0;
+      }
+    }
+    if (this.backlog.length > 0) setImmediate(() => this.drain());
+    else this.draining = false;
+  }
 
   static start(
     data: SyncWorkerData,
@@ -27,6 +73,8 @@ export class SyncWorkerHandle {
   ): Promise<SyncWorkerHandle> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     const h = new SyncWorkerHandle(worker);
+    h.sink = sink;
+    h.onInSync = onInSync;
     return new Promise((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (m: FromWorker) => {
@@ -37,11 +85,12 @@ export class SyncWorkerHandle {
             resolve(h);
             break;
           case 'ops':
-            applySinkOps(m.ops, sink);
+            h.enqueue({ ops: m.ops });
             break;
           case 'inSync':
-            h.inSync = m.value;
-            onInSync?.(m.value);
+            // After the records that came before it: "in sync" must not be reported while
+            // part of the table is still waiting to be applied.
+            h.enqueue({ inSync: m.value });
             break;
           case 'ringOverflow':
             h.ringOverflows++;
