@@ -195,6 +195,9 @@ export class FilterStage implements PacketStage {
       return null;
     }
     if (b === null) this.counters[C.nat_new] += 1;
+    // Later hooks of this first packet see the connection as NATed (`ct status dnat` in
+    // forward), as the kernel sets IPS_DST_NAT / IPS_SRC_NAT when the binding is made.
+    this.ctx.ctStatus |= side === NatManip.Dst ? CtStatus.DstNat : CtStatus.SrcNat;
     if (applyNat(pkt, binding, 'original', side) === NatResult.Ok && side === NatManip.Dst) this.reroute(pkt);
     return binding;
   }

@@ -194,6 +194,15 @@ describe('datapath NAT: dnat', () => {
     assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5556, dport: 8081, flags: 'S' })).v, Verdict.Drop);
   });
 
+  it('the forward chain of the first packet sees ct status dnat', () => {
+    const r = rig(`table ip nat {
+      chain pre { type nat hook prerouting priority dstnat; iifname "wan" tcp dport 8080 dnat to 10.0.0.100:5002 }
+    }
+    table ip filter { chain fwd { type filter hook forward priority 0; policy drop; ct status dnat accept } }`);
+    assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5557, dport: 8080, flags: 'S' })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5558, dport: 8081, flags: 'S' })).v, Verdict.Drop);
+  });
+
   it('redirect sends a connection to the ingress interface address and port', () => {
     const r = rig(`table ip nat { chain pre { type nat hook prerouting priority dstnat; iifname "lan" udp dport 53 redirect to :5353 } }`);
     const q = r.send(buildUdp({ src: CLIENT, dst: '192.0.2.53', sport: 4444, dport: 53 }));
