@@ -16,6 +16,7 @@ import path from 'node:path';
 import { Lab, sh, sleep } from './lab.js';
 import { CLIENT, NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
+import { runDrill } from './drill.js';
 
 const SNAT_ADDR = '198.51.100.50';
 const DNAT_ADDR = '198.51.100.51';
@@ -101,5 +102,61 @@ describe('@lab nat: SNAT and DNAT through one node', function () {
     assert.equal(await tcpEcho(DNAT_ADDR, 8080, NS.server), 'echoed');
     // Another port on that address is not forwarded: the filter drops it.
     assert.equal(await tcpEcho(DNAT_ADDR, 8081, NS.server), 'timeout');
+  });
+});
+
+/**
+ * On a pair the NAT address must move with the master: SNAT to an address routed via the
+ * VIP (or to the VIP itself once the plumbing allows it), never masquerade, which picks
+ * the node's own WAN address (docs/nat.md "On an active/standby pair").
+ */
+const PAIR_RULESET = `table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    oifname "wan" ip saddr 192.0.2.0/24 meta l4proto { tcp, udp } th dport { 5001, 5008 } snat to ${SNAT_ADDR}
+  }
+}
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ct state invalid drop
+    iifname "lan" ct state new accept
+  }
+}
+`;
+
+describe('@lab nat: SNATed long-lived TCP flows survive a failover of the pair', function () {
+  this.timeout(180000);
+  let lab: Lab;
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hafw-nat-pair-'));
+    const file = path.join(dir, 'nat-pair.nft');
+    await writeFile(file, PAIR_RULESET);
+    lab = await Lab.up({ nodes: 2, extraConfig: () => `ruleset:\n  file: ${file}\n` });
+    await sh(['ip', '-n', NS.server, 'route', 'replace', `${SNAT_ADDR}/32`, 'via', SERVER.gw4]);
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+  });
+  after(async () => {
+    await Lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('50 of 50 SNATed flows keep running after the master is killed (binding replicated with the entry)', async () => {
+    // The same rule translates the drill's TCP flows (port 5001): the server sees the NAT address.
+    const peer = udpPeerOnce(5008, NS.server);
+    await sleep(300);
+    await udpSend(SERVER.v4, 5008, NS.client);
+    assert.match(await peer, new RegExp(`^${SNAT_ADDR.replace(/\./g, '\\.')}:`));
+    // Without the replicated binding the new master would see the server's replies to the
+    // NAT address as new connections from the WAN (policy drop) and every flow would stall.
+    const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 50, durationMs: 3000 });
+    assert.equal(newMaster, 'fwb');
+    assert.equal(report.survived, 50, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
+    const c = (await lab.status('fwb')).datapath.counters as Record<string, number>;
+    assert.equal(c.nat_new, 0, 'the new master made no new bindings: it translated from the replicated ones');
   });
 });
