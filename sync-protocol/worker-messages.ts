@@ -22,6 +22,8 @@ export interface SyncWorkerData {
   pollMs?: number;
   /** How often the worker posts metrics and status without being asked (ms; 0 = never). */
   statusIntervalMs?: number;
+  /** Labels put on every metric (e.g. {node: 'fwa'}), so they merge with the node's own. */
+  metricLabels?: Record<string, string>;
 }
 
 export type FromWorker =

@@ -43,6 +43,7 @@ const sink: StateSink = {
 const endpoint = new SyncEndpoint({ ...data.config, key: new Uint8Array(data.config.key) }, sink);
 const ring = new EventRing(data.ringSab);
 const metrics = new SyncMetrics();
+if (data.metricLabels) metrics.registry.setDefaultLabels(data.metricLabels);
 let runner: SyncRunner | null = null;
 const transport = await UdpTransport.open(data.transport, (m) => runner?.onDatagram(m));
 runner = new SyncRunner(endpoint, transport, ring, {

@@ -61,7 +61,7 @@ export class NodeDaemon {
         conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, timeouts: timeoutsMs } : undefined,
         routes: [],
         sniffInterfaces: this.config.sniff?.interfaces,
-        sync: this.config.sync ? await syncSettings(this.config.sync) : undefined,
+        sync: this.config.sync ? await syncSettings(this.config.sync, this.config.node.name) : undefined,
       },
       (err) => {
         this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');
@@ -243,7 +243,7 @@ async function interfaceAddress(ifname: string): Promise<string> {
   return a;
 }
 
-async function syncSettings(s: SyncSettings): Promise<DatapathSyncSettings> {
+async function syncSettings(s: SyncSettings, nodeName: string): Promise<DatapathSyncSettings> {
   const ifaceAddr = s.address ?? (await interfaceAddress(s.interface));
   const unicast = s.peers.length > 0;
   return {
@@ -252,6 +252,7 @@ async function syncSettings(s: SyncSettings): Promise<DatapathSyncSettings> {
       ? { mode: 'unicast', port: s.port, bindAddr: ifaceAddr, peers: s.peers.map((address) => ({ address, port: s.port })) }
       : { mode: 'multicast', port: s.port, group: s.group, ifaceAddr },
     ringSlots: s.ringSlots,
+    metricLabels: { node: nodeName },
   };
 }
 

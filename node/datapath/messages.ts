@@ -7,6 +7,8 @@ export interface DatapathSyncSettings {
   transport: UdpTransportOptions;
   /** Slots of the datapath -> sync worker event ring. */
   ringSlots: number;
+  /** Labels on the sync worker's metrics (the node's name). */
+  metricLabels: Record<string, string>;
 }
 
 export interface SyncReport {

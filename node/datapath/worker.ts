@@ -83,7 +83,7 @@ try {
   if (data.sync && syncRing && syncBridge) {
     const bridge = syncBridge;
     syncHandle = await SyncWorkerHandle.start(
-      { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab },
+      { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab, metricLabels: data.sync.metricLabels },
       bridge,
       (value) => send({ type: 'sync-inSync', value }),
       () => syncHandle?.rebuildLocal(bridge.dumpLocal(), syncClock()),
