@@ -82,12 +82,20 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     await lab.waitRole('fwa', 'master');
     await lab.stopNode('fwa', 'SIGKILL');
     await lab.waitRole('fwb', 'master');
-    // Hold fwa's sync input back for 700 ms (less than the 1 s after which a node that hears
-    // no peer counts itself alone): its resync cannot finish before that.
-    const block = 'table inet hafwhold {\n chain in {\n type filter hook input priority -10; policy accept;\n udp dport 3780 drop\n }\n}\n';
-    await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: block });
+    // Withhold the full-table stream from fwa (resync chunks and the end marker, sync
+    // message types 6 and 7 at byte 3 of the payload) until its VRRP has started: it hears
+    // its peer (so it is not alone) but cannot complete the resync.
+    const hold = 'table inet hafwhold {\n chain in {\n type filter hook input priority -10; policy accept;\n udp dport 3780 @th,88,8 { 6, 7 } drop\n }\n}\n';
+    await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: hold });
     await lab.startNode('fwa');
-    await sleep(700);
+    await lab.waitReady('fwa');
+    const vrrpStarted = async (): Promise<boolean> =>
+      (await readFile(lab.node('fwa').logFile, 'utf8')).split('\n').some((l) => l.includes(`"pid":${lab.node('fwa').pid},`) && l.includes('"msg":"vrrp started"'));
+    for (let i = 0; i < 200 && !(await vrrpStarted()); i++) await sleep(50);
+    await sleep(300);
+    const waiting = await lab.status('fwa');
+    assert.equal(waiting.role, 'backup', 'while its table is incomplete it does not preempt the lower-priority master');
+    assert.equal(waiting.vrrp?.inSync, false);
     await sh(['nft', 'delete', 'table', 'inet', 'hafwhold'], { ns: NS.fw('fwa') });
     await lab.waitRole('fwa', 'master');
     await lab.waitRole('fwb', 'backup');
