@@ -162,13 +162,7 @@ export class ConnTracker {
    */
   track(pkt: PacketInfo, nowMs: number, zone = 0): CtState {
     if (this.pendingEntry >= 0) this.commit(false);
-    const r = this.result;
-    r.entry = -1;
-    r.dir = CtDir.Original;
-    r.status = 0;
-    r.mark = 0;
-    r.pending = false;
-    r.drop = false;
+    this.clearResult();
     if (this.opts.sweepPerPacket > 0) this.sweep(nowMs, this.opts.sweepPerPacket);
 
     const st = pkt.status;
@@ -202,6 +196,12 @@ export class ConnTracker {
   /** For a packet a `notrack` rule exempted: sets result to untracked without a lookup. */
   untracked(): CtState {
     if (this.pendingEntry >= 0) this.commit(false);
+    this.clearResult();
+    return this.finish(CtState.Untracked);
+  }
+
+  /** The per-packet result before a packet is classified: no entry, nothing pending. */
+  private clearResult(): void {
     const r = this.result;
     r.entry = -1;
     r.dir = CtDir.Original;
@@ -209,7 +209,6 @@ export class ConnTracker {
     r.mark = 0;
     r.pending = false;
     r.drop = false;
-    return this.finish(CtState.Untracked);
   }
 
   /**

@@ -12,10 +12,8 @@ import { createLogger } from './logger.js';
 import { VrrpService } from '../ha/index.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
-import { readMainRoutes } from '../datapath/route-source.js';
+import { readInterfaceAddresses, readMainRoutes } from '../datapath/route-source.js';
 import { readFile } from 'node:fs/promises';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { SyncSettings } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/messages.js';
 
@@ -237,8 +235,7 @@ async function readSyncKey(s: SyncSettings): Promise<Uint8Array> {
 }
 
 async function interfaceAddress(ifname: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('ip', ['-4', '-j', 'addr', 'show', 'dev', ifname]);
-  const a = (JSON.parse(stdout || '[]') as { addr_info?: { local: string }[] }[])[0]?.addr_info?.[0]?.local;
+  const a = (await readInterfaceAddresses(ifname, 4))[0]?.local;
   if (!a) throw new Error(`sync.interface ${ifname} has no IPv4 address (set sync.address)`);
   return a;
 }

@@ -55,3 +55,15 @@ export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> 
   }
   return out;
 }
+
+export interface InterfaceAddress {
+  local: string;
+  prefixlen: number;
+  scope: string;
+}
+
+/** The addresses of one interface (`ip -j addr show dev IF`), of one family. */
+export async function readInterfaceAddresses(ifname: string, family: 4 | 6): Promise<InterfaceAddress[]> {
+  const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
+  return (JSON.parse(stdout || '[]') as { addr_info?: InterfaceAddress[] }[])[0]?.addr_info ?? [];
+}

@@ -3,8 +3,6 @@
  * state and (when configured) the sync worker's readiness. Runs on the control thread,
  * whose event loop the datapath never blocks.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import {
@@ -22,12 +20,12 @@ import {
 import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
 import { setRealtimePriority } from '../native/index.js';
+import { readInterfaceAddresses } from '../datapath/route-source.js';
 import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock } from './vrrp-ports.js';
 
 /** The interface's own address of `family` (IPv6: its link-local one, RFC 5798 §5.1.2.1). */
 async function primaryAddress(ifname: string, family: 4 | 6, vips: Vip[]): Promise<IpBytes> {
-  const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
-  const info = (JSON.parse(stdout) as { addr_info?: { local: string; scope: string }[] }[])[0]?.addr_info ?? [];
+  const info = await readInterfaceAddresses(ifname, family);
   const vipTexts = new Set(vips.map((v) => v.cidr.split('/')[0]));
   const pick = info.find((a) => !vipTexts.has(a.local) && (family === 4 || a.scope === 'link'));
   const addr = pick && parseIp(pick.local);
