@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { computeDrillReport, type DrillMode, type DrillReport } from '../failover/index.js';
-import { Lab, PACKAGE_ROOT } from './lab.js';
+import { Lab, COMPILED_ROOT } from './lab.js';
 import { nsArgv, sh, sleep } from './exec.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
 
-const AGENT = path.join(PACKAGE_ROOT, 'dist', 'cluster-tests', 'tools', 'drill-agent.js');
+const AGENT = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'drill-agent.js');
 const now = (): number => performance.timeOrigin + performance.now();
 
 export interface DrillOptions {

@@ -7,11 +7,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PACKAGE_ROOT } from './lab.js';
+import { COMPILED_ROOT } from './lab.js';
 import { sh, shQuiet } from './exec.js';
 
 export const CTREF_NS = 'hafw-ctref';
-const ORACLE = path.join(PACKAGE_ROOT, 'dist', 'cluster-tests', 'tools', 'ct-oracle.js');
+const ORACLE = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'ct-oracle.js');
 
 export type KernelCtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked' | 'none';
 

@@ -27,6 +27,13 @@ export const PACKAGE_ROOT = (() => {
   return dir;
 })();
 export const HAFW_BIN = path.join(PACKAGE_ROOT, 'bin', 'hafw.js');
+/**
+ * The compiled tree this module was loaded from (dist/, or a developer's own --outDir).
+ * Nodes, commands and tools started by the lab run from the same tree (bin/hafw.js reads
+ * HAFW_DIST), so two builds in one working tree never test each other's code.
+ */
+export const COMPILED_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+if (import.meta.url.endsWith('.js')) process.env.HAFW_DIST ??= COMPILED_ROOT;
 
 export interface LabNode {
   name: string;

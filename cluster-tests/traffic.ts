@@ -3,9 +3,9 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { sh, spawnDetached, stopPid, sleep } from './exec.js';
 import { NS } from './topology.js';
-import { LAB_DIR, PACKAGE_ROOT } from './lab.js';
+import { LAB_DIR, COMPILED_ROOT } from './lab.js';
 
-const TOOL = path.join(PACKAGE_ROOT, 'dist', 'cluster-tests', 'tools', 'traffic.js');
+const TOOL = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'traffic.js');
 
 export interface TcpRun {
   proto: 'tcp';
