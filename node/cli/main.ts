@@ -40,13 +40,23 @@ function topUsage(): string {
   ].join('\n');
 }
 
+/** A command run with its first `skip` arguments (the subcommand words) removed. */
+function withArgs(cmd: Command, skip: number): Command {
+  return { ...cmd, run: (args) => cmd.run(args.slice(skip)) };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(topUsage());
     return name ? 0 : 2;
   }
-  const entry = commands.find((c) => c.name === name);
+  // `hafw ruleset check` is the scripted, timed path (issue 4: load time beside nft -f):
+  // load its module alone, not the ruleset dispatcher that pulls in convert/show/apply
+  // and their API client.
+  const entry: Entry | undefined = name === 'ruleset' && rest[0] === 'check'
+    ? { name, summary: '', load: async () => withArgs((await import('./ruleset-check.js')).rulesetCheckCommand, 1) }
+    : commands.find((c) => c.name === name);
   if (!entry) {
     console.error(`hafw: unknown command '${name}'\n\n${topUsage()}`);
     return 2;
