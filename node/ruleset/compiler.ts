@@ -12,7 +12,7 @@ import type { DataType, EncodeEnv } from './data-types.js';
 import type { CompileEnv, CounterCell, Registry, StmtFn } from './registry.js';
 import type { CompiledSet, SetElementSpec } from './set-structures.js';
 import { buildSet } from './set-structures.js';
-import { elementsOf, toInterval } from './values.js';
+import { elementsOf, intervalInto, toInterval } from './values.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 
 /** Indirection to a named set's current structure: set updates swap `cur` at commit. */
@@ -42,42 +42,71 @@ function fail(msg: string): never {
   throw new Error(msg);
 }
 
+/**
+ * Compiles the rules of one table in one batch. The compile environment (and its
+ * callbacks) is built once here and re-pointed per rule, not rebuilt for each of 10,000
+ * rules: that allocation was a large share of a full load's garbage.
+ */
+export class RuleCompiler {
+  private counters: CounterCell[] = NO_COUNTERS;
+  private readonly env: CompileEnv;
+
+  constructor(private readonly cc: RuleCompileContext) {
+    const env: CompileEnv = {
+      family: cc.family,
+      encode: cc.encode,
+      registry: cc.registry,
+      log: cc.log,
+      ruleHandle: 0,
+      set(name) {
+        // Named sets are reached through their slot so element updates need no recompile.
+        const slot = cc.slot(name);
+        if (!slot) return undefined;
+        return {
+          get words() {
+            return slot.cur.words;
+          },
+          get size() {
+            return slot.cur.size;
+          },
+          lookup: (k, o, n) => slot.cur.lookup(k, o, n),
+          dataOf: (i) => slot.cur.dataOf(i),
+        };
+      },
+      chainIndex: (name) => cc.chainId(name),
+      selector: (sel) => compileSelector(cc.registry, sel),
+      match: (sel, op, value) => compileMatch(env, cc, sel, op, value),
+      anonSet: (types, items) => anonSet(cc.encode, types, items),
+      verdictCode: (v) => verdictCode(v, cc.chainId),
+      counter: (cell) => {
+        if (this.counters === NO_COUNTERS) this.counters = [];
+        this.counters.push(cell);
+      },
+    };
+    this.env = env;
+  }
+
+  compile(rule: RuleJ): CompiledRule {
+    const env = this.env;
+    env.ruleHandle = rule.handle ?? 0;
+    this.counters = NO_COUNTERS;
+    const expr = rule.expr;
+    const fns: StmtFn[] = new Array(expr.length);
+    for (let i = 0; i < expr.length; i++) {
+      const stmt = expr[i];
+      const mod = this.cc.registry.statementForJson(stmt);
+      if (!mod) fail(`unknown statement ${JSON.stringify(stmt)}`);
+      fns[i] = mod.compile(stmt, env);
+    }
+    return { handle: rule.handle ?? 0, run: chainFns(fns), counters: this.counters };
+  }
+}
+
+/** Shared by every rule without a counter (never written: `counter` replaces it first). */
+const NO_COUNTERS: CounterCell[] = [];
+
 export function compileRule(rule: RuleJ, cc: RuleCompileContext): CompiledRule {
-  const counters: CounterCell[] = [];
-  const env: CompileEnv = {
-    family: cc.family,
-    encode: cc.encode,
-    registry: cc.registry,
-    log: cc.log,
-    ruleHandle: rule.handle ?? 0,
-    set(name) {
-      // Named sets are reached through their slot so element updates need no recompile.
-      const slot = cc.slot(name);
-      if (!slot) return undefined;
-      return {
-        get words() {
-          return slot.cur.words;
-        },
-        get size() {
-          return slot.cur.size;
-        },
-        lookup: (k, o, n) => slot.cur.lookup(k, o, n),
-        dataOf: (i) => slot.cur.dataOf(i),
-      };
-    },
-    chainIndex: (name) => cc.chainId(name),
-    selector: (sel) => compileSelector(cc.registry, sel),
-    match: (sel, op, value) => compileMatch(env, cc, sel, op, value),
-    anonSet: (types, items) => anonSet(cc.encode, types, items),
-    verdictCode: (v) => verdictCode(v, cc.chainId),
-    counter: (cell) => counters.push(cell),
-  };
-  const fns: StmtFn[] = rule.expr.map((stmt) => {
-    const mod = cc.registry.statementForJson(stmt);
-    if (!mod) fail(`unknown statement ${JSON.stringify(stmt)}`);
-    return mod.compile(stmt, env);
-  });
-  return { handle: rule.handle ?? 0, run: chainFns(fns), counters };
+  return new RuleCompiler(cc).compile(rule);
 }
 
 /** Runs statement functions in order; specialised for short rules (most rules). */
@@ -101,6 +130,17 @@ function chainFns(f: StmtFn[]): StmtFn {
         return c !== 0 ? c : d(ctx);
       };
     }
+    case 4: {
+      const [a, b, d, e] = f;
+      return (ctx) => {
+        let c = a(ctx);
+        if (c !== 0) return c;
+        c = b(ctx);
+        if (c !== 0) return c;
+        c = d(ctx);
+        return c !== 0 ? c : e(ctx);
+      };
+    }
     default:
       return (ctx) => {
         for (let i = 0; i < f.length; i++) {
@@ -122,7 +162,12 @@ export function verdictCode(v: VerdictJ, chainId: (name: string) => number): num
   return fail(`bad verdict ${JSON.stringify(v)}`);
 }
 
-export function compileSelector(reg: Registry, sel: Selector): { words: number; types: DataType[]; load: Loader } {
+type CompiledSelector = { words: number; types: DataType[]; load: Loader };
+
+/** One compiled selector per match module: selectors are values, their loaders are shared. */
+const selectorCache = new WeakMap<object, CompiledSelector>();
+
+export function compileSelector(reg: Registry, sel: Selector): CompiledSelector {
   if ('concat' in sel) {
     const parts = sel.concat.map((s) => compileSelector(reg, s));
     const loads = parts.map((p) => p.load);
@@ -144,8 +189,27 @@ export function compileSelector(reg: Registry, sel: Selector): { words: number; 
   }
   const m = reg.matchForLeft(sel);
   if (!m) fail(`unknown selector ${JSON.stringify(sel)}`);
-  return { words: m.type.words, types: [m.type], load: m.load };
+  let c = selectorCache.get(m);
+  if (c === undefined) {
+    c = { words: m.type.words, types: [m.type], load: m.load };
+    selectorCache.set(m, c);
+  }
+  return c;
 }
+
+/**
+ * Key scratch words by width, shared by every compiled match: classification runs one
+ * statement at a time on one thread (a load is followed at once by its compare), so one
+ * array per width serves all rules and a load allocates no array per match.
+ */
+const keyScratch: Uint32Array[] = [];
+function scratchKey(words: number): Uint32Array {
+  return (keyScratch[words] ??= new Uint32Array(words));
+}
+
+/** Interval words of single-word values: read at once into numbers, never kept. */
+const ivLo = new Uint32Array(1);
+const ivHi = new Uint32Array(1);
 
 export function anonSet(enc: EncodeEnv, types: DataType[], items: { val: Value; data: number }[]): CompiledSet {
   const specs: SetElementSpec[] = [];
@@ -170,7 +234,7 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   }
   const s = compileSelector(cc.registry, sel);
   const load = s.load;
-  const key = new Uint32Array(s.words);
+  const key = scratchKey(s.words);
   const neg = op === '!=';
   const MISS = Code.Break as number;
 
@@ -189,17 +253,17 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
     };
   }
 
-  const iv = toInterval(right, s.types, cc.encode);
-  if (typeof iv === 'string') fail(iv);
   const bitmask = s.types.length === 1 && s.types[0].bitmask === true;
 
   if (s.words === 1) {
-    const lo = iv.lo[0];
-    const hi = iv.hi[0];
+    const err = intervalInto(right, s.types, cc.encode, ivLo, ivHi);
+    if (err) fail(err);
+    const lo = ivLo[0];
+    const hi = ivHi[0];
     if (maskVal !== undefined) {
-      const mv = toInterval(maskVal, s.types, cc.encode);
-      if (typeof mv === 'string') fail(mv);
-      const m = mv.lo[0];
+      const merr = intervalInto(maskVal, s.types, cc.encode, ivLo, ivHi);
+      if (merr) fail(merr);
+      const m = ivLo[0];
       return (ctx) => (load(ctx, key, 0) && ((key[0] & m) >>> 0 === lo) !== neg ? 0 : MISS);
     }
     if (bitmask && (op === 'in' || op === '!=')) {
@@ -226,6 +290,8 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
         return fail(`unknown operator ${op}`);
     }
   }
+  const iv = toInterval(right, s.types, cc.encode);
+  if (typeof iv === 'string') fail(iv);
   const w = s.words;
   const lo = iv.lo;
   const hi = iv.hi;

@@ -10,7 +10,7 @@ import type { Command, RuleJ, RulesetJson, SetJ, VerdictJ } from './ast.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
 import type { CompiledRule } from './compiled-ruleset.js';
-import { SetSlot, compileRule, verdictCode } from './compiler.js';
+import { RuleCompiler, SetSlot, verdictCode } from './compiler.js';
 import type { LogSink } from './context.js';
 import { ErrorList, RulesetError } from './errors.js';
 import { InterfaceNames } from './interface-names.js';
@@ -168,11 +168,12 @@ export class RulesetEngine extends EventEmitter {
     };
     const pendingSlots = new Map<number, SetSlot>();
     const newCompiled = new Map<RuleJ, CompiledRule>();
-    for (const r of draft.newRules) {
-      const t = next.table(r.family, r.table);
-      if (!t) continue;
-      try {
-        const cr = compileRule(r, {
+    // One compiler per table (its callbacks close over the table), reused for its rules.
+    const compilers = new Map<TableState, RuleCompiler>();
+    const compilerFor = (t: TableState): RuleCompiler => {
+      let rc = compilers.get(t);
+      if (rc === undefined) {
+        rc = new RuleCompiler({
           registry: this.registry,
           encode: enc,
           family: t.json.family,
@@ -180,6 +181,20 @@ export class RulesetEngine extends EventEmitter {
           slot: (name) => slotFor(t, name),
           chainId: (name) => t.chains.get(name)?.id ?? -1,
         });
+        compilers.set(t, rc);
+      }
+      return rc;
+    };
+    let lastTable: TableState | undefined;
+    for (const r of draft.newRules) {
+      // Rules of a load come table by table: skip the key string and lookup while it repeats.
+      if (lastTable === undefined || lastTable.json.name !== r.table || lastTable.json.family !== r.family) {
+        lastTable = next.table(r.family, r.table);
+      }
+      const t = lastTable;
+      if (!t) continue;
+      try {
+        const cr = compilerFor(t).compile(r);
         newCompiled.set(r, cr);
         // New rule objects belong to this batch only: tagging them early is invisible if it fails.
         this.ruleCache.set(r, cr);

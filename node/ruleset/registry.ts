@@ -204,13 +204,24 @@ export class Registry {
   }
 
   statementForJson(stmt: Stmt): StatementModule | undefined {
-    const keys = Object.keys(stmt);
-    return keys.length === 1 ? this.stmtByJson.get(keys[0]) : undefined;
+    const k = onlyKey(stmt);
+    return k === undefined ? undefined : this.stmtByJson.get(k);
   }
 
   type(name: string): DataType | undefined {
     return this.types.get(name);
   }
+}
+
+/** The one own enumerable key of `o`, or undefined when it has none or several (no key array). */
+export function onlyKey(o: object): string | undefined {
+  let key: string | undefined;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (key !== undefined) return undefined;
+    key = k;
+  }
+  return key;
 }
 
 /** Canonical string of a JSON left-hand side, for lookups. */

@@ -17,6 +17,7 @@ import type { Draft } from './transaction.js';
 import { elementsAfter, elemPositions, positions, rulePositions } from './transaction.js';
 import { checkValue, toInterval } from './values.js';
 import { isVerdict } from './modules/verdicts.js';
+import { onlyKey } from './registry.js';
 
 export const MAX_JUMP_DEPTH = 16;
 
@@ -47,59 +48,94 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   const m = reg.matchForLeft(sel);
   if (!m) return `unknown selector ${JSON.stringify(sel)}`;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
-  return [m.type];
+  let types = typesOfModule.get(m);
+  if (types === undefined) typesOfModule.set(m, (types = [m.type]));
+  return types;
 }
 
-export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: ErrorList, enc: EncodeEnv): void {
-  const refs: string[] = [];
-  const family = t.json.family;
-  let terminal = '';
-  if (!Array.isArray(r.expr) || r.expr.length === 0) {
-    errors.add(rulePositions.get(r), 'a rule needs at least one statement');
-    ruleRefs.set(r, refs);
-    return;
-  }
-  for (const stmt of r.expr) {
-    const pos: Pos | undefined = posOf(stmt) ?? rulePositions.get(r);
-    if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
-      errors.add(pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
-      continue;
-    }
-    const mod = reg.statementForJson(stmt);
-    if (!mod) {
-      errors.add(pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
-      continue;
-    }
-    if (terminal) errors.add(pos, `statement after '${terminal}' never runs`);
-    const shape = mod.checkJson(stmt);
-    if (shape) {
-      errors.add(pos, shape);
-      continue;
-    }
-    if (!mod.families.includes(family)) errors.add(pos, `${mod.name} is not available in family ${family}`);
-    const env: ValidateEnv = {
+/** The one-type list of each selector module, shared (callers only read it). */
+const typesOfModule = new WeakMap<object, DataType[]>();
+
+/**
+ * Validates the rules of one table. The environment the statement modules see is built
+ * once and re-pointed per rule and statement (rule, refs, pos), not rebuilt with its
+ * callbacks for every statement of a 10,000-rule load.
+ */
+export class RuleValidator {
+  private refs: string[] = NO_REFS;
+  private readonly env: ValidateEnv;
+
+  constructor(private readonly reg: Registry, private readonly t: TableState, private readonly errors: ErrorList, enc: EncodeEnv) {
+    const family = t.json.family;
+    const self = this;
+    this.env = {
       family,
       errors,
-      pos,
+      pos: undefined,
       registry: reg,
       findSet(name) {
         const s = t.sets.get(name);
-        if (s) refs.push(s.isMap && s.json.map === 'verdict' ? `m:${name}` : `s:${name}`);
+        if (s) self.addRef(s.isMap && s.json.map === 'verdict' ? `m:${name}` : `s:${name}`);
         return s?.json;
       },
-      chain: t.chains.get(r.chain)?.json,
+      chain: undefined,
       hasChain: (name) => t.chains.has(name),
       isBaseChain: (name) => t.chains.get(name)?.json.hook !== undefined,
       edge(target, isGoto) {
-        refs.push(`${isGoto ? 'g' : 'j'}:${target}`);
+        self.addRef(`${isGoto ? 'g' : 'j'}:${target}`);
       },
       selectorTypes: (sel) => selectorTypes(reg, family, sel),
       checkValue: (v, types) => checkValue(v, types, enc),
     };
-    mod.validate?.(stmt, env);
-    if (mod.terminal) terminal = mod.name === 'verdict' ? Object.keys(stmt)[0] : mod.name;
   }
-  ruleRefs.set(r, refs);
+
+  private addRef(ref: string): void {
+    if (this.refs === NO_REFS) this.refs = [];
+    this.refs.push(ref);
+  }
+
+  validate(r: RuleJ): void {
+    const { reg, errors, env } = this;
+    const family = this.t.json.family;
+    this.refs = NO_REFS;
+    let terminal = '';
+    if (!Array.isArray(r.expr) || r.expr.length === 0) {
+      errors.add(rulePositions.get(r), 'a rule needs at least one statement');
+      ruleRefs.set(r, this.refs);
+      return;
+    }
+    env.chain = this.t.chains.get(r.chain)?.json;
+    for (const stmt of r.expr) {
+      const pos: Pos | undefined = posOf(stmt) ?? rulePositions.get(r);
+      if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
+        errors.add(pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
+        continue;
+      }
+      const mod = reg.statementForJson(stmt);
+      if (!mod) {
+        errors.add(pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
+        continue;
+      }
+      if (terminal) errors.add(pos, `statement after '${terminal}' never runs`);
+      const shape = mod.checkJson(stmt);
+      if (shape) {
+        errors.add(pos, shape);
+        continue;
+      }
+      if (!mod.families.includes(family)) errors.add(pos, `${mod.name} is not available in family ${family}`);
+      env.pos = pos;
+      mod.validate?.(stmt, env);
+      if (mod.terminal) terminal = mod.name === 'verdict' ? (onlyKey(stmt) ?? mod.name) : mod.name;
+    }
+    ruleRefs.set(r, this.refs);
+  }
+}
+
+/** Shared by every rule that references nothing (never written: addRef replaces it first). */
+const NO_REFS: string[] = [];
+
+export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: ErrorList, enc: EncodeEnv): void {
+  new RuleValidator(reg, t, errors, enc).validate(r);
 }
 
 function bump(m: Map<string, number>, k: string, d: number): void {
@@ -170,10 +206,26 @@ export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: 
 export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
   const errors = d.errors;
   // Rules first: sets and chains may have been added after the rules in the batch.
-  const tableOf = (r: RuleJ): TableState | undefined => d.tables.get(`${r.family} ${r.table}`);
+  // Rules of a load come table by table: look the table up (and make its validator) only
+  // when it changes.
+  let lastT: TableState | undefined;
+  let lastFamily = '';
+  let lastName = '';
+  const tableOf = (r: RuleJ): TableState | undefined => {
+    if (r.table !== lastName || r.family !== lastFamily) {
+      lastT = d.tables.get(`${r.family} ${r.table}`);
+      lastFamily = r.family;
+      lastName = r.table;
+    }
+    return lastT;
+  };
+  const validators = new Map<TableState, RuleValidator>();
   for (const r of d.newRules) {
     const t = tableOf(r);
-    if (t) validateRule(reg, r, t, errors, enc);
+    if (!t) continue;
+    let v = validators.get(t);
+    if (v === undefined) validators.set(t, (v = new RuleValidator(reg, t, errors, enc)));
+    v.validate(r);
   }
   for (const { table, chain, rule } of d.goneRules) {
     for (const ref of ruleRefs.get(rule) ?? []) {
@@ -214,7 +266,12 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
   if (errors.length > 0) return;
   // Only new edges can make a loop or a deeper path: walk the tables that got some.
   const walk = new Set<TableState>();
-  const hasEdge = (r: RuleJ): boolean => (ruleRefs.get(r) ?? []).some((x) => x[0] === 'j' || x[0] === 'g' || x[0] === 'm');
+  const hasEdge = (r: RuleJ): boolean => {
+    const refs = ruleRefs.get(r);
+    if (refs === undefined) return false;
+    for (const x of refs) if (x[0] === 'j' || x[0] === 'g' || x[0] === 'm') return true;
+    return false;
+  };
   for (const r of d.newRules) {
     const t = tableOf(r);
     if (t && hasEdge(r)) walk.add(t);

@@ -85,11 +85,18 @@ export function toInterval(v: Value, types: DataType[], env: EncodeEnv): KeyInte
   const w = keyWords(types);
   const lo = new Uint32Array(w);
   const hi = new Uint32Array(w);
+  const e = intervalInto(v, types, env, lo, hi);
+  return e ?? { lo, hi };
+}
+
+/**
+ * toInterval into caller-owned words (at least keyWords(types) long): validation and the
+ * compiler convert every value of a 10,000-rule load, and two fresh arrays per value were
+ * a large share of the load's garbage.
+ */
+export function intervalInto(v: Value, types: DataType[], env: EncodeEnv, lo: Uint32Array, hi: Uint32Array): string | null {
   if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) v = v.elem.val;
-  if (types.length === 1) {
-    const e = part(v, types[0], lo, hi, 0, env);
-    return e ?? { lo, hi };
-  }
+  if (types.length === 1) return part(v, types[0], lo, hi, 0, env);
   if (v === null || typeof v !== 'object' || Array.isArray(v) || !('concat' in v)) {
     return `expected a concatenation ${types.map((t) => t.name).join(' . ')}`;
   }
@@ -100,7 +107,21 @@ export function toInterval(v: Value, types: DataType[], env: EncodeEnv): KeyInte
     if (e) return e;
     off += types[i].words;
   }
-  return { lo, hi };
+  return null;
+}
+
+/** Scratch words for checks that only need the verdict of a conversion (grown on demand). */
+let scratchLo = new Uint32Array(8);
+let scratchHi = new Uint32Array(8);
+
+/** Checks one value (no set) against key types without keeping the words. */
+function checkOne(v: Value, types: DataType[], env: EncodeEnv): string | null {
+  const w = keyWords(types);
+  if (w > scratchLo.length) {
+    scratchLo = new Uint32Array(w);
+    scratchHi = new Uint32Array(w);
+  }
+  return intervalInto(v, types, env, scratchLo, scratchHi);
 }
 
 /** Elements of a value: a set's items, or the value itself. */
@@ -111,12 +132,19 @@ export function elementsOf(v: Value): Value[] {
 
 /** Checks a value (or every element of an anonymous set) against key types. */
 export function checkValue(v: Value, types: DataType[], env: EncodeEnv): string | null {
+  if (v === null || typeof v !== 'object' || !('set' in v)) {
+    // The common case, one value: no element list to build.
+    if (Array.isArray(v) && v.length === 2 && !(types.length === 1 && types[0].bitmask)) {
+      return 'map elements ([key, data]) are not allowed here';
+    }
+    return checkOne(v, types, env);
+  }
   for (const e of elementsOf(v)) {
     if (Array.isArray(e) && e.length === 2 && !(types.length === 1 && types[0].bitmask)) {
       return 'map elements ([key, data]) are not allowed here';
     }
-    const r = toInterval(e, types, env);
-    if (typeof r === 'string') return r;
+    const r = checkOne(e, types, env);
+    if (r) return r;
   }
   return null;
 }

@@ -5,15 +5,17 @@
  * recorded for the one-walk loop check.
  */
 import type { VerdictJ } from '../ast.js';
+import { onlyKey } from '../registry.js';
 import type { Registry, StatementModule } from '../registry.js';
 
 const SIMPLE = ['accept', 'drop', 'continue', 'return'] as const;
 
+const verdictFns = new Map<number, () => number>();
+
 export function isVerdict(v: unknown): v is VerdictJ {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const keys = Object.keys(v);
-  if (keys.length !== 1) return false;
-  const k = keys[0];
+  const k = onlyKey(v);
+  if (k === undefined) return false;
   const body = (v as Record<string, unknown>)[k];
   if ((SIMPLE as readonly string[]).includes(k)) return body === null;
   if (k === 'jump' || k === 'goto') {
@@ -62,7 +64,11 @@ export const verdictModule: StatementModule = {
   },
   compile(stmt, env) {
     const code = env.verdictCode(stmt as VerdictJ);
-    return () => code;
+    // One function per code, shared by every rule that ends in it (most rules end in
+    // accept or drop): a full load makes no closure per verdict.
+    let fn = verdictFns.get(code);
+    if (fn === undefined) verdictFns.set(code, (fn = () => code));
+    return fn;
   },
 };
 
