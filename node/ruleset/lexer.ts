@@ -23,8 +23,6 @@ export interface Token extends Pos {
   text: string;
 }
 
-const PUNCT1 = '{}();,=!<>&|+';
-
 function isWordChar(c: number): boolean {
   return (
     (c >= 48 && c <= 57) || // 0-9
@@ -34,74 +32,138 @@ function isWordChar(c: number): boolean {
   );
 }
 
-export function tokenize(text: string, file = '<input>'): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  let line = 1;
-  let lineStart = 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    const col = i - lineStart + 1;
-    if (c === 10) {
-      out.push({ kind: Tok.Eol, text: '\n', line, col });
-      i++;
-      line++;
-      lineStart = i;
-      continue;
+/**
+ * Reads tokens one at a time, on demand. The parser pulls them through a small lookahead
+ * window, so a 10,000-rule file never holds 100,000 token objects at once: tokens that
+ * are not kept as a source position die young, and the garbage collector does not copy
+ * them from one generation to the next (it did, and that was most of the load time).
+ */
+export class Lexer {
+  private i = 0;
+  private line = 1;
+  private lineStart = 0;
+  private readonly n: number;
+  /** Lookahead ring: `len` tokens from `head` (the size is a power of two). */
+  private ring: Token[] = new Array(8);
+  private head = 0;
+  private len = 0;
+
+  constructor(private readonly text: string, private readonly file = '<input>') {
+    this.n = text.length;
+  }
+
+  /** The token `k` places ahead (0 = the next one); Eof repeats at the end. */
+  peekAt(k: number): Token {
+    while (this.len <= k) {
+      if (this.len === this.ring.length) this.grow();
+      this.ring[(this.head + this.len) & (this.ring.length - 1)] = this.scan();
+      this.len++;
     }
-    if (c === 32 || c === 9 || c === 13) {
-      i++;
-      continue;
-    }
-    if (c === 92 && text.charCodeAt(i + 1) === 10) {
-      // backslash-newline continues a line
-      i += 2;
-      line++;
-      lineStart = i;
-      continue;
-    }
-    if (c === 35) {
-      // '#' comment to end of line
-      while (i < n && text.charCodeAt(i) !== 10) i++;
-      continue;
-    }
-    if (c === 34) {
-      let j = i + 1;
-      let s = '';
-      while (j < n && text.charCodeAt(j) !== 34) {
-        if (text.charCodeAt(j) === 10) throw RulesetError.at(file, { line, col }, 'unterminated string');
-        if (text.charCodeAt(j) === 92 && j + 1 < n) {
+    return this.ring[(this.head + k) & (this.ring.length - 1)];
+  }
+
+  /** Consumes the next token (never past Eof). */
+  advance(): void {
+    if (this.len === 0) this.peekAt(0);
+    if (this.ring[this.head].kind === Tok.Eof) return;
+    this.head = (this.head + 1) & (this.ring.length - 1);
+    this.len--;
+  }
+
+  private grow(): void {
+    const old = this.ring;
+    const ring: Token[] = new Array(old.length * 2);
+    for (let k = 0; k < this.len; k++) ring[k] = old[(this.head + k) & (old.length - 1)];
+    this.ring = ring;
+    this.head = 0;
+  }
+
+  /** Scans one token from the text (Eof, again and again, at the end). */
+  private scan(): Token {
+    const text = this.text;
+    const n = this.n;
+    let i = this.i;
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      const col = i - this.lineStart + 1;
+      if (c === 10) {
+        const t: Token = { kind: Tok.Eol, text: '\n', line: this.line, col };
+        i++;
+        this.line++;
+        this.lineStart = i;
+        this.i = i;
+        return t;
+      }
+      if (c === 32 || c === 9 || c === 13) {
+        i++;
+        continue;
+      }
+      if (c === 92 && text.charCodeAt(i + 1) === 10) {
+        // backslash-newline continues a line
+        i += 2;
+        this.line++;
+        this.lineStart = i;
+        continue;
+      }
+      if (c === 35) {
+        // '#' comment to end of line
+        while (i < n && text.charCodeAt(i) !== 10) i++;
+        continue;
+      }
+      if (c === 34) {
+        const line = this.line;
+        let j = i + 1;
+        let s = '';
+        while (j < n && text.charCodeAt(j) !== 34) {
+          if (text.charCodeAt(j) === 10) throw RulesetError.at(this.file, { line, col }, 'unterminated string');
+          if (text.charCodeAt(j) === 92 && j + 1 < n) {
+            j++;
+          }
+          s += text[j];
           j++;
         }
-        s += text[j];
-        j++;
+        if (j >= n) throw RulesetError.at(this.file, { line, col }, 'unterminated string');
+        this.i = j + 1;
+        return { kind: Tok.String, text: s, line, col };
       }
-      if (j >= n) throw RulesetError.at(file, { line, col }, 'unterminated string');
-      out.push({ kind: Tok.String, text: s, line, col });
-      i = j + 1;
-      continue;
+      if (isWordChar(c)) {
+        let j = i + 1;
+        while (j < n && isWordChar(text.charCodeAt(j))) j++;
+        this.i = j;
+        return { kind: Tok.Word, text: text.slice(i, j), line: this.line, col };
+      }
+      // == != <= >= : the second character is '='
+      if ((c === 61 || c === 33 || c === 60 || c === 62) && text.charCodeAt(i + 1) === 61) {
+        this.i = i + 2;
+        return { kind: Tok.Punct, text: text.slice(i, i + 2), line: this.line, col };
+      }
+      if (isPunct1(c)) {
+        this.i = i + 1;
+        return { kind: Tok.Punct, text: text[i], line: this.line, col };
+      }
+      throw RulesetError.at(this.file, { line: this.line, col }, `unexpected character '${text[i]}'`);
     }
-    if (isWordChar(c)) {
-      let j = i + 1;
-      while (j < n && isWordChar(text.charCodeAt(j))) j++;
-      out.push({ kind: Tok.Word, text: text.slice(i, j), line, col });
-      i = j;
-      continue;
-    }
-    // == != <= >= : the second character is '='
-    if ((c === 61 || c === 33 || c === 60 || c === 62) && text.charCodeAt(i + 1) === 61) {
-      out.push({ kind: Tok.Punct, text: text.slice(i, i + 2), line, col });
-      i += 2;
-      continue;
-    }
-    if (PUNCT1.includes(text[i])) {
-      out.push({ kind: Tok.Punct, text: text[i], line, col });
-      i++;
-      continue;
-    }
-    throw RulesetError.at(file, { line, col }, `unexpected character '${text[i]}'`);
+    this.i = i;
+    return { kind: Tok.Eof, text: '', line: this.line, col: i - this.lineStart + 1 };
   }
-  out.push({ kind: Tok.Eof, text: '', line, col: i - lineStart + 1 });
-  return out;
+}
+
+/** One of `{}();,=!<>&|+` (single-character punctuation). */
+function isPunct1(c: number): boolean {
+  return (
+    c === 123 || c === 125 || c === 40 || c === 41 || c === 59 || c === 44 || c === 61 ||
+    c === 33 || c === 60 || c === 62 || c === 38 || c === 124 || c === 43
+  );
+}
+
+/** The whole text as a token list (ending in Eof): for tests and tools; the parser streams. */
+export function tokenize(text: string, file = '<input>'): Token[] {
+  const lx = new Lexer(text, file);
+  const out: Token[] = [];
+  for (;;) {
+    const t = lx.peekAt(0);
+    out.push(t);
+    if (t.kind === Tok.Eof) return out;
+    lx.advance();
+  }
 }

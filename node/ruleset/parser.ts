@@ -12,44 +12,54 @@ import type {
 import { FAMILIES, HOOKS } from './ast.js';
 import { RulesetError, setPos } from './errors.js';
 import type { Pos } from './errors.js';
-import { Tok, tokenize } from './lexer.js';
+import { Lexer, Tok } from './lexer.js';
 import type { Token } from './lexer.js';
 import type { DataType } from './data-types.js';
+import { parseInteger } from './data-types.js';
 import type { Registry, TextReader } from './registry.js';
 import { parseDuration } from './durations.js';
 import { PRIORITY_NAMES } from './priorities.js';
 
+/** Tokens of a `$variable` being expanded. */
 interface Frame {
   toks: Token[];
   i: number;
 }
 
 export class Parser implements TextReader {
-  private stack: Frame[];
+  /** The text's tokens, read on demand. */
+  private readonly lex: Lexer;
+  /** Variable expansions in progress, innermost last (empty: reading the text itself). */
+  private readonly stack: Frame[] = [];
   private readonly defines = new Map<string, Token[]>();
   /** Sets declared so far in this text ("family table name"), for element commands. */
   private readonly declared = new Map<string, SetJ>();
   private expanding = 0;
 
   constructor(readonly registry: Registry, text: string, readonly file = '<input>') {
-    this.stack = [{ toks: tokenize(text, file), i: 0 }];
+    this.lex = new Lexer(text, file);
   }
 
   // ---- token access (with `$var` expansion) ----
 
   peek(): Token {
     for (;;) {
-      const f = this.stack[this.stack.length - 1];
-      const t = f.toks[f.i];
-      if (t === undefined) {
-        this.stack.pop();
-        continue;
-      }
-      if (t.kind === Tok.Word && t.text.startsWith('$')) {
+      let t: Token | undefined;
+      const f = this.stack.length > 0 ? this.stack[this.stack.length - 1] : undefined;
+      if (f !== undefined) {
+        t = f.toks[f.i];
+        if (t === undefined) {
+          this.stack.pop();
+          continue;
+        }
+      } else t = this.lex.peekAt(0);
+      if (t.kind === Tok.Word && t.text.charCodeAt(0) === 36) {
+        // `$name`: replay the define's tokens in its place
         const v = this.defines.get(t.text.slice(1));
         if (!v) this.error(`undefined variable '${t.text}'`, t);
         if (++this.expanding > 10000) this.error('variable expansion too deep', t);
-        f.i++;
+        if (f !== undefined) f.i++;
+        else this.lex.advance();
         this.stack.push({ toks: v, i: 0 });
         continue;
       }
@@ -59,7 +69,10 @@ export class Parser implements TextReader {
 
   next(): Token {
     const t = this.peek();
-    if (t.kind !== Tok.Eof) this.stack[this.stack.length - 1].i++;
+    if (t.kind !== Tok.Eof) {
+      if (this.stack.length > 0) this.stack[this.stack.length - 1].i++;
+      else this.lex.advance();
+    }
     return t;
   }
 
@@ -126,8 +139,10 @@ export class Parser implements TextReader {
 
   integer(): number {
     const t = this.expectWord();
-    if (!/^-?\d+$/.test(t.text) && !/^0x[0-9a-f]+$/i.test(t.text)) this.error(`expected a number, got '${t.text}'`, t);
-    return t.text.startsWith('0x') ? parseInt(t.text.slice(2), 16) : Number(t.text);
+    const neg = t.text.charCodeAt(0) === 45;
+    const v = neg && !t.text.startsWith('-0x') ? parseInteger(t.text.slice(1)) : parseInteger(t.text);
+    if (v === undefined) this.error(`expected a number, got '${t.text}'`, t);
+    return neg ? -v : v;
   }
 
   atRuleEnd(): boolean {
@@ -263,14 +278,15 @@ export class Parser implements TextReader {
         chain.comment = this.string();
         continue;
       }
-      const rule = this.rule(chain.family, chain.table, chain.name);
-      out.push(setPos({ add: { rule } }, t));
+      // The rule carries the position (its first token, this same t); the command needs none.
+      out.push({ add: { rule: this.rule(chain.family, chain.table, chain.name) } });
     }
   }
 
   /** Tokens ahead in the current frame (no variable expansion), for small lookaheads. */
   private peekAt(k: number): Token | undefined {
     this.peek();
+    if (this.stack.length === 0) return this.lex.peekAt(k);
     const f = this.stack[this.stack.length - 1];
     return f.toks[f.i + k];
   }
@@ -563,14 +579,11 @@ export class Parser implements TextReader {
     let op: string = '==';
     let explicit = false;
     const o = this.peek();
-    if (o.kind === Tok.Punct && ['==', '!=', '<', '>', '<=', '>=', '!'].includes(o.text)) {
+    const written = o.kind === Tok.Punct ? PUNCT_OPS.get(o.text) : o.kind === Tok.Word ? WORD_OPS.get(o.text) : undefined;
+    if (written !== undefined) {
       this.next();
       explicit = true;
-      op = o.text === '!' ? '!=' : o.text;
-    } else if (o.kind === Tok.Word && ['eq', 'ne', 'lt', 'gt', 'le', 'ge'].includes(o.text)) {
-      this.next();
-      explicit = true;
-      op = { eq: '==', ne: '!=', lt: '<', gt: '>', le: '<=', ge: '>=' }[o.text]!;
+      op = written;
     }
     if (this.atRuleEnd()) this.error(`expected a value after ${this.selectorText(sel)}`, at);
     const right = this.value(types);
@@ -675,6 +688,12 @@ export class Parser implements TextReader {
   }
 
   private concatValue(types: DataType[], inBraces: boolean): Value {
+    if (types.length === 1) {
+      // One key type (nearly every value): no parts list.
+      const v = this.single(types[0], inBraces);
+      if (this.isWord('.')) this.error(`too many parts: the key is ${types[0].name}`);
+      return v;
+    }
     const parts: Value[] = [];
     for (let i = 0; i < types.length; i++) {
       if (i > 0 && !this.acceptWord('.')) this.error(`expected '.' and a ${types[i].name} (the key is ${types.map((x) => x.name).join(' . ')})`);
@@ -750,6 +769,10 @@ export class Parser implements TextReader {
     return { set: out };
   }
 }
+
+/** Written comparison operators -> the JSON op (`!` alone means `!=`). */
+const PUNCT_OPS = new Map([['==', '=='], ['!=', '!='], ['<', '<'], ['>', '>'], ['<=', '<='], ['>=', '>='], ['!', '!=']]);
+const WORD_OPS = new Map([['eq', '=='], ['ne', '!='], ['lt', '<'], ['gt', '>'], ['le', '<='], ['ge', '>=']]);
 
 function describe(t: Token): string {
   switch (t.kind) {

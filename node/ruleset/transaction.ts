@@ -9,6 +9,13 @@ import { ErrorList, posOf, setPos } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';
+import { onlyKey } from './registry.js';
+
+/** The first own enumerable key (what Object.keys(o)[0] gives), without the key array. */
+function firstKey(o: object): string | undefined {
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return k;
+  return undefined;
+}
 
 export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset';
 
@@ -79,6 +86,19 @@ export class Draft {
     return new RulesetState(this.tables, this.nextHandle, this.nextId);
   }
 
+  /**
+   * The table the previous command touched (owned by this draft): a load's rules come
+   * table by table. Forgotten whenever the tables map itself changes.
+   */
+  private lastTable: TableState | undefined;
+
+  /** mutTable by family and name, skipping the key string while the table repeats. */
+  private mutTableOf(family: string, name: string, pos: unknown): TableState | undefined {
+    const last = this.lastTable;
+    if (last !== undefined && last.json.name === name && last.json.family === family) return last;
+    return (this.lastTable = this.mutTable(`${family} ${name}`, pos));
+  }
+
   private mutTable(key: string, pos: unknown): TableState | undefined {
     const t = this.tables.get(key);
     if (!t) {
@@ -124,20 +144,20 @@ export class Draft {
   }
 
   apply(cmd: Command): void {
-    const verbs = Object.keys(cmd) as Verb[];
-    if (verbs.length !== 1) {
+    const verb = onlyKey(cmd) as Verb | undefined;
+    if (verb === undefined) {
       this.errors.add(posOf(cmd), 'a command has exactly one verb (add, insert, replace, delete, flush)');
       return;
     }
-    const verb = verbs[0];
     const obj = cmd[verb] as Record<string, unknown>;
-    const kind = Object.keys(obj ?? {})[0];
-    const body = obj?.[kind] as never;
+    const kind = obj !== null && typeof obj === 'object' ? firstKey(obj) : undefined;
+    const body = (kind === undefined ? undefined : obj[kind]) as never;
     const pos = posOf(cmd) ? cmd : body;
     switch (kind) {
       case 'ruleset':
         if (verb !== 'flush') return this.errors.add(posOf(pos), `cannot ${verb} the ruleset`);
         this.tables = new Map();
+        this.lastTable = undefined;
         this.rulesetFlushed = true;
         this.structureChanged = true;
         this.changes.push({ op: 'flush', kind: 'ruleset' });
@@ -159,6 +179,7 @@ export class Draft {
   }
 
   private table(verb: Verb, j: TableJ, pos: unknown): void {
+    this.lastTable = undefined;
     const key = tableKey(j.family, j.name);
     const exists = this.tables.get(key);
     switch (verb) {
@@ -198,7 +219,7 @@ export class Draft {
   }
 
   private chain(verb: Verb, j: ChainJ, pos: unknown): void {
-    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    const t = this.mutTableOf(j.family, j.table, pos);
     if (!t) return;
     const exists = t.chains.get(j.name);
     switch (verb) {
@@ -269,29 +290,17 @@ export class Draft {
   }
 
   private rule(verb: Verb, j: RuleJ, pos: unknown): void {
-    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    const t = this.mutTableOf(j.family, j.table, pos);
     if (!t) return;
     const c = this.mutChain(t, j.chain, pos);
     if (!c) return;
-    const findIdx = (h: number | undefined, what: string): number => {
-      const i = h === undefined ? -1 : c.rules.findIndex((r) => r.handle === h);
-      if (i < 0) this.errors.add(posOf(pos), `no rule with handle ${h} in chain ${j.chain} (${what})`);
-      return i;
-    };
-    const fresh = (): RuleJ => {
-      const r: RuleJ = { family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr };
-      if (j.comment !== undefined) r.comment = j.comment;
-      setPos(r, posOf(j) ?? posOf(pos));
-      this.newRules.add(r);
-      return r;
-    };
     switch (verb) {
       case 'add':
       case 'create':
       case 'insert': {
         let at: number;
         if (j.position !== undefined) {
-          const i = findIdx(j.position, 'position');
+          const i = this.ruleIndex(c, j, pos, j.position, 'position');
           if (i < 0) return;
           at = verb === 'insert' ? i : i + 1;
         } else if (j.index !== undefined) {
@@ -299,7 +308,7 @@ export class Draft {
           at = verb === 'insert' ? j.index : j.index + 1;
           if (at > c.rules.length) at = c.rules.length;
         } else at = verb === 'insert' ? 0 : c.rules.length;
-        const r = fresh();
+        const r = this.freshRule(j, pos);
         if (at === c.rules.length) {
           c.rules.push(r);
           c.compiled.push(undefined);
@@ -311,10 +320,10 @@ export class Draft {
         return;
       }
       case 'replace': {
-        const i = findIdx(j.handle, 'replace');
+        const i = this.ruleIndex(c, j, pos, j.handle, 'replace');
         if (i < 0) return;
         this.drop(t, c, c.rules[i]);
-        const r = fresh();
+        const r = this.freshRule(j, pos);
         r.handle = j.handle;
         this.nextHandle--;
         c.rules[i] = r;
@@ -323,7 +332,7 @@ export class Draft {
         return;
       }
       case 'delete': {
-        const i = findIdx(j.handle, 'delete');
+        const i = this.ruleIndex(c, j, pos, j.handle, 'delete');
         if (i < 0) return;
         this.drop(t, c, c.rules[i]);
         c.rules.splice(i, 1);
@@ -336,8 +345,24 @@ export class Draft {
     }
   }
 
+  private ruleIndex(c: ChainState, j: RuleJ, pos: unknown, h: number | undefined, what: string): number {
+    let i = -1;
+    if (h !== undefined) for (let k = 0; k < c.rules.length && i < 0; k++) if (c.rules[k].handle === h) i = k;
+    if (i < 0) this.errors.add(posOf(pos), `no rule with handle ${h} in chain ${j.chain} (${what})`);
+    return i;
+  }
+
+  /** The committed copy of a rule command's rule, with a new handle and its source position. */
+  private freshRule(j: RuleJ, pos: unknown): RuleJ {
+    const r: RuleJ = { family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr };
+    if (j.comment !== undefined) r.comment = j.comment;
+    setPos(r, posOf(j) ?? posOf(pos));
+    this.newRules.add(r);
+    return r;
+  }
+
   private set(verb: Verb, j: SetJ, isMap: boolean, pos: unknown): void {
-    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    const t = this.mutTableOf(j.family, j.table, pos);
     if (!t) return;
     const exists = t.sets.get(j.name);
     const kind = isMap ? 'map' : 'set';
@@ -406,7 +431,7 @@ export class Draft {
   }
 
   private element(verb: Verb, j: ElementJ, pos: unknown): void {
-    const t = this.mutTable(tableKey(j.family, j.table), pos);
+    const t = this.mutTableOf(j.family, j.table, pos);
     if (!t) return;
     if (!Array.isArray(j.elem)) return this.errors.add(posOf(pos), 'element needs an elem list');
     if (verb === 'add' || verb === 'create') return this.addElems(t, j.name, j.elem, pos);

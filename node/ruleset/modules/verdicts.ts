@@ -41,11 +41,21 @@ export const verdictModule: StatementModule = {
   families: ['ip', 'ip6', 'inet'],
   terminal: true,
   parse(r, first) {
-    if (first.text === 'jump' || first.text === 'goto') {
-      const t = r.expectWord();
-      return { [first.text]: { target: t.text } };
+    // Literal objects per verdict (a computed key takes V8's slow literal path, per rule).
+    switch (first.text) {
+      case 'accept':
+        return { accept: null };
+      case 'drop':
+        return { drop: null };
+      case 'continue':
+        return { continue: null };
+      case 'return':
+        return { return: null };
+      case 'jump':
+        return { jump: { target: r.expectWord().text } };
+      default:
+        return { goto: { target: r.expectWord().text } };
     }
-    return { [first.text]: null };
   },
   print(stmt, p) {
     return p.verdict(stmt as VerdictJ);
