@@ -24,7 +24,7 @@ import { HashKeySet, buildSet } from './set-structures.js';
 import type { CompiledSet, SetElementSpec } from './set-structures.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import type { DataType } from './data-types.js';
-import { RulesetState, elemValue } from './state.js';
+import { RULE_COMPILED, RulesetState, elemValue } from './state.js';
 import type { Change } from './transaction.js';
 import { Draft, commitElements, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
@@ -51,8 +51,6 @@ export interface CommitResult {
   ms: number;
 }
 
-const COMPILED: unique symbol = Symbol('compiled');
-
 const HOOK_INDEX: Record<string, number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
 export class RulesetEngine extends EventEmitter {
@@ -65,9 +63,9 @@ export class RulesetEngine extends EventEmitter {
   private current: CompiledRuleset;
   /** Compiled form of committed rules, kept on the rule under a symbol (see errors.ts POS). */
   private readonly ruleCache = {
-    get: (r: RuleJ): CompiledRule | undefined => (r as { [COMPILED]?: CompiledRule })[COMPILED],
+    get: (r: RuleJ): CompiledRule | undefined => (r as { [RULE_COMPILED]?: CompiledRule })[RULE_COMPILED],
     set: (r: RuleJ, c: CompiledRule): void => {
-      (r as { [COMPILED]?: CompiledRule })[COMPILED] = c;
+      (r as { [RULE_COMPILED]?: CompiledRule })[RULE_COMPILED] = c;
     },
   };
   private readonly slots = new Map<number, SetSlot>();

@@ -23,6 +23,10 @@ export interface Token extends Pos {
   text: string;
 }
 
+/** Intern table size (a power of two) and fill limit (half, so probes stay short). */
+const INTERN_SLOTS = 4096;
+const INTERN_MAX = 2048;
+
 function isWordChar(c: number): boolean {
   return (
     (c >= 48 && c <= 57) || // 0-9
@@ -43,29 +47,40 @@ export class Lexer {
   private line = 1;
   private lineStart = 0;
   private readonly n: number;
-  /** Lookahead ring: `len` tokens from `head` (the size is a power of two). */
+  /** The next token (what peekAt(0) returns): one field read on the parser's hot path. */
+  private cur: Token;
+  /** Tokens after `cur` already scanned for a lookahead: `len` of them from `head` (power-of-two ring). */
   private ring: Token[] = new Array(8);
   private head = 0;
   private len = 0;
+  /** Interned words (see word()): hash slots of strings, and how many are taken. */
+  private readonly words: string[] = new Array(INTERN_SLOTS);
+  private interned = 0;
 
   constructor(private readonly text: string, private readonly file = '<input>') {
     this.n = text.length;
+    this.cur = this.scan();
   }
 
   /** The token `k` places ahead (0 = the next one); Eof repeats at the end. */
   peekAt(k: number): Token {
-    while (this.len <= k) {
+    if (k === 0) return this.cur;
+    while (this.len < k) {
       if (this.len === this.ring.length) this.grow();
       this.ring[(this.head + this.len) & (this.ring.length - 1)] = this.scan();
       this.len++;
     }
-    return this.ring[(this.head + k) & (this.ring.length - 1)];
+    return this.ring[(this.head + k - 1) & (this.ring.length - 1)];
   }
 
   /** Consumes the next token (never past Eof). */
   advance(): void {
-    if (this.len === 0) this.peekAt(0);
-    if (this.ring[this.head].kind === Tok.Eof) return;
+    if (this.cur.kind === Tok.Eof) return;
+    if (this.len === 0) {
+      this.cur = this.scan();
+      return;
+    }
+    this.cur = this.ring[this.head];
     this.head = (this.head + 1) & (this.ring.length - 1);
     this.len--;
   }
@@ -76,6 +91,29 @@ export class Lexer {
     for (let k = 0; k < this.len; k++) ring[k] = old[(this.head + k) & (old.length - 1)];
     this.ring = ring;
     this.head = 0;
+  }
+
+  /**
+   * The word text[i, j) as a string, shared with earlier equal words while the intern
+   * table has room: keywords (ip, saddr, tcp, dport, counter, accept...) repeat on every
+   * rule, and a token kept as a source position then keeps no string of its own.
+   */
+  private word(i: number, j: number, h: number): string {
+    const len = j - i;
+    if (len > 24) return this.text.slice(i, j);
+    const words = this.words;
+    for (let k = h & (INTERN_SLOTS - 1); ; k = (k + 1) & (INTERN_SLOTS - 1)) {
+      const w = words[k];
+      if (w === undefined) {
+        const s = this.text.slice(i, j);
+        if (this.interned < INTERN_MAX) {
+          words[k] = s;
+          this.interned++;
+        }
+        return s;
+      }
+      if (w.length === len && this.text.startsWith(w, i)) return w;
+    }
   }
 
   /** Scans one token from the text (Eof, again and again, at the end). */
@@ -128,9 +166,14 @@ export class Lexer {
       }
       if (isWordChar(c)) {
         let j = i + 1;
-        while (j < n && isWordChar(text.charCodeAt(j))) j++;
+        let h = c;
+        for (; j < n; j++) {
+          const d = text.charCodeAt(j);
+          if (!isWordChar(d)) break;
+          h = (h * 31 + d) | 0;
+        }
         this.i = j;
-        return { kind: Tok.Word, text: text.slice(i, j), line: this.line, col };
+        return { kind: Tok.Word, text: this.word(i, j, h), line: this.line, col };
       }
       // == != <= >= : the second character is '='
       if ((c === 61 || c === 33 || c === 60 || c === 62) && text.charCodeAt(i + 1) === 61) {

@@ -10,7 +10,7 @@ import type {
   ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
 } from './ast.js';
 import { FAMILIES, HOOKS } from './ast.js';
-import { RulesetError, setPos } from './errors.js';
+import { POS, RulesetError, setPos } from './errors.js';
 import type { Pos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
 import type { Token } from './lexer.js';
@@ -43,6 +43,11 @@ export class Parser implements TextReader {
   // ---- token access (with `$var` expansion) ----
 
   peek(): Token {
+    if (this.stack.length === 0) {
+      // Reading the text itself (no variable being expanded): the common case.
+      const t = this.lex.peekAt(0);
+      if (t.kind !== Tok.Word || t.text.charCodeAt(0) !== 36) return t;
+    }
     for (;;) {
       let t: Token | undefined;
       const f = this.stack.length > 0 ? this.stack[this.stack.length - 1] : undefined;
@@ -536,21 +541,30 @@ export class Parser implements TextReader {
 
   // ---- rules ----
 
+  /** Statements of the rule being read; copied out at its end into an exact-size array. */
+  private readonly stmts: Stmt[] = [];
+
   rule(family: Family, table: string, chain: string): RuleJ {
     const start = this.peek();
-    const expr: Stmt[] = [];
-    const rule: RuleJ = setPos({ family, table, chain, expr }, start);
+    const stmts = this.stmts;
+    const base = stmts.length; // a rule inside a rule (none today) would stack above
+    let comment: string | undefined;
     while (!this.atRuleEnd()) {
       const t = this.peek();
       if (t.kind !== Tok.Word) this.error(`expected a match or statement, got ${describe(t)}`, t);
       if (t.text === 'comment') {
         this.next();
-        rule.comment = this.string();
+        comment = this.string();
         continue;
       }
-      expr.push(setPos(this.statement(), t));
+      stmts.push(setPos(this.statement(), t));
     }
-    if (expr.length === 0) this.error('empty rule', start);
+    if (stmts.length === base) this.error('empty rule', start);
+    const expr = stmts.slice(base);
+    stmts.length = base;
+    // The position is a slot of the literal: setPos on a new object costs a property array.
+    const rule = { family, table, chain, expr, [POS]: start } as RuleJ;
+    if (comment !== undefined) rule.comment = comment;
     return rule;
   }
 
@@ -597,7 +611,7 @@ export class Parser implements TextReader {
     // comparison); an explicit == compares the whole field.
     if (!explicit && types.length === 1 && types[0].bitmask && !('&' in left) && typeof right !== 'object') op = 'in';
     if (!explicit && Array.isArray(right)) op = 'in';
-    return { match: { op, left, right } };
+    return { match: { op, left, right }, [POS]: at } as Stmt;
   }
 
   private selectorText(sel: Selector): string {

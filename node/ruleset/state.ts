@@ -8,6 +8,15 @@
 import type { ChainJ, Family, RuleJ, SetJ, TableJ, Value, VerdictJ } from './ast.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 
+/**
+ * Per-rule data kept on committed rule objects under symbol keys (see errors.ts POS):
+ * what the rule references (validate.ts) and its compiled form (engine.ts). Declared
+ * here so a new rule is created with these slots in its literal: adding a property to
+ * an existing object allocates a property array, and a load makes 10,000s of rules.
+ */
+export const RULE_REFS: unique symbol = Symbol('refs');
+export const RULE_COMPILED: unique symbol = Symbol('compiled');
+
 export interface ChainState {
   json: ChainJ;
   rules: RuleJ[];

@@ -5,9 +5,9 @@
  * committed state: a failed batch is simply dropped.
  */
 import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
-import { ErrorList, posOf, setPos } from './errors.js';
+import { ErrorList, POS, posOf, setPos } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
-import { RulesetState, elemKey, elemOptions, tableKey } from './state.js';
+import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';
 import { onlyKey } from './registry.js';
 
@@ -354,9 +354,12 @@ export class Draft {
 
   /** The committed copy of a rule command's rule, with a new handle and its source position. */
   private freshRule(j: RuleJ, pos: unknown): RuleJ {
-    const r: RuleJ = { family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr };
+    // Position, references and compiled form are slots of the literal (state.ts RULE_REFS).
+    const r: RuleJ = {
+      family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr,
+      [POS]: posOf(j) ?? posOf(pos), [RULE_REFS]: undefined, [RULE_COMPILED]: undefined,
+    } as RuleJ;
     if (j.comment !== undefined) r.comment = j.comment;
-    setPos(r, posOf(j) ?? posOf(pos));
     this.newRules.add(r);
     return r;
   }

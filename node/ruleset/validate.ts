@@ -12,7 +12,7 @@ import type { ErrorList, Pos } from './errors.js';
 import { posOf } from './errors.js';
 import type { Registry, ValidateEnv } from './registry.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
-import { elemValue } from './state.js';
+import { RULE_REFS, elemValue } from './state.js';
 import type { Draft } from './transaction.js';
 import { elementsAfter, elemPositions, positions, rulePositions } from './transaction.js';
 import { checkValue, toInterval } from './values.js';
@@ -21,12 +21,11 @@ import { onlyKey } from './registry.js';
 
 export const MAX_JUMP_DEPTH = 16;
 
-/** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP" (symbol property, see errors.ts POS). */
-const REFS: unique symbol = Symbol('refs');
+/** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP" (symbol slot, see state.ts RULE_REFS). */
 export const ruleRefs = {
-  get: (r: RuleJ): string[] | undefined => (r as { [REFS]?: string[] })[REFS],
+  get: (r: RuleJ): string[] | undefined => (r as { [RULE_REFS]?: string[] })[RULE_REFS],
   set: (r: RuleJ, refs: string[]): void => {
-    (r as { [REFS]?: string[] })[REFS] = refs;
+    (r as { [RULE_REFS]?: string[] })[RULE_REFS] = refs;
   },
 };
 /** Jump/goto targets held by a verdict map's elements. */

@@ -3,6 +3,8 @@
  * counts as the number of wire packets it stands for (pkt.segments). The cell is kept
  * by rule handle across generations, so counts survive transactions.
  */
+import type { Stmt } from '../ast.js';
+import { POS } from '../errors.js';
 import type { Registry, StatementModule, CounterCell } from '../registry.js';
 
 export const counterModule: StatementModule = {
@@ -15,7 +17,7 @@ export const counterModule: StatementModule = {
     { name: 'bytes', type: 'integer', help: 'initial byte count' },
   ],
   families: ['ip', 'ip6', 'inet'],
-  parse(r) {
+  parse(r, first) {
     let packets = 0;
     let bytes = 0;
     if (r.acceptWord('packets')) {
@@ -23,7 +25,9 @@ export const counterModule: StatementModule = {
       r.expectWord('bytes');
       bytes = r.integer();
     }
-    return { counter: { packets, bytes } };
+    // POS in the literal: the parser sets the statement's position, and a slot that
+    // exists already costs nothing to fill (errors.ts POS).
+    return { counter: { packets, bytes }, [POS]: first } as Stmt;
   },
   print(stmt) {
     const c = (stmt as { counter: CounterCell | null }).counter;
@@ -33,10 +37,9 @@ export const counterModule: StatementModule = {
     const c = (stmt as { counter: unknown }).counter;
     if (c === null) return null;
     if (typeof c !== 'object') return 'counter must be null or {packets, bytes}';
-    const o = c as Record<string, unknown>;
-    for (const k of ['packets', 'bytes']) {
-      if (o[k] !== undefined && (typeof o[k] !== 'number' || (o[k] as number) < 0)) return `counter ${k} must be a non-negative number`;
-    }
+    const o = c as { packets?: unknown; bytes?: unknown };
+    if (!isCount(o.packets)) return 'counter packets must be a non-negative number';
+    if (!isCount(o.bytes)) return 'counter bytes must be a non-negative number';
     return null;
   },
   compile(stmt, env) {
@@ -51,6 +54,11 @@ export const counterModule: StatementModule = {
     };
   },
 };
+
+/** Absent, or a number >= 0. */
+function isCount(v: unknown): boolean {
+  return v === undefined || (typeof v === 'number' && v >= 0);
+}
 
 export function registerCounter(r: Registry): void {
   r.registerStatement(counterModule);

@@ -4,7 +4,8 @@
  * resumes after the last jump (or applies the base chain's policy). Jump/goto edges are
  * recorded for the one-walk loop check.
  */
-import type { VerdictJ } from '../ast.js';
+import type { Stmt, VerdictJ } from '../ast.js';
+import { POS } from '../errors.js';
 import { onlyKey } from '../registry.js';
 import type { Registry, StatementModule } from '../registry.js';
 
@@ -41,20 +42,21 @@ export const verdictModule: StatementModule = {
   families: ['ip', 'ip6', 'inet'],
   terminal: true,
   parse(r, first) {
-    // Literal objects per verdict (a computed key takes V8's slow literal path, per rule).
+    // Literal objects per verdict (a computed key takes V8's slow literal path, per rule),
+    // with the position slot the parser fills (errors.ts POS).
     switch (first.text) {
       case 'accept':
-        return { accept: null };
+        return { accept: null, [POS]: first } as Stmt;
       case 'drop':
-        return { drop: null };
+        return { drop: null, [POS]: first } as Stmt;
       case 'continue':
-        return { continue: null };
+        return { continue: null, [POS]: first } as Stmt;
       case 'return':
-        return { return: null };
+        return { return: null, [POS]: first } as Stmt;
       case 'jump':
-        return { jump: { target: r.expectWord().text } };
+        return { jump: { target: r.expectWord().text }, [POS]: first } as Stmt;
       default:
-        return { goto: { target: r.expectWord().text } };
+        return { goto: { target: r.expectWord().text }, [POS]: first } as Stmt;
     }
   },
   print(stmt, p) {
