@@ -109,47 +109,61 @@ export function compileRule(rule: RuleJ, cc: RuleCompileContext): CompiledRule {
   return new RuleCompiler(cc).compile(rule);
 }
 
-/** Runs statement functions in order; specialised for short rules (most rules). */
+/**
+ * Runs statement functions in order; specialised for short rules (most rules). Each
+ * closure comes from its own small factory, so it holds exactly the functions it calls
+ * (one context each, nothing else kept alive per rule).
+ */
 function chainFns(f: StmtFn[]): StmtFn {
   switch (f.length) {
     case 1:
       return f[0];
-    case 2: {
-      const [a, b] = f;
-      return (ctx) => {
-        const c = a(ctx);
-        return c !== 0 ? c : b(ctx);
-      };
-    }
-    case 3: {
-      const [a, b, d] = f;
-      return (ctx) => {
-        let c = a(ctx);
-        if (c !== 0) return c;
-        c = b(ctx);
-        return c !== 0 ? c : d(ctx);
-      };
-    }
-    case 4: {
-      const [a, b, d, e] = f;
-      return (ctx) => {
-        let c = a(ctx);
-        if (c !== 0) return c;
-        c = b(ctx);
-        if (c !== 0) return c;
-        c = d(ctx);
-        return c !== 0 ? c : e(ctx);
-      };
-    }
+    case 2:
+      return chain2(f[0], f[1]);
+    case 3:
+      return chain3(f[0], f[1], f[2]);
+    case 4:
+      return chain4(f[0], f[1], f[2], f[3]);
     default:
-      return (ctx) => {
-        for (let i = 0; i < f.length; i++) {
-          const c = f[i](ctx);
-          if (c !== 0) return c;
-        }
-        return 0;
-      };
+      return chainN(f);
   }
+}
+
+function chain2(a: StmtFn, b: StmtFn): StmtFn {
+  return (ctx) => {
+    const c = a(ctx);
+    return c !== 0 ? c : b(ctx);
+  };
+}
+
+function chain3(a: StmtFn, b: StmtFn, d: StmtFn): StmtFn {
+  return (ctx) => {
+    let c = a(ctx);
+    if (c !== 0) return c;
+    c = b(ctx);
+    return c !== 0 ? c : d(ctx);
+  };
+}
+
+function chain4(a: StmtFn, b: StmtFn, d: StmtFn, e: StmtFn): StmtFn {
+  return (ctx) => {
+    let c = a(ctx);
+    if (c !== 0) return c;
+    c = b(ctx);
+    if (c !== 0) return c;
+    c = d(ctx);
+    return c !== 0 ? c : e(ctx);
+  };
+}
+
+function chainN(f: StmtFn[]): StmtFn {
+  return (ctx) => {
+    for (let i = 0; i < f.length; i++) {
+      const c = f[i](ctx);
+      if (c !== 0) return c;
+    }
+    return 0;
+  };
 }
 
 export function verdictCode(v: VerdictJ, chainId: (name: string) => number): number {
@@ -236,7 +250,6 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   const load = s.load;
   const key = scratchKey(s.words);
   const neg = op === '!=';
-  const MISS = Code.Break as number;
 
   // Sets: named (through the slot) or anonymous.
   let set: CompiledSet | undefined;
@@ -245,13 +258,7 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   } else if (right !== null && typeof right === 'object' && !Array.isArray(right) && 'set' in right) {
     set = anonSet(cc.encode, s.types, elementsOf(right).map((val) => ({ val, data: 0 })));
   }
-  if (set) {
-    const st = set;
-    return (ctx) => {
-      if (!load(ctx, key, 0)) return MISS;
-      return (st.lookup(key, 0, ctx.nowMs) >= 0) !== neg ? 0 : MISS;
-    };
-  }
+  if (set) return inSet(load, key, set, neg);
 
   const bitmask = s.types.length === 1 && s.types[0].bitmask === true;
 
@@ -263,29 +270,24 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
     if (maskVal !== undefined) {
       const merr = intervalInto(maskVal, s.types, cc.encode, ivLo, ivHi);
       if (merr) fail(merr);
-      const m = ivLo[0];
-      return (ctx) => (load(ctx, key, 0) && ((key[0] & m) >>> 0 === lo) !== neg ? 0 : MISS);
+      return masked1(load, ivLo[0], lo, neg);
     }
-    if (bitmask && (op === 'in' || op === '!=')) {
-      // flag test: any of the bits set (`in`), none of them set (`!=`), kernel-style bitwise + cmp.
-      return (ctx) => (load(ctx, key, 0) && ((key[0] & lo) !== 0) !== neg ? 0 : MISS);
-    }
+    // flag test: any of the bits set (`in`), none of them set (`!=`), kernel-style bitwise + cmp.
+    if (bitmask && (op === 'in' || op === '!=')) return anyBits1(load, lo, neg);
     switch (op) {
       case '==':
       case 'in':
-        if (lo === hi) return (ctx) => (load(ctx, key, 0) && key[0] === lo ? 0 : MISS);
-        return (ctx) => (load(ctx, key, 0) && key[0] >= lo && key[0] <= hi ? 0 : MISS);
+        return lo === hi ? eq1(load, lo) : inRange1(load, lo, hi);
       case '!=':
-        if (lo === hi) return (ctx) => (load(ctx, key, 0) && key[0] !== lo ? 0 : MISS);
-        return (ctx) => (load(ctx, key, 0) && (key[0] < lo || key[0] > hi) ? 0 : MISS);
+        return lo === hi ? ne1(load, lo) : outRange1(load, lo, hi);
       case '<':
-        return (ctx) => (load(ctx, key, 0) && key[0] < lo ? 0 : MISS);
+        return lt1(load, lo);
       case '<=':
-        return (ctx) => (load(ctx, key, 0) && key[0] <= hi ? 0 : MISS);
+        return le1(load, hi);
       case '>':
-        return (ctx) => (load(ctx, key, 0) && key[0] > hi ? 0 : MISS);
+        return gt1(load, hi);
       case '>=':
-        return (ctx) => (load(ctx, key, 0) && key[0] >= lo ? 0 : MISS);
+        return ge1(load, lo);
       default:
         return fail(`unknown operator ${op}`);
     }
@@ -293,27 +295,92 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   const iv = toInterval(right, s.types, cc.encode);
   if (typeof iv === 'string') fail(iv);
   const w = s.words;
-  const lo = iv.lo;
-  const hi = iv.hi;
   switch (op) {
     case '==':
     case 'in':
     case '!=':
-      return (ctx) => {
-        if (!load(ctx, key, 0)) return MISS;
-        const inside = cmpWords(key, lo, w) >= 0 && cmpWords(key, hi, w) <= 0;
-        return inside !== neg ? 0 : MISS;
-      };
+      return inWords(load, key, iv.lo, iv.hi, w, neg);
     case '<':
-      return (ctx) => (load(ctx, key, 0) && cmpWords(key, lo, w) < 0 ? 0 : MISS);
+      return cmpBelow(load, key, iv.lo, w, 0);
     case '<=':
-      return (ctx) => (load(ctx, key, 0) && cmpWords(key, hi, w) <= 0 ? 0 : MISS);
+      return cmpBelow(load, key, iv.hi, w, 1);
     case '>':
-      return (ctx) => (load(ctx, key, 0) && cmpWords(key, hi, w) > 0 ? 0 : MISS);
+      return cmpAbove(load, key, iv.hi, w, 0);
     case '>=':
-      return (ctx) => (load(ctx, key, 0) && cmpWords(key, lo, w) >= 0 ? 0 : MISS);
+      return cmpAbove(load, key, iv.lo, w, -1);
     default:
       return fail(`unknown operator ${op}`);
   }
 }
 
+// ---- compiled matches: one factory per shape, so each closure keeps only its own values ----
+
+const MISS = Code.Break as number;
+/** The one-word key scratch (see scratchKey). */
+const K1 = scratchKey(1);
+
+function inSet(load: Loader, key: Uint32Array, st: CompiledSet, neg: boolean): StmtFn {
+  return (ctx) => {
+    if (!load(ctx, key, 0)) return MISS;
+    return (st.lookup(key, 0, ctx.nowMs) >= 0) !== neg ? 0 : MISS;
+  };
+}
+
+function masked1(load: Loader, mask: number, v: number, neg: boolean): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && ((K1[0] & mask) >>> 0 === v) !== neg ? 0 : MISS);
+}
+
+function anyBits1(load: Loader, bits: number, neg: boolean): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && ((K1[0] & bits) !== 0) !== neg ? 0 : MISS);
+}
+
+function eq1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] === v ? 0 : MISS);
+}
+
+function ne1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] !== v ? 0 : MISS);
+}
+
+function inRange1(load: Loader, lo: number, hi: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] >= lo && K1[0] <= hi ? 0 : MISS);
+}
+
+function outRange1(load: Loader, lo: number, hi: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && (K1[0] < lo || K1[0] > hi) ? 0 : MISS);
+}
+
+function lt1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] < v ? 0 : MISS);
+}
+
+function le1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] <= v ? 0 : MISS);
+}
+
+function gt1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] > v ? 0 : MISS);
+}
+
+function ge1(load: Loader, v: number): StmtFn {
+  return (ctx) => (load(ctx, K1, 0) && K1[0] >= v ? 0 : MISS);
+}
+
+/** lo <= key <= hi over `w` words (`neg`: outside). */
+function inWords(load: Loader, key: Uint32Array, lo: Uint32Array, hi: Uint32Array, w: number, neg: boolean): StmtFn {
+  return (ctx) => {
+    if (!load(ctx, key, 0)) return MISS;
+    const inside = cmpWords(key, lo, w) >= 0 && cmpWords(key, hi, w) <= 0;
+    return inside !== neg ? 0 : MISS;
+  };
+}
+
+/** key < bound (`eq` 0), or key <= bound (`eq` 1). */
+function cmpBelow(load: Loader, key: Uint32Array, bound: Uint32Array, w: number, eq: number): StmtFn {
+  return (ctx) => (load(ctx, key, 0) && cmpWords(key, bound, w) < eq ? 0 : MISS);
+}
+
+/** key > bound (`eq` 0), or key >= bound (`eq` -1). */
+function cmpAbove(load: Loader, key: Uint32Array, bound: Uint32Array, w: number, eq: number): StmtFn {
+  return (ctx) => (load(ctx, key, 0) && cmpWords(key, bound, w) > eq ? 0 : MISS);
+}

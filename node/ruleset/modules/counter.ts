@@ -5,7 +5,7 @@
  */
 import type { Stmt } from '../ast.js';
 import { POS } from '../errors.js';
-import type { Registry, StatementModule, CounterCell } from '../registry.js';
+import type { Registry, StatementModule, CounterCell, StmtFn } from '../registry.js';
 
 export const counterModule: StatementModule = {
   name: 'counter',
@@ -46,14 +46,19 @@ export const counterModule: StatementModule = {
     const init = (stmt as { counter: Partial<CounterCell> | null }).counter;
     const cell: CounterCell = { packets: init?.packets ?? 0, bytes: init?.bytes ?? 0 };
     env.counter(cell);
-    return (ctx) => {
-      const p = ctx.pkt;
-      cell.packets += p.segments;
-      cell.bytes += p.end - p.l3Off;
-      return 0;
-    };
+    return countInto(cell);
   },
 };
+
+/** The counting closure, made apart from compile so it keeps only its cell alive. */
+function countInto(cell: CounterCell): StmtFn {
+  return (ctx) => {
+    const p = ctx.pkt;
+    cell.packets += p.segments;
+    cell.bytes += p.end - p.l3Off;
+    return 0;
+  };
+}
 
 /** Absent, or a number >= 0. */
 function isCount(v: unknown): boolean {
