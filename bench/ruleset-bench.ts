@@ -2,7 +2,9 @@
  * The ruleset engine's numbers (issue 4), each beside its baseline from the same run:
  *
  *   ruleset-load     10,000 rules in 1,000 chains: `hafw ruleset check FILE` as a child
- *                    process (process start included) and the library alone, against
+ *                    process (process start included; also the child's own cold
+ *                    parse + validate + compile time), the library alone (warm, in this
+ *                    process) and `node -e 0` (the floor under any node command), against
  *                    `nft -f FILE` into a fresh network namespace. Target: hafw <= 0.25x nft.
  *   ruleset-tx       adding one rule to rulesets of 10k, 50k and 100k rules spread over
  *                    chains (10 a chain): time per transaction must stay flat.
@@ -32,12 +34,16 @@ function median(xs: number[]): number {
 }
 
 /** Wall time of a child process, start to exit, in ms; throws when it fails. */
-function timeProcess(argv: string[]): number {
+function timeProcess(argv: string[], env?: NodeJS.ProcessEnv): number {
+  return runProcess(argv, env).ms;
+}
+
+function runProcess(argv: string[], env?: NodeJS.ProcessEnv): { ms: number; stdout: string } {
   const t0 = performance.now();
-  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).slice(0, 500)}`);
-  return ms;
+  return { ms, stdout: r.stdout };
 }
 
 async function loadBench(dir: string): Promise<BenchResult[]> {
@@ -66,8 +72,29 @@ async function loadBench(dir: string): Promise<BenchResult[]> {
   }
 
   const cliRuns: number[] = [];
-  for (let i = 0; i < LOAD_RUNS; i++) cliRuns.push(timeProcess([process.execPath, HAFW_BIN, 'ruleset', 'check', file, '--json']));
+  const childRuns: number[] = [];
+  for (let i = 0; i < LOAD_RUNS; i++) {
+    const r = runProcess([process.execPath, HAFW_BIN, 'ruleset', 'check', file, '--json']);
+    const j = JSON.parse(r.stdout) as { ok: boolean; rules: number; ms: number };
+    if (!j.ok || j.rules !== 11000) throw new Error(`hafw ruleset check: ${r.stdout.slice(0, 300)}`);
+    cliRuns.push(r.ms);
+    childRuns.push(j.ms);
+  }
   out.push(withRatio({ name: 'ruleset-load/hafw', value: median(cliRuns), unit: 'ms', note: `hafw ruleset check (process start included), median of ${LOAD_RUNS}; target <= 0.25x` }, nft));
+  out.push(withRatio({ name: 'ruleset-load/hafw-check-cold', value: median(childRuns), unit: 'ms', note: 'inside those processes: parse + validate + compile as the child timed it (cold code, first run)' }, nft));
+
+  // The floor under any Node.js command, same run: start and exit with nothing to do.
+  const floorRuns: number[] = [];
+  for (let i = 0; i < LOAD_RUNS; i++) floorRuns.push(timeProcess([process.execPath, '-e', '0']));
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS !== undefined;
+  out.push(withRatio({ name: 'ruleset-load/node-floor', value: median(floorRuns), unit: 'ms', note: `node -e 0, median of ${LOAD_RUNS}${extraCa ? ' (NODE_EXTRA_CA_CERTS is set: node reads that file at every start)' : ''}` }, nft));
+  if (extraCa) {
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const bare: number[] = [];
+    for (let i = 0; i < LOAD_RUNS; i++) bare.push(timeProcess([process.execPath, '-e', '0'], env));
+    out.push(withRatio({ name: 'ruleset-load/node-floor-without-extra-ca', value: median(bare), unit: 'ms', note: 'node -e 0 with NODE_EXTRA_CA_CERTS unset: what this host adds to every node start' }, nft));
+  }
 
   const libRuns: number[] = [];
   for (let i = 0; i < LOAD_RUNS; i++) {

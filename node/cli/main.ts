@@ -45,6 +45,23 @@ function withArgs(cmd: Command, skip: number): Command {
   return { ...cmd, run: (args) => cmd.run(args.slice(skip)) };
 }
 
+/**
+ * A one-shot command that ends the process as soon as its answer is written, instead of
+ * returning to let Node tear down a heap holding a whole compiled ruleset (about 5 ms
+ * for 11,000 rules). Only when nothing is left to flush (stdout and stderr to files and
+ * pipes are synchronous on Linux; otherwise it returns and Node exits normally).
+ */
+function exitWhenDone(cmd: Command): Command {
+  return {
+    ...cmd,
+    run: async (args) => {
+      const code = await cmd.run(args);
+      if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit(code);
+      return code;
+    },
+  };
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -55,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   // load its module alone, not the ruleset dispatcher that pulls in convert/show/apply
   // and their API client.
   const entry: Entry | undefined = name === 'ruleset' && rest[0] === 'check'
-    ? { name, summary: '', load: async () => withArgs((await import('./ruleset-check.js')).rulesetCheckCommand, 1) }
+    ? { name, summary: '', load: async () => exitWhenDone(withArgs((await import('./ruleset-check.js')).rulesetCheckCommand, 1)) }
     : commands.find((c) => c.name === name);
   if (!entry) {
     console.error(`hafw: unknown command '${name}'\n\n${topUsage()}`);
