@@ -165,7 +165,7 @@ export class RulesetEngine extends EventEmitter {
       return slot;
     };
     const pendingSlots = new Map<number, SetSlot>();
-    const newCompiled = new Map<RuleJ, CompiledRule>();
+    const newCompiled: CompiledRule[] = [];
     // One compiler per table (its callbacks close over the table), reused for its rules.
     const compilers = new Map<TableState, RuleCompiler>();
     const compilerFor = (t: TableState): RuleCompiler => {
@@ -193,7 +193,7 @@ export class RulesetEngine extends EventEmitter {
       if (!t) continue;
       try {
         const cr = compilerFor(t).compile(r);
-        newCompiled.set(r, cr);
+        newCompiled.push(cr);
         // New rule objects belong to this batch only: tagging them early is invisible if it fails.
         this.ruleCache.set(r, cr);
       } catch (e) {
@@ -243,7 +243,8 @@ export class RulesetEngine extends EventEmitter {
     // ---- commit: one synchronous step ----
     if (draft.rulesetFlushed) this.counterCells.clear();
     for (const { rule } of draft.goneRules) this.counterCells.delete(rule.handle ?? -1);
-    for (const cr of newCompiled.values()) {
+    for (let i = 0; i < newCompiled.length; i++) {
+      const cr = newCompiled[i];
       if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
       else this.counterCells.delete(cr.handle);
     }

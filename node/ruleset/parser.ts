@@ -643,7 +643,8 @@ export class Parser implements TextReader {
     if (t.kind !== Tok.Word) return undefined;
     const cands = this.registry.matchesStartingWith(t.text);
     if (!cands) return undefined;
-    for (const m of cands) {
+    for (let c = 0; c < cands.length; c++) {
+      const m = cands[c];
       let ok = true;
       for (let k = 1; k < m.keywords.length; k++) {
         const a = this.peekAt(k);

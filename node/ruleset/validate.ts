@@ -104,7 +104,9 @@ export class RuleValidator {
       return;
     }
     env.chain = this.t.chains.get(r.chain)?.json;
-    for (const stmt of r.expr) {
+    const expr = r.expr;
+    for (let i = 0; i < expr.length; i++) {
+      const stmt = expr[i];
       const pos: Pos | undefined = posOf(stmt) ?? rulePositions.get(r);
       if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
         errors.add(pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
@@ -226,19 +228,23 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
     if (v === undefined) validators.set(t, (v = new RuleValidator(reg, t, errors, enc)));
     v.validate(r);
   }
+  // Indexed loops over per-rule lists below: a load walks 10,000s of them, and an
+  // iterator object each adds up before the code is optimised.
   for (const { table, chain, rule } of d.goneRules) {
-    for (const ref of ruleRefs.get(rule) ?? []) {
-      bump(table.refs, tableRef(ref), -1);
-      bump(chain.out, ref, -1);
+    const refs = ruleRefs.get(rule) ?? NO_REFS;
+    for (let i = 0; i < refs.length; i++) {
+      bump(table.refs, tableRef(refs[i]), -1);
+      bump(chain.out, refs[i], -1);
     }
   }
   for (const r of d.newRules) {
     const t = tableOf(r);
     const c = t?.chains.get(r.chain);
     if (!t || !c) continue;
-    for (const ref of ruleRefs.get(r) ?? []) {
-      bump(t.refs, tableRef(ref), 1);
-      bump(c.out, ref, 1);
+    const refs = ruleRefs.get(r) ?? NO_REFS;
+    for (let i = 0; i < refs.length; i++) {
+      bump(t.refs, tableRef(refs[i]), 1);
+      bump(c.out, refs[i], 1);
     }
   }
   for (const s of d.touchedSets) {
@@ -268,7 +274,10 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
   const hasEdge = (r: RuleJ): boolean => {
     const refs = ruleRefs.get(r);
     if (refs === undefined) return false;
-    for (const x of refs) if (x[0] === 'j' || x[0] === 'g' || x[0] === 'm') return true;
+    for (let i = 0; i < refs.length; i++) {
+      const k = refs[i].charCodeAt(0);
+      if (k === 106 || k === 103 || k === 109) return true; // j g m
+    }
     return false;
   };
   for (const r of d.newRules) {
