@@ -670,7 +670,7 @@ export class Parser implements TextReader {
     if ('&' in sel) return this.typesOf(sel['&'][0]);
     const m = this.registry.matchForLeft(sel);
     if (!m) this.error(`unknown selector ${JSON.stringify(sel)}`);
-    return [m.type];
+    return this.registry.keyTypes(m);
   }
 
   // ---- values ----

@@ -152,6 +152,7 @@ export class Registry {
   private readonly stmtAfter = new Map<string, StatementModule>();
   private readonly stmtByJson = new Map<string, StatementModule>();
   private readonly matchByLeft = new Map<string, MatchModule>();
+  private readonly typesOfMatch = new Map<MatchModule, DataType[]>();
 
   registerType(t: DataType): void {
     this.types.set(t.name, t);
@@ -189,6 +190,13 @@ export class Registry {
     const m = this.matchByLeft.get(leftKey(left));
     if (m && left !== null && typeof left === 'object') tagged[MODULE] = m;
     return m;
+  }
+
+  /** [m.type], one shared array per selector module (callers only read it). */
+  keyTypes(m: MatchModule): DataType[] {
+    let types = this.typesOfMatch.get(m);
+    if (types === undefined) this.typesOfMatch.set(m, (types = [m.type]));
+    return types;
   }
 
   matchByName(name: string): MatchModule | undefined {

@@ -47,13 +47,8 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   const m = reg.matchForLeft(sel);
   if (!m) return `unknown selector ${JSON.stringify(sel)}`;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
-  let types = typesOfModule.get(m);
-  if (types === undefined) typesOfModule.set(m, (types = [m.type]));
-  return types;
+  return reg.keyTypes(m);
 }
-
-/** The one-type list of each selector module, shared (callers only read it). */
-const typesOfModule = new WeakMap<object, DataType[]>();
 
 /**
  * Validates the rules of one table. The environment the statement modules see is built
