@@ -263,10 +263,19 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
   const bitmask = s.types.length === 1 && s.types[0].bitmask === true;
 
   if (s.words === 1) {
-    const err = intervalInto(right, s.types, cc.encode, ivLo, ivHi);
-    if (err) fail(err);
-    const lo = ivLo[0];
-    const hi = ivHi[0];
+    let lo: number;
+    let hi: number;
+    if (typeof right === 'number' || typeof right === 'string') {
+      // One scalar (most matches): encode it directly ('@' strings were sets, above).
+      const err = s.types[0].encode(right, ivLo, 0, cc.encode);
+      if (err) fail(err);
+      lo = hi = ivLo[0];
+    } else {
+      const err = intervalInto(right, s.types, cc.encode, ivLo, ivHi);
+      if (err) fail(err);
+      lo = ivLo[0];
+      hi = ivHi[0];
+    }
     if (maskVal !== undefined) {
       const merr = intervalInto(maskVal, s.types, cc.encode, ivLo, ivHi);
       if (merr) fail(merr);
