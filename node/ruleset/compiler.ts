@@ -79,8 +79,9 @@ export class RuleCompiler {
       anonSet: (types, items) => anonSet(cc.encode, types, items),
       verdictCode: (v) => verdictCode(v, cc.chainId),
       counter: (cell) => {
-        if (this.counters === NO_COUNTERS) this.counters = [];
-        this.counters.push(cell);
+        // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
+        if (this.counters === NO_COUNTERS) this.counters = [cell];
+        else this.counters.push(cell);
       },
     };
     this.env = env;
