@@ -3,7 +3,8 @@
  * a rule is those functions run in order. The generic match compiles to the cheapest
  * comparison its value needs: one integer compare or range check for single-word keys,
  * a word-wise compare for IPv6 and concatenations, a hash/interval lookup for sets.
- * Key scratch arrays are allocated here, once per match, never per packet.
+ * The key a match loads goes into one scratch array per key width, shared by all
+ * matches (see scratchKey), never allocated per packet.
  */
 import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
 import { Code, jumpCode } from './codes.js';
