@@ -23,10 +23,6 @@ export interface Token extends Pos {
   text: string;
 }
 
-/** Intern table size (a power of two) and fill limit (half, so probes stay short). */
-const INTERN_SLOTS = 4096;
-const INTERN_MAX = 2048;
-
 /** 1 for the characters of a word: [0-9A-Za-z] and _ . : / $ @ - * (a table: one load per character). */
 const WORD_CHARS = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
@@ -54,9 +50,6 @@ export class Lexer {
   private ring: Token[] = new Array(8);
   private head = 0;
   private len = 0;
-  /** Interned words (see word()): hash slots of strings, and how many are taken. */
-  private readonly words: string[] = new Array(INTERN_SLOTS);
-  private interned = 0;
 
   constructor(private readonly text: string, private readonly file = '<input>') {
     this.n = text.length;
@@ -92,29 +85,6 @@ export class Lexer {
     for (let k = 0; k < this.len; k++) ring[k] = old[(this.head + k) & (old.length - 1)];
     this.ring = ring;
     this.head = 0;
-  }
-
-  /**
-   * The word text[i, j) as a string, shared with earlier equal words while the intern
-   * table has room: keywords (ip, saddr, tcp, dport, counter, accept...) repeat on every
-   * rule, and a token kept as a source position then keeps no string of its own.
-   */
-  private word(i: number, j: number, h: number): string {
-    const len = j - i;
-    if (len > 24) return this.text.slice(i, j);
-    const words = this.words;
-    for (let k = h & (INTERN_SLOTS - 1); ; k = (k + 1) & (INTERN_SLOTS - 1)) {
-      const w = words[k];
-      if (w === undefined) {
-        const s = this.text.slice(i, j);
-        if (this.interned < INTERN_MAX) {
-          words[k] = s;
-          this.interned++;
-        }
-        return s;
-      }
-      if (w.length === len && this.text.startsWith(w, i)) return w;
-    }
   }
 
   /** Scans one token from the text (Eof, again and again, at the end). */
@@ -167,14 +137,9 @@ export class Lexer {
       }
       if (isWordChar(c)) {
         let j = i + 1;
-        let h = c;
-        for (; j < n; j++) {
-          const d = text.charCodeAt(j);
-          if (!isWordChar(d)) break;
-          h = (h * 31 + d) | 0;
-        }
+        while (j < n && isWordChar(text.charCodeAt(j))) j++;
         this.i = j;
-        return { kind: Tok.Word, text: this.word(i, j, h), line: this.line, col };
+        return { kind: Tok.Word, text: text.slice(i, j), line: this.line, col };
       }
       // == != <= >= : the second character is '='
       if ((c === 61 || c === 33 || c === 60 || c === 62) && text.charCodeAt(i + 1) === 61) {
