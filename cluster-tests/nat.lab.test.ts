@@ -5,17 +5,18 @@
  *
  * The NAT addresses (198.51.100.50 and .51) are a small routed block: the server's
  * namespace routes them via the VIP 198.51.100.1, as an upstream router routes a public
- * block to a firewall. NAT to the firewall's own addresses (masquerade, SNAT to the VIP
- * itself) needs a kernel plumbing change not made yet (docs/nat.md, Limits): packets
- * to a local address are delivered to the host before the TUN steering rules.
+ * block to a firewall. NAT to the firewall's OWN addresses (masquerade to the WAN address,
+ * SNAT and DNAT on the VIP) is proven below: it needs the `local` routing table looked up
+ * after the TUN steering rules (node/datapath/kernel-plumbing.ts), else the replies to
+ * those addresses are delivered to the host stack instead of being un-NATed.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, sh, sleep } from './lab.js';
-import { CLIENT, NS, SERVER } from './topology.js';
-import { startEchoServer } from './traffic.js';
+import { CLIENT, FIREWALLS, NS, SERVER, VIPS } from './topology.js';
+import { ping, startEchoServer } from './traffic.js';
 import { runDrill } from './drill.js';
 
 const SNAT_ADDR = '198.51.100.50';
@@ -68,6 +69,31 @@ setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
   return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
 }
 
+/**
+ * One request from `clientNs` to host:port over TCP or UDP; the server (in the server
+ * namespace) answers with the source address it saw. The answer proves both directions:
+ * the server saw the translated source, and its reply to that address was translated back.
+ */
+async function whoAmI(proto: 'tcp' | 'udp', host: string, port: number): Promise<string> {
+  const server = proto === 'tcp'
+    ? `const srv = require('net').createServer((s) => { s.end(s.remoteAddress.replace(/^::ffff:/, '')); srv.close(); }).listen(${port}, '::');`
+    : `const s = require('dgram').createSocket('udp6');
+s.on('message', (m, r) => s.send(r.address.replace(/^::ffff:/, ''), r.port, r.address, () => { s.close(); process.exit(0); }));
+s.bind(${port}, '::');`;
+  const served = sh([process.execPath, '-e', `${server}\nsetTimeout(() => process.exit(0), 8000).unref();`], { ns: NS.server, timeoutMs: 12000 });
+  await sleep(300);
+  const client = proto === 'tcp'
+    ? `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
+let got = ''; s.on('data', (d) => { got += d; }); s.on('end', () => { console.log(got); process.exit(0); });
+s.on('error', (e) => { console.log(e.code); process.exit(0); });`
+    : `const s = require('dgram').createSocket(require('net').isIPv6(${JSON.stringify(host)}) ? 'udp6' : 'udp4');
+s.on('message', (m) => { console.log(String(m)); process.exit(0); });
+const t = setInterval(() => s.send('who', ${port}, ${JSON.stringify(host)}), 300); s.send('who', ${port}, ${JSON.stringify(host)});`;
+  const out = await sh([process.execPath, '-e', `${client}\nsetTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`], { ns: NS.client, timeoutMs: 10000 });
+  await served.catch(() => undefined);
+  return out.trim();
+}
+
 describe('@lab nat: SNAT and DNAT through one node', function () {
   this.timeout(120000);
   let lab: Lab;
@@ -105,15 +131,119 @@ describe('@lab nat: SNAT and DNAT through one node', function () {
   });
 });
 
+const FWA = FIREWALLS[0]!;
+const WAN_VIP4 = VIPS.find((v) => v.ifname === 'wan' && !v.addr.includes(':'))!.addr;
+const WAN_VIP6 = VIPS.find((v) => v.ifname === 'wan' && v.addr.includes(':'))!.addr;
+
 /**
- * On a pair the NAT address must move with the master: SNAT to an address routed via the
- * VIP (or to the VIP itself once the plumbing allows it), never masquerade, which picks
- * the node's own WAN address (docs/nat.md "On an active/standby pair").
+ * NAT to the firewall's own addresses: masquerade (the WAN interface's own address), SNAT
+ * to the WAN VIP, and a port forward on the WAN VIP. The test ports keep each case apart.
+ */
+const OWN_RULESET = `table ip nat {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    iifname "wan" ip daddr ${WAN_VIP4} tcp dport 8080 dnat to ${CLIENT.v4}:5002
+  }
+  chain post {
+    type nat hook postrouting priority srcnat;
+    oifname "wan" ip saddr 192.0.2.0/24 meta l4proto { tcp, udp } th dport 5021 snat to ${WAN_VIP4}
+    oifname "wan" ip saddr 192.0.2.0/24 masquerade
+  }
+}
+table ip6 nat {
+  chain post {
+    type nat hook postrouting priority srcnat;
+    oifname "wan" ip6 saddr 2001:db8:1::/64 meta l4proto { tcp, udp } th dport 5021 snat to ${WAN_VIP6}
+    oifname "wan" ip6 saddr 2001:db8:1::/64 masquerade
+  }
+}
+table inet filter {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    iifname "lan" accept
+    ct status dnat oifname "lan" tcp dport 5002 accept
+  }
+}
+`;
+
+describe('@lab nat: masquerade and NAT on the VIP (the node\'s own addresses)', function () {
+  this.timeout(120000);
+  let lab: Lab;
+  let dir: string;
+  let stops: (() => Promise<void>)[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hafw-nat-own-'));
+    const file = path.join(dir, 'nat-own.nft');
+    await writeFile(file, OWN_RULESET);
+    lab = await Lab.up({ nodes: 1, extraConfig: () => `ruleset:\n  file: ${file}\n` });
+    stops = [await startEchoServer(5002, NS.client)];
+  });
+  after(async () => {
+    for (const s of stops) await s().catch(() => undefined);
+    await Lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const proto of ['tcp', 'udp'] as const) {
+    it(`masquerade (${proto}, IPv4): the server sees the firewall's WAN address and its replies reach the client`, async () => {
+      assert.equal(await whoAmI(proto, SERVER.v4, 5020), FWA.wan4);
+    });
+    it(`snat to the WAN VIP (${proto}, IPv4): the server sees the VIP and its replies reach the client`, async () => {
+      assert.equal(await whoAmI(proto, SERVER.v4, 5021), WAN_VIP4);
+    });
+    it(`snat to the WAN VIP (${proto}, IPv6): the server sees the VIP and its replies reach the client`, async () => {
+      assert.equal(await whoAmI(proto, SERVER.v6, 5021), WAN_VIP6);
+    });
+  }
+
+  it('masquerade over IPv6 picks the WAN interface address when the datapath knows one, else drops and counts', async () => {
+    const seen = await whoAmI('udp', SERVER.v6, 5020);
+    const c = (await lab.status('fwa')).datapath.counters as Record<string, number>;
+    // IPv6 connected routes carry no preferred source (no prefsrc in `ip -6 route`), so the
+    // datapath may have no IPv6 interface address: then the flow fails closed (counted).
+    if (seen === 'timeout') assert.ok(c.nat_failed_drops >= 1, `no address and no drop counted: ${JSON.stringify(c)}`);
+    else assert.equal(seen, FWA.wan6);
+  });
+
+  it('forwards a port on the WAN VIP to the service in the client namespace (DNAT), replies translated back', async () => {
+    assert.equal(await tcpEcho(WAN_VIP4, 8080, NS.server), 'echoed');
+    assert.equal(await tcpEcho(WAN_VIP4, 8081, NS.server), 'timeout', 'another port on the VIP is not forwarded');
+  });
+
+  it('the node still answers on its own addresses: ping from the LAN (IPv4 and IPv6) and neighbour discovery', async () => {
+    assert.ok(await ping(FWA.lan4), 'IPv4 ping to the LAN address');
+    assert.ok(await ping(FWA.lan6), 'IPv6 ping to the LAN address (ICMPv6 kept local)');
+    // The server forgets its neighbours: reaching the VIP again needs IPv6 neighbour
+    // discovery (multicast NS on wan) answered by the node.
+    await sh(['ip', '-n', NS.server, '-6', 'neigh', 'flush', 'all']);
+    assert.equal(await whoAmI('tcp', SERVER.v6, 5021), WAN_VIP6, 'IPv6 through the VIP after a neighbour flush');
+  });
+
+  it('the local table is looked up after the steering of TCP/UDP/ICMP and before the catch-all (no priority 0)', async () => {
+    for (const fam of ['-4', '-6']) {
+      const rules = await sh(['ip', '-n', NS.fw('fwa'), fam, 'rule', 'show']);
+      assert.doesNotMatch(rules, /^0:\s+from all lookup local/m, rules);
+      assert.match(rules, /^98:\s+from all iif wan ipproto tcp lookup 100/m, rules);
+      assert.match(rules, /^99:\s+from all lookup local/m, rules);
+      assert.match(rules, /^100:\s+from all iif wan lookup 100/m, rules);
+    }
+    // ARP for the VIP still answered: the client forgets its gateway and reaches the server.
+    await sh(['ip', '-n', NS.client, 'neigh', 'flush', 'all']);
+    assert.ok(await ping(SERVER.v4), 'IPv4 through the VIP after an ARP flush');
+  });
+});
+
+/**
+ * On a pair the NAT address must move with the master: SNAT to the WAN VIP (or to an
+ * address routed via the VIP), never masquerade, which picks the node's own WAN address
+ * (docs/nat.md "On an active/standby pair").
  */
 const PAIR_RULESET = `table ip nat {
   chain post {
     type nat hook postrouting priority srcnat;
-    oifname "wan" ip saddr 192.0.2.0/24 meta l4proto { tcp, udp } th dport { 5001, 5008 } snat to ${SNAT_ADDR}
+    oifname "wan" ip saddr 192.0.2.0/24 meta l4proto { tcp, udp } th dport { 5001, 5008 } snat to ${WAN_VIP4}
   }
 }
 table inet filter {
@@ -126,7 +256,7 @@ table inet filter {
 }
 `;
 
-describe('@lab nat: SNATed long-lived TCP flows survive a failover of the pair', function () {
+describe('@lab nat: flows SNATed to the WAN VIP survive a failover of the pair', function () {
   this.timeout(180000);
   let lab: Lab;
   let dir: string;
@@ -136,7 +266,6 @@ describe('@lab nat: SNATed long-lived TCP flows survive a failover of the pair',
     const file = path.join(dir, 'nat-pair.nft');
     await writeFile(file, PAIR_RULESET);
     lab = await Lab.up({ nodes: 2, extraConfig: () => `ruleset:\n  file: ${file}\n` });
-    await sh(['ip', '-n', NS.server, 'route', 'replace', `${SNAT_ADDR}/32`, 'via', SERVER.gw4]);
     await lab.waitRole('fwa', 'master');
     await lab.waitRole('fwb', 'backup');
   });
@@ -145,14 +274,12 @@ describe('@lab nat: SNATed long-lived TCP flows survive a failover of the pair',
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('50 of 50 SNATed flows keep running after the master is killed (binding replicated with the entry)', async () => {
-    // The same rule translates the drill's TCP flows (port 5001): the server sees the NAT address.
-    const peer = udpPeerOnce(5008, NS.server);
-    await sleep(300);
-    await udpSend(SERVER.v4, 5008, NS.client);
-    assert.match(await peer, new RegExp(`^${SNAT_ADDR.replace(/\./g, '\\.')}:`));
+  it('50 of 50 flows SNATed to the WAN VIP keep running after the master is killed (the VIP moves with its bindings)', async () => {
+    // The same rule translates the drill's TCP flows (port 5001): the server sees the VIP.
+    assert.equal(await whoAmI('udp', SERVER.v4, 5008), WAN_VIP4);
     // Without the replicated binding the new master would see the server's replies to the
-    // NAT address as new connections from the WAN (policy drop) and every flow would stall.
+    // VIP as new connections from the WAN (policy drop) and every flow would stall; without
+    // the moved local rule it would deliver them to its own host stack.
     const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 50, durationMs: 3000 });
     assert.equal(newMaster, 'fwb');
     assert.equal(report.survived, 50, JSON.stringify(report.per_flow.filter((f) => !f.survived)));

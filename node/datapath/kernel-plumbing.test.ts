@@ -29,50 +29,48 @@ const KERNEL_DEFAULT = ['-4 priority 0 lookup local', '-6 priority 0 lookup loca
 const prio = (rule: string): number => Number(rule.split(' ')[rule.split(' ').indexOf('priority') + 1]);
 
 describe('kernel plumbing: local table after the steering rules', () => {
-  it('puts keep-local rules just before the steering rules and the local lookup just after them', () => {
-    assert.deepEqual(rulePriorities(100), { keepLocal: 99, steer: 100, local: 101 });
+  it('takes the three priorities below the steering rules: keep-local, NAT protocols to the TUN device, then local', () => {
+    assert.deepEqual(rulePriorities(100), { keepLocal: 97, steerNat: 98, local: 99, steer: 100 });
   });
 
-  it('refuses priorities that leave no room before main or would share priority 0 with the kernel rule', () => {
-    assert.throws(() => rulePriorities(1), /rulePriority 1/);
-    assert.throws(() => rulePriorities(KERNEL_MAIN_PRIORITY - 1), /must be 2\.\./);
-    assert.doesNotThrow(() => rulePriorities(KERNEL_MAIN_PRIORITY - 2));
+  it('refuses priorities that leave no room below the steering rules or reach main', () => {
+    assert.throws(() => rulePriorities(3), /rulePriority 3/);
+    assert.throws(() => rulePriorities(KERNEL_MAIN_PRIORITY), /must be 4\.\./);
+    assert.doesNotThrow(() => rulePriorities(KERNEL_MAIN_PRIORITY - 1));
   });
 
-  it('after setup the priority-0 local rule is gone and every local lookup comes after the steering rule it must not shadow', () => {
+  it('after setup the priority-0 local rule is gone; only TCP, UDP and ICMP(v4) reach the TUN device before local', () => {
     const rules = simulate(localRuleSetupSteps(PLAN), KERNEL_DEFAULT);
     for (const fam of ['-4', '-6']) {
       const mine = rules.filter((r) => r.startsWith(fam + ' '));
       assert.ok(!mine.includes(`${fam} priority 0 lookup local`));
-      assert.ok(mine.includes(`${fam} priority 101 lookup local`));
+      assert.ok(mine.includes(`${fam} priority 99 lookup local`));
       for (const ifname of PLAN.interfaces) assert.ok(mine.includes(`${fam} iif ${ifname} lookup 100 priority 100`));
-      // The only local lookups before the steering rules are the selective ones.
-      for (const r of mine.filter((x) => x.includes('lookup local') && prio(x) < 100)) {
-        assert.match(r, / (ipproto|to) /, `unselective local lookup before steering: ${r}`);
-        assert.equal(prio(r), 99);
-      }
+      const early = mine.filter((r) => r.includes('lookup 100') && prio(r) < 99);
+      const protos = early.filter((r) => r.includes('iif lan')).map((r) => r.split(' ')[4]).sort();
+      assert.deepEqual(protos, fam === '-4' ? ['1', '17', '6'] : ['17', '6']);
+      // Every rule before local that goes to the TUN table names a protocol: ARP's route
+      // lookup (protocol 0) for the node's own address must find local.
+      for (const r of early) assert.match(r, / ipproto \d+ /, r);
     }
   });
 
-  it('keeps VRRP and IPv6 neighbour discovery local on every steered interface, in both families where they exist', () => {
+  it('keeps IPv6 neighbour discovery local: ICMPv6 is not steered early, link multicast and link-local stay local first', () => {
     const rules = simulate(localRuleSetupSteps(PLAN), KERNEL_DEFAULT);
+    assert.ok(!rules.some((r) => r.startsWith('-6') && r.includes('ipproto 58')));
     for (const ifname of PLAN.interfaces) {
-      assert.ok(rules.includes(`-4 iif ${ifname} ipproto 112 lookup local priority 99`));
-      assert.ok(rules.includes(`-6 iif ${ifname} ipproto 112 lookup local priority 99`));
-      assert.ok(rules.includes(`-6 iif ${ifname} ipproto 58 lookup local priority 99`));
-      assert.ok(rules.includes(`-6 iif ${ifname} to ff00::/8 lookup local priority 99`));
+      assert.ok(rules.includes(`-6 iif ${ifname} to ff00::/8 lookup local priority 97`));
+      assert.ok(rules.includes(`-6 iif ${ifname} to fe80::/10 lookup local priority 97`));
     }
-    // ICMP over IPv4 is NOT kept local: errors about NATed flows (PMTU) and echo replies to
-    // masqueraded pings must reach the datapath.
-    assert.ok(!rules.some((r) => r.startsWith('-4') && r.includes('ipproto 1 ')));
   });
 
-  it('never leaves a moment without a local lookup: the late rule is added before the priority-0 one is deleted', () => {
+  it('never leaves a moment without a local lookup: the moved rule is added before the priority-0 one is deleted', () => {
     const steps = localRuleSetupSteps(PLAN);
     for (const fam of ['-4', '-6']) {
-      const added = steps.findIndex((s) => s.args.join(' ') === `${fam} rule add priority 101 lookup local`);
+      const added = steps.findIndex((s) => s.args.join(' ') === `${fam} rule add priority 99 lookup local`);
       const removed = steps.findIndex((s) => s.args.join(' ') === `${fam} rule del priority 0 lookup local`);
-      assert.ok(added >= 0 && removed > added, `${fam}: add at ${added}, delete at ${removed}`);
+      const steered = steps.findIndex((s) => s.args.join(' ').startsWith(`${fam} rule add iif lan ipproto`));
+      assert.ok(added >= 0 && steered > added && removed > steered, `${fam}: add ${added}, steer ${steered}, delete ${removed}`);
     }
   });
 
@@ -82,10 +80,10 @@ describe('kernel plumbing: local table after the steering rules', () => {
     assert.deepEqual([...twice].sort(), [...once].sort());
   });
 
-  it('teardown restores exactly the kernel default rules', () => {
+  it('teardown restores exactly the kernel default rules and never throws', () => {
     const up = simulate(localRuleSetupSteps(PLAN), KERNEL_DEFAULT);
     const down = simulate(localRuleTeardownSteps(PLAN), up);
     assert.deepEqual([...down].sort(), [...KERNEL_DEFAULT].sort());
-    assert.ok(localRuleTeardownSteps(PLAN).every((s) => s.quiet), 'teardown never throws');
+    assert.ok(localRuleTeardownSteps(PLAN).every((s) => s.quiet));
   });
 });

@@ -20,8 +20,8 @@ export interface TunRoutingPlan {
   /** Routing table holding the default route into the TUN device. */
   table: number;
   /**
-   * Priority of the steering `ip rule`s (2..32764): the rules keeping the node's own link
-   * traffic local use the priority below it, the moved `lookup local` the one above.
+   * Priority of the steering `ip rule`s (4..32765); the three below it hold the rules that
+   * move the `local` table lookup (see RulePriorities).
    */
   rulePriority: number;
   mtu: number;
@@ -58,22 +58,34 @@ async function sysctl(key: string, value: string): Promise<void> {
 }
 
 /**
- * Where the kernel's `local` table is consulted (DESIGN §4, issue 7, NAT to the node's own
+ * Where the kernel's `local` table is consulted (DESIGN §4, issue 7: NAT to the node's own
  * addresses). By default `ip rule` priority 0 looks up `local` before anything else, so a
  * reply to a masqueraded connection (addressed to the firewall's WAN address or VIP) is
- * delivered to the host stack and never reaches the datapath to be un-NATed. We move that
- * lookup to just after the steering rules: what enters lan/wan goes to the TUN device first,
- * and what the datapath writes back (iif = TUN, not steered) still finds `local` before
- * `main`. Traffic the node itself must answer without the filter is kept local by narrow
- * rules just BEFORE the steering rules (see `keepLocalSelectors`).
+ * delivered to the host stack and never reaches the datapath to be un-NATed. The layout
+ * we install instead, per steered interface and family:
+ *
+ *   keepLocal  iif X to <link multicast / link-local> lookup local   (IPv6 only)
+ *   steerNat   iif X ipproto <tcp|udp|icmp> lookup T                  -> TUN, even to local addresses
+ *   local      lookup local                                           (moved from priority 0)
+ *   steer      iif X lookup T                                         -> TUN, everything forwarded
+ *
+ * Only the protocols NAT translates jump the local table: the kernel's ARP code asks the
+ * routing table whether the target address is local (arp_process -> ip_route_input with
+ * protocol 0) and answers only for RTN_LOCAL, so an unselective steering rule before
+ * `local` silences ARP for the node's own addresses and VIPs. Everything else to the node
+ * (VRRP adverts, ICMPv6 with neighbour discovery, OSPF...) keeps reaching the host stack
+ * first; forwarded traffic of any protocol still meets the catch-all `steer` rule. What
+ * the datapath writes back (iif = TUN, not steered) finds `local` before `main`.
  */
 export interface RulePriorities {
-  /** `lookup local` for the node's own link traffic (ND, MLD, VRRP), before steering. */
+  /** `lookup local` for IPv6 link traffic (ND, MLD, DHCPv6), before steerNat. */
   keepLocal: number;
-  /** `iif <if> lookup <table>`: the steering rules. */
-  steer: number;
-  /** `lookup local` for everything else, after steering and before main (32766). */
+  /** `iif X ipproto P lookup T`: NAT-capable protocols go to the TUN device first. */
+  steerNat: number;
+  /** `lookup local`, moved here from priority 0. */
   local: number;
+  /** `iif X lookup T`: the steering rules (the configured rulePriority). */
+  steer: number;
 }
 
 /** The kernel's own priority of its `lookup local` rule (fib_default_rules_init). */
@@ -84,31 +96,30 @@ export const KERNEL_MAIN_PRIORITY = 32766;
 export function rulePriorities(rulePriority: number): RulePriorities {
   // keepLocal must not be 0: `ip rule del priority 0 lookup local` (done on setup) treats
   // unspecified selectors as wildcards and could hit one of our selective rules there.
-  if (!Number.isInteger(rulePriority) || rulePriority < 2 || rulePriority + 1 >= KERNEL_MAIN_PRIORITY) {
-    throw new Error(`rulePriority ${rulePriority}: must be 2..${KERNEL_MAIN_PRIORITY - 2} (one free priority on each side for the local-table rules)`);
+  if (!Number.isInteger(rulePriority) || rulePriority < 4 || rulePriority >= KERNEL_MAIN_PRIORITY) {
+    throw new Error(`rulePriority ${rulePriority}: must be 4..${KERNEL_MAIN_PRIORITY - 1} (the three priorities below it hold the local-table rules)`);
   }
-  return { keepLocal: rulePriority - 1, steer: rulePriority, local: rulePriority + 1 };
+  return { keepLocal: rulePriority - 3, steerNat: rulePriority - 2, local: rulePriority - 1, steer: rulePriority };
 }
 
 /**
- * Selectors of packets that stay with the host stack even when they arrive on a steered
- * interface. Each is paired with `lookup local`, so it only catches packets to the node's
- * own addresses; anything else falls through to the steering rules.
- *
- * - VRRP (protocol 112), unicast or multicast: the failover state machine's adverts
- *   (RFC 5798 §5.1.1.4) must reach it whatever the ruleset says.
- * - IPv4 multicast and limited broadcast: the kernel routes them before the rules anyway
- *   (ip_route_input_mc, the lbcast branch of ip_route_input_slow); listed for clarity.
- * - IPv6 multicast and link-local destinations, and all ICMPv6 to the node: IPv6 input
- *   routing DOES go through the rules, and neighbour discovery (RFC 4861 §7: solicited-node
- *   multicast NS, unicast NUD probes and NAs to the node's global address; ICMPv6 is
- *   protocol 58) and MLD must
- *   not wait for the datapath, whose forward hook knows nothing of them.
+ * Protocols steered into the TUN device before the local table: the ones a NAT binding
+ * translates (ports or ICMP echo id), whose replies may be addressed to the node itself.
+ * ICMPv6 is NOT among them: neighbour discovery to the node's own addresses (RFC 4861 §7:
+ * unicast NUD probes, NAs) must reach the host stack, so IPv6 echo to a masqueraded
+ * address and ICMPv6 errors about such flows stay local (docs/nat.md, Limits).
  */
-export const KEEP_LOCAL_SELECTORS: Record<'-4' | '-6', string[][]> = {
-  '-4': [['ipproto', '112'], ['to', '224.0.0.0/4'], ['to', '255.255.255.255/32']],
-  '-6': [['ipproto', '112'], ['ipproto', '58'], ['to', 'ff00::/8'], ['to', 'fe80::/10']],
+export const NAT_PROTOCOLS: Record<'-4' | '-6', string[]> = {
+  '-4': ['6', '17', '1'],
+  '-6': ['6', '17'],
 };
+
+/**
+ * IPv6 destinations kept local before steerNat: IPv6 input routing goes through the rules
+ * even for multicast (IPv4 multicast and limited broadcast are routed before the rules,
+ * ip_route_input_mc), and a TCP/UDP packet to ff02::/fe80:: (DHCPv6, mDNS) is the node's.
+ */
+export const KEEP_LOCAL_V6 = ['ff00::/8', 'fe80::/10'];
 
 /** One `ip` invocation and whether its failure is ignored (deleting what may not exist). */
 export interface IpStep {
@@ -116,46 +127,50 @@ export interface IpStep {
   quiet: boolean;
 }
 
-/**
- * The `ip rule` steps that put the local-table lookup after the steering rules, in an
- * order that never leaves a moment without a `lookup local`: the late rule is added
- * before the priority-0 one goes. Idempotent: every add is preceded by a quiet delete of
- * the same rule, so a restarted node ends up with the same rules.
- */
-export function localRuleSetupSteps(p: Pick<TunRoutingPlan, 'interfaces' | 'table' | 'rulePriority'>): IpStep[] {
+type RulePlan = Pick<TunRoutingPlan, 'interfaces' | 'table' | 'rulePriority'>;
+
+/** Every rule we own, in the order they are added (selectors as `ip rule` arguments). */
+function ownRules(p: RulePlan): [fam: '-4' | '-6', args: string[]][] {
   const pr = rulePriorities(p.rulePriority);
-  const steps: IpStep[] = [];
-  const both = (fam: string, args: string[]): void => {
-    steps.push({ args: [fam, 'rule', 'del', ...args], quiet: true }, { args: [fam, 'rule', 'add', ...args], quiet: false });
-  };
+  const t = String(p.table);
+  const out: [fam: '-4' | '-6', args: string[]][] = [];
   for (const fam of ['-4', '-6'] as const) {
-    both(fam, ['priority', String(pr.local), 'lookup', 'local']);
+    // `local` first, so the moment the priority-0 rule goes there is already another.
+    out.push([fam, ['priority', String(pr.local), 'lookup', 'local']]);
     for (const ifname of p.interfaces) {
-      for (const sel of KEEP_LOCAL_SELECTORS[fam]) both(fam, ['iif', ifname, ...sel, 'lookup', 'local', 'priority', String(pr.keepLocal)]);
+      if (fam === '-6') for (const to of KEEP_LOCAL_V6) out.push([fam, ['iif', ifname, 'to', to, 'lookup', 'local', 'priority', String(pr.keepLocal)]]);
+      for (const proto of NAT_PROTOCOLS[fam]) out.push([fam, ['iif', ifname, 'ipproto', proto, 'lookup', t, 'priority', String(pr.steerNat)]]);
+      out.push([fam, ['iif', ifname, 'lookup', t, 'priority', String(pr.steer)]]);
     }
-    for (const ifname of p.interfaces) both(fam, ['iif', ifname, 'lookup', String(p.table), 'priority', String(pr.steer)]);
-    steps.push({ args: [fam, 'rule', 'del', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local'], quiet: true });
   }
+  return out;
+}
+
+/**
+ * The `ip rule` steps of the layout above, in an order that never leaves a moment without
+ * a `lookup local`: ours is added before the priority-0 one goes. Idempotent: every add is
+ * preceded by a quiet delete of the same rule, so a restarted node ends with the same rules.
+ */
+export function localRuleSetupSteps(p: RulePlan): IpStep[] {
+  const steps: IpStep[] = [];
+  for (const [fam, args] of ownRules(p)) {
+    steps.push({ args: [fam, 'rule', 'del', ...args], quiet: true }, { args: [fam, 'rule', 'add', ...args], quiet: false });
+  }
+  for (const fam of ['-4', '-6']) steps.push({ args: [fam, 'rule', 'del', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local'], quiet: true });
   return steps;
 }
 
 /**
- * The reverse of localRuleSetupSteps: the kernel's priority-0 `lookup local` comes back
- * first, then our rules go. All quiet: teardown never throws.
+ * The reverse: the kernel's priority-0 `lookup local` comes back first (deleted before,
+ * so it is never there twice), then our rules go. All quiet: teardown never throws.
  */
-export function localRuleTeardownSteps(p: Pick<TunRoutingPlan, 'interfaces' | 'table' | 'rulePriority'>): IpStep[] {
-  const pr = rulePriorities(p.rulePriority);
+export function localRuleTeardownSteps(p: RulePlan): IpStep[] {
   const steps: IpStep[] = [];
-  const q = (fam: string, args: string[]): void => { steps.push({ args: [fam, 'rule', ...args], quiet: true }); };
-  for (const fam of ['-4', '-6'] as const) {
-    q(fam, ['del', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local']);
-    q(fam, ['add', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local']);
-    for (const ifname of p.interfaces) {
-      q(fam, ['del', 'iif', ifname, 'lookup', String(p.table), 'priority', String(pr.steer)]);
-      for (const sel of KEEP_LOCAL_SELECTORS[fam]) q(fam, ['del', 'iif', ifname, ...sel, 'lookup', 'local', 'priority', String(pr.keepLocal)]);
-    }
-    q(fam, ['del', 'priority', String(pr.local), 'lookup', 'local']);
+  for (const fam of ['-4', '-6']) {
+    steps.push({ args: [fam, 'rule', 'del', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local'], quiet: true });
+    steps.push({ args: [fam, 'rule', 'add', 'priority', String(KERNEL_LOCAL_PRIORITY), 'lookup', 'local'], quiet: true });
   }
+  for (const [fam, args] of ownRules(p)) steps.push({ args: [fam, 'rule', 'del', ...args], quiet: true });
   return steps;
 }
 
