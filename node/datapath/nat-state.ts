@@ -17,6 +17,13 @@ export interface InterfaceAddress {
   ifId: number;
   family: 4 | 6;
   bytes: Uint8Array;
+  /**
+   * A virtual IP this node holds on the interface (VRRP master). Masquerade and redirect
+   * prefer it to the interface's own address: on a pair the VIP moves to the new master
+   * with the replicated bindings, so a masqueraded connection survives a failover, while
+   * the node's own address stays behind with the dead node (issue 7).
+   */
+  vip?: boolean;
 }
 
 export class NatState {
@@ -92,13 +99,25 @@ export class NatState {
     this.counts.replicated++;
   }
 
-  /** Replaces the interface addresses (first address of each family per interface wins). */
+  /**
+   * Replaces the interface addresses. Per interface and family the first VIP wins, else the
+   * first own address. Called when routes or VIPs change (control plane), never per packet;
+   * bindings already made keep their address (Linux masquerade does the same until the
+   * address goes away).
+   */
   setAddresses(list: InterfaceAddress[]): void {
     const a4: (Uint8Array | undefined)[] = [];
     const a6: (Uint8Array | undefined)[] = [];
+    const vip4: boolean[] = [];
+    const vip6: boolean[] = [];
     for (const a of list) {
       const t = a.family === 4 ? a4 : a6;
-      if (t[a.ifId] === undefined) t[a.ifId] = a.bytes;
+      const v = a.family === 4 ? vip4 : vip6;
+      const isVip = a.vip === true;
+      if (t[a.ifId] === undefined || (isVip && v[a.ifId] !== true)) {
+        t[a.ifId] = a.bytes;
+        v[a.ifId] = isVip;
+      }
     }
     this.addr4 = a4;
     this.addr6 = a6;
