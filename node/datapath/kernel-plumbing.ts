@@ -190,7 +190,12 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   // A SNATed / masqueraded packet written back into the TUN device has one of the node's
   // own addresses as source; without accept_local the kernel drops it as a martian
   // (fib_validate_source refuses a local source on input).
-  await sysctl(`net.ipv4.conf.${p.tun}.accept_local`, '1');
+  // The kernel ORs the `all` and per-device values (IN_DEV_ORCONF), so `all` already 1 is
+  // enough; in a container set `net.ipv4.conf.default.accept_local=1` (compose sysctls)
+  // and the new TUN device inherits it.
+  if ((await readFile('/proc/sys/net/ipv4/conf/all/accept_local', 'utf8').then((t) => t.trim(), () => '')) !== '1') {
+    await sysctl(`net.ipv4.conf.${p.tun}.accept_local`, '1');
+  }
   await sysctl('net.ipv6.conf.all.forwarding', '1');
   await sysctl(`net.ipv6.conf.${p.tun}.accept_ra`, '0').catch(() => undefined);
   for (const fam of ['-4', '-6']) {
