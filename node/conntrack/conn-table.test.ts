@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { ConnTable } from './conn-table.js';
+import { FIXED_KEY } from './testing.js';
+
+/** Writes entry e's tuples: original words `o`, reply words `r` (10 key words each). */
+function store(t: ConnTable, e: number, family: number, proto: number, zone: number, o: number[], r: number[]): void {
+  for (let i = 0; i < 8; i++) {
+    t.addr[16 * e + i] = o[i]!;
+    t.addr[16 * e + 8 + i] = r[i]!;
+  }
+  t.port[4 * e] = o[8]! >>> 16;
+  t.port[4 * e + 1] = o[8]! & 0xffff;
+  t.port[4 * e + 2] = r[8]! >>> 16;
+  t.port[4 * e + 3] = r[8]! & 0xffff;
+  t.family[e] = family;
+  t.proto[e] = proto;
+  t.zone[e] = zone;
+}
+
+/** The tuple v a lookup of these 10 key words finds, or -1. */
+function lookup(t: ConnTable, words: number[]): number {
+  for (let i = 0; i < 10; i++) t.key[i] = words[i]!;
+  return t.find(t.hashKey());
+}
+
+function lookupHash(t: ConnTable, words: number[]): number {
+  for (let i = 0; i < 10; i++) t.key[i] = words[i]!;
+  return t.hashKey();
+}
+
+const meta = (family: number, proto: number, zone: number) => ((family << 24) | (proto << 16) | zone) >>> 0;
+
+describe('ConnTable lookup', () => {
+  it('tells apart IPv6 tuples that differ only in address words 1-3 (not in the probe record)', () => {
+    const t = new ConnTable(16, 64, FIXED_KEY);
+    const m = meta(6, 17, 0);
+    const a = [0x20010db8, 0, 0, 1, 0x20010db8, 0, 0, 2, (1000 << 16) | 53, m];
+    const b = [0x20010db8, 0, 0, 9, 0x20010db8, 0, 0, 2, (1000 << 16) | 53, m];
+    const inv = (w: number[]) => [...w.slice(4, 8), ...w.slice(0, 4), ((w[8]! & 0xffff) << 16) | (w[8]! >>> 16), w[9]!];
+    const ea = t.alloc();
+    store(t, ea, 6, 17, 0, a, inv(a));
+    assert.equal(t.link(ea), 0);
+    const eb = t.alloc();
+    store(t, eb, 6, 17, 0, b, inv(b));
+    assert.equal(t.link(eb), 0, 'b is a different tuple, not a clash');
+    assert.equal(lookup(t, a), 2 * ea);
+    assert.equal(lookup(t, b), 2 * eb);
+    assert.equal(lookup(t, inv(b)), 2 * eb + 1);
+    const c = [...a];
+    c[6] = 7; // destination word 2
+    assert.equal(lookup(t, c), -1);
+  });
+
+  it('does not take a full 32-bit hash collision for a match: the key words decide', () => {
+    const t = new ConnTable(16, 64, FIXED_KEY);
+    const inv = (w: number[]) => [...w.slice(4, 8), ...w.slice(0, 4), ((w[8]! & 0xffff) << 16) | (w[8]! >>> 16), w[9]!];
+    // Birthday search for two tuples with the same hash: one differing only in word `at`.
+    const collide = (base: number[], at: number): [number[], number[]] => {
+      const seen = new Map<number, number>();
+      for (let x = 1; x < 1 << 20; x++) {
+        base[at] = x;
+        const h = lookupHash(t, base);
+        const y = seen.get(h);
+        if (y !== undefined) {
+          const a = [...base];
+          a[at] = y;
+          return [a, [...base]];
+        }
+        seen.set(h, x);
+      }
+      throw new Error('no collision found');
+    };
+    const cases: [number, number[], number][] = [
+      // IPv6, differing in source word 3 (not in the probe record)
+      [6, [0x20010db8, 0, 0, 0, 0x20010db8, 0, 0, 2, (1000 << 16) | 53, meta(6, 17, 0)], 3],
+      // IPv4, differing in the ports word (in the probe record)
+      [4, [0xc0000201, 0, 0, 0, 0xc6336464, 0, 0, 0, 0, meta(4, 17, 0)], 8],
+    ];
+    for (const [fam, base, at] of cases) {
+      const [a, b] = collide(base, at);
+      assert.equal(lookupHash(t, a), lookupHash(t, b));
+      const ea = t.alloc();
+      store(t, ea, fam, 17, 0, a, inv(a));
+      assert.equal(t.link(ea), 0);
+      assert.equal(lookup(t, b), -1, `family ${fam}: same hash, other tuple`);
+      const eb = t.alloc();
+      store(t, eb, fam, 17, 0, b, inv(b));
+      assert.equal(t.link(eb), 0, `family ${fam}: a colliding tuple is not a clash`);
+      assert.equal(lookup(t, a), 2 * ea);
+      assert.equal(lookup(t, b), 2 * eb);
+    }
+  });
+
+  it('compares every probe word: ports, protocol and zone each separate tuples', () => {
+    const t = new ConnTable(64, 64, FIXED_KEY);
+    const src = 0xc0000201;
+    const dst = 0xc6336464;
+    const base = [src, 0, 0, 0, dst, 0, 0, 0, (1000 << 16) | 53, meta(4, 17, 0)];
+    const variants = [base, [...base.slice(0, 8), (1001 << 16) | 53, base[9]!], [...base.slice(0, 9), meta(4, 6, 0)], [...base.slice(0, 9), meta(4, 17, 5)]];
+    const entries: number[] = [];
+    for (const w of variants) {
+      const e = t.alloc();
+      store(t, e, 4, (w[9]! >>> 16) & 0xff, w[9]! & 0xffff, w, [dst, 0, 0, 0, src, 0, 0, 0, ((w[8]! & 0xffff) << 16) | (w[8]! >>> 16), w[9]!]);
+      assert.equal(t.link(e), 0);
+      entries.push(e);
+    }
+    variants.forEach((w, i) => assert.equal(lookup(t, w), 2 * entries[i]!));
+    assert.equal(lookup(t, [...base.slice(0, 9), meta(4, 17, 6)]), -1);
+    assert.equal(lookup(t, [...base.slice(0, 9), meta(6, 17, 0)]), -1, 'same words, other family');
+  });
+
+  it('clears stray address words 1-3 of an IPv4 entry at link, so the clean key finds it', () => {
+    const t = new ConnTable(8, 8, FIXED_KEY);
+    const e = t.alloc();
+    const o = [0x0a000001, 5, 6, 7, 0x0a000002, 8, 9, 10, (40000 << 16) | 80, meta(4, 6, 0)];
+    const r = [0x0a000002, 1, 1, 1, 0x0a000001, 2, 2, 2, (80 << 16) | 40000, meta(4, 6, 0)];
+    store(t, e, 4, 6, 0, o, r);
+    assert.equal(t.link(e), 0);
+    for (let i = 0; i < 16; i++) if (i % 4 !== 0) assert.equal(t.addr[16 * e + i], 0, `addr word ${i}`);
+    assert.equal(lookup(t, [0x0a000001, 0, 0, 0, 0x0a000002, 0, 0, 0, (40000 << 16) | 80, meta(4, 6, 0)]), 2 * e);
+    assert.equal(lookup(t, [0x0a000002, 0, 0, 0, 0x0a000001, 0, 0, 0, (80 << 16) | 40000, meta(4, 6, 0)]), 2 * e + 1);
+  });
+
+  it('agrees with a Map through random inserts and deletes of mixed IPv4/IPv6 tuples (bounded)', () => {
+    const cap = 512;
+    const t = new ConnTable(cap, 64, FIXED_KEY);
+    let seed = 99;
+    const rnd = (n: number): number => {
+      // xorshift32: deterministic, and free of the low-bit patterns of a power-of-two LCG
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const model = new Map<string, number>(); // key words -> v
+    const byEntry = new Map<number, number[][]>();
+    const gone: number[][] = [];
+    for (let op = 0; op < 3000; op++) {
+      if (byEntry.size < cap && (byEntry.size === 0 || rnd(3) !== 0)) {
+        const v6 = rnd(2) === 1;
+        const fam = v6 ? 6 : 4;
+        // Few distinct values per word, so tuples share words and probe paths cross.
+        const w = (): number => (v6 ? rnd(4) : 0);
+        const o = [rnd(8), w(), w(), w(), rnd(8), w(), w(), w(), ((rnd(16) << 16) | rnd(4)) >>> 0, meta(fam, 17, rnd(2))];
+        const r = [o[4]!, o[5]!, o[6]!, o[7]!, o[0]!, o[1]!, o[2]!, o[3]!, (((o[8]! & 0xffff) << 16) | (o[8]! >>> 16)) >>> 0, o[9]!];
+        if (model.has(o.join()) || model.has(r.join()) || o.join() === r.join()) continue;
+        const e = t.alloc();
+        store(t, e, fam, 17, o[9]! & 0xffff, o, r);
+        assert.equal(t.link(e), 0);
+        model.set(o.join(), 2 * e);
+        model.set(r.join(), 2 * e + 1);
+        byEntry.set(e, [o, r]);
+      } else {
+        const es = [...byEntry.keys()];
+        const e = es[rnd(es.length)]!;
+        const [o, r] = byEntry.get(e)!;
+        t.free(e);
+        model.delete(o!.join());
+        model.delete(r!.join());
+        byEntry.delete(e);
+        gone.push(o!, r!);
+      }
+    }
+    assert.ok(byEntry.size > 100, `the table is well filled (${byEntry.size})`);
+    for (const [, tuples] of byEntry) for (const w of tuples) assert.equal(lookup(t, w), model.get(w.join()));
+    for (const w of gone) assert.equal(lookup(t, w), model.get(w.join()) ?? -1);
+  });
+
+  it('stays within the 512 bytes per entry budget (1M entries in 512 MB)', () => {
+    const t = new ConnTable(1 << 14, 64, FIXED_KEY);
+    const perEntry = t.byteSize() / t.cap;
+    assert.ok(perEntry < 300, `${perEntry} bytes per entry`);
+  });
+});
