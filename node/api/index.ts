@@ -1,6 +1,11 @@
 /** The node's API: HTTP server on the control socket, and its client. */
-export { startControlServer, startManagementServer, stopControlServer, type NodeView, type NodeStatus } from './server.js';
+export { startControlServer, startManagementServer, stopControlServer, buildApp, API_VERSION, type NodeView, type NodeStatus } from './server.js';
 export { controlRequest, ControlError } from './client.js';
 export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';
 export { createNodeMetrics, type MetricsSource } from './metrics.js';
 export { registerRulesetRoutes, RulesetApiError, type RulesetView, type RulesetTxResult } from './ruleset-routes.js';
+export { EventBus, EVENT_TYPES, parseTypes, type BusEvent, type EventListener, type KnownEventType } from './event-bus.js';
+export { type ControlView } from './control-routes.js';
+export { buildClusterInfo, formatClusterInfo, type ClusterInfo, type VrrpPeerHeard } from './cluster-view.js';
+export { runCtOp, CtQueryError, CtMatcher, type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry } from './ct-query.js';
+export { SyncAlarmWatcher, ALARM_COUNTERS, type SyncAlarm } from './sync-alarms.js';

@@ -1,8 +1,10 @@
 /**
- * The node's HTTP API. For now it serves the local control socket; the management listener
- * with bearer tokens and the rest of the routes arrive with the control-plane work. Routes
- * read state through the small NodeView interface, so the API never reaches into the
- * datapath's internals.
+ * The node's HTTP API, served on the local control socket and (optionally) on the
+ * management listener behind a bearer token. Routes read state through the small NodeView
+ * interface, so the API never reaches into the datapath's internals.
+ *
+ * Every route has a JSON schema (schemas.ts): fastify validates requests with it and
+ * @fastify/swagger turns the same schemas into the OpenAPI document at /v1/openapi.json.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyBaseLogger } from 'fastify';
 import { mkdir, unlink, chmod } from 'node:fs/promises';
@@ -12,6 +14,11 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
 import { bearerAuth } from './auth.js';
 import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
+import swagger from '@fastify/swagger';
+import type { ServerResponse } from 'node:http';
+import { routeSchema } from './schemas.js';
+import { registerControlRoutes, eventsHandler, type ControlView } from './control-routes.js';
+import type { EventBus } from './event-bus.js';
 
 export interface NodeStatus {
   node: string;
@@ -40,12 +47,77 @@ export interface NodeView {
   cluster?: ClusterView;
   /** Extra prom-client JSON metrics (e.g. the sync worker's) merged into /metrics. */
   extraMetrics?: () => Promise<unknown[]>;
+  /** The node-wide event bus behind GET /v1/events; modules publish on it (ruleset-dist too). */
+  events?: EventBus;
+  /** Connection table, cluster view and drills. */
+  control?: Omit<ControlView, 'events' | 'generation'>;
+}
+
+/** The API's version in the OpenAPI document (bump on incompatible change of /v1). */
+export const API_VERSION = '1.1.0';
+
+interface ValidationItem {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: { missingProperty?: string; additionalProperty?: string };
+}
+
+/** RFC 6901 JSON pointer of the part of the request an ajv error is about, e.g. /body/holdSeconds. */
+export function errorPointer(context: string, v: ValidationItem): string {
+  const esc = (t: string): string => t.replace(/~/g, '~0').replace(/\//g, '~1');
+  let p = `/${context}${v.instancePath ?? ''}`;
+  const extra = v.params?.missingProperty ?? v.params?.additionalProperty;
+  if (extra !== undefined) p += `/${esc(extra)}`;
+  return p;
 }
 
 /** The node's routes on a fresh Fastify instance; with `token`, every route but health needs it. */
-function buildApp(view: NodeView, log: Logger, token?: string): FastifyInstance {
-  const app: FastifyInstance = Fastify({ loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+export async function buildApp(view: NodeView, log: Logger, token?: string): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Unknown fields are an error naming the field, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   if (token !== undefined) app.addHook('onRequest', bearerAuth(token));
+  app.setErrorHandler((err: Error & { validation?: ValidationItem[]; validationContext?: string; statusCode?: number }, _req, reply) => {
+    if (err.validation && err.validation.length > 0) {
+      const v = err.validation[0]!;
+      const field = errorPointer(err.validationContext ?? 'body', v);
+      return reply.code(400).send({ error: 'bad_request', message: `${field}: ${v.message ?? 'invalid'}`, field, errors: err.validation.map((x) => ({ field: errorPointer(err.validationContext ?? 'body', x), message: x.message })) });
+    }
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) reply.log.error({ err: err.message }, 'api handler failed');
+    // Fastify's own 4xx (e.g. a body that is not JSON): keep its message.
+    return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: err.message });
+  });
+  // Schemas by method and URL (also for the ruleset routes registered elsewhere), and the
+  // event stream on the node-wide bus in place of the ruleset-only one.
+  const streams = new Set<ServerResponse>();
+  const control: ControlView = { ...view.control, events: view.events, generation: () => view.ruleset?.generation() ?? 0 };
+  app.addHook('onRoute', (r) => {
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) {
+      const schema = routeSchema(m, r.url);
+      if (schema && !r.schema) r.schema = schema;
+      if (m === 'GET' && r.url === '/v1/events' && view.events) r.handler = eventsHandler(control, streams);
+    }
+  });
+  app.addHook('preClose', (done) => {
+    // Open event streams would keep close() waiting forever: end them first.
+    for (const s of streams) s.end();
+    streams.clear();
+    done();
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'hafw node API', version: API_VERSION, description: 'Control API of one hafw firewall node (control socket and management listener). See docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'api.tokenFile; only on the management listener (the control socket is protected by its file mode)' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.get('/v1/openapi.json', async () => app.swagger());
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
   app.get('/metrics', async (_req, reply) => {
@@ -56,13 +128,17 @@ function buildApp(view: NodeView, log: Logger, token?: string): FastifyInstance 
     return AggregatorRegistry.aggregate([await view.metrics.getMetricsAsJSON(), ...(extra as never[])]).metrics();
   });
   if (view.cluster) registerClusterRoutes(app, view.cluster);
+  registerControlRoutes(app, control);
   registerRulesetRoutes(app, view.ruleset);
+  // Without a rule engine the ruleset module registers no stream: serve the bus's.
+  if (!view.ruleset && view.events) app.get('/v1/events', eventsHandler(control, streams));
+  await app.ready();
   return app;
 }
 
 /** The local control socket: its file mode (0600, root) is the access control. */
 export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
-  const app = buildApp(view, log);
+  const app = await buildApp(view, log);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);
@@ -77,7 +153,7 @@ export async function startControlServer(view: NodeView, socketPath: string, log
  * Prometheus (`authorization: {credentials_file: ...}` in its scrape config).
  */
 export async function startManagementServer(view: NodeView, host: string, port: number, token: string, log: Logger): Promise<FastifyInstance> {
-  const app = buildApp(view, log, token);
+  const app = await buildApp(view, log, token);
   await app.listen({ host, port });
   return app;
 }

@@ -5,11 +5,11 @@
  */
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
-import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, type NodeStatus, type NodeView } from '../api/index.js';
+import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
-import { VrrpService } from '../ha/index.js';
+import { VrrpService, DrillService } from '../ha/index.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
 import { readInterfaceAddresses, readMainRoutes } from '../datapath/route-source.js';
@@ -29,6 +29,9 @@ export class NodeDaemon {
   /** The ruleset API: transactions go to `rules` first, then to the datapath thread; events follow. */
   private readonly rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) });
   private routeTimer?: NodeJS.Timeout;
+  /** The node-wide event bus (GET /v1/events): ruleset, vrrp, sync, drill, ruleset-dist. */
+  readonly events = new EventBus();
+  private syncAlarmTimer?: NodeJS.Timeout;
   private lastRoutes = '';
   private readonly socketPath: string;
 
@@ -89,7 +92,30 @@ export class NodeDaemon {
       ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules }),
     });
     const datapath = this.datapath;
+    this.rulesetApi.onChange((ev) => this.events.publish('ruleset', { generation: ev.generation, changes: ev.changes }));
+    const drills = new DrillService({
+      vrrp: this.config.vrrp
+        ? {
+            state: () => this.vrrp?.status()?.state ?? 'initialize',
+            preempt: this.config.vrrp.preempt,
+            resign: async () => this.vrrp!.resign(),
+            resume: () => this.vrrp?.resume(),
+            onAdvert: (cb) => this.vrrp?.onAdvert(cb) ?? (() => undefined),
+          }
+        : undefined,
+      peerInSync: async () => {
+        const r = this.config.sync ? await datapath.syncReport() : null;
+        return r ? r.inSync && r.status.peers.length > 0 && r.status.peers.every((p) => p.inSync) : null;
+      },
+      publish: (type, data) => this.events.publish(type, data),
+    });
     const view: NodeView = {
+      events: this.events,
+      control: {
+        ctOp: this.config.conntrack.enabled ? (op) => datapath.ctOp(op) : undefined,
+        cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null),
+        drills,
+      },
       status: () => this.status(),
       metrics,
       ruleset: this.rulesetApi,
@@ -110,7 +136,18 @@ export class NodeDaemon {
       this.log.info({ host, port }, 'management API listening (bearer token required)');
     }
     if (this.config.sync) {
-      datapath.onInSync((v) => this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync'));
+      datapath.onInSync((v) => {
+        this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync');
+        this.events.publish('sync', { event: 'inSync', inSync: v });
+      });
+      // Resyncs, gaps, lost records and dropped (e.g. unauthenticated) messages, as alarms.
+      const alarms = new SyncAlarmWatcher();
+      this.syncAlarmTimer = setInterval(() => {
+        void datapath.syncReport().then((r) => {
+          if (r) for (const a of alarms.next(r.status)) this.events.publish('sync', a);
+        }).catch(() => undefined);
+      }, 2000);
+      this.syncAlarmTimer.unref();
       this.log.info({ interface: this.config.sync.interface, nodeId: this.config.sync.nodeId, mode: this.config.sync.peers.length > 0 ? 'unicast' : 'multicast' }, 'state sync running');
     }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
@@ -118,6 +155,10 @@ export class NodeDaemon {
       // Until state sync has the whole table, VRRP neither takes nor preempts the VIPs.
       const readiness = this.config.sync ? { get inSync() { return datapath.syncInSync ?? false; }, onChange: (cb: (v: boolean) => void) => (datapath.onInSync(cb), () => undefined) } : undefined;
       this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
+      this.vrrp.on((e) => {
+        if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
+        else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, link: e.link, active: e.active });
+      });
       if (this.config.sniff) {
         // Sniff while standby; as master the TUN path tracks the traffic itself.
         this.vrrp.on((e) => {
@@ -197,6 +238,7 @@ export class NodeDaemon {
     this.stopping ??= (async () => {
       this.log.info('stopping');
       if (this.routeTimer) clearInterval(this.routeTimer);
+      if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
       if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
       if (this.mgmt) await this.mgmt.close().catch(() => undefined);

@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from './counters.js';
 import { NativeStat } from '../native/index.js';
 import type { PlainRoute } from './route-source.js';
+import type { CtOp, CtOpResult } from '../api/ct-query.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, SyncReport, ToDatapath } from './messages.js';
 
 export interface DatapathThreadOptions {
@@ -114,6 +115,14 @@ export class DatapathThread {
   async ctCount(): Promise<{ total: number; replicated: number; capacity: number }> {
     const m = await this.ask((id) => ({ type: 'ct-count', id }));
     return m.type === 'ct-count' ? { total: m.total, replicated: m.replicated, capacity: m.capacity } : { total: 0, replicated: 0, capacity: 0 };
+  }
+
+  /** A connection-table query or delete (API); rejects with the datapath's error (`field` names a bad filter field). */
+  async ctOp(op: CtOp): Promise<CtOpResult> {
+    const m = await this.ask((id) => ({ type: 'ct-op', id, op }));
+    if (m.type !== 'ct-op') throw Object.assign(new Error(m.type === 'ruleset-result' ? (m.error ?? 'datapath thread is not running') : `unexpected answer ${m.type}`), { field: '' });
+    if (m.error) throw Object.assign(new Error(m.error.message), { field: m.error.field });
+    return m.result!;
   }
 
   onInSync(cb: (v: boolean) => void): void {

@@ -1,5 +1,6 @@
 /** Messages between the control thread and the datapath thread. */
 import type { PlainRoute } from './route-source.js';
+import type { CtOp, CtOpResult } from '../api/ct-query.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../sync-protocol/index.js';
 
 export interface DatapathSyncSettings {
@@ -54,7 +55,9 @@ export type ToDatapath =
   | { type: 'ct-count'; id: number }
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
   | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
-  | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number };
+  | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number }
+  /** Connection-table query or delete from the API (the datapath thread owns the table). */
+  | { type: 'ct-op'; id: number; op: CtOp };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
@@ -63,4 +66,5 @@ export type FromDatapath =
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
   | { type: 'sync-inSync'; value: boolean }
   | { type: 'sync-report'; id: number; report: SyncReport | null }
-  | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number };
+  | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number }
+  | { type: 'ct-op'; id: number; result?: CtOpResult; error?: { field: string; message: string } };

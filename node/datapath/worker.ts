@@ -20,6 +20,7 @@ import { SyncBridge } from './sync-bridge.js';
 import { NatState } from './nat-state.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
 import type { PlainRoute } from './route-source.js';
+import { runCtOp, CtQueryError } from '../api/ct-query.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
 
 const data = workerData as DatapathWorkerData;
@@ -128,6 +129,16 @@ port.on('message', (m: ToDatapath) => {
       break;
     case 'ct-count':
       send({ type: 'ct-count', id: m.id, total: ct?.count() ?? 0, replicated: ct?.countReplicated() ?? 0, capacity: ct?.capacity ?? 0 });
+      break;
+    case 'ct-op':
+      if (!ct) send({ type: 'ct-op', id: m.id, error: { field: '', message: 'conntrack is off on this node (conntrack.enabled: false)' } });
+      else {
+        try {
+          send({ type: 'ct-op', id: m.id, result: runCtOp(ct, m.op) });
+        } catch (err) {
+          send({ type: 'ct-op', id: m.id, error: { field: err instanceof CtQueryError ? err.field : '', message: (err as Error).message } });
+        }
+      }
       break;
     case 'ruleset-load':
     case 'ruleset-tx':

@@ -9,6 +9,7 @@ import {
   NotifyQueue,
   VrrpInstance,
   parseIp,
+  formatIp,
   parseVip,
   type IpBytes,
   type SyncReadinessSource,
@@ -21,7 +22,7 @@ import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
 import { setRealtimePriority } from '../native/index.js';
 import { readInterfaceAddresses } from '../datapath/route-source.js';
-import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock } from './vrrp-ports.js';
+import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock, type VrrpReceiver } from './vrrp-ports.js';
 
 /** The interface's own address of `family` (IPv6: its link-local one, RFC 5798 §5.1.2.1). */
 async function primaryAddress(ifname: string, family: 4 | 6, vips: Vip[]): Promise<IpBytes> {
@@ -47,6 +48,10 @@ export class VrrpService {
   private socket?: RawVrrpSocket;
   private readonly frames = new PacketFrameSender();
   private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
+  private readonly advertListeners = new Set<(from: string, priority: number, atMs: number) => void>();
+  /** Routers whose advertisements this node accepted, by source address (for GET /v1/cluster). */
+  private readonly heard = new Map<string, { priority: number; lastMs: number; adverts: number }>();
+  private resigned = false;
 
   constructor(
     private readonly cfg: VrrpConfig,
@@ -104,7 +109,7 @@ export class VrrpService {
       else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
       for (const l of this.listeners) l(e);
     });
-    this.socket.listen(this.instance);
+    this.socket.listen(this.countingReceiver(this.instance));
     this.instance.start();
     this.log.info({ vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
   }
@@ -145,6 +150,75 @@ export class VrrpService {
       inSync: i.router.inSync,
       master: i.router.currentMaster,
       counters: { ...i.counters },
+    };
+  }
+
+  /** Whether this node takes mastership back from a lower-priority master (RFC 5798 Preempt_Mode). */
+  get preempt(): boolean {
+    return this.cfg.preempt;
+  }
+
+  /** Calls `cb` for every advertisement accepted from another router (drills, cluster view). */
+  onAdvert(cb: (from: string, priority: number, atMs: number) => void): () => void {
+    this.advertListeners.add(cb);
+    return () => void this.advertListeners.delete(cb);
+  }
+
+  /** Other routers heard on the VRRP link: address, last advertised priority, ms since last heard. */
+  peersHeard(nowMs = Date.now()): { address: string; priority: number; lastHeardMs: number; adverts: number }[] {
+    return [...this.heard].map(([address, h]) => ({ address, priority: h.priority, lastHeardMs: nowMs - h.lastMs, adverts: h.adverts }));
+  }
+
+  /** True between resign() and resume(). */
+  get isResigned(): boolean {
+    return this.resigned;
+  }
+
+  /**
+   * Drill: give up mastership as on SIGTERM (priority-0 advertisement, VIPs released,
+   * RFC 5798 §6.4.3 "Shutdown"), but keep the process, the datapath and the socket (so
+   * the peer's advertisements are still counted). resume() starts the instance again.
+   */
+  async resign(): Promise<void> {
+    if (!this.instance) throw new Error('vrrp is not running');
+    this.resigned = true;
+    await this.instance.stop();
+  }
+
+  /** After resign(): start again as backup (§6.4.1); with preempt on, a higher priority takes the VIPs back. */
+  resume(): void {
+    if (!this.instance || !this.resigned) return;
+    this.resigned = false;
+    this.instance.start();
+  }
+
+  /** Notes the source and priority of each accepted advertisement, then lets the instance handle it. */
+  private countingReceiver(inst: VrrpInstance): VrrpReceiver {
+    const note = (src: Uint8Array | undefined, priority: number, before: number): void => {
+      if (inst.counters.advertsReceived === before || !src) return;
+      const from = formatIp(src);
+      const at = Date.now();
+      const h = this.heard.get(from);
+      if (h) {
+        h.priority = priority;
+        h.lastMs = at;
+        h.adverts++;
+      } else this.heard.set(from, { priority, lastMs: at, adverts: 1 });
+      for (const l of this.advertListeners) l(from, priority, at);
+    };
+    return {
+      // VRRPv3 header (RFC 5798 §5.1): byte 2 is the priority; IPv4 datagrams carry their header.
+      receiveIpv4: (d, len) => {
+        const before = inst.counters.advertsReceived;
+        inst.receiveIpv4(d, len);
+        const ihl = (d[0]! & 0x0f) * 4;
+        note(len >= 20 ? d.subarray(12, 16) : undefined, d[ihl + 2] ?? 0, before);
+      },
+      receive: (payload, dgram, off, len) => {
+        const before = inst.counters.advertsReceived;
+        inst.receive(payload, dgram, off, len);
+        note(dgram.src, payload[off + 2] ?? 0, before);
+      },
     };
   }
 

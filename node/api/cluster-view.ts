@@ -1,0 +1,82 @@
+/**
+ * GET /v1/cluster: the cluster as this node sees it, assembled from its status, its VRRP
+ * instance (the routers it hears) and the sync report (the peers it exchanges state with).
+ * Pure: the daemon passes the pieces in.
+ */
+import type { NodeStatus } from './server.js';
+import type { SyncReportView } from './cluster-routes.js';
+
+export interface VrrpPeerHeard {
+  address: string;
+  priority: number;
+  lastHeardMs: number;
+  adverts: number;
+}
+
+export interface ClusterInfo {
+  node: string;
+  role: string;
+  /** Effective (advertised) and configured priority; null without VRRP. */
+  priority: number | null;
+  configuredPriority: number | null;
+  vrrpState: string | null;
+  /** The master as this node knows it: itself, the router it hears, or null. */
+  master: { address: string; priority: number; self: boolean } | null;
+  peers: {
+    vrrp: VrrpPeerHeard[];
+    sync: { node: number; epoch: number; inSync: boolean; lastHeardMs: number }[];
+  };
+  sync: null | {
+    inSync: boolean;
+    nodeId: number;
+    lagMs: { samples: number; p50: number | null; p99: number | null };
+    resendQueue: number;
+    ringDepth: number;
+    ringDrops: number;
+    drops: Record<string, number>;
+  };
+}
+
+export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null): ClusterInfo {
+  const v = s.vrrp;
+  let master: ClusterInfo['master'] = null;
+  if (v?.state === 'master') master = { address: 'self', priority: v.priority, self: true };
+  else if (v?.master) master = { address: v.master.address, priority: v.master.priority, self: false };
+  return {
+    node: s.node,
+    role: s.role,
+    priority: v?.priority ?? null,
+    configuredPriority: v?.configuredPriority ?? null,
+    vrrpState: v?.state ?? null,
+    master,
+    peers: {
+      vrrp: vrrpPeers,
+      sync: sync ? sync.status.peers.map((p) => ({ node: p.node, epoch: p.epoch, inSync: p.inSync, lastHeardMs: Math.round(p.lastHeardMs) })) : [],
+    },
+    sync: sync
+      ? {
+          inSync: sync.inSync,
+          nodeId: sync.status.nodeId,
+          lagMs: sync.status.lagMs,
+          resendQueue: sync.status.resendQueue,
+          ringDepth: sync.ringDepth,
+          ringDrops: sync.ringDrops,
+          drops: sync.status.drops,
+        }
+      : null,
+  };
+}
+
+/** `hafw status`'s cluster lines. */
+export function formatClusterInfo(c: ClusterInfo): string {
+  const lines: string[] = [];
+  const m = c.master ? (c.master.self ? 'this node' : `${c.master.address} (priority ${c.master.priority})`) : 'none heard';
+  lines.push(`cluster  vrrp ${c.vrrpState ?? 'off'}  priority ${c.priority ?? '-'}/${c.configuredPriority ?? '-'}  master ${m}`);
+  for (const p of c.peers.vrrp) lines.push(`  vrrp peer ${p.address}  priority ${p.priority}  heard ${p.lastHeardMs} ms ago  (${p.adverts} adverts)`);
+  if (c.sync) {
+    const lag = c.sync.lagMs.samples > 0 ? `lag p50 ${c.sync.lagMs.p50} ms p99 ${c.sync.lagMs.p99} ms` : 'lag: no samples';
+    lines.push(`  sync node ${c.sync.nodeId}  ${c.sync.inSync ? 'in sync' : 'NOT IN SYNC'}  ${lag}  resend queue ${c.sync.resendQueue}  ring ${c.sync.ringDepth} (dropped ${c.sync.ringDrops})`);
+    for (const p of c.peers.sync) lines.push(`  sync peer node ${p.node}  ${p.inSync ? 'in sync' : 'syncing'}  heard ${p.lastHeardMs} ms ago`);
+  } else lines.push('  sync off');
+  return lines.join('\n');
+}

@@ -1,0 +1,155 @@
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { buildApp, type NodeStatus, type NodeView } from './server.js';
+import { EventBus } from './event-bus.js';
+import type { CtOp } from './ct-query.js';
+import { DrillRefused, type DrillReport } from '../ha/api-drill.js';
+
+const status: NodeStatus = { node: 'fw-a', role: 'master', pid: 1, uptimeSeconds: 1, datapath: { tun: 'hafw0', offloads: true, vnetHdrLen: 10, counters: {}, native: {} } };
+const entry = { id: 3, family: 'ip', proto: 6, zone: 0, original: { src: '192.0.2.1', dst: '198.51.100.1', sport: 40000, dport: 80 }, reply: { src: '198.51.100.1', dst: '192.0.2.1', sport: 80, dport: 40000 }, tcpState: 'ESTABLISHED', status: ['assured'], mark: 0, timeoutSeconds: 100, replicated: false };
+
+interface Harness {
+  app: FastifyInstance;
+  ops: CtOp[];
+  bus: EventBus;
+  drillState: string;
+}
+
+async function harness(token?: string): Promise<Harness> {
+  const ops: CtOp[] = [];
+  const bus = new EventBus();
+  const h = { ops, bus, drillState: 'master' } as Harness;
+  const report: DrillReport = { id: 'd1', mode: 'resign', status: 'running', phase: 'started', holdSeconds: 1, startedAt: 'now', takeover: null, peerInSync: null, preempt: true, reclaimMs: null };
+  const view: NodeView = {
+    status: () => status,
+    metrics: new Registry(),
+    events: bus,
+    control: {
+      async ctOp(op) {
+        ops.push(op);
+        if (op.op === 'list' && op.filter.src === '10.9.9.9') throw Object.assign(new Error('conntrack says no'), { field: 'src' });
+        if (op.op === 'get' && op.id !== 3) return { entries: [], deleted: 0 };
+        if (op.op === 'flush') return { entries: [], deleted: 7 };
+        return { entries: [entry as never], deleted: op.op === 'delete' ? 1 : 0, next: op.op === 'list' ? 3 : undefined };
+      },
+      drills: {
+        start: (mode, holdSeconds) => {
+          if (h.drillState !== 'master') throw new DrillRefused(`this node is ${h.drillState}, not master`);
+          return { report: { ...report, mode, holdSeconds } };
+        },
+        get: (id) => (id === 'd1' ? report : undefined),
+        list: () => [report],
+      },
+    },
+  };
+  h.app = await buildApp(view, pino({ level: 'silent' }), token);
+  return h;
+}
+
+describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () => {
+  let h: Harness;
+  afterEach(async () => h?.app.close());
+
+  it('serves an OpenAPI 3 document that validates and describes every route', async () => {
+    h = await harness();
+    const res = await h.app.inject({ method: 'GET', url: '/v1/openapi.json' });
+    assert.equal(res.statusCode, 200);
+    const doc = res.json() as { openapi: string; paths: Record<string, Record<string, { parameters?: { name: string }[]; requestBody?: unknown }>> };
+    const v = await new Validator().validate(doc);
+    assert.equal(v.valid, true, JSON.stringify(v.errors));
+    assert.match(doc.openapi, /^3\./);
+    for (const p of ['/v1/health', '/v1/status', '/metrics', '/v1/ct', '/v1/ct/{id}', '/v1/ct/tuple', '/v1/ct/flush', '/v1/cluster', '/v1/drills', '/v1/drills/{id}', '/v1/events', '/v1/openapi.json']) assert.ok(doc.paths[p], `missing ${p}`);
+    assert.deepEqual(doc.paths['/v1/ct']!.get!.parameters!.map((x) => x.name).sort(), ['after', 'dport', 'dst', 'family', 'limit', 'origin', 'proto', 'sport', 'src', 'state']);
+    assert.ok(doc.paths['/v1/drills']!.post!.requestBody);
+  });
+
+  it('answers a bad body with 400 and a JSON pointer to the field', async () => {
+    h = await harness();
+    let r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', holdSeconds: 'long' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().field, '/body/holdSeconds');
+    r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { holdSeconds: 1 } });
+    assert.equal(r.json().field, '/body/mode');
+    r = await h.app.inject({ method: 'POST', url: '/v1/ct/flush', payload: { proto: 'tcp', colour: 'red' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().field, '/body/colour');
+    r = await h.app.inject({ method: 'GET', url: '/v1/ct?sport=99999' });
+    assert.equal(r.json().field, '/querystring/sport');
+    r = await h.app.inject({ method: 'GET', url: '/v1/ct?src=not-an-ip' });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().field, '/querystring/src');
+    r = await h.app.inject({ method: 'GET', url: '/v1/ct?src=10.9.9.9' });
+    assert.equal(r.json().field, '/querystring/src', "the datapath's verdict names the field too");
+    assert.equal(h.ops.length, 1, 'invalid requests never reach the datapath');
+  });
+
+  it('turns conntrack requests into datapath operations', async () => {
+    h = await harness();
+    let r = await h.app.inject({ method: 'GET', url: '/v1/ct?proto=tcp&family=ip&dport=80&state=established&limit=5&after=2' });
+    assert.equal(r.statusCode, 200);
+    assert.deepEqual(r.json(), { entries: [entry], next: 3 });
+    assert.deepEqual(h.ops.pop(), { op: 'list', filter: { family: 4, proto: 6, src: undefined, dst: undefined, sport: undefined, dport: 80, state: 'ESTABLISHED', origin: undefined }, limit: 5, after: 2 });
+    r = await h.app.inject({ method: 'GET', url: '/v1/ct/3' });
+    assert.equal(r.json().original.sport, 40000);
+    r = await h.app.inject({ method: 'GET', url: '/v1/ct/4' });
+    assert.equal(r.statusCode, 404);
+    r = await h.app.inject({ method: 'DELETE', url: '/v1/ct/tuple?proto=tcp&src=192.0.2.1&dst=198.51.100.1&sport=40000&dport=80' });
+    assert.equal(r.json().deleted, 1);
+    assert.deepEqual(h.ops.pop(), { op: 'delete', tuple: { family: undefined, proto: 6, src: '192.0.2.1', dst: '198.51.100.1', sport: 40000, dport: 80, zone: undefined } });
+    r = await h.app.inject({ method: 'DELETE', url: '/v1/ct/tuple?src=192.0.2.1&dst=198.51.100.1' });
+    assert.equal(r.json().field, '/querystring/proto');
+    r = await h.app.inject({ method: 'POST', url: '/v1/ct/flush', payload: { origin: 'replicated' } });
+    assert.deepEqual(r.json(), { deleted: 7 });
+    const flush = h.ops.pop() as { op: 'flush'; filter: { origin?: string } };
+    assert.equal(flush.filter.origin, 'replicated');
+  });
+
+  it('starts a drill with 202 and refuses one on a backup with 409', async () => {
+    h = await harness();
+    let r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', holdSeconds: 2 } });
+    assert.equal(r.statusCode, 202);
+    assert.equal(r.headers.location, '/v1/drills/d1');
+    assert.equal(r.json().holdSeconds, 2);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/drills/d1' })).json().id, 'd1');
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/drills/nope' })).statusCode, 404);
+    h.drillState = 'backup';
+    r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign' } });
+    assert.equal(r.statusCode, 409);
+    assert.match(r.json().message, /backup, not master/);
+  });
+
+  it('asks for the token on every route but health on the management listener', async () => {
+    h = await harness('0123456789abcdef0123');
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/health' })).statusCode, 200);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/openapi.json' })).statusCode, 401);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/ct' })).statusCode, 401);
+    assert.equal((await h.app.inject({ method: 'GET', url: '/v1/ct', headers: { authorization: 'Bearer 0123456789abcdef0123' } })).statusCode, 200);
+  });
+
+  it('streams bus events over SSE, only the requested types', async () => {
+    h = await harness();
+    await h.app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = h.app.server.address() as { port: number };
+    const ac = new AbortController();
+    const res = await fetch(`http://127.0.0.1:${addr.port}/v1/events?types=vrrp,drill`, { signal: ac.signal });
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const until = async (re: RegExp): Promise<void> => {
+      while (!re.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    await until(/: generation 0\n\n/);
+    h.bus.publish('ruleset', { generation: 1, changes: [] });
+    h.bus.publish('vrrp', { event: 'state', from: 'backup', to: 'master' });
+    h.bus.publish('drill', { id: 'd1', phase: 'resigned' });
+    await until(/event: drill\n/);
+    assert.doesNotMatch(text, /event: ruleset/);
+    assert.match(text, /event: vrrp\nid: 2\ndata: \{"event":"state","from":"backup","to":"master"\}\n\n/);
+    assert.match(text, /event: drill\nid: 3\ndata: \{"id":"d1","phase":"resigned"\}/);
+    ac.abort();
+  });
+
+});

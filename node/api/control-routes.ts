@@ -1,0 +1,188 @@
+/**
+ * Control-plane routes: the connection table (list, get, delete, flush), the cluster view,
+ * failover drills and the node-wide event stream. Request shapes are checked by the
+ * schemas in schemas.ts before a handler runs; handlers reach the node only through
+ * ControlView.
+ */
+import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { CtQueryError, DEFAULT_LIMIT, checkFilter, protoNumber, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from './ct-query.js';
+import { parseTypes, type EventBus } from './event-bus.js';
+import type { ClusterInfo } from './cluster-view.js';
+import type { DrillReport } from '../ha/api-drill.js';
+
+export interface ControlView {
+  /** Runs a connection-table operation in the datapath thread; absent: conntrack routes answer 404. */
+  ctOp?(op: CtOp): Promise<CtOpResult>;
+  cluster?(): Promise<ClusterInfo>;
+  drills?: {
+    start(mode: 'resign', holdSeconds: number): { report: DrillReport };
+    get(id: string): DrillReport | undefined;
+    list(): DrillReport[];
+  };
+  events?: EventBus;
+  /** The ruleset generation for the stream's first line (`: generation N`). */
+  generation?(): number;
+}
+
+/** An HTTP error with a JSON body {error, message, field?}. */
+export function sendError(reply: FastifyReply, status: number, error: string, message: string, field?: string): FastifyReply {
+  return reply.code(status).send(field === undefined ? { error, message } : { error, message, field });
+}
+
+type FilterQuery = { family?: string; proto?: string; src?: string; dst?: string; sport?: number; dport?: number; state?: string; origin?: 'local' | 'replicated' };
+
+function family(v: string | undefined): 4 | 6 | undefined {
+  if (v === undefined) return undefined;
+  return v === 'ip' || v === '4' ? 4 : 6;
+}
+
+/** Query or body -> CtFilter; throws CtQueryError naming the field. */
+export function toFilter(q: FilterQuery): CtFilter {
+  return checkFilter({
+    family: family(q.family),
+    proto: q.proto === undefined ? undefined : protoNumber(q.proto),
+    src: q.src,
+    dst: q.dst,
+    sport: q.sport,
+    dport: q.dport,
+    state: q.state,
+    origin: q.origin,
+  });
+}
+
+export function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
+  return { family: family(q.family), proto: protoNumber(q.proto!), src: q.src!, dst: q.dst!, sport: q.sport, dport: q.dport, zone: q.zone };
+}
+
+/** Comment lines keep idle proxies and sockets from timing the stream out. */
+const KEEPALIVE_MS = 15000;
+
+/** GET /v1/events on the node-wide bus (replaces the ruleset-only stream; same `ruleset` events). */
+export function eventsHandler(view: ControlView, streams: Set<ServerResponse>): RouteHandlerMethod {
+  return (req, reply) => {
+    const bus = view.events!;
+    const types = parseTypes((req.query as { types?: string }).types);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    // The first comment names the ruleset generation the stream starts after, so a client
+    // can list the ruleset and then apply `ruleset` events without a gap.
+    res.write(`: generation ${view.generation?.() ?? 0}\n\n`);
+    streams.add(res);
+    const off = bus.subscribe(types, (ev) => {
+      res.write(`event: ${ev.type}\nid: ${ev.seq}\ndata: ${JSON.stringify(ev.data)}\n\n`);
+    });
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    keepalive.unref();
+    res.on('close', () => {
+      off();
+      clearInterval(keepalive);
+      streams.delete(res);
+    });
+  };
+}
+
+export function registerControlRoutes(app: FastifyInstance, view: ControlView): void {
+  const ct = view.ctOp?.bind(view);
+  const run = async (reply: FastifyReply, op: CtOp, where: 'querystring' | 'body' | 'params'): Promise<CtOpResult | undefined> => {
+    if (!ct) {
+      sendError(reply, 404, 'not_configured', 'conntrack is off on this node (conntrack.enabled: false)');
+      return undefined;
+    }
+    try {
+      return await ct(op);
+    } catch (err) {
+      const field = (err as { field?: string }).field;
+      if (err instanceof CtQueryError || field) {
+        sendError(reply, 400, 'bad_request', (err as Error).message, field ? `/${where}/${field}` : undefined);
+        return undefined;
+      }
+      throw err;
+    }
+  };
+  const badFilter = (reply: FastifyReply, err: unknown, where: string): FastifyReply => {
+    if (err instanceof CtQueryError) return sendError(reply, 400, 'bad_request', err.message, `/${where}/${err.field}`);
+    throw err;
+  };
+
+  app.get('/v1/ct', async (req, reply) => {
+    const q = req.query as FilterQuery & { limit?: number; after?: number };
+    let filter: CtFilter;
+    try {
+      filter = toFilter(q);
+    } catch (err) {
+      return badFilter(reply, err, 'querystring');
+    }
+    const r = await run(reply, { op: 'list', filter, limit: q.limit ?? DEFAULT_LIMIT, after: q.after }, 'querystring');
+    if (!r) return reply;
+    return r.next === undefined ? { entries: r.entries } : { entries: r.entries, next: r.next };
+  });
+
+  const byTuple = (method: 'get' | 'delete') => async (req: { query: unknown }, reply: FastifyReply) => {
+    let tuple: CtTupleQuery;
+    try {
+      tuple = toTuple(req.query as FilterQuery);
+    } catch (err) {
+      return badFilter(reply, err, 'querystring');
+    }
+    const r = await run(reply, method === 'get' ? { op: 'lookup', tuple } : { op: 'delete', tuple }, 'querystring');
+    if (!r) return reply;
+    if (r.entries.length === 0) return sendError(reply, 404, 'not_found', 'no connection with that tuple');
+    return method === 'get' ? r.entries[0] : { deleted: r.deleted, entry: r.entries[0] };
+  };
+  app.get('/v1/ct/tuple', byTuple('get'));
+  app.delete('/v1/ct/tuple', byTuple('delete'));
+
+  app.get('/v1/ct/:id', async (req, reply) => {
+    const id = (req.params as { id: number }).id;
+    const r = await run(reply, { op: 'get', id }, 'params');
+    if (!r) return reply;
+    if (r.entries.length === 0) return sendError(reply, 404, 'not_found', `no connection with id ${id}`);
+    return r.entries[0];
+  });
+  app.delete('/v1/ct/:id', async (req, reply) => {
+    const id = (req.params as { id: number }).id;
+    const r = await run(reply, { op: 'delete', id }, 'params');
+    if (!r) return reply;
+    if (r.entries.length === 0) return sendError(reply, 404, 'not_found', `no connection with id ${id}`);
+    return { deleted: r.deleted, entry: r.entries[0] };
+  });
+  app.post('/v1/ct/flush', async (req, reply) => {
+    let filter: CtFilter;
+    try {
+      filter = toFilter((req.body ?? {}) as FilterQuery);
+    } catch (err) {
+      return badFilter(reply, err, 'body');
+    }
+    const r = await run(reply, { op: 'flush', filter }, 'body');
+    if (!r) return reply;
+    return { deleted: r.deleted };
+  });
+
+  app.get('/v1/cluster', async (_req, reply) => {
+    if (!view.cluster) return sendError(reply, 404, 'not_configured', 'no cluster view on this node');
+    return view.cluster();
+  });
+
+  app.post('/v1/drills', async (req, reply) => {
+    const body = req.body as { mode: 'resign'; holdSeconds?: number };
+    if (!view.drills) return sendError(reply, 409, 'conflict', 'this node runs without VRRP (no vrrp: section): there is no mastership to hand over');
+    try {
+      const { report } = view.drills.start(body.mode, body.holdSeconds ?? 5);
+      reply.code(202).header('location', `/v1/drills/${report.id}`);
+      return report;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status) return sendError(reply, status, status === 409 ? 'conflict' : 'error', (err as Error).message);
+      throw err;
+    }
+  });
+  app.get('/v1/drills', async () => view.drills?.list() ?? []);
+  app.get('/v1/drills/:id', async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const r = view.drills?.get(id);
+    if (!r) return sendError(reply, 404, 'not_found', `no drill ${id} on this node (reports of the last 20 are kept)`);
+    return r;
+  });
+}

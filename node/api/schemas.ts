@@ -1,0 +1,224 @@
+/**
+ * JSON schemas of every route: fastify validates requests with them (a bad body or query
+ * answers 400 naming the field) and @fastify/swagger builds the OpenAPI document from the
+ * same objects, so the document cannot drift from what the node accepts.
+ *
+ * Routes registered by other modules (ruleset) get theirs by method and URL through the
+ * onRoute hook in server.ts (ROUTE_SCHEMAS), so they need no change to be described.
+ */
+
+const error = {
+  type: 'object',
+  description: 'An error. `field` is a JSON pointer to the offending request part (e.g. /body/holdSeconds, /querystring/src) when one field is to blame.',
+  properties: {
+    error: { type: 'string', description: 'machine-readable code: bad_request, unauthorized, not_found, conflict, not_configured, ...' },
+    message: { type: 'string' },
+    field: { type: 'string' },
+    errors: { type: 'array', items: { type: 'object', additionalProperties: true } },
+  },
+  required: ['message'],
+  additionalProperties: true,
+} as const;
+
+const anyObject = (description: string) => ({ type: 'object', description, additionalProperties: true }) as const;
+const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } }) as const;
+
+const errors = { 400: error, 401: error, 404: error, 409: error, 500: error } as const;
+
+const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+
+/** Filters shared by GET /v1/ct and POST /v1/ct/flush (conntrack -L / -F options). */
+const ctFilterProps = {
+  family: { type: 'string', enum: ['ip', 'ip6', '4', '6'], description: 'address family' },
+  proto: { type: 'string', description: 'protocol name (tcp, udp, icmp, icmpv6, sctp, gre, esp) or number' },
+  src: { type: 'string', description: 'original-direction source address' },
+  dst: { type: 'string', description: 'original-direction destination address' },
+  sport: { ...port, description: 'original-direction source port' },
+  dport: { ...port, description: 'original-direction destination port' },
+  state: { type: 'string', description: 'TCP state (ESTABLISHED, SYN_SENT, TIME_WAIT, ...)' },
+  origin: { type: 'string', enum: ['local', 'replicated'], description: "local: this node's flows; replicated: copies of a peer's" },
+} as const;
+
+const ctTupleProps = {
+  family: ctFilterProps.family,
+  proto: ctFilterProps.proto,
+  src: ctFilterProps.src,
+  dst: ctFilterProps.dst,
+  sport: { ...port, description: 'source port (ICMP: echo id)' },
+  dport: { ...port, description: 'destination port (ICMP: type << 8 | code)' },
+  zone: { type: 'integer', minimum: 0, maximum: 65535, description: 'conntrack zone (default 0)' },
+} as const;
+
+const ctTuple = {
+  type: 'object',
+  description: 'An exact tuple, either direction (like conntrack -G / -D with -p -s -d --sport --dport)',
+  properties: ctTupleProps,
+  required: ['proto', 'src', 'dst'],
+  additionalProperties: false,
+} as const;
+
+const ctEndpoint = {
+  type: 'object',
+  properties: { src: { type: 'string' }, dst: { type: 'string' }, sport: { type: 'integer' }, dport: { type: 'integer' }, type: { type: 'integer' }, code: { type: 'integer' }, id: { type: 'integer' } },
+  additionalProperties: true,
+} as const;
+
+const ctEntry = {
+  type: 'object',
+  description: 'One connection, as conntrack -L shows it. `id` is its table slot: valid while the entry lives.',
+  properties: {
+    id: { type: 'integer' },
+    family: { type: 'string', enum: ['ip', 'ip6'] },
+    proto: { type: 'integer' },
+    zone: { type: 'integer' },
+    original: ctEndpoint,
+    reply: ctEndpoint,
+    tcpState: { type: 'string' },
+    status: { type: 'array', items: { type: 'string' } },
+    mark: { type: 'integer' },
+    timeoutSeconds: { type: 'integer' },
+    replicated: { type: 'boolean' },
+  },
+  additionalProperties: true,
+} as const;
+
+const drillReport = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    mode: { type: 'string' },
+    status: { type: 'string', enum: ['running', 'done', 'failed'] },
+    phase: { type: 'string' },
+    holdSeconds: { type: 'number' },
+    startedAt: { type: 'string' },
+    finishedAt: { type: 'string' },
+    takeover: { type: ['object', 'null'], properties: { peer: { type: 'string' }, priority: { type: 'integer' }, ms: { type: 'number' } } },
+    peerInSync: { type: ['boolean', 'null'] },
+    preempt: { type: 'boolean' },
+    reclaimMs: { type: ['number', 'null'] },
+    finalState: { type: 'string' },
+    error: { type: 'string' },
+  },
+  additionalProperties: true,
+} as const;
+
+type Schema = Record<string, unknown>;
+
+/** Schemas by "METHOD url" (fastify's url syntax, :param). */
+export const ROUTE_SCHEMAS: Record<string, Schema> = {
+  'GET /v1/health': { summary: 'Liveness (no token needed)', tags: ['node'], security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } },
+  'GET /v1/status': { summary: 'Role, VRRP, ruleset, conntrack settings and datapath counters of this node', tags: ['node'], response: { 200: anyObject('node status'), ...errors } },
+  'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', tags: ['node'], response: { 200: text('Prometheus text format 0.0.4') } },
+  'GET /v1/openapi.json': { summary: 'This OpenAPI 3 document', tags: ['node'], response: { 200: anyObject('OpenAPI 3.0 document') } },
+  'GET /v1/cluster': {
+    summary: "Cluster view from this node: role, priority, VRRP state, the master, the peers heard (VRRP and sync), sync state and lag",
+    tags: ['cluster'],
+    response: { 200: anyObject('cluster view'), ...errors },
+  },
+  'GET /v1/sync/stats': {
+    summary: 'State sync statistics (404 when sync is not configured)',
+    tags: ['cluster'],
+    querystring: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'text'] } }, additionalProperties: false },
+    response: { 200: anyObject('sync report (format=text: plain text)'), ...errors },
+  },
+  'GET /v1/ct/count': {
+    summary: 'Connections in the table: total, local, replicated, capacity',
+    tags: ['conntrack'],
+    response: { 200: { type: 'object', properties: { total: { type: 'integer' }, local: { type: 'integer' }, replicated: { type: 'integer' }, capacity: { type: 'integer' } } }, ...errors },
+  },
+  'GET /v1/ct': {
+    summary: 'List connections, filtered, at most `limit` per page; pass `next` back as `after` for the next page',
+    tags: ['conntrack'],
+    querystring: {
+      type: 'object',
+      properties: { ...ctFilterProps, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 }, after: { type: 'integer', minimum: 0, description: 'id of the last entry of the previous page' } },
+      additionalProperties: false,
+    },
+    response: { 200: { type: 'object', properties: { entries: { type: 'array', items: ctEntry }, next: { type: 'integer' } }, required: ['entries'] }, ...errors },
+  },
+  'GET /v1/ct/tuple': {
+    summary: 'One connection by exact tuple (either direction)',
+    tags: ['conntrack'],
+    querystring: ctTuple,
+    response: { 200: ctEntry, ...errors },
+  },
+  'DELETE /v1/ct/tuple': {
+    summary: 'Delete one connection by tuple; the peer deletes its replica (sync destroy event)',
+    tags: ['conntrack'],
+    querystring: ctTuple,
+    response: { 200: { type: 'object', properties: { deleted: { type: 'integer' }, entry: ctEntry } }, ...errors },
+  },
+  'GET /v1/ct/:id': {
+    summary: 'One connection by id (from a listing)',
+    tags: ['conntrack'],
+    params: { type: 'object', properties: { id: { type: 'integer', minimum: 0 } }, required: ['id'] },
+    response: { 200: ctEntry, ...errors },
+  },
+  'DELETE /v1/ct/:id': {
+    summary: 'Delete one connection by id; the peer deletes its replica',
+    tags: ['conntrack'],
+    params: { type: 'object', properties: { id: { type: 'integer', minimum: 0 } }, required: ['id'] },
+    response: { 200: { type: 'object', properties: { deleted: { type: 'integer' }, entry: ctEntry } }, ...errors },
+  },
+  'POST /v1/ct/flush': {
+    summary: 'Delete every connection matching the filters (all without filters); peers delete their replicas',
+    tags: ['conntrack'],
+    body: { type: 'object', properties: ctFilterProps, additionalProperties: false },
+    response: { 200: { type: 'object', properties: { deleted: { type: 'integer' } }, required: ['deleted'] }, ...errors },
+  },
+  'GET /v1/events': {
+    summary: 'Server-Sent Events: ruleset, ruleset-dist, vrrp, sync, drill',
+    tags: ['events'],
+    querystring: { type: 'object', properties: { types: { type: 'string', description: 'comma-separated event types (default: all)' } }, additionalProperties: false },
+    response: { 200: { description: 'text/event-stream; first line `: generation N`', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
+  },
+  'POST /v1/drills': {
+    summary: 'Start a failover drill on the master (409 on a backup or without VRRP)',
+    tags: ['drills'],
+    body: {
+      type: 'object',
+      properties: { mode: { type: 'string', enum: ['resign'] }, holdSeconds: { type: 'number', minimum: 0, maximum: 600, default: 5 } },
+      required: ['mode'],
+      additionalProperties: false,
+    },
+    response: { 202: drillReport, ...errors },
+  },
+  'GET /v1/drills': { summary: 'Recent drills', tags: ['drills'], response: { 200: { type: 'array', items: drillReport } } },
+  'GET /v1/drills/:id': {
+    summary: 'A drill report',
+    tags: ['drills'],
+    params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+    response: { 200: drillReport, ...errors },
+  },
+  'GET /v1/schema': {
+    summary: 'Matches, statements and types of the rule language',
+    tags: ['ruleset'],
+    querystring: { type: 'object', properties: { name: { type: 'string' } }, additionalProperties: false },
+    response: { 200: { type: 'array', items: { type: 'object', additionalProperties: true } }, ...errors },
+  },
+  'GET /v1/ruleset': {
+    summary: 'The running ruleset: nft text (format=nft) or libnftables JSON (format=json)',
+    tags: ['ruleset'],
+    querystring: { type: 'object', properties: { format: { type: 'string', enum: ['nft', 'json'] }, handles: { type: 'string', enum: ['0', '1', 'true', 'false'] } }, additionalProperties: false },
+    response: { 200: { description: 'nft text (text/plain) or nft -j JSON', content: { 'text/plain': { schema: { type: 'string' } }, 'application/json': { schema: { type: 'object', additionalProperties: true } } } }, ...errors },
+  },
+  'POST /v1/ruleset/transactions': {
+    summary: 'Apply ruleset commands all or nothing (libnftables JSON or nft text)',
+    tags: ['ruleset'],
+    body: {
+      type: 'object',
+      properties: {
+        ops: { description: 'libnftables JSON commands, {"nftables": [...]}, or nft text', anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'object', properties: { nftables: { type: 'array' } }, required: ['nftables'] }] },
+        baseGeneration: { type: 'integer', minimum: 0, description: '409 unless this is the current generation' },
+      },
+      required: ['ops'],
+      additionalProperties: false,
+    },
+    response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, changes: { type: 'array', items: {} }, ms: { type: 'number' } } }, ...errors },
+  },
+};
+
+/** The JSON schema of `method url`, if the node describes that route. */
+export function routeSchema(method: string, url: string): Schema | undefined {
+  return ROUTE_SCHEMAS[`${method} ${url}`];
+}

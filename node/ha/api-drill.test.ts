@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { DrillService, DrillRefused, type DrillVrrp } from './api-drill.js';
+
+/** A VRRP pair in miniature: resigning makes the peer advertise as master after `takeoverMs`. */
+class FakeVrrp implements DrillVrrp {
+  st = 'master';
+  resigned = 0;
+  resumed = 0;
+  private cbs = new Set<(from: string, priority: number, atMs: number) => void>();
+  constructor(
+    readonly preempt: boolean,
+    private readonly takeoverMs: number | null,
+  ) {}
+  state(): string {
+    return this.st;
+  }
+  async resign(): Promise<void> {
+    this.resigned++;
+    this.st = 'initialize';
+    for (const cb of this.cbs) cb('10.0.0.2', 0, 0); // our own priority-0 echo must not count
+    if (this.takeoverMs !== null) setTimeout(() => [...this.cbs].forEach((cb) => cb('10.0.0.2', 100, 0)), this.takeoverMs);
+  }
+  resume(): void {
+    this.resumed++;
+    this.st = 'backup';
+    if (this.preempt) setTimeout(() => (this.st = 'master'), 20);
+  }
+  onAdvert(cb: (from: string, priority: number, atMs: number) => void): () => void {
+    this.cbs.add(cb);
+    return () => this.cbs.delete(cb);
+  }
+}
+
+describe('API failover drill (resign, measure, take back)', () => {
+  it('measures the takeover, holds, takes mastership back and reports each phase', async () => {
+    const v = new FakeVrrp(true, 30);
+    const events: { phase: string }[] = [];
+    const d = new DrillService({ vrrp: v, peerInSync: async () => true, publish: (_t, e) => events.push(e as { phase: string }) });
+    const { report, done } = d.start('resign', 0.05);
+    assert.equal(report.status, 'running');
+    assert.throws(() => d.start('resign', 0), DrillRefused, 'one drill at a time');
+    const r = await done;
+    assert.equal(r.status, 'done');
+    assert.equal(r.takeover!.peer, '10.0.0.2');
+    assert.ok(r.takeover!.ms >= 25 && r.takeover!.ms < 1000, `takeover ${r.takeover!.ms} ms`);
+    assert.equal(r.peerInSync, true);
+    assert.ok(r.reclaimMs !== null && r.reclaimMs >= 15);
+    assert.equal(r.finalState, 'master');
+    assert.deepEqual(events.map((e) => e.phase), ['started', 'resigned', 'takeover', 'holding', 'resumed', 'reclaimed', 'done']);
+    assert.deepEqual(d.get(r.id), r);
+  });
+
+  it('without preemption stays backup after the hold', async () => {
+    const v = new FakeVrrp(false, 5);
+    const d = new DrillService({ vrrp: v, peerInSync: async () => null, publish: () => undefined });
+    const r = await d.start('resign', 0).done;
+    assert.equal(r.finalState, 'backup');
+    assert.equal(r.reclaimMs, null);
+    assert.equal(r.peerInSync, null);
+  });
+
+  it('resumes at once when no peer takes over, and says so', async () => {
+    const v = new FakeVrrp(true, null);
+    const phases: string[] = [];
+    const d = new DrillService({ vrrp: v, peerInSync: async () => true, publish: (_t, e) => phases.push((e as { phase: string }).phase), takeoverTimeoutMs: 50 });
+    const r = await d.start('resign', 10).done;
+    assert.equal(r.takeover, null);
+    assert.ok(phases.includes('no-takeover'));
+    assert.equal(v.resumed, 1);
+    assert.equal(r.finalState, 'master');
+  });
+
+  it('refuses on a backup and without VRRP', () => {
+    const v = new FakeVrrp(true, 5);
+    v.st = 'backup';
+    assert.throws(() => new DrillService({ vrrp: v, peerInSync: async () => null, publish: () => undefined }).start('resign', 0), /backup, not master/);
+    assert.throws(() => new DrillService({ vrrp: undefined, peerInSync: async () => null, publish: () => undefined }).start('resign', 0), /without VRRP/);
+    assert.equal(v.resigned, 0);
+  });
+
+  it('resumes VRRP when resigning fails, so the node never stays out', async () => {
+    const v = new FakeVrrp(true, 5);
+    v.resign = async () => {
+      throw new Error('socket closed');
+    };
+    const r = await new DrillService({ vrrp: v, peerInSync: async () => null, publish: () => undefined }).start('resign', 0).done;
+    assert.equal(r.status, 'failed');
+    assert.equal(r.error, 'socket closed');
+    assert.equal(v.resumed, 1);
+  });
+});
