@@ -94,6 +94,45 @@ export class ConntrackdPair {
     return Number((await sh(['conntrack', '-C'], { ns: NS.fw(fw) })).trim());
   }
 
+  /**
+   * Loads `n` new UDP entries into fwa's kernel table in one go (`conntrack -R`: netlink
+   * requests back to back, the kernel-side counterpart of hafw's bench injector) and
+   * times until fwb's external cache holds them: from the start of the load to the sample
+   * that saw the n-th entry (sampled every ~10 ms), or to the last growth if they never all
+   * arrive within `timeoutMs`.
+   */
+  async replicationRate(n: number, timeoutMs: number): Promise<{ count: number; ms: number; loadMs: number }> {
+    // Four loaders at once (one `conntrack -R` runs its requests one after another, so alone
+    // it, not conntrackd, would set the pace on this host).
+    const parts = 4;
+    const files: string[] = [];
+    for (let p = 0; p < parts; p++) {
+      const lines: string[] = [];
+      for (let i = p; i < n; i += parts) lines.push(`-I -p udp -s 198.18.${(i >>> 8) & 0xff}.${i & 0xff} -d 198.51.100.${100 + ((i >>> 16) & 1)} --sport 4000 --dport 9 -t 600 -u ASSURED`);
+      const file = path.join(LAB_DIR, `conntrackd-load-${p}.txt`);
+      await writeFile(file, lines.join('\n') + '\n');
+      files.push(file);
+    }
+    const c0 = await this.externalCount('fwb');
+    const t0 = performance.now();
+    let loadMs = NaN;
+    const load = Promise.all(files.map((f) => sh(['conntrack', '-R', f], { ns: NS.fw('fwa'), timeoutMs }))).then(() => (loadMs = performance.now() - t0));
+    let count = 0;
+    let lastGrowth = t0;
+    for (let idle = 0; idle < 100 && performance.now() - t0 < timeoutMs; ) {
+      const c = (await this.externalCount('fwb')) - c0;
+      if (c > count) {
+        count = c;
+        lastGrowth = performance.now();
+        idle = 0;
+      } else idle++;
+      if (count >= n) break;
+      await sleep(10);
+    }
+    await load.catch(() => undefined);
+    return { count, ms: lastGrowth - t0, loadMs };
+  }
+
   /** Empties `fw`'s external cache and asks its peers for their tables (conntrackd -f external; -n). */
   async resync(fw: string): Promise<void> {
     await this.ctl(fw, ['-f', 'external']);

@@ -385,3 +385,43 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
 });
 
 export type { StateRecord };
+
+describe('lag echo when the sink applies records later (the worker hands them to the table thread)', () => {
+  it('holds the echo until the records are in the table and counts the apply delay in the lag', () => {
+    const a = endpoint(1).ep;
+    const table = new ReplicaTable();
+    let appliedToken = 0;
+    let appliedTime = NaN;
+    const b = new SyncEndpoint({ nodeId: 2, epoch: 1000, key, initialSeq: 5 }, {
+      apply: (owner, rec) => table.apply(owner, rec),
+      applyToken: () => 1,
+      appliedAt: (t) => (appliedToken >= t ? appliedTime : NaN),
+    });
+    const deliver = (from: SyncEndpoint, to: SyncEndpoint, now: number): void => {
+      for (let m = from.poll(); m !== undefined; m = from.poll()) to.receive(m, now);
+    };
+    a.start(0);
+    b.start(0);
+    a.tick(0);
+    b.tick(0);
+    deliver(a, b, 0.5);
+    deliver(b, a, 0.5);
+    a.localEvent(makeRecord(1, EventKind.New, 10), 10);
+    a.flush(10);
+    deliver(a, b, 11); // arrives at 11, handed on for applying
+    assert.equal(table.rows.size, 1);
+    for (let t = 12; t <= 19; t++) {
+      b.tick(t);
+      deliver(b, a, t + 0.5);
+    }
+    assert.equal(a.stats.lagSamples.length, 0, 'no echo before the records are in the table');
+    appliedToken = 1;
+    appliedTime = 20; // in the table 9 ms after arriving
+    assert.ok(b.nextTimerAt() <= 21, 'the receiver looks again soon');
+    b.tick(21);
+    deliver(b, a, 21.5);
+    assert.equal(a.stats.lagSamples.length, 1);
+    // (sent 10 - stamp 10) + apply 9 + (round trip (21.5 - 10 - hold 10) = 1.5) / 2
+    assert.equal(a.stats.lagSamples[0], 9.75);
+  });
+});

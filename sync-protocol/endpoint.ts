@@ -119,7 +119,11 @@ class Peer {
   lastAckBase = -1;
   echoTime = NaN;
   echoStamp = NaN;
+  /** When the echoed message arrived here (our clock). */
   echoAppliedAt = NaN;
+  /** The sink's token for the echoed message's records (NaN: the sink applies at once). */
+  echoToken = NaN;
+  echoSent = true;
   lastEchoSampled = NaN;
   /**
    * Destroys applied while earlier sequences were still missing: a late (reordered) message
@@ -401,6 +405,8 @@ export class SyncEndpoint {
             p.echoTime = m.time;
             p.echoStamp = oldest;
             p.echoAppliedAt = now;
+            p.echoToken = this.sink.applyToken?.() ?? NaN;
+            p.echoSent = false;
           }
         }
         if (p.ackDueAt === Infinity) p.ackDueAt = now + this.cfg.ackIntervalMs;
@@ -507,17 +513,31 @@ export class SyncEndpoint {
       }
       const base = p.rx.cumAck;
       const due = now >= p.ackDueAt || now - p.lastAckAt >= this.cfg.aliveIntervalMs;
-      if (due && (base !== p.lastAckBase || now - p.lastAckAt >= this.cfg.aliveIntervalMs || p.echoAppliedAt > p.lastAckAt)) {
-        const hasEcho = !Number.isNaN(p.echoAppliedAt);
+      // The echo waits until its records are in the table (when the sink applies them
+      // elsewhere), and then names how long that took: echoStamp moves earlier by it, so the
+      // sender's lag = (time - stamp) + applyDelay + rtt / 2, with echoHold still counted
+      // from arrival. applyDelay is a duration on this clock, like echoHold (docs/sync.md).
+      let echoStamp = p.echoStamp;
+      let echoReady = !Number.isNaN(p.echoAppliedAt);
+      if (echoReady && !Number.isNaN(p.echoToken) && this.sink.appliedAt !== undefined) {
+        const at = this.sink.appliedAt(p.echoToken);
+        if (Number.isNaN(at)) echoReady = false;
+        else echoStamp -= Math.max(0, at - p.echoAppliedAt);
+      }
+      const newEcho = echoReady && !p.echoSent;
+      if (due && (base !== p.lastAckBase || now - p.lastAckAt >= this.cfg.aliveIntervalMs || newEcho)) {
         this.send({
           type: MessageType.Ack, target: p.node, targetEpoch: p.epoch, cumAck: base,
-          echoTime: hasEcho ? p.echoTime : NaN, echoHold: hasEcho ? now - p.echoAppliedAt : NaN, echoStamp: hasEcho ? p.echoStamp : NaN,
+          echoTime: echoReady ? p.echoTime : NaN, echoHold: echoReady ? now - p.echoAppliedAt : NaN, echoStamp: echoReady ? echoStamp : NaN,
           ...this.ctlHeader(now),
         }, now);
+        if (echoReady) p.echoSent = true;
         p.lastAckAt = now;
         p.lastAckBase = base;
         p.ackDueAt = Infinity;
       }
+      // An echo still on its way into the table: look again shortly.
+      if (!p.echoSent && !echoReady && p.ackDueAt === Infinity) p.ackDueAt = now + 1;
     }
     if (p.sync.shouldRequest(now, this.cfg.resyncRetryMs)) {
       if (p.sync.lastRequestAt === -Infinity && p.sync.lastChunkAt === -Infinity) p.sync.startedAt = Math.min(p.sync.startedAt, now);

@@ -24,6 +24,6 @@ export { EventRing, SLOT_BYTES } from './ring.js';
 export { UdpTransport, type UdpTransportOptions } from './transport-udp.js';
 export { SyncRunner, type RunnerOptions, type Sender } from './runner.js';
 export { SyncMetrics } from './metrics.js';
-export { applySinkOps, type FromWorker, type SinkOp, type SyncWorkerData, type ToWorker } from './worker-messages.js';
+export { applyOps, OpBatchWriter, OP_BYTES, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';
 export { SyncWorkerHandle } from './worker-host.js';
 export { formatSyncStatus, syncStatus, type SyncStatusSnapshot } from './stats-format.js';

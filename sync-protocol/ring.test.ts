@@ -47,4 +47,23 @@ describe('EventRing', () => {
     assert.ok(ring.drops > 0);
     assert.equal(popped + ring.drops, 5000);
   });
+
+  it('wakes a consumer parked on the empty ring when the producer pushes, and says "pop now" when not empty', async () => {
+    const ring = new EventRing(8);
+    const consumer = new EventRing(ring.sab);
+    const wake = consumer.waitNonEmpty();
+    assert.ok(wake !== null, 'parks on an empty ring');
+    let woke = false;
+    void wake.then(() => (woke = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(woke, false, 'nothing pushed yet');
+    assert.ok(ring.push(makeRecord(1, EventKind.New, 1)));
+    await Promise.race([wake, new Promise((r) => setTimeout(r, 2000))]);
+    assert.equal(woke, true, 'the push woke it');
+    assert.equal(consumer.waitNonEmpty(), null, 'an event is waiting: no parking');
+    assert.ok(consumer.pop() !== undefined);
+    assert.ok(consumer.waitNonEmpty() !== null);
+    ring.push(makeRecord(2, EventKind.New, 2)); // settles the parked promise; nothing stays waiting
+  });
 });
+

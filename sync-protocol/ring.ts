@@ -87,54 +87,41 @@ export class EventRing {
     return this.bytes;
   }
 
-  /** Copies a record into the ring without allocating; false when full. */
+  /**
+   * Copies a record into the ring without allocating; false when full. A push into the
+   * empty ring wakes a consumer parked in waitNonEmpty() (one futex wake per idle-to-busy
+   * transition, not per event), so the worker needs no polling timer to see it.
+   */
   push(r: StateRecord): boolean {
+    const w = Atomics.load(this.ctrl, W);
+    const wasEmpty = w === Atomics.load(this.ctrl, R);
     const o = this.reserve();
     if (o < 0) return false;
-    const v = this.view;
-    const b = this.bytes;
-    v.setUint8(o, r.kind); v.setUint8(o + 1, r.family); v.setUint8(o + 2, r.proto); v.setUint8(o + 3, r.tcpState);
-    v.setUint16(o + 4, r.zone, true);
-    v.setUint8(o + 6, r.nat === null ? 0 : 1); v.setUint8(o + 7, r.nat === null ? 0 : r.nat.kind);
-    v.setUint16(o + 8, r.origSport, true); v.setUint16(o + 10, r.origDport, true);
-    v.setUint16(o + 12, r.replySport, true); v.setUint16(o + 14, r.replyDport, true);
-    v.setUint16(o + 16, r.nat === null ? 0 : r.nat.port, true);
-    v.setUint8(o + 18, r.origTdScale); v.setUint8(o + 19, r.origTdFlags); v.setUint8(o + 20, r.replyTdScale); v.setUint8(o + 21, r.replyTdFlags);
-    v.setUint32(o + 24, r.origTdEnd, true); v.setUint32(o + 28, r.origTdMaxEnd, true); v.setUint32(o + 32, r.origTdMaxWin, true);
-    v.setUint32(o + 36, r.replyTdEnd, true); v.setUint32(o + 40, r.replyTdMaxEnd, true); v.setUint32(o + 44, r.replyTdMaxWin, true);
-    v.setUint32(o + 48, r.status, true); v.setUint32(o + 52, r.mark, true);
-    v.setFloat64(o + 56, r.timeoutMs, true); v.setFloat64(o + 64, r.stamp, true);
-    b.set(r.origSrc, o + 72); b.set(r.origDst, o + 88); b.set(r.replySrc, o + 104); b.set(r.replyDst, o + 120);
-    if (r.nat !== null) b.set(r.nat.addr, o + 136);
-    v.setUint32(o + 152, r.origTdMaxAck, true); v.setUint32(o + 156, r.replyTdMaxAck, true);
+    writeSlot(this.view, this.bytes, o, r);
     this.commit();
+    if (wasEmpty) Atomics.notify(this.ctrl, W, 1);
     return true;
   }
 
   // ---- consumer side (sync worker) ----
 
+  /**
+   * A promise that settles when the producer pushes into the (now) empty ring, or null when
+   * the ring is not empty (pop now). Atomics.waitAsync compares and parks atomically, so a
+   * push between the consumer's last pop and this call is never missed.
+   */
+  waitNonEmpty(): Promise<unknown> | null {
+    const w = Atomics.load(this.ctrl, W);
+    if (w !== Atomics.load(this.ctrl, R)) return null;
+    const res = waitAsync(this.ctrl, W, w);
+    return res.async ? res.value : null;
+  }
+
   /** The next event as a record (allocates: the worker is not the packet path), or undefined. */
   pop(): StateRecord | undefined {
     const rd = Atomics.load(this.ctrl, R);
     if (rd === Atomics.load(this.ctrl, W)) return undefined;
-    const o = (rd & this.mask) * SLOT_BYTES;
-    const v = this.view;
-    const family = v.getUint8(o + 1);
-    const alen = family === 4 ? 4 : 16;
-    const addr = (at: number) => this.bytes.slice(o + at, o + at + alen);
-    const rec: StateRecord = {
-      kind: v.getUint8(o) as EventKind, family, proto: v.getUint8(o + 2), zone: v.getUint16(o + 4, true),
-      origSrc: addr(72), origDst: addr(88), origSport: v.getUint16(o + 8, true), origDport: v.getUint16(o + 10, true),
-      replySrc: addr(104), replyDst: addr(120), replySport: v.getUint16(o + 12, true), replyDport: v.getUint16(o + 14, true),
-      tcpState: v.getUint8(o + 3),
-      origTdEnd: v.getUint32(o + 24, true), origTdMaxEnd: v.getUint32(o + 28, true), origTdMaxWin: v.getUint32(o + 32, true),
-      origTdMaxAck: v.getUint32(o + 152, true), origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
-      replyTdEnd: v.getUint32(o + 36, true), replyTdMaxEnd: v.getUint32(o + 40, true), replyTdMaxWin: v.getUint32(o + 44, true),
-      replyTdMaxAck: v.getUint32(o + 156, true), replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
-      status: v.getUint32(o + 48, true), mark: v.getUint32(o + 52, true),
-      timeoutMs: v.getFloat64(o + 56, true), stamp: v.getFloat64(o + 64, true),
-      nat: v.getUint8(o + 6) === 0 ? null : { kind: v.getUint8(o + 7), addr: addr(136), port: v.getUint16(o + 16, true) },
-    };
+    const rec = readSlot(this.view, this.bytes, (rd & this.mask) * SLOT_BYTES);
     Atomics.store(this.ctrl, R, (rd + 1) | 0);
     return rec;
   }
@@ -142,5 +129,90 @@ export class EventRing {
   /** True once after the producer dropped an event: the consumer must rebuild from a full dump. */
   takeResyncNeeded(): boolean {
     return Atomics.exchange(this.ctrl, RESYNC, 0) === 1;
+  }
+}
+
+/** Atomics.waitAsync (ES2024; in V8 since Node 16) without needing the ES2024 lib typings. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/** Writes a record into the slot at byte offset `o` (layout in the file header); no allocation. */
+export function writeSlot(v: DataView, b: Uint8Array, o: number, r: StateRecord): void {
+  v.setUint8(o, r.kind); v.setUint8(o + 1, r.family); v.setUint8(o + 2, r.proto); v.setUint8(o + 3, r.tcpState);
+  v.setUint16(o + 4, r.zone, true);
+  v.setUint8(o + 6, r.nat === null ? 0 : 1); v.setUint8(o + 7, r.nat === null ? 0 : r.nat.kind);
+  v.setUint16(o + 8, r.origSport, true); v.setUint16(o + 10, r.origDport, true);
+  v.setUint16(o + 12, r.replySport, true); v.setUint16(o + 14, r.replyDport, true);
+  v.setUint16(o + 16, r.nat === null ? 0 : r.nat.port, true);
+  v.setUint8(o + 18, r.origTdScale); v.setUint8(o + 19, r.origTdFlags); v.setUint8(o + 20, r.replyTdScale); v.setUint8(o + 21, r.replyTdFlags);
+  v.setUint32(o + 24, r.origTdEnd, true); v.setUint32(o + 28, r.origTdMaxEnd, true); v.setUint32(o + 32, r.origTdMaxWin, true);
+  v.setUint32(o + 36, r.replyTdEnd, true); v.setUint32(o + 40, r.replyTdMaxEnd, true); v.setUint32(o + 44, r.replyTdMaxWin, true);
+  v.setUint32(o + 48, r.status, true); v.setUint32(o + 52, r.mark, true);
+  v.setFloat64(o + 56, r.timeoutMs, true); v.setFloat64(o + 64, r.stamp, true);
+  b.set(r.origSrc, o + 72); b.set(r.origDst, o + 88); b.set(r.replySrc, o + 104); b.set(r.replyDst, o + 120);
+  if (r.nat !== null) b.set(r.nat.addr, o + 136);
+  v.setUint32(o + 152, r.origTdMaxAck, true); v.setUint32(o + 156, r.replyTdMaxAck, true);
+}
+
+/** A new record from the slot at byte offset `o`. */
+export function readSlot(v: DataView, b: Uint8Array, o: number): StateRecord {
+  const family = v.getUint8(o + 1);
+  const alen = family === 4 ? 4 : 16;
+  const addr = (at: number) => b.slice(o + at, o + at + alen);
+  return {
+    kind: v.getUint8(o) as EventKind, family, proto: v.getUint8(o + 2), zone: v.getUint16(o + 4, true),
+    origSrc: addr(72), origDst: addr(88), origSport: v.getUint16(o + 8, true), origDport: v.getUint16(o + 10, true),
+    replySrc: addr(104), replyDst: addr(120), replySport: v.getUint16(o + 12, true), replyDport: v.getUint16(o + 14, true),
+    tcpState: v.getUint8(o + 3),
+    origTdEnd: v.getUint32(o + 24, true), origTdMaxEnd: v.getUint32(o + 28, true), origTdMaxWin: v.getUint32(o + 32, true),
+    origTdMaxAck: v.getUint32(o + 152, true), origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
+    replyTdEnd: v.getUint32(o + 36, true), replyTdMaxEnd: v.getUint32(o + 40, true), replyTdMaxWin: v.getUint32(o + 44, true),
+    replyTdMaxAck: v.getUint32(o + 156, true), replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
+    status: v.getUint32(o + 48, true), mark: v.getUint32(o + 52, true),
+    timeoutMs: v.getFloat64(o + 56, true), stamp: v.getFloat64(o + 64, true),
+    nat: v.getUint8(o + 6) === 0 ? null : { kind: v.getUint8(o + 7), addr: addr(136), port: v.getUint16(o + 16, true) },
+  };
+}
+
+/**
+ * Reads slots into one reused record (no allocation: for the thread that owns the table).
+ * Address fields are views of fixed arrays, 4 or 16 bytes by family; valid until the next read.
+ */
+export class SlotReader {
+  private readonly a16 = [new Uint8Array(16), new Uint8Array(16), new Uint8Array(16), new Uint8Array(16), new Uint8Array(16)];
+  private readonly a4 = this.a16.map((a) => a.subarray(0, 4));
+  private readonly nat = { kind: 0, addr: this.a16[4]!, port: 0 };
+  readonly rec: StateRecord = readSlot(new DataView(new ArrayBuffer(SLOT_BYTES)), new Uint8Array(SLOT_BYTES), 0);
+
+  read(v: DataView, b: Uint8Array, o: number): StateRecord {
+    const r = this.rec;
+    const family = v.getUint8(o + 1);
+    const a = family === 4 ? this.a4 : this.a16;
+    const n = family === 4 ? 4 : 16;
+    r.kind = v.getUint8(o) as EventKind; r.family = family; r.proto = v.getUint8(o + 2); r.zone = v.getUint16(o + 4, true);
+    r.origSrc = a[0]!; r.origDst = a[1]!; r.replySrc = a[2]!; r.replyDst = a[3]!;
+    for (let i = 0; i < n; i++) {
+      a[0]![i] = b[o + 72 + i]!; a[1]![i] = b[o + 88 + i]!; a[2]![i] = b[o + 104 + i]!; a[3]![i] = b[o + 120 + i]!;
+    }
+    r.origSport = v.getUint16(o + 8, true); r.origDport = v.getUint16(o + 10, true);
+    r.replySport = v.getUint16(o + 12, true); r.replyDport = v.getUint16(o + 14, true);
+    r.tcpState = v.getUint8(o + 3);
+    r.origTdEnd = v.getUint32(o + 24, true); r.origTdMaxEnd = v.getUint32(o + 28, true); r.origTdMaxWin = v.getUint32(o + 32, true);
+    r.origTdMaxAck = v.getUint32(o + 152, true); r.origTdScale = v.getUint8(o + 18); r.origTdFlags = v.getUint8(o + 19);
+    r.replyTdEnd = v.getUint32(o + 36, true); r.replyTdMaxEnd = v.getUint32(o + 40, true); r.replyTdMaxWin = v.getUint32(o + 44, true);
+    r.replyTdMaxAck = v.getUint32(o + 156, true); r.replyTdScale = v.getUint8(o + 20); r.replyTdFlags = v.getUint8(o + 21);
+    r.status = v.getUint32(o + 48, true); r.mark = v.getUint32(o + 52, true);
+    r.timeoutMs = v.getFloat64(o + 56, true); r.stamp = v.getFloat64(o + 64, true);
+    if (v.getUint8(o + 6) === 0) r.nat = null;
+    else {
+      const na = family === 4 ? this.a4[4]! : this.a16[4]!;
+      for (let i = 0; i < n; i++) na[i] = b[o + 136 + i]!;
+      this.nat.kind = v.getUint8(o + 7);
+      this.nat.addr = na;
+      this.nat.port = v.getUint16(o + 16, true);
+      r.nat = this.nat;
+    }
+    return r;
   }
 }

@@ -12,8 +12,17 @@ export interface Sender {
 }
 
 export interface RunnerOptions {
-  /** Longest sleep between looks at the ring (ms): the producer never wakes us. */
+  /**
+   * Longest sleep between looks at the ring (ms). The producer wakes the runner when it
+   * pushes into the empty ring (EventRing.waitNonEmpty), so this is only a safety net.
+   */
   pollMs?: number;
+  /**
+   * Send what is batched as soon as the ring is empty (default true), instead of waiting
+   * up to flushDelayMs for more: under load the ring fills while a wake-up is served, so
+   * messages still leave full; at a low rate nothing waits for company (TCP_NODELAY-like).
+   */
+  flushWhenIdle?: boolean;
   /** Most ring events taken per wake-up, so received traffic is served in between. */
   ringBatch?: number;
   /** Called when the datapath dropped events (ring full): rebuild the local view, e.g. ask for a dump. */
@@ -23,6 +32,8 @@ export interface RunnerOptions {
 
 export class SyncRunner {
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private parked = false;
   private readonly clock: () => number;
   private running = false;
 
@@ -44,7 +55,9 @@ export class SyncRunner {
   stop(): void {
     this.running = false;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
   }
 
   /** Feed one received datagram (from the transport's message callback). */
@@ -54,23 +67,48 @@ export class SyncRunner {
   }
 
   private loop = (): void => {
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
     if (!this.running) return;
     let now = this.clock();
-    if (this.ring !== null) {
-      if (this.ring.takeResyncNeeded()) this.opts.onRingOverflow?.();
+    let more = false;
+    const ring = this.ring;
+    if (ring !== null) {
+      if (ring.takeResyncNeeded()) this.opts.onRingOverflow?.();
       const max = this.opts.ringBatch ?? 4096;
-      for (let i = 0; i < max; i++) {
-        const r = this.ring.pop();
+      let i = 0;
+      for (; i < max; i++) {
+        const r = ring.pop();
         if (r === undefined) break;
         this.endpoint.localEvent(r, now);
       }
+      more = i === max;
       now = this.clock();
+      if (!more && i > 0 && this.opts.flushWhenIdle !== false) this.endpoint.flush(now);
     }
     this.endpoint.tick(now);
     this.flushOut();
-    const pollMs = this.opts.pollMs ?? 1;
-    const wait = Math.max(0, Math.min(this.endpoint.nextTimerAt() - this.clock(), this.ring !== null ? pollMs : 1000));
+    if (more) {
+      // Serve received traffic (ACKs, NACKs) between ring batches.
+      this.immediate = setImmediate(this.loop);
+      return;
+    }
+    if (ring !== null && !this.parked) {
+      const wake = ring.waitNonEmpty();
+      if (wake === null) {
+        this.immediate = setImmediate(this.loop);
+        return;
+      }
+      this.parked = true;
+      void wake.then(() => {
+        this.parked = false;
+        this.loop();
+      });
+    }
+    const pollMs = this.opts.pollMs ?? 10;
+    const wait = Math.max(0, Math.min(this.endpoint.nextTimerAt() - this.clock(), ring !== null ? pollMs : 1000));
     this.timer = setTimeout(this.loop, wait);
   };
 

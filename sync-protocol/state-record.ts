@@ -123,9 +123,19 @@ export interface StateSink {
    * remaining timeout on arrival is about `timeoutMs - ageMs`. Updates of unknown
    * connections create them; destroys of unknown ones are ignored; a record whose stamp is
    * older than the applied one for the same connection is not applied (but still counts as
-   * a refresh of that connection for resyncEnd).
+   * a refresh of that connection for resyncEnd). `rec` may be an object reused for the next
+   * call (the table's thread reads replicas without allocating): copy what you keep.
    */
   apply(owner: number, rec: StateRecord, ageMs: number): void;
+  /**
+   * When records are applied later elsewhere (the worker hands them to the table's thread):
+   * a token naming what was given to apply() so far, and appliedAt(token), the time
+   * (syncClock) by which that was in the table, NaN while not yet. The endpoint times its
+   * ACK echoes from there, so the lag metric covers the way into the table. Omitted: apply()
+   * itself puts the record in the table.
+   */
+  applyToken?(): number;
+  appliedAt?(token: number): number;
   /** A full table from `owner` starts streaming: remember what was refreshed from here on. */
   resyncBegin?(owner: number): void;
   /** The full table from `owner` arrived completely: replicas of `owner` not refreshed since resyncBegin are stale. */

@@ -4,7 +4,11 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { StateRecord, StateSink } from './state-record.js';
-import { applySinkOps, type FromWorker, type SinkOp, type SyncWorkerData, type ToWorker } from './worker-messages.js';
+import { APPLIED_BYTES, applyOps, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';
+import { SlotReader } from './ring.js';
+import { syncClock } from './lag.js';
+
+type Batch = { buf: ArrayBuffer; count: number; token: number };
 
 /** Operations applied per event-loop turn of the table's thread. */
 const APPLY_SLICE = 4096;
@@ -20,15 +24,26 @@ export class SyncWorkerHandle {
   private stopped: Promise<void> | null = null;
 
   /** Received operations not applied yet, in arrival order (a resync brings hundreds of thousands). */
-  private readonly backlog: ({ ops: SinkOp[] } | { inSync: boolean })[] = [];
+  private readonly backlog: (Batch | { inSync: boolean })[] = [];
   private backlogPos = 0;
   private draining = false;
   private sink!: StateSink;
   private onInSync?: (v: boolean) => void;
 
-  private constructor(private readonly worker: Worker) {}
+  private readonly reader = new SlotReader();
+  /** Shared with the worker: Int32 [0] last batch applied, Float64 [1] when (syncClock). */
+  private readonly appliedToken: Int32Array;
+  private readonly appliedTime: Float64Array;
 
-  private enqueue(item: { ops: SinkOp[] } | { inSync: boolean }): void {
+  private constructor(
+    private readonly worker: Worker,
+    appliedSab: SharedArrayBuffer,
+  ) {
+    this.appliedToken = new Int32Array(appliedSab, 0, 1);
+    this.appliedTime = new Float64Array(appliedSab, 8, 1);
+  }
+
+  private enqueue(item: Batch | { inSync: boolean }): void {
     this.backlog.push(item);
     if (!this.draining) {
       this.draining = true;
@@ -51,13 +66,17 @@ export class SyncWorkerHandle {
         this.onInSync?.(item.inSync);
         continue;
       }
-      const end = Math.min(item.ops.length, this.backlogPos + budget);
-      applySinkOps(item.ops.slice(this.backlogPos, end), this.sink);
+      const end = Math.min(item.count, this.backlogPos + budget);
+      applyOps(item.buf, this.backlogPos, end, this.sink, this.reader);
       budget -= end - this.backlogPos;
       this.backlogPos = end;
-      if (end === item.ops.length) {
+      if (end === item.count) {
         this.backlog.shift();
         this.backlogPos = 0;
+        // Time first, then the token (the worker reads the token first): a reader never
+        // pairs a token with an earlier batch's time.
+        this.appliedTime[0] = syncClock();
+        Atomics.store(this.appliedToken, 0, item.token);
       }
     }
     if (this.backlog.length > 0) setImmediate(() => this.drain());
@@ -71,8 +90,9 @@ export class SyncWorkerHandle {
     /** The ring overflowed: dump the local table and call rebuildLocal. */
     onRingOverflow?: () => void,
   ): Promise<SyncWorkerHandle> {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
-    const h = new SyncWorkerHandle(worker);
+    const appliedSab = new SharedArrayBuffer(APPLIED_BYTES);
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...data, appliedSab } });
+    const h = new SyncWorkerHandle(worker, appliedSab);
     h.sink = sink;
     h.onInSync = onInSync;
     return new Promise((resolve, reject) => {
@@ -85,7 +105,7 @@ export class SyncWorkerHandle {
             resolve(h);
             break;
           case 'ops':
-            h.enqueue({ ops: m.ops });
+            h.enqueue({ buf: m.buf, count: m.count, token: m.token });
             break;
           case 'inSync':
             // After the records that came before it: "in sync" must not be reported while

@@ -12,32 +12,52 @@ import { SyncMetrics } from './metrics.js';
 import { syncClock } from './lag.js';
 import { syncStatus } from './stats-format.js';
 import type { StateRecord, StateSink } from './state-record.js';
-import type { FromWorker, SinkOp, SyncWorkerData, ToWorker } from './worker-messages.js';
+import { APPLIED_BYTES, OpBatchWriter, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';
 
 if (parentPort === null) throw new Error('worker.ts must run in a worker thread');
 const port = parentPort;
 const data = workerData as SyncWorkerData;
 const post = (m: FromWorker) => port.postMessage(m);
 
-let ops: SinkOp[] = [];
+// Received records go to the table's thread in one binary batch per event-loop turn
+// (setImmediate runs right after the poll phase that read the datagrams).
+const ops = new OpBatchWriter();
+let posted = 0;
 let flushQueued = false;
-function queue(op: SinkOp): void {
-  ops.push(op);
-  if (!flushQueued) {
-    flushQueued = true;
-    setImmediate(() => {
-      flushQueued = false;
-      const batch = ops;
-      ops = [];
-      post({ type: 'ops', ops: batch });
-    });
-  }
+function queued(): void {
+  if (flushQueued) return;
+  flushQueued = true;
+  setImmediate(() => {
+    flushQueued = false;
+    if (ops.count === 0) return;
+    const { buf, count } = ops.take();
+    posted++;
+    port.postMessage({ type: 'ops', buf, count, token: posted } satisfies FromWorker, [buf]);
+  });
 }
 
+// When the table's thread applied batch n (see SyncWorkerData.appliedSab).
+const appliedSab = data.appliedSab ?? new SharedArrayBuffer(APPLIED_BYTES);
+const appliedToken = new Int32Array(appliedSab, 0, 1);
+const appliedTime = new Float64Array(appliedSab, 8, 1);
+
 const sink: StateSink = {
-  apply: (owner: number, rec: StateRecord, ageMs: number) => queue({ op: 'apply', owner, rec, ageMs }),
-  resyncBegin: (owner: number) => queue({ op: 'begin', owner }),
-  resyncEnd: (owner: number) => queue({ op: 'end', owner }),
+  apply: (owner: number, rec: StateRecord, ageMs: number) => {
+    ops.apply(owner, rec, ageMs);
+    queued();
+  },
+  resyncBegin: (owner: number) => {
+    ops.begin(owner);
+    queued();
+  },
+  resyncEnd: (owner: number) => {
+    ops.end(owner);
+    queued();
+  },
+  // The batch the records given so far travel in, and when it was applied: the time read
+  // is that of the newest batch applied, never earlier than the asked one's (lag errs high).
+  applyToken: () => posted + 1,
+  appliedAt: (token: number) => (Atomics.load(appliedToken, 0) >= token ? appliedTime[0]! : NaN),
 };
 
 const endpoint = new SyncEndpoint({ ...data.config, key: new Uint8Array(data.config.key) }, sink);
@@ -47,7 +67,7 @@ if (data.metricLabels) metrics.registry.setDefaultLabels(data.metricLabels);
 let runner: SyncRunner | null = null;
 const transport = await UdpTransport.open(data.transport, (m) => runner?.onDatagram(m));
 runner = new SyncRunner(endpoint, transport, ring, {
-  pollMs: data.pollMs ?? 1,
+  pollMs: data.pollMs,
   onRingOverflow: () => post({ type: 'ringOverflow' }),
 });
 runner.start();

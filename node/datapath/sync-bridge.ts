@@ -12,6 +12,11 @@ import { EventKind, syncClock, type EventRing, type StateRecord, type StateSink 
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../nat/binding.js';
 import { bindingFromTuplePair } from '../nat/tuple-pair.js';
 import type { NatState } from './nat-state.js';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { PacketInfo } from '../packet/packet-info.js';
+import { parsePacket } from '../packet/parse.js';
+import { buildUdp } from '../packet/build.js';
+import { datapathClock } from './clock.js';
 
 function newRecord(): StateRecord {
   return {
@@ -96,6 +101,9 @@ export class SyncBridge implements StateSink {
   ) {
     this.stamps = new Float64Array(ct.capacity);
     this.owners = new Int32Array(ct.capacity);
+    // Bench only (bench/sync-bench.ts): off unless the variable names a control file.
+    const ctrl = process.env.HAFW_SYNC_BENCH_INJECT;
+    if (ctrl) new BenchInjector(ct, this, ctrl).start();
   }
 
   /** conntrack's onEvent. */
@@ -242,5 +250,117 @@ export class SyncBridge implements StateSink {
     this.resyncStart.delete(owner);
     // With one peer (an active/standby pair) every replica is that peer's.
     this.ct.purgeStaleReplicas(since);
+  }
+}
+
+/**
+ * Bench-only load source for state sync (bench/sync-bench.ts), enabled by the environment
+ * variable HAFW_SYNC_BENCH_INJECT=<directory>. It creates new UDP connections in this
+ * thread's real table the way a packet does (track + commit, events marked local), so the
+ * real ring, sync worker, link and receiver carry them: the counterpart of `conntrack -R`
+ * loading the kernel table for conntrackd's baseline. (The lab's load generator, real
+ * datagrams through the TUN device, cannot offer more than ~14k new connections/s here.)
+ *
+ * Requests come from `<dir>/<pid>.json` (polled every 50 ms; a new id starts a run):
+ * - `{"id", "count", "rate" (per second, 0 = as fast as possible), "sport"}`: inject;
+ *   connection i is 198.18.0.0+i:sport -> 198.51.100.100:9 (each run its own sport);
+ * - `{"id", "watchApplied": n}`: note when n more replicas than now have been applied here.
+ * When done, `<dir>/<pid>.status.json` gets `{"id", "injected", "refused", "startAt", "endAt"}`
+ * or `{"id", "applied", "reachedAt"}` (syncClock ms, comparable across processes of a host).
+ */
+export class BenchInjector {
+  private static readonly SLICE = 2048;
+  private readonly buf = buildUdp({ src: '198.18.0.0', dst: '198.51.100.100', sport: 1024, dport: 9, noChecksum: true });
+  private readonly pkt = new PacketInfo();
+  private readonly ctrlFile: string;
+  private readonly statusFile: string;
+  private lastId = -1;
+  private run = { id: 0, count: 0, rate: 0, done: 0, refused: 0, startAt: 0 };
+  private watch = { id: 0, base: 0, target: 0, until: 0 };
+  private busy = false;
+
+  constructor(
+    private readonly ct: ConnTracker,
+    private readonly bridge: SyncBridge,
+    dir: string,
+  ) {
+    this.ctrlFile = `${dir}/${process.pid}.json`;
+    this.statusFile = `${dir}/${process.pid}.status.json`;
+  }
+
+  start(): void {
+    setInterval(() => this.poll(), 50).unref();
+  }
+
+  private poll(): void {
+    if (this.busy) return;
+    let req: { id: number; count?: number; rate?: number; sport?: number; watchApplied?: number };
+    try {
+      req = JSON.parse(readFileSync(this.ctrlFile, 'utf8')) as typeof req;
+    } catch {
+      return;
+    }
+    if (req.id === this.lastId) return;
+    this.lastId = req.id;
+    this.busy = true;
+    if (req.watchApplied !== undefined) {
+      this.watch = { id: req.id, base: this.bridge.counts.applied, target: req.watchApplied, until: syncClock() + 60_000 };
+      this.watchTick();
+      return;
+    }
+    const count = Math.min(Math.max(0, (req.count ?? 0) | 0), 1 << 17);
+    const sport = (req.sport ?? 1024) & 0xffff;
+    this.buf[20] = sport >>> 8;
+    this.buf[21] = sport & 0xff;
+    this.run = { id: req.id, count, rate: Math.max(0, req.rate ?? 0), done: 0, refused: 0, startAt: syncClock() };
+    this.injectTick();
+  }
+
+  private watchTick = (): void => {
+    const w = this.watch;
+    const applied = this.bridge.counts.applied - w.base;
+    const now = syncClock();
+    if (applied < w.target && now < w.until) {
+      setTimeout(this.watchTick, 1);
+      return;
+    }
+    this.busy = false;
+    this.report({ id: w.id, applied, reachedAt: now });
+  };
+
+  private injectTick = (): void => {
+    const r = this.run;
+    const due = r.rate > 0 ? Math.min(r.count, Math.floor(((syncClock() - r.startAt) * r.rate) / 1000) + 1) : r.count;
+    const end = Math.min(due, r.done + BenchInjector.SLICE);
+    const now = datapathClock();
+    const b = this.buf;
+    this.bridge.local = true;
+    try {
+      for (let i = r.done; i < end; i++) {
+        // Source 198.18.0.0/15 + i (IPv4 header at 0: source address at 12..15).
+        b[13] = 18 + ((i >>> 16) & 1);
+        b[14] = (i >>> 8) & 0xff;
+        b[15] = i & 0xff;
+        parsePacket(this.pkt, b, 0, b.length, 0);
+        this.ct.track(this.pkt, now);
+        if (!this.ct.commit(true) || this.ct.result.entry < 0) r.refused++;
+      }
+    } finally {
+      this.bridge.local = false;
+    }
+    r.done = end;
+    if (r.done < r.count) {
+      if (r.rate > 0 && r.done >= due) setTimeout(this.injectTick, 1);
+      else setImmediate(this.injectTick);
+      return;
+    }
+    this.busy = false;
+    this.report({ id: r.id, injected: r.done - r.refused, refused: r.refused, startAt: r.startAt, endAt: syncClock() });
+  };
+
+  /** Whole file at once (rename), so the bench never reads half of it. */
+  private report(status: Record<string, number>): void {
+    writeFileSync(`${this.statusFile}.tmp`, JSON.stringify(status));
+    renameSync(`${this.statusFile}.tmp`, this.statusFile);
   }
 }

@@ -57,7 +57,9 @@ export class ReplicaTable implements StateSink {
       this.rows.delete(key);
       return;
     }
-    this.rows.set(key, { rec, owner, gen: ++this.gen });
+    // The record may be reused by the caller (SlotReader): keep a copy.
+    const copy = { ...rec, origSrc: rec.origSrc.slice(), origDst: rec.origDst.slice(), replySrc: rec.replySrc.slice(), replyDst: rec.replyDst.slice(), nat: rec.nat === null ? null : { ...rec.nat, addr: rec.nat.addr.slice() } };
+    this.rows.set(key, { rec: copy, owner, gen: ++this.gen });
   }
   resyncBegin(owner: number): void {
     this.beginGen.set(owner, ++this.gen);
