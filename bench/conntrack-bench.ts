@@ -171,19 +171,19 @@ function lookupOnly(ct: ConnTracker, n: number, stride: number): BenchResult {
 /** Table for the flood: small, so crafting colliding tuples takes well under a second. */
 const FLOOD_CAP = 65536;
 const FLOOD_TUPLES = 8000;
-/** Crafted tuples share these low hash bits under the zero key: 1 in 4096 candidates. */
+/** Crafted tuples share these high hash bits (which pick the bucket) under the zero key: 1 in 4096 candidates. */
 const FLOOD_BITS = 12;
 
 /**
  * Original-direction tuples (src, sport) whose HalfSipHash-1-3 under the all-zero key has
- * its low FLOOD_BITS bits zero: in a zero-keyed table they all start probing at one of
- * 64 buckets of 262,144.
+ * its top FLOOD_BITS bits zero: the table takes a hash's home bucket as floor(h * buckets
+ * / 2^32), so in a zero-keyed table they all start probing in the first 64 buckets of 262,144.
  */
 function craftCollisions(count: number): { src: Uint32Array; port: Uint16Array; tried: number } {
   const w = new Uint32Array(10);
   const src = new Uint32Array(count);
   const port = new Uint16Array(count);
-  const low = (1 << FLOOD_BITS) - 1;
+  const shift = 32 - FLOOD_BITS;
   w[4] = DST;
   w[9] = ((4 << 24) | (17 << 16)) >>> 0;
   let got = 0;
@@ -193,7 +193,7 @@ function craftCollisions(count: number): { src: Uint32Array; port: Uint16Array; 
     const p = flowPort(i) + 20000;
     w[0] = s;
     w[8] = ((p << 16) | DPORT) >>> 0;
-    if ((halfSipHash13Key10(w, 0, 0) & low) === 0) {
+    if (halfSipHash13Key10(w, 0, 0) >>> shift === 0) {
       src[got] = s;
       port[got] = p;
       got++;

@@ -31,7 +31,7 @@ function lookupHash(t: ConnTable, words: number[]): number {
 const meta = (family: number, proto: number, zone: number) => ((family << 24) | (proto << 16) | zone) >>> 0;
 
 describe('ConnTable lookup', () => {
-  it('tells apart IPv6 tuples that differ only in address words 1-3 (not in the probe record)', () => {
+  it('tells apart IPv6 tuples that differ only in address words 1-3 (not copied into the bucket)', () => {
     const t = new ConnTable(16, 64, FIXED_KEY);
     const m = meta(6, 17, 0);
     const a = [0x20010db8, 0, 0, 1, 0x20010db8, 0, 0, 2, (1000 << 16) | 53, m];
@@ -71,9 +71,9 @@ describe('ConnTable lookup', () => {
       throw new Error('no collision found');
     };
     const cases: [number, number[], number][] = [
-      // IPv6, differing in source word 3 (not in the probe record)
+      // IPv6, differing in source word 3 (not copied into the bucket)
       [6, [0x20010db8, 0, 0, 0, 0x20010db8, 0, 0, 2, (1000 << 16) | 53, meta(6, 17, 0)], 3],
-      // IPv4, differing in the ports word (in the probe record)
+      // IPv4, differing in the ports word (copied into the bucket)
       [4, [0xc0000201, 0, 0, 0, 0xc6336464, 0, 0, 0, 0, meta(4, 17, 0)], 8],
     ];
     for (const [fam, base, at] of cases) {
@@ -91,7 +91,7 @@ describe('ConnTable lookup', () => {
     }
   });
 
-  it('compares every probe word: ports, protocol and zone each separate tuples', () => {
+  it('compares every bucket word: ports, protocol and zone each separate tuples', () => {
     const t = new ConnTable(64, 64, FIXED_KEY);
     const src = 0xc0000201;
     const dst = 0xc6336464;
@@ -121,8 +121,8 @@ describe('ConnTable lookup', () => {
     assert.equal(lookup(t, [0x0a000002, 0, 0, 0, 0x0a000001, 0, 0, 0, (80 << 16) | 40000, meta(4, 6, 0)]), 2 * e + 1);
   });
 
-  it('agrees with a Map through random inserts and deletes of mixed IPv4/IPv6 tuples (bounded)', () => {
-    const cap = 512;
+  for (const cap of [500, 7]) {
+  it(`agrees with a Map through random inserts and deletes of mixed IPv4/IPv6 tuples (${cap} entries, ${4 * cap} buckets, bounded)`, () => {
     const t = new ConnTable(cap, 64, FIXED_KEY);
     let seed = 99;
     const rnd = (n: number): number => {
@@ -135,7 +135,12 @@ describe('ConnTable lookup', () => {
     const model = new Map<string, number>(); // key words -> v
     const byEntry = new Map<number, number[][]>();
     const gone: number[][] = [];
+    const verify = (): void => {
+      for (const [, tuples] of byEntry) for (const w of tuples) assert.equal(lookup(t, w), model.get(w.join()));
+    };
     for (let op = 0; op < 3000; op++) {
+      // Small table: every probe path wraps around the end now and then; check after each step.
+      if (cap < 16) verify();
       if (byEntry.size < cap && (byEntry.size === 0 || rnd(3) !== 0)) {
         const v6 = rnd(2) === 1;
         const fam = v6 ? 6 : 4;
@@ -161,14 +166,18 @@ describe('ConnTable lookup', () => {
         gone.push(o!, r!);
       }
     }
-    assert.ok(byEntry.size > 100, `the table is well filled (${byEntry.size})`);
-    for (const [, tuples] of byEntry) for (const w of tuples) assert.equal(lookup(t, w), model.get(w.join()));
+    assert.ok(byEntry.size > cap / 2, `the table is well filled (${byEntry.size})`);
+    verify();
     for (const w of gone) assert.equal(lookup(t, w), model.get(w.join()) ?? -1);
   });
+  }
 
-  it('stays within the 512 bytes per entry budget (1M entries in 512 MB)', () => {
-    const t = new ConnTable(1 << 14, 64, FIXED_KEY);
-    const perEntry = t.byteSize() / t.cap;
-    assert.ok(perEntry < 300, `${perEntry} bytes per entry`);
+  it('holds an entry in under 300 bytes of typed arrays at any size (1M entries well inside 512 MB)', () => {
+    // Sizes just above and below a power of two: the index is not rounded up.
+    for (const cap of [(1 << 14) + 1, (1 << 14) - 1, 10_000]) {
+      const t = new ConnTable(cap, 64, FIXED_KEY);
+      const perEntry = t.byteSize() / t.cap;
+      assert.ok(perEntry < 300, `${cap} entries: ${perEntry} bytes per entry`);
+    }
   });
 });

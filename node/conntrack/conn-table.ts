@@ -7,21 +7,24 @@
  *   src[4], dst[4], sport << 16 | dport, family << 24 | proto << 16 | zone
  * (IPv4 uses word 0 of each address and zeros elsewhere: one layout for both families).
  *
- * The index is open addressing with linear probing at load <= 0.5, no tombstones
- * (backward-shift deletion), and a cap on the probe distance: an insert that would land
- * farther than `maxProbe` from its home bucket is refused and counted, so no key pattern
- * can make a lookup cost more than maxProbe + 1 probes.
+ * The index is open addressing with linear probing at load <= 0.5 (exactly 4 buckets per
+ * entry), no tombstones (backward-shift deletion), and a cap on the probe distance: an
+ * insert that would land farther than `maxProbe` from its home bucket is refused and
+ * counted, so no key pattern can make a lookup cost more than maxProbe + 1 probes. The
+ * home bucket is floor(h * buckets / 2^32) (multiply-shift), so the table size need not be
+ * a power of two and memory stays proportional to maxEntries.
  *
- * Laid out for the cache, because at 1M entries every touched array is a cache (and TLB)
- * miss and those misses, not the hash, were most of a lookup (profiled: ~800 ns when the
- * compare read addr, port, family, proto and zone from five arrays):
- *   - a bucket is two adjacent int32s (tuple, hash tag), so a probe and its neighbours
- *     share one cache line, and the tag is compared before any key word is read;
- *   - each tuple keeps the key words that tell IPv4 tuples apart (src word 0, dst word 0,
- *     ports, family/proto/zone) in one 16-byte record of `probeKey`, copied from the
- *     canonical arrays at link time. An IPv4 hit is two lines (bucket + record); only
- *     IPv6 reads the remaining address words from `addr`.
- * IPv4 tuples keep address words 1-3 zero (link() enforces it), so the record decides for them.
+ * Laid out for the cache: at 1M entries every array a lookup touches is a cache (and TLB)
+ * miss, and those dependent misses, not the hash, were most of a lookup (profiled: ~800 ns
+ * per packet when the compare read addr, port, family, proto and zone from five arrays
+ * after reading the bucket from a sixth). A bucket is six adjacent words (24 bytes):
+ *   [v + 1 (0: empty), hash, key word 0 (src), 4 (dst), 8 (ports), 9 (family/proto/zone)]
+ * so a probe compares the hash tag and the words that tell IPv4 tuples apart without
+ * leaving the bucket's line, and the next bucket is in the same or the adjacent line.
+ * An IPv4 hit is one dependent miss; only IPv6 then reads address words 1-3 from `addr`.
+ * IPv4 tuples keep address words 1-3 zero (link() enforces it), so the bucket decides for
+ * them. The bucket words are copies made by link(): `addr`, `port`, `family`, `proto` and
+ * `zone` stay the entry's data, and a tuple rewritten there needs relink() (as before).
  */
 import { halfSipHash13Key10 } from './halfsiphash.js';
 
@@ -31,6 +34,9 @@ export const enum Slot {
   Pending = 1,
   Live = 2,
 }
+
+/** Words per bucket of the index. */
+const BUCKET = 6;
 
 export class ConnTable {
   readonly cap: number;
@@ -89,14 +95,14 @@ export class ConnTable {
   pending = 0;
 
   // --- index ---
-  private readonly mask: number;
-  /** Bucket i is [2i] = v + 1 of its tuple (0: empty), [2i + 1] = the tuple's hash (int32). */
-  private readonly index: Int32Array;
-  /**
-   * 4 words per tuple v at 4v: key words 0 (src), 4 (dst), 8 (ports), 9 (family/proto/zone),
-   * written by link(). The words a probe compares, in one line.
-   */
-  readonly probeKey: Uint32Array;
+  /** Buckets in the index: 4 per entry (2 tuples at load <= 0.5), not rounded up. */
+  private readonly size: number;
+  /** size / 2^32: a hash's home bucket is floor(h * scale) (multiply-shift range reduction). */
+  private readonly scale: number;
+  /** Bucket i is words 6i..6i+5: v + 1 (0: empty), hash, key words 0, 4, 8, 9 of tuple v. */
+  private readonly index: Uint32Array;
+  /** Probe words of the two tuples being linked (key words 0, 4, 8, 9 each). */
+  private readonly linkWords = new Uint32Array(8);
 
   /** Scratch key for lookups: 10 words as hashed. */
   readonly key = new Uint32Array(10);
@@ -140,11 +146,12 @@ export class ConnTable {
     this.nextFree = new Int32Array(cap);
     for (let i = 0; i < cap; i++) this.nextFree[i] = i + 1 < cap ? i + 1 : -1;
     this.freeHead = 0;
-    let size = 16;
-    while (size < cap * 4) size *= 2;
-    this.mask = size - 1;
-    this.index = new Int32Array(size * 2);
-    this.probeKey = new Uint32Array(cap * 8);
+    // Exactly 4 buckets per entry instead of the next power of two: with 24-byte buckets a
+    // rounded-up table could cost twice the memory for an unlucky maxEntries.
+    const size = Math.max(16, cap * 4);
+    this.size = size;
+    this.scale = size / 4294967296;
+    this.index = new Uint32Array(size * BUCKET);
   }
 
   // ---------------------------------------------------------------- slots
@@ -224,31 +231,29 @@ export class ConnTable {
   }
 
   /**
-   * The tuple v matching `key` (hash `h`), or -1. At most maxProbe + 1 probes, each one
-   * cache line of the index; the probe record is read only when the hash tag matches.
+   * The tuple v matching `key` (hash `h`), or -1. At most maxProbe + 1 probes, each within
+   * the index's own lines; `addr` is read only for IPv6 candidates whose bucket words match.
    */
   find(h: number): number {
-    const mask = this.mask;
+    const size = this.size;
     const index = this.index;
-    const pk = this.probeKey;
     const k = this.key;
-    const tag = h | 0;
+    const tag = h >>> 0;
     const k0 = k[0];
     const k4 = k[4];
     const k8 = k[8];
     const k9 = k[9];
-    // Address words 1-3 are zero in every IPv4 key, so the record alone decides for IPv4.
+    // Address words 1-3 are zero in every IPv4 key, so the bucket alone decides for IPv4.
     const rest = (k[1] | k[2] | k[3] | k[5] | k[6] | k[7]) !== 0 || k9 >>> 24 !== 4;
-    let i = h & mask;
+    let i = Math.floor(tag * this.scale);
     for (let dist = 0; dist <= this.maxProbe; dist++) {
-      const b = index[2 * i];
-      if (b === 0) return -1;
-      if (index[2 * i + 1] === tag) {
-        const v = b - 1;
-        const r = 4 * v;
-        if (pk[r] === k0 && pk[r + 1] === k4 && pk[r + 2] === k8 && pk[r + 3] === k9 && (!rest || this.sameRest(v))) return v;
+      const b = BUCKET * i;
+      const vp = index[b];
+      if (vp === 0) return -1;
+      if (index[b + 1] === tag && index[b + 2] === k0 && index[b + 3] === k4 && index[b + 4] === k8 && index[b + 5] === k9) {
+        if (!rest || this.sameRest(vp - 1)) return vp - 1;
       }
-      i = (i + 1) & mask;
+      i = i + 1 === size ? 0 : i + 1;
     }
     return -1;
   }
@@ -261,14 +266,14 @@ export class ConnTable {
     return addr[a + 1] === k[1] && addr[a + 2] === k[2] && addr[a + 3] === k[3] && addr[a + 5] === k[5] && addr[a + 6] === k[6] && addr[a + 7] === k[7];
   }
 
-  /** Copies tuple v's probe words (key words 0, 4, 8, 9, from `key` as keyFromTuple left it). */
-  private storeProbeKey(v: number): void {
+  /** Keeps `key`'s probe words (0, 4, 8, 9) in linkWords at `at` (0 or 4). */
+  private keepProbeWords(at: number): void {
     const k = this.key;
-    const r = 4 * v;
-    this.probeKey[r] = k[0];
-    this.probeKey[r + 1] = k[4];
-    this.probeKey[r + 2] = k[8];
-    this.probeKey[r + 3] = k[9];
+    const w = this.linkWords;
+    w[at] = k[0];
+    w[at + 1] = k[4];
+    w[at + 2] = k[8];
+    w[at + 3] = k[9];
   }
 
   /**
@@ -285,15 +290,15 @@ export class ConnTable {
     this.keyFromTuple(2 * e);
     const h0 = this.hashKey();
     if (this.find(h0) >= 0) return 1;
-    this.storeProbeKey(2 * e);
+    this.keepProbeWords(0);
     this.keyFromTuple(2 * e + 1);
     const h1 = this.hashKey();
     if (this.find(h1) >= 0) return 1;
-    this.storeProbeKey(2 * e + 1);
+    this.keepProbeWords(4);
     this.tupleHash[2 * e] = h0;
     this.tupleHash[2 * e + 1] = h1;
-    if (!this.place(2 * e, h0)) return 2;
-    if (!this.place(2 * e + 1, h1)) {
+    if (!this.place(2 * e, h0, 0)) return 2;
+    if (!this.place(2 * e + 1, h1, 4)) {
       this.unlink(2 * e);
       return 2;
     }
@@ -303,49 +308,57 @@ export class ConnTable {
     return 0;
   }
 
-  private place(v: number, h: number): boolean {
-    const mask = this.mask;
+  /** Puts tuple v (hash h, probe words at linkWords[at..at+3]) in the first free bucket. */
+  private place(v: number, h: number, at: number): boolean {
+    const size = this.size;
     const index = this.index;
-    let i = h & mask;
+    const w = this.linkWords;
+    let i = Math.floor((h >>> 0) * this.scale);
     for (let dist = 0; dist <= this.maxProbe; dist++) {
-      if (index[2 * i] === 0) {
-        index[2 * i] = v + 1;
-        index[2 * i + 1] = h | 0;
+      const b = BUCKET * i;
+      if (index[b] === 0) {
+        index[b] = v + 1;
+        index[b + 1] = h;
+        index[b + 2] = w[at];
+        index[b + 3] = w[at + 1];
+        index[b + 4] = w[at + 2];
+        index[b + 5] = w[at + 3];
         return true;
       }
-      i = (i + 1) & mask;
+      i = i + 1 === size ? 0 : i + 1;
     }
     return false;
   }
 
   /** Removes tuple v from the index; backward-shift keeps every probe sequence gap-free. */
   private unlink(v: number): void {
-    const mask = this.mask;
+    const size = this.size;
+    const scale = this.scale;
     const index = this.index;
-    const h = this.tupleHash[v];
-    let i = h & mask;
+    let i = Math.floor(this.tupleHash[v] * scale);
     let dist = 0;
-    while (index[2 * i] !== v + 1) {
-      if (index[2 * i] === 0 || dist > this.maxProbe) return;
-      i = (i + 1) & mask;
+    while (index[BUCKET * i] !== v + 1) {
+      if (index[BUCKET * i] === 0 || dist > this.maxProbe) return;
+      i = i + 1 === size ? 0 : i + 1;
       dist++;
     }
     let hole = i;
-    let j = (i + 1) & mask;
+    let j = i + 1 === size ? 0 : i + 1;
     for (;;) {
-      const b = index[2 * j];
-      if (b === 0) break;
-      const home = index[2 * j + 1] & mask;
-      // Move b into the hole when the hole lies within b's probe path [home, j].
-      if (((j - home) & mask) >= ((j - hole) & mask)) {
-        index[2 * hole] = b;
-        index[2 * hole + 1] = index[2 * j + 1];
+      const bj = BUCKET * j;
+      if (index[bj] === 0) break;
+      const home = Math.floor(index[bj + 1] * scale);
+      // Move bucket j into the hole when the hole lies within its probe path [home, j]
+      // (distances counted forward, around the end of the table).
+      const fromHome = j >= home ? j - home : j + size - home;
+      const fromHole = j >= hole ? j - hole : j + size - hole;
+      if (fromHome >= fromHole) {
+        index.copyWithin(BUCKET * hole, bj, bj + BUCKET);
         hole = j;
       }
-      j = (j + 1) & mask;
+      j = j + 1 === size ? 0 : j + 1;
     }
-    index[2 * hole] = 0;
-    index[2 * hole + 1] = 0;
+    index.fill(0, BUCKET * hole, BUCKET * hole + BUCKET);
   }
 
   /** Re-hashes entry e after its reply tuple was rewritten (NAT, replica update). */
