@@ -1,11 +1,30 @@
-import { controlRequest } from '../api/index.js';
+/**
+ * `hafw ct`: the connection table of the node in this namespace, like conntrack(8):
+ * list (-L), get (-G), delete (-D), flush (-F), count. Filters are options; listings are
+ * bounded (--limit, then --after ID for the next page).
+ */
+import { controlRequest, ControlError } from '../api/index.js';
+import type { CtListedEntry } from '../api/ct-query.js';
+import type { CtTupleJson } from '../conntrack/index.js';
 import { parse, printJson, n, UsageError, type Command } from './args.js';
 
-const usage = `usage: hafw ct count [--json] [--socket PATH]
+const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH]
 
-The connection table of the node in this network namespace:
-  count   connections, split into local ones (this node forwards them) and replicated ones
-          (copies of a peer's, received through state sync)`;
+The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F):
+  list                 connections matching the filters, one line each (at most --limit;
+                       a last line '# more: --after ID' tells how to get the next page)
+  get ID | TUPLE       one connection, by id (from list) or by tuple; exit 1 if there is none
+  delete ID | TUPLE    delete one; state sync deletes the peer's replica too
+  flush [filters]      delete every connection matching the filters (all without filters)
+  count                connections, split into local and replicated ones
+filters (list, flush) and tuple (get, delete: -p -s -d and the ports):
+  -f, --family ip|ip6   -p, --proto NAME|NUM   -s, --src ADDR   -d, --dst ADDR
+  --sport N   --dport N   --zone N (tuple only)
+  --state S             TCP state: ESTABLISHED, SYN_SENT, TIME_WAIT, ...
+  --origin local|replicated   this node's own flows, or copies of a peer's
+  --limit N (default 100, at most 10000)   --after ID (next page)
+  --json                JSON instead of conntrack-style lines
+exit codes: 0 ok, 1 error (or nothing found for get/delete), 2 usage`;
 
 interface CtCount {
   total: number;
@@ -14,17 +33,161 @@ interface CtCount {
   capacity: number;
 }
 
+const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 132: 'sctp' };
+
+function tupleText(t: CtTupleJson): string {
+  let s = `src=${t.src} dst=${t.dst}`;
+  if (t.sport !== undefined) s += ` sport=${t.sport} dport=${t.dport}`;
+  if (t.type !== undefined) s += ` type=${t.type} code=${t.code} id=${t.id}`;
+  return s;
+}
+
+/** One entry as conntrack -L prints it: proto name and number, timeout, state, both tuples, flags. */
+export function formatCtLine(e: CtListedEntry): string {
+  const proto = PROTO_NAMES[e.proto] ?? 'unknown';
+  const parts = [proto.padEnd(8), String(e.proto).padEnd(2), String(e.timeoutSeconds)];
+  if (e.tcpState) parts.push(e.tcpState);
+  parts.push(tupleText(e.original));
+  if (!e.status.includes('seen-reply')) parts.push('[UNREPLIED]');
+  parts.push(tupleText(e.reply));
+  if (e.status.includes('assured')) parts.push('[ASSURED]');
+  parts.push(`mark=${e.mark}`);
+  if (e.zone !== 0) parts.push(`zone=${e.zone}`);
+  if (e.replicated) parts.push('[REPLICATED]');
+  parts.push(`id=${e.id}`);
+  return parts.join(' ');
+}
+
+const options = {
+  json: { type: 'boolean' },
+  socket: { type: 'string' },
+  family: { type: 'string', short: 'f' },
+  proto: { type: 'string', short: 'p' },
+  src: { type: 'string', short: 's' },
+  dst: { type: 'string', short: 'd' },
+  sport: { type: 'string' },
+  dport: { type: 'string' },
+  zone: { type: 'string' },
+  state: { type: 'string' },
+  origin: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+} as const;
+
+type Values = Partial<Record<keyof typeof options, string | boolean>>;
+
+function int(v: Values, name: 'sport' | 'dport' | 'zone' | 'limit' | 'after', max: number): number | undefined {
+  const raw = v[name];
+  if (raw === undefined) return undefined;
+  const x = Number(raw);
+  if (!Number.isInteger(x) || x < 0 || x > max) throw new UsageError(`--${name} must be an integer from 0 to ${max}, not '${raw}'\n\n${usage}`);
+  return x;
+}
+
+/** Options -> the route's query parameters (or flush body); only the keys given. */
+export function ctParams(v: Values, keys: readonly string[]): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const k of keys) {
+    const raw = v[k as keyof Values];
+    if (raw === undefined) continue;
+    if (k === 'sport' || k === 'dport') out[k] = int(v, k, 65535)!;
+    else if (k === 'zone') out[k] = int(v, k, 65535)!;
+    else if (k === 'limit') out[k] = int(v, k, 10000)!;
+    else if (k === 'after') out[k] = int(v, k, 2 ** 31)!;
+    else if (k === 'family') {
+      if (raw !== 'ip' && raw !== 'ip6' && raw !== '4' && raw !== '6') throw new UsageError(`--family must be ip or ip6\n\n${usage}`);
+      out[k] = raw;
+    } else if (k === 'origin') {
+      if (raw !== 'local' && raw !== 'replicated') throw new UsageError(`--origin must be local or replicated\n\n${usage}`);
+      out[k] = raw;
+    } else out[k] = String(raw);
+  }
+  return out;
+}
+
+const FILTER_KEYS = ['family', 'proto', 'src', 'dst', 'sport', 'dport', 'state', 'origin'] as const;
+const TUPLE_KEYS = ['family', 'proto', 'src', 'dst', 'sport', 'dport', 'zone'] as const;
+
+function qs(p: Record<string, string | number>): string {
+  const s = new URLSearchParams(Object.entries(p).map(([k, v]) => [k, String(v)])).toString();
+  return s ? `?${s}` : '';
+}
+
+/** `get`/`delete` target: an id, or a tuple from -p -s -d (--sport --dport). */
+function target(positional: string | undefined, v: Values): string {
+  if (positional !== undefined) {
+    if (!/^\d+$/.test(positional)) throw new UsageError(`the connection id must be a number, not '${positional}'\n\n${usage}`);
+    return `/v1/ct/${positional}`;
+  }
+  if (v.proto === undefined || v.src === undefined || v.dst === undefined) throw new UsageError(`give a connection id, or a tuple with -p, -s and -d (and --sport/--dport)\n\n${usage}`);
+  return `/v1/ct/tuple${qs(ctParams(v, TUPLE_KEYS))}`;
+}
+
 export const ctCommand: Command = {
   name: 'ct',
-  summary: 'connection table: count (local and replicated)',
+  summary: 'connection table: list, get, delete, flush, count',
   usage,
   async run(args) {
-    const { values, positionals } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    const { values, positionals } = parse(args, options, usage);
     if (values.help) return void console.log(usage), 0;
-    if (positionals[0] !== 'count') throw new UsageError(`${positionals[0] ? `unknown ct command ${positionals[0]}` : 'a ct command is required'}\n\n${usage}`);
-    const c = await controlRequest<CtCount>('GET', '/v1/ct/count', { socket: values.socket });
-    if (values.json) printJson(c);
-    else console.log(`connections ${n(c.total)}  (local ${n(c.local)}, replicated ${n(c.replicated)})  capacity ${n(c.capacity)}`);
-    return 0;
+    const v = values as Values;
+    const sub = positionals[0];
+    const socket = values.socket;
+    const notFound = (err: unknown): number => {
+      if (err instanceof ControlError && err.status === 404) {
+        console.error(`hafw ct ${sub}: ${err.message.replace(/^.*?: 404 /, '')}`);
+        return 1;
+      }
+      throw err;
+    };
+    switch (sub) {
+      case 'count': {
+        const c = await controlRequest<CtCount>('GET', '/v1/ct/count', { socket });
+        if (values.json) printJson(c);
+        else console.log(`connections ${n(c.total)}  (local ${n(c.local)}, replicated ${n(c.replicated)})  capacity ${n(c.capacity)}`);
+        return 0;
+      }
+      case 'list': {
+        const r = await controlRequest<{ entries: CtListedEntry[]; next?: number }>('GET', `/v1/ct${qs(ctParams(v, [...FILTER_KEYS, 'limit', 'after']))}`, { socket });
+        if (values.json) printJson(r);
+        else {
+          for (const e of r.entries) console.log(formatCtLine(e));
+          if (r.next !== undefined) console.log(`# more: --after ${r.next}`);
+          console.error(`hafw ct: ${r.entries.length} flow entries have been shown.`);
+        }
+        return 0;
+      }
+      case 'get': {
+        try {
+          const e = await controlRequest<CtListedEntry>('GET', target(positionals[1], v), { socket });
+          if (values.json) printJson(e);
+          else console.log(formatCtLine(e));
+          return 0;
+        } catch (err) {
+          return notFound(err);
+        }
+      }
+      case 'delete': {
+        try {
+          const r = await controlRequest<{ deleted: number; entry: CtListedEntry }>('DELETE', target(positionals[1], v), { socket });
+          if (values.json) printJson(r);
+          else {
+            console.log(formatCtLine(r.entry));
+            console.error(`hafw ct: ${r.deleted} flow entries have been deleted.`);
+          }
+          return 0;
+        } catch (err) {
+          return notFound(err);
+        }
+      }
+      case 'flush': {
+        const r = await controlRequest<{ deleted: number }>('POST', '/v1/ct/flush', { socket, body: ctParams(v, FILTER_KEYS) });
+        if (values.json) printJson(r);
+        else console.log(`hafw ct: ${r.deleted} flow entries have been deleted.`);
+        return 0;
+      }
+      default:
+        throw new UsageError(`${sub ? `unknown ct command ${sub}` : 'a ct command is required'}\n\n${usage}`);
+    }
   },
 };

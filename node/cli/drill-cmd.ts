@@ -2,8 +2,39 @@ import { Lab, strictRulesetConfig } from '../../cluster-tests/lab.js';
 import { runDrill } from '../../cluster-tests/drill.js';
 import { drillReportJson, formatDrillReport, type DrillMode } from '../../failover/index.js';
 import { parse, UsageError, type Command } from './args.js';
+import { controlRequest } from '../api/index.js';
+import type { DrillReport } from '../ha/api-drill.js';
+
+/** `hafw drill --node`: start the drill over the API and follow its report until it ends. */
+async function nodeDrill(holdSeconds: number, json: boolean, socket: string | undefined): Promise<number> {
+  let r = await controlRequest<DrillReport>('POST', '/v1/drills', { socket, body: { mode: 'resign', holdSeconds } });
+  const deadline = Date.now() + holdSeconds * 1000 + 30000;
+  let phase = '';
+  for (;;) {
+    if (!json && r.phase !== phase) console.log(`drill ${r.id}: ${(phase = r.phase)}`);
+    if (r.status !== 'running') break;
+    if (Date.now() > deadline) throw new Error(`drill ${r.id} did not finish in time (last phase ${r.phase})`);
+    await new Promise((res) => setTimeout(res, 100));
+    r = await controlRequest<DrillReport>('GET', `/v1/drills/${r.id}`, { socket });
+  }
+  if (json) console.log(JSON.stringify(r));
+  else {
+    console.log(r.takeover ? `takeover: ${r.takeover.peer} (priority ${r.takeover.priority}) after ${r.takeover.ms} ms` : 'takeover: no peer took over');
+    console.log(`peer in sync: ${r.peerInSync === null ? 'n/a (no sync)' : r.peerInSync ? 'yes' : 'NO'}`);
+    console.log(`taken back: ${r.reclaimMs !== null ? `after ${r.reclaimMs} ms` : r.preempt ? 'no' : 'no (preemption off)'}; now ${r.finalState}`);
+    if (r.error) console.log(`error: ${r.error}`);
+  }
+  return r.status === 'done' && r.takeover ? 0 : 1;
+}
 
 const usage = `usage: hafw drill [--mode kill|resign|link] [--flows N] [--duration-ms MS] [--json]
+       hafw drill --node [--hold SECONDS] [--json] [--socket PATH]
+
+--node: a drill on the running node in this namespace, through its API (POST /v1/drills):
+the master resigns (priority-0 advertisement, as on SIGTERM, but keeps running), reports
+when the peer's master advertisements arrive and whether state sync with it was complete,
+waits --hold seconds (default 5), then takes mastership back if it preempts. Run it on the
+master; on a backup it exits 1 with the node's answer. Exit 0 when the peer took over.
 
 Runs a failover drill against the lab (docs/drills.md): opens N long-lived TCP flows and
 a probe stream every 2 ms from hafw-client to hafw-server through the VIPs, makes the
@@ -24,8 +55,14 @@ export const drillCommand: Command = {
   summary: 'fail the master on purpose and measure the takeover (lab)',
   usage,
   async run(args) {
-    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' } }, usage);
+    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' }, node: { type: 'boolean' }, hold: { type: 'string' }, socket: { type: 'string' } }, usage);
     if (values.help) return void console.log(usage), 0;
+    if (values.node) {
+      const hold = Number(values.hold ?? '5');
+      if (!(hold >= 0 && hold <= 600)) throw new UsageError(`--hold must be from 0 to 600 seconds\n\n${usage}`);
+      return nodeDrill(hold, values.json ?? false, values.socket);
+    }
+    if (values.hold !== undefined || values.socket !== undefined) throw new UsageError(`--hold and --socket go with --node\n\n${usage}`);
     const mode = (values.mode ?? 'kill') as DrillMode;
     if (!['kill', 'resign', 'link'].includes(mode)) throw new UsageError(`--mode must be kill, resign or link, got ${values.mode}\n\n${usage}`);
     const flows = Number(values.flows ?? '50');

@@ -1,11 +1,13 @@
-import { controlRequest, type NodeStatus } from '../api/index.js';
+import { controlRequest, formatClusterInfo, type ClusterInfo, type NodeStatus } from '../api/index.js';
 import { parse, printJson, n, bytes, type Command } from './args.js';
 
 const usage = `usage: hafw status [--json] [--socket PATH]
 
-Shows the node running in this network namespace: role, uptime and datapath counters.
+Shows the node running in this network namespace: role, uptime, the cluster as this node
+sees it (VRRP state and priority, the master, the peers heard over VRRP and state sync,
+sync state and lag) and datapath counters.
 Run it inside the node's namespace (ip netns exec hafw-fwa hafw status).
-  --json          one JSON object (for scripts)
+  --json          one JSON object (for scripts): the status, with the cluster view under "cluster"
   --socket PATH   control socket (default: the one of this network namespace)`;
 
 export function formatStatus(s: NodeStatus): string {
@@ -31,8 +33,10 @@ export const statusCommand: Command = {
     const { values } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
     if (values.help) return void console.log(usage), 0;
     const s = await controlRequest<NodeStatus>('GET', '/v1/status', { socket: values.socket });
-    if (values.json) printJson(s);
-    else console.log(formatStatus(s));
+    // A node of an older version has no /v1/cluster: show what there is.
+    const c = await controlRequest<ClusterInfo>('GET', '/v1/cluster', { socket: values.socket }).catch(() => undefined);
+    if (values.json) printJson(c ? { ...s, cluster: c } : s);
+    else console.log(c ? `${formatStatus(s)}\n${formatClusterInfo(c)}` : formatStatus(s));
     return 0;
   },
 };
