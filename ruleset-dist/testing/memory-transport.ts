@@ -1,0 +1,113 @@
+/**
+ * An in-memory network for protocol tests: datagrams are delivered after a random delay
+ * (so they arrive reordered) and a seeded share of them is lost or duplicated; fetches
+ * reach the addressed node's server directly, unless that node is down.
+ */
+import type { DistTransport } from '../transport.js';
+
+export interface MemoryNetOptions {
+  /** Share of datagrams dropped, 0..1. */
+  loss?: number;
+  /** Share of datagrams delivered twice. */
+  duplicate?: number;
+  /** Maximum extra delivery delay in ms (uniform), which reorders datagrams. */
+  jitterMs?: number;
+  seed?: number;
+}
+
+export class MemoryNet {
+  readonly nodes = new Map<string, MemoryTransport>();
+  private state: number;
+  delivered = 0;
+  lost = 0;
+
+  constructor(public opts: MemoryNetOptions = {}) {
+    this.state = opts.seed ?? 1;
+  }
+
+  /** xorshift32: deterministic per seed. */
+  random(): number {
+    let x = this.state;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.state = x >>> 0;
+    return this.state / 0x100000000;
+  }
+
+  transport(address: string): MemoryTransport {
+    const t = new MemoryTransport(this, address);
+    this.nodes.set(address, t);
+    return t;
+  }
+
+  /** Delivers to everyone but the sender (and down nodes), with loss, duplication and jitter. */
+  send(from: string, bytes: Uint8Array): void {
+    for (const [addr, t] of this.nodes) {
+      if (addr === from || t.down) continue;
+      if (this.random() < (this.opts.loss ?? 0)) {
+        this.lost++;
+        continue;
+      }
+      const copies = this.random() < (this.opts.duplicate ?? 0) ? 2 : 1;
+      for (let i = 0; i < copies; i++) {
+        const copy = Uint8Array.from(bytes);
+        setTimeout(() => {
+          if (t.down) return;
+          this.delivered++;
+          t.deliver(copy, from);
+        }, Math.floor(this.random() * (this.opts.jitterMs ?? 0)));
+      }
+    }
+  }
+
+  /** Injects raw bytes as if `from` sent them (forgeries, garbage). */
+  inject(to: string, bytes: Uint8Array, from = '10.9.9.9'): void {
+    this.nodes.get(to)?.deliver(bytes, from);
+  }
+}
+
+export class MemoryTransport implements DistTransport {
+  down = false;
+  private datagramFn?: (bytes: Uint8Array, from: string) => void;
+  private serveFn?: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>;
+  /** Every datagram this node sent, for tests that replay them. */
+  readonly sent: Uint8Array[] = [];
+
+  constructor(
+    private readonly net: MemoryNet,
+    readonly address: string,
+  ) {}
+
+  broadcast(bytes: Uint8Array): void {
+    if (this.down) return;
+    this.sent.push(Uint8Array.from(bytes));
+    this.net.send(this.address, bytes);
+  }
+
+  onDatagram(fn: (bytes: Uint8Array, from: string) => void): void {
+    this.datagramFn = fn;
+  }
+
+  deliver(bytes: Uint8Array, from: string): void {
+    this.datagramFn?.(bytes, from);
+  }
+
+  serve(fn: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>): void {
+    this.serveFn = fn;
+  }
+
+  async request(to: string, bytes: Uint8Array, _timeoutMs: number): Promise<Uint8Array> {
+    const t = this.net.nodes.get(to);
+    if (!t || t.down || !t.serveFn || this.down) throw new Error(`connect ${to}: unreachable`);
+    await new Promise((r) => setTimeout(r, 1));
+    const answer = await t.serveFn(Uint8Array.from(bytes), this.address);
+    if (!answer) throw new Error('connection closed without an answer');
+    return answer;
+  }
+
+  async close(): Promise<void> {
+    this.down = true;
+    this.net.nodes.delete(this.address);
+  }
+}
