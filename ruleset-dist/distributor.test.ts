@@ -135,6 +135,30 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     }
   });
 
+  it('a node alone whose ruleset file changed while it was down runs the file as the next version', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-dist-'));
+    try {
+      let a = node('fwa', 'master', 'r1', { stateDir: dir });
+      await a.dist.start('file-1');
+      await a.dist.write(a.store.tx({ add: ['r2'] }), { add: ['r2'] }, 'tx');
+      await a.dist.stop();
+      nodes = [];
+      a = node('fwa', 'master', 'r1', { stateDir: dir });
+      await a.dist.start('file-1');
+      assert.deepEqual(a.store.lines, ['r1', 'r2'], 'same file: the stored version comes back');
+      assert.equal(a.dist.currentVersion(), 2);
+      await a.dist.stop();
+      nodes = [];
+      a = node('fwa', 'master', 'edited', { stateDir: dir });
+      await a.dist.start('file-2');
+      assert.deepEqual(a.store.lines, ['edited'], 'edited file: it runs');
+      await waitFor('new version', () => a.dist.currentVersion() === 3);
+      assert.match(a.dist.versionEntry(3)!.summary, /changed while the node was down/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a node that hears no peer is ready after the startup grace and writable', async () => {
     const a = node('fwa', 'backup', 'r1');
     await a.dist.start();

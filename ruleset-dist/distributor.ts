@@ -143,6 +143,8 @@ export class RulesetDistributor {
   private drift = false;
   private driftReason: string | undefined;
   private ready = false;
+  /** The running ruleset came from a file edited while down: make it a version if alone. */
+  private pendingLocal = false;
   private heardPeer = false;
   private startedAt = 0;
   private timer?: NodeJS.Timeout;
@@ -174,17 +176,28 @@ export class RulesetDistributor {
    * Comes up with the stored version (applying its text when the running ruleset differs),
    * or makes the running ruleset version 1 (0 when empty) on a node without history.
    */
-  async start(): Promise<void> {
+  async start(sourceHash?: string): Promise<void> {
     this.startedAt = this.o.now();
     await this.history.load();
     const stored = this.history.latest();
     const running = canonicalize(this.store.canonicalText());
-    if (stored) {
+    const sourceChanged = sourceHash !== undefined && this.history.sourceHash !== undefined && sourceHash !== this.history.sourceHash;
+    if (sourceHash !== undefined) this.history.sourceHash = sourceHash;
+    if (stored && sourceChanged && hashText(running) !== stored.hash) {
+      // The file was edited while the node was down: it runs now, at the stored version
+      // with another hash. Peers decide (drift repair, or fetch); alone, it becomes the
+      // next version once the startup grace is over.
+      this.setCurrent(stored.version, running);
+      this.pendingLocal = true;
+      await this.history.persist();
+      this.log.warn({ version: stored.version }, 'ruleset-dist: the ruleset file changed while the node was down; running it at the stored version until the cluster is heard');
+    } else if (stored) {
       if (hashText(running) !== stored.hash) {
         await this.store.applyText(stored.text, `<stored version ${stored.version}>`);
-        this.log.info({ version: stored.version }, 'ruleset-dist: restored the stored version (it differs from the ruleset file)');
+        this.log.info({ version: stored.version }, 'ruleset-dist: restored the stored version (the cluster changed it since the file was loaded)');
       }
       this.setCurrent(stored.version, stored.text);
+      await this.history.persist();
       this.emit({ event: 'version', version: stored.version, hash: this.hash, origin: stored.origin, summary: stored.summary, via: 'startup' });
     } else {
       const v = running.trim() === '' ? 0 : 1;
@@ -321,7 +334,8 @@ export class RulesetDistributor {
    * is the next version; elsewhere the version stays and the hash changes, which is drift
    * (and is repaired from the master when repairDrift is set).
    */
-  async localReplaced(summary = 'SIGHUP reload'): Promise<void> {
+  async localReplaced(summary = 'SIGHUP reload', sourceHash?: string): Promise<void> {
+    if (sourceHash !== undefined) this.history.sourceHash = sourceHash;
     if (this.writable().ok) {
       await this.write(async () => undefined, undefined, summary);
       return;
@@ -330,6 +344,7 @@ export class RulesetDistributor {
       const text = canonicalize(this.store.canonicalText());
       this.text = text;
       this.hash = hashText(text);
+      await this.history.persist();
       this.log.warn({ version: this.version, hash: this.hash.slice(0, 12) }, 'ruleset-dist: ruleset replaced locally on a node that is not the writer');
       this.announce();
     });
@@ -525,6 +540,8 @@ export class RulesetDistributor {
       const current = this.heardPeer && !behind && !(hashDrift && this.o.repairDrift);
       const alone = !this.heardPeer && now - this.startedAt >= this.o.startupGraceMs;
       if (current || alone) {
+        if (alone && this.pendingLocal) void this.localReplaced('ruleset file changed while the node was down').catch(() => undefined);
+        this.pendingLocal = false;
         this.ready = true;
         this.log.info({ version: this.version, heardPeer: this.heardPeer }, 'ruleset-dist: ruleset current; node is ready');
         this.emit({ event: 'ready', version: this.version });

@@ -27,6 +27,8 @@ const FILE = 'ruleset-history.json';
 
 export class VersionHistory {
   private entries: VersionEntry[] = [];
+  /** Hash of the ruleset source (the file) as last loaded: tells a file edited while down. */
+  sourceHash: string | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   /** `dir` undefined: memory only (tests, or a node configured without a state dir). */
@@ -50,7 +52,8 @@ export class VersionHistory {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    const doc = JSON.parse(raw) as { entries?: unknown };
+    const doc = JSON.parse(raw) as { entries?: unknown; sourceHash?: unknown };
+    if (typeof doc.sourceHash === 'string') this.sourceHash = doc.sourceHash;
     if (!Array.isArray(doc.entries)) throw new Error(`${file}: no "entries" array`);
     const ok = doc.entries.filter(
       (e): e is VersionEntry =>
@@ -85,7 +88,7 @@ export class VersionHistory {
   persist(): Promise<void> {
     const file = this.file;
     if (!file) return Promise.resolve();
-    const snapshot = JSON.stringify({ format: 1, entries: this.entries });
+    const snapshot = JSON.stringify({ format: 1, sourceHash: this.sourceHash, entries: this.entries });
     this.writing = this.writing.catch(() => undefined).then(async () => {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       const tmp = `${file}.tmp`;
