@@ -48,8 +48,8 @@ export class Coalescer {
     return this.pending.size;
   }
 
-  push(rec: StateRecord, now: number): void {
-    const key = recordKey(rec);
+  /** `key` is recordKey(rec), when the caller has it already. */
+  push(rec: StateRecord, now: number, key: string = recordKey(rec)): void {
     const size = recordSize(rec);
     const slot = this.pending.get(key);
     if (slot === undefined) {

@@ -237,8 +237,9 @@ export class SyncEndpoint {
     // increasing (a datapath that stamps once per batch gives equal stamps).
     if (rec.stamp <= this.lastLocalStamp) rec = { ...rec, stamp: this.lastLocalStamp + 1e-6 };
     this.lastLocalStamp = rec.stamp;
-    this.mirror?.note(rec);
-    this.coalescer.push(rec, now);
+    const key = recordKey(rec); // once for both maps
+    this.mirror?.note(rec, key);
+    this.coalescer.push(rec, now, key);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);

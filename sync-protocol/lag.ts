@@ -2,14 +2,19 @@
  * Replication lag across hosts whose clocks differ, measured on the sender's clock only.
  *
  * Every record carries `stamp` (sender clock: when the change happened) and every message
- * header carries `time` (sender clock: when it was sent). The receiver applies a DATA message
- * the moment it arrives and, in its next ACK, echoes that message's `time`, the oldest record
- * `stamp` in it, and `hold`: how long it kept the echo before sending the ACK (a duration on
- * its own clock, so no offset enters). When the ACK arrives at sender time `now`:
+ * header carries `time` (sender clock: when it was sent). The receiver echoes in a later ACK
+ * that message's `time`, the oldest record `stamp` in it, and `hold`: how long it kept the
+ * echo since the message *arrived* (a duration on its own clock, so no offset enters). The
+ * echo is sent only once the message's records are in the table; when applying happens on
+ * another thread (the sync worker hands records to the datapath), the time that took (also
+ * a receiver-clock duration, `apply`) is folded into the echo by moving `stamp` earlier by
+ * it. When the ACK arrives at sender time `now`:
  *
  *   rtt = (now - time) - hold                 both terms durations on one clock each
- *   lag = (time - stamp) + rtt / 2            queueing/coalescing on the sender, exact,
- *                                             plus the one-way trip, estimated as half the RTT
+ *   lag = (time - stamp') + rtt / 2           stamp' = stamp - apply
+ *       = (time - stamp) + rtt / 2 + apply    queueing/coalescing on the sender, exact,
+ *                                             plus the one-way trip, estimated as half the
+ *                                             RTT, plus the way into the receiver's table
  *
  * The only assumption is a symmetric path (as in NTP, RFC 5905 §8); the error is at most
  * half the path asymmetry, which on a sync segment is microseconds. Nothing compares two

@@ -13,8 +13,7 @@ export class StateMirror implements StateSource {
   }
 
   /** Follows one local event (new/update store the record, destroy forgets it). */
-  note(rec: StateRecord): void {
-    const key = recordKey(rec);
+  note(rec: StateRecord, key: string = recordKey(rec)): void {
     if (rec.kind === EventKind.Destroy) this.map.delete(key);
     else this.map.set(key, rec);
   }

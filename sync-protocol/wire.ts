@@ -65,11 +65,14 @@ export type Body =
       targetEpoch: number;
       /** Every data sequence up to and including this one has been received. */
       cumAck: number;
-      /** Sender time of the newest DATA message applied (NaN when none), echoed for lag (lag.ts). */
+      /** Sender time of the newest DATA message in the receiver's table (NaN when none), echoed for lag (lag.ts). */
       echoTime: number;
-      /** Receiver-side ms between applying that message and sending this ACK. */
+      /** Receiver-side ms between that message's arrival and sending this ACK. */
       echoHold: number;
-      /** Oldest record stamp in that message (sender clock). */
+      /**
+       * Oldest record stamp in that message (sender clock), moved earlier by the receiver-side
+       * ms its records took from arrival into the table (lag.ts); sent once they are there.
+       */
       echoStamp: number;
     }
   | { type: MessageType.Nack; target: number; targetEpoch: number; /** flat [from, to, from, to, ...] inclusive */ ranges: number[] }

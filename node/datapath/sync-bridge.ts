@@ -106,6 +106,11 @@ export class SyncBridge implements StateSink {
     if (ctrl) new BenchInjector(ct, this, ctrl).start();
   }
 
+  /** Free slots in the ring to the sync worker (the bench injector stays below it). */
+  get ringRoom(): number {
+    return this.ring.capacity - this.ring.depth;
+  }
+
   /** conntrack's onEvent. */
   onEvent(kind: number, entry: number): void {
     const ct = this.ct;
@@ -331,7 +336,9 @@ export class BenchInjector {
   private injectTick = (): void => {
     const r = this.run;
     const due = r.rate > 0 ? Math.min(r.count, Math.floor(((syncClock() - r.startAt) * r.rate) / 1000) + 1) : r.count;
-    const end = Math.min(due, r.done + BenchInjector.SLICE);
+    // Never overflow the ring (that costs a full-table rebuild): a load at the most the
+    // sync worker takes, as `conntrack -R` is paced by the kernel's netlink answers.
+    const end = Math.min(due, r.done + BenchInjector.SLICE, r.done + Math.max(0, this.bridge.ringRoom - 1024));
     const now = datapathClock();
     const b = this.buf;
     this.bridge.local = true;
@@ -348,14 +355,15 @@ export class BenchInjector {
     } finally {
       this.bridge.local = false;
     }
+    const ringLimited = end < Math.min(due, r.done + BenchInjector.SLICE);
     r.done = end;
     if (r.done < r.count) {
-      if (r.rate > 0 && r.done >= due) setTimeout(this.injectTick, 1);
+      if ((r.rate > 0 && r.done >= due) || ringLimited) setTimeout(this.injectTick, 1);
       else setImmediate(this.injectTick);
       return;
     }
     this.busy = false;
-    this.report({ id: r.id, injected: r.done - r.refused, refused: r.refused, startAt: r.startAt, endAt: syncClock() });
+    this.report({ id: r.id, injected: r.done - r.refused, refused: r.refused, startAt: r.startAt, endAt: syncClock(), ringFull: this.bridge.counts.ringFull });
   };
 
   /** Whole file at once (rename), so the bench never reads half of it. */
