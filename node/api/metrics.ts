@@ -4,6 +4,7 @@
  * calls into prom-client. Names follow DESIGN §7: hafw_*, unit in the name.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerRulesetDistMetrics, type RulesetDistMetricsSource } from './ruleset-dist-metrics.js';
 
 export interface MetricsSource {
   nodeName: string;
@@ -12,6 +13,8 @@ export interface MetricsSource {
   vrrp?(): { state: string; priority: number; inSync: boolean; counters: Record<string, number> } | undefined;
   /** Ruleset generation and size. */
   ruleset?(): { generation: number; rules: number };
+  /** Cluster ruleset distribution (undefined when off). */
+  rulesetDist?(): RulesetDistMetricsSource | undefined;
 }
 
 const VRRP_STATES = ['initialize', 'backup', 'master'] as const;
@@ -26,6 +29,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ node: src.nodeName });
   collectDefaultMetrics({ register: registry, prefix: 'hafw_' });
+  if (src.rulesetDist) registerRulesetDistMetrics(registry, src.rulesetDist);
 
   const snapshot = (): Record<string, number> => src.datapathCounters();
 

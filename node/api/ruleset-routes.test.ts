@@ -8,6 +8,9 @@ import { RulesetService } from '../daemon/ruleset-service.js';
 import { registerRulesetRoutes } from './ruleset-routes.js';
 import { controlRequest, ControlError } from './client.js';
 import { openEventStream } from '../cli/event-stream.js';
+import { RulesetCluster } from '../daemon/ruleset-cluster.js';
+import { MemoryNet } from '../../ruleset-dist/testing/memory-transport.js';
+import type { DistRole } from '../../ruleset-dist/index.js';
 
 const BASE = `table inet filter {
   chain forward {
@@ -152,5 +155,149 @@ describe('ruleset API routes', () => {
     await stream.started;
     await app.close();
     await stream.ended;
+  });
+});
+
+describe('cluster ruleset routes (two nodes, real engines, in-memory network)', () => {
+  const SET_BASE = `table inet filter {
+  set block {
+    type ipv4_addr
+  }
+  chain forward {
+    type filter hook forward priority 0; policy accept;
+    ip saddr @block drop
+  }
+}
+`;
+  interface N { name: string; role: DistRole; engine: RulesetEngine; app: FastifyInstance; cluster: RulesetCluster }
+  let nodes: N[] = [];
+  const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+  async function makeNode(net: MemoryNet, name: string, id: number, role: DistRole): Promise<N> {
+    const engine = new RulesetEngine();
+    engine.load(SET_BASE, 'base.nft');
+    const service = new RulesetService(engine, async () => ({ ok: true }), quiet, async () => ({ ok: true }));
+    const n = { name, role, engine } as N;
+    n.cluster = await RulesetCluster.start(service, engine, {
+      settings: { port: 1, historySize: 20, stateDir: '', repairDrift: true, driftGraceMs: 1000, announceIntervalMs: 40, startupGraceMs: 100 },
+      nodeName: name, nodeId: id, epoch: 1, key: new Uint8Array(32).fill(1), address: name, maxDatagramBytes: 1400, clock: Date.now,
+      role: () => n.role, transport: net.transport(name),
+    }, quiet);
+    n.app = Fastify();
+    registerRulesetRoutes(n.app, service);
+    nodes.push(n);
+    return n;
+  }
+  const call = async <T>(n: N, method: 'GET' | 'POST' | 'PUT', url: string, payload?: object): Promise<{ status: number; body: T }> => {
+    const r = await n.app.inject({ method, url, payload });
+    return { status: r.statusCode, body: r.json() as T };
+  };
+  async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 4000): Promise<void> {
+    const until = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > until) throw new Error(`timed out: ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  afterEach(async () => {
+    for (const n of nodes) {
+      await n.cluster.stop();
+      await n.app.close();
+    }
+    nodes = [];
+  });
+
+  it('a transaction on the master answers with its version, reaches the backup, and both report the same hash', async () => {
+    const net = new MemoryNet();
+    const a = await makeNode(net, 'fwa', 1, 'master');
+    const b = await makeNode(net, 'fwb', 2, 'backup');
+    const tx = await call<{ version: number; generation: number }>(a, 'POST', '/v1/ruleset/transactions', { ops: 'add element inet filter block { 192.0.2.7, 192.0.2.8 }' });
+    assert.equal(tx.status, 200);
+    assert.equal(tx.body.version, 2);
+    await waitFor('backup at version 2', async () => (await call<{ version: number }>(b, 'GET', '/v1/ruleset/version')).body.version === 2);
+    assert.match(b.engine.list(), /192\.0\.2\.7/);
+    const va = (await call<{ hash: string; nodes: { name: string; version: number }[] }>(a, 'GET', '/v1/ruleset/version')).body;
+    const vb = (await call<{ hash: string }>(b, 'GET', '/v1/ruleset/version')).body;
+    assert.equal(va.hash, vb.hash);
+    await waitFor('master hears the backup at 2', async () => (await call<{ nodes: { name: string; version: number }[] }>(a, 'GET', '/v1/ruleset/version')).body.nodes.some((x) => x.name === 'fwb' && x.version === 2));
+  });
+
+  it('same elements added in another order print (and hash) the same on both nodes', async () => {
+    const net = new MemoryNet();
+    const a = await makeNode(net, 'fwa', 1, 'master');
+    const b = await makeNode(net, 'fwb', 2, 'backup');
+    await call(a, 'POST', '/v1/ruleset/transactions', { ops: 'add element inet filter block { 192.0.2.9 }' });
+    await call(a, 'POST', '/v1/ruleset/transactions', { ops: 'add element inet filter block { 192.0.2.1 }' });
+    await waitFor('backup at 3', () => b.cluster.dist.currentVersion() === 3);
+    // The backup rebuilds the same set from one whole text: other insertion history, same hash.
+    b.role = 'master';
+    a.role = 'backup';
+    await waitFor('a hears b as master', async () => (await call<{ master?: string }>(a, 'GET', '/v1/ruleset/version')).body.master === 'fwb');
+    const r = await call<{ version: number }>(b, 'PUT', '/v1/ruleset', { text: b.engine.list().replace('192.0.2.1, ', '').replace('192.0.2.9', '192.0.2.9, 192.0.2.1') });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.version, 4);
+    await waitFor('a at 4', () => a.cluster.dist.currentVersion() === 4);
+    assert.equal(a.cluster.dist.currentHash(), b.cluster.dist.currentHash());
+    assert.equal(a.cluster.dist.currentHash(), (await call<{ hash: string }>(a, 'GET', '/v1/ruleset/versions/3')).body.hash, 'same content as version 3');
+  });
+
+  it('the backup refuses writes with 409 naming the master, and changes nothing', async () => {
+    const net = new MemoryNet();
+    const a = await makeNode(net, 'fwa', 1, 'master');
+    const b = await makeNode(net, 'fwb', 2, 'backup');
+    await waitFor('b hears the master', () => b.cluster.dist.status().master === 'fwa');
+    void a;
+    const before = b.engine.list();
+    const tx = await call<{ message: string; error: string }>(b, 'POST', '/v1/ruleset/transactions', { ops: 'add element inet filter block { 192.0.2.7 }' });
+    assert.equal(tx.status, 409);
+    assert.match(tx.body.message, /master \(fwa\)/);
+    const put = await call<{ message: string }>(b, 'PUT', '/v1/ruleset', { text: SET_BASE });
+    assert.equal(put.status, 409);
+    const rb = await call<{ message: string }>(b, 'POST', '/v1/ruleset/rollback', { version: 1 });
+    assert.equal(rb.status, 409);
+    assert.equal(b.engine.list(), before);
+  });
+
+  it('history, version text and rollback (a new version with the old text) over the API', async () => {
+    const net = new MemoryNet();
+    const a = await makeNode(net, 'fwa', 1, 'master');
+    const b = await makeNode(net, 'fwb', 2, 'backup');
+    await call(a, 'POST', '/v1/ruleset/transactions', { ops: 'add element inet filter block { 192.0.2.7 }' });
+    await call(a, 'POST', '/v1/ruleset/transactions', { ops: 'add rule inet filter forward tcp dport 23 drop' });
+    const h = await call<{ versions: { version: number; summary: string; origin: string }[] }>(a, 'GET', '/v1/ruleset/history');
+    assert.deepEqual(h.body.versions.map((v) => v.version), [1, 2, 3]);
+    assert.equal(h.body.versions[2]!.origin, 'fwa');
+    const v2 = await call<{ text: string }>(a, 'GET', '/v1/ruleset/versions/2');
+    assert.match(v2.body.text, /192\.0\.2\.7/);
+    assert.doesNotMatch(v2.body.text, /dport 23/);
+    assert.equal((await call(a, 'GET', '/v1/ruleset/versions/99')).status, 404);
+    const rb = await call<{ version: number; from: number }>(a, 'POST', '/v1/ruleset/rollback', { version: 1 });
+    assert.deepEqual(rb.body, { version: 4, from: 1 });
+    assert.doesNotMatch(a.engine.list(), /192\.0\.2\.7|dport 23/);
+    await waitFor('backup rolled back too', () => b.cluster.dist.currentVersion() === 4);
+    assert.doesNotMatch(b.engine.list(), /192\.0\.2\.7|dport 23/);
+    assert.equal((await call(a, 'POST', '/v1/ruleset/rollback', { version: 77 })).status, 404);
+    assert.equal((await call(a, 'POST', '/v1/ruleset/rollback', { versio: 1 })).status, 400);
+  });
+
+  it('a bad whole ruleset is refused with 400 and its position, and is no version', async () => {
+    const net = new MemoryNet();
+    const a = await makeNode(net, 'fwa', 1, 'master');
+    const r = await call<{ message: string; errors: { line: number }[] }>(a, 'PUT', '/v1/ruleset', { text: 'table inet filter {\n  chain c {\n    jump nowhere\n  }\n}\n' });
+    assert.equal(r.status, 400);
+    assert.ok(r.body.errors.length > 0 && r.body.errors[0]!.line >= 1, JSON.stringify(r.body));
+    assert.equal(a.cluster.dist.currentVersion(), 1);
+    assert.match(a.engine.list(), /set block/);
+  });
+
+  it('without distribution the version routes answer 404 naming why', async () => {
+    const app = Fastify();
+    const engine = new RulesetEngine();
+    registerRulesetRoutes(app, new RulesetService(engine, async () => ({ ok: true }), quiet));
+    const r = await app.inject({ method: 'GET', url: '/v1/ruleset/version' });
+    assert.equal(r.statusCode, 404);
+    assert.match(r.json<{ message: string }>().message, /distribution is off/);
+    await app.close();
   });
 });

@@ -12,6 +12,15 @@
  *   GET  /v1/events     Server-Sent Events, one `ruleset` event per committed transaction
  *                       (data: {"generation", "changes"}), like `nft monitor`
  *   GET  /v1/schema[?name=NAME]   the registered matches, statements and types
+ *
+ * Cluster-wide versions (docs/ruleset-dist.md), when the node distributes its ruleset:
+ *   GET  /v1/ruleset/version         {version, hash, ready, drift, writable, master, nodes[]}
+ *   GET  /v1/ruleset/history         {versions: [{version, hash, time, origin, summary}]}
+ *   GET  /v1/ruleset/versions/{v}    {version, hash, time, origin, summary, text}
+ *   POST /v1/ruleset/rollback {version}   a NEW version with version v's text
+ *   PUT  /v1/ruleset {text}          the whole ruleset, atomically (the next version)
+ * Writes on a node that is not the writer (a VRRP backup hearing its master) get 409
+ * naming the master; transactions answer with the version they became.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
@@ -22,6 +31,26 @@ export interface RulesetTxResult {
   generation: number;
   changes: unknown[];
   ms: number;
+  /** The cluster version this transaction became (with distribution). */
+  version?: number;
+}
+
+/** One version of the cluster ruleset, as the history lists it. */
+export interface RulesetVersionMeta {
+  version: number;
+  hash: string;
+  time: number;
+  origin: string;
+  summary: string;
+}
+
+/** Cluster-wide versions, history and rollback (node/daemon/ruleset-cluster.ts). */
+export interface RulesetDistView {
+  status(): object;
+  history(): RulesetVersionMeta[];
+  version(v: number): (RulesetVersionMeta & { text: string }) | undefined;
+  /** Rejects with RulesetApiError (404 unknown version, 409 not the writer). */
+  rollback(v: number): Promise<{ version: number; from: number }>;
 }
 
 /** A refused transaction: HTTP status, and the positioned errors when there are any. */
@@ -43,6 +72,78 @@ export interface RulesetView {
   transaction(ops: unknown, baseGeneration?: number): Promise<RulesetTxResult>;
   /** Calls `listener` after each commit has reached the datapath; returns the unsubscribe. */
   onChange(listener: (ev: ChangeEvent) => void): () => void;
+  /** Replaces the whole ruleset atomically; rejects with RulesetApiError. */
+  replace?(text: string): Promise<{ generation: number; version?: number }>;
+  /** Present when the node distributes its ruleset across the cluster. */
+  readonly dist?: RulesetDistView;
+}
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  properties: { error: { type: 'string' }, message: { type: 'string' }, errors: { type: 'array' }, master: { type: 'string' } },
+  required: ['message'],
+} as const;
+const VERSION_META = {
+  type: 'object',
+  properties: { version: { type: 'integer' }, hash: { type: 'string' }, time: { type: 'number', description: 'ms since the epoch' }, origin: { type: 'string' }, summary: { type: 'string' } },
+  required: ['version', 'hash', 'time', 'origin', 'summary'],
+} as const;
+const NODE_VERSION = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' }, nodeId: { type: 'integer' }, self: { type: 'boolean' }, version: { type: 'integer' }, hash: { type: 'string' },
+    role: { type: 'string' }, ready: { type: 'boolean' }, drift: { type: 'boolean' }, ageMs: { type: 'number' },
+  },
+} as const;
+/** Fastify schemas of the distribution routes (the OpenAPI document is generated from them). */
+export const RULESET_DIST_SCHEMAS = {
+  version: {
+    summary: 'Cluster ruleset version of this node, its hash, drift, and the versions heard from every peer',
+    tags: ['ruleset'],
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          version: { type: 'integer' }, hash: { type: 'string' }, ready: { type: 'boolean' }, drift: { type: 'boolean' }, driftReason: { type: 'string' },
+          writable: { type: 'boolean' }, master: { type: 'string' }, nodes: { type: 'array', items: NODE_VERSION },
+        },
+        required: ['version', 'hash', 'ready', 'drift', 'writable', 'nodes'],
+      },
+      404: ERROR_SCHEMA,
+    },
+  },
+  history: {
+    summary: 'The versions kept (ruleset.historySize), oldest first',
+    tags: ['ruleset'],
+    response: { 200: { type: 'object', properties: { versions: { type: 'array', items: VERSION_META } }, required: ['versions'] }, 404: ERROR_SCHEMA },
+  },
+  versionText: {
+    summary: 'One kept version with its canonical text',
+    tags: ['ruleset'],
+    params: { type: 'object', properties: { v: { type: 'integer', minimum: 0 } }, required: ['v'] },
+    response: { 200: { type: 'object', properties: { ...VERSION_META.properties, text: { type: 'string' } }, required: [...VERSION_META.required, 'text'] }, 404: ERROR_SCHEMA },
+  },
+  rollback: {
+    summary: 'Make a NEW cluster version whose content is the text of an earlier version',
+    tags: ['ruleset'],
+    body: { type: 'object', properties: { version: { type: 'integer', minimum: 0 } }, required: ['version'], additionalProperties: false },
+    response: { 200: { type: 'object', properties: { version: { type: 'integer' }, from: { type: 'integer' } }, required: ['version', 'from'] }, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA },
+  },
+  replace: {
+    summary: 'Replace the whole ruleset atomically (nft text or libnftables JSON text); the next cluster version',
+    tags: ['ruleset'],
+    body: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
+    response: {
+      200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer' } }, required: ['generation'] },
+      400: ERROR_SCHEMA,
+      409: ERROR_SCHEMA,
+    },
+  },
+} as const;
+
+function sendApiError(reply: { code(n: number): { send(b: unknown): unknown } }, err: unknown): unknown {
+  if (err instanceof RulesetApiError) return reply.code(err.status).send({ error: err.status === 409 ? 'conflict' : err.status === 404 ? 'not_found' : 'bad_request', message: err.message, errors: err.errors });
+  throw err;
 }
 
 /** Comment lines keep idle proxies and sockets from timing the stream out. */
@@ -82,6 +183,18 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     }
   });
 
+  if (view.replace) {
+    const replace = view.replace.bind(view);
+    app.put('/v1/ruleset', { schema: RULESET_DIST_SCHEMAS.replace }, async (req, reply) => {
+      try {
+        return await replace((req.body as { text: string }).text);
+      } catch (err) {
+        return sendApiError(reply, err);
+      }
+    });
+  }
+  registerDistRoutes(app, view);
+
   const streams = new Set<ServerResponse>();
   app.addHook('preClose', (done) => {
     // Open event streams would keep close() waiting forever: end them first.
@@ -107,5 +220,25 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
       clearInterval(keepalive);
       streams.delete(res);
     });
+  });
+}
+
+function registerDistRoutes(app: FastifyInstance, view: RulesetView): void {
+  const off = { error: 'not_found', message: 'ruleset distribution is off on this node (it needs sync; see docs/ruleset-dist.md)' };
+  app.get('/v1/ruleset/version', { schema: RULESET_DIST_SCHEMAS.version }, async (_req, reply) => (view.dist ? view.dist.status() : reply.code(404).send(off)));
+  app.get('/v1/ruleset/history', { schema: RULESET_DIST_SCHEMAS.history }, async (_req, reply) => (view.dist ? { versions: view.dist.history() } : reply.code(404).send(off)));
+  app.get('/v1/ruleset/versions/:v', { schema: RULESET_DIST_SCHEMAS.versionText }, async (req, reply) => {
+    if (!view.dist) return reply.code(404).send(off);
+    const v = Number((req.params as { v: number | string }).v);
+    const e = Number.isSafeInteger(v) ? view.dist.version(v) : undefined;
+    return e ?? reply.code(404).send({ error: 'not_found', message: `version ${String((req.params as { v: unknown }).v)} is not in this node's history` });
+  });
+  app.post('/v1/ruleset/rollback', { schema: RULESET_DIST_SCHEMAS.rollback }, async (req, reply) => {
+    if (!view.dist) return reply.code(404).send(off);
+    try {
+      return await view.dist.rollback((req.body as { version: number }).version);
+    } catch (err) {
+      return sendApiError(reply, err);
+    }
   });
 }

@@ -41,4 +41,25 @@ describe('node config', () => {
   it('requires the node name', () => {
     assert.throws(() => parseConfigText('datapath: {}\n'), /node\.name: required/);
   });
+
+  describe('ruleset distribution settings', () => {
+    const SYNC = 'sync:\n  interface: sync\n  key: ' + 'ab'.repeat(32) + '\n';
+
+    it('is on with sync, on sync.port + 1, with documented defaults', () => {
+      const c = parseConfigText(`node: {name: fwa}\n${SYNC}`);
+      assert.deepEqual(c.ruleset.dist, { port: 3781, historySize: 20, stateDir: '/var/lib/hafw/fwa', repairDrift: true, driftGraceMs: 10000, announceIntervalMs: 1000, startupGraceMs: 3000 });
+    });
+
+    it('is off without sync, or with distribute: false', () => {
+      assert.equal(parseConfigText('node: {name: fwa}\n').ruleset.dist, undefined);
+      assert.equal(parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  distribute: false\n`).ruleset.dist, undefined);
+    });
+
+    it('names file and line of a bad ruleset setting', () => {
+      assert.throws(() => parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  historySize: 0\n`, 'c.yaml'), /^Error: c\.yaml:6: ruleset\.historySize: expected an integer from 1 to 1000, got 0$/);
+      assert.throws(() => parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  stateDir: relative/dir\n`, 'c.yaml'), /c\.yaml:6: ruleset\.stateDir: expected an absolute directory path/);
+      assert.throws(() => parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  distPort: 3780\n`, 'c.yaml'), /c\.yaml:6: ruleset\.distPort: must differ from sync\.port/);
+      assert.throws(() => parseConfigText('node: {name: fwa}\nruleset:\n  distribute: true\n', 'c.yaml'), /c\.yaml:3: ruleset\.distribute: ruleset distribution runs on the sync segment/);
+    });
+  });
 });

@@ -45,6 +45,8 @@ export interface NodeConfig {
   ruleset: {
     /** nft-syntax (or libnftables JSON) file; absent: no rules, everything is accepted. */
     file?: string;
+    /** Cluster-wide versions and distribution (docs/ruleset-dist.md); absent: off. */
+    dist?: RulesetDistSettings;
   };
   conntrack: {
     enabled: boolean;
@@ -73,6 +75,23 @@ export interface SyncSettings {
   flushDelayMs: number;
   ringSlots: number;
   resendQueueSize: number;
+}
+
+/** ruleset.* settings of cluster-wide distribution; address, group/peers and key come from sync. */
+export interface RulesetDistSettings {
+  /** UDP (announce, update) and TCP (fetch) port on the sync address; default sync.port + 1. */
+  port: number;
+  /** Versions kept (text and metadata) for history and rollback. */
+  historySize: number;
+  /** Where the history survives restarts; default /var/lib/hafw/<node name>. */
+  stateDir: string;
+  /** Fetch the master's version when this node drifted from it. */
+  repairDrift: boolean;
+  /** Behind the cluster's version for this long counts as drift. */
+  driftGraceMs: number;
+  announceIntervalMs: number;
+  /** A starting node that hears no peer this long runs its own version and is ready. */
+  startupGraceMs: number;
 }
 
 /** Timeout names accepted under conntrack.timeouts (seconds). */
@@ -112,7 +131,7 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
   const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync']);
-  const rs = top.section('ruleset').onlyKeys(['file']);
+  const rs = top.section('ruleset').onlyKeys(['file', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
@@ -151,6 +170,7 @@ export function readConfig(doc: unknown): NodeConfig {
   };
   if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
   if (top.has('sync')) config.sync = readSync(top.section('sync'), config);
+  config.ruleset.dist = readRulesetDist(rs, config);
   if (top.has('sniff')) {
     const sn = top.section('sniff').onlyKeys(['interfaces']);
     config.sniff = { interfaces: sn.stringList('interfaces', interfaces, IFNAME, 'an interface name') };
@@ -190,6 +210,26 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
     flushDelayMs: v.int('flushDelayMs', 2, 0, 1000),
     ringSlots,
     resendQueueSize: resend,
+  };
+}
+
+/** Distribution is on by default wherever state sync is: it reuses sync's segment and key. */
+function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | undefined {
+  const on = v.bool('distribute', config.sync !== undefined);
+  if (!on) return undefined;
+  if (!config.sync) throw new ConfigError(`${v.path}.distribute`, 'ruleset distribution runs on the sync segment with the sync key: configure sync, or set distribute: false');
+  const announce = v.int('announceIntervalMs', 1000, 50, 60_000);
+  const defaultPort = config.sync.port === 65535 ? 65534 : config.sync.port + 1;
+  const port = v.int('distPort', defaultPort, 1, 65535);
+  if (port === config.sync.port) throw new ConfigError(`${v.path}.distPort`, `must differ from sync.port (${config.sync.port})`);
+  return {
+    port,
+    historySize: v.int('historySize', 20, 1, 1000),
+    stateDir: v.has('stateDir') ? v.string('stateDir', undefined, /^\//, 'an absolute directory path') : `/var/lib/hafw/${config.node.name}`,
+    repairDrift: v.bool('repairDrift', true),
+    driftGraceMs: v.int('driftGraceMs', 10_000, 100, 3_600_000),
+    announceIntervalMs: announce,
+    startupGraceMs: v.int('startupGraceMs', 3000, 0, 600_000),
   };
 }
 

@@ -8,34 +8,53 @@
  * deterministic, so it lands on the same handles), and only then do subscribers hear of
  * it: an event means "this generation is filtering packets now". Commits are synchronous
  * and messages to the datapath are ordered, so concurrent calls keep one order on both.
+ *
+ * With cluster distribution (setCluster), API writes run through the distributor: only
+ * the writer (VRRP master) accepts them (409 elsewhere, naming the master), and each one
+ * becomes the next cluster version. applyOps/applyText are the distributor's own path
+ * for versions that arrive from the master: the same atomic control-then-datapath
+ * commit, without making a new version.
  */
 import { EventEmitter } from 'node:events';
 import { RulesetError, type ChangeEvent, type CommitResult, type RulesetEngine } from '../ruleset/index.js';
-import { RulesetApiError, type RulesetTxResult, type RulesetView } from '../api/index.js';
+import { RulesetApiError, type RulesetTxResult, type RulesetView, type RulesetDistView } from '../api/ruleset-routes.js';
+import { NotWriterError, type RulesetDistributor } from '../../ruleset-dist/index.js';
 
-/** Applies an accepted batch to the datapath's own engine. */
 /** Where the service logs (the daemon's pino logger, or a test's array). */
 export interface RulesetServiceLog {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
+/** Applies an accepted batch to the datapath's own engine. */
 export type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: string } | undefined>;
+/** Replaces the datapath's whole ruleset. */
+export type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
 
 export class RulesetService implements RulesetView {
   private readonly events = new EventEmitter().setMaxListeners(0);
   /** Set while an API transaction commits: its event waits for the datapath's answer. */
   private ownCommit = false;
+  private cluster?: RulesetDistributor;
+  /** Routes for versions, history and rollback; set with the cluster. */
+  dist?: RulesetDistView;
 
   constructor(
     private readonly engine: RulesetEngine,
     private readonly datapath: DatapathApply,
     private readonly log: RulesetServiceLog,
+    private readonly datapathLoad?: DatapathLoad,
   ) {
     // Commits made elsewhere (SIGHUP reload, element expiry) are published as they happen.
     engine.on('change', (ev: ChangeEvent) => {
       if (!this.ownCommit) this.events.emit('change', ev);
     });
+  }
+
+  /** From now on API writes are cluster versions, accepted on the writer only. */
+  setCluster(dist: RulesetDistributor, view: RulesetDistView): void {
+    this.cluster = dist;
+    this.dist = view;
   }
 
   generation(): number {
@@ -56,6 +75,58 @@ export class RulesetService implements RulesetView {
   }
 
   async transaction(ops: unknown, baseGeneration?: number): Promise<RulesetTxResult> {
+    if (!this.cluster) return this.commitOps(ops, baseGeneration, '<api>');
+    try {
+      const r = await this.cluster.write(() => this.commitOps(ops, baseGeneration, '<api>'), ops, 'transaction');
+      return { ...r.result, version: r.version };
+    } catch (err) {
+      if (err instanceof NotWriterError) throw new RulesetApiError(err.message, 409);
+      throw err;
+    }
+  }
+
+  /** PUT /v1/ruleset: the whole text, atomically (and the next cluster version). */
+  async replace(text: string): Promise<{ generation: number; version?: number }> {
+    if (!this.cluster) return { generation: await this.loadText(text, '<api>') };
+    try {
+      let generation = 0;
+      const r = await this.cluster.write(async () => void (generation = await this.loadText(text, '<api>')), undefined, 'apply (whole ruleset)');
+      return { generation, version: r.version };
+    } catch (err) {
+      if (err instanceof NotWriterError) throw new RulesetApiError(err.message, 409);
+      throw err;
+    }
+  }
+
+  /** A version's ops from the master (no new version); throws RulesetApiError when refused. */
+  async applyOps(ops: unknown, origin: string): Promise<void> {
+    await this.commitOps(ops, undefined, origin);
+  }
+
+  /** A version's whole text from the master or the history (no new version). */
+  async applyText(text: string, origin: string): Promise<void> {
+    await this.loadText(text, origin);
+  }
+
+  private async loadText(text: string, origin: string): Promise<number> {
+    let r: CommitResult;
+    this.ownCommit = true;
+    try {
+      r = this.engine.load(text, origin);
+    } catch (err) {
+      if (err instanceof RulesetError) throw new RulesetApiError(err.message, 400, err.errors);
+      throw new RulesetApiError(`${origin}: ${(err as Error).message}`, 400);
+    } finally {
+      this.ownCommit = false;
+    }
+    const d = this.datapathLoad ? await this.datapathLoad(text, origin) : undefined;
+    if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a ruleset the control thread accepted');
+    this.log.info({ generation: r.generation, origin, ms: Math.round(r.ms * 100) / 100 }, 'ruleset replaced');
+    this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
+    return r.generation;
+  }
+
+  private async commitOps(ops: unknown, baseGeneration: number | undefined, origin: string): Promise<RulesetTxResult> {
     if (baseGeneration !== undefined && baseGeneration !== this.engine.generation) {
       throw new RulesetApiError(`ruleset changed: transaction based on generation ${baseGeneration}, current is ${this.engine.generation}`, 409);
     }
@@ -63,10 +134,10 @@ export class RulesetService implements RulesetView {
     this.ownCommit = true;
     try {
       // A copy: the engine keeps (and annotates) the objects it commits; the datapath gets the original.
-      r = this.engine.transaction(structuredClone(ops) as never, undefined, '<api>');
+      r = this.engine.transaction(structuredClone(ops) as never, undefined, origin);
     } catch (err) {
       if (err instanceof RulesetError) throw new RulesetApiError(err.message, 400, err.errors);
-      throw new RulesetApiError(`<api>: ${(err as Error).message}`, 400);
+      throw new RulesetApiError(`${origin}: ${(err as Error).message}`, 400);
     } finally {
       this.ownCommit = false;
     }
