@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
+import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
@@ -27,7 +28,9 @@ export class NodeDaemon {
   /** The control thread's copy of the rule engine: validates, lists, emits events. */
   readonly rules = new RulesetEngine({ clock: datapathClock });
   /** The ruleset API: transactions go to `rules` first, then to the datapath thread; events follow. */
-  private readonly rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) });
+  private readonly rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) }, async (text, file) => this.datapath?.loadRuleset(text, file));
+  /** Cluster-wide ruleset versions (ruleset.dist; needs sync). */
+  rulesetCluster?: RulesetCluster;
   private routeTimer?: NodeJS.Timeout;
   /** The node-wide event bus (GET /v1/events): ruleset, vrrp, sync, drill, ruleset-dist. */
   readonly events = new EventBus();
@@ -52,6 +55,7 @@ export class NodeDaemon {
       this.log.info({ file: this.rulesetFile, generation: r.generation, ms: Math.round(r.ms), ...this.rules.counts() }, 'ruleset loaded');
     } else this.log.warn('no ruleset configured: every packet is accepted');
     const ct = this.config.conntrack;
+    const sync = this.config.sync ? await syncSettings(this.config.sync, this.config.node.name) : undefined;
     const timeoutsMs = Object.fromEntries(Object.entries(ct.timeouts).map(([k, v]) => [k, v * 1000]));
     this.datapath = await DatapathThread.start(
       {
@@ -62,7 +66,7 @@ export class NodeDaemon {
         conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, timeouts: timeoutsMs } : undefined,
         routes: [],
         sniffInterfaces: this.config.sniff?.interfaces,
-        sync: this.config.sync ? await syncSettings(this.config.sync, this.config.node.name) : undefined,
+        sync,
       },
       (err) => {
         this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');
@@ -82,6 +86,16 @@ export class NodeDaemon {
       const r = await this.datapath.loadRuleset(rulesetText, this.rulesetFile);
       if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
     }
+    if (this.config.ruleset.dist && sync && this.config.sync) {
+      const t = sync.transport;
+      this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
+        settings: this.config.ruleset.dist, nodeName: this.config.node.name, nodeId: this.config.sync.nodeId, epoch: sync.config.epoch, key: sync.config.key,
+        address: (t.mode === 'unicast' ? t.bindAddr : t.ifaceAddr)!, group: t.mode === 'multicast' ? t.group : undefined, peers: t.mode === 'unicast' ? (t.peers ?? []).map((p) => p.address) : undefined,
+        maxDatagramBytes: this.config.sync.mtu - 28, clock: datapathClock,
+        role: () => (this.config.vrrp ? (this.vrrp?.status()?.state ?? 'initialize') : 'standalone'),
+      }, this.log.child({ component: 'ruleset-dist' }), rulesetText === undefined ? undefined : sourceHash(rulesetText));
+      this.rulesetCluster.onEvent((e) => this.events.publish('ruleset-dist', e));
+    }
     await this.refreshRoutes();
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
@@ -90,6 +104,7 @@ export class NodeDaemon {
       datapathCounters: () => this.datapath?.counters() ?? {},
       vrrp: this.config.vrrp ? () => this.vrrp?.status() : undefined,
       ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules }),
+      rulesetDist: () => this.rulesetCluster?.metrics(),
     });
     const datapath = this.datapath;
     this.rulesetApi.onChange((ev) => this.events.publish('ruleset', { generation: ev.generation, changes: ev.changes }));
@@ -153,7 +168,25 @@ export class NodeDaemon {
     this.log.info({ socket: this.socketPath }, 'control socket listening');
     if (this.config.vrrp) {
       // Until state sync has the whole table, VRRP neither takes nor preempts the VIPs.
-      const readiness = this.config.sync ? { get inSync() { return datapath.syncInSync ?? false; }, onChange: (cb: (v: boolean) => void) => (datapath.onInSync(cb), () => undefined) } : undefined;
+      // Nor before the ruleset is the cluster's current version (ruleset-dist readiness).
+      const rc = this.rulesetCluster;
+      const syncReady = (): boolean => (this.config.sync ? (datapath.syncInSync ?? false) : true);
+      const ready = (): boolean => syncReady() && (rc?.ready ?? true);
+      const readiness = this.config.sync || rc
+        ? {
+            get inSync() { return ready(); },
+            onChange: (cb: (v: boolean) => void) => {
+              let last = ready();
+              const check = (): void => {
+                const v = ready();
+                if (v !== last) cb((last = v));
+              };
+              if (this.config.sync) datapath.onInSync(check);
+              const off = rc?.onReadyChange(check);
+              return () => off?.();
+            },
+          }
+        : undefined;
       this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
       this.vrrp.on((e) => {
         if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
@@ -207,6 +240,8 @@ export class NodeDaemon {
       const d = await this.datapath?.loadRuleset(text, this.rulesetFile);
       if (d && !d.ok) throw new Error(`datapath: ${d.error}`);
       this.log.info({ generation: r.generation, ...this.rules.counts() }, 'reload: ruleset replaced');
+      // On the writer the file becomes the next cluster version; elsewhere it is drift.
+      await this.rulesetCluster?.reloaded(text);
     } catch (err) {
       this.log.error({ err: (err as Error).message }, 'reload: ruleset rejected; keeping the running ruleset');
     }
@@ -241,6 +276,7 @@ export class NodeDaemon {
       if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
       if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
+      if (this.rulesetCluster) await this.rulesetCluster.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'ruleset-dist stop'));
       if (this.mgmt) await this.mgmt.close().catch(() => undefined);
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
       if (this.datapath) await this.datapath.stop();
