@@ -30,6 +30,7 @@ export const COUNTER_NAMES = [
   'nat_exhausted_drops', // first packets dropped: every port of the NAT range was taken
   'nat_failed_drops', // first packets dropped: NAT impossible (no interface address, family mismatch)
   'nat_translated', // ICMP errors translated for a NATed connection
+  'to_node', // packets addressed to the node itself (not a NAT reply): handed back untracked for local delivery
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -2,6 +2,7 @@
  * Control-thread handle on the datapath worker: starts it, waits until the TUN device is
  * open, exposes the shared counters, feeds it routes and ruleset changes, stops it.
  */
+import type { PlainAddress } from './local-addresses.js';
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from './counters.js';
@@ -145,6 +146,11 @@ export class DatapathThread {
 
   setRoutes(routes: PlainRoute[]): void {
     if (!this.exited) this.post({ type: 'routes', routes });
+  }
+
+  /** The node's own addresses, VIPs flagged (see local-addresses.ts). */
+  setAddresses(list: PlainAddress[]): void {
+    if (!this.exited) this.post({ type: 'addresses', list });
   }
 
   counters(): ReturnType<typeof readCounters> {

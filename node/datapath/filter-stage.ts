@@ -13,6 +13,7 @@ import { NatSetupStatus, setupNat } from '../nat/setup.js';
 import { NatResult, applyNat, translateIcmpError } from '../nat/translate.js';
 import { writeReplyTuple } from '../nat/tuple-pair.js';
 import type { NatState } from './nat-state.js';
+import type { LocalAddresses } from './local-addresses.js';
 import type { RouteInterfaces } from './route-interfaces.js';
 import { Verdict, type PacketStage } from './stage.js';
 import { C } from './counters.js';
@@ -40,6 +41,11 @@ export class FilterStage implements PacketStage {
      * statements are accepted by the ruleset but translate nothing.
      */
     readonly nat?: NatState,
+    /**
+     * The node's own addresses: packets for the node itself that are not a NAT reply are
+     * handed back untracked for local delivery (see local-addresses.ts). Absent: none.
+     */
+    private readonly local?: LocalAddresses,
   ) {}
 
   private readonly natSnap = new CtSnapshot();
@@ -116,6 +122,8 @@ export class FilterStage implements PacketStage {
     if (compiled) {
       for (let h = 0; h < HOOKS.length; h++) {
         const hook = HOOKS[h]!;
+        // After prerouting (a DNAT may have sent it elsewhere): traffic for the node itself.
+        if (hook === Hook.Forward && this.forNode(pkt, bound, natNew)) return this.deliverToNode();
         if (!compiled.hasHook(hook)) continue;
         verdict = compiled.classify(ctx, hook);
         if (ctx.notrack && ct && ct.result.pending) {
@@ -142,6 +150,7 @@ export class FilterStage implements PacketStage {
         }
       }
     }
+    if (!compiled && this.forNode(pkt, bound, natNew)) return this.deliverToNode();
     if (ct && ct.result.pending) {
       const entry = ct.result.entry;
       const accepted = verdict === RuleVerdict.Accept;
@@ -200,6 +209,23 @@ export class FilterStage implements PacketStage {
     this.ctx.ctStatus |= side === NatManip.Dst ? CtStatus.DstNat : CtStatus.SrcNat;
     if (applyNat(pkt, binding, 'original', side) === NatResult.Ok && side === NatManip.Dst) this.reroute(pkt);
     return binding;
+  }
+
+  /**
+   * Addressed to the node and not part of a NAT binding: the node's own traffic (its API,
+   * replies to its own connections), which only reaches the TUN device because the kernel
+   * steers protocols there for NAT replies. It is not forwarded, so neither tracked nor
+   * filtered here (nft's forward hook never sees it either).
+   */
+  private forNode(pkt: PacketInfo, bound: NatBinding | null, natNew: NatBinding | null): boolean {
+    return bound === null && natNew === null && this.local !== undefined && this.local.has(pkt.buf, pkt.dstOff, pkt.family);
+  }
+
+  private deliverToNode(): Verdict {
+    const ct = this.ct;
+    if (ct && ct.result.pending) ct.untracked();
+    this.counters[C.to_node] += 1;
+    return Verdict.Accept;
   }
 
   /** The destination changed: the egress interface may have too. */

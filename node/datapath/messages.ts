@@ -1,5 +1,6 @@
 /** Messages between the control thread and the datapath thread. */
 import type { PlainRoute } from './route-source.js';
+import type { PlainAddress } from './local-addresses.js';
 import type { CtOp, CtOpResult } from '../api/ct-query.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../sync-protocol/index.js';
 
@@ -49,6 +50,8 @@ export interface DatapathWorkerData {
 export type ToDatapath =
   | { type: 'stop' }
   | { type: 'routes'; routes: PlainRoute[] }
+  /** The node's own addresses (VIPs it holds flagged): local delivery and masquerade's source. */
+  | { type: 'addresses'; list: PlainAddress[] }
   /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
   | { type: 'sniff'; active: boolean }
   | { type: 'sync-report'; id: number }

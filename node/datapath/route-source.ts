@@ -4,6 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { PlainAddress } from './local-addresses.js';
 
 export interface PlainRoute {
   family: 4 | 6;
@@ -66,4 +67,26 @@ export interface InterfaceAddress {
 export async function readInterfaceAddresses(ifname: string, family: 4 | 6): Promise<InterfaceAddress[]> {
   const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
   return (JSON.parse(stdout || '[]') as { addr_info?: InterfaceAddress[] }[])[0]?.addr_info ?? [];
+}
+
+/**
+ * Every address of the node (`ip -j addr`), loopback excluded, with `vip` set for the
+ * configured virtual IPs it holds now. The datapath uses them to pass traffic for the node
+ * itself and as masquerade's source (a held VIP wins over the interface's own address).
+ */
+export async function readLocalAddresses(vipTexts: readonly string[]): Promise<PlainAddress[]> {
+  // Compared as bytes: "2001:db8:0::1" and "2001:db8::1" are one address.
+  const vips = new Set(vipTexts.map((t) => parsePrefix(t.split('/')[0]!, t.includes(':') ? 6 : 4)?.bytes.join(',')));
+  const out: PlainAddress[] = [];
+  for (const family of [4, 6] as const) {
+    const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show']);
+    for (const link of JSON.parse(stdout || '[]') as { ifname: string; addr_info?: InterfaceAddress[] }[]) {
+      if (link.ifname === 'lo') continue;
+      for (const a of link.addr_info ?? []) {
+        const p = parsePrefix(a.local, family);
+        if (p) out.push({ ifname: link.ifname, family, bytes: p.bytes, vip: vips.has(p.bytes.join(',')) });
+      }
+    }
+  }
+  return out;
 }

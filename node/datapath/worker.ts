@@ -18,6 +18,7 @@ import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
 import { NatState } from './nat-state.js';
+import { LocalAddresses, type PlainAddress } from './local-addresses.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
 import type { PlainRoute } from './route-source.js';
 import { runCtOp, CtQueryError } from '../api/ct-query.js';
@@ -41,10 +42,18 @@ const ct = data.conntrack
 
 // NAT bindings live beside the conntrack entries they belong to.
 const nat = ct ? new NatState(ct.capacity) : undefined;
+const localAddresses = new LocalAddresses();
+/** Once the control thread sends the node's addresses, they (with VIPs) replace the routes' preferred sources. */
+let addressesKnown = false;
+const loadAddresses = (list: PlainAddress[]): void => {
+  addressesKnown = true;
+  localAddresses.load(list);
+  nat?.setAddresses(list.map((a) => ({ ifId: engine.ifnames.idOf(a.ifname), family: a.family, bytes: Uint8Array.from(a.bytes), vip: a.vip })));
+};
 const loadRoutes = (list: PlainRoute[]): void => {
   routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
-  // Interface addresses (masquerade / redirect) travel with the routes: a connected route's preferred source.
-  nat?.setAddresses(list.filter((r) => r.src !== undefined).map((r) => ({ ifId: engine.ifnames.idOf(r.ifname), family: r.family, bytes: Uint8Array.from(r.src!) })));
+  // Until the addresses arrive, masquerade / redirect use a connected route's preferred source.
+  if (!addressesKnown) nat?.setAddresses(list.filter((r) => r.src !== undefined).map((r) => ({ ifId: engine.ifnames.idOf(r.ifname), family: r.family, bytes: Uint8Array.from(r.src!) })));
 };
 loadRoutes(data.routes);
 
@@ -74,7 +83,7 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat), { rejectReplies }),
+    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies }),
   });
   loop.start();
   if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
@@ -112,6 +121,9 @@ port.on('message', (m: ToDatapath) => {
       break;
     case 'routes':
       loadRoutes(m.routes);
+      break;
+    case 'addresses':
+      loadAddresses(m.list);
       break;
     case 'sniff':
       sniffer?.setActive(m.active);

@@ -1,0 +1,49 @@
+/**
+ * The node's own addresses, for the datapath's "is this packet for the node itself?" test.
+ *
+ * Since NAT to the node's own addresses (issue 7) the kernel steers TCP/UDP/ICMP arriving on
+ * the protected interfaces into the TUN device even when it is addressed to the node, so
+ * that replies to a masquerade/SNAT-to-VIP binding can be un-NATed. Everything else
+ * addressed to the node (its management API, the replies to its own outgoing connections,
+ * pings) is not forwarded traffic: the datapath hands it back untouched and untracked, and
+ * the kernel delivers it locally, as it did before the steering (nft's forward hook never
+ * sees local traffic either). Per-packet test: no allocation.
+ */
+export interface PlainAddress {
+  ifname: string;
+  family: 4 | 6;
+  bytes: number[];
+  /** A VRRP virtual IP this node holds now. */
+  vip: boolean;
+}
+
+export class LocalAddresses {
+  private v4 = new Set<number>();
+  private v6: Uint8Array[] = [];
+
+  load(list: readonly PlainAddress[]): void {
+    const v4 = new Set<number>();
+    const v6: Uint8Array[] = [];
+    for (const a of list) {
+      if (a.family === 4 && a.bytes.length === 4) v4.add(((a.bytes[0]! << 24) | (a.bytes[1]! << 16) | (a.bytes[2]! << 8) | a.bytes[3]!) >>> 0);
+      else if (a.family === 6 && a.bytes.length === 16) v6.push(Uint8Array.from(a.bytes));
+    }
+    this.v4 = v4;
+    this.v6 = v6;
+  }
+
+  get size(): number {
+    return this.v4.size + this.v6.length;
+  }
+
+  /** Is the address at `buf[off]` (4 or 16 bytes) one of the node's own? */
+  has(buf: Uint8Array, off: number, family: number): boolean {
+    if (family === 4) return this.v4.size !== 0 && this.v4.has(((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0);
+    outer: for (let i = 0; i < this.v6.length; i++) {
+      const a = this.v6[i]!;
+      for (let k = 15; k >= 0; k--) if (a[k] !== buf[off + k]) continue outer;
+      return true;
+    }
+    return false;
+  }
+}
