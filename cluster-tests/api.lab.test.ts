@@ -38,8 +38,8 @@ async function json<T>(lab: Lab, method: string, url: string, opts: { body?: unk
   return { status: a.status, body: JSON.parse(a.body) as T };
 }
 
-/** Follows /v1/events in a node's namespace until a drill ends (or `ms`), printing the events as JSON. */
-function followEvents(lab: Lab, node: string, types: string, ms: number): Promise<{ type: string; data: Record<string, unknown> }[]> {
+/** Follows /v1/events in a node's namespace until an event of type `until` (a drill: its end) or `ms`, printing the events as JSON. */
+function followEvents(lab: Lab, node: string, types: string, ms: number, until = 'drill'): Promise<{ type: string; data: Record<string, unknown> }[]> {
   const script = `
     const ac = new AbortController();
     setTimeout(() => ac.abort(), ${ms});
@@ -56,11 +56,12 @@ function followEvents(lab: Lab, node: string, types: string, ms: number): Promis
           const type = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (type && data) events.push({ type, data: JSON.parse(data) });
-          if (type === 'drill' && /"phase":"(done|failed)"/.test(data)) ac.abort();
+          if (type === ${JSON.stringify(until)} && (type !== 'drill' || /"phase":"(done|failed)"/.test(data))) ac.abort();
         }
       }
     } catch {}
-    console.log(JSON.stringify(events));`;
+    // The abort timer would keep the process (and the test) waiting: leave now.
+    process.stdout.write(JSON.stringify(events) + '\\n', () => process.exit(0));`;
   return sh([process.execPath, '--input-type=module', '-e', script], { ns: lab.node(node).ns, timeoutMs: ms + 10000 }).then((o) => JSON.parse(o));
 }
 
@@ -193,6 +194,18 @@ describe('@lab node API on a 2-node pair', function () {
     assert.ok(c.body.peers.sync.length >= 1);
     assert.equal(c.body.sync.inSync, true);
     assert.match(await lab.hafw('fwb', ['status']), /^cluster  vrrp backup /m);
+  });
+
+  it('streams a committed ruleset transaction as a ruleset event, in the format from before the bus', async () => {
+    const gen0 = (await json<{ ruleset: { generation: number } }>(lab, 'GET', '/v1/status')).body.ruleset.generation;
+    const events = followEvents(lab, 'fwa', 'ruleset', 10000, 'ruleset');
+    await sleep(700);
+    const tx = await json<{ generation: number }>(lab, 'POST', '/v1/ruleset/transactions', { body: { ops: 'add rule inet filter forward tcp dport 5003 accept' } });
+    assert.equal(tx.status, 200, JSON.stringify(tx.body));
+    const ev = await events;
+    assert.equal(ev.length, 1, JSON.stringify(ev));
+    assert.equal(ev[0]!.data.generation, gen0 + 1);
+    assert.ok(Array.isArray(ev[0]!.data.changes) && (ev[0]!.data.changes as unknown[]).length === 1);
   });
 
   it('runs a drill through the API: 409 on the backup, takeover measured, VRRP and drill events streamed', async () => {
