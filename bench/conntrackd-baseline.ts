@@ -8,7 +8,7 @@
  * The standby's conntrackd keeps the replicas in its external cache (no commit), counted
  * with `conntrackd -s cache`.
  */
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { sh, spawnDetached, stopPid, sleep } from '../cluster-tests/exec.js';
 import { LAB_DIR } from '../cluster-tests/lab.js';
@@ -130,6 +130,7 @@ export class ConntrackdPair {
       await sleep(10);
     }
     await load.catch(() => undefined);
+    for (const f of files) await rm(f, { force: true });
     return { count, ms: lastGrowth - t0, loadMs };
   }
 
