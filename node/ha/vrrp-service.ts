@@ -194,9 +194,19 @@ export class VrrpService {
 
   /** Notes the source and priority of each accepted advertisement, then lets the instance handle it. */
   private countingReceiver(inst: VrrpInstance): VrrpReceiver {
-    const note = (src: Uint8Array | undefined, priority: number, before: number): void => {
+    // Adverts arrive every few ms from the same router: keep its address text instead of
+    // formatting a new string for each one.
+    let lastSrc = new Uint8Array(0);
+    let lastFrom = '';
+    const note = (src: Uint8Array | undefined, off: number, len: number, priority: number, before: number): void => {
       if (inst.counters.advertsReceived === before || !src) return;
-      const from = formatIp(src);
+      let same = len === lastSrc.length;
+      for (let i = 0; same && i < len; i++) same = src[off + i] === lastSrc[i];
+      if (!same) {
+        lastSrc = src.slice(off, off + len);
+        lastFrom = formatIp(lastSrc);
+      }
+      const from = lastFrom;
       const at = Date.now();
       const h = this.heard.get(from);
       if (h) {
@@ -212,12 +222,12 @@ export class VrrpService {
         const before = inst.counters.advertsReceived;
         inst.receiveIpv4(d, len);
         const ihl = (d[0]! & 0x0f) * 4;
-        note(len >= 20 ? d.subarray(12, 16) : undefined, d[ihl + 2] ?? 0, before);
+        note(len >= 20 ? d : undefined, 12, 4, d[ihl + 2] ?? 0, before);
       },
       receive: (payload, dgram, off, len) => {
         const before = inst.counters.advertsReceived;
         inst.receive(payload, dgram, off, len);
-        note(dgram.src, payload[off + 2] ?? 0, before);
+        note(dgram.src, 0, dgram.src.length, payload[off + 2] ?? 0, before);
       },
     };
   }
