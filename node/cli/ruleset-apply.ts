@@ -8,13 +8,16 @@ import { parse, printJson, UsageError, type Command } from './args.js';
 import { readRulesetInput } from './ruleset-input.js';
 
 const usage = `usage: hafw ruleset apply [--base-generation N] [--json] [--socket PATH] (-f FILE | COMMAND...)
+       hafw ruleset apply --replace [--json] [--socket PATH] -f FILE
 
 Applies one transaction to the node in this network namespace: nft commands (one a line,
 e.g. 'add rule inet filter forward tcp dport 22 accept', 'delete rule inet filter forward
 handle 7', 'add element inet filter blocked { 192.0.2.9 }') or libnftables JSON commands.
 Either every command takes effect or none does; errors print as <api>:LINE:COL: message
-and exit 1. Prints the new generation.
+and exit 1. Prints the new generation (and the cluster version it became). In a cluster
+only the writer (the VRRP master) accepts changes: elsewhere exit 1, naming the master.
   -f FILE                 read the commands from FILE ('-' for standard input)
+  --replace               FILE is a whole ruleset: replace the running one atomically
   --base-generation N     refuse (exit 1, HTTP 409) if the ruleset is no longer at generation N
   --json                  print the result object {generation, changes, ms}
   --socket PATH           control socket (default: the one of this network namespace)`;
@@ -23,6 +26,7 @@ interface TxResult {
   generation: number;
   changes: unknown[];
   ms: number;
+  version?: number;
 }
 
 export const rulesetApplyCommand: Command = {
@@ -32,7 +36,7 @@ export const rulesetApplyCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, json: { type: 'boolean' }, socket: { type: 'string' } },
+      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, replace: { type: 'boolean' }, json: { type: 'boolean' }, socket: { type: 'string' } },
       usage,
     );
     if (values.help) return void console.log(usage), 0;
@@ -42,7 +46,9 @@ export const rulesetApplyCommand: Command = {
       base = Number(values['base-generation']);
       if (!Number.isInteger(base) || base < 0) throw new UsageError(`--base-generation must be a generation number\n\n${usage}`);
     }
+    if (values.replace && (values.file === undefined || base !== undefined)) throw new UsageError(`--replace takes -f FILE (and no --base-generation)\n\n${usage}`);
     const text = values.file !== undefined ? (await readRulesetInput(values.file)).text : positionals.join(' ');
+    if (values.replace) return replaceAll(text, values.socket, values.json === true);
     const trimmed = text.trimStart();
     let ops: unknown = text;
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
@@ -55,7 +61,7 @@ export const rulesetApplyCommand: Command = {
     try {
       const r = await controlRequest<TxResult>('POST', '/v1/ruleset/transactions', { socket: values.socket, body: { ops, ...(base !== undefined ? { baseGeneration: base } : {}) } });
       if (values.json) printJson(r);
-      else console.log(`ok: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, generation ${r.generation} (${Math.round(r.ms * 100) / 100} ms)`);
+      else console.log(`ok: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''} (${Math.round(r.ms * 100) / 100} ms)`);
       return 0;
     } catch (err) {
       if (err instanceof ControlError && (err.status === 400 || err.status === 409)) {
@@ -67,3 +73,19 @@ export const rulesetApplyCommand: Command = {
     }
   },
 };
+
+/** PUT /v1/ruleset: the whole text, all or nothing. */
+async function replaceAll(text: string, socket: string | undefined, json: boolean): Promise<number> {
+  try {
+    const r = await controlRequest<{ generation: number; version?: number }>('PUT', '/v1/ruleset', { socket, body: { text } });
+    if (json) printJson(r);
+    else console.log(`ok: ruleset replaced, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ControlError && (err.status === 400 || err.status === 409)) {
+      console.error(err.message.replace(/^PUT \S+: \d+ /, ''));
+      return 1;
+    }
+    throw err;
+  }
+}

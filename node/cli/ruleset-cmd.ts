@@ -1,14 +1,18 @@
 /**
- * `hafw ruleset <check|convert|show|apply>`: offline tools for ruleset files and the
- * running node's ruleset. Each subcommand lives in its own file.
+ * `hafw ruleset <check|convert|show|apply|diff|history|rollback>`: offline tools for
+ * ruleset files, the running node's ruleset and the cluster's versions. Each subcommand
+ * lives in its own file.
  */
 import { UsageError, type Command } from './args.js';
 import { rulesetCheckCommand } from './ruleset-check.js';
 import { rulesetConvertCommand } from './ruleset-convert.js';
 import { rulesetShowCommand } from './ruleset-show.js';
 import { rulesetApplyCommand } from './ruleset-apply.js';
+import { rulesetDiffCommand } from './ruleset-diff.js';
+import { rulesetHistoryCommand } from './ruleset-history.js';
+import { rulesetRollbackCommand } from './ruleset-rollback.js';
 
-const subcommands: Command[] = [rulesetCheckCommand, rulesetConvertCommand, rulesetShowCommand, rulesetApplyCommand];
+const subcommands: Command[] = [rulesetCheckCommand, rulesetConvertCommand, rulesetShowCommand, rulesetApplyCommand, rulesetDiffCommand, rulesetHistoryCommand, rulesetRollbackCommand];
 
 const usage = [
   'usage: hafw ruleset <subcommand> [options]',
