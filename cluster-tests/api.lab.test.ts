@@ -140,6 +140,27 @@ describe('@lab node API on a 2-node pair', function () {
     assert.deepEqual((await json<{ ruleset: unknown }>(lab, 'GET', '/v1/status')).body.ruleset, before, 'the ruleset is unchanged');
   });
 
+  it('serves /metrics in the Prometheus text format', async () => {
+    const r = await call(lab, 'GET', '/metrics', { token: TOKEN });
+    assert.equal(r.status, 200);
+    assert.match(r.headers['content-type']!, /^text\/plain/);
+    const lines = r.body.split('\n').filter((l) => l !== '');
+    for (const l of lines) {
+      if (l.startsWith('#')) assert.match(l, /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* /, l);
+      else assert.match(l, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? -?[0-9.e+-]+|NaN|[+-]Inf$/, l);
+    }
+    assert.ok(lines.some((l) => l.startsWith('hafw_datapath_packets_total{')));
+    assert.ok(lines.some((l) => l.startsWith('hafw_ruleset_rules{')));
+  });
+
+  it('refuses a transaction with a bad rule with its line:col, and changes nothing', async () => {
+    const before = (await json<{ ruleset: unknown }>(lab, 'GET', '/v1/status')).body.ruleset;
+    const bad = await json<{ errors: { line: number; col: number }[] }>(lab, 'POST', '/v1/ruleset/transactions', { body: { ops: 'add rule inet filter forward tcp dport 99999 accept' } });
+    assert.equal(bad.status, 400);
+    assert.ok(bad.body.errors.length > 0 && bad.body.errors[0]!.col > 0, JSON.stringify(bad.body));
+    assert.deepEqual((await json<{ ruleset: unknown }>(lab, 'GET', '/v1/status')).body.ruleset, before);
+  });
+
   it('serves a valid OpenAPI 3 document describing the routes', async () => {
     const r = await json<{ openapi: string; paths: Record<string, unknown> }>(lab, 'GET', '/v1/openapi.json');
     assert.equal(r.status, 200);

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { buildApp, type NodeStatus, type NodeView } from './server.js';
+import { buildApp, errorPointer, type NodeStatus, type NodeView } from './server.js';
 import { EventBus } from './event-bus.js';
 import type { CtOp } from './ct-query.js';
 import { DrillRefused, type DrillReport } from '../ha/api-drill.js';
@@ -84,6 +84,12 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
     r = await h.app.inject({ method: 'GET', url: '/v1/ct?src=10.9.9.9' });
     assert.equal(r.json().field, '/querystring/src', "the datapath's verdict names the field too");
     assert.equal(h.ops.length, 1, 'invalid requests never reach the datapath');
+  });
+
+  it('builds RFC 6901 pointers: nested paths, missing and unknown properties, escaped names', () => {
+    assert.equal(errorPointer('body', { instancePath: '/ops/0' }), '/body/ops/0');
+    assert.equal(errorPointer('body', { instancePath: '', params: { missingProperty: 'mode' } }), '/body/mode');
+    assert.equal(errorPointer('querystring', { instancePath: '', params: { additionalProperty: 'a/b~c' } }), '/querystring/a~1b~0c');
   });
 
   it('turns conntrack requests into datapath operations', async () => {
