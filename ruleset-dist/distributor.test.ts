@@ -159,6 +159,24 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     }
   });
 
+  it('a stored history made under another cluster key is not brought along', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-dist-'));
+    try {
+      let a = node('fwa', 'master', 'r1', { stateDir: dir });
+      await a.dist.start('file-1');
+      await a.dist.write(a.store.tx({ add: ['r2'] }), { add: ['r2'] }, 'tx');
+      await a.dist.stop();
+      nodes = [];
+      a = node('fwa', 'master', 'r1', { stateDir: dir, key: new Uint8Array(32).fill(4) });
+      await a.dist.start('file-1');
+      assert.deepEqual(a.store.lines, ['r1'], 'the file runs, not the old cluster\'s version');
+      assert.equal(a.dist.currentVersion(), 1);
+      assert.deepEqual(a.dist.listHistory().map((h) => h.version), [1]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a node that hears no peer is ready after the startup grace and writable', async () => {
     const a = node('fwa', 'backup', 'r1');
     await a.dist.start();

@@ -20,7 +20,7 @@
  * All applies run one at a time through `serial`, so a fetch never interleaves with an
  * UPDATE or a local write.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { FrameError, ReplayGuard, decodeFrame, encodeFrame, type DropReason } from './codec.js';
 import { canonicalize, hashText } from './canonical.js';
 import { VersionHistory, type VersionEntry, type VersionMeta } from './history.js';
@@ -179,6 +179,14 @@ export class RulesetDistributor {
   async start(sourceHash?: string): Promise<void> {
     this.startedAt = this.o.now();
     await this.history.load();
+    // The history belongs to the cluster whose key made it: a node moved into another
+    // cluster (or a lab built afresh with a new key) must not bring old versions along.
+    const clusterId = createHmac('sha256', this.o.key).update('hafw ruleset-dist cluster id').digest('hex').slice(0, 16);
+    if (this.history.clusterId !== undefined && this.history.clusterId !== clusterId && this.history.latest()) {
+      this.log.warn({ stateDir: this.o.stateDir }, 'ruleset-dist: stored history was made under another cluster key; starting afresh');
+      this.history.clear();
+    }
+    this.history.clusterId = clusterId;
     const stored = this.history.latest();
     const running = canonicalize(this.store.canonicalText());
     const sourceChanged = sourceHash !== undefined && this.history.sourceHash !== undefined && sourceHash !== this.history.sourceHash;

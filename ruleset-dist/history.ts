@@ -29,6 +29,8 @@ export class VersionHistory {
   private entries: VersionEntry[] = [];
   /** Hash of the ruleset source (the file) as last loaded: tells a file edited while down. */
   sourceHash: string | undefined;
+  /** Fingerprint of the cluster key the history was made under (see RulesetDistributor.start). */
+  clusterId: string | undefined;
   private writing: Promise<void> = Promise.resolve();
 
   /** `dir` undefined: memory only (tests, or a node configured without a state dir). */
@@ -52,14 +54,21 @@ export class VersionHistory {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;
     }
-    const doc = JSON.parse(raw) as { entries?: unknown; sourceHash?: unknown };
+    const doc = JSON.parse(raw) as { entries?: unknown; sourceHash?: unknown; clusterId?: unknown };
     if (typeof doc.sourceHash === 'string') this.sourceHash = doc.sourceHash;
+    if (typeof doc.clusterId === 'string') this.clusterId = doc.clusterId;
     if (!Array.isArray(doc.entries)) throw new Error(`${file}: no "entries" array`);
     const ok = doc.entries.filter(
       (e): e is VersionEntry =>
         typeof e === 'object' && e !== null && Number.isSafeInteger((e as VersionEntry).version) && typeof (e as VersionEntry).text === 'string' && typeof (e as VersionEntry).hash === 'string',
     );
     this.entries = ok.sort((a, b) => a.version - b.version).slice(-this.size);
+  }
+
+  /** Forgets every version (a history of another cluster). */
+  clear(): void {
+    this.entries = [];
+    this.sourceHash = undefined;
   }
 
   /** The newest version recorded, or undefined. */
@@ -88,7 +97,7 @@ export class VersionHistory {
   persist(): Promise<void> {
     const file = this.file;
     if (!file) return Promise.resolve();
-    const snapshot = JSON.stringify({ format: 1, sourceHash: this.sourceHash, entries: this.entries });
+    const snapshot = JSON.stringify({ format: 1, clusterId: this.clusterId, sourceHash: this.sourceHash, entries: this.entries });
     this.writing = this.writing.catch(() => undefined).then(async () => {
       await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
       const tmp = `${file}.tmp`;
