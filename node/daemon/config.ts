@@ -150,7 +150,7 @@ export function readConfig(doc: unknown): NodeConfig {
       offloads: dp.bool('offloads', true),
       interfaces,
       routeTable: dp.int('routeTable', 100, 1, 252),
-      rulePriority: dp.int('rulePriority', 100, 1, 32765),
+      rulePriority: dp.int('rulePriority', 100, 4, 32765),
       mtu: dp.int('mtu', 1500, 576, 65535),
       txQueueLen: dp.int('txQueueLen', 10000, 1, 100000),
       batchSize: dp.int('batchSize', 64, 1, 1024),

@@ -13,7 +13,7 @@ import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
-import { readInterfaceAddresses, readMainRoutes } from '../datapath/route-source.js';
+import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/route-source.js';
 import { readFile } from 'node:fs/promises';
 import type { SyncSettings } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/messages.js';
@@ -36,6 +36,7 @@ export class NodeDaemon {
   readonly events = new EventBus();
   private syncAlarmTimer?: NodeJS.Timeout;
   private lastRoutes = '';
+  private lastAddresses = '';
   private readonly socketPath: string;
 
   constructor(
@@ -191,6 +192,8 @@ export class NodeDaemon {
       this.vrrp.on((e) => {
         if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
         else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, link: e.link, active: e.active });
+        // VIPs came or went: masquerade's source follows them at once, not at the next poll.
+        else if (e.type === 'vips') void this.refreshRoutes();
       });
       if (this.config.sniff) {
         // Sniff while standby; as master the TUN path tracks the traffic itself.
@@ -218,16 +221,26 @@ export class NodeDaemon {
     }
   }
 
-  /** The datapath derives iif/oif from the main routing table; keep its copy current. */
+  /**
+   * The datapath derives iif/oif from the main routing table and needs the node's own
+   * addresses (local delivery; masquerade prefers a VIP held now); keep its copies current.
+   */
   private async refreshRoutes(): Promise<void> {
     try {
       const routes = await readMainRoutes(this.config.datapath.tun);
       const key = JSON.stringify(routes);
-      if (key === this.lastRoutes) return;
-      this.lastRoutes = key;
-      this.datapath?.setRoutes(routes);
+      if (key !== this.lastRoutes) {
+        this.lastRoutes = key;
+        this.datapath?.setRoutes(routes);
+      }
+      const addresses = await readLocalAddresses((this.config.vrrp?.vips ?? []).map((v) => v.address));
+      const akey = JSON.stringify(addresses);
+      if (akey !== this.lastAddresses) {
+        this.lastAddresses = akey;
+        this.datapath?.setAddresses(addresses);
+      }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot read the routing table');
+      this.log.warn({ err: (err as Error).message }, 'cannot read the routing table or the addresses');
     }
   }
 

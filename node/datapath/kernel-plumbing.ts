@@ -196,6 +196,13 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   if ((await readFile('/proc/sys/net/ipv4/conf/all/accept_local', 'utf8').then((t) => t.trim(), () => '')) !== '1') {
     await sysctl(`net.ipv4.conf.${p.tun}.accept_local`, '1');
   }
+  // Early demux attaches an arriving TCP/UDP packet to a local socket before routing, and
+  // the kernel never forwards a packet that owns a socket (ip_forward drops it): a reply to
+  // the node's own connection, steered into the TUN device like NAT replies, would vanish.
+  // With it off the reply takes the TUN path and the datapath hands it back for local
+  // delivery (filter-stage.ts, to_node). The knobs cover IPv6 as well.
+  await sysctl('net.ipv4.tcp_early_demux', '0');
+  await sysctl('net.ipv4.udp_early_demux', '0');
   await sysctl('net.ipv6.conf.all.forwarding', '1');
   await sysctl(`net.ipv6.conf.${p.tun}.accept_ra`, '0').catch(() => undefined);
   for (const fam of ['-4', '-6']) {

@@ -80,9 +80,12 @@ export async function readLocalAddresses(vipTexts: readonly string[]): Promise<P
   const out: PlainAddress[] = [];
   for (const family of [4, 6] as const) {
     const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show']);
-    for (const link of JSON.parse(stdout || '[]') as { ifname: string; addr_info?: InterfaceAddress[] }[]) {
+    for (const link of JSON.parse(stdout || '[]') as { ifname: string; addr_info?: (InterfaceAddress & { secondary?: boolean })[] }[]) {
       if (link.ifname === 'lo') continue;
-      for (const a of link.addr_info ?? []) {
+      // In the kernel's order (IPv6: by scope, global first), IPv4 secondaries after the
+      // primary: masquerade takes the first non-VIP address, as the kernel's source choice would.
+      const addrs = [...(link.addr_info ?? [])].sort((x, y) => Number(x.secondary === true) - Number(y.secondary === true));
+      for (const a of addrs) {
         const p = parsePrefix(a.local, family);
         if (p) out.push({ ifname: link.ifname, family, bytes: p.bytes, vip: vips.has(p.bytes.join(',')) });
       }
