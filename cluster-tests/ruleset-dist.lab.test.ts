@@ -42,7 +42,9 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     (await readFile(lab.node(fw).logFile, 'utf8'))
       .split('\n')
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as LogLine)
+      .map((l) => JSON.parse(l) as LogLine & { time: number | string })
+      // pino writes ISO times here; compare as ms.
+      .map((l) => ({ ...l, time: typeof l.time === 'string' ? Date.parse(l.time) : l.time }))
       .filter((l) => l.time >= since);
   async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
     const deadline = Date.now() + ms;
@@ -83,8 +85,9 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     assert.equal(b.hash, a.hash);
     assert.match(await lab.hafw('fwb', ['ruleset', 'show']), /tcp dport 5001 accept/);
     // Commit on the master to apply on the backup, from both nodes' logs (same clock).
-    const made = (await logLines('fwa')).find((l) => l.msg === 'ruleset-dist: new cluster version' && l.version === v)!;
-    const applied = (await logLines('fwb')).find((l) => l.msg === 'ruleset-dist: update applied' && l.version === v);
+    const t0 = Date.now() - 60_000;
+    const made = (await logLines('fwa', t0)).find((l) => l.msg === 'ruleset-dist: new cluster version' && l.version === v)!;
+    const applied = (await logLines('fwb', t0)).find((l) => l.msg === 'ruleset-dist: update applied' && l.version === v);
     assert.ok(applied, 'the backup applied the UPDATE (not a fetch)');
     console.log(`      master commit -> backup applied: ${applied.time - made.time} ms`);
   });
