@@ -422,7 +422,8 @@ export class RulesetDistributor {
     } else if (f.type === MSG_UPDATE) {
       const u = asUpdate(f.payload);
       if (!u) return this.drop('malformed');
-      void this.onUpdate(u, f.nodeId, from);
+      // Never an unhandled rejection (a full disk must not take the node down).
+      this.onUpdate(u, f.nodeId, from).catch((err: Error) => this.log.error({ err: err.message }, 'ruleset-dist: update handling failed'));
     } else this.drop('malformed');
   }
 
