@@ -301,3 +301,38 @@ describe('cluster ruleset routes (two nodes, real engines, in-memory network)', 
     await app.close();
   });
 });
+
+describe('ruleset routes in the node app (schemas, OpenAPI)', () => {
+  it('the OpenAPI document with the distribution routes validates and describes them; a bad rollback body names the field', async () => {
+    const { buildApp } = await import('./server.js');
+    const { Validator } = await import('@seriousme/openapi-schema-validator');
+    const { Registry } = await import('prom-client');
+    const { pino } = await import('pino');
+    const net = new MemoryNet();
+    const engine = new RulesetEngine();
+    engine.load(BASE, 'base.nft');
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    const service = new RulesetService(engine, async () => ({ ok: true }), quiet, async () => ({ ok: true }));
+    const cluster = await RulesetCluster.start(service, engine, {
+      settings: { port: 1, historySize: 20, stateDir: '', repairDrift: true, driftGraceMs: 1000, announceIntervalMs: 40, startupGraceMs: 100 },
+      nodeName: 'fwa', nodeId: 1, epoch: 1, key: new Uint8Array(32).fill(1), address: 'fwa', maxDatagramBytes: 1400, clock: Date.now,
+      role: () => 'master', transport: net.transport('fwa'),
+    }, quiet);
+    const app = await buildApp({ status: () => ({}) as never, metrics: new Registry(), ruleset: service }, pino({ level: 'silent' }));
+    try {
+      const doc = (await app.inject({ method: 'GET', url: '/v1/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+      const v = await new Validator().validate(doc as never);
+      assert.equal(v.valid, true, JSON.stringify(v.errors));
+      for (const [p, m] of [['/v1/ruleset/version', 'get'], ['/v1/ruleset/history', 'get'], ['/v1/ruleset/versions/{v}', 'get'], ['/v1/ruleset/rollback', 'post'], ['/v1/ruleset', 'put']] as const) assert.ok(doc.paths[p]?.[m], `${m} ${p}`);
+      const bad = await app.inject({ method: 'POST', url: '/v1/ruleset/rollback', payload: { version: 'one' } });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json<{ message: string }>().message, /\/body\/version/);
+      const tx = await app.inject({ method: 'POST', url: '/v1/ruleset/transactions', payload: { ops: [{ add: { rule: { family: 'inet', table: 'filter', chain: 'forward', expr: [{ accept: null }] } } }] } });
+      assert.equal(tx.statusCode, 200, tx.body);
+      assert.equal(tx.json<{ version: number }>().version, 2, 'the version survives the response schema; a one-command JSON array passes the body schema');
+    } finally {
+      await app.close();
+      await cluster.stop();
+    }
+  });
+});
