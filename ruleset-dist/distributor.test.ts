@@ -217,6 +217,23 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     assert.match(b.dist.status().driftReason ?? '', /differs from the master/);
   });
 
+  it('a node behind for longer than the drift grace (fetches failing) is drifted until it catches up', async () => {
+    const a = node('fwa', 'master', 'r1', { maxDatagramBytes: 200 });
+    const b = node('fwb', 'backup', 'r1');
+    await a.dist.start();
+    await b.dist.start();
+    await waitFor('b hears a', () => b.dist.status().master === 'fwa');
+    net.nodes.get('10.0.0.97')!.refuseFetch = true;
+    const ops = { add: Array.from({ length: 30 }, (_, i) => `bulk-${i}`) };
+    await a.dist.write(a.store.tx(ops), ops, 'bulk');
+    await waitFor('lag drift', () => b.dist.isDrifted());
+    assert.match(b.dist.status().driftReason ?? '', /behind the cluster \(version 1, cluster 2\)/);
+    assert.ok(b.dist.counters.fetchFailures >= 1);
+    net.nodes.get('10.0.0.97')!.refuseFetch = false;
+    await waitFor('caught up', () => b.dist.currentVersion() === 2 && !b.dist.isDrifted());
+    assert.deepEqual(b.events.filter((e) => e.event === 'drift').map((e) => (e as { drift: boolean }).drift), [true, false]);
+  });
+
   it('SIGHUP on the master makes the file a new cluster version', async () => {
     const a = node('fwa', 'master', 'r1');
     const b = node('fwb', 'backup', 'r1');

@@ -69,6 +69,8 @@ export class MemoryNet {
 
 export class MemoryTransport implements DistTransport {
   down = false;
+  /** Refuse fetch connections (a firewalled TCP port) while datagrams still flow. */
+  refuseFetch = false;
   private datagramFn?: (bytes: Uint8Array, from: string) => void;
   private serveFn?: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>;
   /** Every datagram this node sent, for tests that replay them. */
@@ -99,7 +101,7 @@ export class MemoryTransport implements DistTransport {
 
   async request(to: string, bytes: Uint8Array, _timeoutMs: number): Promise<Uint8Array> {
     const t = this.net.nodes.get(to);
-    if (!t || t.down || !t.serveFn || this.down) throw new Error(`connect ${to}: unreachable`);
+    if (!t || t.down || !t.serveFn || this.down || t.refuseFetch) throw new Error(`connect ${to}: unreachable`);
     await new Promise((r) => setTimeout(r, 1));
     const answer = await t.serveFn(Uint8Array.from(bytes), this.address);
     if (!answer) throw new Error('connection closed without an answer');
