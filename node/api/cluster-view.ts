@@ -26,6 +26,16 @@ export interface ClusterInfo {
     vrrp: VrrpPeerHeard[];
     sync: { node: number; epoch: number; inSync: boolean; lastHeardMs: number }[];
   };
+  /** The cluster's ruleset as this node knows it (distribution on), or just this node's generation. */
+  ruleset: {
+    generation: number;
+    version: number | null;
+    hash: string | null;
+    drift: boolean;
+    ready: boolean;
+    /** Every node heard (this one included): the version and hash it runs. */
+    nodes: { name: string; self: boolean; version: number; hash: string; role: string; drift: boolean; ageMs: number }[];
+  };
   sync: null | {
     inSync: boolean;
     nodeId: number;
@@ -37,7 +47,16 @@ export interface ClusterInfo {
   };
 }
 
-export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null): ClusterInfo {
+/** What the ruleset distributor reports (ruleset-dist's DistStatus, the fields shown here). */
+export interface RulesetVersionsView {
+  version: number;
+  hash: string;
+  drift: boolean;
+  ready: boolean;
+  nodes: { name: string; self: boolean; version: number; hash: string; role: string; drift: boolean; ageMs: number }[];
+}
+
+export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null, dist?: RulesetVersionsView | null): ClusterInfo {
   const v = s.vrrp;
   let master: ClusterInfo['master'] = null;
   if (v?.state === 'master') master = { address: 'self', priority: v.priority, self: true };
@@ -49,6 +68,14 @@ export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync
     configuredPriority: v?.configuredPriority ?? null,
     vrrpState: v?.state ?? null,
     master,
+    ruleset: {
+      generation: s.ruleset?.generation ?? 0,
+      version: dist?.version ?? null,
+      hash: dist?.hash ?? null,
+      drift: dist?.drift ?? false,
+      ready: dist?.ready ?? true,
+      nodes: (dist?.nodes ?? []).map((n) => ({ name: n.name, self: n.self, version: n.version, hash: n.hash, role: n.role, drift: n.drift, ageMs: Math.round(n.ageMs) })),
+    },
     peers: {
       vrrp: vrrpPeers,
       sync: sync ? sync.status.peers.map((p) => ({ node: p.node, epoch: p.epoch, inSync: p.inSync, lastHeardMs: Math.round(p.lastHeardMs) })) : [],
@@ -73,6 +100,12 @@ export function formatClusterInfo(c: ClusterInfo): string {
   const m = c.master ? (c.master.self ? 'this node' : `${c.master.address} (priority ${c.master.priority})`) : 'none heard';
   lines.push(`cluster  vrrp ${c.vrrpState ?? 'off'}  priority ${c.priority ?? '-'}/${c.configuredPriority ?? '-'}  master ${m}`);
   for (const p of c.peers.vrrp) lines.push(`  vrrp peer ${p.address}  priority ${p.priority}  heard ${p.lastHeardMs} ms ago  (${p.adverts} adverts)`);
+  const r = c.ruleset;
+  if (r.version === null) lines.push(`  ruleset generation ${r.generation}  (distribution off)`);
+  else {
+    lines.push(`  ruleset version ${r.version}  hash ${r.hash!.slice(0, 12)}  ${r.drift ? 'DRIFT' : 'no drift'}  ${r.ready ? 'current' : 'NOT CURRENT'}`);
+    for (const n of r.nodes) if (!n.self) lines.push(`  ruleset on ${n.name}: version ${n.version}  hash ${n.hash.slice(0, 12)}  ${n.role}${n.drift ? '  DRIFT' : ''}  heard ${n.ageMs} ms ago`);
+  }
   if (c.sync) {
     const lag = c.sync.lagMs.samples > 0 ? `lag p50 ${c.sync.lagMs.p50} ms p99 ${c.sync.lagMs.p99} ms` : 'lag: no samples';
     lines.push(`  sync node ${c.sync.nodeId}  ${c.sync.inSync ? 'in sync' : 'NOT IN SYNC'}  ${lag}  resend queue ${c.sync.resendQueue}  ring ${c.sync.ringDepth} (dropped ${c.sync.ringDrops})`);

@@ -111,7 +111,7 @@ export const ROUTE_SCHEMAS: Record<string, Schema> = {
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', tags: ['node'], response: { 200: text('Prometheus text format 0.0.4') } },
   'GET /v1/openapi.json': { summary: 'This OpenAPI 3 document', tags: ['node'], response: { 200: anyObject('OpenAPI 3.0 document') } },
   'GET /v1/cluster': {
-    summary: "Cluster view from this node: role, priority, VRRP state, the master, the peers heard (VRRP and sync), sync state and lag",
+    summary: "Cluster view from this node: role, priority, VRRP state, the master, the peers heard (VRRP and sync), sync state and lag, the ruleset version and hash on every node",
     tags: ['cluster'],
     response: { 200: anyObject('cluster view'), ...errors },
   },
@@ -208,13 +208,15 @@ export const ROUTE_SCHEMAS: Record<string, Schema> = {
     body: {
       type: 'object',
       properties: {
-        ops: { description: 'libnftables JSON commands, {"nftables": [...]}, or nft text', anyOf: [{ type: 'string' }, { type: 'array' }, { type: 'object', properties: { nftables: { type: 'array' } }, required: ['nftables'] }] },
+        // A type union, not anyOf: with ajv's coerceTypes 'array' an anyOf string branch would
+        // swallow a one-command array. The handler checks the object form ({"nftables": [...]}).
+        ops: { description: 'libnftables JSON commands, {"nftables": [...]}, or nft text', type: ['string', 'array', 'object'] },
         baseGeneration: { type: 'integer', minimum: 0, description: '409 unless this is the current generation' },
       },
       required: ['ops'],
       additionalProperties: false,
     },
-    response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, changes: { type: 'array', items: {} }, ms: { type: 'number' } } }, ...errors },
+    response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer', description: 'the cluster version this transaction became (with ruleset distribution)' }, changes: { type: 'array', items: {} }, ms: { type: 'number' } } }, ...errors },
   },
 };
 

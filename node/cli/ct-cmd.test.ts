@@ -61,5 +61,26 @@ describe('hafw ct, monitor and status output', () => {
     assert.match(text, /cluster  vrrp backup  priority 100\/100  master 10\.0\.0\.1 \(priority 200\)/);
     assert.match(text, /vrrp peer 10\.0\.0\.1  priority 200  heard 12 ms ago/);
     assert.match(text, /sync off/);
+    assert.match(text, /ruleset generation 0  \(distribution off\)/);
+  });
+
+  it('shows the ruleset version and hash every node runs, and drift', () => {
+    const s: NodeStatus = {
+      node: 'fwb', role: 'backup', pid: 1, uptimeSeconds: 1, datapath: { tun: 't', offloads: true, vnetHdrLen: 0, counters: {}, native: {} },
+      ruleset: { file: null, generation: 7, tables: 1, chains: 1, rules: 3, sets: 0 },
+    };
+    const c = buildClusterInfo(s, [], null, {
+      version: 4, hash: 'ab'.repeat(32), drift: true, ready: true,
+      nodes: [
+        { name: 'fwb', self: true, version: 4, hash: 'ab'.repeat(32), role: 'backup', drift: true, ageMs: 0 },
+        { name: 'fwa', self: false, version: 4, hash: 'cd'.repeat(32), role: 'master', drift: false, ageMs: 310.4 },
+      ],
+    });
+    assert.equal(c.ruleset.generation, 7);
+    assert.equal(c.ruleset.nodes[1]!.ageMs, 310);
+    const text = formatClusterInfo(c);
+    assert.match(text, /ruleset version 4  hash abababababab  DRIFT  current/);
+    assert.match(text, /ruleset on fwa: version 4  hash cdcdcdcdcdcd  master  heard 310 ms ago/);
+    assert.doesNotMatch(text, /ruleset on fwb/);
   });
 });

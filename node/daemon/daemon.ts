@@ -129,7 +129,7 @@ export class NodeDaemon {
       events: this.events,
       control: {
         ctOp: this.config.conntrack.enabled ? (op) => datapath.ctOp(op) : undefined,
-        cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null),
+        cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null, this.rulesetCluster?.dist.status()),
         drills,
       },
       status: () => this.status(),
