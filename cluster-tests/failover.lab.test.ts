@@ -115,6 +115,31 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     assert.equal(master.inSync, true);
   });
 
+  it('a restarted old master that hears VRRP but no sync peer (sync link cut) does not preempt; it does once the link is back', async () => {
+    lab = await Lab.up({ nodes: 2, extraConfig: () => rules });
+    await lab.waitRole('fwa', 'master');
+    await lab.stopNode('fwa', 'SIGKILL');
+    await lab.waitRole('fwb', 'master');
+    // All sync traffic (state sync and ruleset distribution) dropped at fwa: its state sync
+    // hears nobody and, after its startup grace, calls itself alone and in sync.
+    const cut = 'table inet hafwsynccut {\n chain in {\n type filter hook input priority -10; policy accept;\n udp dport { 3780, 3781 } drop\n tcp dport 3781 drop\n }\n}\n';
+    await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: cut });
+    try {
+      await lab.startNode('fwa');
+      await lab.waitReady('fwa');
+      await sleep(3000);
+      const waiting = await lab.status('fwa');
+      assert.equal(waiting.role, 'backup', 'it hears the master over VRRP, so it is not alone: no preemption with an empty table');
+      assert.equal(waiting.vrrp?.inSync, false);
+      assert.equal(await holdsVip('fwb'), true);
+    } finally {
+      await sh(['nft', 'delete', 'table', 'inet', 'hafwsynccut'], { ns: NS.fw('fwa') }).catch(() => undefined);
+    }
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    assert.equal((await lab.status('fwa')).vrrp?.inSync, true);
+  });
+
   it('split brain: both become master while VRRP is cut, exactly one remains after the heal', async () => {
     // Drop VRRP (IP protocol 112) on the LAN bridge: each side stops hearing the other.
     const cut = 'table bridge hafwcut {\n chain cut {\n type filter hook forward priority 0; policy accept;\n ip protocol 112 drop\n }\n}\n';

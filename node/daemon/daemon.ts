@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
+import { SyncAloneGuard } from './sync-alone-guard.js';
 import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -37,6 +38,7 @@ export class NodeDaemon {
   private syncAlarmTimer?: NodeJS.Timeout;
   private lastRoutes = '';
   private lastAddresses = '';
+  private aloneGuard?: SyncAloneGuard;
   private readonly socketPath: string;
 
   constructor(
@@ -172,7 +174,13 @@ export class NodeDaemon {
       // Nor before the ruleset is the cluster's current version (ruleset-dist readiness).
       const rc = this.rulesetCluster;
       const syncReady = (): boolean => (this.config.sync ? (datapath.syncInSync ?? false) : true);
-      const ready = (): boolean => syncReady() && (rc?.ready ?? true);
+      // State sync counts a node that hears no sync peer within its startup grace as alone,
+      // hence in sync. That must not let it preempt with an empty table while the VRRP peer is
+      // alive and only the sync link is broken: for VRRP, "alone" needs no VRRP router heard
+      // either, for longer than a master would stay silent (Master_Down_Interval, plus margin).
+      const alone = this.config.sync ? new SyncAloneGuard(3 * this.config.vrrp.advertIntervalMs + 1000, () => datapath.syncReport()) : undefined;
+      const ready = (): boolean => syncReady() && (rc?.ready ?? true) && (alone?.allowsReady(this.vrrp?.peersHeard().length ?? 0) ?? true);
+      const checks = new Set<() => void>();
       const readiness = this.config.sync || rc
         ? {
             get inSync() { return ready(); },
@@ -182,13 +190,19 @@ export class NodeDaemon {
                 const v = ready();
                 if (v !== last) cb((last = v));
               };
+              checks.add(check);
               if (this.config.sync) datapath.onInSync(check);
               const off = rc?.onReadyChange(check);
-              return () => off?.();
+              return () => (checks.delete(check), off?.());
             },
           }
         : undefined;
+      if (alone) {
+        this.aloneGuard = alone;
+        alone.start(() => checks.forEach((c) => c()));
+      }
       this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
+      this.vrrp.onAdvert(() => checks.forEach((c) => c()));
       this.vrrp.on((e) => {
         if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
         else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, link: e.link, active: e.active });
@@ -286,6 +300,7 @@ export class NodeDaemon {
     this.stopping ??= (async () => {
       this.log.info('stopping');
       if (this.routeTimer) clearInterval(this.routeTimer);
+      this.aloneGuard?.stop();
       if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
       if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
