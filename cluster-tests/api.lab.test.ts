@@ -151,6 +151,10 @@ describe('@lab node API on a 2-node pair', function () {
     }
     assert.ok(lines.some((l) => l.startsWith('hafw_datapath_packets_total{')));
     assert.ok(lines.some((l) => l.startsWith('hafw_ruleset_rules{')));
+    // The sync lag histogram (merged from the sync worker's registry), with its buckets.
+    assert.ok(lines.includes('# TYPE hafw_sync_lag_seconds histogram'), 'sync lag histogram declared');
+    assert.ok(lines.some((l) => /^hafw_sync_lag_seconds_bucket\{[^}]*le="\+Inf"[^}]*\} \d+$/.test(l)), 'sync lag histogram buckets');
+    assert.ok(lines.some((l) => /^hafw_sync_lag_seconds_count\{/.test(l)));
   });
 
   it('refuses a transaction with a bad rule with its line:col, and changes nothing', async () => {

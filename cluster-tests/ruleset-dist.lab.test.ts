@@ -130,8 +130,9 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     assert.equal(b.hash, a.hash);
     assert.equal(b.drift, false);
     assert.match(await lab.hafw('fwb', ['ruleset', 'show']), /policy drop/);
-    const metrics = await lab.hafw('fwb', ['metrics']).catch(() => '');
-    if (metrics) assert.match(metrics, /^hafw_ruleset_drift_detected_total\{[^}]*\} [1-9]/m);
+    const metrics = await lab.hafw('fwb', ['metrics']);
+    assert.match(metrics, /^hafw_ruleset_drift_detected_total\{[^}]*\} [1-9]/m);
+    assert.match(metrics, /^hafw_ruleset_drift\{[^}]*\} 0$/m, 'repaired: the drift gauge is back to 0');
   });
 
   it('rollback on the master is a new version on both nodes', async () => {
