@@ -268,67 +268,46 @@ table inet filter {
 }
 `;
 
-describe('@lab nat: flows SNATed to the WAN VIP survive a failover of the pair', function () {
-  this.timeout(180000);
-  let lab: Lab;
-  let dir: string;
-
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hafw-nat-pair-'));
-    const file = path.join(dir, 'nat-pair.nft');
-    await writeFile(file, PAIR_RULESET);
-    lab = await Lab.up({ nodes: 2, extraConfig: () => `ruleset:\n  file: ${file}\n` });
-    await lab.waitRole('fwa', 'master');
-    await lab.waitRole('fwb', 'backup');
-  });
-  after(async () => {
-    await Lab.down();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('50 of 50 flows SNATed to the WAN VIP keep running after the master is killed (the VIP moves with its bindings)', async () => {
-    // The same rule translates the drill's TCP flows (port 5001): the server sees the VIP.
-    assert.equal(await whoAmI('udp', SERVER.v4, 5008), WAN_VIP4);
-    // Without the replicated binding the new master would see the server's replies to the
-    // VIP as new connections from the WAN (policy drop) and every flow would stall; without
-    // the moved local rule it would deliver them to its own host stack.
-    const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 50, durationMs: 3000 });
-    assert.equal(newMaster, 'fwb');
-    assert.equal(report.survived, 50, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
-    const c = (await lab.status('fwb')).datapath.counters as Record<string, number>;
-    assert.equal(c.nat_new, 0, 'the new master made no new bindings: it translated from the replicated ones');
-  });
-});
-
 /**
  * masquerade on a pair: the translated source must be the WAN VIP (held by the master), so
- * the connection survives a failover like the SNAT-to-VIP flows above. The daemon sends the
+ * the connection survives a failover like the SNAT-to-VIP flows. The daemon sends the
  * node's addresses with the VIPs it holds flagged; NatState prefers a held VIP.
  */
 const MASQ_PAIR_RULESET = PAIR_RULESET.replace(`snat to ${WAN_VIP4}`, 'masquerade');
 
-describe('@lab nat: masqueraded flows survive a failover of the pair', function () {
-  this.timeout(180000);
-  let lab: Lab;
-  let dir: string;
+for (const form of [
+  { name: 'SNATed to the WAN VIP', ruleset: PAIR_RULESET, tmp: 'hafw-nat-pair-' },
+  { name: 'masqueraded (masquerade follows the VIP)', ruleset: MASQ_PAIR_RULESET, tmp: 'hafw-nat-masq-pair-' },
+]) {
+  describe(`@lab nat: flows ${form.name} survive a failover of the pair`, function () {
+    this.timeout(180000);
+    let lab: Lab;
+    let dir: string;
 
-  before(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'hafw-nat-masq-pair-'));
-    const file = path.join(dir, 'nat-masq-pair.nft');
-    await writeFile(file, MASQ_PAIR_RULESET);
-    lab = await Lab.up({ nodes: 2, extraConfig: () => `ruleset:\n  file: ${file}\n` });
-    await lab.waitRole('fwa', 'master');
-    await lab.waitRole('fwb', 'backup');
-  });
-  after(async () => {
-    await Lab.down();
-    await rm(dir, { recursive: true, force: true });
-  });
+    before(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), form.tmp));
+      const file = path.join(dir, 'nat-pair.nft');
+      await writeFile(file, form.ruleset);
+      lab = await Lab.up({ nodes: 2, extraConfig: () => `ruleset:\n  file: ${file}\n` });
+      await lab.waitRole('fwa', 'master');
+      await lab.waitRole('fwb', 'backup');
+    });
+    after(async () => {
+      await Lab.down();
+      await rm(dir, { recursive: true, force: true });
+    });
 
-  it('masquerade translates to the WAN VIP, and 50 of 50 masqueraded TCP flows survive a kill of the master', async () => {
-    assert.equal(await whoAmI('udp', SERVER.v4, 5008), WAN_VIP4);
-    const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 50, durationMs: 3000 });
-    assert.equal(newMaster, 'fwb');
-    assert.equal(report.survived, 50, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
+    it('the server sees the WAN VIP, and 50 of 50 TCP flows keep running after the master is killed (the VIP moves with its bindings)', async () => {
+      // The same rule translates the drill's TCP flows (port 5001): the server sees the VIP.
+      assert.equal(await whoAmI('udp', SERVER.v4, 5008), WAN_VIP4);
+      // Without the replicated binding the new master would see the server's replies to the
+      // VIP as new connections from the WAN (policy drop) and every flow would stall; without
+      // the moved local rule it would deliver them to its own host stack.
+      const { report, newMaster } = await runDrill(lab, { mode: 'kill', flows: 50, durationMs: 3000 });
+      assert.equal(newMaster, 'fwb');
+      assert.equal(report.survived, 50, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
+      const c = (await lab.status('fwb')).datapath.counters as Record<string, number>;
+      assert.equal(c.nat_new, 0, 'the new master made no new bindings: it translated from the replicated ones');
+    });
   });
-});
+}

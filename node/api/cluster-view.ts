@@ -4,6 +4,7 @@
  * Pure: the daemon passes the pieces in.
  */
 import type { NodeStatus } from './server.js';
+import type { DistStatus, NodeVersion } from '../../ruleset-dist/index.js';
 import type { SyncReportView } from './cluster-routes.js';
 
 export interface VrrpPeerHeard {
@@ -34,7 +35,7 @@ export interface ClusterInfo {
     drift: boolean;
     ready: boolean;
     /** Every node heard (this one included): the version and hash it runs. */
-    nodes: { name: string; self: boolean; version: number; hash: string; role: string; drift: boolean; ageMs: number }[];
+    nodes: Pick<NodeVersion, 'name' | 'self' | 'version' | 'hash' | 'role' | 'drift' | 'ageMs'>[];
   };
   sync: null | {
     inSync: boolean;
@@ -47,14 +48,8 @@ export interface ClusterInfo {
   };
 }
 
-/** What the ruleset distributor reports (ruleset-dist's DistStatus, the fields shown here). */
-export interface RulesetVersionsView {
-  version: number;
-  hash: string;
-  drift: boolean;
-  ready: boolean;
-  nodes: { name: string; self: boolean; version: number; hash: string; role: string; drift: boolean; ageMs: number }[];
-}
+/** What the ruleset distributor reports, the fields shown here. */
+export type RulesetVersionsView = Pick<DistStatus, 'version' | 'hash' | 'drift' | 'ready' | 'nodes'>;
 
 export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null, dist?: RulesetVersionsView | null): ClusterInfo {
   const v = s.vrrp;

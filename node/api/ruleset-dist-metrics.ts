@@ -4,26 +4,12 @@
  * `node` label is the node that serves the scrape).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { DistCounters, DistStatus, NodeVersion } from '../../ruleset-dist/index.js';
 
+/** What the distributor reports (its status and counters), read at each scrape. */
 export interface RulesetDistMetricsSource {
-  status: {
-    version: number;
-    drift: boolean;
-    ready: boolean;
-    nodes: { name: string; version: number; hash: string; drift: boolean; self: boolean }[];
-  };
-  counters: {
-    announcesSent: number;
-    announcesReceived: number;
-    updatesSent: number;
-    updatesApplied: number;
-    fetchesServed: number;
-    fetches: number;
-    fetchFailures: number;
-    driftDetected: number;
-    repairs: number;
-    dropped: Record<string, number>;
-  };
+  status: Pick<DistStatus, 'version' | 'drift' | 'ready'> & { nodes: Pick<NodeVersion, 'name' | 'version' | 'hash' | 'drift' | 'self'>[] };
+  counters: DistCounters;
 }
 
 export function registerRulesetDistMetrics(registry: Registry, read: () => RulesetDistMetricsSource | undefined): void {

@@ -149,7 +149,8 @@ function sendApiError(reply: { code(n: number): { send(b: unknown): unknown } },
 /** Comment lines keep idle proxies and sockets from timing the stream out. */
 const KEEPALIVE_MS = 15000;
 
-export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | undefined): void {
+/** `eventStream: false` when the node-wide event bus serves GET /v1/events instead. */
+export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | undefined, opts: { eventStream?: boolean } = {}): void {
   app.get('/v1/schema', async (req, reply) => {
     const name = (req.query as { name?: string }).name;
     const mods = describeModules(name || undefined);
@@ -195,6 +196,7 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
   }
   registerDistRoutes(app, view);
 
+  if (opts.eventStream === false) return;
   const streams = new Set<ServerResponse>();
   app.addHook('preClose', (done) => {
     // Open event streams would keep close() waiting forever: end them first.

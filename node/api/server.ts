@@ -92,15 +92,13 @@ export async function buildApp(view: NodeView, log: Logger, token?: string): Pro
     // Fastify's own 4xx (e.g. a body that is not JSON): keep its message.
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: err.message });
   });
-  // Schemas by method and URL (also for the ruleset routes registered elsewhere), and the
-  // event stream on the node-wide bus in place of the ruleset-only one.
+  // Schemas by method and URL (also for the ruleset routes registered elsewhere).
   const streams = new Set<ServerResponse>();
   const control: ControlView = { ...view.control, events: view.events, generation: () => view.ruleset?.generation() ?? 0 };
   app.addHook('onRoute', (r) => {
     for (const m of Array.isArray(r.method) ? r.method : [r.method]) {
       const schema = routeSchema(m, r.url);
       if (schema && !r.schema) r.schema = schema;
-      if (m === 'GET' && r.url === '/v1/events' && view.events) r.handler = eventsHandler(control, streams);
     }
   });
   app.addHook('preClose', (done) => {
@@ -129,9 +127,10 @@ export async function buildApp(view: NodeView, log: Logger, token?: string): Pro
   });
   if (view.cluster) registerClusterRoutes(app, view.cluster);
   registerControlRoutes(app, control);
-  registerRulesetRoutes(app, view.ruleset);
-  // Without a rule engine the ruleset module registers no stream: serve the bus's.
-  if (!view.ruleset && view.events) app.get('/v1/events', eventsHandler(control, streams));
+  // One GET /v1/events: the node-wide bus when there is one (it carries the same `ruleset`
+  // events), else the rule engine's own ruleset-only stream.
+  registerRulesetRoutes(app, view.ruleset, { eventStream: !view.events });
+  if (view.events) app.get('/v1/events', eventsHandler(control, streams));
   await app.ready();
   return app;
 }

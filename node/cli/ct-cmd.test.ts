@@ -72,8 +72,8 @@ describe('hafw ct, monitor and status output', () => {
     const c = buildClusterInfo(s, [], null, {
       version: 4, hash: 'ab'.repeat(32), drift: true, ready: true,
       nodes: [
-        { name: 'fwb', self: true, version: 4, hash: 'ab'.repeat(32), role: 'backup', drift: true, ageMs: 0 },
-        { name: 'fwa', self: false, version: 4, hash: 'cd'.repeat(32), role: 'master', drift: false, ageMs: 310.4 },
+        { name: 'fwb', nodeId: 2, self: true, version: 4, hash: 'ab'.repeat(32), role: 'backup', ready: true, drift: true, ageMs: 0 },
+        { name: 'fwa', nodeId: 1, self: false, version: 4, hash: 'cd'.repeat(32), role: 'master', ready: true, drift: false, ageMs: 310.4 },
       ],
     });
     assert.equal(c.ruleset.generation, 7);

@@ -1,6 +1,7 @@
 /** `hafw ruleset show`: the running ruleset of the node in this namespace (`nft list ruleset`). */
 import { controlRequest } from '../api/client.js';
 import { parse, printJson, type Command } from './args.js';
+import type { DistStatus } from '../../ruleset-dist/index.js';
 
 const usage = `usage: hafw ruleset show [--json] [--handles] [--cluster] [--socket PATH]
 
@@ -26,16 +27,8 @@ export const rulesetShowCommand: Command = {
   },
 };
 
-interface VersionStatus {
-  version: number;
-  hash: string;
-  ready: boolean;
-  drift: boolean;
-  driftReason?: string;
-  writable: boolean;
-  master?: string;
-  nodes: { name: string; self: boolean; version: number; hash: string; role: string; ready: boolean; drift: boolean; ageMs: number }[];
-}
+/** GET /v1/ruleset/version answers the distributor's status as it is. */
+type VersionStatus = DistStatus;
 
 async function showCluster(socket: string | undefined, json: boolean): Promise<number> {
   const s = await controlRequest<VersionStatus>('GET', '/v1/ruleset/version', { socket });

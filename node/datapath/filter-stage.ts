@@ -218,6 +218,10 @@ export class FilterStage implements PacketStage {
    * filtered here (nft's forward hook never sees it either).
    */
   private forNode(pkt: PacketInfo, bound: NatBinding | null, natNew: NatBinding | null): boolean {
+    // A packet of a tracked connection is forwarded traffic (the node's own never enters the
+    // table): the bulk of packets skip the address lookup.
+    const ct = this.ct;
+    if (ct !== undefined && ct.result.entry >= 0 && !ct.result.pending) return false;
     return bound === null && natNew === null && this.local !== undefined && this.local.has(pkt.buf, pkt.dstOff, pkt.family);
   }
 
