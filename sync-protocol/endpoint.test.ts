@@ -120,25 +120,32 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     });
   }
 
-  it('ends with exactly the owner\'s latest state under heavy reordering, whatever the seed', () => {
-    for (let seed = 1; seed <= 4; seed++) {
-      const a = endpoint(1);
-      const b = endpoint(2);
-      const link = new SimLink([a.ep, b.ep], { loss: 0.05, dup: 0.05, reorder: 0.5, jitterMs: 10, seed });
-      a.ep.start(0);
-      b.ep.start(0);
-      let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
-      now = workload(a.ep, link, 800, now, seed * 7);
-      let settled = 0;
-      run(link, now, 10000, () => {
-        if (b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-        else settled = 0;
-        return settled > 400;
-      });
-      assertReplicates(a.ep, b.table);
-      assert.ok(b.ep.stats.staleSkipped > 0, 'reordered older records were held back');
-    }
-  });
+  // nackRetryMs 8 is shorter than the 10 ms jitter: NACKs arrive after the repair they asked
+  // for. A resend queue of 16 messages makes real LOSTs, so resync walks run while live
+  // updates flow, overlap (the next walk's chunks overtake the previous DONE) and are picked
+  // up again after a give-up.
+  for (const extra of [{}, { nackRetryMs: 8 }, { nackRetryMs: 8, resendQueueSize: 16 }] as Partial<SyncConfig>[]) {
+    it(`ends with exactly the owner's latest state under heavy reordering, whatever the seed (${JSON.stringify(extra)})`, () => {
+      for (let seed = 1; seed <= 4; seed++) {
+        const a = endpoint(1, extra);
+        const b = endpoint(2, extra);
+        const link = new SimLink([a.ep, b.ep], { loss: 0.05, dup: 0.05, reorder: 0.5, jitterMs: 10, seed });
+        a.ep.start(0);
+        b.ep.start(0);
+        let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+        now = workload(a.ep, link, 800, now, seed * 7);
+        let settled = 0;
+        run(link, now, 10000, () => {
+          if (b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+          else settled = 0;
+          return settled > 400;
+        });
+        assertReplicates(a.ep, b.table);
+        assert.ok(b.ep.stats.staleSkipped > 0, 'reordered older records were held back');
+        if (extra.resendQueueSize !== undefined) assert.ok(b.ep.stats.lostReceived > 0 && b.ep.stats.resyncsRequested > 1, 'resyncs ran');
+      }
+    });
+  }
 
   it('streams a 100,000-entry table to a node that starts later, and reports in sync only after it', () => {
     const a = endpoint(1, { bulkChunksPerTick: 64 });

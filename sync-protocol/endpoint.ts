@@ -93,6 +93,8 @@ export class SyncStats {
   ownDropped = 0;
   /** Records older than a destroy already applied (reordering), not applied. */
   staleSkipped = 0;
+  /** Messages that arrived after they had been given up on (LOST); the resync brings their state. */
+  lateDropped = 0;
   drops: Record<DecodeError, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0 };
   resyncsRequested = 0;
   resyncsCompleted = 0;
@@ -371,14 +373,21 @@ export class SyncEndpoint {
       case MessageType.ResyncDone: {
         const rx = this.rxFor(p, m.seq, false);
         const before = rx.gaps;
-        if (rx.onData(m.seq, now) === DataVerdict.TooFar) p.sync.invalidate(now);
+        const verdict = rx.onData(m.seq, now);
+        if (verdict === DataVerdict.TooFar) p.sync.invalidate(now);
         this.stats.gaps += rx.gaps - before;
         if (m.type === MessageType.ResyncChunk) {
           if (p.sync.onChunk(m.bulkId, now)) this.sink.resyncBegin?.(p.node);
         } else if (m.type === MessageType.ResyncDone) {
           if (p.sync.onDone(m.bulkId, m.firstSeq, m.seq, now)) this.sink.resyncBegin?.(p.node);
         }
-        if (m.type !== MessageType.ResyncDone) {
+        if (verdict === DataVerdict.Old) {
+          // Behind the cumulative point and not a duplicate (the replay window drops those):
+          // a message we gave up on (LOST). Its state is older than what the resync that the
+          // give-up started brings, and its tombs are gone: applying it could bring back a
+          // destroyed connection.
+          this.stats.lateDropped++;
+        } else if (m.type !== MessageType.ResyncDone) {
           let oldest = Infinity;
           const gap = rx.missing; // after this message: older ones may still come
           for (const rec of m.records) {
@@ -438,7 +447,7 @@ export class SyncEndpoint {
         this.stats.nacksReceived++;
         this.answer.resend.length = 0;
         this.answer.lost.length = 0;
-        for (let i = 0; i + 1 < m.ranges.length; i += 2) this.sender.answerNack(m.ranges[i]!, m.ranges[i + 1]!, now, this.answer);
+        for (let i = 0; i + 1 < m.ranges.length; i += 2) this.sender.answerNack(p.node, m.ranges[i]!, m.ranges[i + 1]!, now, this.answer);
         for (const e of this.answer.resend) this.resend(e, now);
         for (let i = 0; i + 1 < this.answer.lost.length; i += 2) {
           this.stats.lostSent++;
@@ -459,8 +468,10 @@ export class SyncEndpoint {
         break;
       case MessageType.Lost:
         if (m.target !== me || m.targetEpoch !== this.cfg.epoch || p.rx === null) break;
+        // A LOST for sequences that all arrived (it answered a NACK overtaken by the repair)
+        // loses nothing: no resync for it.
+        if (!p.rx.giveUp(m.from, m.to)) break;
         this.stats.lostReceived++;
-        p.rx.giveUp(m.from, m.to);
         this.pruneTombs(p);
         p.sync.invalidate(now);
         this.checkSynced(p, now);
@@ -494,13 +505,14 @@ export class SyncEndpoint {
   private checkSynced(p: Peer, now: number): void {
     if (p.rx === null) return;
     const was = p.sync.synced;
-    if (p.sync.check(p.rx)) {
+    const complete = p.sync.check(p.rx);
+    if (complete !== null) {
       this.stats.walksCompleted++;
       if (!was) {
         this.stats.resyncsCompleted++;
         pushBounded(this.stats.resyncDurations, now - p.sync.startedAt, 1000);
       }
-      this.sink.resyncEnd?.(p.node);
+      if (complete.sweep) this.sink.resyncEnd?.(p.node);
     }
   }
 

@@ -30,6 +30,7 @@ const COUNTERS: [CounterField, string, string][] = [
   ['peerRestarts', 'hafw_sync_peer_restarts_total', 'Peers seen with a new boot epoch.'],
   ['ownDropped', 'hafw_sync_own_dropped_total', 'Own datagrams looped back and dropped.'],
   ['staleSkipped', 'hafw_sync_stale_records_total', 'Records older than an applied destroy (reordered), skipped.'],
+  ['lateDropped', 'hafw_sync_late_messages_total', 'Messages that arrived after they were given up (LOST), dropped unapplied.'],
 ];
 
 export class SyncMetrics {

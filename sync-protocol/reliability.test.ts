@@ -62,6 +62,18 @@ describe('ReliableReceiver', () => {
     assert.deepEqual(nacks(rx, 100), []);
   });
 
+  it('gives up nothing when a LOST names only sequences that arrived (it answered a stale NACK)', () => {
+    const rx = new ReliableReceiver(10, rxOpts);
+    for (let s = 10; s <= 15; s++) rx.onData(s, 0);
+    assert.equal(rx.giveUp(11, 14), false);
+    assert.equal(rx.coverageFrom, 10);
+    assert.ok(rx.covers(10, 15));
+    rx.onData(17, 0);
+    assert.equal(rx.giveUp(12, 16), true, 'sequence 16 was really missing');
+    assert.equal(rx.cumAck, 17);
+    assert.ok(!rx.covers(10, 17));
+  });
+
   it('treats sequences before the cumulative point as old', () => {
     const rx = new ReliableReceiver(10, rxOpts);
     rx.onData(10, 0);
@@ -74,10 +86,10 @@ describe('ReliableSender', () => {
     const tx = new ReliableSender(txOpts);
     for (let i = 0; i < 10; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
-    tx.answerNack(3, 5, 10, a);
+    tx.answerNack(2, 3, 5, 10, a);
     assert.deepEqual(a.resend.map((e) => e.seq), [3, 4, 5]);
     const b: NackAnswer = { resend: [], lost: [] };
-    tx.answerNack(3, 5, 12, b);
+    tx.answerNack(2, 3, 5, 12, b);
     assert.deepEqual(b.resend, [], 'second NACK within the resend interval');
   });
 
@@ -85,7 +97,7 @@ describe('ReliableSender', () => {
     const tx = new ReliableSender(txOpts);
     for (let i = 0; i < 3; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
-    tx.answerNack(1, 0x7fffffff, 10, a);
+    tx.answerNack(2, 1, 0x7fffffff, 10, a);
     assert.deepEqual(a.resend.map((e) => e.seq), [1, 2]);
     assert.deepEqual(a.lost, []);
   });
@@ -94,9 +106,23 @@ describe('ReliableSender', () => {
     const tx = new ReliableSender({ ...txOpts, queueSize: 8 });
     for (let i = 0; i < 20; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
-    tx.answerNack(5, 14, 10, a);
+    tx.answerNack(2, 5, 14, 10, a);
     assert.deepEqual(a.lost, [5, 11]);
     assert.deepEqual(a.resend.map((e) => e.seq), [12, 13, 14]);
+  });
+
+  it('answers a NACK overtaken by the repair with nothing, not LOST', () => {
+    const tx = new ReliableSender({ ...txOpts, queueSize: 8 });
+    for (let i = 0; i < 12; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    tx.onAck(2, 9, 0); // peer 2 has everything up to 9; the queue is trimmed
+    const a: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(2, 3, 9, 10, a); // left peer 2 before its repairs arrived
+    assert.equal(a.lost.length + a.resend.length, 0);
+    tx.answerNack(2, 3, 10, 10, a);
+    assert.deepEqual(a.resend.map((e) => e.seq), [10], 'only what the peer still misses');
+    const b: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(3, 3, 9, 10, b); // another peer that never ACKed: really lost
+    assert.deepEqual(b.lost, [3, 9]);
   });
 
   it('drops what every live peer acknowledged, and stops waiting for a silent peer', () => {
@@ -150,7 +176,7 @@ describe('sender and receiver over a lossy channel (pure, fake clock)', () => {
           else {
             ans.resend.length = 0;
             ans.lost.length = 0;
-            tx.answerNack(p.a, p.b, now, ans);
+            tx.answerNack(2, p.a, p.b, now, ans);
             assert.deepEqual(ans.lost, []);
             for (const e of ans.resend) put({ at: now, kind: 'data', a: e.seq, b: 0 });
           }

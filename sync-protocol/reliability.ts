@@ -131,7 +131,12 @@ export class ReliableSender {
    * Which held messages to resend for a NACK of [from, to], and which part is gone.
    * Sequences after the last one sent are ignored (a forged range cannot make us loop).
    */
-  answerNack(from: number, to: number, now: number, out: NackAnswer): void {
+  answerNack(peer: number, from: number, to: number, now: number, out: NackAnswer): void {
+    // A NACK overtaken by the repair (it left before the retransmission arrived, then the
+    // ACK trimmed the queue) names sequences the peer already has: answering LOST would
+    // make it resync for nothing.
+    const acked = this.peers.get(peer)?.ack;
+    if (acked !== undefined && seqLe(from, acked)) from = seqAdd(acked, 1);
     if (seqLt(to, from)) return;
     if (!seqLt(to, this.next)) to = this.lastSeq;
     if (seqLt(to, from)) return;
@@ -238,21 +243,29 @@ export class ReliableReceiver {
     return DataVerdict.Ok;
   }
 
-  /** The sender cannot repair [from, to] (LOST): stop asking, and note the stream is incomplete. */
-  giveUp(from: number, to: number): void {
-    if (seqLt(to, this.base)) return;
+  /**
+   * The sender cannot repair [from, to] (LOST): stop asking, and note the stream is
+   * incomplete. Returns false when every one of those sequences had already arrived (a
+   * LOST answering a stale NACK): nothing was lost.
+   */
+  giveUp(from: number, to: number): boolean {
+    if (seqLt(to, this.base)) return false;
     if (seqLt(from, this.base)) from = this.base;
     if (seqDiff(this.base, to) >= this.opts.window) {
       this.restartAt(seqAdd(to, 1));
-      return;
+      return true;
     }
+    let missed = false;
     for (let s = from; ; s = seqAdd(s, 1)) {
+      if (!this.test(s) || seqLt(this.highest, s)) missed = true;
       this.set(s);
       if (s === to) break;
     }
+    if (!missed) return false;
     if (seqLt(this.highest, to)) this.highest = to;
     this.advance();
     if (seqLt(this.coverageFrom, seqAdd(to, 1))) this.coverageFrom = seqAdd(to, 1);
+    return true;
   }
 
   /**

@@ -53,10 +53,10 @@ describe('ResyncState', () => {
     s.onChunk(7, 0);
     rx.onData(102, 0); // 101 missing
     s.onDone(7, 100, 102, 0);
-    assert.equal(s.check(rx), false);
+    assert.equal(s.check(rx), null);
     assert.equal(s.synced, false);
     rx.onData(101, 1);
-    assert.equal(s.check(rx), true);
+    assert.deepEqual(s.check(rx), { sweep: true });
     assert.equal(s.synced, true);
   });
 
@@ -68,8 +68,36 @@ describe('ResyncState', () => {
     s.onChunk(7, 0);
     rx.onData(106, 0);
     s.onDone(7, 100, 106, 0);
-    assert.equal(s.check(rx), false);
+    assert.equal(s.check(rx), null);
     assert.equal(s.shouldRequest(1, 500), true, 'request again at once');
+  });
+
+  it('marks the start of a walk once, even when it picks the walk up again after a give-up', () => {
+    const s = new ResyncState(0);
+    assert.equal(s.onChunk(7, 0), true, 'first chunk of walk 7: the sink marks its start');
+    assert.equal(s.onChunk(7, 1), false);
+    s.invalidate(2);
+    // A later chunk of the same walk must not move the mark: the sweep at its end would
+    // remove replicas its earlier chunks refreshed.
+    assert.equal(s.onChunk(7, 3), false);
+    assert.equal(s.onDone(7, 100, 120, 4), false);
+    assert.equal(s.onChunk(8, 5), true, 'the next walk gets its own mark');
+    assert.equal(s.onChunk(7, 6), false, 'a late chunk of an older walk does not mark');
+    assert.equal(new ResyncState(0).onDone(9, 100, 100, 0), true, 'an empty walk (DONE only) is marked too');
+  });
+
+  it('completes a walk whose DONE arrives after the next walk began, without sweeping with the newer mark', () => {
+    const rx = new ReliableReceiver(100, opts);
+    const s = new ResyncState(0);
+    for (let q = 100; q <= 104; q++) rx.onData(q, 0);
+    assert.equal(s.onChunk(7, 0), true); // 100..102: walk 7
+    assert.equal(s.onChunk(8, 0), true); // 104 (walk 8) overtook 103 (DONE of walk 7)
+    s.onDone(7, 100, 103, 0);
+    assert.deepEqual(s.check(rx), { sweep: false }, 'in sync, but the mark is walk 8\'s');
+    assert.ok(s.synced);
+    rx.onData(105, 0);
+    s.onDone(8, 104, 105, 0);
+    assert.deepEqual(s.check(rx), { sweep: true });
   });
 
   it('drops out of sync and asks again after a loss it cannot repair', () => {
@@ -77,7 +105,7 @@ describe('ResyncState', () => {
     const s = new ResyncState(0);
     rx.onData(100, 0);
     s.onDone(1, 100, 100, 0);
-    assert.ok(s.check(rx));
+    assert.ok(s.check(rx) !== null);
     s.invalidate(5);
     assert.equal(s.synced, false);
     assert.ok(s.shouldRequest(5, 500));

@@ -91,8 +91,17 @@ export class BulkSender {
 
 export class ResyncState {
   synced = false;
-  /** Walk of the peer we are collecting (-1: none). */
-  bulkId = -1;
+  /**
+   * Newest walk the sink was told resyncBegin for (-1: none). Walks of one sender epoch
+   * have growing ids; with reordering, chunks of the next walk can arrive before the DONE of
+   * the previous one. The sink keeps one mark per owner, so only the newest walk marks, a
+   * walk picked up again after a give-up keeps its first mark, and only the walk that owns
+   * the mark sweeps at its end: a sweep with a later walk's mark would remove replicas the
+   * earlier walk had just refreshed.
+   */
+  private marked = -1;
+  /** The DONE being waited on (its walk's sequences must all arrive). */
+  private doneWalk = -1;
   private doneFirst = 0;
   private doneSeq = 0;
   private doneSeen = false;
@@ -105,36 +114,42 @@ export class ResyncState {
     this.startedAt = now;
   }
 
-  /** A chunk of walk `bulkId`: true when it is a walk we had not seen (call sink.resyncBegin). */
+  /** A chunk of walk `bulkId`: true when the sink must be told resyncBegin. */
   onChunk(bulkId: number, now: number): boolean {
     this.lastChunkAt = now;
-    if (bulkId === this.bulkId) return false;
-    this.bulkId = bulkId;
-    this.doneSeen = false;
+    return this.mark(bulkId);
+  }
+
+  /** The DONE of walk `bulkId` (first chunk at `firstSeq`, DONE at `doneSeq`): true when the sink must be told resyncBegin (an empty walk). */
+  onDone(bulkId: number, firstSeq: number, doneSeq: number, now: number): boolean {
+    this.lastChunkAt = now;
+    if (!this.doneSeen || seqLt(this.doneWalk, bulkId)) {
+      this.doneWalk = bulkId;
+      this.doneSeen = true;
+      this.doneFirst = firstSeq;
+      this.doneSeq = doneSeq;
+    }
+    return this.mark(bulkId);
+  }
+
+  private mark(bulkId: number): boolean {
+    if (this.marked !== -1 && !seqLt(this.marked, bulkId)) return false;
+    this.marked = bulkId;
     return true;
   }
 
-  onDone(bulkId: number, firstSeq: number, doneSeq: number, now: number): boolean {
-    this.lastChunkAt = now;
-    const fresh = bulkId !== this.bulkId;
-    this.bulkId = bulkId;
-    this.doneSeen = true;
-    this.doneFirst = firstSeq;
-    this.doneSeq = doneSeq;
-    return fresh;
-  }
-
   /**
-   * True when the walk being collected is complete (the receiver is then in sync, and
-   * replicas not refreshed since the walk began are stale). Every complete walk counts, even
-   * one another node asked for: a full table is a full table.
+   * Whether the walk whose DONE arrived is now complete: `null` if not; otherwise whether
+   * the sink should sweep (call resyncEnd: replicas not refreshed since the mark are stale).
+   * A complete walk puts the receiver in sync; every complete walk counts, even one another
+   * node asked for: a full table is a full table.
    */
-  check(rx: ReliableReceiver): boolean {
-    if (!this.doneSeen) return false;
+  check(rx: ReliableReceiver): { sweep: boolean } | null {
+    if (!this.doneSeen) return null;
     if (rx.covers(this.doneFirst, this.doneSeq)) {
       this.synced = true;
       this.doneSeen = false;
-      return true;
+      return { sweep: this.doneWalk === this.marked };
     }
     // Joined the walk after its first chunk, or gave part of it up: this walk cannot
     // complete us. If we need it, ask for another; otherwise repairs are on their way.
@@ -142,15 +157,13 @@ export class ResyncState {
       if (this.synced) this.doneSeen = false;
       else this.retryNow();
     }
-    return false;
+    return null;
   }
 
   /** Lost part of the stream: not in sync any more, ask again at once. */
   invalidate(now: number): void {
     if (this.synced) this.startedAt = now;
     this.synced = false;
-    this.doneSeen = false;
-    this.bulkId = -1;
     this.retryNow();
   }
 
@@ -158,7 +171,6 @@ export class ResyncState {
     this.lastRequestAt = -Infinity;
     this.lastChunkAt = -Infinity;
     this.doneSeen = false;
-    this.bulkId = -1;
   }
 
   /** Whether to send (another) RESYNC_REQUEST to this peer now. */

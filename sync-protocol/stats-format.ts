@@ -64,6 +64,7 @@ export function formatSyncStatus(x: SyncStatusSnapshot): string {
   out += line('retransmits', c('retransmits'));
   out += line('unrepairable (LOST) sent / received', `${c('lostSent')} / ${c('lostReceived')}`);
   out += line('stale records skipped', c('staleSkipped'));
+  out += line('late messages dropped', c('lateDropped'));
   out += line('resend queue', `${x.resendQueue} messages`);
   out += line('events waiting to be batched', x.pendingEvents);
   if (x.ringDepth !== null) out += line('ring depth / drops', `${x.ringDepth} / ${x.ringDrops}`);
