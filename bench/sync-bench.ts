@@ -110,8 +110,18 @@ interface Phase {
 /** Entries per rate run (the injector's address range holds 2^17 per source port). */
 const RATE_ENTRIES = 120_000;
 
+/**
+ * Parts of the run: all by default; HAFW_SYNC_BENCH_ONLY=lag,rate,resync picks some (to
+ * profile one, e.g. with HAFW_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR", extra node options for the nodes the lab starts).
+ */
+function parts(): Set<string> {
+  const only = process.env.HAFW_SYNC_BENCH_ONLY;
+  return new Set((only ?? 'lag,rate,resync').split(',').map((x) => x.trim()));
+}
+
 export async function runSyncBench(opts: { seconds?: number } = {}): Promise<BenchResult[]> {
   const seconds = Math.min(Math.max(opts.seconds ?? 5, 2), 20);
+  const run = parts();
   const results: BenchResult[] = [];
   await rm(INJECT_DIR, { recursive: true, force: true });
   await mkdir(INJECT_DIR, { recursive: true });
@@ -130,7 +140,7 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
       { label: 'clean link', rate: 5000, seconds, lossPct: 0 },
       { label: '5% loss', rate: 5000, seconds, lossPct: 5 },
     ];
-    for (const ph of phases) {
+    for (const ph of run.has('lag') ? phases : []) {
       if (ph.lossPct > 0) for (const fw of ['fwa', 'fwb']) await impairSyncLink(fw, { lossPct: ph.lossPct, duplicatePct: 0, reorderPct: 0 });
       try {
         const before = await histogram(lab, 'fwa', LAG);
@@ -153,13 +163,19 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
     }
 
     // Rate: N entries as fast as they can be created, to the N-th applied on the standby.
-    {
+    if (run.has('rate')) {
+      const a0 = await syncStats(lab, 'fwa');
+      const b0 = await syncStats(lab, 'fwb');
       const watch = await request(lab, 'fwb', { watchApplied: RATE_ENTRIES });
       await sleep(200); // picked up (the injectors poll every 50 ms)
       const id = await request(lab, 'fwa', { count: RATE_ENTRIES, rate: 0, sport: sport++ });
       const st = await status<InjectStatus>(lab, 'fwa', id, 30_000);
       const w = await status<WatchStatus>(lab, 'fwb', watch, 65_000);
       const ok = w.applied >= RATE_ENTRIES && st.injected === RATE_ENTRIES;
+      const a1 = await syncStats(lab, 'fwa');
+      const b1 = await syncStats(lab, 'fwb');
+      const d = (x1: typeof a1, x0: typeof a1, k: string) => (x1.counters[k] ?? 0) - (x0.counters[k] ?? 0);
+      const link = `${d(a1, a0, 'msgsSent')} messages sent, ${d(a1, a0, 'retransmits')} retransmitted, ${d(b1, b0, 'gaps')} gaps seen by the standby`;
       const createRate = st.injected / ((st.endAt - st.startAt) / 1000);
       const rate = w.applied / ((w.reachedAt - st.startAt) / 1000);
       results.push({ name: 'sync: entries created on the active node (injector)', value: createRate, unit: 'entries/s', note: `${st.injected} entries (${st.refused} refused) in the real table by the datapath thread, held back while the ring to the sync worker is nearly full (ring overflows so far: ${st.ringFull}); the offered load of the row below` });
@@ -183,7 +199,7 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
             name: 'sync: entries replicated end to end',
             value: rate,
             unit: 'entries/s',
-            note: `${w.applied} of ${RATE_ENTRIES} applied on the standby in ${Math.round(w.reachedAt - st.startAt)} ms from the first created${ok ? '' : ' (INCOMPLETE)'}${ctdRow ? '; ratio vs conntrackd, target >= 4' : `; conntrackd not run (${ctd as string}); the issue quotes ~49,000 entries/s for it`}`,
+            note: `${w.applied} of ${RATE_ENTRIES} applied on the standby in ${Math.round(w.reachedAt - st.startAt)} ms from the first created${ok ? '' : ' (INCOMPLETE)'}; ${link}${ctdRow ? '; ratio vs conntrackd, target >= 4' : `; conntrackd not run (${ctd as string}); the issue quotes ~49,000 entries/s for it`}`,
           },
           ctdRow,
         ),
@@ -192,7 +208,7 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
     const pair = typeof ctd === 'string' ? undefined : ctd;
 
     // Resync: kill the standby, start it again, time until it holds the full table.
-    {
+    if (run.has('resync')) {
       const a = await ctCount(lab, 'fwa');
       if (a.local < 100_000) {
         const id = await request(lab, 'fwa', { count: 100_000 - a.local + 10, rate: 0, sport: sport++ });

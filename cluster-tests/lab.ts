@@ -319,7 +319,7 @@ export class Lab {
     const logFile = path.join(LAB_DIR, `${name}.log`);
     const existing = this.state.nodes.find((n) => n.name === name);
     if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig));
-    const child = spawnDetached([process.execPath, HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile, append: true });
+    const child = spawnDetached([process.execPath, ...(process.env.HAFW_NODE_ARGS?.split(' ').filter(Boolean) ?? []), HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile, append: true });
     const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile };
     this.state.nodes = [...this.state.nodes.filter((n) => n.name !== name), node];
     await this.save();

@@ -37,7 +37,7 @@ function assertReplicates(owner: SyncEndpoint, replica: ReplicaTable): void {
   const it = owner.source.entries();
   for (let r = it.next(); !r.done; r = it.next()) {
     const row = replica.rows.get(recordKey(r.value));
-    assert.ok(row !== undefined, `missing ${recordKey(r.value)}`);
+    assert.ok(row !== undefined, `missing ${Buffer.from(recordKey(r.value), 'utf16le').toString('hex')}`);
     assert.equal(row.rec.mark, r.value.mark, 'latest version');
     assert.equal(row.owner, owner.cfg.nodeId);
   }

@@ -84,18 +84,26 @@ export const RECORD_FIELDS: readonly string[] = [
 ];
 export const NAT_FIELDS: readonly string[] = ['kind', 'addr', 'port'];
 
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += (b[i]! < 16 ? '0' : '') + b[i]!.toString(16);
-  return s;
-}
-
 /**
- * Identity of a connection: zone + protocol + original tuple. Used by the coalescer, the
- * state mirror and NACK answers (all in the sync worker, never per packet on the datapath).
+ * Identity of a connection: zone + protocol + original tuple, packed two bytes a UTF-16 code
+ * unit into one short flat string (8 units for IPv4, 20 for IPv6, so the families never
+ * collide). Used by the coalescer, the state mirror, NACK answers and the receiver's tombs
+ * (all in the sync worker, never per packet on the datapath). Not for display: it is
+ * binary; a hex dump of it is cheap to build where one is needed.
  */
 export function recordKey(r: StateRecord): string {
-  return `${r.zone}/${r.proto}/${hex(r.origSrc)}/${hex(r.origDst)}/${r.origSport}/${r.origDport}`;
+  const s = r.origSrc;
+  const d = r.origDst;
+  if (s.length === 4) {
+    return String.fromCharCode(r.zone, r.proto, r.origSport, r.origDport, (s[0]! << 8) | s[1]!, (s[2]! << 8) | s[3]!, (d[0]! << 8) | d[1]!, (d[2]! << 8) | d[3]!);
+  }
+  return String.fromCharCode(
+    r.zone, r.proto, r.origSport, r.origDport,
+    (s[0]! << 8) | s[1]!, (s[2]! << 8) | s[3]!, (s[4]! << 8) | s[5]!, (s[6]! << 8) | s[7]!,
+    (s[8]! << 8) | s[9]!, (s[10]! << 8) | s[11]!, (s[12]! << 8) | s[13]!, (s[14]! << 8) | s[15]!,
+    (d[0]! << 8) | d[1]!, (d[2]! << 8) | d[3]!, (d[4]! << 8) | d[5]!, (d[6]! << 8) | d[7]!,
+    (d[8]! << 8) | d[9]!, (d[10]! << 8) | d[11]!, (d[12]! << 8) | d[13]!, (d[14]! << 8) | d[15]!,
+  );
 }
 
 /** A copy of `r` with another event kind (the coalescer turns new+update into new). */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { Encoder } from 'cbor-x';
 import {
-  HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, encodeMessage, peekSender, recordSize, type Message,
+  HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, decodeRecordsWithCborX, encodeMessage, encodeRecordsWithCborX, peekSender, recordSize, type Message,
 } from './wire.js';
 import { EventKind, type StateRecord } from './state-record.js';
 import { Rng, makeRecord } from './testing/fixtures.js';
+import { readRecords } from './record-reader.js';
 
 const key = Buffer.alloc(32, 7);
 const hdr = { flags: 0, node: 0x01020304, epoch: 1700000000, seq: 0xfffffffe, time: 12345.678 };
@@ -134,11 +135,54 @@ describe('wire format', () => {
     assert.ok(n >= 100);
   });
 
+  it('reads records directly exactly as cbor-x and the field checks do, on valid and damaged payloads', () => {
+    const rng = new Rng(77);
+    const records = [makeRecord(1, EventKind.New, 1), v6Record(), { ...makeRecord(2, EventKind.Destroy, -5), timeoutMs: 2 ** 40, mark: 0xffffffff }];
+    const valid = Buffer.from(encodeRecordsWithCborX(records));
+    assert.deepEqual(readRecords(valid), decodeRecordsWithCborX(valid));
+    let fast = 0;
+    for (let n = 0; n < 5000; n++) {
+      const p = Buffer.from(valid);
+      for (let k = 1 + rng.int(2); k > 0; k--) p[rng.int(p.length)] = rng.int(256);
+      const direct = readRecords(p);
+      if (direct === undefined) continue; // not the writer's layout: cbor-x decides
+      fast++;
+      assert.deepEqual(direct, decodeRecordsWithCborX(p), `payload ${p.toString('hex')}`);
+    }
+    assert.ok(fast > 1000, `${fast} damaged payloads were still read directly`);
+    // Another valid spelling (a small integer as float64) is left to cbor-x, which accepts it.
+    const other = Buffer.from(valid);
+    const at = other.indexOf(Buffer.from([0x98, 0x1e])) + 2; // kind of the first record
+    const spelled = Buffer.concat([other.subarray(0, at), Buffer.from([0xfb, 0, 0, 0, 0, 0, 0, 0, 0]), other.subarray(at + 1)]);
+    assert.equal(readRecords(spelled), undefined);
+    assert.equal(decodeRecordsWithCborX(spelled)?.[0]?.kind, 0);
+  });
+
   it('bounds the encoded size of a record from above, closely', () => {
     for (const r of [makeRecord(1, EventKind.New, 1.5), makeRecord(123456, EventKind.Update, 1e9 + 0.5), v6Record()]) {
       const one = encodeMessage({ ...hdr, type: MessageType.Data, records: [r] }, key).length - HEADER_LEN - MAC_LEN - 1;
       assert.ok(recordSize(r) >= one, `estimate ${recordSize(r)} < actual ${one}`);
       assert.ok(recordSize(r) <= one * 1.25, `estimate ${recordSize(r)} far above actual ${one}`);
+    }
+  });
+
+  it('writes records byte for byte as cbor-x encodes them, for every kind of value', () => {
+    const rng = new Rng(21);
+    const values = [0, 1, 23, 24, 255, 256, 65535, 65536, 0xffffffff, 2 ** 32, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER, 1.5, 1e9 + 0.25, -1, -24, -25, -70000, -(2 ** 32), -(2 ** 32) - 1];
+    const pick = () => values[rng.int(values.length)]!;
+    const timeouts = values.filter((v) => Number.isSafeInteger(v) && v >= 0); // what a valid record may carry
+    const records: StateRecord[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r: StateRecord = i % 3 === 0 ? v6Record() : makeRecord(i * 7919, (i % 3) as EventKind, 0);
+      records.push({ ...r, timeoutMs: timeouts[rng.int(timeouts.length)]!, stamp: pick(), mark: i % 2 ? 0xffffffff : i, status: i });
+    }
+    for (const n of [1, 23, 24, 300]) {
+      const batch = records.slice(0, n);
+      const m = encodeMessage({ ...hdr, type: MessageType.Data, records: batch }, key);
+      assert.deepEqual(Buffer.from(m.subarray(HEADER_LEN, m.length - MAC_LEN)), Buffer.from(encodeRecordsWithCborX(batch)));
+      const d = decodeMessage(m, key);
+      assert.ok(d.ok && d.msg.type === MessageType.Data);
+      assert.deepEqual(d.msg.records.map((r) => [r.stamp, r.timeoutMs, r.mark]), batch.map((r) => [r.stamp, r.timeoutMs, r.mark]));
     }
   });
 

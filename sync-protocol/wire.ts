@@ -16,6 +16,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
+import { RecordWriter } from './record-writer.js';
+import { readRecords } from './record-reader.js';
 import { EventKind, NAT_FIELDS, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
 
 export const MAGIC = 0x4846;
@@ -128,9 +130,19 @@ export function recordSize(r: StateRecord): number {
   return n;
 }
 
-/** Puts the record fields in the declared order so cbor-x uses the shared structure. */
-function canonical(r: StateRecord): StateRecord {
-  return {
+const recordWriter = new RecordWriter();
+
+/** The records' CBOR (a view of the writer's buffer: the caller copies it out at once). */
+function encodeRecords(records: readonly StateRecord[]): Uint8Array {
+  return recordWriter.write(records);
+}
+
+/**
+ * The same records through cbor-x's own encoder (object walk, record structures): what
+ * RecordWriter must match byte for byte (wire.test.ts), and the bench's baseline.
+ */
+export function encodeRecordsWithCborX(records: readonly StateRecord[]): Uint8Array {
+  const arr = records.map((r) => ({
     kind: r.kind, family: r.family, proto: r.proto, zone: r.zone,
     origSrc: r.origSrc, origDst: r.origDst, origSport: r.origSport, origDport: r.origDport,
     replySrc: r.replySrc, replyDst: r.replyDst, replySport: r.replySport, replyDport: r.replyDport,
@@ -140,14 +152,8 @@ function canonical(r: StateRecord): StateRecord {
     status: r.status, mark: r.mark, timeoutMs: r.timeoutMs,
     nat: r.nat === null ? null : { kind: r.nat.kind, addr: r.nat.addr, port: r.nat.port },
     stamp: r.stamp,
-  };
-}
-
-function encodeRecords(records: readonly StateRecord[]): Uint8Array {
-  const arr = new Array<StateRecord>(records.length);
-  for (let i = 0; i < records.length; i++) arr[i] = canonical(records[i]!);
-  // encode() returns a view of the encoder's reused buffer: the caller copies it out at once.
-  return encoder.encode(arr);
+  }));
+  return Uint8Array.from(encoder.encode(arr));
 }
 
 function fixedPayload(msg: Message): Uint8Array {
@@ -265,6 +271,12 @@ function toRecord(x: unknown): StateRecord | null {
 }
 
 function decodeRecords(bytes: Uint8Array): StateRecord[] | null {
+  // The layout every hafw sender writes, read directly; any other spelling through cbor-x.
+  return readRecords(bytes) ?? decodeRecordsWithCborX(bytes);
+}
+
+/** Records through cbor-x's generic decoder and checked field by field (null: malformed). */
+export function decodeRecordsWithCborX(bytes: Uint8Array): StateRecord[] | null {
   let v: unknown;
   try {
     v = decoder.decode(bytes);

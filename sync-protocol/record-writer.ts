@@ -1,0 +1,112 @@
+/**
+ * Writes an array of state records as CBOR in the layout cbor-x gives them with the record
+ * structures declared in wire.ts: each record is tag 0xE000 (shared structure 0, the fields
+ * of RECORD_FIELDS in order) around an array of its values, a NAT binding is tag 0xE001
+ * (structure 1, NAT_FIELDS). cbor-x decodes it (wire.ts); encoding it here instead of
+ * through cbor-x's generic object walk is what the sender spends per connection: no copy of
+ * each record into field order, no per-value type dispatch. Numbers follow cbor-x's choices
+ * (unsigned 32-bit and negative integers as CBOR integers, anything else as float64), so
+ * the bytes are the ones cbor-x would write (wire.test.ts compares them).
+ */
+import { RECORD_FIELDS, type StateRecord } from './state-record.js';
+
+const RECORD_TAG = [0xd9, 0xe0, 0x00];
+const NAT_TAG = [0xd9, 0xe0, 0x01];
+const FIELD_COUNT = RECORD_FIELDS.length;
+
+export class RecordWriter {
+  private buf: Uint8Array;
+  private view: DataView;
+  private at = 0;
+
+  constructor(initialBytes = 65536) {
+    this.buf = new Uint8Array(initialBytes);
+    this.view = new DataView(this.buf.buffer);
+  }
+
+  /**
+   * The CBOR array of `records`, as a view of this writer's buffer that the next call
+   * overwrites: copy it out at once.
+   */
+  write(records: readonly StateRecord[]): Uint8Array {
+    this.at = 0;
+    this.head(4, records.length);
+    for (let i = 0; i < records.length; i++) this.record(records[i]!);
+    return this.buf.subarray(0, this.at);
+  }
+
+  private record(r: StateRecord): void {
+    this.room(64 + 4 * 17 + 8 * 13 + (r.nat === null ? 0 : 32));
+    this.bytes3(RECORD_TAG);
+    this.head(4, FIELD_COUNT);
+    this.num(r.kind); this.num(r.family); this.num(r.proto); this.num(r.zone);
+    this.bstr(r.origSrc); this.bstr(r.origDst); this.num(r.origSport); this.num(r.origDport);
+    this.bstr(r.replySrc); this.bstr(r.replyDst); this.num(r.replySport); this.num(r.replyDport);
+    this.num(r.tcpState);
+    this.num(r.origTdEnd); this.num(r.origTdMaxEnd); this.num(r.origTdMaxWin); this.num(r.origTdMaxAck); this.num(r.origTdScale); this.num(r.origTdFlags);
+    this.num(r.replyTdEnd); this.num(r.replyTdMaxEnd); this.num(r.replyTdMaxWin); this.num(r.replyTdMaxAck); this.num(r.replyTdScale); this.num(r.replyTdFlags);
+    this.num(r.status); this.num(r.mark); this.num(r.timeoutMs);
+    const nat = r.nat;
+    if (nat === null) this.buf[this.at++] = 0xf6;
+    else {
+      this.bytes3(NAT_TAG);
+      this.head(4, 3);
+      this.num(nat.kind);
+      this.bstr(nat.addr);
+      this.num(nat.port);
+    }
+    this.num(r.stamp);
+  }
+
+  /** A number as cbor-x writes it. */
+  private num(v: number): void {
+    if (v >>> 0 === v) this.head(0, v);
+    else if (Number.isInteger(v) && v < 0 && v >= -4294967296) this.head(1, -1 - v);
+    else {
+      this.buf[this.at] = 0xfb;
+      this.view.setFloat64(this.at + 1, v);
+      this.at += 9;
+    }
+  }
+
+  private bstr(b: Uint8Array): void {
+    this.room(b.length + 9);
+    this.head(2, b.length);
+    this.buf.set(b, this.at);
+    this.at += b.length;
+  }
+
+  /** CBOR initial byte(s): major type `major`, argument `n` (0 <= n < 2^32). */
+  private head(major: number, n: number): void {
+    const m = major << 5;
+    const b = this.buf;
+    if (n < 24) b[this.at++] = m | n;
+    else if (n < 0x100) {
+      b[this.at++] = m | 24;
+      b[this.at++] = n;
+    } else if (n < 0x10000) {
+      b[this.at++] = m | 25;
+      b[this.at++] = n >>> 8;
+      b[this.at++] = n & 0xff;
+    } else {
+      b[this.at++] = m | 26;
+      this.view.setUint32(this.at, n);
+      this.at += 4;
+    }
+  }
+
+  private bytes3(t: number[]): void {
+    this.buf[this.at++] = t[0]!;
+    this.buf[this.at++] = t[1]!;
+    this.buf[this.at++] = t[2]!;
+  }
+
+  /** Grows the buffer so `n` more bytes fit (a datagram's records never need it; a test might). */
+  private room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.at + n));
+    next.set(this.buf.subarray(0, this.at));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+}
