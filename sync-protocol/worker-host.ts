@@ -91,7 +91,7 @@ export class SyncWorkerHandle {
     onRingOverflow?: () => void,
   ): Promise<SyncWorkerHandle> {
     const appliedSab = new SharedArrayBuffer(APPLIED_BYTES);
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...data, appliedSab }, resourceLimits: process.env.HAFW_SYNC_YOUNG_MB ? { maxYoungGenerationSizeMb: Number(process.env.HAFW_SYNC_YOUNG_MB) } : undefined });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...data, appliedSab } });
     const h = new SyncWorkerHandle(worker, appliedSab);
     h.sink = sink;
     h.onInSync = onInSync;

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
+import { startCommandRunner, stopCommandRunner } from './command-runner.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
 import { SyncAloneGuard } from './sync-alone-guard.js';
@@ -50,6 +51,9 @@ export class NodeDaemon {
 
   async start(): Promise<void> {
     const dp = this.config.datapath;
+    // Before the tables exist: later forks (ip for routes, addresses, VIPs) come from this
+    // small helper, not from a process holding hundreds of MB (command-runner.ts).
+    await startCommandRunner().catch((e: Error) => this.log.warn({ err: e.message }, 'command helper not started; commands are spawned directly'));
     // The ruleset is parsed, validated and compiled here first: a bad file stops the start
     // with its file:line:col before anything touches the network.
     const rulesetText = await this.readRulesetFile();
@@ -310,6 +314,7 @@ export class NodeDaemon {
       if (this.datapath) await this.datapath.stop();
       const dp = this.config.datapath;
       if (!dp.failClosed) await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority });
+      stopCommandRunner();
       this.log.info({ exitCode }, 'stopped');
       process.exitCode = exitCode;
     })();

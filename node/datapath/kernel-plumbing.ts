@@ -4,11 +4,8 @@
  * iif = TUN and is routed normally by the main table. Done with iproute2 so an operator can
  * read exactly what we did with `ip rule` / `ip route show table N`.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
-
-const run = promisify(execFile);
+import { ipOutput } from './iproute.js';
 
 /** Worst possible metric, so the blackhole only wins when the TUN route is gone. */
 const FAIL_CLOSED_METRIC = 4294967295;
@@ -29,13 +26,7 @@ export interface TunRoutingPlan {
 }
 
 async function ip(args: string[]): Promise<void> {
-  try {
-    await run('ip', args);
-  } catch (err) {
-    const e = err as { stderr?: string; message: string; code?: string };
-    if (e.code === 'ENOENT') throw new Error('the `ip` command (iproute2) is not installed: apt-get install iproute2');
-    throw new Error(`ip ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`);
-  }
+  await ipOutput(args);
 }
 
 async function ipQuiet(args: string[]): Promise<void> {

@@ -1,9 +1,8 @@
 /**
  * Reads the main routing table (`ip -j route`) into plain route records for
- * RouteInterfaces. Runs on the control thread; the datapath gets the result by message.
+ * RouteInterfaces (`ip` runs from the command helper: no fork of this big process). Runs on the control thread; the datapath gets the result by message.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { ipOutput } from './iproute.js';
 import type { PlainAddress } from './local-addresses.js';
 
 export interface PlainRoute {
@@ -44,7 +43,7 @@ function parsePrefix(dst: string, family: 4 | 6): { bytes: number[]; len: number
 export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> {
   const out: PlainRoute[] = [];
   for (const family of [4, 6] as const) {
-    const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'route', 'show', 'table', 'main']);
+    const stdout = await ipOutput([`-${family}`, '-j', 'route', 'show', 'table', 'main']);
     const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string; prefsrc?: string }[];
     for (const r of routes) {
       if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
@@ -65,7 +64,7 @@ export interface InterfaceAddress {
 
 /** The addresses of one interface (`ip -j addr show dev IF`), of one family. */
 export async function readInterfaceAddresses(ifname: string, family: 4 | 6): Promise<InterfaceAddress[]> {
-  const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
+  const stdout = await ipOutput([`-${family}`, '-j', 'addr', 'show', 'dev', ifname]);
   return (JSON.parse(stdout || '[]') as { addr_info?: InterfaceAddress[] }[])[0]?.addr_info ?? [];
 }
 
@@ -79,7 +78,7 @@ export async function readLocalAddresses(vipTexts: readonly string[]): Promise<P
   const vips = new Set(vipTexts.map((t) => parsePrefix(t.split('/')[0]!, t.includes(':') ? 6 : 4)?.bytes.join(',')));
   const out: PlainAddress[] = [];
   for (const family of [4, 6] as const) {
-    const { stdout } = await promisify(execFile)('ip', [`-${family}`, '-j', 'addr', 'show']);
+    const stdout = await ipOutput([`-${family}`, '-j', 'addr', 'show']);
     for (const link of JSON.parse(stdout || '[]') as { ifname: string; addr_info?: (InterfaceAddress & { secondary?: boolean })[] }[]) {
       if (link.ifname === 'lo') continue;
       // In the kernel's order (IPv6: by scope, global first), IPv4 secondaries after the

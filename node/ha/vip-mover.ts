@@ -2,9 +2,9 @@
  * failover's VipMover over iproute2. The VIP group asks for one address at a time; calls
  * made in the same tick are gathered into one `ip -force -batch` process, so moving the
  * whole group costs one fork (takeover time matters) and each caller still gets its own
- * result.
+ * result. The fork is the command helper's (daemon/command-runner.ts), not this process's.
  */
-import { spawn } from 'node:child_process';
+import { runCommand } from '../daemon/command-runner.js';
 import type { Vip, VipMover } from '../../failover/index.js';
 
 interface Pending {
@@ -13,25 +13,18 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-function runBatch(lines: string[]): Promise<string[]> {
-  return new Promise((resolve) => {
-    const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => resolve(lines.map(() => `cannot run ip: ${e.message}`)));
-    child.on('close', () => {
-      // ip -batch reports failures as "Command failed -:N" after the kernel's message;
-      // map each to its line (1-based).
-      const failures: string[] = lines.map(() => '');
-      const msgs = err.split('\n');
-      msgs.forEach((m, i) => {
-        const at = /Command failed -:(\d+)/.exec(m);
-        if (at) failures[Number(at[1]) - 1] = (msgs[i - 1] ?? m).trim();
-      });
-      resolve(failures);
-    });
-    child.stdin.end(lines.join('\n') + '\n');
+async function runBatch(lines: string[]): Promise<string[]> {
+  const r = await runCommand('ip', ['-force', '-batch', '-'], lines.join('\n') + '\n');
+  if (r.error !== undefined) return lines.map(() => `cannot run ip: ${r.error}`);
+  // ip -batch reports failures as "Command failed -:N" after the kernel's message; map each
+  // to its line (1-based).
+  const failures: string[] = lines.map(() => '');
+  const msgs = r.stderr.split('\n');
+  msgs.forEach((m, i) => {
+    const at = /Command failed -:(\d+)/.exec(m);
+    if (at) failures[Number(at[1]) - 1] = (msgs[i - 1] ?? m).trim();
   });
+  return failures;
 }
 
 /** "exists" on add and "not there" on delete are the state we want, not errors. */
