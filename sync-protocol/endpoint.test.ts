@@ -120,11 +120,11 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     });
   }
 
-  // nackRetryMs 8 is shorter than the 10 ms jitter: NACKs arrive after the repair they asked
-  // for. A resend queue of 16 messages makes real LOSTs, so resync walks run while live
+  // nackRetryMs 8 (the default) is shorter than the 10 ms jitter: NACKs arrive after the
+  // repair they asked for. A resend queue of 16 messages makes real LOSTs, so resync walks run while live
   // updates flow, overlap (the next walk's chunks overtake the previous DONE) and are picked
   // up again after a give-up.
-  for (const extra of [{}, { nackRetryMs: 8 }, { nackRetryMs: 8, resendQueueSize: 16 }] as Partial<SyncConfig>[]) {
+  for (const extra of [{ nackRetryMs: 20 }, { nackRetryMs: 8 }, { nackRetryMs: 8, resendQueueSize: 16 }] as Partial<SyncConfig>[]) {
     it(`ends with exactly the owner's latest state under heavy reordering, whatever the seed (${JSON.stringify(extra)})`, () => {
       for (let seed = 1; seed <= 4; seed++) {
         const a = endpoint(1, extra);

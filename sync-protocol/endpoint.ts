@@ -65,7 +65,7 @@ export const SYNC_DEFAULTS = {
   ackIntervalMs: 5,
   tailProbeMs: 3,
   aliveIntervalMs: 200,
-  nackRetryMs: 20,
+  nackRetryMs: 8,
   minResendIntervalMs: 5,
   resendQueueSize: 16384,
   receiveWindow: 65536,

@@ -59,7 +59,7 @@ export class SyncMetrics {
     this.lag = new Histogram({
       name: 'hafw_sync_lag_seconds',
       help: 'State change on the sender to applied on the receiver, measured on the sender clock (see docs/sync-protocol.md).',
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: r,
     });
     this.resyncDuration = new Histogram({

@@ -209,7 +209,11 @@ export class SyncBridge implements StateSink {
     this.stamps[applied] = rec.stamp;
     this.owners[applied] = owner;
     this.counts.applied++;
+    this.onApplied?.(rec.stamp, now, ageMs);
   }
+
+  /** Bench only (BenchInjector's lag watch): each replica applied, with its owner's stamp. */
+  onApplied: ((stamp: number, appliedAt: number, ageMs: number) => void) | null = null;
 
   /**
    * The record's NAT part (kind: bit 0 source NAT, bit 1 destination NAT; the translated
@@ -258,6 +262,26 @@ export class SyncBridge implements StateSink {
   }
 }
 
+/** A latency histogram in 0.01 ms bins up to 100 ms (bench only). */
+class LagBins {
+  private readonly bins = new Uint32Array(10_001);
+  n = 0;
+  max = 0;
+  add(ms: number): void {
+    const v = Math.max(0, ms);
+    this.bins[Math.min(10_000, Math.floor(v * 100))]!++;
+    this.n++;
+    if (v > this.max) this.max = v;
+  }
+  q(p: number): number {
+    if (this.n === 0) return NaN;
+    const rank = Math.ceil(p * this.n);
+    let c = 0;
+    for (let i = 0; i < this.bins.length; i++) if ((c += this.bins[i]!) >= rank) return Math.min((i + 1) / 100, this.max);
+    return this.max;
+  }
+}
+
 /**
  * Bench-only load source for state sync (bench/sync-bench.ts), enabled by the environment
  * variable HAFW_SYNC_BENCH_INJECT=<directory>. It creates new UDP connections in this
@@ -269,9 +293,12 @@ export class SyncBridge implements StateSink {
  * Requests come from `<dir>/<pid>.json` (polled every 50 ms; a new id starts a run):
  * - `{"id", "count", "rate" (per second, 0 = as fast as possible), "sport"}`: inject;
  *   connection i is 198.18.0.0+i:sport -> 198.51.100.100:9 (each run its own sport);
- * - `{"id", "watchApplied": n}`: note when n more replicas than now have been applied here.
+ * - `{"id", "watchApplied": n}`: note when n more replicas than now have been applied here;
+ * - `{"id", "watchLag": ms}`: for `ms`, the lag of every replica applied here (host clock).
  * When done, `<dir>/<pid>.status.json` gets `{"id", "injected", "refused", "startAt", "endAt"}`
- * or `{"id", "applied", "reachedAt"}` (syncClock ms, comparable across processes of a host).
+ * or `{"id", "applied", "reachedAt"}` (syncClock ms, comparable across processes of a host), or
+ * `{"id", "samples", "p50", "p99", "max", "ownerP99", "ownerMax"}` (ms; owner*: the part before the
+ * message left the owner).
  */
 export class BenchInjector {
   private static readonly SLICE = 2048;
@@ -299,7 +326,7 @@ export class BenchInjector {
 
   private poll(): void {
     if (this.busy) return;
-    let req: { id: number; count?: number; rate?: number; sport?: number; watchApplied?: number };
+    let req: { id: number; count?: number; rate?: number; sport?: number; watchApplied?: number; watchLag?: number };
     try {
       req = JSON.parse(readFileSync(this.ctrlFile, 'utf8')) as typeof req;
     } catch {
@@ -308,6 +335,10 @@ export class BenchInjector {
     if (req.id === this.lastId) return;
     this.lastId = req.id;
     this.busy = true;
+    if (req.watchLag !== undefined) {
+      this.lagWatch(req.id, Math.min(Math.max(0, req.watchLag), 60_000));
+      return;
+    }
     if (req.watchApplied !== undefined) {
       this.watch = { id: req.id, base: this.bridge.counts.applied, target: req.watchApplied, until: syncClock() + 60_000 };
       this.watchTick();
@@ -319,6 +350,27 @@ export class BenchInjector {
     this.buf[21] = sport & 0xff;
     this.run = { id: req.id, count, rate: Math.max(0, req.rate ?? 0), done: 0, refused: 0, startAt: syncClock() };
     this.injectTick();
+  }
+
+  /**
+   * True replication lag for `ms`: apply time here minus the owner's stamp, for every replica
+   * applied. Both are syncClock readings of one host (the lab), so no estimate is involved:
+   * the bench compares it with the protocol's own ACK-echo measurement.
+   */
+  private lagWatch(id: number, ms: number): void {
+    // 0.01 ms bins; the last one holds everything above 100 ms. Total lag, and its part
+    // before the message left the owner (its `ageMs`: ring, worker, batching).
+    const total = new LagBins();
+    const owner = new LagBins();
+    this.bridge.onApplied = (stamp, at, ageMs) => {
+      total.add(at - stamp);
+      owner.add(ageMs);
+    };
+    setTimeout(() => {
+      this.bridge.onApplied = null;
+      this.busy = false;
+      this.report({ id, samples: total.n, p50: total.q(0.5), p99: total.q(0.99), max: total.max, ownerP99: owner.q(0.99), ownerMax: owner.max });
+    }, ms);
   }
 
   private watchTick = (): void => {
