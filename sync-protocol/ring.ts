@@ -159,10 +159,14 @@ export function writeSlot(v: DataView, b: Uint8Array, o: number, r: StateRecord)
 export function readSlot(v: DataView, b: Uint8Array, o: number): StateRecord {
   const family = v.getUint8(o + 1);
   const alen = family === 4 ? 4 : 16;
-  // One copy of the four (five with NAT) address fields, viewed per field: fewer buffers
-  // for the worker's collector than one copy each.
-  const all = b.slice(o + 72, o + 152);
-  const addr = (at: number) => all.subarray(at - 72, at - 72 + alen);
+  // One small array per address: typed arrays of at most 64 bytes live on V8's heap, where
+  // the young generation frees them for nothing; a slice of the slot (80 bytes) would be a
+  // malloc'd buffer for the collector to sweep, per event.
+  const addr = (at: number): Uint8Array => {
+    const a = new Uint8Array(alen);
+    for (let i = 0; i < alen; i++) a[i] = b[o + at + i]!;
+    return a;
+  };
   return {
     kind: v.getUint8(o) as EventKind, family, proto: v.getUint8(o + 2), zone: v.getUint16(o + 4, true),
     origSrc: addr(72), origDst: addr(88), origSport: v.getUint16(o + 8, true), origDport: v.getUint16(o + 10, true),
