@@ -11,12 +11,6 @@ export interface NodeConfig {
   node: {
     /** Name shown in status, logs and (later) to peers. */
     name: string;
-    /**
-     * Garbage collection of the datapath and sync threads on their own thread instead of
-     * V8's helper threads: `auto` does it on hosts with at most two CPUs, where the helpers
-     * compete with the busy threads (gc-mode.ts).
-     */
-    gc: 'auto' | 'single-threaded' | 'parallel';
   };
   datapath: {
     tun: string;
@@ -142,7 +136,7 @@ export function readConfig(doc: unknown): NodeConfig {
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
   for (const name of CT_TIMEOUT_NAMES) if (cto.has(name)) timeouts[name] = cto.int(name, undefined, 1, 30 * 24 * 3600);
-  const node = top.section('node').onlyKeys(['name', 'gc']);
+  const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed']);
@@ -150,10 +144,7 @@ export function readConfig(doc: unknown): NodeConfig {
   const log = top.section('log').onlyKeys(['level']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
-    node: {
-      name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -'),
-      gc: node.oneOf('gc', 'auto', ['auto', 'single-threaded', 'parallel'] as const),
-    },
+    node: { name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -') },
     datapath: {
       tun: dp.string('tun', 'hafw0', IFNAME, 'an interface name of at most 15 characters'),
       offloads: dp.bool('offloads', true),

@@ -6,7 +6,6 @@
 import type { Logger } from 'pino';
 import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
-import { applyGcMode } from './gc-mode.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
 import { SyncAloneGuard } from './sync-alone-guard.js';
@@ -55,9 +54,6 @@ export class NodeDaemon {
     // Before the tables exist: later forks (ip for routes, addresses, VIPs) come from this
     // small helper, not from a process holding hundreds of MB (command-runner.ts).
     await startCommandRunner().catch((e: Error) => this.log.warn({ err: e.message }, 'command helper not started; commands are spawned directly'));
-    // Before any worker thread exists: V8 reads the flag when a thread's heap is made.
-    const singleGc = applyGcMode(this.config.node.gc);
-    this.log.info({ gc: this.config.node.gc, singleThreaded: singleGc }, 'garbage collection mode');
     // The ruleset is parsed, validated and compiled here first: a bad file stops the start
     // with its file:line:col before anything touches the network.
     const rulesetText = await this.readRulesetFile();
