@@ -239,9 +239,8 @@ export class SyncEndpoint {
     // increasing (a datapath that stamps once per batch gives equal stamps).
     if (rec.stamp <= this.lastLocalStamp) rec = { ...rec, stamp: this.lastLocalStamp + 1e-6 };
     this.lastLocalStamp = rec.stamp;
-    const key = recordKey(rec); // once for both maps
-    this.mirror?.note(rec, key);
-    this.coalescer.push(rec, now, key);
+    this.mirror?.note(rec);
+    this.coalescer.push(rec, now);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);
@@ -629,7 +628,7 @@ export class SyncEndpoint {
       // Gone since: a destroy stamped with the newest local change seen (the real destroy
       // was among them), not with the old record's stamp, which the receiver's
       // older-than-applied rule would discard; any later change still gets a newer stamp.
-      current[i] = this.source.get(recordKey(r)) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
+      current[i] = this.source.get(r) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
     }
     if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h }, now);
     else this.send({ type: MessageType.Data, records: current, ...h }, now);

@@ -3,84 +3,186 @@
  * the StateSource that answers NACKs with current state and streams resyncs, without asking
  * the datapath thread anything synchronously.
  *
- * Records are stored in the ring's binary slot layout (ring.ts), in one growable slab, and
- * a Map from connection key to slot number keeps the order a walk needs (insertion order:
- * a connection created during a walk is still visited, as with a Map of records). Holding
+ * Records are stored in the ring's binary slot layout (ring.ts), in one growable slab. A Map
+ * from a 30-bit hash of the connection's identity to the first slot with that hash finds
+ * them (slots sharing a hash are chained); small-integer keys cost the Map no allocation,
+ * so a connection costs no JavaScript object at all for as long as it lives. Holding
  * connections as JS objects (a record and its four address arrays each) cost 1,234 bytes
- * of heap apiece (measured with 500,000) and made every major collection trace them all;
- * here it is one short string, one Map entry and 160 bytes of slab, 229 bytes in all.
- * Records are rebuilt on demand (NACK answers, walks): short-lived objects the young
- * generation collects cheaply.
+ * of heap apiece (measured with 500,000) and made every collection trace and promote them;
+ * here it is a Map entry, 160 bytes of slab and a few words of chain: about 200 bytes.
+ *
+ * A walk (entries()) follows the Map's insertion order, so a connection created during a
+ * walk is still visited; a hash that gains a second connection is moved to the end of the
+ * Map (delete + set), so that one is visited too (its chain-mate may be visited twice,
+ * which a walk tolerates). The hash is seeded per start: tuples chosen to collide need the
+ * seed, and a chain only ever costs the sync worker, never the packet path.
  */
-import { EventKind, recordKey, type StateRecord, type StateSource } from './state-record.js';
+import { EventKind, type StateRecord, type StateSource } from './state-record.js';
 import { SLOT_BYTES, readSlot, writeSlot } from './ring.js';
 
+const NONE = -1;
+
 export class StateMirror implements StateSource {
-  private readonly slots = new Map<string, number>();
+  /** Identity hash -> first slot of its chain. */
+  private readonly heads = new Map<number, number>();
   private slab: Uint8Array;
   private view: DataView;
+  /** Per slot: the next slot with the same hash (NONE ends the chain). */
+  private chain: Int32Array;
+  /** Per slot: 1 while it holds a connection. */
+  private live: Uint8Array;
   /** Slots never used yet start here; freed ones are reused first. */
   private highWater = 0;
   private readonly free: number[] = [];
+  private count = 0;
+  private readonly seed = (Math.random() * 0x40000000) | 0;
 
-  constructor(initialSlots = 1024) {
+  /** `hashMask` narrows the hash (tests: a few bits make every chain case common). */
+  constructor(initialSlots = 1024, private readonly hashMask = 0x3fffffff) {
     this.slab = new Uint8Array(initialSlots * SLOT_BYTES);
     this.view = new DataView(this.slab.buffer);
+    this.chain = new Int32Array(initialSlots);
+    this.live = new Uint8Array(initialSlots);
   }
 
   get size(): number {
-    return this.slots.size;
+    return this.count;
   }
 
   /** Follows one local event (new/update store the record, destroy forgets it). */
-  note(rec: StateRecord, key: string = recordKey(rec)): void {
+  note(rec: StateRecord): void {
+    const h = this.hash(rec);
+    const head = this.heads.get(h);
+    let prev = NONE;
+    let s = head ?? NONE;
+    while (s !== NONE && !this.same(s, rec)) {
+      prev = s;
+      s = this.chain[s]!;
+    }
     if (rec.kind === EventKind.Destroy) {
-      const s = this.slots.get(key);
-      if (s !== undefined) {
-        this.slots.delete(key);
-        this.free.push(s);
-      }
+      if (s === NONE) return;
+      const next = this.chain[s]!;
+      if (prev !== NONE) this.chain[prev] = next;
+      else if (next !== NONE) this.heads.set(h, next);
+      else this.heads.delete(h);
+      this.live[s] = 0;
+      this.free.push(s);
+      this.count--;
       return;
     }
-    let s = this.slots.get(key);
-    if (s === undefined) {
+    if (s === NONE) {
       s = this.take();
-      this.slots.set(key, s);
+      this.live[s] = 1;
+      this.chain[s] = NONE;
+      if (head === undefined) this.heads.set(h, s);
+      else {
+        // Append to the chain, and move the hash to the end of the Map so a walk in progress
+        // that already passed it still visits the new connection.
+        this.chain[prev] = s;
+        this.heads.delete(h);
+        this.heads.set(h, head);
+      }
+      this.count++;
     }
     writeSlot(this.view, this.slab, s * SLOT_BYTES, rec);
   }
 
-  get(key: string): StateRecord | undefined {
-    const s = this.slots.get(key);
-    return s === undefined ? undefined : readSlot(this.view, this.slab, s * SLOT_BYTES);
+  /** Current state of the connection `rec` identifies (zone, protocol, original tuple). */
+  get(rec: StateRecord): StateRecord | undefined {
+    for (let s = this.heads.get(this.hash(rec)) ?? NONE; s !== NONE; s = this.chain[s]!) {
+      if (this.same(s, rec)) return readSlot(this.view, this.slab, s * SLOT_BYTES);
+    }
+    return undefined;
   }
 
   entries(): Iterator<StateRecord> {
-    const it = this.slots.values();
+    const heads = this.heads.values();
+    // The chain of the hash being visited, copied when the walk reaches it: a slot freed
+    // and reused meanwhile must not lead the walk into another chain.
+    const pend: number[] = [];
+    let pi = 0;
     return {
       next: (): IteratorResult<StateRecord> => {
-        const r = it.next();
-        // The slab may have grown since the walk began: read through the current view.
-        return r.done ? { done: true, value: undefined } : { done: false, value: readSlot(this.view, this.slab, r.value * SLOT_BYTES) };
+        for (;;) {
+          while (pi < pend.length) {
+            const s = pend[pi++]!;
+            // Destroyed since the chain was copied: not sent. Reused by another connection:
+            // that one is current state too (a walk may send a connection twice).
+            if (this.live[s] === 1) return { done: false, value: readSlot(this.view, this.slab, s * SLOT_BYTES) };
+          }
+          const r = heads.next();
+          if (r.done) return { done: true, value: undefined };
+          pend.length = 0;
+          pi = 0;
+          for (let s = r.value; s !== NONE; s = this.chain[s]!) pend.push(s);
+        }
       },
     };
   }
 
   clear(): void {
-    this.slots.clear();
+    this.heads.clear();
+    this.live.fill(0);
     this.free.length = 0;
     this.highWater = 0;
+    this.count = 0;
+  }
+
+  /** Identity hash in 30 bits (a small integer for the Map): zone, protocol, family, ports, addresses. */
+  private hash(r: StateRecord): number {
+    let h = this.seed ^ Math.imul(r.zone | (r.proto << 16) | (r.family << 24), 0x9e3779b1);
+    h = mix(h, (r.origSport << 16) | r.origDport);
+    h = mixBytes(h, r.origSrc);
+    h = mixBytes(h, r.origDst);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return h & this.hashMask;
+  }
+
+  /** Slot `s` holds the connection `r` identifies. */
+  private same(s: number, r: StateRecord): boolean {
+    const o = s * SLOT_BYTES;
+    const b = this.slab;
+    const v = this.view;
+    if (b[o + 1] !== r.family || b[o + 2] !== r.proto || v.getUint16(o + 4, true) !== r.zone) return false;
+    if (v.getUint16(o + 8, true) !== r.origSport || v.getUint16(o + 10, true) !== r.origDport) return false;
+    const src = r.origSrc;
+    const dst = r.origDst;
+    for (let i = 0; i < src.length; i++) if (b[o + 72 + i] !== src[i]) return false;
+    for (let i = 0; i < dst.length; i++) if (b[o + 88 + i] !== dst[i]) return false;
+    return true;
   }
 
   private take(): number {
     const f = this.free.pop();
     if (f !== undefined) return f;
-    if ((this.highWater + 1) * SLOT_BYTES > this.slab.length) {
-      const next = new Uint8Array(this.slab.length * 2);
-      next.set(this.slab);
-      this.slab = next;
-      this.view = new DataView(next.buffer);
-    }
+    if (this.highWater >= this.chain.length) this.grow();
     return this.highWater++;
   }
+
+  private grow(): void {
+    const n = this.chain.length * 2;
+    const slab = new Uint8Array(n * SLOT_BYTES);
+    slab.set(this.slab);
+    this.slab = slab;
+    this.view = new DataView(slab.buffer);
+    const chain = new Int32Array(n);
+    chain.set(this.chain);
+    this.chain = chain;
+    const live = new Uint8Array(n);
+    live.set(this.live);
+    this.live = live;
+  }
+}
+
+function mix(h: number, w: number): number {
+  h ^= Math.imul(w, 0xcc9e2d51);
+  h = (h << 15) | (h >>> 17);
+  return Math.imul(h, 0x1b873593) + 0xe6546b64;
+}
+
+function mixBytes(h: number, b: Uint8Array): number {
+  for (let i = 0; i + 3 < b.length; i += 4) h = mix(h, (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!);
+  return h;
 }

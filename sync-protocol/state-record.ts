@@ -116,8 +116,8 @@ export function withKind(r: StateRecord, kind: EventKind): StateRecord {
  * state of the connections the lost message described) and when streaming a resync.
  */
 export interface StateSource {
-  /** Current state of the connection with this key, or undefined if it no longer exists. */
-  get(key: string): StateRecord | undefined;
+  /** Current state of the connection `rec` identifies (zone, protocol, original tuple), or undefined if it no longer exists. */
+  get(rec: StateRecord): StateRecord | undefined;
   /** Walks the whole table; must tolerate changes during the walk (Map iterators do). */
   entries(): Iterator<StateRecord>;
   readonly size: number;
