@@ -6,7 +6,7 @@
  * thin shells around it, so tests drive it through a simulated lossy link with a fake clock.
  */
 import {
-  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, isSequenced, peekSender,
+  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, isSequenced, peekSender, recordsOf,
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer } from './coalescer.js';
@@ -572,8 +572,8 @@ export class SyncEndpoint {
   private sendBatches(now: number): void {
     for (let i = 0; i < this.batches.length; i++) {
       const records = this.batches[i]!;
-      const seq = this.sender.record(MessageType.Data, records, 0, 0, 0, now);
-      this.send({ type: MessageType.Data, records, ...this.dataHeader(seq, now) }, now);
+      const seq = this.sender.record(MessageType.Data, null, 0, 0, 0, now);
+      this.sender.held(seq)!.datagram = this.send({ type: MessageType.Data, records, ...this.dataHeader(seq, now) }, now);
       this.stats.recordsSent += records.length;
       this.noteDataSent(now);
     }
@@ -596,9 +596,9 @@ export class SyncEndpoint {
       if (paced && this.sender.queued >= window) break;
       const records = this.bulk.take(budget);
       if (records.length > 0) {
-        const seq = this.sender.record(MessageType.ResyncChunk, records, this.bulk.bulkId, 0, 0, now);
+        const seq = this.sender.record(MessageType.ResyncChunk, null, this.bulk.bulkId, 0, 0, now);
         if (this.bulk.firstSeq === -1) this.bulk.firstSeq = seq;
-        this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) }, now);
+        this.sender.held(seq)!.datagram = this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) }, now);
       } else {
         const bulkId = this.bulk.bulkId;
         const count = this.bulk.count;
@@ -621,7 +621,7 @@ export class SyncEndpoint {
       this.send({ type: MessageType.ResyncDone, bulkId: e.bulkId, firstSeq: e.firstSeq, count: e.count, ...h }, now);
       return;
     }
-    const recs = e.records ?? [];
+    const recs = e.datagram === null ? [] : recordsOf(e.datagram);
     const current: StateRecord[] = new Array(recs.length);
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
@@ -634,12 +634,13 @@ export class SyncEndpoint {
     else this.send({ type: MessageType.Data, records: current, ...h }, now);
   }
 
-  private send(msg: Message, now: number): void {
+  private send(msg: Message, now: number): Buffer {
     const b = encodeMessage(msg, this.cfg.key);
     this.outbox.push(b);
     this.stats.msgsSent++;
     this.stats.bytesSent += b.length;
     void now;
+    return b;
   }
 }
 

@@ -84,7 +84,7 @@ describe('ReliableReceiver', () => {
 describe('ReliableSender', () => {
   it('answers a NACK with the held entries, once per resend interval', () => {
     const tx = new ReliableSender(txOpts);
-    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
     tx.answerNack(2, 3, 5, 10, a);
     assert.deepEqual(a.resend.map((e) => e.seq), [3, 4, 5]);
@@ -95,7 +95,7 @@ describe('ReliableSender', () => {
 
   it('ignores the part of a NACK beyond what was sent', () => {
     const tx = new ReliableSender(txOpts);
-    for (let i = 0; i < 3; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    for (let i = 0; i < 3; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
     tx.answerNack(2, 1, 0x7fffffff, 10, a);
     assert.deepEqual(a.resend.map((e) => e.seq), [1, 2]);
@@ -104,7 +104,7 @@ describe('ReliableSender', () => {
 
   it('reports evicted sequences as lost', () => {
     const tx = new ReliableSender({ ...txOpts, queueSize: 8 });
-    for (let i = 0; i < 20; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    for (let i = 0; i < 20; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
     const a: NackAnswer = { resend: [], lost: [] };
     tx.answerNack(2, 5, 14, 10, a);
     assert.deepEqual(a.lost, [5, 11]);
@@ -113,7 +113,7 @@ describe('ReliableSender', () => {
 
   it('answers a NACK overtaken by the repair with nothing, not LOST', () => {
     const tx = new ReliableSender({ ...txOpts, queueSize: 8 });
-    for (let i = 0; i < 12; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    for (let i = 0; i < 12; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
     tx.onAck(2, 9, 0); // peer 2 has everything up to 9; the queue is trimmed
     const a: NackAnswer = { resend: [], lost: [] };
     tx.answerNack(2, 3, 9, 10, a); // left peer 2 before its repairs arrived
@@ -127,7 +127,7 @@ describe('ReliableSender', () => {
 
   it('drops what every live peer acknowledged, and stops waiting for a silent peer', () => {
     const tx = new ReliableSender(txOpts);
-    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, [], 0, 0, 0, 0);
+    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
     tx.onAck(2, 3, 0);
     tx.onAck(1, 7, 0);
     assert.equal(tx.queued, 6);

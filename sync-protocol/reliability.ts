@@ -9,14 +9,17 @@
  */
 import { MessageType } from './wire.js';
 import { seqAdd, seqDiff, seqLe, seqLt } from './serial.js';
-import type { StateRecord } from './state-record.js';
 
 /** One sequenced message as the sender remembers it. */
 export interface SentEntry {
   seq: number;
   type: MessageType;
-  /** Records of DATA / RESYNC_CHUNK (their keys say which connections to resend). */
-  records: StateRecord[] | null;
+  /**
+   * The datagram as sent (DATA / RESYNC_CHUNK: its records say which connections to resend
+   * with their current state). Bytes, not record objects: every message stays held until
+   * acknowledged, and objects held that long are what the collector copies and promotes.
+   */
+  datagram: Uint8Array | null;
   bulkId: number;
   /** RESYNC_DONE fields. */
   firstSeq: number;
@@ -69,13 +72,13 @@ export class ReliableSender {
   }
 
   /** Takes the next sequence number for a message and remembers it (evicting the oldest when full). */
-  record(type: MessageType, records: StateRecord[] | null, bulkId: number, firstSeq: number, count: number, now: number): number {
+  record(type: MessageType, datagram: Uint8Array | null, bulkId: number, firstSeq: number, count: number, now: number): number {
     const seq = this.next;
     if (this.queued >= this.ring.length) {
       this.ring[this.oldest & this.mask] = undefined;
       this.oldest = seqAdd(this.oldest, 1);
     }
-    this.ring[seq & this.mask] = { seq, type, records, bulkId, firstSeq, count, lastSentAt: now };
+    this.ring[seq & this.mask] = { seq, type, datagram, bulkId, firstSeq, count, lastSentAt: now };
     this.next = seqAdd(seq, 1);
     return seq;
   }

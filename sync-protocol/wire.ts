@@ -220,6 +220,20 @@ export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
   return out;
 }
 
+/**
+ * The records of a DATA or RESYNC_CHUNK datagram this node encoded itself (its resend queue
+ * keeps datagrams, not records). Not for received bytes: nothing is authenticated here.
+ */
+export function recordsOf(datagram: Uint8Array): StateRecord[] {
+  const type = datagram[3];
+  const prefix = type === MessageType.ResyncChunk ? 4 : 0;
+  const records = type === MessageType.Data || type === MessageType.ResyncChunk
+    ? decodeRecords(datagram.subarray(HEADER_LEN + prefix, datagram.length - MAC_LEN))
+    : null;
+  if (records === null) throw new Error('not a DATA or RESYNC_CHUNK datagram of this node');
+  return records;
+}
+
 /** Sender node id of a datagram without authenticating it (-1 if too short): drop own messages cheaply. */
 export function peekSender(bytes: Uint8Array): number {
   if (bytes.length < HEADER_LEN) return -1;
