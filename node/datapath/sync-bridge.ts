@@ -75,8 +75,10 @@ class RecordWriter {
 }
 
 function copyAddr(dst: Uint8Array, src: Uint8Array): void {
-  dst.fill(0);
-  dst.set(src.subarray(0, Math.min(16, src.length)));
+  // Byte by byte: no view object per call (this runs per replica on the datapath thread).
+  const n = Math.min(16, src.length);
+  for (let i = 0; i < n; i++) dst[i] = src[i]!;
+  for (let i = n; i < 16; i++) dst[i] = 0;
 }
 
 export class SyncBridge implements StateSink {
