@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
-import { Coalescer } from './coalescer.js';
-import { EventKind, type StateRecord } from './state-record.js';
+import { Coalescer, type Batch } from './coalescer.js';
+import { EventKind, withKind, type StateRecord } from './state-record.js';
 import { encodeMessage, MessageType, recordBudget } from './wire.js';
 import { makeRecord } from './testing/fixtures.js';
 
+/** Batches as the records they send (each with the kind it is sent with). */
+function records(batches: Batch<StateRecord>[]): StateRecord[][] {
+  return batches.map((b) => b.items.map((r, i) => withKind(r, b.kinds[i]!)));
+}
+
 function drainAll(c: Coalescer, now: number): StateRecord[][] {
-  const out: StateRecord[][] = [];
+  const out: Batch<StateRecord>[] = [];
   c.drain(now, out);
-  return out;
+  return records(out);
 }
 
 describe('Coalescer', () => {
   it('keeps only the latest of several updates', () => {
     const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
-    c.push(makeRecord(1, EventKind.Update, 1, 1), 0);
-    c.push(makeRecord(1, EventKind.Update, 2, 2), 0);
-    c.push(makeRecord(1, EventKind.Update, 3, 3), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 1, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 2, 2), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 3, 3), 0);
     const out = drainAll(c, 2);
     assert.equal(out.length, 1);
     assert.equal(out[0]!.length, 1);
@@ -25,18 +30,18 @@ describe('Coalescer', () => {
 
   it('cancels new followed by destroy in the same batch', () => {
     const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
-    c.push(makeRecord(1, EventKind.New, 1), 0);
-    c.push(makeRecord(2, EventKind.New, 1), 0);
-    c.push(makeRecord(1, EventKind.Update, 1), 0);
-    c.push(makeRecord(1, EventKind.Destroy, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.New, 1), 0);
+    c.pushRecord(makeRecord(2, EventKind.New, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.Destroy, 1), 0);
     const out = drainAll(c, 5);
     assert.deepEqual(out.map((b) => b.map((r) => r.origSrc[3])), [[2]]);
   });
 
   it('turns new + update into new carrying the latest data', () => {
     const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
-    c.push(makeRecord(1, EventKind.New, 1, 1), 0);
-    c.push(makeRecord(1, EventKind.Update, 2, 9), 0);
+    c.pushRecord(makeRecord(1, EventKind.New, 1, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 2, 9), 0);
     const r = drainAll(c, 2)[0]![0]!;
     assert.equal(r.kind, EventKind.New);
     assert.equal(r.mark, 9);
@@ -44,17 +49,17 @@ describe('Coalescer', () => {
 
   it('turns update + destroy into destroy, and destroy + new into new', () => {
     const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
-    c.push(makeRecord(1, EventKind.Update, 1), 0);
-    c.push(makeRecord(1, EventKind.Destroy, 2), 0);
-    c.push(makeRecord(2, EventKind.Destroy, 1), 0);
-    c.push(makeRecord(2, EventKind.New, 2, 5), 0);
+    c.pushRecord(makeRecord(1, EventKind.Update, 1), 0);
+    c.pushRecord(makeRecord(1, EventKind.Destroy, 2), 0);
+    c.pushRecord(makeRecord(2, EventKind.Destroy, 1), 0);
+    c.pushRecord(makeRecord(2, EventKind.New, 2, 5), 0);
     const b = drainAll(c, 2)[0]!;
     assert.deepEqual(b.map((r) => [r.origSrc[3], r.kind]), [[1, EventKind.Destroy], [2, EventKind.New]]);
   });
 
   it('holds a small batch until the flush delay, then sends it', () => {
     const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
-    c.push(makeRecord(1, EventKind.New, 1), 10);
+    c.pushRecord(makeRecord(1, EventKind.New, 1), 10);
     assert.equal(drainAll(c, 11.9).length, 0);
     assert.equal(c.dueAt(), 12);
     assert.equal(drainAll(c, 12).length, 1);
@@ -65,7 +70,7 @@ describe('Coalescer', () => {
   it('sends full datagrams at once and keeps the remainder, each within the MTU', () => {
     const mtu = 1500;
     const c = new Coalescer({ mtu, flushDelayMs: 1000 });
-    for (let i = 0; i < 500; i++) c.push(makeRecord(i, EventKind.New, i + 0.5), 0);
+    for (let i = 0; i < 500; i++) c.pushRecord(makeRecord(i, EventKind.New, i + 0.5), 0);
     const out = drainAll(c, 0);
     assert.ok(out.length >= 5, `only ${out.length} full datagrams`);
     assert.ok(c.size > 0 && c.size < out[0]!.length, 'remainder waits for the delay');
@@ -76,9 +81,9 @@ describe('Coalescer', () => {
       assert.ok(bytes.length + 48 > mtu - 120, `datagram ${bytes.length} badly filled (budget ${budget})`);
     }
     const seen = new Set(out.flat().map((r) => r.origSrc.join('.')));
-    const rest: StateRecord[][] = [];
+    const rest: Batch<StateRecord>[] = [];
     c.flush(rest);
-    for (const r of rest.flat()) seen.add(r.origSrc.join('.'));
+    for (const r of records(rest).flat()) seen.add(r.origSrc.join('.'));
     assert.equal(seen.size, 500);
   });
 });

@@ -12,13 +12,20 @@
  * A batch is flushed when it fills a datagram, or `flushDelayMs` after its oldest event.
  */
 import { recordBudget, recordSize } from './wire.js';
-import { EventKind, recordKey, withKind, type StateRecord } from './state-record.js';
+import { EventKind, recordKey, type StateRecord } from './state-record.js';
 
-interface Slot {
+/** What the coalescer holds for one connection: a record, or where one is stored (the endpoint's mirror slot). */
+interface Pending<T> {
   kind: EventKind;
-  rec: StateRecord;
+  item: T;
   size: number;
   at: number;
+}
+
+/** One datagram's worth: items and the kind each is sent with (parallel arrays). */
+export interface Batch<T> {
+  items: T[];
+  kinds: EventKind[];
 }
 
 export interface CoalescerOptions {
@@ -30,13 +37,15 @@ export interface CoalescerOptions {
   prefixBytes?: number;
 }
 
-export class Coalescer {
-  private readonly pending = new Map<string, Slot>();
+export class Coalescer<T = StateRecord> {
+  private readonly pending = new Map<string | number, Pending<T>>();
   private bytes = 0;
   readonly budget: number;
   /** Events absorbed by merging or cancelling (for metrics). */
   merged = 0;
   cancelled = 0;
+  /** Called with an item that leaves without being sent (new + destroy cancelled out). */
+  onDrop: ((item: T) => void) | null = null;
 
   constructor(private readonly opts: CoalescerOptions) {
     this.budget = recordBudget(opts.mtu, opts.prefixBytes ?? 0);
@@ -48,31 +57,38 @@ export class Coalescer {
     return this.pending.size;
   }
 
-  /** `key` is recordKey(rec), when the caller has it already. */
-  push(rec: StateRecord, now: number, key: string = recordKey(rec)): void {
-    const size = recordSize(rec);
+  /** A state record (its key and size are computed here). */
+  pushRecord(this: Coalescer<StateRecord>, rec: StateRecord, now: number): void {
+    this.push(recordKey(rec), rec.kind, rec, recordSize(rec), now);
+  }
+
+  /** An event of kind `kind` for the connection `key`, carried by `item` of `size` encoded bytes. */
+  push(key: string | number, kind: EventKind, item: T, size: number, now: number): void {
     const slot = this.pending.get(key);
     if (slot === undefined) {
-      this.pending.set(key, { kind: rec.kind, rec, size, at: now });
+      this.pending.set(key, { kind, item, size, at: now });
       this.bytes += size;
       return;
     }
     const prev = slot.kind;
-    if (rec.kind === EventKind.Destroy) {
+    if (kind === EventKind.Destroy) {
       if (prev === EventKind.New) {
         this.pending.delete(key);
         this.bytes -= slot.size;
         this.cancelled += 2;
+        if (slot.item !== item) this.onDrop?.(slot.item);
+        this.onDrop?.(item);
         return;
       }
       slot.kind = EventKind.Destroy;
-    } else if (rec.kind === EventKind.New) {
+    } else if (kind === EventKind.New) {
       slot.kind = EventKind.New;
     } else {
       slot.kind = prev === EventKind.New ? EventKind.New : EventKind.Update;
     }
     this.bytes += size - slot.size;
-    slot.rec = rec;
+    if (slot.item !== item) this.onDrop?.(slot.item);
+    slot.item = item;
     slot.size = size;
     this.merged++;
   }
@@ -87,22 +103,23 @@ export class Coalescer {
    * Appends the batches ready at `now` to `out`: every full datagram, and everything
    * pending once the oldest event has waited `flushDelayMs`.
    */
-  drain(now: number, out: StateRecord[][]): void {
+  drain(now: number, out: Batch<T>[]): void {
     while (this.bytes >= this.budget) out.push(this.takeBatch());
     if (this.pending.size > 0 && now >= this.dueAt()) this.flush(out);
   }
 
   /** Appends everything pending, packed into datagrams, to `out`. */
-  flush(out: StateRecord[][]): void {
+  flush(out: Batch<T>[]): void {
     while (this.pending.size > 0) out.push(this.takeBatch());
   }
 
-  private takeBatch(): StateRecord[] {
-    const batch: StateRecord[] = [];
+  private takeBatch(): Batch<T> {
+    const batch: Batch<T> = { items: [], kinds: [] };
     let used = 0;
     for (const [key, slot] of this.pending) {
-      if (batch.length > 0 && used + slot.size > this.budget) break;
-      batch.push(withKind(slot.rec, slot.kind));
+      if (batch.items.length > 0 && used + slot.size > this.budget) break;
+      batch.items.push(slot.item);
+      batch.kinds.push(slot.kind);
       used += slot.size;
       this.bytes -= slot.size;
       this.pending.delete(key);

@@ -6,10 +6,11 @@
  * thin shells around it, so tests drive it through a simulated lossy link with a fake clock.
  */
 import {
-  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, isSequenced, peekSender, recordsOf,
+  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, encodeSlotsMessage, isSequenced, peekSender, recordsOf, slotRecordSize,
   type DecodeError, type Message,
 } from './wire.js';
-import { Coalescer } from './coalescer.js';
+import { Coalescer, type Batch } from './coalescer.js';
+import { SLOT_BYTES, writeSlot } from './ring.js';
 import { ReplayVerdict, ReplayWindow } from './replay-window.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
@@ -147,8 +148,9 @@ export class SyncEndpoint {
   readonly cfg: Required2<SyncConfig>;
   readonly stats = new SyncStats();
   readonly source: StateSource;
-  private readonly mirror: StateMirror | null;
-  private readonly coalescer: Coalescer;
+  private readonly mirror: StateMirror;
+  /** Mirror slot numbers of the events waiting to be sent. */
+  private readonly coalescer: Coalescer<number>;
   private readonly sender: ReliableSender;
   private readonly bulk: BulkSender;
   private readonly peers = new Map<number, Peer>();
@@ -162,24 +164,29 @@ export class SyncEndpoint {
   private lastAuthFailAt = -Infinity;
   private nextAliveAt = 0;
   private nextBulkAt = 0;
-  private readonly batches: StateRecord[][] = [];
+  private readonly batches: Batch<number>[] = [];
+  private readonly slotOffsets: number[] = [];
+  private readonly scratch = new Uint8Array(SLOT_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly nackRanges: number[] = [];
   private readonly answer: NackAnswer = { resend: [], lost: [] };
 
   /**
-   * `source` answers NACKs and resyncs with current state; when omitted the endpoint keeps a
-   * StateMirror of its own from the local events it is given.
+   * Local events go to `localEvent`/`localSlot`; the endpoint keeps a StateMirror of them
+   * that answers NACKs and resyncs with current state.
    */
-  constructor(cfg: SyncConfig, private readonly sink: StateSink, source?: StateSource) {
+  constructor(cfg: SyncConfig, private readonly sink: StateSink) {
     this.cfg = {
       ...SYNC_DEFAULTS,
       initialSeq: (Math.random() * 0x100000000) >>> 0,
       ...stripUndefined(cfg),
     } as Required2<SyncConfig>;
     if (this.cfg.nodeId <= 0 || this.cfg.nodeId > 0xffffffff) throw new RangeError('nodeId must be 1..2^32-1');
-    this.mirror = source === undefined ? new StateMirror() : null;
-    this.source = source ?? this.mirror!;
-    this.coalescer = new Coalescer({ mtu: this.cfg.mtu, flushDelayMs: this.cfg.flushDelayMs });
+    this.mirror = new StateMirror();
+    this.source = this.mirror;
+    this.coalescer = new Coalescer<number>({ mtu: this.cfg.mtu, flushDelayMs: this.cfg.flushDelayMs });
+    // A new + destroy that cancelled out: the destroyed connection's slot is free again.
+    this.coalescer.onDrop = (m) => this.mirror.release(m);
     this.sender = new ReliableSender({
       initialSeq: this.cfg.initialSeq,
       queueSize: this.cfg.resendQueueSize,
@@ -230,17 +237,30 @@ export class SyncEndpoint {
 
   /** A state change of a local connection (never one injected from a peer: no echo loops). */
   localEvent(rec: StateRecord, now: number): void {
-    if (rec.stamp < this.localFloor) {
+    writeSlot(this.scratchView, this.scratch, 0, rec);
+    this.localSlot(this.scratchView, this.scratch, 0, now);
+  }
+
+  /**
+   * localEvent() for an event in a ring-layout slot (ring.ts) at byte offset `o` of `b`,
+   * read in place: the sync worker's path from the ring, which makes no JavaScript object
+   * per event (the mirror copies the slot, the coalescer keeps the mirror's slot number and
+   * the message is written from it).
+   */
+  localSlot(v: DataView, b: Uint8Array, o: number, now: number): void {
+    let stamp = v.getFloat64(o + 64, true);
+    if (stamp < this.localFloor) {
       // Already reflected in the dump given to rebuildLocal (events queued before it).
       this.stats.localStale++;
       return;
     }
     // Stamps are the per-connection version the receivers compare: keep them strictly
     // increasing (a datapath that stamps once per batch gives equal stamps).
-    if (rec.stamp <= this.lastLocalStamp) rec = { ...rec, stamp: this.lastLocalStamp + 1e-6 };
-    this.lastLocalStamp = rec.stamp;
-    this.mirror?.note(rec);
-    this.coalescer.push(rec, now);
+    if (stamp <= this.lastLocalStamp) stamp = this.lastLocalStamp + 1e-6;
+    this.lastLocalStamp = stamp;
+    const m = this.mirror.noteSlot(v, b, o, stamp, true);
+    const mirror = this.mirror;
+    this.coalescer.push(m, b[o] as EventKind, m, slotRecordSize(mirror.slabView, mirror.slabBytes, m * SLOT_BYTES), now);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);
@@ -252,12 +272,14 @@ export class SyncEndpoint {
    * `dumpTime` (syncClock) and stream it to every peer. Receivers apply the walk and, once it
    * is complete, remove replicas it did not refresh, so connections destroyed while events
    * were lost disappear there too. Events stamped before `dumpTime` are ignored from now on.
-   * With an external StateSource, pass no records: the source is already current.
+   * `records` null: keep the mirror as it is (it is current).
    */
   rebuildLocal(records: Iterable<StateRecord> | null, dumpTime: number, now: number): void {
+    // What is batched refers to the mirror's slots: send it before the mirror is rebuilt.
+    this.flush(now);
     this.localFloor = dumpTime;
     if (dumpTime > this.lastLocalStamp) this.lastLocalStamp = dumpTime;
-    if (this.mirror !== null && records !== null) {
+    if (records !== null) {
       this.mirror.clear();
       for (const r of records) this.mirror.note(r);
     }
@@ -570,11 +592,18 @@ export class SyncEndpoint {
   }
 
   private sendBatches(now: number): void {
+    const mirror = this.mirror;
     for (let i = 0; i < this.batches.length; i++) {
-      const records = this.batches[i]!;
+      const { items, kinds } = this.batches[i]!;
+      const at = this.slotOffsets;
+      at.length = items.length;
+      for (let k = 0; k < items.length; k++) at[k] = items[k]! * SLOT_BYTES;
       const seq = this.sender.record(MessageType.Data, null, 0, 0, 0, now);
-      this.sender.held(seq)!.datagram = this.send({ type: MessageType.Data, records, ...this.dataHeader(seq, now) }, now);
-      this.stats.recordsSent += records.length;
+      const b = encodeSlotsMessage(this.dataHeader(seq, now), mirror.slabView, mirror.slabBytes, at, kinds, this.cfg.key);
+      for (let k = 0; k < items.length; k++) mirror.release(items[k]!);
+      this.sender.held(seq)!.datagram = b;
+      this.sent(b);
+      this.stats.recordsSent += items.length;
       this.noteDataSent(now);
     }
     this.batches.length = 0;
@@ -636,11 +665,15 @@ export class SyncEndpoint {
 
   private send(msg: Message, now: number): Buffer {
     const b = encodeMessage(msg, this.cfg.key);
+    this.sent(b);
+    void now;
+    return b;
+  }
+
+  private sent(b: Buffer): void {
     this.outbox.push(b);
     this.stats.msgsSent++;
     this.stats.bytesSent += b.length;
-    void now;
-    return b;
   }
 }
 

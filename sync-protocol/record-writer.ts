@@ -35,6 +35,48 @@ export class RecordWriter {
     return this.buf.subarray(0, this.at);
   }
 
+  /**
+   * The CBOR array of the records stored in ring-layout slots (ring.ts) at byte offsets
+   * `at` of `bytes`, each sent with kind `kinds[i]`: the same bytes as write() of the
+   * records those slots hold, without making the records. Same lifetime as write().
+   */
+  writeSlots(view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[]): Uint8Array {
+    this.at = 0;
+    this.head(4, at.length);
+    for (let i = 0; i < at.length; i++) this.slotRecord(view, bytes, at[i]!, kinds[i]!);
+    return this.buf.subarray(0, this.at);
+  }
+
+  private slotRecord(v: DataView, b: Uint8Array, o: number, kind: number): void {
+    this.room(64 + 4 * 17 + 8 * 13 + 32);
+    const family = b[o + 1]!;
+    const alen = family === 4 ? 4 : 16;
+    this.bytes3(RECORD_TAG);
+    this.head(4, FIELD_COUNT);
+    this.num(kind); this.num(family); this.num(b[o + 2]!); this.num(v.getUint16(o + 4, true));
+    this.bstrAt(b, o + 72, alen); this.bstrAt(b, o + 88, alen); this.num(v.getUint16(o + 8, true)); this.num(v.getUint16(o + 10, true));
+    this.bstrAt(b, o + 104, alen); this.bstrAt(b, o + 120, alen); this.num(v.getUint16(o + 12, true)); this.num(v.getUint16(o + 14, true));
+    this.num(b[o + 3]!);
+    this.num(v.getUint32(o + 24, true)); this.num(v.getUint32(o + 28, true)); this.num(v.getUint32(o + 32, true)); this.num(v.getUint32(o + 152, true)); this.num(b[o + 18]!); this.num(b[o + 19]!);
+    this.num(v.getUint32(o + 36, true)); this.num(v.getUint32(o + 40, true)); this.num(v.getUint32(o + 44, true)); this.num(v.getUint32(o + 156, true)); this.num(b[o + 20]!); this.num(b[o + 21]!);
+    this.num(v.getUint32(o + 48, true)); this.num(v.getUint32(o + 52, true)); this.num(v.getFloat64(o + 56, true));
+    if (b[o + 6] === 0) this.buf[this.at++] = 0xf6;
+    else {
+      this.bytes3(NAT_TAG);
+      this.head(4, 3);
+      this.num(b[o + 7]!);
+      this.bstrAt(b, o + 136, alen);
+      this.num(v.getUint16(o + 16, true));
+    }
+    this.num(v.getFloat64(o + 64, true));
+  }
+
+  private bstrAt(src: Uint8Array, from: number, len: number): void {
+    this.head(2, len);
+    for (let i = 0; i < len; i++) this.buf[this.at + i] = src[from + i]!;
+    this.at += len;
+  }
+
   private record(r: StateRecord): void {
     this.room(64 + 4 * 17 + 8 * 13 + (r.nat === null ? 0 : 32));
     this.bytes3(RECORD_TAG);

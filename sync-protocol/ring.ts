@@ -117,7 +117,22 @@ export class EventRing {
     return res.async ? res.value : null;
   }
 
-  /** The next event as a record (allocates: the worker is not the packet path), or undefined. */
+  /**
+   * Byte offset (into `slotView` / `slotBytes`) of the next event, read in place, or -1 when
+   * the ring is empty. The slot stays the consumer's until advance().
+   */
+  peek(): number {
+    const rd = Atomics.load(this.ctrl, R);
+    if (rd === Atomics.load(this.ctrl, W)) return -1;
+    return (rd & this.mask) * SLOT_BYTES;
+  }
+
+  /** Done with the slot peek() gave: the producer may reuse it. */
+  advance(): void {
+    Atomics.store(this.ctrl, R, (Atomics.load(this.ctrl, R) + 1) | 0);
+  }
+
+  /** The next event as a record (allocates), or undefined. */
   pop(): StateRecord | undefined {
     const rd = Atomics.load(this.ctrl, R);
     if (rd === Atomics.load(this.ctrl, W)) return undefined;

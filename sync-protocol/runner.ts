@@ -79,10 +79,14 @@ export class SyncRunner {
       if (ring.takeResyncNeeded()) this.opts.onRingOverflow?.();
       const max = this.opts.ringBatch ?? 4096;
       let i = 0;
+      // Each event is read where it lies in the ring, no record made (localSlot).
+      const v = ring.slotView;
+      const b = ring.slotBytes;
       for (; i < max; i++) {
-        const r = ring.pop();
-        if (r === undefined) break;
-        this.endpoint.localEvent(r, now);
+        const o = ring.peek();
+        if (o < 0) break;
+        this.endpoint.localSlot(v, b, o, now);
+        ring.advance();
       }
       more = i === max;
       now = this.clock();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, type StateRecord } from './state-record.js';
 import { makeRecord } from './testing/fixtures.js';
+import { SLOT_BYTES, readSlot, writeSlot } from './ring.js';
 
 function v6(i: number): StateRecord {
   const a = new Uint8Array(16).fill(0x20);
@@ -34,6 +35,32 @@ describe('StateMirror', () => {
     m.note(makeRecord(77, EventKind.Destroy, 3)); // unknown: nothing happens
     assert.equal(m.get(makeRecord(1, EventKind.New, 0)), undefined);
     assert.equal(m.size, 1);
+  });
+
+  it('keeps a destroyed connection\'s slot, with its tuple, until the coalescer releases it', () => {
+    const m = new StateMirror(4);
+    const slot = new Uint8Array(SLOT_BYTES);
+    const v = new DataView(slot.buffer);
+    const event = (r: StateRecord, pin = true) => {
+      writeSlot(v, slot, 0, r);
+      return m.noteSlot(v, slot, 0, r.stamp + 0.5, pin);
+    };
+    const a = event(makeRecord(1, EventKind.New, 1));
+    assert.equal(event(makeRecord(1, EventKind.Update, 2, 7)), a, 'the same connection, the same slot');
+    assert.equal(readSlot(m.slabView, m.slabBytes, a * SLOT_BYTES).stamp, 2.5, 'the stamp given, not the slot\'s');
+    assert.equal(event(makeRecord(1, EventKind.Destroy, 3)), a, 'a pending update becomes the destroy');
+    assert.equal(m.size, 0);
+    assert.equal(m.get(makeRecord(1, EventKind.New, 0)), undefined);
+    const b = event(makeRecord(1, EventKind.New, 4)); // the tuple again, while the destroy waits
+    assert.notEqual(b, a, 'a slot held for a destroy is not reused');
+    const held = readSlot(m.slabView, m.slabBytes, a * SLOT_BYTES);
+    assert.deepEqual([held.kind, held.origSrc[3], held.stamp], [EventKind.Destroy, 1, 3.5]);
+    m.release(a);
+    m.release(b);
+    assert.equal(event(makeRecord(9, EventKind.New, 5)), a, 'released: free again');
+    assert.equal(event(makeRecord(50, EventKind.Destroy, 6)) >= 0, true, 'an unknown connection\'s destroy still gets a slot to be sent from');
+    assert.equal(event(makeRecord(51, EventKind.Destroy, 6), false), -1);
+    assert.equal(m.size, 2);
   });
 
   it('walks every connection once in insertion order, visiting those created during the walk and not those destroyed, across growth', () => {

@@ -29,8 +29,14 @@ export class StateMirror implements StateSource {
   private view: DataView;
   /** Per slot: the next slot with the same hash (NONE ends the chain). */
   private chain: Int32Array;
-  /** Per slot: 1 while it holds a connection. */
+  /** Per slot: 1 while it holds a connection (in the index; walks visit it). */
   private live: Uint8Array;
+  /** Per slot: held by the coalescer (see noteSlot). */
+  private pinned: Uint8Array;
+  /** Per slot: holds a destroyed connection until released. */
+  private dead: Uint8Array;
+  private readonly scratch = new Uint8Array(SLOT_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
   /** Slots never used yet start here; freed ones are reused first. */
   private highWater = 0;
   private readonly free: number[] = [];
@@ -43,6 +49,8 @@ export class StateMirror implements StateSource {
     this.view = new DataView(this.slab.buffer);
     this.chain = new Int32Array(initialSlots);
     this.live = new Uint8Array(initialSlots);
+    this.pinned = new Uint8Array(initialSlots);
+    this.dead = new Uint8Array(initialSlots);
   }
 
   get size(): number {
@@ -51,26 +59,42 @@ export class StateMirror implements StateSource {
 
   /** Follows one local event (new/update store the record, destroy forgets it). */
   note(rec: StateRecord): void {
-    const h = this.hash(rec);
+    writeSlot(this.scratchView, this.scratch, 0, rec);
+    this.noteSlot(this.scratchView, this.scratch, 0, rec.stamp, false);
+  }
+
+  /**
+   * Follows one local event stored in a ring-layout slot (`b`/`v` at byte offset `o`), with
+   * `stamp` in place of the slot's own. With `pin`, returns the mirror slot that holds the
+   * event's data until release(): the coalescer keeps slot numbers, not records, and a
+   * destroyed connection's slot must still hold its tuple until the destroy is sent.
+   * Without `pin` the result is -1.
+   */
+  noteSlot(v: DataView, b: Uint8Array, o: number, stamp: number, pin: boolean): number {
+    const h = this.hashAt(v, b, o);
     const head = this.heads.get(h);
     let prev = NONE;
     let s = head ?? NONE;
-    while (s !== NONE && !this.same(s, rec)) {
+    while (s !== NONE && !this.sameAt(s, v, b, o)) {
       prev = s;
       s = this.chain[s]!;
     }
-    if (rec.kind === EventKind.Destroy) {
-      if (s === NONE) return;
-      const next = this.chain[s]!;
-      if (prev !== NONE) this.chain[prev] = next;
-      else if (next !== NONE) this.heads.set(h, next);
-      else this.heads.delete(h);
-      this.live[s] = 0;
-      this.free.push(s);
-      this.count--;
-      return;
-    }
-    if (s === NONE) {
+    if (b[o] === EventKind.Destroy) {
+      if (s !== NONE) {
+        const next = this.chain[s]!;
+        if (prev !== NONE) this.chain[prev] = next;
+        else if (next !== NONE) this.heads.set(h, next);
+        else this.heads.delete(h);
+        this.live[s] = 0;
+        this.count--;
+        if (!pin && this.pinned[s] === 0) {
+          this.free.push(s);
+          return NONE;
+        }
+      } else if (!pin) return NONE;
+      else s = this.take(); // unknown here: still sent (the peer may know it)
+      this.dead[s] = 1;
+    } else if (s === NONE) {
       s = this.take();
       this.live[s] = 1;
       this.chain[s] = NONE;
@@ -84,7 +108,29 @@ export class StateMirror implements StateSource {
       }
       this.count++;
     }
-    writeSlot(this.view, this.slab, s * SLOT_BYTES, rec);
+    const at = s * SLOT_BYTES;
+    this.slab.set(b.subarray(o, o + SLOT_BYTES), at);
+    this.view.setFloat64(at + 64, stamp, true);
+    if (!pin) return NONE;
+    this.pinned[s] = 1;
+    return s;
+  }
+
+  /** The coalescer is done with slot `m` (sent or cancelled): a destroyed connection's slot is free again. */
+  release(m: number): void {
+    this.pinned[m] = 0;
+    if (this.dead[m] === 1) {
+      this.dead[m] = 0;
+      this.free.push(m);
+    }
+  }
+
+  /** The slab and its view, for reading slots in place (byte offset = slot * SLOT_BYTES); valid until the next note. */
+  get slabView(): DataView {
+    return this.view;
+  }
+  get slabBytes(): Uint8Array {
+    return this.slab;
   }
 
   /** Current state of the connection `rec` identifies (zone, protocol, original tuple). */
@@ -120,9 +166,12 @@ export class StateMirror implements StateSource {
     };
   }
 
+  /** Forgets everything (nothing may be pinned: flush the coalescer first). */
   clear(): void {
     this.heads.clear();
     this.live.fill(0);
+    this.pinned.fill(0);
+    this.dead.fill(0);
     this.free.length = 0;
     this.highWater = 0;
     this.count = 0;
@@ -138,6 +187,32 @@ export class StateMirror implements StateSource {
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     return h & this.hashMask;
+  }
+
+  /** hash() of the connection in the ring-layout slot at `o` of `b` (the same value for the same connection). */
+  private hashAt(v: DataView, b: Uint8Array, o: number): number {
+    const family = b[o + 1]!;
+    let h = this.seed ^ Math.imul(v.getUint16(o + 4, true) | (b[o + 2]! << 16) | (family << 24), 0x9e3779b1);
+    h = mix(h, (v.getUint16(o + 8, true) << 16) | v.getUint16(o + 10, true));
+    const alen = family === 4 ? 4 : 16;
+    for (let i = 0; i < alen; i += 4) h = mix(h, (b[o + 72 + i]! << 24) | (b[o + 73 + i]! << 16) | (b[o + 74 + i]! << 8) | b[o + 75 + i]!);
+    for (let i = 0; i < alen; i += 4) h = mix(h, (b[o + 88 + i]! << 24) | (b[o + 89 + i]! << 16) | (b[o + 90 + i]! << 8) | b[o + 91 + i]!);
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    return h & this.hashMask;
+  }
+
+  /** Slot `s` holds the connection of the ring-layout slot at `o` of `b`. */
+  private sameAt(s: number, v: DataView, b: Uint8Array, o: number): boolean {
+    const m = s * SLOT_BYTES;
+    const a = this.slab;
+    if (a[m + 1] !== b[o + 1] || a[m + 2] !== b[o + 2] || a[m + 4] !== b[o + 4] || a[m + 5] !== b[o + 5]) return false;
+    for (let i = 8; i < 12; i++) if (a[m + i] !== b[o + i]) return false;
+    const alen = b[o + 1] === 4 ? 4 : 16;
+    for (let i = 0; i < alen; i++) if (a[m + 72 + i] !== b[o + 72 + i] || a[m + 88 + i] !== b[o + 88 + i]) return false;
+    void v;
+    return true;
   }
 
   /** Slot `s` holds the connection `r` identifies. */
@@ -170,10 +245,16 @@ export class StateMirror implements StateSource {
     const chain = new Int32Array(n);
     chain.set(this.chain);
     this.chain = chain;
-    const live = new Uint8Array(n);
-    live.set(this.live);
-    this.live = live;
+    this.live = grown(this.live, n);
+    this.pinned = grown(this.pinned, n);
+    this.dead = grown(this.dead, n);
   }
+}
+
+function grown(a: Uint8Array, n: number): Uint8Array {
+  const g = new Uint8Array(n);
+  g.set(a);
+  return g;
 }
 
 function mix(h: number, w: number): number {

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { Encoder } from 'cbor-x';
 import {
-  HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, decodeRecordsWithCborX, encodeMessage, encodeRecordsWithCborX, peekSender, recordSize, type Message,
+  HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, decodeRecordsWithCborX, encodeMessage, encodeRecordsWithCborX, encodeSlotsMessage, slotRecordSize, peekSender, recordSize, type Message,
 } from './wire.js';
 import { EventKind, type StateRecord } from './state-record.js';
 import { Rng, makeRecord } from './testing/fixtures.js';
 import { readRecords } from './record-reader.js';
+import { SLOT_BYTES, writeSlot } from './ring.js';
 
 const key = Buffer.alloc(32, 7);
 const hdr = { flags: 0, node: 0x01020304, epoch: 1700000000, seq: 0xfffffffe, time: 12345.678 };
@@ -184,6 +185,25 @@ describe('wire format', () => {
       assert.ok(d.ok && d.msg.type === MessageType.Data);
       assert.deepEqual(d.msg.records.map((r) => [r.stamp, r.timeoutMs, r.mark]), batch.map((r) => [r.stamp, r.timeoutMs, r.mark]));
     }
+  });
+
+  it('writes records held in ring slots exactly as the same records, with the kind each is sent with, and sizes them alike', () => {
+    const rng = new Rng(5);
+    const records: StateRecord[] = [];
+    for (let i = 0; i < 60; i++) {
+      const r = i % 4 === 0 ? v6Record() : makeRecord(i * 104729, EventKind.Update, 0, i);
+      records.push({ ...r, stamp: i % 3 ? 1e9 + i / 7 : i, timeoutMs: i % 5 ? 30000 : 2 ** 40, status: 0xffffffff - i });
+    }
+    const bytes = new Uint8Array(records.length * SLOT_BYTES + 32);
+    const view = new DataView(bytes.buffer);
+    const at = records.map((_, i) => 16 + i * SLOT_BYTES); // not at 0: offsets are honoured
+    records.forEach((r, i) => writeSlot(view, bytes, at[i]!, r));
+    const kinds = records.map(() => rng.int(3));
+    const h = { ...hdr, flags: 0 };
+    const fromSlots = encodeSlotsMessage(h, view, bytes, at, kinds, key);
+    const fromRecords = encodeMessage({ ...h, type: MessageType.Data, records: records.map((r, i) => ({ ...r, kind: kinds[i] as EventKind })) }, key);
+    assert.deepEqual(fromSlots, fromRecords);
+    records.forEach((r, i) => assert.equal(slotRecordSize(view, bytes, at[i]!), recordSize(r)));
   });
 
   it('peeks the sender id without authenticating', () => {

@@ -116,6 +116,19 @@ function bytesSize(b: Uint8Array): number {
   return uintSize(b.length) + b.length;
 }
 
+/** recordSize() of the record held in a ring-layout slot (ring.ts) at byte offset `o`. */
+export function slotRecordSize(v: DataView, b: Uint8Array, o: number): number {
+  const alen = b[o + 1] === 4 ? 5 : 17;
+  let n = 3 + 2 + 1 /* kind */ + 1 /* family */ + uintSize(b[o + 2]!) + uintSize(v.getUint16(o + 4, true));
+  n += 4 * alen + uintSize(v.getUint16(o + 8, true)) + uintSize(v.getUint16(o + 10, true)) + uintSize(v.getUint16(o + 12, true)) + uintSize(v.getUint16(o + 14, true));
+  n += uintSize(b[o + 3]!);
+  n += uintSize(v.getUint32(o + 24, true)) + uintSize(v.getUint32(o + 28, true)) + uintSize(v.getUint32(o + 32, true)) + uintSize(v.getUint32(o + 152, true)) + uintSize(b[o + 18]!) + uintSize(b[o + 19]!);
+  n += uintSize(v.getUint32(o + 36, true)) + uintSize(v.getUint32(o + 40, true)) + uintSize(v.getUint32(o + 44, true)) + uintSize(v.getUint32(o + 156, true)) + uintSize(b[o + 20]!) + uintSize(b[o + 21]!);
+  n += uintSize(v.getUint32(o + 48, true)) + uintSize(v.getUint32(o + 52, true)) + uintSize(v.getFloat64(o + 56, true)) + 9;
+  n += b[o + 6] === 0 ? 1 : 3 + 1 + uintSize(b[o + 7]!) + alen + uintSize(v.getUint16(o + 16, true));
+  return n;
+}
+
 /** Upper bound of the CBOR bytes of one record (packing into datagrams without encoding twice). */
 export function recordSize(r: StateRecord): number {
   let n = 3 + 2; // record tag + array header
@@ -197,23 +210,36 @@ function fixedPayload(msg: Message): Uint8Array {
 /** Encodes and authenticates one message. */
 export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
   let payload: Uint8Array;
-  let prefix = 0;
-  if (msg.type === MessageType.Data) payload = encodeRecords(msg.records);
-  else if (msg.type === MessageType.ResyncChunk) { payload = encodeRecords(msg.records); prefix = 4; }
+  if (msg.type === MessageType.Data || msg.type === MessageType.ResyncChunk) payload = encodeRecords(msg.records);
   else payload = fixedPayload(msg);
+  return frame(msg, msg.type, msg.type === MessageType.ResyncChunk ? msg.bulkId : -1, payload, key);
+}
+
+/**
+ * A DATA message whose records are held in ring-layout slots (ring.ts) at byte offsets
+ * `at` of `bytes`, each sent with kind `kinds[i]`: what encodeMessage would make of the
+ * records those slots hold, without making them (the sender's hot path).
+ */
+export function encodeSlotsMessage(h: Header, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array): Buffer {
+  return frame(h, MessageType.Data, -1, recordWriter.writeSlots(view, bytes, at, kinds), key);
+}
+
+/** Header, payload (after the bulk id of a RESYNC_CHUNK when `bulkId` >= 0) and MAC. */
+function frame(h: Header, type: MessageType, bulkId: number, payload: Uint8Array, key: Uint8Array): Buffer {
+  const prefix = bulkId >= 0 ? 4 : 0;
   const len = prefix + payload.length;
   const out = Buffer.allocUnsafe(HEADER_LEN + len + MAC_LEN);
   out.writeUInt16BE(MAGIC, 0);
   out.writeUInt8(VERSION, 2);
-  out.writeUInt8(msg.type, 3);
-  out.writeUInt16BE(msg.flags & 0xffff, 4);
+  out.writeUInt8(type, 3);
+  out.writeUInt16BE(h.flags & 0xffff, 4);
   out.writeUInt16BE(0, 6);
-  out.writeUInt32BE(msg.node >>> 0, 8);
-  out.writeUInt32BE(msg.epoch >>> 0, 12);
-  out.writeUInt32BE(msg.seq >>> 0, 16);
+  out.writeUInt32BE(h.node >>> 0, 8);
+  out.writeUInt32BE(h.epoch >>> 0, 12);
+  out.writeUInt32BE(h.seq >>> 0, 16);
   out.writeUInt32BE(len, 20);
-  out.writeDoubleBE(msg.time, 24);
-  if (msg.type === MessageType.ResyncChunk) out.writeUInt32BE(msg.bulkId >>> 0, HEADER_LEN);
+  out.writeDoubleBE(h.time, 24);
+  if (prefix > 0) out.writeUInt32BE(bulkId >>> 0, HEADER_LEN);
   out.set(payload, HEADER_LEN + prefix);
   const mac = createHmac('sha256', key).update(out.subarray(0, HEADER_LEN + len)).digest();
   mac.copy(out, HEADER_LEN + len);
