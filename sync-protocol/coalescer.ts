@@ -10,6 +10,11 @@
  *   update + destroy -> destroy
  *   destroy + new    -> new (same tuple reused; the receiver replaces its entry)
  * A batch is flushed when it fills a datagram, or `flushDelayMs` after its oldest event.
+ *
+ * The rules apply per key. The endpoint keys by the slot of its mirror that holds the
+ * connection (items are slot numbers, so nothing per event is an object): a tuple reused
+ * after a destroy gets another slot, and the two go out as destroy then new, which the
+ * receiver applies in order to the same end.
  */
 import { recordBudget, recordSize } from './wire.js';
 import { EventKind, recordKey, type StateRecord } from './state-record.js';
