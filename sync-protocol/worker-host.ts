@@ -77,6 +77,7 @@ export class SyncWorkerHandle {
         // pairs a token with an earlier batch's time.
         this.appliedTime[0] = syncClock();
         Atomics.store(this.appliedToken, 0, item.token);
+        this.send({ type: 'opsBuffer', buf: item.buf }, [item.buf]);
       }
     }
     if (this.backlog.length > 0) setImmediate(() => this.drain());
@@ -127,8 +128,8 @@ export class SyncWorkerHandle {
     });
   }
 
-  private send(m: ToWorker): void {
-    this.worker.postMessage(m);
+  private send(m: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
   }
 
   /** After a ring overflow: hand the worker a full dump of the local table taken at `dumpTime` (syncClock). */

@@ -44,6 +44,8 @@ export type ToWorker =
   | { type: 'peers'; peers: { address: string; port: number }[] }
   /** Answer to ringOverflow: the full local table, dumped at `dumpTime` (syncClock). */
   | { type: 'localTable'; records: StateRecord[]; dumpTime: number }
+  /** An ops buffer applied and handed back for reuse (OpBatchWriter.recycle). */
+  | { type: 'opsBuffer'; buf: ArrayBuffer }
   | { type: 'stop' };
 
 export const APPLIED_BYTES = 16;
@@ -88,15 +90,25 @@ export class OpBatchWriter {
     this.next(OP_END, owner);
   }
 
-  /** The filled buffer (its first `count` ops) to transfer; the writer starts a new one. */
+  /**
+   * The filled buffer (its first `count` ops) to transfer; the writer starts on a recycled
+   * one when it has one (the table's thread sends them back once applied: a new buffer per
+   * batch is hundreds of KB to allocate, zero and collect, on both threads).
+   */
   take(): { buf: ArrayBuffer; count: number } {
     const out = { buf: this.buf, count: this.count };
-    this.buf = new ArrayBuffer(this.buf.byteLength);
+    this.buf = this.spare.pop() ?? new ArrayBuffer(this.buf.byteLength);
     this.view = new DataView(this.buf);
     this.bytes = new Uint8Array(this.buf);
     this.count = 0;
     return out;
   }
+
+  /** A buffer given by take() and applied: kept for reuse (at most a few). */
+  recycle(buf: ArrayBuffer): void {
+    if (this.spare.length < 4 && buf.byteLength >= this.buf.byteLength) this.spare.push(buf);
+  }
+  private readonly spare: ArrayBuffer[] = [];
 }
 
 /** Applies ops [from, to) of a batch to the node's table, in order, through one reused record. */

@@ -87,6 +87,8 @@ port.on('message', async (m: ToWorker) => {
     post({ type: 'metrics', id: m.id, metrics: await metrics.registry.getMetricsAsJSON(), peers: endpoint.peerStatus(), status });
   } else if (m.type === 'localTable') {
     endpoint.rebuildLocal(m.records, m.dumpTime, syncClock());
+  } else if (m.type === 'opsBuffer') {
+    ops.recycle(m.buf);
   } else if (m.type === 'peers') {
     transport.setPeers(m.peers);
   } else if (m.type === 'stop') {
