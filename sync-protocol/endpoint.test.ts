@@ -302,6 +302,20 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     for (const row of n1.table.rows.values()) assert.equal(row.owner, 2);
   });
 
+  it('drops a message that arrives after it was given up (LOST): it cannot bring back a connection destroyed since', () => {
+    const b = endpoint(2);
+    b.ep.start(0);
+    const h = (seq: number, time: number) => ({ flags: 0, node: 1, epoch: 1000, seq, time });
+    const x = (kind: EventKind, stamp: number) => makeRecord(7, kind, stamp);
+    b.ep.receive(encodeMessage({ type: MessageType.Alive, lastSeq: 9, ...h(0, 1) }, key), 1); // data starts at 10
+    b.ep.receive(encodeMessage({ type: MessageType.Data, records: [x(EventKind.Destroy, 2)], ...h(11, 2) }, key), 2); // 10 is missing
+    b.ep.receive(encodeMessage({ type: MessageType.Lost, target: 2, targetEpoch: 1000, from: 10, to: 10, ...h(1, 3) }, key), 3);
+    assert.equal(b.ep.stats.lostReceived, 1);
+    b.ep.receive(encodeMessage({ type: MessageType.Data, records: [x(EventKind.New, 1)], ...h(10, 1) }, key), 4); // the original, late
+    assert.equal(b.table.rows.size, 0, 'the destroyed connection stays destroyed');
+    assert.equal(b.ep.stats.lateDropped, 1);
+  });
+
   it('drops forged and replayed messages without changing the table', () => {
     const a = endpoint(1);
     const b = endpoint(2);
