@@ -271,6 +271,32 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.ok(b.ep.inSync);
   });
 
+  it('a ring overflow in the middle of a walk never makes an in-sync standby drop live connections', () => {
+    const a = endpoint(1, { bulkChunksPerTick: 1, bulkTickMs: 2 });
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    const table: StateRecord[] = [];
+    for (let i = 0; i < 3000; i++) table.push(makeRecord(i, EventKind.New, now));
+    for (const r of table) a.ep.localEvent(r, now);
+    now = run(link, now, 100, () => false);
+    assert.equal(b.table.rows.size, 3000);
+    a.ep.streamFullTable(now); // a walk, e.g. for another node
+    now = run(link, now, 20, () => false); // part of it is out
+    const dumpTime = now + 0.5;
+    a.ep.rebuildLocal(table.map((r) => ({ ...r, kind: EventKind.Update, stamp: dumpTime - 0.25 })), dumpTime, now + 1);
+    let least = Infinity;
+    run(link, now + 1, 3000, () => {
+      least = Math.min(least, b.table.rows.size);
+      return false;
+    });
+    assert.equal(least, 3000, 'no live connection went missing on the standby');
+    assert.equal(b.table.swept, 0);
+    assertReplicates(a.ep, b.table);
+  });
+
   it('replicates between three nodes with two owners, and a late third node syncs from both', () => {
     const n1 = endpoint(1);
     const n2 = endpoint(2);
