@@ -9,12 +9,14 @@
  * so a connection costs no JavaScript object at all for as long as it lives. Holding
  * connections as JS objects (a record and its four address arrays each) cost 1,234 bytes
  * of heap apiece (measured with 500,000) and made every collection trace and promote them;
- * here it is a Map entry, 160 bytes of slab and a few words of chain: about 200 bytes.
+ * here it is a Map entry, 160 bytes of slab and a few bytes of chain and flags: about 200.
  *
  * A walk (entries()) follows the Map's insertion order, so a connection created during a
  * walk is still visited; a hash that gains a second connection is moved to the end of the
  * Map (delete + set), so that one is visited too (its chain-mate may be visited twice,
- * which a walk tolerates). The hash is seeded per start: tuples chosen to collide need the
+ * which a walk tolerates). After clear() (a rebuild from a dump) a walk in progress goes on
+ * over the rebuilt table: a Map iterator visits entries added after a clear (ECMAScript keeps
+ * the cleared entries' places). The hash is seeded per start: tuples chosen to collide need the
  * seed, and a chain only ever costs the sync worker, never the packet path.
  */
 import { EventKind, type StateRecord, type StateSource } from './state-record.js';
@@ -75,7 +77,7 @@ export class StateMirror implements StateSource {
     const head = this.heads.get(h);
     let prev = NONE;
     let s = head ?? NONE;
-    while (s !== NONE && !this.sameAt(s, v, b, o)) {
+    while (s !== NONE && !this.sameAt(s, b, o)) {
       prev = s;
       s = this.chain[s]!;
     }
@@ -204,14 +206,13 @@ export class StateMirror implements StateSource {
   }
 
   /** Slot `s` holds the connection of the ring-layout slot at `o` of `b`. */
-  private sameAt(s: number, v: DataView, b: Uint8Array, o: number): boolean {
+  private sameAt(s: number, b: Uint8Array, o: number): boolean {
     const m = s * SLOT_BYTES;
     const a = this.slab;
     if (a[m + 1] !== b[o + 1] || a[m + 2] !== b[o + 2] || a[m + 4] !== b[o + 4] || a[m + 5] !== b[o + 5]) return false;
     for (let i = 8; i < 12; i++) if (a[m + i] !== b[o + i]) return false;
     const alen = b[o + 1] === 4 ? 4 : 16;
     for (let i = 0; i < alen; i++) if (a[m + 72 + i] !== b[o + 72 + i] || a[m + 88 + i] !== b[o + 88 + i]) return false;
-    void v;
     return true;
   }
 
