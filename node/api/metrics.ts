@@ -102,6 +102,42 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.set(snapshot().max_packet_bytes ?? 0);
     },
   });
+  new Counter({
+    name: 'hafw_datapath_to_node_packets_total',
+    help: 'Packets addressed to the node itself (its API, replies to its own connections): handed back untracked for local delivery',
+    registers: [registry],
+    collect() {
+      setTotal(this, {}, snapshot().to_node ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_nat_bindings_total',
+    help: 'Connections given a NAT binding (snat, masquerade, dnat, redirect)',
+    registers: [registry],
+    collect() {
+      setTotal(this, {}, snapshot().nat_new ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_nat_dropped_total',
+    help: 'First packets dropped because NAT could not be done: every port of the range taken (exhausted), or impossible (failed: no interface address, family mismatch)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ reason: 'exhausted' }, c.nat_exhausted_drops ?? 0);
+      this.inc({ reason: 'failed' }, c.nat_failed_drops ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_nat_icmp_translated_total',
+    help: 'ICMP errors about a NATed connection, translated back',
+    registers: [registry],
+    collect() {
+      setTotal(this, {}, snapshot().nat_translated ?? 0);
+    },
+  });
   new Gauge({
     name: 'hafw_conntrack_entries',
     help: 'Connections in the table (local and replicated)',
