@@ -1,15 +1,22 @@
 import assert from 'node:assert/strict';
 import { Coalescer, type Batch } from './coalescer.js';
-import { EventKind, withKind, type StateRecord } from './state-record.js';
-import { encodeMessage, MessageType, recordBudget } from './wire.js';
+import { EventKind, recordKey, type StateRecord } from './state-record.js';
+import { encodeMessage, MessageType, recordBudget, recordSize } from './wire.js';
 import { makeRecord } from './testing/fixtures.js';
+
+/** The rules shown with records as items, keyed by connection. */
+class RecordCoalescer extends Coalescer<StateRecord> {
+  pushRecord(rec: StateRecord, now: number): void {
+    this.push(recordKey(rec), rec.kind, rec, recordSize(rec), now);
+  }
+}
 
 /** Batches as the records they send (each with the kind it is sent with). */
 function records(batches: Batch<StateRecord>[]): StateRecord[][] {
-  return batches.map((b) => b.items.map((r, i) => withKind(r, b.kinds[i]!)));
+  return batches.map((b) => b.items.map((r, i) => ({ ...r, kind: b.kinds[i]! })));
 }
 
-function drainAll(c: Coalescer, now: number): StateRecord[][] {
+function drainAll(c: RecordCoalescer, now: number): StateRecord[][] {
   const out: Batch<StateRecord>[] = [];
   c.drain(now, out);
   return records(out);
@@ -17,7 +24,7 @@ function drainAll(c: Coalescer, now: number): StateRecord[][] {
 
 describe('Coalescer', () => {
   it('keeps only the latest of several updates', () => {
-    const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
+    const c = new RecordCoalescer({ mtu: 1500, flushDelayMs: 2 });
     c.pushRecord(makeRecord(1, EventKind.Update, 1, 1), 0);
     c.pushRecord(makeRecord(1, EventKind.Update, 2, 2), 0);
     c.pushRecord(makeRecord(1, EventKind.Update, 3, 3), 0);
@@ -29,7 +36,7 @@ describe('Coalescer', () => {
   });
 
   it('cancels new followed by destroy in the same batch', () => {
-    const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
+    const c = new RecordCoalescer({ mtu: 1500, flushDelayMs: 2 });
     c.pushRecord(makeRecord(1, EventKind.New, 1), 0);
     c.pushRecord(makeRecord(2, EventKind.New, 1), 0);
     c.pushRecord(makeRecord(1, EventKind.Update, 1), 0);
@@ -39,7 +46,7 @@ describe('Coalescer', () => {
   });
 
   it('turns new + update into new carrying the latest data', () => {
-    const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
+    const c = new RecordCoalescer({ mtu: 1500, flushDelayMs: 2 });
     c.pushRecord(makeRecord(1, EventKind.New, 1, 1), 0);
     c.pushRecord(makeRecord(1, EventKind.Update, 2, 9), 0);
     const r = drainAll(c, 2)[0]![0]!;
@@ -48,7 +55,7 @@ describe('Coalescer', () => {
   });
 
   it('turns update + destroy into destroy, and destroy + new into new', () => {
-    const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
+    const c = new RecordCoalescer({ mtu: 1500, flushDelayMs: 2 });
     c.pushRecord(makeRecord(1, EventKind.Update, 1), 0);
     c.pushRecord(makeRecord(1, EventKind.Destroy, 2), 0);
     c.pushRecord(makeRecord(2, EventKind.Destroy, 1), 0);
@@ -58,7 +65,7 @@ describe('Coalescer', () => {
   });
 
   it('holds a small batch until the flush delay, then sends it', () => {
-    const c = new Coalescer({ mtu: 1500, flushDelayMs: 2 });
+    const c = new RecordCoalescer({ mtu: 1500, flushDelayMs: 2 });
     c.pushRecord(makeRecord(1, EventKind.New, 1), 10);
     assert.equal(drainAll(c, 11.9).length, 0);
     assert.equal(c.dueAt(), 12);
@@ -69,7 +76,7 @@ describe('Coalescer', () => {
 
   it('sends full datagrams at once and keeps the remainder, each within the MTU', () => {
     const mtu = 1500;
-    const c = new Coalescer({ mtu, flushDelayMs: 1000 });
+    const c = new RecordCoalescer({ mtu, flushDelayMs: 1000 });
     for (let i = 0; i < 500; i++) c.pushRecord(makeRecord(i, EventKind.New, i + 0.5), 0);
     const out = drainAll(c, 0);
     assert.ok(out.length >= 5, `only ${out.length} full datagrams`);

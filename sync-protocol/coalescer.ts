@@ -16,10 +16,10 @@
  * after a destroy gets another slot, and the two go out as destroy then new, which the
  * receiver applies in order to the same end.
  */
-import { recordBudget, recordSize } from './wire.js';
-import { EventKind, recordKey, type StateRecord } from './state-record.js';
+import { recordBudget } from './wire.js';
+import { EventKind } from './state-record.js';
 
-/** What the coalescer holds for one connection: a record, or where one is stored (the endpoint's mirror slot). */
+/** What the coalescer holds for one connection (the endpoint: the mirror slot holding it). */
 interface Pending<T> {
   kind: EventKind;
   item: T;
@@ -42,7 +42,7 @@ export interface CoalescerOptions {
   prefixBytes?: number;
 }
 
-export class Coalescer<T = StateRecord> {
+export class Coalescer<T> {
   private readonly pending = new Map<string | number, Pending<T>>();
   private bytes = 0;
   readonly budget: number;
@@ -60,11 +60,6 @@ export class Coalescer<T = StateRecord> {
   /** Connections waiting to be sent. */
   get size(): number {
     return this.pending.size;
-  }
-
-  /** A state record (its key and size are computed here). */
-  pushRecord(this: Coalescer<StateRecord>, rec: StateRecord, now: number): void {
-    this.push(recordKey(rec), rec.kind, rec, recordSize(rec), now);
   }
 
   /** An event of kind `kind` for the connection `key`, carried by `item` of `size` encoded bytes. */

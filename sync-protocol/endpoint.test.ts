@@ -31,6 +31,19 @@ function run(link: SimLink, from: number, maxMs: number, done: () => boolean, st
   return now;
 }
 
+/**
+ * Runs until the replica has held the owner's number of rows (and, with `inSync`, the
+ * receiver has been in sync) for 200 ms of fake time with nothing left to batch, or `maxMs`.
+ */
+function runUntilSettled(link: SimLink, from: number, maxMs: number, a: { ep: SyncEndpoint }, b: { ep: SyncEndpoint; table: ReplicaTable }, inSync: boolean): number {
+  let settled = 0;
+  return run(link, from, maxMs, () => {
+    if ((!inSync || b.ep.inSync) && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
+    else settled = 0;
+    return settled > 400;
+  });
+}
+
 /** The replica equals the owner's table: same keys, same latest data. */
 function assertReplicates(owner: SyncEndpoint, replica: ReplicaTable): void {
   assert.equal(replica.rows.size, owner.source.size, 'table sizes');
@@ -106,12 +119,7 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
       b.ep.start(0);
       let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
       now = workload(a.ep, link, 3000, now, 2);
-      let settled = 0;
-      run(link, now, 10000, () => {
-        if (b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-        else settled = 0;
-        return settled > 400;
-      });
+      runUntilSettled(link, now, 10000, a, b, false);
       assertReplicates(a.ep, b.table);
       assert.ok(a.ep.stats.retransmits > 0, 'losses were repaired by retransmission');
       assert.ok(b.ep.stats.nacksSent > 0);
@@ -134,12 +142,7 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
         b.ep.start(0);
         let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
         now = workload(a.ep, link, 800, now, seed * 7);
-        let settled = 0;
-        run(link, now, 10000, () => {
-          if (b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-          else settled = 0;
-          return settled > 400;
-        });
+        runUntilSettled(link, now, 10000, a, b, false);
         assertReplicates(a.ep, b.table);
         assert.ok(b.ep.stats.staleSkipped > 0, 'reordered older records were held back');
         if (extra.resendQueueSize !== undefined) assert.ok(b.ep.stats.lostReceived > 0 && b.ep.stats.resyncsRequested > 1, 'resyncs ran');
@@ -185,12 +188,7 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
       }
       now = run(link, now, 10, () => false);
     }
-    let settled = 0;
-    run(link, now, 20000, () => {
-      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-      else settled = 0;
-      return settled > 400;
-    });
+    runUntilSettled(link, now, 20000, a, b, true);
     assert.ok(b.ep.inSync);
     assertReplicates(a.ep, b.table);
     assert.ok(a.ep.stats.retransmits > 0);
@@ -209,12 +207,7 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     link.nodes[1] = b.ep;
     b.ep.start(now);
     now = workload(a.ep, link, 1500, now, 6);
-    let settled = 0;
-    run(link, now, 20000, () => {
-      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-      else settled = 0;
-      return settled > 400;
-    });
+    runUntilSettled(link, now, 20000, a, b, true);
     assertReplicates(a.ep, b.table);
     assert.ok(a.ep.stats.peerRestarts >= 1);
     assert.ok(a.ep.stats.resyncsServed >= 1);
@@ -234,12 +227,7 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     now = workload(a.ep, link, 3000, now, 8);
     link.down.delete(0);
     now = workload(a.ep, link, 100, now, 10);
-    let settled = 0;
-    run(link, now, 20000, () => {
-      if (b.ep.inSync && b.table.rows.size === a.ep.source.size && a.ep.pendingEvents === 0) settled++;
-      else settled = 0;
-      return settled > 400;
-    });
+    runUntilSettled(link, now, 20000, a, b, true);
     assert.ok(a.ep.stats.lostSent > 0, 'the sender said it could not repair');
     assert.ok(b.ep.stats.resyncsCompleted >= 2, 'and the standby resynced');
     assertReplicates(a.ep, b.table);

@@ -4,7 +4,7 @@
  * imports node/: the node adapts its table to StateSource / StateSink.
  */
 export {
-  EventKind, RECORD_FIELDS, recordKey, withKind,
+  EventKind, RECORD_FIELDS, recordKey,
   type NatBinding, type StateRecord, type StateSink, type StateSource,
 } from './state-record.js';
 export {

@@ -4,11 +4,14 @@
  * of RECORD_FIELDS in order) around an array of its values, a NAT binding is tag 0xE001
  * (structure 1, NAT_FIELDS). cbor-x decodes it (wire.ts); encoding it here instead of
  * through cbor-x's generic object walk is what the sender spends per connection: no copy of
- * each record into field order, no per-value type dispatch. Numbers follow cbor-x's choices
+ * each record into field order, no per-value type dispatch. It reads the ring's slot layout
+ * (ring.ts): the sender's mirror holds events that way, and a record object is first written
+ * into a slot, so the field order is spelled out once. Numbers follow cbor-x's choices
  * (unsigned 32-bit and negative integers as CBOR integers, anything else as float64), so
  * the bytes are the ones cbor-x would write (wire.test.ts compares them).
  */
 import { RECORD_FIELDS, type StateRecord } from './state-record.js';
+import { SLOT_BYTES, writeSlot } from './ring.js';
 
 const RECORD_TAG = [0xd9, 0xe0, 0x00];
 const NAT_TAG = [0xd9, 0xe0, 0x01];
@@ -18,6 +21,8 @@ export class RecordWriter {
   private buf: Uint8Array;
   private view: DataView;
   private at = 0;
+  private readonly scratch = new Uint8Array(SLOT_BYTES);
+  private readonly scratchView = new DataView(this.scratch.buffer);
 
   constructor(initialBytes = 65536) {
     this.buf = new Uint8Array(initialBytes);
@@ -31,7 +36,12 @@ export class RecordWriter {
   write(records: readonly StateRecord[]): Uint8Array {
     this.at = 0;
     this.head(4, records.length);
-    for (let i = 0; i < records.length; i++) this.record(records[i]!);
+    // Through a slot, so the field order lives in one place (slotRecord).
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
+      writeSlot(this.scratchView, this.scratch, 0, r);
+      this.slotRecord(this.scratchView, this.scratch, 0, r.kind);
+    }
     return this.buf.subarray(0, this.at);
   }
 
@@ -77,29 +87,6 @@ export class RecordWriter {
     this.at += len;
   }
 
-  private record(r: StateRecord): void {
-    this.room(64 + 4 * 17 + 8 * 13 + (r.nat === null ? 0 : 32));
-    this.bytes3(RECORD_TAG);
-    this.head(4, FIELD_COUNT);
-    this.num(r.kind); this.num(r.family); this.num(r.proto); this.num(r.zone);
-    this.bstr(r.origSrc); this.bstr(r.origDst); this.num(r.origSport); this.num(r.origDport);
-    this.bstr(r.replySrc); this.bstr(r.replyDst); this.num(r.replySport); this.num(r.replyDport);
-    this.num(r.tcpState);
-    this.num(r.origTdEnd); this.num(r.origTdMaxEnd); this.num(r.origTdMaxWin); this.num(r.origTdMaxAck); this.num(r.origTdScale); this.num(r.origTdFlags);
-    this.num(r.replyTdEnd); this.num(r.replyTdMaxEnd); this.num(r.replyTdMaxWin); this.num(r.replyTdMaxAck); this.num(r.replyTdScale); this.num(r.replyTdFlags);
-    this.num(r.status); this.num(r.mark); this.num(r.timeoutMs);
-    const nat = r.nat;
-    if (nat === null) this.buf[this.at++] = 0xf6;
-    else {
-      this.bytes3(NAT_TAG);
-      this.head(4, 3);
-      this.num(nat.kind);
-      this.bstr(nat.addr);
-      this.num(nat.port);
-    }
-    this.num(r.stamp);
-  }
-
   /** A number as cbor-x writes it. */
   private num(v: number): void {
     if (v >>> 0 === v) this.head(0, v);
@@ -109,13 +96,6 @@ export class RecordWriter {
       this.view.setFloat64(this.at + 1, v);
       this.at += 9;
     }
-  }
-
-  private bstr(b: Uint8Array): void {
-    this.room(b.length + 9);
-    this.head(2, b.length);
-    this.buf.set(b, this.at);
-    this.at += b.length;
   }
 
   /** CBOR initial byte(s): major type `major`, argument `n` (0 <= n < 2^32). */

@@ -137,8 +137,11 @@ export class StateMirror implements StateSource {
 
   /** Current state of the connection `rec` identifies (zone, protocol, original tuple). */
   get(rec: StateRecord): StateRecord | undefined {
-    for (let s = this.heads.get(this.hash(rec)) ?? NONE; s !== NONE; s = this.chain[s]!) {
-      if (this.same(s, rec)) return readSlot(this.view, this.slab, s * SLOT_BYTES);
+    const v = this.scratchView;
+    const b = this.scratch;
+    writeSlot(v, b, 0, rec);
+    for (let s = this.heads.get(this.hashAt(v, b, 0)) ?? NONE; s !== NONE; s = this.chain[s]!) {
+      if (this.sameAt(s, b, 0)) return readSlot(this.view, this.slab, s * SLOT_BYTES);
     }
     return undefined;
   }
@@ -179,19 +182,7 @@ export class StateMirror implements StateSource {
     this.count = 0;
   }
 
-  /** Identity hash in 30 bits (a small integer for the Map): zone, protocol, family, ports, addresses. */
-  private hash(r: StateRecord): number {
-    let h = this.seed ^ Math.imul(r.zone | (r.proto << 16) | (r.family << 24), 0x9e3779b1);
-    h = mix(h, (r.origSport << 16) | r.origDport);
-    h = mixBytes(h, r.origSrc);
-    h = mixBytes(h, r.origDst);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    return h & this.hashMask;
-  }
-
-  /** hash() of the connection in the ring-layout slot at `o` of `b` (the same value for the same connection). */
+  /** Identity hash in 30 bits (a small integer for the Map) of the connection in the ring-layout slot at `o` of `b`: zone, protocol, family, ports, addresses. */
   private hashAt(v: DataView, b: Uint8Array, o: number): number {
     const family = b[o + 1]!;
     let h = this.seed ^ Math.imul(v.getUint16(o + 4, true) | (b[o + 2]! << 16) | (family << 24), 0x9e3779b1);
@@ -213,20 +204,6 @@ export class StateMirror implements StateSource {
     for (let i = 8; i < 12; i++) if (a[m + i] !== b[o + i]) return false;
     const alen = b[o + 1] === 4 ? 4 : 16;
     for (let i = 0; i < alen; i++) if (a[m + 72 + i] !== b[o + 72 + i] || a[m + 88 + i] !== b[o + 88 + i]) return false;
-    return true;
-  }
-
-  /** Slot `s` holds the connection `r` identifies. */
-  private same(s: number, r: StateRecord): boolean {
-    const o = s * SLOT_BYTES;
-    const b = this.slab;
-    const v = this.view;
-    if (b[o + 1] !== r.family || b[o + 2] !== r.proto || v.getUint16(o + 4, true) !== r.zone) return false;
-    if (v.getUint16(o + 8, true) !== r.origSport || v.getUint16(o + 10, true) !== r.origDport) return false;
-    const src = r.origSrc;
-    const dst = r.origDst;
-    for (let i = 0; i < src.length; i++) if (b[o + 72 + i] !== src[i]) return false;
-    for (let i = 0; i < dst.length; i++) if (b[o + 88 + i] !== dst[i]) return false;
     return true;
   }
 
@@ -262,9 +239,4 @@ function mix(h: number, w: number): number {
   h ^= Math.imul(w, 0xcc9e2d51);
   h = (h << 15) | (h >>> 17);
   return Math.imul(h, 0x1b873593) + 0xe6546b64;
-}
-
-function mixBytes(h: number, b: Uint8Array): number {
-  for (let i = 0; i + 3 < b.length; i += 4) h = mix(h, (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!);
-  return h;
 }

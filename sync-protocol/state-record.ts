@@ -87,9 +87,9 @@ export const NAT_FIELDS: readonly string[] = ['kind', 'addr', 'port'];
 /**
  * Identity of a connection: zone + protocol + original tuple, packed two bytes a UTF-16 code
  * unit into one short flat string (8 units for IPv4, 20 for IPv6, so the families never
- * collide). Used by the coalescer, the state mirror, NACK answers and the receiver's tombs
- * (all in the sync worker, never per packet on the datapath). Not for display: it is
- * binary; a hex dump of it is cheap to build where one is needed.
+ * collide). Used for the receiver's tombs (in the sync worker, never per packet on the
+ * datapath); the sender keys by its mirror's slots instead. Not for display: it is binary;
+ * a hex dump of it is cheap to build where one is needed.
  */
 export function recordKey(r: StateRecord): string {
   const s = r.origSrc;
@@ -104,11 +104,6 @@ export function recordKey(r: StateRecord): string {
     (d[0]! << 8) | d[1]!, (d[2]! << 8) | d[3]!, (d[4]! << 8) | d[5]!, (d[6]! << 8) | d[7]!,
     (d[8]! << 8) | d[9]!, (d[10]! << 8) | d[11]!, (d[12]! << 8) | d[13]!, (d[14]! << 8) | d[15]!,
   );
-}
-
-/** A copy of `r` with another event kind (the coalescer turns new+update into new). */
-export function withKind(r: StateRecord, kind: EventKind): StateRecord {
-  return kind === r.kind ? r : { ...r, kind };
 }
 
 /**

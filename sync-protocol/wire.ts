@@ -18,6 +18,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
 import { readRecords } from './record-reader.js';
+import { SLOT_BYTES, writeSlot } from './ring.js';
 import { EventKind, NAT_FIELDS, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
 
 export const MAGIC = 0x4846;
@@ -112,9 +113,6 @@ function uintSize(v: number): number {
   if (v < 0) v = -1 - v;
   return v < 24 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < 4294967296 ? 5 : 9;
 }
-function bytesSize(b: Uint8Array): number {
-  return uintSize(b.length) + b.length;
-}
 
 /** recordSize() of the record held in a ring-layout slot (ring.ts) at byte offset `o`. */
 export function slotRecordSize(v: DataView, b: Uint8Array, o: number): number {
@@ -129,18 +127,13 @@ export function slotRecordSize(v: DataView, b: Uint8Array, o: number): number {
   return n;
 }
 
-/** Upper bound of the CBOR bytes of one record (packing into datagrams without encoding twice). */
+const sizeSlot = new Uint8Array(SLOT_BYTES);
+const sizeSlotView = new DataView(sizeSlot.buffer);
+
+/** The CBOR bytes of one record (packing into datagrams without encoding twice). */
 export function recordSize(r: StateRecord): number {
-  let n = 3 + 2; // record tag + array header
-  n += uintSize(r.kind) + uintSize(r.family) + uintSize(r.proto) + uintSize(r.zone);
-  n += bytesSize(r.origSrc) + bytesSize(r.origDst) + uintSize(r.origSport) + uintSize(r.origDport);
-  n += bytesSize(r.replySrc) + bytesSize(r.replyDst) + uintSize(r.replySport) + uintSize(r.replyDport);
-  n += uintSize(r.tcpState);
-  n += uintSize(r.origTdEnd) + uintSize(r.origTdMaxEnd) + uintSize(r.origTdMaxWin) + uintSize(r.origTdMaxAck) + uintSize(r.origTdScale) + uintSize(r.origTdFlags);
-  n += uintSize(r.replyTdEnd) + uintSize(r.replyTdMaxEnd) + uintSize(r.replyTdMaxWin) + uintSize(r.replyTdMaxAck) + uintSize(r.replyTdScale) + uintSize(r.replyTdFlags);
-  n += uintSize(r.status) + uintSize(r.mark) + uintSize(r.timeoutMs) + 9 /* stamp */;
-  n += r.nat === null ? 1 : 3 + 1 + uintSize(r.nat.kind) + bytesSize(r.nat.addr) + uintSize(r.nat.port);
-  return n;
+  writeSlot(sizeSlotView, sizeSlot, 0, r);
+  return slotRecordSize(sizeSlotView, sizeSlot, 0);
 }
 
 const recordWriter = new RecordWriter();
@@ -152,7 +145,7 @@ function encodeRecords(records: readonly StateRecord[]): Uint8Array {
 
 /**
  * The same records through cbor-x's own encoder (object walk, record structures): what
- * RecordWriter must match byte for byte (wire.test.ts), and the bench's baseline.
+ * RecordWriter must match byte for byte (wire.test.ts).
  */
 export function encodeRecordsWithCborX(records: readonly StateRecord[]): Uint8Array {
   const arr = records.map((r) => ({

@@ -32,6 +32,15 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   if (src.rulesetDist) registerRulesetDistMetrics(registry, src.rulesetDist);
 
   const snapshot = (): Record<string, number> => src.datapathCounters();
+  /** A counter that is one datapath counter, read at scrape time. */
+  const datapathTotal = (name: string, help: string, counter: string): void => {
+    new Counter({
+      name, help, registers: [registry],
+      collect() {
+        setTotal(this, {}, snapshot()[counter] ?? 0);
+      },
+    });
+  };
 
   new Counter({
     name: 'hafw_datapath_packets_total',
@@ -57,14 +66,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ direction: 'tx' }, c.tx_bytes ?? 0);
     },
   });
-  new Counter({
-    name: 'hafw_datapath_segments_total',
-    help: 'Wire packets the received packets stand for (a TCP super-packet counts each of its segments)',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().rx_segments ?? 0);
-    },
-  });
+  datapathTotal('hafw_datapath_segments_total', 'Wire packets the received packets stand for (a TCP super-packet counts each of its segments)', 'rx_segments');
   new Counter({
     name: 'hafw_datapath_verdicts_total',
     help: 'Verdicts of the filter, per verdict; malformed and unsupported packets are dropped before the filter',
@@ -78,22 +80,8 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ verdict: 'unsupported' }, c.unsupported ?? 0);
     },
   });
-  new Counter({
-    name: 'hafw_datapath_super_packets_total',
-    help: 'TCP super-packets (GSO) handed to the filter by the kernel',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().gso_packets ?? 0);
-    },
-  });
-  new Counter({
-    name: 'hafw_datapath_stage_errors_total',
-    help: 'Packets dropped because a filter stage failed on them (a bug: please report)',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().stage_errors ?? 0);
-    },
-  });
+  datapathTotal('hafw_datapath_super_packets_total', 'TCP super-packets (GSO) handed to the filter by the kernel', 'gso_packets');
+  datapathTotal('hafw_datapath_stage_errors_total', 'Packets dropped because a filter stage failed on them (a bug: please report)', 'stage_errors');
   new Gauge({
     name: 'hafw_datapath_max_packet_bytes',
     help: 'Largest packet seen; above the MTU means offloads are working',
@@ -102,22 +90,8 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.set(snapshot().max_packet_bytes ?? 0);
     },
   });
-  new Counter({
-    name: 'hafw_datapath_to_node_packets_total',
-    help: 'Packets addressed to the node itself (its API, replies to its own connections): handed back untracked for local delivery',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().to_node ?? 0);
-    },
-  });
-  new Counter({
-    name: 'hafw_nat_bindings_total',
-    help: 'Connections given a NAT binding (snat, masquerade, dnat, redirect)',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().nat_new ?? 0);
-    },
-  });
+  datapathTotal('hafw_datapath_to_node_packets_total', 'Packets addressed to the node itself (its API, replies to its own connections): handed back untracked for local delivery', 'to_node');
+  datapathTotal('hafw_nat_bindings_total', 'Connections given a NAT binding (snat, masquerade, dnat, redirect)', 'nat_new');
   new Counter({
     name: 'hafw_nat_dropped_total',
     help: 'First packets dropped because NAT could not be done: every port of the range taken (exhausted), or impossible (failed: no interface address, family mismatch)',
@@ -130,14 +104,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ reason: 'failed' }, c.nat_failed_drops ?? 0);
     },
   });
-  new Counter({
-    name: 'hafw_nat_icmp_translated_total',
-    help: 'ICMP errors about a NATed connection, translated back',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().nat_translated ?? 0);
-    },
-  });
+  datapathTotal('hafw_nat_icmp_translated_total', 'ICMP errors about a NATed connection, translated back', 'nat_translated');
   new Gauge({
     name: 'hafw_conntrack_entries',
     help: 'Connections in the table (local and replicated)',
@@ -146,14 +113,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.set(snapshot().ct_entries ?? 0);
     },
   });
-  new Counter({
-    name: 'hafw_conntrack_invalid_packets_total',
-    help: 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)',
-    registers: [registry],
-    collect() {
-      setTotal(this, {}, snapshot().ct_invalid ?? 0);
-    },
-  });
+  datapathTotal('hafw_conntrack_invalid_packets_total', 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)', 'ct_invalid');
   new Counter({
     name: 'hafw_conntrack_dropped_total',
     help: 'New connections dropped by conntrack: table full (nothing to evict) or insert refused',
