@@ -27,6 +27,7 @@ describe('ruleset API routes', () => {
   let control: RulesetEngine;
   let datapath: RulesetEngine;
   let refuseDatapath = false;
+  let service: RulesetService;
   const logged: string[] = [];
 
   beforeEach(async () => {
@@ -35,7 +36,7 @@ describe('ruleset API routes', () => {
     control.load(BASE, 'base.nft');
     datapath.load(BASE, 'base.nft');
     refuseDatapath = false;
-    const service = new RulesetService(
+    service = new RulesetService(
       control,
       async (ops) => {
         if (refuseDatapath) return { ok: false, error: 'refused' };
@@ -139,6 +140,42 @@ describe('ruleset API routes', () => {
     logged.length = 0;
     await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add rule inet filter forward tcp dport 9 accept' } });
     assert.ok(logged.some((l) => l.startsWith('ERROR datapath refused')));
+  });
+
+  it('expires timed-out set elements on both engines with one batch, publishes it, and then refuses a delete of them', async () => {
+    await controlRequest('POST', '/v1/ruleset/transactions', {
+      socket,
+      body: { ops: 'add set inet filter tmp { type ipv4_addr; flags timeout; }\nadd element inet filter tmp { 192.0.2.7 timeout 1s, 192.0.2.8 }' },
+    });
+    const gen = control.generation;
+    await service.expireElements(Date.now());
+    assert.equal(control.generation, gen, 'nothing has expired yet: no commit');
+
+    const events: ChangeEvent[] = [];
+    const stream = openEventStream((type, data) => {
+      if (type !== 'ruleset') return;
+      events.push(data as ChangeEvent);
+      stream.stop();
+    }, { socket });
+    await stream.started;
+    logged.length = 0;
+    await service.expireElements(Date.now() + 5000);
+    await stream.ended;
+    for (const [name, e] of [['control', control], ['datapath', datapath]] as const) {
+      const text = e.list();
+      assert.doesNotMatch(text, /192\.0\.2\.7/, `${name} dropped the expired element`);
+      assert.match(text, /192\.0\.2\.8/, `${name} kept the element without a timeout`);
+      assert.equal(e.generation, gen + 1, `${name} is one generation on`);
+    }
+    assert.deepEqual(events.map((e) => [e.generation, e.changes[0]!.op, e.changes[0]!.kind]), [[gen + 1, 'delete', 'element']]);
+    assert.ok(!logged.some((l) => l.startsWith('ERROR')), logged.join('\n'));
+
+    // Both copies agree it is gone: the control engine refuses, the datapath is never asked.
+    await assert.rejects(
+      controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'delete element inet filter tmp { 192.0.2.7 }' } }),
+      (err: ControlError) => err.status === 400 && /not in set 'tmp'/.test(err.message),
+    );
+    assert.equal(datapath.generation, gen + 1);
   });
 
   it('describes the modules: all of them, one by name, 404 for an unknown name', async () => {

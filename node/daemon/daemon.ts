@@ -34,6 +34,8 @@ export class NodeDaemon {
   /** Cluster-wide ruleset versions (ruleset.dist; needs sync). */
   rulesetCluster?: RulesetCluster;
   private routeTimer?: NodeJS.Timeout;
+  /** Removes timed-out set elements from both ruleset engines (RulesetService.expireElements). */
+  private expiryTimer?: NodeJS.Timeout;
   /** The node-wide event bus (GET /v1/events): ruleset, vrrp, sync, drill, ruleset-dist. */
   readonly events = new EventBus();
   private syncAlarmTimer?: NodeJS.Timeout;
@@ -105,6 +107,9 @@ export class NodeDaemon {
     }
     await this.refreshRoutes();
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
+    this.expiryTimer = setInterval(() => {
+      this.rulesetApi.expireElements().catch((e: Error) => this.log.error({ err: e.message }, 'set element expiry'));
+    }, 1000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
     const metrics = createNodeMetrics({
       nodeName: this.config.node.name,
@@ -304,6 +309,7 @@ export class NodeDaemon {
     this.stopping ??= (async () => {
       this.log.info('stopping');
       if (this.routeTimer) clearInterval(this.routeTimer);
+      if (this.expiryTimer) clearInterval(this.expiryTimer);
       this.aloneGuard?.stop();
       if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
       // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.

@@ -108,6 +108,19 @@ export class RulesetService implements RulesetView {
     await this.loadText(text, origin);
   }
 
+  /**
+   * Drops timed-out set elements from both engines: the control engine decides what has
+   * expired and the datapath applies that same batch, so the two copies never disagree
+   * about an element (each expiring on its own timer, a later `delete element` could be
+   * accepted by one and refused by the other). Lookups already ignore an expired
+   * element; this frees it, and subscribers see the removal like any other commit.
+   * Call it about once a second.
+   */
+  async expireElements(nowMs?: number): Promise<void> {
+    const ops = this.engine.expiredOps(nowMs);
+    if (ops.length > 0) await this.commitOps(ops, undefined, '<expire>');
+  }
+
   private async loadText(text: string, origin: string): Promise<number> {
     let r: CommitResult;
     this.ownCommit = true;
@@ -143,7 +156,8 @@ export class RulesetService implements RulesetView {
     }
     const d = await this.datapath(ops);
     if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a transaction the control thread accepted; SIGHUP reloads the file');
-    this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
+    // Expiry runs every second on a node with timed elements: not worth a log line each time.
+    if (origin !== '<expire>') this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
     return { generation: r.generation, changes: r.changes, ms: r.ms };
   }

@@ -5,7 +5,9 @@
  *
  * It runs its own RulesetEngine (compiled rules are closures and cannot cross threads),
  * fed with exactly the loads and transactions the control thread's engine accepted; the
- * engine is deterministic, so both agree on handles and generations.
+ * engine is deterministic, so both agree on handles and generations. Timed-out set
+ * elements are removed the same way: the control thread sends the `delete element` batch
+ * (lookups here ignore an expired element from the moment it expires).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TunLoop } from './tun-loop.js';
@@ -104,15 +106,10 @@ try {
   send({ type: 'error', message: (err as Error).message });
 }
 
-// Timed-out set elements: lookups already ignore them; this frees them.
-const expiry = setInterval(() => engine.expire(), 1000);
-expiry.unref();
-
 port.on('message', (m: ToDatapath) => {
   switch (m.type) {
     case 'stop':
       void syncHandle?.stop();
-      clearInterval(expiry);
       sniffer?.close();
       loop?.close();
       loop = undefined;

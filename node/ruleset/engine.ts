@@ -334,11 +334,12 @@ export class RulesetEngine extends EventEmitter {
   }
 
   /**
-   * Removes elements whose timeout has passed (lookups already ignore them; this frees
-   * them and tells subscribers). Call it periodically, e.g. once a second. Returns the
-   * commit, or undefined when nothing had expired. O(elements of sets with timeouts).
+   * The batch that removes elements whose timeout has passed: one `delete element` per
+   * set, or none when nothing has expired. O(elements of sets with timeouts). A node's
+   * control thread commits it and sends the same batch to the datapath's engine, so both
+   * copies lose an element in the same generation (see RulesetService.expireElements).
    */
-  expire(nowMs: number = this.clock()): CommitResult | undefined {
+  expiredOps(nowMs: number = this.clock()): Command[] {
     const ops: Command[] = [];
     for (const t of this.state.tables.values()) {
       for (const s of t.sets.values()) {
@@ -349,6 +350,15 @@ export class RulesetEngine extends EventEmitter {
         if (gone.length > 0) ops.push({ delete: { element: { family: t.json.family, table: t.json.name, name: s.json.name, elem: gone } } });
       }
     }
+    return ops;
+  }
+
+  /**
+   * Removes elements whose timeout has passed (lookups already ignore them; this frees
+   * them and tells subscribers). Returns the commit, or undefined when nothing had expired.
+   */
+  expire(nowMs: number = this.clock()): CommitResult | undefined {
+    const ops = this.expiredOps(nowMs);
     return ops.length > 0 ? this.commit(ops, '<expire>') : undefined;
   }
 
