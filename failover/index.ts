@@ -30,7 +30,7 @@ export {
 export { type Vip, type VipMover, VipGroup, type VipGroupResult, parseVip } from './vip-group.js';
 export {
   NotifyQueue, type NotifyHook, type NotifyEvent, type NotifyResult, type NotifyLogger,
-  type NotifyQueueOptions
+  type NotifyQueueOptions, runHook, type HookRun, type HookOutcome, type HookSpawner
 } from './notify.js';
 export {
   type Clock, type TimerHandle, type PacketSender, type FrameSender, type SyncReadinessSource,

@@ -56,7 +56,36 @@ export interface NotifyQueueOptions {
   onResult?: (r: NotifyResult) => void;
   /** Extra environment (merged over process.env). */
   env?: Record<string, string>;
+  /**
+   * Runs one hook (default: runHook, in this process). A node passes one that runs it
+   * from its small command helper process, so a hook never forks the big node process at
+   * the moment it takes over.
+   */
+  spawner?: HookSpawner;
 }
+
+/** How to run one hook process: a timeout that kills its whole group, output capped. */
+export interface HookRun {
+  file: string;
+  args: string[];
+  env: Record<string, string | undefined>;
+  timeoutMs: number;
+  killGraceMs: number;
+  maxOutputBytes: number;
+}
+
+/** What became of one hook process. */
+export interface HookOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** Spawn failure (ENOENT, EACCES...). */
+  error?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export type HookSpawner = (run: HookRun) => Promise<HookOutcome>;
 
 /**
  * Hooks are called as `<path> <args...> <state> <previous> <reason>` with
@@ -65,7 +94,7 @@ export interface NotifyQueueOptions {
  */
 export class NotifyQueue {
   private readonly hooks: readonly NotifyHook[];
-  private readonly opts: Required<Omit<NotifyQueueOptions, 'logger' | 'onResult' | 'env'>> & NotifyQueueOptions;
+  private readonly opts: Required<Omit<NotifyQueueOptions, 'logger' | 'onResult' | 'env' | 'spawner'>> & NotifyQueueOptions;
   private readonly queue: NotifyEvent[] = [];
   private running: Promise<void> | undefined;
 
@@ -113,52 +142,67 @@ export class NotifyQueue {
     this.opts.onResult?.(r);
   }
 
-  private runOne(h: NotifyHook, ev: NotifyEvent): Promise<NotifyResult> {
+  private async runOne(h: NotifyHook, ev: NotifyEvent): Promise<NotifyResult> {
     const started = performance.now();
-    const timeoutMs = h.timeoutMs ?? this.opts.timeoutMs;
-    const max = this.opts.maxOutputBytes;
-    return new Promise((resolve) => {
-      let stdout = '';
-      let stderr = '';
-      let timedOut = false;
-      let error: string | undefined;
-      let settled = false;
-      const env = {
-        ...process.env, ...this.opts.env,
-        HAFW_INSTANCE: ev.instance, HAFW_VRID: String(ev.vrid), HAFW_STATE: ev.state,
-        HAFW_PREVIOUS_STATE: ev.previous, HAFW_REASON: ev.reason, HAFW_PRIORITY: String(ev.priority),
-      };
-      const child = spawn(h.path, [...(h.args ?? []), ev.state, ev.previous, ev.reason], {
-        env, stdio: ['ignore', 'pipe', 'pipe'],
-        // Its own process group, so a timeout also stops what a shell script started
-        // (a grandchild holding the output pipe would otherwise keep the hook "running").
-        detached: true,
-      });
-      const signalGroup = (sig: NodeJS.Signals) => {
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, sig); // the group we created, by id
-        } catch {
-          child.kill(sig);
-        }
-      };
-      const cap = (s: string, chunk: Buffer) => (s.length >= max ? s : s + chunk.toString('utf8', 0, Math.min(chunk.length, max - s.length)));
-      child.stdout.on('data', (c: Buffer) => { stdout = cap(stdout, c); });
-      child.stderr.on('data', (c: Buffer) => { stderr = cap(stderr, c); });
-      let killTimer: NodeJS.Timeout | undefined;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        signalGroup('SIGTERM');
-        killTimer = setTimeout(() => signalGroup('SIGKILL'), this.opts.killGraceMs);
-      }, timeoutMs);
-      const finish = (exitCode: number | null, signal: string | null) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (killTimer) clearTimeout(killTimer);
-        resolve({ hook: h.path, event: ev, exitCode, signal, timedOut, error, durationMs: performance.now() - started, stdout, stderr });
-      };
-      child.on('error', (e) => { error = e.message; finish(null, null); });
-      child.on('close', (code, signal) => finish(code, signal));
-    });
+    const env = {
+      ...process.env, ...this.opts.env,
+      HAFW_INSTANCE: ev.instance, HAFW_VRID: String(ev.vrid), HAFW_STATE: ev.state,
+      HAFW_PREVIOUS_STATE: ev.previous, HAFW_REASON: ev.reason, HAFW_PRIORITY: String(ev.priority),
+    };
+    const run: HookRun = {
+      file: h.path, args: [...(h.args ?? []), ev.state, ev.previous, ev.reason], env,
+      timeoutMs: h.timeoutMs ?? this.opts.timeoutMs, killGraceMs: this.opts.killGraceMs, maxOutputBytes: this.opts.maxOutputBytes,
+    };
+    const spawner = this.opts.spawner ?? runHook;
+    let o: HookOutcome;
+    try {
+      o = await spawner(run);
+    } catch (e) {
+      o = { exitCode: null, signal: null, timedOut: false, error: (e as Error).message, stdout: '', stderr: '' };
+    }
+    return { hook: h.path, event: ev, ...o, durationMs: performance.now() - started };
   }
+}
+
+/** Runs one hook process here (the default spawner; also what a node's command helper calls). */
+export function runHook(run: HookRun): Promise<HookOutcome> {
+  const max = run.maxOutputBytes;
+  return new Promise((resolve) => {
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let error: string | undefined;
+    let settled = false;
+    const child = spawn(run.file, run.args, {
+      env: run.env, stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group, so a timeout also stops what a shell script started
+      // (a grandchild holding the output pipe would otherwise keep the hook "running").
+      detached: true,
+    });
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig); // the group we created, by id
+      } catch {
+        child.kill(sig);
+      }
+    };
+    const cap = (s: string, chunk: Buffer) => (s.length >= max ? s : s + chunk.toString('utf8', 0, Math.min(chunk.length, max - s.length)));
+    child.stdout.on('data', (c: Buffer) => { stdout = cap(stdout, c); });
+    child.stderr.on('data', (c: Buffer) => { stderr = cap(stderr, c); });
+    let killTimer: NodeJS.Timeout | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), run.killGraceMs);
+    }, run.timeoutMs);
+    const finish = (exitCode: number | null, signal: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (killTimer) clearTimeout(killTimer);
+      resolve({ exitCode, signal, timedOut, ...(error !== undefined ? { error } : {}), stdout, stderr });
+    };
+    child.on('error', (e) => { error = e.message; finish(null, null); });
+    child.on('close', (code, signal) => finish(code, signal));
+  });
 }

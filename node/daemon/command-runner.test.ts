@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { commandRunnerPid, runCommand, startCommandRunner, stopCommandRunner } from './command-runner.js';
+import { NotifyQueue, type NotifyResult } from '../../failover/index.js';
+import { commandRunnerPid, runCommand, runHookCommand, startCommandRunner, stopCommandRunner } from './command-runner.js';
 
 describe('command runner (external commands from a small helper process)', () => {
   after(() => stopCommandRunner());
@@ -23,6 +24,23 @@ describe('command runner (external commands from a small helper process)', () =>
     assert.equal(missing.error, 'ENOENT');
     const many = await Promise.all(Array.from({ length: 20 }, (_, i) => runCommand('echo', [String(i)])));
     assert.deepEqual(many.map((r) => r.stdout.trim()), Array.from({ length: 20 }, (_, i) => String(i)));
+  });
+
+  it('runs VRRP notify hooks from the helper: arguments, environment, and a timeout that kills the hook', async () => {
+    await startCommandRunner();
+    const pid = commandRunnerPid()!;
+    const results: NotifyResult[] = [];
+    const q = new NotifyQueue(
+      [{ path: '/bin/sh', args: ['-c', 'echo "$PPID $HAFW_STATE $HAFW_VRID $1"', 'hook'] }, { path: '/bin/sh', args: ['-c', 'sleep 30'], timeoutMs: 100 }],
+      { spawner: runHookCommand, killGraceMs: 100, onResult: (r) => results.push(r) },
+    );
+    q.notify({ instance: 'vi', vrid: 7, state: 'MASTER', previous: 'BACKUP', reason: 'test', priority: 100 });
+    await q.idle();
+    assert.equal(results.length, 2);
+    assert.equal(results[0]!.exitCode, 0);
+    assert.equal(results[0]!.stdout, `${pid} MASTER 7 MASTER\n`, 'forked by the helper, with the state in argv and env');
+    assert.equal(results[1]!.timedOut, true);
+    assert.ok(results[1]!.durationMs < 5000, `the hanging hook was killed after ${results[1]!.durationMs} ms`);
   });
 
   it('replaces a helper that died, and commands keep working meanwhile', async () => {

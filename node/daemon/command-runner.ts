@@ -10,10 +10,14 @@
  * takeover; those forks would tax the packet path all the time and slow the takeover.
  * The helper's own forks cost about 2 ms.
  *
+ * VRRP notify hooks run from the helper too (runHookCommand): they start at the moment a
+ * node takes over, when the packet path can least afford the faults.
+ *
  * Before startCommandRunner() (tests, the CLI) or if the helper is gone, commands are
  * spawned directly, as before; a dead helper is replaced on the next command.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { HookOutcome, HookRun } from '../../failover/index.js';
 
 export interface CommandResult {
   /** Exit code (null when killed by a signal or not started). */
@@ -24,17 +28,14 @@ export interface CommandResult {
   error?: string;
 }
 
-interface Request {
-  id: number;
-  file: string;
-  args: string[];
-  input?: string;
-}
+/** A command, or (with `hook`) a notify hook run with its timeout and group kill. */
+export type HelperRequest = { id: number; file: string; args: string[]; input?: string } | { id: number; hook: HookRun };
+type Reply = { id: number } & (CommandResult | HookOutcome);
 
 let helper: ChildProcess | null = null;
 let wanted = false;
 let nextId = 1;
-const waiting = new Map<number, (r: CommandResult) => void>();
+const waiting = new Map<number, (r: Reply | undefined) => void>();
 
 /** Forks the helper (call early in the daemon's start). Resolves once it is ready. */
 export function startCommandRunner(): Promise<void> {
@@ -47,19 +48,19 @@ export function startCommandRunner(): Promise<void> {
     serialization: 'json',
   });
   helper = child;
-  child.on('message', (m: { id: number } & CommandResult) => {
+  child.on('message', (m: Reply) => {
     const done = waiting.get(m.id);
     if (done === undefined) return;
     waiting.delete(m.id);
     if (waiting.size === 0) channelRef(child, false);
-    done({ code: m.code, stdout: m.stdout, stderr: m.stderr, ...(m.error !== undefined ? { error: m.error } : {}) });
+    done(m);
   });
   child.on('exit', () => {
     if (helper === child) helper = null;
-    // Commands in flight in the dead helper: their outcome is unknown; say so.
+    // Commands in flight in the dead helper: their outcome is unknown (undefined says so).
     for (const [id, done] of waiting) {
       waiting.delete(id);
-      done({ code: null, stdout: '', stderr: '', error: 'the command helper exited' });
+      done(undefined);
     }
   });
   // The helper never keeps this process alive on its own; a command in flight does.
@@ -87,17 +88,39 @@ export function commandRunnerPid(): number | undefined {
 }
 
 /** Runs `file args` (stdin `input`), through the helper when it runs. Never rejects. */
-export function runCommand(file: string, args: string[], input?: string): Promise<CommandResult> {
+export async function runCommand(file: string, args: string[], input?: string): Promise<CommandResult> {
+  const direct = () => runDirect(file, args, input);
+  const m = await viaHelper((id) => (input === undefined ? { id, file, args } : { id, file, args, input }), direct);
+  if (m === undefined) return { code: null, stdout: '', stderr: '', error: 'the command helper exited' };
+  const r = m as CommandResult;
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ...(r.error !== undefined ? { error: r.error } : {}) };
+}
+
+/** Runs a notify hook (failover's HookSpawner) through the helper when it runs. Never rejects. */
+export async function runHookCommand(run: HookRun): Promise<HookOutcome> {
+  const m = await viaHelper((id) => ({ id, hook: run }), () => runHookHere(run));
+  if (m === undefined) return { exitCode: null, signal: null, timedOut: false, error: 'the command helper exited', stdout: '', stderr: '' };
+  const o = m as HookOutcome;
+  return { exitCode: o.exitCode, signal: o.signal, timedOut: o.timedOut, ...(o.error !== undefined ? { error: o.error } : {}), stdout: o.stdout, stderr: o.stderr };
+}
+
+/** Runs a hook in this process (loaded on first use, so the helper, which imports this file, stays small). */
+export async function runHookHere(run: HookRun): Promise<HookOutcome> {
+  const { runHook } = await import('../../failover/index.js');
+  return runHook(run);
+}
+
+/** Sends one request to the helper; without a helper (or if sending fails) runs `direct` here. */
+function viaHelper<D extends object>(req: (id: number) => HelperRequest, direct: () => Promise<D>): Promise<Reply | D | undefined> {
   if (helper === null && wanted) void startCommandRunner().catch(() => undefined);
   const h = helper;
-  if (h === null || !h.connected) return runDirect(file, args, input);
+  if (h === null || !h.connected) return direct();
   const id = nextId++;
-  const req: Request = input === undefined ? { id, file, args } : { id, file, args, input };
   return new Promise((resolve) => {
     waiting.set(id, resolve);
     channelRef(h, true);
-    h.send(req, (err) => {
-      if (err && waiting.delete(id)) resolve(runDirect(file, args, input));
+    h.send(req(id), (err) => {
+      if (err && waiting.delete(id)) resolve(direct());
     });
   });
 }

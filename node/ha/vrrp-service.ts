@@ -20,6 +20,7 @@ import {
 } from '../../failover/index.js';
 import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
+import { runHookCommand } from '../daemon/command-runner.js';
 import { setRealtimePriority } from '../native/index.js';
 import { readInterfaceAddresses } from '../datapath/route-source.js';
 import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock, type VrrpReceiver } from './vrrp-ports.js';
@@ -79,7 +80,7 @@ export class VrrpService {
     const links = new SysfsLinkState(tracks.map((t) => t.name));
     const unicastPeers = this.cfg.unicastPeers.map((p) => parseIp(p)!).filter((p) => p.length === (family === 4 ? 4 : 16));
     this.socket = new RawVrrpSocket(family, this.cfg.interface, unicastPeers.length > 0);
-    const notify = this.cfg.notify.length > 0 ? new NotifyQueue(this.cfg.notify.map((path) => ({ path })), { logger: this.log }) : undefined;
+    const notify = this.cfg.notify.length > 0 ? new NotifyQueue(this.cfg.notify.map((path) => ({ path })), { logger: this.log, spawner: runHookCommand }) : undefined;
     this.instance = new VrrpInstance(
       {
         name: `vrid${this.cfg.vrid}`,

@@ -58,7 +58,8 @@ export interface PrintHelper {
 export interface ValidateEnv {
   family: Family;
   errors: ErrorList;
-  pos: Pos | undefined;
+  /** Where the statement being checked is (read it only to report an error: it is computed). */
+  readonly pos: Pos | undefined;
   registry: Registry;
   findSet(name: string): SetJ | undefined;
   hasChain(name: string): boolean;

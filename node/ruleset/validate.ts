@@ -57,6 +57,9 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
  */
 export class RuleValidator {
   private refs: string[] = NO_REFS;
+  /** The rule and statement being validated (env.pos reads their positions on demand). */
+  private rule: RuleJ | undefined;
+  private stmt: unknown;
   private readonly env: ValidateEnv;
 
   constructor(private readonly reg: Registry, private readonly t: TableState, private readonly errors: ErrorList, enc: EncodeEnv) {
@@ -65,7 +68,11 @@ export class RuleValidator {
     this.env = {
       family,
       errors,
-      pos: undefined,
+      // Read only when an error is reported: the position of the statement being checked
+      // (a symbol-keyed read on objects of many shapes, too slow to do for every statement).
+      get pos() {
+        return posOf(self.stmt) ?? rulePositions.get(self.rule!);
+      },
       registry: reg,
       findSet(name) {
         const s = t.sets.get(name);
@@ -100,26 +107,26 @@ export class RuleValidator {
     }
     env.chain = this.t.chains.get(r.chain)?.json;
     const expr = r.expr;
+    this.rule = r;
     for (let i = 0; i < expr.length; i++) {
       const stmt = expr[i];
-      const pos: Pos | undefined = posOf(stmt) ?? rulePositions.get(r);
+      this.stmt = stmt;
       if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
-        errors.add(pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
+        errors.add(env.pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
         continue;
       }
       const mod = reg.statementForJson(stmt);
       if (!mod) {
-        errors.add(pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
+        errors.add(env.pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
         continue;
       }
-      if (terminal) errors.add(pos, `statement after '${terminal}' never runs`);
+      if (terminal) errors.add(env.pos, `statement after '${terminal}' never runs`);
       const shape = mod.checkJson(stmt);
       if (shape) {
-        errors.add(pos, shape);
+        errors.add(env.pos, shape);
         continue;
       }
-      if (!mod.families.includes(family)) errors.add(pos, `${mod.name} is not available in family ${family}`);
-      env.pos = pos;
+      if (!mod.families.includes(family)) errors.add(env.pos, `${mod.name} is not available in family ${family}`);
       mod.validate?.(stmt, env);
       if (mod.terminal) terminal = mod.name === 'verdict' ? (onlyKey(stmt) ?? mod.name) : mod.name;
     }
