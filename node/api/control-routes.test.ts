@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildApp, errorPointer, type NodeStatus, type NodeView } from './server.js';
 import { EventBus } from './event-bus.js';
-import type { CtOp } from './ct-query.js';
+import type { CtOp } from '../conntrack/index.js';
 import { DrillRefused, type DrillReport } from '../ha/api-drill.js';
 
 const status: NodeStatus = { node: 'fw-a', role: 'master', pid: 1, uptimeSeconds: 1, datapath: { tun: 'hafw0', offloads: true, vnetHdrLen: 10, counters: {}, native: {} } };

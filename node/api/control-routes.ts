@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { CtQueryError, DEFAULT_LIMIT, checkFilter, protoNumber, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from './ct-query.js';
+import { CtQueryError, DEFAULT_LIMIT, checkFilter, protoNumber, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
 import { parseTypes, type EventBus } from './event-bus.js';
 import type { ClusterInfo } from './cluster-view.js';
 import type { DrillReport } from '../ha/api-drill.js';

@@ -7,5 +7,5 @@ export { registerRulesetRoutes, RulesetApiError, type RulesetView, type RulesetT
 export { EventBus, EVENT_TYPES, parseTypes, type BusEvent, type EventListener, type KnownEventType } from './event-bus.js';
 export { type ControlView } from './control-routes.js';
 export { buildClusterInfo, formatClusterInfo, type ClusterInfo, type VrrpPeerHeard } from './cluster-view.js';
-export { runCtOp, CtQueryError, CtMatcher, type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry } from './ct-query.js';
+export { runCtOp, CtQueryError, CtMatcher, type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry } from '../conntrack/index.js';
 export { SyncAlarmWatcher, ALARM_COUNTERS, type SyncAlarm } from './sync-alarms.js';

@@ -4,7 +4,7 @@
  * bounded (--limit, then --after ID for the next page).
  */
 import { controlRequest, ControlError } from '../api/index.js';
-import type { CtListedEntry } from '../api/ct-query.js';
+import type { CtListedEntry } from '../conntrack/index.js';
 import type { CtTupleJson } from '../conntrack/index.js';
 import { parse, printJson, n, UsageError, type Command } from './args.js';
 

@@ -23,3 +23,7 @@ export {
 } from './ct-types.js';
 export { halfSipHashWords } from './halfsiphash.js';
 export { type CtEntryJson, type CtTupleJson, snapshotToJson } from './ct-format.js';
+export {
+  runCtOp, CtQueryError, CtMatcher, checkFilter, protoNumber, DEFAULT_LIMIT, MAX_LIMIT, PROTO_NUMBERS,
+  type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry,
+} from './ct-query.js';

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from './counters.js';
 import { NativeStat } from '../native/index.js';
 import type { PlainRoute } from './route-source.js';
-import type { CtOp, CtOpResult } from '../api/ct-query.js';
+import type { CtOp, CtOpResult } from '../conntrack/index.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, SyncReport, ToDatapath } from './messages.js';
 
 export interface DatapathThreadOptions {

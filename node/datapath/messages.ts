@@ -1,7 +1,7 @@
 /** Messages between the control thread and the datapath thread. */
 import type { PlainRoute } from './route-source.js';
 import type { PlainAddress } from './local-addresses.js';
-import type { CtOp, CtOpResult } from '../api/ct-query.js';
+import type { CtOp, CtOpResult } from '../conntrack/index.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../sync-protocol/index.js';
 
 export interface DatapathSyncSettings {

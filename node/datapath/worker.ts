@@ -15,7 +15,7 @@ import { FilterStage } from './filter-stage.js';
 import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { RulesetEngine } from '../ruleset/index.js';
-import { ConnTracker } from '../conntrack/index.js';
+import { ConnTracker, runCtOp, CtQueryError } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
@@ -23,7 +23,6 @@ import { NatState } from './nat-state.js';
 import { LocalAddresses, type PlainAddress } from './local-addresses.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
 import type { PlainRoute } from './route-source.js';
-import { runCtOp, CtQueryError } from '../api/ct-query.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath } from './messages.js';
 
 const data = workerData as DatapathWorkerData;

@@ -7,8 +7,9 @@
  * O(capacity), fine for an operator's request, never on the per-packet path. A listing is
  * always bounded (`limit`, at most MAX_LIMIT) and resumable with `after` (the last id seen).
  */
-import { CtSnapshot, TCP_STATE_NAMES, type ConnTracker, type CtEntryJson } from '../conntrack/index.js';
-import { snapshotToJson } from '../conntrack/ct-format.js';
+import { CtSnapshot, TCP_STATE_NAMES } from './ct-types.js';
+import type { ConnTracker } from './tracker.js';
+import { snapshotToJson, type CtEntryJson } from './ct-format.js';
 import { parseAddress } from '../packet/address.js';
 
 export const DEFAULT_LIMIT = 100;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildUdp } from '../packet/build.js';
-import { CtEventKind, CtStatus } from '../conntrack/index.js';
-import { Harness, seg, V4 } from '../conntrack/testing.js';
+import { CtEventKind, CtStatus } from './index.js';
+import { Harness, seg, V4 } from './testing.js';
 import { runCtOp, CtQueryError, checkFilter, protoNumber } from './ct-query.js';
 
 function table(): Harness {
