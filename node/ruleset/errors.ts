@@ -36,16 +36,43 @@ export class RulesetError extends Error {
  * Source positions of AST nodes, under a symbol key so the AST stays exactly the JSON
  * form: JSON.stringify and Object.keys never see them. (A symbol property, not a
  * WeakMap: with 10,000s of rules, ephemeron tables made garbage collection dominate.)
+ * The slot holds a packed number (see mark), not an object: a load keeps one position per
+ * statement, and objects there (they were the tokens, with their text) were a fifth of
+ * the memory a loaded ruleset holds and of what the garbage collector copied.
  */
 export const POS: unique symbol = Symbol('pos');
 
+/** Lines and columns that pack into a small integer (no heap object): line * 4096 + col. */
+const COL_BITS = 4096;
+const SMALL_LINES = 262144;
+/** Beyond those, -(line * 2^24 + col): a number still, exact. */
+const WIDE_COLS = 16777216;
+
+/** A position as the number kept in an AST node's POS slot. */
+export function mark(p: Pos): number {
+  if (p.col < COL_BITS && p.line < SMALL_LINES) return p.line * COL_BITS + p.col;
+  return -(p.line * WIDE_COLS + Math.min(p.col, WIDE_COLS - 1));
+}
+
+function unmark(v: number): Pos {
+  if (v >= 0) return { line: Math.floor(v / COL_BITS), col: v % COL_BITS };
+  return { line: Math.floor(-v / WIDE_COLS), col: -v % WIDE_COLS };
+}
+
 export function setPos<T>(node: T, pos: Pos | undefined): T {
-  if (pos && node !== null && typeof node === 'object') (node as { [POS]?: Pos })[POS] = pos;
+  if (pos && node !== null && typeof node === 'object') (node as { [POS]?: number })[POS] = mark(pos);
   return node;
 }
 
+/** A node's position, for an error message (decoded on each call: keep it off hot paths). */
 export function posOf(node: unknown): Pos | undefined {
-  return node !== null && typeof node === 'object' ? (node as { [POS]?: Pos })[POS] : undefined;
+  const v = markOf(node);
+  return v === undefined ? undefined : unmark(v);
+}
+
+/** A node's packed position, to copy onto another node. */
+export function markOf(node: unknown): number | undefined {
+  return node !== null && typeof node === 'object' ? (node as { [POS]?: number })[POS] : undefined;
 }
 
 /** Collects errors of one pass so validation reports all of them, not just the first. */

@@ -10,7 +10,7 @@ import type {
   ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
 } from './ast.js';
 import { FAMILIES, HOOKS } from './ast.js';
-import { POS, RulesetError, setPos } from './errors.js';
+import { POS, RulesetError, mark, setPos } from './errors.js';
 import type { Pos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
 import type { Token } from './lexer.js';
@@ -563,7 +563,7 @@ export class Parser implements TextReader {
     const expr = stmts.slice(base);
     stmts.length = base;
     // The position is a slot of the literal: setPos on a new object costs a property array.
-    const rule = { family, table, chain, expr, [POS]: start } as RuleJ;
+    const rule = { family, table, chain, expr, [POS]: mark(start) } as RuleJ;
     if (comment !== undefined) rule.comment = comment;
     return rule;
   }
@@ -611,7 +611,7 @@ export class Parser implements TextReader {
     // comparison); an explicit == compares the whole field.
     if (!explicit && types.length === 1 && types[0].bitmask && !('&' in left) && typeof right !== 'object') op = 'in';
     if (!explicit && Array.isArray(right)) op = 'in';
-    return { match: { op, left, right }, [POS]: at } as Stmt;
+    return { match: { op, left, right }, [POS]: mark(at) } as Stmt;
   }
 
   private selectorText(sel: Selector): string {

@@ -5,7 +5,7 @@
  * committed state: a failed batch is simply dropped.
  */
 import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
-import { ErrorList, POS, posOf, setPos } from './errors.js';
+import { ErrorList, POS, markOf, posOf, setPos } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';
@@ -357,7 +357,7 @@ export class Draft {
     // Position, references and compiled form are slots of the literal (state.ts RULE_REFS).
     const r: RuleJ = {
       family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr,
-      [POS]: posOf(j) ?? posOf(pos), [RULE_REFS]: undefined, [RULE_COMPILED]: undefined,
+      [POS]: markOf(j) ?? markOf(pos), [RULE_REFS]: undefined, [RULE_COMPILED]: undefined,
     } as RuleJ;
     if (j.comment !== undefined) r.comment = j.comment;
     this.newRules.add(r);

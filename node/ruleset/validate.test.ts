@@ -17,6 +17,18 @@ describe('validation', () => {
     assert.match(e.message, /unknown chain 'nowhere'/);
   });
 
+  it('reports positions exactly on very long lines and far down very long files', () => {
+    // Positions are packed into one number per node; these take its wide form.
+    const els = Array.from({ length: 400 }, (_, i) => `198.51.100.${i % 250}`).join(', ');
+    const line = `  set s { type ipv4_addr; elements = { ${els}, 192.0.2.0/24 } }`;
+    const [e] = errors(`table ip t {\n${line}\n}`);
+    assert.deepEqual([e.line, e.col], [2, line.indexOf('192.0.2.0/24') + 1]);
+    assert.ok(e.col > 4096);
+    assert.match(e.message, /needs 'flags interval'/);
+    const far = errors(`table ip t {\n${'\n'.repeat(300_000)}  chain a {\n    jump nowhere\n  }\n}`);
+    assert.deepEqual([far[0].line, far[0].col], [300_003, 5]);
+  });
+
   it('reports an unknown set and a set of the wrong type', () => {
     assert.match(errors('table ip t { chain a { ip saddr @nope drop } }')[0].message, /unknown set 'nope'/);
     const [e] = errors('table ip t { set p { type inet_service; }\n chain a { ip saddr @p drop } }');

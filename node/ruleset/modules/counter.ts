@@ -4,7 +4,7 @@
  * by rule handle across generations, so counts survive transactions.
  */
 import type { Stmt } from '../ast.js';
-import { POS } from '../errors.js';
+import { POS, mark } from '../errors.js';
 import type { Registry, StatementModule, CounterCell, StmtFn } from '../registry.js';
 
 export const counterModule: StatementModule = {
@@ -27,7 +27,7 @@ export const counterModule: StatementModule = {
     }
     // POS in the literal: the parser sets the statement's position, and a slot that
     // exists already costs nothing to fill (errors.ts POS).
-    return { counter: { packets, bytes }, [POS]: first } as Stmt;
+    return { counter: { packets, bytes }, [POS]: mark(first) } as Stmt;
   },
   print(stmt) {
     const c = (stmt as { counter: CounterCell | null }).counter;

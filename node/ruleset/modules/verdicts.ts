@@ -5,7 +5,7 @@
  * recorded for the one-walk loop check.
  */
 import type { Stmt, VerdictJ } from '../ast.js';
-import { POS } from '../errors.js';
+import { POS, mark } from '../errors.js';
 import { onlyKey } from '../registry.js';
 import type { Registry, StatementModule } from '../registry.js';
 
@@ -46,17 +46,17 @@ export const verdictModule: StatementModule = {
     // with the position slot the parser fills (errors.ts POS).
     switch (first.text) {
       case 'accept':
-        return { accept: null, [POS]: first } as Stmt;
+        return { accept: null, [POS]: mark(first) } as Stmt;
       case 'drop':
-        return { drop: null, [POS]: first } as Stmt;
+        return { drop: null, [POS]: mark(first) } as Stmt;
       case 'continue':
-        return { continue: null, [POS]: first } as Stmt;
+        return { continue: null, [POS]: mark(first) } as Stmt;
       case 'return':
-        return { return: null, [POS]: first } as Stmt;
+        return { return: null, [POS]: mark(first) } as Stmt;
       case 'jump':
-        return { jump: { target: r.expectWord().text }, [POS]: first } as Stmt;
+        return { jump: { target: r.expectWord().text }, [POS]: mark(first) } as Stmt;
       default:
-        return { goto: { target: r.expectWord().text }, [POS]: first } as Stmt;
+        return { goto: { target: r.expectWord().text }, [POS]: mark(first) } as Stmt;
     }
   },
   print(stmt, p) {
