@@ -69,6 +69,23 @@ setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
   return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
 }
 
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Sends one datagram and prints where the answer came from and what it said. */
+async function udpAsk(host: string, port: number, ns: string): Promise<string> {
+  const script = `const s = require('dgram').createSocket('udp4');
+s.on('message', (m, r) => { console.log(r.address + ':' + r.port + ' ' + String(m)); process.exit(0); });
+const t = setInterval(() => s.send('hello-redirect', ${port}, ${JSON.stringify(host)}), 300); s.send('hello-redirect', ${port}, ${JSON.stringify(host)});
+setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
+  return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
+}
+
 /**
  * One request from `clientNs` to host:port over TCP or UDP; the server (in the server
  * namespace) answers with the source address it saw. The answer proves both directions:
@@ -143,6 +160,8 @@ const OWN_RULESET = `table ip nat {
   chain pre {
     type nat hook prerouting priority dstnat;
     iifname "wan" ip daddr ${WAN_VIP4} tcp dport 8080 dnat to ${CLIENT.v4}:5002
+    iifname "lan" tcp dport 5040 redirect to :5041
+    iifname "lan" udp dport 5042 redirect to :5041
   }
   chain post {
     type nat hook postrouting priority srcnat;
@@ -151,6 +170,10 @@ const OWN_RULESET = `table ip nat {
   }
 }
 table ip6 nat {
+  chain pre {
+    type nat hook prerouting priority dstnat;
+    iifname "lan" tcp dport 5040 redirect to :5041
+  }
   chain post {
     type nat hook postrouting priority srcnat;
     oifname "wan" ip6 saddr 2001:db8:1::/64 meta l4proto { tcp, udp } th dport 5021 snat to ${WAN_VIP6}
@@ -211,6 +234,29 @@ describe('@lab nat: masquerade and NAT on the VIP (the node\'s own addresses)', 
     // Another port on the VIP is the node's own (nothing listens there): the datapath hands
     // it to the kernel, which refuses it; it is not forwarded to the client.
     assert.equal(await tcpEcho(WAN_VIP4, 8081, NS.server), 'ECONNREFUSED', 'another port on the VIP is not forwarded');
+  });
+
+  it('redirects connections to a service on the node (TCP and UDP, IPv4 and IPv6); its answers come back from the address the client asked', async () => {
+    const stop = await startEchoServer(5041, NS.fw('fwa'));
+    try {
+      assert.equal(await tcpEcho(SERVER.v4, 5040, NS.client), 'echoed', 'TCP, IPv4');
+      assert.equal(await tcpEcho(SERVER.v6, 5040, NS.client), 'echoed', 'TCP, IPv6');
+      assert.equal(await udpAsk(SERVER.v4, 5042, NS.client), `${SERVER.v4}:5042 hello-redirect`, 'UDP: the answer\'s source is translated back');
+      const rules = await sh(['ip', '-n', NS.fw('fwa'), '-4', 'rule', 'show']);
+      assert.match(rules, /iif lo ipproto tcp sport 5041 lookup 100/, rules);
+      assert.match(rules, /iif lo ipproto udp sport 5041 lookup 100/, rules);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('keeps the steering rules in step with the ruleset: a redirect added by a transaction, then removed', async () => {
+    const show = () => sh(['ip', '-n', NS.fw('fwa'), '-4', 'rule', 'show']);
+    await lab.hafw('fwa', ['ruleset', 'apply', 'add rule ip nat pre iifname "lan" tcp dport 5050 redirect to :5051-5052']);
+    await waitFor(async () => /iif lo ipproto tcp sport 5051-5052 lookup 100/.test(await show()), 'the rule for the new redirect');
+    await lab.hafw('fwa', ['ruleset', 'apply', 'flush chain ip nat pre']);
+    await waitFor(async () => !/iif lo .* sport/.test(await show()), 'every steering rule gone with the redirects');
+    assert.doesNotMatch(await show(), /sport 5041/);
   });
 
   it('the node\'s own connections through wan work under a forward policy of drop (replies are not filtered as forwarded traffic)', async () => {

@@ -4,7 +4,7 @@
  * cleanly, SIGHUP reloads what can be reloaded.
  */
 import type { Logger } from 'pino';
-import { DatapathThread, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
+import { DatapathThread, RedirectSteering, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
@@ -34,6 +34,7 @@ export class NodeDaemon {
   /** Cluster-wide ruleset versions (ruleset.dist; needs sync). */
   rulesetCluster?: RulesetCluster;
   private routeTimer?: NodeJS.Timeout;
+  private steering?: RedirectSteering;
   /** Removes timed-out set elements from both ruleset engines (RulesetService.expireElements). */
   private expiryTimer?: NodeJS.Timeout;
   /** The node-wide event bus (GET /v1/events): ruleset, vrrp, sync, drill, ruleset-dist. */
@@ -95,6 +96,12 @@ export class NodeDaemon {
       const r = await this.datapath.loadRuleset(rulesetText, this.rulesetFile);
       if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
     }
+    // The node's own answers on redirected connections go through the TUN device to be
+    // translated back; the ports follow the ruleset (datapath/redirect-steering.ts).
+    const steering = new RedirectSteering(dp.routeTable, dp.rulePriority, this.log.child({ component: 'redirect-steering' }));
+    this.steering = steering;
+    await steering.update(this.rules.ruleset);
+    this.rules.on('change', () => void steering.update(this.rules.ruleset));
     if (this.config.ruleset.dist && sync && this.config.sync) {
       const t = sync.transport;
       this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
@@ -317,6 +324,8 @@ export class NodeDaemon {
       if (this.rulesetCluster) await this.rulesetCluster.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'ruleset-dist stop'));
       if (this.mgmt) await this.mgmt.close().catch(() => undefined);
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
+      // Without the datapath nothing translates those answers: the service's port is the node's own again.
+      if (this.steering) await this.steering.clear();
       if (this.datapath) await this.datapath.stop();
       const dp = this.config.datapath;
       if (!dp.failClosed) await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority });

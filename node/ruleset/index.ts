@@ -16,3 +16,4 @@ export { Registry, type MatchModule, type StatementModule, type CounterCell } fr
 export { builtinRegistry, registerBuiltins } from './modules/index.js';
 export type { DataType } from './data-types.js';
 export { MAX_JUMP_DEPTH } from './validate.js';
+export type { RulesetState } from './state.js';

@@ -1,0 +1,221 @@
+/**
+ * The node's own answers on redirected connections (`redirect`, docs/nat.md).
+ *
+ * A `redirect` sends a forwarded connection to a service on the node: the datapath
+ * rewrites the destination and hands the packet to the kernel, which delivers it to the
+ * local socket. The service's answers are the node's own traffic, and the kernel would
+ * route them straight out of the LAN interface, past the TUN device: nothing would put
+ * the server's address and port back as their source, and the client would drop them.
+ * One `ip rule` per redirect target port range sends them into the TUN device instead:
+ *
+ *   iif lo ipproto tcp|udp sport P[-Q] lookup T     (iif lo: packets the node originates)
+ *
+ * The datapath finds the connection, translates the source back and writes the packet
+ * into the TUN device again, and the kernel forwards it to the client like any other.
+ *
+ * The ports come from the committed ruleset (read again after every commit): the port of
+ * `redirect to :PORT[-PORT]`, or, for a bare `redirect`, the rule's destination-port match
+ * (the service answers from the port the client asked for). The protocols come from the
+ * rule's `meta l4proto` / `ip protocol` / `ip6 nexthdr` / `tcp|udp dport` matches (both TCP
+ * and UDP without one); the families from the table (and `redirect ip|ip6` in inet).
+ *
+ * A port used as a redirect target should belong to that service alone: the node's other
+ * packets from it (e.g. answers to clients that connect to the service directly) take
+ * the same path and are filtered as forwarded traffic.
+ */
+import type { RuleJ, RulesetState, Stmt } from '../ruleset/index.js';
+import { ipOutput } from './iproute.js';
+
+export interface SteerRule {
+  fam: '-4' | '-6';
+  proto: 'tcp' | 'udp';
+  from: number;
+  to: number;
+}
+
+export interface RedirectPorts {
+  rules: SteerRule[];
+  /** Redirects whose answers cannot be steered (no port known), for the log. */
+  warnings: string[];
+}
+
+type PortRange = [number, number];
+
+const PROTO_NAMES: Record<string, 'tcp' | 'udp'> = { tcp: 'tcp', udp: 'udp', '6': 'tcp', '17': 'udp' };
+
+/** The steering rules a ruleset needs, deduplicated and in a stable order. */
+export function redirectPorts(state: RulesetState): RedirectPorts {
+  const out = new Map<string, SteerRule>();
+  const warnings: string[] = [];
+  for (const t of state.tables.values()) {
+    for (const c of t.chains.values()) {
+      if (c.json.type !== 'nat') continue;
+      for (const r of c.rules) {
+        for (const stmt of r.expr) {
+          if (stmt === null || typeof stmt !== 'object' || !('redirect' in stmt)) continue;
+          const body = (stmt as { redirect: { port?: unknown; family?: string } | null }).redirect;
+          const ports = body?.port !== undefined ? portRanges(body.port) : dportsOf(r);
+          if (ports.length === 0) {
+            warnings.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name} handle ${r.handle ?? '?'}: redirect without a port and without a destination-port match; its answers are not translated`);
+            continue;
+          }
+          const fams: SteerRule['fam'][] = t.json.family === 'ip' ? ['-4'] : t.json.family === 'ip6' ? ['-6'] : body?.family === 'ip' ? ['-4'] : body?.family === 'ip6' ? ['-6'] : ['-4', '-6'];
+          for (const fam of fams) {
+            for (const proto of protocolsOf(r)) {
+              for (const [from, to] of ports) out.set(`${fam} ${proto} ${from}-${to}`, { fam, proto, from, to });
+            }
+          }
+        }
+      }
+    }
+  }
+  const rules = [...out.values()].sort((a, b) => a.fam.localeCompare(b.fam) || a.proto.localeCompare(b.proto) || a.from - b.from || a.to - b.to);
+  return { rules, warnings };
+}
+
+/** A port value of the ruleset's JSON (number, range, or set of them) as ranges. */
+function portRanges(v: unknown): PortRange[] {
+  if (typeof v === 'number') return [[v, v]];
+  if (v !== null && typeof v === 'object') {
+    const o = v as { range?: unknown; set?: unknown };
+    if (Array.isArray(o.range) && typeof o.range[0] === 'number' && typeof o.range[1] === 'number') return [[o.range[0], o.range[1]]];
+    if (Array.isArray(o.set)) return o.set.flatMap((x) => portRanges(x));
+  }
+  return [];
+}
+
+function matchesOf(r: RuleJ): { op: string; left: Record<string, unknown>; right: unknown }[] {
+  const out: { op: string; left: Record<string, unknown>; right: unknown }[] = [];
+  for (const s of r.expr as Stmt[]) {
+    const m = (s as { match?: { op: string; left: unknown; right: unknown } }).match;
+    if (m && m.op !== '!=' && m.left !== null && typeof m.left === 'object') out.push(m as { op: string; left: Record<string, unknown>; right: unknown });
+  }
+  return out;
+}
+
+/** `tcp|udp|th dport` values of the rule (the ports a bare redirect keeps). */
+function dportsOf(r: RuleJ): PortRange[] {
+  for (const m of matchesOf(r)) {
+    const p = m.left.payload as { protocol?: string; field?: string } | undefined;
+    if (p && p.field === 'dport' && (p.protocol === 'tcp' || p.protocol === 'udp' || p.protocol === 'th')) return portRanges(m.right);
+  }
+  return [];
+}
+
+/** The transport protocols a rule can match (both when it does not say). */
+function protocolsOf(r: RuleJ): ('tcp' | 'udp')[] {
+  for (const m of matchesOf(r)) {
+    const p = m.left.payload as { protocol?: string; field?: string } | undefined;
+    if (p && (p.protocol === 'tcp' || p.protocol === 'udp')) return [p.protocol];
+    const meta = m.left.meta as { key?: string } | undefined;
+    const isL4 = (meta && meta.key === 'l4proto') || (p && ((p.protocol === 'ip' && p.field === 'protocol') || (p.protocol === 'ip6' && p.field === 'nexthdr')));
+    if (isL4) {
+      const vals = Array.isArray((m.right as { set?: unknown[] })?.set) ? (m.right as { set: unknown[] }).set : [m.right];
+      const names = new Set<'tcp' | 'udp'>();
+      for (const v of vals) {
+        const n = PROTO_NAMES[String(v)];
+        if (n) names.add(n);
+      }
+      return [...names].sort();
+    }
+  }
+  return ['tcp', 'udp'];
+}
+
+/** `ip rule` selectors of one steering rule (without the family and the verb). */
+export function steerRuleArgs(r: SteerRule, table: number, priority: number): string[] {
+  const sport = r.from === r.to ? String(r.from) : `${r.from}-${r.to}`;
+  return ['priority', String(priority), 'iif', 'lo', 'ipproto', r.proto, 'sport', sport, 'lookup', String(table)];
+}
+
+export interface SteeringLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Keeps the kernel's steering rules equal to what the ruleset needs. Updates are queued
+ * (one `ip` change at a time, in commit order); a failed `ip` call is logged and retried
+ * with the next update.
+ */
+export class RedirectSteering {
+  private installed = new Map<string, SteerRule>();
+  private queue: Promise<void> = Promise.resolve();
+  private lastWarnings = '';
+
+  constructor(
+    private readonly table: number,
+    private readonly priority: number,
+    private readonly log: SteeringLog,
+  ) {}
+
+  /** Makes the kernel's rules match the ruleset (after removing any left by an earlier run). */
+  update(state: RulesetState): Promise<void> {
+    const want = redirectPorts(state);
+    const w = want.warnings.join('\n');
+    if (w !== this.lastWarnings) for (const line of want.warnings) this.log.warn({ redirect: line }, 'redirect answers cannot be steered');
+    this.lastWarnings = w;
+    this.queue = this.queue.then(() => this.sync(want.rules));
+    return this.queue;
+  }
+
+  /** Removes every steering rule in this table (also ones an earlier run left). */
+  clear(): Promise<void> {
+    this.queue = this.queue.then(async () => {
+      this.installed.clear();
+      await this.removeStale();
+    });
+    return this.queue;
+  }
+
+  /** What is installed now (for tests and status). */
+  rules(): SteerRule[] {
+    return [...this.installed.values()];
+  }
+
+  private started = false;
+
+  private async sync(want: SteerRule[]): Promise<void> {
+    if (!this.started) {
+      this.started = true;
+      await this.removeStale();
+    }
+    const keyOf = (r: SteerRule) => `${r.fam} ${r.proto} ${r.from}-${r.to}`;
+    const wanted = new Map(want.map((r) => [keyOf(r), r]));
+    try {
+      for (const [k, r] of this.installed) {
+        if (wanted.has(k)) continue;
+        await ipOutput([r.fam, 'rule', 'del', ...steerRuleArgs(r, this.table, this.priority)]);
+        this.installed.delete(k);
+      }
+      for (const [k, r] of wanted) {
+        if (this.installed.has(k)) continue;
+        await ipOutput([r.fam, 'rule', 'add', ...steerRuleArgs(r, this.table, this.priority)]);
+        this.installed.set(k, r);
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'redirect steering rules not updated');
+      return;
+    }
+    if (want.length > 0 || wanted.size !== this.installed.size) this.log.info({ rules: want.map(keyOf) }, 'redirect answers steered into the TUN device');
+  }
+
+  /** Deletes `iif lo ... sport ... lookup T` rules of our table, whoever added them. */
+  private async removeStale(): Promise<void> {
+    for (const fam of ['-4', '-6'] as const) {
+      let list: { priority?: number; iif?: string; ipproto?: string; sport?: number; sport_start?: number; sport_end?: number; table?: string }[];
+      try {
+        list = JSON.parse(await ipOutput(['-j', fam, 'rule', 'show'])) as typeof list;
+      } catch {
+        continue;
+      }
+      for (const e of list) {
+        if (e.iif !== 'lo' || e.table !== String(this.table) || (e.ipproto !== 'tcp' && e.ipproto !== 'udp')) continue;
+        const from = e.sport ?? e.sport_start;
+        const to = e.sport ?? e.sport_end;
+        if (from === undefined || to === undefined) continue;
+        await ipOutput([fam, 'rule', 'del', ...steerRuleArgs({ fam, proto: e.ipproto, from, to }, this.table, e.priority ?? this.priority)]).catch(() => undefined);
+      }
+    }
+  }
+}
