@@ -44,35 +44,32 @@ function parsePort(text: string, whole: string): number {
 }
 
 /**
+ * The address and port parts of a NAT target's text (either may be ''): `A`, `A:P`,
+ * `A-B:P`, `[A6]:P`, `[A6]-[B6]:P` (nft's form), `[A6-B6]:P` (iptables'), `:P`. Throws an
+ * Error for a bracket that does not close.
+ */
+export function splitNatTarget(text: string): { addr: string; port: string } {
+  const t = text.trim();
+  if (t.startsWith('[')) {
+    const m = /^\[([^\]]*)\](?:-\[([^\]]*)\])?(?::(.*))?$/.exec(t);
+    if (!m) throw new Error(`expected [IPv6 address]:PORT in NAT target "${text}"`);
+    return { addr: m[2] === undefined ? m[1]! : `${m[1]}-${m[2]}`, port: m[3] ?? '' };
+  }
+  if (t.startsWith(':')) return { addr: '', port: t.slice(1) };
+  // IPv6 without brackets cannot carry a port (nft requires brackets for that too).
+  const i = t.indexOf(':');
+  if (i >= 0 && t.indexOf(':', i + 1) < 0) return { addr: t.slice(0, i), port: t.slice(i + 1) };
+  return { addr: t, port: '' };
+}
+
+/**
  * Parses a NAT target: `192.0.2.1`, `192.0.2.1:80`, `192.0.2.1:1024-2047`,
- * `192.0.2.1-192.0.2.9`, `[2001:db8::1]:80`, `2001:db8::1`, `:8080` (redirect). Throws an
+ * `192.0.2.1-192.0.2.9`, `[2001:db8::1]:80`, `[2001:db8::1]-[2001:db8::9]:80`, `2001:db8::1`,
+ * `:8080` (redirect). Throws an
  * Error saying what is wrong.
  */
 export function parseNatTarget(text: string): NatTarget {
-  const t = text.trim();
-  let addrPart = t;
-  let portPart = '';
-  if (t.startsWith('[')) {
-    const close = t.indexOf(']');
-    if (close < 0) throw new Error(`missing "]" in NAT target "${text}"`);
-    addrPart = t.slice(1, close);
-    const rest = t.slice(close + 1);
-    if (rest !== '') {
-      if (!rest.startsWith(':')) throw new Error(`expected ":PORT" after "]" in NAT target "${text}"`);
-      portPart = rest.slice(1);
-    }
-  } else if (t.startsWith(':')) {
-    addrPart = '';
-    portPart = t.slice(1);
-  } else {
-    // IPv6 without brackets cannot carry a port (nft requires brackets for that too).
-    const colons = t.split(':').length - 1;
-    if (colons === 1) {
-      const i = t.indexOf(':');
-      addrPart = t.slice(0, i);
-      portPart = t.slice(i + 1);
-    }
-  }
+  const { addr: addrPart, port: portPart } = splitNatTarget(text);
   const out: NatTarget = { family: 0, addrMin: null, addrMax: null, portMin: 0, portMax: 0 };
   if (addrPart !== '') {
     const dash = addrPart.indexOf('-');

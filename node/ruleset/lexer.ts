@@ -3,8 +3,8 @@
  * error can point at the source.
  *
  * Words are greedy runs of [A-Za-z0-9_.:/$@*-] and friends: an IPv6 prefix
- * (`2001:db8::/32`), a range (`1000-2000`), a rate (`10/second`), a variable (`$lan`)
- * or a set reference (`@blocked`) is one word, and the data type of the place it appears
+ * (`2001:db8::/32`), a range (`1000-2000`), a rate (`10/second`), a variable (`$lan`),
+ * a set reference (`@blocked`) or a bracketed IPv6 NAT target (`[2001:db8::10]:80`) is one word, and the data type of the place it appears
  * in splits it. A word that is exactly `.`, `:` or `/` is an operator (concatenation,
  * map separator, flag mask) — nft itself prints those with spaces around them.
  */
@@ -23,10 +23,13 @@ export interface Token extends Pos {
   text: string;
 }
 
-/** 1 for the characters of a word: [0-9A-Za-z] and _ . : / $ @ - * (a table: one load per character). */
+/**
+ * 1 for the characters of a word: [0-9A-Za-z] and _ . : / $ @ - * [ ] (a table: one load
+ * per character). Brackets appear in nft text only around an IPv6 address before a port.
+ */
 const WORD_CHARS = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
-  WORD_CHARS[c] = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || '_.:/$@-*'.includes(String.fromCharCode(c)) ? 1 : 0;
+  WORD_CHARS[c] = (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || '_.:/$@-*[]'.includes(String.fromCharCode(c)) ? 1 : 0;
 }
 
 function isWordChar(c: number): boolean {

@@ -26,6 +26,12 @@ const NAT_RULESET = `table ip nat {
 	}
 }
 table inet n6 {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 8080 dnat ip6 to [2001:db8::10]:80
+		tcp dport 8443 dnat ip6 to [2001:db8::10]-[2001:db8::1f]:443-444
+	}
+
 	chain post {
 		type nat hook postrouting priority srcnat; policy accept;
 		snat ip6 to 2001:db8::1
@@ -76,6 +82,8 @@ describe('nat statements: text, JSON, print', () => {
       { snat: { addr: '198.51.100.1', port: { range: [1024, 2047] }, flags: ['random', 'persistent'] } },
       { snat: { addr: { range: ['198.51.100.1', '198.51.100.9'] } } },
       { masquerade: { port: { range: [2000, 3000] }, flags: ['fully-random'] } },
+      { dnat: { family: 'ip6', addr: '2001:db8::10', port: 80 } },
+      { dnat: { family: 'ip6', addr: { range: ['2001:db8::10', '2001:db8::1f'] }, port: { range: [443, 444] } } },
       { snat: { family: 'ip6', addr: '2001:db8::1' } },
     ]);
     const json = convertRuleset(NAT_RULESET, 'json');
@@ -83,7 +91,18 @@ describe('nat statements: text, JSON, print', () => {
     assert.equal(convertRuleset(convertRuleset(json, 'nft'), 'json'), json);
   });
 
-  it('accepts an IPv6 target with a port in JSON (the text form has no brackets)', () => {
+  it('reads an IPv6 target with a port in brackets ([A]:P, [A]-[B]:P, [A-B]:P) and refuses a broken one with its place', () => {
+    const e = new RulesetEngine();
+    e.load('table ip6 n {\n chain pre { type nat hook prerouting priority dstnat; tcp dport 1 dnat to [2001:db8::1-2001:db8::2]:80 }\n}');
+    assert.deepEqual(rulesOf(e), [{ dnat: { addr: { range: ['2001:db8::1', '2001:db8::2'] }, port: 80 } }]);
+    assert.match(e.list(), /dnat to \[2001:db8::1\]-\[2001:db8::2\]:80/);
+    const line2 = ' chain pre { type nat hook prerouting priority dstnat; dnat to [2001:db8::1:80 }';
+    const err = loadError(`table ip6 n {\n${line2}\n}`);
+    assert.deepEqual([err.line, err.col], [2, line2.indexOf('[') + 1]);
+    assert.match(err.message, /expected \[IPv6 address\]:PORT in NAT target "\[2001:db8::1:80"/);
+  });
+
+  it('accepts an IPv6 target with a port in JSON', () => {
     const e = new RulesetEngine();
     e.load({
       nftables: [

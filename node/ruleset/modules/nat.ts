@@ -15,9 +15,8 @@
  * `{"dnat": {"addr": {"map": {"key": SELECTOR, "data": {"set": [[KEY, ADDR], ...]}}}}}`,
  * `{"masquerade": null}`, `{"redirect": {"port": 8080}}`.
  *
- * Limits: the lexer has no `[`, so an IPv6 target with a port is JSON only (text
- * `snat ip6 to 2001:db8::1` without a port works); the map form maps to addresses only
- * (no `ADDR . PORT` data).
+ * An IPv6 target with a port is bracketed, as nft writes it: `[2001:db8::1]:80`,
+ * `[A]-[B]:P`. Limit: the map form maps to addresses only (no `ADDR . PORT` data).
  */
 import type { ChainJ, Family, Selector, Stmt, Value } from '../ast.js';
 import type { DataType } from '../data-types.js';
@@ -27,7 +26,7 @@ import { IPV4_ADDR } from '../l3-ipv4.js';
 import { IPV6_ADDR } from '../l3-ipv6.js';
 import { NatKind } from '../../nat/binding.js';
 import { NatFlags } from '../../nat/nat-flags.js';
-import { type NatRequest, natRequest } from '../../nat/request.js';
+import { type NatRequest, natRequest, splitNatTarget } from '../../nat/request.js';
 
 type Range<T> = { range: [T, T] };
 type AddrJ = string | Range<string> | { map: { key: Selector; data: { set: [Value, string][] } } };
@@ -69,11 +68,13 @@ function isV6(a: string): boolean {
   return a.includes(':');
 }
 
-/** Target text as parseNatTarget reads it (`ADDR[-ADDR][:PORT[-PORT]]`, `:PORT`, `[V6]:PORT`). */
+/** Target text as written and as parseNatTarget reads it (`ADDR[-ADDR][:PORT[-PORT]]`, `:PORT`, `[V6]:PORT`, `[V6]-[V6]:PORT`). */
 function targetText(addr: string | Range<string> | undefined, port: PortJ | undefined): string {
-  let a = addr === undefined ? '' : typeof addr === 'string' ? addr : `${addr.range[0]}-${addr.range[1]}`;
   const p = port === undefined ? '' : typeof port === 'number' ? String(port) : `${port.range[0]}-${port.range[1]}`;
-  if (p !== '' && isV6(a)) a = `[${a}]`;
+  // Before a port, IPv6 addresses are bracketed (nft's form): [A]:P, [A]-[B]:P.
+  const v6 = p !== '' && addr !== undefined && isV6(typeof addr === 'string' ? addr : addr.range[0]);
+  const one = (x: string) => (v6 ? `[${x}]` : x);
+  const a = addr === undefined ? '' : typeof addr === 'string' ? one(addr) : `${one(addr.range[0])}-${one(addr.range[1])}`;
   return p === '' ? a : `${a}:${p}`;
 }
 
@@ -83,21 +84,20 @@ function flagBits(flags: string[] | undefined): number {
   return f;
 }
 
-/** Splits `ADDR[-ADDR][:PORT[-PORT]]` / `:PORT` text into the JSON parts (parseNatTarget checks it later). */
+/** Splits `ADDR[-ADDR][:PORT[-PORT]]` / `[ADDR6]:PORT` / `:PORT` text into the JSON parts (parseNatTarget checks it later). */
 function splitTarget(r: TextReader, tok: Token, allowAddr: boolean): { addr?: string | Range<string>; port?: PortJ } {
   const t = tok.text;
-  let addrPart = t;
-  let portPart = '';
-  if (t.startsWith(':')) {
-    addrPart = '';
-    portPart = t.slice(1);
-  } else if (!allowAddr && /^[0-9]+(-[0-9]+)?$/.test(t)) {
+  let addrPart: string;
+  let portPart: string;
+  if (!allowAddr && /^[0-9]+(-[0-9]+)?$/.test(t)) {
     addrPart = '';
     portPart = t; // `redirect to 8080` (nft accepts the bare port too)
-  } else if (t.split(':').length === 2) {
-    const i = t.indexOf(':');
-    addrPart = t.slice(0, i);
-    portPart = t.slice(i + 1);
+  } else {
+    try {
+      ({ addr: addrPart, port: portPart } = splitNatTarget(t));
+    } catch (e) {
+      return r.error((e as Error).message, tok);
+    }
   }
   const out: { addr?: string | Range<string>; port?: PortJ } = {};
   if (addrPart !== '') {
