@@ -13,7 +13,7 @@ import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
-import { RulesetEngine } from '../ruleset/index.js';
+import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/route-source.js';
 import { readFile } from 'node:fs/promises';
@@ -101,7 +101,10 @@ export class NodeDaemon {
     const steering = new RedirectSteering(dp.routeTable, dp.rulePriority, this.log.child({ component: 'redirect-steering' }));
     this.steering = steering;
     await steering.update(this.rules.ruleset);
-    this.rules.on('change', () => void steering.update(this.rules.ruleset));
+    // Element updates (blocklists, expiry) come by the thousand and never move a redirect.
+    this.rules.on('change', (ev: ChangeEvent) => {
+      if (ev.changes.some((c) => c.kind === 'rule' || c.kind === 'chain' || c.kind === 'table' || c.kind === 'ruleset')) void steering.update(this.rules.ruleset);
+    });
     if (this.config.ruleset.dist && sync && this.config.sync) {
       const t = sync.transport;
       this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
