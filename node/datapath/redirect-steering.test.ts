@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from '../ruleset/index.js';
-import { redirectPorts, steerRuleArgs } from './redirect-steering.js';
+import { redirectPorts, steerRuleArgs, steeringIpRules } from './redirect-steering.js';
 
 function portsOf(text: string): { rules: string[]; warnings: string[] } {
   const e = new RulesetEngine();
@@ -38,5 +38,15 @@ describe('redirect steering (which of the node\'s own answers go through the TUN
   it('writes one `ip rule` per range: packets the node sends (iif lo) from those ports, into the TUN table', () => {
     assert.deepEqual(steerRuleArgs({ fam: '-4', proto: 'tcp', from: 3128, to: 3128 }, 100, 99), ['priority', '99', 'iif', 'lo', 'ipproto', 'tcp', 'sport', '3128', 'lookup', '100']);
     assert.deepEqual(steerRuleArgs({ fam: '-6', proto: 'udp', from: 5300, to: 5301 }, 7, 50).slice(6, 8), ['sport', '5300-5301']);
+  });
+
+  it('keeps multicast, broadcast and IPv6 link-local out, one priority earlier, only for families with a redirect', () => {
+    const rules = steeringIpRules([{ fam: '-4', proto: 'udp', from: 5353, to: 5353 }], 100, 100).map((r) => `${r.fam} ${r.args.join(' ')}`);
+    assert.deepEqual(rules, [
+      '-4 priority 99 iif lo to 224.0.0.0/4 lookup main',
+      '-4 priority 99 iif lo to 255.255.255.255/32 lookup main',
+      '-4 priority 100 iif lo ipproto udp sport 5353 lookup 100',
+    ]);
+    assert.deepEqual(steeringIpRules([], 100, 100), []);
   });
 });

@@ -12,6 +12,7 @@
  *
  * The datapath finds the connection, translates the source back and writes the packet
  * into the TUN device again, and the kernel forwards it to the client like any other.
+ * Multicast, broadcast and IPv6 link-local destinations are kept out (KEEP_OUT).
  *
  * The ports come from the committed ruleset (read again after every commit): the port of
  * `redirect to :PORT[-PORT]`, or, for a bare `redirect`, the rule's destination-port match
@@ -128,6 +129,37 @@ export function steerRuleArgs(r: SteerRule, table: number, priority: number): st
   return ['priority', String(priority), 'iif', 'lo', 'ipproto', r.proto, 'sport', sport, 'lookup', String(table)];
 }
 
+/**
+ * Destinations the node's own packets never take through the TUN device, whatever their
+ * port: multicast and broadcast (mDNS answers from 5353, say, when 5353 is also a
+ * redirect target) and IPv6 link-local, which cannot be forwarded back out.
+ */
+export const KEEP_OUT: Record<SteerRule['fam'], string[]> = {
+  '-4': ['224.0.0.0/4', '255.255.255.255/32'],
+  '-6': ['ff00::/8', 'fe80::/10'],
+};
+
+/** One `ip rule` (family and selectors). */
+export interface IpRule {
+  fam: SteerRule['fam'];
+  args: string[];
+}
+
+/**
+ * Every `ip rule` the steering needs: per family with a redirect, the KEEP_OUT rules one
+ * priority before (at the `local` table's priority, after it) and one rule per range.
+ */
+export function steeringIpRules(rules: SteerRule[], table: number, priority: number): IpRule[] {
+  const out: IpRule[] = [];
+  for (const fam of ['-4', '-6'] as const) {
+    const mine = rules.filter((r) => r.fam === fam);
+    if (mine.length === 0) continue;
+    for (const to of KEEP_OUT[fam]) out.push({ fam, args: ['priority', String(priority - 1), 'iif', 'lo', 'to', to, 'lookup', 'main'] });
+    for (const r of mine) out.push({ fam, args: steerRuleArgs(r, table, priority) });
+  }
+  return out;
+}
+
 export interface SteeringLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -139,9 +171,10 @@ export interface SteeringLog {
  * with the next update.
  */
 export class RedirectSteering {
-  private installed = new Map<string, SteerRule>();
+  private readonly installed = new Map<string, IpRule>();
   private queue: Promise<void> = Promise.resolve();
   private lastWarnings = '';
+  private started = false;
 
   constructor(
     private readonly table: number,
@@ -155,11 +188,12 @@ export class RedirectSteering {
     const w = want.warnings.join('\n');
     if (w !== this.lastWarnings) for (const line of want.warnings) this.log.warn({ redirect: line }, 'redirect answers cannot be steered');
     this.lastWarnings = w;
-    this.queue = this.queue.then(() => this.sync(want.rules));
+    const rules = steeringIpRules(want.rules, this.table, this.priority);
+    this.queue = this.queue.then(() => this.sync(rules));
     return this.queue;
   }
 
-  /** Removes every steering rule in this table (also ones an earlier run left). */
+  /** Removes every steering rule of this table (also ones an earlier run left). */
   clear(): Promise<void> {
     this.queue = this.queue.then(async () => {
       this.installed.clear();
@@ -168,53 +202,55 @@ export class RedirectSteering {
     return this.queue;
   }
 
-  /** What is installed now (for tests and status). */
-  rules(): SteerRule[] {
-    return [...this.installed.values()];
-  }
-
-  private started = false;
-
-  private async sync(want: SteerRule[]): Promise<void> {
+  private async sync(want: IpRule[]): Promise<void> {
     if (!this.started) {
       this.started = true;
       await this.removeStale();
     }
-    const keyOf = (r: SteerRule) => `${r.fam} ${r.proto} ${r.from}-${r.to}`;
+    const keyOf = (r: IpRule) => `${r.fam} ${r.args.join(' ')}`;
     const wanted = new Map(want.map((r) => [keyOf(r), r]));
+    let changed = false;
     try {
       for (const [k, r] of this.installed) {
         if (wanted.has(k)) continue;
-        await ipOutput([r.fam, 'rule', 'del', ...steerRuleArgs(r, this.table, this.priority)]);
+        await ipOutput([r.fam, 'rule', 'del', ...r.args]);
         this.installed.delete(k);
+        changed = true;
       }
       for (const [k, r] of wanted) {
         if (this.installed.has(k)) continue;
-        await ipOutput([r.fam, 'rule', 'add', ...steerRuleArgs(r, this.table, this.priority)]);
+        await ipOutput([r.fam, 'rule', 'add', ...r.args]);
         this.installed.set(k, r);
+        changed = true;
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'redirect steering rules not updated');
       return;
     }
-    if (want.length > 0 || wanted.size !== this.installed.size) this.log.info({ rules: want.map(keyOf) }, 'redirect answers steered into the TUN device');
+    if (changed) this.log.info({ rules: [...this.installed.keys()] }, 'ip rules for redirect answers updated');
   }
 
-  /** Deletes `iif lo ... sport ... lookup T` rules of our table, whoever added them. */
+  /** Deletes rules of the steering's shapes for our table and priorities, whoever added them. */
   private async removeStale(): Promise<void> {
     for (const fam of ['-4', '-6'] as const) {
-      let list: { priority?: number; iif?: string; ipproto?: string; sport?: number; sport_start?: number; sport_end?: number; table?: string }[];
+      type Listed = { priority?: number; iif?: string; ipproto?: string; sport?: number; sport_start?: number; sport_end?: number; dst?: string; dstlen?: number; table?: string };
+      let list: Listed[];
       try {
-        list = JSON.parse(await ipOutput(['-j', fam, 'rule', 'show'])) as typeof list;
+        list = JSON.parse(await ipOutput(['-j', fam, 'rule', 'show'])) as Listed[];
       } catch {
         continue;
       }
       for (const e of list) {
-        if (e.iif !== 'lo' || e.table !== String(this.table) || (e.ipproto !== 'tcp' && e.ipproto !== 'udp')) continue;
-        const from = e.sport ?? e.sport_start;
-        const to = e.sport ?? e.sport_end;
-        if (from === undefined || to === undefined) continue;
-        await ipOutput([fam, 'rule', 'del', ...steerRuleArgs({ fam, proto: e.ipproto, from, to }, this.table, e.priority ?? this.priority)]).catch(() => undefined);
+        if (e.iif !== 'lo') continue;
+        let args: string[] | undefined;
+        if (e.table === String(this.table) && (e.ipproto === 'tcp' || e.ipproto === 'udp')) {
+          const from = e.sport ?? e.sport_start;
+          const to = e.sport ?? e.sport_end;
+          if (from !== undefined && to !== undefined) args = steerRuleArgs({ fam, proto: e.ipproto, from, to }, this.table, e.priority ?? this.priority);
+        } else if (e.table === 'main' && e.priority === this.priority - 1 && KEEP_OUT[fam].includes(`${e.dst}/${e.dstlen}`)) {
+          args = ['priority', String(e.priority), 'iif', 'lo', 'to', `${e.dst}/${e.dstlen}`, 'lookup', 'main'];
+        }
+        if (args) await ipOutput([fam, 'rule', 'del', ...args]).catch(() => undefined);
       }
     }
   }
