@@ -97,14 +97,17 @@ export class NodeDaemon {
       if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
     }
     // The node's own answers on redirected connections go through the TUN device to be
-    // translated back; the ports follow the ruleset (datapath/redirect-steering.ts).
-    const steering = new RedirectSteering(dp.routeTable, dp.rulePriority, this.log.child({ component: 'redirect-steering' }));
-    this.steering = steering;
-    await steering.update(this.rules.ruleset);
-    // Element updates (blocklists, expiry) come by the thousand and never move a redirect.
-    this.rules.on('change', (ev: ChangeEvent) => {
-      if (ev.changes.some((c) => c.kind === 'rule' || c.kind === 'chain' || c.kind === 'table' || c.kind === 'ruleset')) void steering.update(this.rules.ruleset);
-    });
+    // translated back; the ports follow the ruleset (datapath/redirect-steering.ts). NAT
+    // needs conntrack: without it nothing would translate them.
+    if (ct.enabled) {
+      const steering = new RedirectSteering(dp.routeTable, dp.rulePriority, this.log.child({ component: 'redirect-steering' }));
+      this.steering = steering;
+      await steering.update(this.rules.ruleset);
+      // Element updates (blocklists, expiry) come by the thousand and never move a redirect.
+      this.rules.on('change', (ev: ChangeEvent) => {
+        if (ev.changes.some((c) => c.kind === 'rule' || c.kind === 'chain' || c.kind === 'table' || c.kind === 'ruleset')) void steering.update(this.rules.ruleset);
+      });
+    }
     if (this.config.ruleset.dist && sync && this.config.sync) {
       const t = sync.transport;
       this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
