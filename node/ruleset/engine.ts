@@ -28,7 +28,7 @@ import { RULE_COMPILED, RulesetState, elemValue } from './state.js';
 import type { Change } from './transaction.js';
 import { Draft, commitElements, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
-import { validateDraft } from './validate.js';
+import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
 
 export interface EngineOptions {
@@ -343,6 +343,9 @@ export class RulesetEngine extends EventEmitter {
     const ops: Command[] = [];
     for (const t of this.state.tables.values()) {
       for (const s of t.sets.values()) {
+        // Only sets that take timeouts hold expiring elements (validation refuses others):
+        // a big static blocklist costs nothing here.
+        if (!setHasTimeouts(s)) continue;
         const gone: NonNullable<SetJ['elem']> = [];
         for (const e of s.elems.values()) {
           if (e.expiresAt !== 0 && nowMs >= e.expiresAt) gone.push(elemValue(e.item, s.isMap));

@@ -29,6 +29,15 @@ describe('validation', () => {
     assert.deepEqual([far[0].line, far[0].col], [300_003, 5]);
   });
 
+  it('refuses an element timeout in a set that does not take timeouts (as the kernel does)', () => {
+    const [e] = errors('table ip t {\n  set s { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2 timeout 10s } }\n}');
+    assert.deepEqual([e.line, e.col], [2, 51]);
+    assert.match(e.message, /set 's' needs 'flags timeout' \(or a set timeout\) for element timeouts/);
+    for (const decl of ['flags timeout;', 'timeout 1h;']) {
+      assert.equal(checkRuleset(`table ip t { set s { type ipv4_addr; ${decl} elements = { 192.0.2.2 timeout 10s } } }`).ok, true, decl);
+    }
+  });
+
   it('reports an unknown set and a set of the wrong type', () => {
     assert.match(errors('table ip t { chain a { ip saddr @nope drop } }')[0].message, /unknown set 'nope'/);
     const [e] = errors('table ip t { set p { type inet_service; }\n chain a { ip saddr @p drop } }');

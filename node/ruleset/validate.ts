@@ -151,6 +151,11 @@ function tableRef(ref: string): string {
   return ref[0] === 'j' || ref[0] === 'g' ? `c:${ref.slice(2)}` : `s:${ref.slice(2)}`;
 }
 
+/** A set whose elements may time out: `flags timeout`, or a default `timeout` (nft sets the flag then). */
+export function setHasTimeouts(s: SetState): boolean {
+  return s.json.timeout !== undefined || (s.json.flags?.includes('timeout') ?? false);
+}
+
 /** Checks a set's definition and the given elements (the new ones, or all of them). */
 export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState, entries: Iterable<ElemEntry>): void {
   const pos = positions.get(s);
@@ -171,9 +176,12 @@ export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: 
     if (!['interval', 'timeout', 'constant', 'dynamic'].includes(f)) errors.add(pos, `unknown set flag '${f}'`);
   }
   const interval = s.json.flags?.includes('interval') ?? false;
+  const timed = setHasTimeouts(s);
   const targets: { target: string; isGoto: boolean }[] = [];
   for (const e of entries) {
     const epos = elemPositions.get(e) ?? pos;
+    // As the kernel (EINVAL): an element timeout needs a set that supports timeouts.
+    if (e.expiresAt !== 0 && !timed) errors.add(epos, `set '${s.json.name}' needs 'flags timeout' (or a set timeout) for element timeouts`);
     const key = elemValue(e.item, s.isMap);
     const iv = toInterval(key, types, enc);
     if (typeof iv === 'string') {
