@@ -94,6 +94,10 @@ async function loadBench(dir: string): Promise<BenchResult[]> {
     const bare: number[] = [];
     for (let i = 0; i < LOAD_RUNS; i++) bare.push(timeProcess([process.execPath, '-e', '0'], env));
     out.push(withRatio({ name: 'ruleset-load/node-floor-without-extra-ca', value: median(bare), unit: 'ms', note: 'node -e 0 with NODE_EXTRA_CA_CERTS unset: what this host adds to every node start' }, nft));
+    // The check as it runs on a host without that setting (most operators' machines).
+    const bareCheck: number[] = [];
+    for (let i = 0; i < LOAD_RUNS; i++) bareCheck.push(timeProcess([process.execPath, HAFW_BIN, 'ruleset', 'check', file, '--json'], env));
+    out.push(withRatio({ name: 'ruleset-load/hafw-without-extra-ca', value: median(bareCheck), unit: 'ms', note: 'hafw ruleset check with NODE_EXTRA_CA_CERTS unset' }, nft));
   }
 
   const libRuns: number[] = [];
