@@ -18,7 +18,7 @@
  * `redirect to :PORT[-PORT]`, or, for a bare `redirect`, the rule's destination-port match
  * (the service answers from the port the client asked for). The protocols come from the
  * rule's `meta l4proto` / `ip protocol` / `ip6 nexthdr` / `tcp|udp dport` matches (both TCP
- * and UDP without one); the families from the table (and `redirect ip|ip6` in inet).
+ * and UDP without one); the families from the table (both in an inet table).
  *
  * A port used as a redirect target should belong to that service alone: the node's other
  * packets from it (e.g. answers to clients that connect to the service directly) take
@@ -54,13 +54,13 @@ export function redirectPorts(state: RulesetState): RedirectPorts {
       for (const r of c.rules) {
         for (const stmt of r.expr) {
           if (stmt === null || typeof stmt !== 'object' || !('redirect' in stmt)) continue;
-          const body = (stmt as { redirect: { port?: unknown; family?: string } | null }).redirect;
+          const body = (stmt as { redirect: { port?: unknown } | null }).redirect;
           const ports = body?.port !== undefined ? portRanges(body.port) : dportsOf(r);
           if (ports.length === 0) {
             warnings.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name} handle ${r.handle ?? '?'}: redirect without a port and without a destination-port match; its answers are not translated`);
             continue;
           }
-          const fams: SteerRule['fam'][] = t.json.family === 'ip' ? ['-4'] : t.json.family === 'ip6' ? ['-6'] : body?.family === 'ip' ? ['-4'] : body?.family === 'ip6' ? ['-6'] : ['-4', '-6'];
+          const fams: SteerRule['fam'][] = t.json.family === 'ip' ? ['-4'] : t.json.family === 'ip6' ? ['-6'] : ['-4', '-6'];
           for (const fam of fams) {
             for (const proto of protocolsOf(r)) {
               for (const [from, to] of ports) out.set(`${fam} ${proto} ${from}-${to}`, { fam, proto, from, to });
