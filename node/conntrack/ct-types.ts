@@ -135,6 +135,13 @@ export interface ConntrackOptions {
   earlyDropScan: number;
   /** Clock used when a method is called without an explicit time (ms). Default Date.now. */
   now: () => number;
+  /**
+   * Touch the whole hash index at construction (96 bytes per entry), so no insert ever
+   * waits for the kernel to fault in a fresh page. Default false; a node sets it: its
+   * table lives for the process, and a surge of new connections (or a standby's first
+   * resync) would otherwise pay those faults on the packet path, at random index places.
+   */
+  prefaultIndex: boolean;
 }
 
 /** Result of the last track() call; one instance per tracker, overwritten every packet. */

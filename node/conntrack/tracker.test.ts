@@ -104,6 +104,21 @@ describe('ConnTable index', () => {
     const perEntry = t.byteSize() / 10_000;
     assert.ok(perEntry * 1_000_000 < 300 * 1024 * 1024, `${perEntry} bytes per entry`);
   });
+
+  it('with prefaultIndex, the index is resident from the start (the kernel mapped its pages); without, it is not', () => {
+    const cap = 200_000; // index: 4 buckets x 24 bytes per entry = 19.2 MB
+    const rssAfter = (prefault: boolean): number => {
+      const before = process.memoryUsage().rss;
+      const t = new ConnTable(cap, 64, FIXED_KEY, prefault);
+      const grown = process.memoryUsage().rss - before;
+      assert.ok(t.byteSize() > 0);
+      return grown;
+    };
+    const lazy = rssAfter(false);
+    const eager = rssAfter(true);
+    assert.ok(eager >= 18 * 1024 * 1024, `prefaulted index grew RSS by ${eager} bytes`);
+    assert.ok(lazy < 12 * 1024 * 1024, `a lazy index grew RSS by ${lazy} bytes`);
+  });
 });
 
 describe('ConnTracker: expiry with a fake clock', () => {

@@ -113,6 +113,7 @@ export class ConnTracker {
       sweepPerPacket: 4,
       earlyDropScan: 64,
       now: Date.now,
+      prefaultIndex: false,
       ...options,
       timeouts: { ...DEFAULT_TIMEOUTS, ...(options.timeouts ?? {}) },
       hashKey: options.hashKey ?? randomBytes(8),
@@ -142,7 +143,7 @@ export class ConnTracker {
       maxRetrans: o.tcpMaxRetrans,
       timeouts: tt,
     };
-    this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey);
+    this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey, o.prefaultIndex);
   }
 
   /** Live (confirmed) entries. */

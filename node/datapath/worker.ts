@@ -38,6 +38,7 @@ const ct = data.conntrack
       tcpBeLiberal: data.conntrack.tcpBeLiberal,
       timeouts: data.conntrack.timeouts,
       now: datapathClock,
+      prefaultIndex: true,
     })
   : undefined;
 
