@@ -87,14 +87,10 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     // its peer (so it is not alone) but cannot complete the resync.
     const hold = 'table inet hafwhold {\n chain in {\n type filter hook input priority -10; policy accept;\n udp dport 3780 @th,88,8 { 6, 7 } drop\n }\n}\n';
     await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: hold });
-    // The log file is appended to across lab runs and pids wrap (pid_max is often 32768):
-    // read only what this start of the node wrote, not an old process with the same pid.
-    const logFrom = (await readFile(lab.node('fwa').logFile, 'utf8').catch(() => '')).length;
-    const newLog = async (): Promise<string[]> => (await readFile(lab.node('fwa').logFile, 'utf8')).slice(logFrom).split('\n');
     await lab.startNode('fwa');
     await lab.waitReady('fwa');
     const vrrpStarted = async (): Promise<boolean> =>
-      (await newLog()).some((l) => l.includes(`"pid":${lab.node('fwa').pid},`) && l.includes('"msg":"vrrp started"'));
+      (await lab.nodeLog('fwa')).some((l) => l.includes('"msg":"vrrp started"'));
     for (let i = 0; i < 200 && !(await vrrpStarted()); i++) await sleep(50);
     await sleep(300);
     const waiting = await lab.status('fwa');
@@ -105,7 +101,7 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     await lab.waitRole('fwb', 'backup');
     // The node's own log tells the order of events (one JSON object a line).
     const pid = lab.node('fwa').pid;
-    const lines = (await newLog())
+    const lines = (await lab.nodeLog('fwa'))
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { pid: number; time: string; msg: string; inSync?: boolean; to?: string })
       .filter((l) => l.pid === pid);

@@ -41,6 +41,12 @@ export interface LabNode {
   pid: number;
   configFile: string;
   logFile: string;
+  /**
+   * Size of logFile when this process started: the file is appended to across starts and
+   * lab runs, and pids wrap (pid_max is often 32768), so "lines with this pid" can be an
+   * older process's. nodeLog() reads from here.
+   */
+  logFrom: number;
 }
 
 export interface LabState {
@@ -311,6 +317,12 @@ export class Lab {
     return n;
   }
 
+  /** What the node's current process wrote to its log, as lines. */
+  async nodeLog(name: string): Promise<string[]> {
+    const n = this.node(name);
+    return (await readFile(n.logFile)).subarray(n.logFrom ?? 0).toString('utf8').split('\n');
+  }
+
   /** Starts (or restarts) a node process in its namespace, detached, logging to a file. */
   async startNode(name: string, extraConfig = ''): Promise<LabNode> {
     const fw = FIREWALLS.find((f) => f.name === name);
@@ -319,8 +331,9 @@ export class Lab {
     const logFile = path.join(LAB_DIR, `${name}.log`);
     const existing = this.state.nodes.find((n) => n.name === name);
     if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig));
+    const logFrom = await stat(logFile).then((st) => st.size, () => 0);
     const child = spawnDetached([process.execPath, ...(process.env.HAFW_NODE_ARGS?.split(' ').filter(Boolean) ?? []), HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile, append: true });
-    const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile };
+    const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile, logFrom };
     this.state.nodes = [...this.state.nodes.filter((n) => n.name !== name), node];
     await this.save();
     return node;

@@ -26,17 +26,11 @@ export interface NotifyEvent {
   priority: number;
 }
 
-export interface NotifyResult {
+/** One hook run for one event: what became of the process (HookOutcome), and how long it took. */
+export interface NotifyResult extends HookOutcome {
   hook: string;
   event: NotifyEvent;
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  /** Spawn failure (ENOENT, EACCES...). */
-  error?: string;
   durationMs: number;
-  stdout: string;
-  stderr: string;
 }
 
 /** A pino-compatible subset, so node/ can pass its logger. */

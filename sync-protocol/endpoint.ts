@@ -10,7 +10,7 @@ import {
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
-import { SLOT_BYTES, writeSlot } from './ring.js';
+import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
 import { ReplayVerdict, ReplayWindow } from './replay-window.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
@@ -248,7 +248,7 @@ export class SyncEndpoint {
    * the message is written from it).
    */
   localSlot(v: DataView, b: Uint8Array, o: number, now: number): void {
-    let stamp = v.getFloat64(o + 64, true);
+    let stamp = v.getFloat64(o + SlotAt.Stamp, true);
     if (stamp < this.localFloor) {
       // Already reflected in the dump given to rebuildLocal (events queued before it).
       this.stats.localStale++;
@@ -260,7 +260,7 @@ export class SyncEndpoint {
     this.lastLocalStamp = stamp;
     const m = this.mirror.noteSlot(v, b, o, stamp, true);
     const mirror = this.mirror;
-    this.coalescer.push(m, b[o] as EventKind, m, slotRecordSize(mirror.slabView, mirror.slabBytes, m * SLOT_BYTES), now);
+    this.coalescer.push(m, b[o + SlotAt.Kind] as EventKind, m, slotRecordSize(mirror.slabView, mirror.slabBytes, m * SLOT_BYTES), now);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);
@@ -332,7 +332,7 @@ export class SyncEndpoint {
     this.sendBatches(now);
     if (this.bulk.active && now >= this.nextBulkAt) this.bulkStep(now);
     if (now >= this.nextAliveAt) {
-      this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...this.ctlHeader(now) }, now);
+      this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...this.ctlHeader(now) });
       this.nextAliveAt = now + this.cfg.aliveIntervalMs;
     }
     for (const p of this.peers.values()) {
@@ -475,7 +475,7 @@ export class SyncEndpoint {
           this.send({
             type: MessageType.Lost, target: p.node, targetEpoch: p.epoch,
             from: this.answer.lost[i]!, to: this.answer.lost[i + 1]!, ...this.ctlHeader(now),
-          }, now);
+          });
         }
         break;
       }
@@ -543,7 +543,7 @@ export class SyncEndpoint {
       p.rx.collectNacks(now, this.nackRanges, MAX_NACK_RANGES);
       if (this.nackRanges.length > 0) {
         this.stats.nacksSent++;
-        this.send({ type: MessageType.Nack, target: p.node, targetEpoch: p.epoch, ranges: this.nackRanges.slice(), ...this.ctlHeader(now) }, now);
+        this.send({ type: MessageType.Nack, target: p.node, targetEpoch: p.epoch, ranges: this.nackRanges.slice(), ...this.ctlHeader(now) });
       }
       const base = p.rx.cumAck;
       const due = now >= p.ackDueAt || now - p.lastAckAt >= this.cfg.aliveIntervalMs;
@@ -564,7 +564,7 @@ export class SyncEndpoint {
           type: MessageType.Ack, target: p.node, targetEpoch: p.epoch, cumAck: base,
           echoTime: echoReady ? p.echoTime : NaN, echoHold: echoReady ? now - p.echoAppliedAt : NaN, echoStamp: echoReady ? echoStamp : NaN,
           ...this.ctlHeader(now),
-        }, now);
+        });
         if (echoReady) p.echoSent = true;
         p.lastAckAt = now;
         p.lastAckBase = base;
@@ -577,7 +577,7 @@ export class SyncEndpoint {
       if (p.sync.lastRequestAt === -Infinity && p.sync.lastChunkAt === -Infinity) p.sync.startedAt = Math.min(p.sync.startedAt, now);
       p.sync.lastRequestAt = now;
       this.stats.resyncsRequested++;
-      this.send({ type: MessageType.ResyncRequest, target: p.node, ...this.ctlHeader(now) }, now);
+      this.send({ type: MessageType.ResyncRequest, target: p.node, ...this.ctlHeader(now) });
     }
   }
 
@@ -627,14 +627,14 @@ export class SyncEndpoint {
       if (records.length > 0) {
         const seq = this.sender.record(MessageType.ResyncChunk, null, this.bulk.bulkId, 0, 0, now);
         if (this.bulk.firstSeq === -1) this.bulk.firstSeq = seq;
-        this.sender.held(seq)!.datagram = this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) }, now);
+        this.sender.held(seq)!.datagram = this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) });
       } else {
         const bulkId = this.bulk.bulkId;
         const count = this.bulk.count;
         const seq0 = this.sender.lastSeq + 1;
         const firstSeq = this.bulk.firstSeq === -1 ? seq0 >>> 0 : this.bulk.firstSeq;
         const seq = this.sender.record(MessageType.ResyncDone, null, bulkId, firstSeq, count, now);
-        this.send({ type: MessageType.ResyncDone, bulkId, firstSeq, count, ...this.dataHeader(seq, now) }, now);
+        this.send({ type: MessageType.ResyncDone, bulkId, firstSeq, count, ...this.dataHeader(seq, now) });
         this.bulk.finish();
       }
       this.noteDataSent(now);
@@ -647,7 +647,7 @@ export class SyncEndpoint {
     this.stats.retransmits++;
     const h = this.dataHeader(e.seq, now, MessageFlag.Retransmit);
     if (e.type === MessageType.ResyncDone) {
-      this.send({ type: MessageType.ResyncDone, bulkId: e.bulkId, firstSeq: e.firstSeq, count: e.count, ...h }, now);
+      this.send({ type: MessageType.ResyncDone, bulkId: e.bulkId, firstSeq: e.firstSeq, count: e.count, ...h });
       return;
     }
     const recs = e.datagram === null ? [] : recordsOf(e.datagram);
@@ -659,14 +659,13 @@ export class SyncEndpoint {
       // older-than-applied rule would discard; any later change still gets a newer stamp.
       current[i] = this.source.get(r) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
     }
-    if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h }, now);
-    else this.send({ type: MessageType.Data, records: current, ...h }, now);
+    if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h });
+    else this.send({ type: MessageType.Data, records: current, ...h });
   }
 
-  private send(msg: Message, now: number): Buffer {
+  private send(msg: Message): Buffer {
     const b = encodeMessage(msg, this.cfg.key);
     this.sent(b);
-    void now;
     return b;
   }
 

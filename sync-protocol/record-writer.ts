@@ -11,7 +11,7 @@
  * the bytes are the ones cbor-x would write (wire.test.ts compares them).
  */
 import { RECORD_FIELDS, type StateRecord } from './state-record.js';
-import { SLOT_BYTES, writeSlot } from './ring.js';
+import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
 
 const RECORD_TAG = [0xd9, 0xe0, 0x00];
 const NAT_TAG = [0xd9, 0xe0, 0x01];
@@ -59,26 +59,26 @@ export class RecordWriter {
 
   private slotRecord(v: DataView, b: Uint8Array, o: number, kind: number): void {
     this.room(64 + 4 * 17 + 8 * 13 + 32);
-    const family = b[o + 1]!;
+    const family = b[o + SlotAt.Family]!;
     const alen = family === 4 ? 4 : 16;
     this.bytes3(RECORD_TAG);
     this.head(4, FIELD_COUNT);
-    this.num(kind); this.num(family); this.num(b[o + 2]!); this.num(v.getUint16(o + 4, true));
-    this.bstrAt(b, o + 72, alen); this.bstrAt(b, o + 88, alen); this.num(v.getUint16(o + 8, true)); this.num(v.getUint16(o + 10, true));
-    this.bstrAt(b, o + 104, alen); this.bstrAt(b, o + 120, alen); this.num(v.getUint16(o + 12, true)); this.num(v.getUint16(o + 14, true));
-    this.num(b[o + 3]!);
-    this.num(v.getUint32(o + 24, true)); this.num(v.getUint32(o + 28, true)); this.num(v.getUint32(o + 32, true)); this.num(v.getUint32(o + 152, true)); this.num(b[o + 18]!); this.num(b[o + 19]!);
-    this.num(v.getUint32(o + 36, true)); this.num(v.getUint32(o + 40, true)); this.num(v.getUint32(o + 44, true)); this.num(v.getUint32(o + 156, true)); this.num(b[o + 20]!); this.num(b[o + 21]!);
-    this.num(v.getUint32(o + 48, true)); this.num(v.getUint32(o + 52, true)); this.num(v.getFloat64(o + 56, true));
-    if (b[o + 6] === 0) this.buf[this.at++] = 0xf6;
+    this.num(kind); this.num(family); this.num(b[o + SlotAt.Proto]!); this.num(v.getUint16(o + SlotAt.Zone, true));
+    this.bstrAt(b, o + SlotAt.OrigSrc, alen); this.bstrAt(b, o + SlotAt.OrigDst, alen); this.num(v.getUint16(o + SlotAt.OrigSport, true)); this.num(v.getUint16(o + SlotAt.OrigDport, true));
+    this.bstrAt(b, o + SlotAt.ReplySrc, alen); this.bstrAt(b, o + SlotAt.ReplyDst, alen); this.num(v.getUint16(o + SlotAt.ReplySport, true)); this.num(v.getUint16(o + SlotAt.ReplyDport, true));
+    this.num(b[o + SlotAt.TcpState]!);
+    this.num(v.getUint32(o + SlotAt.OrigTdEnd, true)); this.num(v.getUint32(o + SlotAt.OrigTdMaxEnd, true)); this.num(v.getUint32(o + SlotAt.OrigTdMaxWin, true)); this.num(v.getUint32(o + SlotAt.OrigTdMaxAck, true)); this.num(b[o + SlotAt.OrigTdScale]!); this.num(b[o + SlotAt.OrigTdFlags]!);
+    this.num(v.getUint32(o + SlotAt.ReplyTdEnd, true)); this.num(v.getUint32(o + SlotAt.ReplyTdMaxEnd, true)); this.num(v.getUint32(o + SlotAt.ReplyTdMaxWin, true)); this.num(v.getUint32(o + SlotAt.ReplyTdMaxAck, true)); this.num(b[o + SlotAt.ReplyTdScale]!); this.num(b[o + SlotAt.ReplyTdFlags]!);
+    this.num(v.getUint32(o + SlotAt.Status, true)); this.num(v.getUint32(o + SlotAt.Mark, true)); this.num(v.getFloat64(o + SlotAt.TimeoutMs, true));
+    if (b[o + SlotAt.HasNat] === 0) this.buf[this.at++] = 0xf6;
     else {
       this.bytes3(NAT_TAG);
       this.head(4, 3);
-      this.num(b[o + 7]!);
-      this.bstrAt(b, o + 136, alen);
-      this.num(v.getUint16(o + 16, true));
+      this.num(b[o + SlotAt.NatKind]!);
+      this.bstrAt(b, o + SlotAt.NatAddr, alen);
+      this.num(v.getUint16(o + SlotAt.NatPort, true));
     }
-    this.num(v.getFloat64(o + 64, true));
+    this.num(v.getFloat64(o + SlotAt.Stamp, true));
   }
 
   private bstrAt(src: Uint8Array, from: number, len: number): void {

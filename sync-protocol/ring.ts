@@ -22,6 +22,44 @@
 import { EventKind, type StateRecord } from './state-record.js';
 
 export const SLOT_BYTES = 160;
+
+/** Byte offsets of the slot layout above: every reader and writer of slots names them from here. */
+export const enum SlotAt {
+  Kind = 0,
+  Family = 1,
+  Proto = 2,
+  TcpState = 3,
+  Zone = 4,
+  HasNat = 6,
+  NatKind = 7,
+  OrigSport = 8,
+  OrigDport = 10,
+  ReplySport = 12,
+  ReplyDport = 14,
+  NatPort = 16,
+  OrigTdScale = 18,
+  OrigTdFlags = 19,
+  ReplyTdScale = 20,
+  ReplyTdFlags = 21,
+  OrigTdEnd = 24,
+  OrigTdMaxEnd = 28,
+  OrigTdMaxWin = 32,
+  ReplyTdEnd = 36,
+  ReplyTdMaxEnd = 40,
+  ReplyTdMaxWin = 44,
+  Status = 48,
+  Mark = 52,
+  TimeoutMs = 56,
+  Stamp = 64,
+  OrigSrc = 72,
+  OrigDst = 88,
+  ReplySrc = 104,
+  ReplyDst = 120,
+  NatAddr = 136,
+  OrigTdMaxAck = 152,
+  ReplyTdMaxAck = 156,
+}
+
 const CTRL_BYTES = 16;
 const W = 0;
 const R = 1;
@@ -154,25 +192,25 @@ const waitAsync = (Atomics as unknown as {
 
 /** Writes a record into the slot at byte offset `o` (layout in the file header); no allocation. */
 export function writeSlot(v: DataView, b: Uint8Array, o: number, r: StateRecord): void {
-  v.setUint8(o, r.kind); v.setUint8(o + 1, r.family); v.setUint8(o + 2, r.proto); v.setUint8(o + 3, r.tcpState);
-  v.setUint16(o + 4, r.zone, true);
-  v.setUint8(o + 6, r.nat === null ? 0 : 1); v.setUint8(o + 7, r.nat === null ? 0 : r.nat.kind);
-  v.setUint16(o + 8, r.origSport, true); v.setUint16(o + 10, r.origDport, true);
-  v.setUint16(o + 12, r.replySport, true); v.setUint16(o + 14, r.replyDport, true);
-  v.setUint16(o + 16, r.nat === null ? 0 : r.nat.port, true);
-  v.setUint8(o + 18, r.origTdScale); v.setUint8(o + 19, r.origTdFlags); v.setUint8(o + 20, r.replyTdScale); v.setUint8(o + 21, r.replyTdFlags);
-  v.setUint32(o + 24, r.origTdEnd, true); v.setUint32(o + 28, r.origTdMaxEnd, true); v.setUint32(o + 32, r.origTdMaxWin, true);
-  v.setUint32(o + 36, r.replyTdEnd, true); v.setUint32(o + 40, r.replyTdMaxEnd, true); v.setUint32(o + 44, r.replyTdMaxWin, true);
-  v.setUint32(o + 48, r.status, true); v.setUint32(o + 52, r.mark, true);
-  v.setFloat64(o + 56, r.timeoutMs, true); v.setFloat64(o + 64, r.stamp, true);
-  b.set(r.origSrc, o + 72); b.set(r.origDst, o + 88); b.set(r.replySrc, o + 104); b.set(r.replyDst, o + 120);
-  if (r.nat !== null) b.set(r.nat.addr, o + 136);
-  v.setUint32(o + 152, r.origTdMaxAck, true); v.setUint32(o + 156, r.replyTdMaxAck, true);
+  v.setUint8(o + SlotAt.Kind, r.kind); v.setUint8(o + SlotAt.Family, r.family); v.setUint8(o + SlotAt.Proto, r.proto); v.setUint8(o + SlotAt.TcpState, r.tcpState);
+  v.setUint16(o + SlotAt.Zone, r.zone, true);
+  v.setUint8(o + SlotAt.HasNat, r.nat === null ? 0 : 1); v.setUint8(o + SlotAt.NatKind, r.nat === null ? 0 : r.nat.kind);
+  v.setUint16(o + SlotAt.OrigSport, r.origSport, true); v.setUint16(o + SlotAt.OrigDport, r.origDport, true);
+  v.setUint16(o + SlotAt.ReplySport, r.replySport, true); v.setUint16(o + SlotAt.ReplyDport, r.replyDport, true);
+  v.setUint16(o + SlotAt.NatPort, r.nat === null ? 0 : r.nat.port, true);
+  v.setUint8(o + SlotAt.OrigTdScale, r.origTdScale); v.setUint8(o + SlotAt.OrigTdFlags, r.origTdFlags); v.setUint8(o + SlotAt.ReplyTdScale, r.replyTdScale); v.setUint8(o + SlotAt.ReplyTdFlags, r.replyTdFlags);
+  v.setUint32(o + SlotAt.OrigTdEnd, r.origTdEnd, true); v.setUint32(o + SlotAt.OrigTdMaxEnd, r.origTdMaxEnd, true); v.setUint32(o + SlotAt.OrigTdMaxWin, r.origTdMaxWin, true);
+  v.setUint32(o + SlotAt.ReplyTdEnd, r.replyTdEnd, true); v.setUint32(o + SlotAt.ReplyTdMaxEnd, r.replyTdMaxEnd, true); v.setUint32(o + SlotAt.ReplyTdMaxWin, r.replyTdMaxWin, true);
+  v.setUint32(o + SlotAt.Status, r.status, true); v.setUint32(o + SlotAt.Mark, r.mark, true);
+  v.setFloat64(o + SlotAt.TimeoutMs, r.timeoutMs, true); v.setFloat64(o + SlotAt.Stamp, r.stamp, true);
+  b.set(r.origSrc, o + SlotAt.OrigSrc); b.set(r.origDst, o + SlotAt.OrigDst); b.set(r.replySrc, o + SlotAt.ReplySrc); b.set(r.replyDst, o + SlotAt.ReplyDst);
+  if (r.nat !== null) b.set(r.nat.addr, o + SlotAt.NatAddr);
+  v.setUint32(o + SlotAt.OrigTdMaxAck, r.origTdMaxAck, true); v.setUint32(o + SlotAt.ReplyTdMaxAck, r.replyTdMaxAck, true);
 }
 
 /** A new record from the slot at byte offset `o`. */
 export function readSlot(v: DataView, b: Uint8Array, o: number): StateRecord {
-  const family = v.getUint8(o + 1);
+  const family = v.getUint8(o + SlotAt.Family);
   const alen = family === 4 ? 4 : 16;
   // One small array per address: typed arrays of at most 64 bytes live on V8's heap, where
   // the young generation frees them for nothing; a slice of the slot (80 bytes) would be a
@@ -183,17 +221,17 @@ export function readSlot(v: DataView, b: Uint8Array, o: number): StateRecord {
     return a;
   };
   return {
-    kind: v.getUint8(o) as EventKind, family, proto: v.getUint8(o + 2), zone: v.getUint16(o + 4, true),
-    origSrc: addr(72), origDst: addr(88), origSport: v.getUint16(o + 8, true), origDport: v.getUint16(o + 10, true),
-    replySrc: addr(104), replyDst: addr(120), replySport: v.getUint16(o + 12, true), replyDport: v.getUint16(o + 14, true),
-    tcpState: v.getUint8(o + 3),
-    origTdEnd: v.getUint32(o + 24, true), origTdMaxEnd: v.getUint32(o + 28, true), origTdMaxWin: v.getUint32(o + 32, true),
-    origTdMaxAck: v.getUint32(o + 152, true), origTdScale: v.getUint8(o + 18), origTdFlags: v.getUint8(o + 19),
-    replyTdEnd: v.getUint32(o + 36, true), replyTdMaxEnd: v.getUint32(o + 40, true), replyTdMaxWin: v.getUint32(o + 44, true),
-    replyTdMaxAck: v.getUint32(o + 156, true), replyTdScale: v.getUint8(o + 20), replyTdFlags: v.getUint8(o + 21),
-    status: v.getUint32(o + 48, true), mark: v.getUint32(o + 52, true),
-    timeoutMs: v.getFloat64(o + 56, true), stamp: v.getFloat64(o + 64, true),
-    nat: v.getUint8(o + 6) === 0 ? null : { kind: v.getUint8(o + 7), addr: addr(136), port: v.getUint16(o + 16, true) },
+    kind: v.getUint8(o + SlotAt.Kind) as EventKind, family, proto: v.getUint8(o + SlotAt.Proto), zone: v.getUint16(o + SlotAt.Zone, true),
+    origSrc: addr(SlotAt.OrigSrc), origDst: addr(SlotAt.OrigDst), origSport: v.getUint16(o + SlotAt.OrigSport, true), origDport: v.getUint16(o + SlotAt.OrigDport, true),
+    replySrc: addr(SlotAt.ReplySrc), replyDst: addr(SlotAt.ReplyDst), replySport: v.getUint16(o + SlotAt.ReplySport, true), replyDport: v.getUint16(o + SlotAt.ReplyDport, true),
+    tcpState: v.getUint8(o + SlotAt.TcpState),
+    origTdEnd: v.getUint32(o + SlotAt.OrigTdEnd, true), origTdMaxEnd: v.getUint32(o + SlotAt.OrigTdMaxEnd, true), origTdMaxWin: v.getUint32(o + SlotAt.OrigTdMaxWin, true),
+    origTdMaxAck: v.getUint32(o + SlotAt.OrigTdMaxAck, true), origTdScale: v.getUint8(o + SlotAt.OrigTdScale), origTdFlags: v.getUint8(o + SlotAt.OrigTdFlags),
+    replyTdEnd: v.getUint32(o + SlotAt.ReplyTdEnd, true), replyTdMaxEnd: v.getUint32(o + SlotAt.ReplyTdMaxEnd, true), replyTdMaxWin: v.getUint32(o + SlotAt.ReplyTdMaxWin, true),
+    replyTdMaxAck: v.getUint32(o + SlotAt.ReplyTdMaxAck, true), replyTdScale: v.getUint8(o + SlotAt.ReplyTdScale), replyTdFlags: v.getUint8(o + SlotAt.ReplyTdFlags),
+    status: v.getUint32(o + SlotAt.Status, true), mark: v.getUint32(o + SlotAt.Mark, true),
+    timeoutMs: v.getFloat64(o + SlotAt.TimeoutMs, true), stamp: v.getFloat64(o + SlotAt.Stamp, true),
+    nat: v.getUint8(o + SlotAt.HasNat) === 0 ? null : { kind: v.getUint8(o + SlotAt.NatKind), addr: addr(SlotAt.NatAddr), port: v.getUint16(o + SlotAt.NatPort, true) },
   };
 }
 
@@ -209,30 +247,30 @@ export class SlotReader {
 
   read(v: DataView, b: Uint8Array, o: number): StateRecord {
     const r = this.rec;
-    const family = v.getUint8(o + 1);
+    const family = v.getUint8(o + SlotAt.Family);
     const a = family === 4 ? this.a4 : this.a16;
     const n = family === 4 ? 4 : 16;
-    r.kind = v.getUint8(o) as EventKind; r.family = family; r.proto = v.getUint8(o + 2); r.zone = v.getUint16(o + 4, true);
+    r.kind = v.getUint8(o + SlotAt.Kind) as EventKind; r.family = family; r.proto = v.getUint8(o + SlotAt.Proto); r.zone = v.getUint16(o + SlotAt.Zone, true);
     r.origSrc = a[0]!; r.origDst = a[1]!; r.replySrc = a[2]!; r.replyDst = a[3]!;
     for (let i = 0; i < n; i++) {
-      a[0]![i] = b[o + 72 + i]!; a[1]![i] = b[o + 88 + i]!; a[2]![i] = b[o + 104 + i]!; a[3]![i] = b[o + 120 + i]!;
+      a[0]![i] = b[o + SlotAt.OrigSrc + i]!; a[1]![i] = b[o + SlotAt.OrigDst + i]!; a[2]![i] = b[o + SlotAt.ReplySrc + i]!; a[3]![i] = b[o + SlotAt.ReplyDst + i]!;
     }
-    r.origSport = v.getUint16(o + 8, true); r.origDport = v.getUint16(o + 10, true);
-    r.replySport = v.getUint16(o + 12, true); r.replyDport = v.getUint16(o + 14, true);
-    r.tcpState = v.getUint8(o + 3);
-    r.origTdEnd = v.getUint32(o + 24, true); r.origTdMaxEnd = v.getUint32(o + 28, true); r.origTdMaxWin = v.getUint32(o + 32, true);
-    r.origTdMaxAck = v.getUint32(o + 152, true); r.origTdScale = v.getUint8(o + 18); r.origTdFlags = v.getUint8(o + 19);
-    r.replyTdEnd = v.getUint32(o + 36, true); r.replyTdMaxEnd = v.getUint32(o + 40, true); r.replyTdMaxWin = v.getUint32(o + 44, true);
-    r.replyTdMaxAck = v.getUint32(o + 156, true); r.replyTdScale = v.getUint8(o + 20); r.replyTdFlags = v.getUint8(o + 21);
-    r.status = v.getUint32(o + 48, true); r.mark = v.getUint32(o + 52, true);
-    r.timeoutMs = v.getFloat64(o + 56, true); r.stamp = v.getFloat64(o + 64, true);
-    if (v.getUint8(o + 6) === 0) r.nat = null;
+    r.origSport = v.getUint16(o + SlotAt.OrigSport, true); r.origDport = v.getUint16(o + SlotAt.OrigDport, true);
+    r.replySport = v.getUint16(o + SlotAt.ReplySport, true); r.replyDport = v.getUint16(o + SlotAt.ReplyDport, true);
+    r.tcpState = v.getUint8(o + SlotAt.TcpState);
+    r.origTdEnd = v.getUint32(o + SlotAt.OrigTdEnd, true); r.origTdMaxEnd = v.getUint32(o + SlotAt.OrigTdMaxEnd, true); r.origTdMaxWin = v.getUint32(o + SlotAt.OrigTdMaxWin, true);
+    r.origTdMaxAck = v.getUint32(o + SlotAt.OrigTdMaxAck, true); r.origTdScale = v.getUint8(o + SlotAt.OrigTdScale); r.origTdFlags = v.getUint8(o + SlotAt.OrigTdFlags);
+    r.replyTdEnd = v.getUint32(o + SlotAt.ReplyTdEnd, true); r.replyTdMaxEnd = v.getUint32(o + SlotAt.ReplyTdMaxEnd, true); r.replyTdMaxWin = v.getUint32(o + SlotAt.ReplyTdMaxWin, true);
+    r.replyTdMaxAck = v.getUint32(o + SlotAt.ReplyTdMaxAck, true); r.replyTdScale = v.getUint8(o + SlotAt.ReplyTdScale); r.replyTdFlags = v.getUint8(o + SlotAt.ReplyTdFlags);
+    r.status = v.getUint32(o + SlotAt.Status, true); r.mark = v.getUint32(o + SlotAt.Mark, true);
+    r.timeoutMs = v.getFloat64(o + SlotAt.TimeoutMs, true); r.stamp = v.getFloat64(o + SlotAt.Stamp, true);
+    if (v.getUint8(o + SlotAt.HasNat) === 0) r.nat = null;
     else {
       const na = family === 4 ? this.a4[4]! : this.a16[4]!;
-      for (let i = 0; i < n; i++) na[i] = b[o + 136 + i]!;
-      this.nat.kind = v.getUint8(o + 7);
+      for (let i = 0; i < n; i++) na[i] = b[o + SlotAt.NatAddr + i]!;
+      this.nat.kind = v.getUint8(o + SlotAt.NatKind);
       this.nat.addr = na;
-      this.nat.port = v.getUint16(o + 16, true);
+      this.nat.port = v.getUint16(o + SlotAt.NatPort, true);
       r.nat = this.nat;
     }
     return r;

@@ -18,7 +18,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
 import { readRecords } from './record-reader.js';
-import { SLOT_BYTES, writeSlot } from './ring.js';
+import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
 import { EventKind, NAT_FIELDS, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
 
 export const MAGIC = 0x4846;
@@ -116,14 +116,14 @@ function uintSize(v: number): number {
 
 /** recordSize() of the record held in a ring-layout slot (ring.ts) at byte offset `o`. */
 export function slotRecordSize(v: DataView, b: Uint8Array, o: number): number {
-  const alen = b[o + 1] === 4 ? 5 : 17;
-  let n = 3 + 2 + 1 /* kind */ + 1 /* family */ + uintSize(b[o + 2]!) + uintSize(v.getUint16(o + 4, true));
-  n += 4 * alen + uintSize(v.getUint16(o + 8, true)) + uintSize(v.getUint16(o + 10, true)) + uintSize(v.getUint16(o + 12, true)) + uintSize(v.getUint16(o + 14, true));
-  n += uintSize(b[o + 3]!);
-  n += uintSize(v.getUint32(o + 24, true)) + uintSize(v.getUint32(o + 28, true)) + uintSize(v.getUint32(o + 32, true)) + uintSize(v.getUint32(o + 152, true)) + uintSize(b[o + 18]!) + uintSize(b[o + 19]!);
-  n += uintSize(v.getUint32(o + 36, true)) + uintSize(v.getUint32(o + 40, true)) + uintSize(v.getUint32(o + 44, true)) + uintSize(v.getUint32(o + 156, true)) + uintSize(b[o + 20]!) + uintSize(b[o + 21]!);
-  n += uintSize(v.getUint32(o + 48, true)) + uintSize(v.getUint32(o + 52, true)) + uintSize(v.getFloat64(o + 56, true)) + 9;
-  n += b[o + 6] === 0 ? 1 : 3 + 1 + uintSize(b[o + 7]!) + alen + uintSize(v.getUint16(o + 16, true));
+  const alen = b[o + SlotAt.Family] === 4 ? 5 : 17;
+  let n = 3 + 2 + 1 /* kind */ + 1 /* family */ + uintSize(b[o + SlotAt.Proto]!) + uintSize(v.getUint16(o + SlotAt.Zone, true));
+  n += 4 * alen + uintSize(v.getUint16(o + SlotAt.OrigSport, true)) + uintSize(v.getUint16(o + SlotAt.OrigDport, true)) + uintSize(v.getUint16(o + SlotAt.ReplySport, true)) + uintSize(v.getUint16(o + SlotAt.ReplyDport, true));
+  n += uintSize(b[o + SlotAt.TcpState]!);
+  n += uintSize(v.getUint32(o + SlotAt.OrigTdEnd, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxEnd, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxWin, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxAck, true)) + uintSize(b[o + SlotAt.OrigTdScale]!) + uintSize(b[o + SlotAt.OrigTdFlags]!);
+  n += uintSize(v.getUint32(o + SlotAt.ReplyTdEnd, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxEnd, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxWin, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxAck, true)) + uintSize(b[o + SlotAt.ReplyTdScale]!) + uintSize(b[o + SlotAt.ReplyTdFlags]!);
+  n += uintSize(v.getUint32(o + SlotAt.Status, true)) + uintSize(v.getUint32(o + SlotAt.Mark, true)) + uintSize(v.getFloat64(o + SlotAt.TimeoutMs, true)) + 9;
+  n += b[o + SlotAt.HasNat] === 0 ? 1 : 3 + 1 + uintSize(b[o + SlotAt.NatKind]!) + alen + uintSize(v.getUint16(o + SlotAt.NatPort, true));
   return n;
 }
 

@@ -57,6 +57,8 @@ const OP_END = 2;
 
 /** Builds a batch of operations in the worker; take() hands the buffer over (to transfer). */
 export class OpBatchWriter {
+  /** Applied buffers handed back (recycle), reused by take(). */
+  private readonly spare: ArrayBuffer[] = [];
   private buf = new ArrayBuffer(64 * OP_BYTES);
   private view = new DataView(this.buf);
   private bytes = new Uint8Array(this.buf);
@@ -108,7 +110,6 @@ export class OpBatchWriter {
   recycle(buf: ArrayBuffer): void {
     if (this.spare.length < 4 && buf.byteLength >= this.buf.byteLength) this.spare.push(buf);
   }
-  private readonly spare: ArrayBuffer[] = [];
 }
 
 /** Applies ops [from, to) of a batch to the node's table, in order, through one reused record. */

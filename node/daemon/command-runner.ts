@@ -30,7 +30,8 @@ export interface CommandResult {
 
 /** A command, or (with `hook`) a notify hook run with its timeout and group kill. */
 export type HelperRequest = { id: number; file: string; args: string[]; input?: string } | { id: number; hook: HookRun };
-type Reply = { id: number } & (CommandResult | HookOutcome);
+/** What the helper answers (its `id` taken off on arrival). */
+type Reply = CommandResult | HookOutcome;
 
 let helper: ChildProcess | null = null;
 let wanted = false;
@@ -48,12 +49,12 @@ export function startCommandRunner(): Promise<void> {
     serialization: 'json',
   });
   helper = child;
-  child.on('message', (m: Reply) => {
-    const done = waiting.get(m.id);
+  child.on('message', ({ id, ...reply }: { id: number } & Reply) => {
+    const done = waiting.get(id);
     if (done === undefined) return;
-    waiting.delete(m.id);
+    waiting.delete(id);
     if (waiting.size === 0) channelRef(child, false);
-    done(m);
+    done(reply);
   });
   child.on('exit', () => {
     if (helper === child) helper = null;
@@ -90,18 +91,14 @@ export function commandRunnerPid(): number | undefined {
 /** Runs `file args` (stdin `input`), through the helper when it runs. Never rejects. */
 export async function runCommand(file: string, args: string[], input?: string): Promise<CommandResult> {
   const direct = () => runDirect(file, args, input);
-  const m = await viaHelper((id) => (input === undefined ? { id, file, args } : { id, file, args, input }), direct);
-  if (m === undefined) return { code: null, stdout: '', stderr: '', error: 'the command helper exited' };
-  const r = m as CommandResult;
-  return { code: r.code, stdout: r.stdout, stderr: r.stderr, ...(r.error !== undefined ? { error: r.error } : {}) };
+  const r = await viaHelper((id) => (input === undefined ? { id, file, args } : { id, file, args, input }), direct);
+  return (r as CommandResult | undefined) ?? { code: null, stdout: '', stderr: '', error: 'the command helper exited' };
 }
 
 /** Runs a notify hook (failover's HookSpawner) through the helper when it runs. Never rejects. */
 export async function runHookCommand(run: HookRun): Promise<HookOutcome> {
-  const m = await viaHelper((id) => ({ id, hook: run }), () => runHookHere(run));
-  if (m === undefined) return { exitCode: null, signal: null, timedOut: false, error: 'the command helper exited', stdout: '', stderr: '' };
-  const o = m as HookOutcome;
-  return { exitCode: o.exitCode, signal: o.signal, timedOut: o.timedOut, ...(o.error !== undefined ? { error: o.error } : {}), stdout: o.stdout, stderr: o.stderr };
+  const o = await viaHelper((id) => ({ id, hook: run }), () => runHookHere(run));
+  return (o as HookOutcome | undefined) ?? { exitCode: null, signal: null, timedOut: false, error: 'the command helper exited', stdout: '', stderr: '' };
 }
 
 /** Runs a hook in this process (loaded on first use, so the helper, which imports this file, stays small). */

@@ -31,6 +31,9 @@ export type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: str
 /** Replaces the datapath's whole ruleset. */
 export type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
 
+/** Origin of the element-expiry commits (in errors and logs). */
+const EXPIRE_ORIGIN = '<expire>';
+
 export class RulesetService implements RulesetView {
   private readonly events = new EventEmitter().setMaxListeners(0);
   /** Set while an API transaction commits: its event waits for the datapath's answer. */
@@ -118,7 +121,7 @@ export class RulesetService implements RulesetView {
    */
   async expireElements(nowMs?: number): Promise<void> {
     const ops = this.engine.expiredOps(nowMs);
-    if (ops.length > 0) await this.commitOps(ops, undefined, '<expire>');
+    if (ops.length > 0) await this.commitOps(ops, undefined, EXPIRE_ORIGIN);
   }
 
   private async loadText(text: string, origin: string): Promise<number> {
@@ -157,7 +160,7 @@ export class RulesetService implements RulesetView {
     const d = await this.datapath(ops);
     if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a transaction the control thread accepted; SIGHUP reloads the file');
     // Expiry runs every second on a node with timed elements: not worth a log line each time.
-    if (origin !== '<expire>') this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
+    if (origin !== EXPIRE_ORIGIN) this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
     return { generation: r.generation, changes: r.changes, ms: r.ms };
   }

@@ -1,6 +1,7 @@
 /**
  * Reads the main routing table (`ip -j route`) into plain route records for
- * RouteInterfaces (`ip` runs from the command helper: no fork of this big process). Runs on the control thread; the datapath gets the result by message.
+ * RouteInterfaces. Runs on the control thread (`ip` itself from the command helper, so this
+ * big process never forks); the datapath gets the result by message.
  */
 import { ipOutput } from './iproute.js';
 import type { PlainAddress } from './local-addresses.js';

@@ -252,15 +252,15 @@ describe('engine transactions', () => {
     assert.equal(e.compiled.classify(ctx, Hook.Forward), Verdict.Accept);
   });
 
-  it('expire() deletes timed-out elements in one commit with events', () => {
+  it('expiredOps() names the timed-out elements; committed, they go in one commit with events', () => {
     let now = 0;
     const e = new RulesetEngine({ clock: () => now });
     e.load('table inet t { set s { type ipv4_addr; flags timeout; elements = { 10.0.0.1 timeout 5s, 10.0.0.2 timeout 60s, 10.0.0.3 } } }');
-    assert.equal(e.expire(), undefined, 'nothing expired yet');
+    assert.deepEqual(e.expiredOps(), [], 'nothing expired yet');
     now = 6000;
     const events: ChangeEvent[] = [];
     e.on('change', (ev: ChangeEvent) => events.push(ev));
-    const r = e.expire();
+    const r = e.transaction(e.expiredOps());
     assert.equal(r?.generation, 2);
     assert.deepEqual([...e.ruleset.table('inet', 't')!.sets.get('s')!.elems.keys()], ['"10.0.0.2"', '"10.0.0.3"']);
     assert.equal(formatEvent(events[0], e.registry), 'delete element inet t s { 10.0.0.1 }\n# new generation 2');

@@ -335,9 +335,11 @@ export class RulesetEngine extends EventEmitter {
 
   /**
    * The batch that removes elements whose timeout has passed: one `delete element` per
-   * set, or none when nothing has expired. O(elements of sets with timeouts). A node's
-   * control thread commits it and sends the same batch to the datapath's engine, so both
-   * copies lose an element in the same generation (see RulesetService.expireElements).
+   * set, or none when nothing has expired. O(elements of sets with timeouts). Lookups
+   * already ignore an expired element; committing this batch (transaction()) frees it and
+   * tells subscribers. A node's control thread commits it and sends the same batch to the
+   * datapath's engine, so both copies lose an element in the same generation
+   * (RulesetService.expireElements).
    */
   expiredOps(nowMs: number = this.clock()): Command[] {
     const ops: Command[] = [];
@@ -356,14 +358,6 @@ export class RulesetEngine extends EventEmitter {
     return ops;
   }
 
-  /**
-   * Removes elements whose timeout has passed (lookups already ignore them; this frees
-   * them and tells subscribers). Returns the commit, or undefined when nothing had expired.
-   */
-  expire(nowMs: number = this.clock()): CommitResult | undefined {
-    const ops = this.expiredOps(nowMs);
-    return ops.length > 0 ? this.commit(ops, '<expire>') : undefined;
-  }
 
   /** Counter cells of a rule, for listings. */
   countersOf(rule: RuleJ): readonly CounterCell[] | undefined {

@@ -2,11 +2,12 @@
  * Tokenizer for the nft-style language. Tokens carry line:col (1-based) so every later
  * error can point at the source.
  *
- * Words are greedy runs of [A-Za-z0-9_.:/$@*-] and friends: an IPv6 prefix
+ * Words are greedy runs of [A-Za-z0-9_.:/$@*[]-] and friends: an IPv6 prefix
  * (`2001:db8::/32`), a range (`1000-2000`), a rate (`10/second`), a variable (`$lan`),
- * a set reference (`@blocked`) or a bracketed IPv6 NAT target (`[2001:db8::10]:80`) is one word, and the data type of the place it appears
- * in splits it. A word that is exactly `.`, `:` or `/` is an operator (concatenation,
- * map separator, flag mask) — nft itself prints those with spaces around them.
+ * a set reference (`@blocked`) or a bracketed IPv6 NAT target (`[2001:db8::10]:80`) is
+ * one word, and the data type of the place it appears in splits it. A word that is exactly
+ * `.`, `:` or `/` is an operator (concatenation, map separator, flag mask) — nft itself
+ * prints those with spaces around them.
  */
 import { Pos, RulesetError } from './errors.js';
 
