@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { buildUdp, parseBuilt } from '../packet/build.js';
 import { parsePacket } from '../packet/parse.js';
 import { PacketInfo } from '../packet/packet-info.js';
@@ -106,12 +107,20 @@ describe('ConnTable index', () => {
   });
 
   it('with prefaultIndex, the index is resident from the start (the kernel mapped its pages); without, it is not', () => {
+    // Each case runs in a fresh process: in a long-lived one the allocator may hand out memory
+    // that earlier tests freed and that is still resident, and then RSS grows by nothing either
+    // way (a CI run saw exactly that). A fresh process maps a new 19 MB block for the index.
     const cap = 200_000; // index: 4 buckets x 24 bytes per entry = 19.2 MB
+    const tableModule = new URL('./conn-table.js', import.meta.url).href;
     const rssAfter = (prefault: boolean): number => {
-      const before = process.memoryUsage().rss;
-      const t = new ConnTable(cap, 64, FIXED_KEY, prefault);
-      const grown = process.memoryUsage().rss - before;
-      assert.ok(t.byteSize() > 0);
+      const script = `import { ConnTable } from ${JSON.stringify(tableModule)};
+        const before = process.memoryUsage().rss;
+        const t = new ConnTable(${cap}, 64, new Uint8Array(16), ${prefault});
+        process.stdout.write(String(process.memoryUsage().rss - before) + ' ' + t.byteSize());`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const [grown, bytes] = r.stdout.split(' ').map(Number);
+      assert.ok(bytes > 0);
       return grown;
     };
     const lazy = rssAfter(false);
