@@ -9,6 +9,7 @@ import { runRulesetBench } from './ruleset-bench.js';
 import { runSyncBench } from './sync-bench.js';
 import { runConntrackBench } from './conntrack-bench.js';
 import { runNatBench } from './nat-bench.js';
+import { runFragmentBench } from './fragment-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -16,7 +17,7 @@ interface Bench {
   run(seconds: number): Promise<BenchResult[]>;
 }
 
-const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }, { name: 'nat', run: async () => runNatBench() }];
+const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }, { name: 'nat', run: async () => runNatBench() }, { name: 'fragments', run: async () => runFragmentBench() }];
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },

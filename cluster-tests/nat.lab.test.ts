@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, sh, sleep } from './lab.js';
 import { CLIENT, FIREWALLS, NS, SERVER, VIPS } from './topology.js';
-import { ping, startEchoServer } from './traffic.js';
+import { ping, startEchoServer, udpRun } from './traffic.js';
 import { runDrill } from './drill.js';
 
 const SNAT_ADDR = '198.51.100.50';
@@ -220,6 +220,21 @@ describe('@lab nat: masquerade and NAT on the VIP (the node\'s own addresses)', 
       assert.equal(await whoAmI(proto, SERVER.v6, 5021), WAN_VIP6);
     });
   }
+
+  it('masquerades fragmented UDP both ways (IPv4 and IPv6): the fragmented answers to the node\'s address are put together and translated back', async () => {
+    // 4,000-byte datagrams leave the client in fragments; the echoes come back to the WAN
+    // address in fragments too, which the steering rules must hand to the datapath (for
+    // IPv6 the `ipproto udp` rule has to see past the fragment header).
+    const stopEcho = await startEchoServer(5003, NS.server);
+    try {
+      for (const host of [SERVER.v4, SERVER.v6]) {
+        const u = await udpRun(host, { port: 5003, count: 30, size: 4000 });
+        assert.ok(u.sent === 30 && u.received >= 28, `fragmented UDP through masquerade to ${host}: ${JSON.stringify(u)}`);
+      }
+    } finally {
+      await stopEcho();
+    }
+  });
 
   it('masquerade over IPv6 translates to an address of the WAN interface', async () => {
     // The daemon sends the node's addresses (`ip addr`) to the datapath. Without VRRP the

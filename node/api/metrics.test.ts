@@ -16,4 +16,22 @@ describe('node metrics', () => {
     counters.nat_new = 9; // read at scrape time
     assert.ok((await registry.metrics()).split('\n').includes('hafw_nat_bindings_total{node="fwa"} 9'));
   });
+
+  it('exposes the fragment reassembly counters', async () => {
+    const counters: Record<string, number> = { frag_queued: 12, frag_reassembled: 3, frag_forwarded: 8, frag_discarded: 4, frag_timeouts: 1, frag_overlaps: 2, frag_over_limit: 5, frag_malformed: 6, frag_duplicates: 7, frag_held_bytes: 1500 };
+    const registry = createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters });
+    const text = (await registry.metrics()).split('\n');
+    for (const line of [
+      'hafw_fragments_queued_total{node="fwa"} 12',
+      'hafw_fragments_reassembled_total{node="fwa"} 3',
+      'hafw_fragments_forwarded_total{node="fwa"} 8',
+      'hafw_fragments_dropped_total{reason="discarded",node="fwa"} 4',
+      'hafw_fragments_dropped_total{reason="timeout",node="fwa"} 1',
+      'hafw_fragments_dropped_total{reason="overlap",node="fwa"} 2',
+      'hafw_fragments_dropped_total{reason="over_limit",node="fwa"} 5',
+      'hafw_fragments_dropped_total{reason="malformed",node="fwa"} 6',
+      'hafw_fragments_dropped_total{reason="duplicate",node="fwa"} 7',
+      'hafw_fragments_held_bytes{node="fwa"} 1500',
+    ]) assert.ok(text.includes(line), `missing: ${line}`);
+  });
 });

@@ -91,6 +91,33 @@ export function createNodeMetrics(src: MetricsSource): Registry {
     },
   });
   datapathTotal('hafw_datapath_to_node_packets_total', 'Packets addressed to the node itself (its API, replies to its own connections): handed back untracked for local delivery', 'to_node');
+  datapathTotal('hafw_fragments_queued_total', 'IP fragments taken for reassembly (the filter judges whole datagrams)', 'frag_queued');
+  datapathTotal('hafw_fragments_reassembled_total', 'Datagrams put together from fragments and handed to the filter', 'frag_reassembled');
+  datapathTotal('hafw_fragments_forwarded_total', 'Fragments written back after their datagram was accepted', 'frag_forwarded');
+  new Counter({
+    name: 'hafw_fragments_dropped_total',
+    help: 'Fragments thrown away with their datagram (discarded: dropped by the rules or given up), or datagrams given up, per reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ reason: 'discarded' }, c.frag_discarded ?? 0);
+      this.inc({ reason: 'timeout' }, c.frag_timeouts ?? 0);
+      this.inc({ reason: 'overlap' }, c.frag_overlaps ?? 0);
+      this.inc({ reason: 'over_limit' }, c.frag_over_limit ?? 0);
+      this.inc({ reason: 'malformed' }, c.frag_malformed ?? 0);
+      this.inc({ reason: 'duplicate' }, c.frag_duplicates ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'hafw_fragments_held_bytes',
+    help: 'Bytes held by incomplete datagrams (budget 4 MiB)',
+    registers: [registry],
+    collect() {
+      this.set(snapshot().frag_held_bytes ?? 0);
+    },
+  });
   datapathTotal('hafw_nat_bindings_total', 'Connections given a NAT binding (snat, masquerade, dnat, redirect)', 'nat_new');
   new Counter({
     name: 'hafw_nat_dropped_total',

@@ -23,6 +23,15 @@ describe('node config', () => {
     });
   });
 
+  it('has Linux\'s fragment reassembly limits by default, and checks the ones given', () => {
+    assert.deepEqual(parseConfigText('node:\n  name: fwa\n').datapath.fragments, { timeoutIpv4: 30, timeoutIpv6: 60, maxBytes: 4194304, maxPerDatagram: 256 });
+    const c = parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeoutIpv4: 10\n    maxBytes: 16777216\n');
+    assert.equal(c.datapath.fragments.timeoutIpv4, 10);
+    assert.equal(c.datapath.fragments.maxBytes, 16777216);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    maxBytes: 100\n', 'x.yaml'), /^Error: x\.yaml:5: datapath\.fragments\.maxBytes: expected an integer from 65536/);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeout: 10\n'), /datapath\.fragments\.timeout: unknown setting/);
+  });
+
   it('rejects unknown settings instead of ignoring a typo', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  tunn: x\n'), /datapath\.tunn: unknown setting/);
   });

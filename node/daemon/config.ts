@@ -7,6 +7,14 @@ import path from 'node:path';
 import { parseDocument, LineCounter, isNode } from 'yaml';
 import { ConfigError, Reader } from './config-reader.js';
 
+/** `datapath.fragments`: limits of fragment reassembly (seconds, bytes, fragments). */
+export interface FragmentSettings {
+  timeoutIpv4: number;
+  timeoutIpv6: number;
+  maxBytes: number;
+  maxPerDatagram: number;
+}
+
 export interface NodeConfig {
   node: {
     /** Name shown in status, logs and (later) to peers. */
@@ -24,6 +32,8 @@ export interface NodeConfig {
     maxBatchesPerWake: number;
     /** Leave traffic blackholed (not bypassing the filter) when the node stops. */
     failClosed: boolean;
+    /** Reassembly of IP fragments before the filter (docs/conntrack.md, "Fragments"). */
+    fragments: FragmentSettings;
   };
   api: {
     /** Local control socket: "auto" = /run/hafw/ctl-<netns id>.sock, found by the CLI without flags. */
@@ -139,7 +149,8 @@ export function readConfig(doc: unknown): NodeConfig {
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
-    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed']);
+    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
+  const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile']);
   const log = top.section('log').onlyKeys(['level']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
@@ -156,6 +167,13 @@ export function readConfig(doc: unknown): NodeConfig {
       batchSize: dp.int('batchSize', 64, 1, 1024),
       maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
       failClosed: dp.bool('failClosed', true),
+      // Linux's ipfrag_time, ip6frag_time and ipfrag_high_thresh.
+      fragments: {
+        timeoutIpv4: frag.int('timeoutIpv4', 30, 1, 600),
+        timeoutIpv6: frag.int('timeoutIpv6', 60, 1, 600),
+        maxBytes: frag.int('maxBytes', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+        maxPerDatagram: frag.int('maxPerDatagram', 256, 2, 8192),
+      },
     },
     api: readApi(api),
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },

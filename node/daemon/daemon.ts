@@ -77,6 +77,12 @@ export class NodeDaemon {
         routes: [],
         sniffInterfaces: this.config.sniff?.interfaces,
         sync,
+        fragments: {
+          timeoutMs4: dp.fragments.timeoutIpv4 * 1000,
+          timeoutMs6: dp.fragments.timeoutIpv6 * 1000,
+          maxBytes: dp.fragments.maxBytes,
+          maxFragments: dp.fragments.maxPerDatagram,
+        },
       },
       (err) => {
         this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');

@@ -58,6 +58,8 @@ export class BatchProcessor {
         c[C.tx_packets] += 1;
         c[C.tx_bytes] += ipBytes;
         this.verdicts[i] = SlotVerdict.Forward;
+      } else if (verdict === Verdict.Stolen) {
+        this.verdicts[i] = SlotVerdict.Drop;
       } else {
         c[verdict === Verdict.Reject ? C.verdict_reject : C.verdict_drop] += 1;
         this.verdicts[i] = SlotVerdict.Drop;

@@ -31,6 +31,17 @@ export const COUNTER_NAMES = [
   'nat_failed_drops', // first packets dropped: NAT impossible (no interface address, family mismatch)
   'nat_translated', // ICMP errors translated for a NATed connection
   'to_node', // packets addressed to the node itself (not a NAT reply): handed back untracked for local delivery
+  // Fragments (reassembly.ts). The gauges mirror the reassembler's running totals each batch.
+  'frag_queued', // fragments taken for reassembly
+  'frag_reassembled', // datagrams completed and handed to the filter
+  'frag_forwarded', // fragments written back after their datagram was accepted
+  'frag_discarded', // fragments thrown away: their datagram was dropped, timed out, overlapped or over a limit
+  'frag_timeouts', // datagrams given up incomplete (30 s IPv4, 60 s IPv6)
+  'frag_overlaps', // datagrams given up: overlapping fragments (RFC 5722)
+  'frag_over_limit', // fragments refused: reassembly memory budget full or too many fragments in one datagram
+  'frag_malformed', // fragments refused or datagrams given up as malformed (length, past 65,535 bytes)
+  'frag_duplicates', // exact duplicate fragments ignored
+  'frag_held_bytes', // bytes held by incomplete datagrams now (a gauge)
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -9,6 +9,7 @@ import { createCounterBuffer, readCounters } from './counters.js';
 import { NativeStat } from '../native/index.js';
 import type { PlainRoute } from './route-source.js';
 import type { CtOp, CtOpResult } from '../conntrack/index.js';
+import type { ReassemblyLimits } from './reassembly.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, SyncReport, ToDatapath } from './messages.js';
 
 export interface DatapathThreadOptions {
@@ -20,6 +21,7 @@ export interface DatapathThreadOptions {
   routes: PlainRoute[];
   sniffInterfaces?: string[];
   sync?: DatapathSyncSettings;
+  fragments?: ReassemblyLimits;
 }
 
 export interface DatapathRulesetResult {

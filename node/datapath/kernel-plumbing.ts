@@ -99,6 +99,9 @@ export function rulePriorities(rulePriority: number): RulePriorities {
  * ICMPv6 is NOT among them: neighbour discovery to the node's own addresses (RFC 4861 §7:
  * unicast NUD probes, NAs) must reach the host stack, so IPv6 echo to a masqueraded
  * address and ICMPv6 errors about such flows stay local (docs/nat.md, Limits).
+ * Fragments match too, IPv6 ones included: the kernel dissects the packet for rules that
+ * match `ipproto` and reads the protocol past the fragment header (the NAT lab test sends
+ * fragmented answers to a masqueraded address in both families; they are translated).
  */
 export const NAT_PROTOCOLS: Record<'-4' | '-6', string[]> = {
   '-4': ['6', '17', '1'],

@@ -1,4 +1,5 @@
 /** Messages between the control thread and the datapath thread. */
+import type { ReassemblyLimits } from './reassembly.js';
 import type { PlainRoute } from './route-source.js';
 import type { PlainAddress } from './local-addresses.js';
 import type { CtOp, CtOpResult } from '../conntrack/index.js';
@@ -45,6 +46,8 @@ export interface DatapathWorkerData {
   sync?: DatapathSyncSettings;
   /** Sniff mode: interfaces to watch while the node is not the active one. */
   sniffInterfaces?: string[];
+  /** Fragment reassembly limits (absent: the defaults, Linux's). */
+  fragments?: ReassemblyLimits;
 }
 
 export type ToDatapath =

@@ -1,62 +1,14 @@
 import assert from 'node:assert/strict';
 import { buildIcmpError, buildTcp, buildUdp, parseBuilt } from '../packet/build.js';
-import { formatAddress, parseAddress, parsePrefix } from '../packet/address.js';
+import { formatAddress, parseAddress } from '../packet/address.js';
 import { parsePacket } from '../packet/parse.js';
 import type { PacketInfo } from '../packet/packet-info.js';
-import { RulesetEngine } from '../ruleset/index.js';
-import { ConnTracker, CtStatus } from '../conntrack/index.js';
-import { FilterStage } from './filter-stage.js';
-import { NatState } from './nat-state.js';
-import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
-import { C, COUNTER_NAMES } from './counters.js';
+import { CtStatus } from '../conntrack/index.js';
+import { C } from './counters.js';
 import { Verdict } from './stage.js';
 import { SyncBridge } from './sync-bridge.js';
+import { CLIENT, LAN_ADDR, REMOTE, WAN_ADDR, rig, type Rig } from './testing.js';
 import { EventRing } from '../../sync-protocol/index.js';
-
-const LAN_ADDR = '10.0.0.1';
-const WAN_ADDR = '198.51.100.2';
-const CLIENT = '10.0.0.5';
-const REMOTE = '203.0.113.9';
-
-interface Rig {
-  stage: FilterStage;
-  ct: ConnTracker;
-  nat: NatState;
-  counters: Float64Array;
-  engine: RulesetEngine;
-  send(pkt: Uint8Array): { v: Verdict; p: PacketInfo };
-}
-
-function rig(ruleset: string): Rig {
-  let now = 1000;
-  const engine = new RulesetEngine({ clock: () => now });
-  engine.load(ruleset);
-  const routes = new RouteInterfaces();
-  const table: [string, string, string | undefined][] = [
-    ['10.0.0.0/24', 'lan', LAN_ADDR],
-    ['198.51.100.0/24', 'wan', WAN_ADDR],
-    ['0.0.0.0/0', 'wan', undefined],
-  ];
-  routes.load(table.map(([pfx, ifname]): RouteEntry => {
-    const p = parsePrefix(pfx, { strict: false });
-    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname) };
-  }));
-  const ct = new ConnTracker({ maxEntries: 1024, now: () => now });
-  const nat = new NatState(ct.capacity, { key: [1, 2] });
-  nat.attach(ct);
-  nat.setAddresses(table.filter((r) => r[2] !== undefined).map(([, ifname, a]) => ({ ifId: engine.ifnames.idOf(ifname), family: 4, bytes: parseAddress(a!).bytes })));
-  const counters = new Float64Array(COUNTER_NAMES.length);
-  const stage = new FilterStage(engine, ct, routes, counters, undefined, nat);
-  return {
-    stage, ct, nat, counters, engine,
-    send(pkt) {
-      now += 1;
-      const p = parseBuilt(pkt);
-      const v = stage.process(p, now);
-      return { v, p };
-    },
-  };
-}
 
 function src(p: PacketInfo): string {
   return `${formatAddress(p.buf, p.srcOff, p.addrLen)}:${p.sport}`;

@@ -11,6 +11,11 @@ export const enum Verdict {
   Accept = 1,
   /** Drop, and the stage has queued a reply (TCP reset / ICMP unreachable) to inject. */
   Reject = 2,
+  /**
+   * The stage took the packet (netfilter's NF_STOLEN): the slot is not written back; the
+   * stage sends or drops it later and counts it itself (fragments held for reassembly).
+   */
+  Stolen = 3,
 }
 
 export interface PacketStage {

@@ -12,6 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { TunLoop } from './tun-loop.js';
 import { FilterStage } from './filter-stage.js';
+import { DefragStage } from './defrag-stage.js';
 import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { RulesetEngine } from '../ruleset/index.js';
@@ -85,7 +86,13 @@ try {
     maxBatchesPerWake: data.maxBatchesPerWake,
     counters: data.counters,
     nativeStats: data.nativeStats,
-    stage: Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies }),
+    // Fragments are put together before the filter, like Linux's nf_defrag in front of conntrack.
+    stage: new DefragStage(
+      Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies }),
+      new Float64Array(data.counters),
+      (b, o, l) => loop?.inject(b, o, l),
+      data.fragments,
+    ),
   });
   loop.start();
   if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {

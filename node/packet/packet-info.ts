@@ -116,6 +116,13 @@ export class PacketInfo {
   /** Fragment offset in bytes; L4 fields are valid only when this is 0. */
   fragOffset = 0;
   moreFragments = false;
+  /**
+   * IPv6 fragments: where the fragment header starts, and where the next-header byte that
+   * names it is (in the IPv6 header or the extension header before it). 0 otherwise.
+   * Reassembly removes the fragment header there.
+   */
+  fragHdrOff = 0;
+  fragNhOff = 0;
 
   // --- layer 4 ---
   /** Final upper-layer protocol after IPv6 extension headers (IpProto). */

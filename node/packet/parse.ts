@@ -48,6 +48,8 @@ function reset(info: PacketInfo, buf: Uint8Array): void {
   info.isFragment = false;
   info.fragOffset = 0;
   info.moreFragments = false;
+  info.fragHdrOff = 0;
+  info.fragNhOff = 0;
   info.l4proto = 0;
   info.l4Off = 0;
   info.l4Valid = false;
@@ -248,6 +250,7 @@ function parseIpv6(
   }
   info.end = end;
   let p = l3 + 40;
+  let nhOff = l3 + 6;
   let count = 0;
   // RFC 8200 §4: walk the extension headers the same way Linux's ipv6_skip_exthdr does
   // (hop-by-hop, routing, fragment, destination options, AH); anything else ends the chain.
@@ -271,6 +274,9 @@ function parseIpv6(
       const fragOffset = fo & 0xfff8;
       const more = (fo & 1) !== 0;
       info.ipId = u32(buf, p + 4);
+      info.fragHdrOff = p;
+      info.fragNhOff = nhOff;
+      nhOff = p;
       p += 8;
       nh = next;
       if (fragOffset !== 0 || more) {
@@ -296,6 +302,7 @@ function parseIpv6(
     const hlen = nh === IpProto.Ah ? (buf[p + 1] + 2) << 2 : (buf[p + 1] + 1) << 3;
     if (p + hlen > end) return ParseStatus.Truncated;
     nh = buf[p];
+    nhOff = p;
     p += hlen;
   }
   info.l3HdrLen = p - l3;
