@@ -9,6 +9,7 @@ import { DefragStage } from './defrag-stage.js';
 import { FragAdd, Reassembler } from './reassembly.js';
 import { Verdict } from './stage.js';
 import { CLIENT, REMOTE, WAN_ADDR, rig } from './testing.js';
+import { rng } from '../testing/rng.js';
 
 /** Masquerade out of "wan"; forward: established, new UDP to port 53 from lan, nothing else (invalid included). */
 const RULES = `table ip nat {
@@ -111,5 +112,55 @@ describe('DefragStage: fragments through the filter, conntrack and NAT', () => {
     assert.equal(r.defrag.process(q, r.tick()), Verdict.Accept);
     assert.equal(ends(q), `${WAN_ADDR}:5000 > ${REMOTE}:53`);
     assert.equal(r.counters[C.frag_queued], 0);
+  });
+
+  it('never throws and never holds more than its budget on damaged, shuffled, duplicated fragments (bounded fuzz)', () => {
+    const budget = 64 * 1024;
+    const r = rig('table inet filter { chain fwd { type filter hook forward priority 0; policy accept; } }');
+    let written = 0;
+    const stage = new DefragStage(r.stage, r.counters, (b, o, l) => {
+      written++;
+      assert.equal(parsePacket(new PacketInfo(), b, o, o + l, 0), ParseStatus.Ok, 'what leaves parses');
+    }, { maxBytes: budget });
+    const rand = rng(5722);
+    const int = (n: number) => Math.floor(rand() * n);
+    let seen = 0;
+    for (let round = 0; round < 300; round++) {
+      const v6 = rand() < 0.5;
+      const whole = buildUdp(v6 ? { src: '2001:db8::5', dst: '2001:db8:1::9', sport: 1, dport: 2, payload: 100 + int(4000) } : { src: CLIENT, dst: REMOTE, sport: 1, dport: 2, payload: 100 + int(4000) });
+      const frags = fragmentPacket(whole, 256 + int(1200), int(4)).map((f) => f.slice());
+      const sent: Uint8Array[] = [];
+      for (const f of frags) {
+        const roll = rand();
+        if (roll < 0.03) continue; // lost
+        if (roll < 0.1) sent.push(f); // duplicated
+        if (roll < 0.15) {
+          // A damaged offset / more-fragments field, or a cut length.
+          const at = v6 ? 42 : 6;
+          f[at + int(2)] ^= 1 << int(8);
+        } else if (roll < 0.18) {
+          sent.push(f.subarray(0, Math.max(1, f.length - int(f.length))));
+          continue;
+        }
+        sent.push(f);
+      }
+      for (let i = sent.length - 1; i > 0; i--) {
+        const j = int(i + 1);
+        [sent[i], sent[j]] = [sent[j]!, sent[i]!];
+      }
+      for (const f of sent) {
+        const p = new PacketInfo();
+        if (parsePacket(p, f, 0, f.length, 0) !== ParseStatus.Ok) continue;
+        seen++;
+        stage.process(p, r.tick());
+        assert.ok(stage.reassembler.heldBytes <= budget, `round ${round}: ${stage.reassembler.heldBytes} bytes held`);
+      }
+      stage.endBatch(r.tick());
+    }
+    const st = stage.reassembler.stats;
+    assert.ok(seen > 1000 && st.reassembled > 50 && written > 20 && st.overlaps > 10 && st.malformed > 10 && st.duplicates > 10, `fragments seen ${seen}, written ${written}, ${JSON.stringify(st)}`);
+    stage.endBatch(r.tick() + 60_000);
+    assert.equal(stage.reassembler.size, 0);
+    assert.equal(stage.reassembler.heldBytes, 0);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { buildUdp, fragmentPacket, parseBuilt } from '../packet/build.js';
-import { verifyIpv4HeaderChecksum, verifyL4Checksum } from '../packet/checksum.js';
+import { ipv4HeaderChecksum, verifyIpv4HeaderChecksum, verifyL4Checksum } from '../packet/checksum.js';
 import { parsePacket } from '../packet/parse.js';
 import { PacketInfo, ParseStatus } from '../packet/packet-info.js';
 import { FragAdd, Reassembler, type PendingDatagram } from './reassembly.js';
@@ -101,6 +101,32 @@ describe('Reassembler', () => {
     assert.equal(r.add(parseBuilt(shorterEnd), 0), FragAdd.Dropped);
     assert.equal(r.stats.malformed, 3);
     assert.equal(r.size, 0);
+  });
+
+  it('refuses a datagram whose first fragment\'s longer header would take it past 65,535 bytes', () => {
+    // 65,500 bytes of UDP: each fragment fits with a 20-byte header, but the first carries
+    // 40 bytes of options, and the whole would be 65,560 bytes.
+    const frags = fragmentPacket(buildUdp({ ...V4, sport: 1, dport: 2, payload: 65492 }), 1480);
+    const plain = frags[0]!;
+    const first = new Uint8Array(plain.length + 40);
+    first.set(plain.subarray(0, 20));
+    first.fill(1, 20, 60); // NOP options
+    first.set(plain.subarray(20), 60);
+    first[0] = 0x4f;
+    first[2] = first.length >> 8;
+    first[3] = first.length & 0xff;
+    const c = ipv4HeaderChecksum(first, 0, 60);
+    first[10] = c >> 8;
+    first[11] = c & 0xff;
+    const r = new Reassembler();
+    const results = [first, ...frags.slice(1)].map((f) => r.add(parseBuilt(f), 0));
+    assert.equal(results.at(-1), FragAdd.Dropped);
+    assert.ok(!results.includes(FragAdd.Complete));
+    assert.equal(r.stats.malformed, 1);
+    assert.equal(r.size, 0);
+    // With the plain first fragment the same datagram completes.
+    const ok = new Reassembler();
+    assert.equal(frags.map((f) => ok.add(parseBuilt(f), 0)).at(-1), FragAdd.Complete);
   });
 
   it('gives up incomplete datagrams after 30 s (IPv4) and 60 s (IPv6)', () => {

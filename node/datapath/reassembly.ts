@@ -217,7 +217,16 @@ export class Reassembler {
     this.bytes += size;
     this.stats.queued++;
     if (d.total >= 0 && d.received === d.total) {
-      // No overlaps and every piece inside [0, total): the pieces cover it exactly.
+      // No overlaps and every piece inside [0, total): the pieces cover it exactly. The
+      // first fragment's header is the whole's; it may be longer than the one each piece
+      // was checked with above.
+      const first = d.pieces.find((p) => p.off === 0)!;
+      const hdr = first.dataAt - first.l3At - (v6 ? 48 : 0);
+      if (hdr + d.total > MAX_DATAGRAM) {
+        this.stats.malformed++;
+        this.giveUp(d);
+        return FragAdd.Dropped;
+      }
       this.stats.reassembled++;
       this.completed = d;
       return FragAdd.Complete;

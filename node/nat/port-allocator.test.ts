@@ -4,20 +4,9 @@ import { IpProto } from '../packet/packet-info.js';
 import { NatBinding, ORIG_DST, ORIG_SRC } from './binding.js';
 import { NatFlags } from './nat-flags.js';
 import { MAX_SCAN_WORDS, PORT_EXHAUSTED, PortAllocator, PortPool } from './port-allocator.js';
+import { rng } from '../testing/rng.js';
 
 const PUBLIC = parseAddress('198.51.100.2').bytes;
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A TCP binding from client 192.0.2.x:sport to 198.51.100.100:dport (original tuple only). */
 function conn(b: NatBinding, client: number, sport: number, dport = 80, proto: number = IpProto.Tcp): NatBinding {

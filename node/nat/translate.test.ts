@@ -9,18 +9,7 @@ import { PortAllocator } from './port-allocator.js';
 import { natRequest } from './request.js';
 import { NatSetupStatus, setupNat } from './setup.js';
 import { type NatDirection, NatResult, applyNat } from './translate.js';
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../testing/rng.js';
 
 const VNET = 10;
 

@@ -16,18 +16,7 @@ import {
   verifyL4Checksum,
 } from './checksum.js';
 import { IpProto, PacketInfo, VnetFlags } from './packet-info.js';
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../testing/rng.js';
 
 function field16(info: PacketInfo, rel: number): number {
   return (info.buf[info.l4Off + rel] << 8) | info.buf[info.l4Off + rel + 1];

@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { buildIcmpEcho, buildIcmpError, buildIp, buildTcp, buildUdp, fragmentPacket } from './build.js';
 import { IpProto, PacketInfo, ParseStatus } from './packet-info.js';
 import { parseInner, parsePacket } from './parse.js';
-
-/** mulberry32: deterministic, so a failure names a reproducible case number. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../testing/rng.js';
 
 /** Every parsed field as numbers, into a reused array. */
 function snapshot(i: PacketInfo, out: Float64Array): void {

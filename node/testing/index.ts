@@ -1,0 +1,2 @@
+/** Helpers shared by the node's tests (never imported by the node itself). */
+export { rng } from './rng.js';
