@@ -8,6 +8,8 @@ const usage = `usage: hafw replay --pcap FILE [--ruleset FILE] [--json] [--loose
 Runs every packet of a capture (pcap or pcapng; raw IP, Ethernet, Linux cooked) through a
 fresh filter and connection table offline, the capture's timestamps as the clock, and
 prints one line per packet: its index, verdict, conntrack state and a description.
+Fragments are put together as on the node: each is \`held\` (ct \`pending\`) until the one
+that completes its datagram, whose line carries the datagram's verdict and state.
 
   --pcap FILE       the capture
   --ruleset FILE    ruleset (nft syntax or JSON); without it every packet is accepted and tracked
@@ -57,7 +59,7 @@ export const replayCommand: Command = {
       if (lines.length) process.stdout.write(lines.join('\n') + '\n');
       lines.length = 0;
     };
-    const tally = { accept: 0, drop: 0, new: 0, established: 0, related: 0, invalid: 0, untracked: 0 };
+    const tally = { accept: 0, drop: 0, held: 0, new: 0, established: 0, related: 0, invalid: 0, untracked: 0, pending: 0 };
     try {
       for (const row of replayCapture(capture, {}, replay)) {
         tally[row.verdict]++;
@@ -67,10 +69,11 @@ export const replayCommand: Command = {
             const o: Record<string, unknown> = { i: row.i, verdict: row.verdict, ct: row.ct, ts: row.tsMs };
             if (row.reject) o.reject = true;
             if (row.skipped) o.skipped = row.skipped;
+            if (row.datagram !== undefined) o.datagram = row.datagram;
             o.packet = row.summary;
             lines.push(JSON.stringify(o));
           } else {
-            const extra = row.skipped ? `  (${row.skipped})` : row.reject ? '  (reject)' : '';
+            const extra = row.skipped ? `  (${row.skipped})` : row.reject ? '  (reject)' : row.datagram !== undefined ? `  (datagram of ${row.datagram} fragments)` : '';
             lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}`);
           }
           if (lines.length >= 512) flush();
@@ -81,7 +84,7 @@ export const replayCommand: Command = {
     }
     const c = replay.counts();
     const summary = {
-      packets: tally.accept + tally.drop,
+      packets: tally.accept + tally.drop + tally.held,
       ...tally,
       connections: replay.ct.count(),
       malformed: c.malformed,
@@ -91,7 +94,7 @@ export const replayCommand: Command = {
     // JSON output stays one packet object a line, nothing else, so tools can zip it with the capture.
     if (!values.json) {
       console.log(
-        `${summary.packets} packets: ${tally.accept} accepted, ${tally.drop} dropped; ct new ${tally.new}, established ${tally.established}, ` +
+        `${summary.packets} packets: ${tally.accept} accepted, ${tally.drop} dropped${tally.held ? `, ${tally.held} fragments held for their datagram` : ''}; ct new ${tally.new}, established ${tally.established}, ` +
           `related ${tally.related}, invalid ${tally.invalid}, untracked ${tally.untracked}; ${summary.connections} connections left in the table`,
       );
     }

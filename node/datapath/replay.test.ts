@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildTcp, buildUdp } from '../packet/build.js';
+import { buildTcp, buildUdp, fragmentPacket } from '../packet/build.js';
 import { writePcap } from '../packet/pcap.js';
 import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRow } from './replay.js';
 
@@ -47,6 +47,26 @@ describe('offline replay', () => {
       ],
     );
     assert.match(rows[0]!.summary, /192\.0\.2\.100:40000 > 198\.51\.100\.100:80 tcp \[S\]/);
+  });
+
+  it('puts fragments together as the node does: held until the datagram is whole, which is judged once', () => {
+    const query = fragmentPacket(buildUdp({ src: C, dst: S, sport: 5353, dport: 53, payload: 3000 }), 1400, 1);
+    const answer = fragmentPacket(buildUdp({ src: S, dst: C, sport: 53, dport: 5353, payload: 2000 }), 1400, 2);
+    const stray = fragmentPacket(buildUdp({ src: C, dst: S, sport: 5354, dport: 53, payload: 3000 }), 1400, 3);
+    const rows = [...replayCapture(pcapOf([...query, ...answer, stray[1]!, stray[1]!]), { ruleset: STATEFUL, routes: [parseReplayRoute('192.0.2.0/24=lan')] })];
+    assert.deepEqual(
+      rows.map((r) => [r.verdict, r.ct, r.datagram, r.skipped]),
+      [
+        ['held', 'pending', undefined, undefined],
+        ['held', 'pending', undefined, undefined],
+        ['accept', 'new', 3, undefined],
+        ['held', 'pending', undefined, undefined],
+        ['accept', 'established', 2, undefined],
+        ['held', 'pending', undefined, undefined],
+        // An exact duplicate of a held fragment is refused.
+        ['drop', 'invalid', undefined, 'fragment-refused'],
+      ],
+    );
   });
 
   it('uses capture timestamps as the clock, so an unreplied UDP flow expires between packets 31 s apart', () => {
@@ -131,7 +151,7 @@ describe('offline replay', () => {
         for (let m = 0; m < 1 + Math.floor(rand() * 4); m++) pkt[Math.floor(rand() * pkt.length)] = Math.floor(rand() * 256);
       }
       const row = r.feed(pkt, k);
-      assert.ok(row.verdict === 'accept' || row.verdict === 'drop');
+      assert.ok(['accept', 'drop', 'held'].includes(row.verdict));
       rows++;
     }
     assert.ok(rows >= 1000, `fed ${rows} packets`);

@@ -10,7 +10,7 @@
  * a one-slot arena, which is the cost of reusing the datapath's loop unchanged.
  */
 import { readCapture, type CaptureRecord } from '../packet/pcap.js';
-import { PacketInfo } from '../packet/packet-info.js';
+import { PacketInfo, ParseStatus } from '../packet/packet-info.js';
 import { parsePacket } from '../packet/parse.js';
 import { describePacket } from '../packet/describe.js';
 import { parsePrefix } from '../packet/address.js';
@@ -23,16 +23,19 @@ import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { C, COUNTER_NAMES, type CounterName } from './counters.js';
 import { Verdict, type PacketStage } from './stage.js';
+import { DefragStage } from './defrag-stage.js';
 
-export type ReplayCtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked';
+/** `pending`: a fragment held until its datagram is whole; the datagram's state is on the row of its last fragment. */
+export type ReplayCtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked' | 'pending';
 
 /** Why a packet never reached the filter (it is dropped, as the datapath drops it). */
-export type ReplaySkip = 'not-ip' | 'malformed' | 'unsupported' | 'stage-error';
+export type ReplaySkip = 'not-ip' | 'malformed' | 'unsupported' | 'stage-error' | 'fragment-refused';
 
 export interface ReplayRow {
   /** 1-based position in the capture. */
   i: number;
-  verdict: 'accept' | 'drop';
+  /** `held`: a fragment kept until its datagram is whole (see `datagram`). */
+  verdict: 'accept' | 'drop' | 'held';
   /** True when the drop was a `reject` (the datapath would answer with a reset / unreachable). */
   reject?: boolean;
   ct: ReplayCtState;
@@ -40,6 +43,8 @@ export interface ReplayRow {
   tsMs: number;
   /** Set when the packet was dropped before the filter saw it. */
   skipped?: ReplaySkip;
+  /** On the fragment that completed a datagram: how many fragments it had (the verdict and ct are the datagram's, for all of them). */
+  datagram?: number;
   /** One-line description of the packet (text output). */
   summary: string;
 }
@@ -109,7 +114,9 @@ export class OfflineReplay {
   readonly engine: RulesetEngine;
   readonly ct: ConnTracker;
   readonly counters = new Float64Array(COUNTER_NAMES.length);
-  private readonly stage: RecordingStage;
+  private readonly recording: RecordingStage;
+  private readonly stage: DefragStage;
+  private injected = 0;
   private arena = new Uint8Array(65536);
   private readonly lengths = new Int32Array(1);
   private readonly verdicts = new Uint8Array(1);
@@ -140,7 +147,9 @@ export class OfflineReplay {
     // interface addresses, which --route does not give, so they drop and count).
     const nat = new NatState(this.ct.capacity);
     nat.attach(this.ct);
-    this.stage = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters, undefined, nat), this.ct);
+    this.recording = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters, undefined, nat), this.ct);
+    // Fragments are put together as on the node; what it would write back is only counted.
+    this.stage = new DefragStage(this.recording, this.counters, () => void this.injected++);
     this.batch = this.makeBatch();
   }
 
@@ -164,7 +173,12 @@ export class OfflineReplay {
     const unsupported = c[C.unsupported]!;
     const stageErrors = c[C.stage_errors]!;
     const rejects = c[C.verdict_reject]!;
-    this.stage.state = CtState.Invalid;
+    const frag = this.stage.reassembler.stats;
+    const queued = frag.queued;
+    const reassembled = frag.reassembled;
+    const discarded = frag.discarded;
+    const injected = this.injected;
+    this.recording.state = CtState.Invalid;
     this.batch.process(1, this.clock);
     let skipped: ReplaySkip | undefined;
     if (c[C.malformed]! > malformed) skipped = 'malformed';
@@ -174,10 +188,21 @@ export class OfflineReplay {
     const row: ReplayRow = {
       i: this.n,
       verdict: this.verdicts[0] === SlotVerdict.Forward ? 'accept' : 'drop',
-      ct: CT_NAMES[this.stage.state] ?? 'invalid',
+      ct: CT_NAMES[this.recording.state] ?? 'invalid',
       tsMs,
       summary: describe(this.info, ip.length),
     };
+    if (frag.reassembled > reassembled) {
+      // This fragment completed its datagram: the row carries the datagram's fate.
+      const sent = this.injected - injected;
+      row.verdict = sent > 0 ? 'accept' : 'drop';
+      row.datagram = sent > 0 ? sent : frag.discarded - discarded;
+    } else if (frag.queued > queued) {
+      row.verdict = 'held';
+      row.ct = 'pending';
+    } else if (!skipped && this.info.status === ParseStatus.Ok && this.info.isFragment) {
+      skipped = 'fragment-refused';
+    }
     if (c[C.verdict_reject]! > rejects) row.reject = true;
     if (skipped) {
       row.skipped = skipped;
