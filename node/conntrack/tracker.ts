@@ -177,8 +177,9 @@ export class ConnTracker {
       return this.invalid();
     }
     if (pkt.isFragment) {
-      // Linux tracks reassembled packets only (nf_defrag_ipv4/ipv6 run first). hafw's
-      // datapath forwards fragments without reassembly, so they carry no ct.
+      // Linux tracks reassembled packets only (nf_defrag_ipv4/ipv6 run first); so does the
+      // datapath (DefragStage). A fragment that still gets here (the sniffer, which only
+      // watches) cannot be tracked alone: it carries no ct.
       this.stats.fragments++;
       return this.invalid();
     }
