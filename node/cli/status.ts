@@ -22,6 +22,10 @@ export function formatStatus(s: NodeStatus): string {
     `  forwarded  ${n(c.tx_packets)} packets  ${bytes(c.tx_bytes)}`,
     `  verdicts   accept ${n(c.verdict_accept)}  drop ${n(c.verdict_drop)}  reject ${n(c.verdict_reject)}  malformed ${n(c.malformed)}  unsupported ${n(c.unsupported)}`,
     `  super-packets ${n(c.gso_packets)} (${bytes(c.gso_bytes)})  largest packet ${n(c.max_packet_bytes)} B  batches ${n(c.batches)}`,
+    // Only once fragments were seen: most networks never show this line.
+    ...(c.frag_queued > 0 || c.frag_malformed > 0 || c.frag_over_limit > 0
+      ? [`  fragments  ${n(c.frag_queued)} held  ${n(c.frag_reassembled)} datagrams  ${n(c.frag_forwarded)} sent on  ${n(c.frag_discarded)} discarded  (timeouts ${n(c.frag_timeouts)}  overlaps ${n(c.frag_overlaps)}  over limit ${n(c.frag_over_limit)}  malformed ${n(c.frag_malformed)}  now ${bytes(c.frag_held_bytes)})`]
+      : []),
   ].join('\n');
 }
 

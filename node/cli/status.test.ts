@@ -1,0 +1,17 @@
+import assert from 'node:assert/strict';
+import type { NodeStatus } from '../api/index.js';
+import { COUNTER_NAMES } from '../datapath/counters.js';
+import { formatStatus } from './status.js';
+
+function status(counters: Record<string, number>): NodeStatus {
+  const all = Object.fromEntries(COUNTER_NAMES.map((k) => [k, counters[k] ?? 0]));
+  return { node: 'fwa', role: 'standalone', pid: 1, uptimeSeconds: 5, datapath: { tun: 'hafw0', offloads: true, vnetHdrLen: 10, counters: all } } as unknown as NodeStatus;
+}
+
+describe('hafw status text', () => {
+  it('shows a fragments line only once fragments were seen', () => {
+    assert.doesNotMatch(formatStatus(status({ rx_packets: 10 })), /fragments/);
+    const text = formatStatus(status({ frag_queued: 30, frag_reassembled: 10, frag_forwarded: 27, frag_discarded: 3, frag_timeouts: 1, frag_held_bytes: 2900 }));
+    assert.match(text, /^ {2}fragments {2}30 held {2}10 datagrams {2}27 sent on {2}3 discarded {2}\(timeouts 1 {2}overlaps 0 {2}over limit 0 {2}malformed 0 {2}now 2\.9 kB\)$/m);
+  });
+});
