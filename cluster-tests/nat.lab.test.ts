@@ -162,6 +162,8 @@ const OWN_RULESET = `table ip nat {
     iifname "wan" ip daddr ${WAN_VIP4} tcp dport 8080 dnat to ${CLIENT.v4}:5002
     iifname "lan" tcp dport 5040 redirect to :5041
     iifname "lan" udp dport 5042 redirect to :5041
+    iifname "lan" tcp dport 5044 dnat to ${FWA.lan4}:5046
+    iifname "lan" udp dport 5045 dnat to ${FWA.lan4}:5046
   }
   chain post {
     type nat hook postrouting priority srcnat;
@@ -261,6 +263,24 @@ describe('@lab nat: masquerade and NAT on the VIP (the node\'s own addresses)', 
       assert.match(rules, /iif lo ipproto tcp sport 5041 lookup 100/, rules);
       assert.match(rules, /iif lo ipproto udp sport 5041 lookup 100/, rules);
       assert.match(rules, /^99:\s+from all to 224\.0\.0\.0\/4 iif lo lookup main/m, rules);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('dnat to one of the node\'s own addresses reaches its service, whose answers come back from the address the client asked', async () => {
+    const stop = await startEchoServer(5046, NS.fw('fwa'));
+    try {
+      assert.equal(await tcpEcho(SERVER.v4, 5044, NS.client), 'echoed', 'TCP');
+      assert.equal(await udpAsk(SERVER.v4, 5045, NS.client), `${SERVER.v4}:5045 hello-redirect`, 'UDP: the answer\'s source is translated back');
+      // The service stays reachable directly: its answers there are steered too, belong to
+      // no translated connection, and pass as the node's own traffic.
+      assert.equal(await tcpEcho(FWA.lan4, 5046, NS.client), 'echoed', 'TCP straight to the service');
+      assert.equal(await udpAsk(FWA.lan4, 5046, NS.client), `${FWA.lan4}:5046 hello-redirect`, 'UDP straight to the service');
+      const c = (await lab.status('fwa')).datapath.counters as Record<string, number>;
+      assert.ok(c.from_node >= 2, `the direct answers passed as the node's own: ${c.from_node}`);
+      const rules = await sh(['ip', '-n', NS.fw('fwa'), '-4', 'rule', 'show']);
+      assert.match(rules, /iif lo ipproto udp sport 5046 lookup 100/, rules);
     } finally {
       await stop();
     }

@@ -280,6 +280,8 @@ export class NodeDaemon {
       if (akey !== this.lastAddresses) {
         this.lastAddresses = akey;
         this.datapath?.setAddresses(addresses);
+        // `dnat` to an own address (a VIP just taken, say) is steered while it is the node's.
+        void this.steering?.setAddresses(addresses);
       }
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot read the routing table or the addresses');

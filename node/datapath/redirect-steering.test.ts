@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from '../ruleset/index.js';
+import { parseAddress } from '../packet/address.js';
 import { redirectPorts, steerRuleArgs, steeringIpRules } from './redirect-steering.js';
 
-function portsOf(text: string): { rules: string[]; warnings: string[] } {
+function portsOf(text: string, own: string[] = []): { rules: string[]; warnings: string[] } {
   const e = new RulesetEngine();
   e.load(text, 'r.nft');
-  const r = redirectPorts(e.ruleset);
+  const r = redirectPorts(e.ruleset, own.map((a) => { const p = parseAddress(a); return { family: p.family as 4 | 6, bytes: Array.from(p.bytes) }; }));
   return { rules: r.rules.map((x) => `${x.fam} ${x.proto} ${x.from}-${x.to}`), warnings: r.warnings };
 }
 
@@ -33,6 +34,21 @@ describe('redirect steering (which of the node\'s own answers go through the TUN
     assert.deepEqual(r.rules, []);
     assert.equal(r.warnings.length, 1);
     assert.match(r.warnings[0]!, /table ip6 t chain p handle \d+: redirect without a port/);
+  });
+
+  it('steers dnat to one of the node\'s own addresses like a redirect, only while the address is the node\'s', () => {
+    const text = `table inet t { chain p { type nat hook prerouting priority dstnat;
+      iifname "wan" tcp dport 443 dnat ip to 198.51.100.2:8443
+      iifname "wan" udp dport 53 dnat ip to 198.51.100.2
+      iifname "wan" tcp dport 80 dnat ip to 192.0.2.10:8080
+      iifname "wan" tcp dport 22 dnat ip6 to [2001:db8::2]:2222
+      iifname "wan" meta l4proto tcp dnat ip to 198.51.100.2 } }`;
+    const own = portsOf(text, ['198.51.100.2', '2001:db8::2', '192.0.2.1']);
+    assert.deepEqual(own.rules, ['-4 tcp 8443-8443', '-4 udp 53-53', '-6 tcp 2222-2222']);
+    assert.equal(own.warnings.length, 1);
+    assert.match(own.warnings[0]!, /dnat to the node's own address 198\.51\.100\.2 without a port and without a destination-port match/);
+    // Not (or no longer) the node's: an inside server's answers are forwarded traffic anyway.
+    assert.deepEqual(portsOf(text).rules, []);
   });
 
   it('writes one `ip rule` per range: packets the node sends (iif lo) from those ports, into the TUN table', () => {

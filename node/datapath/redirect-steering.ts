@@ -1,5 +1,6 @@
 /**
- * The node's own answers on redirected connections (`redirect`, docs/nat.md).
+ * The node's own answers on redirected connections (`redirect`, and `dnat` to one of the
+ * node's own addresses; docs/nat.md).
  *
  * A `redirect` sends a forwarded connection to a service on the node: the datapath
  * rewrites the destination and hands the packet to the kernel, which delivers it to the
@@ -20,12 +21,19 @@
  * rule's `meta l4proto` / `ip protocol` / `ip6 nexthdr` / `tcp|udp dport` matches (both TCP
  * and UDP without one); the families from the table (both in an inet table).
  *
- * A port used as a redirect target should belong to that service alone: the node's other
- * packets from it (e.g. answers to clients that connect to the service directly) take
- * the same path and are filtered as forwarded traffic.
+ * `dnat to ADDR[:PORT]` where ADDR is one of the node's addresses (a VIP while held) is a
+ * redirect to that address, steered the same way while the address is the node's (the
+ * daemon passes every change of the node's addresses). The rule cannot also say `from
+ * ADDR`: the kernel routes an unconnected UDP socket's answer before it picks the source.
+ *
+ * The node's other packets from such a port (answers to clients that connect to the service
+ * directly) take the same path; the datapath finds no connection for them and passes them
+ * on untracked and unfiltered, as the node's own traffic (filter-stage.ts, fromNode).
  */
 import type { RuleJ, RulesetState, Stmt } from '../ruleset/index.js';
 import { ipOutput } from './iproute.js';
+import { parseAddress } from '../packet/address.js';
+import type { PlainAddress } from './local-addresses.js';
 
 export interface SteerRule {
   fam: '-4' | '-6';
@@ -44,23 +52,44 @@ type PortRange = [number, number];
 
 const PROTO_NAMES: Record<string, 'tcp' | 'udp'> = { tcp: 'tcp', udp: 'udp', '6': 'tcp', '17': 'udp' };
 
-/** The steering rules a ruleset needs, deduplicated and in a stable order. */
-export function redirectPorts(state: RulesetState): RedirectPorts {
+/** The node's own addresses, as the daemon reads them (`ip addr`, VIPs held now). */
+export type OwnAddresses = readonly Pick<PlainAddress, 'family' | 'bytes'>[];
+
+/**
+ * The steering rules a ruleset needs, deduplicated and in a stable order: for every
+ * `redirect`, and for every `dnat` to one of `own` addresses.
+ */
+export function redirectPorts(state: RulesetState, own: OwnAddresses = []): RedirectPorts {
   const out = new Map<string, SteerRule>();
   const warnings: string[] = [];
+  const ownKeys = new Set(own.map((a) => `${a.family}/${a.bytes.join('.')}`));
   for (const t of state.tables.values()) {
     for (const c of t.chains.values()) {
       if (c.json.type !== 'nat') continue;
       for (const r of c.rules) {
         for (const stmt of r.expr) {
-          if (stmt === null || typeof stmt !== 'object' || !('redirect' in stmt)) continue;
-          const body = (stmt as { redirect: { port?: unknown } | null }).redirect;
-          const ports = body?.port !== undefined ? portRanges(body.port) : dportsOf(r);
+          if (stmt === null || typeof stmt !== 'object') continue;
+          const where = `table ${t.json.family} ${t.json.name} chain ${c.json.name} handle ${r.handle ?? '?'}`;
+          let fams: SteerRule['fam'][];
+          let port: unknown;
+          let kind: string;
+          if ('redirect' in stmt) {
+            kind = 'redirect';
+            port = (stmt as { redirect: { port?: unknown } | null }).redirect?.port;
+            fams = t.json.family === 'ip' ? ['-4'] : t.json.family === 'ip6' ? ['-6'] : ['-4', '-6'];
+          } else if ('dnat' in stmt) {
+            const body = (stmt as { dnat: { addr?: unknown; port?: unknown } | null }).dnat;
+            const own4or6 = typeof body?.addr === 'string' ? ownFamily(body.addr, ownKeys) : 0;
+            if (own4or6 === 0) continue;
+            kind = `dnat to the node's own address ${body!.addr as string}`;
+            port = body!.port;
+            fams = [own4or6 === 4 ? '-4' : '-6'];
+          } else continue;
+          const ports = port !== undefined ? portRanges(port) : dportsOf(r);
           if (ports.length === 0) {
-            warnings.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name} handle ${r.handle ?? '?'}: redirect without a port and without a destination-port match; its answers are not translated`);
+            warnings.push(`${where}: ${kind} without a port and without a destination-port match; its answers are not translated`);
             continue;
           }
-          const fams: SteerRule['fam'][] = t.json.family === 'ip' ? ['-4'] : t.json.family === 'ip6' ? ['-6'] : ['-4', '-6'];
           for (const fam of fams) {
             for (const proto of protocolsOf(r)) {
               for (const [from, to] of ports) out.set(`${fam} ${proto} ${from}-${to}`, { fam, proto, from, to });
@@ -72,6 +101,18 @@ export function redirectPorts(state: RulesetState): RedirectPorts {
   }
   const rules = [...out.values()].sort((a, b) => a.fam.localeCompare(b.fam) || a.proto.localeCompare(b.proto) || a.from - b.from || a.to - b.to);
   return { rules, warnings };
+}
+
+/** 4 or 6 when `addr` (an address literal of the ruleset) is one of the node's own, else 0. */
+function ownFamily(addr: string, ownKeys: Set<string>): 0 | 4 | 6 {
+  if (ownKeys.size === 0) return 0;
+  let a: { family: number; bytes: Uint8Array };
+  try {
+    a = parseAddress(addr);
+  } catch {
+    return 0;
+  }
+  return ownKeys.has(`${a.family}/${Array.from(a.bytes).join('.')}`) ? (a.family as 4 | 6) : 0;
 }
 
 /** A port value of the ruleset's JSON (number, range, or set of them) as ranges. */
@@ -175,6 +216,9 @@ export class RedirectSteering {
   private queue: Promise<void> = Promise.resolve();
   private lastWarnings = '';
   private started = false;
+  private state?: RulesetState;
+  private own: OwnAddresses = [];
+  private ownKey = '';
 
   constructor(
     private readonly table: number,
@@ -184,13 +228,26 @@ export class RedirectSteering {
 
   /** Makes the kernel's rules match the ruleset (after removing any left by an earlier run). */
   update(state: RulesetState): Promise<void> {
-    const want = redirectPorts(state);
+    this.state = state;
+    const want = redirectPorts(state, this.own);
     const w = want.warnings.join('\n');
     if (w !== this.lastWarnings) for (const line of want.warnings) this.log.warn({ redirect: line }, 'redirect answers cannot be steered');
     this.lastWarnings = w;
     const rules = steeringIpRules(want.rules, this.table, this.priority);
     this.queue = this.queue.then(() => this.sync(rules));
     return this.queue;
+  }
+
+  /**
+   * The node's addresses changed (a VIP taken or given up, an address added): `dnat` to
+   * an own address is steered only while the address is the node's.
+   */
+  setAddresses(own: OwnAddresses): Promise<void> {
+    const key = JSON.stringify(own.map((a) => [a.family, a.bytes]));
+    if (key === this.ownKey) return this.queue;
+    this.ownKey = key;
+    this.own = own;
+    return this.state === undefined ? this.queue : this.update(this.state);
   }
 
   /** Removes every steering rule of this table (also ones an earlier run left). */
