@@ -323,16 +323,26 @@ function ipv6ExtScenarios(): Scenario[] {
   return out;
 }
 
-/** Fragments: Linux reassembles before conntrack, hafw calls every fragment invalid. */
+/**
+ * Fragments: Linux reassembles before conntrack (nf_defrag_ipv4/ipv6), and so does hafw:
+ * the fragments before the last are seen by no rule, the datagram once whole.
+ */
 export function fragmentScenarios(): Scenario[] {
   const p4 = port();
   const big4 = buildUdp({ src: V4.c, dst: V4.s, sport: p4, dport: 9, payload: 600 });
   const p6 = port();
   const big6 = buildUdp({ src: V6.c, dst: V6.s, sport: p6, dport: 9, payload: 600 });
   const back6 = buildUdp({ src: V6.s, dst: V6.c, sport: 9, dport: p6, payload: 10 });
+  const p4b = port();
+  const three = fragmentPacket(buildUdp({ src: V4.c, dst: V4.s, sport: p4b, dport: 9, payload: 900 }), 320, 0x4242);
+  const back4 = buildUdp({ src: V4.s, dst: V4.c, sport: 9, dport: p4b, payload: 10 });
+  const p6b = port();
+  const bigBack6 = fragmentPacket(buildUdp({ src: V6.s, dst: V6.c, sport: 9, dport: p6b, payload: 700 }), 320, 0x4243);
   return [
     { name: 'v4 udp datagram in two fragments', packets: fragmentPacket(big4, 320) },
     { name: 'v6 udp datagram in two fragments, then a reply', packets: [...fragmentPacket(big6, 320), back6] },
+    { name: 'v4 udp datagram in three fragments, last first, then a reply', packets: [three[2]!, three[0]!, three[1]!, back4] },
+    { name: 'v6 udp request, then a fragmented reply', packets: [buildUdp({ src: V6.c, dst: V6.s, sport: p6b, dport: 9, payload: 10 }), ...bigBack6] },
   ];
 }
 
