@@ -126,6 +126,34 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
     assert.ok(c.verdict_reject >= 2);
   });
 
+  it('clamps the MSS of connections through it (tcp option maxseg size set): both ends see the lower value, IPv4 and IPv6', async () => {
+    /** Holds a connection to host:5001 open for 2 s and reads the MSS both kernels chose (`ss -ti`). */
+    const mssSeen = async (host: string): Promise<{ client: number; server: number }> => {
+      const holder = sh([process.execPath, '-e', `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: 5001 }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(0), 2000);`], { ns: NS.client, timeoutMs: 10000 });
+      await sleep(700);
+      const read = async (ns: string, filter: string): Promise<number> => {
+        const out = await sh(['ss', '-tin', 'state', 'established', filter], { ns });
+        const m = /\bmss:(\d+)/.exec(out);
+        if (!m) throw new Error(`no established connection in ${ns}: ${out}`);
+        return Number(m[1]);
+      };
+      const port = 'sport = :5001';
+      const seen = { client: await read(NS.client, `dport = :5001`), server: await read(NS.server, port) };
+      await holder;
+      return seen;
+    };
+    for (const host of [SERVER.v4, SERVER.v6]) {
+      const before = await mssSeen(host);
+      assert.ok(before.client > 1200 && before.server > 1200, `${host} without clamping: ${JSON.stringify(before)}`);
+    }
+    await hafw(['ruleset', 'apply', 'insert rule inet filter forward tcp flags syn tcp option maxseg size > 1200 tcp option maxseg size set 1200']);
+    for (const host of [SERVER.v4, SERVER.v6]) {
+      const after = await mssSeen(host);
+      // ss shows the MSS less the 12 bytes of TCP timestamps when they are on.
+      assert.ok(after.client <= 1200 && after.server <= 1200 && after.client >= 1180, `${host} with clamping at 1200: ${JSON.stringify(after)}`);
+    }
+  });
+
   it('reject answers UDP with ICMP / ICMPv6 port unreachable (ECONNREFUSED on a connected socket)', async () => {
     assert.equal(await udpProbe(SERVER.v4, 5003, NS.client), 'ECONNREFUSED');
     assert.equal(await udpProbe(SERVER.v6, 5003, NS.client), 'ECONNREFUSED');

@@ -42,6 +42,7 @@ export type Selector =
   | { payload: { protocol: string; field: string } }
   | { meta: { key: string } }
   | { ct: { key: string } }
+  | { 'tcp option': { name: string; field: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] };
 

@@ -113,8 +113,11 @@ export interface MatchModule {
   /** Packet family it reads (4 or 6); in an inet table it implies that family. */
   l3?: 4 | 6;
   help: string;
-  /** Writable with `set` (meta mark, ct mark). */
-  writable?: boolean;
+  /**
+   * Writable with `set` (meta mark, ct mark, tcp option maxseg size): stores a value the
+   * type has already checked. The mangle statement calls it; absent: read-only.
+   */
+  store?(ctx: ClassifyContext, value: number): void;
   /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
   load(ctx: ClassifyContext, out: Uint32Array, off: number): boolean;
 }
@@ -239,5 +242,6 @@ export function leftKey(left: Selector): string {
   if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
   if ('meta' in l) return `meta:${l.meta.key}`;
   if ('ct' in l) return `ct:${l.ct.key}`;
+  if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field}`;
   return JSON.stringify(left);
 }

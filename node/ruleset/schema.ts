@@ -33,7 +33,7 @@ export function describeModules(name?: string, registry: Registry = builtinRegis
       type: m.type.name,
       json: JSON.parse(JSON.stringify(m.left)) as Selector,
       syntax: `${m.keywords.join(' ')} [==|!=|<|>|<=|>=] ${m.type.name.toUpperCase()} | { ... } | @SET`,
-      ...(m.writable ? { writable: true } : {}),
+      ...(m.store ? { writable: true } : {}),
     });
   }
   for (const s of registry.statements) {

@@ -36,8 +36,12 @@ export function registerCt(r: Registry): void {
     left: { ct: { key: 'mark' } },
     type: MARK,
     families: ['ip', 'ip6', 'inet'],
-    writable: true,
     help: 'connection mark (32 bits); writable with `ct mark set`',
+    store(ctx, v) {
+      // The datapath writes it back to the conntrack entry.
+      ctx.ctMark = v;
+      ctx.ctMarkSet = true;
+    },
     load(ctx, out, off) {
       out[off] = ctx.ctMark >>> 0;
       return true;

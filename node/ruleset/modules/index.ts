@@ -5,6 +5,7 @@ import { registerIpv6 } from '../l3-ipv6.js';
 import { CT_STATE, CT_STATUS, ICMP_TYPE, ICMPV6_TYPE, IFNAME, INET_PROTO, INET_SERVICE, MARK, NF_PROTO, TCP_FLAG } from '../data-types.js';
 import { registerPorts } from './l4-ports.js';
 import { registerTcpFlags } from './tcp-flags.js';
+import { registerTcpOptions } from './tcp-options.js';
 import { registerMeta } from './meta.js';
 import { registerCt } from './ct.js';
 import { registerMatch } from './match.js';
@@ -24,6 +25,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerIpv6(r);
   registerPorts(r);
   registerTcpFlags(r);
+  registerTcpOptions(r);
   registerMeta(r);
   registerCt(r);
   registerMatch(r);

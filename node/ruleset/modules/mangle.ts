@@ -1,9 +1,9 @@
 /**
- * `meta mark set VALUE`, `ct mark set VALUE` (libnftables "mangle"), and the map form
- * `meta mark set SELECTOR map { KEY : VALUE, ... }` / `... map @NAME` (libnftables
- * `{"map": {"key", "data"}}`): the value is looked up, and a miss ends the rule as nft
- * does. Applies to any selector module declared writable. `ct mark set` also raises
- * ctx.ctMarkSet so the datapath writes the mark back to the conntrack entry.
+ * `meta mark set VALUE`, `ct mark set VALUE`, `tcp option maxseg size set VALUE`
+ * (libnftables "mangle"), and the map form `meta mark set SELECTOR map { KEY : VALUE, ... }`
+ * / `... map @NAME` (libnftables `{"map": {"key", "data"}}`): the value is looked up, and a
+ * miss ends the rule as nft does. Applies to any selector module with a `store` (the
+ * module says what writing means: `ct mark` also has the datapath write the entry's mark).
  */
 import type { Selector, Value } from '../ast.js';
 import type { Registry, StatementModule } from '../registry.js';
@@ -26,10 +26,10 @@ export const mangleModule: StatementModule = {
   keywords: [],
   afterSelector: 'set',
   jsonKeys: ['mangle'],
-  help: 'set a writable field: `meta mark set VALUE` (packet mark) or `ct mark set VALUE` (connection mark); VALUE may be `SELECTOR map { KEY : VALUE }` or `SELECTOR map @NAME`',
+  help: 'set a writable field: `meta mark set VALUE` (packet mark), `ct mark set VALUE` (connection mark) or `tcp option maxseg size set VALUE` (MSS clamping); VALUE may be `SELECTOR map { KEY : VALUE }` or `SELECTOR map @NAME`',
   params: [
-    { name: 'key', type: 'selector', required: true, help: 'meta mark or ct mark' },
-    { name: 'value', type: 'mark | {map: {key, data}}', required: true, help: 'new value, or a map lookup giving it' },
+    { name: 'key', type: 'selector', required: true, help: 'a writable field: meta mark, ct mark, tcp option maxseg size' },
+    { name: 'value', type: 'integer | {map: {key, data}}', required: true, help: 'new value (of the field\'s type), or a map lookup giving it' },
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r, first, sel) {
@@ -42,8 +42,9 @@ export const mangleModule: StatementModule = {
       return { mangle: { key: sel!, value: { map: { key: from, data: r.mapData(keyTypes, dataType) } } } };
     }
     const tw = r.expectWord();
+    if (tw.text === 'rt') r.error('`set rt mtu` is not supported: set a number (for MSS clamping, the path MTU minus 40 for IPv4, minus 60 for IPv6)', tw);
     const n = /^0x[0-9a-f]+$/i.test(tw.text) ? parseInt(tw.text.slice(2), 16) : /^\d+$/.test(tw.text) ? Number(tw.text) : NaN;
-    if (!(n >= 0 && n <= 0xffffffff)) r.error(`'${tw.text}' is not a valid mark (0..0xffffffff)`, tw);
+    if (!(n >= 0 && n <= 0xffffffff)) r.error(`'${tw.text}' is not a valid value (a number, 0..0xffffffff at most)`, tw);
     return { mangle: { key: sel!, value: n } };
   },
   print(stmt, p) {
@@ -75,10 +76,15 @@ export const mangleModule: StatementModule = {
     const m = (stmt as { mangle: MangleJ }).mangle;
     const mod = env.registry.matchForLeft(m.key);
     if (!mod) return env.errors.add(env.pos, `unknown field ${JSON.stringify(m.key)}`);
-    if (!mod.writable) {
-      return env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.writable).map((x) => x.name).join(', ')})`);
+    if (!mod.store) {
+      return env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.store).map((x) => x.name).join(', ')})`);
     }
-    if (!isMapValue(m.value)) return;
+    if (!isMapValue(m.value)) {
+      // The field's own range: 16 bits for an MSS, 32 for a mark.
+      const err = env.checkValue(m.value, [mod.type]);
+      if (err) env.errors.add(env.pos, err);
+      return;
+    }
     const keyTypes = env.selectorTypes(m.value.map.key);
     if (typeof keyTypes === 'string') return env.errors.add(env.pos, keyTypes);
     const data = m.value.map.data;
@@ -100,20 +106,12 @@ export const mangleModule: StatementModule = {
   },
   compile(stmt, env) {
     const m = (stmt as { mangle: MangleJ }).mangle;
-    const key = leftKey(m.key);
-    const isCt = key === 'ct:mark';
-    if (!isCt && key !== 'meta:mark') throw new Error(`no setter for ${key}`);
+    const store = env.registry.matchForLeft(m.key)?.store;
+    if (!store) throw new Error(`no setter for ${leftKey(m.key)}`);
     if (!isMapValue(m.value)) {
       const v = m.value >>> 0;
-      if (isCt) {
-        return (ctx) => {
-          ctx.ctMark = v;
-          ctx.ctMarkSet = true;
-          return 0;
-        };
-      }
       return (ctx) => {
-        ctx.metaMark = v;
+        store(ctx, v);
         return 0;
       };
     }
@@ -138,11 +136,7 @@ export const mangleModule: StatementModule = {
       if (!load(ctx, k, 0)) return 5; // Code.Break
       const i = s.lookup(k, 0, ctx.nowMs);
       if (i < 0) return 5;
-      const v = s.dataOf(i) >>> 0;
-      if (isCt) {
-        ctx.ctMark = v;
-        ctx.ctMarkSet = true;
-      } else ctx.metaMark = v;
+      store(ctx, s.dataOf(i) >>> 0);
       return 0;
     };
   },

@@ -39,8 +39,10 @@ export function registerMeta(r: Registry): void {
     left: { meta: { key: 'mark' } },
     type: MARK,
     families: ['ip', 'ip6', 'inet'],
-    writable: true,
     help: 'packet mark (32 bits); writable with `meta mark set`',
+    store(ctx, v) {
+      ctx.metaMark = v;
+    },
     load(ctx, out, off) {
       out[off] = ctx.metaMark >>> 0;
       return true;
