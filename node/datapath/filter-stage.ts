@@ -80,6 +80,7 @@ export class FilterStage implements PacketStage {
       }
       ctx.ctStatus = r.status;
       ctx.ctMark = r.mark;
+      ctx.ctDir = r.dir;
       if (r.entry < 0 || r.pending) {
         if (this.fromNode(pkt)) return this.passFromNode();
       }

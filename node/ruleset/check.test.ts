@@ -52,19 +52,19 @@ describe('check, convert and schema', () => {
     for (const t of reg.types.values()) mine.registerType(t);
     for (const m of reg.matches) mine.registerMatch(m);
     for (const s of reg.statements) mine.registerStatement(s);
-    const ttl = reg.type('inet_proto')!;
+    const proto = reg.type('inet_proto')!;
     mine.registerMatch({
-      name: 'ip ttl', keywords: ['ip', 'ttl'], left: { payload: { protocol: 'ip', field: 'ttl' } },
-      type: { ...ttl, name: 'ttl8', symbols: undefined, help: 'hop count' }, families: ['ip', 'inet'], l3: 4, help: 'IPv4 time to live',
+      name: 'ip version', keywords: ['ip', 'version'], left: { payload: { protocol: 'ip', field: 'version' } },
+      type: { ...proto, name: 'ip_version', symbols: undefined, help: 'IP version' }, families: ['ip', 'inet'], l3: 4, help: 'IP header version',
       load(ctx, out, off) {
         if (ctx.pkt.family !== 4) return false;
-        out[off] = ctx.pkt.ttl;
+        out[off] = 4;
         return true;
       },
     });
     const e = new RulesetEngine({ registry: mine });
-    e.load('table ip t { chain c { type filter hook forward priority 0; policy accept; ip ttl < 5 drop } }');
-    assert.match(e.list(), /ip ttl < 5 drop/);
-    assert.equal(describeModules('ip ttl', mine).length, 1);
+    e.load('table ip t { chain c { type filter hook forward priority 0; policy accept; ip version < 5 drop } }');
+    assert.match(e.list(), /ip version < 5 drop/);
+    assert.equal(describeModules('ip version', mine).length, 1);
   });
 });

@@ -57,6 +57,8 @@ export class ClassifyContext {
   ctState = 0;
   /** IPS_* status bits. */
   ctStatus = 0;
+  /** Direction of the packet in its connection: 0 original, 1 reply (when it has one). */
+  ctDir = 0;
   /** Connection mark; `ct mark set` writes it and sets ctMarkSet. */
   ctMark = 0;
   /** Packet mark: read and written by rules, kept by the datapath with the packet. */

@@ -105,7 +105,7 @@ export const INET_SERVICE = integerType('inet_service', 16, 'TCP/UDP/SCTP port n
 });
 
 export const INET_PROTO = integerType('inet_proto', 8, 'IP protocol number (IANA) or name', {
-  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, vrrp: 112, sctp: 132,
+  icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, vrrp: 112, sctp: 132,
 });
 
 /** NFPROTO_* values (linux/netfilter.h): what `meta nfproto` compares. */
@@ -128,6 +128,30 @@ export const ICMPV6_TYPE = integerType('icmpv6_type', 8, 'ICMPv6 message type', 
   'mld-listener-done': 132, 'nd-router-solicit': 133, 'nd-router-advert': 134, 'nd-neighbor-solicit': 135,
   'nd-neighbor-advert': 136, 'nd-redirect': 137, 'router-renumbering': 138, 'mld2-listener-report': 143,
 });
+
+/** ICMP destination-unreachable codes (RFC 792, RFC 1812), the names nft gives them. */
+export const ICMP_CODE = integerType('icmp_code', 8, 'ICMP code', {
+  'net-unreachable': 0, 'host-unreachable': 1, 'prot-unreachable': 2, 'port-unreachable': 3,
+  'frag-needed': 4, 'net-prohibited': 9, 'host-prohibited': 10, 'admin-prohibited': 13,
+});
+
+/** ICMPv6 destination-unreachable codes (RFC 4443 section 3.1), the names nft gives them. */
+export const ICMPV6_CODE = integerType('icmpv6_code', 8, 'ICMPv6 code', {
+  'no-route': 0, 'admin-prohibited': 1, 'addr-unreachable': 3, 'port-unreachable': 4, 'policy-fail': 5, 'reject-route': 6,
+});
+
+/** Differentiated services code points (RFC 2474, RFC 2597, RFC 3246, RFC 8622). */
+export const DSCP = integerType('dscp', 6, 'differentiated services code point (6 bits)', {
+  cs0: 0, cs1: 8, cs2: 16, cs3: 24, cs4: 32, cs5: 40, cs6: 48, cs7: 56, le: 1,
+  af11: 10, af12: 12, af13: 14, af21: 18, af22: 20, af23: 22, af31: 26, af32: 28, af33: 30,
+  af41: 34, af42: 36, af43: 38, ef: 46,
+});
+
+/** IPv4 TTL / IPv6 hop limit. */
+export const HOP_LIMIT = integerType('hop_limit', 8, 'IPv4 time to live or IPv6 hop limit');
+
+/** The direction of a packet in its connection (IP_CT_DIR_*). */
+export const CT_DIR = integerType('ct_dir', 8, 'direction of the packet in its connection', { original: 0, reply: 1 });
 
 /** Conntrack state bits as nft defines them (NF_CT_STATE_* in nf_conntrack_common.h). */
 export const CT_STATE = integerType('ct_state', 32, 'conntrack state flags', {

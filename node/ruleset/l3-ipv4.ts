@@ -4,7 +4,8 @@
  * the L3-independent matches (ports, meta, ct) do not know it exists.
  */
 import type { DataType } from './data-types.js';
-import { ICMP_TYPE, INET_PROTO } from './data-types.js';
+import { DSCP, HOP_LIMIT, ICMP_CODE, ICMP_TYPE, INET_PROTO } from './data-types.js';
+import { csumUpdate16 } from '../packet/checksum.js';
 import type { Registry } from './registry.js';
 import type { ClassifyContext } from './context.js';
 
@@ -105,6 +106,62 @@ export function registerIpv4(r: Registry): void {
     load(ctx: ClassifyContext, out, off) {
       if (ctx.pkt.family !== 4) return false;
       out[off] = ctx.pkt.l4proto;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip ttl',
+    keywords: ['ip', 'ttl'],
+    left: { payload: { protocol: 'ip', field: 'ttl' } },
+    type: HOP_LIMIT,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'IPv4 time to live, as the packet arrived (the kernel lowers it when it forwards)',
+    load(ctx: ClassifyContext, out, off) {
+      if (ctx.pkt.family !== 4) return false;
+      out[off] = ctx.pkt.ttl;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip dscp',
+    keywords: ['ip', 'dscp'],
+    left: { payload: { protocol: 'ip', field: 'dscp' } },
+    type: DSCP,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'IPv4 DiffServ code point (the upper 6 bits of the TOS byte); writable with `ip dscp set`',
+    load(ctx: ClassifyContext, out, off) {
+      if (ctx.pkt.family !== 4) return false;
+      out[off] = ctx.pkt.tos >> 2;
+      return true;
+    },
+    store(ctx, v) {
+      const p = ctx.pkt;
+      if (p.family !== 4) return;
+      // ECN (the low 2 bits) stays; the header checksum follows the 16-bit word it is in.
+      const b = p.buf;
+      const at = p.l3Off;
+      const old = (b[at] << 8) | b[at + 1];
+      b[at + 1] = (v << 2) | (b[at + 1] & 3);
+      p.tos = b[at + 1];
+      const sum = csumUpdate16((b[at + 10] << 8) | b[at + 11], old, (b[at] << 8) | b[at + 1]);
+      b[at + 10] = sum >> 8;
+      b[at + 11] = sum & 0xff;
+    },
+  });
+  r.registerMatch({
+    name: 'icmp code',
+    keywords: ['icmp', 'code'],
+    left: { payload: { protocol: 'icmp', field: 'code' } },
+    type: ICMP_CODE,
+    families: ['ip', 'inet'],
+    l3: 4,
+    help: 'ICMP code (RFC 792); matches only ICMP packets',
+    load(ctx: ClassifyContext, out, off) {
+      const p = ctx.pkt;
+      if (p.family !== 4 || p.l4proto !== 1 || !p.l4Valid) return false;
+      out[off] = p.icmpCode;
       return true;
     },
   });

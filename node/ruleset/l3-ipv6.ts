@@ -3,7 +3,7 @@
  * matches that read the IPv6 header (RFC 8200) and ICMPv6 (RFC 4443).
  */
 import type { DataType } from './data-types.js';
-import { ICMPV6_TYPE, INET_PROTO } from './data-types.js';
+import { DSCP, HOP_LIMIT, ICMPV6_CODE, ICMPV6_TYPE, INET_PROTO } from './data-types.js';
 import type { Registry } from './registry.js';
 import type { ClassifyContext } from './context.js';
 import { parseIpv4 } from './l3-ipv4.js';
@@ -118,6 +118,61 @@ export function registerIpv6(r: Registry): void {
     load(ctx: ClassifyContext, out, off) {
       if (ctx.pkt.family !== 6) return false;
       out[off] = ctx.pkt.l4proto;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip6 hoplimit',
+    keywords: ['ip6', 'hoplimit'],
+    left: { payload: { protocol: 'ip6', field: 'hoplimit' } },
+    type: HOP_LIMIT,
+    families: ['ip6', 'inet'],
+    l3: 6,
+    help: 'IPv6 hop limit, as the packet arrived (the kernel lowers it when it forwards)',
+    load(ctx: ClassifyContext, out, off) {
+      if (ctx.pkt.family !== 6) return false;
+      out[off] = ctx.pkt.ttl;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ip6 dscp',
+    keywords: ['ip6', 'dscp'],
+    left: { payload: { protocol: 'ip6', field: 'dscp' } },
+    type: DSCP,
+    families: ['ip6', 'inet'],
+    l3: 6,
+    help: 'IPv6 DiffServ code point (the upper 6 bits of the traffic class); writable with `ip6 dscp set`',
+    load(ctx: ClassifyContext, out, off) {
+      if (ctx.pkt.family !== 6) return false;
+      out[off] = ctx.pkt.tos >> 2;
+      return true;
+    },
+    store(ctx, v) {
+      const p = ctx.pkt;
+      if (p.family !== 6) return;
+      // The traffic class spans bytes 0-1 (version 4 bits, class 8, flow label 20); IPv6
+      // has no header checksum, and the transport checksum does not cover it.
+      const b = p.buf;
+      const at = p.l3Off;
+      const tc = (v << 2) | (p.tos & 3);
+      b[at] = (b[at] & 0xf0) | (tc >> 4);
+      b[at + 1] = ((tc & 0x0f) << 4) | (b[at + 1] & 0x0f);
+      p.tos = tc;
+    },
+  });
+  r.registerMatch({
+    name: 'icmpv6 code',
+    keywords: ['icmpv6', 'code'],
+    left: { payload: { protocol: 'icmpv6', field: 'code' } },
+    type: ICMPV6_CODE,
+    families: ['ip6', 'inet'],
+    l3: 6,
+    help: 'ICMPv6 code (RFC 4443); matches only ICMPv6 packets',
+    load(ctx: ClassifyContext, out, off) {
+      const p = ctx.pkt;
+      if (p.family !== 6 || p.l4proto !== 58 || !p.l4Valid) return false;
+      out[off] = p.icmpCode;
       return true;
     },
   });

@@ -111,7 +111,7 @@ export class Parser implements TextReader {
     return t.kind === Tok.Punct && t.text === p;
   }
 
-  private acceptPunct(p: string): boolean {
+  acceptPunct(p: string): boolean {
     if (this.isPunct(p)) {
       this.next();
       return true;
@@ -289,7 +289,7 @@ export class Parser implements TextReader {
   }
 
   /** Tokens ahead in the current frame (no variable expansion), for small lookaheads. */
-  private peekAt(k: number): Token | undefined {
+  peekAt(k: number): Token | undefined {
     this.peek();
     if (this.stack.length === 0) return this.lex.peekAt(k);
     const f = this.stack[this.stack.length - 1];
@@ -590,6 +590,7 @@ export class Parser implements TextReader {
 
   private match(sel: Selector, at: Token): Stmt {
     const types = this.typesOf(sel);
+    if (this.acceptPunct('&')) return this.maskedMatch(sel, types, at);
     let op: string = '==';
     let explicit = false;
     const o = this.peek();
@@ -612,6 +613,37 @@ export class Parser implements TextReader {
     if (!explicit && types.length === 1 && types[0].bitmask && !('&' in left) && typeof right !== 'object') op = 'in';
     if (!explicit && Array.isArray(right)) op = 'in';
     return { match: { op, left, right }, [POS]: mark(at) } as Stmt;
+  }
+
+  /**
+   * `SELECTOR & MASK [==|!=] VALUE` (nft's bitwise form, e.g. `tcp flags & (fin|syn|rst|ack)
+   * == syn`, `ct mark & 0xff == 0x1`): the field's bits under MASK compared with VALUE.
+   * Flag lists may be written `a|b`, `(a|b)` or `a,b`.
+   */
+  private maskedMatch(sel: Selector, types: DataType[], at: Token): Stmt {
+    const mask = this.bitsExpr(types);
+    let op = '==';
+    const o = this.peek();
+    const written = o.kind === Tok.Punct ? PUNCT_OPS.get(o.text) : o.kind === Tok.Word ? WORD_OPS.get(o.text) : undefined;
+    if (written !== undefined) {
+      if (written !== '==' && written !== '!=') this.error(`after a mask only == or != compare, not ${o.text}`, o);
+      this.next();
+      op = written;
+    }
+    if (this.atRuleEnd()) this.error(`expected a value after ${this.selectorText(sel)} & ...`, at);
+    const right = this.bitsExpr(types);
+    return { match: { op, left: { '&': [sel, mask] }, right }, [POS]: mark(at) } as Stmt;
+  }
+
+  /** A value, or flags joined by `|` (optionally in parentheses): a list is their OR. */
+  private bitsExpr(types: DataType[]): Value {
+    const paren = this.acceptPunct('(');
+    const parts: Value[] = [];
+    const add = (v: Value) => (Array.isArray(v) ? parts.push(...(v as Value[])) : parts.push(v));
+    add(this.value(types));
+    while (this.acceptPunct('|')) add(this.value(types));
+    if (paren) this.expectPunct(')');
+    return parts.length === 1 ? parts[0]! : (parts as Value);
   }
 
   private selectorText(sel: Selector): string {

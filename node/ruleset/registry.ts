@@ -27,6 +27,10 @@ export interface TextReader {
   next(): Token;
   isWord(text?: string): boolean;
   acceptWord(text: string): boolean;
+  /** Consumes the punctuation `p` (`,`, `(`...) when it comes next. */
+  acceptPunct(p: string): boolean;
+  /** The token k places ahead (0: the next one), without consuming anything. */
+  peekAt(k: number): Token | undefined;
   expectWord(text?: string): Token;
   /** A quoted string or a bare word. */
   string(): string;
@@ -172,6 +176,17 @@ export class Registry {
     list.sort((a, b) => b.keywords.length - a.keywords.length);
     this.matchByLeft.set(leftKey(m.left), m);
     this.registerType(m.type);
+  }
+
+  /**
+   * Another text spelling of a match (`meta iifname` for `iifname`): read as the same
+   * selector, printed in the match's own words.
+   */
+  registerAlias(keywords: string[], of: MatchModule): void {
+    let list = this.byFirstWord.get(keywords[0]);
+    if (!list) this.byFirstWord.set(keywords[0], (list = []));
+    list.push({ ...of, keywords });
+    list.sort((a, b) => b.keywords.length - a.keywords.length);
   }
 
   registerStatement(s: StatementModule): void {

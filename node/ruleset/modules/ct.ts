@@ -1,8 +1,12 @@
 /**
- * Connection tracking matches: `ct state`, `ct status`, `ct mark`. The datapath fills
- * ctx.ctState / ctStatus / ctMark from its conntrack lookup before classifying.
+ * Connection tracking matches: `ct state`, `ct status`, `ct mark`, `ct direction`. The
+ * datapath fills ctx.ctState / ctStatus / ctMark / ctDir from its conntrack lookup before
+ * classifying.
  */
-import { CT_STATE, CT_STATUS, MARK } from '../data-types.js';
+import { CT_DIR, CT_STATE, CT_STATUS, MARK } from '../data-types.js';
+
+/** ct state bits of a packet that belongs to a connection: new, established, related. */
+const IN_A_CONNECTION = 8 | 2 | 4;
 import type { Registry } from '../registry.js';
 
 export function registerCt(r: Registry): void {
@@ -15,6 +19,19 @@ export function registerCt(r: Registry): void {
     help: 'conntrack state: new, established, related, invalid, untracked',
     load(ctx, out, off) {
       out[off] = ctx.ctState;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'ct direction',
+    keywords: ['ct', 'direction'],
+    left: { ct: { key: 'direction' } },
+    type: CT_DIR,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'direction of the packet in its connection: original (from the side that opened it) or reply; no match for invalid or untracked packets',
+    load(ctx, out, off) {
+      if ((ctx.ctState & IN_A_CONNECTION) === 0) return false;
+      out[off] = ctx.ctDir;
       return true;
     },
   });

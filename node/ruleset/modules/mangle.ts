@@ -14,7 +14,8 @@ type MapValue = { map: { key: Selector; data: string | { set: [Value, Value][] }
 
 interface MangleJ {
   key: Selector;
-  value: number | MapValue;
+  /** A number, or a name of the field's type (`cs1` for a DSCP). */
+  value: number | string | MapValue;
 }
 
 function isMapValue(v: unknown): v is MapValue {
@@ -44,8 +45,18 @@ export const mangleModule: StatementModule = {
     const tw = r.expectWord();
     if (tw.text === 'rt') r.error('`set rt mtu` is not supported: set a number (for MSS clamping, the path MTU minus 40 for IPv4, minus 60 for IPv6)', tw);
     const n = /^0x[0-9a-f]+$/i.test(tw.text) ? parseInt(tw.text.slice(2), 16) : /^\d+$/.test(tw.text) ? Number(tw.text) : NaN;
-    if (!(n >= 0 && n <= 0xffffffff)) r.error(`'${tw.text}' is not a valid value (a number, 0..0xffffffff at most)`, tw);
-    return { mangle: { key: sel!, value: n } };
+    if (n >= 0 && n <= 0xffffffff) return { mangle: { key: sel!, value: n } };
+    // A name of the field's type (`cs1`), or its own explanation of why not.
+    const type = r.typesOf(sel!)[0];
+    let v: unknown;
+    try {
+      v = type ? type.fromText(tw.text) : undefined;
+    } catch (e) {
+      if (typeof e === 'string') r.error(e, tw);
+      throw e;
+    }
+    if (typeof v !== 'string' && typeof v !== 'number') r.error(`'${tw.text}' is not a valid value`, tw);
+    return { mangle: { key: sel!, value: v as string | number } };
   },
   print(stmt, p) {
     const m = (stmt as { mangle: MangleJ }).mangle;
@@ -69,7 +80,8 @@ export const mangleModule: StatementModule = {
       if (!Array.isArray(mv.data?.set) || mv.data.set.some((e) => !Array.isArray(e) || e.length !== 2)) return 'map data set must hold [KEY, VALUE] pairs';
       return null;
     }
-    if (typeof m.value !== 'number' || !Number.isInteger(m.value) || m.value < 0 || m.value > 0xffffffff) return 'mangle value must be an integer 0..0xffffffff';
+    if (typeof m.value === 'string') return m.value.length > 0 ? null : 'mangle value must not be empty';
+    if (typeof m.value !== 'number' || !Number.isInteger(m.value) || m.value < 0 || m.value > 0xffffffff) return 'mangle value must be an integer 0..0xffffffff or a name';
     return null;
   },
   validate(stmt, env) {
@@ -106,10 +118,14 @@ export const mangleModule: StatementModule = {
   },
   compile(stmt, env) {
     const m = (stmt as { mangle: MangleJ }).mangle;
-    const store = env.registry.matchForLeft(m.key)?.store;
-    if (!store) throw new Error(`no setter for ${leftKey(m.key)}`);
+    const mod = env.registry.matchForLeft(m.key);
+    const store = mod?.store;
+    if (!mod || !store) throw new Error(`no setter for ${leftKey(m.key)}`);
     if (!isMapValue(m.value)) {
-      const v = m.value >>> 0;
+      const scratch = new Uint32Array(1);
+      const err = mod.type.encode(m.value, scratch, 0, env.encode);
+      if (err) throw new Error(err);
+      const v = scratch[0]!;
       return (ctx) => {
         store(ctx, v);
         return 0;

@@ -36,6 +36,14 @@ export const matchModule: StatementModule = {
     if ('&' in left) {
       const [inner, maskV] = left['&'];
       const types = p.typesOf(inner);
+      // `tcp flags syn / syn,ack` when it reads back the same; nft's `& MASK == VALUE`
+      // otherwise (a flag combination on the right, a mark, a != comparison).
+      const slash = types.length === 1 && types[0]!.bitmask && m.op === '==' && !Array.isArray(m.right);
+      if (!slash) {
+        const bits = (v: Value) => (Array.isArray(v) ? (v as Value[]).map((x) => p.value(x, types)).join('|') : p.value(v, types));
+        const maskText = Array.isArray(maskV) && maskV.length > 1 ? `(${bits(maskV)})` : bits(maskV);
+        return `${p.selector(inner)} & ${maskText} ${m.op} ${bits(m.right)}`;
+      }
       mask = ` / ${p.value(maskV, types)}`;
       left = inner;
     }
@@ -76,6 +84,11 @@ export const matchModule: StatementModule = {
     if ('&' in m.left) {
       const e2 = env.checkValue(m.left['&'][1], types);
       if (e2) env.errors.add(env.pos, e2);
+      // The datapath compares one masked word: what the kernel's bitwise + cmp does for
+      // these fields. Wider fields (IPv6 addresses) have prefixes for that.
+      if (types.length !== 1 || t0!.words !== 1) env.errors.add(env.pos, `a mask (&) needs a field of at most 32 bits, not ${types.map((t) => t.name).join(' . ')}`);
+      if (m.op !== '==' && m.op !== '!=') env.errors.add(env.pos, `a masked field compares with == or !=, not ${m.op}`);
+      if (typeof m.right === 'object' && m.right !== null && !Array.isArray(m.right)) env.errors.add(env.pos, 'a masked field compares with one value, not a set, range or prefix');
     }
   },
   compile(stmt, env) {

@@ -3,7 +3,7 @@
  * None of them depends on the layer-3 family, so they exist once for IPv4 and IPv6.
  */
 import { IFNAME, INET_PROTO, MARK, NF_PROTO } from '../data-types.js';
-import type { Registry } from '../registry.js';
+import type { MatchModule, Registry } from '../registry.js';
 
 export function registerMeta(r: Registry): void {
   r.registerMatch({
@@ -48,28 +48,37 @@ export function registerMeta(r: Registry): void {
       return true;
     },
   });
-  r.registerMatch({
+  const iifname: MatchModule = {
     name: 'iifname',
     keywords: ['iifname'],
     left: { meta: { key: 'iifname' } },
     type: IFNAME,
     families: ['ip', 'ip6', 'inet'],
-    help: 'name of the interface the packet came in on',
+    help: 'name of the interface the packet came in on (also written `meta iifname`, or `iif`: the node knows interfaces by name)',
     load(ctx, out, off) {
       out[off] = ctx.iif;
       return ctx.iif !== 0;
     },
-  });
-  r.registerMatch({
+  };
+  const oifname: MatchModule = {
     name: 'oifname',
     keywords: ['oifname'],
     left: { meta: { key: 'oifname' } },
     type: IFNAME,
     families: ['ip', 'ip6', 'inet'],
-    help: 'name of the interface the packet will leave by (forward, postrouting)',
+    help: 'name of the interface the packet will leave by (forward, postrouting; also written `meta oifname`, or `oif`)',
     load(ctx, out, off) {
       out[off] = ctx.oif;
       return ctx.oif !== 0;
     },
-  });
+  };
+  r.registerMatch(iifname);
+  r.registerMatch(oifname);
+  // nft's long forms, and iif/oif, which nft resolves to an interface index when the ruleset
+  // loads: the datapath knows interfaces by name only (derived from routes), so they read
+  // as iifname/oifname and print as such.
+  r.registerAlias(['meta', 'iifname'], iifname);
+  r.registerAlias(['meta', 'oifname'], oifname);
+  r.registerAlias(['iif'], iifname);
+  r.registerAlias(['oif'], oifname);
 }
