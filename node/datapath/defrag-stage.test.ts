@@ -104,6 +104,20 @@ describe('DefragStage: fragments through the filter, conntrack and NAT', () => {
     assert.equal(r.sendAll(frags.slice(3)).out.length, 0);
   });
 
+  it('drops a datagram that is malformed once whole, counted as malformed and given no verdict', () => {
+    const r = defragRig();
+    const frags = fragmentPacket(buildUdp({ src: CLIENT, dst: REMOTE, sport: 5353, dport: 53, payload: 3000 }), 1000);
+    // The UDP header (in the first fragment) claims more bytes than the datagram holds.
+    frags[0]![24] = 0x1f;
+    frags[0]![25] = 0xff;
+    const sent = r.sendAll(frags);
+    assert.equal(sent.out.length, 0);
+    assert.equal(r.counters[C.malformed], 1);
+    assert.equal(r.counters[C.verdict_drop] + r.counters[C.verdict_accept], 0);
+    assert.equal(r.counters[C.frag_discarded], 4);
+    assert.equal(r.ct.count(), 0);
+  });
+
   it('passes packets that are not fragments straight to the filter', () => {
     const r = defragRig();
     const p = parseBuilt(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'S', seq: 1 }));

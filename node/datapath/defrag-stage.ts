@@ -34,18 +34,19 @@ export class DefragStage implements PacketStage {
     if (r.add(pkt, nowMs) !== FragAdd.Complete) return Verdict.Stolen;
     const d = r.completed!;
     const c = this.counters;
-    let verdict = Verdict.Drop;
     try {
       // The whole datagram gets the virtio header length its fragments came with.
       const vnetLen = d.fragments()[0]!.l3At;
       const len = r.build(d, this.out, vnetLen);
       const whole = this.whole;
       if (parsePacket(whole, this.out, 0, len, vnetLen) !== ParseStatus.Ok) {
-        // Whole, its headers do not hold together: dropped like any malformed packet.
+        // Whole, its headers do not hold together: dropped like any malformed packet, before
+        // the filter (so no verdict is counted).
         c[C.malformed] += 1;
-      } else {
-        verdict = this.inner.process(whole, nowMs);
+        r.discard(d);
+        return Verdict.Stolen;
       }
+      const verdict = this.inner.process(whole, nowMs);
       if (verdict === Verdict.Accept) {
         c[C.verdict_accept] += 1;
         r.writeBack(d, whole);
