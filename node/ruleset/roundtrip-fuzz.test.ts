@@ -15,8 +15,11 @@ function samples(t: DataType): string[] {
       return ['"lan"', '{ "lan", "wan" }'];
   }
   const syms = t.symbols ? [...t.symbols.keys()] : [];
-  if (t.bitmask) return [syms[0], `${syms[0]},${syms[1]}`, `== ${syms[1]}`, `{ ${syms[0]}, ${syms[1]} }`];
-  const out = ['1', '!= 2', '{ 1, 3 }'];
+  if (t.bitmask) {
+    return [syms[0], `${syms[0]},${syms[1]}`, `== ${syms[1]}`, `{ ${syms[0]}, ${syms[1]} }`,
+      `& (${syms[0]}|${syms[1]}) == ${syms[1]}`, `& (${syms[0]}|${syms[1]}) != ${syms[0]}|${syms[1]}`];
+  }
+  const out = ['1', '!= 2', '{ 1, 3 }', '& 3 == 1', '& 3 != 2'];
   if (syms.length) out.push(syms[syms.length - 1]);
   if (t.ordered) out.push('10-20', '< 5');
   return out;
@@ -26,6 +29,7 @@ const STATEMENTS = [
   'accept', 'drop', 'counter', 'counter accept', 'log prefix "x: " level warn', 'limit rate 5/minute',
   'limit rate over 1/second burst 3 packets drop', 'meta mark set 0x1', 'ct mark set 0x2', 'notrack',
   'reject', 'reject with icmpx admin-prohibited', 'jump sub', 'goto sub', 'return', 'continue', '',
+  'ip dscp set cs1', 'ip6 dscp set 46', 'tcp option maxseg size set 1400', 'log flags tcp sequence,options,skuid',
 ];
 
 describe('registry-driven round trip (bounded)', () => {
