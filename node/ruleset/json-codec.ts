@@ -9,6 +9,7 @@ import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } f
 import { FAMILIES, HOOKS } from './ast.js';
 import { ErrorList, posOf, setPos } from './errors.js';
 import type { RulesetState } from './state.js';
+import { withLiveCells } from './live-cells.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'ruleset'];
@@ -118,11 +119,7 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
     for (const c of t.chains.values()) items.push({ chain: { ...c.json } });
     for (const c of t.chains.values()) {
       for (const r of c.rules) {
-        const cells = opts.counters?.(r);
-        let k = 0;
-        const expr = cells
-          ? r.expr.map((s) => ('counter' in s && cells[k] ? { counter: { packets: cells[k].packets, bytes: cells[k++].bytes } } : s))
-          : r.expr;
+        const expr = withLiveCells(r.expr, opts.counters?.(r));
         const rj: RuleJ = { family: r.family, table: r.table, chain: r.chain, handle: r.handle, expr };
         if (r.comment !== undefined) rj.comment = r.comment;
         items.push({ rule: rj });

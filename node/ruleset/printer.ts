@@ -11,6 +11,7 @@ import { PRIORITY_NAMES } from './priorities.js';
 import type { PrintHelper, Registry } from './registry.js';
 import type { RulesetState, SetState } from './state.js';
 import { verdictText } from './modules/verdicts.js';
+import { withLiveCells } from './live-cells.js';
 
 export interface PrintOptions {
   /** Append `# handle N` like `nft -a`. */
@@ -85,15 +86,9 @@ export class Printer implements PrintHelper {
   }
 
   rule(r: RuleJ, opts: PrintOptions = {}): string {
-    const cells = opts.counters?.(r);
-    let k = 0;
-    const parts = r.expr.map((stmt) => {
+    const parts = withLiveCells(r.expr, opts.counters?.(r)).map((stmt) => {
       const mod = this.registry.statementForJson(stmt);
       if (!mod) return JSON.stringify(stmt);
-      if ('counter' in stmt && cells && cells[k]) {
-        const c = cells[k++];
-        return mod.print({ counter: { packets: c.packets, bytes: c.bytes } }, this);
-      }
       return mod.print(stmt, this);
     });
     let s = parts.join(' ');

@@ -13,6 +13,7 @@ import { registerVerdicts } from './verdicts.js';
 import { registerCounter } from './counter.js';
 import { registerLog } from './log.js';
 import { registerLimit } from './limit.js';
+import { registerQuota } from './quota.js';
 import { registerMangle } from './mangle.js';
 import { registerNotrack } from './notrack.js';
 import { registerReject } from './reject.js';
@@ -33,6 +34,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerCounter(r);
   registerLog(r);
   registerLimit(r);
+  registerQuota(r);
   registerMangle(r);
   registerNotrack(r);
   registerReject(r);
