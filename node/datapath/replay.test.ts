@@ -209,6 +209,19 @@ describe('hafw replay (command line)', () => {
     );
   });
 
+  it('shows fragments held for their datagram, in text and JSON', () => {
+    const f = path.join(dir, 'frag.pcap');
+    writeFileSync(f, pcapOf(fragmentPacket(buildUdp({ src: C, dst: S, sport: 5353, dport: 53, payload: 3000 }), 1400, 9)));
+    const text = run('replay', '--pcap', f);
+    assert.equal(text.code, 0, text.err);
+    assert.match(text.out, /^ {5}1 {2}held +pending +ipv4 .*frag off 0\+/m);
+    assert.match(text.out, /^ {5}3 {2}accept {2}new +ipv4 .*\(datagram of 3 fragments\)$/m);
+    assert.match(text.out, /3 packets: 1 accepted, 0 dropped, 2 fragments held for their datagram; ct new 1/);
+    const json = run('replay', '--pcap', f, '--json');
+    const rows = json.out.trim().split('\n').map((l) => JSON.parse(l) as { verdict: string; ct: string; datagram?: number });
+    assert.deepEqual(rows.map((o) => [o.verdict, o.ct, o.datagram]), [['held', 'pending', undefined], ['held', 'pending', undefined], ['accept', 'new', 3]]);
+  });
+
   it('prints a text line per packet and a summary, and exits 1 naming the offset of a bad file', () => {
     const f = path.join(dir, 'hs2.pcap');
     writeFileSync(f, pcapOf(handshake(40007)));
