@@ -59,6 +59,16 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     for (const n of nodes) await n.dist.stop();
   });
 
+  /**
+   * Stops the nodes first: a version made just before the end of a test may still be
+   * being written into the directory (removing it then fails with ENOTEMPTY).
+   */
+  async function removeStateDir(dir: string): Promise<void> {
+    for (const n of nodes) await n.dist.stop();
+    nodes = [];
+    rmSync(dir, { recursive: true, force: true });
+  }
+
   it('a transaction on the master becomes the next version and reaches the backup by UPDATE (ops applied, same hash)', async () => {
     const a = node('fwa', 'master', 'r1');
     const b = node('fwb', 'backup', 'r1');
@@ -131,7 +141,7 @@ describe('ruleset distribution protocol (in-memory network)', () => {
       assert.deepEqual(b.store.lines, ['r1', 'r2', 'r3', 'r4']);
       assert.ok(b.dist.counters.fetches >= 1);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await removeStateDir(dir);
     }
   });
 
@@ -155,7 +165,7 @@ describe('ruleset distribution protocol (in-memory network)', () => {
       await waitFor('new version', () => a.dist.currentVersion() === 3);
       assert.match(a.dist.versionEntry(3)!.summary, /changed while the node was down/);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await removeStateDir(dir);
     }
   });
 
@@ -173,7 +183,7 @@ describe('ruleset distribution protocol (in-memory network)', () => {
       assert.equal(a.dist.currentVersion(), 1);
       assert.deepEqual(a.dist.listHistory().map((h) => h.version), [1]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await removeStateDir(dir);
     }
   });
 

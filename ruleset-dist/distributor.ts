@@ -224,6 +224,9 @@ export class RulesetDistributor {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.chain.catch(() => undefined);
+    // A version made just before the stop is still being written: a stop means its file
+    // is complete (and a test may remove the state directory right after).
+    await this.history.flushed();
     await this.transport.close();
   }
 

@@ -93,6 +93,11 @@ export class VersionHistory {
     return this.persist();
   }
 
+  /** Resolves when every write asked for so far is on disk (or has failed). */
+  flushed(): Promise<void> {
+    return this.writing.catch(() => undefined);
+  }
+
   /** Writes are queued so the file always ends with the latest state. */
   persist(): Promise<void> {
     const file = this.file;
