@@ -91,7 +91,6 @@ export function createNodeMetrics(src: MetricsSource): Registry {
     },
   });
   datapathTotal('hafw_datapath_to_node_packets_total', 'Packets addressed to the node itself (its API, replies to its own connections): handed back untracked for local delivery', 'to_node');
-  datapathTotal('hafw_datapath_from_node_packets_total', 'The node\'s own packets from a redirect or dnat-to-self target port that belong to no translated connection (e.g. answers to clients of that service that connect directly): passed untracked', 'from_node');
   datapathTotal('hafw_fragments_queued_total', 'IP fragments taken for reassembly (the filter judges whole datagrams)', 'frag_queued');
   datapathTotal('hafw_fragments_reassembled_total', 'Datagrams put together from fragments and handed to the filter', 'frag_reassembled');
   datapathTotal('hafw_fragments_forwarded_total', 'Fragments written back after their datagram was accepted', 'frag_forwarded');

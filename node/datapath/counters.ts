@@ -31,7 +31,6 @@ export const COUNTER_NAMES = [
   'nat_failed_drops', // first packets dropped: NAT impossible (no interface address, family mismatch)
   'nat_translated', // ICMP errors translated for a NATed connection
   'to_node', // packets addressed to the node itself (not a NAT reply): handed back untracked for local delivery
-  'from_node', // the node's own packets steered from a redirect target port that belong to no connection: passed untracked
   // Fragments (reassembly.ts). The gauges mirror the reassembler's running totals each batch.
   'frag_queued', // fragments taken for reassembly
   'frag_reassembled', // datagrams completed and handed to the filter

@@ -81,9 +81,6 @@ export class FilterStage implements PacketStage {
       ctx.ctStatus = r.status;
       ctx.ctMark = r.mark;
       ctx.ctDir = r.dir;
-      if (r.entry < 0 || r.pending) {
-        if (this.fromNode(pkt)) return this.passFromNode();
-      }
     } else {
       ctx.ctState = CT_UNTRACKED;
       ctx.ctStatus = 0;
@@ -227,26 +224,6 @@ export class FilterStage implements PacketStage {
     const ct = this.ct;
     if (ct !== undefined && ct.result.entry >= 0 && !ct.result.pending) return false;
     return bound === null && natNew === null && this.local !== undefined && this.local.has(pkt.buf, pkt.dstOff, pkt.family);
-  }
-
-  /**
-   * From one of the node's addresses and part of no connection: the node's own packet,
-   * steered here only because it left a port that is also a redirect (or dnat-to-self)
-   * target (redirect-steering.ts), e.g. the service answering a client that connected to it
-   * directly. Like nft, where the node's output never meets the forward hook, it is passed
-   * on untracked and unfiltered. The kernel drops packets that arrive from outside with
-   * one of the node's addresses as their source (martian source), so only the node's own
-   * get here.
-   */
-  private fromNode(pkt: PacketInfo): boolean {
-    return this.local !== undefined && this.local.has(pkt.buf, pkt.srcOff, pkt.family);
-  }
-
-  private passFromNode(): Verdict {
-    const ct = this.ct!;
-    if (ct.result.pending) ct.untracked();
-    this.counters[C.from_node] += 1;
-    return Verdict.Accept;
   }
 
   private deliverToNode(): Verdict {

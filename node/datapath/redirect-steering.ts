@@ -26,9 +26,12 @@
  * daemon passes every change of the node's addresses). The rule cannot also say `from
  * ADDR`: the kernel routes an unconnected UDP socket's answer before it picks the source.
  *
- * The node's other packets from such a port (answers to clients that connect to the service
- * directly) take the same path; the datapath finds no connection for them and passes them
- * on untracked and unfiltered, as the node's own traffic (filter-stage.ts, fromNode).
+ * A port used as a redirect (or dnat-to-self) target should belong to that service alone:
+ * the node's other packets from it (e.g. answers to clients that connect to the service
+ * directly) take the same path and are filtered as forwarded traffic. The datapath cannot
+ * tell them from packets that arrive with a forged source address of the node's (the TUN
+ * device hides where a packet came from, and IPv6 has no martian-source check), so it
+ * does not let them pass unfiltered.
  */
 import type { RuleJ, RulesetState, Stmt } from '../ruleset/index.js';
 import { ipOutput } from './iproute.js';
