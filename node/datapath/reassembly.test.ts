@@ -141,6 +141,13 @@ describe('Reassembler', () => {
     assert.equal(r.size, 0);
     assert.equal(r.stats.timeouts, 2);
     assert.equal(r.heldBytes, 0);
+    // An IPv6 datagram held before an IPv4 one does not keep the IPv4 one from timing out.
+    const again = new Reassembler();
+    feed(again, fragmentPacket(datagram(V6), 1000), [0], 1000);
+    feed(again, fragmentPacket(datagram(V4), 1000), [0], 2000);
+    again.expire(32_000);
+    assert.equal(again.size, 1);
+    assert.equal(again.stats.timeouts, 1);
   });
 
   it('holds no more than its memory budget, and no more fragments per datagram than allowed', () => {

@@ -110,7 +110,14 @@ const MAX_DATAGRAM = 65535;
 
 export class Reassembler {
   readonly stats = new ReassemblyStats();
-  private readonly pending = new Map<string, PendingDatagram>();
+  /**
+   * Datagrams in progress by key, one map per family. A map keeps insertion order and each
+   * family has one timeout, so deadlines only grow along a map: expiry stops at the first
+   * that has not passed instead of walking thousands of held datagrams every batch (which
+   * a flood of fragments would turn into a CPU cost of its own).
+   */
+  private readonly pending4 = new Map<string, PendingDatagram>();
+  private readonly pending6 = new Map<string, PendingDatagram>();
   private bytes = 0;
   private readonly timeoutMs4: number;
   private readonly timeoutMs6: number;
@@ -128,7 +135,7 @@ export class Reassembler {
 
   /** Datagrams in progress, and the bytes they hold (budget accounting). */
   get size(): number {
-    return this.pending.size;
+    return this.pending4.size + this.pending6.size;
   }
 
   get heldBytes(): number {
@@ -157,7 +164,8 @@ export class Reassembler {
       return FragAdd.Dropped;
     }
     const key = keyOf(pkt);
-    let d = this.pending.get(key);
+    const pending = v6 ? this.pending6 : this.pending4;
+    let d = pending.get(key);
     const size = pkt.end - pkt.vnetOff;
     if (d === undefined) {
       if (this.bytes + PER_DATAGRAM_COST + size > this.maxBytes) {
@@ -165,7 +173,7 @@ export class Reassembler {
         return FragAdd.Dropped;
       }
       d = new PendingDatagram(key, pkt.family as 4 | 6, nowMs + (v6 ? this.timeoutMs6 : this.timeoutMs4));
-      this.pending.set(key, d);
+      pending.set(key, d);
       this.bytes += PER_DATAGRAM_COST;
     } else if (this.bytes + size > this.maxBytes || d.pieces.length >= this.maxFragments) {
       // Without this fragment the datagram can never complete: free what it holds now.
@@ -301,14 +309,17 @@ export class Reassembler {
     this.forget(d);
   }
 
-  /** Gives up incomplete datagrams whose time ran out. Cheap when none are pending. */
+  /** Gives up incomplete datagrams whose time ran out; the cost is the number given up. */
   expire(nowMs: number): void {
-    if (this.pending.size === 0) return;
-    for (const d of this.pending.values()) {
-      if (d.deadline <= nowMs) {
-        this.stats.timeouts++;
-        this.giveUp(d);
-      }
+    this.expireIn(this.pending4, nowMs);
+    this.expireIn(this.pending6, nowMs);
+  }
+
+  private expireIn(pending: Map<string, PendingDatagram>, nowMs: number): void {
+    for (const d of pending.values()) {
+      if (d.deadline > nowMs) return;
+      this.stats.timeouts++;
+      this.giveUp(d);
     }
   }
 
@@ -318,8 +329,9 @@ export class Reassembler {
   }
 
   private forget(d: PendingDatagram): void {
-    if (this.pending.get(d.key) !== d) return;
-    this.pending.delete(d.key);
+    const pending = d.family === 4 ? this.pending4 : this.pending6;
+    if (pending.get(d.key) !== d) return;
+    pending.delete(d.key);
     this.bytes -= d.bytes;
     for (const p of d.pieces) this.pool.give(p.chunk);
   }
