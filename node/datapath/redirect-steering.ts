@@ -30,8 +30,7 @@
  * the node's other packets from it (e.g. answers to clients that connect to the service
  * directly) take the same path and are filtered as forwarded traffic. The datapath cannot
  * tell them from packets that arrive with a forged source address of the node's (the TUN
- * device hides where a packet came from, and IPv6 has no martian-source check), so it
- * does not let them pass unfiltered.
+ * device hides where a packet came from), so it does not let them pass unfiltered.
  */
 import type { RuleJ, RulesetState, Stmt } from '../ruleset/index.js';
 import { ipOutput } from './iproute.js';
