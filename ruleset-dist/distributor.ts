@@ -440,8 +440,9 @@ export class RulesetDistributor {
           if (hashText(text) === u.hash) {
             this.setCurrent(u.version, text);
             this.counters.updatesApplied++;
-            await this.history.add({ version: u.version, hash: u.hash, text, time: u.time, origin: u.origin, summary: u.summary });
+            // Logged before the history write, as after a fetch (the log keeps event order).
             this.log.info({ version: u.version, origin: u.origin }, 'ruleset-dist: update applied');
+            await this.history.add({ version: u.version, hash: u.hash, text, time: u.time, origin: u.origin, summary: u.summary });
             this.announce();
             this.emit({ event: 'version', version: u.version, hash: u.hash, origin: u.origin, summary: u.summary, via: 'update' });
             return;
@@ -497,9 +498,11 @@ export class RulesetDistributor {
         const mine = canonicalize(this.store.canonicalText());
         this.setCurrent(r.version!, mine);
         if (this.hash !== r.hash) this.log.error({ version: r.version, theirs: r.hash!.slice(0, 12), ours: this.hash.slice(0, 12) }, 'ruleset-dist: fetched text prints differently here (hash mismatch)');
-        await this.history.add({ version: r.version!, hash: this.hash, text: mine, time: r.time!, origin: r.origin!, summary: r.summary! });
+        // Said before the history write: the readiness check may run while that write waits
+        // for the disk, and the log must show the version applied before the node is ready.
         if (repair) this.counters.repairs++;
         this.log.info({ version: r.version, from: peer.name, why }, repair ? 'ruleset-dist: drift repaired from the master' : 'ruleset-dist: fetched version applied');
+        await this.history.add({ version: r.version!, hash: this.hash, text: mine, time: r.time!, origin: r.origin!, summary: r.summary! });
         this.announce();
         this.emit({ event: 'version', version: r.version!, hash: this.hash, origin: r.origin!, summary: r.summary!, via: 'fetch' });
         return true;
