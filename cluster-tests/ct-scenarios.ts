@@ -6,6 +6,7 @@
  * checksums (the kernel validates them).
  */
 import { buildIcmpEcho, buildIcmpError, buildTcp, buildUdp, fragmentPacket, type Ipv6ExtHeader, type TcpOptions } from '../node/packet/build.js';
+import { rng } from '../node/testing/rng.js';
 
 export interface Scenario {
   name: string;
@@ -349,18 +350,6 @@ export function fragmentScenarios(): Scenario[] {
 /** Every scenario, in a fixed order (ports are handed out once per process). */
 export function allScenarios(): Scenario[] {
   return [...tcpScenarios(V4), ...tcpScenarios(V6), ...udpIcmpScenarios(V4), ...udpIcmpScenarios(V6), ...ipv6ExtScenarios()];
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing random scenario can be replayed by seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const RANDOM_FLAGS = ['A', 'A', 'PA', 'PA', 'PA', 'FA', 'R', 'RA', 'S', 'SA', 'F', 'P'];

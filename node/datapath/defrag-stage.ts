@@ -36,7 +36,7 @@ export class DefragStage implements PacketStage {
     const c = this.counters;
     try {
       // The whole datagram gets the virtio header length its fragments came with.
-      const vnetLen = d.fragments()[0]!.l3At;
+      const vnetLen = d.pieces[0]!.l3At;
       const len = r.build(d, this.out, vnetLen);
       const whole = this.whole;
       if (parsePacket(whole, this.out, 0, len, vnetLen) !== ParseStatus.Ok) {
@@ -50,12 +50,12 @@ export class DefragStage implements PacketStage {
       if (verdict === Verdict.Accept) {
         c[C.verdict_accept] += 1;
         r.writeBack(d, whole);
-        for (const p of d.fragments()) {
+        for (const p of d.pieces) {
           this.inject(p.bytes, 0, p.bytes.length);
           c[C.tx_packets] += 1;
           c[C.tx_bytes] += p.bytes.length - p.l3At;
         }
-        c[C.frag_forwarded] += d.fragments().length;
+        c[C.frag_forwarded] += d.pieces.length;
         r.done(d);
       } else {
         c[verdict === Verdict.Reject ? C.verdict_reject : C.verdict_drop] += 1;

@@ -45,7 +45,7 @@ describe('Reassembler', () => {
         assert.ok(verifyL4Checksum(p), 'UDP checksum');
         if (family === 'IPv4') assert.ok(verifyIpv4HeaderChecksum(p), 'header checksum');
         // The fragments leave in the order they came.
-        assert.deepEqual(d.fragments().map((f) => f.off), order.map((i) => i * 1000));
+        assert.deepEqual(d.pieces.map((f) => f.off), order.map((i) => i * 1000));
         r.done(d);
         assert.equal(r.size, 0);
         assert.equal(r.heldBytes, 0);
@@ -183,7 +183,7 @@ describe('Reassembler', () => {
       r.writeBack(d, p);
       // The kept fragments, put together again, are the changed datagram.
       const again = new Reassembler();
-      const out = d.fragments().map((f) => parseBuilt(f.bytes));
+      const out = d.pieces.map((f) => parseBuilt(f.bytes));
       out.forEach((f, i) => {
         if (f.family === 4) assert.ok(verifyIpv4HeaderChecksum(f), `fragment ${i} header checksum`);
         assert.equal(again.add(f, 0), i === 3 ? FragAdd.Complete : FragAdd.Queued);

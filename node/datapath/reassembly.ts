@@ -84,7 +84,10 @@ export interface HeldFragment {
 
 /** One datagram being put together. */
 export class PendingDatagram {
+  /** In arrival order: the order they leave in. */
   readonly pieces: HeldFragment[] = [];
+  /** The fragment at offset 0 once it came: its header becomes the whole datagram's. */
+  first: HeldFragment | null = null;
   /** Length of the fragmentable part, known once the last fragment came; -1 before. */
   total = -1;
   received = 0;
@@ -98,10 +101,6 @@ export class PendingDatagram {
     readonly deadline: number,
   ) {}
 
-  /** Pieces in arrival order: the order they leave in. */
-  fragments(): readonly HeldFragment[] {
-    return this.pieces;
-  }
 }
 
 /** Bookkeeping per datagram (map entry, arrays), charged against the budget so that many tiny datagrams cannot hold the node's memory either. */
@@ -209,7 +208,7 @@ export class Reassembler {
     const base = pkt.vnetOff;
     const chunk = this.pool.take(size);
     chunk.set(buf.subarray(base, pkt.end));
-    d.pieces.push({
+    const held: HeldFragment = {
       off,
       len,
       bytes: chunk.subarray(0, size),
@@ -219,7 +218,9 @@ export class Reassembler {
       srcAt: pkt.srcOff - base,
       dstAt: pkt.dstOff - base,
       nhAt: pkt.fragNhOff - base,
-    });
+    };
+    d.pieces.push(held);
+    if (off === 0) d.first = held;
     d.received += len;
     d.bytes += size;
     this.bytes += size;
@@ -228,7 +229,7 @@ export class Reassembler {
       // No overlaps and every piece inside [0, total): the pieces cover it exactly. The
       // first fragment's header is the whole's; it may be longer than the one each piece
       // was checked with above.
-      const first = d.pieces.find((p) => p.off === 0)!;
+      const first = d.first!;
       const hdr = first.dataAt - first.l3At - (v6 ? 48 : 0);
       if (hdr + d.total > MAX_DATAGRAM) {
         this.stats.malformed++;
@@ -247,7 +248,7 @@ export class Reassembler {
    * device), the first fragment's IP header made whole, then the data. Returns its length.
    */
   build(d: PendingDatagram, out: Uint8Array, vnetLen: number): number {
-    const first = d.pieces.find((p) => p.off === 0)!;
+    const first = d.first!;
     const fb = first.bytes;
     out.fill(0, 0, vnetLen);
     let hdr: number;

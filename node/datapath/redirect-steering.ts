@@ -220,7 +220,6 @@ export class RedirectSteering {
   private started = false;
   private state?: RulesetState;
   private own: OwnAddresses = [];
-  private ownKey = '';
 
   constructor(
     private readonly table: number,
@@ -242,12 +241,10 @@ export class RedirectSteering {
 
   /**
    * The node's addresses changed (a VIP taken or given up, an address added): `dnat` to
-   * an own address is steered only while the address is the node's.
+   * an own address is steered only while the address is the node's. The daemon calls it
+   * on changes only.
    */
   setAddresses(own: OwnAddresses): Promise<void> {
-    const key = JSON.stringify(own.map((a) => [a.family, a.bytes]));
-    if (key === this.ownKey) return this.queue;
-    this.ownKey = key;
     this.own = own;
     return this.state === undefined ? this.queue : this.update(this.state);
   }
