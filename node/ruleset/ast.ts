@@ -12,6 +12,7 @@ export type HookName = 'prerouting' | 'input' | 'forward' | 'output' | 'postrout
 export const HOOKS: readonly HookName[] = ['prerouting', 'input', 'forward', 'output', 'postrouting'];
 
 export type ChainType = 'filter' | 'nat' | 'route';
+export const CHAIN_TYPES: readonly ChainType[] = ['filter', 'nat', 'route'];
 export type Policy = 'accept' | 'drop';
 
 /** A scalar value as libnftables writes it: a number or a string (address, symbol, name). */

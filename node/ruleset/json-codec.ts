@@ -6,7 +6,7 @@
  * chains, rules).
  */
 import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
-import { FAMILIES, HOOKS } from './ast.js';
+import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import { ErrorList, posOf, setPos } from './errors.js';
 import type { RulesetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
@@ -71,6 +71,9 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
       return str('name');
     case 'chain':
       if (str('table') || str('name')) return str('table') ?? str('name');
+      // The text form refuses any other chain type in the parser; JSON must too, or a JSON
+      // ruleset would load and then print as text that does not.
+      if (b.type !== undefined && !(CHAIN_TYPES as readonly unknown[]).includes(b.type)) return `type must be one of ${CHAIN_TYPES.join(', ')}`;
       if (b.hook !== undefined && !(HOOKS as readonly string[]).includes(b.hook as string)) return `hook must be one of ${HOOKS.join(', ')}`;
       if (b.hook !== undefined && typeof b.prio !== 'number') return 'a base chain needs a numeric "prio"';
       if (b.policy !== undefined && b.policy !== 'accept' && b.policy !== 'drop') return 'policy must be accept or drop';

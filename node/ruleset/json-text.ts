@@ -93,7 +93,13 @@ export function parseJsonWithPositions(text: string, file = '<input>'): unknown 
     }
     if (i >= text.length) err('unterminated string');
     i++;
-    return JSON.parse(text.slice(start, i)) as string;
+    try {
+      return JSON.parse(text.slice(start, i)) as string;
+    } catch {
+      // A bad escape or a raw control character: JSON.parse's own error has no line.
+      i = start;
+      return err('invalid string: a bad escape (\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX) or a control character');
+    }
   };
   const v = value();
   ws();

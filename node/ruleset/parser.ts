@@ -9,7 +9,7 @@
 import type {
   ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
 } from './ast.js';
-import { FAMILIES, HOOKS } from './ast.js';
+import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import { POS, RulesetError, mark, setPos } from './errors.js';
 import type { Pos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
@@ -260,7 +260,7 @@ export class Parser implements TextReader {
       if (t.kind === Tok.Word && t.text === 'type' && chain.type === undefined && !this.lookaheadIsRule()) {
         this.next();
         const ty = this.expectWord();
-        if (!['filter', 'nat', 'route'].includes(ty.text)) this.error(`unknown chain type '${ty.text}' (filter, nat, route)`, ty);
+        if (!(CHAIN_TYPES as readonly string[]).includes(ty.text)) this.error(`unknown chain type '${ty.text}' (${CHAIN_TYPES.join(', ')})`, ty);
         chain.type = ty.text as ChainType;
         this.expectWord('hook');
         const h = this.expectWord();
