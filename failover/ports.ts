@@ -21,6 +21,11 @@ export interface Clock {
  * the VRRP interface, TTL / hop limit 255 (RFC 5798 §5.1.1.3), multicast loop off.
  */
 export interface PacketSender {
+  /**
+   * Throws when the advertisement did not leave the node (the socket's error: ENOBUFS, an
+   * output filter, the interface gone). The instance counts it and tells the router, which
+   * demotes itself after repeated failures (vrrp-timers.ts); never swallow it here.
+   */
   sendAdvert(payload: Uint8Array, dst: IpBytes): void;
   /**
    * Optional: synchronously hand every advertisement already waiting in the receive

@@ -30,6 +30,8 @@ interface Box {
   sent: { dst: string; bytes: Uint8Array }[];
   events: VrrpInstanceEvent[];
   alive: boolean;
+  /** Set: the socket refuses every send with this error (ENOBUFS, an output filter...). */
+  sendError?: string;
 }
 
 const vips: Vip[] = [parseVip('lan', '192.0.2.1/24')!, parseVip('wan', '198.51.100.1/24')!];
@@ -53,6 +55,7 @@ function pair(clock: ManualClock, cfgs: Partial<VrrpInstanceConfig>[], extra: { 
       packets: {
         sendAdvert: (payload: Uint8Array, dst: IpBytes) => {
           if (!box.alive) return;
+          if (box.sendError) throw new Error(box.sendError);
           const bytes = Uint8Array.from(payload); // the instance reuses its buffer
           box.sent.push({ dst: formatIp(dst), bytes });
           for (const other of boxes) {
@@ -111,6 +114,25 @@ describe('vrrp-instance (shell over ports)', () => {
     // Skew_Time for priority 100 at 10 cs: 156/256 * 100 ms = 60.9 ms (plus 0.1 ms wire)
     assert.ok(st.type === 'state' && st.reason === 'peerResigned', JSON.stringify(st));
     assert.ok(Math.abs(st.at - t0 - 0.1 - 60.9375) < 0.6, `took over after ${st.at - t0} ms`);
+    assert.equal(b!.held.size, 2);
+  });
+
+  it('a send error is counted (not as sent), raises an alarm after three in a row, and the demoted master yields its VIPs', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }]);
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    assert.equal(a!.inst.state, 'master');
+    const sentBefore = a!.inst.counters.advertsSent;
+    a!.sendError = 'sendto: No buffer space available';
+    await run(clock, 1_000);
+    assert.equal(a!.inst.counters.advertsSent, sentBefore);
+    assert.ok(a!.inst.counters.advertSendErrors >= 3, `${a!.inst.counters.advertSendErrors} send errors`);
+    const alarms = a!.events.filter((e) => e.type === 'alarm');
+    assert.deepEqual(alarms.map((e) => e.type === 'alarm' && [e.code, e.failures, e.error, e.active]), [['sendErrors', 3, 'sendto: No buffer space available', true]]);
+    assert.equal(a!.inst.state, 'backup');
+    assert.equal(a!.held.size, 0);
+    assert.equal(b!.inst.state, 'master');
     assert.equal(b!.held.size, 2);
   });
 

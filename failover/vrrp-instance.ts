@@ -57,13 +57,20 @@ export interface VrrpInstancePorts {
 
 export type VrrpInstanceEvent =
   | { type: 'state'; from: VrrpState; to: VrrpState; reason: TransitionReason; at: number; priority: number; inSync: boolean }
-  | { type: 'alarm'; code: string; link: string; active: boolean; at: number }
+  /**
+   * syncLinkDown names the `link`; sendErrors gives the failed sends in a row (`failures`)
+   * and the last send's error (`error`), or lifts the alarm (active false).
+   */
+  | { type: 'alarm'; code: string; link?: string; failures?: number; error?: string; active: boolean; at: number }
   | { type: 'rejected'; error: VrrpReceiveError | { code: string }; from?: string; at: number }
   | { type: 'vips'; result: VipGroupResult; at: number }
   | { type: 'checksumVariant'; variant: ChecksumVariant; from: string; at: number };
 
 export interface VrrpInstanceCounters {
+  /** Advertisements that left the node (one per destination). */
   advertsSent: number;
+  /** Advertisements the socket refused (PacketSender.sendAdvert threw): not in advertsSent. */
+  advertSendErrors: number;
   advertsReceived: number;
   advertsRejected: number;
   framesSent: number;
@@ -74,7 +81,7 @@ export class VrrpInstance {
   readonly cfg: VrrpInstanceConfig;
   readonly router: VrrpRouter;
   readonly vipGroup: VipGroup;
-  readonly counters: VrrpInstanceCounters = { advertsSent: 0, advertsReceived: 0, advertsRejected: 0, framesSent: 0, transitions: 0 };
+  readonly counters: VrrpInstanceCounters = { advertsSent: 0, advertSendErrors: 0, advertsReceived: 0, advertsRejected: 0, framesSent: 0, transitions: 0 };
   private readonly ports: VrrpInstancePorts;
   private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
   private readonly advertAddresses: IpBytes[];
@@ -86,6 +93,9 @@ export class VrrpInstance {
   private vipsSettled: Promise<unknown> = Promise.resolve();
   private unsubscribe: (() => void)[] = [];
   private readonly seenVariants = new Set<string>();
+  /** Outcomes of the sends of the action list being executed, fed back after it (dispatch). */
+  private readonly sendResults: boolean[] = [];
+  private lastSendError = '';
 
   constructor(cfg: VrrpInstanceConfig, ports: VrrpInstancePorts) {
     this.cfg = cfg;
@@ -173,6 +183,9 @@ export class VrrpInstance {
   private dispatch(ev: VrrpEvent): void {
     const now = this.ports.clock.now();
     for (const a of this.router.handle(ev, now)) this.execute(a, now);
+    // Each send's outcome goes back to the router once the actions of this event are done,
+    // so its reaction (a demotion, a new advertisement) follows them instead of cutting in.
+    while (this.sendResults.length > 0) this.dispatch({ type: 'sendResult', ok: this.sendResults.shift()! });
   }
 
   private execute(a: VrrpAction, now: number): void {
@@ -195,7 +208,8 @@ export class VrrpInstance {
         this.ports.notify?.notify({ instance: this.cfg.name, vrid: this.cfg.vrid, state: a.to, previous: a.from, reason: a.reason, priority: this.router.effectivePriority });
         break;
       case 'alarm':
-        this.emit({ type: 'alarm', code: a.code, link: a.link, active: a.active, at: now });
+        if (a.code === 'syncLinkDown') this.emit({ type: 'alarm', code: a.code, link: a.link, active: a.active, at: now });
+        else this.emit({ type: 'alarm', code: a.code, failures: a.failures, error: a.active ? this.lastSendError : undefined, active: a.active, at: now });
         break;
       case 'priorityChange':
         break;
@@ -212,13 +226,24 @@ export class VrrpInstance {
 
   private sendAdvert(priority: number, intervalCs: number): void {
     const peers = this.cfg.unicastPeers && this.cfg.unicastPeers.length > 0 ? this.cfg.unicastPeers : [vrrpGroup(this.cfg.family)];
+    // One outcome per advertisement: it failed if any copy of it failed to leave.
+    let ok = true;
     for (const dst of peers) {
       // The pseudo-header names the real destination, so unicast copies differ.
       const bytes = encode({ family: this.cfg.family, vrid: this.cfg.vrid, priority, maxAdverIntervalCs: intervalCs, addresses: this.advertAddresses },
         { src: this.cfg.primaryAddress, dst }, this.txBuf, 0, this.cfg.sendChecksum ?? 'pseudoHeader');
-      this.ports.packets.sendAdvert(bytes, dst);
-      this.counters.advertsSent++;
+      try {
+        this.ports.packets.sendAdvert(bytes, dst);
+        this.counters.advertsSent++;
+      } catch (err) {
+        // Counted and reported like carp's sc_sendad_errors, never swallowed: a master
+        // whose advertisements do not leave must let the backup take over (vrrp-timers.ts).
+        this.counters.advertSendErrors++;
+        this.lastSendError = err instanceof Error ? err.message : String(err);
+        ok = false;
+      }
     }
+    this.sendResults.push(ok);
   }
 
   private moveVips(active: boolean): void {

@@ -421,4 +421,55 @@ describe('vrrp-state-machine', () => {
     lan.runFor(1_000);
     assert.deepEqual(lan.vipHolders(), ['a']);
   });
+
+  it('a master whose advertisements cannot be sent demotes itself and yields to the backup instead of a split brain', () => {
+    const lan = new SimLan();
+    lan.add('a', '192.0.2.2', { priority: 200, advertIntervalCs: 10, preempt: true, ...ready });
+    lan.add('b', '192.0.2.3', { priority: 100, advertIntervalCs: 10, preempt: true, ...ready });
+    lan.start('a'); lan.start('b'); lan.runFor(2_000);
+    assert.deepEqual(lan.masters(), ['a']);
+    const t0 = lan.now;
+    lan.sendFails.add('a');
+    lan.runFor(2_000);
+    // b heard nothing for Master_Down_Interval and took over; a, demoted, stepped down on
+    // b's first advertisement instead of fighting it (as a higher priority it would win and
+    // keep re-announcing VIPs it cannot defend).
+    assert.deepEqual(lan.masters(), ['b']);
+    assert.deepEqual(lan.vipHolders(), ['b']);
+    assert.equal(lan.node('a').router.demotedForSendErrors, true);
+    assert.equal(lan.node('a').router.effectivePriority, 1);
+    const alarms = lan.actions('a', 'alarm', t0);
+    assert.deepEqual(alarms, [{ type: 'alarm', code: 'sendErrors', failures: 3, active: true }]);
+    // Sending works again: the demotion holds while a is backup (only a master sends), so a
+    // preempting a does not flap between failing and yielding.
+    lan.sendFails.delete('a');
+    lan.runFor(5_000);
+    assert.deepEqual(lan.masters(), ['b']);
+    assert.equal(lan.changes('a', t0).filter((c) => c.to === 'master').length, 0);
+  });
+
+  it('send-error demotion needs three failures in a row and lifts after three good sends', () => {
+    const r = new VrrpRouter({ vrid: 1, priority: 150, advertIntervalCs: 100, primaryAddress: ip('192.0.2.2'), initiallyInSync: true });
+    r.handle({ type: 'startup' }, 0);
+    r.handle({ type: 'timer' }, r.timerDeadline!);
+    assert.equal(r.state, 'master');
+    // Two failures, a success, two failures: never three in a row.
+    for (const ok of [false, false, true, false, false]) assert.deepEqual(r.handle({ type: 'sendResult', ok }, 10), []);
+    assert.equal(r.effectivePriority, 150);
+    const demote = r.handle({ type: 'sendResult', ok: false }, 20);
+    assert.deepEqual(demote, [
+      { type: 'alarm', code: 'sendErrors', failures: 3, active: true },
+      { type: 'priorityChange', from: 150, to: 1 },
+      { type: 'sendAdvert', priority: 1, maxAdverIntervalCs: 100 },
+    ]);
+    assert.equal(r.state, 'master'); // alone on the segment, it keeps forwarding
+    assert.deepEqual(r.handle({ type: 'sendResult', ok: true }, 30), []);
+    assert.deepEqual(r.handle({ type: 'sendResult', ok: true }, 40), []);
+    assert.deepEqual(r.handle({ type: 'sendResult', ok: true }, 50), [
+      { type: 'alarm', code: 'sendErrors', failures: 0, active: false },
+      { type: 'priorityChange', from: 1, to: 150 },
+      { type: 'sendAdvert', priority: 150, maxAdverIntervalCs: 100 },
+    ]);
+    assert.equal(r.demotedForSendErrors, false);
+  });
 });

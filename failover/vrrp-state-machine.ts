@@ -11,6 +11,10 @@
  * - Tracking: a LAN/WAN link down lowers the priority by a configured amount, or
  *   ('fault') takes the router out of service like a shutdown until the link returns;
  *   the sync link going down raises an alarm.
+ * - Send errors: the shell reports whether each advertisement left the node; after
+ *   SEND_ERRORS_TO_DEMOTE failures in a row the router demotes itself (like carp's
+ *   send-error demotion) so that a master nobody hears yields to the backup that takes
+ *   over instead of fighting it; SENDS_TO_RECOVER good sends in a row lift the demotion.
  * - Split brain: a master that hears a lower-priority master answers at once with an
  *   advertisement (so the loser steps down within one round trip) and re-announces its
  *   VIPs (the loser's gratuitous ARPs may have redirected hosts). The order on
@@ -19,7 +23,7 @@
 
 import { compareIp, formatIp, IpBytes } from './ip-address.js';
 import { MAX_ADVER_INT_CS } from './vrrp-packet.js';
-import { vrrpTimers, VrrpTimers } from './vrrp-timers.js';
+import { SEND_ERROR_DEMOTION, SEND_ERRORS_TO_DEMOTE, SENDS_TO_RECOVER, vrrpTimers, VrrpTimers } from './vrrp-timers.js';
 
 export type VrrpState = 'initialize' | 'backup' | 'master';
 
@@ -71,7 +75,9 @@ export type VrrpEvent =
   | { type: 'advert'; priority: number; maxAdverIntervalCs: number; src: IpBytes }
   | { type: 'timer' }
   | { type: 'link'; name: string; up: boolean }
-  | { type: 'syncReady'; ready: boolean };
+  | { type: 'syncReady'; ready: boolean }
+  /** Whether a `sendAdvert` action's advertisement left the node (every copy of it). */
+  | { type: 'sendResult'; ok: boolean };
 
 export type VrrpAction =
   | { type: 'sendAdvert'; priority: number; maxAdverIntervalCs: number }
@@ -82,7 +88,9 @@ export type VrrpAction =
   | { type: 'cancelTimer' }
   | { type: 'stateChange'; from: VrrpState; to: VrrpState; reason: TransitionReason }
   | { type: 'priorityChange'; from: number; to: number }
-  | { type: 'alarm'; code: 'syncLinkDown'; link: string; active: boolean };
+  | { type: 'alarm'; code: 'syncLinkDown'; link: string; active: boolean }
+  /** Demoted for `failures` failed sends in a row (active), or lifted after good sends. */
+  | { type: 'alarm'; code: 'sendErrors'; failures: number; active: boolean };
 
 export class VrrpRouter {
   readonly vrid: number;
@@ -109,6 +117,10 @@ export class VrrpRouter {
   private peerResigned = false;
   private lastSplitBrainAnnounce = -Infinity;
   private master: { address: IpBytes; priority: number } | undefined;
+  /** Failed sends in a row; good sends in a row while demoted (vrrp-timers.ts thresholds). */
+  private sendFailures = 0;
+  private sendSuccesses = 0;
+  private sendDemoted = false;
 
   constructor(cfg: VrrpRouterConfig) {
     const intOk = (v: number, lo: number, hi: number) => Number.isInteger(v) && v >= lo && v <= hi;
@@ -142,6 +154,8 @@ export class VrrpRouter {
     if (this.st === 'master') return { address: formatIp(this.primary), priority: this.prio };
     return this.master && { address: formatIp(this.master.address), priority: this.master.priority };
   }
+  /** Demoted because advertisements could not be sent (SEND_ERRORS_TO_DEMOTE). */
+  get demotedForSendErrors(): boolean { return this.sendDemoted; }
   get faulted(): boolean {
     for (const n of this.down) if (this.tracks.get(n)?.onDown === 'fault') return true;
     return false;
@@ -178,6 +192,9 @@ export class VrrpRouter {
           this.updatePriority(out);
           this.recheckPreemption(now, out);
         }
+        break;
+      case 'sendResult':
+        this.onSendResult(ev.ok, now, out);
         break;
     }
     return out;
@@ -330,10 +347,39 @@ export class VrrpRouter {
     }
   }
 
+  /**
+   * Counts failed and good sends (carp_send_ad's sc_sendad_errors / sc_sendad_success).
+   * Demoting changes only the priority: a master keeps its VIPs until a better router is
+   * heard (the backup that takes over after Master_Down_Interval of silence), then steps
+   * down as from any higher priority; a demoted backup no longer preempts.
+   */
+  private onSendResult(ok: boolean, now: number, out: VrrpAction[]): void {
+    if (!ok) {
+      this.sendSuccesses = 0;
+      this.sendFailures++;
+      if (!this.sendDemoted && this.sendFailures >= SEND_ERRORS_TO_DEMOTE) {
+        this.sendDemoted = true;
+        this.preemptEligibleSince = undefined;
+        out.push({ type: 'alarm', code: 'sendErrors', failures: this.sendFailures, active: true });
+        this.updatePriority(out);
+        this.recheckPreemption(now, out);
+      }
+      return;
+    }
+    this.sendFailures = 0;
+    if (!this.sendDemoted) return;
+    if (++this.sendSuccesses < SENDS_TO_RECOVER) return;
+    this.sendDemoted = false;
+    this.sendSuccesses = 0;
+    out.push({ type: 'alarm', code: 'sendErrors', failures: 0, active: false });
+    this.updatePriority(out);
+  }
+
   // --- priority ------------------------------------------------------------------
 
   private computePriority(): number {
     let dec = this.syncReady ? 0 : this.syncDemotion;
+    if (this.sendDemoted) dec += SEND_ERROR_DEMOTION;
     for (const n of this.down) {
       const d = this.tracks.get(n)?.onDown;
       if (typeof d === 'number') dec += d;

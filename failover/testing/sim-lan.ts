@@ -49,6 +49,8 @@ export class SimLan {
   }
   /** Advertisements put on the wire (any node). */
   sent = 0;
+  /** Nodes whose sends fail (the socket refuses them): nothing goes out, the router is told. */
+  readonly sendFails = new Set<string>();
 
   add(name: string, address: string, cfg: Omit<VrrpRouterConfig, 'primaryAddress' | 'vrid'> & { vrid?: number }): SimNode {
     const addr = ip(address);
@@ -132,10 +134,18 @@ export class SimLan {
   }
 
   private execute(n: SimNode, actions: VrrpAction[]): void {
+    const sendResults: boolean[] = [];
     for (const a of actions) {
       n.log.push({ at: this.now, action: a });
       switch (a.type) {
-        case 'sendAdvert': this.broadcast(n, a.priority, a.maxAdverIntervalCs); break;
+        case 'sendAdvert':
+          // Like VrrpInstance: each send's outcome goes back once this event's actions are done.
+          if (this.sendFails.has(n.name)) sendResults.push(false);
+          else {
+            this.broadcast(n, a.priority, a.maxAdverIntervalCs);
+            sendResults.push(true);
+          }
+          break;
         case 'addVips': n.holdsVips = true; break;
         case 'removeVips': n.holdsVips = false; break;
         case 'armTimer': {
@@ -147,6 +157,7 @@ export class SimLan {
         default: break;
       }
     }
+    for (const ok of sendResults) this.input(n.name, { type: 'sendResult', ok });
   }
 
   private broadcast(from: SimNode, priority: number, intervalCs: number): void {

@@ -233,7 +233,7 @@ export class NodeDaemon {
       this.vrrp.onAdvert(() => checks.forEach((c) => c()));
       this.vrrp.on((e) => {
         if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
-        else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, link: e.link, active: e.active });
+        else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
         // VIPs came or went: masquerade's source follows them at once, not at the next poll.
         else if (e.type === 'vips') void this.refreshRoutes();
       });

@@ -56,12 +56,9 @@ export class RawVrrpSocket implements PacketSender {
     this.watcher = native().watchReadable(this.fd, () => this.drainReceived());
   }
 
+  /** Throws the socket's error: the instance counts it and demotes after repeated ones. */
   sendAdvert(payload: Uint8Array, dst: IpBytes): void {
-    try {
-      native().sendTo(this.fd, this.family, payload, 0, payload.length, formatIp(dst));
-    } catch {
-      // A send failure (link down) is what the peer's timers are for; never crash here.
-    }
+    native().sendTo(this.fd, this.family, payload, 0, payload.length, formatIp(dst));
   }
 
   drainReceived(): void {

@@ -105,7 +105,10 @@ export class VrrpService {
       if (e.type === 'state') transitionAt = e.at;
       if (e.type === 'vips') this.log.info({ active: e.result.active, ms: Math.round((e.at - transitionAt) * 10) / 10, failed: e.result.failed.length }, e.result.active ? 'VIPs added' : 'VIPs removed');
       if (e.type === 'state') this.log.info({ from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync }, `vrrp ${e.from} -> ${e.to}`);
-      else if (e.type === 'alarm') this.log.warn({ code: e.code, link: e.link, active: e.active }, 'vrrp alarm');
+      else if (e.type === 'alarm' && e.code === 'sendErrors') {
+        if (e.active) this.log.error({ code: e.code, failures: e.failures, err: e.error, active: true }, 'vrrp: advertisements cannot be sent; priority demoted so the peer takes over');
+        else this.log.warn({ code: e.code, active: false }, 'vrrp: advertisements are sent again; demotion lifted');
+      } else if (e.type === 'alarm') this.log.warn({ code: e.code, link: e.link, active: e.active }, 'vrrp alarm');
       else if (e.type === 'vips' && e.result.failed.length > 0) this.log.error({ failed: e.result.failed.map((f) => `${f.vip.cidr} ${f.vip.ifname}: ${f.error}`) }, 'some VIPs could not be moved');
       else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
       for (const l of this.listeners) l(e);
