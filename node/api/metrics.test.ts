@@ -34,4 +34,17 @@ describe('node metrics', () => {
       'hafw_fragments_held_bytes{node="fwa"} 1500',
     ]) assert.ok(text.includes(line), `missing: ${line}`);
   });
+
+  it('exposes conntrack expiry by origin and VRRP send errors beside the sent advertisements', async () => {
+    const counters: Record<string, number> = { ct_expired: 12, ct_expired_replicas: 5 };
+    const vrrp = { state: 'master', priority: 1, inSync: true, counters: { advertsSent: 40, advertSendErrors: 3, advertsReceived: 2, advertsRejected: 0 } };
+    const registry = createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters, vrrp: () => vrrp });
+    const text = (await registry.metrics()).split('\n');
+    for (const line of [
+      'hafw_conntrack_expired_total{origin="local",node="fwa"} 7',
+      'hafw_conntrack_expired_total{origin="replica",node="fwa"} 5',
+      'hafw_vrrp_adverts_total{event="sent",node="fwa"} 40',
+      'hafw_vrrp_adverts_total{event="send_error",node="fwa"} 3',
+    ]) assert.ok(text.includes(line), `missing: ${line}`);
+  });
 });

@@ -140,6 +140,19 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.set(snapshot().ct_entries ?? 0);
     },
   });
+  new Counter({
+    name: 'hafw_conntrack_expired_total',
+    help: 'Connections removed because their timeout passed (the idle timer, packet batches or a lookup found them): the node\'s own, and replicas of a peer\'s',
+    labelNames: ['origin'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      const replica = c.ct_expired_replicas ?? 0;
+      this.reset();
+      this.inc({ origin: 'local' }, Math.max(0, (c.ct_expired ?? 0) - replica));
+      this.inc({ origin: 'replica' }, replica);
+    },
+  });
   datapathTotal('hafw_conntrack_invalid_packets_total', 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)', 'ct_invalid');
   new Counter({
     name: 'hafw_conntrack_dropped_total',
@@ -191,13 +204,14 @@ export function createNodeMetrics(src: MetricsSource): Registry {
     });
     new Counter({
       name: 'hafw_vrrp_adverts_total',
-      help: 'VRRP advertisements sent, received and rejected (bad checksum, TTL, VRID...)',
+      help: 'VRRP advertisements sent, refused by the socket (send_error), received and rejected (bad checksum, TTL, VRID...)',
       labelNames: ['event'],
       registers: [registry],
       collect() {
         const c = vrrp()?.counters ?? {};
         this.reset();
         this.inc({ event: 'sent' }, c.advertsSent ?? 0);
+        this.inc({ event: 'send_error' }, c.advertSendErrors ?? 0);
         this.inc({ event: 'received' }, c.advertsReceived ?? 0);
         this.inc({ event: 'rejected' }, c.advertsRejected ?? 0);
       },

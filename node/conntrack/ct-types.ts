@@ -225,7 +225,10 @@ export class CtStats {
   refusedFull = 0;
   /** Inserts refused because a probe sequence would exceed maxProbe. */
   chainOverflow = 0;
+  /** Entries whose timeout passed (lookup, per-packet, per-batch and timer sweeps), replicas included. */
   expired = 0;
+  /** Of `expired`, replicas of a peer's connections (their owner's Destroy never came, or came late). */
+  expiredReplicas = 0;
   deleted = 0;
   fragments = 0;
   replicaApplied = 0;

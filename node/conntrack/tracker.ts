@@ -164,7 +164,7 @@ export class ConnTracker {
   track(pkt: PacketInfo, nowMs: number, zone = 0): CtState {
     if (this.pendingEntry >= 0) this.commit(false);
     this.clearResult();
-    if (this.opts.sweepPerPacket > 0) this.sweep(nowMs, this.opts.sweepPerPacket);
+    if (this.opts.sweepPerPacket > 0) this.expire(nowMs, this.opts.sweepPerPacket);
 
     const st = pkt.status;
     if (st !== ParseStatus.Ok) {
@@ -290,8 +290,7 @@ export class ConnTracker {
     const e = v >> 1;
     if (t.expires[e] <= now) {
       // Linux's lookup also treats an expired entry as gone (nf_ct_is_expired).
-      this.stats.expired++;
-      this.destroy(e, true);
+      this.expireEntry(e);
       return -1;
     }
     this.stats.found++;
@@ -337,8 +336,7 @@ export class ConnTracker {
       this.dropCursor = c + 1 < cap ? c + 1 : 0;
       if (t.slot[c] !== Slot.Live) continue;
       if (t.expires[c] <= now) {
-        this.stats.expired++;
-        this.destroy(c, true);
+        this.expireEntry(c);
         return t.alloc();
       }
       // Linux early_drop: entries not assured, or TCP ones already closing.
@@ -598,29 +596,35 @@ export class ConnTracker {
   // ================================================================ expiry
 
   /**
-   * Incremental sweep: examines up to `budget` slots from a rotating cursor and destroys
-   * expired entries (Destroy event). Returns how many expired. O(budget).
+   * The one expiry sweep (per packet, per batch, and the datapath's idle timer all come
+   * here): examines up to `slots` slots from a rotating cursor and destroys the expired
+   * entries among them (Destroy event each), stopping early once `maxExpired` went, so a
+   * call costs O(slots) reads plus at most `maxExpired` destroys whatever the table holds.
+   * The cursor stays where it stopped: the next call goes on from there. Returns how many
+   * expired.
    */
-  expire(nowMs: number = this.opts.now(), budget = 1024): number {
-    return this.sweep(nowMs, budget);
-  }
-
-  private sweep(now: number, budget: number): number {
+  expire(nowMs: number = this.opts.now(), slots = 1024, maxExpired = slots): number {
     const t = this.table;
     const cap = t.cap;
     let c = this.sweepCursor;
     let n = 0;
-    if (budget > cap) budget = cap;
-    for (let i = 0; i < budget; i++) {
-      if (t.slot[c] === Slot.Live && t.expires[c] <= now) {
-        this.stats.expired++;
-        this.destroy(c, true);
+    if (slots > cap) slots = cap;
+    for (let i = 0; i < slots && n < maxExpired; i++) {
+      if (t.slot[c] === Slot.Live && t.expires[c] <= nowMs) {
+        this.expireEntry(c);
         n++;
       }
       c = c + 1 < cap ? c + 1 : 0;
     }
     this.sweepCursor = c;
     return n;
+  }
+
+  /** Entry e's timeout passed: counted (local or replica) and destroyed with a Destroy event. */
+  private expireEntry(e: number): void {
+    this.stats.expired++;
+    if (this.table.status[e] & CtStatus.Replicated) this.stats.expiredReplicas++;
+    this.destroy(e, true);
   }
 
   // ================================================================ entries

@@ -22,8 +22,10 @@ export const COUNTER_NAMES = [
   'ct_table_full_drops', // new connections dropped: conntrack table full, nothing to evict
   'ct_commit_refused', // new connection could not be inserted (tuple clash, probe cap)
   'notrack', // packets a notrack rule exempted from tracking
-  'ct_entries', // connections in the table now (a gauge, refreshed every batch)
+  'ct_entries', // connections in the table now (a gauge, refreshed every batch and every conntrack gc tick)
   'ct_invalid', // packets conntrack found invalid (a gauge of the tracker's running total)
+  'ct_expired', // entries removed because their timeout passed, replicas included (the tracker's running total)
+  'ct_expired_replicas', // of those, replicas of a peer's connections
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
   'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)

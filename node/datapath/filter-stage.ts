@@ -18,6 +18,7 @@ import type { RouteInterfaces } from './route-interfaces.js';
 import { Verdict, type PacketStage } from './stage.js';
 import { C } from './counters.js';
 import type { RejectReplies } from './reject.js';
+import { publishCtCounters } from './ct-gc.js';
 
 /** nft ct state bits. */
 const CT_UNTRACKED = 64;
@@ -241,9 +242,9 @@ export class FilterStage implements PacketStage {
   endBatch(nowMs: number): void {
     const ct = this.ct;
     if (!ct) return;
+    // The same sweep as the idle timer's (ct-gc.ts), on the same cursor.
     ct.expire(nowMs);
-    this.counters[C.ct_entries] = ct.count();
-    this.counters[C.ct_invalid] = ct.stats.invalid;
+    publishCtCounters(ct, this.counters);
   }
 }
 

@@ -20,6 +20,7 @@ import { ConnTracker, runCtOp, CtQueryError } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
+import { ConntrackGc } from './ct-gc.js';
 import { NatState } from './nat-state.js';
 import { LocalAddresses, type PlainAddress } from './local-addresses.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
@@ -73,6 +74,10 @@ if (data.sync && ct) {
 }
 // After the sync bridge: a Destroy event is announced (with its binding) before the port is released.
 if (ct && nat) nat.attach(ct);
+// Expiry while no packets flow (Linux's gc worker); a packet batch also sweeps, on the same cursor.
+const bridgeForGc = syncBridge;
+const ctGc = ct ? new ConntrackGc(ct, new Float64Array(data.counters), datapathClock, undefined, bridgeForGc && (() => bridgeForGc.ringRoom)) : undefined;
+ctGc?.start();
 
 let sniffer: Sniffer | undefined;
 let loop: TunLoop | undefined;
@@ -116,6 +121,7 @@ try {
 port.on('message', (m: ToDatapath) => {
   switch (m.type) {
     case 'stop':
+      ctGc?.stop();
       void syncHandle?.stop();
       sniffer?.close();
       loop?.close();
