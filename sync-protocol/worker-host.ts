@@ -1,6 +1,11 @@
 /**
  * Main-thread handle of a sync worker: starts it, applies what it receives to the node's
  * table (StateSink), tracks inSync for failover, and fetches metrics.
+ *
+ * Once ready, the worker's death (an uncaught error, or an exit nobody asked for) is not
+ * the handle's to repair: it is reported once through `onFailure`, pending requests are
+ * rejected, and the owner decides (the node fails stop: docs/security.md). A half-dead
+ * sync (the node still holding the VIPs with replication silently gone) is never left.
  */
 import { Worker } from 'node:worker_threads';
 import type { StateRecord, StateSink } from './state-record.js';
@@ -20,8 +25,12 @@ export class SyncWorkerHandle {
   port = 0;
   ringOverflows = 0;
   private nextId = 1;
-  private readonly waiting = new Map<number, (m: Extract<FromWorker, { type: 'metrics' }>) => void>();
+  private readonly waiting = new Map<number, { resolve: (m: Extract<FromWorker, { type: 'metrics' }>) => void; reject: (e: Error) => void }>();
   private stopped: Promise<void> | null = null;
+  private exited = false;
+  /** Why the worker is gone (set once, on its failure after ready). */
+  failure: Error | undefined;
+  private onFailure?: (err: Error) => void;
 
   /** Received operations not applied yet, in arrival order (a resync brings hundreds of thousands). */
   private readonly backlog: (Batch | { inSync: boolean })[] = [];
@@ -90,19 +99,31 @@ export class SyncWorkerHandle {
     onInSync?: (v: boolean) => void,
     /** The ring overflowed: dump the local table and call rebuildLocal. */
     onRingOverflow?: () => void,
+    /** The worker died after it was ready (called once; not on stop()). */
+    onFailure?: (err: Error) => void,
   ): Promise<SyncWorkerHandle> {
     const appliedSab = new SharedArrayBuffer(APPLIED_BYTES);
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { ...data, appliedSab } });
     const h = new SyncWorkerHandle(worker, appliedSab);
     h.sink = sink;
     h.onInSync = onInSync;
+    h.onFailure = onFailure;
     return new Promise((resolve, reject) => {
       worker.once('error', reject);
+      const earlyExit = (code: number): void => reject(new Error(`sync worker exited with code ${code} before it was ready`));
+      worker.once('exit', earlyExit);
+      worker.on('exit', () => (h.exited = true));
       worker.on('message', (m: FromWorker) => {
         switch (m.type) {
           case 'ready':
             h.port = m.port;
             worker.off('error', reject);
+            worker.off('exit', earlyExit);
+            // From now on an error or exit is a failure of a running node's sync.
+            worker.on('error', (err) => h.fail(err));
+            worker.on('exit', (code) => {
+              if (h.stopped === null) h.fail(new Error(`sync worker exited with code ${code}`));
+            });
             resolve(h);
             break;
           case 'ops':
@@ -118,7 +139,7 @@ export class SyncWorkerHandle {
             onRingOverflow?.();
             break;
           case 'metrics':
-            h.waiting.get(m.id)?.(m);
+            h.waiting.get(m.id)?.resolve(m);
             h.waiting.delete(m.id);
             break;
           case 'stopped':
@@ -128,7 +149,18 @@ export class SyncWorkerHandle {
     });
   }
 
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    // Nothing comes back from a dead worker: no "in sync" may be believed any more.
+    this.inSync = false;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+    this.onFailure?.(err);
+  }
+
   private send(m: ToWorker, transfer: ArrayBuffer[] = []): void {
+    if (this.exited) return;
     this.worker.postMessage(m, transfer);
   }
 
@@ -143,16 +175,17 @@ export class SyncWorkerHandle {
 
   /** prom-client JSON metrics (merge several with AggregatorRegistry.aggregate) and per-peer status. */
   metrics(): Promise<Extract<FromWorker, { type: 'metrics' }>> {
+    if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
       this.send({ type: 'metrics', id });
     });
   }
 
   stop(): Promise<void> {
     if (this.stopped === null) {
-      this.stopped = new Promise((resolve) => {
+      this.stopped = this.exited ? Promise.resolve() : new Promise((resolve) => {
         this.worker.once('exit', () => resolve());
         this.send({ type: 'stop' });
         setTimeout(() => void this.worker.terminate(), 2000).unref();

@@ -59,4 +59,29 @@ describe('sync worker thread (unicast on 127.0.0.1)', function () {
       for (const h of handles) await h.stop();
     }
   });
+
+  it('a worker that dies after it was ready is reported once, pending and later requests fail instead of hanging, and in-sync is withdrawn', async () => {
+    const ring = new EventRing(1024);
+    const failures: Error[] = [];
+    const inSync: boolean[] = [];
+    const h = await SyncWorkerHandle.start({
+      config: { nodeId: 1, epoch: 1, key: new Uint8Array(32).fill(9), startupGraceMs: 100 },
+      transport: { mode: 'unicast', port: 0, bindAddr: '127.0.0.1', peers: [] },
+      ringSab: ring.sab,
+    }, new ReplicaTable(), (v) => inSync.push(v), undefined, (err) => failures.push(err));
+    try {
+      assert.ok(await until(() => h.inSync, 5000), 'alone, hence in sync');
+      // A real crash inside the worker: a message its handler cannot process throws there.
+      h.rebuildLocal([null] as never, 0);
+      const pending = h.metrics();
+      await assert.rejects(pending);
+      assert.ok(await until(() => failures.length > 0, 5000), 'failure reported');
+      assert.equal(failures.length, 1);
+      assert.equal(h.inSync, false);
+      await assert.rejects(h.metrics(), (e: Error) => e === h.failure);
+    } finally {
+      await h.stop();
+    }
+    assert.equal(failures.length, 1, 'stop() after a failure is no second failure');
+  });
 });

@@ -88,6 +88,9 @@ export async function buildApp(view: NodeView, log: Logger, token?: string): Pro
       return reply.code(400).send({ error: 'bad_request', message: `${field}: ${v.message ?? 'invalid'}`, field, errors: err.validation.map((x) => ({ field: errorPointer(err.validationContext ?? 'body', x), message: x.message })) });
     }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    // 503: a part of the node is down (the datapath thread: DatapathDownError) and the node
+    // is failing stop; the reason says which part and why.
+    if (status === 503) return reply.code(503).send({ error: 'unavailable', message: err.message, reason: (err as { reason?: string }).reason ?? err.message });
     if (status >= 500) reply.log.error({ err: err.message }, 'api handler failed');
     // Fastify's own 4xx (e.g. a body that is not JSON): keep its message.
     return reply.code(status).send({ error: status >= 500 ? 'internal' : 'bad_request', message: err.message });

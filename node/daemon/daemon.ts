@@ -44,6 +44,11 @@ export class NodeDaemon {
   private lastAddresses = '';
   private aloneGuard?: SyncAloneGuard;
   private readonly socketPath: string;
+  /** Why the node is failing stop (a part of it died), undefined while healthy. */
+  fault: string | undefined;
+  private resolveExited!: (code: number) => void;
+  /** Settles with the exit code once stop() finished, whoever started it (signal or fault). */
+  readonly exited = new Promise<number>((resolve) => (this.resolveExited = resolve));
 
   constructor(
     readonly config: NodeConfig,
@@ -84,10 +89,7 @@ export class NodeDaemon {
           maxFragments: dp.fragments.maxPerDatagram,
         },
       },
-      (err) => {
-        this.log.fatal({ err: err.message }, 'datapath thread died; stopping the node');
-        void this.stop(1);
-      },
+      (err) => this.failStop(err.message),
     );
     this.log.info({ tun: dp.tun, offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
     await setupTunRouting({
@@ -325,6 +327,20 @@ export class NodeDaemon {
     };
   }
 
+  /**
+   * A part the node cannot run without died (the datapath thread, or its sync worker): never
+   * a half-dead node that still holds the VIPs. It stops as on SIGTERM (VRRP resigns so the
+   * peer takes over after Skew_Time, the VIPs go, the TUN route stays a blackhole with
+   * datapath.failClosed) and exits non-zero so systemd or Docker restarts it; until the API
+   * closes, queries about the table and sync answer 503 with the reason.
+   */
+  failStop(reason: string): void {
+    if (this.fault !== undefined) return;
+    this.fault = reason;
+    this.log.fatal({ reason }, `node fails stop: ${reason}; releasing the VIPs and exiting with code 1`);
+    void this.stop(1);
+  }
+
   /** Idempotent; resolves when everything is released. */
   stop(exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
@@ -346,7 +362,7 @@ export class NodeDaemon {
       stopCommandRunner();
       this.log.info({ exitCode }, 'stopped');
       process.exitCode = exitCode;
-    })();
+    })().finally(() => this.resolveExited(exitCode));
     return this.stopping;
   }
 }
@@ -397,18 +413,18 @@ export async function runNode(configFile: string): Promise<number> {
   const config = await loadConfig(configFile);
   const log = createLogger(config.node.name, config.log.level);
   const daemon = new NodeDaemon(config, log);
-  const done = new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      log.info({ signal: sig }, 'signal received');
-      void daemon.stop(0).then(() => resolve(0));
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.on('SIGHUP', () => {
-      log.info('SIGHUP: reloading the ruleset');
-      void daemon.reload();
-    });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log.info({ signal: sig }, 'signal received');
+    void daemon.stop(0);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP: reloading the ruleset');
+    void daemon.reload();
   });
+  // A signal's stop exits 0; a fail-stop (daemon.failStop) exits 1.
+  const done = daemon.exited;
   try {
     await daemon.start();
   } catch (err) {

@@ -3,4 +3,4 @@ export { COUNTER_NAMES, type CounterName, createCounterBuffer, readCounters } fr
 export { Verdict, type PacketStage, PassThroughStage } from './stage.js';
 export { setupTunRouting, teardownTunRouting, type TunRoutingPlan } from './kernel-plumbing.js';
 export { RedirectSteering, redirectPorts, type SteerRule } from './redirect-steering.js';
-export { DatapathThread, type DatapathThreadOptions } from './datapath-thread.js';
+export { DatapathThread, DatapathDownError, type DatapathThreadOptions } from './datapath-thread.js';

@@ -71,6 +71,12 @@ export type FromDatapath =
   | { type: 'stopped' }
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
   | { type: 'sync-inSync'; value: boolean }
-  | { type: 'sync-report'; id: number; report: SyncReport | null }
+  /** `error`: the sync worker could not answer (it failed); report is null then. */
+  | { type: 'sync-report'; id: number; report: SyncReport | null; error?: string }
+  /**
+   * A part of the datapath thread failed and it cannot go on as a firewall (the sync worker
+   * died): the control thread fails the node stop (docs/security.md).
+   */
+  | { type: 'fatal'; message: string }
   | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number }
   | { type: 'ct-op'; id: number; result?: CtOpResult; error?: { field: string; message: string } };

@@ -111,6 +111,9 @@ try {
       bridge,
       (value) => send({ type: 'sync-inSync', value }),
       () => syncHandle?.rebuildLocal(bridge.dumpLocal(), syncClock()),
+      // No restart: a new worker would need a new epoch and a full resync while the table
+      // goes unreplicated; the node stops instead so the peer, in sync, takes over.
+      (err) => send({ type: 'fatal', message: `state sync worker failed: ${err.message}` }),
     );
   }
   send({ type: 'ready', tunName: loop.device.name, vnetHdrLen: loop.device.vnetHdrLen });
@@ -144,8 +147,9 @@ port.on('message', (m: ToDatapath) => {
         const h = syncHandle;
         const b = syncBridge;
         const r = syncRing;
-        void h.metrics().then((x) =>
-          send({ type: 'sync-report', id: m.id, report: { inSync: h.inSync, metrics: x.metrics, status: x.status, peers: x.peers, bridge: { ...b.counts }, ringDepth: r.depth, ringDrops: r.drops } }),
+        void h.metrics().then(
+          (x) => send({ type: 'sync-report', id: m.id, report: { inSync: h.inSync, metrics: x.metrics, status: x.status, peers: x.peers, bridge: { ...b.counts }, ringDepth: r.depth, ringDrops: r.drops } }),
+          (err: Error) => send({ type: 'sync-report', id: m.id, report: null, error: `state sync worker failed: ${err.message}` }),
         );
       }
       break;
