@@ -1,7 +1,8 @@
 /**
  * State sync, end to end in the namespace lab (issue 5): two nodes; new connections created
  * in the active node's (fwa) real conntrack table by the bench injector in its datapath
- * thread (node/datapath/sync-bridge.ts BenchInjector: track + commit, as a packet would),
+ * thread (bench/sync-injector.ts, preloaded into the nodes by bench/sync-inject-preload.ts:
+ * track + commit, as a packet would),
  * replicated by the real sync worker over the real multicast link, applied into the
  * standby's (fwb) real table. The lab's traffic generator tops out near 14k connections/s,
  * below what sync carries, so it cannot measure sync's rate.
@@ -25,6 +26,7 @@
 import { Lab, LAB_DIR } from '../cluster-tests/lab.js';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { sleep } from '../cluster-tests/exec.js';
 import {
   clearImpairment, ctCount, impairSyncLink, loadConntrackConfig, parseHistogram, pollUntil, syncStats,
@@ -98,7 +100,7 @@ async function status<T extends { id: number }>(lab: Lab, node: string, id: numb
     if (s?.id === id) return s;
     await sleep(20);
   }
-  throw new Error(`${node}: bench injector request ${id} not done within ${timeoutMs} ms (HAFW_SYNC_BENCH_INJECT honoured?)`);
+  throw new Error(`${node}: bench injector request ${id} not done within ${timeoutMs} ms (was the node started with bench/sync-inject-preload.js?)`);
 }
 
 interface Phase {
@@ -126,7 +128,11 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
   const results: BenchResult[] = [];
   await rm(INJECT_DIR, { recursive: true, force: true });
   await mkdir(INJECT_DIR, { recursive: true });
-  // Inherited by the nodes the lab spawns (and their threads).
+  // The injector is bench code, not the node's: the nodes the lab spawns preload it
+  // (`--import`, which reaches their datapath thread) and it reads the directory from the
+  // environment they inherit.
+  const nodeArgs = process.env.HAFW_NODE_ARGS;
+  process.env.HAFW_NODE_ARGS = [nodeArgs ?? '', '--import', fileURLToPath(new URL('./sync-inject-preload.js', import.meta.url))].join(' ').trim();
   process.env.HAFW_SYNC_BENCH_INJECT = INJECT_DIR;
   const lab = await Lab.up({ nodes: 2, extraConfig: () => loadConntrackConfig(1 << 20) });
   let ctd: ConntrackdPair | string = 'not started';
@@ -278,6 +284,8 @@ export async function runSyncBench(opts: { seconds?: number } = {}): Promise<Ben
     if (typeof ctd !== 'string') await ctd.stop();
     await Lab.down();
     delete process.env.HAFW_SYNC_BENCH_INJECT;
+    if (nodeArgs === undefined) delete process.env.HAFW_NODE_ARGS;
+    else process.env.HAFW_NODE_ARGS = nodeArgs;
     await rm(INJECT_DIR, { recursive: true, force: true });
   }
   return results;

@@ -21,6 +21,7 @@ import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
 import { ConntrackGc } from './ct-gc.js';
+import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
 import { LocalAddresses, type PlainAddress } from './local-addresses.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../sync-protocol/index.js';
@@ -74,6 +75,8 @@ if (data.sync && ct) {
 }
 // After the sync bridge: a Destroy event is announced (with its binding) before the port is released.
 if (ct && nat) nat.attach(ct);
+// Whatever a preloaded module registered (nothing in a node; the sync bench's injector).
+if (ct) runDatapathExtensions({ ct, bridge: syncBridge });
 // Expiry while no packets flow (Linux's gc worker); a packet batch also sweeps, on the same cursor.
 const bridgeForGc = syncBridge;
 const ctGc = ct ? new ConntrackGc(ct, new Float64Array(data.counters), datapathClock, undefined, bridgeForGc && (() => bridgeForGc.ringRoom)) : undefined;

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConnTracker, CtStatus } from '../conntrack/index.js';
-import { EventKind, EventRing } from '../../sync-protocol/index.js';
-import { BenchInjector, SyncBridge } from './sync-bridge.js';
+import { ConnTracker, CtStatus } from '../node/conntrack/index.js';
+import { EventKind, EventRing } from '../sync-protocol/index.js';
+import { SyncBridge } from '../node/datapath/sync-bridge.js';
+import { runDatapathExtensions } from '../node/datapath/extensions.js';
+import { BenchInjector } from './sync-injector.js';
 
 async function statusOf(file: string, id: number, ms: number): Promise<Record<string, number>> {
   const end = Date.now() + ms;
@@ -20,7 +22,7 @@ async function statusOf(file: string, id: number, ms: number): Promise<Record<st
   throw new Error('no status');
 }
 
-describe('sync bench injector (HAFW_SYNC_BENCH_INJECT)', function () {
+describe('sync bench injector (bench only, preloaded into the datapath thread)', function () {
   this.timeout(10000);
 
   it('creates local connections in the real table whose events reach the ring, paced by the ring room', async () => {
@@ -61,6 +63,31 @@ describe('sync bench injector (HAFW_SYNC_BENCH_INJECT)', function () {
       assert.equal(local, 3000, 'local entries, not replicas');
       assert.equal(bridge.local, false, 'events after the run are not taken as local traffic');
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node\'s sync bridge ignores HAFW_SYNC_BENCH_INJECT; the bench preload starts the injector through the datapath\'s extension seam', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-inject-'));
+    const saved = process.env.HAFW_SYNC_BENCH_INJECT;
+    process.env.HAFW_SYNC_BENCH_INJECT = dir;
+    try {
+      writeFileSync(path.join(dir, `${process.pid}.json`), JSON.stringify({ id: 7, count: 100, rate: 0, sport: 5353 }));
+      const ct = new ConnTracker({ maxEntries: 1024 });
+      const bridge = new SyncBridge(ct, new EventRing(4096)); // the injector keeps 1024 slots free
+      ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
+      // The injector polls every 50 ms: four polls' time without one connection made.
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(ct.count(), 0, 'production code does not read the variable');
+      // What the bench does: the preload registers, the datapath thread runs the extensions.
+      await import('./sync-inject-preload.js');
+      runDatapathExtensions({ ct, bridge });
+      const st = await statusOf(path.join(dir, `${process.pid}.status.json`), 7, 2000);
+      assert.equal(st.injected, 100);
+      assert.equal(ct.count(), 100);
+    } finally {
+      if (saved === undefined) delete process.env.HAFW_SYNC_BENCH_INJECT;
+      else process.env.HAFW_SYNC_BENCH_INJECT = saved;
       rmSync(dir, { recursive: true, force: true });
     }
   });
