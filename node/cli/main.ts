@@ -4,6 +4,7 @@
  * in a script does not pay for the node's HTTP server, logger and lab code.
  */
 import { UsageError, type Command } from './args.js';
+import { exitQuietlyOnClosedOutput } from './closed-output.js';
 
 interface Entry {
   name: string;
@@ -63,6 +64,7 @@ function exitWhenDone(cmd: Command): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedOutput();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(topUsage());
