@@ -15,7 +15,7 @@ import { FilterStage } from './filter-stage.js';
 import { DefragStage } from './defrag-stage.js';
 import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
-import { RulesetEngine } from '../ruleset/index.js';
+import { NO_LIMITS, RulesetEngine } from '../ruleset/index.js';
 import { ConnTracker, runCtOp, CtQueryError } from '../conntrack/index.js';
 import { datapathClock } from './clock.js';
 import { Sniffer } from './sniffer.js';
@@ -32,7 +32,9 @@ const data = workerData as DatapathWorkerData;
 const port = parentPort!;
 const send = (m: FromDatapath): void => port.postMessage(m);
 
-const engine = new RulesetEngine({ clock: datapathClock });
+// No caps here: this copy only ever loads what the control thread's engine accepted under
+// the node's caps, and must never refuse it (ruleset/limits.ts).
+const engine = new RulesetEngine({ clock: datapathClock, limits: NO_LIMITS });
 const routes = new RouteInterfaces();
 const ct = data.conntrack
   ? new ConnTracker({

@@ -30,6 +30,7 @@ import { Draft, commitElements, elementsAfter, positions, rulePositions } from '
 import type { PendingElems } from './transaction.js';
 import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
+import { DEFAULT_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 
 export interface EngineOptions {
   registry?: Registry;
@@ -38,6 +39,8 @@ export interface EngineOptions {
   log?: LogSink;
   /** Clock for element timeouts, in ms; must be the clock the datapath puts in ctx.nowMs. */
   clock?: () => number;
+  /** Caps on a ruleset's size and cost (default DEFAULT_LIMITS; fields left out keep theirs). */
+  limits?: Partial<RulesetLimits>;
 }
 
 export interface ChangeEvent {
@@ -58,6 +61,7 @@ export class RulesetEngine extends EventEmitter {
   readonly ifnames: InterfaceNames;
   private readonly logSink: LogSink;
   private readonly clock: () => number;
+  readonly limits: Readonly<RulesetLimits>;
   private state = new RulesetState();
   private gen = 0;
   private current: CompiledRuleset;
@@ -77,6 +81,7 @@ export class RulesetEngine extends EventEmitter {
     this.ifnames = opts.ifnames ?? new InterfaceNames();
     this.logSink = opts.log ?? (() => undefined);
     this.clock = opts.clock ?? Date.now;
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells);
   }
 
@@ -97,9 +102,14 @@ export class RulesetEngine extends EventEmitter {
   /** Text (nft syntax) or JSON (object or text) -> commands, with positions. */
   parse(input: string | RulesetJson | object, file = '<input>'): Command[] {
     if (typeof input === 'string') {
+      // Before reading a character of it: the cost of what follows grows with the size.
+      const max = this.limits.maxBytes;
+      if (input.length > max / 3 && Buffer.byteLength(input, 'utf8') > max) {
+        throw RulesetError.at(file, { line: 1, col: 1 }, `ruleset text is ${Buffer.byteLength(input, 'utf8')} bytes, more than ruleset.maxBytes (${formatBytes(max)}); nothing was read or changed`);
+      }
       const trimmed = input.trimStart();
       if (trimmed.startsWith('{')) return jsonToCommands(parseJsonWithPositions(input, file), file);
-      return parseText(this.registry, input, file, (family, table, name) => this.state.table(family, table)?.sets.get(name)?.json);
+      return parseText(this.registry, input, file, (family, table, name) => this.state.table(family, table)?.sets.get(name)?.json, this.limits.maxExpandedTokens);
     }
     return jsonToCommands(input, file);
   }
@@ -130,6 +140,7 @@ export class RulesetEngine extends EventEmitter {
     const draft = new Draft(this.state, errors, now);
     for (const c of cmds) draft.apply(c);
     errors.throwIfAny();
+    this.checkElementCount(draft, errors);
     const enc = { ifnames: this.ifnames };
     validateDraft(draft, this.registry, enc);
     errors.throwIfAny();
@@ -272,6 +283,41 @@ export class RulesetEngine extends EventEmitter {
   }
 
   /**
+   * Refuses a batch that would leave more elements in the named sets than
+   * limits.maxElements, before validation or set building (the costly part) look at them.
+   * O(sets + elements this batch adds).
+   */
+  private checkElementCount(draft: Draft, errors: ErrorList): void {
+    const max = this.limits.maxElements;
+    if (max === Number.POSITIVE_INFINITY) return;
+    let total = 0;
+    let biggest: SetState | undefined;
+    let biggestCount = -1;
+    for (const t of draft.tables.values()) {
+      for (const s of t.sets.values()) {
+        const p = draft.pending.get(s);
+        let n: number;
+        if (p === undefined) n = s.elems.size;
+        else if (p.flushed) n = p.adds.size;
+        else {
+          n = s.elems.size - p.dels.size;
+          for (const k of p.adds.keys()) if (!s.elems.has(k) || p.dels.has(k)) n++;
+        }
+        total += n;
+        // Name the largest set this batch touched: that is where the operator looks.
+        if (p !== undefined && n > biggestCount) {
+          biggest = s;
+          biggestCount = n;
+        }
+      }
+    }
+    if (total <= max) return;
+    const where = biggest ? `set '${biggest.json.name}' (${biggestCount} elements): ` : '';
+    errors.add(biggest ? positions.get(biggest) : undefined, `${where}the ruleset would hold ${total} set elements, more than ruleset.maxElements (${max}); nothing was changed`);
+    errors.throwIfAny();
+  }
+
+  /**
    * Element changes of a hash-structured set as an in-place update to run at commit:
    * O(changes), not O(set size). Undefined when the change needs a rebuild (a range).
    */
@@ -376,6 +422,13 @@ export class RulesetEngine extends EventEmitter {
 
   counts(): { tables: number; chains: number; rules: number; sets: number } {
     return this.state.counts();
+  }
+
+  /** Elements in all named sets and maps (what limits.maxElements caps); O(sets). */
+  elementCount(): number {
+    let n = 0;
+    for (const t of this.state.tables.values()) for (const s of t.sets.values()) n += s.elems.size;
+    return n;
   }
 }
 

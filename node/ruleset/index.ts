@@ -7,6 +7,7 @@ export { RulesetError, type ErrorItem, type Pos } from './errors.js';
 export { ClassifyContext, Hook, Verdict, RejectKind, IcmpxCode, type LogSink } from './context.js';
 export { InterfaceNames } from './interface-names.js';
 export { RulesetEngine, type EngineOptions, type ChangeEvent, type CommitResult } from './engine.js';
+export { DEFAULT_LIMITS, NO_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 export { CompiledRuleset } from './compiled-ruleset.js';
 export type { Change } from './transaction.js';
 export { checkRuleset, convertRuleset, type CheckResult } from './check.js';

@@ -24,6 +24,8 @@ import { PRIORITY_NAMES } from './priorities.js';
 interface Frame {
   toks: Token[];
   i: number;
+  /** The `$name` token this expansion replaces (for errors). */
+  use: Token;
 }
 
 export class Parser implements TextReader {
@@ -32,9 +34,19 @@ export class Parser implements TextReader {
   /** Variable expansions in progress, innermost last (empty: reading the text itself). */
   private readonly stack: Frame[] = [];
   private readonly defines = new Map<string, Token[]>();
+  /** Define values whose braces balance and never close more than they opened. */
+  private readonly balanced = new WeakSet<Token[]>();
   /** Sets declared so far in this text ("family table name"), for element commands. */
   private readonly declared = new Map<string, SetJ>();
-  private expanding = 0;
+  /**
+   * Tokens replayed by variable expansions so far. A define's value is stored expanded, so
+   * `define a1 = { $a0, $a0 }` copies a0 twice: nested defines double at each level, and
+   * thirty levels of a one-kilobyte file would make a billion tokens. Counting tokens, not
+   * expansions, bounds that work (and its memory) linearly.
+   */
+  private expandedTokens = 0;
+  /** Cap on expandedTokens (RulesetLimits.maxExpandedTokens). */
+  maxExpandedTokens = Number.POSITIVE_INFINITY;
 
   constructor(readonly registry: Registry, text: string, readonly file = '<input>') {
     this.lex = new Lexer(text, file);
@@ -62,10 +74,12 @@ export class Parser implements TextReader {
         // `$name`: replay the define's tokens in its place
         const v = this.defines.get(t.text.slice(1));
         if (!v) this.error(`undefined variable '${t.text}'`, t);
-        if (++this.expanding > 10000) this.error('variable expansion too deep', t);
+        // Counted before the copy is made, so the doubling that would cross the cap never runs.
+        this.expandedTokens += v.length;
+        if (this.expandedTokens > this.maxExpandedTokens) this.expansionTooLarge(t);
         if (f !== undefined) f.i++;
         else this.lex.advance();
-        this.stack.push({ toks: v, i: 0 });
+        this.stack.push({ toks: v, i: 0, use: t });
         continue;
       }
       return t;
@@ -79,6 +93,15 @@ export class Parser implements TextReader {
       else this.lex.advance();
     }
     return t;
+  }
+
+  /** Points at the `$name` written in the text (the outermost expansion), not inside a define. */
+  private expansionTooLarge(t: Token): never {
+    const use = this.stack.length > 0 ? this.stack[0]!.use : t;
+    return this.error(
+      `variable expansion too large: ${use.text} makes the ruleset expand to more than ${this.maxExpandedTokens} tokens (ruleset.maxExpandedTokens; nested defines multiply)`,
+      use,
+    );
   }
 
   error(message: string, tok?: Token): never {
@@ -191,19 +214,36 @@ export class Parser implements TextReader {
   private define(): void {
     const name = this.expectWord();
     this.expectPunct('=');
-    const toks: Token[] = [];
+    let toks: Token[] = [];
     let depth = 0;
+    let minDepth = 0;
     for (;;) {
+      // `$name` of a balanced define, read from the text: copied whole (native concat), not
+      // token by token. Equivalent, since such a value neither ends this define nor changes
+      // its depth; and it keeps refusing a define bomb well inside its time budget.
+      if (this.stack.length === 0) {
+        const raw = this.lex.peekAt(0);
+        const v = raw.kind === Tok.Word && raw.text.charCodeAt(0) === 36 ? this.defines.get(raw.text.slice(1)) : undefined;
+        if (v !== undefined && this.balanced.has(v)) {
+          this.expandedTokens += v.length;
+          if (this.expandedTokens > this.maxExpandedTokens) this.expansionTooLarge(raw);
+          this.lex.advance();
+          toks = toks.concat(v);
+          continue;
+        }
+      }
       const t = this.peek();
       if (t.kind === Tok.Eof) break;
       if (depth === 0 && (t.kind === Tok.Eol || (t.kind === Tok.Punct && t.text === ';'))) break;
       if (t.kind === Tok.Punct && t.text === '{') depth++;
-      if (t.kind === Tok.Punct && t.text === '}') depth--;
+      if (t.kind === Tok.Punct && t.text === '}') minDepth = Math.min(minDepth, --depth);
       toks.push(this.next());
     }
     if (toks.length === 0) this.error(`define ${name.text} has no value`, name);
+    if (depth === 0 && minDepth === 0) this.balanced.add(toks);
     this.defines.set(name.text, toks);
   }
+
 
   private familyAndName(): { family: Family; name: Token } {
     const a = this.expectWord();
@@ -839,8 +879,9 @@ export function positionOf(t: Token): Pos {
 }
 
 /** Parses a whole text into commands. Throws RulesetError with file:line:col. */
-export function parseText(registry: Registry, text: string, file = '<input>', setDecl?: Parser['setDecl']): Command[] {
+export function parseText(registry: Registry, text: string, file = '<input>', setDecl?: Parser['setDecl'], maxExpandedTokens = Number.POSITIVE_INFINITY): Command[] {
   const p = new Parser(registry, text, file);
   p.setDecl = setDecl;
+  p.maxExpandedTokens = maxExpandedTokens;
   return p.parse();
 }

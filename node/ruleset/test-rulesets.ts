@@ -72,3 +72,11 @@ table ip6 raw6 {
   }
 }
 `;
+
+/** The issue's bomb: 30 levels of `define aN = { $aN-1, $aN-1 }`, under 1 KB, 2^31 tokens if expanded. */
+export function defineBomb(levels = 30): string {
+  const lines = ['define a0 = { 1, 1 }'];
+  for (let i = 1; i <= levels; i++) lines.push(`define a${i} = { $a${i - 1}, $a${i - 1} }`);
+  lines.push(`table inet t { set s { type inet_service; elements = $a${levels} } }`);
+  return lines.join('\n') + '\n';
+}
