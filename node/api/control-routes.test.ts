@@ -45,7 +45,7 @@ async function harness(token?: string): Promise<Harness> {
       },
     },
   };
-  h.app = await buildApp(view, pino({ level: 'silent' }), token);
+  h.app = await buildApp(view, pino({ level: 'silent' }), { token });
   return h;
 }
 

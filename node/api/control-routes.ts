@@ -10,6 +10,7 @@ import { CtQueryError, DEFAULT_LIMIT, checkFilter, protoNumber, type CtFilter, t
 import { parseTypes, type EventBus } from './event-bus.js';
 import type { ClusterInfo } from './cluster-view.js';
 import type { DrillReport } from '../ha/api-drill.js';
+import type { StreamLimit } from './stream-limit.js';
 
 export interface ControlView {
   /** Runs a connection-table operation in the datapath thread; absent: conntrack routes answer 404. */
@@ -59,10 +60,11 @@ export function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
 const KEEPALIVE_MS = 15000;
 
 /** GET /v1/events on the node-wide bus (replaces the ruleset-only stream; same `ruleset` events). */
-export function eventsHandler(view: ControlView, streams: Set<ServerResponse>): RouteHandlerMethod {
+export function eventsHandler(view: ControlView, streams: Set<ServerResponse>, limit: StreamLimit): RouteHandlerMethod {
   return (req, reply) => {
     const bus = view.events!;
     const types = parseTypes((req.query as { types?: string }).types);
+    if (!limit.admit(reply)) return reply;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -79,6 +81,7 @@ export function eventsHandler(view: ControlView, streams: Set<ServerResponse>): 
       off();
       clearInterval(keepalive);
       streams.delete(res);
+      limit.release();
     });
   };
 }

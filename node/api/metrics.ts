@@ -11,8 +11,10 @@ export interface MetricsSource {
   datapathCounters(): Record<string, number>;
   /** VRRP state and counters; undefined when the node runs no VRRP. */
   vrrp?(): { state: string; priority: number; inSync: boolean; counters: Record<string, number> } | undefined;
-  /** Ruleset generation and size. */
-  ruleset?(): { generation: number; rules: number };
+  /** Ruleset generation and size (elements: in all named sets, the figure ruleset.maxElements caps). */
+  ruleset?(): { generation: number; rules: number; elements?: number };
+  /** Event streams per listener ('socket', 'management'): open now, refused at the cap, the cap. */
+  eventStreams?(): { listener: string; open: number; refused: number; max: number }[];
   /** Cluster ruleset distribution (undefined when off). */
   rulesetDist?(): RulesetDistMetricsSource | undefined;
 }
@@ -233,6 +235,45 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       registers: [registry],
       collect() {
         this.set(rs().rules);
+      },
+    });
+    new Gauge({
+      name: 'hafw_ruleset_set_elements',
+      help: 'Elements in all named sets and maps of the running ruleset (capped by ruleset.maxElements)',
+      registers: [registry],
+      collect() {
+        this.set(rs().elements ?? 0);
+      },
+    });
+  }
+  if (src.eventStreams) {
+    const streams = src.eventStreams;
+    new Gauge({
+      name: 'hafw_api_event_streams',
+      help: 'GET /v1/events streams open now, per listener (socket, management)',
+      labelNames: ['listener'],
+      registers: [registry],
+      collect() {
+        for (const s of streams()) this.set({ listener: s.listener }, s.open);
+      },
+    });
+    new Gauge({
+      name: 'hafw_api_event_streams_max',
+      help: 'The cap on concurrent event streams per listener (api.maxEventStreams)',
+      labelNames: ['listener'],
+      registers: [registry],
+      collect() {
+        for (const s of streams()) this.set({ listener: s.listener }, s.max);
+      },
+    });
+    new Counter({
+      name: 'hafw_api_event_streams_refused_total',
+      help: 'Event streams refused with 503 because the listener already served api.maxEventStreams',
+      labelNames: ['listener'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of streams()) this.inc({ listener: s.listener }, s.refused);
       },
     });
   }

@@ -26,6 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { describeModules } from '../ruleset/schema.js';
 import type { ChangeEvent, ErrorItem } from '../ruleset/index.js';
+import { StreamLimit } from './stream-limit.js';
 
 export interface RulesetTxResult {
   generation: number;
@@ -150,7 +151,7 @@ function sendApiError(reply: { code(n: number): { send(b: unknown): unknown } },
 const KEEPALIVE_MS = 15000;
 
 /** `eventStream: false` when the node-wide event bus serves GET /v1/events instead. */
-export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | undefined, opts: { eventStream?: boolean } = {}): void {
+export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | undefined, opts: { eventStream?: boolean; streamLimit?: StreamLimit } = {}): void {
   app.get('/v1/schema', async (req, reply) => {
     const name = (req.query as { name?: string }).name;
     const mods = describeModules(name || undefined);
@@ -204,7 +205,9 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     streams.clear();
     done();
   });
+  const limit = opts.streamLimit ?? new StreamLimit();
   app.get('/v1/events', (req, reply) => {
+    if (!limit.admit(reply)) return reply;
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -221,6 +224,7 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
       off();
       clearInterval(keepalive);
       streams.delete(res);
+      limit.release();
     });
   });
 }

@@ -19,6 +19,7 @@ import type { ServerResponse } from 'node:http';
 import { routeSchema } from './schemas.js';
 import { registerControlRoutes, eventsHandler, type ControlView } from './control-routes.js';
 import type { EventBus } from './event-bus.js';
+import { StreamLimit } from './stream-limit.js';
 
 export interface NodeStatus {
   node: string;
@@ -72,15 +73,29 @@ export function errorPointer(context: string, v: ValidationItem): string {
   return p;
 }
 
-/** The node's routes on a fresh Fastify instance; with `token`, every route but health needs it. */
-export async function buildApp(view: NodeView, log: Logger, token?: string): Promise<FastifyInstance> {
+/** Who may call a listener and how much it serves. */
+export interface ListenerOptions {
+  /** Bearer token for every route but /v1/health (absent: none, the control socket). */
+  token?: string;
+  /** A second token that may only read GET /metrics (with `token` only). */
+  metricsToken?: string;
+  /** Concurrent event streams (default: a StreamLimit of DEFAULT_MAX_EVENT_STREAMS). */
+  streams?: StreamLimit;
+  /** Largest request body in bytes (Fastify's default, 1 MiB, when absent). */
+  bodyLimit?: number;
+}
+
+/** The node's routes on a fresh Fastify instance; with a token, every route but health needs it. */
+export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions = {}): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown fields are an error naming the field, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
+    ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
   });
-  if (token !== undefined) app.addHook('onRequest', bearerAuth(token));
+  if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken));
+  const streamLimit = o.streams ?? new StreamLimit();
   app.setErrorHandler((err: Error & { validation?: ValidationItem[]; validationContext?: string; statusCode?: number }, _req, reply) => {
     if (err.validation && err.validation.length > 0) {
       const v = err.validation[0]!;
@@ -132,15 +147,15 @@ export async function buildApp(view: NodeView, log: Logger, token?: string): Pro
   registerControlRoutes(app, control);
   // One GET /v1/events: the node-wide bus when there is one (it carries the same `ruleset`
   // events), else the rule engine's own ruleset-only stream.
-  registerRulesetRoutes(app, view.ruleset, { eventStream: !view.events });
-  if (view.events) app.get('/v1/events', eventsHandler(control, streams));
+  registerRulesetRoutes(app, view.ruleset, { eventStream: !view.events, streamLimit });
+  if (view.events) app.get('/v1/events', eventsHandler(control, streams, streamLimit));
   await app.ready();
   return app;
 }
 
 /** The local control socket: its file mode (0600, root) is the access control. */
-export async function startControlServer(view: NodeView, socketPath: string, log: Logger): Promise<FastifyInstance> {
-  const app = await buildApp(view, log);
+export async function startControlServer(view: NodeView, socketPath: string, log: Logger, opts: Omit<ListenerOptions, 'token' | 'metricsToken'> = {}): Promise<FastifyInstance> {
+  const app = await buildApp(view, log, opts);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.
   await unlink(socketPath).catch(() => undefined);
@@ -154,8 +169,8 @@ export async function startControlServer(view: NodeView, socketPath: string, log
  * control socket, each but /v1/health behind a bearer token — for automation, GUIs and
  * Prometheus (`authorization: {credentials_file: ...}` in its scrape config).
  */
-export async function startManagementServer(view: NodeView, host: string, port: number, token: string, log: Logger): Promise<FastifyInstance> {
-  const app = await buildApp(view, log, token);
+export async function startManagementServer(view: NodeView, host: string, port: number, opts: ListenerOptions & { token: string }, log: Logger): Promise<FastifyInstance> {
+  const app = await buildApp(view, log, opts);
   await app.listen({ host, port });
   return app;
 }

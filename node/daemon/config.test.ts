@@ -32,6 +32,37 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeout: 10\n'), /datapath\.fragments\.timeout: unknown setting/);
   });
 
+  it('refuses a YAML alias bomb (billion laughs) quickly, as a ConfigError with file:line', () => {
+    // Nine levels of ten aliases each: 10^9 values if expanded.
+    const lines = ['lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i < 10; i++) lines.push(`lol${i}: &lol${i} [${Array(10).fill(`*lol${i - 1}`).join(', ')}]`);
+    lines.push('node:', '  name: fwa');
+    const t0 = performance.now();
+    assert.throws(() => parseConfigText(lines.join('\n') + '\n', 'laughs.yaml'), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `a ConfigError, not ${(err as Error).constructor.name}`);
+      assert.equal(err.line, 2, 'the first alias');
+      assert.match(err.message, /^laughs\.yaml:2: .*YAML aliases: .*more than 100 alias copies/);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 1000);
+    // A few aliases are fine.
+    const c = parseConfigText('node:\n  name: fwa\nvrrp:\n  interface: lan\n  vrid: 1\n  vips:\n    - {interface: lan, address: 192.0.2.1/24}\n  track: &ifs [lan, wan]\nsniff:\n  interfaces: *ifs\n', 'ok.yaml');
+    assert.deepEqual(c.sniff?.interfaces, ['lan', 'wan']);
+  });
+
+  it('has caps on ruleset size and cost, event streams, and an optional metrics token', () => {
+    const d = parseConfigText('node:\n  name: fwa\n');
+    assert.deepEqual(d.ruleset.limits, { maxBytes: 1048576, maxElements: 65536, maxExpandedTokens: 262144 });
+    assert.equal(d.api.maxEventStreams, 32);
+    assert.equal(d.api.metricsTokenFile, undefined);
+    const c = parseConfigText('node:\n  name: fwa\nruleset:\n  maxBytes: 4194304\n  maxElements: 1000000\n  maxExpandedTokens: 5000000\napi:\n  listen: 127.0.0.1:8470\n  tokenFile: /etc/hafw/token\n  metricsTokenFile: /etc/hafw/metrics-token\n  maxEventStreams: 4\n');
+    assert.deepEqual(c.ruleset.limits, { maxBytes: 4194304, maxElements: 1000000, maxExpandedTokens: 5000000 });
+    assert.equal(c.api.metricsTokenFile, '/etc/hafw/metrics-token');
+    assert.equal(c.api.maxEventStreams, 4);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\nruleset:\n  maxBytes: 10\n', 'x.yaml'), /^Error: x\.yaml:4: ruleset\.maxBytes: expected an integer from 1024/);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\napi:\n  metricsTokenFile: /t\n', 'x.yaml'), /x\.yaml:4: api\.metricsTokenFile: only used with api\.listen/);
+  });
+
   it('rejects unknown settings instead of ignoring a typo', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  tunn: x\n'), /datapath\.tunn: unknown setting/);
   });

@@ -4,8 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument, LineCounter, isNode } from 'yaml';
+import { parseDocument, LineCounter, isNode, visit, type Document } from 'yaml';
 import { ConfigError, Reader } from './config-reader.js';
+import { DEFAULT_LIMITS, type RulesetLimits } from '../ruleset/limits.js';
+import { DEFAULT_MAX_EVENT_STREAMS } from '../api/stream-limit.js';
 
 /** `datapath.fragments`: limits of fragment reassembly (seconds, bytes, fragments). */
 export interface FragmentSettings {
@@ -42,6 +44,10 @@ export interface NodeConfig {
     listen?: { host: string; port: number };
     /** File holding the bearer token of the management listener. */
     tokenFile?: string;
+    /** File holding a second token that may only read GET /metrics (for Prometheus). */
+    metricsTokenFile?: string;
+    /** Concurrent GET /v1/events streams per listener; more are refused with 503. */
+    maxEventStreams: number;
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
@@ -57,6 +63,8 @@ export interface NodeConfig {
     file?: string;
     /** Cluster-wide versions and distribution (docs/ruleset-dist.md); absent: off. */
     dist?: RulesetDistSettings;
+    /** Caps on a ruleset's size and cost, whatever its way in (file, API, cluster version). */
+    limits: RulesetLimits;
   };
   conntrack: {
     enabled: boolean;
@@ -141,7 +149,7 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
   const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync']);
-  const rs = top.section('ruleset').onlyKeys(['file', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs']);
+  const rs = top.section('ruleset').onlyKeys(['file', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
@@ -151,7 +159,7 @@ export function readConfig(doc: unknown): NodeConfig {
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
-  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile']);
+  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
@@ -177,7 +185,14 @@ export function readConfig(doc: unknown): NodeConfig {
     },
     api: readApi(api),
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
-    ruleset: { file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined },
+    ruleset: {
+      file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined,
+      limits: {
+        maxBytes: rs.int('maxBytes', DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
+        maxElements: rs.int('maxElements', DEFAULT_LIMITS.maxElements, 0, 100_000_000),
+        maxExpandedTokens: rs.int('maxExpandedTokens', DEFAULT_LIMITS.maxExpandedTokens, 0, 1_000_000_000),
+      },
+    },
     conntrack: {
       enabled: ct.bool('enabled', true),
       maxEntries: ct.int('maxEntries', 262144, 1024, 16_777_216),
@@ -283,7 +298,7 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
 }
 
 function readApi(api: Reader): NodeConfig['api'] {
-  const out: NodeConfig['api'] = { socket: api.string('socket', 'auto') };
+  const out: NodeConfig['api'] = { socket: api.string('socket', 'auto'), maxEventStreams: api.int('maxEventStreams', DEFAULT_MAX_EVENT_STREAMS, 0, 10_000) };
   if (api.has('listen')) {
     const text = api.string('listen', undefined, /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8470 or [::1]:8470');
     const i = text.lastIndexOf(':');
@@ -292,6 +307,9 @@ function readApi(api: Reader): NodeConfig['api'] {
     out.listen = { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port };
     if (!api.has('tokenFile')) throw new ConfigError(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
     out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
+    if (api.has('metricsTokenFile')) out.metricsTokenFile = api.string('metricsTokenFile', undefined, /./, 'a file path');
+  } else if (api.has('metricsTokenFile')) {
+    throw new ConfigError(`${api.path}.metricsTokenFile`, 'only used with api.listen (the control socket needs no token)');
   }
   return out;
 }
@@ -308,6 +326,30 @@ function pathKeys(path: string): (string | number)[] {
   return keys;
 }
 
+/**
+ * Alias uses a config may expand. Each `*alias` copies its anchor's whole value, so nested
+ * ones multiply: ten lines of them ("billion laughs") would expand to 10^9 values. A node
+ * config needs few, if any.
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/** The document as plain data, with aliases expanded within MAX_YAML_ALIASES. */
+function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (err) {
+    // yaml throws a bare ReferenceError with no place: point at the first alias instead.
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.range) line = lineCounter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw new ConfigError('', `YAML aliases: ${(err as Error).message.toLowerCase()}; expanding them would take more than ${MAX_YAML_ALIASES} alias copies (nested aliases multiply)`, file, line);
+  }
+}
+
 /** Parses YAML text; errors carry file:line and the setting's path. Changes nothing. */
 export function parseConfigText(text: string, file = '<config>'): NodeConfig {
   const lineCounter = new LineCounter();
@@ -317,8 +359,9 @@ export function parseConfigText(text: string, file = '<config>'): NodeConfig {
     const pos = lineCounter.linePos(e.pos[0]);
     throw new ConfigError('', `YAML syntax: ${e.message.split('\n')[0]}`, file, pos.line);
   }
+  const js = toPlain(doc, lineCounter, file);
   try {
-    return readConfig(doc.toJS());
+    return readConfig(js);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Point at the offending node, or at its parent when the key is missing.

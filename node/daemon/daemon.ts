@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { DatapathThread, RedirectSteering, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
-import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
+import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
 import { SyncAloneGuard } from './sync-alone-guard.js';
 import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
@@ -27,10 +27,17 @@ export class NodeDaemon {
   private stopping?: Promise<void>;
   private vrrp?: VrrpService;
   private mgmt?: Awaited<ReturnType<typeof startManagementServer>>;
-  /** The control thread's copy of the rule engine: validates, lists, emits events. */
-  readonly rules = new RulesetEngine({ clock: datapathClock });
+  /**
+   * The control thread's copy of the rule engine: validates, lists, emits events. It holds
+   * the node's caps (ruleset.maxBytes ...): every ruleset, whatever its way in, is parsed
+   * and compiled here first, on the thread that runs VRRP.
+   */
+  readonly rules: RulesetEngine;
   /** The ruleset API: transactions go to `rules` first, then to the datapath thread; events follow. */
-  private readonly rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) }, async (text, file) => this.datapath?.loadRuleset(text, file));
+  private readonly rulesetApi: RulesetService;
+  /** Concurrent event streams, per listener (api.maxEventStreams). */
+  private readonly socketStreams: StreamLimit;
+  private readonly mgmtStreams: StreamLimit;
   /** Cluster-wide ruleset versions (ruleset.dist; needs sync). */
   rulesetCluster?: RulesetCluster;
   private routeTimer?: NodeJS.Timeout;
@@ -55,6 +62,10 @@ export class NodeDaemon {
     readonly log: Logger,
   ) {
     this.socketPath = resolveControlSocket(config.api.socket);
+    this.rules = new RulesetEngine({ clock: datapathClock, limits: config.ruleset.limits });
+    this.rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) }, async (text, file) => this.datapath?.loadRuleset(text, file));
+    this.socketStreams = new StreamLimit(config.api.maxEventStreams);
+    this.mgmtStreams = new StreamLimit(config.api.maxEventStreams);
   }
 
   async start(): Promise<void> {
@@ -136,8 +147,12 @@ export class NodeDaemon {
       nodeName: this.config.node.name,
       datapathCounters: () => this.datapath?.counters() ?? {},
       vrrp: this.config.vrrp ? () => this.vrrp?.status() : undefined,
-      ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules }),
+      ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules, elements: this.rules.elementCount() }),
       rulesetDist: () => this.rulesetCluster?.metrics(),
+      eventStreams: () => [
+        { listener: 'socket', open: this.socketStreams.open, refused: this.socketStreams.refused, max: this.socketStreams.max },
+        ...(this.config.api.listen ? [{ listener: 'management', open: this.mgmtStreams.open, refused: this.mgmtStreams.refused, max: this.mgmtStreams.max }] : []),
+      ],
     });
     const datapath = this.datapath;
     this.rulesetApi.onChange((ev) => this.events.publish('ruleset', { generation: ev.generation, changes: ev.changes }));
@@ -173,15 +188,18 @@ export class NodeDaemon {
         return r ? [r.metrics] : [];
       },
     };
-    this.api = await startControlServer(view, this.socketPath, this.log);
+    // A PUT /v1/ruleset body is the text as a JSON string (escapes can double it) and a
+    // JSON transaction is wordier than its text: room for both, and the engine checks the text.
+    const bodyLimit = Math.min(2 * this.config.ruleset.limits.maxBytes + 64 * 1024, 2 ** 31 - 1);
+    this.api = await startControlServer(view, this.socketPath, this.log, { streams: this.socketStreams, bodyLimit });
     if (this.config.api.listen) {
-      const token = (await readFile(this.config.api.tokenFile!, 'utf8').catch((e: Error) => {
-        throw new Error(`api.tokenFile ${this.config.api.tokenFile}: ${e.message}`);
-      })).trim();
-      if (token.length < 16) throw new Error(`api.tokenFile ${this.config.api.tokenFile}: the token must have at least 16 characters`);
+      const token = await readApiToken('api.tokenFile', this.config.api.tokenFile!);
+      const metricsFile = this.config.api.metricsTokenFile;
+      const metricsToken = metricsFile !== undefined ? await readApiToken('api.metricsTokenFile', metricsFile) : undefined;
+      if (metricsToken !== undefined && metricsToken === token) throw new Error(`api.metricsTokenFile ${metricsFile}: holds the same token as api.tokenFile; the metrics token must be a different one`);
       const { host, port } = this.config.api.listen;
-      this.mgmt = await startManagementServer(view, host, port, token, this.log);
-      this.log.info({ host, port }, 'management API listening (bearer token required)');
+      this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit }, this.log);
+      this.log.info({ host, port, metricsToken: metricsToken !== undefined }, 'management API listening (bearer token required)');
     }
     if (this.config.sync) {
       datapath.onInSync((v) => {
@@ -365,6 +383,15 @@ export class NodeDaemon {
     })().finally(() => this.resolveExited(exitCode));
     return this.stopping;
   }
+}
+
+/** A bearer token from its file (api.tokenFile, api.metricsTokenFile): trimmed, at least 16 characters. */
+async function readApiToken(setting: string, file: string): Promise<string> {
+  const token = (await readFile(file, 'utf8').catch((e: Error) => {
+    throw new Error(`${setting} ${file}: ${e.message}`);
+  })).trim();
+  if (token.length < 16) throw new Error(`${setting} ${file}: the token must have at least 16 characters`);
+  return token;
 }
 
 /** Boot epoch for the sync protocol: must grow on every start; quarter-seconds since 2024 fit its 32 bits for decades. */
