@@ -20,11 +20,6 @@ export const config: FuzzTarget = {
   about: 'node configuration: YAML syntax, every section and setting, error placement',
   text: true,
   maxBytes: 16384,
-  known: [{
-    slug: 'yaml-alias',
-    reason: 'YAML aliases in the config reader (an alias to an anchor not yet set escapes as a ReferenceError from yaml\'s toJS; alias expansion unbounded): fixed on the config-reader branch of issue 15',
-    matches: (f) => (f.kind === 'crash' && /alias/i.test(f.error?.message ?? '')) || (f.kind !== 'crash' && new TextDecoder().decode(f.input).includes('*')),
-  }],
   dictionary: ['&a', '*a', '<<: *a', '!!binary', '!!str', '!!int', '? ', '- ', ': ', '{', '}', '[', ']', '|', '>', '~', 'null', 'true', '0x10', '0o7', '.inf', '.nan',
     '---', '...', '%YAML 1.1', 'node:', 'datapath:', 'vrrp:', 'sync:', 'ruleset:', 'conntrack:', 'api:', 'sniff:', 'fragments:', 'vips:', 'timeouts:', 'peers:'],
   setup() {

@@ -338,7 +338,8 @@ function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown
   try {
     return doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
   } catch (err) {
-    // yaml throws a bare ReferenceError with no place: point at the first alias instead.
+    // yaml throws a bare ReferenceError with no place (too many copies, or an alias to an
+    // anchor not set yet): point at the first alias instead.
     let line: number | undefined;
     visit(doc, {
       Alias(_key, node) {
@@ -346,7 +347,11 @@ function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown
         return visit.BREAK;
       },
     });
-    throw new ConfigError('', `YAML aliases: ${(err as Error).message.toLowerCase()}; expanding them would take more than ${MAX_YAML_ALIASES} alias copies (nested aliases multiply)`, file, line);
+    const msg = (err as Error).message;
+    const problem = /excessive alias count/i.test(msg)
+      ? `YAML aliases: expanding them would take more than ${MAX_YAML_ALIASES} alias copies (nested aliases multiply)`
+      : `YAML aliases: ${msg}`;
+    throw new ConfigError('', problem, file, line);
   }
 }
 
