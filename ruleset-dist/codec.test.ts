@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { FrameError, ReplayGuard, decodeFrame, encodeFrame } from './codec.js';
-import { MSG_ANNOUNCE } from './messages.js';
+import { FrameError, ReplayGuard, STREAM_HEAD_BYTES, decodeFrame, decodeStreamFrame, decodeStreamHead, encodeFrame, encodeStreamFrame } from './codec.js';
+import { MSG_ANNOUNCE, MSG_FETCH_REQ } from './messages.js';
 
 const key = new Uint8Array(32).fill(7);
 
@@ -50,5 +50,38 @@ describe('ruleset-dist frame codec', () => {
     assert.equal(g.accept(1, 4, 999), false, 'previous boot');
     assert.equal(g.accept(1, 6, 1), true, 'restarted sender');
     assert.equal(g.accept(2, 1, 1), true, 'senders are independent');
+  });
+
+  it('stream frames: the head alone authenticates type, sender, sequence and length; every byte of head or body counts', () => {
+    const f = { type: MSG_FETCH_REQ, nodeId: 7, epoch: 3, seq: 9, payload: { version: 0, nonce: 'ab' } } as const;
+    const b = encodeStreamFrame(key, f);
+    assert.deepEqual(decodeStreamHead(key, b.subarray(0, STREAM_HEAD_BYTES)), { type: MSG_FETCH_REQ, nodeId: 7, epoch: 3, seq: 9, payloadBytes: b.length - STREAM_HEAD_BYTES - 32 });
+    assert.deepEqual(decodeStreamFrame(key, b), f);
+    for (const i of [4, 9, 13, 17, 21, 30, 55]) {
+      const c = Buffer.from(b);
+      c[i]! ^= 1;
+      assert.equal(reason(() => decodeStreamHead(key, c.subarray(0, STREAM_HEAD_BYTES))), 'auth', `head byte ${i}`);
+    }
+    for (const i of [STREAM_HEAD_BYTES, b.length - 1]) {
+      const c = Buffer.from(b);
+      c[i]! ^= 1;
+      assert.equal(reason(() => decodeStreamFrame(key, c)), 'auth', `body byte ${i}`);
+    }
+    assert.equal(reason(() => decodeStreamHead(new Uint8Array(32).fill(8), b.subarray(0, STREAM_HEAD_BYTES))), 'auth');
+    // A datagram frame is not a stream frame, nor the other way round.
+    assert.equal(reason(() => decodeStreamFrame(key, encodeFrame(key, f))), 'malformed');
+    assert.equal(reason(() => decodeFrame(key, b)), 'malformed');
+    assert.equal(reason(() => decodeStreamHead(key, b.subarray(0, 20))), 'malformed');
+  });
+
+  it('replay guard: fresh() tells what accept() would say and remembers nothing', () => {
+    const g = new ReplayGuard();
+    assert.equal(g.fresh(1, 5, 10), true);
+    assert.equal(g.fresh(1, 5, 10), true, 'not remembered');
+    g.accept(1, 5, 10);
+    assert.equal(g.fresh(1, 5, 10), false);
+    assert.equal(g.fresh(1, 5, 9), true);
+    assert.equal(g.fresh(1, 4, 99), false);
+    assert.equal(g.fresh(1, 6, 1), true);
   });
 });

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RulesetDistributor, NotWriterError, type DistEvent, type DistOptions } from './distributor.js';
-import { encodeFrame } from './codec.js';
-import { MSG_ANNOUNCE, MSG_UPDATE, type DistRole } from './messages.js';
+import { STREAM_HEAD_BYTES, encodeFrame, encodeStreamFrame } from './codec.js';
+import { MSG_ANNOUNCE, MSG_FETCH_REQ, MSG_UPDATE, type DistRole } from './messages.js';
 import { MemoryNet } from './testing/memory-transport.js';
 import { FakeStore } from './testing/fake-store.js';
 
@@ -75,13 +75,14 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     await a.dist.start();
     await b.dist.start();
     await waitFor('both ready', () => a.dist.isReady() && b.dist.isReady());
+    const fetchesBefore = b.dist.counters.fetches;
     const r = await a.dist.write(a.store.tx({ add: ['r2'] }), { add: ['r2'] }, 'transaction');
     assert.equal(r.version, 2);
     await waitFor('backup at version 2', () => b.dist.currentVersion() === 2);
     assert.deepEqual(b.store.lines, ['r1', 'r2']);
     assert.equal(b.dist.currentHash(), a.dist.currentHash());
     assert.equal(b.dist.counters.updatesApplied, 1);
-    assert.equal(b.dist.counters.fetches, 0, 'no full fetch needed');
+    assert.equal(b.dist.counters.fetches, fetchesBefore, 'no full fetch needed');
     assert.ok(b.events.some((e) => e.event === 'version' && e.version === 2 && e.via === 'update'));
     assert.deepEqual(b.dist.listHistory().map((h) => h.version), [1, 2]);
   });
@@ -143,6 +144,16 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     } finally {
       await removeStateDir(dir);
     }
+  });
+
+  it('a fetch request whose head claims more than 4 KiB is refused before its body is read, and counted', async () => {
+    const a = node('fwa', 'master', 'r1');
+    await a.dist.start();
+    const m = net.transport('10.0.0.50');
+    const big = encodeStreamFrame(key, { type: MSG_FETCH_REQ, nodeId: 50, epoch: 1, seq: 1, payload: { version: 0, nonce: 'x'.repeat(5000) } });
+    await assert.rejects(m.request('10.0.0.97', big, 500, { headBytes: STREAM_HEAD_BYTES, check: () => 0 }), /over the limit of 4096/);
+    assert.equal(a.dist.counters.dropped.oversize, 1);
+    assert.equal(a.dist.counters.fetchesServed, 0);
   });
 
   it('a node alone whose ruleset file changed while it was down runs the file as the next version', async () => {
@@ -232,7 +243,8 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     const b = node('fwb', 'backup', 'r1');
     await a.dist.start();
     await b.dist.start();
-    await waitFor('b hears a', () => b.dist.status().master === 'fwa');
+    // Ready: its fetch that proved a's version is over (it could otherwise bring version 2).
+    await waitFor('b hears a and is ready', () => b.dist.status().master === 'fwa' && b.dist.isReady());
     net.nodes.get('10.0.0.97')!.refuseFetch = true;
     const ops = { add: Array.from({ length: 30 }, (_, i) => `bulk-${i}`) };
     await a.dist.write(a.store.tx(ops), ops, 'bulk');

@@ -21,14 +21,17 @@
  * UPDATE or a local write.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { FrameError, ReplayGuard, decodeFrame, encodeFrame, type DropReason } from './codec.js';
+import {
+  FrameError, MAC_BYTES, MAX_FRAME_BYTES, MAX_REQUEST_BYTES, ReplayGuard, STREAM_HEAD_BYTES,
+  decodeFrame, decodeStreamFrame, decodeStreamHead, encodeFrame, encodeStreamFrame, type DropReason, type Frame,
+} from './codec.js';
 import { canonicalize, hashText } from './canonical.js';
 import { VersionHistory, type VersionEntry, type VersionMeta } from './history.js';
 import {
   MSG_ANNOUNCE, MSG_FETCH_REQ, MSG_FETCH_RESP, MSG_UPDATE, asAnnounce, asFetchRequest, asFetchResponse, asUpdate,
   type Announce, type DistRole, type FetchResponse, type MsgType, type Update,
 } from './messages.js';
-import type { DistTransport } from './transport.js';
+import type { DistTransport, StreamGate } from './transport.js';
 
 /** The node's ruleset, as the distributor needs it (node/ adapts its RulesetService). */
 export interface RulesetStore {
@@ -61,6 +64,8 @@ export interface DistOptions {
   /** Largest UPDATE datagram; bigger transactions travel by FETCH. */
   maxDatagramBytes?: number;
   fetchTimeoutMs?: number;
+  /** Largest fetch answer payload read (a ruleset text as JSON); bigger heads are refused unread. */
+  maxFetchBytes?: number;
   /** This node's VRRP role (standalone without VRRP). */
   role: () => DistRole;
   now?: () => number;
@@ -153,7 +158,7 @@ export class RulesetDistributor {
   private readonly readyListeners = new Set<(ready: boolean) => void>();
   readonly counters: DistCounters = {
     announcesSent: 0, announcesReceived: 0, updatesSent: 0, updatesApplied: 0, fetchesServed: 0, fetches: 0, fetchFailures: 0, driftDetected: 0, repairs: 0,
-    dropped: { malformed: 0, auth: 0, replay: 0, own: 0 },
+    dropped: { malformed: 0, auth: 0, replay: 0, own: 0, oversize: 0 },
   };
 
   constructor(
@@ -163,7 +168,7 @@ export class RulesetDistributor {
     private readonly log: DistLog,
   ) {
     this.o = {
-      historySize: 20, announceIntervalMs: 1000, startupGraceMs: 3000, driftGraceMs: 5000, repairDrift: true, maxDatagramBytes: 1400, fetchTimeoutMs: 3000,
+      historySize: 20, announceIntervalMs: 1000, startupGraceMs: 3000, driftGraceMs: 5000, repairDrift: true, maxDatagramBytes: 1400, fetchTimeoutMs: 3000, maxFetchBytes: MAX_FRAME_BYTES,
       now: Date.now,
       ...opts,
     };
@@ -214,7 +219,7 @@ export class RulesetDistributor {
     }
     this.log.info({ version: this.version, hash: this.hash.slice(0, 12) }, 'ruleset-dist: running version');
     this.transport.onDatagram((b, from) => this.onDatagram(b, from));
-    this.transport.serve((b, from) => this.onFetchRequest(b, from));
+    this.transport.serve((b, from) => this.onFetchRequest(b, from), this.requestGate);
     this.announce();
     this.timer = setInterval(() => this.tick(), this.o.announceIntervalMs);
     this.timer.unref?.();
@@ -370,9 +375,34 @@ export class RulesetDistributor {
     this.hash = hashText(text);
   }
 
-  private frame(type: MsgType, payload: unknown): Buffer {
+  private frame(type: MsgType, payload: unknown, stream = false): Buffer {
     this.seq = (this.seq + 1) >>> 0;
-    return encodeFrame(this.o.key, { type, nodeId: this.o.nodeId, epoch: this.o.epoch, seq: this.seq, payload });
+    const f: Frame = { type, nodeId: this.o.nodeId, epoch: this.o.epoch, seq: this.seq, payload };
+    return stream ? encodeStreamFrame(this.o.key, f) : encodeFrame(this.o.key, f);
+  }
+
+  /** Fetch requests: a head with our key, fresh, and a body of at most MAX_REQUEST_BYTES. */
+  private readonly requestGate: StreamGate = { headBytes: STREAM_HEAD_BYTES, check: (head) => this.checkHead(head, MSG_FETCH_REQ, MAX_REQUEST_BYTES) };
+  /** Fetch answers: the same, up to `maxFetchBytes`. */
+  private readonly answerGate: StreamGate = { headBytes: STREAM_HEAD_BYTES, check: (head) => this.checkHead(head, MSG_FETCH_RESP, this.o.maxFetchBytes) };
+
+  /**
+   * Runs before the transport reads a body: authenticates the head, then refuses the wrong
+   * type, a body over `max`, our own id and an (epoch, sequence) already seen, each counted.
+   * Returns the bytes still to read (payload and final HMAC).
+   */
+  private checkHead(head: Uint8Array, type: MsgType, max: number): number {
+    try {
+      const h = decodeStreamHead(this.o.key, head);
+      if (h.type !== type) throw new FrameError('malformed', `unexpected message type ${h.type}`);
+      if (h.payloadBytes > max) throw new FrameError('oversize', `payload of ${h.payloadBytes} bytes is over the limit of ${max}`);
+      if (h.nodeId === this.o.nodeId) throw new FrameError('own', 'our own node id');
+      if (!this.tcpGuard.fresh(h.nodeId, h.epoch, h.seq)) throw new FrameError('replay', 'sequence already seen');
+      return h.payloadBytes + MAC_BYTES;
+    } catch (err) {
+      this.drop(err instanceof FrameError ? err.reason : 'malformed');
+      throw err;
+    }
   }
 
   private announce(): void {
@@ -399,9 +429,9 @@ export class RulesetDistributor {
     this.counters.dropped[reason]++;
   }
 
-  private accept(bytes: Uint8Array, guard: ReplayGuard): ReturnType<typeof decodeFrame> | undefined {
+  private accept(bytes: Uint8Array, guard: ReplayGuard, stream = false): Frame | undefined {
     try {
-      const f = decodeFrame(this.o.key, bytes);
+      const f = stream ? decodeStreamFrame(this.o.key, bytes) : decodeFrame(this.o.key, bytes);
       if (f.nodeId === this.o.nodeId) return void this.drop('own');
       if (!guard.accept(f.nodeId, f.epoch, f.seq)) return void this.drop('replay');
       return f;
@@ -465,7 +495,7 @@ export class RulesetDistributor {
   }
 
   private async onFetchRequest(bytes: Uint8Array, _from: string): Promise<Uint8Array | undefined> {
-    const f = this.accept(bytes, this.tcpGuard);
+    const f = this.accept(bytes, this.tcpGuard, true);
     if (!f) return undefined;
     const req = f.type === MSG_FETCH_REQ ? asFetchRequest(f.payload) : undefined;
     if (!req) return void this.drop('malformed');
@@ -474,7 +504,7 @@ export class RulesetDistributor {
     const resp: FetchResponse = e
       ? { nonce: req.nonce, version: e.version, hash: e.hash, text: e.text, origin: e.origin, summary: e.summary, time: e.time }
       : { nonce: req.nonce, error: `version ${req.version} is not in this node's history` };
-    return this.frame(MSG_FETCH_RESP, resp);
+    return this.frame(MSG_FETCH_RESP, resp, true);
   }
 
   /** Fetches `version` (0: the peer's current) from `peer` and runs it; one fetch at a time. */
@@ -485,8 +515,8 @@ export class RulesetDistributor {
     this.counters.fetches++;
     try {
       const nonce = randomBytes(12).toString('hex');
-      const answer = await this.transport.request(peer.address, this.frame(MSG_FETCH_REQ, { version, nonce }), this.o.fetchTimeoutMs);
-      const f = this.accept(answer, this.tcpGuard);
+      const answer = await this.transport.request(peer.address, this.frame(MSG_FETCH_REQ, { version, nonce }, true), this.o.fetchTimeoutMs, this.answerGate);
+      const f = this.accept(answer, this.tcpGuard, true);
       const r = f && f.type === MSG_FETCH_RESP ? asFetchResponse(f.payload) : undefined;
       if (!r || r.nonce !== nonce) throw new Error('invalid or unauthenticated answer');
       if (r.error) throw new Error(r.error);

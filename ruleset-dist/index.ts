@@ -9,7 +9,10 @@ export {
 } from './distributor.js';
 export { VersionHistory, type VersionEntry, type VersionMeta } from './history.js';
 export { canonicalize, hashText } from './canonical.js';
-export { encodeFrame, decodeFrame, ReplayGuard, FrameError, type Frame, type DropReason } from './codec.js';
+export {
+  encodeFrame, decodeFrame, encodeStreamFrame, decodeStreamFrame, decodeStreamHead, ReplayGuard, FrameError, STREAM_HEAD_BYTES,
+  type Frame, type StreamHead, type DropReason,
+} from './codec.js';
 export { type DistRole, type Announce, type Update } from './messages.js';
-export { type DistTransport } from './transport.js';
+export { type DistTransport, type StreamGate, type FetchServerCounters } from './transport.js';
 export { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';

@@ -1,9 +1,54 @@
 import assert from 'node:assert/strict';
-import { UdpTcpTransport } from './udp-transport.js';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';
 import { RulesetDistributor } from './distributor.js';
 import { FakeStore } from './testing/fake-store.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** A standalone node serving fetches on 127.0.0.1 (unicast, no peer listening). */
+async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const t = await UdpTcpTransport.open({ address: '127.0.0.1', port, peers: ['127.0.0.3'], ...opts });
+  const dist = new RulesetDistributor({ nodeId: 1, name: 'fwa', epoch: 1, key: new Uint8Array(32).fill(5), role: () => 'standalone', startupGraceMs: 0 }, new FakeStore('r1'), t, quiet);
+  await dist.start();
+  return { port, t, dist };
+}
+
+/**
+ * The attacker runs in its own process, so that only the server's memory is measured:
+ * `conns` connections each write 64 MiB (1 MiB at a time, following backpressure) that
+ * begin like a message but carry no valid HMAC: even ones a length prefix just under
+ * 64 MiB (a server trusting a length buffers it all), odd ones a stream head ("HRS1")
+ * claiming 64 MiB with a zero HMAC. Prints the bytes each connection got written.
+ */
+const ATTACKER = `
+const net = require('node:net');
+const [port, conns] = process.argv.slice(1).map(Number);
+const chunk = Buffer.alloc(1 << 20, 0x41);
+const results = [];
+let left = conns;
+for (let i = 0; i < conns; i++) {
+  const s = net.connect({ host: '127.0.0.1', port });
+  let sent = 0;
+  const done = () => { if (results[i] === undefined) { results[i] = sent; s.destroy(); if (--left === 0) console.log(JSON.stringify(results)); } };
+  s.on('error', done);
+  s.on('close', done);
+  s.on('connect', () => {
+    const head = Buffer.alloc(56);
+    if (i % 2 === 0) head.writeUInt32BE(64 * 1024 * 1024 - 8, 0);
+    else { head.write('HRS1', 0); head.writeUInt8(3, 4); head.writeUInt32BE(64 * 1024 * 1024 - 200, 20); }
+    s.write(head);
+    const more = () => {
+      while (sent < 64) { sent++; if (!s.write(chunk)) return void s.once('drain', more); }
+      s.end();
+    };
+    more();
+  });
+}
+setTimeout(() => process.exit(2), 60000).unref();
+`;
 
 describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
   it('announces, pushes an UPDATE and serves a FETCH of a text bigger than a datagram', async () => {
@@ -39,6 +84,84 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  it('8 connections each sending 64 MiB without the key add < 20 MB RSS, and each is closed after its head', async () => {
+    const { port, t, dist } = await fetchServer();
+    try {
+      const before = process.memoryUsage().rss;
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+      const child = spawn(process.execPath, ['-e', ATTACKER, String(port), '8'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on('exit', r));
+      clearInterval(sampler);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      assert.equal(code, 0, 'the attacker finished');
+      const sentMiB = JSON.parse(out) as number[];
+      const added = (peak - before) / 1e6;
+      assert.ok(added < 20, `RSS grew by ${added.toFixed(1)} MB (attacker wrote ${sentMiB.join(', ')} MiB)`);
+      assert.equal(t.serverCounters.refusedHead, 8, 'every connection closed after its head');
+      assert.equal(dist.counters.dropped.malformed + dist.counters.dropped.auth, 8);
+    } finally {
+      await dist.stop();
+    }
+  });
+
+  it('a connection trickling bytes is closed at its absolute deadline, which bytes do not extend', async () => {
+    const { port, t, dist } = await fetchServer({ connectionDeadlineMs: 300 });
+    try {
+      const s = net.connect({ host: '127.0.0.1', port });
+      s.on('error', () => undefined);
+      await new Promise((r) => s.once('connect', r));
+      const opened = Date.now();
+      // One byte every 100 ms for at most 4 s: never a whole head, never 300 ms idle (the
+      // first four make a small length prefix, so a reader of those waits for more too).
+      const bytes = [0, 0, 1, 0, ...new Array<number>(36).fill(0x41)];
+      let sent = 0;
+      const trickle = setInterval(() => {
+        if (sent < bytes.length && !s.destroyed) s.write(Buffer.from([bytes[sent++]!]));
+      }, 100);
+      const closedAt = await new Promise<number>((r) => {
+        s.once('close', () => r(Date.now()));
+        setTimeout(() => r(-1), 4500);
+      });
+      clearInterval(trickle);
+      s.destroy();
+      assert.notEqual(closedAt, -1, 'the server never closed the trickling connection');
+      assert.ok(closedAt - opened >= 250, `closed after ${closedAt - opened} ms, before its deadline`);
+      assert.ok(sent < bytes.length, 'closed while the bytes were still coming');
+      assert.equal(t.serverCounters.closedDeadline, 1);
+    } finally {
+      await dist.stop();
+    }
+  });
+
+  it('connections beyond maxConnections are closed as they arrive and counted', async () => {
+    const { port, t, dist } = await fetchServer({ maxConnections: 2 });
+    const socks: net.Socket[] = [];
+    try {
+      const closed: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const s = net.connect({ host: '127.0.0.1', port });
+        s.on('error', () => undefined);
+        closed.push(false);
+        s.on('close', () => (closed[i] = true));
+        socks.push(s);
+        await new Promise((r) => s.once('connect', r));
+        // Let the server see it before the next one connects.
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const until = Date.now() + 2000;
+      while (!closed[2] && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      assert.deepEqual(closed, [false, false, true], 'the third connection was closed, the first two stay');
+      assert.equal(t.serverCounters.refusedLimit, 1);
+      assert.equal(t.serverCounters.open, 2);
+    } finally {
+      for (const s of socks) s.destroy();
+      await dist.stop();
     }
   });
 });

@@ -5,13 +5,15 @@
  * address, send from it, TTL 1 (the sync segment only). Our own datagrams may loop back;
  * the distributor drops them by node id.
  *
- * A TCP exchange is one length-prefixed frame each way (u32 BE length, then the frame);
- * anything larger than MAX_FRAME_BYTES or slower than the timeout closes the connection.
+ * A TCP exchange is one stream frame each way (codec.ts). The fetch server bounds what a
+ * connection costs before anyone is authenticated: at most `maxConnections` at once (more
+ * are closed at accept), an absolute deadline from accept that arriving bytes do not extend
+ * (a peer trickling one byte a second holds a slot until the deadline, not forever), and the gate reads the
+ * fixed-size head first and refuses it (closing the connection) before any body is read.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { MAX_FRAME_BYTES } from './codec.js';
-import type { DistTransport } from './transport.js';
+import type { DistTransport, FetchServerCounters, StreamGate } from './transport.js';
 
 export interface UdpTransportOptions {
   /** Our address on the sync interface: TCP listens here, multicast is sent from here. */
@@ -21,15 +23,18 @@ export interface UdpTransportOptions {
   group?: string;
   /** Unicast peer addresses instead of multicast. */
   peers?: string[];
-  /** Idle time after which a fetch exchange is closed by the server. */
-  serverTimeoutMs?: number;
+  /** Fetch connections served at once; more are closed as they arrive (default 8). */
+  maxConnections?: number;
+  /** A fetch connection is closed this long after it was accepted, whatever it sends (default 5000 ms). */
+  connectionDeadlineMs?: number;
 }
 
 export class UdpTcpTransport implements DistTransport {
   private datagramFn?: (bytes: Uint8Array, from: string) => void;
   private serveFn?: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>;
+  private serveGate?: StreamGate;
   private readonly sockets = new Set<net.Socket>();
-
+  readonly serverCounters: FetchServerCounters = { open: 0, refusedLimit: 0, closedDeadline: 0, refusedHead: 0 };
   private constructor(
     private readonly opts: UdpTransportOptions,
     private readonly udp: dgram.Socket,
@@ -76,32 +81,51 @@ export class UdpTcpTransport implements DistTransport {
     this.datagramFn = fn;
   }
 
-  serve(fn: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>): void {
+  serve(fn: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>, gate: StreamGate): void {
     this.serveFn = fn;
+    this.serveGate = gate;
   }
 
-  request(to: string, bytes: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  request(to: string, bytes: Uint8Array, timeoutMs: number, gate: StreamGate): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       const s = net.connect({ host: to, port: this.opts.port, localAddress: this.opts.address });
       const timer = setTimeout(() => s.destroy(new Error(`fetch from ${to}: no answer within ${timeoutMs} ms`)), timeoutMs);
-      readOneFrame(s, (err, frame) => {
+      readMessage(s, gate, (err, frame) => {
         clearTimeout(timer);
         s.destroy();
         if (err) reject(err);
         else resolve(frame!);
       });
-      s.on('connect', () => s.write(lengthPrefixed(bytes)));
+      s.on('connect', () => s.write(bytes));
     });
   }
 
   private onConnection(s: net.Socket): void {
+    const c = this.serverCounters;
+    s.on('error', () => undefined);
+    if (!this.serveFn || !this.serveGate) return void s.destroy();
+    if (this.sockets.size >= (this.opts.maxConnections ?? 8)) {
+      c.refusedLimit++;
+      s.destroy();
+      return;
+    }
     this.sockets.add(s);
-    s.on('close', () => this.sockets.delete(s));
-    s.setTimeout(this.opts.serverTimeoutMs ?? 5000, () => s.destroy());
-    readOneFrame(s, (err, frame) => {
-      if (err || !this.serveFn) return void s.destroy();
-      this.serveFn(frame!, s.remoteAddress ?? '')
-        .then((answer) => (answer ? s.end(lengthPrefixed(answer)) : s.destroy()))
+    c.open = this.sockets.size;
+    const deadline = setTimeout(() => {
+      c.closedDeadline++;
+      s.destroy();
+    }, this.opts.connectionDeadlineMs ?? 5000);
+    s.on('close', () => {
+      clearTimeout(deadline);
+      this.sockets.delete(s);
+      c.open = this.sockets.size;
+    });
+    const serve = this.serveFn;
+    readMessage(s, this.serveGate, (err, frame, refused) => {
+      if (refused) c.refusedHead++;
+      if (err) return void s.destroy();
+      serve(frame!, s.remoteAddress ?? '')
+        .then((answer) => (answer ? s.end(answer) : s.destroy()))
         .catch(() => s.destroy());
     });
   }
@@ -113,32 +137,38 @@ export class UdpTcpTransport implements DistTransport {
   }
 }
 
-function lengthPrefixed(bytes: Uint8Array): Buffer {
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(bytes.byteLength, 0);
-  return Buffer.concat([head, bytes]);
-}
-
-/** Collects one length-prefixed frame from `s`, then calls `done` once. */
-function readOneFrame(s: net.Socket, done: (err: Error | undefined, frame?: Buffer) => void): void {
-  const chunks: Buffer[] = [];
+/**
+ * Reads one message from `s`: the gate's fixed-size head first, which the gate checks and
+ * turns into the number of bytes still to come; only then the body. Calls `done` once
+ * (`refused` when the gate refused the head). Bytes past the message are a protocol error.
+ */
+function readMessage(s: net.Socket, gate: StreamGate, done: (err: Error | undefined, message?: Buffer, refused?: boolean) => void): void {
+  let chunks: Buffer[] = [];
   let have = 0;
-  let need = -1;
+  let total = -1;
   let finished = false;
-  const finish = (err: Error | undefined, frame?: Buffer): void => {
+  const finish = (err: Error | undefined, message?: Buffer, refused = false): void => {
     if (finished) return;
     finished = true;
-    done(err, frame);
+    chunks = [];
+    done(err, message, refused);
   };
-  s.on('data', (c: Buffer) => {
-    chunks.push(c);
-    have += c.length;
-    if (need < 0 && have >= 4) {
-      need = Buffer.concat(chunks).readUInt32BE(0);
-      if (need > MAX_FRAME_BYTES) return finish(new Error(`frame of ${need} bytes is too large`));
+  s.on('data', (chunk: Buffer) => {
+    if (finished) return void s.destroy();
+    chunks.push(chunk);
+    have += chunk.length;
+    if (total < 0 && have >= gate.headBytes) {
+      const head = Buffer.concat(chunks);
+      chunks = [head];
+      try {
+        total = gate.headBytes + gate.check(head.subarray(0, gate.headBytes));
+      } catch (err) {
+        return finish(err as Error, undefined, true);
+      }
     }
-    if (need >= 0 && have >= 4 + need) finish(undefined, Buffer.concat(chunks).subarray(4, 4 + need));
+    if (total >= 0 && have > total) return finish(new Error('bytes past the end of the message'));
+    if (total >= 0 && have === total) finish(undefined, Buffer.concat(chunks));
   });
   s.on('error', (e) => finish(e));
-  s.on('close', () => finish(new Error('connection closed before a whole frame arrived')));
+  s.on('close', () => finish(new Error('connection closed before a whole message arrived')));
 }

@@ -4,12 +4,14 @@
  * `node` label is the node that serves the scrape).
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { DistCounters, DistStatus, NodeVersion } from '../../ruleset-dist/index.js';
+import type { DistCounters, DistStatus, FetchServerCounters, NodeVersion } from '../../ruleset-dist/index.js';
 
 /** What the distributor reports (its status and counters), read at each scrape. */
 export interface RulesetDistMetricsSource {
   status: Pick<DistStatus, 'version' | 'drift' | 'ready'> & { nodes: Pick<NodeVersion, 'name' | 'version' | 'hash' | 'drift' | 'self'>[] };
   counters: DistCounters;
+  /** The fetch server's connections (absent with a transport that has no server). */
+  server?: FetchServerCounters;
 }
 
 export function registerRulesetDistMetrics(registry: Registry, read: () => RulesetDistMetricsSource | undefined): void {
@@ -49,8 +51,17 @@ export function registerRulesetDistMetrics(registry: Registry, read: () => Rules
     m.inc({ kind: 'update_applied' }, k.updatesApplied);
     m.inc({ kind: 'fetch_served' }, k.fetchesServed);
   });
-  c('hafw_ruleset_dist_dropped_total', 'Received distribution messages dropped: malformed, auth (HMAC), replay, own', ['reason'], (m, s) => {
+  c('hafw_ruleset_dist_dropped_total', 'Received distribution messages dropped: malformed, auth (HMAC), replay, own, oversize (a fetch head claiming more than the limit)', ['reason'], (m, s) => {
     for (const [reason, n] of Object.entries(s.counters.dropped)) m.inc({ reason }, n);
+  });
+  g('hafw_ruleset_fetch_connections', 'Connections open on this node\'s fetch server (TCP, ruleset.distPort)', [], (m, s) => {
+    if (s.server) m.set(s.server.open);
+  });
+  c('hafw_ruleset_fetch_connections_closed_total', 'Fetch server connections closed unserved: limit (ruleset.distMaxConnections open), deadline (ruleset.distConnectionDeadlineMs), head (its head was refused; reason in hafw_ruleset_dist_dropped_total)', ['reason'], (m, s) => {
+    if (!s.server) return;
+    m.inc({ reason: 'limit' }, s.server.refusedLimit);
+    m.inc({ reason: 'deadline' }, s.server.closedDeadline);
+    m.inc({ reason: 'head' }, s.server.refusedHead);
   });
   c('hafw_ruleset_fetches_total', 'Full-text fetches this node made, by result', ['result'], (m, s) => {
     m.inc({ result: 'ok' }, Math.max(0, s.counters.fetches - s.counters.fetchFailures));

@@ -87,7 +87,10 @@ describe('node config', () => {
 
     it('is on with sync, on sync.port + 1, with documented defaults', () => {
       const c = parseConfigText(`node: {name: fwa}\n${SYNC}`);
-      assert.deepEqual(c.ruleset.dist, { port: 3781, historySize: 20, stateDir: '/var/lib/hafw/fwa', repairDrift: true, driftGraceMs: 10000, announceIntervalMs: 1000, startupGraceMs: 3000 });
+      assert.deepEqual(c.ruleset.dist, { port: 3781, historySize: 20, stateDir: '/var/lib/hafw/fwa', repairDrift: true, driftGraceMs: 10000, announceIntervalMs: 1000, startupGraceMs: 3000, maxConnections: 8, connectionDeadlineMs: 5000 });
+      const d = parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  distMaxConnections: 16\n  distConnectionDeadlineMs: 2000\n`).ruleset.dist!;
+      assert.deepEqual([d.maxConnections, d.connectionDeadlineMs], [16, 2000]);
+      assert.throws(() => parseConfigText(`node: {name: fwa}\n${SYNC}ruleset:\n  distMaxConnections: 0\n`, 'c.yaml'), /c\.yaml:6: ruleset\.distMaxConnections: expected an integer from 1 to 1024, got 0/);
     });
 
     it('is off without sync, or with distribute: false', () => {

@@ -110,6 +110,10 @@ export interface RulesetDistSettings {
   announceIntervalMs: number;
   /** A starting node that hears no peer this long runs its own version and is ready. */
   startupGraceMs: number;
+  /** Fetch connections the node serves at once; more are closed as they arrive. */
+  maxConnections?: number;
+  /** A fetch connection is closed this long after it was accepted, whatever it sends. */
+  connectionDeadlineMs?: number;
 }
 
 /** Timeout names accepted under conntrack.timeouts (seconds). */
@@ -149,7 +153,7 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
   const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync']);
-  const rs = top.section('ruleset').onlyKeys(['file', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs']);
+  const rs = top.section('ruleset').onlyKeys(['file', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
@@ -263,6 +267,8 @@ function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | u
     driftGraceMs: v.int('driftGraceMs', 10_000, 100, 3_600_000),
     announceIntervalMs: announce,
     startupGraceMs: v.int('startupGraceMs', 3000, 0, 600_000),
+    maxConnections: v.int('distMaxConnections', 8, 1, 1024),
+    connectionDeadlineMs: v.int('distConnectionDeadlineMs', 5000, 100, 600_000),
   };
 }
 

@@ -9,7 +9,7 @@ import type { RulesetEngine } from '../ruleset/index.js';
 import { Printer } from '../ruleset/printer.js';
 import {
   NotWriterError, RulesetDistributor, UdpTcpTransport,
-  type DistEvent, type DistLog, type DistTransport, type DistRole, type DistStatus, type DistCounters, type RulesetStore,
+  type DistEvent, type DistLog, type DistTransport, type DistRole, type DistStatus, type DistCounters, type RulesetStore, type FetchServerCounters,
 } from '../../ruleset-dist/index.js';
 import { RulesetApiError, type RulesetDistView } from '../api/ruleset-routes.js';
 import type { RulesetService } from './ruleset-service.js';
@@ -43,10 +43,14 @@ export function sourceHash(text: string | undefined): string {
 export interface RulesetDistMetricsSnapshot {
   status: DistStatus;
   counters: DistCounters;
+  server?: FetchServerCounters;
 }
 
 export class RulesetCluster {
-  private constructor(readonly dist: RulesetDistributor) {}
+  private constructor(
+    readonly dist: RulesetDistributor,
+    private readonly transport: DistTransport,
+  ) {}
 
   static async start(service: RulesetService, engine: RulesetEngine, o: RulesetClusterOptions, log: DistLog, fileHash?: string): Promise<RulesetCluster> {
     const printer = new Printer(engine.registry);
@@ -56,7 +60,10 @@ export class RulesetCluster {
       applyText: (text, origin) => service.applyText(text, origin),
       applyOps: (ops, origin) => service.applyOps(ops, origin),
     };
-    const transport = o.transport ?? await UdpTcpTransport.open({ address: o.address, port: o.settings.port, group: o.peers?.length ? undefined : o.group, peers: o.peers });
+    const transport = o.transport ?? await UdpTcpTransport.open({
+      address: o.address, port: o.settings.port, group: o.peers?.length ? undefined : o.group, peers: o.peers,
+      maxConnections: o.settings.maxConnections, connectionDeadlineMs: o.settings.connectionDeadlineMs,
+    });
     const dist = new RulesetDistributor(
       {
         nodeId: o.nodeId, name: o.nodeName, epoch: o.epoch, key: o.key, role: o.role,
@@ -73,7 +80,7 @@ export class RulesetCluster {
       await transport.close().catch(() => undefined);
       throw err;
     }
-    const cluster = new RulesetCluster(dist);
+    const cluster = new RulesetCluster(dist, transport);
     service.setCluster(dist, cluster.view());
     return cluster;
   }
@@ -117,7 +124,7 @@ export class RulesetCluster {
   }
 
   metrics(): RulesetDistMetricsSnapshot {
-    return { status: this.dist.status(), counters: this.dist.counters };
+    return { status: this.dist.status(), counters: this.dist.counters, server: this.transport.serverCounters };
   }
 
   stop(): Promise<void> {

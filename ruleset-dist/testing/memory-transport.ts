@@ -3,7 +3,7 @@
  * (so they arrive reordered) and a seeded share of them is lost or duplicated; fetches
  * reach the addressed node's server directly, unless that node is down.
  */
-import type { DistTransport } from '../transport.js';
+import type { DistTransport, StreamGate } from '../transport.js';
 
 export interface MemoryNetOptions {
   /** Share of datagrams dropped, 0..1. */
@@ -71,8 +71,11 @@ export class MemoryTransport implements DistTransport {
   down = false;
   /** Refuse fetch connections (a firewalled TCP port) while datagrams still flow. */
   refuseFetch = false;
+  /** This node's datagrams are lost (its fetch server still answers). */
+  muteDatagrams = false;
   private datagramFn?: (bytes: Uint8Array, from: string) => void;
   private serveFn?: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>;
+  private serveGate?: StreamGate;
   /** Every datagram this node sent, for tests that replay them. */
   readonly sent: Uint8Array[] = [];
 
@@ -84,7 +87,7 @@ export class MemoryTransport implements DistTransport {
   broadcast(bytes: Uint8Array): void {
     if (this.down) return;
     this.sent.push(Uint8Array.from(bytes));
-    this.net.send(this.address, bytes);
+    if (!this.muteDatagrams) this.net.send(this.address, bytes);
   }
 
   onDatagram(fn: (bytes: Uint8Array, from: string) => void): void {
@@ -95,16 +98,19 @@ export class MemoryTransport implements DistTransport {
     this.datagramFn?.(bytes, from);
   }
 
-  serve(fn: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>): void {
+  serve(fn: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>, gate: StreamGate): void {
     this.serveFn = fn;
+    this.serveGate = gate;
   }
 
-  async request(to: string, bytes: Uint8Array, _timeoutMs: number): Promise<Uint8Array> {
+  async request(to: string, bytes: Uint8Array, _timeoutMs: number, gate: StreamGate): Promise<Uint8Array> {
     const t = this.net.nodes.get(to);
-    if (!t || t.down || !t.serveFn || this.down || t.refuseFetch) throw new Error(`connect ${to}: unreachable`);
+    if (!t || t.down || !t.serveFn || !t.serveGate || this.down || t.refuseFetch) throw new Error(`connect ${to}: unreachable`);
     await new Promise((r) => setTimeout(r, 1));
+    passGate(t.serveGate, bytes);
     const answer = await t.serveFn(Uint8Array.from(bytes), this.address);
     if (!answer) throw new Error('connection closed without an answer');
+    passGate(gate, answer);
     return answer;
   }
 
@@ -112,4 +118,10 @@ export class MemoryTransport implements DistTransport {
     this.down = true;
     this.net.nodes.delete(this.address);
   }
+}
+
+/** What the TCP transport does with a message: the head through the gate, then exactly its length. */
+function passGate(gate: StreamGate, bytes: Uint8Array): void {
+  if (bytes.length < gate.headBytes) throw new Error('connection closed before a whole message arrived');
+  if (gate.headBytes + gate.check(bytes.subarray(0, gate.headBytes)) !== bytes.length) throw new Error('message length does not match its head');
 }
