@@ -146,6 +146,38 @@ describe('ruleset distribution protocol (in-memory network)', () => {
     }
   });
 
+  it('a captured ANNOUNCE replayed to a restarted node does not make it ready at the stale version', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-dist-'));
+    try {
+      const a = node('fwa', 'master', 'r1');
+      let b = node('fwb', 'backup', 'r1', { stateDir: dir });
+      await a.dist.start();
+      await b.dist.start();
+      await a.dist.write(a.store.tx({ add: ['r2'] }), { add: ['r2'] }, 'tx');
+      await waitFor('b at 2', () => b.dist.currentVersion() === 2 && b.dist.isReady());
+      // The attacker keeps an ANNOUNCE of version 2 (authenticated: a's key, a's boot).
+      const at = net.nodes.get('10.0.0.97')!;
+      const captured = at.sent.filter((bytes) => bytes[4] === MSG_ANNOUNCE).at(-1)!;
+      await b.dist.stop();
+      nodes = nodes.filter((n) => n !== b);
+      await a.dist.write(a.store.tx({ add: ['r3'] }), { add: ['r3'] }, 'tx');
+      // b comes back at its stored version 2 and, of a's datagrams, receives only the
+      // replay (a's own are lost); a's fetch server still answers.
+      at.muteDatagrams = true;
+      b = node('fwb', 'backup', 'r1', { stateDir: dir });
+      const readyAt: number[] = [];
+      b.dist.onReadyChange(() => readyAt.push(b.dist.currentVersion()));
+      await b.dist.start();
+      assert.equal(b.dist.currentVersion(), 2);
+      net.inject('10.0.0.98', captured, '10.0.0.97');
+      await waitFor('b ready', () => b.dist.isReady());
+      assert.deepEqual(readyAt, [3], 'ready only at the version a runs now');
+      assert.deepEqual(b.store.lines, ['r1', 'r2', 'r3']);
+    } finally {
+      await removeStateDir(dir);
+    }
+  });
+
   it('a fetch request whose head claims more than 4 KiB is refused before its body is read, and counted', async () => {
     const a = node('fwa', 'master', 'r1');
     await a.dist.start();

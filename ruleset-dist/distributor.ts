@@ -13,9 +13,20 @@
  * - Drift: the same version with another hash than the master's (a file reloaded behind
  *   the cluster's back), or being behind for longer than `driftGraceMs`. Reported (status,
  *   event, log), and repaired by fetching the master's version when `repairDrift` is set.
- * - Readiness: a starting node is ready once it runs a version no older than any peer it
- *   heard (and is not drifted from the master), or when it heard nobody within
- *   `startupGraceMs`. The node keeps VRRP from taking the VIPs until then.
+ * - Readiness: a starting node is ready once a peer has PROVEN its current version and the
+ *   node runs a version no older than that and than any peer it heard (and is not drifted
+ *   from the master), or when no peer proved anything within `startupGraceMs` and no
+ *   announced version is ahead. The node keeps VRRP from taking the VIPs until then.
+ *
+ *   Why proof: an ANNOUNCE is authenticated but not fresh. After a restart the replay guard
+ *   is empty, so a captured ANNOUNCE of an old version (same key, the peer's current boot)
+ *   is accepted once; taken at its word it made the node ready at that stale version
+ *   before the peer's real ANNOUNCE arrived, and readiness latches. The proof is a nonce
+ *   challenge the protocol already has: every FETCH asks for the peer's *current* version
+ *   with a random nonce, and the answer must carry that nonce under the HMAC, so it was
+ *   made after the request, i.e. after our start. An ANNOUNCE now only tells whom to ask.
+ *   A replay can then achieve what losing the peer's datagrams achieves (the node waits
+ *   for the grace and stands alone), never readiness at a version the peer has left.
  *
  * All applies run one at a time through `serial`, so a fetch never interleaves with an
  * UPDATE or a local write.
@@ -148,6 +159,8 @@ export class RulesetDistributor {
   private drift = false;
   private driftReason: string | undefined;
   private ready = false;
+  /** The newest current version a peer proved since our start (nonce answered under the HMAC). */
+  private proven: { version: number; hash: string } | undefined;
   /** The running ruleset came from a file edited while down: make it a version if alone. */
   private pendingLocal = false;
   private heardPeer = false;
@@ -507,7 +520,12 @@ export class RulesetDistributor {
     return this.frame(MSG_FETCH_RESP, resp, true);
   }
 
-  /** Fetches `version` (0: the peer's current) from `peer` and runs it; one fetch at a time. */
+  /**
+   * Fetches the peer's current version and runs it when it is newer (or, for a drift
+   * repair, the same version with another hash); one fetch at a time. `version` is what we
+   * expect (for the log): asking for the current one (0) makes every answer a proof of the
+   * peer's state after our start (see the readiness note at the top).
+   */
   private async fetchFrom(peer: { address: string; name: string }, version: number, why: string, repair = false): Promise<boolean> {
     if (this.fetching || this.stopped) return false;
     this.fetching = true;
@@ -515,13 +533,15 @@ export class RulesetDistributor {
     this.counters.fetches++;
     try {
       const nonce = randomBytes(12).toString('hex');
-      const answer = await this.transport.request(peer.address, this.frame(MSG_FETCH_REQ, { version, nonce }, true), this.o.fetchTimeoutMs, this.answerGate);
+      const answer = await this.transport.request(peer.address, this.frame(MSG_FETCH_REQ, { version: 0, nonce }, true), this.o.fetchTimeoutMs, this.answerGate);
       const f = this.accept(answer, this.tcpGuard, true);
       const r = f && f.type === MSG_FETCH_RESP ? asFetchResponse(f.payload) : undefined;
       if (!r || r.nonce !== nonce) throw new Error('invalid or unauthenticated answer');
       if (r.error) throw new Error(r.error);
       const text = r.text!;
       if (hashText(text) !== r.hash) throw new Error('text does not match its hash');
+      // Our nonce under the peer's HMAC: this is what the peer runs now.
+      if (!this.proven || r.version! >= this.proven.version) this.proven = { version: r.version!, hash: r.hash! };
       return await this.serial(async () => {
         if (r.version! < this.version || (r.version === this.version && (!repair || r.hash === this.hash))) return false;
         await this.store.applyText(text, `<version ${r.version} from ${peer.name}>`);
@@ -581,14 +601,17 @@ export class RulesetDistributor {
     const backoff = now - this.lastFetchAt >= Math.min(1000, this.o.announceIntervalMs);
     if (behind && !this.fetching && backoff) void this.fetchFrom(newest!, newest!.version, `behind: version ${this.version} < ${newest!.version}`);
     else if (hashDrift && this.o.repairDrift && !this.fetching && backoff) void this.fetchFrom(master!, master!.version, 'drift repair', true);
+    else if (!this.ready && !this.proven && newest && !this.fetching && backoff) void this.fetchFrom(master ?? newest, newest.version, 'proof of the peer\'s current version');
     if (!this.ready) {
-      const current = this.heardPeer && !behind && !(hashDrift && this.o.repairDrift);
-      const alone = !this.heardPeer && now - this.startedAt >= this.o.startupGraceMs;
+      // Announced versions only ever hold readiness back; a proven one lets it go.
+      const settled = !behind && !(hashDrift && this.o.repairDrift);
+      const current = this.proven !== undefined && this.version >= this.proven.version && settled;
+      const alone = this.proven === undefined && now - this.startedAt >= this.o.startupGraceMs && settled;
       if (current || alone) {
-        if (alone && this.pendingLocal) void this.localReplaced('ruleset file changed while the node was down').catch(() => undefined);
+        if (alone && !this.heardPeer && this.pendingLocal) void this.localReplaced('ruleset file changed while the node was down').catch(() => undefined);
         this.pendingLocal = false;
         this.ready = true;
-        this.log.info({ version: this.version, heardPeer: this.heardPeer }, 'ruleset-dist: ruleset current; node is ready');
+        this.log.info({ version: this.version, heardPeer: this.heardPeer, proven: this.proven?.version }, 'ruleset-dist: ruleset current; node is ready');
         this.emit({ event: 'ready', version: this.version });
         for (const fn of this.readyListeners) fn(true);
         this.announce();
