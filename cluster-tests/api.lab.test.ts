@@ -5,7 +5,7 @@
  * the cluster view, and an API drill followed over the event stream.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Lab, LAB_DIR, HAFW_BIN, sh, sleep, strictRulesetConfig } from './lab.js';
@@ -93,6 +93,7 @@ describe('@lab node API on a 2-node pair', function () {
     const tokenFile = path.join(LAB_DIR, 'api.token');
     const rules = await strictRulesetConfig();
     await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    await chmod(tokenFile, 0o600); // the node refuses a token file others may read
     lab = await Lab.up({ nodes: 2, extraConfig: () => `${rules}api:\n  listen: 127.0.0.1:8470\n  tokenFile: ${tokenFile}\nconntrack:\n  timeouts:\n    icmp: 600\n` });
     labIsOurs = true;
     await lab.waitRole('fwa', 'master');

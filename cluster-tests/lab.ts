@@ -6,7 +6,7 @@
  *   hafw-client --- br-lan ---+--- fwa lan / fwb lan           hafw-server --- br-wan
  *                             (bridges live in hafw-sw; br-sync joins the firewalls' sync)
  */
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { CONTROL_DIR } from '../node/api/control-socket.js';
 import type { NodeStatus } from '../node/api/server.js';
@@ -281,7 +281,12 @@ export class Lab {
       }
       const vrrp = opts.vrrp ?? nodeCount === 2;
       const sync = opts.sync ?? nodeCount === 2;
-      if (sync) await writeFile(SYNC_KEY_FILE, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+      if (sync) {
+        // The node refuses a key file others may read; `mode` applies only when the file is
+        // created, so a key left by an earlier lab gets its mode set too.
+        await writeFile(SYNC_KEY_FILE, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+        await chmod(SYNC_KEY_FILE, 0o600);
+      }
       // Without VRRP nobody moves the VIPs: they sit on the first firewall.
       if (!vrrp) await Lab.addVips(fws[0]!.name);
 

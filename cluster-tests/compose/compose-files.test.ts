@@ -4,11 +4,13 @@
  * no NAT towards the host's uplink, node configs that the node itself accepts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { parseConfigText } from '../../node/daemon/config.js';
+import { readSyncKey } from '../../node/daemon/secrets.js';
 import { COMPOSE, REPO_ROOT } from './compose-topology.js';
 
 interface Service {
@@ -144,5 +146,24 @@ describe('docker entrypoint', () => {
     assert.equal(inSubnet('198.19.0.1', '198.18.0.0/15'), true);
     assert.equal(inSubnet('198.20.0.1', '198.18.0.0/15'), false);
     assert.equal(inSubnet('10.0.0.1', '0.0.0.0/0'), true);
+  });
+
+  it('creates the shared secret files (sync key, API token) mode 0600, which the node accepts, whatever the umask', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-entrypoint-'));
+    try {
+      const script = path.join(REPO_ROOT, 'deploy', 'docker-entrypoint.sh');
+      const key = path.join(dir, 'sub', 'sync.key');
+      const r = spawnSync('bash', ['-c', 'umask 000; source "$1"; ensure_secret_file "$2" key', 'entrypoint-test', script, key], {
+        encoding: 'utf8',
+        timeout: 10_000,
+        env: { ...process.env, HAFW_ENTRYPOINT_FUNCTIONS_ONLY: '1' },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(statSync(key).mode & 0o777, 0o600);
+      const s = parseConfigText(`node: {name: fwa}\nsync:\n  interface: sync\n  keyFile: ${key}\n`).sync!;
+      assert.equal((await readSyncKey(s, 'refuse', { warn: () => undefined })).length, 32);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -69,6 +69,17 @@ export class Reader {
     return v;
   }
 
+  /**
+   * A required secret string (a key): a bad one is described by its type and length, never
+   * echoed, since config errors end up in the journal.
+   */
+  secret(key: string, pattern: RegExp, what: string): string {
+    const v = this.obj()[key];
+    if (typeof v === 'string' && pattern.test(v)) return v;
+    const got = v === undefined || v === null ? 'nothing' : typeof v === 'string' ? `a string of ${v.length} characters` : `a ${Array.isArray(v) ? 'list' : typeof v}`;
+    throw new ConfigError(this.child(key), `expected ${what}, got ${got} (not shown: it is a secret)`);
+  }
+
   int(key: string, def: number | undefined, min: number, max: number): number {
     const v = this.obj()[key];
     if (v === undefined && def !== undefined) return def;

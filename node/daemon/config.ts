@@ -66,6 +66,10 @@ export interface NodeConfig {
     /** Caps on a ruleset's size and cost, whatever its way in (file, API, cluster version). */
     limits: RulesetLimits;
   };
+  security: {
+    /** A secret file (sync key, API token) its group or others may access: refuse to start, or warn. */
+    secretFileMode: SecretFileMode;
+  };
   conntrack: {
     enabled: boolean;
     maxEntries: number;
@@ -75,6 +79,8 @@ export interface NodeConfig {
     timeouts: Record<string, number>;
   };
 }
+
+export type SecretFileMode = 'refuse' | 'warn';
 
 export interface SyncSettings {
   interface: string;
@@ -152,7 +158,8 @@ export interface VrrpConfig {
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync']);
+  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync', 'security']);
+  const sec = top.section('security').onlyKeys(['secretFileMode']);
   const rs = top.section('ruleset').onlyKeys(['file', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
@@ -197,6 +204,7 @@ export function readConfig(doc: unknown): NodeConfig {
         maxExpandedTokens: rs.int('maxExpandedTokens', DEFAULT_LIMITS.maxExpandedTokens, 0, 1_000_000_000),
       },
     },
+    security: { secretFileMode: sec.oneOf('secretFileMode', 'refuse', ['refuse', 'warn'] as const) },
     conntrack: {
       enabled: ct.bool('enabled', true),
       maxEntries: ct.int('maxEntries', 262144, 1024, 16_777_216),
@@ -227,7 +235,7 @@ function nameId(name: string): number {
 function readSync(v: Reader, config: NodeConfig): SyncSettings {
   v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize']);
   if (!config.conntrack.enabled) throw new ConfigError('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
-  const key = v.has('key') ? v.string('key', undefined, /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (64+ hex digits)') : undefined;
+  const key = v.has('key') ? v.secret('key', /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (an even number of 64+ hex digits)') : undefined;
   const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
   if (!key && !keyFile) throw new ConfigError(`${v.path}.key`, 'required: the shared cluster key (key: hex, or keyFile: path); generate one with: openssl rand -hex 32');
   const ringSlots = v.int('ringSlots', 65536, 1024, 1 << 22);

@@ -17,6 +17,7 @@ import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/route-source.js';
 import { readFile } from 'node:fs/promises';
+import { readNodeSecrets } from './secrets.js';
 import type { SyncSettings } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/messages.js';
 
@@ -60,6 +61,8 @@ export class NodeDaemon {
   constructor(
     readonly config: NodeConfig,
     readonly log: Logger,
+    /** The file the config came from: it is a secret file too when it holds sync.key. */
+    private readonly configFile?: string,
   ) {
     this.socketPath = resolveControlSocket(config.api.socket);
     this.rules = new RulesetEngine({ clock: datapathClock, limits: config.ruleset.limits });
@@ -70,6 +73,8 @@ export class NodeDaemon {
 
   async start(): Promise<void> {
     const dp = this.config.datapath;
+    // Secrets first: a key file anyone may read stops the start before anything is touched.
+    const secrets = await readNodeSecrets(this.config, this.log, this.configFile);
     // Before the tables exist: later forks (ip for routes, addresses, VIPs) come from this
     // small helper, not from a process holding hundreds of MB (command-runner.ts).
     await startCommandRunner().catch((e: Error) => this.log.warn({ err: e.message }, 'command helper not started; commands are spawned directly'));
@@ -81,7 +86,7 @@ export class NodeDaemon {
       this.log.info({ file: this.rulesetFile, generation: r.generation, ms: Math.round(r.ms), ...this.rules.counts() }, 'ruleset loaded');
     } else this.log.warn('no ruleset configured: every packet is accepted');
     const ct = this.config.conntrack;
-    const sync = this.config.sync ? await syncSettings(this.config.sync, this.config.node.name) : undefined;
+    const sync = this.config.sync ? await syncSettings(this.config.sync, this.config.node.name, secrets.syncKey!) : undefined;
     const timeoutsMs = Object.fromEntries(Object.entries(ct.timeouts).map(([k, v]) => [k, v * 1000]));
     this.datapath = await DatapathThread.start(
       {
@@ -193,9 +198,9 @@ export class NodeDaemon {
     const bodyLimit = Math.min(2 * this.config.ruleset.limits.maxBytes + 64 * 1024, 2 ** 31 - 1);
     this.api = await startControlServer(view, this.socketPath, this.log, { streams: this.socketStreams, bodyLimit });
     if (this.config.api.listen) {
-      const token = await readApiToken('api.tokenFile', this.config.api.tokenFile!);
+      const token = secrets.apiToken!;
       const metricsFile = this.config.api.metricsTokenFile;
-      const metricsToken = metricsFile !== undefined ? await readApiToken('api.metricsTokenFile', metricsFile) : undefined;
+      const metricsToken = secrets.metricsToken;
       if (metricsToken !== undefined && metricsToken === token) throw new Error(`api.metricsTokenFile ${metricsFile}: holds the same token as api.tokenFile; the metrics token must be a different one`);
       const { host, port } = this.config.api.listen;
       this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit }, this.log);
@@ -385,36 +390,9 @@ export class NodeDaemon {
   }
 }
 
-/** A bearer token from its file (api.tokenFile, api.metricsTokenFile): trimmed, at least 16 characters. */
-async function readApiToken(setting: string, file: string): Promise<string> {
-  const token = (await readFile(file, 'utf8').catch((e: Error) => {
-    throw new Error(`${setting} ${file}: ${e.message}`);
-  })).trim();
-  if (token.length < 16) throw new Error(`${setting} ${file}: the token must have at least 16 characters`);
-  return token;
-}
-
 /** Boot epoch for the sync protocol: must grow on every start; quarter-seconds since 2024 fit its 32 bits for decades. */
 function bootEpoch(): number {
   return Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 250) >>> 0;
-}
-
-async function readSyncKey(s: SyncSettings): Promise<Uint8Array> {
-  let hex = s.key;
-  if (!hex && s.keyFile) {
-    const raw = await readFile(s.keyFile).catch((e: Error) => {
-      throw new Error(`sync.keyFile ${s.keyFile}: ${e.message}`);
-    });
-    const text = raw.toString('utf8').trim();
-    hex = /^([0-9a-fA-F]{2})+$/.test(text) ? text : undefined;
-    if (!hex) {
-      if (raw.length < 32) throw new Error(`sync.keyFile ${s.keyFile}: needs at least 32 bytes (hex or raw), has ${raw.length}`);
-      return new Uint8Array(raw);
-    }
-  }
-  const key = Buffer.from(hex!, 'hex');
-  if (key.length < 32) throw new Error(`sync key: needs at least 32 bytes, has ${key.length}`);
-  return new Uint8Array(key);
 }
 
 async function interfaceAddress(ifname: string): Promise<string> {
@@ -423,11 +401,11 @@ async function interfaceAddress(ifname: string): Promise<string> {
   return a;
 }
 
-async function syncSettings(s: SyncSettings, nodeName: string): Promise<DatapathSyncSettings> {
+async function syncSettings(s: SyncSettings, nodeName: string, key: Uint8Array): Promise<DatapathSyncSettings> {
   const ifaceAddr = s.address ?? (await interfaceAddress(s.interface));
   const unicast = s.peers.length > 0;
   return {
-    config: { nodeId: s.nodeId, epoch: bootEpoch(), key: await readSyncKey(s), mtu: s.mtu, flushDelayMs: s.flushDelayMs, resendQueueSize: s.resendQueueSize },
+    config: { nodeId: s.nodeId, epoch: bootEpoch(), key, mtu: s.mtu, flushDelayMs: s.flushDelayMs, resendQueueSize: s.resendQueueSize },
     transport: unicast
       ? { mode: 'unicast', port: s.port, bindAddr: ifaceAddr, peers: s.peers.map((address) => ({ address, port: s.port })) }
       : { mode: 'multicast', port: s.port, group: s.group, ifaceAddr },
@@ -439,7 +417,7 @@ async function syncSettings(s: SyncSettings, nodeName: string): Promise<Datapath
 export async function runNode(configFile: string): Promise<number> {
   const config = await loadConfig(configFile);
   const log = createLogger(config.node.name, config.log.level);
-  const daemon = new NodeDaemon(config, log);
+  const daemon = new NodeDaemon(config, log, configFile);
   const onSignal = (sig: NodeJS.Signals): void => {
     log.info({ signal: sig }, 'signal received');
     void daemon.stop(0);
