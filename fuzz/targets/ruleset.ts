@@ -87,8 +87,6 @@ const NFT_WORDS = [
   '1s', '1d', '99999999d', '1/second', 'bytes', 'mbytes', 'over', 'until',
 ];
 
-const found = (what: string) => `found by fuzzing, not fixed yet (issue 15 fuzzing report): ${what}`;
-
 export const rulesetText: FuzzTarget = {
   name: 'ruleset-text',
   about: 'nft text rulesets: lexer, parser, defines, validation, compiler; printed form loads back the same',
@@ -96,11 +94,6 @@ export const rulesetText: FuzzTarget = {
   maxBytes: 16384,
   timeoutMs: 3000,
   dictionary: NFT_WORDS,
-  known: [{
-    slug: 'nul-in-string',
-    reason: found('a NUL in a quoted string (iifname "\\0") prints as "\\u0000", which the lexer reads back as "u0000"'),
-    matches: (f) => /prints differently/.test(f.error?.message ?? '') && new TextDecoder().decode(f.input).includes('\0'),
-  }],
   setup: () => runner(rulesetTexts().map(utf8), false),
 };
 
@@ -113,18 +106,6 @@ export const rulesetJson: FuzzTarget = {
   dictionary: ['{"nftables": []}', '"add"', '"rule"', '"table"', '"chain"', '"set"', '"map"', '"element"', '"expr"', '"match"', '"left"', '"right"',
     '"payload"', '"protocol"', '"field"', '"op"', '"=="', '"in"', '"prefix"', '"range"', '"concat"', '"set"', '"elem"', '"accept"', '"jump"',
     '"target"', '"family"', '"inet"', '"ip6"', '"handle"', 'null', 'true', '[]', '{}', '-1', '1e400', '"\\ud800"', '4294967296'],
-  known: [
-    {
-      slug: 'json-prio-range',
-      reason: found('a JSON base chain\'s "prio" is taken as any number (-1e23, 0.5) and prints as text the parser refuses'),
-      matches: (f) => /unknown priority/.test(f.error?.message ?? ''),
-    },
-    {
-      slug: 'json-comment-type',
-      reason: found('a JSON "comment" that is not a string (a number) is accepted and prints unquoted, so the text form differs'),
-      matches: (f) => /prints differently/.test(f.error?.message ?? ''),
-    },
-  ],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

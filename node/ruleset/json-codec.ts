@@ -7,7 +7,9 @@
  */
 import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
-import { ErrorList, posOf, setPos } from './errors.js';
+import { ErrorList, posOf, setPos, type Pos } from './errors.js';
+import { PRIORITY_RANGE, isPriority } from './priorities.js';
+import { badStringChar, describeBadChar } from './string-chars.js';
 import type { RulesetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
 
@@ -48,6 +50,8 @@ export function jsonToCommands(input: unknown, file = '<input>'): Command[] {
     const bpos = posOf(body) ?? pos;
     const e = checkObject(kind, body, verb);
     if (e) return errors.add(bpos, `${where}/${kind}: ${e}`);
+    const bad = badStringIn(body);
+    if (bad) return errors.add(bad.pos ?? bpos, `${where}/${kind}${bad.where}: ${bad.what} in a string`);
     if (kind === 'rule') {
       const r = body as RuleJ;
       r.expr?.forEach((s) => {
@@ -65,6 +69,9 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
   if (kind === 'ruleset') return verb === 'flush' ? null : 'only "flush" applies to the ruleset';
   if (!isObj(b)) return 'expected an object';
   if (!(FAMILIES as readonly string[]).includes(b.family as string)) return `family must be one of ${FAMILIES.join(', ')}`;
+  // The text form's comments are quoted strings; another JSON type would print unquoted
+  // and load back as a string.
+  if (b.comment !== undefined && typeof b.comment !== 'string') return '"comment" must be a string';
   const str = (k: string): string | null => (typeof b[k] === 'string' && b[k] !== '' ? null : `"${k}" must be a non-empty string`);
   switch (kind) {
     case 'table':
@@ -76,6 +83,8 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
       if (b.type !== undefined && !(CHAIN_TYPES as readonly unknown[]).includes(b.type)) return `type must be one of ${CHAIN_TYPES.join(', ')}`;
       if (b.hook !== undefined && !(HOOKS as readonly string[]).includes(b.hook as string)) return `hook must be one of ${HOOKS.join(', ')}`;
       if (b.hook !== undefined && typeof b.prio !== 'number') return 'a base chain needs a numeric "prio"';
+      // As the text parser: any other number prints as a priority the text form refuses.
+      if (b.prio !== undefined && !isPriority(b.prio)) return `"prio" must be ${PRIORITY_RANGE}`;
       if (b.policy !== undefined && b.policy !== 'accept' && b.policy !== 'drop') return 'policy must be accept or drop';
       return null;
     case 'rule':
@@ -91,10 +100,64 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
         if (kind === 'map' && typeof b.map !== 'string') return 'a map needs "map" (its data type)';
       }
       if (b.elem !== undefined && !Array.isArray(b.elem)) return '"elem" must be an array';
-      return null;
+      return elemComments(b.elem as unknown[] | undefined);
     case 'element':
       if (str('table') || str('name')) return str('table') ?? str('name');
-      return Array.isArray(b.elem) ? null : '"elem" must be an array';
+      return Array.isArray(b.elem) ? elemComments(b.elem) : '"elem" must be an array';
+  }
+  return null;
+}
+
+/** An element's `{"elem": {"comment": ...}}` (the key's, for a map's [key, data]) must be a string, as a table's. */
+function elemComments(elems: unknown[] | undefined): string | null {
+  if (!elems) return null;
+  for (let i = 0; i < elems.length; i++) {
+    const item = elems[i];
+    const key = Array.isArray(item) ? item[0] : item;
+    if (isObj(key) && isObj(key.elem) && key.elem.comment !== undefined && typeof key.elem.comment !== 'string') {
+      return `elem/${i}${Array.isArray(item) ? '/0' : ''}/elem: "comment" must be a string`;
+    }
+  }
+  return null;
+}
+
+/**
+ * The first string in a command's body that no ruleset string may hold (string-chars.ts),
+ * with its JSON pointer under the body and the position of the nearest object or array
+ * that has one. Walked without recursion: an API transaction's body was parsed by
+ * JSON.parse, which takes any depth.
+ */
+function badStringIn(body: unknown): { where: string; what: string; pos: Pos | undefined } | null {
+  const nodes: unknown[] = [body];
+  const parents: number[] = [-1];
+  const keys: string[] = [''];
+  for (let n = 0; n < nodes.length; n++) {
+    const v = nodes[n];
+    if (typeof v === 'string') {
+      const i = badStringChar(v);
+      if (i < 0) continue;
+      const path: string[] = [];
+      let pos: Pos | undefined;
+      for (let k = n; k > 0; k = parents[k]) {
+        path.push(keys[k].replace(/~/g, '~0').replace(/\//g, '~1'));
+        pos ??= posOf(nodes[parents[k]]);
+      }
+      return { where: path.length ? `/${path.reverse().join('/')}` : '', what: describeBadChar(v, i), pos };
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        nodes.push(v[i]);
+        parents.push(n);
+        keys.push(String(i));
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        nodes.push((v as Record<string, unknown>)[k]);
+        parents.push(n);
+        keys.push(k);
+      }
+    }
   }
   return null;
 }

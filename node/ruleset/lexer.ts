@@ -10,6 +10,7 @@
  * prints those with spaces around them.
  */
 import { Pos, RulesetError } from './errors.js';
+import { badStringChar, describeBadChar } from './string-chars.js';
 
 export const enum Tok {
   Word = 1,
@@ -131,6 +132,13 @@ export class Lexer {
           if (text.charCodeAt(j) === 10) throw RulesetError.at(this.file, { line, col }, 'unterminated string');
           if (text.charCodeAt(j) === 92 && j + 1 < n) {
             j++;
+          }
+          const ch = text.charCodeAt(j);
+          if (ch < 0x20 || ch === 0x7f || (ch >= 0xd800 && ch <= 0xdfff)) {
+            // A surrogate pair is one character; anything else here would not print back (string-chars.ts).
+            const bad = badStringChar(text.slice(j, j + 2));
+            if (bad === 0) throw RulesetError.at(this.file, { line, col: j - this.lineStart + 1 }, `${describeBadChar(text, j)} in a string`);
+            s += text[j++];
           }
           s += text[j];
           j++;

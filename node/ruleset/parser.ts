@@ -18,7 +18,7 @@ import type { DataType } from './data-types.js';
 import { parseInteger } from './data-types.js';
 import type { Registry, TextReader } from './registry.js';
 import { parseDuration } from './durations.js';
-import { PRIORITY_NAMES } from './priorities.js';
+import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
 
 /** Tokens of a `$variable` being expanded. */
 interface Frame {
@@ -349,11 +349,13 @@ export class Parser implements TextReader {
     const t = this.expectWord();
     let base: number;
     if (/^-?\d+$/.test(t.text)) base = Number(t.text);
-    else if (t.text in PRIORITY_NAMES) base = PRIORITY_NAMES[t.text];
+    else if (Object.hasOwn(PRIORITY_NAMES, t.text)) base = PRIORITY_NAMES[t.text]; // not `in`: 'toString' is in every object
     else this.error(`unknown priority '${t.text}' (a number or ${Object.keys(PRIORITY_NAMES).join(', ')})`, t);
     // `filter + 10` / `filter - 5` (nft(8) CHAIN PRIORITIES): '+' is a token, '-' a word.
     if (this.acceptPunct('+')) base! += this.integer();
     else if (this.acceptWord('-')) base! -= this.integer();
+    // Past 2^31 it is not an nft priority, and past 2^53 it prints as 1e+21, which this refuses.
+    if (!isPriority(base!)) this.error(`priority must be ${PRIORITY_RANGE}`, t);
     return base!;
   }
 
