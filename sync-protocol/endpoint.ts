@@ -17,7 +17,7 @@ import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
-import { seqLe, seqLt } from './serial.js';
+import { seqLe, seqLt, seqRangeInverted } from './serial.js';
 
 export interface SyncConfig {
   /** This node's id (non-zero, unique in the cluster). */
@@ -42,6 +42,12 @@ export interface SyncConfig {
   minResendIntervalMs?: number;
   /** Messages held for retransmission (power of two). */
   resendQueueSize?: number;
+  /**
+   * Most retransmissions per tick(). A NACK only queues what it asks for; tick() resends it
+   * in slices, so one NACK for the whole resend queue (about 60 us a message of 20 records)
+   * cannot hold the worker for a second while received traffic and the ring wait.
+   */
+  resendsPerTick?: number;
   /** Sequences tracked ahead of the first missing one, and anti-replay window (power of two). */
   receiveWindow?: number;
   /** RESYNC_REQUEST is repeated after this long without progress (ms). */
@@ -69,6 +75,7 @@ export const SYNC_DEFAULTS = {
   nackRetryMs: 8,
   minResendIntervalMs: 5,
   resendQueueSize: 16384,
+  resendsPerTick: 16,
   receiveWindow: 65536,
   resyncRetryMs: 500,
   bulkChunksPerTick: 16,
@@ -96,6 +103,8 @@ export class SyncStats {
   staleSkipped = 0;
   /** Messages that arrived after they had been given up on (LOST); the resync brings their state. */
   lateDropped = 0;
+  /** NACK or LOST ranges refused because `to` is before `from` (a buggy or hostile key holder). */
+  rangesRefused = 0;
   drops: Record<DecodeError, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0 };
   resyncsRequested = 0;
   resyncsCompleted = 0;
@@ -170,6 +179,9 @@ export class SyncEndpoint {
   private readonly scratchView = new DataView(this.scratch.buffer);
   private readonly nackRanges: number[] = [];
   private readonly answer: NackAnswer = { resend: [], lost: [] };
+  /** Sequences a NACK asked for, resent by tick() (resendsPerTick at a time), oldest first. */
+  private readonly resendBacklog: number[] = [];
+  private resendHead = 0;
 
   /**
    * Local events go to `localEvent`/`localSlot`; the endpoint keeps a StateMirror of them
@@ -233,6 +245,10 @@ export class SyncEndpoint {
   }
   get pendingEvents(): number {
     return this.coalescer.size;
+  }
+  /** Retransmissions asked for by NACKs and not sent yet (tick() wants to run again at once). */
+  get resendsPending(): number {
+    return this.resendBacklog.length - this.resendHead;
   }
 
   /** A state change of a local connection (never one injected from a peer: no echo loops). */
@@ -316,6 +332,7 @@ export class SyncEndpoint {
   /** When tick() should be called next (it may be called more often). */
   nextTimerAt(): number {
     let t = Math.min(this.coalescer.dueAt(), this.nextAliveAt);
+    if (this.resendsPending > 0) t = Math.min(t, this.lastNow);
     if (this.bulk.active) t = Math.min(t, this.nextBulkAt);
     for (const p of this.peers.values()) {
       t = Math.min(t, p.ackDueAt, p.lastHeard + this.cfg.peerTimeoutMs);
@@ -330,6 +347,7 @@ export class SyncEndpoint {
     this.lastNow = now;
     this.coalescer.drain(now, this.batches);
     this.sendBatches(now);
+    if (this.resendsPending > 0) this.drainResends(now);
     if (this.bulk.active && now >= this.nextBulkAt) this.bulkStep(now);
     if (now >= this.nextAliveAt) {
       this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...this.ctlHeader(now) });
@@ -468,8 +486,17 @@ export class SyncEndpoint {
         this.stats.nacksReceived++;
         this.answer.resend.length = 0;
         this.answer.lost.length = 0;
-        for (let i = 0; i + 1 < m.ranges.length; i += 2) this.sender.answerNack(p.node, m.ranges[i]!, m.ranges[i + 1]!, now, this.answer);
-        for (const e of this.answer.resend) this.resend(e, now);
+        for (let i = 0; i + 1 < m.ranges.length; i += 2) {
+          const from = m.ranges[i]!;
+          const to = m.ranges[i + 1]!;
+          if (seqRangeInverted(from, to)) this.stats.rangesRefused++;
+          else this.sender.answerNack(p.node, from, to, now, this.answer);
+        }
+        for (const e of this.answer.resend) {
+          if (e.resendQueued) continue;
+          e.resendQueued = true;
+          this.resendBacklog.push(e.seq);
+        }
         for (let i = 0; i + 1 < this.answer.lost.length; i += 2) {
           this.stats.lostSent++;
           this.send({
@@ -489,6 +516,10 @@ export class SyncEndpoint {
         break;
       case MessageType.Lost:
         if (m.target !== me || m.targetEpoch !== this.cfg.epoch || p.rx === null) break;
+        if (seqRangeInverted(m.from, m.to)) {
+          this.stats.rangesRefused++;
+          break;
+        }
         // A LOST for sequences that all arrived (it answered a NACK overtaken by the repair)
         // loses nothing: no resync for it.
         if (!p.rx.giveUp(m.from, m.to)) break;
@@ -640,6 +671,35 @@ export class SyncEndpoint {
       this.noteDataSent(now);
     }
     this.nextBulkAt = now + this.cfg.bulkTickMs;
+  }
+
+  /**
+   * Sends up to resendsPerTick of the retransmissions NACKs asked for. Sequences acknowledged
+   * or evicted since are skipped (a receiver still missing an evicted one NACKs again and is
+   * answered LOST); skipping is bounded too, so every call costs a bounded amount.
+   */
+  private drainResends(now: number): void {
+    const q = this.resendBacklog;
+    let budget = this.cfg.resendsPerTick;
+    let skips = 4096;
+    while (budget > 0 && skips > 0 && this.resendHead < q.length) {
+      const seq = q[this.resendHead++]!;
+      const e = this.sender.held(seq);
+      if (e === undefined || !e.resendQueued) {
+        skips--;
+        continue;
+      }
+      e.resendQueued = false;
+      this.resend(e, now);
+      budget--;
+    }
+    if (this.resendHead >= q.length) {
+      q.length = 0;
+      this.resendHead = 0;
+    } else if (this.resendHead >= 1024 && this.resendHead * 2 >= q.length) {
+      q.splice(0, this.resendHead);
+      this.resendHead = 0;
+    }
   }
 
   /** Resends a held sequence with the current state of the connections it carried. */

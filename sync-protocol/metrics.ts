@@ -31,6 +31,7 @@ const COUNTERS: [CounterField, string, string][] = [
   ['ownDropped', 'hafw_sync_own_dropped_total', 'Own datagrams looped back and dropped.'],
   ['staleSkipped', 'hafw_sync_stale_records_total', 'Records older than an applied destroy (reordered), skipped.'],
   ['lateDropped', 'hafw_sync_late_messages_total', 'Messages that arrived after they were given up (LOST), dropped unapplied.'],
+  ['rangesRefused', 'hafw_sync_ranges_refused_total', 'NACK or LOST ranges refused as inverted (to before from).'],
 ];
 
 export class SyncMetrics {

@@ -74,6 +74,20 @@ describe('ReliableReceiver', () => {
     assert.ok(!rx.covers(10, 17));
   });
 
+  it('ignores an inverted LOST range, and walks at most the window for any other', () => {
+    const rx = new ReliableReceiver(100, { window: 65536, nackRetryMs: 8 });
+    rx.onData(100, 0);
+    rx.onData(105, 0);
+    // from after to: this used to walk round the whole 2^32 space (32 s).
+    assert.equal(rx.giveUp(200, 150), false);
+    assert.equal(rx.giveUp(0x80000064, 100), false, '2^31 apart is not an ordered range');
+    assert.equal(rx.cumAck, 100, 'nothing changed');
+    assert.deepEqual(nacks(rx, 0), [101, 104]);
+    // A range reaching past the window restarts the window there (the receiver resyncs).
+    assert.equal(rx.giveUp(101, 101 + 65536 * 4), true);
+    assert.equal(rx.cumAck, 101 + 65536 * 4);
+  });
+
   it('treats sequences before the cumulative point as old', () => {
     const rx = new ReliableReceiver(10, rxOpts);
     rx.onData(10, 0);
@@ -123,6 +137,30 @@ describe('ReliableSender', () => {
     const b: NackAnswer = { resend: [], lost: [] };
     tx.answerNack(3, 3, 9, 10, b); // another peer that never ACKed: really lost
     assert.deepEqual(b.lost, [3, 9]);
+  });
+
+  it('answers a NACK half the sequence space away from an emptied queue without walking it', () => {
+    const tx = new ReliableSender({ ...txOpts, initialSeq: 1000 });
+    for (let i = 0; i < 10; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0);
+    tx.onAck(2, tx.lastSeq, 0); // everything acknowledged: nothing held
+    const a: NackAnswer = { resend: [], lost: [] };
+    // 2^31 from lastSeq is unordered in serial arithmetic; this used to walk 2^31 sequences (22 s).
+    tx.answerNack(2, seqAdd(tx.lastSeq, 0x80000000), tx.lastSeq, 10, a);
+    tx.answerNack(2, seqAdd(tx.lastSeq, 0x7fffffff), seqAdd(tx.lastSeq, 0x7fffffff), 10, a);
+    tx.answerNack(3, seqAdd(tx.lastSeq, -100000), seqAdd(tx.lastSeq, 1000), 10, a);
+    assert.deepEqual(a.resend, []);
+    assert.deepEqual(a.lost, [seqAdd(tx.lastSeq, -100000), tx.lastSeq], 'one LOST range for what is no longer held');
+  });
+
+  it('clamps a NACK to the held queue: the part before it is one LOST range, the part after what was sent is ignored', () => {
+    const tx = new ReliableSender({ ...txOpts, queueSize: 8, initialSeq: 0xfffffff0 });
+    for (let i = 0; i < 20; i++) tx.record(MessageType.Data, null, 0, 0, 0, 0); // 0xfffffff0 .. 3, holds 0xfffffffc .. 3
+    const a: NackAnswer = { resend: [], lost: [] };
+    tx.answerNack(2, 0x80000000, 0x7fffffff, 10, a); // inverted (to before from): nothing
+    assert.equal(a.resend.length + a.lost.length, 0);
+    tx.answerNack(2, 0xfffffff0, 0x7fffff00, 10, a);
+    assert.deepEqual(a.lost, [0xfffffff0, 0xfffffffb]);
+    assert.deepEqual(a.resend.map((e) => e.seq), [0xfffffffc, 0xfffffffd, 0xfffffffe, 0xffffffff, 0, 1, 2, 3]);
   });
 
   it('drops what every live peer acknowledged, and stops waiting for a silent peer', () => {

@@ -8,7 +8,7 @@
  * living with a silent gap.
  */
 import { MessageType } from './wire.js';
-import { seqAdd, seqDiff, seqLe, seqLt } from './serial.js';
+import { seqAdd, seqDiff, seqLe, seqLt, seqRangeInverted } from './serial.js';
 
 /** One sequenced message as the sender remembers it. */
 export interface SentEntry {
@@ -25,6 +25,8 @@ export interface SentEntry {
   firstSeq: number;
   count: number;
   lastSentAt: number;
+  /** Waiting in the endpoint's retransmission backlog (so a second NACK does not queue it twice). */
+  resendQueued: boolean;
 }
 
 export interface SenderOptions {
@@ -78,7 +80,7 @@ export class ReliableSender {
       this.ring[this.oldest & this.mask] = undefined;
       this.oldest = seqAdd(this.oldest, 1);
     }
-    this.ring[seq & this.mask] = { seq, type, datagram, bulkId, firstSeq, count, lastSentAt: now };
+    this.ring[seq & this.mask] = { seq, type, datagram, bulkId, firstSeq, count, lastSentAt: now, resendQueued: false };
     this.next = seqAdd(seq, 1);
     return seq;
   }
@@ -131,34 +133,55 @@ export class ReliableSender {
   }
 
   /**
-   * Which held messages to resend for a NACK of [from, to], and which part is gone.
-   * Sequences after the last one sent are ignored (a forged range cannot make us loop).
+   * Which held messages to resend for a NACK of [from, to], and which part is gone. The
+   * range is clamped to what was sent: sequences after the last one sent are ignored, the
+   * held part is walked (at most the queue's length) and the part before the oldest held
+   * message is answered LOST as one range, never walked. An inverted range (to before from,
+   * seqRangeInverted) is ignored (the caller counts it). Positions are counted back from
+   * the next sequence, so no comparison depends on where the 2^32 wrap falls.
    */
   answerNack(peer: number, from: number, to: number, now: number, out: NackAnswer): void {
+    from >>>= 0;
+    to >>>= 0;
+    if (seqRangeInverted(from, to)) return;
+    const next = this.next;
+    const back = (s: number): number => (next - s) >>> 0; // 1 = the last sequence sent
+    let bf = back(from);
+    // `from` after the last sequence sent, or further back than serial order reaches:
+    // nothing this sender can say anything about.
+    if (bf === 0 || bf >= HALF) return;
+    let bt = back(to);
+    if (bt === 0 || bt > bf) bt = 1; // `to` after the last sequence sent
     // A NACK overtaken by the repair (it left before the retransmission arrived, then the
     // ACK trimmed the queue) names sequences the peer already has: answering LOST would
     // make it resync for nothing.
     const acked = this.peers.get(peer)?.ack;
-    if (acked !== undefined && seqLe(from, acked)) from = seqAdd(acked, 1);
-    if (seqLt(to, from)) return;
-    if (!seqLt(to, this.next)) to = this.lastSeq;
-    if (seqLt(to, from)) return;
-    if (seqLt(from, this.oldest)) {
-      const lostTo = seqLt(to, this.oldest) ? to : seqAdd(this.oldest, -1);
-      out.lost.push(from, lostTo);
-      if (seqLt(to, this.oldest)) return;
-      from = this.oldest;
+    if (acked !== undefined) {
+      const ba = back(seqAdd(acked, 1)); // first sequence the peer does not have
+      if (ba < bf) {
+        if (ba < bt) return;
+        bf = ba;
+      }
     }
-    for (let s = from; ; s = seqAdd(s, 1)) {
-      const e = this.ring[s & this.mask];
+    const held = this.queued;
+    if (bf > held) {
+      // Evicted: one LOST range, however long.
+      out.lost.push(seqAdd(next, -bf), seqAdd(next, -Math.max(bt, held + 1)));
+      if (bt > held) return;
+      bf = held;
+    }
+    for (let b = bf; b >= bt; b--) {
+      const e = this.ring[(next - b) & this.mask];
       if (e !== undefined && now - e.lastSentAt >= this.opts.minResendIntervalMs) {
         e.lastSentAt = now;
         out.resend.push(e);
       }
-      if (s === to) break;
     }
   }
 }
+
+/** 2^31: serial-number comparisons reach this far (RFC 1982). */
+const HALF = 0x80000000;
 
 export const enum DataVerdict {
   /** New in-window sequence. */
@@ -249,15 +272,23 @@ export class ReliableReceiver {
   /**
    * The sender cannot repair [from, to] (LOST): stop asking, and note the stream is
    * incomplete. Returns false when every one of those sequences had already arrived (a
-   * LOST answering a stale NACK): nothing was lost.
+   * LOST answering a stale NACK): nothing was lost. The range is clamped to the window: the
+   * part before the cumulative point is done with, a `to` beyond the window restarts the
+   * window there (resync) instead of walking; so at most `window` sequences are walked. An
+   * inverted range (seqRangeInverted) is ignored (false; the caller counts it).
    */
   giveUp(from: number, to: number): boolean {
-    if (seqLt(to, this.base)) return false;
-    if (seqLt(from, this.base)) from = this.base;
-    if (seqDiff(this.base, to) >= this.opts.window) {
+    from >>>= 0;
+    to >>>= 0;
+    if (seqRangeInverted(from, to)) return false;
+    const dTo = seqDiff(this.base, to);
+    if (dTo < 0) return false;
+    if (dTo >= this.opts.window) {
       this.restartAt(seqAdd(to, 1));
       return true;
     }
+    // to - from < 2^31 and to within the window: from - base is exact in 32 bits.
+    if (seqDiff(this.base, from) < 0) from = this.base;
     let missed = false;
     for (let s = from; ; s = seqAdd(s, 1)) {
       if (!this.test(s) || seqLt(this.highest, s)) missed = true;

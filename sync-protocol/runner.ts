@@ -111,6 +111,12 @@ export class SyncRunner {
         this.loop();
       });
     }
+    // Retransmissions waiting (sent a slice per tick): go on right after received traffic
+    // is served, not a timer's millisecond later.
+    if (this.endpoint.resendsPending > 0) {
+      this.immediate = setImmediate(this.loop);
+      return;
+    }
     const pollMs = this.opts.pollMs ?? 10;
     const wait = Math.max(0, Math.min(this.endpoint.nextTimerAt() - this.clock(), ring !== null ? pollMs : 1000));
     this.timer = setTimeout(this.loop, wait);

@@ -21,3 +21,12 @@ export function seqLt(a: number, b: number): boolean {
 export function seqLe(a: number, b: number): boolean {
   return seqDiff(a, b) >= 0;
 }
+
+/**
+ * True when [from, to] is not an ordered range: `to` is before `from` (or exactly 2^31 away,
+ * where serial order is undefined, RFC 1982 §3.2). No sender or receiver ever names such a
+ * range; walking one sequence by sequence would go round the whole 2^32 space.
+ */
+export function seqRangeInverted(from: number, to: number): boolean {
+  return seqDiff(from, to) < 0;
+}
