@@ -578,3 +578,102 @@ describe('NACK and LOST ranges from a peer (issue 15 item 2)', function () {
     assert.ok(a.ep.stats.retransmits > 0 && b.ep.stats.lostReceived > 0, 'valid ranges were still answered');
   });
 });
+
+describe('replay protection outlives a silent peer (issue 15 item 1)', function () {
+  this.timeout(60000);
+
+  /** A and B in sync; A sends connection 1 and destroys it; returns the DATA that created it. */
+  function capturedThenDestroyed(): { a: { ep: SyncEndpoint }; b: { ep: SyncEndpoint; table: ReplicaTable }; link: SimLink; now: number; captured: Uint8Array } {
+    const a = endpoint(1);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    a.ep.localEvent(makeRecord(1, EventKind.New, now), now);
+    now = run(link, now, 50, () => false);
+    const captured = link.sent.filter((m) => {
+      const r = decodeMessage(m, key);
+      return r.ok && r.msg.type === MessageType.Data && r.msg.node === 1;
+    });
+    assert.equal(captured.length, 1);
+    a.ep.localEvent(makeRecord(1, EventKind.Destroy, now), now);
+    now = run(link, now, 50, () => false);
+    assert.equal(b.table.rows.size, 0);
+    return { a, b, link, now, captured: captured[0]! };
+  }
+
+  it('a DATA replayed after the peer was forgotten adds no row, is counted, and leaves the node in sync', () => {
+    const x = capturedThenDestroyed();
+    let now = x.now;
+    // A falls silent; B forgets it after peerTimeoutMs.
+    x.link.down.add(0);
+    now = run(x.link, now, 3500, () => false);
+    assert.equal(x.b.ep.peerStatus().length, 0, 'the silent peer was forgotten');
+    assert.ok(x.b.ep.inSync, 'alone and in sync');
+    const applied = x.b.table.applied;
+    const replays = x.b.ep.stats.drops.replay;
+    for (let k = 0; k < 3; k++) {
+      x.link.inject(1, x.captured, now);
+      now = run(x.link, now, 2000, () => false);
+    }
+    assert.equal(x.b.table.rows.size, 0, 'the destroyed connection stays destroyed');
+    assert.equal(x.b.table.applied, applied, 'no record was delivered to the table');
+    assert.equal(x.b.ep.stats.drops.replay - replays, 3);
+    assert.equal(x.b.ep.peerStatus().length, 0, 'no peer was made from a replay');
+    assert.ok(x.b.ep.inSync, 'still in sync');
+  });
+
+  it('a peer that comes back after its silence is heard again (same epoch, later sequences), and so is a restarted one', () => {
+    const x = capturedThenDestroyed();
+    let now = x.now;
+    x.link.down.add(0);
+    now = run(x.link, now, 3500, () => false);
+    assert.equal(x.b.ep.peerStatus().length, 0);
+    x.link.down.delete(0);
+    x.a.ep.localEvent(makeRecord(2, EventKind.New, now), now);
+    now = run(x.link, now, 3000, () => x.b.ep.inSync && x.b.table.rows.size === 1);
+    assert.equal(x.b.table.rows.size, 1, 'the peer\'s new connection arrived');
+    assert.ok(x.b.ep.inSync);
+    assert.equal(x.b.ep.peerStatus()[0]?.epoch, 1000);
+    // A restarts (new epoch) while B has forgotten it: a restart, not a replay.
+    x.link.down.add(0);
+    now = run(x.link, now, 3500, () => false);
+    const a2 = endpoint(1, { epoch: 1001 });
+    x.link.nodes[0] = a2.ep;
+    x.link.down.delete(0);
+    a2.ep.start(now);
+    a2.ep.localEvent(makeRecord(3, EventKind.New, now), now);
+    run(x.link, now, 3000, () => x.b.ep.inSync && x.b.table.rows.size === 1 && x.b.ep.peerStatus()[0]?.epoch === 1001);
+    assert.equal(x.b.ep.peerStatus()[0]?.epoch, 1001);
+    assert.ok(x.b.ep.stats.peerRestarts >= 1);
+    // The old life's messages stay dropped.
+    const replays = x.b.ep.stats.drops.replay;
+    x.b.ep.receive(x.captured, now + 3001);
+    assert.equal(x.b.ep.stats.drops.replay, replays + 1);
+  });
+
+  it('remembers at most maxNodeIds node ids: the one forgotten longest ago makes room, and none while all are live', () => {
+    const b = endpoint(2, { maxNodeIds: 3 });
+    b.ep.start(0);
+    const alive = (node: number, seq: number, now: number) =>
+      b.ep.receive(encodeMessage({ type: MessageType.Alive, lastSeq: 0, flags: 0, node, epoch: 1000, seq, time: now }, key), now);
+    alive(10, 5, 0);
+    alive(11, 5, 0);
+    alive(12, 5, 0);
+    alive(13, 5, 0);
+    assert.equal(b.ep.stats.drops.nodes, 1, 'a fourth live node id is refused');
+    assert.deepEqual(b.ep.peerStatus().map((p) => p.node), [10, 11, 12]);
+    // 10 and 11 fall silent (10 first); 12 stays.
+    b.ep.tick(2000);
+    alive(12, 6, 2000);
+    b.ep.tick(3500);
+    assert.deepEqual(b.ep.peerStatus().map((p) => p.node), [12]);
+    alive(13, 5, 3600); // room made by letting 10 go
+    assert.equal(b.ep.stats.nodeIdsEvicted, 1);
+    alive(11, 5, 3600);
+    assert.equal(b.ep.stats.drops.replay, 1, '11 is still remembered: its old sequence is a replay');
+    alive(11, 6, 3600);
+    assert.deepEqual(b.ep.peerStatus().map((p) => p.node).sort(), [11, 12, 13]);
+  });
+});

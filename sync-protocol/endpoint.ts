@@ -56,8 +56,15 @@ export interface SyncConfig {
   bulkChunksPerTick?: number;
   /** Interval between bulk ticks (ms). */
   bulkTickMs?: number;
-  /** A peer silent this long is forgotten (ms). */
+  /** A peer silent this long is forgotten (ms); its epoch and sequence tops are remembered (maxNodeIds). */
   peerTimeoutMs?: number;
+  /**
+   * Node ids whose newest epoch and sequence tops are remembered for the life of the process
+   * (replay protection after a peer's silence). Only authenticated messages add one; when
+   * full, the id silent longest is let go, and while every remembered id is a live peer, a
+   * new id is refused (drops `nodes`).
+   */
+  maxNodeIds?: number;
   /** With no peer heard this long after start, the node is alone and counts as in sync (ms). */
   startupGraceMs?: number;
   /** First data sequence number (default random). */
@@ -81,6 +88,7 @@ export const SYNC_DEFAULTS = {
   bulkChunksPerTick: 16,
   bulkTickMs: 1,
   peerTimeoutMs: 3000,
+  maxNodeIds: 256,
   startupGraceMs: 1000,
 };
 
@@ -105,7 +113,8 @@ export class SyncStats {
   lateDropped = 0;
   /** NACK or LOST ranges refused because `to` is before `from` (a buggy or hostile key holder). */
   rangesRefused = 0;
-  drops: Record<DecodeError, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0 };
+  /** Received datagrams dropped, by reason; `nodes`: a new node id while maxNodeIds live peers are known. */
+  drops: Record<DropReason, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0, nodes: 0 };
   resyncsRequested = 0;
   resyncsCompleted = 0;
   resyncsServed = 0;
@@ -114,10 +123,30 @@ export class SyncStats {
   /** Local events older than the last full dump of the local table, ignored. */
   localStale = 0;
   peerRestarts = 0;
+  /** Remembered node ids let go to make room for a new one (maxNodeIds). */
+  nodeIdsEvicted = 0;
   /** Durations (ms) of completed resyncs, newest last (bounded). */
   resyncDurations: number[] = [];
   /** Lag samples (ms) not yet taken by the metrics shell (bounded). */
   lagSamples: number[] = [];
+}
+
+export type DropReason = DecodeError | 'nodes';
+
+/**
+ * What the endpoint keeps of a node id for the life of the process, also once the peer is
+ * forgotten after peerTimeoutMs: its newest epoch and how far its two sequence streams got
+ * in that epoch. Without it a message captured earlier and replayed after the peer fell
+ * silent was first contact again, and brought back a connection destroyed since. A few
+ * dozen bytes an id (the bitmaps are not kept: a stream taken up again accepts only what is
+ * newer than its top, ReplayWindow.sealAt).
+ */
+interface NodeMemory {
+  epoch: number;
+  /** Highest data sequence accepted or announced (ALIVE) in `epoch`; NaN: none. */
+  dataTop: number;
+  /** Highest control sequence accepted in `epoch`; NaN: none. */
+  ctlTop: number;
 }
 
 class Peer {
@@ -163,6 +192,8 @@ export class SyncEndpoint {
   private readonly sender: ReliableSender;
   private readonly bulk: BulkSender;
   private readonly peers = new Map<number, Peer>();
+  /** Every node id heard (bounded by maxNodeIds), oldest-forgotten first. */
+  private readonly known = new Map<number, NodeMemory>();
   private readonly outbox: Buffer[] = [];
   private outHead = 0;
   private ctlSeq = 0;
@@ -357,6 +388,7 @@ export class SyncEndpoint {
       if (now - p.lastHeard > this.cfg.peerTimeoutMs) {
         this.peers.delete(p.node);
         this.sender.forgetPeer(p.node);
+        this.rememberTops(p);
         continue;
       }
       this.peerTimers(p, now);
@@ -389,8 +421,36 @@ export class SyncEndpoint {
       return;
     }
     if (p === undefined || m.epoch > p.epoch) {
-      if (p !== undefined) this.stats.peerRestarts++;
+      const mem = this.known.get(m.node);
+      let resumed = false;
+      if (mem !== undefined) {
+        if (m.epoch < mem.epoch) {
+          this.stats.drops.replay++; // an earlier life of a peer forgotten since
+          return;
+        }
+        if (m.epoch === mem.epoch) {
+          // The same life of a peer forgotten after a silence: only what it sent since is new.
+          const top = isSequenced(m.type) ? mem.dataTop : mem.ctlTop;
+          if (!Number.isNaN(top) && !seqLt(top, m.seq)) {
+            this.stats.drops.replay++;
+            return;
+          }
+          resumed = true;
+        } else this.stats.peerRestarts++;
+      } else if (!this.rememberNode(m.node)) {
+        this.stats.drops.nodes++;
+        return;
+      }
       p = new Peer(m.node, m.epoch, this.cfg.receiveWindow, now);
+      const memory = this.known.get(m.node)!;
+      if (resumed) {
+        if (!Number.isNaN(memory.dataTop)) p.dataWindow.sealAt(memory.dataTop);
+        if (!Number.isNaN(memory.ctlTop)) p.ctlWindow.sealAt(memory.ctlTop);
+      } else {
+        memory.epoch = m.epoch;
+        memory.dataTop = NaN;
+        memory.ctlTop = NaN;
+      }
       this.peers.set(m.node, p);
       this.sender.forgetPeer(m.node);
     }
@@ -529,6 +589,44 @@ export class SyncEndpoint {
         this.checkSynced(p, now);
         break;
     }
+  }
+
+  /**
+   * Makes room to remember a new node id: when maxNodeIds are known, the one forgotten
+   * longest ago goes (it loses its replay memory; only key holders add ids, and a cluster has
+   * a handful). False when every remembered id is a live peer.
+   */
+  private rememberNode(node: number): boolean {
+    if (this.known.size >= this.cfg.maxNodeIds) {
+      let victim = -1;
+      for (const id of this.known.keys()) {
+        if (!this.peers.has(id)) {
+          victim = id;
+          break;
+        }
+      }
+      if (victim < 0) return false;
+      this.known.delete(victim);
+      this.stats.nodeIdsEvicted++;
+    }
+    this.known.set(node, { epoch: 0, dataTop: NaN, ctlTop: NaN });
+    return true;
+  }
+
+  /** A peer forgotten after its silence: keep how far its streams got (and make it the newest to keep). */
+  private rememberTops(p: Peer): void {
+    const mem = this.known.get(p.node);
+    if (mem === undefined || mem.epoch !== p.epoch) return;
+    let dataTop = p.dataWindow.started ? p.dataWindow.highest : NaN;
+    // ALIVE announced sequences that may never have arrived here: they are no newer than the silence.
+    if (p.rx !== null) {
+      const announced = p.rx.highestKnown;
+      if (Number.isNaN(dataTop) || seqLt(dataTop, announced)) dataTop = announced;
+    }
+    mem.dataTop = dataTop;
+    mem.ctlTop = p.ctlWindow.started ? p.ctlWindow.highest : NaN;
+    this.known.delete(p.node);
+    this.known.set(p.node, mem);
   }
 
   /** The receive tracker of `p`, created at the first sequence heard (ALIVE announces the last one sent). */

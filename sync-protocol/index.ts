@@ -19,7 +19,7 @@ export { StateMirror } from './state-mirror.js';
 export { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 export { BulkSender, ResyncState } from './resync.js';
 export { lagFromEcho, rttFromEcho, syncClock } from './lag.js';
-export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type SyncConfig } from './endpoint.js';
+export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type DropReason, type SyncConfig } from './endpoint.js';
 export { EventRing, SLOT_BYTES } from './ring.js';
 export { UdpTransport, type UdpTransportOptions } from './transport-udp.js';
 export { SyncRunner, type RunnerOptions, type Sender } from './runner.js';

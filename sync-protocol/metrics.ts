@@ -28,6 +28,7 @@ const COUNTERS: [CounterField, string, string][] = [
   ['resyncsCompleted', 'hafw_sync_resyncs_total', 'Full-table resyncs completed.'],
   ['resyncsServed', 'hafw_sync_resyncs_served_total', 'Resync requests answered by streaming the table.'],
   ['peerRestarts', 'hafw_sync_peer_restarts_total', 'Peers seen with a new boot epoch.'],
+  ['nodeIdsEvicted', 'hafw_sync_node_ids_evicted_total', 'Remembered node ids let go (with their replay memory) to make room for a new one (maxNodeIds).'],
   ['ownDropped', 'hafw_sync_own_dropped_total', 'Own datagrams looped back and dropped.'],
   ['staleSkipped', 'hafw_sync_stale_records_total', 'Records older than an applied destroy (reordered), skipped.'],
   ['lateDropped', 'hafw_sync_late_messages_total', 'Messages that arrived after they were given up (LOST), dropped unapplied.'],
@@ -55,7 +56,7 @@ export class SyncMetrics {
       this.counters.push(new Counter({ name, help, registers: r }));
       this.last.push(0);
     }
-    this.drops = new Counter({ name: 'hafw_sync_dropped_total', help: 'Received datagrams dropped, by reason (auth, replay, malformed, version...).', labelNames: ['reason'], registers: r });
+    this.drops = new Counter({ name: 'hafw_sync_dropped_total', help: 'Received datagrams dropped, by reason (auth, replay, malformed, version, nodes...).', labelNames: ['reason'], registers: r });
     this.ringDrops = new Counter({ name: 'hafw_sync_ring_dropped_total', help: 'Datapath events dropped because the ring was full (recovered by resync).', registers: r });
     this.lag = new Histogram({
       name: 'hafw_sync_lag_seconds',

@@ -222,6 +222,11 @@ export class ReliableReceiver {
     this.coverageFrom = this.base;
   }
 
+  /** Highest sequence known to exist (received, or announced by ALIVE or LOST). */
+  get highestKnown(): number {
+    return this.highest;
+  }
+
   /** All sequences up to this one arrived. */
   get cumAck(): number {
     return seqAdd(this.base, -1);

@@ -44,4 +44,15 @@ describe('ReplayWindow', () => {
     // 5 + 64*3 - 10 shares a bitmap slot with old entries; it must still be new.
     assert.equal(w.accept(5 + 64 * 3 - 10), ReplayVerdict.Accept);
   });
+
+  it('sealed at a top, accepts only later sequences, each once, also across the wrap', () => {
+    const w = new ReplayWindow(64);
+    w.sealAt(0xfffffffe);
+    assert.ok(w.started);
+    for (const s of [0xfffffffe, 0xfffffff0, 0xffffffc0, 0xff000000]) assert.notEqual(w.accept(s), ReplayVerdict.Accept, `${s}`);
+    assert.equal(w.accept(1), ReplayVerdict.Accept);
+    assert.equal(w.accept(0xffffffff), ReplayVerdict.Accept, 'after the top, before the newest: new');
+    assert.equal(w.accept(0xffffffff), ReplayVerdict.Duplicate);
+    assert.equal(w.accept(0), ReplayVerdict.Accept);
+  });
 });

@@ -18,7 +18,7 @@ export class ReplayWindow {
   private readonly bits: Uint32Array;
   private readonly mask: number;
   private top = 0;
-  private started = false;
+  private isStarted = false;
 
   /** `size` must be a power of two (default 65536 sequences, 8 KiB). */
   constructor(readonly size = 65536) {
@@ -32,15 +32,31 @@ export class ReplayWindow {
     return this.top;
   }
 
+  /** False until the first sequence is accepted (or the window is sealed). */
+  get started(): boolean {
+    return this.isStarted;
+  }
+
+  /**
+   * Counts every sequence up to and including `top` as seen: from now on only later ones are
+   * accepted. For a stream taken up again from what was remembered of it (its top), when the
+   * bitmap itself was not kept.
+   */
+  sealAt(top: number): void {
+    this.bits.fill(0xffffffff);
+    this.top = top >>> 0;
+    this.isStarted = true;
+  }
+
   reset(): void {
     this.bits.fill(0);
-    this.started = false;
+    this.isStarted = false;
     this.top = 0;
   }
 
   /** Verdict for `seq` without recording it. */
   check(seq: number): ReplayVerdict {
-    if (!this.started) return ReplayVerdict.Accept;
+    if (!this.isStarted) return ReplayVerdict.Accept;
     const d = seqDiff(this.top, seq);
     if (d > 0) return ReplayVerdict.Accept;
     if (-d >= this.size) return ReplayVerdict.TooOld;
@@ -50,8 +66,8 @@ export class ReplayWindow {
   /** Records `seq` if acceptable; returns the verdict. Call only for authenticated messages. */
   accept(seq: number): ReplayVerdict {
     seq >>>= 0;
-    if (!this.started) {
-      this.started = true;
+    if (!this.isStarted) {
+      this.isStarted = true;
       this.top = seq;
       this.set(seq);
       return ReplayVerdict.Accept;
