@@ -4,7 +4,7 @@ import { Encoder } from 'cbor-x';
 import {
   HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, decodeRecordsWithCborX, encodeMessage, encodeRecordsWithCborX, encodeSlotsMessage, slotRecordSize, peekSender, recordSize, type Message,
 } from './wire.js';
-import { EventKind, type StateRecord } from './state-record.js';
+import { EventKind, RECORD_FIELDS, type StateRecord } from './state-record.js';
 import { Rng, makeRecord } from './testing/fixtures.js';
 import { readRecords } from './record-reader.js';
 import { SLOT_BYTES, writeSlot } from './ring.js';
@@ -157,6 +157,34 @@ describe('wire format', () => {
     const spelled = Buffer.concat([other.subarray(0, at), Buffer.from([0xfb, 0, 0, 0, 0, 0, 0, 0, 0]), other.subarray(at + 1)]);
     assert.equal(readRecords(spelled), undefined);
     assert.equal(decodeRecordsWithCborX(spelled)?.[0]?.kind, 0);
+  });
+
+  it('decodes every message on its own: a record definition in one message does not change how the next decodes', () => {
+    // An authenticated message whose one record carries an inline definition (cbor-x record
+    // extension, tag 0xdfff) of shared record id 0xe000 with two field names swapped.
+    const plain = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: true });
+    const swapped = RECORD_FIELDS.slice();
+    const i = swapped.indexOf('origSport');
+    const j = swapped.indexOf('origDport');
+    [swapped[i], swapped[j]] = [swapped[j]!, swapped[i]!];
+    const r = makeRecord(3, EventKind.New, 1) as unknown as Record<string, unknown>;
+    const n = swapped.length + 2;
+    const poison = Buffer.concat([
+      Buffer.from([0x81, 0xd9, 0xdf, 0xff, 0x98, n, 0x19, 0xe0, 0x00]),
+      plain.encode(swapped),
+      ...swapped.map((k) => plain.encode(r[k])),
+    ]);
+    // The next message: an ordinary record (shared id 0xe000) spelled so that only cbor-x reads it.
+    const valid = Buffer.from(encodeRecordsWithCborX([makeRecord(1, EventKind.New, 1)]));
+    const at = valid.indexOf(Buffer.from([0x98, 0x1e])) + 2;
+    const spelled = Buffer.concat([valid.subarray(0, at), Buffer.from([0xfb, 0, 0, 0, 0, 0, 0, 0, 0]), valid.subarray(at + 1)]);
+    const before = decodeMessage(frame(MessageType.Data, spelled), key);
+    assert.ok(before.ok && before.msg.type === MessageType.Data);
+    assert.equal(before.msg.records[0]!.origSport, 1025);
+    decodeMessage(frame(MessageType.Data, poison), key);
+    const after = decodeMessage(frame(MessageType.Data, spelled), key);
+    assert.ok(after.ok && after.msg.type === MessageType.Data);
+    assert.deepEqual(after.msg.records, before.msg.records, 'decoded as before the record definition');
   });
 
   it('bounds the encoded size of a record from above, closely', () => {

@@ -100,8 +100,12 @@ const cborOptions = {
   useRecords: true,
   mapsAsObjects: true,
 };
-const encoder = new Encoder(cborOptions);
-const decoder = new Decoder(cborOptions);
+const encoder = new Encoder({ ...cborOptions, structures: [RECORD_FIELDS.slice(), NAT_FIELDS.slice()] });
+/** The structures every message is decoded with: the two declared ones, nothing learnt. */
+const DECLARED_STRUCTURES = [RECORD_FIELDS.slice(), NAT_FIELDS.slice()];
+// Its own options object: cbor-x keeps the options' structures array as its table, and the
+// encoder's must not be the decoder's.
+const decoder = new Decoder({ ...cborOptions, structures: DECLARED_STRUCTURES.slice() });
 
 /** Room for records in one datagram of `mtu` bytes (`extra` for fields before the records). */
 export function recordBudget(mtu: number, extra = 0): number {
@@ -310,6 +314,11 @@ function decodeRecords(bytes: Uint8Array): StateRecord[] | null {
 
 /** Records through cbor-x's generic decoder and checked field by field (null: malformed). */
 export function decodeRecordsWithCborX(bytes: Uint8Array): StateRecord[] | null {
+  // A message may define record structures (cbor-x tags 0xdfff / 0xdffe), and cbor-x writes
+  // them into the decoder's table, where they stayed: one authenticated message could change
+  // how every later one decodes. Each message starts from the declared structures instead;
+  // what it defines lives and dies with it.
+  (decoder as Decoder & { structures: unknown[] }).structures = DECLARED_STRUCTURES.slice();
   let v: unknown;
   try {
     v = decoder.decode(bytes);
