@@ -677,3 +677,55 @@ describe('replay protection outlives a silent peer (issue 15 item 1)', function 
     assert.deepEqual(b.ep.peerStatus().map((p) => p.node).sort(), [11, 12, 13]);
   });
 });
+
+describe('datagrams failing authentication (issue 15 item 5)', function () {
+  this.timeout(60000);
+  const forged = (now: number) => encodeMessage({ type: MessageType.Alive, lastSeq: 0, flags: 0, node: 9, epoch: 1, seq: Math.floor(now), time: now }, Buffer.alloc(32, 0x11));
+
+  it('do not make a node that is in sync alone not in sync (a forged datagram every 2 s)', () => {
+    const a = endpoint(1, { startupGraceMs: 500 });
+    a.ep.start(0);
+    a.ep.tick(600);
+    assert.ok(a.ep.inSync, 'alone after the startup grace');
+    for (let now = 600; now < 20000; now += 10) {
+      if (now % 2000 === 0) a.ep.receive(forged(now), now, '198.51.100.66');
+      a.ep.tick(now);
+      assert.ok(a.ep.inSync, `in sync at ${now} ms`);
+    }
+    assert.equal(a.ep.stats.drops.auth, 9);
+    assert.equal(a.ep.stats.authFailures.lastSource, '198.51.100.66');
+  });
+
+  it('do not make a node with an in-sync authenticated peer not in sync', () => {
+    const a = endpoint(1);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    a.ep.start(0);
+    b.ep.start(0);
+    let now = run(link, 0, 3000, () => a.ep.inSync && b.ep.inSync);
+    for (let k = 0; k < 10; k++) {
+      link.inject(0, forged(now), now);
+      now = run(link, now, 2000, () => !a.ep.inSync);
+      assert.ok(a.ep.inSync);
+    }
+    assert.equal(a.ep.stats.drops.auth, 10);
+  });
+
+  it('count failures by source address (bounded) and name the latest source', () => {
+    const a = endpoint(1);
+    a.ep.start(0);
+    for (let i = 0; i < 5; i++) a.ep.receive(forged(i), i, '198.51.100.9');
+    a.ep.receive(forged(5), 5, '203.0.113.7');
+    a.ep.receive(Buffer.from('not a sync datagram at all, but long enough to pass the length check.'), 6, '203.0.113.7');
+    const f = a.ep.stats.authFailures;
+    assert.equal(f.total, 7);
+    assert.equal(f.lastSource, '203.0.113.7');
+    assert.equal(f.lastReason, 'magic');
+    assert.deepEqual(Object.fromEntries(f.bySource), { '198.51.100.9': 5, '203.0.113.7': 2 });
+    // A flood from ever new (spoofed) sources keeps its own label only for the first few.
+    for (let i = 0; i < 1000; i++) a.ep.receive(forged(10 + i), 10 + i, `192.0.2.${i % 250}.${i}`);
+    assert.equal(f.total, 1007);
+    assert.ok(f.bySource.size <= 17, `${f.bySource.size} labels`);
+    assert.equal([...f.bySource.values()].reduce((x, y) => x + y, 0), 1007, 'every failure counted under some source');
+  });
+});

@@ -17,6 +17,7 @@ import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
+import { AuthFailures } from './auth-failures.js';
 import { seqLe, seqLt, seqRangeInverted } from './serial.js';
 
 export interface SyncConfig {
@@ -125,6 +126,8 @@ export class SyncStats {
   peerRestarts = 0;
   /** Remembered node ids let go to make room for a new one (maxNodeIds). */
   nodeIdsEvicted = 0;
+  /** Datagrams that failed authentication, by source address (bounded): the operator's alarm. */
+  readonly authFailures = new AuthFailures();
   /** Durations (ms) of completed resyncs, newest last (bounded). */
   resyncDurations: number[] = [];
   /** Lag samples (ms) not yet taken by the metrics shell (bounded). */
@@ -202,6 +205,8 @@ export class SyncEndpoint {
   private localFloor = -Infinity;
   private lastLocalStamp = -Infinity;
   private lastAuthFailAt = -Infinity;
+  /** Has been in sync once (alone or with every peer): from then on auth failures cannot undo it. */
+  private beenInSync = false;
   private nextAliveAt = 0;
   private nextBulkAt = 0;
   private readonly batches: Batch<number>[] = [];
@@ -253,9 +258,14 @@ export class SyncEndpoint {
   get inSync(): boolean {
     if (Number.isNaN(this.startedAt)) return false;
     if (this.peers.size === 0) {
-      // Alone only if nobody is talking on the sync link: messages failing authentication
-      // mean a peer with another key (misconfiguration), not an empty cluster.
-      return this.lastNow - this.startedAt >= this.cfg.startupGraceMs && this.lastNow - this.lastAuthFailAt > this.cfg.peerTimeoutMs;
+      if (this.lastNow - this.startedAt < this.cfg.startupGraceMs) return false;
+      // Alone. Messages failing authentication may be a peer with another key
+      // (misconfiguration): a node that has never been in sync must not then believe it is
+      // alone and holds the table. Once it has been in sync, alone or with authenticated
+      // peers, they change nothing: anyone on the segment can send them, and a forged
+      // datagram every few seconds would otherwise demote a live node (issue 15). They are
+      // counted by source for the alarm (stats.authFailures).
+      return this.beenInSync || this.lastNow - this.lastAuthFailAt > this.cfg.peerTimeoutMs;
     }
     for (const p of this.peers.values()) if (!p.sync.synced) return false;
     return true;
@@ -376,6 +386,7 @@ export class SyncEndpoint {
 
   tick(now: number): void {
     this.lastNow = now;
+    this.noteInSync();
     this.coalescer.drain(now, this.batches);
     this.sendBatches(now);
     if (this.resendsPending > 0) this.drainResends(now);
@@ -395,8 +406,10 @@ export class SyncEndpoint {
     }
   }
 
-  receive(bytes: Uint8Array, now: number): void {
+  /** A received datagram; `from` names its source (address) for the authentication alarm. */
+  receive(bytes: Uint8Array, now: number, from = ''): void {
     this.lastNow = now;
+    this.noteInSync();
     this.stats.msgsReceived++;
     this.stats.bytesReceived += bytes.length;
     if (peekSender(bytes) === this.cfg.nodeId) {
@@ -408,6 +421,9 @@ export class SyncEndpoint {
     if (!r.ok) {
       this.stats.drops[r.reason]++;
       if (r.reason === 'auth') this.lastAuthFailAt = now;
+      // Every reason but `malformed` (judged after the MAC checked out) is a datagram that
+      // could not be authenticated.
+      if (r.reason !== 'malformed') this.stats.authFailures.note(from, r.reason, now);
       return;
     }
     const m = r.msg;
@@ -462,6 +478,11 @@ export class SyncEndpoint {
     p.lastHeard = now;
     this.dispatch(p, m, now);
     this.peerTimers(p, now);
+  }
+
+  /** Latches beenInSync (evaluated only until the first time). */
+  private noteInSync(): void {
+    if (!this.beenInSync && this.inSync) this.beenInSync = true;
   }
 
   private dispatch(p: Peer, m: Message, now: number): void {

@@ -10,7 +10,7 @@ describe('SyncMetrics', () => {
     ep.start(0);
     ep.localEvent(makeRecord(1, EventKind.New, 0), 0);
     ep.tick(5);
-    ep.receive(new Uint8Array(10), 5);
+    ep.receive(new Uint8Array(10), 5, '192.0.2.9');
     ep.stats.lagSamples.push(1.5, 3);
     const m = new SyncMetrics();
     m.update(ep);
@@ -19,6 +19,7 @@ describe('SyncMetrics', () => {
     assert.ok(ep.stats.msgsSent >= 1);
     assert.match(text, new RegExp(`hafw_sync_messages_sent_total ${ep.stats.msgsSent}\\b`));
     assert.match(text, /hafw_sync_dropped_total\{reason="short"\} 1\b/);
+    assert.match(text, /hafw_sync_auth_failures_total\{source="192.0.2.9"\} 1\b/);
     assert.match(text, /hafw_sync_lag_seconds_count 2\b/);
     assert.match(text, /hafw_sync_lag_seconds_bucket\{le="0.002"\} 1\b/);
     assert.equal(ep.stats.lagSamples.length, 0, 'samples drained');

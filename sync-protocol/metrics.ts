@@ -41,6 +41,8 @@ export class SyncMetrics {
   private readonly drops: Counter<'reason'>;
   private readonly lastDrops = new Map<string, number>();
   private readonly ringDrops: Counter;
+  private readonly authFailures: Counter<'source'>;
+  private readonly lastAuthFailures = new Map<string, number>();
   private lastRingDrops = 0;
   private readonly lag: Histogram;
   private readonly resyncDuration: Histogram;
@@ -57,6 +59,12 @@ export class SyncMetrics {
       this.last.push(0);
     }
     this.drops = new Counter({ name: 'hafw_sync_dropped_total', help: 'Received datagrams dropped, by reason (auth, replay, malformed, version, nodes...).', labelNames: ['reason'], registers: r });
+    this.authFailures = new Counter({
+      name: 'hafw_sync_auth_failures_total',
+      help: 'Received datagrams that failed authentication (wrong MAC, or not a message that could be checked), by source address: the first 16 sources by name, later ones as source="other".',
+      labelNames: ['source'],
+      registers: r,
+    });
     this.ringDrops = new Counter({ name: 'hafw_sync_ring_dropped_total', help: 'Datapath events dropped because the ring was full (recovered by resync).', registers: r });
     this.lag = new Histogram({
       name: 'hafw_sync_lag_seconds',
@@ -87,6 +95,11 @@ export class SyncMetrics {
       const before = this.lastDrops.get(reason) ?? 0;
       if (v > before) this.drops.inc({ reason }, v - before);
       this.lastDrops.set(reason, v);
+    }
+    for (const [source, v] of s.authFailures.bySource) {
+      const before = this.lastAuthFailures.get(source) ?? 0;
+      if (v > before) this.authFailures.inc({ source }, v - before);
+      this.lastAuthFailures.set(source, v);
     }
     for (const ms of s.lagSamples) this.lag.observe(ms / 1000);
     s.lagSamples.length = 0;

@@ -60,9 +60,9 @@ export class SyncRunner {
     this.immediate = null;
   }
 
-  /** Feed one received datagram (from the transport's message callback). */
-  onDatagram(buf: Uint8Array): void {
-    this.endpoint.receive(buf, this.clock());
+  /** Feed one received datagram (from the transport's message callback); `from` is its source address. */
+  onDatagram(buf: Uint8Array, from = ''): void {
+    this.endpoint.receive(buf, this.clock(), from);
     this.flushOut();
   }
 

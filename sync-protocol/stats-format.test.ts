@@ -7,7 +7,7 @@ describe('sync stats output', () => {
   it('snapshots counters, drops and lag quantiles as JSON-safe data and prints them', () => {
     const ep = new SyncEndpoint({ nodeId: 7, epoch: 42, key: Buffer.alloc(32) }, new ReplicaTable());
     ep.start(0);
-    ep.receive(new Uint8Array(3), 1);
+    ep.receive(new Uint8Array(3), 1, '203.0.113.5');
     for (let i = 1; i <= 100; i++) ep.stats.lagSamples.push(i / 10);
     const snap = syncStatus(ep, { depth: 3, drops: 1 });
     const json = JSON.parse(JSON.stringify(snap));
@@ -21,5 +21,6 @@ describe('sync stats output', () => {
     assert.match(text, /dropped:\s+short 1, magic 0/);
     assert.match(text, /ring depth \/ drops:\s+3 \/ 1/);
     assert.match(text, /\(none heard\)/);
+    assert.match(text, /failed authentication:\s+1 \(latest from 203\.0\.113\.5: short; 203\.0\.113\.5 1\)/);
   });
 });

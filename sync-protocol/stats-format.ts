@@ -3,6 +3,7 @@
  * postMessage and HTTP) and its text form, grouped like `conntrackd -s`.
  */
 import type { SyncEndpoint } from './endpoint.js';
+import type { AuthFailureSnapshot } from './auth-failures.js';
 
 export interface SyncStatusSnapshot {
   nodeId: number;
@@ -14,6 +15,8 @@ export interface SyncStatusSnapshot {
   ringDrops: number | null;
   counters: Record<string, number>;
   drops: Record<string, number>;
+  /** Datagrams that failed authentication: total, latest source and reason, counts by source. */
+  authFailures?: AuthFailureSnapshot;
   peers: { node: number; epoch: number; inSync: boolean; cumAck: number; lastHeardMs: number }[];
   lagMs: { samples: number; p50: number | null; p99: number | null };
 }
@@ -39,6 +42,7 @@ export function syncStatus(ep: SyncEndpoint, ring?: { depth: number; drops: numb
     ringDrops: ring?.drops ?? null,
     counters,
     drops: { ...s.drops },
+    authFailures: s.authFailures.snapshot(),
     peers: ep.peerStatus(),
     lagMs: { samples: lag.length, p50: quantile(lag, 0.5), p99: quantile(lag, 0.99) },
   };
@@ -58,6 +62,8 @@ export function formatSyncStatus(x: SyncStatusSnapshot): string {
   out += line('records sent / applied', `${c('recordsSent')} / ${c('recordsApplied')}`);
   out += line('dropped', Object.entries(x.drops).map(([k, v]) => `${k} ${v}`).join(', '));
   out += line('own messages dropped', c('ownDropped'));
+  const f = x.authFailures;
+  if (f !== undefined && f.total > 0) out += line('failed authentication', `${f.total} (latest from ${f.lastSource}: ${f.lastReason}; ${Object.entries(f.bySource).map(([k, v]) => `${k} ${v}`).join(', ')})`);
   out += 'reliability:\n';
   out += line('gaps (sequences)', c('gaps'));
   out += line('NACKs sent / received', `${c('nacksSent')} / ${c('nacksReceived')}`);

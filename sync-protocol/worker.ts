@@ -65,7 +65,7 @@ const ring = new EventRing(data.ringSab);
 const metrics = new SyncMetrics();
 if (data.metricLabels) metrics.registry.setDefaultLabels(data.metricLabels);
 let runner: SyncRunner | null = null;
-const transport = await UdpTransport.open(data.transport, (m) => runner?.onDatagram(m));
+const transport = await UdpTransport.open(data.transport, (m, from) => runner?.onDatagram(m, from.address));
 runner = new SyncRunner(endpoint, transport, ring, {
   pollMs: data.pollMs,
   onRingOverflow: () => post({ type: 'ringOverflow' }),

@@ -58,4 +58,20 @@ describe('sync alarms', () => {
       { event: 'drop', name: 'auth', increase: 3, total: 5 },
     ]);
   });
+
+  it('names the latest source and its count when datagrams fail authentication, from the first snapshot on', () => {
+    const w = new SyncAlarmWatcher();
+    const failures = (total: number, bySource: Record<string, number>, lastSource: string) => ({
+      ...snap({}, { auth: total }),
+      authFailures: { total, lastSource, lastReason: 'auth' as const, lastAt: 1, bySource },
+    });
+    assert.deepEqual(w.next(failures(2, { '203.0.113.9': 2 }, '203.0.113.9')), [
+      { event: 'auth', increase: 2, total: 2, source: '203.0.113.9', sourceCount: 2, reason: 'auth' },
+    ]);
+    assert.deepEqual(w.next(failures(2, { '203.0.113.9': 2 }, '203.0.113.9')), []);
+    assert.deepEqual(w.next(failures(5, { '203.0.113.9': 2, '198.51.100.7': 3 }, '198.51.100.7')), [
+      { event: 'auth', increase: 3, total: 5, source: '198.51.100.7', sourceCount: 3, reason: 'auth' },
+      { event: 'drop', name: 'auth', increase: 3, total: 5 },
+    ]);
+  });
 });

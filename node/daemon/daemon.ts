@@ -215,7 +215,13 @@ export class NodeDaemon {
       const alarms = new SyncAlarmWatcher();
       this.syncAlarmTimer = setInterval(() => {
         void datapath.syncReport().then((r) => {
-          if (r) for (const a of alarms.next(r.status)) this.events.publish('sync', a);
+          if (!r) return;
+          for (const a of alarms.next(r.status)) {
+            this.events.publish('sync', a);
+            if (a.event === 'auth') {
+              this.log.warn({ source: a.source, count: a.sourceCount, reason: a.reason, increase: a.increase, total: a.total }, 'state sync: datagrams failing authentication (another cluster key, or forged)');
+            }
+          }
         }).catch(() => undefined);
       }, 2000);
       this.syncAlarmTimer.unref();
