@@ -36,6 +36,8 @@ const STATUS_NAMES: [number, string][] = [
   [CtStatus.SrcNat, 'snat'],
   [CtStatus.DstNat, 'dnat'],
   [CtStatus.Replicated, 'replicated'],
+  [CtStatus.LocalIn, 'to-node'],
+  [CtStatus.LocalOut, 'from-node'],
 ];
 
 function tuple(s: CtSnapshot, src: Uint8Array, dst: Uint8Array, sport: number, dport: number): CtTupleJson {

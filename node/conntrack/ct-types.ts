@@ -25,6 +25,10 @@ export const enum CtStatus {
   DstNat = 1 << 5,
   /** hafw only: the entry was created or last written by a peer through sync. */
   Replicated = 1 << 16,
+  /** hafw only: a connection to the node itself (its first packet took the input path). */
+  LocalIn = 1 << 17,
+  /** hafw only: a connection the node opened (its first packet took the output path). */
+  LocalOut = 1 << 18,
 }
 
 export const enum CtEventKind {

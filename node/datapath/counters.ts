@@ -32,7 +32,9 @@ export const COUNTER_NAMES = [
   'nat_exhausted_drops', // first packets dropped: every port of the NAT range was taken
   'nat_failed_drops', // first packets dropped: NAT impossible (no interface address, family mismatch)
   'nat_translated', // ICMP errors translated for a NATed connection
-  'to_node', // packets addressed to the node itself (not a NAT reply): handed back untracked for local delivery
+  'to_node', // packets on the input path: addressed to the node itself (after prerouting), or answers to its own connections
+  'from_node', // packets on the output path: sent by the node itself, or its answers to connections to it
+  'forwarded', // packets on the forward path (neither to nor from the node)
   // Fragments (reassembly.ts). The gauges mirror the reassembler's running totals each batch.
   'frag_queued', // fragments taken for reassembly
   'frag_reassembled', // datagrams completed and handed to the filter

@@ -1,8 +1,19 @@
 /**
- * The stateful filter stage: conntrack lookup, then the ruleset's prerouting, forward
- * and postrouting hooks, then the conntrack commit (a new connection enters the table
- * only when its first packet is accepted, like Linux's confirm). Either part may be
- * absent: no ruleset means accept, no conntrack means every packet is `untracked`.
+ * The stateful filter stage: conntrack lookup, then the ruleset's hooks along the packet's
+ * path, then the conntrack commit (a new connection enters the table only when its first
+ * packet is accepted, like Linux's confirm). Either part may be absent: no ruleset means
+ * accept, no conntrack means every packet is `untracked`.
+ *
+ * The paths are netfilter's (issue 16):
+ *   forwarded              prerouting -> forward -> postrouting
+ *   to the node            prerouting -> input
+ *   from the node          output -> postrouting
+ * The kernel steers the node's own traffic through the TUN device too (kernel-plumbing.ts,
+ * own-traffic-routes.ts), so the datapath tells the paths apart by address: a packet from
+ * one of the node's addresses was sent by the node (the kernel drops one that arrives on a
+ * protected interface with such a source: anti-spoof rules), one addressed to the node
+ * after prerouting (a DNAT may have made it so) is for the node. A connection remembers its
+ * path in its status (LocalIn / LocalOut), so its later packets need no address lookup.
  */
 import { PacketInfo } from '../packet/packet-info.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../ruleset/index.js';
@@ -24,6 +35,15 @@ import { publishCtCounters } from './ct-gc.js';
 const CT_UNTRACKED = 64;
 const CT_RELATED = 4;
 
+/** Where a packet goes through the node (see the module comment). */
+const enum Path {
+  /** Not decided before prerouting: input or forward, by the destination after prerouting. */
+  Inbound = 0,
+  Forward = 1,
+  Input = 2,
+  Output = 3,
+}
+
 
 export class FilterStage implements PacketStage {
   private readonly ctx = new ClassifyContext();
@@ -43,8 +63,8 @@ export class FilterStage implements PacketStage {
      */
     readonly nat?: NatState,
     /**
-     * The node's own addresses: packets for the node itself that are not a NAT reply are
-     * handed back untracked for local delivery (see local-addresses.ts). Absent: none.
+     * The node's own addresses (interface addresses and the VIPs held now): they decide a
+     * new packet's path, input or output. Absent: every packet is forwarded traffic.
      */
     private readonly local?: LocalAddresses,
   ) {}
@@ -117,42 +137,28 @@ export class FilterStage implements PacketStage {
       nat.release(ct!.result.entry);
     }
 
-    let verdict = RuleVerdict.Accept;
-    let rejected = false;
-    let natNew: NatBinding | null = null;
-    const compiled = this.rules?.compiled;
-    if (compiled) {
-      for (let h = 0; h < HOOKS.length; h++) {
-        const hook = HOOKS[h]!;
-        // After prerouting (a DNAT may have sent it elsewhere): traffic for the node itself.
-        if (hook === Hook.Forward && this.forNode(pkt, bound, natNew)) return this.deliverToNode();
-        if (!compiled.hasHook(hook)) continue;
-        verdict = compiled.classify(ctx, hook);
-        if (ctx.notrack && ct && ct.result.pending) {
-          // `notrack` (raw priority in nft): the packet's new entry is never created.
-          ct.untracked();
-          ctx.ctState = CT_UNTRACKED;
-          ctx.natChains = false;
-          this.counters[C.notrack] += 1;
-        }
-        if (ctx.ctMarkSet && ct && ct.result.entry >= 0 && !ct.result.pending) ct.setMark(ct.result.entry, ctx.ctMark);
-        if (verdict === RuleVerdict.Drop) {
-          rejected = ctx.reject !== 0;
-          break;
-        }
-        if (ctx.natChains) {
-          const req = hook === Hook.Prerouting ? ctx.natDst : hook === Hook.Postrouting ? ctx.natSrc : null;
-          if (req !== null) {
-            natNew = this.setupNat(natNew, req, pkt, hook === Hook.Prerouting ? NatManip.Dst : NatManip.Src);
-            if (natNew === null) {
-              verdict = RuleVerdict.Drop;
-              break;
-            }
-          }
-        }
-      }
+    // A packet of a known connection takes the connection's path; a new one (or an ICMP
+    // error, which the node may send about a forwarded connection) is placed by address.
+    let path: Path;
+    if (ct !== undefined && ct.result.entry >= 0 && !pending && ctx.ctState !== CT_RELATED) path = pathOf(ctx.ctStatus, ctx.ctDir);
+    else path = this.isLocal(pkt, pkt.srcOff) ? Path.Output : Path.Inbound;
+    if (path === Path.Output) ctx.iif = 0;
+
+    this.natNew = null;
+    this.rejected = false;
+    let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
+    if (path !== Path.Output) {
+      // After prerouting: a DNAT may have made the packet the node's, or sent it elsewhere.
+      if (path === Path.Inbound) path = this.isLocal(pkt, pkt.dstOff) ? Path.Input : Path.Forward;
+      if (path === Path.Input) ctx.oif = 0;
+      if (verdict === RuleVerdict.Accept) verdict = this.runHooks(path === Path.Input ? INPUT_HOOKS : FORWARD_HOOKS, pkt);
     }
-    if (!compiled && this.forNode(pkt, bound, natNew)) return this.deliverToNode();
+    this.counters[path === Path.Input ? C.to_node : path === Path.Output ? C.from_node : C.forwarded] += 1;
+    const rejected = this.rejected as boolean;
+    const natNew = this.natNew as NatBinding | null; // set by runHooks
+    if (ct && ct.result.pending && path !== Path.Forward) {
+      ct.setStatusBits(ct.result.entry, path === Path.Input ? CtStatus.LocalIn : CtStatus.LocalOut);
+    }
     if (ct && ct.result.pending) {
       const entry = ct.result.entry;
       const accepted = verdict === RuleVerdict.Accept;
@@ -213,25 +219,51 @@ export class FilterStage implements PacketStage {
     return binding;
   }
 
-  /**
-   * Addressed to the node and not part of a NAT binding: the node's own traffic (its API,
-   * replies to its own connections), which only reaches the TUN device because the kernel
-   * steers protocols there for NAT replies. It is not forwarded, so neither tracked nor
-   * filtered here (nft's forward hook never sees it either).
-   */
-  private forNode(pkt: PacketInfo, bound: NatBinding | null, natNew: NatBinding | null): boolean {
-    // A packet of a tracked connection is forwarded traffic (the node's own never enters the
-    // table): the bulk of packets skip the address lookup.
-    const ct = this.ct;
-    if (ct !== undefined && ct.result.entry >= 0 && !ct.result.pending) return false;
-    return bound === null && natNew === null && this.local !== undefined && this.local.has(pkt.buf, pkt.dstOff, pkt.family);
+  /** Is the address at `off` one of the node's own? */
+  private isLocal(pkt: PacketInfo, off: number): boolean {
+    return this.local !== undefined && this.local.size !== 0 && this.local.has(pkt.buf, off, pkt.family);
   }
 
-  private deliverToNode(): Verdict {
+  /** What runHooks found besides the verdict (fields, so the hot path allocates nothing). */
+  private natNew: NatBinding | null = null;
+  private rejected = false;
+
+  /**
+   * Runs the ruleset's chains of `hooks` in order until one drops the packet. A new
+   * connection's NAT statements set up its binding: the destination side at prerouting and
+   * output (dnat, redirect), the source side at postrouting and input (snat, masquerade).
+   */
+  private runHooks(hooks: readonly Hook[], pkt: PacketInfo): RuleVerdict {
+    const compiled = this.rules?.compiled;
+    if (!compiled) return RuleVerdict.Accept;
+    const ctx = this.ctx;
     const ct = this.ct;
-    if (ct && ct.result.pending) ct.untracked();
-    this.counters[C.to_node] += 1;
-    return Verdict.Accept;
+    for (let h = 0; h < hooks.length; h++) {
+      const hook = hooks[h]!;
+      if (!compiled.hasHook(hook)) continue;
+      const verdict = compiled.classify(ctx, hook);
+      if (ctx.notrack && ct && ct.result.pending) {
+        // `notrack` (raw priority in nft): the packet's new entry is never created.
+        ct.untracked();
+        ctx.ctState = CT_UNTRACKED;
+        ctx.natChains = false;
+        this.counters[C.notrack] += 1;
+      }
+      if (ctx.ctMarkSet && ct && ct.result.entry >= 0 && !ct.result.pending) ct.setMark(ct.result.entry, ctx.ctMark);
+      if (verdict === RuleVerdict.Drop) {
+        this.rejected = ctx.reject !== 0;
+        return verdict;
+      }
+      if (ctx.natChains) {
+        const dstSide = hook === Hook.Prerouting || hook === Hook.Output;
+        const req = dstSide ? ctx.natDst : hook === Hook.Postrouting || hook === Hook.Input ? ctx.natSrc : null;
+        if (req !== null) {
+          this.natNew = this.setupNat(this.natNew, req, pkt, dstSide ? NatManip.Dst : NatManip.Src);
+          if (this.natNew === null) return RuleVerdict.Drop;
+        }
+      }
+    }
+    return RuleVerdict.Accept;
   }
 
   /** The destination changed: the egress interface may have too. */
@@ -248,4 +280,14 @@ export class FilterStage implements PacketStage {
   }
 }
 
-const HOOKS = [Hook.Prerouting, Hook.Forward, Hook.Postrouting] as const;
+const PREROUTING_HOOKS = [Hook.Prerouting] as const;
+const FORWARD_HOOKS = [Hook.Forward, Hook.Postrouting] as const;
+const INPUT_HOOKS = [Hook.Input] as const;
+const OUTPUT_HOOKS = [Hook.Output, Hook.Postrouting] as const;
+
+/** The path of a packet of a known connection, from the path its first packet took. */
+function pathOf(status: number, dir: number): Path {
+  if (status & CtStatus.LocalIn) return dir === CtDir.Original ? Path.Input : Path.Output;
+  if (status & CtStatus.LocalOut) return dir === CtDir.Original ? Path.Output : Path.Input;
+  return Path.Forward;
+}

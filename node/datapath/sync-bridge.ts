@@ -76,6 +76,10 @@ function copyAddr(dst: Uint8Array, src: Uint8Array): void {
   for (let i = n; i < 16; i++) dst[i] = 0;
 }
 
+
+/** Status bits of the node's own connections, never replicated. */
+const NODE_OWN = CtStatus.LocalIn | CtStatus.LocalOut;
+
 export class SyncBridge implements StateSink {
   /** Set by the filter stage while conntrack handles a packet: events then come from local traffic. */
   local = false;
@@ -108,7 +112,12 @@ export class SyncBridge implements StateSink {
   /** conntrack's onEvent. */
   onEvent(kind: number, entry: number): void {
     const ct = this.ct;
-    if (ct.getStatus(entry) & CtStatus.Replicated) {
+    const status = ct.getStatus(entry);
+    // The node's own connections (to or from its addresses) are not the peer's to keep:
+    // its addresses differ, and a VIP's services restart on the new master anyway
+    // (conntrackd ignores the node's own addresses for the same reason).
+    if (status & NODE_OWN) return;
+    if (status & CtStatus.Replicated) {
       // A replica's own expiry is not ours to announce; local traffic through it makes it ours.
       if (!this.local) return;
       ct.adoptReplica(entry);
@@ -127,7 +136,7 @@ export class SyncBridge implements StateSink {
     const out: StateRecord[] = [];
     const now = syncClock();
     this.ct.forEach((e) => {
-      if (this.ct.getStatus(e) & CtStatus.Replicated) return;
+      if (this.ct.getStatus(e) & (CtStatus.Replicated | NODE_OWN)) return;
       this.ct.snapshot(e, this.writer.snap);
       const r = this.writer.fill(EventKind.New, now);
       const n = this.natRecord(e);
