@@ -28,6 +28,8 @@ export interface NodeConfig {
     interfaces: string[];
     routeTable: number;
     rulePriority: number;
+    /** Sources (prefixes) that still reach the node itself while its datapath is down. */
+    managementSources: string[];
     mtu: number;
     txQueueLen: number;
     batchSize: number;
@@ -168,7 +170,7 @@ export function readConfig(doc: unknown): NodeConfig {
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
-    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
+    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level']);
@@ -179,8 +181,10 @@ export function readConfig(doc: unknown): NodeConfig {
       tun: dp.string('tun', 'hafw0', IFNAME, 'an interface name of at most 15 characters'),
       offloads: dp.bool('offloads', true),
       interfaces,
-      routeTable: dp.int('routeTable', 100, 1, 252),
-      rulePriority: dp.int('rulePriority', 100, 4, 32765),
+      // The next table (routeTable + 1) holds the node's own output routes; 253-255 are the kernel's.
+      routeTable: dp.int('routeTable', 100, 1, 251),
+      rulePriority: dp.int('rulePriority', 100, 6, 32763),
+      managementSources: dp.stringList('managementSources', [], VIP, 'an address or prefix (192.0.2.0/24, 2001:db8::/64)'),
       mtu: dp.int('mtu', 1500, 576, 65535),
       txQueueLen: dp.int('txQueueLen', 10000, 1, 100000),
       batchSize: dp.int('batchSize', 64, 1, 1024),

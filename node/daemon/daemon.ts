@@ -4,7 +4,7 @@
  * cleanly, SIGHUP reloads what can be reloaded.
  */
 import type { Logger } from 'pino';
-import { DatapathThread, RedirectSteering, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
+import { DatapathThread, OwnTrafficRouting, outputTable, rulePriorities, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService } from './ruleset-service.js';
@@ -42,7 +42,8 @@ export class NodeDaemon {
   /** Cluster-wide ruleset versions (ruleset.dist; needs sync). */
   rulesetCluster?: RulesetCluster;
   private routeTimer?: NodeJS.Timeout;
-  private steering?: RedirectSteering;
+  /** The node's own output through the TUN device, and the anti-spoof rules (own-traffic-routes.ts). */
+  private ownTraffic?: OwnTrafficRouting;
   /** Removes timed-out set elements from both ruleset engines (RulesetService.expireElements). */
   private expiryTimer?: NodeJS.Timeout;
   /** The node-wide event bus (GET /v1/events): ruleset, vrrp, sync, drill, ruleset-dist. */
@@ -113,6 +114,7 @@ export class NodeDaemon {
       interfaces: dp.interfaces,
       table: dp.routeTable,
       rulePriority: dp.rulePriority,
+      managementSources: dp.managementSources,
       mtu: dp.mtu,
       txQueueLen: dp.txQueueLen,
     });
@@ -120,18 +122,12 @@ export class NodeDaemon {
       const r = await this.datapath.loadRuleset(rulesetText, this.rulesetFile);
       if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
     }
-    // The node's own answers on redirected connections go through the TUN device to be
-    // translated back; the ports follow the ruleset (datapath/redirect-steering.ts). NAT
-    // needs conntrack: without it nothing would translate them.
-    if (ct.enabled) {
-      const steering = new RedirectSteering(dp.routeTable, dp.rulePriority, this.log.child({ component: 'redirect-steering' }));
-      this.steering = steering;
-      await steering.update(this.rules.ruleset);
-      // Element updates (blocklists, expiry) come by the thousand and never move a redirect.
-      this.rules.on('change', (ev: ChangeEvent) => {
-        if (ev.changes.some((c) => c.kind === 'rule' || c.kind === 'chain' || c.kind === 'table' || c.kind === 'ruleset')) void steering.update(this.rules.ruleset);
-      });
-    }
+    // The node's own output goes through the TUN device (the output hook) by a table that
+    // follows main; forged own source addresses are dropped by the kernel.
+    this.ownTraffic = new OwnTrafficRouting(
+      { tun: dp.tun, interfaces: dp.interfaces, table: outputTable(dp.routeTable), antiSpoofPriority: rulePriorities(dp.rulePriority).antiSpoof },
+      this.log.child({ component: 'own-traffic' }),
+    );
     if (this.config.ruleset.dist && sync && this.config.sync) {
       const t = sync.transport;
       this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
@@ -311,9 +307,10 @@ export class NodeDaemon {
       if (akey !== this.lastAddresses) {
         this.lastAddresses = akey;
         this.datapath?.setAddresses(addresses);
-        // `dnat` to an own address (a VIP just taken, say) is steered while it is the node's.
-        void this.steering?.setAddresses(addresses);
       }
+      // The output table follows main (every route type) and the addresses; it changes
+      // only what differs.
+      await this.ownTraffic?.update(addresses);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot read the routing table or the addresses');
     }
@@ -383,11 +380,12 @@ export class NodeDaemon {
       if (this.rulesetCluster) await this.rulesetCluster.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'ruleset-dist stop'));
       if (this.mgmt) await this.mgmt.close().catch(() => undefined);
       if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
-      // Without the datapath nothing translates those answers: the service's port is the node's own again.
-      if (this.steering) await this.steering.clear();
       if (this.datapath) await this.datapath.stop();
       const dp = this.config.datapath;
-      if (!dp.failClosed) await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority });
+      if (!dp.failClosed) {
+        await this.ownTraffic?.clear();
+        await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority, managementSources: dp.managementSources });
+      }
       stopCommandRunner();
       this.log.info({ exitCode }, 'stopped');
       process.exitCode = exitCode;
