@@ -60,6 +60,8 @@ export interface LabUpOptions {
   nodes?: 1 | 2;
   /** Extra YAML appended to each node's config (later issues: sync, vrrp, ruleset...). */
   extraConfig?: (fw: FirewallAddrs) => string;
+  /** More settings of the `datapath` section, as YAML lines (e.g. `managementSources: [...]`). */
+  datapath?: string[];
   /** Start the node processes (default true); false builds only the network. */
   startNodes?: boolean;
   /** Nodes run VRRP and move the VIPs themselves (default: true with 2 nodes). */
@@ -149,7 +151,7 @@ export async function strictRulesetConfig(): Promise<string> {
   return `ruleset:\n  file: ${file}\n`;
 }
 
-export function fwConfig(fw: FirewallAddrs, extra = ''): string {
+export function fwConfig(fw: FirewallAddrs, extra = '', datapath: string[] = []): string {
   return [
     `node:`,
     `  name: ${fw.name}`,
@@ -157,6 +159,7 @@ export function fwConfig(fw: FirewallAddrs, extra = ''): string {
     `  tun: ${TUN_NAME}`,
     `  interfaces: [lan, wan]`,
     `  failClosed: true`,
+    ...datapath.map((l) => `  ${l}`),
     `log:`,
     `  level: info`,
     extra,
@@ -296,7 +299,7 @@ export class Lab {
       if (opts.startNodes !== false) {
         for (const fw of fws) {
           const extra = [vrrp ? vrrpConfig(fw, opts.advertIntervalMs) : '', sync ? syncConfig() : '', opts.extraConfig?.(fw) ?? ''].join('\n');
-          await lab.startNode(fw.name, extra);
+          await lab.startNode(fw.name, extra, opts.datapath);
         }
         for (const fw of fws) await lab.waitReady(fw.name);
         await lab.waitTraffic();
@@ -329,13 +332,13 @@ export class Lab {
   }
 
   /** Starts (or restarts) a node process in its namespace, detached, logging to a file. */
-  async startNode(name: string, extraConfig = ''): Promise<LabNode> {
+  async startNode(name: string, extraConfig = '', datapath: string[] = []): Promise<LabNode> {
     const fw = FIREWALLS.find((f) => f.name === name);
     if (!fw) throw new Error(`unknown firewall ${name}`);
     const configFile = path.join(LAB_DIR, `${name}.yaml`);
     const logFile = path.join(LAB_DIR, `${name}.log`);
     const existing = this.state.nodes.find((n) => n.name === name);
-    if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig));
+    if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig, datapath));
     const logFrom = await stat(logFile).then((st) => st.size, () => 0);
     const child = spawnDetached([process.execPath, ...(process.env.HAFW_NODE_ARGS?.split(' ').filter(Boolean) ?? []), HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile, append: true });
     const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile, logFrom };
