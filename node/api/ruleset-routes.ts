@@ -34,6 +34,8 @@ export interface RulesetTxResult {
   ms: number;
   /** The cluster version this transaction became (with distribution). */
   version?: number;
+  /** What the ruleset now says that this node cannot make true, and lock-out risks. */
+  warnings?: string[];
 }
 
 /** One version of the cluster ruleset, as the history lists it. */
@@ -135,7 +137,7 @@ export const RULESET_DIST_SCHEMAS = {
     tags: ['ruleset'],
     body: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
     response: {
-      200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer' } }, required: ['generation'] },
+      200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer' }, warnings: { type: 'array', items: { type: 'string' } } }, required: ['generation'] },
       400: ERROR_SCHEMA,
       409: ERROR_SCHEMA,
     },

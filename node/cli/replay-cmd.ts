@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRoute } from '../datapath/replay.js';
 import { parse, UsageError, type Command } from './args.js';
+import { parseAddress } from '../packet/address.js';
 
 const usage = `usage: hafw replay --pcap FILE [--ruleset FILE] [--json] [--loose] [--liberal]
-                   [--route PREFIX=IFNAME ...] [--quiet]
+                   [--route PREFIX=IFNAME ...] [--local ADDR ...] [--quiet]
 
 Runs every packet of a capture (pcap or pcapng; raw IP, Ethernet, Linux cooked) through a
 fresh filter and connection table offline, the capture's timestamps as the clock, and
@@ -18,6 +19,10 @@ that completes its datagram, whose line carries the datagram's verdict and state
   --liberal         accept out-of-window TCP segments (conntrack.tcpBeLiberal)
   --route P=IF      packets from/to prefix P come in/leave by interface IF (iifname/oifname
                     in rules), e.g. --route 192.0.2.0/24=lan --route 0.0.0.0/0=wan
+  --local ADDR      ADDR is one of the node's own addresses (repeat for each; VIPs too):
+                    packets to it go through the input hook, packets from it through
+                    output and postrouting, as on the node; each line shows the path
+                    ([input], [output], [forward]; "path" in JSON)
   --quiet           no per-packet lines (text mode: only the summary)
 
 Exit status: 0 when the capture was read to its end, 1 on a bad file or ruleset.`;
@@ -36,6 +41,7 @@ export const replayCommand: Command = {
         loose: { type: 'boolean' },
         liberal: { type: 'boolean' },
         route: { type: 'string', multiple: true },
+        local: { type: 'string', multiple: true },
         quiet: { type: 'boolean' },
       },
       usage,
@@ -49,10 +55,18 @@ export const replayCommand: Command = {
     } catch (err) {
       throw new UsageError((err as Error).message);
     }
+    const local = values.local ?? [];
+    for (const a of local) {
+      try {
+        parseAddress(a);
+      } catch {
+        throw new UsageError(`--local ${a}: not an IPv4 or IPv6 address (give one address per --local, without a prefix length)`);
+      }
+    }
     const capture = await readFile(values.pcap);
     const rulesetText = values.ruleset === undefined ? undefined : await readFile(values.ruleset, 'utf8');
     // Ruleset errors carry file:line:col (RulesetError); they end the command with exit 1.
-    const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes });
+    const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes, local });
 
     const lines: string[] = [];
     const flush = (): void => {
@@ -70,11 +84,13 @@ export const replayCommand: Command = {
             if (row.reject) o.reject = true;
             if (row.skipped) o.skipped = row.skipped;
             if (row.datagram !== undefined) o.datagram = row.datagram;
+            if (row.path !== undefined) o.path = row.path;
             o.packet = row.summary;
             lines.push(JSON.stringify(o));
           } else {
             const extra = row.skipped ? `  (${row.skipped})` : row.reject ? '  (reject)' : row.datagram !== undefined ? `  (datagram of ${row.datagram} fragments)` : '';
-            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}`);
+            const via = row.path !== undefined ? `  [${row.path}]` : '';
+            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}${via}`);
           }
           if (lines.length >= 512) flush();
         }

@@ -27,6 +27,12 @@ interface TxResult {
   changes: unknown[];
   ms: number;
   version?: number;
+  warnings?: string[];
+}
+
+/** The node's warnings about the ruleset it now runs (effect, lock-out), on stderr. */
+function printWarnings(w: string[] | undefined): void {
+  for (const line of w ?? []) console.error(`warning: ${line}`);
 }
 
 export const rulesetApplyCommand: Command = {
@@ -62,6 +68,7 @@ export const rulesetApplyCommand: Command = {
       const r = await controlRequest<TxResult>('POST', '/v1/ruleset/transactions', { socket: values.socket, body: { ops, ...(base !== undefined ? { baseGeneration: base } : {}) } });
       if (values.json) printJson(r);
       else console.log(`ok: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''} (${Math.round(r.ms * 100) / 100} ms)`);
+      if (!values.json) printWarnings(r.warnings);
       return 0;
     } catch (err) {
       if (err instanceof ControlError && (err.status === 400 || err.status === 409)) {
@@ -77,9 +84,12 @@ export const rulesetApplyCommand: Command = {
 /** PUT /v1/ruleset: the whole text, all or nothing. */
 async function replaceAll(text: string, socket: string | undefined, json: boolean): Promise<number> {
   try {
-    const r = await controlRequest<{ generation: number; version?: number }>('PUT', '/v1/ruleset', { socket, body: { text } });
+    const r = await controlRequest<{ generation: number; version?: number; warnings?: string[] }>('PUT', '/v1/ruleset', { socket, body: { text } });
     if (json) printJson(r);
-    else console.log(`ok: ruleset replaced, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''}`);
+    else {
+      console.log(`ok: ruleset replaced, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''}`);
+      printWarnings(r.warnings);
+    }
     return 0;
   } catch (err) {
     if (err instanceof ControlError && (err.status === 400 || err.status === 409)) {

@@ -15,7 +15,10 @@ import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
 import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
-import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/route-source.js';
+import { readInterfaceAddresses, readLocalAddresses, readMainRoutes, type PlainRoute } from '../datapath/route-source.js';
+import type { PlainAddress } from '../datapath/local-addresses.js';
+import { effectWarnings } from '../datapath/effect-warnings.js';
+import { lockoutWarnings } from '../datapath/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets } from './secrets.js';
 import type { SyncSettings } from './config.js';
@@ -50,6 +53,9 @@ export class NodeDaemon {
   readonly events = new EventBus();
   private syncAlarmTimer?: NodeJS.Timeout;
   private lastRoutes = '';
+  /** The node's routes and addresses as last read (route refresh), for the lock-out check. */
+  private routeList: PlainRoute[] = [];
+  private addressList: PlainAddress[] = [];
   private lastAddresses = '';
   private aloneGuard?: SyncAloneGuard;
   private readonly socketPath: string;
@@ -124,6 +130,7 @@ export class NodeDaemon {
     }
     // The node's own output goes through the TUN device (the output hook) by a table that
     // follows main; forged own source addresses are dropped by the kernel.
+    this.rulesetApi.warningsFor = () => this.rulesetWarnings();
     this.ownTraffic = new OwnTrafficRouting(
       { tun: dp.tun, interfaces: dp.interfaces, table: outputTable(dp.routeTable), antiSpoofPriority: rulePriorities(dp.rulePriority).antiSpoof },
       this.log.child({ component: 'own-traffic' }),
@@ -139,6 +146,7 @@ export class NodeDaemon {
       this.rulesetCluster.onEvent((e) => this.events.publish('ruleset-dist', e));
     }
     await this.refreshRoutes();
+    for (const w of this.rulesetWarnings()) this.log.warn({ warning: w }, 'ruleset warning');
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
     this.expiryTimer = setInterval(() => {
       this.rulesetApi.expireElements().catch((e: Error) => this.log.error({ err: e.message }, 'set element expiry'));
@@ -297,12 +305,14 @@ export class NodeDaemon {
   private async refreshRoutes(): Promise<void> {
     try {
       const routes = await readMainRoutes(this.config.datapath.tun);
+      this.routeList = routes;
       const key = JSON.stringify(routes);
       if (key !== this.lastRoutes) {
         this.lastRoutes = key;
         this.datapath?.setRoutes(routes);
       }
       const addresses = await readLocalAddresses((this.config.vrrp?.vips ?? []).map((v) => v.address));
+      this.addressList = addresses;
       const akey = JSON.stringify(addresses);
       if (akey !== this.lastAddresses) {
         this.lastAddresses = akey;
@@ -316,6 +326,23 @@ export class NodeDaemon {
     }
   }
 
+  /**
+   * What the running ruleset cannot make true here, and whether it cuts the management
+   * listener off from the management sources (probed on a scratch copy of the ruleset, so
+   * the live counters, quotas and limits are not touched).
+   */
+  private rulesetWarnings(): string[] {
+    const dp = this.config.datapath;
+    const out = effectWarnings(this.rules.ruleset, { interfaces: dp.interfaces }).map((w) => `${w.where}: ${w.message}`);
+    const listen = this.config.api.listen;
+    if (listen && this.addressList.length > 0) {
+      const scratch = new RulesetEngine();
+      scratch.load(this.rules.toJSON());
+      out.push(...lockoutWarnings(scratch, { listen, sources: dp.managementSources, addresses: this.addressList, routes: this.routeList, interfaces: dp.interfaces }));
+    }
+    return out;
+  }
+
   /** SIGHUP: re-read the ruleset file; a bad file changes nothing. */
   async reload(): Promise<void> {
     const text = await this.readRulesetFile().catch((e: Error) => (this.log.error({ err: e.message }, 'reload: ruleset file unreadable; keeping the running ruleset'), null));
@@ -325,6 +352,7 @@ export class NodeDaemon {
       const d = await this.datapath?.loadRuleset(text, this.rulesetFile);
       if (d && !d.ok) throw new Error(`datapath: ${d.error}`);
       this.log.info({ generation: r.generation, ...this.rules.counts() }, 'reload: ruleset replaced');
+      for (const w of this.rulesetWarnings()) this.log.warn({ warning: w }, 'ruleset warning');
       // On the writer the file becomes the next cluster version; elsewhere it is drift.
       await this.rulesetCluster?.reloaded(text);
     } catch (err) {

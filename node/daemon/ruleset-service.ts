@@ -60,6 +60,33 @@ export class RulesetService implements RulesetView {
     this.dist = view;
   }
 
+  /**
+   * What the committed ruleset cannot do on this node (effect-warnings.ts) and whether it
+   * cuts the management listener off (lockout-check.ts); set by the daemon. Each change's
+   * answer carries them, and the log gets them when they change.
+   */
+  warningsFor?: () => string[];
+  private lastWarnings = '';
+  private lastWarningList: string[] = [];
+
+  /** Element changes (blocklists, expiry) never change what the warnings are about: kept. */
+  private warnings(changes?: readonly { kind: string }[]): string[] {
+    if (changes !== undefined && changes.every((c) => c.kind === 'element')) return this.lastWarningList;
+    let w: string[] = [];
+    try {
+      w = this.warningsFor?.() ?? [];
+    } catch (err) {
+      w = [`the ruleset could not be checked for effect and lock-out: ${(err as Error).message}`];
+    }
+    const key = w.join('\n');
+    if (key !== this.lastWarnings) {
+      for (const line of w) this.log.info({ warning: line }, 'ruleset warning');
+      this.lastWarnings = key;
+    }
+    this.lastWarningList = w;
+    return w;
+  }
+
   generation(): number {
     return this.engine.generation;
   }
@@ -89,12 +116,15 @@ export class RulesetService implements RulesetView {
   }
 
   /** PUT /v1/ruleset: the whole text, atomically (and the next cluster version). */
-  async replace(text: string): Promise<{ generation: number; version?: number }> {
-    if (!this.cluster) return { generation: await this.loadText(text, '<api>') };
+  async replace(text: string): Promise<{ generation: number; version?: number; warnings: string[] }> {
+    if (!this.cluster) {
+      const generation = await this.loadText(text, '<api>');
+      return { generation, warnings: this.warnings() };
+    }
     try {
       let generation = 0;
       const r = await this.cluster.write(async () => void (generation = await this.loadText(text, '<api>')), undefined, 'apply (whole ruleset)');
-      return { generation, version: r.version };
+      return { generation, version: r.version, warnings: this.warnings() };
     } catch (err) {
       if (err instanceof NotWriterError) throw new RulesetApiError(err.message, 409);
       throw err;
@@ -139,6 +169,7 @@ export class RulesetService implements RulesetView {
     if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a ruleset the control thread accepted');
     this.log.info({ generation: r.generation, origin, ms: Math.round(r.ms * 100) / 100 }, 'ruleset replaced');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
+    if (origin !== '<api>') this.warnings();
     return r.generation;
   }
 
@@ -162,6 +193,7 @@ export class RulesetService implements RulesetView {
     // Expiry runs every second on a node with timed elements: not worth a log line each time.
     if (origin !== EXPIRE_ORIGIN) this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
-    return { generation: r.generation, changes: r.changes, ms: r.ms };
+    if (origin === EXPIRE_ORIGIN) return { generation: r.generation, changes: r.changes, ms: r.ms };
+    return { generation: r.generation, changes: r.changes, ms: r.ms, warnings: this.warnings(r.changes) };
   }
 }

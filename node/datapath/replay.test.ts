@@ -108,6 +108,28 @@ describe('offline replay', () => {
     );
   });
 
+  it('with --local addresses, packets to them take input and packets from them output (each row shows the path)', () => {
+    const guarded = `table inet f {
+  chain in { type filter hook input priority 0; policy drop; ct state established accept; tcp dport 22 accept }
+  chain out { type filter hook output priority 0; policy drop; ct state established accept; udp dport 53 accept }
+}`;
+    const pkts = [
+      buildTcp({ src: C, dst: S, sport: 40010, dport: 22, flags: 'S', seq: 1 }),
+      buildTcp({ src: S, dst: C, sport: 22, dport: 40010, flags: 'SA', seq: 9, ack: 2 }),
+      buildTcp({ src: C, dst: S, sport: 40011, dport: 23, flags: 'S', seq: 1 }),
+      buildUdp({ src: S, dst: '203.0.113.53', sport: 3333, dport: 53 }),
+      buildUdp({ src: S, dst: '203.0.113.53', sport: 3334, dport: 123 }),
+      buildUdp({ src: C, dst: '203.0.113.53', sport: 3335, dport: 123 }),
+    ];
+    const rows = [...replayCapture(pcapOf(pkts), { ruleset: guarded, local: [S] })];
+    assert.deepEqual(
+      rows.map((r) => `${r.verdict}/${r.ct}/${r.path}`),
+      ['accept/new/input', 'accept/established/output', 'drop/new/input', 'accept/new/output', 'drop/new/output', 'accept/new/forward'],
+    );
+    // Without --local the same capture is forwarded traffic, which no chain here filters.
+    assert.ok([...replayCapture(pcapOf(pkts), { ruleset: guarded })].every((r) => r.verdict === 'accept' && r.path === undefined));
+  });
+
   it('does not track a dropped new packet: the reply to a refused SYN is new again, not established', () => {
     const routes = [parseReplayRoute('192.0.2.0/24=lan'), parseReplayRoute('198.51.100.0/24=wan')];
     const rows = [

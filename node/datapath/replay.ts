@@ -13,12 +13,13 @@ import { readCapture, type CaptureRecord } from '../packet/pcap.js';
 import { PacketInfo, ParseStatus } from '../packet/packet-info.js';
 import { parsePacket } from '../packet/parse.js';
 import { describePacket } from '../packet/describe.js';
-import { parsePrefix } from '../packet/address.js';
+import { parseAddress, parsePrefix } from '../packet/address.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { ConnTracker, CtState, type CtTimeouts } from '../conntrack/index.js';
 import { SlotVerdict } from '../native/index.js';
 import { BatchProcessor } from './batch-processor.js';
 import { FilterStage } from './filter-stage.js';
+import { LocalAddresses } from './local-addresses.js';
 import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { C, COUNTER_NAMES, type CounterName } from './counters.js';
@@ -47,6 +48,8 @@ export interface ReplayRow {
   datagram?: number;
   /** One-line description of the packet (text output). */
   summary: string;
+  /** With `local` addresses: the hooks the packet went through (input, output or forward). */
+  path?: 'input' | 'output' | 'forward';
 }
 
 export interface ReplayRoute {
@@ -72,6 +75,11 @@ export interface ReplayOptions {
   routes?: ReplayRoute[];
   /** Fixed conntrack hash key (tests); default random as on the node. */
   hashKey?: Uint8Array;
+  /**
+   * The node's own addresses (the CLI's --local): packets to them take the input hook,
+   * packets from them the output hook, as on the node. Omitted: every packet is forwarded.
+   */
+  local?: string[];
 }
 
 /** Parses `PREFIX=IFNAME` (the CLI's --route) into a ReplayRoute; throws a readable error. */
@@ -124,6 +132,7 @@ export class OfflineReplay {
   private readonly info = new PacketInfo();
   private clock = 0;
   private n = 0;
+  private showPath = false;
 
   constructor(opts: ReplayOptions = {}) {
     this.engine = new RulesetEngine({ clock: () => this.clock });
@@ -147,7 +156,16 @@ export class OfflineReplay {
     // interface addresses, which --route does not give, so they drop and count).
     const nat = new NatState(this.ct.capacity);
     nat.attach(this.ct);
-    this.recording = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters, undefined, nat), this.ct);
+    let local: LocalAddresses | undefined;
+    if (opts.local !== undefined && opts.local.length > 0) {
+      local = new LocalAddresses();
+      local.load(opts.local.map((text) => {
+        const a = parseAddress(text);
+        return { ifname: '', family: a.family as 4 | 6, bytes: [...a.bytes], vip: false };
+      }));
+      this.showPath = true;
+    }
+    this.recording = new RecordingStage(new FilterStage(this.engine, this.ct, routes, this.counters, undefined, nat, local), this.ct);
     // Fragments are put together as on the node; what it would write back is only counted.
     this.stage = new DefragStage(this.recording, this.counters, () => void this.injected++);
     this.batch = this.makeBatch();
@@ -173,6 +191,9 @@ export class OfflineReplay {
     const unsupported = c[C.unsupported]!;
     const stageErrors = c[C.stage_errors]!;
     const rejects = c[C.verdict_reject]!;
+    const toNode = c[C.to_node]!;
+    const fromNode = c[C.from_node]!;
+    const forwarded = c[C.forwarded]!;
     const frag = this.stage.reassembler.stats;
     const queued = frag.queued;
     const reassembled = frag.reassembled;
@@ -204,6 +225,11 @@ export class OfflineReplay {
       skipped = 'fragment-refused';
     }
     if (c[C.verdict_reject]! > rejects) row.reject = true;
+    if (this.showPath) {
+      if (c[C.to_node]! > toNode) row.path = 'input';
+      else if (c[C.from_node]! > fromNode) row.path = 'output';
+      else if (c[C.forwarded]! > forwarded) row.path = 'forward';
+    }
     if (skipped) {
       row.skipped = skipped;
       // The datapath drops these before conntrack; Linux's IP layer drops them too.
