@@ -63,10 +63,27 @@ describe('hafw ruleset / schema / monitor command line', () => {
     const r = hafw('ruleset', 'check', good, '--json');
     assert.equal(r.code, 0);
     const j = JSON.parse(r.out) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(j), ['ok', 'tables', 'chains', 'rules', 'sets', 'ms', 'errors']);
+    assert.deepEqual(Object.keys(j), ['ok', 'tables', 'chains', 'rules', 'sets', 'ms', 'errors', 'warnings']);
     assert.equal(j.ok, true);
     assert.equal(j.rules, 3);
     assert.equal(typeof j.ms, 'number');
+  });
+
+  it('check warns (exit 0) about what the datapath cannot enforce, and with --config runs the lock-out check', () => {
+    const guarded = path.join(dir, 'guarded.nft');
+    writeFileSync(guarded, 'table inet f {\n  chain in { type filter hook input priority 0; policy drop; ct state established accept; tcp dport 22 accept; icmpv6 type echo-request accept }\n}\n');
+    const token = path.join(dir, 'api.token');
+    writeFileSync(token, 'x'.repeat(32), { mode: 0o600 });
+    const config = path.join(dir, 'node.yaml');
+    writeFileSync(config, `node:\n  name: t\ndatapath:\n  interfaces: [lan, wan]\n  managementSources: ["192.0.2.0/24"]\napi:\n  listen: 192.0.2.2:9470\n  tokenFile: ${token}\n`);
+    const plain = hafw('ruleset', 'check', guarded);
+    assert.equal(plain.code, 0, plain.err);
+    assert.match(plain.out, /guarded\.nft: warning: table inet f chain in handle \d+: ICMPv6 to the node is left to the kernel/);
+    assert.doesNotMatch(plain.out, /management listener/);
+    const withConfig = hafw('ruleset', 'check', guarded, '--config', config, '--json');
+    assert.equal(withConfig.code, 0, withConfig.err);
+    const w = (JSON.parse(withConfig.out) as { warnings: string[] }).warnings;
+    assert.ok(w.some((x) => /^the management listener 192\.0\.2\.2:9470 would not be reachable from 192\.0\.2\.1: the input chain drops a new connection/.test(x)), w.join('\n'));
   });
 
   it('check reports errors as FILE:LINE:COL and exits 1, in text and JSON', () => {
