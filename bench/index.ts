@@ -11,6 +11,7 @@ import { runConntrackBench } from './conntrack-bench.js';
 import { runNatBench } from './nat-bench.js';
 import { runFragmentBench } from './fragment-bench.js';
 import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
+import { runLocalBench } from './local-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -18,7 +19,7 @@ interface Bench {
   run(seconds: number): Promise<BenchResult[]>;
 }
 
-const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }, { name: 'nat', run: async () => runNatBench() }, { name: 'fragments', run: async () => runFragmentBench() }, { name: 'limits', run: () => runRulesetLimitsBench() }];
+const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }, { name: 'nat', run: async () => runNatBench() }, { name: 'fragments', run: async () => runFragmentBench() }, { name: 'limits', run: () => runRulesetLimitsBench() }, { name: 'local', run: (seconds) => runLocalBench({ seconds }) }];
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },

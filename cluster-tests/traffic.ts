@@ -51,6 +51,28 @@ export async function udpRun(host: string, opts: { port?: number; count?: number
   return JSON.parse(out) as UdpRun;
 }
 
+export interface RrRun {
+  proto: 'rr-tcp' | 'rr-udp';
+  count: number;
+  ok: number;
+  lost?: number;
+  p50Us: number;
+  p99Us: number;
+  meanUs: number;
+  ms: number;
+  error?: string;
+}
+
+/** Request/response round trips (one at a time) against the echo server. */
+export async function rrRun(host: string, opts: { port?: number; count?: number; size?: number; udp?: boolean; timeoutMs?: number; ns?: string } = {}): Promise<RrRun> {
+  const timeoutMs = opts.timeoutMs ?? 20000;
+  const out = await sh(
+    [process.execPath, TOOL, 'rr', '--host', host, '--port', String(opts.port ?? 5001), '--count', String(opts.count ?? 2000), '--size', String(opts.size ?? 64), '--timeout-ms', String(timeoutMs), ...(opts.udp ? ['--udp'] : [])],
+    { ns: opts.ns ?? NS.client, timeoutMs: timeoutMs + 10000 },
+  );
+  return JSON.parse(out) as RrRun;
+}
+
 export async function ping(host: string, ns: string = NS.client, count = 1): Promise<boolean> {
   const cmd = host.includes(':') ? ['ping', '-6', '-c', String(count), '-W', '1', '-i', '0.2', host] : ['ping', '-c', String(count), '-W', '1', '-i', '0.2', host];
   return sh(cmd, { ns }).then(
