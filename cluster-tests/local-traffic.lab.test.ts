@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, sh, sleep } from './lab.js';
 import { CLIENT, FIREWALLS, NS, SERVER } from './topology.js';
-import { ping, startEchoServer } from './traffic.js';
+import { ping, startEchoServer, tcpEchoOnce } from './traffic.js';
 
 const FWA = FIREWALLS[0]!;
 /** The client's IPv6 address is the management source: the way in while the node is down. */
@@ -35,15 +35,8 @@ const RULESET = `table inet filter {
 }
 `;
 
-/** TCP: connect, send a line, wait for its echo. 'echoed', an error code, or 'timeout'. */
-async function tcpEcho(host: string, port: number, ns: string, timeoutMs = 2000): Promise<string> {
-  const js = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
-s.on('connect', () => s.write('hello-local\\n'));
-let got = ''; s.on('data', (d) => { got += d; if (got.includes('hello-local')) { console.log('echoed'); process.exit(0); } });
-s.on('error', (e) => { console.log(e.code); process.exit(0); });
-setTimeout(() => { console.log('timeout'); process.exit(0); }, ${timeoutMs});`;
-  return (await sh([process.execPath, '-e', js], { ns, timeoutMs: timeoutMs + 5000 })).trim();
-}
+/** TCP: 'echoed', an error code, or 'timeout' (dropped) within 2 s. */
+const tcpEcho = (host: string, port: number, ns: string): Promise<string> => tcpEchoOnce(host, port, ns, 2000);
 
 /** UDP: one datagram (resent every 200 ms), 'answered' when the echo comes back, else 'timeout'. */
 async function udpEcho(host: string, port: number, ns: string, timeoutMs = 1500): Promise<string> {

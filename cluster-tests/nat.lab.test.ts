@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, sh, sleep } from './lab.js';
 import { CLIENT, FIREWALLS, NS, SERVER, VIPS } from './topology.js';
-import { ping, startEchoServer, udpRun } from './traffic.js';
+import { ping, startEchoServer, tcpEchoOnce, udpRun } from './traffic.js';
 import { runDrill } from './drill.js';
 
 const SNAT_ADDR = '198.51.100.50';
@@ -59,15 +59,7 @@ let n = 0; const t = setInterval(() => { s.send('x', ${port}, ${JSON.stringify(h
 }
 
 /** Connects, sends a line, reads the echo. */
-async function tcpEcho(host: string, port: number, ns: string): Promise<string> {
-  const script = `const net = require('net');
-const s = net.connect({ host: ${JSON.stringify(host)}, port: ${port} });
-let got = ''; s.on('connect', () => s.write('hello-nat'));
-s.on('data', (d) => { got += d; if (got.includes('hello-nat')) { console.log('echoed'); process.exit(0); } });
-s.on('error', (e) => { console.log(e.code); process.exit(0); });
-setTimeout(() => { console.log('timeout'); process.exit(0); }, 5000);`;
-  return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
-}
+const tcpEcho = (host: string, port: number, ns: string): Promise<string> => tcpEchoOnce(host, port, ns);
 
 /** Sends one datagram and prints where the answer came from and what it said. */
 async function udpAsk(host: string, port: number, ns: string): Promise<string> {

@@ -80,3 +80,17 @@ export async function ping(host: string, ns: string = NS.client, count = 1): Pro
     () => false,
   );
 }
+
+/**
+ * One TCP exchange from `ns`: connect, send a line, wait for its echo (the echo server of
+ * startEchoServer). 'echoed', the connection's error code (ECONNREFUSED...), or 'timeout'
+ * when nothing came back within `timeoutMs` (a drop).
+ */
+export async function tcpEchoOnce(host: string, port: number, ns: string, timeoutMs = 5000): Promise<string> {
+  const js = `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: ${port} });
+s.on('connect', () => s.write('hello-echo\\n'));
+let got = ''; s.on('data', (d) => { got += d; if (got.includes('hello-echo')) { console.log('echoed'); process.exit(0); } });
+s.on('error', (e) => { console.log(e.code); process.exit(0); });
+setTimeout(() => { console.log('timeout'); process.exit(0); }, ${timeoutMs});`;
+  return (await sh([process.execPath, '-e', js], { ns, timeoutMs: timeoutMs + 5000 })).trim();
+}
