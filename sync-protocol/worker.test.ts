@@ -54,7 +54,10 @@ describe('sync worker thread (unicast on 127.0.0.1)', function () {
         if (count === 0) await new Promise((r) => setTimeout(r, 20));
       }
       assert.ok(count > 0, 'lag samples');
-      assert.ok(sum / count >= 0 && sum / count < 0.25, `mean lag ${sum / count} s`);
+      // A sanity bound, not a speed target (the bench measures lag): clocks that were not
+      // shared would put the mean off by the gap between two time bases (hours or years),
+      // while a loaded CI machine can take a few hundred ms to drain 2,000 records.
+      assert.ok(sum / count >= 0 && sum / count < 5, `mean lag ${sum / count} s`);
     } finally {
       for (const h of handles) await h.stop();
     }
