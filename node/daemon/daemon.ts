@@ -20,8 +20,9 @@ import type { PlainAddress } from '../datapath/local-addresses.js';
 import { effectWarnings } from '../datapath/effect-warnings.js';
 import { lockoutWarnings } from '../datapath/lockout-check.js';
 import { readFile } from 'node:fs/promises';
-import { readNodeSecrets } from './secrets.js';
-import type { SyncSettings } from './config.js';
+import { readNodeSecrets, type NodeSecrets } from './secrets.js';
+import { VrrpReadiness } from './readiness.js';
+import type { SyncSettings, VrrpConfig } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/messages.js';
 
 export class NodeDaemon {
@@ -78,20 +79,54 @@ export class NodeDaemon {
     this.mgmtStreams = new StreamLimit(config.api.maxEventStreams);
   }
 
+  /**
+   * The start steps, in order. A step that throws stops the start; runNode then calls stop(),
+   * which releases whatever the earlier steps set up (every stop step checks what exists).
+   */
   async start(): Promise<void> {
-    const dp = this.config.datapath;
-    // Secrets first: a key file anyone may read stops the start before anything is touched.
-    const secrets = await readNodeSecrets(this.config, this.log, this.configFile);
-    // Before the tables exist: later forks (ip for routes, addresses, VIPs) come from this
-    // small helper, not from a process holding hundreds of MB (command-runner.ts).
+    const secrets = await this.readSecrets();
+    await this.startCommandHelper();
+    const rulesetText = await this.loadRuleset();
+    const sync = await this.startDatapath(secrets);
+    await this.plumbKernel();
+    await this.loadDatapathRuleset(rulesetText);
+    this.startOwnTraffic();
+    await this.startRulesetCluster(sync, rulesetText);
+    await this.startRouteRefresh();
+    await this.startApi(secrets);
+    this.startSync();
+    await this.startVrrp();
+  }
+
+  /** Secrets first: a key file anyone may read stops the start before anything is touched. */
+  private readSecrets(): Promise<NodeSecrets> {
+    return readNodeSecrets(this.config, this.log, this.configFile);
+  }
+
+  /**
+   * Before the tables exist: later forks (ip for routes, addresses, VIPs) come from this
+   * small helper, not from a process holding hundreds of MB (command-runner.ts).
+   */
+  private async startCommandHelper(): Promise<void> {
     await startCommandRunner().catch((e: Error) => this.log.warn({ err: e.message }, 'command helper not started; commands are spawned directly'));
-    // The ruleset is parsed, validated and compiled here first: a bad file stops the start
-    // with its file:line:col before anything touches the network.
+  }
+
+  /**
+   * The ruleset is parsed, validated and compiled on the control thread first: a bad file
+   * stops the start with its file:line:col before anything touches the network.
+   */
+  private async loadRuleset(): Promise<string | undefined> {
     const rulesetText = await this.readRulesetFile();
     if (rulesetText !== undefined) {
       const r = this.rules.load(rulesetText, this.rulesetFile);
       this.log.info({ file: this.rulesetFile, generation: r.generation, ms: Math.round(r.ms), ...this.rules.counts() }, 'ruleset loaded');
     } else this.log.warn('no ruleset configured: every packet is accepted');
+    return rulesetText;
+  }
+
+  /** The datapath thread (and its sync worker); its death fails the node stop. */
+  private async startDatapath(secrets: NodeSecrets): Promise<DatapathSyncSettings | undefined> {
+    const dp = this.config.datapath;
     const ct = this.config.conntrack;
     const sync = this.config.sync ? await syncSettings(this.config.sync, this.config.node.name, secrets.syncKey!) : undefined;
     const timeoutsMs = Object.fromEntries(Object.entries(ct.timeouts).map(([k, v]) => [k, v * 1000]));
@@ -115,6 +150,12 @@ export class NodeDaemon {
       (err) => this.failStop(err.message),
     );
     this.log.info({ tun: dp.tun, offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
+    return sync;
+  }
+
+  /** The TUN device's link settings and the policy routes that steer the protected interfaces into it. */
+  private async plumbKernel(): Promise<void> {
+    const dp = this.config.datapath;
     await setupTunRouting({
       tun: dp.tun,
       interfaces: dp.interfaces,
@@ -124,27 +165,44 @@ export class NodeDaemon {
       mtu: dp.mtu,
       txQueueLen: dp.txQueueLen,
     });
-    if (rulesetText !== undefined) {
-      const r = await this.datapath.loadRuleset(rulesetText, this.rulesetFile);
-      if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
-    }
-    // The node's own output goes through the TUN device (the output hook) by a table that
-    // follows main; forged own source addresses are dropped by the kernel.
+  }
+
+  private async loadDatapathRuleset(rulesetText: string | undefined): Promise<void> {
+    if (rulesetText === undefined) return;
+    const r = await this.datapath!.loadRuleset(rulesetText, this.rulesetFile);
+    if (!r.ok) throw new Error(`datapath refused the ruleset the control thread accepted: ${r.error}`);
+  }
+
+  /**
+   * The node's own output goes through the TUN device (the output hook) by a table that
+   * follows main; forged own source addresses are dropped by the kernel. The route refresh
+   * programs it.
+   */
+  private startOwnTraffic(): void {
+    const dp = this.config.datapath;
     this.rulesetApi.warningsFor = () => this.rulesetWarnings();
     this.ownTraffic = new OwnTrafficRouting(
       { tun: dp.tun, interfaces: dp.interfaces, table: outputTable(dp.routeTable), antiSpoofPriority: rulePriorities(dp.rulePriority).antiSpoof },
       this.log.child({ component: 'own-traffic' }),
     );
-    if (this.config.ruleset.dist && sync && this.config.sync) {
-      const t = sync.transport;
-      this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
-        settings: this.config.ruleset.dist, nodeName: this.config.node.name, nodeId: this.config.sync.nodeId, epoch: sync.config.epoch, key: sync.config.key,
-        address: (t.mode === 'unicast' ? t.bindAddr : t.ifaceAddr)!, group: t.mode === 'multicast' ? t.group : undefined, peers: t.mode === 'unicast' ? (t.peers ?? []).map((p) => p.address) : undefined,
-        maxDatagramBytes: this.config.sync.mtu - 28, clock: datapathClock,
-        role: () => (this.config.vrrp ? (this.vrrp?.status()?.state ?? 'initialize') : 'standalone'),
-      }, this.log.child({ component: 'ruleset-dist' }), rulesetText === undefined ? undefined : sourceHash(rulesetText));
-      this.rulesetCluster.onEvent((e) => this.events.publish('ruleset-dist', e));
-    }
+  }
+
+  /** Cluster-wide ruleset versions (ruleset.dist): over the sync segment, with the sync key. */
+  private async startRulesetCluster(sync: DatapathSyncSettings | undefined, rulesetText: string | undefined): Promise<void> {
+    if (!(this.config.ruleset.dist && sync && this.config.sync)) return;
+    const t = sync.transport;
+    this.rulesetCluster = await RulesetCluster.start(this.rulesetApi, this.rules, {
+      settings: this.config.ruleset.dist, nodeName: this.config.node.name, nodeId: this.config.sync.nodeId, epoch: sync.config.epoch, key: sync.config.key,
+      address: (t.mode === 'unicast' ? t.bindAddr : t.ifaceAddr)!, group: t.mode === 'multicast' ? t.group : undefined, peers: t.mode === 'unicast' ? (t.peers ?? []).map((p) => p.address) : undefined,
+      maxDatagramBytes: this.config.sync.mtu - 28, clock: datapathClock,
+      role: () => (this.config.vrrp ? (this.vrrp?.status()?.state ?? 'initialize') : 'standalone'),
+    }, this.log.child({ component: 'ruleset-dist' }), rulesetText === undefined ? undefined : sourceHash(rulesetText));
+    this.rulesetCluster.onEvent((e) => this.events.publish('ruleset-dist', e));
+  }
+
+  /** Routes and addresses now and every 2 s; set elements expire every second. */
+  private async startRouteRefresh(): Promise<void> {
+    const dp = this.config.datapath;
     await this.refreshRoutes();
     for (const w of this.rulesetWarnings()) this.log.warn({ warning: w }, 'ruleset warning');
     this.routeTimer = setInterval(() => void this.refreshRoutes(), 2000);
@@ -152,6 +210,11 @@ export class NodeDaemon {
       this.rulesetApi.expireElements().catch((e: Error) => this.log.error({ err: e.message }, 'set element expiry'));
     }, 1000);
     this.log.info({ interfaces: dp.interfaces, table: dp.routeTable }, 'traffic of the protected interfaces now goes through the filter');
+  }
+
+  /** The control socket and, when configured, the management listener (bearer token). */
+  private async startApi(secrets: NodeSecrets): Promise<void> {
+    const datapath = this.datapath!;
     const metrics = createNodeMetrics({
       nodeName: this.config.node.name,
       datapathCounters: () => this.datapath?.counters() ?? {},
@@ -163,7 +226,6 @@ export class NodeDaemon {
         ...(this.config.api.listen ? [{ listener: 'management', open: this.mgmtStreams.open, refused: this.mgmtStreams.refused, max: this.mgmtStreams.max }] : []),
       ],
     });
-    const datapath = this.datapath;
     this.rulesetApi.onChange((ev) => this.events.publish('ruleset', { generation: ev.generation, changes: ev.changes }));
     const drills = new DrillService({
       vrrp: this.config.vrrp
@@ -210,78 +272,88 @@ export class NodeDaemon {
       this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit }, this.log);
       this.log.info({ host, port, metricsToken: metricsToken !== undefined }, 'management API listening (bearer token required)');
     }
-    if (this.config.sync) {
-      datapath.onInSync((v) => {
-        this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync');
-        this.events.publish('sync', { event: 'inSync', inSync: v });
-      });
-      // Resyncs, gaps, lost records and dropped (e.g. unauthenticated) messages, as alarms.
-      const alarms = new SyncAlarmWatcher();
-      this.syncAlarmTimer = setInterval(() => {
-        void datapath.syncReport().then((r) => {
-          if (!r) return;
-          for (const a of alarms.next(r.status)) {
-            this.events.publish('sync', a);
-            if (a.event === 'auth') {
-              this.log.warn({ source: a.source, count: a.sourceCount, reason: a.reason, increase: a.increase, total: a.total }, 'state sync: datagrams failing authentication (another cluster key, or forged)');
-            }
-          }
-        }).catch(() => undefined);
-      }, 2000);
-      this.syncAlarmTimer.unref();
-      this.log.info({ interface: this.config.sync.interface, nodeId: this.config.sync.nodeId, mode: this.config.sync.peers.length > 0 ? 'unicast' : 'multicast' }, 'state sync running');
-    }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
-    if (this.config.vrrp) {
-      // Until state sync has the whole table, VRRP neither takes nor preempts the VIPs.
-      // Nor before the ruleset is the cluster's current version (ruleset-dist readiness).
-      const rc = this.rulesetCluster;
-      const syncReady = (): boolean => (this.config.sync ? (datapath.syncInSync ?? false) : true);
-      // State sync counts a node that hears no sync peer within its startup grace as alone,
-      // hence in sync. That must not let it preempt with an empty table while the VRRP peer is
-      // alive and only the sync link is broken: for VRRP, "alone" needs no VRRP router heard
-      // either, for longer than a master would stay silent (Master_Down_Interval, plus margin).
-      const alone = this.config.sync ? new SyncAloneGuard(3 * this.config.vrrp.advertIntervalMs + 1000, () => datapath.syncReport()) : undefined;
-      const ready = (): boolean => syncReady() && (rc?.ready ?? true) && (alone?.allowsReady(this.vrrp?.peersHeard().length ?? 0) ?? true);
-      const checks = new Set<() => void>();
-      const readiness = this.config.sync || rc
-        ? {
-            get inSync() { return ready(); },
-            onChange: (cb: (v: boolean) => void) => {
-              let last = ready();
-              const check = (): void => {
-                const v = ready();
-                if (v !== last) cb((last = v));
-              };
-              checks.add(check);
-              if (this.config.sync) datapath.onInSync(check);
-              const off = rc?.onReadyChange(check);
-              return () => (checks.delete(check), off?.());
-            },
+  }
+
+  /** State sync's events and alarms (the sync worker itself started with the datapath). */
+  private startSync(): void {
+    if (!this.config.sync) return;
+    const datapath = this.datapath!;
+    datapath.onInSync((v) => {
+      this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync');
+      this.events.publish('sync', { event: 'inSync', inSync: v });
+    });
+    // Resyncs, gaps, lost records and dropped (e.g. unauthenticated) messages, as alarms.
+    const alarms = new SyncAlarmWatcher();
+    this.syncAlarmTimer = setInterval(() => {
+      void datapath.syncReport().then((r) => {
+        if (!r) return;
+        for (const a of alarms.next(r.status)) {
+          this.events.publish('sync', a);
+          if (a.event === 'auth') {
+            this.log.warn({ source: a.source, count: a.sourceCount, reason: a.reason, increase: a.increase, total: a.total }, 'state sync: datagrams failing authentication (another cluster key, or forged)');
           }
-        : undefined;
-      if (alone) {
-        this.aloneGuard = alone;
-        alone.start(() => checks.forEach((c) => c()));
-      }
-      this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
-      this.vrrp.onAdvert(() => checks.forEach((c) => c()));
-      this.vrrp.on((e) => {
-        if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
-        else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
-        // VIPs came or went: masquerade's source follows them at once, not at the next poll.
-        else if (e.type === 'vips') void this.refreshRoutes();
-      });
-      if (this.config.sniff) {
-        // Sniff while standby; as master the TUN path tracks the traffic itself.
-        this.vrrp.on((e) => {
-          if (e.type === 'state') this.datapath?.setSniffing(e.to !== 'master');
-        });
-        this.datapath.setSniffing(true);
-        this.log.info({ interfaces: this.config.sniff.interfaces }, 'sniff mode: learning connections from the segments while standby');
-      }
-      await this.vrrp.start();
+        }
+      }).catch(() => undefined);
+    }, 2000);
+    this.syncAlarmTimer.unref();
+    this.log.info({ interface: this.config.sync.interface, nodeId: this.config.sync.nodeId, mode: this.config.sync.peers.length > 0 ? 'unicast' : 'multicast' }, 'state sync running');
+  }
+
+  /** Last: VRRP may take the VIPs only once everything that carries their traffic runs. */
+  private async startVrrp(): Promise<void> {
+    if (!this.config.vrrp) return;
+    const datapath = this.datapath!;
+    const readiness = this.vrrpReadiness(this.config.vrrp, datapath);
+    this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
+    if (readiness) {
+      this.vrrp.onAdvert(() => readiness.recheck());
+      this.aloneGuard?.start(() => readiness.recheck());
     }
+    this.vrrp.on((e) => {
+      if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
+      else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
+      // VIPs came or went: masquerade's source follows them at once, not at the next poll.
+      else if (e.type === 'vips') void this.refreshRoutes();
+    });
+    if (this.config.sniff) {
+      // Sniff while standby; as master the TUN path tracks the traffic itself.
+      this.vrrp.on((e) => {
+        if (e.type === 'state') this.datapath?.setSniffing(e.to !== 'master');
+      });
+      datapath.setSniffing(true);
+      this.log.info({ interfaces: this.config.sniff.interfaces }, 'sniff mode: learning connections from the segments while standby');
+    }
+    await this.vrrp.start();
+  }
+
+  /**
+   * Until state sync has the whole table, VRRP neither takes nor preempts the VIPs; nor
+   * before the ruleset is the cluster's current version (readiness.ts). Undefined when
+   * neither sync nor ruleset-dist runs: VRRP is then always ready.
+   */
+  private vrrpReadiness(vrrp: VrrpConfig, datapath: DatapathThread): VrrpReadiness | undefined {
+    const rc = this.rulesetCluster;
+    if (!this.config.sync && !rc) return undefined;
+    // State sync counts a node that hears no sync peer within its startup grace as alone,
+    // hence in sync. That must not let it preempt with an empty table while the VRRP peer is
+    // alive and only the sync link is broken: for VRRP, "alone" needs no VRRP router heard
+    // either, for longer than a master would stay silent (Master_Down_Interval, plus margin).
+    const alone = this.config.sync ? new SyncAloneGuard(3 * vrrp.advertIntervalMs + 1000, () => datapath.syncReport()) : undefined;
+    this.aloneGuard = alone;
+    const sync = !!this.config.sync;
+    return new VrrpReadiness(
+      () => ({
+        syncInSync: sync ? (datapath.syncInSync ?? false) : undefined,
+        aloneGuardAllows: alone?.allowsReady(this.vrrp?.peersHeard().length ?? 0),
+        rulesetCurrent: rc?.ready,
+      }),
+      (changed) => {
+        if (sync) datapath.onInSync(changed);
+        const off = rc?.onReadyChange(changed);
+        return () => off?.();
+      },
+    );
   }
 
   private get rulesetFile(): string | undefined {
@@ -395,30 +467,66 @@ export class NodeDaemon {
     void this.stop(1);
   }
 
-  /** Idempotent; resolves when everything is released. */
+  /**
+   * Idempotent; resolves when everything is released. The stop steps, in order: not simply
+   * the start steps reversed, because two safety orders differ from it (see each step).
+   */
   stop(exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('stopping');
-      if (this.routeTimer) clearInterval(this.routeTimer);
-      if (this.expiryTimer) clearInterval(this.expiryTimer);
-      this.aloneGuard?.stop();
-      if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
-      // Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval.
-      if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
-      if (this.rulesetCluster) await this.rulesetCluster.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'ruleset-dist stop'));
-      if (this.mgmt) await this.mgmt.close().catch(() => undefined);
-      if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
-      if (this.datapath) await this.datapath.stop();
-      const dp = this.config.datapath;
-      if (!dp.failClosed) {
-        await this.ownTraffic?.clear();
-        await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority, managementSources: dp.managementSources });
-      }
+      this.stopTimers();
+      await this.stopVrrp();
+      await this.stopRulesetCluster();
+      await this.stopApi();
+      await this.stopDatapath();
+      await this.unplumbKernel();
       stopCommandRunner();
       this.log.info({ exitCode }, 'stopped');
       process.exitCode = exitCode;
     })().finally(() => this.resolveExited(exitCode));
     return this.stopping;
+  }
+
+  /**
+   * First, before anything is awaited: the route refresh, set expiry, alone-guard and sync
+   * alarm timers of startRouteRefresh, startVrrp and startSync, so nothing polls or
+   * reprograms a part while a later step takes it down.
+   */
+  private stopTimers(): void {
+    if (this.routeTimer) clearInterval(this.routeTimer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.aloneGuard?.stop();
+    if (this.syncAlarmTimer) clearInterval(this.syncAlarmTimer);
+  }
+
+  /** Resign first: the peer takes the VIPs after Skew_Time instead of Master_Down_Interval. */
+  private async stopVrrp(): Promise<void> {
+    if (this.vrrp) await this.vrrp.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'vrrp stop'));
+  }
+
+  private async stopRulesetCluster(): Promise<void> {
+    if (this.rulesetCluster) await this.rulesetCluster.stop().catch((e: Error) => this.log.warn({ err: e.message }, 'ruleset-dist stop'));
+  }
+
+  private async stopApi(): Promise<void> {
+    if (this.mgmt) await this.mgmt.close().catch(() => undefined);
+    if (this.api) await stopControlServer(this.api, this.socketPath).catch((e: Error) => this.log.warn({ err: e.message }, 'api close'));
+  }
+
+  private async stopDatapath(): Promise<void> {
+    if (this.datapath) await this.datapath.stop();
+  }
+
+  /**
+   * After the datapath stopped (unlike the start order): until the routes go, the
+   * protected interfaces' traffic and the node's own go into a TUN device nobody reads,
+   * never around the filter. With datapath.failClosed the routes stay, a blackhole.
+   */
+  private async unplumbKernel(): Promise<void> {
+    const dp = this.config.datapath;
+    if (dp.failClosed) return;
+    await this.ownTraffic?.clear();
+    await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority, managementSources: dp.managementSources });
   }
 }
 
