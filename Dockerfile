@@ -30,6 +30,15 @@ RUN npm rebuild && test -f build/Release/hafw_native.node
 COPY . .
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts
+# The image ships the node and its CLI, not the lab: the compiled lab, benchmarks, fuzzers
+# and tests go, except the two traffic tools the compose stack's client and server run
+# (docker-compose.yml, docs/deploy-compose.md). No shipped module imports what goes
+# (node/cli/shipped-imports.test.ts); `hafw lab`, `demo` and the lab drill say where they run.
+RUN mkdir /tmp/keep \
+ && mv dist/cluster-tests/tools/traffic.js dist/cluster-tests/tools/drill-agent.js /tmp/keep/ \
+ && rm -rf dist/cluster-tests dist/bench dist/fuzz \
+ && find dist \( -name '*.test.js' -o -name '*.test.js.map' \) -delete \
+ && mkdir -p dist/cluster-tests/tools && mv /tmp/keep/* dist/cluster-tests/tools/
 
 FROM ${NODE_IMAGE} AS runtime
 # iproute2: the node's kernel plumbing (ip rule/route, VIPs); iputils-ping, iputils-arping

@@ -1,6 +1,5 @@
-import { Lab, strictRulesetConfig } from '../../cluster-tests/lab.js';
-import { runDrill } from '../../cluster-tests/drill.js';
-import { drillReportJson, formatDrillReport, type DrillMode } from '../../failover/index.js';
+import type { DrillMode } from '../../failover/index.js';
+import { loadLab } from './lab-loader.js';
 import { parse, UsageError, type Command } from './args.js';
 import { controlRequest } from '../api/index.js';
 import type { DrillReport } from '../ha/api-drill.js';
@@ -69,23 +68,6 @@ export const drillCommand: Command = {
     if (!Number.isInteger(flows) || flows < 1 || flows > 1000) throw new UsageError(`--flows must be an integer from 1 to 1000\n\n${usage}`);
     const durationMs = Number(values['duration-ms'] ?? '4000');
     if (!(durationMs >= 2000 && durationMs <= 600000)) throw new UsageError(`--duration-ms must be from 2000 to 600000\n\n${usage}`);
-    // A lab left up by `hafw lab up` is used as it is; one that another process is using (a
-    // test run) is never touched: we wait for it and build our own.
-    const existing = (await Lab.inUseByOther()) ? undefined : await Lab.current();
-    const own = !existing || existing.state.nodeCount < 2;
-    const strict = own ? await strictRulesetConfig() : '';
-    const rulesetLines = (): string => strict;
-    const log = values.json ? undefined : (l: string) => console.log(l);
-    // A lab of our own gets the strict stateful ruleset, so that flows survive only if the
-    // standby really holds their state.
-    const lab = own ? await Lab.up({ nodes: 2, extraConfig: rulesetLines }) : existing;
-    try {
-      const { report, master, newMaster } = await runDrill(lab, { mode, flows, durationMs, log });
-      if (values.json) console.log(JSON.stringify({ ...(JSON.parse(drillReportJson(report)) as object), old_master: master, new_master: newMaster ?? null }));
-      else console.log(`${formatDrillReport(report)}\nnew master: ${newMaster ?? 'none'}`);
-      return report.meets_targets ? 0 : 1;
-    } finally {
-      if (own) await Lab.down();
-    }
+    return (await loadLab('drill', undefined, '; on a running node: hafw drill --node')).drill({ mode, flows, durationMs, json: values.json ?? false });
   },
 };

@@ -22,9 +22,9 @@ const commands: Entry[] = [
   { name: 'ct', summary: 'connection table: list, get, delete, flush, count', load: async () => (await import('./ct-cmd.js')).ctCommand },
   { name: 'sync', summary: 'state sync statistics (in sync, lag, retransmits, ...)', load: async () => (await import('./sync-cmd.js')).syncCommand },
   { name: 'replay', summary: 'run a capture through a fresh filter and conntrack offline', load: async () => (await import('./replay-cmd.js')).replayCommand },
-  { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await import('./lab-cmd.js')).labCommand },
+  { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await (await import('./lab-loader.js')).loadLab('lab')).lab },
   { name: 'drill', summary: 'fail the master on purpose and measure the takeover (lab)', load: async () => (await import('./drill-cmd.js')).drillCommand },
-  { name: 'demo', summary: 'build the lab pair, drive traffic, run a failover drill, report, tear down', load: async () => (await import('./demo-cmd.js')).demoCommand },
+  { name: 'demo', summary: 'build the lab pair, drive traffic, run a failover drill, report, tear down', load: async () => (await (await import('./lab-loader.js')).loadLab('demo')).demo },
 ];
 
 function topUsage(): string {

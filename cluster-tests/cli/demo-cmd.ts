@@ -1,5 +1,5 @@
-import { runDemo } from '../../cluster-tests/demo.js';
-import { parse, UsageError, type Command } from './args.js';
+import { runDemo } from '../demo.js';
+import { parse, UsageError, type Command } from '../../node/cli/args.js';
 
 const usage = `usage: hafw demo [--nodes 1|2]
 

@@ -1,8 +1,8 @@
-import { Lab } from '../../cluster-tests/lab.js';
-import { isAlive } from '../../cluster-tests/exec.js';
-import { parse, printJson, UsageError, type Command } from './args.js';
-import { formatStatus } from './status.js';
-import type { NodeStatus } from '../api/index.js';
+import { Lab } from '../lab.js';
+import { isAlive } from '../exec.js';
+import { parse, printJson, UsageError, type Command } from '../../node/cli/args.js';
+import { formatStatus } from '../../node/cli/status.js';
+import type { NodeStatus } from '../../node/api/index.js';
 
 const usage = `usage: hafw lab up [--nodes 1|2] | status [--json] | down
 
