@@ -5,7 +5,7 @@
  */
 import { checkRuleset } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
-import { effectWarnings } from '../datapath/effect-warnings.js';
+import { clusterSegmentWarnings, effectWarnings } from '../datapath/effect-warnings.js';
 import { lockoutWarnings } from '../datapath/lockout-check.js';
 import { parseAddress } from '../packet/address.js';
 import { loadConfig } from '../daemon/config.js';
@@ -60,6 +60,7 @@ function warningsOf(text: string, name: string, config: Awaited<ReturnType<typeo
   const engine = new RulesetEngine();
   engine.load(text, name);
   const out = effectWarnings(engine.ruleset, config ? { interfaces: config.datapath.interfaces } : {}).map((w) => `${w.where}: ${w.message}`);
+  if (config) out.push(...clusterSegmentWarnings(engine.ruleset, { interfaces: config.datapath.interfaces, syncInterface: config.sync?.interface }));
   const listen = config?.api.listen;
   if (config && listen) {
     // Offline the node's addresses are unknown: a specific listener address is checked as

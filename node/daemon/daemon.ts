@@ -17,7 +17,7 @@ import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes, type PlainRoute } from '../datapath/route-source.js';
 import type { PlainAddress } from '../datapath/local-addresses.js';
-import { effectWarnings } from '../datapath/effect-warnings.js';
+import { clusterSegmentWarnings, effectWarnings } from '../datapath/effect-warnings.js';
 import { lockoutWarnings } from '../datapath/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
@@ -406,6 +406,7 @@ export class NodeDaemon {
   private rulesetWarnings(): string[] {
     const dp = this.config.datapath;
     const out = effectWarnings(this.rules.ruleset, { interfaces: dp.interfaces }).map((w) => `${w.where}: ${w.message}`);
+    out.push(...clusterSegmentWarnings(this.rules.ruleset, { interfaces: dp.interfaces, syncInterface: this.config.sync?.interface }));
     const listen = this.config.api.listen;
     if (listen && this.addressList.length > 0) {
       const scratch = new RulesetEngine();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from '../ruleset/index.js';
-import { effectWarnings } from './effect-warnings.js';
+import { clusterSegmentWarnings, effectWarnings } from './effect-warnings.js';
 
 function warn(text: string, interfaces?: string[]): string[] {
   const e = new RulesetEngine();
@@ -59,5 +59,24 @@ describe('ruleset check: what has no effect on this datapath', () => {
     const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; log flags skuid; log flags tcp sequence } }`);
     assert.equal(w.length, 1);
     assert.match(w[0]!, /log flags skuid add nothing/);
+  });
+});
+
+describe('ruleset check: the cluster\'s own segment', () => {
+  const load = (text: string) => {
+    const e = new RulesetEngine();
+    e.load(text);
+    return e.ruleset;
+  };
+  const closed = load(`table inet f { chain in { type filter hook input priority 0; policy drop; } }`);
+  it('warns when sync runs on a protected interface and input or output drops by policy', () => {
+    const w = clusterSegmentWarnings(closed, { interfaces: ['lan', 'wan', 'sync'], syncInterface: 'sync' });
+    assert.equal(w.length, 1);
+    assert.match(w[0]!, /^sync.interface sync is a protected interface: .* table inet f chain in \(policy drop\)/);
+  });
+  it('is quiet for a sync interface of its own, without sync, or without a dropping policy', () => {
+    assert.deepEqual(clusterSegmentWarnings(closed, { interfaces: ['lan', 'wan'], syncInterface: 'sync' }), []);
+    assert.deepEqual(clusterSegmentWarnings(closed, { interfaces: ['lan', 'wan'] }), []);
+    assert.deepEqual(clusterSegmentWarnings(load(`table inet f { chain in { type filter hook input priority 0; policy accept; } }`), { interfaces: ['lan', 'sync'], syncInterface: 'sync' }), []);
   });
 });

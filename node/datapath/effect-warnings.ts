@@ -115,3 +115,28 @@ export function effectWarnings(state: RulesetState, ctx: EffectContext = {}): Ef
   }
   return out;
 }
+
+export interface ClusterSegment {
+  /** datapath.interfaces. */
+  interfaces: readonly string[];
+  /** sync.interface, when sync runs. */
+  syncInterface?: string;
+}
+
+/**
+ * The cluster's own traffic on a protected interface: when sync.interface is one of
+ * datapath.interfaces, unicast state sync and the ruleset-dist fetches to and from the
+ * peers meet the input and output chains, and a `policy drop` there cuts them unless
+ * allowed. (Multicast sync is left to the kernel; VRRP always is.)
+ */
+export function clusterSegmentWarnings(state: RulesetState, seg: ClusterSegment): string[] {
+  if (seg.syncInterface === undefined || !seg.interfaces.includes(seg.syncInterface)) return [];
+  const dropping: string[] = [];
+  for (const t of state.tables.values()) {
+    for (const c of t.chains.values()) {
+      if ((c.json.hook === 'input' || c.json.hook === 'output') && c.json.policy === 'drop' && c.json.type !== 'nat') dropping.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name}`);
+    }
+  }
+  if (dropping.length === 0) return [];
+  return [`sync.interface ${seg.syncInterface} is a protected interface: unicast state sync (sync.port) and ruleset distribution (ruleset.distPort) to and from the peers go through ${dropping.join(', ')} (policy drop); allow them from the peers' sync addresses, or give sync an interface of its own (recommended)`];
+}
