@@ -104,6 +104,12 @@ export interface SetJ {
   flags?: string[];
   /** Default element timeout in seconds. */
   timeout?: number;
+  /** Most elements the set may hold (nft `size`); adding past it is refused. */
+  size?: number;
+  /** nft's structure hint; only `memory` is kept (`performance` is the default, unlisted as in nft). */
+  policy?: 'memory';
+  /** Interval sets: overlapping and adjacent elements are accepted and match as their union. */
+  'auto-merge'?: boolean;
   elem?: (Value | [Value, Value | VerdictJ])[];
   comment?: string;
 }

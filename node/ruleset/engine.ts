@@ -26,7 +26,7 @@ import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import type { DataType } from './data-types.js';
 import { RULE_COMPILED, RulesetState, elemValue } from './state.js';
 import type { Change } from './transaction.js';
-import { Draft, commitElements, elementsAfter, positions, rulePositions } from './transaction.js';
+import { Draft, commitElements, elemPositions, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
 import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
@@ -141,6 +141,7 @@ export class RulesetEngine extends EventEmitter {
     for (const c of cmds) draft.apply(c);
     errors.throwIfAny();
     this.checkElementCount(draft, errors);
+    checkSetSizes(draft, errors);
     const enc = { ifnames: this.ifnames };
     validateDraft(draft, this.registry, enc);
     errors.throwIfAny();
@@ -373,7 +374,7 @@ export class RulesetEngine extends EventEmitter {
     const specs: SetElementSpec[] = [];
     for (const e of entries) specs.push(this.elemSpec(s, t, e, types));
     try {
-      return buildSet(types.map((x) => x.words), specs, s.json.flags?.includes('interval') ?? false);
+      return buildSet(types.map((x) => x.words), specs, s.json.flags?.includes('interval') ?? false, s.json['auto-merge'] === true);
     } catch (e) {
       throw new Error(String(e));
     }
@@ -432,3 +433,22 @@ export class RulesetEngine extends EventEmitter {
   }
 }
 
+/**
+ * Refuses a batch that leaves a set with more elements than its `size` (the kernel answers
+ * ENOSPC), naming the first element past it. O(elements this batch adds).
+ */
+function checkSetSizes(draft: Draft, errors: ErrorList): void {
+  for (const [s, p] of draft.pending) {
+    const size = s.json.size;
+    if (size === undefined) continue;
+    let n = p.flushed ? 0 : s.elems.size - p.dels.size;
+    for (const [k, e] of p.adds) {
+      if (!p.flushed && s.elems.has(k) && !p.dels.has(k)) continue; // already there: no new element
+      if (++n === size + 1) {
+        errors.add(elemPositions.get(e) ?? positions.get(s), `set '${s.json.name}' is full: its size is ${size}; raise 'size' in its declaration or remove elements first`);
+        break;
+      }
+    }
+  }
+  errors.throwIfAny();
+}

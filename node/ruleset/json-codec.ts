@@ -12,6 +12,7 @@ import { PRIORITY_RANGE, isPriority } from './priorities.js';
 import { badStringChar, describeBadChar } from './string-chars.js';
 import type { RulesetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
+import { checkSetAttrsJson } from './set-attrs.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'ruleset'];
@@ -100,6 +101,7 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
         if (kind === 'map' && typeof b.map !== 'string') return 'a map needs "map" (its data type)';
       }
       if (b.elem !== undefined && !Array.isArray(b.elem)) return '"elem" must be an array';
+      if (checkSetAttrsJson(b, kind === 'map')) return checkSetAttrsJson(b, kind === 'map');
       return elemComments(b.elem as unknown[] | undefined);
     case 'element':
       if (str('table') || str('name')) return str('table') ?? str('name');

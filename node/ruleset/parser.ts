@@ -19,6 +19,7 @@ import { parseInteger } from './data-types.js';
 import type { Registry, TextReader } from './registry.js';
 import { parseDuration } from './durations.js';
 import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
+import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
 
 /** Tokens of a `$variable` being expanded. */
 interface Frame {
@@ -417,9 +418,25 @@ export class Parser implements TextReader {
           set.timeout = s;
           break;
         }
-        case 'size':
-        case 'policy':
-          this.expectWord();
+        case 'size': {
+          const at = this.peek();
+          const n = this.integer();
+          if (!isSetSize(n)) this.error(`set size must be ${SET_SIZE_RANGE}, got ${n}`, at);
+          set.size = n;
+          break;
+        }
+        case 'policy': {
+          const p = this.expectWord();
+          if (p.text !== 'performance' && p.text !== 'memory') this.error(`set policy must be performance or memory, got '${p.text}'`, p);
+          // A hint for the kernel's choice of structure: hafw picks its own (hash, interval or
+          // box) from the elements either way, so it is kept only to be listed back as nft does.
+          if (p.text === 'memory') set.policy = 'memory';
+          else delete set.policy;
+          break;
+        }
+        case 'auto-merge':
+          if (isMap) this.error('auto-merge applies to sets, not maps', t);
+          set['auto-merge'] = true;
           break;
         case 'comment':
           set.comment = this.string();
@@ -431,7 +448,7 @@ export class Parser implements TextReader {
           break;
         }
         default:
-          this.error(`unexpected '${t.text}' in set (type, typeof, flags, timeout, comment, elements)`, t);
+          this.error(`unexpected '${t.text}' in set (type, typeof, flags, timeout, size, policy, auto-merge, comment, elements)`, t);
       }
     }
     if (!typeTok) this.error(`set '${name.text}' needs a type`, name);

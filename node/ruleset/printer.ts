@@ -108,7 +108,11 @@ export class Printer implements PrintHelper {
     const names = Array.isArray(j.type) ? j.type.join(' . ') : j.type;
     const lines: string[] = [`${indent}${kw} ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];
     lines.push(`${indent}\ttype ${names}${s.isMap ? ` : ${j.map}` : ''}`);
+    // nft's order (nft list ruleset, 1.0.6): policy, size, flags, auto-merge, timeout, comment.
+    if (j.policy !== undefined) lines.push(`${indent}\tpolicy ${j.policy}`);
+    if (j.size !== undefined) lines.push(`${indent}\tsize ${j.size}`);
     if (j.flags?.length) lines.push(`${indent}\tflags ${j.flags.join(',')}`);
+    if (j['auto-merge']) lines.push(`${indent}\tauto-merge`);
     if (j.timeout !== undefined) lines.push(`${indent}\ttimeout ${formatDuration(j.timeout)}`);
     if (j.comment !== undefined) lines.push(`${indent}\tcomment ${quote(j.comment)}`);
     const types = this.setTypes(j);

@@ -172,10 +172,14 @@ export class IntervalSet implements CompiledSet {
   private readonly expires: Float64Array;
   readonly size: number;
 
-  /** Throws a message string when two intervals overlap (nft refuses them too). */
-  constructor(readonly words: number, elems: SetElementSpec[]) {
+  /**
+   * Throws a message string when two intervals overlap (nft refuses them too), unless
+   * `merge` (the set's auto-merge): then overlapping elements match as their union.
+   */
+  constructor(readonly words: number, elems: SetElementSpec[], merge = false) {
     const w = words;
-    const sorted = elems.slice().sort((a, b) => cmp(a.lo, 0, b.lo, 0, w));
+    let sorted = elems.slice().sort((a, b) => cmp(a.lo, 0, b.lo, 0, w));
+    if (merge) sorted = mergeOverlaps(sorted, w);
     this.size = sorted.length;
     this.lo = new Uint32Array(sorted.length * w);
     this.hi = new Uint32Array(sorted.length * w);
@@ -243,8 +247,29 @@ export class BoxSet implements CompiledSet {
   }
 }
 
-/** Builds the structure the elements need. Throws a message string on conflicting intervals. */
-export function buildSet(parts: number[], elems: SetElementSpec[], interval: boolean): CompiledSet {
+/**
+ * Sorted intervals with every overlapping run joined into one (nft's auto-merge). Elements
+ * that expire at different times are not joined: one timing out would take the other's
+ * part with it, so they stay a conflict.
+ */
+function mergeOverlaps(sorted: SetElementSpec[], w: number): SetElementSpec[] {
+  const out: SetElementSpec[] = [];
+  for (const e of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && cmp(prev.hi, 0, e.lo, 0, w) >= 0 && prev.expires === e.expires && prev.data === e.data) {
+      if (cmp(e.hi, 0, prev.hi, 0, w) > 0) out[out.length - 1] = { ...prev, hi: e.hi };
+      continue;
+    }
+    out.push(e);
+  }
+  return out;
+}
+
+/**
+ * Builds the structure the elements need. Throws a message string on conflicting intervals
+ * (with `merge`, the set's auto-merge, overlapping intervals are joined instead).
+ */
+export function buildSet(parts: number[], elems: SetElementSpec[], interval: boolean, merge = false): CompiledSet {
   const words = parts.reduce((a, b) => a + b, 0);
   const exact = elems.every((e) => cmp(e.lo, 0, e.hi, 0, words) === 0);
   if (exact && !interval) {
@@ -258,6 +283,6 @@ export function buildSet(parts: number[], elems: SetElementSpec[], interval: boo
     for (const e of elems) h.add(e.lo, e.data, e.expires);
     return h;
   }
-  if (parts.length === 1) return new IntervalSet(words, elems);
+  if (parts.length === 1) return new IntervalSet(words, elems, merge);
   return new BoxSet(words, parts, elems);
 }

@@ -383,6 +383,10 @@ export class Draft {
         if (j.map !== undefined) json.map = j.map;
         if (j.flags?.length) json.flags = j.flags.slice();
         if (j.timeout !== undefined) json.timeout = j.timeout;
+        if (j.size !== undefined) json.size = j.size;
+        // `performance` is nft's default and not listed (nor kept): the same set either way.
+        if (j.policy === 'memory') json.policy = 'memory';
+        if (j['auto-merge'] === true) json['auto-merge'] = true;
         if (j.comment !== undefined) json.comment = j.comment;
         const s: SetState = { json, isMap, elems: new Map(), id: this.nextId++ };
         this.ownSets.add(s);
