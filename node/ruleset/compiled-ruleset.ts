@@ -10,6 +10,7 @@ import type { ClassifyContext } from './context.js';
 import { Verdict } from './context.js';
 import type { CounterCell, StmtFn } from './registry.js';
 import { MAX_JUMP_DEPTH } from './validate.js';
+import { InterfaceNames } from './interface-names.js';
 
 export interface CompiledRule {
   handle: number;
@@ -45,6 +46,8 @@ export class CompiledRuleset {
     /** Base chains per Hook, sorted by priority. */
     readonly hooks: CompiledChain[][],
     private readonly counterCells: Map<number, CounterCell[]>,
+    /** The engine's interface names: ctx.iif / ctx.oif are its ids. */
+    private readonly ifnames: InterfaceNames = new InterfaceNames(),
   ) {}
 
   /** True when some base chain is attached to the hook (the datapath may skip the call otherwise). */
@@ -54,6 +57,7 @@ export class CompiledRuleset {
 
   classify(ctx: ClassifyContext, hook: number): Verdict {
     ctx.resetOutputs();
+    ctx.ifnames = this.ifnames;
     const list = this.hooks[hook];
     const fam = ctx.pkt.family;
     for (let i = 0; i < list.length; i++) {

@@ -6,6 +6,7 @@
  */
 import { PacketInfo } from '../packet/packet-info.js';
 import type { NatRequest } from '../nat/request.js';
+import { InterfaceNames } from './interface-names.js';
 
 /**
  * Netfilter hook points. The TUN datapath sees only forwarded traffic, so it calls
@@ -47,12 +48,16 @@ export const enum IcmpxCode {
   AdminProhibited = 3,
 }
 
+const NO_NAMES = new InterfaceNames();
+
 export class ClassifyContext {
   // ---- inputs ----
   pkt: PacketInfo = new PacketInfo();
   /** Input / output interface ids (InterfaceNames), 0 = unknown. */
   iif = 0;
   oif = 0;
+  /** Whose ids iif/oif are: set by classify to the engine's (rules compare the names' bytes). */
+  ifnames: InterfaceNames = NO_NAMES;
   /** nft ct state bits: invalid 1, established 2, related 4, new 8, untracked 64. */
   ctState = 0;
   /** IPS_* status bits. */

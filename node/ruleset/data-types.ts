@@ -7,6 +7,7 @@
  */
 import type { Scalar } from './ast.js';
 import type { InterfaceNames } from './interface-names.js';
+import { IFNAME_MAX_BYTES, nameKey } from './interface-names.js';
 
 export interface EncodeEnv {
   ifnames: InterfaceNames;
@@ -33,6 +34,11 @@ export interface DataType {
   /** Checks a scalar and writes its key words. Returns an error message or null. */
   encode(v: Scalar, out: Uint32Array, off: number, env: EncodeEnv): string | null;
   toText(v: Scalar): string;
+  /**
+   * For types whose single values may stand for a range (interface name wildcards):
+   * writes [lo, hi] for the value. Returns an error message or null.
+   */
+  interval?(v: Scalar, lo: Uint32Array, hi: Uint32Array, off: number, env: EncodeEnv): string | null;
 }
 
 /** `123` or `0x7b` (any case) -> number; anything else -> undefined. A character scan, not a regex: it runs for every port of a 10,000-rule load. */
@@ -168,27 +174,54 @@ export const TCP_FLAG = integerType('tcp_flag', 8, 'TCP flags', {
   fin: 1, syn: 2, rst: 4, psh: 8, ack: 16, urg: 32, ecn: 64, cwr: 128,
 }, { bitmask: true });
 
-/** Interface names, interned to ids by InterfaceNames (compared as integers). */
+/**
+ * An interface name as nft writes it: a trailing `*` makes it a wildcard (names with that
+ * prefix), `\*` is a literal `*`. Returns the name or prefix, or a message string.
+ */
+function ifnamePattern(v: string): { name: string; wildcard: boolean } | string {
+  const wildcard = v.endsWith('*') && !v.endsWith('\\*');
+  const name = (wildcard ? v.slice(0, -1) : v).replace(/\\\*/g, '*');
+  const bytes = Buffer.byteLength(name, 'utf8');
+  if (wildcard ? bytes > IFNAME_MAX_BYTES : bytes === 0 || bytes > IFNAME_MAX_BYTES) {
+    return `'${v}' is not a valid interface name (1-${IFNAME_MAX_BYTES} bytes${wildcard ? ' before the *' : ''})`;
+  }
+  return { name, wildcard };
+}
+
+/**
+ * Interface names, compared as the kernel compares them: the name's bytes in four key
+ * words (interface-names.ts). `"eth*"` is the interval of every name starting with "eth".
+ */
 export const IFNAME: DataType = {
   name: 'ifname',
-  help: 'network interface name (up to 15 characters)',
-  words: 1,
-  bits: 32,
+  help: 'network interface name (up to 15 bytes); a trailing * matches every name with that prefix ("eth*")',
+  words: 4,
+  bits: 128,
   ordered: false,
   quoted: true,
   fromText(word) {
-    if (word.length === 0 || word.length > 15) throw `'${word}' is not a valid interface name (1-15 characters)`;
-    if (word.endsWith('*')) throw `interface name wildcards ('${word}') are not supported`;
+    const p = ifnamePattern(word);
+    if (typeof p === 'string') throw p;
     return word;
   },
-  encode(v, out, off, env) {
-    if (typeof v !== 'string' || v.length === 0 || v.length > 15) return `'${v}' is not a valid interface name`;
-    if (v.endsWith('*')) return `interface name wildcards ('${v}') are not supported`;
-    out[off] = env.ifnames.idOf(v);
+  encode(v, out, off) {
+    if (typeof v !== 'string') return `'${v}' is not a valid interface name`;
+    const p = ifnamePattern(v);
+    if (typeof p === 'string') return p;
+    nameKey(p.name, out, off);
+    return null;
+  },
+  interval(v, lo, hi, off) {
+    if (typeof v !== 'string') return `'${v}' is not a valid interface name`;
+    const p = ifnamePattern(v);
+    if (typeof p === 'string') return p;
+    nameKey(p.name, lo, off);
+    nameKey(p.name, hi, off, p.wildcard ? 0xff : 0);
     return null;
   },
   toText(v) {
-    return JSON.stringify(String(v));
+    // As nft prints it: `\*` stays as written (JSON.stringify would double the backslash).
+    return JSON.stringify(String(v)).replace(/\\\\\*/g, '\\*');
   },
 };
 

@@ -82,7 +82,7 @@ export class RulesetEngine extends EventEmitter {
     this.logSink = opts.log ?? (() => undefined);
     this.clock = opts.clock ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells);
+    this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells, this.ifnames);
   }
 
   /** Generation of the committed ruleset; every commit adds one. */
@@ -277,7 +277,7 @@ export class RulesetEngine extends EventEmitter {
     }
     this.state = next;
     this.gen++;
-    this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells);
+    this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells, this.ifnames);
     const ev: ChangeEvent = { generation: this.gen, changes: draft.changes };
     this.emit('change', ev);
     return { generation: this.gen, changes: draft.changes, ms: performance.now() - t0 };

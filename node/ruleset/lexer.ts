@@ -131,6 +131,9 @@ export class Lexer {
         while (j < n && text.charCodeAt(j) !== 34) {
           if (text.charCodeAt(j) === 10) throw RulesetError.at(this.file, { line, col }, 'unterminated string');
           if (text.charCodeAt(j) === 92 && j + 1 < n) {
+            // `\*` stays as written, as nft keeps it: in an interface name it is a literal
+            // `*`, where a bare trailing `*` is a wildcard (data-types.ts IFNAME).
+            if (text.charCodeAt(j + 1) === 42) s += '\\';
             j++;
           }
           const ch = text.charCodeAt(j);

@@ -189,7 +189,7 @@ export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: 
       continue;
     }
     if (!interval && iv.lo.some((w, i) => w !== iv.hi[i])) {
-      errors.add(epos, `set '${s.json.name}' needs 'flags interval' for ranges and prefixes`);
+      errors.add(epos, `set '${s.json.name}' needs 'flags interval' for ranges, prefixes and interface wildcards`);
     }
     if (s.isMap) {
       if (!Array.isArray(e.item) || e.item.length !== 2) {

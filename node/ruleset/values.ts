@@ -23,6 +23,7 @@ export function keyWords(types: DataType[]): number {
 function part(v: Value, t: DataType, lo: Uint32Array, hi: Uint32Array, off: number, env: EncodeEnv): string | null {
   if (typeof v === 'number' || typeof v === 'string') {
     if (typeof v === 'string' && v.startsWith('@')) return `a set reference (${v}) cannot be used here`;
+    if (t.interval) return t.interval(v, lo, hi, off, env);
     const e = t.encode(v, lo, off, env);
     if (e) return e;
     for (let i = 0; i < t.words; i++) hi[off + i] = lo[off + i];

@@ -56,8 +56,9 @@ export function registerMeta(r: Registry): void {
     families: ['ip', 'ip6', 'inet'],
     help: 'name of the interface the packet came in on (also written `meta iifname`, or `iif`: the node knows interfaces by name)',
     load(ctx, out, off) {
-      out[off] = ctx.iif;
-      return ctx.iif !== 0;
+      if (ctx.iif === 0) return false;
+      ctx.ifnames.keyInto(ctx.iif, out, off);
+      return true;
     },
   };
   const oifname: MatchModule = {
@@ -68,8 +69,9 @@ export function registerMeta(r: Registry): void {
     families: ['ip', 'ip6', 'inet'],
     help: 'name of the interface the packet will leave by (forward, postrouting; also written `meta oifname`, or `oif`)',
     load(ctx, out, off) {
-      out[off] = ctx.oif;
-      return ctx.oif !== 0;
+      if (ctx.oif === 0) return false;
+      ctx.ifnames.keyInto(ctx.oif, out, off);
+      return true;
     },
   };
   r.registerMatch(iifname);
