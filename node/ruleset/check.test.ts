@@ -37,7 +37,7 @@ describe('check, convert and schema', () => {
     for (const m of reg.matches) assert.ok(all.some((x) => x.kind === 'match' && x.name === m.name), m.name);
     for (const s of reg.statements) assert.ok(all.some((x) => x.kind === 'statement' && x.name === s.name), s.name);
     const limit = describeModules('limit')[0];
-    assert.deepEqual(limit.params?.map((p) => p.name), ['rate', 'per', 'burst', 'inv']);
+    assert.deepEqual(limit.params?.map((p) => p.name), ['rate', 'per', 'burst', 'inv', 'rate_unit', 'burst_unit']);
     const saddr = describeModules('ip saddr')[0];
     assert.deepEqual(saddr.families, ['ip', 'inet']);
     assert.deepEqual(saddr.json, { payload: { protocol: 'ip', field: 'saddr' } });
