@@ -13,6 +13,7 @@ import { badStringChar, describeBadChar } from './string-chars.js';
 import type { RulesetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
 import { checkSetAttrsJson } from './set-attrs.js';
+import { layer2Family, layer2Hook } from './layer3-only.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'ruleset'];
@@ -69,7 +70,7 @@ export function jsonToCommands(input: unknown, file = '<input>'): Command[] {
 function checkObject(kind: string, b: unknown, verb: string): string | null {
   if (kind === 'ruleset') return verb === 'flush' ? null : 'only "flush" applies to the ruleset';
   if (!isObj(b)) return 'expected an object';
-  if (!(FAMILIES as readonly string[]).includes(b.family as string)) return `family must be one of ${FAMILIES.join(', ')}`;
+  if (!(FAMILIES as readonly string[]).includes(b.family as string)) return layer2Family(b.family) ?? `family must be one of ${FAMILIES.join(', ')}`;
   // The text form's comments are quoted strings; another JSON type would print unquoted
   // and load back as a string.
   if (b.comment !== undefined && typeof b.comment !== 'string') return '"comment" must be a string';
@@ -82,7 +83,7 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
       // The text form refuses any other chain type in the parser; JSON must too, or a JSON
       // ruleset would load and then print as text that does not.
       if (b.type !== undefined && !(CHAIN_TYPES as readonly unknown[]).includes(b.type)) return `type must be one of ${CHAIN_TYPES.join(', ')}`;
-      if (b.hook !== undefined && !(HOOKS as readonly string[]).includes(b.hook as string)) return `hook must be one of ${HOOKS.join(', ')}`;
+      if (b.hook !== undefined && !(HOOKS as readonly string[]).includes(b.hook as string)) return layer2Hook(b.hook) ?? `hook must be one of ${HOOKS.join(', ')}`;
       if (b.hook !== undefined && typeof b.prio !== 'number') return 'a base chain needs a numeric "prio"';
       // As the text parser: any other number prints as a priority the text form refuses.
       if (b.prio !== undefined && !isPriority(b.prio)) return `"prio" must be ${PRIORITY_RANGE}`;

@@ -20,6 +20,7 @@ import type { Registry, TextReader } from './registry.js';
 import { parseDuration } from './durations.js';
 import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
 import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
+import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.js';
 
 /** Tokens of a `$variable` being expanded. */
 interface Frame {
@@ -251,7 +252,8 @@ export class Parser implements TextReader {
     if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
       return { family: a.text as Family, name: this.expectWord() };
     }
-    if (['arp', 'bridge', 'netdev'].includes(a.text)) this.error(`family '${a.text}' is not supported (ip, ip6, inet)`, a);
+    const l2 = layer2Family(a.text);
+    if (l2) this.error(l2, a);
     return { family: 'ip', name: a };
   }
 
@@ -305,7 +307,7 @@ export class Parser implements TextReader {
         chain.type = ty.text as ChainType;
         this.expectWord('hook');
         const h = this.expectWord();
-        if (!(HOOKS as readonly string[]).includes(h.text)) this.error(`unknown hook '${h.text}' (${HOOKS.join(', ')})`, h);
+        if (!(HOOKS as readonly string[]).includes(h.text)) this.error(layer2Hook(h.text) ?? `unknown hook '${h.text}' (${HOOKS.join(', ')})`, h);
         chain.hook = h.text as HookName;
         this.expectWord('priority');
         chain.prio = this.priority();
@@ -372,7 +374,7 @@ export class Parser implements TextReader {
           typeTok = t;
           const parts = [this.expectWord().text];
           while (this.acceptWord('.')) parts.push(this.expectWord().text);
-          for (const p of parts) if (!this.registry.type(p)) this.error(`unknown data type '${p}'`, t);
+          for (const p of parts) if (!this.registry.type(p)) this.error(layer2Type(p) ?? `unknown data type '${p}'`, t);
           set.type = parts.length === 1 ? parts[0] : parts;
           if (isMap) {
             this.expectWord(':');
@@ -642,7 +644,7 @@ export class Parser implements TextReader {
       return this.match(sel, t);
     }
     const mod = this.registry.statementForWord(t.text);
-    if (!mod) this.error(`unknown match or statement '${t.text}'`, t);
+    if (!mod) this.error(layer2Word(t.text) ?? `unknown match or statement '${t.text}'`, t);
     this.next();
     return mod.parse(this, t);
   }
@@ -717,7 +719,7 @@ export class Parser implements TextReader {
     const parts: Selector[] = [first];
     while (this.acceptWord('.')) {
       const s = this.trySelector();
-      if (!s) this.error('expected a selector after . (concatenation)');
+      if (!s) this.error(layer2Word(this.peek().text) ?? 'expected a selector after . (concatenation)', this.peek());
       parts.push(s);
     }
     return { concat: parts };
@@ -725,7 +727,7 @@ export class Parser implements TextReader {
 
   private selectorExpr(): Selector {
     const s = this.trySelectorExpr();
-    if (!s) this.error(`expected a selector (e.g. ip saddr, tcp dport), got ${describe(this.peek())}`);
+    if (!s) this.error(layer2Word(this.peek().text) ?? `expected a selector (e.g. ip saddr, tcp dport), got ${describe(this.peek())}`, this.peek());
     return s;
   }
 

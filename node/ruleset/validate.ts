@@ -18,6 +18,7 @@ import { elementsAfter, elemPositions, positions, rulePositions } from './transa
 import { checkValue, toInterval } from './values.js';
 import { isVerdict } from './modules/verdicts.js';
 import { onlyKey } from './registry.js';
+import { layer2Selector, layer2Statement, layer2Type } from './layer3-only.js';
 
 export const MAX_JUMP_DEPTH = 16;
 
@@ -45,7 +46,7 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   }
   if ('&' in sel) return selectorTypes(reg, family, sel['&'][0]);
   const m = reg.matchForLeft(sel);
-  if (!m) return `unknown selector ${JSON.stringify(sel)}`;
+  if (!m) return layer2Selector(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
   return reg.keyTypes(m);
 }
@@ -117,7 +118,7 @@ export class RuleValidator {
       }
       const mod = reg.statementForJson(stmt);
       if (!mod) {
-        errors.add(env.pos, `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
+        errors.add(env.pos, layer2Statement(stmt) ?? `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
         continue;
       }
       if (terminal) errors.add(env.pos, `statement after '${terminal}' never runs`);
@@ -163,7 +164,7 @@ export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: 
   const types: DataType[] = [];
   for (const n of names) {
     const ty = reg.type(n);
-    if (!ty) return errors.add(pos, `unknown data type '${n}' in set '${s.json.name}'`);
+    if (!ty) return errors.add(pos, layer2Type(n) ?? `unknown data type '${n}' in set '${s.json.name}'`);
     types.push(ty);
   }
   if (s.isMap && s.json.map === undefined) return errors.add(pos, `map '${s.json.name}' needs a data type`);
