@@ -310,6 +310,9 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
     case '==':
     case 'in':
     case '!=':
+      // One exact 4-word value (an interface name, an IPv6 address): four compares of
+      // captured numbers instead of two word-by-word comparisons.
+      if (w === 4 && cmpWords(iv.lo, iv.hi, 4) === 0) return eq4(load, key, iv.lo, neg);
       return inWords(load, key, iv.lo, iv.hi, w, neg);
     case '<':
       return cmpBelow(load, key, iv.lo, w, 0);
@@ -378,6 +381,17 @@ function ge1(load: Loader, v: number): StmtFn {
 }
 
 /** lo <= key <= hi over `w` words (`neg`: outside). */
+function eq4(load: Loader, key: Uint32Array, v: Uint32Array, neg: boolean): StmtFn {
+  const a = v[0];
+  const b = v[1];
+  const c = v[2];
+  const d = v[3];
+  return (ctx) => {
+    if (!load(ctx, key, 0)) return MISS;
+    return (key[0] === a && key[1] === b && key[2] === c && key[3] === d) !== neg ? 0 : MISS;
+  };
+}
+
 function inWords(load: Loader, key: Uint32Array, lo: Uint32Array, hi: Uint32Array, w: number, neg: boolean): StmtFn {
   return (ctx) => {
     if (!load(ctx, key, 0)) return MISS;

@@ -55,6 +55,10 @@ describe('interface name wildcards', () => {
     const exact = engine(chain('iifname "eth0" drop'));
     assert.equal(verdict(exact, 'eth0', 'x'), Drop);
     assert.equal(verdict(exact, 'eth00', 'x'), Accept, 'no *: the whole name');
+    const notExact = engine(chain('iifname != "eth0" oifname != "x" drop'));
+    assert.equal(verdict(notExact, 'eth0', 'y', V6), Accept);
+    assert.equal(verdict(notExact, 'eth1', 'x'), Accept);
+    assert.equal(verdict(notExact, 'eth1', 'y'), Drop);
     const neg = engine(chain('iifname != "veth*" drop'));
     assert.equal(verdict(neg, 'veth12', 'x'), Accept);
     assert.equal(verdict(neg, 'eth0', 'x', V6), Drop);
