@@ -50,8 +50,9 @@ describe('ruleset check: what has no effect on this datapath', () => {
   });
 
   it('with the node\'s config: interfaces that are not protected', () => {
-    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; iifname { "lan", "dmz" } accept } }`, ['lan', 'wan']);
-    assert.equal(w.length, 1);
+    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; iifname { "lan", "dmz" } accept; oifname "wa*" accept; oifname "vpn*" accept } }`, ['lan', 'wan']);
+    assert.equal(w.length, 2, w.join('\n'));
+    assert.match(w[1]!, /interface "vpn\*" is not in datapath.interfaces/);
     assert.match(w[0]!, /interface "dmz" is not in datapath.interfaces/);
   });
 

@@ -99,7 +99,9 @@ export function effectWarnings(state: RulesetState, ctx: EffectContext = {}): Ef
         }
         if (protectedIfs) {
           for (const name of [...interfacesNamed(r, 'iifname'), ...interfacesNamed(r, 'oifname')]) {
-            if (!protectedIfs.has(name)) out.push({ where, message: `interface "${name}" is not in datapath.interfaces: its traffic never reaches the filter, so this match never sees it` });
+            // A wildcard ("eth*") is fine when it covers at least one protected interface.
+            const covered = name.endsWith('*') && !name.endsWith('\\*') ? [...protectedIfs].some((i) => i.startsWith(name.slice(0, -1))) : protectedIfs.has(name);
+            if (!covered) out.push({ where, message: `interface "${name}" is not in datapath.interfaces: its traffic never reaches the filter, so this match never sees it` });
           }
         }
         for (const s of r.expr as Stmt[]) {
