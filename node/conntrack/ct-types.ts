@@ -3,18 +3,10 @@
  * per-packet result and the snapshot a peer needs to rebuild an entry.
  */
 
-/**
- * `ct state` of one packet. The values are the bits nftables uses for `ct state`
- * (NF_CT_STATE_INVALID_BIT, NF_CT_STATE_BIT(ctinfo), NF_CT_STATE_UNTRACKED_BIT), so a rule
- * like `ct state { established, related }` compiles to one mask test.
- */
-export const enum CtState {
-  Invalid = 1,
-  Established = 2,
-  Related = 4,
-  New = 8,
-  Untracked = 64,
-}
+import { CtState } from '../ct-state/index.js';
+
+/** `ct state` of one packet: defined once, for the tracker and the rule language, in node/ct-state. */
+export { CtState };
 
 /** `ct status` bits; the shared ones keep Linux's IPS_* values (uapi nf_conntrack_common.h). */
 export const enum CtStatus {

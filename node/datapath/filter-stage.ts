@@ -17,7 +17,7 @@
  */
 import { PacketInfo } from '../packet/packet-info.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../ruleset/index.js';
-import { CtDir, CtSnapshot, CtStatus, type ConnTracker } from '../conntrack/index.js';
+import { CtDir, CtSnapshot, CtState, CtStatus, type ConnTracker } from '../conntrack/index.js';
 import { NatBinding, NatKind, NatManip } from '../nat/binding.js';
 import type { NatRequest } from '../nat/request.js';
 import { NatSetupStatus, setupNat } from '../nat/setup.js';
@@ -30,10 +30,6 @@ import { Verdict, type PacketStage } from './stage.js';
 import { C } from './counters.js';
 import type { RejectReplies } from './reject.js';
 import { publishCtCounters } from './ct-gc.js';
-
-/** nft ct state bits. */
-const CT_UNTRACKED = 64;
-const CT_RELATED = 4;
 
 /** Where a packet goes through the node (see the module comment). */
 const enum Path {
@@ -103,7 +99,7 @@ export class FilterStage implements PacketStage {
       ctx.ctMark = r.mark;
       ctx.ctDir = r.dir;
     } else {
-      ctx.ctState = CT_UNTRACKED;
+      ctx.ctState = CtState.Untracked;
       ctx.ctStatus = 0;
       ctx.ctMark = 0;
     }
@@ -121,7 +117,7 @@ export class FilterStage implements PacketStage {
       bound = nat.get(ct.result.entry);
       if (bound !== null) {
         boundDir = ct.result.dir;
-        if (ctx.ctState === CT_RELATED && pkt.icmpInnerOff !== 0) {
+        if (ctx.ctState === CtState.Related && pkt.icmpInnerOff !== 0) {
           // An ICMP error quoting a NATed connection: quote and outer header at once (RFC 5508).
           if (translateIcmpError(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', this.icmpScratch) === NatResult.Ok) {
             this.counters[C.nat_translated] += 1;
@@ -140,7 +136,7 @@ export class FilterStage implements PacketStage {
     // A packet of a known connection takes the connection's path; a new one (or an ICMP
     // error, which the node may send about a forwarded connection) is placed by address.
     let path: Path;
-    if (ct !== undefined && ct.result.entry >= 0 && !pending && ctx.ctState !== CT_RELATED) path = pathOf(ctx.ctStatus, ctx.ctDir);
+    if (ct !== undefined && ct.result.entry >= 0 && !pending && ctx.ctState !== CtState.Related) path = pathOf(ctx.ctStatus, ctx.ctDir);
     else path = this.isLocal(pkt, pkt.srcOff) ? Path.Output : Path.Inbound;
     if (path === Path.Output) ctx.iif = 0;
 
@@ -245,7 +241,7 @@ export class FilterStage implements PacketStage {
       if (ctx.notrack && ct && ct.result.pending) {
         // `notrack` (raw priority in nft): the packet's new entry is never created.
         ct.untracked();
-        ctx.ctState = CT_UNTRACKED;
+        ctx.ctState = CtState.Untracked;
         ctx.natChains = false;
         this.counters[C.notrack] += 1;
       }

@@ -5,6 +5,7 @@
  * four for an IPv6 address. Address types are registered by the layer-3 handlers
  * (l3-ipv4.ts, l3-ipv6.ts), the rest here.
  */
+import { CtState } from '../ct-state/index.js';
 import type { Scalar } from './ast.js';
 import type { InterfaceNames } from './interface-names.js';
 import { IFNAME_MAX_BYTES, nameKey } from './interface-names.js';
@@ -159,9 +160,9 @@ export const HOP_LIMIT = integerType('hop_limit', 8, 'IPv4 time to live or IPv6 
 /** The direction of a packet in its connection (IP_CT_DIR_*). */
 export const CT_DIR = integerType('ct_dir', 8, 'direction of the packet in its connection', { original: 0, reply: 1 });
 
-/** Conntrack state bits as nft defines them (NF_CT_STATE_* in nf_conntrack_common.h). */
+/** Conntrack state bits as nft defines them (NF_CT_STATE_* in nf_conntrack_common.h): the tracker's own values. */
 export const CT_STATE = integerType('ct_state', 32, 'conntrack state flags', {
-  invalid: 1, established: 2, related: 4, new: 8, untracked: 64,
+  invalid: CtState.Invalid, established: CtState.Established, related: CtState.Related, new: CtState.New, untracked: CtState.Untracked,
 }, { bitmask: true });
 
 /** IPS_* status bits (nf_conntrack_common.h). */

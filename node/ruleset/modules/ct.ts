@@ -3,10 +3,8 @@
  * datapath fills ctx.ctState / ctStatus / ctMark / ctDir from its conntrack lookup before
  * classifying.
  */
+import { CT_STATE_IN_CONNECTION } from '../../ct-state/index.js';
 import { CT_DIR, CT_STATE, CT_STATUS, MARK } from '../data-types.js';
-
-/** ct state bits of a packet that belongs to a connection: new, established, related. */
-const IN_A_CONNECTION = 8 | 2 | 4;
 import type { Registry } from '../registry.js';
 
 export function registerCt(r: Registry): void {
@@ -30,7 +28,7 @@ export function registerCt(r: Registry): void {
     families: ['ip', 'ip6', 'inet'],
     help: 'direction of the packet in its connection: original (from the side that opened it) or reply; no match for invalid or untracked packets',
     load(ctx, out, off) {
-      if ((ctx.ctState & IN_A_CONNECTION) === 0) return false;
+      if ((ctx.ctState & CT_STATE_IN_CONNECTION) === 0) return false;
       out[off] = ctx.ctDir;
       return true;
     },
