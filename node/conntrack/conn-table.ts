@@ -25,7 +25,13 @@
  * IPv4 tuples keep address words 1-3 zero (link() enforces it), so the bucket decides for
  * them. The bucket words are copies made by link(): `addr`, `port`, `family`, `proto` and
  * `zone` stay the entry's data, and a tuple rewritten there needs relink() (as before).
+ *
+ * Tuples are read and written through the methods below (keys from packets and byte
+ * tuples, the tuples of a new entry, a rewritten reply tuple, snapshots): the layout of
+ * `addr` and `port` (8 and 2 slots per tuple, two tuples per entry) is known only here.
  */
+import type { PacketInfo } from '../packet/packet-info.js';
+import type { CtReplyTupleLike, CtSnapshot, CtTupleLike } from './ct-types.js';
 import { halfSipHash13Key10 } from './halfsiphash.js';
 
 export const enum Slot {
@@ -103,6 +109,10 @@ export class ConnTable {
   private readonly index: Uint32Array;
   /** Probe words of the two tuples being linked (key words 0, 4, 8, 9 each). */
   private readonly linkWords = new Uint32Array(8);
+  /** A reply tuple kept by saveReply(): 8 address words, then sport and dport. */
+  private readonly savedReply = new Uint32Array(10);
+  /** Address words converted from bytes (setReply). */
+  private readonly replyWords = new Uint32Array(8);
 
   /** Scratch key for lookups: 10 words as hashed. */
   readonly key = new Uint32Array(10);
@@ -227,6 +237,162 @@ export class ConnTable {
     k[8] = ((this.port[2 * v] << 16) | this.port[2 * v + 1]) >>> 0;
     const e = v >> 1;
     k[9] = ((this.family[e] << 24) | (this.proto[e] << 16) | this.zone[e]) >>> 0;
+  }
+
+  /** Fills `key` with a packet's tuple (addresses from its buffer) and the given ports and zone. */
+  keyFromPacket(pkt: PacketInfo, zone: number, sport: number, dport: number): void {
+    this.keyFromAddrs(pkt, pkt.srcOff, pkt.dstOff, zone, sport, dport);
+  }
+
+  /**
+   * Fills `key` with a packet's tuple turned around (source and destination addresses
+   * swapped; the ports are given): an ICMP error's quote looked up as the reply it answers.
+   */
+  keyFromPacketInverted(pkt: PacketInfo, zone: number, sport: number, dport: number): void {
+    this.keyFromAddrs(pkt, pkt.dstOff, pkt.srcOff, zone, sport, dport);
+  }
+
+  private keyFromAddrs(pkt: PacketInfo, srcOff: number, dstOff: number, zone: number, sport: number, dport: number): void {
+    const k = this.key;
+    const b = pkt.buf;
+    if (pkt.addrLen === 4) {
+      k[0] = ((b[srcOff] << 24) | (b[srcOff + 1] << 16) | (b[srcOff + 2] << 8) | b[srcOff + 3]) >>> 0;
+      k[1] = 0; k[2] = 0; k[3] = 0;
+      k[4] = ((b[dstOff] << 24) | (b[dstOff + 1] << 16) | (b[dstOff + 2] << 8) | b[dstOff + 3]) >>> 0;
+      k[5] = 0; k[6] = 0; k[7] = 0;
+    } else {
+      for (let i = 0; i < 4; i++) {
+        const s = srcOff + 4 * i;
+        const d = dstOff + 4 * i;
+        k[i] = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
+        k[4 + i] = ((b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3]) >>> 0;
+      }
+    }
+    k[8] = ((sport << 16) | dport) >>> 0;
+    k[9] = ((pkt.family << 24) | (pkt.l4proto << 16) | zone) >>> 0;
+  }
+
+  /** Fills `key` with an original tuple given as bytes (API, replicas); false for a family other than 4 or 6. */
+  keyFromTupleLike(s: CtTupleLike): boolean {
+    const k = this.key;
+    const fam = s.family;
+    if (fam !== 4 && fam !== 6) return false;
+    bytesToWords(s.origSrc, k, 0, fam);
+    bytesToWords(s.origDst, k, 4, fam);
+    k[8] = (((s.origSport & 0xffff) << 16) | (s.origDport & 0xffff)) >>> 0;
+    k[9] = ((fam << 24) | ((s.proto & 0xff) << 16) | (s.zone & 0xffff)) >>> 0;
+    return true;
+  }
+
+  // ---------------------------------------------------------------- tuples
+
+  /** Stores `key`'s addresses and ports as tuple v (the entry's family, protocol and zone are set apart). */
+  storeKey(v: number): void {
+    const k = this.key;
+    const a = 8 * v;
+    for (let i = 0; i < 8; i++) this.addr[a + i] = k[i];
+    this.port[2 * v] = k[8] >>> 16;
+    this.port[2 * v + 1] = k[8] & 0xffff;
+  }
+
+  /**
+   * A new entry's tuples from `key` (a packet's): the original is the key, the reply its
+   * inverse with the given ports (ICMP: the id and the inverted type << 8 | code).
+   */
+  storeKeyAndInverse(e: number, replySport: number, replyDport: number): void {
+    const k = this.key;
+    const o = 16 * e;
+    for (let i = 0; i < 8; i++) this.addr[o + i] = k[i];
+    for (let i = 0; i < 4; i++) {
+      this.addr[o + 8 + i] = k[4 + i];
+      this.addr[o + 12 + i] = k[i];
+    }
+    this.port[4 * e] = k[8] >>> 16;
+    this.port[4 * e + 1] = k[8] & 0xffff;
+    this.port[4 * e + 2] = replySport;
+    this.port[4 * e + 3] = replyDport;
+  }
+
+  /**
+   * Writes entry e's reply tuple from bytes (in the entry's family). Returns true when it
+   * differs from the one stored before. A linked entry needs relink() afterwards.
+   */
+  setReply(e: number, tuple: CtReplyTupleLike): boolean {
+    const fam = this.family[e];
+    const w = this.replyWords;
+    bytesToWords(tuple.replySrc, w, 0, fam);
+    bytesToWords(tuple.replyDst, w, 4, fam);
+    const a = 16 * e + 8;
+    let changed = false;
+    for (let i = 0; i < 8; i++) {
+      if (this.addr[a + i] !== w[i]) changed = true;
+      this.addr[a + i] = w[i];
+    }
+    const sport = tuple.replySport & 0xffff;
+    const dport = tuple.replyDport & 0xffff;
+    if (this.port[4 * e + 2] !== sport || this.port[4 * e + 3] !== dport) changed = true;
+    this.port[4 * e + 2] = sport;
+    this.port[4 * e + 3] = dport;
+    return changed;
+  }
+
+  /** Keeps entry e's reply tuple, for restoreReply() (one at a time). */
+  saveReply(e: number): void {
+    const s = this.savedReply;
+    const a = 16 * e + 8;
+    for (let i = 0; i < 8; i++) s[i] = this.addr[a + i];
+    s[8] = this.port[4 * e + 2];
+    s[9] = this.port[4 * e + 3];
+  }
+
+  /** Puts back the reply tuple saveReply() kept for entry e. */
+  restoreReply(e: number): void {
+    const s = this.savedReply;
+    const a = 16 * e + 8;
+    for (let i = 0; i < 8; i++) this.addr[a + i] = s[i];
+    this.port[4 * e + 2] = s[8];
+    this.port[4 * e + 3] = s[9];
+  }
+
+  /** Entry e's family, protocol, zone and both tuples as bytes (zeros past an IPv4 address). */
+  readTuples(e: number, out: CtTupleLike & CtReplyTupleLike): void {
+    const fam = this.family[e];
+    out.family = fam;
+    out.proto = this.proto[e];
+    out.zone = this.zone[e];
+    const o = 16 * e;
+    wordsToBytes(this.addr, o, out.origSrc, fam);
+    wordsToBytes(this.addr, o + 4, out.origDst, fam);
+    wordsToBytes(this.addr, o + 8, out.replySrc, fam);
+    wordsToBytes(this.addr, o + 12, out.replyDst, fam);
+    out.origSport = this.port[4 * e];
+    out.origDport = this.port[4 * e + 1];
+    out.replySport = this.port[4 * e + 2];
+    out.replyDport = this.port[4 * e + 3];
+  }
+
+  /** Entry e's TCP window data of both directions into a snapshot's [original, reply] pairs. */
+  readTcpWindows(e: number, out: CtSnapshot): void {
+    for (let d = 0; d < 2; d++) {
+      const i = 2 * e + d;
+      out.tdEnd[d] = this.tdEnd[i];
+      out.tdMaxEnd[d] = this.tdMaxEnd[i];
+      out.tdMaxWin[d] = this.tdMaxWin[i];
+      out.tdMaxAck[d] = this.tdMaxAck[i];
+      out.tdScale[d] = this.tdScale[i];
+      out.tdFlags[d] = this.tdFlags[i];
+    }
+  }
+
+  /** Sets entry e's TCP window data of direction dir (0 original, 1 reply). */
+  setTcpWindow(e: number, dir: number, end: number, maxEnd: number, maxWin: number, maxAck: number, scale: number, flags: number): void {
+    const i = 2 * e + dir;
+    this.tdEnd[i] = end;
+    this.tdMaxEnd[i] = maxEnd;
+    this.tdMaxWin[i] = maxWin;
+    this.tdMaxAck[i] = maxAck;
+    this.tdScale[i] = scale;
+    this.tdFlags[i] = flags;
   }
 
   hashKey(): number {
@@ -379,5 +545,26 @@ export class ConnTable {
     let n = 0;
     for (const v of Object.values(this)) if (ArrayBuffer.isView(v)) n += v.byteLength;
     return n;
+  }
+}
+
+/** Address words (big-endian, 1 for IPv4, 4 for IPv6) from src[off..] into bytes; the rest of `out` zeroed. */
+function wordsToBytes(src: Uint32Array, off: number, out: Uint8Array, family: number): void {
+  out.fill(0);
+  const n = family === 4 ? 1 : 4;
+  for (let i = 0; i < n; i++) {
+    const w = src[off + i];
+    out[4 * i] = w >>> 24;
+    out[4 * i + 1] = (w >>> 16) & 0xff;
+    out[4 * i + 2] = (w >>> 8) & 0xff;
+    out[4 * i + 3] = w & 0xff;
+  }
+}
+
+/** Address bytes into 4 words at out[off..] (IPv4: word 0, the other three zero). */
+function bytesToWords(b: Uint8Array, out: Uint32Array, off: number, family: number): void {
+  const n = family === 4 ? 1 : 4;
+  for (let i = 0; i < 4; i++) {
+    out[off + i] = i < n ? ((b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3]) >>> 0 : 0;
   }
 }

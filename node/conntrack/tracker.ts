@@ -13,11 +13,15 @@
  *
  * Nothing on the per-packet path allocates: keys live in a scratch Uint32Array, results
  * in the reused `result` object, and all entry data in the typed arrays of ConnTable.
+ *
+ * This file is the engine every protocol shares: lookup, new entries and their commit,
+ * results, events, expiry and the entry API. Each protocol's rules are in its own module
+ * (tcp-tracker, udp-tracker, icmp-tracker, generic-tracker), the tuples' layout in
+ * ConnTable, and the replicas a peer owns in replicas.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { IpProto, type PacketInfo, ParseStatus } from '../packet/packet-info.js';
 import { PacketInfo as PacketInfoClass } from '../packet/packet-info.js';
-import { parseInner } from '../packet/parse.js';
 import { ConnTable, Slot } from './conn-table.js';
 import {
   type ConntrackOptions,
@@ -32,12 +36,13 @@ import {
   type CtReplyTupleLike,
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
-  TcpDirFlag,
   TcpState,
 } from './ct-types.js';
+import { genericPacket } from './generic-tracker.js';
+import { IcmpKind, icmpCanCreate, icmpErrorKey, icmpErrorToQuotedSender, icmpId, icmpInverse, icmpKind, icmpTimeout } from './icmp-tracker.js';
+import { Replicas } from './replicas.js';
 import {
   type TcpConfig,
-  TcpIndex,
   TcpVerdict,
   TIMEOUT_RETRANS,
   TIMEOUT_UNACK,
@@ -48,43 +53,9 @@ import {
   tcpNextState,
   tcpPacket,
 } from './tcp-tracker.js';
+import { udpNew, udpPacket } from './udp-tracker.js';
 
 export type CtEventHandler = (kind: CtEventKind, entry: number) => void;
-
-/** UDP: a flow that still talks this long after creation is a stream (Linux stream_ts). */
-const UDP_STREAM_DELAY_MS = 2000;
-
-/** ICMP request/reply pairs (Linux icmp invmap); -1 where the type cannot start or answer one. */
-const ICMP4_INVERSE = new Int16Array(256).fill(-1);
-ICMP4_INVERSE[8] = 0; ICMP4_INVERSE[0] = 8;
-ICMP4_INVERSE[13] = 14; ICMP4_INVERSE[14] = 13;
-ICMP4_INVERSE[15] = 16; ICMP4_INVERSE[16] = 15;
-ICMP4_INVERSE[17] = 18; ICMP4_INVERSE[18] = 17;
-const ICMP6_INVERSE = new Int16Array(256).fill(-1);
-ICMP6_INVERSE[128] = 129; ICMP6_INVERSE[129] = 128;
-ICMP6_INVERSE[139] = 140; ICMP6_INVERSE[140] = 139;
-
-/** ICMP types that may create an entry: the requests (Linux valid_new). */
-function icmpCanCreate(family: number, type: number): boolean {
-  return family === 4 ? type === 8 || type === 13 || type === 15 || type === 17 : type === 128 || type === 139;
-}
-
-/**
- * ICMPv6 types Linux leaves untracked (icmpv6_error's noct_valid_new): MLD query, report,
- * done, router solicitation/advertisement, neighbour solicitation/advertisement, MLDv2 report.
- */
-function icmp6Untracked(type: number): boolean {
-  return (type >= 130 && type <= 136) || type === 143;
-}
-
-function icmpIsError(family: number, type: number): boolean {
-  return family === 4 ? type === 3 || type === 4 || type === 5 || type === 11 || type === 12 : type < 128;
-}
-
-/** Protocols whose tuple carries ports here (TCP, UDP); everything else is tracked by addresses. */
-function hasPorts(proto: number): boolean {
-  return proto === IpProto.Tcp || proto === IpProto.Udp;
-}
 
 export class ConnTracker {
   readonly table: ConnTable;
@@ -100,6 +71,7 @@ export class ConnTracker {
   private pendingNow = 0;
   private sweepCursor = 0;
   private dropCursor = 0;
+  private readonly replicas: Replicas;
 
   constructor(options: Partial<ConntrackOptions> = {}) {
     const o: ConntrackOptions = {
@@ -144,6 +116,13 @@ export class ConnTracker {
       timeouts: tt,
     };
     this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey, o.prefaultIndex);
+    this.replicas = new Replicas({
+      table: this.table,
+      stats: this.stats,
+      result: this.result,
+      allocSlot: (now) => this.allocSlot(now),
+      destroy: (e, notify) => this.destroy(e, notify),
+    });
   }
 
   /** Live (confirmed) entries. */
@@ -260,27 +239,6 @@ export class ConnTracker {
     return CtState.Invalid;
   }
 
-  /** Key of the packet's own tuple, in table.key. */
-  private keyFromPacket(pkt: PacketInfo, zone: number, sport: number, dport: number): void {
-    const k = this.table.key;
-    const b = pkt.buf;
-    if (pkt.addrLen === 4) {
-      k[0] = ((b[pkt.srcOff] << 24) | (b[pkt.srcOff + 1] << 16) | (b[pkt.srcOff + 2] << 8) | b[pkt.srcOff + 3]) >>> 0;
-      k[1] = 0; k[2] = 0; k[3] = 0;
-      k[4] = ((b[pkt.dstOff] << 24) | (b[pkt.dstOff + 1] << 16) | (b[pkt.dstOff + 2] << 8) | b[pkt.dstOff + 3]) >>> 0;
-      k[5] = 0; k[6] = 0; k[7] = 0;
-    } else {
-      for (let i = 0; i < 4; i++) {
-        const s = pkt.srcOff + 4 * i;
-        const d = pkt.dstOff + 4 * i;
-        k[i] = ((b[s] << 24) | (b[s + 1] << 16) | (b[s + 2] << 8) | b[s + 3]) >>> 0;
-        k[4 + i] = ((b[d] << 24) | (b[d + 1] << 16) | (b[d + 2] << 8) | b[d + 3]) >>> 0;
-      }
-    }
-    k[8] = ((sport << 16) | dport) >>> 0;
-    k[9] = ((pkt.family << 24) | (pkt.l4proto << 16) | zone) >>> 0;
-  }
-
   /** Looks up table.key; returns the tuple v or -1, destroying an expired entry it finds. */
   private lookup(now: number): number {
     const t = this.table;
@@ -305,20 +263,10 @@ export class ConnTracker {
     const e = this.allocSlot(now);
     if (e < 0) return -1;
     const t = this.table;
-    const k = t.key;
     t.family[e] = pkt.family;
     t.proto[e] = pkt.l4proto;
     t.zone[e] = zone;
-    const o = 16 * e;
-    for (let i = 0; i < 8; i++) t.addr[o + i] = k[i];
-    for (let i = 0; i < 4; i++) {
-      t.addr[o + 8 + i] = k[4 + i];
-      t.addr[o + 12 + i] = k[i];
-    }
-    t.port[4 * e] = k[8] >>> 16;
-    t.port[4 * e + 1] = k[8] & 0xffff;
-    t.port[4 * e + 2] = replySport;
-    t.port[4 * e + 3] = replyDport;
+    t.storeKeyAndInverse(e, replySport, replyDport);
     this.pendingEntry = e;
     this.pendingNow = now;
     this.stats.new++;
@@ -395,7 +343,7 @@ export class ConnTracker {
     if (!pkt.l4Valid || !tcpFlagsValid(pkt.tcpFlags)) return this.invalid();
     const t = this.table;
     const cfg = this.tcpCfg;
-    this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+    this.table.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
     let v = this.lookup(now);
     if (v >= 0) {
       const e = v >> 1;
@@ -425,7 +373,7 @@ export class ConnTracker {
         default:
           // Repeat: the SYN reopens a closed connection; forget it and start over.
           this.destroy(e, true);
-          this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+          this.table.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
           v = -1;
       }
     }
@@ -461,31 +409,19 @@ export class ConnTracker {
     if (!pkt.l4Valid) return this.invalid();
     const t = this.table;
     const to = this.timeouts;
-    this.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
+    this.table.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
     const v = this.lookup(now);
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
       const oldStatus = t.status[e];
       const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
-      // Linux nf_conntrack_udp_packet: after traffic both ways, and once the flow is older
-      // than 2 s, it is a stream: longer timeout and ASSURED.
-      if (oldStatus & CtStatus.SeenReply) {
-        let extra = to.udpUnreplied;
-        if (now > t.aux[e]) {
-          extra = to.udpReplied;
-          t.status[e] |= CtStatus.Assured;
-        }
-        t.expires[e] = now + extra;
-      } else {
-        t.expires[e] = now + to.udpUnreplied;
-      }
+      udpPacket(t, e, now, to);
       return this.hit(e, dir, state, oldStatus, -1, true, now);
     }
     const e = this.startEntry(pkt, zone, now, pkt.dport, pkt.sport);
     if (e < 0) return this.refused();
-    t.aux[e] = now + UDP_STREAM_DELAY_MS;
-    t.expires[e] = now + to.udpUnreplied;
+    udpNew(t, e, now, to);
     return this.pendingResult(e, now);
   }
 
@@ -493,52 +429,48 @@ export class ConnTracker {
 
   private trackGeneric(pkt: PacketInfo, now: number, zone: number): CtState {
     const t = this.table;
-    this.keyFromPacket(pkt, zone, 0, 0);
+    this.table.keyFromPacket(pkt, zone, 0, 0);
     const v = this.lookup(now);
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
       const oldStatus = t.status[e];
       const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
-      t.expires[e] = now + this.timeouts.generic;
+      genericPacket(t, e, now, this.timeouts);
       return this.hit(e, dir, state, oldStatus, -1, true, now);
     }
     const e = this.startEntry(pkt, zone, now, 0, 0);
     if (e < 0) return this.refused();
-    t.expires[e] = now + this.timeouts.generic;
+    genericPacket(t, e, now, this.timeouts);
     return this.pendingResult(e, now);
   }
 
   // ---------------------------------------------------------------- ICMP / ICMPv6
 
   private trackIcmp(pkt: PacketInfo, now: number, zone: number): CtState {
+    const kind = icmpKind(pkt);
+    if (kind === IcmpKind.Untracked) return this.finish(CtState.Untracked);
+    if (kind === IcmpKind.Error) return this.trackIcmpError(pkt, now, zone);
+    if (kind !== IcmpKind.Query) return this.invalid();
     const fam = pkt.family;
-    if (!pkt.l4Valid || pkt.end - pkt.l4Off < 8) return this.invalid();
     const type = pkt.icmpType;
-    if (fam === 6 && icmp6Untracked(type)) return this.finish(CtState.Untracked);
-    // RFC 1122 §3.2.2: unknown ICMP types (above 18) are discarded; Linux marks them invalid.
-    if (fam === 4 && type > 18) return this.invalid();
-    if (icmpIsError(fam, type)) return this.trackIcmpError(pkt, now, zone);
-
-    const b = pkt.buf;
-    const id = (b[pkt.l4Off + 4] << 8) | b[pkt.l4Off + 5];
+    const id = icmpId(pkt);
     const code = pkt.icmpCode;
     const t = this.table;
-    this.keyFromPacket(pkt, zone, id, (type << 8) | code);
+    t.keyFromPacket(pkt, zone, id, (type << 8) | code);
     const v = this.lookup(now);
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
       const oldStatus = t.status[e];
       const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
-      t.expires[e] = now + (fam === 4 ? this.timeouts.icmp : this.timeouts.icmpv6);
+      t.expires[e] = now + icmpTimeout(fam, this.timeouts);
       return this.hit(e, dir, state, oldStatus, -1, true, now);
     }
     if (!icmpCanCreate(fam, type)) return this.invalid();
-    const inv = fam === 4 ? ICMP4_INVERSE[type] : ICMP6_INVERSE[type];
-    const e = this.startEntry(pkt, zone, now, id, (inv << 8) | code);
+    const e = this.startEntry(pkt, zone, now, id, (icmpInverse(fam, type) << 8) | code);
     if (e < 0) return this.refused();
-    t.expires[e] = now + (fam === 4 ? this.timeouts.icmp : this.timeouts.icmpv6);
+    t.expires[e] = now + icmpTimeout(fam, this.timeouts);
     return this.pendingResult(e, now);
   }
 
@@ -550,37 +482,10 @@ export class ConnTracker {
    */
   private trackIcmpError(pkt: PacketInfo, now: number, zone: number): CtState {
     const inner = this.inner;
-    if (pkt.icmpInnerOff <= 0) return this.invalid();
-    const st = parseInner(inner, pkt.buf, pkt.icmpInnerOff, pkt.end);
-    if (st !== ParseStatus.Ok || inner.family !== pkt.family || inner.fragOffset !== 0) return this.invalid();
-    const b = pkt.buf;
-    const ip = inner.l4proto;
-    let sport = 0;
-    let dport = 0;
-    if (hasPorts(ip)) {
-      if (!inner.l4Valid) return this.invalid();
-      sport = inner.dport;
-      dport = inner.sport;
-    } else if ((ip === IpProto.Icmp && inner.family === 4) || (ip === IpProto.Icmpv6 && inner.family === 6)) {
-      if (!inner.l4Valid || inner.end - inner.l4Off < 8) return this.invalid();
-      const it = inner.icmpType;
-      const inv = inner.family === 4 ? ICMP4_INVERSE[it] : ICMP6_INVERSE[it];
-      if (inv < 0) return this.invalid(); // an error quoting an error, or an unpaired type
-      sport = (b[inner.l4Off + 4] << 8) | b[inner.l4Off + 5];
-      dport = (inv << 8) | inner.icmpCode;
-    }
-    // Inverted quoted tuple: the quote's destination becomes the source.
-    const so = inner.srcOff;
-    inner.srcOff = inner.dstOff;
-    inner.dstOff = so;
-    this.keyFromPacket(inner, zone, sport, dport);
-    inner.dstOff = inner.srcOff;
-    inner.srcOff = so;
+    if (!icmpErrorKey(this.table, pkt, inner, zone)) return this.invalid();
     const v = this.lookup(now);
     if (v < 0) return this.invalid();
-    // The error must go to the one who sent the quoted packet (Linux: outer daddr check).
-    const n = pkt.addrLen;
-    for (let i = 0; i < n; i++) if (b[pkt.dstOff + i] !== b[so + i]) return this.invalid();
+    if (!icmpErrorToQuotedSender(pkt, inner)) return this.invalid();
     const e = v >> 1;
     const t = this.table;
     const r = this.result;
@@ -727,33 +632,19 @@ export class ConnTracker {
     if (entry < 0 || entry >= t.cap) return false;
     const slot = t.slot[entry];
     if (slot === Slot.Free) return false;
-    const o = 16 * entry + 8;
-    const fam = t.family[entry];
-    const saved = this.scratchWords;
-    for (let i = 0; i < 8; i++) saved[i] = t.addr[o + i];
-    const oldSport = t.port[4 * entry + 2];
-    const oldDport = t.port[4 * entry + 3];
-    const w = this.replyWords;
-    bytesToWords(tuple.replySrc, w, 0, fam);
-    bytesToWords(tuple.replyDst, w, 4, fam);
-    for (let i = 0; i < 8; i++) t.addr[o + i] = w[i];
-    t.port[4 * entry + 2] = tuple.replySport;
-    t.port[4 * entry + 3] = tuple.replyDport;
+    t.saveReply(entry);
+    t.setReply(entry, tuple);
     if (slot === Slot.Pending) return true;
     if (t.relink(entry) === 0) {
       this.emit(CtEventKind.Update, entry);
       return true;
     }
     // Put the old reply tuple back; its buckets were just freed, so this cannot fail.
-    for (let i = 0; i < 8; i++) t.addr[o + i] = saved[i];
-    t.port[4 * entry + 2] = oldSport;
-    t.port[4 * entry + 3] = oldDport;
+    t.restoreReply(entry);
     if (t.link(entry) !== 0) this.destroy(entry, true);
     this.stats.insertFailed++;
     return false;
   }
-
-  private readonly replyWords = new Uint32Array(8);
 
   // ================================================================ sync interface
 
@@ -761,28 +652,9 @@ export class ConnTracker {
   snapshot(entry: number, out: CtSnapshot, nowMs: number = this.opts.now()): CtSnapshot {
     const t = this.table;
     const e = entry;
-    out.family = t.family[e];
-    out.proto = t.proto[e];
-    out.zone = t.zone[e];
-    const o = 16 * e;
-    wordsToBytes(t.addr, o, out.origSrc, out.family);
-    wordsToBytes(t.addr, o + 4, out.origDst, out.family);
-    wordsToBytes(t.addr, o + 8, out.replySrc, out.family);
-    wordsToBytes(t.addr, o + 12, out.replyDst, out.family);
-    out.origSport = t.port[4 * e];
-    out.origDport = t.port[4 * e + 1];
-    out.replySport = t.port[4 * e + 2];
-    out.replyDport = t.port[4 * e + 3];
+    t.readTuples(e, out);
     out.tcpState = t.tcpState[e];
-    for (let d = 0; d < 2; d++) {
-      const i = 2 * e + d;
-      out.tdEnd[d] = t.tdEnd[i];
-      out.tdMaxEnd[d] = t.tdMaxEnd[i];
-      out.tdMaxWin[d] = t.tdMaxWin[i];
-      out.tdMaxAck[d] = t.tdMaxAck[i];
-      out.tdScale[d] = t.tdScale[i];
-      out.tdFlags[d] = t.tdFlags[i];
-    }
+    t.readTcpWindows(e, out);
     out.status = t.status[e];
     out.mark = t.mark[e];
     const rem = t.expires[e] - nowMs;
@@ -791,16 +663,7 @@ export class ConnTracker {
     return out;
   }
 
-  private keyFromTupleLike(s: CtTupleLike): boolean {
-    const k = this.table.key;
-    const fam = s.family;
-    if (fam !== 4 && fam !== 6) return false;
-    bytesToWords(s.origSrc, k, 0, fam);
-    bytesToWords(s.origDst, k, 4, fam);
-    k[8] = (((s.origSport & 0xffff) << 16) | (s.origDport & 0xffff)) >>> 0;
-    k[9] = ((fam << 24) | ((s.proto & 0xff) << 16) | (s.zone & 0xffff)) >>> 0;
-    return true;
-  }
+  // The replicas a peer owns (replicas.ts); state sync calls these.
 
   /**
    * Inserts or updates the entry a peer described, marked Replicated. No event is
@@ -808,171 +671,40 @@ export class ConnTracker {
    * not be stored (bad family, table full, tuple clash, probe cap).
    */
   applyReplica(snap: CtSnapshot, nowMs: number = this.opts.now()): number {
-    const t = this.table;
-    if (!this.keyFromTupleLike(snap)) {
-      this.stats.replicaRefused++;
-      return -1;
-    }
-    let v = t.find(t.hashKey());
-    if (v >= 0 && (v & 1) === 1) {
-      // Our entry has this tuple as its reply: the peer's view wins.
-      this.destroy(v >> 1, false);
-      v = -1;
-    }
-    let e: number;
-    let fresh = false;
-    if (v >= 0) {
-      e = v >> 1;
-    } else {
-      e = this.allocSlot(nowMs);
-      if (e < 0) {
-        this.stats.replicaRefused++;
-        return -1;
-      }
-      fresh = true;
-    }
-    const o = 16 * e;
-    let replyChanged = false;
-    const fam = snap.family;
-    t.family[e] = fam;
-    t.proto[e] = snap.proto;
-    t.zone[e] = snap.zone;
-    const k = t.key;
-    for (let i = 0; i < 8; i++) t.addr[o + i] = k[i];
-    const rw = this.scratchWords;
-    bytesToWords(snap.replySrc, rw, 0, fam);
-    bytesToWords(snap.replyDst, rw, 4, fam);
-    for (let i = 0; i < 8; i++) {
-      if (t.addr[o + 8 + i] !== rw[i]) replyChanged = true;
-      t.addr[o + 8 + i] = rw[i];
-    }
-    t.port[4 * e] = snap.origSport;
-    t.port[4 * e + 1] = snap.origDport;
-    if (t.port[4 * e + 2] !== (snap.replySport & 0xffff) || t.port[4 * e + 3] !== (snap.replyDport & 0xffff)) replyChanged = true;
-    t.port[4 * e + 2] = snap.replySport;
-    t.port[4 * e + 3] = snap.replyDport;
-    t.tcpState[e] = snap.tcpState;
-    for (let d = 0; d < 2; d++) {
-      const i = 2 * e + d;
-      t.tdEnd[i] = snap.tdEnd[d];
-      t.tdMaxEnd[i] = snap.tdMaxEnd[d];
-      t.tdMaxWin[i] = snap.tdMaxWin[d];
-      t.tdMaxAck[i] = snap.tdMaxAck[d];
-      t.tdScale[i] = snap.tdScale[d];
-      // A peer (or a record format) that does not carry td_maxack sends 0: then do not
-      // claim MAXACK_SET, or RST validation would compare against sequence 0. The next
-      // ACK from that side sets it again.
-      t.tdFlags[i] = snap.tdMaxAck[d] === 0 ? snap.tdFlags[d] & ~TcpDirFlag.MaxAckSet : snap.tdFlags[d];
-    }
-    t.status[e] = (snap.status | CtStatus.Replicated | CtStatus.Confirmed) >>> 0;
-    t.mark[e] = snap.mark;
-    t.expires[e] = nowMs + snap.timeoutMs;
-    t.lastEvent[e] = nowMs;
-    t.replicaAt[e] = nowMs;
-    if (fresh) {
-      // A replicated UDP flow is past its "is it a stream" window already.
-      t.aux[e] = nowMs;
-      t.lastIndex[e] = TcpIndex.None;
-      const rc = t.link(e);
-      if (rc !== 0) {
-        if (rc === 2) this.stats.chainOverflow++;
-        t.free(e);
-        this.stats.replicaRefused++;
-        return -1;
-      }
-    } else if (replyChanged) {
-      const rc = t.relink(e);
-      if (rc !== 0) {
-        if (rc === 2) this.stats.chainOverflow++;
-        t.free(e);
-        this.stats.replicaRefused++;
-        return -1;
-      }
-    }
-    this.stats.replicaApplied++;
-    return e;
+    return this.replicas.apply(snap, nowMs);
   }
-
-  private readonly scratchWords = new Uint32Array(8);
 
   /** Deletes the entry with this tuple (either direction) without an event; unknown is ignored. */
   deleteReplica(tuple: CtTupleLike): boolean {
-    const t = this.table;
-    if (!this.keyFromTupleLike(tuple)) return false;
-    const v = t.find(t.hashKey());
-    if (v < 0) return false;
-    this.destroy(v >> 1, false);
-    this.stats.replicaDeleted++;
-    return true;
+    return this.replicas.delete(tuple);
   }
 
-  /**
-   * After a full resync from a peer: deletes (without events) the replicated entries not
-   * written by applyReplica since `sinceMs`, i.e. those the peer no longer has. O(capacity);
-   * control plane only. Returns how many went.
-   */
+  /** After a full resync: deletes the replicas not written since `sinceMs` (O(capacity)). */
   purgeStaleReplicas(sinceMs: number): number {
-    const t = this.table;
-    let n = 0;
-    for (let e = 0; e < t.cap; e++) {
-      if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated && t.replicaAt[e] < sinceMs) {
-        this.destroy(e, false);
-        n++;
-      }
-    }
-    this.stats.replicaDeleted += n;
-    return n;
+    return this.replicas.purgeStale(sinceMs);
   }
 
-  /**
-   * This node takes over a replicated entry (after a failover local traffic runs through
-   * it): it is no longer the peer's copy, so its changes are ours to replicate.
-   */
+  /** This node takes over a replicated entry: its changes are now ours to replicate. */
   adoptReplica(entry: number): void {
-    const t = this.table;
-    if (entry < 0 || entry >= t.cap || t.slot[entry] !== Slot.Live) return;
-    t.status[entry] = (t.status[entry] & ~CtStatus.Replicated) >>> 0;
-    if (this.result.entry === entry) this.result.status = t.status[entry];
+    this.replicas.adopt(entry);
   }
 
-  /** Counts a replicated entry as refreshed by its owner now, without changing it (a late, older copy arrived). */
+  /** Counts a replicated entry as refreshed by its owner now, without changing it. */
   touchReplica(entry: number, nowMs: number): void {
-    const t = this.table;
-    if (entry >= 0 && entry < t.cap && t.slot[entry] === Slot.Live && t.status[entry] & CtStatus.Replicated) t.replicaAt[entry] = nowMs;
+    this.replicas.touch(entry, nowMs);
   }
 
   /** Entries replicated from peers (O(capacity): for status and the API, not per packet). */
   countReplicated(): number {
-    const t = this.table;
-    let n = 0;
-    for (let e = 0; e < t.cap; e++) if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated) n++;
-    return n;
+    return this.replicas.count();
   }
 
   /** Entry of a tuple (either direction), or -1: for the API and tests. */
   lookupTuple(tuple: CtTupleLike): number {
     const t = this.table;
-    if (!this.keyFromTupleLike(tuple)) return -1;
+    if (!t.keyFromTupleLike(tuple)) return -1;
     const v = t.find(t.hashKey());
     return v < 0 ? -1 : v >> 1;
   }
 }
 
-function wordsToBytes(src: Uint32Array, off: number, out: Uint8Array, family: number): void {
-  out.fill(0);
-  const n = family === 4 ? 1 : 4;
-  for (let i = 0; i < n; i++) {
-    const w = src[off + i];
-    out[4 * i] = w >>> 24;
-    out[4 * i + 1] = (w >>> 16) & 0xff;
-    out[4 * i + 2] = (w >>> 8) & 0xff;
-    out[4 * i + 3] = w & 0xff;
-  }
-}
-
-function bytesToWords(b: Uint8Array, out: Uint32Array, off: number, family: number): void {
-  const n = family === 4 ? 1 : 4;
-  for (let i = 0; i < 4; i++) {
-    out[off + i] = i < n ? ((b[4 * i] << 24) | (b[4 * i + 1] << 16) | (b[4 * i + 2] << 8) | b[4 * i + 3]) >>> 0 : 0;
-  }
-}
