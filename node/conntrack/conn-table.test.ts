@@ -4,14 +4,10 @@ import { FIXED_KEY } from './testing.js';
 
 /** Writes entry e's tuples: original words `o`, reply words `r` (10 key words each). */
 function store(t: ConnTable, e: number, family: number, proto: number, zone: number, o: number[], r: number[]): void {
-  for (let i = 0; i < 8; i++) {
-    t.addr[16 * e + i] = o[i]!;
-    t.addr[16 * e + 8 + i] = r[i]!;
-  }
-  t.port[4 * e] = o[8]! >>> 16;
-  t.port[4 * e + 1] = o[8]! & 0xffff;
-  t.port[4 * e + 2] = r[8]! >>> 16;
-  t.port[4 * e + 3] = r[8]! & 0xffff;
+  t.key.set(o);
+  t.storeKey(2 * e);
+  t.key.set(r);
+  t.storeKey(2 * e + 1);
   t.family[e] = family;
   t.proto[e] = proto;
   t.zone[e] = zone;
@@ -116,7 +112,10 @@ describe('ConnTable lookup', () => {
     const r = [0x0a000002, 1, 1, 1, 0x0a000001, 2, 2, 2, (80 << 16) | 40000, meta(4, 6, 0)];
     store(t, e, 4, 6, 0, o, r);
     assert.equal(t.link(e), 0);
-    for (let i = 0; i < 16; i++) if (i % 4 !== 0) assert.equal(t.addr[16 * e + i], 0, `addr word ${i}`);
+    for (const v of [2 * e, 2 * e + 1]) {
+      t.keyFromTuple(v);
+      for (const i of [1, 2, 3, 5, 6, 7]) assert.equal(t.key[i], 0, `tuple ${v & 1} addr word ${i}`);
+    }
     assert.equal(lookup(t, [0x0a000001, 0, 0, 0, 0x0a000002, 0, 0, 0, (40000 << 16) | 80, meta(4, 6, 0)]), 2 * e);
     assert.equal(lookup(t, [0x0a000002, 0, 0, 0, 0x0a000001, 0, 0, 0, (80 << 16) | 40000, meta(4, 6, 0)]), 2 * e + 1);
   });

@@ -24,8 +24,10 @@ describe('ConnTable index', () => {
   it('finds both tuples of a linked entry and forgets them when freed', () => {
     const t = new ConnTable(8, 8, FIXED_KEY);
     const e = t.alloc();
-    for (let i = 0; i < 16; i++) t.addr[16 * e + i] = i + 1;
-    t.port[4 * e] = 1; t.port[4 * e + 1] = 2; t.port[4 * e + 2] = 3; t.port[4 * e + 3] = 4;
+    t.key.set([1, 2, 3, 4, 5, 6, 7, 8, (1 << 16) | 2]);
+    t.storeKey(2 * e);
+    t.key.set([9, 10, 11, 12, 13, 14, 15, 16, (3 << 16) | 4]);
+    t.storeKey(2 * e + 1);
     t.family[e] = 6; t.proto[e] = 17;
     assert.equal(t.link(e), 0);
     t.keyFromTuple(2 * e + 1);
@@ -42,9 +44,10 @@ describe('ConnTable index', () => {
     let seed = 12345;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8);
     const fill = (e: number, tag: number) => {
-      t.addr[16 * e] = tag; t.addr[16 * e + 4] = 7;
-      t.addr[16 * e + 8] = 7; t.addr[16 * e + 12] = tag;
-      t.port[4 * e] = tag & 0xffff; t.port[4 * e + 3] = tag & 0xffff;
+      t.key.set([tag, 0, 0, 0, 7, 0, 0, 0, (tag & 0xffff) << 16]);
+      t.storeKey(2 * e);
+      t.key.set([7, 0, 0, 0, tag, 0, 0, 0, tag & 0xffff]);
+      t.storeKey(2 * e + 1);
       t.family[e] = 4; t.proto[e] = 6;
     };
     for (let round = 0; round < 6000; round++) {
@@ -75,8 +78,11 @@ describe('ConnTable index', () => {
     let refused = 0;
     for (let i = 0; i < n; i++) {
       const e = t.alloc();
-      t.addr[16 * e] = i; t.addr[16 * e + 12] = i; t.family[e] = 4; t.proto[e] = 17;
-      t.port[4 * e] = 1; t.port[4 * e + 3] = 1;
+      t.key.set([i, 0, 0, 0, 0, 0, 0, 0, 1 << 16]);
+      t.storeKey(2 * e);
+      t.key.set([0, 0, 0, 0, i, 0, 0, 0, 1]);
+      t.storeKey(2 * e + 1);
+      t.family[e] = 4; t.proto[e] = 17;
       if (t.link(e) !== 0) {
         refused++;
         t.free(e);
@@ -94,9 +100,10 @@ describe('ConnTable index', () => {
     const t = ct.table;
     const e = t.alloc();
     t.family[e] = 4; t.proto[e] = 17;
-    const src = ct.table.addr.subarray(0, 16);
-    for (let i = 0; i < 16; i++) t.addr[16 * e + i] = src[i];
-    for (let i = 0; i < 4; i++) t.port[4 * e + i] = t.port[i];
+    for (const d of [0, 1]) {
+      t.keyFromTuple(d); // entry 0's tuples
+      t.storeKey(2 * e + d);
+    }
     assert.equal(t.link(e), 1);
   });
 
