@@ -34,7 +34,7 @@ export {
 } from './notify.js';
 export {
   type Clock, type TimerHandle, type PacketSender, type FrameSender, type SyncReadinessSource,
-  type LinkStateSource, type MacSource, ManualClock
+  type LinkStateSource, type MacSource, ManualClock, type AdvertCopy, type AdvertOutcome, type AdvertRepeater
 } from './ports.js';
 export {
   VrrpInstance, type VrrpInstanceConfig, type VrrpInstancePorts, type VrrpInstanceEvent,

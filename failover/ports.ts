@@ -36,6 +36,41 @@ export interface PacketSender {
   drainReceived?(): void;
 }
 
+/** One copy of an advertisement: its bytes (the IP payload) and where it goes. */
+export interface AdvertCopy {
+  payload: Uint8Array;
+  dst: IpBytes;
+}
+
+/** What became of one advertisement's copies: it failed if any of them failed. */
+export interface AdvertOutcome {
+  sent: number;
+  failed: number;
+  /** The last failed copy's error. */
+  error?: string;
+}
+
+/**
+ * Optional: keeps a master's advertisement going out every interval from a thread of its
+ * own, so that a stall of the thread that runs the instance (a heavy ruleset compile, a
+ * long GC) does not silence the master and make a backup take over. The instance tells it
+ * every change; while it repeats, the instance does not send the periodic ones itself.
+ */
+export interface AdvertRepeater {
+  /**
+   * Sends `copies` now, before returning (with the outcome), and then, while its thread
+   * lives, again every `intervalMs` until the next repeat() or stop(). Replaces what was
+   * being repeated.
+   */
+  repeat(copies: readonly AdvertCopy[], intervalMs: number): AdvertOutcome;
+  /** No repeated advertisement leaves after this returns (a resign's priority 0 follows). */
+  stop(): void;
+  /** True while repeating; false after stop() or when its thread is gone (the instance then sends itself). */
+  readonly repeating: boolean;
+  /** Outcomes of the repeated sends, as they happen; returns the unsubscribe function. */
+  onOutcome(cb: (o: AdvertOutcome) => void): () => void;
+}
+
 /** Sends complete Ethernet frames (AF_PACKET) on an interface: GARP and NA. */
 export interface FrameSender {
   sendFrame(ifname: string, frame: Uint8Array): void;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseMac } from './garp.js';
 import { ip, IpBytes, formatIp } from './ip-address.js';
-import { LinkStateSource, ManualClock, SyncReadinessSource } from './ports.js';
+import { AdvertCopy, AdvertOutcome, AdvertRepeater, LinkStateSource, ManualClock, SyncReadinessSource } from './ports.js';
 import { parseVip, Vip, VipMover } from './vip-group.js';
 import { decode } from './vrrp-packet.js';
 import { VrrpInstance, VrrpInstanceConfig, VrrpInstanceEvent } from './vrrp-instance.js';
@@ -253,5 +253,129 @@ describe('vrrp-instance (shell over ports)', () => {
     const leftAt = a!.events.find((e) => e.type === 'state' && e.from === 'master' && e.to === 'backup')!.at;
     assert.ok(a!.frames.every((f) => f.at <= leftAt), 'no frame after stepping down');
     assert.ok(a!.frames.length < 20 && before > 0);
+  });
+
+  describe('with an advertisement repeater (a master keeps advertising while this thread stalls)', () => {
+    /** A repeater whose "thread" runs on the manual clock; logs what the instance asks of it. */
+    class FakeRepeater implements AdvertRepeater {
+      log: string[] = [];
+      alive = true;
+      fail?: string;
+      private current?: { copies: AdvertCopy[]; intervalMs: number };
+      private timer: unknown;
+      private cbs: ((o: AdvertOutcome) => void)[] = [];
+      constructor(private readonly clock: ManualClock) {}
+      get repeating(): boolean { return this.alive && this.current !== undefined; }
+      repeat(copies: readonly AdvertCopy[], intervalMs: number): AdvertOutcome {
+        this.current = { copies: copies.map((c) => ({ dst: c.dst, payload: Uint8Array.from(c.payload) })), intervalMs };
+        this.log.push(`repeat ${copies[0]!.payload[2]}`);
+        this.arm();
+        return this.send();
+      }
+      stop(): void {
+        if (this.current) this.log.push('stop');
+        this.current = undefined;
+        if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+      }
+      onOutcome(cb: (o: AdvertOutcome) => void): () => void { this.cbs.push(cb); return () => { this.cbs = this.cbs.filter((c) => c !== cb); }; }
+      private arm(): void {
+        if (this.timer !== undefined) this.clock.clearTimer(this.timer);
+        this.timer = this.clock.setTimer(this.clock.now() + this.current!.intervalMs, () => {
+          if (!this.current || !this.alive) return;
+          this.log.push('tick');
+          const o = this.send();
+          for (const c of this.cbs) c(o);
+          this.arm();
+        });
+      }
+      private send(): AdvertOutcome {
+        return this.fail ? { sent: 0, failed: 1, error: this.fail } : { sent: this.current!.copies.length, failed: 0 };
+      }
+    }
+
+    function alone(clock: ManualClock, repeater: FakeRepeater) {
+      const sent: number[] = [];
+      const events: VrrpInstanceEvent[] = [];
+      const inst = new VrrpInstance({ name: 'r', family: 4, vrid: 51, priority: 200, advertIntervalCs: 10, primaryAddress: ip('192.0.2.2'), vips }, {
+        clock, vipMover: { add: async () => {}, remove: async () => {} }, macOf: () => undefined, frames: { sendFrame: () => {} },
+        packets: { sendAdvert: (payload) => { sent.push(payload[2]!); repeater.log.push(`packet ${payload[2]}`); } },
+        repeater,
+      });
+      inst.on((e) => events.push(e));
+      return { inst, sent, events };
+    }
+
+    it('a master hands its advertisement to the repeater once and does not send the periodic ones itself', async () => {
+      const clock = new ManualClock();
+      const rep = new FakeRepeater(clock);
+      const { inst, sent } = alone(clock, rep);
+      inst.start();
+      await run(clock, 1_000);
+      assert.equal(inst.state, 'master');
+      assert.deepEqual(sent, [], 'nothing sent from the instance itself while master');
+      assert.equal(rep.log[0], 'repeat 200');
+      assert.deepEqual(new Set(rep.log.slice(1)), new Set(['tick']));
+      // Every repeated send is counted as sent (one copy each).
+      assert.equal(inst.counters.advertsSent, rep.log.length);
+    });
+
+    it('resigning stops the repeater before the priority-0 advertisement goes out', async () => {
+      const clock = new ManualClock();
+      const rep = new FakeRepeater(clock);
+      const { inst } = alone(clock, rep);
+      inst.start();
+      await run(clock, 1_000);
+      await inst.stop();
+      assert.deepEqual(rep.log.slice(-2), ['stop', 'packet 0']);
+      rep.log.length = 0;
+      await run(clock, 500);
+      assert.deepEqual(rep.log, [], 'nothing repeated after the resign');
+    });
+
+    it('a priority change replaces the repeated advertisement at once', async () => {
+      const clock = new ManualClock();
+      const rep = new FakeRepeater(clock);
+      const links = new FakeLinks();
+      const inst = new VrrpInstance({ name: 'r', family: 4, vrid: 51, priority: 200, advertIntervalCs: 10, primaryAddress: ip('192.0.2.2'), vips, tracks: [{ name: 'wan', role: 'wan', onDown: 50 }] }, {
+        clock, vipMover: { add: async () => {}, remove: async () => {} }, macOf: () => undefined, frames: { sendFrame: () => {} },
+        packets: { sendAdvert: () => assert.fail('a master sends through the repeater') }, repeater: rep, links,
+      });
+      inst.start();
+      await run(clock, 1_000);
+      links.set('wan', false);
+      assert.equal(rep.log.at(-1), 'repeat 150');
+    });
+
+    it('failures of repeated sends are counted and demote the master after three in a row', async () => {
+      const clock = new ManualClock();
+      const rep = new FakeRepeater(clock);
+      const { inst, events } = alone(clock, rep);
+      inst.start();
+      await run(clock, 1_000);
+      const sentBefore = inst.counters.advertsSent;
+      rep.fail = 'sendto: No buffer space available';
+      await run(clock, 350);
+      assert.equal(inst.counters.advertsSent, sentBefore);
+      assert.ok(inst.counters.advertSendErrors >= 3, `${inst.counters.advertSendErrors} send errors`);
+      const alarm = events.find((e) => e.type === 'alarm');
+      assert.ok(alarm && alarm.type === 'alarm' && alarm.active && alarm.failures === 3 && alarm.error === rep.fail, JSON.stringify(alarm));
+      assert.equal(inst.router.effectivePriority, 1);
+      assert.ok(rep.log.includes('repeat 1'), 'the demoted priority is what gets repeated');
+    });
+
+    it('when the repeater\'s thread is gone, the instance\'s own timer sends each periodic advertisement through it', async () => {
+      const clock = new ManualClock();
+      const rep = new FakeRepeater(clock);
+      const { inst, sent } = alone(clock, rep);
+      inst.start();
+      await run(clock, 1_000);
+      rep.alive = false;
+      rep.log.length = 0;
+      const before = inst.counters.advertsSent;
+      await run(clock, 1_000);
+      assert.deepEqual(sent, []);
+      assert.ok(rep.log.length >= 9 && rep.log.every((l) => l === 'repeat 200'), rep.log.join());
+      assert.equal(inst.counters.advertsSent - before, rep.log.length);
+    });
   });
 });

@@ -8,7 +8,7 @@
 import { AnnounceOptions, AnnounceStep, planAnnouncements } from './garp.js';
 import { formatIp, IpBytes, IpFamily, vrrpGroup } from './ip-address.js';
 import { NotifyQueue } from './notify.js';
-import { Clock, FrameSender, LinkStateSource, MacSource, PacketSender, SyncReadinessSource, TimerHandle } from './ports.js';
+import { AdvertCopy, AdvertOutcome, AdvertRepeater, Clock, FrameSender, LinkStateSource, MacSource, PacketSender, SyncReadinessSource, TimerHandle } from './ports.js';
 import { VipGroup, VipGroupResult, VipMover, Vip } from './vip-group.js';
 import { ChecksumVariant, encode, encodingLength } from './vrrp-packet.js';
 import { receiveAdvertisement, ReceivedDatagram, receiveIpv4Datagram, VrrpReceiveError } from './vrrp-receive.js';
@@ -53,6 +53,11 @@ export interface VrrpInstancePorts {
   sync?: SyncReadinessSource;
   links?: LinkStateSource;
   notify?: NotifyQueue;
+  /**
+   * Absent: every advertisement is sent from the instance's thread, on its timer. Present:
+   * a master's periodic advertisements come from the repeater's own thread.
+   */
+  repeater?: AdvertRepeater;
 }
 
 export type VrrpInstanceEvent =
@@ -85,7 +90,9 @@ export class VrrpInstance {
   private readonly ports: VrrpInstancePorts;
   private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
   private readonly advertAddresses: IpBytes[];
-  private readonly txBuf: Uint8Array;
+  /** Where advertisements go, and one encoding buffer per destination (the repeater keeps them all). */
+  private readonly advertDsts: readonly IpBytes[];
+  private readonly txBufs: Uint8Array[];
   private timer: TimerHandle | undefined;
   private announceTimers: TimerHandle[] = [];
   /** Bumped on every VIP add/remove so a stale announcement never goes out. */
@@ -102,7 +109,9 @@ export class VrrpInstance {
     this.ports = ports;
     this.advertAddresses = cfg.vips.filter((v) => (v.address.length === 4 ? 4 : 6) === cfg.family).map((v) => v.address);
     if (this.advertAddresses.length === 0) throw new RangeError(`${cfg.name}: no IPv${cfg.family} VIP to advertise`);
-    this.txBuf = new Uint8Array(encodingLength({ family: cfg.family, addresses: this.advertAddresses }));
+    this.advertDsts = cfg.unicastPeers && cfg.unicastPeers.length > 0 ? cfg.unicastPeers : [vrrpGroup(cfg.family)];
+    const len = encodingLength({ family: cfg.family, addresses: this.advertAddresses });
+    this.txBufs = this.advertDsts.map(() => new Uint8Array(len));
     this.router = new VrrpRouter({
       vrid: cfg.vrid, priority: cfg.priority, advertIntervalCs: cfg.advertIntervalCs, preempt: cfg.preempt,
       preemptDelayMs: cfg.preemptDelayMs, primaryAddress: cfg.primaryAddress, syncDemotion: cfg.syncDemotion,
@@ -124,6 +133,8 @@ export class VrrpInstance {
       for (const t of this.cfg.tracks ?? []) if (!links.isUp(t.name)) this.dispatch({ type: 'link', name: t.name, up: false });
     }
     if (sync) this.dispatch({ type: 'syncReady', ready: sync.inSync });
+    const repeater = this.ports.repeater;
+    if (repeater) this.unsubscribe.push(repeater.onOutcome((o) => this.dispatch({ type: 'sendResult', ok: this.count(o) })));
     // Addresses left behind by a crashed predecessor must go before we start as backup.
     if (this.router.state === 'initialize') this.vipsSettled = this.vipGroup.setActive(false);
     this.dispatch({ type: 'startup' });
@@ -132,6 +143,7 @@ export class VrrpInstance {
   /** Graceful stop: a master resigns with priority 0 and releases the VIPs. */
   async stop(): Promise<void> {
     this.dispatch({ type: 'shutdown' });
+    this.ports.repeater?.stop();
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
     this.timer = undefined;
@@ -182,7 +194,12 @@ export class VrrpInstance {
 
   private dispatch(ev: VrrpEvent): void {
     const now = this.ports.clock.now();
-    for (const a of this.router.handle(ev, now)) this.execute(a, now);
+    // A master's timer only repeats its advertisement: the repeater does that on its own.
+    const periodic = ev.type === 'timer' && this.router.state === 'master' && this.ports.repeater?.repeating === true;
+    for (const a of this.router.handle(ev, now)) {
+      if (periodic && a.type === 'sendAdvert' && this.router.state === 'master') continue;
+      this.execute(a, now);
+    }
     // Each send's outcome goes back to the router once the actions of this event are done,
     // so its reaction (a demotion, a new advertisement) follows them instead of cutting in.
     while (this.sendResults.length > 0) this.dispatch({ type: 'sendResult', ok: this.sendResults.shift()! });
@@ -203,6 +220,7 @@ export class VrrpInstance {
         this.timer = undefined;
         break;
       case 'stateChange':
+        if (a.from === 'master') this.ports.repeater?.stop();
         this.counters.transitions++;
         this.emit({ type: 'state', from: a.from, to: a.to, reason: a.reason, at: now, priority: this.router.effectivePriority, inSync: this.router.inSync });
         this.ports.notify?.notify({ instance: this.cfg.name, vrid: this.cfg.vrid, state: a.to, previous: a.from, reason: a.reason, priority: this.router.effectivePriority });
@@ -224,26 +242,47 @@ export class VrrpInstance {
     this.dispatch({ type: 'timer' });
   }
 
+  /**
+   * While master (the router's state once an event's actions are out), the advertisement
+   * goes to the repeater, which sends it now and keeps sending it; anything else (a
+   * parting or priority-0 advertisement) stops the repeater first and is sent from here.
+   */
   private sendAdvert(priority: number, intervalCs: number): void {
-    const peers = this.cfg.unicastPeers && this.cfg.unicastPeers.length > 0 ? this.cfg.unicastPeers : [vrrpGroup(this.cfg.family)];
-    // One outcome per advertisement: it failed if any copy of it failed to leave.
-    let ok = true;
-    for (const dst of peers) {
+    const copies: AdvertCopy[] = this.advertDsts.map((dst, i) => ({
+      dst,
       // The pseudo-header names the real destination, so unicast copies differ.
-      const bytes = encode({ family: this.cfg.family, vrid: this.cfg.vrid, priority, maxAdverIntervalCs: intervalCs, addresses: this.advertAddresses },
-        { src: this.cfg.primaryAddress, dst }, this.txBuf, 0, this.cfg.sendChecksum ?? 'pseudoHeader');
+      payload: encode({ family: this.cfg.family, vrid: this.cfg.vrid, priority, maxAdverIntervalCs: intervalCs, addresses: this.advertAddresses },
+        { src: this.cfg.primaryAddress, dst }, this.txBufs[i]!, 0, this.cfg.sendChecksum ?? 'pseudoHeader'),
+    }));
+    const repeater = this.ports.repeater;
+    if (repeater && this.router.state === 'master') {
+      this.sendResults.push(this.count(repeater.repeat(copies, intervalCs * 10)));
+      return;
+    }
+    repeater?.stop();
+    const o: AdvertOutcome = { sent: 0, failed: 0 };
+    for (const c of copies) {
       try {
-        this.ports.packets.sendAdvert(bytes, dst);
-        this.counters.advertsSent++;
+        this.ports.packets.sendAdvert(c.payload, c.dst);
+        o.sent++;
       } catch (err) {
-        // Counted and reported like carp's sc_sendad_errors, never swallowed: a master
-        // whose advertisements do not leave must let the backup take over (vrrp-timers.ts).
-        this.counters.advertSendErrors++;
-        this.lastSendError = err instanceof Error ? err.message : String(err);
-        ok = false;
+        o.failed++;
+        o.error = err instanceof Error ? err.message : String(err);
       }
     }
-    this.sendResults.push(ok);
+    this.sendResults.push(this.count(o));
+  }
+
+  /**
+   * Counts one advertisement's copies; true if all of them left. Failures are counted and
+   * reported like carp's sc_sendad_errors, never swallowed: a master whose advertisements
+   * do not leave must let the backup take over (vrrp-timers.ts).
+   */
+  private count(o: AdvertOutcome): boolean {
+    this.counters.advertsSent += o.sent;
+    this.counters.advertSendErrors += o.failed;
+    if (o.failed > 0) this.lastSendError = o.error ?? 'send failed';
+    return o.failed === 0;
   }
 
   private moveVips(active: boolean): void {

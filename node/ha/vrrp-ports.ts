@@ -38,13 +38,14 @@ export interface VrrpReceiver {
 
 /** One raw IPPROTO_VRRP socket on the VRRP interface: sends adverts, feeds received ones. */
 export class RawVrrpSocket implements PacketSender {
-  private readonly fd: number;
+  /** Also used by the advertisement sender thread (advert-sender.ts), which sends on it. */
+  readonly fd: number;
   private readonly rx = new Uint8Array(2048);
   private watcher?: { close(): void };
   private receiver?: VrrpReceiver;
 
   constructor(
-    private readonly family: 4 | 6,
+    readonly family: 4 | 6,
     ifname: string,
     unicast: boolean,
   ) {

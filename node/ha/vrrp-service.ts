@@ -23,6 +23,7 @@ import { IprouteVipMover } from './vip-mover.js';
 import { runHookCommand } from '../daemon/command-runner.js';
 import { setRealtimePriority } from '../native/index.js';
 import { readInterfaceAddresses } from '../datapath/route-source.js';
+import { WorkerAdvertSender } from './advert-sender.js';
 import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock, type VrrpReceiver } from './vrrp-ports.js';
 
 /** The interface's own address of `family` (IPv6: its link-local one, RFC 5798 §5.1.2.1). */
@@ -47,6 +48,7 @@ export interface VrrpStatus {
 export class VrrpService {
   private instance?: VrrpInstance;
   private socket?: RawVrrpSocket;
+  private sender?: WorkerAdvertSender;
   private readonly frames = new PacketFrameSender();
   private readonly listeners: ((e: VrrpInstanceEvent) => void)[] = [];
   private readonly advertListeners = new Set<(from: string, priority: number, atMs: number) => void>();
@@ -79,7 +81,17 @@ export class VrrpService {
     ];
     const links = new SysfsLinkState(tracks.map((t) => t.name));
     const unicastPeers = this.cfg.unicastPeers.map((p) => parseIp(p)!).filter((p) => p.length === (family === 4 ? 4 : 16));
-    this.socket = new RawVrrpSocket(family, this.cfg.interface, unicastPeers.length > 0);
+    const socket = new RawVrrpSocket(family, this.cfg.interface, unicastPeers.length > 0);
+    this.socket = socket;
+    // A master's periodic advertisements leave from a thread of their own, so that a long
+    // ruleset compile on this thread does not silence it (docs/failover.md).
+    this.sender = new WorkerAdvertSender({
+      fd: socket.fd,
+      family,
+      send: (payload, dst) => socket.sendAdvert(payload, dst),
+      realtimePriority: this.cfg.realtimePriority,
+      onDead: (err) => this.log.error({ err: err.message }, 'vrrp: advertisement sender thread is gone; advertisements are sent from the control thread only (a long ruleset compile can delay them)'),
+    });
     const notify = this.cfg.notify.length > 0 ? new NotifyQueue(this.cfg.notify.map((path) => ({ path })), { logger: this.log, spawner: runHookCommand }) : undefined;
     this.instance = new VrrpInstance(
       {
@@ -98,7 +110,7 @@ export class VrrpService {
         tracks,
         announce: { repeat: this.cfg.announceRepeat, spacingMs: this.cfg.announceSpacingMs },
       },
-      { clock: realClock, packets: this.socket, frames: this.frames, vipMover: new IprouteVipMover(), macOf, sync: this.sync, links, notify },
+      { clock: realClock, packets: socket, frames: this.frames, vipMover: new IprouteVipMover(), macOf, sync: this.sync, links, notify, repeater: this.sender },
     );
     let transitionAt = 0;
     this.instance.on((e) => {
@@ -113,7 +125,7 @@ export class VrrpService {
       else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
       for (const l of this.listeners) l(e);
     });
-    this.socket.listen(this.countingReceiver(this.instance));
+    socket.listen(this.countingReceiver(this.instance));
     this.instance.start();
     this.log.info({ vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
   }
@@ -239,6 +251,8 @@ export class VrrpService {
   /** Graceful: a master resigns with priority 0 and releases the VIPs before we return. */
   async stop(): Promise<void> {
     await this.instance?.stop();
+    // The sender thread sends on the socket: it ends first.
+    await this.sender?.close();
     this.socket?.close();
     this.frames.close();
   }
