@@ -5,13 +5,13 @@
  * times (ms) so a capture elsewhere can be matched: {"event":"master"|"blockStart"|
  * "blockEnd"|"stopping"|"stopped", "at": ...}. Run inside a test's own namespace.
  *
- *   node vrrp-stall.js IFNAME VIP/PREFIX INTERVAL_MS BLOCK_MS
+ *   node vrrp-stall.js IFNAME VIP/PREFIX INTERVAL_MS BLOCK_MS [STALL_LIMIT_MS]
  */
 import { pino } from 'pino';
 import { VrrpService } from '../../node/ha/vrrp-service.js';
 import type { VrrpConfig } from '../../node/daemon/config.js';
 
-const [ifname, vip, intervalText, blockText] = process.argv.slice(2);
+const [ifname, vip, intervalText, blockText, stallLimitText] = process.argv.slice(2);
 if (!ifname || !vip || !intervalText || !blockText) {
   process.stderr.write('usage: vrrp-stall IFNAME VIP/PREFIX INTERVAL_MS BLOCK_MS\n');
   process.exit(2);
@@ -24,7 +24,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const cfg: VrrpConfig = {
   interface: ifname, vrid: 51, priority: 200, advertIntervalMs: intervalMs, preempt: true, preemptDelayMs: 0,
   vips: [{ interface: ifname, address: vip }], unicastPeers: [], track: [], announceRepeat: 1, announceSpacingMs: 100,
-  notify: [], checksum: 'pseudoHeader', realtimePriority: 0, nice: 0,
+  notify: [], checksum: 'pseudoHeader', realtimePriority: 0, nice: 0, controlStallLimitMs: Number(stallLimitText ?? 5000),
 };
 const vrrp = new VrrpService(cfg, pino({ level: 'warn' }, pino.destination(2)));
 vrrp.on((e) => {

@@ -63,6 +63,13 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\napi:\n  metricsTokenFile: /t\n', 'x.yaml'), /x\.yaml:4: api\.metricsTokenFile: only used with api\.listen/);
   });
 
+  it('keeps a master advertising through control-thread stalls of up to 5 s by default; the limit must exceed the interval', () => {
+    const vrrp = (extra: string) => `node:\n  name: fwa\nvrrp:\n  interface: lan\n  vrid: 1\n  advertIntervalMs: 1000\n${extra}  vips:\n    - {interface: lan, address: 192.0.2.1/24}\n`;
+    assert.equal(parseConfigText(vrrp(''), 'a.yaml').vrrp?.controlStallLimitMs, 5000);
+    assert.equal(parseConfigText(vrrp('  controlStallLimitMs: 3000\n'), 'a.yaml').vrrp?.controlStallLimitMs, 3000);
+    assert.throws(() => parseConfigText(vrrp('  controlStallLimitMs: 1000\n'), 'b.yaml'), (e: Error) => e instanceof ConfigError && /vrrp\.controlStallLimitMs.*longer than advertIntervalMs/.test(e.message));
+  });
+
   it('rejects unknown settings instead of ignoring a typo', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  tunn: x\n'), /datapath\.tunn: unknown setting/);
   });

@@ -155,6 +155,11 @@ export interface VrrpConfig {
   realtimePriority: number;
   /** Scheduling priority (nice) of that thread when real-time scheduling is off or refused. */
   nice: number;
+  /**
+   * A master's advertisements keep leaving (from a thread of their own) while the control
+   * thread is busy for up to this long; a longer stall silences them so a backup takes over.
+   */
+  controlStallLimitMs: number;
 }
 
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
@@ -287,7 +292,7 @@ function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | u
 const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 
 function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
-  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority']);
+  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority', 'controlStallLimitMs']);
   const advert = v.int('advertIntervalMs', 1000, 10, 40950);
   if (advert % 10 !== 0) throw new ConfigError(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
   const vips = v.list('vips', (item) => {
@@ -295,6 +300,8 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
   });
   if (vips.length === 0) throw new ConfigError(`${v.path}.vips`, 'at least one VIP is required');
+  const stallLimit = v.int('controlStallLimitMs', 5000, 100, 600_000);
+  if (stallLimit <= advert) throw new ConfigError(`${v.path}.controlStallLimitMs`, `must be longer than advertIntervalMs (${advert}), got ${stallLimit}`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
     vrid: v.int('vrid', undefined, 1, 255),
@@ -312,6 +319,7 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     checksum: v.oneOf('checksum', 'pseudoHeader', ['pseudoHeader', 'noPseudoHeader'] as const),
     nice: v.int('nice', -15, -20, 19),
     realtimePriority: v.int('realtimePriority', 50, 0, 99),
+    controlStallLimitMs: stallLimit,
   };
 }
 

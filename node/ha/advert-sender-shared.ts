@@ -18,19 +18,25 @@ export const enum Slot {
   IntervalMs = 4,
   /** Copies of the advertisement (one per destination). */
   Copies = 5,
+  /** The sender falls silent when the control thread's heartbeat is older than this. */
+  StallLimitMs = 6,
   /** Per copy: payload length, then destination length (4 or 16). */
-  Lengths = 6,
+  Lengths = 7,
 }
 
 /** Unicast peers a sender keeps copies for (more are sent from the control thread only). */
 export const MAX_COPIES = 8;
 /** A VRRPv3 advertisement with 255 IPv6 addresses is 8 + 255 * 16 = 4088 bytes. */
 export const MAX_ADVERT = 4096;
-const HEADER_BYTES = (Slot.Lengths + 2 * MAX_COPIES) * 4;
-export const SHARED_BYTES = HEADER_BYTES + MAX_COPIES * (MAX_ADVERT + 16);
+const HEADER_BYTES = Math.ceil(((Slot.Lengths + 2 * MAX_COPIES) * 4) / 8) * 8;
+const BEAT_BYTES = 8;
+const COPIES_AT = HEADER_BYTES + BEAT_BYTES;
+export const SHARED_BYTES = COPIES_AT + MAX_COPIES * (MAX_ADVERT + 16);
 
 export interface SharedAdvert {
   ctl: Int32Array;
+  /** [0]: when the control thread last showed life (heartbeatNow()). */
+  beat: Float64Array;
   payload(i: number): Uint8Array;
   dst(i: number): Uint8Array;
 }
@@ -38,9 +44,18 @@ export interface SharedAdvert {
 export function sharedAdvert(sab: SharedArrayBuffer): SharedAdvert {
   return {
     ctl: new Int32Array(sab, 0, HEADER_BYTES / 4),
-    payload: (i) => new Uint8Array(sab, HEADER_BYTES + i * (MAX_ADVERT + 16), MAX_ADVERT),
-    dst: (i) => new Uint8Array(sab, HEADER_BYTES + i * (MAX_ADVERT + 16) + MAX_ADVERT, 16),
+    beat: new Float64Array(sab, HEADER_BYTES, 1),
+    payload: (i) => new Uint8Array(sab, COPIES_AT + i * (MAX_ADVERT + 16), MAX_ADVERT),
+    dst: (i) => new Uint8Array(sab, COPIES_AT + i * (MAX_ADVERT + 16) + MAX_ADVERT, 16),
   };
+}
+
+/**
+ * A monotonic time both threads agree on: each thread's performance.now() counts from its
+ * own start, its timeOrigin says when that was. (Date.now() would jump with the wall clock.)
+ */
+export function heartbeatNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /**
@@ -65,4 +80,6 @@ export function bump(ctl: Int32Array): void {
 /** Messages from the sender thread. */
 export type FromAdvertSender =
   | { type: 'ready' }
-  | { type: 'outcome'; sent: number; failed: number; error?: string };
+  | { type: 'outcome'; sent: number; failed: number; error?: string }
+  /** The control thread's heartbeat is older than the stall limit: repeated sends stop. */
+  | { type: 'silenced'; stalledMs: number };

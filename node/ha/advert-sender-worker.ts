@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { native, setRealtimePriority } from '../native/index.js';
 import { formatIp } from '../../failover/index.js';
-import { Slot, lock, sharedAdvert, unlock } from './advert-sender-shared.js';
+import { Slot, heartbeatNow, lock, sharedAdvert, unlock } from './advert-sender-shared.js';
 import type { FromAdvertSender } from './advert-sender-shared.js';
 
 export interface AdvertSenderWorkerData {
@@ -33,11 +33,26 @@ if (data.realtimePriority > 0) {
   }
 }
 
-/** Sends every copy under the lock, unless stopped or changed since `gen`. */
+/** While silenced: the control thread showed no life for longer than the stall limit. */
+let silenced = false;
+
+/**
+ * Sends every copy under the lock, unless stopped or changed since `gen`, or the control
+ * thread has stalled beyond its limit: a hung control thread cannot react to anything (a
+ * link lost, a better router), so it must not hold mastership through this thread; going
+ * silent lets a backup take over as it would have without this thread.
+ */
 function sendRound(gen: number): { sent: number; failed: number; error?: string } | undefined {
   lock(ctl);
   try {
     if (Atomics.load(ctl, Slot.Gen) !== gen || ctl[Slot.Active] !== 1 || ctl[Slot.Exit] === 1) return undefined;
+    const stalledMs = heartbeatNow() - shared.beat[0]!;
+    if (stalledMs > ctl[Slot.StallLimitMs]!) {
+      if (!silenced) post({ type: 'silenced', stalledMs: Math.round(stalledMs) });
+      silenced = true;
+      return undefined;
+    }
+    silenced = false;
     const o: { sent: number; failed: number; error?: string } = { sent: 0, failed: 0 };
     const n = ctl[Slot.Copies]!;
     for (let i = 0; i < n; i++) {

@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { AdvertCopy, AdvertOutcome, AdvertRepeater } from '../../failover/index.js';
-import { MAX_ADVERT, MAX_COPIES, SHARED_BYTES, Slot, bump, lock, sharedAdvert, unlock, type FromAdvertSender, type SharedAdvert } from './advert-sender-shared.js';
+import { MAX_ADVERT, MAX_COPIES, SHARED_BYTES, Slot, bump, heartbeatNow, lock, sharedAdvert, unlock, type FromAdvertSender, type SharedAdvert } from './advert-sender-shared.js';
 import type { AdvertSenderWorkerData } from './advert-sender-worker.js';
 
 export interface AdvertSenderOptions {
@@ -21,6 +21,13 @@ export interface AdvertSenderOptions {
   /** Sends one copy from the control thread (RawVrrpSocket.sendAdvert); throws its error. */
   send(payload: Uint8Array, dst: Uint8Array): void;
   realtimePriority: number;
+  /**
+   * The thread stops repeating when this thread has shown no life for this long (ms): it
+   * covers a long ruleset compile, not a hung control thread (vrrp.controlStallLimitMs).
+   */
+  stallLimitMs: number;
+  /** The thread went silent for a stall beyond stallLimitMs (reported once the stall is over). */
+  onSilenced?(stalledMs: number): void;
   /** The thread died or could not start: advertisements then go out from the control thread only. */
   onDead?(err: Error): void;
   workerUrl?: URL;
@@ -33,15 +40,22 @@ export class WorkerAdvertSender implements AdvertRepeater {
   private alive = true;
   private closing = false;
   private readonly exited: Promise<void>;
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly opts: AdvertSenderOptions) {
     const sab = new SharedArrayBuffer(SHARED_BYTES);
     this.shared = sharedAdvert(sab);
+    this.shared.ctl[Slot.StallLimitMs] = opts.stallLimitMs;
+    this.beat();
+    // Proof of life for the sender thread: this timer fires only when this thread runs.
+    this.heartbeat = setInterval(() => this.beat(), Math.max(10, Math.min(250, opts.stallLimitMs / 4)));
+    this.heartbeat.unref();
     const data: AdvertSenderWorkerData = { sab, fd: opts.fd, family: opts.family, realtimePriority: opts.realtimePriority };
     this.worker = new Worker(opts.workerUrl ?? new URL('./advert-sender-worker.js', import.meta.url), { workerData: data, name: 'hafw-vrrp-adverts' });
     // The control thread's shutdown ends it (close()); it never keeps the process alive.
     this.worker.unref();
     this.worker.on('message', (m: FromAdvertSender) => {
+      if (m.type === 'silenced') opts.onSilenced?.(m.stalledMs);
       if (m.type !== 'outcome') return;
       const o: AdvertOutcome = { sent: m.sent, failed: m.failed, error: m.error };
       for (const l of this.listeners) l(o);
@@ -62,6 +76,7 @@ export class WorkerAdvertSender implements AdvertRepeater {
     // More peers than the shared memory holds, or a dead thread: send this one only; the
     // instance's own timer sends the next (repeating stays false).
     const keep = this.alive && copies.length <= MAX_COPIES && copies.every((c) => c.payload.length <= MAX_ADVERT);
+    this.beat();
     lock(ctl);
     try {
       if (keep) {
@@ -110,6 +125,7 @@ export class WorkerAdvertSender implements AdvertRepeater {
   /** Ends the thread; the socket may be closed once this resolves. */
   async close(): Promise<void> {
     this.closing = true;
+    clearInterval(this.heartbeat);
     const { ctl } = this.shared;
     if (this.alive) {
       lock(ctl);
@@ -120,6 +136,10 @@ export class WorkerAdvertSender implements AdvertRepeater {
     }
     const timeout = new Promise<'timeout'>((r) => setTimeout(r, 2000, 'timeout').unref());
     if ((await Promise.race([this.exited, timeout])) === 'timeout') await this.worker.terminate();
+  }
+
+  private beat(): void {
+    this.shared.beat[0] = heartbeatNow();
   }
 
   private dead(err: Error): void {

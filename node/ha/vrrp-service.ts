@@ -90,6 +90,8 @@ export class VrrpService {
       family,
       send: (payload, dst) => socket.sendAdvert(payload, dst),
       realtimePriority: this.cfg.realtimePriority,
+      stallLimitMs: this.cfg.controlStallLimitMs,
+      onSilenced: (ms) => this.log.warn({ stalledMs: ms, controlStallLimitMs: this.cfg.controlStallLimitMs }, 'vrrp: the control thread stalled beyond vrrp.controlStallLimitMs; advertisements stopped until it ran again (a backup may have taken over)'),
       onDead: (err) => this.log.error({ err: err.message }, 'vrrp: advertisement sender thread is gone; advertisements are sent from the control thread only (a long ruleset compile can delay them)'),
     });
     const notify = this.cfg.notify.length > 0 ? new NotifyQueue(this.cfg.notify.map((path) => ({ path })), { logger: this.log, spawner: runHookCommand }) : undefined;
