@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { COMPILED_ROOT } from './lab.js';
 import { sh, shQuiet, sleep } from './exec.js';
+import { DEFAULT_LIMITS } from '../node/ruleset/index.js';
 
 const NS_A = 'hafw-vrrpw-a';
 const NS_B = 'hafw-vrrpw-b';
@@ -52,7 +53,7 @@ describe('@lab VRRP advertisements during a main-thread stall', function () {
   after(teardown);
 
   /** Runs the stalling master, captures its advertisements; times in wall-clock ms. */
-  async function stallRun(blockMs: number, stallLimitMs?: number) {
+  async function stallRun(blockMs: number | 'ruleset', stallLimitMs?: number) {
     const capture = run(['tcpdump', '-i', 'vs1', '-n', '-tt', '-l', '-U', 'ip proto 112'], NS_B, 30000);
     await sleep(1000); // tcpdump attaches
     const args = ['vs0', '192.0.2.100/24', String(INTERVAL_MS), String(blockMs), ...(stallLimitMs ? [String(stallLimitMs)] : [])];
@@ -101,6 +102,13 @@ describe('@lab VRRP advertisements during a main-thread stall', function () {
     assert.ok(r.minGap > INTERVAL_MS / 2, r.detail);
     // The resign's priority-0 advertisement is the last one: no repeated one follows it.
     assert.match(r.ours.at(-1) ?? '', /prio 0,/, r.ours.slice(-3).join('\n'));
+  });
+
+  it(`a master loading the largest ruleset the caps accept (a ${DEFAULT_LIMITS.maxElements}-element set) keeps sending every ${INTERVAL_MS} ms`, async () => {
+    const r = await stallRun('ruleset');
+    assert.ok(r.blockEnd - r.blockStart > 2 * INTERVAL_MS, `the load took only ${r.blockEnd - r.blockStart} ms: no stall to test`);
+    assert.ok(r.maxGap < 2 * INTERVAL_MS, r.detail);
+    assert.ok(r.minGap > INTERVAL_MS / 2, r.detail);
   });
 
   it('a control thread stalled beyond controlStallLimitMs silences the master until it runs again', async () => {

@@ -5,11 +5,15 @@
  * times (ms) so a capture elsewhere can be matched: {"event":"master"|"blockStart"|
  * "blockEnd"|"stopping"|"stopped", "at": ...}. Run inside a test's own namespace.
  *
- *   node vrrp-stall.js IFNAME VIP/PREFIX INTERVAL_MS BLOCK_MS [STALL_LIMIT_MS]
+ *   node vrrp-stall.js IFNAME VIP/PREFIX INTERVAL_MS BLOCK_MS|ruleset [STALL_LIMIT_MS]
+ *
+ * `ruleset` blocks with a real load instead: the largest set the default caps accept
+ * (maxElements), parsed, validated and compiled on this thread as the node does.
  */
 import { pino } from 'pino';
 import { VrrpService } from '../../node/ha/vrrp-service.js';
 import type { VrrpConfig } from '../../node/daemon/config.js';
+import { DEFAULT_LIMITS, RulesetEngine } from '../../node/ruleset/index.js';
 
 const [ifname, vip, intervalText, blockText, stallLimitText] = process.argv.slice(2);
 if (!ifname || !vip || !intervalText || !blockText) {
@@ -18,6 +22,13 @@ if (!ifname || !vip || !intervalText || !blockText) {
 }
 const intervalMs = Number(intervalText);
 const blockMs = Number(blockText);
+
+function largestSet(): string {
+  const els: string[] = [];
+  for (let i = 0; i < DEFAULT_LIMITS.maxElements; i++) els.push(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  return `table inet t {\n  set s {\n    type ipv4_addr\n    elements = { ${els.join(',\n')} }\n  }\n  chain c { type filter hook forward priority 0; ip saddr @s drop }\n}\n`;
+}
+const rulesetText = blockText === 'ruleset' ? largestSet() : '';
 const say = (event: string): void => void process.stdout.write(`${JSON.stringify({ event, at: Date.now() })}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -34,9 +45,12 @@ await vrrp.start();
 while (vrrp.status()?.state !== 'master') await sleep(10);
 await sleep(5 * intervalMs);
 say('blockStart');
-const until = performance.now() + blockMs;
 // The stall under test: nothing on this thread runs until it ends.
-while (performance.now() < until);
+if (rulesetText) new RulesetEngine({ limits: DEFAULT_LIMITS }).load(rulesetText, 'largest.nft');
+else {
+  const until = performance.now() + blockMs;
+  while (performance.now() < until);
+}
 say('blockEnd');
 await sleep(5 * intervalMs);
 say('stopping');
