@@ -90,7 +90,7 @@ describe('@lab VRRP advertisements during a main-thread stall', function () {
     const during = adverts.filter((t) => t > blockStart && t < blockEnd);
     const detail = `block ${Math.round(blockEnd - blockStart)} ms, ${during.length} adverts during it, gaps ${Math.round(minGap)}-${Math.round(maxGap)} ms, ${adverts.length} adverts in ${Math.round(to - from)} ms`;
     process.stdout.write(`      ${detail}\n`);
-    return { ours, adverts, during, maxGap, minGap, blockStart, blockEnd, detail, log: m.out };
+    return { masterMs: to - from, ours, adverts, during, maxGap, minGap, blockStart, blockEnd, detail, log: m.out };
   }
 
   it(`a master blocked for ${BLOCK_MS} ms keeps sending every ${INTERVAL_MS} ms (no gap over two intervals)`, async () => {
@@ -98,8 +98,11 @@ describe('@lab VRRP advertisements during a main-thread stall', function () {
     // Delayed by at most one interval (issue 15 item 9): no gap reaches two intervals.
     assert.ok(r.maxGap < 2 * INTERVAL_MS, r.detail);
     assert.ok(r.during.length >= 2, r.detail);
-    // Nothing sent twice (the control thread's timer and the sender thread both sending).
-    assert.ok(r.minGap > INTERVAL_MS / 2, r.detail);
+    // Nothing sent twice (the control thread's timer and the sender thread both sending):
+    // one advertisement an interval. (A late wake-up of the sender shortens the next gap:
+    // it keeps its schedule.)
+    assert.ok(r.adverts.length <= r.masterMs / INTERVAL_MS + 2, r.detail);
+    assert.ok(r.minGap > INTERVAL_MS / 5, r.detail);
     // The resign's priority-0 advertisement is the last one: no repeated one follows it.
     assert.match(r.ours.at(-1) ?? '', /prio 0,/, r.ours.slice(-3).join('\n'));
   });
@@ -108,7 +111,7 @@ describe('@lab VRRP advertisements during a main-thread stall', function () {
     const r = await stallRun('ruleset');
     assert.ok(r.blockEnd - r.blockStart > 2 * INTERVAL_MS, `the load took only ${r.blockEnd - r.blockStart} ms: no stall to test`);
     assert.ok(r.maxGap < 2 * INTERVAL_MS, r.detail);
-    assert.ok(r.minGap > INTERVAL_MS / 2, r.detail);
+    assert.ok(r.adverts.length <= r.masterMs / INTERVAL_MS + 2, r.detail);
   });
 
   it('a control thread stalled beyond controlStallLimitMs silences the master until it runs again', async () => {
