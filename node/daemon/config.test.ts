@@ -67,6 +67,8 @@ describe('node config', () => {
     const vrrp = (extra: string) => `node:\n  name: fwa\nvrrp:\n  interface: lan\n  vrid: 1\n  advertIntervalMs: 1000\n${extra}  vips:\n    - {interface: lan, address: 192.0.2.1/24}\n`;
     assert.equal(parseConfigText(vrrp(''), 'a.yaml').vrrp?.controlStallLimitMs, 5000);
     assert.equal(parseConfigText(vrrp('  controlStallLimitMs: 3000\n'), 'a.yaml').vrrp?.controlStallLimitMs, 3000);
+    // A long interval: twice the interval.
+    assert.equal(parseConfigText(vrrp('').replace('advertIntervalMs: 1000', 'advertIntervalMs: 4000'), 'a.yaml').vrrp?.controlStallLimitMs, 8000);
     assert.throws(() => parseConfigText(vrrp('  controlStallLimitMs: 1000\n'), 'b.yaml'), (e: Error) => e instanceof ConfigError && /vrrp\.controlStallLimitMs.*longer than advertIntervalMs/.test(e.message));
   });
 

