@@ -14,7 +14,8 @@ export interface SyncPeersSource {
 }
 
 export class SyncAloneGuard {
-  private readonly startedAt = Date.now();
+  /** On the injected clock, like every later reading (a second clock made tests flaky). */
+  private readonly startedAt: number;
   private syncPeerKnown = false;
   private vrrpPeerEverHeard = false;
   private timer?: NodeJS.Timeout;
@@ -24,7 +25,9 @@ export class SyncAloneGuard {
     private readonly aloneAfterMs: number,
     private readonly syncReport: SyncPeersSource,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.startedAt = now();
+  }
 
   /** Polls the sync peers until one is known; `changed` re-evaluates readiness. */
   start(changed: () => void): void {
