@@ -30,6 +30,11 @@
  *
  * All applies run one at a time through `serial`, so a fetch never interleaves with an
  * UPDATE or a local write.
+ *
+ * The class is the protocol core and does no I/O of its own besides the store and the
+ * history file (ports.ts): it reads the time from `now`, sends through a DistLink, and is
+ * driven by calls: receiveDatagram(), serveFetch(), fetchAnswered() and tick(). The shell
+ * with the sockets and the announce timer is runner.ts.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import {
@@ -42,7 +47,8 @@ import {
   MSG_ANNOUNCE, MSG_FETCH_REQ, MSG_FETCH_RESP, MSG_UPDATE, asAnnounce, asFetchRequest, asFetchResponse, asUpdate,
   type Announce, type DistRole, type FetchResponse, type MsgType, type Update,
 } from './messages.js';
-import type { DistTransport, StreamGate } from './transport.js';
+import type { StreamGate } from './transport.js';
+import type { DistLink } from './ports.js';
 
 /** The node's ruleset, as the distributor needs it (node/ adapts its RulesetService). */
 export interface RulesetStore {
@@ -79,6 +85,7 @@ export interface DistOptions {
   maxFetchBytes?: number;
   /** This node's VRRP role (standalone without VRRP). */
   role: () => DistRole;
+  /** The clock (ms since the epoch); the runner passes its clock's. */
   now?: () => number;
 }
 
@@ -135,6 +142,16 @@ export interface DistCounters {
   dropped: Record<DropReason, number>;
 }
 
+interface PendingFetch {
+  id: number;
+  nonce: string;
+  peer: { address: string; name: string };
+  /** The version we expect (for the log). */
+  version: number;
+  why: string;
+  repair: boolean;
+}
+
 /** A refused write: not the writer (409, with the master's name). */
 export class NotWriterError extends Error {
   constructor(readonly master: string | undefined) {
@@ -154,6 +171,11 @@ export class RulesetDistributor {
   private readonly tcpGuard = new ReplayGuard();
   private chain: Promise<unknown> = Promise.resolve();
   private fetching = false;
+  /** The fetch whose answer we wait for (one at a time). */
+  private pendingFetch: PendingFetch | undefined;
+  private fetchIds = 0;
+  /** Applies queued or running (tests on virtual time wait for none). */
+  private applying = 0;
   private lastFetchAt = -Infinity;
   private behindSince: number | undefined;
   private drift = false;
@@ -165,7 +187,6 @@ export class RulesetDistributor {
   private pendingLocal = false;
   private heardPeer = false;
   private startedAt = 0;
-  private timer?: NodeJS.Timeout;
   private stopped = false;
   private readonly listeners = new Set<(e: DistEvent) => void>();
   private readonly readyListeners = new Set<(ready: boolean) => void>();
@@ -177,7 +198,7 @@ export class RulesetDistributor {
   constructor(
     opts: DistOptions,
     private readonly store: RulesetStore,
-    private readonly transport: DistTransport,
+    private readonly link: DistLink,
     private readonly log: DistLog,
   ) {
     this.o = {
@@ -192,7 +213,8 @@ export class RulesetDistributor {
 
   /**
    * Comes up with the stored version (applying its text when the running ruleset differs),
-   * or makes the running ruleset version 1 (0 when empty) on a node without history.
+   * or makes the running ruleset version 1 (0 when empty) on a node without history, and
+   * announces it. The runner hands received messages in only after this resolves.
    */
   async start(sourceHash?: string): Promise<void> {
     this.startedAt = this.o.now();
@@ -231,21 +253,34 @@ export class RulesetDistributor {
       await this.history.add({ version: v, hash: this.hash, text: running, time: this.o.now(), origin: this.o.name, summary: 'initial ruleset' });
     }
     this.log.info({ version: this.version, hash: this.hash.slice(0, 12) }, 'ruleset-dist: running version');
-    this.transport.onDatagram((b, from) => this.onDatagram(b, from));
-    this.transport.serve((b, from) => this.onFetchRequest(b, from), this.requestGate);
     this.announce();
-    this.timer = setInterval(() => this.tick(), this.o.announceIntervalMs);
-    this.timer.unref?.();
   }
 
+  /** Every `announceIntervalMs` (the runner's timer). */
+  get announceIntervalMs(): number {
+    return this.o.announceIntervalMs;
+  }
+
+  /** Stops sending and deciding; resolves when the applies and history writes under way are done. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
     await this.chain.catch(() => undefined);
     // A version made just before the stop is still being written: a stop means its file
     // is complete (and a test may remove the state directory right after).
     await this.history.flushed();
-    await this.transport.close();
+  }
+
+  /** Whether an apply is queued or running (see idle()). */
+  get busy(): boolean {
+    return this.applying > 0;
+  }
+
+  /** Resolves once no apply is queued or running: tests on virtual time settle with it. */
+  async idle(): Promise<void> {
+    for (let c = this.chain; ; c = this.chain) {
+      await c.catch(() => undefined);
+      if (c === this.chain) return;
+    }
   }
 
   // ---- reading ----
@@ -394,8 +429,8 @@ export class RulesetDistributor {
     return stream ? encodeStreamFrame(this.o.key, f) : encodeFrame(this.o.key, f);
   }
 
-  /** Fetch requests: a head with our key, fresh, and a body of at most MAX_REQUEST_BYTES. */
-  private readonly requestGate: StreamGate = { headBytes: STREAM_HEAD_BYTES, check: (head) => this.checkHead(head, MSG_FETCH_REQ, MAX_REQUEST_BYTES) };
+  /** Fetch requests: a head with our key, fresh, and a body of at most MAX_REQUEST_BYTES (the runner gives it to the server). */
+  readonly requestGate: StreamGate = { headBytes: STREAM_HEAD_BYTES, check: (head) => this.checkHead(head, MSG_FETCH_REQ, MAX_REQUEST_BYTES) };
   /** Fetch answers: the same, up to `maxFetchBytes`. */
   private readonly answerGate: StreamGate = { headBytes: STREAM_HEAD_BYTES, check: (head) => this.checkHead(head, MSG_FETCH_RESP, this.o.maxFetchBytes) };
 
@@ -421,18 +456,19 @@ export class RulesetDistributor {
   private announce(): void {
     if (this.stopped) return;
     const a: Announce = { name: this.o.name, version: this.version, hash: this.hash, role: this.o.role(), ready: this.ready };
-    this.transport.broadcast(this.frame(MSG_ANNOUNCE, a));
+    this.link.broadcast(this.frame(MSG_ANNOUNCE, a));
     this.counters.announcesSent++;
   }
 
   private sendUpdate(u: Update): void {
     const bytes = this.frame(MSG_UPDATE, u);
     if (bytes.length > this.o.maxDatagramBytes) return; // peers fetch it after the ANNOUNCE
-    this.transport.broadcast(bytes);
+    this.link.broadcast(bytes);
     this.counters.updatesSent++;
   }
 
-  private tick(): void {
+  /** The announce timer: ANNOUNCE, then decide (fetches, drift, readiness, the startup grace). */
+  tick(): void {
     if (this.stopped) return;
     this.announce();
     this.evaluate();
@@ -454,7 +490,8 @@ export class RulesetDistributor {
     }
   }
 
-  private onDatagram(bytes: Uint8Array, from: string): void {
+  /** A received datagram, with the sender's address (where its fetch server listens). */
+  receiveDatagram(bytes: Uint8Array, from: string): void {
     if (this.stopped) return;
     const f = this.accept(bytes, this.guard);
     if (!f) return;
@@ -499,7 +536,7 @@ export class RulesetDistributor {
       this.peerAddress(nodeId, from);
     });
     const p = this.peers.get(nodeId);
-    if (u.version > this.version) void this.fetchFrom(p ?? { address: from, name: u.origin }, u.version, 'update not applicable');
+    if (u.version > this.version) this.fetchFrom(p ?? { address: from, name: u.origin }, u.version, 'update not applicable');
   }
 
   private peerAddress(nodeId: number, from: string): void {
@@ -507,7 +544,8 @@ export class RulesetDistributor {
     if (p) p.address = from;
   }
 
-  private async onFetchRequest(bytes: Uint8Array, _from: string): Promise<Uint8Array | undefined> {
+  /** A fetch request (its head already passed `requestGate`): the answer, or undefined to close the exchange. */
+  serveFetch(bytes: Uint8Array, _from: string): Uint8Array | undefined {
     const f = this.accept(bytes, this.tcpGuard, true);
     if (!f) return undefined;
     const req = f.type === MSG_FETCH_REQ ? asFetchRequest(f.payload) : undefined;
@@ -521,19 +559,35 @@ export class RulesetDistributor {
   }
 
   /**
-   * Fetches the peer's current version and runs it when it is newer (or, for a drift
+   * Asks the peer for its current version, to run it when it is newer (or, for a drift
    * repair, the same version with another hash); one fetch at a time. `version` is what we
    * expect (for the log): asking for the current one (0) makes every answer a proof of the
-   * peer's state after our start (see the readiness note at the top).
+   * peer's state after our start (see the readiness note at the top). The answer comes
+   * back through fetchAnswered().
    */
-  private async fetchFrom(peer: { address: string; name: string }, version: number, why: string, repair = false): Promise<boolean> {
-    if (this.fetching || this.stopped) return false;
+  private fetchFrom(peer: { address: string; name: string }, version: number, why: string, repair = false): void {
+    if (this.fetching || this.stopped) return;
     this.fetching = true;
     this.lastFetchAt = this.o.now();
     this.counters.fetches++;
+    const nonce = randomBytes(12).toString('hex');
+    const id = ++this.fetchIds;
+    this.pendingFetch = { id, nonce, peer, version, why, repair };
+    this.link.fetch({ id, to: peer.address, bytes: this.frame(MSG_FETCH_REQ, { version: 0, nonce }, true), timeoutMs: this.o.fetchTimeoutMs, gate: this.answerGate });
+  }
+
+  /** The answer to fetch `id` (its head passed the answer gate), or why there is none (refused, timed out, closed). */
+  fetchAnswered(id: number, answer: Uint8Array | Error): void {
+    const p = this.pendingFetch;
+    if (!p || p.id !== id) return;
+    this.pendingFetch = undefined;
+    void this.fetchDone(p, answer);
+  }
+
+  private async fetchDone(p: PendingFetch, answer: Uint8Array | Error): Promise<void> {
+    const { peer, version, why, repair, nonce } = p;
     try {
-      const nonce = randomBytes(12).toString('hex');
-      const answer = await this.transport.request(peer.address, this.frame(MSG_FETCH_REQ, { version: 0, nonce }, true), this.o.fetchTimeoutMs, this.answerGate);
+      if (answer instanceof Error) throw answer;
       const f = this.accept(answer, this.tcpGuard, true);
       const r = f && f.type === MSG_FETCH_RESP ? asFetchResponse(f.payload) : undefined;
       if (!r || r.nonce !== nonce) throw new Error('invalid or unauthenticated answer');
@@ -542,8 +596,8 @@ export class RulesetDistributor {
       if (hashText(text) !== r.hash) throw new Error('text does not match its hash');
       // Our nonce under the peer's HMAC: this is what the peer runs now.
       if (!this.proven || r.version! >= this.proven.version) this.proven = { version: r.version!, hash: r.hash! };
-      return await this.serial(async () => {
-        if (r.version! < this.version || (r.version === this.version && (!repair || r.hash === this.hash))) return false;
+      await this.serial(async () => {
+        if (r.version! < this.version || (r.version === this.version && (!repair || r.hash === this.hash))) return;
         await this.store.applyText(text, `<version ${r.version} from ${peer.name}>`);
         const mine = canonicalize(this.store.canonicalText());
         this.setCurrent(r.version!, mine);
@@ -555,12 +609,10 @@ export class RulesetDistributor {
         await this.history.add({ version: r.version!, hash: this.hash, text: mine, time: r.time!, origin: r.origin!, summary: r.summary! });
         this.announce();
         this.emit({ event: 'version', version: r.version!, hash: this.hash, origin: r.origin!, summary: r.summary!, via: 'fetch' });
-        return true;
       });
     } catch (err) {
       this.counters.fetchFailures++;
       this.log.warn({ from: peer.name, version, err: (err as Error).message }, 'ruleset-dist: fetch failed');
-      return false;
     } finally {
       this.fetching = false;
       if (!this.stopped) this.evaluate();
@@ -599,9 +651,9 @@ export class RulesetDistributor {
     const reason = hashDrift ? `hash ${this.hash.slice(0, 12)} differs from the master's ${master!.hash.slice(0, 12)} at version ${this.version}` : lagging ? `behind the cluster (version ${this.version}, cluster ${newest!.version}) for ${Math.round((now - this.behindSince!) / 1000)} s` : undefined;
     this.setDrift(reason, master ?? newest);
     const backoff = now - this.lastFetchAt >= Math.min(1000, this.o.announceIntervalMs);
-    if (behind && !this.fetching && backoff) void this.fetchFrom(newest!, newest!.version, `behind: version ${this.version} < ${newest!.version}`);
-    else if (hashDrift && this.o.repairDrift && !this.fetching && backoff) void this.fetchFrom(master!, master!.version, 'drift repair', true);
-    else if (!this.ready && !this.proven && newest && !this.fetching && backoff) void this.fetchFrom(master ?? newest, newest.version, 'proof of the peer\'s current version');
+    if (behind && !this.fetching && backoff) this.fetchFrom(newest!, newest!.version, `behind: version ${this.version} < ${newest!.version}`);
+    else if (hashDrift && this.o.repairDrift && !this.fetching && backoff) this.fetchFrom(master!, master!.version, 'drift repair', true);
+    else if (!this.ready && !this.proven && newest && !this.fetching && backoff) this.fetchFrom(master ?? newest, newest.version, 'proof of the peer\'s current version');
     if (!this.ready) {
       // Announced versions only ever hold readiness back; a proven one lets it go.
       const settled = !behind && !(hashDrift && this.o.repairDrift);
@@ -647,6 +699,9 @@ export class RulesetDistributor {
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.catch(() => undefined).then(fn);
     this.chain = run;
+    this.applying++;
+    const done = (): void => void this.applying--;
+    run.then(done, done);
     return run;
   }
 }

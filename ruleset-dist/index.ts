@@ -16,3 +16,5 @@ export {
 export { type DistRole, type Announce, type Update } from './messages.js';
 export { type DistTransport, type StreamGate, type FetchServerCounters } from './transport.js';
 export { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';
+export { DistRunner } from './runner.js';
+export { systemClock, type DistClock, type DistLink, type FetchOut } from './ports.js';

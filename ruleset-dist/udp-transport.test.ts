@@ -2,18 +2,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';
-import { RulesetDistributor } from './distributor.js';
+import type { RulesetDistributor } from './distributor.js';
+import { DistRunner } from './runner.js';
 import { FakeStore } from './testing/fake-store.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** A standalone node serving fetches on 127.0.0.1 (unicast, no peer listening). */
-async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor }> {
+async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor; runner: DistRunner }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t = await UdpTcpTransport.open({ address: '127.0.0.1', port, peers: ['127.0.0.3'], ...opts });
-  const dist = new RulesetDistributor({ nodeId: 1, name: 'fwa', epoch: 1, key: new Uint8Array(32).fill(5), role: () => 'standalone', startupGraceMs: 0 }, new FakeStore('r1'), t, quiet);
-  await dist.start();
-  return { port, t, dist };
+  const runner = new DistRunner({ nodeId: 1, name: 'fwa', epoch: 1, key: new Uint8Array(32).fill(5), role: () => 'standalone', startupGraceMs: 0 }, new FakeStore('r1'), t, quiet);
+  await runner.start();
+  return { port, t, dist: runner.core, runner };
 }
 
 /**
@@ -58,8 +59,10 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
     const tb = await UdpTcpTransport.open({ address: '127.0.0.2', port, peers: ['127.0.0.1'] });
     const sa = new FakeStore('r1');
     const sb = new FakeStore('r1');
-    const a = new RulesetDistributor({ nodeId: 1, name: 'fwa', epoch: 1, key, role: () => 'master', announceIntervalMs: 50, startupGraceMs: 100 }, sa, ta, quiet);
-    const b = new RulesetDistributor({ nodeId: 2, name: 'fwb', epoch: 1, key, role: () => 'backup', announceIntervalMs: 50, startupGraceMs: 100 }, sb, tb, quiet);
+    const ra = new DistRunner({ nodeId: 1, name: 'fwa', epoch: 1, key, role: () => 'master', announceIntervalMs: 50, startupGraceMs: 100 }, sa, ta, quiet);
+    const rb = new DistRunner({ nodeId: 2, name: 'fwb', epoch: 1, key, role: () => 'backup', announceIntervalMs: 50, startupGraceMs: 100 }, sb, tb, quiet);
+    const a = ra.core;
+    const b = rb.core;
     const waitFor = async (what: string, cond: () => boolean): Promise<void> => {
       const until = Date.now() + 4000;
       while (!cond()) {
@@ -68,8 +71,8 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       }
     };
     try {
-      await a.start();
-      await b.start();
+      await ra.start();
+      await rb.start();
       await waitFor('b hears a as master', () => b.status().master === 'fwa');
       await a.write(sa.tx({ add: ['r2'] }), { add: ['r2'] }, 'tx');
       await waitFor('b at 2 by UPDATE', () => b.currentVersion() === 2);
@@ -82,13 +85,13 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       assert.equal(b.currentHash(), a.currentHash());
       assert.ok(a.counters.fetchesServed >= 1);
     } finally {
-      await a.stop();
-      await b.stop();
+      await ra.stop();
+      await rb.stop();
     }
   });
 
   it('8 connections each sending 64 MiB without the key add < 20 MB RSS, and each is closed after its head', async () => {
-    const { port, t, dist } = await fetchServer();
+    const { port, t, dist, runner } = await fetchServer();
     try {
       const before = process.memoryUsage().rss;
       let peak = before;
@@ -106,12 +109,12 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       assert.equal(t.serverCounters.refusedHead, 8, 'every connection closed after its head');
       assert.equal(dist.counters.dropped.malformed + dist.counters.dropped.auth, 8);
     } finally {
-      await dist.stop();
+      await runner.stop();
     }
   });
 
   it('a connection trickling bytes is closed at its absolute deadline, which bytes do not extend', async () => {
-    const { port, t, dist } = await fetchServer({ connectionDeadlineMs: 300 });
+    const { port, t, dist, runner } = await fetchServer({ connectionDeadlineMs: 300 });
     try {
       const s = net.connect({ host: '127.0.0.1', port });
       s.on('error', () => undefined);
@@ -135,12 +138,12 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       assert.ok(sent < bytes.length, 'closed while the bytes were still coming');
       assert.equal(t.serverCounters.closedDeadline, 1);
     } finally {
-      await dist.stop();
+      await runner.stop();
     }
   });
 
   it('connections beyond maxConnections are closed as they arrive and counted', async () => {
-    const { port, t, dist } = await fetchServer({ maxConnections: 2 });
+    const { port, t, dist, runner } = await fetchServer({ maxConnections: 2 });
     const socks: net.Socket[] = [];
     try {
       const closed: boolean[] = [];
@@ -161,7 +164,7 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       assert.equal(t.serverCounters.open, 2);
     } finally {
       for (const s of socks) s.destroy();
-      await dist.stop();
+      await runner.stop();
     }
   });
 });

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { RulesetEngine } from '../ruleset/index.js';
 import { Printer } from '../ruleset/printer.js';
 import {
-  NotWriterError, RulesetDistributor, UdpTcpTransport,
+  DistRunner, NotWriterError, RulesetDistributor, UdpTcpTransport,
   type DistEvent, type DistLog, type DistTransport, type DistRole, type DistStatus, type DistCounters, type RulesetStore, type FetchServerCounters,
 } from '../../ruleset-dist/index.js';
 import { RulesetApiError, type RulesetDistView } from '../api/ruleset-routes.js';
@@ -47,10 +47,15 @@ export interface RulesetDistMetricsSnapshot {
 }
 
 export class RulesetCluster {
+  /** The protocol core (status, writes, history); the runner owns its sockets and timer. */
+  readonly dist: RulesetDistributor;
+
   private constructor(
-    readonly dist: RulesetDistributor,
+    private readonly runner: DistRunner,
     private readonly transport: DistTransport,
-  ) {}
+  ) {
+    this.dist = runner.core;
+  }
 
   static async start(service: RulesetService, engine: RulesetEngine, o: RulesetClusterOptions, log: DistLog, fileHash?: string): Promise<RulesetCluster> {
     const printer = new Printer(engine.registry);
@@ -64,7 +69,7 @@ export class RulesetCluster {
       address: o.address, port: o.settings.port, group: o.peers?.length ? undefined : o.group, peers: o.peers,
       maxConnections: o.settings.maxConnections, connectionDeadlineMs: o.settings.connectionDeadlineMs,
     });
-    const dist = new RulesetDistributor(
+    const runner = new DistRunner(
       {
         nodeId: o.nodeId, name: o.nodeName, epoch: o.epoch, key: o.key, role: o.role,
         historySize: o.settings.historySize, stateDir: o.settings.stateDir, repairDrift: o.settings.repairDrift, driftGraceMs: o.settings.driftGraceMs,
@@ -75,13 +80,13 @@ export class RulesetCluster {
       log,
     );
     try {
-      await dist.start(fileHash);
+      await runner.start(fileHash);
     } catch (err) {
       await transport.close().catch(() => undefined);
       throw err;
     }
-    const cluster = new RulesetCluster(dist, transport);
-    service.setCluster(dist, cluster.view());
+    const cluster = new RulesetCluster(runner, transport);
+    service.setCluster(runner.core, cluster.view());
     return cluster;
   }
 
@@ -128,6 +133,6 @@ export class RulesetCluster {
   }
 
   stop(): Promise<void> {
-    return this.dist.stop();
+    return this.runner.stop();
   }
 }

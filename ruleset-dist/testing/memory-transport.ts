@@ -1,7 +1,8 @@
 /**
  * An in-memory network for protocol tests: datagrams are delivered after a random delay
  * (so they arrive reordered) and a seeded share of them is lost or duplicated; fetches
- * reach the addressed node's server directly, unless that node is down.
+ * reach the addressed node's server directly, unless that node is down. Delays run on the
+ * `clock` given (a VirtualClock: no wall-clock time passes), else on real timers.
  */
 import type { DistTransport, StreamGate } from '../transport.js';
 
@@ -13,6 +14,8 @@ export interface MemoryNetOptions {
   /** Maximum extra delivery delay in ms (uniform), which reorders datagrams. */
   jitterMs?: number;
   seed?: number;
+  /** Schedules deliveries (default: setTimeout). */
+  clock?: { after(ms: number, fn: () => void): unknown };
 }
 
 export class MemoryNet {
@@ -21,8 +24,16 @@ export class MemoryNet {
   delivered = 0;
   lost = 0;
 
+  private readonly clock: { after(ms: number, fn: () => void): unknown };
+
   constructor(public opts: MemoryNetOptions = {}) {
     this.state = opts.seed ?? 1;
+    this.clock = opts.clock ?? { after: (ms, fn) => setTimeout(fn, ms) };
+  }
+
+  /** Calls `fn` after `ms` on the network's clock. */
+  after(ms: number, fn: () => void): void {
+    this.clock.after(ms, fn);
   }
 
   /** xorshift32: deterministic per seed. */
@@ -52,11 +63,11 @@ export class MemoryNet {
       const copies = this.random() < (this.opts.duplicate ?? 0) ? 2 : 1;
       for (let i = 0; i < copies; i++) {
         const copy = Uint8Array.from(bytes);
-        setTimeout(() => {
+        this.after(Math.floor(this.random() * (this.opts.jitterMs ?? 0)), () => {
           if (t.down) return;
           this.delivered++;
           t.deliver(copy, from);
-        }, Math.floor(this.random() * (this.opts.jitterMs ?? 0)));
+        });
       }
     }
   }
@@ -106,7 +117,7 @@ export class MemoryTransport implements DistTransport {
   async request(to: string, bytes: Uint8Array, _timeoutMs: number, gate: StreamGate): Promise<Uint8Array> {
     const t = this.net.nodes.get(to);
     if (!t || t.down || !t.serveFn || !t.serveGate || this.down || t.refuseFetch) throw new Error(`connect ${to}: unreachable`);
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise<void>((r) => this.net.after(1, r));
     passGate(t.serveGate, bytes);
     const answer = await t.serveFn(Uint8Array.from(bytes), this.address);
     if (!answer) throw new Error('connection closed without an answer');
