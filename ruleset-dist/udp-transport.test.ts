@@ -8,6 +8,15 @@ import { FakeStore } from './testing/fake-store.js';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
+/** Real sockets and timers: waits (at most 4 s) for what the event loop brings. */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  const end = Date.now() + 4000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 /** A standalone node serving fetches on 127.0.0.1 (unicast, no peer listening). */
 async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor; runner: DistRunner }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
@@ -18,8 +27,8 @@ async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ p
 }
 
 /**
- * The attacker runs in its own process, so that only the server's memory is measured:
- * `conns` connections each write 64 MiB (1 MiB at a time, following backpressure) that
+ * The attacker runs in its own process, so that what it manages to write is not held up by
+ * the server's event loop: `conns` connections each write 64 MiB (1 MiB at a time, following backpressure) that
  * begin like a message but carry no valid HMAC: even ones a length prefix just under
  * 64 MiB (a server trusting a length buffers it all), odd ones a stream head ("HRS1")
  * claiming 64 MiB with a zero HMAC. Prints the bytes each connection got written.
@@ -63,24 +72,17 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
     const rb = new DistRunner({ nodeId: 2, name: 'fwb', epoch: 1, key, role: () => 'backup', announceIntervalMs: 50, startupGraceMs: 100 }, sb, tb, quiet);
     const a = ra.core;
     const b = rb.core;
-    const waitFor = async (what: string, cond: () => boolean): Promise<void> => {
-      const until = Date.now() + 4000;
-      while (!cond()) {
-        if (Date.now() > until) throw new Error(`timed out: ${what}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    };
     try {
       await ra.start();
       await rb.start();
-      await waitFor('b hears a as master', () => b.status().master === 'fwa');
+      await until('b hears a as master', () => b.status().master === 'fwa');
       await a.write(sa.tx({ add: ['r2'] }), { add: ['r2'] }, 'tx');
-      await waitFor('b at 2 by UPDATE', () => b.currentVersion() === 2);
+      await until('b at 2 by UPDATE', () => b.currentVersion() === 2);
       assert.equal(b.counters.updatesApplied, 1);
       // 200 kB of rules: far beyond a datagram, so only the TCP fetch can carry it.
       const big = { add: Array.from({ length: 4000 }, (_, i) => `rule number ${i} ${'x'.repeat(40)}`) };
       await a.write(sa.tx(big), big, 'bulk');
-      await waitFor('b at 3 by FETCH', () => b.currentVersion() === 3);
+      await until('b at 3 by FETCH', () => b.currentVersion() === 3);
       assert.equal(sb.lines.length, 4002);
       assert.equal(b.currentHash(), a.currentHash());
       assert.ok(a.counters.fetchesServed >= 1);
@@ -90,22 +92,20 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
     }
   });
 
-  it('8 connections each sending 64 MiB without the key add < 20 MB RSS, and each is closed after its head', async () => {
+  // What this costs in memory is the bench's to measure; here: the server stops reading.
+  it('8 connections each sending 64 MiB without the key are closed after their head, long before their body is through', async () => {
     const { port, t, dist, runner } = await fetchServer();
     try {
-      const before = process.memoryUsage().rss;
-      let peak = before;
-      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
       const child = spawn(process.execPath, ['-e', ATTACKER, String(port), '8'], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       const code = await new Promise<number | null>((r) => child.on('exit', r));
-      clearInterval(sampler);
-      peak = Math.max(peak, process.memoryUsage().rss);
       assert.equal(code, 0, 'the attacker finished');
       const sentMiB = JSON.parse(out) as number[];
-      const added = (peak - before) / 1e6;
-      assert.ok(added < 20, `RSS grew by ${added.toFixed(1)} MB (attacker wrote ${sentMiB.join(', ')} MiB)`);
+      // A server that read (or buffered) the bodies would let all 64 MiB through; closed
+      // after the head, only what the socket buffers hold gets written.
+      assert.equal(sentMiB.length, 8);
+      assert.ok(sentMiB.every((n) => n < 64), `the attacker wrote ${sentMiB.join(', ')} MiB`);
       assert.equal(t.serverCounters.refusedHead, 8, 'every connection closed after its head');
       assert.equal(dist.counters.dropped.malformed + dist.counters.dropped.auth, 8);
     } finally {
@@ -114,7 +114,7 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
   });
 
   it('a connection trickling bytes is closed at its absolute deadline, which bytes do not extend', async () => {
-    const { port, t, dist, runner } = await fetchServer({ connectionDeadlineMs: 300 });
+    const { port, t, runner } = await fetchServer({ connectionDeadlineMs: 300 });
     try {
       const s = net.connect({ host: '127.0.0.1', port });
       s.on('error', () => undefined);
@@ -127,10 +127,12 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
       const trickle = setInterval(() => {
         if (sent < bytes.length && !s.destroyed) s.write(Buffer.from([bytes[sent++]!]));
       }, 100);
+      let giveUp: NodeJS.Timeout | undefined;
       const closedAt = await new Promise<number>((r) => {
         s.once('close', () => r(Date.now()));
-        setTimeout(() => r(-1), 4500);
+        giveUp = setTimeout(() => r(-1), 4500);
       });
+      clearTimeout(giveUp);
       clearInterval(trickle);
       s.destroy();
       assert.notEqual(closedAt, -1, 'the server never closed the trickling connection');
@@ -143,7 +145,7 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
   });
 
   it('connections beyond maxConnections are closed as they arrive and counted', async () => {
-    const { port, t, dist, runner } = await fetchServer({ maxConnections: 2 });
+    const { port, t, runner } = await fetchServer({ maxConnections: 2 });
     const socks: net.Socket[] = [];
     try {
       const closed: boolean[] = [];
@@ -154,11 +156,10 @@ describe('ruleset-dist over UDP + TCP (unicast on loopback addresses)', () => {
         s.on('close', () => (closed[i] = true));
         socks.push(s);
         await new Promise((r) => s.once('connect', r));
-        // Let the server see it before the next one connects.
-        await new Promise((r) => setTimeout(r, 20));
+        // The server has taken it (or closed it) before the next one connects.
+        await until(`connection ${i + 1} taken`, () => t.serverCounters.open + t.serverCounters.refusedLimit === i + 1);
       }
-      const until = Date.now() + 2000;
-      while (!closed[2] && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      await until('the third connection closed', () => closed[2]!);
       assert.deepEqual(closed, [false, false, true], 'the third connection was closed, the first two stay');
       assert.equal(t.serverCounters.refusedLimit, 1);
       assert.equal(t.serverCounters.open, 2);
