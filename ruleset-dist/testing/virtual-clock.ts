@@ -81,7 +81,7 @@ export class VirtualClock implements DistClock {
 }
 
 /** Lets every promise continuation queued so far run (and those they queue). */
-export function flushMicrotasks(): Promise<void> {
+function flushMicrotasks(): Promise<void> {
   return new Promise((r) => setImmediate(r));
 }
 
