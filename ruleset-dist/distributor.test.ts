@@ -301,6 +301,28 @@ describe('ruleset distribution protocol (in-memory network, virtual time)', () =
     assert.deepEqual(b.events.filter((e) => e.event === 'drift').map((e) => (e as { drift: boolean }).drift), [true, false]);
   });
 
+  it('a fetch that gets no answer fails at the fetch timeout, and a later one brings the version', async () => {
+    const a = node('fwa', 'master', 'r1', { maxDatagramBytes: 200 });
+    const b = node('fwb', 'backup', 'r1');
+    await a.start();
+    await b.start();
+    await waitFor('b hears a and is ready', () => b.dist.status().master === 'fwa' && b.dist.isReady());
+    const at = net.nodes.get('10.0.0.97')!;
+    at.blackholeFetch = true;
+    const ops = { add: Array.from({ length: 30 }, (_, i) => `bulk-${i}`) };
+    await a.dist.write(a.store.tx(ops), ops, 'bulk');
+    const fetches = b.dist.counters.fetches;
+    await waitFor('b asks for version 2', () => b.dist.counters.fetches > fetches);
+    await clock.advance(499);
+    assert.equal(b.dist.counters.fetchFailures, 0, 'still waiting just before fetchTimeoutMs');
+    assert.equal(b.dist.counters.fetches, fetches + 1, 'one fetch at a time: none while it waits');
+    await clock.advance(1);
+    assert.equal(b.dist.counters.fetchFailures, 1, 'given up at fetchTimeoutMs');
+    at.blackholeFetch = false;
+    await waitFor('b at 2', () => b.dist.currentVersion() === 2);
+    assert.deepEqual(b.store.lines, a.store.lines);
+  });
+
   it('SIGHUP on the master makes the file a new cluster version', async () => {
     const a = node('fwa', 'master', 'r1');
     const b = node('fwb', 'backup', 'r1');

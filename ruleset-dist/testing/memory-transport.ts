@@ -13,6 +13,8 @@ export interface MemoryNetOptions {
   duplicate?: number;
   /** Maximum extra delivery delay in ms (uniform), which reorders datagrams. */
   jitterMs?: number;
+  /** Time a fetch takes to be answered (default 1 ms). */
+  fetchDelayMs?: number;
   seed?: number;
   /** Schedules deliveries (default: setTimeout). */
   clock?: { after(ms: number, fn: () => void): unknown };
@@ -84,6 +86,8 @@ export class MemoryTransport implements DistTransport {
   refuseFetch = false;
   /** This node's datagrams are lost (its fetch server still answers). */
   muteDatagrams = false;
+  /** Fetches sent to this node get no answer: the asker gives up after its timeout (a dropped SYN, a hung peer). */
+  blackholeFetch = false;
   private datagramFn?: (bytes: Uint8Array, from: string) => void;
   private serveFn?: (bytes: Uint8Array, from: string) => Promise<Uint8Array | undefined>;
   private serveGate?: StreamGate;
@@ -114,10 +118,14 @@ export class MemoryTransport implements DistTransport {
     this.serveGate = gate;
   }
 
-  async request(to: string, bytes: Uint8Array, _timeoutMs: number, gate: StreamGate): Promise<Uint8Array> {
+  async request(to: string, bytes: Uint8Array, timeoutMs: number, gate: StreamGate): Promise<Uint8Array> {
     const t = this.net.nodes.get(to);
     if (!t || t.down || !t.serveFn || !t.serveGate || this.down || t.refuseFetch) throw new Error(`connect ${to}: unreachable`);
-    await new Promise<void>((r) => this.net.after(1, r));
+    if (t.blackholeFetch) {
+      await new Promise<void>((r) => this.net.after(timeoutMs, r));
+      throw new Error(`fetch from ${to}: no answer within ${timeoutMs} ms`);
+    }
+    await new Promise<void>((r) => this.net.after(this.net.opts.fetchDelayMs ?? 1, r));
     passGate(t.serveGate, bytes);
     const answer = await t.serveFn(Uint8Array.from(bytes), this.address);
     if (!answer) throw new Error('connection closed without an answer');
