@@ -1,0 +1,7 @@
+/**
+ * The inet library: the small protocol primitives (sequence arithmetic, anti-replay window,
+ * seeded PRNG, HalfSipHash) that several top-level folders need. It is a leaf: it imports
+ * nothing from the project, so sync-protocol/, failover/, ruleset-dist/ and node/ may all
+ * import it without depending on one another.
+ */
+export {};
