@@ -4,4 +4,5 @@
  * nothing from the project, so sync-protocol/, failover/, ruleset-dist/ and node/ may all
  * import it without depending on one another.
  */
-export {};
+export { seqAdd, seqDiff, seqLe, seqLt, seqRangeInverted } from './serial.js';
+export { ReplayVerdict, ReplayWindow } from './replay-window.js';

@@ -74,6 +74,17 @@ describe('ruleset-dist frame codec', () => {
     assert.equal(reason(() => decodeStreamHead(key, b.subarray(0, 20))), 'malformed');
   });
 
+  it('replay guard: a sender whose 32-bit sequence wraps past 0xffffffff stays accepted, and the window spans the wrap', () => {
+    const g = new ReplayGuard();
+    assert.equal(g.accept(1, 5, 0xfffffffe), true);
+    assert.equal(g.accept(1, 5, 0xffffffff), true);
+    assert.equal(g.fresh(1, 5, 0), true);
+    assert.equal(g.accept(1, 5, 0), true, 'the sender wrapped its counter');
+    assert.equal(g.accept(1, 5, 1), true);
+    assert.equal(g.accept(1, 5, 0xffffffff), false, 'duplicate from before the wrap');
+    assert.equal(g.accept(1, 5, 0xfffffffd), true, 'reordered from before the wrap, inside the window');
+  });
+
   it('replay guard: fresh() tells what accept() would say and remembers nothing', () => {
     const g = new ReplayGuard();
     assert.equal(g.fresh(1, 5, 10), true);

@@ -31,6 +31,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { MsgType } from './messages.js';
+import { ReplayVerdict, ReplayWindow } from '../inet/index.js';
 
 const MAGIC = 0x48524431; // "HRD1"
 const STREAM_MAGIC = 0x48525331; // "HRS1"
@@ -42,6 +43,9 @@ export const STREAM_HEAD_BYTES = HEADER_BYTES + MAC_BYTES;
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /** Largest payload accepted in a fetch request: {version, nonce} is under 100 bytes. */
 export const MAX_REQUEST_BYTES = 4096;
+
+/** Sequences per sender a reordered frame may lag behind the newest and still be accepted. */
+const REPLAY_WINDOW = 64;
 
 export interface Frame {
   type: MsgType;
@@ -146,40 +150,28 @@ export function decodeStreamFrame(key: Uint8Array, bytes: Uint8Array): Frame {
 
 /**
  * Per-sender anti-replay state: a newer epoch resets the window (the sender restarted);
- * an older epoch is a replay of a previous boot.
+ * an older epoch is a replay of a previous boot. Within an epoch, the inet library's window
+ * over the last 64 sequences (serial arithmetic, so the sender's 32-bit counter may wrap).
  */
 export class ReplayGuard {
-  private readonly senders = new Map<number, { epoch: number; top: number; mask: bigint }>();
+  private readonly senders = new Map<number, { epoch: number; window: ReplayWindow }>();
 
   /** True when (epoch, seq) from `nodeId` would be accepted; remembers nothing. */
   fresh(nodeId: number, epoch: number, seq: number): boolean {
     const s = this.senders.get(nodeId);
     if (!s || epoch > s.epoch) return true;
     if (epoch < s.epoch) return false;
-    if (seq > s.top) return true;
-    const back = s.top - seq;
-    return back < 64 && (s.mask & (1n << BigInt(back))) === 0n;
+    return s.window.check(seq) === ReplayVerdict.Accept;
   }
 
   /** True (and remembered) when (epoch, seq) from `nodeId` was not seen before. */
   accept(nodeId: number, epoch: number, seq: number): boolean {
-    const s = this.senders.get(nodeId);
+    let s = this.senders.get(nodeId);
+    if (s && epoch < s.epoch) return false;
     if (!s || epoch > s.epoch) {
-      this.senders.set(nodeId, { epoch, top: seq, mask: 1n });
-      return true;
+      s = { epoch, window: new ReplayWindow(REPLAY_WINDOW) };
+      this.senders.set(nodeId, s);
     }
-    if (epoch < s.epoch) return false;
-    if (seq > s.top) {
-      const shift = seq - s.top;
-      s.mask = shift >= 64 ? 1n : ((s.mask << BigInt(shift)) | 1n) & 0xffffffffffffffffn;
-      s.top = seq;
-      return true;
-    }
-    const back = s.top - seq;
-    if (back >= 64) return false;
-    const bit = 1n << BigInt(back);
-    if (s.mask & bit) return false;
-    s.mask |= bit;
-    return true;
+    return s.window.accept(seq) === ReplayVerdict.Accept;
   }
 }

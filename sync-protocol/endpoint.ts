@@ -11,14 +11,13 @@ import {
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
 import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
-import { ReplayVerdict, ReplayWindow } from './replay-window.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
 import { AuthFailures } from './auth-failures.js';
-import { seqLe, seqLt, seqRangeInverted } from './serial.js';
+import { ReplayVerdict, ReplayWindow, seqLe, seqLt, seqRangeInverted } from '../inet/index.js';
 
 export interface SyncConfig {
   /** This node's id (non-zero, unique in the cluster). */

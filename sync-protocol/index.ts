@@ -12,8 +12,6 @@ export {
   decodeMessage, encodeMessage, isSequenced, peekSender, recordBudget, recordSize,
   type Body, type DecodeError, type DecodeResult, type Header, type Message,
 } from './wire.js';
-export { seqAdd, seqDiff, seqLe, seqLt } from './serial.js';
-export { ReplayVerdict, ReplayWindow } from './replay-window.js';
 export { Coalescer, type CoalescerOptions } from './coalescer.js';
 export { StateMirror } from './state-mirror.js';
 export { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer } from './reliability.js';
 import { MessageType } from './wire.js';
-import { seqAdd } from './serial.js';
+import { seqAdd } from '../inet/index.js';
 import { Rng } from './testing/fixtures.js';
 
 const rxOpts = { window: 1024, nackRetryMs: 20 };

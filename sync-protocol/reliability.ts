@@ -8,7 +8,7 @@
  * living with a silent gap.
  */
 import { MessageType } from './wire.js';
-import { seqAdd, seqDiff, seqLe, seqLt, seqRangeInverted } from './serial.js';
+import { seqAdd, seqDiff, seqLe, seqLt, seqRangeInverted } from '../inet/index.js';
 
 /** One sequenced message as the sender remembers it. */
 export interface SentEntry {

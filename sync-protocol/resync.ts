@@ -16,7 +16,7 @@
 import type { StateRecord, StateSource } from './state-record.js';
 import { recordSize } from './wire.js';
 import type { ReliableReceiver } from './reliability.js';
-import { seqLt } from './serial.js';
+import { seqLt } from '../inet/index.js';
 
 export class BulkSender {
   private walk: Iterator<StateRecord> | null = null;

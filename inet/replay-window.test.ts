@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { ReplayVerdict, ReplayWindow } from './replay-window.js';
-import { seqDiff, seqLt } from './serial.js';
+import { ReplayVerdict, ReplayWindow, seqDiff, seqLt } from './index.js';
 
 describe('serial-number arithmetic (RFC 1982)', () => {
   it('orders sequences across the 2^32 wrap', () => {
