@@ -6,7 +6,7 @@
  * checksums (the kernel validates them).
  */
 import { buildIcmpEcho, buildIcmpError, buildTcp, buildUdp, fragmentPacket, type Ipv6ExtHeader, type TcpOptions } from '../node/packet/build.js';
-import { rng } from '../node/testing/rng.js';
+import { rng } from '../inet/index.js';
 
 export interface Scenario {
   name: string;

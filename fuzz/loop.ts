@@ -9,7 +9,7 @@
 import { Mutator, wordsOf } from './mutate.js';
 import { execute, type CrashError, type Outcome } from './execute.js';
 import type { FuzzRunner, FuzzTarget } from './target.js';
-import { rng } from '../node/testing/rng.js';
+import { rng } from '../inet/index.js';
 
 /** Largest input the slot holds (a longer one is reported without its bytes). */
 export const SLOT_BYTES = 1 << 20;

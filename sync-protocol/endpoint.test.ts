@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { SyncEndpoint, type SyncConfig } from './endpoint.js';
 import { EventKind, recordKey, type StateRecord } from './state-record.js';
 import { MessageType, decodeMessage, encodeMessage } from './wire.js';
-import { ReplicaTable, Rng, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
+import { Rng } from '../inet/index.js';
+import { ReplicaTable, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
 
 const key = Buffer.alloc(32, 0x5a);
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer } from './reliability.js';
 import { MessageType } from './wire.js';
-import { seqAdd } from '../inet/index.js';
-import { Rng } from './testing/fixtures.js';
+import { Rng, seqAdd } from '../inet/index.js';
 
 const rxOpts = { window: 1024, nackRetryMs: 20 };
 const txOpts = { initialSeq: 0, queueSize: 64, minResendIntervalMs: 5, peerTimeoutMs: 1000 };

@@ -5,7 +5,8 @@ import {
   HEADER_LEN, MAC_LEN, MAGIC, MessageType, VERSION, decodeMessage, decodeRecordsWithCborX, encodeMessage, encodeRecordsWithCborX, encodeSlotsMessage, slotRecordSize, peekSender, recordSize, type Message,
 } from './wire.js';
 import { EventKind, RECORD_FIELDS, type StateRecord } from './state-record.js';
-import { Rng, makeRecord } from './testing/fixtures.js';
+import { makeRecord } from './testing/fixtures.js';
+import { Rng } from '../inet/index.js';
 import { readRecords } from './record-reader.js';
 import { SLOT_BYTES, writeSlot } from './ring.js';
 

@@ -8,6 +8,7 @@ import { IpBytes, ip, VRRP_GROUP_V4 } from '../ip-address.js';
 import { encode } from '../vrrp-packet.js';
 import { receiveAdvertisement } from '../vrrp-receive.js';
 import { VrrpAction, VrrpEvent, VrrpRouter, VrrpRouterConfig, VrrpState } from '../vrrp-state-machine.js';
+import { Rng } from '../../inet/index.js';
 
 export interface SimNode {
   name: string;
@@ -38,15 +39,9 @@ export class SimLan {
   isolatedLoss = 0;
   /** Copies lost so far. */
   lost = 0;
-  private rngState = 0x2545f491;
   private lastLost = new Set<string>();
-  private rnd(): number {
-    // xorshift32: deterministic across runs
-    let x = this.rngState;
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    this.rngState = x;
-    return x / 0x100000000;
-  }
+  /** Deterministic across runs. */
+  private readonly rng = new Rng(0x2545f491);
   /** Advertisements put on the wire (any node). */
   sent = 0;
   /** Nodes whose sends fail (the socket refuses them): nothing goes out, the router is told. */
@@ -168,13 +163,13 @@ export class SimLan {
     for (const to of this.nodes.values()) {
       if (to === from) continue;
       const link = `${from.name}>${to.name}`;
-      if (this.isolatedLoss > 0 && !this.lastLost.has(link) && this.rnd() < this.isolatedLoss) {
+      if (this.isolatedLoss > 0 && !this.lastLost.has(link) && this.rng.next() < this.isolatedLoss) {
         this.lastLost.add(link);
         this.lost++;
         continue;
       }
       this.lastLost.delete(link);
-      const delay = this.latencyMs + (this.jitterMs > 0 ? this.rnd() * this.jitterMs : 0);
+      const delay = this.latencyMs + (this.jitterMs > 0 ? this.rng.next() * this.jitterMs : 0);
       this.at(this.now + delay, () => {
         if (!to.alive || to.segment !== segment || from.segment !== segment) return;
         const r = receiveAdvertisement(wire, { src: from.address, dst: VRRP_GROUP_V4, ttl: 255 }, {

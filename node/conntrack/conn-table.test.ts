@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConnTable } from './conn-table.js';
 import { FIXED_KEY } from './testing.js';
+import { Rng } from '../../inet/index.js';
 
 /** Writes entry e's tuples: original words `o`, reply words `r` (10 key words each). */
 function store(t: ConnTable, e: number, family: number, proto: number, zone: number, o: number[], r: number[]): void {
@@ -123,14 +124,8 @@ describe('ConnTable lookup', () => {
   for (const cap of [500, 7]) {
   it(`agrees with a Map through random inserts and deletes of mixed IPv4/IPv6 tuples (${cap} entries, ${4 * cap} buckets, bounded)`, () => {
     const t = new ConnTable(cap, 64, FIXED_KEY);
-    let seed = 99;
-    const rnd = (n: number): number => {
-      // xorshift32: deterministic, and free of the low-bit patterns of a power-of-two LCG
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
+    const r = new Rng(99);
+    const rnd = (n: number): number => r.int(n);
     const model = new Map<string, number>(); // key words -> v
     const byEntry = new Map<number, number[][]>();
     const gone: number[][] = [];

@@ -9,7 +9,7 @@ import { DefragStage } from './defrag-stage.js';
 import { FragAdd, Reassembler } from './reassembly.js';
 import { Verdict } from './stage.js';
 import { CLIENT, REMOTE, WAN_ADDR, rig } from './testing.js';
-import { rng } from '../testing/rng.js';
+import { rng } from '../../inet/index.js';
 
 /** Masquerade out of "wan"; forward: established, new UDP to port 53 from lan, nothing else (invalid included). */
 const RULES = `table ip nat {

@@ -4,7 +4,7 @@ import { IpProto } from '../packet/packet-info.js';
 import { NatBinding, ORIG_DST, ORIG_SRC } from './binding.js';
 import { NatFlags } from './nat-flags.js';
 import { MAX_SCAN_WORDS, PORT_EXHAUSTED, PortAllocator, PortPool } from './port-allocator.js';
-import { rng } from '../testing/rng.js';
+import { rng } from '../../inet/index.js';
 
 const PUBLIC = parseAddress('198.51.100.2').bytes;
 

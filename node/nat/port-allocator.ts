@@ -26,6 +26,7 @@ import { NatBinding, ORIG_DST, ORIG_SRC } from './binding.js';
 import { NatFlags } from './nat-flags.js';
 import { addressWords, keyedHash32 } from './port-hash.js';
 import { isIcmpProto } from './tuple.js';
+import { Rng } from '../../inet/index.js';
 
 /** Returned by `allocate` when every port of the range on that address is taken. */
 export const PORT_EXHAUSTED = -1;
@@ -209,7 +210,8 @@ export class PortAllocator {
   };
   private readonly k0: number;
   private readonly k1: number;
-  private rand: number;
+  /** Draws for `fully-random`: cheap, non-cryptographic, seeded from the key. */
+  private readonly rand: Rng;
   private readonly v4 = new Map<number, PortPool>();
   private readonly v6 = new Map<string, PortPool>();
   private readonly words = new Uint32Array(12);
@@ -224,7 +226,7 @@ export class PortAllocator {
     }
     this.k0 = key[0] >>> 0;
     this.k1 = key[1] >>> 0;
-    this.rand = (this.k0 ^ 0x9e3779b9 ^ this.k1) >>> 0 || 1;
+    this.rand = new Rng(this.k0 ^ 0x9e3779b9 ^ this.k1);
   }
 
   /**
@@ -278,7 +280,7 @@ export class PortAllocator {
     }
     const span = max - min + 1;
     let offset: number;
-    if (flags & NatFlags.FullyRandom) offset = this.nextRandom();
+    if (flags & NatFlags.FullyRandom) offset = this.rand.u32();
     else offset = (this.connectionHash(b) + pool.counter++) >>> 0;
     const start = min + (offset % span);
     const port = pool.findFree(min, max, start);
@@ -344,15 +346,6 @@ export class PortAllocator {
     return keyedHash32(this.k0, this.k1, words, n);
   }
 
-  /** xorshift32: cheap, non-cryptographic, seeded from the key (for `fully-random`). */
-  private nextRandom(): number {
-    let x = this.rand;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rand = x >>> 0;
-    return this.rand;
-  }
 }
 
 function sameAddr(a: Uint8Array, b: Uint8Array, off: number, family: 4 | 6): boolean {

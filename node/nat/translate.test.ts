@@ -9,7 +9,7 @@ import { PortAllocator } from './port-allocator.js';
 import { natRequest } from './request.js';
 import { NatSetupStatus, setupNat } from './setup.js';
 import { type NatDirection, NatResult, applyNat } from './translate.js';
-import { rng } from '../testing/rng.js';
+import { rng } from '../../inet/index.js';
 
 const VNET = 10;
 

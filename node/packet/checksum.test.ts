@@ -16,7 +16,7 @@ import {
   verifyL4Checksum,
 } from './checksum.js';
 import { IpProto, PacketInfo, VnetFlags } from './packet-info.js';
-import { rng } from '../testing/rng.js';
+import { rng } from '../../inet/index.js';
 
 function field16(info: PacketInfo, rel: number): number {
   return (info.buf[info.l4Off + rel] << 8) | info.buf[info.l4Off + rel + 1];

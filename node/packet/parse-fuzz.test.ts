@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { buildIcmpEcho, buildIcmpError, buildIp, buildTcp, buildUdp, fragmentPacket } from './build.js';
 import { IpProto, PacketInfo, ParseStatus } from './packet-info.js';
 import { parseInner, parsePacket } from './parse.js';
-import { rng } from '../testing/rng.js';
+import { rng } from '../../inet/index.js';
 
 /** Every parsed field as numbers, into a reused array. */
 function snapshot(i: PacketInfo, out: Float64Array): void {

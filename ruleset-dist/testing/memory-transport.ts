@@ -5,6 +5,7 @@
  * `clock` given (a VirtualClock: no wall-clock time passes), else on real timers.
  */
 import type { DistTransport, StreamGate } from '../transport.js';
+import { Rng } from '../../inet/index.js';
 
 export interface MemoryNetOptions {
   /** Share of datagrams dropped, 0..1. */
@@ -22,14 +23,14 @@ export interface MemoryNetOptions {
 
 export class MemoryNet {
   readonly nodes = new Map<string, MemoryTransport>();
-  private state: number;
+  private readonly rng: Rng;
   delivered = 0;
   lost = 0;
 
   private readonly clock: { after(ms: number, fn: () => void): unknown };
 
   constructor(public opts: MemoryNetOptions = {}) {
-    this.state = opts.seed ?? 1;
+    this.rng = new Rng(opts.seed ?? 1);
     this.clock = opts.clock ?? { after: (ms, fn) => setTimeout(fn, ms) };
   }
 
@@ -38,14 +39,9 @@ export class MemoryNet {
     this.clock.after(ms, fn);
   }
 
-  /** xorshift32: deterministic per seed. */
+  /** Deterministic per seed. */
   random(): number {
-    let x = this.state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.state = x >>> 0;
-    return this.state / 0x100000000;
+    return this.rng.next();
   }
 
   transport(address: string): MemoryTransport {

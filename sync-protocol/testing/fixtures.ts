@@ -1,23 +1,10 @@
 /**
  * Test doubles shared by the sync-protocol tests: record factory, a replica table with the
- * apply rules a node must follow, a seeded PRNG and a simulated lossy link driven by a fake
+ * apply rules a node must follow, and a simulated lossy link driven by a fake
  * clock. Not exported from index.ts.
  */
 import { EventKind, recordKey, type StateRecord, type StateSink } from '../state-record.js';
-
-/** mulberry32: small, seeded, deterministic. */
-export class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
+import { Rng } from '../../inet/index.js';
 
 /** A TCP connection record numbered `i` (distinct tuple per i). */
 export function makeRecord(i: number, kind: EventKind, stamp: number, version = 0): StateRecord {
