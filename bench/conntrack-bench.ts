@@ -18,7 +18,7 @@
  * Bounded: fixed counts, a few seconds at most on the shared 2-core box.
  */
 import { ConnTracker } from '../node/conntrack/index.js';
-import { halfSipHash13Key10 } from '../node/conntrack/halfsiphash.js';
+import { halfSipHash13Key10 } from '../inet/index.js';
 import { buildUdp } from '../node/packet/build.js';
 import { PacketInfo } from '../node/packet/packet-info.js';
 import { parsePacket } from '../node/packet/parse.js';

@@ -32,7 +32,7 @@
  */
 import type { PacketInfo } from '../packet/packet-info.js';
 import type { CtReplyTupleLike, CtSnapshot, CtTupleLike } from './ct-types.js';
-import { halfSipHash13Key10 } from './halfsiphash.js';
+import { halfSipHash13Key10 } from '../../inet/index.js';
 
 export const enum Slot {
   Free = 0,

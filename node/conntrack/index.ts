@@ -21,7 +21,6 @@ export {
   TcpDirFlag,
   TcpState,
 } from './ct-types.js';
-export { halfSipHashWords } from './halfsiphash.js';
 export { type CtEntryJson, type CtTupleJson, snapshotToJson } from './ct-format.js';
 export {
   runCtOp, CtQueryError, CtMatcher, checkFilter, protoNumber, DEFAULT_LIMIT, MAX_LIMIT, PROTO_NUMBERS,

@@ -56,7 +56,6 @@ export {
   allocatesPorts,
   defaultPortRange,
 } from './port-allocator.js';
-export { keyedHash32 } from './port-hash.js';
 export { InstallResult, installReplicatedBinding } from './replicate.js';
 export {
   type NatRequest,

@@ -24,9 +24,9 @@ import { randomBytes } from 'node:crypto';
 import { IpProto } from '../packet/packet-info.js';
 import { NatBinding, ORIG_DST, ORIG_SRC } from './binding.js';
 import { NatFlags } from './nat-flags.js';
-import { addressWords, keyedHash32 } from './port-hash.js';
+import { addressWords } from './port-hash.js';
 import { isIcmpProto } from './tuple.js';
-import { Rng } from '../../inet/index.js';
+import { Rng, halfSipHashWords } from '../../inet/index.js';
 
 /** Returned by `allocate` when every port of the range on that address is taken. */
 export const PORT_EXHAUSTED = -1;
@@ -338,12 +338,12 @@ export class PortAllocator {
     at = addressWords(b.addrs, ORIG_DST, n, w, at);
     w[at++] = ((b.origSport << 16) | b.origDport) >>> 0;
     w[at++] = b.proto;
-    return keyedHash32(this.k0, this.k1, w, at);
+    return halfSipHashWords(w, at, this.k0, this.k1, 2, 4);
   }
 
   /** Keyed hash of arbitrary words (address choice in setup). */
   hashWords(words: Uint32Array, n: number): number {
-    return keyedHash32(this.k0, this.k1, words, n);
+    return halfSipHashWords(words, n, this.k0, this.k1, 2, 4);
   }
 
 }

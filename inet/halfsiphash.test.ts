@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
-import { halfSipHash13Key10, halfSipHashWords } from './halfsiphash.js';
+import { halfSipHash13Key10, halfSipHashWords } from './index.js';
 
-describe('halfSipHashWords', () => {
+describe('HalfSipHash', () => {
   // Reference key bytes 00..07, read little-endian as two words.
   const k0 = 0x03020100;
   const k1 = 0x07060504;
 
-  it('matches the reference HalfSipHash-2-4 vector for the empty message', () => {
-    // vectors_hsip32[0] = a9 35 9f 5b (little-endian output)
-    assert.equal(halfSipHashWords(new Uint32Array(0), 0, k0, k1, 2, 4), 0x5b9f35a9);
-  });
+  // The reference implementation's vectors_hsip32 (key bytes 00..07, message bytes 00..len-1,
+  // 32-bit tag read little-endian) at every length that is a whole number of words.
+  const VECTORS: Array<[bytes: number, tag: number]> = [
+    [0, 0x5b9f35a9], [4, 0x89466e2a], [8, 0x8f84b8d0], [12, 0x2f87f057],
+    [16, 0x84acb5d9], [20, 0x45104de3], [24, 0x630c4027], [28, 0x004064b0],
+    [32, 0x1221e7fe], [36, 0xecc65ce7], [40, 0x4018bcb6], [44, 0x48d50577],
+    [48, 0xe32ce169], [52, 0xd4f3853b], [56, 0x40b9c5a5], [60, 0x736ce7d4],
+  ];
 
-  it('matches the reference HalfSipHash-2-4 vector for the 4-byte message 00 01 02 03', () => {
-    // vectors_hsip32[4] = 2a 6e 46 89
-    assert.equal(halfSipHashWords(Uint32Array.of(0x03020100), 1, k0, k1, 2, 4), 0x89466e2a);
+  it('HalfSipHash-2-4 matches the reference vectors for messages of 0 to 60 bytes', () => {
+    for (const [len, tag] of VECTORS) {
+      const bytes = Uint8Array.from({ length: len }, (_, i) => i);
+      const words = new Uint32Array(len / 4);
+      for (let i = 0; i < words.length; i++) words[i] = Buffer.from(bytes.buffer, i * 4, 4).readUInt32LE(0);
+      assert.equal(halfSipHashWords(words, words.length, k0, k1, 2, 4), tag, `${len} bytes`);
+    }
   });
 
   it('depends on the key', () => {
