@@ -7,7 +7,7 @@
  * Frames are built once per takeover and the same buffers are sent every round.
  */
 
-import { finishChecksum, pseudoHeaderSum, sumBytes } from './inet-checksum.js';
+import { onesSum, pseudoHeaderSum } from '../inet/index.js';
 import { IpBytes } from './ip-address.js';
 
 export type MacAddress = Uint8Array;
@@ -104,9 +104,9 @@ export function buildUnsolicitedNa(mac: MacAddress, vip: IpBytes, opts: NaOption
   out[icmp + 24] = 2; // option: target link-layer address
   out[icmp + 25] = 1; // length in units of 8 bytes
   out.set(mac, icmp + 26);
-  let sum = pseudoHeaderSum(src, ALL_NODES, IPPROTO_ICMPV6, payloadLength);
-  sum = sumBytes(sum, out, icmp, icmp + payloadLength);
-  const ck = finishChecksum(sum);
+  let sum = pseudoHeaderSum(src, 0, ALL_NODES, 0, 16, IPPROTO_ICMPV6, payloadLength);
+  sum = onesSum(out, icmp, payloadLength, sum);
+  const ck = ~sum & 0xffff;
   out[icmp + 2] = ck >> 8;
   out[icmp + 3] = ck & 0xff;
   return out.subarray(0, NA_FRAME_LENGTH);

@@ -9,7 +9,7 @@
  *   |                    IPvX Address(es) ...                       |
  */
 
-import { finishChecksum, pseudoHeaderSum, sumBytes } from './inet-checksum.js';
+import { onesSum, pseudoHeaderSum } from '../inet/index.js';
 import { IpBytes, IpFamily, vrrpGroup } from './ip-address.js';
 
 export const IPPROTO_VRRP = 112;
@@ -94,11 +94,11 @@ export function computeChecksum(
   let sum = 0;
   if (variant !== 'noPseudoHeader') {
     const dst = variant === 'multicastDestination' ? vrrpGroup(ctx.src.length === 4 ? 4 : 6) : ctx.dst;
-    sum = pseudoHeaderSum(ctx.src, dst, IPPROTO_VRRP, length);
+    sum = pseudoHeaderSum(ctx.src, 0, dst, 0, ctx.src.length, IPPROTO_VRRP, length);
   }
-  sum = sumBytes(sum, buf, offset, offset + 6); // skip the checksum field itself
-  sum = sumBytes(sum, buf, offset + 8, offset + length);
-  return finishChecksum(sum);
+  sum = onesSum(buf, offset, 6, sum); // skip the checksum field itself
+  sum = onesSum(buf, offset + 8, length > 8 ? length - 8 : 0, sum);
+  return ~sum & 0xffff;
 }
 
 /**

@@ -8,3 +8,4 @@ export { seqAdd, seqDiff, seqLe, seqLt, seqRangeInverted } from './serial.js';
 export { ReplayVerdict, ReplayWindow } from './replay-window.js';
 export { Rng, rng } from './rng.js';
 export { halfSipHash13Key10, halfSipHashWords } from './halfsiphash.js';
+export { csumFold, onesSum, pseudoHeaderSum } from './checksum.js';

@@ -13,49 +13,10 @@
  * inet_proto_csum_replace4 with pseudohdr, and inet_proto_csum_replace2 without).
  */
 import { IpProto, PacketInfo, VnetFlags } from './packet-info.js';
+import { csumFold, onesSum, pseudoHeaderSum } from '../../inet/index.js';
 
-/** Folds any non-negative sum of 16-bit words to 16 bits with end-around carry. */
-export function csumFold(sum: number): number {
-  while (sum > 0xffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
-  return sum;
-}
-
-/**
- * One's complement sum of buf[off, off+len) taken as big-endian 16-bit words (an odd last
- * byte is padded with zero, RFC 1071 §4.1), added to `initial`; folded, not complemented.
- * `off` must be at an even distance from the start of the checksummed region.
- */
-export function onesSum(buf: Uint8Array, off: number, len: number, initial = 0): number {
-  let sum = initial;
-  const last = off + (len & ~1);
-  let i = off;
-  // Doubles hold 2^53 exactly; fold every 64 K words to stay far below it.
-  while (i < last) {
-    let stop = i + 0x20000;
-    if (stop > last) stop = last;
-    for (; i < stop; i += 2) sum += (buf[i] << 8) | buf[i + 1];
-    sum = csumFold(sum);
-  }
-  if (len & 1) sum += buf[off + len - 1] << 8;
-  return csumFold(sum);
-}
-
-/** Sum of the TCP/UDP/ICMPv6 pseudo-header: addresses, protocol and upper-layer length. */
-export function pseudoHeaderSum(
-  buf: Uint8Array,
-  srcOff: number,
-  dstOff: number,
-  addrLen: number,
-  proto: number,
-  l4Len: number,
-): number {
-  let sum = onesSum(buf, srcOff, addrLen, 0);
-  sum = onesSum(buf, dstOff, addrLen, sum);
-  // IPv4: zero, protocol, 16-bit TCP/UDP length. IPv6: 32-bit length, 3 zero bytes, next
-  // header. As 16-bit words both come to proto + length (length split for IPv6 jumbos).
-  sum += proto + (l4Len & 0xffff) + Math.floor(l4Len / 0x10000);
-  return csumFold(sum);
-}
+// The sums themselves live in the inet library; node/ code keeps importing them from here.
+export { csumFold, onesSum };
 
 /** IPv4 header checksum of the header at buf[l3Off, l3Off+hdrLen) (field taken as 0). */
 export function ipv4HeaderChecksum(buf: Uint8Array, l3Off: number, hdrLen: number): number {
@@ -119,7 +80,7 @@ export function isPartialChecksum(info: PacketInfo): boolean {
  * checksum field holds when the virtio header says NeedsCsum.
  */
 export function l4PseudoSum(info: PacketInfo): number {
-  return pseudoHeaderSum(info.buf, info.srcOff, info.dstOff, info.addrLen, info.l4proto, info.end - info.l4Off);
+  return pseudoHeaderSum(info.buf, info.srcOff, info.buf, info.dstOff, info.addrLen, info.l4proto, info.end - info.l4Off);
 }
 
 /**

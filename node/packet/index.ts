@@ -27,7 +27,6 @@ export {
   l4ChecksumFieldOffset,
   l4PseudoSum,
   onesSum,
-  pseudoHeaderSum,
   replacementDiff,
   rewriteAddress,
   rewriteIcmpId,
