@@ -7,8 +7,13 @@ describe('ip-address', () => {
       assert.equal(formatIp(parseIp(s)!), s);
     }
     assert.equal(formatIp(parseIp('2001:0db8:0000:0000:0000:0000:0000:0001')!), '2001:db8::1');
-    assert.equal(formatIp(parseIp('::ffff:192.0.2.1')!), '::ffff:c000:201');
+    // RFC 5952 §5: an IPv4-mapped address keeps its dotted-quad tail (one formatter with node/).
+    assert.equal(formatIp(parseIp('::ffff:192.0.2.1')!), '::ffff:192.0.2.1');
     assert.equal(formatIp(parseIp('2001:db8:0:0:1:0:0:1')!), '2001:db8::1:0:0:1');
+  });
+
+  it('drops a zone id from a link-local IPv6 address (the wire form has none)', () => {
+    assert.equal(formatIp(parseIp('fe80::1%eth0')!), 'fe80::1');
   });
 
   it('rejects malformed text', () => {

@@ -9,3 +9,8 @@ export { ReplayVerdict, ReplayWindow } from './replay-window.js';
 export { Rng, rng } from './rng.js';
 export { halfSipHash13Key10, halfSipHashWords } from './halfsiphash.js';
 export { csumFold, onesSum, pseudoHeaderSum } from './checksum.js';
+export {
+  type IpFamily, type ParsedAddress, type Prefix,
+  addrEqual, addressInPrefix, formatAddress, formatIPv4, formatIPv6, formatPrefix,
+  parseAddress, parseIPv4, parseIPv6, parsePrefix, prefixMatch,
+} from './address.js';

@@ -10,7 +10,7 @@ import {
   parseIPv6,
   parsePrefix,
   prefixMatch,
-} from './address.js';
+} from './index.js';
 
 const round6 = (s: string): string => formatIPv6(parseIPv6(s));
 
