@@ -14,5 +14,5 @@ export {
 } from './codec.js';
 export { type DistRole, type Update } from './messages.js';
 export { type DistTransport, type FetchServerCounters } from './transport.js';
-export { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';
+export { UdpTcpTransport, type UdpTcpTransportOptions } from './udp-transport.js';
 export { DistRunner } from './runner.js';

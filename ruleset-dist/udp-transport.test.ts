@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { UdpTcpTransport, type UdpTransportOptions } from './udp-transport.js';
+import { UdpTcpTransport, type UdpTcpTransportOptions } from './udp-transport.js';
 import type { RulesetDistributor } from './distributor.js';
 import { DistRunner } from './runner.js';
 import { FakeStore } from './testing/fake-store.js';
@@ -18,7 +18,7 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 }
 
 /** A standalone node serving fetches on 127.0.0.1 (unicast, no peer listening). */
-async function fetchServer(opts: Partial<UdpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor; runner: DistRunner }> {
+async function fetchServer(opts: Partial<UdpTcpTransportOptions> = {}): Promise<{ port: number; t: UdpTcpTransport; dist: RulesetDistributor; runner: DistRunner }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t = await UdpTcpTransport.open({ address: '127.0.0.1', port, peers: ['127.0.0.3'], ...opts });
   const runner = new DistRunner({ nodeId: 1, name: 'fwa', epoch: 1, key: new Uint8Array(32).fill(5), role: () => 'standalone', startupGraceMs: 0 }, new FakeStore('r1'), t, quiet);

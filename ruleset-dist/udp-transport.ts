@@ -15,7 +15,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import type { DistTransport, FetchServerCounters, StreamGate } from './transport.js';
 
-export interface UdpTransportOptions {
+export interface UdpTcpTransportOptions {
   /** Our address on the sync interface: TCP listens here, multicast is sent from here. */
   address: string;
   port: number;
@@ -36,12 +36,12 @@ export class UdpTcpTransport implements DistTransport {
   private readonly sockets = new Set<net.Socket>();
   readonly serverCounters: FetchServerCounters = { open: 0, refusedLimit: 0, closedDeadline: 0, refusedHead: 0 };
   private constructor(
-    private readonly opts: UdpTransportOptions,
+    private readonly opts: UdpTcpTransportOptions,
     private readonly udp: dgram.Socket,
     private readonly tcp: net.Server,
   ) {}
 
-  static async open(opts: UdpTransportOptions): Promise<UdpTcpTransport> {
+  static async open(opts: UdpTcpTransportOptions): Promise<UdpTcpTransport> {
     const unicast = (opts.peers?.length ?? 0) > 0;
     if (!unicast && !opts.group) throw new Error('ruleset distribution needs a multicast group or unicast peers');
     const udp = dgram.createSocket({ type: opts.address.includes(':') ? 'udp6' : 'udp4', reuseAddr: true });

@@ -19,7 +19,7 @@ export { BulkSender, ResyncState } from './resync.js';
 export { lagFromEcho, rttFromEcho, syncClock } from './lag.js';
 export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type DropReason, type SyncConfig } from './endpoint.js';
 export { EventRing, SLOT_BYTES } from './ring.js';
-export { UdpTransport, type UdpTransportOptions } from './transport-udp.js';
+export { UdpTransport, type UdpTransportOptions } from './udp-transport.js';
 export { SyncRunner, type RunnerOptions, type Sender } from './runner.js';
 export { SyncMetrics } from './metrics.js';
 export { applyOps, OpBatchWriter, OP_BYTES, type FromWorker, type SyncWorkerData, type ToWorker } from './worker-messages.js';

@@ -9,7 +9,7 @@
 import type { StateRecord, StateSink } from './state-record.js';
 import { SLOT_BYTES, SlotReader, writeSlot } from './ring.js';
 import type { SyncConfig } from './endpoint.js';
-import type { UdpTransportOptions } from './transport-udp.js';
+import type { UdpTransportOptions } from './udp-transport.js';
 import type { SyncStatusSnapshot } from './stats-format.js';
 
 export interface SyncWorkerData {

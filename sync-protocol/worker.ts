@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { SyncEndpoint } from './endpoint.js';
 import { EventRing } from './ring.js';
 import { SyncRunner } from './runner.js';
-import { UdpTransport } from './transport-udp.js';
+import { UdpTransport } from './udp-transport.js';
 import { SyncMetrics } from './metrics.js';
 import { syncClock } from './lag.js';
 import { syncStatus } from './stats-format.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { UdpTransport } from './transport-udp.js';
+import { UdpTransport } from './udp-transport.js';
 import { SyncEndpoint } from './endpoint.js';
 import { SyncRunner } from './runner.js';
 import { EventRing } from './ring.js';
