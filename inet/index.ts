@@ -14,3 +14,4 @@ export {
   addrEqual, addressInPrefix, formatAddress, formatIPv4, formatIPv6, formatPrefix,
   parseAddress, parseIPv4, parseIPv6, parsePrefix, prefixMatch,
 } from './address.js';
+export { bitClear, bitSet, bitTest, ctz, maskFrom, maskTo } from './bitmap.js';

@@ -6,6 +6,7 @@
  * The bitmap is circular (bit index = seq mod size): sliding forward clears one bit per
  * sequence skipped, so the cost is O(1) amortised and nothing is allocated after construction.
  */
+import { bitClear, bitSet, bitTest } from './bitmap.js';
 import { seqDiff } from './serial.js';
 
 export const enum ReplayVerdict {
@@ -87,15 +88,12 @@ export class ReplayWindow {
   }
 
   private test(seq: number): boolean {
-    const i = seq & this.mask;
-    return (this.bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+    return bitTest(this.bits, seq & this.mask);
   }
   private set(seq: number): void {
-    const i = seq & this.mask;
-    this.bits[i >>> 5] |= 1 << (i & 31);
+    bitSet(this.bits, seq & this.mask);
   }
   private clear(seq: number): void {
-    const i = seq & this.mask;
-    this.bits[i >>> 5] &= ~(1 << (i & 31));
+    bitClear(this.bits, seq & this.mask);
   }
 }

@@ -26,7 +26,7 @@ import { NatBinding, ORIG_DST, ORIG_SRC } from './binding.js';
 import { NatFlags } from './nat-flags.js';
 import { addressWords } from './port-hash.js';
 import { isIcmpProto } from './tuple.js';
-import { Rng, halfSipHashWords } from '../../inet/index.js';
+import { Rng, bitTest, ctz, halfSipHashWords, maskFrom, maskTo } from '../../inet/index.js';
 
 /** Returned by `allocate` when every port of the range on that address is taken. */
 export const PORT_EXHAUSTED = -1;
@@ -39,20 +39,6 @@ const SUMMARY_WORDS = 64; // 2048 / 32
  * range end, then from the range start) at most 3 bitmap words and 65 summary words.
  */
 export const MAX_SCAN_WORDS = 2 * (3 + SUMMARY_WORDS + 1);
-
-function ctz(x: number): number {
-  return 31 - Math.clz32(x & -x);
-}
-
-/** Mask of bits i..31. */
-function maskFrom(i: number): number {
-  return (0xffffffff << i) | 0;
-}
-
-/** Mask of bits 0..i. */
-function maskTo(i: number): number {
-  return i === 31 ? -1 : (1 << (i + 1)) - 1;
-}
 
 export class PortPool {
   readonly family: 4 | 6;
@@ -78,7 +64,7 @@ export class PortPool {
   }
 
   isTaken(port: number): boolean {
-    return (this.bits[port >>> 5] & (1 << (port & 31))) !== 0;
+    return bitTest(this.bits, port);
   }
 
   /** Marks a port taken; false when it already was. */
