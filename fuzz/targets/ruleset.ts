@@ -85,6 +85,7 @@ const NFT_WORDS = [
   'redirect', 'to', 'mark', 'set', '@', '$', '{', '}', '.', ':', ';', ',', '-', '/', '!=', '==', '<', '>=', '0x', '"', '\\', '#', '\n',
   '$x', 'define x = { 1, 2 }', 'define x = $x', '::/0', '0.0.0.0/0', '255.255.255.255', '65535', '65536', 'ffff::ffff', '2001:db8::/129',
   '1s', '1d', '99999999d', '1/second', 'bytes', 'mbytes', 'over', 'until',
+  'length', 'pkttype', 'host', 'broadcast', 'multicast',
 ];
 
 export const rulesetText: FuzzTarget = {

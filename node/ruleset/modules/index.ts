@@ -7,6 +7,7 @@ import { registerPorts } from './l4-ports.js';
 import { registerTcpFlags } from './tcp-flags.js';
 import { registerTcpOptions } from './tcp-options.js';
 import { registerMeta } from './meta.js';
+import { registerMetaPacket } from './meta-packet.js';
 import { registerCt } from './ct.js';
 import { registerMatch } from './match.js';
 import { registerVerdicts } from './verdicts.js';
@@ -28,6 +29,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerTcpFlags(r);
   registerTcpOptions(r);
   registerMeta(r);
+  registerMetaPacket(r);
   registerCt(r);
   registerMatch(r);
   registerVerdicts(r);
