@@ -86,6 +86,7 @@ const NFT_WORDS = [
   '$x', 'define x = { 1, 2 }', 'define x = $x', '::/0', '0.0.0.0/0', '255.255.255.255', '65535', '65536', 'ffff::ffff', '2001:db8::/129',
   '1s', '1d', '99999999d', '1/second', 'bytes', 'mbytes', 'over', 'until',
   'length', 'pkttype', 'host', 'broadcast', 'multicast',
+  'id', 'frag-off', 'sequence', '&', '0x1fff',
 ];
 
 export const rulesetText: FuzzTarget = {

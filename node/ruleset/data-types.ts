@@ -36,6 +36,11 @@ export interface DataType {
   encode(v: Scalar, out: Uint32Array, off: number, env: EncodeEnv): string | null;
   toText(v: Scalar): string;
   /**
+   * How a mask of this type prints (`ip frag-off & 0x1fff != 0`): nft prints the mask of a
+   * plain integer field in hex and the compared value in decimal. Absent: as toText.
+   */
+  maskText?(v: Scalar): string;
+  /**
    * For types whose single values may stand for a range (interface name wildcards):
    * writes [lo, hi] for the value. Returns an error message or null.
    */
@@ -103,6 +108,7 @@ export function integerType(
       return String(v);
     },
   };
+  if (!sym && !opts.hex && !opts.bitmask) t.maskText = (v) => (typeof v === 'number' ? '0x' + v.toString(16) : String(v));
   return t;
 }
 

@@ -8,6 +8,7 @@ import { registerTcpFlags } from './tcp-flags.js';
 import { registerTcpOptions } from './tcp-options.js';
 import { registerMeta } from './meta.js';
 import { registerMetaPacket } from './meta-packet.js';
+import { registerIpFields } from './ip-fields.js';
 import { registerCt } from './ct.js';
 import { registerMatch } from './match.js';
 import { registerVerdicts } from './verdicts.js';
@@ -30,6 +31,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerTcpOptions(r);
   registerMeta(r);
   registerMetaPacket(r);
+  registerIpFields(r);
   registerCt(r);
   registerMatch(r);
   registerVerdicts(r);

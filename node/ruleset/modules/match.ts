@@ -41,7 +41,8 @@ export const matchModule: StatementModule = {
       const slash = types.length === 1 && types[0]!.bitmask && m.op === '==' && !Array.isArray(m.right);
       if (!slash) {
         const bits = (v: Value) => (Array.isArray(v) ? (v as Value[]).map((x) => p.value(x, types)).join('|') : p.value(v, types));
-        const maskText = Array.isArray(maskV) && maskV.length > 1 ? `(${bits(maskV)})` : bits(maskV);
+        const t0 = types.length === 1 ? types[0] : undefined;
+        const maskText = Array.isArray(maskV) && maskV.length > 1 ? `(${bits(maskV)})` : t0?.maskText && typeof maskV === 'number' ? t0.maskText(maskV) : bits(maskV);
         return `${p.selector(inner)} & ${maskText} ${m.op} ${bits(m.right)}`;
       }
       mask = ` / ${p.value(maskV, types)}`;
