@@ -404,7 +404,19 @@ function parseL4(
     info.l4Valid = true;
     return ParseStatus.Ok;
   }
-  // Some other upper layer (ESP, No Next Header, SCTP, VRRP, GRE...): known by number only.
+  if (proto === IpProto.Sctp) {
+    // RFC 9260 section 3.1: ports first, as in TCP/UDP, in a 12-byte common header. Only the
+    // ports are read (for `sctp sport|dport` and `th`); a shorter one stays unknown (no
+    // ports), as before, rather than becoming an error. A quote needs only the ports.
+    if (avail >= (inner ? 4 : 12)) {
+      info.sport = u16(buf, p);
+      info.dport = u16(buf, p + 2);
+      info.l4Valid = true;
+    }
+    info.payloadLen = avail;
+    return ParseStatus.Ok;
+  }
+  // Some other upper layer (ESP, No Next Header, VRRP, GRE...): known by number only.
   info.payloadLen = avail;
   return ParseStatus.Ok;
 }

@@ -1,5 +1,5 @@
 /**
- * Transport ports: `tcp sport/dport`, `udp sport/dport` and `th sport/dport` (any
+ * Transport ports: `tcp sport/dport`, `udp sport/dport`, `sctp sport/dport` and `th sport/dport` (any
  * transport header with ports at the usual place: TCP, UDP, SCTP, UDP-Lite). Layer-3
  * independent: one module serves IPv4 and IPv6. Non-first fragments have no L4 header
  * (pkt.l4Valid false), so port matches never match them, as in the kernel.
@@ -7,10 +7,10 @@
 import { INET_SERVICE } from '../data-types.js';
 import type { Registry } from '../registry.js';
 
-const PROTO: Record<string, number> = { tcp: 6, udp: 17 };
+const PROTO: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
 
 export function registerPorts(r: Registry): void {
-  for (const proto of ['tcp', 'udp', 'th'] as const) {
+  for (const proto of ['tcp', 'udp', 'sctp', 'th'] as const) {
     for (const field of ['sport', 'dport'] as const) {
       const want = PROTO[proto] ?? -1;
       const isSrc = field === 'sport';
