@@ -87,7 +87,7 @@ const NFT_WORDS = [
   '1s', '1d', '99999999d', '1/second', 'bytes', 'mbytes', 'over', 'until',
   'length', 'pkttype', 'host', 'broadcast', 'multicast',
   'id', 'frag-off', 'sequence', '&', '0x1fff',
-  'sctp',
+  'sctp', 'option', 'sack-perm', 'timestamp', 'window', 'maxseg', 'exists', 'missing', 'count', 'tsval', 'tsecr', 'kind',
 ];
 
 export const rulesetText: FuzzTarget = {

@@ -15,8 +15,11 @@ export type ChainType = 'filter' | 'nat' | 'route';
 export const CHAIN_TYPES: readonly ChainType[] = ['filter', 'nat', 'route'];
 export type Policy = 'accept' | 'drop';
 
-/** A scalar value as libnftables writes it: a number or a string (address, symbol, name). */
-export type Scalar = number | string;
+/**
+ * A scalar value as libnftables writes it: a number or a string (address, symbol, name), or
+ * a boolean for nft's `exists` / `missing` (`tcp option sack-perm exists`: `"right": true`).
+ */
+export type Scalar = number | string | boolean;
 
 /** Right-hand values and set elements. */
 export type Value =
@@ -43,7 +46,7 @@ export type Selector =
   | { payload: { protocol: string; field: string } }
   | { meta: { key: string } }
   | { ct: { key: string } }
-  | { 'tcp option': { name: string; field: string } }
+  | { 'tcp option': { name: string; field?: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] };
 

@@ -98,7 +98,7 @@ export function integerType(
     encode(v, out, off) {
       let n: number | undefined;
       if (typeof v === 'number') n = v;
-      else n = sym?.get(v) ?? parseInteger(v);
+      else if (typeof v === 'string') n = sym?.get(v) ?? parseInteger(v);
       if (n === undefined || !Number.isInteger(n) || n < 0 || n > max) return `'${v}' is not a valid ${name}`;
       out[off] = n >>> 0;
       return null;

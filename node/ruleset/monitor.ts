@@ -58,6 +58,7 @@ export function formatChange(c: Change, registry: Registry): string {
 
 function valueText(v: Value): string {
   if (typeof v === 'string' || typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 'exists' : 'missing';
   if (Array.isArray(v)) return v.map((x) => valueText(x as Value)).join(',');
   if ('prefix' in v) return `${v.prefix.addr}/${v.prefix.len}`;
   if ('range' in v) return `${valueText(v.range[0])}-${valueText(v.range[1])}`;

@@ -3,7 +3,7 @@
  * same JSON (the round-trip tests hold it to that). Statements are printed by their
  * modules through a small PrintHelper.
  */
-import type { RuleJ, Selector, SetJ, Value, VerdictJ } from './ast.js';
+import type { RuleJ, Scalar, Selector, SetJ, Value, VerdictJ } from './ast.js';
 import type { DataType } from './data-types.js';
 import { flagNames } from './data-types.js';
 import { formatDuration } from './durations.js';
@@ -54,7 +54,7 @@ export class Printer implements PrintHelper {
 
   value(v: Value, types: DataType[]): string {
     if (typeof v === 'string' && v.startsWith('@')) return v;
-    if (typeof v === 'number' || typeof v === 'string') return this.scalar(v, types[0]);
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return this.scalar(v, types[0]);
     if (Array.isArray(v)) return (v as Value[]).map((x) => this.value(x, types)).join(',');
     if ('set' in v) {
       const items = v.set.map((e) => (Array.isArray(e) && e.length === 2 && types.length >= 1 && !(types[0].bitmask) && typeof e[1] === 'object' && e[1] !== null && !Array.isArray(e[1])
@@ -75,7 +75,7 @@ export class Printer implements PrintHelper {
     return JSON.stringify(v);
   }
 
-  private scalar(v: number | string, t: DataType | undefined): string {
+  private scalar(v: Scalar, t: DataType | undefined): string {
     if (!t) return String(v);
     if (typeof v === 'number' && t.bitmask) {
       const names = flagNames(t, v);

@@ -257,6 +257,6 @@ export function leftKey(left: Selector): string {
   if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
   if ('meta' in l) return `meta:${l.meta.key}`;
   if ('ct' in l) return `ct:${l.ct.key}`;
-  if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field}`;
+  if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

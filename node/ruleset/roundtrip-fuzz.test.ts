@@ -13,6 +13,8 @@ function samples(t: DataType): string[] {
       return ['2001:db8::1', '2001:db8::/32', '2001:db8::1-2001:db8::9', '{ 2001:db8::1, 2001:db8:1::/48 }'];
     case 'ifname':
       return ['"lan"', '{ "lan", "wan" }'];
+    case 'boolean':
+      return ['exists', 'missing', '!= exists'];
   }
   const syms = t.symbols ? [...t.symbols.keys()] : [];
   if (t.bitmask) {

@@ -21,7 +21,7 @@ export function keyWords(types: DataType[]): number {
 
 /** Writes one part of a key. Returns an error message or null. */
 function part(v: Value, t: DataType, lo: Uint32Array, hi: Uint32Array, off: number, env: EncodeEnv): string | null {
-  if (typeof v === 'number' || typeof v === 'string') {
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') {
     if (typeof v === 'string' && v.startsWith('@')) return `a set reference (${v}) cannot be used here`;
     if (t.interval) return t.interval(v, lo, hi, off, env);
     const e = t.encode(v, lo, off, env);
