@@ -108,7 +108,8 @@ export const rulesetJson: FuzzTarget = {
   timeoutMs: 3000,
   dictionary: ['{"nftables": []}', '"add"', '"rule"', '"table"', '"chain"', '"set"', '"map"', '"element"', '"expr"', '"match"', '"left"', '"right"',
     '"payload"', '"protocol"', '"field"', '"op"', '"=="', '"in"', '"prefix"', '"range"', '"concat"', '"set"', '"elem"', '"accept"', '"jump"',
-    '"target"', '"family"', '"inet"', '"ip6"', '"handle"', 'null', 'true', '[]', '{}', '-1', '1e400', '"\\ud800"', '4294967296'],
+    '"target"', '"family"', '"inet"', '"ip6"', '"handle"', 'null', 'true', '[]', '{}', '-1', '1e400', '"\\ud800"', '4294967296',
+    '"tcp option"', '"name"', '"sack-perm"', '"timestamp"', '"window"', 'false', '"meta"', '"key"', '"pkttype"', '"length"', '"frag-off"', '"sctp"', '"&"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();
