@@ -1,36 +1,8 @@
 import assert from 'node:assert/strict';
-import { buildIcmpEcho, buildIcmpError, buildIp, buildUdp } from '../../packet/build.js';
-import { parsePacket } from '../../packet/parse.js';
+import { drops, roundTrips } from './rule-test-kit.js';
 import { RulesetEngine } from '../engine.js';
-import { ClassifyContext, Hook, Verdict } from '../context.js';
+import { buildIcmpEcho, buildIcmpError, buildIp, buildUdp } from '../../packet/build.js';
 
-function engine(rules: string): RulesetEngine {
-  const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
-  return e;
-}
-
-function verdict(e: RulesetEngine, bytes: Uint8Array): Verdict {
-  const ctx = new ClassifyContext();
-  const copy = bytes.slice();
-  parsePacket(ctx.pkt, copy, 0, copy.length, 0);
-  return e.compiled.classify(ctx, Hook.Forward);
-}
-
-const drops = (rule: string, bytes: Uint8Array) => verdict(engine(`${rule} drop`), bytes) === Verdict.Drop;
-
-/** Text -> listing -> load -> same listing, JSON -> load -> same listing; the rule's JSON. */
-function roundTrips(rule: string): unknown[] {
-  const e = engine(rule);
-  assert.ok(e.list().includes(`\n\t\t${rule}\n`), `listed as written:\n${e.list()}`);
-  const again = new RulesetEngine();
-  again.load(e.list());
-  assert.equal(again.list(), e.list());
-  const fromJson = new RulesetEngine();
-  fromJson.load(e.toJSON());
-  assert.equal(fromJson.list(), e.list());
-  return (e.toJSON().nftables.find((x) => 'rule' in x) as { rule: { expr: unknown[] } }).rule.expr;
-}
 
 const V4 = { src: '192.0.2.1', dst: '198.51.100.1' };
 const V6 = { src: '2001:db8::1', dst: '2001:db8:1::1' };

@@ -1,41 +1,8 @@
 import assert from 'node:assert/strict';
-import { buildIcmpEcho, buildTcp, buildUdp } from '../../packet/build.js';
-import { parsePacket } from '../../packet/parse.js';
+import { engine, drops, roundTrips } from './rule-test-kit.js';
 import { RulesetEngine } from '../engine.js';
-import { ClassifyContext, Hook, Verdict } from '../context.js';
+import { buildIcmpEcho, buildTcp, buildUdp } from '../../packet/build.js';
 
-function engine(rules: string): RulesetEngine {
-  const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
-  return e;
-}
-
-function verdict(e: RulesetEngine, bytes: Uint8Array): Verdict {
-  const ctx = new ClassifyContext();
-  const copy = bytes.slice();
-  parsePacket(ctx.pkt, copy, 0, copy.length, 0);
-  return e.compiled.classify(ctx, Hook.Forward);
-}
-
-const drops = (rule: string, bytes: Uint8Array) => verdict(engine(`${rule} drop`), bytes) === Verdict.Drop;
-
-/** The rule's statements as `nft -j` writes them. */
-function ruleJson(e: RulesetEngine): unknown[] {
-  return (e.toJSON().nftables.find((x) => 'rule' in x) as { rule: { expr: unknown[] } }).rule.expr;
-}
-
-/** Text -> listing -> load -> same listing, and JSON -> load -> same listing. */
-function roundTrips(rule: string, listed = rule): unknown[] {
-  const e = engine(rule);
-  assert.match(e.list(), new RegExp(`\\n\\t\\t${listed.replace(/[|{}()[\]\\.*+?^$]/g, '\\$&')}\\n`));
-  const again = new RulesetEngine();
-  again.load(e.list());
-  assert.equal(again.list(), e.list());
-  const fromJson = new RulesetEngine();
-  fromJson.load(e.toJSON());
-  assert.equal(fromJson.list(), e.list());
-  return ruleJson(e);
-}
 
 describe('meta length and meta pkttype', () => {
   for (const [fam, src, dst, mcast, hdr] of [

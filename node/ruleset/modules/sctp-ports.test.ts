@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import { buildIp, buildUdp } from '../../packet/build.js';
+import { engine, drops } from './rule-test-kit.js';
 import { parsePacket } from '../../packet/parse.js';
-import { PacketInfo, ParseStatus } from '../../packet/packet-info.js';
 import { RulesetEngine } from '../engine.js';
-import { ClassifyContext, Hook, Verdict } from '../context.js';
+import { buildIp, buildUdp } from '../../packet/build.js';
+import { PacketInfo, ParseStatus } from '../../packet/packet-info.js';
 
-function engine(rules: string): RulesetEngine {
-  const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
-  return e;
-}
-
-function verdict(e: RulesetEngine, bytes: Uint8Array): Verdict {
-  const ctx = new ClassifyContext();
-  const copy = bytes.slice();
-  parsePacket(ctx.pkt, copy, 0, copy.length, 0);
-  return e.compiled.classify(ctx, Hook.Forward);
-}
-
-const drops = (rule: string, bytes: Uint8Array) => verdict(engine(`${rule} drop`), bytes) === Verdict.Drop;
 
 /** An SCTP packet (RFC 9260): the 12-byte common header and one 4-byte chunk header (the checksum is not computed). */
 function sctp(src: string, dst: string, sport: number, dport: number, bytes = 16): Uint8Array {
