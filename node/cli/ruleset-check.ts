@@ -3,7 +3,7 @@
  * same pipeline the node runs before a ruleset goes live, and report counts and time (or
  * every error with its file:line:col). Nothing running is touched.
  */
-import { checkRuleset } from '../ruleset/check.js';
+import { checkRulesetIn } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { clusterSegmentWarnings, effectWarnings } from '../datapath/effect-warnings.js';
 import { lockoutWarnings } from '../datapath/lockout-check.js';
@@ -39,9 +39,10 @@ export const rulesetCheckCommand: Command = {
     if (positionals.length !== 1) throw new UsageError(`expected one FILE\n\n${usage}`);
     const { text, name } = await readRulesetInput(positionals[0]!);
     const config = values.config === undefined ? undefined : await loadConfig(values.config);
-    const r = checkRuleset(text, name);
+    const engine = new RulesetEngine();
+    const r = checkRulesetIn(engine, text, name);
     const ms = Math.round(r.ms * 10) / 10;
-    const warnings = r.ok ? warningsOf(text, name, config) : [];
+    const warnings = r.ok ? warningsOf(engine, config) : [];
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ ok: r.ok, tables: r.tables, chains: r.chains, rules: r.rules, sets: r.sets, ms, errors: r.errors, warnings })}\n`);
     } else if (r.ok) {
@@ -56,9 +57,7 @@ export const rulesetCheckCommand: Command = {
 };
 
 /** What the datapath cannot make true, and (with the node's config) the lock-out check. */
-function warningsOf(text: string, name: string, config: Awaited<ReturnType<typeof loadConfig>> | undefined): string[] {
-  const engine = new RulesetEngine();
-  engine.load(text, name);
+function warningsOf(engine: RulesetEngine, config: Awaited<ReturnType<typeof loadConfig>> | undefined): string[] {
   const out = effectWarnings(engine.ruleset, config ? { interfaces: config.datapath.interfaces } : {}).map((w) => `${w.where}: ${w.message}`);
   if (config) out.push(...clusterSegmentWarnings(engine.ruleset, { interfaces: config.datapath.interfaces, syncInterface: config.sync?.interface }));
   const listen = config?.api.listen;

@@ -11,11 +11,9 @@
  * - with the node's config: interface names that are not protected (their traffic never
  *   reaches the datapath).
  */
-import type { RuleJ, RulesetState, Stmt } from '../ruleset/index.js';
+import { INET_PROTO, type RuleJ, type RulesetState, type Stmt } from '../ruleset/index.js';
 import { LOCAL_PROTOCOLS } from './kernel-plumbing.js';
 
-/** Protocol numbers by the names the language accepts (data-types.ts INET_PROTO). */
-const PROTO_NUMBERS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, vrrp: 112, sctp: 132 };
 const PROTO_LABEL: Record<number, string> = { 2: 'IGMP', 58: 'ICMPv6', 89: 'OSPF', 103: 'PIM', 112: 'VRRP' };
 const FILTERED = new Set([...LOCAL_PROTOCOLS['-4'], ...LOCAL_PROTOCOLS['-6']].map(Number));
 /** Flags the log statement accepts for nft compatibility but cannot show (modules/log.ts). */
@@ -58,7 +56,7 @@ function protocolsNamed(r: RuleJ): number[] {
     const isL4 = meta?.key === 'l4proto' || (p?.protocol === 'ip' && p.field === 'protocol') || (p?.protocol === 'ip6' && p.field === 'nexthdr');
     if (!isL4 || m.op === '!=') continue;
     for (const v of values(m.right)) {
-      const n = typeof v === 'number' ? v : typeof v === 'string' ? PROTO_NUMBERS[v] : undefined;
+      const n = typeof v === 'number' ? v : typeof v === 'string' ? INET_PROTO.symbols?.get(v) : undefined;
       if (n !== undefined) out.push(n);
     }
   }

@@ -1,13 +1,8 @@
 /**
- * The node's own addresses, for the datapath's "is this packet for the node itself?" test.
- *
- * Since NAT to the node's own addresses (issue 7) the kernel steers TCP/UDP/ICMP arriving on
- * the protected interfaces into the TUN device even when it is addressed to the node, so
- * that replies to a masquerade/SNAT-to-VIP binding can be un-NATed. Everything else
- * addressed to the node (its management API, the replies to its own outgoing connections,
- * pings) is not forwarded traffic: the datapath hands it back untouched and untracked, and
- * the kernel delivers it locally, as it did before the steering (nft's forward hook never
- * sees local traffic either). Per-packet test: no allocation.
+ * The node's own addresses (interface addresses and the VIPs held now), for the datapath's
+ * choice of path: a new packet from one of them is the node's own (output hook), one to
+ * one of them after prerouting is for the node (input hook); see filter-stage.ts and
+ * docs/local-traffic.md. Also masquerade's source. Per-packet test: no allocation.
  */
 export interface PlainAddress {
   ifname: string;

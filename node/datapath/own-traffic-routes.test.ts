@@ -36,7 +36,7 @@ describe('the node\'s own output: routes of the output table', () => {
     assert.ok(text.includes('-4 198.51.100.0/24 dev hafw0 src 198.51.100.2 table 101'));
     // No preferred source in main: the interface's first address, never a VIP or link-local.
     assert.ok(text.includes('-4 default dev hafw0 src 198.51.100.2 table 101'), 'the lowest metric wins (wan, not sync)');
-    assert.ok(text.includes('-6 2001:db8:1::/64 dev hafw0 src 2001:db8:1:0:0:0:0:2 table 101'));
+    assert.ok(text.includes('-6 2001:db8:1::/64 dev hafw0 src 2001:db8:1::2 table 101'));
   });
 
   it('everything else is thrown back to main: the sync and management interfaces are never filtered', () => {
@@ -57,7 +57,7 @@ describe('the node\'s own output: anti-spoof rules', () => {
     const r = antiSpoofRules(['lan', 'wan'], ADDRS, 96).map((x) => `${x.fam} ${x.args.join(' ')}`);
     assert.ok(r.includes('-4 iif lan from 192.0.2.1/32 priority 96 blackhole'));
     assert.ok(r.includes('-4 iif wan from 192.0.2.2/32 priority 96 blackhole'));
-    assert.ok(r.includes('-6 iif wan from 2001:db8:1:0:0:0:0:2/128 priority 96 blackhole'));
+    assert.ok(r.includes('-6 iif wan from 2001:db8:1::2/128 priority 96 blackhole'));
     assert.ok(r.includes('-4 iif lan from 203.0.113.1/32 priority 96 blackhole'));
     assert.equal(r.length, ADDRS.length * 2);
   });

@@ -17,6 +17,7 @@
  * Both follow the daemon's 2-second route refresh and every VIP change.
  */
 import { ipOutput } from './iproute.js';
+import { formatAddress } from '../packet/address.js';
 import type { PlainAddress } from './local-addresses.js';
 
 type Fam = '-4' | '-6';
@@ -37,12 +38,7 @@ export interface OutputRoute {
   args: string[];
 }
 
-function formatPlain(a: Pick<PlainAddress, 'family' | 'bytes'>): string {
-  if (a.family === 4) return a.bytes.join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((a.bytes[i]! << 8) | a.bytes[i + 1]!).toString(16));
-  return groups.join(':');
-}
+const formatPlain = (a: Pick<PlainAddress, 'bytes'>): string => formatAddress(Uint8Array.from(a.bytes));
 
 const isLinkLocal6 = (a: PlainAddress) => a.family === 6 && a.bytes[0] === 0xfe && (a.bytes[1]! & 0xc0) === 0x80;
 

@@ -20,8 +20,12 @@ export interface CheckResult {
 
 /** Parses, validates and compiles; never throws for user errors. */
 export function checkRuleset(text: string, fileName = '<input>', opts: EngineOptions = {}): CheckResult {
+  return checkRulesetIn(new RulesetEngine(opts), text, fileName);
+}
+
+/** The same into a given engine, which holds the ruleset afterwards when it is valid (for more checks on it). */
+export function checkRulesetIn(engine: RulesetEngine, text: string, fileName = '<input>'): CheckResult {
   const t0 = performance.now();
-  const engine = new RulesetEngine(opts);
   try {
     engine.load(text, fileName);
     const c = engine.counts();

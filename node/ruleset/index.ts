@@ -16,5 +16,6 @@ export { formatEvent, formatChange } from './monitor.js';
 export { Registry, type MatchModule, type StatementModule, type CounterCell } from './registry.js';
 export { builtinRegistry, registerBuiltins } from './modules/index.js';
 export type { DataType } from './data-types.js';
+export { INET_PROTO } from './data-types.js';
 export { MAX_JUMP_DEPTH } from './validate.js';
 export type { RulesetState } from './state.js';
