@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { DatapathThread, OwnTrafficRouting, outputTable, rulePriorities, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
-import { RulesetService } from './ruleset-service.js';
+import { RulesetService, type RulesetChange } from './ruleset-service.js';
 import { SyncAloneGuard } from './sync-alone-guard.js';
 import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
@@ -180,7 +180,7 @@ export class NodeDaemon {
    */
   private startOwnTraffic(): void {
     const dp = this.config.datapath;
-    this.rulesetApi.warningsFor = () => this.rulesetWarnings();
+    this.rulesetApi.warningsFor = (change) => this.rulesetWarnings(change);
     this.ownTraffic = new OwnTrafficRouting(
       { tun: dp.tun, interfaces: dp.interfaces, table: outputTable(dp.routeTable), antiSpoofPriority: rulePriorities(dp.rulePriority).antiSpoof },
       this.log.child({ component: 'own-traffic' }),
@@ -403,17 +403,43 @@ export class NodeDaemon {
    * listener off from the management sources (probed on a scratch copy of the ruleset, so
    * the live counters, quotas and limits are not touched).
    */
-  private rulesetWarnings(): string[] {
+  private rulesetWarnings(change?: RulesetChange): string[] {
     const dp = this.config.datapath;
     const out = effectWarnings(this.rules.ruleset, { interfaces: dp.interfaces }).map((w) => `${w.where}: ${w.message}`);
     out.push(...clusterSegmentWarnings(this.rules.ruleset, { interfaces: dp.interfaces, syncInterface: this.config.sync?.interface }));
     const listen = this.config.api.listen;
     if (listen && this.addressList.length > 0) {
-      const scratch = new RulesetEngine();
-      scratch.load(this.rules.toJSON());
-      out.push(...lockoutWarnings(scratch, { listen, sources: dp.managementSources, addresses: this.addressList, routes: this.routeList, interfaces: dp.interfaces }));
+      out.push(...lockoutWarnings(this.probeEngineFor(change), { listen, sources: dp.managementSources, addresses: this.addressList, routes: this.routeList, interfaces: dp.interfaces }));
     }
     return out;
+  }
+
+  /**
+   * The lock-out probe's copy of the ruleset (probing the control engine would move its
+   * counters, quotas and limits). It follows each commit as the datapath's copy does: a
+   * transaction costs what the transaction costs, not a reload of the whole ruleset; it is
+   * rebuilt from the control engine only when it cannot follow (first use, SIGHUP, a
+   * transaction it refuses because element changes it skipped).
+   */
+  private probeEngine?: RulesetEngine;
+  private probeEngineFor(change: RulesetChange | undefined): RulesetEngine {
+    const e = this.probeEngine;
+    try {
+      if (e && change && 'ops' in change) {
+        e.transaction(structuredClone(change.ops) as never, undefined, '<lock-out probe>');
+        return e;
+      }
+      if (change && 'text' in change) {
+        const fresh = new RulesetEngine({ limits: this.config.ruleset.limits });
+        fresh.load(change.text, '<lock-out probe>');
+        return (this.probeEngine = fresh);
+      }
+    } catch {
+      // Fall through to a copy of the control engine's ruleset.
+    }
+    const fresh = new RulesetEngine({ limits: this.config.ruleset.limits });
+    fresh.load(this.rules.toJSON());
+    return (this.probeEngine = fresh);
   }
 
   /** SIGHUP: re-read the ruleset file; a bad file changes nothing. */

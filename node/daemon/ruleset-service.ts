@@ -34,6 +34,9 @@ export type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean
 /** Origin of the element-expiry commits (in errors and logs). */
 const EXPIRE_ORIGIN = '<expire>';
 
+/** What a commit did, so that a copy of the ruleset can follow it (a whole text, or a transaction's ops). */
+export type RulesetChange = { text: string } | { ops: unknown };
+
 export class RulesetService implements RulesetView {
   private readonly events = new EventEmitter().setMaxListeners(0);
   /** Set while an API transaction commits: its event waits for the datapath's answer. */
@@ -65,16 +68,16 @@ export class RulesetService implements RulesetView {
    * cuts the management listener off (lockout-check.ts); set by the daemon. Each change's
    * answer carries them, and the log gets them when they change.
    */
-  warningsFor?: () => string[];
+  warningsFor?: (change?: RulesetChange) => string[];
   private lastWarnings = '';
   private lastWarningList: string[] = [];
 
   /** Element changes (blocklists, expiry) never change what the warnings are about: kept. */
-  private warnings(changes?: readonly { kind: string }[]): string[] {
+  private warnings(change: RulesetChange, changes?: readonly { kind: string }[]): string[] {
     if (changes !== undefined && changes.every((c) => c.kind === 'element')) return this.lastWarningList;
     let w: string[] = [];
     try {
-      w = this.warningsFor?.() ?? [];
+      w = this.warningsFor?.(change) ?? [];
     } catch (err) {
       w = [`the ruleset could not be checked for effect and lock-out: ${(err as Error).message}`];
     }
@@ -119,12 +122,12 @@ export class RulesetService implements RulesetView {
   async replace(text: string): Promise<{ generation: number; version?: number; warnings: string[] }> {
     if (!this.cluster) {
       const generation = await this.loadText(text, '<api>');
-      return { generation, warnings: this.warnings() };
+      return { generation, warnings: this.warnings({ text }) };
     }
     try {
       let generation = 0;
       const r = await this.cluster.write(async () => void (generation = await this.loadText(text, '<api>')), undefined, 'apply (whole ruleset)');
-      return { generation, version: r.version, warnings: this.warnings() };
+      return { generation, version: r.version, warnings: this.warnings({ text }) };
     } catch (err) {
       if (err instanceof NotWriterError) throw new RulesetApiError(err.message, 409);
       throw err;
@@ -169,7 +172,7 @@ export class RulesetService implements RulesetView {
     if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a ruleset the control thread accepted');
     this.log.info({ generation: r.generation, origin, ms: Math.round(r.ms * 100) / 100 }, 'ruleset replaced');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
-    if (origin !== '<api>') this.warnings();
+    if (origin !== '<api>') this.warnings({ text });
     return r.generation;
   }
 
@@ -194,6 +197,6 @@ export class RulesetService implements RulesetView {
     if (origin !== EXPIRE_ORIGIN) this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
     if (origin === EXPIRE_ORIGIN) return { generation: r.generation, changes: r.changes, ms: r.ms };
-    return { generation: r.generation, changes: r.changes, ms: r.ms, warnings: this.warnings(r.changes) };
+    return { generation: r.generation, changes: r.changes, ms: r.ms, warnings: this.warnings({ ops }, r.changes) };
   }
 }
