@@ -64,12 +64,26 @@ const REQUESTS = [
 
 interface Request { method: string; url: string; contentType: string; body: string | undefined }
 
+function canInject(url: string): boolean {
+  try {
+    new URL(url, 'http://localhost');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function parseRequest(text: string): Request | undefined {
   const nl = text.indexOf('\n');
   const first = nl < 0 ? text : text.slice(0, nl);
   const m = /^([A-Z]{1,10}) (\/\S*)$/.exec(first);
   // A method Node's HTTP parser refuses never reaches Fastify (inject would throw instead).
   if (!m || !METHODS.includes(m[1]!)) return undefined;
+  // Not sent either: a target with control characters (Node's HTTP parser refuses it before
+  // Fastify), and one the inject library cannot turn into a URL ("/\\" reads as a host-less
+  // "//"; inject throws its own TypeError, a harness artifact, while a real server routes it
+  // to a 404).
+  if (/[\x00-\x20\x7f]/.test(m[2]!) || !canInject(m[2]!)) return undefined;
   let rest = nl < 0 ? '' : text.slice(nl + 1);
   let contentType = 'application/json';
   const h = /^content-type: ?([^\n]*)\n/i.exec(rest);
