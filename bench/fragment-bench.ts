@@ -11,8 +11,8 @@
 import { buildUdp, fragmentPacket } from '../node/packet/build.js';
 import { PacketInfo } from '../node/packet/packet-info.js';
 import { parsePacket } from '../node/packet/parse.js';
-import { DefragStage } from '../node/datapath/defrag-stage.js';
-import { rig, CLIENT, REMOTE } from '../node/datapath/testing.js';
+import { DefragStage } from '../node/datapath/worker/defrag-stage.js';
+import { rig, CLIENT, REMOTE } from '../node/datapath/worker/testing.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const RULES = `table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade } }

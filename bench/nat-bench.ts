@@ -14,10 +14,10 @@ import { buildUdp } from '../node/packet/build.js';
 import { PacketInfo } from '../node/packet/packet-info.js';
 import { parsePacket } from '../node/packet/parse.js';
 import { RulesetEngine } from '../node/ruleset/index.js';
-import { FilterStage } from '../node/datapath/filter-stage.js';
-import { NatState } from '../node/datapath/nat-state.js';
-import { RouteInterfaces } from '../node/datapath/route-interfaces.js';
-import { COUNTER_NAMES } from '../node/datapath/counters.js';
+import { FilterStage } from '../node/datapath/worker/filter-stage.js';
+import { NatState } from '../node/datapath/worker/nat-state.js';
+import { RouteInterfaces } from '../node/datapath/worker/route-interfaces.js';
+import { COUNTER_NAMES } from '../node/datapath/shared/counters.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const FILTER = `table ip filter { chain fwd { type filter hook forward priority 0; policy accept; ct state established accept } }`;

@@ -4,7 +4,7 @@
  * injector on the thread's real table, watching HAFW_SYNC_BENCH_INJECT=<directory>. In every
  * other thread (main, sync worker) the registration is never called.
  */
-import { onDatapathStart } from '../node/datapath/extensions.js';
+import { onDatapathStart } from '../node/datapath/worker/extensions.js';
 import { BenchInjector } from './sync-injector.js';
 
 const dir = process.env.HAFW_SYNC_BENCH_INJECT;

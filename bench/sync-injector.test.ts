@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConnTracker, CtStatus } from '../node/conntrack/index.js';
 import { EventKind, EventRing } from '../sync-protocol/index.js';
-import { SyncBridge } from '../node/datapath/sync-bridge.js';
-import { runDatapathExtensions } from '../node/datapath/extensions.js';
+import { SyncBridge } from '../node/datapath/worker/sync-bridge.js';
+import { runDatapathExtensions } from '../node/datapath/worker/extensions.js';
 import { BenchInjector } from './sync-injector.js';
 
 async function statusOf(file: string, id: number, ms: number): Promise<Record<string, number>> {

@@ -1,16 +1,16 @@
 /**
  * The sync bench's load source (bench/sync-bench.ts), run inside a node's datapath thread.
  * Not part of the node: bench/sync-inject-preload.ts registers it through the datapath's
- * extension seam (node/datapath/extensions.ts) when the bench starts the lab's nodes with
+ * extension seam (node/datapath/worker/extensions.ts) when the bench starts the lab's nodes with
  * `--import` of that preload; a node started any other way never loads this file.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { PacketInfo } from '../node/packet/packet-info.js';
 import { parsePacket } from '../node/packet/parse.js';
 import { buildUdp } from '../node/packet/build.js';
-import { datapathClock } from '../node/datapath/clock.js';
+import { datapathClock } from '../node/datapath/shared/clock.js';
 import type { ConnTracker } from '../node/conntrack/index.js';
-import type { SyncBridge } from '../node/datapath/sync-bridge.js';
+import type { SyncBridge } from '../node/datapath/worker/sync-bridge.js';
 import { syncClock } from '../sync-protocol/index.js';
 
 /** A latency histogram in 0.01 ms bins up to 100 ms (bench only). */

@@ -7,7 +7,7 @@
  * namespace routes them via the VIP 198.51.100.1, as an upstream router routes a public
  * block to a firewall. NAT to the firewall's OWN addresses (masquerade to the WAN address,
  * SNAT and DNAT on the VIP) is proven below: it needs the `local` routing table looked up
- * after the TUN steering rules (node/datapath/kernel-plumbing.ts), else the replies to
+ * after the TUN steering rules (node/datapath/control/kernel-plumbing.ts), else the replies to
  * those addresses are delivered to the host stack instead of being un-NATed.
  */
 import assert from 'node:assert/strict';

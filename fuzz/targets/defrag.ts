@@ -1,5 +1,5 @@
 /**
- * Reassembly (node/datapath/reassembly.ts) through the defrag stage in front of the
+ * Reassembly (node/datapath/worker/reassembly.ts) through the defrag stage in front of the
  * filter stage: IPv4 and IPv6 fragments, overlapping, duplicated, out of order, of
  * datagrams that NAT then rewrites. Invariants besides "no exception": every fragment the
  * stage writes out still parses (what the filter changed was written into it correctly),
@@ -9,7 +9,7 @@ import { buildIcmpEcho, buildTcp, buildUdp, fragmentPacket } from '../../node/pa
 import { PacketInfo, ParseStatus } from '../../node/packet/packet-info.js';
 import { parsePacket } from '../../node/packet/parse.js';
 import { RulesetEngine } from '../../node/ruleset/index.js';
-import { DefragStage } from '../../node/datapath/defrag-stage.js';
+import { DefragStage } from '../../node/datapath/worker/defrag-stage.js';
 import { FuzzInvariantError, type FuzzTarget } from '../target.js';
 import { filterRig, packetStream, runStream } from './packet-stream.js';
 import { DATAPATH_RULES } from './packet.js';

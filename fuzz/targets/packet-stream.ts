@@ -9,11 +9,11 @@ import { parsePacket } from '../../node/packet/parse.js';
 import { RulesetEngine } from '../../node/ruleset/index.js';
 import { ConnTracker } from '../../node/conntrack/index.js';
 import { parseAddress, parsePrefix } from '../../node/packet/address.js';
-import { FilterStage } from '../../node/datapath/filter-stage.js';
-import { NatState } from '../../node/datapath/nat-state.js';
-import { RouteInterfaces, type RouteEntry } from '../../node/datapath/route-interfaces.js';
-import { COUNTER_NAMES } from '../../node/datapath/counters.js';
-import type { PacketStage } from '../../node/datapath/stage.js';
+import { FilterStage } from '../../node/datapath/worker/filter-stage.js';
+import { NatState } from '../../node/datapath/worker/nat-state.js';
+import { RouteInterfaces, type RouteEntry } from '../../node/datapath/worker/route-interfaces.js';
+import { COUNTER_NAMES } from '../../node/datapath/shared/counters.js';
+import type { PacketStage } from '../../node/datapath/worker/stage.js';
 
 const VERDICTS = ['drop', 'accept', 'reject', 'stolen'];
 

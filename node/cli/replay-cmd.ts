@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRoute } from '../datapath/replay.js';
+import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRoute } from '../datapath/control/replay.js';
 import { parse, UsageError, type Command } from './args.js';
 import { parseAddress } from '../packet/address.js';
 

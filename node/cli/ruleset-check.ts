@@ -5,8 +5,8 @@
  */
 import { checkRulesetIn } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
-import { clusterSegmentWarnings, effectWarnings } from '../datapath/effect-warnings.js';
-import { lockoutWarnings } from '../datapath/lockout-check.js';
+import { clusterSegmentWarnings, effectWarnings } from '../datapath/control/effect-warnings.js';
+import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { parseAddress } from '../packet/address.js';
 import { loadConfig } from '../daemon/config.js';
 import { parse, UsageError, type Command } from './args.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { NodeStatus } from '../api/index.js';
-import { COUNTER_NAMES } from '../datapath/counters.js';
+import { COUNTER_NAMES } from '../datapath/shared/counters.js';
 import { formatStatus } from './status.js';
 
 function status(counters: Record<string, number>): NodeStatus {

@@ -14,16 +14,16 @@ import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
 import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
-import { datapathClock } from '../datapath/clock.js';
-import { readInterfaceAddresses, readLocalAddresses, readMainRoutes, type PlainRoute } from '../datapath/route-source.js';
-import type { PlainAddress } from '../datapath/local-addresses.js';
-import { clusterSegmentWarnings, effectWarnings } from '../datapath/effect-warnings.js';
-import { lockoutWarnings } from '../datapath/lockout-check.js';
+import { datapathClock } from '../datapath/shared/clock.js';
+import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
+import type { PlainAddress, PlainRoute } from '../datapath/shared/messages.js';
+import { clusterSegmentWarnings, effectWarnings } from '../datapath/control/effect-warnings.js';
+import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
 import { VrrpReadiness } from './readiness.js';
 import type { SyncSettings, VrrpConfig } from './config.js';
-import type { DatapathSyncSettings } from '../datapath/messages.js';
+import type { DatapathSyncSettings } from '../datapath/shared/messages.js';
 
 export class NodeDaemon {
   private readonly startedAt = Date.now();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from '../ruleset/index.js';
-import { effectWarnings } from '../datapath/effect-warnings.js';
+import { effectWarnings } from '../datapath/control/effect-warnings.js';
 import { RulesetService } from './ruleset-service.js';
 
 describe('ruleset changes on a running node answer with the node\'s warnings', () => {

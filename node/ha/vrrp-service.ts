@@ -22,7 +22,7 @@ import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
 import { runHookCommand } from '../daemon/command-runner.js';
 import { setRealtimePriority } from '../native/index.js';
-import { readInterfaceAddresses } from '../datapath/route-source.js';
+import { readInterfaceAddresses } from '../datapath/control/route-source.js';
 import { WorkerAdvertSender } from './advert-sender.js';
 import { PacketFrameSender, RawVrrpSocket, SysfsLinkState, macOf, realClock, type VrrpReceiver } from './vrrp-ports.js';
 

@@ -1,0 +1,223 @@
+/**
+ * Control-thread handle on the datapath worker: starts it, waits until the TUN device is
+ * open, exposes the shared counters, feeds it routes and ruleset changes, stops it.
+ *
+ * Once the thread has died (exit, uncaught error) or reported a fatal fault (its sync worker
+ * died), it is `down`: every query rejects with DatapathDownError (HTTP 503 with the reason)
+ * instead of answering made-up zeros, and the owner is told once (onFailure) so it can fail
+ * the node stop.
+ */
+import { Worker } from 'node:worker_threads';
+import { once } from 'node:events';
+import { createCounterBuffer, readCounters } from '../shared/counters.js';
+import { NativeStat } from '../../native/index.js';
+import type { CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { ReassemblyLimits } from '../worker/reassembly.js';
+import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute, SyncReport, ToDatapath } from '../shared/messages.js';
+
+/** The datapath thread is gone or failed: no answer about the table or sync can be given. */
+export class DatapathDownError extends Error {
+  /** For the API's error handler: the node cannot serve this now. */
+  readonly statusCode = 503;
+  constructor(readonly reason: string) {
+    super(`datapath thread is down: ${reason}`);
+    this.name = 'DatapathDownError';
+  }
+}
+
+export interface DatapathThreadOptions {
+  /** Tests only: another worker script speaking the same messages (no TUN device needed). */
+  workerUrl?: URL;
+  tunName: string;
+  offloads: boolean;
+  batchSize: number;
+  maxBatchesPerWake: number;
+  conntrack?: DatapathConntrackSettings;
+  routes: PlainRoute[];
+  sniffInterfaces?: string[];
+  sync?: DatapathSyncSettings;
+  fragments?: ReassemblyLimits;
+}
+
+export interface DatapathRulesetResult {
+  ok: boolean;
+  generation: number;
+  error?: string;
+}
+
+export class DatapathThread {
+  private readonly worker: Worker;
+  private readonly counterBuf = createCounterBuffer();
+  private readonly nativeBuf = new SharedArrayBuffer(NativeStat.Count * 8);
+  private exited = false;
+  private stopping = false;
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve: (m: FromDatapath) => void; reject: (e: Error) => void }>();
+  /** Why the thread is down (undefined while it runs). */
+  failure: string | undefined;
+  private onFailure?: (err: Error) => void;
+  vnetHdrLen = 0;
+  /** Last inSync the sync worker reported (false until it reports; undefined: no sync). */
+  syncInSync: boolean | undefined;
+  private readonly inSyncListeners: ((v: boolean) => void)[] = [];
+
+  private constructor(opts: DatapathThreadOptions) {
+    const { workerUrl, ...rest } = opts;
+    const data: DatapathWorkerData = { ...rest, counters: this.counterBuf, nativeStats: this.nativeBuf };
+    this.worker = new Worker(workerUrl ?? new URL('../worker/worker.js', import.meta.url), { workerData: data, name: 'hafw-datapath' });
+    this.worker.once('exit', (code) => {
+      this.exited = true;
+      this.fail(this.stopping ? 'stopped' : `exited with code ${code}`);
+    });
+  }
+
+  /** Marks the thread down (first reason wins), rejects what waits, tells the owner unless stopping. */
+  private fail(reason: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    const err = new DatapathDownError(reason);
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+    if (!this.stopping) this.onFailure?.(err);
+  }
+
+  /**
+   * Starts the worker; resolves once the TUN device is open, rejects with its error.
+   * `onFailure`: called once if the thread dies or reports a fatal fault later (not on stop()).
+   */
+  static async start(opts: DatapathThreadOptions, onFailure?: (err: Error) => void): Promise<DatapathThread> {
+    const t = new DatapathThread(opts);
+    const first = await new Promise<FromDatapath>((resolve, reject) => {
+      const onMessage = (m: FromDatapath): void => {
+        if (m.type === 'sync-inSync') t.syncInSync = m.value;
+        else {
+          t.worker.off('message', onMessage);
+          resolve(m);
+        }
+      };
+      t.worker.on('message', onMessage);
+      t.worker.once('error', reject);
+      t.worker.once('exit', (code) => reject(new Error(`datapath thread exited with code ${code} before it was ready`)));
+    });
+    if (first.type === 'error') {
+      await t.worker.terminate();
+      throw new Error(first.message);
+    }
+    if (first.type !== 'ready') throw new Error(`datapath thread: unexpected first message ${first.type}`);
+    t.vnetHdrLen = first.vnetHdrLen;
+    t.onFailure = onFailure;
+    t.worker.on('message', (m: FromDatapath) => {
+      if (m.type === 'sync-inSync') {
+        t.syncInSync = m.value;
+        for (const l of t.inSyncListeners) l(m.value);
+      } else if (m.type === 'fatal') {
+        // The thread still runs, but not as a firewall with state sync: nothing it says about
+        // sync may be believed (in sync false), and the owner stops the node.
+        t.syncInSync = t.syncInSync === undefined ? undefined : false;
+        t.fail(m.message);
+        for (const l of t.inSyncListeners) l(false);
+      } else if ('id' in m) {
+        t.waiting.get(m.id)?.resolve(m);
+        t.waiting.delete(m.id);
+      }
+    });
+    // An uncaught error ends the thread ('exit' follows); its message is the better reason.
+    t.worker.on('error', (err) => t.fail(`uncaught error: ${err.message}`));
+    // Died between 'ready' and here: the constructor's exit handler had no one to tell.
+    if (t.failure !== undefined && t.failure !== 'stopped') onFailure?.(new DatapathDownError(t.failure));
+    return t;
+  }
+
+  private post(m: ToDatapath): void {
+    this.worker.postMessage(m);
+  }
+
+  /** Rejects with DatapathDownError once the thread is down (never a made-up answer). */
+  private ask(build: (id: number) => ToDatapath): Promise<FromDatapath> {
+    if (this.failure !== undefined || this.exited) return Promise.reject(new DatapathDownError(this.failure ?? 'exited'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.post(build(id));
+    });
+  }
+
+  private async request(build: (id: number) => ToDatapath): Promise<DatapathRulesetResult> {
+    const m = await this.ask(build).catch((e: Error) => ({ type: 'ruleset-result' as const, id: 0, ok: false, generation: -1, error: e.message }));
+    return m.type === 'ruleset-result' ? m : { ok: false, generation: -1, error: `unexpected answer ${m.type}` };
+  }
+
+  /** State sync's figures (null when sync is off); rejects when the datapath or its sync worker is down. */
+  async syncReport(): Promise<SyncReport | null> {
+    const m = await this.ask((id) => ({ type: 'sync-report', id }));
+    if (m.type !== 'sync-report') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    if (m.error !== undefined) throw new DatapathDownError(m.error);
+    return m.report;
+  }
+
+  /** Connections in the table, and how many of them are replicas of a peer's; rejects when the datapath is down. */
+  async ctCount(): Promise<{ total: number; replicated: number; capacity: number }> {
+    const m = await this.ask((id) => ({ type: 'ct-count', id }));
+    if (m.type !== 'ct-count') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    return { total: m.total, replicated: m.replicated, capacity: m.capacity };
+  }
+
+  /** A connection-table query or delete (API); rejects with the datapath's error (`field` names a bad filter field). */
+  async ctOp(op: CtOp): Promise<CtOpResult> {
+    const m = await this.ask((id) => ({ type: 'ct-op', id, op }));
+    if (m.type !== 'ct-op') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    if (m.error) throw Object.assign(new Error(m.error.message), { field: m.error.field });
+    return m.result!;
+  }
+
+  onInSync(cb: (v: boolean) => void): void {
+    this.inSyncListeners.push(cb);
+  }
+
+  /** Replaces the datapath's whole ruleset (undefined: none). */
+  loadRuleset(text: string | undefined, file?: string): Promise<DatapathRulesetResult> {
+    return this.request((id) => ({ type: 'ruleset-load', id, text, file }));
+  }
+
+  transaction(ops: unknown, baseGeneration?: number): Promise<DatapathRulesetResult> {
+    return this.request((id) => ({ type: 'ruleset-tx', id, ops, baseGeneration }));
+  }
+
+  /** Sniff mode: watch the segments (standby) or stop (active). */
+  setSniffing(active: boolean): void {
+    if (!this.exited) this.post({ type: 'sniff', active });
+  }
+
+  setRoutes(routes: PlainRoute[]): void {
+    if (!this.exited) this.post({ type: 'routes', routes });
+  }
+
+  /** The node's own addresses, VIPs flagged (see local-addresses.ts). */
+  setAddresses(list: PlainAddress[]): void {
+    if (!this.exited) this.post({ type: 'addresses', list });
+  }
+
+  counters(): ReturnType<typeof readCounters> {
+    return readCounters(this.counterBuf);
+  }
+
+  nativeStats(): { wakeups: number; batches: number; readErrors: number; writeErrors: number; written: number } {
+    const v = new Float64Array(this.nativeBuf);
+    return {
+      wakeups: v[NativeStat.Wakeups],
+      batches: v[NativeStat.Batches],
+      readErrors: v[NativeStat.ReadErrors],
+      writeErrors: v[NativeStat.WriteErrors],
+      written: v[NativeStat.Written],
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.exited) return;
+    this.post({ type: 'stop' });
+    const timer = setTimeout(() => void this.worker.terminate(), 2000);
+    await once(this.worker, 'exit');
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,105 @@
+/** Messages between the control thread and the datapath thread. */
+import type { ReassemblyLimits } from '../worker/reassembly.js';
+import type { CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
+
+/**
+ * One of the node's own addresses (control thread: `ip addr`; datapath: LocalAddresses and
+ * masquerade's source).
+ */
+export interface PlainAddress {
+  ifname: string;
+  family: 4 | 6;
+  bytes: number[];
+  /** A VRRP virtual IP this node holds now. */
+  vip: boolean;
+}
+
+/** A main-table route (control thread: `ip route`, route-source.ts; datapath: RouteInterfaces). */
+export interface PlainRoute {
+  family: 4 | 6;
+  prefix: number[];
+  len: number;
+  ifname: string;
+  /**
+   * The route's preferred source (`src` of a connected route): the interface's own
+   * address, which masquerade and redirect use (NAT, issue 7).
+   */
+  src?: number[];
+}
+
+export interface DatapathSyncSettings {
+  config: SyncConfig;
+  transport: UdpTransportOptions;
+  /** Slots of the datapath -> sync worker event ring. */
+  ringSlots: number;
+  /** Labels on the sync worker's metrics (the node's name). */
+  metricLabels: Record<string, string>;
+}
+
+export interface SyncReport {
+  inSync: boolean;
+  metrics: unknown;
+  status: SyncStatusSnapshot;
+  peers: unknown;
+  bridge: Record<string, number>;
+  ringDepth: number;
+  ringDrops: number;
+}
+
+export interface DatapathConntrackSettings {
+  maxEntries: number;
+  tcpLoose: boolean;
+  tcpBeLiberal: boolean;
+  /** Linux-style timeout overrides in seconds, by name (see docs/configuration.md). */
+  timeouts: Record<string, number>;
+}
+
+export interface DatapathWorkerData {
+  tunName: string;
+  offloads: boolean;
+  batchSize: number;
+  maxBatchesPerWake: number;
+  counters: SharedArrayBuffer;
+  nativeStats: SharedArrayBuffer;
+  /** Absent: conntrack off (every packet untracked). */
+  conntrack?: DatapathConntrackSettings;
+  routes: PlainRoute[];
+  /** State sync (absent: off). */
+  sync?: DatapathSyncSettings;
+  /** Sniff mode: interfaces to watch while the node is not the active one. */
+  sniffInterfaces?: string[];
+  /** Fragment reassembly limits (absent: the defaults, Linux's). */
+  fragments?: ReassemblyLimits;
+}
+
+export type ToDatapath =
+  | { type: 'stop' }
+  | { type: 'routes'; routes: PlainRoute[] }
+  /** The node's own addresses (VIPs it holds flagged): local delivery and masquerade's source. */
+  | { type: 'addresses'; list: PlainAddress[] }
+  /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
+  | { type: 'sniff'; active: boolean }
+  | { type: 'sync-report'; id: number }
+  | { type: 'ct-count'; id: number }
+  /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
+  | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
+  | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number }
+  /** Connection-table query or delete from the API (the datapath thread owns the table). */
+  | { type: 'ct-op'; id: number; op: CtOp };
+
+export type FromDatapath =
+  | { type: 'ready'; tunName: string; vnetHdrLen: number }
+  | { type: 'error'; message: string }
+  | { type: 'stopped' }
+  | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
+  | { type: 'sync-inSync'; value: boolean }
+  /** `error`: the sync worker could not answer (it failed); report is null then. */
+  | { type: 'sync-report'; id: number; report: SyncReport | null; error?: string }
+  /**
+   * A part of the datapath thread failed and it cannot go on as a firewall (the sync worker
+   * died): the control thread fails the node stop (docs/security.md).
+   */
+  | { type: 'fatal'; message: string }
+  | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number }
+  | { type: 'ct-op'; id: number; result?: CtOpResult; error?: { field: string; message: string } };

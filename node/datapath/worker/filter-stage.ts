@@ -1,0 +1,289 @@
+/**
+ * The stateful filter stage: conntrack lookup, then the ruleset's hooks along the packet's
+ * path, then the conntrack commit (a new connection enters the table only when its first
+ * packet is accepted, like Linux's confirm). Either part may be absent: no ruleset means
+ * accept, no conntrack means every packet is `untracked`.
+ *
+ * The paths are netfilter's (issue 16):
+ *   forwarded              prerouting -> forward -> postrouting
+ *   to the node            prerouting -> input
+ *   from the node          output -> postrouting
+ * The kernel steers the node's own traffic through the TUN device too (kernel-plumbing.ts,
+ * own-traffic-routes.ts), so the datapath tells the paths apart by address: a packet from
+ * one of the node's addresses was sent by the node (the kernel drops one that arrives on a
+ * protected interface with such a source: anti-spoof rules), one addressed to the node
+ * after prerouting (a DNAT may have made it so) is for the node. A connection remembers its
+ * path in its status (LocalIn / LocalOut), so its later packets need no address lookup.
+ */
+import { PacketInfo } from '../../packet/packet-info.js';
+import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../../ruleset/index.js';
+import { CtDir, CtSnapshot, CtState, CtStatus, type ConnTracker } from '../../conntrack/index.js';
+import { NatBinding, NatKind, NatManip } from '../../nat/binding.js';
+import type { NatRequest } from '../../nat/request.js';
+import { NatSetupStatus, setupNat } from '../../nat/setup.js';
+import { NatResult, applyNat, translateIcmpError } from '../../nat/translate.js';
+import { writeReplyTuple } from '../../nat/tuple-pair.js';
+import type { NatState } from './nat-state.js';
+import type { LocalAddresses } from './local-addresses.js';
+import type { RouteInterfaces } from './route-interfaces.js';
+import { Verdict, type PacketStage } from './stage.js';
+import { C } from '../shared/counters.js';
+import type { RejectReplies } from './reject.js';
+import { publishCtCounters } from './ct-gc.js';
+
+/** Where a packet goes through the node (see the module comment). */
+const enum Path {
+  /** Not decided before prerouting: input or forward, by the destination after prerouting. */
+  Inbound = 0,
+  Forward = 1,
+  Input = 2,
+  Output = 3,
+}
+
+
+export class FilterStage implements PacketStage {
+  private readonly ctx = new ClassifyContext();
+  /** Answers `reject` verdicts (TCP reset / ICMP unreachable); set by whoever owns the TUN device. */
+  rejectReplies?: RejectReplies;
+
+  constructor(
+    private readonly rules: RulesetEngine | undefined,
+    private readonly ct: ConnTracker | undefined,
+    private readonly routes: RouteInterfaces,
+    private readonly counters: Float64Array,
+    /** State sync's view of where conntrack events come from (this packet's traffic, or expiry). */
+    private readonly eventSource?: { local: boolean },
+    /**
+     * NAT (issue 7): bindings per conntrack entry. Without it (or without conntrack) NAT
+     * statements are accepted by the ruleset but translate nothing.
+     */
+    readonly nat?: NatState,
+    /**
+     * The node's own addresses (interface addresses and the VIPs held now): they decide a
+     * new packet's path, input or output. Absent: every packet is forwarded traffic.
+     */
+    private readonly local?: LocalAddresses,
+  ) {}
+
+  private readonly natSnap = new CtSnapshot();
+  private readonly icmpScratch = new PacketInfo();
+
+  process(pkt: PacketInfo, nowMs: number): Verdict {
+    const ctx = this.ctx;
+    ctx.pkt = pkt;
+    ctx.nowMs = nowMs;
+    const fam = pkt.family as 4 | 6;
+    ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
+    ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
+    ctx.metaMark = 0;
+    const events = this.eventSource;
+    if (events) events.local = true;
+    try {
+      return this.classify(pkt, nowMs);
+    } finally {
+      if (events) events.local = false;
+    }
+  }
+
+  private classify(pkt: PacketInfo, nowMs: number): Verdict {
+    const ctx = this.ctx;
+    const ct = this.ct;
+    if (ct) {
+      ctx.ctState = ct.track(pkt, nowMs);
+      const r = ct.result;
+      if (r.drop) {
+        this.counters[C.ct_table_full_drops] += 1;
+        return Verdict.Drop;
+      }
+      ctx.ctStatus = r.status;
+      ctx.ctMark = r.mark;
+      ctx.ctDir = r.dir;
+    } else {
+      ctx.ctState = CtState.Untracked;
+      ctx.ctStatus = 0;
+      ctx.ctMark = 0;
+    }
+
+    // NAT of a known connection: the binding made on its first packet. Like netfilter, the
+    // destination side is rewritten before the forward hook (DNAT in prerouting, or the
+    // reply's un-SNAT), the source side after postrouting (SNAT, or the reply's un-DNAT).
+    const nat = this.nat;
+    let bound: NatBinding | null = null;
+    let boundDir = 0;
+    const pending = ct !== undefined && ct.result.pending;
+    // Nat chains see the first packet of a connection only (nft semantics).
+    ctx.natChains = pending && nat !== undefined;
+    if (nat && ct && !pending && ct.result.entry >= 0) {
+      bound = nat.get(ct.result.entry);
+      if (bound !== null) {
+        boundDir = ct.result.dir;
+        if (ctx.ctState === CtState.Related && pkt.icmpInnerOff !== 0) {
+          // An ICMP error quoting a NATed connection: quote and outer header at once (RFC 5508).
+          if (translateIcmpError(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', this.icmpScratch) === NatResult.Ok) {
+            this.counters[C.nat_translated] += 1;
+            this.reroute(pkt);
+          }
+          bound = null;
+        } else if (applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Dst : NatManip.Src) === NatResult.Ok) {
+          this.reroute(pkt);
+        }
+      }
+    } else if (nat && pending) {
+      // A new connection in a slot a replica (deleted without events) may have left bound.
+      nat.release(ct!.result.entry);
+    }
+
+    // A packet of a known connection takes the connection's path; a new one (or an ICMP
+    // error, which the node may send about a forwarded connection) is placed by address.
+    let path: Path;
+    if (ct !== undefined && ct.result.entry >= 0 && !pending && ctx.ctState !== CtState.Related) path = pathOf(ctx.ctStatus, ctx.ctDir);
+    else path = this.isLocal(pkt, pkt.srcOff) ? Path.Output : Path.Inbound;
+    if (path === Path.Output) ctx.iif = 0;
+
+    this.natNew = null;
+    this.rejected = false;
+    let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
+    if (path !== Path.Output) {
+      // After prerouting: a DNAT may have made the packet the node's, or sent it elsewhere.
+      if (path === Path.Inbound) path = this.isLocal(pkt, pkt.dstOff) ? Path.Input : Path.Forward;
+      if (path === Path.Input) ctx.oif = 0;
+      if (verdict === RuleVerdict.Accept) verdict = this.runHooks(path === Path.Input ? INPUT_HOOKS : FORWARD_HOOKS, pkt);
+    }
+    this.counters[path === Path.Input ? C.to_node : path === Path.Output ? C.from_node : C.forwarded] += 1;
+    const rejected = this.rejected as boolean;
+    const natNew = this.natNew as NatBinding | null; // set by runHooks
+    if (ct && ct.result.pending && path !== Path.Forward) {
+      ct.setStatusBits(ct.result.entry, path === Path.Input ? CtStatus.LocalIn : CtStatus.LocalOut);
+    }
+    if (ct && ct.result.pending) {
+      const entry = ct.result.entry;
+      const accepted = verdict === RuleVerdict.Accept;
+      if (accepted && natNew !== null && nat) {
+        // Replies must find the entry by the translated tuple: it becomes the reply tuple
+        // before the entry is hashed (Linux: nf_nat_setup_info changes the reply tuple
+        // before confirm).
+        const snap = this.natSnap;
+        ct.snapshot(entry, snap, nowMs);
+        writeReplyTuple(natNew, snap);
+        ct.setReplyTuple(entry, snap);
+        ct.setStatusBits(entry, ((natNew.manip & NatManip.Src) !== 0 ? CtStatus.SrcNat : 0) | ((natNew.manip & NatManip.Dst) !== 0 ? CtStatus.DstNat : 0));
+        nat.activate(entry);
+      }
+      if (!ct.commit(accepted)) {
+        if (natNew !== null) nat?.release(entry);
+        this.counters[C.ct_commit_refused] += 1;
+        return Verdict.Drop;
+      }
+      if (!accepted && natNew !== null) nat?.release(entry);
+      if (ctx.ctMarkSet && accepted) ct.setMark(ct.result.entry, ctx.ctMark);
+    }
+    if (verdict === RuleVerdict.Accept) {
+      if (bound !== null) {
+        applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
+      }
+      return Verdict.Accept;
+    }
+    if (!rejected) return Verdict.Drop;
+    this.rejectReplies?.reply(pkt, this.ctx.reject, this.ctx.rejectCode, nowMs);
+    return Verdict.Reject;
+  }
+
+  /**
+   * Sets up one side of a new connection's binding from a NAT statement's request and
+   * translates the packet for that side. Returns the binding, or null when the packet must
+   * be dropped (ports exhausted, no interface address): counted, never thrown.
+   */
+  private setupNat(b: NatBinding | null, req: NatRequest, pkt: PacketInfo, side: number): NatBinding | null {
+    const nat = this.nat!;
+    const ct = this.ct!;
+    const binding = b ?? nat.prepare(ct.result.entry);
+    let iface: Uint8Array | null = null;
+    // masquerade: the egress interface's address; redirect: the ingress interface's.
+    if (req.kind === NatKind.Masquerade) iface = nat.interfaceAddress(this.ctx.oif, pkt.family);
+    else if (req.kind === NatKind.Redirect) iface = nat.interfaceAddress(this.ctx.iif, pkt.family);
+    const st = setupNat(binding, req, pkt, nat.allocator, iface);
+    if (st !== NatSetupStatus.Ok) {
+      this.counters[st === NatSetupStatus.PortsExhausted ? C.nat_exhausted_drops : C.nat_failed_drops] += 1;
+      nat.allocator.releaseBinding(binding);
+      return null;
+    }
+    if (b === null) this.counters[C.nat_new] += 1;
+    // Later hooks of this first packet see the connection as NATed (`ct status dnat` in
+    // forward), as the kernel sets IPS_DST_NAT / IPS_SRC_NAT when the binding is made.
+    this.ctx.ctStatus |= side === NatManip.Dst ? CtStatus.DstNat : CtStatus.SrcNat;
+    if (applyNat(pkt, binding, 'original', side) === NatResult.Ok && side === NatManip.Dst) this.reroute(pkt);
+    return binding;
+  }
+
+  /** Is the address at `off` one of the node's own? */
+  private isLocal(pkt: PacketInfo, off: number): boolean {
+    return this.local !== undefined && this.local.size !== 0 && this.local.has(pkt.buf, off, pkt.family);
+  }
+
+  /** What runHooks found besides the verdict (fields, so the hot path allocates nothing). */
+  private natNew: NatBinding | null = null;
+  private rejected = false;
+
+  /**
+   * Runs the ruleset's chains of `hooks` in order until one drops the packet. A new
+   * connection's NAT statements set up its binding: the destination side at prerouting and
+   * output (dnat, redirect), the source side at postrouting and input (snat, masquerade).
+   */
+  private runHooks(hooks: readonly Hook[], pkt: PacketInfo): RuleVerdict {
+    const compiled = this.rules?.compiled;
+    if (!compiled) return RuleVerdict.Accept;
+    const ctx = this.ctx;
+    const ct = this.ct;
+    for (let h = 0; h < hooks.length; h++) {
+      const hook = hooks[h]!;
+      if (!compiled.hasHook(hook)) continue;
+      const verdict = compiled.classify(ctx, hook);
+      if (ctx.notrack && ct && ct.result.pending) {
+        // `notrack` (raw priority in nft): the packet's new entry is never created.
+        ct.untracked();
+        ctx.ctState = CtState.Untracked;
+        ctx.natChains = false;
+        this.counters[C.notrack] += 1;
+      }
+      if (ctx.ctMarkSet && ct && ct.result.entry >= 0 && !ct.result.pending) ct.setMark(ct.result.entry, ctx.ctMark);
+      if (verdict === RuleVerdict.Drop) {
+        this.rejected = ctx.reject !== 0;
+        return verdict;
+      }
+      if (ctx.natChains) {
+        const dstSide = hook === Hook.Prerouting || hook === Hook.Output;
+        const req = dstSide ? ctx.natDst : hook === Hook.Postrouting || hook === Hook.Input ? ctx.natSrc : null;
+        if (req !== null) {
+          this.natNew = this.setupNat(this.natNew, req, pkt, dstSide ? NatManip.Dst : NatManip.Src);
+          if (this.natNew === null) return RuleVerdict.Drop;
+        }
+      }
+    }
+    return RuleVerdict.Accept;
+  }
+
+  /** The destination changed: the egress interface may have too. */
+  private reroute(pkt: PacketInfo): void {
+    this.ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, pkt.family as 4 | 6);
+  }
+
+  endBatch(nowMs: number): void {
+    const ct = this.ct;
+    if (!ct) return;
+    // The same sweep as the idle timer's (ct-gc.ts), on the same cursor.
+    ct.expire(nowMs);
+    publishCtCounters(ct, this.counters);
+  }
+}
+
+const PREROUTING_HOOKS = [Hook.Prerouting] as const;
+const FORWARD_HOOKS = [Hook.Forward, Hook.Postrouting] as const;
+const INPUT_HOOKS = [Hook.Input] as const;
+const OUTPUT_HOOKS = [Hook.Output, Hook.Postrouting] as const;
+
+/** The path of a packet of a known connection, from the path its first packet took. */
+function pathOf(status: number, dir: number): Path {
+  if (status & CtStatus.LocalIn) return dir === CtDir.Original ? Path.Input : Path.Output;
+  if (status & CtStatus.LocalOut) return dir === CtDir.Original ? Path.Output : Path.Input;
+  return Path.Forward;
+}

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { buildUdp, parseBuilt } from '../../packet/build.js';
+import { ConnTracker, CtStatus } from '../../conntrack/index.js';
+import { EventKind, EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+import { SyncBridge } from './sync-bridge.js';
+
+const CLIENT = '192.0.2.100';
+const SERVER = '198.51.100.53';
+const out = (sport: number) => buildUdp({ src: CLIENT, dst: SERVER, sport, dport: 53 });
+const back = (sport: number) => buildUdp({ src: SERVER, dst: CLIENT, sport: 53, dport: sport });
+
+/** One node's datapath side of sync: a real table, its bridge and the ring to its sync worker. */
+function node() {
+  const ct = new ConnTracker({ maxEntries: 256, now: syncClock });
+  const ring = new EventRing(64);
+  const bridge = new SyncBridge(ct, ring);
+  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
+  return {
+    ct,
+    ring,
+    bridge,
+    /** A packet of local traffic through this node's datapath (as the filter stage runs it). */
+    send(p: Uint8Array): number {
+      bridge.local = true;
+      try {
+        ct.track(parseBuilt(p), syncClock());
+        ct.commit(true);
+        return ct.result.entry;
+      } finally {
+        bridge.local = false;
+      }
+    },
+    /** The records this node's changes produced, oldest first. */
+    records(): StateRecord[] {
+      const recs: StateRecord[] = [];
+      for (let r = ring.pop(); r !== undefined; r = ring.pop()) recs.push(r);
+      return recs;
+    },
+  };
+}
+
+/** The record of a new flow from the client, as a peer (owner) would send it. */
+function peerRecord(sport: number, mark: number, stamp: number): StateRecord {
+  const peer = node();
+  const e = peer.send(out(sport));
+  peer.ct.setMark(e, mark);
+  const recs = peer.records();
+  const rec = recs[recs.length - 1]!;
+  return { ...rec, stamp };
+}
+
+/** Lets syncClock move past `t`, so "since" comparisons are strict (no timing is measured). */
+function after(t: number): void {
+  while (syncClock() <= t) { /* spin a few microseconds */ }
+}
+
+describe('SyncBridge.apply: ordering rules against the real table', () => {
+  it('stamps order one owner\'s records: a late, older copy does not overwrite the newer state', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7000, 0x2, 200), 0);
+    const e = b.ct.lookupTuple(tupleOf(7000));
+    assert.ok(e >= 0);
+    assert.equal(b.ct.getMark(e), 0x2);
+    b.bridge.apply(1, peerRecord(7000, 0x1, 100), 0);
+    assert.equal(b.ct.getMark(e), 0x2, 'the older copy is not applied');
+    assert.equal(b.bridge.counts.stale, 1);
+    b.bridge.apply(1, peerRecord(7000, 0x3, 200), 0);
+    assert.equal(b.ct.getMark(e), 0x3, 'an equal stamp is not older: applied');
+    b.bridge.apply(1, peerRecord(7000, 0x4, 300), 0);
+    assert.equal(b.ct.getMark(e), 0x4);
+    assert.equal(b.bridge.counts.applied, 3);
+    assert.equal(b.ring.depth, 0, 'replicas make no records of their own');
+  });
+
+  it('a late copy still tells that the owner has the connection: a resync does not purge it', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7001, 0x2, 200), 0);
+    b.bridge.apply(1, peerRecord(7002, 0x2, 200), 0);
+    after(syncClock());
+    b.bridge.resyncBegin(1);
+    after(syncClock());
+    // The owner resends 7001 (its copy arrives older than what we hold), not 7002.
+    b.bridge.apply(1, peerRecord(7001, 0x1, 100), 0);
+    assert.equal(b.bridge.counts.stale, 1);
+    b.bridge.resyncEnd(1);
+    assert.equal(b.ct.count(), 1, 'only the connection the owner did not resend went');
+    assert.equal(b.ct.countReplicated(), 1);
+  });
+
+  it('stamps are per owner: another owner\'s record is applied whatever its stamp', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7003, 0x2, 500), 0);
+    b.bridge.apply(2, peerRecord(7003, 0x1, 100), 0);
+    const e = b.ct.lookupTuple(tupleOf(7003));
+    assert.equal(b.ct.getMark(e), 0x1);
+    assert.equal(b.bridge.counts.stale, 0);
+    // From now on owner 2's stamps order the entry: owner 2's older copy is stale.
+    b.bridge.apply(2, peerRecord(7003, 0x5, 50), 0);
+    assert.equal(b.ct.getMark(e), 0x1);
+    assert.equal(b.bridge.counts.stale, 1);
+  });
+
+  it('the local entry wins: a peer\'s update or destroy of a connection this node tracks changes nothing', () => {
+    const b = node();
+    const e = b.send(out(7004));
+    b.ct.setMark(e, 0x9);
+    b.records();
+    b.bridge.apply(1, peerRecord(7004, 0x1, 1e15), 0);
+    assert.equal(b.ct.getMark(e), 0x9);
+    assert.equal(b.ct.getStatus(e) & CtStatus.Replicated, 0);
+    b.bridge.apply(1, { ...peerRecord(7004, 0x1, 1e15), kind: EventKind.Destroy }, 0);
+    assert.equal(b.ct.isLive(e), true, 'not deleted by the peer');
+    assert.equal(b.bridge.counts.ignoredLocal, 2);
+    assert.equal(b.bridge.counts.deleted, 0);
+  });
+
+  it('adoption: local traffic through a replica makes it this node\'s; it is announced and the peer\'s records no longer apply', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7005, 0x2, 200), 0);
+    const e = b.ct.lookupTuple(tupleOf(7005));
+    assert.ok(b.ct.getStatus(e) & CtStatus.Replicated);
+    // Takeover: the server's answer reaches this node (SeenReply changes: an Update event).
+    assert.equal(b.send(back(7005)), e);
+    assert.equal(b.ct.getStatus(e) & CtStatus.Replicated, 0, 'adopted');
+    assert.equal(b.bridge.counts.adopted, 1);
+    const recs = b.records();
+    assert.equal(recs.length, 1, 'this node now replicates it');
+    assert.equal(recs[0]!.status & CtStatus.Replicated, 0);
+    assert.equal(recs[0]!.mark, 0x2, 'with the state it took over');
+    b.bridge.apply(1, peerRecord(7005, 0x7, 300), 0);
+    assert.equal(b.ct.getMark(e), 0x2, 'the former owner\'s newer record is ignored');
+    assert.equal(b.bridge.counts.ignoredLocal, 1);
+  });
+
+  it('a replica\'s own expiry and the owner\'s Destroy are silent; an unknown Destroy is ignored', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7006, 0, 200), 0);
+    b.bridge.apply(1, peerRecord(7007, 0, 200), 0);
+    b.bridge.apply(1, { ...peerRecord(7006, 0, 300), kind: EventKind.Destroy }, 0);
+    assert.equal(b.bridge.counts.deleted, 1);
+    assert.equal(b.ct.lookupTuple(tupleOf(7006)), -1);
+    b.bridge.apply(1, { ...peerRecord(7008, 0, 300), kind: EventKind.Destroy }, 0);
+    assert.equal(b.bridge.counts.deleted, 1);
+    assert.equal(b.ct.count(), 1);
+    b.ct.expire(syncClock() + 3_600_000, 256);
+    assert.equal(b.ct.count(), 0);
+    assert.equal(b.ring.depth, 0, 'no record for a replica\'s expiry');
+  });
+});
+
+function tupleOf(sport: number) {
+  const p = parseBuilt(out(sport));
+  return { family: 4, proto: 17, zone: 0, origSrc: p.buf.subarray(p.srcOff, p.srcOff + 4), origDst: p.buf.subarray(p.dstOff, p.dstOff + 4), origSport: sport, origDport: 53 };
+}

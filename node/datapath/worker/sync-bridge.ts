@@ -1,0 +1,266 @@
+/**
+ * Where conntrack meets state sync, in the datapath thread (which owns the table):
+ * - local changes (conntrack events) become StateRecords pushed into the shared ring the
+ *   sync worker drains, without allocating;
+ * - records from peers are applied to the table as replicas (StateSink), newest first per
+ *   owner, stale ones removed after a complete resync.
+ * Replicas never produce events of their own (no echo loops); a replica that local traffic
+ * runs through (after a takeover) is adopted, and from then on replicated by this node.
+ */
+import { CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../../conntrack/index.js';
+import { EventKind, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
+import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
+import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
+import type { NatState } from './nat-state.js';
+
+function newRecord(): StateRecord {
+  return {
+    kind: EventKind.New, family: 4, proto: 0, zone: 0,
+    origSrc: new Uint8Array(4), origDst: new Uint8Array(4), origSport: 0, origDport: 0,
+    replySrc: new Uint8Array(4), replyDst: new Uint8Array(4), replySport: 0, replyDport: 0,
+    tcpState: 0,
+    origTdEnd: 0, origTdMaxEnd: 0, origTdMaxWin: 0, origTdMaxAck: 0, origTdScale: 0, origTdFlags: 0,
+    replyTdEnd: 0, replyTdMaxEnd: 0, replyTdMaxWin: 0, replyTdMaxAck: 0, replyTdScale: 0, replyTdFlags: 0,
+    status: 0, mark: 0, timeoutMs: 0, nat: null, stamp: 0,
+  };
+}
+
+/** Snapshot -> record. Address fields are views of the snapshot's arrays (4 or 16 bytes). */
+class RecordWriter {
+  readonly snap = new CtSnapshot();
+  readonly rec = newRecord();
+  private readonly v4 = [this.snap.origSrc.subarray(0, 4), this.snap.origDst.subarray(0, 4), this.snap.replySrc.subarray(0, 4), this.snap.replyDst.subarray(0, 4)];
+
+  fill(kind: EventKind, stamp: number): StateRecord {
+    const s = this.snap;
+    const r = this.rec;
+    r.kind = kind;
+    r.family = s.family;
+    r.proto = s.proto;
+    r.zone = s.zone;
+    const v4 = s.family === 4;
+    r.origSrc = v4 ? this.v4[0]! : s.origSrc;
+    r.origDst = v4 ? this.v4[1]! : s.origDst;
+    r.replySrc = v4 ? this.v4[2]! : s.replySrc;
+    r.replyDst = v4 ? this.v4[3]! : s.replyDst;
+    r.origSport = s.origSport;
+    r.origDport = s.origDport;
+    r.replySport = s.replySport;
+    r.replyDport = s.replyDport;
+    r.tcpState = s.tcpState;
+    r.origTdEnd = s.tdEnd[0]!;
+    r.origTdMaxEnd = s.tdMaxEnd[0]!;
+    r.origTdMaxWin = s.tdMaxWin[0]!;
+    r.origTdMaxAck = s.tdMaxAck[0]!;
+    r.origTdScale = s.tdScale[0]!;
+    r.origTdFlags = s.tdFlags[0]!;
+    r.replyTdEnd = s.tdEnd[1]!;
+    r.replyTdMaxEnd = s.tdMaxEnd[1]!;
+    r.replyTdMaxWin = s.tdMaxWin[1]!;
+    r.replyTdMaxAck = s.tdMaxAck[1]!;
+    r.replyTdScale = s.tdScale[1]!;
+    r.replyTdFlags = s.tdFlags[1]!;
+    r.status = (s.status & ~CtStatus.Replicated) >>> 0;
+    r.mark = s.mark;
+    // The wire carries whole milliseconds (a fractional value would make the record malformed).
+    r.timeoutMs = Math.max(0, Math.floor(s.timeoutMs));
+    r.stamp = stamp;
+    return r;
+  }
+}
+
+function copyAddr(dst: Uint8Array, src: Uint8Array): void {
+  // Byte by byte: no view object per call (this runs per replica on the datapath thread).
+  const n = Math.min(16, src.length);
+  for (let i = 0; i < n; i++) dst[i] = src[i]!;
+  for (let i = n; i < 16; i++) dst[i] = 0;
+}
+
+
+/** Status bits of the node's own connections, never replicated. */
+const NODE_OWN = CtStatus.LocalIn | CtStatus.LocalOut;
+
+export class SyncBridge implements StateSink {
+  /** Set by the filter stage while conntrack handles a packet: events then come from local traffic. */
+  local = false;
+  /** Per entry: stamp and owner of the replica applied last (stamps of one owner are ordered). */
+  private readonly stamps: Float64Array;
+  private readonly owners: Int32Array;
+  private readonly writer = new RecordWriter();
+  private readonly inSnap = new CtSnapshot();
+  private readonly resyncStart = new Map<number, number>();
+  /** rec.nat of records with a binding: one object, refilled per event (the ring copies it). */
+  private readonly natOut6 = { kind: 0, addr: new Uint8Array(16), port: 0 };
+  private readonly natOut4 = { kind: 0, addr: new Uint8Array(4), port: 0 };
+  readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, deleted: 0, refused: 0, adopted: 0 };
+
+  constructor(
+    private readonly ct: ConnTracker,
+    private readonly ring: EventRing,
+    /** NAT bindings per entry: sent with the entry's record, installed with replicas. */
+    private readonly nat?: NatState,
+  ) {
+    this.stamps = new Float64Array(ct.capacity);
+    this.owners = new Int32Array(ct.capacity);
+  }
+
+  /** Free slots in the ring to the sync worker (conntrack gc and the sync bench stay below it). */
+  get ringRoom(): number {
+    return this.ring.capacity - this.ring.depth;
+  }
+
+  /** conntrack's onEvent. */
+  onEvent(kind: number, entry: number): void {
+    const ct = this.ct;
+    const status = ct.getStatus(entry);
+    // The node's own connections (to or from its addresses) are not the peer's to keep:
+    // its addresses differ, and a VIP's services restart on the new master anyway
+    // (conntrackd ignores the node's own addresses for the same reason).
+    if (status & NODE_OWN) return;
+    if (status & CtStatus.Replicated) {
+      // A replica's own expiry is not ours to announce; local traffic through it makes it ours.
+      if (!this.local) return;
+      ct.adoptReplica(entry);
+      this.counts.adopted++;
+    }
+    const w = this.writer;
+    ct.snapshot(entry, w.snap);
+    const rec = w.fill(kind as EventKind, syncClock());
+    rec.nat = this.natRecord(entry);
+    if (this.ring.push(rec)) this.counts.pushed++;
+    else this.counts.ringFull++;
+  }
+
+  /** The whole local (non-replicated) table as records, for a ring-overflow rebuild. */
+  dumpLocal(): StateRecord[] {
+    const out: StateRecord[] = [];
+    const now = syncClock();
+    this.ct.forEach((e) => {
+      if (this.ct.getStatus(e) & (CtStatus.Replicated | NODE_OWN)) return;
+      this.ct.snapshot(e, this.writer.snap);
+      const r = this.writer.fill(EventKind.New, now);
+      const n = this.natRecord(e);
+      r.nat = n === null ? null : { kind: n.kind, addr: n.addr.slice(), port: n.port };
+      out.push({ ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice() });
+    });
+    return out;
+  }
+
+  apply(owner: number, rec: StateRecord, ageMs: number): void {
+    const ct = this.ct;
+    const s = this.inSnap;
+    s.family = rec.family;
+    s.proto = rec.proto;
+    s.zone = rec.zone;
+    copyAddr(s.origSrc, rec.origSrc);
+    copyAddr(s.origDst, rec.origDst);
+    copyAddr(s.replySrc, rec.replySrc);
+    copyAddr(s.replyDst, rec.replyDst);
+    s.origSport = rec.origSport;
+    s.origDport = rec.origDport;
+    s.replySport = rec.replySport;
+    s.replyDport = rec.replyDport;
+    const now = syncClock();
+    const e = ct.lookupTuple(s);
+    if (e >= 0) {
+      const replica = (ct.getStatus(e) & CtStatus.Replicated) !== 0;
+      if (!replica) {
+        // Our own entry: we forward this connection, our view is the current one.
+        this.counts.ignoredLocal++;
+        return;
+      }
+      if (this.owners[e] === owner && this.stamps[e] > rec.stamp) {
+        // A late copy of older state: keep the newer one, but the owner still has it.
+        ct.touchReplica(e, now);
+        this.counts.stale++;
+        return;
+      }
+    }
+    if (rec.kind === EventKind.Destroy) {
+      if (e >= 0) this.nat?.release(e);
+      if (e >= 0 && ct.deleteReplica(s)) this.counts.deleted++;
+      return;
+    }
+    s.tcpState = rec.tcpState;
+    s.tdEnd[0] = rec.origTdEnd;
+    s.tdMaxEnd[0] = rec.origTdMaxEnd;
+    s.tdMaxWin[0] = rec.origTdMaxWin;
+    s.tdMaxAck[0] = rec.origTdMaxAck;
+    s.tdScale[0] = rec.origTdScale;
+    // Window data travels only with state changes and periodic refreshes, never per packet,
+    // so a replica's windows lag behind the live connection: it is tracked liberally (no
+    // window check), as conntrackd does by default, or every packet after a takeover would
+    // be out of window.
+    s.tdFlags[0] = rec.origTdFlags | TcpDirFlag.BeLiberal;
+    s.tdEnd[1] = rec.replyTdEnd;
+    s.tdMaxEnd[1] = rec.replyTdMaxEnd;
+    s.tdMaxWin[1] = rec.replyTdMaxWin;
+    s.tdMaxAck[1] = rec.replyTdMaxAck;
+    s.tdScale[1] = rec.replyTdScale;
+    s.tdFlags[1] = rec.replyTdFlags | TcpDirFlag.BeLiberal;
+    s.status = rec.status;
+    s.mark = rec.mark;
+    // Timeouts keep running on the replica from the moment the owner took the snapshot.
+    s.timeoutMs = Math.max(1, rec.timeoutMs - Math.max(0, ageMs));
+    s.replicated = true;
+    const applied = ct.applyReplica(s, now);
+    if (applied < 0) {
+      this.counts.refused++;
+      return;
+    }
+    this.installNat(applied, rec);
+    this.stamps[applied] = rec.stamp;
+    this.owners[applied] = owner;
+    this.counts.applied++;
+    this.onApplied?.(rec.stamp, now, ageMs);
+  }
+
+  /** An observer of each replica applied, with its owner's stamp (the sync bench's lag watch; null in a node). */
+  onApplied: ((stamp: number, appliedAt: number, ageMs: number) => void) | null = null;
+
+  /**
+   * The record's NAT part (kind: bit 0 source NAT, bit 1 destination NAT; the translated
+   * source address and port when the source is translated, else the translated
+   * destination). The reply tuple carries the whole translation too.
+   */
+  private natRecord(entry: number): StateRecord['nat'] {
+    const b: NatBinding | null = this.nat?.get(entry) ?? null;
+    if (b === null || b.manip === 0) return null;
+    const n = b.addrLen;
+    const o = n === 4 ? this.natOut4 : this.natOut6;
+    const src = (b.manip & NatManip.Src) !== 0;
+    const at = src ? NAT_SRC : NAT_DST;
+    for (let i = 0; i < n; i++) o.addr[i] = b.addrs[at + i];
+    o.kind = b.manip;
+    o.port = src ? b.natSport : b.natDport;
+    return o;
+  }
+
+  /**
+   * Installs the binding of a replica from its original and reply tuples (the reply tuple
+   * of a NATed entry is the inverted translated tuple), holding its port here so a
+   * connection NATed after a takeover cannot reuse it. No NAT: the slot's binding goes.
+   */
+  private installNat(entry: number, rec: StateRecord): void {
+    const nat = this.nat;
+    if (!nat) return;
+    if (rec.nat === null && (rec.status & (CtStatus.SrcNat | CtStatus.DstNat)) === 0) {
+      nat.release(entry);
+      return;
+    }
+    const s = this.inSnap;
+    nat.installReplica(entry, (b) => bindingFromTuplePair(s, b, NatKind.Snat, NatKind.Dnat));
+  }
+
+  resyncBegin(owner: number): void {
+    this.resyncStart.set(owner, syncClock());
+  }
+
+  resyncEnd(owner: number): void {
+    const since = this.resyncStart.get(owner);
+    if (since === undefined) return;
+    this.resyncStart.delete(owner);
+    // With one peer (an active/standby pair) every replica is that peer's.
+    this.ct.purgeStaleReplicas(since);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Test helper: a FilterStage with conntrack and NAT behind a small routing table (lan
+ * 10.0.0.0/24, wan 198.51.100.0/24 and the default route), on a clock that ticks once per
+ * packet. Not used by the node.
+ */
+import { parseAddress, parsePrefix } from '../../packet/address.js';
+import { parseBuilt } from '../../packet/build.js';
+import type { PacketInfo } from '../../packet/packet-info.js';
+import { RulesetEngine } from '../../ruleset/index.js';
+import { ConnTracker } from '../../conntrack/index.js';
+import { FilterStage } from './filter-stage.js';
+import { NatState } from './nat-state.js';
+import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
+import { COUNTER_NAMES } from '../shared/counters.js';
+import type { Verdict } from './stage.js';
+
+export const LAN_ADDR = '10.0.0.1';
+export const WAN_ADDR = '198.51.100.2';
+export const CLIENT = '10.0.0.5';
+export const REMOTE = '203.0.113.9';
+
+export interface Rig {
+  stage: FilterStage;
+  ct: ConnTracker;
+  nat: NatState;
+  counters: Float64Array;
+  engine: RulesetEngine;
+  send(pkt: Uint8Array): { v: Verdict; p: PacketInfo };
+  /** Advances the clock by 1 ms and returns it (send() does this for each packet). */
+  tick(): number;
+}
+
+export function rig(ruleset: string): Rig {
+  let now = 1000;
+  const engine = new RulesetEngine({ clock: () => now });
+  engine.load(ruleset);
+  const routes = new RouteInterfaces();
+  const table: [string, string, string | undefined][] = [
+    ['10.0.0.0/24', 'lan', LAN_ADDR],
+    ['198.51.100.0/24', 'wan', WAN_ADDR],
+    ['0.0.0.0/0', 'wan', undefined],
+  ];
+  routes.load(table.map(([pfx, ifname]): RouteEntry => {
+    const p = parsePrefix(pfx, { strict: false });
+    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname) };
+  }));
+  const ct = new ConnTracker({ maxEntries: 1024, now: () => now });
+  const nat = new NatState(ct.capacity, { key: [1, 2] });
+  nat.attach(ct);
+  nat.setAddresses(table.filter((r) => r[2] !== undefined).map(([, ifname, a]) => ({ ifId: engine.ifnames.idOf(ifname), family: 4, bytes: parseAddress(a!).bytes })));
+  const counters = new Float64Array(COUNTER_NAMES.length);
+  const stage = new FilterStage(engine, ct, routes, counters, undefined, nat);
+  return {
+    stage, ct, nat, counters, engine,
+    tick: () => (now += 1),
+    send(pkt) {
+      now += 1;
+      const p = parseBuilt(pkt);
+      const v = stage.process(p, now);
+      return { v, p };
+    },
+  };
+}
+
