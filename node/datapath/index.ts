@@ -2,9 +2,11 @@
  * The datapath: the packet loop on the TUN device, its counters and kernel plumbing.
  *
  * The folder says which thread a file runs on (README.md here):
- * - `worker/`  the datapath worker thread: the TUN loop, the stages (defrag, filter, NAT,
- *              reject), conntrack gc, the sync bridge, the sniffer. `worker/worker.ts` is the
- *              thread's entry; nothing in `worker/` imports `control/`.
+ * - `worker/`  the datapath worker thread: the packet loop on a PacketDevice (the TUN device;
+ *              an in-memory one in tests), the stages (defrag, filter, NAT, reject), conntrack
+ *              gc, the sync bridge, the sniffer. `worker/worker.ts` is the thread's entry and
+ *              only adapts parentPort/workerData to buildDatapath (`worker/datapath.ts`);
+ *              nothing in `worker/` imports `control/`.
  * - `control/` the node's main (control) thread and the CLI: the handle that starts the
  *              worker (DatapathThread), kernel plumbing and route/address reading via `ip`,
  *              ruleset warnings and the lock-out probe, offline replay. The last two run a

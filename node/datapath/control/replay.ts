@@ -1,7 +1,7 @@
 /**
  * Offline replay: a capture file's packets go one by one through a fresh FilterStage
  * (rule engine + conntrack + route-derived interfaces), fed by the same BatchProcessor
- * that the TUN loop uses, with the capture's timestamps as the clock. This is how a
+ * that the packet loop uses, with the capture's timestamps as the clock. This is how a
  * ruleset and conntrack's verdicts are checked without root, a device or live traffic
  * (`hafw replay`, and the differential test against Linux's conntrack).
  *

@@ -1,7 +1,7 @@
 /**
  * The device-independent heart of the packet loop: given a batch of slots in an arena
  * (each a virtio header plus a packet), parse each into the one reused PacketInfo, ask the
- * stage, record the verdict byte and count. The TUN loop feeds it from the native reader;
+ * stage, record the verdict byte and count. The packet loop feeds it from the device;
  * tests feed it crafted packets, no root or device needed.
  */
 import { PacketInfo, ParseStatus, GsoType } from '../../packet/packet-info.js';

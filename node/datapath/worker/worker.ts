@@ -1,183 +1,19 @@
 /**
- * The datapath thread: owns the TUN device and the packet loop and does nothing else
- * (DESIGN §3). The control thread talks to it by messages; counters travel through shared
- * memory so reading them never disturbs the loop.
- *
- * It runs its own RulesetEngine (compiled rules are closures and cannot cross threads),
- * fed with exactly the loads and transactions the control thread's engine accepted; the
- * engine is deterministic, so both agree on handles and generations. Timed-out set
- * elements are removed the same way: the control thread sends the `delete element` batch
- * (lookups here ignore an expired element from the moment it expires).
+ * The datapath thread's entry (started by control/datapath-thread.ts): adapts the worker
+ * thread's workerData and parentPort to buildDatapath (datapath.ts) and opens the TUN device.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { TunLoop } from './tun-loop.js';
-import { FilterStage } from './filter-stage.js';
-import { DefragStage } from './defrag-stage.js';
-import { RejectReplies } from './reject.js';
-import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
-import { NO_LIMITS, RulesetEngine } from '../../ruleset/index.js';
-import { ConnTracker, runCtOp, CtQueryError } from '../../conntrack/index.js';
-import { datapathClock } from '../shared/clock.js';
-import { Sniffer } from './sniffer.js';
-import { SyncBridge } from './sync-bridge.js';
-import { ConntrackGc } from './ct-gc.js';
-import { runDatapathExtensions } from './extensions.js';
-import { NatState } from './nat-state.js';
-import { LocalAddresses } from './local-addresses.js';
-import { EventRing, SyncWorkerHandle, syncClock } from '../../../sync-protocol/index.js';
-import type { DatapathWorkerData, ToDatapath, FromDatapath, PlainAddress, PlainRoute } from '../shared/messages.js';
+import { buildDatapath } from './datapath.js';
+import { TunPacketDevice } from './tun-device.js';
+import type { DatapathWorkerData, FromDatapath, ToDatapath } from '../shared/messages.js';
 
-const data = workerData as DatapathWorkerData;
 const port = parentPort!;
-const send = (m: FromDatapath): void => port.postMessage(m);
-
-// No caps here: this copy only ever loads what the control thread's engine accepted under
-// the node's caps, and must never refuse it (ruleset/limits.ts).
-const engine = new RulesetEngine({ clock: datapathClock, limits: NO_LIMITS });
-const routes = new RouteInterfaces();
-const ct = data.conntrack
-  ? new ConnTracker({
-      maxEntries: data.conntrack.maxEntries,
-      tcpLoose: data.conntrack.tcpLoose,
-      tcpBeLiberal: data.conntrack.tcpBeLiberal,
-      timeouts: data.conntrack.timeouts,
-      now: datapathClock,
-      prefaultIndex: true,
-    })
-  : undefined;
-
-// NAT bindings live beside the conntrack entries they belong to.
-const nat = ct ? new NatState(ct.capacity) : undefined;
-const localAddresses = new LocalAddresses();
-/** Once the control thread sends the node's addresses, they (with VIPs) replace the routes' preferred sources. */
-let addressesKnown = false;
-const loadAddresses = (list: PlainAddress[]): void => {
-  addressesKnown = true;
-  localAddresses.load(list);
-  nat?.setAddresses(list.map((a) => ({ ifId: engine.ifnames.idOf(a.ifname), family: a.family, bytes: Uint8Array.from(a.bytes), vip: a.vip })));
-};
-const loadRoutes = (list: PlainRoute[]): void => {
-  routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
-  // Until the addresses arrive, masquerade / redirect use a connected route's preferred source.
-  if (!addressesKnown) nat?.setAddresses(list.filter((r) => r.src !== undefined).map((r) => ({ ifId: engine.ifnames.idOf(r.ifname), family: r.family, bytes: Uint8Array.from(r.src!) })));
-};
-loadRoutes(data.routes);
-
-// State sync: conntrack events -> ring -> sync worker (started from this thread, so the
-// records it receives come straight here, where the table lives).
-let syncBridge: SyncBridge | undefined;
-let syncRing: EventRing | undefined;
-let syncHandle: SyncWorkerHandle | undefined;
-if (data.sync && ct) {
-  syncRing = new EventRing(data.sync.ringSlots);
-  syncBridge = new SyncBridge(ct, syncRing, nat);
-  const bridge = syncBridge;
-  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
-}
-// After the sync bridge: a Destroy event is announced (with its binding) before the port is released.
-if (ct && nat) nat.attach(ct);
-// Whatever a preloaded module registered (nothing in a node; the sync bench's injector).
-if (ct) runDatapathExtensions({ ct, bridge: syncBridge });
-// Expiry while no packets flow (Linux's gc worker); a packet batch also sweeps, on the same cursor.
-const bridgeForGc = syncBridge;
-const ctGc = ct ? new ConntrackGc(ct, new Float64Array(data.counters), datapathClock, undefined, bridgeForGc && (() => bridgeForGc.ringRoom)) : undefined;
-ctGc?.start();
-
-let sniffer: Sniffer | undefined;
-let loop: TunLoop | undefined;
-// `reject` is answered (TCP reset / ICMP unreachable) by writing the reply into the TUN device.
-const rejectReplies = new RejectReplies((b, o, l) => loop?.inject(b, o, l));
-try {
-  loop = new TunLoop({
-    tunName: data.tunName,
-    offloads: data.offloads,
-    batchSize: data.batchSize,
-    maxBatchesPerWake: data.maxBatchesPerWake,
-    counters: data.counters,
-    nativeStats: data.nativeStats,
-    // Fragments are put together before the filter, like Linux's nf_defrag in front of conntrack.
-    stage: new DefragStage(
-      Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies }),
-      new Float64Array(data.counters),
-      (b, o, l) => loop?.inject(b, o, l),
-      data.fragments,
-    ),
-  });
-  loop.start();
-  if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
-    if (!ct) throw new Error('sniff mode needs conntrack (conntrack.enabled: true)');
-    sniffer = new Sniffer(data.sniffInterfaces, ct, new Float64Array(data.counters));
-  }
-  if (data.sync && syncRing && syncBridge) {
-    const bridge = syncBridge;
-    syncHandle = await SyncWorkerHandle.start(
-      { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab, metricLabels: data.sync.metricLabels },
-      bridge,
-      (value) => send({ type: 'sync-inSync', value }),
-      () => syncHandle?.rebuildLocal(bridge.dumpLocal(), syncClock()),
-      // No restart: a new worker would need a new epoch and a full resync while the table
-      // goes unreplicated; the node stops instead so the peer, in sync, takes over.
-      (err) => send({ type: 'fatal', message: `state sync worker failed: ${err.message}` }),
-    );
-  }
-  send({ type: 'ready', tunName: loop.device.name, vnetHdrLen: loop.device.vnetHdrLen });
-} catch (err) {
-  send({ type: 'error', message: (err as Error).message });
-}
-
+const datapath = await buildDatapath(workerData as DatapathWorkerData, {
+  send: (m: FromDatapath) => port.postMessage(m),
+  openDevice: (d) => new TunPacketDevice({ tunName: d.tunName, offloads: d.offloads, maxBatchesPerWake: d.maxBatchesPerWake, nativeStats: d.nativeStats }),
+});
 port.on('message', (m: ToDatapath) => {
-  switch (m.type) {
-    case 'stop':
-      ctGc?.stop();
-      void syncHandle?.stop();
-      sniffer?.close();
-      loop?.close();
-      loop = undefined;
-      send({ type: 'stopped' });
-      port.close();
-      break;
-    case 'routes':
-      loadRoutes(m.routes);
-      break;
-    case 'addresses':
-      loadAddresses(m.list);
-      break;
-    case 'sniff':
-      sniffer?.setActive(m.active);
-      break;
-    case 'sync-report':
-      if (!syncHandle || !syncBridge || !syncRing) send({ type: 'sync-report', id: m.id, report: null });
-      else {
-        const h = syncHandle;
-        const b = syncBridge;
-        const r = syncRing;
-        void h.metrics().then(
-          (x) => send({ type: 'sync-report', id: m.id, report: { inSync: h.inSync, metrics: x.metrics, status: x.status, peers: x.peers, bridge: { ...b.counts }, ringDepth: r.depth, ringDrops: r.drops } }),
-          (err: Error) => send({ type: 'sync-report', id: m.id, report: null, error: `state sync worker failed: ${err.message}` }),
-        );
-      }
-      break;
-    case 'ct-count':
-      send({ type: 'ct-count', id: m.id, total: ct?.count() ?? 0, replicated: ct?.countReplicated() ?? 0, capacity: ct?.capacity ?? 0 });
-      break;
-    case 'ct-op':
-      if (!ct) send({ type: 'ct-op', id: m.id, error: { field: '', message: 'conntrack is off on this node (conntrack.enabled: false)' } });
-      else {
-        try {
-          send({ type: 'ct-op', id: m.id, result: runCtOp(ct, m.op) });
-        } catch (err) {
-          send({ type: 'ct-op', id: m.id, error: { field: err instanceof CtQueryError ? err.field : '', message: (err as Error).message } });
-        }
-      }
-      break;
-    case 'ruleset-load':
-    case 'ruleset-tx':
-      try {
-        const r = m.type === 'ruleset-load' ? engine.load(m.text ?? '', m.file) : engine.transaction(m.ops as never, m.baseGeneration);
-        send({ type: 'ruleset-result', id: m.id, ok: true, generation: r.generation });
-      } catch (err) {
-        send({ type: 'ruleset-result', id: m.id, ok: false, generation: engine.generation, error: (err as Error).message });
-      }
-      break;
-  }
+  datapath.handle(m);
+  // After `stopped` went out: the port is what keeps the thread alive.
+  if (m.type === 'stop') port.close();
 });

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { buildUdp, parseBuilt } from '../../packet/build.js';
+import { formatAddress } from '../../packet/address.js';
+import { IpProto, type PacketInfo } from '../../packet/packet-info.js';
+import { NativeStat } from '../../native/index.js';
+import { createCounterBuffer, readCounters } from '../shared/counters.js';
+import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
+import { buildDatapath, type Datapath } from './datapath.js';
+import { MemoryDevice } from './memory-device.js';
+
+const CLIENT = '10.0.0.5';
+const REMOTE = '203.0.113.9';
+const WAN_ADDR = '198.51.100.2';
+
+const RULESET = `table ip nat {
+  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
+}
+table ip filter {
+  chain fwd { type filter hook forward priority 0; policy accept;
+    udp dport 9 drop
+    udp dport 7 reject
+  }
+}`;
+
+const ROUTES: PlainRoute[] = [
+  { family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] },
+  { family: 4, prefix: [198, 51, 100, 0], len: 24, ifname: 'wan', src: [198, 51, 100, 2] },
+  { family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'wan' },
+];
+
+function workerData(): DatapathWorkerData {
+  return {
+    tunName: 'hafw0',
+    offloads: true,
+    batchSize: 8,
+    maxBatchesPerWake: 4,
+    counters: createCounterBuffer(),
+    nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
+    conntrack: { maxEntries: 1024, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
+    routes: ROUTES,
+  };
+}
+
+const addr = (p: PacketInfo, off: number): string => formatAddress(p.buf, off, p.addrLen);
+const udp = (src: string, dst: string, dport: number): Uint8Array => buildUdp({ src, dst, sport: 40000, dport, payload: 16, vnet: true });
+
+interface Built {
+  dp: Datapath;
+  dev: MemoryDevice;
+  data: DatapathWorkerData;
+  sent: FromDatapath[];
+  /** Sends a request and returns the answer with its id (every answer here is synchronous). */
+  ask(m: ToDatapath & { id: number }): FromDatapath;
+}
+
+async function build(): Promise<Built> {
+  const data = workerData();
+  const sent: FromDatapath[] = [];
+  let dev: MemoryDevice | undefined;
+  const dp = await buildDatapath(data, {
+    send: (m) => sent.push(m),
+    openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })),
+  });
+  return {
+    dp, dev: dev!, data, sent,
+    ask(m) {
+      dp.handle(m);
+      const a = sent.find((x) => 'id' in x && x.id === m.id);
+      assert.ok(a, `no answer to ${m.type}`);
+      return a;
+    },
+  };
+}
+
+describe('buildDatapath in-process (fake device, fake ports)', () => {
+  let b: Built;
+  beforeEach(async () => {
+    b = await build();
+    assert.deepEqual(b.ask({ type: 'ruleset-load', id: 1, text: RULESET }), { type: 'ruleset-result', id: 1, ok: true, generation: 1 });
+  });
+  afterEach(() => b.dp.handle({ type: 'stop' }));
+
+  it('says ready with the device it opened', () => {
+    assert.deepEqual(b.sent[0], { type: 'ready', tunName: 'hafw0', vnetHdrLen: 10 });
+  });
+
+  it('forwards a packet unchanged, masquerades one to the WAN, drops one by rule, answers a reject by inject', async () => {
+    const inbound = udp(REMOTE, CLIENT, 5000);
+    b.dev.send(inbound);
+    b.dev.send(udp(CLIENT, REMOTE, 53));
+    b.dev.send(udp(CLIENT, REMOTE, 9));
+    b.dev.send(udp(CLIENT, REMOTE, 7));
+    await b.dev.idle();
+
+    const out = b.dev.outbound.map((p) => parseBuilt(p, 10));
+    assert.equal(out.length, 3);
+    // The reject's ICMP port unreachable is written at once; the batch's forwarded slots after it.
+    const [icmp, fwd, nat] = out as [PacketInfo, PacketInfo, PacketInfo];
+    assert.equal(icmp.l4proto, IpProto.Icmp);
+    assert.equal(icmp.icmpType, 3);
+    assert.equal(`${addr(icmp, icmp.srcOff)}>${addr(icmp, icmp.dstOff)}`, `${REMOTE}>${CLIENT}`);
+    assert.deepEqual(b.dev.outbound[1], inbound);
+    assert.equal(`${addr(fwd, fwd.srcOff)}>${addr(fwd, fwd.dstOff)}:${fwd.dport}`, `${REMOTE}>${CLIENT}:5000`);
+    assert.equal(`${addr(nat, nat.srcOff)}>${addr(nat, nat.dstOff)}:${nat.dport}`, `${WAN_ADDR}>${REMOTE}:53`);
+
+    const c = readCounters(b.data.counters);
+    assert.equal(c.rx_packets, 4);
+    assert.equal(c.verdict_accept, 2);
+    assert.equal(c.verdict_drop, 1);
+    assert.equal(c.verdict_reject, 1);
+    assert.equal(c.nat_new, 1);
+    assert.deepEqual(b.ask({ type: 'ct-count', id: 2 }), { type: 'ct-count', id: 2, total: 2, replicated: 0, capacity: 1024 });
+  });
+
+  it('follows a routes message: the same packet no longer leaves by the WAN, so it is not masqueraded', async () => {
+    b.dp.handle({ type: 'routes', routes: [{ family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'lan2' }] });
+    b.dev.send(udp(CLIENT, REMOTE, 53));
+    await b.dev.idle();
+    const p = parseBuilt(b.dev.outbound[0]!, 10);
+    assert.equal(addr(p, p.srcOff), CLIENT);
+  });
+
+  it('stop closes the device and leaves no handle that would keep the thread alive', async () => {
+    // After one turn: mocha's own timeout timer for this test is in place by then.
+    await new Promise(setImmediate);
+    const before = process.getActiveResourcesInfo().slice().sort();
+    const c = await build();
+    c.dev.send(udp(CLIENT, REMOTE, 53)); // queued, not yet read
+    c.dp.handle({ type: 'stop' });
+    assert.deepEqual(c.sent.at(-1), { type: 'stopped' });
+    assert.ok(c.dev.closed);
+    assert.deepEqual(process.getActiveResourcesInfo().slice().sort(), before);
+  });
+
+  it('a device that cannot open is an error message, not a rejection', async () => {
+    const sent: FromDatapath[] = [];
+    const dp = await buildDatapath(workerData(), {
+      send: (m) => sent.push(m),
+      openDevice: () => {
+        throw new Error('cannot open TUN device hafw0: permission denied');
+      },
+    });
+    assert.deepEqual(sent, [{ type: 'error', message: 'cannot open TUN device hafw0: permission denied' }]);
+    dp.handle({ type: 'stop' });
+    assert.deepEqual(sent.at(-1), { type: 'stopped' });
+  });
+});
