@@ -10,7 +10,7 @@ import {
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
-import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
+import { SLOT, SLOT_BYTES, writeSlot } from './ring.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
@@ -304,7 +304,7 @@ export class SyncEndpoint {
    * the message is written from it).
    */
   localSlot(v: DataView, b: Uint8Array, o: number, now: number): void {
-    let stamp = v.getFloat64(o + SlotAt.Stamp, true);
+    let stamp = v.getFloat64(o + SLOT.stamp, true);
     if (stamp < this.localFloor) {
       // Already reflected in the dump given to rebuildLocal (events queued before it).
       this.stats.localStale++;
@@ -316,7 +316,7 @@ export class SyncEndpoint {
     this.lastLocalStamp = stamp;
     const m = this.mirror.noteSlot(v, b, o, stamp, true);
     const mirror = this.mirror;
-    this.coalescer.push(m, b[o + SlotAt.Kind] as EventKind, m, slotRecordSize(mirror.slabView, mirror.slabBytes, m * SLOT_BYTES), now);
+    this.coalescer.push(m, b[o + SLOT.kind] as EventKind, m, slotRecordSize(mirror.slabView, mirror.slabBytes, m * SLOT_BYTES), now);
     if (this.coalescer.size > 0) {
       this.coalescer.drain(now, this.batches);
       this.sendBatches(now);

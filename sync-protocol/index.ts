@@ -4,9 +4,11 @@
  * imports node/: the node adapts its table to StateSource / StateSink.
  */
 export {
-  EventKind, RECORD_FIELDS, recordKey,
-  type NatBinding, type StateRecord, type StateSink, type StateSource,
-} from './state-record.js';
+  EventKind, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, recordFieldsMarkdown,
+  type FieldSpec, type FieldType, type RecordNat, type StateRecord,
+} from './record-fields.js';
+export { emptyRecord } from './record-codec.js';
+export { recordKey, type StateSink, type StateSource } from './state-record.js';
 export {
   HEADER_LEN, MAC_LEN, MAGIC, MAX_NACK_RANGES, MessageFlag, MessageType, VERSION,
   decodeMessage, encodeMessage, isSequenced, peekSender, recordBudget, recordSize,

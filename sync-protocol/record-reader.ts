@@ -5,15 +5,16 @@
  * validates as it goes, with the same rules as wire.ts's checked cbor-x path. Anything it
  * does not expect (another valid CBOR spelling of a value, trailing bytes) makes it answer
  * `undefined`, and the caller decodes that payload with cbor-x instead; `null` means the
- * payload is malformed by any reading.
+ * payload is malformed by any reading. The per-record part is compiled from the field
+ * tables (record-codec.ts: readCbor); this file holds the CBOR primitives it reads with.
  */
-import { EventKind, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
+import type { StateRecord } from './record-fields.js';
+import { readCbor, type CborIn } from './record-codec.js';
 
-const FIELD_COUNT = RECORD_FIELDS.length;
 /** Thrown inside the reader only: "not the layout I know" (caught in readRecords). */
 const OTHER = Symbol('other layout');
 
-class Cursor {
+class Cursor implements CborIn {
   at = 0;
   private readonly view: DataView;
   constructor(readonly b: Uint8Array) {
@@ -97,68 +98,6 @@ class Cursor {
   }
 }
 
-function check(ok: boolean): void {
-  if (!ok) throw OTHER;
-}
-
-function readRecord(c: Cursor): StateRecord {
-  c.expect(0xd9, 0xe0, 0x00);
-  check(c.byte() === 0x98 && c.byte() === FIELD_COUNT);
-  const kind = c.uint();
-  const family = c.uint();
-  check(kind <= EventKind.Destroy && (family === 4 || family === 6));
-  const alen = family === 4 ? 4 : 16;
-  const proto = c.uint();
-  const zone = c.uint();
-  check(proto <= 255 && zone <= 0xffff);
-  const origSrc = c.bytes(alen);
-  const origDst = c.bytes(alen);
-  const origSport = c.uint();
-  const origDport = c.uint();
-  const replySrc = c.bytes(alen);
-  const replyDst = c.bytes(alen);
-  const replySport = c.uint();
-  const replyDport = c.uint();
-  const tcpState = c.uint();
-  check(origSport <= 0xffff && origDport <= 0xffff && replySport <= 0xffff && replyDport <= 0xffff && tcpState <= 255);
-  const origTdEnd = c.uint();
-  const origTdMaxEnd = c.uint();
-  const origTdMaxWin = c.uint();
-  const origTdMaxAck = c.uint();
-  const origTdScale = c.uint();
-  const origTdFlags = c.uint();
-  const replyTdEnd = c.uint();
-  const replyTdMaxEnd = c.uint();
-  const replyTdMaxWin = c.uint();
-  const replyTdMaxAck = c.uint();
-  const replyTdScale = c.uint();
-  const replyTdFlags = c.uint();
-  check(origTdScale <= 255 && origTdFlags <= 255 && replyTdScale <= 255 && replyTdFlags <= 255);
-  const status = c.uint();
-  const mark = c.uint();
-  const timeoutMs = c.num();
-  check(Number.isSafeInteger(timeoutMs) && timeoutMs >= 0);
-  let nat: NatBinding | null = null;
-  if (c.b[c.at] === 0xf6) c.at++;
-  else {
-    c.expect(0xd9, 0xe0, 0x01);
-    check(c.byte() === 0x83);
-    const natKind = c.uint();
-    const addr = c.bytes(alen);
-    const port = c.uint();
-    check(natKind <= 3 && port <= 0xffff);
-    nat = { kind: natKind, addr, port };
-  }
-  const stamp = c.num();
-  check(Number.isFinite(stamp));
-  return {
-    kind, family, proto, zone, origSrc, origDst, origSport, origDport, replySrc, replyDst, replySport, replyDport, tcpState,
-    origTdEnd, origTdMaxEnd, origTdMaxWin, origTdMaxAck, origTdScale, origTdFlags,
-    replyTdEnd, replyTdMaxEnd, replyTdMaxWin, replyTdMaxAck, replyTdScale, replyTdFlags,
-    status, mark, timeoutMs, nat, stamp,
-  };
-}
-
 /** The records of `bytes`, or undefined when they are not in the writer's layout (use cbor-x). */
 export function readRecords(bytes: Uint8Array): StateRecord[] | undefined {
   const c = new Cursor(bytes);
@@ -170,7 +109,7 @@ export function readRecords(bytes: Uint8Array): StateRecord[] | undefined {
     else if (ib === 0x99) n = (c.byte() << 8) | c.byte();
     else return undefined;
     const out: StateRecord[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = readRecord(c);
+    for (let i = 0; i < n; i++) out[i] = readCbor(c, OTHER);
     return c.at === bytes.length ? out : undefined;
   } catch (e) {
     if (e === OTHER) return undefined;

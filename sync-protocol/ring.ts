@@ -10,55 +10,14 @@
  * count with Atomics.store after touching the slot (sequentially consistent, so the payload
  * is visible before the count).
  *
- * Slot layout (SLOT_BYTES, little-endian):
- *   0 u8 kind   1 u8 family   2 u8 proto   3 u8 tcpState   4 u16 zone   6 u8 has-nat  7 u8 nat kind
- *   8 u16 origSport  10 u16 origDport  12 u16 replySport  14 u16 replyDport  16 u16 natPort
- *  18 u8 origTdScale 19 u8 origTdFlags 20 u8 replyTdScale 21 u8 replyTdFlags 22 u16 pad
- *  24 u32 origTdEnd 28 origTdMaxEnd 32 origTdMaxWin 36 replyTdEnd 40 replyTdMaxEnd 44 replyTdMaxWin
- *  48 u32 status 52 u32 mark 56 f64 timeoutMs 64 f64 stamp
- *  72 origSrc[16] 88 origDst[16] 104 replySrc[16] 120 replyDst[16] 136 natAddr[16]
- * 152 u32 origTdMaxAck 156 u32 replyTdMaxAck  -> 160
+ * Slot layout: derived from the record's field table (record-fields.ts: SLOT, SLOT_BYTES;
+ * the places are listed in docs/sync-protocol.md §11).
  */
-import { EventKind, type StateRecord } from './state-record.js';
+import type { StateRecord } from './record-fields.js';
+import { SLOT_BYTES, readSlot, readSlotInto, writeSlot, ADDR_PLACES } from './record-codec.js';
 
-export const SLOT_BYTES = 160;
-
-/** Byte offsets of the slot layout above: every reader and writer of slots names them from here. */
-export const enum SlotAt {
-  Kind = 0,
-  Family = 1,
-  Proto = 2,
-  TcpState = 3,
-  Zone = 4,
-  HasNat = 6,
-  NatKind = 7,
-  OrigSport = 8,
-  OrigDport = 10,
-  ReplySport = 12,
-  ReplyDport = 14,
-  NatPort = 16,
-  OrigTdScale = 18,
-  OrigTdFlags = 19,
-  ReplyTdScale = 20,
-  ReplyTdFlags = 21,
-  OrigTdEnd = 24,
-  OrigTdMaxEnd = 28,
-  OrigTdMaxWin = 32,
-  ReplyTdEnd = 36,
-  ReplyTdMaxEnd = 40,
-  ReplyTdMaxWin = 44,
-  Status = 48,
-  Mark = 52,
-  TimeoutMs = 56,
-  Stamp = 64,
-  OrigSrc = 72,
-  OrigDst = 88,
-  ReplySrc = 104,
-  ReplyDst = 120,
-  NatAddr = 136,
-  OrigTdMaxAck = 152,
-  ReplyTdMaxAck = 156,
-}
+export { SLOT, SLOT_BYTES } from './record-fields.js';
+export { readSlot, writeSlot } from './record-codec.js';
 
 const CTRL_BYTES = 16;
 const W = 0;
@@ -190,89 +149,17 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-/** Writes a record into the slot at byte offset `o` (layout in the file header); no allocation. */
-export function writeSlot(v: DataView, b: Uint8Array, o: number, r: StateRecord): void {
-  v.setUint8(o + SlotAt.Kind, r.kind); v.setUint8(o + SlotAt.Family, r.family); v.setUint8(o + SlotAt.Proto, r.proto); v.setUint8(o + SlotAt.TcpState, r.tcpState);
-  v.setUint16(o + SlotAt.Zone, r.zone, true);
-  v.setUint8(o + SlotAt.HasNat, r.nat === null ? 0 : 1); v.setUint8(o + SlotAt.NatKind, r.nat === null ? 0 : r.nat.kind);
-  v.setUint16(o + SlotAt.OrigSport, r.origSport, true); v.setUint16(o + SlotAt.OrigDport, r.origDport, true);
-  v.setUint16(o + SlotAt.ReplySport, r.replySport, true); v.setUint16(o + SlotAt.ReplyDport, r.replyDport, true);
-  v.setUint16(o + SlotAt.NatPort, r.nat === null ? 0 : r.nat.port, true);
-  v.setUint8(o + SlotAt.OrigTdScale, r.origTdScale); v.setUint8(o + SlotAt.OrigTdFlags, r.origTdFlags); v.setUint8(o + SlotAt.ReplyTdScale, r.replyTdScale); v.setUint8(o + SlotAt.ReplyTdFlags, r.replyTdFlags);
-  v.setUint32(o + SlotAt.OrigTdEnd, r.origTdEnd, true); v.setUint32(o + SlotAt.OrigTdMaxEnd, r.origTdMaxEnd, true); v.setUint32(o + SlotAt.OrigTdMaxWin, r.origTdMaxWin, true);
-  v.setUint32(o + SlotAt.ReplyTdEnd, r.replyTdEnd, true); v.setUint32(o + SlotAt.ReplyTdMaxEnd, r.replyTdMaxEnd, true); v.setUint32(o + SlotAt.ReplyTdMaxWin, r.replyTdMaxWin, true);
-  v.setUint32(o + SlotAt.Status, r.status, true); v.setUint32(o + SlotAt.Mark, r.mark, true);
-  v.setFloat64(o + SlotAt.TimeoutMs, r.timeoutMs, true); v.setFloat64(o + SlotAt.Stamp, r.stamp, true);
-  b.set(r.origSrc, o + SlotAt.OrigSrc); b.set(r.origDst, o + SlotAt.OrigDst); b.set(r.replySrc, o + SlotAt.ReplySrc); b.set(r.replyDst, o + SlotAt.ReplyDst);
-  if (r.nat !== null) b.set(r.nat.addr, o + SlotAt.NatAddr);
-  v.setUint32(o + SlotAt.OrigTdMaxAck, r.origTdMaxAck, true); v.setUint32(o + SlotAt.ReplyTdMaxAck, r.replyTdMaxAck, true);
-}
-
-/** A new record from the slot at byte offset `o`. */
-export function readSlot(v: DataView, b: Uint8Array, o: number): StateRecord {
-  const family = v.getUint8(o + SlotAt.Family);
-  const alen = family === 4 ? 4 : 16;
-  // One small array per address: typed arrays of at most 64 bytes live on V8's heap, where
-  // the young generation frees them for nothing; a slice of the slot (80 bytes) would be a
-  // malloc'd buffer for the collector to sweep, per event.
-  const addr = (at: number): Uint8Array => {
-    const a = new Uint8Array(alen);
-    for (let i = 0; i < alen; i++) a[i] = b[o + at + i]!;
-    return a;
-  };
-  return {
-    kind: v.getUint8(o + SlotAt.Kind) as EventKind, family, proto: v.getUint8(o + SlotAt.Proto), zone: v.getUint16(o + SlotAt.Zone, true),
-    origSrc: addr(SlotAt.OrigSrc), origDst: addr(SlotAt.OrigDst), origSport: v.getUint16(o + SlotAt.OrigSport, true), origDport: v.getUint16(o + SlotAt.OrigDport, true),
-    replySrc: addr(SlotAt.ReplySrc), replyDst: addr(SlotAt.ReplyDst), replySport: v.getUint16(o + SlotAt.ReplySport, true), replyDport: v.getUint16(o + SlotAt.ReplyDport, true),
-    tcpState: v.getUint8(o + SlotAt.TcpState),
-    origTdEnd: v.getUint32(o + SlotAt.OrigTdEnd, true), origTdMaxEnd: v.getUint32(o + SlotAt.OrigTdMaxEnd, true), origTdMaxWin: v.getUint32(o + SlotAt.OrigTdMaxWin, true),
-    origTdMaxAck: v.getUint32(o + SlotAt.OrigTdMaxAck, true), origTdScale: v.getUint8(o + SlotAt.OrigTdScale), origTdFlags: v.getUint8(o + SlotAt.OrigTdFlags),
-    replyTdEnd: v.getUint32(o + SlotAt.ReplyTdEnd, true), replyTdMaxEnd: v.getUint32(o + SlotAt.ReplyTdMaxEnd, true), replyTdMaxWin: v.getUint32(o + SlotAt.ReplyTdMaxWin, true),
-    replyTdMaxAck: v.getUint32(o + SlotAt.ReplyTdMaxAck, true), replyTdScale: v.getUint8(o + SlotAt.ReplyTdScale), replyTdFlags: v.getUint8(o + SlotAt.ReplyTdFlags),
-    status: v.getUint32(o + SlotAt.Status, true), mark: v.getUint32(o + SlotAt.Mark, true),
-    timeoutMs: v.getFloat64(o + SlotAt.TimeoutMs, true), stamp: v.getFloat64(o + SlotAt.Stamp, true),
-    nat: v.getUint8(o + SlotAt.HasNat) === 0 ? null : { kind: v.getUint8(o + SlotAt.NatKind), addr: addr(SlotAt.NatAddr), port: v.getUint16(o + SlotAt.NatPort, true) },
-  };
-}
-
 /**
  * Reads slots into one reused record (no allocation: for the thread that owns the table).
  * Address fields are views of fixed arrays, 4 or 16 bytes by family; valid until the next read.
  */
 export class SlotReader {
-  private readonly a16 = [new Uint8Array(16), new Uint8Array(16), new Uint8Array(16), new Uint8Array(16), new Uint8Array(16)];
+  private readonly a16 = Array.from({ length: ADDR_PLACES }, () => new Uint8Array(16));
   private readonly a4 = this.a16.map((a) => a.subarray(0, 4));
-  private readonly nat = { kind: 0, addr: this.a16[4]!, port: 0 };
+  private readonly nat = { kind: 0, addr: this.a16[ADDR_PLACES - 1]!, port: 0 };
   readonly rec: StateRecord = readSlot(new DataView(new ArrayBuffer(SLOT_BYTES)), new Uint8Array(SLOT_BYTES), 0);
 
   read(v: DataView, b: Uint8Array, o: number): StateRecord {
-    const r = this.rec;
-    const family = v.getUint8(o + SlotAt.Family);
-    const a = family === 4 ? this.a4 : this.a16;
-    const n = family === 4 ? 4 : 16;
-    r.kind = v.getUint8(o + SlotAt.Kind) as EventKind; r.family = family; r.proto = v.getUint8(o + SlotAt.Proto); r.zone = v.getUint16(o + SlotAt.Zone, true);
-    r.origSrc = a[0]!; r.origDst = a[1]!; r.replySrc = a[2]!; r.replyDst = a[3]!;
-    for (let i = 0; i < n; i++) {
-      a[0]![i] = b[o + SlotAt.OrigSrc + i]!; a[1]![i] = b[o + SlotAt.OrigDst + i]!; a[2]![i] = b[o + SlotAt.ReplySrc + i]!; a[3]![i] = b[o + SlotAt.ReplyDst + i]!;
-    }
-    r.origSport = v.getUint16(o + SlotAt.OrigSport, true); r.origDport = v.getUint16(o + SlotAt.OrigDport, true);
-    r.replySport = v.getUint16(o + SlotAt.ReplySport, true); r.replyDport = v.getUint16(o + SlotAt.ReplyDport, true);
-    r.tcpState = v.getUint8(o + SlotAt.TcpState);
-    r.origTdEnd = v.getUint32(o + SlotAt.OrigTdEnd, true); r.origTdMaxEnd = v.getUint32(o + SlotAt.OrigTdMaxEnd, true); r.origTdMaxWin = v.getUint32(o + SlotAt.OrigTdMaxWin, true);
-    r.origTdMaxAck = v.getUint32(o + SlotAt.OrigTdMaxAck, true); r.origTdScale = v.getUint8(o + SlotAt.OrigTdScale); r.origTdFlags = v.getUint8(o + SlotAt.OrigTdFlags);
-    r.replyTdEnd = v.getUint32(o + SlotAt.ReplyTdEnd, true); r.replyTdMaxEnd = v.getUint32(o + SlotAt.ReplyTdMaxEnd, true); r.replyTdMaxWin = v.getUint32(o + SlotAt.ReplyTdMaxWin, true);
-    r.replyTdMaxAck = v.getUint32(o + SlotAt.ReplyTdMaxAck, true); r.replyTdScale = v.getUint8(o + SlotAt.ReplyTdScale); r.replyTdFlags = v.getUint8(o + SlotAt.ReplyTdFlags);
-    r.status = v.getUint32(o + SlotAt.Status, true); r.mark = v.getUint32(o + SlotAt.Mark, true);
-    r.timeoutMs = v.getFloat64(o + SlotAt.TimeoutMs, true); r.stamp = v.getFloat64(o + SlotAt.Stamp, true);
-    if (v.getUint8(o + SlotAt.HasNat) === 0) r.nat = null;
-    else {
-      const na = family === 4 ? this.a4[4]! : this.a16[4]!;
-      for (let i = 0; i < n; i++) na[i] = b[o + SlotAt.NatAddr + i]!;
-      this.nat.kind = v.getUint8(o + SlotAt.NatKind);
-      this.nat.addr = na;
-      this.nat.port = v.getUint16(o + SlotAt.NatPort, true);
-      r.nat = this.nat;
-    }
-    return r;
+    return readSlotInto(v, b, o, this.rec, this.a4, this.a16, this.nat);
   }
 }

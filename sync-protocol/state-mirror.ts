@@ -20,7 +20,7 @@
  * seed, and a chain only ever costs the sync worker, never the packet path.
  */
 import { EventKind, type StateRecord, type StateSource } from './state-record.js';
-import { SLOT_BYTES, SlotAt, readSlot, writeSlot } from './ring.js';
+import { SLOT, SLOT_BYTES, readSlot, writeSlot } from './ring.js';
 
 const NONE = -1;
 
@@ -81,7 +81,7 @@ export class StateMirror implements StateSource {
       prev = s;
       s = this.chain[s]!;
     }
-    if (b[o + SlotAt.Kind] === EventKind.Destroy) {
+    if (b[o + SLOT.kind] === EventKind.Destroy) {
       if (s !== NONE) {
         const next = this.chain[s]!;
         if (prev !== NONE) this.chain[prev] = next;
@@ -112,7 +112,7 @@ export class StateMirror implements StateSource {
     }
     const at = s * SLOT_BYTES;
     this.slab.set(b.subarray(o, o + SLOT_BYTES), at);
-    this.view.setFloat64(at + SlotAt.Stamp, stamp, true);
+    this.view.setFloat64(at + SLOT.stamp, stamp, true);
     if (!pin) return NONE;
     this.pinned[s] = 1;
     return s;
@@ -184,12 +184,12 @@ export class StateMirror implements StateSource {
 
   /** Identity hash in 30 bits (a small integer for the Map) of the connection in the ring-layout slot at `o` of `b`: zone, protocol, family, ports, addresses. */
   private hashAt(v: DataView, b: Uint8Array, o: number): number {
-    const family = b[o + SlotAt.Family]!;
-    let h = this.seed ^ Math.imul(v.getUint16(o + SlotAt.Zone, true) | (b[o + SlotAt.Proto]! << 16) | (family << 24), 0x9e3779b1);
-    h = mix(h, (v.getUint16(o + SlotAt.OrigSport, true) << 16) | v.getUint16(o + SlotAt.OrigDport, true));
+    const family = b[o + SLOT.family]!;
+    let h = this.seed ^ Math.imul(v.getUint16(o + SLOT.zone, true) | (b[o + SLOT.proto]! << 16) | (family << 24), 0x9e3779b1);
+    h = mix(h, (v.getUint16(o + SLOT.origSport, true) << 16) | v.getUint16(o + SLOT.origDport, true));
     const alen = family === 4 ? 4 : 16;
-    for (let i = 0; i < alen; i += 4) h = mix(h, v.getUint32(o + SlotAt.OrigSrc + i));
-    for (let i = 0; i < alen; i += 4) h = mix(h, v.getUint32(o + SlotAt.OrigDst + i));
+    for (let i = 0; i < alen; i += 4) h = mix(h, v.getUint32(o + SLOT.origSrc + i));
+    for (let i = 0; i < alen; i += 4) h = mix(h, v.getUint32(o + SLOT.origDst + i));
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
@@ -200,12 +200,13 @@ export class StateMirror implements StateSource {
   private sameAt(s: number, b: Uint8Array, o: number): boolean {
     const m = s * SLOT_BYTES;
     const a = this.slab;
-    // Family, protocol, zone (2 bytes), then both ports (4 bytes from OrigSport), then the addresses.
-    if (a[m + SlotAt.Family] !== b[o + SlotAt.Family] || a[m + SlotAt.Proto] !== b[o + SlotAt.Proto]) return false;
-    if (a[m + SlotAt.Zone] !== b[o + SlotAt.Zone] || a[m + SlotAt.Zone + 1] !== b[o + SlotAt.Zone + 1]) return false;
-    for (let i = 0; i < 4; i++) if (a[m + SlotAt.OrigSport + i] !== b[o + SlotAt.OrigSport + i]) return false;
-    const alen = b[o + SlotAt.Family] === 4 ? 4 : 16;
-    for (let i = 0; i < alen; i++) if (a[m + SlotAt.OrigSrc + i] !== b[o + SlotAt.OrigSrc + i] || a[m + SlotAt.OrigDst + i] !== b[o + SlotAt.OrigDst + i]) return false;
+    // Family, protocol, then zone and both ports (2 bytes each), then the addresses.
+    if (a[m + SLOT.family] !== b[o + SLOT.family] || a[m + SLOT.proto] !== b[o + SLOT.proto]) return false;
+    if (a[m + SLOT.zone] !== b[o + SLOT.zone] || a[m + SLOT.zone + 1] !== b[o + SLOT.zone + 1]) return false;
+    if (a[m + SLOT.origSport] !== b[o + SLOT.origSport] || a[m + SLOT.origSport + 1] !== b[o + SLOT.origSport + 1]) return false;
+    if (a[m + SLOT.origDport] !== b[o + SLOT.origDport] || a[m + SLOT.origDport + 1] !== b[o + SLOT.origDport + 1]) return false;
+    const alen = b[o + SLOT.family] === 4 ? 4 : 16;
+    for (let i = 0; i < alen; i++) if (a[m + SLOT.origSrc + i] !== b[o + SLOT.origSrc + i] || a[m + SLOT.origDst + i] !== b[o + SLOT.origDst + i]) return false;
     return true;
   }
 

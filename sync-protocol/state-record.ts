@@ -1,88 +1,14 @@
 /**
- * What a peer needs to rebuild one tracked connection, and the two small interfaces the
- * protocol needs from the node (DESIGN §2: sync-protocol never imports node/; node/ adapts).
- *
- * Records are treated as immutable once handed to the protocol: the coalescer, the resend
- * queue and the state mirror keep references, never copies.
+ * A connection's identity, and the two small interfaces the protocol needs from the node
+ * (DESIGN §2: sync-protocol never imports node/; node/ adapts). The record itself is defined
+ * by its field table (record-fields.ts).
  */
 
-/** What happened to the connection on its owner. */
-export const enum EventKind {
-  New = 0,
-  Update = 1,
-  Destroy = 2,
-}
+import type { StateRecord } from './record-fields.js';
 
-/** NAT binding of a connection (optional: absent when the connection is not NATed). */
-export interface NatBinding {
-  /** Bit 0: source NAT, bit 1: destination NAT (like the kernel's IPS_SRC_NAT / IPS_DST_NAT). */
-  kind: number;
-  /** Translated address (4 or 16 bytes). */
-  addr: Uint8Array;
-  /** Translated port (or ICMP id). */
-  port: number;
-}
-
-export interface StateRecord {
-  kind: EventKind;
-  /** 4 or 6. */
-  family: number;
-  /** IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6...). */
-  proto: number;
-  /** Conntrack zone: same tuple in two zones are two connections. */
-  zone: number;
-  /** Original direction tuple: addresses are 4 or 16 bytes; ports, or ICMP id in sport and type<<8|code in dport. */
-  origSrc: Uint8Array;
-  origDst: Uint8Array;
-  origSport: number;
-  origDport: number;
-  /** Reply direction tuple (differs from the inverted original when NATed). */
-  replySrc: Uint8Array;
-  replyDst: Uint8Array;
-  replySport: number;
-  replyDport: number;
-  /** TCP tracker state (0 for other protocols). */
-  tcpState: number;
-  /** Window tracking of the original direction (RFC 9293 sequence space, as in nf_conntrack_proto_tcp). */
-  origTdEnd: number;
-  origTdMaxEnd: number;
-  origTdMaxWin: number;
-  /** td_maxack (highest ACK seen; used by the window check's lower bound). */
-  origTdMaxAck: number;
-  origTdScale: number;
-  origTdFlags: number;
-  /** Window tracking of the reply direction. */
-  replyTdEnd: number;
-  replyTdMaxEnd: number;
-  replyTdMaxWin: number;
-  replyTdMaxAck: number;
-  replyTdScale: number;
-  replyTdFlags: number;
-  /** Status bits (seen reply, assured, ...). */
-  status: number;
-  mark: number;
-  /** Remaining timeout in ms at the moment `stamp` was taken. */
-  timeoutMs: number;
-  nat: NatBinding | null;
-  /**
-   * Sender-local monotonic time (ms) of the change this record describes. Never compared
-   * with another host's clock: see lag.ts. Also a per-connection version: a record with an
-   * older stamp than the one applied must not overwrite it (retransmissions can arrive late).
-   */
-  stamp: number;
-}
-
-/** Field order of a record on the wire: the cbor-x record structure declared up front (wire.ts). */
-export const RECORD_FIELDS: readonly string[] = [
-  'kind', 'family', 'proto', 'zone',
-  'origSrc', 'origDst', 'origSport', 'origDport',
-  'replySrc', 'replyDst', 'replySport', 'replyDport',
-  'tcpState',
-  'origTdEnd', 'origTdMaxEnd', 'origTdMaxWin', 'origTdMaxAck', 'origTdScale', 'origTdFlags',
-  'replyTdEnd', 'replyTdMaxEnd', 'replyTdMaxWin', 'replyTdMaxAck', 'replyTdScale', 'replyTdFlags',
-  'status', 'mark', 'timeoutMs', 'nat', 'stamp',
-];
-export const NAT_FIELDS: readonly string[] = ['kind', 'addr', 'port'];
+export {
+  EventKind, NAT_FIELDS, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, type RecordNat, type StateRecord,
+} from './record-fields.js';
 
 /**
  * Identity of a connection: zone + protocol + original tuple, packed two bytes a UTF-16 code

@@ -18,8 +18,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
 import { readRecords } from './record-reader.js';
-import { SLOT_BYTES, SlotAt, writeSlot } from './ring.js';
-import { EventKind, NAT_FIELDS, RECORD_FIELDS, type NatBinding, type StateRecord } from './state-record.js';
+import { NAT_FIELDS, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, type FieldSpec, type StateRecord } from './record-fields.js';
+import { SLOT_BYTES, checkObject, cborSize, writeSlot } from './record-codec.js';
 
 export const MAGIC = 0x4846;
 export const VERSION = 1;
@@ -112,24 +112,8 @@ export function recordBudget(mtu: number, extra = 0): number {
   return mtu - IP_UDP_OVERHEAD - HEADER_LEN - MAC_LEN - extra - 5;
 }
 
-function uintSize(v: number): number {
-  if (!Number.isInteger(v)) return 9;
-  if (v < 0) v = -1 - v;
-  return v < 24 ? 1 : v < 256 ? 2 : v < 65536 ? 3 : v < 4294967296 ? 5 : 9;
-}
-
 /** recordSize() of the record held in a ring-layout slot (ring.ts) at byte offset `o`. */
-export function slotRecordSize(v: DataView, b: Uint8Array, o: number): number {
-  const alen = b[o + SlotAt.Family] === 4 ? 5 : 17;
-  let n = 3 + 2 + 1 /* kind */ + 1 /* family */ + uintSize(b[o + SlotAt.Proto]!) + uintSize(v.getUint16(o + SlotAt.Zone, true));
-  n += 4 * alen + uintSize(v.getUint16(o + SlotAt.OrigSport, true)) + uintSize(v.getUint16(o + SlotAt.OrigDport, true)) + uintSize(v.getUint16(o + SlotAt.ReplySport, true)) + uintSize(v.getUint16(o + SlotAt.ReplyDport, true));
-  n += uintSize(b[o + SlotAt.TcpState]!);
-  n += uintSize(v.getUint32(o + SlotAt.OrigTdEnd, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxEnd, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxWin, true)) + uintSize(v.getUint32(o + SlotAt.OrigTdMaxAck, true)) + uintSize(b[o + SlotAt.OrigTdScale]!) + uintSize(b[o + SlotAt.OrigTdFlags]!);
-  n += uintSize(v.getUint32(o + SlotAt.ReplyTdEnd, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxEnd, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxWin, true)) + uintSize(v.getUint32(o + SlotAt.ReplyTdMaxAck, true)) + uintSize(b[o + SlotAt.ReplyTdScale]!) + uintSize(b[o + SlotAt.ReplyTdFlags]!);
-  n += uintSize(v.getUint32(o + SlotAt.Status, true)) + uintSize(v.getUint32(o + SlotAt.Mark, true)) + uintSize(v.getFloat64(o + SlotAt.TimeoutMs, true)) + 9;
-  n += b[o + SlotAt.HasNat] === 0 ? 1 : 3 + 1 + uintSize(b[o + SlotAt.NatKind]!) + alen + uintSize(v.getUint16(o + SlotAt.NatPort, true));
-  return n;
-}
+export const slotRecordSize: (v: DataView, b: Uint8Array, o: number) => number = cborSize;
 
 const sizeSlot = new Uint8Array(SLOT_BYTES);
 const sizeSlotView = new DataView(sizeSlot.buffer);
@@ -152,17 +136,13 @@ function encodeRecords(records: readonly StateRecord[]): Uint8Array {
  * RecordWriter must match byte for byte (wire.test.ts).
  */
 export function encodeRecordsWithCborX(records: readonly StateRecord[]): Uint8Array {
-  const arr = records.map((r) => ({
-    kind: r.kind, family: r.family, proto: r.proto, zone: r.zone,
-    origSrc: r.origSrc, origDst: r.origDst, origSport: r.origSport, origDport: r.origDport,
-    replySrc: r.replySrc, replyDst: r.replyDst, replySport: r.replySport, replyDport: r.replyDport,
-    tcpState: r.tcpState,
-    origTdEnd: r.origTdEnd, origTdMaxEnd: r.origTdMaxEnd, origTdMaxWin: r.origTdMaxWin, origTdMaxAck: r.origTdMaxAck, origTdScale: r.origTdScale, origTdFlags: r.origTdFlags,
-    replyTdEnd: r.replyTdEnd, replyTdMaxEnd: r.replyTdMaxEnd, replyTdMaxWin: r.replyTdMaxWin, replyTdMaxAck: r.replyTdMaxAck, replyTdScale: r.replyTdScale, replyTdFlags: r.replyTdFlags,
-    status: r.status, mark: r.mark, timeoutMs: r.timeoutMs,
-    nat: r.nat === null ? null : { kind: r.nat.kind, addr: r.nat.addr, port: r.nat.port },
-    stamp: r.stamp,
-  }));
+  // Fresh objects with the fields in table order: cbor-x matches the key order to a structure.
+  const inOrder = (table: readonly FieldSpec[], x: Record<string, unknown>): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (const f of table) o[f.name] = f.type === 'nat' && x[f.name] !== null ? inOrder(NAT_TABLE, x[f.name] as Record<string, unknown>) : x[f.name];
+    return o;
+  };
+  const arr = records.map((r) => inOrder(RECORD_TABLE, r));
   return Uint8Array.from(encoder.encode(arr));
 }
 
@@ -269,42 +249,14 @@ function isUint(v: unknown, max: number): v is number {
 function isAddr(v: unknown, family: number): v is Uint8Array {
   return v instanceof Uint8Array && v.length === (family === 4 ? 4 : 16);
 }
-const U32 = 0xffffffff;
 
 function copyBytes(b: Uint8Array): Uint8Array {
   return new Uint8Array(b); // decoded byte strings are views into the datagram buffer
 }
 
-/** Checks one decoded record; null when any field is missing or of the wrong type. */
+/** Checks one decoded record (compiled from the field tables); null when any field is missing or of the wrong type. */
 function toRecord(x: unknown): StateRecord | null {
-  if (typeof x !== 'object' || x === null) return null;
-  const o = x as Record<string, unknown>;
-  const family = o.family;
-  if (family !== 4 && family !== 6) return null;
-  if (!isUint(o.kind, EventKind.Destroy) || !isUint(o.proto, 255) || !isUint(o.zone, 0xffff)) return null;
-  if (!isAddr(o.origSrc, family) || !isAddr(o.origDst, family) || !isAddr(o.replySrc, family) || !isAddr(o.replyDst, family)) return null;
-  if (!isUint(o.origSport, 0xffff) || !isUint(o.origDport, 0xffff) || !isUint(o.replySport, 0xffff) || !isUint(o.replyDport, 0xffff)) return null;
-  if (!isUint(o.tcpState, 255)) return null;
-  if (!isUint(o.origTdEnd, U32) || !isUint(o.origTdMaxEnd, U32) || !isUint(o.origTdMaxWin, U32) || !isUint(o.origTdMaxAck, U32) || !isUint(o.origTdScale, 255) || !isUint(o.origTdFlags, 255)) return null;
-  if (!isUint(o.replyTdEnd, U32) || !isUint(o.replyTdMaxEnd, U32) || !isUint(o.replyTdMaxWin, U32) || !isUint(o.replyTdMaxAck, U32) || !isUint(o.replyTdScale, 255) || !isUint(o.replyTdFlags, 255)) return null;
-  if (!isUint(o.status, U32) || !isUint(o.mark, U32) || !isUint(o.timeoutMs, Number.MAX_SAFE_INTEGER)) return null;
-  if (typeof o.stamp !== 'number' || !Number.isFinite(o.stamp)) return null;
-  let nat: NatBinding | null = null;
-  if (o.nat !== null) {
-    if (typeof o.nat !== 'object' || o.nat === undefined) return null;
-    const n = o.nat as Record<string, unknown>;
-    if (!isUint(n.kind, 3) || !isAddr(n.addr, family) || !isUint(n.port, 0xffff)) return null;
-    nat = { kind: n.kind, addr: copyBytes(n.addr), port: n.port };
-  }
-  return {
-    kind: o.kind as EventKind, family, proto: o.proto, zone: o.zone,
-    origSrc: copyBytes(o.origSrc), origDst: copyBytes(o.origDst), origSport: o.origSport, origDport: o.origDport,
-    replySrc: copyBytes(o.replySrc), replyDst: copyBytes(o.replyDst), replySport: o.replySport, replyDport: o.replyDport,
-    tcpState: o.tcpState,
-    origTdEnd: o.origTdEnd, origTdMaxEnd: o.origTdMaxEnd, origTdMaxWin: o.origTdMaxWin, origTdMaxAck: o.origTdMaxAck, origTdScale: o.origTdScale, origTdFlags: o.origTdFlags,
-    replyTdEnd: o.replyTdEnd, replyTdMaxEnd: o.replyTdMaxEnd, replyTdMaxWin: o.replyTdMaxWin, replyTdMaxAck: o.replyTdMaxAck, replyTdScale: o.replyTdScale, replyTdFlags: o.replyTdFlags,
-    status: o.status, mark: o.mark, timeoutMs: o.timeoutMs, nat, stamp: o.stamp,
-  };
+  return checkObject(x, isUint, isAddr, copyBytes);
 }
 
 function decodeRecords(bytes: Uint8Array): StateRecord[] | null {

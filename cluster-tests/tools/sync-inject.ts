@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { EventKind, MessageType, UdpTransport, encodeMessage, syncClock, type StateRecord } from '../../sync-protocol/index.js';
+import { EventKind, MessageType, UdpTransport, emptyRecord, encodeMessage, syncClock, type StateRecord } from '../../sync-protocol/index.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -42,13 +42,10 @@ function forgedRecord(i: number, stamp: number): StateRecord {
   const src = Uint8Array.of(192, 0, 2, 250);
   const dst = Uint8Array.of(198, 51, 100, 100);
   return {
-    kind: EventKind.New, family: 4, proto: 17, zone: 0,
+    ...emptyRecord(), kind: EventKind.New, family: 4, proto: 17,
     origSrc: src, origDst: dst, origSport: 40000 + i, origDport: 9,
     replySrc: dst, replyDst: src, replySport: 9, replyDport: 40000 + i,
-    tcpState: 0,
-    origTdEnd: 0, origTdMaxEnd: 0, origTdMaxWin: 0, origTdMaxAck: 0, origTdScale: 0, origTdFlags: 0,
-    replyTdEnd: 0, replyTdMaxEnd: 0, replyTdMaxWin: 0, replyTdMaxAck: 0, replyTdScale: 0, replyTdFlags: 0,
-    status: 0, mark: 0, timeoutMs: 600_000, nat: null, stamp,
+    timeoutMs: 600_000, stamp,
   };
 }
 

@@ -8,27 +8,15 @@
  * runs through (after a takeover) is adopted, and from then on replicated by this node.
  */
 import { CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../../conntrack/index.js';
-import { EventKind, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
+import { EventKind, emptyRecord, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
 import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
 import type { NatState } from './nat-state.js';
 
-function newRecord(): StateRecord {
-  return {
-    kind: EventKind.New, family: 4, proto: 0, zone: 0,
-    origSrc: new Uint8Array(4), origDst: new Uint8Array(4), origSport: 0, origDport: 0,
-    replySrc: new Uint8Array(4), replyDst: new Uint8Array(4), replySport: 0, replyDport: 0,
-    tcpState: 0,
-    origTdEnd: 0, origTdMaxEnd: 0, origTdMaxWin: 0, origTdMaxAck: 0, origTdScale: 0, origTdFlags: 0,
-    replyTdEnd: 0, replyTdMaxEnd: 0, replyTdMaxWin: 0, replyTdMaxAck: 0, replyTdScale: 0, replyTdFlags: 0,
-    status: 0, mark: 0, timeoutMs: 0, nat: null, stamp: 0,
-  };
-}
-
 /** Snapshot -> record. Address fields are views of the snapshot's arrays (4 or 16 bytes). */
 class RecordWriter {
   readonly snap = new CtSnapshot();
-  readonly rec = newRecord();
+  readonly rec = emptyRecord();
   private readonly v4 = [this.snap.origSrc.subarray(0, 4), this.snap.origDst.subarray(0, 4), this.snap.replySrc.subarray(0, 4), this.snap.replyDst.subarray(0, 4)];
 
   fill(kind: EventKind, stamp: number): StateRecord {
