@@ -1,5 +1,5 @@
 /**
- * Connection tracking numbers (issue 3), offline, one process:
+ * Connection tracking numbers, offline, one process:
  *
  *   ct-insert        new UDP flows per second into a table of 1M entries (track + commit)
  *   ct-lookup        packets per second of flows already in the full table (track of an

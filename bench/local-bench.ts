@@ -1,5 +1,5 @@
 /**
- * Traffic to a service on the firewall itself (issue 16), from hafw-client to servers in
+ * Traffic to a service on the firewall itself, from hafw-client to servers in
  * the firewall's namespace on its LAN address, for two paths measured in the same run on
  * the same lab, with the same server processes:
  *

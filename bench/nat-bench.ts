@@ -1,5 +1,5 @@
 /**
- * NAT numbers (issue 7), offline, one process, through the datapath's FilterStage:
+ * NAT numbers, offline, one process, through the datapath's FilterStage:
  *
  *   nat-setup        new UDP connections per second with a masquerade ruleset (nat chain,
  *                    setupNat, port allocation, reply tuple, commit), beside the same

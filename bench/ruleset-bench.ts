@@ -1,5 +1,5 @@
 /**
- * The ruleset engine's numbers (issue 4), each beside its baseline from the same run:
+ * The ruleset engine's numbers, each beside its baseline from the same run:
  *
  *   ruleset-load     10,000 rules in 1,000 chains: `hafw ruleset check FILE` as a child
  *                    process (process start included; also the child's own cold

@@ -1,5 +1,5 @@
 /**
- * State sync, end to end in the namespace lab (issue 5): two nodes; new connections created
+ * State sync, end to end in the namespace lab: two nodes; new connections created
  * in the active node's (fwa) real conntrack table by the bench injector in its datapath
  * thread (bench/sync-injector.ts, preloaded into the nodes by bench/sync-inject-preload.ts:
  * track + commit, as a packet would),

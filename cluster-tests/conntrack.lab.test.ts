@@ -1,5 +1,5 @@
 /**
- * @lab connection tracking on one node with the stateful ruleset of issue 3
+ * @lab connection tracking on one node with a typical stateful ruleset
  * (established/related accept, invalid drop, new from the LAN accept, policy drop):
  * client -> server connections work in both families; a connection the node does not
  * know (its table emptied by a restart) cannot carry on mid-stream (strict tracking: the

@@ -1,5 +1,5 @@
 /**
- * @lab conntrack expiry on an idle pair (issue 15 item 10): connections whose timeout passed
+ * @lab conntrack expiry on an idle pair: connections whose timeout passed
  * leave both tables with no packet flowing (the datapath's expiry timer), on the active node
  * (its own entries, each Destroy replicated) and on the standby (the replicas).
  */

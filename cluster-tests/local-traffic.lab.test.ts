@@ -1,5 +1,5 @@
 /**
- * Issue 16: the input and output chains filter traffic to and from the firewall itself, as
+ * @lab the input and output chains filter traffic to and from the firewall itself, as
  * in nftables, on IPv4 and IPv6; the node's own segments (sync) are never filtered; a
  * killed node leaves no open box and no lock-out (only the management sources get in).
  */

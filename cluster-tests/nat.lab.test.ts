@@ -1,5 +1,5 @@
 /**
- * @lab NAT (issue 7) through one node: a LAN client behind SNAT reaches the server, which
+ * @lab NAT through one node: a LAN client behind SNAT reaches the server, which
  * sees the NAT address as the source; a port on the WAN side is forwarded (DNAT) to a
  * service in the client namespace. Needs root.
  *

@@ -1,5 +1,5 @@
 /**
- * @lab state sync (issue 5): two nodes, the active one (fwa) forwards 100,000 new UDP
+ * @lab state sync: two nodes, the active one (fwa) forwards 100,000 new UDP
  * connections and the standby (fwb) must hold every one of them as a replica: on a clean
  * link, with loss / duplication / reordering on the sync link, and after being restarted
  * in the middle of the load. A forged message (wrong key) and a replayed one must change

@@ -48,7 +48,7 @@ export interface DrillReport {
   per_flow: { id: string; survived: boolean; stall_ms: number | null }[];
 }
 
-/** The targets of issue 6: takeover < 100 ms, every flow survives, stall p50 <= 400 ms. */
+/** What a drill must meet: takeover < 100 ms, every flow survives, stall p50 <= 400 ms. */
 export const DRILL_TARGETS = { takeoverMs: 100, stallP50Ms: 400 } as const;
 
 /** Nearest-rank percentile (p in 0..100) of values; NaN for none. */

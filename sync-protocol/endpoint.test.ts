@@ -462,7 +462,7 @@ describe('lag echo when the sink applies records later (the worker hands them to
   });
 });
 
-describe('NACK and LOST ranges from a peer (issue 15 item 2)', function () {
+describe('NACK and LOST ranges from a peer: the work they cause is bounded', function () {
   this.timeout(120000);
 
   it('answers a NACK for the whole resend queue in slices of resendsPerTick, not all at once', () => {
@@ -584,7 +584,7 @@ describe('NACK and LOST ranges from a peer (issue 15 item 2)', function () {
   });
 });
 
-describe('replay protection outlives a silent peer (issue 15 item 1)', function () {
+describe('replay protection outlives a silent peer', function () {
   this.timeout(60000);
 
   /** A and B in sync; A sends connection 1 and destroys it; returns the DATA that created it. */
@@ -683,7 +683,7 @@ describe('replay protection outlives a silent peer (issue 15 item 1)', function 
   });
 });
 
-describe('datagrams failing authentication (issue 15 item 5)', function () {
+describe('datagrams failing authentication', function () {
   this.timeout(60000);
   const forged = (now: number) => encodeMessage({ type: MessageType.Alive, lastSeq: 0, flags: 0, node: 9, epoch: 1, seq: Math.floor(now), time: now }, Buffer.alloc(32, 0x11));
 

@@ -262,7 +262,7 @@ export class SyncEndpoint {
       // (misconfiguration): a node that has never been in sync must not then believe it is
       // alone and holds the table. Once it has been in sync, alone or with authenticated
       // peers, they change nothing: anyone on the segment can send them, and a forged
-      // datagram every few seconds would otherwise demote a live node (issue 15). They are
+      // datagram every few seconds would otherwise demote a live node. They are
       // counted by source for the alarm (stats.authFailures).
       return this.beenInSync || this.lastNow - this.lastAuthFailAt > this.cfg.peerTimeoutMs;
     }

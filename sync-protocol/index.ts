@@ -1,5 +1,5 @@
 /**
- * sync-protocol: conntrack / NAT state replication between cluster nodes (issue 5).
+ * sync-protocol: conntrack / NAT state replication between cluster nodes.
  * Sans-I/O core (codec, reliability, resync, coalescing, lag) plus thin shells. Never
  * imports node/: the node adapts its table to StateSource / StateSink.
  */

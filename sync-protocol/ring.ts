@@ -3,7 +3,8 @@
  * SharedArrayBuffer: the datapath thread pushes, the sync worker pops. The producer never
  * blocks and never allocates: when the ring is full the event is counted as dropped and the
  * "resync needed" flag is raised, so the worker rebuilds its view of the local table with a
- * full dump instead of losing the event silently (issue 5: never silently lost).
+ * full dump instead of losing the event silently (a lost event would leave a peer's table wrong
+ * with nobody told).
  *
  * Control words (Int32Array over the first 16 bytes): write count, read count, drops, resync
  * flag. Counts run freely modulo 2^32; slot = count & (capacity - 1). Each side publishes its

@@ -70,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(topUsage());
     return name ? 0 : 2;
   }
-  // `hafw ruleset check` is the scripted, timed path (issue 4: load time beside nft -f):
+  // `hafw ruleset check` is the scripted, timed path (its load time is compared with nft -f):
   // load its module alone, not the ruleset dispatcher that pulls in convert/show/apply
   // and their API client.
   const entry: Entry | undefined = name === 'ruleset' && rest[0] === 'check'

@@ -1,5 +1,5 @@
 /**
- * node/nat: source and destination NAT for the packet path (issue 7), as a library the
+ * node/nat: source and destination NAT for the packet path, as a library the
  * node wires between the ruleset and conntrack. See docs/nat.md.
  *
  * Wiring (what the lead connects):

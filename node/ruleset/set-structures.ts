@@ -1,6 +1,6 @@
 /**
- * Set and map structures, chosen by what the key needs (issue 4 "sets into the structure
- * their key needs"):
+ * Set and map structures, chosen by what the key needs (no one
+ * structure fits every key):
  *  - HashKeySet: exact keys of any width (one word for ports/marks/IPv4, four for IPv6,
  *    the sum for a concatenation). Open addressing with linear probing at load <= 1/2,
  *    so a lookup is O(1) whatever the set size.

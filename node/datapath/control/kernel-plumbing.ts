@@ -52,8 +52,8 @@ async function sysctl(key: string, value: string): Promise<void> {
 }
 
 /**
- * Where the kernel's `local` table is consulted (DESIGN §4; issue 7: NAT to the node's own
- * addresses; issue 16: the input and output hooks). By default `ip rule` priority 0 looks up
+ * Where the kernel's `local` table is consulted (DESIGN §4; NAT to the node's own
+ * addresses and the input and output hooks need it). By default `ip rule` priority 0 looks up
  * `local` before anything else, so traffic for the node never reaches the datapath. The
  * layout we install instead, per steered interface X and family (P = rulePriority):
  *

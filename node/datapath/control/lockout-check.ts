@@ -3,7 +3,7 @@
  * source to the management listener, and the node's answer, go through a scratch copy of
  * the datapath's filter (the ruleset's input and output chains, fresh conntrack) exactly
  * as the packets would on the node. `hafw ruleset check --config` and every ruleset change
- * on a running node report what the probes found (issue 16: a ruleset must not cut the
+ * on a running node report what the probes found (a ruleset must not cut the
  * traffic the node's own config needs without the operator being told).
  */
 import { buildTcp, parseBuilt } from '../../packet/build.js';

@@ -23,7 +23,7 @@ export interface PlainRoute {
   ifname: string;
   /**
    * The route's preferred source (`src` of a connected route): the interface's own
-   * address, which masquerade and redirect use (NAT, issue 7).
+   * address, which masquerade and redirect use.
    */
   src?: number[];
 }

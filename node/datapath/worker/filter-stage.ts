@@ -4,7 +4,7 @@
  * packet is accepted, like Linux's confirm). Either part may be absent: no ruleset means
  * accept, no conntrack means every packet is `untracked`.
  *
- * The paths are netfilter's (issue 16):
+ * The paths are netfilter's:
  *   forwarded              prerouting -> forward -> postrouting
  *   to the node            prerouting -> input
  *   from the node          output -> postrouting
@@ -54,7 +54,7 @@ export class FilterStage implements PacketStage {
     /** State sync's view of where conntrack events come from (this packet's traffic, or expiry). */
     private readonly eventSource?: { local: boolean },
     /**
-     * NAT (issue 7): bindings per conntrack entry. Without it (or without conntrack) NAT
+     * NAT: bindings per conntrack entry. Without it (or without conntrack) NAT
      * statements are accepted by the ruleset but translate nothing.
      */
     readonly nat?: NatState,

@@ -21,7 +21,7 @@ export interface InterfaceAddress {
    * A virtual IP this node holds on the interface (VRRP master). Masquerade and redirect
    * prefer it to the interface's own address: on a pair the VIP moves to the new master
    * with the replicated bindings, so a masqueraded connection survives a failover, while
-   * the node's own address stays behind with the dead node (issue 7).
+   * the node's own address stays behind with the dead node.
    */
   vip?: boolean;
 }

@@ -25,7 +25,7 @@ export interface PacketStage {
   endBatch?(nowMs: number): void;
 }
 
-/** Issue 2's stage: every well-formed packet passes. */
+/** The stage with no ruleset: every well-formed packet passes. */
 export class PassThroughStage implements PacketStage {
   process(): Verdict {
     return Verdict.Accept;

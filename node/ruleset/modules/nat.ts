@@ -1,5 +1,5 @@
 /**
- * NAT statements (issue 7): `snat [ip|ip6] to ADDR[-ADDR][:PORT[-PORT]]`, `masquerade
+ * NAT statements: `snat [ip|ip6] to ADDR[-ADDR][:PORT[-PORT]]`, `masquerade
  * [to :PORT[-PORT]]`, `dnat [ip|ip6] to ADDR[:PORT]`, `dnat [ip|ip6] to SELECTOR map { KEY :
  * ADDR, ... }`, `redirect [to :PORT]`, each optionally followed by `random`,
  * `fully-random`, `persistent` (comma separated), as nft(8) "NAT STATEMENTS".

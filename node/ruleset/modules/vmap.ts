@@ -1,7 +1,7 @@
 /**
  * Verdict maps: `SELECTOR vmap { KEY : VERDICT, ... }` or `SELECTOR vmap @NAME`. One
  * lookup picks the verdict; no element means the rule does not apply. Every jump/goto
- * in the map is an edge of the chain graph for loop detection (issue 4).
+ * in the map is an edge of the chain graph for loop detection.
  */
 import type { Selector, Value, VerdictJ, SetJ } from '../ast.js';
 import type { Registry, StatementModule } from '../registry.js';
