@@ -9,6 +9,9 @@
  *                    present in the full 1M table, random order, key words filled from the
  *                    flow number (no packet, no state machine): ns per lookup
  *   ct-memory        process RSS growth per entry once the table holds 1M connections
+ *   ct-index-prefault  RSS growth of a fresh process that creates a table of 200,000
+ *                    entries with prefaultIndex, beside one without (the index's pages are
+ *                    resident at once, or only once touched)
  *   ct-flood         tuples crafted to pile into a few buckets of a table hashed with a
  *                    known (all-zero) key — what an attacker can do against an unkeyed
  *                    hash — tracked by a zero-keyed table (the attack works: long probes,
@@ -17,6 +20,7 @@
  *
  * Bounded: fixed counts, a few seconds at most on the shared 2-core box.
  */
+import { spawnSync } from 'node:child_process';
 import { ConnTracker } from '../node/conntrack/index.js';
 import { halfSipHash13Key10 } from '../inet/index.js';
 import { buildUdp } from '../node/packet/build.js';
@@ -134,7 +138,29 @@ export async function runConntrackBench(opts: ConntrackBenchOptions = {}): Promi
 
   // ---------------------------------------------------------------- hash flood
   results.push(...floodBench(fp));
+  results.push(prefaultBench());
   return results;
+}
+
+/**
+ * Each case in a fresh process: in a long-lived one the allocator may hand out memory that
+ * earlier work freed and that is still resident, and then RSS grows by nothing either way.
+ */
+function prefaultBench(): BenchResult {
+  const cap = 200_000; // index: 4 buckets x 24 bytes per entry = 19.2 MB
+  const tableModule = new URL('../node/conntrack/conn-table.js', import.meta.url).href;
+  const grownMb = (prefault: boolean): number => {
+    const script = `import { ConnTable } from ${JSON.stringify(tableModule)};
+      const before = process.memoryUsage().rss;
+      new ConnTable(${cap}, 64, new Uint8Array(16), ${prefault});
+      process.stdout.write(String(process.memoryUsage().rss - before));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ct-index-prefault: ${r.stderr}`);
+    return Number(r.stdout) / 1e6;
+  };
+  const lazy = grownMb(false);
+  const eager = grownMb(true);
+  return { name: 'ct-index-prefault', value: eager, unit: 'MB', note: `RSS growth for a ${cap.toLocaleString('en-US')}-entry table with its index prefaulted (19.2 MB index); without: ${lazy.toFixed(1)} MB` };
 }
 
 /**

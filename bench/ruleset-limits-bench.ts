@@ -13,7 +13,15 @@
  *
  * The block is measured as the longest gap of a 5 ms timer while the load runs in this
  * thread (what a VRRP timer would see), besides the load's own time. Loops are bounded.
+ *
+ *   limits-bomb-peak-rss  `hafw ruleset check` of the bomb: the process's peak RSS above
+ *                    that of the same check of a one-rule ruleset
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { RulesetEngine, DEFAULT_LIMITS, RulesetError } from '../node/ruleset/index.js';
 import { ipOf } from './ruleset-gen.js';
 import type { BenchResult } from './report.js';
@@ -120,5 +128,30 @@ export async function runRulesetLimitsBench(): Promise<BenchResult[]> {
     ['limits-bomb', bombText],
   ];
   for (const [name, make] of shapes) out.push(...(await measure(name, make())));
+  out.push(bombPeakRss());
   return out;
+}
+
+/** Preloaded into the CLI: prints the process's peak RSS (KiB) on stderr as it exits. */
+const PEAK_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('maxrss='+process.resourceUsage().maxRSS+'\\n'))`;
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/hafw.js');
+
+function bombPeakRss(): BenchResult {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hafw-bomb-bench-'));
+  try {
+    const peakKiB = (text: string): number => {
+      const file = path.join(dir, 'r.nft');
+      writeFileSync(file, text);
+      // Capped heap: a regression that builds the expansion must end, not swap.
+      const r = spawnSync(process.execPath, ['--max-old-space-size=512', '--import', PEAK_RSS, BIN, 'ruleset', 'check', '--json', file], { encoding: 'utf8', timeout: 60_000 });
+      const m = /maxrss=(\d+)/.exec(r.stderr);
+      if (!m) throw new Error(`limits-bomb-peak-rss: no peak RSS reported: ${r.stderr.slice(0, 300)}`);
+      return Number(m[1]);
+    };
+    const base = peakKiB('table inet t { chain c { accept } }\n');
+    const bomb = peakKiB(bombText());
+    return { name: 'limits-bomb-peak-rss', value: (bomb - base) / 1024, unit: 'MiB', note: 'peak RSS of `hafw ruleset check` refusing the bomb, above a one-rule ruleset\'s' };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

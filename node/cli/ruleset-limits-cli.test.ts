@@ -7,15 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { defineBomb } from '../ruleset/test-rulesets.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hafw.js');
-/** Preloaded into the CLI: prints the process's peak RSS (KiB) on stderr as it exits. */
-const PEAK_RSS = `data:text/javascript,process.on('exit',()=>process.stderr.write('maxrss='+process.resourceUsage().maxRSS+'\\n'))`;
 
-function check(file: string): { code: number | null; json: { ok: boolean; ms: number; errors: { line: number; col: number; message: string }[] }; maxRssKiB: number } {
-  // Capped heap: the unfixed parser needed gigabytes here; a crash must fail the test quickly, not swap.
-  const r = spawnSync(process.execPath, ['--max-old-space-size=512', '--import', PEAK_RSS, BIN, 'ruleset', 'check', '--json', file], { encoding: 'utf8', timeout: 60_000 });
-  const m = /maxrss=(\d+)/.exec(r.stderr);
-  assert.ok(m, `no peak RSS reported; stderr: ${r.stderr.slice(0, 500)}`);
-  return { code: r.status, json: JSON.parse(r.stdout), maxRssKiB: Number(m[1]) };
+function check(file: string): { code: number | null; json: { ok: boolean; ms: number; errors: { line: number; col: number; message: string }[] } } {
+  // Capped heap: the unfixed parser needed gigabytes here; a crash must fail the test quickly,
+  // not swap. Its memory is measured by the bench (limits-bomb-peak-rss).
+  const r = spawnSync(process.execPath, ['--max-old-space-size=512', BIN, 'ruleset', 'check', '--json', file], { encoding: 'utf8', timeout: 60_000 });
+  assert.ok(r.stdout.startsWith('{'), `no JSON answer; stderr: ${r.stderr.slice(0, 500)}`);
+  return { code: r.status, json: JSON.parse(r.stdout) };
 }
 
 describe('hafw ruleset check: the define bomb', () => {
@@ -25,7 +23,7 @@ describe('hafw ruleset check: the define bomb', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('refuses the 1 KB nested-define bomb in < 100 ms and < 100 MB, naming file:line:col', () => {
+  it('refuses the 1 KB nested-define bomb in < 100 ms, naming file:line:col', () => {
     const bomb = path.join(dir, 'bomb.nft');
     writeFileSync(bomb, defineBomb(30));
     const tiny = path.join(dir, 'tiny.nft');
@@ -38,7 +36,5 @@ describe('hafw ruleset check: the define bomb', () => {
     assert.deepEqual([r.json.errors[0]!.line, r.json.errors[0]!.col], [16, 16]);
     assert.match(r.json.errors[0]!.message, /variable expansion too large: \$a14/);
     assert.ok(r.json.ms < 100, `parse took ${r.json.ms} ms`);
-    const extraMiB = (r.maxRssKiB - base.maxRssKiB) / 1024;
-    assert.ok(extraMiB < 100, `peak RSS ${extraMiB.toFixed(0)} MiB above a tiny ruleset's`);
   });
 });

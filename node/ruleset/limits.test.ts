@@ -23,12 +23,10 @@ describe('ruleset limits (size and cost caps)', () => {
     const e = new RulesetEngine();
     e.load(BASE, 'base.nft');
     const before = e.list();
-    const heap0 = process.memoryUsage().heapUsed;
     const t0 = performance.now();
     const err = refusal(() => e.load(text, 'bomb.nft'));
     const ms = performance.now() - t0;
     assert.ok(ms < 100, `refused in ${ms.toFixed(1)} ms`);
-    assert.ok(process.memoryUsage().heapUsed - heap0 < 100e6);
     // Line 16: `define a15 = { $a14, $a14 }`, col 16 the first `$a14` (the use whose copy would cross the cap).
     assert.match(err.message, /^bomb\.nft:16:16: variable expansion too large: \$a14 .*more than 262144 tokens \(ruleset\.maxExpandedTokens/);
     assert.equal(e.generation, 1);
