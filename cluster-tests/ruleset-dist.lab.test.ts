@@ -12,9 +12,13 @@ import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
 import { sleep } from './exec.js';
 
+/** A node's log line; the facts are the structured fields (`event` names what happened). */
 interface LogLine {
   time: number;
-  msg: string;
+  event?: string;
+  via?: string;
+  repair?: boolean;
+  drift?: boolean;
   version?: number;
   inSync?: boolean;
   to?: string;
@@ -86,8 +90,8 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     assert.match(await lab.hafw('fwb', ['ruleset', 'show']), /tcp dport 5001 accept/);
     // Commit on the master to apply on the backup, from both nodes' logs (same clock).
     const t0 = Date.now() - 60_000;
-    const made = (await logLines('fwa', t0)).find((l) => l.msg === 'ruleset-dist: new cluster version' && l.version === v)!;
-    const applied = (await logLines('fwb', t0)).find((l) => l.msg === 'ruleset-dist: update applied' && l.version === v);
+    const made = (await logLines('fwa', t0)).find((l) => l.event === 'ruleset-dist.version' && l.via === 'local' && l.version === v)!;
+    const applied = (await logLines('fwb', t0)).find((l) => l.event === 'ruleset-dist.version' && l.via === 'update' && l.version === v);
     assert.ok(applied, 'the backup applied the UPDATE (not a fetch)');
     console.log(`      master commit -> backup applied: ${applied.time - made.time} ms`);
   });
@@ -106,13 +110,13 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     await lab.waitReady('fwb');
     await until('backup at the current version', () => version('fwb'), (s) => s.version === v && s.ready);
     const lines = await logLines('fwb', restartAt - 1000);
-    const fetched = lines.findIndex((l) => l.msg === 'ruleset-dist: fetched version applied' && l.version === v);
-    const ready = lines.findIndex((l) => l.msg === 'ruleset-dist: ruleset current; node is ready');
+    const fetched = lines.findIndex((l) => l.event === 'ruleset-dist.version' && l.via === 'fetch' && !l.repair && l.version === v);
+    const ready = lines.findIndex((l) => l.event === 'ruleset-dist.ready');
     assert.ok(fetched >= 0, 'fetched the current version');
     assert.ok(ready > fetched, 'ready only after the current version was applied');
     assert.equal(lines[ready]!.version, v);
     // No VRRP transition before that point may claim readiness.
-    for (const l of lines.slice(0, ready)) if (/^vrrp /.test(l.msg)) assert.notEqual(l.to, 'master', JSON.stringify(l));
+    for (const l of lines.slice(0, ready)) if (l.event === 'vrrp.state') assert.notEqual(l.to, 'master', JSON.stringify(l));
     console.log(`      restarted backup: start -> current version ${lines[fetched]!.time - restartAt} ms`);
     assert.match(await lab.hafw('fwb', ['ruleset', 'show']), /tcp dport 5003 accept/);
   });
@@ -121,10 +125,11 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     const since = Date.now();
     await writeFile(path.join(dir, 'fwb.nft'), STRICT_RULESET.replace('policy drop', 'policy accept'));
     process.kill(lab.node('fwb').pid, 'SIGHUP');
-    const lines = await until('drift reported and repaired', () => logLines('fwb', since), (ls) => ls.some((l) => l.msg === 'ruleset-dist: drift repaired from the master'));
-    const drift = lines.findIndex((l) => /^ruleset-dist: DRIFT/.test(l.msg));
-    const repaired = lines.findIndex((l) => l.msg === 'ruleset-dist: drift repaired from the master');
-    assert.ok(drift >= 0 && repaired > drift, lines.map((l) => l.msg).join('\n'));
+    const isRepair = (l: LogLine): boolean => l.event === 'ruleset-dist.version' && l.via === 'fetch' && l.repair === true;
+    const lines = await until('drift reported and repaired', () => logLines('fwb', since), (ls) => ls.some(isRepair));
+    const drift = lines.findIndex((l) => l.event === 'ruleset-dist.drift' && l.drift === true);
+    const repaired = lines.findIndex(isRepair);
+    assert.ok(drift >= 0 && repaired > drift, lines.map((l) => JSON.stringify(l)).join('\n'));
     console.log(`      drift: SIGHUP -> detected ${lines[drift]!.time - since} ms, -> repaired ${lines[repaired]!.time - since} ms`);
     const [a, b] = [await version('fwa'), await version('fwb')];
     assert.equal(b.hash, a.hash);

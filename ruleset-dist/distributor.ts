@@ -371,7 +371,7 @@ export class RulesetDistributor {
       this.setCurrent(version, text);
       const time = this.o.now();
       await this.history.add({ version, hash: this.hash, text, time, origin: this.o.name, summary });
-      this.log.info({ version, hash: this.hash.slice(0, 12), summary }, 'ruleset-dist: new cluster version');
+      this.log.info({ event: 'ruleset-dist.version', via: 'local', version, hash: this.hash.slice(0, 12), summary }, 'ruleset-dist: new cluster version');
       if (ops !== undefined && baseVersion === version - 1) this.sendUpdate({ version, baseVersion, baseHash, hash: this.hash, ops, origin: this.o.name, summary, time });
       this.announce();
       this.emit({ event: 'version', version, hash: this.hash, origin: this.o.name, summary, via: 'local' });
@@ -521,7 +521,7 @@ export class RulesetDistributor {
             this.setCurrent(u.version, text);
             this.counters.updatesApplied++;
             // Logged before the history write, as after a fetch (the log keeps event order).
-            this.log.info({ version: u.version, origin: u.origin }, 'ruleset-dist: update applied');
+            this.log.info({ event: 'ruleset-dist.version', via: 'update', version: u.version, origin: u.origin }, 'ruleset-dist: update applied');
             await this.history.add({ version: u.version, hash: u.hash, text, time: u.time, origin: u.origin, summary: u.summary });
             this.announce();
             this.emit({ event: 'version', version: u.version, hash: u.hash, origin: u.origin, summary: u.summary, via: 'update' });
@@ -605,7 +605,7 @@ export class RulesetDistributor {
         // Said before the history write: the readiness check may run while that write waits
         // for the disk, and the log must show the version applied before the node is ready.
         if (repair) this.counters.repairs++;
-        this.log.info({ version: r.version, from: peer.name, why }, repair ? 'ruleset-dist: drift repaired from the master' : 'ruleset-dist: fetched version applied');
+        this.log.info({ event: 'ruleset-dist.version', via: 'fetch', repair, version: r.version, from: peer.name, why }, repair ? 'ruleset-dist: drift repaired from the master' : 'ruleset-dist: fetched version applied');
         await this.history.add({ version: r.version!, hash: this.hash, text: mine, time: r.time!, origin: r.origin!, summary: r.summary! });
         this.announce();
         this.emit({ event: 'version', version: r.version!, hash: this.hash, origin: r.origin!, summary: r.summary!, via: 'fetch' });
@@ -663,7 +663,7 @@ export class RulesetDistributor {
         if (alone && !this.heardPeer && this.pendingLocal) void this.localReplaced('ruleset file changed while the node was down').catch(() => undefined);
         this.pendingLocal = false;
         this.ready = true;
-        this.log.info({ version: this.version, heardPeer: this.heardPeer, proven: this.proven?.version }, 'ruleset-dist: ruleset current; node is ready');
+        this.log.info({ event: 'ruleset-dist.ready', version: this.version, heardPeer: this.heardPeer, proven: this.proven?.version }, 'ruleset-dist: ruleset current; node is ready');
         this.emit({ event: 'ready', version: this.version });
         for (const fn of this.readyListeners) fn(true);
         this.announce();
@@ -681,8 +681,8 @@ export class RulesetDistributor {
     this.driftReason = reason;
     if (drift) {
       this.counters.driftDetected++;
-      this.log.warn({ version: this.version, hash: this.hash.slice(0, 12), reason }, 'ruleset-dist: DRIFT: this node runs another ruleset than the cluster');
-    } else this.log.info({ version: this.version }, 'ruleset-dist: drift cleared');
+      this.log.warn({ event: 'ruleset-dist.drift', drift: true, version: this.version, hash: this.hash.slice(0, 12), reason }, 'ruleset-dist: DRIFT: this node runs another ruleset than the cluster');
+    } else this.log.info({ event: 'ruleset-dist.drift', drift: false, version: this.version }, 'ruleset-dist: drift cleared');
     this.emit({ event: 'drift', drift, reason, version: this.version, hash: this.hash, clusterVersion: ref?.version, clusterHash: ref?.hash });
   }
 

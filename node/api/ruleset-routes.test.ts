@@ -28,7 +28,7 @@ describe('ruleset API routes', () => {
   let datapath: RulesetEngine;
   let refuseDatapath = false;
   let service: RulesetService;
-  const logged: string[] = [];
+  const logged: { level: 'info' | 'error'; obj: { event?: string } }[] = [];
 
   beforeEach(async () => {
     control = new RulesetEngine();
@@ -43,7 +43,7 @@ describe('ruleset API routes', () => {
         datapath.transaction(ops as never);
         return { ok: true };
       },
-      { info: (_o, m) => logged.push(m), error: (_o, m) => logged.push(`ERROR ${m}`) },
+      { info: (obj) => logged.push({ level: 'info', obj }), error: (obj) => logged.push({ level: 'error', obj }) },
     );
     dir = mkdtempSync(path.join(tmpdir(), 'hafw-api-test-'));
     socket = path.join(dir, 'api.sock');
@@ -139,7 +139,7 @@ describe('ruleset API routes', () => {
     refuseDatapath = true;
     logged.length = 0;
     await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add rule inet filter forward tcp dport 9 accept' } });
-    assert.ok(logged.some((l) => l.startsWith('ERROR datapath refused')));
+    assert.ok(logged.some((l) => l.level === 'error' && l.obj.event === 'ruleset.datapathRefused'), JSON.stringify(logged));
   });
 
   it('expires timed-out set elements on both engines with one batch, publishes it, and then refuses a delete of them', async () => {
@@ -168,7 +168,7 @@ describe('ruleset API routes', () => {
       assert.equal(e.generation, gen + 1, `${name} is one generation on`);
     }
     assert.deepEqual(events.map((e) => [e.generation, e.changes[0]!.op, e.changes[0]!.kind]), [[gen + 1, 'delete', 'element']]);
-    assert.ok(!logged.some((l) => l.startsWith('ERROR')), logged.join('\n'));
+    assert.ok(!logged.some((l) => l.level === 'error'), JSON.stringify(logged));
 
     // Both copies agree it is gone: the control engine refuses, the datapath is never asked.
     await assert.rejects(

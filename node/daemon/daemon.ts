@@ -280,7 +280,7 @@ export class NodeDaemon {
     if (!this.config.sync) return;
     const datapath = this.datapath!;
     datapath.onInSync((v) => {
-      this.log.info({ inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync');
+      this.log.info({ event: 'sync.inSync', inSync: v }, v ? 'state sync: in sync' : 'state sync: NOT in sync');
       this.events.publish('sync', { event: 'inSync', inSync: v });
     });
     // Resyncs, gaps, lost records and dropped (e.g. unauthenticated) messages, as alarms.
@@ -455,7 +455,7 @@ export class NodeDaemon {
       // On the writer the file becomes the next cluster version; elsewhere it is drift.
       await this.rulesetCluster?.reloaded(text);
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'reload: ruleset rejected; keeping the running ruleset');
+      this.log.error({ event: 'ruleset.reloadRejected', err: (err as Error).message }, 'reload: ruleset rejected; keeping the running ruleset');
     }
   }
 

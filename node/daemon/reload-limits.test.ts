@@ -45,7 +45,7 @@ describe('SIGHUP reload of a define bomb', () => {
     assert.ok(gap < 100, `the control thread stalled ${gap.toFixed(1)} ms`);
     assert.equal(daemon.rules.generation, 1);
     assert.equal(daemon.rules.list(), before);
-    const rejected = lines.map((l) => JSON.parse(l) as { msg: string; err?: string }).find((l) => l.msg === 'reload: ruleset rejected; keeping the running ruleset');
+    const rejected = lines.map((l) => JSON.parse(l) as { event?: string; err?: string }).find((l) => l.event === 'ruleset.reloadRejected');
     assert.ok(rejected, lines.join(''));
     assert.match(rejected.err!, new RegExp(`^${file.replace(/[.]/g, '\\.')}:16:16: variable expansion too large`));
   });

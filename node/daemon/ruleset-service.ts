@@ -169,7 +169,7 @@ export class RulesetService implements RulesetView {
       this.ownCommit = false;
     }
     const d = this.datapathLoad ? await this.datapathLoad(text, origin) : undefined;
-    if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a ruleset the control thread accepted');
+    if (d && !d.ok) this.log.error({ event: 'ruleset.datapathRefused', err: d.error, generation: r.generation }, 'datapath refused a ruleset the control thread accepted');
     this.log.info({ generation: r.generation, origin, ms: Math.round(r.ms * 100) / 100 }, 'ruleset replaced');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);
     if (origin !== '<api>') this.warnings({ text });
@@ -192,7 +192,7 @@ export class RulesetService implements RulesetView {
       this.ownCommit = false;
     }
     const d = await this.datapath(ops);
-    if (d && !d.ok) this.log.error({ err: d.error, generation: r.generation }, 'datapath refused a transaction the control thread accepted; SIGHUP reloads the file');
+    if (d && !d.ok) this.log.error({ event: 'ruleset.datapathRefused', err: d.error, generation: r.generation }, 'datapath refused a transaction the control thread accepted; SIGHUP reloads the file');
     // Expiry runs every second on a node with timed elements: not worth a log line each time.
     if (origin !== EXPIRE_ORIGIN) this.log.info({ generation: r.generation, changes: r.changes.length, ms: Math.round(r.ms * 100) / 100 }, 'ruleset transaction applied');
     this.events.emit('change', { generation: r.generation, changes: r.changes } satisfies ChangeEvent);

@@ -10,8 +10,8 @@ const TOKEN = 'token-0123456789abcdef';
 
 describe('secret files (sync key, API token)', () => {
   let dir: string;
-  let warnings: { obj: object; msg: string }[];
-  const log = { warn: (obj: object, msg: string) => void warnings.push({ obj, msg }) };
+  let warnings: { obj: object }[];
+  const log = { warn: (obj: object) => void warnings.push({ obj }) };
 
   /** A file with exactly `mode`, whatever the umask. */
   function file(name: string, text: string | Buffer, mode: number): string {
@@ -68,9 +68,9 @@ describe('secret files (sync key, API token)', () => {
     assert.equal(Buffer.from(s.syncKey!).toString('hex'), HEX_KEY);
     assert.equal(s.apiToken, TOKEN);
     assert.equal(warnings.length, 2);
-    assert.deepEqual(warnings.map((w) => [w.obj, /starting anyway because security\.secretFileMode is warn/.test(w.msg)]), [
-      [{ setting: 'sync.keyFile', file: k, mode: '0644', uid: process.getuid!() }, true],
-      [{ setting: 'api.tokenFile', file: t, mode: '0666', uid: process.getuid!() }, true],
+    assert.deepEqual(warnings.map((w) => w.obj), [
+      { event: 'security.secretFileMode', setting: 'sync.keyFile', file: k, mode: '0644', uid: process.getuid!() },
+      { event: 'security.secretFileMode', setting: 'api.tokenFile', file: t, mode: '0666', uid: process.getuid!() },
     ]);
   });
 

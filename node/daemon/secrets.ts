@@ -35,7 +35,7 @@ function checkAccess(file: string, setting: string, st: { mode: number; uid: num
   if (problems.length === 0) return;
   const what = `${setting} ${file}: ${problems.join('; ')}`;
   if (policy === 'refuse') throw new SecretError(`${what}. A secret file must be readable by the node's user only (or set security.secretFileMode: warn)`);
-  log.warn({ setting, file, mode: octal(st.mode), uid: st.uid }, `${what}; starting anyway because security.secretFileMode is warn`);
+  log.warn({ event: 'security.secretFileMode', setting, file, mode: octal(st.mode), uid: st.uid }, `${what}; starting anyway because security.secretFileMode is warn`);
 }
 
 /** Reads a secret file after checking who may access it. */

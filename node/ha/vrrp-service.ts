@@ -118,7 +118,7 @@ export class VrrpService {
     this.instance.on((e) => {
       if (e.type === 'state') transitionAt = e.at;
       if (e.type === 'vips') this.log.info({ active: e.result.active, ms: Math.round((e.at - transitionAt) * 10) / 10, failed: e.result.failed.length }, e.result.active ? 'VIPs added' : 'VIPs removed');
-      if (e.type === 'state') this.log.info({ from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync }, `vrrp ${e.from} -> ${e.to}`);
+      if (e.type === 'state') this.log.info({ event: 'vrrp.state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync }, `vrrp ${e.from} -> ${e.to}`);
       else if (e.type === 'alarm' && e.code === 'sendErrors') {
         if (e.active) this.log.error({ code: e.code, failures: e.failures, err: e.error, active: true }, 'vrrp: advertisements cannot be sent; priority demoted so the peer takes over');
         else this.log.warn({ code: e.code, active: false }, 'vrrp: advertisements are sent again; demotion lifted');
@@ -129,7 +129,7 @@ export class VrrpService {
     });
     socket.listen(this.countingReceiver(this.instance));
     this.instance.start();
-    this.log.info({ vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
+    this.log.info({ event: 'vrrp.started', vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');
   }
 
   /**
