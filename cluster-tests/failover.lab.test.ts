@@ -20,6 +20,24 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
   this.timeout(180000);
   let lab: Lab;
   let rules = '';
+  const vrrpOf = async (fw: string) => (await lab.status(fw).catch(() => undefined))?.vrrp;
+  /**
+   * Waits until the backup `fw` has heard 20 more advertisements: at the lab's 10 ms
+   * interval they span several Master_Down_Intervals (3 intervals and a skew), so a takeover
+   * or preemption that was going to happen has happened by then. A positive point in the
+   * node's own sequence, where a fixed sleep would only guess. Returns early if `fw` becomes
+   * master: the caller's assertions say what went wrong.
+   */
+  async function heardMore(fw: string, n = 20): Promise<void> {
+    const from = (await vrrpOf(fw))?.counters.advertsReceived ?? 0;
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      const v = await vrrpOf(fw);
+      if (v?.state === 'master' || (v?.counters.advertsReceived ?? 0) >= from + n) return;
+      if (Date.now() > deadline) throw new Error(`${fw} did not hear ${n} more advertisements`);
+      await sleep(50);
+    }
+  }
   before(async () => {
     rules = await strictRulesetConfig();
   });
@@ -89,10 +107,7 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     await sh(['nft', '-f', '-'], { ns: NS.fw('fwa'), input: hold });
     await lab.startNode('fwa');
     await lab.waitReady('fwa');
-    const vrrpStarted = async (): Promise<boolean> =>
-      (await lab.nodeLog('fwa')).some((l) => l.includes('"msg":"vrrp started"'));
-    for (let i = 0; i < 200 && !(await vrrpStarted()); i++) await sleep(50);
-    await sleep(300);
+    await heardMore('fwa');
     const waiting = await lab.status('fwa');
     assert.equal(waiting.role, 'backup', 'while its table is incomplete it does not preempt the lower-priority master');
     assert.equal(waiting.vrrp?.inSync, false);
@@ -103,11 +118,11 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     const pid = lab.node('fwa').pid;
     const lines = (await lab.nodeLog('fwa'))
       .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { pid: number; time: string; msg: string; inSync?: boolean; to?: string })
+      .map((l) => JSON.parse(l) as { pid: number; time: string; event?: string; inSync?: boolean; from?: string; to?: string })
       .filter((l) => l.pid === pid);
-    const startup = lines.find((l) => l.msg === 'vrrp initialize -> backup');
-    const synced = lines.find((l) => l.msg === 'state sync: in sync');
-    const master = lines.find((l) => l.to === 'master');
+    const startup = lines.find((l) => l.event === 'vrrp.state' && l.from === 'initialize' && l.to === 'backup');
+    const synced = lines.find((l) => l.event === 'sync.inSync' && l.inSync === true);
+    const master = lines.find((l) => l.event === 'vrrp.state' && l.to === 'master');
     assert.equal(startup?.inSync, false, 'VRRP started before the table was complete');
     assert.ok(synced && master, 'it got in sync and became master');
     assert.ok(Date.parse(master.time) >= Date.parse(synced.time), `master at ${master.time} only after in sync at ${synced.time}`);
@@ -126,7 +141,16 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     try {
       await lab.startNode('fwa');
       await lab.waitReady('fwa');
-      await sleep(3000);
+      // Every readiness input settles first: state sync calls itself in sync (it hears no
+      // peer within its grace), ruleset distribution calls itself current (alone, after its
+      // own grace); then fwa hears the master long enough to have preempted.
+      const settled = async (): Promise<boolean> =>
+        (await lab.status('fwa')).sync?.inSync === true &&
+        (JSON.parse(await lab.hafw('fwa', ['ruleset', 'show', '--cluster', '--json']).catch((e: Error & { stdout?: string }) => e.stdout ?? '{}')) as { ready?: boolean }).ready === true;
+      for (const deadline = Date.now() + 15000; !(await settled().catch(() => false)); await sleep(100)) {
+        if (Date.now() > deadline) throw new Error('fwa: state sync and ruleset distribution did not settle');
+      }
+      await heardMore('fwa');
       const waiting = await lab.status('fwa');
       assert.equal(waiting.role, 'backup', 'it hears the master over VRRP, so it is not alone: no preemption with an empty table');
       assert.equal(waiting.vrrp?.inSync, false);
@@ -150,9 +174,11 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
       await sh(['nft', 'delete', 'table', 'bridge', 'hafwcut'], { ns: NS.sw });
     }
     await lab.waitRole('fwb', 'backup');
-    await sleep(500);
+    const transitions = (await lab.status('fwb')).vrrp!.counters.transitions;
+    await heardMore('fwb');
     assert.equal((await lab.status('fwa')).role, 'master', 'the higher priority wins');
     assert.equal((await lab.status('fwb')).role, 'backup', 'and stays won: no flapping');
+    assert.equal((await lab.status('fwb')).vrrp!.counters.transitions, transitions, 'not even a flap and back');
     assert.equal(await holdsVip('fwb'), false);
     assert.ok(await ping(SERVER.v4), 'the winner re-announced the VIPs');
   });

@@ -3,6 +3,7 @@
  * VRRPv3 group (VRID 51) elect one master and hand the VIPs over in both directions.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Lab, LAB_DIR, sh, vrrpConfig } from './lab.js';
@@ -84,7 +85,13 @@ describe('@lab keepalived interoperability', function () {
   it('hafw (higher priority) is master; keepalived takes over when hafw resigns, hafw preempts back on restart', async () => {
     await setUp(100);
     await lab.waitRole('fwa', 'master');
-    await sleep(500);
+    // Keepalived's VRRP process runs (it wrote its pid file), then hafw sends 10 more
+    // advertisements: 1 s, beyond keepalived's Master_Down_Interval (3 x 100 ms and a skew),
+    // so keepalived would have taken the VIPs by then if it did not accept them.
+    await until(async () => existsSync(path.join(LAB_DIR, 'keepalived-vrrp.pid')), 'keepalived\'s VRRP process');
+    const sent = async (): Promise<number> => ((await lab.status('fwa')) as { vrrp?: { counters: { advertsSent: number } } }).vrrp?.counters.advertsSent ?? 0;
+    const sent0 = await sent();
+    await until(async () => (await sent()) >= sent0 + 10, 'hafw to send 10 more advertisements');
     assert.equal(await keepalivedHoldsVip(), false, 'keepalived stays backup: it accepts our advertisements');
     await lab.stopNode('fwa', 'SIGTERM');
     await until(keepalivedHoldsVip, 'keepalived to take the VIPs after hafw resigned');
