@@ -81,9 +81,6 @@ interface InjectStatus { id: number; injected: number; refused: number; startAt:
 interface WatchStatus { id: number; applied: number; reachedAt: number }
 interface LagStatus { id: number; samples: number; p50: number; p99: number; max: number; ownerP99: number; ownerMax: number }
 
-/** The same clock as the nodes' syncClock (wall-aligned monotonic ms), for instants across processes. */
-const hostClock = (): number => performance.timeOrigin + performance.now();
-
 async function request(lab: Lab, node: string, body: Record<string, number>): Promise<number> {
   const id = requestId++;
   const file = path.join(INJECT_DIR, `${lab.node(node).pid}.json`);

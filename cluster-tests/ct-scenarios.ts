@@ -26,7 +26,7 @@ interface Side {
 type SegOpts = Partial<Pick<TcpOptions, 'seq' | 'ack' | 'window' | 'mss' | 'wscale' | 'sackPerm' | 'timestamp' | 'ext'>> & { len?: number };
 
 /** A TCP conversation that keeps each side's sequence numbers, like the two stacks would. */
-export class TcpFlow {
+class TcpFlow {
   readonly c: Side;
   readonly s: Side;
   ext?: Ipv6ExtHeader[];

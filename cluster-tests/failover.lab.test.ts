@@ -4,7 +4,6 @@
  * prove who holds the VIPs and that traffic and flows come back.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { Lab, sh, strictRulesetConfig } from './lab.js';
 import { runDrill } from './drill.js';
 import { NS, SERVER } from './topology.js';

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { COMPILED_ROOT } from './lab.js';
 import { sh, shQuiet } from './exec.js';
 
-export const CTREF_NS = 'hafw-ctref';
+const CTREF_NS = 'hafw-ctref';
 const ORACLE = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'ct-oracle.js');
 
 export type KernelCtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked' | 'none';

@@ -128,7 +128,7 @@ async function addr(ns: string, dev: string, cidr: string): Promise<void> {
 const SYNC_KEY_FILE = path.join(LAB_DIR, 'sync.key');
 
 /** State sync on the sync segment (multicast), with the lab's key. */
-export function syncConfig(): string {
+function syncConfig(): string {
   return ['sync:', '  interface: sync', `  keyFile: ${SYNC_KEY_FILE}`, ''].join('\n');
 }
 
@@ -151,7 +151,7 @@ export async function strictRulesetConfig(): Promise<string> {
   return `ruleset:\n  file: ${file}\n`;
 }
 
-export function fwConfig(fw: FirewallAddrs, extra = '', datapath: string[] = []): string {
+function fwConfig(fw: FirewallAddrs, extra = '', datapath: string[] = []): string {
   return [
     `node:`,
     `  name: ${fw.name}`,

@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sh, shQuiet, sleep, nsArgv } from './exec.js';
-export { sh };
 import { NS, SERVER, FIREWALLS } from './topology.js';
 import type { Lab } from './lab.js';
 
@@ -18,8 +17,8 @@ const FLOWS_TOOL = path.join(TOOLS, 'udp-flows.js');
 const INJECT_TOOL = path.join(TOOLS, 'sync-inject.js');
 
 /** Multicast group and port of the lab's sync (node/daemon/config.ts defaults). */
-export const SYNC_GROUP = '239.255.72.70';
-export const SYNC_PORT = 3780;
+const SYNC_GROUP = '239.255.72.70';
+const SYNC_PORT = 3780;
 
 /** Conntrack settings for load tests: UDP entries outlive the test, room for several 100k runs. */
 export function loadConntrackConfig(maxEntries = 524288): string {
@@ -227,4 +226,4 @@ export async function captureData(fw: string, node: number, timeoutMs = 5000): P
   return { message };
 }
 
-export { type Histogram, parseHistogram, quantileBound } from './compose/prom-text.js';
+export { type Histogram, parseHistogram } from './compose/prom-text.js';

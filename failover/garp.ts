@@ -12,14 +12,14 @@ import { IpBytes } from './ip-address.js';
 
 export type MacAddress = Uint8Array;
 
-export const ETH_P_ARP = 0x0806;
-export const ETH_P_IPV6 = 0x86dd;
-export const IPPROTO_ICMPV6 = 58;
-export const ICMPV6_NEIGHBOR_ADVERTISEMENT = 136;
+const ETH_P_ARP = 0x0806;
+const ETH_P_IPV6 = 0x86dd;
+const IPPROTO_ICMPV6 = 58;
+const ICMPV6_NEIGHBOR_ADVERTISEMENT = 136;
 /** Ethernet frames shorter than 60 bytes (without FCS) must be padded (IEEE 802.3). */
-export const ETH_MIN_FRAME = 60;
-export const GARP_FRAME_LENGTH = ETH_MIN_FRAME; // 14 + 28 ARP, padded
-export const NA_FRAME_LENGTH = 14 + 40 + 32; // Ethernet + IPv6 + NA with one option
+const ETH_MIN_FRAME = 60;
+const GARP_FRAME_LENGTH = ETH_MIN_FRAME; // 14 + 28 ARP, padded
+const NA_FRAME_LENGTH = 14 + 40 + 32; // Ethernet + IPv6 + NA with one option
 
 export function parseMac(text: string): MacAddress | undefined {
   const parts = text.split(/[:-]/);

@@ -10,10 +10,6 @@ export type { IpFamily } from '../inet/index.js';
 /** An address in network byte order: 4 bytes (IPv4) or 16 bytes (IPv6). */
 export type IpBytes = Uint8Array;
 
-export function familyOf(addr: IpBytes): IpFamily {
-  return addr.length === 4 ? 4 : 6;
-}
-
 /** Parses dotted-quad IPv4 (the inet library's rules); undefined on anything else. */
 export function parseIpv4(text: string): IpBytes | undefined {
   try {

@@ -13,9 +13,9 @@ import { onesSum, pseudoHeaderSum } from '../inet/index.js';
 import { IpBytes, IpFamily, vrrpGroup } from './ip-address.js';
 
 export const IPPROTO_VRRP = 112;
-export const VRRP_VERSION = 3;
-export const VRRP_TYPE_ADVERTISEMENT = 1;
-export const VRRP_HEADER_LENGTH = 8;
+const VRRP_VERSION = 3;
+const VRRP_TYPE_ADVERTISEMENT = 1;
+const VRRP_HEADER_LENGTH = 8;
 /** RFC 5798 §5.1.1.3 / §5.1.2.3: advertisements MUST be sent and received with 255. */
 export const VRRP_TTL = 255;
 /** The Max Adver Int field is 12 bits of centiseconds (§5.2.7). */
@@ -72,7 +72,7 @@ export type VrrpDecodeResult =
   | { ok: true; packet: VrrpAdvertisement; checksumVariant: ChecksumVariant }
   | { ok: false; error: VrrpDecodeError };
 
-export function addressLength(family: IpFamily): number {
+function addressLength(family: IpFamily): number {
   return family === 4 ? 4 : 16;
 }
 

@@ -18,7 +18,7 @@ export interface CorpusFile {
   bytes: Uint8Array;
 }
 
-export function hashOf(bytes: Uint8Array): string {
+function hashOf(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 16);
 }
 

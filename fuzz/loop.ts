@@ -12,7 +12,7 @@ import type { FuzzRunner, FuzzTarget } from './target.js';
 import { rng } from '../inet/index.js';
 
 /** Largest input the slot holds (a longer one is reported without its bytes). */
-export const SLOT_BYTES = 1 << 20;
+const SLOT_BYTES = 1 << 20;
 const HEADER = 16;
 
 /** The input running now, in shared memory: [state, length] int32, start time float64, bytes. */

@@ -3,7 +3,7 @@
  * tests' fixtures) and the corpus in fuzz/corpus/. Compiled code runs from dist/fuzz/, so
  * paths are resolved from this file up to the repository root.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,12 +22,6 @@ export function codeBlocks(rel: string, langs: readonly string[]): string[] {
     if (langs.includes(m[1]!)) out.push(m[2]!);
   }
   return out;
-}
-
-/** Files of a folder of the repository with one of the extensions (".nft"), as text. */
-export function filesOf(relDir: string, ext: string): string[] {
-  const dir = path.join(REPO_ROOT, relDir);
-  return readdirSync(dir).filter((f) => f.endsWith(ext)).sort().map((f) => readFileSync(path.join(dir, f), 'utf8'));
 }
 
 const enc = new TextEncoder();

@@ -9,7 +9,7 @@
 import type { DecodeError } from './wire.js';
 
 /** Sources counted by name; the rest are `other`. */
-export const AUTH_FAIL_SOURCES = 16;
+const AUTH_FAIL_SOURCES = 16;
 
 export interface AuthFailureSnapshot {
   total: number;

@@ -26,7 +26,7 @@ export const VERSION = 1;
 export const HEADER_LEN = 32;
 export const MAC_LEN = 32;
 /** Bytes of IPv6 + UDP headers under a sync datagram (the worst case of the two families). */
-export const IP_UDP_OVERHEAD = 48;
+const IP_UDP_OVERHEAD = 48;
 
 export const enum MessageType {
   Data = 1,

@@ -55,7 +55,7 @@ export function judgePair(nodes: NodeView[]): PairVerdict {
 }
 
 /** A datapath counter of a status, 0 when absent. */
-export function counter(s: NodeStatus | undefined, name: string): number {
+function counter(s: NodeStatus | undefined, name: string): number {
   const v = s?.datapath.counters[name];
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }

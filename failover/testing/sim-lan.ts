@@ -24,7 +24,7 @@ export interface SimNode {
 
 interface Pending { at: number; seq: number; run: () => void }
 
-export const SIM_VIP = ip('192.0.2.1');
+const SIM_VIP = ip('192.0.2.1');
 
 export class SimLan {
   now = 0;

@@ -73,7 +73,7 @@ function canInject(url: string): boolean {
   }
 }
 
-export function parseRequest(text: string): Request | undefined {
+function parseRequest(text: string): Request | undefined {
   const nl = text.indexOf('\n');
   const first = nl < 0 ? text : text.slice(0, nl);
   const m = /^([A-Z]{1,10}) (\/\S*)$/.exec(first);

@@ -17,9 +17,9 @@ import type { PacketStage } from '../../node/datapath/worker/stage.js';
 
 const VERDICTS = ['drop', 'accept', 'reject', 'stolen'];
 
-export const VNET_LENGTHS = [0, 10, 12] as const;
+const VNET_LENGTHS = [0, 10, 12] as const;
 /** At most this many packets of one input go through the stage. */
-export const MAX_PACKETS = 64;
+const MAX_PACKETS = 64;
 
 export function packetStream(vnetMode: number, packets: readonly Uint8Array[]): Uint8Array {
   let n = 1;
@@ -36,7 +36,7 @@ export function packetStream(vnetMode: number, packets: readonly Uint8Array[]): 
   return out;
 }
 
-export function* packetsOf(input: Uint8Array): Generator<{ vnetLen: number; bytes: Uint8Array }> {
+function* packetsOf(input: Uint8Array): Generator<{ vnetLen: number; bytes: Uint8Array }> {
   if (input.length === 0) return;
   const vnetLen = VNET_LENGTHS[input[0]! % 3]!;
   let at = 1;
@@ -51,8 +51,8 @@ export function* packetsOf(input: Uint8Array): Generator<{ vnetLen: number; byte
 }
 
 /** Lan 10.0.0.0/24 and 2001:db8:1::/64, wan 198.51.100.0/24, 2001:db8:2::/64 and the default routes. */
-export const LAN = '10.0.0.1';
-export const WAN = '198.51.100.2';
+const LAN = '10.0.0.1';
+const WAN = '198.51.100.2';
 
 /** A filter stage with conntrack and NAT behind a small routing table (fresh state per input). */
 export function filterRig(engine: RulesetEngine): { stage: FilterStage; counters: Float64Array; ct: ConnTracker; tick: () => number } {

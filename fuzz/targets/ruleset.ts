@@ -12,7 +12,7 @@ import { codeBlocks, repoFile, utf8 } from '../repo.js';
 import { DATAPATH_RULES } from './packet.js';
 
 /** Valid nft texts: the tests' full ruleset, the compose pair's, the docs' examples. */
-export function rulesetTexts(): string[] {
+function rulesetTexts(): string[] {
   const texts = [FULL_RULESET, DATAPATH_RULES, repoFile('deploy/ruleset.nft')];
   for (const doc of ['docs/ruleset.md', 'docs/nat.md', 'docs/deploy-hosts.md']) {
     for (const b of codeBlocks(doc, ['', 'nft'])) if (/\btable\b/.test(b) && !/^\s*(\$|#!|nft |hafw )/m.test(b)) texts.push(b);

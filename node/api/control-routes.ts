@@ -27,7 +27,7 @@ export interface ControlView {
 }
 
 /** An HTTP error with a JSON body {error, message, field?}. */
-export function sendError(reply: FastifyReply, status: number, error: string, message: string, field?: string): FastifyReply {
+function sendError(reply: FastifyReply, status: number, error: string, message: string, field?: string): FastifyReply {
   return reply.code(status).send(field === undefined ? { error, message } : { error, message, field });
 }
 
@@ -39,7 +39,7 @@ function family(v: string | undefined): 4 | 6 | undefined {
 }
 
 /** Query or body -> CtFilter; throws CtQueryError naming the field. */
-export function toFilter(q: FilterQuery): CtFilter {
+function toFilter(q: FilterQuery): CtFilter {
   return checkFilter({
     family: family(q.family),
     proto: q.proto === undefined ? undefined : protoNumber(q.proto),
@@ -52,7 +52,7 @@ export function toFilter(q: FilterQuery): CtFilter {
   });
 }
 
-export function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
+function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
   return { family: family(q.family), proto: protoNumber(q.proto!), src: q.src!, dst: q.dst!, sport: q.sport, dport: q.dport, zone: q.zone };
 }
 

@@ -99,7 +99,7 @@ const NODE_VERSION = {
   },
 } as const;
 /** Fastify schemas of the distribution routes (the OpenAPI document is generated from them). */
-export const RULESET_DIST_SCHEMAS = {
+const RULESET_DIST_SCHEMAS = {
   version: {
     summary: 'Cluster ruleset version of this node, its hash, drift, and the versions heard from every peer',
     tags: ['ruleset'],
@@ -208,7 +208,7 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     done();
   });
   const limit = opts.streamLimit ?? new StreamLimit();
-  app.get('/v1/events', (req, reply) => {
+  app.get('/v1/events', (_req, reply) => {
     if (!limit.admit(reply)) return reply;
     reply.hijack();
     const res = reply.raw;

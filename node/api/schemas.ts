@@ -105,7 +105,7 @@ const drillReport = {
 type Schema = Record<string, unknown>;
 
 /** Schemas by "METHOD url" (fastify's url syntax, :param). */
-export const ROUTE_SCHEMAS: Record<string, Schema> = {
+const ROUTE_SCHEMAS: Record<string, Schema> = {
   'GET /v1/health': { summary: 'Liveness (no token needed)', tags: ['node'], security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } },
   'GET /v1/status': { summary: 'Role, VRRP, ruleset, conntrack settings and datapath counters of this node', tags: ['node'], response: { 200: anyObject('node status'), ...errors } },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', tags: ['node'], response: { 200: text('Prometheus text format 0.0.4') } },

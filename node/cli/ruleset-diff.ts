@@ -24,7 +24,7 @@ Exit status: 0 no difference, 1 differences, 2 trouble (bad file, unknown versio
   --socket PATH   control socket (default: the one of this network namespace)`;
 
 /** Parses `text` offline and prints it the way the cluster hashes it. */
-export function canonicalRuleset(text: string, name: string): string {
+function canonicalRuleset(text: string, name: string): string {
   const engine = new RulesetEngine();
   // Counter values printed by a running node would otherwise count as differences.
   engine.load(text.replace(/\bcounter packets \d+ bytes \d+/g, 'counter'), name);

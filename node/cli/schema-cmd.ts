@@ -4,7 +4,7 @@
  * declarations the parser, printer, JSON codec, validation and compiler use).
  */
 import { describeModules, formatSchema } from '../ruleset/schema.js';
-import { parse, printJson, UsageError, type Command } from './args.js';
+import { parse, printJson, type Command } from './args.js';
 
 const usage = `usage: hafw schema [NAME] [--json]
 

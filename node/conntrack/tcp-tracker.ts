@@ -126,7 +126,7 @@ function after(a: number, b: number): boolean {
 }
 
 /** Sequence number just past the segment: SYN and FIN each count one (Linux segment_seq_plus_len). */
-export function segmentEnd(pkt: PacketInfo): number {
+function segmentEnd(pkt: PacketInfo): number {
   let n = pkt.seq + pkt.payloadLen;
   if (pkt.tcpFlags & TcpFlag.Syn) n++;
   if (pkt.tcpFlags & TcpFlag.Fin) n++;

@@ -125,7 +125,7 @@ export interface RulesetDistSettings {
 }
 
 /** Timeout names accepted under conntrack.timeouts (seconds). */
-export const CT_TIMEOUT_NAMES = [
+const CT_TIMEOUT_NAMES = [
   'tcpSynSent', 'tcpSynRecv', 'tcpEstablished', 'tcpFinWait', 'tcpCloseWait', 'tcpLastAck', 'tcpTimeWait', 'tcpClose',
   'tcpSynSent2', 'tcpRetrans', 'tcpUnacknowledged', 'udpUnreplied', 'udpReplied', 'icmp', 'icmpv6', 'generic',
 ] as const;
@@ -358,7 +358,7 @@ function pathKeys(path: string): (string | number)[] {
  * ones multiply: ten lines of them ("billion laughs") would expand to 10^9 values. A node
  * config needs few, if any.
  */
-export const MAX_YAML_ALIASES = 100;
+const MAX_YAML_ALIASES = 100;
 
 /** The document as plain data, with aliases expanded within MAX_YAML_ALIASES. */
 function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown {

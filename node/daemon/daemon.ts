@@ -13,7 +13,7 @@ import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
-import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
+import { RulesetEngine } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/shared/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
 import type { PlainAddress, PlainRoute } from '../datapath/shared/messages.js';

@@ -39,7 +39,7 @@ function checkAccess(file: string, setting: string, st: { mode: number; uid: num
 }
 
 /** Reads a secret file after checking who may access it. */
-export async function readSecretFile(file: string, setting: string, policy: SecretFileMode, log: SecretLog): Promise<Buffer> {
+async function readSecretFile(file: string, setting: string, policy: SecretFileMode, log: SecretLog): Promise<Buffer> {
   let fh;
   try {
     // O_NONBLOCK: a FIFO put in the key's place must not hang the start.

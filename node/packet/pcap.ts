@@ -9,7 +9,7 @@ import { l3OffsetFor, LinkType } from './link-type.js';
 import { CaptureFormatError, type CaptureRecord } from './capture-record.js';
 import { readPcapng } from './pcapng.js';
 
-export { CaptureFormatError, type CaptureRecord };
+export type { CaptureRecord };
 
 const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;

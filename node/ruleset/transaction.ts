@@ -5,7 +5,7 @@
  * committed state: a failed batch is simply dropped.
  */
 import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
-import { ErrorList, POS, markOf, posOf, setPos } from './errors.js';
+import { ErrorList, POS, markOf, posOf } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';

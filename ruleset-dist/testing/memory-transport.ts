@@ -76,7 +76,7 @@ export class MemoryNet {
   }
 }
 
-export class MemoryTransport implements DistTransport {
+class MemoryTransport implements DistTransport {
   down = false;
   /** Refuse fetch connections (a firewalled TCP port) while datagrams still flow. */
   refuseFetch = false;

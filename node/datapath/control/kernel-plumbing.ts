@@ -105,7 +105,7 @@ export interface RulePriorities {
 }
 
 /** The kernel's own priority of its `lookup local` rule (fib_default_rules_init). */
-export const KERNEL_LOCAL_PRIORITY = 0;
+const KERNEL_LOCAL_PRIORITY = 0;
 /** The kernel's `main` rule: our rules must all come before it. */
 export const KERNEL_MAIN_PRIORITY = 32766;
 
@@ -140,13 +140,13 @@ export const LOCAL_PROTOCOLS: Record<'-4' | '-6', string[]> = {
  * even for multicast (IPv4 multicast and limited broadcast are routed before the rules,
  * ip_route_input_mc), and a packet to ff02::/fe80:: (DHCPv6, mDNS) is the link's.
  */
-export const KEEP_LOCAL_V6 = ['ff00::/8', 'fe80::/10'];
+const KEEP_LOCAL_V6 = ['ff00::/8', 'fe80::/10'];
 
 /**
  * Destinations the node's own packets never take through the TUN device: multicast and
  * broadcast (the sync group, mDNS) and IPv6 link-local, which cannot be forwarded back out.
  */
-export const KEEP_OUT: Record<'-4' | '-6', string[]> = {
+const KEEP_OUT: Record<'-4' | '-6', string[]> = {
   '-4': ['224.0.0.0/4', '255.255.255.255/32'],
   '-6': ['ff00::/8', 'fe80::/10'],
 };

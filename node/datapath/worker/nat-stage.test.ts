@@ -188,7 +188,7 @@ describe('datapath NAT: state sync', () => {
   }
 
   it('sends the binding with the entry and installs it on the standby, which then translates both ways', () => {
-    const { a, b, ring, bridgeB, sendA } = pair();
+    const { b, ring, bridgeB, sendA } = pair();
     const out = sendA(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7100, dport: 53 }));
     assert.equal(src(out.p), '198.51.100.1:7100');
     let recs = 0;

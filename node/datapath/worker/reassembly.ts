@@ -46,7 +46,7 @@ export const enum FragAdd {
 }
 
 /** Running totals; the datapath mirrors them into its shared counters. */
-export class ReassemblyStats {
+class ReassemblyStats {
   /** Fragments kept for reassembly. */
   queued = 0;
   /** Datagrams completed. */
