@@ -77,7 +77,7 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-export interface ConntrackBenchOptions {
+interface ConntrackBenchOptions {
   /** Entries in the big table (default 1M). */
   entries?: number;
 }

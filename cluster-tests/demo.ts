@@ -12,7 +12,7 @@ import { bytes, n } from '../node/cli/args.js';
 import { checkSystemTools } from './requirements.js';
 import { formatDrillReport } from '../failover/index.js';
 
-export interface DemoOptions {
+interface DemoOptions {
   nodes: 1 | 2;
   flows?: number;
   log?: (line: string) => void;

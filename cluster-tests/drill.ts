@@ -15,7 +15,7 @@ import { startEchoServer } from './traffic.js';
 const AGENT = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'drill-agent.js');
 const now = (): number => performance.timeOrigin + performance.now();
 
-export interface DrillOptions {
+interface DrillOptions {
   mode: DrillMode;
   flows: number;
   /** How long the flows run in all; the failure is triggered after `triggerAfterMs`. */
@@ -25,14 +25,14 @@ export interface DrillOptions {
   log?: (line: string) => void;
 }
 
-export interface DrillOutcome {
+interface DrillOutcome {
   report: DrillReport;
   trace: AgentTrace;
   master: string;
   newMaster: string | undefined;
 }
 
-export interface AgentTrace {
+interface AgentTrace {
   probeSentMs: number[];
   probeRecvMs: (number | null)[];
   flows: { id: string; progressMs: number[]; failed: boolean }[];

@@ -35,7 +35,7 @@ export const HAFW_BIN = path.join(PACKAGE_ROOT, 'bin', 'hafw.js');
 export const COMPILED_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 if (import.meta.url.endsWith('.js')) process.env.HAFW_DIST ??= COMPILED_ROOT;
 
-export interface LabNode {
+interface LabNode {
   name: string;
   ns: string;
   pid: number;
@@ -49,14 +49,14 @@ export interface LabNode {
   logFrom: number;
 }
 
-export interface LabState {
+interface LabState {
   nodes: LabNode[];
   nodeCount: number;
   vrrp: boolean;
   startedAt: string;
 }
 
-export interface LabUpOptions {
+interface LabUpOptions {
   nodes?: 1 | 2;
   /** Extra YAML appended to each node's config (later issues: sync, vrrp, ruleset...). */
   extraConfig?: (fw: FirewallAddrs) => string;

@@ -37,13 +37,13 @@ export async function addClientSources(addrs: string[]): Promise<void> {
   for (const a of addrs) await shQuiet(['ip', '-n', NS.client, 'addr', 'add', `${a}/24`, 'dev', 'eth0']);
 }
 
-export interface FlowRun {
+interface FlowRun {
   sent: number;
   ms: number;
   errors: number;
 }
 
-export interface FlowOptions {
+interface FlowOptions {
   sources: string[];
   portBase: number;
   ports: number;
@@ -100,7 +100,7 @@ export async function ctCount(lab: Lab, name: string): Promise<CtCount> {
 }
 
 /** `hafw sync stats --json`: the endpoint snapshot (sync-protocol/stats-format.ts) is under `status`. */
-export interface SyncStatsJson {
+interface SyncStatsJson {
   nodeId: number;
   epoch: number;
   inSync: boolean;
@@ -126,7 +126,7 @@ export async function pollUntil<T>(probe: () => Promise<T>, done: (v: T) => bool
   }
 }
 
-export interface Impairment {
+interface Impairment {
   lossPct: number;
   duplicatePct: number;
   /** Share of datagrams sent through a slow lane (delayed, so overtaken: reordering). */

@@ -7,7 +7,7 @@ import { LAB_DIR, COMPILED_ROOT } from './lab.js';
 
 const TOOL = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'traffic.js');
 
-export interface TcpRun {
+interface TcpRun {
   proto: 'tcp';
   flows: number;
   ok: number;
@@ -16,7 +16,7 @@ export interface TcpRun {
   errors: string[];
 }
 
-export interface UdpRun {
+interface UdpRun {
   proto: 'udp';
   sent: number;
   received: number;
@@ -51,7 +51,7 @@ export async function udpRun(host: string, opts: { port?: number; count?: number
   return JSON.parse(out) as UdpRun;
 }
 
-export interface RrRun {
+interface RrRun {
   proto: 'rr-tcp' | 'rr-udp';
   count: number;
   ok: number;

@@ -11,7 +11,7 @@ import { REPO_ROOT } from './repo.js';
 
 export const CORPUS_DIR = path.join(REPO_ROOT, 'fuzz', 'corpus');
 
-export interface CorpusFile {
+interface CorpusFile {
   target: string;
   name: string;
   file: string;

@@ -48,20 +48,20 @@ export class CurrentSlot {
   }
 }
 
-export interface LoopFinding {
+interface LoopFinding {
   input: Uint8Array;
   error: CrashError;
   signature: string;
 }
 
-export interface LoopStats {
+interface LoopStats {
   execs: number;
   pool: number;
   outcomes: number;
   crashes: number;
 }
 
-export interface LoopOptions {
+interface LoopOptions {
   seed: number;
   /** Stop at this Date.now() value. */
   until: number;

@@ -7,7 +7,7 @@
  * stacked per input ("havoc"), as AFL does.
  */
 
-export type Rand = () => number;
+type Rand = () => number;
 
 const INTERESTING_8 = [0, 1, 0x7f, 0x80, 0xff, 0x10, 0x20, 0x40, 0x0a, 0x7b, 0x22];
 const INTERESTING_INT = [

@@ -65,7 +65,7 @@ export class FrameError extends Error {
 }
 
 /** The header fields of a stream frame, authenticated before its body is read. */
-export interface StreamHead {
+interface StreamHead {
   type: number;
   nodeId: number;
   epoch: number;

@@ -89,7 +89,7 @@ export interface DistOptions {
   now?: () => number;
 }
 
-export interface PeerView {
+interface PeerView {
   nodeId: number;
   name: string;
   address: string;

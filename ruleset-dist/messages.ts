@@ -37,7 +37,7 @@ export interface Update {
 }
 
 /** Asks for the full canonical text of `version` (0: whatever runs now). */
-export interface FetchRequest {
+interface FetchRequest {
   version: number;
   nonce: string;
 }

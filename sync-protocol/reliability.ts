@@ -29,7 +29,7 @@ export interface SentEntry {
   resendQueued: boolean;
 }
 
-export interface SenderOptions {
+interface SenderOptions {
   /** First data sequence number (random in production, chosen in tests to cross the wrap). */
   initialSeq: number;
   /** Most messages held for retransmission; a power of two. */
@@ -192,7 +192,7 @@ export const enum DataVerdict {
   TooFar = 2,
 }
 
-export interface ReceiverOptions {
+interface ReceiverOptions {
   /** How far ahead of the first missing sequence we track (power of two); beyond it we resync. */
   window: number;
   /** Missing sequences are NACKed again after this long. */

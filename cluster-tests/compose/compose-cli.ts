@@ -13,7 +13,7 @@ export function parseComposeTool(line: string): string[] {
   throw new Error(`not a compose command: ${JSON.stringify(line)} (expected "docker compose" or "docker-compose")`);
 }
 
-export interface ComposeTarget {
+interface ComposeTarget {
   /** e.g. ['docker', 'compose'] or ['docker-compose'] */
   tool: string[];
   /** -p: containers are named <project>_<service>_1 (v1) or <project>-<service>-1 (v2). */

@@ -14,7 +14,7 @@ export interface NodeView {
   error?: string;
 }
 
-export interface PairVerdict {
+interface PairVerdict {
   ready: boolean;
   /** Services whose node says it is VRRP master (or standalone, when VRRP is off). */
   masters: string[];

@@ -10,7 +10,7 @@ import { receiveAdvertisement } from '../vrrp-receive.js';
 import { VrrpAction, VrrpEvent, VrrpRouter, VrrpRouterConfig, VrrpState } from '../vrrp-state-machine.js';
 import { Rng } from '../../inet/index.js';
 
-export interface SimNode {
+interface SimNode {
   name: string;
   address: IpBytes;
   router: VrrpRouter;

@@ -49,7 +49,7 @@ export interface ClusterInfo {
 }
 
 /** What the ruleset distributor reports, the fields shown here. */
-export type RulesetVersionsView = Pick<DistStatus, 'version' | 'hash' | 'drift' | 'ready' | 'nodes'>;
+type RulesetVersionsView = Pick<DistStatus, 'version' | 'hash' | 'drift' | 'ready' | 'nodes'>;
 
 export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null, dist?: RulesetVersionsView | null): ClusterInfo {
   const v = s.vrrp;

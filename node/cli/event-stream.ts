@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { defaultControlSocket } from '../api/control-socket.js';
 
-export interface EventStream {
+interface EventStream {
   /** Generation the stream started after (from the server's first comment line). */
   readonly started: Promise<number>;
   /** Resolves when the server ends the stream or stop() was called. */

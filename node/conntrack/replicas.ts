@@ -11,7 +11,7 @@ import { TcpIndex } from './tcp-tracker.js';
 import { udpReplicated } from './udp-tracker.js';
 
 /** What the replica store needs of the tracker. */
-export interface ReplicaHost {
+interface ReplicaHost {
   readonly table: ConnTable;
   readonly stats: CtStats;
   /** The per-packet result, kept consistent when an entry it names changes status. */

@@ -11,7 +11,7 @@ import type { ConntrackOptions } from './ct-types.js';
 
 export const FIXED_KEY = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
 
-export interface Ev {
+interface Ev {
   kind: CtEventKind;
   entry: number;
 }

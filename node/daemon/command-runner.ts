@@ -19,7 +19,7 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import type { HookOutcome, HookRun } from '../../failover/index.js';
 
-export interface CommandResult {
+interface CommandResult {
   /** Exit code (null when killed by a signal or not started). */
   code: number | null;
   stdout: string;

@@ -22,9 +22,9 @@ export interface ReadinessInputs {
   rulesetCurrent?: boolean;
 }
 
-export type NotReadyReason = 'sync-not-in-sync' | 'alone-guard' | 'ruleset-not-current';
+type NotReadyReason = 'sync-not-in-sync' | 'alone-guard' | 'ruleset-not-current';
 
-export type Readiness = { ready: true } | { ready: false; reason: NotReadyReason };
+type Readiness = { ready: true } | { ready: false; reason: NotReadyReason };
 
 /** Pure: the verdict and, when not ready, the first input that holds it back. */
 export function vrrpReadiness(i: ReadinessInputs): Readiness {

@@ -15,7 +15,7 @@ import { RulesetApiError, type RulesetDistView } from '../api/ruleset-routes.js'
 import type { RulesetService } from './ruleset-service.js';
 import type { RulesetDistSettings } from './config.js';
 
-export interface RulesetClusterOptions {
+interface RulesetClusterOptions {
   settings: RulesetDistSettings;
   nodeName: string;
   nodeId: number;
@@ -40,7 +40,7 @@ export function sourceHash(text: string | undefined): string {
 }
 
 /** What the metrics file reads at scrape time. */
-export interface RulesetDistMetricsSnapshot {
+interface RulesetDistMetricsSnapshot {
   status: DistStatus;
   counters: DistCounters;
   server?: FetchServerCounters;

@@ -21,15 +21,15 @@ import { RulesetApiError, type RulesetTxResult, type RulesetView, type RulesetDi
 import { NotWriterError, type RulesetDistributor } from '../../ruleset-dist/index.js';
 
 /** Where the service logs (the daemon's pino logger, or a test's array). */
-export interface RulesetServiceLog {
+interface RulesetServiceLog {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
 /** Applies an accepted batch to the datapath's own engine. */
-export type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: string } | undefined>;
+type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: string } | undefined>;
 /** Replaces the datapath's whole ruleset. */
-export type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
+type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
 
 /** Origin of the element-expiry commits (in errors and logs). */
 const EXPIRE_ORIGIN = '<expire>';

@@ -9,7 +9,7 @@
  * `aloneAfterMs` since start (longer than a live master stays silent); otherwise readiness
  * waits until a sync peer is known (and its resync done, which state sync reports itself).
  */
-export interface SyncPeersSource {
+interface SyncPeersSource {
   (): Promise<{ status: { peers: readonly unknown[] } } | null>;
 }
 

@@ -14,7 +14,7 @@ import type { AdvertCopy, AdvertOutcome, AdvertRepeater } from '../../failover/i
 import { MAX_ADVERT, MAX_COPIES, SHARED_BYTES, Slot, bump, heartbeatNow, lock, sharedAdvert, unlock, type FromAdvertSender, type SharedAdvert } from './advert-sender-shared.js';
 import type { AdvertSenderWorkerData } from './advert-sender-worker.js';
 
-export interface AdvertSenderOptions {
+interface AdvertSenderOptions {
   /** The raw VRRP socket's descriptor and family (RawVrrpSocket). */
   fd: number;
   family: 4 | 6;

@@ -7,7 +7,7 @@
 import type { DistTransport, StreamGate } from '../transport.js';
 import { Rng } from '../../inet/index.js';
 
-export interface MemoryNetOptions {
+interface MemoryNetOptions {
   /** Share of datagrams dropped, 0..1. */
   loss?: number;
   /** Share of datagrams delivered twice. */

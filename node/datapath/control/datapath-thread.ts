@@ -39,7 +39,7 @@ export interface DatapathThreadOptions {
   fragments?: ReassemblyLimits;
 }
 
-export interface DatapathRulesetResult {
+interface DatapathRulesetResult {
   ok: boolean;
   generation: number;
   error?: string;

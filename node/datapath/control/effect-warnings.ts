@@ -19,13 +19,13 @@ const FILTERED = new Set([...LOCAL_PROTOCOLS['-4'], ...LOCAL_PROTOCOLS['-6']].ma
 /** Flags the log statement accepts for nft compatibility but cannot show (modules/log.ts). */
 const LOG_FLAGS_WITHOUT_EFFECT = ['skuid', 'ether', 'ip options'];
 
-export interface EffectWarning {
+interface EffectWarning {
   /** `table FAMILY NAME chain NAME [handle N]`. */
   where: string;
   message: string;
 }
 
-export interface EffectContext {
+interface EffectContext {
   /** datapath.interfaces of the node's config; unknown offline without --config. */
   interfaces?: readonly string[];
 }
@@ -116,7 +116,7 @@ export function effectWarnings(state: RulesetState, ctx: EffectContext = {}): Ef
   return out;
 }
 
-export interface ClusterSegment {
+interface ClusterSegment {
   /** datapath.interfaces. */
   interfaces: readonly string[];
   /** sync.interface, when sync runs. */

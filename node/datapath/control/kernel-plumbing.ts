@@ -92,7 +92,7 @@ async function sysctl(key: string, value: string): Promise<void> {
  * working. The node's own output leaves by main, but the answers are dropped unless they
  * come from a management source.
  */
-export interface RulePriorities {
+interface RulePriorities {
   keepLocal: number;
   antiSpoof: number;
   steerIn: number;

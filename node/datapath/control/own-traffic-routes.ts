@@ -32,7 +32,7 @@ export interface MainRoute {
 }
 
 /** One route of the output table: its family and the `ip route replace` arguments after the verb. */
-export interface OutputRoute {
+interface OutputRoute {
   fam: Fam;
   prefix: string;
   args: string[];
@@ -85,7 +85,7 @@ export function antiSpoofRules(steered: readonly string[], addresses: readonly P
   return out;
 }
 
-export interface OwnTrafficLog {
+interface OwnTrafficLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
 }

@@ -59,7 +59,7 @@ export interface ReplayRoute {
   ifname: string;
 }
 
-export interface ReplayOptions {
+interface ReplayOptions {
   /** Ruleset text (nft syntax) or JSON; omitted: accept all, track all. */
   ruleset?: string;
   /** File name used in ruleset error positions. */

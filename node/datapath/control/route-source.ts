@@ -45,7 +45,7 @@ export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> 
   return out;
 }
 
-export interface InterfaceAddress {
+interface InterfaceAddress {
   local: string;
   prefixlen: number;
   scope: string;

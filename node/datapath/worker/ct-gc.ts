@@ -14,7 +14,7 @@
 import type { ConnTracker } from '../../conntrack/index.js';
 import { C } from '../shared/counters.js';
 
-export interface CtGcOptions {
+interface CtGcOptions {
   /** Time between ticks, ms. */
   intervalMs: number;
   /** A whole-table walk takes about this long, ms (slots per tick = capacity * intervalMs / passMs). */

@@ -8,7 +8,7 @@
 import type { ConnTracker } from '../../conntrack/index.js';
 import type { SyncBridge } from './sync-bridge.js';
 
-export interface DatapathContext {
+interface DatapathContext {
   ct: ConnTracker;
   /** Absent when state sync is off. */
   bridge?: SyncBridge;

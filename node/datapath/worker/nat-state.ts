@@ -13,7 +13,7 @@ import { PortAllocator, type PortAllocatorOptions } from '../../nat/port-allocat
 import { InstallResult, installReplicatedBinding } from '../../nat/replicate.js';
 
 /** An interface address, as the datapath receives it from the control thread. */
-export interface InterfaceAddress {
+interface InterfaceAddress {
   ifId: number;
   family: 4 | 6;
   bytes: Uint8Array;

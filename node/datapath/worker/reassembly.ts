@@ -65,7 +65,7 @@ class ReassemblyStats {
   discarded = 0;
 }
 
-export interface HeldFragment {
+interface HeldFragment {
   /** Offset of the piece in the datagram's fragmentable part, and its length. */
   off: number;
   len: number;

@@ -26,7 +26,7 @@ const MAX_V4 = 576;
 const MAX_V6 = 1280;
 const TTL = 64;
 
-export interface RejectLimits {
+interface RejectLimits {
   /** Replies per second (refill rate of the bucket). Default 1000, the kernel's icmp_msgs_per_sec. */
   perSecond?: number;
   /** Bucket size. Default 50, the kernel's icmp_msgs_burst. */
