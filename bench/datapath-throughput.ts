@@ -1,17 +1,23 @@
 /**
- * Bulk TCP throughput and 64-byte UDP packets/s from hafw-client to hafw-server through one
- * firewall, for three forwarders measured in the same run on the same lab:
- *   kernel   plain kernel forwarding (no TUN): what the box does without a user-space filter
- *   c-echo   a minimal C TUN echo forwarder with the same offloads: the limit of any TUN design
- *   hafw     the hafw node (datapath thread, parse + stage per packet)
+ * The datapath against the kernel's own stateful firewall (issue 19): TCP bulk (1 and 8
+ * streams), 64-byte UDP packets/s, request/response round-trip time and new TCP
+ * connections/s from hafw-client to hafw-server through one firewall, for four forwarders
+ * measured in the same run on the same lab:
+ *   kernel      plain kernel forwarding, no ruleset: the box (and the probes' own ceiling)
+ *   kernel-nft  kernel forwarding with the lab's strict ruleset (STRICT_RULESET) loaded by
+ *               `nft -f` and conntrack strict (nf_conntrack_tcp_loose=0): the operator's
+ *               real alternative, and the baseline of the c-echo and hafw rows
+ *   c-echo      a minimal C TUN echo forwarder with hafw's offloads: the limit of any TUN design
+ *   hafw        the hafw node with the same strict ruleset (conntrack strict by default)
+ * The request/response probes are bench/netprobe.c (C, so the client is not the limit).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Lab, PACKAGE_ROOT } from '../cluster-tests/lab.js';
+import { Lab, PACKAGE_ROOT, STRICT_RULESET, strictRulesetConfig } from '../cluster-tests/lab.js';
 import { sh, spawnDetached, stopPid, sleep } from '../cluster-tests/exec.js';
 import { NS, SERVER, TUN_NAME } from '../cluster-tests/topology.js';
 import { checkSystemTools } from '../cluster-tests/requirements.js';
@@ -20,9 +26,29 @@ import { withRatio, type BenchResult } from './report.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SRC_DIR = path.join(PACKAGE_ROOT, 'bench');
 
+export const FORWARDERS = ['kernel', 'kernel-nft', 'c-echo', 'hafw'] as const;
+export type ForwarderName = (typeof FORWARDERS)[number];
+export const PROBES = ['tcp-bulk', 'tcp-bulk-8', 'udp-64B', 'rtt', 'tcp-cps'] as const;
+export type ProbeName = (typeof PROBES)[number];
+
+/** Round trips of the latency probe, and connections kept in flight by the connection probe. */
+const RTT_COUNT = 10_000;
+const CPS_PARALLEL = 64;
+/** The connection probe's server listens on this many ports, so client ports never run out. */
+const CPS_PORTS = 8;
+const UDP_ECHO_PORT = 7001;
+const TCP_SERVE_PORT = 7100;
+const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
+
 interface Forwarder {
-  name: string;
+  name: ForwarderName;
   start(): Promise<() => Promise<void>>;
+}
+
+interface Tools {
+  echo: string;
+  probe: string;
+  dir: string;
 }
 
 async function iperf(args: string[], seconds: number): Promise<Record<string, any>> {
@@ -36,31 +62,76 @@ async function iperf(args: string[], seconds: number): Promise<Record<string, an
   }
 }
 
-async function measure(name: string, seconds: number): Promise<BenchResult[]> {
-  const tcp = await iperf([], seconds);
-  const tcpBps = Number(tcp.end?.sum_received?.bits_per_second ?? 0);
-  // 64-byte IP packets: 20 IPv4 + 8 UDP + 36 payload. -b 0: as fast as the sender can.
-  const udp = await iperf(['-u', '-l', '36', '-b', '0'], seconds);
-  const sum = udp.end?.sum ?? {};
-  const delivered = Number(sum.packets ?? 0) - Number(sum.lost_packets ?? 0);
-  const pps = delivered / Number(sum.seconds ?? seconds);
-  return [
-    { name: `tcp-bulk/${name}`, value: tcpBps / 1e9, unit: 'Gbit/s' },
-    { name: `udp-64B/${name}`, value: pps, unit: 'packets/s', note: `${Number(sum.lost_percent ?? 0).toFixed(1)}% lost` },
-  ];
+/** Runs a netprobe server in the server namespace for the duration of `fn`. */
+async function withServer<T>(tools: Tools, args: string[], fn: () => Promise<T>): Promise<T> {
+  const server = spawnDetached([tools.probe, ...args], { ns: NS.server, logFile: path.join(tools.dir, 'server.log') });
+  try {
+    await sleep(200);
+    return await fn();
+  } finally {
+    await stopPid(server.pid!);
+  }
 }
 
-async function buildCForwarder(): Promise<{ bin: string; dir: string }> {
+async function measure(name: ForwarderName, probes: readonly ProbeName[], seconds: number, tools: Tools): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  for (const probe of probes) {
+    if (probe === 'tcp-bulk' || probe === 'tcp-bulk-8') {
+      const tcp = await iperf(probe === 'tcp-bulk' ? [] : ['-P', '8'], seconds);
+      const retr = Number(tcp.end?.sum_sent?.retransmits ?? 0);
+      out.push({ name: `${probe}/${name}`, value: Number(tcp.end?.sum_received?.bits_per_second ?? 0) / 1e9, unit: 'Gbit/s', note: `iperf3${probe === 'tcp-bulk' ? '' : ' -P 8'}, ${retr} retransmits` });
+    } else if (probe === 'udp-64B') {
+      // 64-byte IP packets: 20 IPv4 + 8 UDP + 36 payload. -b 0: as fast as the sender can.
+      const udp = await iperf(['-u', '-l', '36', '-b', '0'], seconds);
+      const sum = udp.end?.sum ?? {};
+      const delivered = Number(sum.packets ?? 0) - Number(sum.lost_packets ?? 0);
+      out.push({ name: `udp-64B/${name}`, value: delivered / Number(sum.seconds ?? seconds), unit: 'packets/s', note: `delivered; ${Number(sum.lost_percent ?? 0).toFixed(1)}% lost` });
+    } else if (probe === 'rtt') {
+      const line = await withServer(tools, ['udp-echo', String(UDP_ECHO_PORT), '120'], () =>
+        sh([tools.probe, 'rtt', SERVER.v4, String(UDP_ECHO_PORT), String(RTT_COUNT), '100'], { ns: NS.client, timeoutMs: 120_000 }),
+      );
+      const [p50, p99, lost] = line.trim().split(/\s+/).map(Number);
+      const note = `UDP 32-byte ping-pong, ${RTT_COUNT.toLocaleString('en-US')} round trips one at a time${lost ? `, ${lost} lost` : ''}`;
+      out.push({ name: `rtt-p50/${name}`, value: p50!, unit: 'us', note }, { name: `rtt-p99/${name}`, value: p99!, unit: 'us', note });
+    } else {
+      const line = await withServer(tools, ['tcp-serve', String(TCP_SERVE_PORT), String(CPS_PORTS), String(seconds + 30)], () =>
+        sh([tools.probe, 'cps', SERVER.v4, String(TCP_SERVE_PORT), String(CPS_PORTS), String(CPS_PARALLEL), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 }),
+      );
+      const [cps, errors] = line.trim().split(/\s+/).map(Number);
+      out.push({ name: `tcp-cps/${name}`, value: cps!, unit: 'conns/s', note: `connect + 1-byte request/answer + close, ${CPS_PARALLEL} in parallel, C epoll client${errors ? `, ${errors} failed` : ''}` });
+    }
+  }
+  return out;
+}
+
+async function buildTools(): Promise<Tools> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hafw-bench-'));
-  const bin = path.join(dir, 'tun-echo');
-  await promisify(execFile)('cc', ['-O2', '-o', bin, path.join(SRC_DIR, 'tun-echo.c')]);
-  return { bin, dir };
+  const cc = (src: string, bin: string) => promisify(execFile)('cc', ['-O2', '-o', path.join(dir, bin), path.join(SRC_DIR, src)]);
+  await cc('tun-echo.c', 'tun-echo');
+  await cc('netprobe.c', 'netprobe');
+  return { echo: path.join(dir, 'tun-echo'), probe: path.join(dir, 'netprobe'), dir };
 }
 
-export async function runDatapathBench(opts: { seconds: number; only?: string[] }): Promise<BenchResult[]> {
-  await checkSystemTools(['ip', 'iperf3', 'cc']);
-  const { bin, dir } = await buildCForwarder();
+async function flushTunRules(fwNs: string): Promise<void> {
+  await sh(['ip', '-n', fwNs, 'rule', 'flush', 'priority', '100']).catch(() => undefined);
+  await sh(['ip', '-n', fwNs, '-6', 'rule', 'flush', 'priority', '100']).catch(() => undefined);
+}
+
+/**
+ * Which ratio each row gets: the user-space forwarders against the kernel's stateful
+ * firewall, that firewall against plain forwarding (what the ruleset costs the kernel).
+ */
+export function baselineOf(who: string): string | undefined {
+  if (who === 'hafw' || who === 'c-echo') return 'kernel-nft';
+  if (who === 'kernel-nft') return 'kernel';
+  return undefined;
+}
+
+export async function runDatapathBench(opts: { seconds: number; forwarders?: readonly ForwarderName[]; probes?: readonly ProbeName[] }): Promise<BenchResult[]> {
+  await checkSystemTools(['ip', 'iperf3', 'cc', 'nft']);
+  const tools = await buildTools();
   const fwNs = NS.fw('fwa');
+  const probes = opts.probes ?? PROBES;
   const forwarders: Forwarder[] = [
     {
       name: 'kernel',
@@ -69,9 +140,25 @@ export async function runDatapathBench(opts: { seconds: number; only?: string[] 
       },
     },
     {
+      name: 'kernel-nft',
+      async start() {
+        const file = path.join(tools.dir, 'strict.nft');
+        await writeFile(file, STRICT_RULESET);
+        await sh(['nft', '-f', file], { ns: fwNs });
+        // The ct expressions load nf_conntrack; its sysctls are per network namespace, so
+        // this changes the lab's firewall only (and is put back below all the same).
+        const before = (await sh(['sysctl', '-n', TCP_LOOSE], { ns: fwNs })).trim();
+        await sh(['sysctl', '-q', '-w', `${TCP_LOOSE}=0`], { ns: fwNs });
+        return async () => {
+          await sh(['sysctl', '-q', '-w', `${TCP_LOOSE}=${before}`], { ns: fwNs }).catch(() => undefined);
+          await sh(['nft', 'delete', 'table', 'inet', 'filter'], { ns: fwNs }).catch(() => undefined);
+        };
+      },
+    },
+    {
       name: 'c-echo',
       async start() {
-        const child = spawnDetached([bin, TUN_NAME, String(opts.seconds * 2 + 30)], { ns: fwNs, logFile: path.join(dir, 'c-echo.log') });
+        const child = spawnDetached([tools.echo, TUN_NAME, String(opts.seconds * 2 * probes.length + 60)], { ns: fwNs, logFile: path.join(tools.dir, 'c-echo.log') });
         for (let i = 0; i < 50; i++) {
           if ((await sh(['ip', '-n', fwNs, 'link', 'show', TUN_NAME]).catch(() => '')).includes(TUN_NAME)) break;
           await sleep(50);
@@ -79,8 +166,7 @@ export async function runDatapathBench(opts: { seconds: number; only?: string[] 
         await sh([process.execPath, path.join(here, 'plumb.js'), TUN_NAME, 'lan', 'wan'], { ns: fwNs });
         return async () => {
           await stopPid(child.pid!);
-          await sh(['ip', '-n', fwNs, 'rule', 'flush', 'priority', '100']).catch(() => undefined);
-          await sh(['ip', '-n', fwNs, '-6', 'rule', 'flush', 'priority', '100']).catch(() => undefined);
+          await flushTunRules(fwNs);
         };
       },
     },
@@ -88,12 +174,12 @@ export async function runDatapathBench(opts: { seconds: number; only?: string[] 
       name: 'hafw',
       async start() {
         const lab = (await Lab.current())!;
-        await lab.startNode('fwa');
+        await lab.startNode('fwa', await strictRulesetConfig());
         await lab.waitReady('fwa');
+        await lab.waitTraffic();
         return async () => {
           await lab.stopNode('fwa');
-          await sh(['ip', '-n', fwNs, 'rule', 'flush', 'priority', '100']).catch(() => undefined);
-          await sh(['ip', '-n', fwNs, '-6', 'rule', 'flush', 'priority', '100']).catch(() => undefined);
+          await flushTunRules(fwNs);
         };
       },
     },
@@ -102,23 +188,22 @@ export async function runDatapathBench(opts: { seconds: number; only?: string[] 
   try {
     await Lab.up({ nodes: 1, startNodes: false });
     for (const f of forwarders) {
-      if (opts.only && !opts.only.includes(f.name)) continue;
+      if (opts.forwarders && !opts.forwarders.includes(f.name)) continue;
       const stop = await f.start();
       try {
-        results.push(...(await measure(f.name, opts.seconds)));
+        results.push(...(await measure(f.name, probes, opts.seconds, tools)));
       } finally {
         await stop();
       }
     }
   } finally {
     await Lab.down();
-    await rm(dir, { recursive: true, force: true });
+    await rm(tools.dir, { recursive: true, force: true });
   }
   const find = (n: string): BenchResult | undefined => results.find((r) => r.name === n);
   return results.map((r) => {
     const [kind, who] = r.name.split('/');
-    if (who === 'hafw') return withRatio(r, find(`${kind}/c-echo`));
-    if (who === 'c-echo') return withRatio(r, find(`${kind}/kernel`));
-    return r;
+    const base = baselineOf(who!);
+    return base ? withRatio(r, find(`${kind}/${base}`)) : r;
   });
 }
