@@ -4,7 +4,8 @@
  * run, never with numbers from another machine or day.
  */
 import { parseArgs } from 'node:util';
-import { runDatapathBench } from './datapath-throughput.js';
+import { runDatapathBench, type ForwarderName, type ProbeName } from './datapath-throughput.js';
+import { runRulesetApplyBench } from './ruleset-apply-bench.js';
 import { runRulesetBench } from './ruleset-bench.js';
 import { runSyncBench } from './sync-bench.js';
 import { runConntrackBench } from './conntrack-bench.js';
@@ -17,9 +18,28 @@ import { printJsonLines, printTable, type BenchResult } from './report.js';
 interface Bench {
   name: string;
   run(seconds: number): Promise<BenchResult[]>;
+  /** Part of another bench: runs only when named in --only (the whole bench runs it already). */
+  partOf?: string;
 }
 
-const benches: Bench[] = [{ name: 'datapath', run: (seconds) => runDatapathBench({ seconds }) }, { name: 'ruleset', run: () => runRulesetBench() }, { name: 'sync', run: (seconds) => runSyncBench({ seconds }) }, { name: 'conntrack', run: () => runConntrackBench() }, { name: 'nat', run: async () => runNatBench() }, { name: 'fragments', run: async () => runFragmentBench() }, { name: 'limits', run: () => runRulesetLimitsBench() }, { name: 'local', run: (seconds) => runLocalBench({ seconds }) }];
+const datapath = (forwarders?: ForwarderName[], probes?: ProbeName[]) => (seconds: number) => runDatapathBench({ seconds, forwarders, probes });
+
+const benches: Bench[] = [
+  { name: 'datapath', run: datapath() },
+  // Parts of the datapath bench, each runnable alone (every row still beside its twin).
+  { name: 'kernel', run: datapath(['kernel', 'kernel-nft']), partOf: 'datapath' },
+  { name: 'throughput', run: datapath(undefined, ['tcp-bulk', 'tcp-bulk-8', 'udp-64B']), partOf: 'datapath' },
+  { name: 'latency', run: datapath(undefined, ['rtt']), partOf: 'datapath' },
+  { name: 'cps', run: datapath(undefined, ['tcp-cps']), partOf: 'datapath' },
+  { name: 'apply', run: () => runRulesetApplyBench() },
+  { name: 'ruleset', run: () => runRulesetBench() },
+  { name: 'sync', run: (seconds) => runSyncBench({ seconds }) },
+  { name: 'conntrack', run: () => runConntrackBench() },
+  { name: 'nat', run: async () => runNatBench() },
+  { name: 'fragments', run: async () => runFragmentBench() },
+  { name: 'limits', run: () => runRulesetLimitsBench() },
+  { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
+];
 
 const { values } = parseArgs({
   options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
@@ -29,10 +49,15 @@ if (values.help) {
   process.exit(0);
 }
 const only = values.only?.split(',');
+const unknown = only?.filter((n) => !benches.some((b) => b.name === n)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown bench ${unknown.join(', ')}; the benches are ${benches.map((b) => b.name).join(', ')}`);
+  process.exit(2);
+}
 const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
 const results: BenchResult[] = [];
 for (const b of benches) {
-  if (only && !only.includes(b.name)) continue;
+  if (only ? !only.includes(b.name) || (b.partOf !== undefined && only.includes(b.partOf)) : b.partOf !== undefined) continue;
   if (!values.json) console.error(`running ${b.name}...`);
   results.push(...(await b.run(seconds)));
 }
