@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HAFW_BIN } from '../cluster-tests/lab.js';
 import { sh, shQuiet } from '../cluster-tests/exec.js';
-import { checkRuleset, ClassifyContext, Hook, RulesetEngine } from '../node/ruleset/index.js';
+import { checkRuleset, ClassifyContext, Hook, NO_LIMITS, RulesetEngine } from '../node/ruleset/index.js';
 import { buildTcp, parseBuilt } from '../node/packet/build.js';
 import { chainsRuleset, ipOf, linearRuleset, setRuleset } from './ruleset-gen.js';
 import { withRatio, type BenchResult } from './report.js';
@@ -113,7 +113,7 @@ async function loadBench(dir: string): Promise<BenchResult[]> {
 /** Per-transaction time of adding one rule to a ruleset of `rules` rules in chains of 10. */
 function txBench(rules: number): BenchResult {
   const chains = rules / 10;
-  const engine = new RulesetEngine();
+  const engine = new RulesetEngine({ limits: NO_LIMITS });
   engine.load(chainsRuleset(chains, 10), 'bench.nft');
   const N = 300;
   const times: number[] = [];
@@ -131,7 +131,7 @@ function txBench(rules: number): BenchResult {
 
 /** ns per classified packet for the compiled ruleset of `text`, packets from `sources`. */
 function classifyBench(name: string, text: string, sources: string[], note: string): BenchResult {
-  const engine = new RulesetEngine();
+  const engine = new RulesetEngine({ limits: NO_LIMITS });
   engine.load(text, 'bench.nft');
   const ctx = new ClassifyContext();
   const pkts = sources.map((src) => parseBuilt(buildTcp({ src, dst: '192.0.2.10', sport: 40000, dport: 443, flags: 'S' })));
@@ -171,7 +171,7 @@ function classifyBenches(): BenchResult[] {
 }
 
 function setUpdateBenches(): BenchResult[] {
-  const engine = new RulesetEngine();
+  const engine = new RulesetEngine({ limits: NO_LIMITS });
   engine.load(setRuleset(10000), 'bench.nft');
   const elemOps = (from: number, count: number): unknown[] => {
     const elem: string[] = [];
