@@ -21,6 +21,7 @@ import { Lab, PACKAGE_ROOT, STRICT_RULESET, strictRulesetConfig } from '../clust
 import { sh, spawnDetached, stopPid, sleep } from '../cluster-tests/exec.js';
 import { NS, SERVER, TUN_NAME } from '../cluster-tests/topology.js';
 import { checkSystemTools } from '../cluster-tests/requirements.js';
+import { outputTable } from '../node/datapath/index.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +40,8 @@ const CPS_PORTS = 8;
 const UDP_ECHO_PORT = 7001;
 const TCP_SERVE_PORT = 7100;
 const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
+/** The route table of the TUN plumbing (the node's default datapath.routeTable, and plumb.ts's). */
+const ROUTE_TABLE = 100;
 
 interface Forwarder {
   name: ForwarderName;
@@ -51,10 +54,20 @@ interface Tools {
   dir: string;
 }
 
-async function iperf(args: string[], seconds: number): Promise<Record<string, any>> {
+/** Waits (bounded) until something listens on `port` in the server namespace: a loaded machine may take a while to start it. */
+async function waitListening(proto: 'tcp' | 'udp', port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const out = await sh(['ss', '-Hln', proto === 'tcp' ? '-t' : '-u', 'sport', '=', `:${port}`], { ns: NS.server }).catch(() => '');
+    if (out.trim() !== '') return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on ${proto} port ${port} in ${NS.server} after 5 s`);
+}
+
+async function iperfOnce(args: string[], seconds: number): Promise<Record<string, any>> {
   const server = spawnDetached(['iperf3', '-s', '-1', '-B', SERVER.v4], { ns: NS.server, logFile: '/dev/null' });
   try {
-    await sleep(300);
+    await waitListening('tcp', 5201);
     const out = await sh(['iperf3', '-c', SERVER.v4, '-t', String(seconds), '-J', ...args], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 });
     return JSON.parse(out) as Record<string, any>;
   } finally {
@@ -62,11 +75,20 @@ async function iperf(args: string[], seconds: number): Promise<Record<string, an
   }
 }
 
+/** One retry: on a machine shared with other work an iperf3 run now and then hangs in its setup. */
+async function iperf(args: string[], seconds: number): Promise<Record<string, any>> {
+  try {
+    return await iperfOnce(args, seconds);
+  } catch {
+    return iperfOnce(args, seconds);
+  }
+}
+
 /** Runs a netprobe server in the server namespace for the duration of `fn`. */
 async function withServer<T>(tools: Tools, args: string[], fn: () => Promise<T>): Promise<T> {
   const server = spawnDetached([tools.probe, ...args], { ns: NS.server, logFile: path.join(tools.dir, 'server.log') });
   try {
-    await sleep(200);
+    await waitListening(args[0] === 'udp-echo' ? 'udp' : 'tcp', Number(args[1]));
     return await fn();
   } finally {
     await stopPid(server.pid!);
@@ -112,9 +134,18 @@ async function buildTools(): Promise<Tools> {
   return { echo: path.join(dir, 'tun-echo'), probe: path.join(dir, 'netprobe'), dir };
 }
 
-async function flushTunRules(fwNs: string): Promise<void> {
-  await sh(['ip', '-n', fwNs, 'rule', 'flush', 'priority', '100']).catch(() => undefined);
-  await sh(['ip', '-n', fwNs, '-6', 'rule', 'flush', 'priority', '100']).catch(() => undefined);
+/**
+ * Puts the firewall namespace's policy routing back to the kernel's defaults after a TUN
+ * forwarder: a stopped node deliberately leaves its blackhole rules (fail closed) and the
+ * `lookup local` it moved, which would stop the next forwarder's traffic.
+ */
+async function resetPolicyRouting(fwNs: string): Promise<void> {
+  for (const fam of ['-4', '-6']) {
+    await sh(['ip', '-n', fwNs, fam, 'rule', 'flush']).catch(() => undefined);
+    const defaults = [['0', 'local'], ['32766', 'main'], ...(fam === '-4' ? [['32767', 'default']] : [])];
+    for (const [prio, table] of defaults) await sh(['ip', '-n', fwNs, fam, 'rule', 'add', 'priority', prio!, 'lookup', table!]).catch(() => undefined);
+    for (const table of [ROUTE_TABLE, outputTable(ROUTE_TABLE)]) await sh(['ip', '-n', fwNs, fam, 'route', 'flush', 'table', String(table)]).catch(() => undefined);
+  }
 }
 
 /**
@@ -127,7 +158,7 @@ export function baselineOf(who: string): string | undefined {
   return undefined;
 }
 
-export async function runDatapathBench(opts: { seconds: number; forwarders?: readonly ForwarderName[]; probes?: readonly ProbeName[] }): Promise<BenchResult[]> {
+export async function runDatapathBench(opts: { seconds: number; rounds?: number; forwarders?: readonly ForwarderName[]; probes?: readonly ProbeName[] }): Promise<BenchResult[]> {
   await checkSystemTools(['ip', 'iperf3', 'cc', 'nft']);
   const tools = await buildTools();
   const fwNs = NS.fw('fwa');
@@ -166,7 +197,7 @@ export async function runDatapathBench(opts: { seconds: number; forwarders?: rea
         await sh([process.execPath, path.join(here, 'plumb.js'), TUN_NAME, 'lan', 'wan'], { ns: fwNs });
         return async () => {
           await stopPid(child.pid!);
-          await flushTunRules(fwNs);
+          await resetPolicyRouting(fwNs);
         };
       },
     },
@@ -176,30 +207,55 @@ export async function runDatapathBench(opts: { seconds: number; forwarders?: rea
         const lab = (await Lab.current())!;
         await lab.startNode('fwa', await strictRulesetConfig());
         await lab.waitReady('fwa');
-        await lab.waitTraffic();
         return async () => {
           await lab.stopNode('fwa');
-          await flushTunRules(fwNs);
+          await resetPolicyRouting(fwNs);
         };
       },
     },
   ];
-  const results: BenchResult[] = [];
+  const rounds = Math.max(1, opts.rounds ?? 1);
+  const runs: BenchResult[][] = [];
   try {
     await Lab.up({ nodes: 1, startNodes: false });
-    for (const f of forwarders) {
-      if (opts.forwarders && !opts.forwarders.includes(f.name)) continue;
-      const stop = await f.start();
-      try {
-        results.push(...(await measure(f.name, probes, opts.seconds, tools)));
-      } finally {
-        await stop();
+    // Rounds go through every forwarder in turn, so that a burst of load from elsewhere on
+    // the machine hits all of them alike instead of one forwarder's whole run.
+    for (let round = 0; round < rounds; round++) {
+      const results: BenchResult[] = [];
+      for (const f of forwarders) {
+        if (opts.forwarders && !opts.forwarders.includes(f.name)) continue;
+        const stop = await f.start();
+        try {
+          // Fails fast (instead of probes timing out) when the path does not forward.
+          await (await Lab.current())!.waitTraffic();
+          results.push(...(await measure(f.name, probes, opts.seconds, tools).catch((err: Error) => Promise.reject(new Error(`forwarder ${f.name}: ${err.message}`)))));
+        } finally {
+          await stop();
+        }
       }
+      runs.push(results);
     }
   } finally {
     await Lab.down();
     await rm(tools.dir, { recursive: true, force: true });
   }
+  return withTwinRatios(medianOfRounds(runs));
+}
+
+/** Per row, the round with the median value (its note kept), and the spread of the rounds. */
+export function medianOfRounds(runs: BenchResult[][]): BenchResult[] {
+  if (runs.length === 1) return runs[0]!;
+  return runs[0]!.map((first) => {
+    const all = runs.map((r) => r.find((x) => x.name === first.name)).filter((x): x is BenchResult => x !== undefined);
+    const sorted = [...all].sort((a, b) => a.value - b.value);
+    const mid = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    const fmt = (v: number): string => (v >= 100 ? Math.round(v).toLocaleString('en-US') : String(Math.round(v * 100) / 100));
+    return { ...mid, note: `median of ${all.length} rounds (${fmt(sorted[0]!.value)}-${fmt(sorted[sorted.length - 1]!.value)}); ${mid.note ?? ''}`.replace(/; $/, '') };
+  });
+}
+
+/** Each row with its ratio to its twin of the same run (baselineOf), when that twin was measured. */
+export function withTwinRatios(results: BenchResult[]): BenchResult[] {
   const find = (n: string): BenchResult | undefined => results.find((r) => r.name === n);
   return results.map((r) => {
     const [kind, who] = r.name.split('/');

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only NAME,...] [-- --seconds N]`: runs the benchmarks
+ * `npm run bench [-- --json] [-- --only NAME,...] [-- --seconds N] [-- --rounds N]`: runs the benchmarks
  * and prints a table (or JSON lines). Ratios compare with a baseline measured in the same
  * run, never with numbers from another machine or day.
  */
@@ -17,12 +17,12 @@ import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
   name: string;
-  run(seconds: number): Promise<BenchResult[]>;
+  run(seconds: number, rounds: number): Promise<BenchResult[]>;
   /** Part of another bench: runs only when named in --only (the whole bench runs it already). */
   partOf?: string;
 }
 
-const datapath = (forwarders?: ForwarderName[], probes?: ProbeName[]) => (seconds: number) => runDatapathBench({ seconds, forwarders, probes });
+const datapath = (forwarders?: ForwarderName[], probes?: ProbeName[]) => (seconds: number, rounds: number) => runDatapathBench({ seconds, rounds, forwarders, probes });
 
 const benches: Bench[] = [
   { name: 'datapath', run: datapath() },
@@ -42,10 +42,10 @@ const benches: Bench[] = [
 ];
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h' } },
+  options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--json] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N]`);
+  console.log(`usage: npm run bench -- [--json] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N]`);
   process.exit(0);
 }
 const only = values.only?.split(',');
@@ -55,11 +55,13 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
+// Rounds of the datapath benches (each forwarder in turn per round; medians reported).
+const rounds = Math.min(Math.max(Math.floor(Number(values.rounds)) || 1, 1), 9);
 const results: BenchResult[] = [];
 for (const b of benches) {
   if (only ? !only.includes(b.name) || (b.partOf !== undefined && only.includes(b.partOf)) : b.partOf !== undefined) continue;
   if (!values.json) console.error(`running ${b.name}...`);
-  results.push(...(await b.run(seconds)));
+  results.push(...(await b.run(seconds, rounds)));
 }
 if (values.json) printJsonLines(results);
 else printTable(results);
