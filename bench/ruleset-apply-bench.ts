@@ -15,8 +15,9 @@
  *                      process included), beside `nft add rule` into a namespace holding
  *                      the same ruleset. The API rows must stay flat from 1k to 100k.
  *
- * The node runs in the lab (one firewall, the lab's strict ruleset at start). Every loop
- * is bounded; the lab and the nft namespace are removed in finally.
+ * The node runs in the lab (one firewall, the lab's strict ruleset at start). Each hafw
+ * run alternates with its nft twin, so that load from elsewhere on a shared machine hits
+ * both alike. Every loop is bounded; the lab and the nft namespace are removed in finally.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -32,7 +33,7 @@ import { chainsRuleset } from './ruleset-gen.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const NFT_NS = 'hafw-applybench';
-const APPLY_RUNS = 5;
+const APPLY_RUNS = 7;
 const API_RUNS = 50;
 const CLI_RUNS = 10;
 const SIZES = [1_000, 10_000, 100_000];
@@ -135,25 +136,18 @@ class RulesetEvents {
   }
 }
 
-/** `nft -f FILE` into a fresh namespace, median of APPLY_RUNS, in ms. */
-async function nftApply(file: string): Promise<number> {
-  const runs: number[] = [];
-  for (let i = 0; i < APPLY_RUNS; i++) {
-    await shQuiet(['ip', 'netns', 'del', NFT_NS]);
-    await sh(['ip', 'netns', 'add', NFT_NS]);
-    runs.push(await run(['ip', 'netns', 'exec', NFT_NS, 'nft', '-f', file]));
-  }
-  return median(runs);
+/** One `nft -f FILE` into a fresh namespace, in ms. */
+async function nftApplyOnce(file: string): Promise<number> {
+  await shQuiet(['ip', 'netns', 'del', NFT_NS]);
+  await sh(['ip', 'netns', 'add', NFT_NS]);
+  return run(['ip', 'netns', 'exec', NFT_NS, 'nft', '-f', file]);
 }
 
-/** `nft add rule` (process included) into a namespace holding `rules` rules: median of CLI_RUNS, in ms. */
-async function nftAdd(file: string, chains: number): Promise<number> {
+/** A namespace holding FILE's ruleset, for `nft add rule` beside the node's add. */
+async function nftLoaded(file: string): Promise<void> {
   await shQuiet(['ip', 'netns', 'del', NFT_NS]);
   await sh(['ip', 'netns', 'add', NFT_NS]);
   await sh(['nft', '-f', file], { ns: NFT_NS, timeoutMs: 300_000 });
-  const runs: number[] = [];
-  for (let i = 0; i < CLI_RUNS; i++) runs.push(await run(['ip', 'netns', 'exec', NFT_NS, 'nft', 'add', 'rule', 'inet', 'bench', `c${(i * 37) % chains}`, 'ip', 'saddr', `203.0.113.${i + 1}`, 'tcp', 'dport', String(100 + i), 'accept']));
-  return median(runs);
 }
 
 export async function runRulesetApplyBench(): Promise<BenchResult[]> {
@@ -164,9 +158,6 @@ export async function runRulesetApplyBench(): Promise<BenchResult[]> {
   try {
     const file10k = path.join(dir, 'chains-1000x10.nft');
     await writeFile(file10k, chainsRuleset(1000, 10));
-    const nft = { name: 'ruleset-apply-10k/nft', value: await nftApply(file10k), unit: 'ms', note: `nft -f, 11,000 rules / 1,001 chains into a fresh netns, median of ${APPLY_RUNS}` };
-    out.push(nft);
-
     const lab = await Lab.up({ nodes: 1, startNodes: false });
     // 100k rules are ~5 MB of text: the node's caps are raised for the bench's largest ruleset.
     await lab.startNode('fwa', `${await strictRulesetConfig()}  maxBytes: 67108864\n  maxExpandedTokens: 100000000\n`);
@@ -175,9 +166,12 @@ export async function runRulesetApplyBench(): Promise<BenchResult[]> {
     events = await RulesetEvents.open(socket);
     const hafw = [process.execPath, HAFW_BIN];
 
+    // nft and hafw runs alternate, so that load from elsewhere on the machine hits both alike.
+    const nftRuns: number[] = [];
     const applyRuns: number[] = [];
     const exitRuns: number[] = [];
     for (let i = 0; i < APPLY_RUNS; i++) {
+      nftRuns.push(await nftApplyOnce(file10k));
       const next = events.generation + 1;
       let t0 = 0;
       const exited = run(['ip', 'netns', 'exec', fwNs, ...hafw, 'ruleset', 'apply', '--replace', '-f', file10k, '--json'], (t) => (t0 = t));
@@ -185,6 +179,8 @@ export async function runRulesetApplyBench(): Promise<BenchResult[]> {
       exitRuns.push(await exited);
       applyRuns.push(seen - t0);
     }
+    const nft = { name: 'ruleset-apply-10k/nft', value: median(nftRuns), unit: 'ms', note: `nft -f, 11,000 rules / 1,001 chains into a fresh netns, median of ${APPLY_RUNS}` };
+    out.push(nft);
     out.push(withRatio({ name: 'ruleset-apply-10k/hafw', value: median(applyRuns), unit: 'ms', note: `hafw ruleset apply --replace (process start included) until the datapath's event; CLI exit after ${Math.round(median(exitRuns))} ms; median of ${APPLY_RUNS}; target <= 0.25x` }, nft));
 
     for (const rules of SIZES) {
@@ -196,16 +192,22 @@ export async function runRulesetApplyBench(): Promise<BenchResult[]> {
       const label = rules >= 1000 ? `${rules / 1000}k` : String(rules);
       const add = (i: number): string => `add rule inet bench c${(i * 37) % chains} ip saddr 203.0.113.${(i % 250) + 1} tcp dport ${100 + i} accept`;
       const api: number[] = [];
+      const engineMs: number[] = [];
       for (let i = 0; i < API_RUNS; i++) {
         const t0 = performance.now();
-        await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: add(i) }, timeoutMs: 30_000 });
+        const r = await controlRequest<{ ms: number }>('POST', '/v1/ruleset/transactions', { socket, body: { ops: add(i) }, timeoutMs: 30_000 });
         api.push(performance.now() - t0);
+        engineMs.push(r.ms);
       }
+      await nftLoaded(file);
       const cli: number[] = [];
-      for (let i = 0; i < CLI_RUNS; i++) cli.push(await run(['ip', 'netns', 'exec', fwNs, ...hafw, 'ruleset', 'apply', add(API_RUNS + i)]));
-      const nftMs = await nftAdd(file, chains);
-      const nftRow = { name: `ruleset-add-1/nft-${label}`, value: nftMs, unit: 'ms', note: `nft add rule (process included) into a netns holding ${(rules + chains).toLocaleString('en-US')} rules, median of ${CLI_RUNS}` };
-      const apiRow = { name: `ruleset-add-1/hafw-api-${label}`, value: median(api), unit: 'ms', note: `POST /v1/ruleset/transactions on the control socket, ${(rules + chains).toLocaleString('en-US')} rules running, median of ${API_RUNS} (p90 ${percentile(api, 0.9).toFixed(2)} ms); target < 1 ms, flat` };
+      const nftAdds: number[] = [];
+      for (let i = 0; i < CLI_RUNS; i++) {
+        cli.push(await run(['ip', 'netns', 'exec', fwNs, ...hafw, 'ruleset', 'apply', add(API_RUNS + i)]));
+        nftAdds.push(await run(['ip', 'netns', 'exec', NFT_NS, 'nft', ...add(i).split(' ')]));
+      }
+      const nftRow = { name: `ruleset-add-1/nft-${label}`, value: median(nftAdds), unit: 'ms', note: `nft add rule (process included) into a netns holding ${(rules + chains).toLocaleString('en-US')} rules, median of ${CLI_RUNS}` };
+      const apiRow = { name: `ruleset-add-1/hafw-api-${label}`, value: median(api), unit: 'ms', note: `POST /v1/ruleset/transactions on the control socket, ${(rules + chains).toLocaleString('en-US')} rules running, median of ${API_RUNS} (p90 ${percentile(api, 0.9).toFixed(2)} ms; the control engine's commit ${median(engineMs).toFixed(2)} ms of it); target < 1 ms, flat` };
       const base1k = out.find((r) => r.name === 'ruleset-add-1/hafw-api-1k');
       out.push(nftRow, base1k ? withRatio(apiRow, base1k) : apiRow);
       out.push(withRatio({ name: `ruleset-add-1/hafw-cli-${label}`, value: median(cli), unit: 'ms', note: `hafw ruleset apply 'add rule ...' (process included), median of ${CLI_RUNS}` }, nftRow));
