@@ -38,7 +38,10 @@ const CPS_PARALLEL = 64;
 /** The connection probe's server listens on this many ports, so client ports never run out. */
 const CPS_PORTS = 8;
 const UDP_ECHO_PORT = 7001;
+const UDP_SINK_PORT = 7002;
 const TCP_SERVE_PORT = 7100;
+/** Connection-probe runs so far in this process: each takes the next CPS_PORTS ports. */
+let cpsRuns = 0;
 const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
 /** The route table of the TUN plumbing (the node's default datapath.routeTable, and plumb.ts's). */
 const ROUTE_TABLE = 100;
@@ -103,11 +106,14 @@ async function measure(name: ForwarderName, probes: readonly ProbeName[], second
       const retr = Number(tcp.end?.sum_sent?.retransmits ?? 0);
       out.push({ name: `${probe}/${name}`, value: Number(tcp.end?.sum_received?.bits_per_second ?? 0) / 1e9, unit: 'Gbit/s', note: `iperf3${probe === 'tcp-bulk' ? '' : ' -P 8'}, ${retr} retransmits` });
     } else if (probe === 'udp-64B') {
-      // 64-byte IP packets: 20 IPv4 + 8 UDP + 36 payload. -b 0: as fast as the sender can.
-      const udp = await iperf(['-u', '-l', '36', '-b', '0'], seconds);
-      const sum = udp.end?.sum ?? {};
-      const delivered = Number(sum.packets ?? 0) - Number(sum.lost_packets ?? 0);
-      out.push({ name: `udp-64B/${name}`, value: delivered / Number(sum.seconds ?? seconds), unit: 'packets/s', note: `delivered; ${Number(sum.lost_percent ?? 0).toFixed(1)}% lost` });
+      // 64-byte IP packets (20 IPv4 + 8 UDP + 36 payload) from a C sendmmsg sender, counted
+      // by a C recvmmsg sink: iperf3's one-send-a-packet sender was the limit of every
+      // forwarder alike on this machine.
+      const sink = sh([tools.probe, 'udp-sink', String(UDP_SINK_PORT), String(seconds + 30)], { ns: NS.server, timeoutMs: (seconds + 40) * 1000 });
+      await waitListening('udp', UDP_SINK_PORT);
+      const [sent, secs] = (await sh([tools.probe, 'udp-flood', SERVER.v4, String(UDP_SINK_PORT), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 })).trim().split(/\s+/).map(Number);
+      const got = Number((await sink).trim());
+      out.push({ name: `udp-64B/${name}`, value: got / secs!, unit: 'packets/s', note: `delivered (C sendmmsg sender, ${Math.round(sent! / secs!).toLocaleString('en-US')}/s sent; ${((1 - got / sent!) * 100).toFixed(1)}% lost)` });
     } else if (probe === 'rtt') {
       const line = await withServer(tools, ['udp-echo', String(UDP_ECHO_PORT), '120'], () =>
         sh([tools.probe, 'rtt', SERVER.v4, String(UDP_ECHO_PORT), String(RTT_COUNT), '100'], { ns: NS.client, timeoutMs: 120_000 }),
@@ -116,8 +122,13 @@ async function measure(name: ForwarderName, probes: readonly ProbeName[], second
       const note = `UDP 32-byte ping-pong, ${RTT_COUNT.toLocaleString('en-US')} round trips one at a time${lost ? `, ${lost} lost` : ''}`;
       out.push({ name: `rtt-p50/${name}`, value: p50!, unit: 'us', note }, { name: `rtt-p99/${name}`, value: p99!, unit: 'us', note });
     } else {
-      const line = await withServer(tools, ['tcp-serve', String(TCP_SERVE_PORT), String(CPS_PORTS), String(seconds + 30)], () =>
-        sh([tools.probe, 'cps', SERVER.v4, String(TCP_SERVE_PORT), String(CPS_PORTS), String(CPS_PARALLEL), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 }),
+      // Fresh server ports for every run: the server closes first, so each connection leaves
+      // a TIME_WAIT socket there for 60 s, and a later run that met one with the same four
+      // addresses and ports would wait a second for its SYN to be retried (the runs after
+      // the first would be penalised, always the same forwarders).
+      const port = TCP_SERVE_PORT + CPS_PORTS * cpsRuns++;
+      const line = await withServer(tools, ['tcp-serve', String(port), String(CPS_PORTS), String(seconds + 30)], () =>
+        sh([tools.probe, 'cps', SERVER.v4, String(port), String(CPS_PORTS), String(CPS_PARALLEL), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 }),
       );
       const [cps, errors] = line.trim().split(/\s+/).map(Number);
       out.push({ name: `tcp-cps/${name}`, value: cps!, unit: 'conns/s', note: `connect + 1-byte request/answer + close, ${CPS_PARALLEL} in parallel, C epoll client${errors ? `, ${errors} failed` : ''}` });

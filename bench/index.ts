@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [-- --only NAME,...] [-- --seconds N] [-- --rounds N]`: runs the benchmarks
+ * `npm run bench [-- --json [--notes]] [-- --only NAME,...] [-- --seconds N] [-- --rounds N]`: runs the benchmarks
  * and prints a table (or JSON lines). Ratios compare with a baseline measured in the same
  * run, never with numbers from another machine or day.
  */
@@ -42,10 +42,10 @@ const benches: Bench[] = [
 ];
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+  options: { json: { type: 'boolean' }, notes: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--json] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N]`);
+  console.log(`usage: npm run bench -- [--json [--notes]] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N]`);
   process.exit(0);
 }
 const only = values.only?.split(',');
@@ -63,5 +63,5 @@ for (const b of benches) {
   if (!values.json) console.error(`running ${b.name}...`);
   results.push(...(await b.run(seconds, rounds)));
 }
-if (values.json) printJsonLines(results);
+if (values.json) printJsonLines(results, values.notes === true);
 else printTable(results);

@@ -9,6 +9,12 @@
  *       "p50_us p99_us lost"
  *   netprobe tcp-serve PORT NPORTS MAX_SECONDS
  *       listens on PORT..PORT+NPORTS-1; reads a request, writes one byte back, closes
+ *   netprobe udp-sink PORT MAX_SECONDS
+ *       counts the UDP datagrams it receives (recvmmsg); stops 500 ms after the last one
+ *       and prints "packets"
+ *   netprobe udp-flood HOST PORT SECONDS
+ *       sends 36-byte UDP payloads (64-byte IPv4 packets) as fast as sendmmsg can, for
+ *       SECONDS; prints "sent seconds"
  *   netprobe cps HOST PORT NPORTS PARALLEL SECONDS
  *       keeps PARALLEL connections in flight for SECONDS: connect, send one byte, read
  *       the answer and the server's close, close, start the next (destination ports in
@@ -90,6 +96,50 @@ static int rtt(const char *host, int port, int count) {
   if (got == 0) { printf("0 0 %d\n", lost); return 1; }
   qsort(t, (size_t)got, sizeof *t, cmp_double);
   printf("%.1f %.1f %d\n", t[got / 2], t[(int)(got * 0.99)], lost);
+  return 0;
+}
+
+#define BATCH 64
+
+static int udp_sink(int port) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int size = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  struct sockaddr_in a = addr_of("0.0.0.0", port);
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("bind"); return 1; }
+  struct timeval tv = { .tv_sec = 0, .tv_usec = 500000 };
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  static char bufs[BATCH][64];
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov[BATCH];
+  long got = 0;
+  for (;;) {
+    memset(msgs, 0, sizeof msgs);
+    for (int i = 0; i < BATCH; i++) { iov[i].iov_base = bufs[i]; iov[i].iov_len = sizeof bufs[i]; msgs[i].msg_hdr.msg_iov = &iov[i]; msgs[i].msg_hdr.msg_iovlen = 1; }
+    int n = recvmmsg(fd, msgs, BATCH, 0, NULL);
+    if (n > 0) got += n;
+    else if (got > 0) break; /* 500 ms without a packet after the flood: done */
+  }
+  printf("%ld\n", got);
+  return 0;
+}
+
+static int udp_flood(const char *host, int port, double seconds) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in a = addr_of(host, port);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) { perror("connect"); return 1; }
+  static char payload[36];
+  struct mmsghdr msgs[BATCH];
+  struct iovec iov = { .iov_base = payload, .iov_len = sizeof payload };
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) { msgs[i].msg_hdr.msg_iov = &iov; msgs[i].msg_hdr.msg_iovlen = 1; }
+  long sent = 0;
+  double t0 = now_us(), end = t0 + seconds * 1e6, now = t0;
+  while ((now = now_us()) < end) {
+    int n = sendmmsg(fd, msgs, BATCH, 0);
+    if (n > 0) sent += n;
+  }
+  printf("%ld %.3f\n", sent, (now - t0) / 1e6);
   return 0;
 }
 
@@ -200,8 +250,10 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "udp-echo") && argc == 4) { alarm((unsigned)atoi(argv[3])); return udp_echo(atoi(argv[2])); }
   if (!strcmp(argv[1], "rtt") && argc == 6) { alarm((unsigned)atoi(argv[5])); return rtt(argv[2], atoi(argv[3]), atoi(argv[4])); }
   if (!strcmp(argv[1], "tcp-serve") && argc == 5) { alarm((unsigned)atoi(argv[4])); return tcp_serve(atoi(argv[2]), atoi(argv[3])); }
+  if (!strcmp(argv[1], "udp-sink") && argc == 4) { alarm((unsigned)atoi(argv[3])); return udp_sink(atoi(argv[2])); }
+  if (!strcmp(argv[1], "udp-flood") && argc == 5) { alarm((unsigned)atoi(argv[4]) + 5); return udp_flood(argv[2], atoi(argv[3]), atof(argv[4])); }
   if (!strcmp(argv[1], "cps") && argc == 7) { alarm((unsigned)atoi(argv[6]) + 5); return cps(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atof(argv[6])); }
 usage:
-  fprintf(stderr, "usage: netprobe udp-echo PORT MAX_SECONDS | rtt HOST PORT COUNT MAX_SECONDS | tcp-serve PORT NPORTS MAX_SECONDS | cps HOST PORT NPORTS PARALLEL SECONDS\n");
+  fprintf(stderr, "usage: netprobe udp-echo PORT MAX_SECONDS | rtt HOST PORT COUNT MAX_SECONDS | udp-sink PORT MAX_SECONDS | udp-flood HOST PORT SECONDS | tcp-serve PORT NPORTS MAX_SECONDS | cps HOST PORT NPORTS PARALLEL SECONDS\n");
   return 2;
 }

@@ -29,9 +29,10 @@ export function printTable(results: BenchResult[]): void {
   for (const row of rows) console.log(line(row));
 }
 
-export function printJsonLines(results: BenchResult[]): void {
+/** One object a line; the notes (free text: how a row was made, spreads) only when asked for. */
+export function printJsonLines(results: BenchResult[], notes = false): void {
   for (const r of results) {
-    const { note: _note, ...rest } = r;
-    console.log(JSON.stringify(rest));
+    const { note, ...rest } = r;
+    console.log(JSON.stringify(notes && note !== undefined ? { ...rest, note } : rest));
   }
 }
