@@ -5,7 +5,8 @@
  */
 import { controlRequest, ControlError } from '../api/client.js';
 import { parse, printJson, UsageError, type Command } from './args.js';
-import { readRulesetInput } from './ruleset-input.js';
+import { RulesetError } from '../ruleset/errors.js';
+import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 
 const usage = `usage: hafw ruleset apply [--base-generation N] [--json] [--socket PATH] (-f FILE | COMMAND...)
        hafw ruleset apply --replace [--json] [--socket PATH] -f FILE
@@ -20,7 +21,10 @@ only the writer (the VRRP master) accepts changes: elsewhere exit 1, naming the 
   --replace               FILE is a whole ruleset: replace the running one atomically
   --base-generation N     refuse (exit 1, HTTP 409) if the ruleset is no longer at generation N
   --json                  print the result object {generation, changes, ms}
-  --socket PATH           control socket (default: the one of this network namespace)`;
+  --socket PATH           control socket (default: the one of this network namespace)
+${INCLUDE_USAGE}
+The includes of FILE are expanded here, and the node gets the whole text (it never reads
+the files itself); errors in it are then reported at the expanded text's lines.`;
 
 interface TxResult {
   generation: number;
@@ -42,7 +46,7 @@ export const rulesetApplyCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, replace: { type: 'boolean' }, json: { type: 'boolean' }, socket: { type: 'string' } },
+      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, replace: { type: 'boolean' }, json: { type: 'boolean' }, socket: { type: 'string' }, ...INCLUDE_OPTION },
       usage,
     );
     if (values.help) return void console.log(usage), 0;
@@ -53,7 +57,14 @@ export const rulesetApplyCommand: Command = {
       if (!Number.isInteger(base) || base < 0) throw new UsageError(`--base-generation must be a generation number\n\n${usage}`);
     }
     if (values.replace && (values.file === undefined || base !== undefined)) throw new UsageError(`--replace takes -f FILE (and no --base-generation)\n\n${usage}`);
-    const text = values.file !== undefined ? (await readRulesetInput(values.file)).text : positionals.join(' ');
+    let text: string;
+    try {
+      text = values.file !== undefined ? (await readRulesetInput(values.file, values.includepath)).text : positionals.join(' ');
+    } catch (err) {
+      if (!(err instanceof RulesetError)) throw err;
+      console.error(err.message);
+      return 1;
+    }
     if (values.replace) return replaceAll(text, values.socket, values.json === true);
     const trimmed = text.trimStart();
     let ops: unknown = text;

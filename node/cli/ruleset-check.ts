@@ -10,9 +10,10 @@ import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { parseAddress } from '../packet/address.js';
 import { loadConfig } from '../daemon/config.js';
 import { parse, UsageError, type Command } from './args.js';
-import { readRulesetInput } from './ruleset-input.js';
+import { RulesetError } from '../ruleset/errors.js';
+import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 
-const usage = `usage: hafw ruleset check FILE [--config NODE.yaml] [--json]
+const usage = `usage: hafw ruleset check FILE [-I DIR]... [--config NODE.yaml] [--json]
 
 Parses, validates and compiles FILE (nft syntax or libnftables JSON; '-' reads standard
 input) exactly as a node would before loading it. Prints the counts and the time taken,
@@ -27,20 +28,31 @@ datapath.managementSources to the management listener (api.listen) goes through 
 input and output chains as on the node; if the ruleset would drop it, a warning says so.
 Warnings do not change the exit code.
   --config FILE  the node's config (datapath.interfaces, managementSources, api.listen)
-  --json   one object: {"ok","tables","chains","rules","sets","ms","errors":[{"line","col","message"}],"warnings":[...]}`;
+${INCLUDE_USAGE}
+  --json   one object: {"ok","tables","chains","rules","sets","ms","errors":[{"line","col","message"}],"warnings":[...]}
+           (an error in an included file has its "file")`;
 
 export const rulesetCheckCommand: Command = {
   name: 'check',
   summary: 'parse, validate and compile a ruleset file offline',
   usage,
   async run(args) {
-    const { values, positionals } = parse(args, { json: { type: 'boolean' }, config: { type: 'string' } }, usage);
+    const { values, positionals } = parse(args, { json: { type: 'boolean' }, config: { type: 'string' }, ...INCLUDE_OPTION }, usage);
     if (values.help) return void console.log(usage), 0;
     if (positionals.length !== 1) throw new UsageError(`expected one FILE\n\n${usage}`);
-    const { text, name } = await readRulesetInput(positionals[0]!);
     const config = values.config === undefined ? undefined : await loadConfig(values.config);
+    const includePath = values.includepath ?? config?.ruleset.includePath;
     const engine = new RulesetEngine();
-    const r = checkRulesetIn(engine, text, name);
+    const name = positionals[0] === '-' ? '<stdin>' : positionals[0]!;
+    let r: ReturnType<typeof checkRulesetIn>;
+    try {
+      const input = await readRulesetInput(positionals[0]!, includePath);
+      r = checkRulesetIn(engine, input.text, input.name, input.sources);
+    } catch (err) {
+      // An include that cannot be read is an error of the ruleset, at the include.
+      if (!(err instanceof RulesetError)) throw err;
+      r = { ok: false, tables: 0, chains: 0, rules: 0, sets: 0, ms: 0, errors: err.errors };
+    }
     const ms = Math.round(r.ms * 10) / 10;
     const warnings = r.ok ? warningsOf(engine, config) : [];
     if (values.json) {
@@ -49,7 +61,7 @@ export const rulesetCheckCommand: Command = {
       console.log(`${name}: ok: ${r.tables} tables, ${r.chains} chains, ${r.rules} rules, ${r.sets} sets (${ms} ms)`);
       for (const w of warnings) console.log(`${name}: warning: ${w}`);
     } else {
-      for (const e of r.errors) console.error(`${name}:${e.line}:${e.col}: ${e.message}`);
+      for (const e of r.errors) console.error(`${e.file ?? name}:${e.line}:${e.col}: ${e.message}`);
       console.error(`${name}: ${r.errors.length} error${r.errors.length === 1 ? '' : 's'}; the ruleset would not load`);
     }
     return r.ok ? 0 : 1;

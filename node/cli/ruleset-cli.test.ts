@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,29 @@ describe('hafw ruleset / schema / monitor command line', () => {
     writeFileSync(launcher, `import(${JSON.stringify(ENTRY)}).then((m) => m.main(process.argv.slice(2))).then((c) => { process.exitCode = c; });\n`);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('check and convert expand includes (-I DIR as nft) and report an included file\'s error at its own line:col', () => {
+    const inc = path.join(dir, 'inc');
+    mkdirSync(inc, { recursive: true });
+    writeFileSync(path.join(inc, 'rules.nft'), 'ip saddr 192.0.2.9 drop\n');
+    writeFileSync(path.join(inc, 'broken.nft'), '\n  tcp dport 22 acept\n');
+    const main = path.join(dir, 'with-include.nft');
+    writeFileSync(main, 'table inet t {\n  chain c {\n    type filter hook forward priority 0;\n    include "rules.nft"\n  }\n}\n');
+    const ok = hafw('ruleset', 'check', '-I', inc, main);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /ok: 1 tables, 1 chains, 1 rules/);
+    const conv = hafw('ruleset', 'convert', '-I', inc, main, '--to', 'nft');
+    assert.equal(conv.code, 0, conv.err);
+    assert.match(conv.out, /ip saddr 192\.0\.2\.9 drop/);
+    // Not in /etc (nft's default include path): refused at the include.
+    const missing = hafw('ruleset', 'check', main);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /with-include\.nft:4:5: File not found: rules\.nft/);
+    writeFileSync(main, 'table inet t {\n  chain c {\n    include "broken.nft"\n  }\n}\n');
+    const bad = hafw('ruleset', 'check', '--includepath', inc, main, '--json');
+    assert.equal(bad.code, 1);
+    assert.deepEqual(JSON.parse(bad.out).errors, [{ file: path.join(inc, 'broken.nft'), line: 2, col: 16, message: "unknown match or statement 'acept'" }]);
+  });
 
   it('check prints the counts and exits 0 for a valid ruleset', () => {
     const r = hafw('ruleset', 'check', good);

@@ -63,6 +63,8 @@ export interface NodeConfig {
   ruleset: {
     /** nft-syntax (or libnftables JSON) file; absent: no rules, everything is accepted. */
     file?: string;
+    /** Directories searched for `include "name"` in the ruleset file (nft's -I; default /etc). */
+    includePath: string[];
     /** Cluster-wide versions and distribution (docs/ruleset-dist.md); absent: off. */
     dist?: RulesetDistSettings;
     /** Caps on a ruleset's size and cost, whatever its way in (file, API, cluster version). */
@@ -167,7 +169,7 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 export function readConfig(doc: unknown): NodeConfig {
   const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync', 'security']);
   const sec = top.section('security').onlyKeys(['secretFileMode']);
-  const rs = top.section('ruleset').onlyKeys(['file', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
+  const rs = top.section('ruleset').onlyKeys(['file', 'includePath', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
@@ -207,6 +209,7 @@ export function readConfig(doc: unknown): NodeConfig {
     log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
     ruleset: {
       file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined,
+      includePath: rs.stringList('includePath', ['/etc'], /^\//, 'an absolute directory'),
       limits: {
         maxBytes: rs.int('maxBytes', DEFAULT_LIMITS.maxBytes, 1024, 1024 * 1024 * 1024),
         maxElements: rs.int('maxElements', DEFAULT_LIMITS.maxElements, 0, 100_000_000),

@@ -13,7 +13,7 @@ import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
-import { RulesetEngine } from '../ruleset/index.js';
+import { RulesetEngine, expandIncludes, type SourceMap } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/shared/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
 import type { PlainAddress, PlainRoute } from '../datapath/shared/messages.js';
@@ -116,9 +116,10 @@ export class NodeDaemon {
    * stops the start with its file:line:col before anything touches the network.
    */
   private async loadRuleset(): Promise<string | undefined> {
-    const rulesetText = await this.readRulesetFile();
-    if (rulesetText !== undefined) {
-      const r = this.rules.load(rulesetText, this.rulesetFile);
+    const file = await this.readRulesetFile();
+    const rulesetText = file?.text;
+    if (file !== undefined) {
+      const r = this.rules.load(file.text, this.rulesetFile, file.sources);
       this.log.info({ file: this.rulesetFile, generation: r.generation, ms: Math.round(r.ms), ...this.rules.counts() }, 'ruleset loaded');
     } else this.log.warn('no ruleset configured: every packet is accepted');
     return rulesetText;
@@ -360,14 +361,23 @@ export class NodeDaemon {
     return this.config.ruleset.file;
   }
 
-  private async readRulesetFile(): Promise<string | undefined> {
+  /**
+   * The file's text with its includes expanded (includes.ts): what the control engine
+   * checks is what the datapath's copy loads and what the cluster's source hash covers, so
+   * an edit of an included file is seen as a change, and no copy reads the files again.
+   */
+  private async readRulesetFile(): Promise<{ text: string; sources?: SourceMap } | undefined> {
     const file = this.rulesetFile;
     if (!file) return undefined;
+    let text: string;
     try {
-      return await readFile(file, 'utf8');
+      text = await readFile(file, 'utf8');
     } catch (err) {
       throw new Error(`ruleset.file ${file}: ${(err as Error).message}`);
     }
+    if (text.trimStart().startsWith('{')) return { text };
+    const x = expandIncludes(text, file, { includePath: this.config.ruleset.includePath, maxBytes: this.config.ruleset.limits.maxBytes });
+    return { text: x.text, sources: x.sources };
   }
 
   /**
@@ -444,10 +454,11 @@ export class NodeDaemon {
 
   /** SIGHUP: re-read the ruleset file; a bad file changes nothing. */
   async reload(): Promise<void> {
-    const text = await this.readRulesetFile().catch((e: Error) => (this.log.error({ err: e.message }, 'reload: ruleset file unreadable; keeping the running ruleset'), null));
-    if (text === null) return;
+    const file = await this.readRulesetFile().catch((e: Error) => (this.log.error({ err: e.message }, 'reload: ruleset file unreadable; keeping the running ruleset'), null));
+    if (file === null) return;
+    const text = file?.text;
     try {
-      const r = this.rules.load(text ?? '', this.rulesetFile);
+      const r = this.rules.load(text ?? '', this.rulesetFile, file?.sources);
       const d = await this.datapath?.loadRuleset(text, this.rulesetFile);
       if (d && !d.ok) throw new Error(`datapath: ${d.error}`);
       this.log.info({ generation: r.generation, ...this.rules.counts() }, 'reload: ruleset replaced');

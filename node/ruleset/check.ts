@@ -6,6 +6,7 @@ import { RulesetError } from './errors.js';
 import { RulesetEngine } from './engine.js';
 import type { EngineOptions } from './engine.js';
 import type { RulesetJson } from './ast.js';
+import type { SourceMap } from './includes.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -24,10 +25,10 @@ export function checkRuleset(text: string, fileName = '<input>', opts: EngineOpt
 }
 
 /** The same into a given engine, which holds the ruleset afterwards when it is valid (for more checks on it). */
-export function checkRulesetIn(engine: RulesetEngine, text: string, fileName = '<input>'): CheckResult {
+export function checkRulesetIn(engine: RulesetEngine, text: string, fileName = '<input>', sources?: SourceMap): CheckResult {
   const t0 = performance.now();
   try {
-    engine.load(text, fileName);
+    engine.load(text, fileName, sources);
     const c = engine.counts();
     return { ok: true, ...c, ms: performance.now() - t0, errors: [] };
   } catch (e) {
@@ -37,9 +38,9 @@ export function checkRulesetIn(engine: RulesetEngine, text: string, fileName = '
 }
 
 /** Text or JSON -> the other form (or the same, normalised). Throws RulesetError with positions. */
-export function convertRuleset(input: string | RulesetJson, to: 'json' | 'nft', fileName = '<input>'): string {
+export function convertRuleset(input: string | RulesetJson, to: 'json' | 'nft', fileName = '<input>', sources?: SourceMap): string {
   const engine = new RulesetEngine();
-  engine.load(input, fileName);
+  engine.load(input, fileName, sources);
   if (to === 'nft') return engine.list();
   const json = engine.toJSON();
   for (const item of json.nftables) {

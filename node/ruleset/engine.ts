@@ -30,6 +30,7 @@ import { Draft, commitElements, elemPositions, elementsAfter, positions, rulePos
 import type { PendingElems } from './transaction.js';
 import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
+import type { SourceMap } from './includes.js';
 import { DEFAULT_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 
 export interface EngineOptions {
@@ -114,10 +115,18 @@ export class RulesetEngine extends EventEmitter {
     return jsonToCommands(input, file);
   }
 
-  /** Replaces the whole ruleset, atomically: all of it or nothing. */
-  load(input: string | RulesetJson | object, file = '<input>'): CommitResult {
-    const cmds = this.parse(input, file);
-    return this.commit([{ flush: { ruleset: null } }, ...cmds], file);
+  /**
+   * Replaces the whole ruleset, atomically: all of it or nothing. `sources` (from
+   * expandIncludes) gives errors in included text their own file:line:col.
+   */
+  load(input: string | RulesetJson | object, file = '<input>', sources?: SourceMap): CommitResult {
+    try {
+      const cmds = this.parse(input, file);
+      return this.commit([{ flush: { ruleset: null } }, ...cmds], file);
+    } catch (e) {
+      if (sources !== undefined && e instanceof RulesetError) throw sources.remap(e);
+      throw e;
+    }
   }
 
   /**

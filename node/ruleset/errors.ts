@@ -10,6 +10,8 @@ export interface Pos {
 }
 
 export interface ErrorItem {
+  /** The file the place is in, when it is not the error's own file (an included file). */
+  file?: string;
   line: number;
   col: number;
   message: string;
@@ -21,7 +23,7 @@ export class RulesetError extends Error {
   readonly errors: ErrorItem[];
 
   constructor(file: string, errors: ErrorItem[]) {
-    super(errors.map((e) => `${file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
+    super(errors.map((e) => `${e.file ?? file}:${e.line}:${e.col}: ${e.message}`).join('\n'));
     this.name = 'RulesetError';
     this.file = file;
     this.errors = errors;

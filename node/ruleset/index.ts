@@ -10,6 +10,7 @@ export { RulesetEngine, type EngineOptions, type ChangeEvent, type CommitResult 
 export { DEFAULT_LIMITS, NO_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 export { CompiledRuleset } from './compiled-ruleset.js';
 export type { Change } from './transaction.js';
+export { expandIncludes, SourceMap, DEFAULT_INCLUDE_PATH, MAX_INCLUDE_DEPTH, type Expanded, type IncludeOptions } from './includes.js';
 export { checkRuleset, convertRuleset, type CheckResult } from './check.js';
 export { describeModules, formatSchema, type ModuleSchema } from './schema.js';
 export { formatEvent, formatChange } from './monitor.js';

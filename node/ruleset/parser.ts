@@ -198,6 +198,8 @@ export class Parser implements TextReader {
     switch (t.text) {
       case 'define':
         return this.define();
+      case 'include':
+        return this.includeRefused(t);
       case 'table':
         return this.tableCmd(out, 'add', t);
       case 'add':
@@ -247,6 +249,18 @@ export class Parser implements TextReader {
   }
 
 
+  /**
+   * `include` never reaches the parser from a file: includes.ts splices the files in first.
+   * Here it is text from the API or a transaction, which must not make the node read files.
+   */
+  private includeRefused(at: Token): never {
+    if (this.peek().kind !== Tok.String) this.error(`expected a quoted file name after include, got ${describe(this.peek())}`);
+    return this.error(
+      'include reads files, so it is expanded only where a ruleset is read from a file (ruleset.file, SIGHUP, hafw ruleset check/convert/apply -f, which send the expanded text); text sent to the node (API, transactions) cannot include',
+      at,
+    );
+  }
+
   private familyAndName(): { family: Family; name: Token } {
     const a = this.expectWord();
     if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
@@ -285,6 +299,8 @@ export class Parser implements TextReader {
         this.expectPunct('{');
         const set = this.setBody(table.family, table.name, name, t.text === 'map');
         out.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
+      } else if (t.text === 'include') {
+        this.includeRefused(t);
       } else if (t.text === 'comment') {
         table.comment = this.string();
       } else if (t.text === 'flags') {
@@ -326,6 +342,7 @@ export class Parser implements TextReader {
         chain.comment = this.string();
         continue;
       }
+      if (t.kind === Tok.Word && t.text === 'include') this.includeRefused(this.next());
       // The rule carries the position (its first token, this same t); the command needs none.
       out.push({ add: { rule: this.rule(chain.family, chain.table, chain.name) } });
     }
@@ -443,6 +460,8 @@ export class Parser implements TextReader {
         case 'comment':
           set.comment = this.string();
           break;
+        case 'include':
+          return this.includeRefused(t);
         case 'elements': {
           if (!typeTok) this.error(`set '${name.text}': 'type' or 'typeof' must come before elements`, t);
           this.expectPunct('=');
