@@ -88,6 +88,8 @@ const NFT_WORDS = [
   'length', 'pkttype', 'host', 'broadcast', 'multicast',
   'id', 'frag-off', 'sequence', '&', '0x1fff',
   'sctp', 'option', 'sack-perm', 'timestamp', 'window', 'maxseg', 'exists', 'missing', 'count', 'tsval', 'tsecr', 'kind',
+  'name', 'used', 'counter c1 { packets 1 bytes 2 }', 'quota q1 { over 1 mbytes used 10 bytes }', 'limit l1 { rate 1/second }',
+  'counter name "c1"', 'quota name "q1"', 'limit name "l1"', 'delete counter', 'add quota', 'create limit',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -109,7 +111,8 @@ export const rulesetJson: FuzzTarget = {
   dictionary: ['{"nftables": []}', '"add"', '"rule"', '"table"', '"chain"', '"set"', '"map"', '"element"', '"expr"', '"match"', '"left"', '"right"',
     '"payload"', '"protocol"', '"field"', '"op"', '"=="', '"in"', '"prefix"', '"range"', '"concat"', '"set"', '"elem"', '"accept"', '"jump"',
     '"target"', '"family"', '"inet"', '"ip6"', '"handle"', 'null', 'true', '[]', '{}', '-1', '1e400', '"\\ud800"', '4294967296',
-    '"tcp option"', '"name"', '"sack-perm"', '"timestamp"', '"window"', 'false', '"meta"', '"key"', '"pkttype"', '"length"', '"frag-off"', '"sctp"', '"&"'],
+    '"tcp option"', '"name"', '"sack-perm"', '"timestamp"', '"window"', 'false', '"meta"', '"key"', '"pkttype"', '"length"', '"frag-off"', '"sctp"', '"&"',
+    '"counter"', '"quota"', '"limit"', '"packets"', '"bytes"', '"used"', '"inv"', '"rate"', '"per"', '"burst"', '{"counter": "c1"}'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

@@ -125,8 +125,36 @@ export interface ElementJ {
 }
 
 /** An object of the ruleset array. `map` is a set with `map` data (libnftables keeps them apart). */
+/**
+ * A named stateful object (`counter NAME { ... }`, `quota NAME { ... }`, `limit NAME { ... }`),
+ * in libnftables' JSON shape: the counter's packets/bytes, the quota's bytes/used/inv, the
+ * limit's rate/per/burst/inv (and rate_unit/burst_unit for a byte limit).
+ */
+export interface ObjJ {
+  family: Family;
+  table: string;
+  name: string;
+  handle?: number;
+  comment?: string;
+  packets?: number;
+  bytes?: number;
+  used?: number;
+  inv?: boolean;
+  rate?: number;
+  per?: string;
+  burst?: number;
+  rate_unit?: string;
+  burst_unit?: string;
+}
+
+export const OBJECT_KINDS = ['counter', 'quota', 'limit'] as const;
+export type ObjKind = (typeof OBJECT_KINDS)[number];
+
 export type RulesetObj =
   | { metainfo: Record<string, unknown> }
+  | { counter: ObjJ }
+  | { quota: ObjJ }
+  | { limit: ObjJ }
   | { table: TableJ }
   | { chain: ChainJ }
   | { rule: RuleJ }

@@ -6,6 +6,8 @@
  * The key a match loads goes into one scratch array per key width, shared by all
  * matches (see scratchKey), never allocated per packet.
  */
+import type { ObjKind } from './ast.js';
+import type { ObjState } from './objects.js';
 import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
 import { Code, jumpCode } from './codes.js';
 import type { ClassifyContext, LogSink } from './context.js';
@@ -28,6 +30,8 @@ export interface RuleCompileContext {
   log: LogSink;
   slot(name: string): SetSlot | undefined;
   chainId(name: string): number;
+  /** A named object of the table (objects.ts). */
+  object?(kind: ObjKind, name: string): ObjState | undefined;
 }
 
 type Loader = (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
@@ -79,6 +83,7 @@ export class RuleCompiler {
       match: (sel, op, value) => compileMatch(env, cc, sel, op, value),
       anonSet: (types, items) => anonSet(cc.encode, types, items),
       verdictCode: (v) => verdictCode(v, cc.chainId),
+      object: (kind, name) => cc.object?.(kind, name),
       counter: (cell) => {
         // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
         if (this.counters === NO_COUNTERS) this.counters = [cell];

@@ -31,6 +31,7 @@ import type { PendingElems } from './transaction.js';
 import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
 import type { SourceMap } from './includes.js';
+import { objKey } from './objects.js';
 import { DEFAULT_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 
 export interface EngineOptions {
@@ -146,7 +147,7 @@ export class RulesetEngine extends EventEmitter {
     const t0 = performance.now();
     const now = this.clock();
     const errors = new ErrorList(file);
-    const draft = new Draft(this.state, errors, now);
+    const draft = new Draft(this.state, errors, now, this.registry);
     for (const c of cmds) draft.apply(c);
     errors.throwIfAny();
     this.checkElementCount(draft, errors);
@@ -199,6 +200,7 @@ export class RulesetEngine extends EventEmitter {
           log: this.logSink,
           slot: (name) => slotFor(t, name),
           chainId: (name) => t.chains.get(name)?.id ?? -1,
+          object: (kind, name) => t.objs.get(objKey(kind, name)),
         });
         compilers.set(t, rc);
       }

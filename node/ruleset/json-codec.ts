@@ -8,6 +8,7 @@
 import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import { ErrorList, posOf, setPos, type Pos } from './errors.js';
+import { liveObj } from './objects.js';
 import { PRIORITY_RANGE, isPriority } from './priorities.js';
 import { badStringChar, describeBadChar } from './string-chars.js';
 import type { RulesetState } from './state.js';
@@ -16,7 +17,7 @@ import { checkSetAttrsJson } from './set-attrs.js';
 import { layer2Family, layer2Hook } from './layer3-only.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
-const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'ruleset'];
+const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ruleset'];
 
 export const JSON_SCHEMA_VERSION = 1;
 
@@ -107,6 +108,11 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
     case 'element':
       if (str('table') || str('name')) return str('table') ?? str('name');
       return Array.isArray(b.elem) ? elemComments(b.elem) : '"elem" must be an array';
+    case 'counter':
+    case 'quota':
+    case 'limit':
+      // The fields are the statement's, checked where the object is added (objects.ts).
+      return str('table') ?? str('name');
   }
   return null;
 }
@@ -185,6 +191,7 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
       if (elem.length > 0) j.elem = elem;
       items.push(s.isMap ? { map: j } : { set: j });
     }
+    for (const o of t.objs.values()) items.push({ [o.kind]: opts.counters !== undefined ? liveObj(o) : { ...o.json } } as RulesetObj);
     for (const c of t.chains.values()) items.push({ chain: { ...c.json } });
     for (const c of t.chains.values()) {
       for (const r of c.rules) {

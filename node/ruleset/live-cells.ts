@@ -11,11 +11,12 @@ export function withLiveCells(expr: Stmt[], cells: readonly CounterCell[] | unde
   if (!cells || cells.length === 0) return expr;
   let k = 0;
   return expr.map((s) => {
-    if ('counter' in s && cells[k]) {
+    // A named object's reference (`{"counter": "c1"}`) has no cell in the rule: the object holds it.
+    if ('counter' in s && typeof s.counter !== 'string' && cells[k]) {
       const c = cells[k++]!;
       return { counter: { packets: c.packets, bytes: c.bytes } } as Stmt;
     }
-    if ('quota' in s && cells[k]) {
+    if ('quota' in s && typeof s.quota !== 'string' && cells[k]) {
       const c = cells[k++]!;
       return { quota: { ...(s as { quota: object }).quota, used: c.bytes, used_unit: 'bytes' } } as Stmt;
     }

@@ -2,7 +2,8 @@
  * Change events as `nft monitor` prints them: one line per change, in nft syntax, so an
  * operator can read (or replay) them. A trailing comment line names the generation.
  */
-import type { ChainJ, RuleJ, SetJ, Value, VerdictJ, ElementJ } from './ast.js';
+import type { ChainJ, ObjJ, RuleJ, SetJ, Value, VerdictJ, ElementJ } from './ast.js';
+import { objToStmt } from './objects.js';
 import type { ChangeEvent } from './engine.js';
 import { PRIORITY_NAMES } from './priorities.js';
 import { Printer } from './printer.js';
@@ -40,6 +41,14 @@ export function formatChange(c: Change, registry: Registry): string {
       if (j.flags?.length) body += ` flags ${j.flags.join(',')};`;
       if (j.timeout !== undefined) body += ` timeout ${formatDuration(j.timeout)};`;
       return `add ${c.kind} ${where} ${c.name} { ${body} }`;
+    }
+    case 'counter':
+    case 'quota':
+    case 'limit': {
+      if (c.op !== 'add') return `${c.op} ${c.kind} ${where} ${c.name}`;
+      const j = (c.object as Record<string, ObjJ>)[c.kind]!;
+      const stmt = objToStmt(c.kind, j);
+      return `add ${c.kind} ${where} ${c.name} { ${registry.statementForJson(stmt)!.print(stmt, p).slice(c.kind.length + 1)} }`;
     }
     case 'element': {
       const e = (c.object as { element: ElementJ }).element;

@@ -10,6 +10,8 @@ import type {
   ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
 } from './ast.js';
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
+import type { ObjJ, ObjKind } from './ast.js';
+import { stmtToSpec } from './objects.js';
 import { POS, RulesetError, mark, setPos } from './errors.js';
 import type { Pos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
@@ -261,6 +263,33 @@ export class Parser implements TextReader {
     );
   }
 
+  /**
+   * `{ packets N bytes N }`, `{ [over] N UNIT [used N UNIT] }`, `{ rate ... }`: the body of
+   * a named object is its statement's text after the keyword, read by that module.
+   */
+  private objBody(kind: ObjKind, family: Family, table: string, name: Token): ObjJ {
+    const open = this.peek();
+    // `add counter inet t c` (nft's form without a body): a counter from zero.
+    if (kind === 'counter' && this.atRuleEnd()) return setPos({ family, table, name: name.text, packets: 0, bytes: 0 }, name);
+    this.expectPunct('{');
+    this.skipEols();
+    const at = this.peek();
+    const mod = this.registry.statements.find((m) => m.name === kind);
+    if (!mod) this.error(`unknown object kind '${kind}'`, open);
+    if (kind === 'limit' && !this.isWord('rate')) this.error(`expected 'rate' in limit '${name.text}' (e.g. rate 10/second)`, at);
+    const stmt = mod.parse(this, at);
+    this.skipEols();
+    let comment: string | undefined;
+    if (this.acceptWord('comment')) {
+      comment = this.string();
+      this.skipEols();
+    }
+    this.expectPunct('}');
+    const j: ObjJ = setPos({ family, table, name: name.text, ...stmtToSpec(kind, stmt) }, name);
+    if (comment !== undefined) j.comment = comment;
+    return j;
+  }
+
   private familyAndName(): { family: Family; name: Token } {
     const a = this.expectWord();
     if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
@@ -301,6 +330,9 @@ export class Parser implements TextReader {
         out.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
       } else if (t.text === 'include') {
         this.includeRefused(t);
+      } else if (t.text === 'counter' || t.text === 'quota' || t.text === 'limit') {
+        const name = this.expectWord();
+        out.push(setPos({ add: { [t.text]: this.objBody(t.text, table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'comment') {
         table.comment = this.string();
       } else if (t.text === 'flags') {
@@ -611,8 +643,21 @@ export class Parser implements TextReader {
         out.push(setPos({ [verb === 'create' ? 'add' : verb]: { rule } }, at));
         return;
       }
+      case 'counter':
+      case 'quota':
+      case 'limit': {
+        if (verb !== 'add' && verb !== 'create' && verb !== 'delete') this.error(`cannot ${verb} a ${obj.text}`, obj);
+        const { family, name: table } = this.familyAndName();
+        const name = this.expectWord();
+        if (verb === 'delete') {
+          out.push(setPos({ delete: { [obj.text]: setPos({ family, table: table.text, name: name.text }, name) } } as Command, at));
+          return;
+        }
+        out.push(setPos({ [verb]: { [obj.text]: this.objBody(obj.text as ObjKind, family, table.text, name) } } as Command, at));
+        return;
+      }
       default:
-        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, ruleset)`, obj);
+        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, counter, quota, limit, ruleset)`, obj);
     }
   }
 

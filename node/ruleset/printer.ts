@@ -12,6 +12,7 @@ import type { PrintHelper, Registry } from './registry.js';
 import type { RulesetState, SetState } from './state.js';
 import { verdictText } from './modules/verdicts.js';
 import { withLiveCells } from './live-cells.js';
+import { objBodyText } from './objects.js';
 
 export interface PrintOptions {
   /** Append `# handle N` like `nft -a`. */
@@ -139,6 +140,14 @@ export class Printer implements PrintHelper {
     for (const t of state.tables.values()) {
       const blocks: string[] = [];
       if (t.json.comment !== undefined) blocks.push(`\tcomment ${quote(t.json.comment)}`);
+      // nft lists a table's objects before its sets and chains, with their current values.
+      for (const o of t.objs.values()) {
+        const lines = [`\t${o.kind} ${o.json.name} {${opts.handles && o.json.handle ? ` # handle ${o.json.handle}` : ''}`];
+        if (o.json.comment !== undefined) lines.push(`\t\tcomment ${quote(o.json.comment)}`);
+        // Current values in a listing that shows live counters (not in the cluster's canonical text).
+        lines.push(`\t\t${objBodyText(o, this.registry, opts.counters !== undefined)}`, '\t}');
+        blocks.push(lines.join('\n'));
+      }
       for (const s of t.sets.values()) blocks.push(this.set(s, '\t', opts));
       for (const c of t.chains.values()) {
         const j = c.json;

@@ -3,7 +3,8 @@
  * types exist. The parser, printer, JSON codec, validation, compiler and `schema`
  * all read it, so adding a match is adding one module file and one `register` call.
  */
-import type { ChainJ, Family, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
+import type { ChainJ, Family, ObjKind, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
+import type { ObjState } from './objects.js';
 import type { DataType, EncodeEnv } from './data-types.js';
 import type { ClassifyContext, LogSink } from './context.js';
 import type { Token } from './lexer.js';
@@ -77,6 +78,8 @@ export interface ValidateEnv {
   selectorTypes(sel: Selector): DataType[] | string;
   /** Checks a value against key types; returns an error message or null. */
   checkValue(v: Value, types: DataType[]): string | null;
+  /** Does the table hold this named object? Records the rule's reference to it (delete is refused while referenced). */
+  findObject(kind: ObjKind, name: string): boolean;
 }
 
 export interface CompileEnv {
@@ -97,6 +100,8 @@ export interface CompileEnv {
   verdictCode(v: VerdictJ): number;
   /** Registers a counter cell; the listing reads it by rule handle. */
   counter(cell: CounterCell): void;
+  /** A named object of the rule's table (validated to exist). */
+  object(kind: ObjKind, name: string): ObjState | undefined;
 }
 
 export interface CounterCell {

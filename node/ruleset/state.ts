@@ -7,6 +7,7 @@
  */
 import type { ChainJ, Family, RuleJ, SetJ, TableJ, Value, VerdictJ } from './ast.js';
 import type { CompiledRule } from './compiled-ruleset.js';
+import type { ObjState } from './objects.js';
 
 /**
  * Per-rule data kept on committed rule objects under symbol keys (see errors.ts POS):
@@ -48,7 +49,9 @@ export interface TableState {
   json: TableJ;
   chains: Map<string, ChainState>;
   sets: Map<string, SetState>;
-  /** How many rules reference a chain ("c:NAME") or set ("s:NAME"). */
+  /** Named stateful objects by "KIND NAME" (objects.ts); copied whole when a draft touches the table (they are few). */
+  objs: Map<string, ObjState>;
+  /** How many rules reference a chain ("c:NAME"), set ("s:NAME") or object ("o:KIND NAME"). */
   refs: Map<string, number>;
 }
 // In a Draft these maps are OverlayMaps over the committed ones (transaction.ts).

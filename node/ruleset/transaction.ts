@@ -4,7 +4,9 @@
  * batch may add a chain after the rule that jumps to it. Nothing here touches the
  * committed state: a failed batch is simply dropped.
  */
-import type { ChainJ, Command, ElementJ, RuleJ, SetJ, TableJ, Verb } from './ast.js';
+import type { ChainJ, Command, ElementJ, ObjJ, ObjKind, RuleJ, SetJ, TableJ, Verb } from './ast.js';
+import { checkObjSpec, makeObj, objKey } from './objects.js';
+import type { Registry } from './registry.js';
 import { ErrorList, POS, markOf, posOf } from './errors.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
@@ -17,7 +19,7 @@ function firstKey(o: object): string | undefined {
   return undefined;
 }
 
-export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset';
+export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset' | 'counter' | 'quota' | 'limit';
 
 export interface Change {
   op: 'add' | 'insert' | 'replace' | 'delete' | 'flush';
@@ -60,6 +62,8 @@ export class Draft {
   readonly touchedTables = new Set<string>();
   readonly deletedChains: { table: TableState; name: string; pos: unknown }[] = [];
   readonly deletedSets: { table: TableState; name: string; pos: unknown }[] = [];
+  /** Objects deleted in this batch ("KIND NAME"): refused while rules still name them. */
+  readonly deletedObjs: { table: TableState; key: string; pos: unknown }[] = [];
   structureChanged = false;
   /** `flush ruleset` ran: every rule after it is new in this batch. */
   rulesetFlushed = false;
@@ -67,7 +71,7 @@ export class Draft {
   private readonly ownChains = new Set<ChainState>();
   private readonly ownSets = new Set<SetState>();
 
-  constructor(readonly base: RulesetState, readonly errors: ErrorList, readonly nowMs: number) {
+  constructor(readonly base: RulesetState, readonly errors: ErrorList, readonly nowMs: number, readonly registry: Registry) {
     this.tables = new Map(base.tables);
     this.nextHandle = base.nextHandle;
     this.nextId = base.nextId;
@@ -107,7 +111,7 @@ export class Draft {
     }
     if (this.ownTables.has(t)) return t;
     // Overlays, not copies: touching one chain of 10,000 costs O(1) here (overlay-map.ts).
-    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), refs: new OverlayMap(t.refs) };
+    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), objs: new Map(t.objs), refs: new OverlayMap(t.refs) };
     this.ownTables.add(c);
     this.tables.set(key, c);
     this.touchedTables.add(key);
@@ -173,8 +177,12 @@ export class Draft {
         return this.set(verb, body, kind === 'map', pos);
       case 'element':
         return this.element(verb, body, pos);
+      case 'counter':
+      case 'quota':
+      case 'limit':
+        return this.obj(verb, kind, body, pos);
       default:
-        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, ruleset)`);
+        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, counter, quota, limit, ruleset)`);
     }
   }
 
@@ -191,7 +199,7 @@ export class Draft {
         }
         const json: TableJ = { family: j.family, name: j.name, handle: this.nextHandle++ };
         if (j.comment !== undefined) json.comment = j.comment;
-        const t: TableState = { json, chains: new Map(), sets: new Map(), refs: new Map() };
+        const t: TableState = { json, chains: new Map(), sets: new Map(), objs: new Map(), refs: new Map() };
         this.ownTables.add(t);
         this.tables.set(key, t);
         this.touchedTables.add(key);
@@ -215,6 +223,42 @@ export class Draft {
       }
       default:
         this.errors.add(posOf(pos), `cannot ${verb} a table`);
+    }
+  }
+
+  /** `add|create|delete counter|quota|limit`: a named stateful object (objects.ts). */
+  private obj(verb: Verb, kind: ObjKind, j: ObjJ, pos: unknown): void {
+    const t = this.mutTableOf(j.family, j.table, pos);
+    if (!t) return;
+    const key = objKey(kind, j.name);
+    const exists = t.objs.get(key);
+    switch (verb) {
+      case 'add':
+      case 'create': {
+        if (exists) {
+          // As nft: adding an object that exists leaves it (and its values) as it is.
+          if (verb === 'create') this.errors.add(posOf(pos), `${kind} '${j.name}' already exists`);
+          return;
+        }
+        const err = checkObjSpec(kind, j, this.registry);
+        if (err) return this.errors.add(posOf(pos), `${kind} '${j.name}': ${err}`);
+        const json: ObjJ = { ...j, handle: this.nextHandle++ };
+        delete (json as { [POS]?: unknown })[POS];
+        t.objs.set(key, makeObj(kind, json, this.nextId++, this.registry, j.family));
+        this.structureChanged = true;
+        this.changes.push({ op: 'add', kind, family: j.family, table: j.table, name: j.name, handle: json.handle, object: { [kind]: json } });
+        return;
+      }
+      case 'delete': {
+        if (!exists) return this.errors.add(posOf(pos), `unknown ${kind} '${j.name}' in table ${j.family} ${j.table}`);
+        t.objs.delete(key);
+        this.deletedObjs.push({ table: t, key, pos });
+        this.structureChanged = true;
+        this.changes.push({ op: 'delete', kind, family: j.family, table: j.table, name: j.name, handle: exists.json.handle });
+        return;
+      }
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a ${kind}`);
     }
   }
 

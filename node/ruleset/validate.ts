@@ -13,6 +13,7 @@ import { posOf } from './errors.js';
 import type { Registry, ValidateEnv } from './registry.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
 import { RULE_REFS, elemValue } from './state.js';
+import { objKey } from './objects.js';
 import type { Draft } from './transaction.js';
 import { elementsAfter, elemPositions, positions, rulePositions } from './transaction.js';
 import { checkValue, toInterval } from './values.js';
@@ -88,6 +89,12 @@ export class RuleValidator {
       },
       selectorTypes: (sel) => selectorTypes(reg, family, sel),
       checkValue: (v, types) => checkValue(v, types, enc),
+      findObject(kind, name) {
+        const key = objKey(kind, name);
+        if (!t.objs.has(key)) return false;
+        self.addRef(`o:${key}`);
+        return true;
+      },
     };
   }
 
@@ -149,6 +156,7 @@ function bump(m: Map<string, number>, k: string, d: number): void {
 }
 
 function tableRef(ref: string): string {
+  if (ref[0] === 'o') return ref;
   return ref[0] === 'j' || ref[0] === 'g' ? `c:${ref.slice(2)}` : `s:${ref.slice(2)}`;
 }
 
@@ -274,6 +282,11 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
         errors.add(posOf(pos), `chain '${name}' is still a target in verdict map '${s.json.name}'`);
       }
     }
+  }
+  for (const { table, key, pos } of d.deletedObjs) {
+    const n = table.refs.get(`o:${key}`) ?? 0;
+    // The kernel answers EBUSY; nft prints "Device or resource busy".
+    if (n > 0) errors.add(posOf(pos), `${key.replace(' ', " '")}' is still used by ${n} rule(s) (nft: Device or resource busy): delete or replace those rules first`);
   }
   for (const { table, name, pos } of d.deletedSets) {
     const n = table.refs.get(`s:${name}`) ?? 0;

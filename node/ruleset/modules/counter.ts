@@ -6,6 +6,7 @@
 import type { Stmt } from '../ast.js';
 import { POS, mark } from '../errors.js';
 import type { Registry, StatementModule, CounterCell, StmtFn } from '../registry.js';
+import { namedObjectParse, namedObjectCheck, namedObjectValidate, namedObjectCompile } from './object-ref.js';
 
 export const counterModule: StatementModule = {
   name: 'counter',
@@ -18,6 +19,8 @@ export const counterModule: StatementModule = {
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r, first) {
+    const named = namedObjectParse(r, 'counter');
+    if (named) return named;
     let packets = 0;
     let bytes = 0;
     if (r.acceptWord('packets')) {
@@ -30,19 +33,25 @@ export const counterModule: StatementModule = {
     return { counter: { packets, bytes }, [POS]: mark(first) } as Stmt;
   },
   print(stmt) {
+    if (typeof (stmt as { counter: unknown }).counter === 'string') return `counter name ${JSON.stringify((stmt as { counter: string }).counter)}`;
     const c = (stmt as { counter: CounterCell | null }).counter;
     return `counter packets ${c?.packets ?? 0} bytes ${c?.bytes ?? 0}`;
   },
   checkJson(stmt) {
     const c = (stmt as { counter: unknown }).counter;
     if (c === null) return null;
+    const named = namedObjectCheck(c);
+    if (named !== undefined) return named;
     if (typeof c !== 'object') return 'counter must be null or {packets, bytes}';
     const o = c as { packets?: unknown; bytes?: unknown };
     if (!isCount(o.packets)) return 'counter packets must be a non-negative number';
     if (!isCount(o.bytes)) return 'counter bytes must be a non-negative number';
     return null;
   },
+  validate: (stmt, env) => namedObjectValidate(stmt, 'counter', env),
   compile(stmt, env) {
+    const named = namedObjectCompile(stmt, 'counter', env);
+    if (named) return named;
     const init = (stmt as { counter: Partial<CounterCell> | null }).counter;
     const cell: CounterCell = { packets: init?.packets ?? 0, bytes: init?.bytes ?? 0 };
     env.counter(cell);

@@ -12,6 +12,7 @@
 import type { Registry, StatementModule, TextReader } from '../registry.js';
 import type { ClassifyContext } from '../context.js';
 import type { Token } from '../lexer.js';
+import { namedObjectParse, namedObjectCheck, namedObjectValidate, namedObjectCompile } from './object-ref.js';
 
 export const UNIT_MS: Record<string, number> = {
   second: 1000,
@@ -89,6 +90,8 @@ export const limitModule: StatementModule = {
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r) {
+    const named = namedObjectParse(r, 'limit');
+    if (named) return named;
     r.expectWord('rate');
     const inv = r.acceptWord('over');
     const t = r.expectWord();
@@ -124,6 +127,7 @@ export const limitModule: StatementModule = {
     return { limit: out };
   },
   print(stmt) {
+    if (typeof (stmt as { limit: unknown }).limit === 'string') return `limit name ${JSON.stringify((stmt as { limit: string }).limit)}`;
     const l = (stmt as { limit: LimitJ }).limit;
     const over = l.inv ? 'over ' : '';
     const per = l.per ?? 'second';
@@ -136,6 +140,8 @@ export const limitModule: StatementModule = {
     return `limit rate ${over}${l.rate}/${per}${l.burst !== undefined ? ` burst ${l.burst} packets` : ''}`;
   },
   checkJson(stmt) {
+    const named = namedObjectCheck((stmt as { limit: unknown }).limit);
+    if (named !== undefined) return named;
     const l = (stmt as { limit: LimitJ }).limit;
     if (!l || typeof l !== 'object') return 'limit needs {rate, per}';
     if (!Number.isSafeInteger(l.rate) || !(l.rate > 0)) return 'limit rate must be a positive integer';
@@ -152,7 +158,10 @@ export const limitModule: StatementModule = {
     } else if ((l.burst ?? 0) > BURST_MAX) return `limit burst must be at most ${BURST_MAX} packets`;
     return null;
   },
-  compile(stmt) {
+  validate: (stmt, env) => namedObjectValidate(stmt, 'limit', env),
+  compile(stmt, env) {
+    const named = namedObjectCompile(stmt, 'limit', env);
+    if (named) return named;
     const l = (stmt as { limit: LimitJ }).limit;
     const unitMs = UNIT_MS[l.per ?? 'second']!;
     const inv = l.inv === true;

@@ -9,6 +9,7 @@
 import type { Stmt } from '../ast.js';
 import { Code } from '../codes.js';
 import type { CounterCell, Registry, StatementModule, StmtFn, TextReader } from '../registry.js';
+import { namedObjectParse, namedObjectCheck, namedObjectValidate, namedObjectCompile } from './object-ref.js';
 
 const UNITS: Record<string, number> = { bytes: 1, kbytes: 1024, mbytes: 1024 ** 2, gbytes: 1024 ** 3 };
 
@@ -52,6 +53,8 @@ export const quotaModule: StatementModule = {
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r) {
+    const named = namedObjectParse(r, 'quota');
+    if (named) return named;
     const inv = r.acceptWord('over');
     if (!inv) r.acceptWord('until');
     const [val, unit] = amount(r);
@@ -65,11 +68,14 @@ export const quotaModule: StatementModule = {
     return { quota: q } as Stmt;
   },
   print(stmt) {
+    if (typeof (stmt as { quota: unknown }).quota === 'string') return `quota name ${JSON.stringify((stmt as { quota: string }).quota)}`;
     const q = (stmt as { quota: QuotaJ }).quota;
     const used = bytesOf(q.used ?? 0, q.used_unit);
     return `quota ${q.inv ? 'over ' : ''}${printBytes(bytesOf(q.val, q.val_unit))}${used > 0 ? ` used ${printBytes(used)}` : ''}`;
   },
   checkJson(stmt) {
+    const named = namedObjectCheck((stmt as { quota: unknown }).quota);
+    if (named !== undefined) return named;
     const q = (stmt as { quota: QuotaJ }).quota;
     if (!q || typeof q !== 'object') return 'quota needs {val, val_unit}';
     if (!Number.isInteger(q.val) || q.val < 0) return 'quota val must be a non-negative integer';
@@ -79,7 +85,10 @@ export const quotaModule: StatementModule = {
     if (q.inv !== undefined && typeof q.inv !== 'boolean') return 'quota inv must be true or false';
     return null;
   },
+  validate: (stmt, env) => namedObjectValidate(stmt, 'quota', env),
   compile(stmt, env) {
+    const named = namedObjectCompile(stmt, 'quota', env);
+    if (named) return named;
     const q = (stmt as { quota: QuotaJ }).quota;
     const cell: CounterCell = { packets: 0, bytes: bytesOf(q.used ?? 0, q.used_unit) };
     env.counter(cell);
