@@ -19,10 +19,13 @@ table inet filter {
     ct state invalid drop
     tcp dport 5003 reject with tcp reset
     udp dport 5003 reject
-    iifname $lan_if ct state new accept
+    include "LAN_RULES"
   }
 }
 `;
+
+/** The ruleset file's include: the node reads it at start (and the datapath copy gets the expanded text). */
+const LAN_RULES = 'iifname $lan_if ct state new accept\n';
 
 /** Connects once from `ns`; reports the error code (or 'connected' / 'timeout') and how long it took. */
 async function tcpConnect(host: string, port: number, ns: string): Promise<{ result: string; ms: number }> {
@@ -55,7 +58,8 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'hafw-ruleset-lab-'));
     const file = path.join(dir, 'filter.nft');
-    await writeFile(file, RULESET);
+    await writeFile(path.join(dir, 'lan.nft'), LAN_RULES);
+    await writeFile(file, RULESET.replace('LAN_RULES', path.join(dir, 'lan.nft')));
     lab = await Lab.up({ nodes: 1, extraConfig: () => `ruleset:\n  file: ${file}\n` });
     stops = [await startEchoServer(5001, NS.server), await startEchoServer(5002, NS.client)];
   });
@@ -72,6 +76,17 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
       const u = await udpRun(host, { count: 200 });
       assert.ok(u.received >= u.sent * 0.95, `UDP to ${host}: ${JSON.stringify(u)}`);
     }
+  });
+
+  it('shows the live counters of the datapath copy: a named counter and a rule counter count the packets through them', async () => {
+    await hafw(['ruleset', 'apply', 'add counter inet filter to_server\ninsert rule inet filter forward tcp dport 5001 counter name "to_server" counter']);
+    for (const host of [SERVER.v4, SERVER.v6]) assert.equal((await tcpRun(host, { bytes: 100_000 })).ok, 1);
+    const shown = await hafw(['ruleset', 'show']);
+    const named = /counter to_server \{\n\t\tpackets (\d+) bytes (\d+)/.exec(shown);
+    const inRule = /counter name "to_server" counter packets (\d+) bytes (\d+)/.exec(shown);
+    assert.ok(named && inRule, shown);
+    assert.ok(Number(named[1]) > 10 && Number(named[2]) > 150_000, shown);
+    assert.equal(inRule[1], named[1]);
   });
 
   it('drops a new connection from the WAN side (policy drop), counting drops', async () => {

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { RulesetEngine, type ChangeEvent } from '../ruleset/index.js';
 import { RulesetService } from '../daemon/ruleset-service.js';
+import { buildUdp } from '../packet/build.js';
+import { verdict } from '../ruleset/modules/rule-test-kit.js';
 import { registerRulesetRoutes } from './ruleset-routes.js';
 import { controlRequest, ControlError } from './client.js';
 import { openEventStream } from '../cli/event-stream.js';
@@ -65,6 +67,30 @@ describe('ruleset API routes', () => {
     const json = await controlRequest<{ nftables: Record<string, unknown>[] }>('GET', '/v1/ruleset?format=json', { socket });
     assert.ok(json.nftables.some((o) => 'rule' in o));
     await assert.rejects(controlRequest('GET', '/v1/ruleset?format=xml', { socket }), (e: ControlError) => e.status === 400);
+  });
+
+  it('lists the datapath copy when it is at the same generation: the counters, quotas and named objects packets moved', async () => {
+    await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add counter inet filter seen\nadd rule inet filter forward counter name "seen" counter' } });
+    // Packets go through the datapath's copy only.
+    verdict(datapath, buildUdp({ src: '192.0.2.1', dst: '198.51.100.1', sport: 1, dport: 2, payload: 72 }));
+    verdict(datapath, buildUdp({ src: '2001:db8::1', dst: '2001:db8:1::1', sport: 1, dport: 2, payload: 52 }));
+    let lag = 0;
+    let down = false;
+    service.datapathList = async (format, handles) => {
+      if (down) throw new Error('datapath thread down');
+      return { generation: datapath.generation - lag, ...(format === 'json' ? { json: datapath.toJSON() } : { text: datapath.list({ handles }) }) };
+    };
+    const text = await controlRequest<string>('GET', '/v1/ruleset', { socket });
+    assert.match(text, /counter seen \{\n\t\tpackets 2 bytes 200\n/);
+    assert.match(text, /counter name "seen" counter packets 2 bytes 200/);
+    const json = await controlRequest<{ nftables: Record<string, { packets?: number }>[] }>('GET', '/v1/ruleset?format=json', { socket });
+    assert.equal(json.nftables.find((o) => 'counter' in o)!.counter!.packets, 2);
+    // Not at the control copy's generation (a commit in flight), or down: the control copy's listing.
+    lag = 1;
+    assert.match(await controlRequest<string>('GET', '/v1/ruleset', { socket }), /counter seen \{\n\t\tpackets 0 bytes 0\n/);
+    lag = 0;
+    down = true;
+    assert.match(await controlRequest<string>('GET', '/v1/ruleset', { socket }), /counter seen \{\n\t\tpackets 0 bytes 0\n/);
   });
 
   it('applies a text transaction to the control engine and then the datapath engine, same handles', async () => {

@@ -69,7 +69,7 @@ export class RulesetApiError extends Error {
 
 export interface RulesetView {
   generation(): number;
-  listText(handles: boolean): string;
+  listText(handles: boolean): string | Promise<string>;
   listJson(): unknown;
   /** Validates and commits on the control engine, then the datapath; rejects with RulesetApiError. */
   transaction(ops: unknown, baseGeneration?: number): Promise<RulesetTxResult>;

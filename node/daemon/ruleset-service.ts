@@ -31,6 +31,9 @@ type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: string } |
 /** Replaces the datapath's whole ruleset. */
 type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
 
+/** The datapath copy's listing and its generation (DatapathThread.listRuleset). */
+export type DatapathList = (format: 'nft' | 'json', handles: boolean) => Promise<{ generation: number; text?: string; json?: unknown }>;
+
 /** Origin of the element-expiry commits (in errors and logs). */
 const EXPIRE_ORIGIN = '<expire>';
 
@@ -94,12 +97,34 @@ export class RulesetService implements RulesetView {
     return this.engine.generation;
   }
 
-  listText(handles: boolean): string {
-    return this.engine.list({ handles });
+  /**
+   * Set by the daemon: the datapath thread's copy of the ruleset is the one packets go
+   * through, so its counters, quotas and named objects are the live ones (the control
+   * copy's never move). Its listing is used when it is at the control copy's generation;
+   * otherwise (a commit in flight, the thread down) the control copy's, whose structure is
+   * the same and whose values are the declared ones.
+   */
+  datapathList?: DatapathList;
+
+  async listText(handles: boolean): Promise<string> {
+    const d = await this.fromDatapath('nft', handles);
+    return d?.text ?? this.engine.list({ handles });
   }
 
-  listJson(): unknown {
-    return this.engine.toJSON();
+  async listJson(): Promise<unknown> {
+    const d = await this.fromDatapath('json', false);
+    return d?.json ?? this.engine.toJSON();
+  }
+
+  private async fromDatapath(format: 'nft' | 'json', handles: boolean): Promise<{ text?: string; json?: unknown } | undefined> {
+    if (!this.datapathList) return undefined;
+    const gen = this.engine.generation;
+    try {
+      const d = await this.datapathList(format, handles);
+      return d.generation === gen && gen === this.engine.generation ? d : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   onChange(listener: (ev: ChangeEvent) => void): () => void {

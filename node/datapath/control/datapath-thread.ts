@@ -183,6 +183,16 @@ export class DatapathThread {
     return this.request((id) => ({ type: 'ruleset-tx', id, ops, baseGeneration }));
   }
 
+  /**
+   * The datapath copy's listing (nft text or JSON) and its generation: the copy that
+   * classifies packets, so its counters, quotas and named objects hold the live values.
+   */
+  async listRuleset(format: 'nft' | 'json', handles: boolean): Promise<{ generation: number; text?: string; json?: unknown }> {
+    const m = await this.ask((id) => ({ type: 'ruleset-list', id, format, handles }));
+    if (m.type !== 'ruleset-list') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    return { generation: m.generation, text: m.text, json: m.json };
+  }
+
   /** Sniff mode: watch the segments (standby) or stop (active). */
   setSniffing(active: boolean): void {
     if (!this.exited) this.post({ type: 'sniff', active });

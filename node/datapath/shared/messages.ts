@@ -85,6 +85,8 @@ export type ToDatapath =
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
   | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
   | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number }
+  /** The datapath copy's listing: its counters, quotas and objects are the ones packets move. */
+  | { type: 'ruleset-list'; id: number; format: 'nft' | 'json'; handles: boolean }
   /** Connection-table query or delete from the API (the datapath thread owns the table). */
   | { type: 'ct-op'; id: number; op: CtOp };
 
@@ -93,6 +95,7 @@ export type FromDatapath =
   | { type: 'error'; message: string }
   | { type: 'stopped' }
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
+  | { type: 'ruleset-list'; id: number; generation: number; text?: string; json?: unknown }
   | { type: 'sync-inSync'; value: boolean }
   /** `error`: the sync worker could not answer (it failed); report is null then. */
   | { type: 'sync-report'; id: number; report: SyncReport | null; error?: string }

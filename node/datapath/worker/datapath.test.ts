@@ -112,6 +112,19 @@ describe('buildDatapath in-process (fake device, fake ports)', () => {
     assert.deepEqual(b.ask({ type: 'ct-count', id: 2 }), { type: 'ct-count', id: 2, total: 2, replicated: 0, capacity: 1024 });
   });
 
+  it('lists its own copy of the ruleset: the counters packets moved here (what hafw ruleset show reads)', async () => {
+    assert.equal((b.ask({ type: 'ruleset-tx', id: 2, ops: 'add counter ip filter nines\ninsert rule ip filter fwd udp dport 9 counter name "nines" counter' }) as { ok: boolean }).ok, true);
+    b.dev.send(udp(CLIENT, REMOTE, 9));
+    b.dev.send(udp(CLIENT, REMOTE, 9));
+    await b.dev.idle();
+    const text = b.ask({ type: 'ruleset-list', id: 3, format: 'nft', handles: false }) as { generation: number; text: string };
+    assert.equal(text.generation, 2);
+    assert.match(text.text, /counter nines \{\n\t\tpackets 2 bytes 88\n/);
+    assert.match(text.text, /udp dport 9 counter name "nines" counter packets 2 bytes 88/);
+    const json = b.ask({ type: 'ruleset-list', id: 4, format: 'json', handles: false }) as { json: { nftables: Record<string, { packets?: number }>[] } };
+    assert.equal(json.json.nftables.find((o) => 'counter' in o)!.counter!.packets, 2);
+  });
+
   it('follows a routes message: the same packet no longer leaves by the WAN, so it is not masqueraded', async () => {
     b.dp.handle({ type: 'routes', routes: [{ family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'lan2' }] });
     b.dev.send(udp(CLIENT, REMOTE, 53));

@@ -186,6 +186,9 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
           }
         }
         break;
+      case 'ruleset-list':
+        send({ type: 'ruleset-list', id: m.id, generation: engine.generation, ...(m.format === 'json' ? { json: engine.toJSON() } : { text: engine.list({ handles: m.handles }) }) });
+        break;
       case 'ruleset-load':
       case 'ruleset-tx':
         try {
