@@ -136,6 +136,8 @@ describe('named stateful objects (counter, quota, limit)', () => {
     assert.equal(refusal(() => e.transaction('create counter inet t c1')), "<transaction>:1:1: counter 'c1' already exists");
     assert.equal(refusal(() => e.transaction('delete quota inet t nope')), "<transaction>:1:1: unknown quota 'nope' in table inet t");
     assert.match(refusal(() => new RulesetEngine().load({ nftables: [{ table: { family: 'ip', name: 'f' } }, { quota: { family: 'ip', table: 'f', name: 'q' } }] })), /quota 'q': a quota object needs "bytes"/);
+    // Found by the ruleset-json fuzz target: 1e309 is Infinity, which would list as 'bytes Infinity' (and not load back).
+    assert.match(refusal(() => new RulesetEngine().load('{"nftables": [{"table": {"family": "ip", "name": "f"}}, {"counter": {"family": "ip", "table": "f", "name": "c", "packets": 0, "bytes": 1e309}}]}')), /counter 'c': counter bytes must be a non-negative integer/);
     assert.match(refusal(() => new RulesetEngine().load({ nftables: [{ table: { family: 'ip', name: 'f' } }, { chain: { family: 'ip', table: 'f', name: 'c' } }, { rule: { family: 'ip', table: 'f', chain: 'c', expr: [{ counter: { map: {} } }] } }] })), /is not supported yet/);
   });
 });

@@ -44,8 +44,8 @@ export const counterModule: StatementModule = {
     if (named !== undefined) return named;
     if (typeof c !== 'object') return 'counter must be null or {packets, bytes}';
     const o = c as { packets?: unknown; bytes?: unknown };
-    if (!isCount(o.packets)) return 'counter packets must be a non-negative number';
-    if (!isCount(o.bytes)) return 'counter bytes must be a non-negative number';
+    if (!isCount(o.packets)) return 'counter packets must be a non-negative integer';
+    if (!isCount(o.bytes)) return 'counter bytes must be a non-negative integer';
     return null;
   },
   validate: (stmt, env) => namedObjectValidate(stmt, 'counter', env),
@@ -69,9 +69,9 @@ function countInto(cell: CounterCell): StmtFn {
   };
 }
 
-/** Absent, or a number >= 0. */
+/** Absent, or a whole number >= 0 that prints as one (not 1e309, which JSON reads as Infinity). */
 function isCount(v: unknown): boolean {
-  return v === undefined || (typeof v === 'number' && v >= 0);
+  return v === undefined || (Number.isSafeInteger(v) && (v as number) >= 0);
 }
 
 export function registerCounter(r: Registry): void {
