@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRoute } from '../datapath/control/replay.js';
 import { parse, UsageError, type Command } from './args.js';
 import { parseAddress } from '../packet/address.js';
@@ -14,6 +15,7 @@ that completes its datagram, whose line carries the datagram's verdict and state
 
   --pcap FILE       the capture
   --ruleset FILE    ruleset (nft syntax or JSON); without it every packet is accepted and tracked
+${INCLUDE_USAGE}
   --json            one JSON object a line, one per packet: {"i","verdict","ct","ts","packet",...}
   --loose           pick up mid-stream TCP connections (conntrack.tcpLoose); default strict
   --liberal         accept out-of-window TCP segments (conntrack.tcpBeLiberal)
@@ -37,6 +39,7 @@ export const replayCommand: Command = {
       {
         pcap: { type: 'string' },
         ruleset: { type: 'string' },
+        ...INCLUDE_OPTION,
         json: { type: 'boolean' },
         loose: { type: 'boolean' },
         liberal: { type: 'boolean' },
@@ -64,9 +67,11 @@ export const replayCommand: Command = {
       }
     }
     const capture = await readFile(values.pcap);
-    const rulesetText = values.ruleset === undefined ? undefined : await readFile(values.ruleset, 'utf8');
+    // Its includes expanded as for `hafw ruleset check` (-I DIR; default /etc).
+    const input = values.ruleset === undefined ? undefined : await readRulesetInput(values.ruleset, values.includepath);
+    const rulesetText = input?.text;
     // Ruleset errors carry file:line:col (RulesetError); they end the command with exit 1.
-    const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes, local });
+    const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, rulesetSources: input?.sources, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes, local });
 
     const lines: string[] = [];
     const flush = (): void => {

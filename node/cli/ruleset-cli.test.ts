@@ -4,6 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildUdp } from '../packet/build.js';
+import { writePcap } from '../packet/pcap.js';
 
 // The compiled CLI entry next to this test (whatever the output directory is).
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
@@ -74,6 +76,23 @@ describe('hafw ruleset / schema / monitor command line', () => {
     const bad = hafw('ruleset', 'check', '--includepath', inc, main, '--json');
     assert.equal(bad.code, 1);
     assert.deepEqual(JSON.parse(bad.out).errors, [{ file: path.join(inc, 'broken.nft'), line: 2, col: 16, message: "unknown match or statement 'acept'" }]);
+  });
+
+  it('replay --ruleset expands includes too: an included drop rule decides, an included error names its file', () => {
+    const inc = path.join(dir, 'replay-inc');
+    mkdirSync(inc, { recursive: true });
+    writeFileSync(path.join(inc, 'drop53.nft'), 'udp dport 53 drop\n');
+    const main = path.join(dir, 'replay-main.nft');
+    writeFileSync(main, 'table ip t {\n  chain c {\n    type filter hook forward priority 0;\n    include "drop53.nft"\n  }\n}\n');
+    const pcap = path.join(dir, 'two.pcap');
+    writeFileSync(pcap, writePcap([53, 54].map((dport, i) => ({ data: buildUdp({ src: '192.0.2.1', dst: '198.51.100.1', sport: 1000, dport, payload: 8 }), tsNs: 1_700_000_000_000_000_000n + BigInt(i) }))));
+    const r = hafw('replay', '--pcap', pcap, '--ruleset', main, '-I', inc, '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(r.out.trim().split('\n').slice(0, 2).map((l) => (JSON.parse(l) as { verdict: string }).verdict), ['drop', 'accept']);
+    writeFileSync(path.join(inc, 'drop53.nft'), 'udp dport 53 dorp\n');
+    const bad = hafw('replay', '--pcap', pcap, '--ruleset', main, '-I', inc);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, new RegExp(`${path.join(inc, 'drop53.nft').replace(/[.]/g, '\\.')}:1:14: unknown match or statement 'dorp'`));
   });
 
   it('check prints the counts and exits 0 for a valid ruleset', () => {

@@ -14,7 +14,7 @@ import { PacketInfo, ParseStatus } from '../../packet/packet-info.js';
 import { parsePacket } from '../../packet/parse.js';
 import { describePacket } from '../../packet/describe.js';
 import { parseAddress, parsePrefix } from '../../packet/address.js';
-import { RulesetEngine } from '../../ruleset/index.js';
+import { RulesetEngine, type SourceMap } from '../../ruleset/index.js';
 import { ConnTracker, CtState, type CtTimeouts } from '../../conntrack/index.js';
 import { SlotVerdict } from '../../native/index.js';
 import { BatchProcessor } from '../worker/batch-processor.js';
@@ -64,6 +64,8 @@ interface ReplayOptions {
   ruleset?: string;
   /** File name used in ruleset error positions. */
   rulesetFile?: string;
+  /** Where the lines of a ruleset with expanded includes came from (includes.ts). */
+  rulesetSources?: SourceMap;
   /** nf_conntrack_tcp_loose: pick up mid-stream TCP connections. */
   tcpLoose?: boolean;
   tcpBeLiberal?: boolean;
@@ -136,7 +138,7 @@ export class OfflineReplay {
 
   constructor(opts: ReplayOptions = {}) {
     this.engine = new RulesetEngine({ clock: () => this.clock });
-    if (opts.ruleset !== undefined) this.engine.load(opts.ruleset, opts.rulesetFile ?? '<ruleset>');
+    if (opts.ruleset !== undefined) this.engine.load(opts.ruleset, opts.rulesetFile ?? '<ruleset>', opts.rulesetSources);
     const routes = new RouteInterfaces();
     routes.load(
       (opts.routes ?? []).map((r): RouteEntry => {
