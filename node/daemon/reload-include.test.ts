@@ -36,7 +36,7 @@ describe('ruleset.file with includes (start and SIGHUP reload)', () => {
     writeFileSync(path.join(dir, 'nft.d', 'b.nft'), '\ntcp dport 443 acept\n');
     await daemon.reload();
     assert.equal(daemon.rules.generation, 2);
-    const rejected = lines.map((l) => JSON.parse(l) as { msg: string; err?: string }).find((l) => l.msg === 'reload: ruleset rejected; keeping the running ruleset');
+    const rejected = lines.map((l) => JSON.parse(l) as { event?: string; err?: string }).find((l) => l.event === 'ruleset.reloadRejected');
     assert.ok(rejected, lines.join(''));
     assert.equal(rejected.err, `${path.join(dir, 'nft.d', 'b.nft')}:2:15: unknown match or statement 'acept'`);
   });
