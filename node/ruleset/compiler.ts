@@ -254,7 +254,10 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
     sel = sel['&'][0];
   }
   const s = compileSelector(cc.registry, sel);
-  const load = s.load;
+  // A mask (`ip saddr & 0.0.0.255`, `ip6 daddr & ::ffff`) is applied to the loaded words,
+  // as the kernel's bitwise expression does to its register: every comparison, range and
+  // set lookup then works on the masked field.
+  const load = maskVal === undefined ? s.load : maskedLoader(s.load, maskWords(maskVal, s.types, cc.encode));
   const key = scratchKey(s.words);
   const neg = op === '!=';
 
@@ -283,13 +286,9 @@ function compileMatch(env: CompileEnv, cc: RuleCompileContext, selIn: Selector, 
       lo = ivLo[0];
       hi = ivHi[0];
     }
-    if (maskVal !== undefined) {
-      const merr = intervalInto(maskVal, s.types, cc.encode, ivLo, ivHi);
-      if (merr) fail(merr);
-      return masked1(load, ivLo[0], lo, neg);
-    }
     // flag test: any of the bits set (`in`), none of them set (`!=`), kernel-style bitwise + cmp.
-    if (bitmask && (op === 'in' || op === '!=')) return anyBits1(load, lo, neg);
+    // After an explicit mask the comparison is of the whole masked value.
+    if (bitmask && maskVal === undefined && (op === 'in' || op === '!=')) return anyBits1(load, lo, neg);
     switch (op) {
       case '==':
       case 'in':
@@ -345,8 +344,29 @@ function inSet(load: Loader, key: Uint32Array, st: CompiledSet, neg: boolean): S
   };
 }
 
-function masked1(load: Loader, mask: number, v: number, neg: boolean): StmtFn {
-  return (ctx) => (load(ctx, K1, 0) && ((K1[0] & mask) >>> 0 === v) !== neg ? 0 : MISS);
+/** A mask value's key words (one value: a list of flags is their OR). */
+function maskWords(maskVal: Value, types: DataType[], enc: EncodeEnv): Uint32Array {
+  const iv = toInterval(maskVal, types, enc);
+  if (typeof iv === 'string') return fail(iv);
+  if (cmpWords(iv.lo, iv.hi, iv.lo.length) !== 0) fail('a mask is one value, not a range or prefix');
+  return iv.lo;
+}
+
+function maskedLoader(load: Loader, mask: Uint32Array): Loader {
+  if (mask.length === 1) {
+    const m = mask[0];
+    return (ctx, out, off) => {
+      if (!load(ctx, out, off)) return false;
+      out[off] = (out[off] & m) >>> 0;
+      return true;
+    };
+  }
+  const w = mask.length;
+  return (ctx, out, off) => {
+    if (!load(ctx, out, off)) return false;
+    for (let i = 0; i < w; i++) out[off + i] = (out[off + i] & mask[i]) >>> 0;
+    return true;
+  };
 }
 
 function anyBits1(load: Loader, bits: number, neg: boolean): StmtFn {

@@ -4,7 +4,7 @@
  * the L3-independent matches (ports, meta, ct) do not know it exists.
  */
 import type { DataType } from './data-types.js';
-import { DSCP, HOP_LIMIT, ICMP_CODE, ICMP_TYPE, INET_PROTO } from './data-types.js';
+import { DSCP, HOP_LIMIT, ICMP_CODE, ICMP_TYPE, INET_PROTO, parseInteger } from './data-types.js';
 import { csumUpdate16 } from '../packet/checksum.js';
 import type { Registry } from './registry.js';
 import type { ClassifyContext } from './context.js';
@@ -37,6 +37,10 @@ export function parseIpv4(s: string): number | undefined {
   return v * 256 + octet;
 }
 
+function formatIpv4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
 export const IPV4_ADDR: DataType = {
   name: 'ipv4_addr',
   help: 'IPv4 address (dotted quad), prefix a.b.c.d/len or range a-b',
@@ -45,8 +49,11 @@ export const IPV4_ADDR: DataType = {
   ordered: true,
   prefix: true,
   fromText(word) {
-    if (parseIpv4(word) === undefined) throw `'${word}' is not a valid IPv4 address`;
-    return word;
+    if (parseIpv4(word) !== undefined) return word;
+    // A raw number, as nft reads one (`ip saddr & 0xff == 1`): the address with that value.
+    const n = parseInteger(word);
+    if (n !== undefined && n <= 0xffffffff) return formatIpv4(n);
+    throw `'${word}' is not a valid IPv4 address`;
   },
   encode(v, out, off) {
     const n = typeof v === 'string' ? parseIpv4(v) : undefined;

@@ -126,9 +126,7 @@ describe('nft compatibility: more matches and statements', () => {
     const fromJson = new RulesetEngine();
     fromJson.load(e.toJSON());
     assert.equal(fromJson.list(), text);
-    assert.match(loadError('ip6 saddr & ffff:: == 2001:: accept'), /^x\.nft:2:1: a mask \(&\) needs a field of at most 32 bits, not ipv6_addr/);
-    assert.match(loadError('tcp dport & 0xff00 == { 1, 2 } accept'), /a masked field compares with one value/);
-    assert.match(loadError('tcp flags & syn < 3 accept'), /^x\.nft:2:\d+: after a mask only == or != compare, not </);
+    assert.match(loadError('tcp flags & syn < 3 accept'), /^x\.nft:2:\d+: after a mask of flags only == or != compare, not </);
   });
 
   it('log flags: tcp sequence adds SEQ and ACK to the line; the others are accepted; printed as nft does', () => {

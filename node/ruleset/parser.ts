@@ -746,17 +746,21 @@ export class Parser implements TextReader {
    * Flag lists may be written `a|b`, `(a|b)` or `a,b`.
    */
   private maskedMatch(sel: Selector, types: DataType[], at: Token): Stmt {
+    const maskAt = this.peek();
     const mask = this.bitsExpr(types);
+    if (mask !== null && typeof mask === 'object' && !Array.isArray(mask)) this.error('a mask is one value, not a set, range or prefix', maskAt);
     let op = '==';
     const o = this.peek();
     const written = o.kind === Tok.Punct ? PUNCT_OPS.get(o.text) : o.kind === Tok.Word ? WORD_OPS.get(o.text) : undefined;
+    const flags = types.length === 1 && types[0].bitmask === true;
     if (written !== undefined) {
-      if (written !== '==' && written !== '!=') this.error(`after a mask only == or != compare, not ${o.text}`, o);
+      // Flags have no order; addresses and integers do (`ip saddr & 0.0.0.255 < 0.0.0.127`).
+      if (flags && written !== '==' && written !== '!=') this.error(`after a mask of flags only == or != compare, not ${o.text}`, o);
       this.next();
       op = written;
     }
     if (this.atRuleEnd()) this.error(`expected a value after ${this.selectorText(sel)} & ...`, at);
-    const right = this.bitsExpr(types);
+    const right = flags && !this.isPunct('{') ? this.bitsExpr(types) : this.value(types);
     return { match: { op, left: { '&': [sel, mask] }, right }, [POS]: mark(at) } as Stmt;
   }
 

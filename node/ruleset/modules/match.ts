@@ -85,11 +85,11 @@ export const matchModule: StatementModule = {
     if ('&' in m.left) {
       const e2 = env.checkValue(m.left['&'][1], types);
       if (e2) env.errors.add(env.pos, e2);
-      // The datapath compares one masked word: what the kernel's bitwise + cmp does for
-      // these fields. Wider fields (IPv6 addresses) have prefixes for that.
-      if (types.length !== 1 || t0!.words !== 1) env.errors.add(env.pos, `a mask (&) needs a field of at most 32 bits, not ${types.map((t) => t.name).join(' . ')}`);
-      if (m.op !== '==' && m.op !== '!=') env.errors.add(env.pos, `a masked field compares with == or !=, not ${m.op}`);
-      if (typeof m.right === 'object' && m.right !== null && !Array.isArray(m.right)) env.errors.add(env.pos, 'a masked field compares with one value, not a set, range or prefix');
+      // As the kernel's bitwise expression: the field's bits under the mask, then any
+      // comparison, range or set of the field's type (`ip saddr & 0.0.0.255 < 0.0.0.127`).
+      if (types.length !== 1) env.errors.add(env.pos, `a mask (&) applies to one field, not a concatenation (${types.map((t) => t.name).join(' . ')})`);
+      const mv = m.left['&'][1];
+      if (mv !== null && typeof mv === 'object' && !Array.isArray(mv)) env.errors.add(env.pos, 'a mask is one value, not a set, range or prefix');
     }
   },
   compile(stmt, env) {
