@@ -91,6 +91,7 @@ const NFT_WORDS = [
   'name', 'used', 'counter c1 { packets 1 bytes 2 }', 'quota q1 { over 1 mbytes used 10 bytes }', 'limit l1 { rate 1/second }',
   'counter name "c1"', 'quota name "q1"', 'limit name "l1"', 'delete counter', 'add quota', 'create limit',
   '0.0.0.255', '::ffff', '0xff', 'ip saddr & ', 'ip6 daddr & ::ffff ',
+  'ssh', 'http', 'domain', 'microsoft-ds', '1-microsoft-ds', 'ntp', ':http',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -114,7 +115,8 @@ export const rulesetJson: FuzzTarget = {
     '"target"', '"family"', '"inet"', '"ip6"', '"handle"', 'null', 'true', '[]', '{}', '-1', '1e400', '"\\ud800"', '4294967296',
     '"tcp option"', '"name"', '"sack-perm"', '"timestamp"', '"window"', 'false', '"meta"', '"key"', '"pkttype"', '"length"', '"frag-off"', '"sctp"', '"&"',
     '"counter"', '"quota"', '"limit"', '"packets"', '"bytes"', '"used"', '"inv"', '"rate"', '"per"', '"burst"', '{"counter": "c1"}',
-    '"0.0.0.255"', '"::ffff"', '"<"'],
+    '"0.0.0.255"', '"::ffff"', '"<"',
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

@@ -9,6 +9,7 @@ import { CtState } from '../ct-state/index.js';
 import type { Scalar } from './ast.js';
 import type { InterfaceNames } from './interface-names.js';
 import { IFNAME_MAX_BYTES, nameKey } from './interface-names.js';
+import { serviceNames, servicePort, unknownService } from './services.js';
 
 export interface EncodeEnv {
   ifnames: InterfaceNames;
@@ -112,10 +113,41 @@ export function integerType(
   return t;
 }
 
-export const INET_SERVICE = integerType('inet_service', 16, 'TCP/UDP/SCTP port number (0-65535) or service name', {
-  ftp: 21, ssh: 22, telnet: 23, smtp: 25, domain: 53, http: 80, pop3: 110, ntp: 123, imap: 143,
-  snmp: 161, bgp: 179, ldap: 389, https: 443, submission: 587, imaps: 993, pop3s: 995,
-});
+/**
+ * Ports, and service names as nft resolves them (services.ts): a name is read as its
+ * number, which is what nft lists and writes in JSON (`tcp dport ssh` lists as `22`).
+ */
+export const INET_SERVICE: DataType = {
+  name: 'inet_service',
+  help: 'TCP/UDP/SCTP port number (0-65535) or a service name from /etc/services',
+  words: 1,
+  bits: 16,
+  ordered: true,
+  // The live table: a name is a symbol even with a '-' in it (`microsoft-ds`).
+  get symbols() {
+    return serviceNames();
+  },
+  fromText(word) {
+    const n = parseInteger(word);
+    if (n !== undefined) {
+      if (n > 0xffff) throw `${word} is out of range for inet_service (max 65535)`;
+      return n;
+    }
+    const p = servicePort(word);
+    if (p === undefined) throw unknownService(word);
+    return p;
+  },
+  encode(v, out, off) {
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? (parseInteger(v) ?? servicePort(v)) : undefined;
+    if (n === undefined || !Number.isInteger(n) || n < 0 || n > 0xffff) return typeof v === 'string' && parseInteger(v) === undefined ? unknownService(v) : `'${v}' is not a valid inet_service`;
+    out[off] = n;
+    return null;
+  },
+  toText(v) {
+    // A name from JSON input prints as its number, as a name in text is read.
+    return typeof v === 'string' ? String(servicePort(v) ?? v) : String(v);
+  },
+};
 
 export const INET_PROTO = integerType('inet_proto', 8, 'IP protocol number (IANA) or name', {
   icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, vrrp: 112, sctp: 132,

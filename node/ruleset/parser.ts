@@ -901,7 +901,15 @@ export class Parser implements TextReader {
         return { prefix: { addr: type.fromText(w.slice(0, k)) as string, len: Number(len) } };
       }
       if (type.ordered && w.indexOf('-') > 0) {
+        // Names may hold '-' too (`1-microsoft-ds`): the first split whose two sides read.
         const k = w.indexOf('-');
+        for (let j = w.indexOf('-', k + 1); j > 0; j = w.indexOf('-', j + 1)) {
+          try {
+            return { range: [type.fromText(w.slice(0, j)), type.fromText(w.slice(j + 1))] };
+          } catch {
+            // another split
+          }
+        }
         return { range: [type.fromText(w.slice(0, k)), type.fromText(w.slice(k + 1))] };
       }
       return type.fromText(w);

@@ -20,6 +20,8 @@
  */
 import type { ChainJ, Family, Selector, Stmt, Value } from '../ast.js';
 import type { DataType } from '../data-types.js';
+import { INET_SERVICE } from '../data-types.js';
+import { servicePort } from '../services.js';
 import type { Registry, StatementModule, TextReader, ValidateEnv } from '../registry.js';
 import type { Token } from '../lexer.js';
 import { IPV4_ADDR } from '../l3-ipv4.js';
@@ -107,11 +109,29 @@ function splitTarget(r: TextReader, tok: Token, allowAddr: boolean): { addr?: st
     out.addr = d < 0 ? addrPart : { range: [addrPart.slice(0, d), addrPart.slice(d + 1)] };
   }
   if (portPart !== '') {
-    if (!/^[0-9]+(-[0-9]+)?$/.test(portPart)) r.error(`invalid port '${portPart}' in NAT target '${t}'`, tok);
-    const d = portPart.indexOf('-');
-    out.port = d < 0 ? Number(portPart) : { range: [Number(portPart.slice(0, d)), Number(portPart.slice(d + 1))] };
+    // Numbers or service names (`:http`, `:1024-http-alt`), as in a match.
+    const port = (w: string): number => {
+      try {
+        return INET_SERVICE.fromText(w) as number;
+      } catch (e) {
+        return r.error(typeof e === 'string' ? `invalid port in NAT target '${t}': ${e}` : String(e), tok);
+      }
+    };
+    if (servicePort(portPart) !== undefined || portPart.indexOf('-') <= 0) out.port = port(portPart);
+    else {
+      const v = INET_SERVICE.ordered ? splitRange(portPart) : undefined;
+      out.port = v ? { range: [port(v[0]), port(v[1])] } : port(portPart);
+    }
   }
   return out;
+}
+
+/** `a-b` split where both sides are ports or names (names may hold '-'). */
+function splitRange(w: string): [string, string] | undefined {
+  const ok = (x: string) => /^(0x[0-9a-f]+|[0-9]+)$/i.test(x) || servicePort(x) !== undefined;
+  for (let j = w.indexOf('-'); j > 0; j = w.indexOf('-', j + 1)) if (ok(w.slice(0, j)) && ok(w.slice(j + 1))) return [w.slice(0, j), w.slice(j + 1)];
+  const d = w.indexOf('-');
+  return [w.slice(0, d), w.slice(d + 1)];
 }
 
 function parseFlags(r: TextReader, out: NatJ): void {
