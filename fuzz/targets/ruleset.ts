@@ -92,6 +92,7 @@ const NFT_WORDS = [
   'counter name "c1"', 'quota name "q1"', 'limit name "l1"', 'delete counter', 'add quota', 'create limit',
   '0.0.0.255', '::ffff', '0xff', 'ip saddr & ', 'ip6 daddr & ::ffff ',
   'ssh', 'http', 'domain', 'microsoft-ds', '1-microsoft-ds', 'ntp', ':http',
+  'zone', 'label', 'original', 'reply', 'meta mark set ct mark', 'ct mark set meta mark',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -116,7 +117,8 @@ export const rulesetJson: FuzzTarget = {
     '"tcp option"', '"name"', '"sack-perm"', '"timestamp"', '"window"', 'false', '"meta"', '"key"', '"pkttype"', '"length"', '"frag-off"', '"sctp"', '"&"',
     '"counter"', '"quota"', '"limit"', '"packets"', '"bytes"', '"used"', '"inv"', '"rate"', '"per"', '"burst"', '{"counter": "c1"}',
     '"0.0.0.255"', '"::ffff"', '"<"',
-    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"'],
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"',
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

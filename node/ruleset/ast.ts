@@ -45,7 +45,7 @@ export interface ElemJ {
 export type Selector =
   | { payload: { protocol: string; field: string } }
   | { meta: { key: string } }
-  | { ct: { key: string } }
+  | { ct: { key: string; dir?: 'original' | 'reply' } }
   | { 'tcp option': { name: string; field?: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] };

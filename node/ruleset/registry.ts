@@ -127,6 +127,10 @@ export interface MatchModule {
    * type has already checked. The mangle statement calls it; absent: read-only.
    */
   store?(ctx: ClassifyContext, value: number): void;
+  /** Why `set` cannot write it here, for a field nft can write (`ct zone set`). */
+  notWritable?: string;
+  /** Why a field nft knows is refused here (`ct label`): any rule using it is refused with this. */
+  refused?: string;
   /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
   load(ctx: ClassifyContext, out: Uint32Array, off: number): boolean;
 }
@@ -261,7 +265,7 @@ export function leftKey(left: Selector): string {
   const l = left as Record<string, Record<string, string>>;
   if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
   if ('meta' in l) return `meta:${l.meta.key}`;
-  if ('ct' in l) return `ct:${l.ct.key}`;
+  if ('ct' in l) return l.ct.dir === undefined ? `ct:${l.ct.key}` : `ct:${l.ct.dir}:${l.ct.key}`;
   if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

@@ -48,6 +48,7 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   if ('&' in sel) return selectorTypes(reg, family, sel['&'][0]);
   const m = reg.matchForLeft(sel);
   if (!m) return layer2Selector(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
+  if (m.refused) return m.refused;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
   return reg.keyTypes(m);
 }

@@ -17,3 +17,22 @@ describe('FilterStage: what conntrack gives the rules', () => {
     assert.equal(r.send(buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 6000 })).v, Verdict.Accept);
   });
 });
+
+describe('FilterStage: connmark save and restore', () => {
+  it('ct mark set meta mark keeps the mark in the conntrack entry; meta mark set ct mark gives it to the reply', () => {
+    const r = rig(`table inet f { chain fwd { type filter hook forward priority 0; policy accept;
+      ct state new udp dport 53 meta mark set 0x2a ct mark set meta mark
+      ct state established meta mark set ct mark
+      ct state established udp sport 53 meta mark 0x2a drop
+    } }`);
+    const out = buildUdp({ src: CLIENT, dst: REMOTE, sport: 5000, dport: 53 });
+    const back = buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 5000 });
+    assert.equal(r.send(out).v, Verdict.Accept);
+    let entry = -1;
+    r.ct.forEach((e) => (entry = e));
+    assert.equal(r.ct.getMark(entry), 0x2a, 'saved in the entry (which the sync replicates)');
+    assert.equal(r.send(back).v, Verdict.Drop, 'the reply got the connection\'s mark back');
+    const other = buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 5001 });
+    assert.equal(r.send(other).v, Verdict.Accept, 'a packet of no marked connection keeps mark 0');
+  });
+});

@@ -14,12 +14,20 @@ type MapValue = { map: { key: Selector; data: string | { set: [Value, Value][] }
 
 interface MangleJ {
   key: Selector;
-  /** A number, or a name of the field's type (`cs1` for a DSCP). */
-  value: number | string | MapValue;
+  /**
+   * A number, a name of the field's type (`cs1` for a DSCP), a map lookup, or another
+   * field of the same type: `meta mark set ct mark` (connmark restore), `ct mark set meta
+   * mark` (save), as libnftables writes them (`"value": {"ct": {"key": "mark"}}`).
+   */
+  value: number | string | MapValue | Selector;
 }
 
 function isMapValue(v: unknown): v is MapValue {
   return v !== null && typeof v === 'object' && 'map' in (v as object);
+}
+
+function isSelectorValue(v: unknown): v is Selector {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !('map' in (v as object));
 }
 
 export const mangleModule: StatementModule = {
@@ -36,6 +44,7 @@ export const mangleModule: StatementModule = {
   parse(r, first, sel) {
     if (!sel) r.error('set needs a field before it', first);
     const from = r.trySelectorExpr();
+    if (from && !r.isWord('map')) return { mangle: { key: sel!, value: from } };
     if (from) {
       r.expectWord('map');
       const keyTypes = r.typesOf(from);
@@ -68,6 +77,7 @@ export const mangleModule: StatementModule = {
       const items = data.set.map(([k, v]) => `${p.value(k, kt)} : ${p.value(v, dataTypes)}`);
       return `${p.selector(m.key)} set ${p.selector(key)} map { ${items.join(', ')} }`;
     }
+    if (isSelectorValue(m.value)) return `${p.selector(m.key)} set ${p.selector(m.value)}`;
     return `${p.selector(m.key)} set ${p.value(m.value, dataTypes)}`;
   },
   checkJson(stmt) {
@@ -80,6 +90,7 @@ export const mangleModule: StatementModule = {
       if (!Array.isArray(mv.data?.set) || mv.data.set.some((e) => !Array.isArray(e) || e.length !== 2)) return 'map data set must hold [KEY, VALUE] pairs';
       return null;
     }
+    if (isSelectorValue(m.value)) return null; // validate checks it is a field of the right type
     if (typeof m.value === 'string') return m.value.length > 0 ? null : 'mangle value must not be empty';
     if (typeof m.value !== 'number' || !Number.isInteger(m.value) || m.value < 0 || m.value > 0xffffffff) return 'mangle value must be an integer 0..0xffffffff or a name';
     return null;
@@ -88,8 +99,17 @@ export const mangleModule: StatementModule = {
     const m = (stmt as { mangle: MangleJ }).mangle;
     const mod = env.registry.matchForLeft(m.key);
     if (!mod) return env.errors.add(env.pos, `unknown field ${JSON.stringify(m.key)}`);
+    if (mod.refused) return env.errors.add(env.pos, mod.refused);
     if (!mod.store) {
+      if (mod.notWritable) return env.errors.add(env.pos, mod.notWritable);
       return env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.store).map((x) => x.name).join(', ')})`);
+    }
+    if (isSelectorValue(m.value)) {
+      const from = env.selectorTypes(m.value);
+      if (typeof from === 'string') return env.errors.add(env.pos, from);
+      const gives = from.map((t) => t.name).join(' . ');
+      if (gives !== mod.type.name) env.errors.add(env.pos, `${mod.name} needs a ${mod.type.name}, the field gives ${gives}`);
+      return;
     }
     if (!isMapValue(m.value)) {
       // The field's own range: 16 bits for an MSS, 32 for a mark.
@@ -121,6 +141,17 @@ export const mangleModule: StatementModule = {
     const mod = env.registry.matchForLeft(m.key);
     const store = mod?.store;
     if (!mod || !store) throw new Error(`no setter for ${leftKey(m.key)}`);
+    if (isSelectorValue(m.value)) {
+      // Copies a field: nothing is written when it has no value (a packet without it).
+      const from = env.selector(m.value);
+      const load = from.load;
+      const w = new Uint32Array(from.words);
+      return (ctx) => {
+        if (!load(ctx, w, 0)) return 5; // Code.Break
+        store(ctx, w[0]! >>> 0);
+        return 0;
+      };
+    }
     if (!isMapValue(m.value)) {
       const scratch = new Uint32Array(1);
       const err = mod.type.encode(m.value, scratch, 0, env.encode);
