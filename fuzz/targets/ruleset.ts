@@ -93,6 +93,7 @@ const NFT_WORDS = [
   '0.0.0.255', '::ffff', '0xff', 'ip saddr & ', 'ip6 daddr & ::ffff ',
   'ssh', 'http', 'domain', 'microsoft-ds', '1-microsoft-ds', 'ntp', ':http',
   'zone', 'label', 'original', 'reply', 'meta mark set ct mark', 'ct mark set meta mark',
+  'ct original ip saddr ', 'ct reply ip6 daddr ', 'proto-src', 'proto-dst', 'expiration', '30s', '60s-7200s',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -118,7 +119,8 @@ export const rulesetJson: FuzzTarget = {
     '"counter"', '"quota"', '"limit"', '"packets"', '"bytes"', '"used"', '"inv"', '"rate"', '"per"', '"burst"', '{"counter": "c1"}',
     '"0.0.0.255"', '"::ffff"', '"<"',
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"',
-    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"'],
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

@@ -354,6 +354,20 @@ export class ConnTable {
     this.port[4 * e + 3] = s[9];
   }
 
+  /**
+   * Address words of entry e's tuple `dir` (0 original, 1 reply): its source (end 0) or
+   * destination (end 1), `words` words (1 for IPv4, 4 for IPv6) in the packet key's order.
+   */
+  tupleAddr(e: number, dir: number, end: number, out: Uint32Array, off: number, words: number): void {
+    const a = 16 * e + 8 * dir + 4 * end;
+    for (let i = 0; i < words; i++) out[off + i] = this.addr[a + i];
+  }
+
+  /** Entry e's tuple `dir` source (end 0) or destination (end 1) port (ICMP: id, type << 8 | code). */
+  tuplePort(e: number, dir: number, end: number): number {
+    return this.port[4 * e + 2 * dir + end];
+  }
+
   /** Entry e's family, protocol, zone and both tuples as bytes (zeros past an IPv4 address). */
   readTuples(e: number, out: CtTupleLike & CtReplyTupleLike): void {
     const fam = this.family[e];

@@ -614,6 +614,21 @@ export class ConnTracker {
     return this.table.tcpState[entry] as TcpState;
   }
 
+  /** Entry's family (4 or 6): for the rules' `ct original|reply ...` reads. */
+  entryFamily(entry: number): number {
+    return this.table.family[entry];
+  }
+
+  /** See ConnTable.tupleAddr. */
+  tupleAddr(entry: number, dir: number, end: number, out: Uint32Array, off: number, words: number): void {
+    this.table.tupleAddr(entry, dir, end, out, off, words);
+  }
+
+  /** See ConnTable.tuplePort. */
+  tuplePort(entry: number, dir: number, end: number): number {
+    return this.table.tuplePort(entry, dir, end);
+  }
+
   /** Remaining lifetime in ms (negative once expired). */
   remainingMs(entry: number, nowMs: number = this.opts.now()): number {
     return this.table.expires[entry] - nowMs;

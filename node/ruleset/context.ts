@@ -48,6 +48,18 @@ export const enum IcmpxCode {
   AdminProhibited = 3,
 }
 
+/**
+ * The packet's conntrack entry, read only by the rules that ask (`ct original ip saddr`,
+ * `ct reply proto-dst`, `ct expiration`): the datapath's tracker. dir 0 original, 1 reply;
+ * end 0 source, 1 destination.
+ */
+export interface CtEntryReader {
+  entryFamily(entry: number): number;
+  tupleAddr(entry: number, dir: number, end: number, out: Uint32Array, off: number, words: number): void;
+  tuplePort(entry: number, dir: number, end: number): number;
+  remainingMs(entry: number, nowMs: number): number;
+}
+
 const NO_NAMES = new InterfaceNames();
 
 export class ClassifyContext {
@@ -64,6 +76,9 @@ export class ClassifyContext {
   ctStatus = 0;
   /** Direction of the packet in its connection: 0 original, 1 reply (when it has one). */
   ctDir = 0;
+  /** The packet's conntrack entry (-1: none) and its reader (null: no conntrack). */
+  ctEntry = -1;
+  ctReader: CtEntryReader | null = null;
   /** Connection mark; `ct mark set` writes it and sets ctMarkSet. */
   ctMark = 0;
   /** Packet mark: read and written by rules, kept by the datapath with the packet. */

@@ -36,3 +36,20 @@ describe('FilterStage: connmark save and restore', () => {
     assert.equal(r.send(other).v, Verdict.Accept, 'a packet of no marked connection keeps mark 0');
   });
 });
+
+describe('FilterStage: the conntrack entry the rules read', () => {
+  it('ct original / reply tuples and ct expiration come from the packet\'s entry', () => {
+    const r = rig(`table inet f { chain fwd { type filter hook forward priority 0; policy accept;
+      ct direction reply ct original ip saddr 10.0.0.5 ct original proto-dst 53 ct reply ip saddr 203.0.113.9 ct reply proto-dst 5000 meta mark set 1
+      meta mark 1 ct expiration > 10s ct expiration <= 30s drop
+    } }`);
+    const out = buildUdp({ src: CLIENT, dst: REMOTE, sport: 5000, dport: 53 });
+    const back = buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 5000 });
+    assert.equal(r.send(out).v, Verdict.Accept);
+    // The reply: the entry's tuples match, and a UDP entry has its 30 s timeout (less 1 ms).
+    assert.equal(r.send(back).v, Verdict.Drop);
+    // Another connection's reply does not match the first one's tuple.
+    assert.equal(r.send(buildUdp({ src: CLIENT, dst: REMOTE, sport: 5001, dport: 53 })).v, Verdict.Accept);
+    assert.equal(r.send(buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 5001 })).v, Verdict.Accept);
+  });
+});

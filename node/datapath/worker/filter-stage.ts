@@ -98,10 +98,13 @@ export class FilterStage implements PacketStage {
       ctx.ctStatus = r.status;
       ctx.ctMark = r.mark;
       ctx.ctDir = r.dir;
+      ctx.ctEntry = r.entry;
+      ctx.ctReader = ct;
     } else {
       ctx.ctState = CtState.Untracked;
       ctx.ctStatus = 0;
       ctx.ctMark = 0;
+      ctx.ctEntry = -1;
     }
 
     // NAT of a known connection: the binding made on its first packet. Like netfilter, the
@@ -242,6 +245,7 @@ export class FilterStage implements PacketStage {
         // `notrack` (raw priority in nft): the packet's new entry is never created.
         ct.untracked();
         ctx.ctState = CtState.Untracked;
+        ctx.ctEntry = -1;
         ctx.natChains = false;
         this.counters[C.notrack] += 1;
       }

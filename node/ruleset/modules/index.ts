@@ -10,6 +10,7 @@ import { registerMeta } from './meta.js';
 import { registerMetaPacket } from './meta-packet.js';
 import { registerIpFields } from './ip-fields.js';
 import { registerCt } from './ct.js';
+import { registerCtTuple } from './ct-tuple.js';
 import { registerMatch } from './match.js';
 import { registerVerdicts } from './verdicts.js';
 import { registerCounter } from './counter.js';
@@ -33,6 +34,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerMetaPacket(r);
   registerIpFields(r);
   registerCt(r);
+  registerCtTuple(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);
