@@ -94,6 +94,7 @@ const NFT_WORDS = [
   'ssh', 'http', 'domain', 'microsoft-ds', '1-microsoft-ds', 'ntp', ':http',
   'zone', 'label', 'original', 'reply', 'meta mark set ct mark', 'ct mark set meta mark',
   'ct original ip saddr ', 'ct reply ip6 daddr ', 'proto-src', 'proto-dst', 'expiration', '30s', '60s-7200s',
+  'fib daddr type ', 'fib', 'local', 'iif', 'oif',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -120,7 +121,8 @@ export const rulesetJson: FuzzTarget = {
     '"0.0.0.255"', '"::ffff"', '"<"',
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"',
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
-    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"'],
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"', '"fib"', '"result"', '"flags"', '"daddr"', '"local"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

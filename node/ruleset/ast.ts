@@ -46,6 +46,7 @@ export type Selector =
   | { payload: { protocol: string; field: string } }
   | { meta: { key: string } }
   | { ct: { key: string; dir?: 'original' | 'reply' } }
+  | { fib: { result: string; flags: string[] } }
   | { 'tcp option': { name: string; field?: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] };

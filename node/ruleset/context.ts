@@ -76,6 +76,8 @@ export class ClassifyContext {
   ctStatus = 0;
   /** Direction of the packet in its connection: 0 original, 1 reply (when it has one). */
   ctDir = 0;
+  /** The node's own addresses (`fib daddr type local`); null: none known. */
+  localAddrs: { has(buf: Uint8Array, off: number, family: number): boolean } | null = null;
   /** The packet's conntrack entry (-1: none) and its reader (null: no conntrack). */
   ctEntry = -1;
   ctReader: CtEntryReader | null = null;

@@ -23,6 +23,7 @@ import { parseDuration } from './durations.js';
 import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
 import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
 import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.js';
+import { FIB_REFUSED } from './modules/fib.js';
 
 /** Tokens of a `$variable` being expanded. */
 interface Frame {
@@ -822,6 +823,7 @@ export class Parser implements TextReader {
     // `ct` alone, `ip` alone...: a known prefix with an unknown field.
     const b = this.peekAt(1);
     const known = cands.map((c) => c.keywords.join(' ')).join(', ');
+    if (t.text === 'fib') this.error(FIB_REFUSED, t);
     if (cands[0].keywords.length > 1) this.error(`unknown field '${b?.text ?? ''}' after '${t.text}' (known: ${known})`, b);
     return undefined;
   }

@@ -266,6 +266,10 @@ export function leftKey(left: Selector): string {
   if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
   if ('meta' in l) return `meta:${l.meta.key}`;
   if ('ct' in l) return l.ct.dir === undefined ? `ct:${l.ct.key}` : `ct:${l.ct.dir}:${l.ct.key}`;
+  if ('fib' in l) {
+    const f = l.fib as unknown as { result?: unknown; flags?: unknown };
+    return `fib:${String(f.result)}:${Array.isArray(f.flags) ? f.flags.join('.') : String(f.flags)}`;
+  }
   if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

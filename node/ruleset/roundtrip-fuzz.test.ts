@@ -15,6 +15,8 @@ function samples(t: DataType): string[] {
       return ['"lan"', '{ "lan", "wan" }'];
     case 'boolean':
       return ['exists', 'missing', '!= exists'];
+    case 'fib_addrtype': // names only, and only those hafw tells apart
+      return ['local', '!= local', '{ local, multicast }', 'multicast'];
   }
   const syms = t.symbols ? [...t.symbols.keys()] : [];
   if (t.bitmask) {

@@ -20,6 +20,7 @@ import { checkValue, toInterval } from './values.js';
 import { isVerdict } from './modules/verdicts.js';
 import { onlyKey } from './registry.js';
 import { layer2Selector, layer2Statement, layer2Type } from './layer3-only.js';
+import { FIB_REFUSED } from './modules/fib.js';
 
 export const MAX_JUMP_DEPTH = 16;
 
@@ -47,7 +48,7 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   }
   if ('&' in sel) return selectorTypes(reg, family, sel['&'][0]);
   const m = reg.matchForLeft(sel);
-  if (!m) return layer2Selector(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
+  if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (m.refused) return m.refused;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
   return reg.keyTypes(m);

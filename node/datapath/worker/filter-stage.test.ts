@@ -1,5 +1,11 @@
 import assert from 'node:assert/strict';
-import { buildUdp } from '../../packet/build.js';
+import { buildUdp, parseBuilt } from '../../packet/build.js';
+import { RulesetEngine } from '../../ruleset/index.js';
+import { ConnTracker } from '../../conntrack/index.js';
+import { COUNTER_NAMES } from '../shared/counters.js';
+import { FilterStage } from './filter-stage.js';
+import { LocalAddresses } from './local-addresses.js';
+import { RouteInterfaces } from './route-interfaces.js';
 import { Verdict } from './stage.js';
 import { CLIENT, REMOTE, rig } from './testing.js';
 
@@ -51,5 +57,20 @@ describe('FilterStage: the conntrack entry the rules read', () => {
     // Another connection's reply does not match the first one's tuple.
     assert.equal(r.send(buildUdp({ src: CLIENT, dst: REMOTE, sport: 5001, dport: 53 })).v, Verdict.Accept);
     assert.equal(r.send(buildUdp({ src: REMOTE, dst: CLIENT, sport: 53, dport: 5001 })).v, Verdict.Accept);
+  });
+});
+
+describe('FilterStage: fib daddr type local', () => {
+  it('the node\'s own addresses (LocalAddresses) are local to the rules', () => {
+    const engine = new RulesetEngine();
+    engine.load(`table inet f { chain pre { type filter hook prerouting priority 0; policy accept;
+      fib daddr type local udp dport 9 drop
+    } }`);
+    const local = new LocalAddresses();
+    local.load([{ ifname: 'wan', family: 4, bytes: [198, 51, 100, 2], vip: false }]);
+    const stage = new FilterStage(engine, new ConnTracker({ maxEntries: 64, now: () => 1 }), new RouteInterfaces(), new Float64Array(COUNTER_NAMES.length), undefined, undefined, local);
+    const send = (dst: string) => stage.process(parseBuilt(buildUdp({ src: REMOTE, dst, sport: 1, dport: 9 })), 1);
+    assert.equal(send('198.51.100.2'), Verdict.Drop);
+    assert.equal(send('198.51.100.3'), Verdict.Accept);
   });
 });

@@ -76,6 +76,7 @@ export class FilterStage implements PacketStage {
     ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.metaMark = 0;
+    ctx.localAddrs = this.local ?? null;
     const events = this.eventSource;
     if (events) events.local = true;
     try {

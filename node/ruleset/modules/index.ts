@@ -11,6 +11,7 @@ import { registerMetaPacket } from './meta-packet.js';
 import { registerIpFields } from './ip-fields.js';
 import { registerCt } from './ct.js';
 import { registerCtTuple } from './ct-tuple.js';
+import { registerFib } from './fib.js';
 import { registerMatch } from './match.js';
 import { registerVerdicts } from './verdicts.js';
 import { registerCounter } from './counter.js';
@@ -35,6 +36,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerIpFields(r);
   registerCt(r);
   registerCtTuple(r);
+  registerFib(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);
