@@ -738,6 +738,12 @@ export class Parser implements TextReader {
     // comparison); an explicit == compares the whole field.
     if (!explicit && types.length === 1 && types[0].bitmask && !('&' in left) && typeof right !== 'object') op = 'in';
     if (!explicit && Array.isArray(right)) op = 'in';
+    // A time-of-day range across midnight ("22:00"-"06:00"): nft reads it as the day
+    // outside the reversed range, and lists it so (`!= "06:00"-"22:00"`).
+    if (types.length === 1 && types[0].name === 'hour' && (op === '==' || op === '!=') && right !== null && typeof right === 'object' && 'range' in right) {
+      const [a, b] = right.range as [string, string];
+      if (a > b) return { match: { op: op === '==' ? '!=' : '==', left, right: { range: [b, a] } }, [POS]: mark(at) } as Stmt;
+    }
     return { match: { op, left, right }, [POS]: mark(at) } as Stmt;
   }
 
@@ -895,6 +901,12 @@ export class Parser implements TextReader {
     this.next();
     const w = t.text;
     try {
+      if (t.kind === Tok.String && type.ordered && this.isWord('-') && this.peekAt(1)?.kind === Tok.String) {
+        // `"08:00"-"17:00"`: a range of quoted values (times of day, dates).
+        this.next();
+        const hi = this.next();
+        return { range: [type.fromText(w), type.fromText(hi.text)] };
+      }
       if (t.kind === Tok.String || type.symbols?.has(w)) return type.fromText(w);
       if (type.prefix && w.includes('/')) {
         const k = w.lastIndexOf('/');

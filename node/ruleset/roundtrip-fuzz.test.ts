@@ -17,6 +17,12 @@ function samples(t: DataType): string[] {
       return ['exists', 'missing', '!= exists'];
     case 'fib_addrtype': // names only, and only those hafw tells apart
       return ['local', '!= local', '{ local, multicast }', 'multicast'];
+    case 'hour':
+      return ['"08:00"', '"08:00"-"17:30:05"', '!= "23:59"', '{ "01:00", "02:00"-"03:00" }', '< "06:30"', '"22:00"-"06:00"'];
+    case 'day':
+      return ['"Monday"', '{ "Saturday", "Sunday" }', '!= 3', '"Monday"-"Friday"'];
+    case 'date':
+      return ['"2026-01-01"', '"2026-01-01 00:00:00"-"2026-12-31 23:59:59"', '< "2030-01-01 12:00"'];
   }
   const syms = t.symbols ? [...t.symbols.keys()] : [];
   if (t.bitmask) {

@@ -12,6 +12,7 @@ import { registerIpFields } from './ip-fields.js';
 import { registerCt } from './ct.js';
 import { registerCtTuple } from './ct-tuple.js';
 import { registerFib } from './fib.js';
+import { registerMetaTime } from './meta-time.js';
 import { registerMatch } from './match.js';
 import { registerVerdicts } from './verdicts.js';
 import { registerCounter } from './counter.js';
@@ -37,6 +38,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerCt(r);
   registerCtTuple(r);
   registerFib(r);
+  registerMetaTime(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);
