@@ -96,6 +96,7 @@ const NFT_WORDS = [
   'ct original ip saddr ', 'ct reply ip6 daddr ', 'proto-src', 'proto-dst', 'expiration', '30s', '60s-7200s',
   'fib daddr type ', 'fib', 'local', 'iif', 'oif',
   'meta hour ', 'meta day ', 'meta time ', '"08:00"-"17:00"', '"22:00"-"06:00"', '"Monday"', '"2026-01-01 00:00:00"', '"2026-02-30"',
+  'group', 'snaplen', 'skuid', 'skgid',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -124,7 +125,8 @@ export const rulesetJson: FuzzTarget = {
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
     '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"', '"fib"', '"result"', '"flags"', '"daddr"', '"local"',
-    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"', '"fib"', '"result"', '"flags"', '"daddr"', '"local"', '"hour"', '"day"', '"08:00"', '"Monday"', '"2026-01-01 00:00:00"'],
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"', '"fib"', '"result"', '"flags"', '"daddr"', '"local"', '"hour"', '"day"', '"08:00"', '"Monday"', '"2026-01-01 00:00:00"',
+    '"0.0.0.255"', '"::ffff"', '"<"', '"ssh"', '"microsoft-ds"', '"mangle"', '"zone"', '"dir"', '"original"', '"ct"', '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"', '"fib"', '"result"', '"flags"', '"daddr"', '"local"', '"hour"', '"day"', '"08:00"', '"Monday"', '"2026-01-01 00:00:00"', '"group"', '"skuid"'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();

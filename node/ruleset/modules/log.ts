@@ -20,6 +20,15 @@ interface LogJ {
   flags?: string[];
 }
 
+/**
+ * `log group N` (and its snaplen / queue-threshold) hands packets to an nflog group for a
+ * program such as ulogd; there is none behind hafw's datapath, so it is refused, never
+ * accepted and silently turned into a plain log line.
+ */
+const NFLOG_WORDS = ['group', 'snaplen', 'queue-threshold'];
+const NFLOG_REFUSED = (w: string) =>
+  `'log ${w}' sends packets to an nflog group (netlink, read by ulogd or similar); hafw's datapath runs in user space and has no nflog to send to. Use 'log prefix "..."' (the node log) instead`;
+
 const FLAGS = ['tcp sequence', 'tcp options', 'ip options', 'skuid', 'ether', 'all'];
 
 /** Extra detail the flags ask for: bit 1 tcp sequence, bit 2 tcp options. */
@@ -108,6 +117,7 @@ export const logModule: StatementModule = {
         if (!LEVELS.includes(t.text)) r.error(`unknown log level '${t.text}' (${LEVELS.join(', ')})`, t);
         out.level = t.text;
       } else if (r.acceptWord('flags')) out.flags = parseFlags(r);
+      else if (NFLOG_WORDS.includes(r.peek().text) && !r.atRuleEnd()) r.error(NFLOG_REFUSED(r.peek().text), r.peek());
       else break;
     }
     return { log: out };
@@ -124,6 +134,7 @@ export const logModule: StatementModule = {
     const l = (stmt as { log: LogJ | null }).log;
     if (l === null) return null;
     if (typeof l !== 'object') return 'log must be an object';
+    for (const w of NFLOG_WORDS) if (w in l) return NFLOG_REFUSED(w);
     if (l.prefix !== undefined && typeof l.prefix !== 'string') return 'log prefix must be a string';
     if (l.level !== undefined && !LEVELS.includes(l.level)) return `log level must be one of ${LEVELS.join(', ')}`;
     if (l.flags !== undefined && (!Array.isArray(l.flags) || l.flags.some((f) => !FLAGS.includes(f)))) return `log flags must be a list of ${FLAGS.join(', ')}`;

@@ -2,10 +2,28 @@
  * Packet metadata: `meta l4proto`, `meta nfproto`, `meta mark`, `iifname`, `oifname`.
  * None of them depends on the layer-3 family, so they exist once for IPv4 and IPv6.
  */
-import { IFNAME, INET_PROTO, MARK, NF_PROTO } from '../data-types.js';
+import { IFNAME, INET_PROTO, MARK, NF_PROTO, integerType } from '../data-types.js';
 import type { MatchModule, Registry } from '../registry.js';
 
+const SK_UID = integerType('uid', 32, 'user id');
+const SK_GID = integerType('gid', 32, 'group id');
+
 export function registerMeta(r: Registry): void {
+  // The socket's owner: the kernel knows it for the node's own output; hafw's datapath
+  // reads packets from a TUN device with no socket attached, so it is refused with why.
+  for (const key of ['skuid', 'skgid'] as const) {
+    r.registerMatch({
+      name: `meta ${key}`,
+      keywords: ['meta', key],
+      left: { meta: { key } },
+      type: key === 'skuid' ? SK_UID : SK_GID,
+      families: ['ip', 'ip6', 'inet'],
+      help: 'not supported: the datapath sees no sockets',
+      refused: `'meta ${key}' matches the ${key === 'skuid' ? 'user' : 'group'} owning the sending socket; hafw's datapath reads packets from a TUN device, where no socket is attached to them (the node's own programs send through the kernel's stack, which hafw sees only as packets). Filter by address and port, or put the rule in the node's own nftables (output hook), where the kernel knows the socket`,
+      load: () => false,
+    });
+  }
+
   r.registerMatch({
     name: 'meta l4proto',
     keywords: ['meta', 'l4proto'],
