@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { buildApp, errorPointer, type NodeStatus, type NodeView } from './server.js';
+import { readFileSync } from 'node:fs';
+import { API_VERSION, buildApp, errorPointer, type NodeStatus, type NodeView } from './server.js';
 import { EventBus } from './event-bus.js';
 import type { CtOp } from '../conntrack/index.js';
 import { DrillRefused, type DrillReport } from '../ha/api-drill.js';
@@ -61,9 +62,21 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
     const v = await new Validator().validate(doc);
     assert.equal(v.valid, true, JSON.stringify(v.errors));
     assert.match(doc.openapi, /^3\./);
-    for (const p of ['/v1/health', '/v1/status', '/metrics', '/v1/ct', '/v1/ct/{id}', '/v1/ct/tuple', '/v1/ct/flush', '/v1/cluster', '/v1/drills', '/v1/drills/{id}', '/v1/events', '/v1/openapi.json']) assert.ok(doc.paths[p], `missing ${p}`);
+    for (const p of ['/v1/health', '/v1/status', '/metrics', '/v1/ct', '/v1/ct/{id}', '/v1/ct/tuple', '/v1/ct/flush', '/v1/cluster', '/v1/drills', '/v1/drills/{id}', '/v1/events', '/v1/openapi.json', '/v1/version']) assert.ok(doc.paths[p], `missing ${p}`);
     assert.deepEqual(doc.paths['/v1/ct']!.get!.parameters!.map((x) => x.name).sort(), ['after', 'dport', 'dst', 'family', 'limit', 'origin', 'proto', 'sport', 'src', 'state']);
     assert.ok(doc.paths['/v1/drills']!.post!.requestBody);
+  });
+
+  it('GET /v1/version answers the package version, build commit, Node.js and API versions', async () => {
+    h = await harness();
+    const res = await h.app.inject({ method: 'GET', url: '/v1/version' });
+    assert.equal(res.statusCode, 200);
+    const v = res.json() as Record<string, unknown>;
+    assert.deepEqual(Object.keys(v).sort(), ['api', 'commit', 'node', 'version']);
+    assert.equal(v.version, JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version);
+    assert.equal(v.node, process.versions.node);
+    assert.equal(v.api, API_VERSION);
+    assert.ok(v.commit === null || /^[0-9a-f]{40}(-dirty)?$/.test(v.commit as string), String(v.commit));
   });
 
   it('answers a bad body with 400 and a JSON pointer to the field', async () => {

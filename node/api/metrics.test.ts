@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { createNodeMetrics } from './metrics.js';
+import { buildInfo } from '../build-info.js';
 
 describe('node metrics', () => {
+  it('exposes hafw_build_info = 1 with the version, commit and Node.js version as labels', async () => {
+    const text = await createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => ({}) }).metrics();
+    const b = buildInfo();
+    assert.ok(text.split('\n').includes(`hafw_build_info{version="${b.version}",commit="${b.commit ?? ''}",nodejs="${process.versions.node}",node="fwa"} 1`), text.split('\n').filter((l) => l.includes('build_info')).join('\n'));
+  });
+
   it('exposes the NAT and local-delivery counters of the datapath', async () => {
     const counters: Record<string, number> = { nat_new: 7, nat_exhausted_drops: 2, nat_failed_drops: 1, nat_translated: 3, to_node: 11 };
     const registry = createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters });

@@ -4,6 +4,7 @@
  * calls into prom-client. Names follow DESIGN §7: hafw_*, unit in the name.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { buildInfo } from '../build-info.js';
 import { registerRulesetDistMetrics, type RulesetDistMetricsSource } from './ruleset-dist-metrics.js';
 
 export interface MetricsSource {
@@ -32,6 +33,16 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   registry.setDefaultLabels({ node: src.nodeName });
   collectDefaultMetrics({ register: registry, prefix: 'hafw_' });
   if (src.rulesetDist) registerRulesetDistMetrics(registry, src.rulesetDist);
+
+  // The usual "info" gauge: always 1, the facts are its labels. Node.js's version is
+  // `nodejs`, since `node` is every series' node-name label.
+  const build = buildInfo();
+  new Gauge({
+    name: 'hafw_build_info',
+    help: 'What this node runs: package version, build commit (empty when not recorded) and Node.js version; always 1',
+    labelNames: ['version', 'commit', 'nodejs'],
+    registers: [registry],
+  }).set({ version: build.version, commit: build.commit ?? '', nodejs: build.node }, 1);
 
   const snapshot = (): Record<string, number> => src.datapathCounters();
   /** A counter that is one datapath counter, read at scrape time. */

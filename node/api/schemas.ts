@@ -108,6 +108,24 @@ type Schema = Record<string, unknown>;
 const ROUTE_SCHEMAS: Record<string, Schema> = {
   'GET /v1/health': { summary: 'Liveness (no token needed)', tags: ['node'], security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } },
   'GET /v1/status': { summary: 'Role, VRRP, ruleset, conntrack settings and datapath counters of this node', tags: ['node'], response: { 200: anyObject('node status'), ...errors } },
+  'GET /v1/version': {
+    summary: 'What this node runs: package version, build commit, Node.js version, API version',
+    tags: ['node'],
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          version: { type: 'string', description: 'package version (package.json)' },
+          commit: { type: 'string', nullable: true, description: 'git commit the package was built from ("-dirty": a modified checkout); null when not recorded' },
+          node: { type: 'string', description: 'Node.js version running the node' },
+          api: { type: 'string', description: 'version of this API (the OpenAPI info.version)' },
+        },
+        required: ['version', 'commit', 'node', 'api'],
+        additionalProperties: false,
+      },
+      ...errors,
+    },
+  },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', tags: ['node'], response: { 200: text('Prometheus text format 0.0.4') } },
   'GET /v1/openapi.json': { summary: 'This OpenAPI 3 document', tags: ['node'], response: { 200: anyObject('OpenAPI 3.0 document') } },
   'GET /v1/cluster': {

@@ -20,9 +20,12 @@ import { routeSchema } from './schemas.js';
 import { registerControlRoutes, eventsHandler, type ControlView } from './control-routes.js';
 import type { EventBus } from './event-bus.js';
 import { StreamLimit } from './stream-limit.js';
+import { buildInfo, type BuildInfo } from '../build-info.js';
 
 export interface NodeStatus {
   node: string;
+  /** What the node runs (node/build-info.ts); absent from nodes older than 0.1.0's version report. */
+  version?: BuildInfo;
   role: string;
   vrrp?: { state: string; priority: number; configuredPriority: number; inSync: boolean; master?: { address: string; priority: number }; counters: Record<string, number> };
   pid: number;
@@ -55,7 +58,7 @@ export interface NodeView {
 }
 
 /** The API's version in the OpenAPI document (bump on incompatible change of /v1). */
-export const API_VERSION = '1.1.0';
+export const API_VERSION = '1.2.0';
 
 interface ValidationItem {
   instancePath?: string;
@@ -136,6 +139,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
   app.get('/v1/openapi.json', async () => app.swagger());
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
+  app.get('/v1/version', async () => ({ ...buildInfo(), api: API_VERSION }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', view.metrics.contentType);
     const extra = view.extraMetrics ? await view.extraMetrics().catch(() => []) : [];

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hafw.js');
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = path.join(ROOT, 'bin/hafw.js');
 
 function hafw(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, HAFW_RUN_DIR: '/nonexistent-hafw-test' } });
@@ -45,5 +48,39 @@ describe('hafw command line', () => {
     const r = hafw('node', '--config', '/nonexistent/hafw.yaml');
     assert.equal(r.code, 1);
     assert.match(r.err, /\/nonexistent\/hafw\.yaml: \(top level\): cannot read config/);
+  });
+});
+
+describe('hafw --version', () => {
+  const pkgVersion = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')).version as string;
+
+  it('prints the package version, the build commit and the Node.js version, exit 0', () => {
+    for (const args of [['--version'], ['-V'], ['version']]) {
+      const r = hafw(...args);
+      assert.equal(r.code, 0, args.join(' '));
+      assert.match(r.out, new RegExp(`^hafw ${pkgVersion.replace(/\./g, '\\.')} \\(commit ([0-9a-f]{12}(-dirty)?|unknown), Node\\.js ${process.versions.node}\\)\\n$`), args.join(' '));
+    }
+    const j = hafw('version', '--json');
+    assert.equal(j.code, 0);
+    const v = JSON.parse(j.out) as { version: string; commit: string | null; node: string };
+    assert.equal(v.version, pkgVersion);
+    assert.equal(v.node, process.versions.node);
+  });
+
+  it('records the commit at build time (scripts/write-build-info.mjs), read back without git', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-bi-'));
+    try {
+      const out = path.join(dir, 'build-info.json');
+      const w = spawnSync(process.execPath, [path.join(ROOT, 'scripts/write-build-info.mjs'), out], { encoding: 'utf8' });
+      assert.equal(w.status, 0, w.stderr);
+      const rec = JSON.parse(readFileSync(out, 'utf8')) as { version: string; commit: string | null };
+      assert.equal(rec.version, pkgVersion);
+      const head = spawnSync('git', ['-C', ROOT, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
+      // In a checkout the commit is HEAD's; elsewhere (no git) none is recorded.
+      if (head.status === 0) assert.match(rec.commit ?? '', new RegExp(`^${head.stdout.trim()}(-dirty)?$`));
+      else assert.equal(rec.commit, null);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -24,6 +24,7 @@ const commands: Entry[] = [
   { name: 'replay', summary: 'run a capture through a fresh filter and conntrack offline', load: async () => (await import('./replay-cmd.js')).replayCommand },
   { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await (await import('./lab-loader.js')).loadLab('lab')).lab },
   { name: 'drill', summary: 'fail the master on purpose and measure the takeover (lab)', load: async () => (await import('./drill-cmd.js')).drillCommand },
+  { name: 'version', summary: 'print the version, build commit and Node.js version', load: async () => (await import('./version-cmd.js')).versionCommand },
   { name: 'demo', summary: 'build the lab pair, drive traffic, run a failover drill, report, tear down', load: async () => (await (await import('./lab-loader.js')).loadLab('demo')).demo },
 ];
 
@@ -31,6 +32,7 @@ function topUsage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
     'usage: hafw <command> [options]',
+    '       hafw --version',
     '',
     'High-availability firewall node and tools.',
     '',
@@ -69,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(topUsage());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V') {
+    console.log((await import('../build-info.js')).versionLine());
+    return 0;
   }
   // `hafw ruleset check` is the scripted, timed path (its load time is compared with nft -f):
   // load its module alone, not the ruleset dispatcher that pulls in convert/show/apply

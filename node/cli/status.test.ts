@@ -9,6 +9,11 @@ function status(counters: Record<string, number>): NodeStatus {
 }
 
 describe('hafw status text', () => {
+  it('shows the version and build commit the node runs on its first line', () => {
+    const s = { ...status({}), version: { version: '1.2.3', commit: '0123456789abcdef0123456789abcdef01234567-dirty', node: '20.19.0' } };
+    assert.match(formatStatus(s).split('\n')[0]!, /  version 1\.2\.3 \(0123456789ab-dirty\)$/);
+  });
+
   it('shows a fragments line only once fragments were seen', () => {
     assert.doesNotMatch(formatStatus(status({ rx_packets: 10 })), /fragments/);
     const text = formatStatus(status({ frag_queued: 30, frag_reassembled: 10, frag_forwarded: 27, frag_discarded: 3, frag_timeouts: 1, frag_held_bytes: 2900 }));

@@ -13,7 +13,7 @@ Run it inside the node's namespace (ip netns exec hafw-fwa hafw status).
 export function formatStatus(s: NodeStatus): string {
   const c = s.datapath.counters;
   return [
-    `node ${s.node}  role ${s.role}  pid ${s.pid}  up ${s.uptimeSeconds}s`,
+    `node ${s.node}  role ${s.role}  pid ${s.pid}  up ${s.uptimeSeconds}s${s.version ? `  version ${s.version.version}${s.version.commit ? ` (${s.version.commit.slice(0, 12)}${s.version.commit.endsWith('-dirty') ? '-dirty' : ''})` : ''}` : ''}`,
     ...(s.vrrp
       ? [`vrrp ${s.vrrp.state}  priority ${s.vrrp.priority}/${s.vrrp.configuredPriority}  ${s.vrrp.inSync ? 'in sync' : 'NOT IN SYNC'}  master ${s.vrrp.master ? `${s.vrrp.master.address} (priority ${s.vrrp.master.priority})` : 'none heard'}  adverts sent ${n(s.vrrp.counters.advertsSent)} received ${n(s.vrrp.counters.advertsReceived)}`]
       : []),

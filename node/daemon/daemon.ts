@@ -22,6 +22,7 @@ import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
 import { VrrpReadiness } from './readiness.js';
+import { buildInfo } from '../build-info.js';
 import type { SyncSettings, VrrpConfig } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/shared/messages.js';
 
@@ -479,6 +480,7 @@ export class NodeDaemon {
     const dp = this.config.datapath;
     return {
       node: this.config.node.name,
+      version: buildInfo(),
       role: this.vrrp?.status()?.state ?? 'standalone',
       vrrp: this.vrrp?.status(),
       ruleset: { file: this.rulesetFile ?? null, generation: this.rules.generation, ...this.rules.counts() },
