@@ -69,7 +69,7 @@ export const rulesetCheckCommand: Command = {
 };
 
 /** What the datapath cannot make true, and (with the node's config) the lock-out check. */
-function warningsOf(engine: RulesetEngine, config: Awaited<ReturnType<typeof loadConfig>> | undefined): string[] {
+export function warningsOf(engine: RulesetEngine, config: Awaited<ReturnType<typeof loadConfig>> | undefined): string[] {
   const out = effectWarnings(engine.ruleset, config ? { interfaces: config.datapath.interfaces } : {}).map((w) => `${w.where}: ${w.message}`);
   if (config) out.push(...clusterSegmentWarnings(engine.ruleset, { interfaces: config.datapath.interfaces, syncInterface: config.sync?.interface }));
   const listen = config?.api.listen;

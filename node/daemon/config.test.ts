@@ -1,8 +1,20 @@
 import assert from 'node:assert/strict';
-import { parseConfigText } from './config.js';
+import { checkConfigText, parseConfigText } from './config.js';
 import { ConfigError } from './config-reader.js';
 
 describe('node config', () => {
+  it('collects every bad setting with its line, once per mistake (no echo of a section that is not a mapping)', () => {
+    const r = checkConfigText('node:\n  name: fwa\nvrrp: 3\napi:\n  listen: nope\n  tokenFile: /t\nconntrack:\n  maxEntries: 1\n  tcpLoose: maybe\n', 'c.yaml');
+    assert.deepEqual(r.errors.map((e) => e.message), [
+      'c.yaml:3: vrrp: expected a mapping, got 3',
+      'c.yaml:5: api.listen: expected host:port, e.g. 127.0.0.1:8470 or [::1]:8470, got "nope"',
+      'c.yaml:8: conntrack.maxEntries: expected an integer from 1024 to 16777216, got 1',
+      'c.yaml:9: conntrack.tcpLoose: expected true or false, got "maybe"',
+    ]);
+    // parseConfigText still stops at the first.
+    assert.throws(() => parseConfigText('node:\n  name: fwa\nvrrp: 3\nlog: {level: x}\n', 'c.yaml'), /^Error: c\.yaml:3: vrrp: expected a mapping, got 3$/);
+  });
+
   it('fills defaults for everything but the node name', () => {
     const c = parseConfigText('node:\n  name: fwa\n');
     assert.equal(c.node.name, 'fwa');

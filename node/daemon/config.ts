@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseDocument, LineCounter, isNode, visit, type Document } from 'yaml';
+import { parseDocument, LineCounter, isMap, isNode, isScalar, isSeq, visit, type Document } from 'yaml';
 import { ConfigError, Reader } from './config-reader.js';
 import { DEFAULT_LIMITS, type RulesetLimits } from '../ruleset/limits.js';
 import { DEFAULT_MAX_EVENT_STREAMS } from '../api/stream-limit.js';
@@ -166,8 +166,12 @@ export interface VrrpConfig {
 
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
-export function readConfig(doc: unknown): NodeConfig {
-  const top = new Reader(doc, '').onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync', 'security']);
+/**
+ * The typed config. Throws the first bad setting; given `errors`, records every one there
+ * instead (the result then holds stand-ins for the bad ones: use it only to look further).
+ */
+export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
+  const top = new Reader(doc, '', errors).onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync', 'security']);
   const sec = top.section('security').onlyKeys(['secretFileMode']);
   const rs = top.section('ruleset').onlyKeys(['file', 'includePath', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
   const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'timeouts']);
@@ -231,8 +235,8 @@ export function readConfig(doc: unknown): NodeConfig {
   if (top.has('sniff')) {
     const sn = top.section('sniff').onlyKeys(['interfaces']);
     config.sniff = { interfaces: sn.stringList('interfaces', interfaces, IFNAME, 'an interface name') };
-    if (!config.vrrp) throw new ConfigError('sniff', 'sniff mode needs vrrp: the node sniffs while it is the standby');
-    if (!config.conntrack.enabled) throw new ConfigError('sniff', 'sniff mode feeds conntrack: conntrack.enabled must be true');
+    if (!config.vrrp) top.fail('sniff', 'sniff mode needs vrrp: the node sniffs while it is the standby');
+    if (!config.conntrack.enabled) top.fail('sniff', 'sniff mode feeds conntrack: conntrack.enabled must be true');
   }
   return config;
 }
@@ -246,14 +250,14 @@ function nameId(name: string): number {
 
 function readSync(v: Reader, config: NodeConfig): SyncSettings {
   v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize']);
-  if (!config.conntrack.enabled) throw new ConfigError('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
+  if (!config.conntrack.enabled) v.fail('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
   const key = v.has('key') ? v.secret('key', /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (an even number of 64+ hex digits)') : undefined;
   const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
-  if (!key && !keyFile) throw new ConfigError(`${v.path}.key`, 'required: the shared cluster key (key: hex, or keyFile: path); generate one with: openssl rand -hex 32');
+  if (!v.has('key') && !v.has('keyFile')) v.fail(`${v.path}.key`, 'required: the shared cluster key (key: hex, or keyFile: path); generate one with: openssl rand -hex 32');
   const ringSlots = v.int('ringSlots', 65536, 1024, 1 << 22);
-  if ((ringSlots & (ringSlots - 1)) !== 0) throw new ConfigError(`${v.path}.ringSlots`, `must be a power of two, got ${ringSlots}`);
+  if ((ringSlots & (ringSlots - 1)) !== 0) v.fail(`${v.path}.ringSlots`, `must be a power of two, got ${ringSlots}`);
   const resend = v.int('resendQueueSize', 4096, 64, 1 << 20);
-  if ((resend & (resend - 1)) !== 0) throw new ConfigError(`${v.path}.resendQueueSize`, `must be a power of two, got ${resend}`);
+  if ((resend & (resend - 1)) !== 0) v.fail(`${v.path}.resendQueueSize`, `must be a power of two, got ${resend}`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
     address: v.has('address') ? v.string('address', undefined, VIP, 'an IP address') : undefined,
@@ -274,11 +278,11 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
 function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | undefined {
   const on = v.bool('distribute', config.sync !== undefined);
   if (!on) return undefined;
-  if (!config.sync) throw new ConfigError(`${v.path}.distribute`, 'ruleset distribution runs on the sync segment with the sync key: configure sync, or set distribute: false');
+  if (!config.sync) return v.fail(`${v.path}.distribute`, 'ruleset distribution runs on the sync segment with the sync key: configure sync, or set distribute: false', undefined);
   const announce = v.int('announceIntervalMs', 1000, 50, 60_000);
   const defaultPort = config.sync.port === 65535 ? 65534 : config.sync.port + 1;
   const port = v.int('distPort', defaultPort, 1, 65535);
-  if (port === config.sync.port) throw new ConfigError(`${v.path}.distPort`, `must differ from sync.port (${config.sync.port})`);
+  if (port === config.sync.port) v.fail(`${v.path}.distPort`, `must differ from sync.port (${config.sync.port})`);
   return {
     port,
     historySize: v.int('historySize', 20, 1, 1000),
@@ -297,15 +301,15 @@ const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
   v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority', 'controlStallLimitMs']);
   const advert = v.int('advertIntervalMs', 1000, 10, 40950);
-  if (advert % 10 !== 0) throw new ConfigError(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
+  if (advert % 10 !== 0) v.fail(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
   const vips = v.list('vips', (item) => {
     item.onlyKeys(['interface', 'address']);
     return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
   });
-  if (vips.length === 0) throw new ConfigError(`${v.path}.vips`, 'at least one VIP is required');
+  if (vips.length === 0 && !v.failed(`${v.path}.vips`)) v.fail(`${v.path}.vips`, 'at least one VIP is required');
   // The default leaves room for the longest ruleset load at the caps (about 1.3 s measured).
   const stallLimit = v.int('controlStallLimitMs', Math.max(5000, 2 * advert), 100, 600_000);
-  if (stallLimit <= advert) throw new ConfigError(`${v.path}.controlStallLimitMs`, `must be longer than advertIntervalMs (${advert}), got ${stallLimit}`);
+  if (stallLimit <= advert) v.fail(`${v.path}.controlStallLimitMs`, `must be longer than advertIntervalMs (${advert}), got ${stallLimit}`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
     vrid: v.int('vrid', undefined, 1, 255),
@@ -333,13 +337,13 @@ function readApi(api: Reader): NodeConfig['api'] {
     const text = api.string('listen', undefined, /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8470 or [::1]:8470');
     const i = text.lastIndexOf(':');
     const port = Number(text.slice(i + 1));
-    if (port < 1 || port > 65535) throw new ConfigError(`${api.path}.listen`, `port must be 1-65535, got ${port}`);
+    if (!api.failed(`${api.path}.listen`) && (port < 1 || port > 65535)) api.fail(`${api.path}.listen`, `port must be 1-65535, got ${port}`);
     out.listen = { host: text.slice(0, i).replace(/^\[|\]$/g, ''), port };
-    if (!api.has('tokenFile')) throw new ConfigError(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
-    out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
+    if (!api.has('tokenFile')) api.fail(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
+    else out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
     if (api.has('metricsTokenFile')) out.metricsTokenFile = api.string('metricsTokenFile', undefined, /./, 'a file path');
   } else if (api.has('metricsTokenFile')) {
-    throw new ConfigError(`${api.path}.metricsTokenFile`, 'only used with api.listen (the control socket needs no token)');
+    api.fail(`${api.path}.metricsTokenFile`, 'only used with api.listen (the control socket needs no token)');
   }
   return out;
 }
@@ -385,30 +389,69 @@ function toPlain(doc: Document, lineCounter: LineCounter, file: string): unknown
   }
 }
 
-/** Parses YAML text; errors carry file:line and the setting's path. Changes nothing. */
-export function parseConfigText(text: string, file = '<config>'): NodeConfig {
+/**
+ * The line of a setting: its key's line (an item's own line in a list), or the nearest
+ * parent's when it is missing. Walks the YAML nodes, so a key is found where it is
+ * written, not where an alias copied it.
+ */
+function lineOf(doc: Document, lineCounter: LineCounter, settingPath: string): number | undefined {
+  let node: unknown = doc.contents;
+  let line: number | undefined;
+  const at = (n: unknown): void => {
+    if (isNode(n) && n.range) line = lineCounter.linePos(n.range[0]).line;
+  };
+  for (const k of pathKeys(settingPath)) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === k);
+      if (!pair) break;
+      at(pair.key);
+      node = pair.value;
+    } else if (isSeq(node) && typeof k === 'number' && node.items[k] !== undefined) {
+      node = node.items[k];
+      at(node);
+    } else break;
+  }
+  return line;
+}
+
+/** What `hafw node --check` reads: every error of the file, each with its line and path. */
+export interface ConfigCheck {
+  /** The typed config; holds stand-ins where `errors` name a setting. Absent when the YAML itself is broken. */
+  config?: NodeConfig;
+  errors: ConfigError[];
+  /** The line of a setting path (for errors found later, e.g. in the files it names). */
+  lineOf(settingPath: string): number | undefined;
+}
+
+/** Reads the whole config and collects every error instead of stopping at the first. */
+export function checkConfigText(text: string, file = '<config>'): ConfigCheck {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const where = (p: string): number | undefined => lineOf(doc, lineCounter, p);
   if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const pos = lineCounter.linePos(e.pos[0]);
-    throw new ConfigError('', `YAML syntax: ${e.message.split('\n')[0]}`, file, pos.line);
+    const errors = doc.errors.map((e) => new ConfigError('', `YAML syntax: ${e.message.split('\n')[0]}`, file, lineCounter.linePos(e.pos[0]).line));
+    return { errors, lineOf: where };
   }
-  const js = toPlain(doc, lineCounter, file);
+  let js: unknown;
   try {
-    return readConfig(js);
+    js = toPlain(doc, lineCounter, file);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    // Point at the offending node, or at its parent when the key is missing.
-    let keys = pathKeys(err.path);
-    let line: number | undefined;
-    while (keys.length > 0 && line === undefined) {
-      const node = doc.getIn(keys, true);
-      if (isNode(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
-      keys = keys.slice(0, -1);
-    }
-    throw new ConfigError(err.path, err.problem, file, line);
+    if (err instanceof ConfigError) return { errors: [err], lineOf: where };
+    throw err;
   }
+  const found: ConfigError[] = [];
+  const config = readConfig(js, found);
+  // In file order (reading order differs: vrrp is read after conntrack); a missing
+  // setting at top level has no line and comes first.
+  const errors = found.map((e) => new ConfigError(e.path, e.problem, file, where(e.path))).sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  return { config, errors, lineOf: where };
+}
+
+/** Parses YAML text; the first error throws, with file:line and the setting's path. Changes nothing. */
+export function parseConfigText(text: string, file = '<config>'): NodeConfig {
+  const r = checkConfigText(text, file);
+  if (r.errors.length > 0) throw r.errors[0]!;
+  return r.config!;
 }
 
 export async function loadConfig(file: string): Promise<NodeConfig> {

@@ -14,7 +14,7 @@ import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { NodeConfig, SecretFileMode, SyncSettings } from './config.js';
 
-interface SecretLog {
+export interface SecretLog {
   warn(obj: object, msg: string): void;
 }
 

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hafw.js');
+
+interface Problem { file: string; line?: number; col?: number; path?: string; message: string }
+interface Report { ok: boolean; config: string; node?: string; ruleset?: { rules: number }; errors: Problem[]; warnings: Problem[] }
+
+describe('hafw node --check', () => {
+  let dir: string;
+  let runDir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'hafw-check-'));
+    runDir = path.join(dir, 'run');
+    mkdirSync(runDir);
+    chmodSync(dir, 0o755);
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function write(name: string, text: string, mode = 0o644): string {
+    const f = path.join(dir, name);
+    writeFileSync(f, text);
+    chmodSync(f, mode);
+    return f;
+  }
+  function check(file: string, json = false, uid?: number) {
+    const r = spawnSync(process.execPath, [BIN, 'node', '--config', file, '--check', ...(json ? ['--json'] : [])], {
+      encoding: 'utf8',
+      env: { ...process.env, HAFW_RUN_DIR: runDir },
+      ...(uid !== undefined ? { uid, gid: uid } : {}),
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  }
+
+  const GOOD_RULESET = 'table inet filter {\n  chain forward {\n    type filter hook forward priority 0; policy drop;\n    ct state established,related accept\n    iifname "lan" accept\n  }\n}\n';
+
+  it('reports three independent errors at once, each with file:line and the setting path; exit 1', () => {
+    const cfg = write('bad.yaml', [
+      'node:',
+      '  name: fwa',
+      'datapath:',
+      '  batchSize: 0', // 4
+      'log:',
+      '  level: loud', // 6
+      'vrrp:',
+      '  interface: lan',
+      '  vrid: 7',
+      '  vips:',
+      '    - { interface: lan, address: 192.0.2.1/24 }',
+      '    - { interface: wan, address: not-an-address }', // 12
+      '',
+    ].join('\n'));
+    const t = check(cfg);
+    assert.equal(t.code, 1, t.err);
+    const lines = t.err.trim().split('\n');
+    assert.deepEqual(lines, [
+      `${cfg}:4: datapath.batchSize: expected an integer from 1 to 1024, got 0`,
+      `${cfg}:6: log.level: expected one of trace, debug, info, warn, error, got "loud"`,
+      `${cfg}:12: vrrp.vips[1].address: expected an address with optional /prefix, got "not-an-address"`,
+      `${cfg}: 3 errors; the node would not start`,
+    ]);
+    const j = check(cfg, true);
+    assert.equal(j.code, 1);
+    const r = JSON.parse(j.out) as Report;
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.errors.map((e) => [e.file, e.line, e.path]), [[cfg, 4, 'datapath.batchSize'], [cfg, 6, 'log.level'], [cfg, 12, 'vrrp.vips[1].address']]);
+  });
+
+  it('exits 0 on a good config with its ruleset and token file, and touches nothing (no control socket)', () => {
+    write('ruleset.nft', GOOD_RULESET);
+    write('api.token', 'a'.repeat(32), 0o600);
+    // A relative ruleset path is relative to the config file, as for the node.
+    const cfg = write('good.yaml', 'node:\n  name: fwa\napi:\n  listen: 127.0.0.1:8470\n  tokenFile: ' + path.join(dir, 'api.token') + '\nruleset:\n  file: ruleset.nft\n');
+    const t = check(cfg);
+    assert.equal(t.code, 0, t.err);
+    assert.equal(t.err, '');
+    assert.match(t.out, new RegExp(`^${cfg.replace(/[.]/g, '\\.')}: ok: node fwa; ruleset ${dir}/ruleset\\.nft: 1 tables, 1 chains, 2 rules, 0 sets$`, 'm'));
+    const j = JSON.parse(check(cfg, true).out) as Report;
+    assert.equal(j.ok, true);
+    assert.deepEqual(j.errors, []);
+    assert.equal(j.ruleset?.rules, 2);
+    assert.deepEqual(readdirSync(runDir), [], 'no socket, nothing written');
+  });
+
+  it("reports the ruleset's own errors as ruleset-file:line:col, beside the config's", () => {
+    write('broken.nft', 'table inet filter {\n  chain forward {\n    type filter hook forward priority 0;\n    ip saddr 192.0.2.300 accept\n  }\n}\n');
+    const cfg = write('c.yaml', 'node:\n  name: fwa\nconntrack:\n  maxEntries: 5\nruleset:\n  file: broken.nft\n');
+    const t = check(cfg);
+    assert.equal(t.code, 1);
+    const lines = t.err.trim().split('\n');
+    assert.match(lines[0]!, new RegExp(`^${cfg}:4: conntrack\\.maxEntries: expected an integer`));
+    assert.match(lines[1]!, new RegExp(`^${dir}/broken\\.nft:4:\\d+: .*192\\.0\\.2\\.300`));
+    const r = JSON.parse(check(cfg, true).out) as Report;
+    const rs = r.errors.find((e) => e.file.endsWith('broken.nft'))!;
+    assert.equal(rs.line, 4);
+    assert.equal(typeof rs.col, 'number');
+    assert.equal(rs.path, undefined);
+  });
+
+  it('names a missing ruleset or secret file at the line of its setting, and a YAML syntax error with its line', () => {
+    const cfg = write('m.yaml', 'node:\n  name: fwa\nsync:\n  interface: sync\n  keyFile: /nonexistent/sync.key\nruleset:\n  file: /nonexistent/r.nft\n');
+    const r = JSON.parse(check(cfg, true).out) as Report;
+    assert.deepEqual(r.errors.map((e) => [e.line, e.path]), [[5, 'sync.keyFile'], [7, 'ruleset.file']]);
+    const y = check(write('y.yaml', 'node:\n  name: fwa\ndatapath: [\n'));
+    assert.equal(y.code, 1);
+    assert.match(y.err, /y\.yaml:\d+: YAML syntax: /);
+  });
+
+  it('runs as an unprivileged user: a secret it may not read is a warning, not an error', function () {
+    if (process.getuid?.() !== 0) this.skip(); // needs root to switch to another user
+    write('ruleset.nft', GOOD_RULESET);
+    const token = write('api.token', 'a'.repeat(32), 0o600); // root's
+    const cfg = write('good.yaml', `node:\n  name: fwa\napi:\n  listen: 127.0.0.1:8470\n  tokenFile: ${token}\nruleset:\n  file: ruleset.nft\n`);
+    const t = check(cfg, true, 65534);
+    assert.equal(t.code, 0, t.err);
+    const r = JSON.parse(t.out) as Report;
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.warnings.map((w) => [w.line, w.path]), [[5, 'api.tokenFile']]);
+    assert.match(r.warnings[0]!.message, /not readable by uid 65534; not checked/);
+  });
+});
