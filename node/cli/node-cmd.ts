@@ -3,7 +3,9 @@ import { parse, printJson, UsageError, type Command } from './args.js';
 const usage = `usage: hafw node --config FILE [--check [--json]]
 
 Runs a firewall node in the foreground (one per network namespace). Logs are JSON lines
-on stdout. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads what can be reloaded.
+on stdout. SIGTERM/SIGINT stop it cleanly; SIGHUP reloads what can be reloaded. Under
+systemd (Type=notify) it sends READY=1 once VRRP may take the VIPs and pings the
+watchdog (deploy/systemd/hafw.service, docs/deploy-hosts.md).
 See docs/configuration.md for every setting.
   --config FILE   the node's YAML configuration
   --check         only check FILE, the ruleset it names (ruleset.file) and the secret

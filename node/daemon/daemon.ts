@@ -23,6 +23,7 @@ import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
 import { VrrpReadiness } from './readiness.js';
 import { buildInfo } from '../build-info.js';
+import { SystemdNotifier, reportReadiness, startWatchdog, type ReadySource } from './sd-notify.js';
 import type { SyncSettings, VrrpConfig } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/shared/messages.js';
 
@@ -60,6 +61,10 @@ export class NodeDaemon {
   private addressList: PlainAddress[] = [];
   private lastAddresses = '';
   private aloneGuard?: SyncAloneGuard;
+  /** What VRRP waits for before it may take the VIPs (startVrrp); undefined: nothing. */
+  private readiness?: VrrpReadiness;
+  /** systemd notifications (READY, WATCHDOG, STOPPING); inert when not run by systemd. */
+  notifier?: SystemdNotifier;
   private readonly socketPath: string;
   /** Why the node is failing stop (a part of it died), undefined while healthy. */
   fault: string | undefined;
@@ -312,6 +317,7 @@ export class NodeDaemon {
     if (!this.config.vrrp) return;
     const datapath = this.datapath!;
     const readiness = this.vrrpReadiness(this.config.vrrp, datapath);
+    this.readiness = readiness;
     this.vrrp = new VrrpService(this.config.vrrp, this.log, readiness);
     if (readiness) {
       this.vrrp.onAdvert(() => readiness.recheck());
@@ -361,6 +367,22 @@ export class NodeDaemon {
         return () => off?.();
       },
     );
+  }
+
+  /** What READY=1 waits for once started: VRRP's readiness; undefined when nothing holds VRRP back (or no VRRP). */
+  readySource(): ReadySource | undefined {
+    const r = this.readiness;
+    if (!r) return undefined;
+    return {
+      get inSync() {
+        return r.inSync;
+      },
+      get reason() {
+        const v = r.verdict;
+        return v.ready ? undefined : v.reason;
+      },
+      onChange: (cb) => r.onChange(cb),
+    };
   }
 
   private get rulesetFile(): string | undefined {
@@ -519,6 +541,7 @@ export class NodeDaemon {
   stop(exitCode = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info('stopping');
+      this.notifier?.stopping(this.fault ? `failing stop: ${this.fault}` : 'stopping');
       this.stopTimers();
       await this.stopVrrp();
       await this.stopRulesetCluster();
@@ -603,6 +626,10 @@ export async function runNode(configFile: string): Promise<number> {
   const config = await loadConfig(configFile);
   const log = createLogger(config.node.name, config.log.level);
   const daemon = new NodeDaemon(config, log, configFile);
+  // Before anything is started: the processes the node starts must not inherit the socket.
+  const notifier = new SystemdNotifier(process.env, log);
+  SystemdNotifier.unsetEnvironment();
+  daemon.notifier = notifier;
   const onSignal = (sig: NodeJS.Signals): void => {
     log.info({ signal: sig }, 'signal received');
     void daemon.stop(0);
@@ -622,5 +649,14 @@ export async function runNode(configFile: string): Promise<number> {
     await daemon.stop(1);
     throw err;
   }
-  return done;
+  // The watchdog proves the control thread's loop runs (VRRP's decisions, the API); it
+  // starts after the start steps, whose longest (a ruleset at its caps) is far below
+  // WatchdogSec (deploy/systemd/hafw.service).
+  const watchdog = startWatchdog(notifier, () => daemon.fault === undefined);
+  const offReady = reportReadiness(notifier, daemon.readySource(), () => (config.vrrp ? 'ready: VRRP may take the VIPs' : 'ready (no VRRP: a standalone firewall)'));
+  if (notifier.enabled) log.info({ socket: notifier.socket, watchdogMs: notifier.watchdogIntervalMs }, 'systemd notifications on');
+  return done.finally(() => {
+    if (watchdog) clearInterval(watchdog);
+    offReady();
+  });
 }

@@ -7,6 +7,7 @@
 static const char *errno_code(int err) {
   switch (err) {
     case ENOENT: return "ENOENT";
+    case ECONNREFUSED: return "ECONNREFUSED";
     case EACCES: return "EACCES";
     case EPERM: return "EPERM";
     case EBUSY: return "EBUSY";
@@ -90,5 +91,6 @@ NAPI_MODULE_INIT() {
   export_fn(env, exports, "watchReadable", hafw_watch_readable);
   export_fn(env, exports, "interfaceInfo", hafw_interface_info);
   export_fn(env, exports, "setRealtime", hafw_set_realtime);
+  export_fn(env, exports, "unixDgramSend", hafw_unix_dgram_send);
   return exports;
 }

@@ -26,5 +26,6 @@ napi_value hafw_recv_from(napi_env env, napi_callback_info info);
 napi_value hafw_watch_readable(napi_env env, napi_callback_info info);
 napi_value hafw_interface_info(napi_env env, napi_callback_info info);
 napi_value hafw_set_realtime(napi_env env, napi_callback_info info);
+napi_value hafw_unix_dgram_send(napi_env env, napi_callback_info info);
 
 #endif

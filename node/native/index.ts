@@ -30,6 +30,8 @@ interface NativeBinding {
   watchReadable(fd: number, onReadable: () => void): { close(): void };
   interfaceInfo(ifname: string): { index: number; mac: Uint8Array };
   setRealtime(priority: number): boolean;
+  /** Absent from an addon built before it existed (an old build/ kept by a developer). */
+  unixDgramSend?(path: string, bytes: Uint8Array): number;
 }
 
 export interface NativeReader {
