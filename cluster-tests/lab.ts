@@ -128,7 +128,7 @@ async function addr(ns: string, dev: string, cidr: string): Promise<void> {
 const SYNC_KEY_FILE = path.join(LAB_DIR, 'sync.key');
 
 /** State sync on the sync segment (multicast), with the lab's key. */
-function syncConfig(): string {
+export function syncConfig(): string {
   return ['sync:', '  interface: sync', `  keyFile: ${SYNC_KEY_FILE}`, ''].join('\n');
 }
 
