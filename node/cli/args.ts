@@ -1,5 +1,6 @@
 /** Small helpers shared by the CLI commands: parsing with clear errors, help, output. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { didYouMean } from './suggest.js';
 
 export class UsageError extends Error {}
 
@@ -13,10 +14,20 @@ export interface Command {
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 export function parse<O extends Options>(args: string[], options: O, usage: string) {
+  const all = { ...options, help: { type: 'boolean', short: 'h' } } as const;
   try {
-    return parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    return parseArgs({ args, options: all, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${usage}`);
+    const e = err as Error & { code?: string };
+    // node:util says "Unknown option '--jsno'. To specify a positional argument ...": keep
+    // the first sentence and name the option meant.
+    const unknown = e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'(-{1,2}[^']+)'/.exec(e.message)?.[1] : undefined;
+    if (unknown) {
+      const known = Object.entries(all).flatMap(([name, o]) => [`--${name}`, ...('short' in o && o.short ? [`-${o.short}`] : [])]);
+      const hint = didYouMean(unknown.split('=')[0]!, unknown.startsWith('--') ? known.filter((k) => k.startsWith('--')) : known);
+      throw new UsageError(`unknown option '${unknown}'${hint}\n\n${usage}`);
+    }
+    throw new UsageError(`${e.message}\n\n${usage}`);
   }
 }
 

@@ -38,6 +38,21 @@ describe('hafw command line', () => {
     assert.match(b.err, /--bogus/);
   });
 
+  it("says which command or option was meant ('did you mean'), exit 2", () => {
+    const a = hafw('stauts');
+    assert.equal(a.code, 2);
+    assert.match(a.err, /^hafw: unknown command 'stauts' \(did you mean 'status'\?\)$/m);
+    const b = hafw('status', '--jsno');
+    assert.equal(b.code, 2);
+    assert.match(b.err, /^hafw status: unknown option '--jsno' \(did you mean '--json'\?\)$/m);
+    const c = hafw('ruleset', 'chekc', 'x.nft');
+    assert.equal(c.code, 2);
+    assert.match(c.err, /unknown subcommand 'chekc' \(did you mean 'check'\?\)/);
+    const d = hafw('node', '--config', 'x.yaml', '--chek');
+    assert.match(d.err, /unknown option '--chek' \(did you mean '--check'\?\)/);
+    assert.doesNotMatch(hafw('frobnicate').err, /did you mean/);
+  });
+
   it('exits 1 with advice when no node runs in this namespace', () => {
     const r = hafw('status');
     assert.equal(r.code, 1);

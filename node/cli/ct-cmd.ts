@@ -7,6 +7,10 @@ import { controlRequest, ControlError } from '../api/index.js';
 import type { CtListedEntry } from '../conntrack/index.js';
 import type { CtTupleJson } from '../conntrack/index.js';
 import { parse, printJson, n, UsageError, type Command } from './args.js';
+import { didYouMean } from './suggest.js';
+
+/** The ct subcommands (the switch in run, and the bash completion). */
+export const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count'] as const;
 
 const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH]
 
@@ -187,7 +191,7 @@ export const ctCommand: Command = {
         return 0;
       }
       default:
-        throw new UsageError(`${sub ? `unknown ct command ${sub}` : 'a ct command is required'}\n\n${usage}`);
+        throw new UsageError(`${sub ? `unknown ct command ${sub}${didYouMean(sub, CT_COMMANDS)}` : 'a ct command is required'}\n\n${usage}`);
     }
   },
 };

@@ -5,6 +5,7 @@
  */
 import { UsageError, type Command } from './args.js';
 import { exitQuietlyOnClosedOutput } from './closed-output.js';
+import { didYouMean } from './suggest.js';
 
 interface Entry {
   name: string;
@@ -83,7 +84,8 @@ export async function main(argv: string[]): Promise<number> {
     ? { name, summary: '', load: async () => exitWhenDone(withArgs((await import('./ruleset-check.js')).rulesetCheckCommand, 1)) }
     : commands.find((c) => c.name === name);
   if (!entry) {
-    console.error(`hafw: unknown command '${name}'\n\n${topUsage()}`);
+    const hint = didYouMean(name, [...commands.map((c) => c.name), 'help']);
+    console.error(`hafw: unknown command '${name}'${hint}\n\n${topUsage()}`);
     return 2;
   }
   try {

@@ -4,6 +4,7 @@
  * lives in its own file.
  */
 import { UsageError, type Command } from './args.js';
+import { didYouMean } from './suggest.js';
 import { rulesetCheckCommand } from './ruleset-check.js';
 import { rulesetConvertCommand } from './ruleset-convert.js';
 import { rulesetShowCommand } from './ruleset-show.js';
@@ -37,7 +38,7 @@ export const rulesetCommand: Command = {
       return sub === undefined ? 2 : 0;
     }
     const cmd = subcommands.find((c) => c.name === sub);
-    if (!cmd) throw new UsageError(`unknown subcommand '${sub}'\n\n${usage}`);
+    if (!cmd) throw new UsageError(`unknown subcommand '${sub}'${didYouMean(sub, subcommands.map((c) => c.name))}\n\n${usage}`);
     return cmd.run(rest);
   },
 };

@@ -1,5 +1,6 @@
 import { controlRequest } from '../api/index.js';
 import { parse, printJson, UsageError, type Command } from './args.js';
+import { didYouMean } from './suggest.js';
 
 const usage = `usage: hafw sync stats [--json] [--socket PATH]
 
@@ -14,7 +15,7 @@ export const syncCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
     if (values.help) return void console.log(usage), 0;
-    if (positionals[0] !== 'stats') throw new UsageError(`${positionals[0] ? `unknown sync command ${positionals[0]}` : 'a sync command is required'}\n\n${usage}`);
+    if (positionals[0] !== 'stats') throw new UsageError(`${positionals[0] ? `unknown sync command ${positionals[0]}${didYouMean(positionals[0], ['stats'])}` : 'a sync command is required'}\n\n${usage}`);
     if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/sync/stats', { socket: values.socket }));
     else process.stdout.write(await controlRequest<string>('GET', '/v1/sync/stats?format=text', { socket: values.socket }));
     return 0;
