@@ -9,6 +9,7 @@
 //   /etc/hafw/hafw.yaml, ruleset.nft samples (conffiles: an upgrade keeps the operator's)
 //   /usr/lib/systemd/system/hafw.service, /usr/lib/modules-load.d/hafw.conf
 //   /usr/share/man/man8/hafw.8.gz, hafw-<command>.8.gz (from the shipped CLI's --help texts)
+//   /usr/share/bash-completion/completions/hafw (hafw completion bash)
 //   /usr/share/doc/hafw/             README.md, docs/*.md, copyright
 // Env: HAFW_DEB_OUT=DIR (default dist/), SOURCE_DATE_EPOCH (man page date, file times).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -78,8 +79,13 @@ try {
   mkdirSync(path.join(root, 'usr/lib/modules-load.d'), { recursive: true });
   cpSync(path.join(ROOT, 'deploy/modules-load.d/hafw.conf'), path.join(root, 'usr/lib/modules-load.d/hafw.conf'));
 
-  // --- man pages, from the shipped tree's own --help ---
+  // --- man pages and bash completion, from the shipped tree's own --help ---
   await writeManPages(path.join(root, 'usr/share/man/man8'));
+  const completions = path.join(root, 'usr/share/bash-completion/completions');
+  mkdirSync(completions, { recursive: true });
+  const compl = spawnSync(process.execPath, [path.join(lib, 'bin/hafw.js'), 'completion', 'bash'], { encoding: 'utf8', env: { ...process.env, HAFW_DIST: '' } });
+  if (compl.status !== 0) fail(`hafw completion bash failed: ${compl.stderr}`);
+  writeFileSync(path.join(completions, 'hafw'), compl.stdout);
 
   // --- documentation ---
   const doc = path.join(root, 'usr/share/doc/hafw');

@@ -66,7 +66,7 @@ describe('Debian package (npm run package:deb)', function () {
     const list = execFileSync('dpkg-deb', ['-c', deb], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean).map((l) => l.split(/\s+/)[5]!);
     for (const f of ['./usr/bin/hafw', './usr/lib/hafw/build/Release/hafw_native.node', './usr/lib/hafw/dist/node/cli/main.js', './usr/lib/hafw/dist/build-info.json',
       './etc/hafw/hafw.yaml', './etc/hafw/ruleset.nft', './usr/lib/systemd/system/hafw.service', './usr/lib/modules-load.d/hafw.conf',
-      './usr/share/man/man8/hafw.8.gz', './usr/share/man/man8/hafw-node.8.gz', './usr/share/man/man8/hafw-ruleset.8.gz', './usr/lib/hafw/node_modules/fastify/package.json']) {
+      './usr/share/man/man8/hafw.8.gz', './usr/share/man/man8/hafw-node.8.gz', './usr/share/man/man8/hafw-ruleset.8.gz', './usr/lib/hafw/node_modules/fastify/package.json', './usr/share/bash-completion/completions/hafw']) {
       assert.ok(list.includes(f), `missing ${f}`);
     }
     assert.deepEqual(list.filter((f) => /^\.\/usr\/lib\/hafw\/dist\/(.*\.test\.js(\.map)?|bench\/.*|fuzz\/.*)$/.test(f)), []);

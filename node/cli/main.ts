@@ -7,13 +7,13 @@ import { UsageError, type Command } from './args.js';
 import { exitQuietlyOnClosedOutput } from './closed-output.js';
 import { didYouMean } from './suggest.js';
 
-interface Entry {
+export interface Entry {
   name: string;
   summary: string;
   load(): Promise<Command>;
 }
 
-const commands: Entry[] = [
+export const commands: Entry[] = [
   { name: 'node', summary: 'run a firewall node (daemon) in the foreground', load: async () => (await import('./node-cmd.js')).nodeCommand },
   { name: 'status', summary: 'role, uptime and packet counters of the node in this namespace', load: async () => (await import('./status.js')).statusCommand },
   { name: 'metrics', summary: "print the node's Prometheus metrics", load: async () => (await import('./metrics-cmd.js')).metricsCommand },
@@ -25,6 +25,7 @@ const commands: Entry[] = [
   { name: 'replay', summary: 'run a capture through a fresh filter and conntrack offline', load: async () => (await import('./replay-cmd.js')).replayCommand },
   { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await (await import('./lab-loader.js')).loadLab('lab')).lab },
   { name: 'drill', summary: 'fail the master on purpose and measure the takeover (lab)', load: async () => (await import('./drill-cmd.js')).drillCommand },
+  { name: 'completion', summary: 'print the bash completion script (generated from these commands)', load: async () => (await import('./completion.js')).completionCommand },
   { name: 'version', summary: 'print the version, build commit and Node.js version', load: async () => (await import('./version-cmd.js')).versionCommand },
   { name: 'demo', summary: 'build the lab pair, drive traffic, run a failover drill, report, tear down', load: async () => (await (await import('./lab-loader.js')).loadLab('demo')).demo },
 ];

@@ -13,7 +13,7 @@ import { rulesetDiffCommand } from './ruleset-diff.js';
 import { rulesetHistoryCommand } from './ruleset-history.js';
 import { rulesetRollbackCommand } from './ruleset-rollback.js';
 
-const subcommands: Command[] = [rulesetCheckCommand, rulesetConvertCommand, rulesetShowCommand, rulesetApplyCommand, rulesetDiffCommand, rulesetHistoryCommand, rulesetRollbackCommand];
+export const subcommands: Command[] = [rulesetCheckCommand, rulesetConvertCommand, rulesetShowCommand, rulesetApplyCommand, rulesetDiffCommand, rulesetHistoryCommand, rulesetRollbackCommand];
 
 const usage = [
   'usage: hafw ruleset <subcommand> [options]',
