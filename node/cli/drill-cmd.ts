@@ -35,11 +35,11 @@ when the peer's master advertisements arrive and whether state sync with it was 
 waits --hold seconds (default 5), then takes mastership back if it preempts. Run it on the
 master; on a backup it exits 1 with the node's answer. Exit 0 when the peer took over.
 
-Runs a failover drill against the lab (docs/drills.md): opens N long-lived TCP flows and
-a probe stream every 2 ms from hafw-client to hafw-server through the VIPs, makes the
-VRRP master fail, and reports the takeover time (longest probe gap), the flows that
-survived and the TCP stall per flow. Uses the running lab (hafw lab up --nodes 2), or
-builds one for the drill and removes it afterwards.
+Runs a failover drill against the lab (docs/failover.md, "Drills"): opens N long-lived
+TCP flows and a probe stream every 2 ms from hafw-client to hafw-server through the VIPs,
+makes the VRRP master fail, and reports the takeover time (longest probe gap), the flows
+that survived and the TCP stall per flow. Uses the running lab (hafw lab up --nodes 2),
+or builds one for the drill and removes it afterwards.
   --mode kill     SIGKILL the master's node process (default)
   --mode resign   stop it gracefully (it advertises priority 0)
   --mode link     take the master's LAN link down

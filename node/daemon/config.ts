@@ -58,7 +58,7 @@ export interface NodeConfig {
   vrrp?: VrrpConfig;
   /** State sync with the peers (absent: off). */
   sync?: SyncSettings;
-  /** Poor man's failover: watch these segments while standby (docs/sniff-mode.md). */
+  /** Poor man's failover: watch these segments while standby (docs/failover.md, "Sniff mode"). */
   sniff?: { interfaces: string[] };
   ruleset: {
     /** nft-syntax (or libnftables JSON) file; absent: no rules, everything is accepted. */
