@@ -53,6 +53,21 @@ describe('hafw command line', () => {
     assert.doesNotMatch(hafw('frobnicate').err, /did you mean/);
   });
 
+  it('names a missing file the same way in every command, as JSON too when --json was asked', () => {
+    for (const args of [['ruleset', 'check', '/nonexistent/r.nft'], ['replay', '--pcap', '/nonexistent/c.pcap']]) {
+      const file = args.find((a) => a.startsWith('/nonexistent'))!;
+      const t = hafw(...args);
+      assert.equal(t.code, 1, args.join(' '));
+      assert.match(t.err, new RegExp(`^hafw ${args[0]}: ${file}: no such file$`, 'm'), args.join(' '));
+      const j = hafw(...args, '--json');
+      assert.equal(j.code, 1, args.join(' '));
+      assert.deepEqual(JSON.parse(j.out), { ok: false, error: `${file}: no such file` });
+    }
+    const s = hafw('status', '--json');
+    assert.equal(s.code, 1);
+    assert.match((JSON.parse(s.out) as { error: string }).error, /no hafw node is running/);
+  });
+
   it('exits 1 with advice when no node runs in this namespace', () => {
     const r = hafw('status');
     assert.equal(r.code, 1);

@@ -41,7 +41,8 @@ function topUsage(): string {
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    "Run 'hafw <command> --help' for a command's options.",
+    "Run 'hafw <command> --help' for a command's options. Exit codes: 0 ok, 1 failure, 2 usage",
+    'error. A command run with --json that fails prints {"ok": false, "error": MESSAGE}.',
   ].join('\n');
 }
 
@@ -96,6 +97,9 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`hafw ${name}: ${err.message}`);
       return 2;
     }
+    // A script that asked for --json gets JSON for a failure too (a missing file, no node
+    // running), on stdout where it reads the answer; the message also goes to stderr.
+    if (rest.includes('--json')) process.stdout.write(`${JSON.stringify({ ok: false, error: (err as Error).message })}\n`);
     console.error(`hafw ${name}: ${(err as Error).message}`);
     return 1;
   }

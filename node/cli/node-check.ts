@@ -15,6 +15,7 @@ import { DEFAULT_LIMITS } from '../ruleset/limits.js';
 import { checkRulesetIn } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
 import { warningsOf } from './ruleset-check.js';
+import { fileProblem } from './file-errors.js';
 
 /** One finding: the file it is in, its place there, the setting it concerns. */
 export interface CheckProblem {
@@ -45,7 +46,7 @@ export async function checkNodeConfig(file: string): Promise<NodeCheckReport> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    report.errors.push({ file, message: `cannot read config: ${(err as Error).message}` });
+    report.errors.push({ file, message: `cannot read config: ${fileProblem(err)}` });
     return report;
   }
   const c = checkConfigText(text, file);
@@ -75,7 +76,7 @@ async function checkRuleset(config: NodeConfig, configFile: string, bad: (p: str
   try {
     text = await readFile(rf, 'utf8');
   } catch (err) {
-    report.errors.push({ ...at('ruleset.file'), message: `cannot read ${rf}: ${(err as Error).message}` });
+    report.errors.push({ ...at('ruleset.file'), message: `cannot read ${rf}: ${fileProblem(err)}` });
     return;
   }
   // Stand-ins of bad caps would be the lowest allowed: judge the ruleset by the defaults then.

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 import { OfflineReplay, parseReplayRoute, replayCapture, type ReplayRoute } from '../datapath/control/replay.js';
 import { parse, UsageError, type Command } from './args.js';
+import { fileError } from './file-errors.js';
 import { parseAddress } from '../packet/address.js';
 
 const usage = `usage: hafw replay --pcap FILE [--ruleset FILE] [--json] [--loose] [--liberal]
@@ -66,7 +67,8 @@ export const replayCommand: Command = {
         throw new UsageError(`--local ${a}: not an IPv4 or IPv6 address (give one address per --local, without a prefix length)`);
       }
     }
-    const capture = await readFile(values.pcap);
+    const pcap = values.pcap;
+    const capture = await readFile(pcap).catch((e: unknown) => { throw fileError(pcap, e); });
     // Its includes expanded as for `hafw ruleset check` (-I DIR; default /etc).
     const input = values.ruleset === undefined ? undefined : await readRulesetInput(values.ruleset, values.includepath);
     const rulesetText = input?.text;

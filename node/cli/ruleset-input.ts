@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { expandIncludes, type SourceMap } from '../ruleset/includes.js';
 import { DEFAULT_LIMITS } from '../ruleset/limits.js';
+import { fileError } from './file-errors.js';
 
 export interface RulesetInput {
   /** The text, includes expanded. */
@@ -28,7 +29,7 @@ export async function readRulesetInput(file: string, includePath?: readonly stri
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new Error(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw fileError(file, err);
     }
   }
   // JSON has no include (libnftables-json(5)); the engine's own size check covers the rest.
