@@ -4,7 +4,8 @@ import { parse, UsageError, type Command } from '../../node/cli/args.js';
 const usage = `usage: hafw demo [--nodes 1|2]
 
 Builds the lab, starts the firewall node(s), drives TCP and UDP (IPv4 and IPv6) through
-them, prints what happened and tears everything down. Needs root.`;
+them, prints what happened and tears everything down. Needs root.
+  --nodes 1|2   one firewall, or a pair with VRRP and state sync (default 2)`;
 
 export const demoCommand: Command = {
   name: 'demo',

@@ -11,6 +11,8 @@ firewall nodes between them (hafw-fwa, hafw-fwb) and the bridges in hafw-sw.
   up      build the lab, start the nodes in the background, return once traffic flows
   status  show the lab's nodes and their counters
   down    stop the nodes (by PID) and delete every hafw- namespace
+  --nodes 1|2   up: one firewall, or a pair with VRRP and state sync (default 1)
+  --json        status: one JSON object
 Needs root (network namespaces).`;
 
 export const labCommand: Command = {

@@ -114,3 +114,26 @@ describe('hafw --version', () => {
     }
   });
 });
+
+describe('hafw --help texts', () => {
+  it('explain every option their usage lines name', () => {
+    const top = hafw('--help').out;
+    const pages: [string, string][] = [];
+    for (const [, c] of top.matchAll(/^ {2}(\S+)\s{2,}/gm)) {
+      const h = hafw(c!, '--help').out;
+      pages.push([c!, h]);
+      const subs = (h.split('\nsubcommands:\n')[1] ?? '').split('\n\n')[0]!.split('\n').map((l) => /^ {2}(\S+)/.exec(l)?.[1]).filter((x): x is string => !!x);
+      for (const s of subs) pages.push([`${c} ${s}`, hafw(c!, s, '--help').out]);
+    }
+    assert.ok(pages.length > 15);
+    const unexplained: string[] = [];
+    for (const [name, h] of pages) {
+      const lines = h.split('\n');
+      const isUsage = (l: string, i: number): boolean => i === 0 || /^\s+hafw /.test(l);
+      const opts = new Set(lines.filter(isUsage).join(' ').match(/(?<![\w-])--[a-z][a-z0-9-]*/g) ?? []);
+      const body = lines.filter((l, i) => !isUsage(l, i)).join('\n');
+      for (const o of opts) if (o !== '--help' && o !== '--version' && !new RegExp(`(^|[\\s,(])${o}\\b`, 'm').test(body)) unexplained.push(`${name}: ${o}`);
+    }
+    assert.deepEqual(unexplained, []);
+  });
+});

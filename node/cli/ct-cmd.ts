@@ -28,6 +28,7 @@ filters (list, flush) and tuple (get, delete: -p -s -d and the ports):
   --origin local|replicated   this node's own flows, or copies of a peer's
   --limit N (default 100, at most 10000)   --after ID (next page)
   --json                JSON instead of conntrack-style lines
+  --socket PATH         control socket (default: the one of this network namespace)
 exit codes: 0 ok, 1 error (or nothing found for get/delete), 2 usage`;
 
 interface CtCount {

@@ -46,6 +46,7 @@ or builds one for the drill and removes it afterwards.
   --flows N       long-lived TCP flows (default 50)
   --duration-ms   how long the flows run (default 4000; the failure comes after 1 s)
   --json          the report as one JSON object
+  --socket PATH   with --node: control socket (default: the one of this network namespace)
 Exit code 0 when the drill met its targets (takeover < 100 ms, every flow survived,
 stall p50 <= 400 ms), 1 otherwise.`;
 

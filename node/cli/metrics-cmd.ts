@@ -4,7 +4,8 @@ import { parse, type Command } from './args.js';
 const usage = `usage: hafw metrics [--socket PATH]
 
 Prints the Prometheus metrics of the node in this network namespace (the same text its
-/metrics endpoint serves). See docs/metrics.md.`;
+/metrics endpoint serves). See docs/metrics.md.
+  --socket PATH   control socket (default: the one of this network namespace)`;
 
 export const metricsCommand: Command = {
   name: 'metrics',

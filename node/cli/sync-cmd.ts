@@ -6,7 +6,9 @@ const usage = `usage: hafw sync stats [--json] [--socket PATH]
 
 State sync of the node in this network namespace, like conntrackd -s: whether its table
 is complete (in sync), messages and bytes, retransmissions, NACKs, gaps, rejected
-messages, resyncs, replication lag, resend queue and ring depths. See docs/sync.md.`;
+messages, resyncs, replication lag, resend queue and ring depths. See docs/sync.md.
+  --json          the report as one JSON object
+  --socket PATH   control socket (default: the one of this network namespace)`;
 
 export const syncCommand: Command = {
   name: 'sync',
