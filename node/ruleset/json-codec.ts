@@ -75,7 +75,13 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
   // The text form's comments are quoted strings; another JSON type would print unquoted
   // and load back as a string.
   if (b.comment !== undefined && typeof b.comment !== 'string') return '"comment" must be a string';
-  const str = (k: string): string | null => (typeof b[k] === 'string' && b[k] !== '' ? null : `"${k}" must be a non-empty string`);
+  const str = (k: string): string | null => {
+    const v = b[k];
+    if (typeof v !== 'string' || v === '') return `"${k}" must be a non-empty string`;
+    // Names print unquoted in the text form: one that is not a word there would list as
+    // text that does not load back (or loads as something else).
+    return isTextName(v) ? null : `"${k}" ${JSON.stringify(v)} is not a name the text form can read: use letters, digits and _ . - / : (not starting with $ or @)`;
+  };
   switch (kind) {
     case 'table':
       return str('name');
@@ -115,6 +121,11 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
       return str('table') ?? str('name');
   }
   return null;
+}
+
+/** A word of the text form's lexer that the parser reads as a name (not a $variable or @set). */
+function isTextName(v: string): boolean {
+  return /^[0-9A-Za-z_.:/*[\]-][0-9A-Za-z_.:/$@*[\]-]*$/.test(v);
 }
 
 /** An element's `{"elem": {"comment": ...}}` (the key's, for a map's [key, data]) must be a string, as a table's. */

@@ -32,4 +32,23 @@ describe('JSON rulesets: bad input is a positioned RulesetError', () => {
     assert.match(e.message, /type must be one of filter, nat, route/);
     assert.ok(e.line > 1);
   });
+
+  it('refuses a table, chain or set name the text form cannot read back, and keeps the names it can', () => {
+    const doc = (chain: string): string => JSON.stringify({ nftables: [
+      { table: { family: 'ip', name: 'nat' } },
+      { chain: { family: 'ip', table: 'nat', name: chain, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+    ] }, null, 1);
+    const e = errorOf(doc('pr%'));
+    assert.match(e.message, /"name" "pr%" is not a name the text form can read/);
+    assert.ok(e.line > 1, 'at the chain object, not the document');
+    assert.match(errorOf(doc('$x')).message, /not a name/);
+    assert.match(errorOf(doc('a b')).message, /not a name/);
+    for (const name of ['pre', 'a.b-c/d', '_x', 'a:b']) {
+      const engine = new RulesetEngine();
+      engine.load(doc(name), 'f.json');
+      const again = new RulesetEngine();
+      again.load(engine.list(), 'f.nft');
+      assert.equal(again.list(), engine.list(), name);
+    }
+  });
 });
