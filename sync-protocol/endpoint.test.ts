@@ -173,6 +173,42 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.equal(b.ep.stats.resyncsCompleted, 1);
   });
 
+  /** An owner holding `n` connections whose live DATA went nowhere (the standby was not there), and a fresh standby. */
+  function ownerAndLateStandby(n: number, extra: Partial<SyncConfig> = {}): { a: ReturnType<typeof endpoint>; b: ReturnType<typeof endpoint>; link: SimLink; now: number } {
+    const a = endpoint(1, extra);
+    a.ep.start(0);
+    for (let i = 0; i < n; i++) a.ep.localEvent(makeRecord(i, EventKind.New, 0), 0);
+    a.ep.flush(0);
+    while (a.ep.poll() !== undefined);
+    const b = endpoint(2);
+    const link = new SimLink([a.ep, b.ep]);
+    const now = 1100; // after A's startup grace: it is alone and in sync
+    b.ep.start(now);
+    return { a, b, link, now };
+  }
+
+  it('paces a walk by its window of unacknowledged messages, not by a timer: at one worker turn every 0.1 ms, 100,000 entries arrive in < 200 ms of simulated time (the issue: 1M in < 2 s)', () => {
+    const { a, b, link, now: t0 } = ownerAndLateStandby(100000);
+    const now = run(link, t0, 10000, () => b.ep.inSync, 0.1);
+    assert.equal(b.table.rows.size, 100000);
+    assertReplicates(a.ep, b.table);
+    assert.ok(now - t0 < 200, `resync took ${now - t0} ms of simulated time`);
+  });
+
+  it('a walk leaves at most bulkWindow messages unacknowledged: while the requester\'s ACKs are lost it waits, then goes on', () => {
+    const { a, b, link, now: t0 } = ownerAndLateStandby(20000, { bulkWindow: 64 });
+    // B's request goes out, then nothing from B arrives (no ACK ever): A must not stream on.
+    let now = run(link, t0, 50, () => a.ep.stats.resyncsServed > 0);
+    link.down.add(1);
+    now = run(link, now, 500, () => false);
+    assert.ok(a.ep.resendQueueDepth <= 64 + 2, `walk stopped at its window (${a.ep.resendQueueDepth} held)`);
+    assert.ok(b.table.rows.size < 20000 && !b.ep.inSync);
+    link.down.delete(1);
+    run(link, now, 5000, () => b.ep.inSync);
+    assert.ok(b.ep.inSync);
+    assertReplicates(a.ep, b.table);
+  });
+
   it('completes a 20,000-entry resync through 20% loss, duplication and reordering while live updates flow', () => {
     const a = endpoint(1, { bulkChunksPerTick: 8 });
     const b = endpoint(2);

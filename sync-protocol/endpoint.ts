@@ -17,7 +17,7 @@ import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
 import { AuthFailures } from './auth-failures.js';
-import { ReplayVerdict, ReplayWindow, seqLe, seqLt, seqRangeInverted } from '../inet/index.js';
+import { ReplayVerdict, ReplayWindow, seqDiff, seqLe, seqLt, seqRangeInverted } from '../inet/index.js';
 
 export interface SyncConfig {
   /** This node's id (non-zero, unique in the cluster). */
@@ -30,8 +30,13 @@ export interface SyncConfig {
   mtu?: number;
   /** Longest a state event waits to be batched (ms). */
   flushDelayMs?: number;
-  /** Receivers ACK at most this often (ms). */
+  /** Receivers ACK at most this often (ms)... */
   ackIntervalMs?: number;
+  /**
+   * ...except that a receiver ACKs at once when this many sequences arrived since its last
+   * ACK: the ACK clock of a resync walk (bulkWindow) does not wait for the interval timer.
+   */
+  ackEveryMsgs?: number;
   /** After the last DATA, an ALIVE follows this soon so a lost tail is found (ms). */
   tailProbeMs?: number;
   /** An idle sender sends ALIVE this often (ms); receivers ACK at least this often. */
@@ -52,10 +57,17 @@ export interface SyncConfig {
   receiveWindow?: number;
   /** RESYNC_REQUEST is repeated after this long without progress (ms). */
   resyncRetryMs?: number;
-  /** Resync chunks sent per bulk tick. */
+  /** Resync chunks sent per bulk tick (live events and received traffic are served between ticks). */
   bulkChunksPerTick?: number;
-  /** Interval between bulk ticks (ms). */
+  /** Interval between bulk ticks (ms); 0: every turn of the worker, the window paces the walk. */
   bulkTickMs?: number;
+  /**
+   * Most unacknowledged messages a resync walk leaves in flight (capped at half the resend
+   * queue): the walk is ACK-clocked, so it goes as fast as the receiver takes it, and what a
+   * receiver holds unread (its socket buffer, behind which live DATA queues) stays bounded.
+   * Before any requester ACKs, a walk sends this many messages and waits.
+   */
+  bulkWindow?: number;
   /** A peer silent this long is forgotten (ms); its epoch and sequence tops are remembered (maxNodeIds). */
   peerTimeoutMs?: number;
   /**
@@ -77,6 +89,7 @@ export const SYNC_DEFAULTS = {
   mtu: 1500,
   flushDelayMs: 1,
   ackIntervalMs: 5,
+  ackEveryMsgs: 64,
   tailProbeMs: 3,
   aliveIntervalMs: 200,
   nackRetryMs: 8,
@@ -86,7 +99,8 @@ export const SYNC_DEFAULTS = {
   receiveWindow: 65536,
   resyncRetryMs: 500,
   bulkChunksPerTick: 16,
-  bulkTickMs: 1,
+  bulkTickMs: 0,
+  bulkWindow: 256,
   peerTimeoutMs: 3000,
   maxNodeIds: 256,
   startupGraceMs: 1000,
@@ -291,6 +305,14 @@ export class SyncEndpoint {
     return this.resendBacklog.length - this.resendHead;
   }
 
+  /**
+   * The resync walk can send now: the shell runs tick() again as soon as received traffic
+   * is served (bulkTickMs 0), instead of after a timer's millisecond.
+   */
+  get bulkReady(): boolean {
+    return this.bulk.active && this.lastNow >= this.nextBulkAt && this.bulkWindowOpen(this.lastNow);
+  }
+
   /** A state change of a local connection (never one injected from a peer: no echo loops). */
   localEvent(rec: StateRecord, now: number): void {
     writeSlot(this.scratchView, this.scratch, 0, rec);
@@ -373,7 +395,8 @@ export class SyncEndpoint {
   nextTimerAt(): number {
     let t = Math.min(this.coalescer.dueAt(), this.nextAliveAt);
     if (this.resendsPending > 0) t = Math.min(t, this.lastNow);
-    if (this.bulk.active) t = Math.min(t, this.nextBulkAt);
+    // A walk whose window is out waits for an ACK (receive() opens it), not for a timer.
+    if (this.bulk.active && this.bulkWindowOpen(this.lastNow)) t = Math.min(t, this.nextBulkAt);
     for (const p of this.peers.values()) {
       t = Math.min(t, p.ackDueAt, p.lastHeard + this.cfg.peerTimeoutMs);
       if (p.rx !== null) t = Math.min(t, p.rx.nackDueAt());
@@ -539,6 +562,8 @@ export class SyncEndpoint {
           }
         }
         if (p.ackDueAt === Infinity) p.ackDueAt = now + this.cfg.ackIntervalMs;
+        // A sender's walk waits for this ACK once its window is out (bulkWindow).
+        if (seqDiff(p.lastAckBase, rx.cumAck) >= this.cfg.ackEveryMsgs) p.ackDueAt = now;
         this.checkSynced(p, now);
         break;
       }
@@ -762,16 +787,22 @@ export class SyncEndpoint {
     this.nextAliveAt = now + this.cfg.tailProbeMs;
   }
 
+  /**
+   * Flow control of a walk: at most bulkWindow messages unacknowledged, and never more than
+   * half the resend queue, so a chunk lost on the way is still held when its NACK arrives
+   * (otherwise a big table over a lossy link livelocks in LOST -> new walk -> LOST). With no
+   * live peer ACKing yet (a restarted requester: its new epoch made us forget it), the walk
+   * counts its own messages instead and waits for the first ACK. Live DATA is never held back.
+   */
+  private bulkWindowOpen(now: number): boolean {
+    const window = Math.min(this.cfg.bulkWindow, this.cfg.resendQueueSize >>> 1);
+    return (this.sender.hasLivePeers(now) ? this.sender.queued : this.bulk.messages) < window;
+  }
+
   private bulkStep(now: number): void {
     const budget = this.coalescer.budget - 4;
-    // Flow control: a walk may fill at most half the resend queue with unacknowledged
-    // messages, so a chunk lost on the way is still held when its NACK arrives (otherwise a
-    // big table over a lossy link livelocks in LOST -> new walk -> LOST). Live DATA is never
-    // held back. With no live peer ACKing, nothing paces us and the queue just rolls.
-    const window = this.cfg.resendQueueSize >>> 1;
-    const paced = this.sender.hasLivePeers(now);
     for (let i = 0; i < this.cfg.bulkChunksPerTick && this.bulk.active; i++) {
-      if (paced && this.sender.queued >= window) break;
+      if (!this.bulkWindowOpen(now)) break;
       const records = this.bulk.take(budget);
       if (records.length > 0) {
         const seq = this.sender.record(MessageType.ResyncChunk, null, this.bulk.bulkId, 0, 0, now);

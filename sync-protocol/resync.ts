@@ -29,6 +29,8 @@ export class BulkSender {
   firstSeq = -1;
   /** Records sent by the walk in progress. */
   count = 0;
+  /** Chunks sent by the walk in progress. */
+  messages = 0;
 
   constructor(private readonly source: StateSource) {}
 
@@ -49,6 +51,7 @@ export class BulkSender {
     this.nextId = (this.nextId + 1) >>> 0 || 1;
     this.firstSeq = -1;
     this.count = 0;
+    this.messages = 0;
   }
 
   /** Up to `budget` bytes of records for the next chunk; empty when the table is exhausted. */
@@ -75,6 +78,7 @@ export class BulkSender {
       used += size;
     }
     this.count += out.length;
+    if (out.length > 0) this.messages++;
     return out;
   }
 

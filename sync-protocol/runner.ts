@@ -64,6 +64,8 @@ export class SyncRunner {
   onDatagram(buf: Uint8Array, from = ''): void {
     this.endpoint.receive(buf, this.clock(), from);
     this.flushOut();
+    // An ACK opened a resync walk's window: go on right after the received traffic.
+    if (this.running && this.immediate === null && this.endpoint.bulkReady) this.immediate = setImmediate(this.loop);
   }
 
   private loop = (): void => {
@@ -111,9 +113,9 @@ export class SyncRunner {
         this.loop();
       });
     }
-    // Retransmissions waiting (sent a slice per tick): go on right after received traffic
-    // is served, not a timer's millisecond later.
-    if (this.endpoint.resendsPending > 0) {
+    // Retransmissions waiting (sent a slice per tick), or a resync walk with its window
+    // open: go on right after received traffic is served, not a timer's millisecond later.
+    if (this.endpoint.resendsPending > 0 || this.endpoint.bulkReady) {
       this.immediate = setImmediate(this.loop);
       return;
     }
