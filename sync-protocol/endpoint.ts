@@ -6,7 +6,7 @@
  * thin shells around it, so tests drive it through a simulated lossy link with a fake clock.
  */
 import {
-  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, encodeSlotsMessage, isSequenced, peekSender, recordsOf, slotRecordSize,
+  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, encodeSlotsChunk, encodeSlotsMessage, isSequenced, peekSender, recordsOf, slotRecordSize,
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
@@ -254,7 +254,7 @@ export class SyncEndpoint {
       minResendIntervalMs: this.cfg.minResendIntervalMs,
       peerTimeoutMs: this.cfg.peerTimeoutMs,
     });
-    this.bulk = new BulkSender(this.source);
+    this.bulk = new BulkSender(this.mirror);
   }
 
   /** Starts the protocol: peers learn of us from the first ALIVE and ask for our table; we ask for theirs. */
@@ -803,11 +803,13 @@ export class SyncEndpoint {
     const budget = this.coalescer.budget - 4;
     for (let i = 0; i < this.cfg.bulkChunksPerTick && this.bulk.active; i++) {
       if (!this.bulkWindowOpen(now)) break;
-      const records = this.bulk.take(budget);
-      if (records.length > 0) {
+      if (this.bulk.take(budget) > 0) {
         const seq = this.sender.record(MessageType.ResyncChunk, null, this.bulk.bulkId, 0, 0, now);
         if (this.bulk.firstSeq === -1) this.bulk.firstSeq = seq;
-        this.sender.held(seq)!.datagram = this.send({ type: MessageType.ResyncChunk, bulkId: this.bulk.bulkId, records, ...this.dataHeader(seq, now) });
+        const mirror = this.mirror;
+        const b = encodeSlotsChunk(this.dataHeader(seq, now), this.bulk.bulkId, mirror.slabView, mirror.slabBytes, this.bulk.at, this.bulk.kinds, this.cfg.key);
+        this.sender.held(seq)!.datagram = b;
+        this.sent(b);
       } else {
         const bulkId = this.bulk.bulkId;
         const count = this.bulk.count;

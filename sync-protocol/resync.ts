@@ -13,14 +13,17 @@
  * received with no give-up in between. Anything less (joined mid-walk, LOST, too far behind,
  * peer restarted) means asking again.
  */
-import type { StateRecord, StateSource } from './state-record.js';
-import { recordSize } from './wire.js';
+import { SLOT } from './record-fields.js';
+import { SLOT_BYTES } from './ring.js';
+import type { StateMirror } from './state-mirror.js';
+import { slotRecordSize } from './wire.js';
 import type { ReliableReceiver } from './reliability.js';
 import { seqLt } from '../inet/index.js';
 
 export class BulkSender {
-  private walk: Iterator<StateRecord> | null = null;
-  private carry: StateRecord | null = null;
+  private walk: { next(): number } | null = null;
+  /** Slot that did not fit the last chunk (-1: none). */
+  private carry = -1;
   private again = false;
   private nextId = 1;
   /** Id of the walk in progress. */
@@ -31,8 +34,14 @@ export class BulkSender {
   count = 0;
   /** Chunks sent by the walk in progress. */
   messages = 0;
+  /**
+   * The last take(): byte offsets into the mirror's slab (slabView / slabBytes) of the
+   * chunk's records, and the kind each is sent with. Valid until the mirror changes.
+   */
+  readonly at: number[] = [];
+  readonly kinds: number[] = [];
 
-  constructor(private readonly source: StateSource) {}
+  constructor(private readonly source: StateMirror) {}
 
   get active(): boolean {
     return this.walk !== null;
@@ -45,8 +54,8 @@ export class BulkSender {
   }
 
   private begin(): void {
-    this.walk = this.source.entries();
-    this.carry = null;
+    this.walk = this.source.walkSlots();
+    this.carry = -1;
     this.bulkId = this.nextId;
     this.nextId = (this.nextId + 1) >>> 0 || 1;
     this.firstSeq = -1;
@@ -54,38 +63,49 @@ export class BulkSender {
     this.messages = 0;
   }
 
-  /** Up to `budget` bytes of records for the next chunk; empty when the table is exhausted. */
-  take(budget: number): StateRecord[] {
-    const out: StateRecord[] = [];
-    if (this.walk === null) return out;
+  /**
+   * The next chunk: up to `budget` bytes of records (at least one), read in place from the
+   * mirror's slots into `at` / `kinds`; returns how many (0 when the table is exhausted).
+   */
+  take(budget: number): number {
+    const at = this.at;
+    const kinds = this.kinds;
+    at.length = 0;
+    kinds.length = 0;
+    if (this.walk === null) return 0;
+    const v = this.source.slabView;
+    const b = this.source.slabBytes;
     let used = 0;
     for (;;) {
-      let r: StateRecord;
-      if (this.carry !== null) {
-        r = this.carry;
-        this.carry = null;
+      let s: number;
+      if (this.carry >= 0) {
+        s = this.carry;
+        this.carry = -1;
+        // Kept since the last chunk: destroyed since, it is not sent.
+        if (!this.source.isLive(s)) continue;
       } else {
-        const it = this.walk.next();
-        if (it.done) break;
-        r = it.value;
+        s = this.walk.next();
+        if (s < 0) break;
       }
-      const size = recordSize(r);
-      if (out.length > 0 && used + size > budget) {
-        this.carry = r;
+      const o = s * SLOT_BYTES;
+      const size = slotRecordSize(v, b, o);
+      if (at.length > 0 && used + size > budget) {
+        this.carry = s;
         break;
       }
-      out.push(r);
+      at.push(o);
+      kinds.push(b[o + SLOT.kind]!);
       used += size;
     }
-    this.count += out.length;
-    if (out.length > 0) this.messages++;
-    return out;
+    this.count += at.length;
+    if (at.length > 0) this.messages++;
+    return at.length;
   }
 
   /** The walk ended (DONE sent): start the scheduled next one, if any. */
   finish(): void {
     this.walk = null;
-    this.carry = null;
+    this.carry = -1;
     if (this.again) {
       this.again = false;
       this.begin();

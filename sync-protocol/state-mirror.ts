@@ -147,28 +147,50 @@ export class StateMirror implements StateSource {
   }
 
   entries(): Iterator<StateRecord> {
+    const walk = this.walkSlots();
+    return {
+      next: (): IteratorResult<StateRecord> => {
+        const s = walk.next();
+        return s < 0 ? { done: true, value: undefined } : { done: false, value: readSlot(this.view, this.slab, s * SLOT_BYTES) };
+      },
+    };
+  }
+
+  /**
+   * The walk of entries(), by slot number (-1 at the end): the resync reads each connection
+   * where it lies in the slab (slabView / slabBytes), no record made. A slot number is good
+   * until the next note(); one kept longer (the chunk that did not fit) is checked with
+   * isLive() first: destroyed since, it is not sent, and reused by another connection, that
+   * one is current state too.
+   */
+  walkSlots(): { next(): number } {
     const heads = this.heads.values();
     // The chain of the hash being visited, copied when the walk reaches it: a slot freed
     // and reused meanwhile must not lead the walk into another chain.
     const pend: number[] = [];
     let pi = 0;
     return {
-      next: (): IteratorResult<StateRecord> => {
+      next: (): number => {
         for (;;) {
           while (pi < pend.length) {
             const s = pend[pi++]!;
             // Destroyed since the chain was copied: not sent. Reused by another connection:
             // that one is current state too (a walk may send a connection twice).
-            if (this.live[s] === 1) return { done: false, value: readSlot(this.view, this.slab, s * SLOT_BYTES) };
+            if (this.live[s] === 1) return s;
           }
           const r = heads.next();
-          if (r.done) return { done: true, value: undefined };
+          if (r.done) return NONE;
           pend.length = 0;
           pi = 0;
           for (let s = r.value; s !== NONE; s = this.chain[s]!) pend.push(s);
         }
       },
     };
+  }
+
+  /** Slot `s` holds a connection (walkSlots). */
+  isLive(s: number): boolean {
+    return this.live[s] === 1;
   }
 
   /** Forgets everything (nothing may be pinned: flush the coalescer first). */

@@ -201,6 +201,11 @@ export function encodeSlotsMessage(h: Header, view: DataView, bytes: Uint8Array,
   return frame(h, MessageType.Data, -1, recordWriter.writeSlots(view, bytes, at, kinds), key);
 }
 
+/** encodeSlotsMessage for a RESYNC_CHUNK of walk `bulkId` (the resync's path: records read where the mirror holds them). */
+export function encodeSlotsChunk(h: Header, bulkId: number, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array): Buffer {
+  return frame(h, MessageType.ResyncChunk, bulkId >>> 0, recordWriter.writeSlots(view, bytes, at, kinds), key);
+}
+
 /** Header, payload (after the bulk id of a RESYNC_CHUNK when `bulkId` >= 0) and MAC. */
 function frame(h: Header, type: MessageType, bulkId: number, payload: Uint8Array, key: Uint8Array): Buffer {
   const prefix = bulkId >= 0 ? 4 : 0;
