@@ -97,6 +97,7 @@ export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Parti
   const reader = new SlotReader();
   const sink: StateSink = {
     apply: (owner: number, rec: StateRecord, ageMs: number) => ops.apply(owner, rec, ageMs),
+    applySlot: (owner: number, _v: DataView, bytes: Uint8Array, o: number, ageMs: number) => ops.applySlot(owner, bytes, o, ageMs),
     resyncBegin: (owner: number) => ops.begin(owner),
     resyncEnd: (owner: number) => ops.end(owner),
   };

@@ -10,7 +10,8 @@ import {
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
-import { SLOT, SLOT_BYTES, writeSlot } from './ring.js';
+import { SLOT, SLOT_BYTES, SlotReader, writeSlot } from './ring.js';
+import { SlotBatch } from './record-reader.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 import { BulkSender, ResyncState } from './resync.js';
 import { StateMirror } from './state-mirror.js';
@@ -226,6 +227,9 @@ export class SyncEndpoint {
   private readonly slotOffsets: number[] = [];
   private readonly scratch = new Uint8Array(SLOT_BYTES);
   private readonly scratchView = new DataView(this.scratch.buffer);
+  /** The records of the datagram being received (decoded into slots, no object each), and a reader for when one is needed as a record. */
+  private readonly rxSlots = new SlotBatch();
+  private readonly rxReader = new SlotReader();
   private readonly nackRanges: number[] = [];
   private readonly answer: NackAnswer = { resend: [], lost: [] };
   /** Sequences a NACK asked for, resent by tick() (resendsPerTick at a time), oldest first. */
@@ -439,7 +443,7 @@ export class SyncEndpoint {
       this.stats.ownDropped++;
       return;
     }
-    const r = decodeMessage(bytes, this.cfg.key);
+    const r = decodeMessage(bytes, this.cfg.key, this.rxSlots);
     if (!r.ok) {
       this.stats.drops[r.reason]++;
       if (r.reason === 'auth') this.lastAuthFailAt = now;
@@ -532,28 +536,35 @@ export class SyncEndpoint {
         } else if (m.type !== MessageType.ResyncDone) {
           let oldest = Infinity;
           const gap = rx.missing; // after this message: older ones may still come
-          for (const rec of m.records) {
-            if (rec.stamp < oldest) oldest = rec.stamp;
-            if (rec.kind === EventKind.Destroy) {
+          const batch = this.rxSlots;
+          const v = batch.view;
+          const b = batch.bytes;
+          const sink = this.sink;
+          for (let i = 0; i < batch.count; i++) {
+            const o = i * SLOT_BYTES;
+            const stamp = v.getFloat64(o + SLOT.stamp, true);
+            if (stamp < oldest) oldest = stamp;
+            if (b[o + SLOT.kind] === EventKind.Destroy) {
               if (gap) {
-                const k = recordKey(rec);
+                const k = recordKey(this.rxReader.read(v, b, o));
                 const old = p.tombs.get(k);
                 const seq = old !== undefined && seqLt(m.seq, old.seq) ? old.seq : m.seq;
-                p.tombs.set(k, { stamp: old === undefined ? rec.stamp : Math.max(old.stamp, rec.stamp), seq });
+                p.tombs.set(k, { stamp: old === undefined ? stamp : Math.max(old.stamp, stamp), seq });
                 if (seq === m.seq) p.tombQueue.push({ seq, key: k });
               }
             } else if (p.tombs.size > 0) {
-              const t = p.tombs.get(recordKey(rec));
-              if (t !== undefined && rec.stamp <= t.stamp) {
+              const t = p.tombs.get(recordKey(this.rxReader.read(v, b, o)));
+              if (t !== undefined && stamp <= t.stamp) {
                 this.stats.staleSkipped++;
                 continue;
               }
             }
-            this.sink.apply(p.node, rec, m.time - rec.stamp);
+            if (sink.applySlot !== undefined) sink.applySlot(p.node, v, b, o, m.time - stamp);
+            else sink.apply(p.node, this.rxReader.read(v, b, o), m.time - stamp);
             this.stats.recordsApplied++;
           }
           this.pruneTombs(p);
-          if (m.type === MessageType.Data && m.records.length > 0 && !(m.time <= p.echoTime)) {
+          if (m.type === MessageType.Data && batch.count > 0 && !(m.time <= p.echoTime)) {
             p.echoTime = m.time;
             p.echoStamp = oldest;
             p.echoAppliedAt = now;

@@ -33,6 +33,8 @@ export interface CborIn {
   uint(): number;
   num(): number;
   bytes(len: number): Uint8Array;
+  /** A byte string of exactly `len` bytes, copied into `dst` at `at` (no view made). */
+  bytesInto(len: number, dst: Uint8Array, at: number): void;
   expect(t0: number, t1: number, t2: number): void;
   byte(): number;
 }
@@ -278,6 +280,38 @@ function readCborSource(): string {
   return lines.filter((l) => l.trim() !== '').join('\n');
 }
 
+/**
+ * readCborSlot(c, OTHER, v, b, o): one record in the writer's layout, checked exactly as
+ * readCbor checks it, written into the slot at `o` of `b` / `v` instead of a new record:
+ * the receiver's path, no object per record (addresses are copied, not viewed).
+ */
+function readCborSlotSource(): string {
+  const lines = ['"use strict";', `c.expect(${RECORD_TAG.join(', ')});`];
+  const head = (n: number): string => (n < 24 ? `c.byte() !== ${0x80 | n}` : `c.byte() !== 0x98 || c.byte() !== ${n}`);
+  const field = (f: FieldSpec, nat: boolean, indent: string): void => {
+    if (f.type === 'addr') {
+      lines.push(`${indent}c.bytesInto(alen, b, o + ${at(f, nat)});`);
+      return;
+    }
+    lines.push(`${indent}const ${local(f, nat)} = ${cborRead(f)};`, `${indent}${cborCheck(f, nat)}`);
+    if (f.type === 'family') lines.push(`${indent}const alen = ${local(f, nat)} === 4 ? 4 : 16;`);
+    lines.push(`${indent}${slotSet(f, at(f, nat), local(f, nat))}`);
+  };
+  lines.push(`if (${head(RECORD_TABLE.length)}) throw OTHER;`);
+  for (const f of RECORD_TABLE) {
+    if (f.type !== 'nat') {
+      field(f, false, '');
+      continue;
+    }
+    lines.push('if (c.b[c.at] === 0xf6) {', '  c.at++;', `  v.setUint8(o + ${SLOT.hasNat}, 0);`);
+    for (const g of NAT_TABLE) if (g.type !== 'addr') lines.push(`  ${slotSet(g, at(g, true), '0')}`);
+    lines.push('} else {', `  c.expect(${NAT_TAG.join(', ')});`, `  if (${head(NAT_TABLE.length)}) throw OTHER;`);
+    for (const g of NAT_TABLE) field(g, true, '  ');
+    lines.push(`  v.setUint8(o + ${SLOT.hasNat}, 1);`, '}');
+  }
+  return lines.filter((l) => l.trim() !== '').join('\n');
+}
+
 /** checkObject(o, isUint, isAddr, copy): a cbor-x-decoded object as a record (addresses copied), or null. */
 function checkObjectSource(): string {
   const lines = ['"use strict";', 'if (typeof o !== "object" || o === null) return null;'];
@@ -329,6 +363,7 @@ export function codecSource(): Record<string, string> {
     writeCbor: writeCborSource(),
     cborSize: cborSizeSource(),
     readCbor: readCborSource(),
+    readCborSlot: readCborSlotSource(),
     checkObject: checkObjectSource(),
   };
 }
@@ -366,6 +401,7 @@ export const emptyRecord = compile([], src.emptyRecord!) as () => StateRecord;
 export const writeCbor = compile(['w', 'v', 'b', 'o', 'kind'], src.writeCbor!) as (w: CborOut, v: DataView, b: Uint8Array, o: number, kind: number) => void;
 export const cborSize = compile(['uintSize', 'v', 'b', 'o'], src.cborSize!, uintSize) as (v: DataView, b: Uint8Array, o: number) => number;
 export const readCbor = compile(['c', 'OTHER'], src.readCbor!) as (c: CborIn, other: symbol) => StateRecord;
+export const readCborSlot = compile(['c', 'OTHER', 'v', 'b', 'o'], src.readCborSlot!) as (c: CborIn, other: symbol, v: DataView, b: Uint8Array, o: number) => void;
 export const checkObject = compile(['o', 'isUint', 'isAddr', 'copy'], src.checkObject!) as (
   o: unknown, isUint: (v: unknown, max: number) => boolean, isAddr: (v: unknown, family: number) => boolean, copy: (b: Uint8Array) => Uint8Array,
 ) => StateRecord | null;

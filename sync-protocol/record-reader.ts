@@ -9,7 +9,7 @@
  * tables (record-codec.ts: readCbor); this file holds the CBOR primitives it reads with.
  */
 import type { StateRecord } from './record-fields.js';
-import { readCbor, type CborIn } from './record-codec.js';
+import { SLOT_BYTES, readCbor, readCborSlot, type CborIn } from './record-codec.js';
 
 /** Thrown inside the reader only: "not the layout I know" (caught in readRecords). */
 const OTHER = Symbol('other layout');
@@ -80,6 +80,15 @@ class Cursor implements CborIn {
     return v;
   }
 
+  bytesInto(len: number, dst: Uint8Array, at: number): void {
+    const b = this.b;
+    if (this.at >= b.length || b[this.at] !== 0x40 + len) throw OTHER;
+    this.at++;
+    this.need(len);
+    for (let i = 0; i < len; i++) dst[at + i] = b[this.at + i]!;
+    this.at += len;
+  }
+
   /** The exact bytes `t` (a tag or header). */
   expect(t0: number, t1: number, t2: number): void {
     const b = this.b;
@@ -111,6 +120,55 @@ export function readRecords(bytes: Uint8Array): StateRecord[] | undefined {
     const out: StateRecord[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = readCbor(c, OTHER);
     return c.at === bytes.length ? out : undefined;
+  } catch (e) {
+    if (e === OTHER) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Received records in ring-layout slots (ring.ts), one after another: what the receiver
+ * decodes a message into and hands on slot by slot (StateSink.applySlot), without a record
+ * object per connection. Grows to the largest message seen (a datagram holds a few dozen).
+ */
+export class SlotBatch {
+  bytes = new Uint8Array(64 * SLOT_BYTES);
+  view = new DataView(this.bytes.buffer);
+  count = 0;
+
+  /** Room for `n` slots (the contents are kept). */
+  ensure(n: number): void {
+    if (n * SLOT_BYTES <= this.bytes.length) return;
+    const next = new Uint8Array(Math.max(n, (this.bytes.length / SLOT_BYTES) * 2) * SLOT_BYTES);
+    next.set(this.bytes);
+    this.bytes = next;
+    this.view = new DataView(next.buffer);
+  }
+}
+
+/**
+ * readRecords() into `out`'s slots (its count set): true when read, undefined when not in
+ * the writer's layout (use cbor-x), with the same checks. `out` is overwritten either way.
+ */
+export function readRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): true | undefined {
+  const c = new Cursor(bytes);
+  out.count = 0;
+  try {
+    const ib = c.byte();
+    let n: number;
+    if (ib >= 0x80 && ib < 0x98) n = ib - 0x80;
+    else if (ib === 0x98) n = c.byte();
+    else if (ib === 0x99) n = (c.byte() << 8) | c.byte();
+    else return undefined;
+    // A record takes more than 40 bytes: a count the payload cannot hold is not read (bounds the slots grown).
+    if (n * 40 > bytes.length) return undefined;
+    out.ensure(n);
+    const v = out.view;
+    const b = out.bytes;
+    for (let i = 0; i < n; i++) readCborSlot(c, OTHER, v, b, i * SLOT_BYTES);
+    if (c.at !== bytes.length) return undefined;
+    out.count = n;
+    return true;
   } catch (e) {
     if (e === OTHER) return undefined;
     throw e;

@@ -57,6 +57,13 @@ export interface StateSink {
    */
   apply(owner: number, rec: StateRecord, ageMs: number): void;
   /**
+   * apply() of the record held in a ring-layout slot (ring.ts) at byte offset `o` of
+   * `bytes` / `view`, valid only during the call: the receiver's path when the sink copies
+   * records on anyway (the sync worker into its op batches), no record object made.
+   * Omitted: the endpoint calls apply() with a reused record.
+   */
+  applySlot?(owner: number, view: DataView, bytes: Uint8Array, o: number, ageMs: number): void;
+  /**
    * When records are applied later elsewhere (the worker hands them to the table's thread):
    * a token naming what was given to apply() so far, and appliedAt(token), the time
    * (syncClock) by which that was in the table, NaN while not yet. The endpoint times its

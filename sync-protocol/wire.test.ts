@@ -7,8 +7,8 @@ import {
 import { EventKind, RECORD_FIELDS, type StateRecord } from './state-record.js';
 import { makeRecord } from './testing/fixtures.js';
 import { Rng } from '../inet/index.js';
-import { readRecords } from './record-reader.js';
-import { SLOT_BYTES, writeSlot } from './ring.js';
+import { SlotBatch, readRecords } from './record-reader.js';
+import { SLOT_BYTES, readSlot, writeSlot } from './ring.js';
 
 const key = Buffer.alloc(32, 7);
 const hdr = { flags: 0, node: 0x01020304, epoch: 1700000000, seq: 0xfffffffe, time: 12345.678 };
@@ -158,6 +158,36 @@ describe('wire format', () => {
     const spelled = Buffer.concat([other.subarray(0, at), Buffer.from([0xfb, 0, 0, 0, 0, 0, 0, 0, 0]), other.subarray(at + 1)]);
     assert.equal(readRecords(spelled), undefined);
     assert.equal(decodeRecordsWithCborX(spelled)?.[0]?.kind, 0);
+  });
+
+  it('decodes records into slots with the same verdict and the same records as into objects, on valid and damaged payloads of either reading', () => {
+    const rng = new Rng(78);
+    const records = [makeRecord(1, EventKind.New, 1), v6Record(), { ...makeRecord(2, EventKind.Destroy, -5), timeoutMs: 2 ** 40, mark: 0xffffffff }];
+    const valid = Buffer.from(encodeRecordsWithCborX(records));
+    const at = valid.indexOf(Buffer.from([0x98, 0x1e])) + 2;
+    // The writer's layout, and another spelling only cbor-x reads (the kind as float64).
+    const spelled = Buffer.concat([valid.subarray(0, at), Buffer.from([0xfb, 0, 0, 0, 0, 0, 0, 0, 0]), valid.subarray(at + 1)]);
+    const slots = new SlotBatch();
+    let ok = 0;
+    let bad = 0;
+    for (let n = 0; n < 6000; n++) {
+      const p = Buffer.from(n % 2 === 0 ? valid : spelled);
+      if (n >= 2) for (let k = 1 + rng.int(2); k > 0; k--) p[rng.int(p.length)] = rng.int(256);
+      const type = n % 3 === 0 ? MessageType.ResyncChunk : MessageType.Data;
+      const d = frame(type, type === MessageType.ResyncChunk ? Buffer.concat([Buffer.from([0, 0, 0, 9]), p]) : p);
+      const asObjects = decodeMessage(d, key);
+      const asSlots = decodeMessage(d, key, slots);
+      assert.equal(asSlots.ok, asObjects.ok, `payload ${p.toString('hex')}`);
+      if (!asObjects.ok || !asSlots.ok) {
+        bad++;
+        continue;
+      }
+      ok++;
+      const want = (asObjects.msg as { records: StateRecord[] }).records;
+      assert.equal(slots.count, want.length);
+      for (let i = 0; i < want.length; i++) assert.deepEqual(readSlot(slots.view, slots.bytes, i * SLOT_BYTES), want[i]);
+    }
+    assert.ok(ok > 2 && bad > 1000, `${ok} decoded, ${bad} refused`);
   });
 
   it('decodes every message on its own: a record definition in one message does not change how the next decodes', () => {

@@ -17,7 +17,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
-import { readRecords } from './record-reader.js';
+import { readRecords, readRecordsIntoSlots, type SlotBatch } from './record-reader.js';
 import { NAT_FIELDS, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, type FieldSpec, type StateRecord } from './record-fields.js';
 import { SLOT_BYTES, checkObject, cborSize, writeSlot } from './record-codec.js';
 
@@ -292,12 +292,27 @@ export function decodeRecordsWithCborX(bytes: Uint8Array): StateRecord[] | null 
   return out;
 }
 
+/** decodeRecords() into the slots of `out`; false when malformed. */
+function decodeRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): boolean {
+  if (readRecordsIntoSlots(bytes, out) === true) return true;
+  const records = decodeRecordsWithCborX(bytes);
+  if (records === null) return false;
+  out.ensure(records.length);
+  for (let i = 0; i < records.length; i++) writeSlot(out.view, out.bytes, i * SLOT_BYTES, records[i]!);
+  out.count = records.length;
+  return true;
+}
+
+const NO_RECORDS: StateRecord[] = [];
+
 /**
  * Checks and decodes one datagram. Never throws: every failure is a typed reason. The MAC is
  * verified before anything in the payload is looked at. Replay is not judged here (it needs
- * state: see replay-window.ts and endpoint.ts).
+ * state: see replay-window.ts and endpoint.ts). With `slots`, the records of a DATA or
+ * RESYNC_CHUNK go into its slots (ring layout, `slots.count` of them) and `records` is left
+ * empty: the receiver's path, no object per record; the checks are the same.
  */
-export function decodeMessage(bytes: Uint8Array, key: Uint8Array): DecodeResult {
+export function decodeMessage(bytes: Uint8Array, key: Uint8Array, slots?: SlotBatch): DecodeResult {
   if (bytes.length < HEADER_LEN + MAC_LEN) return { ok: false, reason: 'short' };
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (b.readUInt16BE(0) !== MAGIC) return { ok: false, reason: 'magic' };
@@ -319,11 +334,13 @@ export function decodeMessage(bytes: Uint8Array, key: Uint8Array): DecodeResult 
   if (b.readUInt16BE(6) !== 0 || !Number.isFinite(h.time)) return bad;
   switch (type) {
     case MessageType.Data: {
+      if (slots !== undefined) return decodeRecordsIntoSlots(p, slots) ? { ok: true, msg: { ...h, type, records: NO_RECORDS } } : bad;
       const records = decodeRecords(p);
       return records === null ? bad : { ok: true, msg: { ...h, type, records } };
     }
     case MessageType.ResyncChunk: {
       if (len < 4) return bad;
+      if (slots !== undefined) return decodeRecordsIntoSlots(p.subarray(4), slots) ? { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records: NO_RECORDS } } : bad;
       const records = decodeRecords(p.subarray(4));
       return records === null ? bad : { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records } };
     }

@@ -84,6 +84,13 @@ export class OpBatchWriter {
     writeSlot(this.view, this.bytes, o + 16, rec);
   }
 
+  /** apply() of a record held in a ring-layout slot at `o` of `bytes` (copied as it is). */
+  applySlot(owner: number, bytes: Uint8Array, o: number, ageMs: number): void {
+    const at = this.next(OP_APPLY, owner);
+    this.view.setFloat64(at + 8, ageMs, true);
+    this.bytes.set(bytes.subarray(o, o + SLOT_BYTES), at + 16);
+  }
+
   begin(owner: number): void {
     this.next(OP_BEGIN, owner);
   }

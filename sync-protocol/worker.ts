@@ -46,6 +46,10 @@ const sink: StateSink = {
     ops.apply(owner, rec, ageMs);
     queued();
   },
+  applySlot: (owner: number, _view: DataView, bytes: Uint8Array, o: number, ageMs: number) => {
+    ops.applySlot(owner, bytes, o, ageMs);
+    queued();
+  },
   resyncBegin: (owner: number) => {
     ops.begin(owner);
     queued();
