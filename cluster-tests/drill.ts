@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { computeDrillReport, type DrillMode, type DrillReport } from '../failover/index.js';
+import { computeDrillReport, type DrillMode, type DrillReport, type TakeoverTiming } from '../failover/index.js';
 import { Lab, COMPILED_ROOT } from './lab.js';
 import { nsArgv, sh, sleep } from './exec.js';
 import { NS, SERVER } from './topology.js';
@@ -80,10 +80,18 @@ export async function runDrill(lab: Lab, opts: DrillOptions): Promise<DrillOutco
     await trigger(lab, opts.mode, master);
     say(`${opts.mode}: triggered on ${master}`);
     let syncState: string | undefined;
+    let takeover: TakeoverTiming | undefined;
     if (backup) {
+      // Each status poll starts a CLI process (~0.1 s of CPU): polling from the moment of
+      // the failure competed with the datapath for the takeover being measured (the lab
+      // host has two cores). A takeover at 10 ms adverts is done well within this wait.
+      await sleep(Math.min(500, durationMs / 4));
       await lab.waitRole(backup, 'master', 5000).catch(() => undefined);
-      const s = (await lab.status(backup).catch(() => undefined)) as { vrrp?: { inSync: boolean } } | undefined;
+      const s = (await lab.status(backup).catch(() => undefined)) as { vrrp?: { inSync: boolean; lastTakeover?: { timing: TakeoverTiming } } } | undefined;
       syncState = s?.vrrp ? (s.vrrp.inSync ? 'inSync' : 'notInSync') : undefined;
+      // Only this drill's takeover (the node may have been master before).
+      const t = s?.vrrp?.lastTakeover?.timing;
+      if (t && t.firedAt >= triggerMs) takeover = t;
     }
     const last = await it.next();
     await new Promise((r) => (agent.exitCode !== null ? r(undefined) : agent.once('exit', r)));
@@ -97,6 +105,7 @@ export async function runDrill(lab: Lab, opts: DrillOptions): Promise<DrillOutco
       probeRecvMs: trace.probeRecvMs.map((v) => (v === null ? NaN : v)),
       flows: trace.flows,
       syncStateAtTakeover: syncState,
+      takeover,
     });
     const newMaster = backup && (await lab.status(backup).catch(() => undefined))?.role === 'master' ? backup : undefined;
     return { report, trace, master, newMaster };

@@ -34,6 +34,27 @@ describe('drill-report', () => {
     assert.equal(longestProbeGap([1, 11], 0, 500).gapMs, 489);
   });
 
+  it('splits the failure\'s probe gap at the new master\'s takeover steps', () => {
+    const p = probes(5_000, 2_000, 2_080); // answered up to 1991, again from 2081
+    const takeover = { reason: 'masterDown' as const, lastAdvertAt: 1_995, dueAt: 2_031, firedAt: 2_032, advertAt: 2_032.25, announceAt: 2_032.5, vipsAt: 2_050, vipsFailed: 0 };
+    // A later, longer stall (probes 3000..3190 lost) is the longest gap, not the failover's.
+    for (let i = 300; i < 320; i++) p.recv[i] = NaN;
+    const r = computeDrillReport({ mode: 'kill', triggerMs: 2_003, endMs: 5_000, probeSentMs: p.sent, probeRecvMs: p.recv, flows: [], takeover });
+    assert.equal(r.takeover_gap_from_ms, 2_991);
+    const ph = r.takeover_phases!;
+    assert.equal(ph.before_trigger_ms, 12); // last answer at 1991
+    assert.equal(ph.advert_before_trigger_ms, 8);
+    assert.equal(ph.detect_ms, 36);
+    assert.equal(ph.timer_late_ms, 1);
+    assert.equal(ph.trigger_to_master_ms, 29);
+    assert.equal(ph.announce_ms, 0.5);
+    assert.equal(ph.vips_ms, 18);
+    assert.equal(ph.first_probe_ms, 48.5); // 2081 - 2032.5
+    assert.equal(ph.failover_gap_ms, 90); // 1991 -> 2081
+    assert.match(formatDrillReport(r), /takeover phases .*failover gap 90\.0/);
+    assert.equal(computeDrillReport({ mode: 'kill', triggerMs: 2_003, endMs: 5_000, probeSentMs: p.sent, probeRecvMs: p.recv, flows: [] }).takeover_phases, null);
+  });
+
   it('computes takeover, survivors and stall percentiles for a kill drill', () => {
     const endMs = 5_000;
     const p = probes(endMs, 2_000, 2_080); // probes 2000..2070 lost: silence from 1991 to 2081

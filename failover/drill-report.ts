@@ -5,6 +5,8 @@
  * survived, and the TCP stall distribution, as text and as JSON.
  */
 
+import { takeoverPhases, type TakeoverPhases, type TakeoverTiming } from './takeover.js';
+
 export type DrillMode = 'resign' | 'kill' | 'link';
 
 export interface DrillFlowTrace {
@@ -27,6 +29,29 @@ export interface DrillInput {
   flows: readonly DrillFlowTrace[];
   /** Sync state of the taking-over node when it became master (e.g. "inSync"). */
   syncStateAtTakeover?: string;
+  /** The new master's takeover steps, on the same clock as the probes (takeover.ts). */
+  takeover?: TakeoverTiming;
+}
+
+/**
+ * The longest probe gap split at the new master's steps (ms): the probe gap runs from the
+ * last probe before the failure, through the trigger, the silence the backup waits out,
+ * its state change and announcement, to the first probe answered through it.
+ */
+export interface DrillTakeoverPhases extends TakeoverPhases {
+  /** Last probe answered until the failure was triggered. */
+  before_trigger_ms: number | null;
+  /** The master's last advertisement heard by the backup until the failure was triggered. */
+  advert_before_trigger_ms: number | null;
+  /** Trigger until the backup's timer ran. */
+  trigger_to_master_ms: number;
+  /** First announcement (or VIPs) until the first probe answered after it (through the new master). */
+  first_probe_ms: number | null;
+  /**
+   * The probe gap around the failure: last probe answered before the trigger until the
+   * first answered after the announcement (the longest gap can be another one, later).
+   */
+  failover_gap_ms: number | null;
 }
 
 export interface DrillReport {
@@ -44,6 +69,8 @@ export interface DrillReport {
   stall_ms_p50: number;
   stall_ms_max: number;
   sync_state_at_takeover: string | null;
+  /** Present when the new master reported its takeover steps. */
+  takeover_phases: DrillTakeoverPhases | null;
   meets_targets: boolean;
   per_flow: { id: string; survived: boolean; stall_ms: number | null }[];
 }
@@ -124,9 +151,33 @@ export function computeDrillReport(input: DrillInput): DrillReport {
     stall_ms_p50: p50,
     stall_ms_max: max,
     sync_state_at_takeover: input.syncStateAtTakeover ?? null,
+    takeover_phases: input.takeover ? drillPhases(input.takeover, input.triggerMs, input.probeRecvMs) : null,
     meets_targets: gap.gapMs < DRILL_TARGETS.takeoverMs && survived === input.flows.length
       && (input.flows.length === 0 || p50 <= DRILL_TARGETS.stallP50Ms),
     per_flow: perFlow,
+  };
+}
+
+const r2 = (v: number): number => Math.round(v * 100) / 100;
+
+function drillPhases(t: TakeoverTiming, triggerMs: number, recvMs: ArrayLike<number>): DrillTakeoverPhases {
+  const out = t.announceAt ?? t.vipsAt;
+  let lastBefore = -Infinity;
+  let firstAfter = Infinity;
+  for (let i = 0; i < recvMs.length; i++) {
+    const v = recvMs[i]!;
+    if (!Number.isFinite(v)) continue;
+    if (v <= triggerMs && v > lastBefore) lastBefore = v;
+    if (out !== undefined && v >= out && v < firstAfter) firstAfter = v;
+  }
+  const found = out !== undefined && Number.isFinite(firstAfter);
+  return {
+    ...takeoverPhases(t),
+    before_trigger_ms: Number.isFinite(lastBefore) ? r2(triggerMs - lastBefore) : null,
+    advert_before_trigger_ms: t.lastAdvertAt === undefined ? null : r2(triggerMs - t.lastAdvertAt),
+    trigger_to_master_ms: r2(t.firedAt - triggerMs),
+    first_probe_ms: found ? r2(firstAfter - out) : null,
+    failover_gap_ms: found && Number.isFinite(lastBefore) ? r2(firstAfter - lastBefore) : null,
   };
 }
 
@@ -139,8 +190,19 @@ export function formatDrillReport(r: DrillReport): string {
     `  flows survived                ${r.survived}/${r.flows}`,
     `  TCP stall per flow            p50 ${ms(r.stall_ms_p50)}   max ${ms(r.stall_ms_max)}`,
     `  sync state at takeover        ${r.sync_state_at_takeover ?? 'unknown'}`,
+    ...(r.takeover_phases ? [`  takeover phases               ${formatPhases(r.takeover_phases)}`] : []),
     `  targets (<${DRILL_TARGETS.takeoverMs} ms, all flows, p50 <= ${DRILL_TARGETS.stallP50Ms} ms)  ${r.meets_targets ? 'met' : 'NOT met'}`,
   ].join('\n');
+}
+
+const opt = (v: number | null): string => (v === null ? 'n/a' : v.toFixed(1));
+
+/** One line: where the probe gap went, in order. */
+export function formatPhases(p: DrillTakeoverPhases): string {
+  return `last probe ${opt(p.before_trigger_ms)} before trigger; trigger -> master ${p.trigger_to_master_ms.toFixed(1)}`
+    + ` (advert ${opt(p.advert_before_trigger_ms)} before trigger, detect ${opt(p.detect_ms)}, timer late ${p.timer_late_ms.toFixed(1)});`
+    + ` announce +${opt(p.announce_ms)}, VIPs +${opt(p.vips_ms)}; first probe ${opt(p.first_probe_ms)} after announce;`
+    + ` failover gap ${opt(p.failover_gap_ms)} (ms)`;
 }
 
 /** JSON for `--json`: NaN (no surviving flow) becomes null. */

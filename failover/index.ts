@@ -36,11 +36,12 @@ export {
   type Clock, type TimerHandle, type PacketSender, type FrameSender, type SyncReadinessSource,
   type LinkStateSource, type MacSource, ManualClock, type AdvertCopy, type AdvertOutcome, type AdvertRepeater
 } from './ports.js';
+export { type TakeoverTiming, type TakeoverPhases, takeoverPhases, shiftTiming } from './takeover.js';
 export {
   VrrpInstance, type VrrpInstanceConfig, type VrrpInstancePorts, type VrrpInstanceEvent,
   type VrrpInstanceCounters
 } from './vrrp-instance.js';
 export {
-  type DrillMode, type DrillFlowTrace, type DrillInput, type DrillReport, DRILL_TARGETS, computeDrillReport,
+  type DrillMode, type DrillFlowTrace, type DrillTakeoverPhases, formatPhases, type DrillInput, type DrillReport, DRILL_TARGETS, computeDrillReport,
   formatDrillReport, drillReportJson, summarizeDrills, longestProbeGap, percentile
 } from './drill-report.js';

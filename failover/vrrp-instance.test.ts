@@ -5,6 +5,7 @@ import { AdvertCopy, AdvertOutcome, AdvertRepeater, LinkStateSource, ManualClock
 import { parseVip, Vip, VipMover } from './vip-group.js';
 import { decode } from './vrrp-packet.js';
 import { VrrpInstance, VrrpInstanceConfig, VrrpInstanceEvent } from './vrrp-instance.js';
+import { takeoverPhases } from './takeover.js';
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 
@@ -115,6 +116,32 @@ describe('vrrp-instance (shell over ports)', () => {
     assert.ok(st.type === 'state' && st.reason === 'peerResigned', JSON.stringify(st));
     assert.ok(Math.abs(st.at - t0 - 0.1 - 60.9375) < 0.6, `took over after ${st.at - t0} ms`);
     assert.equal(b!.held.size, 2);
+  });
+
+  it('a takeover after the master dies reports the time of each step (takeover event, lastTakeover)', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }]);
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    assert.equal(b!.inst.lastTakeover, undefined);
+    a!.alive = false;
+    await run(clock, 500, 0.5);
+    assert.equal(b!.inst.state, 'master');
+    const ev = b!.events.find((e) => e.type === 'takeover');
+    assert.ok(ev && ev.type === 'takeover');
+    const t = ev.timing;
+    assert.equal(t.reason, 'masterDown');
+    assert.deepEqual(b!.inst.lastTakeover, t);
+    const p = takeoverPhases(t);
+    // Master_Down_Interval for priority 100 at 10 cs: 300 + 60.9375 ms, from the last advertisement.
+    assert.equal(p.detect_ms, 360.94);
+    assert.ok(p.timer_late_ms >= 0 && p.timer_late_ms <= 0.5, `late ${p.timer_late_ms}`);
+    // Advertisement and announcement in the same turn as the state change; the VIPs once the mover answered.
+    assert.equal(p.advert_ms, 0);
+    assert.equal(p.announce_ms, 0);
+    assert.ok(p.vips_ms !== null && p.vips_ms >= 0);
+    assert.equal(t.vipsFailed, 0);
+    assert.equal(b!.events.filter((e) => e.type === 'takeover').length, 1);
   });
 
   it('a send error is counted (not as sent), raises an alarm after three in a row, and the demoted master yields its VIPs', async () => {

@@ -10,6 +10,7 @@ import { formatIp, IpBytes, IpFamily, vrrpGroup } from './ip-address.js';
 import { NotifyQueue } from './notify.js';
 import { AdvertCopy, AdvertOutcome, AdvertRepeater, Clock, FrameSender, LinkStateSource, MacSource, PacketSender, SyncReadinessSource, TimerHandle } from './ports.js';
 import { VipGroup, VipGroupResult, VipMover, Vip } from './vip-group.js';
+import { TakeoverTiming } from './takeover.js';
 import { ChecksumVariant, encode, encodingLength } from './vrrp-packet.js';
 import { receiveAdvertisement, ReceivedDatagram, receiveIpv4Datagram, VrrpReceiveError } from './vrrp-receive.js';
 import { TrackedLink, VrrpAction, VrrpEvent, VrrpRouter, VrrpState, TransitionReason } from './vrrp-state-machine.js';
@@ -69,7 +70,9 @@ export type VrrpInstanceEvent =
   | { type: 'alarm'; code: string; link?: string; failures?: number; error?: string; active: boolean; at: number }
   | { type: 'rejected'; error: VrrpReceiveError | { code: string }; from?: string; at: number }
   | { type: 'vips'; result: VipGroupResult; at: number }
-  | { type: 'checksumVariant'; variant: ChecksumVariant; from: string; at: number };
+  | { type: 'checksumVariant'; variant: ChecksumVariant; from: string; at: number }
+  /** A backup became master; sent once its VIPs are on the interfaces (takeover.ts). */
+  | { type: 'takeover'; timing: TakeoverTiming; at: number };
 
 export interface VrrpInstanceCounters {
   /** Advertisements that left the node (one per destination). */
@@ -103,6 +106,13 @@ export class VrrpInstance {
   /** Outcomes of the sends of the action list being executed, fed back after it (dispatch). */
   private readonly sendResults: boolean[] = [];
   private lastSendError = '';
+  /** When the last advertisement was accepted (clock ms): where a takeover's detection starts. */
+  private lastAdvertAt: number | undefined;
+  /** Times of the steps of the event being dispatched (the takeover's phases). */
+  private marks: { dueAt?: number; advertAt?: number; announceAt?: number } = {};
+  /** The takeover in progress: complete once its VIPs are in place. */
+  private takeover: { timing: TakeoverTiming; epoch: number } | undefined;
+  private lastTakeoverTiming: TakeoverTiming | undefined;
 
   constructor(cfg: VrrpInstanceConfig, ports: VrrpInstancePorts) {
     this.cfg = cfg;
@@ -121,6 +131,8 @@ export class VrrpInstance {
   }
 
   get state(): VrrpState { return this.router.state; }
+  /** The last completed takeover (backup to master), with the time of each of its steps. */
+  get lastTakeover(): TakeoverTiming | undefined { return this.lastTakeoverTiming; }
 
   on(cb: (e: VrrpInstanceEvent) => void): void { this.listeners.push(cb); }
 
@@ -182,6 +194,7 @@ export class VrrpInstance {
       return;
     }
     this.counters.advertsReceived++;
+    this.lastAdvertAt = at;
     if (r.checksumVariant !== 'pseudoHeader') {
       const key = `${formatIp(r.src)} ${r.checksumVariant}`;
       if (!this.seenVariants.has(key)) {
@@ -196,6 +209,7 @@ export class VrrpInstance {
     const now = this.ports.clock.now();
     // A master's timer only repeats its advertisement: the repeater does that on its own.
     const periodic = ev.type === 'timer' && this.router.state === 'master' && this.ports.repeater?.repeating === true;
+    this.marks = { dueAt: ev.type === 'timer' ? this.router.timerDeadline : undefined };
     for (const a of this.router.handle(ev, now)) {
       if (periodic && a.type === 'sendAdvert' && this.router.state === 'master') continue;
       this.execute(a, now);
@@ -207,7 +221,7 @@ export class VrrpInstance {
 
   private execute(a: VrrpAction, now: number): void {
     switch (a.type) {
-      case 'sendAdvert': this.sendAdvert(a.priority, a.maxAdverIntervalCs); break;
+      case 'sendAdvert': this.sendAdvert(a.priority, a.maxAdverIntervalCs); this.marks.advertAt ??= this.ports.clock.now(); break;
       case 'addVips': this.moveVips(true); break;
       case 'removeVips': this.moveVips(false); break;
       case 'announce': this.announce(); break;
@@ -221,6 +235,8 @@ export class VrrpInstance {
         break;
       case 'stateChange':
         if (a.from === 'master') this.ports.repeater?.stop();
+        if (a.to === 'master' && a.from === 'backup') this.startTakeover(a.reason, now);
+        else if (a.from === 'master') this.takeover = undefined;
         this.counters.transitions++;
         this.emit({ type: 'state', from: a.from, to: a.to, reason: a.reason, at: now, priority: this.router.effectivePriority, inSync: this.router.inSync });
         this.ports.notify?.notify({ instance: this.cfg.name, vrid: this.cfg.vrid, state: a.to, previous: a.from, reason: a.reason, priority: this.router.effectivePriority });
@@ -286,13 +302,40 @@ export class VrrpInstance {
   }
 
   private moveVips(active: boolean): void {
-    this.vipEpoch++;
+    const epoch = ++this.vipEpoch;
     this.cancelAnnouncements();
     const p = this.vipGroup.setActive(active).then((result) => {
-      this.emit({ type: 'vips', result, at: this.ports.clock.now() });
+      const at = this.ports.clock.now();
+      this.emit({ type: 'vips', result, at });
+      this.finishTakeover(epoch, result, at);
       return result;
     });
     this.vipsSettled = p;
+  }
+
+  /**
+   * Called at the backup-to-master state change, after the takeover's actions (VIPs
+   * asked for, advertisement and first announcement sent) have run in this dispatch.
+   */
+  private startTakeover(reason: TransitionReason, firedAt: number): void {
+    const m = this.marks;
+    this.takeover = {
+      epoch: this.vipEpoch,
+      timing: {
+        reason, lastAdvertAt: this.lastAdvertAt, dueAt: m.dueAt ?? firedAt, firedAt,
+        advertAt: m.advertAt, announceAt: m.announceAt, vipsAt: undefined, vipsFailed: 0,
+      },
+    };
+  }
+
+  private finishTakeover(epoch: number, result: VipGroupResult, at: number): void {
+    const t = this.takeover;
+    if (!t || t.epoch !== epoch || !result.active) return;
+    this.takeover = undefined;
+    t.timing.vipsAt = at;
+    t.timing.vipsFailed = result.failed.length;
+    this.lastTakeoverTiming = t.timing;
+    this.emit({ type: 'takeover', timing: t.timing, at });
   }
 
   /**
@@ -317,7 +360,7 @@ export class VrrpInstance {
         if (epoch !== this.vipEpoch || this.router.state !== 'master') return;
         for (const s of round) { this.ports.frames.sendFrame(s.ifname, s.frame); this.counters.framesSent++; }
       };
-      if (offset === 0) send();
+      if (offset === 0) { send(); this.marks.announceAt ??= this.ports.clock.now(); }
       else this.announceTimers.push(this.ports.clock.setTimer(t0 + offset, send));
     }
   }

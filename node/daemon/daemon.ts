@@ -13,6 +13,7 @@ import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { VrrpService, DrillService } from '../ha/index.js';
+import { takeoverPhases } from '../../failover/index.js';
 import { RulesetEngine, expandIncludes, type SourceMap } from '../ruleset/index.js';
 import { datapathClock } from '../datapath/shared/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
@@ -328,6 +329,7 @@ export class NodeDaemon {
       else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
       // VIPs came or went: masquerade's source follows them at once, not at the next poll.
       else if (e.type === 'vips') void this.refreshRoutes();
+      else if (e.type === 'takeover') this.events.publish('vrrp', { event: 'takeover', reason: e.timing.reason, ...takeoverPhases(e.timing) });
     });
     if (this.config.sniff) {
       // Sniff while standby; as master the TUN path tracks the traffic itself.

@@ -17,6 +17,10 @@ import {
   type Vip,
   type VrrpInstanceEvent,
   type VrrpState,
+  type TakeoverTiming,
+  type TakeoverPhases,
+  takeoverPhases,
+  shiftTiming,
 } from '../../failover/index.js';
 import type { VrrpConfig } from '../daemon/config.js';
 import { IprouteVipMover } from './vip-mover.js';
@@ -43,6 +47,8 @@ export interface VrrpStatus {
   inSync: boolean;
   master?: { address: string; priority: number };
   counters: Record<string, number>;
+  /** The last time this node took over as master: step times (epoch ms) and phases (ms). */
+  lastTakeover?: { timing: TakeoverTiming; phases: TakeoverPhases };
 }
 
 export class VrrpService {
@@ -124,6 +130,7 @@ export class VrrpService {
         else this.log.warn({ code: e.code, active: false }, 'vrrp: advertisements are sent again; demotion lifted');
       } else if (e.type === 'alarm') this.log.warn({ code: e.code, link: e.link, active: e.active }, 'vrrp alarm');
       else if (e.type === 'vips' && e.result.failed.length > 0) this.log.error({ failed: e.result.failed.map((f) => `${f.vip.cidr} ${f.vip.ifname}: ${f.error}`) }, 'some VIPs could not be moved');
+      else if (e.type === 'takeover') this.log.info({ reason: e.timing.reason, ...takeoverPhases(e.timing) }, 'vrrp takeover');
       else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
       for (const l of this.listeners) l(e);
     });
@@ -168,6 +175,8 @@ export class VrrpService {
       inSync: i.router.inSync,
       master: i.router.currentMaster,
       counters: { ...i.counters },
+      // The clock is performance.now(): epoch ms compare with other processes' (drills).
+      lastTakeover: i.lastTakeover && { timing: shiftTiming(i.lastTakeover, performance.timeOrigin), phases: takeoverPhases(i.lastTakeover) },
     };
   }
 
