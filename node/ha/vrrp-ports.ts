@@ -83,21 +83,45 @@ export class RawVrrpSocket implements PacketSender {
   }
 }
 
-/** Ethernet frames out of named interfaces through one AF_PACKET socket each. */
+/**
+ * Ethernet frames out of named interfaces through one AF_PACKET socket each.
+ *
+ * Open the sockets with prepare() at start, not at the first takeover: binding an AF_PACKET
+ * socket to an interface waits for an RCU grace period (the kernel re-registers its packet
+ * hook), which took 28-37 ms on the loaded lab host and delayed the first gratuitous ARP of
+ * a node's first takeover by as much (docs/failover.md "Takeover phases").
+ */
 export class PacketFrameSender implements FrameSender {
   private readonly fds = new Map<string, number>();
 
-  sendFrame(ifname: string, frame: Uint8Array): void {
-    let fd = this.fds.get(ifname);
-    try {
-      if (fd === undefined) {
-        fd = openPacketSocket(ifname, false);
-        this.fds.set(ifname, fd);
+  constructor(private readonly open: (ifname: string) => number = (ifname) => openPacketSocket(ifname, false)) {}
+
+  /** Opens the sockets of these interfaces now; one that cannot be opened is retried at its first send. */
+  prepare(ifnames: Iterable<string>): void {
+    for (const i of ifnames) {
+      try {
+        this.fdOf(i);
+      } catch {
+        // Not there yet (an interface that appears later): sendFrame opens it.
       }
-      native().writePacket(fd, frame, 0, frame.length);
+    }
+  }
+
+  sendFrame(ifname: string, frame: Uint8Array): void {
+    try {
+      native().writePacket(this.fdOf(ifname), frame, 0, frame.length);
     } catch {
       // Announcements are repeated; a lost one costs a neighbour cache refresh, not state.
     }
+  }
+
+  private fdOf(ifname: string): number {
+    let fd = this.fds.get(ifname);
+    if (fd === undefined) {
+      fd = this.open(ifname);
+      this.fds.set(ifname, fd);
+    }
+    return fd;
   }
 
   close(): void {

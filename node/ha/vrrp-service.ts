@@ -134,6 +134,8 @@ export class VrrpService {
       else if (e.type === 'rejected') this.log.debug({ error: e.error, from: e.from }, 'vrrp advertisement rejected');
       for (const l of this.listeners) l(e);
     });
+    // The announcement sockets are opened now so the first takeover does not wait for them.
+    this.frames.prepare(new Set(vips.map((v) => v.ifname)));
     socket.listen(this.countingReceiver(this.instance));
     this.instance.start();
     this.log.info({ event: 'vrrp.started', vrid: this.cfg.vrid, priority: this.cfg.priority, interface: this.cfg.interface, advertIntervalMs: this.cfg.advertIntervalMs, vips: vips.map((v) => `${v.cidr} ${v.ifname}`) }, 'vrrp started');

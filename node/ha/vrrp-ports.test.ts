@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { PacketFrameSender } from './vrrp-ports.js';
+
+describe('PacketFrameSender', () => {
+  // Descriptors that cannot be written: sendFrame's write fails (and is swallowed); what
+  // the tests look at is when sockets are opened.
+  function sender(fail = new Set<string>()) {
+    const opened: string[] = [];
+    const s = new PacketFrameSender((ifname) => {
+      opened.push(ifname);
+      if (fail.has(ifname)) throw new Error(`no interface ${ifname}`);
+      return 1_000_000 + opened.length;
+    });
+    return { s, opened };
+  }
+
+  it('prepare() opens the sockets up front, so a takeover\'s first frames open none', () => {
+    const { s, opened } = sender();
+    s.prepare(['lan', 'wan']);
+    assert.deepEqual(opened, ['lan', 'wan']);
+    s.sendFrame('lan', new Uint8Array(60));
+    s.sendFrame('wan', new Uint8Array(60));
+    assert.deepEqual(opened, ['lan', 'wan']);
+  });
+
+  it('an interface that could not be opened at prepare() is opened at its first send', () => {
+    const fail = new Set(['wan']);
+    const { s, opened } = sender(fail);
+    s.prepare(['lan', 'wan']);
+    fail.clear();
+    s.sendFrame('wan', new Uint8Array(60));
+    assert.deepEqual(opened, ['lan', 'wan', 'wan']);
+    s.sendFrame('wan', new Uint8Array(60));
+    assert.equal(opened.length, 3);
+  });
+});
+
