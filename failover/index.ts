@@ -33,7 +33,7 @@ export {
   type NotifyQueueOptions, runHook, type HookRun, type HookOutcome, type HookSpawner
 } from './notify.js';
 export {
-  type Clock, type TimerHandle, type PacketSender, type FrameSender, type SyncReadinessSource,
+  type Clock, type TimerHandle, type TimerOptions, type PacketSender, type FrameSender, type SyncReadinessSource,
   type LinkStateSource, type MacSource, ManualClock, type AdvertCopy, type AdvertOutcome, type AdvertRepeater
 } from './ports.js';
 export { type TakeoverTiming, type TakeoverPhases, takeoverPhases, shiftTiming } from './takeover.js';

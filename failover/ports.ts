@@ -8,11 +8,20 @@ import type { IpBytes } from './ip-address.js';
 
 export type TimerHandle = unknown;
 
+export interface TimerOptions {
+  precise?: boolean;
+}
+
 /** Monotonic milliseconds and one-shot timers (real: performance.now + setTimeout). */
 export interface Clock {
   now(): number;
-  /** Calls fn at (or soon after) the absolute time `at`. */
-  setTimer(at: number, fn: () => void): TimerHandle;
+  /**
+   * Calls fn at (or soon after) the absolute time `at`. `precise`: as close after `at` as
+   * the clock can manage, at some cost (the real clock waits out the last millisecond
+   * instead of relying on a timer's 1 ms granularity); for deadlines that are rare and
+   * on the takeover's path (a backup's Master_Down_Timer), not for periodic work.
+   */
+  setTimer(at: number, fn: () => void, opts?: TimerOptions): TimerHandle;
   clearTimer(handle: TimerHandle): void;
 }
 
@@ -96,13 +105,17 @@ export type MacSource = (ifname: string) => MacAddress | undefined;
 export class ManualClock implements Clock {
   private t = 0;
   private seq = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
+  private timers = new Map<number, { at: number; fn: () => void; precise: boolean }>();
   constructor(start = 0) { this.t = start; }
   now(): number { return this.t; }
-  setTimer(at: number, fn: () => void): TimerHandle {
+  setTimer(at: number, fn: () => void, opts?: TimerOptions): TimerHandle {
     const id = ++this.seq;
-    this.timers.set(id, { at, fn });
+    this.timers.set(id, { at, fn, precise: opts?.precise === true });
     return id;
+  }
+  /** Deadlines of the pending timers, and whether each was asked to be precise. */
+  get pending(): { at: number; precise: boolean }[] {
+    return [...this.timers.values()].map((t) => ({ at: t.at, precise: t.precise }));
   }
   clearTimer(handle: TimerHandle): void { this.timers.delete(handle as number); }
   get pendingTimers(): number { return this.timers.size; }

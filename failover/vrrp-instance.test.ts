@@ -144,6 +144,23 @@ describe('vrrp-instance (shell over ports)', () => {
     assert.equal(b!.events.filter((e) => e.type === 'takeover').length, 1);
   });
 
+  it('a backup arms its Master_Down_Timer precise; a master its advertisement timer not', async () => {
+    const clock = new ManualClock();
+    // One announcement round, so that only the instances' own timers are left pending.
+    const [a, b] = pair(clock, [{ priority: 200, announce: { repeat: 1 } }, { priority: 100 }]);
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    a!.alive = false;
+    b!.alive = false;
+    const pending = clock.pending;
+    // One timer each (wire deliveries aside: none pending once both are silent and drained).
+    assert.deepEqual(pending.map((p) => p.precise).sort(), [false, true]);
+    const master = pending.find((p) => !p.precise)!;
+    const backup = pending.find((p) => p.precise)!;
+    assert.ok(master.at - clock.now() <= 100, 'the master timer is the advertisement interval');
+    assert.ok(backup.at - clock.now() > 100, 'the backup timer is Master_Down_Interval');
+  });
+
   it('a send error is counted (not as sent), raises an alarm after three in a row, and the demoted master yields its VIPs', async () => {
     const clock = new ManualClock();
     const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }]);

@@ -227,7 +227,10 @@ export class VrrpInstance {
       case 'announce': this.announce(); break;
       case 'armTimer':
         if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);
-        this.timer = this.ports.clock.setTimer(a.at, () => this.onTimer());
+        // A backup's timer (Master_Down_Interval, or Skew_Time after a resignation) is on
+        // the takeover's path and rarely fires (each advertisement re-arms it): precise. A
+        // master's fires every interval and only repeats an advertisement: not.
+        this.timer = this.ports.clock.setTimer(a.at, () => this.onTimer(), { precise: this.router.state !== 'master' });
         break;
       case 'cancelTimer':
         if (this.timer !== undefined) this.ports.clock.clearTimer(this.timer);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { PacketFrameSender } from './vrrp-ports.js';
+import { PacketFrameSender, realClock } from './vrrp-ports.js';
 
 describe('PacketFrameSender', () => {
   // Descriptors that cannot be written: sendFrame's write fails (and is swallowed); what
@@ -35,3 +35,28 @@ describe('PacketFrameSender', () => {
   });
 });
 
+describe('realClock', () => {
+  for (const precise of [false, true]) {
+    it(`a ${precise ? 'precise' : 'plain'} timer never runs before its deadline`, async () => {
+      const early: number[] = [];
+      await Promise.all([0.3, 1, 2.5, 7.2, 12].map((d) => new Promise<void>((resolve) => {
+        const at = performance.now() + d;
+        realClock.setTimer(at, () => {
+          const now = performance.now();
+          if (now < at) early.push(at - now);
+          resolve();
+        }, { precise });
+      })));
+      assert.deepEqual(early, []);
+    });
+  }
+
+  it('a precise timer cleared while it waits out its last millisecond does not run', async () => {
+    let ran = false;
+    const h = realClock.setTimer(performance.now() + 1, () => (ran = true), { precise: true });
+    await new Promise((r) => setImmediate(r));
+    realClock.clearTimer(h);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ran, false);
+  });
+});
