@@ -13,6 +13,7 @@ import { runNatBench } from './nat-bench.js';
 import { runFragmentBench } from './fragment-bench.js';
 import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
 import { runLocalBench } from './local-bench.js';
+import { runTakeoverBench } from './takeover-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -39,6 +40,7 @@ const benches: Bench[] = [
   { name: 'fragments', run: async () => runFragmentBench() },
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
+  { name: 'takeover', run: () => runTakeoverBench() },
 ];
 
 const { values } = parseArgs({
