@@ -18,7 +18,7 @@ import { RulesetEngine, expandIncludes, type SourceMap } from '../ruleset/index.
 import { datapathClock } from '../datapath/shared/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
 import type { PlainAddress, PlainRoute } from '../datapath/shared/messages.js';
-import { clusterSegmentWarnings, effectWarnings } from '../datapath/control/effect-warnings.js';
+import { EffectWarningsCache } from '../datapath/control/effect-warnings-cache.js';
 import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
@@ -445,8 +445,9 @@ export class NodeDaemon {
    */
   private rulesetWarnings(change?: RulesetChange): string[] {
     const dp = this.config.datapath;
-    const out = effectWarnings(this.rules.ruleset, { interfaces: dp.interfaces }).map((w) => `${w.where}: ${w.message}`);
-    out.push(...clusterSegmentWarnings(this.rules.ruleset, { interfaces: dp.interfaces, syncInterface: this.config.sync?.interface }));
+    // Follows the commits: a transaction recomputes the chains it touched, not the ruleset.
+    this.effectWarnings ??= new EffectWarningsCache(this.rules, { interfaces: dp.interfaces, syncInterface: this.config.sync?.interface });
+    const out = this.effectWarnings.warnings();
     const listen = this.config.api.listen;
     if (listen && this.addressList.length > 0) {
       out.push(...lockoutWarnings(this.probeEngineFor(change), { listen, sources: dp.managementSources, addresses: this.addressList, routes: this.routeList, interfaces: dp.interfaces }));
@@ -462,6 +463,7 @@ export class NodeDaemon {
    * transaction it refuses because element changes it skipped).
    */
   private probeEngine?: RulesetEngine;
+  private effectWarnings?: EffectWarningsCache;
   private probeEngineFor(change: RulesetChange | undefined): RulesetEngine {
     const e = this.probeEngine;
     try {

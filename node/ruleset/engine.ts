@@ -50,6 +50,18 @@ export interface ChangeEvent {
   changes: Change[];
 }
 
+/**
+ * What the last commit replaced, for copies that follow the ruleset incrementally (the
+ * node's warnings): the chains it touched are new objects in the committed state, every
+ * other chain is the same object as before. With structureChanged, chains or tables came
+ * or went (or a base chain changed): the touched set is then not the whole story.
+ */
+export interface CommitTouched {
+  generation: number;
+  structureChanged: boolean;
+  chains: ReadonlySet<ChainState>;
+}
+
 export interface CommitResult {
   generation: number;
   changes: Change[];
@@ -75,6 +87,7 @@ export class RulesetEngine extends EventEmitter {
     },
   };
   private readonly slots = new Map<number, SetSlot>();
+  private touched: CommitTouched = { generation: 0, structureChanged: true, chains: new Set() };
   private readonly counterCells = new Map<number, CounterCell[]>();
 
   constructor(opts: EngineOptions = {}) {
@@ -99,6 +112,11 @@ export class RulesetEngine extends EventEmitter {
 
   get ruleset(): RulesetState {
     return this.state;
+  }
+
+  /** What the last commit touched (CommitTouched). */
+  get lastTouched(): CommitTouched {
+    return this.touched;
   }
 
   /** Text (nft syntax) or JSON (object or text) -> commands, with positions. */
@@ -288,6 +306,7 @@ export class RulesetEngine extends EventEmitter {
     }
     this.state = next;
     this.gen++;
+    this.touched = { generation: this.gen, structureChanged: draft.structureChanged || draft.rulesetFlushed, chains: draft.touchedChains };
     this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells, this.ifnames);
     const ev: ChangeEvent = { generation: this.gen, changes: draft.changes };
     this.emit('change', ev);

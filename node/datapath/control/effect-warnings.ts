@@ -11,7 +11,7 @@
  * - with the node's config: interface names that are not protected (their traffic never
  *   reaches the datapath).
  */
-import { INET_PROTO, type RuleJ, type RulesetState, type Stmt } from '../../ruleset/index.js';
+import { INET_PROTO, type ChainState, type RuleJ, type RulesetState, type Stmt } from '../../ruleset/index.js';
 import { LOCAL_PROTOCOLS } from './kernel-plumbing.js';
 
 const PROTO_LABEL: Record<number, string> = { 2: 'IGMP', 58: 'ICMPv6', 89: 'OSPF', 103: 'PIM', 112: 'VRRP' };
@@ -19,13 +19,13 @@ const FILTERED = new Set([...LOCAL_PROTOCOLS['-4'], ...LOCAL_PROTOCOLS['-6']].ma
 /** Flags the log statement accepts for nft compatibility but cannot show (modules/log.ts). */
 const LOG_FLAGS_WITHOUT_EFFECT = ['skuid', 'ether', 'ip options'];
 
-interface EffectWarning {
+export interface EffectWarning {
   /** `table FAMILY NAME chain NAME [handle N]`. */
   where: string;
   message: string;
 }
 
-interface EffectContext {
+export interface EffectContext {
   /** datapath.interfaces of the node's config; unknown offline without --config. */
   interfaces?: readonly string[];
 }
@@ -78,45 +78,58 @@ export function effectWarnings(state: RulesetState, ctx: EffectContext = {}): Ef
   const out: EffectWarning[] = [];
   const protectedIfs = ctx.interfaces ? new Set(ctx.interfaces) : undefined;
   for (const t of state.tables.values()) {
-    for (const c of t.chains.values()) {
-      const hook = c.json.hook;
-      const chainWhere = `table ${t.json.family} ${t.json.name} chain ${c.json.name}`;
-      for (const r of c.rules) {
-        const where = `${chainWhere} handle ${r.handle ?? '?'}`;
-        if (hook === 'input' || hook === 'output') {
-          for (const n of new Set(protocolsNamed(r))) {
-            if (FILTERED.has(n)) continue;
-            const name = PROTO_LABEL[n] ?? `protocol ${n}`;
-            const why = n === 58 ? 'neighbour discovery needs it on its own interface' : n === 112 ? 'the failover engine\'s adverts' : 'only ICMP, TCP, UDP, SCTP, DCCP, UDP-Lite, GRE, ESP, AH and IP tunnels go through the datapath';
-            out.push({ where, message: `${name} ${hook === 'input' ? 'to' : 'from'} the node is left to the kernel (${why}): this rule never sees such a packet, and no ${hook} rule can drop one` });
-          }
-          const wrongSide = hook === 'input' ? interfacesNamed(r, 'oifname') : interfacesNamed(r, 'iifname');
-          if (wrongSide.length > 0) {
-            out.push({ where, message: `${hook === 'input' ? 'oifname' : 'iifname'} in an ${hook} chain never matches: ${hook === 'input' ? 'a packet for the node has no output interface' : 'a packet from the node has no input interface'}` });
-          }
-        }
-        if (protectedIfs) {
-          for (const name of [...interfacesNamed(r, 'iifname'), ...interfacesNamed(r, 'oifname')]) {
-            // A wildcard ("eth*") is fine when it covers at least one protected interface.
-            const covered = name.endsWith('*') && !name.endsWith('\\*') ? [...protectedIfs].some((i) => i.startsWith(name.slice(0, -1))) : protectedIfs.has(name);
-            if (!covered) out.push({ where, message: `interface "${name}" is not in datapath.interfaces: its traffic never reaches the filter, so this match never sees it` });
-          }
-        }
-        for (const s of r.expr as Stmt[]) {
-          const log = (s as { log?: { flags?: string[] } | null }).log;
-          const flags = log?.flags?.filter((f) => LOG_FLAGS_WITHOUT_EFFECT.includes(f)) ?? [];
-          if (flags.length > 0) out.push({ where, message: `log flags ${flags.join(', ')} add nothing to hafw's log lines (accepted for nft compatibility)` });
-        }
-      }
-      if ((hook === 'input' || hook === 'output') && c.json.policy === 'drop' && c.json.type !== 'nat') {
-        out.push({ where: chainWhere, message: `policy drop on ${hook}: ICMPv6 (neighbour discovery, ping6), VRRP and routing protocols ${hook === 'input' ? 'to' : 'from'} the node are left to the kernel and pass; so does traffic on interfaces not in datapath.interfaces (sync, management)` });
-      }
-    }
+    for (const c of t.chains.values()) chainEffectWarnings(t.json.family, t.json.name, c, protectedIfs, out);
   }
   return out;
 }
 
-interface ClusterSegment {
+/**
+ * One chain's warnings (its rules', then its own), appended to out. They depend on the
+ * chain alone (its table's name, its definition and rules) and on the protected
+ * interfaces: a copy that follows commits recomputes only the chains a commit replaced
+ * (effect-warnings-cache.ts).
+ */
+export function chainEffectWarnings(family: string, table: string, c: ChainState, protectedIfs: ReadonlySet<string> | undefined, out: EffectWarning[]): void {
+  const hook = c.json.hook;
+  const chainWhere = `table ${family} ${table} chain ${c.json.name}`;
+  for (const r of c.rules) {
+    const where = `${chainWhere} handle ${r.handle ?? '?'}`;
+    if (hook === 'input' || hook === 'output') {
+      for (const n of new Set(protocolsNamed(r))) {
+        if (FILTERED.has(n)) continue;
+        const name = PROTO_LABEL[n] ?? `protocol ${n}`;
+        const why = n === 58 ? 'neighbour discovery needs it on its own interface' : n === 112 ? 'the failover engine\'s adverts' : 'only ICMP, TCP, UDP, SCTP, DCCP, UDP-Lite, GRE, ESP, AH and IP tunnels go through the datapath';
+        out.push({ where, message: `${name} ${hook === 'input' ? 'to' : 'from'} the node is left to the kernel (${why}): this rule never sees such a packet, and no ${hook} rule can drop one` });
+      }
+      const wrongSide = hook === 'input' ? interfacesNamed(r, 'oifname') : interfacesNamed(r, 'iifname');
+      if (wrongSide.length > 0) {
+        out.push({ where, message: `${hook === 'input' ? 'oifname' : 'iifname'} in an ${hook} chain never matches: ${hook === 'input' ? 'a packet for the node has no output interface' : 'a packet from the node has no input interface'}` });
+      }
+    }
+    if (protectedIfs) {
+      for (const name of [...interfacesNamed(r, 'iifname'), ...interfacesNamed(r, 'oifname')]) {
+        // A wildcard ("eth*") is fine when it covers at least one protected interface.
+        const covered = name.endsWith('*') && !name.endsWith('\\*') ? [...protectedIfs].some((i) => i.startsWith(name.slice(0, -1))) : protectedIfs.has(name);
+        if (!covered) out.push({ where, message: `interface "${name}" is not in datapath.interfaces: its traffic never reaches the filter, so this match never sees it` });
+      }
+    }
+    for (const s of r.expr as Stmt[]) {
+      const log = (s as { log?: { flags?: string[] } | null }).log;
+      const flags = log?.flags?.filter((f) => LOG_FLAGS_WITHOUT_EFFECT.includes(f)) ?? [];
+      if (flags.length > 0) out.push({ where, message: `log flags ${flags.join(', ')} add nothing to hafw's log lines (accepted for nft compatibility)` });
+    }
+  }
+  if (dropsOwnTraffic(c)) {
+    out.push({ where: chainWhere, message: `policy drop on ${hook}: ICMPv6 (neighbour discovery, ping6), VRRP and routing protocols ${hook === 'input' ? 'to' : 'from'} the node are left to the kernel and pass; so does traffic on interfaces not in datapath.interfaces (sync, management)` });
+  }
+}
+
+/** An input or output base chain (not nat) whose policy is drop. */
+export function dropsOwnTraffic(c: ChainState): boolean {
+  return (c.json.hook === 'input' || c.json.hook === 'output') && c.json.policy === 'drop' && c.json.type !== 'nat';
+}
+
+export interface ClusterSegment {
   /** datapath.interfaces. */
   interfaces: readonly string[];
   /** sync.interface, when sync runs. */
@@ -130,13 +143,20 @@ interface ClusterSegment {
  * allowed. (Multicast sync is left to the kernel; VRRP always is.)
  */
 export function clusterSegmentWarnings(state: RulesetState, seg: ClusterSegment): string[] {
-  if (seg.syncInterface === undefined || !seg.interfaces.includes(seg.syncInterface)) return [];
+  if (!syncOnProtected(seg)) return [];
   const dropping: string[] = [];
   for (const t of state.tables.values()) {
-    for (const c of t.chains.values()) {
-      if ((c.json.hook === 'input' || c.json.hook === 'output') && c.json.policy === 'drop' && c.json.type !== 'nat') dropping.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name}`);
-    }
+    for (const c of t.chains.values()) if (dropsOwnTraffic(c)) dropping.push(`table ${t.json.family} ${t.json.name} chain ${c.json.name}`);
   }
-  if (dropping.length === 0) return [];
+  return clusterSegmentText(seg, dropping);
+}
+
+export function syncOnProtected(seg: ClusterSegment): boolean {
+  return seg.syncInterface !== undefined && seg.interfaces.includes(seg.syncInterface);
+}
+
+/** The warning for the dropping chains (`table F T chain C`, in ruleset order), if any. */
+export function clusterSegmentText(seg: ClusterSegment, dropping: readonly string[]): string[] {
+  if (!syncOnProtected(seg) || dropping.length === 0) return [];
   return [`sync.interface ${seg.syncInterface} is a protected interface: unicast state sync (sync.port) and ruleset distribution (ruleset.distPort) to and from the peers go through ${dropping.join(', ')} (policy drop); allow them from the peers' sync addresses, or give sync an interface of its own (recommended)`];
 }
