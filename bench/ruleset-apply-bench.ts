@@ -83,6 +83,7 @@ class RulesetEvents {
         let buf = '';
         let scanned = 0;
         let headDone = false;
+        let curGen = 0;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
           const now = performance.now();
@@ -91,7 +92,8 @@ class RulesetEvents {
             if (!headDone) {
               const gen = /^: generation (\d+)/.exec(buf) ?? /^event: ruleset\n(?:id: \d+\n)?data: \{"generation":(\d+)/.exec(buf);
               if (gen) {
-                ev.saw(Number(gen[1]), now);
+                curGen = Number(gen[1]);
+                ev.saw(curGen, now);
                 headDone = true;
               }
             }
@@ -102,6 +104,7 @@ class RulesetEvents {
             }
             buf = buf.slice(end + 2);
             scanned = 0;
+            if (headDone) ev.ended(curGen);
             headDone = false;
           }
         });
@@ -121,6 +124,24 @@ class RulesetEvents {
     this.seen = gen;
     this.at = now;
     this.waiters = this.waiters.filter((w) => (w.gen <= gen ? (w.resolve(now), false) : true));
+  }
+
+  private done = 0;
+  private endWaiters: Array<{ gen: number; resolve: () => void }> = [];
+
+  ended(gen: number): void {
+    if (gen <= this.done) return;
+    this.done = gen;
+    this.endWaiters = this.endWaiters.filter((w) => (w.gen <= gen ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves when the whole event of generation >= gen has arrived (a replace's event lists every change). */
+  waitForEnd(gen: number, timeoutMs: number): Promise<void> {
+    if (this.done >= gen) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`ruleset event of generation ${gen} not complete within ${timeoutMs} ms`)), timeoutMs);
+      this.endWaiters.push({ gen, resolve: () => (clearTimeout(timer), resolve()) });
+    });
   }
 
   waitFor(gen: number, timeoutMs: number): Promise<number> {
@@ -188,7 +209,11 @@ export async function runRulesetApplyBench(): Promise<BenchResult[]> {
       const file = path.join(dir, `chains-${chains}x10.nft`);
       const text = chainsRuleset(chains, 10);
       await writeFile(file, text);
-      await controlRequest('PUT', '/v1/ruleset', { socket, body: { text }, timeoutMs: 300_000 });
+      const put = await controlRequest<{ generation: number }>('PUT', '/v1/ruleset', { socket, body: { text }, timeoutMs: 300_000 });
+      // The replace's own event lists every change (tens of MB at 100k rules) and streams to
+      // this process for seconds: timing add-1 before it has arrived measured that stream
+      // (this process parsing it, the node writing it), not the transaction.
+      await events!.waitForEnd(put.generation, 300_000);
       const label = rules >= 1000 ? `${rules / 1000}k` : String(rules);
       const add = (i: number): string => `add rule inet bench c${(i * 37) % chains} ip saddr 203.0.113.${(i % 250) + 1} tcp dport ${100 + i} accept`;
       const api: number[] = [];
