@@ -234,7 +234,7 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
       required: ['ops'],
       additionalProperties: false,
     },
-    response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer', description: 'the cluster version this transaction became (with ruleset distribution)' }, changes: { type: 'array', items: {} }, ms: { type: 'number' } } }, ...errors },
+    response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer', description: 'the cluster version this transaction became (with ruleset distribution)' }, changes: { type: 'array', items: {} }, ms: { type: 'number' }, warnings: { type: 'array', items: { type: 'string' }, description: 'what the running ruleset cannot make true on this node (also logged when new)' } } }, ...errors },
   },
 };
 
