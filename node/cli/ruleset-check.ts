@@ -21,8 +21,8 @@ or every error as FILE:LINE:COL: message. Exit code 0 when the ruleset is valid,
 it is not.
 
 A valid ruleset may still say things this datapath cannot make true (input rules about
-ICMPv6 or VRRP, which the kernel keeps; oifname in an input chain; log flags without
-effect): each is printed as a warning with its place. With --config, also interfaces
+ICMPv6 or VRRP, which the kernel keeps; oifname in an input chain; log flags all, whose
+ether and skuid parts a log line here cannot carry): each is printed as a warning with its place. With --config, also interfaces
 that are not in datapath.interfaces, and a lock-out check: a connection from each of
 datapath.managementSources to the management listener (api.listen) goes through the
 input and output chains as on the node; if the ruleset would drop it, a warning says so.

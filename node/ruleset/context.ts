@@ -121,5 +121,30 @@ export class ClassifyContext {
   }
 }
 
-/** Receives `log` statement output (already rate limited by the statement's own limit). */
-export type LogSink = (line: string, ctx: ClassifyContext) => void;
+/** nft's log levels (syslog's, and `audit`). */
+export type LogLevel = 'emerg' | 'alert' | 'crit' | 'err' | 'warn' | 'notice' | 'info' | 'debug' | 'audit';
+
+/**
+ * One `log` line: the statement's prefix and level, the packet described as the kernel's
+ * nf_log prints it (`line`: `IN=lan OUT=wan SRC=... PROTO=TCP SPT=... DPT=...`), and the
+ * same values by name (`fields`: IN, OUT, SRC, DST, LEN, TTL, PROTO, SPT, DPT...; bare
+ * words such as DF or SYN are gathered in IPFLAGS / TCPFLAGS).
+ */
+export interface LogLine {
+  prefix: string;
+  level: LogLevel;
+  line: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Where `log` statements write. A statement first takes a token from its own limit, then
+ * asks `admit` (the node-wide limit), and builds the line only when both agree.
+ */
+export interface LogSink {
+  /** The node-wide limit; absent: every line the statements let through is written. */
+  admit?(nowMs: number): boolean;
+  /** A statement's own limit held a line back (counted, nothing built). */
+  held?(): void;
+  write(l: LogLine, ctx: ClassifyContext): void;
+}

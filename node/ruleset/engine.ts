@@ -94,7 +94,7 @@ export class RulesetEngine extends EventEmitter {
     super();
     this.registry = opts.registry ?? builtinRegistry();
     this.ifnames = opts.ifnames ?? new InterfaceNames();
-    this.logSink = opts.log ?? (() => undefined);
+    this.logSink = opts.log ?? { write: () => undefined };
     this.clock = opts.clock ?? Date.now;
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells, this.ifnames);

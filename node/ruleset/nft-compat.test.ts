@@ -15,7 +15,7 @@ const V4 = { src: '192.0.2.100', dst: '198.51.100.100' };
 const V6 = { src: '2001:db8::100', dst: '2001:db8:1::100' };
 
 function engine(rules: string, log?: (line: string) => void): RulesetEngine {
-  const e = new RulesetEngine(log ? { log } : {});
+  const e = new RulesetEngine(log ? { log: { write: (l) => log(l.prefix + l.line) } } : {});
   e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
   return e;
 }
@@ -129,13 +129,16 @@ describe('nft compatibility: more matches and statements', () => {
     assert.match(loadError('tcp flags & syn < 3 accept'), /^x\.nft:2:\d+: after a mask of flags only == or != compare, not </);
   });
 
-  it('log flags: tcp sequence adds SEQ and ACK to the line; the others are accepted; printed as nft does', () => {
+  it('log flags: tcp sequence adds SEQ and ACK, tcp options and ip options the options\' bytes; ether and skuid refused; printed as nft does', () => {
     const lines: string[] = [];
-    const e = engine('log prefix "x " level info flags tcp sequence,options,skuid', (l) => lines.push(l));
-    assert.match(e.list(), /log prefix "x " level info flags tcp sequence,options,skuid/);
+    const e = engine('log prefix "x " level info flags tcp sequence,options,ip options', (l) => lines.push(l));
+    assert.match(e.list(), /log prefix "x " level info flags tcp sequence,options,ip options/);
     run(e, buildTcp({ ...V4, sport: 1, dport: 2, flags: 'S', seq: 1234, ack: 99, mss: 1460 }));
-    assert.match(lines[0]!, /SPT=1 DPT=2 SEQ=1234 ACK=99 OPTLEN=4/);
-    assert.doesNotThrow(() => engine('log flags all\nlog flags ip options,ether'));
+    assert.match(lines[0]!, /PROTO=TCP SPT=1 DPT=2 SEQ=1234 ACK=99 WINDOW=\d+ RES=0x00 SYN URGP=0 OPT \(020405B4\)$/);
+    assert.doesNotThrow(() => engine('log flags all\nlog level audit'));
     assert.match(loadError('log flags tcp foo'), /^x\.nft:2:\d+: unknown log flag 'tcp foo'/);
+    assert.match(loadError('log flags ip options,ether'), /^x\.nft:2:22: 'log flags ether' decodes the link-layer \(MAC\) header; .*TUN device/);
+    assert.match(loadError('log flags skuid'), /^x\.nft:2:11: 'log flags skuid' prints the user and group owning the sending socket/);
+    assert.match(loadError('log prefix "a" level audit'), /^x\.nft:2:22: log level audit doesn't support any further options/);
   });
 });

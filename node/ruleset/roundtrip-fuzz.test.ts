@@ -39,7 +39,7 @@ const STATEMENTS = [
   'accept', 'drop', 'counter', 'counter accept', 'log prefix "x: " level warn', 'limit rate 5/minute',
   'limit rate over 1/second burst 3 packets drop', 'meta mark set 0x1', 'ct mark set 0x2', 'notrack',
   'reject', 'reject with icmpx admin-prohibited', 'jump sub', 'goto sub', 'return', 'continue', '',
-  'ip dscp set cs1', 'ip6 dscp set 46', 'tcp option maxseg size set 1400', 'log flags tcp sequence,options,skuid',
+  'ip dscp set cs1', 'ip6 dscp set 46', 'tcp option maxseg size set 1400', 'log flags tcp sequence,options,ip options', 'log level audit',
   'quota over 10 mbytes drop', 'quota 3 kbytes used 100 bytes',
 ];
 

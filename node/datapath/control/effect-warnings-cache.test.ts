@@ -33,7 +33,7 @@ const BODIES = [
   'iifname "lan" accept',
   'iifname "eth9" drop',
   'iifname "wa*" accept',
-  'log flags skuid accept',
+  'log flags all accept',
   'ip saddr @blk drop',
   'udp dport 53 counter accept',
 ];
@@ -45,7 +45,7 @@ function seedRuleset(): string {
   chain in { type filter hook input priority 0; policy drop; tcp dport 22 accept; meta l4proto vrrp accept }
   chain out { type filter hook output priority 0; policy accept; iifname "lan" accept }
   chain fwd { type filter hook forward priority 0; policy drop; iifname "eth9" accept }
-  chain c0 { log flags skuid accept }
+  chain c0 { log flags all accept }
 }
 table ip g {
   set blk { type ipv4_addr; }

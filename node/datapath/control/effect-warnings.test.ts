@@ -56,10 +56,10 @@ describe('ruleset check: what has no effect on this datapath', () => {
     assert.match(w[0]!, /interface "dmz" is not in datapath.interfaces/);
   });
 
-  it('log flags that add nothing', () => {
-    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; log flags skuid; log flags tcp sequence } }`);
+  it('log flags all: the ether and skuid parts cannot be carried', () => {
+    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; log flags all; log flags tcp sequence,options,ip options } }`);
     assert.equal(w.length, 1);
-    assert.match(w[0]!, /log flags skuid add nothing/);
+    assert.match(w[0]!, /log flags all: .*never the link-layer header \(ether\) nor the socket's owner \(skuid\)/);
   });
 });
 

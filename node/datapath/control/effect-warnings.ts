@@ -7,7 +7,7 @@
  * - input/output rules about ICMPv6, VRRP or protocols the kernel keeps (kernel-plumbing.ts:
  *   only LOCAL_PROTOCOLS to and from the node go through the datapath);
  * - `oifname` in an input chain, `iifname` in an output chain (never set there, as in nft);
- * - `log flags` the log line cannot carry;
+ * - `log flags all`, whose ether and skuid parts the log line cannot carry;
  * - with the node's config: interface names that are not protected (their traffic never
  *   reaches the datapath).
  */
@@ -16,8 +16,6 @@ import { LOCAL_PROTOCOLS } from './kernel-plumbing.js';
 
 const PROTO_LABEL: Record<number, string> = { 2: 'IGMP', 58: 'ICMPv6', 89: 'OSPF', 103: 'PIM', 112: 'VRRP' };
 const FILTERED = new Set([...LOCAL_PROTOCOLS['-4'], ...LOCAL_PROTOCOLS['-6']].map(Number));
-/** Flags the log statement accepts for nft compatibility but cannot show (modules/log.ts). */
-const LOG_FLAGS_WITHOUT_EFFECT = ['skuid', 'ether', 'ip options'];
 
 export interface EffectWarning {
   /** `table FAMILY NAME chain NAME [handle N]`. */
@@ -115,8 +113,8 @@ export function chainEffectWarnings(family: string, table: string, c: ChainState
     }
     for (const s of r.expr as Stmt[]) {
       const log = (s as { log?: { flags?: string[] } | null }).log;
-      const flags = log?.flags?.filter((f) => LOG_FLAGS_WITHOUT_EFFECT.includes(f)) ?? [];
-      if (flags.length > 0) out.push({ where, message: `log flags ${flags.join(', ')} add nothing to hafw's log lines (accepted for nft compatibility)` });
+      // `ether` and `skuid` alone are refused at load (modules/log.ts); `all` stays, as nft's word for "every detail".
+      if (log?.flags?.includes('all')) out.push({ where, message: "log flags all: hafw's lines carry the TCP sequence, TCP options and IP options, but never the link-layer header (ether) nor the socket's owner (skuid): a packet read from the TUN device has neither" });
     }
   }
   if (dropsOwnTraffic(c)) {

@@ -1,17 +1,22 @@
 /**
- * `log [prefix "TEXT"] [level LEVEL] [flags FLAGS]`: hands a line describing the packet to
- * the log sink. Of nft's flags, `tcp sequence` adds the TCP sequence and acknowledgement
- * numbers and `tcp options` the options' length; `ip options`, `skuid` and `ether` are
- * accepted (rulesets written for nft load) and add nothing: the node sees no link layer
- * and no local sockets. `all` is all of them. Every log statement carries its own rate limit (10 lines/s, burst 20) so a flood
- * cannot turn logging into a denial of service; put `limit rate` before it for a
- * different rate. The line is built only when it will be emitted.
+ * `log [prefix "TEXT"] [level LEVEL] [flags FLAGS]`: hands a line describing the packet,
+ * as the kernel's nf_log prints it (`IN=lan OUT=wan SRC=... DST=... LEN=... TTL=...
+ * PROTO=TCP SPT=... DPT=... WINDOW=... SYN URGP=0`), with the statement's prefix and level
+ * to the log sink (on a node: the datapath's LogCollector, then the node log). Of nft's
+ * flags, `tcp sequence` adds SEQ/ACK, `tcp options` and `ip options` the options' bytes
+ * (`OPT (...)`, as the kernel prints them); `ether` (the link-layer header) and `skuid`
+ * (the sending socket's owner) are refused: a packet read from the TUN device has neither.
+ * `all` is every flag this datapath can honour. `level audit` is nft's: alone, no other
+ * option. Every log statement carries its own rate limit (10 lines/s, burst 20) so a
+ * flood cannot turn logging into a denial of service (the node adds a node-wide one); put
+ * `limit rate` before it for a different rate. The line is built only when it will be
+ * written.
  */
 import type { Registry, StatementModule, TextReader } from '../registry.js';
-import type { ClassifyContext } from '../context.js';
+import type { ClassifyContext, LogLevel } from '../context.js';
 import { TokenBucket } from './limit.js';
 
-const LEVELS = ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug'];
+const LEVELS: LogLevel[] = ['emerg', 'alert', 'crit', 'err', 'warn', 'notice', 'info', 'debug', 'audit'];
 
 interface LogJ {
   prefix?: string;
@@ -30,31 +35,119 @@ const NFLOG_REFUSED = (w: string) =>
   `'log ${w}' sends packets to an nflog group (netlink, read by ulogd or similar); hafw's datapath runs in user space and has no nflog to send to. Use 'log prefix "..."' (the node log) instead`;
 
 const FLAGS = ['tcp sequence', 'tcp options', 'ip options', 'skuid', 'ether', 'all'];
+/** Flags naming what a packet read from the TUN device does not have: refused with the reason. */
+const FLAG_REFUSED: Record<string, string> = {
+  ether: "'log flags ether' decodes the link-layer (MAC) header; hafw's datapath reads IP packets from a TUN device, which carry none. Log the MAC addresses with the node's own nftables (netdev or bridge family) instead",
+  skuid: "'log flags skuid' prints the user and group owning the sending socket; packets read from the TUN device carry no socket (the kernel knows it only for its own output). Use the node's own nftables (output hook) for that",
+};
+const AUDIT_ALONE = "log level audit doesn't support any further options (as in nft: an audit record has no prefix nor flags)";
 
-/** Extra detail the flags ask for: bit 1 tcp sequence, bit 2 tcp options. */
+/** Extra detail the flags ask for: bit 1 tcp sequence, bit 2 tcp options, bit 4 ip options. */
 function detailOf(flags: string[] | undefined): number {
   if (!flags) return 0;
   const all = flags.includes('all');
-  return (all || flags.includes('tcp sequence') ? 1 : 0) | (all || flags.includes('tcp options') ? 2 : 0);
+  return (all || flags.includes('tcp sequence') ? 1 : 0) | (all || flags.includes('tcp options') ? 2 : 0) | (all || flags.includes('ip options') ? 4 : 0);
 }
 
-function describe(ctx: ClassifyContext, detail: number): string {
+/** The line and its fields, built together (only for a line that will be written). */
+class LineBuilder {
+  text = '';
+  readonly fields: Record<string, string> = {};
+  kv(key: string, value: string | number, field = key): void {
+    this.text += `${this.text === '' ? '' : ' '}${key}=${value}`;
+    this.fields[field] = String(value);
+  }
+  /** A bare word (DF, SYN...), gathered under `field` in the fields. */
+  word(w: string, field: string): void {
+    this.text += ` ${w}`;
+    this.fields[field] = this.fields[field] === undefined ? w : `${this.fields[field]} ${w}`;
+  }
+  /** `OPT (0204...)`: the options' bytes in hex, as nf_log prints them. */
+  opt(buf: Uint8Array, from: number, to: number, field: string): void {
+    let hex = '';
+    for (let i = from; i < to; i++) hex += buf[i]!.toString(16).toUpperCase().padStart(2, '0');
+    this.text += ` OPT (${hex})`;
+    this.fields[field] = hex;
+  }
+}
+
+const PROTO_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 136: 'UDPLITE' };
+const TCP_FLAG_WORDS: [number, string][] = [[0x80, 'CWR'], [0x40, 'ECE'], [0x20, 'URG'], [0x10, 'ACK'], [0x08, 'PSH'], [0x04, 'RST'], [0x02, 'SYN'], [0x01, 'FIN']];
+
+const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+
+/** The packet as nf_log_syslog prints it (dump_ipv4_packet / dump_ipv6_packet), without MAC=. */
+export function describePacket(ctx: ClassifyContext, detail: number): LineBuilder {
+  const out = new LineBuilder();
+  describeInto(out, ctx, detail);
+  // nf_log prints the mark only when there is one.
+  if (ctx.metaMark !== 0) out.kv('MARK', `0x${(ctx.metaMark >>> 0).toString(16)}`);
+  return out;
+}
+
+function describeInto(out: LineBuilder, ctx: ClassifyContext, detail: number): void {
   const p = ctx.pkt;
+  const b = p.buf;
+  out.kv('IN', ctx.ifnames.nameOf(ctx.iif) ?? '');
+  out.kv('OUT', ctx.ifnames.nameOf(ctx.oif) ?? '');
   const addr = (o: number): string => {
-    if (p.addrLen === 4) return `${p.buf[o]}.${p.buf[o + 1]}.${p.buf[o + 2]}.${p.buf[o + 3]}`;
+    if (p.addrLen === 4) return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+    // %pI6: eight groups of four hex digits, not shortened.
     const g: string[] = [];
-    for (let i = 0; i < 16; i += 2) g.push(((p.buf[o + i] << 8) | p.buf[o + i + 1]).toString(16));
+    for (let i = 0; i < 16; i += 2) g.push(u16(b, o + i).toString(16).padStart(4, '0'));
     return g.join(':');
   };
-  let s = `IN=${ctx.iif} OUT=${ctx.oif}`;
-  if (p.family !== 0) s += ` SRC=${addr(p.srcOff)} DST=${addr(p.dstOff)} LEN=${p.end - p.l3Off} PROTO=${p.l4proto}`;
-  if (p.l4Valid && (p.l4proto === 6 || p.l4proto === 17)) s += ` SPT=${p.sport} DPT=${p.dport}`;
-  if (p.l4Valid && p.l4proto === 6) {
-    if (detail & 1) s += ` SEQ=${p.seq >>> 0} ACK=${p.ack >>> 0}`;
-    if (detail & 2) s += ` OPTLEN=${p.tcpOptLen}`;
+  if (p.family === 0) return;
+  out.kv('SRC', addr(p.srcOff));
+  out.kv('DST', addr(p.dstOff));
+  out.kv('LEN', p.end - p.l3Off);
+  const hdrEnd = p.l3Off + p.l3HdrLen;
+  if (p.family === 4) {
+    out.kv('TOS', `0x${(p.tos & 0x1e).toString(16).toUpperCase().padStart(2, '0')}`);
+    out.kv('PREC', `0x${(p.tos & 0xe0).toString(16).toUpperCase().padStart(2, '0')}`);
+    out.kv('TTL', p.ttl);
+    out.kv('ID', p.ipId);
+    const frag = u16(b, p.l3Off + 6);
+    if (frag & 0x8000) out.word('CE', 'IPFLAGS');
+    if (frag & 0x4000) out.word('DF', 'IPFLAGS');
+    if (frag & 0x2000) out.word('MF', 'IPFLAGS');
+    if (frag & 0x1fff) out.kv('FRAG', frag & 0x1fff);
+  } else {
+    const word = (b[p.l3Off]! << 24) | (b[p.l3Off + 1]! << 16) | (b[p.l3Off + 2]! << 8) | b[p.l3Off + 3]!;
+    out.kv('TC', (word >>> 20) & 0xff);
+    out.kv('HOPLIMIT', p.ttl);
+    out.kv('FLOWLBL', word & 0xfffff);
   }
-  if (p.l4Valid && (p.l4proto === 1 || p.l4proto === 58)) s += ` TYPE=${p.icmpType} CODE=${p.icmpCode}`;
-  return s + ` MARK=0x${(ctx.metaMark >>> 0).toString(16)}`;
+  // IPv4 options, or the IPv6 extension headers' bytes.
+  if (detail & 4 && hdrEnd > p.l3Off + (p.family === 4 ? 20 : 40)) out.opt(b, p.l3Off + (p.family === 4 ? 20 : 40), hdrEnd, 'IPOPT');
+  out.kv('PROTO', PROTO_NAMES[p.l4proto] ?? p.l4proto);
+  if (!p.l4Valid) return;
+  const l4 = p.l4Off;
+  if (p.l4proto === 6) {
+    out.kv('SPT', p.sport);
+    out.kv('DPT', p.dport);
+    if (detail & 1) {
+      out.kv('SEQ', p.seq >>> 0);
+      out.kv('ACK', p.ack >>> 0);
+    }
+    out.kv('WINDOW', p.window);
+    out.kv('RES', `0x${((b[l4 + 12]! & 0x0f) << 2).toString(16).padStart(2, '0')}`);
+    for (const [bit, w] of TCP_FLAG_WORDS) if (p.tcpFlags & bit) out.word(w, 'TCPFLAGS');
+    out.kv('URGP', u16(b, l4 + 18));
+    if (detail & 2 && p.tcpOptLen > 0) out.opt(b, p.tcpOptOff, p.tcpOptOff + p.tcpOptLen, 'TCPOPT');
+  } else if (p.l4proto === 17 || p.l4proto === 136) {
+    out.kv('SPT', p.sport);
+    out.kv('DPT', p.dport);
+    out.kv('LEN', u16(b, l4 + 4), 'UDPLEN');
+  } else if (p.l4proto === 1 || p.l4proto === 58) {
+    out.kv('TYPE', p.icmpType);
+    out.kv('CODE', p.icmpCode);
+    const echo = p.l4proto === 1 ? p.icmpType === 0 || p.icmpType === 8 : p.icmpType === 128 || p.icmpType === 129;
+    if (echo) {
+      out.kv('ID', p.icmpId, 'ICMPID');
+      out.kv('SEQ', u16(b, l4 + 6), 'ICMPSEQ');
+    }
+  }
 }
 
 /**
@@ -77,6 +170,7 @@ function parseFlags(r: TextReader): string[] {
       } while (family === 'tcp' && continuesTcp(r) && r.acceptPunct(','));
     } else {
       if (!FLAGS.includes(t.text)) r.error(`unknown log flag '${t.text}' (${FLAGS.join(', ')})`, t);
+      if (FLAG_REFUSED[t.text]) r.error(FLAG_REFUSED[t.text]!, t);
       out.push(t.text);
     }
   } while (r.acceptPunct(','));
@@ -104,22 +198,25 @@ export const logModule: StatementModule = {
   help: 'log the packet to the node log (rate limited to 10 lines/s per statement)',
   params: [
     { name: 'prefix', type: 'string', help: 'text put before the packet description' },
-    { name: 'level', type: LEVELS.join('|'), help: 'syslog level (default warn)' },
-    { name: 'flags', type: 'list of: tcp sequence, tcp options, ip options, skuid, ether, all', help: 'extra detail: tcp sequence adds SEQ/ACK, tcp options OPTLEN; the others are accepted and add nothing here' },
+    { name: 'level', type: LEVELS.join('|'), help: 'syslog level (default warn); audit: alone, no prefix nor flags' },
+    { name: 'flags', type: 'list of: tcp sequence, tcp options, ip options, all', help: 'extra detail: tcp sequence adds SEQ/ACK, tcp options and ip options the options (OPT (hex)); ether and skuid are refused (no link-layer header, no socket on a TUN packet)' },
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r) {
     const out: LogJ = {};
+    let levelAt: ReturnType<TextReader['expectWord']> | undefined;
     for (;;) {
       if (r.acceptWord('prefix')) out.prefix = r.string();
       else if (r.acceptWord('level')) {
         const t = r.expectWord();
-        if (!LEVELS.includes(t.text)) r.error(`unknown log level '${t.text}' (${LEVELS.join(', ')})`, t);
+        if (!LEVELS.includes(t.text as LogLevel)) r.error(`unknown log level '${t.text}' (${LEVELS.join(', ')})`, t);
         out.level = t.text;
+        levelAt = t;
       } else if (r.acceptWord('flags')) out.flags = parseFlags(r);
       else if (NFLOG_WORDS.includes(r.peek().text) && !r.atRuleEnd()) r.error(NFLOG_REFUSED(r.peek().text), r.peek());
       else break;
     }
+    if (out.level === 'audit' && (out.prefix !== undefined || out.flags !== undefined)) r.error(AUDIT_ALONE, levelAt!);
     return { log: out };
   },
   print(stmt, p) {
@@ -136,18 +233,26 @@ export const logModule: StatementModule = {
     if (typeof l !== 'object') return 'log must be an object';
     for (const w of NFLOG_WORDS) if (w in l) return NFLOG_REFUSED(w);
     if (l.prefix !== undefined && typeof l.prefix !== 'string') return 'log prefix must be a string';
-    if (l.level !== undefined && !LEVELS.includes(l.level)) return `log level must be one of ${LEVELS.join(', ')}`;
+    if (l.level !== undefined && !LEVELS.includes(l.level as LogLevel)) return `log level must be one of ${LEVELS.join(', ')}`;
     if (l.flags !== undefined && (!Array.isArray(l.flags) || l.flags.some((f) => !FLAGS.includes(f)))) return `log flags must be a list of ${FLAGS.join(', ')}`;
+    const refused = l.flags?.find((f) => FLAG_REFUSED[f] !== undefined);
+    if (refused !== undefined) return FLAG_REFUSED[refused]!;
+    if (l.level === 'audit' && (l.prefix !== undefined || l.flags !== undefined)) return AUDIT_ALONE;
     return null;
   },
   compile(stmt, env) {
     const l = (stmt as { log: LogJ | null }).log ?? {};
     const prefix = l.prefix ?? '';
+    const level = (l.level ?? 'warn') as LogLevel;
     const bucket = new TokenBucket(10 / 1000, 20);
     const sink = env.log;
     const detail = detailOf(l.flags);
     return (ctx) => {
-      if (bucket.take(ctx.nowMs)) sink(prefix + describe(ctx, detail), ctx);
+      if (!bucket.take(ctx.nowMs)) sink.held?.();
+      else if (sink.admit === undefined || sink.admit(ctx.nowMs)) {
+        const d = describePacket(ctx, detail);
+        sink.write({ prefix, level, line: d.text, fields: d.fields }, ctx);
+      }
       return 0;
     };
   },
