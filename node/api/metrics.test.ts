@@ -24,6 +24,17 @@ describe('node metrics', () => {
     assert.ok((await registry.metrics()).split('\n').includes('hafw_nat_bindings_total{node="fwa"} 9'));
   });
 
+  it('exposes the ruleset log lines written and dropped', async () => {
+    const counters: Record<string, number> = { ruleset_log_lines: 5, ruleset_log_dropped_statement: 1, ruleset_log_dropped_rate: 2, ruleset_log_dropped_buffer: 3 };
+    const text = (await createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters }).metrics()).split('\n');
+    for (const line of [
+      'hafw_ruleset_log_lines_total{node="fwa"} 5',
+      'hafw_ruleset_log_dropped_total{reason="statement",node="fwa"} 1',
+      'hafw_ruleset_log_dropped_total{reason="rate",node="fwa"} 2',
+      'hafw_ruleset_log_dropped_total{reason="buffer",node="fwa"} 3',
+    ]) assert.ok(text.includes(line), `missing: ${line}`);
+  });
+
   it('exposes the fragment reassembly counters', async () => {
     const counters: Record<string, number> = { frag_queued: 12, frag_reassembled: 3, frag_forwarded: 8, frag_discarded: 4, frag_timeouts: 1, frag_overlaps: 2, frag_over_limit: 5, frag_malformed: 6, frag_duplicates: 7, frag_held_bytes: 1500 };
     const registry = createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters });

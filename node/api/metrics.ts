@@ -146,6 +146,20 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ reason: 'failed' }, c.nat_failed_drops ?? 0);
     },
   });
+  datapathTotal('hafw_ruleset_log_lines_total', 'Lines of ruleset log statements handed to the node log', 'ruleset_log_lines');
+  new Counter({
+    name: 'hafw_ruleset_log_dropped_total',
+    help: 'Lines of ruleset log statements not written, per reason: the statement\'s own limit (statement), the node-wide log.rulesetRate (rate), the buffer to the control thread full (buffer)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ reason: 'statement' }, c.ruleset_log_dropped_statement ?? 0);
+      this.inc({ reason: 'rate' }, c.ruleset_log_dropped_rate ?? 0);
+      this.inc({ reason: 'buffer' }, c.ruleset_log_dropped_buffer ?? 0);
+    },
+  });
   datapathTotal('hafw_nat_icmp_translated_total', 'ICMP errors about a NATed connection, translated back', 'nat_translated');
   new Gauge({
     name: 'hafw_conntrack_entries',

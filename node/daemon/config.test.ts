@@ -35,6 +35,13 @@ describe('node config', () => {
     });
   });
 
+  it('log.rulesetRate / rulesetBurst: 100 lines/s, burst 200 by default; checked', () => {
+    assert.deepEqual(parseConfigText('node:\n  name: fwa\n').log, { level: 'info', rulesetRate: 100, rulesetBurst: 200 });
+    const c = parseConfigText('node:\n  name: fwa\nlog:\n  rulesetRate: 0\n  rulesetBurst: 5\n');
+    assert.deepEqual([c.log.rulesetRate, c.log.rulesetBurst], [0, 5]);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\nlog:\n  rulesetBurst: 0\n', 'x.yaml'), /^Error: x\.yaml:4: log\.rulesetBurst: expected an integer from 1/);
+  });
+
   it('has Linux\'s fragment reassembly limits by default, and checks the ones given', () => {
     assert.deepEqual(parseConfigText('node:\n  name: fwa\n').datapath.fragments, { timeoutIpv4: 30, timeoutIpv6: 60, maxBytes: 4194304, maxPerDatagram: 256 });
     const c = parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeoutIpv4: 10\n    maxBytes: 16777216\n');

@@ -53,6 +53,9 @@ export interface NodeConfig {
   };
   log: {
     level: 'trace' | 'debug' | 'info' | 'warn' | 'error';
+    /** Ruleset `log` lines per second for the whole node (0: none), and the burst. */
+    rulesetRate: number;
+    rulesetBurst: number;
   };
   /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
   vrrp?: VrrpConfig;
@@ -184,7 +187,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'maxEventStreams']);
-  const log = top.section('log').onlyKeys(['level']);
+  const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
     node: { name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -') },
@@ -210,7 +213,11 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
       },
     },
     api: readApi(api),
-    log: { level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const) },
+    log: {
+      level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const),
+      rulesetRate: log.int('rulesetRate', 100, 0, 100_000),
+      rulesetBurst: log.int('rulesetBurst', 200, 1, 100_000),
+    },
     ruleset: {
       file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined,
       includePath: rs.stringList('includePath', ['/etc'], /^\//, 'an absolute directory'),

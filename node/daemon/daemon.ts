@@ -12,6 +12,7 @@ import { SyncAloneGuard } from './sync-alone-guard.js';
 import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
 import { loadConfig, type NodeConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { writeRulesetLog } from './ruleset-log.js';
 import { VrrpService, DrillService } from '../ha/index.js';
 import { takeoverPhases } from '../../failover/index.js';
 import { RulesetEngine, expandIncludes, type SourceMap } from '../ruleset/index.js';
@@ -159,9 +160,15 @@ export class NodeDaemon {
           maxBytes: dp.fragments.maxBytes,
           maxFragments: dp.fragments.maxPerDatagram,
         },
+        rulesetLog: { ratePerSec: this.config.log.rulesetRate, burst: this.config.log.rulesetBurst },
       },
       (err) => this.failStop(err.message),
     );
+    // Ruleset `log` statements: their lines (rate limited in the datapath) go to the node log.
+    const rulesetLog = this.log.child({ component: 'ruleset-log' });
+    this.datapath.onRulesetLog((lines) => {
+      for (const l of lines) writeRulesetLog(rulesetLog, l);
+    });
     this.log.info({ tun: dp.tun, offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
     return sync;
   }

@@ -13,6 +13,8 @@ import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import { NativeStat } from '../../native/index.js';
 import type { CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { ReassemblyLimits } from '../worker/reassembly.js';
+import type { RulesetLogSettings } from '../worker/log-collector.js';
+import type { LogLine } from '../../ruleset/index.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute, SyncReport, ToDatapath } from '../shared/messages.js';
 
 /** The datapath thread is gone or failed: no answer about the table or sync can be given. */
@@ -37,6 +39,7 @@ export interface DatapathThreadOptions {
   sniffInterfaces?: string[];
   sync?: DatapathSyncSettings;
   fragments?: ReassemblyLimits;
+  rulesetLog?: RulesetLogSettings;
 }
 
 interface DatapathRulesetResult {
@@ -60,6 +63,7 @@ export class DatapathThread {
   /** Last inSync the sync worker reported (false until it reports; undefined: no sync). */
   syncInSync: boolean | undefined;
   private readonly inSyncListeners: ((v: boolean) => void)[] = [];
+  private readonly logListeners: ((lines: LogLine[]) => void)[] = [];
 
   private constructor(opts: DatapathThreadOptions) {
     const { workerUrl, ...rest } = opts;
@@ -116,6 +120,8 @@ export class DatapathThread {
         t.syncInSync = t.syncInSync === undefined ? undefined : false;
         t.fail(m.message);
         for (const l of t.inSyncListeners) l(false);
+      } else if (m.type === 'ruleset-log') {
+        for (const l of t.logListeners) l(m.lines);
       } else if ('id' in m) {
         t.waiting.get(m.id)?.resolve(m);
         t.waiting.delete(m.id);
@@ -172,6 +178,11 @@ export class DatapathThread {
 
   onInSync(cb: (v: boolean) => void): void {
     this.inSyncListeners.push(cb);
+  }
+
+  /** Ruleset `log` lines, in batches as the datapath sends them (already rate limited there). */
+  onRulesetLog(cb: (lines: LogLine[]) => void): void {
+    this.logListeners.push(cb);
   }
 
   /** Replaces the datapath's whole ruleset (undefined: none). */

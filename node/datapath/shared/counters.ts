@@ -46,6 +46,11 @@ export const COUNTER_NAMES = [
   'frag_malformed', // fragments refused or datagrams given up as malformed (length, past 65,535 bytes)
   'frag_duplicates', // exact duplicate fragments ignored
   'frag_held_bytes', // bytes held by incomplete datagrams now (a gauge)
+  // Ruleset `log` lines (worker/log-collector.ts).
+  'ruleset_log_lines', // lines handed to the control thread for the node log
+  'ruleset_log_dropped_statement', // lines held back by the statement's own limit (10/s, burst 20)
+  'ruleset_log_dropped_rate', // lines held back by the node-wide limit (log.rulesetRate / rulesetBurst)
+  'ruleset_log_dropped_buffer', // lines dropped because the buffer to the control thread was full
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

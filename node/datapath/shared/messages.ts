@@ -1,6 +1,8 @@
 /** Messages between the control thread and the datapath thread. */
 import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { LogLine } from '../../ruleset/index.js';
+import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
 
 /**
@@ -71,6 +73,8 @@ export interface DatapathWorkerData {
   sniffInterfaces?: string[];
   /** Fragment reassembly limits (absent: the defaults, Linux's). */
   fragments?: ReassemblyLimits;
+  /** Node-wide limit on ruleset `log` lines (absent: DEFAULT_RULESET_LOG). */
+  rulesetLog?: RulesetLogSettings;
 }
 
 export type ToDatapath =
@@ -97,6 +101,8 @@ export type FromDatapath =
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
   | { type: 'ruleset-list'; id: number; generation: number; text?: string; json?: unknown }
   | { type: 'sync-inSync'; value: boolean }
+  /** Ruleset `log` lines, batched (worker/log-collector.ts): the control thread writes them to the node log. */
+  | { type: 'ruleset-log'; lines: LogLine[] }
   /** `error`: the sync worker could not answer (it failed); report is null then. */
   | { type: 'sync-report'; id: number; report: SyncReport | null; error?: string }
   /**

@@ -7,6 +7,7 @@ import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
 import { buildDatapath, type Datapath } from './datapath.js';
 import { MemoryDevice } from './memory-device.js';
+import type { LogLine } from '../../ruleset/index.js';
 
 const CLIENT = '10.0.0.5';
 const REMOTE = '203.0.113.9';
@@ -53,8 +54,8 @@ interface Built {
   ask(m: ToDatapath & { id: number }): FromDatapath;
 }
 
-async function build(): Promise<Built> {
-  const data = workerData();
+async function build(extra: Partial<DatapathWorkerData> = {}): Promise<Built> {
+  const data = { ...workerData(), ...extra };
   const sent: FromDatapath[] = [];
   let dev: MemoryDevice | undefined;
   const dp = await buildDatapath(data, {
@@ -156,5 +157,57 @@ describe('buildDatapath in-process (fake device, fake ports)', () => {
     assert.deepEqual(sent, [{ type: 'error', message: 'cannot open TUN device hafw0: permission denied' }]);
     dp.handle({ type: 'stop' });
     assert.deepEqual(sent.at(-1), { type: 'stopped' });
+  });
+});
+
+describe('buildDatapath in-process: ruleset log lines reach the control side', () => {
+  const LOGGED = `table ip filter {
+  chain fwd { type filter hook forward priority 0; policy accept;
+    udp dport 514 log prefix "x: " level warn
+  }
+}`;
+  /** Sends packets, waits for them and for the log flush (setImmediate after the batch). */
+  async function logged(b: Built, n: number): Promise<LogLine[]> {
+    assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: LOGGED }) as { ok: boolean }).ok, true);
+    for (let i = 0; i < n; i++) b.dev.send(udp(CLIENT, REMOTE, 514));
+    await b.dev.idle();
+    await new Promise(setImmediate);
+    return b.sent.flatMap((m) => (m.type === 'ruleset-log' ? m.lines : []));
+  }
+
+  it('a log statement gives a line with its prefix, its level and the packet as nf_log prints it', async () => {
+    const b = await build();
+    try {
+      const lines = await logged(b, 2);
+      assert.equal(lines.length, 2);
+      const l = lines[0]!;
+      assert.equal(l.prefix, 'x: ');
+      assert.equal(l.level, 'warn');
+      assert.match(l.line, /^IN=lan OUT=wan SRC=10\.0\.0\.5 DST=203\.0\.113\.9 LEN=44 TOS=0x00 PREC=0x00 TTL=\d+ ID=\d+ (DF )?PROTO=UDP SPT=40000 DPT=514 LEN=24$/);
+      assert.deepEqual({ ...l.fields, TTL: undefined, ID: undefined, IPFLAGS: undefined }, {
+        IN: 'lan', OUT: 'wan', SRC: CLIENT, DST: REMOTE, LEN: '44', TOS: '0x00', PREC: '0x00', TTL: undefined, ID: undefined, IPFLAGS: undefined,
+        PROTO: 'UDP', SPT: '40000', DPT: '514', UDPLEN: '24',
+      });
+      // Both lines in one message: batched, not one message per packet.
+      assert.equal(b.sent.filter((m) => m.type === 'ruleset-log').length, 1);
+      assert.equal(readCounters(b.data.counters).ruleset_log_lines, 2);
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
+  });
+
+  it('the node-wide limit lets the burst through and counts the rest as dropped', async () => {
+    // 1 line/s, burst 3: ten packets in a few milliseconds give three lines.
+    const b = await build({ rulesetLog: { ratePerSec: 1, burst: 3 } });
+    try {
+      const lines = await logged(b, 10);
+      const c = readCounters(b.data.counters);
+      assert.equal(lines.length, 3);
+      assert.equal(c.ruleset_log_lines, 3);
+      assert.equal(c.ruleset_log_dropped_rate, 7);
+      assert.equal(c.ruleset_log_dropped_statement, 0, 'under the statement\'s own burst of 20');
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
   });
 });

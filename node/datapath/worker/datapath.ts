@@ -28,6 +28,7 @@ import { ConntrackGc } from './ct-gc.js';
 import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
 import { LocalAddresses } from './local-addresses.js';
+import { DEFAULT_RULESET_LOG, LogCollector } from './log-collector.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../../sync-protocol/index.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath, PlainAddress, PlainRoute } from '../shared/messages.js';
 
@@ -51,9 +52,11 @@ export interface Datapath {
 export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPorts): Promise<Datapath> {
   const send = ports.send;
 
+  // `log` statements' lines go to the control thread (the node log), batched and rate limited.
+  const logCollector = new LogCollector(data.rulesetLog ?? DEFAULT_RULESET_LOG, new Float64Array(data.counters), (lines) => send({ type: 'ruleset-log', lines }));
   // No caps here: this copy only ever loads what the control thread's engine accepted under
   // the node's caps, and must never refuse it (ruleset/limits.ts).
-  const engine = new RulesetEngine({ clock: datapathClock, limits: NO_LIMITS });
+  const engine = new RulesetEngine({ clock: datapathClock, limits: NO_LIMITS, log: logCollector });
   const routes = new RouteInterfaces();
   const ct = data.conntrack
     ? new ConnTracker({
@@ -145,6 +148,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   const handle = (m: ToDatapath): void => {
     switch (m.type) {
       case 'stop':
+        logCollector.flush();
         ctGc?.stop();
         void syncHandle?.stop();
         sniffer?.close();
