@@ -173,4 +173,23 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
     assert.equal(await udpProbe(SERVER.v4, 5003, NS.client), 'ECONNREFUSED');
     assert.equal(await udpProbe(SERVER.v6, 5003, NS.client), 'ECONNREFUSED');
   });
+
+  it('a log statement writes its line to the node log: prefix, level and the packet as nf_log prints it', async () => {
+    await hafw(['ruleset', 'apply', 'insert rule inet filter forward tcp dport 5004 log prefix "lab-log: " level warn']);
+    await tcpConnect(SERVER.v4, 5004, NS.client);
+    type Rec = { event?: string; level?: number; prefix?: string; nftLevel?: string; fields?: Record<string, string>; msg?: string };
+    let rec: Rec | undefined;
+    for (let i = 0; i < 50 && !rec; i++) {
+      const lines = await lab.nodeLog('fwa');
+      rec = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Rec).find((r) => r.event === 'ruleset.log' && r.prefix === 'lab-log: ');
+      if (!rec) await sleep(100);
+    }
+    assert.ok(rec, 'a ruleset.log record in the node log');
+    assert.equal(rec.level, 40, 'pino warn');
+    assert.equal(rec.nftLevel, 'warn');
+    assert.deepEqual([rec.fields?.IN, rec.fields?.OUT, rec.fields?.SRC, rec.fields?.DST, rec.fields?.PROTO, rec.fields?.DPT, rec.fields?.TCPFLAGS], ['lan', 'wan', CLIENT.v4, SERVER.v4, 'TCP', '5004', 'SYN']);
+    assert.match(rec.msg!, /^lab-log: IN=lan OUT=wan SRC=192\.0\.2\.100 DST=198\.51\.100\.100 LEN=60 TOS=0x00 PREC=0x00 TTL=\d+ ID=\d+ DF PROTO=TCP SPT=\d+ DPT=5004 WINDOW=\d+ RES=0x00 SYN URGP=0$/);
+    const metrics = await hafw(['metrics']);
+    assert.match(metrics, /^hafw_ruleset_log_lines_total\{node="fwa"\} [1-9]/m);
+  });
 });
