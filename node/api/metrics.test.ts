@@ -25,13 +25,15 @@ describe('node metrics', () => {
   });
 
   it('exposes the ruleset log lines written and dropped', async () => {
-    const counters: Record<string, number> = { ruleset_log_lines: 5, ruleset_log_dropped_statement: 1, ruleset_log_dropped_rate: 2, ruleset_log_dropped_buffer: 3 };
+    const counters: Record<string, number> = { ruleset_log_lines: 5, ruleset_log_dropped_statement: 1, ruleset_log_dropped_rate: 2, ruleset_log_dropped_buffer: 3, ruleset_log_pcap_packets: 4, ruleset_log_pcap_dropped: 6 };
     const text = (await createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => counters }).metrics()).split('\n');
     for (const line of [
       'hafw_ruleset_log_lines_total{node="fwa"} 5',
       'hafw_ruleset_log_dropped_total{reason="statement",node="fwa"} 1',
       'hafw_ruleset_log_dropped_total{reason="rate",node="fwa"} 2',
       'hafw_ruleset_log_dropped_total{reason="buffer",node="fwa"} 3',
+      'hafw_ruleset_log_pcap_packets_total{node="fwa"} 4',
+      'hafw_ruleset_log_pcap_dropped_total{node="fwa"} 6',
     ]) assert.ok(text.includes(line), `missing: ${line}`);
   });
 

@@ -160,6 +160,8 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ reason: 'buffer' }, c.ruleset_log_dropped_buffer ?? 0);
     },
   });
+  datapathTotal('hafw_ruleset_log_pcap_packets_total', 'Packets of ruleset log lines written to log.pcapFile', 'ruleset_log_pcap_packets');
+  datapathTotal('hafw_ruleset_log_pcap_dropped_total', 'Packets of ruleset log lines not written to log.pcapFile: it reached log.pcapMaxBytes, or a write failed (the line itself was logged)', 'ruleset_log_pcap_dropped');
   datapathTotal('hafw_nat_icmp_translated_total', 'ICMP errors about a NATed connection, translated back', 'nat_translated');
   new Gauge({
     name: 'hafw_conntrack_entries',

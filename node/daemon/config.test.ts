@@ -36,7 +36,9 @@ describe('node config', () => {
   });
 
   it('log.rulesetRate / rulesetBurst: 100 lines/s, burst 200 by default; checked', () => {
-    assert.deepEqual(parseConfigText('node:\n  name: fwa\n').log, { level: 'info', rulesetRate: 100, rulesetBurst: 200 });
+    assert.deepEqual(parseConfigText('node:\n  name: fwa\n').log, { level: 'info', rulesetRate: 100, rulesetBurst: 200, pcapFile: undefined, pcapMaxBytes: 67108864 });
+    assert.equal(parseConfigText('node:\n  name: fwa\nlog:\n  pcapFile: /var/log/hafw/ruleset.pcap\n').log.pcapFile, '/var/log/hafw/ruleset.pcap');
+    assert.throws(() => parseConfigText('node:\n  name: fwa\nlog:\n  pcapFile: ruleset.pcap\n', 'x.yaml'), /^Error: x\.yaml:4: log\.pcapFile: expected an absolute file path/);
     const c = parseConfigText('node:\n  name: fwa\nlog:\n  rulesetRate: 0\n  rulesetBurst: 5\n');
     assert.deepEqual([c.log.rulesetRate, c.log.rulesetBurst], [0, 5]);
     assert.throws(() => parseConfigText('node:\n  name: fwa\nlog:\n  rulesetBurst: 0\n', 'x.yaml'), /^Error: x\.yaml:4: log\.rulesetBurst: expected an integer from 1/);

@@ -56,6 +56,9 @@ export interface NodeConfig {
     /** Ruleset `log` lines per second for the whole node (0: none), and the burst. */
     rulesetRate: number;
     rulesetBurst: number;
+    /** The packets of ruleset log lines also go to this pcap file (absent: none), up to pcapMaxBytes. */
+    pcapFile?: string;
+    pcapMaxBytes: number;
   };
   /** Absent: no VRRP; the node never moves VIPs (a standalone firewall). */
   vrrp?: VrrpConfig;
@@ -187,7 +190,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'maxEventStreams']);
-  const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst']);
+  const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst', 'pcapFile', 'pcapMaxBytes']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
     node: { name: node.string('name', undefined, /^[A-Za-z0-9_.-]{1,63}$/, 'a node name of letters, digits, _ . -') },
@@ -217,6 +220,8 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
       level: log.oneOf('level', 'info', ['trace', 'debug', 'info', 'warn', 'error'] as const),
       rulesetRate: log.int('rulesetRate', 100, 0, 100_000),
       rulesetBurst: log.int('rulesetBurst', 200, 1, 100_000),
+      pcapFile: log.has('pcapFile') ? log.string('pcapFile', undefined, /^\//, 'an absolute file path') : undefined,
+      pcapMaxBytes: log.int('pcapMaxBytes', 64 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024 * 1024),
     },
     ruleset: {
       file: rs.has('file') ? rs.string('file', undefined, /./, 'a file path') : undefined,

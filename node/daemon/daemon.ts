@@ -160,7 +160,7 @@ export class NodeDaemon {
           maxBytes: dp.fragments.maxBytes,
           maxFragments: dp.fragments.maxPerDatagram,
         },
-        rulesetLog: { ratePerSec: this.config.log.rulesetRate, burst: this.config.log.rulesetBurst },
+        rulesetLog: { ratePerSec: this.config.log.rulesetRate, burst: this.config.log.rulesetBurst, pcapFile: this.config.log.pcapFile, pcapMaxBytes: this.config.log.pcapMaxBytes },
       },
       (err) => this.failStop(err.message),
     );

@@ -51,6 +51,8 @@ export const COUNTER_NAMES = [
   'ruleset_log_dropped_statement', // lines held back by the statement's own limit (10/s, burst 20)
   'ruleset_log_dropped_rate', // lines held back by the node-wide limit (log.rulesetRate / rulesetBurst)
   'ruleset_log_dropped_buffer', // lines dropped because the buffer to the control thread was full
+  'ruleset_log_pcap_packets', // logged packets written to log.pcapFile
+  'ruleset_log_pcap_dropped', // logged packets not written there: the file reached log.pcapMaxBytes (or a write failed)
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -7,6 +7,9 @@ import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
 import { buildDatapath, type Datapath } from './datapath.js';
 import { MemoryDevice } from './memory-device.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { LogLine } from '../../ruleset/index.js';
 
 const CLIENT = '10.0.0.5';
@@ -209,5 +212,38 @@ describe('buildDatapath in-process: ruleset log lines reach the control side', (
     } finally {
       b.dp.handle({ type: 'stop' });
     }
+  });
+
+  it('log.pcapFile: the logged packets are appended to a pcap file (raw IP), stopped at its size cap and counted', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-pcap-'));
+    const file = path.join(dir, 'log.pcap');
+    try {
+      // Room for the header and one 44-byte packet (16-byte record header), not two.
+      const b = await build({ rulesetLog: { ratePerSec: 100, burst: 200, pcapFile: file, pcapMaxBytes: 24 + 16 + 44 + 10 } });
+      const sentPacket = udp(CLIENT, REMOTE, 514);
+      const lines = await logged(b, 2);
+      b.dp.handle({ type: 'stop' });
+      assert.equal(lines.length, 2, 'both lines logged; only the pcap copy is capped');
+      const c = readCounters(b.data.counters);
+      assert.deepEqual([c.ruleset_log_pcap_packets, c.ruleset_log_pcap_dropped], [1, 1]);
+      const pcap = readFileSync(file);
+      assert.equal(pcap.length, 24 + 16 + 44);
+      assert.equal(pcap.readUInt32LE(0), 0xa1b2c3d4);
+      assert.equal(pcap.readUInt32LE(20), 101, 'LINKTYPE_RAW');
+      assert.deepEqual([pcap.readUInt32LE(24 + 8), pcap.readUInt32LE(24 + 12)], [44, 44]);
+      assert.deepEqual(pcap.subarray(40), Buffer.from(sentPacket.subarray(10)), 'the IP packet as it came in (no virtio header)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('log.pcapFile in a directory that does not exist: the datapath says so and does not start', async () => {
+    const sent: FromDatapath[] = [];
+    const dp = await buildDatapath({ ...workerData(), rulesetLog: { ratePerSec: 1, burst: 1, pcapFile: '/nonexistent-hafw/x.pcap' } }, {
+      send: (m) => sent.push(m),
+      openDevice: (d) => new MemoryDevice({ name: d.tunName }),
+    });
+    assert.deepEqual(sent, [{ type: 'error', message: 'log.pcapFile /nonexistent-hafw/x.pcap: no such directory' }]);
+    dp.handle({ type: 'stop' });
   });
 });

@@ -29,6 +29,7 @@ import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
 import { LocalAddresses } from './local-addresses.js';
 import { DEFAULT_RULESET_LOG, LogCollector } from './log-collector.js';
+import { DEFAULT_PCAP_MAX_BYTES, PcapWriter } from './pcap-writer.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../../sync-protocol/index.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath, PlainAddress, PlainRoute } from '../shared/messages.js';
 
@@ -111,6 +112,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   // `reject` is answered (TCP reset / ICMP unreachable) by writing the reply into the device.
   const rejectReplies = new RejectReplies((b, o, l) => device?.inject(b, o, l));
   try {
+    const pcapFile = data.rulesetLog?.pcapFile;
+    if (pcapFile !== undefined) logCollector.pcap = new PcapWriter(pcapFile, data.rulesetLog?.pcapMaxBytes ?? DEFAULT_PCAP_MAX_BYTES);
     device = ports.openDevice(data);
     const loop = new PacketLoop(device, {
       batchSize: data.batchSize,
@@ -148,7 +151,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   const handle = (m: ToDatapath): void => {
     switch (m.type) {
       case 'stop':
-        logCollector.flush();
+        logCollector.close();
         ctGc?.stop();
         void syncHandle?.stop();
         sniffer?.close();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createCounterBuffer, C } from '../shared/counters.js';
 import { LogCollector } from './log-collector.js';
-import type { LogLine } from '../../ruleset/index.js';
+import { ClassifyContext, type LogLine } from '../../ruleset/index.js';
 
+const CTX = new ClassifyContext();
 const LINE: LogLine = { prefix: 'p: ', level: 'warn', line: 'IN=lan OUT=wan', fields: { IN: 'lan', OUT: 'wan' } };
 
 function collector(rate: number, burst: number, maxPending = 1024) {
@@ -31,9 +32,9 @@ describe('LogCollector: ruleset log lines, rate limited and batched (virtual clo
 
   it('lines go out in one batch per flush; a full buffer drops and counts; statement holds counted', () => {
     const { c, counters, delivered, flushes } = collector(100, 100, 2);
-    c.write(LINE);
-    c.write(LINE);
-    c.write(LINE);
+    c.write(LINE, CTX);
+    c.write(LINE, CTX);
+    c.write(LINE, CTX);
     c.held();
     assert.equal(flushes.length, 1, 'one flush scheduled for the batch');
     assert.equal(delivered.length, 0);
@@ -43,7 +44,7 @@ describe('LogCollector: ruleset log lines, rate limited and batched (virtual clo
     assert.equal(counters[C.ruleset_log_lines], 2);
     assert.equal(counters[C.ruleset_log_dropped_buffer], 1);
     assert.equal(counters[C.ruleset_log_dropped_statement], 1);
-    c.write(LINE);
+    c.write(LINE, CTX);
     assert.equal(flushes.length, 2, 'the next line schedules the next flush');
   });
 });

@@ -9,7 +9,8 @@
  * statements cannot flood the node log either. Every line held back is counted, by where
  * it was held: the statement's limit, the node's, or a full buffer.
  */
-import type { LogLine, LogSink } from '../../ruleset/index.js';
+import type { ClassifyContext, LogLine, LogSink } from '../../ruleset/index.js';
+import type { PcapWriter } from './pcap-writer.js';
 import { TokenBucket } from '../../ruleset/modules/limit.js';
 import { C } from '../shared/counters.js';
 
@@ -18,6 +19,9 @@ export interface RulesetLogSettings {
   ratePerSec: number;
   /** Lines that may be written at once after a quiet spell. */
   burst: number;
+  /** log.pcapFile: the logged packets also go to this pcap file (pcap-writer.ts), up to pcapMaxBytes. */
+  pcapFile?: string;
+  pcapMaxBytes?: number;
 }
 
 export const DEFAULT_RULESET_LOG: RulesetLogSettings = { ratePerSec: 100, burst: 200 };
@@ -29,6 +33,8 @@ export class LogCollector implements LogSink {
   private readonly bucket: TokenBucket | undefined;
   private pending: LogLine[] = [];
   private scheduled = false;
+  /** log.pcapFile's writer (set once the datapath opened it). */
+  pcap: PcapWriter | undefined;
 
   constructor(
     settings: RulesetLogSettings,
@@ -51,10 +57,14 @@ export class LogCollector implements LogSink {
     return false;
   }
 
-  write(l: LogLine): void {
+  write(l: LogLine, ctx: ClassifyContext): void {
     if (this.pending.length >= this.maxPending) {
       this.counters[C.ruleset_log_dropped_buffer] += 1;
       return;
+    }
+    if (this.pcap) {
+      const p = ctx.pkt;
+      this.counters[this.pcap.add(p.buf, p.l3Off, p.end - p.l3Off) ? C.ruleset_log_pcap_packets : C.ruleset_log_pcap_dropped] += 1;
     }
     // A copy of plain values: the statement's record is not kept by it, but be safe.
     this.pending.push({ prefix: l.prefix, level: l.level, line: l.line, fields: l.fields });
@@ -68,9 +78,18 @@ export class LogCollector implements LogSink {
   /** Sends what is pending (one message). */
   flush(): void {
     this.scheduled = false;
+    this.pcap?.flush();
     if (this.pending.length === 0) return;
     const lines = this.pending;
     this.pending = [];
     this.deliver(lines);
   }
+
+  /** At stop: what is pending goes out, the pcap file is closed. */
+  close(): void {
+    this.flush();
+    this.pcap?.close();
+    this.pcap = undefined;
+  }
 }
+
