@@ -97,6 +97,8 @@ const NFT_WORDS = [
   'fib daddr type ', 'fib', 'local', 'iif', 'oif',
   'meta hour ', 'meta day ', 'meta time ', '"08:00"-"17:00"', '"22:00"-"06:00"', '"Monday"', '"2026-01-01 00:00:00"', '"2026-02-30"',
   'group', 'snaplen', 'skuid', 'skgid',
+  'numgen inc mod 2 ', 'numgen random mod 10 ', 'jhash ip saddr . tcp dport mod 4 ', 'symhash mod 2 ', 'offset', 'seed 0x0',
+  'dnat to numgen inc mod 2 map { 0 : 192.0.2.1, 1 : 192.0.2.2 }', 'meta mark set jhash ip6 saddr mod 3',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -122,6 +124,7 @@ export const rulesetJson: FuzzTarget = {
     '"counter"', '"quota"', '"limit"', '"packets"', '"bytes"', '"used"', '"inv"', '"rate"', '"per"', '"burst"', '{"counter": "c1"}',
     '"0.0.0.255"', '"::ffff"', '"<"',
     '"ssh"', '"microsoft-ds"',
+    '"numgen"', '"mode"', '"inc"', '"random"', '"mod"', '"offset"', '"jhash"', '"seed"', '"expr"', '"symhash"', '{"numgen": {"mode": "inc", "mod": 2, "offset": 0}}',
     '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
     '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
     '"fib"', '"result"', '"flags"', '"daddr"', '"local"',

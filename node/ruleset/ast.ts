@@ -49,7 +49,10 @@ export type Selector =
   | { fib: { result: string; flags: string[] } }
   | { 'tcp option': { name: string; field?: string } }
   | { concat: Selector[] }
-  | { '&': [Selector, Value] };
+  | { '&': [Selector, Value] }
+  | { numgen: { mode: 'inc' | 'random'; mod: number; offset?: number } }
+  | { jhash: { mod: number; seed?: number; offset?: number; expr: Selector } }
+  | { symhash: { mod: number; offset?: number } };
 
 export type MatchOp = '==' | '!=' | '<' | '>' | '<=' | '>=' | 'in';
 

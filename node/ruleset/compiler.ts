@@ -210,6 +210,8 @@ export function compileSelector(reg: Registry, sel: Selector): CompiledSelector 
   }
   const m = reg.matchForLeft(sel);
   if (!m) fail(`unknown selector ${JSON.stringify(sel)}`);
+  // numgen/jhash/symhash: a loader of its own per expression (parameters, counter state).
+  if (m.compileLoad) return { words: m.type.words, types: [m.type], load: m.compileLoad(sel, (s) => compileSelector(reg, s)) };
   let c = selectorCache.get(m);
   if (c === undefined) {
     c = { words: m.type.words, types: [m.type], load: m.load };

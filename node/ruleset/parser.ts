@@ -52,6 +52,8 @@ export class Parser implements TextReader {
   private expandedTokens = 0;
   /** Cap on expandedTokens (RulesetLimits.maxExpandedTokens). */
   maxExpandedTokens = Number.POSITIVE_INFINITY;
+  /** The family of the table whose rule is being read (TextReader.tableFamily). */
+  tableFamily: Family = 'ip';
 
   constructor(readonly registry: Registry, text: string, readonly file = '<input>') {
     this.lex = new Lexer(text, file);
@@ -436,7 +438,9 @@ export class Parser implements TextReader {
         }
         case 'typeof': {
           typeTok = t;
+          const selAt = this.peek();
           const sels = this.selectorExpr();
+          if (hasParams(sels)) this.error(`typeof ${selAt.text} is not supported: give the set a type (e.g. type mark)`, selAt);
           const types = this.typesOf(sels);
           set.type = types.length === 1 ? types[0].name : types.map((x) => x.name);
           if (isMap) {
@@ -672,6 +676,7 @@ export class Parser implements TextReader {
 
   rule(family: Family, table: string, chain: string): RuleJ {
     const start = this.peek();
+    this.tableFamily = family;
     const stmts = this.stmts;
     const base = stmts.length; // a rule inside a rule (none today) would stack above
     let comment: string | undefined;
@@ -823,6 +828,7 @@ export class Parser implements TextReader {
       }
       if (ok) {
         for (let k = 0; k < m.keywords.length; k++) this.next();
+        if (m.parseParams) return m.parseParams(this, t);
         return m.left; // shared and never mutated: selectors are values
       }
     }
@@ -983,6 +989,12 @@ function describe(t: Token): string {
     default:
       return `'${t.text}'`;
   }
+}
+
+/** Does the selector hold numgen, jhash or symhash? */
+function hasParams(sel: Selector): boolean {
+  if ('concat' in sel) return sel.concat.some(hasParams);
+  return 'numgen' in sel || 'jhash' in sel || 'symhash' in sel;
 }
 
 export function positionOf(t: Token): Pos {

@@ -46,6 +46,7 @@ export class Printer implements PrintHelper {
     if ('concat' in sel) return sel.concat.map((s) => this.selector(s)).join(' . ');
     if ('&' in sel) return this.selector(sel['&'][0]);
     const m = this.registry.matchForLeft(sel);
+    if (m?.printSel) return m.printSel(sel, this);
     return m ? m.keywords.join(' ') : JSON.stringify(sel);
   }
 

@@ -24,6 +24,8 @@ export interface ParamSchema {
 /** What a module's `parse` may use of the parser. */
 export interface TextReader {
   readonly file: string;
+  /** The family of the table the rule being read is in. */
+  readonly tableFamily: Family;
   peek(): Token;
   next(): Token;
   isWord(text?: string): boolean;
@@ -133,6 +135,20 @@ export interface MatchModule {
   refused?: string;
   /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
   load(ctx: ClassifyContext, out: Uint32Array, off: number): boolean;
+  /**
+   * A selector with parameters (`numgen inc mod 2`, `jhash ip saddr mod 4 seed 0x1`): reads
+   * them after its keywords and returns the selector object (not the shared `left`).
+   */
+  parseParams?(r: TextReader, first: Token): Selector;
+  /** Its text with the parameters. */
+  printSel?(sel: Selector, p: PrintHelper): string;
+  /** Checks the parameters (text and JSON alike); an error message or null. */
+  checkSel?(sel: Selector, typesOf: (s: Selector) => DataType[] | string): string | null;
+  /**
+   * A loader for this one expression, with its parameters and its own state (numgen inc's
+   * counter): called once per compiled expression instead of sharing `load`.
+   */
+  compileLoad?(sel: Selector, selector: CompileEnv['selector']): (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
 }
 
 /** A statement module: counter, log, limit, verdicts, reject, mangle, vmap... */
@@ -270,6 +286,10 @@ export function leftKey(left: Selector): string {
     const f = l.fib as unknown as { result?: unknown; flags?: unknown };
     return `fib:${String(f.result)}:${Array.isArray(f.flags) ? f.flags.join('.') : String(f.flags)}`;
   }
+  // Parameterised selectors: one module each, whatever the parameters.
+  if ('numgen' in l) return 'numgen';
+  if ('jhash' in l) return 'jhash';
+  if ('symhash' in l) return 'symhash';
   if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

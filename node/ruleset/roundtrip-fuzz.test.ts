@@ -3,6 +3,8 @@ import { RulesetEngine } from './engine.js';
 import { builtinRegistry } from './modules/index.js';
 import { convertRuleset } from './check.js';
 import type { DataType } from './data-types.js';
+import type { MatchModule } from './registry.js';
+import { Printer } from './printer.js';
 
 /** Sample values in text form for a type: exact, and (when the type allows) range / prefix / set. */
 function samples(t: DataType): string[] {
@@ -43,6 +45,11 @@ const STATEMENTS = [
   'quota over 10 mbytes drop', 'quota 3 kbytes used 100 bytes',
 ];
 
+/** A selector's text: its keywords, or with its parameters (numgen, jhash, symhash) as their module prints its example. */
+function selText(m: MatchModule): string {
+  return m.printSel ? m.printSel(m.left, new Printer(builtinRegistry())) : m.keywords.join(' ');
+}
+
 describe('registry-driven round trip (bounded)', () => {
   it('every match module with every kind of value prints what it parses, in text and JSON', () => {
     const reg = builtinRegistry();
@@ -56,7 +63,7 @@ describe('registry-driven round trip (bounded)', () => {
     // (modules nft knows and hafw refuses with a reason, such as ct label, load nothing)
     const usable = reg.matches.filter((m) => m.refused === undefined);
     for (const m of usable) {
-      for (const v of samples(m.type)) rules.push(`${m.keywords.join(' ')} ${v} ${STATEMENTS[rnd(STATEMENTS.length)]}`.trim());
+      for (const v of samples(m.type)) rules.push(`${selText(m)} ${v} ${STATEMENTS[rnd(STATEMENTS.length)]}`.trim());
     }
     // ...then random combinations (bounded)
     const inet = usable.filter((m) => m.families.includes('inet'));
@@ -66,7 +73,7 @@ describe('registry-driven round trip (bounded)', () => {
       for (let k = 0; k < n; k++) {
         const m = inet[rnd(inet.length)];
         const s = samples(m.type);
-        parts.push(`${m.keywords.join(' ')} ${s[rnd(s.length)]}`);
+        parts.push(`${selText(m)} ${s[rnd(s.length)]}`);
       }
       parts.push(STATEMENTS[rnd(STATEMENTS.length)]);
       rules.push(parts.join(' ').trim());

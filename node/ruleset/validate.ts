@@ -51,6 +51,10 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
   if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (m.refused) return m.refused;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
+  if (m.checkSel) {
+    const err = m.checkSel(sel, (s) => selectorTypes(reg, family, s));
+    if (err) return err;
+  }
   return reg.keyTypes(m);
 }
 

@@ -24,6 +24,7 @@ import { registerNotrack } from './notrack.js';
 import { registerReject } from './reject.js';
 import { registerVmap } from './vmap.js';
 import { registerNat } from './nat.js';
+import { registerHashGen } from './hash-gen.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -39,6 +40,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerCtTuple(r);
   registerFib(r);
   registerMetaTime(r);
+  registerHashGen(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);

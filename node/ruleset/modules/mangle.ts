@@ -108,7 +108,9 @@ export const mangleModule: StatementModule = {
       const from = env.selectorTypes(m.value);
       if (typeof from === 'string') return env.errors.add(env.pos, from);
       const gives = from.map((t) => t.name).join(' . ');
-      if (gives !== mod.type.name) env.errors.add(env.pos, `${mod.name} needs a ${mod.type.name}, the field gives ${gives}`);
+      // numgen/jhash/symhash give a plain 32-bit integer, which a 32-bit field takes as is.
+      const anyInt = from.length === 1 && from[0]!.name === 'integer' && mod.type.words === 1 && mod.type.bits === 32;
+      if (gives !== mod.type.name && !anyInt) env.errors.add(env.pos, `${mod.name} needs a ${mod.type.name}, the field gives ${gives}`);
       return;
     }
     if (!isMapValue(m.value)) {

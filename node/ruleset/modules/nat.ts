@@ -184,7 +184,7 @@ function makeModule(spec: NatSpec): StatementModule {
       if (sel !== undefined) {
         const mapTok = r.expectWord();
         if (mapTok.text !== 'map') r.error(`expected 'map' after the selector of '${w} to', got '${mapTok.text}'`, mapTok);
-        const data = r.mapData(r.typesOf(sel), addrTypes(out.family)[0]);
+        const data = r.mapData(r.typesOf(sel), addrTypes(out.family ?? (r.tableFamily === 'ip6' ? 'ip6' : undefined))[0]);
         if (typeof data === 'string') r.error(`${w} to ... map needs an anonymous map { KEY : ADDR, ... }`, mapTok);
         out.addr = { map: { key: sel, data: data as { set: [Value, string][] } } };
       } else {
@@ -202,8 +202,8 @@ function makeModule(spec: NatSpec): StatementModule {
       if (isMap(j.addr)) {
         const m = j.addr.map;
         const kt = p.typesOf(m.key);
-        const at = addrTypes(j.family);
-        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, a]) => `${p.value(k, kt)} : ${p.value(a, at)}`).join(', ')} }`;
+        // The address type from the address itself: an ip6 table's map names no family.
+        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, a]) => `${p.value(k, kt)} : ${p.value(a, addrTypes(isV6(a) ? 'ip6' : 'ip'))}`).join(', ')} }`;
       } else if (j.addr !== undefined || j.port !== undefined) {
         s += ` to ${targetText(j.addr, j.port)}`;
       }
@@ -247,11 +247,15 @@ function makeModule(spec: NatSpec): StatementModule {
         const load = sel.load;
         const reqs: NatRequest[] = m.data.set.map(([, a]) => natRequest(spec.kind, { to: a, flags }));
         const set = env.anonSet(sel.types, m.data.set.map(([k], i) => ({ val: k, data: i })));
+        // `dnat ip to numgen ... map` in an inet table leaves IPv6 alone (the key need not say).
+        const fam = reqs.length > 0 ? reqs[0]!.family : 0;
         return (ctx) => {
-          if (!load(ctx, key, 0)) return 5; // Code.Break: the rule does not apply
+          if (fam !== 0 && ctx.pkt.family !== fam) return 5; // Code.Break: the rule does not apply
+          if (!load(ctx, key, 0)) return 5;
           const i = set.lookup(key, 0, ctx.nowMs);
           if (i < 0) return 5;
-          ctx.natDst = reqs[set.dataOf(i)];
+          if (isSrc) ctx.natSrc = reqs[set.dataOf(i)]!;
+          else ctx.natDst = reqs[set.dataOf(i)]!;
           return 1; // Code.Accept
         };
       }
