@@ -99,6 +99,7 @@ const NFT_WORDS = [
   'group', 'snaplen', 'skuid', 'skgid',
   'numgen inc mod 2 ', 'numgen random mod 10 ', 'jhash ip saddr . tcp dport mod 4 ', 'symhash mod 2 ', 'offset', 'seed 0x0',
   'dnat to numgen inc mod 2 map { 0 : 192.0.2.1, 1 : 192.0.2.2 }', 'meta mark set jhash ip6 saddr mod 3',
+  'addr . port', 'dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 8080 }', ' . 8080', 'snat ip6 to ip6 saddr . tcp sport map { 2001:db8::1 . 1 : 2001:db8::2 . 2 }',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -125,6 +126,7 @@ export const rulesetJson: FuzzTarget = {
     '"0.0.0.255"', '"::ffff"', '"<"',
     '"ssh"', '"microsoft-ds"',
     '"numgen"', '"mode"', '"inc"', '"random"', '"mod"', '"offset"', '"jhash"', '"seed"', '"expr"', '"symhash"', '{"numgen": {"mode": "inc", "mod": 2, "offset": 0}}',
+    '{"concat": ["192.0.2.10", 8080]}', '"dnat"', '"snat"', '"addr"', '"port"',
     '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
     '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
     '"fib"', '"result"', '"flags"', '"daddr"', '"local"',

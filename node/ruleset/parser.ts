@@ -949,7 +949,18 @@ export class Parser implements TextReader {
     return this.error(`expected a verdict (accept, drop, continue, return, jump CHAIN, goto CHAIN), got '${t.text}'`, t);
   }
 
-  mapData(types: DataType[], data?: DataType): string | { set: [Value, VerdictJ | Value][] } {
+  /**
+   * Map data of up to types.length parts (`192.0.2.10 . 8080` or `192.0.2.10` for a NAT map):
+   * one part is a plain value, more a concatenation; the statement checks which it needs.
+   */
+  private dataParts(types: DataType[]): Value {
+    const parts: Value[] = [this.scalarOrInterval(types[0]!)];
+    while (parts.length < types.length && this.acceptWord('.')) parts.push(this.scalarOrInterval(types[parts.length]!));
+    if (this.isWord('.')) this.error(`too many parts: the data is ${types.map((x) => x.name).join(' . ')}`);
+    return parts.length === 1 ? parts[0]! : { concat: parts };
+  }
+
+  mapData(types: DataType[], data?: DataType | DataType[]): string | { set: [Value, VerdictJ | Value][] } {
     const t = this.peek();
     if (t.kind === Tok.Word && t.text.startsWith('@')) {
       this.next();
@@ -962,7 +973,7 @@ export class Parser implements TextReader {
       if (this.acceptPunct('}')) break;
       const k = this.concatValue(types, true);
       this.expectWord(':');
-      out.push([k, data ? this.scalarOrInterval(data) : this.verdict()]);
+      out.push([k, data === undefined ? this.verdict() : Array.isArray(data) ? this.dataParts(data) : this.scalarOrInterval(data)]);
       this.skipNewlines();
       if (!this.acceptPunct(',')) {
         this.skipNewlines();

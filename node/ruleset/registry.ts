@@ -46,8 +46,11 @@ export interface TextReader {
   verdict(): VerdictJ;
   /** Key types of a selector (throws a positioned error when unknown). */
   typesOf(sel: Selector): DataType[];
-  /** `{ KEY : VERDICT, ... }` or `@NAME` after `vmap`; with `data`, `{ KEY : VALUE, ... }` after `map`. */
-  mapData(types: DataType[], data?: DataType): string | { set: [Value, VerdictJ | Value][] };
+  /**
+   * `{ KEY : VERDICT, ... }` or `@NAME` after `vmap`; with `data`, `{ KEY : VALUE, ... }` after
+   * `map`; with several data types, each VALUE may be `A . B` (up to that many parts).
+   */
+  mapData(types: DataType[], data?: DataType | DataType[]): string | { set: [Value, VerdictJ | Value][] };
   /** A selector (or concatenation) if the next words name one. */
   trySelectorExpr(): Selector | undefined;
 }

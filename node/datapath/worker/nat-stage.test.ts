@@ -7,7 +7,7 @@ import { CtStatus } from '../../conntrack/index.js';
 import { C } from '../shared/counters.js';
 import { Verdict } from './stage.js';
 import { SyncBridge } from './sync-bridge.js';
-import { CLIENT, LAN_ADDR, REMOTE, WAN_ADDR, rig, type Rig } from './testing.js';
+import { CLIENT, LAN_ADDR, LAN6_PREFIX, REMOTE, REMOTE6, WAN6_ADDR, WAN_ADDR, rig, type Rig } from './testing.js';
 import { EventRing } from '../../../sync-protocol/index.js';
 
 function src(p: PacketInfo): string {
@@ -159,6 +159,47 @@ describe('datapath NAT: dnat', () => {
     const r = rig(`table ip nat { chain pre { type nat hook prerouting priority dstnat; iifname "lan" udp dport 53 redirect to :5353 } }`);
     const q = r.send(buildUdp({ src: CLIENT, dst: '192.0.2.53', sport: 4444, dport: 53 }));
     assert.equal(dst(q.p), `${LAN_ADDR}:5353`);
+  });
+});
+
+describe('datapath NAT: concatenated NAT maps (address and port from one lookup)', () => {
+  it('dnat ip to ip daddr . tcp dport map: translates address and port of the connection and both back in its replies', () => {
+    const r = rig(`table ip nat {
+      chain pre { type nat hook prerouting priority dstnat; dnat ip to ip daddr . tcp dport map { ${WAN_ADDR} . 80 : 10.0.0.100 . 8080, ${WAN_ADDR} . 443 : 10.0.0.101 . 8443 } }
+    }`);
+    const a = r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 6001, dport: 80, flags: 'S', seq: 1 }));
+    assert.equal(dst(a.p), '10.0.0.100:8080');
+    assert.ok(l4ChecksumOk(reparsed(a.p)));
+    const b = r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 6002, dport: 443, flags: 'S', seq: 1 }));
+    assert.equal(dst(b.p), '10.0.0.101:8443');
+    const reply = r.send(buildTcp({ src: '10.0.0.100', dst: REMOTE, sport: 8080, dport: 6001, flags: 'SA', seq: 9, ack: 2 }));
+    assert.equal(reply.v, Verdict.Accept);
+    assert.equal(src(reply.p), `${WAN_ADDR}:80`);
+    assert.ok(l4ChecksumOk(reparsed(reply.p)));
+    // No element: no translation.
+    assert.equal(dst(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 6003, dport: 22, flags: 'S' })).p), `${WAN_ADDR}:22`);
+  });
+
+  it('snat ip to ip saddr . tcp dport map: the source becomes the mapped address and port, replies go back to the client', () => {
+    const r = rig(`table ip nat {
+      chain post { type nat hook postrouting priority srcnat; snat ip to ip saddr . tcp dport map { ${CLIENT} . 80 : ${WAN_ADDR} . 20080 } }
+    }`);
+    const a = r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 5000, dport: 80, flags: 'S', seq: 1 }));
+    assert.equal(src(a.p), `${WAN_ADDR}:20080`);
+    assert.ok(l4ChecksumOk(reparsed(a.p)));
+    const reply = r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 80, dport: 20080, flags: 'SA', seq: 9, ack: 2 }));
+    assert.equal(dst(reply.p), `${CLIENT}:5000`);
+  });
+
+  it('dnat ip6 to ip6 daddr . tcp dport map: IPv6 address and port, and back', () => {
+    const r = rig(`table ip6 nat {
+      chain pre { type nat hook prerouting priority dstnat; dnat ip6 to ip6 daddr . tcp dport map { ${WAN6_ADDR} . 80 : ${LAN6_PREFIX}100 . 8080 } }
+    }`);
+    const a = r.send(buildTcp({ src: REMOTE6, dst: WAN6_ADDR, sport: 6001, dport: 80, flags: 'S', seq: 1 }));
+    assert.equal(a.v, Verdict.Accept);
+    assert.equal(dst(a.p), `${LAN6_PREFIX}100:8080`);
+    const reply = r.send(buildTcp({ src: `${LAN6_PREFIX}100`, dst: REMOTE6, sport: 8080, dport: 6001, flags: 'SA', seq: 9, ack: 2 }));
+    assert.equal(src(reply.p), `${WAN6_ADDR}:80`);
   });
 });
 

@@ -18,6 +18,11 @@ export const LAN_ADDR = '10.0.0.1';
 export const WAN_ADDR = '198.51.100.2';
 export const CLIENT = '10.0.0.5';
 export const REMOTE = '203.0.113.9';
+/** IPv6: the LAN is 2001:db8:1::/64, the WAN 2001:db8:2::/64, the rest of the world via the WAN. */
+export const LAN6_PREFIX = '2001:db8:1::';
+export const LAN6_ADDR = '2001:db8:1::1';
+export const WAN6_ADDR = '2001:db8:2::2';
+export const REMOTE6 = '2001:db8:99::9';
 
 export interface Rig {
   stage: FilterStage;
@@ -39,15 +44,21 @@ export function rig(ruleset: string): Rig {
     ['10.0.0.0/24', 'lan', LAN_ADDR],
     ['198.51.100.0/24', 'wan', WAN_ADDR],
     ['0.0.0.0/0', 'wan', undefined],
+    [`${LAN6_PREFIX}/64`, 'lan', LAN6_ADDR],
+    ['2001:db8:2::/64', 'wan', WAN6_ADDR],
+    ['::/0', 'wan', undefined],
   ];
   routes.load(table.map(([pfx, ifname]): RouteEntry => {
     const p = parsePrefix(pfx, { strict: false });
-    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname) };
+    return { family: p.bytes.length === 16 ? 6 : 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname) };
   }));
   const ct = new ConnTracker({ maxEntries: 1024, now: () => now });
   const nat = new NatState(ct.capacity, { key: [1, 2] });
   nat.attach(ct);
-  nat.setAddresses(table.filter((r) => r[2] !== undefined).map(([, ifname, a]) => ({ ifId: engine.ifnames.idOf(ifname), family: 4, bytes: parseAddress(a!).bytes })));
+  nat.setAddresses(table.filter((r) => r[2] !== undefined).map(([, ifname, a]) => {
+    const bytes = parseAddress(a!).bytes;
+    return { ifId: engine.ifnames.idOf(ifname), family: bytes.length === 16 ? 6 : 4, bytes };
+  }));
   const counters = new Float64Array(COUNTER_NAMES.length);
   const stage = new FilterStage(engine, ct, routes, counters, undefined, nat);
   return {

@@ -16,7 +16,10 @@
  * `{"masquerade": null}`, `{"redirect": {"port": 8080}}`.
  *
  * An IPv6 target with a port is bracketed, as nft writes it: `[2001:db8::1]:80`,
- * `[A]-[B]:P`. Limit: the map form maps to addresses only (no `ADDR . PORT` data).
+ * `[A]-[B]:P`. A map may give address and port: `dnat ip to ip daddr . tcp dport map { 198.51.100.1
+ * . 80 : 192.0.2.10 . 8080 }` (nft's `dnat ip addr . port to ...` is read too and listed without
+ * the words, as nft lists it), JSON data `{"concat": [ADDR, PORT]}`. Named maps (`map @m`) are
+ * not supported yet.
  */
 import type { ChainJ, Family, Selector, Stmt, Value } from '../ast.js';
 import type { DataType } from '../data-types.js';
@@ -31,8 +34,10 @@ import { NatFlags } from '../../nat/nat-flags.js';
 import { type NatRequest, natRequest, splitNatTarget } from '../../nat/request.js';
 
 type Range<T> = { range: [T, T] };
-type AddrJ = string | Range<string> | { map: { key: Selector; data: { set: [Value, string][] } } };
 type PortJ = number | Range<number>;
+/** A map element's target: an address, or an address and a port (`192.0.2.10 . 8080`, JSON `{"concat": [ADDR, PORT]}`). */
+type MapTarget = string | Range<string> | { concat: [string | Range<string>, PortJ] };
+type AddrJ = string | Range<string> | { map: { key: Selector; data: { set: [Value, MapTarget][] } } };
 
 /** The JSON body of a NAT statement (null for a bare `masquerade` / `redirect`). */
 export interface NatJ {
@@ -58,7 +63,7 @@ function isRange<T>(v: unknown): v is Range<T> {
   return v !== null && typeof v === 'object' && Array.isArray((v as Range<T>).range) && (v as Range<T>).range.length === 2;
 }
 
-function isMap(a: AddrJ | undefined): a is { map: { key: Selector; data: { set: [Value, string][] } } } {
+function isMap(a: AddrJ | undefined): a is { map: { key: Selector; data: { set: [Value, MapTarget][] } } } {
   return a !== null && typeof a === 'object' && 'map' in a;
 }
 
@@ -78,6 +83,23 @@ function targetText(addr: string | Range<string> | undefined, port: PortJ | unde
   const one = (x: string) => (v6 ? `[${x}]` : x);
   const a = addr === undefined ? '' : typeof addr === 'string' ? one(addr) : `${one(addr.range[0])}-${one(addr.range[1])}`;
   return p === '' ? a : `${a}:${p}`;
+}
+
+function isConcatTarget(t: MapTarget): t is { concat: [string | Range<string>, PortJ] } {
+  return t !== null && typeof t === 'object' && 'concat' in t;
+}
+
+/** A map element's address and port. */
+function targetParts(t: MapTarget): { addr: string | Range<string>; port?: PortJ } {
+  return isConcatTarget(t) ? { addr: t.concat[0], port: t.concat[1] } : { addr: t };
+}
+
+function isAddrJ(v: unknown): v is string | Range<string> {
+  return typeof v === 'string' || (isRange<string>(v) && v.range.every((x) => typeof x === 'string'));
+}
+
+function isPortJ(v: unknown): v is PortJ {
+  return typeof v === 'number' || (isRange<number>(v) && v.range.every((x) => typeof x === 'number'));
 }
 
 function flagBits(flags: string[] | undefined): number {
@@ -174,6 +196,13 @@ function makeModule(spec: NatSpec): StatementModule {
     parse(r) {
       const out: NatJ = {};
       if (spec.addr && (r.isWord('ip') || r.isWord('ip6'))) out.family = r.next().text as 'ip' | 'ip6';
+      // nft's explicit `dnat ip addr . port to KEY map { ... }`: the data is ADDR . PORT
+      // (nft lists it without the words, as the data says so).
+      let addrPort: Token | undefined;
+      if (spec.addr && r.isWord('addr')) {
+        addrPort = r.next();
+        if (!r.acceptWord('.') || !r.acceptWord('port')) r.error(`expected 'addr . port to SELECTOR map { ... }'`, addrPort);
+      }
       if (r.atRuleEnd() || !r.isWord('to')) {
         if (spec.addr) r.error(`${w} needs a target: '${w} to ADDR[:PORT]'`, r.peek());
         parseFlags(r, out);
@@ -184,9 +213,14 @@ function makeModule(spec: NatSpec): StatementModule {
       if (sel !== undefined) {
         const mapTok = r.expectWord();
         if (mapTok.text !== 'map') r.error(`expected 'map' after the selector of '${w} to', got '${mapTok.text}'`, mapTok);
-        const data = r.mapData(r.typesOf(sel), addrTypes(out.family ?? (r.tableFamily === 'ip6' ? 'ip6' : undefined))[0]);
-        if (typeof data === 'string') r.error(`${w} to ... map needs an anonymous map { KEY : ADDR, ... }`, mapTok);
-        out.addr = { map: { key: sel, data: data as { set: [Value, string][] } } };
+        const at = addrTypes(out.family ?? (r.tableFamily === 'ip6' ? 'ip6' : undefined))[0]!;
+        const data = r.mapData(r.typesOf(sel), [at, INET_SERVICE]);
+        if (typeof data === 'string') return r.error(`${w} to ... map needs an anonymous map { KEY : ADDR, ... } or { KEY : ADDR . PORT, ... }`, mapTok);
+        const items = data.set as [Value, MapTarget][];
+        if (addrPort && items.some(([, t]) => !isConcatTarget(t))) r.error(`${w}${out.family ? ' ' + out.family : ''} addr . port to ... map needs ADDR . PORT data in every element`, addrPort);
+        out.addr = { map: { key: sel, data: { set: items } } };
+      } else if (addrPort) {
+        r.error(`${w} addr . port needs 'to SELECTOR map { KEY : ADDR . PORT, ... }'`, addrPort);
       } else {
         const tok = r.expectWord();
         Object.assign(out, splitTarget(r, tok, spec.addr));
@@ -203,7 +237,12 @@ function makeModule(spec: NatSpec): StatementModule {
         const m = j.addr.map;
         const kt = p.typesOf(m.key);
         // The address type from the address itself: an ip6 table's map names no family.
-        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, a]) => `${p.value(k, kt)} : ${p.value(a, addrTypes(isV6(a) ? 'ip6' : 'ip'))}`).join(', ')} }`;
+        const target = (t: MapTarget): string => {
+          const { addr, port } = targetParts(t);
+          const a = p.value(addr, addrTypes(isV6(typeof addr === 'string' ? addr : addr.range[0]) ? 'ip6' : 'ip'));
+          return port === undefined ? a : `${a} . ${p.value(port, [INET_SERVICE])}`;
+        };
+        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, t]) => `${p.value(k, kt)} : ${target(t)}`).join(', ')} }`;
       } else if (j.addr !== undefined || j.port !== undefined) {
         s += ` to ${targetText(j.addr, j.port)}`;
       }
@@ -224,7 +263,14 @@ function makeModule(spec: NatSpec): StatementModule {
         if (!isMap(j.addr) || !j.addr.map || typeof j.addr.map !== 'object' || !j.addr.map.key || !j.addr.map.data || !Array.isArray(j.addr.map.data.set)) {
           return `${w} addr must be an address, {range: [lo, hi]} or {map: {key, data: {set: [...]}}}`;
         }
-        for (const e of j.addr.map.data.set) if (!Array.isArray(e) || e.length !== 2 || typeof e[1] !== 'string') return `${w} map elements must be [KEY, ADDR]`;
+        for (const e of j.addr.map.data.set) {
+          const bad = `${w} map elements must be [KEY, ADDR] or [KEY, {"concat": [ADDR, PORT]}]`;
+          if (!Array.isArray(e) || e.length !== 2) return bad;
+          const t = e[1] as unknown;
+          if (isAddrJ(t)) continue;
+          const c = t !== null && typeof t === 'object' ? (t as { concat?: unknown }).concat : undefined;
+          if (!Array.isArray(c) || c.length !== 2 || !isAddrJ(c[0]) || !isPortJ(c[1]) || Object.keys(t as object).length !== 1) return bad;
+        }
         if (j.port !== undefined) return `${w} with a map takes no port`;
       }
       if (j.port !== undefined && typeof j.port !== 'number' && !(isRange<number>(j.port) && j.port.range.every((x) => typeof x === 'number'))) {
@@ -245,7 +291,10 @@ function makeModule(spec: NatSpec): StatementModule {
         const sel = env.selector(m.key);
         const key = new Uint32Array(sel.words);
         const load = sel.load;
-        const reqs: NatRequest[] = m.data.set.map(([, a]) => natRequest(spec.kind, { to: a, flags }));
+        const reqs: NatRequest[] = m.data.set.map(([, t]) => {
+          const { addr, port } = targetParts(t);
+          return natRequest(spec.kind, { to: targetText(addr, port), flags });
+        });
         const set = env.anonSet(sel.types, m.data.set.map(([k], i) => ({ val: k, data: i })));
         // `dnat ip to numgen ... map` in an inet table leaves IPv6 alone (the key need not say).
         const fam = reqs.length > 0 ? reqs[0]!.family : 0;
@@ -321,10 +370,15 @@ function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
     if (spec.kind !== NatKind.Dnat && spec.kind !== NatKind.Snat) return;
     const types = env.selectorTypes(j.addr.map.key);
     if (typeof types === 'string') return env.errors.add(env.pos, types);
-    for (const [k, a] of j.addr.map.data.set) {
+    const withPort = j.addr.map.data.set.filter(([, t]) => isConcatTarget(t)).length;
+    if (withPort !== 0 && withPort !== j.addr.map.data.set.length) {
+      return env.errors.add(env.pos, `${w} map: every element maps to ADDR . PORT, or every element to ADDR, not a mix`);
+    }
+    for (const [k, t] of j.addr.map.data.set) {
       const err = env.checkValue(k, types);
       if (err) env.errors.add(env.pos, err);
-      check(a, undefined);
+      const { addr, port } = targetParts(t);
+      check(addr, port);
     }
     return;
   }
