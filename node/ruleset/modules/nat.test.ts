@@ -102,6 +102,21 @@ describe('nat statements: text, JSON, print', () => {
     assert.match(err.message, /expected \[IPv6 address\]:PORT in NAT target "\[2001:db8::1:80"/);
   });
 
+  it('refuses a JSON address with white space or other characters (it would list as text that reads back differently)', () => {
+    for (const addr of [' 192.0.2.100', '192.0.2.100 ', '192.0.2.1/24']) {
+      const text = JSON.stringify({
+        nftables: [
+          { table: { family: 'ip', name: 'n' } },
+          { chain: { family: 'ip', table: 'n', name: 'pre', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
+          { rule: { family: 'ip', table: 'n', chain: 'pre', expr: [{ dnat: { addr, port: 80 } }] } },
+        ],
+      }, null, 1);
+      const err = loadError(text);
+      assert.match(err.message, /dnat address .* is not an address/, JSON.stringify(addr));
+      assert.ok(err.line > 1);
+    }
+  });
+
   it('accepts an IPv6 target with a port in JSON', () => {
     const e = new RulesetEngine();
     e.load({

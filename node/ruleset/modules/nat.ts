@@ -354,6 +354,12 @@ function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
   const check = (addr: string | Range<string> | undefined, port: PortJ | undefined): void => {
     const addrs = addr === undefined ? [] : typeof addr === 'string' ? [addr] : addr.range;
     for (const a of addrs) {
+      // Only address characters: the address reader skips white space (a JSON " 192.0.2.1"),
+      // which would then be listed as `to  192.0.2.1` and read back differently.
+      if (typeof a === 'string' && !/^[0-9A-Fa-f.:]+$/.test(a)) {
+        env.errors.add(env.pos, `${w} address ${JSON.stringify(a)} is not an address`);
+        return;
+      }
       if (typeof a !== 'string' || isV6(a) !== (want === 'ip6')) {
         env.errors.add(env.pos, `${w} address '${String(a)}' is not an ${want === 'ip6' ? 'IPv6' : 'IPv4'} address`);
         return;
