@@ -1,5 +1,5 @@
 /** The node's API: HTTP server on the control socket, and its client. */
-export { startControlServer, startManagementServer, stopControlServer, buildApp, API_VERSION, type NodeView, type NodeStatus, type ListenerOptions } from './server.js';
+export { startControlServer, startManagementServer, stopControlServer, setListenerTls, buildApp, API_VERSION, type NodeView, type NodeStatus, type ListenerOptions } from './server.js';
 export { StreamLimit, DEFAULT_MAX_EVENT_STREAMS } from './stream-limit.js';
 export { controlRequest, ControlError } from './client.js';
 export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from './control-socket.js';

@@ -16,6 +16,7 @@ import { bearerAuth } from './auth.js';
 import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
 import swagger from '@fastify/swagger';
 import type { ServerResponse } from 'node:http';
+import type { Server as TlsServer } from 'node:tls';
 import { routeSchema } from './schemas.js';
 import { registerControlRoutes, eventsHandler, type ControlView } from './control-routes.js';
 import type { EventBus } from './event-bus.js';
@@ -86,6 +87,8 @@ export interface ListenerOptions {
   streams?: StreamLimit;
   /** Largest request body in bytes (Fastify's default, 1 MiB, when absent). */
   bodyLimit?: number;
+  /** Serve HTTPS with this certificate (chain) and key (PEM); replace it with setListenerTls. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** The node's routes on a fresh Fastify instance; with a token, every route but health needs it. */
@@ -96,7 +99,8 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
     // Unknown fields are an error naming the field, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
-  });
+    ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
   if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken));
   const streamLimit = o.streams ?? new StreamLimit();
   app.setErrorHandler((err: Error & { validation?: ValidationItem[]; validationContext?: string; statusCode?: number }, _req, reply) => {
@@ -170,13 +174,25 @@ export async function startControlServer(view: NodeView, socketPath: string, log
 
 /**
  * The management listener (TCP, loopback or a management address): the same routes as the
- * control socket, each but /v1/health behind a bearer token — for automation, GUIs and
- * Prometheus (`authorization: {credentials_file: ...}` in its scrape config).
+ * control socket, each but /v1/health behind a bearer token — for the remote CLI
+ * (`hafw --url`), automation, GUIs and Prometheus (with the metrics token). With `tls` it
+ * serves HTTPS (config.ts refuses plain HTTP off loopback unless api.allowPlainHttp).
  */
 export async function startManagementServer(view: NodeView, host: string, port: number, opts: ListenerOptions & { token: string }, log: Logger): Promise<FastifyInstance> {
   const app = await buildApp(view, log, opts);
   await app.listen({ host, port });
   return app;
+}
+
+/**
+ * New certificate and key for a listener started with `tls` (SIGHUP): connections already
+ * open keep the old one, the next handshake gets the new one; the listener never closes.
+ * Throws (and changes nothing) when the pair is unusable.
+ */
+export function setListenerTls(app: FastifyInstance, pair: { cert: Buffer; key: Buffer }): void {
+  const server = app.server as unknown as Partial<TlsServer>;
+  if (typeof server.setSecureContext !== 'function') throw new Error('the management listener was started without TLS; a restart is needed to turn it on');
+  server.setSecureContext({ cert: pair.cert, key: pair.key });
 }
 
 export async function stopControlServer(app: FastifyInstance, socketPath: string): Promise<void> {

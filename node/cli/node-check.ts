@@ -10,7 +10,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkConfigText, type NodeConfig } from '../daemon/config.js';
 import type { ConfigError } from '../daemon/config-reader.js';
-import { readApiToken, readSyncKey, SecretError, type SecretLog } from '../daemon/secrets.js';
+import { readApiToken, readSyncKey, readTlsPair, SecretError, type SecretLog } from '../daemon/secrets.js';
 import { DEFAULT_LIMITS } from '../ruleset/limits.js';
 import { checkRulesetIn } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
@@ -123,6 +123,7 @@ async function checkSecrets(config: NodeConfig, configFile: string, bad: (p: str
   const api = config.api;
   if (api.listen && api.tokenFile) await one('api.tokenFile', api.tokenFile, (log) => readApiToken(api.tokenFile!, policy, log));
   if (api.listen && api.metricsTokenFile) await one('api.metricsTokenFile', api.metricsTokenFile, (log) => readApiToken(api.metricsTokenFile!, policy, log, 'api.metricsTokenFile'));
+  if (api.listen && api.tls) await one('api.tls.keyFile', api.tls.keyFile, (log) => readTlsPair(api.tls!, policy, log));
 }
 
 function place(p: CheckProblem): string {

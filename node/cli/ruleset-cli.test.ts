@@ -117,7 +117,7 @@ describe('hafw ruleset / schema / monitor command line', () => {
     const token = path.join(dir, 'api.token');
     writeFileSync(token, 'x'.repeat(32), { mode: 0o600 });
     const config = path.join(dir, 'node.yaml');
-    writeFileSync(config, `node:\n  name: t\ndatapath:\n  interfaces: [lan, wan]\n  managementSources: ["192.0.2.0/24"]\napi:\n  listen: 192.0.2.2:9470\n  tokenFile: ${token}\n`);
+    writeFileSync(config, `node:\n  name: t\ndatapath:\n  interfaces: [lan, wan]\n  managementSources: ["192.0.2.0/24"]\napi:\n  listen: 192.0.2.2:9470\n  allowPlainHttp: true\n  tokenFile: ${token}\n`);
     const plain = hafw('ruleset', 'check', guarded);
     assert.equal(plain.code, 0, plain.err);
     assert.match(plain.out, /guarded\.nft: warning: table inet f chain in handle \d+: ICMPv6 to the node is left to the kernel/);

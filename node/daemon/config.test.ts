@@ -84,6 +84,19 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\napi:\n  metricsTokenFile: /t\n', 'x.yaml'), /x\.yaml:4: api\.metricsTokenFile: only used with api\.listen/);
   });
 
+  it('serves the management listener over TLS (api.tls); plain HTTP only on loopback or with api.allowPlainHttp', () => {
+    const api = (body: string) => `node:\n  name: fwa\napi:\n${body}`;
+    const t = parseConfigText(api('  listen: 192.0.2.2:8470\n  tokenFile: /t\n  tls:\n    certFile: /etc/hafw/api.crt\n    keyFile: /etc/hafw/api.key\n'));
+    assert.deepEqual(t.api.tls, { certFile: '/etc/hafw/api.crt', keyFile: '/etc/hafw/api.key' });
+    assert.equal(t.api.allowPlainHttp, false);
+    for (const host of ['127.0.0.1', '127.3.2.1', '[::1]', 'localhost']) assert.equal(parseConfigText(api(`  listen: "${host}:8470"\n  tokenFile: /t\n`)).api.tls, undefined, host);
+    assert.throws(() => parseConfigText(api('  listen: 0.0.0.0:8470\n  tokenFile: /t\n'), 'x.yaml'), /x\.yaml:4: api\.listen: 0\.0\.0\.0:8470 is not a loopback address: serve TLS \(api\.tls\.certFile and api\.tls\.keyFile\) or, .* set api\.allowPlainHttp: true/);
+    assert.equal(parseConfigText(api('  listen: 0.0.0.0:8470\n  tokenFile: /t\n  allowPlainHttp: true\n')).api.allowPlainHttp, true);
+    assert.throws(() => parseConfigText(api('  listen: 192.0.2.2:8470\n  tokenFile: /t\n  tls:\n    certFile: /c\n'), 'x.yaml'), /x\.yaml:6: api\.tls\.keyFile: required/);
+    assert.throws(() => parseConfigText(api('  tls:\n    certFile: /c\n    keyFile: /k\n'), 'x.yaml'), /api\.tls: only used with api\.listen/);
+    assert.throws(() => parseConfigText(api('  listen: 192.0.2.2:8470\n  tokenFile: /t\n  tls:\n    certFile: /c\n    keyFile: /k\n    caFile: /x\n'), 'x.yaml'), /api\.tls\.caFile: unknown setting/);
+  });
+
   it('keeps a master advertising through control-thread stalls of up to 5 s by default; the limit must exceed the interval', () => {
     const vrrp = (extra: string) => `node:\n  name: fwa\nvrrp:\n  interface: lan\n  vrid: 1\n  advertIntervalMs: 1000\n${extra}  vips:\n    - {interface: lan, address: 192.0.2.1/24}\n`;
     assert.equal(parseConfigText(vrrp(''), 'a.yaml').vrrp?.controlStallLimitMs, 5000);

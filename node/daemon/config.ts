@@ -48,6 +48,10 @@ export interface NodeConfig {
     tokenFile?: string;
     /** File holding a second token that may only read GET /metrics (for Prometheus). */
     metricsTokenFile?: string;
+    /** The listener serves HTTPS with this certificate (chain) and key; re-read on SIGHUP. */
+    tls?: { certFile: string; keyFile: string };
+    /** Plain HTTP on a non-loopback listen address, by choice (a TLS proxy or an isolated network in front). */
+    allowPlainHttp: boolean;
     /** Concurrent GET /v1/events streams per listener; more are refused with 503. */
     maxEventStreams: number;
   };
@@ -189,7 +193,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
-  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'maxEventStreams']);
+  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'tls', 'allowPlainHttp', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst', 'pcapFile', 'pcapMaxBytes']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
@@ -344,7 +348,7 @@ function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
 }
 
 function readApi(api: Reader): NodeConfig['api'] {
-  const out: NodeConfig['api'] = { socket: api.string('socket', 'auto'), maxEventStreams: api.int('maxEventStreams', DEFAULT_MAX_EVENT_STREAMS, 0, 10_000) };
+  const out: NodeConfig['api'] = { socket: api.string('socket', 'auto'), maxEventStreams: api.int('maxEventStreams', DEFAULT_MAX_EVENT_STREAMS, 0, 10_000), allowPlainHttp: api.bool('allowPlainHttp', false) };
   if (api.has('listen')) {
     const text = api.string('listen', undefined, /^(\[[0-9a-fA-F:]+\]|[0-9.]+|localhost):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8470 or [::1]:8470');
     const i = text.lastIndexOf(':');
@@ -354,10 +358,24 @@ function readApi(api: Reader): NodeConfig['api'] {
     if (!api.has('tokenFile')) api.fail(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
     else out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
     if (api.has('metricsTokenFile')) out.metricsTokenFile = api.string('metricsTokenFile', undefined, /./, 'a file path');
-  } else if (api.has('metricsTokenFile')) {
-    api.fail(`${api.path}.metricsTokenFile`, 'only used with api.listen (the control socket needs no token)');
+    if (api.has('tls')) {
+      const tls = api.section('tls').onlyKeys(['certFile', 'keyFile']);
+      out.tls = { certFile: tls.string('certFile', undefined, /./, 'a PEM certificate file'), keyFile: tls.string('keyFile', undefined, /./, 'a PEM private key file') };
+    } else if (!out.allowPlainHttp && !api.failed(`${api.path}.listen`) && !isLoopback(out.listen.host)) {
+      // The bearer token and every answer would cross the network in clear text.
+      api.fail(`${api.path}.listen`, `${text} is not a loopback address: serve TLS (api.tls.certFile and api.tls.keyFile) or, if a TLS proxy or an isolated network protects it, set api.allowPlainHttp: true`);
+    }
+  } else {
+    for (const k of ['metricsTokenFile', 'tls', 'allowPlainHttp']) {
+      if (api.has(k)) api.fail(`${api.path}.${k}`, `only used with api.listen (the control socket needs no ${k === 'metricsTokenFile' ? 'token' : 'TLS'})`);
+    }
   }
   return out;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the host (or its namespace). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Turns "a.b[2].c" into YAML path keys. */

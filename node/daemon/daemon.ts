@@ -23,6 +23,7 @@ import { EffectWarningsCache } from '../datapath/control/effect-warnings-cache.j
 import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
+import { reloadListenerTls } from './api-tls.js';
 import { VrrpReadiness } from './readiness.js';
 import { buildInfo } from '../build-info.js';
 import { SystemdNotifier, reportReadiness, startWatchdog, type ReadySource } from './sd-notify.js';
@@ -289,8 +290,9 @@ export class NodeDaemon {
       const metricsToken = secrets.metricsToken;
       if (metricsToken !== undefined && metricsToken === token) throw new Error(`api.metricsTokenFile ${metricsFile}: holds the same token as api.tokenFile; the metrics token must be a different one`);
       const { host, port } = this.config.api.listen;
-      this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit }, this.log);
-      this.log.info({ host, port, metricsToken: metricsToken !== undefined }, 'management API listening (bearer token required)');
+      const tls = secrets.tls;
+      this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit, ...(tls ? { tls } : {}) }, this.log);
+      this.log.info({ host, port, metricsToken: metricsToken !== undefined, tls: tls ? { fingerprint: tls.fingerprint, validTo: tls.validTo } : false }, `management API listening (${tls ? 'HTTPS, ' : ''}bearer token required)`);
     }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
   }
@@ -491,8 +493,13 @@ export class NodeDaemon {
     return (this.probeEngine = fresh);
   }
 
-  /** SIGHUP: re-read the ruleset file; a bad file changes nothing. */
+  /** SIGHUP: re-read the ruleset file and the listener's TLS files; a bad file changes nothing. */
   async reload(): Promise<void> {
+    if (this.mgmt && this.config.api.tls) await reloadListenerTls(this.mgmt, this.config.api.tls, this.config.security.secretFileMode, this.log);
+    await this.reloadRuleset();
+  }
+
+  private async reloadRuleset(): Promise<void> {
     const file = await this.readRulesetFile().catch((e: Error) => (this.log.error({ err: e.message }, 'reload: ruleset file unreadable; keeping the running ruleset'), null));
     if (file === null) return;
     const text = file?.text;
@@ -648,7 +655,7 @@ export async function runNode(configFile: string): Promise<number> {
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   process.on('SIGHUP', () => {
-    log.info('SIGHUP: reloading the ruleset');
+    log.info('SIGHUP: reloading the ruleset and the management listener certificate');
     void daemon.reload();
   });
   // A signal's stop exits 0; a fail-stop (daemon.failStop) exits 1.

@@ -11,7 +11,9 @@
  * Errors end up in the journal: they give a key's length, never its bytes.
  */
 import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import type { NodeConfig, SecretFileMode, SyncSettings } from './config.js';
 
 export interface SecretLog {
@@ -96,11 +98,51 @@ export async function readApiToken(file: string, policy: SecretFileMode, log: Se
   return token;
 }
 
+/** The management listener's certificate (chain) and private key, checked to belong together. */
+export interface TlsPair {
+  cert: Buffer;
+  key: Buffer;
+  /** SHA-256 fingerprint of the (first) certificate, as `openssl x509 -fingerprint -sha256` prints it. */
+  fingerprint: string;
+  /** When the certificate expires (its notAfter). */
+  validTo: string;
+}
+
+/**
+ * api.tls: the key is a secret file (checked like the token); the certificate is public.
+ * Both are parsed and paired here, so a wrong file is refused with its name at start and
+ * on SIGHUP, not found by the first client's failed handshake.
+ */
+export async function readTlsPair(tls: { certFile: string; keyFile: string }, policy: SecretFileMode, log: SecretLog): Promise<TlsPair> {
+  const key = await readSecretFile(tls.keyFile, 'api.tls.keyFile', policy, log);
+  let cert: Buffer;
+  try {
+    cert = await readFile(tls.certFile);
+  } catch (err) {
+    throw new SecretError(`api.tls.certFile ${tls.certFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new SecretError(`api.tls.certFile ${tls.certFile}: not a PEM certificate (${(err as Error).message})`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (err) {
+    // OpenSSL's words ("key values mismatch", "bad decrypt", "no start line") name the cause.
+    throw new SecretError(`api.tls.keyFile ${tls.keyFile}: not the private key of api.tls.certFile ${tls.certFile}, or not a usable PEM key (${(err as Error).message})`);
+  }
+  return { cert, key, fingerprint: x509.fingerprint256, validTo: x509.validTo };
+}
+
 export interface NodeSecrets {
   syncKey?: Uint8Array;
   apiToken?: string;
   /** api.metricsTokenFile: the read-only credential for GET /metrics. */
   metricsToken?: string;
+  /** api.tls: the management listener's certificate and key. */
+  tls?: TlsPair;
 }
 
 /** Every secret the config names, read (and checked) before the node touches anything. */
@@ -110,5 +152,6 @@ export async function readNodeSecrets(config: NodeConfig, log: SecretLog, config
   if (config.sync) out.syncKey = await readSyncKey(config.sync, policy, log, configFile);
   if (config.api.listen && config.api.tokenFile) out.apiToken = await readApiToken(config.api.tokenFile, policy, log);
   if (config.api.listen && config.api.metricsTokenFile) out.metricsToken = await readApiToken(config.api.metricsTokenFile, policy, log, 'api.metricsTokenFile');
+  if (config.api.listen && config.api.tls) out.tls = await readTlsPair(config.api.tls, policy, log);
   return out;
 }
