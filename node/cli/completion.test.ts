@@ -36,13 +36,17 @@ describe('hafw completion bash', () => {
     assert.deepEqual(complete('hafw ruleset check --c'), ['--config']);
     assert.deepEqual(complete('hafw node --ch'), ['--check']);
     assert.deepEqual(complete('hafw ct l'), ['list']);
-    assert.deepEqual(complete('hafw status --'), ['--help', '--json', '--socket']);
+    // The remote options come from the shared node-target help, in every command that talks to a node.
+    assert.deepEqual(complete('hafw status --'), ['--ca-file', '--help', '--json', '--socket', '--token-file', '--url']);
+    assert.deepEqual(complete('hafw ruleset apply --t'), ['--token-file']);
     assert.deepEqual(complete('hafw version --'), ['--help', '--json']);
   });
 
   it('completes file names after options that take a file, and for positional arguments', () => {
     assert.deepEqual(complete('hafw node --config ru'), ['rules.nft']);
     assert.deepEqual(complete('hafw ruleset check ru'), ['rules.nft']);
+    assert.deepEqual(complete('hafw status --ca-file ru'), ['rules.nft']);
+    assert.deepEqual(complete('hafw monitor --token-file ru'), ['rules.nft']);
   });
 
   it('reads subcommands and file options from the help forms the commands use', () => {

@@ -7,12 +7,13 @@ import { controlRequest, ControlError } from '../api/index.js';
 import type { CtListedEntry } from '../conntrack/index.js';
 import type { CtTupleJson } from '../conntrack/index.js';
 import { parse, printJson, n, UsageError, type Command } from './args.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { didYouMean } from './suggest.js';
 
 /** The ct subcommands (the switch in run, and the bash completion). */
 export const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count'] as const;
 
-const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH]
+const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH | --url URL]
 
 The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F):
   list                 connections matching the filters, one line each (at most --limit;
@@ -28,7 +29,7 @@ filters (list, flush) and tuple (get, delete: -p -s -d and the ports):
   --origin local|replicated   this node's own flows, or copies of a peer's
   --limit N (default 100, at most 10000)   --after ID (next page)
   --json                JSON instead of conntrack-style lines
-  --socket PATH         control socket (default: the one of this network namespace)
+${TARGET_HELP}
 exit codes: 0 ok, 1 error (or nothing found for get/delete), 2 usage`;
 
 interface CtCount {
@@ -65,7 +66,7 @@ export function formatCtLine(e: CtListedEntry): string {
 
 const options = {
   json: { type: 'boolean' },
-  socket: { type: 'string' },
+  ...TARGET_OPTIONS,
   family: { type: 'string', short: 'f' },
   proto: { type: 'string', short: 'p' },
   src: { type: 'string', short: 's' },
@@ -135,9 +136,9 @@ export const ctCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(args, options, usage);
     if (values.help) return void console.log(usage), 0;
+    const node = await targetFrom(values, usage);
     const v = values as Values;
     const sub = positionals[0];
-    const socket = values.socket;
     const notFound = (err: unknown): number => {
       if (err instanceof ControlError && err.status === 404) {
         console.error(`hafw ct ${sub}: ${err.message.replace(/^.*?: 404 /, '')}`);
@@ -147,13 +148,13 @@ export const ctCommand: Command = {
     };
     switch (sub) {
       case 'count': {
-        const c = await controlRequest<CtCount>('GET', '/v1/ct/count', { socket });
+        const c = await controlRequest<CtCount>('GET', '/v1/ct/count', node);
         if (values.json) printJson(c);
         else console.log(`connections ${n(c.total)}  (local ${n(c.local)}, replicated ${n(c.replicated)})  capacity ${n(c.capacity)}`);
         return 0;
       }
       case 'list': {
-        const r = await controlRequest<{ entries: CtListedEntry[]; next?: number }>('GET', `/v1/ct${qs(ctParams(v, [...FILTER_KEYS, 'limit', 'after']))}`, { socket });
+        const r = await controlRequest<{ entries: CtListedEntry[]; next?: number }>('GET', `/v1/ct${qs(ctParams(v, [...FILTER_KEYS, 'limit', 'after']))}`, node);
         if (values.json) printJson(r);
         else {
           for (const e of r.entries) console.log(formatCtLine(e));
@@ -164,7 +165,7 @@ export const ctCommand: Command = {
       }
       case 'get': {
         try {
-          const e = await controlRequest<CtListedEntry>('GET', target(positionals[1], v), { socket });
+          const e = await controlRequest<CtListedEntry>('GET', target(positionals[1], v), node);
           if (values.json) printJson(e);
           else console.log(formatCtLine(e));
           return 0;
@@ -174,7 +175,7 @@ export const ctCommand: Command = {
       }
       case 'delete': {
         try {
-          const r = await controlRequest<{ deleted: number; entry: CtListedEntry }>('DELETE', target(positionals[1], v), { socket });
+          const r = await controlRequest<{ deleted: number; entry: CtListedEntry }>('DELETE', target(positionals[1], v), node);
           if (values.json) printJson(r);
           else {
             console.log(formatCtLine(r.entry));
@@ -186,7 +187,7 @@ export const ctCommand: Command = {
         }
       }
       case 'flush': {
-        const r = await controlRequest<{ deleted: number }>('POST', '/v1/ct/flush', { socket, body: ctParams(v, FILTER_KEYS) });
+        const r = await controlRequest<{ deleted: number }>('POST', '/v1/ct/flush', { ...node, body: ctParams(v, FILTER_KEYS) });
         if (values.json) printJson(r);
         else console.log(`hafw ct: ${r.deleted} flow entries have been deleted.`);
         return 0;

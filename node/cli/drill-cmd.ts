@@ -1,12 +1,14 @@
 import type { DrillMode } from '../../failover/index.js';
 import { loadLab } from './lab-loader.js';
 import { parse, UsageError, type Command } from './args.js';
+import type { Target } from '../api/client.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { controlRequest } from '../api/index.js';
 import type { DrillReport } from '../ha/api-drill.js';
 
 /** `hafw drill --node`: start the drill over the API and follow its report until it ends. */
-async function nodeDrill(holdSeconds: number, json: boolean, socket: string | undefined): Promise<number> {
-  let r = await controlRequest<DrillReport>('POST', '/v1/drills', { socket, body: { mode: 'resign', holdSeconds } });
+async function nodeDrill(holdSeconds: number, json: boolean, target: Target): Promise<number> {
+  let r = await controlRequest<DrillReport>('POST', '/v1/drills', { ...target, body: { mode: 'resign', holdSeconds } });
   const deadline = Date.now() + holdSeconds * 1000 + 30000;
   let phase = '';
   for (;;) {
@@ -14,7 +16,7 @@ async function nodeDrill(holdSeconds: number, json: boolean, socket: string | un
     if (r.status !== 'running') break;
     if (Date.now() > deadline) throw new Error(`drill ${r.id} did not finish in time (last phase ${r.phase})`);
     await new Promise((res) => setTimeout(res, 100));
-    r = await controlRequest<DrillReport>('GET', `/v1/drills/${r.id}`, { socket });
+    r = await controlRequest<DrillReport>('GET', `/v1/drills/${r.id}`, target);
   }
   if (json) console.log(JSON.stringify(r));
   else {
@@ -27,9 +29,9 @@ async function nodeDrill(holdSeconds: number, json: boolean, socket: string | un
 }
 
 const usage = `usage: hafw drill [--mode kill|resign|link] [--flows N] [--duration-ms MS] [--json]
-       hafw drill --node [--hold SECONDS] [--json] [--socket PATH]
+       hafw drill --node [--hold SECONDS] [--json] [--socket PATH | --url URL]
 
---node: a drill on the running node in this namespace, through its API (POST /v1/drills):
+--node: a drill on the running node in this namespace (or the one --url names), through its API (POST /v1/drills):
 the master resigns (priority-0 advertisement, as on SIGTERM, but keeps running), reports
 when the peer's master advertisements arrive and whether state sync with it was complete,
 waits --hold seconds (default 5), then takes mastership back if it preempts. Run it on the
@@ -46,7 +48,8 @@ or builds one for the drill and removes it afterwards.
   --flows N       long-lived TCP flows (default 50)
   --duration-ms   how long the flows run (default 4000; the failure comes after 1 s)
   --json          the report as one JSON object
-  --socket PATH   with --node: control socket (default: the one of this network namespace)
+with --node:
+${TARGET_HELP}
 Exit code 0 when the drill met its targets (takeover < 100 ms, every flow survived,
 stall p50 <= 400 ms), 1 otherwise.`;
 
@@ -55,14 +58,14 @@ export const drillCommand: Command = {
   summary: 'fail the master on purpose and measure the takeover (lab)',
   usage,
   async run(args) {
-    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' }, node: { type: 'boolean' }, hold: { type: 'string' }, socket: { type: 'string' } }, usage);
+    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' }, node: { type: 'boolean' }, hold: { type: 'string' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
     if (values.node) {
       const hold = Number(values.hold ?? '5');
       if (!(hold >= 0 && hold <= 600)) throw new UsageError(`--hold must be from 0 to 600 seconds\n\n${usage}`);
-      return nodeDrill(hold, values.json ?? false, values.socket);
+      return nodeDrill(hold, values.json ?? false, await targetFrom(values, usage));
     }
-    if (values.hold !== undefined || values.socket !== undefined) throw new UsageError(`--hold and --socket go with --node\n\n${usage}`);
+    if (values.hold !== undefined || values.socket !== undefined || values.url !== undefined || values['token-file'] !== undefined || values['ca-file'] !== undefined) throw new UsageError(`--hold, --socket, --url, --token-file and --ca-file go with --node\n\n${usage}`);
     const mode = (values.mode ?? 'kill') as DrillMode;
     if (!['kill', 'resign', 'link'].includes(mode)) throw new UsageError(`--mode must be kill, resign or link, got ${values.mode}\n\n${usage}`);
     const flows = Number(values.flows ?? '50');

@@ -1,9 +1,10 @@
 /**
  * Client side of the node's Server-Sent Events stream (GET /v1/events) over the control
- * socket: calls `onEvent` with each event's parsed data until the stream ends or `stop()`.
+ * socket or a management listener: calls `onEvent` with each event's parsed data until
+ * the stream ends or `stop()`.
  */
-import http from 'node:http';
-import { defaultControlSocket } from '../api/control-socket.js';
+import type http from 'node:http';
+import { connectionError, openRequest, statusError, type Target } from '../api/client.js';
 
 interface EventStream {
   /** Generation the stream started after (from the server's first comment line). */
@@ -13,19 +14,30 @@ interface EventStream {
   stop(): void;
 }
 
-export function openEventStream(onEvent: (type: string, data: unknown) => void, opts: { socket?: string; path?: string } = {}): EventStream {
-  const socketPath = opts.socket ?? defaultControlSocket();
+export function openEventStream(onEvent: (type: string, data: unknown) => void, opts: Target & { path?: string } = {}): EventStream {
+  const urlPath = opts.path ?? '/v1/events';
   let resolveStart!: (g: number) => void;
   let rejectStart!: (e: Error) => void;
   const started = new Promise<number>((res, rej) => ((resolveStart = res), (rejectStart = rej)));
   let req: http.ClientRequest;
   const ended = new Promise<void>((resolve, reject) => {
-    req = http.request({ socketPath, path: opts.path ?? '/v1/events', method: 'GET', headers: { accept: 'text/event-stream' } }, (res) => {
+    req = openRequest(opts, 'GET', urlPath, { accept: 'text/event-stream' });
+    req.on('response', (res: http.IncomingMessage) => {
       if ((res.statusCode ?? 500) >= 400) {
-        const e = new Error(`GET /v1/events: ${res.statusCode}`);
-        rejectStart(e);
-        reject(e);
-        res.resume();
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          const e = statusError('GET', urlPath.split('?')[0]!, res.statusCode ?? 500, body, text, opts);
+          rejectStart(e);
+          reject(e);
+        });
         return;
       }
       res.setEncoding('utf8');
@@ -52,10 +64,7 @@ export function openEventStream(onEvent: (type: string, data: unknown) => void, 
       res.on('close', () => resolve());
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const e =
-        err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-          ? new Error(`no hafw node is running in this network namespace (no control socket at ${socketPath}); run the command inside the node's namespace, e.g. ip netns exec hafw-fwa hafw monitor`)
-          : err;
+      const e = connectionError(err, opts, 'hafw monitor');
       rejectStart(e);
       reject(e);
     });

@@ -7,6 +7,7 @@ import { builtinRegistry } from '../ruleset/modules/index.js';
 import { formatEvent } from '../ruleset/monitor.js';
 import type { ChangeEvent } from '../ruleset/engine.js';
 import { parse, UsageError, type Command } from './args.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { openEventStream } from './event-stream.js';
 import { parseTypes } from '../api/event-bus.js';
 
@@ -26,7 +27,7 @@ export function formatBusEvent(type: string, data: unknown): string {
   return `${time} ${type} ${JSON.stringify(data)}`;
 }
 
-const usage = `usage: hafw monitor [--types T,...] [--json] [--count N] [--socket PATH]
+const usage = `usage: hafw monitor [--types T,...] [--json] [--count N] [--socket PATH | --url URL]
 
 Follows the events of the node in this network namespace: each committed ruleset
 transaction as nft commands (like 'nft monitor'), ending with '# new generation N'; VRRP
@@ -37,15 +38,16 @@ stops.
   --json          one JSON object per event: {"type", "data"}; for ruleset events with
                   --types ruleset alone, the transaction itself {"generation", "changes"}
   --count N       exit after N events
-  --socket PATH   control socket (default: the one of this network namespace)`;
+${TARGET_HELP}`;
 
 export const monitorCommand: Command = {
   name: 'monitor',
   summary: 'print node events: ruleset changes (like nft monitor), VRRP, sync alarms, drills',
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' }, socket: { type: 'string' }, types: { type: 'string' } }, usage);
+    const { values } = parse(args, { json: { type: 'boolean' }, count: { type: 'string' }, ...TARGET_OPTIONS, types: { type: 'string' } }, usage);
     if (values.help) return void console.log(usage), 0;
+    const target = await targetFrom(values, usage);
     const count = values.count === undefined ? Infinity : Number(values.count);
     if (values.count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`--count must be a positive integer\n\n${usage}`);
     const registry = builtinRegistry();
@@ -61,7 +63,7 @@ export const monitorCommand: Command = {
         } else process.stdout.write(values.json ? `${JSON.stringify({ type, data })}\n` : `${formatBusEvent(type, data)}\n`);
         if (++seen >= count) stream.stop();
       },
-      { socket: values.socket, path: types ? `/v1/events?types=${encodeURIComponent(types.join(','))}` : '/v1/events' },
+      { ...target, path: types ? `/v1/events?types=${encodeURIComponent(types.join(','))}` : '/v1/events' },
     );
     const onSig = (): void => stream.stop();
     process.once('SIGINT', onSig);

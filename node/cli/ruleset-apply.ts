@@ -5,11 +5,13 @@
  */
 import { controlRequest, ControlError } from '../api/client.js';
 import { parse, printJson, UsageError, type Command } from './args.js';
+import type { Target } from '../api/client.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { RulesetError } from '../ruleset/errors.js';
 import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 
-const usage = `usage: hafw ruleset apply [--base-generation N] [--json] [--socket PATH] (-f FILE | COMMAND...)
-       hafw ruleset apply --replace [--json] [--socket PATH] -f FILE
+const usage = `usage: hafw ruleset apply [--base-generation N] [--json] [--socket PATH | --url URL] (-f FILE | COMMAND...)
+       hafw ruleset apply --replace [--json] [--socket PATH | --url URL] -f FILE
 
 Applies one transaction to the node in this network namespace: nft commands (one a line,
 e.g. 'add rule inet filter forward tcp dport 22 accept', 'delete rule inet filter forward
@@ -21,7 +23,7 @@ only the writer (the VRRP master) accepts changes: elsewhere exit 1, naming the 
   --replace               FILE is a whole ruleset: replace the running one atomically
   --base-generation N     refuse (exit 1, HTTP 409) if the ruleset is no longer at generation N
   --json                  print the result object {generation, changes, ms}
-  --socket PATH           control socket (default: the one of this network namespace)
+${TARGET_HELP}
 ${INCLUDE_USAGE}
 The includes of FILE are expanded here, and the node gets the whole text (it never reads
 the files itself); errors in it are then reported at the expanded text's lines.`;
@@ -46,10 +48,11 @@ export const rulesetApplyCommand: Command = {
   async run(args) {
     const { values, positionals } = parse(
       args,
-      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, replace: { type: 'boolean' }, json: { type: 'boolean' }, socket: { type: 'string' }, ...INCLUDE_OPTION },
+      { file: { type: 'string', short: 'f' }, 'base-generation': { type: 'string' }, replace: { type: 'boolean' }, json: { type: 'boolean' }, ...TARGET_OPTIONS, ...INCLUDE_OPTION },
       usage,
     );
     if (values.help) return void console.log(usage), 0;
+    const target = await targetFrom(values, usage);
     if ((values.file === undefined) === (positionals.length === 0)) throw new UsageError(`give either -f FILE or the commands\n\n${usage}`);
     let base: number | undefined;
     if (values['base-generation'] !== undefined) {
@@ -65,7 +68,7 @@ export const rulesetApplyCommand: Command = {
       console.error(err.message);
       return 1;
     }
-    if (values.replace) return replaceAll(text, values.socket, values.json === true);
+    if (values.replace) return replaceAll(text, target, values.json === true);
     const trimmed = text.trimStart();
     let ops: unknown = text;
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
@@ -76,7 +79,7 @@ export const rulesetApplyCommand: Command = {
       }
     }
     try {
-      const r = await controlRequest<TxResult>('POST', '/v1/ruleset/transactions', { socket: values.socket, body: { ops, ...(base !== undefined ? { baseGeneration: base } : {}) } });
+      const r = await controlRequest<TxResult>('POST', '/v1/ruleset/transactions', { ...target, body: { ops, ...(base !== undefined ? { baseGeneration: base } : {}) } });
       if (values.json) printJson(r);
       else console.log(`ok: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''} (${Math.round(r.ms * 100) / 100} ms)`);
       if (!values.json) printWarnings(r.warnings);
@@ -93,9 +96,9 @@ export const rulesetApplyCommand: Command = {
 };
 
 /** PUT /v1/ruleset: the whole text, all or nothing. */
-async function replaceAll(text: string, socket: string | undefined, json: boolean): Promise<number> {
+async function replaceAll(text: string, target: Target, json: boolean): Promise<number> {
   try {
-    const r = await controlRequest<{ generation: number; version?: number; warnings?: string[] }>('PUT', '/v1/ruleset', { socket, body: { text } });
+    const r = await controlRequest<{ generation: number; version?: number; warnings?: string[] }>('PUT', '/v1/ruleset', { ...target, body: { text } });
     if (json) printJson(r);
     else {
       console.log(`ok: ruleset replaced, generation ${r.generation}${r.version !== undefined ? `, version ${r.version}` : ''}`);

@@ -10,9 +10,11 @@ import { RulesetEngine } from '../ruleset/index.js';
 import { Printer } from '../ruleset/printer.js';
 import { canonicalize } from '../../ruleset-dist/index.js';
 import { parse, printJson, UsageError, type Command } from './args.js';
+import type { Target } from '../api/client.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { readRulesetInput } from './ruleset-input.js';
 
-const usage = `usage: hafw ruleset diff [--json] [--socket PATH] (FILE | --from V [--to W])
+const usage = `usage: hafw ruleset diff [--json] [--socket PATH | --url URL] (FILE | --from V [--to W])
 
 Shows what differs, as a unified diff (like 'diff -u'), between
   FILE                 the running ruleset (old) and FILE (new): what applying FILE would change
@@ -21,7 +23,7 @@ Shows what differs, as a unified diff (like 'diff -u'), between
 Rules are compared in canonical form: formatting, comments, handles and counters do not count.
 Exit status: 0 no difference, 1 differences, 2 trouble (bad file, unknown version, no node).
   --json          print {equal, old, new, patch}
-  --socket PATH   control socket (default: the one of this network namespace)`;
+${TARGET_HELP}`;
 
 /** Parses `text` offline and prints it the way the cluster hashes it. */
 function canonicalRuleset(text: string, name: string): string {
@@ -31,9 +33,9 @@ function canonicalRuleset(text: string, name: string): string {
   return canonicalize(new Printer(engine.registry).ruleset(engine.ruleset, {}));
 }
 
-async function versionText(v: number, socket: string | undefined): Promise<string> {
+async function versionText(v: number, target: Target): Promise<string> {
   try {
-    return (await controlRequest<{ text: string }>('GET', `/v1/ruleset/versions/${v}`, { socket })).text;
+    return (await controlRequest<{ text: string }>('GET', `/v1/ruleset/versions/${v}`, target)).text;
   } catch (err) {
     if (err instanceof ControlError && err.status === 404) throw new Error(`version ${v}: ${err.message.replace(/^GET \S+: \d+ /, '')}`);
     throw err;
@@ -52,14 +54,14 @@ export const rulesetDiffCommand: Command = {
   summary: 'unified diff: running ruleset vs a file, or two versions',
   usage,
   async run(args) {
-    const { values, positionals } = parse(args, { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    const { values, positionals } = parse(args, { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
+    const target = await targetFrom(values, usage);
     const from = versionArg(values.from, '--from');
     const to = versionArg(values.to, '--to');
     if (to !== undefined && from === undefined) throw new UsageError(`--to needs --from\n\n${usage}`);
     if ((from === undefined) === (positionals.length === 0) || positionals.length > 1) throw new UsageError(`give either one FILE or --from V\n\n${usage}`);
-    const socket = values.socket;
-    const running = async (): Promise<string> => canonicalRuleset(await controlRequest<string>('GET', '/v1/ruleset?format=nft', { socket }), '<running>');
+    const running = async (): Promise<string> => canonicalRuleset(await controlRequest<string>('GET', '/v1/ruleset?format=nft', target), '<running>');
     let oldName: string;
     let newName: string;
     let oldText: string;
@@ -73,9 +75,9 @@ export const rulesetDiffCommand: Command = {
         newText = canonicalRuleset(file.text, file.name);
       } else {
         oldName = `version ${from}`;
-        oldText = canonicalRuleset(await versionText(from, socket), oldName);
+        oldText = canonicalRuleset(await versionText(from, target), oldName);
         newName = to === undefined ? 'running' : `version ${to}`;
-        newText = to === undefined ? await running() : canonicalRuleset(await versionText(to, socket), newName);
+        newText = to === undefined ? await running() : canonicalRuleset(await versionText(to, target), newName);
       }
     } catch (err) {
       if (err instanceof ControlError) throw err;

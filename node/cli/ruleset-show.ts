@@ -1,9 +1,11 @@
 /** `hafw ruleset show`: the running ruleset of the node in this namespace (`nft list ruleset`). */
 import { controlRequest } from '../api/client.js';
 import { parse, printJson, type Command } from './args.js';
+import type { Target } from '../api/client.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import type { DistStatus } from '../../ruleset-dist/index.js';
 
-const usage = `usage: hafw ruleset show [--json] [--handles] [--cluster] [--socket PATH]
+const usage = `usage: hafw ruleset show [--json] [--handles] [--cluster] [--socket PATH | --url URL]
 
 Prints the ruleset the node in this network namespace is running, in nft syntax (like
 'nft list ruleset'), with counters. The generation is in 'hafw status --json'.
@@ -11,18 +13,19 @@ Prints the ruleset the node in this network namespace is running, in nft syntax 
   --cluster       instead: the cluster version and hash this node runs, whether it drifted,
                   and the version every peer announces (exit 1 when this node is drifted)
   --json          libnftables JSON, like 'nft -j list ruleset'
-  --socket PATH   control socket (default: the one of this network namespace)`;
+${TARGET_HELP}`;
 
 export const rulesetShowCommand: Command = {
   name: 'show',
   summary: "print the node's running ruleset",
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' }, handles: { type: 'boolean' }, cluster: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    const { values } = parse(args, { json: { type: 'boolean' }, handles: { type: 'boolean' }, cluster: { type: 'boolean' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
-    if (values.cluster) return showCluster(values.socket, values.json === true);
-    if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/ruleset?format=json', { socket: values.socket }));
-    else process.stdout.write(await controlRequest<string>('GET', `/v1/ruleset?format=nft${values.handles ? '&handles=1' : ''}`, { socket: values.socket }));
+    const target = await targetFrom(values, usage);
+    if (values.cluster) return showCluster(target, values.json === true);
+    if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/ruleset?format=json', target));
+    else process.stdout.write(await controlRequest<string>('GET', `/v1/ruleset?format=nft${values.handles ? '&handles=1' : ''}`, target));
     return 0;
   },
 };
@@ -30,8 +33,8 @@ export const rulesetShowCommand: Command = {
 /** GET /v1/ruleset/version answers the distributor's status as it is. */
 type VersionStatus = DistStatus;
 
-async function showCluster(socket: string | undefined, json: boolean): Promise<number> {
-  const s = await controlRequest<VersionStatus>('GET', '/v1/ruleset/version', { socket });
+async function showCluster(target: Target, json: boolean): Promise<number> {
+  const s = await controlRequest<VersionStatus>('GET', '/v1/ruleset/version', target);
   if (json) printJson(s);
   else {
     console.log(`version ${s.version}  hash ${s.hash.slice(0, 12)}  ${s.ready ? 'ready' : 'NOT READY'}  ${s.drift ? `DRIFT: ${s.driftReason ?? ''}` : 'no drift'}`);

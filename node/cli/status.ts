@@ -1,14 +1,15 @@
 import { controlRequest, formatClusterInfo, type ClusterInfo, type NodeStatus } from '../api/index.js';
 import { parse, printJson, n, bytes, type Command } from './args.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 
-const usage = `usage: hafw status [--json] [--socket PATH]
+const usage = `usage: hafw status [--json] [--socket PATH | --url URL]
 
 Shows the node running in this network namespace: role, uptime, the cluster as this node
 sees it (VRRP state and priority, the master, the peers heard over VRRP and state sync,
 sync state and lag) and datapath counters.
 Run it inside the node's namespace (ip netns exec hafw-fwa hafw status).
   --json          one JSON object (for scripts): the status, with the cluster view under "cluster"
-  --socket PATH   control socket (default: the one of this network namespace)`;
+${TARGET_HELP}`;
 
 export function formatStatus(s: NodeStatus): string {
   const c = s.datapath.counters;
@@ -34,11 +35,12 @@ export const statusCommand: Command = {
   summary: 'role, uptime and packet counters of the node in this namespace',
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' }, socket: { type: 'string' } }, usage);
+    const { values } = parse(args, { json: { type: 'boolean' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
-    const s = await controlRequest<NodeStatus>('GET', '/v1/status', { socket: values.socket });
+    const target = await targetFrom(values, usage);
+    const s = await controlRequest<NodeStatus>('GET', '/v1/status', target);
     // A node of an older version has no /v1/cluster: show what there is.
-    const c = await controlRequest<ClusterInfo>('GET', '/v1/cluster', { socket: values.socket }).catch(() => undefined);
+    const c = await controlRequest<ClusterInfo>('GET', '/v1/cluster', target).catch(() => undefined);
     if (values.json) printJson(c ? { ...s, cluster: c } : s);
     else console.log(c ? `${formatStatus(s)}\n${formatClusterInfo(c)}` : formatStatus(s));
     return 0;
