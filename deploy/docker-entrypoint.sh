@@ -22,6 +22,8 @@
 #   HAFW_SYNC_KEY_FILE path of the cluster's shared sync key: created (32 random bytes, hex)
 #                      when missing, atomically, so two nodes starting together agree
 #   HAFW_API_TOKEN_FILE path of the management API's bearer token: created the same way
+#   HAFW_METRICS_TOKEN_FILE path of the read-only metrics token (api.metricsTokenFile,
+#                      for Prometheus): created the same way
 #   HAFW_EXEC          "1": run "$@" as a plain command instead of `hafw "$@"` (demo hosts)
 set -euo pipefail
 
@@ -139,6 +141,7 @@ set_default_route
 add_static_addrs
 ensure_secret_file "${HAFW_SYNC_KEY_FILE:-}" 'cluster sync key'
 ensure_secret_file "${HAFW_API_TOKEN_FILE:-}" 'API bearer token'
+ensure_secret_file "${HAFW_METRICS_TOKEN_FILE:-}" 'metrics token'
 writable_net_sysctls
 
 if [ "${HAFW_EXEC:-0}" = 1 ]; then

@@ -105,6 +105,19 @@ describe('compose files', () => {
     }
   });
 
+  it('has the entrypoint create every secret file a node config names, Prometheus\'s token the read-only one', () => {
+    for (const fw of COMPOSE.firewalls) {
+      const file = path.join(REPO_ROOT, fw.config);
+      const cfg = parseConfigText(readFileSync(file, 'utf8'), file);
+      const env = compose.services[fw.service]!.environment!;
+      assert.equal(env.HAFW_SYNC_KEY_FILE, cfg.sync?.keyFile);
+      assert.equal(env.HAFW_API_TOKEN_FILE, cfg.api.tokenFile);
+      assert.ok(cfg.api.metricsTokenFile, `${fw.config}: a metrics token, so Prometheus does not hold the API token`);
+      assert.equal(env.HAFW_METRICS_TOKEN_FILE, cfg.api.metricsTokenFile);
+    }
+    assert.match(readFileSync(path.join(REPO_ROOT, 'deploy', 'docker-entrypoint.sh'), 'utf8'), /^ensure_secret_file "\$\{HAFW_METRICS_TOKEN_FILE:-\}"/m);
+  });
+
   it('makes the drill depend on state sync: sync on the sync network, a stateful ruleset, no mid-stream pickup', () => {
     for (const fw of COMPOSE.firewalls) {
       const cfg = parseConfigText(readFileSync(path.join(REPO_ROOT, fw.config), 'utf8'));
