@@ -110,6 +110,24 @@ describe('hafw node --check', () => {
     assert.match(y.err, /y\.yaml:\d+: YAML syntax: /);
   });
 
+  it('checks the listener\'s TLS files: a key that is not the certificate\'s, a key others may read (api.tls.keyFile)', () => {
+    const openssl = (...args: string[]): void => void spawnSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    for (const n of ['a', 'b']) openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.crt`, '-days', '2', '-subj', `/CN=${n}`);
+    chmodSync(path.join(dir, 'a.key'), 0o600);
+    chmodSync(path.join(dir, 'b.key'), 0o600);
+    const token = write('api.token', 'a'.repeat(32), 0o600);
+    const cfg = (key: string): string => write('tls.yaml', `node:\n  name: fwa\napi:\n  listen: 192.0.2.2:8470\n  tokenFile: ${token}\n  tls:\n    certFile: ${path.join(dir, 'a.crt')}\n    keyFile: ${path.join(dir, key)}\n`);
+    const good = check(cfg('a.key'), true);
+    assert.equal(good.code, 0, good.out + good.err);
+    const r = JSON.parse(check(cfg('b.key'), true).out) as Report;
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.errors.map((e) => [e.line, e.path]), [[8, 'api.tls.keyFile']]);
+    assert.match(r.errors[0]!.message, /b\.key: not the private key of api\.tls\.certFile .*a\.crt/);
+    chmodSync(path.join(dir, 'a.key'), 0o640);
+    const open = JSON.parse(check(cfg('a.key'), true).out) as Report;
+    assert.match(open.errors[0]!.message, /a\.key: mode 0640 gives its group access/);
+  });
+
   it('runs as an unprivileged user: a secret it may not read is a warning, not an error', function () {
     if (process.getuid?.() !== 0) this.skip(); // needs root to switch to another user
     write('ruleset.nft', GOOD_RULESET);
