@@ -13,6 +13,8 @@ import { Registry } from 'prom-client';
 import { startManagementServer, type NodeStatus } from '../api/index.js';
 import { readTlsPair } from '../daemon/secrets.js';
 import { reloadListenerTls } from '../daemon/api-tls.js';
+import { parseConfigText } from '../daemon/config.js';
+import { NodeDaemon } from '../daemon/daemon.js';
 
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 const TOKEN = 'api-token-0123456789abcdef';
@@ -195,6 +197,22 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     } finally {
       early.destroy();
     }
+  });
+
+  it('the node\'s SIGHUP reload (NodeDaemon.reload) re-reads api.tls into its running listener', async () => {
+    const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+    copyFileSync(f('two.crt'), f('listener.crt'));
+    copyFileSync(f('two.key'), f('listener.key'));
+    await reloadListenerTls(app, { certFile: f('listener.crt'), keyFile: f('listener.key') }, 'refuse', quiet);
+    assert.equal(await servedFingerprint(), fingerprint(f('two.crt')), 'before: the second certificate');
+    copyFileSync(f('one.crt'), f('listener.crt'));
+    copyFileSync(f('one.key'), f('listener.key'));
+    const config = parseConfigText(`node:\n  name: fwa\napi:\n  socket: ${f('ctl.sock')}\n  listen: 127.0.0.1:${port}\n  tokenFile: ${f('api.token')}\n  tls:\n    certFile: ${f('listener.crt')}\n    keyFile: ${f('listener.key')}\n`, 'node.yaml');
+    const daemon = new NodeDaemon(config, log);
+    // The listener the daemon would have started (startApi needs a datapath): this test's.
+    (daemon as unknown as { mgmt: FastifyInstance }).mgmt = app;
+    await daemon.reload();
+    assert.equal(await servedFingerprint(), fingerprint(f('one.crt')));
   });
 
   async function reloadAndCheck(early: tls.TLSSocket): Promise<void> {
