@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { startManagementServer, type NodeStatus } from '../api/index.js';
+import { EventBus, startManagementServer, type NodeStatus } from '../api/index.js';
 import { readTlsPair } from '../daemon/secrets.js';
 import { reloadListenerTls } from '../daemon/api-tls.js';
 import { parseConfigText } from '../daemon/config.js';
@@ -35,6 +35,7 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
   let url: string;
   const f = (name: string): string => path.join(dir, name);
   const log = pino({ level: 'silent' });
+  const bus = new EventBus();
 
   function openssl(...args: string[]): void {
     execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
@@ -67,7 +68,7 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
 
   async function serve(certFile: string, keyFile: string): Promise<{ app: FastifyInstance; port: number }> {
     const pair = await readTlsPair({ certFile, keyFile }, 'refuse', log);
-    const a = await startManagementServer({ status: () => status, metrics: new Registry() }, '127.0.0.1', 0, { token: TOKEN, metricsToken: METRICS_TOKEN, tls: pair }, log);
+    const a = await startManagementServer({ status: () => status, metrics: new Registry(), events: bus }, '127.0.0.1', 0, { token: TOKEN, metricsToken: METRICS_TOKEN, tls: pair }, log);
     apps.push(a);
     return { app: a, port: (a.server.address() as net.AddressInfo).port };
   }
@@ -145,6 +146,15 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     const s = await hafw('ct', 'flush', '--url', url, '--token-file', f('metrics.token'), '--ca-file', f('ca.crt'));
     assert.equal(s.code, 1);
     assert.match(s.err, /token refused for POST \/v1\/ct\/flush \(403 forbidden\): the metrics token/);
+  });
+
+  it('monitor streams the node\'s events over the TLS listener', async () => {
+    const run = hafw('monitor', '--json', '--count', '1', '--types', 'vrrp', '--url', url, '--token-file', f('api.token'), '--ca-file', f('ca.crt'));
+    // Published until the CLI has one and exits (it may connect after the first ones).
+    const timer = setInterval(() => bus.publish('vrrp', { event: 'state', from: 'backup', to: 'master' }), 50);
+    const r = await run.finally(() => clearInterval(timer));
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out.trim()), { type: 'vrrp', data: { event: 'state', from: 'backup', to: 'master' } });
   });
 
   it('a certificate that does not name the host: hostname mismatch', async () => {
