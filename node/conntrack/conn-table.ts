@@ -117,6 +117,18 @@ export class ConnTable {
   /** Scratch key for lookups: 10 words as hashed. */
   readonly key = new Uint32Array(10);
 
+  /**
+   * Debug counters (one add each, never reset): keys hashed, and walks of the index (a
+   * lookup, a placement or a removal each walk one probe path; at 1M entries the first
+   * bucket of a path is a cache miss). Tests hold the replica path to its budget with them.
+   */
+  hashes = 0;
+  walks = 0;
+  /** Bumped by every change of the index (placement, removal): a seek() result holds while it stays. */
+  gen = 0;
+  /** After a seek() that missed: the first empty bucket of the key's path (where place would put it), or -1 past the probe cap. */
+  seekAt = -1;
+
   constructor(cap: number, maxProbe: number, hashKey: Uint8Array, prefaultIndex = false) {
     if (!Number.isInteger(cap) || cap < 1 || cap > 0x3fffffff) throw new RangeError('maxEntries must be an integer >= 1');
     if (hashKey.length < 8) throw new RangeError('hashKey must be 8 bytes');
@@ -410,6 +422,7 @@ export class ConnTable {
   }
 
   hashKey(): number {
+    this.hashes++;
     return halfSipHash13Key10(this.key, this.k0, this.k1);
   }
 
@@ -429,6 +442,7 @@ export class ConnTable {
     // Address words 1-3 are zero in every IPv4 key, so the bucket alone decides for IPv4.
     const rest = (k[1] | k[2] | k[3] | k[5] | k[6] | k[7]) !== 0 || k9 >>> 24 !== 4;
     let i = Math.floor(tag * this.scale);
+    this.walks++;
     for (let dist = 0; dist <= this.maxProbe; dist++) {
       const b = BUCKET * i;
       const vp = index[b];
@@ -438,6 +452,40 @@ export class ConnTable {
       }
       i = i + 1 === size ? 0 : i + 1;
     }
+    return -1;
+  }
+
+  /**
+   * find() that also tells where `key` would go: on a miss `seekAt` is the first empty
+   * bucket of its path (linear probing without tombstones puts it there), or -1 when the
+   * path is full to the probe cap. That bucket stays right until the index changes (`gen`):
+   * linkSought() places a new entry's original tuple there without walking again.
+   */
+  seek(h: number): number {
+    const size = this.size;
+    const index = this.index;
+    const k = this.key;
+    const tag = h >>> 0;
+    const k0 = k[0];
+    const k4 = k[4];
+    const k8 = k[8];
+    const k9 = k[9];
+    const rest = (k[1] | k[2] | k[3] | k[5] | k[6] | k[7]) !== 0 || k9 >>> 24 !== 4;
+    let i = Math.floor(tag * this.scale);
+    this.walks++;
+    for (let dist = 0; dist <= this.maxProbe; dist++) {
+      const b = BUCKET * i;
+      const vp = index[b];
+      if (vp === 0) {
+        this.seekAt = i;
+        return -1;
+      }
+      if (index[b + 1] === tag && index[b + 2] === k0 && index[b + 3] === k4 && index[b + 4] === k8 && index[b + 5] === k9) {
+        if (!rest || this.sameRest(vp - 1)) return vp - 1;
+      }
+      i = i + 1 === size ? 0 : i + 1;
+    }
+    this.seekAt = -1;
     return -1;
   }
 
@@ -465,11 +513,7 @@ export class ConnTable {
    * the probe cap would be exceeded. On failure nothing changes.
    */
   link(e: number): number {
-    if (this.family[e] !== 6) {
-      // IPv4 (and anything not IPv6) uses address word 0 only; find() relies on the rest being 0.
-      const a = 16 * e;
-      for (let i = 0; i < 16; i++) if ((i & 3) !== 0) this.addr[a + i] = 0;
-    }
+    this.zeroV4Words(e);
     this.keyFromTuple(2 * e);
     const h0 = this.hashKey();
     if (this.find(h0) >= 0) return 1;
@@ -491,12 +535,113 @@ export class ConnTable {
     return 0;
   }
 
+  /**
+   * link() of Pending entry e whose original tuple (already stored) was just sought and
+   * missed: `h0` its hash, `at` the bucket seek() gave, the index unchanged since (`gen`).
+   * The original goes into that bucket without a walk; the reply tuple is hashed and placed
+   * in one walk that is also its clash check. Returns as link(); on failure nothing changes.
+   */
+  linkSought(e: number, h0: number, at: number): number {
+    this.zeroV4Words(e);
+    this.keyFromTuple(2 * e);
+    this.keepProbeWords(0);
+    this.tupleHash[2 * e] = h0;
+    const index = this.index;
+    const w = this.linkWords;
+    const b = BUCKET * at;
+    index[b] = 2 * e + 1;
+    index[b + 1] = h0;
+    index[b + 2] = w[0];
+    index[b + 3] = w[1];
+    index[b + 4] = w[2];
+    index[b + 5] = w[3];
+    this.gen++;
+    const rc = this.linkReply(e);
+    if (rc !== 0) {
+      this.unlink(2 * e);
+      return rc;
+    }
+    this.slot[e] = Slot.Live;
+    this.pending--;
+    this.live++;
+    return 0;
+  }
+
+  /**
+   * Live entry e after its reply tuple was rewritten (a replica update): unlinks and
+   * re-places the reply tuple alone (one hash, one walk), the original staying where it
+   * is. Returns as link(); on failure the entry is left Pending and unlinked (free() it).
+   */
+  relinkReply(e: number): number {
+    this.unlink(2 * e + 1);
+    this.zeroV4Words(e);
+    const rc = this.linkReply(e);
+    if (rc !== 0) {
+      this.unlink(2 * e);
+      this.slot[e] = Slot.Pending;
+      this.live--;
+      this.pending++;
+    }
+    return rc;
+  }
+
+  /** IPv4 (and anything not IPv6) uses address word 0 only; find() relies on the rest being 0. */
+  private zeroV4Words(e: number): void {
+    if (this.family[e] === 6) return;
+    const a = 16 * e;
+    for (let i = 0; i < 16; i++) if ((i & 3) !== 0) this.addr[a + i] = 0;
+  }
+
+  /**
+   * Hashes entry e's reply tuple and puts it in the first free bucket of its path, in one
+   * walk that is also the clash check: 0 placed, 1 another tuple has it (entry e's own
+   * original does not count, as in link(), which checks both before placing either), 2
+   * probe cap. Entry e's original tuple may be in the index.
+   */
+  private linkReply(e: number): number {
+    const v = 2 * e + 1;
+    this.keyFromTuple(v);
+    const h = this.hashKey();
+    this.keepProbeWords(4);
+    const size = this.size;
+    const index = this.index;
+    const k = this.key;
+    const w = this.linkWords;
+    const tag = h >>> 0;
+    const rest = (k[1] | k[2] | k[3] | k[5] | k[6] | k[7]) !== 0 || w[7] >>> 24 !== 4;
+    let i = Math.floor(tag * this.scale);
+    this.walks++;
+    for (let dist = 0; dist <= this.maxProbe; dist++) {
+      const b = BUCKET * i;
+      const vp = index[b];
+      if (vp === 0) {
+        index[b] = v + 1;
+        index[b + 1] = h;
+        index[b + 2] = w[4];
+        index[b + 3] = w[5];
+        index[b + 4] = w[6];
+        index[b + 5] = w[7];
+        this.tupleHash[v] = h;
+        this.gen++;
+        return 0;
+      }
+      // vp is tuple + 1: vp === v is entry e's own original (2e + 1).
+      if (vp !== v && index[b + 1] === tag && index[b + 2] === w[4] && index[b + 3] === w[5] && index[b + 4] === w[6] && index[b + 5] === w[7]) {
+        if (!rest || this.sameRest(vp - 1)) return 1;
+      }
+      i = i + 1 === size ? 0 : i + 1;
+    }
+    return 2;
+  }
+
   /** Puts tuple v (hash h, probe words at linkWords[at..at+3]) in the first free bucket. */
   private place(v: number, h: number, at: number): boolean {
     const size = this.size;
     const index = this.index;
     const w = this.linkWords;
     let i = Math.floor((h >>> 0) * this.scale);
+    this.walks++;
+    this.gen++;
     for (let dist = 0; dist <= this.maxProbe; dist++) {
       const b = BUCKET * i;
       if (index[b] === 0) {
@@ -520,6 +665,8 @@ export class ConnTable {
     const index = this.index;
     let i = Math.floor(this.tupleHash[v] * scale);
     let dist = 0;
+    this.walks++;
+    this.gen++;
     while (index[BUCKET * i] !== v + 1) {
       if (index[BUCKET * i] === 0 || dist > this.maxProbe) return;
       i = i + 1 === size ? 0 : i + 1;

@@ -6,7 +6,7 @@
  * the tracker only through ReplicaHost.
  */
 import { Slot, type ConnTable } from './conn-table.js';
-import { type CtResult, type CtSnapshot, type CtStats, CtStatus, type CtTupleLike, TcpDirFlag } from './ct-types.js';
+import { type CtReplyTupleLike, type CtResult, type CtSnapshot, type CtStats, CtStatus, type CtTupleLike, TcpDirFlag } from './ct-types.js';
 import { TcpIndex } from './tcp-tracker.js';
 import { udpReplicated } from './udp-tracker.js';
 
@@ -23,22 +23,70 @@ interface ReplicaHost {
 }
 
 export class Replicas {
+  /**
+   * The last seek() (state sync's own lookup before it applies or deletes): the key it
+   * hashed, the hash, its result (tuple or -1), the free bucket on a miss, and the index's
+   * generation then (-1: none). apply() and delete() of the same tuple, with the index
+   * unchanged since, use it instead of hashing and walking again (at 1M entries each walk
+   * is a cache miss).
+   */
+  private readonly seekKey = new Uint32Array(10);
+  private seekHash = 0;
+  private seekV = -1;
+  private seekAt = -1;
+  private seekGen = -1;
+
   constructor(private readonly host: ReplicaHost) {}
+
+  /** Entry holding this original tuple (either direction), or -1; remembered for apply() and delete(). */
+  seek(tuple: CtTupleLike): number {
+    const t = this.host.table;
+    if (!t.keyFromTupleLike(tuple)) {
+      this.seekGen = -1;
+      return -1;
+    }
+    const v = this.seekKeyed();
+    return v < 0 ? -1 : v >> 1;
+  }
+
+  /** Hashes and seeks `key` (already filled) and remembers the outcome. */
+  private seekKeyed(): number {
+    const t = this.host.table;
+    const h = t.hashKey();
+    const v = t.seek(h);
+    this.seekKey.set(t.key);
+    this.seekHash = h;
+    this.seekV = v;
+    this.seekAt = v < 0 ? t.seekAt : -1;
+    this.seekGen = t.gen;
+    return v;
+  }
+
+  /** Fills `key` from `tuple` and seeks it unless the remembered seek is of that key and still holds. False: bad family. */
+  private seekTuple(tuple: CtTupleLike): boolean {
+    const t = this.host.table;
+    if (!t.keyFromTupleLike(tuple)) return false;
+    if (this.seekGen !== t.gen || !sameKey(this.seekKey, t.key)) this.seekKeyed();
+    return true;
+  }
 
   /**
    * Inserts or updates the entry a peer described, marked Replicated. No event is
    * emitted (so replication never echoes). Returns the entry index, or -1 when it could
-   * not be stored (bad family, table full, tuple clash, probe cap).
+   * not be stored (bad family, table full, tuple clash, probe cap). The tuples are read
+   * from `tuple` (the snapshot's own by default; state sync passes its record), the rest
+   * from `snap`. One hash and one walk of the index for the original tuple, shared with a
+   * seek() just before; one more of each for the reply tuple of a new entry or a changed one.
    */
-  apply(snap: CtSnapshot, nowMs: number): number {
+  apply(snap: CtSnapshot, nowMs: number, tuple: CtTupleLike & CtReplyTupleLike = snap): number {
     const h = this.host;
     const t = h.table;
     const stats = h.stats;
-    if (!t.keyFromTupleLike(snap)) {
+    if (!this.seekTuple(tuple)) {
       stats.replicaRefused++;
       return -1;
     }
-    let v = t.find(t.hashKey());
+    let v = this.seekV;
     if (v >= 0 && (v & 1) === 1) {
       // Our entry has this tuple as its reply: the peer's view wins.
       h.destroy(v >> 1, false);
@@ -55,12 +103,18 @@ export class Replicas {
         return -1;
       }
       fresh = true;
+      // Making room (early drop, expiry) or the clash removal above moved buckets: the
+      // remembered free bucket may be wrong now, so seek again (the tuple is still absent).
+      if (this.seekGen !== t.gen) {
+        t.keyFromTupleLike(tuple);
+        this.seekKeyed();
+      }
     }
-    t.family[e] = snap.family;
-    t.proto[e] = snap.proto;
-    t.zone[e] = snap.zone;
+    t.family[e] = tuple.family;
+    t.proto[e] = tuple.proto;
+    t.zone[e] = tuple.zone;
     t.storeKey(2 * e);
-    const replyChanged = t.setReply(e, snap);
+    const replyChanged = t.setReply(e, tuple);
     t.tcpState[e] = snap.tcpState;
     for (let d = 0; d < 2; d++) {
       // A peer (or a record format) that does not carry td_maxack sends 0: then do not
@@ -77,7 +131,9 @@ export class Replicas {
     if (fresh) {
       udpReplicated(t, e, nowMs);
       t.lastIndex[e] = TcpIndex.None;
-      const rc = t.link(e);
+      // No free bucket within the probe cap for the original (rare): link() tells a reply
+      // clash (checked first) from the overflow, as before.
+      const rc = this.seekAt < 0 ? t.link(e) : t.linkSought(e, this.seekHash, this.seekAt);
       if (rc !== 0) {
         if (rc === 2) stats.chainOverflow++;
         t.free(e);
@@ -85,7 +141,7 @@ export class Replicas {
         return -1;
       }
     } else if (replyChanged) {
-      const rc = t.relink(e);
+      const rc = t.relinkReply(e);
       if (rc !== 0) {
         if (rc === 2) stats.chainOverflow++;
         t.free(e);
@@ -100,9 +156,8 @@ export class Replicas {
   /** Deletes the entry with this tuple (either direction) without an event; unknown is ignored. */
   delete(tuple: CtTupleLike): boolean {
     const h = this.host;
-    const t = h.table;
-    if (!t.keyFromTupleLike(tuple)) return false;
-    const v = t.find(t.hashKey());
+    if (!this.seekTuple(tuple)) return false;
+    const v = this.seekV;
     if (v < 0) return false;
     h.destroy(v >> 1, false);
     h.stats.replicaDeleted++;
@@ -153,4 +208,9 @@ export class Replicas {
     for (let e = 0; e < t.cap; e++) if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated) n++;
     return n;
   }
+}
+
+function sameKey(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

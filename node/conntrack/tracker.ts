@@ -685,8 +685,17 @@ export class ConnTracker {
    * emitted (so replication never echoes). Returns the entry index, or -1 when it could
    * not be stored (bad family, table full, tuple clash, probe cap).
    */
-  applyReplica(snap: CtSnapshot, nowMs: number = this.opts.now()): number {
-    return this.replicas.apply(snap, nowMs);
+  applyReplica(snap: CtSnapshot, nowMs: number = this.opts.now(), tuple: CtTupleLike & CtReplyTupleLike = snap): number {
+    return this.replicas.apply(snap, nowMs, tuple);
+  }
+
+  /**
+   * lookupTuple() for state sync, before it applies or deletes a replica of this tuple:
+   * the hash and the walk are kept, so the applyReplica() or deleteReplica() that follows
+   * (same tuple, no table change between) does not hash and walk the index again.
+   */
+  seekReplica(tuple: CtTupleLike): number {
+    return this.replicas.seek(tuple);
   }
 
   /** Deletes the entry with this tuple (either direction) without an event; unknown is ignored. */

@@ -148,6 +148,46 @@ describe('SyncBridge.apply: ordering rules against the real table', () => {
   });
 });
 
+describe('SyncBridge.apply: what one record costs the table', () => {
+  // At 1M entries every walk of the index starts with a cache miss: the original tuple is
+  // hashed and looked up once per record (the bridge's lookup is the one the table goes on
+  // from), and a new or changed reply tuple is hashed and placed in one walk that is also its
+  // clash check. The table counts keys hashed and walks (lookups, placements, removals).
+  it('new: 2 hashes, 2 walks; update, late copy, local entry: 1 and 1; changed reply: 2 and 3; destroy: 1 and 3', () => {
+    const b = node();
+    const t = b.ct.table;
+    const cost = (f: () => void) => {
+      const h = t.hashes;
+      const w = t.walks;
+      f();
+      return { hashes: t.hashes - h, walks: t.walks - w };
+    };
+    const rec = peerRecord(7100, 0x1, 100);
+    assert.deepEqual(cost(() => b.bridge.apply(1, rec, 0)), { hashes: 2, walks: 2 }, 'new replica');
+    const e = b.ct.lookupTuple(tupleOf(7100));
+    assert.ok(e >= 0 && b.ct.getMark(e) === 0x1);
+    assert.deepEqual(cost(() => b.bridge.apply(1, { ...rec, mark: 0x2, stamp: 200 }, 0)), { hashes: 1, walks: 1 }, 'update');
+    assert.equal(b.ct.getMark(e), 0x2);
+    assert.deepEqual(cost(() => b.bridge.apply(1, { ...rec, mark: 0x3, stamp: 150 }, 0)), { hashes: 1, walks: 1 }, 'late copy');
+    assert.equal(b.bridge.counts.stale, 1);
+    // The owner NATed the connection's source port: only the reply tuple moves (taken out,
+    // hashed, placed); the original stays in its bucket.
+    const natted = { ...rec, stamp: 300, replyDport: 40000, status: rec.status | CtStatus.SrcNat };
+    assert.deepEqual(cost(() => b.bridge.apply(1, natted, 0)), { hashes: 2, walks: 3 }, 'changed reply tuple');
+    assert.equal(b.ct.lookupTuple(tupleOf(7100)), e, 'the original tuple still finds the entry');
+    const reply = { family: 4, proto: 17, zone: 0, origSrc: rec.replySrc, origDst: rec.replyDst, origSport: 53, origDport: 40000 };
+    assert.equal(b.ct.lookupTuple(reply), e, 'the new reply tuple finds it');
+    assert.equal(b.ct.lookupTuple({ ...reply, origDport: 7100 }), -1, 'the old one is gone');
+    assert.deepEqual(cost(() => b.bridge.apply(1, { ...natted, kind: EventKind.Destroy, stamp: 400 }, 0)), { hashes: 1, walks: 3 }, 'destroy: one lookup, two removals');
+    assert.equal(b.ct.lookupTuple(tupleOf(7100)), -1);
+    const local = b.send(out(7101));
+    assert.ok(local >= 0);
+    assert.deepEqual(cost(() => b.bridge.apply(1, peerRecord(7101, 0x9, 500), 0)), { hashes: 1, walks: 1 }, 'a local entry wins');
+    assert.equal(b.bridge.counts.ignoredLocal, 1);
+    assert.equal(b.bridge.counts.applied, 3);
+  });
+});
+
 function tupleOf(sport: number) {
   const p = parseBuilt(out(sport));
   return { family: 4, proto: 17, zone: 0, origSrc: p.buf.subarray(p.srcOff, p.srcOff + 4), origDst: p.buf.subarray(p.dstOff, p.dstOff + 4), origSport: sport, origDport: 53 };

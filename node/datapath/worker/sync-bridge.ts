@@ -57,14 +57,6 @@ class RecordWriter {
   }
 }
 
-function copyAddr(dst: Uint8Array, src: Uint8Array): void {
-  // Byte by byte: no view object per call (this runs per replica on the datapath thread).
-  const n = Math.min(16, src.length);
-  for (let i = 0; i < n; i++) dst[i] = src[i]!;
-  for (let i = n; i < 16; i++) dst[i] = 0;
-}
-
-
 /** Status bits of the node's own connections, never replicated. */
 const NODE_OWN = CtStatus.LocalIn | CtStatus.LocalOut;
 
@@ -134,22 +126,16 @@ export class SyncBridge implements StateSink {
     return out;
   }
 
+  /**
+   * One replica record. The table reads its tuples straight from the record (address fields
+   * are 4- or 16-byte views), and the lookup here is the one applyReplica / deleteReplica
+   * go on from (seekReplica): one hash and one walk of the index for the original tuple.
+   */
   apply(owner: number, rec: StateRecord, ageMs: number): void {
     const ct = this.ct;
     const s = this.inSnap;
-    s.family = rec.family;
-    s.proto = rec.proto;
-    s.zone = rec.zone;
-    copyAddr(s.origSrc, rec.origSrc);
-    copyAddr(s.origDst, rec.origDst);
-    copyAddr(s.replySrc, rec.replySrc);
-    copyAddr(s.replyDst, rec.replyDst);
-    s.origSport = rec.origSport;
-    s.origDport = rec.origDport;
-    s.replySport = rec.replySport;
-    s.replyDport = rec.replyDport;
     const now = syncClock();
-    const e = ct.lookupTuple(s);
+    const e = ct.seekReplica(rec);
     if (e >= 0) {
       const replica = (ct.getStatus(e) & CtStatus.Replicated) !== 0;
       if (!replica) {
@@ -166,7 +152,7 @@ export class SyncBridge implements StateSink {
     }
     if (rec.kind === EventKind.Destroy) {
       if (e >= 0) this.nat?.release(e);
-      if (e >= 0 && ct.deleteReplica(s)) this.counts.deleted++;
+      if (e >= 0 && ct.deleteReplica(rec)) this.counts.deleted++;
       return;
     }
     s.tcpState = rec.tcpState;
@@ -191,7 +177,7 @@ export class SyncBridge implements StateSink {
     // Timeouts keep running on the replica from the moment the owner took the snapshot.
     s.timeoutMs = Math.max(1, rec.timeoutMs - Math.max(0, ageMs));
     s.replicated = true;
-    const applied = ct.applyReplica(s, now);
+    const applied = ct.applyReplica(s, now, rec);
     if (applied < 0) {
       this.counts.refused++;
       return;
@@ -236,8 +222,7 @@ export class SyncBridge implements StateSink {
       nat.release(entry);
       return;
     }
-    const s = this.inSnap;
-    nat.installReplica(entry, (b) => bindingFromTuplePair(s, b, NatKind.Snat, NatKind.Dnat));
+    nat.installReplica(entry, (b) => bindingFromTuplePair(rec, b, NatKind.Snat, NatKind.Dnat));
   }
 
   resyncBegin(owner: number): void {
