@@ -67,6 +67,7 @@ export class SyncBridge implements StateSink {
   private readonly stamps: Float64Array;
   private readonly owners: Int32Array;
   private readonly writer = new RecordWriter();
+  /** A replica's state other than its tuples (applyReplica reads those straight from the record). */
   private readonly inSnap = new CtSnapshot();
   private readonly resyncStart = new Map<number, number>();
   /** rec.nat of records with a binding: one object, refilled per event (the ring copies it). */
