@@ -109,6 +109,7 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
         if (kind === 'map' && typeof b.map !== 'string') return 'a map needs "map" (its data type)';
       }
       if (b.elem !== undefined && !Array.isArray(b.elem)) return '"elem" must be an array';
+      if (b.timeout !== undefined && !isSeconds(b.timeout)) return '"timeout" must be a number of seconds (0 or more)';
       if (checkSetAttrsJson(b, kind === 'map')) return checkSetAttrsJson(b, kind === 'map');
       return elemComments(b.elem as unknown[] | undefined);
     case 'element':
@@ -121,6 +122,11 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
       return str('table') ?? str('name');
   }
   return null;
+}
+
+/** A duration as nft's JSON writes it: a finite, non-negative number of seconds. */
+function isSeconds(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
 }
 
 /** A word of the text form's lexer that the parser reads as a name (not a $variable or @set). */
@@ -136,6 +142,12 @@ function elemComments(elems: unknown[] | undefined): string | null {
     const key = Array.isArray(item) ? item[0] : item;
     if (isObj(key) && isObj(key.elem) && key.elem.comment !== undefined && typeof key.elem.comment !== 'string') {
       return `elem/${i}${Array.isArray(item) ? '/0' : ''}/elem: "comment" must be a string`;
+    }
+    // As nft's JSON: seconds. Anything else would list as a timeout the text form cannot read.
+    for (const k of ['timeout', 'expires'] as const) {
+      if (isObj(key) && isObj(key.elem) && key.elem[k] !== undefined && !isSeconds(key.elem[k])) {
+        return `elem/${i}${Array.isArray(item) ? '/0' : ''}/elem: "${k}" must be a number of seconds (0 or more)`;
+      }
     }
   }
   return null;

@@ -51,4 +51,20 @@ describe('JSON rulesets: bad input is a positioned RulesetError', () => {
       assert.equal(again.list(), engine.list(), name);
     }
   });
+
+  it('refuses an element or set timeout that is not a number of seconds, and keeps one that is', () => {
+    const doc = (setTimeout: unknown, elemTimeout: unknown): string => JSON.stringify({ nftables: [
+      { table: { family: 'inet', name: 'filter' } },
+      { set: { family: 'inet', table: 'filter', name: 'blocked', type: 'ipv4_addr', flags: ['timeout'], ...(setTimeout === undefined ? {} : { timeout: setTimeout }),
+        elem: [{ elem: { val: '192.0.2.99', ...(elemTimeout === undefined ? {} : { timeout: elemTimeout }) } }] } },
+    ] }, null, 1);
+    assert.match(errorOf(doc(undefined, 'counter')).message, /elem\/0\/elem: "timeout" must be a number of seconds/);
+    assert.match(errorOf(doc(undefined, -5)).message, /"timeout" must be a number of seconds/);
+    assert.match(errorOf(doc('1m', undefined)).message, /"timeout" must be a number of seconds/);
+    const engine = new RulesetEngine();
+    engine.load(doc(60, 30), 'f.json');
+    const again = new RulesetEngine();
+    again.load(engine.list(), 'f.nft');
+    assert.match(again.list(), /timeout 1m/);
+  });
 });
