@@ -112,10 +112,6 @@ export class RuleCompiler {
 /** Shared by every rule without a counter (never written: `counter` replaces it first). */
 const NO_COUNTERS: CounterCell[] = [];
 
-export function compileRule(rule: RuleJ, cc: RuleCompileContext): CompiledRule {
-  return new RuleCompiler(cc).compile(rule);
-}
-
 /**
  * Runs statement functions in order; specialised for short rules (most rules). Each
  * closure comes from its own small factory, so it holds exactly the functions it calls
@@ -188,7 +184,7 @@ type CompiledSelector = { words: number; types: DataType[]; load: Loader };
 /** One compiled selector per match module: selectors are values, their loaders are shared. */
 const selectorCache = new WeakMap<object, CompiledSelector>();
 
-export function compileSelector(reg: Registry, sel: Selector): CompiledSelector {
+function compileSelector(reg: Registry, sel: Selector): CompiledSelector {
   if ('concat' in sel) {
     const parts = sel.concat.map((s) => compileSelector(reg, s));
     const loads = parts.map((p) => p.load);
@@ -234,7 +230,7 @@ function scratchKey(words: number): Uint32Array {
 const ivLo = new Uint32Array(1);
 const ivHi = new Uint32Array(1);
 
-export function anonSet(enc: EncodeEnv, types: DataType[], items: { val: Value; data: number }[]): CompiledSet {
+function anonSet(enc: EncodeEnv, types: DataType[], items: { val: Value; data: number }[]): CompiledSet {
   const specs: SetElementSpec[] = [];
   for (const it of items) {
     const iv = toInterval(it.val, types, enc);

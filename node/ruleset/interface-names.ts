@@ -9,7 +9,7 @@
  * prefix) is then the interval from the prefix padded with 0x00 to the prefix padded
  * with 0xff, which the ordinary range and set structures handle.
  */
-export const IFNAME_WORDS = 4;
+const IFNAME_WORDS = 4;
 /** IFNAMSIZ less the terminating NUL. */
 export const IFNAME_MAX_BYTES = 15;
 

@@ -19,7 +19,7 @@ import { layer2Family, layer2Hook } from './layer3-only.js';
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ruleset'];
 
-export const JSON_SCHEMA_VERSION = 1;
+const JSON_SCHEMA_VERSION = 1;
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -11,7 +11,6 @@
  * engine copy (the control thread's, the datapath thread's) holds its own.
  */
 import type { Family, ObjJ, ObjKind, Stmt } from './ast.js';
-import { OBJECT_KINDS } from './ast.js';
 import type { CompileEnv, CounterCell, Registry, StmtFn } from './registry.js';
 
 export interface ObjState {
@@ -23,10 +22,6 @@ export interface ObjState {
   fn: StmtFn;
   /** Packets and bytes (counter), or bytes used (quota); absent for a limit. */
   cell?: CounterCell;
-}
-
-export function isObjKind(k: unknown): k is ObjKind {
-  return (OBJECT_KINDS as readonly unknown[]).includes(k);
 }
 
 /** The key in TableState.objs: kinds have separate name spaces, as in nft. */
@@ -116,12 +111,6 @@ export function objBodyText(o: ObjState, registry: Registry, live: boolean): str
   const stmt = objToStmt(o.kind, live ? liveObj(o) : o.json);
   const text = registry.statementForJson(stmt)!.print(stmt, undefined as never);
   return text.slice(o.kind.length + 1);
-}
-
-/** A rule's reference to an object (`{"counter": "c1"}`): its name, or undefined for an inline statement. */
-export function objRef(stmt: Stmt, kind: ObjKind): string | undefined {
-  const v = (stmt as Record<string, unknown>)[kind];
-  return typeof v === 'string' ? v : undefined;
 }
 
 /** Why `counter name ip saddr map { ... }` (an object map) is refused. */

@@ -13,7 +13,6 @@ import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import type { ObjJ, ObjKind } from './ast.js';
 import { stmtToSpec } from './objects.js';
 import { POS, RulesetError, mark, setPos } from './errors.js';
-import type { Pos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
 import type { Token } from './lexer.js';
 import type { DataType } from './data-types.js';
@@ -33,7 +32,7 @@ interface Frame {
   use: Token;
 }
 
-export class Parser implements TextReader {
+class Parser implements TextReader {
   /** The text's tokens, read on demand. */
   private readonly lex: Lexer;
   /** Variable expansions in progress, innermost last (empty: reading the text itself). */
@@ -1006,10 +1005,6 @@ function describe(t: Token): string {
 function hasParams(sel: Selector): boolean {
   if ('concat' in sel) return sel.concat.some(hasParams);
   return 'numgen' in sel || 'jhash' in sel || 'symhash' in sel;
-}
-
-export function positionOf(t: Token): Pos {
-  return { line: t.line, col: t.col };
 }
 
 /** Parses a whole text into commands. Throws RulesetError with file:line:col. */

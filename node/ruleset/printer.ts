@@ -23,7 +23,7 @@ export interface PrintOptions {
   nowMs?: number;
 }
 
-export function quote(s: string): string {
+function quote(s: string): string {
   return JSON.stringify(s);
 }
 

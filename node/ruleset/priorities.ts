@@ -9,8 +9,8 @@ export const PRIORITY_NAMES: Record<string, number> = {
 };
 
 /** nft keeps a chain's priority as a 32-bit signed integer. */
-export const PRIORITY_MIN = -2147483648;
-export const PRIORITY_MAX = 2147483647;
+const PRIORITY_MIN = -2147483648;
+const PRIORITY_MAX = 2147483647;
 export const PRIORITY_RANGE = `an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}`;
 
 export function isPriority(v: unknown): v is number {

@@ -11,7 +11,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
-export const SERVICES_FILE = '/etc/services';
+const SERVICES_FILE = '/etc/services';
 
 /** Protocols in getaddrinfo's order (glibc's gaih_inet_typeproto); others (ddp) are not looked at. */
 const PROTO_ORDER = ['tcp', 'udp', 'dccp', 'udplite', 'sctp'];

@@ -4,7 +4,7 @@
  */
 
 /** nft keeps a set's size as a 32-bit unsigned count; 0 means "no size" and is not written. */
-export const SET_SIZE_MAX = 4294967295;
+const SET_SIZE_MAX = 4294967295;
 export const SET_SIZE_RANGE = `an integer from 1 to ${SET_SIZE_MAX}`;
 
 export function isSetSize(v: unknown): v is number {

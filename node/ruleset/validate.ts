@@ -25,16 +25,16 @@ import { FIB_REFUSED } from './modules/fib.js';
 export const MAX_JUMP_DEPTH = 16;
 
 /** What a committed rule references: "j:CHAIN", "g:CHAIN", "s:SET", "m:MAP" (symbol slot, see state.ts RULE_REFS). */
-export const ruleRefs = {
+const ruleRefs = {
   get: (r: RuleJ): string[] | undefined => (r as { [RULE_REFS]?: string[] })[RULE_REFS],
   set: (r: RuleJ, refs: string[]): void => {
     (r as { [RULE_REFS]?: string[] })[RULE_REFS] = refs;
   },
 };
 /** Jump/goto targets held by a verdict map's elements. */
-export const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
+const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
 
-export function selectorTypes(reg: Registry, family: Family, sel: Selector): DataType[] | string {
+function selectorTypes(reg: Registry, family: Family, sel: Selector): DataType[] | string {
   if (sel === null || typeof sel !== 'object') return `invalid selector ${JSON.stringify(sel)}`;
   if ('concat' in sel) {
     if (!Array.isArray(sel.concat) || sel.concat.length < 2) return 'a concatenation needs at least two selectors';
@@ -63,7 +63,7 @@ export function selectorTypes(reg: Registry, family: Family, sel: Selector): Dat
  * once and re-pointed per rule and statement (rule, refs, pos), not rebuilt with its
  * callbacks for every statement of a 10,000-rule load.
  */
-export class RuleValidator {
+class RuleValidator {
   private refs: string[] = NO_REFS;
   /** The rule and statement being validated (env.pos reads their positions on demand). */
   private rule: RuleJ | undefined;
@@ -151,10 +151,6 @@ export class RuleValidator {
 /** Shared by every rule that references nothing (never written: addRef replaces it first). */
 const NO_REFS: string[] = [];
 
-export function validateRule(reg: Registry, r: RuleJ, t: TableState, errors: ErrorList, enc: EncodeEnv): void {
-  new RuleValidator(reg, t, errors, enc).validate(r);
-}
-
 function bump(m: Map<string, number>, k: string, d: number): void {
   const n = (m.get(k) ?? 0) + d;
   if (n <= 0) m.delete(k);
@@ -172,7 +168,7 @@ export function setHasTimeouts(s: SetState): boolean {
 }
 
 /** Checks a set's definition and the given elements (the new ones, or all of them). */
-export function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState, entries: Iterable<ElemEntry>): void {
+function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeEnv, t: TableState, entries: Iterable<ElemEntry>): void {
   const pos = positions.get(s);
   const names = Array.isArray(s.json.type) ? s.json.type : [s.json.type];
   const types: DataType[] = [];
@@ -325,7 +321,7 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
  * One depth-first walk over the chains of a table: O(chains + edges). Finds loops (back
  * edges) and the jump depth of every chain (longest jump path below it, memoised).
  */
-export function walkGraph(t: TableState, errors: ErrorList): void {
+function walkGraph(t: TableState, errors: ErrorList): void {
   const chains = [...t.chains.values()];
   const index = new Map<string, number>();
   chains.forEach((c, i) => index.set(c.json.name, i));

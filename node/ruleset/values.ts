@@ -6,14 +6,13 @@
  */
 import type { Value } from './ast.js';
 import type { DataType, EncodeEnv } from './data-types.js';
-import type { SetElementSpec } from './set-structures.js';
 
 export interface KeyInterval {
   lo: Uint32Array;
   hi: Uint32Array;
 }
 
-export function keyWords(types: DataType[]): number {
+function keyWords(types: DataType[]): number {
   let w = 0;
   for (let i = 0; i < types.length; i++) w += types[i].words; // indexed: no iterator per value
   return w;
@@ -156,6 +155,3 @@ export function checkValue(v: Value, types: DataType[], env: EncodeEnv): string 
   return null;
 }
 
-export function specOf(iv: KeyInterval, data: number, expires: number): SetElementSpec {
-  return { lo: iv.lo, hi: iv.hi, data, expires };
-}

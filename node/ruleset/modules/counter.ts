@@ -8,7 +8,7 @@ import { POS, mark } from '../errors.js';
 import type { Registry, StatementModule, CounterCell, StmtFn } from '../registry.js';
 import { namedObjectParse, namedObjectCheck, namedObjectValidate, namedObjectCompile } from './object-ref.js';
 
-export const counterModule: StatementModule = {
+const counterModule: StatementModule = {
   name: 'counter',
   keywords: ['counter'],
   jsonKeys: ['counter'],

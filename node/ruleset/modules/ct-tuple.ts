@@ -32,7 +32,7 @@ const MAX_SECONDS = Math.floor(0xffffffff / 1000);
  * duration (`30s`, `1m`, `2h`), listed in seconds as nft lists it (`60s-7200s`); the key is
  * milliseconds, as the kernel gives the remaining time.
  */
-export const CT_TIME: DataType = {
+const CT_TIME: DataType = {
   name: 'time',
   help: 'a duration: 30s, 5m, 2h, 1d (whole seconds)',
   words: 1,

@@ -8,7 +8,7 @@ import { CT_DIR, CT_STATE, CT_STATUS, MARK, integerType } from '../data-types.js
 import type { Registry } from '../registry.js';
 
 /** nft's ct zone: 16 bits. */
-export const CT_ZONE = integerType('ct_zone', 16, 'conntrack zone (16 bits); hafw tracks every connection in zone 0');
+const CT_ZONE = integerType('ct_zone', 16, 'conntrack zone (16 bits); hafw tracks every connection in zone 0');
 /** Parsed so the refusal can say why (nft's 128 label bits). */
 const CT_LABEL = integerType('ct_label', 7, 'conntrack label bit (0-127)');
 

@@ -33,7 +33,7 @@ function valueRefused(name: string): string {
   return `fib daddr type '${name}' is not supported: the datapath knows the node's own addresses and multicast, but not its subnet broadcast addresses or the route types, so it cannot tell unicast, broadcast, unreachable (and the rest) apart. Match 'local' or 'multicast' (or their !=), and a known broadcast address with ip daddr`;
 }
 
-export const FIB_ADDRTYPE: DataType = {
+const FIB_ADDRTYPE: DataType = {
   name: 'fib_addrtype',
   help: 'fib address type: local or multicast (the types hafw can tell exactly)',
   words: 1,

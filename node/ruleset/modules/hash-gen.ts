@@ -22,7 +22,7 @@ import type { MatchModule, Registry, TextReader } from '../registry.js';
 import { jhashBytes, scale } from '../jhash.js';
 
 /** nft's type for these: a plain 32-bit integer. */
-export const HASH_INTEGER: DataType = integerType('integer', 32, '32-bit integer (the value of numgen, jhash, symhash)');
+const HASH_INTEGER: DataType = integerType('integer', 32, '32-bit integer (the value of numgen, jhash, symhash)');
 
 type NumgenJ = { mode: 'inc' | 'random'; mod: number; offset?: number };
 type JhashJ = { mod: number; seed?: number; offset?: number; expr: Selector };
@@ -90,7 +90,7 @@ function result(out: Uint32Array, off: number, v: number, offset: number): true 
   return true;
 }
 
-export const numgenMatch: MatchModule = {
+const numgenMatch: MatchModule = {
   name: 'numgen',
   keywords: ['numgen'],
   left: { numgen: { mode: 'inc', mod: 1, offset: 0 } },
@@ -153,7 +153,7 @@ function byteLayout(types: DataType[], concat: boolean): { words: number; bytes:
   return { words: types.reduce((s, t) => s + t.words, 0), bytes, len };
 }
 
-export const jhashMatch: MatchModule = {
+const jhashMatch: MatchModule = {
   name: 'jhash',
   keywords: ['jhash'],
   left: { jhash: { mod: 1, expr: { meta: { key: 'mark' } } } },
@@ -240,7 +240,7 @@ export const jhashMatch: MatchModule = {
 /** One direction-independent key per flow: the smaller (address, port) end first. */
 const symKey = new Uint8Array(40);
 
-export const symhashMatch: MatchModule = {
+const symhashMatch: MatchModule = {
   name: 'symhash',
   keywords: ['symhash'],
   left: { symhash: { mod: 1 } },

@@ -15,10 +15,10 @@ import { integerType } from '../data-types.js';
 import type { ClassifyContext } from '../context.js';
 import type { Registry } from '../registry.js';
 
-export const IP_ID = integerType('ip_id', 16, 'IPv4 identification (16 bits)');
-export const IP_FRAG_OFF = integerType('ip_frag_off', 16, 'IPv4 flags and fragment offset word (16 bits: 0x4000 DF, 0x2000 MF, 0x1fff offset in 8-byte units)');
-export const ICMP_ECHO_ID = integerType('icmp_echo_id', 16, 'ICMP / ICMPv6 echo identifier (16 bits)');
-export const ICMP_ECHO_SEQ = integerType('icmp_echo_seq', 16, 'ICMP / ICMPv6 echo sequence number (16 bits)');
+const IP_ID = integerType('ip_id', 16, 'IPv4 identification (16 bits)');
+const IP_FRAG_OFF = integerType('ip_frag_off', 16, 'IPv4 flags and fragment offset word (16 bits: 0x4000 DF, 0x2000 MF, 0x1fff offset in 8-byte units)');
+const ICMP_ECHO_ID = integerType('icmp_echo_id', 16, 'ICMP / ICMPv6 echo identifier (16 bits)');
+const ICMP_ECHO_SEQ = integerType('icmp_echo_seq', 16, 'ICMP / ICMPv6 echo sequence number (16 bits)');
 
 function u16(b: Uint8Array, o: number): number {
   return (b[o]! << 8) | b[o + 1]!;

@@ -14,7 +14,7 @@ import type { ClassifyContext } from '../context.js';
 import type { Token } from '../lexer.js';
 import { namedObjectParse, namedObjectCheck, namedObjectValidate, namedObjectCompile } from './object-ref.js';
 
-export const UNIT_MS: Record<string, number> = {
+const UNIT_MS: Record<string, number> = {
   second: 1000,
   minute: 60_000,
   hour: 3_600_000,
@@ -75,7 +75,7 @@ function byteUnit(r: TextReader, t: Token, text: string): string {
   return text;
 }
 
-export const limitModule: StatementModule = {
+const limitModule: StatementModule = {
   name: 'limit',
   keywords: ['limit'],
   jsonKeys: ['limit'],

@@ -77,7 +77,7 @@ const TCP_FLAG_WORDS: [number, string][] = [[0x80, 'CWR'], [0x40, 'ECE'], [0x20,
 const u16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 
 /** The packet as nf_log_syslog prints it (dump_ipv4_packet / dump_ipv6_packet), without MAC=. */
-export function describePacket(ctx: ClassifyContext, detail: number): LineBuilder {
+function describePacket(ctx: ClassifyContext, detail: number): LineBuilder {
   const out = new LineBuilder();
   describeInto(out, ctx, detail);
   // nf_log prints the mark only when there is one.
@@ -191,7 +191,7 @@ function printFlags(flags: string[]): string {
   return [...(tcp.length > 0 ? [`tcp ${tcp.join(',')}`] : []), ...rest].join(',');
 }
 
-export const logModule: StatementModule = {
+const logModule: StatementModule = {
   name: 'log',
   keywords: ['log'],
   jsonKeys: ['log'],

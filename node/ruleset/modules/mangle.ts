@@ -30,7 +30,7 @@ function isSelectorValue(v: unknown): v is Selector {
   return v !== null && typeof v === 'object' && !Array.isArray(v) && !('map' in (v as object));
 }
 
-export const mangleModule: StatementModule = {
+const mangleModule: StatementModule = {
   name: 'mangle',
   keywords: [],
   afterSelector: 'set',

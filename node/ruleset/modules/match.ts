@@ -15,7 +15,7 @@ interface MatchJ {
 
 const OPS: MatchOp[] = ['==', '!=', '<', '>', '<=', '>=', 'in'];
 
-export const matchModule: StatementModule = {
+const matchModule: StatementModule = {
   name: 'match',
   keywords: [],
   jsonKeys: ['match'],

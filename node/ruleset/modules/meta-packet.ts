@@ -18,14 +18,14 @@ import type { DataType } from '../data-types.js';
 import type { Registry } from '../registry.js';
 
 /** skb->len: 32 bits in nft (its `integer` type). */
-export const PKT_LENGTH = integerType('pkt_length', 32, 'packet length in bytes (the IP packet, header included)');
+const PKT_LENGTH = integerType('pkt_length', 32, 'packet length in bytes (the IP packet, header included)');
 
 /** PACKET_* (linux/if_packet.h), the names nft gives them; `unicast` is another name for `host`. */
 const PKT_TYPE_BASE = integerType('pkt_type', 8, 'packet type: host (unicast), broadcast, multicast, other', {
   host: 0, unicast: 0, broadcast: 1, multicast: 2, other: 3,
 });
 
-export const PKT_TYPE: DataType = {
+const PKT_TYPE: DataType = {
   ...PKT_TYPE_BASE,
   // nft lists `unicast` as `host` (the first name of the value): read it so, so that the
   // listing, text and JSON, is nft's.

@@ -42,7 +42,7 @@ function hourSeconds(v: string): number | undefined {
   return h * 3600 + mi * 60 + s;
 }
 
-export const HOUR: DataType = {
+const HOUR: DataType = {
   name: 'hour',
   help: 'local time of day: "HH:MM" or "HH:MM:SS" (ranges within one day: "08:00"-"17:00")',
   words: 1,
@@ -76,7 +76,7 @@ function dayIndex(v: Scalar): number | undefined {
   return i < 0 ? undefined : i;
 }
 
-export const DAY: DataType = {
+const DAY: DataType = {
   name: 'day',
   help: 'local day of the week: "Sunday" .. "Saturday", or 0-6 (Sunday = 0)',
   words: 1,
@@ -109,7 +109,7 @@ function dateSeconds(v: string): number | undefined {
   return s >= 0 && s <= 0xffffffff ? s : undefined;
 }
 
-export const DATE: DataType = {
+const DATE: DataType = {
   name: 'date',
   help: 'local date and time: "YYYY-MM-DD HH:MM:SS" (or the date alone, its midnight)',
   words: 1,

@@ -391,19 +391,19 @@ function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
   check(j.addr as string | Range<string> | undefined, j.port);
 }
 
-export const snatModule = makeModule({
+const snatModule = makeModule({
   word: 'snat', kind: NatKind.Snat, addr: true, hooks: ['postrouting', 'input'],
   help: 'rewrite the source of a new connection to ADDR[-ADDR][:PORT[-PORT]] (type nat chain, hook postrouting); replies are translated back',
 });
-export const masqueradeModule = makeModule({
+const masqueradeModule = makeModule({
   word: 'masquerade', kind: NatKind.Masquerade, addr: false, hooks: ['postrouting'],
   help: "rewrite the source of a new connection to the egress interface's address (type nat chain, hook postrouting)",
 });
-export const dnatModule = makeModule({
+const dnatModule = makeModule({
   word: 'dnat', kind: NatKind.Dnat, addr: true, hooks: ['prerouting', 'output'],
   help: 'rewrite the destination of a new connection to ADDR[:PORT], or per packet from a map (type nat chain, hook prerouting)',
 });
-export const redirectModule = makeModule({
+const redirectModule = makeModule({
   word: 'redirect', kind: NatKind.Redirect, addr: false, hooks: ['prerouting', 'output'],
   help: "rewrite the destination of a new connection to the ingress interface's own address [and PORT] (type nat chain, hook prerouting)",
 });

@@ -1,7 +1,7 @@
 /** `notrack`: the packet is not tracked; the datapath skips conntrack for it (ctx.notrack). */
 import type { Registry, StatementModule } from '../registry.js';
 
-export const notrackModule: StatementModule = {
+const notrackModule: StatementModule = {
   name: 'notrack',
   keywords: ['notrack'],
   jsonKeys: ['notrack'],

@@ -39,7 +39,7 @@ function printBytes(bytes: number): string {
 
 const bytesOf = (n: number, unit: string | undefined) => n * (UNITS[unit ?? 'bytes'] ?? NaN);
 
-export const quotaModule: StatementModule = {
+const quotaModule: StatementModule = {
   name: 'quota',
   keywords: ['quota'],
   jsonKeys: ['quota'],

@@ -9,15 +9,15 @@
 import type { Registry, StatementModule } from '../registry.js';
 import { RejectKind } from '../context.js';
 
-export const ICMP_CODES: Record<string, number> = {
+const ICMP_CODES: Record<string, number> = {
   'net-unreachable': 0, 'host-unreachable': 1, 'prot-unreachable': 2, 'port-unreachable': 3,
   'net-prohibited': 9, 'host-prohibited': 10, 'admin-prohibited': 13,
 };
-export const ICMPV6_CODES: Record<string, number> = {
+const ICMPV6_CODES: Record<string, number> = {
   'no-route': 0, 'admin-prohibited': 1, 'addr-unreachable': 3, 'port-unreachable': 4,
   'policy-fail': 5, 'reject-route': 6,
 };
-export const ICMPX_CODES: Record<string, number> = {
+const ICMPX_CODES: Record<string, number> = {
   'no-route': 0, 'port-unreachable': 1, 'host-unreachable': 2, 'admin-prohibited': 3,
 };
 const CODES: Record<string, Record<string, number>> = { icmp: ICMP_CODES, icmpv6: ICMPV6_CODES, icmpx: ICMPX_CODES };
@@ -27,7 +27,7 @@ interface RejectJ {
   expr?: string;
 }
 
-export const rejectModule: StatementModule = {
+const rejectModule: StatementModule = {
   name: 'reject',
   keywords: ['reject'],
   jsonKeys: ['reject'],

@@ -27,7 +27,7 @@ export function verdict(e: RulesetEngine, bytes: Uint8Array): Verdict {
 export const drops = (rule: string, bytes: Uint8Array): boolean => verdict(engine(`${rule} drop`), bytes) === Verdict.Drop;
 
 /** The first rule's statements as `nft -j` writes them. */
-export function ruleJson(e: RulesetEngine): unknown[] {
+function ruleJson(e: RulesetEngine): unknown[] {
   return (e.toJSON().nftables.find((x) => 'rule' in x) as { rule: { expr: unknown[] } }).rule.expr;
 }
 

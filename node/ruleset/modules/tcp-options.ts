@@ -24,14 +24,14 @@ import type { PacketInfo } from '../../packet/packet-info.js';
 import { TcpOptionKind, tcpFindOption } from '../../packet/tcp-options.js';
 import { csumUpdate16, isPartialChecksum } from '../../packet/checksum.js';
 
-export const TCP_MSS = integerType('tcp_mss', 16, 'TCP maximum segment size in bytes');
-export const TCPOPT_KIND = integerType('tcpopt_kind', 8, 'TCP option kind (RFC 9293 section 3.2)');
-export const TCPOPT_LENGTH = integerType('tcpopt_length', 8, 'TCP option length in bytes, kind and length included');
-export const TCP_WSCALE = integerType('tcp_wscale', 8, 'TCP window scale shift count, as sent (RFC 7323)');
-export const TCP_TIMESTAMP = integerType('tcp_timestamp', 32, 'TCP timestamp value or echo reply (RFC 7323)');
+const TCP_MSS = integerType('tcp_mss', 16, 'TCP maximum segment size in bytes');
+const TCPOPT_KIND = integerType('tcpopt_kind', 8, 'TCP option kind (RFC 9293 section 3.2)');
+const TCPOPT_LENGTH = integerType('tcpopt_length', 8, 'TCP option length in bytes, kind and length included');
+const TCP_WSCALE = integerType('tcp_wscale', 8, 'TCP window scale shift count, as sent (RFC 7323)');
+const TCP_TIMESTAMP = integerType('tcp_timestamp', 32, 'TCP timestamp value or echo reply (RFC 7323)');
 
 /** nft's boolean: `exists` (JSON true) and `missing` (false), for option presence. */
-export const BOOLEAN: DataType = {
+const BOOLEAN: DataType = {
   name: 'boolean',
   help: 'exists or missing',
   words: 1,

@@ -31,7 +31,7 @@ export function verdictText(v: VerdictJ): string {
   return Object.keys(v)[0];
 }
 
-export const verdictModule: StatementModule = {
+const verdictModule: StatementModule = {
   name: 'verdict',
   keywords: ['accept', 'drop', 'continue', 'return', 'jump', 'goto'],
   jsonKeys: ['accept', 'drop', 'continue', 'return', 'jump', 'goto'],

@@ -12,7 +12,7 @@ interface VmapJ {
   data: string | { set: [Value, VerdictJ][] };
 }
 
-export const vmapModule: StatementModule = {
+const vmapModule: StatementModule = {
   name: 'vmap',
   keywords: [],
   afterSelector: 'vmap',
