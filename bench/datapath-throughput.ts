@@ -163,7 +163,7 @@ async function resetPolicyRouting(fwNs: string): Promise<void> {
  * Which ratio each row gets: the user-space forwarders against the kernel's stateful
  * firewall, that firewall against plain forwarding (what the ruleset costs the kernel).
  */
-export function baselineOf(who: string): string | undefined {
+function baselineOf(who: string): string | undefined {
   if (who === 'hafw' || who === 'c-echo') return 'kernel-nft';
   if (who === 'kernel-nft') return 'kernel';
   return undefined;

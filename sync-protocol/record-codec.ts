@@ -182,7 +182,7 @@ function maxBytes(f: FieldSpec): number {
 }
 
 /** Most bytes one record takes on the wire. */
-export const MAX_RECORD_BYTES = 3 + headBytes(RECORD_TABLE.length) + RECORD_TABLE.reduce((s, f) => s + maxBytes(f), 0);
+const MAX_RECORD_BYTES = 3 + headBytes(RECORD_TABLE.length) + RECORD_TABLE.reduce((s, f) => s + maxBytes(f), 0);
 
 /** writeCbor(w, v, b, o, kind): the record in the slot at `o`, sent with kind `kind`, as structure 0. */
 function writeCborSource(): string {

@@ -35,7 +35,7 @@ export interface Target {
 }
 
 /** The node's address as messages name it. */
-export function targetName(t: Target): string {
+function targetName(t: Target): string {
   return t.remote ? t.remote.url.origin : `control socket ${t.socket ?? defaultControlSocket()}`;
 }
 

@@ -15,7 +15,7 @@ export interface CommandSpec {
 }
 
 /** Long options a help text names (`--json`, `--config FILE` -> --config). */
-export function helpOptions(help: string): string[] {
+function helpOptions(help: string): string[] {
   return [...new Set([...help.matchAll(/(?<![\w-])(--[a-z][a-z0-9-]*)/g)].map((m) => m[1]!).concat('--help'))].sort();
 }
 
@@ -44,7 +44,7 @@ function words(xs: string[]): string {
   return xs.join(' ');
 }
 
-export function completionScript(specs: CommandSpec[], fileOpts: string[]): string {
+function completionScript(specs: CommandSpec[], fileOpts: string[]): string {
   const names = specs.map((s) => s.name);
   const cases = specs.map((s) => {
     if (s.subcommands.length === 0) return `    ${s.name}) words="${words(s.options)}" ;;`;
@@ -85,7 +85,7 @@ complete -F _hafw hafw
 }
 
 /** Loads every command of the table for its help text (a command whose module is not installed is completed by name only). */
-export async function commandSpecs(): Promise<{ specs: CommandSpec[]; fileOpts: string[] }> {
+async function commandSpecs(): Promise<{ specs: CommandSpec[]; fileOpts: string[] }> {
   const { commands } = await import('./main.js');
   const { subcommands: rulesetSubs } = await import('./ruleset-cmd.js');
   const specs: CommandSpec[] = [];

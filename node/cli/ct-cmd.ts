@@ -11,7 +11,7 @@ import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { didYouMean } from './suggest.js';
 
 /** The ct subcommands (the switch in run, and the bash completion). */
-export const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count'] as const;
+const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count'] as const;
 
 const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH | --url URL]
 

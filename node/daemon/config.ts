@@ -374,7 +374,7 @@ function readApi(api: Reader): NodeConfig['api'] {
 }
 
 /** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the host (or its namespace). */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 

@@ -149,7 +149,7 @@ export function clusterSegmentWarnings(state: RulesetState, seg: ClusterSegment)
   return clusterSegmentText(seg, dropping);
 }
 
-export function syncOnProtected(seg: ClusterSegment): boolean {
+function syncOnProtected(seg: ClusterSegment): boolean {
   return seg.syncInterface !== undefined && seg.interfaces.includes(seg.syncInterface);
 }
 

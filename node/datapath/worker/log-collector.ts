@@ -27,7 +27,7 @@ export interface RulesetLogSettings {
 export const DEFAULT_RULESET_LOG: RulesetLogSettings = { ratePerSec: 100, burst: 200 };
 
 /** Lines waiting for the next flush; beyond, they are dropped (counted as `buffer`). */
-export const MAX_PENDING_LINES = 1024;
+const MAX_PENDING_LINES = 1024;
 
 export class LogCollector implements LogSink {
   private readonly bucket: TokenBucket | undefined;

@@ -19,7 +19,7 @@ export interface PacketLoopOptions {
 }
 
 /** A slot holds one virtio header plus the largest packet the kernel hands a TUN reader. */
-export const SLOT_SIZE = 10 + 65535 + 1;
+const SLOT_SIZE = 10 + 65535 + 1;
 
 export class PacketLoop {
   private readonly buffers: BatchBuffers;

@@ -13,7 +13,7 @@ import { closeSync, existsSync, openSync, renameSync, writeSync } from 'node:fs'
 
 /** pcap header: magic, version 2.4, thiszone 0, sigfigs 0, snaplen, LINKTYPE_RAW (101). */
 const LINKTYPE_RAW = 101;
-export const PCAP_SNAPLEN = 65535;
+const PCAP_SNAPLEN = 65535;
 /** log.pcapMaxBytes by default: 64 MiB. */
 export const DEFAULT_PCAP_MAX_BYTES = 64 * 1024 * 1024;
 const HEADER_BYTES = 24;

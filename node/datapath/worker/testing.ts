@@ -20,7 +20,7 @@ export const CLIENT = '10.0.0.5';
 export const REMOTE = '203.0.113.9';
 /** IPv6: the LAN is 2001:db8:1::/64, the WAN 2001:db8:2::/64, the rest of the world via the WAN. */
 export const LAN6_PREFIX = '2001:db8:1::';
-export const LAN6_ADDR = '2001:db8:1::1';
+const LAN6_ADDR = '2001:db8:1::1';
 export const WAN6_ADDR = '2001:db8:2::2';
 export const REMOTE6 = '2001:db8:99::9';
 
