@@ -431,32 +431,12 @@ export class ConnTable {
    * the index's own lines; `addr` is read only for IPv6 candidates whose bucket words match.
    */
   find(h: number): number {
-    const size = this.size;
-    const index = this.index;
-    const k = this.key;
-    const tag = h >>> 0;
-    const k0 = k[0];
-    const k4 = k[4];
-    const k8 = k[8];
-    const k9 = k[9];
-    // Address words 1-3 are zero in every IPv4 key, so the bucket alone decides for IPv4.
-    const rest = (k[1] | k[2] | k[3] | k[5] | k[6] | k[7]) !== 0 || k9 >>> 24 !== 4;
-    let i = Math.floor(tag * this.scale);
-    this.walks++;
-    for (let dist = 0; dist <= this.maxProbe; dist++) {
-      const b = BUCKET * i;
-      const vp = index[b];
-      if (vp === 0) return -1;
-      if (index[b + 1] === tag && index[b + 2] === k0 && index[b + 3] === k4 && index[b + 4] === k8 && index[b + 5] === k9) {
-        if (!rest || this.sameRest(vp - 1)) return vp - 1;
-      }
-      i = i + 1 === size ? 0 : i + 1;
-    }
-    return -1;
+    // One probe loop for both lookups: seek() only adds where a miss would go (one field write).
+    return this.seek(h);
   }
 
   /**
-   * find() that also tells where `key` would go: on a miss `seekAt` is the first empty
+   * The lookup, also telling where `key` would go: on a miss `seekAt` is the first empty
    * bucket of its path (linear probing without tombstones puts it there), or -1 when the
    * path is full to the probe cap. That bucket stays right until the index changes (`gen`):
    * linkSought() places a new entry's original tuple there without walking again.
