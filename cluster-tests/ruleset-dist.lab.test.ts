@@ -79,6 +79,9 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
 
   it('a transaction applied on the master appears on the backup (UPDATE), same version and hash', async () => {
     const before = await version('fwa');
+    // An UPDATE applies only on its base: a backup still proving its startup version (a
+    // fetch in flight on a loaded machine) would rightly fetch instead. Start from a settled pair.
+    await until('backup settled at the master\'s version', () => version('fwb'), (s) => s.ready && s.version === before.version && s.hash === before.hash);
     const out = await lab.hafw('fwa', ['ruleset', 'apply', 'add rule inet filter forward tcp dport 5001 accept']);
     const m = /version (\d+)/.exec(out);
     assert.ok(m, out);
@@ -92,7 +95,8 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
     const t0 = Date.now() - 60_000;
     const made = (await logLines('fwa', t0)).find((l) => l.event === 'ruleset-dist.version' && l.via === 'local' && l.version === v)!;
     const applied = (await logLines('fwb', t0)).find((l) => l.event === 'ruleset-dist.version' && l.via === 'update' && l.version === v);
-    assert.ok(applied, 'the backup applied the UPDATE (not a fetch)');
+    const backupLog = async () => (await logLines('fwb', t0)).filter((l) => String(l.event ?? l.msg ?? '').includes('ruleset-dist')).map((l) => JSON.stringify(l)).join('\n');
+    assert.ok(applied, `the backup applied the UPDATE (not a fetch); its ruleset-dist log:\n${applied ? '' : await backupLog()}`);
     console.log(`      master commit -> backup applied: ${applied.time - made.time} ms`);
   });
 
