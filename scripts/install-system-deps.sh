@@ -8,9 +8,15 @@ set -euo pipefail
 declare -A PKG=(
   [ip]=iproute2 [tc]=iproute2 [ping]=iputils-ping [iperf3]=iperf3 [nft]=nftables
   [tcpdump]=tcpdump [keepalived]=keepalived [conntrackd]=conntrackd [conntrack]=conntrack [ps]=procps [sysctl]=procps [cc]=gcc [make]=make
+  [chromium]=chromium
 )
-wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(ip tc ping iperf3 nft tcpdump keepalived conntrackd conntrack ps sysctl cc make)
+# --browser adds the headless browser the console tests drive (the demo does not need it).
+base=(ip tc ping iperf3 nft tcpdump keepalived conntrackd conntrack ps sysctl cc make)
+wanted=()
+for a in "$@"; do
+  if [ "$a" = --browser ]; then wanted+=("${base[@]}" chromium); else wanted+=("$a"); fi
+done
+[ ${#wanted[@]} -gt 0 ] || wanted=("${base[@]}")
 
 missing=()
 for tool in "${wanted[@]}"; do
