@@ -2,7 +2,8 @@
  * @lab systemd's notification protocol on a real pair (deploy/systemd/hafw.service is
  * Type=notify with WatchdogSec): each node, started with NOTIFY_SOCKET and WATCHDOG_USEC
  * as systemd sets them, sends READY=1 only once it may take the VIPs (its state sync has
- * the table), pings the watchdog from its control loop, and says STOPPING=1 on SIGTERM.
+ * the table), pings the watchdog from its control loop, frames a SIGHUP reload with RELOADING=1 and
+ * READY=1, and says STOPPING=1 on SIGTERM.
  * A python3 unix datagram socket stands in for systemd (Node cannot open one); a path
  * socket, since abstract ones are per network namespace.
  */
@@ -59,7 +60,7 @@ async function waitFor(r: Receiver, what: RegExp, ms: number): Promise<string> {
   throw new Error(`no ${what} within ${ms} ms; got ${JSON.stringify(r.messages)}`);
 }
 
-describe('@lab systemd notifications (READY, WATCHDOG, STOPPING)', function () {
+describe('@lab systemd notifications (READY, WATCHDOG, RELOADING, STOPPING)', function () {
   this.timeout(90_000);
   const receivers: Receiver[] = [];
   after(async () => {
@@ -67,7 +68,7 @@ describe('@lab systemd notifications (READY, WATCHDOG, STOPPING)', function () {
     await Lab.down();
   });
 
-  it('READY=1 once each node may run VRRP (the standby after its resync), watchdog pings, STOPPING=1 on SIGTERM', async function () {
+  it('READY=1 once each node may run VRRP (the standby after its resync), watchdog pings, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 on SIGTERM', async function () {
     if (spawnSync('python3', ['-c', 'pass']).status !== 0) this.skip();
     const lab = await Lab.up({ nodes: 2, startNodes: false });
     const rx: Record<string, Receiver> = {};
@@ -97,6 +98,14 @@ describe('@lab systemd notifications (READY, WATCHDOG, STOPPING)', function () {
     await sleep(1500);
     assert.ok(rx.fwb!.messages.filter((m) => m === 'WATCHDOG=1').length >= before + 2, JSON.stringify(rx.fwb!.messages));
     assert.equal(rx.fwb!.messages.filter((m) => /^READY=1$/m.test(m)).length, 1, 'READY once');
+    // SIGHUP (ExecReload): RELOADING=1 with MONOTONIC_USEC (systemd 253+), then READY=1 again.
+    const seen = rx.fwb!.messages.length;
+    process.kill(lab.node('fwb').pid, 'SIGHUP');
+    await waitFor(rx.fwb!, /^RELOADING=1$/m, 10_000);
+    const after = rx.fwb!.messages.slice(seen).filter((m) => m !== 'WATCHDOG=1');
+    assert.match(after[0]!, /^RELOADING=1\nSTATUS=.*\nMONOTONIC_USEC=\d+$/);
+    await waitFor(rx.fwb!, /^READY=1\nSTATUS=[^\n]*$/, 10_000); // no MAINPID: not the first READY
+    assert.equal(rx.fwb!.messages.filter((m) => /^READY=1$/m.test(m)).length, 2, 'READY=1 ends the reload');
     await lab.stopNode('fwb');
     await waitFor(rx.fwb!, /^STOPPING=1$/m, 5000);
   });

@@ -26,7 +26,7 @@ import { readNodeSecrets, type NodeSecrets } from './secrets.js';
 import { reloadListenerTls } from './api-tls.js';
 import { VrrpReadiness } from './readiness.js';
 import { buildInfo } from '../build-info.js';
-import { SystemdNotifier, reportReadiness, startWatchdog, type ReadySource } from './sd-notify.js';
+import { SystemdNotifier, reloadWithNotify, reportReadiness, startWatchdog, type ReadySource } from './sd-notify.js';
 import type { SyncSettings, VrrpConfig } from './config.js';
 import type { DatapathSyncSettings } from '../datapath/shared/messages.js';
 
@@ -654,9 +654,11 @@ export async function runNode(configFile: string): Promise<number> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // systemd hears RELOADING=1 ... READY=1 around each reload (sd-notify.ts).
+  const reload = reloadWithNotify(notifier, () => daemon.reload());
   process.on('SIGHUP', () => {
     log.info('SIGHUP: reloading the ruleset and the management listener certificate');
-    void daemon.reload();
+    reload().catch((err: Error) => log.error({ err: err.message }, 'reload failed'));
   });
   // A signal's stop exits 0; a fail-stop (daemon.failStop) exits 1.
   const done = daemon.exited;

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { SystemdNotifier, reportReadiness, startWatchdog } from './sd-notify.js';
+import { SystemdNotifier, reloadWithNotify, reportReadiness, startWatchdog } from './sd-notify.js';
 import { VrrpReadiness, type ReadinessInputs } from './readiness.js';
 
 /**
@@ -20,6 +20,18 @@ print('bound', flush=True)
 s.settimeout(10)
 for _ in range(int(sys.argv[2])):
     print(json.dumps(s.recv(4096).decode()), flush=True)
+`;
+
+/** The same receiver, also printing CLOCK_MONOTONIC (µs) when bound and at each datagram: systemd's clock. */
+const CLOCKED_RECEIVER = `
+import socket, sys, json, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('bound', time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000, flush=True)
+s.settimeout(10)
+for _ in range(int(sys.argv[2])):
+    m = s.recv(4096).decode()
+    print(json.dumps([m, time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000]), flush=True)
 `;
 
 const hasPython = spawnSync('python3', ['-c', 'pass']).status === 0;
@@ -145,5 +157,68 @@ describe('systemd notifications (sd_notify without libsystemd)', () => {
     const sent2: string[] = [];
     reportReadiness(new SystemdNotifier({ NOTIFY_SOCKET: '/x' }, undefined, (_s, m) => void sent2.push(m)), undefined, () => 'ready (no VRRP)');
     assert.deepEqual(sent2, [`READY=1\nSTATUS=ready (no VRRP)\nMAINPID=${process.pid}`]);
+  });
+
+  it('frames a SIGHUP reload with RELOADING=1 and MONOTONIC_USEC on systemd\'s clock, then READY=1', async function () {
+    if (!hasPython) this.skip();
+    const name = path.join(dir, 'notify.sock');
+    const child = spawn('python3', ['-c', CLOCKED_RECEIVER, name, '3'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (d: string) => (out += d));
+      while (!out.includes('\n')) await Promise.race([new Promise((r) => setTimeout(r, 10)), once(child, 'exit').then(() => assert.fail('receiver exited'))]);
+      const boundAt = Number(out.split('\n')[0]!.split(' ')[1]);
+      const n = new SystemdNotifier({ NOTIFY_SOCKET: name });
+      n.ready('ready: VRRP may take the VIPs');
+      let reloaded = false;
+      await reloadWithNotify(n, async () => void (reloaded = true))();
+      assert.equal(reloaded, true);
+      await once(child, 'exit');
+      const got = out.split('\n').slice(1).filter(Boolean).map((l) => JSON.parse(l) as [string, number]);
+      assert.equal(got.length, 3);
+      const [msg, receivedAt] = got[1]!;
+      const m = /^RELOADING=1\nSTATUS=reloading: [^\n]+\nMONOTONIC_USEC=(\d+)$/.exec(msg);
+      assert.ok(m, msg);
+      // The value lies between two readings of CLOCK_MONOTONIC by another process: the same clock.
+      const usec = Number(m[1]);
+      assert.ok(usec >= boundAt && usec <= receivedAt, `MONOTONIC_USEC ${usec} outside [${boundAt}, ${receivedAt}]`);
+      assert.equal(got[2]![0], 'READY=1\nSTATUS=ready: VRRP may take the VIPs', 'READY=1 ends the reload, with the status from before');
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('reports reloads only between READY=1 and STOPPING=1, one at a time, also when the reload fails', async () => {
+    const sent: string[] = [];
+    const n = new SystemdNotifier({ NOTIFY_SOCKET: '/x' }, undefined, (_s, m) => void sent.push(m.replace(/MONOTONIC_USEC=\d+/, 'MONOTONIC_USEC=T')));
+    let calls = 0;
+    const reload = reloadWithNotify(n, async () => void calls++);
+    await reload();
+    assert.equal(calls, 1, 'the reload runs before READY too');
+    assert.deepEqual(sent, [], 'but systemd hears nothing: READY=1 would claim a readiness the node lacks');
+    n.status('waiting');
+    n.ready('ready');
+    sent.length = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = reloadWithNotify(n, async () => {
+      await gate;
+      throw new Error('ruleset rejected');
+    });
+    const first = slow();
+    const second = slow();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(sent.length, 1, 'the second reload waits for the first');
+    release();
+    await assert.rejects(first, /ruleset rejected/);
+    await assert.rejects(second, /ruleset rejected/);
+    const frame = ['RELOADING=1\nSTATUS=reloading: ruleset file and management listener certificate\nMONOTONIC_USEC=T', 'READY=1\nSTATUS=ready'];
+    assert.deepEqual(sent, [...frame, ...frame]);
+    sent.length = 0;
+    assert.equal(n.stopping('stopping'), true);
+    assert.equal(n.stopping('failing stop: again'), false, 'STOPPING=1 once');
+    await reload();
+    assert.deepEqual(sent, ['STOPPING=1\nSTATUS=stopping'], 'no RELOADING or READY once stopping');
   });
 });

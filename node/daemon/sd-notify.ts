@@ -32,6 +32,11 @@ export class SystemdNotifier {
   /** Ping interval for WATCHDOG=1 (half of WatchdogSec, as sd_watchdog_enabled(3) advises); undefined: no watchdog. */
   readonly watchdogIntervalMs: number | undefined;
   private failures = 0;
+  /** READY=1 went out: the service is started, and a reload may be reported. */
+  private readySent = false;
+  private stoppingSent = false;
+  /** The last STATUS= sent, repeated with the READY=1 that ends a reload. */
+  private lastStatus: string | undefined;
 
   constructor(
     env: NodeJS.ProcessEnv = process.env,
@@ -70,6 +75,7 @@ export class SystemdNotifier {
   notify(fields: Record<string, string | number>): boolean {
     if (!this.socket) return false;
     // A value with a newline would start another field: systemd reads line by line.
+    if (typeof fields.STATUS === 'string') this.lastStatus = fields.STATUS;
     const message = Object.entries(fields).map(([k, v]) => `${k}=${String(v).replace(/\n/g, ' ')}`).join('\n');
     try {
       this.send(this.socket, message);
@@ -81,14 +87,40 @@ export class SystemdNotifier {
   }
 
   ready(status: string): boolean {
+    this.readySent = true;
     return this.notify({ READY: 1, STATUS: status, MAINPID: process.pid });
+  }
+
+  /**
+   * RELOADING=1 before a SIGHUP's reload, with the CLOCK_MONOTONIC time in microseconds
+   * that systemd 253+ requires beside it (sd_notify(3): it tells a reload request from a
+   * stale message). process.hrtime reads libuv's uv_hrtime, which is CLOCK_MONOTONIC on
+   * Linux: the clock systemd compares with. Only for a started service that is not
+   * stopping: before READY=1 systemd has no reload to track, and a READY=1 after it would
+   * announce a readiness the node does not have yet.
+   */
+  reloading(status: string, monotonicUsec: bigint = process.hrtime.bigint() / 1000n): boolean {
+    if (!this.readySent || this.stoppingSent) return false;
+    const before = this.lastStatus;
+    const sent = this.notify({ RELOADING: 1, STATUS: status, MONOTONIC_USEC: monotonicUsec.toString() });
+    this.lastStatus = before;
+    return sent;
+  }
+
+  /** READY=1 once the reload is over (systemd leaves "reloading"), with the status from before it. */
+  reloaded(): boolean {
+    if (!this.readySent || this.stoppingSent) return false;
+    return this.notify({ READY: 1, STATUS: this.lastStatus ?? 'ready' });
   }
 
   status(status: string): boolean {
     return this.notify({ STATUS: status });
   }
 
+  /** STOPPING=1, once: a second stop request (a signal during a fail-stop) adds nothing. */
   stopping(status: string): boolean {
+    if (this.stoppingSent) return false;
+    this.stoppingSent = true;
     return this.notify({ STOPPING: 1, STATUS: status });
   }
 
@@ -128,6 +160,29 @@ export function reportReadiness(n: SystemdNotifier, source: ReadySource | undefi
   const off = source.onChange(update);
   update(source.inSync);
   return off;
+}
+
+/**
+ * One SIGHUP's reload framed for systemd: RELOADING=1 before it, READY=1 after it (also
+ * when the reload refused a bad file: the node runs on with what it had, and systemd must
+ * not stay in "reloading"). Reloads run one at a time, so two quick SIGHUPs give two
+ * RELOADING/READY pairs rather than interleaved ones. Returns the function to call per SIGHUP.
+ */
+export function reloadWithNotify(n: SystemdNotifier, reload: () => Promise<void>): () => Promise<void> {
+  let chain: Promise<void> = Promise.resolve();
+  return () => {
+    const run = chain.then(async () => {
+      n.reloading('reloading: ruleset file and management listener certificate');
+      try {
+        await reload();
+      } finally {
+        n.reloaded();
+      }
+    });
+    // A failed reload must not skip the ones queued after it.
+    chain = run.catch(() => undefined);
+    return run;
+  };
 }
 
 /** WATCHDOG=1 from the control thread's event loop: a stalled loop stops the pings and systemd restarts the node. */
