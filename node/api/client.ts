@@ -26,6 +26,8 @@ export interface RemoteTarget {
   /** PEM CA certificate(s) trusted for an https URL (absent: the system's CAs). */
   ca?: Buffer;
   caFile?: string;
+  /** A client certificate and key, for a listener with mutual TLS (api.tls.clientCaFile). */
+  clientCert?: { cert: Buffer; key: Buffer; certFile: string };
 }
 
 /** Which node a request goes to: a control socket (default: this namespace's) or a remote listener. */
@@ -55,7 +57,7 @@ export function openRequest(t: Target, method: string, urlPath: string, headers:
     agent: false,
     ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}),
   };
-  if (r.url.protocol === 'https:') return https.request({ ...options, ...(r.ca ? { ca: r.ca } : {}) });
+  if (r.url.protocol === 'https:') return https.request({ ...options, ...(r.ca ? { ca: r.ca } : {}), ...(r.clientCert ? { cert: r.clientCert.cert, key: r.clientCert.key } : {}) });
   return http.request(options);
 }
 
@@ -77,6 +79,18 @@ export function connectionError(err: NodeJS.ErrnoException & { reason?: string }
     return new ControlError(r.caFile
       ? `${where}: the node's certificate is not trusted: it is not signed by the CA in ${r.caFile} (${code})`
       : `${where}: the node's certificate is not trusted (${code}): pass the CA certificate that signed it with --ca-file FILE (or HAFW_CA_FILE)`);
+  }
+  // Mutual TLS (api.tls.clientCaFile): the node's alert, as OpenSSL names it.
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' || /alert certificate required/i.test(err.message)) {
+    return new ControlError(`${where}: the node asks for a client certificate (api.tls.clientCaFile): pass one with --cert-file FILE --key-file FILE (or HAFW_CERT_FILE, HAFW_KEY_FILE)`);
+  }
+  if (/^ERR_SSL_(TLSV1_ALERT_UNKNOWN_CA|SSLV3_ALERT_BAD_CERTIFICATE|SSLV3_ALERT_CERTIFICATE_EXPIRED|TLSV1_ALERT_DECRYPT_ERROR|SSLV3_ALERT_UNSUPPORTED_CERTIFICATE)$/.test(code)) {
+    return new ControlError(`${where}: the node refused the client certificate${r.clientCert ? ` in ${r.clientCert.certFile}` : ''} (${err.reason ?? code}): it must be signed by the CA in the node's api.tls.clientCaFile, valid now, and made for client authentication`);
+  }
+  // A certificate the node's CA did not sign (or expired): Node's server checks it after the
+  // handshake and closes the connection without an alert, so the client sees a hang-up.
+  if (r.clientCert && r.url.protocol === 'https:' && (code === 'ECONNRESET' || /socket hang up/.test(err.message))) {
+    return new ControlError(`${where}: the node closed the connection after the TLS handshake: it refused the client certificate in ${r.clientCert.certFile} (it must be signed by the CA in the node's api.tls.clientCaFile, valid now, and made for client authentication)`);
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return new ControlError(`${where}: the node's certificate does not name host '${r.url.hostname}' (${err.reason ?? 'hostname mismatch'}); use a name or address the certificate lists`);

@@ -16,6 +16,8 @@ export interface MetricsSource {
   ruleset?(): { generation: number; rules: number; elements?: number };
   /** Event streams per listener ('socket', 'management'): open now, refused at the cap, the cap. */
   eventStreams?(): { listener: string; open: number; refused: number; max: number }[];
+  /** The management listener's certificate notAfter, Unix seconds (undefined: no TLS listener). */
+  apiTlsCertExpiry?(): number | undefined;
   /** Cluster ruleset distribution (undefined when off). */
   rulesetDist?(): RulesetDistMetricsSource | undefined;
 }
@@ -303,6 +305,21 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       collect() {
         this.reset();
         for (const s of streams()) this.inc({ listener: s.listener }, s.refused);
+      },
+    });
+  }
+  if (src.apiTlsCertExpiry) {
+    const expiry = src.apiTlsCertExpiry;
+    // A timestamp, named as Prometheus names them (_timestamp_seconds, like cert-manager's
+    // expiration metric): alert on `hafw_api_tls_cert_expiry_timestamp_seconds - time() < 14 * 86400`.
+    new Gauge({
+      name: 'hafw_api_tls_cert_expiry_timestamp_seconds',
+      help: 'When the management listener\'s certificate (api.tls.certFile) expires, as a Unix time; follows SIGHUP reloads',
+      registers: [registry],
+      collect() {
+        const t = expiry();
+        this.reset();
+        if (t !== undefined) this.set(t);
       },
     });
   }

@@ -77,6 +77,17 @@ export function errorPointer(context: string, v: ValidationItem): string {
   return p;
 }
 
+export interface ListenerTls {
+  cert: Buffer;
+  key: Buffer;
+  clientCa?: Buffer;
+}
+
+/** The TLS options of a listener: mutual TLS when there is a client CA. */
+function tlsOptions(t: ListenerTls): { cert: Buffer; key: Buffer; ca?: Buffer; requestCert?: boolean; rejectUnauthorized?: boolean } {
+  return { cert: t.cert, key: t.key, ...(t.clientCa ? { ca: t.clientCa, requestCert: true, rejectUnauthorized: true } : {}) };
+}
+
 /** Who may call a listener and how much it serves. */
 export interface ListenerOptions {
   /** Bearer token for every route but /v1/health (absent: none, the control socket). */
@@ -87,8 +98,12 @@ export interface ListenerOptions {
   streams?: StreamLimit;
   /** Largest request body in bytes (Fastify's default, 1 MiB, when absent). */
   bodyLimit?: number;
-  /** Serve HTTPS with this certificate (chain) and key (PEM); replace it with setListenerTls. */
-  tls?: { cert: Buffer; key: Buffer };
+  /**
+   * Serve HTTPS with this certificate (chain) and key (PEM); replace it with setListenerTls.
+   * With clientCa, mutual TLS: a client without a certificate that chains to it fails the
+   * handshake, before any HTTP (the bearer token is still asked for after it).
+   */
+  tls?: ListenerTls;
 }
 
 /** The node's routes on a fresh Fastify instance; with a token, every route but health needs it. */
@@ -99,7 +114,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
     // Unknown fields are an error naming the field, not silently dropped.
     ajv: { customOptions: { removeAdditional: false } },
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
-    ...(o.tls ? { https: { cert: o.tls.cert, key: o.tls.key } } : {}),
+    ...(o.tls ? { https: tlsOptions(o.tls) } : {}),
   }) as unknown as FastifyInstance;
   if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken));
   const streamLimit = o.streams ?? new StreamLimit();
@@ -185,14 +200,18 @@ export async function startManagementServer(view: NodeView, host: string, port: 
 }
 
 /**
- * New certificate and key for a listener started with `tls` (SIGHUP): connections already
+ * New certificate, key and client CA for a listener started with `tls` (SIGHUP): connections already
  * open keep the old one, the next handshake gets the new one; the listener never closes.
  * Throws (and changes nothing) when the pair is unusable.
  */
-export function setListenerTls(app: FastifyInstance, pair: { cert: Buffer; key: Buffer }): void {
-  const server = app.server as unknown as Partial<TlsServer>;
+export function setListenerTls(app: FastifyInstance, pair: ListenerTls): void {
+  const server = app.server as unknown as Partial<TlsServer> & { requestCert?: boolean };
   if (typeof server.setSecureContext !== 'function') throw new Error('the management listener was started without TLS; a restart is needed to turn it on');
-  server.setSecureContext({ cert: pair.cert, key: pair.key });
+  // Asking for client certificates is the server's setting, not the context's: switching
+  // mutual TLS on or off takes a restart (the config is read at start only anyway).
+  if (Boolean(server.requestCert) !== Boolean(pair.clientCa)) throw new Error(`the management listener was started ${server.requestCert ? 'with' : 'without'} a client CA; a restart is needed to change that`);
+  // The client CA is part of the context: a renewed CA file takes effect with the certificate.
+  server.setSecureContext({ cert: pair.cert, key: pair.key, ...(pair.clientCa ? { ca: pair.clientCa } : {}) });
 }
 
 export async function stopControlServer(app: FastifyInstance, socketPath: string): Promise<void> {

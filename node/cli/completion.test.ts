@@ -37,7 +37,7 @@ describe('hafw completion bash', () => {
     assert.deepEqual(complete('hafw node --ch'), ['--check']);
     assert.deepEqual(complete('hafw ct l'), ['list']);
     // The remote options come from the shared node-target help, in every command that talks to a node.
-    assert.deepEqual(complete('hafw status --'), ['--ca-file', '--help', '--json', '--socket', '--token-file', '--url']);
+    assert.deepEqual(complete('hafw status --'), ['--ca-file', '--cert-file', '--help', '--json', '--key-file', '--socket', '--token-file', '--url']);
     assert.deepEqual(complete('hafw ruleset apply --t'), ['--token-file']);
     assert.deepEqual(complete('hafw version --'), ['--help', '--json']);
   });

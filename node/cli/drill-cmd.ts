@@ -65,7 +65,7 @@ export const drillCommand: Command = {
       if (!(hold >= 0 && hold <= 600)) throw new UsageError(`--hold must be from 0 to 600 seconds\n\n${usage}`);
       return nodeDrill(hold, values.json ?? false, await targetFrom(values, usage));
     }
-    if (values.hold !== undefined || values.socket !== undefined || values.url !== undefined || values['token-file'] !== undefined || values['ca-file'] !== undefined) throw new UsageError(`--hold, --socket, --url, --token-file and --ca-file go with --node\n\n${usage}`);
+    if (values.hold !== undefined || values.socket !== undefined || values.url !== undefined || values['token-file'] !== undefined || values['ca-file'] !== undefined || values['cert-file'] !== undefined || values['key-file'] !== undefined) throw new UsageError(`--hold, --socket, --url, --token-file, --ca-file, --cert-file and --key-file go with --node\n\n${usage}`);
     const mode = (values.mode ?? 'kill') as DrillMode;
     if (!['kill', 'resign', 'link'].includes(mode)) throw new UsageError(`--mode must be kill, resign or link, got ${values.mode}\n\n${usage}`);
     const flows = Number(values.flows ?? '50');

@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkNodeConfig } from './node-check.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/hafw.js');
 
@@ -126,6 +127,47 @@ describe('hafw node --check', () => {
     chmodSync(path.join(dir, 'a.key'), 0o640);
     const open = JSON.parse(check(cfg('a.key'), true).out) as Report;
     assert.match(open.errors[0]!.message, /a\.key: mode 0640 gives its group access/);
+  });
+
+  it('warns (exit 0) about a listener certificate that expires within 14 days or has expired, not about one with months left', async () => {
+    const openssl = (...args: string[]): void => void spawnSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    for (const [n, days] of [['soon', '2'], ['later', '90']] as const) {
+      openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${n}.key`, '-out', `${n}.crt`, '-days', days, '-subj', `/CN=${n}`);
+      chmodSync(path.join(dir, `${n}.key`), 0o600);
+    }
+    const token = write('api.token', 'a'.repeat(32), 0o600);
+    const cfg = (n: string): string => write(`${n}.yaml`, `node:\n  name: fwa\napi:\n  listen: 192.0.2.2:8470\n  tokenFile: ${token}\n  tls:\n    certFile: ${path.join(dir, `${n}.crt`)}\n    keyFile: ${path.join(dir, `${n}.key`)}\n`);
+    const soon = check(cfg('soon'), true);
+    assert.equal(soon.code, 0, soon.err);
+    const r = JSON.parse(soon.out) as Report;
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.warnings.map((w) => [w.line, w.path]), [[7, 'api.tls.certFile']]);
+    assert.match(r.warnings[0]!.message, /soon\.crt: the certificate expires in 1 days \(.* GMT\): renew it and send the node SIGHUP/);
+    const text = check(cfg('soon'));
+    assert.match(text.out, /soon\.yaml:7: api\.tls\.certFile: warning: .*expires in 1 days/);
+    const later = JSON.parse(check(cfg('later'), true).out) as Report;
+    assert.deepEqual(later.warnings, []);
+    // Expired: the same certificate judged 100 days on (openssl 3.0 cannot date one in the past).
+    const expired = await checkNodeConfig(cfg('later'), Date.now() + 100 * 86_400_000);
+    assert.equal(expired.ok, true, 'a warning: the node would still start and serve it');
+    assert.deepEqual(expired.warnings.map((w) => w.path), ['api.tls.certFile']);
+    assert.match(expired.warnings[0]!.message, /later\.crt: the certificate expired on .* GMT; clients refuse it/);
+  });
+
+  it('checks api.tls.clientCaFile: missing and non-PEM files are errors at its line', async () => {
+    const openssl = (...args: string[]): void => void spawnSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'a.key', '-out', 'a.crt', '-days', '90', '-subj', '/CN=a');
+    chmodSync(path.join(dir, 'a.key'), 0o600);
+    const token = write('api.token', 'a'.repeat(32), 0o600);
+    const cfg = (ca: string): string => write('mtls.yaml', `node:\n  name: fwa\napi:\n  listen: 192.0.2.2:8470\n  tokenFile: ${token}\n  tls:\n    certFile: ${path.join(dir, 'a.crt')}\n    keyFile: ${path.join(dir, 'a.key')}\n    clientCaFile: ${ca}\n`);
+    assert.equal(check(cfg(path.join(dir, 'a.crt'))).code, 0);
+    const missing = JSON.parse(check(cfg(path.join(dir, 'nope.crt')), true).out) as Report;
+    assert.deepEqual(missing.errors.map((e) => [e.line, e.path]), [[9, 'api.tls.clientCaFile']]);
+    assert.match(missing.errors[0]!.message, /nope\.crt: no such file/);
+    const garbage = JSON.parse(check(cfg(write('ca.txt', 'not a certificate\n')), true).out) as Report;
+    assert.match(garbage.errors[0]!.message, /ca\.txt: not a PEM certificate/);
+    const r = JSON.parse(check(write('bad.yaml', `node:\n  name: fwa\napi:\n  listen: 127.0.0.1:8470\n  tokenFile: ${token}\n  tls:\n    certFile: a.crt\n    keyFile: a.key\n    clientCA: x\n`), true).out) as Report;
+    assert.ok(r.errors.some((e) => e.path === 'api.tls.clientCA' && e.line === 9), JSON.stringify(r.errors));
   });
 
   it('runs as an unprivileged user: a secret it may not read is a warning, not an error', function () {

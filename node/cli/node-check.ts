@@ -10,7 +10,7 @@ import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkConfigText, type NodeConfig } from '../daemon/config.js';
 import type { ConfigError } from '../daemon/config-reader.js';
-import { readApiToken, readSyncKey, readTlsPair, SecretError, type SecretLog } from '../daemon/secrets.js';
+import { CERT_EXPIRY_WARN_DAYS, daysLeft, readApiToken, readClientCa, readSyncKey, readTlsPair, SecretError, type SecretLog } from '../daemon/secrets.js';
 import { DEFAULT_LIMITS } from '../ruleset/limits.js';
 import { checkRulesetIn } from '../ruleset/check.js';
 import { RulesetEngine } from '../ruleset/index.js';
@@ -40,7 +40,8 @@ function fromConfigError(e: ConfigError, file: string): CheckProblem {
   return { file, ...(e.line !== undefined ? { line: e.line } : {}), ...(e.path ? { path: e.path } : {}), message: e.problem };
 }
 
-export async function checkNodeConfig(file: string): Promise<NodeCheckReport> {
+/** `now`: the clock the certificate's expiry is judged by (a test sets it). */
+export async function checkNodeConfig(file: string, now = Date.now()): Promise<NodeCheckReport> {
   const report: NodeCheckReport = { ok: false, config: file, errors: [], warnings: [] };
   let text: string;
   try {
@@ -57,7 +58,7 @@ export async function checkNodeConfig(file: string): Promise<NodeCheckReport> {
     const bad = (prefix: string): boolean => c.errors.some((e) => e.path === prefix || e.path.startsWith(`${prefix}.`) || e.path.startsWith(`${prefix}[`));
     const at = (setting: string): Pick<CheckProblem, 'file' | 'line' | 'path'> => ({ file, line: c.lineOf(setting), path: setting });
     if (config.ruleset.file && !bad('ruleset.file')) await checkRuleset(config, file, bad, at, report);
-    await checkSecrets(config, file, bad, at, report);
+    await checkSecrets(config, file, bad, at, report, now);
   }
   // The config's findings in file order, then the ruleset's (already in its order).
   const inConfig = (p: CheckProblem): number => (p.file === file ? 0 : 1);
@@ -95,7 +96,7 @@ async function checkRuleset(config: NodeConfig, configFile: string, bad: (p: str
  * run as a user other than the node's) is a warning, not an error: it says nothing about
  * the node, which runs as root.
  */
-async function checkSecrets(config: NodeConfig, configFile: string, bad: (p: string) => boolean, at: At, report: NodeCheckReport): Promise<void> {
+async function checkSecrets(config: NodeConfig, configFile: string, bad: (p: string) => boolean, at: At, report: NodeCheckReport, now: number): Promise<void> {
   const policy = config.security.secretFileMode;
   const one = async (setting: string, secretFile: string | undefined, read: (log: SecretLog) => Promise<unknown>): Promise<void> => {
     if (bad(setting)) return;
@@ -123,7 +124,17 @@ async function checkSecrets(config: NodeConfig, configFile: string, bad: (p: str
   const api = config.api;
   if (api.listen && api.tokenFile) await one('api.tokenFile', api.tokenFile, (log) => readApiToken(api.tokenFile!, policy, log));
   if (api.listen && api.metricsTokenFile) await one('api.metricsTokenFile', api.metricsTokenFile, (log) => readApiToken(api.metricsTokenFile!, policy, log, 'api.metricsTokenFile'));
-  if (api.listen && api.tls) await one('api.tls.keyFile', api.tls.keyFile, (log) => readTlsPair(api.tls!, policy, log));
+  if (api.listen && api.tls) {
+    const tls = api.tls;
+    await one('api.tls.keyFile', tls.keyFile, async (log) => {
+      const pair = await readTlsPair({ certFile: tls.certFile, keyFile: tls.keyFile }, policy, log);
+      // A certificate the node would serve but clients will soon refuse: said before the day.
+      const days = daysLeft(pair.notAfter, now);
+      if (days < 0) report.warnings.push({ ...at('api.tls.certFile'), message: `${tls.certFile}: the certificate expired on ${pair.validTo}; clients refuse it: renew it and send the node SIGHUP` });
+      else if (days < CERT_EXPIRY_WARN_DAYS) report.warnings.push({ ...at('api.tls.certFile'), message: `${tls.certFile}: the certificate expires in ${Math.floor(days)} days (${pair.validTo}): renew it and send the node SIGHUP` });
+    });
+    if (tls.clientCaFile !== undefined) await one('api.tls.clientCaFile', undefined, () => readClientCa(tls.clientCaFile!));
+  }
 }
 
 function place(p: CheckProblem): string {

@@ -1,14 +1,17 @@
 /**
  * Which node a command talks to, the same way in every command that talks to one: the
  * control socket of this network namespace (default, or --socket), or a node's
- * management listener (--url with --token-file, and --ca-file for a certificate of a
- * private CA). Commands spread TARGET_OPTIONS into their options and end their help with
+ * management listener (--url with --token-file, --ca-file for a certificate of a
+ * private CA, and --cert-file with --key-file for a listener that wants a client
+ * certificate, api.tls.clientCaFile). Commands spread TARGET_OPTIONS into their options and end their help with
  * TARGET_HELP, so --help, the bash completion and the man pages list the options too.
  *
- * The environment gives the same three for a shell that works on one remote node
- * (HAFW_URL, HAFW_TOKEN_FILE, HAFW_CA_FILE); an option on the command line wins.
+ * The environment gives the same for a shell that works on one remote node (HAFW_URL,
+ * HAFW_TOKEN_FILE, HAFW_CA_FILE, HAFW_CERT_FILE, HAFW_KEY_FILE); an option on the command
+ * line wins.
  */
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import type { RemoteTarget, Target } from '../api/client.js';
 import { UsageError } from './args.js';
 import { fileProblem } from './file-errors.js';
@@ -18,6 +21,8 @@ export const TARGET_OPTIONS = {
   url: { type: 'string' },
   'token-file': { type: 'string' },
   'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
 } as const;
 
 export const TARGET_HELP = `  --socket PATH       control socket (default: the one of this network namespace)
@@ -25,13 +30,18 @@ export const TARGET_HELP = `  --socket PATH       control socket (default: the o
                       https://fw1.example.net:8470 (env HAFW_URL); plain http:// only to loopback
   --token-file FILE   the node's API token (api.tokenFile) for --url (env HAFW_TOKEN_FILE)
   --ca-file FILE      CA certificate (PEM) the listener's certificate is checked against,
-                      instead of the system's CAs (env HAFW_CA_FILE)`;
+                      instead of the system's CAs (env HAFW_CA_FILE)
+  --cert-file FILE    client certificate (PEM) for a listener that asks for one
+                      (api.tls.clientCaFile), with --key-file (env HAFW_CERT_FILE)
+  --key-file FILE     private key (PEM) of --cert-file (env HAFW_KEY_FILE)`;
 
 export interface TargetValues {
   socket?: string;
   url?: string;
   'token-file'?: string;
   'ca-file'?: string;
+  'cert-file'?: string;
+  'key-file'?: string;
 }
 
 async function readOption(option: string, file: string): Promise<Buffer> {
@@ -49,7 +59,7 @@ async function readOption(option: string, file: string): Promise<Buffer> {
 export async function targetFrom(values: TargetValues, usage: string, env: NodeJS.ProcessEnv = process.env): Promise<Target> {
   const urlText = values.url ?? (values.socket === undefined ? env.HAFW_URL || undefined : undefined);
   if (urlText === undefined) {
-    if (values['token-file'] !== undefined || values['ca-file'] !== undefined) throw new UsageError(`--token-file and --ca-file go with --url (the control socket needs neither)\n\n${usage}`);
+    if (values['token-file'] !== undefined || values['ca-file'] !== undefined || values['cert-file'] !== undefined || values['key-file'] !== undefined) throw new UsageError(`--token-file, --ca-file, --cert-file and --key-file go with --url (the control socket needs none of them)\n\n${usage}`);
     return { socket: values.socket };
   }
   if (values.socket !== undefined) throw new UsageError(`--socket and --url name two different nodes: give one\n\n${usage}`);
@@ -74,6 +84,22 @@ export async function targetFrom(values: TargetValues, usage: string, env: NodeJ
     if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--ca-file ${caFile}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
     remote.ca = ca;
     remote.caFile = caFile;
+  }
+  const certFile = values['cert-file'] ?? (env.HAFW_CERT_FILE || undefined);
+  const keyFile = values['key-file'] ?? (env.HAFW_KEY_FILE || undefined);
+  if (certFile !== undefined || keyFile !== undefined) {
+    if (url.protocol !== 'https:') throw new UsageError(`--cert-file and --key-file go with an https:// URL\n\n${usage}`);
+    if (certFile === undefined || keyFile === undefined) throw new UsageError(`--cert-file and --key-file go together (or HAFW_CERT_FILE and HAFW_KEY_FILE): a client certificate and its key\n\n${usage}`);
+    const cert = await readOption('--cert-file', certFile);
+    const key = await readOption('--key-file', keyFile);
+    if (!cert.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new Error(`--cert-file ${certFile}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      // Said here, not as a handshake the node refuses for a reason the CLI cannot see.
+      throw new Error(`--key-file ${keyFile}: not the private key of --cert-file ${certFile}, or not a usable PEM key (${(err as Error).message})`);
+    }
+    remote.clientCert = { cert, key, certFile };
   }
   return { remote };
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { EventBus, startManagementServer, type NodeStatus } from '../api/index.js';
+import { EventBus, createNodeMetrics, setListenerTls, startManagementServer, type NodeStatus } from '../api/index.js';
 import { readTlsPair } from '../daemon/secrets.js';
 import { reloadListenerTls } from '../daemon/api-tls.js';
 import { parseConfigText } from '../daemon/config.js';
@@ -54,6 +54,14 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     chmodSync(f(`${name}.key`), 0o600);
   }
 
+  /** A client certificate (extendedKeyUsage clientAuth) signed by `ca`: NAME.key (0600), NAME.crt. */
+  function makeClient(name: string, ca: string): void {
+    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    writeFileSync(f(`${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', '-extfile', `${name}.ext`);
+    chmodSync(f(`${name}.key`), 0o600);
+  }
+
   const fingerprint = (certFile: string): string => new X509Certificate(execFileSync('cat', [certFile])).fingerprint256;
 
   function hafw(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -66,8 +74,8 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     });
   }
 
-  async function serve(certFile: string, keyFile: string): Promise<{ app: FastifyInstance; port: number }> {
-    const pair = await readTlsPair({ certFile, keyFile }, 'refuse', log);
+  async function serve(certFile: string, keyFile: string, clientCaFile?: string): Promise<{ app: FastifyInstance; port: number }> {
+    const pair = await readTlsPair({ certFile, keyFile, ...(clientCaFile ? { clientCaFile } : {}) }, 'refuse', log);
     const a = await startManagementServer({ status: () => status, metrics: new Registry(), events: bus }, '127.0.0.1', 0, { token: TOKEN, metricsToken: METRICS_TOKEN, tls: pair }, log);
     apps.push(a);
     return { app: a, port: (a.server.address() as net.AddressInfo).port };
@@ -94,6 +102,9 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     makeServer('one', 'ca', 'IP:127.0.0.1,DNS:localhost');
     makeServer('two', 'ca', 'IP:127.0.0.1,DNS:localhost');
     makeServer('wrongname', 'ca', 'DNS:fw1.example.net');
+    makeCa('client-ca');
+    makeClient('alice', 'client-ca');
+    makeClient('mallory', 'other-ca');
     // The files the listener is configured with; the tests replace their contents.
     copyFileSync(f('one.crt'), f('listener.crt'));
     copyFileSync(f('one.key'), f('listener.key'));
@@ -188,13 +199,104 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     assert.equal((JSON.parse(r.out) as NodeStatus).node, 'fw-remote');
     const lone = await hafw('status', '--ca-file', f('ca.crt'));
     assert.equal(lone.code, 2);
-    assert.match(lone.err, /--token-file and --ca-file go with --url/);
+    assert.match(lone.err, /--token-file, --ca-file, --cert-file and --key-file go with --url/);
     const noToken = await hafw('status', '--url', url);
     assert.equal(noToken.code, 2);
     assert.match(noToken.err, /--url needs --token-file FILE/);
     const missing = await hafw('status', '--url', url, '--token-file', f('nope.token'));
     assert.equal(missing.code, 1);
     assert.match(missing.err, /--token-file .*nope\.token: no such file/);
+  });
+
+  describe('mutual TLS (api.tls.clientCaFile; --cert-file, --key-file)', () => {
+    let mtlsUrl: string;
+    let mtls: FastifyInstance;
+    before(async () => {
+      copyFileSync(f('client-ca.crt'), f('listener-client-ca.crt'));
+      const m = await serve(f('one.crt'), f('one.key'), f('listener-client-ca.crt'));
+      mtls = m.app;
+      mtlsUrl = `https://127.0.0.1:${m.port}`;
+    });
+    const as = (who?: string, ...more: string[]) => hafw('status', '--json', '--url', mtlsUrl, '--token-file', f('api.token'), '--ca-file', f('ca.crt'), ...(who ? ['--cert-file', f(`${who}.crt`), '--key-file', f(`${who}.key`)] : []), ...more);
+
+    it('a client certificate signed by the client CA gets in; none, or one of another CA, is refused with a line that says what to do', async () => {
+      const ok = await as('alice');
+      assert.equal(ok.code, 0, ok.err);
+      assert.equal((JSON.parse(ok.out) as NodeStatus).node, 'fw-remote');
+      const none = await hafw('status', '--url', mtlsUrl, '--token-file', f('api.token'), '--ca-file', f('ca.crt'));
+      assert.equal(none.code, 1);
+      assert.match(none.err, /^hafw status: https:\/\/127\.0\.0\.1:\d+: the node asks for a client certificate \(api\.tls\.clientCaFile\): pass one with --cert-file FILE --key-file FILE/);
+      assert.equal(none.err.trim().split('\n').length, 1, 'one line');
+      const other = await hafw('status', '--url', mtlsUrl, '--token-file', f('api.token'), '--ca-file', f('ca.crt'), '--cert-file', f('mallory.crt'), '--key-file', f('mallory.key'));
+      assert.equal(other.code, 1);
+      assert.match(other.err, new RegExp(`the node .*refused the client certificate in ${f('mallory.crt').replace(/[.]/g, '\\.')} \\(it must be signed by the CA in the node's api\\.tls\\.clientCaFile`));
+      assert.equal(other.err.trim().split('\n').length, 1, 'one line');
+      // The certificate is a layer in front of the token, not instead of it.
+      const noToken = await hafw('status', '--url', mtlsUrl, '--token-file', f('wrong.token'), '--ca-file', f('ca.crt'), '--cert-file', f('alice.crt'), '--key-file', f('alice.key'));
+      assert.match(noToken.err, /token refused \(401 unauthorized\)/);
+      // A listener without a client CA ignores a client certificate given anyway.
+      assert.equal((await hafw('status', '--url', url, '--token-file', f('api.token'), '--ca-file', f('ca.crt'), '--cert-file', f('alice.crt'), '--key-file', f('alice.key'))).code, 0);
+    });
+
+    it('HAFW_CERT_FILE and HAFW_KEY_FILE stand for the options; usage errors for half a pair, a key that is not the certificate\'s', async () => {
+      const r = await new Promise<{ code: number; err: string }>((resolve) => {
+        execFile(process.execPath, [launcher, 'status'], { encoding: 'utf8', env: { ...process.env, HAFW_URL: mtlsUrl, HAFW_TOKEN_FILE: f('api.token'), HAFW_CA_FILE: f('ca.crt'), HAFW_CERT_FILE: f('alice.crt'), HAFW_KEY_FILE: f('alice.key') } }, (err, _out, errOut) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, err: errOut }));
+      });
+      assert.equal(r.code, 0, r.err);
+      const half = await hafw('status', '--url', mtlsUrl, '--token-file', f('api.token'), '--cert-file', f('alice.crt'));
+      assert.equal(half.code, 2);
+      assert.match(half.err, /--cert-file and --key-file go together/);
+      const mismatch = await as(undefined, '--cert-file', f('alice.crt'), '--key-file', f('mallory.key'));
+      assert.equal(mismatch.code, 1);
+      assert.match(mismatch.err, /--key-file .*mallory\.key: not the private key of --cert-file .*alice\.crt/);
+      const plain = await hafw('status', '--url', 'http://127.0.0.1:1', '--token-file', f('api.token'), '--cert-file', f('alice.crt'), '--key-file', f('alice.key'));
+      assert.equal(plain.code, 2);
+      assert.match(plain.err, /--cert-file and --key-file go with an https:\/\/ URL/);
+    });
+
+    it('SIGHUP re-reads the client CA with the certificate: the next handshake is judged by the new CA, a broken CA file keeps the old', async () => {
+      const files = { certFile: f('one.crt'), keyFile: f('one.key'), clientCaFile: f('listener-client-ca.crt') };
+      const lines: { event?: string; err?: string }[] = [];
+      const rlog = { info: (o: object) => void lines.push(o), warn: (o: object) => void lines.push(o), error: (o: object) => void lines.push(o) };
+      copyFileSync(f('other-ca.crt'), f('listener-client-ca.crt'));
+      assert.ok(await reloadListenerTls(mtls, files, 'refuse', rlog));
+      assert.equal((await as('mallory')).code, 0, 'the new CA\'s client gets in');
+      assert.equal((await as('alice')).code, 1, 'the old CA\'s client is refused');
+      writeFileSync(f('listener-client-ca.crt'), 'not a certificate\n');
+      assert.equal(await reloadListenerTls(mtls, files, 'refuse', rlog), undefined);
+      assert.match(lines.at(-1)?.err ?? '', /api\.tls\.clientCaFile .*listener-client-ca\.crt: not a PEM certificate/);
+      assert.equal((await as('mallory')).code, 0, 'still the last good CA');
+      // Mutual TLS cannot be switched off by a reload (the server asks for certificates or not).
+      await assert.rejects(async () => setListenerTls(mtls, await readTlsPair({ certFile: f('one.crt'), keyFile: f('one.key') }, 'refuse', log)), /started with a client CA; a restart is needed/);
+    });
+  });
+
+  it('the certificate expiry metric: notAfter as a Unix time, set at start, moved by a SIGHUP reload', async () => {
+    const notAfter = (certFile: string): number => Math.floor(Date.parse(new X509Certificate(execFileSync('cat', [certFile])).validTo) / 1000);
+    makeServer('longer', 'ca', 'IP:127.0.0.1');
+    openssl('x509', '-req', '-in', 'longer.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'longer.crt', '-days', '30', '-extfile', 'longer.ext');
+    copyFileSync(f('one.crt'), f('listener.crt'));
+    copyFileSync(f('one.key'), f('listener.key'));
+    const config = parseConfigText(`node:\n  name: fwa\napi:\n  socket: ${f('ctl.sock')}\n  listen: 127.0.0.1:${port}\n  tokenFile: ${f('api.token')}\n  tls:\n    certFile: ${f('listener.crt')}\n    keyFile: ${f('listener.key')}\n`, 'node.yaml');
+    const daemon = new NodeDaemon(config, log);
+    const d = daemon as unknown as { mgmt: FastifyInstance; tlsNotAfter?: number };
+    d.mgmt = app;
+    d.tlsNotAfter = notAfter(f('one.crt')); // what startApi sets from the pair it serves
+    const registry = createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => ({}), apiTlsCertExpiry: () => d.tlsNotAfter });
+    const value = async (): Promise<number | undefined> => (await registry.getSingleMetric('hafw_api_tls_cert_expiry_timestamp_seconds')!.get()).values[0]?.value;
+    assert.equal(await value(), notAfter(f('one.crt')));
+    copyFileSync(f('longer.crt'), f('listener.crt'));
+    copyFileSync(f('longer.key'), f('listener.key'));
+    await daemon.reload();
+    assert.equal(await servedFingerprint(), fingerprint(f('longer.crt')));
+    assert.equal(await value(), notAfter(f('longer.crt')));
+    assert.ok(notAfter(f('longer.crt')) - notAfter(f('one.crt')) > 20 * 86400, 'the 30-day certificate, not the 2-day one');
+    assert.match(await registry.metrics(), /^hafw_api_tls_cert_expiry_timestamp_seconds\{node="fwa"\} \d{10}$/m);
+    copyFileSync(f('one.crt'), f('listener.crt')); // as the tests after this one expect
+    copyFileSync(f('one.key'), f('listener.key'));
+    await daemon.reload();
+    // No TLS listener: no such series.
+    assert.doesNotMatch(await createNodeMetrics({ nodeName: 'fwb', datapathCounters: () => ({}) }).metrics(), /tls_cert_expiry/);
   });
 
   it('SIGHUP reload: the next connection gets the new certificate, an open one keeps working; a broken one keeps the old', async () => {

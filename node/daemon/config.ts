@@ -49,7 +49,8 @@ export interface NodeConfig {
     /** File holding a second token that may only read GET /metrics (for Prometheus). */
     metricsTokenFile?: string;
     /** The listener serves HTTPS with this certificate (chain) and key; re-read on SIGHUP. */
-    tls?: { certFile: string; keyFile: string };
+    /** clientCaFile: mutual TLS, client certificates must chain to it. */
+    tls?: { certFile: string; keyFile: string; clientCaFile?: string };
     /** Plain HTTP on a non-loopback listen address, by choice (a TLS proxy or an isolated network in front). */
     allowPlainHttp: boolean;
     /** Concurrent GET /v1/events streams per listener; more are refused with 503. */
@@ -359,8 +360,9 @@ function readApi(api: Reader): NodeConfig['api'] {
     else out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
     if (api.has('metricsTokenFile')) out.metricsTokenFile = api.string('metricsTokenFile', undefined, /./, 'a file path');
     if (api.has('tls')) {
-      const tls = api.section('tls').onlyKeys(['certFile', 'keyFile']);
+      const tls = api.section('tls').onlyKeys(['certFile', 'keyFile', 'clientCaFile']);
       out.tls = { certFile: tls.string('certFile', undefined, /./, 'a PEM certificate file'), keyFile: tls.string('keyFile', undefined, /./, 'a PEM private key file') };
+      if (tls.has('clientCaFile')) out.tls.clientCaFile = tls.string('clientCaFile', undefined, /./, 'a PEM CA certificate file');
     } else if (!out.allowPlainHttp && !api.failed(`${api.path}.listen`) && !isLoopback(out.listen.host)) {
       // The bearer token and every answer would cross the network in clear text.
       api.fail(`${api.path}.listen`, `${text} is not a loopback address: serve TLS (api.tls.certFile and api.tls.keyFile) or, if a TLS proxy or an isolated network protects it, set api.allowPlainHttp: true`);

@@ -23,7 +23,7 @@ import { EffectWarningsCache } from '../datapath/control/effect-warnings-cache.j
 import { lockoutWarnings } from '../datapath/control/lockout-check.js';
 import { readFile } from 'node:fs/promises';
 import { readNodeSecrets, type NodeSecrets } from './secrets.js';
-import { reloadListenerTls } from './api-tls.js';
+import { reloadListenerTls, warnCertExpiry } from './api-tls.js';
 import { VrrpReadiness } from './readiness.js';
 import { buildInfo } from '../build-info.js';
 import { SystemdNotifier, reloadWithNotify, reportReadiness, startWatchdog, type ReadySource } from './sd-notify.js';
@@ -37,6 +37,8 @@ export class NodeDaemon {
   private stopping?: Promise<void>;
   private vrrp?: VrrpService;
   private mgmt?: Awaited<ReturnType<typeof startManagementServer>>;
+  /** The notAfter (Unix seconds) of the certificate the management listener serves now. */
+  private tlsNotAfter?: number;
   /**
    * The control thread's copy of the rule engine: validates, lists, emits events. It holds
    * the node's caps (ruleset.maxBytes ...): every ruleset, whatever its way in, is parsed
@@ -242,6 +244,7 @@ export class NodeDaemon {
       vrrp: this.config.vrrp ? () => this.vrrp?.status() : undefined,
       ruleset: () => ({ generation: this.rules.generation, rules: this.rules.counts().rules, elements: this.rules.elementCount() }),
       rulesetDist: () => this.rulesetCluster?.metrics(),
+      ...(this.config.api.listen && this.config.api.tls ? { apiTlsCertExpiry: () => this.tlsNotAfter } : {}),
       eventStreams: () => [
         { listener: 'socket', open: this.socketStreams.open, refused: this.socketStreams.refused, max: this.socketStreams.max },
         ...(this.config.api.listen ? [{ listener: 'management', open: this.mgmtStreams.open, refused: this.mgmtStreams.refused, max: this.mgmtStreams.max }] : []),
@@ -292,7 +295,11 @@ export class NodeDaemon {
       const { host, port } = this.config.api.listen;
       const tls = secrets.tls;
       this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit, ...(tls ? { tls } : {}) }, this.log);
-      this.log.info({ host, port, metricsToken: metricsToken !== undefined, tls: tls ? { fingerprint: tls.fingerprint, validTo: tls.validTo } : false }, `management API listening (${tls ? 'HTTPS, ' : ''}bearer token required)`);
+      if (tls) {
+        this.tlsNotAfter = tls.notAfter;
+        warnCertExpiry(tls, this.log);
+      }
+      this.log.info({ host, port, metricsToken: metricsToken !== undefined, tls: tls ? { fingerprint: tls.fingerprint, validTo: tls.validTo, clientCa: tls.clientCa !== undefined } : false }, `management API listening (${tls ? (tls.clientCa ? 'HTTPS with client certificates, ' : 'HTTPS, ') : ''}bearer token required)`);
     }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
   }
@@ -495,7 +502,10 @@ export class NodeDaemon {
 
   /** SIGHUP: re-read the ruleset file and the listener's TLS files; a bad file changes nothing. */
   async reload(): Promise<void> {
-    if (this.mgmt && this.config.api.tls) await reloadListenerTls(this.mgmt, this.config.api.tls, this.config.security.secretFileMode, this.log);
+    if (this.mgmt && this.config.api.tls) {
+      const pair = await reloadListenerTls(this.mgmt, this.config.api.tls, this.config.security.secretFileMode, this.log);
+      if (pair) this.tlsNotAfter = pair.notAfter;
+    }
     await this.reloadRuleset();
   }
 

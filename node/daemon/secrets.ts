@@ -106,6 +106,10 @@ export interface TlsPair {
   fingerprint: string;
   /** When the certificate expires (its notAfter). */
   validTo: string;
+  /** The same instant as a Unix time in seconds (the expiry metric, `--check`'s warning). */
+  notAfter: number;
+  /** api.tls.clientCaFile: the CA certificate(s) client certificates must chain to (mutual TLS). */
+  clientCa?: Buffer;
 }
 
 /**
@@ -113,7 +117,7 @@ export interface TlsPair {
  * Both are parsed and paired here, so a wrong file is refused with its name at start and
  * on SIGHUP, not found by the first client's failed handshake.
  */
-export async function readTlsPair(tls: { certFile: string; keyFile: string }, policy: SecretFileMode, log: SecretLog): Promise<TlsPair> {
+export async function readTlsPair(tls: { certFile: string; keyFile: string; clientCaFile?: string }, policy: SecretFileMode, log: SecretLog): Promise<TlsPair> {
   const key = await readSecretFile(tls.keyFile, 'api.tls.keyFile', policy, log);
   let cert: Buffer;
   try {
@@ -133,8 +137,42 @@ export async function readTlsPair(tls: { certFile: string; keyFile: string }, po
     // OpenSSL's words ("key values mismatch", "bad decrypt", "no start line") name the cause.
     throw new SecretError(`api.tls.keyFile ${tls.keyFile}: not the private key of api.tls.certFile ${tls.certFile}, or not a usable PEM key (${(err as Error).message})`);
   }
-  return { cert, key, fingerprint: x509.fingerprint256, validTo: x509.validTo };
+  const pair: TlsPair = { cert, key, fingerprint: x509.fingerprint256, validTo: x509.validTo, notAfter: Math.floor(Date.parse(x509.validTo) / 1000) };
+  if (tls.clientCaFile !== undefined) pair.clientCa = await readClientCa(tls.clientCaFile);
+  return pair;
 }
+
+/**
+ * api.tls.clientCaFile: public, like the certificate, so no mode check; but parsed here, so
+ * a wrong file is refused with its name at start and on SIGHUP rather than turning every
+ * client away with "unknown ca".
+ */
+export async function readClientCa(file: string): Promise<Buffer> {
+  let ca: Buffer;
+  try {
+    ca = await readFile(file);
+  } catch (err) {
+    throw new SecretError(`api.tls.clientCaFile ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const pems = ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0) throw new SecretError(`api.tls.clientCaFile ${file}: not a PEM certificate (no BEGIN CERTIFICATE block)`);
+  pems.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new SecretError(`api.tls.clientCaFile ${file}: certificate ${i + 1} is not a valid certificate (${(err as Error).message})`);
+    }
+  });
+  return ca;
+}
+
+/** Days until a certificate's notAfter (negative: expired), for the warnings of `--check` and of a start or reload. */
+export function daysLeft(notAfter: number, now = Date.now()): number {
+  return (notAfter * 1000 - now) / 86_400_000;
+}
+
+/** Below this many days `hafw node --check` and the node warn about the listener's certificate. */
+export const CERT_EXPIRY_WARN_DAYS = 14;
 
 export interface NodeSecrets {
   syncKey?: Uint8Array;
