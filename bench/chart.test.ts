@@ -28,6 +28,7 @@ describe('bench: ratios to the kernel firewall and their chart', () => {
     const svg = chartSvg(bars, 'a <title>');
     assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(svg, /a &lt;title&gt;/);
+    assert.match(svg, /^<svg [^>]*>\n<title>a &lt;title&gt;<\/title>\n/, 'the title element names the chart');
     for (const label of ['>0.50x<', '>5.00x<', '>3.00x<']) assert.ok(svg.includes(label), label);
     // One bar a row, plus the two legend swatches.
     assert.equal((svg.match(/<rect x=/g) ?? []).length, bars.length + 2);

@@ -50,6 +50,8 @@ export function chartSvg(bars: Bar[], title: string): string {
   const x = (v: number): number => left + ((Math.log10(Math.min(Math.max(v, MIN), MAX)) - Math.log10(MIN)) / (Math.log10(MAX) - Math.log10(MIN))) * width;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 40}" height="${height}" font-family="sans-serif" font-size="12">`);
+  // <title> first: what screen readers and tooltips name the picture by (docs-pictures.test.ts).
+  out.push(`<title>${esc(title)}</title>`);
   out.push(`<rect width="100%" height="100%" fill="white"/>`);
   out.push(`<text x="10" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`);
   out.push(`<text x="10" y="38" fill="#555">ratio to the baseline of the same run, log scale; | = the issue's target; ↓ = lower is better</text>`);
