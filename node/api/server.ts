@@ -77,7 +77,7 @@ export function errorPointer(context: string, v: ValidationItem): string {
   return p;
 }
 
-export interface ListenerTls {
+interface ListenerTls {
   cert: Buffer;
   key: Buffer;
   clientCa?: Buffer;
