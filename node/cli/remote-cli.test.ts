@@ -292,6 +292,13 @@ describe('remote CLI: --url, --token-file, --ca-file against a TLS management li
     assert.equal(await value(), notAfter(f('longer.crt')));
     assert.ok(notAfter(f('longer.crt')) - notAfter(f('one.crt')) > 20 * 86400, 'the 30-day certificate, not the 2-day one');
     assert.match(await registry.metrics(), /^hafw_api_tls_cert_expiry_timestamp_seconds\{node="fwa"\} \d{10}$/m);
+    // The log says so too when a certificate is near its end: the 2-day one, not the 30-day one.
+    const warned: { event?: string; daysLeft?: number }[] = [];
+    const wlog = { info: () => undefined, warn: (o: object) => void warned.push(o), error: () => undefined };
+    await reloadListenerTls(app, { certFile: f('longer.crt'), keyFile: f('longer.key') }, 'refuse', wlog);
+    assert.equal(warned.length, 0, JSON.stringify(warned));
+    await reloadListenerTls(app, { certFile: f('one.crt'), keyFile: f('one.key') }, 'refuse', wlog);
+    assert.deepEqual(warned.map((w) => [w.event, w.daysLeft]), [['api.tlsCertExpiring', 1]]);
     copyFileSync(f('one.crt'), f('listener.crt')); // as the tests after this one expect
     copyFileSync(f('one.key'), f('listener.key'));
     await daemon.reload();
