@@ -26,3 +26,7 @@ export {
   runCtOp, CtQueryError, CtMatcher, checkFilter, protoNumber, DEFAULT_LIMIT, MAX_LIMIT, PROTO_NUMBERS,
   type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry,
 } from './ct-query.js';
+export {
+  CT_EVENT_NAMES, CtEventMatcher, checkEventFilter, eventName, parseEventNames,
+  type CtEventFilter, type CtEventJson, type CtEventName, type CtEventOut, type CtEventSubscriber,
+} from './ct-events.js';

@@ -63,6 +63,12 @@ export class ConnTracker {
   readonly stats = new CtStats();
   readonly timeouts: Readonly<CtTimeouts>;
   onEvent: CtEventHandler | null = null;
+  /**
+   * True while an Update handler runs for a timeout/window refresh only (nothing an
+   * operator sees changed: state, status, mark and tuples are as before). State sync needs
+   * those (the peer's timeout); `hafw ct events` skips them.
+   */
+  refreshOnly = false;
 
   private readonly opts: ConntrackOptions;
   private readonly tcpCfg: TcpConfig;
@@ -320,7 +326,9 @@ export class ConnTracker {
       this.emit(CtEventKind.Update, e);
     } else if (refreshed && now - t.lastEvent[e] >= this.opts.eventRefreshMs) {
       t.lastEvent[e] = now;
+      this.refreshOnly = true;
       this.emit(CtEventKind.Update, e);
+      this.refreshOnly = false;
     }
     return state;
   }

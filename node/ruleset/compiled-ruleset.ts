@@ -6,7 +6,7 @@
  * chain and the packet goes on to the next, drop ends everything (nft(8) "base chain").
  */
 import { Code } from './codes.js';
-import type { ClassifyContext } from './context.js';
+import type { ClassifyContext, TraceSink } from './context.js';
 import { Verdict } from './context.js';
 import type { CounterCell, StmtFn } from './registry.js';
 import { MAX_JUMP_DEPTH } from './validate.js';
@@ -64,7 +64,10 @@ export class CompiledRuleset {
       const base = list[i];
       if (base.l3 !== 0 && base.l3 !== fam) continue;
       if (base.nat && !ctx.natChains) continue;
-      if (this.runBase(base, ctx) === Code.Drop) return Verdict.Drop;
+      // Traced packets take a copy of the loop that reports each step; like the kernel,
+      // a packet is traced from the first base chain entered after `meta nftrace set 1`.
+      const code = (ctx.nftrace & ctx.traceMask) === 0 ? this.runBase(base, ctx) : this.runBaseTraced(base, ctx, hook, ctx.tracer!);
+      if (code === Code.Drop) return Verdict.Drop;
     }
     return Verdict.Accept;
   }
@@ -106,6 +109,57 @@ export class CompiledRuleset {
       sp--;
       chain = this.chains[stackChain[sp]]!;
       ri = stackRule[sp];
+    }
+  }
+
+  /** runBase, reporting every matched rule, chain end and policy to `t` (traced packets only). */
+  private runBaseTraced(base: CompiledChain, ctx: ClassifyContext, hook: number, t: TraceSink): number {
+    let chain = base;
+    let ri = 0;
+    let sp = 0;
+    const stackC: number[] = [];
+    const stackR: number[] = [];
+    for (;;) {
+      const rules = chain.rules;
+      let jumped = false;
+      let returned = false;
+      while (ri < rules.length) {
+        const r = rules[ri++];
+        const c = r.run(ctx);
+        if (c === Code.Break) continue;
+        t.step(hook, chain.id, r.handle, c, false);
+        if (c === Code.Next || c === Code.Continue) continue;
+        if (c === Code.Accept || c === Code.Drop) {
+          ctx.verdictRule = r.handle;
+          return c;
+        }
+        if (c === Code.Return) {
+          returned = true;
+          break;
+        }
+        const target = this.chains[(c - Code.JumpBase) >> 1];
+        if (target === undefined) continue;
+        if ((c & 1) === 0) {
+          if (sp > MAX_JUMP_DEPTH) return Code.Drop;
+          stackC[sp] = chain.id;
+          stackR[sp] = ri;
+          sp++;
+        }
+        chain = target;
+        ri = 0;
+        jumped = true;
+        break;
+      }
+      if (jumped) continue;
+      if (sp === 0) {
+        t.step(hook, base.id, 0, base.policy, true);
+        return base.policy;
+      }
+      // The end of a jumped-to chain (or `return`): back to the caller.
+      if (!returned) t.step(hook, chain.id, 0, Code.Return, false);
+      sp--;
+      chain = this.chains[stackC[sp]!]!;
+      ri = stackR[sp]!;
     }
   }
 

@@ -92,6 +92,19 @@ export class ClassifyContext {
    * of a connection (the conntrack is not confirmed yet); the datapath sets this per packet.
    */
   natChains = true;
+  /**
+   * Tracing (`hafw trace`): bit 0 is `meta nftrace` (set by a rule), bit 1 a trace
+   * session's filter chose the packet. Reset per packet by the datapath.
+   */
+  nftrace = 0;
+  /**
+   * Which nftrace bits are traced now (0: no trace session, the default): classify runs a
+   * base chain through the tracer only when `nftrace & traceMask` is not 0, so nothing is
+   * recorded, and almost nothing tested, while nobody traces.
+   */
+  traceMask = 0;
+  /** Where traversed rules go while traced (set together with traceMask). */
+  tracer: TraceSink | null = null;
 
   // ---- outputs (cleared by resetOutputs, which classify calls at each hook) ----
   reject: RejectKind = RejectKind.None;
@@ -147,4 +160,14 @@ export interface LogSink {
   /** A statement's own limit held a line back (counted, nothing built). */
   held?(): void;
   write(l: LogLine, ctx: ClassifyContext): void;
+}
+
+/**
+ * Where the compiled ruleset reports a traced packet's way (like the kernel's nft_trace
+ * events): each rule that matched and what it returned (`code`: a Code, jumps included),
+ * the end of a chain reached without a verdict (`handle` 0, Code.Return), and a base
+ * chain's policy (`handle` 0, `policy` true).
+ */
+export interface TraceSink {
+  step(hook: number, chainId: number, handle: number, code: number, policy: boolean): void;
 }

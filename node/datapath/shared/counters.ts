@@ -53,6 +53,11 @@ export const COUNTER_NAMES = [
   'ruleset_log_dropped_buffer', // lines dropped because the buffer to the control thread was full
   'ruleset_log_pcap_packets', // logged packets written to log.pcapFile
   'ruleset_log_pcap_dropped', // logged packets not written there: the file reached log.pcapMaxBytes (or a write failed)
+  // Event streams (worker/ct-event-tap.ts, worker/trace-collector.ts): only while someone subscribes.
+  'ct_events', // connection events handed to the control thread for `hafw ct events` subscribers
+  'ct_events_dropped', // connection events dropped: the rate cap or the queue to the control thread was full
+  'trace_packets', // traced packets handed to the control thread for `hafw trace` sessions
+  'trace_dropped', // traced packets dropped: the rate cap or the queue to the control thread was full
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

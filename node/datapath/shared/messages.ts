@@ -1,7 +1,7 @@
 /** Messages between the control thread and the datapath thread. */
 import type { ReassemblyLimits } from '../worker/reassembly.js';
-import type { CtOp, CtOpResult } from '../../conntrack/index.js';
-import type { LogLine } from '../../ruleset/index.js';
+import type { CtEventOut, CtEventSubscriber, CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
 
@@ -92,7 +92,11 @@ export type ToDatapath =
   /** The datapath copy's listing: its counters, quotas and objects are the ones packets move. */
   | { type: 'ruleset-list'; id: number; format: 'nft' | 'json'; handles: boolean }
   /** Connection-table query or delete from the API (the datapath thread owns the table). */
-  | { type: 'ct-op'; id: number; op: CtOp };
+  | { type: 'ct-op'; id: number; op: CtOp }
+  /** `hafw ct events` subscribers now (the whole list at each change; [] stops the tap). */
+  | { type: 'ct-events'; subscribers: CtEventSubscriber[] }
+  /** `hafw trace` sessions now (the whole list at each change; [] stops tracing). */
+  | { type: 'trace'; sessions: TraceSession[] };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
@@ -111,4 +115,8 @@ export type FromDatapath =
    */
   | { type: 'fatal'; message: string }
   | { type: 'ct-count'; id: number; total: number; replicated: number; capacity: number }
-  | { type: 'ct-op'; id: number; result?: CtOpResult; error?: { field: string; message: string } };
+  | { type: 'ct-op'; id: number; result?: CtOpResult; error?: { field: string; message: string } }
+  /** Connection events for the subscribers named in each event's `to`, batched (worker/ct-event-tap.ts). */
+  | { type: 'ct-events'; events: CtEventOut[] }
+  /** Traced packets for the sessions named in each record's `to`, batched (worker/trace-collector.ts). */
+  | { type: 'trace'; records: TraceRecordOut[] };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { buildUdp, parseBuilt } from '../../packet/build.js';
+import { buildTcp, buildUdp, parseBuilt } from '../../packet/build.js';
 import { formatAddress } from '../../packet/address.js';
 import { IpProto, type PacketInfo } from '../../packet/packet-info.js';
 import { NativeStat } from '../../native/index.js';
@@ -10,7 +10,8 @@ import { MemoryDevice } from './memory-device.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { LogLine } from '../../ruleset/index.js';
+import type { LogLine, TraceRecordOut } from '../../ruleset/index.js';
+import type { CtEventOut } from '../../conntrack/index.js';
 
 const CLIENT = '10.0.0.5';
 const REMOTE = '203.0.113.9';
@@ -245,5 +246,167 @@ describe('buildDatapath in-process: ruleset log lines reach the control side', (
     });
     assert.deepEqual(sent, [{ type: 'error', message: 'log.pcapFile /nonexistent-hafw/x.pcap: no such directory' }]);
     dp.handle({ type: 'stop' });
+  });
+});
+
+describe('buildDatapath in-process: connection events (hafw ct events)', () => {
+  const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq: number, ack = 0): Uint8Array =>
+    buildTcp({ src, dst, sport, dport, flags, seq, ack, window: 65535, vnet: true });
+  /** A whole TCP connection client -> remote:80, masqueraded to the WAN address; returns after the flush. */
+  async function connection(b: Built): Promise<void> {
+    b.dev.send(tcp(CLIENT, REMOTE, 41000, 80, 'S', 1000));
+    await b.dev.idle();
+    const syn = parseBuilt(b.dev.outbound.at(-1)!, 10);
+    const natPort = syn.sport;
+    b.dev.send(tcp(REMOTE, WAN_ADDR, 80, natPort, 'SA', 5000, 1001));
+    b.dev.send(tcp(CLIENT, REMOTE, 41000, 80, 'A', 1001, 5001));
+    b.dev.send(tcp(CLIENT, REMOTE, 41000, 80, 'R', 1001, 5001));
+    await b.dev.idle();
+    // The reset leaves the entry in CLOSE for its timeout; `hafw ct flush` ends it now.
+    b.ask({ type: 'ct-op', id: 99, op: { op: 'flush', filter: {} } });
+    await new Promise(setImmediate);
+  }
+  const events = (b: Built): CtEventOut[] => b.sent.flatMap((m) => (m.type === 'ct-events' ? m.events : []));
+
+  it('nothing is produced while nobody subscribes', async () => {
+    const b = await build();
+    try {
+      assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: RULESET }) as { ok: boolean }).ok, true);
+      await connection(b);
+      assert.deepEqual(events(b), []);
+      assert.equal(readCounters(b.data.counters).ct_events, 0);
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
+  });
+
+  it('a subscriber sees new, the state changes and destroy of a connection, with both tuples, NAT and owner; a filter and the event kinds select', async () => {
+    const b = await build();
+    try {
+      assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: RULESET }) as { ok: boolean }).ok, true);
+      b.dp.handle({ type: 'ct-events', subscribers: [
+        { id: 7, filter: { proto: 6 } },
+        { id: 8, filter: { dport: 443 } },
+        { id: 9, filter: { proto: 6, events: ['new', 'destroy'] } },
+      ] });
+      await connection(b);
+      const evs = events(b);
+      assert.deepEqual(evs.map((e) => `${e.event} ${e.tcpState} ${e.to.join(',')}`), [
+        'new SYN_SENT 7,9',
+        'update SYN_RECV 7',
+        'update ESTABLISHED 7',
+        'update CLOSE 7',
+        'destroy CLOSE 7,9',
+      ]);
+      const first = evs[0]!;
+      assert.equal(first.owner, 'local');
+      assert.deepEqual(first.original, { src: CLIENT, dst: REMOTE, sport: 41000, dport: 80 });
+      assert.equal(first.reply.src, REMOTE);
+      assert.equal(first.reply.dst, WAN_ADDR, 'the reply tuple shows the masquerade');
+      assert.ok(first.status.includes('snat'));
+      assert.equal(b.sent.filter((m) => m.type === 'ct-events').length, 2, 'one message per wake-up, not one per event');
+      assert.equal(readCounters(b.data.counters).ct_events, 5);
+
+      // Last subscriber gone: the tap is unhooked, nothing more comes.
+      b.dp.handle({ type: 'ct-events', subscribers: [] });
+      const before = evs.length;
+      b.dev.send(tcp(CLIENT, REMOTE, 41001, 80, 'S', 1));
+      await b.dev.idle();
+      await new Promise(setImmediate);
+      assert.equal(events(b).length, before);
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
+  });
+});
+
+describe('buildDatapath in-process: packet traces (hafw trace)', () => {
+  const TRACED = `table inet t {
+  chain raw { type filter hook prerouting priority -300; policy accept;
+    udp dport 53 meta nftrace set 1
+  }
+  chain fwd { type filter hook forward priority 0; policy accept;
+    udp dport 9 drop
+    jump checks
+    counter
+  }
+  chain checks {
+    ip saddr 10.0.0.0/24 udp dport 53 meta mark set 0x2a
+  }
+}
+table ip nat {
+  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
+}`;
+  const records = (b: Built): TraceRecordOut[] => b.sent.flatMap((m) => (m.type === 'trace' ? m.records : []));
+  async function run(b: Built, ...pkts: Uint8Array[]): Promise<void> {
+    for (const p of pkts) b.dev.send(p);
+    await b.dev.idle();
+    await new Promise(setImmediate);
+  }
+
+  it('meta nftrace set 1 traces nothing while no session is open', async () => {
+    const b = await build();
+    try {
+      assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: TRACED }) as { ok: boolean }).ok, true);
+      await run(b, udp(CLIENT, REMOTE, 53));
+      assert.deepEqual(records(b), []);
+      assert.equal(b.dev.outbound.length, 1, 'and the packet went through');
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
+  });
+
+  it('a session follows packets flagged by meta nftrace: each chain and rule from the next base chain on, the verdict and the NAT', async () => {
+    const b = await build();
+    try {
+      assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: TRACED }) as { ok: boolean }).ok, true);
+      b.dp.handle({ type: 'trace', sessions: [{ id: 3 }] });
+      await run(b, udp(CLIENT, REMOTE, 53), udp(CLIENT, REMOTE, 80));
+      const recs = records(b);
+      assert.equal(recs.length, 1, 'only the flagged packet');
+      const r = recs[0]!;
+      assert.deepEqual(r.to, [3]);
+      assert.deepEqual(r.by, ['nftrace']);
+      assert.equal(r.verdict, 'accept');
+      assert.equal(r.ctState, 'new');
+      assert.deepEqual([r.packet.src, r.packet.dst, r.packet.dport, r.packet.iif, r.packet.oif], [CLIENT, REMOTE, 53, 'lan', 'wan']);
+      assert.deepEqual(r.steps.map((s) => `${s.hook} ${s.family} ${s.table} ${s.chain} ${s.type} ${s.rule ?? '-'} -> ${s.verdict}`), [
+        'forward inet t fwd rule jump checks -> jump checks',
+        'forward inet t checks rule ip saddr 10.0.0.0/24 udp dport 53 meta mark set 0x0000002a -> continue',
+        'forward inet t checks return - -> return',
+        'forward inet t fwd rule counter packets 0 bytes 0 -> continue',
+        'forward inet t fwd policy - -> accept',
+        // A NAT statement ends its chain with accept, as in nft.
+        'postrouting ip nat post rule oifname "wan" masquerade -> accept',
+      ]);
+      assert.equal(r.after?.src, WAN_ADDR, 'the packet as it left: masqueraded');
+      assert.equal(r.ct?.reply.dst, WAN_ADDR);
+      assert.equal(r.after?.mark, 0x2a);
+      assert.equal(readCounters(b.data.counters).trace_packets, 1);
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
+  });
+
+  it('a session with a filter traces the packets it matches (from the first hook), and only for that session', async () => {
+    const b = await build();
+    try {
+      assert.equal((b.ask({ type: 'ruleset-load', id: 1, text: TRACED }) as { ok: boolean }).ok, true);
+      b.dp.handle({ type: 'trace', sessions: [{ id: 1, filter: 'ip daddr 203.0.113.9 udp dport 9' }, { id: 2 }] });
+      await run(b, udp(CLIENT, REMOTE, 9), udp(CLIENT, REMOTE, 80));
+      const recs = records(b);
+      assert.equal(recs.length, 1);
+      const r = recs[0]!;
+      assert.deepEqual([r.to, r.by, r.verdict], [[1], ['filter'], 'drop']);
+      assert.deepEqual(r.steps.map((s) => `${s.hook} ${s.chain} ${s.type} ${s.rule ?? '-'} -> ${s.verdict}`), [
+        'prerouting raw policy - -> accept',
+        'forward fwd rule udp dport 9 drop -> drop',
+      ]);
+      b.dp.handle({ type: 'trace', sessions: [] });
+      await run(b, udp(CLIENT, REMOTE, 9));
+      assert.equal(records(b).length, 1, 'closed: nothing more');
+    } finally {
+      b.dp.handle({ type: 'stop' });
+    }
   });
 });

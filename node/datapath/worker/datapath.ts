@@ -30,6 +30,8 @@ import { NatState } from './nat-state.js';
 import { LocalAddresses } from './local-addresses.js';
 import { DEFAULT_RULESET_LOG, LogCollector } from './log-collector.js';
 import { DEFAULT_PCAP_MAX_BYTES, PcapWriter } from './pcap-writer.js';
+import { CtEventTap } from './ct-event-tap.js';
+import { TraceCollector } from './trace-collector.js';
 import { EventRing, SyncWorkerHandle, syncClock } from '../../../sync-protocol/index.js';
 import type { DatapathWorkerData, ToDatapath, FromDatapath, PlainAddress, PlainRoute } from '../shared/messages.js';
 
@@ -102,6 +104,10 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   if (ct && nat) nat.attach(ct);
   // Whatever a preloaded module registered (nothing in a node; the sync bench's injector).
   if (ct) runDatapathExtensions({ ct, bridge: syncBridge });
+  // `hafw ct events`: hooked into the tracker only while someone subscribes (after sync and NAT).
+  const ctEvents = ct ? new CtEventTap(ct, new Float64Array(data.counters), (events) => send({ type: 'ct-events', events }), datapathClock) : undefined;
+  // `hafw trace`: consulted per packet only while a session is open.
+  const trace = new TraceCollector(engine, new Float64Array(data.counters), (records) => send({ type: 'trace', records }), datapathClock);
   // Expiry while no packets flow (Linux's gc worker); a packet batch also sweeps, on the same cursor.
   const bridgeForGc = syncBridge;
   const ctGc = ct ? new ConntrackGc(ct, new Float64Array(data.counters), datapathClock, undefined, bridgeForGc && (() => bridgeForGc.ringRoom)) : undefined;
@@ -115,12 +121,14 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     const pcapFile = data.rulesetLog?.pcapFile;
     if (pcapFile !== undefined) logCollector.pcap = new PcapWriter(pcapFile, data.rulesetLog?.pcapMaxBytes ?? DEFAULT_PCAP_MAX_BYTES);
     device = ports.openDevice(data);
+    const filter = Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies });
+    filter.setTrace(trace);
     const loop = new PacketLoop(device, {
       batchSize: data.batchSize,
       counters: data.counters,
       // Fragments are put together before the filter, like Linux's nf_defrag in front of conntrack.
       stage: new DefragStage(
-        Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies }),
+        filter,
         new Float64Array(data.counters),
         (b, o, l) => device?.inject(b, o, l),
         data.fragments,
@@ -152,6 +160,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     switch (m.type) {
       case 'stop':
         logCollector.close();
+        ctEvents?.setSubscribers([]);
+        trace.setSessions([]);
         ctGc?.stop();
         void syncHandle?.stop();
         sniffer?.close();
@@ -192,6 +202,12 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
             send({ type: 'ct-op', id: m.id, error: { field: err instanceof CtQueryError ? err.field : '', message: (err as Error).message } });
           }
         }
+        break;
+      case 'ct-events':
+        ctEvents?.setSubscribers(m.subscribers);
+        break;
+      case 'trace':
+        trace.setSessions(m.sessions);
         break;
       case 'ruleset-list':
         send({ type: 'ruleset-list', id: m.id, generation: engine.generation, ...(m.format === 'json' ? { json: engine.toJSON() } : { text: engine.list({ handles: m.handles }) }) });

@@ -30,6 +30,7 @@ import { Verdict, type PacketStage } from './stage.js';
 import { C } from '../shared/counters.js';
 import type { RejectReplies } from './reject.js';
 import { publishCtCounters } from './ct-gc.js';
+import type { TraceCollector } from './trace-collector.js';
 
 /** Where a packet goes through the node (see the module comment). */
 const enum Path {
@@ -45,6 +46,13 @@ export class FilterStage implements PacketStage {
   private readonly ctx = new ClassifyContext();
   /** Answers `reject` verdicts (TCP reset / ICMP unreachable); set by whoever owns the TUN device. */
   rejectReplies?: RejectReplies;
+  /** `hafw trace` sessions (absent or inactive: nothing is traced; see trace-collector.ts). */
+  private trace?: TraceCollector;
+
+  setTrace(t: TraceCollector): void {
+    this.trace = t;
+    t.ctxRef = this.ctx;
+  }
 
   constructor(
     private readonly rules: RulesetEngine | undefined,
@@ -77,10 +85,17 @@ export class FilterStage implements PacketStage {
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.metaMark = 0;
     ctx.localAddrs = this.local ?? null;
+    ctx.nftrace = 0;
+    const trace = this.trace;
+    ctx.traceMask = trace !== undefined ? trace.mask : 0;
+    if (ctx.traceMask !== 0) ctx.tracer = trace!;
     const events = this.eventSource;
     if (events) events.local = true;
     try {
-      return this.classify(pkt, nowMs);
+      const v = this.classify(pkt, nowMs);
+      // A traced packet's record ends with its fate (and, after commit, its connection).
+      if (ctx.nftrace !== 0 && ctx.traceMask !== 0) trace!.finish(ctx, v === Verdict.Accept ? 'accept' : v === Verdict.Reject ? 'reject' : 'drop', this.ct);
+      return v;
     } finally {
       if (events) events.local = false;
     }
@@ -146,6 +161,8 @@ export class FilterStage implements PacketStage {
 
     this.natNew = null;
     this.rejected = false;
+    // Trace sessions' filters see the packet as the first hook will (conntrack state known).
+    if (ctx.traceMask !== 0) this.trace!.select(ctx);
     let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
     if (path !== Path.Output) {
       // After prerouting: a DNAT may have made the packet the node's, or sent it elsewhere.

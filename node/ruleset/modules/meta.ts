@@ -1,5 +1,5 @@
 /**
- * Packet metadata: `meta l4proto`, `meta nfproto`, `meta mark`, `iifname`, `oifname`.
+ * Packet metadata: `meta l4proto`, `meta nfproto`, `meta mark`, `meta nftrace`, `iifname`, `oifname`.
  * None of them depends on the layer-3 family, so they exist once for IPv4 and IPv6.
  */
 import { IFNAME, INET_PROTO, MARK, NF_PROTO, integerType } from '../data-types.js';
@@ -7,6 +7,8 @@ import type { MatchModule, Registry } from '../registry.js';
 
 const SK_UID = integerType('uid', 32, 'user id');
 const SK_GID = integerType('gid', 32, 'group id');
+/** nft's `meta nftrace` is a one-bit integer (0 or 1). */
+const NFTRACE = integerType('nftrace', 1, 'packet tracing flag (0 or 1)');
 
 export function registerMeta(r: Registry): void {
   // The socket's owner: the kernel knows it for the node's own output; hafw's datapath
@@ -63,6 +65,22 @@ export function registerMeta(r: Registry): void {
     },
     load(ctx, out, off) {
       out[off] = ctx.metaMark >>> 0;
+      return true;
+    },
+  });
+  r.registerMatch({
+    name: 'meta nftrace',
+    keywords: ['meta', 'nftrace'],
+    left: { meta: { key: 'nftrace' } },
+    type: NFTRACE,
+    families: ['ip', 'ip6', 'inet'],
+    help: 'packet tracing: `meta nftrace set 1` marks the packet, and `hafw trace` shows each chain and rule it goes through from the next base chain on, with the verdict (docs/operations.md)',
+    store(ctx, v) {
+      // Bit 1 (a trace session's filter chose the packet) is kept: see ClassifyContext.nftrace.
+      ctx.nftrace = (ctx.nftrace & 2) | (v & 1);
+    },
+    load(ctx, out, off) {
+      out[off] = ctx.nftrace & 1;
       return true;
     },
   });
