@@ -6,7 +6,9 @@
  */
 import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { CtQueryError, DEFAULT_LIMIT, checkFilter, protoNumber, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
+import { CtQueryError, DEFAULT_LIMIT, checkFilter, checkEventFilter, parseEventNames, protoNumber, type CtEventFilter, type CtEventOut, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
+import { TraceFilterError, compileTraceFilter, type TraceRecordOut } from '../ruleset/index.js';
+import type { TapHub, TapSink } from './tap-hub.js';
 import { parseTypes, type EventBus } from './event-bus.js';
 import type { ClusterInfo } from './cluster-view.js';
 import type { DrillReport } from '../ha/api-drill.js';
@@ -22,6 +24,10 @@ export interface ControlView {
     list(): DrillReport[];
   };
   events?: EventBus;
+  /** GET /v1/ct/events subscribers (absent: conntrack is off, the route answers 404). */
+  ctEvents?: TapHub<CtEventFilter, CtEventOut>;
+  /** GET /v1/trace sessions (absent: the route answers 404). */
+  trace?: TapHub<{ filter?: string }, TraceRecordOut>;
   /** The ruleset generation for the stream's first line (`: generation N`). */
   generation?(): number;
 }
@@ -84,6 +90,75 @@ export function eventsHandler(view: ControlView, streams: Set<ServerResponse>, l
       limit.release();
     });
   };
+}
+
+/**
+ * Bytes a datapath event stream may hold for a client that reads slower than events come;
+ * beyond, its events are dropped (counted: hafw_ct_events_dropped_total /
+ * hafw_trace_dropped_total, stage "client"), so a slow client costs bounded memory.
+ */
+export const MAX_STREAM_BUFFER_BYTES = 1 << 20;
+
+/**
+ * Serves one datapath event stream (connection events, traces) as Server-Sent Events:
+ * `event: NAME`, `data: JSON` per item, a keepalive comment every 15 s; the subscription
+ * ends with the connection.
+ */
+function tapStream<E>(reply: FastifyReply, streams: Set<ServerResponse>, limit: StreamLimit, name: string, subscribe: (sink: TapSink<E>) => () => void): FastifyReply {
+  if (!limit.admit(reply)) return reply;
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.write(`: ${name} stream\n\n`);
+  streams.add(res);
+  const off = subscribe({
+    push(item) {
+      if (res.writableLength > MAX_STREAM_BUFFER_BYTES) return false;
+      res.write(`event: ${name}\ndata: ${JSON.stringify(item)}\n\n`);
+      return true;
+    },
+  });
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  keepalive.unref();
+  res.on('close', () => {
+    off();
+    clearInterval(keepalive);
+    streams.delete(res);
+    limit.release();
+  });
+  return reply;
+}
+
+/** GET /v1/ct/events and GET /v1/trace (they share the listener's stream cap with /v1/events). */
+export function registerTapRoutes(app: FastifyInstance, view: ControlView, streams: Set<ServerResponse>, limit: StreamLimit): void {
+  app.get('/v1/ct/events', async (req, reply) => {
+    if (!view.ctEvents) return sendError(reply, 404, 'not_configured', 'conntrack is off on this node (conntrack.enabled: false)');
+    const q = req.query as FilterQuery & { event?: string };
+    let filter: CtEventFilter;
+    try {
+      const given = Object.fromEntries(Object.entries(toFilter(q)).filter(([, v]) => v !== undefined)) as CtFilter;
+      filter = checkEventFilter({ ...given, ...(q.event !== undefined ? { events: parseEventNames(q.event) } : {}) });
+    } catch (err) {
+      if (err instanceof CtQueryError) return sendError(reply, 400, 'bad_request', err.message, `/querystring/${err.field}`);
+      throw err;
+    }
+    const hub = view.ctEvents;
+    return tapStream(reply, streams, limit, 'ct', (sink) => hub.subscribe(filter, sink as TapSink<Omit<CtEventOut, 'to'>>));
+  });
+  app.get('/v1/trace', async (req, reply) => {
+    if (!view.trace) return sendError(reply, 404, 'not_configured', 'packet tracing is not available on this node');
+    const q = req.query as { filter?: string };
+    if (q.filter !== undefined) {
+      try {
+        compileTraceFilter(q.filter);
+      } catch (err) {
+        if (err instanceof TraceFilterError) return reply.code(400).send({ error: 'bad_request', message: `filter:${err.col}: ${err.message}`, field: '/querystring/filter', col: err.col });
+        throw err;
+      }
+    }
+    const hub = view.trace;
+    return tapStream(reply, streams, limit, 'trace', (sink) => hub.subscribe(q.filter === undefined ? {} : { filter: q.filter }, sink as TapSink<Omit<TraceRecordOut, 'to'>>));
+  });
 }
 
 export function registerControlRoutes(app: FastifyInstance, view: ControlView): void {

@@ -6,7 +6,8 @@ export { defaultControlSocket, resolveControlSocket, netnsId, CONTROL_DIR } from
 export { createNodeMetrics, type MetricsSource } from './metrics.js';
 export { registerRulesetRoutes, RulesetApiError, type RulesetView, type RulesetTxResult } from './ruleset-routes.js';
 export { EventBus, EVENT_TYPES, parseTypes, type BusEvent, type EventListener, type KnownEventType } from './event-bus.js';
-export { type ControlView } from './control-routes.js';
+export { type ControlView, MAX_STREAM_BUFFER_BYTES } from './control-routes.js';
+export { TapHub, type TapSink } from './tap-hub.js';
 export { buildClusterInfo, formatClusterInfo, type ClusterInfo, type VrrpPeerHeard } from './cluster-view.js';
 export { runCtOp, CtQueryError, CtMatcher, type CtOp, type CtOpResult, type CtFilter, type CtTupleQuery, type CtListedEntry } from '../conntrack/index.js';
 export { SyncAlarmWatcher, ALARM_COUNTERS, type SyncAlarm } from './sync-alarms.js';

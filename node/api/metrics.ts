@@ -18,6 +18,8 @@ export interface MetricsSource {
   eventStreams?(): { listener: string; open: number; refused: number; max: number }[];
   /** The management listener's certificate notAfter, Unix seconds (undefined: no TLS listener). */
   apiTlsCertExpiry?(): number | undefined;
+  /** Items of the datapath event streams a slow client could not take (control thread; the datapath's own drops are counters). */
+  streamDrops?(): { ctEvents: number; trace: number };
   /** Cluster ruleset distribution (undefined when off). */
   rulesetDist?(): RulesetDistMetricsSource | undefined;
 }
@@ -164,6 +166,24 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   });
   datapathTotal('hafw_ruleset_log_pcap_packets_total', 'Packets of ruleset log lines written to log.pcapFile', 'ruleset_log_pcap_packets');
   datapathTotal('hafw_ruleset_log_pcap_dropped_total', 'Packets of ruleset log lines not written to log.pcapFile: it reached log.pcapMaxBytes, or a write failed (the line itself was logged)', 'ruleset_log_pcap_dropped');
+  datapathTotal('hafw_ct_events_total', 'Connection events (new, update, destroy) produced for hafw ct events streams (only while one is open)', 'ct_events');
+  datapathTotal('hafw_trace_packets_total', 'Traced packets recorded for hafw trace sessions (only while one is open)', 'trace_packets');
+  for (const [name, what, counter, key] of [
+    ['hafw_ct_events_dropped_total', 'Connection events', 'ct_events_dropped', 'ctEvents'],
+    ['hafw_trace_dropped_total', 'Traced packets', 'trace_dropped', 'trace'],
+  ] as const) {
+    new Counter({
+      name,
+      help: `${what} not delivered, per stage: the datapath's rate cap or queue was full (datapath), a client read slower than they came and its stream buffer was full (client)`,
+      labelNames: ['stage'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ stage: 'datapath' }, snapshot()[counter] ?? 0);
+        this.inc({ stage: 'client' }, src.streamDrops?.()[key] ?? 0);
+      },
+    });
+  }
   datapathTotal('hafw_nat_icmp_translated_total', 'ICMP errors about a NATed connection, translated back', 'nat_translated');
   new Gauge({
     name: 'hafw_conntrack_entries',

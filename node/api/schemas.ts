@@ -190,6 +190,26 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
     querystring: { type: 'object', properties: { types: { type: 'string', description: 'comma-separated event types (default: all)' } }, additionalProperties: false },
     response: { 200: { description: 'text/event-stream; first line `: generation N`', content: { 'text/event-stream': { schema: { type: 'string' } } } } },
   },
+  'GET /v1/ct/events': {
+    summary: 'Server-Sent Events: connection events like conntrack -E (new, update, destroy), filtered',
+    description:
+      'Each event is `event: ct` with `data:` one JSON object: the connection as GET /v1/ct lists it (both tuples, NAT in the reply tuple and status, TCP state, mark, timeout), plus `event` (new, update, destroy), `time` (ms since the epoch) and `owner` (local, or peer for a replica). An update is a change an operator sees (TCP state, status bits, mark, reply tuple), not a timeout refresh. Produced on the datapath thread only while a stream is open; bounded (hafw_ct_events_dropped_total counts what was dropped).',
+    tags: ['conntrack', 'events'],
+    querystring: {
+      type: 'object',
+      properties: { ...ctFilterProps, event: { type: 'string', description: 'comma-separated event kinds: new, update, destroy (default: all three)' } },
+      additionalProperties: false,
+    },
+    response: { 200: { description: 'text/event-stream; first line `: ct stream`', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors },
+  },
+  'GET /v1/trace': {
+    summary: 'Server-Sent Events: packet traces like nft monitor trace',
+    description:
+      'Without `filter`: packets a rule flagged with `meta nftrace set 1`. With `filter` (rule-language matches, e.g. `ip saddr 192.0.2.1 tcp dport 22`): the packets it matches, from their first hook. Each traced packet is `event: trace` with `data:` one JSON object: `id`, `time`, `packet` (family, iif, oif, addresses, ports, TCP flags, mark), `steps` (hook, table, chain, type rule|return|policy, handle, rule text, verdict), `verdict` (accept, drop, reject), `after` (the packet as it left, when NAT changed it), `ctState`, `ct` (the connection\'s tuples and status), `by` (nftrace, filter). Bounded (hafw_trace_dropped_total counts what was dropped). A bad filter answers 400 with `col`, its column.',
+    tags: ['events'],
+    querystring: { type: 'object', properties: { filter: { type: 'string', maxLength: 1024, description: 'matches in the rule language; packets matching them are traced' } }, additionalProperties: false },
+    response: { 200: { description: 'text/event-stream; first line `: trace stream`', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors },
+  },
   'POST /v1/drills': {
     summary: 'Start a failover drill on the master (409 on a backup or without VRRP)',
     tags: ['drills'],

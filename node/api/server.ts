@@ -18,7 +18,7 @@ import swagger from '@fastify/swagger';
 import type { ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import { routeSchema } from './schemas.js';
-import { registerControlRoutes, eventsHandler, type ControlView } from './control-routes.js';
+import { registerControlRoutes, registerTapRoutes, eventsHandler, type ControlView } from './control-routes.js';
 import type { EventBus } from './event-bus.js';
 import { StreamLimit } from './stream-limit.js';
 import { buildInfo, type BuildInfo } from '../build-info.js';
@@ -172,6 +172,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
   // events), else the rule engine's own ruleset-only stream.
   registerRulesetRoutes(app, view.ruleset, { eventStream: !view.events, streamLimit });
   if (view.events) app.get('/v1/events', eventsHandler(control, streams, streamLimit));
+  registerTapRoutes(app, control, streams, streamLimit);
   await app.ready();
   return app;
 }

@@ -1,6 +1,6 @@
 /**
  * `hafw ct`: the connection table of the node in this namespace, like conntrack(8):
- * list (-L), get (-G), delete (-D), flush (-F), count. Filters are options; listings are
+ * list (-L), get (-G), delete (-D), flush (-F), count, events (-E). Filters are options; listings are
  * bounded (--limit, then --after ID for the next page).
  */
 import { controlRequest, ControlError } from '../api/index.js';
@@ -9,26 +9,40 @@ import type { CtTupleJson } from '../conntrack/index.js';
 import { parse, printJson, n, UsageError, type Command } from './args.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { didYouMean } from './suggest.js';
+import { followCtEvents } from './ct-events.js';
+import { parseEventNames } from '../conntrack/index.js';
 
 /** The ct subcommands (the switch in run, and the bash completion). */
-const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count'] as const;
+const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count', 'events'] as const;
 
-const usage = `usage: hafw ct <list|get|delete|flush|count> [filters] [--json] [--socket PATH | --url URL]
+const usage = `usage: hafw ct <list|get|delete|flush|count|events> [filters] [--json] [--socket PATH | --url URL]
 
-The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F):
+The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F/-E):
   list                 connections matching the filters, one line each (at most --limit;
                        a last line '# more: --after ID' tells how to get the next page)
   get ID | TUPLE       one connection, by id (from list) or by tuple; exit 1 if there is none
   delete ID | TUPLE    delete one; state sync deletes the peer's replica too
   flush [filters]      delete every connection matching the filters (all without filters)
   count                connections, split into local and replicated ones
-filters (list, flush) and tuple (get, delete: -p -s -d and the ports):
+  events [filters]     follow connection events as they happen (like conntrack -E), one
+                       line each: [NEW] when a connection enters the table, [UPDATE] when
+                       its TCP state, status (seen reply, assured, NAT), mark or reply
+                       tuple changes (not on timeout refreshes), [DESTROY] when it leaves
+                       (expiry, reset, delete, flush); runs until Ctrl-C or --count.
+                       Replicas a peer sends raise no event here (see them on their owner);
+                       one that expires here shows as [REPLICATED]. Events the node cannot
+                       deliver fast enough are dropped and counted
+                       (hafw_ct_events_dropped_total), never held up.
+filters (list, flush, events) and tuple (get, delete: -p -s -d and the ports):
   -f, --family ip|ip6   -p, --proto NAME|NUM   -s, --src ADDR   -d, --dst ADDR
   --sport N   --dport N   --zone N (tuple only)
   --state S             TCP state: ESTABLISHED, SYN_SENT, TIME_WAIT, ...
   --origin local|replicated   this node's own flows, or copies of a peer's
+  -e, --event KINDS     events only: new, update, destroy, comma-separated (default: all)
+  --count N             events only: exit after N events
   --limit N (default 100, at most 10000)   --after ID (next page)
-  --json                JSON instead of conntrack-style lines
+  --json                JSON instead of conntrack-style lines (events: one object a line,
+                        the connection as in list plus event, time in ms and owner)
 ${TARGET_HELP}
 exit codes: 0 ok, 1 error (or nothing found for get/delete), 2 usage`;
 
@@ -78,6 +92,8 @@ const options = {
   origin: { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
+  event: { type: 'string', short: 'e' },
+  count: { type: 'string' },
 } as const;
 
 type Values = Partial<Record<keyof typeof options, string | boolean>>;
@@ -103,6 +119,12 @@ export function ctParams(v: Values, keys: readonly string[]): Record<string, str
     else if (k === 'family') {
       if (raw !== 'ip' && raw !== 'ip6' && raw !== '4' && raw !== '6') throw new UsageError(`--family must be ip or ip6\n\n${usage}`);
       out[k] = raw;
+    } else if (k === 'event') {
+      try {
+        out[k] = parseEventNames(String(raw)).join(',');
+      } catch (err) {
+        throw new UsageError(`--${(err as Error).message}\n\n${usage}`);
+      }
     } else if (k === 'origin') {
       if (raw !== 'local' && raw !== 'replicated') throw new UsageError(`--origin must be local or replicated\n\n${usage}`);
       out[k] = raw;
@@ -191,6 +213,12 @@ export const ctCommand: Command = {
         if (values.json) printJson(r);
         else console.log(`hafw ct: ${r.deleted} flow entries have been deleted.`);
         return 0;
+      }
+      case 'events': {
+        const count = v.count === undefined ? Infinity : Number(v.count);
+        if (v.count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`--count must be a positive integer\n\n${usage}`);
+        const query = ctParams(v, [...FILTER_KEYS, 'event']);
+        return followCtEvents(node, query, { json: values.json === true, count, formatEntry: (e) => formatCtLine(e) });
       }
       default:
         throw new UsageError(`${sub ? `unknown ct command ${sub}${didYouMean(sub, CT_COMMANDS)}` : 'a ct command is required'}\n\n${usage}`);

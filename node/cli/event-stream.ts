@@ -7,18 +7,23 @@ import type http from 'node:http';
 import { connectionError, openRequest, statusError, type Target } from '../api/client.js';
 
 interface EventStream {
-  /** Generation the stream started after (from the server's first comment line). */
+  /** Generation the stream started after (from the server's first comment line; /v1/events only). */
   readonly started: Promise<number>;
+  /** Resolves when the server accepted the stream (a 2xx answer); rejects like `ended`. */
+  readonly opened: Promise<void>;
   /** Resolves when the server ends the stream or stop() was called. */
   readonly ended: Promise<void>;
   stop(): void;
 }
 
-export function openEventStream(onEvent: (type: string, data: unknown) => void, opts: Target & { path?: string } = {}): EventStream {
+export function openEventStream(onEvent: (type: string, data: unknown) => void, opts: Target & { path?: string; command?: string } = {}): EventStream {
   const urlPath = opts.path ?? '/v1/events';
   let resolveStart!: (g: number) => void;
   let rejectStart!: (e: Error) => void;
   const started = new Promise<number>((res, rej) => ((resolveStart = res), (rejectStart = rej)));
+  let resolveOpen!: () => void;
+  let rejectOpen!: (e: Error) => void;
+  const opened = new Promise<void>((res, rej) => ((resolveOpen = res), (rejectOpen = rej)));
   let req: http.ClientRequest;
   const ended = new Promise<void>((resolve, reject) => {
     req = openRequest(opts, 'GET', urlPath, { accept: 'text/event-stream' });
@@ -36,10 +41,12 @@ export function openEventStream(onEvent: (type: string, data: unknown) => void, 
           }
           const e = statusError('GET', urlPath.split('?')[0]!, res.statusCode ?? 500, body, text, opts);
           rejectStart(e);
+          rejectOpen(e);
           reject(e);
         });
         return;
       }
+      resolveOpen();
       res.setEncoding('utf8');
       let buf = '';
       res.on('data', (chunk: string) => {
@@ -64,12 +71,17 @@ export function openEventStream(onEvent: (type: string, data: unknown) => void, 
       res.on('close', () => resolve());
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const e = connectionError(err, opts, 'hafw monitor');
+      const e = connectionError(err, opts, opts.command ?? 'hafw monitor');
       rejectStart(e);
+      rejectOpen(e);
       reject(e);
     });
     req.end();
   });
   started.catch(() => undefined);
-  return { started, ended, stop: () => req.destroy() };
+  opened.catch(() => undefined);
+  // A caller awaits `opened` (or `started`) first: when that rejects, `ended`'s same error
+  // must not also surface as an unhandled rejection (it still rejects for who awaits it).
+  ended.catch(() => undefined);
+  return { started, opened, ended, stop: () => req.destroy() };
 }

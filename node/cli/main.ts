@@ -21,6 +21,7 @@ export const commands: Entry[] = [
   { name: 'schema', summary: 'describe the matches, statements and types of the rule language', load: async () => (await import('./schema-cmd.js')).schemaCommand },
   { name: 'monitor', summary: 'print node events: ruleset changes (like nft monitor), VRRP, sync alarms, drills', load: async () => (await import('./monitor-cmd.js')).monitorCommand },
   { name: 'ct', summary: 'connection table: list, get, delete, flush, count', load: async () => (await import('./ct-cmd.js')).ctCommand },
+  { name: 'trace', summary: 'follow packet traces: each chain and rule a packet goes through and its verdict (like nft monitor trace)', load: async () => (await import('./trace-cmd.js')).traceCommand },
   { name: 'sync', summary: 'state sync statistics (in sync, lag, retransmits, ...)', load: async () => (await import('./sync-cmd.js')).syncCommand },
   { name: 'replay', summary: 'run a capture through a fresh filter and conntrack offline', load: async () => (await import('./replay-cmd.js')).replayCommand },
   { name: 'lab', summary: 'build, inspect or remove the network-namespace lab', load: async () => (await (await import('./lab-loader.js')).loadLab('lab')).lab },

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { DatapathThread, OwnTrafficRouting, outputTable, rulePriorities, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
-import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
+import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, TapHub, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService, type RulesetChange } from './ruleset-service.js';
 import { SyncAloneGuard } from './sync-alone-guard.js';
 import { RulesetCluster, sourceHash } from './ruleset-cluster.js';
@@ -15,7 +15,8 @@ import { createLogger } from './logger.js';
 import { writeRulesetLog } from './ruleset-log.js';
 import { VrrpService, DrillService } from '../ha/index.js';
 import { takeoverPhases } from '../../failover/index.js';
-import { RulesetEngine, expandIncludes, type SourceMap } from '../ruleset/index.js';
+import { RulesetEngine, expandIncludes, type SourceMap, type TraceRecordOut } from '../ruleset/index.js';
+import type { CtEventFilter, CtEventOut } from '../conntrack/index.js';
 import { datapathClock } from '../datapath/shared/clock.js';
 import { readInterfaceAddresses, readLocalAddresses, readMainRoutes } from '../datapath/control/route-source.js';
 import type { PlainAddress, PlainRoute } from '../datapath/shared/messages.js';
@@ -238,7 +239,13 @@ export class NodeDaemon {
   /** The control socket and, when configured, the management listener (bearer token). */
   private async startApi(secrets: NodeSecrets): Promise<void> {
     const datapath = this.datapath!;
+    // `hafw ct events` and `hafw trace`: the datapath produces them only while a stream is open.
+    const ctEvents = new TapHub<CtEventFilter, CtEventOut>((subs) => datapath.setCtEventSubscribers(subs));
+    datapath.onCtEvents((events) => ctEvents.dispatch(events));
+    const trace = new TapHub<{ filter?: string }, TraceRecordOut>((list) => datapath.setTraceSessions(list.map((s) => ({ id: s.id, ...s.filter }))));
+    datapath.onTrace((records) => trace.dispatch(records));
     const metrics = createNodeMetrics({
+      streamDrops: () => ({ ctEvents: ctEvents.dropped, trace: trace.dropped }),
       nodeName: this.config.node.name,
       datapathCounters: () => this.datapath?.counters() ?? {},
       vrrp: this.config.vrrp ? () => this.vrrp?.status() : undefined,
@@ -271,6 +278,8 @@ export class NodeDaemon {
       events: this.events,
       control: {
         ctOp: this.config.conntrack.enabled ? (op) => datapath.ctOp(op) : undefined,
+        ctEvents: this.config.conntrack.enabled ? ctEvents : undefined,
+        trace,
         cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null, this.rulesetCluster?.dist.status()),
         drills,
       },

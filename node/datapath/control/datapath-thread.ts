@@ -11,10 +11,10 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import { NativeStat } from '../../native/index.js';
-import type { CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { CtEventOut, CtEventSubscriber, CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
-import type { LogLine } from '../../ruleset/index.js';
+import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute, SyncReport, ToDatapath } from '../shared/messages.js';
 
 /** The datapath thread is gone or failed: no answer about the table or sync can be given. */
@@ -64,6 +64,8 @@ export class DatapathThread {
   syncInSync: boolean | undefined;
   private readonly inSyncListeners: ((v: boolean) => void)[] = [];
   private readonly logListeners: ((lines: LogLine[]) => void)[] = [];
+  private ctEventListener?: (events: CtEventOut[]) => void;
+  private traceListener?: (records: TraceRecordOut[]) => void;
 
   private constructor(opts: DatapathThreadOptions) {
     const { workerUrl, ...rest } = opts;
@@ -122,6 +124,10 @@ export class DatapathThread {
         for (const l of t.inSyncListeners) l(false);
       } else if (m.type === 'ruleset-log') {
         for (const l of t.logListeners) l(m.lines);
+      } else if (m.type === 'ct-events') {
+        t.ctEventListener?.(m.events);
+      } else if (m.type === 'trace') {
+        t.traceListener?.(m.records);
       } else if ('id' in m) {
         t.waiting.get(m.id)?.resolve(m);
         t.waiting.delete(m.id);
@@ -183,6 +189,26 @@ export class DatapathThread {
   /** Ruleset `log` lines, in batches as the datapath sends them (already rate limited there). */
   onRulesetLog(cb: (lines: LogLine[]) => void): void {
     this.logListeners.push(cb);
+  }
+
+  /** `hafw ct events` subscribers now ([] stops the datapath's tap); ignored once the thread is down. */
+  setCtEventSubscribers(subs: CtEventSubscriber[]): void {
+    if (this.failure === undefined && !this.exited) this.post({ type: 'ct-events', subscribers: subs });
+  }
+
+  /** `hafw trace` sessions now ([] stops tracing); ignored once the thread is down. */
+  setTraceSessions(sessions: TraceSession[]): void {
+    if (this.failure === undefined && !this.exited) this.post({ type: 'trace', sessions });
+  }
+
+  /** Where connection events for the subscribers go (one listener: the API's hub). */
+  onCtEvents(cb: (events: CtEventOut[]) => void): void {
+    this.ctEventListener = cb;
+  }
+
+  /** Where traced packets for the sessions go (one listener: the API's hub). */
+  onTrace(cb: (records: TraceRecordOut[]) => void): void {
+    this.traceListener = cb;
   }
 
   /** Replaces the datapath's whole ruleset (undefined: none). */
