@@ -224,6 +224,19 @@ describe('ConnTracker: events', () => {
     assert.deepEqual(h.kinds(), [CtEventKind.Update]);
   });
 
+  it('flags an Update that is a refresh alone (refreshOnly), and only that one', () => {
+    const h = new Harness({ eventRefreshMs: 5000 });
+    const flags: boolean[] = [];
+    h.ct.onEvent = (kind) => void (kind === CtEventKind.Update && flags.push(h.ct.refreshOnly));
+    establishTcp(h, 40000);
+    const ends = { ...V4, cport: 40000 };
+    h.advance(5000);
+    h.send(seg(ends, 'c', 'PA', 101, 901, { payload: 10 }));
+    h.send(seg(ends, 'c', 'FA', 111, 901));
+    assert.deepEqual(flags, [false, false, true, false], 'SYN_RECV, ESTABLISHED: changes; then a refresh; FIN: a change');
+    assert.equal(h.ct.refreshOnly, false, 'cleared after the handler');
+  });
+
   it('emits Update when the mark changes, not when it is set to the same value', () => {
     const h = new Harness();
     h.send(udp(1));
