@@ -23,6 +23,8 @@ function samples(t: DataType): string[] {
       return ['"08:00"', '"08:00"-"17:30:05"', '!= "23:59"', '{ "01:00", "02:00"-"03:00" }', '< "06:30"', '"22:00"-"06:00"'];
     case 'day':
       return ['"Monday"', '{ "Saturday", "Sunday" }', '!= 3', '"Monday"-"Friday"'];
+    case 'nftrace': // one bit
+      return ['1', '0', '!= 1', '{ 0, 1 }'];
     case 'date':
       return ['"2026-01-01"', '"2026-01-01 00:00:00"-"2026-12-31 23:59:59"', '< "2030-01-01 12:00"'];
   }
@@ -42,7 +44,7 @@ const STATEMENTS = [
   'limit rate over 1/second burst 3 packets drop', 'meta mark set 0x1', 'ct mark set 0x2', 'notrack',
   'reject', 'reject with icmpx admin-prohibited', 'jump sub', 'goto sub', 'return', 'continue', '',
   'ip dscp set cs1', 'ip6 dscp set 46', 'tcp option maxseg size set 1400', 'log flags tcp sequence,options,ip options', 'log level audit',
-  'quota over 10 mbytes drop', 'quota 3 kbytes used 100 bytes',
+  'quota over 10 mbytes drop', 'quota 3 kbytes used 100 bytes', 'meta nftrace set 1',
 ];
 
 /** A selector's text: its keywords, or with its parameters (numgen, jhash, symhash) as their module prints its example. */
