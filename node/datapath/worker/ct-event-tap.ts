@@ -16,9 +16,9 @@ import { TokenBucket } from '../../ruleset/modules/limit.js';
 import { C } from '../shared/counters.js';
 
 /** Events per second the tap passes on (burst: DEFAULT_MAX_PENDING). */
-export const DEFAULT_EVENTS_PER_SEC = 20000;
+const DEFAULT_EVENTS_PER_SEC = 20000;
 /** Events waiting for the next flush; beyond, they are dropped (counted). */
-export const DEFAULT_MAX_PENDING = 4096;
+const DEFAULT_MAX_PENDING = 4096;
 
 export class CtEventTap {
   private matchers: CtEventMatcher[] = [];

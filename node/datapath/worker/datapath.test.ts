@@ -374,7 +374,8 @@ table ip nat {
         'forward inet t fwd rule jump checks -> jump checks',
         'forward inet t checks rule ip saddr 10.0.0.0/24 udp dport 53 meta mark set 0x0000002a -> continue',
         'forward inet t checks return - -> return',
-        'forward inet t fwd rule counter packets 0 bytes 0 -> continue',
+        // The counter's live values: this packet counted.
+        'forward inet t fwd rule counter packets 1 bytes 44 -> continue',
         'forward inet t fwd policy - -> accept',
         // A NAT statement ends its chain with accept, as in nft.
         'postrouting ip nat post rule oifname "wan" masquerade -> accept',

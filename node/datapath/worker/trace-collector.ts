@@ -25,9 +25,9 @@ import { TokenBucket } from '../../ruleset/modules/limit.js';
 import { C } from '../shared/counters.js';
 
 /** Traced packets per second passed on (burst: DEFAULT_MAX_PENDING). */
-export const DEFAULT_TRACES_PER_SEC = 1000;
+const DEFAULT_TRACES_PER_SEC = 1000;
 /** Records waiting for the next flush; beyond, they are dropped (counted). */
-export const DEFAULT_MAX_PENDING = 256;
+const DEFAULT_MAX_PENDING = 256;
 
 const TCP_FLAG_NAMES = ['fin', 'syn', 'rst', 'psh', 'ack', 'urg', 'ece', 'cwr'];
 
@@ -44,7 +44,7 @@ interface Session {
   filter?: RulesetEngine;
 }
 
-export function ctStateName(s: number): string {
+function ctStateName(s: number): string {
   if (s & CtState.Invalid) return 'invalid';
   if (s & CtState.Untracked) return 'untracked';
   if (s & CtState.Related) return 'related';
@@ -264,12 +264,13 @@ export class TraceCollector implements TraceSink {
     return this.chains.get(id) ?? { family: '?', table: '?', name: `#${id}`, rules: [] };
   }
 
+  /** The rule in nft syntax; one with a counter or quota shows its live values (so it is not cached). */
   private textOf(r: RuleJ): string {
     let t = this.ruleText.get(r);
-    if (t === undefined) {
-      t = this.printer.rule(r);
-      this.ruleText.set(r, t);
-    }
+    if (t !== undefined) return t;
+    if (r.expr.some((x) => 'counter' in x || 'quota' in x)) return this.printer.rule(r, { counters: (rule) => this.engine.countersOf(rule) });
+    t = this.printer.rule(r);
+    this.ruleText.set(r, t);
     return t;
   }
 }
