@@ -579,6 +579,11 @@ export class ConnTracker {
     return n;
   }
 
+  /** A live entry, or the pending one of a connection's first packet (`ct count` counts both). */
+  inUse(entry: number): boolean {
+    return entry >= 0 && entry < this.table.cap && this.table.slot[entry] !== Slot.Free;
+  }
+
   isLive(entry: number): boolean {
     return entry >= 0 && entry < this.table.cap && this.table.slot[entry] === Slot.Live;
   }

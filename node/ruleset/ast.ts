@@ -39,6 +39,11 @@ export interface ElemJ {
   timeout?: number;
   expires?: number;
   comment?: string;
+  /** The element's own stateful statements (elem-exprs.ts), as libnftables writes them. */
+  counter?: unknown;
+  limit?: unknown;
+  quota?: unknown;
+  'ct count'?: unknown;
 }
 
 /** Left-hand side of a match: what to read from the packet / metadata. */

@@ -8,7 +8,7 @@
  */
 import type { ObjKind } from './ast.js';
 import type { ObjState } from './objects.js';
-import type { Family, RuleJ, Selector, Value, VerdictJ } from './ast.js';
+import type { Family, RuleJ, Selector, SetJ, Value, VerdictJ } from './ast.js';
 import { Code, jumpCode } from './codes.js';
 import type { ClassifyContext, LogSink } from './context.js';
 import type { DataType, EncodeEnv } from './data-types.js';
@@ -17,6 +17,7 @@ import type { CompiledSet, SetElementSpec } from './set-structures.js';
 import { buildSet } from './set-structures.js';
 import { elementsOf, intervalInto, toInterval } from './values.js';
 import type { CompiledRule } from './compiled-ruleset.js';
+import { DYNAMIC_SET_DEFAULT_SIZE } from './set-attrs.js';
 
 /** Indirection to a named set's current structure: set updates swap `cur` at commit. */
 export class SetSlot {
@@ -32,6 +33,10 @@ export interface RuleCompileContext {
   chainId(name: string): number;
   /** A named object of the table (objects.ts). */
   object?(kind: ObjKind, name: string): ObjState | undefined;
+  /** A named set's declaration (for statements that fill it from the packet path). */
+  setJson?(name: string): SetJ | undefined;
+  /** Most elements the packet path may leave in one set or meter (ruleset.maxElements). */
+  maxDynamic?: number;
 }
 
 type Loader = (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
@@ -57,6 +62,8 @@ export class RuleCompiler {
   private readonly env: CompileEnv;
 
   constructor(private readonly cc: RuleCompileContext) {
+    // nft's size for a set the packet path fills (65535 unless declared), within the node's cap.
+    const dynamicCap = (size: number | undefined): number => Math.min(size ?? DYNAMIC_SET_DEFAULT_SIZE, cc.maxDynamic ?? Number.POSITIVE_INFINITY);
     const env: CompileEnv = {
       family: cc.family,
       encode: cc.encode,
@@ -84,6 +91,13 @@ export class RuleCompiler {
       anonSet: (types, items) => anonSet(cc.encode, types, items),
       verdictCode: (v) => verdictCode(v, cc.chainId),
       object: (kind, name) => cc.object?.(kind, name),
+      dynSet(name) {
+        const slot = cc.slot(name);
+        const json = cc.setJson?.(name);
+        if (!slot || !json) return undefined;
+        return { slot, json, cap: dynamicCap(json.size) };
+      },
+      dynamicCap: (size) => dynamicCap(size),
       counter: (cell) => {
         // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
         if (this.counters === NO_COUNTERS) this.counters = [cell];

@@ -58,6 +58,13 @@ export interface CtEntryReader {
   tupleAddr(entry: number, dir: number, end: number, out: Uint32Array, off: number, words: number): void;
   tuplePort(entry: number, dir: number, end: number): number;
   remainingMs(entry: number, nowMs: number): number;
+  /**
+   * For `ct count`: whether the entry's slot holds a connection (confirmed or still pending
+   * its first verdict), and its TCP state (TcpState numbers; 7 TIME_WAIT and 8 CLOSE are
+   * closed, as the kernel's nf_conncount skips them). Absent: every counted entry is alive.
+   */
+  inUse?(entry: number): boolean;
+  getTcpState?(entry: number): number;
 }
 
 const NO_NAMES = new InterfaceNames();

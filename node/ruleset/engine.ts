@@ -6,7 +6,7 @@
  * -> 'change' event. Any error anywhere before commit changes nothing.
  */
 import { EventEmitter } from 'node:events';
-import type { Command, RuleJ, RulesetJson, SetJ, VerdictJ } from './ast.js';
+import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, VerdictJ } from './ast.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
 import type { CompiledRule } from './compiled-ruleset.js';
@@ -19,12 +19,14 @@ import { parseJsonWithPositions } from './json-text.js';
 import { builtinRegistry } from './modules/index.js';
 import { parseText } from './parser.js';
 import { Printer } from './printer.js';
-import type { CounterCell, Registry } from './registry.js';
+import type { CompileEnv, CounterCell, Registry } from './registry.js';
 import { HashKeySet, buildSet } from './set-structures.js';
 import type { CompiledSet, SetElementSpec } from './set-structures.js';
-import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
+import type { ChainState, ElemEntry, ElemItem, SetState, TableState } from './state.js';
 import type { DataType } from './data-types.js';
-import { RULE_COMPILED, RulesetState, elemValue } from './state.js';
+import { RULE_COMPILED, RulesetState, elemOptions, elemValue } from './state.js';
+import { elemExprsFactory, elemStmts, hasElemStmts, liveElemStmts } from './elem-exprs.js';
+import { decodeKey } from './key-decode.js';
 import type { Change } from './transaction.js';
 import { Draft, commitElements, elemPositions, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
@@ -219,6 +221,8 @@ export class RulesetEngine extends EventEmitter {
           slot: (name) => slotFor(t, name),
           chainId: (name) => t.chains.get(name)?.id ?? -1,
           object: (kind, name) => t.objs.get(objKey(kind, name)),
+          setJson: (name) => t.sets.get(name)?.json,
+          maxDynamic: this.limits.maxElements,
         });
         compilers.set(t, rc);
       }
@@ -364,14 +368,27 @@ export class RulesetEngine extends EventEmitter {
       if (typeof iv === 'string') throw new Error(iv);
       dels.push(iv.lo);
     }
+    // Elements the packet path added (only this structure knows them): deleted by key.
+    const dynDels: Uint32Array[] = [];
+    for (const item of p.dynDels?.values() ?? []) {
+      const iv = toInterval(elemValue(item, s.isMap), types, enc);
+      if (typeof iv === 'string') throw new Error(iv);
+      dynDels.push(iv.lo);
+    }
     for (const e of p.adds.values()) {
       const spec = this.elemSpec(s, t, e, types);
       if (spec.lo.some((w, i) => w !== spec.hi[i])) return undefined;
       adds.push(spec);
     }
     return () => {
-      for (const k of dels) cur.delete(k);
-      for (const a of adds) cur.add(a.lo, a.data, a.expires);
+      for (const k of dels) {
+        // A static element that expired and came back from the packet path is that one now:
+        // the expiry commit removing the old one must not take it.
+        if (cur.isDynamic(cur.indexOf(k))) continue;
+        cur.delete(k);
+      }
+      for (const k of dynDels) if (cur.isDynamic(cur.indexOf(k))) cur.delete(k);
+      for (const a of adds) cur.add(a.lo, a.data, a.expires, a.exprs);
     };
   }
 
@@ -396,7 +413,61 @@ export class RulesetEngine extends EventEmitter {
         data = scratch[0];
       }
     }
-    return { lo: iv.lo, hi: iv.hi, expires: e.expiresAt, data };
+    const o = elemOptions(e.item, s.isMap);
+    const exprs = hasElemStmts(o) ? elemExprsFactory(elemStmts(o), this.elemEnv(t))() : undefined;
+    return { lo: iv.lo, hi: iv.hi, expires: e.expiresAt, data, exprs };
+  }
+
+  /** What an element's own statements compile with (they reach no set, chain nor object). */
+  private elemEnv(t: TableState): CompileEnv {
+    return { family: t.json.family, registry: this.registry, counter: () => undefined } as unknown as CompileEnv;
+  }
+
+  /**
+   * A set's elements as this engine's structure holds them now, for listings: the committed
+   * ones (with their statements' current values) and those the packet path added (their
+   * key, timeout when it is not the set's, time left, statements). Undefined when the
+   * structure adds nothing to the committed elements. `json`: expiry in whole seconds, as
+   * nft -j writes it. O(set size).
+   */
+  private liveElements(s: SetState, json: boolean): ElemItem[] | undefined {
+    const cur = this.slots.get(s.id)?.cur;
+    if (!(cur instanceof HashKeySet) || s.isMap) return undefined;
+    let withStmts = false;
+    for (const e of s.elems.values()) if (hasElemStmts(elemOptions(e.item, false))) withStmts = true;
+    if (!withStmts && cur.dynamicCount === 0) return undefined;
+    const now = this.clock();
+    const types = this.keyTypes(s);
+    const enc = { ifnames: this.ifnames };
+    const out: ElemItem[] = [];
+    for (const e of s.elems.values()) {
+      if (e.expiresAt !== 0 && now >= e.expiresAt) continue;
+      const o = elemOptions(e.item, false);
+      if (!hasElemStmts(o)) {
+        out.push(e.item);
+        continue;
+      }
+      const iv = toInterval(elemValue(e.item, false), types, enc);
+      const ex = typeof iv === 'string' ? undefined : cur.exprsOf(cur.indexOf(iv.lo));
+      out.push(ex === undefined ? e.item : { elem: { ...(o as ElemJ), ...liveElemStmts(ex) } });
+    }
+    if (cur.dynamicCount === 0) return out;
+    const setTimeoutS = s.json.timeout;
+    cur.forEachElement((i, keys, off) => {
+      if (!cur.isDynamic(i)) return;
+      const x = cur.expiresOf(i);
+      if (x !== 0 && now >= x) return;
+      const val = decodeKey(types, keys, off);
+      const elem: ElemJ = { val };
+      // As nft lists them: the timeout when it is not the set's, then the time left.
+      const tmo = cur.timeoutOf(i);
+      if (tmo !== 0 && tmo !== (setTimeoutS ?? 0) * 1000) elem.timeout = tmo / 1000;
+      if (x !== 0) elem.expires = json ? Math.floor((x - now) / 1000) : (x - now) / 1000;
+      const ex = cur.exprsOf(i);
+      if (ex !== undefined) Object.assign(elem, liveElemStmts(ex));
+      out.push(elem.timeout === undefined && elem.expires === undefined && ex === undefined ? val : { elem });
+    });
+    return out;
   }
 
   private buildNamedSet(s: SetState, t: TableState, entries: Iterable<ElemEntry>): CompiledSet {
@@ -443,12 +514,14 @@ export class RulesetEngine extends EventEmitter {
 
   /** `nft list ruleset`-style text (with `# handle N` when handles is set). */
   list(opts: { handles?: boolean } = {}): string {
-    return new Printer(this.registry).ruleset(this.state, { handles: opts.handles, counters: (r) => this.countersOf(r), nowMs: this.clock() });
+    return new Printer(this.registry).ruleset(this.state, {
+      handles: opts.handles, counters: (r) => this.countersOf(r), nowMs: this.clock(), elements: (s) => this.liveElements(s, false),
+    });
   }
 
   /** `nft -j list ruleset`-style JSON (plain data). */
   toJSON(): RulesetJson {
-    return toPlainJson(stateToJson(this.state, { nowMs: this.clock(), counters: (r) => this.countersOf(r) }));
+    return toPlainJson(stateToJson(this.state, { nowMs: this.clock(), counters: (r) => this.countersOf(r), elements: (s) => this.liveElements(s, true) }));
   }
 
   counts(): { tables: number; chains: number; rules: number; sets: number } {

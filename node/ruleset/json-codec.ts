@@ -11,7 +11,7 @@ import { ErrorList, posOf, setPos, type Pos } from './errors.js';
 import { liveObj } from './objects.js';
 import { PRIORITY_RANGE, isPriority } from './priorities.js';
 import { badStringChar, describeBadChar } from './string-chars.js';
-import type { RulesetState } from './state.js';
+import type { ElemItem, RulesetState, SetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
 import { checkSetAttrsJson } from './set-attrs.js';
 import { layer2Family, layer2Hook } from './layer3-only.js';
@@ -197,6 +197,8 @@ function badStringIn(body: unknown): { where: string; what: string; pos: Pos | u
 export interface JsonListOptions {
   nowMs?: number;
   counters?: (rule: RuleJ) => readonly { packets: number; bytes: number }[] | undefined;
+  /** A set's elements as they are now (see PrintOptions.elements). */
+  elements?: (s: SetState) => readonly ElemItem[] | undefined;
 }
 
 /** The state as `{"nftables": [...]}`. */
@@ -207,9 +209,13 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
     for (const s of t.sets.values()) {
       const j: SetJ = { ...s.json };
       const elem: NonNullable<SetJ['elem']> = [];
-      for (const e of s.elems.values()) {
-        if (opts.nowMs !== undefined && e.expiresAt !== 0 && opts.nowMs >= e.expiresAt) continue;
-        elem.push(e.item as Value | [Value, Value | VerdictJ]);
+      const live = opts.elements?.(s);
+      if (live !== undefined) elem.push(...live);
+      else {
+        for (const e of s.elems.values()) {
+          if (opts.nowMs !== undefined && e.expiresAt !== 0 && opts.nowMs >= e.expiresAt) continue;
+          elem.push(e.item as Value | [Value, Value | VerdictJ]);
+        }
       }
       if (elem.length > 0) j.elem = elem;
       items.push(s.isMap ? { map: j } : { set: j });

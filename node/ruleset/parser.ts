@@ -23,6 +23,7 @@ import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
 import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
 import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.js';
 import { FIB_REFUSED } from './modules/fib.js';
+import { ELEM_STMT_KEYS } from './elem-exprs.js';
 
 /** Tokens of a `$variable` being expanded. */
 interface Frame {
@@ -148,7 +149,7 @@ class Parser implements TextReader {
     return false;
   }
 
-  private expectPunct(p: string): Token {
+  expectPunct(p: string): Token {
     if (!this.isPunct(p)) this.error(`expected '${p}', got ${describe(this.peek())}`);
     return this.next();
   }
@@ -551,13 +552,23 @@ class Parser implements TextReader {
     return out;
   }
 
-  /** One element with its options (timeout, expires, comment). */
+  /** One element with its options (statements, timeout, expires, comment). */
   private element(types: DataType[], anonymous: boolean): Value {
     const val = this.concatValue(types, true);
     const elem: ElemJ = { val };
     let opts = false;
     for (;;) {
-      if (this.acceptWord('timeout')) {
+      // A named set's element may carry its own counter, limit, quota or ct count (as a
+      // dynamic set's listing shows them): `192.0.2.1 counter packets 3 bytes 180`.
+      const w = this.peek();
+      if (!anonymous && w.kind === Tok.Word && (ELEM_STMT_KEYS.includes(w.text) || (w.text === 'ct' && this.peekAt(1)?.text === 'count'))) {
+        const st = this.statement();
+        const k = Object.keys(st)[0];
+        if (!ELEM_STMT_KEYS.includes(k) || typeof (st as Record<string, unknown>)[k] === 'string') this.error(`'${w.text}' cannot be kept per element: only ${ELEM_STMT_KEYS.join(', ')} can`, w);
+        if (k in elem) this.error(`the element has a ${k} already`, w);
+        (elem as unknown as Record<string, unknown>)[k] = (st as Record<string, unknown>)[k];
+        opts = true;
+      } else if (this.acceptWord('timeout')) {
         const d = this.expectWord();
         const s = parseDuration(d.text);
         if (s === undefined) this.error(`'${d.text}' is not a time (e.g. 30s, 1h30m)`, d);
@@ -698,8 +709,18 @@ class Parser implements TextReader {
     return rule;
   }
 
-  private statement(): Stmt {
+  statement(): Stmt {
     const t = this.peek();
+    // Statements named by two words (`ct count`) before the selectors they start like.
+    const t1 = t.kind === Tok.Word ? this.peekAt(1) : undefined;
+    if (t1 !== undefined && t1.kind === Tok.Word) {
+      const two = this.registry.statementForWord(`${t.text} ${t1.text}`);
+      if (two) {
+        this.next();
+        this.next();
+        return two.parse(this, t);
+      }
+    }
     const sel = this.trySelectorExpr();
     if (sel) {
       const n = this.peek();

@@ -3,16 +3,17 @@
  * same JSON (the round-trip tests hold it to that). Statements are printed by their
  * modules through a small PrintHelper.
  */
-import type { RuleJ, Scalar, Selector, SetJ, Value, VerdictJ } from './ast.js';
+import type { RuleJ, Scalar, Selector, SetJ, Stmt, Value, VerdictJ } from './ast.js';
 import type { DataType } from './data-types.js';
 import { flagNames } from './data-types.js';
 import { formatDuration } from './durations.js';
 import { PRIORITY_NAMES } from './priorities.js';
 import type { PrintHelper, Registry } from './registry.js';
-import type { RulesetState, SetState } from './state.js';
+import type { ElemItem, RulesetState, SetState } from './state.js';
 import { verdictText } from './modules/verdicts.js';
 import { withLiveCells } from './live-cells.js';
 import { objBodyText } from './objects.js';
+import { elemStmts, hasElemStmts } from './elem-exprs.js';
 
 export interface PrintOptions {
   /** Append `# handle N` like `nft -a`. */
@@ -21,6 +22,12 @@ export interface PrintOptions {
   counters?: (rule: RuleJ) => readonly { packets: number; bytes: number }[] | undefined;
   /** Clock (ms) for element expiry; expired elements are not printed. */
   nowMs?: number;
+  /**
+   * A set's elements as they are now, when its structure knows more than the committed
+   * state (elements the packet path added, per-element counters): already filtered for
+   * expiry. Undefined: the committed elements.
+   */
+  elements?: (s: SetState) => readonly ElemItem[] | undefined;
 }
 
 function quote(s: string): string {
@@ -54,6 +61,11 @@ export class Printer implements PrintHelper {
     return verdictText(v);
   }
 
+  statement(stmt: Stmt): string {
+    const mod = this.registry.statementForJson(stmt);
+    return mod ? mod.print(stmt, this) : JSON.stringify(stmt);
+  }
+
   value(v: Value, types: DataType[]): string {
     if (typeof v === 'string' && v.startsWith('@')) return v;
     if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') return this.scalar(v, types[0]);
@@ -69,6 +81,8 @@ export class Printer implements PrintHelper {
     if ('range' in v) return `${this.value(v.range[0], types)}-${this.value(v.range[1], types)}`;
     if ('elem' in v) {
       let s = this.value(v.elem.val, types);
+      // nft's order: the element's statements, then timeout, expires, comment.
+      if (hasElemStmts(v.elem)) for (const st of elemStmts(v.elem)) s += ` ${this.statement(st)}`;
       if (v.elem.timeout !== undefined) s += ` timeout ${formatDuration(v.elem.timeout)}`;
       if (v.elem.expires !== undefined) s += ` expires ${formatDuration(v.elem.expires)}`;
       if (v.elem.comment !== undefined) s += ` comment ${quote(v.elem.comment)}`;
@@ -121,14 +135,21 @@ export class Printer implements PrintHelper {
     const dataType = s.isMap && j.map !== 'verdict' ? this.registry.type(j.map ?? '') : undefined;
     const items: string[] = [];
     const now = opts.nowMs;
-    for (const e of s.elems.values()) {
-      if (now !== undefined && e.expiresAt !== 0 && now >= e.expiresAt) continue;
-      if (s.isMap && Array.isArray(e.item)) {
-        const [k, d] = e.item as [Value, Value | VerdictJ];
+    const item = (it: ElemItem): void => {
+      if (s.isMap && Array.isArray(it)) {
+        const [k, d] = it as [Value, Value | VerdictJ];
         const ds = j.map === 'verdict' ? this.verdict(d as VerdictJ) : this.value(d as Value, dataType ? [dataType] : []);
         items.push(`${this.value(k, types)} : ${ds}`);
       } else {
-        items.push(this.value(e.item as Value, types));
+        items.push(this.value(it as Value, types));
+      }
+    };
+    const live = opts.elements?.(s);
+    if (live !== undefined) for (const it of live) item(it);
+    else {
+      for (const e of s.elems.values()) {
+        if (now !== undefined && e.expiresAt !== 0 && now >= e.expiresAt) continue;
+        item(e.item);
       }
     }
     if (items.length > 0) lines.push(`${indent}\telements = { ${items.join(`,\n${indent}\t\t     `)} }`);

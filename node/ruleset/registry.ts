@@ -53,6 +53,10 @@ export interface TextReader {
   mapData(types: DataType[], data?: DataType | DataType[]): string | { set: [Value, VerdictJ | Value][] };
   /** A selector (or concatenation) if the next words name one. */
   trySelectorExpr(): Selector | undefined;
+  /** One statement of a rule (for statements that hold others: `add @s { ip saddr counter }`). */
+  statement(): Stmt;
+  /** Consumes the punctuation `p` or stops with a positioned error. */
+  expectPunct(p: string): Token;
 }
 
 /** What a module's `print` may use of the printer. */
@@ -62,6 +66,8 @@ export interface PrintHelper {
   verdict(v: VerdictJ): string;
   quote(s: string): string;
   typesOf(sel: Selector): DataType[];
+  /** A statement's text, as its module prints it (statements that hold others). */
+  statement(stmt: Stmt): string;
 }
 
 /** Per-rule environment for validation. */
@@ -107,6 +113,15 @@ export interface CompileEnv {
   counter(cell: CounterCell): void;
   /** A named object of the rule's table (validated to exist). */
   object(kind: ObjKind, name: string): ObjState | undefined;
+  /**
+   * A named set the packet path adds to (`add @s`, `update @s`): its slot (the structure is
+   * read through it per packet, a commit may swap it), its declaration, and the most
+   * elements the packet path may leave in it (its size, default 65535, within the node's
+   * ruleset.maxElements).
+   */
+  dynSet(name: string): { slot: { cur: CompiledSet }; json: SetJ; cap: number } | undefined;
+  /** The cap on elements of a set the packet path fills that declares no size (meters too). */
+  readonly dynamicCap: (size: number | undefined) => number;
 }
 
 export interface CounterCell {

@@ -5,6 +5,12 @@
 
 /** nft keeps a set's size as a 32-bit unsigned count; 0 means "no size" and is not written. */
 const SET_SIZE_MAX = 4294967295;
+/**
+ * nft's size for a set the packet path fills (`add @s`, `update @s`, a meter) when the
+ * declaration gives none: the kernel's dynset sets it, and nft lists it from then on.
+ */
+export const DYNAMIC_SET_DEFAULT_SIZE = 65535;
+
 export const SET_SIZE_RANGE = `an integer from 1 to ${SET_SIZE_MAX}`;
 
 export function isSetSize(v: unknown): v is number {

@@ -11,7 +11,13 @@
  * Keys are uint32 words; lookups take the key in a caller-owned scratch array, so a
  * lookup allocates nothing. Each element has an index; maps keep data per index,
  * timeouts keep an absolute expiry (ms, 0 = never) per index.
+ *
+ * A HashKeySet also takes elements from the packet path (`add @s`, `update @s`, meters:
+ * addDynamic), capped at the set's size, with per-element stateful statements (ElemExprs).
+ * Those elements live only in the structure of the engine that classifies packets (the
+ * datapath thread's): no transaction knows them, so listings read them from here.
  */
+import type { ClassifyContext } from './context.js';
 
 export interface SetElementSpec {
   lo: Uint32Array;
@@ -20,6 +26,20 @@ export interface SetElementSpec {
   expires: number;
   /** Map data (verdict code or value); 0 for plain sets. */
   data: number;
+  /** The element's own stateful statements (`counter`, `limit`...), compiled; absent: none. */
+  exprs?: ElemExprs;
+}
+
+/**
+ * An element's stateful statements (nft's per-element expressions): what a dynset statement
+ * gave it when it was added from the packet path, or what its declaration listed. `run` is
+ * their compiled form (0: all matched; otherwise the rule stops); `stmts` the templates and
+ * `cells` the counters and quotas, for listings (live-cells.ts).
+ */
+export interface ElemExprs {
+  readonly stmts: readonly Record<string, unknown>[];
+  readonly cells: readonly { packets: number; bytes: number }[];
+  run(ctx: ClassifyContext): number;
 }
 
 export interface CompiledSet {
@@ -59,6 +79,16 @@ export class HashKeySet implements CompiledSet {
   private readonly expires: number[] = [];
   private readonly free: number[] = [];
   private count = 0;
+  /** Per element index: its stateful statements (ElemExprs), or undefined. */
+  private readonly exprs: (ElemExprs | undefined)[] = [];
+  /** Per element index: 1 when the packet path added it (it is in no transaction's state). */
+  private readonly dyn: number[] = [];
+  /** Per element index: the timeout (ms) the packet path gave it, 0 for none. */
+  private readonly tmo: number[] = [];
+  /** Elements the packet path added, still held (expired ones included until swept). */
+  private dynCount = 0;
+  /** No dynamic element expires before this (a lower bound; exact after a sweep). */
+  private minExpiry = Number.POSITIVE_INFINITY;
 
   constructor(readonly words: number, expected = 0) {
     while (this.cap < expected * 2) this.cap <<= 1;
@@ -89,8 +119,8 @@ export class HashKeySet implements CompiledSet {
     return this.data[index];
   }
 
-  /** Adds or updates (same key: new data/expiry). Returns the element index. */
-  add(key: Uint32Array, data: number, expires: number): number {
+  /** Adds or updates (same key: new data/expiry/exprs). Returns the element index. */
+  add(key: Uint32Array, data: number, expires: number, exprs?: ElemExprs): number {
     if ((this.count + 1) * 2 > this.cap) this.grow();
     const w = this.words;
     const mask = this.cap - 1;
@@ -101,6 +131,10 @@ export class HashKeySet implements CompiledSet {
       if (cmp(this.keys, s * w, key, 0, w) === 0) {
         this.data[e] = data;
         this.expires[e] = expires;
+        // A transaction's element replaces one the packet path added: it is static from now on.
+        if (this.dyn[e] === 1) this.dynCount--;
+        this.dyn[e] = 0;
+        this.exprs[e] = exprs;
         return e;
       }
       s = (s + 1) & mask;
@@ -108,10 +142,130 @@ export class HashKeySet implements CompiledSet {
     const idx = this.free.length > 0 ? this.free.pop()! : this.data.length;
     this.data[idx] = data;
     this.expires[idx] = expires;
+    this.dyn[idx] = 0;
+    this.exprs[idx] = exprs;
     this.slots[s] = idx;
     this.keys.set(key.subarray(0, w), s * w);
     this.count++;
     return idx;
+  }
+
+  /**
+   * The packet path's add (nft's dynset): the key's element index, adding it when absent
+   * with `expires` and the exprs `make` gives. A held element that has expired is replaced
+   * as if new (fresh statements). -1 when the set holds `cap` elements already (after
+   * freeing expired ones): the kernel's "set full", where the rule does not match.
+   * `created` tells the caller whether the element is new.
+   */
+  addDynamic(key: Uint32Array, expires: number, nowMs: number, cap: number, make: (() => ElemExprs) | undefined): number {
+    const e = this.lookupAny(key);
+    if (e >= 0) {
+      const x = this.expires[e];
+      if (x === 0 || nowMs < x) {
+        this.created = false;
+        return e;
+      }
+      // Expired but not yet swept: the same key comes back as a new element.
+      this.expires[e] = expires;
+      this.tmo[e] = expires === 0 ? 0 : expires - nowMs;
+      this.exprs[e] = make?.();
+      if (this.dyn[e] !== 1) this.dynCount++;
+      this.dyn[e] = 1;
+      this.noteExpiry(expires);
+      this.created = true;
+      return e;
+    }
+    if (this.count >= cap) {
+      if (nowMs < this.minExpiry || this.sweepExpired(nowMs) === 0 || this.count >= cap) return -1;
+    }
+    const idx = this.add(key, 0, expires, make?.());
+    this.dyn[idx] = 1;
+    this.tmo[idx] = expires === 0 ? 0 : expires - nowMs;
+    this.dynCount++;
+    this.noteExpiry(expires);
+    this.created = true;
+    return idx;
+  }
+
+  /** Whether the last addDynamic made a new element. */
+  created = false;
+
+  private noteExpiry(expires: number): void {
+    if (expires !== 0 && expires < this.minExpiry) this.minExpiry = expires;
+  }
+
+  /** Element index of the key, expired or not, or -1. */
+  private lookupAny(key: Uint32Array): number {
+    const w = this.words;
+    const mask = this.cap - 1;
+    let s = hashKey(key, 0, w) & mask;
+    for (;;) {
+      const e = this.slots[s];
+      if (e < 0 || cmp(this.keys, s * w, key, 0, w) === 0) return e;
+      s = (s + 1) & mask;
+    }
+  }
+
+  /**
+   * Frees the packet path's elements whose timeout has passed; returns how many. O(capacity):
+   * addDynamic calls it only when the set is full and some element may have expired
+   * (minExpiry), so a flood against a full set does not scan it per packet.
+   */
+  sweepExpired(nowMs: number): number {
+    const w = this.words;
+    const gone: Uint32Array[] = [];
+    let min = Number.POSITIVE_INFINITY;
+    for (let s = 0; s < this.cap; s++) {
+      const e = this.slots[s];
+      if (e < 0 || this.dyn[e] !== 1) continue;
+      const x = this.expires[e];
+      if (x === 0) continue;
+      if (nowMs >= x) gone.push(this.keys.slice(s * w, s * w + w));
+      else if (x < min) min = x;
+    }
+    for (const k of gone) this.delete(k);
+    this.minExpiry = min;
+    return gone.length;
+  }
+
+  /** Elements the packet path added and still holds. */
+  get dynamicCount(): number {
+    return this.dynCount;
+  }
+
+  /** The timeout (ms) the packet path gave the element; 0 for none or a static element. */
+  timeoutOf(index: number): number {
+    return this.dyn[index] === 1 ? this.tmo[index] : 0;
+  }
+
+  expiresOf(index: number): number {
+    return this.expires[index];
+  }
+
+  /** `update @s`: a new expiry for a held element. */
+  setExpires(index: number, expires: number): void {
+    this.expires[index] = expires;
+  }
+
+  exprsOf(index: number): ElemExprs | undefined {
+    return this.exprs[index];
+  }
+
+  isDynamic(index: number): boolean {
+    return this.dyn[index] === 1;
+  }
+
+  /** The element index of a key (expired or not), for listings; -1 when absent. */
+  indexOf(key: Uint32Array): number {
+    return this.lookupAny(key);
+  }
+
+  /** Calls cb with each element's index and its key words (keys[off..off+words)), in slot order. */
+  forEachElement(cb: (index: number, keys: Uint32Array, off: number) => void): void {
+    for (let s = 0; s < this.cap; s++) {
+      const e = this.slots[s];
+      if (e >= 0) cb(e, this.keys, s * this.words);
+    }
   }
 
   /** Removes a key; returns false when it was absent. Backward-shift deletion keeps probes short. */
@@ -125,7 +279,11 @@ export class HashKeySet implements CompiledSet {
       if (cmp(this.keys, s * w, key, 0, w) === 0) break;
       s = (s + 1) & mask;
     }
-    this.free.push(this.slots[s]);
+    const gone = this.slots[s];
+    this.free.push(gone);
+    if (this.dyn[gone] === 1) this.dynCount--;
+    this.dyn[gone] = 0;
+    this.exprs[gone] = undefined;
     this.slots[s] = -1;
     this.count--;
     let hole = s;
@@ -274,13 +432,13 @@ export function buildSet(parts: number[], elems: SetElementSpec[], interval: boo
   const exact = elems.every((e) => cmp(e.lo, 0, e.hi, 0, words) === 0);
   if (exact && !interval) {
     const h = new HashKeySet(words, elems.length);
-    for (const e of elems) h.add(e.lo, e.data, e.expires);
+    for (const e of elems) h.add(e.lo, e.data, e.expires, e.exprs);
     return h;
   }
   if (exact) {
     // interval-flagged set holding only single values: the hash is still right and O(1).
     const h = new HashKeySet(words, elems.length);
-    for (const e of elems) h.add(e.lo, e.data, e.expires);
+    for (const e of elems) h.add(e.lo, e.data, e.expires, e.exprs);
     return h;
   }
   if (parts.length === 1) return new IntervalSet(words, elems, merge);

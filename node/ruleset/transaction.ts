@@ -8,7 +8,9 @@ import type { ChainJ, Command, ElementJ, ObjJ, ObjKind, RuleJ, SetJ, TableJ, Ver
 import { checkObjSpec, makeObj, objKey } from './objects.js';
 import type { Registry } from './registry.js';
 import { ErrorList, POS, markOf, posOf } from './errors.js';
-import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
+import type { ChainState, ElemEntry, ElemItem, SetState, TableState } from './state.js';
+import { dynsetTargets } from './modules/dynset.js';
+import { DYNAMIC_SET_DEFAULT_SIZE } from './set-attrs.js';
 import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';
 import { onlyKey } from './registry.js';
@@ -43,6 +45,12 @@ export interface PendingElems {
   dels: Set<string>;
   /** The set starts empty in this batch (new or flushed): the committed map is ignored. */
   flushed: boolean;
+  /**
+   * `delete element` of keys the committed state does not hold, in a set with flags
+   * dynamic: the packet path may have added them, and only the structure of the engine
+   * that classifies knows (engine.ts deletes them there if they are). By elemKey.
+   */
+  dynDels?: Map<string, ElemItem>;
 }
 
 export class Draft {
@@ -398,6 +406,13 @@ export class Draft {
 
   /** The committed copy of a rule command's rule, with a new handle and its source position. */
   private freshRule(j: RuleJ, pos: unknown): RuleJ {
+    const dyn = Array.isArray(j.expr) ? dynsetTargets(j.expr) : undefined;
+    if (dyn !== undefined) {
+      // As the kernel: each meter is a set of the table, whose handle comes before the rule's.
+      this.nextHandle += dyn.meters;
+      // A set the packet path fills gets nft's default size (listed from then on, as nft does).
+      for (const name of dyn.sets) this.defaultDynamicSize(j.family, j.table, name, pos);
+    }
     // Position, references and compiled form are slots of the literal (state.ts RULE_REFS).
     const r: RuleJ = {
       family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr,
@@ -406,6 +421,14 @@ export class Draft {
     if (j.comment !== undefined) r.comment = j.comment;
     this.newRules.add(r);
     return r;
+  }
+
+  private defaultDynamicSize(family: string, table: string, name: string, pos: unknown): void {
+    const t = this.tables.get(`${family} ${table}`);
+    const cur = t?.sets.get(name);
+    if (!t || !cur || cur.json.size !== undefined || cur.isMap) return; // validation reports what is wrong
+    const s = this.mutSet(t, name, pos)!;
+    s.json = { ...s.json, size: DYNAMIC_SET_DEFAULT_SIZE };
   }
 
   private set(verb: Verb, j: SetJ, isMap: boolean, pos: unknown): void {
@@ -496,6 +519,7 @@ export class Draft {
         if (p.adds.delete(k)) {
           if (inBase) p.dels.add(k);
         } else if (inBase) p.dels.add(k);
+        else if (s.json.flags?.includes('dynamic') && !s.isMap) (p.dynDels ??= new Map()).set(k, item);
         else this.errors.add(posOf(item) ?? posOf(pos), `element ${k} is not in set '${j.name}'`);
       }
       this.changes.push({ op: 'delete', kind: 'element', family: j.family, table: j.table, name: j.name, object: { element: j } });

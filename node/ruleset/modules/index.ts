@@ -25,6 +25,8 @@ import { registerReject } from './reject.js';
 import { registerVmap } from './vmap.js';
 import { registerNat } from './nat.js';
 import { registerHashGen } from './hash-gen.js';
+import { registerDynset } from './dynset.js';
+import { registerCtCount } from './ct-count.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -52,6 +54,8 @@ export function registerBuiltins(r: Registry): Registry {
   registerReject(r);
   registerVmap(r);
   registerNat(r);
+  registerDynset(r);
+  registerCtCount(r);
   return r;
 }
 
