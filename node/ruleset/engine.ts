@@ -27,6 +27,8 @@ import type { DataType } from './data-types.js';
 import { RULE_COMPILED, RulesetState, elemOptions, elemValue } from './state.js';
 import { elemExprsFactory, elemStmts, hasElemStmts, liveElemStmts } from './elem-exprs.js';
 import { decodeKey } from './key-decode.js';
+import { dynsetTargets } from './modules/dynset.js';
+import { DYNAMIC_SET_DEFAULT_SIZE } from './set-attrs.js';
 import type { Change } from './transaction.js';
 import { Draft, commitElements, elemPositions, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
@@ -175,6 +177,7 @@ export class RulesetEngine extends EventEmitter {
     const enc = { ifnames: this.ifnames };
     validateDraft(draft, this.registry, enc);
     errors.throwIfAny();
+    this.checkDynamicSizes(draft, errors);
 
     // ---- compile what changed (nothing visible yet) ----
     const next = draft.finish();
@@ -349,6 +352,31 @@ export class RulesetEngine extends EventEmitter {
     if (total <= max) return;
     const where = biggest ? `set '${biggest.json.name}' (${biggestCount} elements): ` : '';
     errors.add(biggest ? positions.get(biggest) : undefined, `${where}the ruleset would hold ${total} set elements, more than ruleset.maxElements (${max}); nothing was changed`);
+    errors.throwIfAny();
+  }
+
+  /**
+   * Packets must not grow memory past the node's cap: a set the packet path fills (and a
+   * meter) holds at most its size, so that size may not exceed limits.maxElements. Checked
+   * here, by the control thread's engine (the datapath's copy has no limits and follows).
+   * O(statements of the new rules).
+   */
+  private checkDynamicSizes(draft: Draft, errors: ErrorList): void {
+    const max = this.limits.maxElements;
+    if (max === Number.POSITIVE_INFINITY) return;
+    for (const r of draft.newRules) {
+      const dyn = dynsetTargets(r.expr);
+      if (dyn.sets.length === 0 && dyn.meters === 0) continue;
+      const t = draft.tables.get(`${r.family} ${r.table}`);
+      for (const name of dyn.sets) {
+        const size = t?.sets.get(name)?.json.size ?? DYNAMIC_SET_DEFAULT_SIZE;
+        if (size > max) errors.add(rulePositions.get(r), `set '${name}' is filled from the packet path and its size is ${size}, more than ruleset.maxElements (${max}): give it a size of at most ${max}`);
+      }
+      for (const st of r.expr) {
+        const m = (st as { meter?: { name: string; size?: number } }).meter;
+        if (m && (m.size ?? DYNAMIC_SET_DEFAULT_SIZE) > max) errors.add(rulePositions.get(r), `meter '${m.name}' may hold ${m.size ?? DYNAMIC_SET_DEFAULT_SIZE} keys, more than ruleset.maxElements (${max}): give it a size of at most ${max}`);
+      }
+    }
     errors.throwIfAny();
   }
 

@@ -12,7 +12,8 @@ import type { ErrorList, Pos } from './errors.js';
 import { posOf } from './errors.js';
 import type { Registry, ValidateEnv } from './registry.js';
 import type { ChainState, ElemEntry, SetState, TableState } from './state.js';
-import { RULE_REFS, elemValue } from './state.js';
+import { RULE_REFS, elemOptions, elemValue } from './state.js';
+import { checkElemStmts, elemStmts, hasElemStmts } from './elem-exprs.js';
 import { objKey } from './objects.js';
 import type { Draft } from './transaction.js';
 import { elementsAfter, elemPositions, positions, rulePositions } from './transaction.js';
@@ -193,6 +194,12 @@ function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeE
     const epos = elemPositions.get(e) ?? pos;
     // As the kernel (EINVAL): an element timeout needs a set that supports timeouts.
     if (e.expiresAt !== 0 && !timed) errors.add(epos, `set '${s.json.name}' needs 'flags timeout' (or a set timeout) for element timeouts`);
+    const opts = elemOptions(e.item, s.isMap);
+    if (hasElemStmts(opts)) {
+      // Per-element counters and limits: elements of plain (hash) sets, as the packet path makes them.
+      const why = s.isMap || interval ? `elements of ${s.isMap ? 'a map' : 'an interval set'} cannot carry statements (counter, limit, quota, ct count)` : checkElemStmts(elemStmts(opts), reg);
+      if (why) errors.add(epos, `set '${s.json.name}': ${why}`);
+    }
     const key = elemValue(e.item, s.isMap);
     const iv = toInterval(key, types, enc);
     if (typeof iv === 'string') {

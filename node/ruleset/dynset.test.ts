@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { buildTcp, buildUdp } from '../packet/build.js';
+import { parsePacket } from '../packet/parse.js';
+import { ConnTracker } from '../conntrack/index.js';
+import { RulesetEngine } from './engine.js';
+import { ClassifyContext, Hook, Verdict } from './context.js';
+import { RulesetError } from './errors.js';
+import { HashKeySet } from './set-structures.js';
+
+const A = Verdict.Accept;
+const D = Verdict.Drop;
+
+/** An engine on a clock the test moves, with one forward chain (policy as given) and sets. */
+function engine(sets: string, rules: string, policy = 'accept', limits = {}): { e: RulesetEngine; clock: { now: number } } {
+  const clock = { now: 1_000_000 };
+  const e = new RulesetEngine({ clock: () => clock.now, limits });
+  e.load(`table inet t {\n${sets}\nchain fwd { type filter hook forward priority 0; policy ${policy};\n${rules}\n} }`, 'x.nft');
+  return { e, clock };
+}
+
+function udpFrom(src: string, sport = 1000): Uint8Array {
+  const dst = src.includes(':') ? '2001:db8:ff::1' : '198.51.100.1';
+  return buildUdp({ src, dst, sport, dport: 53, payload: 72 });
+}
+
+/** Classifies one UDP packet from `src` (no conntrack) at the engine's clock. */
+function send(e: RulesetEngine, clock: { now: number }, src: string): Verdict {
+  const ctx = new ClassifyContext();
+  const b = udpFrom(src);
+  parsePacket(ctx.pkt, b, 0, b.length, 0);
+  ctx.nowMs = clock.now;
+  return e.compiled.classify(ctx, Hook.Forward);
+}
+
+/** The listing with long element lists on one line (hafw wraps them as nft does). */
+function listed(e: RulesetEngine): string {
+  return e.list().replace(/,\n\t+ +/g, ', ');
+}
+
+function loadError(text: string, limits = {}): string {
+  try {
+    new RulesetEngine({ limits }).load(text, 'x.nft');
+  } catch (err) {
+    if (err instanceof RulesetError) return err.message;
+    throw err;
+  }
+  return '';
+}
+
+const FAMILIES = [
+  { name: 'IPv4', sel: 'ip saddr', type: 'ipv4_addr', a: '192.0.2.1', b: '192.0.2.2', c: '192.0.2.3' },
+  { name: 'IPv6', sel: 'ip6 saddr', type: 'ipv6_addr', a: '2001:db8::1', b: '2001:db8::2', c: '2001:db8::3' },
+];
+
+describe('sets filled from the packet path (add @set, update @set, meter)', () => {
+  for (const f of FAMILIES) {
+    it(`add @s puts the source in the set, where a later lookup finds it (${f.name})`, () => {
+      const { e, clock } = engine(`set s { type ${f.type}; flags dynamic; }`, `${f.sel} @s accept\nadd @s { ${f.sel} }`, 'drop');
+      assert.deepEqual([send(e, clock, f.a), send(e, clock, f.a), send(e, clock, f.b), send(e, clock, f.b)], [D, A, D, A]);
+      assert.match(listed(e), new RegExp(`elements = \\{ ${f.a}, ${f.b} \\}|elements = \\{ ${f.b}, ${f.a} \\}`));
+    });
+
+    it(`update @s restarts an element's timeout; add does not; an expired element no longer matches nor lists (${f.name})`, () => {
+      const { e, clock } = engine(
+        `set u { type ${f.type}; flags dynamic,timeout; }\nset a { type ${f.type}; flags dynamic,timeout; }`,
+        `update @u { ${f.sel} timeout 1m }\nadd @a { ${f.sel} timeout 1m }\n${f.sel} @u meta mark set 1\n${f.sel} @a meta mark set 2`,
+      );
+      const marks = (): number => {
+        const ctx = new ClassifyContext();
+        const b = udpFrom(f.a);
+        parsePacket(ctx.pkt, b, 0, b.length, 0);
+        ctx.nowMs = clock.now;
+        e.compiled.classify(ctx, Hook.Forward);
+        return ctx.metaMark;
+      };
+      assert.equal(marks(), 2, 'both hold it at once');
+      clock.now += 40_000;
+      marks(); // refreshes u's element, not a's
+      clock.now += 30_000; // 70 s after the add, 30 s after the update
+      assert.match(e.list(), /set u \{[^}]*elements = \{ \S+ timeout 1m expires 30s \}/);
+      assert.doesNotMatch(e.list(), /set a \{[^}]*elements/);
+      const ctx = new ClassifyContext();
+      const b = udpFrom(f.b);
+      parsePacket(ctx.pkt, b, 0, b.length, 0);
+      ctx.nowMs = clock.now;
+      e.compiled.classify(ctx, Hook.Forward);
+      assert.equal(ctx.metaMark, 2, 'the other source: in both (a\'s is new), the last mark wins');
+    });
+
+    it(`a full set does not grow: the add fails and the rule does not match, until an element expires (${f.name})`, () => {
+      const { e, clock } = engine(`set s { type ${f.type}; size 2; flags dynamic,timeout; timeout 10s; }`, `add @s { ${f.sel} } accept`, 'drop');
+      assert.deepEqual([send(e, clock, f.a), send(e, clock, f.b), send(e, clock, f.c), send(e, clock, f.a)], [A, A, D, A]);
+      clock.now += 10_000;
+      assert.equal(send(e, clock, f.c), A, 'the expired ones made room');
+    });
+
+    it(`update @s { KEY limit rate over N/second } drop: one token bucket per source (${f.name})`, () => {
+      const { e, clock } = engine(`set s { type ${f.type}; flags dynamic,timeout; timeout 1m; }`, `update @s { ${f.sel} limit rate over 2/second burst 2 packets } drop`);
+      const fromA = [1, 2, 3, 4].map(() => send(e, clock, f.a));
+      assert.deepEqual(fromA, [A, A, D, D]);
+      assert.deepEqual([send(e, clock, f.b), send(e, clock, f.b)], [A, A], 'another source has its own bucket');
+      clock.now += 1000;
+      assert.deepEqual([send(e, clock, f.a), send(e, clock, f.a), send(e, clock, f.a)], [A, A, D], 'refilled at the rate');
+    });
+
+    it(`add @s { KEY counter }: each element counts its packets, listed in text and JSON as nft lists them (${f.name})`, () => {
+      const { e, clock } = engine(`set s { type ${f.type}; flags dynamic; }`, `add @s { ${f.sel} counter }`);
+      for (let i = 0; i < 3; i++) send(e, clock, f.a);
+      send(e, clock, f.b);
+      const text = e.list();
+      const len = udpFrom(f.a).length;
+      assert.match(text, new RegExp(`${f.a} counter packets 3 bytes ${3 * len}`));
+      assert.match(text, new RegExp(`${f.b} counter packets 1 bytes ${len}`));
+      assert.match(text, /add @s \{ ip6? saddr counter \}/);
+      const set = e.toJSON().nftables.find((o) => 'set' in o) as { set: { elem: unknown[]; size: number } };
+      assert.equal(set.set.size, 65535, 'nft gives a set the packet path fills a size of 65535');
+      assert.deepEqual(set.set.elem.find((x) => JSON.stringify(x).includes(`"${f.a}"`)), { elem: { val: f.a, counter: { packets: 3, bytes: 3 * len } } });
+      // The listing loads back (text and JSON), with the counts as they were.
+      for (const again of [text, e.toJSON()]) {
+        const e2 = new RulesetEngine();
+        e2.load(again as never);
+        assert.match(e2.list(), new RegExp(`${f.a} counter packets 3 bytes ${3 * len}`));
+      }
+    });
+
+    it(`meter NAME { KEY limit rate over ... }: a private set per rule, listed as nft 1.0.6 lists it (${f.name})`, () => {
+      const { e, clock } = engine('', `meter flood { ${f.sel} limit rate over 1/second burst 1 packets } drop`);
+      assert.deepEqual([send(e, clock, f.a), send(e, clock, f.a), send(e, clock, f.b)], [A, D, A]);
+      assert.match(e.list(), new RegExp(`meter flood size 65535 \\{ ${f.sel} limit rate over 1/second burst 1 packets \\} drop`));
+      // A transaction that leaves the rule keeps its meter's state.
+      e.transaction('add rule inet t fwd counter');
+      assert.equal(send(e, clock, f.a), D);
+    });
+  }
+
+  it('a transaction keeps the packet path\'s elements of a set it does not flush; flush set and a reload empty it, as in nft', () => {
+    const { e, clock } = engine('set s { type ipv4_addr; flags dynamic; }', 'ip saddr @s drop\nadd @s { ip saddr }');
+    send(e, clock, '192.0.2.1');
+    e.transaction('add rule inet t fwd counter\nadd element inet t s { 192.0.2.9 }');
+    assert.equal(send(e, clock, '192.0.2.1'), D);
+    assert.match(listed(e), /elements = \{ 192\.0\.2\.9, 192\.0\.2\.1 \}/);
+    e.transaction('flush set inet t s');
+    assert.doesNotMatch(e.list(), /elements/);
+    send(e, clock, '192.0.2.1');
+    // A reload (SIGHUP, PUT /v1/ruleset) is `flush ruleset` and the file: every set is new.
+    e.load('table inet t { set s { type ipv4_addr; flags dynamic; }\nchain fwd { type filter hook forward priority 0; ip saddr @s drop; add @s { ip saddr } } }');
+    assert.doesNotMatch(e.list(), /elements/);
+  });
+
+  it('delete element removes an element the packet path added (sets with flags dynamic)', () => {
+    const { e, clock } = engine('set s { type ipv4_addr; flags dynamic; }', 'ip saddr @s drop\nadd @s { ip saddr }');
+    send(e, clock, '192.0.2.1');
+    assert.equal(send(e, clock, '192.0.2.1'), D);
+    e.transaction('delete element inet t s { 192.0.2.1 }');
+    assert.doesNotMatch(e.list(), /elements/);
+    assert.equal(send(e, clock, '192.0.2.1'), A, 'gone, then added again by this packet');
+  });
+
+  it('bounds memory: a flood of new sources fills a set to its size and no further; a size above ruleset.maxElements is refused', () => {
+    const { e, clock } = engine('set s { type ipv4_addr; size 100; flags dynamic; }', 'add @s { ip saddr }');
+    for (let i = 0; i < 5000; i++) send(e, clock, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    const set = e.toJSON().nftables.find((o) => 'set' in o) as { set: { elem: unknown[] } };
+    assert.equal(set.set.elem.length, 100);
+    assert.match(loadError('table ip t { set s { type ipv4_addr; size 100000; flags dynamic; }\nchain c { add @s { ip saddr } } }'),
+      /^x\.nft:2:11: set 's' is filled from the packet path and its size is 100000, more than ruleset\.maxElements \(65536\)/);
+    assert.match(loadError('table ip t { chain c { meter m { ip saddr counter } } }', { maxElements: 1000 }), /meter 'm' may hold 65535 keys, more than ruleset\.maxElements \(1000\)/);
+  });
+
+  it('the structure frees expired elements only when it needs room (no scan per packet)', () => {
+    const h = new HashKeySet(1);
+    const k = new Uint32Array(1);
+    for (let i = 0; i < 4; i++) {
+      k[0] = i;
+      assert.ok(h.addDynamic(k, 100 + i, 0, 4, undefined) >= 0);
+    }
+    k[0] = 9;
+    assert.equal(h.addDynamic(k, 0, 50, 4, undefined), -1, 'full, nothing expired yet');
+    assert.ok(h.addDynamic(k, 0, 101, 4, undefined) >= 0, 'two expired at 101: room');
+    assert.equal(h.size, 3);
+  });
+
+  it('refuses misuse with the place, as nft does', () => {
+    const t = (decl: string, rule: string) => loadError(`table inet t {\n${decl}\nchain c {\n${rule}\n} }`);
+    assert.match(t('', 'add @nope { ip saddr }'), /^x\.nft:4:1: unknown set 'nope'/);
+    assert.match(t('set s { type ipv4_addr; }', 'add @s { tcp dport }'), /^x\.nft:4:1: datatype mismatch: set 's' holds ipv4_addr, the key has type inet_service/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'add @s { ip saddr timeout 1m }'), /^x\.nft:4:1: set 's' takes no timeouts/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic,interval; }', 'add @s { ip saddr }'), /^x\.nft:4:1: set 's' has flags interval/);
+    assert.match(t('map m { type ipv4_addr : mark; }', 'add @m { ip saddr }'), /^x\.nft:4:1: 'm' is a map/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'add @s { ip saddr log }'), /^x\.nft:4:19: 'log' cannot be kept per element: only counter, limit, quota, ct count can/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'add @s { ip saddr counter limit rate 1/second quota 10 bytes }'), /^x\.nft:4:1: an element carries at most 2 statements/);
+    assert.match(t('set s { type ifname; flags dynamic; }', 'add @s { iifname }'), /elements of type ifname cannot be added from the packet path/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'delete @s { ip saddr }'), /^x\.nft:4:1: `delete @set \{ \.\.\. \}` from the packet path is not supported yet/);
+    assert.match(t('set m { type ipv4_addr; }', 'meter m { ip saddr counter }'), /^x\.nft:4:1: meter 'm': the table has a set of that name/);
+    assert.match(t('', 'meter m { ip saddr }'), /^x\.nft:4:1: a meter keeps exactly one statement per key/);
+    assert.match(t('', 'ct count over x'), /^x\.nft:4:15: /);
+  });
+
+  it('nft accepts add @s on a set without flags dynamic, and so does hafw (the set then gets size 65535, as nft lists it)', () => {
+    const { e } = engine('set n { type ipv4_addr; }', 'add @n { ip saddr }');
+    assert.match(e.list(), /set n \{\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\}/);
+  });
+
+  it('JSON: libnftables\' dynset and meter objects load and list back', () => {
+    const rule = (expr: unknown[]) => ({ nftables: [{ table: { family: 'ip', name: 't' } }, { set: { family: 'ip', table: 't', name: 's', type: 'ipv4_addr', flags: ['timeout'], size: 10 } },
+      { chain: { family: 'ip', table: 't', name: 'c' } }, { rule: { family: 'ip', table: 't', chain: 'c', expr } }] });
+    const exprs = [
+      [{ set: { op: 'update', elem: { elem: { val: { payload: { protocol: 'ip', field: 'saddr' } }, timeout: 60 } }, set: '@s', stmt: [{ limit: { rate: 10, burst: 5, per: 'second', inv: true } }] } }, { drop: null }],
+      [{ set: { op: 'add', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@s', stmt: [{ 'ct count': { val: 20, inv: true } }] } }, { drop: null }],
+      [{ meter: { key: { payload: { protocol: 'ip', field: 'saddr' } }, stmt: { counter: null }, size: 65535, name: 'm' } }],
+      [{ 'ct count': { val: 5 } }, { accept: null }],
+    ];
+    for (const expr of exprs) {
+      const e = new RulesetEngine();
+      e.load(structuredClone(rule(expr)));
+      const listed = e.toJSON().nftables.find((o) => 'rule' in o) as { rule: { expr: unknown[] } };
+      assert.deepEqual(listed.rule.expr, expr);
+      const again = new RulesetEngine();
+      again.load(e.list());
+      assert.equal(again.list(), e.list());
+    }
+    assert.match(loadError(JSON.stringify(rule([{ set: { op: 'add', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: 's' } }]))), /"set" must be "@NAME"/);
+    assert.match(loadError(JSON.stringify(rule([{ 'ct count': { val: -1 } }]))), /ct count "val" must be an integer/);
+  });
+});
+
+describe('ct count (connlimit)', () => {
+  /** Engine + conntrack on one clock; each packet goes through both, as the datapath does. */
+  function rig(rules: string) {
+    let now = 1000;
+    const e = new RulesetEngine({ clock: () => now });
+    e.load(`table inet t { set s { type ipv4_addr; flags dynamic; }\nset s6 { type ipv6_addr; flags dynamic; }\nchain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+    const ct = new ConnTracker({ now: () => now });
+    return {
+      e, ct,
+      /** A TCP SYN from src:sport; returns the verdict and the connection's entry. */
+      syn(src: string, sport: number): { v: Verdict; entry: number } {
+        now++;
+        const dst = src.includes(':') ? '2001:db8:ff::1' : '198.51.100.1';
+        const b = buildTcp({ src, dst, sport, dport: 80, flags: 'S' });
+        const ctx = new ClassifyContext();
+        parsePacket(ctx.pkt, b, 0, b.length, 0);
+        ctx.nowMs = now;
+        ctx.ctState = ct.track(ctx.pkt, now);
+        ctx.ctEntry = ct.result.entry;
+        ctx.ctStatus = ct.result.status;
+        ctx.ctReader = ct;
+        const entry = ct.result.entry;
+        const v = e.compiled.classify(ctx, Hook.Forward);
+        ct.commit(v === Verdict.Accept);
+        return { v, entry };
+      },
+    };
+  }
+
+  for (const f of FAMILIES) {
+    it(`ct count over N drop: the connection past N is dropped; one that ends makes room; a known connection is counted once (${f.name})`, () => {
+      const r = rig('ct count over 2 drop');
+      const c1 = r.syn(f.a, 1001);
+      const c2 = r.syn(f.b, 1002);
+      assert.deepEqual([c1.v, c2.v], [A, A]);
+      assert.equal(r.syn(f.a, 1001).v, A, 'the same connection again: still 2');
+      assert.equal(r.syn(f.c, 1003).v, D, 'a third one');
+      assert.equal(r.syn(f.c, 1003).v, D, 'the dropped one was never confirmed, the next try is counted again and dropped');
+      r.ct.delete(c1.entry);
+      assert.equal(r.syn(f.c, 1003).v, A, 'one ended: room again');
+    });
+
+    it(`add @s { KEY ct count over N } drop: each source has its own count (${f.name})`, () => {
+      const set = f.name === 'IPv4' ? 's' : 's6';
+      const r = rig(`add @${set} { ${f.sel} ct count over 1 } drop`);
+      assert.deepEqual([r.syn(f.a, 2001).v, r.syn(f.a, 2002).v, r.syn(f.b, 2003).v], [A, D, A]);
+      assert.match(r.e.list(), new RegExp(`${f.a} ct count over 1`));
+    });
+  }
+
+  it('ct count N (no over) matches while at most N are counted; a packet without conntrack matches neither', () => {
+    const r = rig('ct count 1 accept\ndrop');
+    assert.deepEqual([r.syn('192.0.2.1', 1).v, r.syn('192.0.2.1', 2).v], [A, D]);
+    const ctx = new ClassifyContext();
+    const b = udpFrom('192.0.2.1');
+    parsePacket(ctx.pkt, b, 0, b.length, 0);
+    assert.equal(r.e.compiled.classify(ctx, Hook.Forward), D, 'no conntrack entry: `ct count 1 accept` does not apply');
+  });
+
+  it('prints and round-trips as nft 1.0.6 lists it', () => {
+    const r = rig('ct count over 20 drop\nct count 5 accept\nadd @s { ip saddr ct count over 20 } drop');
+    assert.match(r.e.list(), /ct count over 20 drop\n\t\tct count 5 accept\n\t\tadd @s \{ ip saddr ct count over 20 \} drop/);
+    const again = new RulesetEngine();
+    again.load(r.e.toJSON());
+    assert.equal(again.list(), r.e.list());
+  });
+});
