@@ -100,6 +100,8 @@ const NFT_WORDS = [
   'numgen inc mod 2 ', 'numgen random mod 10 ', 'jhash ip saddr . tcp dport mod 4 ', 'symhash mod 2 ', 'offset', 'seed 0x0',
   'dnat to numgen inc mod 2 map { 0 : 192.0.2.1, 1 : 192.0.2.2 }', 'meta mark set jhash ip6 saddr mod 3',
   'addr . port', 'dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 8080 }', ' . 8080', 'snat ip6 to ip6 saddr . tcp sport map { 2001:db8::1 . 1 : 2001:db8::2 . 2 }',
+  'dynamic', 'size', 'add @s { ip saddr }', 'update @s { ip6 saddr timeout 1m limit rate over 10/second }', 'meter m { ip saddr counter }',
+  'meter m size 10 { ip saddr . tcp dport timeout 1s ct count over 2 }', 'ct count over 20 ', 'ct count 5 ', '192.0.2.1 counter packets 3 bytes 180',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -131,7 +133,9 @@ export const rulesetJson: FuzzTarget = {
     '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
     '"fib"', '"result"', '"flags"', '"daddr"', '"local"',
     '"hour"', '"day"', '"08:00"', '"Monday"', '"2026-01-01 00:00:00"',
-    '"group"', '"skuid"'],
+    '"group"', '"skuid"',
+    '"update"', '"@s"', '"stmt"', '"ct count"', '"val"', '"meter"', '"size"', '"timeout"',
+    '{"set": {"op": "add", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@s"}}'],
   setup() {
     const seeds = rulesetTexts().map((t) => {
       const e = new RulesetEngine();
