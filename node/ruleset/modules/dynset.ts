@@ -13,7 +13,8 @@
  * The elements live in the structure of the engine that classifies (set-structures.ts
  * addDynamic): on a node, the datapath thread's copy, which the listings read. A meter is
  * a private set of its rule: it lives as long as the rule does, and, as in `nft list
- * ruleset` (1.0.6), its elements are not listed.
+ * ruleset` (1.0.6), its elements are not listed. A meter with a timeout restarts it on
+ * each packet (nft makes it dynset op update), without one it only adds.
  *
  * JSON (libnftables): `{"set": {"op": "add"|"update", "elem": KEY, "set": "@s", "stmt": [...]}}`
  * with KEY a selector or `{"elem": {"val": SELECTOR, "timeout": S}}`, and
@@ -275,8 +276,8 @@ const meterModule: StatementModule = {
     const s = env.selector(sel);
     const slot = { cur: new HashKeySet(s.words) };
     const make = elemExprsFactory([m.stmt], env);
-    // As nft's meter: the key is added or its timeout restarted (dynset op update).
-    return dynsetFn(s.load, s.words, slot, env.dynamicCap(m.size), (timeout ?? 0) * 1000, true, make);
+    // As nft's meter: dynset op update when the key has a timeout (each packet restarts it), add otherwise.
+    return dynsetFn(s.load, s.words, slot, env.dynamicCap(m.size), (timeout ?? 0) * 1000, timeout !== undefined, make);
   },
 };
 
