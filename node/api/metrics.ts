@@ -184,6 +184,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       },
     });
   }
+  datapathTotal('hafw_ruleset_set_full_total', 'Packets whose key an add/update @set or meter statement could not add because the set held its size (the rule did not match)', 'ruleset_set_full');
   datapathTotal('hafw_nat_icmp_translated_total', 'ICMP errors about a NATed connection, translated back', 'nat_translated');
   new Gauge({
     name: 'hafw_conntrack_entries',

@@ -37,6 +37,8 @@ export interface RuleCompileContext {
   setJson?(name: string): SetJ | undefined;
   /** Most elements the packet path may leave in one set or meter (ruleset.maxElements). */
   maxDynamic?: number;
+  /** The packet path found a set full (counted by the datapath). */
+  setFull?: () => void;
 }
 
 type Loader = (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
@@ -98,6 +100,7 @@ export class RuleCompiler {
         return { slot, json, cap: dynamicCap(json.size) };
       },
       dynamicCap: (size) => dynamicCap(size),
+      setFull: cc.setFull ?? (() => undefined),
       counter: (cell) => {
         // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
         if (this.counters === NO_COUNTERS) this.counters = [cell];

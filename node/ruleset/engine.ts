@@ -47,6 +47,8 @@ export interface EngineOptions {
   clock?: () => number;
   /** Caps on a ruleset's size and cost (default DEFAULT_LIMITS; fields left out keep theirs). */
   limits?: Partial<RulesetLimits>;
+  /** Called when the packet path found a set (or meter) full: its key was not added and the rule did not match. */
+  onSetFull?: () => void;
 }
 
 export interface ChangeEvent {
@@ -79,6 +81,7 @@ export class RulesetEngine extends EventEmitter {
   readonly ifnames: InterfaceNames;
   private readonly logSink: LogSink;
   private readonly clock: () => number;
+  private readonly onSetFull: () => void;
   readonly limits: Readonly<RulesetLimits>;
   private state = new RulesetState();
   private gen = 0;
@@ -100,6 +103,7 @@ export class RulesetEngine extends EventEmitter {
     this.ifnames = opts.ifnames ?? new InterfaceNames();
     this.logSink = opts.log ?? { write: () => undefined };
     this.clock = opts.clock ?? Date.now;
+    this.onSetFull = opts.onSetFull ?? (() => undefined);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.current = new CompiledRuleset(0, [], [[], [], [], [], []], this.counterCells, this.ifnames);
   }
@@ -226,6 +230,7 @@ export class RulesetEngine extends EventEmitter {
           object: (kind, name) => t.objs.get(objKey(kind, name)),
           setJson: (name) => t.sets.get(name)?.json,
           maxDynamic: this.limits.maxElements,
+          setFull: this.onSetFull,
         });
         compilers.set(t, rc);
       }

@@ -122,6 +122,8 @@ export interface CompileEnv {
   dynSet(name: string): { slot: { cur: CompiledSet }; json: SetJ; cap: number } | undefined;
   /** The cap on elements of a set the packet path fills that declares no size (meters too). */
   readonly dynamicCap: (size: number | undefined) => number;
+  /** Tells the engine's owner that a set was full (the datapath counts it). */
+  readonly setFull: () => void;
 }
 
 export interface CounterCell {

@@ -58,6 +58,8 @@ export const COUNTER_NAMES = [
   'ct_events_dropped', // connection events dropped: the rate cap or the queue to the control thread was full
   'trace_packets', // traced packets handed to the control thread for `hafw trace` sessions
   'trace_dropped', // traced packets dropped: the rate cap or the queue to the control thread was full
+  // Sets filled from the packet path (ruleset/modules/dynset.ts).
+  'ruleset_set_full', // packets whose key an add/update @set or meter could not add: the set held its size (the rule did not match)
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

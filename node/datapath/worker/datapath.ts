@@ -22,6 +22,7 @@ import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { NO_LIMITS, RulesetEngine } from '../../ruleset/index.js';
 import { ConnTracker, runCtOp, CtQueryError } from '../../conntrack/index.js';
 import { datapathClock } from '../shared/clock.js';
+import { C } from '../shared/counters.js';
 import { Sniffer } from './sniffer.js';
 import { SyncBridge } from './sync-bridge.js';
 import { ConntrackGc } from './ct-gc.js';
@@ -59,7 +60,11 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   const logCollector = new LogCollector(data.rulesetLog ?? DEFAULT_RULESET_LOG, new Float64Array(data.counters), (lines) => send({ type: 'ruleset-log', lines }));
   // No caps here: this copy only ever loads what the control thread's engine accepted under
   // the node's caps, and must never refuse it (ruleset/limits.ts).
-  const engine = new RulesetEngine({ clock: datapathClock, limits: NO_LIMITS, log: logCollector });
+  const counterView = new Float64Array(data.counters);
+  const engine = new RulesetEngine({
+    clock: datapathClock, limits: NO_LIMITS, log: logCollector,
+    onSetFull: () => void (counterView[C.ruleset_set_full] += 1),
+  });
   const routes = new RouteInterfaces();
   const ct = data.conntrack
     ? new ConnTracker({

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp } from '../../packet/build.js';
 import { NativeStat } from '../../native/index.js';
-import { createCounterBuffer } from '../shared/counters.js';
+import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
 import { buildDatapath, type Datapath } from './datapath.js';
 import { MemoryDevice } from './memory-device.js';
@@ -30,6 +30,7 @@ const RULESET = `table inet f {
 }`;
 
 interface Built {
+  data: DatapathWorkerData;
   dp: Datapath;
   dev: MemoryDevice;
   ask(m: ToDatapath & { id: number }): FromDatapath;
@@ -46,7 +47,7 @@ async function build(): Promise<Built> {
   let dev: MemoryDevice | undefined;
   const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
   return {
-    dp, dev: dev!,
+    data, dp, dev: dev!,
     ask(m) {
       dp.handle(m);
       const a = sent.find((x) => 'id' in x && x.id === m.id);
@@ -88,6 +89,7 @@ describe('buildDatapath in-process: sets filled from the packet path and ct coun
     await b.dev.idle();
     // ::5 and ::6 fill the set (size 2) and are accepted; ::7 finds it full and falls to the drop.
     assert.equal(b.dev.outbound.length, 3);
+    assert.equal(readCounters(b.data.counters).ruleset_set_full, 1, 'counted (hafw_ruleset_set_full_total)');
     const json = b.ask({ type: 'ruleset-list', id: 2, format: 'json', handles: false }) as { json: { nftables: { set?: { name: string; elem?: unknown[] } }[] } };
     const seen = json.json.nftables.find((o) => o.set?.name === 'seen6')!.set!;
     const byVal = (xs: unknown[]) => [...(xs as { elem: { val: string } }[])].sort((x, y) => x.elem.val.localeCompare(y.elem.val));

@@ -143,6 +143,7 @@ function dynsetFn(
   timeoutMs: number,
   update: boolean,
   make: (() => ElemExprs) | undefined,
+  full: () => void,
 ): StmtFn {
   const key = new Uint32Array(words);
   return (ctx) => {
@@ -151,7 +152,10 @@ function dynsetFn(
     if (!(set instanceof HashKeySet)) return Code.Break;
     const now = ctx.nowMs;
     const i = set.addDynamic(key, timeoutMs > 0 ? now + timeoutMs : 0, now, cap, make);
-    if (i < 0) return Code.Break; // the set is full: the kernel's dynset breaks
+    if (i < 0) {
+      full();
+      return Code.Break; // the set is full: the kernel's dynset breaks
+    }
     if (update && !set.created && timeoutMs > 0 && set.expiresOf(i) !== 0) set.setExpires(i, now + timeoutMs);
     const ex = set.exprsOf(i);
     return ex === undefined ? 0 : ex.run(ctx);
@@ -221,7 +225,7 @@ const dynsetModule: StatementModule = {
     const s = env.selector(sel);
     const secs = timeout ?? target.json.timeout ?? 0;
     const make = d.stmt && d.stmt.length > 0 ? elemExprsFactory(d.stmt, env) : undefined;
-    return dynsetFn(s.load, s.words, target.slot, target.cap, secs * 1000, d.op === 'update', make);
+    return dynsetFn(s.load, s.words, target.slot, target.cap, secs * 1000, d.op === 'update', make, env.setFull);
   },
 };
 
@@ -277,7 +281,7 @@ const meterModule: StatementModule = {
     const slot = { cur: new HashKeySet(s.words) };
     const make = elemExprsFactory([m.stmt], env);
     // As nft's meter: dynset op update when the key has a timeout (each packet restarts it), add otherwise.
-    return dynsetFn(s.load, s.words, slot, env.dynamicCap(m.size), (timeout ?? 0) * 1000, timeout !== undefined, make);
+    return dynsetFn(s.load, s.words, slot, env.dynamicCap(m.size), (timeout ?? 0) * 1000, timeout !== undefined, make, env.setFull);
   },
 };
 
