@@ -6,6 +6,12 @@ import { RulesetEngine } from './engine.js';
 import { ClassifyContext, Hook, Verdict } from './context.js';
 import { RulesetError } from './errors.js';
 import { HashKeySet } from './set-structures.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// Tests run from dist/node/ruleset; the listings stay in the source tree.
+const NFT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node/ruleset/testdata/nft-1.0.6');
 
 const A = Verdict.Accept;
 const D = Verdict.Drop;
@@ -193,6 +199,13 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.match(t('set m { type ipv4_addr; }', 'meter m { ip saddr counter }'), /^x\.nft:4:1: meter 'm': the table has a set of that name/);
     assert.match(t('', 'meter m { ip saddr }'), /^x\.nft:4:1: a meter keeps exactly one statement per key/);
     assert.match(t('', 'ct count over x'), /^x\.nft:4:15: /);
+  });
+
+  it('the ruleset nft 1.0.6 was given lists exactly as nft listed it (sizes nft added, meters, ct count)', () => {
+    const e = new RulesetEngine();
+    e.load(readFileSync(path.join(NFT_DIR, 'dynset.input.nft'), 'utf8'), 'dynset.input.nft');
+    const oneLine = (t: string) => t.replace(/,\n\t+ +/g, ', ').trimEnd();
+    assert.equal(oneLine(e.list()), oneLine(readFileSync(path.join(NFT_DIR, 'dynset.list.nft'), 'utf8')));
   });
 
   it('nft accepts add @s on a set without flags dynamic, and so does hafw (the set then gets size 65535, as nft lists it)', () => {
