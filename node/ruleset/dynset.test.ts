@@ -172,7 +172,7 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.match(loadError('table ip t { chain c { meter m { ip saddr counter } } }', { maxElements: 1000 }), /meter 'm' may hold 65535 keys, more than ruleset\.maxElements \(1000\)/);
   });
 
-  it('the structure frees expired elements only when it needs room (no scan per packet)', () => {
+  it('the structure frees expired elements only when it needs room, at most one pass a second (no scan per packet)', () => {
     const h = new HashKeySet(1);
     const k = new Uint32Array(1);
     for (let i = 0; i < 4; i++) {
@@ -182,6 +182,12 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     k[0] = 9;
     assert.equal(h.addDynamic(k, 0, 50, 4, undefined), -1, 'full, nothing expired yet');
     assert.ok(h.addDynamic(k, 0, 101, 4, undefined) >= 0, 'two expired at 101: room');
+    assert.equal(h.size, 3);
+    k[0] = 10;
+    assert.ok(h.addDynamic(k, 0, 101, 4, undefined) >= 0);
+    k[0] = 11;
+    assert.equal(h.addDynamic(k, 0, 500, 4, undefined), -1, 'full again; 102 and 103 expired, but the last pass was less than a second ago');
+    assert.ok(h.addDynamic(k, 0, 1101, 4, undefined) >= 0, 'a second later: the next pass frees them');
     assert.equal(h.size, 3);
   });
 

@@ -371,7 +371,7 @@ export class RulesetEngine extends EventEmitter {
     if (max === Number.POSITIVE_INFINITY) return;
     for (const r of draft.newRules) {
       const dyn = dynsetTargets(r.expr);
-      if (dyn.sets.length === 0 && dyn.meters === 0) continue;
+      if (dyn === undefined) continue;
       const t = draft.tables.get(`${r.family} ${r.table}`);
       for (const name of dyn.sets) {
         const size = t?.sets.get(name)?.json.size ?? DYNAMIC_SET_DEFAULT_SIZE;

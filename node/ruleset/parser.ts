@@ -712,7 +712,7 @@ class Parser implements TextReader {
   statement(): Stmt {
     const t = this.peek();
     // Statements named by two words (`ct count`) before the selectors they start like.
-    const t1 = t.kind === Tok.Word ? this.peekAt(1) : undefined;
+    const t1 = t.kind === Tok.Word && this.registry.startsTwoWordStatement(t.text) ? this.peekAt(1) : undefined;
     if (t1 !== undefined && t1.kind === Tok.Word) {
       const two = this.registry.statementForWord(`${t.text} ${t1.text}`);
       if (two) {

@@ -202,6 +202,8 @@ export class Registry {
   readonly statements: StatementModule[] = [];
   private readonly byFirstWord = new Map<string, MatchModule[]>();
   private readonly stmtByWord = new Map<string, StatementModule>();
+  /** First words of statements named by two words (`ct count`). */
+  private readonly twoWordFirst = new Set<string>();
   private readonly stmtAfter = new Map<string, StatementModule>();
   private readonly stmtByJson = new Map<string, StatementModule>();
   private readonly matchByLeft = new Map<string, MatchModule>();
@@ -236,7 +238,11 @@ export class Registry {
 
   registerStatement(s: StatementModule): void {
     this.statements.push(s);
-    for (const w of s.keywords) this.stmtByWord.set(w, s);
+    for (const w of s.keywords) {
+      this.stmtByWord.set(w, s);
+      const sp = w.indexOf(' ');
+      if (sp > 0) this.twoWordFirst.add(w.slice(0, sp));
+    }
     if (s.afterSelector) this.stmtAfter.set(s.afterSelector, s);
     for (const k of s.jsonKeys) this.stmtByJson.set(k, s);
   }
@@ -265,6 +271,11 @@ export class Registry {
 
   matchByName(name: string): MatchModule | undefined {
     return this.matches.find((m) => m.name === name);
+  }
+
+  /** Whether some statement's name is `word` and a second word (the parser then looks at both). */
+  startsTwoWordStatement(word: string): boolean {
+    return this.twoWordFirst.has(word);
   }
 
   statementForWord(word: string): StatementModule | undefined {

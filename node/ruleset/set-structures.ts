@@ -42,6 +42,9 @@ export interface ElemExprs {
   run(ctx: ClassifyContext): number;
 }
 
+/** A full set frees its expired packet-path elements at most this often (an O(capacity) pass). */
+const SWEEP_INTERVAL_MS = 1000;
+
 export interface CompiledSet {
   readonly words: number;
   readonly size: number;
@@ -89,6 +92,7 @@ export class HashKeySet implements CompiledSet {
   private dynCount = 0;
   /** No dynamic element expires before this (a lower bound; exact after a sweep). */
   private minExpiry = Number.POSITIVE_INFINITY;
+  private lastSweep = Number.NEGATIVE_INFINITY;
 
   constructor(readonly words: number, expected = 0) {
     while (this.cap < expected * 2) this.cap <<= 1;
@@ -176,7 +180,11 @@ export class HashKeySet implements CompiledSet {
       return e;
     }
     if (this.count >= cap) {
-      if (nowMs < this.minExpiry || this.sweepExpired(nowMs) === 0 || this.count >= cap) return -1;
+      // Full: free the expired ones, at most once a second (the kernel's set garbage
+      // collection runs on an interval too; until it does, expired elements still count).
+      if (nowMs < this.minExpiry || nowMs - this.lastSweep < SWEEP_INTERVAL_MS) return -1;
+      this.lastSweep = nowMs;
+      if (this.sweepExpired(nowMs) === 0 || this.count >= cap) return -1;
     }
     const idx = this.add(key, 0, expires, make?.());
     this.dyn[idx] = 1;
@@ -208,8 +216,9 @@ export class HashKeySet implements CompiledSet {
 
   /**
    * Frees the packet path's elements whose timeout has passed; returns how many. O(capacity):
-   * addDynamic calls it only when the set is full and some element may have expired
-   * (minExpiry), so a flood against a full set does not scan it per packet.
+   * addDynamic calls it only when the set is full, some element may have expired
+   * (minExpiry) and a second has passed since the last pass, so a flood against a full set
+   * costs one pass a second, not one per packet.
    */
   sweepExpired(nowMs: number): number {
     const w = this.words;

@@ -290,15 +290,17 @@ export function registerDynset(r: Registry): void {
   r.registerStatement(meterModule);
 }
 
-/** The sets a rule's statements fill from the packet path (for nft's default size), and its meters. */
-export function dynsetTargets(expr: readonly Stmt[]): { sets: string[]; meters: number } {
-  let sets: string[] | undefined;
-  let meters = 0;
-  for (const s of expr) {
+/**
+ * The sets a rule's statements fill from the packet path (for nft's default size), and its
+ * meters; undefined for a rule with neither (most rules: nothing is allocated for them).
+ */
+export function dynsetTargets(expr: readonly Stmt[]): { sets: string[]; meters: number } | undefined {
+  let out: { sets: string[]; meters: number } | undefined;
+  for (let i = 0; i < expr.length; i++) {
+    const s = expr[i];
     const d = (s as { set?: unknown }).set;
-    if (isObj(d) && typeof d.set === 'string' && typeof d.op === 'string') (sets ??= []).push(d.set.slice(1));
-    else if ('meter' in s) meters++;
+    if (isObj(d) && typeof d.set === 'string' && typeof d.op === 'string') (out ??= { sets: [], meters: 0 }).sets.push(d.set.slice(1));
+    else if ('meter' in s) (out ??= { sets: [], meters: 0 }).meters++;
   }
-  return { sets: sets ?? NONE, meters };
+  return out;
 }
-const NONE: string[] = [];
