@@ -156,7 +156,9 @@ function dynsetFn(
       full();
       return Code.Break; // the set is full: the kernel's dynset breaks
     }
-    if (update && !set.created && timeoutMs > 0 && set.expiresOf(i) !== 0) set.setExpires(i, now + timeoutMs);
+    // An element a transaction added keeps the expiry it gave (the control thread expires it
+    // on that time): only the packet path's own elements are restarted.
+    if (update && !set.created && timeoutMs > 0 && set.expiresOf(i) !== 0 && set.isDynamic(i)) set.setExpires(i, now + timeoutMs);
     const ex = set.exprsOf(i);
     return ex === undefined ? 0 : ex.run(ctx);
   };
