@@ -37,6 +37,7 @@ export function hasElemStmts(e: object): boolean {
 export function checkElemStmts(stmts: readonly Stmt[], registry: Registry): string | null {
   if (stmts.length > ELEM_STMT_MAX) return `an element carries at most ${ELEM_STMT_MAX} statements (as the kernel's sets), got ${stmts.length}`;
   for (const s of stmts) {
+    if (s === null || typeof s !== 'object' || Array.isArray(s)) return 'each of an element\'s statements is an object ({"counter": null}, {"limit": {...}})';
     const mod = registry.statementForJson(s);
     const key = Object.keys(s)[0];
     if (!mod || !ELEM_STMT_KEYS.includes(key)) return `'${key}' cannot be kept per element: only ${ELEM_STMT_KEYS.join(', ')} can`;

@@ -115,7 +115,7 @@ function checkKey(k: unknown): string | null {
 
 /** Checks what the key and the statements mean in this table: types, timeouts. */
 function validateKey(key: KeyJ, stmts: readonly Stmt[], env: ValidateEnv, setTypes: string[] | undefined, where: string): void {
-  const { sel, timeout } = keyParts(key);
+  const { sel } = keyParts(key);
   const types = env.selectorTypes(sel);
   if (typeof types === 'string') return env.errors.add(env.pos, types);
   for (const t of types) {
@@ -128,7 +128,6 @@ function validateKey(key: KeyJ, stmts: readonly Stmt[], env: ValidateEnv, setTyp
       return env.errors.add(env.pos, `datatype mismatch: ${where} holds ${setTypes.join(' . ')}, the key ${types.length > 1 ? 'is' : 'has type'} ${got.join(' . ')}`);
     }
   }
-  void timeout;
   const err = checkElemStmts(stmts, env.registry);
   if (err) env.errors.add(env.pos, err);
   for (const s of stmts) env.registry.statementForJson(s)?.validate?.(s, env);
