@@ -239,6 +239,7 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     }
     assert.match(loadError(JSON.stringify(rule([{ set: { op: 'add', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: 's' } }]))), /"set" must be "@NAME"/);
     assert.match(loadError(JSON.stringify(rule([{ 'ct count': { val: -1 } }]))), /ct count "val" must be an integer/);
+    assert.match(loadError(JSON.stringify(rule([{ set: { op: 'add', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@s', stmt: [null] } }]))), /each of an element's statements is an object/);
   });
 });
 
