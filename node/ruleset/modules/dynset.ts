@@ -171,7 +171,7 @@ const dynsetModule: StatementModule = {
   name: 'dynset',
   keywords: ['add', 'update', 'delete'],
   jsonKeys: ['set'],
-  help: 'add the packet\'s key to a named set (`add @s { ip saddr }`), or add it and restart its timeout (`update @s { ip saddr timeout 1m }`); per-element statements (counter, limit, quota, ct count) run for the element: `update @s { ip saddr limit rate over 10/second } drop`',
+  help: 'add the packet\'s key to a named set (`add @s { ip saddr }`), or add it and restart its timeout (`update @s { ip saddr timeout 1m }`); per-element statements (counter, limit, quota, ct count) run for the element: `update @s { ip saddr limit rate over 10/second } drop`. `delete @s { ... }` is read only to be refused: not supported yet',
   params: [
     { name: 'op', type: 'add|update', required: true, help: 'add: add when absent; update: also restart the timeout' },
     { name: 'elem', type: 'selector', required: true, help: 'the key (a selector or a concatenation), or {"elem": {"val": KEY, "timeout": S}}' },
