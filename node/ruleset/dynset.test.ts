@@ -214,6 +214,14 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.equal(oneLine(e.list()), oneLine(readFileSync(path.join(NFT_DIR, 'dynset.list.nft'), 'utf8')));
   });
 
+  it('a meter takes a handle before its rule\'s, as nft allocates one for its set', () => {
+    const e = new RulesetEngine();
+    e.load('table ip t { chain c { counter\nmeter m { ip saddr counter }\ncounter } }');
+    const h = [...e.list({ handles: true }).matchAll(/# handle (\d+)\n/g)].map((m) => Number(m[1])).slice(-3);
+    // nft 1.0.6 -a: counter # handle 2, meter ... # handle 4, counter # handle 5
+    assert.deepEqual([h[1]! - h[0]!, h[2]! - h[1]!], [2, 1]);
+  });
+
   it('nft accepts add @s on a set without flags dynamic, and so does hafw (the set then gets size 65535, as nft lists it)', () => {
     const { e } = engine('set n { type ipv4_addr; }', 'add @n { ip saddr }');
     assert.match(e.list(), /set n \{\n\t\ttype ipv4_addr\n\t\tsize 65535\n\t\}/);
