@@ -18,7 +18,7 @@ import { withLiveCells } from './live-cells.js';
 /** The statements an element may carry, as nft allows them in a dynamic set's element. */
 export const ELEM_STMT_KEYS: readonly string[] = ['counter', 'limit', 'quota', 'ct count'];
 /** The kernel keeps at most two per element (NFT_SET_EXPR_MAX; more is E2BIG). */
-export const ELEM_STMT_MAX = 2;
+const ELEM_STMT_MAX = 2;
 
 /** The statements written in an element's object, in the order they appear. */
 export function elemStmts(e: ElemJ | Record<string, unknown>): Stmt[] {
