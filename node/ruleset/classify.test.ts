@@ -311,8 +311,8 @@ describe('classify: statements', () => {
     assert.deepEqual([r.ctx.reject, r.ctx.rejectCode], [RejectKind.Icmpx, 3]);
     r = run(engine('reject with icmp type host-prohibited'), V4);
     assert.deepEqual([r.ctx.reject, r.ctx.rejectCode], [RejectKind.Icmp, 10]);
-    r = run(engine('reject with tcp reset'), { ...V4, proto: 'udp' });
-    assert.deepEqual([r.v, r.ctx.reject], [Verdict.Drop, RejectKind.None], 'no RST for UDP');
+    r = run(engine('reject with icmpv6 addr-unreachable'), V6);
+    assert.deepEqual([r.v, r.ctx.reject, r.ctx.rejectCode], [Verdict.Drop, RejectKind.Icmpv6, 3]);
     // the outputs are cleared for the next packet
     const e = engine('tcp dport 22 reject');
     const ctx = new ClassifyContext();
@@ -321,6 +321,21 @@ describe('classify: statements', () => {
     fillPacket(ctx.pkt, { ...V4, dport: 80 });
     assert.equal(e.compiled.classify(ctx, Hook.Forward), Verdict.Accept);
     assert.equal(ctx.reject, RejectKind.None);
+  });
+
+  it('a reject of the other family or for another protocol does not match, as the dependency nft adds makes it (listed for tcp reset, hidden for the family)', () => {
+    // nft compiles `reject with icmp X` in an inet table as `meta nfproto ipv4 reject ...`,
+    // `with icmpv6` as nfproto ipv6, `with tcp reset` as `meta l4proto tcp`: the rule does
+    // not apply to other packets, which go on to the next rule (here the policy, drop).
+    const e = engine('reject with icmp host-unreachable\nreject with icmpv6 addr-unreachable', { policy: 'drop' });
+    let r = run(e, V6);
+    assert.deepEqual([r.v, r.ctx.reject, r.ctx.rejectCode], [Verdict.Drop, RejectKind.Icmpv6, 3], 'IPv6 skips the icmp rule');
+    r = run(e, V4);
+    assert.deepEqual([r.v, r.ctx.reject, r.ctx.rejectCode], [Verdict.Drop, RejectKind.Icmp, 1]);
+    r = run(engine('reject with tcp reset\nreject with icmpx admin-prohibited'), { ...V4, proto: 'udp' });
+    assert.deepEqual([r.v, r.ctx.reject, r.ctx.rejectCode], [Verdict.Drop, RejectKind.Icmpx, 3], 'UDP skips the tcp reset rule');
+    r = run(engine('reject with icmpv6 no-route'), V4);
+    assert.deepEqual([r.v, r.ctx.reject], [Verdict.Accept, RejectKind.None], 'IPv4 passes an icmpv6-only reject');
   });
 
   it('limit rate lets a burst through, then refills with time; over inverts it', () => {

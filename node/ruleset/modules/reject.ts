@@ -3,8 +3,12 @@
  * drops the packet and asks the datapath (ctx.reject / ctx.rejectCode) to answer with a
  * TCP RST (RFC 9293 section 3.10.7.1) or a destination unreachable (RFC 792 codes,
  * RFC 4443 section 3.1 codes, or nft's family-independent icmpx codes). Plain `reject`
- * answers port-unreachable in the packet's family, as nft does. A `tcp reset` on a
- * non-TCP packet, or an ICMP kind of the other family, only drops.
+ * answers port-unreachable in the packet's family, as nft does. A `tcp reset` does not
+ * apply to a non-TCP packet, nor `icmp` to IPv6 or `icmpv6` to IPv4: the rule does not
+ * match it and evaluation goes on, because nft compiles these statements with a hidden
+ * dependency (`meta l4proto tcp`, `meta nfproto ipv4|ipv6`) in front of them, and
+ * `nft list ruleset` does not show the nfproto one (found by the nftables differential lab
+ * test: an inet rule `reject with icmp ...` let IPv6 packets through in the kernel).
  */
 import type { Registry, StatementModule } from '../registry.js';
 import { RejectKind } from '../context.js';
@@ -77,7 +81,8 @@ const rejectModule: StatementModule = {
     const j = (stmt as { reject: RejectJ | null }).reject;
     if (j?.type === 'tcp reset') {
       return (ctx) => {
-        if (ctx.pkt.l4proto === 6 && ctx.pkt.l4Valid) ctx.reject = RejectKind.TcpReset;
+        if (ctx.pkt.l4proto !== 6) return 5; // Code.Break: nft's `meta l4proto tcp` dependency
+        if (ctx.pkt.l4Valid) ctx.reject = RejectKind.TcpReset;
         return 2; // Code.Drop
       };
     }
@@ -98,10 +103,10 @@ const rejectModule: StatementModule = {
     const kind = j.type === 'icmp' ? RejectKind.Icmp : j.type === 'icmpv6' ? RejectKind.Icmpv6 : RejectKind.Icmpx;
     const fam = j.type === 'icmp' ? 4 : j.type === 'icmpv6' ? 6 : 0;
     return (ctx) => {
-      if (fam === 0 || ctx.pkt.family === fam) {
-        ctx.reject = kind;
-        ctx.rejectCode = code;
-      }
+      // nft's hidden `meta nfproto` dependency: the rule does not match the other family.
+      if (fam !== 0 && ctx.pkt.family !== fam) return 5; // Code.Break
+      ctx.reject = kind;
+      ctx.rejectCode = code;
       return 2;
     };
   },
