@@ -11,6 +11,7 @@ import { runSyncBench } from './sync-bench.js';
 import { runConntrackBench } from './conntrack-bench.js';
 import { runNatBench } from './nat-bench.js';
 import { runFragmentBench } from './fragment-bench.js';
+import { runChecksumBench } from './checksum-bench.js';
 import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
 import { runLocalBench } from './local-bench.js';
 import { runTakeoverBench } from './takeover-bench.js';
@@ -38,6 +39,7 @@ const benches: Bench[] = [
   { name: 'conntrack', run: () => runConntrackBench() },
   { name: 'nat', run: async () => runNatBench() },
   { name: 'fragments', run: async () => runFragmentBench() },
+  { name: 'checksum', run: async () => runChecksumBench() },
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
   { name: 'takeover', run: () => runTakeoverBench() },

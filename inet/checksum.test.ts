@@ -13,6 +13,21 @@ describe('Internet checksum sums', () => {
     assert.equal(onesSum(new Uint8Array(4), 1, 0, 0x1234), 0x1234, 'an empty range adds nothing');
   });
 
+  it('sums any range of any length from any even or odd offset as the word-by-word definition does', () => {
+    const slow = (b: Uint8Array, off: number, len: number, init: number): number => {
+      let s = init;
+      for (let i = 0; i + 1 < len; i += 2) s += (b[off + i]! << 8) | b[off + i + 1]!;
+      if (len & 1) s += b[off + len - 1]! << 8;
+      return csumFold(s);
+    };
+    const buf = Uint8Array.from({ length: 300 }, (_, i) => (i * 7919 + 13) & 0xff);
+    for (let off = 0; off < 12; off++) {
+      for (let len = 0; len <= 280; len += len < 20 ? 1 : 37) assert.equal(onesSum(buf, off, len, 0x1234), slow(buf, off, len, 0x1234), `off ${off} len ${len}`);
+    }
+    const ones = new Uint8Array(0x50010).fill(0xff);
+    assert.equal(onesSum(ones, 0, ones.length), 0xffff, 'past the 64 K-word fold');
+  });
+
   it('the pseudo-header sum equals the sum of the pseudo-header laid out in bytes, IPv4 and IPv6', () => {
     const src4 = Uint8Array.of(192, 0, 2, 1);
     const dst4 = Uint8Array.of(198, 51, 100, 7);

@@ -208,6 +208,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
     },
   });
   datapathTotal('hafw_conntrack_invalid_packets_total', 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)', 'ct_invalid');
+  datapathTotal('hafw_conntrack_bad_checksum_packets_total', 'Of the invalid packets, those with a wrong TCP, UDP, ICMP or ICMPv6 checksum (not vouched for by the virtio-net header)', 'ct_bad_checksum');
   new Counter({
     name: 'hafw_conntrack_dropped_total',
     help: 'New connections dropped by conntrack: table full (nothing to evict) or insert refused',

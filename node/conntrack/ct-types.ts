@@ -213,6 +213,8 @@ export class CtStats {
   inserted = 0;
   insertFailed = 0;
   invalid = 0;
+  /** Of `invalid`, packets whose TCP/UDP/ICMP checksum was wrong (the datapath checks it before tracking). */
+  badChecksum = 0;
   ignored = 0;
   related = 0;
   untracked = 0;

@@ -187,6 +187,18 @@ export class ConnTracker {
     return this.finish(CtState.Untracked);
   }
 
+  /**
+   * For a packet whose checksum is wrong (the caller checked, conntrackChecksumOk): invalid
+   * without a lookup, as Linux's trackers answer before they look at the table, so a
+   * corrupted segment can neither open a connection nor move one's state.
+   */
+  badChecksum(): CtState {
+    if (this.pendingEntry >= 0) this.commit(false);
+    this.clearResult();
+    this.stats.badChecksum++;
+    return this.invalid();
+  }
+
   /** The per-packet result before a packet is classified: no entry, nothing pending. */
   private clearResult(): void {
     const r = this.result;

@@ -130,6 +130,25 @@ export function verifyL4Checksum(info: PacketInfo): boolean {
   return field === c || (info.l4proto !== IpProto.Udp && c === 0 && field === 0xffff);
 }
 
+/**
+ * Conntrack's checksum test (Linux with nf_conntrack_checksum=1: tcp_error, udp_error,
+ * icmp_error, icmpv6_error): false only when the packet carries a TCP, UDP, ICMP or ICMPv6
+ * checksum and it is wrong. What the virtio-net header vouches for is trusted, as the
+ * kernel trusts skb->ip_summed: NeedsCsum (the sending stack left the sum to offload,
+ * CHECKSUM_PARTIAL) and DataValid (the NIC verified it, CHECKSUM_UNNECESSARY). A UDP
+ * checksum of 0 ("none") passes in both families, as in udp_error. A fragment, or a
+ * field cut off, has nothing to check here (reassembly and the parser deal with those).
+ */
+export function conntrackChecksumOk(info: PacketInfo): boolean {
+  if ((info.vnetFlags & (VnetFlags.NeedsCsum | VnetFlags.DataValid)) !== 0) return true;
+  const proto = info.l4proto;
+  if (proto !== IpProto.Tcp && proto !== IpProto.Udp && proto !== IpProto.Icmp && proto !== IpProto.Icmpv6) return true;
+  const at = l4FieldAt(info);
+  if (at < 0) return true;
+  if (proto === IpProto.Udp && info.buf[at] === 0 && info.buf[at + 1] === 0) return true;
+  return verifyL4Checksum(info);
+}
+
 /** RFC 1624 eqn. 3: new checksum after one 16-bit word changes from `oldVal` to `newVal`. */
 export function csumUpdate16(check: number, oldVal: number, newVal: number): number {
   return ~csumFold((~check & 0xffff) + (~oldVal & 0xffff) + (newVal & 0xffff)) & 0xffff;

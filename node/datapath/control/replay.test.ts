@@ -49,6 +49,20 @@ describe('offline replay', () => {
     assert.match(rows[0]!.summary, /192\.0\.2\.100:40000 > 198\.51\.100\.100:80 tcp \[S\]/);
   });
 
+  it('checks every packet\'s L4 checksum (a capture has no offload flags): a corrupted one is ct state invalid', () => {
+    const [syn, synAck, ack, data] = handshake(40001) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    const bad = data.slice();
+    bad[bad.length - 1] ^= 0xff;
+    const rows = [...replayCapture(pcapOf([syn, synAck, ack, bad, data]), { ruleset: STATEFUL, routes: [parseReplayRoute('192.0.2.0/24=lan')] })];
+    assert.deepEqual(rows.map((r) => [r.verdict, r.ct]), [
+      ['accept', 'new'],
+      ['accept', 'established'],
+      ['accept', 'established'],
+      ['drop', 'invalid'],
+      ['accept', 'established'],
+    ]);
+  });
+
   it('puts fragments together as the node does: held until the datagram is whole, which is judged once', () => {
     const query = fragmentPacket(buildUdp({ src: C, dst: S, sport: 5353, dport: 53, payload: 3000 }), 1400, 1);
     const answer = fragmentPacket(buildUdp({ src: S, dst: C, sport: 53, dport: 5353, payload: 2000 }), 1400, 2);

@@ -24,6 +24,7 @@ export const COUNTER_NAMES = [
   'notrack', // packets a notrack rule exempted from tracking
   'ct_entries', // connections in the table now (a gauge, refreshed every batch and every conntrack gc tick)
   'ct_invalid', // packets conntrack found invalid (a gauge of the tracker's running total)
+  'ct_bad_checksum', // of those, packets with a wrong TCP/UDP/ICMP checksum (a gauge of the tracker's running total)
   'ct_expired', // entries removed because their timeout passed, replicas included (the tracker's running total)
   'ct_expired_replicas', // of those, replicas of a peer's connections
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments

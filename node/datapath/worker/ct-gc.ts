@@ -34,6 +34,7 @@ export const CT_GC_DEFAULTS: CtGcOptions = { intervalMs: 100, passMs: 5000, maxE
 export function publishCtCounters(ct: ConnTracker, counters: Float64Array): void {
   counters[C.ct_entries] = ct.count();
   counters[C.ct_invalid] = ct.stats.invalid;
+  counters[C.ct_bad_checksum] = ct.stats.badChecksum;
   counters[C.ct_expired] = ct.stats.expired;
   counters[C.ct_expired_replicas] = ct.stats.expiredReplicas;
 }

@@ -16,6 +16,7 @@
  * path in its status (LocalIn / LocalOut), so its later packets need no address lookup.
  */
 import { PacketInfo } from '../../packet/packet-info.js';
+import { conntrackChecksumOk } from '../../packet/checksum.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../../ruleset/index.js';
 import { CtDir, CtSnapshot, CtState, CtStatus, type ConnTracker } from '../../conntrack/index.js';
 import { NatBinding, NatKind, NatManip } from '../../nat/binding.js';
@@ -105,7 +106,8 @@ export class FilterStage implements PacketStage {
     const ctx = this.ctx;
     const ct = this.ct;
     if (ct) {
-      ctx.ctState = ct.track(pkt, nowMs);
+      // Linux with nf_conntrack_checksum=1 (its default): a bad L4 checksum is invalid.
+      ctx.ctState = conntrackChecksumOk(pkt) ? ct.track(pkt, nowMs) : ct.badChecksum();
       const r = ct.result;
       if (r.drop) {
         this.counters[C.ct_table_full_drops] += 1;
