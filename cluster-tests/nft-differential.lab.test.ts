@@ -12,7 +12,7 @@
  * reason (also in docs/ruleset.md); nothing else is excused.
  */
 import assert from 'node:assert/strict';
-import { buildIcmpEcho, buildTcp, buildUdp, fragmentPacket, parseBuilt, parseQuoted } from '../node/packet/build.js';
+import { buildIcmpEcho, buildIcmpError, buildTcp, buildUdp, fragmentPacket, parseBuilt, parseQuoted } from '../node/packet/build.js';
 import { formatAddress, parseAddress } from '../node/packet/address.js';
 import { describePacket } from '../node/packet/describe.js';
 import { verifyL4Checksum } from '../node/packet/checksum.js';
@@ -140,6 +140,19 @@ function ping(c: string, s: string, nat: Nat = {}): Uint8Array[] {
     buildIcmpEcho({ ...vnetless, src: c, dst: s, id, seq: 1, payload: 16 }),
     buildIcmpEcho({ ...vnetless, src: nat.from?.[0] ?? s, dst: nat.to?.[0] ?? c, id, seq: 1, reply: true, payload: 16 }),
   ];
+}
+
+/**
+ * A UDP datagram, then the far side's ICMP port unreachable about it as the far side got
+ * it (`seen`: the translated source and destination), which conntrack calls related and
+ * NAT translates back, outer header and quote.
+ */
+function udpUnreachable(c: string, s: string, dport: number, seen: { src?: string; dst?: string }): Uint8Array[] {
+  const sport = nextPort++;
+  const out = buildUdp({ ...vnetless, src: c, dst: s, sport, dport, payload: 12 });
+  const arrived = buildUdp({ ...vnetless, src: seen.src ?? c, dst: seen.dst ?? s, sport, dport, payload: 12 });
+  const icmp = buildIcmpError({ ...vnetless, src: seen.dst ?? s, dst: seen.src ?? c, type: c.includes(':') ? 1 : 3, code: c.includes(':') ? 4 : 3, quote: arrived });
+  return [out, icmp];
 }
 
 /** A mid-stream ACK of no connection (invalid with strict pickup), and a bare SYN/ACK. */
@@ -329,6 +342,8 @@ table inet filter {
       ...udpConv(C4, S4, 5050),
       // The server answering from its own address, not the one the client talked to: no match.
       ...tcpConv(C4, R4, 80, { from: [R4] }),
+      // The real server's port unreachable: translated back to come from the address the client used.
+      ...udpUnreachable(C4B, R4, 53, { dst: S4B }),
     ],
   },
   {
@@ -360,6 +375,8 @@ table inet filter {
       ...tcpConv(C6, S6, 443, { to: [FW6_WAN] }),
       ...udpConv(C6, R6, 123, { to: [FW6_WAN] }),
       ...ping(C6, S6B, { to: [FW6_WAN] }),
+      ...udpUnreachable(C4, S4, 7777, { src: FW4_WAN }),
+      ...udpUnreachable(C6, S6, 7777, { src: FW6_WAN }),
       // Unsolicited from the WAN: no connection, dropped by the forward chain.
       ...tcpConv(S4, C4, 3389),
     ],
@@ -470,6 +487,8 @@ describe('@lab nftables differential: the kernel and hafw agree packet by packet
       const packets = c.packets();
       const kernel = await kernelNft(c.ruleset, packets);
       const expect = kernel.outputs.map((outs) => outs.map((o) => summary(o.dev, o.packet)).sort());
+      // HAFW_NFTDIFF_VERBOSE=1: every packet and what the kernel made of it.
+      if (process.env.HAFW_NFTDIFF_VERBOSE) expect.forEach((k, i) => console.log(`      #${i + 1} ${describePacket(parseBuilt(packets[i]!))}\n        -> ${k.join(' | ') || '(nothing)'}`));
       const lines: string[] = [];
       for (const [form, listing] of [['text', kernel.text], ['json', kernel.json]] as const) {
         const got = (await hafwOutputs(listing, packets)).map((o) => o.sort());
