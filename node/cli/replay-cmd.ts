@@ -17,7 +17,8 @@ that completes its datagram, whose line carries the datagram's verdict and state
   --pcap FILE       the capture
   --ruleset FILE    ruleset (nft syntax or JSON); without it every packet is accepted and tracked
 ${INCLUDE_USAGE}
-  --json            one JSON object a line, one per packet: {"i","verdict","ct","ts","packet",...}
+  --json            one JSON object a line, one per packet: {"i","verdict","ct","ts","packet",...};
+                    "translated": the packet as it leaves, when NAT changed it
   --loose           pick up mid-stream TCP connections (conntrack.tcpLoose); default strict
   --liberal         accept out-of-window TCP segments (conntrack.tcpBeLiberal)
   --route P=IF      packets from/to prefix P come in/leave by interface IF (iifname/oifname
@@ -25,7 +26,9 @@ ${INCLUDE_USAGE}
   --local ADDR      ADDR is one of the node's own addresses (repeat for each; VIPs too):
                     packets to it go through the input hook, packets from it through
                     output and postrouting, as on the node; each line shows the path
-                    ([input], [output], [forward]; "path" in JSON)
+                    ([input], [output], [forward]; "path" in JSON). It is also the
+                    address masquerade and redirect use on the interface its --route
+                    names (e.g. --local 198.51.100.2 --route 198.51.100.0/24=wan)
   --quiet           no per-packet lines (text mode: only the summary)
 
 Exit status: 0 when the capture was read to its end, 1 on a bad file or ruleset.`;
@@ -73,6 +76,8 @@ export const replayCommand: Command = {
     const input = values.ruleset === undefined ? undefined : await readRulesetInput(values.ruleset, values.includepath);
     const rulesetText = input?.text;
     // Ruleset errors carry file:line:col (RulesetError); they end the command with exit 1.
+    const routeless = routeWarning(rulesetText, routes.length);
+    if (routeless) console.error(routeless);
     const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, rulesetSources: input?.sources, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes, local });
 
     const lines: string[] = [];
@@ -93,11 +98,13 @@ export const replayCommand: Command = {
             if (row.datagram !== undefined) o.datagram = row.datagram;
             if (row.path !== undefined) o.path = row.path;
             o.packet = row.summary;
+            if (row.translated !== undefined) o.translated = row.translated;
             lines.push(JSON.stringify(o));
           } else {
             const extra = row.skipped ? `  (${row.skipped})` : row.reject ? '  (reject)' : row.datagram !== undefined ? `  (datagram of ${row.datagram} fragments)` : '';
             const via = row.path !== undefined ? `  [${row.path}]` : '';
-            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}${via}`);
+            const nat = row.translated !== undefined ? `\n${' '.repeat(30)}NAT -> ${row.translated}` : '';
+            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}${via}${nat}`);
           }
           if (lines.length >= 512) flush();
         }
@@ -124,3 +131,15 @@ export const replayCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * A warning when the ruleset matches interface names and no --route says which packets
+ * come in or leave by which interface: every packet's interfaces are then unknown, so
+ * those rules never match (and a `!=` always does), which reads as a ruleset bug.
+ */
+export function routeWarning(rulesetText: string | undefined, routeCount: number): string | undefined {
+  if (rulesetText === undefined || routeCount > 0) return undefined;
+  const m = /\b(iifname|oifname|iif|oif)\b/.exec(rulesetText);
+  if (!m) return undefined;
+  return `warning: the ruleset matches interfaces (${m[1]}) but no --route was given: every packet's input and output interfaces are unknown here, so those matches never hold; give --route PREFIX=IFNAME for each network (e.g. --route 192.0.2.0/24=lan --route 0.0.0.0/0=wan)`;
+}

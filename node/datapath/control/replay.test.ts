@@ -208,6 +208,27 @@ describe('offline replay', () => {
     assert.deepEqual(seen, [1, 2, 3]);
   });
 
+  it('NAT rows show the packet as it came and as it leaves; masquerade uses the --local address of the interface its --route names', () => {
+    const natted = `table ip nat {
+  chain pre { type nat hook prerouting priority dstnat; iifname "lan" tcp dport 8080 dnat to 198.51.100.7:80 }
+  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
+}`;
+    const routes = ['192.0.2.0/24=lan', '198.51.100.0/24=wan'].map(parseReplayRoute);
+    const pkts = [
+      buildUdp({ src: C, dst: S, sport: 5000, dport: 53, payload: 4 }),
+      buildUdp({ src: S, dst: '198.51.100.2', sport: 53, dport: 5000, payload: 4 }),
+      buildTcp({ src: C, dst: '192.0.2.9', sport: 5001, dport: 8080, flags: 'S', seq: 1 }),
+    ];
+    const rows = [...replayCapture(pcapOf(pkts), { ruleset: natted, routes, local: ['198.51.100.2'] })];
+    assert.deepEqual(rows.map((r) => [r.verdict, r.ct]), [['accept', 'new'], ['accept', 'established'], ['accept', 'new']]);
+    assert.match(rows[0]!.summary, /^ipv4 192\.0\.2\.100:5000 > 198\.51\.100\.100:53 udp/);
+    assert.match(rows[0]!.translated ?? '', /^ipv4 198\.51\.100\.2:5000 > 198\.51\.100\.100:53 udp/, 'masqueraded to the wan address');
+    assert.match(rows[1]!.translated ?? '', /^ipv4 198\.51\.100\.100:53 > 192\.0\.2\.100:5000 udp/, 'the reply translated back');
+    assert.match(rows[2]!.translated ?? '', /^ipv4 198\.51\.100\.2:5001 > 198\.51\.100\.7:80 tcp/, 'DNATed, then masqueraded on its way out by the wan');
+    // An untranslated packet has no second form.
+    assert.equal([...replayCapture(pcapOf(handshake(40020)))][0]!.translated, undefined);
+  });
+
   it('refuses a route that is not PREFIX=IFNAME', () => {
     assert.throws(() => parseReplayRoute('lan'), /PREFIX=IFNAME/);
     assert.throws(() => parseReplayRoute('192.0.2.0/33=lan'), /length/);
@@ -256,6 +277,22 @@ describe('hafw replay (command line)', () => {
     const json = run('replay', '--pcap', f, '--json');
     const rows = json.out.trim().split('\n').map((l) => JSON.parse(l) as { verdict: string; ct: string; datagram?: number });
     assert.deepEqual(rows.map((o) => [o.verdict, o.ct, o.datagram]), [['held', 'pending', undefined], ['held', 'pending', undefined], ['accept', 'new', 3]]);
+  });
+
+  it('warns when the ruleset matches interfaces and no --route was given, and shows NAT in text and JSON', () => {
+    const f = path.join(dir, 'masq.pcap');
+    writeFileSync(f, pcapOf([buildUdp({ src: C, dst: S, sport: 5000, dport: 53, payload: 4 })]));
+    const rs = path.join(dir, 'masq.nft');
+    writeFileSync(rs, 'table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade } }\n');
+    const bare = run('replay', '--pcap', f, '--ruleset', rs);
+    assert.equal(bare.code, 0, bare.err);
+    assert.match(bare.err, /warning: the ruleset matches interfaces \(oifname\) but no --route was given/);
+    const routed = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2');
+    assert.equal(routed.err, '');
+    assert.match(routed.out, /^ {5}1 {2}accept {2}new +ipv4 192\.0\.2\.100:5000 > 198\.51\.100\.100:53 udp.*\n {30}NAT -> ipv4 198\.51\.100\.2:5000 > 198\.51\.100\.100:53 udp/m);
+    const json = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2', '--json');
+    const row = JSON.parse(json.out.trim()) as { packet: string; translated?: string };
+    assert.match(row.translated ?? '', /^ipv4 198\.51\.100\.2:5000 >/);
   });
 
   it('prints a text line per packet and a summary, and exits 1 naming the offset of a bad file', () => {

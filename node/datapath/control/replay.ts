@@ -50,6 +50,8 @@ export interface ReplayRow {
   summary: string;
   /** With `local` addresses: the hooks the packet went through (input, output or forward). */
   path?: 'input' | 'output' | 'forward';
+  /** When NAT changed the packet: the packet as it leaves (`summary` is the packet as it came). */
+  translated?: string;
 }
 
 export interface ReplayRoute {
@@ -154,16 +156,19 @@ export class OfflineReplay {
       now: () => this.clock,
       ...(opts.hashKey ? { hashKey: opts.hashKey } : {}),
     });
-    // NAT statements translate in a replay too (snat / dnat; masquerade and redirect need
-    // interface addresses, which --route does not give, so they drop and count).
+    // NAT statements translate in a replay too. Masquerade and redirect need the address of
+    // an interface: a --local address is taken as the address of the interface its --route
+    // leads to (without one, they drop and count, as on a node without the address).
     const nat = new NatState(this.ct.capacity);
     nat.attach(this.ct);
     let local: LocalAddresses | undefined;
     if (opts.local !== undefined && opts.local.length > 0) {
       local = new LocalAddresses();
-      local.load(opts.local.map((text) => {
-        const a = parseAddress(text);
-        return { ifname: '', family: a.family as 4 | 6, bytes: [...a.bytes], vip: false };
+      const addrs = opts.local.map((text) => parseAddress(text));
+      local.load(addrs.map((a) => ({ ifname: '', family: a.family as 4 | 6, bytes: [...a.bytes], vip: false })));
+      nat.setAddresses(addrs.flatMap((a) => {
+        const ifId = routes.lookup(a.bytes, 0, a.family as 4 | 6);
+        return ifId > 0 ? [{ ifId, family: a.family as 4 | 6, bytes: a.bytes }] : [];
       }));
       this.showPath = true;
     }
@@ -202,19 +207,25 @@ export class OfflineReplay {
     const discarded = frag.discarded;
     const injected = this.injected;
     this.recording.state = CtState.Invalid;
+    parsePacket(this.info, ip, 0, ip.length, 0);
+    const original = describe(this.info, ip.length);
     this.batch.process(1, this.clock);
     let skipped: ReplaySkip | undefined;
     if (c[C.malformed]! > malformed) skipped = 'malformed';
     else if (c[C.unsupported]! > unsupported) skipped = 'unsupported';
     else if (c[C.stage_errors]! > stageErrors) skipped = 'stage-error';
-    parsePacket(this.info, this.arena, 0, ip.length, 0);
+    parsePacket(this.info, this.arena, 0, this.lengths[0]!, 0);
     const row: ReplayRow = {
       i: this.n,
       verdict: this.verdicts[0] === SlotVerdict.Forward ? 'accept' : 'drop',
       ct: CT_NAMES[this.recording.state] ?? 'invalid',
       tsMs,
-      summary: describe(this.info, ip.length),
+      summary: original,
     };
+    if (row.verdict === 'accept') {
+      const after = describe(this.info, this.lengths[0]!);
+      if (after !== original) row.translated = after;
+    }
     if (frag.reassembled > reassembled) {
       // This fragment completed its datagram: the row carries the datagram's fate.
       const sent = this.injected - injected;
