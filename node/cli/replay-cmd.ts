@@ -10,7 +10,9 @@ const usage = `usage: hafw replay --pcap FILE [--ruleset FILE] [--json] [--loose
 
 Runs every packet of a capture (pcap or pcapng; raw IP, Ethernet, Linux cooked) through a
 fresh filter and connection table offline, the capture's timestamps as the clock, and
-prints one line per packet: its index, verdict, conntrack state and a description.
+prints one line per packet: its index, verdict, conntrack state and a description, and
+under it the rule (chain, handle, text) or policy that decided, what NAT made of the
+packet and what \`log\` statements printed.
 Fragments are put together as on the node: each is \`held\` (ct \`pending\`) until the one
 that completes its datagram, whose line carries the datagram's verdict and state.
 
@@ -18,7 +20,9 @@ that completes its datagram, whose line carries the datagram's verdict and state
   --ruleset FILE    ruleset (nft syntax or JSON); without it every packet is accepted and tracked
 ${INCLUDE_USAGE}
   --json            one JSON object a line, one per packet: {"i","verdict","ct","ts","packet",...};
-                    "translated": the packet as it leaves, when NAT changed it
+                    "translated": the packet as it leaves, when NAT changed it;
+                    "decidedBy": the rule (chain, handle, text) or policy that gave the
+                    verdict; "log": what log statements printed
   --loose           pick up mid-stream TCP connections (conntrack.tcpLoose); default strict
   --liberal         accept out-of-window TCP segments (conntrack.tcpBeLiberal)
   --route P=IF      packets from/to prefix P come in/leave by interface IF (iifname/oifname
@@ -99,12 +103,18 @@ export const replayCommand: Command = {
             if (row.path !== undefined) o.path = row.path;
             o.packet = row.summary;
             if (row.translated !== undefined) o.translated = row.translated;
+            if (row.decidedBy !== undefined) o.decidedBy = row.decidedBy;
+            if (row.log !== undefined) o.log = row.log;
             lines.push(JSON.stringify(o));
           } else {
             const extra = row.skipped ? `  (${row.skipped})` : row.reject ? '  (reject)' : row.datagram !== undefined ? `  (datagram of ${row.datagram} fragments)` : '';
             const via = row.path !== undefined ? `  [${row.path}]` : '';
-            const nat = row.translated !== undefined ? `\n${' '.repeat(30)}NAT -> ${row.translated}` : '';
-            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}${via}${nat}`);
+            const pad = `\n${' '.repeat(30)}`;
+            const nat = row.translated !== undefined ? `${pad}NAT -> ${row.translated}` : '';
+            const d = row.decidedBy;
+            const by = d === undefined ? '' : d.handle === 0 ? `${pad}by policy ${d.policy} of ${d.chain}` : `${pad}by ${d.chain} handle ${d.handle}: ${d.rule ?? '(rule gone)'}`;
+            const log = (row.log ?? []).map((l) => `${pad}log: ${l}`).join('');
+            lines.push(`${String(row.i).padStart(6)}  ${row.verdict.padEnd(6)}  ${row.ct.padEnd(11)}  ${row.summary}${extra}${via}${nat}${by}${log}`);
           }
           if (lines.length >= 512) flush();
         }

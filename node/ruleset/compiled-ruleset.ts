@@ -85,6 +85,8 @@ export class CompiledRuleset {
         if (c === Code.Next || c === Code.Break || c === Code.Continue) continue;
         if (c === Code.Accept || c === Code.Drop) {
           ctx.verdictRule = r.handle;
+          ctx.decidedChain = chain.id;
+          ctx.decidedRule = r.handle;
           return c;
         }
         if (c === Code.Return) break;
@@ -105,7 +107,11 @@ export class CompiledRuleset {
       }
       if (code === -1) continue;
       // end of chain or return
-      if (sp === 0) return base.policy;
+      if (sp === 0) {
+        ctx.decidedChain = base.id;
+        ctx.decidedRule = 0;
+        return base.policy;
+      }
       sp--;
       chain = this.chains[stackChain[sp]]!;
       ri = stackRule[sp];

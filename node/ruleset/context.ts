@@ -123,6 +123,14 @@ export class ClassifyContext {
   /** Handle of the rule that gave the final verdict, 0 when a policy did. */
   verdictRule = 0;
   /**
+   * What decided the packet so far, across hooks (not cleared per hook: the datapath clears
+   * them once per packet): the id of the chain whose rule (`decidedRule`, a handle) or, with
+   * `decidedRule` 0, whose base-chain policy gave the last verdict; -1 when no chain has.
+   * For `hafw replay` and its explanations; two stores per base chain run.
+   */
+  decidedChain = -1;
+  decidedRule = 0;
+  /**
    * What a snat / masquerade (natSrc) or dnat / redirect (natDst) statement asked for: a
    * request made at compile time (never per packet), or null. The datapath sets the
    * connection's NAT binding up from it (node/nat setupNat).

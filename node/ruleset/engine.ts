@@ -545,6 +545,25 @@ export class RulesetEngine extends EventEmitter {
     return rule.handle !== undefined ? this.counterCells.get(rule.handle) : undefined;
   }
 
+  /**
+   * Names what ClassifyContext.decidedChain / decidedRule point at, for explanations (not
+   * for the packet path: it walks the tables): the chain as `FAMILY TABLE CHAIN`, and the
+   * rule's text, or the chain's policy when `handle` is 0. Undefined for an unknown chain.
+   */
+  describeDecision(chainId: number, handle: number): { chain: string; handle: number; rule?: string; policy?: string } | undefined {
+    const printer = new Printer(this.registry);
+    for (const t of this.state.tables.values()) {
+      for (const c of t.chains.values()) {
+        if (c.id !== chainId) continue;
+        const chain = `${t.json.family} ${t.json.name} ${c.json.name}`;
+        if (handle === 0) return { chain, handle, policy: c.json.policy ?? 'accept' };
+        const r = c.rules.find((x) => x.handle === handle);
+        return r ? { chain, handle, rule: printer.rule(r) } : { chain, handle };
+      }
+    }
+    return undefined;
+  }
+
   /** `nft list ruleset`-style text (with `# handle N` when handles is set). */
   list(opts: { handles?: boolean } = {}): string {
     return new Printer(this.registry).ruleset(this.state, {

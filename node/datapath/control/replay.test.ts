@@ -229,6 +229,37 @@ describe('offline replay', () => {
     assert.equal([...replayCapture(pcapOf(handshake(40020)))][0]!.translated, undefined);
   });
 
+  it('names what decided each packet (the rule with its chain, handle and text, or the policy) and what log printed', () => {
+    const rs = `table inet f {
+  chain ssh { ip saddr 192.0.2.100 log prefix "ssh ok: " accept }
+  chain fwd {
+    type filter hook forward priority 0; policy drop;
+    ct state established accept
+    tcp dport 22 jump ssh
+    udp dport 53 reject
+  }
+}`;
+    const pkts = [
+      buildTcp({ src: C, dst: S, sport: 40030, dport: 22, flags: 'S', seq: 1 }),
+      buildTcp({ src: S, dst: C, sport: 22, dport: 40030, flags: 'SA', seq: 9, ack: 2 }),
+      buildUdp({ src: C, dst: S, sport: 40031, dport: 53 }),
+      buildTcp({ src: C, dst: S, sport: 40032, dport: 80, flags: 'S', seq: 1 }),
+    ];
+    const rows = [...replayCapture(pcapOf(pkts), { ruleset: rs })];
+    assert.deepEqual(rows.map((r) => [r.verdict, r.decidedBy]), [
+      // Handles as `nft -a list ruleset` shows them (one counter per table, shared by its chains and rules).
+      ['accept', { chain: 'inet f ssh', handle: 3, rule: 'ip saddr 192.0.2.100 log prefix "ssh ok: " accept' }],
+      ['accept', { chain: 'inet f fwd', handle: 5, rule: 'ct state established accept' }],
+      ['drop', { chain: 'inet f fwd', handle: 7, rule: 'udp dport 53 reject' }],
+      ['drop', { chain: 'inet f fwd', handle: 0, policy: 'drop' }],
+    ]);
+    assert.equal(rows[0]!.log?.length, 1);
+    assert.match(rows[0]!.log![0]!, /^ssh ok: IN= OUT= SRC=192\.0\.2\.100 DST=198\.51\.100\.100 .*PROTO=TCP SPT=40030 DPT=22 /);
+    assert.equal(rows[1]!.log, undefined);
+    // Without a ruleset nothing decides.
+    assert.equal([...replayCapture(pcapOf(pkts))][0]!.decidedBy, undefined);
+  });
+
   it('refuses a route that is not PREFIX=IFNAME', () => {
     assert.throws(() => parseReplayRoute('lan'), /PREFIX=IFNAME/);
     assert.throws(() => parseReplayRoute('192.0.2.0/33=lan'), /length/);
@@ -290,9 +321,11 @@ describe('hafw replay (command line)', () => {
     const routed = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2');
     assert.equal(routed.err, '');
     assert.match(routed.out, /^ {5}1 {2}accept {2}new +ipv4 192\.0\.2\.100:5000 > 198\.51\.100\.100:53 udp.*\n {30}NAT -> ipv4 198\.51\.100\.2:5000 > 198\.51\.100\.100:53 udp/m);
+    assert.match(routed.out, /\n {30}by ip nat post handle 3: oifname "wan" masquerade\n/, 'a NAT statement ends its chain with accept');
     const json = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2', '--json');
-    const row = JSON.parse(json.out.trim()) as { packet: string; translated?: string };
+    const row = JSON.parse(json.out.trim()) as { packet: string; translated?: string; decidedBy?: unknown };
     assert.match(row.translated ?? '', /^ipv4 198\.51\.100\.2:5000 >/);
+    assert.deepEqual(row.decidedBy, { chain: 'ip nat post', handle: 3, rule: 'oifname "wan" masquerade' });
   });
 
   it('prints a text line per packet and a summary, and exits 1 naming the offset of a bad file', () => {

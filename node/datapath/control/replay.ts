@@ -52,6 +52,14 @@ export interface ReplayRow {
   path?: 'input' | 'output' | 'forward';
   /** When NAT changed the packet: the packet as it leaves (`summary` is the packet as it came). */
   translated?: string;
+  /**
+   * What gave the packet its last verdict: a rule (`chain` as FAMILY TABLE CHAIN, its
+   * `handle` and `rule` text) or, with handle 0, a base chain's `policy`. Absent when no
+   * chain saw the packet (no ruleset, no chain on its hooks, or dropped before the rules).
+   */
+  decidedBy?: { chain: string; handle: number; rule?: string; policy?: string };
+  /** What `log` statements printed for the packet (prefix and nf_log-style line), in order. */
+  log?: string[];
 }
 
 export interface ReplayRoute {
@@ -103,9 +111,11 @@ const CT_NAMES: Record<number, ReplayCtState> = {
   [CtState.Untracked]: 'untracked',
 };
 
-/** Wraps the filter stage to remember the conntrack state it gave the packet. */
+/** Wraps the filter stage to remember the conntrack state it gave the packet and what decided it. */
 class RecordingStage implements PacketStage {
   state = 0;
+  decidedChain = -1;
+  decidedRule = 0;
   constructor(
     private readonly inner: FilterStage,
     private readonly ct: ConnTracker,
@@ -114,6 +124,9 @@ class RecordingStage implements PacketStage {
     this.state = CtState.Invalid;
     const v = this.inner.process(pkt, nowMs);
     this.state = this.ct.result.state;
+    const d = this.inner.decided;
+    this.decidedChain = d.chain;
+    this.decidedRule = d.rule;
     return v;
   }
   endBatch(nowMs: number): void {
@@ -138,8 +151,11 @@ export class OfflineReplay {
   private n = 0;
   private showPath = false;
 
+  /** Lines `log` statements wrote for the packet being fed. */
+  private readonly logLines: string[] = [];
+
   constructor(opts: ReplayOptions = {}) {
-    this.engine = new RulesetEngine({ clock: () => this.clock });
+    this.engine = new RulesetEngine({ clock: () => this.clock, log: { write: (l) => void this.logLines.push(`${l.prefix}${l.line}`) } });
     if (opts.ruleset !== undefined) this.engine.load(opts.ruleset, opts.rulesetFile ?? '<ruleset>', opts.rulesetSources);
     const routes = new RouteInterfaces();
     routes.load(
@@ -207,6 +223,8 @@ export class OfflineReplay {
     const discarded = frag.discarded;
     const injected = this.injected;
     this.recording.state = CtState.Invalid;
+    this.recording.decidedChain = -1;
+    this.logLines.length = 0;
     parsePacket(this.info, ip, 0, ip.length, 0);
     const original = describe(this.info, ip.length);
     this.batch.process(1, this.clock);
@@ -238,6 +256,11 @@ export class OfflineReplay {
       skipped = 'fragment-refused';
     }
     if (c[C.verdict_reject]! > rejects) row.reject = true;
+    if (this.recording.decidedChain >= 0 && row.verdict !== 'held') {
+      const d = this.engine.describeDecision(this.recording.decidedChain, this.recording.decidedRule);
+      if (d) row.decidedBy = d;
+    }
+    if (this.logLines.length > 0) row.log = this.logLines.slice();
     if (this.showPath) {
       if (c[C.to_node]! > toNode) row.path = 'input';
       else if (c[C.from_node]! > fromNode) row.path = 'output';

@@ -74,6 +74,11 @@ export class FilterStage implements PacketStage {
     private readonly local?: LocalAddresses,
   ) {}
 
+  /** What decided the last packet (ClassifyContext.decidedChain / decidedRule), for replay's explanations. */
+  get decided(): { chain: number; rule: number } {
+    return { chain: this.ctx.decidedChain, rule: this.ctx.decidedRule };
+  }
+
   private readonly natSnap = new CtSnapshot();
   private readonly icmpScratch = new PacketInfo();
 
@@ -85,6 +90,8 @@ export class FilterStage implements PacketStage {
     ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.metaMark = 0;
+    ctx.decidedChain = -1;
+    ctx.decidedRule = 0;
     ctx.localAddrs = this.local ?? null;
     ctx.nftrace = 0;
     const trace = this.trace;
