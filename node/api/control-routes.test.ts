@@ -6,7 +6,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { readFileSync } from 'node:fs';
 import { API_VERSION, buildApp, errorPointer, type NodeStatus, type NodeView } from './server.js';
 import { EventBus } from './event-bus.js';
-import type { CtOp } from '../conntrack/index.js';
+import type { CtImportEntry, CtOp } from '../conntrack/index.js';
+import { IMPORT_MAX_CHARS } from './schemas.js';
 import { DrillRefused, type DrillReport } from '../ha/api-drill.js';
 
 const status: NodeStatus = { node: 'fw-a', role: 'master', pid: 1, uptimeSeconds: 1, datapath: { tun: 'hafw0', offloads: true, vnetHdrLen: 10, counters: {}, native: {} } };
@@ -15,6 +16,7 @@ const entry = { id: 3, family: 'ip', proto: 6, zone: 0, original: { src: '192.0.
 interface Harness {
   app: FastifyInstance;
   ops: CtOp[];
+  imports: CtImportEntry[][];
   bus: EventBus;
   drillState: string;
 }
@@ -22,7 +24,8 @@ interface Harness {
 async function harness(token?: string): Promise<Harness> {
   const ops: CtOp[] = [];
   const bus = new EventBus();
-  const h = { ops, bus, drillState: 'master' } as Harness;
+  const imports: CtImportEntry[][] = [];
+  const h = { ops, imports, bus, drillState: 'master' } as Harness;
   const report: DrillReport = { id: 'd1', mode: 'resign', status: 'running', phase: 'started', holdSeconds: 1, startedAt: 'now', takeover: null, peerInSync: null, preempt: true, reclaimMs: null };
   const view: NodeView = {
     status: () => status,
@@ -35,6 +38,10 @@ async function harness(token?: string): Promise<Harness> {
         if (op.op === 'get' && op.id !== 3) return { entries: [], deleted: 0 };
         if (op.op === 'flush') return { entries: [], deleted: 7 };
         return { entries: [entry as never], deleted: op.op === 'delete' ? 1 : 0, next: op.op === 'list' ? 3 : undefined };
+      },
+      async ctImport(entries) {
+        imports.push(entries);
+        return { imported: entries.length - 1, existing: 1, refused: 0, nat: 0, existingLines: [entries[0]!.line], refusedLines: [] };
       },
       drills: {
         start: (mode, holdSeconds) => {
@@ -62,9 +69,10 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
     const v = await new Validator().validate(doc);
     assert.equal(v.valid, true, JSON.stringify(v.errors));
     assert.match(doc.openapi, /^3\./);
-    for (const p of ['/v1/health', '/v1/status', '/metrics', '/v1/ct', '/v1/ct/{id}', '/v1/ct/tuple', '/v1/ct/flush', '/v1/cluster', '/v1/drills', '/v1/drills/{id}', '/v1/events', '/v1/openapi.json', '/v1/version']) assert.ok(doc.paths[p], `missing ${p}`);
+    for (const p of ['/v1/health', '/v1/status', '/metrics', '/v1/ct', '/v1/ct/{id}', '/v1/ct/tuple', '/v1/ct/flush', '/v1/ct/import', '/v1/cluster', '/v1/drills', '/v1/drills/{id}', '/v1/events', '/v1/openapi.json', '/v1/version']) assert.ok(doc.paths[p], `missing ${p}`);
     assert.deepEqual(doc.paths['/v1/ct']!.get!.parameters!.map((x) => x.name).sort(), ['after', 'dport', 'dst', 'family', 'limit', 'origin', 'proto', 'sport', 'src', 'state']);
     assert.ok(doc.paths['/v1/drills']!.post!.requestBody);
+    assert.ok(doc.paths['/v1/ct/import']!.post!.requestBody);
   });
 
   it('GET /v1/version answers the package version, build commit, Node.js and API versions', async () => {
@@ -171,4 +179,48 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
     ac.abort();
   });
 
+  describe('POST /v1/ct/import', () => {
+    const ok = (sport: number) => `ipv4 2 tcp 6 300 ESTABLISHED src=192.0.2.1 dst=198.51.100.1 sport=${sport} dport=80 src=198.51.100.1 dst=192.0.2.1 sport=80 dport=${sport} [ASSURED] mark=0 use=1`;
+    const bad = 'ipv4 2 tcp 6 300 ESTABLISHED src=192.0.2.1 dst=198.51.100.1 sport=1 dport=80 mark=0 use=1';
+
+    it('checks every line on the control thread and hands the entries to the datapath', async () => {
+      h = await harness();
+      const res = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: [ok(1), ok(2)].join('\n'), firstLine: 10 } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json(), { format: 'extended', imported: 1, existing: 1, refused: 0, nat: 0, skipped: 0, existingLines: [10], refusedLines: [], errors: [] });
+      assert.deepEqual(h.imports.map((x) => x.map((e) => [e.line, e.original.sport])), [[[10, 1], [11, 2]]]);
+    });
+
+    it('one bad line: 400 naming every bad line, and nothing reaches the table', async () => {
+      h = await harness();
+      const res = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: [ok(1), bad, ok(3), 'junk'].join('\n') } });
+      assert.equal(res.statusCode, 400);
+      const body = res.json() as { message: string; field: string; errors: { line: number; message: string }[] };
+      assert.equal(body.field, '/body/text');
+      assert.match(body.message, /2 line\(s\) are not connections, nothing imported .* line 2: the reply tuple is missing/);
+      assert.deepEqual(body.errors.map((e) => e.line), [2, 4]);
+      assert.equal(h.imports.length, 0);
+    });
+
+    it('skipBad imports the good lines and lists the bad ones', async () => {
+      h = await harness();
+      const res = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: [ok(1), bad, ok(3)].join('\n'), skipBad: true } });
+      assert.equal(res.statusCode, 200);
+      const body = res.json() as { skipped: number; errors: { line: number }[] };
+      assert.equal(body.skipped, 1);
+      assert.deepEqual(body.errors.map((e) => e.line), [2]);
+      assert.deepEqual(h.imports[0]!.map((e) => e.line), [1, 3]);
+    });
+
+    it('refuses a text over the size cap and unknown fields before reading anything', async () => {
+      h = await harness();
+      const big = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: 'x'.repeat(IMPORT_MAX_CHARS + 1) } });
+      assert.equal(big.statusCode, 400);
+      assert.equal((big.json() as { field: string }).field, '/body/text');
+      const extra = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: ok(1), apply: 'later' } });
+      assert.equal(extra.statusCode, 400);
+      assert.equal((extra.json() as { field: string }).field, '/body/apply');
+      assert.equal(h.imports.length, 0);
+    });
+  });
 });

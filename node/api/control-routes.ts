@@ -6,9 +6,10 @@
  */
 import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { CtQueryError, DEFAULT_LIMIT, checkFilter, checkEventFilter, parseEventNames, protoNumber, type CtEventFilter, type CtEventOut, type CtFilter, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
+import { CtQueryError, DEFAULT_LIMIT, checkFilter, checkEventFilter, parseConntrackDump, parseEventNames, protoNumber, type CtEventFilter, type CtEventOut, type CtFilter, type CtImportEntry, type CtImportResult, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
 import { TraceFilterError, compileTraceFilter, type TraceRecordOut } from '../ruleset/index.js';
 import type { TapHub, TapSink } from './tap-hub.js';
+import { IMPORT_BODY_LIMIT, IMPORT_MAX_ENTRIES } from './schemas.js';
 import { parseTypes, type EventBus } from './event-bus.js';
 import type { ClusterInfo } from './cluster-view.js';
 import type { DrillReport } from '../ha/api-drill.js';
@@ -17,6 +18,8 @@ import type { StreamLimit } from './stream-limit.js';
 export interface ControlView {
   /** Runs a connection-table operation in the datapath thread; absent: conntrack routes answer 404. */
   ctOp?(op: CtOp): Promise<CtOpResult>;
+  /** Inserts connections read from a kernel conntrack dump in the datapath thread; absent: 404 like ctOp. */
+  ctImport?(entries: CtImportEntry[]): Promise<CtImportResult>;
   cluster?(): Promise<ClusterInfo>;
   drills?: {
     start(mode: 'resign', holdSeconds: number): { report: DrillReport };
@@ -61,6 +64,9 @@ function toFilter(q: FilterQuery): CtFilter {
 function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
   return { family: family(q.family), proto: protoNumber(q.proto!), src: q.src!, dst: q.dst!, sport: q.sport, dport: q.dport, zone: q.zone };
 }
+
+/** Bad lines listed in an import's answer (the count is complete). */
+const MAX_ERRORS_LISTED = 100;
 
 /** Comment lines keep idle proxies and sockets from timing the stream out. */
 const KEEPALIVE_MS = 15000;
@@ -236,6 +242,30 @@ export function registerControlRoutes(app: FastifyInstance, view: ControlView): 
     const r = await run(reply, { op: 'flush', filter }, 'body');
     if (!r) return reply;
     return { deleted: r.deleted };
+  });
+
+  app.post('/v1/ct/import', { bodyLimit: IMPORT_BODY_LIMIT }, async (req, reply) => {
+    const body = req.body as { text: string; skipBad?: boolean; firstLine?: number };
+    if (!view.ctImport) return sendError(reply, 404, 'not_configured', 'conntrack is off on this node (conntrack.enabled: false)');
+    // The text is checked here, on the control thread, before anything reaches the table:
+    // one bad line stops the whole request unless the caller asked to skip bad lines.
+    const parsed = parseConntrackDump(body.text, body.firstLine ?? 1);
+    const errors = parsed.errors.slice(0, MAX_ERRORS_LISTED);
+    if (parsed.errors.length > 0 && body.skipBad !== true) {
+      const first = parsed.errors[0]!;
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: `${parsed.errors.length} line(s) are not connections, nothing imported (skipBad imports the rest); line ${first.line}: ${first.message}`,
+        field: '/body/text',
+        errors,
+      });
+    }
+    if (parsed.entries.length > IMPORT_MAX_ENTRIES) {
+      return sendError(reply, 400, 'bad_request', `${parsed.entries.length} connections in one request; at most ${IMPORT_MAX_ENTRIES} (send the dump in parts, as hafw ct import does)`, '/body/text');
+    }
+    const r = await view.ctImport(parsed.entries);
+    req.log.info({ format: parsed.format, imported: r.imported, existing: r.existing, refused: r.refused, nat: r.nat, skipped: parsed.errors.length }, 'connections imported');
+    return { format: parsed.format, ...r, skipped: parsed.errors.length, errors };
   });
 
   app.get('/v1/cluster', async (_req, reply) => {

@@ -27,6 +27,12 @@ const errors = { 400: error, 401: error, 404: error, 409: error, 500: error } as
 
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
+/** POST /v1/ct/import: the largest text (characters) and the most connections one request carries. */
+export const IMPORT_MAX_CHARS = 4 * 1024 * 1024;
+export const IMPORT_MAX_ENTRIES = 20000;
+/** Its body limit: the text, JSON-escaped (a newline is two bytes), and the other fields. */
+export const IMPORT_BODY_LIMIT = 2 * IMPORT_MAX_CHARS + 4096;
+
 /** Filters shared by GET /v1/ct and POST /v1/ct/flush (conntrack -L / -F options). */
 const ctFilterProps = {
   family: { type: 'string', enum: ['ip', 'ip6', '4', '6'], description: 'address family' },
@@ -183,6 +189,39 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
     tags: ['conntrack'],
     body: { type: 'object', properties: ctFilterProps, additionalProperties: false },
     response: { 200: { type: 'object', properties: { deleted: { type: 'integer' } }, required: ['deleted'] }, ...errors },
+  },
+  'POST /v1/ct/import': {
+    summary: 'Insert connections from a kernel conntrack dump (conntrack -L -o extended, or -o xml) as this node\'s own entries; state sync replicates them',
+    description: 'Every line is checked first; any bad line answers 400 with `errors` (line numbers) and imports nothing, unless skipBad. An entry whose tuple is in the table already is left as it is (`existing`). TCP entries are tracked with their windows learned from the next packets (docs/migrating.md).',
+    tags: ['conntrack'],
+    body: {
+      type: 'object',
+      properties: {
+        text: { type: 'string', maxLength: IMPORT_MAX_CHARS, description: `the dump's text, at most ${IMPORT_MAX_CHARS} characters and ${IMPORT_MAX_ENTRIES} connections (send a longer dump in parts)` },
+        skipBad: { type: 'boolean', default: false, description: 'import the good lines and report the bad ones instead of refusing the whole request' },
+        firstLine: { type: 'integer', minimum: 1, default: 1, description: 'line number of the first line of `text` (a part of a longer file), for the error positions' },
+      },
+      required: ['text'],
+      additionalProperties: false,
+    },
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          format: { type: 'string', enum: ['extended', 'xml'] },
+          imported: { type: 'integer' },
+          existing: { type: 'integer', description: 'already in the table (either tuple): left as they were' },
+          refused: { type: 'integer', description: 'not stored: table full' },
+          nat: { type: 'integer', description: 'of the imported, those with a NAT binding' },
+          skipped: { type: 'integer', description: 'bad lines skipped (skipBad)' },
+          existingLines: { type: 'array', items: { type: 'integer' } },
+          refusedLines: { type: 'array', items: { type: 'integer' } },
+          errors: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, message: { type: 'string' } } } },
+        },
+        required: ['format', 'imported', 'existing', 'refused', 'nat', 'skipped'],
+      },
+      ...errors,
+    },
   },
   'GET /v1/events': {
     summary: 'Server-Sent Events: ruleset, ruleset-dist, vrrp, sync, drill',

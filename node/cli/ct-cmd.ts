@@ -11,13 +11,14 @@ import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { didYouMean } from './suggest.js';
 import { followCtEvents } from './ct-events.js';
 import { parseEventNames } from '../conntrack/index.js';
+import { runCtImport } from './ct-import-cmd.js';
 
 /** The ct subcommands (the switch in run, and the bash completion). */
-const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count', 'events'] as const;
+const CT_COMMANDS = ['list', 'get', 'delete', 'flush', 'count', 'events', 'import'] as const;
 
-const usage = `usage: hafw ct <list|get|delete|flush|count|events> [filters] [--json] [--socket PATH | --url URL]
+const usage = `usage: hafw ct <list|get|delete|flush|count|events|import> [filters] [--json] [--socket PATH | --url URL]
 
-The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F/-E):
+The connection table of the node in this network namespace (like conntrack -L/-G/-D/-F/-E/-I):
   list                 connections matching the filters, one line each (at most --limit;
                        a last line '# more: --after ID' tells how to get the next page)
   get ID | TUPLE       one connection, by id (from list) or by tuple; exit 1 if there is none
@@ -33,6 +34,14 @@ The connection table of the node in this network namespace (like conntrack -L/-G
                        one that expires here shows as [REPLICATED]. Events the node cannot
                        deliver fast enough are dropped and counted
                        (hafw_ct_events_dropped_total), never held up.
+  import [FILE|-]      load a kernel conntrack dump (conntrack -L -o extended, or -o xml)
+                       from FILE or standard input into the node, as its own connections
+                       (state sync replicates them); every line is checked first and one
+                       bad line imports nothing; connections already in the table are
+                       left as they are; NAT bindings come from the reply tuples; TCP
+                       windows are learned from the next packets (docs/migrating.md)
+  --skip-bad            import: skip the lines that are not connections (they are listed)
+                        instead of importing nothing
 filters (list, flush, events) and tuple (get, delete: -p -s -d and the ports):
   -f, --family ip|ip6   -p, --proto NAME|NUM   -s, --src ADDR   -d, --dst ADDR
   --sport N   --dport N   --zone N (tuple only)
@@ -80,6 +89,7 @@ export function formatCtLine(e: CtListedEntry): string {
 
 const options = {
   json: { type: 'boolean' },
+  'skip-bad': { type: 'boolean' },
   ...TARGET_OPTIONS,
   family: { type: 'string', short: 'f' },
   proto: { type: 'string', short: 'p' },
@@ -96,7 +106,7 @@ const options = {
   count: { type: 'string' },
 } as const;
 
-type Values = Partial<Record<keyof typeof options, string | boolean>>;
+type Values = Partial<Record<Exclude<keyof typeof options, 'skip-bad'>, string | boolean>>;
 
 function int(v: Values, name: 'sport' | 'dport' | 'zone' | 'limit' | 'after', max: number): number | undefined {
   const raw = v[name];
@@ -219,6 +229,10 @@ export const ctCommand: Command = {
         if (v.count !== undefined && !(Number.isInteger(count) && count >= 1)) throw new UsageError(`--count must be a positive integer\n\n${usage}`);
         const query = ctParams(v, [...FILTER_KEYS, 'event']);
         return followCtEvents(node, query, { json: values.json === true, count, formatEntry: (e) => formatCtLine(e) });
+      }
+      case 'import': {
+        if (positionals.length > 2) throw new UsageError(`import reads one file (or - for standard input), not ${positionals.length - 1}\n\n${usage}`);
+        return runCtImport(positionals[1] ?? '-', values['skip-bad'] === true, values.json === true, node);
       }
       default:
         throw new UsageError(`${sub ? `unknown ct command ${sub}${didYouMean(sub, CT_COMMANDS)}` : 'a ct command is required'}\n\n${usage}`);

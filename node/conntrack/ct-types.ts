@@ -232,5 +232,8 @@ export class CtStats {
   replicaApplied = 0;
   replicaRefused = 0;
   replicaDeleted = 0;
+  /** Entries inserted by `hafw ct import` (importEntry), and those refused (table full, probe cap). */
+  imported = 0;
+  importRefused = 0;
   events = 0;
 }

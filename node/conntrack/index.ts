@@ -3,7 +3,8 @@
  * the sync protocol replicates. See tracker.ts for the per-packet contract
  * (track -> ruleset -> commit) and ct-types.ts for the vocabulary.
  */
-export { ConnTracker, type CtEventHandler } from './tracker.js';
+export { ConnTracker, IMPORT_EXISTS, IMPORT_REFUSED, type CtEventHandler } from './tracker.js';
+export { parseConntrackDump, MAX_LINE_CHARS, MAX_TIMEOUT_SECONDS, type CtImportEntry, type CtImportTuple, type CtImportParse, type CtImportProblem, type CtImportResult } from './ct-import-text.js';
 export {
   type ConntrackOptions,
   CtDir,

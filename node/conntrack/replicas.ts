@@ -78,14 +78,16 @@ export class Replicas {
    * from `snap`. One hash and one walk of the index for the original tuple, shared with a
    * seek() just before; one more of each for the reply tuple of a new entry or a changed one.
    */
-  apply(snap: CtSnapshot, nowMs: number, tuple: CtTupleLike & CtReplyTupleLike = snap): number {
+  apply(snap: CtSnapshot, nowMs: number, tuple: CtTupleLike & CtReplyTupleLike = snap, imported = false): number {
     const h = this.host;
     const t = h.table;
     const stats = h.stats;
-    if (!this.seekTuple(tuple)) {
-      stats.replicaRefused++;
+    const refuse = (): number => {
+      if (imported) stats.importRefused++;
+      else stats.replicaRefused++;
       return -1;
-    }
+    };
+    if (!this.seekTuple(tuple)) return refuse();
     let v = this.seekV;
     if (v >= 0 && (v & 1) === 1) {
       // Our entry has this tuple as its reply: the peer's view wins.
@@ -98,10 +100,7 @@ export class Replicas {
       e = v >> 1;
     } else {
       e = h.allocSlot(nowMs);
-      if (e < 0) {
-        stats.replicaRefused++;
-        return -1;
-      }
+      if (e < 0) return refuse();
       fresh = true;
       // Making room (early drop, expiry) or the clash removal above moved buckets: the
       // remembered free bucket may be wrong now, so seek again (the tuple is still absent).
@@ -123,7 +122,8 @@ export class Replicas {
       const flags = snap.tdMaxAck[d] === 0 ? snap.tdFlags[d] & ~TcpDirFlag.MaxAckSet : snap.tdFlags[d];
       t.setTcpWindow(e, d, snap.tdEnd[d], snap.tdMaxEnd[d], snap.tdMaxWin[d], snap.tdMaxAck[d], snap.tdScale[d], flags);
     }
-    t.status[e] = (snap.status | CtStatus.Replicated | CtStatus.Confirmed) >>> 0;
+    // An imported entry is this node's own (it forwards the connection from now on).
+    t.status[e] = (snap.status | (imported ? 0 : CtStatus.Replicated) | CtStatus.Confirmed) >>> 0;
     t.mark[e] = snap.mark;
     t.expires[e] = nowMs + snap.timeoutMs;
     t.lastEvent[e] = nowMs;
@@ -137,19 +137,18 @@ export class Replicas {
       if (rc !== 0) {
         if (rc === 2) stats.chainOverflow++;
         t.free(e);
-        stats.replicaRefused++;
-        return -1;
+        return refuse();
       }
     } else if (replyChanged) {
       const rc = t.relinkReply(e);
       if (rc !== 0) {
         if (rc === 2) stats.chainOverflow++;
         t.free(e);
-        stats.replicaRefused++;
-        return -1;
+        return refuse();
       }
     }
-    stats.replicaApplied++;
+    if (imported) stats.imported++;
+    else stats.replicaApplied++;
     return e;
   }
 

@@ -55,6 +55,11 @@ import {
 } from './tcp-tracker.js';
 import { udpNew, udpPacket } from './udp-tracker.js';
 
+/** importEntry(): the table is full (or the probe cap or the family refused it). */
+export const IMPORT_REFUSED = -1;
+/** importEntry(): a connection with this tuple (either direction) is already in the table. */
+export const IMPORT_EXISTS = -2;
+
 export type CtEventHandler = (kind: CtEventKind, entry: number) => void;
 
 export class ConnTracker {
@@ -746,6 +751,28 @@ export class ConnTracker {
   /** Entries replicated from peers (O(capacity): for status and the API, not per packet). */
   countReplicated(): number {
     return this.replicas.count();
+  }
+
+  // ================================================================ import
+
+  /**
+   * Inserts a connection taken from another tracker's table (`hafw ct import`): a local
+   * entry, not a replica, whose windows, status, mark and timeout come from `snap`. No event
+   * yet: the caller installs its NAT binding first, then announce()s it, so state sync
+   * sends the entry with its binding. Returns the entry, IMPORT_REFUSED (table full,
+   * probe cap, bad family) or IMPORT_EXISTS (either tuple is in the table already: the
+   * entry there, this node's or a peer's, is left as it is).
+   */
+  importEntry(snap: CtSnapshot, nowMs: number = this.opts.now()): number {
+    if (this.lookupTuple(snap) >= 0) return IMPORT_EXISTS;
+    const reply = { family: snap.family, proto: snap.proto, zone: snap.zone, origSrc: snap.replySrc, origDst: snap.replyDst, origSport: snap.replySport, origDport: snap.replyDport };
+    if (this.lookupTuple(reply) >= 0) return IMPORT_EXISTS;
+    return this.replicas.apply(snap, nowMs, snap, true);
+  }
+
+  /** Emits New for an entry inserted outside the packet path (importEntry), as commit() does for a packet's. */
+  announce(entry: number): void {
+    if (this.isLive(entry)) this.emit(CtEventKind.New, entry);
   }
 
   /** Entry of a tuple (either direction), or -1: for the API and tests. */

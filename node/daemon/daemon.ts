@@ -280,6 +280,7 @@ export class NodeDaemon {
         ctOp: this.config.conntrack.enabled ? (op) => datapath.ctOp(op) : undefined,
         ctEvents: this.config.conntrack.enabled ? ctEvents : undefined,
         trace,
+        ctImport: this.config.conntrack.enabled ? (entries) => datapath.ctImport(entries) : undefined,
         cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null, this.rulesetCluster?.dist.status()),
         drills,
       },

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import { NativeStat } from '../../native/index.js';
-import type { CtEventOut, CtEventSubscriber, CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
@@ -179,6 +179,14 @@ export class DatapathThread {
     const m = await this.ask((id) => ({ type: 'ct-op', id, op }));
     if (m.type !== 'ct-op') throw new Error(`datapath thread: unexpected answer ${m.type}`);
     if (m.error) throw Object.assign(new Error(m.error.message), { field: m.error.field });
+    return m.result!;
+  }
+
+  /** Inserts connections read from a kernel conntrack dump (hafw ct import); rejects when conntrack is off or the datapath is down. */
+  async ctImport(entries: CtImportEntry[]): Promise<CtImportResult> {
+    const m = await this.ask((id) => ({ type: 'ct-import', id, entries }));
+    if (m.type !== 'ct-import') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    if (m.error !== undefined) throw new Error(m.error);
     return m.result!;
   }
 

@@ -1,6 +1,6 @@
 /** Messages between the control thread and the datapath thread. */
 import type { ReassemblyLimits } from '../worker/reassembly.js';
-import type { CtEventOut, CtEventSubscriber, CtOp, CtOpResult } from '../../conntrack/index.js';
+import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
@@ -96,7 +96,9 @@ export type ToDatapath =
   /** `hafw ct events` subscribers now (the whole list at each change; [] stops the tap). */
   | { type: 'ct-events'; subscribers: CtEventSubscriber[] }
   /** `hafw trace` sessions now (the whole list at each change; [] stops tracing). */
-  | { type: 'trace'; sessions: TraceSession[] };
+  | { type: 'trace'; sessions: TraceSession[] }
+  /** Connections read from a kernel conntrack dump (hafw ct import), checked by the control thread. */
+  | { type: 'ct-import'; id: number; entries: CtImportEntry[] };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
@@ -119,4 +121,5 @@ export type FromDatapath =
   /** Connection events for the subscribers named in each event's `to`, batched (worker/ct-event-tap.ts). */
   | { type: 'ct-events'; events: CtEventOut[] }
   /** Traced packets for the sessions named in each record's `to`, batched (worker/trace-collector.ts). */
-  | { type: 'trace'; records: TraceRecordOut[] };
+  | { type: 'trace'; records: TraceRecordOut[] }
+  | { type: 'ct-import'; id: number; result?: CtImportResult; error?: string };
