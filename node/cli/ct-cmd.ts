@@ -53,7 +53,8 @@ filters (list, flush, events) and tuple (get, delete: -p -s -d and the ports):
   --json                JSON instead of conntrack-style lines (events: one object a line,
                         the connection as in list plus event, time in ms and owner)
 ${TARGET_HELP}
-exit codes: 0 ok, 1 error (or nothing found for get/delete), 2 usage`;
+exit codes: 0 ok, 1 error (nothing found for get/delete; import: a bad line, or the table
+was full for some), 2 usage`;
 
 interface CtCount {
   total: number;
@@ -171,6 +172,7 @@ export const ctCommand: Command = {
     const node = await targetFrom(values, usage);
     const v = values as Values;
     const sub = positionals[0];
+    if (values['skip-bad'] && sub !== 'import') throw new UsageError(`--skip-bad goes with import\n\n${usage}`);
     const notFound = (err: unknown): number => {
       if (err instanceof ControlError && err.status === 404) {
         console.error(`hafw ct ${sub}: ${err.message.replace(/^.*?: 404 /, '')}`);
