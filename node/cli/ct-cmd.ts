@@ -164,7 +164,7 @@ function target(positional: string | undefined, v: Values): string {
 
 export const ctCommand: Command = {
   name: 'ct',
-  summary: 'connection table: list, get, delete, flush, count',
+  summary: 'connection table: list, get, delete, flush, count, events, import',
   usage,
   async run(args) {
     const { values, positionals } = parse(args, options, usage);
