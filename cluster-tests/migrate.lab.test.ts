@@ -1,0 +1,180 @@
+/**
+ * @lab Switching without dropping connections: a kernel firewall (nftables + conntrack,
+ * the same strict ruleset: established accept, new only from the LAN) forwards 21
+ * long-lived TCP flows, each sending a byte every 100 ms. Its table is dumped with
+ * `conntrack -L -o extended`, hafw starts in its place (the lab's node start: from then on
+ * the traffic goes through hafw's datapath), the dump is imported with `hafw ct import`
+ * and the kernel's tables are flushed. The 20 imported flows carry on (no reset, echoes
+ * keep coming); the one flow left out of the dump is dropped by the same ruleset (hafw
+ * tracks strictly: its mid-stream packets are invalid), which proves the import is what
+ * kept the others. Needs root, nft and conntrack.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Lab, LAB_DIR, STRICT_RULESET, sh, sleep, strictRulesetConfig } from './lab.js';
+import { nsArgv } from './exec.js';
+import { NS, SERVER } from './topology.js';
+import { startEchoServer } from './traffic.js';
+import { hasTool } from './requirements.js';
+
+const FLOWS = 21;
+const PORT = 5001;
+
+/**
+ * N TCP flows to the echo server, each writing one byte every 100 ms and counting the
+ * bytes echoed. On a line "mark" on stdin it prints, per flow, its local port, the bytes
+ * echoed so far and the error that ended it (null while it lives). Stops by itself
+ * after 90 s.
+ */
+const AGENT = `const net = require('net'); const [host, port, n] = process.argv.slice(1);
+const flows = []; let connected = 0;
+for (let i = 0; i < Number(n); i++) {
+  const f = { port: 0, echoed: 0, error: null }; flows.push(f);
+  const s = net.connect({ host, port: Number(port) }); s.setNoDelay(true);
+  s.on('connect', () => { f.port = s.localPort; if (++connected === Number(n)) console.log(JSON.stringify({ connected })); setInterval(() => s.write('x'), 100); });
+  s.on('data', (d) => (f.echoed += d.length));
+  s.on('error', (e) => (f.error = e.code || e.message));
+  s.on('close', () => (f.error = f.error || 'closed'));
+}
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  if (l === 'mark') console.log(JSON.stringify({ flows }));
+  if (l === 'quit') process.exit(0);
+});
+setTimeout(() => process.exit(0), 90000);`;
+
+interface FlowMark {
+  port: number;
+  echoed: number;
+  error: string | null;
+}
+
+class FlowAgent {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiters: ((l: string) => void)[] = [];
+  private readonly lines: string[] = [];
+
+  constructor(host: string, port: number, n: number) {
+    const argv = nsArgv(NS.client, [process.execPath, '-e', AGENT, host, String(port), String(n)]);
+    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    createInterface({ input: this.child.stdout }).on('line', (l) => {
+      const w = this.waiters.shift();
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+  }
+
+  private next(timeoutMs = 5000): Promise<Record<string, unknown>> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(JSON.parse(l) as Record<string, unknown>);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('flow agent: no answer')), timeoutMs);
+      this.waiters.push((line) => {
+        clearTimeout(t);
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      });
+    });
+  }
+
+  async connected(): Promise<void> {
+    await this.next(10000);
+  }
+
+  async mark(): Promise<FlowMark[]> {
+    this.child.stdin.write('mark\n');
+    return (await this.next()).flows as FlowMark[];
+  }
+
+  close(): void {
+    this.child.stdin.end('quit\n');
+    setTimeout(() => {
+      if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    }, 1000).unref();
+  }
+}
+
+describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with ct import', function () {
+  this.timeout(90000);
+  let lab: Lab | undefined;
+  let stopEcho: (() => Promise<void>) | undefined;
+  let agent: FlowAgent | undefined;
+
+  before(async () => {
+    for (const t of ['nft', 'conntrack']) {
+      if (!(await hasTool(t))) throw new Error(`${t} is not installed: apt-get install nftables conntrack (scripts/install-system-deps.sh does)`);
+    }
+  });
+  after(async () => {
+    agent?.close();
+    await stopEcho?.().catch(() => undefined);
+    await Lab.down();
+  });
+
+  it('keeps the imported flows (no reset, data continues) and drops the one left out, under a strict ruleset', async () => {
+    // The network only: fwa forwards with the kernel, VIPs on it, no hafw yet.
+    lab = await Lab.up({ nodes: 1, startNodes: false, vrrp: false, sync: false });
+    const fw = NS.fw('fwa');
+    const kernelRules = path.join(LAB_DIR, 'kernel-strict.nft');
+    await writeFile(kernelRules, STRICT_RULESET);
+    await sh(['nft', '-f', kernelRules], { ns: fw });
+    // The kernel tracks strictly too (no mid-stream pickup), like hafw's default.
+    await sh(['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0'], { ns: fw });
+    await lab.waitTraffic();
+    stopEcho = await startEchoServer(PORT, NS.server);
+
+    agent = new FlowAgent(SERVER.v4, PORT, FLOWS);
+    await agent.connected();
+    await sleep(1000);
+    const warm = await agent.mark();
+    assert.ok(warm.every((f) => f.echoed >= 5 && f.error === null), `the kernel firewall forwards every flow: ${JSON.stringify(warm)}`);
+    const left = warm[FLOWS - 1]!.port;
+
+    // The operator's dump of the kernel's table, minus one flow: the control.
+    const dump = await sh(['conntrack', '-L', '-o', 'extended'], { ns: fw });
+    const lines = dump.split('\n').filter((l) => l.includes(`dport=${PORT}`) && l.includes('ESTABLISHED'));
+    assert.equal(lines.length, FLOWS, `one ESTABLISHED entry per flow in the kernel:\n${dump}`);
+    const dumpFile = path.join(LAB_DIR, 'conntrack-dump.txt');
+    const kept = dump.split('\n').filter((l) => l.trim() !== '' && !l.includes(` sport=${left} `));
+    assert.equal(kept.length, dump.split('\n').filter((l) => l.trim() !== '').length - 1, 'one flow left out');
+    await writeFile(dumpFile, `${kept.join('\n')}\n`);
+
+    // hafw in the kernel firewall's place: the node's start steers forwarded traffic
+    // into its datapath at once; import the table right after and drop the kernel's rules.
+    await lab.startNode('fwa', await strictRulesetConfig());
+    await lab.waitReady('fwa');
+    const out = await lab.hafw('fwa', ['ct', 'import', dumpFile]);
+    // The flows' entries and whatever else the kernel tracked (the lab's ping).
+    assert.match(out, new RegExp(`hafw ct: ${kept.length} flow entries have been imported`), out);
+    await sh(['nft', 'flush', 'ruleset'], { ns: fw });
+    // From here on only hafw forwards (its rules steer the traffic before it answers).
+    const before = await agent.mark();
+
+    // TCP retransmits what the short gap between the start and the import dropped (backing
+    // off): every imported flow catches up within a few seconds (bounded wait), then keeps
+    // moving at its pace.
+    const others = (m: FlowMark[]) => m.filter((f) => f.port !== left);
+    const deadline = Date.now() + 15000;
+    let now = await agent.mark();
+    while (Date.now() < deadline && !others(now).every((f, i) => f.echoed > others(before)[i]!.echoed + 5)) {
+      await sleep(250);
+      now = await agent.mark();
+    }
+    await sleep(1500);
+    const later = await agent.mark();
+    for (let i = 0; i < FLOWS - 1; i++) {
+      const [b, n, l] = [others(before)[i]!, others(now)[i]!, others(later)[i]!];
+      assert.equal(l.error, null, `flow from port ${l.port} was ended: ${l.error}`);
+      assert.ok(n.echoed > b.echoed + 5, `flow from port ${l.port} carried on through hafw: ${b.echoed} -> ${n.echoed} bytes echoed`);
+      assert.ok(l.echoed >= n.echoed + 10, `flow from port ${l.port} keeps moving (a byte every 100 ms): ${n.echoed} -> ${l.echoed}`);
+    }
+    // The flow not imported: the same ruleset drops its mid-stream packets as invalid.
+    const control = (m: FlowMark[]) => m.find((f) => f.port === left)!;
+    assert.equal(control(later).echoed, control(before).echoed, 'the flow left out of the import gets nothing through hafw');
+    const counters = (await lab.status('fwa')).datapath.counters as Record<string, number>;
+    assert.ok((counters.ct_invalid ?? 0) > 0, 'its packets are invalid for hafw (strict tracking)');
+    const count = JSON.parse(await lab.hafw('fwa', ['ct', 'count', '--json'])) as { local: number };
+    assert.ok(count.local >= FLOWS - 1, `the imported entries are the node's own: ${JSON.stringify(count)}`);
+  });
+});
