@@ -202,6 +202,19 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
       assert.equal(h.imports.length, 0);
     });
 
+    it('reads a long text in pieces and still numbers every line of it', async () => {
+      h = await harness();
+      const lines = Array.from({ length: 2500 }, (_, i) => ok(10000 + i));
+      lines[1799] = bad;
+      const res = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: lines.join('\n'), firstLine: 5001 } });
+      assert.equal(res.statusCode, 400);
+      assert.deepEqual((res.json() as { errors: { line: number }[] }).errors.map((e) => e.line), [6800]);
+      const good = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: lines.filter((_, i) => i !== 1799).join('\n') } });
+      assert.equal(good.statusCode, 200);
+      assert.equal(h.imports[0]!.length, 2499);
+      assert.equal(h.imports[0]![2498]!.line, 2499);
+    });
+
     it('skipBad imports the good lines and lists the bad ones', async () => {
       h = await harness();
       const res = await h.app.inject({ method: 'POST', url: '/v1/ct/import', payload: { text: [ok(1), bad, ok(3)].join('\n'), skipBad: true } });

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { CtQueryError, DEFAULT_LIMIT, checkFilter, checkEventFilter, parseConntrackDump, parseEventNames, protoNumber, type CtEventFilter, type CtEventOut, type CtFilter, type CtImportEntry, type CtImportResult, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
+import { CtQueryError, DEFAULT_LIMIT, checkFilter, checkEventFilter, parseConntrackDump, parseEventNames, protoNumber, type CtEventFilter, type CtEventOut, type CtFilter, type CtImportEntry, type CtImportParse, type CtImportResult, type CtOp, type CtOpResult, type CtTupleQuery } from '../conntrack/index.js';
 import { TraceFilterError, compileTraceFilter, type TraceRecordOut } from '../ruleset/index.js';
 import type { TapHub, TapSink } from './tap-hub.js';
 import { IMPORT_BODY_LIMIT, IMPORT_MAX_ENTRIES } from './schemas.js';
@@ -67,6 +67,23 @@ function toTuple(q: FilterQuery & { zone?: number }): CtTupleQuery {
 
 /** Bad lines listed in an import's answer (the count is complete). */
 const MAX_ERRORS_LISTED = 100;
+
+/** Lines read between two turns of the event loop (about 20 ms): VRRP and the API keep running during a large import. */
+const PARSE_PIECE_LINES = 1000;
+
+/** parseConntrackDump over `text`, a piece at a time, yielding to the event loop in between. */
+async function parseInPieces(text: string, firstLine: number): Promise<CtImportParse> {
+  const lines = text.split('\n');
+  const format = text.trimStart().startsWith('<') ? 'xml' : 'extended';
+  const out: CtImportParse = { format, entries: [], errors: [] };
+  for (let i = 0; i < lines.length; i += PARSE_PIECE_LINES) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    const part = parseConntrackDump(lines.slice(i, i + PARSE_PIECE_LINES).join('\n'), firstLine + i, format);
+    out.entries.push(...part.entries);
+    out.errors.push(...part.errors);
+  }
+  return out;
+}
 
 /** Comment lines keep idle proxies and sockets from timing the stream out. */
 const KEEPALIVE_MS = 15000;
@@ -249,7 +266,7 @@ export function registerControlRoutes(app: FastifyInstance, view: ControlView): 
     if (!view.ctImport) return sendError(reply, 404, 'not_configured', 'conntrack is off on this node (conntrack.enabled: false)');
     // The text is checked here, on the control thread, before anything reaches the table:
     // one bad line stops the whole request unless the caller asked to skip bad lines.
-    const parsed = parseConntrackDump(body.text, body.firstLine ?? 1);
+    const parsed = await parseInPieces(body.text, body.firstLine ?? 1);
     const errors = parsed.errors.slice(0, MAX_ERRORS_LISTED);
     if (parsed.errors.length > 0 && body.skipBad !== true) {
       const first = parsed.errors[0]!;

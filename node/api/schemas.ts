@@ -28,8 +28,8 @@ const errors = { 400: error, 401: error, 404: error, 409: error, 500: error } as
 const port = { type: 'integer', minimum: 0, maximum: 65535 } as const;
 
 /** POST /v1/ct/import: the largest text (characters) and the most connections one request carries. */
-export const IMPORT_MAX_CHARS = 4 * 1024 * 1024;
-export const IMPORT_MAX_ENTRIES = 20000;
+export const IMPORT_MAX_CHARS = 1024 * 1024;
+export const IMPORT_MAX_ENTRIES = 5000;
 /** Its body limit: the text, JSON-escaped (a newline is two bytes), and the other fields. */
 export const IMPORT_BODY_LIMIT = 2 * IMPORT_MAX_CHARS + 4096;
 

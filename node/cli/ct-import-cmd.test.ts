@@ -106,9 +106,12 @@ describe('hafw ct import (CLI against a node\'s control socket)', function () {
   });
 
   it('sends a long dump in parts, each numbered from its first line', () => {
-    const lines = Array.from({ length: 25001 }, (_, i) => ok(i % 60000));
+    const lines = Array.from({ length: 6001 }, (_, i) => ok(i % 60000));
     const parts = splitDump(lines.join('\n'));
-    assert.deepEqual(parts.map((p) => p.firstLine), [1, 10001, 20001]);
-    assert.equal(parts.map((p) => p.text.split('\n').length).reduce((a, b) => a + b), 25001);
+    assert.deepEqual(parts.map((p) => p.firstLine), [1, 2501, 5001]);
+    assert.equal(parts.map((p) => p.text.split('\n').length).reduce((a, b) => a + b), 6001);
+    // Long lines: the size cap cuts first (512 KiB a part).
+    const long = splitDump(Array.from({ length: 2000 }, () => 'x'.repeat(1000)).join('\n'));
+    assert.deepEqual(long.map((p) => p.firstLine), [1, 524, 1047, 1570]);
   });
 });

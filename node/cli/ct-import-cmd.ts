@@ -18,8 +18,8 @@ import { fileError } from './file-errors.js';
 /** Largest dump read (a full 1M-entry table prints about 250 MB). */
 export const MAX_DUMP_BYTES = 512 * 1024 * 1024;
 /** One request's part: well inside the node's caps (IMPORT_MAX_CHARS, IMPORT_MAX_ENTRIES). */
-const PART_CHARS = 2 * 1024 * 1024;
-const PART_LINES = 10000;
+const PART_CHARS = 512 * 1024;
+const PART_LINES = 2500;
 /** Bad lines printed (the count is complete). */
 const MAX_PRINTED = 20;
 

@@ -353,10 +353,11 @@ function parseXml(text: string, out: CtImportParse, firstLine: number): void {
 
 /**
  * Reads a conntrack dump. The format is told apart by its first non-blank character
- * (`<`: XML). `firstLine` numbers the first line of `text` (a chunk of a longer file).
+ * (`<`: XML) unless `format` says it (a piece of a longer dump). `firstLine` numbers the
+ * first line of `text`.
  */
-export function parseConntrackDump(text: string, firstLine = 1): CtImportParse {
-  const xml = text.trimStart().startsWith('<');
+export function parseConntrackDump(text: string, firstLine = 1, format?: 'extended' | 'xml'): CtImportParse {
+  const xml = format === undefined ? text.trimStart().startsWith('<') : format === 'xml';
   const out: CtImportParse = { format: xml ? 'xml' : 'extended', entries: [], errors: [] };
   if (xml) parseXml(text, out, firstLine);
   else parseExtended(text, out, firstLine);

@@ -11,7 +11,7 @@ import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { Verdict } from './stage.js';
 import { SyncBridge } from './sync-bridge.js';
-import { importConnections } from './ct-import.js';
+import { importConnections, importInSlices } from './ct-import.js';
 
 // The migration's ruleset: replies and established flows pass, new flows only from the LAN.
 const STRICT = `table inet f {
@@ -139,5 +139,17 @@ describe('hafw ct import in the datapath: imported connections go on, others are
     assert.deepEqual(r.refusedLines, [5, 6]);
     const e = n.ct.lookupTuple({ family: 4, proto: 6, zone: 0, origSrc: parseAddress(CLIENT).bytes, origDst: parseAddress(SERVER).bytes, origSport: 40999, origDport: 5001 });
     assert.equal(n.ct.getMark(e), 0, 'the existing entry kept its own mark');
+  });
+
+  it('a large import goes in slices, yielding to the event loop between them, with the same outcome', async () => {
+    const n = node(2048);
+    const parsed = parseConntrackDump(Array.from({ length: 1000 }, (_, i) => line(20000 + i)).join('\n'));
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    const r = await new Promise<ReturnType<typeof importConnections>>((resolve) => importInSlices(n.ct, n.nat, parsed.entries, n.now, resolve));
+    clearInterval(ticker);
+    assert.equal(r.imported, 1000);
+    assert.equal(n.ct.count(), 1000);
+    assert.ok(turns >= 1, 'timers ran while the import went on');
   });
 });

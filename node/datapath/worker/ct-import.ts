@@ -68,11 +68,15 @@ export function importSnapshot(e: CtImportEntry, out: CtSnapshot): CtSnapshot {
   return out;
 }
 
-/** Inserts `entries` (already checked by parseConntrackDump) into the table. */
-export function importConnections(ct: ConnTracker, nat: NatState | undefined, entries: readonly CtImportEntry[], nowMs: number): CtImportResult {
-  const r: CtImportResult = { imported: 0, existing: 0, refused: 0, nat: 0, existingLines: [], refusedLines: [] };
+export function emptyImportResult(): CtImportResult {
+  return { imported: 0, existing: 0, refused: 0, nat: 0, existingLines: [], refusedLines: [] };
+}
+
+/** Inserts entries[from, to) (already checked by parseConntrackDump) into the table, adding to `r`. */
+export function importConnections(ct: ConnTracker, nat: NatState | undefined, entries: readonly CtImportEntry[], nowMs: number, r: CtImportResult = emptyImportResult(), from = 0, to = entries.length): CtImportResult {
   const snap = new CtSnapshot();
-  for (const e of entries) {
+  for (let i = from; i < to; i++) {
+    const e = entries[i]!;
     importSnapshot(e, snap);
     const entry = ct.importEntry(snap, nowMs);
     if (entry === IMPORT_EXISTS) {
@@ -95,4 +99,24 @@ export function importConnections(ct: ConnTracker, nat: NatState | undefined, en
     r.imported++;
   }
   return r;
+}
+
+/** Entries inserted per turn of the datapath's event loop (a few ms): packets are forwarded in between. */
+const SLICE = 256;
+
+/**
+ * importConnections in slices, yielding to the event loop after each, so a large import
+ * does not stall forwarding (about 10-50 µs an entry, more while the table is cold).
+ */
+export function importInSlices(ct: ConnTracker, nat: NatState | undefined, entries: readonly CtImportEntry[], clock: () => number, done: (r: CtImportResult) => void): void {
+  const r = emptyImportResult();
+  let at = 0;
+  const step = (): void => {
+    const to = Math.min(at + SLICE, entries.length);
+    importConnections(ct, nat, entries, clock(), r, at, to);
+    at = to;
+    if (at < entries.length) setImmediate(step);
+    else done(r);
+  };
+  step();
 }

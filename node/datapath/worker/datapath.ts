@@ -28,7 +28,7 @@ import { SyncBridge } from './sync-bridge.js';
 import { ConntrackGc } from './ct-gc.js';
 import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
-import { importConnections } from './ct-import.js';
+import { importInSlices } from './ct-import.js';
 import { LocalAddresses } from './local-addresses.js';
 import { DEFAULT_RULESET_LOG, LogCollector } from './log-collector.js';
 import { DEFAULT_PCAP_MAX_BYTES, PcapWriter } from './pcap-writer.js';
@@ -217,7 +217,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         break;
       case 'ct-import':
         if (!ct) send({ type: 'ct-import', id: m.id, error: 'conntrack is off on this node (conntrack.enabled: false)' });
-        else send({ type: 'ct-import', id: m.id, result: importConnections(ct, nat, m.entries, datapathClock()) });
+        else importInSlices(ct, nat, m.entries, datapathClock, (result) => send({ type: 'ct-import', id: m.id, result }));
         break;
       case 'ruleset-list':
         send({ type: 'ruleset-list', id: m.id, generation: engine.generation, ...(m.format === 'json' ? { json: engine.toJSON() } : { text: engine.list({ handles: m.handles }) }) });
