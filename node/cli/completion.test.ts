@@ -42,6 +42,16 @@ describe('hafw completion bash', () => {
     assert.deepEqual(complete('hafw version --'), ['--help', '--json']);
   });
 
+  it('completes hafw import (its sources, options and files) and hafw ct import', () => {
+    assert.deepEqual(complete('hafw im'), ['import']);
+    assert.deepEqual(complete('hafw import '), ['--conntrackd', '--force', '--help', '--json', '--keepalived', '--key-file', '--name', '--output', '--ruleset', 'conntrackd', 'keepalived']);
+    assert.deepEqual(complete('hafw import keepalived --con'), ['--conntrackd']);
+    assert.deepEqual(complete('hafw import keepalived --conntrackd ru'), ['rules.nft']);
+    assert.deepEqual(complete('hafw ct imp'), ['import']);
+    assert.deepEqual(complete('hafw ct import --sk'), ['--skip-bad']);
+    assert.deepEqual(complete('hafw ct import ru'), ['rules.nft']);
+  });
+
   it('completes file names after options that take a file, and for positional arguments', () => {
     assert.deepEqual(complete('hafw node --config ru'), ['rules.nft']);
     assert.deepEqual(complete('hafw ruleset check ru'), ['rules.nft']);

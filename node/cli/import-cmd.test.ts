@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listedCommands, manPage } from './man-page.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(HERE, '../../../bin/hafw.js');
@@ -94,5 +95,20 @@ describe('hafw import (CLI)', function () {
     const missing = hafw('import', 'conntrackd', f('nope.conf'));
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /nope\.conf: no such file/);
+  });
+
+  it('its man page (generated from --help, a section per source) renders with man -l without warnings', function () {
+    if (spawnSync('man', ['--version']).status !== 0) this.skip();
+    const help = hafw('import', '--help').stdout;
+    const subs = listedCommands(help, 'subcommands:');
+    assert.deepEqual(subs.map((x) => x.name), ['keepalived', 'conntrackd']);
+    const page = manPage({ name: 'hafw-import', section: 8, summary: 'write a node config from keepalived.conf or conntrackd.conf', help, version: '0', date: '2026-12-07', seeAlso: ['hafw(8)'], subsections: subs.map((x) => ({ title: `hafw import ${x.name}`, help: hafw('import', x.name, '--help').stdout })) });
+    writeFileSync(f('hafw-import.8'), page);
+    const r = spawnSync('man', ['-l', f('hafw-import.8')], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat', MANWIDTH: '100' } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const text = r.stdout.replace(/.\x08/g, '');
+    assert.match(text, /hafw import keepalived/);
+    assert.match(text, /--key-file PATH/);
   });
 });
