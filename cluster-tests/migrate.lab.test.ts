@@ -7,7 +7,9 @@
  * and the kernel's tables are flushed. The 20 imported flows carry on (no reset, echoes
  * keep coming); the one flow left out of the dump is dropped by the same ruleset (hafw
  * tracks strictly: its mid-stream packets are invalid), which proves the import is what
- * kept the others. Needs root, nft and conntrack.
+ * kept the others. Then, on a pair, connections imported into the master reach the
+ * standby through state sync as normal entries, a masqueraded one with its binding.
+ * Needs root, nft and conntrack.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -19,6 +21,8 @@ import { nsArgv } from './exec.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
 import { hasTool } from './requirements.js';
+import { ctCount, pollUntil, syncStats } from './sync-load.js';
+import type { CtListedEntry } from '../node/conntrack/index.js';
 
 const FLOWS = 21;
 const PORT = 5001;
@@ -98,6 +102,8 @@ class FlowAgent {
 describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with ct import', function () {
   this.timeout(90000);
   let lab: Lab | undefined;
+  /** Lab.down only once Lab.up returned: before that the lab may be another process's. */
+  let labIsOurs = false;
   let stopEcho: (() => Promise<void>) | undefined;
   let agent: FlowAgent | undefined;
 
@@ -109,12 +115,13 @@ describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with 
   after(async () => {
     agent?.close();
     await stopEcho?.().catch(() => undefined);
-    await Lab.down();
+    if (labIsOurs) await Lab.down();
   });
 
   it('keeps the imported flows (no reset, data continues) and drops the one left out, under a strict ruleset', async () => {
     // The network only: fwa forwards with the kernel, VIPs on it, no hafw yet.
     lab = await Lab.up({ nodes: 1, startNodes: false, vrrp: false, sync: false });
+    labIsOurs = true;
     const fw = NS.fw('fwa');
     const kernelRules = path.join(LAB_DIR, 'kernel-strict.nft');
     await writeFile(kernelRules, STRICT_RULESET);
@@ -176,5 +183,35 @@ describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with 
     assert.ok((counters.ct_invalid ?? 0) > 0, 'its packets are invalid for hafw (strict tracking)');
     const count = JSON.parse(await lab.hafw('fwa', ['ct', 'count', '--json'])) as { local: number };
     assert.ok(count.local >= FLOWS - 1, `the imported entries are the node's own: ${JSON.stringify(count)}`);
+  });
+
+  it('imported connections are replicated to the standby as normal entries, NAT bindings included', async () => {
+    agent?.close();
+    agent = undefined;
+    await stopEcho?.();
+    stopEcho = undefined;
+    lab = await Lab.up({ nodes: 2 });
+    labIsOurs = true;
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    assert.ok((await pollUntil(() => syncStats(lab!, 'fwb'), (x) => x.inSync, 10_000)).ok, 'the standby is in sync first');
+    // What conntrack -L -o extended prints on a kernel firewall: 10 plain flows and one
+    // masqueraded to the WAN address.
+    const dump = [
+      ...Array.from({ length: 10 }, (_, i) => `ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.100 dst=198.51.100.100 sport=${41000 + i} dport=443 src=198.51.100.100 dst=192.0.2.100 sport=443 dport=${41000 + i} [ASSURED] mark=0 use=1`),
+      'ipv4     2 tcp      6 431999 ESTABLISHED src=192.0.2.100 dst=198.51.100.100 sport=42000 dport=443 src=198.51.100.100 dst=198.51.100.1 sport=443 dport=62000 [ASSURED] mark=0 use=1',
+    ].join('\n');
+    const dumpFile = path.join(LAB_DIR, 'conntrack-dump-pair.txt');
+    await writeFile(dumpFile, `${dump}\n`);
+    const out = await lab.hafw('fwa', ['ct', 'import', dumpFile]);
+    assert.match(out, /11 flow entries have been imported \(1 with NAT\)/, out);
+    const r = await pollUntil(() => ctCount(lab!, 'fwb'), (c) => c.replicated >= 11, 10_000);
+    assert.ok(r.ok, `the standby holds the imported connections: ${JSON.stringify(r.value)}`);
+    const list = JSON.parse(await lab.hafw('fwb', ['ct', 'list', '--origin', 'replicated', '-p', 'tcp', '--dport', '443', '--json'])) as { entries: CtListedEntry[] };
+    assert.equal(list.entries.length, 11);
+    const nat = list.entries.find((e) => e.original.sport === 42000)!;
+    assert.deepEqual(nat.reply, { src: '198.51.100.100', dst: '198.51.100.1', sport: 443, dport: 62000 });
+    assert.ok(nat.status.includes('snat'), JSON.stringify(nat));
+    assert.equal(nat.tcpState, 'ESTABLISHED');
   });
 });
