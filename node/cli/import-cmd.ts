@@ -5,6 +5,7 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import { checkConfigText } from '../daemon/config.js';
 import { BracesError, importConfig, type Finding } from '../migrate/index.js';
 import { parse, printJson, UsageError, type Command } from './args.js';
@@ -16,9 +17,10 @@ const DEFAULT_KEY_FILE = '/etc/hafw/sync.key';
 const OPTIONS_HELP = `  --keepalived FILE   (with conntrackd) also read keepalived.conf: one config from both
   --conntrackd FILE   (with keepalived) also read conntrackd.conf: one config from both
   --name NAME         node.name (default: keepalived's router_id, else this host's name)
-  --key-file PATH     sync.keyFile of the written config (default ${DEFAULT_KEY_FILE}); create
-                      it with (umask 077; openssl rand -hex 32 > PATH), the same on every node
+  --key-file PATH     sync.keyFile of the written config (default ${DEFAULT_KEY_FILE}); create it
+                      with (umask 077; openssl rand -hex 32 > PATH), the same on every node
   --ruleset FILE      ruleset.file of the written config (check it first: hafw ruleset check FILE)
+                      (both paths are written absolute: the node reads them from the config's place)
   -o, --output FILE   write the config to FILE (not over an existing file, unless --force)
                       instead of standard output
   --force             with --output: replace FILE if it exists
@@ -117,8 +119,9 @@ export const importCommand: Command = {
         conntrackd: conntrackdFile !== undefined ? await readSource(conntrackdFile) : undefined,
         name: values.name,
         fallbackName: hostName(),
-        keyFile: values['key-file'] ?? DEFAULT_KEY_FILE,
-        rulesetFile: values.ruleset,
+        // Absolute: the node reads them relative to the config file, not to where this ran.
+        keyFile: path.resolve(values['key-file'] ?? DEFAULT_KEY_FILE),
+        rulesetFile: values.ruleset === undefined ? undefined : path.resolve(values.ruleset),
       });
     } catch (err) {
       if (!(err instanceof BracesError)) throw err;
