@@ -9,6 +9,9 @@
  *        ('add rule inet t c tcp dport 22 accept', one command a line). All or nothing:
  *        200 {generation, changes, ms}; 400 {message, errors:[{line,col,message}]} for a
  *        bad batch; 409 when baseGeneration is not the current generation.
+ *   POST /v1/ruleset/check {ops, baseGeneration?}
+ *        the same batch checked on a copy of the running ruleset, nothing applied:
+ *        200 {ok, generation, errors:[{line,col,message}], diff, changes} (the rule builder)
  *   GET  /v1/events     Server-Sent Events, one `ruleset` event per committed transaction
  *                       (data: {"generation", "changes"}), like `nft monitor`
  *   GET  /v1/schema[?name=NAME]   the registered matches, statements and types
@@ -36,6 +39,16 @@ export interface RulesetTxResult {
   version?: number;
   /** What the ruleset now says that this node cannot make true, and lock-out risks. */
   warnings?: string[];
+}
+
+/** POST /v1/ruleset/check: what a batch would do, or why it is refused. */
+export interface RulesetCheckResult {
+  ok: boolean;
+  generation: number;
+  errors: ErrorItem[];
+  /** Unified diff of the nft listing before and after; '' when nothing would change or on errors. */
+  diff: string;
+  changes: number;
 }
 
 /** One version of the cluster ruleset, as the history lists it. */
@@ -75,6 +88,8 @@ export interface RulesetView {
   transaction(ops: unknown, baseGeneration?: number): Promise<RulesetTxResult>;
   /** Calls `listener` after each commit has reached the datapath; returns the unsubscribe. */
   onChange(listener: (ev: ChangeEvent) => void): () => void;
+  /** Checks a batch on a copy of the running ruleset (nothing applied); rejects with RulesetApiError (409 stale base). */
+  check?(ops: unknown, baseGeneration?: number): Promise<RulesetCheckResult>;
   /** Replaces the whole ruleset atomically; rejects with RulesetApiError. */
   replace?(text: string): Promise<{ generation: number; version?: number }>;
   /** Present when the node distributes its ruleset across the cluster. */
@@ -186,6 +201,20 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
       throw err;
     }
   });
+
+  if (view.check) {
+    const check = view.check.bind(view);
+    app.post('/v1/ruleset/check', async (req, reply) => {
+      const body = req.body as { ops: unknown; baseGeneration?: number };
+      const ops = body.ops;
+      if (typeof ops === 'object' && ops !== null && !Array.isArray(ops) && !Array.isArray((ops as { nftables?: unknown }).nftables)) return reply.code(400).send({ message: 'ops must be an array of libnftables commands, {"nftables": [...]}, or nft text', errors: [] });
+      try {
+        return await check(ops, body.baseGeneration);
+      } catch (err) {
+        return sendApiError(reply, err);
+      }
+    });
+  }
 
   if (view.replace) {
     const replace = view.replace.bind(view);

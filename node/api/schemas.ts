@@ -295,6 +295,33 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
     },
     response: { 200: { type: 'object', properties: { generation: { type: 'integer' }, version: { type: 'integer', description: 'the cluster version this transaction became (with ruleset distribution)' }, changes: { type: 'array', items: {} }, ms: { type: 'number' }, warnings: { type: 'array', items: { type: 'string' }, description: 'what the running ruleset cannot make true on this node (also logged when new)' } } }, ...errors },
   },
+  'POST /v1/ruleset/check': {
+    summary: 'Check ruleset commands against the running ruleset without applying them: the errors with their positions, or what would change (a unified diff of the nft text)',
+    tags: ['ruleset'],
+    body: {
+      type: 'object',
+      properties: {
+        ops: { description: 'libnftables JSON commands, {"nftables": [...]}, or nft text (as for transactions)', type: ['string', 'array', 'object'] },
+        baseGeneration: { type: 'integer', minimum: 0, description: '409 unless this is the current generation' },
+      },
+      required: ['ops'],
+      additionalProperties: false,
+    },
+    response: {
+      200: {
+        type: 'object',
+        properties: {
+          ok: { type: 'boolean' },
+          generation: { type: 'integer', description: 'the generation checked against' },
+          errors: { type: 'array', items: { type: 'object', properties: { line: { type: 'integer' }, col: { type: 'integer' }, message: { type: 'string' }, file: { type: 'string' } } } },
+          diff: { type: 'string', description: 'unified diff of the nft listing, before and after (empty when nothing would change)' },
+          changes: { type: 'integer', description: 'how many changes the batch would make' },
+        },
+        required: ['ok', 'generation', 'errors'],
+      },
+      ...errors,
+    },
+  },
 };
 
 /** The JSON schema of `method url`, if the node describes that route. */

@@ -16,8 +16,9 @@
  * commit, without making a new version.
  */
 import { EventEmitter } from 'node:events';
-import { RulesetError, type ChangeEvent, type CommitResult, type RulesetEngine } from '../ruleset/index.js';
-import { RulesetApiError, type RulesetTxResult, type RulesetView, type RulesetDistView } from '../api/ruleset-routes.js';
+import { createTwoFilesPatch } from 'diff';
+import { RulesetEngine, RulesetError, type ChangeEvent, type CommitResult } from '../ruleset/index.js';
+import { RulesetApiError, type RulesetTxResult, type RulesetView, type RulesetDistView, type RulesetCheckResult } from '../api/ruleset-routes.js';
 import { NotWriterError, type RulesetDistributor } from '../../ruleset-dist/index.js';
 
 /** Where the service logs (the daemon's pino logger, or a test's array). */
@@ -141,6 +142,36 @@ export class RulesetService implements RulesetView {
       if (err instanceof NotWriterError) throw new RulesetApiError(err.message, 409);
       throw err;
     }
+  }
+
+  /**
+   * POST /v1/ruleset/check: the batch applied to a scratch engine loaded with the running
+   * ruleset's listing, never to the live one. The listing renumbers handles, so a batch
+   * that names rules by handle is checked against the copy's handles (the rule builder only
+   * adds rules and elements). Cost: one load of the ruleset, bounded by ruleset.maxBytes.
+   */
+  async check(ops: unknown, baseGeneration?: number): Promise<RulesetCheckResult> {
+    const generation = this.engine.generation;
+    if (baseGeneration !== undefined && baseGeneration !== generation) {
+      throw new RulesetApiError(`ruleset changed: checked against generation ${baseGeneration}, current is ${generation}`, 409);
+    }
+    const before = this.engine.list();
+    const scratch = new RulesetEngine({ registry: this.engine.registry, limits: this.engine.limits });
+    try {
+      scratch.load(before, '<running>');
+    } catch (err) {
+      throw new RulesetApiError(`the running ruleset could not be copied for the check: ${(err as Error).message}`, 500);
+    }
+    let r: CommitResult;
+    try {
+      r = scratch.transaction(structuredClone(ops) as never, undefined, '<check>');
+    } catch (err) {
+      if (err instanceof RulesetError) return { ok: false, generation, errors: err.errors, diff: '', changes: 0 };
+      return { ok: false, generation, errors: [{ line: 1, col: 1, message: (err as Error).message }], diff: '', changes: 0 };
+    }
+    const after = scratch.list();
+    const diff = before === after ? '' : createTwoFilesPatch('running', 'after', before, after, undefined, undefined, { context: 3 }).replace(/^=+\n/, '');
+    return { ok: true, generation, errors: [], diff, changes: r.changes.length };
   }
 
   /** PUT /v1/ruleset: the whole text, atomically (and the next cluster version). */
