@@ -21,6 +21,8 @@ export interface ClusterInfo {
   priority: number | null;
   configuredPriority: number | null;
   vrrpState: string | null;
+  /** The virtual addresses of the VRRP instance; `held`: on this node's interfaces now (it is master). */
+  vips: { interface: string; address: string; held: boolean }[];
   /** The master as this node knows it: itself, the router it hears, or null. */
   master: { address: string; priority: number; self: boolean } | null;
   peers: {
@@ -51,7 +53,7 @@ export interface ClusterInfo {
 /** What the ruleset distributor reports, the fields shown here. */
 type RulesetVersionsView = Pick<DistStatus, 'version' | 'hash' | 'drift' | 'ready' | 'nodes'>;
 
-export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null, dist?: RulesetVersionsView | null): ClusterInfo {
+export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync: SyncReportView | null, dist?: RulesetVersionsView | null, vips: { interface: string; address: string }[] = []): ClusterInfo {
   const v = s.vrrp;
   let master: ClusterInfo['master'] = null;
   if (v?.state === 'master') master = { address: 'self', priority: v.priority, self: true };
@@ -62,6 +64,7 @@ export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync
     priority: v?.priority ?? null,
     configuredPriority: v?.configuredPriority ?? null,
     vrrpState: v?.state ?? null,
+    vips: vips.map((x) => ({ interface: x.interface, address: x.address, held: v?.state === 'master' })),
     master,
     ruleset: {
       generation: s.ruleset?.generation ?? 0,

@@ -281,7 +281,7 @@ export class NodeDaemon {
         ctEvents: this.config.conntrack.enabled ? ctEvents : undefined,
         trace,
         ctImport: this.config.conntrack.enabled ? (entries) => datapath.ctImport(entries) : undefined,
-        cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null, this.rulesetCluster?.dist.status()),
+        cluster: async () => buildClusterInfo(this.status(), this.vrrp?.peersHeard() ?? [], this.config.sync ? await datapath.syncReport() : null, this.rulesetCluster?.dist.status(), this.config.vrrp?.vips ?? []),
         drills,
       },
       status: () => this.status(),
