@@ -52,6 +52,7 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/build/Release/hafw_native.node ./build/Release/hafw_native.node
 COPY --from=build /src/dist ./dist
 COPY --from=build /src/bin ./bin
+COPY --from=build /src/console/web ./console/web
 COPY deploy/docker-entrypoint.sh /usr/local/bin/hafw-entrypoint
 RUN ln -s /opt/hafw/bin/hafw.js /usr/local/bin/hafw \
  && chmod 755 /usr/local/bin/hafw-entrypoint /opt/hafw/bin/hafw.js \

@@ -4,7 +4,7 @@
 // Dockerfile's rules: the compiled node and CLI without the lab, benchmarks, fuzzers and
 // tests; production node_modules only (from package-lock.json, nothing downloaded); the
 // built native addon. Layout:
-//   /usr/lib/hafw                    package.json, bin/, dist/, build/Release/hafw_native.node, node_modules/
+//   /usr/lib/hafw                    package.json, bin/, dist/, console/web/, build/Release/hafw_native.node, node_modules/
 //   /usr/bin/hafw                    -> ../lib/hafw/bin/hafw.js
 //   /etc/hafw/hafw.yaml, ruleset.nft samples (conffiles: an upgrade keeps the operator's)
 //   /usr/lib/systemd/system/hafw.service, /usr/lib/modules-load.d/hafw.conf
@@ -63,6 +63,9 @@ try {
       return true;
     },
   });
+  // The web console's pages (console/web: served as written, no build step); its compiled
+  // modules are in dist/console, its browser libraries in the production node_modules.
+  cpSync(path.join(ROOT, 'console/web'), path.join(lib, 'console/web'), { recursive: true });
   copyProductionModules(path.join(lib, 'node_modules'));
 
   // --- commands, config, units ---

@@ -16,6 +16,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ASSETS } from '../../console/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const VERSION = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -69,6 +70,9 @@ describe('Debian package (npm run package:deb)', function () {
       './usr/share/man/man8/hafw.8.gz', './usr/share/man/man8/hafw-node.8.gz', './usr/share/man/man8/hafw-ruleset.8.gz', './usr/lib/hafw/node_modules/fastify/package.json', './usr/share/bash-completion/completions/hafw']) {
       assert.ok(list.includes(f), `missing ${f}`);
     }
+    // Every file the web console serves (console/assets.ts), where the installed node looks for it.
+    const where = { web: './usr/lib/hafw/console/web/', lib: './usr/lib/hafw/dist/console/', modules: './usr/lib/hafw/node_modules/' };
+    for (const a of Object.values(ASSETS)) assert.ok(list.includes(where[a.base] + a.file), `console file missing: ${where[a.base] + a.file}`);
     assert.deepEqual(list.filter((f) => /^\.\/usr\/lib\/hafw\/dist\/(.*\.test\.js(\.map)?|bench\/.*|fuzz\/.*)$/.test(f)), []);
     assert.deepEqual(list.filter((f) => /^\.\/usr\/lib\/hafw\/node_modules\/(mocha|typescript|@types|@seriousme)\//.test(f)), [], 'devDependencies');
     assert.deepEqual(list.filter((f) => f.startsWith('./usr/lib/hafw/dist/cluster-tests/') && f.endsWith('.js')).sort(), ['./usr/lib/hafw/dist/cluster-tests/tools/drill-agent.js', './usr/lib/hafw/dist/cluster-tests/tools/traffic.js']);

@@ -17,12 +17,16 @@ function matches(got: Buffer, expected: Buffer): boolean {
   return got.length === expected.length && timingSafeEqual(got, expected);
 }
 
-export function bearerAuth(token: string, metricsToken?: string) {
+/**
+ * `open`: more requests that need no token (the web console's files: the page and its
+ * scripts hold no secret, and a browser cannot send a bearer token when it navigates).
+ */
+export function bearerAuth(token: string, metricsToken?: string, open?: (method: string, path: string) => boolean) {
   const expected = Buffer.from(`Bearer ${token}`);
   const metrics = metricsToken !== undefined ? Buffer.from(`Bearer ${metricsToken}`) : undefined;
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const path = req.url.split('?')[0]!;
-    if (OPEN.has(path)) return;
+    if (OPEN.has(path) || open?.(req.method, path)) return;
     const got = Buffer.from(req.headers.authorization ?? '');
     if (matches(got, expected)) return;
     if (metrics !== undefined && matches(got, metrics)) {

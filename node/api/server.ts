@@ -22,6 +22,7 @@ import { registerControlRoutes, registerTapRoutes, eventsHandler, type ControlVi
 import type { EventBus } from './event-bus.js';
 import { StreamLimit } from './stream-limit.js';
 import { buildInfo, type BuildInfo } from '../build-info.js';
+import { registerConsole, isConsolePath } from '../../console/index.js';
 
 export interface NodeStatus {
   node: string;
@@ -116,7 +117,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
     ...(o.tls ? { https: tlsOptions(o.tls) } : {}),
   }) as unknown as FastifyInstance;
-  if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken));
+  if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken, isConsolePath));
   const streamLimit = o.streams ?? new StreamLimit();
   app.setErrorHandler((err: Error & { validation?: ValidationItem[]; validationContext?: string; statusCode?: number }, _req, reply) => {
     if (err.validation && err.validation.length > 0) {
@@ -173,6 +174,8 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
   registerRulesetRoutes(app, view.ruleset, { eventStream: !view.events, streamLimit });
   if (view.events) app.get('/v1/events', eventsHandler(control, streams, streamLimit));
   registerTapRoutes(app, control, streams, streamLimit);
+  // The web console (console/): GET / and its files, without a token; its API calls carry one.
+  registerConsole(app);
   await app.ready();
   return app;
 }
