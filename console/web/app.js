@@ -71,13 +71,18 @@ function useCluster(hub) {
   useEffect(() => {
     void refresh();
     let timer;
-    // Events arrive in bursts (a takeover: several vrrp and sync events): one refresh per burst.
+    let settle;
+    // Events arrive in bursts (a takeover: several vrrp and sync events): one refresh per
+    // burst, and one more a second later for what settles after the last event of it (a
+    // peer's announcement, a sync peer catching up).
     const off = hub.on((ev) => {
       if (!['vrrp', 'sync', 'ruleset', 'ruleset-dist', 'drill', 'stream'].includes(ev.type)) return;
       clearTimeout(timer);
+      clearTimeout(settle);
       timer = setTimeout(() => void refresh(), 150);
+      settle = setTimeout(() => void refresh(), 1200);
     });
-    return () => { off(); clearTimeout(timer); };
+    return () => { off(); clearTimeout(timer); clearTimeout(settle); };
   }, [hub, refresh]);
   return { ...state, refresh };
 }

@@ -105,7 +105,9 @@ function Plot({ title, series, data, id }) {
     return () => { removeEventListener('resize', onResize); plot.current?.destroy(); plot.current = null; };
   }, []);
   useEffect(() => { plot.current?.setData(data); }, [data]);
-  return html`<figure class="chart" id=${id} data-points=${data[0].length} role="img" aria-label=${`${title}: ${data[0].length} samples`} ref=${box}></figure>`;
+  // data-values: points of the first series with a value (a test can see the line has data).
+  const values = data[1] ? data[1].filter((v) => v !== null && v !== undefined).length : 0;
+  return html`<figure class="chart" id=${id} data-points=${data[0].length} data-values=${values} role="img" aria-label=${`${title}: ${data[0].length} samples`} ref=${box}></figure>`;
 }
 
 export function Charts({ sampler }) {

@@ -13,9 +13,15 @@ function useLatest(sampler) {
 function peers(c) {
   const rows = [];
   const masterAddr = c.master && !c.master.self ? c.master.address : null;
-  for (const n of c.ruleset.nodes) {
-    if (n.self) continue;
-    rows.push({ name: n.name, role: n.role, version: n.version, hash: n.hash, drift: n.drift, heard: n.ageMs });
+  const named = c.ruleset.nodes.filter((n) => !n.self);
+  for (const n of named) {
+    // A peer's own announcement of its role can be a few seconds old; what this node's VRRP
+    // knows now is fresher: when it is master the others are backups, and when it hears a
+    // master and has one peer, that peer is the master.
+    let role = n.role;
+    if (c.vrrpState === 'master') role = 'backup';
+    else if (masterAddr && named.length === 1) role = 'master';
+    rows.push({ name: n.name, role, version: n.version, hash: n.hash, drift: n.drift, heard: n.ageMs });
   }
   const vrrp = c.peers.vrrp.map((p) => ({ address: p.address, priority: p.priority, heard: p.lastHeardMs, role: p.address === masterAddr ? 'master' : c.vrrpState === 'master' ? 'backup' : p.priority > (c.priority ?? 0) ? 'master' : 'backup' }));
   return { rows, vrrp, sync: c.peers.sync };

@@ -1,0 +1,184 @@
+/**
+ * @lab the web console in a real browser (Debian's chromium, driven by playwright-core)
+ * against a running pair: log in, see both nodes and their roles, add a rule with the
+ * builder on the master and see it listed on the backup, see the lag chart draw, run a
+ * drill and see the backup become master, with no console errors. Screenshots go to a
+ * directory the test prints.
+ *
+ * The API listens on each firewall's loopback inside its namespace, so each node gets its
+ * own browser started in that namespace (`ip netns exec`); playwright talks to it over
+ * the pipe it started it with, which the namespace does not affect.
+ */
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Lab, LAB_DIR, strictRulesetConfig } from './lab.js';
+import { NS } from './topology.js';
+import { startEchoServer, tcpRun } from './traffic.js';
+import { SERVER } from './topology.js';
+
+const TOKEN = 'hafw-console-test-token-0123456789';
+const CHROMIUM = '/usr/bin/chromium';
+const URL = 'http://127.0.0.1:8470/';
+
+interface NodePage {
+  browser: Browser;
+  page: Page;
+  errors: string[];
+}
+
+describe('@lab web console in a browser on a 2-node pair', function () {
+  this.timeout(120000);
+  let lab: Lab | undefined;
+  let shots: string;
+  let wrappers: string;
+  let stopEcho: (() => Promise<void>) | undefined;
+  const pages: Record<string, NodePage> = {};
+  let n = 0;
+
+  const shot = async (node: string, name: string): Promise<void> => {
+    await pages[node]!.page.screenshot({ path: path.join(shots, `${String(++n).padStart(2, '0')}-${node}-${name}.png`) });
+  };
+
+  /** A browser whose network is the firewall's namespace (its loopback has the API). */
+  async function open(node: string, viewport = { width: 1280, height: 900 }): Promise<NodePage> {
+    const wrapper = path.join(wrappers, `chromium-${node}`);
+    await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${NS.fw(node)} ${CHROMIUM} "$@"\n`);
+    await chmod(wrapper, 0o755);
+    const browser = await chromium.launch({ executablePath: wrapper, args: ['--no-sandbox'] });
+    const page = await browser.newPage({ viewport });
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(`${node} console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`${node} page error: ${e.message}`));
+    pages[node] = { browser, page, errors };
+    return pages[node]!;
+  }
+
+  /** Logs in with the keyboard: the token field has the focus, Enter submits. */
+  async function login(p: Page): Promise<void> {
+    await p.goto(URL);
+    await p.getByLabel('API token').waitFor();
+    await p.keyboard.type(TOKEN);
+    await p.keyboard.press('Enter');
+    await p.locator('[data-testid=node-card]').first().waitFor();
+    await p.locator('[data-testid=stream-state]', { hasText: 'live' }).waitFor();
+  }
+
+  before(async function () {
+    this.timeout(15 * 60_000);
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: npm test installs it (scripts/install-system-deps.sh --browser)`);
+    shots = await mkdtemp(path.join(tmpdir(), 'hafw-console-shots-'));
+    wrappers = await mkdtemp(path.join(tmpdir(), 'hafw-console-bin-'));
+    console.log(`      console screenshots: ${shots}`);
+    const tokenFile = path.join(LAB_DIR, 'console.token');
+    const rules = await strictRulesetConfig();
+    await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    await chmod(tokenFile, 0o600);
+    lab = await Lab.up({ nodes: 2, extraConfig: () => `${rules}api:\n  listen: 127.0.0.1:8470\n  tokenFile: ${tokenFile}\n` });
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    stopEcho = await startEchoServer(5001);
+  });
+
+  after(async () => {
+    for (const p of Object.values(pages)) await p.browser.close().catch(() => undefined);
+    await stopEcho?.();
+    if (lab) await Lab.down();
+    if (wrappers) await rm(wrappers, { recursive: true, force: true });
+  });
+
+  it('logs in and shows both nodes with their roles', async () => {
+    const { page } = await open('fwa');
+    await page.goto(URL);
+    await shot('fwa', 'login');
+    await login(page);
+    await page.locator('[data-testid=node-card][data-node=fwa][data-role=master]').waitFor();
+    // fwb is listed from what fwa hears of it (ruleset distribution and VRRP).
+    await page.locator('[data-testid=node-card][data-node=fwb][data-role=backup]').waitFor({ timeout: 15000 });
+    await shot('fwa', 'overview');
+  });
+
+  it('adds a rule through the builder on the master, and the backup lists it', async () => {
+    const { page } = pages.fwa!;
+    await page.getByRole('link', { name: 'Ruleset' }).click();
+    const builder = page.getByTestId('builder');
+    await builder.getByLabel('Add a match').selectOption('tcp dport');
+    await builder.getByRole('button', { name: 'Add match' }).click();
+    // Validation as you type: a port out of range is refused at its row before anything is sent.
+    await builder.getByLabel(/^value/).fill('99999');
+    await builder.locator('[data-testid=match-row] .error').waitFor();
+    await builder.getByLabel(/^value/).fill('2222');
+    await builder.getByLabel('Add a statement').selectOption('counter');
+    await builder.getByRole('button', { name: 'Add statement' }).click();
+    await builder.getByLabel('Add a statement').selectOption('verdict');
+    await builder.getByRole('button', { name: 'Add statement' }).click();
+    await builder.getByTestId('diff').filter({ hasText: 'tcp dport 2222 counter' }).waitFor();
+    await builder.getByTestId('statement-row').first().scrollIntoViewIfNeeded();
+    await shot('fwa', 'builder');
+    await builder.getByTestId('apply').click();
+    await builder.getByTestId('apply-result').filter({ hasText: 'Applied' }).waitFor();
+    await page.getByTestId('ruleset-text').filter({ hasText: 'tcp dport 2222 counter' }).waitFor();
+
+    const b = await open('fwb');
+    await login(b.page);
+    await b.page.locator('[data-testid=node-card][data-node=fwb][data-role=backup]').waitFor();
+    await b.page.getByRole('link', { name: 'Ruleset' }).click();
+    await b.page.getByTestId('ruleset-text').filter({ hasText: 'tcp dport 2222 counter' }).waitFor({ timeout: 15000 });
+    await shot('fwb', 'ruleset');
+  });
+
+  it('draws the sync lag chart from replicated traffic', async () => {
+    // Connections through the master are replicated to the backup; the master measures the
+    // lag from the backup's acknowledgements. Traffic runs (bounded) while the chart is watched.
+    const { page } = pages.fwa!;
+    await page.getByRole('link', { name: 'Sync & traffic' }).click();
+    await page.locator('#lag-chart canvas').waitFor();
+    let drawn = false;
+    const traffic = (async () => {
+      for (let i = 0; i < 15 && !drawn; i++) await tcpRun(SERVER.v4, { bytes: 20_000, port: 5001, flows: 4 });
+    })();
+    try {
+      await page.waitForFunction(() => Number(document.querySelector('#lag-chart')?.getAttribute('data-values')) >= 1, undefined, { timeout: 30000 });
+    } finally {
+      drawn = true;
+      await traffic;
+    }
+    assert.ok(Number(await page.locator('#lag-chart').getAttribute('data-points')) >= 2);
+    await shot('fwa', 'charts');
+  });
+
+  it('runs a drill on the master and shows the backup taking over, and the report', async () => {
+    const a = pages.fwa!.page;
+    const b = pages.fwb!.page;
+    await b.getByRole('link', { name: 'Cluster' }).click();
+    await a.getByRole('link', { name: 'Drills' }).click();
+    await a.getByLabel('Hold (seconds)').fill('3');
+    await a.getByRole('button', { name: 'Start drill' }).click();
+    // The backup's console, live on its event stream, shows it is master now.
+    await b.locator('[data-testid=node-card][data-node=fwb][data-role=master]').waitFor({ timeout: 10000 });
+    await shot('fwb', 'new-master');
+    await a.getByTestId('takeover').filter({ hasText: /took over in [\d.]+ ms/ }).waitFor({ timeout: 10000 });
+    await a.locator('[data-testid=drill-report][data-status=done]').waitFor({ timeout: 20000 });
+    await a.waitForFunction(() => Number(document.querySelector('[data-testid=drill-timeline]')?.getAttribute('data-points')) >= 4);
+    await a.getByText('this node is master', { exact: true }).waitFor({ timeout: 10000 });
+    await shot('fwa', 'drill');
+    // Taken back after the hold (preemption): fwa is master again on fwb's console too.
+    await b.locator('[data-testid=node-card][data-node=fwb][data-role=backup]').waitFor({ timeout: 10000 });
+  });
+
+  it('fits a narrow screen and logged no console errors', async () => {
+    const { page } = pages.fwa!;
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('link', { name: 'Cluster' }).click();
+    await page.locator('[data-testid=node-card][data-node=fwa]').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
+    await shot('fwa', 'narrow');
+    assert.deepEqual([...pages.fwa!.errors, ...pages.fwb!.errors], []);
+  });
+});
