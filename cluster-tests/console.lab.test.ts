@@ -44,7 +44,7 @@ describe('@lab web console in a browser on a 2-node pair', function () {
   };
 
   /** A browser whose network is the firewall's namespace (its loopback has the API). */
-  async function open(node: string, viewport = { width: 1280, height: 900 }): Promise<NodePage> {
+  async function open(node: string, viewport = { width: 1100, height: 760 }): Promise<NodePage> {
     const wrapper = path.join(wrappers, `chromium-${node}`);
     await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${NS.fw(node)} ${CHROMIUM} "$@"\n`);
     await chmod(wrapper, 0o755);
@@ -118,8 +118,7 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await builder.getByLabel('Add a statement').selectOption('verdict');
     await builder.getByRole('button', { name: 'Add statement' }).click();
     await builder.getByTestId('diff').filter({ hasText: 'tcp dport 2222 counter' }).waitFor();
-    await builder.getByTestId('statement-row').first().scrollIntoViewIfNeeded();
-    await shot('fwa', 'builder');
+    await builder.screenshot({ path: path.join(shots, `${String(++n).padStart(2, '0')}-fwa-builder.png`) });
     await builder.getByTestId('apply').click();
     await builder.getByTestId('apply-result').filter({ hasText: 'Applied' }).waitFor();
     await page.getByTestId('ruleset-text').filter({ hasText: 'tcp dport 2222 counter' }).waitFor();

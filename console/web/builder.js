@@ -20,7 +20,7 @@ function useForms() {
 
 function Diff({ text }) {
   if (!text) return html`<p class="muted">No change.</p>`;
-  return html`<pre data-testid="diff" aria-label="diff preview">${text.split('\n').map((l) => html`<span class=${l.startsWith('+') && !l.startsWith('+++') ? 'diff-add' : l.startsWith('-') && !l.startsWith('---') ? 'diff-del' : ''}>${l}\n</span>`)}</pre>`;
+  return html`<pre data-testid="diff" aria-label="diff preview">${text.split('\n').map((l) => html`<span class=${l.startsWith('+') && !l.startsWith('+++') ? 'diff-add' : l.startsWith('-') && !l.startsWith('---') ? 'diff-del' : ''}>${`${l}\n`}</span>`)}</pre>`;
 }
 
 function FieldInput({ id, f, value, onChange, forms }) {
@@ -148,6 +148,8 @@ export function Builder({ chains, generation }) {
         <div class="field"><label for="add-match">Add a match</label>
           <select id="add-match" value=${addMatch} onChange=${(e) => setAddMatch(e.currentTarget.value)}><option value="">choose…</option>${matchesHere.map((m) => html`<option value=${m.name} title=${m.help}>${m.name} — ${m.help}</option>`)}</select></div>
         <button type="button" disabled=${!addMatch} onClick=${() => { set((d) => { d.matches.push({ name: addMatch, op: '==', value: '' }); return d; }); setAddMatch(''); }}>Add match</button>
+      </div>
+      <div class="row">
         <div class="field"><label for="add-stmt">Add a statement</label>
           <select id="add-stmt" value=${addStmt} onChange=${(e) => setAddStmt(e.currentTarget.value)}><option value="">choose…</option>${stmtsHere.map((s) => html`<option value=${s.name} title=${s.help}>${s.name} — ${s.help}</option>`)}</select></div>
         <button type="button" disabled=${!addStmt} onClick=${() => { const s = forms.statements.find((x) => x.name === addStmt); set((d) => { d.statements.push(newStatementRow(s)); return d; }); setAddStmt(''); }}>Add statement</button>
