@@ -151,6 +151,25 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await shot('fwa', 'charts');
   });
 
+  it('lists connections with a filter, shows one with both tuples, and deletes it', async () => {
+    const { page } = pages.fwa!;
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.getByLabel('Destination port').fill('5001');
+    await page.getByLabel('Origin').selectOption('local');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    const rows = page.getByTestId('ct-table').locator('tbody tr', { hasText: ':5001' });
+    await rows.first().waitFor();
+    const id = (await rows.first().locator('td').first().textContent())!.trim();
+    await rows.first().getByRole('button', { name: 'Details' }).click();
+    const detail = page.locator('section', { has: page.getByRole('heading', { name: /^Connection \d+$/ }) });
+    await detail.getByText(`${SERVER.v4}:5001`).first().waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await detail.getByRole('button', { name: 'Delete connection' }).click();
+    await detail.waitFor({ state: 'detached' });
+    // The table is read again: the deleted id is gone from it.
+    await page.waitForFunction((gone) => ![...document.querySelectorAll('[data-testid=ct-table] tbody tr td:first-child')].some((td) => td.textContent?.trim() === gone), id);
+  });
+
   it('runs a drill on the master and shows the backup taking over, and the report', async () => {
     const a = pages.fwa!.page;
     const b = pages.fwb!.page;
@@ -178,6 +197,9 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
     await shot('fwa', 'narrow');
+    // The event feed holds what happened: the rule, the drill and the VRRP transitions.
+    await page.getByRole('link', { name: 'Events' }).click();
+    for (const t of ['ruleset', 'drill', 'vrrp']) await page.getByTestId('events').locator('li strong', { hasText: new RegExp(`^${t}$`) }).first().waitFor();
     assert.deepEqual([...pages.fwa!.errors, ...pages.fwb!.errors], []);
   });
 });
