@@ -14,11 +14,12 @@ const BASE = 'table inet filter {\n  chain forward {\n    type filter hook forwa
 describe('console served on the API listener', () => {
   let app: FastifyInstance;
   let engine: RulesetEngine;
+  let service: RulesetService;
 
   beforeEach(async () => {
     engine = new RulesetEngine();
     engine.load(BASE);
-    const service = new RulesetService(engine, async () => ({ ok: true }), { info: () => undefined, error: () => undefined });
+    service = new RulesetService(engine, async () => ({ ok: true }), { info: () => undefined, error: () => undefined });
     const status = (): NodeStatus => ({ node: 'fwa', role: 'standalone', pid: 1, uptimeSeconds: 1, datapath: { tun: 'hafw0', offloads: false, vnetHdrLen: 0, counters: {}, native: {} } });
     app = await buildApp({ status, metrics: new Registry(), ruleset: service }, pino({ level: 'silent' }), { token: TOKEN, metricsToken: 'metrics-only' });
   });
@@ -83,5 +84,13 @@ describe('console served on the API listener', () => {
     assert.equal(stale.statusCode, 409);
     assert.equal(engine.generation, gen, 'nothing was applied');
     assert.doesNotMatch(engine.list(), /dport/);
+  });
+
+  it('refuses to copy a ruleset too large to check (413), and applies nothing', async () => {
+    service.checkMaxBytes = 64;
+    const r = await app.inject({ method: 'POST', url: '/v1/ruleset/check', headers: { authorization: `Bearer ${TOKEN}` }, payload: { ops: 'add rule inet filter forward accept' } });
+    assert.equal(r.statusCode, 413);
+    assert.match((r.json() as { message: string }).message, /listing is \d+ bytes, more than the 64 a check copies/);
+    assert.doesNotMatch(engine.list(), /accept/);
   });
 });

@@ -48,6 +48,7 @@ export function Builder({ chains, generation }) {
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
   const seq = useRef(0);
+  const inflight = useRef(Promise.resolve());
 
   useEffect(() => {
     if (!draft.chain && chains.length > 0) setDraft((d) => ({ ...d, family: chains[0].family, table: chains[0].table, chain: chains[0].name }));
@@ -60,12 +61,18 @@ export function Builder({ chains, generation }) {
     if (!built || built.errors.length > 0) { setCheck(null); return; }
     const my = ++seq.current;
     const t = setTimeout(async () => {
-      try {
-        const r = await api('POST', '/v1/ruleset/check', { ops: built.text });
-        if (my === seq.current) setCheck({ ...r, text: built.text });
-      } catch (err) {
-        if (my === seq.current) setCheck({ ok: false, errors: [], failure: err });
-      }
+      // One check at a time (each loads a copy of the ruleset on the node): wait for the
+      // one in flight, then check only if nothing newer was typed meanwhile.
+      await inflight.current;
+      if (my !== seq.current) return;
+      const run = api('POST', '/v1/ruleset/check', { ops: built.text }).then(
+        (r) => { if (my === seq.current) setCheck({ ...r, text: built.text }); },
+        // 413: the ruleset is too large to copy for a check; the rule can still be applied
+        // (validated all or nothing), on the generation the builder last saw.
+        (err) => { if (my === seq.current) setCheck({ ok: false, errors: [], failure: err, tooLarge: err.status === 413, text: built.text, generation }); },
+      );
+      inflight.current = run;
+      await run;
     }, 300);
     return () => clearTimeout(t);
   }, [built, generation]);
@@ -159,13 +166,14 @@ export function Builder({ chains, generation }) {
         ${draft.matches.length + draft.statements.length === 0 ? html`<p class="muted">Add matches and statements to build a rule.</p>`
           : localErrors.length > 0 ? html`<p class="warn">${localErrors.length} problem${localErrors.length > 1 ? 's' : ''} to fix (shown at the rows).</p>`
           : !check ? html`<p class="muted">Checking…</p>`
+          : check.tooLarge ? html`<p class="warn">No preview: ${check.failure.message}</p>`
           : check.failure ? html`<${ErrorText} err=${check.failure} />`
           : check.ok ? html`<p class="ok">Valid against generation ${check.generation}: ${check.changes} change${check.changes === 1 ? '' : 's'}.</p>`
           : html`<p class="error">The node refuses this rule (see the rows).</p>${serverErrors.filter((e) => e.at === '/').map((e) => html`<p class="error">${e.message}</p>`)}`}
       </div>
       ${check?.ok && html`<${Diff} text=${check.diff} />`}
       <details><summary>JSON sent to the node</summary><pre>${built?.text}</pre></details>
-      <button type="button" data-testid="apply" disabled=${busy || !check?.ok || localErrors.length > 0 || !check.diff} onClick=${apply}>Apply (base generation ${check?.generation ?? '-'})</button>
+      <button type="button" data-testid="apply" disabled=${busy || localErrors.length > 0 || !((check?.ok && check.diff) || check?.tooLarge)} onClick=${apply}>Apply (base generation ${check?.generation ?? '-'})</button>
       ${result && html`<div role="status" class=${result.ok ? 'ok' : 'error'} data-testid="apply-result">${result.message}${result.warnings?.length ? html`<ul class="warn">${result.warnings.map((w) => html`<li>${w}</li>`)}</ul>` : ''}</div>`}
     </section>`;
 }

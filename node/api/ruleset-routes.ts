@@ -160,7 +160,7 @@ const RULESET_DIST_SCHEMAS = {
 } as const;
 
 function sendApiError(reply: { code(n: number): { send(b: unknown): unknown } }, err: unknown): unknown {
-  if (err instanceof RulesetApiError) return reply.code(err.status).send({ error: err.status === 409 ? 'conflict' : err.status === 404 ? 'not_found' : 'bad_request', message: err.message, errors: err.errors });
+  if (err instanceof RulesetApiError) return reply.code(err.status).send({ error: err.status === 409 ? 'conflict' : err.status === 404 ? 'not_found' : err.status === 413 ? 'too_large' : 'bad_request', message: err.message, errors: err.errors });
   throw err;
 }
 

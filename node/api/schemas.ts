@@ -319,6 +319,7 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
         },
         required: ['ok', 'generation', 'errors'],
       },
+      413: { description: 'the running ruleset is too large to copy for a check (over 512 KiB of listing): apply as a transaction', type: 'object', properties: { error: { type: 'string' }, message: { type: 'string' } } },
       ...errors,
     },
   },

@@ -113,7 +113,8 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
     loggerInstance: log.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     // Unknown fields are an error naming the field, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false } },
+    // allowUnionTypes: `ops` is a string, an array or an object (ruleset transactions and checks).
+    ajv: { customOptions: { removeAdditional: false, allowUnionTypes: true } },
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
     ...(o.tls ? { https: tlsOptions(o.tls) } : {}),
   }) as unknown as FastifyInstance;
