@@ -165,15 +165,15 @@ export class Replicas {
 
   /**
    * After a full resync from a peer: deletes (without events) the replicated entries not
-   * written by apply() since `sinceMs`, i.e. those the peer no longer has. O(capacity);
+   * written by apply() since `sinceMs` (and, with `owned`, of that peer), i.e. those the peer no longer has. O(capacity);
    * control plane only. Returns how many went.
    */
-  purgeStale(sinceMs: number): number {
+  purgeStale(sinceMs: number, owned?: (entry: number) => boolean): number {
     const h = this.host;
     const t = h.table;
     let n = 0;
     for (let e = 0; e < t.cap; e++) {
-      if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated && t.replicaAt[e] < sinceMs) {
+      if (t.slot[e] === Slot.Live && t.status[e] & CtStatus.Replicated && t.replicaAt[e] < sinceMs && (owned === undefined || owned(e))) {
         h.destroy(e, false);
         n++;
       }

@@ -733,9 +733,12 @@ export class ConnTracker {
     return this.replicas.delete(tuple);
   }
 
-  /** After a full resync: deletes the replicas not written since `sinceMs` (O(capacity)). */
-  purgeStaleReplicas(sinceMs: number): number {
-    return this.replicas.purgeStale(sinceMs);
+  /**
+   * After a full resync: deletes the replicas not written since `sinceMs` (O(capacity)),
+   * only those `owned` says belong to the owner whose walk ended (all when omitted).
+   */
+  purgeStaleReplicas(sinceMs: number, owned?: (entry: number) => boolean): number {
+    return this.replicas.purgeStale(sinceMs, owned);
   }
 
   /** This node takes over a replicated entry: its changes are now ours to replicate. */

@@ -87,6 +87,44 @@ describe('SyncBridge.apply: ordering rules against the real table', () => {
     assert.equal(b.ct.countReplicated(), 1);
   });
 
+  it('a resync from one owner sweeps only that owner\'s stale replicas: a third node\'s quiet connection stays', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7010, 0, 200), 0);
+    b.bridge.apply(1, peerRecord(7011, 0, 200), 0);
+    // Owner 2 (a third node) has one quiet connection: no record of it comes during owner 1's walk.
+    b.bridge.apply(2, peerRecord(7012, 0, 200), 0);
+    after(syncClock());
+    b.bridge.resyncBegin(1);
+    after(syncClock());
+    // Owner 1's walk resends 7010; 7011 ended on owner 1 while we were away.
+    b.bridge.apply(1, peerRecord(7010, 0, 300), 0);
+    b.bridge.resyncEnd(1);
+    assert.ok(b.ct.lookupTuple(tupleOf(7010)) >= 0, 'refreshed by the walk');
+    assert.equal(b.ct.lookupTuple(tupleOf(7011)), -1, 'owner 1 did not resend it: stale');
+    assert.ok(b.ct.lookupTuple(tupleOf(7012)) >= 0, 'owner 2\'s replica is not owner 1\'s to sweep');
+    // Owner 2's own complete walk without 7012 does remove it.
+    after(syncClock());
+    b.bridge.resyncBegin(2);
+    after(syncClock());
+    b.bridge.resyncEnd(2);
+    assert.equal(b.ct.lookupTuple(tupleOf(7012)), -1);
+    assert.ok(b.ct.lookupTuple(tupleOf(7010)) >= 0, 'and owner 1\'s replica stays');
+  });
+
+  it('a replica whose owner changed (a takeover) belongs to the new owner\'s walks only', () => {
+    const b = node();
+    b.bridge.apply(1, peerRecord(7013, 0, 200), 0);
+    // The new master (owner 2) adopted the connection and replicates it now.
+    b.bridge.apply(2, peerRecord(7013, 0x4, 100), 0);
+    after(syncClock());
+    b.bridge.resyncBegin(1);
+    after(syncClock());
+    b.bridge.resyncEnd(1);
+    const e = b.ct.lookupTuple(tupleOf(7013));
+    assert.ok(e >= 0, 'the old owner\'s walk does not sweep what owner 2 owns now');
+    assert.equal(b.ct.getMark(e), 0x4);
+  });
+
   it('stamps are per owner: another owner\'s record is applied whatever its stamp', () => {
     const b = node();
     b.bridge.apply(1, peerRecord(7003, 0x2, 500), 0);

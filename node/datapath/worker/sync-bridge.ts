@@ -234,7 +234,9 @@ export class SyncBridge implements StateSink {
     const since = this.resyncStart.get(owner);
     if (since === undefined) return;
     this.resyncStart.delete(owner);
-    // With one peer (an active/standby pair) every replica is that peer's.
-    this.ct.purgeStaleReplicas(since);
+    // A walk carries only its sender's own connections: replicas of other owners (a third
+    // node's, or one a takeover moved to a new owner) were not in it and are not stale.
+    const owners = this.owners;
+    this.ct.purgeStaleReplicas(since, (e) => owners[e] === owner);
   }
 }
