@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { SyncEndpoint, type SyncConfig } from './endpoint.js';
 import { EventKind, recordKey, type StateRecord } from './state-record.js';
-import { MessageType, decodeMessage, encodeMessage } from './wire.js';
+import { MessageType, decodeMessage, encodeMessage, peekSender } from './wire.js';
 import { Rng } from '../inet/index.js';
 import { ReplicaTable, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
 
@@ -189,7 +189,9 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
 
   it('paces a walk by its window of unacknowledged messages, not by a timer: at one worker turn every 0.1 ms, 100,000 entries arrive in < 200 ms of simulated time (the issue: 1M in < 2 s)', () => {
     const { a, b, link, now: t0 } = ownerAndLateStandby(100000);
-    const now = run(link, t0, 10000, () => b.ep.inSync, 0.1);
+    // The walk is complete when B is in sync with A (the node as a whole also waits out its
+    // startup grace, in case another peer has not been heard yet).
+    const now = run(link, t0, 10000, () => b.ep.peerStatus()[0]?.inSync === true, 0.1);
     assert.equal(b.table.rows.size, 100000);
     assertReplicates(a.ep, b.table);
     assert.ok(now - t0 < 200, `resync took ${now - t0} ms of simulated time`);
@@ -351,6 +353,40 @@ describe('SyncEndpoint (simulated link, fake clock)', function () {
     assert.equal(n1.table.rows.size, 2000);
     assert.equal(n2.table.rows.size, 2000);
     for (const row of n1.table.rows.values()) assert.equal(row.owner, 2);
+  });
+
+  it('a (re)started node is not in sync with the first peer that answers while another live peer is not heard yet', () => {
+    const n1 = endpoint(1);
+    const n2 = endpoint(2);
+    const n3 = endpoint(3);
+    const link = new SimLink([n1.ep, n2.ep], { seed: 23 });
+    n1.ep.start(0);
+    n2.ep.start(0);
+    let now = run(link, 0, 3000, () => n1.ep.inSync && n2.ep.inSync);
+    for (let i = 0; i < 2000; i++) n1.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+    now = runUntilSettled(link, now, 5000, n1, n2, true);
+    assert.equal(n2.table.rows.size, 2000);
+    // n3 starts; the path from n1 to n3 loses everything for its first 400 ms. n2 owns
+    // nothing: its walk is one empty DONE, and only n1 holds the connections.
+    const t0 = now;
+    link.nodes.push({
+      tick: (t) => n3.ep.tick(t),
+      receive: (b, t) => {
+        if (peekSender(b) === 1 && t < t0 + 400) return;
+        n3.ep.receive(b, t);
+      },
+      poll: () => n3.ep.poll(),
+    });
+    n3.ep.start(now);
+    let syncedShort = -1;
+    now = run(link, now, 5000, () => {
+      if (n3.ep.inSync && n3.table.rows.size < 2000 && syncedShort < 0) syncedShort = n3.table.rows.size;
+      return n3.ep.inSync && n3.table.rows.size === 2000;
+    });
+    assert.equal(syncedShort, -1, `in sync holding ${syncedShort} of 2000 connections: n1 was not heard yet`);
+    assert.ok(n3.ep.inSync);
+    assert.equal(n3.table.rows.size, 2000);
+    assert.equal(n3.ep.peerStatus().length, 2);
   });
 
   it('drops a message that arrives after it was given up (LOST): it cannot bring back a connection destroyed since', () => {

@@ -274,8 +274,12 @@ export class SyncEndpoint {
    */
   get inSync(): boolean {
     if (Number.isNaN(this.startedAt)) return false;
+    // Every live peer is heard within the grace (it sends at least an ALIVE every
+    // aliveIntervalMs). Before that, the peers that answered first may not be all of them:
+    // with three or more nodes, an empty walk from one peer must not stand for the table of
+    // another that has not been heard yet.
+    if (this.lastNow - this.startedAt < this.cfg.startupGraceMs) return false;
     if (this.peers.size === 0) {
-      if (this.lastNow - this.startedAt < this.cfg.startupGraceMs) return false;
       // Alone. Messages failing authentication may be a peer with another key
       // (misconfiguration): a node that has never been in sync must not then believe it is
       // alone and holds the table. Once it has been in sync, alone or with authenticated
@@ -406,7 +410,9 @@ export class SyncEndpoint {
       if (p.rx !== null) t = Math.min(t, p.rx.nackDueAt());
       if (!p.sync.synced) t = Math.min(t, Math.max(p.sync.lastRequestAt, p.sync.lastChunkAt) + this.cfg.resyncRetryMs);
     }
-    if (this.peers.size === 0 && !Number.isNaN(this.startedAt)) t = Math.min(t, this.startedAt + this.cfg.startupGraceMs);
+    // The end of the startup grace can change inSync (alone, or with the peers heard by then).
+    const graceEnd = this.startedAt + this.cfg.startupGraceMs;
+    if (!Number.isNaN(this.startedAt) && this.lastNow < graceEnd) t = Math.min(t, graceEnd);
     return t;
   }
 
