@@ -3,8 +3,10 @@
  * it, and always tears down. State lives in a file under /run/hafw/lab so that
  * `hafw lab up` and `hafw lab down` can run as separate commands.
  *
- *   hafw-client --- br-lan ---+--- fwa lan / fwb lan           hafw-server --- br-wan
+ *   hafw-client --- br-lan ---+--- fwa lan / fwb lan (/ fwc lan)   hafw-server --- br-wan
  *                             (bridges live in hafw-sw; br-sync joins the firewalls' sync)
+ * One node, a pair (fwa, fwb), or three (fwa, fwb, fwc: one VRRP group, fwa preferred,
+ * then fwb, then fwc).
  */
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sh, shQuiet, spawnDetached, stopPid, isAlive, sleep } from './exec.js';
-import { CLIENT, FIREWALLS, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } from './topology.js';
+import { CLIENT, FIREWALLS, MAX_LAB_NODES, NS, SERVER, TUN_NAME, VIPS, type FirewallAddrs } from './topology.js';
 
 export const LAB_DIR = process.env.HAFW_LAB_DIR ?? '/run/hafw/lab';
 const STATE_FILE = path.join(LAB_DIR, 'state.json');
@@ -56,17 +58,20 @@ interface LabState {
   startedAt: string;
 }
 
+export type LabNodeCount = 1 | 2 | 3;
+
 interface LabUpOptions {
-  nodes?: 1 | 2;
+  /** Firewalls: fwa; fwa and fwb; or fwa, fwb and fwc. */
+  nodes?: LabNodeCount;
   /** Extra YAML appended to each node's config (later issues: sync, vrrp, ruleset...). */
   extraConfig?: (fw: FirewallAddrs) => string;
   /** More settings of the `datapath` section, as YAML lines (e.g. `managementSources: [...]`). */
   datapath?: string[];
   /** Start the node processes (default true); false builds only the network. */
   startNodes?: boolean;
-  /** Nodes run VRRP and move the VIPs themselves (default: true with 2 nodes). */
+  /** Nodes run VRRP and move the VIPs themselves (default: true with 2 or more nodes). */
   vrrp?: boolean;
-  /** Nodes replicate conntrack state over the sync segment (default: true with 2 nodes). */
+  /** Nodes replicate conntrack state over the sync segment (default: true with 2 or more nodes). */
   sync?: boolean;
   /** Bridges flood every frame to every port (ageing 0), like a hub: for sniff mode. */
   hubMode?: boolean;
@@ -74,9 +79,14 @@ interface LabUpOptions {
   advertIntervalMs?: number;
 }
 
+/** VRRP priority of a lab firewall: fwa is the preferred master, then fwb, then fwc. */
+export function labPriority(name: string): number {
+  return name === 'fwa' ? 200 : name === 'fwb' ? 100 : 50;
+}
+
 /** VRRP settings of a lab firewall: fwa is the preferred master. */
 export function vrrpConfig(fw: FirewallAddrs, advertIntervalMs = 10): string {
-  const priority = fw.name === 'fwa' ? 200 : 100;
+  const priority = labPriority(fw.name);
   return [
     'vrrp:',
     '  interface: lan',
@@ -239,6 +249,7 @@ export class Lab {
   /** Builds the topology (tearing down any leftover lab first) and starts the nodes. */
   static async up(opts: LabUpOptions = {}): Promise<Lab> {
     const nodeCount = opts.nodes ?? 1;
+    if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_LAB_NODES) throw new Error(`a lab has 1 to ${MAX_LAB_NODES} nodes, not ${nodeCount}`);
     await mkdir(LAB_DIR, { recursive: true });
     await Lab.acquire();
     await Lab.teardown();
@@ -282,8 +293,8 @@ export class Lab {
         // redirects hosts around itself.
         await sysctl(ns, 'net.ipv4.conf.all.send_redirects', '0');
       }
-      const vrrp = opts.vrrp ?? nodeCount === 2;
-      const sync = opts.sync ?? nodeCount === 2;
+      const vrrp = opts.vrrp ?? nodeCount >= 2;
+      const sync = opts.sync ?? nodeCount >= 2;
       if (sync) {
         // The node refuses a key file others may read; `mode` applies only when the file is
         // created, so a key left by an earlier lab gets its mode set too.

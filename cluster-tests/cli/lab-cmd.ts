@@ -4,14 +4,15 @@ import { parse, printJson, UsageError, type Command } from '../../node/cli/args.
 import { formatStatus } from '../../node/cli/status.js';
 import type { NodeStatus } from '../../node/api/index.js';
 
-const usage = `usage: hafw lab up [--nodes 1|2] | status [--json] | down
+const usage = `usage: hafw lab up [--nodes 1|2|3] | status [--json] | down
 
-The network-namespace lab (docs/lab.md): hafw-client and hafw-server with one or two
-firewall nodes between them (hafw-fwa, hafw-fwb) and the bridges in hafw-sw.
+The network-namespace lab (docs/lab.md): hafw-client and hafw-server with one, two or
+three firewall nodes between them (hafw-fwa, hafw-fwb, hafw-fwc) and the bridges in hafw-sw.
   up      build the lab, start the nodes in the background, return once traffic flows
   status  show the lab's nodes and their counters
   down    stop the nodes (by PID) and delete every hafw- namespace
-  --nodes 1|2   up: one firewall, or a pair with VRRP and state sync (default 1)
+  --nodes N     up: 1, one firewall (default); 2, a pair with VRRP and state sync;
+                3, three nodes in one VRRP group (fwa, then fwb, then fwc), all syncing
   --json        status: one JSON object
 Needs root (network namespaces).`;
 
@@ -25,7 +26,7 @@ export const labCommand: Command = {
     const sub = positionals[0];
     if (sub === 'up') {
       const nodes = Number(values.nodes ?? '1');
-      if (nodes !== 1 && nodes !== 2) throw new UsageError(`--nodes must be 1 or 2, got ${values.nodes}\n\n${usage}`);
+      if (nodes !== 1 && nodes !== 2 && nodes !== 3) throw new UsageError(`--nodes must be 1, 2 or 3, got ${values.nodes}\n\n${usage}`);
       const lab = await Lab.up({ nodes });
       console.log(`lab up: ${lab.state.nodes.map((n) => `${n.name} (ns ${n.ns}, pid ${n.pid})`).join(', ')}`);
       console.log(`try: ip netns exec hafw-client ping 198.51.100.100; ip netns exec hafw-fwa hafw status`);
