@@ -298,8 +298,10 @@ export function registerDynset(r: Registry): void {
 export function dynsetTargets(expr: readonly Stmt[]): { sets: string[]; meters: number } | undefined {
   let out: { sets: string[]; meters: number } | undefined;
   for (let i = 0; i < expr.length; i++) {
-    const s = expr[i];
-    const d = (s as { set?: unknown }).set;
+    const s: unknown = expr[i];
+    // Runs before the statements are checked: a JSON rule may hold anything here.
+    if (!isObj(s)) continue;
+    const d = s.set;
     if (isObj(d) && typeof d.set === 'string' && typeof d.op === 'string') (out ??= { sets: [], meters: 0 }).sets.push(d.set.slice(1));
     else if ('meter' in s) (out ??= { sets: [], meters: 0 }).meters++;
   }
