@@ -213,7 +213,8 @@ export class Registry {
     this.types.set(t.name, t);
   }
 
-  registerMatch(m: MatchModule): void {
+  /** Registers a selector; returns it (for registerAlias). */
+  registerMatch(m: MatchModule): MatchModule {
     this.matches.push(m);
     this.matchSet.add(m);
     let list = this.byFirstWord.get(m.keywords[0]);
@@ -223,6 +224,7 @@ export class Registry {
     list.sort((a, b) => b.keywords.length - a.keywords.length);
     this.matchByLeft.set(leftKey(m.left), m);
     this.registerType(m.type);
+    return m;
   }
 
   /**

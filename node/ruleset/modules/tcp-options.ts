@@ -9,19 +9,25 @@
  * The other options nft names are readable as nft reads them (the kernel's exthdr
  * expression): `tcp option NAME exists|missing`, `tcp option NAME kind|length`, and the
  * fields `window count` (RFC 7323 section 2, the shift as sent, not clamped),
- * `timestamp tsval|tsecr` (RFC 7323 section 3), for `maxseg`, `window`, `sack-perm`
- * (RFC 2018) and `timestamp`. The first option of the kind counts, whatever its length; a
- * field past the option's length reads as absent (the match fails), as in the kernel. Only
- * TCP segments have options: on anything else even `missing` does not match (nft's
+ * `timestamp tsval|tsecr` (RFC 7323 section 3), `sack left|right` and `sack1|sack2|sack3
+ * left|right` (RFC 2018 section 3: the SACK blocks; `sack0` is `sack`, and nft lists it so),
+ * `mptcp subtype` (RFC 8684 section 3: the high 4 bits after the length), for `maxseg`,
+ * `window`, `sack-perm` (RFC 2018), `sack`, `timestamp`, `fastopen` (RFC 7413), `md5sig`
+ * (RFC 2385) and `mptcp`; `eol` and `nop` only exist or are missing. The walk is the kernel's
+ * (nft_exthdr_tcp_eval): options are stepped over by their length byte (one byte for EOL,
+ * NOP and a zero length, so an EOL does not end the walk), the last header byte is never an
+ * option start, and the first option of the kind counts; if it runs past the header, or a
+ * field past the option's length, the field is absent (no match) and `exists` is false.
+ * Only TCP segments have options: on anything else even `missing` does not match (nft's
  * implicit `meta l4proto tcp`).
  */
 import { integerType } from '../data-types.js';
 import type { DataType } from '../data-types.js';
 import type { Scalar } from '../ast.js';
 import type { ClassifyContext } from '../context.js';
-import type { Registry } from '../registry.js';
+import type { MatchModule, Registry } from '../registry.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
-import { TcpOptionKind, tcpFindOption } from '../../packet/tcp-options.js';
+import { TcpOptionKind } from '../../packet/tcp-options.js';
 import { csumUpdate16, isPartialChecksum } from '../../packet/checksum.js';
 
 const TCP_MSS = integerType('tcp_mss', 16, 'TCP maximum segment size in bytes');
@@ -52,19 +58,53 @@ const BOOLEAN: DataType = {
   },
 };
 
-/** The options nft names that hafw reads, with their fields past kind and length: [field, type, offset, bytes]. */
-const OPTIONS: { name: string; kind: number; fields: [string, DataType, number, 1 | 4][] }[] = [
+const TCP_SACK_EDGE = integerType('tcp_sack_edge', 32, 'TCP SACK block edge, a sequence number (RFC 2018)');
+const TCP_MPTCP_SUBTYPE = integerType('tcp_mptcp_subtype', 4, 'MPTCP option subtype (RFC 8684 section 3, 4 bits)');
+
+/**
+ * A field of an option: [name, type, byte offset in the option, bytes]; bytes 0 is the
+ * 4-bit MPTCP subtype (the high nibble of the byte at the offset).
+ */
+type OptionField = [string, DataType, number, 0 | 1 | 4];
+
+/**
+ * The options nft names that hafw reads, with their fields past kind and length
+ * (`bare`: exists/missing only, as nft has no kind/length for eol and nop).
+ */
+const OPTIONS: { name: string; kind: number; bare?: boolean; fields: OptionField[] }[] = [
+  { name: 'eol', kind: TcpOptionKind.End, bare: true, fields: [] },
+  { name: 'nop', kind: TcpOptionKind.Nop, bare: true, fields: [] },
   { name: 'maxseg', kind: TcpOptionKind.Mss, fields: [] },
   { name: 'window', kind: TcpOptionKind.WindowScale, fields: [['count', TCP_WSCALE, 2, 1]] },
   { name: 'sack-perm', kind: TcpOptionKind.SackPermitted, fields: [] },
+  { name: 'sack', kind: TcpOptionKind.Sack, fields: [['left', TCP_SACK_EDGE, 2, 4], ['right', TCP_SACK_EDGE, 6, 4]] },
   { name: 'timestamp', kind: TcpOptionKind.Timestamp, fields: [['tsval', TCP_TIMESTAMP, 2, 4], ['tsecr', TCP_TIMESTAMP, 6, 4]] },
+  { name: 'md5sig', kind: 19, fields: [] },
+  { name: 'mptcp', kind: 30, fields: [['subtype', TCP_MPTCP_SUBTYPE, 2, 0]] },
+  { name: 'fastopen', kind: 34, fields: [] },
 ];
 
+/**
+ * The first option of `kind` whose first `need` bytes lie inside it and inside the header,
+ * as the kernel's exthdr walk finds it: its offset in the buffer, or -1 (absent, or the
+ * first of the kind is too short); -2 when the packet is not a TCP segment.
+ */
+function optionAt(p: PacketInfo, kind: number, need: number): number {
+  if (!p.l4Valid || p.l4proto !== 6) return -2;
+  const b = p.buf;
+  const end = p.tcpOptOff + p.tcpOptLen;
+  for (let i = p.tcpOptOff; i < end - 1; ) {
+    const k = b[i]!;
+    const l = k <= TcpOptionKind.Nop || b[i + 1] === 0 ? 1 : b[i + 1]!;
+    if (k === kind) return i + l > end || need > l ? -1 : i;
+    i += l;
+  }
+  return -1;
+}
 
 /** Where the MSS value (2 bytes) is in the packet, or -1 when it carries none. */
 function mssAt(p: PacketInfo): number {
-  if (!p.l4Valid || p.l4proto !== 6) return -1;
-  const at = tcpFindOption(p, TcpOptionKind.Mss, 4);
+  const at = optionAt(p, TcpOptionKind.Mss, 4);
   return at < 0 ? -1 : at + 2;
 }
 
@@ -86,15 +126,9 @@ function storeMss(ctx: ClassifyContext, value: number): void {
   b[c + 1] = sum & 0xff;
 }
 
-/** Where option `kind` starts (its kind byte), -1 when the segment has none, -2 when the packet is not TCP. */
-function optionAt(p: PacketInfo, kind: number): number {
-  if (!p.l4Valid || p.l4proto !== 6) return -2;
-  return tcpFindOption(p, kind, 0);
-}
-
 function registerOption(r: Registry, o: (typeof OPTIONS)[number]): void {
   const families: ('ip' | 'ip6' | 'inet')[] = ['ip', 'ip6', 'inet'];
-  r.registerMatch({
+  const exists = r.registerMatch({
     name: `tcp option ${o.name}`,
     keywords: ['tcp', 'option', o.name],
     left: { 'tcp option': { name: o.name } },
@@ -102,34 +136,46 @@ function registerOption(r: Registry, o: (typeof OPTIONS)[number]): void {
     families,
     help: `whether the TCP segment carries the ${o.name} option: \`tcp option ${o.name} exists\` or \`missing\``,
     load(ctx, out, off) {
-      const at = optionAt(ctx.pkt, o.kind);
+      const at = optionAt(ctx.pkt, o.kind, 1);
       if (at === -2) return false;
       out[off] = at >= 0 ? 1 : 0;
       return true;
     },
   });
-  const fields: [string, DataType, number, 1 | 4][] = [['kind', TCPOPT_KIND, 0, 1], ['length', TCPOPT_LENGTH, 1, 1], ...o.fields];
+  const fields: OptionField[] = o.bare ? [] : [['kind', TCPOPT_KIND, 0, 1], ['length', TCPOPT_LENGTH, 1, 1], ...o.fields];
+  const sack = o.kind === TcpOptionKind.Sack;
+  // `sack0` is the first block, nft's `sack`; sack1..3 are the later blocks, whose kind,
+  // length and presence are the option's own (nft lists `sack3 length` as `sack length`).
+  if (sack) for (const n of ['sack0', 'sack1', 'sack2', 'sack3']) r.registerAlias(['tcp', 'option', n], exists);
   for (const [field, type, rel, bytes] of fields) {
-    r.registerMatch({
-      name: `tcp option ${o.name} ${field}`,
-      keywords: ['tcp', 'option', o.name, field],
-      left: { 'tcp option': { name: o.name, field } },
-      type,
-      families,
-      help: `the ${field} of the TCP ${o.name} option (absent option or field: no match)`,
-      load(ctx, out, off) {
-        const p = ctx.pkt;
-        const at = optionAt(p, o.kind);
-        if (at < 0) return false;
-        const b = p.buf;
-        // The walk checked the option fits in the header; a field must fit in the option.
-        if (rel + bytes > b[at + 1]! && rel > 1) return false;
-        const q = at + rel;
-        out[off] = bytes === 1 ? b[q]! : ((b[q]! << 24) | (b[q + 1]! << 16) | (b[q + 2]! << 8) | b[q + 3]!) >>> 0;
-        return true;
-      },
-    });
+    const m = registerField(r, o.name, o.kind, field, type, rel, bytes);
+    if (sack) for (const n of rel < 2 ? ['sack0', 'sack1', 'sack2', 'sack3'] : ['sack0']) r.registerAlias(['tcp', 'option', n, field], m);
   }
+  if (sack) {
+    for (const block of [1, 2, 3]) {
+      for (const [field, type, rel] of o.fields) registerField(r, `sack${block}`, o.kind, field, type, rel + 8 * block, 4);
+    }
+  }
+}
+
+function registerField(r: Registry, name: string, kind: number, field: string, type: DataType, rel: number, bytes: 0 | 1 | 4): MatchModule {
+  return r.registerMatch({
+    name: `tcp option ${name} ${field}`,
+    keywords: ['tcp', 'option', name, field],
+    left: { 'tcp option': { name, field } },
+    type,
+    families: ['ip', 'ip6', 'inet'],
+    help: `the ${field} of the TCP ${name} option (absent option or field: no match)`,
+    load(ctx, out, off) {
+      const p = ctx.pkt;
+      const at = optionAt(p, kind, rel + Math.max(bytes, 1));
+      if (at < 0) return false;
+      const b = p.buf;
+      const q = at + rel;
+      out[off] = bytes === 0 ? b[q]! >> 4 : bytes === 1 ? b[q]! : ((b[q]! << 24) | (b[q + 1]! << 16) | (b[q + 2]! << 8) | b[q + 3]!) >>> 0;
+      return true;
+    },
+  });
 }
 
 export function registerTcpOptions(r: Registry): void {
