@@ -53,6 +53,7 @@ export type Selector =
   | { ct: { key: string; dir?: 'original' | 'reply' } }
   | { fib: { result: string; flags: string[] } }
   | { 'tcp option': { name: string; field?: string } }
+  | { rt: { key: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] }
   | { numgen: { mode: 'inc' | 'random'; mod: number; offset?: number } }

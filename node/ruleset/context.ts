@@ -67,6 +67,14 @@ export interface CtEntryReader {
   getTcpState?(entry: number): number;
 }
 
+/**
+ * The MTU of the route the node would use towards an address (`rt mtu`): the route's own
+ * `mtu` metric, else its device's MTU; 0 when no route is known.
+ */
+export interface RouteMtu {
+  mtuTo(buf: Uint8Array, off: number, family: 4 | 6): number;
+}
+
 const NO_NAMES = new InterfaceNames();
 
 export class ClassifyContext {
@@ -85,6 +93,8 @@ export class ClassifyContext {
   ctDir = 0;
   /** The node's own addresses (`fib daddr type local`); null: none known. */
   localAddrs: { has(buf: Uint8Array, off: number, family: number): boolean } | null = null;
+  /** Route MTUs (`rt mtu`); null: not known (no value, so a rule using it goes no further). */
+  routeMtu: RouteMtu | null = null;
   /** The packet's conntrack entry (-1: none) and its reader (null: no conntrack). */
   ctEntry = -1;
   ctReader: CtEntryReader | null = null;

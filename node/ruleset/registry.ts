@@ -151,6 +151,11 @@ export interface MatchModule {
   store?(ctx: ClassifyContext, value: number): void;
   /** Why `set` cannot write it here, for a field nft can write (`ct zone set`). */
   notWritable?: string;
+  /**
+   * The hooks it may be used in (base chains; as the kernel validates it): absent, any.
+   * `rt mtu` needs the packet's route, which exists from forward on.
+   */
+  hooks?: string[];
   /** Why a field nft knows is refused here (`ct label`): any rule using it is refused with this. */
   refused?: string;
   /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
@@ -323,6 +328,7 @@ export function leftKey(left: Selector): string {
   if ('numgen' in l) return 'numgen';
   if ('jhash' in l) return 'jhash';
   if ('symhash' in l) return 'symhash';
+  if ('rt' in l) return `rt:${l.rt.key}`;
   if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

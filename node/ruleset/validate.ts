@@ -35,25 +35,27 @@ const ruleRefs = {
 /** Jump/goto targets held by a verdict map's elements. */
 const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
 
-function selectorTypes(reg: Registry, family: Family, sel: Selector): DataType[] | string {
+/** `hook`: the base chain's hook, when the rule is in one (selectors with `hooks` check it). */
+function selectorTypes(reg: Registry, family: Family, sel: Selector, hook?: string): DataType[] | string {
   if (sel === null || typeof sel !== 'object') return `invalid selector ${JSON.stringify(sel)}`;
   if ('concat' in sel) {
     if (!Array.isArray(sel.concat) || sel.concat.length < 2) return 'a concatenation needs at least two selectors';
     const out: DataType[] = [];
     for (const s of sel.concat) {
-      const r = selectorTypes(reg, family, s);
+      const r = selectorTypes(reg, family, s, hook);
       if (typeof r === 'string') return r;
       out.push(...r);
     }
     return out;
   }
-  if ('&' in sel) return selectorTypes(reg, family, sel['&'][0]);
+  if ('&' in sel) return selectorTypes(reg, family, sel['&'][0], hook);
   const m = reg.matchForLeft(sel);
   if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (m.refused) return m.refused;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
+  if (hook !== undefined && m.hooks && !m.hooks.includes(hook)) return `${m.name} cannot be used in a ${hook} chain (only ${m.hooks.join(', ')}: as in the kernel)`;
   if (m.checkSel) {
-    const err = m.checkSel(sel, (s) => selectorTypes(reg, family, s));
+    const err = m.checkSel(sel, (s) => selectorTypes(reg, family, s, hook));
     if (err) return err;
   }
   return reg.keyTypes(m);
@@ -94,7 +96,7 @@ class RuleValidator {
       edge(target, isGoto) {
         self.addRef(`${isGoto ? 'g' : 'j'}:${target}`);
       },
-      selectorTypes: (sel) => selectorTypes(reg, family, sel),
+      selectorTypes: (sel) => selectorTypes(reg, family, sel, self.env.chain?.hook),
       checkValue: (v, types) => checkValue(v, types, enc),
       findObject(kind, name) {
         const key = objKey(kind, name);

@@ -28,19 +28,46 @@ function parsePrefix(dst: string, family: 4 | 6): { bytes: number[]; len: number
   return { bytes, len };
 }
 
+/** One route as `ip -j route show` writes it (the fields hafw reads). */
+export interface IpRouteJson {
+  dst: string;
+  dev?: string;
+  type?: string;
+  prefsrc?: string;
+  /** `[{"mtu": 1300}]` for a route with an mtu metric (`ip route add ... mtu 1300`). */
+  metrics?: { mtu?: number }[];
+}
+
+/**
+ * The routes of one family, except those through `excludeDev` (the TUN device itself), each
+ * with its MTU as the kernel's dst_mtu gives it: the route's `mtu` metric, else the MTU of its
+ * device (`linkMtu`, from `ip -j link`).
+ */
+export function plainRoutes(family: 4 | 6, routes: readonly IpRouteJson[], linkMtu: ReadonlyMap<string, number>, excludeDev: string): PlainRoute[] {
+  const out: PlainRoute[] = [];
+  for (const r of routes) {
+    if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
+    const p = parsePrefix(r.dst, family);
+    if (!p) continue;
+    const route: PlainRoute = { family, prefix: p.bytes, len: p.len, ifname: r.dev };
+    const src = r.prefsrc !== undefined ? parsePrefix(r.prefsrc, family) : undefined;
+    if (src) route.src = src.bytes;
+    const metric = r.metrics?.find((m) => typeof m.mtu === 'number')?.mtu;
+    const mtu = metric ?? linkMtu.get(r.dev);
+    if (mtu !== undefined && Number.isInteger(mtu) && mtu > 0) route.mtu = mtu;
+    out.push(route);
+  }
+  return out;
+}
+
 /** Routes of the main table, except those through `excludeDev` (the TUN device itself). */
 export async function readMainRoutes(excludeDev: string): Promise<PlainRoute[]> {
+  const links = JSON.parse((await ipOutput(['-j', 'link', 'show'])) || '[]') as { ifname: string; mtu?: number }[];
+  const linkMtu = new Map(links.filter((l) => typeof l.mtu === 'number').map((l) => [l.ifname, l.mtu!] as const));
   const out: PlainRoute[] = [];
   for (const family of [4, 6] as const) {
     const stdout = await ipOutput([`-${family}`, '-j', 'route', 'show', 'table', 'main']);
-    const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string; prefsrc?: string }[];
-    for (const r of routes) {
-      if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
-      const p = parsePrefix(r.dst, family);
-      if (!p) continue;
-      const src = r.prefsrc !== undefined ? parsePrefix(r.prefsrc, family) : undefined;
-      out.push(src ? { family, prefix: p.bytes, len: p.len, ifname: r.dev, src: src.bytes } : { family, prefix: p.bytes, len: p.len, ifname: r.dev });
-    }
+    out.push(...plainRoutes(family, JSON.parse(stdout || '[]') as IpRouteJson[], linkMtu, excludeDev));
   }
   return out;
 }

@@ -28,6 +28,8 @@ export interface PlainRoute {
    * address, which masquerade and redirect use.
    */
   src?: number[];
+  /** The route's `mtu` metric, else its device's MTU (`rt mtu`); absent when not known. */
+  mtu?: number;
 }
 
 export interface DatapathSyncSettings {

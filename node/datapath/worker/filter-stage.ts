@@ -89,6 +89,7 @@ export class FilterStage implements PacketStage {
     const fam = pkt.family as 4 | 6;
     ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
+    ctx.routeMtu = this.routes;
     ctx.metaMark = 0;
     ctx.decidedChain = -1;
     ctx.decidedRule = 0;

@@ -35,4 +35,20 @@ describe('interfaces from routes', () => {
     buf.set(v4('192.0.2.130'), 12);
     assert.equal(r.lookup(buf, 12, 4), 3);
   });
+
+  it('gives the MTU of the route it picks (rt mtu), 0 when the route has none or nothing covers the address', () => {
+    const m = new RouteInterfaces();
+    m.load([
+      { family: 4, prefix: v4('0.0.0.0'), len: 0, ifId: 2, mtu: 1500 },
+      { family: 4, prefix: v4('192.0.2.0'), len: 24, ifId: 1, mtu: 1400 },
+      { family: 4, prefix: v4('192.0.2.128'), len: 25, ifId: 3 },
+      { family: 6, prefix: v6([0x2001, 0xdb8, 1, 0, 0, 0, 0, 0]), len: 64, ifId: 1, mtu: 1280 },
+    ]);
+    assert.equal(m.mtuTo(v4('192.0.2.1'), 0, 4), 1400);
+    assert.equal(m.mtuTo(v4('198.51.100.1'), 0, 4), 1500);
+    assert.equal(m.mtuTo(v4('192.0.2.200'), 0, 4), 0);
+    assert.equal(m.mtuTo(v6([0x2001, 0xdb8, 1, 0, 0, 0, 0, 9]), 0, 6), 1280);
+    assert.equal(m.mtuTo(v6([0x2001, 0xdb8, 2, 0, 0, 0, 0, 9]), 0, 6), 0);
+    assert.equal(m.lookup(v4('192.0.2.1'), 0, 4), 1, 'the interface lookup is unchanged');
+  });
 });

@@ -15,6 +15,8 @@ export interface RouteEntry {
   len: number;
   /** Interface id (an InterfaceNames id). */
   ifId: number;
+  /** The route's MTU (its `mtu` metric, else its device's), 0 when not known: `rt mtu`. */
+  mtu?: number;
 }
 
 interface Table {
@@ -22,6 +24,7 @@ interface Table {
   words: Uint32Array;
   masks: Uint32Array;
   ids: Int32Array;
+  mtus: Int32Array;
   count: number;
 }
 
@@ -32,7 +35,7 @@ function maskWord(len: number, word: number): number {
 
 function build(entries: RouteEntry[], words: number): Table {
   const sorted = [...entries].sort((a, b) => b.len - a.len);
-  const t: Table = { words: new Uint32Array(sorted.length * 4), masks: new Uint32Array(sorted.length * 4), ids: new Int32Array(sorted.length), count: sorted.length };
+  const t: Table = { words: new Uint32Array(sorted.length * 4), masks: new Uint32Array(sorted.length * 4), ids: new Int32Array(sorted.length), mtus: new Int32Array(sorted.length), count: sorted.length };
   sorted.forEach((e, i) => {
     for (let w = 0; w < words; w++) {
       const m = maskWord(e.len, w);
@@ -42,6 +45,7 @@ function build(entries: RouteEntry[], words: number): Table {
       t.masks[i * 4 + w] = m;
     }
     t.ids[i] = e.ifId;
+    t.mtus[i] = e.mtu ?? 0;
   });
   return t;
 }
@@ -63,11 +67,23 @@ export class RouteInterfaces {
 
   /** Interface id of the longest prefix covering the address at buf[off], 0 when none. */
   lookup(buf: Uint8Array, off: number, family: 4 | 6): number {
+    const i = this.find(buf, off, family);
+    return i < 0 ? 0 : (family === 4 ? this.v4 : this.v6).ids[i]!;
+  }
+
+  /** MTU of that route (RouteMtu, for `rt mtu`), 0 when none or not known. */
+  mtuTo(buf: Uint8Array, off: number, family: 4 | 6): number {
+    const i = this.find(buf, off, family);
+    return i < 0 ? 0 : (family === 4 ? this.v4 : this.v6).mtus[i]!;
+  }
+
+  /** Index of the longest prefix covering the address, -1 when none. */
+  private find(buf: Uint8Array, off: number, family: 4 | 6): number {
     if (family === 4) {
       const a = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
       const t = this.v4;
-      for (let i = 0; i < t.count; i++) if (((a & t.masks[i * 4]!) >>> 0) === t.words[i * 4]) return t.ids[i]!;
-      return 0;
+      for (let i = 0; i < t.count; i++) if (((a & t.masks[i * 4]!) >>> 0) === t.words[i * 4]) return i;
+      return -1;
     }
     const t = this.v6;
     const w0 = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
@@ -82,8 +98,8 @@ export class RouteInterfaces {
         ((w2 & t.masks[k + 2]!) >>> 0) === t.words[k + 2] &&
         ((w3 & t.masks[k + 3]!) >>> 0) === t.words[k + 3]
       )
-        return t.ids[i]!;
+        return i;
     }
-    return 0;
+    return -1;
   }
 }

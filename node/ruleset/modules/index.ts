@@ -27,6 +27,7 @@ import { registerNat } from './nat.js';
 import { registerHashGen } from './hash-gen.js';
 import { registerDynset } from './dynset.js';
 import { registerCtCount } from './ct-count.js';
+import { registerRt } from './rt.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -43,6 +44,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerFib(r);
   registerMetaTime(r);
   registerHashGen(r);
+  registerRt(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);

@@ -52,7 +52,6 @@ const mangleModule: StatementModule = {
       return { mangle: { key: sel!, value: { map: { key: from, data: r.mapData(keyTypes, dataType) } } } };
     }
     const tw = r.expectWord();
-    if (tw.text === 'rt') r.error('`set rt mtu` is not supported: set a number (for MSS clamping, the path MTU minus 40 for IPv4, minus 60 for IPv6)', tw);
     const n = /^0x[0-9a-f]+$/i.test(tw.text) ? parseInt(tw.text.slice(2), 16) : /^\d+$/.test(tw.text) ? Number(tw.text) : NaN;
     if (n >= 0 && n <= 0xffffffff) return { mangle: { key: sel!, value: n } };
     // A name of the field's type (`cs1`), or its own explanation of why not.

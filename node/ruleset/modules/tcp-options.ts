@@ -30,7 +30,7 @@ import type { PacketInfo } from '../../packet/packet-info.js';
 import { TcpOptionKind } from '../../packet/tcp-options.js';
 import { csumUpdate16, isPartialChecksum } from '../../packet/checksum.js';
 
-const TCP_MSS = integerType('tcp_mss', 16, 'TCP maximum segment size in bytes');
+export const TCP_MSS = integerType('tcp_mss', 16, 'TCP maximum segment size in bytes');
 const TCPOPT_KIND = integerType('tcpopt_kind', 8, 'TCP option kind (RFC 9293 section 3.2)');
 const TCPOPT_LENGTH = integerType('tcpopt_length', 8, 'TCP option length in bytes, kind and length included');
 const TCP_WSCALE = integerType('tcp_wscale', 8, 'TCP window scale shift count, as sent (RFC 7323)');
