@@ -54,8 +54,8 @@ describe('check, convert and schema', () => {
     for (const s of reg.statements) mine.registerStatement(s);
     const proto = reg.type('inet_proto')!;
     mine.registerMatch({
-      name: 'ip version', keywords: ['ip', 'version'], left: { payload: { protocol: 'ip', field: 'version' } },
-      type: { ...proto, name: 'ip_version', symbols: undefined, help: 'IP version' }, families: ['ip', 'inet'], l3: 4, help: 'IP header version',
+      name: 'ip evil', keywords: ['ip', 'evil'], left: { payload: { protocol: 'ip', field: 'evil' } },
+      type: { ...proto, name: 'ip_evil', symbols: undefined, help: 'RFC 3514 evil bit' }, families: ['ip', 'inet'], l3: 4, help: 'IPv4 evil bit (RFC 3514)',
       load(ctx, out, off) {
         if (ctx.pkt.family !== 4) return false;
         out[off] = 4;
@@ -63,8 +63,8 @@ describe('check, convert and schema', () => {
       },
     });
     const e = new RulesetEngine({ registry: mine });
-    e.load('table ip t { chain c { type filter hook forward priority 0; policy accept; ip version < 5 drop } }');
-    assert.match(e.list(), /ip version < 5 drop/);
-    assert.equal(describeModules('ip version', mine).length, 1);
+    e.load('table ip t { chain c { type filter hook forward priority 0; policy accept; ip evil < 5 drop } }');
+    assert.match(e.list(), /ip evil < 5 drop/);
+    assert.equal(describeModules('ip evil', mine).length, 1);
   });
 });

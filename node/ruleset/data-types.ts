@@ -186,11 +186,32 @@ export const ICMPV6_CODE = integerType('icmpv6_code', 8, 'ICMPv6 code', {
 });
 
 /** Differentiated services code points (RFC 2474, RFC 2597, RFC 3246, RFC 8622). */
-export const DSCP = integerType('dscp', 6, 'differentiated services code point (6 bits)', {
-  cs0: 0, cs1: 8, cs2: 16, cs3: 24, cs4: 32, cs5: 40, cs6: 48, cs7: 56, le: 1,
+/**
+ * A symbolic integer type read and listed by name wherever the number has one (nft lists
+ * `ip dscp 8` as `ip dscp cs1` and writes "cs1" to JSON), so the listing is nft's. The first
+ * name of a value is the one listed (DSCP 1 is `lephb`, as in nft 1.0.6: `le` also reads as
+ * the operator <=).
+ */
+export function namedType(base: DataType): DataType {
+  const names = new Map<number, string>();
+  for (const [k, v] of base.symbols ?? []) if (!names.has(v)) names.set(v, k);
+  return {
+    ...base,
+    fromText(word: string): Scalar {
+      const v = base.fromText(word);
+      return typeof v === 'number' ? (names.get(v) ?? v) : v;
+    },
+    toText(v: Scalar): string {
+      return typeof v === 'number' ? (names.get(v) ?? String(v)) : String(v);
+    },
+  };
+}
+
+export const DSCP = namedType(integerType('dscp', 6, 'differentiated services code point (6 bits)', {
+  cs0: 0, cs1: 8, cs2: 16, cs3: 24, cs4: 32, cs5: 40, cs6: 48, cs7: 56, lephb: 1, le: 1,
   af11: 10, af12: 12, af13: 14, af21: 18, af22: 20, af23: 22, af31: 26, af32: 28, af33: 30,
   af41: 34, af42: 36, af43: 38, ef: 46,
-});
+}));
 
 /** IPv4 TTL / IPv6 hop limit. */
 export const HOP_LIMIT = integerType('hop_limit', 8, 'IPv4 time to live or IPv6 hop limit');

@@ -7,6 +7,7 @@ import type { DataType } from './data-types.js';
 import { DSCP, HOP_LIMIT, ICMP_CODE, ICMP_TYPE, INET_PROTO, parseInteger } from './data-types.js';
 import { csumUpdate16 } from '../packet/checksum.js';
 import type { Registry } from './registry.js';
+import { storeTtl } from './modules/ip-header.js';
 import type { ClassifyContext } from './context.js';
 
 /**
@@ -123,12 +124,13 @@ export function registerIpv4(r: Registry): void {
     type: HOP_LIMIT,
     families: ['ip', 'inet'],
     l3: 4,
-    help: 'IPv4 time to live, as the packet arrived (the kernel lowers it when it forwards)',
+    help: 'IPv4 time to live, as the packet arrived (the kernel lowers it when it forwards); writable with `ip ttl set` (header checksum updated)',
     load(ctx: ClassifyContext, out, off) {
       if (ctx.pkt.family !== 4) return false;
       out[off] = ctx.pkt.ttl;
       return true;
     },
+    store: storeTtl,
   });
   r.registerMatch({
     name: 'ip dscp',

@@ -5,6 +5,7 @@
 import type { DataType } from './data-types.js';
 import { DSCP, HOP_LIMIT, ICMPV6_CODE, ICMPV6_TYPE, INET_PROTO } from './data-types.js';
 import type { Registry } from './registry.js';
+import { storeHopLimit } from './modules/ip-header.js';
 import type { ClassifyContext } from './context.js';
 import { parseIpv4 } from './l3-ipv4.js';
 
@@ -128,12 +129,13 @@ export function registerIpv6(r: Registry): void {
     type: HOP_LIMIT,
     families: ['ip6', 'inet'],
     l3: 6,
-    help: 'IPv6 hop limit, as the packet arrived (the kernel lowers it when it forwards)',
+    help: 'IPv6 hop limit, as the packet arrived (the kernel lowers it when it forwards); writable with `ip6 hoplimit set`',
     load(ctx: ClassifyContext, out, off) {
       if (ctx.pkt.family !== 6) return false;
       out[off] = ctx.pkt.ttl;
       return true;
     },
+    store: storeHopLimit,
   });
   r.registerMatch({
     name: 'ip6 dscp',

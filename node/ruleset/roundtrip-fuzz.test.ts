@@ -35,7 +35,7 @@ function samples(t: DataType): string[] {
   }
   const out = ['1', '!= 2', '{ 1, 3 }', '& 3 == 1', '& 3 != 2'];
   if (syms.length) out.push(syms[syms.length - 1]);
-  if (t.ordered) out.push('10-20', '< 5');
+  if (t.ordered) out.push(...(t.bits < 5 ? ['1-3', '< 2'] : ['10-20', '< 5']));
   return out;
 }
 

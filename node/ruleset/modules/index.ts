@@ -9,6 +9,7 @@ import { registerTcpOptions } from './tcp-options.js';
 import { registerMeta } from './meta.js';
 import { registerMetaPacket } from './meta-packet.js';
 import { registerIpFields } from './ip-fields.js';
+import { registerIpHeader } from './ip-header.js';
 import { registerCt } from './ct.js';
 import { registerCtTuple } from './ct-tuple.js';
 import { registerFib } from './fib.js';
@@ -39,6 +40,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerMeta(r);
   registerMetaPacket(r);
   registerIpFields(r);
+  registerIpHeader(r);
   registerCt(r);
   registerCtTuple(r);
   registerFib(r);

@@ -53,9 +53,13 @@ const mangleModule: StatementModule = {
     }
     const tw = r.expectWord();
     const n = /^0x[0-9a-f]+$/i.test(tw.text) ? parseInt(tw.text.slice(2), 16) : /^\d+$/.test(tw.text) ? Number(tw.text) : NaN;
-    if (n >= 0 && n <= 0xffffffff) return { mangle: { key: sel!, value: n } };
-    // A name of the field's type (`cs1`), or its own explanation of why not.
     const type = r.typesOf(sel!)[0];
+    if (n >= 0 && n <= 0xffffffff) {
+      // A number the type has a name for is kept as the name, as nft lists and writes it (`ip ecn set 1` is `ect1`).
+      const named = type?.symbols ? type.toText(n) : undefined;
+      return { mangle: { key: sel!, value: named !== undefined && type!.symbols!.has(named) ? named : n } };
+    }
+    // A name of the field's type (`cs1`), or its own explanation of why not.
     let v: unknown;
     try {
       v = type ? type.fromText(tw.text) : undefined;

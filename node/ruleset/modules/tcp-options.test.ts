@@ -67,6 +67,6 @@ describe('tcp option maxseg size (MSS clamping)', () => {
       return 'accepted';
     };
     assert.match(bad('tcp option maxseg size set 70000'), /^x\.nft:2:\d+: '70000' is not a valid tcp_mss/);
-    assert.match(bad('tcp flags set 2'), /^x\.nft:2:\d+: tcp flags cannot be set \(writable: ip dscp, ip6 dscp, tcp option maxseg size, meta mark, meta nftrace, ct mark\)/);
+    assert.match(bad('tcp flags set 2'), /^x\.nft:2:\d+: tcp flags cannot be set \(writable: [^)]*\btcp option maxseg size\b[^)]*\bct mark\b/);
   });
 });
