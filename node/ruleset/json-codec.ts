@@ -15,6 +15,7 @@ import type { ElemItem, RulesetState, SetState } from './state.js';
 import { withLiveCells } from './live-cells.js';
 import { checkSetAttrsJson } from './set-attrs.js';
 import { layer2Family, layer2Hook } from './layer3-only.js';
+import { familyCtTuples } from './modules/ct-tuple.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
 const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ruleset'];
@@ -57,6 +58,8 @@ export function jsonToCommands(input: unknown, file = '<input>'): Command[] {
     if (bad) return errors.add(bad.pos ?? bpos, `${where}/${kind}${bad.where}: ${bad.what} in a string`);
     if (kind === 'rule') {
       const r = body as RuleJ;
+      // nft's family-less `ct original saddr` takes the table's family (its own listings write it).
+      if (Array.isArray(r.expr)) familyCtTuples(r.expr, r.family);
       r.expr?.forEach((s) => {
         if (!posOf(s)) setPos(s, bpos);
       });

@@ -113,12 +113,52 @@ describe('ct original|reply addresses and ports, ct expiration', () => {
     assert.deepEqual(roundTrips('ct expiration 1m-2h drop', 'ct expiration 60s-7200s drop')[0], { match: { op: '==', left: { ct: { key: 'expiration' } }, right: { range: [60, 7200] } } });
   });
 
-  it('refuses the family-less form, fractions of seconds and wrong values, with the place', () => {
-    assert.match(loadError('ct original saddr 192.0.2.1 drop'), /^x\.nft:2:1: 'ct original saddr' takes the address family from the table in nft; write 'ct original ip saddr' or 'ct original ip6 saddr'/);
+  it('refuses the family-less form in an inet table, fractions of seconds and wrong values, with the place', () => {
+    assert.match(loadError('ct original saddr 192.0.2.1 drop'), /^x\.nft:2:1: 'ct original saddr' takes the address family from the table, and an inet table has two: write 'ct original ip saddr' or 'ct original ip6 saddr'/);
     assert.match(loadError('ct expiration 500ms drop'), /^x\.nft:2:15: '500ms': ct expiration compares whole seconds/);
     assert.match(loadError('ct expiration soon drop'), /^x\.nft:2:15: 'soon' is not a duration/);
     assert.match(loadError('ct reply ip saddr 2001:db8::1 drop'), /^x\.nft:2:19: '2001:db8::1' is not a valid IPv4 address/);
     const t6 = new RulesetEngine();
     assert.throws(() => t6.load('table ip6 t { chain c { type filter hook forward priority 0;\nct original ip saddr 192.0.2.1 drop\n} }', 'x.nft'), /x\.nft:2:1: .*cannot be used in a table of family ip6/);
+  });
+
+  describe('the family-less ct original|reply saddr|daddr, in the table\'s family as nft reads it', () => {
+    const table = (family: 'ip' | 'ip6', rule: string) => `table ${family} t {\n\tchain c {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\t${rule}\n\t}\n}\n`;
+    /** What nft -j writes for such a rule: the family-less key. */
+    const json = (family: 'ip' | 'ip6', key: string, dir: string, right: string) => ({ nftables: [
+      { table: { family, name: 't' } },
+      { chain: { family, table: 't', name: 'c', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } },
+      { rule: { family, table: 't', chain: 'c', expr: [{ match: { op: '==', left: { ct: { key, dir } }, right } }, { drop: null }] } },
+    ] });
+
+    for (const [family, fam, addrs, rule, listed] of [
+      ['ip', 4, ['192.0.2.1', '198.51.100.1', '203.0.113.9', '192.0.2.1'], 'ct original saddr 192.0.2.1 ct reply saddr 203.0.113.9', 'ct original ip saddr 192.0.2.1 ct reply ip saddr 203.0.113.9 drop'],
+      ['ip6', 6, ['2001:db8::1', '2001:db8:1::1', '2001:db8:9::9', '2001:db8::1'], 'ct original saddr 2001:db8::1 ct reply saddr 2001:db8:9::9', 'ct original ip6 saddr 2001:db8::1 ct reply ip6 saddr 2001:db8:9::9 drop'],
+    ] as const) {
+      it(`in an ${family} table: read as ct DIR ${family} saddr, listed so (as nft 1.0.6), and matches the entry's tuple`, () => {
+        const e = new RulesetEngine();
+        e.load(table(family, `${rule} drop`), 'x.nft');
+        assert.equal(e.list(), table(family, listed));
+        const entry = new FakeEntry(fam, [...addrs], [1, 2, 2, 1], 30_000);
+        assert.equal(run(e, entry), Verdict.Drop);
+        const other = new FakeEntry(fam, [addrs[1]!, addrs[0]!, addrs[0]!, addrs[1]!], [1, 2, 2, 1], 30_000);
+        assert.equal(run(e, other), Verdict.Accept);
+      });
+
+      it(`in an ${family} table: nft -j's family-less key loads as the table's family`, () => {
+        const e = new RulesetEngine();
+        e.load(json(family, 'daddr', 'reply', addrs[3]!));
+        assert.equal(e.list(), table(family, `ct reply ${family} daddr ${addrs[3]} drop`));
+        assert.equal(run(e, new FakeEntry(fam, [...addrs], [1, 2, 2, 1], 30_000)), Verdict.Drop);
+      });
+    }
+
+    it('in an inet table the family is unknown: refused in text and JSON, as nft refuses it', () => {
+      const e = new RulesetEngine();
+      const j = json('ip', 'saddr', 'original', '192.0.2.1') as unknown as { nftables: Record<string, { family: string }>[] };
+      for (const o of j.nftables) Object.values(o)[0]!.family = 'inet';
+      assert.throws(() => e.load(j), /'ct original saddr' takes the address family from the table, and an inet table has two/);
+      assert.match(loadError('ct reply daddr 2001:db8::1 drop'), /^x\.nft:2:1: 'ct reply daddr' takes the address family/);
+    });
   });
 });

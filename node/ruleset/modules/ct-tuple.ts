@@ -5,12 +5,14 @@
  * ip saddr` the server it reached) and `ct expiration` (the entry's remaining lifetime).
  * Read on demand through ctx.ctReader; no match for invalid or untracked packets.
  *
- * nft's `ct original saddr` (no `ip`/`ip6`) takes its address family from the table; here
- * a field has one type, so it is refused with the spelling nft itself lists (`ct original
- * ip saddr`).
+ * nft's `ct original saddr` (no `ip`/`ip6`) takes its address family from the table, as
+ * nft does: in an `ip` table it is `ct original ip saddr`, in an `ip6` table `ct original ip6
+ * saddr` (nft lists it so in text; its JSON keeps `"key": "saddr"`, which `familyCtTuples`
+ * reads the same way). In an `inet` table the family is unknown and it is refused, as nft
+ * refuses it.
  */
 import { CT_STATE_IN_CONNECTION } from '../../ct-state/index.js';
-import type { Scalar } from '../ast.js';
+import type { Scalar, Selector } from '../ast.js';
 import type { ClassifyContext } from '../context.js';
 import type { DataType } from '../data-types.js';
 import { INET_SERVICE, parseInteger } from '../data-types.js';
@@ -57,7 +59,33 @@ const CT_TIME: DataType = {
 };
 
 const REFUSED_FAMILYLESS = (dir: string, f: string) =>
-  `'ct ${dir} ${f}' takes the address family from the table in nft; write 'ct ${dir} ip ${f}' or 'ct ${dir} ip6 ${f}' (as nft lists it)`;
+  `'ct ${dir} ${f}' takes the address family from the table, and an inet table has two: write 'ct ${dir} ip ${f}' or 'ct ${dir} ip6 ${f}' (nft: cannot determine ip protocol version)`;
+
+/** The family-specific selector for a family-less `ct DIR saddr|daddr` in a table of `family`, or undefined (inet). */
+function familySelector(family: string, dir: 'original' | 'reply', field: string): Selector | undefined {
+  if (family !== 'ip' && family !== 'ip6') return undefined;
+  return { ct: { key: `${family} ${field}`, dir } };
+}
+
+/**
+ * Rewrites nft's family-less `{"ct": {"key": "saddr", "dir": "original"}}` anywhere in a JSON
+ * rule's statements of an `ip` or `ip6` table into the table's family, as nft reads it (its
+ * `nft -j` listing writes that form). Left as it is in an inet table, where it is refused.
+ */
+export function familyCtTuples(node: unknown, family: string): unknown {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) node[i] = familyCtTuples(node[i], family);
+    return node;
+  }
+  if (node === null || typeof node !== 'object') return node;
+  const o = node as Record<string, unknown>;
+  const ct = o.ct as { key?: unknown; dir?: unknown } | undefined;
+  if (ct !== null && typeof ct === 'object' && Object.keys(o).length === 1 && (ct.key === 'saddr' || ct.key === 'daddr') && (ct.dir === 'original' || ct.dir === 'reply') && Object.keys(ct).length === 2) {
+    return familySelector(family, ct.dir, ct.key) ?? node;
+  }
+  for (const k of Object.keys(o)) o[k] = familyCtTuples(o[k], family);
+  return node;
+}
 
 export function registerCtTuple(r: Registry): void {
   r.registerType(CT_TIME);
@@ -87,8 +115,11 @@ export function registerCtTuple(r: Registry): void {
         left: { ct: { key: field, dir: dirName } },
         type: IPV4_ADDR,
         families: ['ip', 'ip6', 'inet'],
-        help: `not supported: write ct ${dirName} ip ${field} or ct ${dirName} ip6 ${field}`,
+        help: `the ${dirName} tuple's ${field} in the table's family (ip or ip6 table; in an inet table write ct ${dirName} ip ${field} or ct ${dirName} ip6 ${field})`,
         refused: REFUSED_FAMILYLESS(dirName, field),
+        parseParams(rd, first) {
+          return familySelector(rd.tableFamily, dirName, field) ?? rd.error(REFUSED_FAMILYLESS(dirName, field), first);
+        },
         load: () => false,
       });
     }
