@@ -54,6 +54,7 @@ export type Selector =
   | { fib: { result: string; flags: string[] } }
   | { 'tcp option': { name: string; field?: string } }
   | { rt: { key: string } }
+  | { exthdr: { name: string; field?: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] }
   | { numgen: { mode: 'inc' | 'random'; mod: number; offset?: number } }

@@ -151,6 +151,8 @@ export const INET_SERVICE: DataType = {
 
 export const INET_PROTO = integerType('inet_proto', 8, 'IP protocol number (IANA) or name', {
   icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, 'ipv6-icmp': 58, vrrp: 112, sctp: 132,
+  // The IPv6 extension header numbers, by their /etc/protocols names (nft lists `hbh nexthdr 59` as `ipv6-nonxt`).
+  hopopt: 0, 'ipv6-route': 43, 'ipv6-frag': 44, 'ipv6-nonxt': 59, 'ipv6-opts': 60, 'mobility-header': 135,
 });
 
 /** NFPROTO_* values (linux/netfilter.h): what `meta nfproto` compares. */

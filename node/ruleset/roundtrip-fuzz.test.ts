@@ -33,6 +33,7 @@ function samples(t: DataType): string[] {
     return [syms[0], `${syms[0]},${syms[1]}`, `== ${syms[1]}`, `{ ${syms[0]}, ${syms[1]} }`,
       `& (${syms[0]}|${syms[1]}) == ${syms[1]}`, `& (${syms[0]}|${syms[1]}) != ${syms[0]}|${syms[1]}`];
   }
+  if (t.bits === 1) return ['1', '!= 0', '{ 0, 1 }', '& 1 == 1', '0-1', '< 1'];
   const out = ['1', '!= 2', '{ 1, 3 }', '& 3 == 1', '& 3 != 2'];
   if (syms.length) out.push(syms[syms.length - 1]);
   if (t.ordered) out.push(...(t.bits < 5 ? ['1-3', '< 2'] : ['10-20', '< 5']));

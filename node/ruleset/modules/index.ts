@@ -29,6 +29,7 @@ import { registerHashGen } from './hash-gen.js';
 import { registerDynset } from './dynset.js';
 import { registerCtCount } from './ct-count.js';
 import { registerRt } from './rt.js';
+import { registerIp6Exthdr } from './ip6-exthdr.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -47,6 +48,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerMetaTime(r);
   registerHashGen(r);
   registerRt(r);
+  registerIp6Exthdr(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);

@@ -37,7 +37,7 @@ const TCP_WSCALE = integerType('tcp_wscale', 8, 'TCP window scale shift count, a
 const TCP_TIMESTAMP = integerType('tcp_timestamp', 32, 'TCP timestamp value or echo reply (RFC 7323)');
 
 /** nft's boolean: `exists` (JSON true) and `missing` (false), for option presence. */
-const BOOLEAN: DataType = {
+export const BOOLEAN: DataType = {
   name: 'boolean',
   help: 'exists or missing',
   words: 1,
