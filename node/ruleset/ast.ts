@@ -55,6 +55,7 @@ export type Selector =
   | { 'tcp option': { name: string; field?: string } }
   | { rt: { key: string } }
   | { exthdr: { name: string; field?: string } }
+  | { 'sctp chunk': { name: string; field?: string } }
   | { concat: Selector[] }
   | { '&': [Selector, Value] }
   | { numgen: { mode: 'inc' | 'random'; mod: number; offset?: number } }

@@ -330,6 +330,7 @@ export function leftKey(left: Selector): string {
   if ('symhash' in l) return 'symhash';
   if ('rt' in l) return `rt:${l.rt.key}`;
   if ('exthdr' in l) return `exthdr:${l.exthdr.name}:${l.exthdr.field ?? ''}`;
+  if ('sctp chunk' in l) return `sctp chunk:${l['sctp chunk'].name}:${l['sctp chunk'].field ?? ''}`;
   if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
   return JSON.stringify(left);
 }

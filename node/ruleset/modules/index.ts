@@ -30,6 +30,7 @@ import { registerDynset } from './dynset.js';
 import { registerCtCount } from './ct-count.js';
 import { registerRt } from './rt.js';
 import { registerIp6Exthdr } from './ip6-exthdr.js';
+import { registerSctpChunks } from './sctp-chunks.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -49,6 +50,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerHashGen(r);
   registerRt(r);
   registerIp6Exthdr(r);
+  registerSctpChunks(r);
   registerMatch(r);
   registerVerdicts(r);
   registerCounter(r);
