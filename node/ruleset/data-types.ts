@@ -8,11 +8,14 @@
 import { CtState } from '../ct-state/index.js';
 import type { Scalar } from './ast.js';
 import type { InterfaceNames } from './interface-names.js';
+import type { MapValues } from './map-values.js';
 import { IFNAME_MAX_BYTES, nameKey } from './interface-names.js';
 import { serviceNames, servicePort, unknownService } from './services.js';
 
 export interface EncodeEnv {
   ifnames: InterfaceNames;
+  /** Where map data wider than one word is kept (map-values.ts); absent: no such maps here. */
+  mapValues?: MapValues;
 }
 
 export interface DataType {

@@ -6,7 +6,8 @@
  * -> 'change' event. Any error anywhere before commit changes nothing.
  */
 import { EventEmitter } from 'node:events';
-import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, VerdictJ } from './ast.js';
+import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from './ast.js';
+import { MapValues, dataInterned } from './map-values.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
 import type { CompiledRule } from './compiled-ruleset.js';
@@ -79,6 +80,8 @@ const HOOK_INDEX: Record<string, number> = { prerouting: 0, input: 1, forward: 2
 export class RulesetEngine extends EventEmitter {
   readonly registry: Registry;
   readonly ifnames: InterfaceNames;
+  /** Map data wider than a word (concatenated NAT targets), by id. */
+  private readonly mapValues = new MapValues();
   private readonly logSink: LogSink;
   private readonly clock: () => number;
   private readonly onSetFull: () => void;
@@ -178,7 +181,7 @@ export class RulesetEngine extends EventEmitter {
     errors.throwIfAny();
     this.checkElementCount(draft, errors);
     checkSetSizes(draft, errors);
-    const enc = { ifnames: this.ifnames };
+    const enc = { ifnames: this.ifnames, mapValues: this.mapValues };
     validateDraft(draft, this.registry, enc);
     errors.throwIfAny();
     this.checkDynamicSizes(draft, errors);
@@ -393,7 +396,7 @@ export class RulesetEngine extends EventEmitter {
     const dels: Uint32Array[] = [];
     const adds: SetElementSpec[] = [];
     const types = this.keyTypes(s);
-    const enc = { ifnames: this.ifnames };
+    const enc = { ifnames: this.ifnames, mapValues: this.mapValues };
     for (const k of p.dels) {
       const e = s.elems.get(k);
       if (!e) continue;
@@ -431,7 +434,7 @@ export class RulesetEngine extends EventEmitter {
   }
 
   private elemSpec(s: SetState, t: TableState, e: ElemEntry, types: DataType[]): SetElementSpec {
-    const enc = { ifnames: this.ifnames };
+    const enc = { ifnames: this.ifnames, mapValues: this.mapValues };
     const iv = toInterval(elemValue(e.item, s.isMap), types, enc);
     if (typeof iv === 'string') throw new Error(iv);
     let data = 0;
@@ -439,11 +442,15 @@ export class RulesetEngine extends EventEmitter {
       const d = e.item[1];
       if (s.json.map === 'verdict') data = verdictCode(d as VerdictJ, (name) => t.chains.get(name)?.id ?? -1);
       else {
-        const dataType = this.registry.type(s.json.map!);
-        const scratch = new Uint32Array(1);
-        const err = dataType?.encode(d as number | string, scratch, 0, enc);
-        if (err) throw new Error(err);
-        data = scratch[0];
+        const dataTypes = this.registry.dataTypes(s.json.map!) ?? [];
+        // Wider than one word (ADDR . PORT, an IPv6 address): the element names its value.
+        if (dataInterned(dataTypes)) data = this.mapValues.intern(d as Value);
+        else {
+          const scratch = new Uint32Array(1);
+          const err = dataTypes[0]?.encode(d as number | string, scratch, 0, enc);
+          if (err) throw new Error(err);
+          data = scratch[0];
+        }
       }
     }
     const o = elemOptions(e.item, s.isMap);

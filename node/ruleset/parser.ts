@@ -430,9 +430,11 @@ class Parser implements TextReader {
           set.type = parts.length === 1 ? parts[0] : parts;
           if (isMap) {
             this.expectWord(':');
-            const d = this.expectWord();
-            if (d.text !== 'verdict' && !this.registry.type(d.text)) this.error(`unknown map data type '${d.text}'`, d);
-            set.map = d.text;
+            // One data type, or a concatenation (`ipv4_addr . inet_service`: a NAT target), named as nft's JSON names it.
+            const data = [this.expectWord()];
+            while (this.acceptWord('.')) data.push(this.expectWord());
+            for (const d of data) if ((d.text !== 'verdict' || data.length > 1) && !this.registry.type(d.text)) this.error(`unknown map data type '${d.text}'`, d);
+            set.map = data.map((d) => d.text).join(' . ');
           }
           break;
         }
@@ -445,14 +447,13 @@ class Parser implements TextReader {
           set.type = types.length === 1 ? types[0].name : types.map((x) => x.name);
           if (isMap) {
             this.expectWord(':');
-            const d = this.expectWord();
-            set.map = d.text === 'verdict' ? 'verdict' : d.text;
-            if (d.text !== 'verdict') {
-              // `typeof ... : meta mark` style data: take the selector's type.
-              const more = this.isWord() ? this.expectWord().text : '';
-              const mod = this.registry.matches.find((m) => m.keywords.join(' ') === (more ? `${d.text} ${more}` : d.text));
-              if (!mod) this.error(`unknown map data '${d.text}${more ? ' ' + more : ''}'`, d);
-              set.map = mod.type.name;
+            if (this.acceptWord('verdict')) set.map = 'verdict';
+            else {
+              // `typeof ... : meta mark` style data, or a concatenation (`: ip daddr . tcp dport`): the selectors' types.
+              const d = this.peek();
+              const sel = this.trySelectorExpr();
+              if (!sel) this.error(`unknown map data '${d.text}'`, d);
+              set.map = this.typesOf(sel).map((x) => x.name).join(' . ');
             }
           }
           break;
@@ -535,7 +536,7 @@ class Parser implements TextReader {
       let item: Value | [Value, Value | VerdictJ] = key;
       if (this.acceptWord(':')) {
         if (!mapData) this.error('a set element cannot have data (this is not a map)', at);
-        const data = mapData === 'verdict' ? this.verdict() : this.value([this.registry.type(mapData)!]);
+        const data = mapData === 'verdict' ? this.verdict() : this.value(this.registry.dataTypes(mapData)!);
         item = [key, data];
       } else if (mapData) {
         this.error(`map element needs ': ${mapData}'`, at);

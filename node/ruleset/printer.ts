@@ -132,13 +132,13 @@ export class Printer implements PrintHelper {
     if (j.timeout !== undefined) lines.push(`${indent}\ttimeout ${formatDuration(j.timeout)}`);
     if (j.comment !== undefined) lines.push(`${indent}\tcomment ${quote(j.comment)}`);
     const types = this.setTypes(j);
-    const dataType = s.isMap && j.map !== 'verdict' ? this.registry.type(j.map ?? '') : undefined;
+    const dataTypes = s.isMap && j.map !== 'verdict' ? this.registry.dataTypes(j.map ?? '') : undefined;
     const items: string[] = [];
     const now = opts.nowMs;
     const item = (it: ElemItem): void => {
       if (s.isMap && Array.isArray(it)) {
         const [k, d] = it as [Value, Value | VerdictJ];
-        const ds = j.map === 'verdict' ? this.verdict(d as VerdictJ) : this.value(d as Value, dataType ? [dataType] : []);
+        const ds = j.map === 'verdict' ? this.verdict(d as VerdictJ) : this.value(d as Value, dataTypes ?? []);
         items.push(`${this.value(k, types)} : ${ds}`);
       } else {
         items.push(this.value(it as Value, types));

@@ -301,6 +301,20 @@ export class Registry {
   type(name: string): DataType | undefined {
     return this.types.get(name);
   }
+
+  /**
+   * A map's data types: one (`ipv4_addr`), or several for concatenated data, which nft's
+   * JSON spells `"map": "ipv4_addr . inet_service"`; undefined when one is unknown.
+   */
+  dataTypes(map: string): DataType[] | undefined {
+    const out: DataType[] = [];
+    for (const n of map.split(' . ')) {
+      const t = this.types.get(n);
+      if (t === undefined) return undefined;
+      out.push(t);
+    }
+    return out;
+  }
 }
 
 /** The one own enumerable key of `o`, or undefined when it has none or several (no key array). */

@@ -181,10 +181,10 @@ function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeE
     types.push(ty);
   }
   if (s.isMap && s.json.map === undefined) return errors.add(pos, `map '${s.json.name}' needs a data type`);
-  let dataType: DataType | undefined;
+  let dataTypes: DataType[] | undefined;
   if (s.json.map !== undefined && s.json.map !== 'verdict') {
-    dataType = reg.type(s.json.map);
-    if (!dataType) return errors.add(pos, `unknown map data type '${s.json.map}'`);
+    dataTypes = reg.dataTypes(s.json.map);
+    if (!dataTypes) return errors.add(pos, `unknown map data type '${s.json.map}'`);
   }
   for (const f of s.json.flags ?? []) {
     if (!['interval', 'timeout', 'constant', 'dynamic'].includes(f)) errors.add(pos, `unknown set flag '${f}'`);
@@ -224,8 +224,8 @@ function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeE
           targets.push({ target, isGoto: 'goto' in d });
           if (!t.chains.has(target)) errors.add(epos, `unknown chain '${target}'`);
         }
-      } else if (dataType) {
-        const err = checkValue(d as Value, [dataType], enc);
+      } else if (dataTypes) {
+        const err = checkValue(d as Value, dataTypes, enc);
         if (err) errors.add(epos, err);
       }
     }

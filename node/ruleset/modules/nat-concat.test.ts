@@ -108,7 +108,7 @@ describe('concatenated NAT maps (dnat/snat to KEY map { K : ADDR . PORT })', () 
     at('dnat ip addr to ip daddr map { 198.51.100.1 : 192.0.2.10 }', 'addr', /expected 'addr \. port to SELECTOR map/);
     at('dnat ip addr . port to 192.0.2.1', 'addr', /addr \. port needs 'to SELECTOR map/);
     at('dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 8080 . 1 }', '. 1 }', /too many parts: the data is ipv4_addr \. inet_service/);
-    at('dnat ip to ip daddr . tcp dport map @m', 'map', /needs an anonymous map/);
+    at('dnat ip to ip daddr . tcp dport map @m', 'dnat', /unknown map 'm'/);
     at('dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 99999 }', '99999', /99999/);
     at('dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 8080, 198.51.100.1 . 81 : 192.0.2.11 }', 'dnat', /every element maps to ADDR \. PORT, or every element to ADDR, not a mix/);
   });

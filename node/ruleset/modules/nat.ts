@@ -18,14 +18,17 @@
  * An IPv6 target with a port is bracketed, as nft writes it: `[2001:db8::1]:80`,
  * `[A]-[B]:P`. A map may give address and port: `dnat ip to ip daddr . tcp dport map { 198.51.100.1
  * . 80 : 192.0.2.10 . 8080 }` (nft's `dnat ip addr . port to ...` is read too and listed without
- * the words, as nft lists it), JSON data `{"concat": [ADDR, PORT]}`. Named maps (`map @m`) are
- * not supported yet.
+ * the words, as nft lists it), JSON data `{"concat": [ADDR, PORT]}`. A named map works the same
+ * (`dnat ip to ip daddr . tcp dport map @m` with `map m { type ipv4_addr . inet_service :
+ * ipv4_addr . inet_service; }`, JSON `"data": "@m"`): its elements may change without the rule
+ * being compiled again, so the target is looked up per new connection and each distinct target
+ * is turned into its NAT request once.
  */
 import type { ChainJ, Family, Selector, Stmt, Value } from '../ast.js';
 import type { DataType } from '../data-types.js';
 import { INET_SERVICE } from '../data-types.js';
 import { servicePort } from '../services.js';
-import type { Registry, StatementModule, TextReader, ValidateEnv } from '../registry.js';
+import type { CompileEnv, Registry, StatementModule, StmtFn, TextReader, ValidateEnv } from '../registry.js';
 import type { Token } from '../lexer.js';
 import { IPV4_ADDR } from '../l3-ipv4.js';
 import { IPV6_ADDR } from '../l3-ipv6.js';
@@ -37,7 +40,9 @@ type Range<T> = { range: [T, T] };
 type PortJ = number | Range<number>;
 /** A map element's target: an address, or an address and a port (`192.0.2.10 . 8080`, JSON `{"concat": [ADDR, PORT]}`). */
 type MapTarget = string | Range<string> | { concat: [string | Range<string>, PortJ] };
-type AddrJ = string | Range<string> | { map: { key: Selector; data: { set: [Value, MapTarget][] } } };
+/** The map form: an anonymous map's elements, or `@NAME` of a named map. */
+type MapJ = { map: { key: Selector; data: { set: [Value, MapTarget][] } | string } };
+type AddrJ = string | Range<string> | MapJ;
 
 /** The JSON body of a NAT statement (null for a bare `masquerade` / `redirect`). */
 export interface NatJ {
@@ -63,8 +68,13 @@ function isRange<T>(v: unknown): v is Range<T> {
   return v !== null && typeof v === 'object' && Array.isArray((v as Range<T>).range) && (v as Range<T>).range.length === 2;
 }
 
-function isMap(a: AddrJ | undefined): a is { map: { key: Selector; data: { set: [Value, MapTarget][] } } } {
+function isMap(a: AddrJ | undefined): a is MapJ {
   return a !== null && typeof a === 'object' && 'map' in a;
+}
+
+/** The anonymous map's elements, or undefined for a named map. */
+function anonItems(m: MapJ['map']): [Value, MapTarget][] | undefined {
+  return typeof m.data === 'string' ? undefined : m.data.set;
 }
 
 function bodyOf(stmt: Stmt, word: string): NatJ | null {
@@ -215,7 +225,12 @@ function makeModule(spec: NatSpec): StatementModule {
         if (mapTok.text !== 'map') r.error(`expected 'map' after the selector of '${w} to', got '${mapTok.text}'`, mapTok);
         const at = addrTypes(out.family ?? (r.tableFamily === 'ip6' ? 'ip6' : undefined))[0]!;
         const data = r.mapData(r.typesOf(sel), [at, INET_SERVICE]);
-        if (typeof data === 'string') return r.error(`${w} to ... map needs an anonymous map { KEY : ADDR, ... } or { KEY : ADDR . PORT, ... }`, mapTok);
+        if (typeof data === 'string') {
+          // A named map: its declaration says ADDR or ADDR . PORT (checked in validate).
+          out.addr = { map: { key: sel, data } };
+          parseFlags(r, out);
+          return { [w]: out } as Stmt;
+        }
         const items = data.set as [Value, MapTarget][];
         if (addrPort && items.some(([, t]) => !isConcatTarget(t))) r.error(`${w}${out.family ? ' ' + out.family : ''} addr . port to ... map needs ADDR . PORT data in every element`, addrPort);
         out.addr = { map: { key: sel, data: { set: items } } };
@@ -236,13 +251,14 @@ function makeModule(spec: NatSpec): StatementModule {
       if (isMap(j.addr)) {
         const m = j.addr.map;
         const kt = p.typesOf(m.key);
+        const items = anonItems(m);
         // The address type from the address itself: an ip6 table's map names no family.
         const target = (t: MapTarget): string => {
           const { addr, port } = targetParts(t);
           const a = p.value(addr, addrTypes(isV6(typeof addr === 'string' ? addr : addr.range[0]) ? 'ip6' : 'ip'));
           return port === undefined ? a : `${a} . ${p.value(port, [INET_SERVICE])}`;
         };
-        s += ` to ${p.selector(m.key)} map { ${m.data.set.map(([k, t]) => `${p.value(k, kt)} : ${target(t)}`).join(', ')} }`;
+        s += ` to ${p.selector(m.key)} map ${items === undefined ? m.data : `{ ${items.map(([k, t]) => `${p.value(k, kt)} : ${target(t)}`).join(', ')} }`}`;
       } else if (j.addr !== undefined || j.port !== undefined) {
         s += ` to ${targetText(j.addr, j.port)}`;
       }
@@ -260,10 +276,14 @@ function makeModule(spec: NatSpec): StatementModule {
       if (spec.addr && j.addr === undefined) return `${w} needs an address ('addr')`;
       if (!spec.addr && (j.addr !== undefined || j.family !== undefined)) return `${w} takes no address, only a port`;
       if (j.addr !== undefined && typeof j.addr !== 'string' && !isRange(j.addr)) {
-        if (!isMap(j.addr) || !j.addr.map || typeof j.addr.map !== 'object' || !j.addr.map.key || !j.addr.map.data || !Array.isArray(j.addr.map.data.set)) {
-          return `${w} addr must be an address, {range: [lo, hi]} or {map: {key, data: {set: [...]}}}`;
+        if (!isMap(j.addr) || !j.addr.map || typeof j.addr.map !== 'object' || !j.addr.map.key || !j.addr.map.data) {
+          return `${w} addr must be an address, {range: [lo, hi]} or {map: {key, data: {set: [...]} or "@NAME"}}`;
         }
-        for (const e of j.addr.map.data.set) {
+        const data = j.addr.map.data;
+        if (typeof data === 'string') {
+          if (!/^@[A-Za-z0-9_.-]+$/.test(data)) return `${w} map data must be {set: [...]} or "@NAME" of a named map`;
+        } else if (!Array.isArray(data.set)) return `${w} map data must be {set: [...]} or "@NAME" of a named map`;
+        for (const e of typeof data === 'string' ? [] : data.set) {
           const bad = `${w} map elements must be [KEY, ADDR] or [KEY, {"concat": [ADDR, PORT]}]`;
           if (!Array.isArray(e) || e.length !== 2) return bad;
           const t = e[1] as unknown;
@@ -286,8 +306,9 @@ function makeModule(spec: NatSpec): StatementModule {
       const j = bodyOf(stmt, w);
       const flags = flagBits(j?.flags);
       const isSrc = spec.kind === NatKind.Snat || spec.kind === NatKind.Masquerade;
+      if (j !== null && isMap(j.addr) && typeof j.addr.map.data === 'string') return compileNamedMap(spec, j, env, flags, isSrc);
       if (j !== null && isMap(j.addr)) {
-        const m = j.addr.map;
+        const m = j.addr.map as { key: Selector; data: { set: [Value, MapTarget][] } };
         const sel = env.selector(m.key);
         const key = new Uint32Array(sel.words);
         const load = sel.load;
@@ -324,6 +345,49 @@ function makeModule(spec: NatSpec): StatementModule {
         return 1;
       };
     },
+  };
+}
+
+/**
+ * `dnat ip to KEY map @m`: the element's data is its target by value (ADDR or ADDR . PORT,
+ * interned: map-values.ts), made into a NAT request once per distinct target (elements change
+ * without a recompile, so the requests cannot be built up front).
+ */
+function compileNamedMap(spec: NatSpec, j: NatJ, env: CompileEnv, flags: number, isSrc: boolean): StmtFn {
+  const m = (j.addr as MapJ).map;
+  const sel = env.selector(m.key);
+  const key = new Uint32Array(sel.words);
+  const load = sel.load;
+  const set = env.set((m.data as string).slice(1));
+  if (!set) throw new Error(`map ${String(m.data)} not compiled`);
+  const fam = j.family ?? (env.family === 'inet' ? undefined : env.family);
+  const want = fam === 'ip6' ? 6 : 4;
+  const values = env.encode.mapValues;
+  const cache = new Map<number, NatRequest>();
+  const requestFor = (id: number): NatRequest | undefined => {
+    let req = cache.get(id);
+    if (req !== undefined) return req;
+    const target = values?.get(id) as MapTarget | undefined;
+    if (target === undefined) return undefined;
+    const { addr, port } = targetParts(target);
+    try {
+      req = natRequest(spec.kind, { to: targetText(addr, port), flags });
+    } catch {
+      return undefined; // validated as the map's data type: not reached
+    }
+    cache.set(id, req);
+    return req;
+  };
+  return (ctx) => {
+    if (ctx.pkt.family !== want) return 5; // Code.Break: the rule does not apply
+    if (!load(ctx, key, 0)) return 5;
+    const i = set.lookup(key, 0, ctx.nowMs);
+    if (i < 0) return 5;
+    const req = requestFor(set.dataOf(i) >>> 0);
+    if (req === undefined) return 5;
+    if (isSrc) ctx.natSrc = req;
+    else ctx.natDst = req;
+    return 1; // Code.Accept
   };
 }
 
@@ -376,11 +440,26 @@ function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
     if (spec.kind !== NatKind.Dnat && spec.kind !== NatKind.Snat) return;
     const types = env.selectorTypes(j.addr.map.key);
     if (typeof types === 'string') return env.errors.add(env.pos, types);
-    const withPort = j.addr.map.data.set.filter(([, t]) => isConcatTarget(t)).length;
-    if (withPort !== 0 && withPort !== j.addr.map.data.set.length) {
+    const data = j.addr.map.data;
+    if (typeof data === 'string') {
+      // A named map: its key must be what the selector gives, its data ADDR or ADDR . PORT of the family.
+      const name = data.slice(1);
+      const set = env.findSet(name);
+      if (!set) return env.errors.add(env.pos, `unknown map '${name}'`);
+      const keyTypes = Array.isArray(set.type) ? set.type : [set.type];
+      const gives = types.map((t) => t.name).join(' . ');
+      if (keyTypes.join(' . ') !== gives) return env.errors.add(env.pos, `map '${name}' has key type ${keyTypes.join(' . ')}, the selector gives ${gives}`);
+      const addrType = want === 'ip6' ? 'ipv6_addr' : 'ipv4_addr';
+      if (set.map !== addrType && set.map !== `${addrType} . inet_service`) {
+        return env.errors.add(env.pos, `${w}${j.family ? ' ' + j.family : ''} to ... map @${name} needs a map whose data is ${addrType} or ${addrType} . inet_service; '${name}' gives ${set.map ?? 'no data'}`);
+      }
+      return;
+    }
+    const withPort = data.set.filter(([, t]) => isConcatTarget(t)).length;
+    if (withPort !== 0 && withPort !== data.set.length) {
       return env.errors.add(env.pos, `${w} map: every element maps to ADDR . PORT, or every element to ADDR, not a mix`);
     }
-    for (const [k, t] of j.addr.map.data.set) {
+    for (const [k, t] of data.set) {
       const err = env.checkValue(k, types);
       if (err) env.errors.add(env.pos, err);
       const { addr, port } = targetParts(t);
