@@ -47,6 +47,21 @@ setTimeout(() => done('timeout'), 3000);`;
   return (await sh([process.execPath, '-e', script], { ns, timeoutMs: 10000 })).trim();
 }
 
+/** Holds a connection to host:5001 open for 2 s and reads the MSS both kernels chose (`ss -ti`). */
+async function mssSeen(host: string): Promise<{ client: number; server: number }> {
+  const holder = sh([process.execPath, '-e', `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: 5001 }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(0), 2000);`], { ns: NS.client, timeoutMs: 10000 });
+  await sleep(700);
+  const read = async (ns: string, filter: string): Promise<number> => {
+    const out = await sh(['ss', '-tin', 'state', 'established', filter], { ns });
+    const m = /\bmss:(\d+)/.exec(out);
+    if (!m) throw new Error(`no established connection in ${ns}: ${out}`);
+    return Number(m[1]);
+  };
+  const seen = { client: await read(NS.client, 'dport = :5001'), server: await read(NS.server, 'sport = :5001') };
+  await holder;
+  return seen;
+}
+
 describe('@lab ruleset: a stateful ruleset on one node, changed live through the API', function () {
   this.timeout(120000);
   let lab: Lab;
@@ -142,21 +157,6 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
   });
 
   it('clamps the MSS of connections through it (tcp option maxseg size set): both ends see the lower value, IPv4 and IPv6', async () => {
-    /** Holds a connection to host:5001 open for 2 s and reads the MSS both kernels chose (`ss -ti`). */
-    const mssSeen = async (host: string): Promise<{ client: number; server: number }> => {
-      const holder = sh([process.execPath, '-e', `const s = require('net').connect({ host: ${JSON.stringify(host)}, port: 5001 }); s.on('error', () => process.exit(1)); setTimeout(() => process.exit(0), 2000);`], { ns: NS.client, timeoutMs: 10000 });
-      await sleep(700);
-      const read = async (ns: string, filter: string): Promise<number> => {
-        const out = await sh(['ss', '-tin', 'state', 'established', filter], { ns });
-        const m = /\bmss:(\d+)/.exec(out);
-        if (!m) throw new Error(`no established connection in ${ns}: ${out}`);
-        return Number(m[1]);
-      };
-      const port = 'sport = :5001';
-      const seen = { client: await read(NS.client, `dport = :5001`), server: await read(NS.server, port) };
-      await holder;
-      return seen;
-    };
     for (const host of [SERVER.v4, SERVER.v6]) {
       const before = await mssSeen(host);
       assert.ok(before.client > 1200 && before.server > 1200, `${host} without clamping: ${JSON.stringify(before)}`);
@@ -166,6 +166,28 @@ describe('@lab ruleset: a stateful ruleset on one node, changed live through the
       const after = await mssSeen(host);
       // ss shows the MSS less the 12 bytes of TCP timestamps when they are on.
       assert.ok(after.client <= 1200 && after.server <= 1200 && after.client >= 1180, `${host} with clamping at 1200: ${JSON.stringify(after)}`);
+    }
+  });
+
+  it('clamps the MSS to the route MTU (tcp option maxseg size set rt mtu): the MTU read from the node\'s routes, IPv4 and IPv6', async () => {
+    // The fixed clamp of the test before goes; rt mtu takes its place.
+    const h = /tcp option maxseg size set 1200 # handle (\d+)/.exec(await hafw(['ruleset', 'show', '--handles']));
+    if (h) await hafw(['ruleset', 'apply', `delete rule inet filter forward handle ${h[1]}`]);
+    await hafw(['ruleset', 'apply', 'insert rule inet filter forward tcp flags syn tcp option maxseg size set rt mtu']);
+    const mtuOf = async (dev: string) => (JSON.parse(await sh(['ip', '-j', 'link', 'show', dev], { ns: fw })) as { mtu: number }[])[0]!.mtu;
+    const was = await mtuOf('wan');
+    await sh(['ip', 'link', 'set', 'wan', 'mtu', '1400'], { ns: fw });
+    try {
+      // The node reads its routes (and their devices' MTUs) every 2 s.
+      await sleep(2500);
+      for (const [host, headers] of [[SERVER.v4, 40], [SERVER.v6, 60]] as const) {
+        const after = await mssSeen(host);
+        const mss = 1400 - headers;
+        // ss shows the MSS less the 12 bytes of TCP timestamps when they are on.
+        assert.ok(after.client <= mss && after.server <= mss && after.client >= mss - 12 && after.server >= mss - 12, `${host} clamped to the wan MTU 1400: ${JSON.stringify(after)}`);
+      }
+    } finally {
+      await sh(['ip', 'link', 'set', 'wan', 'mtu', String(was)], { ns: fw });
     }
   });
 
