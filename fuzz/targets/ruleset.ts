@@ -102,6 +102,8 @@ const NFT_WORDS = [
   'addr . port', 'dnat ip to ip daddr . tcp dport map { 198.51.100.1 . 80 : 192.0.2.10 . 8080 }', ' . 8080', 'snat ip6 to ip6 saddr . tcp sport map { 2001:db8::1 . 1 : 2001:db8::2 . 2 }',
   'dynamic', 'size', 'add @s { ip saddr }', 'update @s { ip6 saddr timeout 1m limit rate over 10/second }', 'meter m { ip saddr counter }',
   'meter m size 10 { ip saddr . tcp dport timeout 1s ct count over 2 }', 'ct count over 20 ', 'ct count 5 ', '192.0.2.1 counter packets 3 bytes 180',
+  'rt mtu', 'exthdr', 'hbh', 'frag', 'mh', 'seg-left', 'more-fragments', 'chunk', 'vtag', 'sack0', 'eol', 'mptcp', 'ecn', 'flowlabel', 'hdrlength',
+  'map m { type ipv4_addr . inet_service : ipv4_addr . inet_service; }', 'map @m',
 ];
 
 export const rulesetText: FuzzTarget = {
@@ -129,6 +131,7 @@ export const rulesetJson: FuzzTarget = {
     '"ssh"', '"microsoft-ds"',
     '"numgen"', '"mode"', '"inc"', '"random"', '"mod"', '"offset"', '"jhash"', '"seed"', '"expr"', '"symhash"', '{"numgen": {"mode": "inc", "mod": 2, "offset": 0}}',
     '{"concat": ["192.0.2.10", 8080]}', '"dnat"', '"snat"', '"addr"', '"port"',
+    '"rt"', '"exthdr"', '"sctp chunk"', '"@m"', '"ipv4_addr . inet_service"',
     '"mangle"', '"zone"', '"dir"', '"original"', '"ct"',
     '"ip saddr"', '"ip6 daddr"', '"proto-src"', '"expiration"',
     '"fib"', '"result"', '"flags"', '"daddr"', '"local"',
