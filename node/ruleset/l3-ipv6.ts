@@ -115,10 +115,12 @@ export function registerIpv6(r: Registry): void {
     type: INET_PROTO,
     families: ['ip6', 'inet'],
     l3: 6,
-    help: 'upper-layer protocol after the IPv6 extension headers',
+    help: 'the Next Header field of the fixed IPv6 header: the first extension header when the packet has one (as in nft); `meta l4proto` is the upper-layer protocol after them',
     load(ctx: ClassifyContext, out, off) {
-      if (ctx.pkt.family !== 6) return false;
-      out[off] = ctx.pkt.l4proto;
+      const p = ctx.pkt;
+      if (p.family !== 6) return false;
+      // nft's payload expression reads byte 6 of the header, not the protocol the chain ends in.
+      out[off] = p.buf[p.l3Off + 6]!;
       return true;
     },
   });

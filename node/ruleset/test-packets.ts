@@ -51,6 +51,12 @@ export function fillPacket(p: PacketInfo, t: TestPacket): PacketInfo {
   put(t.src, p.srcOff);
   put(t.dst, p.dstOff);
   const proto = typeof t.proto === 'number' ? t.proto : PROTO[t.proto ?? 'tcp'];
+  // IPv6: the version and the fixed header's Next Header (no extension headers), which
+  // `ip6 nexthdr` reads from the bytes (the addresses start at 8, as in a real header).
+  if (v6) {
+    buf[0] = 0x60;
+    buf[6] = proto;
+  }
   p.l4proto = proto;
   p.l4Valid = true;
   p.sport = t.sport ?? 0;

@@ -28,6 +28,14 @@ describe('ip6 extension headers: exthdr hbh|rt|frag|dst|mh, their fields', () =>
     assert.equal(drops('hbh nexthdr != 1', v4), false);
   });
 
+  it('ip6 nexthdr is the fixed header\'s Next Header, as nft reads it; meta l4proto the protocol after the chain', () => {
+    const hop = udp([{ type: 'hop' }]);
+    assert.equal(drops('ip6 nexthdr hopopt', hop), true);
+    assert.equal(drops('ip6 nexthdr udp', hop), false);
+    assert.equal(drops('meta l4proto udp', hop), true);
+    assert.equal(drops('ip6 nexthdr udp', udp([])), true);
+  });
+
   it('the fields of each header', () => {
     assert.equal(drops('hbh nexthdr ipv6-route', chain), true);
     assert.equal(drops('hbh nexthdr 43', chain), true);
