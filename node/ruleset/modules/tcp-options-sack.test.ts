@@ -82,6 +82,10 @@ describe('tcp option sack blocks, eol, nop, md5sig, mptcp, fastopen', () => {
     assert.deepEqual(roundTrips('tcp option mptcp subtype 1 accept')[0], { match: { op: '==', left: opt('mptcp', 'subtype'), right: 1 } });
     assert.deepEqual(roundTrips('tcp option fastopen length 10 accept')[0], { match: { op: '==', left: opt('fastopen', 'length'), right: 10 } });
     assert.deepEqual(roundTrips('tcp option md5sig exists accept')[0], { match: { op: '==', left: opt('md5sig'), right: true } });
+    // By number (presence only, as nft 1.0.6), and listed by name as nft lists it.
+    assert.deepEqual(roundTrips('tcp option 30 exists accept', 'tcp option mptcp exists accept')[0], { match: { op: '==', left: opt('mptcp'), right: true } });
+    assert.deepEqual(roundTrips('tcp option 0 missing accept', 'tcp option eol missing accept')[0], { match: { op: '==', left: opt('eol'), right: false } });
+    assert.deepEqual(roundTrips('tcp option 5 exists accept', 'tcp option sack exists accept')[0], { match: { op: '==', left: opt('sack'), right: true } });
   });
 
   it('refuses fields nft does not have and values too wide, with their place', () => {
@@ -97,5 +101,7 @@ describe('tcp option sack blocks, eol, nop, md5sig, mptcp, fastopen', () => {
     assert.match(bad('tcp option eol length 1 drop'), /^x\.nft:2:\d+: /);
     assert.match(bad('tcp option sack4 left 1 drop'), /^x\.nft:2:\d+: /);
     assert.match(bad('tcp option sack1 left 0x100000000 drop'), /^x\.nft:2:\d+: /);
+    assert.match(bad('tcp option 2 size 1400 drop'), /^x\.nft:2:\d+: /, 'a number names the option for presence only, as in nft 1.0.6');
+    assert.match(bad('tcp option 99 exists drop'), /^x\.nft:2:\d+: /);
   });
 });

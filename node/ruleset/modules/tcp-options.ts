@@ -147,6 +147,9 @@ function registerOption(r: Registry, o: (typeof OPTIONS)[number]): void {
   // `sack0` is the first block, nft's `sack`; sack1..3 are the later blocks, whose kind,
   // length and presence are the option's own (nft lists `sack3 length` as `sack length`).
   if (sack) for (const n of ['sack0', 'sack1', 'sack2', 'sack3']) r.registerAlias(['tcp', 'option', n], exists);
+  // By number, as nft reads it (`tcp option 30 exists` is `tcp option mptcp exists`, and listed
+  // so); nft 1.0.6 takes a number for presence only, not with a field.
+  r.registerAlias(['tcp', 'option', String(o.kind)], exists);
   for (const [field, type, rel, bytes] of fields) {
     const m = registerField(r, o.name, o.kind, field, type, rel, bytes);
     if (sack) for (const n of rel < 2 ? ['sack0', 'sack1', 'sack2', 'sack3'] : ['sack0']) r.registerAlias(['tcp', 'option', n, field], m);
