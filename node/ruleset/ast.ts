@@ -157,9 +157,13 @@ export interface ObjJ {
   burst?: number;
   rate_unit?: string;
   burst_unit?: string;
+  /** ct helper: the helper ("ftp"), its layer-4 protocol ("tcp") and layer 3 ("ip", "ip6", "inet"). */
+  type?: string;
+  protocol?: string;
+  l3proto?: string;
 }
 
-export const OBJECT_KINDS = ['counter', 'quota', 'limit'] as const;
+export const OBJECT_KINDS = ['counter', 'quota', 'limit', 'ct helper'] as const;
 export type ObjKind = (typeof OBJECT_KINDS)[number];
 
 export type RulesetObj =
@@ -167,6 +171,7 @@ export type RulesetObj =
   | { counter: ObjJ }
   | { quota: ObjJ }
   | { limit: ObjJ }
+  | { 'ct helper': ObjJ }
   | { table: TableJ }
   | { chain: ChainJ }
   | { rule: RuleJ }

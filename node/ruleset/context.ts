@@ -100,6 +100,8 @@ export class ClassifyContext {
   ctReader: CtEntryReader | null = null;
   /** Connection mark; `ct mark set` writes it and sets ctMarkSet. */
   ctMark = 0;
+  /** The connection's helper (ct-helpers.ts: 0 none, 1 ftp); `ct helper set` writes it and sets ctHelperSet. */
+  ctHelper = 0;
   /** Packet mark: read and written by rules, kept by the datapath with the packet. */
   metaMark = 0;
   /** Clock for limits and set timeouts (ms, any monotonic origin). */
@@ -130,6 +132,8 @@ export class ClassifyContext {
   notrack = false;
   /** `ct mark set` ran: write ctMark back to the conntrack entry. */
   ctMarkSet = false;
+  /** `ct helper set` ran: the datapath gives the new connection ctHelper. */
+  ctHelperSet = false;
   /** Handle of the rule that gave the final verdict, 0 when a policy did. */
   verdictRule = 0;
   /**
@@ -155,6 +159,7 @@ export class ClassifyContext {
     this.rejectCode = 0;
     this.notrack = false;
     this.ctMarkSet = false;
+    this.ctHelperSet = false;
     this.verdictRule = 0;
   }
 }

@@ -18,7 +18,7 @@ import { layer2Family, layer2Hook } from './layer3-only.js';
 import { familyCtTuples } from './modules/ct-tuple.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
-const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ruleset'];
+const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ct helper', 'ruleset'];
 
 const JSON_SCHEMA_VERSION = 1;
 
@@ -121,6 +121,7 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
     case 'counter':
     case 'quota':
     case 'limit':
+    case 'ct helper':
       // The fields are the statement's, checked where the object is added (objects.ts).
       return str('table') ?? str('name');
   }

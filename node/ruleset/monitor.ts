@@ -3,7 +3,7 @@
  * operator can read (or replay) them. A trailing comment line names the generation.
  */
 import type { ChainJ, ObjJ, RuleJ, SetJ, Value, VerdictJ, ElementJ } from './ast.js';
-import { objToStmt } from './objects.js';
+import { helperBodyText, objToStmt } from './objects.js';
 import type { ChangeEvent } from './engine.js';
 import { PRIORITY_NAMES } from './priorities.js';
 import { Printer } from './printer.js';
@@ -41,6 +41,10 @@ export function formatChange(c: Change, registry: Registry): string {
       if (j.flags?.length) body += ` flags ${j.flags.join(',')};`;
       if (j.timeout !== undefined) body += ` timeout ${formatDuration(j.timeout)};`;
       return `add ${c.kind} ${where} ${c.name} { ${body} }`;
+    }
+    case 'ct helper': {
+      if (c.op !== 'add') return `${c.op} ct helper ${where} ${c.name}`;
+      return `add ct helper ${where} ${c.name} { ${helperBodyText((c.object as Record<string, ObjJ>)[c.kind]!).join('; ')}; }`;
     }
     case 'counter':
     case 'quota':

@@ -12,6 +12,7 @@
  */
 import type { Family, ObjJ, ObjKind, Stmt } from './ast.js';
 import type { CompileEnv, CounterCell, Registry, StmtFn } from './registry.js';
+import { CT_HELPER_PROTO, ctHelperId } from './ct-helpers.js';
 
 export interface ObjState {
   kind: ObjKind;
@@ -20,7 +21,7 @@ export interface ObjState {
   id: number;
   /** The statement's compiled function: every rule naming the object runs this one. */
   fn: StmtFn;
-  /** Packets and bytes (counter), or bytes used (quota); absent for a limit. */
+  /** Packets and bytes (counter), or bytes used (quota); absent for a limit and a ct helper. */
   cell?: CounterCell;
 }
 
@@ -32,7 +33,7 @@ export function objKey(kind: ObjKind, name: string): string {
 const UNIT_BYTES: Record<string, number> = { bytes: 1, kbytes: 1024, mbytes: 1024 ** 2, gbytes: 1024 ** 3 };
 
 /** The anonymous statement an object's JSON stands for. */
-export function objToStmt(kind: ObjKind, j: ObjJ): Stmt {
+export function objToStmt(kind: Exclude<ObjKind, 'ct helper'>, j: ObjJ): Stmt {
   switch (kind) {
     case 'counter':
       return { counter: { packets: j.packets ?? 0, bytes: j.bytes ?? 0 } } as Stmt;
@@ -54,7 +55,7 @@ export function objToStmt(kind: ObjKind, j: ObjJ): Stmt {
 }
 
 /** An object's spec fields from the statement its text body parses to. */
-export function stmtToSpec(kind: ObjKind, stmt: Stmt): Partial<ObjJ> {
+export function stmtToSpec(kind: Exclude<ObjKind, 'ct helper'>, stmt: Stmt): Partial<ObjJ> {
   const body = (stmt as Record<string, Record<string, unknown>>)[kind]!;
   switch (kind) {
     case 'counter':
@@ -81,12 +82,23 @@ export function checkObjSpec(kind: ObjKind, j: ObjJ, registry: Registry): string
     if (j.inv !== undefined && typeof j.inv !== 'boolean') return 'quota "inv" must be true or false';
   }
   if (kind === 'limit' && j.rate === undefined) return 'a limit object needs "rate"';
+  if (kind === 'ct helper') return checkHelperSpec(j);
   const stmt = objToStmt(kind, j);
   return registry.statementForJson(stmt)?.checkJson?.(stmt) ?? null;
 }
 
 /** A new object with fresh state (the declared values as its start). */
 export function makeObj(kind: ObjKind, json: ObjJ, id: number, registry: Registry, family: Family): ObjState {
+  if (kind === 'ct helper') {
+    // `ct helper set "NAME"` runs this: the connection the packet opens gets the helper.
+    const helper = ctHelperId(json.type!) as number;
+    const fn: StmtFn = (ctx) => {
+      ctx.ctHelper = helper;
+      ctx.ctHelperSet = true;
+      return 0;
+    };
+    return { kind, json, id, fn };
+  }
   const stmt = objToStmt(kind, json);
   let cell: CounterCell | undefined;
   // The statement modules compile without sets or chains; only `counter` is called back
@@ -108,6 +120,7 @@ export function liveObj(o: ObjState): ObjJ {
 
 /** The body nft prints between the object's braces (live: the current values, else as declared) (`packets 3 bytes 180`, `over 25 mbytes`, `rate 10/second`). */
 export function objBodyText(o: ObjState, registry: Registry, live: boolean): string {
+  if (o.kind === 'ct helper') return helperBodyText(o.json).join('\n\t\t');
   const stmt = objToStmt(o.kind, live ? liveObj(o) : o.json);
   const text = registry.statementForJson(stmt)!.print(stmt, undefined as never);
   return text.slice(o.kind.length + 1);
@@ -116,3 +129,26 @@ export function objBodyText(o: ObjState, registry: Registry, live: boolean): str
 /** Why `counter name ip saddr map { ... }` (an object map) is refused. */
 export const OBJECT_MAP_REFUSED =
   'a map from keys to named objects (counter|quota|limit name <selector> map { ... }) is not supported yet: use one rule per object, e.g. ip saddr 192.0.2.1 counter name "c1"';
+
+/** nft's default l3proto: the table's family (an inet table's helper serves both). */
+export function helperL3(j: ObjJ): string {
+  return j.l3proto ?? (j.family === 'ip6' ? 'ip6' : j.family === 'inet' ? 'inet' : 'ip');
+}
+
+/** The lines nft lists in a ct helper's braces: `type "ftp" protocol tcp`, `l3proto inet`. */
+export function helperBodyText(j: ObjJ): string[] {
+  return [`type ${JSON.stringify(j.type)} protocol ${j.protocol}`, `l3proto ${helperL3(j)}`];
+}
+
+/** `ct helper` fields as libnftables names them: type, protocol, l3proto. */
+function checkHelperSpec(j: ObjJ): string | null {
+  if (typeof j.type !== 'string') return 'a ct helper needs "type" (the helper, "ftp")';
+  const id = ctHelperId(j.type);
+  if (typeof id === 'string') return id;
+  if (j.protocol !== 'tcp' && j.protocol !== 'udp') return 'a ct helper needs "protocol": "tcp" or "udp"';
+  if (j.protocol !== CT_HELPER_PROTO[id]) return `the ${j.type} helper runs on ${CT_HELPER_PROTO[id]}, not ${j.protocol}`;
+  const l3 = helperL3(j);
+  if (l3 !== 'ip' && l3 !== 'ip6' && l3 !== 'inet') return `"l3proto" must be ip, ip6 or inet, got ${JSON.stringify(j.l3proto)}`;
+  if (j.family !== 'inet' && l3 !== j.family) return `l3proto ${l3} does not fit a table of family ${j.family}`;
+  return null;
+}

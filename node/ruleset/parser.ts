@@ -271,6 +271,7 @@ class Parser implements TextReader {
    * a named object is its statement's text after the keyword, read by that module.
    */
   private objBody(kind: ObjKind, family: Family, table: string, name: Token): ObjJ {
+    if (kind === 'ct helper') return this.helperBody(family, table, name);
     const open = this.peek();
     // `add counter inet t c` (nft's form without a body): a counter from zero.
     if (kind === 'counter' && this.atRuleEnd()) return setPos({ family, table, name: name.text, packets: 0, bytes: 0 }, name);
@@ -290,6 +291,36 @@ class Parser implements TextReader {
     this.expectPunct('}');
     const j: ObjJ = setPos({ family, table, name: name.text, ...stmtToSpec(kind, stmt) }, name);
     if (comment !== undefined) j.comment = comment;
+    return j;
+  }
+
+  /** `{ type "ftp" protocol tcp; [l3proto inet;] [comment "..."] }`: a ct helper (checked in objects.ts). */
+  private helperBody(family: Family, table: string, name: Token): ObjJ {
+    this.expectPunct('{');
+    const j: ObjJ = setPos({ family, table, name: name.text }, name);
+    for (;;) {
+      this.skipEols();
+      if (this.acceptPunct('}')) break;
+      const t = this.expectWord();
+      if (t.text === 'type' && j.type === undefined) {
+        const at = this.peek();
+        j.type = this.string();
+        this.expectWord('protocol');
+        const p = this.expectWord();
+        if (p.text !== 'tcp' && p.text !== 'udp') this.error(`expected tcp or udp after protocol, got '${p.text}'`, p);
+        j.protocol = p.text;
+        if (at.kind !== Tok.String) this.error(`the helper type is a quoted string (type "ftp"), got ${describe(at)}`, at);
+      } else if (t.text === 'l3proto' && j.l3proto === undefined) {
+        const l3 = this.expectWord();
+        if (l3.text !== 'ip' && l3.text !== 'ip6' && l3.text !== 'inet') this.error(`expected ip, ip6 or inet after l3proto, got '${l3.text}'`, l3);
+        j.l3proto = l3.text;
+      } else if (t.text === 'comment' && j.comment === undefined) {
+        j.comment = this.string();
+      } else {
+        this.error(`expected type, l3proto or comment in ct helper '${name.text}', got '${t.text}'`, t);
+      }
+    }
+    if (j.type === undefined) this.error(`ct helper '${name.text}' needs a type (type "ftp" protocol tcp)`, name);
     return j;
   }
 
@@ -336,12 +367,16 @@ class Parser implements TextReader {
       } else if (t.text === 'counter' || t.text === 'quota' || t.text === 'limit') {
         const name = this.expectWord();
         out.push(setPos({ add: { [t.text]: this.objBody(t.text, table.family, table.name, name) } } as Command, t));
+      } else if (t.text === 'ct' && this.isWord('helper')) {
+        this.next();
+        const name = this.expectWord();
+        out.push(setPos({ add: { 'ct helper': this.helperBody(table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'comment') {
         table.comment = this.string();
       } else if (t.text === 'flags') {
         this.expectWord();
       } else {
-        this.error(`expected chain, set, map or comment in table, got '${t.text}'`, t);
+        this.error(`expected chain, set, map, counter, quota, limit, ct helper or comment in table, got '${t.text}'`, t);
       }
     }
   }
@@ -591,7 +626,9 @@ class Parser implements TextReader {
   }
 
   private verbCmd(out: Command[], verb: 'add' | 'create' | 'insert' | 'replace' | 'delete' | 'flush', at: Token): void {
-    const obj = this.expectWord();
+    const word = this.expectWord();
+    // `add ct helper inet t NAME { ... }`: an object named by two words.
+    const obj = word.text === 'ct' && this.isWord('helper') ? { ...word, text: `ct ${this.next().text}` } : word;
     switch (obj.text) {
       case 'ruleset':
         if (verb !== 'flush') this.error(`'${verb} ruleset' is not a command (flush ruleset)`, obj);
@@ -661,7 +698,8 @@ class Parser implements TextReader {
       }
       case 'counter':
       case 'quota':
-      case 'limit': {
+      case 'limit':
+      case 'ct helper': {
         if (verb !== 'add' && verb !== 'create' && verb !== 'delete') this.error(`cannot ${verb} a ${obj.text}`, obj);
         const { family, name: table } = this.familyAndName();
         const name = this.expectWord();
@@ -673,7 +711,7 @@ class Parser implements TextReader {
         return;
       }
       default:
-        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, counter, quota, limit, ruleset)`, obj);
+        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, ruleset)`, obj);
     }
   }
 
@@ -715,6 +753,15 @@ class Parser implements TextReader {
     // Statements named by two words (`ct count`) before the selectors they start like.
     const t1 = t.kind === Tok.Word && this.registry.startsTwoWordStatement(t.text) ? this.peekAt(1) : undefined;
     if (t1 !== undefined && t1.kind === Tok.Word) {
+      // Three words (`ct helper set`) before two: `ct helper "ftp"` is a match.
+      const t2 = this.peekAt(2);
+      const three = t2 !== undefined && t2.kind === Tok.Word ? this.registry.statementForWord(`${t.text} ${t1.text} ${t2.text}`) : undefined;
+      if (three) {
+        this.next();
+        this.next();
+        this.next();
+        return three.parse(this, t);
+      }
       const two = this.registry.statementForWord(`${t.text} ${t1.text}`);
       if (two) {
         this.next();

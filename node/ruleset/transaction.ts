@@ -5,7 +5,7 @@
  * committed state: a failed batch is simply dropped.
  */
 import type { ChainJ, Command, ElementJ, ObjJ, ObjKind, RuleJ, SetJ, TableJ, Verb } from './ast.js';
-import { checkObjSpec, makeObj, objKey } from './objects.js';
+import { checkObjSpec, helperL3, makeObj, objKey } from './objects.js';
 import type { Registry } from './registry.js';
 import { ErrorList, POS, markOf, posOf } from './errors.js';
 import type { ChainState, ElemEntry, ElemItem, SetState, TableState } from './state.js';
@@ -21,7 +21,7 @@ function firstKey(o: object): string | undefined {
   return undefined;
 }
 
-export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset' | 'counter' | 'quota' | 'limit';
+export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset' | 'counter' | 'quota' | 'limit' | 'ct helper';
 
 export interface Change {
   op: 'add' | 'insert' | 'replace' | 'delete' | 'flush';
@@ -188,9 +188,10 @@ export class Draft {
       case 'counter':
       case 'quota':
       case 'limit':
+      case 'ct helper':
         return this.obj(verb, kind, body, pos);
       default:
-        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, counter, quota, limit, ruleset)`);
+        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, ruleset)`);
     }
   }
 
@@ -251,6 +252,8 @@ export class Draft {
         const err = checkObjSpec(kind, j, this.registry);
         if (err) return this.errors.add(posOf(pos), `${kind} '${j.name}': ${err}`);
         const json: ObjJ = { ...j, handle: this.nextHandle++ };
+        // nft lists a helper's l3proto always (the table's family when none was given).
+        if (kind === 'ct helper') json.l3proto = helperL3(j);
         delete (json as { [POS]?: unknown })[POS];
         t.objs.set(key, makeObj(kind, json, this.nextId++, this.registry, j.family));
         this.structureChanged = true;

@@ -31,6 +31,7 @@ import { registerCtCount } from './ct-count.js';
 import { registerRt } from './rt.js';
 import { registerIp6Exthdr } from './ip6-exthdr.js';
 import { registerSctpChunks } from './sctp-chunks.js';
+import { registerCtHelper } from './ct-helper.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -64,6 +65,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerNat(r);
   registerDynset(r);
   registerCtCount(r);
+  registerCtHelper(r);
   return r;
 }
 
