@@ -64,6 +64,8 @@ export class ConnTable {
   readonly zone: Uint16Array;
   readonly status: Uint32Array;
   readonly mark: Uint32Array;
+  /** The connection's helper (CtHelperId: 0 none, 1 ftp), given by `ct helper set`. */
+  readonly helper: Uint8Array;
   /** Absolute expiry time (ms, same clock as track()). */
   readonly expires: Float64Array;
   /** UDP: end of the 2 s "is it a stream" window (Linux ct->proto.udp.stream_ts). */
@@ -145,6 +147,7 @@ export class ConnTable {
     this.zone = new Uint16Array(cap);
     this.status = new Uint32Array(cap);
     this.mark = new Uint32Array(cap);
+    this.helper = new Uint8Array(cap);
     this.expires = new Float64Array(cap);
     this.aux = new Float64Array(cap);
     this.lastEvent = new Float64Array(cap);
@@ -211,6 +214,7 @@ export class ConnTable {
   private clear(e: number): void {
     this.status[e] = 0;
     this.mark[e] = 0;
+    this.helper[e] = 0;
     this.expires[e] = 0;
     this.aux[e] = 0;
     this.lastEvent[e] = 0;

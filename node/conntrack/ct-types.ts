@@ -10,6 +10,8 @@ export { CtState };
 
 /** `ct status` bits; the shared ones keep Linux's IPS_* values (uapi nf_conntrack_common.h). */
 export const enum CtStatus {
+  /** An expected connection (a helper announced it): IPS_EXPECTED. */
+  Expected = 1 << 0,
   SeenReply = 1 << 1,
   Assured = 1 << 2,
   Confirmed = 1 << 3,
@@ -138,6 +140,8 @@ export interface ConntrackOptions {
    * resync) would otherwise pay those faults on the packet path, at random index places.
    */
   prefaultIndex: boolean;
+  /** Expectations (FTP data connections announced, not yet seen) the table holds at most (nf_ct_expect_max). */
+  maxExpectations: number;
 }
 
 /** Result of the last track() call; one instance per tracker, overwritten every packet. */
@@ -236,4 +240,11 @@ export class CtStats {
   imported = 0;
   importRefused = 0;
   events = 0;
+  /** Expectations (expectations.ts): created, refused (table full), matched by a new connection, expired. */
+  expectCreated = 0;
+  expectFull = 0;
+  expectMatched = 0;
+  expectExpired = 0;
+  /** FTP announcements not followed: the address was not the sender's, or the control connection is NATed. */
+  ftpIgnored = 0;
 }

@@ -54,6 +54,9 @@ import {
   tcpPacket,
 } from './tcp-tracker.js';
 import { udpNew, udpPacket } from './udp-tracker.js';
+import { CtHelperId } from '../ct-state/index.js';
+import { Expectations } from './expectations.js';
+import { FtpHelper } from './ftp-helper.js';
 
 /** importEntry(): the table is full (or the probe cap or the family refused it). */
 export const IMPORT_REFUSED = -1;
@@ -83,6 +86,9 @@ export class ConnTracker {
   private sweepCursor = 0;
   private dropCursor = 0;
   private readonly replicas: Replicas;
+  /** Data connections helpers announced (expectations.ts), and the FTP helper that announces them. */
+  readonly expectations: Expectations;
+  private readonly ftp: FtpHelper;
 
   constructor(options: Partial<ConntrackOptions> = {}) {
     const o: ConntrackOptions = {
@@ -97,6 +103,7 @@ export class ConnTracker {
       earlyDropScan: 64,
       now: Date.now,
       prefaultIndex: false,
+      maxExpectations: 4096,
       ...options,
       timeouts: { ...DEFAULT_TIMEOUTS, ...(options.timeouts ?? {}) },
       hashKey: options.hashKey ?? randomBytes(8),
@@ -127,6 +134,8 @@ export class ConnTracker {
       timeouts: tt,
     };
     this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey, o.prefaultIndex);
+    this.expectations = new Expectations(o.maxExpectations, this.stats);
+    this.ftp = new FtpHelper(this.expectations, this.stats);
     this.replicas = new Replicas({
       table: this.table,
       stats: this.stats,
@@ -375,7 +384,8 @@ export class ConnTracker {
       const dir = v & 1;
       const oldStatus = t.status[e];
       const oldTcp = t.tcpState[e];
-      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : CtState.New;
+      // An expected connection's packets are related until the reply (Linux resolve_normal_ct).
+      const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : oldStatus & CtStatus.Expected ? CtState.Related : CtState.New;
       const verdict = tcpPacket(t, e, dir, pkt, now, cfg);
       switch (verdict) {
         case TcpVerdict.Invalid:
@@ -417,6 +427,14 @@ export class ConnTracker {
       return this.invalid();
     }
     if (t.expires[e] <= now) t.expires[e] = now + cfg.timeouts[t.tcpState[e]];
+    // A data connection a helper announced: related, and the expectation is used up (as
+    // Linux takes it when the connection is created, before the ruleset runs).
+    if (this.expectations.count() > 0 && this.expectations.take(pkt.family, pkt.buf, pkt.srcOff, pkt.dstOff, pkt.addrLen, pkt.dport, now) >= 0) {
+      t.status[e] |= CtStatus.Expected;
+      this.pendingResult(e, now);
+      this.stats.related++;
+      return (this.result.state = CtState.Related);
+    }
     return this.pendingResult(e, now);
   }
 
@@ -570,6 +588,7 @@ export class ConnTracker {
   private destroy(e: number, notify: boolean): void {
     const t = this.table;
     if (t.slot[e] === Slot.Live && notify) this.emit(CtEventKind.Destroy, e);
+    if (t.helper[e] !== CtHelperId.None) this.ftp.stop(e);
     if (e === this.pendingEntry) this.pendingEntry = -1;
     t.free(e);
   }
@@ -609,6 +628,29 @@ export class ConnTracker {
   forEach(cb: (entry: number) => void): void {
     const t = this.table;
     for (let e = 0; e < t.cap; e++) if (t.slot[e] === Slot.Live) cb(e);
+  }
+
+  /** The connection's helper (CtHelperId). */
+  getHelper(entry: number): number {
+    return entry >= 0 ? this.table.helper[entry] : CtHelperId.None;
+  }
+
+  /**
+   * Gives a new connection (pending, or just committed) a helper, as `ct helper set` does;
+   * a connection that had one keeps it (Linux assigns helpers to unconfirmed conntracks only).
+   */
+  setHelper(entry: number, helper: number): void {
+    const t = this.table;
+    if (entry < 0 || t.helper[entry] !== CtHelperId.None || helper !== CtHelperId.Ftp) return;
+    t.helper[entry] = helper;
+    this.ftp.start(entry);
+  }
+
+  /** Runs the helper of the last tracked packet's connection on it, once the packet is accepted. */
+  helperPacket(pkt: PacketInfo, nowMs: number): void {
+    const e = this.result.entry;
+    if (e < 0 || this.table.helper[e] !== CtHelperId.Ftp || pkt.l4proto !== IpProto.Tcp) return;
+    this.ftp.packet(e, this.result.dir, this.table.status[e], pkt, nowMs);
   }
 
   getMark(entry: number): number {

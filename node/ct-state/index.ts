@@ -18,3 +18,12 @@ export const enum CtState {
 
 /** The states of a packet that belongs to a connection (new, established, related). */
 export const CT_STATE_IN_CONNECTION = CtState.New | CtState.Established | CtState.Related;
+
+/**
+ * A connection's conntrack helper, as the tracker keeps it and `ct helper` reads it: the
+ * tracker runs it, the rule language names it (node/ruleset/ct-helpers.ts has the names).
+ */
+export const enum CtHelperId {
+  None = 0,
+  Ftp = 1,
+}

@@ -5,11 +5,10 @@
  * ruleset never believes a helper runs when none does.
  */
 
+import { CtHelperId } from '../ct-state/index.js';
+
 /** A helper's number, as the conntrack entry and ClassifyContext.ctHelper keep it (0: none). */
-export const enum CtHelperId {
-  None = 0,
-  Ftp = 1,
-}
+export { CtHelperId };
 
 /** Helper type names (nft's `type "ftp"`, the kernel helper's name) by id. */
 export const CT_HELPER_NAMES: readonly string[] = ['', 'ftp'];

@@ -126,11 +126,13 @@ export class FilterStage implements PacketStage {
       ctx.ctDir = r.dir;
       ctx.ctEntry = r.entry;
       ctx.ctReader = ct;
+      ctx.ctHelper = ct.getHelper(r.entry);
     } else {
       ctx.ctState = CtState.Untracked;
       ctx.ctStatus = 0;
       ctx.ctMark = 0;
       ctx.ctEntry = -1;
+      ctx.ctHelper = 0;
     }
 
     // NAT of a known connection: the binding made on its first packet. Like netfilter, the
@@ -171,6 +173,7 @@ export class FilterStage implements PacketStage {
 
     this.natNew = null;
     this.rejected = false;
+    this.helperNew = 0;
     // Trace sessions' filters see the packet as the first hook will (conntrack state known).
     if (ctx.traceMask !== 0) this.trace!.select(ctx);
     let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
@@ -207,8 +210,11 @@ export class FilterStage implements PacketStage {
       }
       if (!accepted && natNew !== null) nat?.release(entry);
       if (ctx.ctMarkSet && accepted) ct.setMark(ct.result.entry, ctx.ctMark);
+      if (this.helperNew !== 0 && accepted) ct.setHelper(ct.result.entry, this.helperNew);
     }
     if (verdict === RuleVerdict.Accept) {
+      // The helper reads what the ruleset let through (Linux runs helpers after the filter).
+      if (ct) ct.helperPacket(pkt, nowMs);
       if (bound !== null) {
         applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
       }
@@ -253,6 +259,8 @@ export class FilterStage implements PacketStage {
 
   /** What runHooks found besides the verdict (fields, so the hot path allocates nothing). */
   private natNew: NatBinding | null = null;
+  /** The helper a `ct helper set` gave the packet's new connection (0: none), set by runHooks. */
+  private helperNew = 0;
   private rejected = false;
 
   /**
@@ -278,6 +286,8 @@ export class FilterStage implements PacketStage {
         this.counters[C.notrack] += 1;
       }
       if (ctx.ctMarkSet && ct && ct.result.entry >= 0 && !ct.result.pending) ct.setMark(ct.result.entry, ctx.ctMark);
+      // `ct helper set` (any hook): given to the connection when its first packet is accepted.
+      if (ctx.ctHelperSet) this.helperNew = ctx.ctHelper;
       if (verdict === RuleVerdict.Drop) {
         this.rejected = ctx.reject !== 0;
         return verdict;

@@ -35,10 +35,6 @@ const CT_HELPER: DataType = {
   },
 };
 
-/** Until the tracker runs the FTP helper, assigning it would be accepted and ignored: refused instead. */
-const HELPER_SET_REFUSED: string | null =
-  "'ct helper set' is not supported yet: the conntrack FTP helper (expectations for the data connection) is not built, so no connection would become related; allow the data ports with explicit rules instead";
-
 const ctHelperSetModule: StatementModule = {
   name: 'ct helper set',
   keywords: ['ct helper set'],
@@ -60,7 +56,6 @@ const ctHelperSetModule: StatementModule = {
   },
   validate(stmt, env) {
     const name = (stmt as { 'ct helper': string })['ct helper'];
-    if (HELPER_SET_REFUSED) return env.errors.add(env.pos, HELPER_SET_REFUSED);
     if (!env.findObject('ct helper', name)) env.errors.add(env.pos, `unknown ct helper '${name}' (declare it in the table: ct helper ${name} { type "ftp" protocol tcp; })`);
   },
   compile(stmt, env) {

@@ -1,0 +1,138 @@
+/**
+ * The FTP helper through the whole datapath (in-process, fake device): a control connection
+ * given the helper by `ct helper set` announces its data connection (PORT, 227, EPRT), and
+ * that connection's first packet is `ct state related` under a ruleset that drops every
+ * other new connection.
+ */
+import assert from 'node:assert/strict';
+import { buildTcp } from '../../packet/build.js';
+import { NativeStat } from '../../native/index.js';
+import { createCounterBuffer } from '../shared/counters.js';
+import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
+import { buildDatapath, type Datapath } from './datapath.js';
+import { MemoryDevice } from './memory-device.js';
+
+const ROUTES: PlainRoute[] = [
+  { family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] },
+  { family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'wan' },
+  { family: 6, prefix: [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], len: 64, ifname: 'lan' },
+  { family: 6, prefix: new Array<number>(16).fill(0), len: 0, ifname: 'wan' },
+];
+
+/** Strict: only FTP control connections may be opened; data connections only as related. */
+const RULESET = `table inet f {
+  ct helper ftp-std { type "ftp" protocol tcp; }
+  chain pre { type filter hook prerouting priority filter; policy accept;
+    tcp dport 21 ct helper set "ftp-std"
+  }
+  chain fwd { type filter hook forward priority filter; policy drop;
+    ct state established accept
+    ct state related accept
+    tcp dport 21 ct state new accept
+  }
+}`;
+
+const C4 = '10.0.0.5';
+const S4 = '203.0.113.9';
+const C6 = '2001:db8:1::5';
+const S6 = '2001:db8:2::9';
+
+interface Built {
+  dp: Datapath;
+  dev: MemoryDevice;
+  ask(m: ToDatapath & { id: number }): FromDatapath;
+}
+
+async function build(): Promise<Built> {
+  const data: DatapathWorkerData = {
+    tunName: 'hafw0', offloads: true, batchSize: 8, maxBatchesPerWake: 4,
+    counters: createCounterBuffer(), nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
+    conntrack: { maxEntries: 1024, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
+    routes: ROUTES,
+  };
+  const sent: FromDatapath[] = [];
+  let dev: MemoryDevice | undefined;
+  const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
+  return {
+    dp, dev: dev!,
+    ask(m) {
+      dp.handle(m);
+      const a = sent.find((x) => 'id' in x && x.id === m.id);
+      assert.ok(a, `no answer to ${m.type}`);
+      return a;
+    },
+  };
+}
+
+/** Sends one packet; true when the datapath let it through. */
+async function pass(b: Built, pkt: Uint8Array): Promise<boolean> {
+  const before = b.dev.outbound.length;
+  b.dev.send(pkt);
+  await b.dev.idle();
+  return b.dev.outbound.length > before;
+}
+
+const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq: number, ack: number, payload?: string): Uint8Array =>
+  buildTcp({ src, dst, sport, dport, flags, seq, ack, payload, vnet: true });
+
+/** A control connection's handshake; returns the next client and server sequence numbers. */
+async function control(b: Built, c: string, s: string, sport: number): Promise<{ cs: number; ss: number }> {
+  assert.ok(await pass(b, tcp(c, s, sport, 21, 'S', 1000, 0)), 'SYN to 21');
+  assert.ok(await pass(b, tcp(s, c, 21, sport, 'SA', 5000, 1001)), 'SYN-ACK');
+  assert.ok(await pass(b, tcp(c, s, sport, 21, 'A', 1001, 5001)), 'ACK');
+  return { cs: 1001, ss: 5001 };
+}
+
+describe('FTP helper in the datapath (ct helper set, ct state related)', () => {
+  let b: Built;
+  beforeEach(async () => {
+    b = await build();
+    assert.deepEqual(b.ask({ type: 'ruleset-load', id: 1, text: RULESET }), { type: 'ruleset-result', id: 1, ok: true, generation: 1 });
+  });
+  afterEach(() => b.dp.handle({ type: 'stop' }));
+
+  it('active mode (PORT): the server\'s data connection is related and accepted once; others stay dropped', async () => {
+    const { cs, ss } = await control(b, C4, S4, 40000);
+    // Before the announcement the strict ruleset drops the data connection.
+    assert.equal(await pass(b, tcp(S4, C4, 20, 50000, 'S', 9000, 0)), false, 'not yet announced');
+    const port = 'PORT 10,0,0,5,195,80\r\n'; // 10.0.0.5:50000
+    assert.ok(await pass(b, tcp(C4, S4, 40000, 21, 'PA', cs, ss, port)));
+    assert.ok(await pass(b, tcp(S4, C4, 20, 50000, 'S', 9000, 0)), 'the announced data connection is related');
+    assert.ok(await pass(b, tcp(C4, S4, 50000, 20, 'SA', 7000, 9001)), 'its reply is established');
+    // The expectation is used up: another connection to the same port is new, and dropped.
+    assert.equal(await pass(b, tcp(S4, C4, 21000, 50000, 'S', 9500, 0)), false, 'used once');
+    // A PORT naming another host than the client opens nothing (Linux's loose=0).
+    assert.ok(await pass(b, tcp(C4, S4, 40000, 21, 'PA', cs + port.length, ss, 'PORT 10,0,0,99,195,81\r\n')));
+    assert.equal(await pass(b, tcp(S4, '10.0.0.99', 20, 50001, 'S', 9000, 0)), false, 'third host');
+  });
+
+  it('passive mode (227): the client\'s data connection to the announced port is related', async () => {
+    const { cs, ss } = await control(b, C4, S4, 40001);
+    assert.ok(await pass(b, tcp(C4, S4, 40001, 21, 'PA', cs, ss, 'PASV\r\n')));
+    assert.ok(await pass(b, tcp(S4, C4, 21, 40001, 'PA', ss, cs + 6, '227 Entering Passive Mode (203,0,113,9,195,81).\r\n')));
+    assert.ok(await pass(b, tcp(C4, S4, 40002, 50001, 'S', 3000, 0)), 'related');
+    assert.equal(await pass(b, tcp(C4, S4, 40003, 50002, 'S', 3000, 0)), false, 'another port stays new and dropped');
+  });
+
+  it('IPv6: EPRT and 229 make the data connection related', async () => {
+    let { cs, ss } = await control(b, C6, S6, 40010);
+    const eprt = `EPRT |2|${C6}|50010|\r\n`;
+    assert.ok(await pass(b, tcp(C6, S6, 40010, 21, 'PA', cs, ss, eprt)));
+    cs += eprt.length;
+    assert.ok(await pass(b, tcp(S6, C6, 20, 50010, 'S', 9000, 0)), 'EPRT data connection related');
+    assert.ok(await pass(b, tcp(C6, S6, 40010, 21, 'PA', cs, ss, 'EPSV\r\n')));
+    cs += 6;
+    const reply = '229 Entering Extended Passive Mode (|||50011|)\r\n';
+    assert.ok(await pass(b, tcp(S6, C6, 21, 40010, 'PA', ss, cs, reply)));
+    ss += reply.length;
+    assert.ok(await pass(b, tcp(C6, S6, 40011, 50011, 'S', 3000, 0)), 'EPSV data connection related');
+    assert.equal(await pass(b, tcp(C6, S6, 40012, 50012, 'S', 3000, 0)), false);
+  });
+
+  it('a connection without the helper announces nothing: its PORT opens no data connection', async () => {
+    b.ask({ type: 'ruleset-load', id: 2, text: RULESET.replace('tcp dport 21 ct helper set "ftp-std"', 'tcp dport 2121 ct helper set "ftp-std"').replace('tcp dport 21 ct state new', 'tcp dport { 21, 2121 } ct state new') });
+    const { cs, ss } = await control(b, C4, S4, 40020);
+    assert.ok(await pass(b, tcp(C4, S4, 40020, 21, 'PA', cs, ss, 'PORT 10,0,0,5,195,90\r\n')));
+    assert.equal(await pass(b, tcp(S4, C4, 20, 50010, 'S', 9000, 0)), false);
+  });
+});
