@@ -207,6 +207,28 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ origin: 'replica' }, replica);
     },
   });
+  new Gauge({
+    name: 'hafw_conntrack_expectations',
+    help: 'Expectations (data connections an FTP control connection announced) waiting for their first packet',
+    registers: [registry],
+    collect() {
+      this.set(snapshot().ct_expectations ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_conntrack_expectations_total',
+    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), ignored (not the sender\'s address, or a NATed control connection)',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ event: 'created' }, c.ct_expect_created ?? 0);
+      this.inc({ event: 'matched' }, c.ct_expect_matched ?? 0);
+      this.inc({ event: 'refused' }, c.ct_expect_refused ?? 0);
+      this.inc({ event: 'ignored' }, c.ct_ftp_ignored ?? 0);
+    },
+  });
   datapathTotal('hafw_conntrack_invalid_packets_total', 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)', 'ct_invalid');
   datapathTotal('hafw_conntrack_bad_checksum_packets_total', 'Of the invalid packets, those with a wrong TCP, UDP, ICMP or ICMPv6 checksum (not vouched for by the virtio-net header)', 'ct_bad_checksum');
   new Counter({

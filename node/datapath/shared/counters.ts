@@ -59,6 +59,12 @@ export const COUNTER_NAMES = [
   'ct_events_dropped', // connection events dropped: the rate cap or the queue to the control thread was full
   'trace_packets', // traced packets handed to the control thread for `hafw trace` sessions
   'trace_dropped', // traced packets dropped: the rate cap or the queue to the control thread was full
+  // Conntrack helpers (conntrack/ftp-helper.ts, expectations.ts): gauges of the tracker's running totals.
+  'ct_expectations', // expectations waiting for their data connection now
+  'ct_expect_created', // expectations made from FTP announcements
+  'ct_expect_matched', // new connections that matched one (ct state related)
+  'ct_expect_refused', // announcements not followed: the expectation table was full
+  'ct_ftp_ignored', // announcements not followed: not the sender's address, or a NATed control connection
   // Sets filled from the packet path (ruleset/modules/dynset.ts).
   'ruleset_set_full', // packets whose key an add/update @set or meter could not add: the set held its size (the rule did not match)
 ] as const;

@@ -37,6 +37,11 @@ export function publishCtCounters(ct: ConnTracker, counters: Float64Array): void
   counters[C.ct_bad_checksum] = ct.stats.badChecksum;
   counters[C.ct_expired] = ct.stats.expired;
   counters[C.ct_expired_replicas] = ct.stats.expiredReplicas;
+  counters[C.ct_expectations] = ct.expectations.count();
+  counters[C.ct_expect_created] = ct.stats.expectCreated;
+  counters[C.ct_expect_matched] = ct.stats.expectMatched;
+  counters[C.ct_expect_refused] = ct.stats.expectFull;
+  counters[C.ct_ftp_ignored] = ct.stats.ftpIgnored;
 }
 
 export class ConntrackGc {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { buildTcp } from '../../packet/build.js';
 import { NativeStat } from '../../native/index.js';
-import { createCounterBuffer } from '../shared/counters.js';
+import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
 import { buildDatapath, type Datapath } from './datapath.js';
 import { MemoryDevice } from './memory-device.js';
@@ -38,6 +38,7 @@ const C6 = '2001:db8:1::5';
 const S6 = '2001:db8:2::9';
 
 interface Built {
+  data: DatapathWorkerData;
   dp: Datapath;
   dev: MemoryDevice;
   ask(m: ToDatapath & { id: number }): FromDatapath;
@@ -54,7 +55,7 @@ async function build(): Promise<Built> {
   let dev: MemoryDevice | undefined;
   const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
   return {
-    dp, dev: dev!,
+    data, dp, dev: dev!,
     ask(m) {
       dp.handle(m);
       const a = sent.find((x) => 'id' in x && x.id === m.id);
@@ -104,6 +105,8 @@ describe('FTP helper in the datapath (ct helper set, ct state related)', () => {
     // A PORT naming another host than the client opens nothing (Linux's loose=0).
     assert.ok(await pass(b, tcp(C4, S4, 40000, 21, 'PA', cs + port.length, ss, 'PORT 10,0,0,99,195,81\r\n')));
     assert.equal(await pass(b, tcp(S4, '10.0.0.99', 20, 50001, 'S', 9000, 0)), false, 'third host');
+    const c = readCounters(b.data.counters);
+    assert.deepEqual([c.ct_expect_created, c.ct_expect_matched, c.ct_ftp_ignored, c.ct_expectations], [1, 1, 1, 0]);
   });
 
   it('passive mode (227): the client\'s data connection to the announced port is related', async () => {
