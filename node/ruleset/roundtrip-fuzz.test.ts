@@ -25,6 +25,8 @@ function samples(t: DataType): string[] {
       return ['"Monday"', '{ "Saturday", "Sunday" }', '!= 3', '"Monday"-"Friday"'];
     case 'nftrace': // one bit
       return ['1', '0', '!= 1', '{ 0, 1 }'];
+    case 'ct_helper': // the helpers hafw has
+      return ['"ftp"', '!= "ftp"', '{ "ftp" }'];
     case 'date':
       return ['"2026-01-01"', '"2026-01-01 00:00:00"-"2026-12-31 23:59:59"', '< "2030-01-01 12:00"'];
   }
