@@ -13,6 +13,10 @@
 import type { Family, ObjJ, ObjKind, Stmt } from './ast.js';
 import type { CompileEnv, CounterCell, Registry, StmtFn } from './registry.js';
 import { CT_HELPER_PROTO, ctHelperId } from './ct-helpers.js';
+import { CT_STATE_IN_CONNECTION } from '../ct-state/index.js';
+
+/** IPS_CONFIRMED (`ct status confirmed`): the connection's first packet was accepted. */
+const CT_STATUS_CONFIRMED = 8;
 
 export interface ObjState {
   kind: ObjKind;
@@ -93,6 +97,9 @@ export function makeObj(kind: ObjKind, json: ObjJ, id: number, registry: Registr
     // `ct helper set "NAME"` runs this: the connection the packet opens gets the helper.
     const helper = ctHelperId(json.type!) as number;
     const fn: StmtFn = (ctx) => {
+      // As the kernel's nft_ct_helper_obj_eval: only a connection not yet confirmed (its
+      // first packet) gets a helper; a packet without a conntrack entry gets none.
+      if ((ctx.ctState & CT_STATE_IN_CONNECTION) === 0 || (ctx.ctStatus & CT_STATUS_CONFIRMED) !== 0) return 0;
       ctx.ctHelper = helper;
       ctx.ctHelperSet = true;
       return 0;

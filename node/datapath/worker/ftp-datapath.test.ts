@@ -132,6 +132,17 @@ describe('FTP helper in the datapath (ct helper set, ct state related)', () => {
     assert.equal(await pass(b, tcp(C6, S6, 40012, 50012, 'S', 3000, 0)), false);
   });
 
+  it('a connection that existed before the ct helper set rule gets no helper from it (only new connections do, as in the kernel)', async () => {
+    const without = RULESET.replace('tcp dport 21 ct helper set "ftp-std"', '');
+    assert.equal((b.ask({ type: 'ruleset-load', id: 2, text: without }) as { ok: boolean }).ok, true);
+    const { cs, ss } = await control(b, C4, S4, 40030);
+    // `ct helper "ftp"` after the set, in the same packet: still no helper for this connection.
+    const strict = RULESET.replace('ct state established accept', 'ct helper "ftp" drop\n    ct state established accept');
+    assert.equal((b.ask({ type: 'ruleset-load', id: 3, text: strict }) as { ok: boolean }).ok, true);
+    assert.ok(await pass(b, tcp(C4, S4, 40030, 21, 'PA', cs, ss, 'PORT 10,0,0,5,195,95\r\n')), 'the connection has no helper');
+    assert.equal(await pass(b, tcp(S4, C4, 20, 50015, 'S', 9000, 0)), false);
+  });
+
   it('a connection without the helper announces nothing: its PORT opens no data connection', async () => {
     b.ask({ type: 'ruleset-load', id: 2, text: RULESET.replace('tcp dport 21 ct helper set "ftp-std"', 'tcp dport 2121 ct helper set "ftp-std"').replace('tcp dport 21 ct state new', 'tcp dport { 21, 2121 } ct state new') });
     const { cs, ss } = await control(b, C4, S4, 40020);
