@@ -217,7 +217,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   });
   new Counter({
     name: 'hafw_conntrack_expectations_total',
-    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), ignored (not the sender\'s address, or a NATed control connection)',
+    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), ignored (not the sender\'s address, or the announcing side is NATed)',
     labelNames: ['event'],
     registers: [registry],
     collect() {

@@ -11,8 +11,10 @@
  * - only lines of at most FTP_LINE_MAX bytes; one pass over the payload;
  * - an announced address must be the sender's own (Linux's default, loose=0): a client
  *   cannot open a hole towards a third host;
- * - a NATed control connection is not followed (the payload would name the untranslated
- *   address): counted in stats.ftpIgnored, and no expectation is made.
+ * - an announcement from a NATed side is not followed (its payload names the untranslated
+ *   address, which is not rewritten yet): counted in stats.ftpIgnored, no expectation is
+ *   made. The client's PORT/EPRT behind snat/masquerade, the server's 227/229 behind dnat.
+ *   Passive mode through the client's masquerade needs no rewriting and works.
  */
 import type { PacketInfo } from '../packet/packet-info.js';
 import { CtDir, CtStatus } from './ct-types.js';
@@ -34,6 +36,7 @@ export class FtpHelper {
   private entry = -1;
   private pkt: PacketInfo | null = null;
   private now = 0;
+  private natted = false;
   private readonly onAnnounce = (a: FtpAnnounce): void => this.announce(a);
 
   constructor(private readonly expects: Expectations, private readonly stats: CtStats) {}
@@ -59,14 +62,15 @@ export class FtpHelper {
     const seq = pkt.seq >>> 0;
     const endsInNl = pkt.buf[end - 1] === 10;
     if (!c.known[dir] || c.nextSeq[dir] === seq) {
-      if ((status & (CtStatus.SrcNat | CtStatus.DstNat)) !== 0) this.stats.ftpIgnored++;
-      else {
-        this.entry = e;
-        this.pkt = pkt;
-        this.now = now;
-        scanFtpPayload(pkt.buf, off, end, dir === CtDir.Original, this.ann, this.onAnnounce);
-        this.pkt = null;
-      }
+      this.entry = e;
+      this.pkt = pkt;
+      this.now = now;
+      // The announcing side NATed: its payload names the untranslated address, which is not
+      // rewritten (yet). The other side's NAT needs nothing: a 227 through the client's
+      // masquerade names the server, and the data connection is NATed as any new one.
+      this.natted = (status & (dir === CtDir.Original ? CtStatus.SrcNat : CtStatus.DstNat)) !== 0;
+      scanFtpPayload(pkt.buf, off, end, dir === CtDir.Original, this.ann, this.onAnnounce);
+      this.pkt = null;
     }
     // Where the next line starts is known only after a segment that ended one.
     if (endsInNl) {
@@ -82,6 +86,10 @@ export class FtpHelper {
   private announce(a: FtpAnnounce): void {
     const pkt = this.pkt!;
     const alen = pkt.addrLen;
+    if (this.natted) {
+      this.stats.ftpIgnored++;
+      return;
+    }
     // The data connection comes from the other end of the control connection (the packet's
     // destination) to the announced address: the sender's own (229 names none: the sender).
     if (a.family !== 0) {

@@ -64,7 +64,7 @@ export const COUNTER_NAMES = [
   'ct_expect_created', // expectations made from FTP announcements
   'ct_expect_matched', // new connections that matched one (ct state related)
   'ct_expect_refused', // announcements not followed: the expectation table was full
-  'ct_ftp_ignored', // announcements not followed: not the sender's address, or a NATed control connection
+  'ct_ftp_ignored', // announcements not followed: not the sender's address, or the announcing side is NATed
   // Sets filled from the packet path (ruleset/modules/dynset.ts).
   'ruleset_set_full', // packets whose key an add/update @set or meter could not add: the set held its size (the rule did not match)
 ] as const;

@@ -5,7 +5,8 @@
  * other new connection.
  */
 import assert from 'node:assert/strict';
-import { buildTcp } from '../../packet/build.js';
+import { buildTcp, parseBuilt } from '../../packet/build.js';
+import { formatAddress } from '../../packet/address.js';
 import { NativeStat } from '../../native/index.js';
 import { createCounterBuffer, readCounters } from '../shared/counters.js';
 import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
@@ -14,6 +15,7 @@ import { MemoryDevice } from './memory-device.js';
 
 const ROUTES: PlainRoute[] = [
   { family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] },
+  { family: 4, prefix: [198, 51, 100, 0], len: 24, ifname: 'wan', src: [198, 51, 100, 2] },
   { family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'wan' },
   { family: 6, prefix: [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], len: 64, ifname: 'lan' },
   { family: 6, prefix: new Array<number>(16).fill(0), len: 0, ifname: 'wan' },
@@ -141,6 +143,26 @@ describe('FTP helper in the datapath (ct helper set, ct state related)', () => {
     assert.equal((b.ask({ type: 'ruleset-load', id: 3, text: strict }) as { ok: boolean }).ok, true);
     assert.ok(await pass(b, tcp(C4, S4, 40030, 21, 'PA', cs, ss, 'PORT 10,0,0,5,195,95\r\n')), 'the connection has no helper');
     assert.equal(await pass(b, tcp(S4, C4, 20, 50015, 'S', 9000, 0)), false);
+  });
+
+  it('through the client\'s masquerade: passive mode works; active mode (PORT, not rewritten yet) opens nothing and is counted', async () => {
+    const masq = RULESET.replace('table inet f {', 'table ip nat {\n  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }\n}\ntable inet f {');
+    assert.equal((b.ask({ type: 'ruleset-load', id: 2, text: masq }) as { ok: boolean }).ok, true);
+    const WAN = '198.51.100.2';
+    assert.ok(await pass(b, tcp(C4, S4, 40040, 21, 'S', 1000, 0)));
+    const syn = parseBuilt(b.dev.outbound.at(-1)!, 10);
+    assert.equal(formatAddress(syn.buf, syn.srcOff, 4), WAN, 'masqueraded');
+    const mport = syn.sport;
+    assert.ok(await pass(b, tcp(S4, WAN, 21, mport, 'SA', 5000, 1001)));
+    assert.ok(await pass(b, tcp(C4, S4, 40040, 21, 'A', 1001, 5001)));
+    assert.ok(await pass(b, tcp(C4, S4, 40040, 21, 'PA', 1001, 5001, 'PASV\r\n')));
+    assert.ok(await pass(b, tcp(S4, WAN, 21, mport, 'PA', 5001, 1007, '227 Entering Passive Mode (203,0,113,9,195,90).\r\n')));
+    assert.ok(await pass(b, tcp(C4, S4, 40041, 50010, 'S', 3000, 0)), 'the passive data connection is related');
+    const data = parseBuilt(b.dev.outbound.at(-1)!, 10);
+    assert.equal(formatAddress(data.buf, data.srcOff, 4), WAN, 'and masqueraded like any new connection');
+    assert.ok(await pass(b, tcp(C4, S4, 40040, 21, 'PA', 1007, 5001 + 49, 'PORT 10,0,0,5,195,91\r\n')));
+    assert.equal(await pass(b, tcp(S4, WAN, 20, 50011, 'S', 9000, 0)), false, 'active mode through masquerade: not followed');
+    assert.equal(readCounters(b.data.counters).ct_ftp_ignored, 1);
   });
 
   it('a connection without the helper announces nothing: its PORT opens no data connection', async () => {
