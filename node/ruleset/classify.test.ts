@@ -263,7 +263,7 @@ describe('classify: statements', () => {
     const rules = e.toJSON().nftables.filter((x) => 'rule' in x) as { rule: { handle: number; expr: { counter?: { packets: number; bytes: number } }[] } }[];
     assert.deepEqual(rules[0].rule.expr[1].counter, { packets: 1, bytes: 60 });
     assert.deepEqual(rules[1].rule.expr[0].counter, { packets: 2, bytes: 100 });
-    assert.equal(e.compiled.counters(rules[1].rule.handle)?.[0].packets, 2);
+    assert.equal(e.compiled.counters('inet', 't', rules[1].rule.handle)?.[0].packets, 2);
   });
 
   it('meta mark set and ct mark set write the context', () => {

@@ -45,7 +45,7 @@ export class CompiledRuleset {
     readonly chains: (CompiledChain | undefined)[],
     /** Base chains per Hook, sorted by priority. */
     readonly hooks: CompiledChain[][],
-    private readonly counterCells: Map<number, CounterCell[]>,
+    private readonly counterCells: Map<string, CounterCell[]>,
     /** The engine's interface names: ctx.iif / ctx.oif are its ids. */
     private readonly ifnames: InterfaceNames = new InterfaceNames(),
   ) {}
@@ -169,8 +169,13 @@ export class CompiledRuleset {
     }
   }
 
-  /** Counter cells of the rule with this handle (one per counter statement), or undefined. */
-  counters(handle: number): readonly CounterCell[] | undefined {
-    return this.counterCells.get(handle);
+  /** Counter cells of the rule with this handle in this table (one per counter statement), or undefined. */
+  counters(family: string, table: string, handle: number): readonly CounterCell[] | undefined {
+    return this.counterCells.get(ruleKey(family, table, handle));
   }
+}
+
+/** A rule's identity in the ruleset: handles are numbered per table, as in nft. */
+export function ruleKey(family: string, table: string, handle: number): string {
+  return `${family} ${table} ${handle}`;
 }

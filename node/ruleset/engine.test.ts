@@ -164,7 +164,7 @@ describe('engine transactions', () => {
     const h = e.transaction('add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter drop').changes[0].handle;
     e.transaction(`delete rule inet t fwd handle ${h}`);
     e.transaction('add element inet t blocked { 10.0.0.1, 10.0.0.2 }');
-    assert.match(lines[0], /^flush ruleset\nadd table inet t\nadd set inet t blocked \{ type ipv4_addr; \}\nadd chain inet t fwd \{ type filter hook forward priority filter; policy accept; \}/);
+    assert.match(lines[0], /^flush ruleset\nadd table inet t\nadd chain inet t fwd \{ type filter hook forward priority filter; policy accept; \}\nadd chain inet t other\nadd set inet t blocked \{ type ipv4_addr; \}/);
     assert.equal(lines[1], `add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter packets 0 bytes 0 drop # handle ${h}\n# new generation 2`);
     assert.equal(lines[2], `delete rule inet t fwd handle ${h}\n# new generation 3`);
     assert.equal(lines[3], 'add element inet t blocked { 10.0.0.1, 10.0.0.2 }\n# new generation 4');

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from './ast.js';
 import { MapValues, dataInterned } from './map-values.js';
 import { Code } from './codes.js';
-import { CompiledChain, CompiledRuleset } from './compiled-ruleset.js';
+import { CompiledChain, CompiledRuleset, ruleKey } from './compiled-ruleset.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 import { RuleCompiler, SetSlot, verdictCode } from './compiler.js';
 import type { LogSink } from './context.js';
@@ -98,7 +98,8 @@ export class RulesetEngine extends EventEmitter {
   };
   private readonly slots = new Map<number, SetSlot>();
   private touched: CommitTouched = { generation: 0, structureChanged: true, chains: new Set() };
-  private readonly counterCells = new Map<number, CounterCell[]>();
+  /** Counter cells of the rules that have counters, by ruleKey (handles are per table). */
+  private readonly counterCells = new Map<string, CounterCell[]>();
 
   constructor(opts: EngineOptions = {}) {
     super();
@@ -217,7 +218,6 @@ export class RulesetEngine extends EventEmitter {
       return slot;
     };
     const pendingSlots = new Map<number, SetSlot>();
-    const newCompiled: CompiledRule[] = [];
     // One compiler per table (its callbacks close over the table), reused for its rules.
     const compilers = new Map<TableState, RuleCompiler>();
     const compilerFor = (t: TableState): RuleCompiler => {
@@ -249,7 +249,6 @@ export class RulesetEngine extends EventEmitter {
       if (!t) continue;
       try {
         const cr = compilerFor(t).compile(r);
-        newCompiled.push(cr);
         // New rule objects belong to this batch only: tagging them early is invisible if it fails.
         this.ruleCache.set(r, cr);
       } catch (e) {
@@ -298,11 +297,12 @@ export class RulesetEngine extends EventEmitter {
 
     // ---- commit: one synchronous step ----
     if (draft.rulesetFlushed) this.counterCells.clear();
-    for (const { rule } of draft.goneRules) this.counterCells.delete(rule.handle ?? -1);
-    for (let i = 0; i < newCompiled.length; i++) {
-      const cr = newCompiled[i];
-      if (cr.counters.length > 0) this.counterCells.set(cr.handle, cr.counters);
-      else this.counterCells.delete(cr.handle);
+    for (const { rule } of draft.goneRules) this.counterCells.delete(ruleKey(rule.family, rule.table, rule.handle ?? -1));
+    for (const r of draft.newRules) {
+      const cr = this.ruleCache.get(r);
+      if (cr === undefined) continue;
+      if (cr.counters.length > 0) this.counterCells.set(ruleKey(r.family, r.table, cr.handle), cr.counters);
+      else if (this.counterCells.size > 0) this.counterCells.delete(ruleKey(r.family, r.table, cr.handle));
     }
     draft.commitTables();
     commitElements(draft);
@@ -549,7 +549,7 @@ export class RulesetEngine extends EventEmitter {
 
   /** Counter cells of a rule, for listings. */
   countersOf(rule: RuleJ): readonly CounterCell[] | undefined {
-    return rule.handle !== undefined ? this.counterCells.get(rule.handle) : undefined;
+    return this.ruleCache.get(rule)?.counters;
   }
 
   /**

@@ -345,10 +345,21 @@ class Parser implements TextReader {
     if (this.acceptPunct('{')) this.tableBody(out, table);
   }
 
+  /**
+   * A table block's commands in the order nft expands them (nft 1.0.6): its chains, then
+   * its named objects, then its sets and maps, then the chains' rules. The kernel numbers
+   * them in that order (per-table handles), so `nft -a list ruleset` and hafw agree.
+   */
   private tableBody(out: Command[], table: TableJ): void {
+    const objs: Command[] = [];
+    const sets: Command[] = [];
+    const rules: Command[] = [];
     for (;;) {
       this.skipEols();
-      if (this.acceptPunct('}')) return;
+      if (this.acceptPunct('}')) {
+        out.push(...objs, ...sets, ...rules);
+        return;
+      }
       const t = this.expectWord();
       if (t.text === 'chain') {
         const name = this.expectWord();
@@ -356,21 +367,21 @@ class Parser implements TextReader {
         const cmd: Command = setPos({ add: { chain } }, t);
         out.push(cmd);
         this.expectPunct('{');
-        this.chainBody(out, chain);
+        this.chainBody(rules, chain);
       } else if (t.text === 'set' || t.text === 'map') {
         const name = this.expectWord();
         this.expectPunct('{');
         const set = this.setBody(table.family, table.name, name, t.text === 'map');
-        out.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
+        sets.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
       } else if (t.text === 'include') {
         this.includeRefused(t);
       } else if (t.text === 'counter' || t.text === 'quota' || t.text === 'limit') {
         const name = this.expectWord();
-        out.push(setPos({ add: { [t.text]: this.objBody(t.text, table.family, table.name, name) } } as Command, t));
+        objs.push(setPos({ add: { [t.text]: this.objBody(t.text, table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'ct' && this.isWord('helper')) {
         this.next();
         const name = this.expectWord();
-        out.push(setPos({ add: { 'ct helper': this.helperBody(table.family, table.name, name) } } as Command, t));
+        objs.push(setPos({ add: { 'ct helper': this.helperBody(table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'comment') {
         table.comment = this.string();
       } else if (t.text === 'flags') {

@@ -77,8 +77,8 @@ describe('service names as nft resolves them (/etc/services)', () => {
   });
 
   it('a name is listed and written as its number, as nft 1.0.6 lists it', () => {
-    assert.deepEqual(roundTrips('tcp dport { ssh, http, https, domain } drop', 'tcp dport { 22, 80, 443, 53 } drop')[0], {
-      match: { op: '==', left: dport('tcp'), right: { set: [22, 80, 443, 53] } },
+    assert.deepEqual(roundTrips('tcp dport { ssh, http, https, domain } drop', 'tcp dport { 22, 53, 80, 443 } drop')[0], {
+      match: { op: '==', left: dport('tcp'), right: { set: [22, 53, 80, 443] } },
     });
     assert.deepEqual(roundTrips('udp dport microsoft-ds drop', 'udp dport 445 drop')[0], { match: { op: '==', left: dport('udp'), right: 445 } });
     assert.deepEqual(roundTrips('tcp dport 1-microsoft-ds drop', 'tcp dport 1-445 drop')[0], { match: { op: '==', left: dport('tcp'), right: { range: [1, 445] } } });

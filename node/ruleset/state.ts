@@ -53,12 +53,19 @@ export interface TableState {
   objs: Map<string, ObjState>;
   /** How many rules reference a chain ("c:NAME"), set ("s:NAME") or object ("o:KIND NAME"). */
   refs: Map<string, number>;
+  /**
+   * The table's handle counter, as the kernel keeps one per table: its chains, sets,
+   * objects and rules (and the anonymous sets nft makes for a rule's `{ ... }`) take the
+   * next number, never reused while the table lives (handles.ts).
+   */
+  nextHandle: number;
 }
 // In a Draft these maps are OverlayMaps over the committed ones (transaction.ts).
 
 export class RulesetState {
   constructor(
     readonly tables: Map<string, TableState> = new Map(),
+    /** Table handles: one counter for all tables (the kernel's per-namespace one); `flush ruleset` does not reset it. */
     readonly nextHandle = 1,
     readonly nextId = 1,
   ) {}

@@ -14,6 +14,7 @@ import { DYNAMIC_SET_DEFAULT_SIZE } from './set-attrs.js';
 import { RULE_COMPILED, RULE_REFS, RulesetState, elemKey, elemOptions, tableKey } from './state.js';
 import { OverlayMap } from './overlay-map.js';
 import { onlyKey } from './registry.js';
+import { anonymousSets, canonicalExpr } from './canonical.js';
 
 /** The first own enumerable key (what Object.keys(o)[0] gives), without the key array. */
 function firstKey(o: object): string | undefined {
@@ -119,7 +120,7 @@ export class Draft {
     }
     if (this.ownTables.has(t)) return t;
     // Overlays, not copies: touching one chain of 10,000 costs O(1) here (overlay-map.ts).
-    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), objs: new Map(t.objs), refs: new OverlayMap(t.refs) };
+    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), objs: new Map(t.objs), refs: new OverlayMap(t.refs), nextHandle: t.nextHandle };
     this.ownTables.add(c);
     this.tables.set(key, c);
     this.touchedTables.add(key);
@@ -208,7 +209,7 @@ export class Draft {
         }
         const json: TableJ = { family: j.family, name: j.name, handle: this.nextHandle++ };
         if (j.comment !== undefined) json.comment = j.comment;
-        const t: TableState = { json, chains: new Map(), sets: new Map(), objs: new Map(), refs: new Map() };
+        const t: TableState = { json, chains: new Map(), sets: new Map(), objs: new Map(), refs: new Map(), nextHandle: 1 };
         this.ownTables.add(t);
         this.tables.set(key, t);
         this.touchedTables.add(key);
@@ -251,7 +252,7 @@ export class Draft {
         }
         const err = checkObjSpec(kind, j, this.registry);
         if (err) return this.errors.add(posOf(pos), `${kind} '${j.name}': ${err}`);
-        const json: ObjJ = { ...j, handle: this.nextHandle++ };
+        const json: ObjJ = { ...j, handle: t.nextHandle++ };
         // nft lists a helper's l3proto always (the table's family when none was given).
         if (kind === 'ct helper') json.l3proto = helperL3(j);
         delete (json as { [POS]?: unknown })[POS];
@@ -295,7 +296,7 @@ export class Draft {
           this.structureChanged = true;
           return;
         }
-        const json: ChainJ = { family: j.family, table: j.table, name: j.name, handle: this.nextHandle++ };
+        const json: ChainJ = { family: j.family, table: j.table, name: j.name, handle: t.nextHandle++ };
         if (base) {
           json.type = j.type;
           json.hook = j.hook;
@@ -363,7 +364,7 @@ export class Draft {
           at = verb === 'insert' ? j.index : j.index + 1;
           if (at > c.rules.length) at = c.rules.length;
         } else at = verb === 'insert' ? 0 : c.rules.length;
-        const r = this.freshRule(j, pos);
+        const r = this.freshRule(t, j, pos);
         if (at === c.rules.length) {
           c.rules.push(r);
           c.compiled.push(undefined);
@@ -378,9 +379,8 @@ export class Draft {
         const i = this.ruleIndex(c, j, pos, j.handle, 'replace');
         if (i < 0) return;
         this.drop(t, c, c.rules[i]);
-        const r = this.freshRule(j, pos);
-        r.handle = j.handle;
-        this.nextHandle--;
+        // The rule keeps its handle (as in nft); its anonymous sets still take new ones.
+        const r = this.freshRule(t, j, pos, j.handle);
         c.rules[i] = r;
         c.compiled[i] = undefined;
         this.changes.push({ op: 'replace', kind: 'rule', family: j.family, table: j.table, chain: j.chain, handle: r.handle, object: { rule: r } });
@@ -407,18 +407,24 @@ export class Draft {
     return i;
   }
 
-  /** The committed copy of a rule command's rule, with a new handle and its source position. */
-  private freshRule(j: RuleJ, pos: unknown): RuleJ {
-    const dyn = Array.isArray(j.expr) ? dynsetTargets(j.expr) : undefined;
+  /**
+   * The committed copy of a rule command's rule, in nft's canonical form (canonical.ts),
+   * with a new handle (or `keep`, for replace) and its source position.
+   */
+  private freshRule(t: TableState, j: RuleJ, pos: unknown, keep?: number): RuleJ {
+    const expr = canonicalExpr(j.expr, this.registry);
+    const dyn = Array.isArray(expr) ? dynsetTargets(expr) : undefined;
     if (dyn !== undefined) {
       // As the kernel: each meter is a set of the table, whose handle comes before the rule's.
-      this.nextHandle += dyn.meters;
+      t.nextHandle += dyn.meters;
       // A set the packet path fills gets nft's default size (listed from then on, as nft does).
       for (const name of dyn.sets) this.defaultDynamicSize(j.family, j.table, name, pos);
     }
+    // nft makes each anonymous set or map a set of the table first: it takes a handle.
+    t.nextHandle += anonymousSets(expr);
     // Position, references and compiled form are slots of the literal (state.ts RULE_REFS).
     const r: RuleJ = {
-      family: j.family, table: j.table, chain: j.chain, handle: this.nextHandle++, expr: j.expr,
+      family: j.family, table: j.table, chain: j.chain, handle: keep ?? t.nextHandle++, expr,
       [POS]: markOf(j) ?? markOf(pos), [RULE_REFS]: undefined, [RULE_COMPILED]: undefined,
     } as RuleJ;
     if (j.comment !== undefined) r.comment = j.comment;
@@ -449,7 +455,7 @@ export class Draft {
           if (j.elem?.length) this.addElems(t, j.name, j.elem, pos);
           return;
         }
-        const json: SetJ = { family: j.family, table: j.table, name: j.name, handle: this.nextHandle++, type: j.type };
+        const json: SetJ = { family: j.family, table: j.table, name: j.name, handle: t.nextHandle++, type: j.type };
         if (j.map !== undefined) json.map = j.map;
         if (j.flags?.length) json.flags = j.flags.slice();
         if (j.timeout !== undefined) json.timeout = j.timeout;

@@ -116,7 +116,7 @@ describe('datapath NAT: masquerade / snat', () => {
     const r = rig(`table ip nat { chain post { type nat hook postrouting priority srcnat; counter oifname "wan" masquerade } }`);
     for (let i = 0; i < 3; i++) r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40001, dport: 80, flags: i === 0 ? 'S' : 'A', seq: 1 }));
     const handle = (r.engine.toJSON().nftables.find((x) => 'rule' in x) as { rule: { handle: number } }).rule.handle;
-    assert.equal(r.engine.compiled.counters(handle)![0]!.packets, 1);
+    assert.equal(r.engine.compiled.counters('ip', 'nat', handle)![0]!.packets, 1);
   });
 });
 

@@ -91,7 +91,7 @@ describe('meta hour, meta day, meta time (the node\'s local time)', () => {
     assert.deepEqual(roundTrips('meta hour "08:00"-"17:00" accept')[0], { match: { op: '==', left: meta('hour'), right: { range: ['08:00', '17:00'] } } });
     assert.deepEqual(roundTrips('meta hour < "06:30" drop')[0], { match: { op: '<', left: meta('hour'), right: '06:30' } });
     assert.deepEqual(roundTrips('meta day 3 drop', 'meta day "Wednesday" drop')[0], { match: { op: '==', left: meta('day'), right: 'Wednesday' } });
-    assert.deepEqual(roundTrips('meta day { "Saturday", "Sunday" } drop')[0], { match: { op: '==', left: meta('day'), right: { set: ['Saturday', 'Sunday'] } } });
+    assert.deepEqual(roundTrips('meta day { "Sunday", "Saturday" } drop')[0], { match: { op: '==', left: meta('day'), right: { set: ['Sunday', 'Saturday'] } } });
     assert.deepEqual(roundTrips('meta time < "2026-06-01" drop', 'meta time < "2026-06-01 00:00:00" drop')[0], { match: { op: '<', left: meta('time'), right: '2026-06-01 00:00:00' } });
     assert.deepEqual(roundTrips('meta time "2026-01-01 00:00:00"-"2026-12-31 23:59:59" accept')[0], {
       match: { op: '==', left: meta('time'), right: { range: ['2026-01-01 00:00:00', '2026-12-31 23:59:59'] } },

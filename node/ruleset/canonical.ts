@@ -1,0 +1,271 @@
+/**
+ * nft's canonical form of a rule, and the handles nft spends on it. What nft 1.0.6 does
+ * to a rule before it reaches the kernel, and so what `nft list ruleset` shows back:
+ *
+ * - an anonymous set of one plain element is a plain comparison (`tcp dport { 22 }` is
+ *   `tcp dport 22`, `{ 10.0.0.0/8 }` a prefix, `{ 1-5 }` a range); a concatenation or a
+ *   map keeps its set;
+ * - `ADDR & MASK == VALUE` with a prefix mask is `ADDR VALUE/LEN` (a full mask: `ADDR VALUE`);
+ * - the elements of anonymous sets and maps are sorted by key as nft sorts them.
+ *
+ * Each anonymous set or map that remains becomes a set of the table in the kernel and
+ * takes a handle from the table's counter just before the rule takes its own
+ * (anonymousSets). Applied when a rule is committed (transaction.ts), so text, JSON and
+ * the listing agree, and both nodes of a cluster derive the same handles.
+ *
+ * Meaning never changes: only rewrites nft makes and that match the same packets. (nft
+ * also turns a flag type's `{ syn }` into `syn`, which reads back as "any of these bits";
+ * hafw does that only for `ct state`, where a packet has exactly one state bit.)
+ */
+import type { Selector, SetItem, Stmt, Value } from './ast.js';
+import type { DataType, EncodeEnv } from './data-types.js';
+import { POS, markOf } from './errors.js';
+import { InterfaceNames } from './interface-names.js';
+import type { Registry } from './registry.js';
+import { toInterval } from './values.js';
+
+/** How many anonymous sets and maps (`{ ... }` in a rule) nft creates for the rule. */
+export function anonymousSets(expr: readonly Stmt[]): number {
+  let n = 0;
+  for (let i = 0; i < expr.length; i++) n += countSets(expr[i]);
+  return n;
+}
+
+function countSets(v: unknown): number {
+  if (v === null || typeof v !== 'object') return 0;
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) n += countSets(v[i]);
+    return n;
+  }
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    // `{set: [...]}` is an anonymous set (or a map's data); `{set: {op, elem, set}}` is a
+    // statement. nft compares with a set's only plain element directly: no set, no handle.
+    if (k === 'set' && Array.isArray(x) && !(x.length === 1 && isPlain(x[0]))) n++;
+    n += countSets(x);
+  }
+  return n;
+}
+
+function isPlain(item: unknown): boolean {
+  if (typeof item === 'number' || typeof item === 'string') return true;
+  return item !== null && typeof item === 'object' && !Array.isArray(item) && ('prefix' in item || 'range' in item);
+}
+
+let scratchEnv: EncodeEnv | undefined;
+const env = (): EncodeEnv => (scratchEnv ??= { ifnames: new InterfaceNames() });
+
+function typesOf(reg: Registry, sel: Selector): DataType[] | undefined {
+  if (sel === null || typeof sel !== 'object') return undefined;
+  if ('concat' in sel) {
+    const out: DataType[] = [];
+    for (const s of sel.concat) {
+      const t = typesOf(reg, s);
+      if (!t) return undefined;
+      out.push(...t);
+    }
+    return out;
+  }
+  if ('&' in sel) return typesOf(reg, sel['&'][0]);
+  const m = reg.matchForLeft(sel);
+  return m ? [m.type] : undefined;
+}
+
+/** A copy of `o` with `changes`, keeping o's source position (errors point at it). */
+function withPos<T extends object>(o: T, changes: Partial<T>): T {
+  const c = { ...o, ...changes } as T;
+  const m = markOf(o);
+  if (m !== undefined) (c as { [POS]?: number })[POS] = m;
+  return c;
+}
+
+/** The rule's statements in nft's canonical form; the same array when nothing changes. */
+export function canonicalExpr(expr: Stmt[], reg: Registry): Stmt[] {
+  let out: Stmt[] | undefined;
+  for (let i = 0; i < expr.length; i++) {
+    const s = expr[i];
+    let c: Stmt;
+    try {
+      c = canonicalStmt(s, reg);
+    } catch {
+      c = s; // an invalid rule: validation reports it as written
+    }
+    if (c !== s) (out ??= expr.slice())[i] = c;
+  }
+  return out ?? expr;
+}
+
+type MatchBody = { op: string; left: Selector; right: Value };
+
+function canonicalStmt(s: Stmt, reg: Registry): Stmt {
+  if (s === null || typeof s !== 'object') return s;
+  if ('match' in s) {
+    const m = s.match as MatchBody;
+    const c = canonicalMatch(m, reg);
+    return c === m ? s : withPos(s as { match: MatchBody }, { match: c });
+  }
+  return sortMaps(s, reg) as Stmt;
+}
+
+function canonicalMatch(m: MatchBody, reg: Registry): MatchBody {
+  let r = m;
+  const left = m.left;
+  if (left !== null && typeof left === 'object' && '&' in left) {
+    const prefix = maskAsPrefix(m, reg);
+    if (prefix) r = withPos(m, prefix);
+  }
+  const right = r.right;
+  if (right !== null && typeof right === 'object' && !Array.isArray(right) && 'set' in right && Array.isArray(right.set)) {
+    const types = typesOf(reg, r.left);
+    if (!types) return r;
+    const items = right.set;
+    if (items.length === 1 && (r.op === '==' || r.op === '!=')) {
+      const only = plainElement(items[0], types);
+      if (only !== undefined) {
+        // A flag type's single value reads back as "any of these bits": the same only for ct state.
+        if (!types[0]!.bitmask) return withPos(r, { right: only });
+        if (isCtState(r.left) && r.op === '==') return withPos(r, { op: 'in', right: only });
+        return r;
+      }
+    }
+    const sorted = sortedItems(items, types, false);
+    if (sorted !== items) r = withPos(r, { right: withPos(right, { set: sorted }) });
+  }
+  return r;
+}
+
+function isCtState(sel: Selector): boolean {
+  return 'ct' in sel && sel.ct.key === 'state' && sel.ct.dir === undefined;
+}
+
+/** The element of a one-element set when nft compares with it directly: a value, prefix or range. */
+function plainElement(item: SetItem, types: DataType[]): Value | undefined {
+  if (types.length !== 1) return undefined;
+  if (typeof item === 'number' || typeof item === 'string') return item;
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return undefined;
+  if ('prefix' in item || 'range' in item) return item;
+  return undefined;
+}
+
+/** `{left, right}` for `ADDR & PREFIXMASK ==|!= VALUE`, or undefined when nft keeps the mask. */
+function maskAsPrefix(m: MatchBody, reg: Registry): Partial<MatchBody> | undefined {
+  if (m.op !== '==' && m.op !== '!=') return undefined;
+  const [inner, mask] = (m.left as { '&': [Selector, Value] })['&'];
+  const types = typesOf(reg, inner);
+  if (!types || types.length !== 1 || !types[0]!.prefix) return undefined;
+  const t = types[0]!;
+  if (typeof mask !== 'string' || typeof m.right !== 'string') return undefined;
+  const mk = toInterval(mask, types, env());
+  const vk = toInterval(m.right, types, env());
+  if (typeof mk === 'string' || typeof vk === 'string') return undefined;
+  let len = 0;
+  let ended = false;
+  for (let w = 0; w < t.words; w++) {
+    const word = mk.lo[w]!;
+    for (let b = 31; b >= 0; b--) {
+      const bit = (word >>> b) & 1;
+      if (bit === 1) {
+        if (ended) return undefined; // not a prefix mask
+        len++;
+      } else ended = true;
+    }
+    if ((vk.lo[w]! & ~word) >>> 0 !== 0) return undefined; // value bits outside the mask
+  }
+  if (len === 0) return undefined;
+  return { left: inner, right: len === t.bits ? m.right : { prefix: { addr: m.right, len } } };
+}
+
+/** Sorts the data of every anonymous map (`{map|vmap: {key, data: {set}}}`) below `v`. */
+function sortMaps(v: unknown, reg: Registry): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const c = sortMaps(v[i], reg);
+      if (c !== v[i]) (out ??= v.slice())[i] = c;
+    }
+    return out ?? v;
+  }
+  const o = v as Record<string, unknown>;
+  let changes: Record<string, unknown> | undefined;
+  for (const k in o) {
+    const x = o[k];
+    let c: unknown;
+    if ((k === 'map' || k === 'vmap') && x !== null && typeof x === 'object' && 'key' in x && 'data' in x) {
+      c = sortMapBody(x as { key: Selector; data: unknown }, reg);
+    } else c = sortMaps(x, reg);
+    if (c !== x) (changes ??= {})[k] = c;
+  }
+  return changes ? withPos(o, changes) : o;
+}
+
+function sortMapBody(b: { key: Selector; data: unknown }, reg: Registry): unknown {
+  const d = b.data as { set?: unknown };
+  if (d === null || typeof d !== 'object' || !Array.isArray(d.set)) return b;
+  const types = typesOf(reg, b.key);
+  if (!types) return b;
+  const sorted = sortedItems(d.set as SetItem[], types, true);
+  return sorted === d.set ? b : withPos(b, { data: withPos(d as object, { set: sorted }) });
+}
+
+/**
+ * The items in nft's order: by key value (a range or prefix by its start). nft compares
+ * a single value as a number, but a concatenation, and a string, as one little-endian
+ * number of the key's bytes (the last byte first): `10.0.0.1 . 22` sorts before
+ * `10.0.0.2 . 80` and `10.0.0.1 . 443`, `"b"` before `"ab"`.
+ */
+function sortedItems(items: SetItem[], types: DataType[], isMap: boolean): SetItem[] {
+  if (items.length < 2) return items;
+  const keys: Uint8Array[] = [];
+  for (const it of items) {
+    const k = sortKey(it, types, isMap);
+    if (k === undefined) return items;
+    keys.push(k);
+  }
+  const littleEndian = types.length > 1 || types[0]!.name === 'ifname';
+  const idx = items.map((_, i) => i);
+  idx.sort((a, b) => compareKeys(keys[a]!, keys[b]!, littleEndian) || a - b);
+  if (idx.every((v, i) => v === i)) return items;
+  return idx.map((i) => items[i]!);
+}
+
+function sortKey(item: SetItem, types: DataType[], isMap: boolean): Uint8Array | undefined {
+  let v = (isMap && Array.isArray(item) ? item[0] : item) as Value;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) v = v.elem.val;
+  if (Array.isArray(v)) return undefined; // a flag list in a set: leave the order as written
+  if (types.length === 1 && types[0]!.name === 'ifname' && typeof v === 'string') return Buffer.from(v, 'utf8');
+  const k = toInterval(v, types, env());
+  if (typeof k === 'string') return undefined;
+  // The kernel's layout: each part in network order in its bytes, padded to 32 bits.
+  const bytes: number[] = [];
+  let w = 0;
+  for (const t of types) {
+    if (t.words === 1) {
+      const n = Math.max(1, Math.ceil(t.bits / 8));
+      const word = k.lo[w]!;
+      for (let b = n - 1; b >= 0; b--) bytes.push((word >>> (8 * b)) & 0xff);
+      for (let p = n; p % 4 !== 0; p++) bytes.push(0);
+    } else {
+      for (let i = 0; i < t.words; i++) {
+        const word = k.lo[w + i]!;
+        bytes.push(word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff);
+      }
+    }
+    w += t.words;
+  }
+  return Uint8Array.from(bytes);
+}
+
+function compareKeys(a: Uint8Array, b: Uint8Array, littleEndian: boolean): number {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    // Big-endian: from the first byte, right-aligned; little-endian: from the last byte.
+    const ia = littleEndian ? n - 1 - i : i - (n - a.length);
+    const ib = littleEndian ? n - 1 - i : i - (n - b.length);
+    const x = ia >= 0 && ia < a.length ? a[ia]! : 0;
+    const y = ib >= 0 && ib < b.length ? b[ib]! : 0;
+    if (x !== y) return x - y;
+  }
+  return 0;
+}
