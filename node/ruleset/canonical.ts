@@ -6,7 +6,10 @@
  *   `tcp dport 22`, `{ 10.0.0.0/8 }` a prefix, `{ 1-5 }` a range); a concatenation or a
  *   map keeps its set;
  * - `ADDR & MASK == VALUE` with a prefix mask is `ADDR VALUE/LEN` (a full mask: `ADDR VALUE`);
- * - the elements of anonymous sets and maps are sorted by key as nft sorts them.
+ * - the elements of anonymous sets and maps are sorted by key as nft sorts them;
+ * - `icmp id|sequence` gets nft's `icmp type { echo-reply, echo-request }`, protocol
+ *   dependencies a later match implies go (withDependencies), defaults nft drops go
+ *   (`log level warn`, `limit ... burst 5 packets`).
  *
  * Each anonymous set or map that remains becomes a set of the table in the kernel and
  * takes a handle from the table's counter just before the rule takes its own
@@ -17,8 +20,9 @@
  * also turns a flag type's `{ syn }` into `syn`, which reads back as "any of these bits";
  * hafw does that only for `ct state`, where a packet has exactly one state bit.)
  */
-import type { Selector, SetItem, Stmt, Value } from './ast.js';
+import type { Scalar, Selector, SetItem, Stmt, Value } from './ast.js';
 import type { DataType, EncodeEnv } from './data-types.js';
+import { protoListed } from './data-types.js';
 import { POS, markOf } from './errors.js';
 import { InterfaceNames } from './interface-names.js';
 import type { Registry } from './registry.js';
@@ -81,7 +85,7 @@ function withPos<T extends object>(o: T, changes: Partial<T>): T {
 }
 
 /** The rule's statements in nft's canonical form; the same array when nothing changes. */
-export function canonicalExpr(expr: Stmt[], reg: Registry): Stmt[] {
+export function canonicalExpr(expr: Stmt[], reg: Registry, family: string): Stmt[] {
   let out: Stmt[] | undefined;
   for (let i = 0; i < expr.length; i++) {
     const s = expr[i];
@@ -93,7 +97,108 @@ export function canonicalExpr(expr: Stmt[], reg: Registry): Stmt[] {
     }
     if (c !== s) (out ??= expr.slice())[i] = c;
   }
-  return out ?? expr;
+  return plainReject(withDependencies(withEchoType(out ?? expr), family), family);
+}
+
+/** The family's own port-unreachable is nft's plain `reject` (its JSON may spell it out). */
+function plainReject(expr: Stmt[], family: string): Stmt[] {
+  const own = family === 'inet' ? 'icmpx' : family === 'ip' ? 'icmp' : 'icmpv6';
+  const i = expr.findIndex((s) => {
+    const r = (s as { reject?: { type?: string; expr?: string } | null }).reject;
+    return r != null && typeof r === 'object' && r.type === own && (r.expr === undefined || r.expr === 'port-unreachable');
+  });
+  if (i < 0) return expr;
+  const out = expr.slice();
+  out[i] = withPos(expr[i]!, { reject: null } as Partial<Stmt>);
+  return out;
+}
+
+/**
+ * `icmp id 1` matches echo requests and replies only: nft writes that dependency out and
+ * lists it (`icmp type { echo-reply, echo-request } icmp id 1`), unless the rule already
+ * matches the ICMP type. Same for ICMPv6.
+ */
+function withEchoType(expr: Stmt[]): Stmt[] {
+  let out = expr;
+  for (let i = 0; i < out.length; i++) {
+    const proto = payloadProto(out[i]);
+    if (proto !== 'icmp' && proto !== 'icmpv6') continue;
+    const field = ((out[i] as { match: MatchBody }).match.left as { payload: { field: string } }).payload.field;
+    if (field !== 'id' && field !== 'sequence') continue;
+    const typed = out.slice(0, i).some((s) => payloadProto(s) === proto && ((s as { match: MatchBody }).match.left as { payload: { field: string } }).payload.field === 'type');
+    if (typed) continue;
+    const types = proto === 'icmp' ? ['echo-reply', 'echo-request'] : ['echo-request', 'echo-reply'];
+    const dep: Stmt = { match: { op: '==', left: { payload: { protocol: proto, field: 'type' } }, right: { set: types } } };
+    out = [...out.slice(0, i), dep, ...out.slice(i)];
+    i++;
+  }
+  return out;
+}
+
+/** IP protocol numbers of the headers a payload match reads (what it depends on). */
+const L4_PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, sctp: 132, udplite: 136, dccp: 33 };
+const PROTO_NUMBER: Record<string, number> = { ...L4_PROTO, 'ipv6-icmp': 58 };
+
+/** `{match: {op: '==', left: SEL, right: SCALAR}}` with the left's shape, or undefined. */
+function eqMatch(s: Stmt): { left: Selector; right: unknown } | undefined {
+  if (!('match' in s)) return undefined;
+  const m = s.match as MatchBody;
+  if (m.op !== '==' || m.right === null || typeof m.right === 'object') return undefined;
+  return m;
+}
+
+function payloadProto(s: Stmt): string | undefined {
+  if (!('match' in s)) return undefined;
+  const left = (s.match as MatchBody).left;
+  return left !== null && typeof left === 'object' && 'payload' in left ? left.payload.protocol : undefined;
+}
+
+/**
+ * What nft does with protocol dependencies: a match that only states the protocol a later
+ * match's header implies (`ip protocol tcp` before `tcp dport`, `meta l4proto tcp`,
+ * `ip6 nexthdr udp` in an ip6 table, `meta nfproto ipv4` before `ip saddr` in an inet
+ * table) is implied and not listed; `reject with tcp reset` in an inet table applies to
+ * TCP only (`meta l4proto tcp`, listed). The packets matched are the same.
+ */
+function withDependencies(expr: Stmt[], family: string): Stmt[] {
+  let out = expr;
+  const drop = new Set<number>();
+  for (let i = 0; i < expr.length; i++) {
+    const m = eqMatch(expr[i]);
+    if (m === undefined) continue;
+    const l = m.left as Record<string, { protocol?: string; field?: string; key?: string }>;
+    let l4: number | undefined;
+    let l3: string | undefined;
+    if (l.meta?.key === 'l4proto' || (family === 'ip' && l.payload?.protocol === 'ip' && l.payload.field === 'protocol') || (family === 'ip6' && l.payload?.protocol === 'ip6' && l.payload.field === 'nexthdr')) {
+      l4 = typeof m.right === 'number' ? m.right : PROTO_NUMBER[String(m.right)];
+    } else if (family === 'inet' && l.meta?.key === 'nfproto') {
+      l3 = m.right === 'ipv4' ? 'ip' : m.right === 'ipv6' ? 'ip6' : undefined;
+    }
+    if (l4 === undefined && l3 === undefined) continue;
+    for (let k = i + 1; k < expr.length; k++) {
+      const proto = payloadProto(expr[k]);
+      if (proto === undefined) continue;
+      if ((l4 !== undefined && L4_PROTO[proto] === l4) || (l3 !== undefined && proto === l3)) {
+        drop.add(i);
+        break;
+      }
+    }
+  }
+  if (drop.size > 0) out = expr.filter((_, i) => !drop.has(i));
+  if (family === 'inet') {
+    const r = out.findIndex((s) => 'reject' in s && (s.reject as { type?: string } | null)?.type === 'tcp reset');
+    if (r >= 0 && !out.slice(0, r).some((s) => payloadProto(s) === 'tcp' || isTcpProto(s))) {
+      out = [...out.slice(0, r), { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, ...out.slice(r)];
+    }
+  }
+  return out;
+}
+
+function isTcpProto(s: Stmt): boolean {
+  const m = eqMatch(s);
+  if (m === undefined) return false;
+  const l = m.left as Record<string, { key?: string }>;
+  return l.meta?.key === 'l4proto' && (m.right === 'tcp' || m.right === 6);
 }
 
 type MatchBody = { op: string; left: Selector; right: Value };
@@ -105,18 +210,58 @@ function canonicalStmt(s: Stmt, reg: Registry): Stmt {
     const c = canonicalMatch(m, reg);
     return c === m ? s : withPos(s as { match: MatchBody }, { match: c });
   }
+  // Defaults nft leaves out (and so does not list): log level warn, a limit's burst of 5 packets.
+  const log = (s as { log?: { level?: string; flags?: unknown } | null }).log;
+  if (log?.level === 'warn') {
+    const { level: _level, ...rest } = log;
+    return canonicalStmt(withPos(s, { log: rest } as Partial<Stmt>), reg);
+  }
+  // libnftables writes one log flag as a string (`"flags": "all"`).
+  if (log && typeof log.flags === 'string') return canonicalStmt(withPos(s, { log: { ...log, flags: [log.flags] } } as Partial<Stmt>), reg);
+  const limit = (s as { limit?: { burst?: number; rate_unit?: string } | string }).limit;
+  if (limit !== null && typeof limit === 'object' && limit.burst === 5 && limit.rate_unit === undefined) {
+    const { burst: _burst, ...rest } = limit;
+    return withPos(s, { limit: rest } as Partial<Stmt>);
+  }
   return sortMaps(s, reg) as Stmt;
+}
+
+/** libnftables writes a flag combination as `{"|": [a, b]}` (nested for more): the flag list [a, b]. */
+function orList(v: unknown): Scalar[] | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v) || !('|' in v)) return undefined;
+  const parts = (v as { '|': unknown[] })['|'];
+  if (!Array.isArray(parts)) return undefined;
+  const out: Scalar[] = [];
+  for (const p of parts) {
+    const inner = orList(p);
+    if (inner) out.push(...inner);
+    else out.push(p as Scalar);
+  }
+  return out;
 }
 
 function canonicalMatch(m: MatchBody, reg: Registry): MatchBody {
   let r = m;
-  const left = m.left;
+  const rightOr = orList(r.right);
+  if (rightOr) r = withPos(r, { right: rightOr });
+  if (r.left !== null && typeof r.left === 'object' && '&' in r.left) {
+    const maskOr = orList(r.left['&'][1]);
+    if (maskOr) r = withPos(r, { left: { '&': [r.left['&'][0], maskOr] } });
+  }
+  const left = r.left;
   if (left !== null && typeof left === 'object' && '&' in left) {
-    const prefix = maskAsPrefix(m, reg);
-    if (prefix) r = withPos(m, prefix);
+    const prefix = maskAsPrefix(r, reg);
+    if (prefix) r = withPos(r, prefix);
+  }
+  if ((typeof r.right === 'number' || typeof r.right === 'string') && protoLeft(reg, r.left)) {
+    const named = protoListed(r.right);
+    if (named !== r.right) r = withPos(r, { right: named });
   }
   const right = r.right;
   if (right !== null && typeof right === 'object' && !Array.isArray(right) && 'set' in right && Array.isArray(right.set)) {
+    if (protoLeft(reg, r.left) && right.set.some((x) => protoListed(x as Scalar) !== x)) {
+      return canonicalMatch(withPos(r, { right: withPos(right, { set: right.set.map((x) => (typeof x === 'number' || typeof x === 'string' ? protoListed(x) : x)) }) }), reg);
+    }
     const types = typesOf(reg, r.left);
     if (!types) return r;
     const items = right.set;
@@ -133,6 +278,12 @@ function canonicalMatch(m: MatchBody, reg: Registry): MatchBody {
     if (sorted !== items) r = withPos(r, { right: withPos(right, { set: sorted }) });
   }
   return r;
+}
+
+/** A selector of IP protocol numbers (`ip protocol`, `meta l4proto`, `ip6 nexthdr`). */
+function protoLeft(reg: Registry, sel: Selector): boolean {
+  const t = typesOf(reg, sel);
+  return t !== undefined && t.length === 1 && t[0]!.name === 'inet_proto';
 }
 
 function isCtState(sel: Selector): boolean {
@@ -215,7 +366,7 @@ function sortMapBody(b: { key: Selector; data: unknown }, reg: Registry): unknow
  * number of the key's bytes (the last byte first): `10.0.0.1 . 22` sorts before
  * `10.0.0.2 . 80` and `10.0.0.1 . 443`, `"b"` before `"ab"`.
  */
-function sortedItems(items: SetItem[], types: DataType[], isMap: boolean): SetItem[] {
+export function sortedItems(items: SetItem[], types: DataType[], isMap: boolean, isInterval?: boolean): SetItem[] {
   if (items.length < 2) return items;
   const keys: Uint8Array[] = [];
   for (const it of items) {
@@ -223,18 +374,33 @@ function sortedItems(items: SetItem[], types: DataType[], isMap: boolean): SetIt
     if (k === undefined) return items;
     keys.push(k);
   }
-  const littleEndian = types.length > 1 || types[0]!.name === 'ifname';
+  // An interval set holds its keys big-endian (nft converts them for the ranges).
+  const interval = isInterval ?? items.some(isIntervalItem);
+  const littleEndian = !interval && (types.length > 1 || types[0]!.name === 'ifname');
   const idx = items.map((_, i) => i);
   idx.sort((a, b) => compareKeys(keys[a]!, keys[b]!, littleEndian) || a - b);
   if (idx.every((v, i) => v === i)) return items;
   return idx.map((i) => items[i]!);
 }
 
+/** A range, a prefix or an interface-name wildcard: what makes nft's anonymous set an interval set. */
+function isIntervalItem(item: SetItem): boolean {
+  let v = (Array.isArray(item) && item.length === 2 ? item[0] : item) as Value;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) v = v.elem.val;
+  if (typeof v === 'string') return v.endsWith('*') && !v.endsWith('\\*');
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && ('prefix' in v || 'range' in v);
+}
+
 function sortKey(item: SetItem, types: DataType[], isMap: boolean): Uint8Array | undefined {
   let v = (isMap && Array.isArray(item) ? item[0] : item) as Value;
   if (v !== null && typeof v === 'object' && !Array.isArray(v) && 'elem' in v) v = v.elem.val;
   if (Array.isArray(v)) return undefined; // a flag list in a set: leave the order as written
-  if (types.length === 1 && types[0]!.name === 'ifname' && typeof v === 'string') return Buffer.from(v, 'utf8');
+  if (types.length === 1 && types[0]!.name === 'ifname' && typeof v === 'string') {
+    // IFNAMSIZ bytes, zero-padded; a wildcard (`"eth*"`) by its prefix.
+    const key = new Uint8Array(16);
+    Buffer.from(isIntervalItem(v) ? v.slice(0, -1) : v, 'utf8').copy(key);
+    return key;
+  }
   const k = toInterval(v, types, env());
   if (typeof k === 'string') return undefined;
   // The kernel's layout: each part in network order in its bytes, padded to 32 bits.

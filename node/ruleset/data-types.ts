@@ -112,7 +112,6 @@ export function integerType(
       return String(v);
     },
   };
-  if (!sym && !opts.hex && !opts.bitmask) t.maskText = (v) => (typeof v === 'number' ? '0x' + v.toString(16) : String(v));
   return t;
 }
 
@@ -157,6 +156,15 @@ export const INET_PROTO = integerType('inet_proto', 8, 'IP protocol number (IANA
   // The IPv6 extension header numbers, by their /etc/protocols names (nft lists `hbh nexthdr 59` as `ipv6-nonxt`).
   hopopt: 0, 'ipv6-route': 43, 'ipv6-frag': 44, 'ipv6-nonxt': 59, 'ipv6-opts': 60, 'mobility-header': 135,
 });
+
+/** nft lists a protocol by its /etc/protocols name (`ip protocol 6` as `tcp`, `icmpv6` as `ipv6-icmp`). */
+const PROTO_LISTED = new Map<number, string>([[1, 'icmp'], [2, 'igmp'], [6, 'tcp'], [17, 'udp'], [47, 'gre'], [50, 'esp'], [51, 'ah'], [58, 'ipv6-icmp'], [112, 'vrrp'], [132, 'sctp']]);
+/** A protocol value as nft lists and writes it: its name when it has one (58 and `icmpv6` are `ipv6-icmp`). */
+export function protoListed(v: Scalar): Scalar {
+  const n = typeof v === 'number' ? v : INET_PROTO.symbols?.get(String(v));
+  return (n !== undefined ? PROTO_LISTED.get(n) : undefined) ?? v;
+}
+INET_PROTO.toText = (v) => String(protoListed(v));
 
 /** NFPROTO_* values (linux/netfilter.h): what `meta nfproto` compares. */
 export const NF_PROTO = integerType('nf_proto', 8, 'layer-3 protocol family', { ipv4: 2, ipv6: 10 });

@@ -5,7 +5,7 @@
 import type { ChainJ, ObjJ, RuleJ, SetJ, Value, VerdictJ, ElementJ } from './ast.js';
 import { helperBodyText, objToStmt } from './objects.js';
 import type { ChangeEvent } from './engine.js';
-import { PRIORITY_NAMES } from './priorities.js';
+import { priorityText } from './priorities.js';
 import { Printer } from './printer.js';
 import type { Registry } from './registry.js';
 import type { Change } from './transaction.js';
@@ -23,7 +23,7 @@ export function formatChange(c: Change, registry: Registry): string {
       if (c.op !== 'add') return `${c.op} chain ${where} ${c.chain}`;
       const j = (c.object as { chain: ChainJ }).chain;
       if (j.hook === undefined) return `add chain ${where} ${c.chain}`;
-      const prio = Object.entries(PRIORITY_NAMES).find(([, v]) => v === j.prio)?.[0] ?? j.prio;
+      const prio = priorityText(j.prio ?? 0, j.hook);
       return `add chain ${where} ${c.chain} { type ${j.type} hook ${j.hook} priority ${prio}; policy ${j.policy ?? 'accept'}; }`;
     }
     case 'rule': {

@@ -811,7 +811,15 @@ class Parser implements TextReader {
       op = written;
     }
     if (this.atRuleEnd()) this.error(`expected a value after ${this.selectorText(sel)}`, at);
-    const right = this.value(types);
+    let right = this.value(types);
+    // `ct state established | related`: nft's listing of an exact comparison with a flag
+    // combination (`== established,related`); read back as that comparison.
+    if (types.length === 1 && types[0].bitmask && !Array.isArray(right) && (typeof right === 'string' || typeof right === 'number') && this.isPunct('|')) {
+      const flags: Value[] = [right];
+      while (this.acceptPunct('|')) flags.push(this.scalarOrInterval(types[0]));
+      right = flags as Value;
+      explicit = true;
+    }
     let left: Selector = sel;
     if (types.length === 1 && types[0].bitmask && this.acceptWord('/')) {
       const mask = this.value(types);

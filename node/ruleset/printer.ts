@@ -3,11 +3,13 @@
  * same JSON (the round-trip tests hold it to that). Statements are printed by their
  * modules through a small PrintHelper.
  */
-import type { RuleJ, Scalar, Selector, SetJ, Stmt, Value, VerdictJ } from './ast.js';
+import type { RuleJ, Scalar, Selector, SetItem, SetJ, Stmt, Value, VerdictJ } from './ast.js';
 import type { DataType } from './data-types.js';
 import { flagNames } from './data-types.js';
 import { formatDuration } from './durations.js';
-import { PRIORITY_NAMES } from './priorities.js';
+import { priorityText } from './priorities.js';
+import { sortedItems } from './canonical.js';
+import { mergedElements } from './merged-elements.js';
 import type { PrintHelper, Registry } from './registry.js';
 import type { ElemItem, RulesetState, SetState } from './state.js';
 import { verdictText } from './modules/verdicts.js';
@@ -127,7 +129,9 @@ export class Printer implements PrintHelper {
     // nft's order (nft list ruleset, 1.0.6): policy, size, flags, auto-merge, timeout, comment.
     if (j.policy !== undefined) lines.push(`${indent}\tpolicy ${j.policy}`);
     if (j.size !== undefined) lines.push(`${indent}\tsize ${j.size}`);
-    if (j.flags?.length) lines.push(`${indent}\tflags ${j.flags.join(',')}`);
+    // nft leaves `timeout` out of the flags when the set has a default timeout (it implies it).
+    const flags = j.timeout !== undefined ? j.flags?.filter((f) => f !== 'timeout') : j.flags;
+    if (flags?.length) lines.push(`${indent}\tflags ${flags.join(',')}`);
     if (j['auto-merge']) lines.push(`${indent}\tauto-merge`);
     if (j.timeout !== undefined) lines.push(`${indent}\ttimeout ${formatDuration(j.timeout)}`);
     if (j.comment !== undefined) lines.push(`${indent}\tcomment ${quote(j.comment)}`);
@@ -144,15 +148,26 @@ export class Printer implements PrintHelper {
         items.push(this.value(it as Value, types));
       }
     };
-    const live = opts.elements?.(s);
-    if (live !== undefined) for (const it of live) item(it);
-    else {
+    let its: ElemItem[] | undefined = opts.elements?.(s)?.slice();
+    if (its === undefined) {
+      its = [];
       for (const e of s.elems.values()) {
         if (now !== undefined && e.expiresAt !== 0 && now >= e.expiresAt) continue;
-        item(e.item);
+        its.push(e.item);
       }
     }
-    if (items.length > 0) lines.push(`${indent}\telements = { ${items.join(`,\n${indent}\t\t     `)} }`);
+    // In nft's order (by key, canonical.ts), whatever order they were added in.
+    const sorted = sortedItems(its as SetItem[], types, s.isMap, j.flags?.includes('interval') ?? false) as ElemItem[];
+    // auto-merge: listed merged, as nft lists the kernel's merged copy.
+    const merged = j['auto-merge'] && !s.isMap && types.length === 1 ? mergedElements(sorted as Value[], types[0]!) : undefined;
+    if (merged) for (const v of merged) items.push(this.value(v, types));
+    else for (const it of sorted) item(it);
+    if (items.length > 0) {
+      // nft's line breaks: a few short values a line, one address or concatenation a line.
+      const perLine = elementsPerLine(types);
+      const text = items.map((it, i) => (i === 0 ? it : i % perLine === 0 ? `,\n${indent}\t\t     ${it}` : `, ${it}`)).join('');
+      lines.push(`${indent}\telements = { ${text} }`);
+    }
     lines.push(`${indent}}`);
     return lines.join('\n');
   }
@@ -161,7 +176,8 @@ export class Printer implements PrintHelper {
     const out: string[] = [];
     for (const t of state.tables.values()) {
       const blocks: string[] = [];
-      if (t.json.comment !== undefined) blocks.push(`\tcomment ${quote(t.json.comment)}`);
+      // nft lists the table's comment on the line after its name, without a blank line.
+      const head = t.json.comment !== undefined ? `\n\tcomment ${quote(t.json.comment)}` : '';
       // nft lists a table's objects before its sets and chains, with their current values.
       for (const o of t.objs.values()) {
         const lines = [`\t${o.kind} ${o.json.name} {${opts.handles && o.json.handle ? ` # handle ${o.json.handle}` : ''}`];
@@ -174,17 +190,34 @@ export class Printer implements PrintHelper {
       for (const c of t.chains.values()) {
         const j = c.json;
         const lines = [`\tchain ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];
-        if (j.hook !== undefined) {
-          const named = Object.entries(PRIORITY_NAMES).find(([, v]) => v === j.prio)?.[0];
-          lines.push(`\t\ttype ${j.type} hook ${j.hook} priority ${named ?? j.prio}; policy ${j.policy ?? 'accept'};`);
-        }
+        // nft: the comment first, then the hook line.
         if (j.comment !== undefined) lines.push(`\t\tcomment ${quote(j.comment)}`);
+        if (j.hook !== undefined) {
+          lines.push(`\t\ttype ${j.type} hook ${j.hook} priority ${priorityText(j.prio ?? 0, j.hook)}; policy ${j.policy ?? 'accept'};`);
+        }
         for (const r of c.rules) lines.push(`\t\t${this.rule(r, opts)}`);
         lines.push('\t}');
         blocks.push(lines.join('\n'));
       }
-      out.push(`table ${t.json.family} ${t.json.name} {${opts.handles && t.json.handle ? ` # handle ${t.json.handle}` : ''}\n${blocks.join('\n\n')}\n}`);
+      out.push(`table ${t.json.family} ${t.json.name} {${opts.handles && t.json.handle ? ` # handle ${t.json.handle}` : ''}${head}\n${blocks.join('\n\n')}\n}`);
     }
     return out.join('\n') + (out.length ? '\n' : '');
+  }
+}
+
+/**
+ * How many elements nft 1.0.6 lists on a line of a set's `elements = { ... }`: 5 for
+ * ports, protocols, marks and other small numbers, 2 for IPv4 addresses and conntrack
+ * states, 1 for everything else (IPv6 addresses, names, concatenations).
+ */
+function elementsPerLine(types: DataType[]): number {
+  if (types.length !== 1) return 1;
+  switch (types[0]!.name) {
+    case 'inet_service': case 'inet_proto': case 'mark': case 'nf_proto': case 'ct_dir': case 'tcp_flag': case 'integer':
+      return 5;
+    case 'ipv4_addr': case 'ct_state': case 'ct_status': case 'pkttype':
+      return 2;
+    default:
+      return 1;
   }
 }

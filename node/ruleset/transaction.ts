@@ -412,7 +412,7 @@ export class Draft {
    * with a new handle (or `keep`, for replace) and its source position.
    */
   private freshRule(t: TableState, j: RuleJ, pos: unknown, keep?: number): RuleJ {
-    const expr = canonicalExpr(j.expr, this.registry);
+    const expr = canonicalExpr(j.expr, this.registry, j.family);
     const dyn = Array.isArray(expr) ? dynsetTargets(expr) : undefined;
     if (dyn !== undefined) {
       // As the kernel: each meter is a set of the table, whose handle comes before the rule's.

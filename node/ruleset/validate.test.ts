@@ -94,8 +94,8 @@ describe('validation', () => {
   it('accepts named priorities with an offset', () => {
     const e = new RulesetEngine();
     e.load('table ip t { chain a { type filter hook forward priority filter + 10; }\n chain b { type filter hook prerouting priority raw - 5; } }');
-    assert.match(e.list(), /hook forward priority 10;/);
-    assert.match(e.list(), /hook prerouting priority -305;/);
+    assert.match(e.list(), /hook forward priority filter \+ 10;/);
+    assert.match(e.list(), /hook prerouting priority raw - 5;/);
   });
 
   it('accepts a diamond (shared target) which is not a loop', () => {

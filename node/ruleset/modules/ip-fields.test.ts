@@ -61,22 +61,30 @@ describe('ip id, ip frag-off, icmp/icmpv6 id and sequence', () => {
     assert.equal(drops('icmp id 4660', ts), false);
   });
 
-  it('print and JSON round trips, as nft lists them (masks in hex) and libnftables names them', () => {
+  it('print and JSON round trips, as nft 1.0.6 lists them (masks of plain integers in decimal) and libnftables names them', () => {
     const frag = (mask: number) => ({ '&': [{ payload: { protocol: 'ip', field: 'frag-off' } }, mask] });
-    assert.deepEqual(roundTrips('ip frag-off & 0x1fff != 0 drop')[0], { match: { op: '!=', left: frag(0x1fff), right: 0 } });
-    assert.deepEqual(roundTrips('ip frag-off & 0x3fff == 0 accept')[0], { match: { op: '==', left: frag(0x3fff), right: 0 } });
+    assert.deepEqual(roundTrips('ip frag-off & 0x1fff != 0 drop', 'ip frag-off & 8191 != 0 drop')[0], { match: { op: '!=', left: frag(0x1fff), right: 0 } });
+    assert.deepEqual(roundTrips('ip frag-off & 0x3fff == 0 accept', 'ip frag-off & 16383 == 0 accept')[0], { match: { op: '==', left: frag(0x3fff), right: 0 } });
     assert.deepEqual(roundTrips('ip id 22 drop')[0], { match: { op: '==', left: { payload: { protocol: 'ip', field: 'id' } }, right: 22 } });
     assert.deepEqual(roundTrips('ip frag-off 33-45 drop')[0], {
       match: { op: '==', left: { payload: { protocol: 'ip', field: 'frag-off' } }, right: { range: [33, 45] } },
     });
-    assert.deepEqual(roundTrips('icmp id 1245 drop')[0], { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1245 } });
-    assert.deepEqual(roundTrips('icmp sequence != { 33, 55 } drop')[0], {
+    // nft 1.0.6 writes the echo dependency out and lists it (recorded with nft -a list ruleset).
+    const echo = { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'type' } }, right: { set: ['echo-reply', 'echo-request'] } } };
+    const echo6 = { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'type' } }, right: { set: ['echo-request', 'echo-reply'] } } };
+    assert.deepEqual(roundTrips('icmp id 1245 drop', 'icmp type { echo-reply, echo-request } icmp id 1245 drop').slice(0, 2), [
+      echo, { match: { op: '==', left: { payload: { protocol: 'icmp', field: 'id' } }, right: 1245 } },
+    ]);
+    assert.deepEqual(roundTrips('icmp sequence != { 33, 55 } drop', 'icmp type { echo-reply, echo-request } icmp sequence != { 33, 55 } drop')[1], {
       match: { op: '!=', left: { payload: { protocol: 'icmp', field: 'sequence' } }, right: { set: [33, 55] } },
     });
-    assert.deepEqual(roundTrips('icmpv6 id 1 icmpv6 sequence 2 accept').slice(0, 2), [
+    assert.deepEqual(roundTrips('icmpv6 id 1 icmpv6 sequence 2 accept', 'icmpv6 type { echo-request, echo-reply } icmpv6 id 1 icmpv6 sequence 2 accept').slice(0, 3), [
+      echo6,
       { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'id' } }, right: 1 } },
       { match: { op: '==', left: { payload: { protocol: 'icmpv6', field: 'sequence' } }, right: 2 } },
     ]);
+    // A rule that names the type already gets none.
+    assert.equal(roundTrips('icmp type echo-request icmp id 3 accept').length, 3);
   });
 
   it('refuses values a 16-bit field cannot hold, and the IPv4 fields in an ip6 table, with their place', () => {

@@ -103,6 +103,8 @@ const limitModule: StatementModule = {
         out.burst = r.integer();
         const u = r.expectWord();
         if (u.text !== 'packets') r.error(`a packet rate's burst is in packets, not '${u.text}' (or give the rate in bytes)`, u);
+        // 5 packets is the default: nft does not list it.
+        if (out.burst === 5) delete out.burst;
       }
     } else {
       // `10 mbytes/second`: the number, then UNIT/PER as one word.

@@ -210,7 +210,8 @@ const logModule: StatementModule = {
       else if (r.acceptWord('level')) {
         const t = r.expectWord();
         if (!LEVELS.includes(t.text as LogLevel)) r.error(`unknown log level '${t.text}' (${LEVELS.join(', ')})`, t);
-        out.level = t.text;
+        // warn is the default: nft drops it (and so does not list it).
+        if (t.text !== 'warn') out.level = t.text;
         levelAt = t;
       } else if (r.acceptWord('flags')) out.flags = parseFlags(r);
       else if (NFLOG_WORDS.includes(r.peek().text) && !r.atRuleEnd()) r.error(NFLOG_REFUSED(r.peek().text), r.peek());

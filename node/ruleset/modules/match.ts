@@ -49,8 +49,15 @@ const matchModule: StatementModule = {
       left = inner;
     }
     const types = p.typesOf(left);
-    // `==` is implicit except on flag types, where a bare value means "any bit set" ('in').
-    const op = m.op === 'in' || (m.op === '==' && !(types.length === 1 && types[0].bitmask && !mask)) ? '' : `${m.op} `;
+    const flagType = types.length === 1 && types[0].bitmask && !mask;
+    // nft lists an exact comparison with a flag combination as `established | related`.
+    if (flagType && m.op === '==' && Array.isArray(m.right) && m.right.length > 1) {
+      return `${p.selector(left)} ${(m.right as Value[]).map((x) => p.value(x, types)).join(' | ')}`;
+    }
+    // `==` is implicit except on flag types, where a bare value means "any bit set" ('in');
+    // a set is always compared whole, so nft lists it without `==`.
+    const isSet = m.right !== null && typeof m.right === 'object' && !Array.isArray(m.right) && 'set' in m.right;
+    const op = m.op === 'in' || (m.op === '==' && (!flagType || isSet)) ? '' : `${m.op} `;
     return `${p.selector(left)} ${op}${p.value(m.right, types)}${mask}`;
   },
   checkJson(stmt) {

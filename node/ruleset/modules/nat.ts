@@ -248,6 +248,12 @@ function makeModule(spec: NatSpec): StatementModule {
       if (j === null) return w;
       let s = w;
       if (j.family) s += ` ${j.family}`;
+      else if (isMap(j.addr) && j.addr.map.data.set.some(([, t]) => isConcatTarget(t))) {
+        // nft lists the family of a map to ADDR . PORT also where the table implies it.
+        const [, t0] = j.addr.map.data.set[0]!;
+        const a0 = targetParts(t0).addr;
+        s += isV6(typeof a0 === 'string' ? a0 : a0.range[0]) ? ' ip6' : ' ip';
+      }
       if (isMap(j.addr)) {
         const m = j.addr.map;
         const kt = p.typesOf(m.key);
