@@ -10,6 +10,7 @@ import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from '
 import { MapValues, dataInterned } from './map-values.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset, ruleKey } from './compiled-ruleset.js';
+import { parseObjectCommands, runObjectCommands } from './object-commands.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 import { RuleCompiler, SetSlot, verdictCode } from './compiler.js';
 import type { LogSink } from './context.js';
@@ -546,6 +547,15 @@ export class RulesetEngine extends EventEmitter {
     return ops;
   }
 
+
+  /**
+   * `list|reset counters|quotas|limits ...` (object-commands.ts): nft's listing of the named
+   * objects' current values; `reset` then zeroes them. Not a commit: no generation, no event.
+   * Throws RulesetError (nothing reset) on a bad command or an unknown table or object.
+   */
+  objectCommand(text: string, file = '<command>'): string {
+    return runObjectCommands(this.state, this.registry, parseObjectCommands(text, file), file);
+  }
 
   /** Counter cells of a rule, for listings. */
   countersOf(rule: RuleJ): readonly CounterCell[] | undefined {
