@@ -69,6 +69,23 @@ describe('ruleset API routes', () => {
     await assert.rejects(controlRequest('GET', '/v1/ruleset?format=xml', { socket }), (e: ControlError) => e.status === 400);
   });
 
+  it('POST /v1/ruleset/objects: list|reset counters on the datapath copy\'s live values (both copies reset), errors with their place', async () => {
+    await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add counter inet filter seen\nadd rule inet filter forward counter name "seen"' } });
+    verdict(datapath, buildUdp({ src: '192.0.2.1', dst: '198.51.100.1', sport: 1, dport: 2, payload: 72 }));
+    service.datapathObjects = async (text) => ({ generation: datapath.generation, text: datapath.objectCommand(text) });
+    service.datapathList = async (_format, handles) => ({ generation: datapath.generation, text: datapath.list({ handles }) });
+    const gen = control.generation;
+    assert.equal(await controlRequest<string>('POST', '/v1/ruleset/objects', { socket, body: { command: 'list counters inet' } }), 'table inet filter {\n\tcounter seen {\n\t\tpackets 1 bytes 100\n\t}\n}\n');
+    assert.match(await controlRequest<string>('POST', '/v1/ruleset/objects', { socket, body: { command: 'reset counter inet filter seen' } }), /packets 1 bytes 100/);
+    assert.match(datapath.objectCommand('list counters'), /packets 0 bytes 0/);
+    assert.match(await controlRequest<string>('GET', '/v1/ruleset', { socket }), /counter seen \{\n\t\tpackets 0 bytes 0\n/);
+    assert.equal(control.generation, gen, 'not a ruleset change');
+    const err = await controlRequest('POST', '/v1/ruleset/objects', { socket, body: { command: 'reset counters table inet nope' } }).catch((e: ControlError) => e);
+    assert.ok(err instanceof ControlError && err.status === 400);
+    assert.match(err.message, /<command>:1:1: no table inet nope/);
+    await assert.rejects(controlRequest('POST', '/v1/ruleset/objects', { socket, body: { ops: 'x' } }), (e: ControlError) => e.status === 400);
+  });
+
   it('lists the datapath copy when it is at the same generation: the counters, quotas and named objects packets moved', async () => {
     await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add counter inet filter seen\nadd rule inet filter forward counter name "seen" counter' } });
     // Packets go through the datapath's copy only.

@@ -90,6 +90,8 @@ export interface RulesetView {
   onChange(listener: (ev: ChangeEvent) => void): () => void;
   /** Checks a batch on a copy of the running ruleset (nothing applied); rejects with RulesetApiError (409 stale base). */
   check?(ops: unknown, baseGeneration?: number): Promise<RulesetCheckResult>;
+  /** `list|reset counters|quotas|limits ...`: nft's output; rejects with RulesetApiError. */
+  objectCommand?(text: string): Promise<string>;
   /** Replaces the whole ruleset atomically; rejects with RulesetApiError. */
   replace?(text: string): Promise<{ generation: number; version?: number }>;
   /** Present when the node distributes its ruleset across the cluster. */
@@ -185,6 +187,23 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     reply.header('content-type', 'text/plain; charset=utf-8');
     return view.listText(q.handles === '1' || q.handles === 'true');
   });
+
+  if (view.objectCommand) {
+    const run = view.objectCommand.bind(view);
+    // Not a transaction: reads or zeroes named objects' live values (nft's list/reset counters).
+    app.post('/v1/ruleset/objects', async (req, reply) => {
+      const body = req.body as { command?: unknown } | undefined;
+      if (!body || typeof body !== 'object' || typeof body.command !== 'string') return reply.code(400).send({ message: 'body must be {"command": "list|reset counters|quotas|limits ..."}', errors: [] });
+      try {
+        const text = await run(body.command);
+        reply.header('content-type', 'text/plain; charset=utf-8');
+        return text;
+      } catch (err) {
+        if (err instanceof RulesetApiError) return reply.code(err.status).send({ message: err.message, errors: err.errors });
+        throw err;
+      }
+    });
+  }
 
   app.post('/v1/ruleset/transactions', async (req, reply) => {
     const body = req.body as { ops?: unknown; baseGeneration?: unknown } | undefined;

@@ -8,6 +8,7 @@ import { parse, printJson, UsageError, type Command } from './args.js';
 import type { Target } from '../api/client.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import { RulesetError } from '../ruleset/errors.js';
+import { isObjectCommandLine } from '../ruleset/object-commands.js';
 import { INCLUDE_OPTION, INCLUDE_USAGE, readRulesetInput } from './ruleset-input.js';
 
 const usage = `usage: hafw ruleset apply [--base-generation N] [--json] [--socket PATH | --url URL] (-f FILE | COMMAND...)
@@ -19,6 +20,14 @@ handle 7', 'add element inet filter blocked { 192.0.2.9 }') or libnftables JSON 
 Either every command takes effect or none does; errors print as <api>:LINE:COL: message
 and exit 1. Prints the new generation (and the cluster version it became). In a cluster
 only the writer (the VRRP master) accepts changes: elsewhere exit 1, naming the master.
+
+nft's commands on named objects' values run on the node's live values and print what nft
+prints; they are not ruleset changes (no generation, nothing sent to the cluster) and go
+alone, without ruleset changes in the same text:
+  list counters|quotas|limits [FAMILY | table [FAMILY] TABLE]
+  list counter|quota|limit [FAMILY] TABLE NAME
+  reset counters|quotas [FAMILY | table [FAMILY] TABLE]   (prints the values, then zeroes them)
+  reset counter|quota [FAMILY] TABLE NAME
   -f FILE                 read the commands from FILE ('-' for standard input)
   --replace               FILE is a whole ruleset: replace the running one atomically
   --base-generation N     refuse (exit 1, HTTP 409) if the ruleset is no longer at generation N
@@ -70,6 +79,18 @@ export const rulesetApplyCommand: Command = {
     }
     if (values.replace) return replaceAll(text, target, values.json === true);
     const trimmed = text.trimStart();
+    if (!trimmed.startsWith('[') && !trimmed.startsWith('{')) {
+      const lines = text.split('\n').map((l, i) => ({ l: l.replace(/#.*$/, '').trim(), n: i + 1 })).filter((x) => x.l !== '');
+      const objs = lines.filter((x) => isObjectCommandLine(x.l));
+      if (objs.length > 0) {
+        if (objs.length < lines.length) {
+          console.error(`<command>:${objs[0]!.n}:1: '${objs[0]!.l}' goes alone: list/reset commands are not ruleset changes; apply the changes and the ${objs[0]!.l.split(/\s+/)[0]} separately`);
+          return 1;
+        }
+        if (base !== undefined) throw new UsageError(`--base-generation is for ruleset changes, not list/reset commands\n\n${usage}`);
+        return objectCommand(text, target);
+      }
+    }
     let ops: unknown = text;
     if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
       try {
@@ -94,6 +115,20 @@ export const rulesetApplyCommand: Command = {
     }
   },
 };
+
+/** POST /v1/ruleset/objects: nft's list/reset counters output, on stdout. */
+export async function objectCommand(text: string, target: Target): Promise<number> {
+  try {
+    process.stdout.write(await controlRequest<string>('POST', '/v1/ruleset/objects', { ...target, body: { command: text } }));
+    return 0;
+  } catch (err) {
+    if (err instanceof ControlError && err.status === 400) {
+      console.error(err.message.replace(/^POST \S+: \d+ /, ''));
+      return 1;
+    }
+    throw err;
+  }
+}
 
 /** PUT /v1/ruleset: the whole text, all or nothing. */
 async function replaceAll(text: string, target: Target, json: boolean): Promise<number> {

@@ -1,14 +1,20 @@
 /** `hafw ruleset show`: the running ruleset of the node in this namespace (`nft list ruleset`). */
 import { controlRequest } from '../api/client.js';
-import { parse, printJson, type Command } from './args.js';
+import { parse, printJson, UsageError, type Command } from './args.js';
+import { objectCommand } from './ruleset-apply.js';
 import type { Target } from '../api/client.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
 import type { DistStatus } from '../../ruleset-dist/index.js';
 
 const usage = `usage: hafw ruleset show [--json] [--handles] [--cluster] [--socket PATH | --url URL]
+       hafw ruleset show counters|quotas|limits [FAMILY | table [FAMILY] TABLE]
+       hafw ruleset show counter|quota|limit [FAMILY] TABLE NAME
 
 Prints the ruleset the node in this network namespace is running, in nft syntax (like
 'nft list ruleset'), with counters. The generation is in 'hafw status --json'.
+With counters/quotas/limits: the named objects of that kind with their live values, as
+'nft list counters ...' prints them (FAMILY defaults to ip, as in nft); to zero them:
+'hafw ruleset apply reset counters ...'.
   --handles       show each rule's '# handle N' (what replace/delete need)
   --cluster       instead: the cluster version and hash this node runs, whether it drifted,
                   and the version every peer announces (exit 1 when this node is drifted)
@@ -20,9 +26,14 @@ export const rulesetShowCommand: Command = {
   summary: "print the node's running ruleset",
   usage,
   async run(args) {
-    const { values } = parse(args, { json: { type: 'boolean' }, handles: { type: 'boolean' }, cluster: { type: 'boolean' }, ...TARGET_OPTIONS }, usage);
+    const { values, positionals } = parse(args, { json: { type: 'boolean' }, handles: { type: 'boolean' }, cluster: { type: 'boolean' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
     const target = await targetFrom(values, usage);
+    if (positionals.length > 0) {
+      if (values.json || values.handles || values.cluster) throw new UsageError(`--json, --handles and --cluster list the whole ruleset, not ${positionals[0]}\n\n${usage}`);
+      if (!/^(counters?|quotas?|limits?)$/.test(positionals[0]!)) throw new UsageError(`unexpected '${positionals[0]}': show lists the ruleset, or counters, quotas or limits\n\n${usage}`);
+      return objectCommand(`list ${positionals.join(' ')}`, target);
+    }
     if (values.cluster) return showCluster(target, values.json === true);
     if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/ruleset?format=json', target));
     else process.stdout.write(await controlRequest<string>('GET', `/v1/ruleset?format=nft${values.handles ? '&handles=1' : ''}`, target));

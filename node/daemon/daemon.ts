@@ -92,6 +92,10 @@ export class NodeDaemon {
       if (!this.datapath) throw new Error('no datapath thread');
       return this.datapath.listRuleset(format, handles);
     };
+    this.rulesetApi.datapathObjects = async (text) => {
+      if (!this.datapath) throw new Error('no datapath thread');
+      return this.datapath.objectCommand(text);
+    };
     this.socketStreams = new StreamLimit(config.api.maxEventStreams);
     this.mgmtStreams = new StreamLimit(config.api.maxEventStreams);
   }

@@ -33,6 +33,9 @@ type DatapathApply = (ops: unknown) => Promise<{ ok: boolean; error?: string } |
 type DatapathLoad = (text: string, file: string) => Promise<{ ok: boolean; error?: string } | undefined>;
 
 /** The datapath copy's listing and its generation (DatapathThread.listRuleset). */
+/** `list|reset counters|quotas ...` on the datapath copy: its output, or the engine's error message. */
+export type DatapathObjects = (text: string) => Promise<{ generation: number; text?: string; error?: string }>;
+
 export type DatapathList = (format: 'nft' | 'json', handles: boolean) => Promise<{ generation: number; text?: string; json?: unknown }>;
 
 /** POST /v1/ruleset/check copies rulesets whose listing is at most this big (about 1 s of load here). */
@@ -109,6 +112,34 @@ export class RulesetService implements RulesetView {
    * the same and whose values are the declared ones.
    */
   datapathList?: DatapathList;
+
+  /** Set by the daemon: object commands on the datapath copy (see datapathList). */
+  datapathObjects?: DatapathObjects;
+
+  /**
+   * `list|reset counters|quotas|limits ...` (nft 1.0.6's object commands) on the live values:
+   * the datapath copy's when it runs at this generation, else the control copy's. A reset
+   * acts on both copies (the control copy's values are what a listing falls back to). Not a
+   * ruleset change: no generation, no event, nothing for the cluster.
+   */
+  async objectCommand(text: string): Promise<string> {
+    let local: string;
+    try {
+      local = this.engine.objectCommand(text, '<command>');
+    } catch (err) {
+      if (err instanceof RulesetError) throw new RulesetApiError(err.message, 400, err.errors);
+      throw err;
+    }
+    if (!this.datapathObjects) return local;
+    const gen = this.engine.generation;
+    try {
+      const d = await this.datapathObjects(text);
+      if (d.generation === gen && d.text !== undefined) return d.text;
+    } catch {
+      // the datapath thread is down: the control copy's answer
+    }
+    return local;
+  }
 
   async listText(handles: boolean): Promise<string> {
     const d = await this.fromDatapath('nft', handles);

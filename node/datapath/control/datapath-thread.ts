@@ -238,6 +238,13 @@ export class DatapathThread {
     return { generation: m.generation, text: m.text, json: m.json };
   }
 
+  /** `list|reset counters|quotas ...` on the datapath copy (its objects hold the live values). */
+  async objectCommand(text: string): Promise<{ generation: number; text?: string; error?: string }> {
+    const m = await this.ask((id) => ({ type: 'ruleset-objects', id, text }));
+    if (m.type !== 'ruleset-objects') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    return { generation: m.generation, text: m.text, error: m.error };
+  }
+
   /** Sniff mode: watch the segments (standby) or stop (active). */
   setSniffing(active: boolean): void {
     if (!this.exited) this.post({ type: 'sniff', active });

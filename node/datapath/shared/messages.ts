@@ -93,6 +93,8 @@ export type ToDatapath =
   | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number }
   /** The datapath copy's listing: its counters, quotas and objects are the ones packets move. */
   | { type: 'ruleset-list'; id: number; format: 'nft' | 'json'; handles: boolean }
+  /** `list|reset counters|quotas ...` on the datapath copy, whose objects hold the live values. */
+  | { type: 'ruleset-objects'; id: number; text: string }
   /** Connection-table query or delete from the API (the datapath thread owns the table). */
   | { type: 'ct-op'; id: number; op: CtOp }
   /** `hafw ct events` subscribers now (the whole list at each change; [] stops the tap). */
@@ -108,6 +110,7 @@ export type FromDatapath =
   | { type: 'stopped' }
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }
   | { type: 'ruleset-list'; id: number; generation: number; text?: string; json?: unknown }
+  | { type: 'ruleset-objects'; id: number; generation: number; text?: string; error?: string }
   | { type: 'sync-inSync'; value: boolean }
   /** Ruleset `log` lines, batched (worker/log-collector.ts): the control thread writes them to the node log. */
   | { type: 'ruleset-log'; lines: LogLine[] }

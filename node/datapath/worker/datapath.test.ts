@@ -128,6 +128,11 @@ describe('buildDatapath in-process (fake device, fake ports)', () => {
     assert.match(text.text, /udp dport 9 counter name "nines" counter packets 2 bytes 88/);
     const json = b.ask({ type: 'ruleset-list', id: 4, format: 'json', handles: false }) as { json: { nftables: Record<string, { packets?: number }>[] } };
     assert.equal(json.json.nftables.find((o) => 'counter' in o)!.counter!.packets, 2);
+    // reset counters acts on this copy: it answers the values packets moved, then they are zero.
+    const reset = b.ask({ type: 'ruleset-objects', id: 5, text: 'reset counters' }) as { generation: number; text: string };
+    assert.deepEqual(reset, { type: 'ruleset-objects', id: 5, generation: 2, text: 'table ip filter {\n\tcounter nines {\n\t\tpackets 2 bytes 88\n\t}\n}\n' });
+    assert.match((b.ask({ type: 'ruleset-list', id: 6, format: 'nft', handles: false }) as { text: string }).text, /counter nines \{\n\t\tpackets 0 bytes 0\n/);
+    assert.match((b.ask({ type: 'ruleset-objects', id: 7, text: 'reset counter ip filter none' }) as { error: string }).error, /no counter none in table ip filter/);
   });
 
   it('follows a routes message: the same packet no longer leaves by the WAN, so it is not masqueraded', async () => {

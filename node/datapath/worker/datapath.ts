@@ -222,6 +222,13 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
       case 'ruleset-list':
         send({ type: 'ruleset-list', id: m.id, generation: engine.generation, ...(m.format === 'json' ? { json: engine.toJSON() } : { text: engine.list({ handles: m.handles }) }) });
         break;
+      case 'ruleset-objects':
+        try {
+          send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, text: engine.objectCommand(m.text) });
+        } catch (err) {
+          send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, error: (err as Error).message });
+        }
+        break;
       case 'ruleset-load':
       case 'ruleset-tx':
         try {
