@@ -129,8 +129,9 @@ export class Printer implements PrintHelper {
     // nft's order (nft list ruleset, 1.0.6): policy, size, flags, auto-merge, timeout, comment.
     if (j.policy !== undefined) lines.push(`${indent}\tpolicy ${j.policy}`);
     if (j.size !== undefined) lines.push(`${indent}\tsize ${j.size}`);
-    // nft leaves `timeout` out of the flags when the set has a default timeout (it implies it).
-    const flags = j.timeout !== undefined ? j.flags?.filter((f) => f !== 'timeout') : j.flags;
+    // nft 1.0.6 leaves `timeout` out of the flags when the set has a default timeout, unless
+    // the set is dynamic (both seen in its listings).
+    const flags = j.timeout !== undefined && !j.flags?.includes('dynamic') ? j.flags?.filter((f) => f !== 'timeout') : j.flags;
     if (flags?.length) lines.push(`${indent}\tflags ${flags.join(',')}`);
     if (j['auto-merge']) lines.push(`${indent}\tauto-merge`);
     if (j.timeout !== undefined) lines.push(`${indent}\ttimeout ${formatDuration(j.timeout)}`);

@@ -249,8 +249,8 @@ describe('offline replay', () => {
     assert.deepEqual(rows.map((r) => [r.verdict, r.decidedBy]), [
       // Handles as `nft -a list ruleset` shows them (one counter per table, shared by its chains and rules).
       ['accept', { chain: 'inet f ssh', handle: 3, rule: 'ip saddr 192.0.2.100 log prefix "ssh ok: " accept' }],
-      ['accept', { chain: 'inet f fwd', handle: 5, rule: 'ct state established accept' }],
-      ['drop', { chain: 'inet f fwd', handle: 7, rule: 'udp dport 53 reject' }],
+      ['accept', { chain: 'inet f fwd', handle: 4, rule: 'ct state established accept' }],
+      ['drop', { chain: 'inet f fwd', handle: 6, rule: 'udp dport 53 reject' }],
       ['drop', { chain: 'inet f fwd', handle: 0, policy: 'drop' }],
     ]);
     assert.equal(rows[0]!.log?.length, 1);
@@ -321,11 +321,11 @@ describe('hafw replay (command line)', () => {
     const routed = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2');
     assert.equal(routed.err, '');
     assert.match(routed.out, /^ {5}1 {2}accept {2}new +ipv4 192\.0\.2\.100:5000 > 198\.51\.100\.100:53 udp.*\n {30}NAT -> ipv4 198\.51\.100\.2:5000 > 198\.51\.100\.100:53 udp/m);
-    assert.match(routed.out, /\n {30}by ip nat post handle 3: oifname "wan" masquerade\n/, 'a NAT statement ends its chain with accept');
+    assert.match(routed.out, /\n {30}by ip nat post handle 2: oifname "wan" masquerade\n/, 'a NAT statement ends its chain with accept');
     const json = run('replay', '--pcap', f, '--ruleset', rs, '--route', '198.51.100.0/24=wan', '--local', '198.51.100.2', '--json');
     const row = JSON.parse(json.out.trim()) as { packet: string; translated?: string; decidedBy?: unknown };
     assert.match(row.translated ?? '', /^ipv4 198\.51\.100\.2:5000 >/);
-    assert.deepEqual(row.decidedBy, { chain: 'ip nat post', handle: 3, rule: 'oifname "wan" masquerade' });
+    assert.deepEqual(row.decidedBy, { chain: 'ip nat post', handle: 2, rule: 'oifname "wan" masquerade' });
   });
 
   it('prints a text line per packet and a summary, and exits 1 naming the offset of a bad file', () => {

@@ -139,7 +139,8 @@ const limitModule: StatementModule = {
       const [b, bu] = inUnits(burst);
       return `limit rate ${over}${rate} ${ru}/${per}${burst > 0 ? ` burst ${b} ${bu}` : ''}`;
     }
-    return `limit rate ${over}${l.rate}/${per}${l.burst !== undefined ? ` burst ${l.burst} packets` : ''}`;
+    // 5 packets is the default burst: nft does not list it.
+    return `limit rate ${over}${l.rate}/${per}${l.burst !== undefined && l.burst !== 5 ? ` burst ${l.burst} packets` : ''}`;
   },
   checkJson(stmt) {
     const named = namedObjectCheck((stmt as { limit: unknown }).limit);

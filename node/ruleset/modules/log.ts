@@ -224,7 +224,8 @@ const logModule: StatementModule = {
     const l = (stmt as { log: LogJ | null }).log ?? {};
     let s = 'log';
     if (l.prefix !== undefined) s += ` prefix ${p.quote(l.prefix)}`;
-    if (l.level !== undefined) s += ` level ${l.level}`;
+    // warn is the default level: nft does not list it.
+    if (l.level !== undefined && l.level !== 'warn') s += ` level ${l.level}`;
     if (l.flags !== undefined) s += ` flags ${printFlags(l.flags)}`;
     return s;
   },
