@@ -248,9 +248,9 @@ function makeModule(spec: NatSpec): StatementModule {
       if (j === null) return w;
       let s = w;
       if (j.family) s += ` ${j.family}`;
-      else if (isMap(j.addr) && j.addr.map.data.set.some(([, t]) => isConcatTarget(t))) {
+      else if (isMap(j.addr) && anonItems(j.addr.map)?.some(([, t]) => isConcatTarget(t))) {
         // nft lists the family of a map to ADDR . PORT also where the table implies it.
-        const [, t0] = j.addr.map.data.set[0]!;
+        const [, t0] = anonItems(j.addr.map)![0]!;
         const a0 = targetParts(t0).addr;
         s += isV6(typeof a0 === 'string' ? a0 : a0.range[0]) ? ' ip6' : ' ip';
       }
