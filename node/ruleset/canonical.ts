@@ -86,6 +86,17 @@ function withPos<T extends object>(o: T, changes: Partial<T>): T {
 
 /** The rule's statements in nft's canonical form; the same array when nothing changes. */
 export function canonicalExpr(expr: Stmt[], reg: Registry, family: string): Stmt[] {
+  // Runs before the rule is checked, and a JSON rule may hold anything: a shape this cannot
+  // read is left as written for validation to refuse with its place (found by npm run fuzz).
+  if (!Array.isArray(expr) || !expr.every((s: unknown) => s !== null && typeof s === 'object')) return expr;
+  try {
+    return canonicalOf(expr, reg, family);
+  } catch {
+    return expr;
+  }
+}
+
+function canonicalOf(expr: Stmt[], reg: Registry, family: string): Stmt[] {
   let out: Stmt[] | undefined;
   for (let i = 0; i < expr.length; i++) {
     const s = expr[i];
