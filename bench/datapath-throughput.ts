@@ -34,7 +34,7 @@ export type ProbeName = (typeof PROBES)[number];
 
 /** Round trips of the latency probe, and connections kept in flight by the connection probe. */
 const RTT_COUNT = 10_000;
-const CPS_PARALLEL = 64;
+export const CPS_PARALLEL = 64;
 /** The connection probe's server listens on this many ports, so client ports never run out. */
 const CPS_PORTS = 8;
 const UDP_ECHO_PORT = 7001;
@@ -51,7 +51,7 @@ interface Forwarder {
   start(): Promise<() => Promise<void>>;
 }
 
-interface Tools {
+export interface Tools {
   echo: string;
   probe: string;
   dir: string;
@@ -79,7 +79,7 @@ async function iperfOnce(args: string[], seconds: number): Promise<Record<string
 }
 
 /** One retry: on a machine shared with other work an iperf3 run now and then hangs in its setup. */
-async function iperf(args: string[], seconds: number): Promise<Record<string, any>> {
+export async function iperf(args: string[], seconds: number): Promise<Record<string, any>> {
   try {
     return await iperfOnce(args, seconds);
   } catch {
@@ -96,6 +96,23 @@ async function withServer<T>(tools: Tools, args: string[], fn: () => Promise<T>)
   } finally {
     await stopPid(server.pid!);
   }
+}
+
+/**
+ * New TCP connections/s from hafw-client to hafw-server (netprobe cps: connect + 1-byte
+ * request/answer + close, CPS_PARALLEL in parallel) for `seconds`.
+ */
+export async function cpsProbe(tools: Tools, seconds: number): Promise<{ cps: number; errors: number }> {
+  // Fresh server ports for every run: the server closes first, so each connection leaves
+  // a TIME_WAIT socket there for 60 s, and a later run that met one with the same four
+  // addresses and ports would wait a second for its SYN to be retried (the runs after
+  // the first would be penalised, always the same forwarders).
+  const port = TCP_SERVE_PORT + CPS_PORTS * cpsRuns++;
+  const line = await withServer(tools, ['tcp-serve', String(port), String(CPS_PORTS), String(seconds + 30)], () =>
+    sh([tools.probe, 'cps', SERVER.v4, String(port), String(CPS_PORTS), String(CPS_PARALLEL), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 }),
+  );
+  const [cps, errors] = line.trim().split(/\s+/).map(Number);
+  return { cps: cps!, errors: errors ?? 0 };
 }
 
 async function measure(name: ForwarderName, probes: readonly ProbeName[], seconds: number, tools: Tools): Promise<BenchResult[]> {
@@ -122,22 +139,14 @@ async function measure(name: ForwarderName, probes: readonly ProbeName[], second
       const note = `UDP 32-byte ping-pong, ${RTT_COUNT.toLocaleString('en-US')} round trips one at a time${lost ? `, ${lost} lost` : ''}`;
       out.push({ name: `rtt-p50/${name}`, value: p50!, unit: 'us', note }, { name: `rtt-p99/${name}`, value: p99!, unit: 'us', note });
     } else {
-      // Fresh server ports for every run: the server closes first, so each connection leaves
-      // a TIME_WAIT socket there for 60 s, and a later run that met one with the same four
-      // addresses and ports would wait a second for its SYN to be retried (the runs after
-      // the first would be penalised, always the same forwarders).
-      const port = TCP_SERVE_PORT + CPS_PORTS * cpsRuns++;
-      const line = await withServer(tools, ['tcp-serve', String(port), String(CPS_PORTS), String(seconds + 30)], () =>
-        sh([tools.probe, 'cps', SERVER.v4, String(port), String(CPS_PORTS), String(CPS_PARALLEL), String(seconds)], { ns: NS.client, timeoutMs: (seconds + 20) * 1000 }),
-      );
-      const [cps, errors] = line.trim().split(/\s+/).map(Number);
-      out.push({ name: `tcp-cps/${name}`, value: cps!, unit: 'conns/s', note: `connect + 1-byte request/answer + close, ${CPS_PARALLEL} in parallel, C epoll client${errors ? `, ${errors} failed` : ''}` });
+      const { cps, errors } = await cpsProbe(tools, seconds);
+      out.push({ name: `tcp-cps/${name}`, value: cps, unit: 'conns/s', note: `connect + 1-byte request/answer + close, ${CPS_PARALLEL} in parallel, C epoll client${errors ? `, ${errors} failed` : ''}` });
     }
   }
   return out;
 }
 
-async function buildTools(): Promise<Tools> {
+export async function buildTools(): Promise<Tools> {
   const dir = await mkdtemp(path.join(tmpdir(), 'hafw-bench-'));
   const cc = (src: string, bin: string) => promisify(execFile)('cc', ['-O2', '-o', path.join(dir, bin), path.join(SRC_DIR, src)]);
   await cc('tun-echo.c', 'tun-echo');

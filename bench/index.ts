@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json [--notes]] [-- --only NAME,...] [-- --seconds N] [-- --rounds N]`: runs the benchmarks
+ * `npm run bench [-- --json [--notes]] [-- --only NAME,...] [-- --seconds N] [-- --rounds N] [-- --conns N]`: runs the benchmarks
  * and prints a table (or JSON lines). Ratios compare with a baseline measured in the same
  * run, never with numbers from another machine or day.
  */
@@ -15,6 +15,7 @@ import { runChecksumBench } from './checksum-bench.js';
 import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
 import { runLocalBench } from './local-bench.js';
 import { runTakeoverBench } from './takeover-bench.js';
+import { runConnsBench } from './conns-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -43,13 +44,15 @@ const benches: Bench[] = [
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
   { name: 'takeover', run: () => runTakeoverBench() },
+  // conns-1M/hafw: --conns N entries held (default 1M).
+  { name: 'scale', run: (seconds) => runConnsBench({ seconds, count: conns }) },
 ];
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, notes: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, help: { type: 'boolean', short: 'h' } },
+  options: { json: { type: 'boolean' }, notes: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, conns: { type: 'string', default: '1000000' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--json [--notes]] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N]`);
+  console.log(`usage: npm run bench -- [--json [--notes]] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N] [--conns N]`);
   process.exit(0);
 }
 const only = values.only?.split(',');
@@ -61,6 +64,8 @@ if (unknown.length > 0) {
 const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
 // Rounds of the datapath benches (each forwarder in turn per round; medians reported).
 const rounds = Math.min(Math.max(Math.floor(Number(values.rounds)) || 1, 1), 9);
+// Entries the scale bench holds (conns-1M/hafw; e.g. 100000 for a quick check).
+const conns = Math.min(Math.max(Math.floor(Number(values.conns)) || 1_000_000, 1), 4_000_000);
 const results: BenchResult[] = [];
 for (const b of benches) {
   if (only ? !only.includes(b.name) || (b.partOf !== undefined && only.includes(b.partOf)) : b.partOf !== undefined) continue;

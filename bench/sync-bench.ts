@@ -46,7 +46,7 @@ async function histogram(lab: Lab, node: string, name: string): Promise<Histogra
 }
 
 /** Samples observed between two scrapes of the same cumulative histogram. */
-function delta(after: Histogram, before: Histogram): Histogram {
+export function delta(after: Histogram, before: Histogram): Histogram {
   const prev = new Map(before.buckets.map((b) => [b.le, b.count]));
   return {
     buckets: after.buckets.map((b) => ({ le: b.le, count: b.count - (prev.get(b.le) ?? 0) })),
@@ -74,14 +74,14 @@ export function histogramQuantile(h: Histogram, q: number): number {
 }
 
 /** Where the nodes' bench injectors look for requests (HAFW_SYNC_BENCH_INJECT). */
-const INJECT_DIR = path.join(LAB_DIR, 'sync-inject');
+export const INJECT_DIR = path.join(LAB_DIR, 'sync-inject');
 let requestId = 1;
 
-interface InjectStatus { id: number; injected: number; refused: number; startAt: number; endAt: number; ringFull: number }
+export interface InjectStatus { id: number; injected: number; refused: number; startAt: number; endAt: number; ringFull: number }
 interface WatchStatus { id: number; applied: number; reachedAt: number }
 interface LagStatus { id: number; samples: number; p50: number; p99: number; max: number; ownerP99: number; ownerMax: number }
 
-async function request(lab: Lab, node: string, body: Record<string, number>): Promise<number> {
+export async function request(lab: Lab, node: string, body: Record<string, number>): Promise<number> {
   const id = requestId++;
   const file = path.join(INJECT_DIR, `${lab.node(node).pid}.json`);
   await writeFile(`${file}.tmp`, JSON.stringify({ id, ...body }));
@@ -89,7 +89,7 @@ async function request(lab: Lab, node: string, body: Record<string, number>): Pr
   return id;
 }
 
-async function status<T extends { id: number }>(lab: Lab, node: string, id: number, timeoutMs: number): Promise<T> {
+export async function status<T extends { id: number }>(lab: Lab, node: string, id: number, timeoutMs: number): Promise<T> {
   const file = path.join(INJECT_DIR, `${lab.node(node).pid}.status.json`);
   const t0 = performance.now();
   while (performance.now() - t0 < timeoutMs) {
