@@ -16,6 +16,7 @@ import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
 import { runLocalBench } from './local-bench.js';
 import { runTakeoverBench } from './takeover-bench.js';
 import { runConnsBench } from './conns-bench.js';
+import { runCpsSyncBench } from './cps-sync-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -44,6 +45,8 @@ const benches: Bench[] = [
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
   { name: 'takeover', run: () => runTakeoverBench() },
+  // tcp-cps-sync/hafw and /kernel-nft (conntrackd): the pair with state sync on.
+  { name: 'cps-sync', run: (seconds) => runCpsSyncBench({ seconds }) },
   // conns-1M/hafw: --conns N entries held (default 1M).
   { name: 'scale', run: (seconds) => runConnsBench({ seconds, count: conns }) },
 ];
