@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json [--notes]] [-- --only NAME,...] [-- --seconds N] [-- --rounds N] [-- --conns N]`: runs the benchmarks
+ * `npm run bench [-- --json [--notes]] [-- --only NAME,...] [-- --seconds N] [-- --rounds N] [-- --conns N] [-- --drills N]`: runs the benchmarks
  * and prints a table (or JSON lines). Ratios compare with a baseline measured in the same
  * run, never with numbers from another machine or day.
  */
@@ -44,7 +44,9 @@ const benches: Bench[] = [
   { name: 'checksum', run: async () => runChecksumBench() },
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
-  { name: 'takeover', run: () => runTakeoverBench() },
+  // takeover/hafw and takeover/keepalived: --drills N kill drills each (default 10), and
+  // false takeovers counted under 10 s of iperf3 through each master.
+  { name: 'takeover', run: () => runTakeoverBench({ drills }) },
   // tcp-cps-sync/hafw and /kernel-nft (conntrackd): the pair with state sync on.
   { name: 'cps-sync', run: (seconds) => runCpsSyncBench({ seconds }) },
   // conns-1M/hafw: --conns N entries held (default 1M).
@@ -52,10 +54,10 @@ const benches: Bench[] = [
 ];
 
 const { values } = parseArgs({
-  options: { json: { type: 'boolean' }, notes: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, conns: { type: 'string', default: '1000000' }, help: { type: 'boolean', short: 'h' } },
+  options: { json: { type: 'boolean' }, notes: { type: 'boolean' }, only: { type: 'string' }, seconds: { type: 'string', default: '5' }, rounds: { type: 'string', default: '1' }, conns: { type: 'string', default: '1000000' }, drills: { type: 'string', default: '10' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--json [--notes]] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N] [--conns N]`);
+  console.log(`usage: npm run bench -- [--json [--notes]] [--only ${benches.map((b) => b.name).join(',')}] [--seconds N] [--rounds N] [--conns N] [--drills N]`);
   process.exit(0);
 }
 const only = values.only?.split(',');
@@ -69,6 +71,8 @@ const seconds = Math.min(Math.max(Number(values.seconds), 1), 60);
 const rounds = Math.min(Math.max(Math.floor(Number(values.rounds)) || 1, 1), 9);
 // Entries the scale bench holds (conns-1M/hafw; e.g. 100000 for a quick check).
 const conns = Math.min(Math.max(Math.floor(Number(values.conns)) || 1_000_000, 1), 4_000_000);
+// Kill drills per pair of the takeover bench.
+const drills = Math.min(Math.max(Math.floor(Number(values.drills)) || 10, 1), 100);
 const results: BenchResult[] = [];
 for (const b of benches) {
   if (only ? !only.includes(b.name) || (b.partOf !== undefined && only.includes(b.partOf)) : b.partOf !== undefined) continue;

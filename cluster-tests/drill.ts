@@ -23,6 +23,19 @@ interface DrillOptions {
   triggerAfterMs?: number;
   probeIntervalMs?: number;
   log?: (line: string) => void;
+  /**
+   * A pair that is not hafw nodes (the bench's keepalived pair): who is master and backup,
+   * how to fail the master, and how to wait for the backup to take over. Without it the
+   * lab's nodes are asked (status) and the failure is `mode` on the master node.
+   */
+  pair?: DrillPair;
+}
+
+export interface DrillPair {
+  master: string;
+  backup: string;
+  trigger(): Promise<void>;
+  waitTakeover(timeoutMs: number): Promise<void>;
 }
 
 interface DrillOutcome {
@@ -58,9 +71,10 @@ export async function runDrill(lab: Lab, opts: DrillOptions): Promise<DrillOutco
   const say = opts.log ?? (() => undefined);
   const durationMs = opts.durationMs ?? 4000;
   const triggerAfter = opts.triggerAfterMs ?? 1000;
-  const master = await masterOf(lab);
-  const backup = lab.state.nodes.find((n) => n.name !== master)?.name;
-  const backupRole = backup && (await lab.status(backup).catch(() => undefined))?.role;
+  const pair = opts.pair;
+  const master = pair ? pair.master : await masterOf(lab);
+  const backup = pair ? pair.backup : lab.state.nodes.find((n) => n.name !== master)?.name;
+  const backupRole = pair ? 'backup' : backup && (await lab.status(backup).catch(() => undefined))?.role;
   if (backupRole !== 'backup') throw new Error(`no backup ready to take over (${backup ?? 'no second node'}: ${backupRole ?? 'not running'}); restart the lab: hafw lab up --nodes 2`);
   say(`master is ${master}; ${opts.flows} TCP flows and a probe every ${opts.probeIntervalMs ?? 2} ms through the VIPs`);
   const stopEcho = await startEchoServer(5001, NS.server);
@@ -77,11 +91,15 @@ export async function runDrill(lab: Lab, opts: DrillOptions): Promise<DrillOutco
     }
     await sleep(triggerAfter);
     const triggerMs = now();
-    await trigger(lab, opts.mode, master);
+    if (pair) await pair.trigger();
+    else await trigger(lab, opts.mode, master);
     say(`${opts.mode}: triggered on ${master}`);
     let syncState: string | undefined;
     let takeover: TakeoverTiming | undefined;
-    if (backup) {
+    if (pair) {
+      await sleep(Math.min(500, durationMs / 4));
+      await pair.waitTakeover(5000).catch(() => undefined);
+    } else if (backup) {
       // Each status poll starts a CLI process (~0.1 s of CPU): polling from the moment of
       // the failure competed with the datapath for the takeover being measured (the lab
       // host has two cores). A takeover at 10 ms adverts is done well within this wait.
@@ -107,10 +125,10 @@ export async function runDrill(lab: Lab, opts: DrillOptions): Promise<DrillOutco
       syncStateAtTakeover: syncState,
       takeover,
     });
-    const newMaster = backup && (await lab.status(backup).catch(() => undefined))?.role === 'master' ? backup : undefined;
+    const newMaster = pair ? undefined : backup && (await lab.status(backup).catch(() => undefined))?.role === 'master' ? backup : undefined;
     return { report, trace, master, newMaster };
   } finally {
     await stopEcho();
-    if (opts.mode === 'link') await sh(['ip', '-n', NS.fw(master), 'link', 'set', 'lan', 'up']).catch(() => undefined);
+    if (opts.mode === 'link' && !pair) await sh(['ip', '-n', NS.fw(master), 'link', 'set', 'lan', 'up']).catch(() => undefined);
   }
 }
