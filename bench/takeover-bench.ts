@@ -3,7 +3,10 @@
  * sync on, VRRP at the lab's 10 ms adverts): SIGKILL the master while TCP flows and a UDP
  * probe every 2 ms run through the VIPs, then restart it and let it preempt back before
  * the next drill. Rows: the longest probe gap p50 and max, the TCP stall p50 (median over
- * drills), and the new master's own takeover phases (median). Also runnable alone:
+ * drills), and the new master's own takeover phases (median). `takeover/keepalived`: the
+ * same drills with keepalived + conntrackd on the same lab (bench/keepalived-pair.ts).
+ * `takeover-false/…`: the backup's takeovers while the master is alive under full-rate
+ * TCP, counted before the drills. Also runnable alone:
  *   node dist/bench/takeover-bench.js [--drills N] [--load-seconds S] [--pairs hafw,keepalived]
  */
 import { parseArgs } from 'node:util';
@@ -97,6 +100,8 @@ function drillLine(report: DrillReport): string {
 }
 
 const TCP_LOOSE = 'net.netfilter.nf_conntrack_tcp_loose';
+/** What the running keepalived bench started (keepalived, conntrackd), for the signal handler. */
+let stopOnSignal: () => Promise<void> = async () => undefined;
 
 /**
  * `takeover/keepalived`: the same drills and probe on the same lab with keepalived +
@@ -111,6 +116,11 @@ export async function runKeepalivedDrills(opts: TakeoverBenchOptions = {}): Prom
   const lab = await Lab.up({ nodes: 2, startNodes: false, vrrp: true, sync: false });
   const keepalived = new KeepalivedPair(10);
   let ctd: ConntrackdPair | string = 'not started';
+  // Stopped on SIGINT/SIGTERM too: processes left in the lab's namespaces would keep them alive.
+  stopOnSignal = async () => {
+    await keepalived.stop();
+    if (typeof ctd !== 'string') await ctd.stop();
+  };
   const reports: DrillReport[] = [];
   let load = { count: NaN, gbps: NaN };
   try {
@@ -147,6 +157,7 @@ export async function runKeepalivedDrills(opts: TakeoverBenchOptions = {}): Prom
   } finally {
     await keepalived.stop();
     if (typeof ctd !== 'string') await ctd.stop();
+    stopOnSignal = async () => undefined;
     await Lab.down();
   }
   return { reports, falseTakeovers: load.count, loadSeconds, loadGbps: load.gbps };
@@ -194,7 +205,7 @@ export async function runTakeoverBench(opts: TakeoverBenchOptions & { pairs?: re
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({ options: { drills: { type: 'string', default: '10' }, 'load-seconds': { type: 'string', default: '10' }, pairs: { type: 'string', default: 'hafw,keepalived' } } });
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void Lab.down().finally(() => process.exit(130)));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopOnSignal().then(() => Lab.down()).finally(() => process.exit(130)));
   const rows = await runTakeoverBench({ drills: Number(values.drills), loadSeconds: Number(values['load-seconds']), pairs: values.pairs.split(','), log: (l) => console.error(l) });
   for (const row of rows) console.log(JSON.stringify(row));
 }
