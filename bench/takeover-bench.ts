@@ -17,6 +17,7 @@ import { Lab, LAB_DIR, STRICT_RULESET, strictRulesetConfig } from '../cluster-te
 import { runDrill } from '../cluster-tests/drill.js';
 import { sh } from '../cluster-tests/exec.js';
 import { FIREWALLS, NS } from '../cluster-tests/topology.js';
+import { checkSystemTools } from '../cluster-tests/requirements.js';
 import { ConntrackdPair } from './conntrackd-baseline.js';
 import { KeepalivedPair, countBecameMaster } from './keepalived-pair.js';
 import { iperf } from './datapath-throughput.js';
@@ -113,6 +114,7 @@ export async function runKeepalivedDrills(opts: TakeoverBenchOptions = {}): Prom
   const drills = Math.max(1, Math.min(opts.drills ?? 10, 100));
   const say = opts.log ?? (() => undefined);
   const loadSeconds = Math.max(0, Math.min(opts.loadSeconds ?? 10, 120));
+  await checkSystemTools(['keepalived', 'conntrackd', 'conntrack', 'nft', 'iperf3']);
   const lab = await Lab.up({ nodes: 2, startNodes: false, vrrp: true, sync: false });
   const keepalived = new KeepalivedPair(10);
   let ctd: ConntrackdPair | string = 'not started';
