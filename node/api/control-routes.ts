@@ -13,7 +13,7 @@ import { IMPORT_BODY_LIMIT, IMPORT_MAX_ENTRIES } from './schemas.js';
 import { parseTypes, type EventBus } from './event-bus.js';
 import type { ClusterInfo } from './cluster-view.js';
 import type { DrillReport } from '../ha/api-drill.js';
-import type { StreamLimit } from './stream-limit.js';
+import { serveUntilClosed, type StreamLimit } from './stream-limit.js';
 
 export interface ControlView {
   /** Runs a connection-table operation in the datapath thread; absent: conntrack routes answer 404. */
@@ -85,9 +85,6 @@ async function parseInPieces(text: string, firstLine: number): Promise<CtImportP
   return out;
 }
 
-/** Comment lines keep idle proxies and sockets from timing the stream out. */
-const KEEPALIVE_MS = 15000;
-
 /** GET /v1/events on the node-wide bus (replaces the ruleset-only stream; same `ruleset` events). */
 export function eventsHandler(view: ControlView, streams: Set<ServerResponse>, limit: StreamLimit): RouteHandlerMethod {
   return (req, reply) => {
@@ -100,18 +97,10 @@ export function eventsHandler(view: ControlView, streams: Set<ServerResponse>, l
     // The first comment names the ruleset generation the stream starts after, so a client
     // can list the ruleset and then apply `ruleset` events without a gap.
     res.write(`: generation ${view.generation?.() ?? 0}\n\n`);
-    streams.add(res);
     const off = bus.subscribe(types, (ev) => {
       res.write(`event: ${ev.type}\nid: ${ev.seq}\ndata: ${JSON.stringify(ev.data)}\n\n`);
     });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    res.on('close', () => {
-      off();
-      clearInterval(keepalive);
-      streams.delete(res);
-      limit.release();
-    });
+    serveUntilClosed(res, streams, limit, off);
   };
 }
 
@@ -133,7 +122,6 @@ function tapStream<E>(reply: FastifyReply, streams: Set<ServerResponse>, limit: 
   const res = reply.raw;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.write(`: ${name} stream\n\n`);
-  streams.add(res);
   const off = subscribe({
     push(item) {
       if (res.writableLength > MAX_STREAM_BUFFER_BYTES) return false;
@@ -141,14 +129,7 @@ function tapStream<E>(reply: FastifyReply, streams: Set<ServerResponse>, limit: 
       return true;
     },
   });
-  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-  keepalive.unref();
-  res.on('close', () => {
-    off();
-    clearInterval(keepalive);
-    streams.delete(res);
-    limit.release();
-  });
+  serveUntilClosed(res, streams, limit, off);
   return reply;
 }
 

@@ -29,7 +29,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { describeModules } from '../ruleset/schema.js';
 import type { ChangeEvent, ErrorItem } from '../ruleset/index.js';
-import { StreamLimit } from './stream-limit.js';
+import { serveUntilClosed, StreamLimit } from './stream-limit.js';
 
 export interface RulesetTxResult {
   generation: number;
@@ -166,9 +166,6 @@ function sendApiError(reply: { code(n: number): { send(b: unknown): unknown } },
   throw err;
 }
 
-/** Comment lines keep idle proxies and sockets from timing the stream out. */
-const KEEPALIVE_MS = 15000;
-
 /** `eventStream: false` when the node-wide event bus serves GET /v1/events instead. */
 export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | undefined, opts: { eventStream?: boolean; streamLimit?: StreamLimit } = {}): void {
   app.get('/v1/schema', async (req, reply) => {
@@ -264,18 +261,10 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     // The first comment names the generation the stream starts after, so a client can
     // list the ruleset and then apply events without a gap.
     res.write(`: generation ${view.generation()}\n\n`);
-    streams.add(res);
     const off = view.onChange((ev) => {
       res.write(`event: ruleset\nid: ${ev.generation}\ndata: ${JSON.stringify({ generation: ev.generation, changes: ev.changes })}\n\n`);
     });
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    res.on('close', () => {
-      off();
-      clearInterval(keepalive);
-      streams.delete(res);
-      limit.release();
-    });
+    serveUntilClosed(res, streams, limit, off);
   });
 }
 

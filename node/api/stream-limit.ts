@@ -5,6 +5,7 @@
  * buggy one reconnecting in a loop) could open them until memory or the event loop
  * gives out. Beyond the cap a request is answered 503 at once, with the reason.
  */
+import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 
 /** api.maxEventStreams when the config says nothing. */
@@ -48,4 +49,24 @@ export class StreamLimit {
   release(): void {
     if (this.openNow > 0) this.openNow--;
   }
+}
+
+/** Comment lines keep idle proxies and sockets from timing an event stream out. */
+const KEEPALIVE_MS = 15000;
+
+/**
+ * The life of one admitted stream after its headers: a keepalive comment every 15 s, and
+ * when the client goes, its subscription ended, the timer stopped, the socket forgotten
+ * and the slot given back.
+ */
+export function serveUntilClosed(res: ServerResponse, streams: Set<ServerResponse>, limit: StreamLimit, unsubscribe: () => void): void {
+  streams.add(res);
+  const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+  keepalive.unref();
+  res.on('close', () => {
+    unsubscribe();
+    clearInterval(keepalive);
+    streams.delete(res);
+    limit.release();
+  });
 }

@@ -6,7 +6,7 @@
  */
 import type { CtEventJson } from '../conntrack/index.js';
 import type { Target } from '../api/client.js';
-import { openEventStream } from './event-stream.js';
+import { openEventStream, followUntilStopped } from './event-stream.js';
 
 /** One event as conntrack -E prints it: the kind in brackets, then the connection as `hafw ct list` does. */
 export function formatCtEventLine(e: CtEventJson, formatEntry: (e: CtEventJson) => string): string {
@@ -29,16 +29,7 @@ export async function followCtEvents(node: Target, query: Record<string, string 
     },
     { ...node, path: `/v1/ct/events${qs ? `?${qs}` : ''}`, command: 'hafw ct events' },
   );
-  const onSig = (): void => stream.stop();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
-    await stream.opened;
-    await stream.ended;
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
+  await followUntilStopped(stream);
   if (!opts.json) console.error(`hafw ct events: ${seen} flow events have been shown.`);
   return 0;
 }

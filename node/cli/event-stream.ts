@@ -85,3 +85,21 @@ export function openEventStream(onEvent: (type: string, data: unknown) => void, 
   ended.catch(() => undefined);
   return { started, opened, ended, stop: () => req.destroy() };
 }
+
+/**
+ * Follows a stream in the foreground until it ends: SIGINT/SIGTERM stop it (the command
+ * then ends normally after what it printed) and the handlers go with it. `wait` is what
+ * must come first: the server's acceptance, or (/v1/events) its generation line.
+ */
+export async function followUntilStopped(stream: EventStream, wait: 'opened' | 'started' = 'opened'): Promise<void> {
+  const onSig = (): void => stream.stop();
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try {
+    await stream[wait];
+    await stream.ended;
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
+}

@@ -8,7 +8,7 @@ import { formatEvent } from '../ruleset/monitor.js';
 import type { ChangeEvent } from '../ruleset/engine.js';
 import { parse, UsageError, type Command } from './args.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
-import { openEventStream } from './event-stream.js';
+import { openEventStream, followUntilStopped } from './event-stream.js';
 import { parseTypes } from '../api/event-bus.js';
 
 /** One line for a non-ruleset event: its type, then the fields that matter. */
@@ -65,16 +65,7 @@ export const monitorCommand: Command = {
       },
       { ...target, path: types ? `/v1/events?types=${encodeURIComponent(types.join(','))}` : '/v1/events' },
     );
-    const onSig = (): void => stream.stop();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    try {
-      await stream.started;
-      await stream.ended;
-    } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
-    }
+    await followUntilStopped(stream, 'started');
     return 0;
   },
 };

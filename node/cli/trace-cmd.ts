@@ -8,7 +8,7 @@ import type { TracePacketJson, TraceRecord, TraceStepJson } from '../ruleset/ind
 import { compileTraceFilter, TraceFilterError } from '../ruleset/index.js';
 import { parse, UsageError, type Command } from './args.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFrom } from './node-target.js';
-import { openEventStream } from './event-stream.js';
+import { openEventStream, followUntilStopped } from './event-stream.js';
 
 const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
@@ -106,16 +106,7 @@ export const traceCommand: Command = {
       },
       { ...target, path: filter === undefined ? '/v1/trace' : `/v1/trace?filter=${encodeURIComponent(filter)}`, command: 'hafw trace' },
     );
-    const onSig = (): void => stream.stop();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
-    try {
-      await stream.opened;
-      await stream.ended;
-    } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
-    }
+    await followUntilStopped(stream);
     return 0;
   },
 };
