@@ -17,11 +17,8 @@ import { formatAddress, parseAddress } from '../node/packet/address.js';
 import { describePacket } from '../node/packet/describe.js';
 import { verifyL4Checksum } from '../node/packet/checksum.js';
 import type { PacketInfo } from '../node/packet/packet-info.js';
-import { NativeStat } from '../node/native/index.js';
-import { createCounterBuffer } from '../node/datapath/shared/counters.js';
-import type { DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute } from '../node/datapath/shared/messages.js';
-import { buildDatapath } from '../node/datapath/worker/datapath.js';
-import { MemoryDevice } from '../node/datapath/worker/memory-device.js';
+import type { PlainAddress, PlainRoute } from '../node/datapath/shared/messages.js';
+import { buildMemoryDatapath } from '../node/datapath/worker/memory-datapath.js';
 import { kernelNft } from './kernel-nft.js';
 
 // The two sides of the firewall, as the oracle's namespace sets them up.
@@ -437,19 +434,7 @@ table inet filter {
 // ---------------------------------------------------------------- hafw's side
 
 async function hafwOutputs(listing: string, packets: Uint8Array[]): Promise<string[][]> {
-  const data: DatapathWorkerData = {
-    tunName: 'hafw0',
-    offloads: true,
-    batchSize: 8,
-    maxBatchesPerWake: 4,
-    counters: createCounterBuffer(),
-    nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
-    conntrack: { maxEntries: 4096, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
-    routes: ROUTES,
-  };
-  const sent: FromDatapath[] = [];
-  let dev: MemoryDevice | undefined;
-  const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
+  const { dp, dev, sent } = await buildMemoryDatapath(ROUTES, { conntrack: { maxEntries: 4096, tcpLoose: false, tcpBeLiberal: false, timeouts: {} } });
   try {
     dp.handle({ type: 'addresses', list: ADDRESSES });
     dp.handle({ type: 'ruleset-load', id: 1, text: listing });
@@ -458,13 +443,13 @@ async function hafwOutputs(listing: string, packets: Uint8Array[]): Promise<stri
     const vnet = new Uint8Array(10);
     const out: string[][] = [];
     for (const p of packets) {
-      const before = dev!.outbound.length;
+      const before = dev.outbound.length;
       const frame = new Uint8Array(10 + p.length);
       frame.set(vnet);
       frame.set(p, 10);
-      dev!.send(frame);
-      await dev!.idle();
-      out.push(dev!.outbound.slice(before).map((o) => {
+      dev.send(frame);
+      await dev.idle();
+      out.push(dev.outbound.slice(before).map((o) => {
         const pkt = o.subarray(10);
         return summary(clientSide(parseBuilt(pkt)) ? 'lan' : 'wan', pkt);
       }));

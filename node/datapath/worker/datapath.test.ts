@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { buildTcp, buildUdp, parseBuilt } from '../../packet/build.js';
 import { formatAddress } from '../../packet/address.js';
 import { IpProto, type PacketInfo } from '../../packet/packet-info.js';
-import { NativeStat } from '../../native/index.js';
-import { createCounterBuffer, readCounters } from '../shared/counters.js';
-import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
-import { buildDatapath, type Datapath } from './datapath.js';
+import { readCounters } from '../shared/counters.js';
+import type { DatapathWorkerData, FromDatapath, PlainRoute } from '../shared/messages.js';
+import { buildDatapath } from './datapath.js';
 import { MemoryDevice } from './memory-device.js';
+import { buildMemoryDatapath, memoryWorkerData, type MemoryDatapath } from './memory-datapath.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,49 +33,13 @@ const ROUTES: PlainRoute[] = [
   { family: 4, prefix: [0, 0, 0, 0], len: 0, ifname: 'wan' },
 ];
 
-function workerData(): DatapathWorkerData {
-  return {
-    tunName: 'hafw0',
-    offloads: true,
-    batchSize: 8,
-    maxBatchesPerWake: 4,
-    counters: createCounterBuffer(),
-    nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
-    conntrack: { maxEntries: 1024, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
-    routes: ROUTES,
-  };
-}
+const workerData = (): DatapathWorkerData => memoryWorkerData(ROUTES);
 
 const addr = (p: PacketInfo, off: number): string => formatAddress(p.buf, off, p.addrLen);
 const udp = (src: string, dst: string, dport: number): Uint8Array => buildUdp({ src, dst, sport: 40000, dport, payload: 16, vnet: true });
 
-interface Built {
-  dp: Datapath;
-  dev: MemoryDevice;
-  data: DatapathWorkerData;
-  sent: FromDatapath[];
-  /** Sends a request and returns the answer with its id (every answer here is synchronous). */
-  ask(m: ToDatapath & { id: number }): FromDatapath;
-}
-
-async function build(extra: Partial<DatapathWorkerData> = {}): Promise<Built> {
-  const data = { ...workerData(), ...extra };
-  const sent: FromDatapath[] = [];
-  let dev: MemoryDevice | undefined;
-  const dp = await buildDatapath(data, {
-    send: (m) => sent.push(m),
-    openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })),
-  });
-  return {
-    dp, dev: dev!, data, sent,
-    ask(m) {
-      dp.handle(m);
-      const a = sent.find((x) => 'id' in x && x.id === m.id);
-      assert.ok(a, `no answer to ${m.type}`);
-      return a;
-    },
-  };
-}
+type Built = MemoryDatapath;
+const build = (extra: Partial<DatapathWorkerData> = {}): Promise<Built> => buildMemoryDatapath(ROUTES, extra);
 
 describe('buildDatapath in-process (fake device, fake ports)', () => {
   let b: Built;

@@ -5,11 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp } from '../../packet/build.js';
-import { NativeStat } from '../../native/index.js';
-import { createCounterBuffer, readCounters } from '../shared/counters.js';
-import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
-import { buildDatapath, type Datapath } from './datapath.js';
-import { MemoryDevice } from './memory-device.js';
+import { readCounters } from '../shared/counters.js';
+import type { PlainRoute } from '../shared/messages.js';
+import { buildMemoryDatapath, type MemoryDatapath } from './memory-datapath.js';
 
 const ROUTES: PlainRoute[] = [
   { family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] },
@@ -29,33 +27,8 @@ const RULESET = `table inet f {
   }
 }`;
 
-interface Built {
-  data: DatapathWorkerData;
-  dp: Datapath;
-  dev: MemoryDevice;
-  ask(m: ToDatapath & { id: number }): FromDatapath;
-}
-
-async function build(): Promise<Built> {
-  const data: DatapathWorkerData = {
-    tunName: 'hafw0', offloads: true, batchSize: 8, maxBatchesPerWake: 4,
-    counters: createCounterBuffer(), nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
-    conntrack: { maxEntries: 1024, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
-    routes: ROUTES,
-  };
-  const sent: FromDatapath[] = [];
-  let dev: MemoryDevice | undefined;
-  const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
-  return {
-    data, dp, dev: dev!,
-    ask(m) {
-      dp.handle(m);
-      const a = sent.find((x) => 'id' in x && x.id === m.id);
-      assert.ok(a, `no answer to ${m.type}`);
-      return a;
-    },
-  };
-}
+type Built = MemoryDatapath;
+const build = (): Promise<Built> => buildMemoryDatapath(ROUTES);
 
 const udp = (src: string, dst: string): Uint8Array => buildUdp({ src, dst, sport: 40000, dport: 53, payload: 16, vnet: true });
 const syn = (sport: number): Uint8Array => buildTcp({ src: '10.0.0.5', dst: '203.0.113.9', sport, dport: 80, flags: 'S', vnet: true });

@@ -7,11 +7,9 @@
 import assert from 'node:assert/strict';
 import { buildTcp, parseBuilt } from '../../packet/build.js';
 import { formatAddress } from '../../packet/address.js';
-import { NativeStat } from '../../native/index.js';
-import { createCounterBuffer, readCounters } from '../shared/counters.js';
-import type { DatapathWorkerData, FromDatapath, PlainRoute, ToDatapath } from '../shared/messages.js';
-import { buildDatapath, type Datapath } from './datapath.js';
-import { MemoryDevice } from './memory-device.js';
+import { readCounters } from '../shared/counters.js';
+import type { PlainRoute } from '../shared/messages.js';
+import { buildMemoryDatapath, type MemoryDatapath } from './memory-datapath.js';
 
 const ROUTES: PlainRoute[] = [
   { family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] },
@@ -39,33 +37,8 @@ const S4 = '203.0.113.9';
 const C6 = '2001:db8:1::5';
 const S6 = '2001:db8:2::9';
 
-interface Built {
-  data: DatapathWorkerData;
-  dp: Datapath;
-  dev: MemoryDevice;
-  ask(m: ToDatapath & { id: number }): FromDatapath;
-}
-
-async function build(): Promise<Built> {
-  const data: DatapathWorkerData = {
-    tunName: 'hafw0', offloads: true, batchSize: 8, maxBatchesPerWake: 4,
-    counters: createCounterBuffer(), nativeStats: new SharedArrayBuffer(NativeStat.Count * 8),
-    conntrack: { maxEntries: 1024, tcpLoose: false, tcpBeLiberal: false, timeouts: {} },
-    routes: ROUTES,
-  };
-  const sent: FromDatapath[] = [];
-  let dev: MemoryDevice | undefined;
-  const dp = await buildDatapath(data, { send: (m) => sent.push(m), openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })) });
-  return {
-    data, dp, dev: dev!,
-    ask(m) {
-      dp.handle(m);
-      const a = sent.find((x) => 'id' in x && x.id === m.id);
-      assert.ok(a, `no answer to ${m.type}`);
-      return a;
-    },
-  };
-}
+type Built = MemoryDatapath;
+const build = (): Promise<Built> => buildMemoryDatapath(ROUTES);
 
 /** Sends one packet; true when the datapath let it through. */
 async function pass(b: Built, pkt: Uint8Array): Promise<boolean> {
