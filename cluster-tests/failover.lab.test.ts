@@ -7,8 +7,14 @@ import assert from 'node:assert/strict';
 import { Lab, sh, strictRulesetConfig } from './lab.js';
 import { runDrill } from './drill.js';
 import { NS, SERVER } from './topology.js';
-import { ping } from './traffic.js';
-import { sleep } from './exec.js';
+import { ping, startEchoServer } from './traffic.js';
+import { nsArgv, sleep } from './exec.js';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { COMPILED_ROOT } from './lab.js';
+
+const IDLE_FLOW = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'idle-flow.js');
 
 async function holdsVip(fw: string): Promise<boolean> {
   const out = await sh(['ip', '-n', NS.fw(fw), '-4', 'addr', 'show', 'dev', 'lan']);
@@ -92,6 +98,47 @@ describe('@lab failover: VRRP between two hafw nodes', function () {
     assert.equal(report.survived, 20, JSON.stringify(report.per_flow.filter((f) => !f.survived)));
     const count = JSON.parse(await lab.hafw('fwb', ['ct', 'count', '--json'])) as { total: number };
     assert.ok(count.total >= 20, 'the new master tracks the flows it took over');
+  });
+
+  it('with a strict stateful ruleset, an idle connection survives: master killed, backup takes over, old master restarts, resyncs and preempts', async () => {
+    lab = await Lab.up({ nodes: 2, extraConfig: () => rules });
+    await lab.waitRole('fwa', 'master');
+    await lab.waitRole('fwb', 'backup');
+    const stopEcho = await startEchoServer(5002, NS.server);
+    const argv = nsArgv(NS.client, [process.execPath, IDLE_FLOW, '--host', SERVER.v4, '--port', '5002', '--echo-timeout-ms', '5000', '--max-seconds', '120']);
+    const flow = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: flow.stdout })[Symbol.asyncIterator]();
+    const next = async (what: string): Promise<{ ready?: boolean; echoed?: boolean; error?: string }> => {
+      const l = await Promise.race([lines.next(), sleep(15000).then(() => ({ value: undefined, done: true }))]);
+      if (typeof l.value !== 'string') throw new Error(`idle flow: no answer (${what})`);
+      return JSON.parse(l.value) as { ready?: boolean; echoed?: boolean; error?: string };
+    };
+    try {
+      assert.equal((await next('connect')).ready, true, 'the connection is up through fwa');
+      // fwb holds the connection as a replica of fwa's.
+      for (let i = 0; ; i++) {
+        const c = JSON.parse(await lab.hafw('fwb', ['ct', 'count', '--json'])) as { replicated: number };
+        if (c.replicated >= 1) break;
+        if (i > 100) throw new Error('fwb never got the replica');
+        await sleep(50);
+      }
+      // From here the connection stays quiet until the end.
+      await lab.stopNode('fwa', 'SIGKILL');
+      await lab.waitRole('fwb', 'master');
+      await lab.startNode('fwa');
+      await lab.waitReady('fwa');
+      // fwa resyncs from fwb (it does not preempt before) and takes the VIPs back.
+      await lab.waitRole('fwa', 'master', 20000);
+      await lab.waitRole('fwb', 'backup');
+      flow.stdin.write('send\n');
+      const r = await next('send after the quiet');
+      assert.equal(r.echoed, true, `the idle connection's data passes the restarted master (${r.error ?? ''})`);
+      const stats = JSON.parse(await lab.hafw('fwb', ['sync', 'stats', '--json'])) as { bridge: { adoptedOnTakeover?: number } };
+      assert.ok((stats.bridge.adoptedOnTakeover ?? 0) >= 1, `fwb adopted the quiet connection on takeover (${JSON.stringify(stats.bridge)})`);
+    } finally {
+      flow.kill('SIGKILL');
+      await stopEcho();
+    }
   });
 
   it('a restarted old master does not preempt before its resync is done', async () => {

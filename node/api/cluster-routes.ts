@@ -26,7 +26,7 @@ export function registerClusterRoutes(app: FastifyInstance, view: ClusterView): 
     if (!r) return reply.code(404).send({ error: 'not_configured', message: 'state sync is not configured on this node (no sync: section)' });
     if ((req.query as { format?: string }).format === 'text') {
       reply.header('content-type', 'text/plain; charset=utf-8');
-      return `${formatSyncStatus(r.status)}ring: depth ${r.ringDepth}, dropped ${r.ringDrops}\nreplicas: applied ${r.bridge.applied}, stale ${r.bridge.stale}, deleted ${r.bridge.deleted}, refused ${r.bridge.refused}, adopted ${r.bridge.adopted}\n`;
+      return `${formatSyncStatus(r.status)}ring: depth ${r.ringDepth}, dropped ${r.ringDrops}\nreplicas: applied ${r.bridge.applied}, stale ${r.bridge.stale}, deleted ${r.bridge.deleted}, refused ${r.bridge.refused}, adopted ${r.bridge.adopted}, adopted on takeover ${r.bridge.adoptedOnTakeover ?? 0}\n`;
     }
     return r;
   });

@@ -207,6 +207,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ origin: 'replica' }, replica);
     },
   });
+  datapathTotal('hafw_conntrack_takeover_adopted_total', 'Replicas of a peer\'s connections this node made its own when it became VRRP master (announced and replicated under its id, quiet ones included)', 'ct_takeover_adopted');
   new Gauge({
     name: 'hafw_conntrack_expectations',
     help: 'Expectations (data connections an FTP control connection announced) waiting for their first packet',

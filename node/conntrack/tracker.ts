@@ -815,9 +815,12 @@ export class ConnTracker {
     return this.replicas.apply(snap, nowMs, snap, true);
   }
 
-  /** Emits New for an entry inserted outside the packet path (importEntry), as commit() does for a packet's. */
-  announce(entry: number): void {
-    if (this.isLive(entry)) this.emit(CtEventKind.New, entry);
+  /**
+   * Emits New for an entry inserted outside the packet path (importEntry), as commit() does
+   * for a packet's; Update for one whose status changed there (a replica adopted on takeover).
+   */
+  announce(entry: number, kind: CtEventKind.New | CtEventKind.Update = CtEventKind.New): void {
+    if (this.isLive(entry)) this.emit(kind, entry);
   }
 
   /** Entry of a tuple (either direction), or -1: for the API and tests. */

@@ -354,6 +354,10 @@ export class NodeDaemon {
       this.vrrp.onAdvert(() => readiness.recheck());
       this.aloneGuard?.start(() => readiness.recheck());
     }
+    // The datapath adopts the former owner's replicas when this node becomes master.
+    this.vrrp.on((e) => {
+      if (e.type === 'state') this.datapath?.setMaster(e.to === 'master');
+    });
     this.vrrp.on((e) => {
       if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
       else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });

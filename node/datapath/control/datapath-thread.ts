@@ -250,6 +250,11 @@ export class DatapathThread {
     if (!this.exited) this.post({ type: 'sniff', active });
   }
 
+  /** The node became VRRP master (true) or left that state (false). */
+  setMaster(master: boolean): void {
+    if (!this.exited) this.post({ type: 'vrrp-master', master });
+  }
+
   setRoutes(routes: PlainRoute[]): void {
     if (!this.exited) this.post({ type: 'routes', routes });
   }

@@ -27,6 +27,7 @@ export const COUNTER_NAMES = [
   'ct_bad_checksum', // of those, packets with a wrong TCP/UDP/ICMP checksum (a gauge of the tracker's running total)
   'ct_expired', // entries removed because their timeout passed, replicas included (the tracker's running total)
   'ct_expired_replicas', // of those, replicas of a peer's connections
+  'ct_takeover_adopted', // replicas this node made its own when it became master (worker/takeover-adopt.ts)
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
   'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)

@@ -86,6 +86,8 @@ export type ToDatapath =
   | { type: 'addresses'; list: PlainAddress[] }
   /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
   | { type: 'sniff'; active: boolean }
+  /** The node's VRRP state: master or not (backup, fault). Master adopts the table's replicas (worker/takeover-adopt.ts). */
+  | { type: 'vrrp-master'; master: boolean }
   | { type: 'sync-report'; id: number }
   | { type: 'ct-count'; id: number }
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */

@@ -24,6 +24,7 @@ import { ConnTracker, runCtOp, CtQueryError } from '../../conntrack/index.js';
 import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
 import { Sniffer } from './sniffer.js';
+import { TakeoverAdopter } from './takeover-adopt.js';
 import { SyncBridge } from './sync-bridge.js';
 import { ConntrackGc } from './ct-gc.js';
 import { runDatapathExtensions } from './extensions.js';
@@ -118,6 +119,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   const bridgeForGc = syncBridge;
   const ctGc = ct ? new ConntrackGc(ct, new Float64Array(data.counters), datapathClock, undefined, bridgeForGc && (() => bridgeForGc.ringRoom)) : undefined;
   ctGc?.start();
+  // On becoming master: the replicas of the former owner become this node's, in the background.
+  const adopter = ct && syncBridge ? new TakeoverAdopter(ct, syncBridge, new Float64Array(data.counters)) : undefined;
 
   let sniffer: Sniffer | undefined;
   let device: PacketDevice | undefined;
@@ -169,6 +172,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         ctEvents?.setSubscribers([]);
         trace.setSessions([]);
         ctGc?.stop();
+        adopter?.stop();
         void syncHandle?.stop();
         sniffer?.close();
         device?.close();
@@ -183,6 +187,9 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         break;
       case 'sniff':
         sniffer?.setActive(m.active);
+        break;
+      case 'vrrp-master':
+        adopter?.setMaster(m.master);
         break;
       case 'sync-report':
         if (!syncHandle || !syncBridge || !syncRing) send({ type: 'sync-report', id: m.id, report: null });

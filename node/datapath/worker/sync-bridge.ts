@@ -5,9 +5,10 @@
  * - records from peers are applied to the table as replicas (StateSink), newest first per
  *   owner, stale ones removed after a complete resync.
  * Replicas never produce events of their own (no echo loops); a replica that local traffic
- * runs through (after a takeover) is adopted, and from then on replicated by this node.
+ * runs through (after a takeover) is adopted, and from then on replicated by this node; on
+ * becoming master the node adopts the rest in the background (takeover-adopt.ts).
  */
-import { CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../../conntrack/index.js';
+import { CtEventKind, CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../../conntrack/index.js';
 import { EventKind, emptyRecord, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
 import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
@@ -73,7 +74,7 @@ export class SyncBridge implements StateSink {
   /** rec.nat of records with a binding: one object, refilled per event (the ring copies it). */
   private readonly natOut6 = { kind: 0, addr: new Uint8Array(16), port: 0 };
   private readonly natOut4 = { kind: 0, addr: new Uint8Array(4), port: 0 };
-  readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, deleted: 0, refused: 0, adopted: 0 };
+  readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, deleted: 0, refused: 0, adopted: 0, adoptedOnTakeover: 0 };
 
   constructor(
     private readonly ct: ConnTracker,
@@ -110,6 +111,21 @@ export class SyncBridge implements StateSink {
     rec.nat = this.natRecord(entry);
     if (this.ring.push(rec)) this.counts.pushed++;
     else this.counts.ringFull++;
+  }
+
+  /**
+   * Takes over a replica when this node became master (takeover-adopt.ts), whether or not
+   * traffic runs through it: it becomes this node's own and is announced (an Update event:
+   * its Replicated bit changed), so sync replicates it under this node's id and it is in
+   * this node's later resync walks. False (nothing done): not a live replica.
+   */
+  adoptOnTakeover(entry: number): boolean {
+    const ct = this.ct;
+    if (!ct.isLive(entry) || (ct.getStatus(entry) & CtStatus.Replicated) === 0) return false;
+    ct.adoptReplica(entry);
+    this.counts.adoptedOnTakeover++;
+    ct.announce(entry, CtEventKind.Update);
+    return true;
   }
 
   /** The whole local (non-replicated) table as records, for a ring-overflow rebuild. */
