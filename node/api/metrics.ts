@@ -110,6 +110,9 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   datapathTotal('hafw_datapath_to_node_packets_total', 'Packets on the input path: addressed to the node itself (after prerouting), filtered by the input chains', 'to_node');
   datapathTotal('hafw_datapath_from_node_packets_total', 'Packets on the output path: sent by the node itself, filtered by the output and postrouting chains', 'from_node');
   datapathTotal('hafw_datapath_forwarded_packets_total', 'Packets on the forward path (neither to nor from the node)', 'forwarded');
+  datapathTotal('hafw_flowtable_offloaded_total', 'Connections offloaded to a flowtable (flow add @f)', 'flow_offloaded');
+  datapathTotal('hafw_flowtable_fastpath_packets_total', 'Packets forwarded on the flowtable fast path, without rule evaluation', 'flow_fastpath');
+  datapathTotal('hafw_flowtable_teardown_total', 'Offloaded connections given back to the slow path (TCP FIN/RST, flowtable deleted, interface left it)', 'flow_teardown');
   datapathTotal('hafw_fragments_queued_total', 'IP fragments taken for reassembly (the filter judges whole datagrams)', 'frag_queued');
   datapathTotal('hafw_fragments_reassembled_total', 'Datagrams put together from fragments and handed to the filter', 'frag_reassembled');
   datapathTotal('hafw_fragments_forwarded_total', 'Fragments written back after their datagram was accepted', 'frag_forwarded');

@@ -23,6 +23,12 @@ export const enum CtStatus {
   LocalIn = 1 << 17,
   /** hafw only: a connection the node opened (its first packet took the output path). */
   LocalOut = 1 << 18,
+  /**
+   * hafw only (the kernel's IPS_OFFLOAD): a flowtable fast path forwards this connection
+   * (datapath filter-stage.ts). Local to the node: never replicated (the kernel does not
+   * let conntrackd set it either), set and cleared without an event.
+   */
+  Offload = 1 << 19,
 }
 
 export const enum CtEventKind {

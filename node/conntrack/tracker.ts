@@ -682,6 +682,18 @@ export class ConnTracker {
     if (t.status[entry] !== before && t.slot[entry] === Slot.Live) this.emit(CtEventKind.Update, entry);
   }
 
+  /**
+   * Marks a live entry offloaded to a flowtable, or gives it back to the slow path. No
+   * event: the bit is the node's own fast-path state and is never replicated (snapshot
+   * leaves it out), so offloading costs the sync link nothing.
+   */
+  setOffload(entry: number, on: boolean): void {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap || t.slot[entry] !== Slot.Live) return;
+    t.status[entry] = on ? (t.status[entry] | CtStatus.Offload) >>> 0 : (t.status[entry] & ~CtStatus.Offload) >>> 0;
+    if (this.result.entry === entry) this.result.status = t.status[entry];
+  }
+
   getTcpState(entry: number): TcpState {
     return this.table.tcpState[entry] as TcpState;
   }
@@ -742,7 +754,8 @@ export class ConnTracker {
     t.readTuples(e, out);
     out.tcpState = t.tcpState[e];
     t.readTcpWindows(e, out);
-    out.status = t.status[e];
+    // The offload bit is this node's fast path, not connection state (see setOffload).
+    out.status = (t.status[e] & ~CtStatus.Offload) >>> 0;
     out.mark = t.mark[e];
     const rem = t.expires[e] - nowMs;
     out.timeoutMs = rem > 0 ? rem : 0;

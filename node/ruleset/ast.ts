@@ -163,6 +163,21 @@ export interface ObjJ {
   l3proto?: string;
 }
 
+/**
+ * A flowtable (`flowtable f { hook ingress priority filter; devices = { lan, wan }; }`) in
+ * libnftables' JSON shape: `dev` is one name as a string, several as an array (as nft
+ * lists it). See flowtables.ts for what it means in hafw.
+ */
+export interface FlowtableJ {
+  family: Family;
+  table: string;
+  name: string;
+  handle?: number;
+  hook?: string;
+  prio?: number;
+  dev?: string | string[];
+}
+
 export const OBJECT_KINDS = ['counter', 'quota', 'limit', 'ct helper'] as const;
 export type ObjKind = (typeof OBJECT_KINDS)[number];
 
@@ -172,6 +187,7 @@ export type RulesetObj =
   | { quota: ObjJ }
   | { limit: ObjJ }
   | { 'ct helper': ObjJ }
+  | { flowtable: FlowtableJ }
   | { table: TableJ }
   | { chain: ChainJ }
   | { rule: RuleJ }

@@ -9,6 +9,7 @@
 import type { ObjKind } from './ast.js';
 import type { ObjState } from './objects.js';
 import type { Family, RuleJ, Selector, SetJ, Value, VerdictJ } from './ast.js';
+import type { FlowtableState } from './flowtables.js';
 import { Code, jumpCode } from './codes.js';
 import type { ClassifyContext, LogSink } from './context.js';
 import type { DataType, EncodeEnv } from './data-types.js';
@@ -39,6 +40,8 @@ export interface RuleCompileContext {
   maxDynamic?: number;
   /** The packet path found a set full (counted by the datapath). */
   setFull?: () => void;
+  /** A flowtable of the table (flowtables.ts). */
+  flowtable?(name: string): FlowtableState | undefined;
 }
 
 type Loader = (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean;
@@ -101,6 +104,7 @@ export class RuleCompiler {
       },
       dynamicCap: (size) => dynamicCap(size),
       setFull: cc.setFull ?? (() => undefined),
+      flowtable: (name) => cc.flowtable?.(name),
       counter: (cell) => {
         // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
         if (this.counters === NO_COUNTERS) this.counters = [cell];

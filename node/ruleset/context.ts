@@ -5,6 +5,7 @@
  * side-effect fields (reject, notrack, ct mark). Nothing here allocates per packet.
  */
 import { PacketInfo } from '../packet/packet-info.js';
+import type { FlowtableState } from './flowtables.js';
 import type { NatRequest } from '../nat/request.js';
 import { InterfaceNames } from './interface-names.js';
 
@@ -151,8 +152,11 @@ export class ClassifyContext {
    */
   natSrc: NatRequest | null = null;
   natDst: NatRequest | null = null;
+  /** `flow add @f` ran: the flowtable to offload the connection to (the datapath decides, flowtables.ts). */
+  flowOffload: FlowtableState | null = null;
 
   resetOutputs(): void {
+    this.flowOffload = null;
     this.natSrc = null;
     this.natDst = null;
     this.reject = RejectKind.None;

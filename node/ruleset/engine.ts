@@ -38,6 +38,7 @@ import { setHasTimeouts, validateDraft } from './validate.js';
 import { toInterval } from './values.js';
 import type { SourceMap } from './includes.js';
 import { objKey } from './objects.js';
+import type { FlowtableState } from './flowtables.js';
 import { DEFAULT_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 
 export interface EngineOptions {
@@ -235,6 +236,7 @@ export class RulesetEngine extends EventEmitter {
           setJson: (name) => t.sets.get(name)?.json,
           maxDynamic: this.limits.maxElements,
           setFull: this.onSetFull,
+          flowtable: (name) => t.flowtables.get(name),
         });
         compilers.set(t, rc);
       }
@@ -319,6 +321,13 @@ export class RulesetEngine extends EventEmitter {
       const liveSets = new Set<number>();
       for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
       for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
+    }
+    if (draft.structureChanged || draft.rulesetFlushed) {
+      // A flowtable deleted (or replaced by one with more devices) gives its flows back to
+      // the slow path, as the kernel flushes a flowtable's flows when it goes.
+      const liveFts = new Set<FlowtableState>();
+      for (const t of next.tables.values()) for (const f of t.flowtables.values()) liveFts.add(f);
+      for (const t of this.state.tables.values()) for (const f of t.flowtables.values()) if (!liveFts.has(f)) f.retired = true;
     }
     this.state = next;
     this.gen++;

@@ -5,6 +5,7 @@
  * `nft -j list ruleset` lays it out (metainfo, then per table: table, sets, maps,
  * chains, rules).
  */
+import type { FlowtableJ } from './ast.js';
 import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import { ErrorList, posOf, setPos, type Pos } from './errors.js';
@@ -18,7 +19,7 @@ import { layer2Family, layer2Hook } from './layer3-only.js';
 import { familyCtTuples } from './modules/ct-tuple.js';
 
 const VERBS = ['add', 'create', 'insert', 'replace', 'delete', 'flush'];
-const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ct helper', 'ruleset'];
+const OBJECTS = ['table', 'chain', 'rule', 'set', 'map', 'element', 'counter', 'quota', 'limit', 'ct helper', 'flowtable', 'ruleset'];
 
 const JSON_SCHEMA_VERSION = 1;
 
@@ -124,6 +125,9 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
     case 'ct helper':
       // The fields are the statement's, checked where the object is added (objects.ts).
       return str('table') ?? str('name');
+    case 'flowtable':
+      // hook, prio and dev are checked where the flowtable is added (flowtables.ts).
+      return str('table') ?? str('name');
   }
   return null;
 }
@@ -225,6 +229,13 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
       items.push(s.isMap ? { map: j } : { set: j });
     }
     for (const o of t.objs.values()) items.push({ [o.kind]: opts.counters !== undefined ? liveObj(o) : { ...o.json } } as RulesetObj);
+    for (const f of t.flowtables.values()) {
+      // libnftables' key order: family, name, table, handle, hook, prio, dev.
+      const j = f.json;
+      const o: FlowtableJ = { family: j.family, name: j.name, table: j.table, handle: j.handle, hook: j.hook, prio: j.prio };
+      if (j.dev !== undefined) o.dev = Array.isArray(j.dev) ? [...j.dev] : j.dev;
+      items.push({ flowtable: o });
+    }
     for (const c of t.chains.values()) items.push({ chain: { ...c.json } });
     for (const c of t.chains.values()) {
       for (const r of c.rules) {

@@ -4,6 +4,8 @@
  */
 import type { ChainJ, ObjJ, RuleJ, SetJ, Value, VerdictJ, ElementJ } from './ast.js';
 import { helperBodyText, objToStmt } from './objects.js';
+import type { FlowtableJ } from './ast.js';
+import { flowtableBodyLines } from './flowtables.js';
 import type { ChangeEvent } from './engine.js';
 import { priorityText } from './priorities.js';
 import { Printer } from './printer.js';
@@ -53,6 +55,11 @@ export function formatChange(c: Change, registry: Registry): string {
       const j = (c.object as Record<string, ObjJ>)[c.kind]!;
       const stmt = objToStmt(c.kind, j);
       return `add ${c.kind} ${where} ${c.name} { ${registry.statementForJson(stmt)!.print(stmt, p).slice(c.kind.length + 1)} }`;
+    }
+    case 'flowtable': {
+      if (c.op !== 'add') return `${c.op} flowtable ${where} ${c.name}`;
+      const j = (c.object as { flowtable: FlowtableJ }).flowtable;
+      return `add flowtable ${where} ${c.name} { ${flowtableBodyLines(j).join('; ')}; }`;
     }
     case 'element': {
       const e = (c.object as { element: ElementJ }).element;

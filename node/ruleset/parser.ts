@@ -12,6 +12,8 @@ import type {
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
 import type { ObjJ, ObjKind } from './ast.js';
 import { stmtToSpec } from './objects.js';
+import type { FlowtableJ } from './ast.js';
+import { FT_COUNTER_REFUSED, HW_OFFLOAD_REFUSED } from './flowtables.js';
 import { POS, RulesetError, mark, setPos } from './errors.js';
 import { Lexer, Tok } from './lexer.js';
 import type { Token } from './lexer.js';
@@ -324,6 +326,66 @@ class Parser implements TextReader {
     return j;
   }
 
+  /**
+   * `{ hook ingress priority P; devices = { a, b }; }` (flowtables.ts). The priority is a
+   * number or `filter [+|- N]`: netdev's one named priority, as nft reads it here.
+   */
+  private flowtableBody(family: Family, table: string, name: Token): FlowtableJ {
+    const j: FlowtableJ = setPos({ family, table, name: name.text }, name);
+    this.expectPunct('{');
+    for (;;) {
+      this.skipEols();
+      if (this.acceptPunct('}')) break;
+      if (this.acceptPunct(';')) continue;
+      const t = this.expectWord();
+      switch (t.text) {
+        case 'hook': {
+          const h = this.expectWord();
+          if (h.text !== 'ingress') this.error(`a flowtable's hook is 'ingress' (the only one the kernel offers), got '${h.text}'`, h);
+          j.hook = 'ingress';
+          this.expectWord('priority');
+          const p = this.expectWord();
+          let prio: number;
+          if (/^-?\d+$/.test(p.text)) prio = Number(p.text);
+          else if (p.text === 'filter') prio = 0;
+          else this.error(`'${p.text}' is not a flowtable priority (a number, or filter [+|- N])`, p);
+          if (this.acceptPunct('+')) prio! += this.integer();
+          else if (this.acceptWord('-')) prio! -= this.integer();
+          if (!isPriority(prio!)) this.error(`priority must be ${PRIORITY_RANGE}`, p);
+          j.prio = prio!;
+          break;
+        }
+        case 'devices': {
+          this.expectPunct('=');
+          const devs: string[] = [];
+          if (this.acceptPunct('{')) {
+            for (;;) {
+              this.skipEols();
+              devs.push(this.string());
+              this.skipEols();
+              if (this.acceptPunct('}')) break;
+              this.expectPunct(',');
+            }
+          } else devs.push(this.string());
+          const all = typeof j.dev === 'string' ? [j.dev, ...devs] : [...(j.dev ?? []), ...devs];
+          j.dev = all.length === 1 ? all[0] : all;
+          break;
+        }
+        case 'flags': {
+          const f = this.expectWord();
+          this.error(f.text === 'offload' ? HW_OFFLOAD_REFUSED : `unknown flowtable flag '${f.text}' (nft knows offload)`, f);
+          break;
+        }
+        case 'counter':
+          this.error(FT_COUNTER_REFUSED, t);
+          break;
+        default:
+          this.error(`expected hook, devices or flags in flowtable '${name.text}', got '${t.text}'`, t);
+      }
+    }
+    return j;
+  }
+
   private familyAndName(): { family: Family; name: Token } {
     const a = this.expectWord();
     if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
@@ -347,17 +409,19 @@ class Parser implements TextReader {
 
   /**
    * A table block's commands in the order nft expands them (nft 1.0.6): its chains, then
-   * its named objects, then its sets and maps, then the chains' rules. The kernel numbers
-   * them in that order (per-table handles), so `nft -a list ruleset` and hafw agree.
+   * its named objects, then its sets and maps, then its flowtables, then the chains' rules.
+   * The kernel numbers them in that order (per-table handles), so `nft -a list ruleset` and
+   * hafw agree.
    */
   private tableBody(out: Command[], table: TableJ): void {
     const objs: Command[] = [];
     const sets: Command[] = [];
+    const flowtables: Command[] = [];
     const rules: Command[] = [];
     for (;;) {
       this.skipEols();
       if (this.acceptPunct('}')) {
-        out.push(...objs, ...sets, ...rules);
+        out.push(...objs, ...sets, ...flowtables, ...rules);
         return;
       }
       const t = this.expectWord();
@@ -382,12 +446,15 @@ class Parser implements TextReader {
         this.next();
         const name = this.expectWord();
         objs.push(setPos({ add: { 'ct helper': this.helperBody(table.family, table.name, name) } } as Command, t));
+      } else if (t.text === 'flowtable') {
+        const name = this.expectWord();
+        flowtables.push(setPos({ add: { flowtable: this.flowtableBody(table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'comment') {
         table.comment = this.string();
       } else if (t.text === 'flags') {
         this.expectWord();
       } else {
-        this.error(`expected chain, set, map, counter, quota, limit, ct helper or comment in table, got '${t.text}'`, t);
+        this.error(`expected chain, set, map, counter, quota, limit, ct helper, flowtable or comment in table, got '${t.text}'`, t);
       }
     }
   }
@@ -721,8 +788,19 @@ class Parser implements TextReader {
         out.push(setPos({ [verb]: { [obj.text]: this.objBody(obj.text as ObjKind, family, table.text, name) } } as Command, at));
         return;
       }
+      case 'flowtable': {
+        if (verb !== 'add' && verb !== 'create' && verb !== 'delete') this.error(`cannot ${verb} a flowtable`, obj);
+        const { family, name: table } = this.familyAndName();
+        const name = this.expectWord();
+        if (verb === 'delete') {
+          out.push(setPos({ delete: { flowtable: setPos({ family, table: table.text, name: name.text }, name) } } as Command, at));
+          return;
+        }
+        out.push(setPos({ [verb]: { flowtable: this.flowtableBody(family, table.text, name) } } as Command, at));
+        return;
+      }
       default:
-        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, ruleset)`, obj);
+        this.error(`unknown object '${obj.text}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, flowtable, ruleset)`, obj);
     }
   }
 

@@ -16,6 +16,7 @@ import { verdictText } from './modules/verdicts.js';
 import { withLiveCells } from './live-cells.js';
 import { objBodyText } from './objects.js';
 import { elemStmts, hasElemStmts } from './elem-exprs.js';
+import { flowtableBodyLines } from './flowtables.js';
 
 export interface PrintOptions {
   /** Append `# handle N` like `nft -a`. */
@@ -188,6 +189,11 @@ export class Printer implements PrintHelper {
         blocks.push(lines.join('\n'));
       }
       for (const s of t.sets.values()) blocks.push(this.set(s, '\t', opts));
+      // nft lists flowtables after the sets, before the chains.
+      for (const f of t.flowtables.values()) {
+        const head = `\tflowtable ${f.json.name} {${opts.handles && f.json.handle ? ` # handle ${f.json.handle}` : ''}`;
+        blocks.push([head, ...flowtableBodyLines(f.json).map((l) => `\t\t${l}`), '\t}'].join('\n'));
+      }
       for (const c of t.chains.values()) {
         const j = c.json;
         const lines = [`\tchain ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];

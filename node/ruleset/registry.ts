@@ -5,6 +5,7 @@
  */
 import type { ChainJ, Family, ObjKind, Selector, Stmt, Value, VerdictJ, SetJ } from './ast.js';
 import type { ObjState } from './objects.js';
+import type { FlowtableState } from './flowtables.js';
 import type { DataType, EncodeEnv } from './data-types.js';
 import type { ClassifyContext, LogSink } from './context.js';
 import type { Token } from './lexer.js';
@@ -91,6 +92,8 @@ export interface ValidateEnv {
   checkValue(v: Value, types: DataType[]): string | null;
   /** Does the table hold this named object? Records the rule's reference to it (delete is refused while referenced). */
   findObject(kind: ObjKind, name: string): boolean;
+  /** Does the table hold this flowtable? Records the rule's reference to it. */
+  findFlowtable(name: string): boolean;
 }
 
 export interface CompileEnv {
@@ -124,6 +127,8 @@ export interface CompileEnv {
   readonly dynamicCap: (size: number | undefined) => number;
   /** Tells the engine's owner that a set was full (the datapath counts it). */
   readonly setFull: () => void;
+  /** A flowtable of the rule's table (validated to exist). */
+  flowtable(name: string): FlowtableState | undefined;
 }
 
 export interface CounterCell {

@@ -8,6 +8,7 @@
 import type { ChainJ, Family, RuleJ, SetJ, TableJ, Value, VerdictJ } from './ast.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 import type { ObjState } from './objects.js';
+import type { FlowtableState } from './flowtables.js';
 
 /**
  * Per-rule data kept on committed rule objects under symbol keys (see errors.ts POS):
@@ -51,7 +52,9 @@ export interface TableState {
   sets: Map<string, SetState>;
   /** Named stateful objects by "KIND NAME" (objects.ts); copied whole when a draft touches the table (they are few). */
   objs: Map<string, ObjState>;
-  /** How many rules reference a chain ("c:NAME"), set ("s:NAME") or object ("o:KIND NAME"). */
+  /** Flowtables by name (flowtables.ts); copied whole when a draft touches the table, as objs. */
+  flowtables: Map<string, FlowtableState>;
+  /** How many rules reference a chain ("c:NAME"), set ("s:NAME") or object ("o:KIND NAME") or flowtable ("f:NAME"). */
   refs: Map<string, number>;
   /**
    * The table's handle counter, as the kernel keeps one per table: its chains, sets,

@@ -6,6 +6,8 @@
  */
 import type { ChainJ, Command, ElementJ, ObjJ, ObjKind, RuleJ, SetJ, TableJ, Verb } from './ast.js';
 import { checkObjSpec, helperL3, makeObj, objKey } from './objects.js';
+import { FlowtableState, checkFlowtableSpec } from './flowtables.js';
+import type { FlowtableJ } from './ast.js';
 import type { Registry } from './registry.js';
 import { ErrorList, POS, markOf, posOf } from './errors.js';
 import type { ChainState, ElemEntry, ElemItem, SetState, TableState } from './state.js';
@@ -22,7 +24,7 @@ function firstKey(o: object): string | undefined {
   return undefined;
 }
 
-export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset' | 'counter' | 'quota' | 'limit' | 'ct helper';
+export type ChangeKind = 'table' | 'chain' | 'rule' | 'set' | 'map' | 'element' | 'ruleset' | 'counter' | 'quota' | 'limit' | 'ct helper' | 'flowtable';
 
 export interface Change {
   op: 'add' | 'insert' | 'replace' | 'delete' | 'flush';
@@ -73,6 +75,8 @@ export class Draft {
   readonly deletedSets: { table: TableState; name: string; pos: unknown }[] = [];
   /** Objects deleted in this batch ("KIND NAME"): refused while rules still name them. */
   readonly deletedObjs: { table: TableState; key: string; pos: unknown }[] = [];
+  /** Flowtables deleted in this batch: refused while rules still name them (nft: EBUSY). */
+  readonly deletedFlowtables: { table: TableState; name: string; pos: unknown }[] = [];
   structureChanged = false;
   /** `flush ruleset` ran: every rule after it is new in this batch. */
   rulesetFlushed = false;
@@ -120,7 +124,7 @@ export class Draft {
     }
     if (this.ownTables.has(t)) return t;
     // Overlays, not copies: touching one chain of 10,000 costs O(1) here (overlay-map.ts).
-    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), objs: new Map(t.objs), refs: new OverlayMap(t.refs), nextHandle: t.nextHandle };
+    const c: TableState = { json: t.json, chains: new OverlayMap(t.chains), sets: new OverlayMap(t.sets), objs: new Map(t.objs), flowtables: new Map(t.flowtables), refs: new OverlayMap(t.refs), nextHandle: t.nextHandle };
     this.ownTables.add(c);
     this.tables.set(key, c);
     this.touchedTables.add(key);
@@ -191,8 +195,10 @@ export class Draft {
       case 'limit':
       case 'ct helper':
         return this.obj(verb, kind, body, pos);
+      case 'flowtable':
+        return this.flowtable(verb, body, pos);
       default:
-        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, ruleset)`);
+        this.errors.add(posOf(pos), `unknown object '${kind}' (table, chain, rule, set, map, element, counter, quota, limit, ct helper, flowtable, ruleset)`);
     }
   }
 
@@ -209,7 +215,7 @@ export class Draft {
         }
         const json: TableJ = { family: j.family, name: j.name, handle: this.nextHandle++ };
         if (j.comment !== undefined) json.comment = j.comment;
-        const t: TableState = { json, chains: new Map(), sets: new Map(), objs: new Map(), refs: new Map(), nextHandle: 1 };
+        const t: TableState = { json, chains: new Map(), sets: new Map(), objs: new Map(), flowtables: new Map(), refs: new Map(), nextHandle: 1 };
         this.ownTables.add(t);
         this.tables.set(key, t);
         this.touchedTables.add(key);
@@ -271,6 +277,49 @@ export class Draft {
       }
       default:
         this.errors.add(posOf(pos), `cannot ${verb} a ${kind}`);
+    }
+  }
+
+  /** `add|create|delete flowtable` (flowtables.ts). */
+  private flowtable(verb: Verb, j: FlowtableJ, pos: unknown): void {
+    const t = this.mutTableOf(j.family, j.table, pos);
+    if (!t) return;
+    const exists = t.flowtables.get(j.name);
+    switch (verb) {
+      case 'add':
+      case 'create': {
+        const err = checkFlowtableSpec(j);
+        if (err) return this.errors.add(posOf(pos), `flowtable '${j.name}': ${err}`);
+        if (exists) {
+          if (verb === 'create') return this.errors.add(posOf(pos), `flowtable '${j.name}' already exists`);
+          // nft adds the new devices to an existing flowtable; its hook and priority cannot change.
+          if (j.prio !== exists.json.prio) return this.errors.add(posOf(pos), `flowtable '${j.name}' exists with priority ${exists.json.prio}: its priority cannot change (nft: Operation not supported)`);
+          const devs = [...exists.devices];
+          for (const d of typeof j.dev === 'string' ? [j.dev] : j.dev ?? []) if (!devs.includes(d)) devs.push(d);
+          if (devs.length === exists.devices.length) return;
+          const json: FlowtableJ = { ...exists.json, dev: devs.length === 1 ? devs[0] : devs };
+          t.flowtables.set(j.name, new FlowtableState(json, exists.id));
+          this.structureChanged = true;
+          this.changes.push({ op: 'add', kind: 'flowtable', family: j.family, table: j.table, name: j.name, handle: json.handle, object: { flowtable: json } });
+          return;
+        }
+        const json: FlowtableJ = { family: j.family, table: j.table, name: j.name, handle: t.nextHandle++, hook: j.hook, prio: j.prio };
+        if (j.dev !== undefined) json.dev = Array.isArray(j.dev) && j.dev.length === 1 ? j.dev[0] : Array.isArray(j.dev) ? [...j.dev] : j.dev;
+        t.flowtables.set(j.name, new FlowtableState(json, this.nextId++));
+        this.structureChanged = true;
+        this.changes.push({ op: 'add', kind: 'flowtable', family: j.family, table: j.table, name: j.name, handle: json.handle, object: { flowtable: json } });
+        return;
+      }
+      case 'delete': {
+        if (!exists) return this.errors.add(posOf(pos), `unknown flowtable '${j.name}' in table ${j.family} ${j.table}`);
+        t.flowtables.delete(j.name);
+        this.deletedFlowtables.push({ table: t, name: j.name, pos });
+        this.structureChanged = true;
+        this.changes.push({ op: 'delete', kind: 'flowtable', family: j.family, table: j.table, name: j.name, handle: exists.json.handle });
+        return;
+      }
+      default:
+        this.errors.add(posOf(pos), `cannot ${verb} a flowtable`);
     }
   }
 

@@ -98,6 +98,11 @@ class RuleValidator {
       },
       selectorTypes: (sel) => selectorTypes(reg, family, sel, self.env.chain?.hook),
       checkValue: (v, types) => checkValue(v, types, enc),
+      findFlowtable(name) {
+        if (!t.flowtables.has(name)) return false;
+        self.addRef(`f:${name}`);
+        return true;
+      },
       findObject(kind, name) {
         const key = objKey(kind, name);
         if (!t.objs.has(key)) return false;
@@ -161,7 +166,7 @@ function bump(m: Map<string, number>, k: string, d: number): void {
 }
 
 function tableRef(ref: string): string {
-  if (ref[0] === 'o') return ref;
+  if (ref[0] === 'o' || ref[0] === 'f') return ref;
   return ref[0] === 'j' || ref[0] === 'g' ? `c:${ref.slice(2)}` : `s:${ref.slice(2)}`;
 }
 
@@ -298,6 +303,10 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
     const n = table.refs.get(`o:${key}`) ?? 0;
     // The kernel answers EBUSY; nft prints "Device or resource busy".
     if (n > 0) errors.add(posOf(pos), `${key.replace(' ', " '")}' is still used by ${n} rule(s) (nft: Device or resource busy): delete or replace those rules first`);
+  }
+  for (const { table, name, pos } of d.deletedFlowtables) {
+    const n = table.refs.get(`f:${name}`) ?? 0;
+    if (n > 0 && !table.flowtables.has(name)) errors.add(posOf(pos), `flowtable '${name}' is still used by ${n} rule(s) (nft: Device or resource busy): delete or replace those rules first`);
   }
   for (const { table, name, pos } of d.deletedSets) {
     const n = table.refs.get(`s:${name}`) ?? 0;

@@ -37,6 +37,10 @@ export const COUNTER_NAMES = [
   'to_node', // packets on the input path: addressed to the node itself (after prerouting), or answers to its own connections
   'from_node', // packets on the output path: sent by the node itself, or its answers to connections to it
   'forwarded', // packets on the forward path (neither to nor from the node)
+  // Flowtables (`flow add @f`, worker/filter-stage.ts).
+  'flow_offloaded', // connections offloaded to a flowtable
+  'flow_fastpath', // packets forwarded on the flowtable fast path (no rule evaluated); counted in forwarded too
+  'flow_teardown', // offloaded connections given back to the slow path (TCP FIN/RST, flowtable gone, interface not in it)
   // Fragments (reassembly.ts). The gauges mirror the reassembler's running totals each batch.
   'frag_queued', // fragments taken for reassembly
   'frag_reassembled', // datagrams completed and handed to the filter

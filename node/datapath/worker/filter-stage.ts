@@ -15,10 +15,10 @@
  * after prerouting (a DNAT may have made it so) is for the node. A connection remembers its
  * path in its status (LocalIn / LocalOut), so its later packets need no address lookup.
  */
-import { PacketInfo } from '../../packet/packet-info.js';
+import { IpProto, PacketInfo, TcpFlag } from '../../packet/packet-info.js';
 import { conntrackChecksumOk } from '../../packet/checksum.js';
-import { ClassifyContext, Hook, Verdict as RuleVerdict, type RulesetEngine } from '../../ruleset/index.js';
-import { CtDir, CtSnapshot, CtState, CtStatus, type ConnTracker } from '../../conntrack/index.js';
+import { ClassifyContext, Hook, Verdict as RuleVerdict, type FlowtableState, type RulesetEngine } from '../../ruleset/index.js';
+import { CtDir, CtSnapshot, CtState, CtStatus, TcpState, type ConnTracker } from '../../conntrack/index.js';
 import { NatBinding, NatKind, NatManip } from '../../nat/binding.js';
 import type { NatRequest } from '../../nat/request.js';
 import { NatSetupStatus, setupNat } from '../../nat/setup.js';
@@ -164,6 +164,18 @@ export class FilterStage implements PacketStage {
       nat.release(ct!.result.entry);
     }
 
+    // The flowtable fast path (ruleset/flowtables.ts): an offloaded connection's packets skip
+    // every hook and leave with their NAT applied, as the kernel's flowtable forwards them.
+    if (ct !== undefined && !pending && (ctx.ctStatus & CtStatus.Offload) !== 0 && ct.result.entry >= 0) {
+      if (this.fastPath(pkt, ct.result.entry)) {
+        this.counters[C.forwarded] += 1;
+        this.counters[C.flow_fastpath] += 1;
+        if (bound !== null) applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
+        return Verdict.Accept;
+      }
+      ctx.ctStatus &= ~CtStatus.Offload;
+    }
+
     // A packet of a known connection takes the connection's path; a new one (or an ICMP
     // error, which the node may send about a forwarded connection) is placed by address.
     let path: Path;
@@ -174,6 +186,7 @@ export class FilterStage implements PacketStage {
     this.natNew = null;
     this.rejected = false;
     this.helperNew = 0;
+    this.offloadTo = null;
     // Trace sessions' filters see the packet as the first hook will (conntrack state known).
     if (ctx.traceMask !== 0) this.trace!.select(ctx);
     let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
@@ -212,6 +225,7 @@ export class FilterStage implements PacketStage {
       if (ctx.ctMarkSet && accepted) ct.setMark(ct.result.entry, ctx.ctMark);
       if (this.helperNew !== 0 && accepted) ct.setHelper(ct.result.entry, this.helperNew);
     }
+    if (verdict === RuleVerdict.Accept && this.offloadTo !== null && path === Path.Forward && ct !== undefined && !pending) this.offload(pkt, ct, this.offloadTo);
     if (verdict === RuleVerdict.Accept) {
       // The helper reads what the ruleset let through (Linux runs helpers after the filter).
       if (ct) ct.helperPacket(pkt, nowMs);
@@ -250,6 +264,50 @@ export class FilterStage implements PacketStage {
     this.ctx.ctStatus |= side === NatManip.Dst ? CtStatus.DstNat : CtStatus.SrcNat;
     if (applyNat(pkt, binding, 'original', side) === NatResult.Ok && side === NatManip.Dst) this.reroute(pkt);
     return binding;
+  }
+
+  /** The flowtable each offloaded entry belongs to (entries without the Offload bit: stale, ignored). */
+  private readonly offloadedBy = new Map<number, FlowtableState>();
+  /** What `flow add @f` asked for in the forward hook of this packet (runHooks). */
+  private offloadTo: FlowtableState | null = null;
+
+  /**
+   * Offloads the packet's connection when the kernel would (nft_flow_offload_eval): a
+   * confirmed entry (not this packet's new one), TCP in ESTABLISHED and this packet no FIN
+   * or RST, or UDP; not an ICMP error's relation; both interfaces among the devices. The
+   * packet itself has been through the rules; the next ones take the fast path.
+   */
+  private offload(pkt: PacketInfo, ct: ConnTracker, ft: FlowtableState): void {
+    const ctx = this.ctx;
+    const entry = ct.result.entry;
+    if (entry < 0 || (ctx.ctStatus & CtStatus.Offload) !== 0 || ft.retired) return;
+    if (ctx.ctState !== CtState.Established && ctx.ctState !== CtState.New) return;
+    if (pkt.l4proto === IpProto.Tcp) {
+      if ((pkt.tcpFlags & (TcpFlag.Fin | TcpFlag.Rst)) !== 0 || ct.getTcpState(entry) !== TcpState.Established) return;
+    } else if (pkt.l4proto !== IpProto.Udp) return;
+    if (!ft.covers(ctx.iif, ctx.oif)) return;
+    ct.setOffload(entry, true);
+    this.offloadedBy.set(entry, ft);
+    ft.offloaded += 1;
+    this.counters[C.flow_offloaded] += 1;
+  }
+
+  /**
+   * Whether an offloaded entry's packet may take the fast path. A TCP FIN or RST tears the
+   * flow down (nf_flow_state_check: the kernel hands that packet, and the connection, back
+   * to the classic path), as does a flowtable that is gone or a packet on an interface that
+   * is not among its devices (the kernel's flowtable hook never sees it).
+   */
+  private fastPath(pkt: PacketInfo, entry: number): boolean {
+    const ft = this.offloadedBy.get(entry);
+    const ctx = this.ctx;
+    const ok = ft !== undefined && !ft.retired && (ctx.ctState === CtState.Established || ctx.ctState === CtState.New) &&
+      (pkt.l4proto !== IpProto.Tcp || (pkt.tcpFlags & (TcpFlag.Fin | TcpFlag.Rst)) === 0) && ft.covers(ctx.iif, ctx.oif);
+    if (ok) return true;
+    this.ct!.setOffload(entry, false);
+    this.offloadedBy.delete(entry);
+    this.counters[C.flow_teardown] += 1;
+    return false;
   }
 
   /** Is the address at `off` one of the node's own? */
@@ -292,6 +350,7 @@ export class FilterStage implements PacketStage {
         this.rejected = ctx.reject !== 0;
         return verdict;
       }
+      if (hook === Hook.Forward && ctx.flowOffload !== null) this.offloadTo = ctx.flowOffload;
       if (ctx.natChains) {
         const dstSide = hook === Hook.Prerouting || hook === Hook.Output;
         const req = dstSide ? ctx.natDst : hook === Hook.Postrouting || hook === Hook.Input ? ctx.natSrc : null;

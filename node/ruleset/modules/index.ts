@@ -32,6 +32,7 @@ import { registerRt } from './rt.js';
 import { registerIp6Exthdr } from './ip6-exthdr.js';
 import { registerSctpChunks } from './sctp-chunks.js';
 import { registerCtHelper } from './ct-helper.js';
+import { registerFlowOffload } from './flow-offload.js';
 
 export function registerBuiltins(r: Registry): Registry {
   for (const t of [INET_SERVICE, INET_PROTO, NF_PROTO, MARK, ICMP_TYPE, ICMPV6_TYPE, CT_STATE, CT_STATUS, TCP_FLAG, IFNAME]) r.registerType(t);
@@ -60,6 +61,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerQuota(r);
   registerMangle(r);
   registerNotrack(r);
+  registerFlowOffload(r);
   registerReject(r);
   registerVmap(r);
   registerNat(r);
