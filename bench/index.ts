@@ -12,6 +12,7 @@ import { runConntrackBench } from './conntrack-bench.js';
 import { runNatBench } from './nat-bench.js';
 import { runFragmentBench } from './fragment-bench.js';
 import { runChecksumBench } from './checksum-bench.js';
+import { runFlowtableBench } from './flowtable-bench.js';
 import { runRulesetLimitsBench } from './ruleset-limits-bench.js';
 import { runLocalBench } from './local-bench.js';
 import { runTakeoverBench } from './takeover-bench.js';
@@ -42,6 +43,7 @@ const benches: Bench[] = [
   { name: 'nat', run: async () => runNatBench() },
   { name: 'fragments', run: async () => runFragmentBench() },
   { name: 'checksum', run: async () => runChecksumBench() },
+  { name: 'flowtable', run: async () => runFlowtableBench() },
   { name: 'limits', run: () => runRulesetLimitsBench() },
   { name: 'local', run: (seconds) => runLocalBench({ seconds }) },
   // takeover/hafw and takeover/keepalived: --drills N kill drills each (default 10), and
