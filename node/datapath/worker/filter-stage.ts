@@ -166,7 +166,9 @@ export class FilterStage implements PacketStage {
 
     // The flowtable fast path (ruleset/flowtables.ts): an offloaded connection's packets skip
     // every hook and leave with their NAT applied, as the kernel's flowtable forwards them.
-    if (ct !== undefined && !pending && (ctx.ctStatus & CtStatus.Offload) !== 0 && ct.result.entry >= 0) {
+    // An ICMP error about the connection (related) is no packet of the flow: the kernel's
+    // flowtable does not hold its tuple, it takes the slow path and the flow stays offloaded.
+    if (ct !== undefined && !pending && (ctx.ctStatus & CtStatus.Offload) !== 0 && ct.result.entry >= 0 && ctx.ctState !== CtState.Related) {
       if (this.fastPath(pkt, ct.result.entry)) {
         this.counters[C.forwarded] += 1;
         this.counters[C.flow_fastpath] += 1;

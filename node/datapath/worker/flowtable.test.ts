@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { buildTcp, buildUdp } from '../../packet/build.js';
+import { buildIcmpError, buildTcp, buildUdp } from '../../packet/build.js';
 import { formatAddress, parseAddress } from '../../packet/address.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
 import { CtStatus, TcpState } from '../../conntrack/index.js';
@@ -111,6 +111,21 @@ describe('flowtables: the datapath fast path', () => {
     assert.equal(r.counters[C.flow_offloaded], 0, 'wan is not a device of the flowtable');
     r.engine.transaction(`insert rule inet filter fwd drop`);
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop);
+  });
+
+  it('an ICMP error about an offloaded connection is evaluated by the rules (related) and leaves the flow offloaded', () => {
+    const r = rig(RULESET('lan, wan'));
+    handshake(r, FAMILIES[0]!, 40000);
+    const e = entryOf(r, FAMILIES[0]!, 40000, 80);
+    const data = r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101, payload: 100 }));
+    const quote = data.p.buf.slice(data.p.l3Off, data.p.end);
+    r.engine.transaction(`insert rule inet filter fwd ct state related counter drop`);
+    const err = r.send(buildIcmpError({ src: REMOTE, dst: WAN_ADDR, type: 3, code: 4, rest: 1400, quote }));
+    assert.equal(err.v, Verdict.Drop, 'the slow path: the new related rule dropped it');
+    assert.ok(r.ct.getStatus(e) & CtStatus.Offload, 'still offloaded');
+    assert.equal(r.counters[C.flow_teardown], 0);
+    assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 102, ack: 101 })).v, Verdict.Accept);
+    assert.equal(r.counters[C.flow_fastpath], 2);
   });
 
   it('deleting the flowtable gives its flows back to the slow path', () => {
