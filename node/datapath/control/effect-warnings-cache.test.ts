@@ -42,6 +42,7 @@ const HOOKS = ['input', 'output', 'forward'];
 function seedRuleset(): string {
   return `table inet f {
   set blk { type ipv4_addr; }
+  flowtable ft { hook ingress priority 0; devices = { lan, dmz }; }
   chain in { type filter hook input priority 0; policy drop; tcp dport 22 accept; meta l4proto vrrp accept }
   chain out { type filter hook output priority 0; policy accept; iifname "lan" accept }
   chain fwd { type filter hook forward priority 0; policy drop; iifname "eth9" accept }
@@ -88,6 +89,8 @@ function randomBatch(e: RulesetEngine, r: () => number, n: number, model: Model)
   if (roll < 0.91) {
     const name = `t${n}`;
     model.tables.push(name);
+    // Some new tables bring a flowtable with an unprotected device (a table-level warning).
+    if (n % 2 === 0) return `add table inet ${name}\nadd flowtable inet ${name} ft { hook ingress priority 0; devices = { wan, vpn${n} }; }`;
     return `add table inet ${name}\nadd chain inet ${name} in { type filter hook input priority 5; policy drop; }\nadd rule inet ${name} in ${pick(BODIES)}`;
   }
   if (roll < 0.93 && model.tables.length > 0) return `delete table inet ${model.tables.splice(Math.floor(r() * model.tables.length), 1)[0]}`;

@@ -10,7 +10,7 @@
  * recomputes only the chains it has not seen.
  */
 import type { ChainState, RulesetEngine, RulesetState } from '../../ruleset/index.js';
-import { chainEffectWarnings, clusterSegmentText, dropsOwnTraffic, type ClusterSegment, type EffectWarning } from './effect-warnings.js';
+import { chainEffectWarnings, clusterSegmentText, dropsOwnTraffic, flowtableEffectWarnings, type ClusterSegment, type EffectWarning } from './effect-warnings.js';
 
 interface ChainEntry {
   chain: ChainState;
@@ -34,6 +34,8 @@ export class EffectWarningsCache {
   /** Entries with at least one line, in ruleset order. */
   private warned: ChainEntry[] = [];
   private cluster: string[] = [];
+  /** Flowtable device lines (after the chains'): flowtables change only in structural commits. */
+  private flowtables: string[] = [];
 
   /**
    * Follows the engine's commits from now on (its 'change' event, which every commit
@@ -58,6 +60,7 @@ export class EffectWarningsCache {
     this.pending.clear();
     const out: string[] = [];
     for (const e of this.warned) for (const l of e.lines) out.push(l);
+    for (const l of this.flowtables) out.push(l);
     for (const l of this.cluster) out.push(l);
     return out;
   }
@@ -121,5 +124,8 @@ export class EffectWarningsCache {
     this.byId = byId;
     this.warned = warned;
     this.cluster = clusterSegmentText(this.seg, dropping);
+    const ft: EffectWarning[] = [];
+    flowtableEffectWarnings(state, this.protectedIfs, ft);
+    this.flowtables = ft.map((w) => `${w.where}: ${w.message}`);
   }
 }

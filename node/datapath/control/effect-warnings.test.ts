@@ -56,6 +56,15 @@ describe('ruleset check: what has no effect on this datapath', () => {
     assert.match(w[0]!, /interface "dmz" is not in datapath.interfaces/);
   });
 
+  it('with the node\'s config: flowtable devices that are not protected (nft refuses unknown devices; hafw warns)', () => {
+    const text = `table inet f { flowtable ft { hook ingress priority 0; devices = { lan, dmz }; } chain fwd { type filter hook forward priority 0; iifname "dmz" accept; meta l4proto tcp flow add @ft } }`;
+    const w = warn(text, ['lan', 'wan']);
+    assert.equal(w.length, 2, w.join('\n'));
+    assert.match(w[0]!, /chain fwd handle \d+: interface "dmz" is not in datapath.interfaces/);
+    assert.equal(w[1], 'table inet f flowtable ft: device "dmz" is not in datapath.interfaces (nft refuses a device that does not exist): its traffic never reaches the datapath, so no connection through it is offloaded');
+    assert.deepEqual(warn(text), [], 'offline without the config: nothing to compare with');
+  });
+
   it('log flags all: the ether and skuid parts cannot be carried', () => {
     const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; log flags all; log flags tcp sequence,options,ip options } }`);
     assert.equal(w.length, 1);

@@ -9,7 +9,7 @@
  * - `oifname` in an input chain, `iifname` in an output chain (never set there, as in nft);
  * - `log flags all`, whose ether and skuid parts the log line cannot carry;
  * - with the node's config: interface names that are not protected (their traffic never
- *   reaches the datapath).
+ *   reaches the datapath), in rules and in flowtables' `devices`.
  */
 import { INET_PROTO, type ChainState, type RuleJ, type RulesetState, type Stmt } from '../../ruleset/index.js';
 import { LOCAL_PROTOCOLS } from './kernel-plumbing.js';
@@ -78,6 +78,7 @@ export function effectWarnings(state: RulesetState, ctx: EffectContext = {}): Ef
   for (const t of state.tables.values()) {
     for (const c of t.chains.values()) chainEffectWarnings(t.json.family, t.json.name, c, protectedIfs, out);
   }
+  flowtableEffectWarnings(state, protectedIfs, out);
   return out;
 }
 
@@ -119,6 +120,24 @@ export function chainEffectWarnings(family: string, table: string, c: ChainState
   }
   if (dropsOwnTraffic(c)) {
     out.push({ where: chainWhere, message: `policy drop on ${hook}: ICMPv6 (neighbour discovery, ping6), VRRP and routing protocols ${hook === 'input' ? 'to' : 'from'} the node are left to the kernel and pass; so does traffic on interfaces not in datapath.interfaces (sync, management)` });
+  }
+}
+
+/**
+ * Flowtable devices that are not protected interfaces, after every chain's warnings. nft
+ * refuses a device that does not exist; hafw cannot at load (one ruleset for every node,
+ * and `hafw ruleset check` offline), so the node says it here: a connection through such
+ * an interface never reaches the datapath, and is never offloaded.
+ */
+export function flowtableEffectWarnings(state: RulesetState, protectedIfs: ReadonlySet<string> | undefined, out: EffectWarning[]): void {
+  if (!protectedIfs) return;
+  for (const t of state.tables.values()) {
+    for (const f of t.flowtables.values()) {
+      for (const d of f.devices) {
+        if (protectedIfs.has(d)) continue;
+        out.push({ where: `table ${t.json.family} ${t.json.name} flowtable ${f.json.name}`, message: `device "${d}" is not in datapath.interfaces (nft refuses a device that does not exist): its traffic never reaches the datapath, so no connection through it is offloaded` });
+      }
+    }
   }
 }
 
