@@ -298,7 +298,8 @@ export class Draft {
           for (const d of typeof j.dev === 'string' ? [j.dev] : j.dev ?? []) if (!devs.includes(d)) devs.push(d);
           if (devs.length === exists.devices.length) return;
           const json: FlowtableJ = { ...exists.json, dev: devs.length === 1 ? devs[0] : devs };
-          t.flowtables.set(j.name, new FlowtableState(json, exists.id));
+          // A new state (the old one retires): its flows take the slow path once and are offloaded again.
+          t.flowtables.set(j.name, new FlowtableState(json, this.nextId++));
           this.structureChanged = true;
           this.changes.push({ op: 'add', kind: 'flowtable', family: j.family, table: j.table, name: j.name, handle: json.handle, object: { flowtable: json } });
           return;

@@ -268,8 +268,14 @@ export class FilterStage implements PacketStage {
     return binding;
   }
 
-  /** The flowtable each offloaded entry belongs to (entries without the Offload bit: stale, ignored). */
-  private readonly offloadedBy = new Map<number, FlowtableState>();
+  /**
+   * The flowtable each offloaded entry belongs to, as its id + 1 by entry index (allocated
+   * at the first offload: 4 bytes per conntrack slot, never more however entries churn);
+   * entries without the Offload bit hold stale values, never read.
+   */
+  private offloadedBy: Int32Array | null = null;
+  /** The flowtables those ids name; retired ones are dropped when looked up or when a new one comes. */
+  private readonly flowtablesById = new Map<number, FlowtableState>();
   /** What `flow add @f` asked for in the forward hook of this packet (runHooks). */
   private offloadTo: FlowtableState | null = null;
 
@@ -289,7 +295,13 @@ export class FilterStage implements PacketStage {
     } else if (pkt.l4proto !== IpProto.Udp) return;
     if (!ft.covers(ctx.iif, ctx.oif)) return;
     ct.setOffload(entry, true);
-    this.offloadedBy.set(entry, ft);
+    const by = (this.offloadedBy ??= new Int32Array(ct.capacity));
+    by[entry] = ft.id + 1;
+    if (this.flowtablesById.get(ft.id) !== ft) {
+      // A new flowtable (a reload makes new ones): forget the retired ones no flow asked about.
+      for (const [id, f] of this.flowtablesById) if (f.retired) this.flowtablesById.delete(id);
+      this.flowtablesById.set(ft.id, ft);
+    }
     ft.offloaded += 1;
     this.counters[C.flow_offloaded] += 1;
   }
@@ -301,13 +313,14 @@ export class FilterStage implements PacketStage {
    * is not among its devices (the kernel's flowtable hook never sees it).
    */
   private fastPath(pkt: PacketInfo, entry: number): boolean {
-    const ft = this.offloadedBy.get(entry);
+    const id = this.offloadedBy !== null ? this.offloadedBy[entry]! - 1 : -1;
+    const ft = this.flowtablesById.get(id);
     const ctx = this.ctx;
     const ok = ft !== undefined && !ft.retired && (ctx.ctState === CtState.Established || ctx.ctState === CtState.New) &&
       (pkt.l4proto !== IpProto.Tcp || (pkt.tcpFlags & (TcpFlag.Fin | TcpFlag.Rst)) === 0) && ft.covers(ctx.iif, ctx.oif);
     if (ok) return true;
     this.ct!.setOffload(entry, false);
-    this.offloadedBy.delete(entry);
+    if (ft !== undefined && ft.retired) this.flowtablesById.delete(id);
     this.counters[C.flow_teardown] += 1;
     return false;
   }
