@@ -105,6 +105,14 @@ table ip6 t6 { flowtable g { hook ingress priority filter + 5; devices = { "lan"
     assert.doesNotMatch(e.list(), /flowtable/);
   });
 
+  it('add flowtable on an existing one adds its new devices (as the kernel updates a flowtable); a new priority is refused', () => {
+    const e = load('table ip t {\n  flowtable ft {\n    hook ingress priority filter; devices = { lan };\n  }\n}\n');
+    e.transaction('add flowtable ip t ft { hook ingress priority filter; devices = { lan, wan }; }');
+    assert.match(e.list(), /\t\tdevices = \{ lan, wan \}\n/);
+    assert.match(refusal(() => e.transaction('add flowtable ip t ft { hook ingress priority 10; devices = { dmz }; }')), /its priority cannot change/);
+    assert.match(refusal(() => e.transaction('create flowtable ip t ft { hook ingress priority filter; }')), /flowtable 'ft' already exists/);
+  });
+
   it('refuses what hafw cannot honour, with the place and the reason', () => {
     assert.match(
       refusal(() => load('table ip t {\n  flowtable f {\n    hook ingress priority 0; devices = { lan }; flags offload;\n  }\n}\n')),
