@@ -38,6 +38,8 @@ const STATUS_NAMES: [number, string][] = [
   [CtStatus.Replicated, 'replicated'],
   [CtStatus.LocalIn, 'to-node'],
   [CtStatus.LocalOut, 'from-node'],
+  // Only in listings of the node's own table (ct-query.ts): snapshots for sync leave it out.
+  [CtStatus.Offload, 'offload'],
 ];
 
 function tuple(s: CtSnapshot, src: Uint8Array, dst: Uint8Array, sport: number, dport: number): CtTupleJson {

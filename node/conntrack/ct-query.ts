@@ -152,7 +152,12 @@ function tupleEntry(ct: ConnTracker, q: CtTupleQuery): number {
  */
 export function runCtOp(ct: ConnTracker, op: CtOp, nowMs?: number): CtOpResult {
   const snap = new CtSnapshot();
-  const json = (e: number): CtListedEntry => ({ id: e, ...snapshotToJson(ct.snapshot(e, snap, nowMs)) });
+  const json = (e: number): CtListedEntry => {
+    const s = ct.snapshot(e, snap, nowMs);
+    // The listing shows the node's own status bits too: `offload` (a flowtable forwards it), as conntrack -L shows [OFFLOAD].
+    s.status = ct.getStatus(e);
+    return { id: e, ...snapshotToJson(s) };
+  };
   switch (op.op) {
     case 'list': {
       const m = new CtMatcher(op.filter);

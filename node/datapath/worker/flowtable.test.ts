@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { buildIcmpError, buildTcp, buildUdp } from '../../packet/build.js';
 import { formatAddress, parseAddress } from '../../packet/address.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
-import { CtStatus, TcpState } from '../../conntrack/index.js';
+import { CtStatus, TcpState, runCtOp } from '../../conntrack/index.js';
 import { EventRing } from '../../../sync-protocol/index.js';
 import { C } from '../shared/counters.js';
 import { Verdict } from './stage.js';
@@ -67,6 +67,7 @@ describe('flowtables: the datapath fast path', () => {
       assert.equal(r.ct.getTcpState(e), TcpState.Established);
       assert.ok(r.ct.getStatus(e) & CtStatus.Offload, 'the established ACK offloaded it');
       assert.equal(r.counters[C.flow_offloaded], 1);
+      assert.deepEqual(runCtOp(r.ct, { op: 'get', id: e }).entries[0]?.status, ['seen-reply', 'assured', 'confirmed', 'snat', 'offload'], 'hafw ct list shows it (conntrack -L: [OFFLOAD])');
       const counted = establishedCount(r);
       // nft(8) FLOWTABLES: offloaded packets bypass the classic forwarding path, so rules
       // added now are never evaluated for them.
