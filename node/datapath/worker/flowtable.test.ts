@@ -114,6 +114,16 @@ describe('flowtables: the datapath fast path', () => {
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop);
   });
 
+  it('a packet a later rule drops does not offload its connection (hafw offloads accepted packets only)', () => {
+    const r = rig(RULESET('lan, wan').replace('ct state established,related counter accept', 'tcp flags ack tcp dport 80 drop\n    ct state established,related counter accept'));
+    assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'S', seq: 1 })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 80, dport: 40000, flags: 'SA', seq: 100, ack: 2 })).v, Verdict.Accept);
+    // The ACK makes the connection ESTABLISHED and runs `flow add`, then the next rule drops it.
+    assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop);
+    assert.equal(r.counters[C.flow_offloaded], 0);
+    assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop, 'still evaluated');
+  });
+
   it('an ICMP error about an offloaded connection is evaluated by the rules (related) and leaves the flow offloaded', () => {
     const r = rig(RULESET('lan, wan'));
     handshake(r, FAMILIES[0]!, 40000);
