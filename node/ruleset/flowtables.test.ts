@@ -139,4 +139,36 @@ table ip6 t6 { flowtable g { hook ingress priority filter + 5; devices = { "lan"
       /flow "flowtable" must be "@NAME"/,
     );
   });
+
+  it('beside a ct helper object in one table: both list in nft\'s order (objects, flowtables, chains), load back from text and JSON, and have monitor lines', () => {
+    const text = `table inet filter {
+	ct helper ftp-std {
+		type "ftp" protocol tcp
+		l3proto inet
+	}
+
+	flowtable f {
+		hook ingress priority filter
+		devices = { lan, wan }
+	}
+
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		tcp dport 21 ct helper set "ftp-std"
+		meta l4proto tcp flow add @f
+	}
+}
+`;
+    const e = load(text);
+    assert.equal(e.list(), text);
+    const again = new RulesetEngine();
+    again.load(JSON.stringify(e.toJSON()));
+    assert.equal(again.list(), text);
+    const t = load('table ip t {\n}\n');
+    const r = t.transaction('add ct helper ip t h { type "ftp" protocol tcp; }\nadd flowtable ip t ft { hook ingress priority filter; devices = { lan }; }');
+    assert.deepEqual(r.changes.map((c) => formatChange(c, builtinRegistry())), [
+      'add ct helper ip t h { type "ftp" protocol tcp; l3proto ip; }',
+      'add flowtable ip t ft { hook ingress priority filter; devices = { lan }; }',
+    ]);
+  });
 });

@@ -19,6 +19,7 @@ import { IpProto, PacketInfo, TcpFlag } from '../../packet/packet-info.js';
 import { conntrackChecksumOk } from '../../packet/checksum.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type FlowtableState, type RulesetEngine } from '../../ruleset/index.js';
 import { CtDir, CtSnapshot, CtState, CtStatus, TcpState, type ConnTracker } from '../../conntrack/index.js';
+import { CtHelperId } from '../../ct-state/index.js';
 import { NatBinding, NatKind, NatManip } from '../../nat/binding.js';
 import type { NatRequest } from '../../nat/request.js';
 import { NatSetupStatus, setupNat } from '../../nat/setup.js';
@@ -282,8 +283,10 @@ export class FilterStage implements PacketStage {
   /**
    * Offloads the packet's connection when the kernel would (nft_flow_offload_eval): a
    * confirmed entry (not this packet's new one), TCP in ESTABLISHED and this packet no FIN
-   * or RST, or UDP; not an ICMP error's relation; both interfaces among the devices. The
-   * packet itself has been through the rules; the next ones take the fast path.
+   * or RST, or UDP; not an ICMP error's relation; not a connection with a conntrack helper
+   * (the helper must read every packet: an offloaded FTP control connection would announce
+   * nothing); both interfaces among the devices. The packet itself has been through the
+   * rules; the next ones take the fast path.
    */
   private offload(pkt: PacketInfo, ct: ConnTracker, ft: FlowtableState): void {
     const ctx = this.ctx;
@@ -293,6 +296,7 @@ export class FilterStage implements PacketStage {
     if (pkt.l4proto === IpProto.Tcp) {
       if ((pkt.tcpFlags & (TcpFlag.Fin | TcpFlag.Rst)) !== 0 || ct.getTcpState(entry) !== TcpState.Established) return;
     } else if (pkt.l4proto !== IpProto.Udp) return;
+    if (ct.getHelper(entry) !== CtHelperId.None) return;
     if (!ft.covers(ctx.iif, ctx.oif)) return;
     ct.setOffload(entry, true);
     const by = (this.offloadedBy ??= new Int32Array(ct.capacity));

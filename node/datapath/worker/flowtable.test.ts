@@ -186,4 +186,29 @@ describe('flowtables: the datapath fast path', () => {
     assert.ok(drain() >= 1, 'the FIN (slow path again) is replicated');
     assert.equal(b.ct.getTcpState(eb), TcpState.FinWait);
   });
+
+  it('a connection with a conntrack helper is never offloaded (nft_flow_offload_eval skips it): its FTP 227 through the masquerade still opens the data connection', () => {
+    // The data connection is accepted only as related: the helper must read the 227.
+    const rs = RULESET('lan, wan')
+      .replace('table inet filter {', 'table inet filter {\n  ct helper ftp-std { type "ftp" protocol tcp; }\n  chain pre { type filter hook prerouting priority filter; policy accept; tcp dport 21 ct helper set "ftp-std"; }')
+      .replace('iifname "lan" accept', 'iifname "lan" tcp dport 21 accept');
+    const r = rig(rs);
+    const f = FAMILIES[0]!;
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40000, dport: 21, flags: 'S', seq: 1000 })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: f.remote, dst: f.wan, sport: 21, dport: 40000, flags: 'SA', seq: 5000, ack: 1001 })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40000, dport: 21, flags: 'A', seq: 1001, ack: 5001 })).v, Verdict.Accept);
+    const e = entryOf(r, f, 40000, 21);
+    assert.equal(r.ct.getTcpState(e), TcpState.Established);
+    assert.equal(r.ct.getStatus(e) & CtStatus.Offload, 0, 'the control connection stays on the slow path');
+    assert.equal(r.counters[C.flow_offloaded], 0);
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40000, dport: 21, flags: 'PA', seq: 1001, ack: 5001, payload: 'PASV\r\n' })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: f.remote, dst: f.wan, sport: 21, dport: 40000, flags: 'PA', seq: 5001, ack: 1007, payload: '227 Entering Passive Mode (203,0,113,9,195,90).\r\n' })).v, Verdict.Accept);
+    assert.equal(r.counters[C.flow_fastpath], 0);
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40001, dport: 50010, flags: 'S', seq: 3000 })).v, Verdict.Accept, 'the announced data connection is related');
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40002, dport: 50011, flags: 'S', seq: 3000 })).v, Verdict.Drop, 'another port is not');
+    // The data connection itself has no helper: it is offloaded as any other.
+    assert.equal(r.send(buildTcp({ src: f.remote, dst: f.wan, sport: 50010, dport: 40001, flags: 'SA', seq: 7000, ack: 3001 })).v, Verdict.Accept);
+    assert.equal(r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40001, dport: 50010, flags: 'A', seq: 3001, ack: 7001 })).v, Verdict.Accept);
+    assert.equal(r.counters[C.flow_offloaded], 1, 'the data connection is offloaded');
+  });
 });
