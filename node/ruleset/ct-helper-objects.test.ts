@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from './engine.js';
-import { RulesetError } from './errors.js';
 import { formatChange } from './monitor.js';
+import { refusal } from './test-refusal.js';
 
 /** As nft 1.0.6 lists it (`nft list ruleset` after loading it with nft -f). */
 const LISTING = `table inet t {
@@ -45,16 +45,6 @@ function load(text: string | object): RulesetEngine {
   const e = new RulesetEngine();
   e.load(text as string, 'x.nft');
   return e;
-}
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RulesetError) return e.message;
-    throw e;
-  }
-  assert.fail('expected a RulesetError');
 }
 
 describe('ct helper objects and the ct helper match', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from './engine.js';
-import { RulesetError } from './errors.js';
 import { formatChange } from './monitor.js';
 import { builtinRegistry } from './modules/index.js';
+import { refusal } from './test-refusal.js';
 
 /**
  * nft 1.0.6's listing of a flowtable and the rules that use it (src/rule.c
@@ -37,16 +37,6 @@ const JSON_OBJECTS = [
   { flowtable: { family: 'inet', name: 'f', table: 'filter', handle: 2, hook: 'ingress', prio: 0, dev: ['lan', 'wan'] } },
   { flowtable: { family: 'ip6', name: 'g', table: 't6', handle: 1, hook: 'ingress', prio: 5, dev: 'lan' } },
 ];
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RulesetError) return e.message;
-    throw e;
-  }
-  assert.fail('expected a RulesetError');
-}
 
 function load(text: string): RulesetEngine {
   const e = new RulesetEngine();

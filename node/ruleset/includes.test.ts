@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildUdp } from '../packet/build.js';
 import { RulesetEngine } from './engine.js';
-import { RulesetError } from './errors.js';
 import { expandIncludes, MAX_INCLUDE_DEPTH, type IncludeOptions } from './includes.js';
 import { Verdict } from './context.js';
 import { verdict } from './modules/rule-test-kit.js';
+import { refusal } from './test-refusal.js';
 
 const v4 = (src: string): Uint8Array => buildUdp({ src, dst: '198.51.100.1', sport: 1, dport: 53, payload: 8 });
 const v6 = (src: string): Uint8Array => buildUdp({ src, dst: '2001:db8:1::1', sport: 1, dport: 53, payload: 8 });
@@ -18,16 +18,6 @@ function load(file: string, text: string, opts: IncludeOptions = {}): RulesetEng
   const e = new RulesetEngine();
   e.load(x.text, file, x.sources);
   return e;
-}
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RulesetError) return e.message;
-    throw e;
-  }
-  assert.fail('expected a RulesetError');
 }
 
 describe('include', () => {

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { RulesetEngine } from './engine.js';
-import { RulesetError } from './errors.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { defineBomb } from './test-rulesets.js';
-
-function refusal(f: () => unknown): RulesetError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof RulesetError) return e;
-    throw e;
-  }
-  throw new Error('expected a RulesetError');
-}
+import { refusalError as refusal } from './test-refusal.js';
 
 const BASE = 'table inet keep { chain c { type filter hook forward priority 0; tcp dport 22 accept } }\n';
 

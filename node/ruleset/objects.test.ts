@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { buildUdp } from '../packet/build.js';
 import { RulesetEngine } from './engine.js';
-import { RulesetError } from './errors.js';
 import { Verdict } from './context.js';
 import { formatChange } from './monitor.js';
 import { Printer } from './printer.js';
 import { verdict } from './modules/rule-test-kit.js';
+import { refusal } from './test-refusal.js';
 
 /** 100-byte UDP packets (IP header included). */
 const v4 = (src: string): Uint8Array => buildUdp({ src, dst: '198.51.100.1', sport: 1, dport: 53, payload: 100 - 28 });
@@ -42,16 +42,6 @@ function load(text: string): RulesetEngine {
   const e = new RulesetEngine();
   e.load(text, 'x.nft');
   return e;
-}
-
-function refusal(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RulesetError) return e.message;
-    throw e;
-  }
-  assert.fail('expected a RulesetError');
 }
 
 describe('named stateful objects (counter, quota, limit)', () => {
