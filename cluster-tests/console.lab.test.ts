@@ -162,10 +162,13 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await page.getByRole('button', { name: 'Filter' }).click();
     const rows = page.getByTestId('ct-table').locator('tbody tr', { hasText: ':5001' });
     await rows.first().waitFor();
-    const id = (await rows.first().locator('td').first().textContent())!.trim();
     await rows.first().getByRole('button', { name: 'Details' }).click();
-    const detail = page.locator('section', { has: page.getByRole('heading', { name: /^Connection \d+$/ }) });
+    const heading = page.getByRole('heading', { name: /^Connection \d+$/ });
+    const detail = page.locator('section', { has: heading });
     await detail.getByText(`${SERVER.v4}:5001`).first().waitFor();
+    // The id of the connection shown (the table may have been re-read between reading a
+    // row and clicking it: the filter's answer replaces the first listing).
+    const id = /^Connection (\d+)$/.exec((await heading.textContent())!.trim())![1]!;
     page.once('dialog', (d) => void d.accept());
     await detail.getByRole('button', { name: 'Delete connection' }).click();
     await detail.waitFor({ state: 'detached' });
