@@ -12,7 +12,7 @@
  * like the ruleset log lines.
  */
 import { CtEventMatcher, eventName, snapshotToJson, CtSnapshot, CtStatus, type ConnTracker, type CtEventHandler, type CtEventKind, type CtEventOut, type CtEventSubscriber } from '../../conntrack/index.js';
-import { TokenBucket } from '../../ruleset/modules/limit.js';
+import { BoundedOutbox } from './bounded-outbox.js';
 import { C } from '../shared/counters.js';
 
 /** Events per second the tap passes on (burst: DEFAULT_MAX_PENDING). */
@@ -22,10 +22,8 @@ const DEFAULT_MAX_PENDING = 4096;
 
 export class CtEventTap {
   private matchers: CtEventMatcher[] = [];
-  private pending: CtEventOut[] = [];
-  private scheduled = false;
+  private readonly outbox: BoundedOutbox<CtEventOut>;
   private readonly snap = new CtSnapshot();
-  private readonly bucket: TokenBucket;
   /** The handler the tap wrapped (put back when the last subscriber leaves). */
   private wrapped: CtEventHandler | null = null;
   private readonly handler: CtEventHandler = (kind, entry) => {
@@ -37,13 +35,13 @@ export class CtEventTap {
     private readonly ct: ConnTracker,
     private readonly counters: Float64Array,
     /** Hands a batch of events to the control thread. */
-    private readonly deliver: (events: CtEventOut[]) => void,
+    deliver: (events: CtEventOut[]) => void,
     private readonly clock: () => number,
-    private readonly schedule: (flush: () => void) => void = (f) => void setImmediate(f),
-    private readonly maxPending = DEFAULT_MAX_PENDING,
+    schedule: (flush: () => void) => void = (f) => void setImmediate(f),
+    maxPending = DEFAULT_MAX_PENDING,
     perSec = DEFAULT_EVENTS_PER_SEC,
   ) {
-    this.bucket = new TokenBucket(perSec / 1000, maxPending);
+    this.outbox = new BoundedOutbox(deliver, schedule, maxPending, perSec);
   }
 
   get active(): boolean {
@@ -73,24 +71,16 @@ export class CtEventTap {
     }
     if (to === undefined) return;
     const now = this.clock();
-    if (this.pending.length >= this.maxPending || !this.bucket.take(now)) {
+    if (!this.outbox.admit(now)) {
       this.counters[C.ct_events_dropped] += 1;
       return;
     }
     this.counters[C.ct_events] += 1;
-    this.pending.push({ event: eventName(kind), id: entry, time: Date.now(), owner: (snap.status & CtStatus.Replicated) !== 0 ? 'peer' : 'local', ...snapshotToJson(snap), to });
-    if (!this.scheduled) {
-      this.scheduled = true;
-      this.schedule(() => this.flush());
-    }
+    this.outbox.push({ event: eventName(kind), id: entry, time: Date.now(), owner: (snap.status & CtStatus.Replicated) !== 0 ? 'peer' : 'local', ...snapshotToJson(snap), to });
   }
 
   /** Sends what is pending (one message). */
   flush(): void {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const events = this.pending;
-    this.pending = [];
-    this.deliver(events);
+    this.outbox.flush();
   }
 }

@@ -21,7 +21,7 @@ import {
 import { Printer } from '../../ruleset/printer.js';
 import { Code } from '../../ruleset/codes.js';
 import { CtSnapshot, CtState, snapshotToJson, type ConnTracker } from '../../conntrack/index.js';
-import { TokenBucket } from '../../ruleset/modules/limit.js';
+import { BoundedOutbox } from './bounded-outbox.js';
 import { C } from '../shared/counters.js';
 
 /** Traced packets per second passed on (burst: DEFAULT_MAX_PENDING). */
@@ -57,9 +57,7 @@ export class TraceCollector implements TraceSink {
   private sessions: Session[] = [];
   /** ClassifyContext.traceMask while sessions are open: bit 0 some follow `meta nftrace`, bit 1 some have a filter. */
   mask = 0;
-  private pending: TraceRecordOut[] = [];
-  private scheduled = false;
-  private readonly bucket: TokenBucket;
+  private readonly outbox: BoundedOutbox<TraceRecordOut>;
   private nextId = 1;
   /** The record of the packet being classified (null: none yet). */
   private steps: TraceStepJson[] | null = null;
@@ -76,13 +74,13 @@ export class TraceCollector implements TraceSink {
   constructor(
     private readonly engine: RulesetEngine,
     private readonly counters: Float64Array,
-    private readonly deliver: (records: TraceRecordOut[]) => void,
+    deliver: (records: TraceRecordOut[]) => void,
     private readonly clock: () => number,
-    private readonly schedule: (flush: () => void) => void = (f) => void setImmediate(f),
-    private readonly maxPending = DEFAULT_MAX_PENDING,
+    schedule: (flush: () => void) => void = (f) => void setImmediate(f),
+    maxPending = DEFAULT_MAX_PENDING,
     perSec = DEFAULT_TRACES_PER_SEC,
   ) {
-    this.bucket = new TokenBucket(perSec / 1000, maxPending);
+    this.outbox = new BoundedOutbox(deliver, schedule, maxPending, perSec);
     this.printer = new Printer(engine.registry);
   }
 
@@ -166,7 +164,7 @@ export class TraceCollector implements TraceSink {
     const to: number[] = byFilter ? this.chosen.slice() : [];
     if (byRule) for (const s of this.sessions) if (s.filter === undefined) to.push(s.id);
     const now = this.clock();
-    if (this.pending.length >= this.maxPending || !this.bucket.take(now)) {
+    if (!this.outbox.admit(now)) {
       this.counters[C.trace_dropped] += 1;
       this.steps = null;
       return;
@@ -191,19 +189,11 @@ export class TraceCollector implements TraceSink {
     }
     this.steps = null;
     this.counters[C.trace_packets] += 1;
-    this.pending.push(rec);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      this.schedule(() => this.flush());
-    }
+    this.outbox.push(rec);
   }
 
   flush(): void {
-    this.scheduled = false;
-    if (this.pending.length === 0) return;
-    const records = this.pending;
-    this.pending = [];
-    this.deliver(records);
+    this.outbox.flush();
   }
 
   private packetJson(ctx: ClassifyContext): TracePacketJson {
