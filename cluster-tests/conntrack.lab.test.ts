@@ -9,10 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { appendFile } from 'node:fs/promises';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { Lab, strictRulesetConfig } from './lab.js';
-import { nsArgv } from './exec.js';
+import { ClientAgent } from './client-agent.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer, tcpRun, udpRun } from './traffic.js';
 
@@ -32,49 +30,24 @@ rl.on('line', (l) => { if (l === 'quit') { s.destroy(); process.exit(0); } want 
 setTimeout(() => process.exit(0), 60000);`;
 
 class HeldConnection {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly lines: string[] = [];
-  private waiters: ((l: string) => void)[] = [];
+  private readonly agent: ClientAgent;
 
   constructor(host: string, port: number) {
-    const argv = nsArgv(NS.client, [process.execPath, '-e', HOLDER, host, String(port)]);
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      const w = this.waiters.shift();
-      if (w) w(l);
-      else this.lines.push(l);
-    });
-  }
-
-  private next(timeoutMs = 5000): Promise<Record<string, unknown>> {
-    const ready = this.lines.shift();
-    if (ready !== undefined) return Promise.resolve(JSON.parse(ready) as Record<string, unknown>);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('held connection: no answer')), timeoutMs);
-      this.waiters.push((l) => {
-        clearTimeout(t);
-        resolve(JSON.parse(l) as Record<string, unknown>);
-      });
-    });
+    this.agent = new ClientAgent(HOLDER, [host, String(port)], 'held connection');
   }
 
   async connected(): Promise<boolean> {
-    return (await this.next()).connected === true;
+    return (await this.agent.next()).connected === true;
   }
 
   /** Sends a line on the connection; true when it was echoed back. */
   async echo(text: string): Promise<boolean> {
-    this.child.stdin.write(`${text}\n`);
-    return (await this.next()).echo === true;
+    this.agent.send(text);
+    return (await this.agent.next()).echo === true;
   }
 
   close(): void {
-    this.child.stdin.end('quit\n');
-    if (this.child.pid !== undefined && this.child.exitCode === null) {
-      setTimeout(() => {
-        if (this.child.exitCode === null) this.child.kill('SIGKILL');
-      }, 1000).unref();
-    }
+    this.agent.close();
   }
 }
 

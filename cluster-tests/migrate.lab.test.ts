@@ -12,12 +12,10 @@
  * Needs root, nft and conntrack.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { Lab, LAB_DIR, STRICT_RULESET, sh, sleep, strictRulesetConfig } from './lab.js';
-import { nsArgv } from './exec.js';
+import { ClientAgent } from './client-agent.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
 import { hasTool } from './requirements.js';
@@ -56,46 +54,23 @@ interface FlowMark {
 }
 
 class FlowAgent {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiters: ((l: string) => void)[] = [];
-  private readonly lines: string[] = [];
+  private readonly agent: ClientAgent;
 
   constructor(host: string, port: number, n: number) {
-    const argv = nsArgv(NS.client, [process.execPath, '-e', AGENT, host, String(port), String(n)]);
-    this.child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    createInterface({ input: this.child.stdout }).on('line', (l) => {
-      const w = this.waiters.shift();
-      if (w) w(l);
-      else this.lines.push(l);
-    });
-  }
-
-  private next(timeoutMs = 5000): Promise<Record<string, unknown>> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(JSON.parse(l) as Record<string, unknown>);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('flow agent: no answer')), timeoutMs);
-      this.waiters.push((line) => {
-        clearTimeout(t);
-        resolve(JSON.parse(line) as Record<string, unknown>);
-      });
-    });
+    this.agent = new ClientAgent(AGENT, [host, String(port), String(n)], 'flow agent');
   }
 
   async connected(): Promise<void> {
-    await this.next(10000);
+    await this.agent.next(10000);
   }
 
   async mark(): Promise<FlowMark[]> {
-    this.child.stdin.write('mark\n');
-    return (await this.next()).flows as FlowMark[];
+    this.agent.send('mark');
+    return (await this.agent.next()).flows as FlowMark[];
   }
 
   close(): void {
-    this.child.stdin.end('quit\n');
-    setTimeout(() => {
-      if (this.child.exitCode === null) this.child.kill('SIGKILL');
-    }, 1000).unref();
+    this.agent.close();
   }
 }
 
