@@ -123,6 +123,12 @@ export interface ConntrackOptions {
   tcpLoose: boolean;
   /** nf_conntrack_tcp_be_liberal: only out-of-window RSTs are invalid. Default false. */
   tcpBeLiberal: boolean;
+  /**
+   * nf_conntrack_checksum: a TCP/UDP/ICMP packet whose checksum is wrong is invalid. Default
+   * true. Off, the node trusts the kernel's checks (a host whose NIC reports CHECKSUM_COMPLETE
+   * passes no flag through TUN, so every packet would be summed: 0.31x at 1,500 bytes).
+   */
+  checksum: boolean;
   /** nf_conntrack_tcp_ignore_invalid_rst. Default false. */
   tcpIgnoreInvalidRst: boolean;
   /** nf_conntrack_tcp_max_retrans. Default 3. */

@@ -89,12 +89,15 @@ export class ConnTracker {
   /** Data connections helpers announced (expectations.ts), and the FTP helper that announces them. */
   readonly expectations: Expectations;
   private readonly ftp: FtpHelper;
+  /** conntrack.checksum: whether the caller sums packets the kernel vouched for nothing about. */
+  readonly verifyChecksums: boolean;
 
   constructor(options: Partial<ConntrackOptions> = {}) {
     const o: ConntrackOptions = {
       maxEntries: 65536,
       tcpLoose: false,
       tcpBeLiberal: false,
+      checksum: true,
       tcpIgnoreInvalidRst: false,
       tcpMaxRetrans: 3,
       maxProbe: 64,
@@ -109,6 +112,7 @@ export class ConnTracker {
       hashKey: options.hashKey ?? randomBytes(8),
     };
     this.opts = o;
+    this.verifyChecksums = o.checksum;
     const to = o.timeouts as CtTimeouts;
     for (const [k, v] of Object.entries(to)) {
       if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new RangeError(`timeout ${k} must be a finite number >= 0`);

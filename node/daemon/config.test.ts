@@ -24,6 +24,13 @@ describe('node config', () => {
     assert.equal(c.datapath.failClosed, true);
   });
 
+  it('conntrack.checksum: verified by default (nf_conntrack_checksum=1), off by choice, checked', () => {
+    assert.equal(parseConfigText('node:\n  name: fwa\n').conntrack.checksum, true);
+    assert.equal(parseConfigText('node:\n  name: fwa\nconntrack:\n  checksum: false\n').conntrack.checksum, false);
+    assert.deepEqual(checkConfigText('node:\n  name: fwa\nconntrack:\n  checksum: 0\n', 'c.yaml').errors.map((e) => e.message),
+      ['c.yaml:4: conntrack.checksum: expected true or false, got 0']);
+  });
+
   it('names the path and line of a bad value', () => {
     const text = 'node:\n  name: fwa\ndatapath:\n  batchSize: 0\n';
     assert.throws(() => parseConfigText(text, 'x.yaml'), (err: unknown) => {

@@ -55,6 +55,8 @@ export interface DatapathConntrackSettings {
   maxEntries: number;
   tcpLoose: boolean;
   tcpBeLiberal: boolean;
+  /** conntrack.checksum (nf_conntrack_checksum); absent means true. */
+  checksum?: boolean;
   /** Linux-style timeout overrides in seconds, by name (see docs/configuration.md). */
   timeouts: Record<string, number>;
 }

@@ -48,6 +48,16 @@ describe('FilterStage: a bad L4 checksum is ct state invalid (Linux, nf_conntrac
     assert.equal(r.ct.count(), 1, 'the corrupted reset did not close the connection');
   });
 
+  it('conntrack.checksum false (nf_conntrack_checksum=0): a corrupted packet is tracked like any other, nothing summed', () => {
+    const r = rig(INVALID_DROP, { checksum: false });
+    const syn = buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'S', seq: 1, payload: 8 });
+    const udp = buildUdp({ src: CLIENT6, dst: REMOTE6, sport: 40001, dport: 53, payload: 12 });
+    assert.equal(r.send(corrupt(syn)).v, Verdict.Accept);
+    assert.equal(r.send(corrupt(udp)).v, Verdict.Accept);
+    assert.equal(r.ct.count(), 2, 'both opened their connection');
+    assert.equal(r.ct.stats.badChecksum, 0);
+  });
+
   it('a UDP checksum of 0 ("none") passes in both families, as in Linux\'s udp_error', () => {
     const r = rig(INVALID_DROP);
     const v4 = buildUdp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 53, payload: 4, noChecksum: true });

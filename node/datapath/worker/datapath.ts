@@ -73,6 +73,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         maxEntries: data.conntrack.maxEntries,
         tcpLoose: data.conntrack.tcpLoose,
         tcpBeLiberal: data.conntrack.tcpBeLiberal,
+        checksum: data.conntrack.checksum ?? true,
         timeouts: data.conntrack.timeouts,
         now: datapathClock,
         prefaultIndex: true,

@@ -116,7 +116,7 @@ export class FilterStage implements PacketStage {
     const ct = this.ct;
     if (ct) {
       // Linux with nf_conntrack_checksum=1 (its default): a bad L4 checksum is invalid.
-      ctx.ctState = conntrackChecksumOk(pkt) ? ct.track(pkt, nowMs) : ct.badChecksum();
+      ctx.ctState = !ct.verifyChecksums || conntrackChecksumOk(pkt) ? ct.track(pkt, nowMs) : ct.badChecksum();
       const r = ct.result;
       if (r.drop) {
         this.counters[C.ct_table_full_drops] += 1;

@@ -7,7 +7,7 @@ import { parseAddress, parsePrefix } from '../../packet/address.js';
 import { parseBuilt } from '../../packet/build.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
 import { RulesetEngine } from '../../ruleset/index.js';
-import { ConnTracker } from '../../conntrack/index.js';
+import { ConnTracker, type ConntrackOptions } from '../../conntrack/index.js';
 import { FilterStage } from './filter-stage.js';
 import { NatState } from './nat-state.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
@@ -35,7 +35,7 @@ export interface Rig {
   tick(): number;
 }
 
-export function rig(ruleset: string): Rig {
+export function rig(ruleset: string, ctOptions: Partial<ConntrackOptions> = {}): Rig {
   let now = 1000;
   const engine = new RulesetEngine({ clock: () => now });
   engine.load(ruleset);
@@ -52,7 +52,7 @@ export function rig(ruleset: string): Rig {
     const p = parsePrefix(pfx, { strict: false });
     return { family: p.bytes.length === 16 ? 6 : 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname) };
   }));
-  const ct = new ConnTracker({ maxEntries: 1024, now: () => now });
+  const ct = new ConnTracker({ maxEntries: 1024, now: () => now, ...ctOptions });
   const nat = new NatState(ct.capacity, { key: [1, 2] });
   nat.attach(ct);
   nat.setAddresses(table.filter((r) => r[2] !== undefined).map(([, ifname, a]) => {
