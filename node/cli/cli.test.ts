@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,21 @@ describe('hafw command line', () => {
     const r = hafw('node', '--config', '/nonexistent/hafw.yaml');
     assert.equal(r.code, 1);
     assert.match(r.err, /\/nonexistent\/hafw\.yaml: \(top level\): cannot read config/);
+  });
+
+  it('node lists every error of a bad config at once, each with its line, and starts nothing', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hafw-cfg-'));
+    try {
+      const file = path.join(dir, 'bad.yaml');
+      writeFileSync(file, 'node:\n  name: fwa\ndatapath:\n  batchSize: 0\nconntrack:\n  tcpLoose: maybe\n');
+      const r = hafw('node', '--config', file);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /2 errors in the config:/);
+      assert.match(r.err, new RegExp(`${file.replace(/[.]/g, '\\.')}:4: datapath\\.batchSize: expected an integer`));
+      assert.match(r.err, new RegExp(`${file.replace(/[.]/g, '\\.')}:6: conntrack\\.tcpLoose: expected true or false`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -482,6 +482,13 @@ export function checkConfigText(text: string, file = '<config>'): ConfigCheck {
   return { config, errors, lineOf: where };
 }
 
+/** More than one error in a config file: the message lists each on its own line. */
+export class ConfigErrors extends Error {
+  constructor(readonly errors: ConfigError[]) {
+    super(`${errors.length} errors in the config:\n${errors.map((e) => `  ${e.message}`).join('\n')}`);
+  }
+}
+
 /** Parses YAML text; the first error throws, with file:line and the setting's path. Changes nothing. */
 export function parseConfigText(text: string, file = '<config>'): NodeConfig {
   const r = checkConfigText(text, file);
@@ -496,7 +503,12 @@ export async function loadConfig(file: string): Promise<NodeConfig> {
   } catch (err) {
     throw new ConfigError('', `cannot read config: ${(err as Error).message}`, file);
   }
-  const config = parseConfigText(text, file);
+  // Every error at once, as `hafw node --check` lists them: an operator fixing a config at
+  // start-up should not need one restart per mistake.
+  const r = checkConfigText(text, file);
+  if (r.errors.length === 1) throw r.errors[0]!;
+  if (r.errors.length > 1) throw new ConfigErrors(r.errors);
+  const config = r.config!;
   // A relative ruleset path is relative to the config file, as operators expect.
   if (config.ruleset.file && !path.isAbsolute(config.ruleset.file)) config.ruleset.file = path.resolve(path.dirname(file), config.ruleset.file);
   return config;
