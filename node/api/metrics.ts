@@ -221,7 +221,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   });
   new Counter({
     name: 'hafw_conntrack_expectations_total',
-    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), ignored (not the sender\'s address, or the announcing side is NATed)',
+    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), foreign (the announced address is not the sender\'s own: not followed)',
     labelNames: ['event'],
     registers: [registry],
     collect() {
@@ -230,7 +230,22 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ event: 'created' }, c.ct_expect_created ?? 0);
       this.inc({ event: 'matched' }, c.ct_expect_matched ?? 0);
       this.inc({ event: 'refused' }, c.ct_expect_refused ?? 0);
-      this.inc({ event: 'ignored' }, c.ct_ftp_ignored ?? 0);
+      this.inc({ event: 'foreign' }, c.ct_ftp_foreign ?? 0);
+    },
+  });
+  new Counter({
+    name: 'hafw_conntrack_ftp_nat_total',
+    help: 'FTP announcements on NATed control connections: rewritten; retransmitted (a retransmission rewritten again alike); split (segment dropped: an announcement cut by its end); failed (segment dropped: no port, no room, inconsistent retransmission); second (passed as it was: one rewrite per segment)',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      const c = snapshot();
+      this.reset();
+      this.inc({ event: 'rewritten' }, c.ct_ftp_nat_rewritten ?? 0);
+      this.inc({ event: 'retransmitted' }, c.ct_ftp_nat_retransmitted ?? 0);
+      this.inc({ event: 'split' }, c.ct_ftp_nat_split ?? 0);
+      this.inc({ event: 'failed' }, c.ct_ftp_nat_failed ?? 0);
+      this.inc({ event: 'second' }, c.ct_ftp_nat_second ?? 0);
     },
   });
   datapathTotal('hafw_conntrack_invalid_packets_total', 'Packets conntrack found invalid (out of window, unknown mid-stream, bad state)', 'ct_invalid');

@@ -257,6 +257,18 @@ export class CtStats {
   expectFull = 0;
   expectMatched = 0;
   expectExpired = 0;
-  /** FTP announcements not followed: the address was not the sender's, or the control connection is NATed. */
-  ftpIgnored = 0;
+  /** FTP announcements not followed because the address was not the sender's own (ftp-helper.ts). */
+  ftpForeign = 0;
+  /**
+   * FTP announcements on NATed control connections (ftp-helper.ts): rewritten; a
+   * retransmission rewritten again; segments dropped because a command was cut by the
+   * segment's end; dropped because the rewrite could not be done (no port, no room, a
+   * segment inside the rewritten text); announcements passed as they are because another
+   * one in the same segment was rewritten.
+   */
+  ftpNatRewritten = 0;
+  ftpNatRetransmitted = 0;
+  ftpNatSplit = 0;
+  ftpNatFailed = 0;
+  ftpNatSecond = 0;
 }

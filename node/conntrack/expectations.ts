@@ -8,8 +8,54 @@
  * newer announcement replaces the older), each lives EXPECT_TIMEOUT_MS (its helper's 5
  * minutes), the table holds at most `cap` (nf_ct_expect_max): when full, a new one is
  * refused and counted. Storage is allocated once; a lookup reads one bucket per port.
+ *
+ * On a NATed control connection an expectation also carries the data connection's
+ * translation (ExpectNat, filled by NAT's part of the helper, nat/ftp-nat.ts) and the port
+ * NAT reserved for it: the port is given back when the expectation goes unused (expired,
+ * replaced, its master gone), and passes to the data connection that takes it.
  */
 import { CtStats } from './ct-types.js';
+
+/** Bits of ExpectNat.flags. */
+export const enum ExpectNatFlag {
+  /**
+   * The control connection is NATed: the data connection's translation is decided by the
+   * expectation, not by the nat chains (Linux's nf_nat_follow_master), even when it is none.
+   */
+  Decided = 1,
+  /** The data connection's destination becomes natDst:natDport (the announcer's own address and port). */
+  Dst = 2,
+  /** Its source becomes natSrc (the address the announcer knows the other end by). */
+  Src = 4,
+}
+
+/** A port NAT holds for an expected connection's destination (a NAT port pool). */
+export interface ExpectPortHold {
+  release(port: number): boolean;
+}
+
+/** The NAT part of an expectation: what add() is given and take() hands back (in `taken`). */
+export class ExpectNat {
+  /** ExpectNatFlag bits; 0: the control connection is not NATed. */
+  flags = 0;
+  readonly natDst = new Uint8Array(16);
+  natDport = 0;
+  readonly natSrc = new Uint8Array(16);
+  /** Holds the expectation's dport on its destination address, or null; whoever has the ExpectNat owns it. */
+  hold: ExpectPortHold | null = null;
+  /** The port `hold` holds (the expectation's dport), set by take(). */
+  holdPort = 0;
+  /** The entry that took it (set by the tracker); -1 when none. */
+  entry = -1;
+
+  clear(): void {
+    this.flags = 0;
+    this.natDport = 0;
+    this.hold = null;
+    this.holdPort = 0;
+    this.entry = -1;
+  }
+}
 
 /** nf_conntrack_ftp's expectation timeout: 5 minutes. */
 export const EXPECT_TIMEOUT_MS = 300_000;
@@ -23,6 +69,14 @@ export class Expectations {
   private readonly master: Int32Array;
   private readonly expires: Float64Array;
   private readonly nextFree: Int32Array;
+  // The NAT part (ExpectNat) of each.
+  private readonly natFlags: Uint8Array;
+  private readonly natDst: Uint8Array;
+  private readonly natDport: Uint16Array;
+  private readonly natSrc: Uint8Array;
+  private readonly hold: (ExpectPortHold | null)[];
+  /** What the last successful take() found (its hold now belongs to the taker). */
+  readonly taken = new ExpectNat();
   private freeHead = 0;
   private live = 0;
   /** Expectations by destination port (few per port). */
@@ -39,6 +93,11 @@ export class Expectations {
     this.master = new Int32Array(cap).fill(-1);
     this.expires = new Float64Array(cap);
     this.nextFree = new Int32Array(cap);
+    this.natFlags = new Uint8Array(cap);
+    this.natDst = new Uint8Array(16 * cap);
+    this.natDport = new Uint16Array(cap);
+    this.natSrc = new Uint8Array(16 * cap);
+    this.hold = new Array<ExpectPortHold | null>(cap).fill(null);
     for (let i = 0; i < cap; i++) this.nextFree[i] = i + 1 < cap ? i + 1 : -1;
     if (cap === 0) this.freeHead = -1;
   }
@@ -49,15 +108,18 @@ export class Expectations {
 
   /**
    * Expects a connection from src to dst:dport (addresses of `alen` bytes at the offsets)
-   * for master entry `master`, replacing the master's earlier one. False when the table is full.
+   * for master entry `master`, replacing the master's earlier one. `nat`: its NAT part
+   * (copied; its port hold is taken over, and given back at once when refused). False when
+   * the table is full.
    */
-  add(master: number, family: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, alen: number, dport: number, now: number): boolean {
+  add(master: number, family: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, alen: number, dport: number, now: number, nat: ExpectNat | null = null): boolean {
     const old = this.byMaster.get(master);
     if (old !== undefined) this.remove(old);
     if (this.freeHead < 0) this.expire(now);
     const i = this.freeHead;
     if (i < 0) {
       this.stats.expectFull++;
+      nat?.hold?.release(dport);
       return false;
     }
     this.freeHead = this.nextFree[i]!;
@@ -69,6 +131,13 @@ export class Expectations {
     this.dport[i] = dport;
     this.master[i] = master;
     this.expires[i] = now + EXPECT_TIMEOUT_MS;
+    this.natFlags[i] = nat === null ? 0 : nat.flags;
+    this.hold[i] = nat === null ? null : nat.hold;
+    if (nat !== null) {
+      this.natDst.set(nat.natDst, 16 * i);
+      this.natSrc.set(nat.natSrc, 16 * i);
+      this.natDport[i] = nat.natDport;
+    }
     let b = this.byPort.get(dport);
     if (b === undefined) this.byPort.set(dport, (b = []));
     b.push(i);
@@ -80,7 +149,8 @@ export class Expectations {
 
   /**
    * The expectation a new connection (family, addresses at the offsets, dport) matches, taken
-   * away; its master entry, or -1. Expired ones met on the way are removed.
+   * away; its master entry, or -1. Its NAT part is in `taken` (the caller owns its port
+   * hold from now on). Expired ones met on the way are removed.
    */
   take(family: number, buf: Uint8Array, srcOff: number, dstOff: number, alen: number, dport: number, now: number): number {
     if (this.live === 0) return -1;
@@ -95,6 +165,15 @@ export class Expectations {
       }
       if (this.family[i] !== family || !same(this.src, 16 * i, buf, srcOff, alen) || !same(this.dst, 16 * i, buf, dstOff, alen)) continue;
       const m = this.master[i]!;
+      const x = this.taken;
+      x.clear();
+      x.flags = this.natFlags[i]!;
+      x.natDst.set(this.natDst.subarray(16 * i, 16 * i + 16));
+      x.natSrc.set(this.natSrc.subarray(16 * i, 16 * i + 16));
+      x.natDport = this.natDport[i]!;
+      x.hold = this.hold[i]!;
+      x.holdPort = this.dport[i]!;
+      this.hold[i] = null;
       this.remove(i);
       this.stats.expectMatched++;
       return m;
@@ -128,7 +207,13 @@ export class Expectations {
     return i === undefined ? -1 : this.dport[i]!;
   }
 
+  /** Removes expectation i; a port still held for it goes back to its pool. */
   private remove(i: number): void {
+    const h = this.hold[i];
+    if (h !== null && h !== undefined) {
+      this.hold[i] = null;
+      h.release(this.dport[i]!);
+    }
     const b = this.byPort.get(this.dport[i]!)!;
     const k = b.indexOf(i);
     b.splice(k, 1);

@@ -78,7 +78,7 @@ describe('FTP helper on the tracker (expectations)', () => {
     const { h, send } = control();
     send('s', 5001, '227 Entering Passive Mode (203,0,113,7,195,80)\r\n');
     assert.equal(h.ct.expectations.count(), 0);
-    assert.equal(h.ct.stats.ftpIgnored, 1);
+    assert.equal(h.ct.stats.ftpForeign, 1);
   });
 
   it('the table holds at most its capacity; a full table refuses and counts', () => {

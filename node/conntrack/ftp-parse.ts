@@ -10,6 +10,7 @@
  * As Linux's nf_conntrack_ftp: commands are matched case-insensitively at a line's start;
  * PORT and EPRT are looked for in the client's direction, 227 and 229 in the server's.
  */
+import { formatAddress } from '../packet/address.js';
 
 /** What a line announces. */
 export const enum FtpKind {
@@ -280,3 +281,52 @@ export function scanFtpPayload(
   }
   return consumed;
 }
+
+const KEYWORDS_CLIENT = ['port ', 'eprt '];
+const KEYWORDS_SERVER = ['227 ', '229 '];
+
+/**
+ * Whether buf[off..end), the unfinished last line of a segment (no line end yet), is or may
+ * become an announcement: it starts with PORT/EPRT (client) or 227/229 (server), or is a
+ * beginning of one of those words. A NATed control connection cannot rewrite a command
+ * cut by a segment end (Linux's nf_conntrack_ftp drops such a "partial match" too).
+ */
+export function partialAnnouncement(buf: Uint8Array, off: number, end: number, fromClient: boolean): boolean {
+  if (end <= off || end - off > FTP_LINE_MAX) return false;
+  for (const w of fromClient ? KEYWORDS_CLIENT : KEYWORDS_SERVER) {
+    const n = end - off < w.length ? end - off : w.length;
+    let k = 0;
+    while (k < n && lower(buf[off + k]!) === w.charCodeAt(k)) k++;
+    if (k === n) return true;
+  }
+  return false;
+}
+
+/** Writes the ASCII of `s` at out[at]; returns the new end. */
+function put(out: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}
+
+/**
+ * The announcement's address-and-port text (what textOff/textLen cover) naming `addr`
+ * (4 or 16 bytes) and `port` instead, in the same form: `h1,h2,h3,h4,p1,p2` (PORT, 227),
+ * `<d>1|2<d>addr<d>port<d>` (EPRT, the same delimiter), `<d><d><d>port<d>` (229). Written
+ * into `out` (at least FTP_TEXT_MAX bytes); returns its length. `delim` is the announcement's
+ * delimiter (its text's first byte) for EPRT and 229.
+ */
+export function formatAnnouncement(kind: FtpKind, delim: number, addr: Uint8Array, alen: number, port: number, out: Uint8Array): number {
+  const d = String.fromCharCode(delim);
+  let s: string;
+  if (kind === FtpKind.Port || kind === FtpKind.Pasv) {
+    s = `${addr[0]},${addr[1]},${addr[2]},${addr[3]},${port >> 8},${port & 0xff}`;
+  } else if (kind === FtpKind.Eprt) {
+    s = `${d}${alen === 4 ? 1 : 2}${d}${formatAddress(addr, 0, alen)}${d}${port}${d}`;
+  } else {
+    s = `${d}${d}${d}${port}${d}`;
+  }
+  return put(out, 0, s);
+}
+
+/** The longest text formatAnnouncement writes (EPRT with a full IPv6 address). */
+export const FTP_TEXT_MAX = 64;

@@ -13,6 +13,7 @@ import { type PacketInfo, TcpFlag } from '../packet/packet-info.js';
 import { TcpOptionKind, tcpFindOptionIn, TCP_MAX_WINDOW_SCALE } from '../packet/tcp-options.js';
 import type { ConnTable } from './conn-table.js';
 import { CtStatus, TcpDirFlag, TcpState } from './ct-types.js';
+import { type SeqAdj, ackOffset } from './seqadj.js';
 
 /** Row of the state table a packet selects (Linux get_conntrack_index). */
 export const enum TcpIndex {
@@ -229,7 +230,7 @@ const WIN_IGNORE = 1;
 const WIN_INVALID = 2;
 
 /** Linux tcp_in_window: checks the segment against both directions' windows and updates them. */
-function inWindow(t: ConnTable, e: number, dir: number, index: number, pkt: PacketInfo, cfg: TcpConfig): number {
+function inWindow(t: ConnTable, e: number, dir: number, index: number, pkt: PacketInfo, cfg: TcpConfig, adj: SeqAdj | undefined): number {
   const s = 2 * e + dir;
   const r = 2 * e + (dir ^ 1);
   const flags = pkt.tcpFlags;
@@ -243,6 +244,13 @@ function inWindow(t: ConnTable, e: number, dir: number, index: number, pkt: Pack
   const state = t.tcpState[e];
 
   if (t.tdFlags[r] & TcpDirFlag.SackPerm) sack = highestSack(pkt, sack);
+  if (adj !== undefined) {
+    // A NAT helper resized the other direction's payload (seqadj.ts): this ACK counts in the
+    // receiver's adjusted space; the windows are kept in each sender's own space.
+    const off = ackOffset(adj, dir ^ 1, ack);
+    ack = (ack - off) >>> 0;
+    sack = (sack - off) >>> 0;
+  }
 
   if (t.tdMaxWin[s] === 0) {
     if (flags & TcpFlag.Syn) {
@@ -428,8 +436,9 @@ function ignoreOrResync(t: ConnTable, e: number, dir: number, index: number, old
 /**
  * Tracks one TCP segment of entry e in direction dir (Linux nf_conntrack_tcp_packet).
  * The caller has checked the flags (tcpFlagsValid) and, for a new entry, run tcpNew.
+ * `adj`: the entry's sequence adjustment, when a NAT helper resized its payload.
  */
-export function tcpPacket(t: ConnTable, e: number, dir: number, pkt: PacketInfo, now: number, cfg: TcpConfig): number {
+export function tcpPacket(t: ConnTable, e: number, dir: number, pkt: PacketInfo, now: number, cfg: TcpConfig, adj?: SeqAdj): number {
   const flags = pkt.tcpFlags;
   const index = tcpIndex(flags);
   let old = t.tcpState[e];
@@ -512,7 +521,7 @@ export function tcpPacket(t: ConnTable, e: number, dir: number, pkt: PacketInfo,
         break;
     }
 
-    const res = inWindow(t, e, dir, index, pkt, cfg);
+    const res = inWindow(t, e, dir, index, pkt, cfg, adj);
     if (res === WIN_IGNORE) return TcpVerdict.Ignore;
     if (res === WIN_INVALID) {
       handleInvalid(t, e, dir, index, now, cfg);

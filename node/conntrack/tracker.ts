@@ -55,8 +55,9 @@ import {
 } from './tcp-tracker.js';
 import { udpNew, udpPacket } from './udp-tracker.js';
 import { CtHelperId } from '../ct-state/index.js';
-import { Expectations } from './expectations.js';
-import { FtpHelper } from './ftp-helper.js';
+import { type ExpectNat, Expectations } from './expectations.js';
+import { FtpHelper, type FtpNatHook } from './ftp-helper.js';
+import { SeqAdj, seqAdjustPacket } from './seqadj.js';
 
 /** importEntry(): the table is full (or the probe cap or the family refused it). */
 export const IMPORT_REFUSED = -1;
@@ -91,6 +92,12 @@ export class ConnTracker {
   private readonly ftp: FtpHelper;
   /** conntrack.checksum: whether the caller sums packets the kernel vouched for nothing about. */
   readonly verifyChecksums: boolean;
+  /**
+   * The connection entries' TCP sequence adjustments (seqadj.ts), by entry index: only the
+   * control connections whose payload a NAT helper resized have one. Part of the entry's
+   * state (as Linux's seqadj extension is the conntrack's): dropped with the entry.
+   */
+  private readonly seqAdj = new Map<number, SeqAdj>();
 
   constructor(options: Partial<ConntrackOptions> = {}) {
     const o: ConntrackOptions = {
@@ -139,7 +146,11 @@ export class ConnTracker {
     };
     this.table = new ConnTable(o.maxEntries, o.maxProbe, o.hashKey, o.prefaultIndex);
     this.expectations = new Expectations(o.maxExpectations, this.stats);
-    this.ftp = new FtpHelper(this.expectations, this.stats);
+    this.ftp = new FtpHelper(this.expectations, this.stats, (e) => {
+      let a = this.seqAdj.get(e);
+      if (a === undefined) this.seqAdj.set(e, (a = new SeqAdj()));
+      return a;
+    });
     this.replicas = new Replicas({
       table: this.table,
       stats: this.stats,
@@ -166,6 +177,7 @@ export class ConnTracker {
    */
   track(pkt: PacketInfo, nowMs: number, zone = 0): CtState {
     if (this.pendingEntry >= 0) this.commit(false);
+    if (this.expectations.taken.entry >= 0) this.releaseTaken();
     this.clearResult();
     if (this.opts.sweepPerPacket > 0) this.expire(nowMs, this.opts.sweepPerPacket);
 
@@ -390,7 +402,7 @@ export class ConnTracker {
       const oldTcp = t.tcpState[e];
       // An expected connection's packets are related until the reply (Linux resolve_normal_ct).
       const state = dir === 1 || oldStatus & CtStatus.SeenReply ? CtState.Established : oldStatus & CtStatus.Expected ? CtState.Related : CtState.New;
-      const verdict = tcpPacket(t, e, dir, pkt, now, cfg);
+      const verdict = tcpPacket(t, e, dir, pkt, now, cfg, this.seqAdj.size === 0 ? undefined : this.seqAdj.get(e));
       switch (verdict) {
         case TcpVerdict.Invalid:
           return this.invalid();
@@ -434,12 +446,20 @@ export class ConnTracker {
     // A data connection a helper announced: related, and the expectation is used up (as
     // Linux takes it when the connection is created, before the ruleset runs).
     if (this.expectations.count() > 0 && this.expectations.take(pkt.family, pkt.buf, pkt.srcOff, pkt.dstOff, pkt.addrLen, pkt.dport, now) >= 0) {
+      this.expectations.taken.entry = e;
       t.status[e] |= CtStatus.Expected;
       this.pendingResult(e, now);
       this.stats.related++;
       return (this.result.state = CtState.Related);
     }
     return this.pendingResult(e, now);
+  }
+
+  /** A taken expectation's port nobody claimed (no NAT to bind it): given back. */
+  private releaseTaken(): void {
+    const x = this.expectations.taken;
+    x.hold?.release(x.holdPort);
+    x.clear();
   }
 
   private discardPending(): void {
@@ -593,6 +613,7 @@ export class ConnTracker {
     const t = this.table;
     if (t.slot[e] === Slot.Live && notify) this.emit(CtEventKind.Destroy, e);
     if (t.helper[e] !== CtHelperId.None) this.ftp.stop(e);
+    if (this.seqAdj.size !== 0) this.seqAdj.delete(e);
     if (e === this.pendingEntry) this.pendingEntry = -1;
     t.free(e);
   }
@@ -650,11 +671,40 @@ export class ConnTracker {
     this.ftp.start(entry);
   }
 
-  /** Runs the helper of the last tracked packet's connection on it, once the packet is accepted. */
-  helperPacket(pkt: PacketInfo, nowMs: number): void {
+  /**
+   * Runs the helper of the last tracked packet's connection on it, once the packet is
+   * accepted (before the source side of its NAT is applied): reads (and on a NATed
+   * connection rewrites) its payload, then applies the connection's sequence adjustment.
+   * False: the packet must be dropped (an announcement NAT cannot rewrite; ftp-helper.ts).
+   */
+  helperPacket(pkt: PacketInfo, nowMs: number): boolean {
     const e = this.result.entry;
-    if (e < 0 || this.table.helper[e] !== CtHelperId.Ftp || pkt.l4proto !== IpProto.Tcp) return;
-    this.ftp.packet(e, this.result.dir, this.table.status[e], pkt, nowMs);
+    if (e < 0 || this.table.helper[e] !== CtHelperId.Ftp || pkt.l4proto !== IpProto.Tcp) return true;
+    const dir = this.result.dir;
+    if (!this.ftp.packet(e, dir, this.table.status[e], pkt, nowMs)) return false;
+    const adj = this.seqAdj.size === 0 ? undefined : this.seqAdj.get(e);
+    if (adj !== undefined) seqAdjustPacket(adj, dir, pkt);
+    return true;
+  }
+
+  /** NAT's part of the FTP helper (rewriting announcements on NATed control connections); null: none. */
+  setFtpNat(hook: FtpNatHook | null): void {
+    this.ftp.nat = hook;
+  }
+
+  /** Entry's sequence adjustment (seqadj.ts), or undefined: for tests, listings and state sync. */
+  seqAdjOf(entry: number): SeqAdj | undefined {
+    return this.seqAdj.get(entry);
+  }
+
+  /**
+   * The NAT part of the expectation the last tracked packet's new connection took, when
+   * the control connection was NATed (ExpectNatFlag.Decided), or null. The caller owns its
+   * port hold (ExpectNat.hold) and must clear() it once it made the binding.
+   */
+  expectedNat(entry: number): ExpectNat | null {
+    const x = this.expectations.taken;
+    return x.entry === entry && entry >= 0 && x.flags !== 0 ? x : null;
   }
 
   getMark(entry: number): number {

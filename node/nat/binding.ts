@@ -66,6 +66,12 @@ export class NatBinding {
    * or null when no port is held. Releasing the binding returns the port to it.
    */
   pool: PortPool | null = null;
+  /**
+   * The pool that holds `origDport` for this binding, or null: a connection an FTP helper
+   * expected (nat/ftp-nat.ts) arrives at a port this node reserved on its NAT address for
+   * it. Local to this node, like `pool` (not part of what is replicated).
+   */
+  dstPool: PortPool | null = null;
 
   get addrLen(): 0 | 4 | 16 {
     return this.family === 4 ? 4 : this.family === 6 ? 16 : 0;
@@ -85,6 +91,7 @@ export function clearBinding(b: NatBinding): void {
   b.natSport = 0;
   b.natDport = 0;
   b.pool = null;
+  b.dstPool = null;
 }
 
 /**
@@ -167,7 +174,7 @@ export function replyTuple(b: NatBinding, out: NatTuple): NatTuple {
   return invertTuple(translatedTuple(b, out), out);
 }
 
-/** Copies a binding (including the pool reference: only one of the copies may release it). */
+/** Copies a binding (including the pool references: only one of the copies may release them). */
 export function copyBinding(from: NatBinding, out: NatBinding): NatBinding {
   out.family = from.family;
   out.proto = from.proto;
@@ -180,6 +187,7 @@ export function copyBinding(from: NatBinding, out: NatBinding): NatBinding {
   out.natSport = from.natSport;
   out.natDport = from.natDport;
   out.pool = from.pool;
+  out.dstPool = from.dstPool;
   return out;
 }
 

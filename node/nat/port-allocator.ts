@@ -302,10 +302,16 @@ export class PortAllocator {
   }
 
   /**
-   * Releases the port a binding holds, if any, and forgets the pool so a second call
+   * Releases the ports a binding holds, if any, and forgets the pools so a second call
    * does nothing.
    */
   releaseBinding(b: NatBinding): void {
+    const d = b.dstPool;
+    if (d !== null) {
+      // The port reserved for an expected connection's destination (nat/ftp-nat.ts).
+      b.dstPool = null;
+      this.release(d, b.origDport);
+    }
     const p = b.pool;
     if (p === null) return;
     b.pool = null;

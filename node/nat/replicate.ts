@@ -21,6 +21,7 @@ export const enum InstallResult {
 /** Reserves the port of a replicated binding (decoded with decodeBinding) in `alloc`. */
 export function installReplicatedBinding(b: NatBinding, alloc: PortAllocator): InstallResult {
   b.pool = null;
+  b.dstPool = null;
   if ((b.manip & NatManip.Src) === 0 || !allocatesPorts(b.proto)) return InstallResult.Ok;
   const pool = alloc.pool(b.family as 4 | 6, b.addrs, NAT_SRC, b.proto);
   if (!alloc.reserve(pool, b.natSport)) return InstallResult.PortConflict;

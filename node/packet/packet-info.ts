@@ -161,4 +161,15 @@ export class PacketInfo {
 
   /** True when filled by `parseInner` (a packet quoted inside an ICMP error). */
   inner = false;
+
+  /**
+   * How far the packet may grow in `buf` (an exclusive offset: the end of its slot), for a
+   * stage that changes its length (a NAT helper rewriting a payload, packet/mangle.ts). 0:
+   * its length may not change (what parsePacket leaves: a reassembled datagram written back
+   * into its fragments, a quote, a packet with bytes after its IP end). The batch processor
+   * sets it for the slots it owns.
+   */
+  maxEnd = 0;
+  /** Bytes a stage added (> 0) or removed (< 0) at the packet's end: its slot's length changes by that. */
+  lenDelta = 0;
 }

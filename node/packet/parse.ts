@@ -69,6 +69,8 @@ function reset(info: PacketInfo, buf: Uint8Array): void {
   info.payloadLen = 0;
   info.segments = 1;
   info.inner = false;
+  info.maxEnd = 0;
+  info.lenDelta = 0;
 }
 
 function u16(b: Uint8Array, i: number): number {

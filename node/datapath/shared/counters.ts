@@ -69,7 +69,12 @@ export const COUNTER_NAMES = [
   'ct_expect_created', // expectations made from FTP announcements
   'ct_expect_matched', // new connections that matched one (ct state related)
   'ct_expect_refused', // announcements not followed: the expectation table was full
-  'ct_ftp_ignored', // announcements not followed: not the sender's address, or the announcing side is NATed
+  'ct_ftp_foreign', // announcements not followed: the announced address is not the sender's own
+  'ct_ftp_nat_rewritten', // announcements on NATed control connections rewritten (nat/ftp-nat.ts)
+  'ct_ftp_nat_retransmitted', // retransmissions of a rewritten segment rewritten again with the same text
+  'ct_ftp_nat_split', // segments dropped on NATed control connections: an announcement cut by the segment's end
+  'ct_ftp_nat_failed', // segments dropped on NATed control connections: the rewrite could not be done (no port, no room, inconsistent retransmission)
+  'ct_ftp_nat_second', // announcements passed as they were: another one in the same segment was rewritten (one rewrite per segment)
   // Sets filled from the packet path (ruleset/modules/dynset.ts).
   'ruleset_set_full', // packets whose key an add/update @set or meter could not add: the set held its size (the rule did not match)
 ] as const;

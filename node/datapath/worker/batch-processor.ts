@@ -45,6 +45,10 @@ export class BatchProcessor {
         this.verdicts[i] = SlotVerdict.Drop;
         continue;
       }
+      // A stage may change the packet's length (a NAT helper's payload rewrite) within its
+      // slot, when nothing follows the IP packet in the slot.
+      const at = i * this.slotSize;
+      if (pkt.end === at + len) pkt.maxEnd = at + this.slotSize;
       let verdict: Verdict;
       try {
         verdict = this.stage.process(pkt, now);
@@ -56,7 +60,8 @@ export class BatchProcessor {
       if (verdict === Verdict.Accept) {
         c[C.verdict_accept] += 1;
         c[C.tx_packets] += 1;
-        c[C.tx_bytes] += ipBytes;
+        c[C.tx_bytes] += ipBytes + pkt.lenDelta;
+        if (pkt.lenDelta !== 0) this.lengths[i] = len + pkt.lenDelta;
         this.verdicts[i] = SlotVerdict.Forward;
       } else if (verdict === Verdict.Stolen) {
         this.verdicts[i] = SlotVerdict.Drop;

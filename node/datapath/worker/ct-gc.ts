@@ -41,7 +41,13 @@ export function publishCtCounters(ct: ConnTracker, counters: Float64Array): void
   counters[C.ct_expect_created] = ct.stats.expectCreated;
   counters[C.ct_expect_matched] = ct.stats.expectMatched;
   counters[C.ct_expect_refused] = ct.stats.expectFull;
-  counters[C.ct_ftp_ignored] = ct.stats.ftpIgnored;
+  const st = ct.stats;
+  counters[C.ct_ftp_foreign] = st.ftpForeign;
+  counters[C.ct_ftp_nat_rewritten] = st.ftpNatRewritten;
+  counters[C.ct_ftp_nat_retransmitted] = st.ftpNatRetransmitted;
+  counters[C.ct_ftp_nat_split] = st.ftpNatSplit;
+  counters[C.ct_ftp_nat_failed] = st.ftpNatFailed;
+  counters[C.ct_ftp_nat_second] = st.ftpNatSecond;
 }
 
 export class ConntrackGc {

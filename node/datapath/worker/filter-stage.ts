@@ -25,6 +25,8 @@ import type { NatRequest } from '../../nat/request.js';
 import { NatSetupStatus, setupNat } from '../../nat/setup.js';
 import { NatResult, applyNat, translateIcmpError } from '../../nat/translate.js';
 import { writeReplyTuple } from '../../nat/tuple-pair.js';
+import { ExpectedBindResult, FtpNat, bindExpected } from '../../nat/ftp-nat.js';
+import type { ExpectNat } from '../../conntrack/expectations.js';
 import type { NatState } from './nat-state.js';
 import type { LocalAddresses } from './local-addresses.js';
 import type { RouteInterfaces } from './route-interfaces.js';
@@ -73,7 +75,10 @@ export class FilterStage implements PacketStage {
      * new packet's path, input or output. Absent: every packet is forwarded traffic.
      */
     private readonly local?: LocalAddresses,
-  ) {}
+  ) {
+    // The FTP helper rewrites announcements on NATed control connections through the bindings.
+    if (ct !== undefined && nat !== undefined) ct.setFtpNat(new FtpNat((e) => nat.get(e), nat.allocator));
+  }
 
   /** What decided the last packet (ClassifyContext.decidedChain / decidedRule), for replay's explanations. */
   get decided(): { chain: number; rule: number } {
@@ -187,9 +192,16 @@ export class FilterStage implements PacketStage {
     if (path === Path.Output) ctx.iif = 0;
 
     this.natNew = null;
+    this.expectedSrc = false;
     this.rejected = false;
     this.helperNew = 0;
     this.offloadTo = null;
+    // A data connection a NATed control connection announced: its translation was decided
+    // with the announcement (nat/ftp-nat.ts, Linux's nf_nat_follow_master), not by the nat chains.
+    if (pending) {
+      const x = ct!.expectedNat(ct!.result.entry);
+      if (x !== null && !this.bindExpected(pkt, x)) return Verdict.Drop;
+    }
     // Trace sessions' filters see the packet as the first hook will (conntrack state known).
     if (ctx.traceMask !== 0) this.trace!.select(ctx);
     let verdict = this.runHooks(path === Path.Output ? OUTPUT_HOOKS : PREROUTING_HOOKS, pkt);
@@ -230,8 +242,10 @@ export class FilterStage implements PacketStage {
     }
     if (verdict === RuleVerdict.Accept && this.offloadTo !== null && path === Path.Forward && ct !== undefined && !pending) this.offload(pkt, ct, this.offloadTo);
     if (verdict === RuleVerdict.Accept) {
-      // The helper reads what the ruleset let through (Linux runs helpers after the filter).
-      if (ct) ct.helperPacket(pkt, nowMs);
+      // The helper reads what the ruleset let through (Linux runs helpers after the filter);
+      // on a NATed connection it may rewrite the payload, or ask for the packet to be dropped.
+      if (ct && !ct.helperPacket(pkt, nowMs)) return Verdict.Drop;
+      if (this.expectedSrc) applyNat(pkt, natNew!, 'original', NatManip.Src);
       if (bound !== null) {
         applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
       }
@@ -240,6 +254,40 @@ export class FilterStage implements PacketStage {
     if (!rejected) return Verdict.Drop;
     this.rejectReplies?.reply(pkt, this.ctx.reject, this.ctx.rejectCode, nowMs);
     return Verdict.Reject;
+  }
+
+  /**
+   * Binds an expected data connection (pending entry, first packet untranslated) as its
+   * expectation says: the destination side at once (as DNAT in prerouting), the source
+   * side after the hooks. The nat chains do not see the connection. False: drop (no source
+   * port free), counted.
+   */
+  private bindExpected(pkt: PacketInfo, x: ExpectNat): boolean {
+    const nat = this.nat;
+    // Without NAT state nothing binds it (the tracker gives the port back at its next packet).
+    if (nat === undefined) return true;
+    const ctx = this.ctx;
+    ctx.natChains = false;
+    const b = nat.prepare(this.ct!.result.entry);
+    if (bindExpected(b, pkt, x, nat.allocator) !== ExpectedBindResult.Ok) {
+      x.hold?.release(x.holdPort);
+      x.clear();
+      this.counters[C.nat_exhausted_drops] += 1;
+      return false;
+    }
+    x.clear();
+    if (b.manip === NatManip.None) return true;
+    this.natNew = b;
+    this.counters[C.nat_new] += 1;
+    if ((b.manip & NatManip.Dst) !== 0) {
+      ctx.ctStatus |= CtStatus.DstNat;
+      if (applyNat(pkt, b, 'original', NatManip.Dst) === NatResult.Ok) this.reroute(pkt);
+    }
+    if ((b.manip & NatManip.Src) !== 0) {
+      ctx.ctStatus |= CtStatus.SrcNat;
+      this.expectedSrc = true;
+    }
+    return true;
   }
 
   /**
@@ -336,6 +384,8 @@ export class FilterStage implements PacketStage {
 
   /** What runHooks found besides the verdict (fields, so the hot path allocates nothing). */
   private natNew: NatBinding | null = null;
+  /** The expected connection's binding (natNew) has a source side, applied after the hooks. */
+  private expectedSrc = false;
   /** The helper a `ct helper set` gave the packet's new connection (0: none), set by runHooks. */
   private helperNew = 0;
   private rejected = false;
@@ -355,7 +405,11 @@ export class FilterStage implements PacketStage {
       if (!compiled.hasHook(hook)) continue;
       const verdict = compiled.classify(ctx, hook);
       if (ctx.notrack && ct && ct.result.pending) {
-        // `notrack` (raw priority in nft): the packet's new entry is never created.
+        // `notrack` (raw priority in nft): the packet's new entry is never created (nor the
+        // binding an expectation gave it).
+        if (this.natNew !== null) this.nat?.release(ct.result.entry);
+        this.natNew = null;
+        this.expectedSrc = false;
         ct.untracked();
         ctx.ctState = CtState.Untracked;
         ctx.ctEntry = -1;

@@ -1,8 +1,8 @@
 /**
  * The pluggable per-packet stage of the datapath. The loop parses each packet into the
  * shared PacketInfo and asks the stage for a verdict. Conntrack, the rule engine and NAT
- * plug in here; the stage may rewrite the packet in place (NAT) but never changes its
- * length in the slot.
+ * plug in here; the stage may rewrite the packet in place (NAT) and change its length only
+ * within its slot (`PacketInfo.maxEnd` / `lenDelta`: a NAT helper's payload rewrite).
  */
 import type { PacketInfo } from '../../packet/packet-info.js';
 
