@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { buildTcp } from './build.js';
-import { l4PseudoSum, verifyIpv4HeaderChecksum, verifyL4Checksum } from './checksum.js';
+import { csumFold, l4PseudoSum, verifyIpv4HeaderChecksum, verifyL4Checksum } from './checksum.js';
 import { MangleResult, manglePayload } from './mangle.js';
 import { PacketInfo } from './packet-info.js';
 import { parsePacket } from './parse.js';
@@ -67,6 +67,27 @@ describe('manglePayload (a payload rewrite that may change the length)', () => {
     // Same length: allowed without room.
     assert.equal(manglePayload(p, off, 15, enc('10,0,0,9,195,81'), 15), MangleResult.Ok);
     assert.equal(payload(reparsed(p)), 'PORT 10,0,0,9,195,81\r\n');
+  });
+
+  it('a segment that came with a wrong checksum keeps it wrong (updated, not computed afresh), by the same amount', () => {
+    for (const [odd, repl] of [[false, '198,51,100,2,195,80'], [true, '10,0,0,77,195,80']] as const) {
+      const bytes = buildTcp({ src: '10.0.0.5', dst: '203.0.113.9', sport: 40000, dport: 21, flags: 'PA', payload: `${odd ? 'X' : ''}PORT 10,0,0,5,195,80\r\nNOOP\r\n` });
+      const good = roomy(bytes, 64);
+      const bad = roomy(bytes, 64);
+      const c = bad.l4Off + 16;
+      bad.buf[c + 1] = bad.buf[c + 1]! ^ 0x10; // damaged on the way
+      const field = (p: PacketInfo): number => (p.buf[c]! << 8) | p.buf[c + 1]!;
+      // The error as a one's complement difference between the two fields.
+      const error = (): number => csumFold(field(bad) + (~field(good) & 0xffff));
+      const before = error();
+      const off = good.l4Off + good.tcpHdrLen + (odd ? 6 : 5);
+      assert.equal(manglePayload(good, off, 15, enc(repl), repl.length), MangleResult.Ok);
+      assert.equal(manglePayload(bad, off, 15, enc(repl), repl.length), MangleResult.Ok);
+      reparsed(good);
+      assert.equal(verifyL4Checksum(bad), false, 'still wrong');
+      assert.equal(error(), before, 'wrong by what it was');
+      assert.ok(verifyIpv4HeaderChecksum(bad));
+    }
   });
 
   it('a range outside the payload, or a packet that is not TCP, is refused', () => {
