@@ -25,8 +25,9 @@
  *   text, so its length and offset are the same (stats.ftpNatRetransmitted); a segment that
  *   starts inside the rewritten text, or a retransmission that no longer holds the same
  *   announcement there, cannot be made consistent and is dropped (stats.ftpNatFailed);
- * - a segment that ends inside an announcement (a command cut in two) is dropped, so the
- *   sender sends it again whole, as Linux drops a "partial match" (stats.ftpNatSplit); a
+ * - a segment that ends inside an announcement (a command cut in two: ftp-parse.ts's
+ *   partialAnnouncement) is dropped, so the sender sends it again, usually whole, as Linux
+ *   drops a "partial match" (stats.ftpNatSplit); a
  *   cut command in a segment that does not start a line cannot be seen at all;
  * - no port free for the data connection, or a packet that cannot change length (a
  *   reassembled fragmented datagram, no room in its slot): dropped (stats.ftpNatFailed),
@@ -168,7 +169,7 @@ export class FtpHelper {
       const fromClient = dir === CtDir.Original;
       const done = scanFtpPayload(pkt.buf, off, end, fromClient, this.ann, this.onAnnounce);
       this.pkt = null;
-      if (natted && partialAnnouncement(pkt.buf, off + done, end, fromClient)) {
+      if (natted && partialAnnouncement(pkt.buf, off + done, end, fromClient, done === 0)) {
         // The segment ends inside what may be an announcement: it cannot be rewritten.
         this.stats.ftpNatSplit++;
         return false;

@@ -1,7 +1,8 @@
 /**
  * The FTP control channel's grammar, as far as conntrack needs it: the commands and
  * replies that announce a data connection's address (RFC 959 PORT and 227, RFC 2428 EPRT
- * and 229). A pure function over bytes: no state, no allocation, never throws.
+ * and 229). A pure function over bytes: no state, no allocation, never throws. Also the
+ * text NAT writes in an announcement's place (formatAnnouncement).
  *
  * Hostile input: each line is looked at only up to FTP_LINE_MAX bytes and the scan of one
  * payload is linear in its length (each byte read a bounded number of times), whatever the
@@ -286,14 +287,17 @@ const KEYWORDS_CLIENT = ['port ', 'eprt '];
 const KEYWORDS_SERVER = ['227 ', '229 '];
 
 /**
- * Whether buf[off..end), the unfinished last line of a segment (no line end yet), is or may
- * become an announcement: it starts with PORT/EPRT (client) or 227/229 (server), or is a
- * beginning of one of those words. A NATed control connection cannot rewrite a command
- * cut by a segment end (Linux's nf_conntrack_ftp drops such a "partial match" too).
+ * Whether buf[off..end), the unfinished last line of a segment (no line end yet), is an
+ * announcement cut by the segment's end: it starts with PORT/EPRT (client) or 227/229
+ * (server). When it is all the segment holds (`whole`), a beginning of one of those words
+ * counts too (Linux's nf_conntrack_ftp drops such a short "partial match"); a shorter tail
+ * after complete lines does not (a reply cut after its first digit is no announcement yet,
+ * and the sender may cut there again). A NATed control connection cannot rewrite it.
  */
-export function partialAnnouncement(buf: Uint8Array, off: number, end: number, fromClient: boolean): boolean {
+export function partialAnnouncement(buf: Uint8Array, off: number, end: number, fromClient: boolean, whole: boolean): boolean {
   if (end <= off || end - off > FTP_LINE_MAX) return false;
   for (const w of fromClient ? KEYWORDS_CLIENT : KEYWORDS_SERVER) {
+    if (end - off < w.length && !whole) continue;
     const n = end - off < w.length ? end - off : w.length;
     let k = 0;
     while (k < n && lower(buf[off + k]!) === w.charCodeAt(k)) k++;
@@ -313,7 +317,8 @@ function put(out: Uint8Array, at: number, s: string): number {
  * (4 or 16 bytes) and `port` instead, in the same form: `h1,h2,h3,h4,p1,p2` (PORT, 227),
  * `<d>1|2<d>addr<d>port<d>` (EPRT, the same delimiter), `<d><d><d>port<d>` (229). Written
  * into `out` (at least FTP_TEXT_MAX bytes); returns its length. `delim` is the announcement's
- * delimiter (its text's first byte) for EPRT and 229.
+ * delimiter (its text's first byte) for EPRT and 229. Allocates a short string: once per
+ * rewritten announcement (NAT), never per packet.
  */
 export function formatAnnouncement(kind: FtpKind, delim: number, addr: Uint8Array, alen: number, port: number, out: Uint8Array): number {
   const d = String.fromCharCode(delim);

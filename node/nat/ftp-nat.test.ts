@@ -154,5 +154,9 @@ describe('FTP NAT (nat/ftp-nat.ts) on the tracker', () => {
     assert.equal(client(1001, 'PORT 10,0,0'), null);
     assert.equal(h.ct.stats.ftpNatSplit, 2);
     assert.ok(client(1001, 'NOOP'));
+    const t = setup();
+    assert.equal(t.client(1001, 'NOOP\r\nPORT 10'), null, 'a whole keyword after a complete line is cut');
+    assert.ok(t.client(1001, 'NOOP\r\nP'), 'a first letter after a complete line is no announcement yet');
+    assert.equal(t.h.ct.stats.ftpNatSplit, 1);
   });
 });
