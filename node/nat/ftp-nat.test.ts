@@ -16,6 +16,7 @@ import { parsePacket } from '../packet/parse.js';
 import { NatBinding, NatKind, initBindingFromPacket, setSourceNat } from './binding.js';
 import { ExpectedBindResult, FtpNat, bindExpected } from './ftp-nat.js';
 import { PortAllocator } from './port-allocator.js';
+import { Rng } from '../../inet/index.js';
 
 const C = '10.0.0.5';
 const S = '203.0.113.9';
@@ -158,5 +159,37 @@ describe('FTP NAT (nat/ftp-nat.ts) on the tracker', () => {
     assert.equal(t.client(1001, 'NOOP\r\nPORT 10'), null, 'a whole keyword after a complete line is cut');
     assert.ok(t.client(1001, 'NOOP\r\nP'), 'a first letter after a complete line is no announcement yet');
     assert.equal(t.h.ct.stats.ftpNatSplit, 1);
+  });
+
+  it('hostile segments (random announcements, bytes, lengths; seeded) never throw; what passes is well formed', () => {
+    const rng = new Rng(0x5eed);
+    const pick = <T>(a: readonly T[]): T => a[rng.u32() % a.length]!;
+    const pieces = ['PORT 10,0,0,5,195,80', 'PORT 10,0,0,5,0,1', 'port 10,0,0,5,255,255', 'EPRT |1|10.0.0.5|50000|', 'EPRT !1!10.0.0.5!7!',
+      'PORT 10,0,0,5,195', 'PORT 999,0,0,5,1,1', 'NOOP', 'PORT 10,0,0,99,1,1', '\r\n', '\n', 'PO', 'EPRT |2|::1|1|'];
+    let passed = 0;
+    let dropped = 0;
+    for (let i = 0; i < 120; i++) {
+      const { h, client } = setup();
+      let seq = 1001;
+      for (let k = 0; k < 6; k++) {
+        let t = '';
+        const n = 1 + (rng.u32() % 4);
+        for (let j = 0; j < n; j++) t += rng.u32() % 5 === 0 ? String.fromCharCode(...Array.from({ length: rng.u32() % 12 }, () => rng.u32() % 256)) : pick(pieces) + (rng.u32() % 3 === 0 ? '' : '\r\n');
+        const start = rng.u32() % 4 === 0 ? seq - (rng.u32() % 30) : seq; // sometimes an overlap or a retransmission
+        const out = client(start >>> 0, t, rng.u32() % 8 === 0 ? 0 : 64);
+        if (out === null) {
+          dropped++;
+          continue;
+        }
+        passed++;
+        const q = new PacketInfo();
+        parsePacket(q, out.buf.slice(0, out.end), 0, out.end, 0);
+        assert.ok(verifyL4Checksum(q), `checksum after ${JSON.stringify(t)}`);
+        assert.equal(q.payloadLen, out.payloadLen);
+        if (start === seq) seq = (seq + t.length) >>> 0;
+      }
+      h.ct.delete(h.ct.result.entry);
+    }
+    assert.ok(passed > 0 && dropped > 0, `passed ${passed}, dropped ${dropped}`);
   });
 });
