@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { ConnTable } from './conn-table.js';
 import { FIXED_KEY } from './testing.js';
 import { Rng } from '../../inet/index.js';
+import { execFileSync } from 'node:child_process';
 
 /** Writes entry e's tuples: original words `o`, reply words `r` (10 key words each). */
 function store(t: ConnTable, e: number, family: number, proto: number, zone: number, o: number[], r: number[]): void {
@@ -173,5 +174,50 @@ describe('ConnTable lookup', () => {
       const perEntry = t.byteSize() / t.cap;
       assert.ok(perEntry < 300, `${cap} entries: ${perEntry} bytes per entry`);
     }
+  });
+});
+
+describe('ConnTable memory: pages are written as entries are used, not at construction', () => {
+  /** RSS growth (bytes) of a fresh process constructing a table of `cap` entries. */
+  function rssOfNewTable(cap: number): number {
+    const url = new URL('./conn-table.js', import.meta.url).href;
+    const code = `import { ConnTable } from ${JSON.stringify(url)};
+      import { readFileSync } from 'node:fs';
+      const rss = () => Number(/VmRSS:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const before = rss();
+      const t = new ConnTable(${cap}, 64, new Uint8Array(8));
+      if (t.cap !== ${cap}) throw new Error("cap");
+      process.stdout.write(String(rss() - before));`;
+    return Number(execFileSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }));
+  }
+
+  it('a table for 1M entries costs under 2 MB resident until it holds entries (no free-list or index prefill)', () => {
+    // Before: the free list was initialised (4 bytes an entry, 4 MB) at construction.
+    const grown = rssOfNewTable(1 << 20);
+    assert.ok(grown < 2 * 2 ** 20, `constructing the table made ${(grown / 2 ** 20).toFixed(1)} MB resident`);
+  });
+
+  it('hands out freed slots first, then never-used ones from 0 up; full at cap', () => {
+    const t = new ConnTable(4, 64, FIXED_KEY);
+    assert.deepEqual([t.alloc(), t.alloc(), t.alloc()], [0, 1, 2]);
+    t.free(1);
+    t.free(0);
+    assert.deepEqual([t.alloc(), t.alloc(), t.alloc(), t.alloc()], [0, 1, 3, -1]);
+    t.free(2);
+    assert.equal(t.alloc(), 2);
+  });
+
+  it('touchedBytes follows the highest slot used and the index changes, up to byteSize()', () => {
+    const t = new ConnTable(1000, 64, FIXED_KEY);
+    assert.equal(t.touchedBytes, 0);
+    for (let e = 0; e < 500; e++) {
+      assert.equal(t.alloc(), e);
+      store(t, e, 4, 17, 0, [e, 0, 0, 0, 1, 0, 0, 0, 0x10001, meta(4, 17, 0)], [1, 0, 0, 0, e, 0, 0, 0, 0x10001, meta(4, 17, 0)]);
+      assert.equal(t.link(e), 0);
+    }
+    const half = t.touchedBytes;
+    assert.ok(half > 0 && half < t.byteSize(), `${half} of ${t.byteSize()}`);
+    const full = new ConnTable(1000, 64, FIXED_KEY, true);
+    assert.ok(full.touchedBytes >= 1000 * 96, 'a prefaulted index counts whole');
   });
 });

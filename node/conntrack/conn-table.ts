@@ -97,6 +97,9 @@ export class ConnTable {
   // --- free list ---
   private readonly nextFree: Int32Array;
   private freeHead: number;
+  private readonly prefaulted: boolean;
+  /** Slots below this have been allocated at least once; the others are free and were never written. */
+  private highWater = 0;
   /** Entries in Live state. */
   live = 0;
   /** Entries in Pending state. */
@@ -168,9 +171,10 @@ export class ConnTable {
     this.tdMaxAck = new Uint32Array(cap * 2);
     this.tdScale = new Uint8Array(cap * 2);
     this.tdFlags = new Uint8Array(cap * 2);
+    // Holds freed slots only: slots never used come from highWater, so a large table costs
+    // no page for them until they are used.
     this.nextFree = new Int32Array(cap);
-    for (let i = 0; i < cap; i++) this.nextFree[i] = i + 1 < cap ? i + 1 : -1;
-    this.freeHead = 0;
+    this.freeHead = -1;
     // Exactly 4 buckets per entry instead of the next power of two: with 24-byte buckets a
     // rounded-up table could cost twice the memory for an unlucky maxEntries.
     const size = Math.max(16, cap * 4);
@@ -179,16 +183,30 @@ export class ConnTable {
     this.index = new Uint32Array(size * BUCKET);
     // Writing the zeros makes the kernel map every page now (sequentially: ~50 ms for 1M
     // entries here) instead of at the first insert into each page, at random places.
+    this.prefaulted = prefaultIndex;
     if (prefaultIndex) this.index.fill(0);
+  }
+
+  /**
+   * Of byteSize(), the bytes written so far (resident), estimated: the per-entry arrays up
+   * to the highest slot ever allocated; the index whole when prefaulted, else the pages that
+   * `gen` changes at uniformly hashed places would have hit (P(1 - e^(-gen/P)) of P pages).
+   */
+  get touchedBytes(): number {
+    const index = this.index.byteLength;
+    const pages = index / 4096;
+    const indexTouched = this.prefaulted ? index : Math.min(index, 4096 * pages * -Math.expm1(-this.gen / pages));
+    return Math.ceil(indexTouched + ((this.byteSize() - index) * this.highWater) / this.cap);
   }
 
   // ---------------------------------------------------------------- slots
 
-  /** Takes a free slot (marked Pending, fields cleared), or -1 when none is free. */
+  /** Takes a free slot (marked Pending, fields cleared), or -1 when none is free: freed ones first, then never-used ones in order. */
   alloc(): number {
-    const e = this.freeHead;
-    if (e < 0) return -1;
-    this.freeHead = this.nextFree[e];
+    let e = this.freeHead;
+    if (e >= 0) this.freeHead = this.nextFree[e];
+    else if (this.highWater < this.cap) e = this.highWater++;
+    else return -1;
     this.slot[e] = Slot.Pending;
     this.pending++;
     this.clear(e);

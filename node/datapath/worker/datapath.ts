@@ -76,7 +76,6 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         checksum: data.conntrack.checksum ?? true,
         timeouts: data.conntrack.timeouts,
         now: datapathClock,
-        prefaultIndex: true,
       })
     : undefined;
 
