@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { NatState } from './nat-state.js';
 
 const v4 = (...b: number[]): Uint8Array => Uint8Array.from(b);
@@ -46,5 +48,28 @@ describe('NatState interface addresses (masquerade / redirect source)', () => {
     n.setAddresses([own, { ifId: WAN, family: 4, bytes: v4(198, 51, 100, 1), vip: true }]);
     n.setAddresses([own]);
     assert.deepEqual(n.interfaceAddress(WAN, 4), v4(198, 51, 100, 3));
+  });
+});
+
+describe('NatState memory', () => {
+  it('holds no per-entry array for a large table until entries get bindings', () => {
+    // Before: a holey array of `capacity` slots (8 bytes each) was made at construction.
+    // Collected before each reading, so garbage freed meanwhile cannot hide what the object holds.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const n = new NatState(1 << 20);
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    assert.ok(grown < 2 * 2 ** 20, `${(grown / 2 ** 20).toFixed(1)} MB of heap for a NatState of 1M entries`);
+    const b = n.prepare(5);
+    assert.equal(n.prepare(5), b, 'a slot keeps its binding object for the next connection');
+    assert.equal(n.get(5), null, 'prepared, not active');
+    n.activate(5);
+    assert.equal(n.get(5), b);
+    n.release(5);
+    assert.equal(n.get(5), null);
+    n.release(70_000); // never prepared: nothing to release
   });
 });

@@ -28,7 +28,11 @@ interface InterfaceAddress {
 
 export class NatState {
   readonly allocator: PortAllocator;
-  private readonly slots: (NatBinding | undefined)[];
+  /**
+   * Grown as entries get a binding (entries are handed out from slot 0 up): a table sized
+   * for a million connections, few of them NATed, holds no million-slot array (8 MB).
+   */
+  private readonly slots: (NatBinding | undefined)[] = [];
   /** 1 when entry e holds a binding that translates something. */
   private readonly active: Uint8Array;
   private addr4: (Uint8Array | undefined)[] = [];
@@ -37,7 +41,6 @@ export class NatState {
 
   constructor(capacity: number, opts: PortAllocatorOptions = {}) {
     this.allocator = new PortAllocator(opts);
-    this.slots = new Array<NatBinding | undefined>(capacity);
     this.active = new Uint8Array(capacity);
   }
 
@@ -60,8 +63,10 @@ export class NatState {
 
   /** The (cleared) binding slot of entry `entry`, for setting a new connection up. */
   prepare(entry: number): NatBinding {
-    let b = this.slots[entry];
-    if (b === undefined) this.slots[entry] = b = new NatBinding();
+    const slots = this.slots;
+    while (slots.length <= entry) slots.push(undefined);
+    let b = slots[entry];
+    if (b === undefined) slots[entry] = b = new NatBinding();
     else {
       if (this.active[entry] === 1) this.release(entry);
       clearBinding(b);
