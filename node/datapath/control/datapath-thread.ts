@@ -70,7 +70,9 @@ export class DatapathThread {
   private constructor(opts: DatapathThreadOptions) {
     const { workerUrl, ...rest } = opts;
     const data: DatapathWorkerData = { ...rest, counters: this.counterBuf, nativeStats: this.nativeBuf };
-    this.worker = new Worker(workerUrl ?? new URL('../worker/worker.js', import.meta.url), { workerData: data, name: 'hafw-datapath' });
+    // The packet path allocates nothing, so a young generation of 8 MB (V8's default here:
+    // 16) costs it no collections and keeps ~8 MB less resident once the thread has allocated.
+    this.worker = new Worker(workerUrl ?? new URL('../worker/worker.js', import.meta.url), { workerData: data, name: 'hafw-datapath', resourceLimits: { maxYoungGenerationSizeMb: 8 } });
     this.worker.once('exit', (code) => {
       this.exited = true;
       this.fail(this.stopping ? 'stopped' : `exited with code ${code}`);
