@@ -31,6 +31,12 @@ describe('node config', () => {
       ['c.yaml:4: conntrack.checksum: expected true or false, got 0']);
   });
 
+  it('conntrack.prefaultIndex: on by default (index mapped at start), off on request, checked', () => {
+    assert.equal(parseConfigText('node:\n  name: fwa\n').conntrack.prefaultIndex, true);
+    assert.equal(parseConfigText('node:\n  name: fwa\nconntrack:\n  prefaultIndex: false\n').conntrack.prefaultIndex, false);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\nconntrack:\n  prefaultIndex: lazy\n', 'x.yaml'), /^Error: x\.yaml:4: conntrack\.prefaultIndex: expected true or false, got "lazy"$/);
+  });
+
   it('names the path and line of a bad value', () => {
     const text = 'node:\n  name: fwa\ndatapath:\n  batchSize: 0\n';
     assert.throws(() => parseConfigText(text, 'x.yaml'), (err: unknown) => {

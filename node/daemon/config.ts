@@ -92,6 +92,8 @@ export interface NodeConfig {
     tcpBeLiberal: boolean;
     /** nf_conntrack_checksum: packets with a bad L4 checksum are invalid (default true). */
     checksum: boolean;
+    /** Touch the hash index's pages at start (fast first inserts) or as entries arrive (less memory while the table is small). */
+    prefaultIndex: boolean;
     /** Overrides of Linux's default timeouts, in seconds. */
     timeouts: Record<string, number>;
   };
@@ -187,7 +189,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
   const top = new Reader(doc, '', errors).onlyKeys(['node', 'datapath', 'api', 'log', 'vrrp', 'ruleset', 'conntrack', 'sniff', 'sync', 'security']);
   const sec = top.section('security').onlyKeys(['secretFileMode']);
   const rs = top.section('ruleset').onlyKeys(['file', 'includePath', 'maxBytes', 'maxElements', 'maxExpandedTokens', 'distribute', 'distPort', 'historySize', 'stateDir', 'repairDrift', 'driftGraceMs', 'announceIntervalMs', 'startupGraceMs', 'distMaxConnections', 'distConnectionDeadlineMs']);
-  const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'checksum', 'timeouts']);
+  const ct = top.section('conntrack').onlyKeys(['enabled', 'maxEntries', 'tcpLoose', 'tcpBeLiberal', 'checksum', 'prefaultIndex', 'timeouts']);
   const cto = ct.section('timeouts').onlyKeys(CT_TIMEOUT_NAMES);
   const timeouts: Record<string, number> = {};
   for (const name of CT_TIMEOUT_NAMES) if (cto.has(name)) timeouts[name] = cto.int(name, undefined, 1, 30 * 24 * 3600);
@@ -246,6 +248,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
       tcpLoose: ct.bool('tcpLoose', false),
       tcpBeLiberal: ct.bool('tcpBeLiberal', false),
       checksum: ct.bool('checksum', true),
+      prefaultIndex: ct.bool('prefaultIndex', true),
       timeouts,
     },
   };

@@ -158,7 +158,7 @@ export class NodeDaemon {
         offloads: dp.offloads,
         batchSize: dp.batchSize,
         maxBatchesPerWake: dp.maxBatchesPerWake,
-        conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, checksum: ct.checksum, timeouts: timeoutsMs } : undefined,
+        conntrack: ct.enabled ? { maxEntries: ct.maxEntries, tcpLoose: ct.tcpLoose, tcpBeLiberal: ct.tcpBeLiberal, checksum: ct.checksum, prefaultIndex: ct.prefaultIndex, timeouts: timeoutsMs } : undefined,
         routes: [],
         sniffInterfaces: this.config.sniff?.interfaces,
         sync,

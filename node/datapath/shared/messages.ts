@@ -57,6 +57,8 @@ export interface DatapathConntrackSettings {
   tcpBeLiberal: boolean;
   /** conntrack.checksum (nf_conntrack_checksum); absent means true. */
   checksum?: boolean;
+  /** conntrack.prefaultIndex (absent: true). */
+  prefaultIndex?: boolean;
   /** Linux-style timeout overrides in seconds, by name (see docs/configuration.md). */
   timeouts: Record<string, number>;
 }

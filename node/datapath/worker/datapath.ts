@@ -76,6 +76,10 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         checksum: data.conntrack.checksum ?? true,
         timeouts: data.conntrack.timeouts,
         now: datapathClock,
+        // The index's pages mapped at start (conntrack.prefaultIndex, default on): no first
+        // insert waits for the kernel to map a page, at the cost of the whole index being
+        // resident from the start (96 bytes per maxEntries).
+        prefaultIndex: data.conntrack.prefaultIndex ?? true,
       })
     : undefined;
 
