@@ -6,7 +6,7 @@
  * thin shells around it, so tests drive it through a simulated lossy link with a fake clock.
  */
 import {
-  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, encodeSlotsChunk, encodeSlotsMessage, isSequenced, peekSender, recordsOf, slotRecordSize,
+  MAX_NACK_RANGES, MessageFlag, MessageType, decodeMessage, encodeMessage, encodeSlotsChunk, encodeSlotsMessage, isSequenced, peekSender, recordFieldsFor, recordsOf, slotRecordSize,
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
@@ -129,7 +129,7 @@ export class SyncStats {
   /** NACK or LOST ranges refused because `to` is before `from` (a buggy or hostile key holder). */
   rangesRefused = 0;
   /** Received datagrams dropped, by reason; `nodes`: a new node id while maxNodeIds live peers are known. */
-  drops: Record<DropReason, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, replay: 0, nodes: 0 };
+  drops: Record<DropReason, number> = { short: 0, magic: 0, version: 0, length: 0, auth: 0, malformed: 0, fields: 0, replay: 0, nodes: 0 };
   resyncsRequested = 0;
   resyncsCompleted = 0;
   resyncsServed = 0;
@@ -183,6 +183,8 @@ class Peer {
   echoToken = NaN;
   echoSent = true;
   lastEchoSampled = NaN;
+  /** Its last message said it reads records longer than the required fields (MessageFlag.LongRecords). */
+  longRecords = false;
   /**
    * Destroys applied while earlier sequences were still missing: a late (reordered) message
    * with older state of that connection must not bring it back. Kept only until everything
@@ -453,9 +455,9 @@ export class SyncEndpoint {
     if (!r.ok) {
       this.stats.drops[r.reason]++;
       if (r.reason === 'auth') this.lastAuthFailAt = now;
-      // Every reason but `malformed` (judged after the MAC checked out) is a datagram that
-      // could not be authenticated.
-      if (r.reason !== 'malformed') this.stats.authFailures.note(from, r.reason, now);
+      // Every reason but `malformed` and `fields` (judged after the MAC checked out) is a
+      // datagram that could not be authenticated.
+      if (r.reason !== 'malformed' && r.reason !== 'fields') this.stats.authFailures.note(from, r.reason, now);
       return;
     }
     const m = r.msg;
@@ -508,6 +510,7 @@ export class SyncEndpoint {
       return;
     }
     p.lastHeard = now;
+    p.longRecords = (m.flags & MessageFlag.LongRecords) !== 0;
     this.dispatch(p, m, now);
     this.peerTimers(p, now);
   }
@@ -775,11 +778,21 @@ export class SyncEndpoint {
   private ctlHeader(now: number): { flags: number; node: number; epoch: number; seq: number; time: number } {
     const seq = this.ctlSeq;
     this.ctlSeq = (this.ctlSeq + 1) >>> 0;
-    return { flags: 0, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
+    return { flags: MessageFlag.LongRecords, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
   }
 
   private dataHeader(seq: number, now: number, flags = 0): { flags: number; node: number; epoch: number; seq: number; time: number } {
-    return { flags, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
+    return { flags: flags | MessageFlag.LongRecords, node: this.cfg.nodeId, epoch: this.cfg.epoch, seq, time: now };
+  }
+
+  /**
+   * Values per record for what is sent now: the optional fields only when every peer known
+   * reads them (a node of an older version drops a datagram with a longer record whole, so
+   * during a rolling upgrade records go out as that version wrote them).
+   */
+  private recordFields(): number {
+    for (const p of this.peers.values()) if (!p.longRecords) return recordFieldsFor(false);
+    return recordFieldsFor(true);
   }
 
   private sendBatches(now: number): void {
@@ -790,7 +803,7 @@ export class SyncEndpoint {
       at.length = items.length;
       for (let k = 0; k < items.length; k++) at[k] = items[k]! * SLOT_BYTES;
       const seq = this.sender.record(MessageType.Data, null, 0, 0, 0, now);
-      const b = encodeSlotsMessage(this.dataHeader(seq, now), mirror.slabView, mirror.slabBytes, at, kinds, this.cfg.key);
+      const b = encodeSlotsMessage(this.dataHeader(seq, now), mirror.slabView, mirror.slabBytes, at, kinds, this.cfg.key, this.recordFields());
       for (let k = 0; k < items.length; k++) mirror.release(items[k]!);
       this.sender.held(seq)!.datagram = b;
       this.sent(b);
@@ -824,7 +837,7 @@ export class SyncEndpoint {
         const seq = this.sender.record(MessageType.ResyncChunk, null, this.bulk.bulkId, 0, 0, now);
         if (this.bulk.firstSeq === -1) this.bulk.firstSeq = seq;
         const mirror = this.mirror;
-        const b = encodeSlotsChunk(this.dataHeader(seq, now), this.bulk.bulkId, mirror.slabView, mirror.slabBytes, this.bulk.at, this.bulk.kinds, this.cfg.key);
+        const b = encodeSlotsChunk(this.dataHeader(seq, now), this.bulk.bulkId, mirror.slabView, mirror.slabBytes, this.bulk.at, this.bulk.kinds, this.cfg.key, this.recordFields());
         this.sender.held(seq)!.datagram = b;
         this.sent(b);
       } else {
@@ -892,7 +905,7 @@ export class SyncEndpoint {
   }
 
   private send(msg: Message): Buffer {
-    const b = encodeMessage(msg, this.cfg.key);
+    const b = encodeMessage(msg, this.cfg.key, this.recordFields());
     this.sent(b);
     return b;
   }

@@ -11,7 +11,9 @@
  * The source compiled here is only ever built from the constant tables, never from input;
  * `codecSource()` shows it.
  */
-import { NAT_TABLE, RECORD_TABLE, SLOT, SLOT_BYTES, fieldMax, type FieldSpec, type SlotName, type StateRecord } from './record-fields.js';
+import {
+  MAX_RECORD_FIELDS, NAT_TABLE, RECORD_TABLE, REQUIRED_FIELDS, SLOT, SLOT_BYTES, fieldMax, type FieldSpec, type SlotName, type StateRecord,
+} from './record-fields.js';
 
 /** What the CBOR writer needs from its output (RecordWriter). */
 export interface CborOut {
@@ -37,6 +39,10 @@ export interface CborIn {
   bytesInto(len: number, dst: Uint8Array, at: number): void;
   expect(t0: number, t1: number, t2: number): void;
   byte(): number;
+  /** Skips one value of a field this reader does not know: a scalar (MAX_UNKNOWN_BYTES at most for a byte string), else it throws its refusal. */
+  skip(): void;
+  /** Refuses the payload (a record's count of values out of bounds): throws the refusal. */
+  refuse(): never;
 }
 
 const RECORD_TAG = [0xd9, 0xe0, 0x00];
@@ -79,7 +85,12 @@ const literal = (table: readonly FieldSpec[], nat: boolean): string => `{ ${tabl
 
 function writeSlotSource(): string {
   const lines = ['"use strict";'];
-  for (const f of RECORD_TABLE) {
+  for (const f of RECORD_TABLE as readonly FieldSpec[]) {
+    if (f.optional === true && f.type === 'addr') {
+      // All 16 bytes: whether the field is left out is judged from the slot (countSource).
+      lines.push(`{ const s = r.${f.name}; for (let i = 0; i < s.length; i++) b[o + ${at(f, false)} + i] = s[i]; b.fill(0, o + ${at(f, false)} + s.length, o + ${at(f, false) + 16}); }`);
+      continue;
+    }
     if (f.type !== 'nat') {
       lines.push(slotSet(f, at(f, false), `r.${f.name}`));
       continue;
@@ -184,26 +195,52 @@ function maxBytes(f: FieldSpec): number {
 /** Most bytes one record takes on the wire. */
 const MAX_RECORD_BYTES = 3 + headBytes(RECORD_TABLE.length) + RECORD_TABLE.reduce((s, f) => s + maxBytes(f), 0);
 
-/** writeCbor(w, v, b, o, kind): the record in the slot at `o`, sent with kind `kind`, as structure 0. */
+/** Optional record fields (after the required ones), in table order. */
+const OPTIONAL = RECORD_TABLE.slice(REQUIRED_FIELDS) as readonly FieldSpec[];
+
+/** An expression true when optional field `f` of the slot at `o` is not its default (0 / zeros). */
+function notDefault(f: FieldSpec): string {
+  if (f.type !== 'addr') return `${slotGet(f, at(f, false))} !== 0`;
+  const a = at(f, false);
+  // Sixteen bytes (writeSlot and the readers zero what an IPv4 address does not use).
+  return `(v.getUint32(o + ${a}, true) | v.getUint32(o + ${a + 4}, true) | v.getUint32(o + ${a + 8}, true) | v.getUint32(o + ${a + 12}, true)) !== 0`;
+}
+
+/** Statements setting `n` to the number of values the record in the slot needs (required ones, then up to the last optional one not 0). */
+function countSource(): string[] {
+  const lines = [`let n = ${REQUIRED_FIELDS};`];
+  OPTIONAL.forEach((f, i) => lines.push(`if (${notDefault(f)}) n = ${REQUIRED_FIELDS + i + 1};`));
+  return lines;
+}
+
+/**
+ * writeCbor(w, v, b, o, kind, limit): the record in the slot at `o`, sent with kind `kind`,
+ * as structure 0: its required fields, then its optional ones up to the last that is not
+ * 0, and never more than `limit` values (a peer that reads only the required ones).
+ */
 function writeCborSource(): string {
-  const lines = ['"use strict";', ...familyPreamble(), `w.room(${MAX_RECORD_BYTES});`];
+  const lines = ['"use strict";', ...familyPreamble(), `w.room(${MAX_RECORD_BYTES});`, ...countSource(), 'if (n > limit) n = limit;'];
   const tag = (t: number[]): string => t.map((x) => `w.byte(${x});`).join(' ');
-  lines.push(tag(RECORD_TAG), `w.head(4, ${RECORD_TABLE.length});`);
+  lines.push(tag(RECORD_TAG), 'w.head(4, n);');
   const value = (f: FieldSpec, nat: boolean): string => {
     if (f.type === 'addr') return `w.bstrAt(b, o + ${at(f, nat)}, alen);`;
     if (f.type === 'event') return 'w.num(kind);';
     if (f.type === 'family') return 'w.num(f_family);';
     return `w.num(${slotGet(f, at(f, nat))});`;
   };
-  for (const f of RECORD_TABLE) {
+  RECORD_TABLE.forEach((f: FieldSpec, i) => {
+    if (f.optional === true) {
+      lines.push(`if (n > ${i}) ${value(f, false)}`);
+      return;
+    }
     if (f.type !== 'nat') {
       lines.push(value(f, false));
-      continue;
+      return;
     }
     lines.push(`if (b[o + ${SLOT.hasNat}] === 0) w.byte(0xf6);`, 'else {', `  ${tag(NAT_TAG)}`, `  w.head(4, ${NAT_TABLE.length});`);
     for (const g of NAT_TABLE) lines.push(`  ${value(g, true)}`);
     lines.push('}');
-  }
+  });
   return lines.join('\n');
 }
 
@@ -212,8 +249,8 @@ function writeCborSource(): string {
  * without encoding twice). Exact, except `time` fields, counted at their 9-byte worst case.
  */
 function cborSizeSource(): string {
-  const lines = ['"use strict";', `const blen = b[o + ${SLOT.family}] === 4 ? 5 : 17;`];
-  let fixed = 3 + headBytes(RECORD_TABLE.length);
+  const lines = ['"use strict";', `const blen = b[o + ${SLOT.family}] === 4 ? 5 : 17;`, ...countSource()];
+  let fixed = 3 + 2; // tag, and the array head (REQUIRED_FIELDS .. MAX_RECORD_FIELDS values: two bytes)
   const terms: string[] = [];
   const size = (f: FieldSpec, nat: boolean, into: string[]): number => {
     switch (f.type) {
@@ -224,16 +261,22 @@ function cborSizeSource(): string {
       default: into.push(`uintSize(${slotGet(f, at(f, nat))})`); return 0;
     }
   };
-  for (const f of RECORD_TABLE) {
+  RECORD_TABLE.forEach((f: FieldSpec, i) => {
+    if (f.optional === true) {
+      const t: string[] = [];
+      const k = size(f, false, t);
+      terms.push(`(n > ${i} ? ${[String(k), ...t].join(' + ')} : 0)`);
+      return;
+    }
     if (f.type !== 'nat') {
       fixed += size(f, false, terms);
-      continue;
+      return;
     }
     const natTerms: string[] = [];
     let natFixed = 3 + headBytes(NAT_TABLE.length);
     for (const g of NAT_TABLE) natFixed += size(g, true, natTerms);
     terms.push(`(b[o + ${SLOT.hasNat}] === 0 ? 1 : ${[String(natFixed), ...natTerms].join(' + ')})`);
-  }
+  });
   lines.push(`return ${[String(fixed), ...terms].join(' + ')};`);
   return lines.join('\n');
 }
@@ -261,22 +304,45 @@ function cborRead(f: FieldSpec): string {
   }
 }
 
+/**
+ * The record's array head: `n`, its count of values, REQUIRED_FIELDS to MAX_RECORD_FIELDS
+ * (else the payload is refused), in the writer's spelling (one byte 0x98 and the count).
+ */
+function headSource(): string[] {
+  if (REQUIRED_FIELDS < 24 || MAX_RECORD_FIELDS > 255) throw new Error('record head spelling');
+  return [
+    'if (c.byte() !== 0x98) throw OTHER;',
+    'const n = c.byte();',
+    `if (n < ${REQUIRED_FIELDS} || n > ${MAX_RECORD_FIELDS}) c.refuse();`,
+  ];
+}
+
+/** Statements skipping the values after the ones this reader knows (fields of a newer version). */
+function skipSource(): string {
+  return `for (let i = ${RECORD_TABLE.length}; i < n; i++) c.skip();`;
+}
+
 /** readCbor(c, OTHER): one record in the writer's layout, addresses as views of the input. */
 function readCborSource(): string {
-  const lines = ['"use strict";', `c.expect(${RECORD_TAG.join(', ')});`];
+  const lines = ['"use strict";', `c.expect(${RECORD_TAG.join(', ')});`, ...headSource()];
   const head = (n: number): string => (n < 24 ? `c.byte() !== ${0x80 | n}` : `c.byte() !== 0x98 || c.byte() !== ${n}`);
-  lines.push(`if (${head(RECORD_TABLE.length)}) throw OTHER;`);
-  for (const f of RECORD_TABLE) {
+  RECORD_TABLE.forEach((f: FieldSpec, i) => {
+    if (f.optional === true) {
+      const x = local(f, false);
+      const none = f.type === 'addr' ? 'new Uint8Array(alen)' : '0';
+      lines.push(`let ${x} = ${none};`, `if (n > ${i}) {`, `  ${x} = ${cborRead(f)};`, `  ${cborCheck(f, false)}`, '}');
+      return;
+    }
     if (f.type !== 'nat') {
       lines.push(`const ${local(f, false)} = ${cborRead(f)};`, cborCheck(f, false));
       if (f.type === 'family') lines.push(`const alen = ${local(f, false)} === 4 ? 4 : 16;`);
-      continue;
+      return;
     }
     lines.push(`let ${local(f, false)} = null;`, 'if (c.b[c.at] === 0xf6) c.at++;', 'else {', `  c.expect(${NAT_TAG.join(', ')});`, `  if (${head(NAT_TABLE.length)}) throw OTHER;`);
     for (const g of NAT_TABLE) lines.push(`  const ${local(g, true)} = ${cborRead(g)};`, `  ${cborCheck(g, true)}`);
     lines.push(`  ${local(f, false)} = ${literal(NAT_TABLE, true)};`, '}');
-  }
-  lines.push(`return ${literal(RECORD_TABLE, false)};`);
+  });
+  lines.push(skipSource(), `return ${literal(RECORD_TABLE, false)};`);
   return lines.filter((l) => l.trim() !== '').join('\n');
 }
 
@@ -286,7 +352,7 @@ function readCborSource(): string {
  * the receiver's path, no object per record (addresses are copied, not viewed).
  */
 function readCborSlotSource(): string {
-  const lines = ['"use strict";', `c.expect(${RECORD_TAG.join(', ')});`];
+  const lines = ['"use strict";', `c.expect(${RECORD_TAG.join(', ')});`, ...headSource()];
   const head = (n: number): string => (n < 24 ? `c.byte() !== ${0x80 | n}` : `c.byte() !== 0x98 || c.byte() !== ${n}`);
   const field = (f: FieldSpec, nat: boolean, indent: string): void => {
     if (f.type === 'addr') {
@@ -297,18 +363,26 @@ function readCborSlotSource(): string {
     if (f.type === 'family') lines.push(`${indent}const alen = ${local(f, nat)} === 4 ? 4 : 16;`);
     lines.push(`${indent}${slotSet(f, at(f, nat), local(f, nat))}`);
   };
-  lines.push(`if (${head(RECORD_TABLE.length)}) throw OTHER;`);
-  for (const f of RECORD_TABLE) {
+  RECORD_TABLE.forEach((f: FieldSpec, i) => {
+    if (f.optional === true) {
+      // Left out: its default. A slot's address is zeroed whole (an IPv4 one's other 12 bytes too).
+      lines.push(`if (n > ${i}) {`);
+      if (f.type === 'addr') lines.push(`  b.fill(0, o + ${at(f, false)}, o + ${at(f, false) + 16});`);
+      field(f, false, '  ');
+      lines.push('} else {', `  ${f.type === 'addr' ? `b.fill(0, o + ${at(f, false)}, o + ${at(f, false) + 16});` : slotSet(f, at(f, false), '0')}`, '}');
+      return;
+    }
     if (f.type !== 'nat') {
       field(f, false, '');
-      continue;
+      return;
     }
     lines.push('if (c.b[c.at] === 0xf6) {', '  c.at++;', `  v.setUint8(o + ${SLOT.hasNat}, 0);`);
     for (const g of NAT_TABLE) if (g.type !== 'addr') lines.push(`  ${slotSet(g, at(g, true), '0')}`);
     lines.push('} else {', `  c.expect(${NAT_TAG.join(', ')});`, `  if (${head(NAT_TABLE.length)}) throw OTHER;`);
     for (const g of NAT_TABLE) field(g, true, '  ');
     lines.push(`  v.setUint8(o + ${SLOT.hasNat}, 1);`, '}');
-  }
+  });
+  lines.push(skipSource());
   return lines.filter((l) => l.trim() !== '').join('\n');
 }
 
@@ -317,7 +391,8 @@ function checkObjectSource(): string {
   const lines = ['"use strict";', 'if (typeof o !== "object" || o === null) return null;'];
   const check = (f: FieldSpec, src: string, nat: boolean): void => {
     const x = local(f, nat);
-    const get = `${src}.${f.name}`;
+    // An optional field left out (undefined) is its default.
+    const get = f.optional === true ? `(${src}.${f.name} === undefined ? ${f.type === 'addr' ? 'new Uint8Array(f_family === 4 ? 4 : 16)' : '0'} : ${src}.${f.name})` : `${src}.${f.name}`;
     switch (f.type) {
       case 'family':
         lines.push(`const ${x} = ${get};`, `if (${x} !== 4 && ${x} !== 6) return null;`);
@@ -398,7 +473,7 @@ export const readSlotInto = compile(['v', 'b', 'o', 'r', 'a4', 'a16', 'nat'], sr
 ) => StateRecord;
 /** A record of zeros (IPv4, no NAT), with the same hidden class as every other record. */
 export const emptyRecord = compile([], src.emptyRecord!) as () => StateRecord;
-export const writeCbor = compile(['w', 'v', 'b', 'o', 'kind'], src.writeCbor!) as (w: CborOut, v: DataView, b: Uint8Array, o: number, kind: number) => void;
+export const writeCbor = compile(['w', 'v', 'b', 'o', 'kind', 'limit'], src.writeCbor!) as (w: CborOut, v: DataView, b: Uint8Array, o: number, kind: number, limit: number) => void;
 export const cborSize = compile(['uintSize', 'v', 'b', 'o'], src.cborSize!, uintSize) as (v: DataView, b: Uint8Array, o: number) => number;
 export const readCbor = compile(['c', 'OTHER'], src.readCbor!) as (c: CborIn, other: symbol) => StateRecord;
 export const readCborSlot = compile(['c', 'OTHER', 'v', 'b', 'o'], src.readCborSlot!) as (c: CborIn, other: symbol, v: DataView, b: Uint8Array, o: number) => void;

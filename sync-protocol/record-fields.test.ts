@@ -94,7 +94,9 @@ describe('record field table', () => {
       assert.doesNotMatch(src, /=>|function/, `${name} makes no closure`);
       const loops = src.match(/for \(/g)?.length ?? 0;
       const addressCopies = src.match(/for \(let i = 0; i < (alen|s\.length); i\+\+\)/g)?.length ?? 0;
-      assert.equal(loops, addressCopies, `${name}: the only loops copy address bytes`);
+      // And the one that skips the values of fields a newer version appended (none in its records).
+      const skips = src.match(/for \(let i = \d+; i < n; i\+\+\) c\.skip\(\);/g)?.length ?? 0;
+      assert.equal(loops, addressCopies + skips, `${name}: the only loops copy address bytes or skip unknown fields`);
     }
   });
 

@@ -12,6 +12,16 @@
  * structure 0; the NAT part is structure 1). The order is therefore part of the protocol:
  * a field is only ever appended, and never moved or removed, or an older peer reads one
  * field as another.
+ *
+ * Compatibility rule (rolling upgrades): the first REQUIRED_FIELDS fields are in every
+ * record; the fields after them are optional, each with a default (0, an address of
+ * zeros). A writer leaves out the trailing fields that hold their defaults (a record of a
+ * connection without a helper is the 30 fields an older node wrote), and a reader takes any
+ * record of REQUIRED_FIELDS to MAX_RECORD_FIELDS values: fields it does not know (appended
+ * by a newer node) are skipped, fields it knows but the record leaves out take their
+ * defaults. A field appended later must therefore be optional, its default meaning "as
+ * before", and a CBOR scalar (integer, float, simple value or byte string of at most
+ * MAX_UNKNOWN_BYTES), so a reader skips it without knowing it.
  */
 
 /**
@@ -31,6 +41,8 @@ export type FieldType = 'event' | 'family' | 'u8' | 'u16' | 'u32' | 'addr' | 'ms
 export interface FieldSpec {
   readonly name: string;
   readonly type: FieldType;
+  /** Optional (after the required fields): may be left out, and then is 0 / zeros. */
+  readonly optional?: true;
   /** Largest value a receiver accepts, when below the type's own bound. */
   readonly max?: number;
   readonly doc: string;
@@ -67,7 +79,37 @@ export const RECORD_TABLE = [
   { name: 'timeoutMs', type: 'ms', doc: 'remaining timeout at `stamp`' },
   { name: 'nat', type: 'nat', doc: 'NAT binding, null when not NATed (fields below)' },
   { name: 'stamp', type: 'time', doc: 'sender-local monotonic ms of the change: the version of this connection\'s state (never compared with another host\'s clock)' },
+  // Optional fields (the compatibility rule above): each left out when 0.
+  { name: 'helper', type: 'u8', optional: true, doc: 'conntrack helper (`ct helper set`): 0 none, 1 ftp; a receiver ignores one it does not know' },
+  { name: 'expectPort', type: 'u16', optional: true, doc: 'the helper\'s pending expectation (an FTP data connection announced, not yet seen): destination port, 0 when none' },
+  { name: 'expectMs', type: 'ms', optional: true, doc: 'the expectation\'s remaining lifetime at `stamp` (a receiver caps it at its helper\'s 5 minutes)' },
+  { name: 'expectSrc', type: 'addr', optional: true, doc: 'the expected connection\'s source address (the other end of the control connection)' },
+  { name: 'expectDst', type: 'addr', optional: true, doc: 'the expected connection\'s destination address (the end that announced it)' },
+  { name: 'origSeqPos', type: 'u32', optional: true, doc: 'TCP sequence adjustment, original direction (Linux `nf_ct_seqadj`, a helper rewriting payload): correction_pos' },
+  { name: 'origSeqBefore', type: 'u32', optional: true, doc: 'original direction: offset_before, added modulo 2^32 (a negative offset as its two\'s complement)' },
+  { name: 'origSeqAfter', type: 'u32', optional: true, doc: 'original direction: offset_after, modulo 2^32' },
+  { name: 'replySeqPos', type: 'u32', optional: true, doc: 'reply direction: correction_pos' },
+  { name: 'replySeqBefore', type: 'u32', optional: true, doc: 'reply direction: offset_before, modulo 2^32' },
+  { name: 'replySeqAfter', type: 'u32', optional: true, doc: 'reply direction: offset_after, modulo 2^32' },
 ] as const satisfies readonly FieldSpec[];
+
+/** Fields every record has (the version-1 record); the rest are optional (the rule above). */
+export const REQUIRED_FIELDS: number = RECORD_TABLE.filter((f: FieldSpec) => f.optional !== true).length;
+/**
+ * Most values a record may have: room for fields appended by newer versions (skipped
+ * unread), and a bound on what one record costs a reader.
+ */
+export const MAX_RECORD_FIELDS = 64;
+/** Longest byte string an unknown trailing field may be (a reader skips it unread). */
+export const MAX_UNKNOWN_BYTES = 64;
+{
+  // Optional fields come after every required one, and are never nat (the codec relies on it).
+  const t: readonly FieldSpec[] = RECORD_TABLE;
+  for (let i = 0; i < t.length; i++) {
+    if ((i < REQUIRED_FIELDS) === (t[i]!.optional === true) || (t[i]!.optional === true && t[i]!.type === 'nat')) throw new Error(`record field ${t[i]!.name}: optional fields go last`);
+  }
+  if (t.length > MAX_RECORD_FIELDS) throw new Error('record table longer than MAX_RECORD_FIELDS');
+}
 
 /** The NAT part of a record (structure 1). */
 export const NAT_TABLE = [
@@ -100,6 +142,14 @@ export type RecordNat = { -readonly [F in (typeof NAT_TABLE)[number] as F['name'
 export type StateRecord = { -readonly [F in (typeof RECORD_TABLE)[number] as F['name']]: ValueOf<F> };
 
 export type RecordFieldName = (typeof RECORD_TABLE)[number]['name'];
+
+type OptionalName = Extract<(typeof RECORD_TABLE)[number], { optional: true }>['name'];
+/** The optional fields of a record, each at its default (0, an address of zeros of the family's length). */
+export function optionalDefaults(family: number): Pick<StateRecord, OptionalName> {
+  const o: Record<string, unknown> = {};
+  for (const f of RECORD_TABLE as readonly FieldSpec[]) if (f.optional === true) o[f.name] = f.type === 'addr' ? new Uint8Array(family === 4 ? 4 : 16) : 0;
+  return o as Pick<StateRecord, OptionalName>;
+}
 export type NatFieldName = (typeof NAT_TABLE)[number]['name'];
 
 /** Field order of a record on the wire: the cbor-x record structures declared up front (wire.ts). */
@@ -202,7 +252,7 @@ function accepted(f: FieldSpec): string {
 }
 
 function fieldRows(table: readonly FieldSpec[]): string[] {
-  return table.map((f, i) => `| ${i} | ${f.name} | ${WIRE_TYPE[f.type]} | ${accepted(f)} | ${f.doc} |`);
+  return table.map((f, i) => `| ${i} | ${f.name}${f.optional === true ? ' (optional)' : ''} | ${WIRE_TYPE[f.type]} | ${accepted(f)} | ${f.doc} |`);
 }
 
 /** The slot layout table of docs/sync-protocol.md §11 (between its ring-slot markers). */
@@ -220,7 +270,7 @@ export function slotLayoutMarkdown(): string {
 export function recordFieldsMarkdown(): string {
   const head = ['| # | field | CBOR | accepted | meaning |', '|---|---|---|---|---|'];
   return [
-    'Structure 0, the state record (array of its values in this order):',
+    `Structure 0, the state record (array of its values in this order: fields 0 to ${REQUIRED_FIELDS - 1} always, the optional ones after them up to the last that is not 0; a reader takes ${REQUIRED_FIELDS} to ${MAX_RECORD_FIELDS} values and skips those it does not know):`,
     '',
     ...head,
     ...fieldRows(RECORD_TABLE),

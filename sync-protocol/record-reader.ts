@@ -7,12 +7,20 @@
  * `undefined`, and the caller decodes that payload with cbor-x instead; `null` means the
  * payload is malformed by any reading. The per-record part is compiled from the field
  * tables (record-codec.ts: readCbor); this file holds the CBOR primitives it reads with.
+ *
+ * A record may be longer than the fields this version knows (record-fields.ts, the
+ * compatibility rule): the values after them are skipped, each a scalar of bounded size. A
+ * record with fewer values than REQUIRED_FIELDS or more than MAX_RECORD_FIELDS, or an
+ * unknown value that is not a scalar, refuses the whole payload, whichever way it is spelled
+ * (answer `null`; wire.ts counts it as the drop reason `fields`).
  */
-import type { StateRecord } from './record-fields.js';
+import { MAX_UNKNOWN_BYTES, type StateRecord } from './record-fields.js';
 import { SLOT_BYTES, readCbor, readCborSlot, type CborIn } from './record-codec.js';
 
 /** Thrown inside the reader only: "not the layout I know" (caught in readRecords). */
 const OTHER = Symbol('other layout');
+/** Thrown inside the reader only: "a record out of the bounds of the compatibility rule": refused. */
+const REFUSED = Symbol('refused');
 
 class Cursor implements CborIn {
   at = 0;
@@ -102,13 +110,58 @@ class Cursor implements CborIn {
     return this.b[this.at++]!;
   }
 
+  /** One value of a field this version does not know: a scalar, else the payload is refused. */
+  skip(): void {
+    if (this.at >= this.b.length) throw OTHER;
+    const ib = this.b[this.at]!;
+    const major = ib >> 5;
+    const low = ib & 0x1f;
+    if (major <= 1) {
+      // An integer: its argument is 0, 1, 2, 4 or 8 bytes.
+      if (low > 27) throw REFUSED;
+      this.at++;
+      this.need(low < 24 ? 0 : 1 << (low - 24));
+      this.at += low < 24 ? 0 : 1 << (low - 24);
+      return;
+    }
+    if (major === 2) {
+      if (low > 25) throw REFUSED;
+      this.at++;
+      const len = this.arg(low);
+      if (len > MAX_UNKNOWN_BYTES) throw REFUSED;
+      this.need(len);
+      this.at += len;
+      return;
+    }
+    // false, true, null, undefined; a float16, float32 or float64.
+    if (ib >= 0xf4 && ib <= 0xf7) {
+      this.at++;
+      return;
+    }
+    if (ib >= 0xf9 && ib <= 0xfb) {
+      const len = 1 << (ib - 0xf8);
+      this.need(1 + len);
+      this.at += 1 + len;
+      return;
+    }
+    // Text, arrays, maps, tags: not a field a reader may skip unread.
+    throw REFUSED;
+  }
+
+  refuse(): never {
+    throw REFUSED;
+  }
+
   private need(n: number): void {
     if (this.at + n > this.b.length) throw OTHER;
   }
 }
 
-/** The records of `bytes`, or undefined when they are not in the writer's layout (use cbor-x). */
-export function readRecords(bytes: Uint8Array): StateRecord[] | undefined {
+/**
+ * The records of `bytes`, or undefined when they are not in the writer's layout (use cbor-x),
+ * or null when a record is out of the compatibility rule's bounds (refused).
+ */
+export function readRecords(bytes: Uint8Array): StateRecord[] | undefined | null {
   const c = new Cursor(bytes);
   try {
     const ib = c.byte();
@@ -122,6 +175,7 @@ export function readRecords(bytes: Uint8Array): StateRecord[] | undefined {
     return c.at === bytes.length ? out : undefined;
   } catch (e) {
     if (e === OTHER) return undefined;
+    if (e === REFUSED) return null;
     throw e;
   }
 }
@@ -148,9 +202,10 @@ export class SlotBatch {
 
 /**
  * readRecords() into `out`'s slots (its count set): true when read, undefined when not in
- * the writer's layout (use cbor-x), with the same checks. `out` is overwritten either way.
+ * the writer's layout (use cbor-x), null when refused, with the same checks. `out` is
+ * overwritten either way.
  */
-export function readRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): true | undefined {
+export function readRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): true | undefined | null {
   const c = new Cursor(bytes);
   out.count = 0;
   try {
@@ -171,6 +226,7 @@ export function readRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): true | 
     return true;
   } catch (e) {
     if (e === OTHER) return undefined;
+    if (e === REFUSED) return null;
     throw e;
   }
 }

@@ -11,9 +11,15 @@
  * float64), so the bytes are the ones cbor-x would write (wire.test.ts compares them).
  */
 import type { StateRecord } from './record-fields.js';
+import { RECORD_TABLE } from './record-fields.js';
 import { SLOT_BYTES, writeCbor, writeSlot, type CborOut } from './record-codec.js';
 
 export class RecordWriter implements CborOut {
+  /**
+   * Most values a record is written with: every field (the default), or REQUIRED_FIELDS for
+   * peers that read no more (record-fields.ts: the compatibility rule).
+   */
+  fields: number = RECORD_TABLE.length;
   private buf: Uint8Array;
   private view: DataView;
   private at = 0;
@@ -36,7 +42,7 @@ export class RecordWriter implements CborOut {
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
       writeSlot(this.scratchView, this.scratch, 0, r);
-      writeCbor(this, this.scratchView, this.scratch, 0, r.kind);
+      writeCbor(this, this.scratchView, this.scratch, 0, r.kind, this.fields);
     }
     return this.buf.subarray(0, this.at);
   }
@@ -49,7 +55,7 @@ export class RecordWriter implements CborOut {
   writeSlots(view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[]): Uint8Array {
     this.at = 0;
     this.head(4, at.length);
-    for (let i = 0; i < at.length; i++) writeCbor(this, view, bytes, at[i]!, kinds[i]!);
+    for (let i = 0; i < at.length; i++) writeCbor(this, view, bytes, at[i]!, kinds[i]!, this.fields);
     return this.buf.subarray(0, this.at);
   }
 

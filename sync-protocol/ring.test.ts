@@ -1,3 +1,4 @@
+import { optionalDefaults } from './record-fields.js';
 import assert from 'node:assert/strict';
 import { EventRing } from './ring.js';
 import { EventKind } from './state-record.js';
@@ -8,7 +9,7 @@ describe('EventRing', () => {
     const ring = new EventRing(8);
     const v4 = makeRecord(77, EventKind.Update, 123.456, 9);
     const a = new Uint8Array(16).fill(0x20);
-    const v6 = { ...makeRecord(5, EventKind.New, 1.5), family: 6, origSrc: a, origDst: a, replySrc: a, replyDst: a,
+    const v6 = { ...makeRecord(5, EventKind.New, 1.5), family: 6, ...optionalDefaults(6), origSrc: a, origDst: a, replySrc: a, replyDst: a,
       nat: { kind: 2, addr: new Uint8Array(16).fill(9), port: 8080 } };
     assert.ok(ring.push(v4));
     assert.ok(ring.push(v6));

@@ -1,3 +1,4 @@
+import { optionalDefaults } from './record-fields.js';
 import assert from 'node:assert/strict';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, type StateRecord } from './state-record.js';
@@ -7,7 +8,7 @@ import { SLOT_BYTES, readSlot, writeSlot } from './ring.js';
 function v6(i: number): StateRecord {
   const a = new Uint8Array(16).fill(0x20);
   a[15] = i;
-  return { ...makeRecord(i, EventKind.New, i), family: 6, origSrc: a, replyDst: a, origDst: new Uint8Array(16).fill(9), replySrc: new Uint8Array(16).fill(9), nat: { kind: 2, addr: new Uint8Array(16).fill(7), port: 81 } };
+  return { ...makeRecord(i, EventKind.New, i), family: 6, ...optionalDefaults(6), origSrc: a, replyDst: a, origDst: new Uint8Array(16).fill(9), replySrc: new Uint8Array(16).fill(9), nat: { kind: 2, addr: new Uint8Array(16).fill(7), port: 81 } };
 }
 
 /** Walks the mirror, calling `during` after each record; returns the stamps seen. */

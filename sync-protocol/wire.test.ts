@@ -1,3 +1,4 @@
+import { optionalDefaults } from './record-fields.js';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { Encoder } from 'cbor-x';
@@ -27,7 +28,7 @@ function frame(type: number, payload: Uint8Array, k: Uint8Array = key): Buffer {
 function v6Record(): StateRecord {
   const a = new Uint8Array(16).fill(0x20); const z = new Uint8Array(16).fill(0x30);
   return {
-    ...makeRecord(5, EventKind.Update, 99.5), family: 6, proto: 17, zone: 3,
+    ...makeRecord(5, EventKind.Update, 99.5), family: 6, ...optionalDefaults(6), proto: 17, zone: 3,
     origSrc: a, origDst: z, replySrc: z, replyDst: new Uint8Array(16).fill(0x40),
     nat: { kind: 1, addr: new Uint8Array(16).fill(0x40), port: 40000 },
   };
@@ -106,7 +107,7 @@ describe('wire format', () => {
     const enc = new Encoder({ useRecords: false });
     const bad = [
       frame(MessageType.Data, enc.encode({ not: 'an array' })),
-      frame(MessageType.Data, enc.encode([{ kind: 0, family: 5 }])),
+      frame(MessageType.Data, enc.encode([{ ...makeRecord(1, EventKind.New, 1), family: 5 }])),
       frame(MessageType.Data, new Uint8Array([0xff, 0xff, 0x00])),
       frame(MessageType.Ack, new Uint8Array(35)),
       frame(MessageType.Nack, Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1])),

@@ -18,7 +18,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
 import { readRecords, readRecordsIntoSlots, type SlotBatch } from './record-reader.js';
-import { NAT_FIELDS, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, type FieldSpec, type StateRecord } from './record-fields.js';
+import {
+  MAX_RECORD_FIELDS, MAX_UNKNOWN_BYTES, NAT_FIELDS, NAT_TABLE, RECORD_FIELDS, RECORD_TABLE, REQUIRED_FIELDS, type FieldSpec, type StateRecord,
+} from './record-fields.js';
 import { SLOT_BYTES, checkObject, cborSize, writeSlot } from './record-codec.js';
 
 export const MAGIC = 0x4846;
@@ -43,6 +45,18 @@ export const enum MessageType {
 export const enum MessageFlag {
   /** A resent sequence number (its records are the sender's current state). */
   Retransmit = 1,
+  /**
+   * The sender reads records longer than REQUIRED_FIELDS (record-fields.ts: the
+   * compatibility rule). Set on every message of this version; a node sends the optional
+   * fields only when every peer it knows has it (an older node reads 30 values and no more:
+   * it would drop the whole datagram).
+   */
+  LongRecords = 2,
+}
+
+/** Most values a record is written with for peers that all read long records, or not (MessageFlag.LongRecords). */
+export function recordFieldsFor(allPeersReadLong: boolean): number {
+  return allPeersReadLong ? RECORD_TABLE.length : REQUIRED_FIELDS;
 }
 
 /** Types that consume a data sequence number (reliable, NACKable); the others use the control sequence. */
@@ -85,14 +99,33 @@ export type Body =
 
 export type Message = Header & Body;
 
-export type DecodeError = 'short' | 'magic' | 'version' | 'length' | 'auth' | 'malformed' | 'replay';
+/**
+ * Why a datagram was dropped. `fields`: a state record with fewer values than every record
+ * has, more than the bound, or an unknown trailing value that is not a small scalar
+ * (record-fields.ts: the compatibility rule).
+ */
+export type DecodeError = 'short' | 'magic' | 'version' | 'length' | 'auth' | 'malformed' | 'fields' | 'replay';
 export type DecodeResult = { ok: true; msg: Message } | { ok: false; reason: DecodeError };
 
 /** Most NACK ranges in one message (keeps a NACK far below any MTU). */
 export const MAX_NACK_RANGES = 64;
 
+/**
+ * Structure 0 as the decoder reads it: the fields this version knows, then a placeholder
+ * name for each value a newer version may append, up to one past MAX_RECORD_FIELDS (so a
+ * longer record shows as that placeholder and is refused, not misread: cbor-x reads a
+ * record's values by its structure's names).
+ */
+const DECODE_FIELDS: readonly string[] = [
+  ...RECORD_FIELDS,
+  ...Array.from({ length: MAX_RECORD_FIELDS + 1 - RECORD_FIELDS.length }, (_, i) => `_${RECORD_FIELDS.length + i}`),
+];
+const TOO_LONG = `_${MAX_RECORD_FIELDS}`;
+/** The names of the fields every record has: what an encoder's structure 0 matches a record of its defaults with. */
+const REQUIRED_NAMES: readonly string[] = RECORD_FIELDS.slice(0, REQUIRED_FIELDS);
+const KNOWN = new Set<string>(RECORD_FIELDS);
+
 const cborOptions = {
-  structures: [RECORD_FIELDS.slice(), NAT_FIELDS.slice()],
   // Only the two declared structures are shared; any other object shape is defined inline
   // in the message that uses it, so no message depends on another.
   maxSharedStructures: 2,
@@ -100,9 +133,9 @@ const cborOptions = {
   useRecords: true,
   mapsAsObjects: true,
 };
-const encoder = new Encoder({ ...cborOptions, structures: [RECORD_FIELDS.slice(), NAT_FIELDS.slice()] });
+const encoder = new Encoder({ ...cborOptions, structures: [REQUIRED_NAMES.slice(), NAT_FIELDS.slice()] });
 /** The structures every message is decoded with: the two declared ones, nothing learnt. */
-const DECLARED_STRUCTURES = [RECORD_FIELDS.slice(), NAT_FIELDS.slice()];
+const DECLARED_STRUCTURES = [DECODE_FIELDS.slice(), NAT_FIELDS.slice()];
 // Its own options object: cbor-x keeps the options' structures array as its table, and the
 // encoder's must not be the decoder's.
 const decoder = new Decoder({ ...cborOptions, structures: DECLARED_STRUCTURES.slice() });
@@ -126,20 +159,25 @@ export function recordSize(r: StateRecord): number {
 
 const recordWriter = new RecordWriter();
 
-/** The records' CBOR (a view of the writer's buffer: the caller copies it out at once). */
-function encodeRecords(records: readonly StateRecord[]): Uint8Array {
+/** The records' CBOR, `fields` values at most each (a view of the writer's buffer: the caller copies it out at once). */
+function encodeRecords(records: readonly StateRecord[], fields: number): Uint8Array {
+  recordWriter.fields = fields;
   return recordWriter.write(records);
 }
 
 /**
  * The same records through cbor-x's own encoder (object walk, record structures): what
- * RecordWriter must match byte for byte (wire.test.ts).
+ * RecordWriter must match byte for byte (wire.test.ts) for records whose optional fields
+ * are all 0 (cbor-x writes any other record with an inline structure of its own).
  */
 export function encodeRecordsWithCborX(records: readonly StateRecord[]): Uint8Array {
   // Fresh objects with the fields in table order: cbor-x matches the key order to a structure.
+  const isDefault = (v: unknown): boolean => (v instanceof Uint8Array ? v.every((x) => x === 0) : v === 0);
   const inOrder = (table: readonly FieldSpec[], x: Record<string, unknown>): Record<string, unknown> => {
     const o: Record<string, unknown> = {};
-    for (const f of table) o[f.name] = f.type === 'nat' && x[f.name] !== null ? inOrder(NAT_TABLE, x[f.name] as Record<string, unknown>) : x[f.name];
+    let last = table.length;
+    while (last > 0 && table[last - 1]!.optional === true && isDefault(x[table[last - 1]!.name])) last--;
+    for (const f of table.slice(0, last)) o[f.name] = f.type === 'nat' && x[f.name] !== null ? inOrder(NAT_TABLE, x[f.name] as Record<string, unknown>) : x[f.name];
     return o;
   };
   const arr = records.map((r) => inOrder(RECORD_TABLE, r));
@@ -184,10 +222,13 @@ function fixedPayload(msg: Message): Uint8Array {
   }
 }
 
-/** Encodes and authenticates one message. */
-export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
+/**
+ * Encodes and authenticates one message; its records with `fields` values at most each
+ * (recordFieldsFor: all by default).
+ */
+export function encodeMessage(msg: Message, key: Uint8Array, fields: number = RECORD_TABLE.length): Buffer {
   let payload: Uint8Array;
-  if (msg.type === MessageType.Data || msg.type === MessageType.ResyncChunk) payload = encodeRecords(msg.records);
+  if (msg.type === MessageType.Data || msg.type === MessageType.ResyncChunk) payload = encodeRecords(msg.records, fields);
   else payload = fixedPayload(msg);
   return frame(msg, msg.type, msg.type === MessageType.ResyncChunk ? msg.bulkId : -1, payload, key);
 }
@@ -197,12 +238,14 @@ export function encodeMessage(msg: Message, key: Uint8Array): Buffer {
  * `at` of `bytes`, each sent with kind `kinds[i]`: what encodeMessage would make of the
  * records those slots hold, without making them (the sender's hot path).
  */
-export function encodeSlotsMessage(h: Header, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array): Buffer {
+export function encodeSlotsMessage(h: Header, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array, fields: number = RECORD_TABLE.length): Buffer {
+  recordWriter.fields = fields;
   return frame(h, MessageType.Data, -1, recordWriter.writeSlots(view, bytes, at, kinds), key);
 }
 
 /** encodeSlotsMessage for a RESYNC_CHUNK of walk `bulkId` (the resync's path: records read where the mirror holds them). */
-export function encodeSlotsChunk(h: Header, bulkId: number, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array): Buffer {
+export function encodeSlotsChunk(h: Header, bulkId: number, view: DataView, bytes: Uint8Array, at: readonly number[], kinds: readonly number[], key: Uint8Array, fields: number = RECORD_TABLE.length): Buffer {
+  recordWriter.fields = fields;
   return frame(h, MessageType.ResyncChunk, bulkId >>> 0, recordWriter.writeSlots(view, bytes, at, kinds), key);
 }
 
@@ -265,12 +308,44 @@ function toRecord(x: unknown): StateRecord | null {
 }
 
 function decodeRecords(bytes: Uint8Array): StateRecord[] | null {
-  // The layout every hafw sender writes, read directly; any other spelling through cbor-x.
-  return readRecords(bytes) ?? decodeRecordsWithCborX(bytes);
+  const r = recordsOrReason(bytes);
+  return typeof r === 'string' ? null : r;
 }
 
-/** Records through cbor-x's generic decoder and checked field by field (null: malformed). */
+/** The records of a payload, or why it is refused. */
+function recordsOrReason(bytes: Uint8Array): StateRecord[] | 'malformed' | 'fields' {
+  // The layout every hafw sender writes, read directly; any other spelling through cbor-x.
+  const direct = readRecords(bytes);
+  if (direct === null) return 'fields';
+  return direct ?? recordsWithCborX(bytes);
+}
+
+/**
+ * The compatibility rule's bounds on a record cbor-x decoded (an object: structure 0 or a
+ * map): its count of values, and only small scalars among the values this version does not
+ * know. False: refused.
+ */
+function withinBounds(x: unknown): boolean {
+  if (typeof x !== 'object' || x === null || x instanceof Uint8Array || Array.isArray(x)) return true; // not a record: the field checks refuse it
+  const o = x as Record<string, unknown>;
+  if (o[TOO_LONG] !== undefined) return false;
+  let n = 0;
+  for (const k in o) {
+    n++;
+    if (KNOWN.has(k)) continue;
+    const v = o[k];
+    if (v instanceof Uint8Array ? v.length > MAX_UNKNOWN_BYTES : v !== null && v !== undefined && typeof v !== 'number' && typeof v !== 'boolean') return false;
+  }
+  return n >= REQUIRED_FIELDS && n <= MAX_RECORD_FIELDS;
+}
+
+/** Records through cbor-x's generic decoder and checked field by field (null: malformed or refused). */
 export function decodeRecordsWithCborX(bytes: Uint8Array): StateRecord[] | null {
+  const r = recordsWithCborX(bytes);
+  return typeof r === 'string' ? null : r;
+}
+
+function recordsWithCborX(bytes: Uint8Array): StateRecord[] | 'malformed' | 'fields' {
   // A message may define record structures (cbor-x tags 0xdfff / 0xdffe), and cbor-x writes
   // them into the decoder's table, where they stayed: one authenticated message could change
   // how every later one decodes. Each message starts from the declared structures instead;
@@ -280,23 +355,26 @@ export function decodeRecordsWithCborX(bytes: Uint8Array): StateRecord[] | null 
   try {
     v = decoder.decode(bytes);
   } catch {
-    return null;
+    return 'malformed';
   }
-  if (!Array.isArray(v)) return null;
+  if (!Array.isArray(v)) return 'malformed';
   const out: StateRecord[] = new Array(v.length);
   for (let i = 0; i < v.length; i++) {
+    if (!withinBounds(v[i])) return 'fields';
     const r = toRecord(v[i]);
-    if (r === null) return null;
+    if (r === null) return 'malformed';
     out[i] = r;
   }
   return out;
 }
 
-/** decodeRecords() into the slots of `out`; false when malformed. */
-function decodeRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): boolean {
-  if (readRecordsIntoSlots(bytes, out) === true) return true;
-  const records = decodeRecordsWithCborX(bytes);
-  if (records === null) return false;
+/** decodeRecords() into the slots of `out`; the reason when refused. */
+function decodeRecordsIntoSlots(bytes: Uint8Array, out: SlotBatch): true | 'malformed' | 'fields' {
+  const direct = readRecordsIntoSlots(bytes, out);
+  if (direct === true) return true;
+  if (direct === null) return 'fields';
+  const records = recordsWithCborX(bytes);
+  if (typeof records === 'string') return records;
   out.ensure(records.length);
   for (let i = 0; i < records.length; i++) writeSlot(out.view, out.bytes, i * SLOT_BYTES, records[i]!);
   out.count = records.length;
@@ -334,15 +412,21 @@ export function decodeMessage(bytes: Uint8Array, key: Uint8Array, slots?: SlotBa
   if (b.readUInt16BE(6) !== 0 || !Number.isFinite(h.time)) return bad;
   switch (type) {
     case MessageType.Data: {
-      if (slots !== undefined) return decodeRecordsIntoSlots(p, slots) ? { ok: true, msg: { ...h, type, records: NO_RECORDS } } : bad;
-      const records = decodeRecords(p);
-      return records === null ? bad : { ok: true, msg: { ...h, type, records } };
+      if (slots !== undefined) {
+        const r = decodeRecordsIntoSlots(p, slots);
+        return r === true ? { ok: true, msg: { ...h, type, records: NO_RECORDS } } : { ok: false, reason: r };
+      }
+      const records = recordsOrReason(p);
+      return typeof records === 'string' ? { ok: false, reason: records } : { ok: true, msg: { ...h, type, records } };
     }
     case MessageType.ResyncChunk: {
       if (len < 4) return bad;
-      if (slots !== undefined) return decodeRecordsIntoSlots(p.subarray(4), slots) ? { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records: NO_RECORDS } } : bad;
-      const records = decodeRecords(p.subarray(4));
-      return records === null ? bad : { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records } };
+      if (slots !== undefined) {
+        const r = decodeRecordsIntoSlots(p.subarray(4), slots);
+        return r === true ? { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records: NO_RECORDS } } : { ok: false, reason: r };
+      }
+      const records = recordsOrReason(p.subarray(4));
+      return typeof records === 'string' ? { ok: false, reason: records } : { ok: true, msg: { ...h, type, bulkId: p.readUInt32BE(0), records } };
     }
     case MessageType.ResyncDone:
       if (len !== 12) return bad;

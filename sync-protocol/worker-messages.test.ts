@@ -1,3 +1,4 @@
+import { optionalDefaults } from './record-fields.js';
 import assert from 'node:assert/strict';
 import { OpBatchWriter, applyOps } from './worker-messages.js';
 import { SlotReader } from './ring.js';
@@ -7,7 +8,7 @@ import { makeRecord } from './testing/fixtures.js';
 describe('worker -> table op batches', () => {
   it('carry applies, resync begin and end in order, records field for field through one reused record', () => {
     const a = new Uint8Array(16).fill(0x20);
-    const v6: StateRecord = { ...makeRecord(5, EventKind.New, 1.5), family: 6, origSrc: a, origDst: a, replySrc: a, replyDst: a,
+    const v6: StateRecord = { ...makeRecord(5, EventKind.New, 1.5), family: 6, ...optionalDefaults(6), origSrc: a, origDst: a, replySrc: a, replyDst: a,
       nat: { kind: 2, addr: new Uint8Array(16).fill(9), port: 8080 } };
     const recs = [makeRecord(1, EventKind.New, 10.25, 3), v6, makeRecord(2, EventKind.Destroy, 11)];
     const w = new OpBatchWriter();

@@ -4,6 +4,7 @@
  * clock. Not exported from index.ts.
  */
 import { EventKind, recordKey, type StateRecord, type StateSink } from '../state-record.js';
+import { optionalDefaults } from '../record-fields.js';
 import { Rng } from '../../inet/index.js';
 
 /** A TCP connection record numbered `i` (distinct tuple per i). */
@@ -17,7 +18,7 @@ export function makeRecord(i: number, kind: EventKind, stamp: number, version = 
     tcpState: 3,
     origTdEnd: (i * 7919 + version) >>> 0, origTdMaxEnd: (i * 7919 + 65535) >>> 0, origTdMaxWin: 65535, origTdMaxAck: (i * 104729 + 1) >>> 0, origTdScale: 7, origTdFlags: 0x1f,
     replyTdEnd: (i * 104729) >>> 0, replyTdMaxEnd: (i * 104729 + 29200) >>> 0, replyTdMaxWin: 29200, replyTdMaxAck: (i * 7919) >>> 0, replyTdScale: 7, replyTdFlags: 0x1f,
-    status: 0x0e, mark: version, timeoutMs: 432000000, nat: null, stamp,
+    status: 0x0e, mark: version, timeoutMs: 432000000, nat: null, stamp, ...optionalDefaults(4),
   };
 }
 

@@ -6,6 +6,7 @@
  * table-driven codec writes and reads are compared with these. Never regenerate it.
  */
 import type { StateRecord } from '../state-record.js';
+import { optionalDefaults } from '../record-fields.js';
 
 const seq = (first: number): Uint8Array => Uint8Array.from({ length: 16 }, (_, i) => first + i);
 
@@ -19,6 +20,7 @@ export const V1_RECORDS: StateRecord[] = [
     origTdEnd: 0x01020304, origTdMaxEnd: 0x01030304, origTdMaxWin: 65535, origTdMaxAck: 0xfffffff0, origTdScale: 7, origTdFlags: 0x1f,
     replyTdEnd: 0x0a0b0c0d, replyTdMaxEnd: 0x0a0b8c0d, replyTdMaxWin: 29200, replyTdMaxAck: 0x00010203, replyTdScale: 14, replyTdFlags: 0x03,
     status: 0x0e, mark: 0xffffffff, timeoutMs: 432000000, nat: null, stamp: 1733580000123.25,
+    ...optionalDefaults(4), // fields this version added, as it reads them from a record without them
   },
   {
     kind: 1, family: 6, proto: 17, zone: 300, origSrc: seq(0x20), origDst: seq(0x30), origSport: 5353, origDport: 53,
@@ -26,6 +28,7 @@ export const V1_RECORDS: StateRecord[] = [
     origTdEnd: 0, origTdMaxEnd: 0, origTdMaxWin: 0, origTdMaxAck: 0, origTdScale: 0, origTdFlags: 0,
     replyTdEnd: 0, replyTdMaxEnd: 0, replyTdMaxWin: 0, replyTdMaxAck: 0, replyTdScale: 0, replyTdFlags: 0,
     status: 0x18e, mark: 23, timeoutMs: 30000, nat: { kind: 1, addr: seq(0x50), port: 61000 }, stamp: 7,
+    ...optionalDefaults(6),
   },
   {
     kind: 2, family: 4, proto: 1, zone: 24, origSrc: Uint8Array.of(203, 0, 113, 5), origDst: Uint8Array.of(203, 0, 113, 6), origSport: 0x1234, origDport: 0x0800,
@@ -33,6 +36,7 @@ export const V1_RECORDS: StateRecord[] = [
     origTdEnd: 24, origTdMaxEnd: 255, origTdMaxWin: 256, origTdMaxAck: 65535, origTdScale: 23, origTdFlags: 24,
     replyTdEnd: 65536, replyTdMaxEnd: 1, replyTdMaxWin: 2, replyTdMaxAck: 3, replyTdScale: 4, replyTdFlags: 5,
     status: 0x3, mark: 0, timeoutMs: 2 ** 40, nat: { kind: 2, addr: Uint8Array.of(203, 0, 113, 7), port: 0 }, stamp: -5.5,
+    ...optionalDefaults(4),
   },
 ];
 
