@@ -221,7 +221,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   });
   new Counter({
     name: 'hafw_conntrack_expectations_total',
-    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), foreign (the announced address is not the sender\'s own: not followed)',
+    help: 'FTP helper announcements: expectations created, matched by a related connection, refused (table full), foreign (the announced address is not the sender\'s own: not followed); from state sync: replicated (installed from a peer\'s record), replica_refused (table full, or not between the ends of its control connection)',
     labelNames: ['event'],
     registers: [registry],
     collect() {
@@ -231,6 +231,8 @@ export function createNodeMetrics(src: MetricsSource): Registry {
       this.inc({ event: 'matched' }, c.ct_expect_matched ?? 0);
       this.inc({ event: 'refused' }, c.ct_expect_refused ?? 0);
       this.inc({ event: 'foreign' }, c.ct_ftp_foreign ?? 0);
+      this.inc({ event: 'replicated' }, c.ct_expect_replicated ?? 0);
+      this.inc({ event: 'replica_refused' }, c.ct_expect_replica_refused ?? 0);
     },
   });
   new Counter({

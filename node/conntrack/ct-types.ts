@@ -219,6 +219,21 @@ export class CtSnapshot implements CtTupleLike, CtReplyTupleLike {
   /** Remaining lifetime in ms at the time of the snapshot. */
   timeoutMs = 0;
   replicated = false;
+  /** The connection's helper (CtHelperId: 0 none, 1 ftp). */
+  helper = 0;
+  /** Its pending expectation (expectations.ts): destination port (0: none), remaining ms, source and destination (16 bytes, IPv4 in the first 4). */
+  expectPort = 0;
+  expectMs = 0;
+  expectSrc = new Uint8Array(16);
+  expectDst = new Uint8Array(16);
+  /**
+   * TCP sequence adjustment per direction [original, reply] (seqadj.ts, Linux nf_ct_seqadj:
+   * the FTP helper's rewrites through NAT shift sequence numbers after pos); 0 where no
+   * change was made. Replicated (record fields origSeqPos...).
+   */
+  seqPos = [0, 0];
+  seqBefore = [0, 0];
+  seqAfter = [0, 0];
 }
 
 /** Counters, named after `conntrack -S` where one exists. */
@@ -271,4 +286,7 @@ export class CtStats {
   ftpNatSplit = 0;
   ftpNatFailed = 0;
   ftpNatSecond = 0;
+  /** Expectations installed from a peer's record (state sync), and a peer's not installed (table full, or not between the ends of its control connection). */
+  expectReplicated = 0;
+  expectReplicaRefused = 0;
 }

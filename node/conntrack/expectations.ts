@@ -108,17 +108,22 @@ export class Expectations {
 
   /**
    * Expects a connection from src to dst:dport (addresses of `alen` bytes at the offsets)
-   * for master entry `master`, replacing the master's earlier one. `nat`: its NAT part
-   * (copied; its port hold is taken over, and given back at once when refused). False when
-   * the table is full.
+   * for master entry `master`, replacing the master's earlier one, for `lifetimeMs` (at most
+   * the helper's EXPECT_TIMEOUT_MS). `nat`: its NAT part (copied; its port hold is taken
+   * over, and given back at once when refused). False when the table is full. `fromPeer`: a
+   * replica's expectation (state sync), counted apart from the ones this node's helper made.
    */
-  add(master: number, family: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, alen: number, dport: number, now: number, nat: ExpectNat | null = null): boolean {
+  add(
+    master: number, family: number, src: Uint8Array, srcOff: number, dst: Uint8Array, dstOff: number, alen: number, dport: number, now: number,
+    nat: ExpectNat | null = null, lifetimeMs: number = EXPECT_TIMEOUT_MS, fromPeer = false,
+  ): boolean {
     const old = this.byMaster.get(master);
     if (old !== undefined) this.remove(old);
     if (this.freeHead < 0) this.expire(now);
     const i = this.freeHead;
     if (i < 0) {
-      this.stats.expectFull++;
+      if (fromPeer) this.stats.expectReplicaRefused++;
+      else this.stats.expectFull++;
       nat?.hold?.release(dport);
       return false;
     }
@@ -130,7 +135,7 @@ export class Expectations {
     this.dst.set(dst.subarray(dstOff, dstOff + alen), 16 * i);
     this.dport[i] = dport;
     this.master[i] = master;
-    this.expires[i] = now + EXPECT_TIMEOUT_MS;
+    this.expires[i] = now + Math.min(lifetimeMs, EXPECT_TIMEOUT_MS);
     this.natFlags[i] = nat === null ? 0 : nat.flags;
     this.hold[i] = nat === null ? null : nat.hold;
     if (nat !== null) {
@@ -143,8 +148,32 @@ export class Expectations {
     b.push(i);
     this.byMaster.set(master, i);
     this.live++;
-    this.stats.expectCreated++;
+    if (fromPeer) this.stats.expectReplicated++;
+    else this.stats.expectCreated++;
     return true;
+  }
+
+  /**
+   * A master's live expectation into `out` (state sync sends it with the master's record):
+   * its port, remaining ms at `now`, and addresses (16 bytes each, an IPv4 one in the first
+   * 4); port 0 and zeros when it has none (or it expired). One with a NAT part (an
+   * announcement rewritten through NAT) is not described: the record has no fields for its
+   * translation and port hold yet, and without them the standby would relate the data
+   * connection but not translate it.
+   */
+  describe(master: number, now: number, out: { expectPort: number; expectMs: number; expectSrc: Uint8Array; expectDst: Uint8Array }): void {
+    const i = this.byMaster.get(master);
+    if (i === undefined || this.expires[i]! <= now || this.natFlags[i] !== 0) {
+      out.expectPort = 0;
+      out.expectMs = 0;
+      out.expectSrc.fill(0);
+      out.expectDst.fill(0);
+      return;
+    }
+    out.expectPort = this.dport[i]!;
+    out.expectMs = this.expires[i]! - now;
+    out.expectSrc.set(this.src.subarray(16 * i, 16 * i + 16));
+    out.expectDst.set(this.dst.subarray(16 * i, 16 * i + 16));
   }
 
   /**

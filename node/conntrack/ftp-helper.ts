@@ -124,6 +124,8 @@ export class FtpHelper {
     private readonly stats: CtStats,
     /** The entry's sequence adjustment, made when first needed (the tracker owns them). */
     private readonly seqAdjFor: (entry: number) => SeqAdj,
+    /** An expectation was made, or the sequence adjustment changed, for control connection `master` (state sync sends it again). */
+    private readonly onChange: (master: number) => void = () => {},
   ) {}
 
   /** Entry e became an FTP control connection. */
@@ -215,7 +217,7 @@ export class FtpHelper {
       this.firstDelim = pkt.buf[a.textOff]!;
       return;
     }
-    this.expects.add(this.entry, pkt.family, pkt.buf, pkt.dstOff, pkt.buf, pkt.srcOff, alen, a.port, this.now);
+    if (this.expects.add(this.entry, pkt.family, pkt.buf, pkt.dstOff, pkt.buf, pkt.srcOff, alen, a.port, this.now)) this.onChange(this.entry);
   }
 
   /** Rewrites the segment's first announcement for NAT and expects its data connection. */
@@ -268,6 +270,8 @@ export class FtpHelper {
       this.stats.ftpNatRewritten++;
     }
     this.expects.add(e, pkt.family, plan.expSrc, 0, plan.expDst, 0, alen, plan.expDport, now, plan.nat);
+    // Its sequence adjustment changed (the expectation, with its NAT part, is not sent yet).
+    this.onChange(e);
     return true;
   }
 }

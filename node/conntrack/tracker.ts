@@ -55,7 +55,7 @@ import {
 } from './tcp-tracker.js';
 import { udpNew, udpPacket } from './udp-tracker.js';
 import { CtHelperId } from '../ct-state/index.js';
-import { type ExpectNat, Expectations } from './expectations.js';
+import { type ExpectNat, EXPECT_TIMEOUT_MS, Expectations } from './expectations.js';
 import { FtpHelper, type FtpNatHook } from './ftp-helper.js';
 import { SeqAdj, seqAdjustPacket } from './seqadj.js';
 
@@ -150,7 +150,9 @@ export class ConnTracker {
       let a = this.seqAdj.get(e);
       if (a === undefined) this.seqAdj.set(e, (a = new SeqAdj()));
       return a;
-    });
+      // An expectation made, or the sequence adjustment changed: what a peer must hold for
+      // the control connection changed (state sync sends it again).
+    }, (m) => this.announce(m, CtEventKind.Update));
     this.replicas = new Replicas({
       table: this.table,
       stats: this.stats,
@@ -445,8 +447,11 @@ export class ConnTracker {
     if (t.expires[e] <= now) t.expires[e] = now + cfg.timeouts[t.tcpState[e]];
     // A data connection a helper announced: related, and the expectation is used up (as
     // Linux takes it when the connection is created, before the ruleset runs).
-    if (this.expectations.count() > 0 && this.expectations.take(pkt.family, pkt.buf, pkt.srcOff, pkt.dstOff, pkt.addrLen, pkt.dport, now) >= 0) {
+    const master = this.expectations.count() > 0 ? this.expectations.take(pkt.family, pkt.buf, pkt.srcOff, pkt.dstOff, pkt.addrLen, pkt.dport, now) : -1;
+    if (master >= 0) {
       this.expectations.taken.entry = e;
+      // The master's expectation is used up: its peers drop their copy (state sync).
+      this.announce(master, CtEventKind.Update);
       t.status[e] |= CtStatus.Expected;
       this.pendingResult(e, now);
       this.stats.related++;
@@ -814,7 +819,67 @@ export class ConnTracker {
     const rem = t.expires[e] - nowMs;
     out.timeoutMs = rem > 0 ? rem : 0;
     out.replicated = (t.status[e] & CtStatus.Replicated) !== 0;
+    out.helper = t.helper[e];
+    this.expectations.describe(e, nowMs, out);
+    // The sequence adjustment (seqadj.ts), per direction; 0 where no change was made.
+    const adj = this.seqAdj.size === 0 ? undefined : this.seqAdj.get(e);
+    for (let d = 0; d < 2; d++) {
+      const on = adj !== undefined && adj.set[d] === 1;
+      out.seqPos[d] = on ? adj.pos[d]! : 0;
+      out.seqBefore[d] = on ? adj.before[d]! : 0;
+      out.seqAfter[d] = on ? adj.after[d]! : 0;
+    }
     return out;
+  }
+
+  /**
+   * A replica's helper and pending expectation, as its owner's record gives them (after
+   * applyReplica): the helper is kept (a connection that has one keeps it: it was given at
+   * creation), the expectation replaces the replica's earlier one, or goes when the record
+   * has none (used up or expired on the owner). Bounded as the node's own: one per
+   * connection, the table's cap, at most the helper's 5 minutes; and only between the two
+   * ends of the control connection (the local helper's rule: no hole towards a third host),
+   * else refused and counted. An unknown helper (a newer peer's) is ignored.
+   */
+  applyReplicaHelper(
+    entry: number, helper: number, tuple: CtTupleLike & CtReplyTupleLike,
+    expect: { expectPort: number; expectSrc: Uint8Array; expectDst: Uint8Array }, remainingMs: number, nowMs: number = this.opts.now(),
+    seq?: { seqPos: readonly number[]; seqBefore: readonly number[]; seqAfter: readonly number[] },
+  ): void {
+    const t = this.table;
+    if (!this.isLive(entry) || (t.status[entry] & CtStatus.Replicated) === 0) return;
+    if (helper === CtHelperId.Ftp && t.helper[entry] === CtHelperId.None && tuple.proto === IpProto.Tcp) {
+      t.helper[entry] = helper;
+      this.ftp.start(entry);
+    }
+    // The sequence adjustment of a helper's rewrites (seqadj.ts): the replica adjusts the
+    // connection's later segments as its owner did (offsets travel modulo 2^32). A direction
+    // with all three 0 had no change (the same as no adjustment).
+    if (seq !== undefined && t.helper[entry] !== CtHelperId.None) {
+      let adj = this.seqAdj.get(entry);
+      for (let d = 0; d < 2; d++) {
+        const on = (seq.seqPos[d]! | seq.seqBefore[d]! | seq.seqAfter[d]!) !== 0;
+        if (!on && adj === undefined) continue;
+        if (adj === undefined) this.seqAdj.set(entry, (adj = new SeqAdj()));
+        adj.set[d] = on ? 1 : 0;
+        adj.pos[d] = seq.seqPos[d]! >>> 0;
+        adj.before[d] = seq.seqBefore[d]! | 0;
+        adj.after[d] = seq.seqAfter[d]! | 0;
+      }
+    }
+    if (expect.expectPort === 0 || remainingMs <= 0 || t.helper[entry] !== CtHelperId.Ftp) {
+      this.expectations.removeMaster(entry);
+      return;
+    }
+    const alen = tuple.family === 4 ? 4 : 16;
+    const ends = [tuple.origSrc, tuple.origDst, tuple.replySrc, tuple.replyDst];
+    const isEnd = (a: Uint8Array): boolean => ends.some((x) => sameAddr(x, a, alen));
+    if (expect.expectSrc.length < alen || expect.expectDst.length < alen || !isEnd(expect.expectSrc) || !isEnd(expect.expectDst) || sameAddr(expect.expectSrc, expect.expectDst, alen)) {
+      this.expectations.removeMaster(entry);
+      this.stats.expectReplicaRefused++;
+      return;
+    }
+    this.expectations.add(entry, tuple.family, expect.expectSrc, 0, expect.expectDst, 0, alen, expect.expectPort, nowMs, null, Math.min(remainingMs, EXPECT_TIMEOUT_MS), true);
   }
 
   // The replicas a peer owns (replicas.ts); state sync calls these.
@@ -899,3 +964,7 @@ export class ConnTracker {
   }
 }
 
+function sameAddr(a: Uint8Array, b: Uint8Array, n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

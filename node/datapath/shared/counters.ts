@@ -75,6 +75,8 @@ export const COUNTER_NAMES = [
   'ct_ftp_nat_split', // segments dropped on NATed control connections: an announcement cut by the segment's end
   'ct_ftp_nat_failed', // segments dropped on NATed control connections: the rewrite could not be done (no port, no room, inconsistent retransmission)
   'ct_ftp_nat_second', // announcements passed as they were: another one in the same segment was rewritten (one rewrite per segment)
+  'ct_expect_replicated', // expectations installed from a peer's record (state sync)
+  'ct_expect_replica_refused', // a peer's expectations not installed: table full, or not between the ends of its control connection
   // Sets filled from the packet path (ruleset/modules/dynset.ts).
   'ruleset_set_full', // packets whose key an add/update @set or meter could not add: the set held its size (the rule did not match)
 ] as const;

@@ -48,6 +48,8 @@ export function publishCtCounters(ct: ConnTracker, counters: Float64Array): void
   counters[C.ct_ftp_nat_split] = st.ftpNatSplit;
   counters[C.ct_ftp_nat_failed] = st.ftpNatFailed;
   counters[C.ct_ftp_nat_second] = st.ftpNatSecond;
+  counters[C.ct_expect_replicated] = ct.stats.expectReplicated;
+  counters[C.ct_expect_replica_refused] = ct.stats.expectReplicaRefused;
 }
 
 export class ConntrackGc {

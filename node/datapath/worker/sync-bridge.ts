@@ -18,7 +18,10 @@ import type { NatState } from './nat-state.js';
 class RecordWriter {
   readonly snap = new CtSnapshot();
   readonly rec = emptyRecord();
-  private readonly v4 = [this.snap.origSrc.subarray(0, 4), this.snap.origDst.subarray(0, 4), this.snap.replySrc.subarray(0, 4), this.snap.replyDst.subarray(0, 4)];
+  private readonly v4 = [
+    this.snap.origSrc.subarray(0, 4), this.snap.origDst.subarray(0, 4), this.snap.replySrc.subarray(0, 4), this.snap.replyDst.subarray(0, 4),
+    this.snap.expectSrc.subarray(0, 4), this.snap.expectDst.subarray(0, 4),
+  ];
 
   fill(kind: EventKind, stamp: number): StateRecord {
     const s = this.snap;
@@ -54,6 +57,19 @@ class RecordWriter {
     // The wire carries whole milliseconds (a fractional value would make the record malformed).
     r.timeoutMs = Math.max(0, Math.floor(s.timeoutMs));
     r.stamp = stamp;
+    // The helper and its pending expectation (an FTP data connection announced): the standby
+    // relates the data connection after a takeover.
+    r.helper = s.helper;
+    r.expectPort = s.expectPort;
+    r.expectMs = s.expectPort === 0 ? 0 : Math.max(1, Math.floor(s.expectMs));
+    r.expectSrc = v4 ? this.v4[4]! : s.expectSrc;
+    r.expectDst = v4 ? this.v4[5]! : s.expectDst;
+    r.origSeqPos = s.seqPos[0]! >>> 0;
+    r.origSeqBefore = s.seqBefore[0]! >>> 0;
+    r.origSeqAfter = s.seqAfter[0]! >>> 0;
+    r.replySeqPos = s.seqPos[1]! >>> 0;
+    r.replySeqBefore = s.seqBefore[1]! >>> 0;
+    r.replySeqAfter = s.seqAfter[1]! >>> 0;
     return r;
   }
 }
@@ -138,7 +154,10 @@ export class SyncBridge implements StateSink {
       const r = this.writer.fill(EventKind.New, now);
       const n = this.natRecord(e);
       r.nat = n === null ? null : { kind: n.kind, addr: n.addr.slice(), port: n.port };
-      out.push({ ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice() });
+      out.push({
+        ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice(),
+        expectSrc: r.expectSrc.slice(), expectDst: r.expectDst.slice(),
+      });
     });
     return out;
   }
@@ -200,6 +219,10 @@ export class SyncBridge implements StateSink {
       return;
     }
     this.installNat(applied, rec);
+    // Its helper and pending expectation (the expectation's age counted as the timeout's).
+    // Sequence offsets (rec.origSeqPos...) are carried but not installed: no helper here
+    // rewrites payload yet.
+    if (rec.helper !== 0 || ct.getHelper(applied) !== 0) ct.applyReplicaHelper(applied, rec.helper, rec, rec, rec.expectMs - Math.max(0, ageMs), now, s);
     this.stamps[applied] = rec.stamp;
     this.owners[applied] = owner;
     this.counts.applied++;

@@ -1,0 +1,160 @@
+/**
+ * An FTP transfer survives a failover: the control connection's helper and its pending
+ * expectation travel with its state record (sync-bridge.ts), so the standby, once it
+ * forwards, relates the data connection (`ct state related`) under a ruleset that accepts
+ * nothing else new. A pair of datapaths, records carried A -> B through a ring as the sync
+ * worker would (the wire's round trip of the fields: sync-protocol/record-compat.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { buildTcp } from '../../packet/build.js';
+import { parseAddress } from '../../packet/address.js';
+import { CtSnapshot } from '../../conntrack/index.js';
+import { EXPECT_TIMEOUT_MS } from '../../conntrack/expectations.js';
+import { Verdict } from './stage.js';
+import { SyncBridge } from './sync-bridge.js';
+import { rig, type Rig } from './testing.js';
+import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+
+/** Strict: only FTP control connections may be opened; data connections only as related. */
+const RULESET = `table inet f {
+  ct helper ftp-std { type "ftp" protocol tcp; }
+  chain pre { type filter hook prerouting priority filter; policy accept;
+    tcp dport 21 ct helper set "ftp-std"
+  }
+  chain fwd { type filter hook forward priority filter; policy drop;
+    ct state established,related accept
+    tcp dport 21 ct state new accept
+  }
+}`;
+
+const C4 = '10.0.0.5';
+const S4 = '203.0.113.9';
+
+const tcp = (src: string, dst: string, sport: number, dport: number, flags: string, seq: number, ack: number, payload?: string): Uint8Array =>
+  buildTcp({ src, dst, sport, dport, flags, seq, ack, payload });
+
+interface Pair {
+  a: Rig;
+  b: Rig;
+  bridgeB: SyncBridge;
+  /** A packet through the active node A (its conntrack events go to the ring). */
+  sendA(p: Uint8Array): boolean;
+  /** A packet through B (the standby, forwarding after a takeover). */
+  sendB(p: Uint8Array): boolean;
+  /** The records A produced since the last call, applied on B; returns them (copies). */
+  sync(): StateRecord[];
+}
+
+function pair(): Pair {
+  const a = rig(RULESET);
+  const b = rig(RULESET);
+  const ring = new EventRing(64);
+  const bridgeA = new SyncBridge(a.ct, ring, a.nat);
+  a.ct.onEvent = (k, e) => bridgeA.onEvent(k, e);
+  const bridgeB = new SyncBridge(b.ct, new EventRing(64), b.nat);
+  b.ct.onEvent = (k, e) => bridgeB.onEvent(k, e);
+  const through = (r: Rig, bridge: SyncBridge, p: Uint8Array): boolean => {
+    bridge.local = true;
+    try {
+      return r.send(p).v === Verdict.Accept;
+    } finally {
+      bridge.local = false;
+    }
+  };
+  return {
+    a, b, bridgeB,
+    sendA: (p) => through(a, bridgeA, p),
+    sendB: (p) => through(b, bridgeB, p),
+    sync() {
+      const out: StateRecord[] = [];
+      for (let rec = ring.pop(); rec !== undefined; rec = ring.pop()) {
+        out.push({ ...rec, expectSrc: rec.expectSrc.slice(), expectDst: rec.expectDst.slice() });
+        bridgeB.apply(1, rec, 0);
+      }
+      return out;
+    },
+  };
+}
+
+/** A's FTP control connection (client C4:40000 to S4:21) up to the client's PORT for C4:50000. */
+function controlWithPort(p: Pair): void {
+  assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'S', 1000, 0)), 'SYN to 21');
+  assert.ok(p.sendA(tcp(S4, C4, 21, 40000, 'SA', 5000, 1001)), 'SYN-ACK');
+  assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'A', 1001, 5001)), 'ACK');
+  assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'PA', 1001, 5001, 'PORT 10,0,0,5,195,80\r\n'))); // 10.0.0.5:50000
+}
+
+function controlEntry(r: Rig): number {
+  return r.ct.lookupTuple({ family: 4, proto: 6, zone: 0, origSrc: parseAddress(C4).bytes, origDst: parseAddress(S4).bytes, origSport: 40000, origDport: 21 });
+}
+
+describe('FTP helper and expectations through state sync (failover)', () => {
+  it('replicates the helper and the PORT\'s expectation: the standby relates the data connection after the takeover', () => {
+    const p = pair();
+    controlWithPort(p);
+    const recs = p.sync();
+    // The announcement was replicated with the control connection (its record's Update).
+    const last = recs.at(-1)!;
+    assert.equal(last.helper, 1);
+    assert.equal(last.expectPort, 50000);
+    assert.deepEqual([...last.expectSrc], [203, 0, 113, 9]);
+    assert.deepEqual([...last.expectDst], [10, 0, 0, 5]);
+    assert.ok(last.expectMs > 0 && last.expectMs <= EXPECT_TIMEOUT_MS);
+    const e = controlEntry(p.b);
+    assert.ok(e >= 0, 'the control connection is on the standby');
+    assert.equal(p.b.ct.getHelper(e), 1);
+    assert.equal(p.b.ct.expectations.portOf(e), 50000);
+    // A is gone; B forwards. The server's data connection to the announced port is related.
+    assert.ok(p.sendB(tcp(S4, C4, 20, 50000, 'S', 9000, 0)), 'the data connection is related on the new master');
+    assert.ok(p.sendB(tcp(C4, S4, 50000, 20, 'SA', 7000, 9001)), 'its reply is established');
+    // Used once, as on the node that made it; other new connections stay dropped.
+    assert.equal(p.sendB(tcp(S4, C4, 21000, 50000, 'S', 9500, 0)), false, 'used once');
+    assert.equal(p.sendB(tcp(S4, C4, 20, 50001, 'S', 9600, 0)), false, 'another port');
+    // The control connection goes on through B and its helper: a second PORT works too.
+    assert.ok(p.sendB(tcp(C4, S4, 40000, 21, 'PA', 1024, 5001, 'PORT 10,0,0,5,195,81\r\n')));
+    assert.ok(p.sendB(tcp(S4, C4, 20, 50001, 'S', 9700, 0)), 'a data connection announced after the takeover');
+  });
+
+  it('replicates the expectation used up: the standby drops its copy when the active node relates the data connection', () => {
+    const p = pair();
+    controlWithPort(p);
+    p.sync();
+    assert.equal(p.b.ct.expectations.count(), 1);
+    assert.ok(p.sendA(tcp(S4, C4, 20, 50000, 'S', 9000, 0)), 'related on A');
+    p.sync();
+    assert.equal(p.b.ct.expectations.count(), 0, 'gone on B as well');
+    assert.equal(p.b.ct.expectations.portOf(controlEntry(p.b)), -1);
+  });
+
+  it('bounds what a peer\'s record may expect: only between the ends of its control connection, at most the helper\'s 5 minutes, one per connection', () => {
+    const p = pair();
+    controlWithPort(p);
+    const rec = p.sync().at(-1)!;
+    const e = controlEntry(p.b);
+    const refusedBefore = p.b.ct.stats.expectReplicaRefused;
+    // An expectation towards a third host (a hostile or broken peer): not installed, counted.
+    p.bridgeB.apply(1, { ...rec, stamp: rec.stamp + 1, expectDst: Uint8Array.of(192, 0, 2, 66) }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1);
+    assert.equal(p.b.ct.stats.expectReplicaRefused, refusedBefore + 1);
+    assert.equal(p.sendB(tcp(S4, '192.0.2.66', 20, 50000, 'S', 1, 0)), false);
+    // A lifetime beyond the helper's is cut to it.
+    p.bridgeB.apply(1, { ...rec, stamp: rec.stamp + 2, expectMs: 10 * EXPECT_TIMEOUT_MS }, 0);
+    // (The bridge applies on the sync clock, the node's datapath clock; the rig's is a counter.)
+    const snap = p.b.ct.snapshot(e, new CtSnapshot(), syncClock());
+    assert.equal(snap.expectPort, 50000);
+    assert.ok(snap.expectMs <= EXPECT_TIMEOUT_MS, `${snap.expectMs} ms`);
+    // Repeated records for one connection keep one expectation (the newest).
+    for (let i = 0; i < 10; i++) p.bridgeB.apply(1, { ...rec, stamp: rec.stamp + 3 + i, expectPort: 51000 + i }, 0);
+    assert.equal(p.b.ct.expectations.count(), 1);
+    assert.equal(p.b.ct.expectations.portOf(e), 51009);
+    // A record without an expectation (expired or used on the owner) removes it; an unknown helper is ignored.
+    p.bridgeB.apply(1, { ...rec, stamp: rec.stamp + 20, helper: 1, expectPort: 0, expectMs: 0 }, 0);
+    assert.equal(p.b.ct.expectations.count(), 0);
+    const other = { ...rec, origSport: 40001, replyDport: 40001, stamp: rec.stamp + 21, helper: 77 };
+    p.bridgeB.apply(1, other, 0);
+    const o = p.b.ct.lookupTuple({ family: 4, proto: 6, zone: 0, origSrc: parseAddress(C4).bytes, origDst: parseAddress(S4).bytes, origSport: 40001, origDport: 21 });
+    assert.ok(o >= 0);
+    assert.equal(p.b.ct.getHelper(o), 0);
+    assert.equal(p.b.ct.expectations.count(), 0);
+  });
+});
