@@ -213,6 +213,13 @@ export class SyncBridge implements StateSink {
     // Timeouts keep running on the replica from the moment the owner took the snapshot.
     s.timeoutMs = Math.max(1, rec.timeoutMs - Math.max(0, ageMs));
     s.replicated = true;
+    // TCP sequence offsets (the FTP helper's rewrites through NAT), installed with the helper below.
+    s.seqPos[0] = rec.origSeqPos;
+    s.seqBefore[0] = rec.origSeqBefore;
+    s.seqAfter[0] = rec.origSeqAfter;
+    s.seqPos[1] = rec.replySeqPos;
+    s.seqBefore[1] = rec.replySeqBefore;
+    s.seqAfter[1] = rec.replySeqAfter;
     const applied = ct.applyReplica(s, now, rec);
     if (applied < 0) {
       this.counts.refused++;
@@ -220,8 +227,6 @@ export class SyncBridge implements StateSink {
     }
     this.installNat(applied, rec);
     // Its helper and pending expectation (the expectation's age counted as the timeout's).
-    // Sequence offsets (rec.origSeqPos...) are carried but not installed: no helper here
-    // rewrites payload yet.
     if (rec.helper !== 0 || ct.getHelper(applied) !== 0) ct.applyReplicaHelper(applied, rec.helper, rec, rec, rec.expectMs - Math.max(0, ageMs), now, s);
     this.stamps[applied] = rec.stamp;
     this.owners[applied] = owner;
