@@ -115,6 +115,23 @@ describe('FTP helper and expectations through state sync (failover)', () => {
     assert.ok(p.sendB(tcp(S4, C4, 20, 50001, 'S', 9700, 0)), 'a data connection announced after the takeover');
   });
 
+  it('IPv6 passive mode (229): the client\'s data connection is related on the new master', () => {
+    const p = pair();
+    const c6 = '2001:db8:1::5';
+    const s6 = '2001:db8:99::9';
+    assert.ok(p.sendA(tcp(c6, s6, 41000, 21, 'S', 1000, 0)));
+    assert.ok(p.sendA(tcp(s6, c6, 21, 41000, 'SA', 5000, 1001)));
+    assert.ok(p.sendA(tcp(c6, s6, 41000, 21, 'A', 1001, 5001)));
+    assert.ok(p.sendA(tcp(s6, c6, 21, 41000, 'PA', 5001, 1001, '229 Entering Extended Passive Mode (|||50011|)\r\n')));
+    const last = p.sync().at(-1)!;
+    assert.equal(last.family, 6);
+    assert.equal(last.expectPort, 50011);
+    assert.deepEqual(last.expectSrc, parseAddress(c6).bytes, 'from the client');
+    assert.deepEqual(last.expectDst, parseAddress(s6).bytes, 'to the server that announced it');
+    assert.equal(p.sendB(tcp(c6, s6, 42000, 50012, 'S', 1, 0)), false, 'another port is new, dropped');
+    assert.ok(p.sendB(tcp(c6, s6, 42000, 50011, 'S', 1, 0)), 'the announced data connection is related on B');
+  });
+
   it('replicates the expectation used up: the standby drops its copy when the active node relates the data connection', () => {
     const p = pair();
     controlWithPort(p);
