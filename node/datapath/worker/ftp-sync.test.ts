@@ -174,4 +174,27 @@ describe('FTP helper and expectations through state sync (failover)', () => {
     assert.equal(p.b.ct.getHelper(o), 0);
     assert.equal(p.b.ct.expectations.count(), 0);
   });
+
+  it('installs the sequence adjustment a record carries (the helper\'s rewrites through NAT) and sends it back as it holds it', () => {
+    const p = pair();
+    controlWithPort(p);
+    const rec = p.sync().at(-1)!;
+    const e = controlEntry(p.b);
+    // Original direction: a rewrite at 5000 made later segments 2 bytes shorter (-2, modulo 2^32).
+    p.bridgeB.apply(1, { ...rec, stamp: rec.stamp + 1, origSeqPos: 5000, origSeqBefore: 0, origSeqAfter: 0xfffffffe }, 0);
+    const adj = p.b.ct.seqAdjOf(e)!;
+    assert.ok(adj !== undefined);
+    assert.deepEqual([adj.set[0], adj.pos[0], adj.before[0], adj.after[0]], [1, 5000, 0, -2]);
+    assert.equal(adj.set[1], 0, 'no change in the reply direction');
+    const snap = p.b.ct.snapshot(e, new CtSnapshot(), syncClock());
+    assert.deepEqual([snap.seqPos[0], snap.seqBefore[0], snap.seqAfter[0]], [5000, 0, -2]);
+    // Adopted on takeover, the entry's record carries them (the bridge writes them modulo 2^32).
+    p.b.ct.adoptReplica(e);
+    const out: StateRecord[] = [];
+    const ringB = new EventRing(8);
+    const bridge = new SyncBridge(p.b.ct, ringB, p.b.nat);
+    bridge.onEvent(1, e);
+    for (let r = ringB.pop(); r !== undefined; r = ringB.pop()) out.push({ ...r });
+    assert.deepEqual([out[0]!.origSeqPos, out[0]!.origSeqBefore, out[0]!.origSeqAfter, out[0]!.replySeqAfter], [5000, 0, 0xfffffffe, 0]);
+  });
 });
