@@ -192,6 +192,73 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.equal(h.size, 3);
   });
 
+  for (const f of FAMILIES) {
+    it(`delete @s { KEY } removes the packet's key, whoever added it; an absent key is no error and the rule goes on (${f.name})`, () => {
+      // Port knocking's close: a packet from the source takes its key out again.
+      const { e, clock } = engine(
+        `set s { type ${f.type}; flags dynamic; elements = { ${f.c} } }`,
+        `udp sport 2000 add @s { ${f.sel} } accept\nudp sport 3000 delete @s { ${f.sel} } meta mark set 7 accept\n${f.sel} @s accept`,
+        'drop',
+      );
+      const from = (src: string, sport: number): { v: Verdict; mark: number } => {
+        const ctx = new ClassifyContext();
+        const b = udpFrom(src, sport);
+        parsePacket(ctx.pkt, b, 0, b.length, 0);
+        ctx.nowMs = clock.now;
+        const v = e.compiled.classify(ctx, Hook.Forward);
+        return { v, mark: ctx.metaMark };
+      };
+      assert.equal(from(f.a, 2000).v, A); // added
+      assert.equal(from(f.a, 1000).v, A); // found
+      assert.deepEqual(from(f.a, 3000), { v: A, mark: 7 }); // deleted; the rule went on to its mark
+      assert.equal(from(f.a, 1000).v, D); // gone
+      assert.deepEqual(from(f.b, 3000), { v: A, mark: 7 }); // absent: nothing to delete, the rule still goes on
+      // A declared (transaction) element is deleted too, as in the kernel, and no longer listed.
+      assert.equal(from(f.c, 1000).v, A);
+      assert.match(listed(e), new RegExp(`elements = \\{ ${f.c} \\}`));
+      from(f.c, 3000);
+      assert.equal(from(f.c, 1000).v, D);
+      assert.doesNotMatch(listed(e), /elements =/);
+      assert.equal(JSON.stringify(e.toJSON()).includes(f.c), false);
+      // Both forms list back as nft 1.0.6 lists them.
+      assert.match(e.list(), new RegExp(`udp sport 3000 delete @s \\{ ${f.sel} \\} meta mark set 0x00000007 accept`));
+      const again = new RulesetEngine();
+      again.load(e.list());
+      assert.equal(again.list().replace(/elements = [^\n]*\n\t*/, ''), e.list().replace(/elements = [^\n]*\n\t*/, ''));
+    });
+  }
+
+  it('delete @s frees room in a full set; a transaction can add a deleted declared element back', () => {
+    const { e, clock } = engine('set s { type ipv4_addr; size 1; flags dynamic; elements = { 192.0.2.9 } }', 'udp sport 3000 delete @s { ip saddr } accept\nadd @s { ip saddr } accept', 'drop');
+    const from = (src: string, sport: number): Verdict => {
+      const ctx = new ClassifyContext();
+      const b = udpFrom(src, sport);
+      parsePacket(ctx.pkt, b, 0, b.length, 0);
+      ctx.nowMs = clock.now;
+      return e.compiled.classify(ctx, Hook.Forward);
+    };
+    assert.equal(from('192.0.2.1', 1000), D); // full: the add fails
+    assert.equal(from('192.0.2.9', 3000), A); // the declared element is deleted
+    assert.equal(from('192.0.2.1', 1000), A); // room again: added
+    assert.match(listed(e), /elements = \{ 192\.0\.2\.1 \}/);
+    e.transaction('delete element inet t s { 192.0.2.1 }');
+    e.transaction('add element inet t s { 192.0.2.9 }');
+    assert.match(listed(e), /elements = \{ 192\.0\.2\.9 \}/);
+    assert.equal(from('192.0.2.1', 1000), D); // full again
+  });
+
+  it('delete @s: nft 1.0.6 takes a timeout or a counter in the braces (no effect in the kernel); they load and list back; JSON "op": "delete"', () => {
+    const { e } = engine('set s { type ipv4_addr; flags dynamic,timeout; }', 'delete @s { ip saddr timeout 1s }\ndelete @s { ip saddr counter }');
+    assert.match(e.list(), /\t\tdelete @s \{ ip saddr timeout 1s \}\n\t\tdelete @s \{ ip saddr counter \}\n/);
+    const rules = e.toJSON().nftables.filter((o) => 'rule' in o) as { rule: { expr: unknown[] } }[];
+    // As `nft -j list ruleset` (1.0.6) writes them.
+    assert.deepEqual(rules[0].rule.expr, [{ set: { op: 'delete', elem: { elem: { val: { payload: { protocol: 'ip', field: 'saddr' } }, timeout: 1 } }, set: '@s' } }]);
+    const j = new RulesetEngine();
+    j.load(JSON.stringify(e.toJSON()));
+    assert.equal(j.list(), e.list());
+    assert.match(loadError('{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"set": {"family": "ip", "table": "t", "name": "s", "type": "ipv4_addr"}}, {"chain": {"family": "ip", "table": "t", "name": "c"}}, {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [{"set": {"op": "remove", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@s"}}]}}]}'), /"op" must be "add", "update" or "delete"/);
+  });
+
   it('refuses misuse with the place, as nft does', () => {
     const t = (decl: string, rule: string) => loadError(`table inet t {\n${decl}\nchain c {\n${rule}\n} }`);
     assert.match(t('', 'add @nope { ip saddr }'), /^x\.nft:4:1: unknown set 'nope'/);
@@ -202,7 +269,10 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'add @s { ip saddr log }'), /^x\.nft:4:19: 'log' cannot be kept per element: only counter, limit, quota, ct count can/);
     assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'add @s { ip saddr counter limit rate 1/second quota 10 bytes }'), /^x\.nft:4:1: an element carries at most 2 statements/);
     assert.match(t('set s { type ifname; flags dynamic; }', 'add @s { iifname }'), /elements of type ifname cannot be added from the packet path/);
-    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'delete @s { ip saddr }'), /^x\.nft:4:1: `delete @set \{ \.\.\. \}` from the packet path is not supported yet/);
+    assert.match(t('set s { type ipv4_addr; flags dynamic; }', 'delete @s { tcp dport }'), /^x\.nft:4:1: datatype mismatch: set 's' holds ipv4_addr/);
+    assert.match(t('set s { type ipv4_addr; flags interval; }', 'delete @s { ip saddr }'), /^x\.nft:4:1: set 's' has flags interval: the packet path deletes single keys/);
+    assert.match(t('set s { type ipv4_addr; flags constant; elements = { 192.0.2.1 } }', 'delete @s { ip saddr }'), /^x\.nft:4:1: set 's' is constant/);
+    assert.match(t('map m { type ipv4_addr : mark; }', 'delete @m { ip saddr }'), /^x\.nft:4:1: 'm' is a map/);
     assert.match(t('set m { type ipv4_addr; }', 'meter m { ip saddr counter }'), /^x\.nft:4:1: meter 'm': the table has a set of that name/);
     assert.match(t('', 'meter m { ip saddr }'), /^x\.nft:4:1: a meter keeps exactly one statement per key/);
     assert.match(t('', 'ct count over x'), /^x\.nft:4:15: /);

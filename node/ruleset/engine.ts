@@ -485,7 +485,7 @@ export class RulesetEngine extends EventEmitter {
     if (!(cur instanceof HashKeySet) || s.isMap) return undefined;
     let withStmts = false;
     for (const e of s.elems.values()) if (hasElemStmts(elemOptions(e.item, false))) withStmts = true;
-    if (!withStmts && cur.dynamicCount === 0) return undefined;
+    if (!withStmts && cur.dynamicCount === 0 && cur.staticDeleted === 0) return undefined;
     const now = this.clock();
     const types = this.keyTypes(s);
     const enc = { ifnames: this.ifnames };
@@ -493,12 +493,15 @@ export class RulesetEngine extends EventEmitter {
     for (const e of s.elems.values()) {
       if (e.expiresAt !== 0 && now >= e.expiresAt) continue;
       const o = elemOptions(e.item, false);
-      if (!hasElemStmts(o)) {
+      if (!hasElemStmts(o) && cur.staticDeleted === 0) {
         out.push(e.item);
         continue;
       }
       const iv = toInterval(elemValue(e.item, false), types, enc);
-      const ex = typeof iv === 'string' ? undefined : cur.exprsOf(cur.indexOf(iv.lo));
+      const at = typeof iv === 'string' ? -1 : cur.indexOf(iv.lo);
+      // Deleted by the packet path (`delete @s`), or gone and back as the packet path's own.
+      if (cur.staticDeleted !== 0 && (at < 0 || cur.isDynamic(at))) continue;
+      const ex = at < 0 ? undefined : cur.exprsOf(at);
       out.push(ex === undefined ? e.item : { elem: { ...(o as ElemJ), ...liveElemStmts(ex) } });
     }
     if (cur.dynamicCount === 0) return out;

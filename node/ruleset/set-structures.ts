@@ -195,6 +195,21 @@ export class HashKeySet implements CompiledSet {
     return idx;
   }
 
+  /**
+   * `delete @s { KEY }` (the kernel's dynset delete): removes the key, whoever added it.
+   * A transaction's element removed here is counted (staticDeleted), so listings, which
+   * take the committed elements from the control state, know to ask this structure.
+   */
+  deleteFromPacket(key: Uint32Array): void {
+    const e = this.lookupAny(key);
+    if (e < 0) return;
+    if (this.dyn[e] !== 1) this.staticDeleted++;
+    this.delete(key);
+  }
+
+  /** Committed (transaction) elements the packet path has deleted since this structure was built. */
+  staticDeleted = 0;
+
   /** Whether the last addDynamic made a new element. */
   created = false;
 

@@ -16,7 +16,11 @@
  * ruleset` (1.0.6), its elements are not listed. A meter with a timeout restarts it on
  * each packet (nft makes it dynset op update), without one it only adds.
  *
- * JSON (libnftables): `{"set": {"op": "add"|"update", "elem": KEY, "set": "@s", "stmt": [...]}}`
+ * `delete @s { KEY }` removes the packet's key from the set (the kernel's NFT_DYNSET_OP_DELETE):
+ * an absent key is no error and the rule goes on either way. A timeout or statements
+ * written in its braces load (nft takes them) and do nothing, as in the kernel.
+ *
+ * JSON (libnftables): `{"set": {"op": "add"|"update"|"delete", "elem": KEY, "set": "@s", "stmt": [...]}}`
  * with KEY a selector or `{"elem": {"val": SELECTOR, "timeout": S}}`, and
  * `{"meter": {"key": KEY, "stmt": STMT, "size": N, "name": "m"}}`.
  */
@@ -36,7 +40,7 @@ import { DYNAMIC_SET_DEFAULT_SIZE, isSetSize, SET_SIZE_RANGE } from '../set-attr
 type KeyJ = Selector | { elem: { val: Selector; timeout?: number } };
 
 interface DynsetJ {
-  op: 'add' | 'update';
+  op: 'add' | 'update' | 'delete';
   elem: KeyJ;
   set: string;
   stmt?: Stmt[];
@@ -163,6 +167,17 @@ function dynsetFn(
   };
 }
 
+/** `delete @s { KEY }`: the kernel's dynset delete removes the key (any element) and never stops the rule. */
+function dynsetDeleteFn(load: (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean, words: number, slot: { cur: unknown }): StmtFn {
+  const key = new Uint32Array(words);
+  return (ctx) => {
+    if (!load(ctx, key, 0)) return Code.Break;
+    const set = slot.cur;
+    if (set instanceof HashKeySet) set.deleteFromPacket(key);
+    return 0;
+  };
+}
+
 function setTypeNames(j: SetJ): string[] {
   return Array.isArray(j.type) ? j.type : [j.type];
 }
@@ -171,21 +186,20 @@ const dynsetModule: StatementModule = {
   name: 'dynset',
   keywords: ['add', 'update', 'delete'],
   jsonKeys: ['set'],
-  help: 'add the packet\'s key to a named set (`add @s { ip saddr }`), or add it and restart its timeout (`update @s { ip saddr timeout 1m }`); per-element statements (counter, limit, quota, ct count) run for the element: `update @s { ip saddr limit rate over 10/second } drop`. `delete @s { ... }` is read only to be refused: not supported yet',
+  help: 'add the packet\'s key to a named set (`add @s { ip saddr }`), or add it and restart its timeout (`update @s { ip saddr timeout 1m }`); per-element statements (counter, limit, quota, ct count) run for the element: `update @s { ip saddr limit rate over 10/second } drop`. `delete @s { ip saddr }` removes the key (an absent key is no error; the rule goes on)',
   params: [
-    { name: 'op', type: 'add|update', required: true, help: 'add: add when absent; update: also restart the timeout' },
+    { name: 'op', type: 'add|update|delete', required: true, help: 'add: add when absent; update: also restart the timeout; delete: remove the key' },
     { name: 'elem', type: 'selector', required: true, help: 'the key (a selector or a concatenation), or {"elem": {"val": KEY, "timeout": S}}' },
     { name: 'set', type: 'string', required: true, help: '"@NAME" of a set in the rule\'s table' },
     { name: 'stmt', type: 'statement[]', help: 'at most 2 of counter, limit, quota, ct count, kept per element' },
   ],
   families: ['ip', 'ip6', 'inet'],
   parse(r, first) {
-    if (first.text === 'delete') r.error('`delete @set { ... }` from the packet path is not supported yet: let elements time out, or delete them with `delete element`', first);
     const t = r.peek();
     if (t.kind !== Tok.Word || !t.text.startsWith('@') || t.text.length < 2) r.error(`expected @SET after '${first.text}'`, t);
     r.next();
     const { key, stmts } = parseBody(r, first.text);
-    const out: DynsetJ = { op: first.text as 'add' | 'update', elem: key, set: t.text };
+    const out: DynsetJ = { op: first.text as DynsetJ['op'], elem: key, set: t.text };
     if (stmts.length > 0) out.stmt = stmts;
     return { set: out };
   },
@@ -196,8 +210,7 @@ const dynsetModule: StatementModule = {
   checkJson(stmt) {
     const d = (stmt as { set: unknown }).set;
     if (!isObj(d)) return '"set" (a dynset) needs {"op", "elem", "set"}';
-    if (d.op === 'delete') return '"op": "delete" (removing from the packet path) is not supported yet';
-    if (d.op !== 'add' && d.op !== 'update') return '"op" must be "add" or "update"';
+    if (d.op !== 'add' && d.op !== 'update' && d.op !== 'delete') return '"op" must be "add", "update" or "delete"';
     if (typeof d.set !== 'string' || !/^@[A-Za-z_][A-Za-z0-9_.\-/]*$/.test(d.set)) return '"set" must be "@NAME"';
     const k = checkKey(d.elem);
     if (k) return k;
@@ -209,9 +222,9 @@ const dynsetModule: StatementModule = {
     const name = d.set.slice(1);
     const s = env.findSet(name);
     if (!s) return env.errors.add(env.pos, `unknown set '${name}' in table ${env.family} (declare it before the rule)`);
-    if (s.map !== undefined) return env.errors.add(env.pos, `'${name}' is a map: adding map elements from the packet path (${d.op} @${name} { KEY : DATA }) is not supported yet`);
-    if (s.flags?.includes('interval')) return env.errors.add(env.pos, `set '${name}' has flags interval: the packet path adds single keys, and the kernel refuses a dynamic interval set too`);
-    if (s.flags?.includes('constant')) return env.errors.add(env.pos, `set '${name}' is constant: the packet path cannot add to it`);
+    if (s.map !== undefined) return env.errors.add(env.pos, `'${name}' is a map: changing maps from the packet path (${d.op} @${name} { KEY : DATA }) is not supported yet`);
+    if (s.flags?.includes('interval')) return env.errors.add(env.pos, `set '${name}' has flags interval: the packet path ${d.op === 'delete' ? 'deletes' : 'adds'} single keys, and the kernel refuses a dynamic interval set too`);
+    if (s.flags?.includes('constant')) return env.errors.add(env.pos, `set '${name}' is constant: the packet path cannot change it`);
     const { timeout } = keyParts(d.elem);
     if (timeout !== undefined && !s.flags?.includes('timeout') && s.timeout === undefined) {
       return env.errors.add(env.pos, `set '${name}' takes no timeouts: declare it with flags timeout (or a timeout) to add elements that expire`);
@@ -224,6 +237,7 @@ const dynsetModule: StatementModule = {
     if (!target) throw new Error(`set ${d.set} not found`);
     const { sel, timeout } = keyParts(d.elem);
     const s = env.selector(sel);
+    if (d.op === 'delete') return dynsetDeleteFn(s.load, s.words, target.slot);
     const secs = timeout ?? target.json.timeout ?? 0;
     const make = d.stmt && d.stmt.length > 0 ? elemExprsFactory(d.stmt, env) : undefined;
     return dynsetFn(s.load, s.words, target.slot, target.cap, secs * 1000, d.op === 'update', make, env.setFull);
