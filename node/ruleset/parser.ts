@@ -25,6 +25,7 @@ import { PRIORITY_NAMES, PRIORITY_RANGE, isPriority } from './priorities.js';
 import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
 import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.js';
 import { FIB_REFUSED } from './modules/fib.js';
+import { routingFieldRefusal } from './modules/ip6-exthdr.js';
 import { ELEM_STMT_KEYS } from './elem-exprs.js';
 
 /** Tokens of a `$variable` being expanded. */
@@ -1001,6 +1002,8 @@ class Parser implements TextReader {
     const b = this.peekAt(1);
     const known = cands.map((c) => c.keywords.join(' ')).join(', ');
     if (t.text === 'fib') this.error(FIB_REFUSED, t);
+    const routing = b?.kind === Tok.Word ? routingFieldRefusal(t.text, b.text) : undefined;
+    if (routing) this.error(routing, b);
     if (cands[0].keywords.length > 1) this.error(`unknown field '${b?.text ?? ''}' after '${t.text}' (known: ${known})`, b);
     return undefined;
   }

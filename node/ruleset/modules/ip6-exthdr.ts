@@ -12,6 +12,14 @@
  * nothing. IPv4 packets have no IPv6 extension headers: nothing matches them, not even
  * `missing`.
  *
+ * Segment routing (RFC 8754): `srh last-entry|flags|tag` and `srh sid[1]|sid[2]`, and
+ * `rt0 addr[1]|addr[2]` (the deprecated type 0 header, RFC 5095), are fields of the first
+ * routing header at fixed offsets, as in the kernel (exthdr type 43, offset, length): the
+ * routing type is not checked (`rt type 4 srh tag 1` checks it). `rt0 addr[N]` is the same
+ * kernel expression as `srh sid[N]` (bytes 8 + 16 * (N - 1)), so nft 1.0.6 lists it as
+ * `srh sid[N]`, and so does hafw. nft 1.0.6 has types for sid[1], sid[2], addr[1] and
+ * addr[2] only (higher indices fail or crash it) and none for `rt2 addr`: those are refused.
+ *
  * The datapath reassembles fragments before the rules, and reassembly removes the fragment
  * header (as the kernel's nf_defrag_ipv6 does), so `exthdr frag exists` only sees atomic
  * fragments (RFC 6946: offset 0, no more fragments), which are not reassembled.
@@ -21,6 +29,7 @@ import { INET_PROTO, integerType, namedType } from '../data-types.js';
 import type { DataType } from '../data-types.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
 import type { Registry } from '../registry.js';
+import { refusedType } from './rt.js';
 
 const enum Nh {
   Hbh = 0,
@@ -31,6 +40,9 @@ const enum Nh {
   Mh = 135,
 }
 
+const SRH_LAST_ENTRY = integerType('srh_last_entry', 8, 'segment routing header Last Entry (RFC 8754)');
+const SRH_FLAGS = integerType('srh_flags', 8, 'segment routing header flags (RFC 8754)');
+const SRH_TAG = integerType('srh_tag', 16, 'segment routing header tag (RFC 8754)');
 const HDRLENGTH = integerType('exthdr_hdrlength', 8, 'extension header length, in 8-byte units not counting the first 8');
 const RT_TYPE = integerType('rt_type', 8, 'IPv6 routing header type (RFC 8200 section 4.4)');
 const SEG_LEFT = integerType('rt_seg_left', 8, 'IPv6 routing header segments left');
@@ -110,7 +122,90 @@ function findHeader(p: PacketInfo, type: number, need: number): number {
   return off + need <= end ? off : -1;
 }
 
+/** The segment routing header's fields nft 1.0.6 reads: [field, type, byte offset, bytes]. */
+const SRH_FIELDS: [string, DataType, number, 1 | 2][] = [
+  ['last-entry', SRH_LAST_ENTRY, 4, 1],
+  ['flags', SRH_FLAGS, 5, 1],
+  ['tag', SRH_TAG, 6, 2],
+];
+/** The segment list entries (and type 0 addresses) nft 1.0.6 has a type for. */
+export const SRH_SIDS = 2;
+
+/** Why `srh sid[N]` / `rt0 addr[N]` / `rt2 addr` cannot load, for the parser and JSON checks. */
+export function routingFieldRefusal(hdr: string, field: string): string | undefined {
+  const m = /^(sid|addr)\[(\d+)\]$/.exec(field);
+  if (hdr === 'rt2') return `'rt2 addr' (the type 2 routing header's home address) has no type in nft 1.0.6 ("No symbol type information": nothing can compare it), so no ruleset uses it; match the header with 'rt type 2' and 'exthdr rt exists'`;
+  if (m && ((hdr === 'srh' && m[1] === 'sid') || (hdr === 'rt0' && m[1] === 'addr')) && !(Number(m[2]) >= 1 && Number(m[2]) <= SRH_SIDS)) {
+    return `'${hdr} ${field}': nft 1.0.6 has a type for ${m[1]}[1] and ${m[1]}[2] only (higher indices fail or crash it), so hafw takes those two`;
+  }
+  return undefined;
+}
+
+function load128(b: Uint8Array, o: number, out: Uint32Array, off: number): void {
+  for (let i = 0; i < 4; i++) {
+    const p = o + 4 * i;
+    out[off + i] = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+  }
+}
+
+function registerRouting(r: Registry): void {
+  for (const [field, type, rel, bytes] of SRH_FIELDS) {
+    r.registerMatch({
+      name: `srh ${field}`,
+      keywords: ['srh', field],
+      left: { exthdr: { name: 'srh', field } },
+      type,
+      families: ['ip6', 'inet'],
+      l3: 6,
+      help: `the ${field} field of a segment routing header (RFC 8754), read from the first IPv6 routing header whatever its type (no routing header: no match)`,
+      load(ctx, out, off) {
+        const p = ctx.pkt;
+        const at = findHeader(p, Nh.Routing, rel + bytes);
+        if (at < 0) return false;
+        const q = at + rel;
+        out[off] = bytes === 1 ? p.buf[q]! : (p.buf[q]! << 8) | p.buf[q + 1]!;
+        return true;
+      },
+    });
+  }
+  const addrType = r.type('ipv6_addr');
+  if (!addrType) throw new Error('ipv6_addr must be registered before the routing header fields');
+  for (let n = 1; n <= SRH_SIDS; n++) {
+    const rel = 8 + 16 * (n - 1);
+    const m = r.registerMatch({
+      name: `srh sid[${n}]`,
+      keywords: ['srh', `sid[${n}]`],
+      left: { exthdr: { name: 'srh', field: `sid[${n}]` } },
+      type: addrType,
+      families: ['ip6', 'inet'],
+      l3: 6,
+      help: `segment ${n} of a segment routing header's list (bytes ${rel}-${rel + 15} of the first IPv6 routing header; also written rt0 addr[${n}])`,
+      load(ctx, out, off) {
+        const p = ctx.pkt;
+        const at = findHeader(p, Nh.Routing, rel + 16);
+        if (at < 0) return false;
+        load128(p.buf, at + rel, out, off);
+        return true;
+      },
+    });
+    // The same kernel expression: read, and listed as nft 1.0.6 lists it (srh sid[N]).
+    r.registerAlias(['rt0', `addr[${n}]`], m);
+  }
+  const why = routingFieldRefusal('rt2', 'addr')!;
+  r.registerMatch({
+    name: 'rt2 addr',
+    keywords: ['rt2', 'addr'],
+    left: { exthdr: { name: 'rt2', field: 'addr' } },
+    type: refusedType('rt2_addr', why),
+    families: ['ip6', 'inet'],
+    help: `refused: ${why}`,
+    refused: why,
+    load: () => false,
+  });
+}
+
 export function registerIp6Exthdr(r: Registry): void {
+  registerRouting(r);
   for (const h of HEADERS) {
     r.registerMatch({
       name: `exthdr ${h.name}`,

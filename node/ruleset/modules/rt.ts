@@ -28,7 +28,7 @@ const RT_REFUSED: Record<string, string> = {
 };
 
 /** Reads any word, so that the rule is refused with the field's reason, not a value error. */
-function refusedType(name: string, why: string): DataType {
+export function refusedType(name: string, why: string): DataType {
   return { name, help: 'refused', words: 1, bits: 32, ordered: true, fromText: (w) => w, encode: () => why, toText: String };
 }
 
