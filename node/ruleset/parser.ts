@@ -26,6 +26,7 @@ import { SET_SIZE_RANGE, isSetSize } from './set-attrs.js';
 import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.js';
 import { FIB_REFUSED } from './modules/fib.js';
 import { routingFieldRefusal } from './modules/ip6-exthdr.js';
+import { notSupported } from './not-supported.js';
 import { ELEM_STMT_KEYS } from './elem-exprs.js';
 
 /** Tokens of a `$variable` being expanded. */
@@ -872,7 +873,7 @@ class Parser implements TextReader {
       return this.match(sel, t);
     }
     const mod = this.registry.statementForWord(t.text);
-    if (!mod) this.error(layer2Word(t.text) ?? `unknown match or statement '${t.text}'`, t);
+    if (!mod) this.error(layer2Word(t.text) ?? notSupported(this.wordsAhead(4)) ?? `unknown match or statement '${t.text}'`, t);
     this.next();
     return mod.parse(this, t);
   }
@@ -953,6 +954,17 @@ class Parser implements TextReader {
     return parts.length === 1 ? parts[0]! : (parts as Value);
   }
 
+  /** The next n tokens' texts (fewer at the end), for naming a construct in an error. */
+  private wordsAhead(n: number): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const a = this.peekAt(k);
+      if (!a || a.kind === Tok.Eof) break;
+      out.push(a.text);
+    }
+    return out;
+  }
+
   private selectorText(sel: Selector): string {
     return this.registry.matchForLeft(sel)?.keywords.join(' ') ?? 'selector';
   }
@@ -1004,6 +1016,8 @@ class Parser implements TextReader {
     if (t.text === 'fib') this.error(FIB_REFUSED, t);
     const routing = b?.kind === Tok.Word ? routingFieldRefusal(t.text, b.text) : undefined;
     if (routing) this.error(routing, b);
+    const why = notSupported(this.wordsAhead(4));
+    if (why) this.error(why, t);
     if (cands[0].keywords.length > 1) this.error(`unknown field '${b?.text ?? ''}' after '${t.text}' (known: ${known})`, b);
     return undefined;
   }

@@ -23,6 +23,7 @@ import { onlyKey } from './registry.js';
 import { layer2Selector, layer2Statement, layer2Type } from './layer3-only.js';
 import { FIB_REFUSED } from './modules/fib.js';
 import { routingFieldRefusal } from './modules/ip6-exthdr.js';
+import { notSupportedJson } from './not-supported.js';
 
 /** `{"exthdr": {"name": "srh", "field": "sid[3]"}}`: the reason an index nft 1.0.6 has no type for is refused. */
 function exthdrRefusal(sel: object): string | undefined {
@@ -57,7 +58,7 @@ function selectorTypes(reg: Registry, family: Family, sel: Selector, hook?: stri
   }
   if ('&' in sel) return selectorTypes(reg, family, sel['&'][0], hook);
   const m = reg.matchForLeft(sel);
-  if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? exthdrRefusal(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
+  if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? exthdrRefusal(sel) ?? notSupportedJson(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (m.refused) return m.refused;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
   if (hook !== undefined && m.hooks && !m.hooks.includes(hook)) return `${m.name} cannot be used in a ${hook} chain (only ${m.hooks.join(', ')}: as in the kernel)`;
@@ -146,7 +147,7 @@ class RuleValidator {
       }
       const mod = reg.statementForJson(stmt);
       if (!mod) {
-        errors.add(env.pos, layer2Statement(stmt) ?? `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
+        errors.add(env.pos, layer2Statement(stmt) ?? notSupportedJson(stmt) ?? `unknown statement '${Object.keys(stmt).join(',')}' (see hafw schema)`);
         continue;
       }
       if (terminal) errors.add(env.pos, `statement after '${terminal}' never runs`);

@@ -80,6 +80,7 @@ function parseBody(r: TextReader, word: string): { key: KeyJ; stmts: Stmt[] } {
   const stmts: Stmt[] = [];
   while (!r.acceptPunct('}')) {
     const t = r.peek();
+    if (t.text === ':') r.error(`a map's KEY : DATA from the packet path ('${word} @map { KEY : DATA }') is not supported yet: use a set (${word} @s { KEY }) and a map declared with its elements`, t);
     if (t.kind === Tok.Eof) r.error(`'}' expected to close '${word} ... {'`, t);
     const s = r.statement();
     const k = Object.keys(s)[0];

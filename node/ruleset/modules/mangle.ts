@@ -5,6 +5,7 @@
  * miss ends the rule as nft does. Applies to any selector module with a `store` (the
  * module says what writing means: `ct mark` also has the datapath write the entry's mark).
  */
+import { notSupported } from '../not-supported.js';
 import type { Selector, Value } from '../ast.js';
 import type { Registry, StatementModule } from '../registry.js';
 import { leftKey } from '../registry.js';
@@ -105,6 +106,12 @@ const mangleModule: StatementModule = {
     if (mod.refused) return env.errors.add(env.pos, mod.refused);
     if (!mod.store) {
       if (mod.notWritable) return env.errors.add(env.pos, mod.notWritable);
+      const why = notSupported([...mod.keywords, 'set']);
+      if (why) return env.errors.add(env.pos, why);
+      // Addresses and ports: the NAT statements change them, statefully (replies follow).
+      if (/ (saddr|daddr|sport|dport)$/.test(mod.name)) {
+        return env.errors.add(env.pos, `${mod.name} cannot be set: addresses and ports change through snat / dnat (stateful NAT: the connection's replies are translated back), not a payload write`);
+      }
       return env.errors.add(env.pos, `${mod.name} cannot be set (writable: ${env.registry.matches.filter((x) => x.store).map((x) => x.name).join(', ')})`);
     }
     if (isSelectorValue(m.value)) {

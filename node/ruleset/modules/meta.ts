@@ -119,4 +119,6 @@ export function registerMeta(r: Registry): void {
   r.registerAlias(['meta', 'oifname'], oifname);
   r.registerAlias(['iif'], iifname);
   r.registerAlias(['oif'], oifname);
+  r.registerAlias(['meta', 'iif'], iifname);
+  r.registerAlias(['meta', 'oif'], oifname);
 }
