@@ -90,7 +90,7 @@ export interface RulesetView {
   onChange(listener: (ev: ChangeEvent) => void): () => void;
   /** Checks a batch on a copy of the running ruleset (nothing applied); rejects with RulesetApiError (409 stale base). */
   check?(ops: unknown, baseGeneration?: number): Promise<RulesetCheckResult>;
-  /** `list|reset counters|quotas|limits ...`: nft's output; rejects with RulesetApiError. */
+  /** `list|reset counters|quotas|limits ...`, `list meters ...`: nft's output; rejects with RulesetApiError. */
   objectCommand?(text: string): Promise<string>;
   /** Replaces the whole ruleset atomically; rejects with RulesetApiError. */
   replace?(text: string): Promise<{ generation: number; version?: number }>;

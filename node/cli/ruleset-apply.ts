@@ -28,6 +28,7 @@ alone, without ruleset changes in the same text:
   list counter|quota|limit [FAMILY] TABLE NAME
   reset counters|quotas [FAMILY | table [FAMILY] TABLE]   (prints the values, then zeroes them)
   reset counter|quota [FAMILY] TABLE NAME
+  list meters [FAMILY], list meter [FAMILY] TABLE NAME
   -f FILE                 read the commands from FILE ('-' for standard input)
   --replace               FILE is a whole ruleset: replace the running one atomically
   --base-generation N     refuse (exit 1, HTTP 409) if the ruleset is no longer at generation N

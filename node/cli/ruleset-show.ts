@@ -9,12 +9,14 @@ import type { DistStatus } from '../../ruleset-dist/index.js';
 const usage = `usage: hafw ruleset show [--json] [--handles] [--cluster] [--socket PATH | --url URL]
        hafw ruleset show counters|quotas|limits [FAMILY | table [FAMILY] TABLE]
        hafw ruleset show counter|quota|limit [FAMILY] TABLE NAME
+       hafw ruleset show meters [FAMILY] | meter [FAMILY] TABLE NAME
 
 Prints the ruleset the node in this network namespace is running, in nft syntax (like
 'nft list ruleset'), with counters. The generation is in 'hafw status --json'.
 With counters/quotas/limits: the named objects of that kind with their live values, as
 'nft list counters ...' prints them (FAMILY defaults to ip, as in nft); to zero them:
-'hafw ruleset apply reset counters ...'.
+'hafw ruleset apply reset counters ...'. With meters: each rule's meter as a set with the
+keys packets put in it, as 'nft list meters' prints them.
   --handles       show each rule's '# handle N' (what replace/delete need)
   --cluster       instead: the cluster version and hash this node runs, whether it drifted,
                   and the version every peer announces (exit 1 when this node is drifted)
@@ -31,7 +33,7 @@ export const rulesetShowCommand: Command = {
     const target = await targetFrom(values, usage);
     if (positionals.length > 0) {
       if (values.json || values.handles || values.cluster) throw new UsageError(`--json, --handles and --cluster list the whole ruleset, not ${positionals[0]}\n\n${usage}`);
-      if (!/^(counters?|quotas?|limits?)$/.test(positionals[0]!)) throw new UsageError(`unexpected '${positionals[0]}': show lists the ruleset, or counters, quotas or limits\n\n${usage}`);
+      if (!/^(counters?|quotas?|limits?|meters?)$/.test(positionals[0]!)) throw new UsageError(`unexpected '${positionals[0]}': show lists the ruleset, or counters, quotas, limits or meters\n\n${usage}`);
       return objectCommand(`list ${positionals.join(' ')}`, target);
     }
     if (values.cluster) return showCluster(target, values.json === true);

@@ -17,6 +17,8 @@ export interface CompiledRule {
   run: StmtFn;
   /** Counter cells of the rule's counter statements, in order (for listing). */
   counters: CounterCell[];
+  /** The rule's meters' sets by name (`list meters`); absent for rules without one. */
+  meters?: Map<string, object>;
 }
 
 export class CompiledChain {

@@ -64,6 +64,7 @@ function fail(msg: string): never {
  */
 export class RuleCompiler {
   private counters: CounterCell[] = NO_COUNTERS;
+  private meters: Map<string, object> | undefined;
   private readonly env: CompileEnv;
 
   constructor(private readonly cc: RuleCompileContext) {
@@ -105,6 +106,9 @@ export class RuleCompiler {
       dynamicCap: (size) => dynamicCap(size),
       setFull: cc.setFull ?? (() => undefined),
       flowtable: (name) => cc.flowtable?.(name),
+      meter: (name, set) => {
+        (this.meters ??= new Map()).set(name, set);
+      },
       counter: (cell) => {
         // An exact one-element list for the usual single counter (push on [] would reserve 17 slots).
         if (this.counters === NO_COUNTERS) this.counters = [cell];
@@ -118,6 +122,7 @@ export class RuleCompiler {
     const env = this.env;
     env.ruleHandle = rule.handle ?? 0;
     this.counters = NO_COUNTERS;
+    this.meters = undefined;
     const expr = rule.expr;
     const fns: StmtFn[] = new Array(expr.length);
     for (let i = 0; i < expr.length; i++) {
@@ -126,7 +131,9 @@ export class RuleCompiler {
       if (!mod) fail(`unknown statement ${JSON.stringify(stmt)}`);
       fns[i] = mod.compile(stmt, env);
     }
-    return { handle: rule.handle ?? 0, run: chainFns(fns), counters: this.counters };
+    const out: CompiledRule = { handle: rule.handle ?? 0, run: chainFns(fns), counters: this.counters };
+    if (this.meters) out.meters = this.meters;
+    return out;
   }
 }
 

@@ -5,6 +5,7 @@ import { ConnTracker } from '../conntrack/index.js';
 import { RulesetEngine } from './engine.js';
 import { ClassifyContext, Hook, Verdict } from './context.js';
 import { RulesetError } from './errors.js';
+import { refusal } from './test-refusal.js';
 import { HashKeySet } from './set-structures.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -257,6 +258,36 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     j.load(JSON.stringify(e.toJSON()));
     assert.equal(j.list(), e.list());
     assert.match(loadError('{"nftables": [{"table": {"family": "ip", "name": "t"}}, {"set": {"family": "ip", "table": "t", "name": "s", "type": "ipv4_addr"}}, {"chain": {"family": "ip", "table": "t", "name": "c"}}, {"rule": {"family": "ip", "table": "t", "chain": "c", "expr": [{"set": {"op": "remove", "elem": {"payload": {"protocol": "ip", "field": "saddr"}}, "set": "@s"}}]}}]}'), /"op" must be "add", "update" or "delete"/);
+  });
+
+  it('list meters / list meter [FAMILY] TABLE NAME: each meter as a set with the keys packets put in it, as nft 1.0.6 lists them (IPv4, IPv6)', () => {
+    const clock = { now: 1_000_000 };
+    const e = new RulesetEngine({ clock: () => clock.now });
+    e.load(`table ip x {\n chain c { counter }\n}\ntable inet t {\n chain c { type filter hook forward priority 0; policy accept;\n meter flood { ip saddr limit rate over 10/second }\n meter m2 size 100 { ip saddr . ip daddr timeout 30s counter }\n meter m3 { ip6 saddr counter }\n }\n}`, 'x.nft');
+    for (const src of ['192.0.2.1', '192.0.2.1', '2001:db8::1']) {
+      const ctx = new ClassifyContext();
+      const b = udpFrom(src);
+      parsePacket(ctx.pkt, b, 0, b.length, 0);
+      ctx.nowMs = clock.now;
+      e.compiled.classify(ctx, Hook.Forward);
+    }
+    // The layout nft 1.0.6 printed for the same meters (its keys from loopback pings; 100 bytes a packet here).
+    const t = [
+      'table inet t {',
+      '\tmeter flood {', '\t\ttype ipv4_addr', '\t\tsize 65535', '\t\tflags dynamic', '\t\telements = { 192.0.2.1 limit rate over 10/second }', '\t}',
+      '\tmeter m2 {', '\t\ttype ipv4_addr . ipv4_addr', '\t\tsize 100', '\t\tflags dynamic,timeout',
+      '\t\telements = { 192.0.2.1 . 198.51.100.1 counter packets 2 bytes 200 timeout 30s expires 30s }', '\t}',
+      '\tmeter m3 {', '\t\ttype ipv6_addr', '\t\tsize 65535', '\t\tflags dynamic', '\t\telements = { 2001:db8::1 counter packets 1 bytes 120 }', '\t}',
+      '}',
+    ];
+    assert.equal(e.objectCommand('list meters'), `table ip x {\n}\n${t.join('\n')}\n`);
+    assert.equal(e.objectCommand('list meters inet'), `${t.join('\n')}\n`);
+    assert.equal(e.objectCommand('list meter inet t m3'), ['table inet t {', ...t.slice(13, 19), '}', ''].join('\n'));
+    clock.now += 31_000; // m2's key expired: not listed
+    assert.doesNotMatch(e.objectCommand('list meter inet t m2'), /elements/);
+    assert.match(refusal(() => e.objectCommand('list meter inet t nope')), /^<command>:1:1: no meter nope in table inet t \(nft: No such file or directory\)/);
+    assert.match(refusal(() => e.objectCommand('list meter t flood')), /no table ip t/);
+    assert.match(refusal(() => e.objectCommand('reset meters')), /nft 1\.0\.6 has no 'reset meters'/);
   });
 
   it('refuses misuse with the place, as nft does', () => {

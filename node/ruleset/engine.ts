@@ -6,7 +6,7 @@
  * -> 'change' event. Any error anywhere before commit changes nothing.
  */
 import { EventEmitter } from 'node:events';
-import type { Command, ElemJ, RuleJ, RulesetJson, SetJ, Value, VerdictJ } from './ast.js';
+import type { Command, ElemJ, RuleJ, RulesetJson, Selector, SetJ, Value, VerdictJ } from './ast.js';
 import { MapValues, dataInterned } from './map-values.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset, ruleKey } from './compiled-ruleset.js';
@@ -505,7 +505,12 @@ export class RulesetEngine extends EventEmitter {
       out.push(ex === undefined ? e.item : { elem: { ...(o as ElemJ), ...liveElemStmts(ex) } });
     }
     if (cur.dynamicCount === 0) return out;
-    const setTimeoutS = s.json.timeout;
+    this.dynamicItems(cur, types, s.json.timeout, json, now, out);
+    return out;
+  }
+
+  /** The elements the packet path added to `cur` (a set's or a meter's), as listings show them. */
+  private dynamicItems(cur: HashKeySet, types: DataType[], setTimeoutS: number | undefined, json: boolean, now: number, out: ElemItem[]): void {
     cur.forEachElement((i, keys, off) => {
       if (!cur.isDynamic(i)) return;
       const x = cur.expiresOf(i);
@@ -520,6 +525,34 @@ export class RulesetEngine extends EventEmitter {
       if (ex !== undefined) Object.assign(elem, liveElemStmts(ex));
       out.push(elem.timeout === undefined && elem.expires === undefined && ex === undefined ? val : { elem });
     });
+  }
+
+  /**
+   * `list meters` / `list meter`: the table's meters as nft 1.0.6 lists them, a set each
+   * (type, size, flags dynamic[,timeout]) with the keys packets put in it, from this
+   * engine's structures (the datapath's copy on a node). In rule order; `name` picks one.
+   */
+  meterBlocks(t: TableState, name?: string): string[] {
+    const out: string[] = [];
+    const printer = new Printer(this.registry);
+    const now = this.clock();
+    for (const c of t.chains.values()) {
+      for (const r of c.rules) {
+        for (const st of r.expr) {
+          const m = (st as { meter?: { name: string; key: unknown; size?: number } }).meter;
+          if (m === undefined || (name !== undefined && m.name !== name)) continue;
+          const k = m.key as { elem?: { val: Selector; timeout?: number } };
+          const sel = (k.elem !== undefined ? k.elem.val : m.key) as Selector;
+          const types = printer.typesOf(sel);
+          const setJson: SetJ = { family: t.json.family, table: t.json.name, name: m.name, type: types.length === 1 ? types[0]!.name : types.map((x) => x.name), size: m.size ?? DYNAMIC_SET_DEFAULT_SIZE, flags: k.elem?.timeout !== undefined ? ['dynamic', 'timeout'] : ['dynamic'] };
+          const cur = this.ruleCache.get(r)?.meters?.get(m.name);
+          const items: ElemItem[] = [];
+          if (cur instanceof HashKeySet) this.dynamicItems(cur, types, undefined, false, now, items);
+          const view = { json: setJson, isMap: false, elems: new Map() } as unknown as SetState;
+          out.push(printer.set(view, '\t', { nowMs: now, elements: () => items }).replace(/^\tset /, '\tmeter '));
+        }
+      }
+    }
     return out;
   }
 
@@ -566,7 +599,7 @@ export class RulesetEngine extends EventEmitter {
    * Throws RulesetError (nothing reset) on a bad command or an unknown table or object.
    */
   objectCommand(text: string, file = '<command>'): string {
-    return runObjectCommands(this.state, this.registry, parseObjectCommands(text, file), file);
+    return runObjectCommands(this.state, this.registry, parseObjectCommands(text, file), file, (t, name) => this.meterBlocks(t, name));
   }
 
   /** Counter cells of a rule, for listings. */

@@ -11,17 +11,23 @@
  * kind and their current values; `reset` prints the values it found and then sets them to
  * zero (a counter's packets and bytes, a quota's used bytes). The family defaults to ip,
  * as in nft. nft 1.0.6 has no `reset limits`, `reset rules` nor `reset rule`: refused.
+ *
+ *   list meters [FAMILY]
+ *   list meter [FAMILY] TABLE NAME
+ *
+ * list the rules' meters as nft 1.0.6 does: a set each, with the keys packets put in it
+ * (the caller's `meters`, which reads the engine's structures).
  */
 import type { Family, ObjKind } from './ast.js';
 import { FAMILIES } from './ast.js';
 import { RulesetError } from './errors.js';
 import { objBodyText, type ObjState } from './objects.js';
 import type { Registry } from './registry.js';
-import type { RulesetState } from './state.js';
+import type { RulesetState, TableState } from './state.js';
 
 export interface ObjectCommand {
   verb: 'list' | 'reset';
-  kind: ObjKind;
+  kind: ObjKind | 'meter';
   /** Absent: every family. */
   family?: Family;
   table?: string;
@@ -37,7 +43,7 @@ const SINGULAR: Record<string, ObjKind> = { counter: 'counter', quota: 'quota', 
 /** The words that start an object command, for callers that route text (`hafw ruleset apply`). */
 export function isObjectCommandLine(line: string): boolean {
   const w = line.trim().split(/\s+/);
-  return (w[0] === 'list' || w[0] === 'reset') && (w[1] !== undefined && (w[1] in PLURAL || w[1] in SINGULAR || w[1] === 'rules' || w[1] === 'rule'));
+  return (w[0] === 'list' || w[0] === 'reset') && (w[1] !== undefined && (w[1] in PLURAL || w[1] in SINGULAR || w[1] === 'rules' || w[1] === 'rule' || w[1] === 'meters' || w[1] === 'meter'));
 }
 
 /** Parses the lines of `text` (blank lines and # comments skipped); throws RulesetError with the place. */
@@ -57,13 +63,23 @@ export function parseObjectCommands(text: string, file = '<command>'): ObjectCom
     if (verb === 'reset' && (what === 'rules' || what === 'rule')) {
       fail(`nft 1.0.6 has no 'reset ${what}' (it came with nft 1.0.7): a rule's counter starts again at zero when the rule is replaced ('replace rule ... handle N ...')`);
     }
+    const fam = (s: string | undefined): s is Family => (FAMILIES as readonly string[]).includes(s ?? '');
+    if (what === 'meters' || what === 'meter') {
+      if (verb === 'reset') fail(`nft 1.0.6 has no 'reset ${what}': a meter's elements go when they time out, or when its rule is replaced`);
+      const rest = w.slice(2);
+      if (what === 'meters' && rest.length === 0) out.push({ verb, kind: 'meter', line: i + 1 });
+      else if (what === 'meters' && rest.length === 1 && fam(rest[0])) out.push({ verb, kind: 'meter', family: rest[0], line: i + 1 });
+      else if (what === 'meter' && rest.length === 2) out.push({ verb, kind: 'meter', family: 'ip', table: rest[0], name: rest[1], line: i + 1 });
+      else if (what === 'meter' && rest.length === 3 && fam(rest[0])) out.push({ verb, kind: 'meter', family: rest[0], table: rest[1], name: rest[2], line: i + 1 });
+      else fail(what === 'meters' ? 'expected list meters [FAMILY]' : 'expected list meter [FAMILY] TABLE NAME');
+      continue;
+    }
     const plural = PLURAL[what];
     const single = SINGULAR[what];
     if (plural === undefined && single === undefined) fail(`expected counters, quotas, limits, counter, quota or limit after '${verb}', got '${what}'`);
     const kind = (plural ?? single)!;
     if (verb === 'reset' && kind === 'limit') fail("nft has no 'reset limits': a limit's bucket refills by itself");
     const rest = w.slice(2);
-    const fam = (s: string | undefined): s is Family => (FAMILIES as readonly string[]).includes(s ?? '');
     const usage = plural ? `${verb} ${what} [FAMILY | table [FAMILY] TABLE]` : `${verb} ${what} [FAMILY] TABLE NAME`;
     if (plural) {
       if (rest.length === 0) out.push({ verb, kind, line: i + 1 });
@@ -75,7 +91,7 @@ export function parseObjectCommands(text: string, file = '<command>'): ObjectCom
     else if (rest.length === 3 && fam(rest[0])) out.push({ verb, kind, family: rest[0], table: rest[1], name: rest[2], line: i + 1 });
     else fail(`expected ${usage}`);
   }
-  if (out.length === 0) throw RulesetError.at(file, { line: 1, col: 1 }, 'no command (list|reset counters|quotas|limits ...)');
+  if (out.length === 0) throw RulesetError.at(file, { line: 1, col: 1 }, 'no command (list|reset counters|quotas|limits ..., list meters)');
   return out;
 }
 
@@ -83,10 +99,21 @@ export function parseObjectCommands(text: string, file = '<command>'): ObjectCom
  * Runs the commands on the state's objects; returns what nft prints. Checks every command
  * before resetting anything, so an unknown table or object changes nothing.
  */
-export function runObjectCommands(state: RulesetState, registry: Registry, cmds: ObjectCommand[], file = '<command>'): string {
-  const plans = cmds.map((c) => plan(state, c, file));
+export function runObjectCommands(
+  state: RulesetState,
+  registry: Registry,
+  cmds: ObjectCommand[],
+  file = '<command>',
+  meters: (t: TableState, name?: string) => string[] = () => [],
+): string {
+  const meterText = new Map<number, string>();
+  cmds.forEach((c, i) => {
+    if (c.kind === 'meter') meterText.set(i, listMeters(state, c, meters, file));
+  });
+  const plans = cmds.map((c) => (c.kind === 'meter' ? [] : plan(state, c as ObjectCommand & { kind: ObjKind }, file)));
   let out = '';
   plans.forEach((p, i) => {
+    out += meterText.get(i) ?? '';
     for (const { table, objs } of p) {
       // nft's reset lists what it reset; its list shows every table asked for, empty or not.
       if (cmds[i]!.verb === 'reset' && objs.length === 0) continue;
@@ -100,9 +127,24 @@ export function runObjectCommands(state: RulesetState, registry: Registry, cmds:
   return out;
 }
 
+/** `list meters [FAMILY]` (every table, empty ones too, as nft) and `list meter [FAMILY] TABLE NAME`. */
+function listMeters(state: RulesetState, c: ObjectCommand, meters: (t: TableState, name?: string) => string[], file: string): string {
+  const block = (t: TableState, blocks: string[]): string => `table ${t.json.family} ${t.json.name} {\n${blocks.map((b) => `${b}\n`).join('')}}\n`;
+  if (c.table !== undefined) {
+    const t = state.table(c.family!, c.table);
+    if (!t) throw RulesetError.at(file, { line: c.line, col: 1 }, `no table ${c.family} ${c.table} (nft: No such file or directory)`);
+    const blocks = meters(t, c.name);
+    if (blocks.length === 0) throw RulesetError.at(file, { line: c.line, col: 1 }, `no meter ${c.name} in table ${c.family} ${c.table} (nft: No such file or directory)`);
+    return block(t, blocks.slice(0, 1));
+  }
+  let out = '';
+  for (const t of state.tables.values()) if (c.family === undefined || t.json.family === c.family) out += block(t, meters(t));
+  return out;
+}
+
 type Plan = { table: string; objs: ObjState[] }[];
 
-function plan(state: RulesetState, c: ObjectCommand, file: string): Plan {
+function plan(state: RulesetState, c: ObjectCommand & { kind: ObjKind }, file: string): Plan {
   const out: Plan = [];
   if (c.table !== undefined) {
     const t = state.table(c.family!, c.table);

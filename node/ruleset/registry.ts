@@ -127,6 +127,8 @@ export interface CompileEnv {
   readonly dynamicCap: (size: number | undefined) => number;
   /** Tells the engine's owner that a set was full (the datapath counts it). */
   readonly setFull: () => void;
+  /** A meter's private set, kept with the compiled rule so `list meters` can read it. */
+  meter?(name: string, set: object): void;
   /** A flowtable of the rule's table (validated to exist). */
   flowtable(name: string): FlowtableState | undefined;
 }

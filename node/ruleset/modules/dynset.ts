@@ -295,6 +295,7 @@ const meterModule: StatementModule = {
     const { sel, timeout } = keyParts(m.key);
     const s = env.selector(sel);
     const slot = { cur: new HashKeySet(s.words) };
+    env.meter?.(m.name, slot.cur);
     const make = elemExprsFactory([m.stmt], env);
     // As nft's meter: dynset op update when the key has a timeout (each packet restarts it), add otherwise.
     return dynsetFn(s.load, s.words, slot, env.dynamicCap(m.size), (timeout ?? 0) * 1000, timeout !== undefined, make, env.setFull);
