@@ -20,7 +20,7 @@ describe('the rest of nft(8): refused with the reason, in text and JSON', () => 
     assert.match(refusal(text('meta cpu 1 accept')), /^x\.nft:3:3: 'meta cpu' is the kernel CPU handling the packet/);
     assert.match(refusal(text('ct original bytes > 10 accept')), /^x\.nft:3:3: 'ct original\|reply bytes\|packets\|avgpkt' read the kernel's conntrack accounting/);
     assert.match(refusal(text('socket transparent 1 accept')), /^x\.nft:3:3: 'socket' looks the packet up in the kernel's socket tables/);
-    assert.match(refusal(text('@th,16,16 22 accept')), /^x\.nft:3:3: raw payload \('@th,OFFSET,LENGTH'\) is not supported yet/);
+    assert.match(refusal(text('udplite dport 53 accept')), /^x\.nft:3:3: 'udplite' is not supported yet: match the protocol with meta l4proto udplite/);
     assert.match(refusal(text('@ll,0,8 1 accept')), /^x\.nft:3:3: '@ll' reads the link-layer header/);
     assert.match(refusal(text('tcp option @5,48,16 1 accept')), /^x\.nft:3:3: a raw TCP option/);
     assert.match(refusal(text('meta l4proto tcp tproxy ip to 192.0.2.1:80')), /^x\.nft:3:20: 'tproxy' hands the packet to a local socket/);
@@ -37,7 +37,7 @@ describe('the rest of nft(8): refused with the reason, in text and JSON', () => 
     assert.match(refusal(json(match({ meta: { key: 'cpu' } }))), /'meta cpu' is the kernel CPU/);
     assert.match(refusal(json(match({ ct: { key: 'bytes', dir: 'original' } }))), /read the kernel's conntrack accounting/);
     assert.match(refusal(json(match({ ct: { key: 'id' } }))), /'ct id' is the kernel's id/);
-    assert.match(refusal(json(match({ payload: { base: 'th', offset: 16, len: 16 } }, 22))), /raw payload \('@th,OFFSET,LENGTH'\) is not supported yet/);
+    assert.match(refusal(json(match({ payload: { base: 'th', offset: 0, len: 4 } }))), /'@th,0,4': hafw takes raw payloads of whole bytes/);
     assert.match(refusal(json(match({ payload: { base: 'll', offset: 0, len: 8 } }))), /'@ll' reads the link-layer header/);
     assert.match(refusal(json(match({ 'tcp option': { base: 5, offset: 48, len: 16 } }))), /a raw TCP option/);
     assert.match(refusal(json(match({ 'ip option': { name: 'rr' } }, true))), /'ip option' \(IPv4 options/);

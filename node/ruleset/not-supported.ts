@@ -10,6 +10,8 @@
  * sequence` covers `tcp sequence 1`).
  */
 
+import { rawShapeError } from './modules/raw-payload.js';
+
 const TUN = "hafw's datapath reads routed IP packets from a TUN device";
 const NO_SOCKET = `${TUN}: no socket is attached to them (the kernel knows the socket only for its own traffic). Match addresses and ports, or put the rule in the node's own nftables`;
 const NO_XFRM = `${TUN} after the kernel's IPsec (xfrm) processing, and sees no IPsec state: match the tunnel's addresses (ip saddr, ip daddr) or its interface (iifname) instead`;
@@ -67,9 +69,6 @@ const ENTRIES: [string, string][] = [
   ['esp', NOT_YET(`'esp' (the SPI and sequence number)`, 'match the protocol with meta l4proto esp and the peers\' addresses')],
   ['comp', NOT_YET(`'comp' (the IPcomp header's fields)`, 'match the protocol with meta l4proto comp and the peers\' addresses')],
   ['@ll', `'@ll' reads the link-layer header, and ${TUN}, which carry none. Match on IP addresses or interfaces (iifname, oifname) instead`],
-  ['@nh', NOT_YET(`raw payload ('@nh,OFFSET,LENGTH')`, 'match the named field (ip saddr, ip6 flowlabel, ...), with a mask if you need part of it (ip frag-off & 0x1fff != 0)')],
-  ['@th', NOT_YET(`raw payload ('@th,OFFSET,LENGTH')`, 'match the named field (th dport, tcp flags, ...), with a mask if you need part of it')],
-  ['@ih', NOT_YET(`raw payload ('@ih,OFFSET,LENGTH')`, 'hafw does not match inside the transport payload')],
   ['tcp option @', NOT_YET(`a raw TCP option ('tcp option @KIND,OFFSET,LENGTH')`, 'the named options and fields (tcp option maxseg size, tcp option sack left, ...) and tcp option KIND exists|missing')],
   ['ip option', NOT_YET(`'ip option' (IPv4 options: lsrr, ra, rr, ssrr)`, 'match ip hdrlength > 5 for packets that carry any option')],
   ['srh seg-left', `nft 1.0.6's parser has no 'srh seg-left' (its man page lists it; the parser takes last-entry, flags, tag, sid[N]): the segments left of any routing header are 'rt seg-left'`],
@@ -134,7 +133,7 @@ export function notSupportedJson(obj: object): string | undefined {
   const body = v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
   switch (key) {
     case 'payload':
-      if (typeof body.base === 'string') return notSupported([`@${body.base}`]);
+      if (typeof body.base === 'string') return notSupported([`@${body.base}`]) ?? rawShapeError(body.base, body.offset, body.len) ?? undefined;
       return typeof body.protocol === 'string' && typeof body.field === 'string' ? notSupported([body.protocol, body.field]) : undefined;
     case 'meta':
     case 'ct':

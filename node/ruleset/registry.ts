@@ -338,7 +338,8 @@ export function onlyKey(o: object): string | undefined {
 /** Canonical string of a JSON left-hand side, for lookups. */
 export function leftKey(left: Selector): string {
   const l = left as Record<string, Record<string, string>>;
-  if ('payload' in l) return `payload:${l.payload.protocol}:${l.payload.field}`;
+  // A raw payload (`@nh,96,32`): one module per base and width, whatever the offset.
+  if ('payload' in l) return l.payload.base !== undefined ? `payload:@${l.payload.base}:${l.payload.len}` : `payload:${l.payload.protocol}:${l.payload.field}`;
   if ('meta' in l) return `meta:${l.meta.key}`;
   if ('ct' in l) return l.ct.dir === undefined ? `ct:${l.ct.key}` : `ct:${l.ct.dir}:${l.ct.key}`;
   if ('fib' in l) {

@@ -30,6 +30,7 @@ import { registerDynset } from './dynset.js';
 import { registerCtCount } from './ct-count.js';
 import { registerRt } from './rt.js';
 import { registerIp6Exthdr } from './ip6-exthdr.js';
+import { registerRawPayload } from './raw-payload.js';
 import { registerSctpChunks } from './sctp-chunks.js';
 import { registerCtHelper } from './ct-helper.js';
 import { registerFlowOffload } from './flow-offload.js';
@@ -52,6 +53,7 @@ export function registerBuiltins(r: Registry): Registry {
   registerHashGen(r);
   registerRt(r);
   registerIp6Exthdr(r);
+  registerRawPayload(r);
   registerSctpChunks(r);
   registerMatch(r);
   registerVerdicts(r);
