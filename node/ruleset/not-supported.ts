@@ -11,6 +11,7 @@
  */
 
 import { rawShapeError } from './modules/raw-payload.js';
+import { rawOptionError } from './modules/tcp-options.js';
 
 const TUN = "hafw's datapath reads routed IP packets from a TUN device";
 const NO_SOCKET = `${TUN}: no socket is attached to them (the kernel knows the socket only for its own traffic). Match addresses and ports, or put the rule in the node's own nftables`;
@@ -69,7 +70,6 @@ const ENTRIES: [string, string][] = [
   ['esp', NOT_YET(`'esp' (the SPI and sequence number)`, 'match the protocol with meta l4proto esp and the peers\' addresses')],
   ['comp', NOT_YET(`'comp' (the IPcomp header's fields)`, 'match the protocol with meta l4proto comp and the peers\' addresses')],
   ['@ll', `'@ll' reads the link-layer header, and ${TUN}, which carry none. Match on IP addresses or interfaces (iifname, oifname) instead`],
-  ['tcp option @', NOT_YET(`a raw TCP option ('tcp option @KIND,OFFSET,LENGTH')`, 'the named options and fields (tcp option maxseg size, tcp option sack left, ...) and tcp option KIND exists|missing')],
   ['ip option', NOT_YET(`'ip option' (IPv4 options: lsrr, ra, rr, ssrr)`, 'match ip hdrlength > 5 for packets that carry any option')],
   ['srh seg-left', `nft 1.0.6's parser has no 'srh seg-left' (its man page lists it; the parser takes last-entry, flags, tag, sid[N]): the segments left of any routing header are 'rt seg-left'`],
   // conntrack
@@ -139,10 +139,10 @@ export function notSupportedJson(obj: object): string | undefined {
     case 'ct':
       if (typeof body.key !== 'string') return undefined;
       return notSupported(typeof body.dir === 'string' ? [key, body.dir, body.key] : [key, body.key]);
+    case 'tcp option':
+      return body.base !== undefined ? (rawOptionError(body.base, body.offset, body.len) ?? undefined) : undefined;
     case 'ip option':
       return notSupported(['ip', 'option']);
-    case 'tcp option':
-      return typeof body.base === 'number' ? notSupported(['tcp', 'option', '@']) : undefined;
     case 'exthdr':
       return typeof body.name === 'string' && typeof body.field === 'string' ? notSupported([body.name, body.field]) : undefined;
     case 'rt':

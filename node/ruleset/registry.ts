@@ -353,6 +353,9 @@ export function leftKey(left: Selector): string {
   if ('rt' in l) return `rt:${l.rt.key}`;
   if ('exthdr' in l) return `exthdr:${l.exthdr.name}:${l.exthdr.field ?? ''}`;
   if ('sctp chunk' in l) return `sctp chunk:${l['sctp chunk'].name}:${l['sctp chunk'].field ?? ''}`;
-  if ('tcp option' in l) return `tcp option:${l['tcp option'].name}:${l['tcp option'].field ?? ''}`;
+  if ('tcp option' in l) {
+    const o = l['tcp option'] as Record<string, unknown>;
+    return o.base !== undefined ? `tcp option:@:${String(o.len)}` : `tcp option:${String(o.name)}:${String(o.field ?? '')}`;
+  }
   return JSON.stringify(left);
 }

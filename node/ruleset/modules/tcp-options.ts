@@ -23,7 +23,7 @@
  */
 import { integerType } from '../data-types.js';
 import type { DataType } from '../data-types.js';
-import type { Scalar } from '../ast.js';
+import type { Scalar, Selector } from '../ast.js';
 import type { ClassifyContext } from '../context.js';
 import type { MatchModule, Registry } from '../registry.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
@@ -181,8 +181,107 @@ function registerField(r: Registry, name: string, kind: number, field: string, t
   });
 }
 
+/**
+ * `tcp option @KIND,OFFSET,LENGTH` (bits): LENGTH bits at OFFSET inside the first option of
+ * KIND, as the kernel's exthdr reads them (the option must hold OFFSET + LENGTH; the first
+ * option of the kind counts). Whole bytes of at most 32 bits, as raw payloads. nft 1.0.6
+ * lists a raw option at a field it knows by the field's name (`@5,16,32` is `sack left`,
+ * `@2,16,16` `maxseg size`): hafw reads those as the named field, so they list the same;
+ * where nft prints a name it cannot read back (`sack unknown`, `nop kind`), hafw keeps the raw
+ * form. Values in decimal, as nft lists them. JSON `{"tcp option": {"base", "offset", "len"}}`.
+ */
+interface RawOptJ {
+  base: number;
+  offset: number;
+  len: number;
+}
+
+/** The named field at (kind, byte offset, bytes), for the raw forms nft lists by name. */
+function namedOptionField(kind: number, rel: number, bytes: number): Selector | undefined {
+  if (kind === TcpOptionKind.Mss && rel === 2 && bytes === 2) return { 'tcp option': { name: 'maxseg', field: 'size' } };
+  for (const o of OPTIONS) {
+    if (o.kind !== kind || o.bare) continue;
+    if (rel === 0 && bytes === 1) return { 'tcp option': { name: o.name, field: 'kind' } };
+    if (rel === 1 && bytes === 1) return { 'tcp option': { name: o.name, field: 'length' } };
+    for (const [field, , at, b] of o.fields) {
+      if (b === 0) continue;
+      if (o.kind === TcpOptionKind.Sack) {
+        for (let block = 0; block < 4; block++) if (rel === at + 8 * block && bytes === b) return { 'tcp option': { name: block === 0 ? 'sack' : `sack${block}`, field } };
+      } else if (rel === at && bytes === b) return { 'tcp option': { name: o.name, field } };
+    }
+  }
+  return undefined;
+}
+
+export function rawOptionError(base: unknown, offset: unknown, len: unknown): string | null {
+  const at = `'tcp option @${String(base)},${String(offset)},${String(len)}'`;
+  if (!Number.isInteger(base) || (base as number) < 0 || (base as number) > 255) return `${at}: the option kind must be 0 to 255`;
+  if (!Number.isInteger(offset) || (offset as number) < 0 || (offset as number) > 255 * 8) return `${at}: the offset must be a number of bits inside an option (0 to ${255 * 8})`;
+  if (!Number.isInteger(len) || (len as number) < 1) return `${at}: the length must be a number of bits, 1 or more`;
+  if ((offset as number) % 8 !== 0 || (len as number) % 8 !== 0) return `${at}: hafw takes raw TCP options of whole bytes (the offset a multiple of 8, the length 8, 16, 24 or 32): load the bytes and mask them (tcp option @KIND,OFFSET,8 & MASK == VALUE)`;
+  if ((len as number) > 32) return `${at}: hafw takes raw TCP options of at most 32 bits`;
+  return null;
+}
+
+function rawOptionModule(width: number): MatchModule {
+  const bytes = width / 8;
+  return {
+    name: `tcp option @KIND,OFFSET,${width}`,
+    keywords: ['tcp', 'option'],
+    left: { 'tcp option': { base: 0, offset: 0, len: width } } as unknown as Selector,
+    type: integerType(`tcpopt_raw_${width}`, width, `${width}-bit raw TCP option value`),
+    families: ['ip', 'ip6', 'inet'],
+    help: 'a raw TCP option field: `tcp option @KIND,OFFSET,LENGTH` (bits; whole bytes, at most 32 bits) inside the first option of KIND',
+    load() {
+      return false; // compileLoad gives each expression its kind and offset
+    },
+    parseParams(r) {
+      const t = r.peek();
+      const m = /^@(\d+)$/.exec(t.text);
+      if (!m) r.error(`unknown TCP option '${t.text}' (known: ${OPTIONS.map((o) => o.name).join(', ')}, sack0-sack3, or @KIND,OFFSET,LENGTH)`, t);
+      r.next();
+      const nums: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        r.expectPunct(',');
+        nums.push(r.integer());
+      }
+      const [offset, len] = nums as [number, number];
+      // MPTCP's subtype is the high nibble of its third byte: nft names that raw form too.
+      if (Number(m![1]) === 30 && offset === 16 && len === 4) return { 'tcp option': { name: 'mptcp', field: 'subtype' } };
+      const err = rawOptionError(Number(m![1]), offset, len);
+      if (err) r.error(err, t);
+      return namedOptionField(Number(m![1]), offset / 8, len / 8) ?? ({ 'tcp option': { base: Number(m![1]), offset, len } } as unknown as Selector);
+    },
+    printSel(sel) {
+      const j = (sel as unknown as { 'tcp option': RawOptJ })['tcp option'];
+      return `tcp option @${j.base},${j.offset},${j.len}`;
+    },
+    checkSel(sel) {
+      const j = (sel as unknown as { 'tcp option': Record<string, unknown> })['tcp option'];
+      for (const k of Object.keys(j)) if (k !== 'base' && k !== 'offset' && k !== 'len') return `unknown raw TCP option field '${k}' (base, offset, len)`;
+      return rawOptionError(j.base, j.offset, j.len);
+    },
+    compileLoad(sel) {
+      const j = (sel as unknown as { 'tcp option': RawOptJ })['tcp option'];
+      const rel = j.offset / 8;
+      const kind = j.base;
+      return (ctx, out, off) => {
+        const p = ctx.pkt;
+        const at = optionAt(p, kind, rel + bytes);
+        if (at < 0) return false;
+        const b = p.buf;
+        let v = 0;
+        for (let i = 0; i < bytes; i++) v = v * 256 + b[at + rel + i]!;
+        out[off] = v >>> 0;
+        return true;
+      };
+    },
+  };
+}
+
 export function registerTcpOptions(r: Registry): void {
   for (const o of OPTIONS) registerOption(r, o);
+  for (const w of [8, 16, 24, 32]) r.registerMatch(rawOptionModule(w));
   r.registerMatch({
     name: 'tcp option maxseg size',
     keywords: ['tcp', 'option', 'maxseg', 'size'],
