@@ -76,6 +76,22 @@ export interface RouteMtu {
   mtuTo(buf: Uint8Array, off: number, family: 4 | 6): number;
 }
 
+/**
+ * The node's main routing table as the kernel's fib lookup answers it (`fib ... oif`): the
+ * interface id of the route to an address, 0 when there is none or it rejects (blackhole,
+ * unreachable, prohibit, throw).
+ */
+export interface FibRoutes {
+  fibOif(buf: Uint8Array, off: number, family: 4 | 6): number;
+}
+
+/** The node's own addresses: `fib ... type local` (and the datapath's choice of path). */
+export interface LocalAddressView {
+  has(buf: Uint8Array, off: number, family: number): boolean;
+  /** Is it an address of that interface (`fib daddr . iif type local`)? Absent: not known. */
+  hasOn?(buf: Uint8Array, off: number, family: number, ifname: string): boolean;
+}
+
 const NO_NAMES = new InterfaceNames();
 
 export class ClassifyContext {
@@ -93,7 +109,9 @@ export class ClassifyContext {
   /** Direction of the packet in its connection: 0 original, 1 reply (when it has one). */
   ctDir = 0;
   /** The node's own addresses (`fib daddr type local`); null: none known. */
-  localAddrs: { has(buf: Uint8Array, off: number, family: number): boolean } | null = null;
+  localAddrs: LocalAddressView | null = null;
+  /** The main table's routes (`fib ... oif|oifname`); null: not known (no value, like routeMtu). */
+  fibRoutes: FibRoutes | null = null;
   /** Route MTUs (`rt mtu`); null: not known (no value, so a rule using it goes no further). */
   routeMtu: RouteMtu | null = null;
   /** The packet's conntrack entry (-1: none) and its reader (null: no conntrack). */

@@ -21,7 +21,7 @@ export type { DataType } from './data-types.js';
 export { INET_PROTO } from './data-types.js';
 export { MAX_JUMP_DEPTH } from './validate.js';
 export type { ChainState, RulesetState, TableState } from './state.js';
-export type { TraceSink } from './context.js';
+export type { TraceSink, FibRoutes, LocalAddressView } from './context.js';
 export {
   HOOK_NAMES, MAX_TRACE_STEPS, MAX_TRACE_FILTER_LENGTH, TraceFilterError, compileTraceFilter,
   type TraceSession, type TracePacketJson, type TraceStepJson, type TraceRecord, type TraceRecordOut,

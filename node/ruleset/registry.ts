@@ -335,6 +335,8 @@ export function onlyKey(o: object): string | undefined {
   return key;
 }
 
+const FIB_FLAG_ORDER = ['saddr', 'daddr', 'mark', 'iif', 'oif'];
+
 /** Canonical string of a JSON left-hand side, for lookups. */
 export function leftKey(left: Selector): string {
   const l = left as Record<string, Record<string, string>>;
@@ -344,7 +346,9 @@ export function leftKey(left: Selector): string {
   if ('ct' in l) return l.ct.dir === undefined ? `ct:${l.ct.key}` : `ct:${l.ct.dir}:${l.ct.key}`;
   if ('fib' in l) {
     const f = l.fib as unknown as { result?: unknown; flags?: unknown };
-    return `fib:${String(f.result)}:${Array.isArray(f.flags) ? f.flags.join('.') : String(f.flags)}`;
+    // nft lists the flags in this order; JSON written by hand may not.
+    const flags = Array.isArray(f.flags) ? [...f.flags].sort((a, b) => FIB_FLAG_ORDER.indexOf(String(a)) - FIB_FLAG_ORDER.indexOf(String(b))).join('.') : String(f.flags);
+    return `fib:${String(f.result)}:${flags}`;
   }
   // Parameterised selectors: one module each, whatever the parameters.
   if ('numgen' in l) return 'numgen';

@@ -46,7 +46,7 @@ export function lockoutWarnings(engine: RulesetEngine, p: LockoutProbe): string[
   const filtered = targets.filter((a) => p.interfaces.includes(a.ifname) || a.ifname === '');
   if (filtered.length === 0) return [];
   const routes = new RouteInterfaces();
-  routes.load((p.routes ?? []).map((r) => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname) })));
+  routes.load((p.routes ?? []).map((r) => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: r.reject === true ? 0 : engine.ifnames.idOf(r.ifname), reject: r.reject === true })));
   const local = new LocalAddresses();
   local.load(p.addresses);
   const out: string[] = [];

@@ -122,6 +122,24 @@ describe('offline replay', () => {
     );
   });
 
+  it('fib against the --route table and the --local addresses: a source with no route back is dropped, fib daddr . iif type local sees the address of the input interface', () => {
+    const routes = ['192.0.2.0/24=lan', '198.51.100.0/24=wan', '2001:db8:1::/64=lan'].map(parseReplayRoute);
+    const ruleset = `table inet f { chain pre { type filter hook prerouting priority 0; policy accept;
+      fib saddr oif missing drop
+      fib daddr . iif type local udp dport 7 drop
+    } }`;
+    const pkts = [
+      buildUdp({ src: '192.0.2.10', dst: '198.51.100.10', sport: 1, dport: 9 }),
+      buildUdp({ src: '203.0.113.10', dst: '192.0.2.10', sport: 1, dport: 9 }),
+      buildUdp({ src: '2001:db8:1::10', dst: '2001:db8:1::20', sport: 1, dport: 9 }),
+      buildUdp({ src: '2001:db8:99::10', dst: '2001:db8:1::20', sport: 1, dport: 9 }),
+      buildUdp({ src: '192.0.2.10', dst: '192.0.2.1', sport: 1, dport: 7 }),
+      buildUdp({ src: '198.51.100.10', dst: '192.0.2.1', sport: 1, dport: 7 }),
+    ];
+    const rows = [...replayCapture(pcapOf(pkts), { ruleset, routes, local: ['192.0.2.1'] })];
+    assert.deepEqual(rows.map((r) => r.verdict), ['accept', 'drop', 'accept', 'drop', 'drop', 'accept']);
+  });
+
   it('with --local addresses, packets to them take input and packets from them output (each row shows the path)', () => {
     const guarded = `table inet f {
   chain in { type filter hook input priority 0; policy drop; ct state established accept; tcp dport 22 accept }

@@ -181,7 +181,8 @@ export class OfflineReplay {
     if (opts.local !== undefined && opts.local.length > 0) {
       local = new LocalAddresses();
       const addrs = opts.local.map((text) => parseAddress(text));
-      local.load(addrs.map((a) => ({ ifname: '', family: a.family as 4 | 6, bytes: [...a.bytes], vip: false })));
+      // Each on the interface its --route leads to (`fib daddr . iif type local` asks).
+      local.load(addrs.map((a) => ({ ifname: this.engine.ifnames.nameOf(routes.lookup(a.bytes, 0, a.family as 4 | 6)) ?? '', family: a.family as 4 | 6, bytes: [...a.bytes], vip: false })));
       nat.setAddresses(addrs.flatMap((a) => {
         const ifId = routes.lookup(a.bytes, 0, a.family as 4 | 6);
         return ifId > 0 ? [{ ifId, family: a.family as 4 | 6, bytes: a.bytes }] : [];

@@ -38,6 +38,9 @@ export interface IpRouteJson {
   metrics?: { mtu?: number }[];
 }
 
+/** Route types where the kernel's lookup fails (fib_lookup returns an error: no route). */
+const REJECTING = new Set(['blackhole', 'unreachable', 'prohibit', 'throw']);
+
 /**
  * The routes of one family, except those through `excludeDev` (the TUN device itself), each
  * with its MTU as the kernel's dst_mtu gives it: the route's `mtu` metric, else the MTU of its
@@ -46,6 +49,12 @@ export interface IpRouteJson {
 export function plainRoutes(family: 4 | 6, routes: readonly IpRouteJson[], linkMtu: ReadonlyMap<string, number>, excludeDev: string): PlainRoute[] {
   const out: PlainRoute[] = [];
   for (const r of routes) {
+    if (r.type !== undefined && REJECTING.has(r.type)) {
+      // No interface: kept so that `fib` finds no route there, as the kernel's lookup fails.
+      const p = parsePrefix(r.dst, family);
+      if (p) out.push({ family, prefix: p.bytes, len: p.len, ifname: '', reject: true });
+      continue;
+    }
     if (!r.dev || r.dev === excludeDev || (r.type && r.type !== 'unicast')) continue;
     const p = parsePrefix(r.dst, family);
     if (!p) continue;

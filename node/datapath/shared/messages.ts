@@ -30,6 +30,8 @@ export interface PlainRoute {
   src?: number[];
   /** The route's `mtu` metric, else its device's MTU (`rt mtu`); absent when not known. */
   mtu?: number;
+  /** A blackhole / unreachable / prohibit / throw route (ifname ''): `fib` finds no route there. */
+  reject?: boolean;
 }
 
 export interface DatapathSyncSettings {

@@ -94,7 +94,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     nat?.setAddresses(list.map((a) => ({ ifId: engine.ifnames.idOf(a.ifname), family: a.family, bytes: Uint8Array.from(a.bytes), vip: a.vip })));
   };
   const loadRoutes = (list: PlainRoute[]): void => {
-    routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: engine.ifnames.idOf(r.ifname), mtu: r.mtu ?? 0 })));
+    routes.load(list.map((r): RouteEntry => ({ family: r.family, prefix: Uint8Array.from(r.prefix), len: r.len, ifId: r.reject === true ? 0 : engine.ifnames.idOf(r.ifname), mtu: r.mtu ?? 0, reject: r.reject === true })));
     // Until the addresses arrive, masquerade / redirect use a connected route's preferred source.
     if (!addressesKnown) nat?.setAddresses(list.filter((r) => r.src !== undefined).map((r) => ({ ifId: engine.ifnames.idOf(r.ifname), family: r.family, bytes: Uint8Array.from(r.src!) })));
   };

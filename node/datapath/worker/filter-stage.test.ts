@@ -74,3 +74,52 @@ describe('FilterStage: fib daddr type local', () => {
     assert.equal(send('198.51.100.3'), Verdict.Accept);
   });
 });
+
+describe('FilterStage: fib against the node\'s routes and addresses', () => {
+  it('IPv4 and IPv6: a source with no route back is dropped (loose reverse path), a routed one passes; the route to the destination and its type', () => {
+    const engine = new RulesetEngine();
+    engine.load(`table inet f {
+      chain pre { type filter hook prerouting priority 0; policy accept;
+        fib saddr oif missing counter drop
+        fib daddr . iif type local udp dport 7 drop
+      }
+      chain fwd { type filter hook forward priority 0; policy accept;
+        fib daddr . iif oif missing udp dport 8 drop
+      }
+    }`);
+    const routes = new RouteInterfaces();
+    const id = (n: string) => engine.ifnames.idOf(n);
+    const p4 = (s: string) => Uint8Array.from(s.split('.').map(Number));
+    const p6 = (hi: number) => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, hi, ...new Array(10).fill(0)]);
+    routes.load([
+      { family: 4, prefix: p4('192.0.2.0'), len: 24, ifId: id('lan') },
+      { family: 4, prefix: p4('198.51.100.0'), len: 24, ifId: id('wan') },
+      { family: 4, prefix: p4('0.0.0.0'), len: 0, ifId: id('wan') },
+      { family: 4, prefix: p4('203.0.113.0'), len: 24, ifId: 0, reject: true },
+      { family: 6, prefix: p6(1), len: 64, ifId: id('lan') },
+      { family: 6, prefix: p6(2), len: 64, ifId: id('wan') },
+      { family: 6, prefix: p6(0xde), len: 64, ifId: 0, reject: true },
+    ]);
+    const local = new LocalAddresses();
+    local.load([
+      { ifname: 'lan', family: 4, bytes: [192, 0, 2, 2], vip: false },
+      { ifname: 'wan', family: 4, bytes: [198, 51, 100, 2], vip: false },
+      { ifname: 'lan', family: 6, bytes: [...p6(1)].map((b, i) => (i === 15 ? 2 : b)), vip: false },
+    ]);
+    const stage = new FilterStage(engine, new ConnTracker({ maxEntries: 64, now: () => 1 }), routes, new Float64Array(COUNTER_NAMES.length), undefined, undefined, local);
+    let sport = 1000;
+    const send = (src: string, dst: string, dport = 9) => stage.process(parseBuilt(buildUdp({ src, dst, sport: sport++, dport })), 1);
+    assert.equal(send('203.0.113.5', '192.0.2.10'), Verdict.Drop, 'blackholed source: no route back');
+    assert.equal(send('198.51.100.5', '192.0.2.10'), Verdict.Accept);
+    assert.equal(send('2001:db8:de::5', '2001:db8:1::10'), Verdict.Drop);
+    assert.equal(send('2001:db8:2::5', '2001:db8:1::10'), Verdict.Accept);
+    // From lan, to lan's own address (input interface's) or to wan's.
+    assert.equal(send('192.0.2.10', '192.0.2.2', 7), Verdict.Drop);
+    assert.equal(send('192.0.2.10', '198.51.100.2', 7), Verdict.Accept);
+    assert.equal(send('2001:db8:1::10', '2001:db8:1::2', 7), Verdict.Drop);
+    // Forwarded: only a destination back out of the input interface (lan to lan) passes the hairpin check.
+    assert.equal(send('192.0.2.10', '198.51.100.7', 8), Verdict.Drop);
+    assert.equal(send('192.0.2.10', '192.0.2.77', 8), Verdict.Accept);
+    assert.equal(send('2001:db8:1::10', '2001:db8:2::7', 8), Verdict.Drop);
+  });
+});

@@ -96,6 +96,7 @@ export class FilterStage implements PacketStage {
     ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.routeMtu = this.routes;
+    ctx.fibRoutes = this.routes;
     ctx.metaMark = 0;
     ctx.decidedChain = -1;
     ctx.decidedRule = 0;

@@ -52,3 +52,25 @@ describe('interfaces from routes', () => {
     assert.equal(m.lookup(v4('192.0.2.1'), 0, 4), 1, 'the interface lookup is unchanged');
   });
 });
+
+describe('the fib lookup\'s view of the routes (fibOif)', () => {
+  const r = new RouteInterfaces();
+  r.load([
+    { family: 4, prefix: v4('0.0.0.0'), len: 0, ifId: 2, mtu: 1500 },
+    { family: 4, prefix: v4('192.0.2.0'), len: 24, ifId: 1 },
+    { family: 4, prefix: v4('192.0.2.128'), len: 25, ifId: 0, reject: true },
+    { family: 6, prefix: v6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0]), len: 32, ifId: 0, reject: true },
+    { family: 6, prefix: v6([0x2001, 0xdb8, 1, 0, 0, 0, 0, 0]), len: 64, ifId: 1 },
+  ]);
+
+  it('a rejecting route (blackhole, unreachable, ...) is no route for fib; interface inference and rt mtu skip it as before', () => {
+    assert.equal(r.fibOif(v4('192.0.2.200'), 0, 4), 0);
+    assert.equal(r.lookup(v4('192.0.2.200'), 0, 4), 1, 'the /24 behind it');
+    assert.equal(r.mtuTo(v4('192.0.2.200'), 0, 4), 0);
+    assert.equal(r.fibOif(v4('192.0.2.100'), 0, 4), 1);
+    assert.equal(r.fibOif(v4('203.0.113.1'), 0, 4), 2);
+    assert.equal(r.fibOif(v6([0x2001, 0xdb8, 1, 0, 0, 0, 0, 1]), 0, 6), 1);
+    assert.equal(r.fibOif(v6([0x2001, 0xdb8, 9, 0, 0, 0, 0, 1]), 0, 6), 0);
+    assert.equal(r.lookup(v6([0x2001, 0xdb8, 9, 0, 0, 0, 0, 1]), 0, 6), 0);
+  });
+});

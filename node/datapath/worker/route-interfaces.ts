@@ -17,6 +17,11 @@ export interface RouteEntry {
   ifId: number;
   /** The route's MTU (its `mtu` metric, else its device's), 0 when not known: `rt mtu`. */
   mtu?: number;
+  /**
+   * A blackhole / unreachable / prohibit / throw route: the kernel's lookup fails there
+   * (`fib ... oif missing`). Interface inference and `rt mtu` skip it, as they always have.
+   */
+  reject?: boolean;
 }
 
 interface Table {
@@ -53,53 +58,78 @@ function build(entries: RouteEntry[], words: number): Table {
 export class RouteInterfaces {
   private v4: Table = build([], 1);
   private v6: Table = build([], 4);
+  /** Every route, the rejecting ones with interface 0: the fib lookup's view (`fibOif`). */
+  private all4: Table = build([], 1);
+  private all6: Table = build([], 4);
 
   load(entries: RouteEntry[]): void {
+    const usable = entries.filter((e) => e.reject !== true);
     this.v4 = build(
-      entries.filter((e) => e.family === 4),
+      usable.filter((e) => e.family === 4),
       1,
     );
     this.v6 = build(
-      entries.filter((e) => e.family === 6),
+      usable.filter((e) => e.family === 6),
+      4,
+    );
+    const all = entries.map((e) => (e.reject === true ? { ...e, ifId: 0, mtu: 0 } : e));
+    this.all4 = build(
+      all.filter((e) => e.family === 4),
+      1,
+    );
+    this.all6 = build(
+      all.filter((e) => e.family === 6),
       4,
     );
   }
 
   /** Interface id of the longest prefix covering the address at buf[off], 0 when none. */
   lookup(buf: Uint8Array, off: number, family: 4 | 6): number {
-    const i = this.find(buf, off, family);
-    return i < 0 ? 0 : (family === 4 ? this.v4 : this.v6).ids[i]!;
+    const t = family === 4 ? this.v4 : this.v6;
+    const i = find(t, buf, off, family);
+    return i < 0 ? 0 : t.ids[i]!;
   }
 
   /** MTU of that route (RouteMtu, for `rt mtu`), 0 when none or not known. */
   mtuTo(buf: Uint8Array, off: number, family: 4 | 6): number {
-    const i = this.find(buf, off, family);
-    return i < 0 ? 0 : (family === 4 ? this.v4 : this.v6).mtus[i]!;
+    const t = family === 4 ? this.v4 : this.v6;
+    const i = find(t, buf, off, family);
+    return i < 0 ? 0 : t.mtus[i]!;
   }
 
-  /** Index of the longest prefix covering the address, -1 when none. */
-  private find(buf: Uint8Array, off: number, family: 4 | 6): number {
-    if (family === 4) {
-      const a = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-      const t = this.v4;
-      for (let i = 0; i < t.count; i++) if (((a & t.masks[i * 4]!) >>> 0) === t.words[i * 4]) return i;
-      return -1;
-    }
-    const t = this.v6;
-    const w0 = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
-    const w1 = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
-    const w2 = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
-    const w3 = ((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0;
-    for (let i = 0; i < t.count; i++) {
-      const k = i * 4;
-      if (
-        ((w0 & t.masks[k]!) >>> 0) === t.words[k] &&
-        ((w1 & t.masks[k + 1]!) >>> 0) === t.words[k + 1] &&
-        ((w2 & t.masks[k + 2]!) >>> 0) === t.words[k + 2] &&
-        ((w3 & t.masks[k + 3]!) >>> 0) === t.words[k + 3]
-      )
-        return i;
-    }
+  /**
+   * The interface the main table's route to the address uses, as the kernel's fib lookup
+   * answers (FibRoutes, for `fib`): 0 when no route covers it or the best one rejects
+   * (blackhole, unreachable, prohibit, throw), where interface inference would fall back
+   * to a shorter prefix.
+   */
+  fibOif(buf: Uint8Array, off: number, family: 4 | 6): number {
+    const t = family === 4 ? this.all4 : this.all6;
+    const i = find(t, buf, off, family);
+    return i < 0 ? 0 : t.ids[i]!;
+  }
+}
+
+/** Index of the longest prefix covering the address, -1 when none. */
+function find(t: Table, buf: Uint8Array, off: number, family: 4 | 6): number {
+  if (family === 4) {
+    const a = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+    for (let i = 0; i < t.count; i++) if (((a & t.masks[i * 4]!) >>> 0) === t.words[i * 4]) return i;
     return -1;
   }
+  const w0 = ((buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!) >>> 0;
+  const w1 = ((buf[off + 4]! << 24) | (buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!) >>> 0;
+  const w2 = ((buf[off + 8]! << 24) | (buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!) >>> 0;
+  const w3 = ((buf[off + 12]! << 24) | (buf[off + 13]! << 16) | (buf[off + 14]! << 8) | buf[off + 15]!) >>> 0;
+  for (let i = 0; i < t.count; i++) {
+    const k = i * 4;
+    if (
+      ((w0 & t.masks[k]!) >>> 0) === t.words[k] &&
+      ((w1 & t.masks[k + 1]!) >>> 0) === t.words[k + 1] &&
+      ((w2 & t.masks[k + 2]!) >>> 0) === t.words[k + 2] &&
+      ((w3 & t.masks[k + 3]!) >>> 0) === t.words[k + 3]
+    )
+      return i;
+  }
+  return -1;
 }
