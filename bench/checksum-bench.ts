@@ -16,7 +16,7 @@ import { rig, CLIENT, REMOTE } from '../node/datapath/worker/testing.js';
 import { Verdict } from '../node/datapath/worker/stage.js';
 import { withRatio, type BenchResult } from './report.js';
 
-const RULES = `table inet filter { chain fwd { type filter hook forward priority 0; policy drop;
+const RULES = `table inet filter { chain fw { type filter hook forward priority 0; policy drop;
   ct state established accept
   ct state invalid drop
   iifname "lan" tcp flags syn accept

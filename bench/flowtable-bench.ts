@@ -24,7 +24,7 @@ function ruleset(offload: boolean): string {
   return `table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade } }
 table inet filter {
   flowtable f { hook ingress priority filter; devices = { lan, wan }; }
-  chain fwd { type filter hook forward priority 0; policy drop;
+  chain fw { type filter hook forward priority 0; policy drop;
     ${offload ? 'meta l4proto udp flow add @f' : ''}
     ${filler}
     ct state established accept

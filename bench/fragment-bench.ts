@@ -16,7 +16,7 @@ import { rig, CLIENT, REMOTE } from '../node/datapath/worker/testing.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const RULES = `table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade } }
-table ip filter { chain fwd { type filter hook forward priority 0; policy drop; ct state established accept; iifname "lan" accept } }`;
+table ip filter { chain fw { type filter hook forward priority 0; policy drop; ct state established accept; iifname "lan" accept } }`;
 const FLOWS = 64;
 const DATAGRAMS = 60_000;
 const SIZE = 4000;

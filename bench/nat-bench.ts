@@ -20,7 +20,7 @@ import { RouteInterfaces } from '../node/datapath/worker/route-interfaces.js';
 import { COUNTER_NAMES } from '../node/datapath/shared/counters.js';
 import { withRatio, type BenchResult } from './report.js';
 
-const FILTER = `table ip filter { chain fwd { type filter hook forward priority 0; policy accept; ct state established accept } }`;
+const FILTER = `table ip filter { chain fw { type filter hook forward priority 0; policy accept; ct state established accept } }`;
 const MASQ = `${FILTER}
 table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade } }`;
 

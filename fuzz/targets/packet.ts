@@ -43,7 +43,7 @@ table ip nat {
   }
   chain post {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" ip saddr 10.0.0.128/25 snat to 198.51.100.2:20000-20100
+    oifname "wan" ip saddr 10.0.0.128/25 meta l4proto { tcp, udp } snat to 198.51.100.2:20000-20100
     oifname "wan" masquerade
   }
 }

@@ -31,9 +31,9 @@ const record: TraceRecord = {
   id: 7, time: 1, verdict: 'accept', ctState: 'new', by: ['nftrace'],
   packet: { family: 'ip', iif: 'lan', oif: 'wan', src: '192.0.2.100', dst: '198.51.100.100', proto: 6, length: 60, sport: 40000, dport: 22, tcpFlags: ['syn'], mark: 0 },
   steps: [
-    { hook: 'forward', family: 'inet', table: 'f', chain: 'fwd', type: 'rule', handle: 4, rule: 'jump ssh', verdict: 'jump ssh' },
+    { hook: 'forward', family: 'inet', table: 'f', chain: 'fw', type: 'rule', handle: 4, rule: 'jump ssh', verdict: 'jump ssh' },
     { hook: 'forward', family: 'inet', table: 'f', chain: 'ssh', type: 'return', verdict: 'return' },
-    { hook: 'forward', family: 'inet', table: 'f', chain: 'fwd', type: 'rule', handle: 6, rule: 'tcp dport 22 accept', verdict: 'accept' },
+    { hook: 'forward', family: 'inet', table: 'f', chain: 'fw', type: 'rule', handle: 6, rule: 'tcp dport 22 accept', verdict: 'accept' },
   ],
   after: { family: 'ip', iif: 'lan', oif: 'wan', src: '198.51.100.2', dst: '198.51.100.100', proto: 6, length: 60, sport: 61000, dport: 22, tcpFlags: ['syn'], mark: 0x2a },
   ct: { original: { src: '192.0.2.100', dst: '198.51.100.100', sport: 40000, dport: 22 }, reply: { src: '198.51.100.100', dst: '198.51.100.2', sport: 22, dport: 61000 }, status: ['confirmed', 'snat'], mark: 0 },
@@ -51,9 +51,9 @@ describe('hafw ct events and hafw trace (CLI)', () => {
   it('prints a trace like nft monitor trace: the packet, each rule with its verdict, chain ends, NAT, conntrack, verdict', () => {
     assert.deepEqual(formatTrace(record), [
       'trace id 7 packet: iif "lan" oif "wan" ip saddr 192.0.2.100 ip daddr 198.51.100.100 tcp sport 40000 tcp dport 22 tcp flags syn length 60 (ct state new; traced by nftrace)',
-      'trace id 7 forward inet f fwd rule jump ssh (verdict jump ssh)',
+      'trace id 7 forward inet f fw rule jump ssh (verdict jump ssh)',
       'trace id 7 forward inet f ssh return (end of chain, back to the caller)',
-      'trace id 7 forward inet f fwd rule tcp dport 22 accept (verdict accept)',
+      'trace id 7 forward inet f fw rule tcp dport 22 accept (verdict accept)',
       'trace id 7 nat: iif "lan" oif "wan" ip saddr 198.51.100.2 ip daddr 198.51.100.100 tcp sport 61000 tcp dport 22 tcp flags syn length 60 meta mark 0x0000002a',
       'trace id 7 conntrack: src=192.0.2.100 dst=198.51.100.100 sport=40000 dport=22 src=198.51.100.100 dst=198.51.100.2 sport=22 dport=61000 [confirmed,snat]',
       'trace id 7 verdict accept',

@@ -156,7 +156,7 @@ describe('hafw import: keepalived.conf and conntrackd.conf to a node config', ()
       const keyFile = path.join(dir, 'sync.key');
       writeFileSync(keyFile, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
       const rules = path.join(dir, 'ruleset.nft');
-      writeFileSync(rules, 'table inet f {\n chain fwd { type filter hook forward priority 0; policy drop;\n  ct state established,related accept\n }\n}\n');
+      writeFileSync(rules, 'table inet f {\n chain fw { type filter hook forward priority 0; policy drop;\n  ct state established,related accept\n }\n}\n');
       const { yaml } = importConfig({ ...base, keyFile, rulesetFile: rules, keepalived: { file: 'k', text: KEEPALIVED }, conntrackd: { file: 'c', text: CONNTRACKD_MCAST } });
       const file = path.join(dir, 'node.yaml');
       writeFileSync(file, yaml);

@@ -11,7 +11,7 @@ function engine(rules: string, opts: { family?: string; policy?: string; extra?:
   const log = opts.log;
   const e = new RulesetEngine({ log: log && { write: (l) => log(l.prefix + l.line) }, clock: opts.now });
   e.load(`table ${opts.family ?? 'inet'} t {
-    chain fwd {
+    chain fw {
       type filter hook forward priority 0; policy ${opts.policy ?? 'accept'};
       ${rules}
     }
@@ -196,7 +196,7 @@ describe('classify: verdicts and chains', () => {
   it('jump returns to the caller, goto does not, return leaves a chain', () => {
     const extra = `chain j { tcp dport 22 return\n drop }
                    chain g { tcp dport 22 accept }`;
-    // jump: j returns for port 22, the next rule of fwd decides
+    // jump: j returns for port 22, the next rule of fw decides
     let e = engine('jump j\ndrop', { extra });
     assert.equal(run(e, V4).v, Verdict.Drop);
     assert.equal(run(e, { ...V4, dport: 23 }).v, Verdict.Drop);

@@ -21,7 +21,7 @@ const D = Verdict.Drop;
 function engine(sets: string, rules: string, policy = 'accept', limits = {}): { e: RulesetEngine; clock: { now: number } } {
   const clock = { now: 1_000_000 };
   const e = new RulesetEngine({ clock: () => clock.now, limits });
-  e.load(`table inet t {\n${sets}\nchain fwd { type filter hook forward priority 0; policy ${policy};\n${rules}\n} }`, 'x.nft');
+  e.load(`table inet t {\n${sets}\nchain fw { type filter hook forward priority 0; policy ${policy};\n${rules}\n} }`, 'x.nft');
   return { e, clock };
 }
 
@@ -135,7 +135,7 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
       assert.deepEqual([send(e, clock, f.a), send(e, clock, f.a), send(e, clock, f.b)], [A, D, A]);
       assert.match(e.list(), new RegExp(`meter flood size 65535 \\{ ${f.sel} limit rate over 1/second burst 1 packets \\} drop`));
       // A transaction that leaves the rule keeps its meter's state.
-      e.transaction('add rule inet t fwd counter');
+      e.transaction('add rule inet t fw counter');
       assert.equal(send(e, clock, f.a), D);
     });
   }
@@ -143,7 +143,7 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
   it('a transaction keeps the packet path\'s elements of a set it does not flush; flush set and a reload empty it, as in nft', () => {
     const { e, clock } = engine('set s { type ipv4_addr; flags dynamic; }', 'ip saddr @s drop\nadd @s { ip saddr }');
     send(e, clock, '192.0.2.1');
-    e.transaction('add rule inet t fwd counter\nadd element inet t s { 192.0.2.9 }');
+    e.transaction('add rule inet t fw counter\nadd element inet t s { 192.0.2.9 }');
     assert.equal(send(e, clock, '192.0.2.1'), D);
     // Listed in nft's order (by address), whichever came first.
     assert.match(listed(e), /elements = \{ 192\.0\.2\.1, 192\.0\.2\.9 \}/);
@@ -151,7 +151,7 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.doesNotMatch(e.list(), /elements/);
     send(e, clock, '192.0.2.1');
     // A reload (SIGHUP, PUT /v1/ruleset) is `flush ruleset` and the file: every set is new.
-    e.load('table inet t { set s { type ipv4_addr; flags dynamic; }\nchain fwd { type filter hook forward priority 0; ip saddr @s drop; add @s { ip saddr } } }');
+    e.load('table inet t { set s { type ipv4_addr; flags dynamic; }\nchain fw { type filter hook forward priority 0; ip saddr @s drop; add @s { ip saddr } } }');
     assert.doesNotMatch(e.list(), /elements/);
   });
 
@@ -358,7 +358,7 @@ describe('ct count (connlimit)', () => {
   function rig(rules: string) {
     let now = 1000;
     const e = new RulesetEngine({ clock: () => now });
-    e.load(`table inet t { set s { type ipv4_addr; flags dynamic; }\nset s6 { type ipv6_addr; flags dynamic; }\nchain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+    e.load(`table inet t { set s { type ipv4_addr; flags dynamic; }\nset s6 { type ipv6_addr; flags dynamic; }\nchain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
     const ct = new ConnTracker({ now: () => now });
     return {
       e, ct,

@@ -9,7 +9,7 @@ import type { Command } from './ast.js';
 const P: TestPacket = { src: '192.0.2.100', dst: '198.51.100.100', proto: 'tcp', sport: 40000, dport: 22 };
 const BASE = `table inet t {
   set blocked { type ipv4_addr; }
-  chain fwd {
+  chain fw {
     type filter hook forward priority 0; policy accept;
     tcp dport 80 drop
   }
@@ -22,7 +22,7 @@ function verdict(e: RulesetEngine, p: TestPacket = P): Verdict {
   return e.compiled.classify(ctx, Hook.Forward);
 }
 
-function handles(e: RulesetEngine, chain = 'fwd'): number[] {
+function handles(e: RulesetEngine, chain = 'fw'): number[] {
   return e.ruleset.table('inet', 't')!.chains.get(chain)!.rules.map((r) => r.handle!);
 }
 
@@ -31,19 +31,19 @@ describe('engine transactions', () => {
     const e = new RulesetEngine();
     e.load(BASE);
     const [h80] = handles(e);
-    const add = e.transaction('add rule inet t fwd tcp dport 22 drop');
+    const add = e.transaction('add rule inet t fw tcp dport 22 drop');
     assert.equal(add.generation, 2);
     assert.equal(verdict(e), Verdict.Drop);
     const hAdd = add.changes[0].handle!;
-    e.transaction('insert rule inet t fwd tcp dport 22 accept');
+    e.transaction('insert rule inet t fw tcp dport 22 accept');
     assert.equal(verdict(e), Verdict.Accept, 'inserted at the top');
     const hIns = handles(e)[0];
-    e.transaction(`add rule inet t fwd position ${h80} udp dport 53 drop`);
+    e.transaction(`add rule inet t fw position ${h80} udp dport 53 drop`);
     assert.deepEqual(handles(e), [hIns, h80, hAdd + 2, hAdd]);
-    e.transaction(`replace rule inet t fwd handle ${hIns} tcp dport 23 accept`);
+    e.transaction(`replace rule inet t fw handle ${hIns} tcp dport 23 accept`);
     assert.equal(verdict(e), Verdict.Drop, 'replaced rule no longer accepts port 22');
     assert.equal(handles(e)[0], hIns, 'replace keeps the handle');
-    e.transaction(`delete rule inet t fwd handle ${hAdd}`);
+    e.transaction(`delete rule inet t fw handle ${hAdd}`);
     assert.equal(verdict(e), Verdict.Accept);
     assert.equal(e.generation, 6);
   });
@@ -54,8 +54,8 @@ describe('engine transactions', () => {
     const before = e.list();
     const compiled = e.compiled;
     assert.throws(
-      () => e.transaction('add rule inet t fwd tcp dport 22 drop\nadd rule inet t fwd jump missing'),
-      (x: unknown) => x instanceof RulesetError && x.errors[0].line === 2 && /unknown chain 'missing'/.test(x.errors[0].message),
+      () => e.transaction('add rule inet t fw tcp dport 22 drop\nadd rule inet t fw jump nosuch'),
+      (x: unknown) => x instanceof RulesetError && x.errors[0].line === 2 && /unknown chain 'nosuch'/.test(x.errors[0].message),
     );
     assert.equal(e.list(), before);
     assert.equal(e.generation, 1);
@@ -74,20 +74,20 @@ describe('engine transactions', () => {
   it('refuses a transaction based on an older generation', () => {
     const e = new RulesetEngine();
     e.load(BASE);
-    e.transaction('add rule inet t fwd tcp dport 1 drop', 1);
-    assert.throws(() => e.transaction('add rule inet t fwd tcp dport 2 drop', 1), /based on generation 1, current is 2/);
+    e.transaction('add rule inet t fw tcp dport 1 drop', 1);
+    assert.throws(() => e.transaction('add rule inet t fw tcp dport 2 drop', 1), /based on generation 1, current is 2/);
     assert.equal(e.generation, 2);
   });
 
   it('adds and deletes set elements; rules see them without recompiling', () => {
     const e = new RulesetEngine();
     e.load(BASE);
-    e.transaction('add rule inet t fwd ip saddr @blocked drop');
-    const fwdChain = e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fwd')!.id];
+    e.transaction('add rule inet t fw ip saddr @blocked drop');
+    const fwdChain = e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fw')!.id];
     assert.equal(verdict(e), Verdict.Accept);
     e.transaction('add element inet t blocked { 192.0.2.100 }');
     assert.equal(verdict(e), Verdict.Drop);
-    assert.equal(e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fwd')!.id], fwdChain, 'the chain was not recompiled');
+    assert.equal(e.compiled.chains[e.ruleset.table('inet', 't')!.chains.get('fw')!.id], fwdChain, 'the chain was not recompiled');
     e.transaction('delete element inet t blocked { 192.0.2.100 }');
     assert.equal(verdict(e), Verdict.Accept);
     assert.throws(() => e.transaction('delete element inet t blocked { 192.0.2.100 }'), /is not in set/);
@@ -98,17 +98,17 @@ describe('engine transactions', () => {
     e.load(BASE);
     const id = (n: string): number => e.ruleset.table('inet', 't')!.chains.get(n)!.id;
     const other = e.compiled.chains[id('other')];
-    const fwd = e.compiled.chains[id('fwd')];
-    e.transaction('add rule inet t fwd counter');
+    const fwd = e.compiled.chains[id('fw')];
+    e.transaction('add rule inet t fw counter');
     assert.equal(e.compiled.chains[id('other')], other);
-    assert.notEqual(e.compiled.chains[id('fwd')], fwd);
-    assert.equal(e.compiled.chains[id('fwd')]!.rules[0], fwd!.rules[0], 'unchanged rules keep their compiled form');
+    assert.notEqual(e.compiled.chains[id('fw')], fwd);
+    assert.equal(e.compiled.chains[id('fw')]!.rules[0], fwd!.rules[0], 'unchanged rules keep their compiled form');
   });
 
   it('flushes and deletes chains, sets and tables', () => {
     const e = new RulesetEngine();
     e.load(BASE);
-    e.transaction('flush chain inet t fwd');
+    e.transaction('flush chain inet t fw');
     assert.deepEqual(handles(e), []);
     e.transaction('delete chain inet t other');
     assert.equal(e.ruleset.table('inet', 't')!.chains.has('other'), false);
@@ -123,20 +123,20 @@ describe('engine transactions', () => {
     const e = new RulesetEngine();
     e.load(BASE);
     const ops: Command[] = [
-      { add: { rule: { family: 'inet', table: 't', chain: 'fwd', expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { drop: null }] } } },
+      { add: { rule: { family: 'inet', table: 't', chain: 'fw', expr: [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 22 } }, { drop: null }] } } },
       { add: { element: { family: 'inet', table: 't', name: 'blocked', elem: ['10.0.0.1'] } } },
     ];
     e.transaction(ops);
     assert.equal(verdict(e), Verdict.Drop);
-    assert.throws(() => e.transaction([{ add: { rule: { family: 'inet', table: 't', chain: 'fwd', expr: [{ bogus: 1 }] } } } as unknown as Command]), /unknown statement 'bogus'/);
+    assert.throws(() => e.transaction([{ add: { rule: { family: 'inet', table: 't', chain: 'fw', expr: [{ bogus: 1 }] } } } as unknown as Command]), /unknown statement 'bogus'/);
   });
 
   it('keeps counters of untouched rules across transactions', () => {
     const e = new RulesetEngine();
-    e.load('table inet t { chain fwd { type filter hook forward priority 0; policy accept; counter } }');
+    e.load('table inet t { chain fw { type filter hook forward priority 0; policy accept; counter } }');
     verdict(e);
     verdict(e);
-    e.transaction('add rule inet t fwd tcp dport 9 drop');
+    e.transaction('add rule inet t fw tcp dport 9 drop');
     verdict(e);
     assert.match(e.list(), /counter packets 3 bytes 300/);
   });
@@ -146,9 +146,9 @@ describe('engine transactions', () => {
     const events: ChangeEvent[] = [];
     e.on('change', (ev: ChangeEvent) => events.push(ev));
     e.load(BASE);
-    e.transaction('add rule inet t fwd tcp dport 22 drop\nadd element inet t blocked { 10.0.0.1 }');
+    e.transaction('add rule inet t fw tcp dport 22 drop\nadd element inet t blocked { 10.0.0.1 }');
     try {
-      e.transaction('add rule inet t fwd jump nowhere');
+      e.transaction('add rule inet t fw jump nowhere');
     } catch {
       /* refused: no event */
     }
@@ -161,12 +161,12 @@ describe('engine transactions', () => {
     const lines: string[] = [];
     e.on('change', (ev: ChangeEvent) => lines.push(formatEvent(ev, e.registry)));
     e.load(BASE);
-    const h = e.transaction('add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter drop').changes[0].handle;
-    e.transaction(`delete rule inet t fwd handle ${h}`);
+    const h = e.transaction('add rule inet t fw ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter drop').changes[0].handle;
+    e.transaction(`delete rule inet t fw handle ${h}`);
     e.transaction('add element inet t blocked { 10.0.0.1, 10.0.0.2 }');
-    assert.match(lines[0], /^flush ruleset\nadd table inet t\nadd chain inet t fwd \{ type filter hook forward priority filter; policy accept; \}\nadd chain inet t other\nadd set inet t blocked \{ type ipv4_addr; \}/);
-    assert.equal(lines[1], `add rule inet t fwd ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter packets 0 bytes 0 drop # handle ${h}\n# new generation 2`);
-    assert.equal(lines[2], `delete rule inet t fwd handle ${h}\n# new generation 3`);
+    assert.match(lines[0], /^flush ruleset\nadd table inet t\nadd chain inet t fw \{ type filter hook forward priority filter; policy accept; \}\nadd chain inet t other\nadd set inet t blocked \{ type ipv4_addr; \}/);
+    assert.equal(lines[1], `add rule inet t fw ip saddr 10.0.0.0/8 tcp dport { 22, 80 } counter packets 0 bytes 0 drop # handle ${h}\n# new generation 2`);
+    assert.equal(lines[2], `delete rule inet t fw handle ${h}\n# new generation 3`);
     assert.equal(lines[3], 'add element inet t blocked { 10.0.0.1, 10.0.0.2 }\n# new generation 4');
   });
 
@@ -181,13 +181,13 @@ describe('engine transactions', () => {
     e.load(BASE);
     const [h80] = handles(e);
     const n = handles(e).length;
-    const added = e.transaction(`add rule inet t fwd handle ${h80} udp dport 54 drop`).changes[0].handle!;
+    const added = e.transaction(`add rule inet t fw handle ${h80} udp dport 54 drop`).changes[0].handle!;
     assert.deepEqual(handles(e).slice(0, 2), [h80, added], 'added right after rule H');
     assert.equal(handles(e).length, n + 1);
-    e.transaction(`insert rule inet t fwd handle ${h80} udp dport 55 drop`);
+    e.transaction(`insert rule inet t fw handle ${h80} udp dport 55 drop`);
     assert.equal(handles(e).indexOf(h80), 1, 'inserted before rule H');
-    assert.throws(() => e.transaction('insert rule inet t fwd handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
-    assert.throws(() => e.transaction('add rule inet t fwd handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
+    assert.throws(() => e.transaction('insert rule inet t fw handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
+    assert.throws(() => e.transaction('add rule inet t fw handle 9999 udp dport 56 drop'), /no rule with handle 9999/);
   });
 
   it('loads JSON with positions for its errors', () => {
@@ -205,7 +205,7 @@ describe('engine transactions', () => {
   it('keeps a hash set right through many single-element transactions', () => {
     const e = new RulesetEngine();
     e.load(BASE);
-    e.transaction('add rule inet t fwd ip saddr @blocked drop');
+    e.transaction('add rule inet t fw ip saddr @blocked drop');
     for (let i = 0; i < 300; i++) e.transaction(`add element inet t blocked { 10.0.${i >> 8}.${i & 255} }`);
     for (let i = 0; i < 300; i += 2) e.transaction(`delete element inet t blocked { 10.0.${i >> 8}.${i & 255} }`);
     e.transaction('add element inet t blocked { 10.0.0.0 }');
@@ -218,7 +218,7 @@ describe('engine transactions', () => {
 
   it('rebuilds an interval set when ranges are added, and flush empties a set', () => {
     const e = new RulesetEngine();
-    e.load('table inet t { set r { type inet_service; flags interval; elements = { 22 } }\n chain fwd { type filter hook forward priority 0; policy accept; tcp dport @r drop } }');
+    e.load('table inet t { set r { type inet_service; flags interval; elements = { 22 } }\n chain fw { type filter hook forward priority 0; policy accept; tcp dport @r drop } }');
     assert.equal(verdict(e, { ...P, dport: 22 }), Verdict.Drop);
     e.transaction('add element inet t r { 1000-2000 }');
     assert.equal(verdict(e, { ...P, dport: 1500 }), Verdict.Drop);
@@ -231,7 +231,7 @@ describe('engine transactions', () => {
   it('a failed batch leaves set elements untouched', () => {
     const e = new RulesetEngine();
     e.load(BASE);
-    e.transaction('add rule inet t fwd ip saddr @blocked drop\nadd element inet t blocked { 192.0.2.100 }');
+    e.transaction('add rule inet t fw ip saddr @blocked drop\nadd element inet t blocked { 192.0.2.100 }');
     assert.throws(() => e.transaction('delete element inet t blocked { 192.0.2.100 }\nadd element inet t blocked { 10.0.0.999 }'), /not a valid IPv4/);
     assert.equal(verdict(e), Verdict.Drop);
     assert.equal(e.ruleset.table('inet', 't')!.sets.get('blocked')!.elems.size, 1);
@@ -240,7 +240,7 @@ describe('engine transactions', () => {
   it('refreshes an element timeout when it is added again', () => {
     let now = 0;
     const e = new RulesetEngine({ clock: () => now });
-    e.load('table inet t { set s { type ipv4_addr; flags timeout; timeout 10s; }\n chain fwd { type filter hook forward priority 0; policy accept; ip saddr @s drop } }');
+    e.load('table inet t { set s { type ipv4_addr; flags timeout; timeout 10s; }\n chain fw { type filter hook forward priority 0; policy accept; ip saddr @s drop } }');
     e.transaction('add element inet t s { 192.0.2.100 }');
     now = 8000;
     e.transaction('add element inet t s { 192.0.2.100 }');

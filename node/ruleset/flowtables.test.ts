@@ -79,19 +79,19 @@ table ip6 t6 { flowtable g { hook ingress priority filter + 5; devices = { "lan"
     const e = load(LISTING);
     assert.match(e.list({ handles: true }), /\tflowtable f \{ # handle 2\n\t\thook ingress priority filter\n/);
     // nft expands a table block as chains, objects, sets, flowtables, then rules (per-table handles).
-    const h = load('table ip t {\n  flowtable ft { hook ingress priority filter; devices = { lan }; }\n  set s { type ipv4_addr; }\n  counter c { }\n  chain fwd { type filter hook forward priority filter; policy accept; meta l4proto tcp flow add @ft; }\n}\n').list({ handles: true });
-    assert.deepEqual([...h.matchAll(/(\w+ \w+) \{ # handle (\d+)|(flow add @ft) # handle (\d+)/g)].map((m) => `${m[1] ?? m[3]} ${m[2] ?? m[4]}`), ['ip t 1', 'counter c 2', 'set s 3', 'flowtable ft 4', 'chain fwd 1', 'flow add @ft 5']);
+    const h = load('table ip t {\n  flowtable ft { hook ingress priority filter; devices = { lan }; }\n  set s { type ipv4_addr; }\n  counter c { }\n  chain fw { type filter hook forward priority filter; policy accept; meta l4proto tcp flow add @ft; }\n}\n').list({ handles: true });
+    assert.deepEqual([...h.matchAll(/(\w+ \w+) \{ # handle (\d+)|(flow add @ft) # handle (\d+)/g)].map((m) => `${m[1] ?? m[3]} ${m[2] ?? m[4]}`), ['ip t 1', 'counter c 2', 'set s 3', 'flowtable ft 4', 'chain fw 1', 'flow add @ft 5']);
   });
 
   it('add / delete flowtable commands; delete is refused while a rule uses it (nft: EBUSY); monitor lines', () => {
-    const e = load('table ip t {\n  chain fwd {\n    type filter hook forward priority filter; policy accept;\n  }\n}\n');
-    const r = e.transaction('add flowtable ip t ft { hook ingress priority filter; devices = { lan, wan }; }\nadd rule ip t fwd meta l4proto tcp flow add @ft');
+    const e = load('table ip t {\n  chain fw {\n    type filter hook forward priority filter; policy accept;\n  }\n}\n');
+    const r = e.transaction('add flowtable ip t ft { hook ingress priority filter; devices = { lan, wan }; }\nadd rule ip t fw meta l4proto tcp flow add @ft');
     assert.deepEqual(r.changes.map((c) => formatChange(c, builtinRegistry())), [
       'add flowtable ip t ft { hook ingress priority filter; devices = { lan, wan }; }',
-      'add rule ip t fwd meta l4proto tcp flow add @ft # handle 3',
+      'add rule ip t fw meta l4proto tcp flow add @ft # handle 3',
     ]);
     assert.match(refusal(() => e.transaction('delete flowtable ip t ft')), /flowtable 'ft' is still used by 1 rule\(s\)/);
-    e.transaction('delete rule ip t fwd handle 3\ndelete flowtable ip t ft');
+    e.transaction('delete rule ip t fw handle 3\ndelete flowtable ip t ft');
     assert.doesNotMatch(e.list(), /flowtable/);
   });
 

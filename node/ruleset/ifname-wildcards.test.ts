@@ -18,7 +18,7 @@ function engine(body: string): RulesetEngine {
   return e;
 }
 
-const chain = (rules: string) => `chain fwd { type filter hook forward priority filter; policy accept;\n${rules}\n}`;
+const chain = (rules: string) => `chain fw { type filter hook forward priority filter; policy accept;\n${rules}\n}`;
 
 function verdict(e: RulesetEngine, iif: string, oif: string, bytes = V4): Verdict {
   const ctx = new ClassifyContext();

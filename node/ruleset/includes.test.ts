@@ -36,8 +36,8 @@ describe('include', () => {
 
   it('splices an included chain body where it is written, and its rules decide IPv4 and IPv6 packets', () => {
     put('blocked.nft', 'ip saddr 192.0.2.9 drop\nip6 saddr 2001:db8::9 drop\n');
-    const main = put('main.nft', `table inet t {\n  chain fwd {\n    type filter hook forward priority 0; policy accept;\n    include "${dir}/blocked.nft"\n    ip saddr 192.0.2.10 drop\n  }\n}\n`);
-    const e = load(main, `table inet t {\n  chain fwd {\n    type filter hook forward priority 0; policy accept;\n    include "${dir}/blocked.nft"\n    ip saddr 192.0.2.10 drop\n  }\n}\n`);
+    const main = put('main.nft', `table inet t {\n  chain fw {\n    type filter hook forward priority 0; policy accept;\n    include "${dir}/blocked.nft"\n    ip saddr 192.0.2.10 drop\n  }\n}\n`);
+    const e = load(main, `table inet t {\n  chain fw {\n    type filter hook forward priority 0; policy accept;\n    include "${dir}/blocked.nft"\n    ip saddr 192.0.2.10 drop\n  }\n}\n`);
     assert.equal(verdict(e, v4('192.0.2.9')), Verdict.Drop);
     assert.equal(verdict(e, v4('192.0.2.10')), Verdict.Drop);
     assert.equal(verdict(e, v4('192.0.2.11')), Verdict.Accept);

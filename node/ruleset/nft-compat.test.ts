@@ -16,7 +16,7 @@ const V6 = { src: '2001:db8::100', dst: '2001:db8:1::100' };
 
 function engine(rules: string, log?: (line: string) => void): RulesetEngine {
   const e = new RulesetEngine(log ? { log: { write: (l) => log(l.prefix + l.line) } } : {});
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+  e.load(`table inet t { chain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
   return e;
 }
 

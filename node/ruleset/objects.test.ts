@@ -24,7 +24,7 @@ const RULESET = `table inet t {
 		rate 2/second burst 3 packets
 	}
 
-	chain fwd {
+	chain fw {
 		type filter hook forward priority filter; policy accept;
 		ip saddr 192.0.2.1 counter name "c1"
 		ip6 saddr 2001:db8::1 counter name "c1"
@@ -100,8 +100,8 @@ describe('named stateful objects (counter, quota, limit)', () => {
   it('keeps its values across transactions, also when a rule naming it is replaced', () => {
     const e = load(RULESET);
     verdict(e, v4('192.0.2.1'));
-    e.transaction('add rule inet t fwd ip saddr 192.0.2.50 counter name "c1"');
-    e.transaction('delete rule inet t fwd handle 5');
+    e.transaction('add rule inet t fw ip saddr 192.0.2.50 counter name "c1"');
+    e.transaction('delete rule inet t fw handle 5');
     verdict(e, v4('192.0.2.50'));
     assert.match(e.list(), /packets 2 bytes 200/);
     // The cluster's canonical text (no live values) shows the object as declared, so nodes' counts never look like drift.
@@ -113,7 +113,7 @@ describe('named stateful objects (counter, quota, limit)', () => {
     const e = load(RULESET);
     assert.equal(refusal(() => e.transaction('delete counter inet t c1')), "<transaction>:1:1: counter 'c1' is still used by 2 rule(s) (nft: Device or resource busy): delete or replace those rules first");
     assert.match(e.list(), /counter c1/);
-    e.transaction('delete rule inet t fwd handle 5\ndelete rule inet t fwd handle 6\ndelete counter inet t c1');
+    e.transaction('delete rule inet t fw handle 5\ndelete rule inet t fw handle 6\ndelete counter inet t c1');
     assert.doesNotMatch(e.list(), /c1/);
   });
 

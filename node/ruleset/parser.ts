@@ -27,6 +27,7 @@ import { layer2Family, layer2Hook, layer2Type, layer2Word } from './layer3-only.
 import { FIB_REFUSED } from './modules/fib.js';
 import { routingFieldRefusal } from './modules/ip6-exthdr.js';
 import { notSupported } from './not-supported.js';
+import { NFT_KEYWORDS } from './nft-keywords.js';
 import { ELEM_STMT_KEYS } from './elem-exprs.js';
 
 /** Tokens of a `$variable` being expanded. */
@@ -138,6 +139,15 @@ class Parser implements TextReader {
       this.error(text ? `expected '${text}', got ${describe(t)}` : `expected a word, got ${describe(t)}`, t);
     }
     return this.next();
+  }
+
+  /** A table, chain, set, object or flowtable name, or a jump target: not one of nft's keywords. */
+  expectName(what: string): Token {
+    const t = this.expectWord();
+    if (NFT_KEYWORDS.has(t.text)) {
+      this.error(`'${t.text}' is an nft keyword and cannot name a ${what} (nft 1.0.6: syntax error, unexpected ${t.text}, expecting string): rename it`, t);
+    }
+    return t;
   }
 
   private isPunct(p: string): boolean {
@@ -391,10 +401,11 @@ class Parser implements TextReader {
   private familyAndName(): { family: Family; name: Token } {
     const a = this.expectWord();
     if ((FAMILIES as readonly string[]).includes(a.text) && this.isWord()) {
-      return { family: a.text as Family, name: this.expectWord() };
+      return { family: a.text as Family, name: this.expectName('table') };
     }
     const l2 = layer2Family(a.text);
     if (l2) this.error(l2, a);
+    if (NFT_KEYWORDS.has(a.text)) this.error(`'${a.text}' is an nft keyword and cannot name a table (nft 1.0.6: syntax error, unexpected ${a.text}, expecting string): rename it`, a);
     return { family: 'ip', name: a };
   }
 
@@ -428,28 +439,28 @@ class Parser implements TextReader {
       }
       const t = this.expectWord();
       if (t.text === 'chain') {
-        const name = this.expectWord();
+        const name = this.expectName('chain');
         const chain: ChainJ = setPos({ family: table.family, table: table.name, name: name.text }, name);
         const cmd: Command = setPos({ add: { chain } }, t);
         out.push(cmd);
         this.expectPunct('{');
         this.chainBody(rules, chain);
       } else if (t.text === 'set' || t.text === 'map') {
-        const name = this.expectWord();
+        const name = this.expectName(t.text);
         this.expectPunct('{');
         const set = this.setBody(table.family, table.name, name, t.text === 'map');
         sets.push(setPos(t.text === 'map' ? { add: { map: set } } : { add: { set } }, t));
       } else if (t.text === 'include') {
         this.includeRefused(t);
       } else if (t.text === 'counter' || t.text === 'quota' || t.text === 'limit') {
-        const name = this.expectWord();
+        const name = this.expectName(t.text);
         objs.push(setPos({ add: { [t.text]: this.objBody(t.text, table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'ct' && this.isWord('helper')) {
         this.next();
-        const name = this.expectWord();
+        const name = this.expectName('ct helper');
         objs.push(setPos({ add: { 'ct helper': this.helperBody(table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'flowtable') {
-        const name = this.expectWord();
+        const name = this.expectName('flowtable');
         flowtables.push(setPos({ add: { flowtable: this.flowtableBody(table.family, table.name, name) } } as Command, t));
       } else if (t.text === 'comment') {
         table.comment = this.string();
@@ -719,7 +730,7 @@ class Parser implements TextReader {
         return this.tableCmd(out, verb as 'add', at);
       case 'chain': {
         const { family, name: table } = this.familyAndName();
-        const name = this.expectWord();
+        const name = this.expectName('chain');
         const chain: ChainJ = setPos({ family, table: table.text, name: name.text }, name);
         out.push(setPos({ [verb === 'create' ? 'add' : verb]: { chain } }, at));
         if ((verb === 'add' || verb === 'create') && this.acceptPunct('{')) this.chainBody(out, chain);
@@ -728,7 +739,7 @@ class Parser implements TextReader {
       case 'set':
       case 'map': {
         const { family, name: table } = this.familyAndName();
-        const name = this.expectWord();
+        const name = this.expectName(obj.text);
         if (verb === 'add' || verb === 'create') {
           this.expectPunct('{');
           const set = this.setBody(family, table.text, name, obj.text === 'map');
@@ -742,7 +753,7 @@ class Parser implements TextReader {
       case 'element': {
         if (verb !== 'add' && verb !== 'delete' && verb !== 'create') this.error(`cannot ${verb} an element`, obj);
         const { family, name: table } = this.familyAndName();
-        const name = this.expectWord();
+        const name = this.expectName('set');
         const set = this.declared.get(`${family} ${table.text} ${name.text}`) ?? this.setDecl?.(family, table.text, name.text);
         const types = set ? this.setTypes(set) : this.error(`element command needs the set '${name.text}' declared earlier in the same input`, name);
         const elem = this.elementList(types, verb === 'delete' ? undefined : set!.map);
@@ -751,7 +762,7 @@ class Parser implements TextReader {
       }
       case 'rule': {
         const { family, name: table } = this.familyAndName();
-        const chain = this.expectWord();
+        const chain = this.expectName('chain');
         let handle: number | undefined;
         let position: number | undefined;
         let index: number | undefined;
@@ -782,7 +793,7 @@ class Parser implements TextReader {
       case 'ct helper': {
         if (verb !== 'add' && verb !== 'create' && verb !== 'delete') this.error(`cannot ${verb} a ${obj.text}`, obj);
         const { family, name: table } = this.familyAndName();
-        const name = this.expectWord();
+        const name = this.expectName(obj.text);
         if (verb === 'delete') {
           out.push(setPos({ delete: { [obj.text]: setPos({ family, table: table.text, name: name.text }, name) } } as Command, at));
           return;
@@ -793,7 +804,7 @@ class Parser implements TextReader {
       case 'flowtable': {
         if (verb !== 'add' && verb !== 'create' && verb !== 'delete') this.error(`cannot ${verb} a flowtable`, obj);
         const { family, name: table } = this.familyAndName();
-        const name = this.expectWord();
+        const name = this.expectName('flowtable');
         if (verb === 'delete') {
           out.push(setPos({ delete: { flowtable: setPos({ family, table: table.text, name: name.text }, name) } } as Command, at));
           return;
@@ -1124,7 +1135,7 @@ class Parser implements TextReader {
   verdict(): VerdictJ {
     const t = this.expectWord();
     if (t.text === 'jump' || t.text === 'goto') {
-      const target = this.expectWord().text;
+      const target = this.expectName('chain').text;
       return t.text === 'jump' ? { jump: { target } } : { goto: { target } };
     }
     if (['accept', 'drop', 'continue', 'return'].includes(t.text)) return { [t.text]: null } as VerdictJ;

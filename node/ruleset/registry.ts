@@ -36,6 +36,8 @@ export interface TextReader {
   /** The token k places ahead (0: the next one), without consuming anything. */
   peekAt(k: number): Token | undefined;
   expectWord(text?: string): Token;
+  /** A chain (table, set...) name: refused when it is one of nft's keywords (nft-keywords.ts). */
+  expectName(what: string): Token;
   /** A quoted string or a bare word. */
   string(): string;
   integer(): number;
@@ -94,6 +96,12 @@ export interface ValidateEnv {
   findObject(kind: ObjKind, name: string): boolean;
   /** Does the table hold this flowtable? Records the rule's reference to it. */
   findFlowtable(name: string): boolean;
+  /**
+   * An earlier statement of the rule matched the transport protocol (`meta l4proto tcp`,
+   * `ip protocol udp`, `tcp dport 22`...): nft needs one before a NAT port (`masquerade to
+   * :1024`) and before `ct original|reply proto-src|proto-dst`.
+   */
+  readonly transportContext: boolean;
 }
 
 export interface CompileEnv {

@@ -54,7 +54,10 @@ const STATEMENTS = [
 
 /** A selector's text: its keywords, or with its parameters (numgen, jhash, symhash) as their module prints its example. */
 function selText(m: MatchModule): string {
-  return m.printSel ? m.printSel(m.left, new Printer(builtinRegistry())) : m.keywords.join(' ');
+  const text = m.printSel ? m.printSel(m.left, new Printer(builtinRegistry())) : m.keywords.join(' ');
+  // nft needs the transport protocol before a conntrack port (ct original proto-dst ...).
+  const ct = (m.left as { ct?: { key?: string } }).ct;
+  return ct?.key === 'proto-src' || ct?.key === 'proto-dst' ? `meta l4proto tcp ${text}` : text;
 }
 
 describe('registry-driven round trip (bounded)', () => {

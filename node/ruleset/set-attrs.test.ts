@@ -32,7 +32,7 @@ function verdict(e: RulesetEngine, src: string): Verdict {
   return e.compiled.classify(ctx, Hook.Forward);
 }
 
-const CHAIN = 'chain fwd { type filter hook forward priority filter; policy accept; ip saddr @s4 drop; ip6 saddr @s6 drop; }';
+const CHAIN = 'chain fw { type filter hook forward priority filter; policy accept; ip saddr @s4 drop; ip6 saddr @s6 drop; }';
 
 describe('set attributes: size, policy, auto-merge', () => {
   it('are kept and listed back in nft order, and the listing loads again (text and JSON)', () => {

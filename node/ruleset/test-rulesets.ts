@@ -52,10 +52,10 @@ table inet filter {
   }
   chain ssh {
     ip saddr 192.0.2.0/24 accept
-    udp dport vmap { 500 : accept, 4500 : goto ipsec }
+    udp dport vmap { 500 : accept, 4500 : goto ipsec_in }
     return
   }
-  chain ipsec {
+  chain ipsec_in {
     drop
   }
 }

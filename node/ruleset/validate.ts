@@ -79,6 +79,8 @@ class RuleValidator {
   /** The rule and statement being validated (env.pos reads their positions on demand). */
   private rule: RuleJ | undefined;
   private stmt: unknown;
+  /** An earlier statement of the rule matched the transport protocol (ValidateEnv.transportContext). */
+  private transport = false;
   private readonly env: ValidateEnv;
 
   constructor(private readonly reg: Registry, private readonly t: TableState, private readonly errors: ErrorList, enc: EncodeEnv) {
@@ -91,6 +93,9 @@ class RuleValidator {
       // (a symbol-keyed read on objects of many shapes, too slow to do for every statement).
       get pos() {
         return posOf(self.stmt) ?? rulePositions.get(self.rule!);
+      },
+      get transportContext() {
+        return self.transport;
       },
       registry: reg,
       findSet(name) {
@@ -138,6 +143,7 @@ class RuleValidator {
     env.chain = this.t.chains.get(r.chain)?.json;
     const expr = r.expr;
     this.rule = r;
+    this.transport = false;
     for (let i = 0; i < expr.length; i++) {
       const stmt = expr[i];
       this.stmt = stmt;
@@ -158,10 +164,31 @@ class RuleValidator {
       }
       if (!mod.families.includes(family)) errors.add(env.pos, `${mod.name} is not available in family ${family}`);
       mod.validate?.(stmt, env);
+      if (!this.transport && givesTransportContext(stmt)) this.transport = true;
       if (mod.terminal) terminal = mod.name === 'verdict' ? (onlyKey(stmt) ?? mod.name) : mod.name;
     }
     ruleRefs.set(r, this.refs);
   }
+}
+
+/** Headers whose match states the transport protocol (nft's protocol context; `th` does not). */
+const TRANSPORT_HEADERS = new Set(['tcp', 'udp', 'udplite', 'sctp', 'dccp', 'icmp', 'icmpv6', 'ah', 'esp', 'comp', 'igmp']);
+
+/**
+ * Does the statement give nft's evaluator the transport protocol for what follows in the
+ * rule: an equality (or set) match on `meta l4proto`, `ip protocol`, `ip6 nexthdr`,
+ * `ct protocol`, or a match on a transport header's field. `!=` does not.
+ */
+function givesTransportContext(stmt: object): boolean {
+  const m = (stmt as { match?: { op?: string; left?: unknown } }).match;
+  if (m === undefined || (m.op !== '==' && m.op !== 'in') || m.left === null || typeof m.left !== 'object') return false;
+  let left = m.left as Record<string, { key?: string; protocol?: string; field?: string }> & { '&'?: unknown[] };
+  if (Array.isArray(left['&'])) left = left['&'][0] as typeof left;
+  if (left.meta?.key === 'l4proto' || left.ct?.key === 'protocol') return true;
+  const p = left.payload;
+  if (p === undefined) return false;
+  if ((p.protocol === 'ip' && p.field === 'protocol') || (p.protocol === 'ip6' && p.field === 'nexthdr')) return true;
+  return p.protocol !== undefined && TRANSPORT_HEADERS.has(p.protocol);
 }
 
 /** Shared by every rule that references nothing (never written: addRef replaces it first). */

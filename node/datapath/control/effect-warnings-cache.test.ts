@@ -45,7 +45,7 @@ function seedRuleset(): string {
   flowtable ft { hook ingress priority 0; devices = { lan, dmz }; }
   chain in { type filter hook input priority 0; policy drop; tcp dport 22 accept; meta l4proto vrrp accept }
   chain out { type filter hook output priority 0; policy accept; iifname "lan" accept }
-  chain fwd { type filter hook forward priority 0; policy drop; iifname "eth9" accept }
+  chain fw { type filter hook forward priority 0; policy drop; iifname "eth9" accept }
   chain c0 { log flags all accept }
 }
 table ip g {

@@ -12,7 +12,7 @@ describe('ruleset check: what has no effect on this datapath', () => {
   it('says nothing about a plain nft-style input/output/forward ruleset that is fully enforced', () => {
     assert.deepEqual(warn(`table inet f {
   chain in { type filter hook input priority 0; policy accept; ct state established,related accept; tcp dport 22 accept; ip protocol icmp accept; meta l4proto esp accept; iifname "lan" accept }
-  chain fwd { type filter hook forward priority 0; policy drop; iifname "lan" oifname "wan" accept }
+  chain fw { type filter hook forward priority 0; policy drop; iifname "lan" oifname "wan" accept }
 }`, ['lan', 'wan']), []);
   });
 
@@ -30,7 +30,7 @@ describe('ruleset check: what has no effect on this datapath', () => {
   });
 
   it('the same rules in the forward chain are enforced: no warning', () => {
-    assert.deepEqual(warn(`table inet f { chain fwd { type filter hook forward priority 0; icmpv6 type echo-request accept; meta l4proto vrrp drop } }`), []);
+    assert.deepEqual(warn(`table inet f { chain fw { type filter hook forward priority 0; icmpv6 type echo-request accept; meta l4proto vrrp drop } }`), []);
   });
 
   it('oifname in input and iifname in output never match', () => {
@@ -50,23 +50,23 @@ describe('ruleset check: what has no effect on this datapath', () => {
   });
 
   it('with the node\'s config: interfaces that are not protected', () => {
-    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; iifname { "lan", "dmz" } accept; oifname "wa*" accept; oifname "vpn*" accept } }`, ['lan', 'wan']);
+    const w = warn(`table inet f { chain fw { type filter hook forward priority 0; iifname { "lan", "dmz" } accept; oifname "wa*" accept; oifname "vpn*" accept } }`, ['lan', 'wan']);
     assert.equal(w.length, 2, w.join('\n'));
     assert.match(w[1]!, /interface "vpn\*" is not in datapath.interfaces/);
     assert.match(w[0]!, /interface "dmz" is not in datapath.interfaces/);
   });
 
   it('with the node\'s config: flowtable devices that are not protected (nft refuses unknown devices; hafw warns)', () => {
-    const text = `table inet f { flowtable ft { hook ingress priority 0; devices = { lan, dmz }; } chain fwd { type filter hook forward priority 0; iifname "dmz" accept; meta l4proto tcp flow add @ft } }`;
+    const text = `table inet f { flowtable ft { hook ingress priority 0; devices = { lan, dmz }; } chain fw { type filter hook forward priority 0; iifname "dmz" accept; meta l4proto tcp flow add @ft } }`;
     const w = warn(text, ['lan', 'wan']);
     assert.equal(w.length, 2, w.join('\n'));
-    assert.match(w[0]!, /chain fwd handle \d+: interface "dmz" is not in datapath.interfaces/);
+    assert.match(w[0]!, /chain fw handle \d+: interface "dmz" is not in datapath.interfaces/);
     assert.equal(w[1], 'table inet f flowtable ft: device "dmz" is not in datapath.interfaces (nft refuses a device that does not exist): its traffic never reaches the datapath, so no connection through it is offloaded');
     assert.deepEqual(warn(text), [], 'offline without the config: nothing to compare with');
   });
 
   it('log flags all: the ether and skuid parts cannot be carried', () => {
-    const w = warn(`table inet f { chain fwd { type filter hook forward priority 0; log flags all; log flags tcp sequence,options,ip options } }`);
+    const w = warn(`table inet f { chain fw { type filter hook forward priority 0; log flags all; log flags tcp sequence,options,ip options } }`);
     assert.equal(w.length, 1);
     assert.match(w[0]!, /log flags all: .*never the link-layer header \(ether\) nor the socket's owner \(skuid\)/);
   });

@@ -26,7 +26,7 @@ function pcapOf(packets: Uint8Array[], stepMs = 1): Uint8Array {
 }
 
 const STATEFUL = `table inet f {
-  chain fwd {
+  chain fw {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
     ct state invalid drop
@@ -250,7 +250,7 @@ describe('offline replay', () => {
   it('names what decided each packet (the rule with its chain, handle and text, or the policy) and what log printed', () => {
     const rs = `table inet f {
   chain ssh { ip saddr 192.0.2.100 log prefix "ssh ok: " accept }
-  chain fwd {
+  chain fw {
     type filter hook forward priority 0; policy drop;
     ct state established accept
     tcp dport 22 jump ssh
@@ -267,9 +267,9 @@ describe('offline replay', () => {
     assert.deepEqual(rows.map((r) => [r.verdict, r.decidedBy]), [
       // Handles as `nft -a list ruleset` shows them (one counter per table, shared by its chains and rules).
       ['accept', { chain: 'inet f ssh', handle: 3, rule: 'ip saddr 192.0.2.100 log prefix "ssh ok: " accept' }],
-      ['accept', { chain: 'inet f fwd', handle: 4, rule: 'ct state established accept' }],
-      ['drop', { chain: 'inet f fwd', handle: 6, rule: 'udp dport 53 reject' }],
-      ['drop', { chain: 'inet f fwd', handle: 0, policy: 'drop' }],
+      ['accept', { chain: 'inet f fw', handle: 4, rule: 'ct state established accept' }],
+      ['drop', { chain: 'inet f fw', handle: 6, rule: 'udp dport 53 reject' }],
+      ['drop', { chain: 'inet f fw', handle: 0, policy: 'drop' }],
     ]);
     assert.equal(rows[0]!.log?.length, 1);
     assert.match(rows[0]!.log![0]!, /^ssh ok: IN= OUT= SRC=192\.0\.2\.100 DST=198\.51\.100\.100 .*PROTO=TCP SPT=40030 DPT=22 /);

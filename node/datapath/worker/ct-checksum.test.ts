@@ -5,7 +5,7 @@ import { Verdict } from './stage.js';
 import { CLIENT, LAN6_PREFIX, REMOTE, REMOTE6, rig } from './testing.js';
 
 /** A ruleset that drops exactly what conntrack calls invalid. */
-const INVALID_DROP = `table inet f { chain fwd { type filter hook forward priority 0; policy accept;
+const INVALID_DROP = `table inet f { chain fw { type filter hook forward priority 0; policy accept;
   ct state invalid drop
 } }`;
 

@@ -15,7 +15,7 @@ import { importConnections, importInSlices } from './ct-import.js';
 
 // The migration's ruleset: replies and established flows pass, new flows only from the LAN.
 const STRICT = `table inet f {
-  chain fwd { type filter hook forward priority 0; policy drop;
+  chain fw { type filter hook forward priority 0; policy drop;
     ct state established,related accept
     iifname "lan" ct state new accept
   }

@@ -21,7 +21,7 @@ const RULESET = `table ip nat {
   chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
 }
 table ip filter {
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain fw { type filter hook forward priority 0; policy accept;
     udp dport 9 drop
     udp dport 7 reject
   }
@@ -82,7 +82,7 @@ describe('buildDatapath in-process (fake device, fake ports)', () => {
   });
 
   it('lists its own copy of the ruleset: the counters packets moved here (what hafw ruleset show reads)', async () => {
-    assert.equal((b.ask({ type: 'ruleset-tx', id: 2, ops: 'add counter ip filter nines\ninsert rule ip filter fwd udp dport 9 counter name "nines" counter' }) as { ok: boolean }).ok, true);
+    assert.equal((b.ask({ type: 'ruleset-tx', id: 2, ops: 'add counter ip filter nines\ninsert rule ip filter fw udp dport 9 counter name "nines" counter' }) as { ok: boolean }).ok, true);
     b.dev.send(udp(CLIENT, REMOTE, 9));
     b.dev.send(udp(CLIENT, REMOTE, 9));
     await b.dev.idle();
@@ -135,7 +135,7 @@ describe('buildDatapath in-process (fake device, fake ports)', () => {
 
 describe('buildDatapath in-process: ruleset log lines reach the control side', () => {
   const LOGGED = `table ip filter {
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain fw { type filter hook forward priority 0; policy accept;
     udp dport 514 log prefix "x: " level warn
   }
 }`;
@@ -294,7 +294,7 @@ describe('buildDatapath in-process: packet traces (hafw trace)', () => {
   chain raw { type filter hook prerouting priority -300; policy accept;
     udp dport 53 meta nftrace set 1
   }
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain fw { type filter hook forward priority 0; policy accept;
     udp dport 9 drop
     jump checks
     counter
@@ -340,12 +340,12 @@ table ip nat {
       assert.equal(r.ctState, 'new');
       assert.deepEqual([r.packet.src, r.packet.dst, r.packet.dport, r.packet.iif, r.packet.oif], [CLIENT, REMOTE, 53, 'lan', 'wan']);
       assert.deepEqual(r.steps.map((s) => `${s.hook} ${s.family} ${s.table} ${s.chain} ${s.type} ${s.rule ?? '-'} -> ${s.verdict}`), [
-        'forward inet t fwd rule jump checks -> jump checks',
+        'forward inet t fw rule jump checks -> jump checks',
         'forward inet t checks rule ip saddr 10.0.0.0/24 udp dport 53 meta mark set 0x0000002a -> continue',
         'forward inet t checks return - -> return',
         // The counter's live values: this packet counted.
-        'forward inet t fwd rule counter packets 1 bytes 44 -> continue',
-        'forward inet t fwd policy - -> accept',
+        'forward inet t fw rule counter packets 1 bytes 44 -> continue',
+        'forward inet t fw policy - -> accept',
         // A NAT statement ends its chain with accept, as in nft.
         'postrouting ip nat post rule oifname "wan" masquerade -> accept',
       ]);
@@ -370,7 +370,7 @@ table ip nat {
       assert.deepEqual([r.to, r.by, r.verdict], [[1], ['filter'], 'drop']);
       assert.deepEqual(r.steps.map((s) => `${s.hook} ${s.chain} ${s.type} ${s.rule ?? '-'} -> ${s.verdict}`), [
         'prerouting raw policy - -> accept',
-        'forward fwd rule udp dport 9 drop -> drop',
+        'forward fw rule udp dport 9 drop -> drop',
       ]);
       b.dp.handle({ type: 'trace', sessions: [] });
       await run(b, udp(CLIENT, REMOTE, 9));

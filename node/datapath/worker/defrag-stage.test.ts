@@ -16,7 +16,7 @@ const RULES = `table ip nat {
   chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
 }
 table ip filter {
-  chain fwd { type filter hook forward priority 0; policy drop;
+  chain fw { type filter hook forward priority 0; policy drop;
     ct state invalid counter drop
     ct state established accept
     iifname "lan" udp dport 53 accept
@@ -130,7 +130,7 @@ describe('DefragStage: fragments through the filter, conntrack and NAT', () => {
 
   it('never throws and never holds more than its budget on damaged, shuffled, duplicated fragments (bounded fuzz)', () => {
     const budget = 64 * 1024;
-    const r = rig('table inet filter { chain fwd { type filter hook forward priority 0; policy accept; } }');
+    const r = rig('table inet filter { chain fw { type filter hook forward priority 0; policy accept; } }');
     let written = 0;
     const stage = new DefragStage(r.stage, r.counters, (b, o, l) => {
       written++;

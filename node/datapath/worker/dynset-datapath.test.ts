@@ -19,7 +19,7 @@ const ROUTES: PlainRoute[] = [
 const RULESET = `table inet f {
   set flood { type ipv4_addr; flags dynamic,timeout; timeout 1m; }
   set seen6 { type ipv6_addr; size 2; flags dynamic; }
-  chain fwd { type filter hook forward priority 0; policy accept;
+  chain fw { type filter hook forward priority 0; policy accept;
     udp dport 53 update @flood { ip saddr limit rate over 2/second burst 2 packets } drop
     add @seen6 { ip6 saddr counter } accept
     ip6 saddr 2001:db8:1::/64 drop
@@ -50,7 +50,7 @@ describe('buildDatapath in-process: sets filled from the packet path and ct coun
     // Two of 10.0.0.5's four go (burst 2), and 10.0.0.6's one: its own bucket.
     assert.equal(b.dev.outbound.length, 3);
     assert.match(list(2), /set flood \{[^}]*elements = \{ 10\.0\.0\.5 limit rate over 2\/second burst 2 packets expires (?:1m|59s\d*m?s?), 10\.0\.0\.6 limit rate over 2\/second burst 2 packets expires (?:1m|59s\d*m?s?) \}/);
-    assert.equal((b.ask({ type: 'ruleset-tx', id: 3, ops: 'add rule inet f fwd counter' }) as { ok: boolean }).ok, true);
+    assert.equal((b.ask({ type: 'ruleset-tx', id: 3, ops: 'add rule inet f fw counter' }) as { ok: boolean }).ok, true);
     assert.match(list(4), /10\.0\.0\.5 limit rate over/);
     b.dev.send(udp('10.0.0.5', '203.0.113.9'));
     await b.dev.idle();

@@ -11,7 +11,7 @@ import { CLIENT, REMOTE, rig } from './testing.js';
 
 describe('FilterStage: what conntrack gives the rules', () => {
   it('ct direction: the first packet and the client\'s are original, the server\'s answers reply', () => {
-    const r = rig(`table inet f { chain fwd { type filter hook forward priority 0; policy accept;
+    const r = rig(`table inet f { chain fw { type filter hook forward priority 0; policy accept;
       ct direction reply udp sport 53 meta mark set 2 counter drop
     } }`);
     const out = buildUdp({ src: CLIENT, dst: REMOTE, sport: 5000, dport: 53 });
@@ -26,7 +26,7 @@ describe('FilterStage: what conntrack gives the rules', () => {
 
 describe('FilterStage: connmark save and restore', () => {
   it('ct mark set meta mark keeps the mark in the conntrack entry; meta mark set ct mark gives it to the reply', () => {
-    const r = rig(`table inet f { chain fwd { type filter hook forward priority 0; policy accept;
+    const r = rig(`table inet f { chain fw { type filter hook forward priority 0; policy accept;
       ct state new udp dport 53 meta mark set 0x2a ct mark set meta mark
       ct state established meta mark set ct mark
       ct state established udp sport 53 meta mark 0x2a drop
@@ -45,8 +45,8 @@ describe('FilterStage: connmark save and restore', () => {
 
 describe('FilterStage: the conntrack entry the rules read', () => {
   it('ct original / reply tuples and ct expiration come from the packet\'s entry', () => {
-    const r = rig(`table inet f { chain fwd { type filter hook forward priority 0; policy accept;
-      ct direction reply ct original ip saddr 10.0.0.5 ct original proto-dst 53 ct reply ip saddr 203.0.113.9 ct reply proto-dst 5000 meta mark set 1
+    const r = rig(`table inet f { chain fw { type filter hook forward priority 0; policy accept;
+      meta l4proto udp ct direction reply ct original ip saddr 10.0.0.5 ct original proto-dst 53 ct reply ip saddr 203.0.113.9 ct reply proto-dst 5000 meta mark set 1
       meta mark 1 ct expiration > 10s ct expiration <= 30s drop
     } }`);
     const out = buildUdp({ src: CLIENT, dst: REMOTE, sport: 5000, dport: 53 });
@@ -83,7 +83,7 @@ describe('FilterStage: fib against the node\'s routes and addresses', () => {
         fib saddr oif missing counter drop
         fib daddr . iif type local udp dport 7 drop
       }
-      chain fwd { type filter hook forward priority 0; policy accept;
+      chain fw { type filter hook forward priority 0; policy accept;
         fib daddr . iif oif missing udp dport 8 drop
       }
     }`);

@@ -15,7 +15,7 @@ const RULESET = (devices: string): string => `table inet filter {
     hook ingress priority filter
     devices = { ${devices} }
   }
-  chain fwd {
+  chain fw {
     type filter hook forward priority filter; policy drop;
     meta l4proto { tcp, udp } flow add @f
     ct state established,related counter accept
@@ -71,7 +71,7 @@ describe('flowtables: the datapath fast path', () => {
       const counted = establishedCount(r);
       // nft(8) FLOWTABLES: offloaded packets bypass the classic forwarding path, so rules
       // added now are never evaluated for them.
-      r.engine.transaction(`insert rule inet filter fwd meta l4proto { tcp, udp } drop`);
+      r.engine.transaction(`insert rule inet filter fw meta l4proto { tcp, udp } drop`);
       const data = r.send(buildTcp({ src: f.client, dst: f.remote, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101, payload: 100 }));
       assert.equal(data.v, Verdict.Accept, 'forwarded on the fast path');
       assert.equal(addr(data.p, data.p.srcOff), f.wan, 'masqueraded on the fast path');
@@ -98,7 +98,7 @@ describe('flowtables: the datapath fast path', () => {
       const back = r.send(buildUdp({ src: f.remote, dst: f.wan, sport: 53, dport: 5000 }));
       assert.equal(back.v, Verdict.Accept);
       assert.equal(r.counters[C.flow_offloaded], 1);
-      r.engine.transaction(`insert rule inet filter fwd drop`);
+      r.engine.transaction(`insert rule inet filter fw drop`);
       const again = r.send(buildUdp({ src: f.client, dst: f.remote, sport: 5000, dport: 53 }));
       assert.equal(again.v, Verdict.Accept);
       assert.equal(addr(again.p, again.p.srcOff), f.wan);
@@ -110,7 +110,7 @@ describe('flowtables: the datapath fast path', () => {
     const r = rig(RULESET('lan'));
     handshake(r, FAMILIES[0]!, 40000);
     assert.equal(r.counters[C.flow_offloaded], 0, 'wan is not a device of the flowtable');
-    r.engine.transaction(`insert rule inet filter fwd drop`);
+    r.engine.transaction(`insert rule inet filter fw drop`);
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop);
   });
 
@@ -130,7 +130,7 @@ describe('flowtables: the datapath fast path', () => {
     const e = entryOf(r, FAMILIES[0]!, 40000, 80);
     const data = r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101, payload: 100 }));
     const quote = data.p.buf.slice(data.p.l3Off, data.p.end);
-    r.engine.transaction(`insert rule inet filter fwd ct state related counter drop`);
+    r.engine.transaction(`insert rule inet filter fw ct state related counter drop`);
     const err = r.send(buildIcmpError({ src: REMOTE, dst: WAN_ADDR, type: 3, code: 4, rest: 1400, quote }));
     assert.equal(err.v, Verdict.Drop, 'the slow path: the new related rule dropped it');
     assert.ok(r.ct.getStatus(e) & CtStatus.Offload, 'still offloaded');
@@ -143,7 +143,7 @@ describe('flowtables: the datapath fast path', () => {
     const r = rig(RULESET('lan, wan'));
     handshake(r, FAMILIES[0]!, 40000);
     assert.equal(r.counters[C.flow_offloaded], 1);
-    r.engine.transaction(`delete rule inet filter fwd handle 4\ndelete flowtable inet filter f\ninsert rule inet filter fwd drop`);
+    r.engine.transaction(`delete rule inet filter fw handle 4\ndelete flowtable inet filter f\ninsert rule inet filter fw drop`);
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: REMOTE, sport: 40000, dport: 80, flags: 'A', seq: 2, ack: 101 })).v, Verdict.Drop);
     assert.equal(r.counters[C.flow_teardown], 1);
   });

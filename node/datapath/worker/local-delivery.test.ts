@@ -36,7 +36,7 @@ table inet f {
     udp dport 53 accept
     tcp dport 443 accept
   }
-  chain fwd { type filter hook forward priority 0; policy drop;
+  chain fw { type filter hook forward priority 0; policy drop;
     ct state established,related accept
     ct state invalid drop
     iifname "lan" accept
@@ -172,7 +172,7 @@ describe('datapath: the input and output hooks (traffic to and from the node)', 
   });
 
   it('without chains on input and output, traffic to and from the node is accepted (nft: no chain, no filtering)', () => {
-    const r = rig(true, `table inet f { chain fwd { type filter hook forward priority 0; policy drop; } }`);
+    const r = rig(true, `table inet f { chain fw { type filter hook forward priority 0; policy drop; } }`);
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: LAN_ADDR, sport: 40000, dport: 9470, flags: 'S', seq: 1 })), Verdict.Accept);
     assert.equal(r.send(buildUdp({ src: LAN6, dst: CLIENT6, sport: 53, dport: 5000 })), Verdict.Accept);
     assert.equal(r.send(buildTcp({ src: CLIENT, dst: SERVER, sport: 40000, dport: 80, flags: 'S', seq: 1 })), Verdict.Drop);

@@ -41,7 +41,7 @@ const MASQ = `table ip nat {
   chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
 }
 table ip filter {
-  chain fwd { type filter hook forward priority 0; policy drop;
+  chain fw { type filter hook forward priority 0; policy drop;
     ct state established,related accept
     iifname "lan" accept
   }
@@ -84,7 +84,7 @@ describe('datapath NAT: masquerade / snat', () => {
   });
 
   it('drops (and counts) a new connection when the port range is exhausted, and reuses ports after destroy', () => {
-    const r = rig(`table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" snat to 198.51.100.1:2000-2001 } }`);
+    const r = rig(`table ip nat { chain post { type nat hook postrouting priority srcnat; oifname "wan" meta l4proto udp snat to 198.51.100.1:2000-2001 } }`);
     const ok1 = r.send(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7001, dport: 53 }));
     const ok2 = r.send(buildUdp({ src: CLIENT, dst: REMOTE, sport: 7002, dport: 53 }));
     assert.deepEqual([ok1.v, ok2.v], [Verdict.Accept, Verdict.Accept]);
@@ -125,7 +125,7 @@ describe('datapath NAT: dnat', () => {
     chain pre { type nat hook prerouting priority dstnat; iifname "wan" tcp dport 8080 dnat to 10.0.0.100:5002 }
   }
   table ip filter {
-    chain fwd { type filter hook forward priority 0; policy drop;
+    chain fw { type filter hook forward priority 0; policy drop;
       ct state established,related accept
       oifname "lan" ip daddr 10.0.0.100 tcp dport 5002 accept
     }
@@ -150,7 +150,7 @@ describe('datapath NAT: dnat', () => {
     const r = rig(`table ip nat {
       chain pre { type nat hook prerouting priority dstnat; iifname "wan" tcp dport 8080 dnat to 10.0.0.100:5002 }
     }
-    table ip filter { chain fwd { type filter hook forward priority 0; policy drop; ct status dnat accept } }`);
+    table ip filter { chain fw { type filter hook forward priority 0; policy drop; ct status dnat accept } }`);
     assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5557, dport: 8080, flags: 'S' })).v, Verdict.Accept);
     assert.equal(r.send(buildTcp({ src: REMOTE, dst: WAN_ADDR, sport: 5558, dport: 8081, flags: 'S' })).v, Verdict.Drop);
   });

@@ -71,10 +71,10 @@ describe('ct original|reply addresses and ports, ct expiration', () => {
     assert.equal(drops('ct reply ip saddr 10.0.0.10', V4), true);
     assert.equal(drops('ct reply ip saddr 198.51.100.1', V4), false);
     assert.equal(drops('ct reply ip daddr 192.0.2.0/24', V4), true);
-    assert.equal(drops('ct original proto-src 5000', V4), true);
-    assert.equal(drops('ct original proto-dst 80', V4), true);
-    assert.equal(drops('ct reply proto-src { 8080, 8443 }', V4), true);
-    assert.equal(drops('ct reply proto-dst 80', V4), false);
+    assert.equal(drops('meta l4proto udp ct original proto-src 5000', V4), true);
+    assert.equal(drops('meta l4proto udp ct original proto-dst 80', V4), true);
+    assert.equal(drops('meta l4proto udp ct reply proto-src { 8080, 8443 }', V4), true);
+    assert.equal(drops('meta l4proto udp ct reply proto-dst 80', V4), false);
     assert.equal(drops('ct original ip6 saddr ::/0', V4), false, 'an IPv4 entry has no IPv6 tuple');
   });
 
@@ -83,7 +83,7 @@ describe('ct original|reply addresses and ports, ct expiration', () => {
     assert.equal(drops('ct original ip6 daddr 2001:db8:1::/48', V6), true);
     assert.equal(drops('ct reply ip6 saddr 2001:db8:2::10', V6), true);
     assert.equal(drops('ct reply ip6 saddr 2001:db8:1::1', V6), false);
-    assert.equal(drops('ct reply proto-src 8080', V6), true);
+    assert.equal(drops('meta l4proto udp ct reply proto-src 8080', V6), true);
     assert.equal(drops('ct original ip saddr 0.0.0.0/0', V6), false);
   });
 
@@ -98,7 +98,7 @@ describe('ct original|reply addresses and ports, ct expiration', () => {
   it('no connection (invalid, untracked): no ct field matches, not even !=', () => {
     for (const st of [CtState.Invalid, CtState.Untracked]) {
       assert.equal(drops('ct original ip saddr != 203.0.113.1', V4, st), false);
-      assert.equal(drops('ct reply proto-dst != 1', V4, st), false);
+      assert.equal(drops('meta l4proto udp ct reply proto-dst != 1', V4, st), false);
       assert.equal(drops('ct expiration >= 0s', V4, st), false);
     }
     assert.equal(drops('ct original ip saddr != 203.0.113.1', V4, CtState.New), true);
@@ -107,8 +107,8 @@ describe('ct original|reply addresses and ports, ct expiration', () => {
   it('listed and written as nft 1.0.6 lists them', () => {
     assert.deepEqual(roundTrips('ct original ip saddr 192.0.2.1 drop')[0], { match: { op: '==', left: { ct: { key: 'ip saddr', dir: 'original' } }, right: '192.0.2.1' } });
     assert.deepEqual(roundTrips('ct reply ip6 daddr 2001:db8::1 drop')[0], { match: { op: '==', left: { ct: { key: 'ip6 daddr', dir: 'reply' } }, right: '2001:db8::1' } });
-    assert.deepEqual(roundTrips('ct original proto-src 22 drop')[0], { match: { op: '==', left: { ct: { key: 'proto-src', dir: 'original' } }, right: 22 } });
-    assert.deepEqual(roundTrips('ct reply proto-dst { 22, 80 } drop')[0], { match: { op: '==', left: { ct: { key: 'proto-dst', dir: 'reply' } }, right: { set: [22, 80] } } });
+    assert.deepEqual(roundTrips('meta l4proto tcp ct original proto-src 22 drop')[1], { match: { op: '==', left: { ct: { key: 'proto-src', dir: 'original' } }, right: 22 } });
+    assert.deepEqual(roundTrips('meta l4proto tcp ct reply proto-dst { 22, 80 } drop')[1], { match: { op: '==', left: { ct: { key: 'proto-dst', dir: 'reply' } }, right: { set: [22, 80] } } });
     assert.deepEqual(roundTrips('ct expiration < 30s drop')[0], { match: { op: '<', left: { ct: { key: 'expiration' } }, right: 30 } });
     assert.deepEqual(roundTrips('ct expiration 1m-2h drop', 'ct expiration 60s-7200s drop')[0], { match: { op: '==', left: { ct: { key: 'expiration' } }, right: { range: [60, 7200] } } });
   });

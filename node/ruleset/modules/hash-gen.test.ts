@@ -164,7 +164,7 @@ describe('numgen, jhash, symhash (load-balancing selectors)', () => {
 	chain b {
 		meta mark set 0xb drop
 	}
-	chain fwd {
+	chain fw {
 		type filter hook forward priority filter; policy accept;
 		numgen inc mod 2 vmap { 0 : jump a, 1 : jump b }
 	}

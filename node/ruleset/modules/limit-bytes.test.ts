@@ -23,7 +23,7 @@ function packet(len: number, v6: boolean): Uint8Array {
 
 function engine(rules: string): RulesetEngine {
   const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+  e.load(`table inet t { chain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
   return e;
 }
 

@@ -74,6 +74,10 @@ const matchModule: StatementModule = {
     if ('&' in left) left = left['&'][0];
     const types = env.selectorTypes(left);
     if (typeof types === 'string') return env.errors.add(env.pos, types);
+    const ctPort = env.transportContext ? undefined : ctProtoField(left);
+    if (ctPort !== undefined) {
+      return env.errors.add(env.pos, `${ctPort} needs a transport protocol match earlier in the rule (meta l4proto udp, tcp dport 22, ip protocol tcp...): without one nft cannot tell what the value is ("Can't parse symbolic invalid expressions")`);
+    }
     const t0 = types[0];
     if (types.length === 1 && (m.op === '<' || m.op === '>' || m.op === '<=' || m.op === '>=') && !t0.ordered) {
       env.errors.add(env.pos, `operator ${m.op} needs an ordered type, ${t0.name} is not`);
@@ -107,4 +111,18 @@ const matchModule: StatementModule = {
 
 export function registerMatch(r: Registry): void {
   r.registerStatement(matchModule);
+}
+
+/** `ct [original|reply] proto-src|proto-dst` in the selector (or a concatenation part): its text, else undefined. */
+function ctProtoField(sel: Selector): string | undefined {
+  if ('concat' in sel) {
+    for (const s of sel.concat) {
+      const f = ctProtoField(s);
+      if (f !== undefined) return f;
+    }
+    return undefined;
+  }
+  const ct = (sel as { ct?: { key?: string; dir?: string } }).ct;
+  if (ct === undefined || (ct.key !== 'proto-src' && ct.key !== 'proto-dst')) return undefined;
+  return `ct ${ct.dir !== undefined ? ct.dir + ' ' : ''}${ct.key}`;
 }

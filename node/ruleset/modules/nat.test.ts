@@ -20,9 +20,9 @@ const NAT_RULESET = `table ip nat {
 	chain post {
 		type nat hook postrouting priority srcnat; policy accept;
 		oifname "wan" masquerade
-		ip saddr 10.0.0.0/8 snat to 198.51.100.1:1024-2047 random,persistent
+		ip saddr 10.0.0.0/8 meta l4proto tcp snat to 198.51.100.1:1024-2047 random,persistent
 		snat to 198.51.100.1-198.51.100.9
-		masquerade to :2000-3000 fully-random
+		meta l4proto udp masquerade to :2000-3000 fully-random
 	}
 }
 table inet n6 {
@@ -108,7 +108,7 @@ describe('nat statements: text, JSON, print', () => {
         nftables: [
           { table: { family: 'ip', name: 'n' } },
           { chain: { family: 'ip', table: 'n', name: 'pre', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
-          { rule: { family: 'ip', table: 'n', chain: 'pre', expr: [{ dnat: { addr, port: 80 } }] } },
+          { rule: { family: 'ip', table: 'n', chain: 'pre', expr: [{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { dnat: { addr, port: 80 } }] } },
         ],
       }, null, 1);
       const err = loadError(text);
@@ -123,7 +123,7 @@ describe('nat statements: text, JSON, print', () => {
       nftables: [
         { table: { family: 'ip6', name: 'n' } },
         { chain: { family: 'ip6', table: 'n', name: 'pre', type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' } },
-        { rule: { family: 'ip6', table: 'n', chain: 'pre', expr: [{ dnat: { addr: '2001:db8::10', port: 80 } }] } },
+        { rule: { family: 'ip6', table: 'n', chain: 'pre', expr: [{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { dnat: { addr: '2001:db8::10', port: 80 } }] } },
       ],
     } as never);
     const { v, ctx } = classify(e, Hook.Prerouting, { src: '2001:db8:1::1', dst: '2001:db8::1', dport: 8080 });
@@ -164,7 +164,7 @@ describe('nat statements: positioned errors', () => {
     assert.match(m.message, /takes no address/);
     assert.equal(m.col, text.indexOf('1.2.3.4') + 1); // points at the address
     assert.match(loadError('table ip t { chain p { type nat hook postrouting priority 100; snat } }').message, /snat needs a target/);
-    assert.match(loadError('table ip t { chain p { type nat hook postrouting priority 100; snat to 1.2.3.4:99999 } }').message, /out of range/);
+    assert.match(loadError('table ip t { chain p { type nat hook postrouting priority 100; meta l4proto tcp snat to 1.2.3.4:99999 } }').message, /out of range/);
     assert.match(loadError('table ip t { chain p { type nat hook postrouting priority 100; snat to 1.2.3.9-1.2.3.4 } }').message, /reversed/);
   });
 
@@ -176,7 +176,7 @@ describe('nat statements: positioned errors', () => {
 describe('nat statements: compiled', () => {
   it('snat records its request in ctx.natSrc and ends the chain with accept', () => {
     const e = new RulesetEngine();
-    e.load('table ip t { chain p { type nat hook postrouting priority 100; ip saddr 10.0.0.0/8 snat to 198.51.100.1:1024-2047 persistent\n drop } }');
+    e.load('table ip t { chain p { type nat hook postrouting priority 100; ip saddr 10.0.0.0/8 meta l4proto tcp snat to 198.51.100.1:1024-2047 persistent\n drop } }');
     const hit = classify(e, Hook.Postrouting, { src: '10.1.2.3', dst: '203.0.113.1', sport: 5000, dport: 80 });
     assert.equal(hit.v, Verdict.Accept);
     const r = hit.ctx.natSrc!;

@@ -420,6 +420,11 @@ function validateNat(spec: NatSpec, j: NatJ | null, env: ValidateEnv): void {
     env.errors.add(env.pos, `${w} in an inet table needs the address family: '${w} ip to ...' or '${w} ip6 to ...'`);
     return;
   }
+  // nft: "transport protocol mapping is only valid after transport protocol match".
+  if (j.port !== undefined && !env.transportContext) {
+    env.errors.add(env.pos, `${w} to ...:PORT needs a transport protocol match earlier in the rule (meta l4proto tcp, tcp dport 80, ip protocol udp...): nft refuses a port without one ("transport protocol mapping is only valid after transport protocol match")`);
+    return;
+  }
   const flags = flagBits(j.flags);
   const check = (addr: string | Range<string> | undefined, port: PortJ | undefined): void => {
     const addrs = addr === undefined ? [] : typeof addr === 'string' ? [addr] : addr.range;

@@ -13,7 +13,7 @@ function packet(v6: boolean): Uint8Array {
 
 function engine(rules: string): RulesetEngine {
   const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+  e.load(`table inet t { chain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
   return e;
 }
 
@@ -43,7 +43,7 @@ describe('quota', () => {
   it('keeps what was used across transactions, and lists it (text and JSON)', () => {
     const e = engine('quota over 2000 bytes drop');
     assert.deepEqual(verdicts(e, 1), [A]);
-    e.transaction('add rule inet t fwd counter');
+    e.transaction('add rule inet t fw counter');
     assert.deepEqual(verdicts(e, 2), [D, D], 'the 1,000 bytes from before still count');
     assert.match(e.list(), /quota over 2000 bytes used 3000 bytes drop/);
     const rule = e.toJSON().nftables.find((x) => 'rule' in x && JSON.stringify(x).includes('quota')) as { rule: { expr: unknown[] } };

@@ -11,7 +11,7 @@ import { ClassifyContext, Hook, Verdict } from '../context.js';
 /** An engine with `rules` in one forward chain of `table inet t`. */
 export function engine(rules: string): RulesetEngine {
   const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
+  e.load(`table inet t { chain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`, 'x.nft');
   return e;
 }
 

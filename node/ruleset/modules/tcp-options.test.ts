@@ -9,7 +9,7 @@ const CLAMP = 'tcp flags syn tcp option maxseg size > 1360 tcp option maxseg siz
 
 function engine(rules: string): RulesetEngine {
   const e = new RulesetEngine();
-  e.load(`table inet t { chain fwd { type filter hook forward priority 0; policy accept;\n${rules}\n} }`);
+  e.load(`table inet t { chain fw { type filter hook forward priority 0; policy accept;\n${rules}\n} }`);
   return e;
 }
 

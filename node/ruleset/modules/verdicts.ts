@@ -54,9 +54,9 @@ const verdictModule: StatementModule = {
       case 'return':
         return { return: null, [POS]: mark(first) } as Stmt;
       case 'jump':
-        return { jump: { target: r.expectWord().text }, [POS]: mark(first) } as Stmt;
+        return { jump: { target: r.expectName('chain').text }, [POS]: mark(first) } as Stmt;
       default:
-        return { goto: { target: r.expectWord().text }, [POS]: mark(first) } as Stmt;
+        return { goto: { target: r.expectName('chain').text }, [POS]: mark(first) } as Stmt;
     }
   },
   print(stmt, p) {
