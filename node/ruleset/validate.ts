@@ -355,7 +355,7 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
     if (refs === undefined) return false;
     for (let i = 0; i < refs.length; i++) {
       const k = refs[i].charCodeAt(0);
-      if (k === 106 || k === 103 || k === 109) return true; // j g m
+      if (k === 106 || k === 103 || k === 109 || k === 102) return true; // j g m, f (flow add: which hooks reach it)
     }
     return false;
   };
@@ -441,6 +441,55 @@ function walkGraph(t: TableState, errors: ErrorList): void {
       errors.add(positions.get(c), `jump depth ${depth[i]} from base chain '${c.json.name}' exceeds the limit of ${MAX_JUMP_DEPTH}`);
     }
   }
+  offloadReach(chains, edges, errors);
+}
+
+/**
+ * `flow add` works in the forward hook only (the kernel's nft_flow_offload_validate checks
+ * every base chain that reaches the rule, through jumps, gotos and verdict maps): a regular
+ * chain holding one may be reached from forward base chains only, else the statement would
+ * never offload anything. O(base chains x (chains + edges)), and nothing without a flow add.
+ */
+function offloadReach(chains: ChainState[], edges: { to: number }[][], errors: ErrorList): void {
+  const n = chains.length;
+  const offloads = chains.map((c) => {
+    for (const k of c.out.keys()) if (k.charCodeAt(0) === 102) return true; // 'f:NAME'
+    return false;
+  });
+  if (!offloads.some(Boolean)) return;
+  for (let b = 0; b < n; b++) {
+    const base = chains[b];
+    const hook = base.json.hook;
+    if (hook === undefined || hook === 'forward') continue;
+    const seen = new Uint8Array(n);
+    const stack = [b];
+    seen[b] = 1;
+    while (stack.length > 0) {
+      const u = stack.pop()!;
+      if (u !== b && offloads[u]) {
+        offloads[u] = false; // once per chain
+        const c = chains[u];
+        errors.add(
+          flowPos(c),
+          `flow add in chain '${c.json.name}' is reached from base chain '${base.json.name}' (hook ${hook}): flow offload works in the forward hook only (the kernel refuses it there: Operation not supported); jump to '${c.json.name}' from forward chains only`,
+        );
+      }
+      for (const e of edges[u]) {
+        if (seen[e.to] === 0) {
+          seen[e.to] = 1;
+          stack.push(e.to);
+        }
+      }
+    }
+  }
+}
+
+/** Where the chain's first `flow add` statement is. */
+function flowPos(c: ChainState): Pos | undefined {
+  for (const r of c.rules) {
+    for (const s of r.expr) if (s !== null && typeof s === 'object' && 'flow' in s) return posOf(s) ?? rulePositions.get(r);
+  }
+  return positions.get(c);
 }
 
 function loopPos(c: ChainState, target: string): Pos | undefined {

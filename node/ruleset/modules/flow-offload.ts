@@ -50,7 +50,7 @@ const flowModule: StatementModule = {
   },
   validate(stmt, env) {
     const c = env.chain;
-    // A regular chain is checked where it is used (the datapath acts on forwarded packets only).
+    // A regular chain is checked by the base chains that reach it (validate.ts offloadReach).
     if (c !== undefined && c.hook !== undefined && c.hook !== 'forward') {
       env.errors.add(env.pos, `flow add is only valid in a forward chain (the kernel's rule), not in chain '${c.name}' (hook ${c.hook})`);
       return;
