@@ -107,7 +107,19 @@ export interface RuleJ {
   comment?: string;
 }
 
+/**
+ * How a set's key (and a map's data) was declared with `typeof`: the selectors, kept so the
+ * set lists as `typeof ip saddr . tcp dport` as nft lists it (nft keeps them in the set's
+ * user data). Not JSON: libnftables' JSON has the types only (nft -j lists `type`).
+ */
+export const SET_TYPEOF: unique symbol = Symbol('typeof');
+export interface SetTypeof {
+  key: Selector;
+  data?: Selector;
+}
+
 export interface SetJ {
+  [SET_TYPEOF]?: SetTypeof;
   family: Family;
   table: string;
   name: string;

@@ -9,7 +9,7 @@
 import type {
   ChainJ, Command, ElemJ, Family, HookName, RuleJ, Selector, SetJ, Stmt, TableJ, Value, VerdictJ, ChainType, Policy,
 } from './ast.js';
-import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
+import { CHAIN_TYPES, FAMILIES, HOOKS, SET_TYPEOF, type SetTypeof } from './ast.js';
 import type { ObjJ, ObjKind } from './ast.js';
 import { stmtToSpec } from './objects.js';
 import type { FlowtableJ } from './ast.js';
@@ -571,6 +571,7 @@ class Parser implements TextReader {
           if (hasParams(sels)) this.error(`typeof ${selAt.text} is not supported: give the set a type (e.g. type mark)`, selAt);
           const types = this.typesOf(sels);
           set.type = types.length === 1 ? types[0].name : types.map((x) => x.name);
+          const declared: SetTypeof = { key: sels };
           if (isMap) {
             this.expectWord(':');
             if (this.acceptWord('verdict')) set.map = 'verdict';
@@ -580,8 +581,11 @@ class Parser implements TextReader {
               const sel = this.trySelectorExpr();
               if (!sel) this.error(`unknown map data '${d.text}'`, d);
               set.map = this.typesOf(sel).map((x) => x.name).join(' . ');
+              declared.data = sel;
             }
           }
+          // Listed back as written, as nft lists it (ast.ts SET_TYPEOF).
+          set[SET_TYPEOF] = declared;
           break;
         }
         case 'flags': {

@@ -3,6 +3,7 @@
  * same JSON (the round-trip tests hold it to that). Statements are printed by their
  * modules through a small PrintHelper.
  */
+import { SET_TYPEOF } from './ast.js';
 import type { RuleJ, Scalar, Selector, SetItem, SetJ, Stmt, Value, VerdictJ } from './ast.js';
 import type { DataType } from './data-types.js';
 import { flagNames } from './data-types.js';
@@ -126,7 +127,12 @@ export class Printer implements PrintHelper {
     const kw = s.isMap ? 'map' : 'set';
     const names = Array.isArray(j.type) ? j.type.join(' . ') : j.type;
     const lines: string[] = [`${indent}${kw} ${j.name} {${opts.handles && j.handle ? ` # handle ${j.handle}` : ''}`];
-    lines.push(`${indent}\ttype ${names}${s.isMap ? ` : ${j.map}` : ''}`);
+    const declared = j[SET_TYPEOF];
+    if (declared !== undefined) {
+      // nft lists a set declared with typeof by its selectors (kept in the set's user data).
+      const data = !s.isMap ? '' : declared.data !== undefined ? ` : ${this.selector(declared.data)}` : ` : ${j.map}`;
+      lines.push(`${indent}\ttypeof ${this.selector(declared.key)}${data}`);
+    } else lines.push(`${indent}\ttype ${names}${s.isMap ? ` : ${j.map}` : ''}`);
     // nft's order (nft list ruleset, 1.0.6): policy, size, flags, auto-merge, timeout, comment.
     if (j.policy !== undefined) lines.push(`${indent}\tpolicy ${j.policy}`);
     if (j.size !== undefined) lines.push(`${indent}\tsize ${j.size}`);

@@ -4,6 +4,7 @@
  * batch may add a chain after the rule that jumps to it. Nothing here touches the
  * committed state: a failed batch is simply dropped.
  */
+import { SET_TYPEOF } from './ast.js';
 import type { ChainJ, Command, ElementJ, ObjJ, ObjKind, RuleJ, SetJ, TableJ, Verb } from './ast.js';
 import { checkObjSpec, helperL3, makeObj, objKey } from './objects.js';
 import { FlowtableState, checkFlowtableSpec } from './flowtables.js';
@@ -514,6 +515,7 @@ export class Draft {
         if (j.policy === 'memory') json.policy = 'memory';
         if (j['auto-merge'] === true) json['auto-merge'] = true;
         if (j.comment !== undefined) json.comment = j.comment;
+        if (j[SET_TYPEOF] !== undefined) json[SET_TYPEOF] = j[SET_TYPEOF];
         const s: SetState = { json, isMap, elems: new Map(), id: this.nextId++ };
         this.ownSets.add(s);
         t.sets.set(j.name, s);
