@@ -33,7 +33,7 @@ const FILTER = `table inet f {
     ct state invalid drop
     tcp dport 21 ct helper set "ftp-std"
   }
-  chain fwd { type filter hook forward priority filter; policy drop;
+  chain fw { type filter hook forward priority filter; policy drop;
     ct state established accept
     ct state related accept
     tcp dport 21 ct state new accept
