@@ -21,7 +21,7 @@ const RULESET = `table inet f {
   chain pre { type filter hook prerouting priority filter; policy accept;
     tcp dport 21 ct helper set "ftp-std"
   }
-  chain fwd { type filter hook forward priority filter; policy drop;
+  chain fw { type filter hook forward priority filter; policy drop;
     ct state established,related accept
     tcp dport 21 ct state new accept
   }
