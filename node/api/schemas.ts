@@ -132,6 +132,11 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
       ...errors,
     },
   },
+  'GET /v1/access': {
+    summary: "What the caller's token may do: full (the API token; the control socket) or view (api.viewTokenFile: read everything, change nothing)",
+    tags: ['node'],
+    response: { 200: { type: 'object', properties: { access: { type: 'string', enum: ['full', 'view'] } }, required: ['access'], additionalProperties: false }, ...errors },
+  },
   'GET /metrics': { summary: 'Prometheus metrics (text exposition format)', tags: ['node'], response: { 200: text('Prometheus text format 0.0.4') } },
   'GET /v1/openapi.json': { summary: 'This OpenAPI 3 document', tags: ['node'], response: { 200: anyObject('OpenAPI 3.0 document') } },
   'GET /v1/cluster': {

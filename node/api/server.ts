@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { registerClusterRoutes, type ClusterView } from './cluster-routes.js';
-import { bearerAuth } from './auth.js';
+import { accessOf, bearerAuth } from './auth.js';
 import { registerRulesetRoutes, type RulesetView } from './ruleset-routes.js';
 import swagger from '@fastify/swagger';
 import type { ServerResponse } from 'node:http';
@@ -95,6 +95,8 @@ export interface ListenerOptions {
   token?: string;
   /** A second token that may only read GET /metrics (with `token` only). */
   metricsToken?: string;
+  /** A token that may read everything and change nothing (with `token` only). */
+  viewToken?: string;
   /** Concurrent event streams (default: a StreamLimit of DEFAULT_MAX_EVENT_STREAMS). */
   streams?: StreamLimit;
   /** Largest request body in bytes (Fastify's default, 1 MiB, when absent). */
@@ -118,7 +120,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
     ...(o.bodyLimit !== undefined ? { bodyLimit: o.bodyLimit } : {}),
     ...(o.tls ? { https: tlsOptions(o.tls) } : {}),
   }) as unknown as FastifyInstance;
-  if (o.token !== undefined) app.addHook('onRequest', bearerAuth(o.token, o.metricsToken, isConsolePath));
+  if (o.token !== undefined) app.addHook('onRequest', bearerAuth({ token: o.token, metricsToken: o.metricsToken, viewToken: o.viewToken }, isConsolePath));
   const streamLimit = o.streams ?? new StreamLimit();
   app.setErrorHandler((err: Error & { validation?: ValidationItem[]; validationContext?: string; statusCode?: number }, _req, reply) => {
     if (err.validation && err.validation.length > 0) {
@@ -161,6 +163,8 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
   app.get('/v1/health', async () => ({ ok: true }));
   app.get('/v1/status', async () => view.status());
   app.get('/v1/version', async () => ({ ...buildInfo(), api: API_VERSION }));
+  // What the caller's credential may do, so a client (the console) can hide what it may not.
+  app.get('/v1/access', async (req) => ({ access: accessOf(req) }));
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', view.metrics.contentType);
     const extra = view.extraMetrics ? await view.extraMetrics().catch(() => []) : [];
@@ -182,7 +186,7 @@ export async function buildApp(view: NodeView, log: Logger, o: ListenerOptions =
 }
 
 /** The local control socket: its file mode (0600, root) is the access control. */
-export async function startControlServer(view: NodeView, socketPath: string, log: Logger, opts: Omit<ListenerOptions, 'token' | 'metricsToken'> = {}): Promise<FastifyInstance> {
+export async function startControlServer(view: NodeView, socketPath: string, log: Logger, opts: Omit<ListenerOptions, 'token' | 'metricsToken' | 'viewToken'> = {}): Promise<FastifyInstance> {
   const app = await buildApp(view, log, opts);
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 });
   // A socket file left by a killed node would make listen fail with EADDRINUSE.

@@ -124,6 +124,7 @@ async function checkSecrets(config: NodeConfig, configFile: string, bad: (p: str
   const api = config.api;
   if (api.listen && api.tokenFile) await one('api.tokenFile', api.tokenFile, (log) => readApiToken(api.tokenFile!, policy, log));
   if (api.listen && api.metricsTokenFile) await one('api.metricsTokenFile', api.metricsTokenFile, (log) => readApiToken(api.metricsTokenFile!, policy, log, 'api.metricsTokenFile'));
+  if (api.listen && api.viewTokenFile) await one('api.viewTokenFile', api.viewTokenFile, (log) => readApiToken(api.viewTokenFile!, policy, log, 'api.viewTokenFile'));
   if (api.listen && api.tls) {
     const tls = api.tls;
     await one('api.tls.keyFile', tls.keyFile, async (log) => {

@@ -97,6 +97,13 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\napi:\n  metricsTokenFile: /t\n', 'x.yaml'), /x\.yaml:4: api\.metricsTokenFile: only used with api\.listen/);
   });
 
+  it('reads an optional view-only token file (api.viewTokenFile), only with api.listen', () => {
+    assert.equal(parseConfigText('node:\n  name: fwa\n').api.viewTokenFile, undefined);
+    const c = parseConfigText('node:\n  name: fwa\napi:\n  listen: 127.0.0.1:8470\n  tokenFile: /etc/hafw/token\n  viewTokenFile: /etc/hafw/view.token\n');
+    assert.equal(c.api.viewTokenFile, '/etc/hafw/view.token');
+    assert.throws(() => parseConfigText('node:\n  name: fwa\napi:\n  viewTokenFile: /t\n', 'x.yaml'), /x\.yaml:4: api\.viewTokenFile: only used with api\.listen \(the control socket needs no token\)/);
+  });
+
   it('serves the management listener over TLS (api.tls); plain HTTP only on loopback or with api.allowPlainHttp', () => {
     const api = (body: string) => `node:\n  name: fwa\napi:\n${body}`;
     const t = parseConfigText(api('  listen: 192.0.2.2:8470\n  tokenFile: /t\n  tls:\n    certFile: /etc/hafw/api.crt\n    keyFile: /etc/hafw/api.key\n'));

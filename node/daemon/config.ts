@@ -48,6 +48,8 @@ export interface NodeConfig {
     tokenFile?: string;
     /** File holding a second token that may only read GET /metrics (for Prometheus). */
     metricsTokenFile?: string;
+    /** File holding a token that may read everything and change nothing (the console's viewers). */
+    viewTokenFile?: string;
     /** The listener serves HTTPS with this certificate (chain) and key; re-read on SIGHUP. */
     /** clientCaFile: mutual TLS, client certificates must chain to it. */
     tls?: { certFile: string; keyFile: string; clientCaFile?: string };
@@ -198,7 +200,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
     .section('datapath')
     .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
-  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'tls', 'allowPlainHttp', 'maxEventStreams']);
+  const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'viewTokenFile', 'tls', 'allowPlainHttp', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst', 'pcapFile', 'pcapMaxBytes']);
   const interfaces = dp.stringList('interfaces', ['lan', 'wan'], IFNAME, 'an interface name');
   const config: NodeConfig = {
@@ -365,6 +367,7 @@ function readApi(api: Reader): NodeConfig['api'] {
     if (!api.has('tokenFile')) api.fail(`${api.path}.tokenFile`, 'required with api.listen: the management listener needs a bearer token (generate one: openssl rand -hex 32)');
     else out.tokenFile = api.string('tokenFile', undefined, /./, 'a file path');
     if (api.has('metricsTokenFile')) out.metricsTokenFile = api.string('metricsTokenFile', undefined, /./, 'a file path');
+    if (api.has('viewTokenFile')) out.viewTokenFile = api.string('viewTokenFile', undefined, /./, 'a file path');
     if (api.has('tls')) {
       const tls = api.section('tls').onlyKeys(['certFile', 'keyFile', 'clientCaFile']);
       out.tls = { certFile: tls.string('certFile', undefined, /./, 'a PEM certificate file'), keyFile: tls.string('keyFile', undefined, /./, 'a PEM private key file') };
@@ -374,8 +377,8 @@ function readApi(api: Reader): NodeConfig['api'] {
       api.fail(`${api.path}.listen`, `${text} is not a loopback address: serve TLS (api.tls.certFile and api.tls.keyFile) or, if a TLS proxy or an isolated network protects it, set api.allowPlainHttp: true`);
     }
   } else {
-    for (const k of ['metricsTokenFile', 'tls', 'allowPlainHttp']) {
-      if (api.has(k)) api.fail(`${api.path}.${k}`, `only used with api.listen (the control socket needs no ${k === 'metricsTokenFile' ? 'token' : 'TLS'})`);
+    for (const k of ['metricsTokenFile', 'viewTokenFile', 'tls', 'allowPlainHttp']) {
+      if (api.has(k)) api.fail(`${api.path}.${k}`, `only used with api.listen (the control socket needs no ${k.endsWith('TokenFile') ? 'token' : 'TLS'})`);
     }
   }
   return out;

@@ -306,14 +306,19 @@ export class NodeDaemon {
       const metricsFile = this.config.api.metricsTokenFile;
       const metricsToken = secrets.metricsToken;
       if (metricsToken !== undefined && metricsToken === token) throw new Error(`api.metricsTokenFile ${metricsFile}: holds the same token as api.tokenFile; the metrics token must be a different one`);
+      const viewToken = secrets.viewToken;
+      const viewFile = this.config.api.viewTokenFile;
+      // The same token in two files would give the weaker credential's holder the stronger one's rights.
+      if (viewToken !== undefined && viewToken === token) throw new Error(`api.viewTokenFile ${viewFile}: holds the same token as api.tokenFile; the view token must be a different one`);
+      if (viewToken !== undefined && viewToken === metricsToken) throw new Error(`api.viewTokenFile ${viewFile}: holds the same token as api.metricsTokenFile; the two must differ`);
       const { host, port } = this.config.api.listen;
       const tls = secrets.tls;
-      this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, streams: this.mgmtStreams, bodyLimit, ...(tls ? { tls } : {}) }, this.log);
+      this.mgmt = await startManagementServer(view, host, port, { token, metricsToken, viewToken, streams: this.mgmtStreams, bodyLimit, ...(tls ? { tls } : {}) }, this.log);
       if (tls) {
         this.tlsNotAfter = tls.notAfter;
         warnCertExpiry(tls, this.log);
       }
-      this.log.info({ host, port, metricsToken: metricsToken !== undefined, tls: tls ? { fingerprint: tls.fingerprint, validTo: tls.validTo, clientCa: tls.clientCa !== undefined } : false }, `management API listening (${tls ? (tls.clientCa ? 'HTTPS with client certificates, ' : 'HTTPS, ') : ''}bearer token required)`);
+      this.log.info({ host, port, metricsToken: metricsToken !== undefined, viewToken: viewToken !== undefined, tls: tls ? { fingerprint: tls.fingerprint, validTo: tls.validTo, clientCa: tls.clientCa !== undefined } : false }, `management API listening (${tls ? (tls.clientCa ? 'HTTPS with client certificates, ' : 'HTTPS, ') : ''}bearer token required)`);
     }
     this.log.info({ socket: this.socketPath }, 'control socket listening');
   }

@@ -179,6 +179,8 @@ export interface NodeSecrets {
   apiToken?: string;
   /** api.metricsTokenFile: the read-only credential for GET /metrics. */
   metricsToken?: string;
+  /** api.viewTokenFile: the credential that may read everything and change nothing. */
+  viewToken?: string;
   /** api.tls: the management listener's certificate and key. */
   tls?: TlsPair;
 }
@@ -190,6 +192,7 @@ export async function readNodeSecrets(config: NodeConfig, log: SecretLog, config
   if (config.sync) out.syncKey = await readSyncKey(config.sync, policy, log, configFile);
   if (config.api.listen && config.api.tokenFile) out.apiToken = await readApiToken(config.api.tokenFile, policy, log);
   if (config.api.listen && config.api.metricsTokenFile) out.metricsToken = await readApiToken(config.api.metricsTokenFile, policy, log, 'api.metricsTokenFile');
+  if (config.api.listen && config.api.viewTokenFile) out.viewToken = await readApiToken(config.api.viewTokenFile, policy, log, 'api.viewTokenFile');
   if (config.api.listen && config.api.tls) out.tls = await readTlsPair(config.api.tls, policy, log);
   return out;
 }
