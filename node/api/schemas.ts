@@ -104,6 +104,27 @@ const drillReport = {
     reclaimMs: { type: ['number', 'null'] },
     finalState: { type: 'string' },
     error: { type: 'string' },
+    traffic: {
+      type: 'object',
+      description: "What the traffic saw, from this node (docs/console.md#drill-reports): its forwarded packets around the drill, and which flows the new master carried",
+      properties: {
+        sampleMs: { type: 'number' },
+        timeline: { type: 'object', properties: { t: { type: 'array', items: { type: 'number' }, description: 'end of each interval, ms since the resign' }, pps: { type: 'array', items: { type: 'number' }, description: 'packets per second this node forwarded in it' } } },
+        resumeMs: { type: ['number', 'null'] },
+        reclaimMs: { type: ['number', 'null'] },
+        beforePps: { type: 'number' },
+        leftMs: { type: ['number', 'null'], description: 'ms after the resign until the traffic left this node' },
+        backMs: { type: ['number', 'null'], description: 'ms after the resume until it came back' },
+        note: { type: 'string' },
+        flows: {
+          type: 'object',
+          properties: {
+            watched: { type: 'integer' }, survived: { type: 'integer' }, ended: { type: 'integer' }, notSeen: { type: 'integer' }, candidates: { type: 'integer' }, capped: { type: 'boolean' }, error: { type: 'string' },
+            list: { type: 'array', items: { type: 'object', properties: { flow: { type: 'string' }, outcome: { type: 'string', enum: ['survived', 'ended', 'not-seen'] }, peerRecords: { type: 'integer' }, survivedAfterMs: { type: ['number', 'null'] } } } },
+          },
+        },
+      },
+    },
   },
   additionalProperties: true,
 } as const;

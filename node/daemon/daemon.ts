@@ -277,6 +277,11 @@ export class NodeDaemon {
         return r ? r.inSync && r.status.peers.length > 0 && r.status.peers.every((p) => p.inSync) : null;
       },
       publish: (type, data) => this.events.publish(type, data),
+      traffic: {
+        forwarded: () => datapath.forwardedPackets(),
+        watch: (step) => datapath.drillWatch(step),
+        watchEnd: () => datapath.drillWatch('end'),
+      },
     });
     const view: NodeView = {
       events: this.events,

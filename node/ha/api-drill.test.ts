@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DrillService, DrillRefused, type DrillVrrp } from './api-drill.js';
+import { DrillService, DrillRefused, type DrillVrrp, type DrillTrafficSource } from './api-drill.js';
 
 /** A VRRP pair in miniature: resigning makes the peer advertise as master after `takeoverMs`. */
 class FakeVrrp implements DrillVrrp {
@@ -48,6 +48,55 @@ describe('API failover drill (resign, measure, take back)', () => {
     assert.equal(r.finalState, 'master');
     assert.deepEqual(events.map((e) => e.phase), ['started', 'resigned', 'takeover', 'holding', 'resumed', 'reclaimed', 'done']);
     assert.deepEqual(d.get(r.id), r);
+  });
+
+  it('measures the traffic: the counter sampled around the resign, the watch frozen at it and ended before the resume', async () => {
+    const v = new FakeVrrp(true, 20);
+    const steps: string[] = [];
+    let forwarded = 0;
+    // This node forwards until the peer has taken over; after the resume it forwards again.
+    const tick = setInterval(() => {
+      if (v.st === 'master' || (v.resigned > 0 && steps.length < 2)) forwarded += 10;
+    }, 5);
+    const traffic: DrillTrafficSource = {
+      forwarded: () => forwarded,
+      watch: async (step) => {
+        steps.push(`${step}:${v.st}:${v.resigned}`);
+        return 3;
+      },
+      watchEnd: async () => {
+        steps.push(`end:${v.st}:${v.resumed}`);
+        return { candidates: 3, capped: false, flows: [{ flow: 'tcp 192.0.2.100:40000 -> 198.51.100.100:80', outcome: 'survived', peerRecords: 2, survivedAfterMs: 40 }] };
+      },
+    };
+    const d = new DrillService({ vrrp: v, peerInSync: async () => true, publish: () => undefined, traffic, sampleMs: 10, beforeMs: 100, afterMs: 100 });
+    const r = await d.start('resign', 0.1).done;
+    clearInterval(tick);
+    assert.equal(r.status, 'done');
+    assert.deepEqual(steps, ['begin:master:0', 'freeze:master:0', 'end:initialize:0'], 'the watch is frozen before the resign and ended before the resume');
+    const t = r.traffic!;
+    assert.ok(t.beforePps > 0, 'traffic before the resign');
+    assert.ok(t.timeline.t.length >= 10 && t.timeline.t.length === t.timeline.pps.length);
+    assert.ok(t.timeline.t[0]! < 0 && t.timeline.t[t.timeline.t.length - 1]! > t.resumeMs!, 'from before the resign to after the resume');
+    assert.ok(t.reclaimMs! >= t.resumeMs!);
+    assert.deepEqual([t.flows.watched, t.flows.survived], [1, 1]);
+    assert.match(t.note ?? '', /hold under 6 s/);
+  });
+
+  it('reports why flows were not watched, and still the timeline, when the datapath cannot watch', async () => {
+    const v = new FakeVrrp(true, 5);
+    const traffic: DrillTrafficSource = {
+      forwarded: () => 0,
+      watch: async () => {
+        throw new Error('no flows to watch: conntrack and state sync are needed');
+      },
+      watchEnd: async () => {
+        throw new Error('not called');
+      },
+    };
+    const r = await new DrillService({ vrrp: v, peerInSync: async () => null, publish: () => undefined, traffic, sampleMs: 10, beforeMs: 30, afterMs: 30 }).start('resign', 0).done;
+    assert.equal(r.traffic!.flows.error, 'no flows to watch: conntrack and state sync are needed');
+    assert.ok(r.traffic!.timeline.t.length > 0);
   });
 
   it('without preemption stays backup after the hold', async () => {

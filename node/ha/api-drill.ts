@@ -4,9 +4,16 @@
  * takeover as seen from here), notes whether state sync with the peer was complete, holds
  * for `holdSeconds`, then starts VRRP again and, with preemption, takes mastership back.
  *
+ * With `traffic` (a node with conntrack and state sync), the drill also measures what the
+ * traffic saw, from this node (failover/drill-traffic.ts): its forwarded packets sampled
+ * every 50 ms from a second before the resign to two seconds after it is master again, and
+ * which of the flows moving data at the resign the new master carried (the datapath's
+ * drill watch). The resign waits for that second of reference traffic.
+ *
  * The VRRP side is behind DrillVrrp so the sequence is testable without sockets; the
  * daemon wires it to VrrpService.
  */
+import { DRILL_SAMPLE_MS, summarizeDrillTraffic, type CounterSample, type DrillFlowWatch, type DrillTraffic } from '../../failover/drill-traffic.js';
 
 export interface DrillVrrp {
   state(): string;
@@ -15,6 +22,21 @@ export interface DrillVrrp {
   resume(): void;
   onAdvert(cb: (from: string, priority: number, atMs: number) => void): () => void;
 }
+
+/** The node's traffic, for a drill's measurement (node/datapath: the shared counters and the drill watch). */
+export interface DrillTrafficSource {
+  /** Packets forwarded so far (a counter). */
+  forwarded(): number;
+  /** The datapath's flow watch: begin (activity window opens), freeze (at the resign), end. */
+  watch(step: 'begin' | 'freeze'): Promise<number>;
+  watchEnd(): Promise<DrillFlowWatch>;
+}
+
+/** Reference traffic before the resign, and traffic watched after being master again (ms). */
+export const DRILL_BEFORE_MS = 1000;
+export const DRILL_AFTER_MS = 2000;
+/** Below this hold the new master may not have reported a flow's progress yet (conntrack refreshes every 5 s). */
+export const DRILL_MIN_FLOW_HOLD_S = 6;
 
 export interface DrillDeps {
   vrrp: DrillVrrp | undefined;
@@ -25,6 +47,12 @@ export interface DrillDeps {
   /** How long to wait for the peer's takeover and for our own return (ms). */
   takeoverTimeoutMs?: number;
   reclaimTimeoutMs?: number;
+  /** Absent: the report has no `traffic` (no datapath, or no conntrack and sync). */
+  traffic?: DrillTrafficSource;
+  /** Sampling period of the forwarded counter (ms; tests shorten the waits with the next two). */
+  sampleMs?: number;
+  beforeMs?: number;
+  afterMs?: number;
 }
 
 export type DrillPhase = 'started' | 'resigned' | 'takeover' | 'no-takeover' | 'holding' | 'resumed' | 'reclaimed' | 'not-reclaimed' | 'done' | 'failed';
@@ -46,6 +74,8 @@ export interface DrillReport {
   reclaimMs: number | null;
   finalState?: string;
   error?: string;
+  /** What the traffic saw, from this node (see DrillTraffic); absent without a traffic source. */
+  traffic?: DrillTraffic & { note?: string };
 }
 
 /** A drill cannot start: `status` is the HTTP status (409: not master / no VRRP / one running). */
@@ -108,7 +138,9 @@ export class DrillService {
     const reclaimTimeout = this.deps.reclaimTimeoutMs ?? 10000;
     let off: (() => void) | undefined;
     let resumed = false;
+    const m = this.deps.traffic ? new TrafficMeasurement(this.deps.traffic, this.now, this.deps.sampleMs ?? DRILL_SAMPLE_MS) : undefined;
     try {
+      if (m) await m.begin(this.deps.beforeMs ?? DRILL_BEFORE_MS);
       // The first advertisement with a non-zero priority after ours of priority 0 comes
       // from the new master: a backup does not advertise (RFC 5798 §6.4.2).
       let resolveTakeover!: (x: { from: string; priority: number; at: number } | null) => void;
@@ -116,7 +148,9 @@ export class DrillService {
       off = v.onAdvert((from, priority) => {
         if (priority > 0) resolveTakeover({ from, priority, at: this.now() });
       });
+      await m?.freeze();
       const t0 = this.now();
+      if (m) m.resignAt = t0;
       await v.resign();
       this.progress(r, 'resigned');
       const timer = setTimeout(() => resolveTakeover(null), takeoverTimeout);
@@ -131,7 +165,9 @@ export class DrillService {
         this.progress(r, 'holding', { seconds: r.holdSeconds });
         await sleep(r.holdSeconds * 1000);
       } else this.progress(r, 'no-takeover', { waitedMs: takeoverTimeout });
+      await m?.endWatch();
       const t1 = this.now();
+      if (m) m.resumeAt = t1;
       v.resume();
       resumed = true;
       this.progress(r, 'resumed');
@@ -139,9 +175,14 @@ export class DrillService {
         const deadline = t1 + reclaimTimeout;
         while (v.state() !== 'master' && this.now() < deadline) await sleep(10);
         if (v.state() === 'master') {
+          if (m) m.reclaimAt = this.now();
           r.reclaimMs = Math.round((this.now() - t1) * 10) / 10;
           this.progress(r, 'reclaimed', { ms: r.reclaimMs });
         } else this.progress(r, 'not-reclaimed', { waitedMs: reclaimTimeout });
+      }
+      if (m) {
+        await sleep(this.deps.afterMs ?? DRILL_AFTER_MS);
+        r.traffic = m.finish(r.holdSeconds);
       }
       r.finalState = v.state();
       r.status = 'done';
@@ -151,6 +192,7 @@ export class DrillService {
       off?.();
       // Never leave the node resigned: it would stay out of the cluster until restarted.
       if (!resumed) v.resume();
+      if (m) r.traffic = await m.abort(r.holdSeconds);
       r.status = 'failed';
       r.error = (err as Error).message;
       r.finalState = v.state();
@@ -158,6 +200,70 @@ export class DrillService {
       this.progress(r, 'failed', { error: r.error });
     }
     return { ...r };
+  }
+}
+
+/** The sampler and the flow watch of one drill. */
+class TrafficMeasurement {
+  private readonly samples: CounterSample[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private flows: DrillFlowWatch | { error: string } = { error: 'the drill ended before the flows were watched' };
+  private watching = false;
+  resignAt = NaN;
+  resumeAt: number | null = null;
+  reclaimAt: number | null = null;
+
+  constructor(
+    private readonly src: DrillTrafficSource,
+    private readonly now: () => number,
+    private readonly sampleMs: number,
+  ) {}
+
+  private sample(): void {
+    this.samples.push({ t: this.now(), value: this.src.forwarded() });
+  }
+
+  /** Samples from now on, opens the flow watch's activity window and waits it out. */
+  async begin(beforeMs: number): Promise<void> {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.sampleMs);
+    try {
+      await this.src.watch('begin');
+      this.watching = true;
+    } catch (err) {
+      this.flows = { error: (err as Error).message };
+    }
+    await sleep(beforeMs);
+  }
+
+  async freeze(): Promise<void> {
+    this.sample();
+    if (!this.watching) return;
+    await this.src.watch('freeze').catch((err: Error) => {
+      this.watching = false;
+      this.flows = { error: err.message };
+    });
+  }
+
+  /** At the resume: what the new master reported of the watched flows during the hold. */
+  async endWatch(): Promise<void> {
+    if (!this.watching) return;
+    this.watching = false;
+    this.flows = await this.src.watchEnd().catch((err: Error) => ({ error: err.message }));
+  }
+
+  finish(holdSeconds: number): DrillTraffic & { note?: string } {
+    clearInterval(this.timer);
+    this.sample();
+    const out: DrillTraffic & { note?: string } = summarizeDrillTraffic({ samples: this.samples, resignAt: Number.isFinite(this.resignAt) ? this.resignAt : this.samples[0]!.t, resumeAt: this.resumeAt, reclaimAt: this.reclaimAt, flows: this.flows }, this.sampleMs);
+    if (holdSeconds < DRILL_MIN_FLOW_HOLD_S) out.note = `hold under ${DRILL_MIN_FLOW_HOLD_S} s: the new master reports a flow's packets every 5 s (conntrack refresh), so surviving flows may show as not seen`;
+    return out;
+  }
+
+  /** The drill failed: stop watching (the datapath forgets the watch) and keep what was measured. */
+  async abort(holdSeconds: number): Promise<DrillTraffic & { note?: string }> {
+    await this.endWatch();
+    return this.finish(holdSeconds);
   }
 }
 

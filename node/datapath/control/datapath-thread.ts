@@ -9,11 +9,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { once } from 'node:events';
-import { createCounterBuffer, readCounters } from '../shared/counters.js';
+import { C, createCounterBuffer, readCounters } from '../shared/counters.js';
 import { NativeStat } from '../../native/index.js';
 import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
+import type { DrillWatchResult } from '../worker/drill-watch.js';
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute, SyncReport, ToDatapath } from '../shared/messages.js';
 
@@ -51,6 +52,7 @@ interface DatapathRulesetResult {
 export class DatapathThread {
   private readonly worker: Worker;
   private readonly counterBuf = createCounterBuffer();
+  private readonly counterView = new Float64Array(this.counterBuf);
   private readonly nativeBuf = new SharedArrayBuffer(NativeStat.Count * 8);
   private exited = false;
   private stopping = false;
@@ -190,6 +192,25 @@ export class DatapathThread {
     if (m.type !== 'ct-import') throw new Error(`datapath thread: unexpected answer ${m.type}`);
     if (m.error !== undefined) throw new Error(m.error);
     return m.result!;
+  }
+
+  /**
+   * An API drill's watch of the flows it hands over (worker/drill-watch.ts): `begin` and
+   * `freeze` answer how many connections they took, `end` what became of them. Rejects
+   * without conntrack or state sync.
+   */
+  async drillWatch(step: 'begin' | 'freeze'): Promise<number>;
+  async drillWatch(step: 'end'): Promise<DrillWatchResult>;
+  async drillWatch(step: 'begin' | 'freeze' | 'end'): Promise<number | DrillWatchResult> {
+    const m = await this.ask((id) => ({ type: 'drill-watch', id, step }));
+    if (m.type !== 'drill-watch') throw new Error(`datapath thread: unexpected answer ${m.type}`);
+    if (m.error !== undefined) throw new Error(m.error);
+    return step === 'end' ? m.result! : m.count!;
+  }
+
+  /** Packets forwarded so far (the shared counter, no message): API drills sample it. */
+  forwardedPackets(): number {
+    return this.counterView[C.forwarded]!;
   }
 
   onInSync(cb: (v: boolean) => void): void {

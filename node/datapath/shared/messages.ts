@@ -3,6 +3,7 @@ import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp, CtOpResult } from '../../conntrack/index.js';
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
+import type { DrillWatchResult } from '../worker/drill-watch.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
 
 /**
@@ -110,7 +111,9 @@ export type ToDatapath =
   /** `hafw trace` sessions now (the whole list at each change; [] stops tracing). */
   | { type: 'trace'; sessions: TraceSession[] }
   /** Connections read from a kernel conntrack dump (hafw ct import), checked by the control thread. */
-  | { type: 'ct-import'; id: number; entries: CtImportEntry[] };
+  | { type: 'ct-import'; id: number; entries: CtImportEntry[] }
+  /** An API drill's watch of the flows it hands over (worker/drill-watch.ts): begin, freeze at the resign, end. */
+  | { type: 'drill-watch'; id: number; step: 'begin' | 'freeze' | 'end' };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }
@@ -135,4 +138,6 @@ export type FromDatapath =
   | { type: 'ct-events'; events: CtEventOut[] }
   /** Traced packets for the sessions named in each record's `to`, batched (worker/trace-collector.ts). */
   | { type: 'trace'; records: TraceRecordOut[] }
-  | { type: 'ct-import'; id: number; result?: CtImportResult; error?: string };
+  | { type: 'ct-import'; id: number; result?: CtImportResult; error?: string }
+  /** begin/freeze: count (candidates, watched); end: the result. error: no conntrack or no sync. */
+  | { type: 'drill-watch'; id: number; count?: number; result?: DrillWatchResult; error?: string };

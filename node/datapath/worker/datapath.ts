@@ -20,12 +20,13 @@ import { DefragStage } from './defrag-stage.js';
 import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { NO_LIMITS, RulesetEngine } from '../../ruleset/index.js';
-import { ConnTracker, runCtOp, CtQueryError } from '../../conntrack/index.js';
+import { ConnTracker, CtSnapshot, runCtOp, CtQueryError } from '../../conntrack/index.js';
 import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
 import { Sniffer } from './sniffer.js';
 import { TakeoverAdopter } from './takeover-adopt.js';
 import { SyncBridge } from './sync-bridge.js';
+import { DrillWatch } from './drill-watch.js';
 import { ConntrackGc } from './ct-gc.js';
 import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
@@ -125,6 +126,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   ctGc?.start();
   // On becoming master: the replicas of the former owner become this node's, in the background.
   const adopter = ct && syncBridge ? new TakeoverAdopter(ct, syncBridge, new Float64Array(data.counters)) : undefined;
+  // API drills: what becomes of the flows this node hands over (drill-watch.ts).
+  const drillWatch = ct && syncBridge ? new DrillWatch(ct, new CtSnapshot(), datapathClock) : undefined;
 
   let sniffer: Sniffer | undefined;
   let device: PacketDevice | undefined;
@@ -218,6 +221,18 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
           } catch (err) {
             send({ type: 'ct-op', id: m.id, error: { field: err instanceof CtQueryError ? err.field : '', message: (err as Error).message } });
           }
+        }
+        break;
+      case 'drill-watch':
+        if (!drillWatch || !syncBridge) send({ type: 'drill-watch', id: m.id, error: 'no flows to watch: conntrack and state sync are needed' });
+        else if (m.step === 'begin') send({ type: 'drill-watch', id: m.id, count: drillWatch.begin() });
+        else if (m.step === 'freeze') {
+          const n = drillWatch.freeze();
+          syncBridge.drillWatch = drillWatch;
+          send({ type: 'drill-watch', id: m.id, count: n });
+        } else {
+          syncBridge.drillWatch = null;
+          send({ type: 'drill-watch', id: m.id, result: drillWatch.end() });
         }
         break;
       case 'ct-events':

@@ -13,6 +13,7 @@ import { EventKind, emptyRecord, syncClock, type EventRing, type StateRecord, ty
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
 import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
 import type { NatState } from './nat-state.js';
+import type { DrillWatch } from './drill-watch.js';
 
 /** Snapshot -> record. Address fields are views of the snapshot's arrays (4 or 16 bytes). */
 class RecordWriter {
@@ -107,9 +108,13 @@ export class SyncBridge implements StateSink {
     return this.ring.capacity - this.ring.depth;
   }
 
+  /** An API drill's watch of the flows this node hands over (drill-watch.ts); null outside drills. */
+  drillWatch: DrillWatch | null = null;
+
   /** conntrack's onEvent. */
   onEvent(kind: number, entry: number): void {
     const ct = this.ct;
+    if (kind === CtEventKind.Destroy && this.drillWatch !== null) this.drillWatch.localDestroy(entry);
     const status = ct.getStatus(entry);
     // The node's own connections (to or from its addresses) are not the peer's to keep:
     // its addresses differ, and a VIP's services restart on the new master anyway
@@ -177,6 +182,8 @@ export class SyncBridge implements StateSink {
       if (!replica) {
         // Our own entry: we forward this connection, our view is the current one.
         this.counts.ignoredLocal++;
+        // A drill's master counts what the new master reports of the flows it handed over.
+        this.drillWatch?.peerRecord(e, rec.kind, rec.tcpState);
         return;
       }
       if (this.owners[e] === owner && this.stamps[e] > rec.stamp) {
