@@ -3,7 +3,8 @@
  * the lab test does not walk. The metrics token is refused at login with the reason; set
  * elements are added and removed in place; a rule applied on a generation that changed
  * behind the console's back is answered 409 and shown, and the ruleset is not overwritten;
- * a token rotated while logged in returns to the login page. Skipped without Debian's
+ * a token rotated while logged in returns to the login page; the view token sees everything
+ * but no control that changes anything, and a write it tries anyway is refused. Skipped without Debian's
  * chromium (npm test installs it: scripts/install-system-deps.sh --browser).
  */
 import assert from 'node:assert/strict';
@@ -19,6 +20,7 @@ import { RulesetService } from '../node/daemon/ruleset-service.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token';
+const VIEW_TOKEN = 'browser-test-view-token';
 const BASE = 'table inet filter {\n  set blocked {\n    type ipv4_addr\n    elements = { 192.0.2.9 }\n  }\n  chain forward {\n    type filter hook forward priority 0; policy drop;\n    ip saddr @blocked drop\n  }\n}\n';
 
 describe('console in a browser (in-process API)', function () {
@@ -43,7 +45,7 @@ describe('console in a browser (in-process API)', function () {
       if (publish) events.publish('ruleset', ev);
     });
     const status = (): NodeStatus => ({ node: 'fw1', role: 'standalone', pid: 1, uptimeSeconds: 1, ruleset: { file: null, generation: engine.generation, ...engine.counts() }, datapath: { tun: 'hafw0', offloads: false, vnetHdrLen: 0, counters: {}, native: {} } });
-    app = await buildApp({ status, metrics: new Registry(), ruleset: service, events, control: { ctOp: async () => ({ entries: [], deleted: 0 }), cluster: async () => buildClusterInfo(status(), [], null) } }, pino({ level: 'silent' }), { token: TOKEN, metricsToken: 'metrics-token' });
+    app = await buildApp({ status, metrics: new Registry(), ruleset: service, events, control: { ctOp: async () => ({ entries: [], deleted: 0 }), cluster: async () => buildClusterInfo(status(), [], null) } }, pino({ level: 'silent' }), { token: TOKEN, metricsToken: 'metrics-token', viewToken: VIEW_TOKEN });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -97,6 +99,55 @@ describe('console in a browser (in-process API)', function () {
     assert.match(await builder.getByTestId('apply-result').innerText(), /ruleset changed: transaction based on generation \d+, current is \d+\. Nothing was overwritten/);
     assert.equal(engine.list(), rulesBefore, 'the other change stands, the console applied nothing');
     publish = true;
+  });
+
+  it('logs in with the view token: everything is shown, no control that changes anything, and a write is refused with the reason', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const v = await ctx.newPage();
+    const viewErrors: string[] = [];
+    v.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 403/.test(m.text())) viewErrors.push(m.text());
+    });
+    v.on('pageerror', (e) => viewErrors.push(e.message));
+    try {
+      await v.goto(url);
+      await v.getByLabel('API token').fill(VIEW_TOKEN);
+      await v.getByRole('button', { name: 'Log in' }).click();
+      await v.locator('[data-testid=node-card][data-node=fw1]').waitFor();
+      await v.getByTestId('view-only').waitFor();
+      await v.getByRole('link', { name: 'Ruleset' }).click();
+      // The listing, the sets and the builder's preview are there; applying is not.
+      await v.getByTestId('ruleset-text').filter({ hasText: 'chain forward' }).waitFor();
+      await v.getByText('type ipv4_addr').first().waitFor();
+      const builder = v.getByTestId('builder');
+      await builder.getByLabel('Add a statement').selectOption('verdict');
+      await builder.getByRole('button', { name: 'Add statement' }).click();
+      await builder.getByTestId('check-state').filter({ hasText: 'Valid against generation' }).waitFor();
+      await builder.getByTestId('apply-view-only').waitFor();
+      assert.equal(await builder.getByTestId('apply').count(), 0, 'no apply button');
+      assert.equal(await v.getByRole('button', { name: /^remove .* from blocked$/ }).count(), 0, 'no element removal');
+      assert.equal(await v.getByLabel('New element').count(), 0, 'no element form');
+      await v.getByRole('link', { name: 'Drills' }).click();
+      await v.getByTestId('drill-view-only').waitFor();
+      assert.equal(await v.getByRole('button', { name: 'Start drill' }).count(), 0);
+      // A write made anyway, through the console's own client: the node refuses it and says why.
+      const before = engine.list();
+      const message = await v.evaluate(async (client) => {
+        const { api } = (await import(client)) as { api: (method: string, url: string, body?: unknown) => Promise<unknown> };
+        try {
+          await api('POST', '/v1/ruleset/transactions', { ops: 'add rule inet filter forward tcp dport 23 drop' });
+          return 'applied';
+        } catch (err) {
+          return `${(err as { status: number }).status} ${(err as Error).message}`;
+        }
+      }, '/console/api.js');
+      assert.equal(message, '403 the view token (api.viewTokenFile) may read but not change anything: POST /v1/ruleset/transactions needs the API token (api.tokenFile)');
+      assert.equal(engine.list(), before);
+      assert.equal(await v.evaluate(() => sessionStorage.getItem('hafw.token')), 'browser-test-view-token', 'a 403 does not log out');
+      assert.deepEqual(viewErrors, []);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('returns to the login page when the token stops working', async () => {

@@ -4,14 +4,22 @@
 import { SseParser } from '/console/lib/sse-parser.js';
 
 const KEY = 'hafw.token';
+const ACCESS = 'hafw.access';
 let unauthorized = () => {};
 
 export const session = {
   token: () => sessionStorage.getItem(KEY),
   set: (t) => sessionStorage.setItem(KEY, t),
-  clear: () => sessionStorage.removeItem(KEY),
+  clear: () => { sessionStorage.removeItem(KEY); sessionStorage.removeItem(ACCESS); },
   onUnauthorized: (fn) => { unauthorized = fn; },
+  /** What the token may do (GET /v1/access at login): 'full' or 'view'. */
+  setAccess: (a) => sessionStorage.setItem(ACCESS, a),
+  /** Whether the token may change things; the node refuses writes of a view token anyway (403). */
+  canWrite: () => sessionStorage.getItem(ACCESS) !== 'view',
 };
+
+/** Shown where a control is left out because the token is view-only. */
+export const VIEW_ONLY = 'View-only token: it may read but not change anything (log in with the API token to change).';
 
 export class ApiError extends Error {
   constructor(status, body) {

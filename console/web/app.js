@@ -30,6 +30,9 @@ function Login({ onDone }) {
     session.set(token.trim());
     try {
       await api('GET', '/v1/status');
+      // Nodes older than /v1/access answer 404: their tokens are all full ones.
+      const { access } = await api('GET', '/v1/access').catch((err) => (err.status === 404 ? { access: 'full' } : Promise.reject(err)));
+      session.setAccess(access);
       onDone();
     } catch (err) {
       session.clear();
@@ -44,7 +47,7 @@ function Login({ onDone }) {
       <div class="field">
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autocomplete="current-password" required value=${token} onInput=${(e) => setToken(e.currentTarget.value)} aria-describedby="token-help" autofocus />
-        <div id="token-help" class="help muted">The bearer token of this node's management listener (api.tokenFile). It is kept for this browser tab only.</div>
+        <div id="token-help" class="help muted">The bearer token of this node's management listener: the API token (api.tokenFile), or the view token (api.viewTokenFile) to look without changing anything. It is kept for this browser tab only.</div>
       </div>
       ${error && html`<p class="error" role="alert">${error}</p>`}
       <button type="submit" disabled=${busy || token.trim() === ''}>Log in</button>
@@ -120,6 +123,7 @@ function Shell({ onLogout }) {
       <nav aria-label="Console sections"><ul>
         ${VIEWS.map((v) => html`<li><a href=${`#/${v.id}`} aria-current=${v === view ? 'page' : undefined}>${v.title}</a></li>`)}
       </ul></nav>
+      ${!session.canWrite() && html`<span class="badge" data-testid="view-only" title="This token may read but not change anything">view only</span>`}
       <span class="status-line" aria-live="polite">events: <span data-testid="stream-state" class=${stream.state === 'live' ? 'ok' : 'warn'}>${stream.state}</span>${stream.why ? ` (${stream.why})` : ''}
         ${' '}<button class="secondary" type="button" onClick=${onLogout}>Log out</button></span>
     </header>

@@ -4,7 +4,7 @@
 // made against: a concurrent change answers 409 and is shown, never overwritten.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { html, ErrorText } from '/console/ui.js';
-import { api } from '/console/api.js';
+import { api, session, VIEW_ONLY } from '/console/api.js';
 import { buildForms, buildRule, rowAtLine, newStatementRow } from '/console/lib/forms.js';
 
 let schemaCache;
@@ -173,7 +173,9 @@ export function Builder({ chains, generation }) {
       </div>
       ${check?.ok && html`<${Diff} text=${check.diff} />`}
       <details><summary>JSON sent to the node</summary><pre>${built?.text}</pre></details>
-      <button type="button" data-testid="apply" disabled=${busy || localErrors.length > 0 || !((check?.ok && check.diff) || check?.tooLarge)} onClick=${apply}>Apply (base generation ${check?.generation ?? '-'})</button>
+      ${session.canWrite()
+        ? html`<button type="button" data-testid="apply" disabled=${busy || localErrors.length > 0 || !((check?.ok && check.diff) || check?.tooLarge)} onClick=${apply}>Apply (base generation ${check?.generation ?? '-'})</button>`
+        : html`<p class="muted" data-testid="apply-view-only">${VIEW_ONLY}</p>`}
       ${result && html`<div role="status" class=${result.ok ? 'ok' : 'error'} data-testid="apply-result">${result.message}${result.warnings?.length ? html`<ul class="warn">${result.warnings.map((w) => html`<li>${w}</li>`)}</ul>` : ''}</div>`}
     </section>`;
 }

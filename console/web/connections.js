@@ -2,7 +2,7 @@
 // delete. Read on demand (Refresh); the table changes too fast for an event per entry.
 import { useEffect, useState } from 'preact/hooks';
 import { html, ErrorText, Badge } from '/console/ui.js';
-import { api } from '/console/api.js';
+import { api, session, VIEW_ONLY } from '/console/api.js';
 
 const FILTERS = [
   { name: 'proto', label: 'Protocol', placeholder: 'tcp, udp, icmp…' },
@@ -90,6 +90,6 @@ export function Connections() {
         <dt>Replicated</dt><dd>${detail.replicated ? 'yes' : 'no (local)'}</dd>
       </dl>
       <details><summary>All fields</summary><pre>${JSON.stringify(detail, null, 2)}</pre></details>
-      <button type="button" class="danger" onClick=${() => del(detail)}>Delete connection</button>
+      ${session.canWrite() ? html`<button type="button" class="danger" onClick=${() => del(detail)}>Delete connection</button>` : html`<p class="muted">${VIEW_ONLY}</p>`}
     </section>`}`;
 }

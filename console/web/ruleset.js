@@ -3,7 +3,7 @@
 // builder, and the cluster history with rollback.
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { html, ErrorText, Badge } from '/console/ui.js';
-import { api } from '/console/api.js';
+import { api, session, VIEW_ONLY } from '/console/api.js';
 import { Builder } from '/console/builder.js';
 
 /** libnftables JSON -> {tables, chains, sets} for the views. */
@@ -55,12 +55,12 @@ function SetView({ s, onError }) {
     <ul>${elems.slice(0, 200).map((e) => {
       const key = s.kind === 'map' && Array.isArray(e) ? elemText(e[0]) : elemText(e);
       const shown = s.kind === 'map' && Array.isArray(e) ? `${key} : ${elemText(e[1])}` : key;
-      return html`<li><span class="mono">${shown}</span> <button type="button" class="secondary" disabled=${busy} aria-label=${`remove ${key} from ${s.name}`} onClick=${() => op('delete', key)}>Remove</button></li>`;
+      return html`<li><span class="mono">${shown}</span> ${session.canWrite() && html`<button type="button" class="secondary" disabled=${busy} aria-label=${`remove ${key} from ${s.name}`} onClick=${() => op('delete', key)}>Remove</button>`}</li>`;
     })}${elems.length > 200 ? html`<li class="muted">… ${elems.length - 200} more (hafw ruleset list)</li>` : ''}</ul>
-    <form class="row" onSubmit=${(e) => { e.preventDefault(); if (value.trim()) void op('add', value.trim()); }}>
+    ${session.canWrite() && html`<form class="row" onSubmit=${(e) => { e.preventDefault(); if (value.trim()) void op('add', value.trim()); }}>
       <div class="field"><label for=${`${id}-add`}>New element${s.kind === 'map' ? ' (key : value)' : ''}</label><input id=${`${id}-add`} value=${value} onInput=${(e) => setValue(e.currentTarget.value)} /></div>
       <button type="submit" disabled=${busy || !value.trim()}>Add</button>
-    </form>
+    </form>`}
   </section>`;
 }
 
@@ -85,7 +85,7 @@ function History({ generation, distributed }) {
   return html`<${ErrorText} err=${err} />
     <div class="table-wrap"><table data-testid="history"><thead><tr><th scope="col">Version</th><th scope="col">Time</th><th scope="col">Origin</th><th scope="col">Summary</th><th scope="col">Actions</th></tr></thead>
     <tbody>${[...h].reverse().map((v) => html`<tr><td>${v.version} <span class="mono muted">${v.hash.slice(0, 8)}</span></td><td>${new Date(v.time).toLocaleString()}</td><td>${v.origin}</td><td>${v.summary}</td>
-      <td><button type="button" class="secondary" onClick=${async () => setShown(await api('GET', `/v1/ruleset/versions/${v.version}`))}>View</button> <button type="button" class="secondary" onClick=${() => rollback(v.version)}>Roll back to</button></td></tr>`)}</tbody></table></div>
+      <td><button type="button" class="secondary" onClick=${async () => setShown(await api('GET', `/v1/ruleset/versions/${v.version}`))}>View</button>${session.canWrite() && html` <button type="button" class="secondary" onClick=${() => rollback(v.version)} aria-label=${`roll back to version ${v.version}`}>Roll back to</button>`}</td></tr>`)}</tbody></table></div>
     ${shown && html`<h3>Version ${shown.version}</h3><pre>${shown.text}</pre>`}`;
 }
 
