@@ -1,8 +1,10 @@
 /**
  * @lab the web console in a real browser (Debian's chromium, driven by playwright-core)
  * against a running pair: log in, see both nodes and their roles, add a rule with the
- * builder on the master and see it listed on the backup, see the lag chart draw, run a
- * drill and see the backup become master, with no console errors. Screenshots go to a
+ * builder on the master and see it listed on the backup, roll back to it from the history
+ * after a second change (both nodes list the rollback), see the lag chart draw, run a drill
+ * with TCP flows running and see the backup become master and the report's flows that
+ * survived and its traffic timeline, with no console errors. Screenshots go to a
  * directory the test prints.
  *
  * The API listens on each firewall's loopback inside its namespace, so each node gets its
@@ -18,11 +20,40 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Lab, LAB_DIR, sleep, strictRulesetConfig } from './lab.js';
 import { NS } from './topology.js';
 import { startEchoServer, tcpRun } from './traffic.js';
+import { ClientAgent } from './client-agent.js';
 import { SERVER } from './topology.js';
 
 const TOKEN = 'hafw-console-test-token-0123456789';
 const CHROMIUM = '/usr/bin/chromium';
 const URL = 'http://127.0.0.1:8470/';
+
+/**
+ * Long-lived TCP flows for the drill (a ClientAgent script in hafw-client): `n` connections
+ * to the echo server, each writing a byte every 20 ms and counting the bytes echoed. On
+ * "mark" it prints, per flow, the bytes echoed so far and the error that ended it (null
+ * while it lives). Stops by itself after 120 s.
+ */
+const FLOWS = `const net = require('net'); const [host, port, n] = process.argv.slice(1);
+const flows = []; let connected = 0;
+for (let i = 0; i < Number(n); i++) {
+  const f = { port: 0, echoed: 0, error: null }; flows.push(f);
+  const s = net.connect({ host, port: Number(port) }); s.setNoDelay(true);
+  s.on('connect', () => { f.port = s.localPort; if (++connected === Number(n)) console.log(JSON.stringify({ connected })); setInterval(() => s.write('x'), 20); });
+  s.on('data', (d) => (f.echoed += d.length));
+  s.on('error', (e) => (f.error = e.code || e.message));
+  s.on('close', () => (f.error = f.error || 'closed'));
+}
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  if (l === 'mark') console.log(JSON.stringify({ flows }));
+  if (l === 'quit') process.exit(0);
+});
+setTimeout(() => process.exit(0), 120000);`;
+
+interface FlowMark {
+  port: number;
+  echoed: number;
+  error: string | null;
+}
 
 interface NodePage {
   browser: Browser;
@@ -36,6 +67,9 @@ describe('@lab web console in a browser on a 2-node pair', function () {
   let shots: string;
   let wrappers: string;
   let stopEcho: (() => Promise<void>) | undefined;
+  let flows: ClientAgent | undefined;
+  /** The cluster version the builder's first rule made (the history test rolls back to it). */
+  let firstVersion = 0;
   const pages: Record<string, NodePage> = {};
   let n = 0;
 
@@ -86,6 +120,7 @@ describe('@lab web console in a browser on a 2-node pair', function () {
   });
 
   after(async () => {
+    flows?.close();
     for (const p of Object.values(pages)) await p.browser.close().catch(() => undefined);
     await stopEcho?.();
     if (lab) await Lab.down();
@@ -121,6 +156,8 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await builder.screenshot({ path: path.join(shots, `${String(++n).padStart(2, '0')}-fwa-builder.png`) });
     await builder.getByTestId('apply').click();
     await builder.getByTestId('apply-result').filter({ hasText: 'Applied' }).waitFor();
+    firstVersion = Number(/cluster version (\d+)/.exec(await builder.getByTestId('apply-result').innerText())?.[1]);
+    assert.ok(firstVersion > 0, 'the apply names the cluster version it made');
     await page.getByTestId('ruleset-text').filter({ hasText: 'tcp dport 2222 counter' }).waitFor();
 
     const b = await open('fwb');
@@ -129,6 +166,40 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await b.page.getByRole('link', { name: 'Ruleset' }).click();
     await b.page.getByTestId('ruleset-text').filter({ hasText: 'tcp dport 2222 counter' }).waitFor({ timeout: 15000 });
     await shot('fwb', 'ruleset');
+  });
+
+  it('rolls back to the first change from the history after a second one; both nodes list the rollback', async () => {
+    const { page } = pages.fwa!;
+    const builder = page.getByTestId('builder');
+    await builder.getByLabel('Add a match').selectOption('tcp dport');
+    await builder.getByRole('button', { name: 'Add match' }).click();
+    await builder.getByLabel(/^value/).fill('3333');
+    await builder.getByLabel('Add a statement').selectOption('verdict');
+    await builder.getByRole('button', { name: 'Add statement' }).click();
+    await builder.getByTestId('diff').filter({ hasText: 'tcp dport 3333' }).waitFor();
+    await builder.getByTestId('apply').click();
+    await builder.getByTestId('apply-result').filter({ hasText: 'Applied' }).waitFor();
+    const listing = page.getByTestId('ruleset-text');
+    await listing.filter({ hasText: 'tcp dport 3333' }).waitFor();
+    // The history lists both versions; roll back to the first rule's.
+    const history = page.getByTestId('history');
+    await history.getByRole('button', { name: `roll back to version ${firstVersion + 1}` }).waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await history.getByRole('button', { name: `roll back to version ${firstVersion}` }).click();
+    await page.getByText(new RegExp(`rolled back: version \\d+ has the content of version ${firstVersion}`)).waitFor();
+    await page.waitForFunction(() => {
+      const t = document.querySelector('[data-testid=ruleset-text]')?.textContent ?? '';
+      return t.includes('tcp dport 2222 counter') && !t.includes('tcp dport 3333');
+    }, undefined, { timeout: 10000 });
+    await history.locator('tr', { hasText: `rollback to ${firstVersion}` }).first().waitFor();
+    await shot('fwa', 'history');
+    // The other node's console, live on its own event stream, lists the rolled-back ruleset.
+    const b = pages.fwb!.page;
+    await b.waitForFunction(() => {
+      const t = document.querySelector('[data-testid=ruleset-text]')?.textContent ?? '';
+      return t.includes('tcp dport 2222 counter') && !t.includes('tcp dport 3333');
+    }, undefined, { timeout: 15000 });
+    await b.getByTestId('history').locator('tr', { hasText: `rollback to ${firstVersion}` }).first().waitFor({ timeout: 15000 });
   });
 
   it('draws the sync lag chart from replicated traffic', async () => {
@@ -180,19 +251,36 @@ describe('@lab web console in a browser on a 2-node pair', function () {
       });
   });
 
-  it('runs a drill on the master and shows the backup taking over, and the report', async () => {
+  it('runs a drill on the master with flows running: the backup takes over, the report shows flows survived and the traffic timeline', async () => {
     const a = pages.fwa!.page;
     const b = pages.fwb!.page;
     await b.getByRole('link', { name: 'Cluster' }).click();
     await a.getByRole('link', { name: 'Drills' }).click();
-    await a.getByLabel('Hold (seconds)').fill('3');
+    flows = new ClientAgent(FLOWS, [SERVER.v4, '5001', '6'], 'drill flows');
+    await flows.next(10000);
+    // The flows' connections are replicated to fwb before the resign.
+    await sleep(1500);
+    // 7 s: longer than the 5 s in which the new master reports a flow's packets again.
+    await a.getByLabel('Hold (seconds)').fill('7');
     await a.getByRole('button', { name: 'Start drill' }).click();
     // The backup's console, live on its event stream, shows it is master now.
     await b.locator('[data-testid=node-card][data-node=fwb][data-role=master]').waitFor({ timeout: 10000 });
     await shot('fwb', 'new-master');
     await a.getByTestId('takeover').filter({ hasText: /took over in [\d.]+ ms/ }).waitFor({ timeout: 10000 });
-    await a.locator('[data-testid=drill-report][data-status=done]').waitFor({ timeout: 20000 });
+    await a.locator('[data-testid=drill-report][data-status=done]').waitFor({ timeout: 30000 });
     await a.waitForFunction(() => Number(document.querySelector('[data-testid=drill-timeline]')?.getAttribute('data-points')) >= 4);
+    // What the traffic saw: the flows fwb forwarded while it was master, and fwa's packets
+    // through the drill (about 11 s of 50 ms samples), drawn.
+    const survived = Number(await a.getByTestId('flows-survived').innerText());
+    const flowsText = await a.getByTestId('flows').innerText();
+    console.log(`      drill: ${flowsText}; traffic left fwa: ${await a.getByTestId('traffic-left').innerText()}`);
+    assert.ok(survived > 0, `flows survived: ${flowsText}`);
+    assert.ok(Number(await a.getByTestId('traffic-timeline').getAttribute('data-points')) >= 100);
+    await a.getByTestId('traffic-timeline').locator('canvas').waitFor();
+    await a.getByTestId('drill-traffic').screenshot({ path: path.join(shots, `${String(++n).padStart(2, '0')}-fwa-drill-traffic.png`) });
+    flows.send('mark');
+    const marks = (await flows.next()).flows as FlowMark[];
+    assert.deepEqual(marks.map((f) => f.error), marks.map(() => null), 'no flow was reset');
     await a.getByText('this node is master', { exact: true }).waitFor({ timeout: 10000 });
     await shot('fwa', 'drill');
     // Taken back after the hold (preemption): fwa is master again on fwb's console too.

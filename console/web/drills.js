@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { html, ErrorText, fmt } from '/console/ui.js';
-import { api } from '/console/api.js';
+import { api, session, VIEW_ONLY } from '/console/api.js';
 
 /** Whether this node holds mastership after each drill phase (1) or not (0). */
 const MASTER_AFTER = { started: 1, resigned: 0, takeover: 0, 'no-takeover': 0, holding: 0, resumed: 0, reclaimed: 1, 'not-reclaimed': 0 };
@@ -27,6 +27,64 @@ function Timeline({ points }) {
   return html`<figure class="chart" data-testid="drill-timeline" data-points=${points.length} role="img" aria-label=${`drill timeline, ${points.length} phases`} ref=${box}></figure>`;
 }
 
+/** This node's forwarded packets per second through the drill, the resume and the return marked. */
+function TrafficChart({ tr }) {
+  const box = useRef(null);
+  useEffect(() => {
+    const marks = [[0, 'resign'], [tr.resumeMs, 'resume'], [tr.reclaimMs, 'master']].filter(([x]) => x !== null && x !== undefined);
+    const plot = new uPlot({
+      title: 'Packets forwarded by this node (per second)',
+      width: Math.max(280, box.current.clientWidth),
+      height: 200,
+      scales: { x: { time: false } },
+      axes: [{ label: 'seconds since the resign' }, { label: 'packets/s' }],
+      series: [{ label: 's' }, { label: 'forwarded', stroke: '#0b5cad', width: 1.5, fill: 'rgba(11,92,173,.12)' }],
+      hooks: {
+        draw: [(u) => {
+          const { ctx } = u;
+          ctx.save();
+          ctx.strokeStyle = '#9a6700';
+          ctx.fillStyle = '#9a6700';
+          ctx.setLineDash([4, 4]);
+          for (const [x, label] of marks) {
+            const px = u.valToPos(x / 1000, 'x', true);
+            ctx.beginPath();
+            ctx.moveTo(px, u.bbox.top);
+            ctx.lineTo(px, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+            ctx.fillText(label, px + 3, u.bbox.top + 12);
+          }
+          ctx.restore();
+        }],
+      },
+    }, [tr.timeline.t.map((v) => v / 1000), tr.timeline.pps], box.current);
+    return () => plot.destroy();
+  }, [tr]);
+  return html`<figure class="chart" data-testid="traffic-timeline" data-points=${tr.timeline.t.length} role="img" aria-label=${`packets this node forwarded per second, ${tr.timeline.t.length} samples`} ref=${box}></figure>`;
+}
+
+const ms = (v) => (v === null || v === undefined ? null : `${fmt(v)} ms`);
+
+/** The traffic part of a report: what this node saw (docs/console.md, drill reports). */
+function Traffic({ tr }) {
+  const f = tr.flows;
+  return html`<section aria-labelledby="traffic-h" data-testid="drill-traffic">
+    <h3 id="traffic-h">What the traffic saw (from this node)</h3>
+    <dl class="kv">
+      <dt>Before the resign</dt><dd>${fmt(tr.beforePps)} packets/s forwarded here</dd>
+      <dt>Traffic left this node</dt><dd data-testid="traffic-left">${tr.beforePps === 0 ? 'no traffic before the drill' : tr.leftMs === null ? 'it did not: still here when the node resumed' : tr.leftMs === 0 ? 'at the resign' : `${ms(tr.leftMs)} after the resign (the new master's announcement moved it)`}</dd>
+      <dt>Traffic came back</dt><dd>${tr.backMs === null ? (tr.beforePps === 0 ? '-' : 'not within the window') : `${ms(tr.backMs)} after the resume`}</dd>
+      <dt>Flows moving data at the resign</dt><dd data-testid="flows">${f.error ? html`<span class="muted">not watched: ${f.error}</span>`
+        : html`${f.watched} watched: <strong data-testid="flows-survived">${f.survived}</strong> survived (the new master forwarded them), ${f.ended} ended, ${f.notSeen} not seen${f.capped ? ` (only the first ${f.watched} of ${f.candidates} watched)` : ''}`}</dd>
+    </dl>
+    ${tr.note && html`<p class="warn">${tr.note}</p>`}
+    <p class="muted">"Not seen" is not "lost": the new master reported no packet of the flow during the hold. It may have stalled, or been quiet.</p>
+    <${TrafficChart} tr=${tr} />
+    ${f.list?.length > 0 && html`<details><summary>Flows (${f.list.length} of ${f.watched})</summary><div class="table-wrap"><table><thead><tr><th scope="col">Flow</th><th scope="col">Outcome</th><th scope="col">Records from the new master</th><th scope="col">Seen after</th></tr></thead>
+      <tbody>${f.list.map((x) => html`<tr><td class="mono">${x.flow}</td><td>${x.outcome}</td><td>${x.peerRecords}</td><td>${x.survivedAfterMs === null ? '-' : `${fmt(x.survivedAfterMs / 1000)} s`}</td></tr>`)}</tbody></table></div></details>`}
+  </section>`;
+}
+
 function Report({ r, points }) {
   return html`<section class="card" aria-labelledby="drill-h" data-testid="drill-report" data-status=${r.status}>
     <h2 id="drill-h">Drill ${r.id}: ${r.status} (${r.phase})</h2>
@@ -40,11 +98,12 @@ function Report({ r, points }) {
       ${r.error && html`<dt>Error</dt><dd class="error">${r.error}</dd>`}
     </dl>
     ${points.length > 0 && html`<${Timeline} points=${points} />`}
+    ${r.traffic && html`<${Traffic} tr=${r.traffic} />`}
   </section>`;
 }
 
 export function Drills({ hub, cluster }) {
-  const [hold, setHold] = useState('5');
+  const [hold, setHold] = useState('8');
   const [current, setCurrent] = useState(null);
   const [seen, setSeen] = useState([]);
   const [past, setPast] = useState([]);
@@ -78,12 +137,13 @@ export function Drills({ hub, cluster }) {
     <p>A drill makes this node (the master) resign: the backup takes over the VIPs, and after the hold this node takes them back (with preemption). Run it on the master.</p>
     <form class="row" onSubmit=${start}>
       <div class="field"><label for="hold">Hold (seconds)</label><input id="hold" type="number" min="1" max="600" value=${hold} onInput=${(e) => setHold(e.currentTarget.value)} /></div>
-      <button type="submit" disabled=${current?.status === 'running'}>Start drill</button>
+      ${session.canWrite() ? html`<button type="submit" disabled=${current?.status === 'running'}>Start drill</button>` : html`<span class="muted" data-testid="drill-view-only">${VIEW_ONLY}</span>`}
       <span class="muted">this node is ${role ?? '…'}</span>
     </form>
+    <p class="muted">With conntrack and state sync, the report says what the traffic saw from this node: a hold of 6 s or more lets the new master report the flows it carried (it reports a flow's packets every 5 s).</p>
     <${ErrorText} err=${error} />
     ${current && html`<${Report} r=${current} points=${points.length > 1 ? points : []} />`}
     <h2>Earlier drills</h2>
-    <div class="table-wrap"><table><thead><tr><th scope="col">Id</th><th scope="col">Started</th><th scope="col">Status</th><th scope="col">Takeover</th><th scope="col">Taken back</th></tr></thead>
-    <tbody>${past.length === 0 ? html`<tr><td colspan="5" class="muted">none on this node</td></tr>` : [...past].reverse().map((r) => html`<tr><td>${r.id}</td><td>${new Date(r.startedAt).toLocaleString()}</td><td>${r.status}</td><td>${r.takeover ? `${r.takeover.peer} in ${fmt(r.takeover.ms)} ms` : '-'}</td><td>${r.reclaimMs !== null ? `${fmt(r.reclaimMs)} ms` : '-'}</td></tr>`)}</tbody></table></div>`;
+    <div class="table-wrap"><table><thead><tr><th scope="col">Id</th><th scope="col">Started</th><th scope="col">Status</th><th scope="col">Takeover</th><th scope="col">Flows survived</th><th scope="col">Taken back</th></tr></thead>
+    <tbody>${past.length === 0 ? html`<tr><td colspan="6" class="muted">none on this node</td></tr>` : [...past].reverse().map((r) => html`<tr><td>${r.id}</td><td>${new Date(r.startedAt).toLocaleString()}</td><td>${r.status}</td><td>${r.takeover ? `${r.takeover.peer} in ${fmt(r.takeover.ms)} ms` : '-'}</td><td>${r.traffic && !r.traffic.flows.error ? `${r.traffic.flows.survived}/${r.traffic.flows.watched}` : '-'}</td><td>${r.reclaimMs !== null ? `${fmt(r.reclaimMs)} ms` : '-'}</td></tr>`)}</tbody></table></div>`;
 }
