@@ -278,6 +278,12 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     assert.ok(Number(await a.getByTestId('traffic-timeline').getAttribute('data-points')) >= 100);
     await a.getByTestId('traffic-timeline').locator('canvas').waitFor();
     await a.getByTestId('drill-traffic').screenshot({ path: path.join(shots, `${String(++n).padStart(2, '0')}-fwa-drill-traffic.png`) });
+    // The report as the API gives it, next to the screenshots (docs/console.md quotes it).
+    const report = await a.evaluate(async (client) => {
+      const { api } = (await import(client)) as { api: (method: string, url: string) => Promise<unknown[]> };
+      return (await api('GET', '/v1/drills')).at(-1);
+    }, '/console/api.js');
+    await writeFile(path.join(shots, 'drill-report.json'), `${JSON.stringify(report, null, 1)}\n`);
     flows.send('mark');
     const marks = (await flows.next()).flows as FlowMark[];
     assert.deepEqual(marks.map((f) => f.error), marks.map(() => null), 'no flow was reset');
