@@ -273,7 +273,7 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     // through the drill (about 11 s of 50 ms samples), drawn.
     const survived = Number(await a.getByTestId('flows-survived').innerText());
     const flowsText = await a.getByTestId('flows').innerText();
-    console.log(`      drill: ${flowsText}; traffic left fwa: ${await a.getByTestId('traffic-left').innerText()}`);
+    console.log(`      drill: ${flowsText}; traffic left fwa: ${await a.getByTestId('traffic-left').innerText()}; after the return: ${await a.getByTestId('traffic-after').innerText()}`);
     assert.ok(survived > 0, `flows survived: ${flowsText}`);
     assert.ok(Number(await a.getByTestId('traffic-timeline').getAttribute('data-points')) >= 100);
     await a.getByTestId('traffic-timeline').locator('canvas').waitFor();
@@ -286,6 +286,14 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await writeFile(path.join(shots, 'drill-report.json'), `${JSON.stringify(report, null, 1)}\n`);
     flows.send('mark');
     const marks = (await flows.next()).flows as FlowMark[];
+    // Whether the flows still move data on fwa after the return, and what fwa's tracker
+    // made of their packets (printed, not asserted: see the report of issue 21).
+    const invalid = async () => Number((await lab!.status('fwa')).datapath.counters.ct_invalid);
+    const inv0 = await invalid();
+    await sleep(2000);
+    flows.send('mark');
+    const later = (await flows.next()).flows as FlowMark[];
+    console.log(`      after the return, in 2 s: bytes echoed per flow +${later.map((f, i) => f.echoed - marks[i]!.echoed).join(' +')}; fwa ct_invalid +${(await invalid()) - inv0}`);
     assert.deepEqual(marks.map((f) => f.error), marks.map(() => null), 'no flow was reset');
     await a.getByText('this node is master', { exact: true }).waitFor({ timeout: 10000 });
     await shot('fwa', 'drill');

@@ -29,16 +29,26 @@ describe('summarizeDrillTraffic: a drill as the drilling node\'s traffic saw it'
     assert.equal(r.timeline.t[0], -950);
     assert.equal(r.timeline.pps[0], 1000);
     assert.equal(r.timeline.pps[59], 40, 'the stray packets are in the timeline');
+    assert.equal(r.afterPps, 1000, 'the last second runs at the rate before');
   });
 
   it('says 0 when nothing came after the resign, null when the traffic never left or there was none', () => {
     const gone = summarizeDrillTraffic({ samples: samples(3000, (t) => (t <= 1000 ? 500 : 0)), resignAt: 1000, resumeAt: 2500, reclaimAt: null, flows });
     assert.equal(gone.leftMs, 0);
     assert.equal(gone.backMs, null, 'it did not come back in the window');
+    assert.equal(gone.afterPps, 0);
     const stayed = summarizeDrillTraffic({ samples: samples(3000, () => 500), resignAt: 1000, resumeAt: 2500, reclaimAt: null, flows });
     assert.equal(stayed.leftMs, null, 'still here at the resume: it never moved to the peer');
     const none = summarizeDrillTraffic({ samples: samples(3000, () => 0), resignAt: 1000, resumeAt: 2500, reclaimAt: null, flows });
     assert.deepEqual([none.beforePps, none.leftMs, none.backMs], [0, null, null]);
+  });
+
+  it('tells a return whose traffic stalls after a burst from one that runs as before', () => {
+    // Back 100 ms after the resume at 3000, then only a retransmission now and then.
+    const r = summarizeDrillTraffic({ samples: samples(6000, (t) => (t <= 1000 ? 600 : t <= 3000 ? 0 : t <= 3300 ? 600 : t % 500 === 0 ? 120 : 0)), resignAt: 1000, resumeAt: 3000, reclaimAt: 3040, flows });
+    assert.equal(r.backMs, 50);
+    assert.equal(r.afterPps, 12, 'two 50 ms intervals of 120 pps in the last second');
+    assert.equal(summarizeDrillTraffic({ samples: samples(2000, () => 600), resignAt: 1000, resumeAt: null, reclaimAt: null, flows }).afterPps, null);
   });
 
   it('uses the time between samples as taken (a late timer makes a longer interval, not more packets per second)', () => {

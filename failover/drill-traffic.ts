@@ -61,6 +61,11 @@ export interface DrillTraffic {
   leftMs: number | null;
   /** ms after the resume until traffic came back: the end of the first interval with a tenth of beforePps (null: it did not, or no traffic before). */
   backMs: number | null;
+  /**
+   * Forwarded packets per second over the last second sampled (after the return), null
+   * without a resume. Well below beforePps: the flows came back but do not run as before.
+   */
+  afterPps: number | null;
   flows: {
     /** Connections that moved data just before the resign and were watched. */
     watched: number;
@@ -129,6 +134,16 @@ export function summarizeDrillTraffic(input: DrillTrafficInput, sampleMs = DRILL
       }
     }
   }
+  // The last second of the window, when it lies after the resume.
+  let afterPackets = 0;
+  let afterMs = 0;
+  const endT = s.length > 0 ? s[s.length - 1]!.t : 0;
+  for (let i = 1; i < s.length; i++) {
+    const dt = s[i]!.t - s[i - 1]!.t;
+    if (!(dt > 0) || input.resumeAt === null || s[i - 1]!.t < Math.max(input.resumeAt, endT - 1000)) continue;
+    afterPackets += Math.max(0, s[i]!.value - s[i - 1]!.value);
+    afterMs += dt;
+  }
   return {
     sampleMs,
     timeline: { t, pps },
@@ -137,6 +152,7 @@ export function summarizeDrillTraffic(input: DrillTrafficInput, sampleMs = DRILL
     beforePps: r1(beforePps),
     leftMs,
     backMs,
+    afterPps: afterMs > 0 ? r1((afterPackets * 1000) / afterMs) : null,
     flows: flowSummary(input.flows),
   };
 }

@@ -46,13 +46,14 @@ function TrafficChart({ tr }) {
           ctx.strokeStyle = '#9a6700';
           ctx.fillStyle = '#9a6700';
           ctx.setLineDash([4, 4]);
-          for (const [x, label] of marks) {
+          for (const [i, [x, label]] of marks.entries()) {
             const px = u.valToPos(x / 1000, 'x', true);
             ctx.beginPath();
             ctx.moveTo(px, u.bbox.top);
             ctx.lineTo(px, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.fillText(label, px + 3, u.bbox.top + 12);
+            // Stacked: the resume and the return are often a few pixels apart.
+            ctx.fillText(label, px + 3, u.bbox.top + 12 * (i + 1));
           }
           ctx.restore();
         }],
@@ -74,6 +75,7 @@ function Traffic({ tr }) {
       <dt>Before the resign</dt><dd>${fmt(tr.beforePps)} packets/s forwarded here</dd>
       <dt>Traffic left this node</dt><dd data-testid="traffic-left">${tr.beforePps === 0 ? 'no traffic before the drill' : tr.leftMs === null ? 'it did not: still here when the node resumed' : tr.leftMs === 0 ? 'at the resign' : `${ms(tr.leftMs)} after the resign (the new master's announcement moved it)`}</dd>
       <dt>Traffic came back</dt><dd>${tr.backMs === null ? (tr.beforePps === 0 ? '-' : 'not within the window') : `${ms(tr.backMs)} after the resume`}</dd>
+      ${tr.afterPps !== null && tr.afterPps !== undefined && tr.beforePps > 0 && html`<dt>After the return</dt><dd data-testid="traffic-after" class=${tr.afterPps < tr.beforePps / 2 ? 'warn' : ''}>${fmt(tr.afterPps)} packets/s in the last second (${Math.round((100 * tr.afterPps) / tr.beforePps)}% of before)${tr.afterPps < tr.beforePps / 2 ? ': the traffic does not run as before the drill' : ''}</dd>`}
       <dt>Flows moving data at the resign</dt><dd data-testid="flows">${f.error ? html`<span class="muted">not watched: ${f.error}</span>`
         : html`${f.watched} watched: <strong data-testid="flows-survived">${f.survived}</strong> survived (the new master forwarded them), ${f.ended} ended, ${f.notSeen} not seen${f.capped ? ` (only the first ${f.watched} of ${f.candidates} watched)` : ''}`}</dd>
     </dl>

@@ -115,6 +115,7 @@ const drillReport = {
         beforePps: { type: 'number' },
         leftMs: { type: ['number', 'null'], description: 'ms after the resign until the traffic left this node' },
         backMs: { type: ['number', 'null'], description: 'ms after the resume until it came back' },
+        afterPps: { type: ['number', 'null'], description: 'packets per second this node forwarded in the last second (after the return)' },
         note: { type: 'string' },
         flows: {
           type: 'object',
