@@ -70,6 +70,18 @@ function exitWhenDone(cmd: Command): Command {
   };
 }
 
+/**
+ * The timed `ruleset` subcommands load their own module alone, not the ruleset dispatcher
+ * (ruleset-cmd.ts), whose other subcommands pull in the whole rule engine, the diff
+ * library and the printers (about 0.4 s of a cold start here): `check` is compared with
+ * `nft -f`, `apply` is the first step of every scripted change (ruleset-apply-10k,
+ * ruleset-add-1 in docs/performance.md) and needs only the API client.
+ */
+const directRulesetSubcommands = new Map<string, () => Promise<Command>>([
+  ['check', async () => (await import('./ruleset-check.js')).rulesetCheckCommand],
+  ['apply', async () => (await import('./ruleset-apply.js')).rulesetApplyCommand],
+]);
+
 export async function main(argv: string[]): Promise<number> {
   exitQuietlyOnClosedOutput();
   const [name, ...rest] = argv;
@@ -81,11 +93,9 @@ export async function main(argv: string[]): Promise<number> {
     console.log((await import('../build-info.js')).versionLine());
     return 0;
   }
-  // `hafw ruleset check` is the scripted, timed path (its load time is compared with nft -f):
-  // load its module alone, not the ruleset dispatcher that pulls in convert/show/apply
-  // and their API client.
-  const entry: Entry | undefined = name === 'ruleset' && rest[0] === 'check'
-    ? { name, summary: '', load: async () => exitWhenDone(withArgs((await import('./ruleset-check.js')).rulesetCheckCommand, 1)) }
+  const direct = name === 'ruleset' ? directRulesetSubcommands.get(rest[0] ?? '') : undefined;
+  const entry: Entry | undefined = direct
+    ? { name, summary: '', load: async () => exitWhenDone(withArgs(await direct(), 1)) }
     : commands.find((c) => c.name === name);
   if (!entry) {
     const hint = didYouMean(name, [...commands.map((c) => c.name), 'help']);
