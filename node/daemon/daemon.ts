@@ -87,6 +87,7 @@ export class NodeDaemon {
     this.socketPath = resolveControlSocket(config.api.socket);
     this.rules = new RulesetEngine({ clock: datapathClock, limits: config.ruleset.limits });
     this.rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) }, async (text, file) => this.datapath?.loadRuleset(text, file));
+    this.rulesetApi.datapathPrepare = (text, file, caps) => this.datapath?.prepareRuleset(text, file, caps);
     // Listings come from the copy that counts packets, once there is one (ruleset-service.ts).
     this.rulesetApi.datapathList = async (format, handles) => {
       if (!this.datapath) throw new Error('no datapath thread');

@@ -79,6 +79,16 @@ export interface CommitResult {
 
 const HOOK_INDEX: Record<string, number> = { prerouting: 0, input: 1, forward: 2, output: 3, postrouting: 4 };
 
+/** What bounds the reading of a text (RulesetEngine.parse). */
+export type ParseCaps = Pick<RulesetLimits, 'maxBytes' | 'maxExpandedTokens'>;
+
+/** A prepared load whose engine committed something else since (RulesetEngine.prepareLoad). */
+export class StalePrepareError extends Error {
+  constructor(prepared: number, now: number) {
+    super(`the ruleset was prepared at generation ${prepared}, the engine is at ${now}`);
+  }
+}
+
 export class RulesetEngine extends EventEmitter {
   readonly registry: Registry;
   readonly ifnames: InterfaceNames;
@@ -133,17 +143,20 @@ export class RulesetEngine extends EventEmitter {
     return this.touched;
   }
 
-  /** Text (nft syntax) or JSON (object or text) -> commands, with positions. */
-  parse(input: string | RulesetJson | object, file = '<input>'): Command[] {
+  /**
+   * Text (nft syntax) or JSON (object or text) -> commands, with positions. `caps` bounds
+   * the reading (default: this engine's limits).
+   */
+  parse(input: string | RulesetJson | object, file = '<input>', caps: ParseCaps = this.limits): Command[] {
     if (typeof input === 'string') {
       // Before reading a character of it: the cost of what follows grows with the size.
-      const max = this.limits.maxBytes;
+      const max = caps.maxBytes;
       if (input.length > max / 3 && Buffer.byteLength(input, 'utf8') > max) {
         throw RulesetError.at(file, { line: 1, col: 1 }, `ruleset text is ${Buffer.byteLength(input, 'utf8')} bytes, more than ruleset.maxBytes (${formatBytes(max)}); nothing was read or changed`);
       }
       const trimmed = input.trimStart();
       if (trimmed.startsWith('{')) return jsonToCommands(parseJsonWithPositions(input, file), file);
-      return parseText(this.registry, input, file, (family, table, name) => this.state.table(family, table)?.sets.get(name)?.json, this.limits.maxExpandedTokens);
+      return parseText(this.registry, input, file, (family, table, name) => this.state.table(family, table)?.sets.get(name)?.json, caps.maxExpandedTokens);
     }
     return jsonToCommands(input, file);
   }
@@ -175,8 +188,29 @@ export class RulesetEngine extends EventEmitter {
     return this.commit(cmds, file);
   }
 
+  /**
+   * A whole-ruleset replace in two steps: prepareLoad does all of load's work (parse,
+   * validate, compile; errors thrown as load throws them) and changes nothing; the
+   * returned commit() makes it the running ruleset in one synchronous step, as load
+   * would have. commit() throws StalePrepareError if this engine committed anything in
+   * between (the prepared form was built against the state it replaces). The datapath
+   * thread prepares while the control thread validates the same text (ruleset-service.ts),
+   * before anything accepted it: `caps` (the node's) bound the reading of that text on an
+   * engine that otherwise has none.
+   */
+  prepareLoad(input: string, file = '<input>', caps?: ParseCaps): () => CommitResult {
+    const cmds = this.parse(input, file, caps);
+    return this.prepareCommit([{ flush: { ruleset: null } }, ...cmds], file);
+  }
+
   private commit(cmds: Command[], file: string): CommitResult {
+    return this.prepareCommit(cmds, file)();
+  }
+
+  private prepareCommit(cmds: Command[], file: string): () => CommitResult {
     const t0 = performance.now();
+    const base = this.state;
+    const baseGen = this.gen;
     const now = this.clock();
     const errors = new ErrorList(file);
     const draft = new Draft(this.state, errors, now, this.registry);
@@ -299,43 +333,46 @@ export class RulesetEngine extends EventEmitter {
     }
 
     // ---- commit: one synchronous step ----
-    if (draft.rulesetFlushed) this.counterCells.clear();
-    for (const { rule } of draft.goneRules) this.counterCells.delete(ruleKey(rule.family, rule.table, rule.handle ?? -1));
-    for (const r of draft.newRules) {
-      const cr = this.ruleCache.get(r);
-      if (cr === undefined) continue;
-      if (cr.counters.length > 0) this.counterCells.set(ruleKey(r.family, r.table, cr.handle), cr.counters);
-      else if (this.counterCells.size > 0) this.counterCells.delete(ruleKey(r.family, r.table, cr.handle));
-    }
-    draft.commitTables();
-    commitElements(draft);
-    for (const f of inPlace) f();
-    for (const [s, built] of newSlots) {
-      const slot = this.slots.get(s.id) ?? pendingSlots.get(s.id);
-      if (slot) {
-        slot.cur = built;
-        this.slots.set(s.id, slot);
-      } else this.slots.set(s.id, new SetSlot(built));
-    }
-    if (draft.structureChanged) {
-      const liveSets = new Set<number>();
-      for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
-      for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
-    }
-    if (draft.structureChanged || draft.rulesetFlushed) {
-      // A flowtable deleted (or replaced by one with more devices) gives its flows back to
-      // the slow path, as the kernel flushes a flowtable's flows when it goes.
-      const liveFts = new Set<FlowtableState>();
-      for (const t of next.tables.values()) for (const f of t.flowtables.values()) liveFts.add(f);
-      for (const t of this.state.tables.values()) for (const f of t.flowtables.values()) if (!liveFts.has(f)) f.retired = true;
-    }
-    this.state = next;
-    this.gen++;
-    this.touched = { generation: this.gen, structureChanged: draft.structureChanged || draft.rulesetFlushed, chains: draft.touchedChains };
-    this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells, this.ifnames);
-    const ev: ChangeEvent = { generation: this.gen, changes: draft.changes };
-    this.emit('change', ev);
-    return { generation: this.gen, changes: draft.changes, ms: performance.now() - t0 };
+    return () => {
+      if (this.state !== base || this.gen !== baseGen) throw new StalePrepareError(baseGen, this.gen);
+      if (draft.rulesetFlushed) this.counterCells.clear();
+      for (const { rule } of draft.goneRules) this.counterCells.delete(ruleKey(rule.family, rule.table, rule.handle ?? -1));
+      for (const r of draft.newRules) {
+        const cr = this.ruleCache.get(r);
+        if (cr === undefined) continue;
+        if (cr.counters.length > 0) this.counterCells.set(ruleKey(r.family, r.table, cr.handle), cr.counters);
+        else if (this.counterCells.size > 0) this.counterCells.delete(ruleKey(r.family, r.table, cr.handle));
+      }
+      draft.commitTables();
+      commitElements(draft);
+      for (const f of inPlace) f();
+      for (const [s, built] of newSlots) {
+        const slot = this.slots.get(s.id) ?? pendingSlots.get(s.id);
+        if (slot) {
+          slot.cur = built;
+          this.slots.set(s.id, slot);
+        } else this.slots.set(s.id, new SetSlot(built));
+      }
+      if (draft.structureChanged) {
+        const liveSets = new Set<number>();
+        for (const t of next.tables.values()) for (const s of t.sets.values()) liveSets.add(s.id);
+        for (const id of this.slots.keys()) if (!liveSets.has(id)) this.slots.delete(id);
+      }
+      if (draft.structureChanged || draft.rulesetFlushed) {
+        // A flowtable deleted (or replaced by one with more devices) gives its flows back to
+        // the slow path, as the kernel flushes a flowtable's flows when it goes.
+        const liveFts = new Set<FlowtableState>();
+        for (const t of next.tables.values()) for (const f of t.flowtables.values()) liveFts.add(f);
+        for (const t of this.state.tables.values()) for (const f of t.flowtables.values()) if (!liveFts.has(f)) f.retired = true;
+      }
+      this.state = next;
+      this.gen++;
+      this.touched = { generation: this.gen, structureChanged: draft.structureChanged || draft.rulesetFlushed, chains: draft.touchedChains };
+      this.current = new CompiledRuleset(this.gen, chains, hooks, this.counterCells, this.ifnames);
+      const ev: ChangeEvent = { generation: this.gen, changes: draft.changes };
+      this.emit('change', ev);
+      return { generation: this.gen, changes: draft.changes, ms: performance.now() - t0 };
+    };
   }
 
   /**

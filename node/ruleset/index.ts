@@ -7,7 +7,7 @@ export { RulesetError, type ErrorItem, type Pos } from './errors.js';
 export { ClassifyContext, Hook, Verdict, RejectKind, IcmpxCode, type LogSink, type LogLine, type LogLevel } from './context.js';
 export { InterfaceNames } from './interface-names.js';
 export type { FlowtableState } from './flowtables.js';
-export { RulesetEngine, type EngineOptions, type ChangeEvent, type CommitResult, type CommitTouched } from './engine.js';
+export { RulesetEngine, StalePrepareError, type EngineOptions, type ChangeEvent, type CommitResult, type CommitTouched } from './engine.js';
 export { DEFAULT_LIMITS, NO_LIMITS, formatBytes, type RulesetLimits } from './limits.js';
 export { CompiledRuleset } from './compiled-ruleset.js';
 export type { Change } from './transaction.js';

@@ -49,6 +49,14 @@ interface DatapathRulesetResult {
   error?: string;
 }
 
+/** A replace the datapath thread is compiling (DatapathThread.prepareRuleset). */
+export interface PreparedRuleset {
+  /** Swaps it in (or loads the text plainly if the prepare could not be used); resolves with the thread's answer. */
+  commit(): Promise<DatapathRulesetResult>;
+  /** Drops it: the control thread refused the text. */
+  abort(): void;
+}
+
 export class DatapathThread {
   private readonly worker: Worker;
   private readonly counterBuf = createCounterBuffer();
@@ -245,6 +253,21 @@ export class DatapathThread {
   /** Replaces the datapath's whole ruleset (undefined: none). */
   loadRuleset(text: string | undefined, file?: string): Promise<DatapathRulesetResult> {
     return this.request((id) => ({ type: 'ruleset-load', id, text, file }));
+  }
+
+  /**
+   * A replace in two steps (messages.ts, ruleset-prepare): the thread starts compiling
+   * `text` now, while the caller validates it; the caller then calls commit() or abort()
+   * at once, with no other message to the thread in between, so the thread's copy keeps
+   * the control thread's order of commits.
+   */
+  prepareRuleset(text: string, file: string, caps: { maxBytes: number; maxExpandedTokens: number }): PreparedRuleset {
+    const prepareId = this.nextId++;
+    if (this.failure === undefined && !this.exited) this.post({ type: 'ruleset-prepare', prepareId, text, file, caps });
+    return {
+      commit: () => this.request((id) => ({ type: 'ruleset-commit', id, prepareId })),
+      abort: () => void (this.failure === undefined && !this.exited && this.post({ type: 'ruleset-abort', prepareId })),
+    };
   }
 
   transaction(ops: unknown, baseGeneration?: number): Promise<DatapathRulesetResult> {

@@ -100,6 +100,16 @@ export type ToDatapath =
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */
   | { type: 'ruleset-load'; id: number; text: string | undefined; file?: string }
   | { type: 'ruleset-tx'; id: number; ops: unknown; baseGeneration?: number }
+  /**
+   * A replace in two messages, so the datapath compiles while the control thread validates
+   * the same text: prepare (parse, validate, compile; nothing changes, no answer), then
+   * commit (answered with a ruleset-result: the prepared ruleset swapped in, or on any
+   * mismatch a plain load of the text) or abort (dropped). The control thread posts the
+   * second right after its own verdict, with nothing in between (ruleset-service.ts).
+   */
+  | { type: 'ruleset-prepare'; prepareId: number; text: string; file?: string; caps: { maxBytes: number; maxExpandedTokens: number } }
+  | { type: 'ruleset-commit'; id: number; prepareId: number }
+  | { type: 'ruleset-abort'; prepareId: number }
   /** The datapath copy's listing: its counters, quotas and objects are the ones packets move. */
   | { type: 'ruleset-list'; id: number; format: 'nft' | 'json'; handles: boolean }
   /** `list|reset counters|quotas ...` on the datapath copy, whose objects hold the live values. */

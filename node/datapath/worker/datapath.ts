@@ -19,7 +19,7 @@ import { FilterStage } from './filter-stage.js';
 import { DefragStage } from './defrag-stage.js';
 import { RejectReplies } from './reject.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
-import { NO_LIMITS, RulesetEngine } from '../../ruleset/index.js';
+import { NO_LIMITS, RulesetEngine, StalePrepareError, type CommitResult } from '../../ruleset/index.js';
 import { ConnTracker, CtSnapshot, runCtOp, CtQueryError } from '../../conntrack/index.js';
 import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
@@ -172,6 +172,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     send({ type: 'error', message: (err as Error).message });
   }
 
+  /** The replace prepared by the last ruleset-prepare, until its commit or abort. */
+  let staged: { prepareId: number; text: string; file?: string; commit?: () => CommitResult } | undefined;
   const handle = (m: ToDatapath): void => {
     switch (m.type) {
       case 'stop':
@@ -255,6 +257,39 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
           send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, error: (err as Error).message });
         }
         break;
+      case 'ruleset-prepare':
+        staged = { prepareId: m.prepareId, text: m.text, file: m.file };
+        try {
+          staged.commit = engine.prepareLoad(m.text, m.file, m.caps);
+        } catch {
+          // Refused: an abort follows (the control thread refuses it too), or a commit loads it plainly.
+        }
+        break;
+      case 'ruleset-abort':
+        if (staged?.prepareId === m.prepareId) staged = undefined;
+        break;
+      case 'ruleset-commit': {
+        const st = staged?.prepareId === m.prepareId ? staged : undefined;
+        staged = undefined;
+        try {
+          if (!st) throw new Error(`no prepared ruleset ${m.prepareId}`);
+          let r: CommitResult;
+          try {
+            if (!st.commit) throw new StalePrepareError(-1, engine.generation);
+            r = st.commit();
+          } catch (err) {
+            // The control thread accepted the text: if the prepare refused it (under the
+            // node's caps, which this copy does not have) or something committed between the
+            // two messages, the text loads as a plain ruleset-load would have.
+            if (!(err instanceof StalePrepareError)) throw err;
+            r = engine.load(st.text, st.file);
+          }
+          send({ type: 'ruleset-result', id: m.id, ok: true, generation: r.generation });
+        } catch (err) {
+          send({ type: 'ruleset-result', id: m.id, ok: false, generation: engine.generation, error: (err as Error).message });
+        }
+        break;
+      }
       case 'ruleset-load':
       case 'ruleset-tx':
         try {
