@@ -9,9 +9,12 @@
  *   parse          the control engine's parse of the text alone (included in the next)
  *   control-load   the control engine's load (parse, validate, compile) on an engine
  *                  already running the same ruleset (a replace)
+ *   event          JSON.stringify of the replace's change event (every change), which each
+ *                  subscriber of GET /v1/events serializes before the event's first byte
  *   to-datapath    structuredClone of the text (what postMessage to the datapath thread copies)
  *   datapath-load  the same load on the datapath thread's engine (measured here on a second
- *                  engine in this thread: the same code on the same input)
+ *                  engine in this thread: the same code on the same input; on the node it
+ *                  now runs beside control-load, RulesetEngine.prepareLoad)
  *   effect-warn    the effect warnings after the replace (EffectWarningsCache)
  *   lockout-probe  the lock-out check's probe engine: one more load of the text, then its probe
  *
@@ -69,7 +72,9 @@ async function main(): Promise<void> {
       const [b] = timed(() => JSON.parse(JSON.stringify({ text })));
       add('body', b);
       add('parse', timed(() => (control as unknown as { parse(t: string, f: string): unknown }).parse(text, '<api>'))[0]);
-      add('control-load', timed(() => control.load(text, '<api>'))[0]);
+      const [loadMs, committed] = timed(() => control.load(text, '<api>'));
+      add('control-load', loadMs);
+      add('event', timed(() => JSON.stringify({ generation: committed.generation, changes: committed.changes }).length)[0]);
       add('to-datapath', timed(() => structuredClone(text))[0]);
       add('datapath-load', timed(() => datapath.load(text, '<api>'))[0]);
       add('effect-warn', timed(() => effect.warnings())[0]);
