@@ -3,8 +3,8 @@ import { buildMemoryDatapath, type MemoryDatapath } from './memory-datapath.js';
 import type { PlainRoute } from '../shared/messages.js';
 
 const ROUTES: PlainRoute[] = [{ family: 4, prefix: [10, 0, 0, 0], len: 24, ifname: 'lan', src: [10, 0, 0, 1] }];
-const A = 'table ip filter {\n  chain fwd {\n    type filter hook forward priority 0; policy accept;\n    udp dport 9 drop\n  }\n}\n';
-const B = 'table ip filter {\n  chain fwd {\n    type filter hook forward priority 0; policy drop;\n    udp dport 53 accept\n  }\n}\n';
+const A = 'table ip filter {\n  chain fw {\n    type filter hook forward priority 0; policy accept;\n    udp dport 9 drop\n  }\n}\n';
+const B = 'table ip filter {\n  chain fw {\n    type filter hook forward priority 0; policy drop;\n    udp dport 53 accept\n  }\n}\n';
 const CAPS = { maxBytes: 1 << 20, maxExpandedTokens: 1_000_000 };
 
 describe('datapath thread: a replace prepared before the control verdict', () => {
