@@ -43,7 +43,7 @@ describe('datapath thread: a replace prepared before the control verdict', () =>
 
   it('a commit in between makes the prepared form stale: the text is loaded instead', () => {
     b.dp.handle({ type: 'ruleset-prepare', prepareId: 5, text: B, caps: CAPS });
-    assert.equal((b.ask({ type: 'ruleset-tx', id: 2, ops: 'add rule ip filter fwd tcp dport 22 accept' }) as { generation: number }).generation, 2);
+    assert.equal((b.ask({ type: 'ruleset-tx', id: 2, ops: 'add rule ip filter fw tcp dport 22 accept' }) as { generation: number }).generation, 2);
     assert.deepEqual(b.ask({ type: 'ruleset-commit', id: 6, prepareId: 5 }), { type: 'ruleset-result', id: 6, ok: true, generation: 3 });
     assert.match(listing(), /udp dport 53 accept/);
     assert.doesNotMatch(listing(), /dport 22/);
