@@ -84,13 +84,16 @@ export function labPriority(name: string): number {
   return name === 'fwa' ? 200 : name === 'fwb' ? 100 : 50;
 }
 
+/** The lab's one VRRP group. */
+export const LAB_VRID = 51;
+
 /** VRRP settings of a lab firewall: fwa is the preferred master. */
 export function vrrpConfig(fw: FirewallAddrs, advertIntervalMs = 10): string {
   const priority = labPriority(fw.name);
   return [
     'vrrp:',
     '  interface: lan',
-    '  vrid: 51',
+    `  vrid: ${LAB_VRID}`,
     `  priority: ${priority}`,
     `  advertIntervalMs: ${advertIntervalMs}`,
     '  syncInterface: sync',

@@ -9,61 +9,17 @@
  * the flows survive its preemption too.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { COMPILED_ROOT, Lab, STRICT_RULESET } from './lab.js';
-import { nsArgv, sh, sleep } from './exec.js';
+import { Lab, STRICT_RULESET } from './lab.js';
+import { sh, sleep } from './exec.js';
+import { DrillFlows } from './drill-flows.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
 
-const AGENT = path.join(COMPILED_ROOT, 'cluster-tests', 'tools', 'drill-agent.js');
 const FLOWS = 10;
 const now = (): number => performance.timeOrigin + performance.now();
-
-interface AgentTrace {
-  flows: { id: string; progressMs: number[]; failed: boolean }[];
-  endMs: number;
-}
-
-/** The drill agent's long-lived TCP flows from hafw-client to the echo server at `host`. */
-class Flows {
-  private readonly lines: AsyncIterator<string>;
-  private constructor(readonly host: string, private readonly child: ChildProcess) {
-    this.lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  }
-
-  static async start(host: string, durationMs: number): Promise<Flows> {
-    const argv = nsArgv(NS.client, [process.execPath, AGENT, '--host', host, '--port', '5001', '--flows', String(FLOWS), '--duration-ms', String(durationMs), '--probe-interval-ms', '50']);
-    const f = new Flows(host, spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }));
-    const first = await Promise.race([f.lines.next(), sleep(15000).then(() => ({ value: undefined, done: true }))]);
-    if (!(first.value && (JSON.parse(first.value) as { ready: boolean }).ready)) {
-      f.stop();
-      throw new Error(`flows to ${host} did not connect through the VIPs: ${String(first.value)}`);
-    }
-    return f;
-  }
-
-  /** Ends the flows now (the agent reports) and returns the trace. */
-  async trace(): Promise<AgentTrace> {
-    if (this.child.pid) process.kill(this.child.pid, 'SIGUSR2');
-    const last = await this.lines.next();
-    if (!last.value) throw new Error(`the agent for ${this.host} ended without a report`);
-    return JSON.parse(last.value) as AgentTrace;
-  }
-
-  stop(): void {
-    if (this.child.exitCode === null && this.child.pid) {
-      try {
-        process.kill(this.child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-  }
-}
 
 interface CtEntry {
   family: string;
@@ -76,7 +32,7 @@ describe('@lab three nodes: one VRRP group, state replicated to every peer', fun
   this.timeout(150000);
   let lab: Lab;
   let dir: string;
-  const flows: Flows[] = [];
+  const flows: DrillFlows[] = [];
   let stopEcho: (() => Promise<void>) | undefined;
 
   /** The established connections to the echo server that `fw` holds, as "src sport" keys. */
@@ -143,7 +99,8 @@ describe('@lab three nodes: one VRRP group, state replicated to every peer', fun
   it('IPv4 and IPv6 flows survive: master killed, then the next one; the restarted first master resyncs every connection and preempts', async () => {
     stopEcho = await startEchoServer(5001, NS.server);
     // Bounded at 60 s; trace() ends them once the last stage has been seen.
-    flows.push(await Flows.start(SERVER.v4, 60000), await Flows.start(SERVER.v6, 60000));
+    const opts = { flows: FLOWS, durationMs: 60000, probeIntervalMs: 50 };
+    flows.push(await DrillFlows.start(SERVER.v4, opts), await DrillFlows.start(SERVER.v6, opts));
     const all = 2 * FLOWS;
     // The master replicates what it owns to every peer (one multicast stream).
     assert.equal((await echoFlows('fwa', 'local')).size, all);

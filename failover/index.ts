@@ -45,3 +45,8 @@ export {
   type DrillMode, type DrillFlowTrace, type DrillTakeoverPhases, formatPhases, type DrillInput, type DrillReport, DRILL_TARGETS, computeDrillReport,
   formatDrillReport, drillReportJson, summarizeDrills, longestProbeGap, percentile
 } from './drill-report.js';
+export {
+  type ScenarioAction, type ScenarioStep, type ProbeStream, type GroupDrillInput, type ScenarioCheck, type ScenarioInput,
+  type GroupStepReport, type GroupDrillReport, type ScenarioReport, computeScenarioReport, formatScenarioReport,
+  scenarioReportJson, longestGapIn
+} from './drill-scenario.js';

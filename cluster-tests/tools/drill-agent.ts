@@ -3,7 +3,7 @@
  *   node drill-agent.js --host H --port P --flows N --duration-ms D [--probe-interval-ms 2]
  * Opens N long-lived TCP flows to the echo server (each sends a small message every 20 ms
  * and records when echoed bytes arrive) and a UDP probe stream (one numbered datagram
- * every probe interval, echoed back). Prints {"ready":true} once every flow is connected,
+ * every probe interval, echoed back). Prints {"ready":true,"ports":[...]} once every flow is connected (the flows' source ports),
  * then after D ms one JSON object with the raw timestamps. Times are absolute
  * (performance.timeOrigin + performance.now()), comparable across processes on the host.
  * Bounded: stops by itself after D ms (at most 10 minutes); SIGUSR2 ends it (and its
@@ -50,7 +50,7 @@ for (let i = 0; i < flowCount; i++) {
   sock.on('connect', () => {
     connected++;
     if (connected === flowCount) {
-      console.log(JSON.stringify({ ready: true }));
+      console.log(JSON.stringify({ ready: true, ports: flows.map((x) => x.sock.localPort) }));
       startProbes();
     }
     sendTimers.push(setInterval(() => sock.write(payload), 20));

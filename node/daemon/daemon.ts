@@ -399,13 +399,14 @@ export class NodeDaemon {
     // hence in sync. That must not let it preempt with an empty table while the VRRP peer is
     // alive and only the sync link is broken: for VRRP, "alone" needs no VRRP router heard
     // either, for longer than a master would stay silent (Master_Down_Interval, plus margin).
-    const alone = this.config.sync ? new SyncAloneGuard(3 * vrrp.advertIntervalMs + 1000, () => datapath.syncReport()) : undefined;
+    const aloneAfterMs = 3 * vrrp.advertIntervalMs + 1000;
+    const alone = this.config.sync ? new SyncAloneGuard(aloneAfterMs, () => datapath.syncReport()) : undefined;
     this.aloneGuard = alone;
     const sync = !!this.config.sync;
     return new VrrpReadiness(
       () => ({
         syncInSync: sync ? (datapath.syncInSync ?? false) : undefined,
-        aloneGuardAllows: alone?.allowsReady(this.vrrp?.peersHeard().length ?? 0),
+        aloneGuardAllows: alone?.allowsReady(this.vrrp?.peersHeard().length ?? 0, this.vrrp?.peersHeard().filter((p) => p.lastHeardMs < aloneAfterMs).length ?? 0),
         rulesetCurrent: rc?.ready,
       }),
       (changed) => {

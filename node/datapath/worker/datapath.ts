@@ -198,6 +198,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         sniffer?.setActive(m.active);
         break;
       case 'vrrp-master':
+        syncBridge?.setMaster(m.master);
         adopter?.setMaster(m.master);
         break;
       case 'sync-report':

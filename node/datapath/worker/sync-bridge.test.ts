@@ -152,6 +152,27 @@ describe('SyncBridge.apply: ordering rules against the real table', () => {
     assert.equal(b.bridge.counts.deleted, 0);
   });
 
+  it('not master: a peer\'s record of a connection this node still holds as its own replaces it (the peer forwards it now); a master keeps its view', () => {
+    const b = node();
+    b.bridge.setMaster(true);
+    const e = b.send(out(7014));
+    b.ct.setMark(e, 0x9);
+    b.records();
+    b.bridge.apply(1, peerRecord(7014, 0x1, 100), 0);
+    assert.equal(b.ct.getMark(e), 0x9, 'master: its own view wins');
+    // Preempted, or back from a partition: another node adopted the connection meanwhile.
+    b.bridge.setMaster(false);
+    b.bridge.apply(1, peerRecord(7014, 0x3, 200), 0);
+    const r = b.ct.lookupTuple(tupleOf(7014));
+    assert.ok(b.ct.getStatus(r) & CtStatus.Replicated, 'now the peer\'s replica');
+    assert.equal(b.ct.getMark(r), 0x3);
+    assert.equal(b.bridge.counts.yielded, 1);
+    assert.equal(b.records().length, 0, 'no echo of the peer\'s record');
+    // Its next walk (or destroy) is the owner's: a Destroy now removes it.
+    b.bridge.apply(1, { ...peerRecord(7014, 0x3, 300), kind: EventKind.Destroy }, 0);
+    assert.equal(b.ct.lookupTuple(tupleOf(7014)), -1);
+  });
+
   it('adoption: local traffic through a replica makes it this node\'s; it is announced and the peer\'s records no longer apply', () => {
     const b = node();
     b.bridge.apply(1, peerRecord(7005, 0x2, 200), 0);

@@ -91,7 +91,7 @@ export class SyncBridge implements StateSink {
   /** rec.nat of records with a binding: one object, refilled per event (the ring copies it). */
   private readonly natOut6 = { kind: 0, addr: new Uint8Array(16), port: 0 };
   private readonly natOut4 = { kind: 0, addr: new Uint8Array(4), port: 0 };
-  readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, deleted: 0, refused: 0, adopted: 0, adoptedOnTakeover: 0 };
+  readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, yielded: 0, deleted: 0, refused: 0, adopted: 0, adoptedOnTakeover: 0 };
 
   constructor(
     private readonly ct: ConnTracker,
@@ -180,11 +180,20 @@ export class SyncBridge implements StateSink {
     if (e >= 0) {
       const replica = (ct.getStatus(e) & CtStatus.Replicated) !== 0;
       if (!replica) {
-        // Our own entry: we forward this connection, our view is the current one.
-        this.counts.ignoredLocal++;
         // A drill's master counts what the new master reports of the flows it handed over.
         this.drillWatch?.peerRecord(e, rec.kind, rec.tcpState);
-        return;
+        if (this.master !== false) {
+          // Our own entry: we forward this connection, our view is the current one.
+          this.counts.ignoredLocal++;
+          return;
+        }
+        // Ours, but this node is not master: it forwards nothing (one active group), so the
+        // peer's record is newer than our view and the peer forwards the connection now.
+        // The entry becomes the peer's replica (liberal windows, its state).
+        this.counts.yielded++;
+      } else {
+        // A flow a drill watches goes on being counted once it has become the new master's replica.
+        this.drillWatch?.peerRecord(e, rec.kind, rec.tcpState);
       }
       if (this.owners[e] === owner && this.stamps[e] > rec.stamp) {
         // A late copy of older state: keep the newer one, but the owner still has it.
@@ -239,6 +248,19 @@ export class SyncBridge implements StateSink {
     this.owners[applied] = owner;
     this.counts.applied++;
     this.onApplied?.(rec.stamp, now, ageMs);
+  }
+
+  /**
+   * This node's VRRP state: master or not (null: never told, a node without VRRP: its own
+   * entries always win). A node that left master (preempted, faulted, cut off and healed)
+   * may still hold as its own connections that another node adopted and forwards since;
+   * while it is not master, that node's records replace them, so ownership converges on the
+   * forwarding node and the old owner's stale windows never come back at its next takeover.
+   */
+  private master: boolean | null = null;
+
+  setMaster(master: boolean): void {
+    this.master = master;
   }
 
   /** An observer of each replica applied, with its owner's stamp (the sync bench's lag watch; null in a node). */
