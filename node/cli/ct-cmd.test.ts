@@ -44,6 +44,24 @@ describe('hafw ct, monitor and status output', () => {
     assert.equal(hafw('drill', '--node', '--hold', '-1').status, 2);
   });
 
+  it('drills across lab nodes: usage errors name the option and exit 2 before any lab is touched', () => {
+    const cases: [string[], RegExp][] = [
+      [['--mode', 'kill-next', '--fw', 'fwb'], /kill-next kills the master and then the next master: it takes no --fw/],
+      [['--mode', 'partition', '--fw', 'fwz'], /--fw must name a lab node \(fwa, fwb or fwc\), got fwz/],
+      [['--mode', 'kill-next', '--nodes', '2'], /--mode kill-next needs three nodes/],
+      [['--mode', 'partition', '--nodes', '4'], /--nodes must be 2 or 3, got 4/],
+      [['--mode', 'resign', '--fw', 'fwb'], /--fw and --nodes go with --mode kill, kill-next or partition/],
+      [['--mode', 'partition', '--duration-ms', '3000'], /--duration-ms goes with the pair drill/],
+      [['--node', '--fw', 'fwb'], /--fw and --nodes are lab drills/],
+      [['--mode', 'split'], /--mode must be kill, resign, link, kill-next or partition, got split/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = hafw('drill', ...args);
+      assert.equal(r.status, 2, args.join(' '));
+      assert.match(r.stderr, msg);
+    }
+  });
+
   it('prints bus events one line each', () => {
     assert.match(formatBusEvent('vrrp', { event: 'state', from: 'backup', to: 'master', reason: 'peerResigned', priority: 100, inSync: true }), /vrrp backup -> master \(peerResigned, priority 100\)$/);
     assert.match(formatBusEvent('drill', { id: 'd1', phase: 'takeover', peer: '10.0.0.2', ms: 31.5 }), /drill d1 takeover peer=10\.0\.0\.2 ms=31\.5$/);

@@ -14,6 +14,12 @@ export interface LabDrillOptions {
   flows: number;
   durationMs: number;
   json: boolean;
+  /**
+   * A drill across the lab's nodes (cluster-tests/drill-scenario.ts) instead of the pair's:
+   * `kill` a named node, `kill-next` (the master, then the next), `partition` (one node cut
+   * off and healed). Absent: the classic drill of `mode` on the master.
+   */
+  scenario?: { name: 'kill' | 'kill-next' | 'partition'; node?: string; nodes?: 2 | 3 };
 }
 
 /** What cluster-tests/cli/index.ts gives the CLI. */
