@@ -12,9 +12,9 @@
  *
  * Which replicas: all of them. With one active group the master owns everything it
  * forwards, so every replica is of an owner that is not this node, and its owner has
- * stopped forwarding (it failed, or handed over). The former owner, if it is alive, sees
- * this node's records for a connection it still holds as its own and keeps its local
- * view (SyncBridge.apply, `ignoredLocal`), as when traffic adopts a replica.
+ * stopped forwarding (it failed, or handed over). The former owner, if it is alive and not
+ * master, takes this node's records for a connection it still holds as its own: the entry
+ * becomes this node's replica there (SyncBridge.apply, `yielded`).
  *
  * Bounded: the walk goes a slice of slots per turn on the thread's event loop, so packets
  * after the transition never wait for it (the first turn runs one interval after it), and
