@@ -531,6 +531,7 @@ describe('lag echo when the sink applies records later (the worker hands them to
     assert.equal(a.stats.lagSamples.length, 1);
     // (sent 10 - stamp 10) + apply 9 + (round trip (21.5 - 10 - hold 10) = 1.5) / 2
     assert.equal(a.stats.lagSamples[0], 9.75);
+    assert.deepEqual(a.stats.lagPeers, [b.cfg.nodeId], 'the sample names the peer whose ACK gave it');
   });
 });
 

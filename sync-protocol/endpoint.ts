@@ -146,6 +146,11 @@ export class SyncStats {
   resyncDurations: number[] = [];
   /** Lag samples (ms) not yet taken by the metrics shell (bounded). */
   lagSamples: number[] = [];
+  /**
+   * The peer (node id) whose ACK gave each lag sample, index for index with lagSamples: with
+   * three or more nodes the samples mix receivers, and a slow one must be told apart.
+   */
+  lagPeers: number[] = [];
 }
 
 export type DropReason = DecodeError | 'nodes';
@@ -602,6 +607,7 @@ export class SyncEndpoint {
           if (!Number.isNaN(lag)) {
             p.lastEchoSampled = m.echoTime;
             pushBounded(this.stats.lagSamples, lag, 100000);
+            pushBounded(this.stats.lagPeers, p.node, 100000);
           }
         }
         break;

@@ -24,4 +24,19 @@ describe('SyncMetrics', () => {
     assert.match(text, /hafw_sync_lag_seconds_bucket\{le="0.002"\} 1\b/);
     assert.equal(ep.stats.lagSamples.length, 0, 'samples drained');
   });
+
+  it('the lag by receiving peer: one series per peer beside the unlabelled histogram', async () => {
+    const ep = new SyncEndpoint({ nodeId: 1, epoch: 1, key: Buffer.alloc(32) }, new ReplicaTable());
+    ep.stats.lagSamples.push(0.5, 0.6, 40);
+    ep.stats.lagPeers.push(2, 2, 3);
+    const m = new SyncMetrics();
+    m.update(ep);
+    const text = await m.registry.metrics();
+    assert.match(text, /hafw_sync_lag_seconds_count 3\b/);
+    assert.match(text, /hafw_sync_peer_lag_seconds_count\{peer="2"\} 2\b/);
+    assert.match(text, /hafw_sync_peer_lag_seconds_count\{peer="3"\} 1\b/);
+    assert.match(text, /hafw_sync_peer_lag_seconds_bucket\{le="0.025",peer="3"\} 0\b/);
+    assert.match(text, /hafw_sync_peer_lag_seconds_bucket\{le="0.05",peer="3"\} 1\b/);
+    assert.equal(ep.stats.lagPeers.length, 0, 'drained with the samples');
+  });
 });

@@ -35,6 +35,8 @@ const COUNTERS: [CounterField, string, string][] = [
   ['rangesRefused', 'hafw_sync_ranges_refused_total', 'NACK or LOST ranges refused as inverted (to before from).'],
 ];
 
+const LAG_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 export class SyncMetrics {
   private readonly counters: Counter[] = [];
   private readonly last: number[] = [];
@@ -45,6 +47,7 @@ export class SyncMetrics {
   private readonly lastAuthFailures = new Map<string, number>();
   private lastRingDrops = 0;
   private readonly lag: Histogram;
+  private readonly peerLag: Histogram<'peer'>;
   private readonly resyncDuration: Histogram;
   private readonly resendQueue: Gauge;
   private readonly pending: Gauge;
@@ -69,7 +72,17 @@ export class SyncMetrics {
     this.lag = new Histogram({
       name: 'hafw_sync_lag_seconds',
       help: 'State change on the sender to applied on the receiver, measured on the sender clock (see docs/sync-protocol.md).',
-      buckets: [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: LAG_BUCKETS,
+      registers: r,
+    });
+    // The same samples by receiving peer (its sync node id): the histogram above stays as it
+    // was (dashboards aggregate it); this one tells a slow receiver among several. Peers are
+    // authenticated nodes and bounded by sync.maxNodeIds.
+    this.peerLag = new Histogram({
+      name: 'hafw_sync_peer_lag_seconds',
+      help: 'hafw_sync_lag_seconds by the receiving peer (its sync node id).',
+      labelNames: ['peer'],
+      buckets: LAG_BUCKETS,
       registers: r,
     });
     this.resyncDuration = new Histogram({
@@ -101,8 +114,14 @@ export class SyncMetrics {
       if (v > before) this.authFailures.inc({ source }, v - before);
       this.lastAuthFailures.set(source, v);
     }
-    for (const ms of s.lagSamples) this.lag.observe(ms / 1000);
+    for (let i = 0; i < s.lagSamples.length; i++) {
+      const v = s.lagSamples[i]! / 1000;
+      this.lag.observe(v);
+      const peer = s.lagPeers[i];
+      if (peer !== undefined) this.peerLag.observe({ peer: String(peer) }, v);
+    }
     s.lagSamples.length = 0;
+    s.lagPeers.length = 0;
     for (const ms of s.resyncDurations) this.resyncDuration.observe(ms / 1000);
     s.resyncDurations.length = 0;
     this.resendQueue.set(ep.resendQueueDepth);
