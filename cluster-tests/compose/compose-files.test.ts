@@ -14,6 +14,7 @@ import { readSyncKey } from '../../node/daemon/secrets.js';
 import { COMPOSE, REPO_ROOT } from './compose-topology.js';
 
 interface Service {
+  profiles?: string[];
   networks: Record<string, { ipv4_address: string }>;
   environment?: Record<string, string>;
   volumes?: string[];
@@ -132,6 +133,33 @@ describe('compose files', () => {
     const ruleset = readFileSync(path.join(REPO_ROOT, 'deploy', 'ruleset.nft'), 'utf8');
     assert.match(ruleset, /policy drop;/);
     assert.match(ruleset, /ct state established,related accept/);
+  });
+
+  it('adds a third firewall only with the three-nodes profile: its own addresses and config, the same router, the lowest priority', () => {
+    const fw = COMPOSE.thirdFirewall;
+    const s = compose.services[fw.service]!;
+    assert.deepEqual(s.profiles, [fw.profile], 'not started by a plain `up` (the pair stays a pair)');
+    for (const other of COMPOSE.firewalls) assert.equal(compose.services[other.service]!.profiles, undefined);
+    assert.equal(s.networks.lan!.ipv4_address, fw.lan);
+    assert.equal(s.networks.wan!.ipv4_address, fw.wan);
+    assert.equal(s.networks.sync!.ipv4_address, fw.sync);
+    for (const a of Object.values(s.networks)) assert.ok(inBenchmarkRange(a.ipv4_address));
+    const used: string[] = COMPOSE.firewalls.flatMap((f) => [f.lan, f.wan, f.sync]);
+    for (const a of [fw.lan, fw.wan, fw.sync]) assert.ok(!used.includes(a), `${a} is another firewall's`);
+    assert.ok(s.volumes?.includes(`./${fw.config}:/etc/hafw/hafw.yaml:ro`));
+    assert.ok(s.volumes?.includes('./deploy/ruleset.nft:/etc/hafw/ruleset.nft:ro'));
+    assert.deepEqual(s.environment, compose.services['fw-a']!.environment, 'the same interface names, key and token files');
+    assert.ok(s.cap_add?.includes('NET_ADMIN') && s.devices?.some((d) => d.startsWith('/dev/net/tun')));
+    const file = path.join(REPO_ROOT, fw.config);
+    const cfg = parseConfigText(readFileSync(file, 'utf8'), file);
+    const [a, b] = COMPOSE.firewalls.map((f) => parseConfigText(readFileSync(path.join(REPO_ROOT, f.config), 'utf8')));
+    assert.equal(cfg.node.name, fw.service);
+    assert.ok(s.volumes?.includes(`sync-key:${path.dirname(cfg.sync!.keyFile!)}`), 'the cluster key volume');
+    assert.equal(cfg.sync?.interface, 'sync');
+    assert.equal(cfg.conntrack.tcpLoose, false);
+    assert.equal(cfg.vrrp!.vrid, a!.vrrp!.vrid);
+    assert.deepEqual(cfg.vrrp!.vips, a!.vrrp!.vips);
+    assert.ok(cfg.vrrp!.priority < b!.vrrp!.priority && b!.vrrp!.priority < a!.vrrp!.priority, 'fw-a, then fw-b, then fw-c');
   });
 
   it('runs one virtual router with fw-a preferred', () => {

@@ -17,6 +17,8 @@ export const COMPOSE = {
     { service: 'fw-a', config: 'deploy/fw-a.yaml', lan: '198.18.1.2', wan: '198.18.2.2', sync: '198.18.3.2' },
     { service: 'fw-b', config: 'deploy/fw-b.yaml', lan: '198.18.1.3', wan: '198.18.2.3', sync: '198.18.3.3' },
   ],
+  /** The third firewall, started only with the compose profile `three-nodes`. */
+  thirdFirewall: { service: 'fw-c', config: 'deploy/fw-c.yaml', lan: '198.18.1.4', wan: '198.18.2.4', sync: '198.18.3.4', profile: 'three-nodes' },
   vips: { lan: '198.18.1.1', wan: '198.18.2.1' },
   client: { service: 'client', address: '198.18.1.100' },
   server: { service: 'server', address: '198.18.2.100', echoPort: 5001 },

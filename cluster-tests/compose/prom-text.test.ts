@@ -22,6 +22,16 @@ describe('prometheus text', () => {
     assert.deepEqual(h.buckets.map((b) => b.count), [10, 90, 99, 100]);
   });
 
+  it('reads one labelled series of a histogram (the lag by peer)', () => {
+    const text = ['hafw_sync_peer_lag_seconds_bucket{le="0.001",peer="2"} 3', 'hafw_sync_peer_lag_seconds_bucket{le="+Inf",peer="2"} 4',
+      'hafw_sync_peer_lag_seconds_count{peer="2"} 4', 'hafw_sync_peer_lag_seconds_sum{peer="2"} 0.01',
+      'hafw_sync_peer_lag_seconds_bucket{le="0.001",peer="3"} 0', 'hafw_sync_peer_lag_seconds_bucket{le="+Inf",peer="3"} 5',
+      'hafw_sync_peer_lag_seconds_count{peer="3"} 5', 'hafw_sync_peer_lag_seconds_sum{peer="3"} 0.5'].join('\n');
+    assert.deepEqual(parseHistogram(text, 'hafw_sync_peer_lag_seconds', { peer: '3' }), { buckets: [{ le: 0.001, count: 0 }, { le: Infinity, count: 5 }], count: 5, sum: 0.5 });
+    assert.equal(parseHistogram(text, 'hafw_sync_peer_lag_seconds')!.count, 9);
+    assert.equal(parseHistogram(text, 'hafw_sync_peer_lag_seconds', { peer: '4' }), undefined);
+  });
+
   it('says a histogram is absent rather than empty when the node does not expose it', () => {
     assert.equal(parseHistogram(TEXT, 'hafw_sync_resync_duration_seconds'), undefined);
     assert.equal(parseHistogram('', 'hafw_sync_lag_seconds'), undefined);

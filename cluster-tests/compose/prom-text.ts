@@ -16,8 +16,11 @@ function labelValue(labels: string, key: string): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** The histogram `name` (without _bucket/_sum/_count), or undefined when it is not exposed. */
-export function parseHistogram(text: string, name: string): Histogram | undefined {
+/**
+ * The histogram `name` (without _bucket/_sum/_count), or undefined when it is not exposed;
+ * with `match`, only the series whose labels have those values (e.g. `{ peer: '2' }`).
+ */
+export function parseHistogram(text: string, name: string, match: Record<string, string> = {}): Histogram | undefined {
   const byLe = new Map<number, number>();
   let count: number | undefined;
   let sum = 0;
@@ -29,6 +32,7 @@ export function parseHistogram(text: string, name: string): Histogram | undefine
     const [, metric, labels = '', valueText] = m;
     const value = Number(valueText);
     if (!Number.isFinite(value)) continue;
+    if (Object.entries(match).some(([k, v]) => labelValue(labels, k) !== v)) continue;
     if (metric === `${name}_bucket`) {
       const le = labelValue(labels, 'le');
       if (le === undefined) continue;
