@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { runDatapathBench, type ForwarderName, type ProbeName } from './datapath-throughput.js';
 import { runRulesetApplyBench } from './ruleset-apply-bench.js';
 import { runRulesetBench } from './ruleset-bench.js';
+import { runSyncNodesBench } from './sync-nodes-bench.js';
 import { runSyncBench } from './sync-bench.js';
 import { runConntrackBench } from './conntrack-bench.js';
 import { runNatBench } from './nat-bench.js';
@@ -39,6 +40,8 @@ const benches: Bench[] = [
   { name: 'apply', run: () => runRulesetApplyBench() },
   { name: 'ruleset', run: () => runRulesetBench() },
   { name: 'sync', run: (seconds) => runSyncBench({ seconds }) },
+  // sync-rate/hafw-2nodes and -3nodes, sync-lag-p50 / -p99 (slowest standby, by peer).
+  { name: 'sync3', run: (seconds) => runSyncNodesBench({ seconds }) },
   { name: 'conntrack', run: () => runConntrackBench() },
   { name: 'nat', run: async () => runNatBench() },
   { name: 'fragments', run: async () => runFragmentBench() },
