@@ -20,11 +20,15 @@ function flow(id: string, endMs: number, from = Infinity, to = Infinity, failed 
 }
 
 describe('drill-scenario', () => {
-  it('a gap counts for a step\'s window when it overlaps it, and silence to the end is a gap', () => {
+  it('a gap counts for the step whose window it ends in, and silence to the end is a gap', () => {
     const s = stream('ipv4', 1000, [[300, 400]]); // replies up to 291, again from 401
     assert.equal(longestGapIn(s, 295, 600, 1000), 110);
     assert.equal(longestGapIn(s, 500, 600, 1000), 10, 'a window after the gap sees only the probe interval');
     assert.equal(longestGapIn(stream('ipv4', 1000, [[700, 1000]]), 650, 1000, 1000), 1000 - 691);
+    // The next step's outage (it began just before that step, at 600) is not this step's.
+    const two = stream('ipv4', 1000, [[300, 400], [600, 800]]);
+    assert.equal(longestGapIn(two, 295, 600, 1000), 110);
+    assert.equal(longestGapIn(two, 600, 1000, 1000), 210);
   });
 
   it('reports each step per group: who was master before and after, and the outage of the worst family', () => {

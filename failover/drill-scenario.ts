@@ -67,7 +67,7 @@ export interface GroupStepReport {
   master_after: string | null;
   /** Mastership of the group moved to another node in this step. */
   takeover: boolean;
-  /** Longest probe silence overlapping the step's window (worst family), ms. */
+  /** Longest probe silence ending in the step's window (worst family), ms. */
   outage_ms: number;
   outage_family: string | null;
   /** Probes sent in the step's window and never answered, all families. */
@@ -106,8 +106,9 @@ function received(s: ProbeStream): number[] {
 }
 
 /**
- * The longest silence between consecutive replies that overlaps [fromMs, toMs): a gap
- * counts if it ends after the window opens and begins before it closes. Silence from the
+ * The longest silence between consecutive replies that ends in (fromMs, toMs]: a step's
+ * outage begins before the step (the last reply before the failure) and ends after it, and
+ * the next step's outage, which begins just before that step, is the next step's. Silence from the
  * last reply until endMs is a gap too (a takeover that never completed must not look
  * instant), and so is silence from the stream's first probe until its first reply.
  */
@@ -121,7 +122,7 @@ export function longestGapIn(s: ProbeStream, fromMs: number, toMs: number, endMs
   for (let i = 1; i < edges.length; i++) {
     const a = edges[i - 1]!;
     const b = edges[i]!;
-    if (b > fromMs && a < toMs && b - a > best) best = b - a;
+    if (b > fromMs && b <= toMs && b - a > best) best = b - a;
   }
   return best;
 }
