@@ -18,11 +18,13 @@ import { sh, shQuiet } from './exec.js';
 const DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node/ruleset/testdata/nft-1.0.6/canonical');
 const NS = 'hafw-nftc';
 const withoutHandles = (text: string): string => text.replace(/ # handle \d+$/gm, '');
-/** What nft 1.0.6's JSON leaves out (a set's auto-merge, table and chain comments): not comparable through JSON. */
-// What nft 1.0.6's JSON loses: auto-merge, comments, and a set's `dynamic` flag (with it, the
-// `timeout` flag of a set with a default timeout, which the text then leaves out).
+// What nft 1.0.6's JSON loses: auto-merge, comments, a set's `dynamic` flag (with it, the
+// `timeout` flag of a set with a default timeout, which the text then leaves out), and a
+// `typeof` declaration (its JSON gives the types, so loaded back it lists as `type ...`): a
+// set's type line is compared through the text listings only.
 const jsonKeeps = (text: string): string =>
-  text.replace(/^\t\tauto-merge\n/gm, '').replace(/^\t{1,2}comment ".*"\n/gm, '').replace(/^\t\tflags dynamic(,timeout)?\n/gm, '');
+  text.replace(/^\t\tauto-merge\n/gm, '').replace(/^\t{1,2}comment ".*"\n/gm, '').replace(/^\t\tflags dynamic(,timeout)?\n/gm, '')
+    .replace(/^\t\t(type|typeof) .*\n/gm, '');
 
 describe('@lab hafw lists rulesets as the host nft does (canonical form, live)', function () {
   this.timeout(120000);
