@@ -50,3 +50,4 @@ export {
   type GroupStepReport, type GroupDrillReport, type ScenarioReport, computeScenarioReport, formatScenarioReport,
   scenarioReportJson, longestGapIn
 } from './drill-scenario.js';
+export { VrrpGroups, type VrrpGroupRef, type VrrpGroupsCounters } from './vrrp-groups.js';

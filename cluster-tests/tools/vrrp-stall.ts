@@ -34,7 +34,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const cfg: VrrpConfig = {
   interface: ifname, vrid: 51, priority: 200, advertIntervalMs: intervalMs, preempt: true, preemptDelayMs: 0,
-  vips: [{ interface: ifname, address: vip }], unicastPeers: [], track: [], announceRepeat: 1, announceSpacingMs: 100,
+  vips: [{ interface: ifname, address: vip }], groups: [{ name: 'vrid51', vrid: 51, priority: 200, vips: [{ interface: ifname, address: vip }] }], unicastPeers: [], track: [], announceRepeat: 1, announceSpacingMs: 100,
   notify: [], checksum: 'pseudoHeader', realtimePriority: 0, nice: 0, controlStallLimitMs: Number(stallLimitText ?? 5000),
 };
 const vrrp = new VrrpService(cfg, pino({ level: 'warn' }, pino.destination(2)));

@@ -31,6 +31,27 @@ export const enum CtStatus {
   Offload = 1 << 19,
 }
 
+/**
+ * hafw only: bits 24-31 of the status hold the VRID of the VRRP group whose master
+ * forwards the connection (0: none known). They travel in the sync record's status, so a
+ * replica names its group, and a node that takes a group over adopts that group's
+ * connections only (datapath worker/takeover-adopt.ts, docs/active-active.md). The kernel
+ * leaves these bits unused; the ruleset's `ct status` never sees them.
+ */
+export const CT_GROUP_SHIFT = 24;
+/** The status without the group bits. */
+export const CT_STATUS_NO_GROUP = 0x00ffffff;
+
+/** The VRRP group (VRID) of a status word; 0 when none. */
+export function ctGroup(status: number): number {
+  return status >>> CT_GROUP_SHIFT;
+}
+
+/** `status` with its group bits set to `vrid` (0-255). */
+export function withCtGroup(status: number, vrid: number): number {
+  return ((status & CT_STATUS_NO_GROUP) | ((vrid & 0xff) << CT_GROUP_SHIFT)) >>> 0;
+}
+
 export const enum CtEventKind {
   New = 0,
   Update = 1,

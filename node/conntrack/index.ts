@@ -19,6 +19,10 @@ export {
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
   TCP_STATE_NAMES,
+  CT_GROUP_SHIFT,
+  CT_STATUS_NO_GROUP,
+  ctGroup,
+  withCtGroup,
   TcpDirFlag,
   TcpState,
 } from './ct-types.js';

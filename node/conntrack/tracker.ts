@@ -37,6 +37,7 @@ import {
   type CtTupleLike,
   DEFAULT_TIMEOUTS,
   TcpState,
+  withCtGroup,
 } from './ct-types.js';
 import { genericPacket } from './generic-tracker.js';
 import { IcmpKind, icmpCanCreate, icmpErrorKey, icmpErrorToQuotedSender, icmpId, icmpInverse, icmpKind, icmpTimeout } from './icmp-tracker.js';
@@ -739,6 +740,18 @@ export class ConnTracker {
     t.status[entry] = before | bits;
     if (this.result.entry === entry) this.result.status = t.status[entry];
     if (t.status[entry] !== before && t.slot[entry] === Slot.Live) this.emit(CtEventKind.Update, entry);
+  }
+
+  /**
+   * Tags an entry with the VRRP group (VRID) whose master forwards it (ct-types.ts,
+   * CT_GROUP_SHIFT). No event of its own: state sync calls it while it writes the entry's
+   * record, which then carries the tag.
+   */
+  setGroup(entry: number, vrid: number): void {
+    const t = this.table;
+    if (entry < 0 || entry >= t.cap || t.slot[entry] === Slot.Free) return;
+    t.status[entry] = withCtGroup(t.status[entry], vrid);
+    if (this.result.entry === entry) this.result.status = t.status[entry];
   }
 
   /**

@@ -66,6 +66,39 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeout: 10\n'), /datapath\.fragments\.timeout: unknown setting/);
   });
 
+  it('vrrp.groups: several groups, each with its own vrid, priority and VIPs; the single-group form is one group', () => {
+    const one = parseConfigText('node:\n  name: fwa\nvrrp:\n  interface: lan\n  vrid: 51\n  priority: 200\n  vips:\n    - {interface: lan, address: 192.0.2.1/24}\n');
+    assert.deepEqual(one.vrrp?.groups, [{ name: 'vrid51', vrid: 51, priority: 200, vips: [{ interface: 'lan', address: '192.0.2.1/24' }] }]);
+    const text = [
+      'node:', '  name: fwa', 'vrrp:', '  interface: lan', '  priority: 150', '  groups:',
+      '    - name: a', '      vrid: 51', '      priority: 200', '      vips:', '        - {interface: lan, address: 192.0.2.1/24}', '        - {interface: wan, address: "2001:db8:2::1/64"}',
+      '    - vrid: 52', '      vips:', '        - {interface: lan, address: 192.0.2.254/24}', '',
+    ].join('\n');
+    const c = parseConfigText(text);
+    assert.deepEqual(c.vrrp?.groups.map((g) => [g.name, g.vrid, g.priority, g.vips.length]), [['a', 51, 200, 2], ['vrid52', 52, 150, 1]]);
+    assert.equal(c.vrrp?.vrid, 51);
+    assert.deepEqual(c.vrrp?.vips.map((v) => v.address), ['192.0.2.1/24', '2001:db8:2::1/64', '192.0.2.254/24']);
+  });
+
+  it('vrrp.groups: refuses a vrid, a name or a VIP used twice, an empty list, and groups beside vrrp.vrid/vips, each with its place', () => {
+    const head = 'node:\n  name: fwa\nvrrp:\n  interface: lan\n';
+    const r = checkConfigText(head + [
+      '  vrid: 9', '  groups:',
+      '    - {name: a, vrid: 51, vips: [{interface: lan, address: 192.0.2.1/24}]}',
+      '    - {name: a, vrid: 51, vips: [{interface: lan, address: 192.0.2.1/25}]}',
+      '    - {vrid: 53, vips: []}', '',
+    ].join('\n'), 'g.yaml');
+    assert.deepEqual(r.errors.map((e) => e.message), [
+      'g.yaml:5: vrrp.vrid: set per group with vrrp.groups (vrrp.vrid describes the one group of a single-group config)',
+      'g.yaml:8: vrrp.groups[1].vrid: vrid 51 is already the vrid of vrrp.groups[0]',
+      'g.yaml:8: vrrp.groups[1].name: name a is already the name of vrrp.groups[0]',
+      'g.yaml:8: vrrp.groups[1].vips[0].address: 192.0.2.1 is already a VIP of vrrp.groups[0]: an address can follow only one group\'s master',
+      'g.yaml:9: vrrp.groups[2].vips: at least one VIP is required',
+    ]);
+    assert.throws(() => parseConfigText(head + '  groups: []\n', 'e.yaml'), /^Error: e\.yaml:5: vrrp\.groups: at least one group is required$/);
+    assert.throws(() => parseConfigText(head + '  groups:\n    - {vrid: 1, vips: [{interface: lan, address: 192.0.2.1}], preempt: false}\n', 'e.yaml'), /vrrp\.groups\[0\]\.preempt: unknown setting/);
+  });
+
   it('refuses a YAML alias bomb (billion laughs) quickly, as a ConfigError with file:line', () => {
     // Nine levels of ten aliases each: 10^9 values if expanded.
     const lines = ['lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];

@@ -149,15 +149,38 @@ const CT_TIMEOUT_NAMES = [
   'tcpSynSent2', 'tcpRetrans', 'tcpUnacknowledged', 'udpUnreplied', 'udpReplied', 'icmp', 'icmpv6', 'generic',
 ] as const;
 
+/**
+ * One VRRP group (virtual router): its own VRID, priority and VIPs, and its own master.
+ * Several groups make an active/active cluster (docs/active-active.md).
+ */
+export interface VrrpGroupConfig {
+  /** A name for logs, metrics and notify hooks (default "vrid<N>"). */
+  name: string;
+  vrid: number;
+  priority: number;
+  /** The group's VIPs: they move together with the group's mastership. */
+  vips: { interface: string; address: string }[];
+}
+
+/** Most groups a node runs: each has an advertisement thread of its own. */
+export const MAX_VRRP_GROUPS = 16;
+
 export interface VrrpConfig {
   /** Interface the advertisements are sent and received on. */
   interface: string;
+  /** The first group's VRID (the one group of a single-group config). */
   vrid: number;
+  /** The default priority of the groups (vrrp.priority). */
   priority: number;
+  /**
+   * The groups, at least one: `vrrp.groups`, or the single group that `vrrp.vrid`,
+   * `vrrp.priority` and `vrrp.vips` describe.
+   */
+  groups: VrrpGroupConfig[];
   advertIntervalMs: number;
   preempt: boolean;
   preemptDelayMs: number;
-  /** The VIP group: every address moves with mastership. */
+  /** Every group's VIPs (each address moves with its own group's mastership). */
   vips: { interface: string; address: string }[];
   /** Send advertisements to these addresses instead of 224.0.0.18. */
   unicastPeers: string[];
@@ -323,26 +346,80 @@ function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | u
 
 const VIP = /^[0-9a-fA-F:.]+(\/\d{1,3})?$/;
 
+const VIP_ITEM = (item: Reader): { interface: string; address: string } => {
+  item.onlyKeys(['interface', 'address']);
+  return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
+};
+
+/** The address part of a VIP ("192.0.2.1/24" -> "192.0.2.1"), lower case, for duplicate checks. */
+function vipKey(address: string): string {
+  return address.split('/')[0]!.toLowerCase();
+}
+
+/**
+ * `vrrp.groups` (several groups: active/active), or the single group of `vrrp.vrid`,
+ * `vrrp.priority` and `vrrp.vips`. Both at once is refused: which one would count?
+ */
+function readVrrpGroups(v: Reader, defaultPriority: number): VrrpGroupConfig[] {
+  if (!v.has('groups')) {
+    const vips = v.list('vips', VIP_ITEM);
+    if (vips.length === 0 && !v.failed(`${v.path}.vips`)) v.fail(`${v.path}.vips`, 'at least one VIP is required');
+    const vrid = v.int('vrid', undefined, 1, 255);
+    return [{ name: `vrid${vrid}`, vrid, priority: defaultPriority, vips }];
+  }
+  for (const k of ['vrid', 'vips']) {
+    if (v.has(k)) v.fail(`${v.path}.${k}`, `set per group with vrrp.groups (vrrp.${k} describes the one group of a single-group config)`);
+  }
+  const groups = v.list('groups', (g) => {
+    g.onlyKeys(['name', 'vrid', 'priority', 'vips']);
+    const vrid = g.int('vrid', undefined, 1, 255);
+    const name = g.has('name') ? g.string('name', undefined, /^[A-Za-z0-9_.-]{1,31}$/, 'a group name of letters, digits, _ . - (at most 31)') : `vrid${vrid}`;
+    const vips = g.list('vips', VIP_ITEM);
+    if (vips.length === 0 && !g.failed(`${g.path}.vips`)) g.fail(`${g.path}.vips`, 'at least one VIP is required');
+    return { name, vrid, priority: g.int('priority', defaultPriority, 1, 255), vips };
+  });
+  if (groups.length === 0 && !v.failed(`${v.path}.groups`)) v.fail(`${v.path}.groups`, 'at least one group is required');
+  if (groups.length > MAX_VRRP_GROUPS) v.fail(`${v.path}.groups`, `at most ${MAX_VRRP_GROUPS} groups, got ${groups.length}`);
+  // A VRID names one virtual router on the link; a VIP can follow only one master.
+  const vrids = new Map<number, number>();
+  const names = new Map<string, number>();
+  const vipAt = new Map<string, string>();
+  groups.forEach((g, i) => {
+    const at = `${v.path}.groups[${i}]`;
+    const sameVrid = vrids.get(g.vrid);
+    if (sameVrid !== undefined && !v.failed(`${at}.vrid`)) v.fail(`${at}.vrid`, `vrid ${g.vrid} is already the vrid of vrrp.groups[${sameVrid}]`);
+    else vrids.set(g.vrid, i);
+    const sameName = names.get(g.name);
+    if (sameName !== undefined && !v.failed(`${at}.name`)) v.fail(`${at}.name`, `name ${g.name} is already the name of vrrp.groups[${sameName}]`);
+    else names.set(g.name, i);
+    g.vips.forEach((vip, j) => {
+      const key = vipKey(vip.address);
+      const other = vipAt.get(key);
+      if (other !== undefined) v.fail(`${at}.vips[${j}].address`, `${key} is already a VIP of ${other}: an address can follow only one group's master`);
+      else vipAt.set(key, `vrrp.groups[${i}]`);
+    });
+  });
+  return groups;
+}
+
 function readVrrp(v: Reader, datapathInterfaces: string[]): VrrpConfig {
-  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority', 'controlStallLimitMs']);
+  v.onlyKeys(['interface', 'vrid', 'priority', 'advertIntervalMs', 'preempt', 'preemptDelayMs', 'vips', 'groups', 'unicastPeers', 'track', 'syncInterface', 'announceRepeat', 'announceSpacingMs', 'notify', 'checksum', 'nice', 'realtimePriority', 'controlStallLimitMs']);
   const advert = v.int('advertIntervalMs', 1000, 10, 40950);
   if (advert % 10 !== 0) v.fail(`${v.path}.advertIntervalMs`, `must be a multiple of 10 ms (VRRPv3 counts centiseconds), got ${advert}`);
-  const vips = v.list('vips', (item) => {
-    item.onlyKeys(['interface', 'address']);
-    return { interface: item.string('interface', undefined, IFNAME, 'an interface name'), address: item.string('address', undefined, VIP, 'an address with optional /prefix') };
-  });
-  if (vips.length === 0 && !v.failed(`${v.path}.vips`)) v.fail(`${v.path}.vips`, 'at least one VIP is required');
+  const priority = v.int('priority', 100, 1, 255);
+  const groups = readVrrpGroups(v, priority);
   // The default leaves room for the longest ruleset load at the caps (about 1.3 s measured).
   const stallLimit = v.int('controlStallLimitMs', Math.max(5000, 2 * advert), 100, 600_000);
   if (stallLimit <= advert) v.fail(`${v.path}.controlStallLimitMs`, `must be longer than advertIntervalMs (${advert}), got ${stallLimit}`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
-    vrid: v.int('vrid', undefined, 1, 255),
-    priority: v.int('priority', 100, 1, 255),
+    vrid: groups[0]?.vrid ?? 1,
+    priority,
+    groups,
     advertIntervalMs: advert,
     preempt: v.bool('preempt', true),
     preemptDelayMs: v.int('preemptDelayMs', 0, 0, 3_600_000),
-    vips,
+    vips: groups.flatMap((g) => g.vips),
     unicastPeers: v.stringList('unicastPeers', [], VIP, 'an IP address'),
     track: v.stringList('track', datapathInterfaces, IFNAME, 'an interface name'),
     syncInterface: v.has('syncInterface') ? v.string('syncInterface', undefined, IFNAME, 'an interface name') : undefined,

@@ -365,21 +365,24 @@ export class NodeDaemon {
       this.vrrp.onAdvert(() => readiness.recheck());
       this.aloneGuard?.start(() => readiness.recheck());
     }
-    // The datapath adopts the former owner's replicas when this node becomes master.
-    this.vrrp.on((e) => {
-      if (e.type === 'state') this.datapath?.setMaster(e.to === 'master');
+    // The datapath adopts the group's replicas when this node becomes master of a group.
+    this.vrrp.on((e, group) => {
+      if (e.type === 'state') this.datapath?.setMaster(e.to === 'master', group.vrid);
     });
-    this.vrrp.on((e) => {
-      if (e.type === 'state') this.events.publish('vrrp', { event: 'state', from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
-      else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
+    const many = this.config.vrrp.groups.length > 1;
+    this.vrrp.on((e, group) => {
+      // With several groups, every vrrp event names its group.
+      const g = many ? { group: group.name, vrid: group.vrid } : {};
+      if (e.type === 'state') this.events.publish('vrrp', { event: 'state', ...g, from: e.from, to: e.to, reason: e.reason, priority: e.priority, inSync: e.inSync });
+      else if (e.type === 'alarm') this.events.publish('vrrp', { event: 'alarm', ...g, code: e.code, active: e.active, ...(e.link !== undefined ? { link: e.link } : {}), ...(e.failures !== undefined ? { failures: e.failures, error: e.error } : {}) });
       // VIPs came or went: masquerade's source follows them at once, not at the next poll.
       else if (e.type === 'vips') void this.refreshRoutes();
-      else if (e.type === 'takeover') this.events.publish('vrrp', { event: 'takeover', reason: e.timing.reason, ...takeoverPhases(e.timing) });
+      else if (e.type === 'takeover') this.events.publish('vrrp', { event: 'takeover', ...g, reason: e.timing.reason, ...takeoverPhases(e.timing) });
     });
     if (this.config.sniff) {
-      // Sniff while standby; as master the TUN path tracks the traffic itself.
+      // Sniff while standby (master of no group); as master the TUN path tracks the traffic itself.
       this.vrrp.on((e) => {
-        if (e.type === 'state') this.datapath?.setSniffing(e.to !== 'master');
+        if (e.type === 'state') this.datapath?.setSniffing((this.vrrp?.mastered().length ?? 0) === 0);
       });
       datapath.setSniffing(true);
       this.log.info({ interfaces: this.config.sniff.interfaces }, 'sniff mode: learning connections from the segments while standby');

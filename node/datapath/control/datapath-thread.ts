@@ -296,9 +296,9 @@ export class DatapathThread {
     if (!this.exited) this.post({ type: 'sniff', active });
   }
 
-  /** The node became VRRP master (true) or left that state (false). */
-  setMaster(master: boolean): void {
-    if (!this.exited) this.post({ type: 'vrrp-master', master });
+  /** The node became VRRP master of group `vrid` (true) or left that state (false). */
+  setMaster(master: boolean, vrid: number): void {
+    if (!this.exited) this.post({ type: 'vrrp-master', master, vrid });
   }
 
   setRoutes(routes: PlainRoute[]): void {

@@ -93,8 +93,12 @@ export type ToDatapath =
   | { type: 'addresses'; list: PlainAddress[] }
   /** Sniff mode on (standby) or off (active: the TUN path tracks the traffic itself). */
   | { type: 'sniff'; active: boolean }
-  /** The node's VRRP state: master or not (backup, fault). Master adopts the table's replicas (worker/takeover-adopt.ts). */
-  | { type: 'vrrp-master'; master: boolean }
+  /**
+   * The node's VRRP state of group `vrid`: master or not (backup, fault). Master adopts
+   * the group's replicas (worker/takeover-adopt.ts) and tags the connections it forwards
+   * with a group it masters (worker/sync-bridge.ts).
+   */
+  | { type: 'vrrp-master'; master: boolean; vrid: number }
   | { type: 'sync-report'; id: number }
   | { type: 'ct-count'; id: number }
   /** Replace the whole ruleset (text or libnftables JSON); undefined text = no ruleset. */

@@ -198,8 +198,9 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         sniffer?.setActive(m.active);
         break;
       case 'vrrp-master':
-        syncBridge?.setMaster(m.master);
-        adopter?.setMaster(m.master);
+        // The bridge first: what the walk adopts is tagged with a group mastered here.
+        syncBridge?.setMastered(m.vrid, m.master);
+        adopter?.setMaster(m.master, m.vrid);
         break;
       case 'sync-report':
         if (!syncHandle || !syncBridge || !syncRing) send({ type: 'sync-report', id: m.id, report: null });

@@ -18,7 +18,7 @@
 import { IpProto, PacketInfo, TcpFlag } from '../../packet/packet-info.js';
 import { conntrackChecksumOk } from '../../packet/checksum.js';
 import { ClassifyContext, Hook, Verdict as RuleVerdict, type FlowtableState, type RulesetEngine } from '../../ruleset/index.js';
-import { CtDir, CtSnapshot, CtState, CtStatus, TcpState, type ConnTracker } from '../../conntrack/index.js';
+import { CT_STATUS_NO_GROUP, CtDir, CtSnapshot, CtState, CtStatus, TcpState, type ConnTracker } from '../../conntrack/index.js';
 import { CtHelperId } from '../../ct-state/index.js';
 import { NatBinding, NatKind, NatManip } from '../../nat/binding.js';
 import type { NatRequest } from '../../nat/request.js';
@@ -128,7 +128,8 @@ export class FilterStage implements PacketStage {
         this.counters[C.ct_table_full_drops] += 1;
         return Verdict.Drop;
       }
-      ctx.ctStatus = r.status;
+      // The group bits are hafw's (CT_GROUP_SHIFT): `ct status` sees the kernel's bits.
+      ctx.ctStatus = r.status & CT_STATUS_NO_GROUP;
       ctx.ctMark = r.mark;
       ctx.ctDir = r.dir;
       ctx.ctEntry = r.entry;

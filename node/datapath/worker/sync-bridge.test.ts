@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { buildUdp, parseBuilt } from '../../packet/build.js';
-import { ConnTracker, CtStatus } from '../../conntrack/index.js';
+import { ConnTracker, CtStatus, ctGroup } from '../../conntrack/index.js';
 import { EventKind, EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
 import { SyncBridge } from './sync-bridge.js';
 
@@ -154,14 +154,14 @@ describe('SyncBridge.apply: ordering rules against the real table', () => {
 
   it('not master: a peer\'s record of a connection this node still holds as its own replaces it (the peer forwards it now); a master keeps its view', () => {
     const b = node();
-    b.bridge.setMaster(true);
+    b.bridge.setMastered(1, true);
     const e = b.send(out(7014));
     b.ct.setMark(e, 0x9);
     b.records();
     b.bridge.apply(1, peerRecord(7014, 0x1, 100), 0);
     assert.equal(b.ct.getMark(e), 0x9, 'master: its own view wins');
     // Preempted, or back from a partition: another node adopted the connection meanwhile.
-    b.bridge.setMaster(false);
+    b.bridge.setMastered(1, false);
     b.bridge.apply(1, peerRecord(7014, 0x3, 200), 0);
     const r = b.ct.lookupTuple(tupleOf(7014));
     assert.ok(b.ct.getStatus(r) & CtStatus.Replicated, 'now the peer\'s replica');
@@ -171,6 +171,33 @@ describe('SyncBridge.apply: ordering rules against the real table', () => {
     // Its next walk (or destroy) is the owner's: a Destroy now removes it.
     b.bridge.apply(1, { ...peerRecord(7014, 0x3, 300), kind: EventKind.Destroy }, 0);
     assert.equal(b.ct.lookupTuple(tupleOf(7014)), -1);
+  });
+
+  it('not master, per VRRP group: a node still master of A keeps A\'s connections and yields B\'s to a peer\'s records once it lost B', () => {
+    const A = 1;
+    const B = 2;
+    const b = node();
+    // Master of B only: a connection through it is B's.
+    b.bridge.setMastered(B, true);
+    const eb = b.send(out(7015));
+    // Master of both: a new connection goes to the lowest group mastered, A.
+    b.bridge.setMastered(A, true);
+    const ea = b.send(out(7016));
+    assert.equal(ctGroup(b.ct.getStatus(eb)), B);
+    assert.equal(ctGroup(b.ct.getStatus(ea)), A);
+    b.records();
+    // B's VIPs move to a peer (preempted there); this node stays master of A.
+    b.bridge.setMastered(B, false);
+    b.bridge.apply(1, peerRecord(7016, 0x3, 200), 0);
+    b.bridge.apply(1, peerRecord(7015, 0x3, 200), 0);
+    assert.equal(b.ct.getStatus(ea) & CtStatus.Replicated, 0, 'A: this node forwards it, its own view wins');
+    assert.notEqual(b.ct.getMark(ea), 0x3);
+    assert.equal(b.bridge.counts.ignoredLocal, 1);
+    const rb = b.ct.lookupTuple(tupleOf(7015));
+    assert.ok(b.ct.getStatus(rb) & CtStatus.Replicated, 'B: now the peer\'s replica');
+    assert.equal(b.ct.getMark(rb), 0x3);
+    assert.equal(b.bridge.counts.yielded, 1);
+    assert.equal(b.records().length, 0, 'no echo of the peer\'s record');
   });
 
   it('adoption: local traffic through a replica makes it this node\'s; it is announced and the peer\'s records no longer apply', () => {

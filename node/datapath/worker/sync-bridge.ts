@@ -8,7 +8,7 @@
  * runs through (after a takeover) is adopted, and from then on replicated by this node; on
  * becoming master the node adopts the rest in the background (takeover-adopt.ts).
  */
-import { CtEventKind, CtSnapshot, CtStatus, TcpDirFlag, type ConnTracker } from '../../conntrack/index.js';
+import { CtEventKind, CtSnapshot, CtStatus, TcpDirFlag, ctGroup, type ConnTracker } from '../../conntrack/index.js';
 import { EventKind, emptyRecord, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
 import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
@@ -92,6 +92,15 @@ export class SyncBridge implements StateSink {
   private readonly natOut6 = { kind: 0, addr: new Uint8Array(16), port: 0 };
   private readonly natOut4 = { kind: 0, addr: new Uint8Array(4), port: 0 };
   readonly counts = { pushed: 0, ringFull: 0, applied: 0, stale: 0, ignoredLocal: 0, yielded: 0, deleted: 0, refused: 0, adopted: 0, adoptedOnTakeover: 0 };
+  /** Per VRID: 1 while this node is master of that VRRP group. */
+  private readonly mastered = new Uint8Array(256);
+  /** The lowest VRID this node is master of; 0: none. */
+  private firstMastered = 0;
+  /**
+   * Told its VRRP state at least once. Before (a node without VRRP), its own entries always
+   * win over a peer's records (see ownViewWins).
+   */
+  private vrrpKnown = false;
 
   constructor(
     private readonly ct: ConnTracker,
@@ -111,6 +120,31 @@ export class SyncBridge implements StateSink {
   /** An API drill's watch of the flows this node hands over (drill-watch.ts); null outside drills. */
   drillWatch: DrillWatch | null = null;
 
+  /** This node became master of VRRP group `vrid` (true) or left that state (false). */
+  setMastered(vrid: number, master: boolean): void {
+    if (vrid < 1 || vrid > 255) return;
+    this.vrrpKnown = true;
+    this.mastered[vrid] = master ? 1 : 0;
+    this.firstMastered = this.mastered.indexOf(1);
+    if (this.firstMastered < 0) this.firstMastered = 0;
+  }
+
+  /**
+   * The group a connection this node forwards belongs to (ct-types.ts, CT_GROUP_SHIFT):
+   * its own tag while this node masters that group, or while it masters none (a backup
+   * that forwards keeps the group it came with); else the lowest group this node masters.
+   * Traffic arrives at the master of the group whose VIPs the hosts use as their next hop,
+   * but a packet does not say which VIP that was: with several groups mastered here, the
+   * lowest is a guess, and a returning master's traffic takes its connections back.
+   */
+  private tagGroup(entry: number, status: number): void {
+    const first = this.firstMastered;
+    if (first === 0) return;
+    const g = ctGroup(status);
+    if (g !== 0 && this.mastered[g] === 1) return;
+    this.ct.setGroup(entry, first);
+  }
+
   /** conntrack's onEvent. */
   onEvent(kind: number, entry: number): void {
     const ct = this.ct;
@@ -126,6 +160,7 @@ export class SyncBridge implements StateSink {
       ct.adoptReplica(entry);
       this.counts.adopted++;
     }
+    if (this.local) this.tagGroup(entry, status);
     const w = this.writer;
     ct.snapshot(entry, w.snap);
     const rec = w.fill(kind as EventKind, syncClock());
@@ -182,14 +217,14 @@ export class SyncBridge implements StateSink {
       if (!replica) {
         // A drill's master counts what the new master reports of the flows it handed over.
         this.drillWatch?.peerRecord(e, rec.kind, rec.tcpState);
-        if (this.master !== false) {
+        if (this.ownViewWins(ct.getStatus(e))) {
           // Our own entry: we forward this connection, our view is the current one.
           this.counts.ignoredLocal++;
           return;
         }
-        // Ours, but this node is not master: it forwards nothing (one active group), so the
-        // peer's record is newer than our view and the peer forwards the connection now.
-        // The entry becomes the peer's replica (liberal windows, its state).
+        // Ours, but this node is not master of the connection's group: it does not forward
+        // it, so the peer's record is newer than our view and the peer forwards the
+        // connection now. The entry becomes the peer's replica (liberal windows, its state).
         this.counts.yielded++;
       } else {
         // A flow a drill watches goes on being counted once it has become the new master's replica.
@@ -251,16 +286,22 @@ export class SyncBridge implements StateSink {
   }
 
   /**
-   * This node's VRRP state: master or not (null: never told, a node without VRRP: its own
-   * entries always win). A node that left master (preempted, faulted, cut off and healed)
-   * may still hold as its own connections that another node adopted and forwards since;
-   * while it is not master, that node's records replace them, so ownership converges on the
-   * forwarding node and the old owner's stale windows never come back at its next takeover.
+   * Whether this node's own entry (status `status`) wins over a peer's record of the same
+   * connection: it does while this node is master of the connection's VRRP group, or was
+   * never told its VRRP state (a node without VRRP). A node that left master of a group
+   * (preempted, faulted, cut off and healed) may still hold as its own connections of that
+   * group that another node adopted and forwards since; while it is not that group's
+   * master, that node's records replace them, so ownership converges on the forwarding
+   * node and the old owner's stale windows never come back at its next takeover. Per
+   * group, not per node: with active/active a node still master of A yields B's
+   * connections to B's new master and keeps A's. An untagged entry (made while this node
+   * mastered no group) goes by the node: kept while it masters any group; with one group
+   * that is the same rule as for a tagged one.
    */
-  private master: boolean | null = null;
-
-  setMaster(master: boolean): void {
-    this.master = master;
+  private ownViewWins(status: number): boolean {
+    if (!this.vrrpKnown) return true;
+    const g = ctGroup(status);
+    return g !== 0 ? this.mastered[g] === 1 : this.firstMastered !== 0;
   }
 
   /** An observer of each replica applied, with its owner's stamp (the sync bench's lag watch; null in a node). */

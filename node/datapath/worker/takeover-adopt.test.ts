@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { buildTcp, buildUdp, parseBuilt } from '../../packet/build.js';
-import { ConnTracker, CtState, CtStatus } from '../../conntrack/index.js';
+import { ConnTracker, CtState, CtStatus, ctGroup } from '../../conntrack/index.js';
 import { EventKind, EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
 import { C, COUNTER_NAMES } from '../shared/counters.js';
 import { SyncBridge } from './sync-bridge.js';
@@ -148,5 +148,103 @@ describe('TakeoverAdopter: a new master makes the former owner\'s replicas its o
     b.walk();
     assert.equal(replicated(b), 0);
     assert.equal(b.bridge.counts.adoptedOnTakeover, 10);
+  });
+
+  describe('with several VRRP groups (active/active)', () => {
+    const A = 51;
+    const B = 52;
+    /** A node that masters `groups` (the datapath's 'vrrp-master' message: the bridge, then the walk). */
+    function master(n: ReturnType<typeof node>, vrid: number, on: boolean): void {
+      n.bridge.setMastered(vrid, on);
+      n.adopter.setMaster(on, vrid);
+    }
+
+    it('a connection is tagged with the group its forwarding node masters, and its records carry the tag', () => {
+      const fwa = node();
+      master(fwa, A, true);
+      fwa.walk();
+      const r = fwa.send(buildUdp({ src: CLIENT, dst: SERVER, sport: 20000, dport: 53 }));
+      assert.equal(ctGroup(fwa.ct.getStatus(r.entry)), A);
+      const recs = fwa.records();
+      assert.equal(recs.length, 1);
+      assert.equal(ctGroup(recs[0]!.status), A, 'the record names group A');
+      const fwc = node();
+      fwc.bridge.apply(FWA, recs[0]!, 0);
+      const groups: number[] = [];
+      fwc.ct.forEach((e) => void groups.push(ctGroup(fwc.ct.getStatus(e))));
+      assert.deepEqual(groups, [A], 'and so does the replica');
+    });
+
+    it('three nodes: fwa masters A, fwb masters B, fwc backs both up; fwc taking A adopts only A\'s connections', () => {
+      const fwa = node();
+      const fwb = node();
+      const fwc = node();
+      master(fwa, A, true);
+      master(fwb, B, true);
+      fwa.walk();
+      fwb.walk();
+      for (let i = 0; i < 5; i++) fwa.send(buildUdp({ src: CLIENT, dst: SERVER, sport: 21000 + i, dport: 53 }));
+      for (let i = 0; i < 7; i++) fwb.send(buildTcp({ src: CLIENT, dst: SERVER, sport: 22000 + i, dport: 22, flags: 'S', seq: 1 }));
+      for (const r of fwa.records()) fwc.bridge.apply(FWA, r, 0);
+      for (const r of fwb.records()) fwc.bridge.apply(FWB, r, 0);
+      assert.equal(replicated(fwc), 12);
+      // fwa dies; fwc becomes master of A.
+      master(fwc, A, true);
+      fwc.walk();
+      assert.equal(fwc.bridge.counts.adoptedOnTakeover, 5, 'A\'s five');
+      assert.equal(replicated(fwc), 7, 'B\'s seven stay replicas of fwb, which still forwards them');
+      const adopted = fwc.records();
+      assert.deepEqual([...new Set(adopted.map((r) => ctGroup(r.status)))], [A]);
+      assert.ok(adopted.every((r) => r.proto === 17));
+      // fwb dies too: fwc takes B and adopts the rest.
+      master(fwc, B, true);
+      fwc.walk();
+      assert.equal(replicated(fwc), 0);
+      assert.equal(fwc.bridge.counts.adoptedOnTakeover, 12);
+    });
+
+    it('two nodes: when fwa dies fwb (master of B) takes A and adopts A\'s connections; leaving a group stops only that group\'s walk', () => {
+      const fwa = node();
+      const fwb = node({ maxPerTurn: 2 });
+      master(fwa, A, true);
+      master(fwb, B, true);
+      fwb.walk();
+      for (let i = 0; i < 6; i++) fwa.send(buildUdp({ src: CLIENT, dst: SERVER, sport: 23000 + i, dport: 53 }));
+      for (const r of fwa.records()) fwb.bridge.apply(FWA, r, 0);
+      master(fwb, A, true);
+      assert.equal(fwb.adopter.turn(), 2);
+      // Leaving B (say a preemption) while the walk for A goes on.
+      master(fwb, B, false);
+      assert.ok(fwb.adopter.walking, 'still walking for A');
+      fwb.walk();
+      assert.equal(replicated(fwb), 0);
+      // Adopted connections keep their group A, which fwb masters now.
+      for (const r of fwb.records()) assert.equal(ctGroup(r.status), A);
+      master(fwb, A, false);
+      assert.equal(fwb.adopter.walking, false);
+    });
+
+    it('a node master of several groups keeps a connection\'s group if it masters it, else tags it with the lowest it masters; a backup keeps the tag', () => {
+      const fwa = node();
+      master(fwa, A, true);
+      const a = fwa.send(buildUdp({ src: CLIENT, dst: SERVER, sport: 24000, dport: 53 }));
+      const recs = fwa.records();
+      const fwb = node();
+      // fwb masters B only and forwards a packet of A's connection (an asymmetric path).
+      master(fwb, B, true);
+      fwb.walk();
+      for (const r of recs) fwb.bridge.apply(FWA, r, 0);
+      const b = fwb.send(buildUdp({ src: SERVER, dst: CLIENT, sport: 53, dport: 24000 }));
+      assert.equal(ctGroup(fwb.ct.getStatus(b.entry)), B, 'fwb forwards it now: group B');
+      // A backup (master of nothing) that forwards keeps the tag.
+      const fwc = node();
+      for (const r of recs) fwc.bridge.apply(FWA, r, 0);
+      const c = fwc.send(buildUdp({ src: SERVER, dst: CLIENT, sport: 53, dport: 24000 }));
+      assert.equal(ctGroup(fwc.ct.getStatus(c.entry)), A);
+      // Master of A and B: A's connection stays A's.
+      master(fwa, B, true);
+      fwa.send(buildUdp({ src: CLIENT, dst: SERVER, sport: 24000, dport: 53 }));
+      assert.equal(ctGroup(fwa.ct.getStatus(a.entry)), A);
+    });
   });
 });

@@ -10,11 +10,14 @@
  * policy drop`). Adopted and announced here, it is replicated under the new master's id
  * and is in its later walks.
  *
- * Which replicas: all of them. With one active group the master owns everything it
- * forwards, so every replica is of an owner that is not this node, and its owner has
- * stopped forwarding (it failed, or handed over). The former owner, if it is alive and not
- * master, takes this node's records for a connection it still holds as its own: the entry
- * becomes this node's replica there (SyncBridge.apply, `yielded`).
+ * Which replicas: those of the groups this node just became master of. Each connection is
+ * tagged with the VRRP group (VRID) whose master forwards it (CT_GROUP_SHIFT, set by the
+ * sync bridge on the owner), so with several groups (active/active) a node taking group B
+ * adopts B's connections and leaves A's to A's master, which is alive and forwarding
+ * them. An untagged replica (group 0: from a node without VRRP) is adopted by any new
+ * master, as with one group. The former owner, if it is alive and not master of the
+ * connection's group, takes this node's records for a connection it still holds as its
+ * own: the entry becomes this node's replica there (SyncBridge.apply, `yielded`).
  *
  * Bounded: the walk goes a slice of slots per turn on the thread's event loop, so packets
  * after the transition never wait for it (the first turn runs one interval after it), and
@@ -22,10 +25,11 @@
  * ring to the sync worker (each adoption is one record there; a full ring costs a full
  * local resync). Turns the ring has no room for adopt nothing and try again.
  *
- * Back to backup mid-walk: the walk stops. What it adopted stays this node's (it announced
- * it); the rest stays replicas, for the new master to adopt.
+ * Back to backup mid-walk: the walk stops (for that group: a walk for another group this
+ * node still masters goes on). What it adopted stays this node's (it announced it); the
+ * rest stays replicas, for the new master to adopt.
  */
-import { CtStatus, type ConnTracker } from '../../conntrack/index.js';
+import { CtStatus, ctGroup, type ConnTracker } from '../../conntrack/index.js';
 import { C } from '../shared/counters.js';
 import type { SyncBridge } from './sync-bridge.js';
 
@@ -48,6 +52,10 @@ export const TAKEOVER_ADOPT_DEFAULTS: TakeoverAdoptOptions = { intervalMs: 10, s
 export class TakeoverAdopter {
   /** Next slot to look at; -1: no walk. */
   private cursor = -1;
+  /** Per VRID: 1 while its replicas are being adopted (index 0: untagged ones, with any group). */
+  private readonly walkGroups = new Uint8Array(256);
+  /** Adopt every replica whatever its group (setMaster without a group: one-group callers). */
+  private anyGroup = false;
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -68,12 +76,22 @@ export class TakeoverAdopter {
     return this.cursor >= 0;
   }
 
-  /** The node's VRRP state changed: master starts a walk (from the first slot), anything else stops it. */
-  setMaster(master: boolean): void {
-    if (!master) {
+  /**
+   * The node's VRRP state of group `vrid` changed: master starts a walk over the whole
+   * table for that group's replicas (and untagged ones), anything else stops adopting the
+   * group's (the walk stops when no group is left). Without `vrid`: every replica, whatever
+   * its group.
+   */
+  setMaster(master: boolean, vrid?: number): void {
+    if (vrid === undefined) this.anyGroup = master;
+    else if (vrid >= 1 && vrid <= 255) this.walkGroups[vrid] = master ? 1 : 0;
+    if (!this.anyGroup && this.walkGroups.indexOf(1, 1) < 0) {
       this.stop();
       return;
     }
+    if (!master) return;
+    // A walk in progress starts over: the slots it passed may hold the new group's replicas.
+    this.walkGroups[0] = 1;
     this.cursor = 0;
     if (this.timer === undefined) {
       this.timer = this.every(() => this.turn(), this.opts.intervalMs);
@@ -84,6 +102,8 @@ export class TakeoverAdopter {
 
   stop(): void {
     this.cursor = -1;
+    this.walkGroups.fill(0);
+    this.anyGroup = false;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }
@@ -98,7 +118,11 @@ export class TakeoverAdopter {
     if (max > 0) {
       const end = Math.min(ct.capacity, e + this.opts.slotsPerTurn);
       for (; e < end && n < max; e++) {
-        if (ct.isLive(e) && (ct.getStatus(e) & CtStatus.Replicated) !== 0 && this.bridge.adoptOnTakeover(e)) n++;
+        if (!ct.isLive(e)) continue;
+        const status = ct.getStatus(e);
+        if ((status & CtStatus.Replicated) === 0) continue;
+        if (!this.anyGroup && this.walkGroups[ctGroup(status)] !== 1) continue;
+        if (this.bridge.adoptOnTakeover(e)) n++;
       }
     }
     this.counters[C.ct_takeover_adopted] = this.bridge.counts.adoptedOnTakeover;
