@@ -77,6 +77,8 @@ interface LabUpOptions {
   hubMode?: boolean;
   /** VRRP advertisement interval (default 10 ms: Master_Down_Interval about 36 ms, takeover well under 100 ms). */
   advertIntervalMs?: number;
+  /** The `vrrp` section of each node instead of vrrpConfig()'s one group (e.g. several groups: active/active). */
+  vrrpSection?: (fw: FirewallAddrs) => string;
 }
 
 /** VRRP priority of a lab firewall: fwa is the preferred master, then fwb, then fwc. */
@@ -312,7 +314,7 @@ export class Lab {
       await lab.save();
       if (opts.startNodes !== false) {
         for (const fw of fws) {
-          const extra = [vrrp ? vrrpConfig(fw, opts.advertIntervalMs) : '', sync ? syncConfig() : '', opts.extraConfig?.(fw) ?? ''].join('\n');
+          const extra = [vrrp ? (opts.vrrpSection?.(fw) ?? vrrpConfig(fw, opts.advertIntervalMs)) : '', sync ? syncConfig() : '', opts.extraConfig?.(fw) ?? ''].join('\n');
           await lab.startNode(fw.name, extra, opts.datapath);
         }
         for (const fw of fws) await lab.waitReady(fw.name);

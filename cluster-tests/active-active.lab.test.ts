@@ -1,0 +1,119 @@
+/**
+ * @lab active/active: two nodes, two VRRP groups (A master on fwa, B master on fwb), a
+ * strict stateful ruleset (policy drop; only new connections from the LAN), so a flow
+ * survives only where its state is. Long-lived TCP flows over IPv4 and IPv6 go through
+ * both groups at once; each node owns the flows of the group it masters and holds the
+ * other's as replicas. fwa is killed: fwb takes group A, adopts A's connections and every
+ * flow of both groups goes on.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Lab, STRICT_RULESET } from './lab.js';
+import { DrillFlows } from './drill-flows.js';
+import { sh, sleep } from './exec.js';
+import { NS } from './topology.js';
+import { startEchoServer } from './traffic.js';
+import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_B, VIPS_B } from './active-active.js';
+
+const FLOWS = 5;
+/** Bounded at 60 s; trace() ends the agents once the test has seen what it waits for. */
+const FLOW_OPTS = { flows: FLOWS, durationMs: 60000, probeIntervalMs: 50 };
+const now = (): number => performance.timeOrigin + performance.now();
+
+interface CtEntry {
+  original: { src: string; sport?: number; dst: string; dport?: number };
+}
+
+describe('@lab active/active: two VRRP groups, each with its own master', function () {
+  this.timeout(120000);
+  let lab: Lab;
+  let dir: string;
+  const flows: DrillFlows[] = [];
+  let stopEcho: (() => Promise<void>) | undefined;
+
+  /** Established connections to the echo server at one of `servers`, as "dst src sport" keys. */
+  async function echoFlows(fw: string, origin: 'local' | 'replicated', servers: string[]): Promise<Set<string>> {
+    const r = JSON.parse(await lab.hafw(fw, ['ct', 'list', '-p', 'tcp', '--dport', '5001', '--state', 'ESTABLISHED', '--json', '--origin', origin])) as { entries: CtEntry[] };
+    return new Set(r.entries.filter((e) => servers.includes(e.original.dst)).map((e) => `${e.original.dst} ${e.original.src} ${e.original.sport}`));
+  }
+  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
+    const deadline = Date.now() + ms;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+      last = await fn().catch(() => undefined as T);
+      if (last !== undefined && ok(last)) return last;
+      await sleep(200);
+    }
+    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last instanceof Set ? [...last].length : last)})`);
+  }
+  /** Each group's state on `fw`, as "a:master b:backup". */
+  const groupStates = async (fw: string): Promise<string> => {
+    const s = (await lab.status(fw).catch(() => undefined)) as { vrrp?: { groups?: { name: string; state: string }[] } } | undefined;
+    return (s?.vrrp?.groups ?? []).map((g) => `${g.name}:${g.state}`).join(' ');
+  };
+  /** Whether `fw` holds group B's LAN VIPs (v4 and v6) and group A's. */
+  const holds = async (fw: string): Promise<{ a: boolean; b: boolean }> => {
+    const out = await sh(['ip', '-n', NS.fw(fw), 'addr', 'show', 'dev', 'lan']).catch(() => '');
+    return { a: out.includes('192.0.2.1/24') && out.includes('2001:db8:1::1/64'), b: out.includes(`${VIPS_B[0].addr}/24`) && out.includes(`${VIPS_B[2].addr}/64`) };
+  };
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'hafw-aa-lab-'));
+    for (const fw of ['fwa', 'fwb']) await writeFile(path.join(dir, `${fw}.nft`), STRICT_RULESET);
+    lab = await Lab.up({
+      nodes: 2,
+      vrrpSection: (fw) => activeActiveVrrp(fw),
+      extraConfig: (fw) => `ruleset:\n  file: ${path.join(dir, `${fw.name}.nft`)}\n  stateDir: ${path.join(dir, `state-${fw.name}`)}\n`,
+    });
+    await until('fwa masters A, fwb masters B', async () => [await groupStates('fwa'), await groupStates('fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
+    await routeThroughGroups();
+  });
+  after(async () => {
+    for (const f of flows) f.stop();
+    await stopEcho?.().catch(() => undefined);
+    await Lab.down();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('each node holds only its own group\'s VIPs', async () => {
+    assert.deepEqual(await holds('fwa'), { a: true, b: false });
+    assert.deepEqual(await holds('fwb'), { a: false, b: true });
+  });
+
+  it('IPv4 and IPv6 flows through both groups: each node owns its group\'s; fwa killed, fwb takes group A and every flow of both groups survives', async () => {
+    stopEcho = await startEchoServer(5001, NS.server);
+    const viaA = [SERVER_A.v4, SERVER_A.v6];
+    const viaB = [SERVER_B.v4, SERVER_B.v6];
+    for (const host of [...viaA, ...viaB]) flows.push(await DrillFlows.start(host, FLOW_OPTS));
+    const per = 2 * FLOWS;
+    // Each node forwards (owns) the flows of the group it masters, and holds the other's as replicas.
+    await until('fwa owns group A\'s flows', () => echoFlows('fwa', 'local', viaA), (s) => s.size === per, 5000);
+    await until('fwb owns group B\'s flows', () => echoFlows('fwb', 'local', viaB), (s) => s.size === per, 5000);
+    assert.equal((await echoFlows('fwa', 'local', viaB)).size, 0, 'fwa forwards none of B\'s');
+    assert.equal((await echoFlows('fwb', 'local', viaA)).size, 0, 'fwb forwards none of A\'s');
+    await until('fwb holds a replica of each of A\'s flows', () => echoFlows('fwb', 'replicated', viaA), (s) => s.size === per, 5000);
+    await until('fwa holds a replica of each of B\'s flows', () => echoFlows('fwa', 'replicated', viaB), (s) => s.size === per, 5000);
+
+    const kill = now();
+    await lab.stopNode('fwa', 'SIGKILL');
+    await until('fwb masters both groups', () => groupStates('fwb'), (s) => s === 'a:master b:master', 5000);
+    assert.deepEqual(await holds('fwb'), { a: true, b: true });
+    // Its takeover walk adopts group A's connections (quiet or not); B's were its own all along.
+    await until('fwb owns every flow of both groups', () => echoFlows('fwb', 'local', [...viaA, ...viaB]), (s) => s.size === 2 * per, 10000);
+    const carried = now();
+    await sleep(2000);
+
+    for (const f of flows) {
+      const t = await f.trace();
+      for (const flow of t.flows) {
+        const what = `${f.host} ${flow.id}`;
+        assert.equal(flow.failed, false, `${what} was reset`);
+        assert.ok(flow.progressMs.some((x) => x < kill), `${what} made no progress before the kill`);
+        assert.ok(flow.progressMs.some((x) => x > carried), `${what} made no progress on fwb after the takeover`);
+      }
+      console.log(`      ${f.host}: ${t.flows.length} flows survived (fwa killed, fwb took group A)`);
+    }
+  });
+});
