@@ -3,8 +3,9 @@
  * strict stateful ruleset (policy drop; only new connections from the LAN), so a flow
  * survives only where its state is. Long-lived TCP flows over IPv4 and IPv6 go through
  * both groups at once; each node owns the flows of the group it masters and holds the
- * other's as replicas. fwa is killed: fwb takes group A, adopts A's connections and every
- * flow of both groups goes on.
+ * other's as replicas. Flows on an asymmetric path (out through A, back through B) work
+ * because fwb hands their packets to fwa over the sync segment. fwa is killed: fwb takes
+ * group A, adopts A's connections and every flow of both groups goes on.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +16,7 @@ import { DrillFlows } from './drill-flows.js';
 import { sh, sleep } from './exec.js';
 import { NS } from './topology.js';
 import { startEchoServer } from './traffic.js';
-import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_B, VIPS_B } from './active-active.js';
+import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_ASYM, SERVER_B, VIPS_B } from './active-active.js';
 
 const FLOWS = 5;
 /** Bounded at 60 s; trace() ends the agents once the test has seen what it waits for. */
@@ -82,8 +83,25 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
     assert.deepEqual(await holds('fwb'), { a: false, b: true });
   });
 
-  it('IPv4 and IPv6 flows through both groups: each node owns its group\'s; fwa killed, fwb takes group A and every flow of both groups survives', async () => {
+  const counter = async (fw: string, name: string): Promise<number> => Number(((await lab.status(fw)).datapath.counters as Record<string, number>)[name] ?? 0);
+
+  it('asymmetric path (out through group A on fwa, back through group B on fwb): fwb hands the replies to fwa, which owns and tracks both directions', async () => {
     stopEcho = await startEchoServer(5001, NS.server);
+    const asym = [SERVER_ASYM.v4, SERVER_ASYM.v6];
+    // The first SYN-ACK may reach fwb before the SYN's record does (no deferral): the
+    // server's retransmission then finds the replica, so a connect can take about a second.
+    for (const host of asym) flows.push(await DrillFlows.start(host, FLOW_OPTS));
+    await until('fwa owns every asymmetric flow, established', () => echoFlows('fwa', 'local', asym), (s) => s.size === 2 * FLOWS, 5000);
+    assert.equal((await echoFlows('fwb', 'local', asym)).size, 0, 'fwb tracks none of them itself');
+    const sent = await counter('fwb', 'handoff_sent');
+    const received = await counter('fwa', 'handoff_received');
+    await sleep(500);
+    assert.ok(await counter('fwb', 'handoff_sent') > sent, 'fwb keeps handing the replies over');
+    assert.ok(await counter('fwa', 'handoff_received') > received);
+    assert.equal(await counter('fwa', 'handoff_rejected'), 0);
+  });
+
+  it('IPv4 and IPv6 flows through both groups: each node owns its group\'s; fwa killed, fwb takes group A and every flow of both groups (and the asymmetric ones) survives', async () => {
     const viaA = [SERVER_A.v4, SERVER_A.v6];
     const viaB = [SERVER_B.v4, SERVER_B.v6];
     for (const host of [...viaA, ...viaB]) flows.push(await DrillFlows.start(host, FLOW_OPTS));
@@ -101,7 +119,7 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
     await until('fwb masters both groups', () => groupStates('fwb'), (s) => s === 'a:master b:master', 5000);
     assert.deepEqual(await holds('fwb'), { a: true, b: true });
     // Its takeover walk adopts group A's connections (quiet or not); B's were its own all along.
-    await until('fwb owns every flow of both groups', () => echoFlows('fwb', 'local', [...viaA, ...viaB]), (s) => s.size === 2 * per, 10000);
+    await until('fwb owns every flow of both groups', () => echoFlows('fwb', 'local', [...viaA, ...viaB, SERVER_ASYM.v4, SERVER_ASYM.v6]), (s) => s.size === 3 * per, 10000);
     const carried = now();
     await sleep(2000);
 

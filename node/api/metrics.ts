@@ -211,6 +211,11 @@ export function createNodeMetrics(src: MetricsSource): Registry {
     },
   });
   datapathTotal('hafw_conntrack_takeover_adopted_total', 'Replicas of a peer\'s connections this node made its own when it became VRRP master (announced and replicated under its id, quiet ones included)', 'ct_takeover_adopted');
+  datapathTotal('hafw_handoff_sent_total', 'Packets of another VRRP group\'s connection handed to its owner over the sync segment (asymmetric paths, active/active)', 'handoff_sent');
+  datapathTotal('hafw_handoff_send_errors_total', 'Packets that could not be handed to their owner (too long for one datagram, socket error): dropped', 'handoff_send_errors');
+  datapathTotal('hafw_handoff_received_total', 'Authenticated packets a peer handed to this node', 'handoff_received');
+  datapathTotal('hafw_handoff_rejected_total', 'Handoff datagrams refused: malformed, failing authentication (another cluster key, or forged), replayed, or another virtio header length', 'handoff_rejected');
+  datapathTotal('hafw_handoff_not_owner_total', 'Handed-over packets dropped because this node does not own their connection either', 'handoff_not_owner');
   new Gauge({
     name: 'hafw_conntrack_expectations',
     help: 'Expectations (data connections an FTP control connection announced) waiting for their first packet',

@@ -189,6 +189,11 @@ export class CtResult {
   pending = false;
   /** The tracker asks for the packet to be dropped whatever the ruleset says (table full). */
   drop = false;
+  /**
+   * The packet belongs to a replica that ConnTracker.replicaGate claimed (another node
+   * forwards this connection): the entry was left untouched and `entry` is -1.
+   */
+  handoff = false;
 }
 
 /** Tuple of one direction as a peer sees it: addresses as bytes (4 or 16 used). */
@@ -261,6 +266,8 @@ export class CtSnapshot implements CtTupleLike, CtReplyTupleLike {
 export class CtStats {
   searched = 0;
   found = 0;
+  /** Packets of replicas claimed by ConnTracker.replicaGate (handed to their owner). */
+  handedOff = 0;
   new = 0;
   inserted = 0;
   insertFailed = 0;

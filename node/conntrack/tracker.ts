@@ -67,12 +67,22 @@ export const IMPORT_EXISTS = -2;
 
 export type CtEventHandler = (kind: CtEventKind, entry: number) => void;
 
+/** lookup(): the entry is a replica the gate claimed (replicaGate). */
+const LOOKUP_HANDOFF = -2;
+
 export class ConnTracker {
   readonly table: ConnTable;
   readonly result = new CtResult();
   readonly stats = new CtStats();
   readonly timeouts: Readonly<CtTimeouts>;
   onEvent: CtEventHandler | null = null;
+  /**
+   * Asked when a packet hits a replica (another node's connection): true claims the packet
+   * for that node. The tracker then leaves the entry untouched and answers with
+   * `result.handoff` set (the datapath hands the packet to the owner: worker/handoff.ts).
+   * Null: a replica a packet hits is tracked here, and adopted (sync-bridge.ts).
+   */
+  replicaGate: ((entry: number) => boolean) | null = null;
   /**
    * True while an Update handler runs for a timeout/window refresh only (nothing an
    * operator sees changed: state, status, mark and tuples are as before). State sync needs
@@ -241,6 +251,7 @@ export class ConnTracker {
     r.mark = 0;
     r.pending = false;
     r.drop = false;
+    r.handoff = false;
   }
 
   /**
@@ -302,8 +313,25 @@ export class ConnTracker {
       this.expireEntry(e);
       return -1;
     }
+    const gate = this.replicaGate;
+    if (gate !== null && (t.status[e] & CtStatus.Replicated) !== 0 && gate(e)) {
+      this.stats.handedOff++;
+      return LOOKUP_HANDOFF;
+    }
     this.stats.found++;
     return v;
+  }
+
+  /** The result of a packet whose replica the gate claimed: no entry, nothing changed. */
+  private handedOff(): CtState {
+    const r = this.result;
+    r.entry = -1;
+    r.pending = false;
+    r.status = 0;
+    r.mark = 0;
+    r.handoff = true;
+    r.state = CtState.Untracked;
+    return CtState.Untracked;
   }
 
   /**
@@ -398,6 +426,7 @@ export class ConnTracker {
     const cfg = this.tcpCfg;
     this.table.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
     let v = this.lookup(now);
+    if (v === LOOKUP_HANDOFF) return this.handedOff();
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
@@ -484,6 +513,7 @@ export class ConnTracker {
     const to = this.timeouts;
     this.table.keyFromPacket(pkt, zone, pkt.sport, pkt.dport);
     const v = this.lookup(now);
+    if (v === LOOKUP_HANDOFF) return this.handedOff();
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
@@ -504,6 +534,7 @@ export class ConnTracker {
     const t = this.table;
     this.table.keyFromPacket(pkt, zone, 0, 0);
     const v = this.lookup(now);
+    if (v === LOOKUP_HANDOFF) return this.handedOff();
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
@@ -532,6 +563,7 @@ export class ConnTracker {
     const t = this.table;
     t.keyFromPacket(pkt, zone, id, (type << 8) | code);
     const v = this.lookup(now);
+    if (v === LOOKUP_HANDOFF) return this.handedOff();
     if (v >= 0) {
       const e = v >> 1;
       const dir = v & 1;
@@ -557,6 +589,7 @@ export class ConnTracker {
     const inner = this.inner;
     if (!icmpErrorKey(this.table, pkt, inner, zone)) return this.invalid();
     const v = this.lookup(now);
+    if (v === LOOKUP_HANDOFF) return this.handedOff();
     if (v < 0) return this.invalid();
     if (!icmpErrorToQuotedSender(pkt, inner)) return this.invalid();
     const e = v >> 1;

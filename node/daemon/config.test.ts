@@ -99,6 +99,18 @@ describe('node config', () => {
     assert.throws(() => parseConfigText(head + '  groups:\n    - {vrid: 1, vips: [{interface: lan, address: 192.0.2.1}], preempt: false}\n', 'e.yaml'), /vrrp\.groups\[0\]\.preempt: unknown setting/);
   });
 
+  it('sync.handoff: on by default with several VRRP groups, off with one; its port (sync.port + 2) must differ from sync.port and ruleset.distPort', () => {
+    const head = 'node:\n  name: fwa\nsync:\n  interface: sync\n  key: ' + 'ab'.repeat(32) + '\n';
+    const groups = 'vrrp:\n  interface: lan\n  groups:\n    - {vrid: 1, vips: [{interface: lan, address: 192.0.2.1/24}]}\n    - {vrid: 2, vips: [{interface: lan, address: 192.0.2.254/24}]}\n';
+    const one = 'vrrp:\n  interface: lan\n  vrid: 1\n  vips: [{interface: lan, address: 192.0.2.1/24}]\n';
+    const a = parseConfigText(groups + head);
+    assert.deepEqual([a.sync?.handoff, a.sync?.handoffPort], [true, 3782]);
+    assert.equal(parseConfigText(one + head).sync?.handoff, false);
+    assert.equal(parseConfigText(one + head + '  handoff: true\n').sync?.handoff, true);
+    assert.throws(() => parseConfigText(groups + head + '  handoffPort: 3780\n', 'h.yaml'), /sync\.handoffPort: must differ from sync\.port \(3780\)/);
+    assert.throws(() => parseConfigText(groups + head + '  handoffPort: 3781\n', 'h.yaml'), /ruleset\.distPort: must differ from sync\.handoffPort \(3781\)/);
+  });
+
   it('refuses a YAML alias bomb (billion laughs) quickly, as a ConfigError with file:line', () => {
     // Nine levels of ten aliases each: 10^9 values if expanded.
     const lines = ['lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];

@@ -120,6 +120,14 @@ export interface SyncSettings {
   flushDelayMs: number;
   ringSlots: number;
   resendQueueSize: number;
+  /**
+   * Hand packets of another group's connection to its owner over the sync segment
+   * (active/active with asymmetric paths; docs/active-active.md). Default: on with several
+   * VRRP groups.
+   */
+  handoff: boolean;
+  /** UDP port of the handoff on the sync address (default sync.port + 2). */
+  handoffPort: number;
 }
 
 /** ruleset.* settings of cluster-wide distribution; address, group/peers and key come from sync. */
@@ -297,7 +305,7 @@ function nameId(name: string): number {
 }
 
 function readSync(v: Reader, config: NodeConfig): SyncSettings {
-  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize']);
+  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize', 'handoff', 'handoffPort']);
   if (!config.conntrack.enabled) v.fail('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
   const key = v.has('key') ? v.secret('key', /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (an even number of 64+ hex digits)') : undefined;
   const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
@@ -306,11 +314,14 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
   if ((ringSlots & (ringSlots - 1)) !== 0) v.fail(`${v.path}.ringSlots`, `must be a power of two, got ${ringSlots}`);
   const resend = v.int('resendQueueSize', 4096, 64, 1 << 20);
   if ((resend & (resend - 1)) !== 0) v.fail(`${v.path}.resendQueueSize`, `must be a power of two, got ${resend}`);
+  const port = v.int('port', 3780, 1, 65535);
+  const handoffPort = v.int('handoffPort', port <= 65533 ? port + 2 : port - 2, 1, 65535);
+  if (handoffPort === port) v.fail(`${v.path}.handoffPort`, `must differ from sync.port (${port})`);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
     address: v.has('address') ? v.string('address', undefined, VIP, 'an IP address') : undefined,
     group: v.string('group', '239.255.72.70', VIP, 'a multicast group address'),
-    port: v.int('port', 3780, 1, 65535),
+    port,
     peers: v.stringList('peers', [], VIP, 'an IP address'),
     nodeId: v.int('nodeId', nameId(config.node.name), 1, 0xffffffff),
     key,
@@ -319,6 +330,8 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
     flushDelayMs: v.int('flushDelayMs', 2, 0, 1000),
     ringSlots,
     resendQueueSize: resend,
+    handoff: v.bool('handoff', (config.vrrp?.groups.length ?? 0) > 1),
+    handoffPort,
   };
 }
 
@@ -331,6 +344,7 @@ function readRulesetDist(v: Reader, config: NodeConfig): RulesetDistSettings | u
   const defaultPort = config.sync.port === 65535 ? 65534 : config.sync.port + 1;
   const port = v.int('distPort', defaultPort, 1, 65535);
   if (port === config.sync.port) v.fail(`${v.path}.distPort`, `must differ from sync.port (${config.sync.port})`);
+  else if (config.sync.handoff && port === config.sync.handoffPort) v.fail(`${v.path}.distPort`, `must differ from sync.handoffPort (${config.sync.handoffPort})`);
   return {
     port,
     historySize: v.int('historySize', 20, 1, 1000),

@@ -28,6 +28,12 @@ export const COUNTER_NAMES = [
   'ct_expired', // entries removed because their timeout passed, replicas included (the tracker's running total)
   'ct_expired_replicas', // of those, replicas of a peer's connections
   'ct_takeover_adopted', // replicas this node made its own when it became master (worker/takeover-adopt.ts)
+  // Handoff of another node's packets over the sync segment (worker/handoff.ts).
+  'handoff_sent', // packets of a replica of another group handed to its owner
+  'handoff_send_errors', // of those, not sent (too long for a datagram, socket error)
+  'handoff_received', // authenticated packets a peer handed to this node
+  'handoff_rejected', // datagrams refused: malformed, failing authentication, replayed, another virtio header length
+  'handoff_not_owner', // handed packets dropped here: this node does not own their connection either
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
   'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)

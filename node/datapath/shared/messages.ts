@@ -42,6 +42,8 @@ export interface DatapathSyncSettings {
   ringSlots: number;
   /** Labels on the sync worker's metrics (the node's name). */
   metricLabels: Record<string, string>;
+  /** Hand packets of other groups' connections to their owner on this UDP port (worker/handoff.ts); absent: off. */
+  handoffPort?: number;
 }
 
 export interface SyncReport {

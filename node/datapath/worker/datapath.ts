@@ -27,6 +27,7 @@ import { Sniffer } from './sniffer.js';
 import { TakeoverAdopter } from './takeover-adopt.js';
 import { SyncBridge } from './sync-bridge.js';
 import { DrillWatch } from './drill-watch.js';
+import { udpHandoffTransport, wireHandoff } from './handoff.js';
 import { ConntrackGc } from './ct-gc.js';
 import { runDatapathExtensions } from './extensions.js';
 import { NatState } from './nat-state.js';
@@ -131,6 +132,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
 
   let sniffer: Sniffer | undefined;
   let device: PacketDevice | undefined;
+  let handoff: { stop(): void } | undefined;
   // `reject` is answered (TCP reset / ICMP unreachable) by writing the reply into the device.
   const rejectReplies = new RejectReplies((b, o, l) => device?.inject(b, o, l));
   try {
@@ -139,18 +141,18 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     device = ports.openDevice(data);
     const filter = Object.assign(new FilterStage(engine, ct, routes, new Float64Array(data.counters), syncBridge, nat, localAddresses), { rejectReplies });
     filter.setTrace(trace);
-    const loop = new PacketLoop(device, {
-      batchSize: data.batchSize,
-      counters: data.counters,
-      // Fragments are put together before the filter, like Linux's nf_defrag in front of conntrack.
-      stage: new DefragStage(
-        filter,
-        new Float64Array(data.counters),
-        (b, o, l) => device?.inject(b, o, l),
-        data.fragments,
-      ),
-    });
+    // Fragments are put together before the filter, like Linux's nf_defrag in front of conntrack.
+    const stage = new DefragStage(
+      filter,
+      new Float64Array(data.counters),
+      (b, o, l) => device?.inject(b, o, l),
+      data.fragments,
+    );
+    const loop = new PacketLoop(device, { batchSize: data.batchSize, counters: data.counters, stage });
     loop.start();
+    if (data.sync?.handoffPort !== undefined && ct && syncBridge) {
+      handoff = startHandoff(data, device, stage, filter, ct, syncBridge);
+    }
     if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {
       if (!ct) throw new Error('sniff mode needs conntrack (conntrack.enabled: true)');
       sniffer = new Sniffer(data.sniffInterfaces, ct, new Float64Array(data.counters));
@@ -182,6 +184,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         trace.setSessions([]);
         ctGc?.stop();
         adopter?.stop();
+        handoff?.stop();
         void syncHandle?.stop();
         sniffer?.close();
         device?.close();
@@ -304,4 +307,21 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
     }
   };
   return { handle };
+}
+
+/** Handoff of other groups' packets to their owners over the sync segment (worker/handoff.ts). */
+function startHandoff(data: DatapathWorkerData, device: PacketDevice, stage: DefragStage, filter: FilterStage, ct: ConnTracker, bridge: SyncBridge): { stop(): void } {
+  const sync = data.sync!;
+  const wired = wireHandoff({
+    nodeId: sync.config.nodeId, epoch: sync.config.epoch, key: sync.config.key, vnetHdrLen: device.vnetHdrLen,
+    counters: new Float64Array(data.counters), stage, filter, ct, bridge, inject: (b, o, l) => device.inject(b, o, l),
+  });
+  const t = sync.transport;
+  const h = wired.handoff;
+  h.transport = udpHandoffTransport(
+    t.mode === 'multicast' ? { mode: 'multicast', group: t.group!, ifaceAddr: t.ifaceAddr! } : { mode: 'unicast', bindAddr: t.bindAddr!, peers: (t.peers ?? []).map((p) => p.address) },
+    sync.handoffPort!,
+    (bytes) => h.receive(bytes),
+  );
+  return wired;
 }

@@ -52,6 +52,17 @@ export class FilterStage implements PacketStage {
   rejectReplies?: RejectReplies;
   /** `hafw trace` sessions (absent or inactive: nothing is traced; see trace-collector.ts). */
   private trace?: TraceCollector;
+  /**
+   * Hands a packet of another node's connection to that node (worker/handoff.ts): set with
+   * ConnTracker.replicaGate, whose claimed packets come here as `result.handoff`.
+   */
+  handoff: ((slot: Uint8Array) => void) | null = null;
+  /**
+   * True while a packet a peer handed over runs through: it passes only through a
+   * connection this node owns; a replica's or an unknown connection's packet is dropped
+   * (never handed on again, never the start of a new connection).
+   */
+  fromPeer = false;
 
   setTrace(t: TraceCollector): void {
     this.trace = t;
@@ -117,6 +128,17 @@ export class FilterStage implements PacketStage {
     }
   }
 
+  /** A packet of a connection this node does not own: to its owner, or (handed over already) dropped. */
+  private handOff(pkt: PacketInfo): Verdict {
+    if (this.fromPeer || this.handoff === null) {
+      this.counters[C.handoff_not_owner] += 1;
+      return Verdict.Drop;
+    }
+    // As it came out of the TUN device: virtio header (a super-packet stays one) and packet.
+    this.handoff(pkt.buf.subarray(pkt.vnetLen > 0 ? pkt.vnetOff : pkt.l3Off, pkt.end));
+    return Verdict.Stolen;
+  }
+
   private classify(pkt: PacketInfo, nowMs: number): Verdict {
     const ctx = this.ctx;
     const ct = this.ct;
@@ -128,6 +150,7 @@ export class FilterStage implements PacketStage {
         this.counters[C.ct_table_full_drops] += 1;
         return Verdict.Drop;
       }
+      if (r.handoff || (this.fromPeer && (r.pending || r.entry < 0))) return this.handOff(pkt);
       // The group bits are hafw's (CT_GROUP_SHIFT): `ct status` sees the kernel's bits.
       ctx.ctStatus = r.status & CT_STATUS_NO_GROUP;
       ctx.ctMark = r.mark;

@@ -145,6 +145,16 @@ export class SyncBridge implements StateSink {
     this.ct.setGroup(entry, first);
   }
 
+  /**
+   * Whether a packet that hits replica `entry` belongs to another node: its group is one
+   * this node is not master of (its master forwards and tracks it; worker/handoff.ts).
+   * Untagged replicas (group 0) are tracked here, as with one group.
+   */
+  handsOff(entry: number): boolean {
+    const g = ctGroup(this.ct.getStatus(entry));
+    return g !== 0 && this.mastered[g] === 0;
+  }
+
   /** conntrack's onEvent. */
   onEvent(kind: number, entry: number): void {
     const ct = this.ct;

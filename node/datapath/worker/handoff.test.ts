@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { buildTcp, parseBuilt } from '../../packet/build.js';
+import { parsePrefix } from '../../../inet/index.js';
+import { RulesetEngine } from '../../ruleset/index.js';
+import { ConnTracker, CtStatus, TcpState } from '../../conntrack/index.js';
+import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+import { C, COUNTER_NAMES } from '../shared/counters.js';
+import { FilterStage } from './filter-stage.js';
+import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
+import { Verdict } from './stage.js';
+import { SyncBridge } from './sync-bridge.js';
+import { wireHandoff, type Handoff } from './handoff.js';
+import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
+
+const CLIENT = '192.0.2.100';
+const SERVER = '198.51.100.102';
+const KEY = new Uint8Array(32).fill(7);
+const A = 51;
+const B = 52;
+const STRICT = `table inet filter { chain forward { type filter hook forward priority 0; policy drop;
+  ct state established,related accept
+  ct state invalid counter drop
+  iifname "lan" ct state new accept
+} }`;
+
+/** One node's datapath side: ruleset, table, sync bridge, filter, and (optionally) the handoff wired as in a node. */
+function node(id: number, groups: number[], handoff = true) {
+  const engine = new RulesetEngine({ clock: syncClock });
+  engine.load(STRICT);
+  const routes = new RouteInterfaces();
+  routes.load([['192.0.2.0/24', 'lan'], ['0.0.0.0/0', 'wan']].map(([pfx, ifname]): RouteEntry => {
+    const p = parsePrefix(pfx!, { strict: false });
+    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname!), mtu: 0 };
+  }));
+  const ct = new ConnTracker({ maxEntries: 1024, now: syncClock });
+  const ring = new EventRing(1024);
+  const bridge = new SyncBridge(ct, ring);
+  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
+  for (const g of groups) bridge.setMastered(g, true);
+  const counters = new Float64Array(COUNTER_NAMES.length);
+  const filter = new FilterStage(engine, ct, routes, counters, bridge);
+  const injected: Uint8Array[] = [];
+  const wired = handoff
+    ? wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, stage: filter, filter, ct, bridge, inject: (b, o, l) => void injected.push(b.slice(o, o + l)), clock: syncClock })
+    : undefined;
+  return {
+    ct, bridge, counters, injected, handoff: wired?.handoff as Handoff,
+    send: (p: Uint8Array): Verdict => filter.process(parseBuilt(p), syncClock()),
+    records(): StateRecord[] {
+      const out: StateRecord[] = [];
+      for (let r = ring.pop(); r !== undefined; r = ring.pop()) out.push(r);
+      return out;
+    },
+  };
+}
+type Node = ReturnType<typeof node>;
+
+/** Datagrams go from `from` to every node in `to` (the multicast group on the sync segment). */
+function link(from: Node, to: Node[], sent: Buffer[] = []): Buffer[] {
+  from.handoff.transport = { send: (d) => { sent.push(d); for (const n of to) n.handoff.receive(d); }, close: () => undefined };
+  return sent;
+}
+
+const syn = buildTcp({ src: CLIENT, dst: SERVER, sport: 40000, dport: 80, flags: 'S', seq: 100 });
+const synAck = buildTcp({ src: SERVER, dst: CLIENT, sport: 80, dport: 40000, flags: 'SA', seq: 900, ack: 101 });
+const ack = buildTcp({ src: CLIENT, dst: SERVER, sport: 40000, dport: 80, flags: 'A', seq: 101, ack: 901 });
+const data = buildTcp({ src: SERVER, dst: CLIENT, sport: 80, dport: 40000, flags: 'PA', seq: 901, ack: 101, payload: new Uint8Array(20) });
+
+describe('handoff: a packet of another group\'s connection goes to its owner over the sync segment', () => {
+  it('asymmetric path: client to server through fwa (group A), server to client through fwb (group B): the handshake completes and fwa tracks both directions', () => {
+    const fwa = node(1, [A]);
+    const fwb = node(2, [B]);
+    link(fwb, [fwa]);
+    assert.equal(fwa.send(syn), Verdict.Accept);
+    for (const r of fwa.records()) fwb.bridge.apply(1, r, 0);
+    // The SYN-ACK comes back through fwb, which holds only a replica of group A's connection.
+    assert.equal(fwb.send(synAck), Verdict.Stolen, 'fwb hands it over instead of tracking it');
+    assert.equal(fwb.counters[C.handoff_sent], 1);
+    assert.equal(fwa.counters[C.handoff_received], 1);
+    assert.equal(fwa.injected.length, 1, 'fwa forwarded it');
+    assert.deepEqual(fwa.injected[0], synAck);
+    // fwa saw the SYN-ACK: the client's ACK is the handshake's, not invalid.
+    assert.equal(fwa.send(ack), Verdict.Accept);
+    let e = -1;
+    fwa.ct.forEach((x) => (e = x));
+    assert.equal(fwa.ct.getTcpState(e), TcpState.Established);
+    assert.equal(fwb.send(data), Verdict.Stolen);
+    assert.equal(fwa.injected.length, 2);
+    // fwb's replica is untouched and still fwa's.
+    let r = -1;
+    fwb.ct.forEach((x) => (r = x));
+    assert.notEqual(fwb.ct.getStatus(r) & CtStatus.Replicated, 0);
+    assert.equal(fwb.ct.getTcpState(r), TcpState.SynSent);
+  });
+
+  it('without the handoff the same path breaks: fwb tracks the SYN-ACK on its replica, fwa drops the client\'s ACK as invalid', () => {
+    const fwa = node(1, [A], false);
+    const fwb = node(2, [B], false);
+    assert.equal(fwa.send(syn), Verdict.Accept);
+    for (const r of fwa.records()) fwb.bridge.apply(1, r, 0);
+    assert.equal(fwb.send(synAck), Verdict.Accept);
+    assert.equal(fwa.send(ack), Verdict.Drop);
+  });
+
+  it('every peer hears it, only the owner forwards: a third node holding a replica drops it (counted), and nobody hands it on again', () => {
+    const fwa = node(1, [A]);
+    const fwb = node(2, [B]);
+    const fwc = node(3, []);
+    const sent = link(fwb, [fwa, fwc]);
+    link(fwa, []);
+    link(fwc, []);
+    fwa.send(syn);
+    for (const r of fwa.records()) {
+      fwb.bridge.apply(1, r, 0);
+      fwc.bridge.apply(1, r, 0);
+    }
+    fwb.send(synAck);
+    assert.equal(sent.length, 1, 'one datagram');
+    assert.equal(fwa.injected.length, 1);
+    assert.equal(fwc.injected.length, 0);
+    assert.equal(fwc.counters[C.handoff_not_owner], 1);
+    assert.equal(fwc.counters[C.handoff_sent], 0);
+    // A handed packet of no connection at all opens none on the receiver.
+    fwb.handoff.send(buildTcp({ src: SERVER, dst: CLIENT, sport: 80, dport: 41000, flags: 'S', seq: 1 }));
+    assert.equal(fwa.injected.length, 1);
+    assert.equal(fwa.counters[C.handoff_not_owner], 1);
+    assert.equal(fwa.ct.count(), 1);
+  });
+
+  it('a node master of the connection\'s group tracks the replica itself (after a takeover): no handoff', () => {
+    const fwa = node(1, [A]);
+    const fwb = node(2, [A, B]);
+    link(fwb, [fwa]);
+    fwa.send(syn);
+    for (const r of fwa.records()) fwb.bridge.apply(1, r, 0);
+    assert.equal(fwb.send(synAck), Verdict.Accept);
+    assert.equal(fwb.counters[C.handoff_sent], 0);
+  });
+
+  it('refuses a replayed, a tampered and a foreign-key datagram, each counted, before anything reaches the filter', () => {
+    const fwa = node(1, [A]);
+    const fwb = node(2, [B]);
+    const sent = link(fwb, []);
+    fwa.send(syn);
+    for (const r of fwa.records()) fwb.bridge.apply(1, r, 0);
+    fwb.send(synAck);
+    const d = sent[0]!;
+    fwa.handoff.receive(d);
+    assert.equal(fwa.injected.length, 1);
+    fwa.handoff.receive(d);
+    assert.equal(fwa.injected.length, 1, 'a replay is refused');
+    const tampered = Buffer.from(d);
+    tampered[30] ^= 1;
+    fwa.handoff.receive(tampered);
+    const foreign = encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 1, seq: 99 }, synAck, new Uint8Array(32).fill(8))!;
+    fwa.handoff.receive(foreign);
+    fwa.handoff.receive(new Uint8Array(10));
+    assert.equal(fwa.counters[C.handoff_rejected], 4);
+    assert.equal(fwa.counters[C.handoff_received], 1);
+    assert.equal(fwa.injected.length, 1);
+    // A restarted sender (a later boot epoch) starts its sequence again.
+    fwa.handoff.receive(encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 2, seq: 1 }, synAck, KEY)!);
+    assert.equal(fwa.counters[C.handoff_received], 2);
+  });
+
+  it('codec: round trip; refuses a slot too long for one datagram and a virtio header length that differs from the receiver\'s', () => {
+    const d = encodeHandoff({ vnetHdrLen: 10, node: 5, epoch: 6, seq: 7 }, new Uint8Array(60).fill(1), KEY)!;
+    const r = decodeHandoff(d, KEY, 10);
+    assert.ok(r.ok);
+    assert.deepEqual(r.header, { vnetHdrLen: 10, node: 5, epoch: 6, seq: 7 });
+    assert.equal(r.slot.length, 60);
+    assert.deepEqual(decodeHandoff(d, KEY, 0), { ok: false, reason: 'vnet' });
+    assert.equal(encodeHandoff({ vnetHdrLen: 0, node: 1, epoch: 1, seq: 1 }, new Uint8Array(65500), KEY), null);
+  });
+});
