@@ -29,7 +29,11 @@ export interface NodeStatus {
   /** What the node runs (node/build-info.ts); absent from nodes older than 0.1.0's version report. */
   version?: BuildInfo;
   role: string;
-  vrrp?: { state: string; priority: number; configuredPriority: number; inSync: boolean; master?: { address: string; priority: number }; counters: Record<string, number> };
+  vrrp?: {
+    state: string; priority: number; configuredPriority: number; inSync: boolean; master?: { address: string; priority: number }; counters: Record<string, number>;
+    /** Every VRRP group (vrrp.groups); the fields above are the first group's. Absent from older nodes. */
+    groups?: { name: string; vrid: number; state: string; priority: number; configuredPriority: number; master?: { address: string; priority: number }; vips: string[] }[];
+  };
   pid: number;
   uptimeSeconds: number;
   ruleset?: { file: string | null; generation: number; tables: number; chains: number; rules: number; sets: number };
