@@ -112,6 +112,8 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
         if (typeof b.type !== 'string' && !Array.isArray(b.type)) return '"type" must be a type name or a list of them';
         if (kind === 'map' && typeof b.map !== 'string') return 'a map needs "map" (its data type)';
       }
+      // A set object may carry "map" too (the fuzz pass found a number there): always a type name.
+      if (b.map !== undefined && typeof b.map !== 'string') return '"map" must be the data type\'s name (a string)';
       if (b.elem !== undefined && !Array.isArray(b.elem)) return '"elem" must be an array';
       if (b.timeout !== undefined && !isSeconds(b.timeout)) return '"timeout" must be a number of seconds (0 or more)';
       if (checkSetAttrsJson(b, kind === 'map')) return checkSetAttrsJson(b, kind === 'map');

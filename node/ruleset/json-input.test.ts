@@ -24,6 +24,15 @@ describe('JSON rulesets: bad input is a positioned RulesetError', () => {
     assert.match(raw.message, /control character|string/i);
   });
 
+  it('refuses a set whose "map" is not a type name (was a TypeError in the data type lookup)', () => {
+    const e = errorOf(JSON.stringify({ nftables: [
+      { table: { family: 'inet', name: 't' } },
+      { set: { family: 'inet', table: 't', name: 'seen', type: 'ipv4_addr', map: 65535 } },
+    ] }, null, 1));
+    assert.match(e.message, /"map" must be the data type's name/);
+    assert.ok(e.line > 1);
+  });
+
   it('refuses a chain type other than filter, nat or route, as the text form does', () => {
     const e = errorOf(JSON.stringify({ nftables: [
       { table: { family: 'inet', name: 't' } },
