@@ -5,6 +5,7 @@
  * `nft -j list ruleset` lays it out (metainfo, then per table: table, sets, maps,
  * chains, rules).
  */
+import { NFT_KEYWORDS } from './nft-keywords.js';
 import type { FlowtableJ } from './ast.js';
 import type { Command, RuleJ, RulesetJson, RulesetObj, SetJ, Value, VerdictJ } from './ast.js';
 import { CHAIN_TYPES, FAMILIES, HOOKS } from './ast.js';
@@ -84,7 +85,9 @@ function checkObject(kind: string, b: unknown, verb: string): string | null {
     if (typeof v !== 'string' || v === '') return `"${k}" must be a non-empty string`;
     // Names print unquoted in the text form: one that is not a word there would list as
     // text that does not load back (or loads as something else).
-    return isTextName(v) ? null : `"${k}" ${JSON.stringify(v)} is not a name the text form can read: use letters, digits and _ . - / : (not starting with $ or @)`;
+    if (!isTextName(v)) return `"${k}" ${JSON.stringify(v)} is not a name the text form can read: use letters, digits and _ . - / : (not starting with $ or @)`;
+    // nft -j takes a keyword as a name, but neither nft nor hafw can read its text listing back.
+    return NFT_KEYWORDS.has(v) ? `"${k}" ${JSON.stringify(v)} is an nft keyword: nft -j takes it, but its text listing cannot be loaded back by nft or hafw: rename it` : null;
   };
   switch (kind) {
     case 'table':
