@@ -67,4 +67,24 @@ describe('node metrics', () => {
       'hafw_vrrp_adverts_total{event="send_error",node="fwa"} 3',
     ]) assert.ok(text.includes(line), `missing: ${line}`);
   });
+
+  it('exposes each VRRP group\'s state, priority and transitions (active/active); the plain series stay the first group\'s', async () => {
+    const groups = [
+      { name: 'a', vrid: 51, state: 'master', priority: 200, counters: { transitions: 2 } },
+      { name: 'b', vrid: 52, state: 'backup', priority: 100, counters: { transitions: 3 } },
+    ];
+    const vrrp = { state: 'master', priority: 200, inSync: true, counters: { transitions: 2 }, groups };
+    const text = (await createNodeMetrics({ nodeName: 'fwa', datapathCounters: () => ({}), vrrp: () => vrrp }).metrics()).split('\n');
+    for (const line of [
+      'hafw_vrrp_state{state="master",node="fwa"} 1',
+      'hafw_vrrp_transitions_total{node="fwa"} 2',
+      'hafw_vrrp_group_state{group="a",vrid="51",state="master",node="fwa"} 1',
+      'hafw_vrrp_group_state{group="b",vrid="52",state="master",node="fwa"} 0',
+      'hafw_vrrp_group_state{group="b",vrid="52",state="backup",node="fwa"} 1',
+      'hafw_vrrp_group_priority{group="a",vrid="51",node="fwa"} 200',
+      'hafw_vrrp_group_priority{group="b",vrid="52",node="fwa"} 100',
+      'hafw_vrrp_group_transitions_total{group="a",vrid="51",node="fwa"} 2',
+      'hafw_vrrp_group_transitions_total{group="b",vrid="52",node="fwa"} 3',
+    ]) assert.ok(text.includes(line), `missing: ${line}`);
+  });
 });

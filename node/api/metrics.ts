@@ -11,7 +11,11 @@ export interface MetricsSource {
   nodeName: string;
   datapathCounters(): Record<string, number>;
   /** VRRP state and counters; undefined when the node runs no VRRP. */
-  vrrp?(): { state: string; priority: number; inSync: boolean; counters: Record<string, number> } | undefined;
+  vrrp?(): {
+    state: string; priority: number; inSync: boolean; counters: Record<string, number>;
+    /** Every VRRP group (vrrp.groups); the fields above are the first group's. */
+    groups?: { name: string; vrid: number; state: string; priority: number; counters: Record<string, number> }[];
+  } | undefined;
   /** Ruleset generation and size (elements: in all named sets, the figure ruleset.maxElements caps). */
   ruleset?(): { generation: number; rules: number; elements?: number };
   /** Event streams per listener ('socket', 'management'): open now, refused at the cap, the cap. */
@@ -317,6 +321,40 @@ export function createNodeMetrics(src: MetricsSource): Registry {
         this.inc({ event: 'send_error' }, c.advertSendErrors ?? 0);
         this.inc({ event: 'received' }, c.advertsReceived ?? 0);
         this.inc({ event: 'rejected' }, c.advertsRejected ?? 0);
+      },
+    });
+    // Per group (active/active): the series above stay the first group's, so dashboards
+    // and alerts written for a pair keep their meaning; these carry every group.
+    new Gauge({
+      name: 'hafw_vrrp_group_state',
+      help: 'VRRP state of each group (vrrp.groups): 1 for the current state label, 0 for the others',
+      labelNames: ['group', 'vrid', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const g of vrrp()?.groups ?? []) {
+          for (const st of VRRP_STATES) this.set({ group: g.name, vrid: String(g.vrid), state: st }, g.state === st ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'hafw_vrrp_group_priority',
+      help: 'Priority this node advertises now in each group',
+      labelNames: ['group', 'vrid'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const g of vrrp()?.groups ?? []) this.set({ group: g.name, vrid: String(g.vrid) }, g.priority);
+      },
+    });
+    new Counter({
+      name: 'hafw_vrrp_group_transitions_total',
+      help: 'VRRP state changes of this node in each group',
+      labelNames: ['group', 'vrid'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const g of vrrp()?.groups ?? []) this.inc({ group: g.name, vrid: String(g.vrid) }, g.counters.transitions ?? 0);
       },
     });
   }
