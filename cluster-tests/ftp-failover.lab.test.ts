@@ -71,9 +71,11 @@ describe('@lab ftp failover: the expectation is replicated', function () {
     await lab.waitRole('fwa', 'master');
     await lab.waitRole('fwb', 'backup');
     const server = agent(NS.server, ['--role', 'server', '--port', '21', '--data-timeout-ms', '15000']);
-    const client = agent(NS.client, ['--role', 'client', '--host', SERVER.v4, '--port', '21', '--addr', CLIENT.v4, '--data-port', '50000', '--data-timeout-ms', '60000']);
+    let client: ReturnType<typeof agent> | undefined;
     try {
+      // The client starts once the server listens (started together, it was refused once in CI).
       assert.deepEqual(await server.next('listen'), { listening: true });
+      client = agent(NS.client, ['--role', 'client', '--host', SERVER.v4, '--port', '21', '--addr', CLIENT.v4, '--data-port', '50000', '--data-timeout-ms', '60000']);
       assert.deepEqual(await client.next('PORT'), { announced: true }, 'the control connection is up through fwa');
       assert.deepEqual(await server.next('PORT seen'), { port: { host: CLIENT.v4, port: 50000 } });
       // fwb holds the expectation (replicated with the control connection's record).
@@ -96,7 +98,7 @@ describe('@lab ftp failover: the expectation is replicated', function () {
       assert.ok(metric(metrics, 'hafw_conntrack_expectations_total{event="matched"') >= 1, 'related through the expectation on fwb');
     } finally {
       server.p.kill('SIGKILL');
-      client.p.kill('SIGKILL');
+      client?.p.kill('SIGKILL');
     }
   });
 });
