@@ -82,7 +82,7 @@ async function checkRuleset(config: NodeConfig, configFile: string, bad: (p: str
   }
   // Stand-ins of bad caps would be the lowest allowed: judge the ruleset by the defaults then.
   const limits = ['maxBytes', 'maxElements', 'maxExpandedTokens'].some((k) => bad(`ruleset.${k}`)) ? DEFAULT_LIMITS : config.ruleset.limits;
-  const engine = new RulesetEngine({ limits });
+  const engine = new RulesetEngine({ limits, inputInterfaces: config.datapath.inputDevices === 'per-interface' ? 'exact' : 'inferred' });
   const r = checkRulesetIn(engine, text, rf);
   report.errors.push(...r.errors.map((e) => ({ file: rf, line: e.line, col: e.col, message: e.message })));
   if (r.ok) {

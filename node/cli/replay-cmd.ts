@@ -82,6 +82,8 @@ export const replayCommand: Command = {
     // Ruleset errors carry file:line:col (RulesetError); they end the command with exit 1.
     const routeless = routeWarning(rulesetText, routes.length);
     if (routeless) console.error(routeless);
+    const inferred = inputInterfaceWarning(rulesetText, routes.length);
+    if (inferred) console.error(inferred);
     const replay = new OfflineReplay({ ruleset: rulesetText, rulesetFile: values.ruleset, rulesetSources: input?.sources, tcpLoose: values.loose, tcpBeLiberal: values.liberal, routes, local });
 
     const lines: string[] = [];
@@ -152,4 +154,19 @@ export function routeWarning(rulesetText: string | undefined, routeCount: number
   const m = /\b(iifname|oifname|iif|oif)\b/.exec(rulesetText);
   if (!m) return undefined;
   return `warning: the ruleset matches interfaces (${m[1]}) but no --route was given: every packet's input and output interfaces are unknown here, so those matches never hold; give --route PREFIX=IFNAME for each network (e.g. --route 192.0.2.0/24=lan --route 0.0.0.0/0=wan)`;
+}
+
+/**
+ * A warning when --route is given and the ruleset matches the input interface: a capture
+ * does not record the interface a packet came in on, so replay infers it from the route
+ * back to the source, as a node with datapath.inputDevices: shared does. A node with
+ * per-interface input devices (the default) sees the real one: a packet with a spoofed
+ * source may match differently there, and `fib saddr . iif oif` always passes here.
+ */
+export function inputInterfaceWarning(rulesetText: string | undefined, routeCount: number): string | undefined {
+  if (rulesetText === undefined || routeCount === 0) return undefined;
+  const m = /\b(iifname|iif)\b/.exec(rulesetText);
+  if (!m) return undefined;
+  const rpf = /\bfib\s+saddr\s*\.\s*iif\b|\bfib\s+iif\s*\.\s*saddr\b/.test(rulesetText);
+  return `warning: the ruleset matches the input interface (${rpf ? 'fib saddr . iif' : m[1]}) but a capture does not record it: replay infers it from the route back to the source (--route), so a packet with a spoofed source takes its source's interface${rpf ? ' and fib saddr . iif oif (the reverse-path check) always passes' : ''}; a node with datapath.inputDevices: per-interface sees the real input interface`;
 }

@@ -57,6 +57,18 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\nlog:\n  rulesetBurst: 0\n', 'x.yaml'), /^Error: x\.yaml:4: log\.rulesetBurst: expected an integer from 1/);
   });
 
+  it('datapath.inputDevices: per-interface by default (one TUN device and table per interface), shared on request; tables and names checked', () => {
+    assert.equal(parseConfigText('node:\n  name: fwa\n').datapath.inputDevices, 'per-interface');
+    assert.equal(parseConfigText('node:\n  name: fwa\ndatapath:\n  inputDevices: shared\n').datapath.inputDevices, 'shared');
+    assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  inputDevices: one\n', 'x.yaml'), /^Error: x\.yaml:4: datapath\.inputDevices: expected one of per-interface, shared/);
+    // Two interfaces take tables 252 and 253 after routeTable 250 (and its output table 251): 253 is the kernel's.
+    assert.deepEqual(checkConfigText('node:\n  name: fwa\ndatapath:\n  routeTable: 250\n', 'c.yaml').errors.map((e) => e.message),
+      ['c.yaml:4: datapath.routeTable: inputDevices per-interface takes tables routeTable+2..routeTable+3 (one per interface; 253-255 are the kernel\'s): routeTable must be at most 249, got 250']);
+    assert.equal(parseConfigText('node:\n  name: fwa\ndatapath:\n  routeTable: 250\n  inputDevices: shared\n').datapath.routeTable, 250);
+    assert.equal(parseConfigText('node:\n  name: fwa\ndatapath:\n  routeTable: 249\n').datapath.routeTable, 249);
+    assert.throws(() => parseConfigText('node:\n  name: fwa\ndatapath:\n  tun: t\n  interfaces: [enp0s31f6xxxxx, "0"]\n', 'x.yaml'), /datapath\.inputDevices: .*input device name t-0 \(for 0\) is taken/);
+  });
+
   it('has Linux\'s fragment reassembly limits by default, and checks the ones given', () => {
     assert.deepEqual(parseConfigText('node:\n  name: fwa\n').datapath.fragments, { timeoutIpv4: 30, timeoutIpv6: 60, maxBytes: 4194304, maxPerDatagram: 256 });
     const c = parseConfigText('node:\n  name: fwa\ndatapath:\n  fragments:\n    timeoutIpv4: 10\n    maxBytes: 16777216\n');

@@ -8,6 +8,7 @@ import { parseDocument, LineCounter, isMap, isNode, isScalar, isSeq, visit, type
 import { ConfigError, Reader } from './config-reader.js';
 import { DEFAULT_LIMITS, type RulesetLimits } from '../ruleset/limits.js';
 import { DEFAULT_MAX_EVENT_STREAMS } from '../api/stream-limit.js';
+import { MAX_INPUT_DEVICES, inputDeviceNames, inputTable } from '../datapath/shared/input-devices.js';
 
 /** `datapath.fragments`: limits of fragment reassembly (seconds, bytes, fragments). */
 export interface FragmentSettings {
@@ -38,6 +39,12 @@ export interface NodeConfig {
     failClosed: boolean;
     /** Reassembly of IP fragments before the filter (docs/conntrack.md, "Fragments"). */
     fragments: FragmentSettings;
+    /**
+     * per-interface: one TUN device per steered interface, so `iif`/`iifname` and
+     * `fib saddr . iif` see the real input interface; shared: one device, the input
+     * interface inferred from the route back to the source.
+     */
+    inputDevices: 'per-interface' | 'shared';
   };
   api: {
     /** Local control socket: "auto" = /run/hafw/ctl-<netns id>.sock, found by the CLI without flags. */
@@ -229,7 +236,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
-    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments']);
+    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments', 'inputDevices']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'viewTokenFile', 'tls', 'allowPlainHttp', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst', 'pcapFile', 'pcapMaxBytes']);
@@ -256,6 +263,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
         maxBytes: frag.int('maxBytes', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
         maxPerDatagram: frag.int('maxPerDatagram', 256, 2, 8192),
       },
+      inputDevices: dp.oneOf('inputDevices', 'per-interface', ['per-interface', 'shared'] as const),
     },
     api: readApi(api),
     log: {
@@ -288,6 +296,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
   if (top.has('vrrp')) config.vrrp = readVrrp(top.section('vrrp'), interfaces);
   if (top.has('sync')) config.sync = readSync(top.section('sync'), config);
   config.ruleset.dist = readRulesetDist(rs, config);
+  checkInputDevices(dp, config.datapath);
   if (top.has('sniff')) {
     const sn = top.section('sniff').onlyKeys(['interfaces']);
     config.sniff = { interfaces: sn.stringList('interfaces', interfaces, IFNAME, 'an interface name') };
@@ -298,6 +307,19 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
 }
 
 /** A stable non-zero id from the node name (FNV-1a), so configs need not number nodes. */
+/** Per-interface input devices take a table each after the output table, and names that fit a TUN device. */
+function checkInputDevices(dp: Reader, d: NodeConfig['datapath']): void {
+  if (d.inputDevices !== 'per-interface') return;
+  const last = inputTable(d.routeTable, d.interfaces.length - 1);
+  if (d.interfaces.length > MAX_INPUT_DEVICES) dp.fail(`${dp.path}.interfaces`, `inputDevices per-interface: at most ${MAX_INPUT_DEVICES} interfaces, got ${d.interfaces.length}`);
+  else if (last > 252) dp.fail(`${dp.path}.routeTable`, `inputDevices per-interface takes tables routeTable+2..routeTable+${d.interfaces.length + 1} (one per interface; 253-255 are the kernel's): routeTable must be at most ${252 - d.interfaces.length - 1}, got ${d.routeTable}`);
+  try {
+    inputDeviceNames(d.tun, d.interfaces);
+  } catch (err) {
+    dp.fail(`${dp.path}.inputDevices`, (err as Error).message);
+  }
+}
+
 function nameId(name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;

@@ -4,7 +4,7 @@
  * cleanly, SIGHUP reloads what can be reloaded.
  */
 import type { Logger } from 'pino';
-import { DatapathThread, OwnTrafficRouting, outputTable, rulePriorities, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
+import { DatapathThread, OwnTrafficRouting, inputDeviceNames, outputTable, rulePriorities, setupTunRouting, teardownTunRouting } from '../datapath/index.js';
 import { startCommandRunner, stopCommandRunner } from './command-runner.js';
 import { startControlServer, startManagementServer, stopControlServer, resolveControlSocket, createNodeMetrics, EventBus, StreamLimit, SyncAlarmWatcher, TapHub, buildClusterInfo, type NodeStatus, type NodeView } from '../api/index.js';
 import { RulesetService, type RulesetChange } from './ruleset-service.js';
@@ -85,7 +85,9 @@ export class NodeDaemon {
     private readonly configFile?: string,
   ) {
     this.socketPath = resolveControlSocket(config.api.socket);
-    this.rules = new RulesetEngine({ clock: datapathClock, limits: config.ruleset.limits });
+    // With the shared input device the datapath only infers the input interface: rules that
+    // need the real one (fib saddr . iif oif) are refused with the reason.
+    this.rules = new RulesetEngine({ clock: datapathClock, limits: config.ruleset.limits, inputInterfaces: inputInterfacesOf(config) });
     this.rulesetApi = new RulesetService(this.rules, async (ops) => this.datapath?.transaction(ops), { info: (o, m) => this.log.info(o, m), error: (o, m) => this.log.error(o, m) }, async (text, file) => this.datapath?.loadRuleset(text, file));
     this.rulesetApi.datapathPrepare = (text, file, caps) => this.datapath?.prepareRuleset(text, file, caps);
     // Listings come from the copy that counts packets, once there is one (ruleset-service.ts).
@@ -156,6 +158,7 @@ export class NodeDaemon {
     this.datapath = await DatapathThread.start(
       {
         tunName: dp.tun,
+        ...(dp.inputDevices === 'per-interface' ? { inputDevices: inputDeviceNames(dp.tun, dp.interfaces) } : {}),
         offloads: dp.offloads,
         batchSize: dp.batchSize,
         maxBatchesPerWake: dp.maxBatchesPerWake,
@@ -178,7 +181,7 @@ export class NodeDaemon {
     this.datapath.onRulesetLog((lines) => {
       for (const l of lines) writeRulesetLog(rulesetLog, l);
     });
-    this.log.info({ tun: dp.tun, offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
+    this.log.info({ tun: dp.tun, inputDevices: dp.inputDevices === 'per-interface' ? inputDeviceNames(dp.tun, dp.interfaces).map((d) => d.tun) : 'shared', offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
     return sync;
   }
 
@@ -193,6 +196,7 @@ export class NodeDaemon {
       managementSources: dp.managementSources,
       mtu: dp.mtu,
       txQueueLen: dp.txQueueLen,
+      inputDevices: dp.inputDevices,
     });
   }
 
@@ -521,14 +525,14 @@ export class NodeDaemon {
         return e;
       }
       if (change && 'text' in change) {
-        const fresh = new RulesetEngine({ limits: this.config.ruleset.limits });
+        const fresh = new RulesetEngine({ limits: this.config.ruleset.limits, inputInterfaces: this.rules.inputInterfaces });
         fresh.load(change.text, '<lock-out probe>');
         return (this.probeEngine = fresh);
       }
     } catch {
       // Fall through to a copy of the control engine's ruleset.
     }
-    const fresh = new RulesetEngine({ limits: this.config.ruleset.limits });
+    const fresh = new RulesetEngine({ limits: this.config.ruleset.limits, inputInterfaces: this.rules.inputInterfaces });
     fresh.load(this.rules.toJSON());
     return (this.probeEngine = fresh);
   }
@@ -655,8 +659,13 @@ export class NodeDaemon {
     const dp = this.config.datapath;
     if (dp.failClosed) return;
     await this.ownTraffic?.clear();
-    await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority, managementSources: dp.managementSources });
+    await teardownTunRouting({ interfaces: dp.interfaces, table: dp.routeTable, rulePriority: dp.rulePriority, managementSources: dp.managementSources, inputDevices: dp.inputDevices });
   }
+}
+
+/** What the node's datapath knows of a packet's input interface (EngineOptions.inputInterfaces). */
+export function inputInterfacesOf(config: NodeConfig): 'exact' | 'inferred' {
+  return config.datapath.inputDevices === 'per-interface' ? 'exact' : 'inferred';
 }
 
 /** Boot epoch for the sync protocol: must grow on every start; quarter-seconds since 2024 fit its 32 bits for decades. */

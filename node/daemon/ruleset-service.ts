@@ -204,7 +204,7 @@ export class RulesetService implements RulesetView {
     if (size > this.checkMaxBytes) {
       throw new RulesetApiError(`the running ruleset's listing is ${size} bytes, more than the ${this.checkMaxBytes} a check copies (a copy that size would hold the node's control thread too long); apply the change as a transaction: it is validated all or nothing`, 413);
     }
-    const scratch = new RulesetEngine({ registry: this.engine.registry, limits: this.engine.limits });
+    const scratch = new RulesetEngine({ registry: this.engine.registry, limits: this.engine.limits, inputInterfaces: this.engine.inputInterfaces });
     try {
       scratch.load(before, '<running>');
     } catch (err) {

@@ -18,5 +18,6 @@
  */
 export { COUNTER_NAMES, type CounterName, createCounterBuffer, readCounters } from './shared/counters.js';
 export { setupTunRouting, teardownTunRouting, rulePriorities, outputTable, LOCAL_PROTOCOLS, type TunRoutingPlan } from './control/kernel-plumbing.js';
+export { inputDeviceNames, inputTable, type InputDevicesMode } from './shared/input-devices.js';
 export { OwnTrafficRouting } from './control/own-traffic-routes.js';
 export { DatapathThread, DatapathDownError, type DatapathThreadOptions } from './control/datapath-thread.js';

@@ -150,6 +150,17 @@ describe('nft(8) conformance: every expression and statement supported or refuse
         if (error !== undefined) unknown.push(c.name);
         assert.equal(error, undefined, `documented as supported, but refused: ${error}`);
         supported++;
+        // Supported with per-interface input devices only: a node whose datapath infers the
+        // input interface (datapath.inputDevices: shared) refuses it with the reason.
+        if (row.notes.includes('datapath.inputDevices: shared')) {
+          let shared: string | undefined;
+          try {
+            new RulesetEngine({ inputInterfaces: 'inferred' }).load(sampleRuleset(c), 'x.nft');
+          } catch (e) {
+            shared = (e as Error).message;
+          }
+          assert.match(shared ?? 'accepted', /^x\.nft:10:\d+: .*inputDevices: shared/, 'refused in shared mode, with the reason');
+        }
         return;
       }
       if (error === undefined || GENERIC.test(error) || row.notes === '') unknown.push(c.name);

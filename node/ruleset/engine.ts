@@ -34,7 +34,7 @@ import { DYNAMIC_SET_DEFAULT_SIZE } from './set-attrs.js';
 import type { Change } from './transaction.js';
 import { Draft, commitElements, elemPositions, elementsAfter, positions, rulePositions } from './transaction.js';
 import type { PendingElems } from './transaction.js';
-import { setHasTimeouts, validateDraft } from './validate.js';
+import { setHasTimeouts, validateDraft, type InputInterfaces } from './validate.js';
 import { toInterval } from './values.js';
 import type { SourceMap } from './includes.js';
 import { objKey } from './objects.js';
@@ -52,6 +52,12 @@ export interface EngineOptions {
   limits?: Partial<RulesetLimits>;
   /** Called when the packet path found a set (or meter) full: its key was not added and the rule did not match. */
   onSetFull?: () => void;
+  /**
+   * How the datapath running these rules knows the input interface (validate.ts
+   * InputInterfaces): `inferred` refuses `fib saddr . iif oif`, which needs the real one.
+   * Default `exact` (datapath.inputDevices per-interface, the node's default).
+   */
+  inputInterfaces?: InputInterfaces;
 }
 
 export interface ChangeEvent {
@@ -113,8 +119,12 @@ export class RulesetEngine extends EventEmitter {
   /** Counter cells of the rules that have counters, by ruleKey (handles are per table). */
   private readonly counterCells = new Map<string, CounterCell[]>();
 
+  /** EngineOptions.inputInterfaces. */
+  readonly inputInterfaces: InputInterfaces;
+
   constructor(opts: EngineOptions = {}) {
     super();
+    this.inputInterfaces = opts.inputInterfaces ?? 'exact';
     this.registry = opts.registry ?? builtinRegistry();
     this.ifnames = opts.ifnames ?? new InterfaceNames();
     this.logSink = opts.log ?? { write: () => undefined };
@@ -219,7 +229,7 @@ export class RulesetEngine extends EventEmitter {
     this.checkElementCount(draft, errors);
     checkSetSizes(draft, errors);
     const enc = { ifnames: this.ifnames, mapValues: this.mapValues };
-    validateDraft(draft, this.registry, enc);
+    validateDraft(draft, this.registry, enc, this.inputInterfaces);
     errors.throwIfAny();
     this.checkDynamicSizes(draft, errors);
 

@@ -173,6 +173,12 @@ export interface MatchModule {
   hooks?: string[];
   /** Why a field nft knows is refused here (`ct label`): any rule using it is refused with this. */
   refused?: string;
+  /**
+   * Why it is refused where the input interface is only inferred (validateDraft's
+   * InputInterfaces `inferred`: the shared TUN device), for an expression whose meaning
+   * rests on the real one (`fib saddr . iif oif`).
+   */
+  needsExactIif?: string;
   /** Reads the value into out[off..off+type.words); false when the packet has no such field. */
   load(ctx: ClassifyContext, out: Uint32Array, off: number): boolean;
   /**

@@ -44,26 +44,27 @@ const ruleRefs = {
 const mapTargets = new WeakMap<SetState, { target: string; isGoto: boolean }[]>();
 
 /** `hook`: the base chain's hook, when the rule is in one (selectors with `hooks` check it). */
-function selectorTypes(reg: Registry, family: Family, sel: Selector, hook?: string): DataType[] | string {
+function selectorTypes(reg: Registry, family: Family, sel: Selector, hook: string | undefined, iif: InputInterfaces): DataType[] | string {
   if (sel === null || typeof sel !== 'object') return `invalid selector ${JSON.stringify(sel)}`;
   if ('concat' in sel) {
     if (!Array.isArray(sel.concat) || sel.concat.length < 2) return 'a concatenation needs at least two selectors';
     const out: DataType[] = [];
     for (const s of sel.concat) {
-      const r = selectorTypes(reg, family, s, hook);
+      const r = selectorTypes(reg, family, s, hook, iif);
       if (typeof r === 'string') return r;
       out.push(...r);
     }
     return out;
   }
-  if ('&' in sel) return selectorTypes(reg, family, sel['&'][0], hook);
+  if ('&' in sel) return selectorTypes(reg, family, sel['&'][0], hook, iif);
   const m = reg.matchForLeft(sel);
   if (!m) return layer2Selector(sel) ?? ('fib' in sel ? FIB_REFUSED : undefined) ?? exthdrRefusal(sel) ?? notSupportedJson(sel) ?? `unknown selector ${JSON.stringify(sel)}`;
   if (m.refused) return m.refused;
+  if (m.needsExactIif !== undefined && iif === 'inferred') return m.needsExactIif;
   if (!m.families.includes(family)) return `${m.name} cannot be used in a table of family ${family} (only ${m.families.join(', ')})`;
   if (hook !== undefined && m.hooks && !m.hooks.includes(hook)) return `${m.name} cannot be used in a ${hook} chain (only ${m.hooks.join(', ')}: as in the kernel)`;
   if (m.checkSel) {
-    const err = m.checkSel(sel, (s) => selectorTypes(reg, family, s, hook));
+    const err = m.checkSel(sel, (s) => selectorTypes(reg, family, s, hook, iif));
     if (err) return err;
   }
   return reg.keyTypes(m);
@@ -83,7 +84,7 @@ class RuleValidator {
   private transport = false;
   private readonly env: ValidateEnv;
 
-  constructor(private readonly reg: Registry, private readonly t: TableState, private readonly errors: ErrorList, enc: EncodeEnv) {
+  constructor(private readonly reg: Registry, private readonly t: TableState, private readonly errors: ErrorList, enc: EncodeEnv, iif: InputInterfaces) {
     const family = t.json.family;
     const self = this;
     this.env = {
@@ -109,7 +110,7 @@ class RuleValidator {
       edge(target, isGoto) {
         self.addRef(`${isGoto ? 'g' : 'j'}:${target}`);
       },
-      selectorTypes: (sel) => selectorTypes(reg, family, sel, self.env.chain?.hook),
+      selectorTypes: (sel) => selectorTypes(reg, family, sel, self.env.chain?.hook, iif),
       checkValue: (v, types) => checkValue(v, types, enc),
       findFlowtable(name) {
         if (!t.flowtables.has(name)) return false;
@@ -274,7 +275,14 @@ function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeE
 }
 
 /** Validates the draft; afterwards the draft's reference counts are up to date. */
-export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
+/**
+ * How the datapath that runs the rules knows a packet's input interface: `exact` (one TUN
+ * device per interface, datapath.inputDevices per-interface) or `inferred` from the route
+ * back to the source (one shared device): then what needs the real one is refused.
+ */
+export type InputInterfaces = 'exact' | 'inferred';
+
+export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv, iif: InputInterfaces = 'exact'): void {
   const errors = d.errors;
   // Rules first: sets and chains may have been added after the rules in the batch.
   // Rules of a load come table by table: look the table up (and make its validator) only
@@ -295,7 +303,7 @@ export function validateDraft(d: Draft, reg: Registry, enc: EncodeEnv): void {
     const t = tableOf(r);
     if (!t) continue;
     let v = validators.get(t);
-    if (v === undefined) validators.set(t, (v = new RuleValidator(reg, t, errors, enc)));
+    if (v === undefined) validators.set(t, (v = new RuleValidator(reg, t, errors, enc, iif)));
     v.validate(r);
   }
   // Indexed loops over per-rule lists below: a load walks 10,000s of them, and an

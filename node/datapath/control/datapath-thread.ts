@@ -32,6 +32,8 @@ export interface DatapathThreadOptions {
   /** Tests only: another worker script speaking the same messages (no TUN device needed). */
   workerUrl?: URL;
   tunName: string;
+  /** Per-interface input devices (DatapathWorkerData.inputDevices). */
+  inputDevices?: { tun: string; ifname: string }[];
   offloads: boolean;
   batchSize: number;
   maxBatchesPerWake: number;

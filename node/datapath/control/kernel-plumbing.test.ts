@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { KERNEL_MAIN_PRIORITY, LOCAL_PROTOCOLS, localRuleSetupSteps, localRuleTeardownSteps, rulePriorities, type IpStep } from './kernel-plumbing.js';
+import { KERNEL_MAIN_PRIORITY, LOCAL_PROTOCOLS, inputDeviceNames, inputTable, leftoverRuleSteps, leftoverTables, localRuleSetupSteps, localRuleTeardownSteps, planDevices, rulePriorities, type IpStep } from './kernel-plumbing.js';
 
 const PLAN = { interfaces: ['lan', 'wan'], table: 100, rulePriority: 100 };
 
@@ -103,5 +103,82 @@ describe('kernel plumbing: the input and output hooks around the local table', (
     const down = simulate(localRuleTeardownSteps(PLAN), up);
     assert.deepEqual([...down].sort(), [...KERNEL_DEFAULT].sort());
     assert.ok(localRuleTeardownSteps(PLAN).every((s) => s.quiet));
+  });
+});
+
+describe('kernel plumbing: per-interface input devices (datapath.inputDevices)', () => {
+  const PER = { ...PLAN, inputDevices: 'per-interface' as const };
+
+  it('names one TUN device per interface, within the 14 characters the addon opens, and refuses collisions', () => {
+    assert.deepEqual(inputDeviceNames('hafw0', ['lan', 'wan']), [{ tun: 'hafw0-lan', ifname: 'lan' }, { tun: 'hafw0-wan', ifname: 'wan' }]);
+    const long = inputDeviceNames('hafw0', ['enp0s31f6', 'wan']);
+    assert.deepEqual(long.map((d) => d.tun), ['hafw0-0', 'hafw0-wan']);
+    assert.deepEqual(inputDeviceNames('firewall-tun12', ['lan']).map((d) => d.tun), ['firewall-tun-0']);
+    for (const d of inputDeviceNames('abcdefghijklmn', ['a', 'b'])) assert.ok(d.tun.length <= 14, d.tun);
+    // `hafw0-0` is also what a long first interface name shortens to.
+    assert.throws(() => inputDeviceNames('hafw0', ['enp0s31f6', '0']), /input device name hafw0-0 \(for 0\) is taken/);
+    assert.throws(() => inputDeviceNames('x', ['lan', 'lan']), /x-lan \(for lan\) is taken/);
+  });
+
+  it('steers each interface by its own table (routeTable + 2 + n), the rest of the layout unchanged; shared keeps one table', () => {
+    const per = simulate(localRuleSetupSteps(PER), KERNEL_DEFAULT);
+    const shared = simulate(localRuleSetupSteps(PLAN), KERNEL_DEFAULT);
+    assert.equal(inputTable(100, 0), 102);
+    for (const fam of ['-4', '-6'] as const) {
+      assert.ok(per.includes(`${fam} iif lan lookup 102 priority 101`));
+      assert.ok(per.includes(`${fam} iif wan lookup 103 priority 101`));
+      assert.ok(per.includes(`${fam} iif wan ipproto 6 lookup 103 priority 97`));
+      assert.ok(!per.some((r) => r.includes('lookup 100 ')), 'nothing steers by the shared table');
+      assert.ok(shared.includes(`${fam} iif wan lookup 100 priority 101`));
+      // The node's own output keeps its path (the output table, into the shared device).
+      assert.ok(per.includes(`${fam} iif lo ipproto 6 lookup 101 priority 102`));
+    }
+    // Same rules otherwise, table numbers aside.
+    assert.deepEqual(per.map((r) => r.replace(/lookup 10[23] /, 'lookup 100 ')).sort(), [...shared].sort());
+    assert.deepEqual(planDevices({ ...PER, tun: 'hafw0' }), [{ tun: 'hafw0', table: 100 }, { tun: 'hafw0-lan', table: 102 }, { tun: 'hafw0-wan', table: 103 }]);
+    assert.deepEqual(planDevices({ ...PLAN, tun: 'hafw0' }), [{ tun: 'hafw0', table: 100 }]);
+  });
+
+  it('teardown removes every per-interface rule too', () => {
+    const up = simulate(localRuleSetupSteps(PER), KERNEL_DEFAULT);
+    assert.deepEqual([...simulate(localRuleTeardownSteps(PER), up)].sort(), [...KERNEL_DEFAULT].sort());
+  });
+
+  it('finds the rules a crashed run left: a shared-mode run before a per-interface start, and an interface no longer steered', () => {
+    const rules = [
+      { priority: 0, src: 'all', table: 'local' },
+      { priority: 97, iif: 'lan', ipproto: 'tcp', table: '100' }, // shared mode's, now stale
+      { priority: 101, iif: 'lan', table: '102' }, // this plan's own
+      { priority: 101, iif: 'wan', table: '102' }, // another interface's table
+      { priority: 102, iif: 'dmz', action: 'blackhole' }, // dmz is no longer steered
+      { priority: 95, iif: 'dmz', table: 'local' },
+      { priority: 102, iif: 'lo', ipproto: 'tcp', table: '101' }, // own output: kept
+      { priority: 101, iif: 'lan', table: '500' }, // not one of our tables: kept
+      { priority: 200, iif: 'lan', table: '100' }, // not at our priorities: kept
+      { priority: 32766, table: 'main' },
+    ];
+    assert.deepEqual(
+      leftoverRuleSteps(PER, '-4', rules).map((s) => s.args.join(' ')),
+      ['-4 rule del priority 97 iif lan lookup 100', '-4 rule del priority 101 iif wan lookup 102', '-4 rule del priority 102 iif dmz', '-4 rule del priority 95 iif dmz'],
+    );
+    assert.ok(leftoverRuleSteps(PER, '-4', rules).every((s) => s.quiet));
+    // In shared mode the per-interface lookups are the stale ones.
+    assert.deepEqual(
+      leftoverRuleSteps(PLAN, '-6', rules).map((s) => s.args.join(' ')),
+      ['-6 rule del priority 101 iif lan lookup 102', '-6 rule del priority 101 iif wan lookup 102', '-6 rule del priority 102 iif dmz', '-6 rule del priority 95 iif dmz'],
+    );
+  });
+
+  it('finds the input tables a previous run left by their fail-closed throw route, never an operator\'s table', () => {
+    const routes = [
+      { type: 'throw', dst: 'default', table: '102', metric: 4294967295 },
+      { type: 'throw', dst: 'default', table: '103', metric: 4294967295 },
+      { type: 'throw', dst: 'default', table: '104', metric: 4294967295 }, // a third interface's, gone
+      { type: 'unicast', dst: 'default', table: '105' }, // the operator's
+      { type: 'throw', dst: 'default', table: '106', metric: 10 }, // the operator's
+      { type: 'throw', dst: 'default', table: '100', metric: 4294967295 }, // the shared table: kept
+    ];
+    assert.deepEqual(leftoverTables(PER, routes), [104]);
+    assert.deepEqual(leftoverTables(PLAN, routes), [102, 103, 104]);
   });
 });

@@ -7,6 +7,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { ipOutput } from './iproute.js';
 import { runCommand } from '../../daemon/command-runner.js';
+import { MAX_INPUT_DEVICES, inputDeviceNames, inputTable, type InputDevicesMode } from '../shared/input-devices.js';
+
+export { MAX_INPUT_DEVICES, inputDeviceNames, inputTable, type InputDevicesMode };
 
 /** Worst possible metric, so the blackhole only wins when the TUN route is gone. */
 const FAIL_CLOSED_METRIC = 4294967295;
@@ -26,7 +29,14 @@ export interface TunRoutingPlan {
   managementSources?: readonly string[];
   mtu: number;
   txQueueLen: number;
+  /**
+   * datapath.inputDevices: `per-interface` steers each interface's traffic into its own TUN
+   * device (inputDeviceNames) by its own table (inputTable), so the datapath knows the input
+   * interface; `shared` steers them all into `tun` by `table`. Absent: shared.
+   */
+  inputDevices?: InputDevicesMode;
 }
+
 
 async function ip(args: string[]): Promise<void> {
   await ipOutput(args);
@@ -157,18 +167,23 @@ export interface IpStep {
   quiet: boolean;
 }
 
-type RulePlan = Pick<TunRoutingPlan, 'interfaces' | 'table' | 'rulePriority'> & { managementSources?: readonly string[] };
+type RulePlan = Pick<TunRoutingPlan, 'interfaces' | 'table' | 'rulePriority' | 'inputDevices'> & { managementSources?: readonly string[] };
+
+/** The table an interface's traffic is steered by: its own (per-interface) or the shared TUN table. */
+function steerTable(p: RulePlan, n: number): number {
+  return p.inputDevices === 'per-interface' ? inputTable(p.table, n) : p.table;
+}
 
 /** Every static rule we own, `local` first per family (selectors as `ip rule` arguments). */
 function ownRules(p: RulePlan): [fam: '-4' | '-6', args: string[]][] {
   const pr = rulePriorities(p.rulePriority);
-  const t = String(p.table);
   const out: [fam: '-4' | '-6', args: string[]][] = [];
   const at = (n: number) => ['priority', String(n)];
   for (const fam of ['-4', '-6'] as const) {
     out.push([fam, [...at(pr.local), 'lookup', 'local']]);
     const sources = (p.managementSources ?? []).filter((s) => s.includes(':') === (fam === '-6'));
-    for (const ifname of p.interfaces) {
+    for (const [n, ifname] of p.interfaces.entries()) {
+      const t = String(steerTable(p, n));
       if (fam === '-6') for (const to of KEEP_LOCAL_V6) out.push([fam, ['iif', ifname, 'to', to, 'lookup', 'local', ...at(pr.keepLocal)]]);
       for (const proto of LOCAL_PROTOCOLS[fam]) out.push([fam, ['iif', ifname, 'ipproto', proto, 'lookup', t, ...at(pr.steerIn)]]);
       for (const from of sources) out.push([fam, ['iif', ifname, 'from', from, 'lookup', 'local', ...at(pr.fallback)]]);
@@ -216,6 +231,84 @@ export function localRuleTeardownSteps(p: RulePlan): IpStep[] {
   return steps;
 }
 
+/** The fields of `ip -j rule show` records we read. */
+export interface IpRuleRecord {
+  priority?: number;
+  iif?: string;
+  table?: string;
+  action?: string;
+}
+
+/** The fields of `ip -j route show table all` records we read. */
+export interface IpRouteRecord {
+  type?: string;
+  dst?: string;
+  table?: string;
+  metric?: number;
+}
+
+/**
+ * Rules a previous run left that this plan does not make (a crash, then a start with other
+ * interfaces or the other inputDevices mode): at our priorities, for an interface no longer
+ * steered (every rule of it goes), or steering a steered interface by one of our tables
+ * that is no longer its table (the shared table, another interface's). Deleted by their
+ * priority, interface and table: `ip rule del` takes unnamed selectors as wildcards, so each
+ * step removes one such rule, one step per leftover record.
+ */
+export function leftoverRuleSteps(p: RulePlan, fam: '-4' | '-6', rules: readonly IpRuleRecord[]): IpStep[] {
+  const pr = rulePriorities(p.rulePriority);
+  const want = new Map(p.interfaces.map((x, n) => [x, steerTable(p, n)]));
+  const ourTable = (t: number) => t === p.table || (t >= inputTable(p.table, 0) && t < inputTable(p.table, MAX_INPUT_DEVICES));
+  const steps: IpStep[] = [];
+  for (const r of rules) {
+    if (r.priority === undefined || r.priority < pr.keepLocal || r.priority > pr.closed) continue;
+    if (r.iif === undefined || r.iif === 'lo') continue;
+    const at = ['priority', String(r.priority), 'iif', r.iif];
+    const steer = want.get(r.iif);
+    if (steer === undefined) {
+      steps.push({ args: [fam, 'rule', 'del', ...at], quiet: true });
+      continue;
+    }
+    const t = r.table !== undefined && /^\d+$/.test(r.table) ? Number(r.table) : undefined;
+    if (t !== undefined && t !== steer && ourTable(t)) steps.push({ args: [fam, 'rule', 'del', ...at, 'lookup', String(t)], quiet: true });
+  }
+  return steps;
+}
+
+/**
+ * Per-interface input tables a previous run left and this plan does not use: tables in the
+ * input range holding our fail-closed `throw default` (its metric is our signature, so an
+ * operator's own table there is never touched).
+ */
+export function leftoverTables(p: RulePlan, routes: readonly IpRouteRecord[]): number[] {
+  const used = new Set(p.interfaces.map((_, n) => steerTable(p, n)));
+  const out = new Set<number>();
+  for (const r of routes) {
+    if (r.type !== 'throw' || r.dst !== 'default' || r.metric !== FAIL_CLOSED_METRIC || r.table === undefined || !/^\d+$/.test(r.table)) continue;
+    const t = Number(r.table);
+    if (t >= inputTable(p.table, 0) && t < inputTable(p.table, MAX_INPUT_DEVICES) && !used.has(t)) out.add(t);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+/** Reads the rules and tables and removes what a previous run left (never throws). */
+async function removeLeftovers(p: RulePlan): Promise<void> {
+  for (const fam of ['-4', '-6'] as const) {
+    const read = async <T>(args: string[]): Promise<T[]> => {
+      const out = await ipOutput(['-j', fam, ...args]).catch(() => '[]');
+      try {
+        const v = JSON.parse(out || '[]') as unknown;
+        return Array.isArray(v) ? (v as T[]) : [];
+      } catch {
+        return [];
+      }
+    };
+    const steps = leftoverRuleSteps(p, fam, await read<IpRuleRecord>(['rule', 'show']));
+    for (const t of leftoverTables(p, await read<IpRouteRecord>(['route', 'show', 'table', 'all']))) steps.push({ args: [fam, 'route', 'flush', 'table', String(t)], quiet: true });
+    if (steps.length > 0) await runSteps(steps);
+  }
+}
+
 /**
  * Runs the steps in order; consecutive steps of one family and one kind (quiet or not) go
  * to `ip -batch` at once (a hundred rules cost one `ip` run, not a hundred). A quiet batch
@@ -236,23 +329,37 @@ async function runSteps(steps: IpStep[]): Promise<void> {
   }
 }
 
-/** Brings the TUN device up and steers the protected interfaces' traffic into it. */
+/** The TUN devices of a plan and the table each one's default route is in: the shared one first. */
+export function planDevices(p: Pick<TunRoutingPlan, 'tun' | 'interfaces' | 'table' | 'inputDevices'>): { tun: string; table: number }[] {
+  const out = [{ tun: p.tun, table: p.table }];
+  if (p.inputDevices === 'per-interface') inputDeviceNames(p.tun, p.interfaces).forEach((d, n) => out.push({ tun: d.tun, table: inputTable(p.table, n) }));
+  return out;
+}
+
+/**
+ * Brings the TUN devices up and steers the protected interfaces' traffic into them: every
+ * interface into the shared device, or each into its own (inputDevices per-interface). The
+ * node's own output always goes to the shared device (own-traffic-routes.ts).
+ */
 export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   rulePriorities(p.rulePriority);
-  await ip(['link', 'set', 'dev', p.tun, 'mtu', String(p.mtu), 'txqueuelen', String(p.txQueueLen), 'up']);
+  const devices = planDevices(p);
+  if (p.inputDevices === 'per-interface' && p.interfaces.length > MAX_INPUT_DEVICES) throw new Error(`datapath.inputDevices per-interface: at most ${MAX_INPUT_DEVICES} interfaces, not ${p.interfaces.length}`);
+  await removeLeftovers(p);
+  for (const d of devices) await ip(['link', 'set', 'dev', d.tun, 'mtu', String(p.mtu), 'txqueuelen', String(p.txQueueLen), 'up']);
   // Forwarded traffic must be allowed, and the reverse-path check would drop what comes
-  // back out of the TUN device (its source is not routed via the TUN device).
+  // back out of a TUN device (its source is not routed via the TUN device).
   await sysctl('net.ipv4.ip_forward', '1');
   await sysctl('net.ipv4.conf.all.rp_filter', '0');
-  await sysctl(`net.ipv4.conf.${p.tun}.rp_filter`, '0');
+  for (const d of devices) await sysctl(`net.ipv4.conf.${d.tun}.rp_filter`, '0');
   // A SNATed / masqueraded packet written back into the TUN device has one of the node's
   // own addresses as source; without accept_local the kernel drops it as a martian
   // (fib_validate_source refuses a local source on input).
   // The kernel ORs the `all` and per-device values (IN_DEV_ORCONF), so `all` already 1 is
   // enough; in a container set `net.ipv4.conf.default.accept_local=1` (compose sysctls)
-  // and the new TUN device inherits it.
+  // and the new TUN devices inherit it.
   if ((await readFile('/proc/sys/net/ipv4/conf/all/accept_local', 'utf8').then((t) => t.trim(), () => '')) !== '1') {
-    await sysctl(`net.ipv4.conf.${p.tun}.accept_local`, '1');
+    for (const d of devices) await sysctl(`net.ipv4.conf.${d.tun}.accept_local`, '1');
   }
   // Early demux attaches an arriving TCP/UDP packet to a local socket before routing, and
   // the kernel never forwards a packet that owns a socket (ip_forward drops it): a reply to
@@ -262,14 +369,16 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   await sysctl('net.ipv4.tcp_early_demux', '0');
   await sysctl('net.ipv4.udp_early_demux', '0');
   await sysctl('net.ipv6.conf.all.forwarding', '1');
-  await sysctl(`net.ipv6.conf.${p.tun}.accept_ra`, '0').catch(() => undefined);
+  for (const d of devices) await sysctl(`net.ipv6.conf.${d.tun}.accept_ra`, '0').catch(() => undefined);
   for (const fam of ['-4', '-6']) {
-    await ip([fam, 'route', 'replace', 'default', 'dev', p.tun, 'table', String(p.table)]);
-    // Fail closed: when the TUN device disappears (node killed), its route goes with it and
-    // this throw takes over: the management sources may still reach the node, the `closed`
-    // rule drops the rest instead of letting it bypass the filter through main. (Earlier
-    // versions put a blackhole route here; replace takes its place.)
-    await ip([fam, 'route', 'replace', 'throw', 'default', 'metric', String(FAIL_CLOSED_METRIC), 'table', String(p.table)]);
+    for (const d of devices) {
+      await ip([fam, 'route', 'replace', 'default', 'dev', d.tun, 'table', String(d.table)]);
+      // Fail closed: when the TUN device disappears (node killed), its route goes with it and
+      // this throw takes over: the management sources may still reach the node, the `closed`
+      // rule drops the rest instead of letting it bypass the filter through main. (Earlier
+      // versions put a blackhole route here; replace takes its place.)
+      await ip([fam, 'route', 'replace', 'throw', 'default', 'metric', String(FAIL_CLOSED_METRIC), 'table', String(d.table)]);
+    }
     // The node's own output: filled by own-traffic-routes.ts from the main table.
     await ipQuiet([fam, 'route', 'flush', 'table', String(outputTable(p.table))]);
   }
@@ -290,8 +399,10 @@ export async function teardownTunRouting(p: RulePlan): Promise<void> {
     return;
   }
   await runSteps(steps);
+  await removeLeftovers({ ...p, interfaces: [] });
   for (const fam of ['-4', '-6']) {
     await ipQuiet([fam, 'route', 'flush', 'table', String(p.table)]);
     await ipQuiet([fam, 'route', 'flush', 'table', String(outputTable(p.table))]);
+    if (p.inputDevices === 'per-interface') for (const n of p.interfaces.keys()) await ipQuiet([fam, 'route', 'flush', 'table', String(inputTable(p.table, n))]);
   }
 }

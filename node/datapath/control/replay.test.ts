@@ -346,6 +346,23 @@ describe('hafw replay (command line)', () => {
     assert.deepEqual(row.decidedBy, { chain: 'ip nat post', handle: 2, rule: 'oifname "wan" masquerade' });
   });
 
+  it('infers the input interface from --route (a capture has none) and says so: a spoofed source takes its route\'s interface, fib saddr . iif always passes', () => {
+    // A LAN source: the route back to it says lan, whatever interface it came in on.
+    const f = path.join(dir, 'rpf.pcap');
+    writeFileSync(f, pcapOf([buildUdp({ src: C, dst: S, sport: 5000, dport: 53, payload: 4 })]));
+    const rs = path.join(dir, 'rpf.nft');
+    writeFileSync(rs, 'table inet f { chain fw { type filter hook forward priority 0; policy accept;\nfib saddr . iif oif missing drop\niifname "lan" counter\n} }\n');
+    const r = run('replay', '--pcap', f, '--ruleset', rs, '--route', '192.0.2.0/24=lan', '--route', '0.0.0.0/0=wan');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /warning: the ruleset matches the input interface \(fib saddr \. iif\) but a capture does not record it: replay infers it from the route back to the source .*always passes.*datapath\.inputDevices: per-interface/);
+    assert.match(r.out, /^ {5}1 {2}accept {2}new /m);
+    const plain = path.join(dir, 'iifname.nft');
+    writeFileSync(plain, 'table inet f { chain fw { type filter hook forward priority 0; iifname "lan" accept; } }\n');
+    assert.match(run('replay', '--pcap', f, '--ruleset', plain, '--route', '192.0.2.0/24=lan').err, /matches the input interface \(iifname\)/);
+    // Without --route the interfaces are unknown (the older warning); without input-interface matches, nothing.
+    assert.doesNotMatch(run('replay', '--pcap', f, '--ruleset', plain).err, /capture does not record/);
+  });
+
   it('prints a text line per packet and a summary, and exits 1 naming the offset of a bad file', () => {
     const f = path.join(dir, 'hs2.pcap');
     writeFileSync(f, pcapOf(handshake(40007)));

@@ -70,6 +70,12 @@ export interface DatapathConntrackSettings {
 
 export interface DatapathWorkerData {
   tunName: string;
+  /**
+   * datapath.inputDevices per-interface: one TUN device per steered interface (its name and
+   * the interface), read beside tunName; a packet read from one has that input interface.
+   * Absent or empty: the shared device only, the input interface inferred from the routes.
+   */
+  inputDevices?: { tun: string; ifname: string }[];
   offloads: boolean;
   batchSize: number;
   maxBatchesPerWake: number;

@@ -67,6 +67,8 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   const counterView = new Float64Array(data.counters);
   const engine = new RulesetEngine({
     clock: datapathClock, limits: NO_LIMITS, log: logCollector,
+    // As the control thread's engine (daemon.ts): exact with per-interface input devices.
+    inputInterfaces: (data.inputDevices?.length ?? 0) > 0 ? 'exact' : 'inferred',
     onSetFull: () => void (counterView[C.ruleset_set_full] += 1),
   });
   const routes = new RouteInterfaces();
@@ -148,7 +150,12 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
       (b, o, l) => device?.inject(b, o, l),
       data.fragments,
     );
-    const loop = new PacketLoop(device, { batchSize: data.batchSize, counters: data.counters, stage });
+    // Each source's input interface id, resolved once (a name keeps its id forever).
+    const sourceIfs = device.sources.map((n) => (n === undefined ? 0 : engine.ifnames.idOf(n)));
+    const loop = new PacketLoop(device, {
+      batchSize: data.batchSize, counters: data.counters, stage,
+      onSource: (source) => void (filter.inputIf = sourceIfs[source] ?? 0),
+    });
     loop.start();
     if (data.sync?.handoffPort !== undefined && ct && syncBridge) {
       handoff = startHandoff(data, device, stage, filter, ct, syncBridge);

@@ -63,6 +63,13 @@ export class FilterStage implements PacketStage {
    * (never handed on again, never the start of a new connection).
    */
   fromPeer = false;
+  /**
+   * The interface id (the engine's InterfaceNames) the packets being processed came in on,
+   * when the device knows it (a per-interface TUN device, datapath.inputDevices); 0: not
+   * known, the input interface is inferred from the route back to the source (the shared
+   * TUN device, replay, packets a peer hands over). Set per batch by the packet loop.
+   */
+  inputIf = 0;
 
   setTrace(t: TraceCollector): void {
     this.trace = t;
@@ -104,7 +111,7 @@ export class FilterStage implements PacketStage {
     ctx.pkt = pkt;
     ctx.nowMs = nowMs;
     const fam = pkt.family as 4 | 6;
-    ctx.iif = this.routes.lookup(pkt.buf, pkt.srcOff, fam);
+    ctx.iif = this.inputIf !== 0 ? this.inputIf : this.routes.lookup(pkt.buf, pkt.srcOff, fam);
     ctx.oif = this.routes.lookup(pkt.buf, pkt.dstOff, fam);
     ctx.routeMtu = this.routes;
     ctx.fibRoutes = this.routes;

@@ -148,10 +148,14 @@ export function wireHandoff(p: HandoffParts): { handoff: Handoff; stop(): void }
       arena.set(slot);
       lengths[0] = slot.length;
       p.filter.fromPeer = true;
+      // Handed over by a peer: the interface it entered that peer by is not known here.
+      const inputIf = p.filter.inputIf;
+      p.filter.inputIf = 0;
       try {
         input.process(1, clock());
       } finally {
         p.filter.fromPeer = false;
+        p.filter.inputIf = inputIf;
       }
       if (verdicts[0] === SlotVerdict.Forward) p.inject(arena, 0, slot.length);
     },

@@ -40,7 +40,7 @@ export async function buildMemoryDatapath(routes: PlainRoute[], extra: Partial<D
   let dev: MemoryDevice | undefined;
   const dp = await buildDatapath(data, {
     send: (m) => sent.push(m),
-    openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10 })),
+    openDevice: (d) => (dev = new MemoryDevice({ name: d.tunName, vnetHdrLen: 10, inputs: d.inputDevices?.map((i) => i.ifname) })),
   });
   return {
     dp, dev: dev!, data, sent,

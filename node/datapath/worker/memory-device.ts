@@ -15,19 +15,23 @@ export interface MemoryDeviceOptions {
   vnetHdrLen?: number;
   /** Batches per wake-up before yielding, as the native reader's maxBatchesPerWake. */
   maxBatchesPerWake?: number;
+  /** Per-interface input queues after source 0 (datapath.inputDevices), by interface name. */
+  inputs?: string[];
 }
 
 export class MemoryDevice implements PacketDevice {
   readonly name: string;
   readonly vnetHdrLen: number;
+  readonly sources: readonly (string | undefined)[];
   /** Packets the datapath wrote into the device: forwarded slots and injected packets. */
   readonly outbound: Uint8Array[] = [];
   /** Like the native reader's stats: wake-ups, batches, packets too long for a slot. */
   readonly stats = { wakeups: 0, batches: 0, readErrors: 0 };
-  private readonly inbound: Uint8Array[] = [];
+  /** Queued packets and the source each came in by. */
+  private readonly inbound: { bytes: Uint8Array; source: number }[] = [];
   private readonly maxBatchesPerWake: number;
   private buffers: BatchBuffers | undefined;
-  private onBatch: ((n: number) => void) | undefined;
+  private onBatch: ((n: number, source: number) => void) | undefined;
   private pending: ReturnType<typeof setImmediate> | undefined;
   private idleWaiters: (() => void)[] = [];
   closed = false;
@@ -36,9 +40,10 @@ export class MemoryDevice implements PacketDevice {
     this.name = opts.name ?? 'mem0';
     this.vnetHdrLen = opts.vnetHdrLen ?? 10;
     this.maxBatchesPerWake = opts.maxBatchesPerWake ?? 8;
+    this.sources = [undefined, ...(opts.inputs ?? [])];
   }
 
-  start(buffers: BatchBuffers, onBatch: (n: number) => void): void {
+  start(buffers: BatchBuffers, onBatch: (n: number, source: number) => void): void {
     if (this.closed) throw new Error(`device ${this.name} is closed`);
     if (this.buffers !== undefined) throw new Error(`device ${this.name}: already reading`);
     this.buffers = buffers;
@@ -46,10 +51,15 @@ export class MemoryDevice implements PacketDevice {
     this.wake();
   }
 
-  /** Queues a packet (header included when vnetHdrLen > 0) for the datapath to read. */
-  send(packet: Uint8Array): void {
+  /**
+   * Queues a packet (header included when vnetHdrLen > 0) for the datapath to read, as the
+   * kernel routes it into source `source` (0: the device itself; else the per-interface
+   * device of `sources[source]`).
+   */
+  send(packet: Uint8Array, source = 0): void {
     if (this.closed) throw new Error(`device ${this.name} is closed`);
-    this.inbound.push(packet.slice());
+    if (!Number.isInteger(source) || source < 0 || source >= this.sources.length) throw new Error(`device ${this.name}: no source ${source}`);
+    this.inbound.push({ bytes: packet.slice(), source });
     this.wake();
   }
 
@@ -94,9 +104,11 @@ export class MemoryDevice implements PacketDevice {
     const b = this.buffers!;
     this.stats.wakeups++;
     for (let k = 0; k < this.maxBatchesPerWake && this.inbound.length > 0; k++) {
+      // A batch holds packets of one source, as each TUN device has its own reader.
       let n = 0;
-      while (n < b.slotCount && this.inbound.length > 0) {
-        const p = this.inbound.shift()!;
+      const source = this.inbound[0]!.source;
+      while (n < b.slotCount && this.inbound.length > 0 && this.inbound[0]!.source === source) {
+        const p = this.inbound.shift()!.bytes;
         if (p.length > b.slotSize) {
           this.stats.readErrors++;
           continue;
@@ -108,7 +120,7 @@ export class MemoryDevice implements PacketDevice {
       }
       if (n === 0) break;
       this.stats.batches++;
-      this.onBatch!(n);
+      this.onBatch!(n, source);
       if (this.closed) return;
       for (let i = 0; i < n; i++) {
         if (b.verdicts[i] !== SlotVerdict.Forward) continue;

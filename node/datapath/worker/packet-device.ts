@@ -25,11 +25,18 @@ export interface PacketDevice {
   /** Length of the virtio-net header in front of each packet read or written (0: none). */
   readonly vnetHdrLen: number;
   /**
-   * Starts reading into `buffers`; per batch: slots 0..n-1 filled, `onBatch(n)` called once,
-   * then the slots marked Forward written back (none if the device was closed during the
-   * call). Called once.
+   * The input interface of each source the device reads (a batch comes from one source):
+   * the steered interface whose traffic that source carries, or undefined when it is not
+   * known (the shared TUN device, which every interface and the node's own output reach).
+   * Source 0 is the device itself; per-interface TUN devices follow (datapath.inputDevices).
    */
-  start(buffers: BatchBuffers, onBatch: (n: number) => void): void;
+  readonly sources: readonly (string | undefined)[];
+  /**
+   * Starts reading into `buffers`; per batch: slots 0..n-1 filled (all from one source),
+   * `onBatch(n, source)` called once, then the slots marked Forward written back into that
+   * source (none if the device was closed during the call). Called once.
+   */
+  start(buffers: BatchBuffers, onBatch: (n: number, source: number) => void): void;
   /** Writes one packet the datapath made itself (header included) into the device. */
   inject(bytes: Uint8Array, offset: number, length: number): void;
   /** Stops reading and releases the device (no handle left to keep the thread alive). Idempotent. */

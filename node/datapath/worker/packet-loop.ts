@@ -16,6 +16,11 @@ export interface PacketLoopOptions {
   batchSize: number;
   counters: SharedArrayBuffer;
   stage: PacketStage;
+  /**
+   * Told which source (PacketDevice.sources) a batch came from, before its packets are
+   * processed: the datapath tags them with that input interface.
+   */
+  onSource?: (source: number) => void;
 }
 
 /** A slot holds one virtio header plus the largest packet the kernel hands a TUN reader. */
@@ -24,6 +29,7 @@ const SLOT_SIZE = 10 + 65535 + 1;
 export class PacketLoop {
   private readonly buffers: BatchBuffers;
   private readonly processor: BatchProcessor;
+  private readonly onSource: ((source: number) => void) | undefined;
 
   constructor(
     readonly device: PacketDevice,
@@ -33,10 +39,15 @@ export class PacketLoop {
     this.buffers = { arena: new Uint8Array(SLOT_SIZE * n), slotSize: SLOT_SIZE, slotCount: n, lengths: new Int32Array(n), verdicts: new Uint8Array(n) };
     const b = this.buffers;
     this.processor = new BatchProcessor(b.arena, SLOT_SIZE, b.lengths, b.verdicts, new Float64Array(opts.counters), device.vnetHdrLen, opts.stage);
+    this.onSource = opts.onSource;
   }
 
   start(): void {
     const processor = this.processor;
-    this.device.start(this.buffers, (n) => processor.process(n, datapathClock()));
+    const onSource = this.onSource;
+    this.device.start(this.buffers, (n, source) => {
+      onSource?.(source);
+      processor.process(n, datapathClock());
+    });
   }
 }

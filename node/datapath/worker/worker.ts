@@ -10,7 +10,7 @@ import type { DatapathWorkerData, FromDatapath, ToDatapath } from '../shared/mes
 const port = parentPort!;
 const datapath = await buildDatapath(workerData as DatapathWorkerData, {
   send: (m: FromDatapath) => port.postMessage(m),
-  openDevice: (d) => new TunPacketDevice({ tunName: d.tunName, offloads: d.offloads, maxBatchesPerWake: d.maxBatchesPerWake, nativeStats: d.nativeStats }),
+  openDevice: (d) => new TunPacketDevice({ tunName: d.tunName, offloads: d.offloads, maxBatchesPerWake: d.maxBatchesPerWake, nativeStats: d.nativeStats, inputs: d.inputDevices }),
 });
 port.on('message', (m: ToDatapath) => {
   datapath.handle(m);

@@ -50,7 +50,7 @@ function routesOf(e: RulesetEngine): FibRoutes & { ifOf(buf: Uint8Array, off: nu
 const HOOK: Record<string, Hook> = { prerouting: Hook.Prerouting, forward: Hook.Forward, output: Hook.Output };
 
 /** Does `RULE drop`, in a base chain of `hook`, drop a UDP packet src -> dst? iif/oif as the datapath infers them. */
-function drops(rule: string, src: string, dst: string, opts: { hook?: string; routes?: boolean; local?: boolean } = {}): boolean {
+function drops(rule: string, src: string, dst: string, opts: { hook?: string; routes?: boolean; local?: boolean; iif?: string } = {}): boolean {
   const hook = opts.hook ?? 'prerouting';
   const e = new RulesetEngine();
   e.load(`table inet t { chain c { type filter hook ${hook} priority 0; policy accept;\n${rule} drop\n} }`, 'x.nft');
@@ -61,23 +61,24 @@ function drops(rule: string, src: string, dst: string, opts: { hook?: string; ro
   ctx.localAddrs = opts.local === false ? null : localAddrs;
   if (opts.routes !== false) ctx.fibRoutes = routes;
   const fam = ctx.pkt.family as 4 | 6;
-  ctx.iif = hook === 'output' ? 0 : routes.ifOf(ctx.pkt.buf, ctx.pkt.srcOff, fam);
+  // opts.iif: the interface a per-interface input device says the packet came in on.
+  ctx.iif = hook === 'output' ? 0 : opts.iif !== undefined ? e.ifnames.idOf(opts.iif) : routes.ifOf(ctx.pkt.buf, ctx.pkt.srcOff, fam);
   ctx.oif = hook === 'prerouting' ? 0 : routes.ifOf(ctx.pkt.buf, ctx.pkt.dstOff, fam);
   return e.compiled.classify(ctx, HOOK[hook]!) === Verdict.Drop;
 }
 
-function loadError(rule: string, hook = 'prerouting'): string {
+function loadError(rule: string, hook = 'prerouting', inputInterfaces: 'exact' | 'inferred' = 'inferred'): string {
   try {
-    new RulesetEngine().load(`table inet t { chain c { type filter hook ${hook} priority 0;\n${rule}\n} }`, 'x.nft');
+    new RulesetEngine({ inputInterfaces }).load(`table inet t { chain c { type filter hook ${hook} priority 0;\n${rule}\n} }`, 'x.nft');
   } catch (err) {
     return (err as Error).message;
   }
   return 'accepted';
 }
 
-function jsonError(left: unknown, right: unknown, hook = 'prerouting'): string {
+function jsonError(left: unknown, right: unknown, hook = 'prerouting', inputInterfaces: 'exact' | 'inferred' = 'inferred'): string {
   try {
-    new RulesetEngine().load({
+    new RulesetEngine({ inputInterfaces }).load({
       nftables: [
         { table: { family: 'inet', name: 't' } },
         { chain: { family: 'inet', table: 't', name: 'c', type: 'filter', hook, prio: 0 } },
@@ -200,6 +201,8 @@ describe('fib: listing and refusals', () => {
     assert.deepEqual(roundTrips('fib daddr type { local, multicast } drop')[0], { match: { op: '==', left: fib('type', 'daddr'), right: { set: ['local', 'multicast'] } } });
     assert.deepEqual(roundTrips('fib daddr . iif type local accept')[0], { match: { op: '==', left: fib('type', 'daddr', 'iif'), right: 'local' } });
     assert.deepEqual(roundTrips('fib daddr . iif oif missing drop')[0], { match: { op: '==', left: fib('oif', 'daddr', 'iif'), right: false } });
+    assert.deepEqual(roundTrips('fib saddr . iif oif missing drop')[0], { match: { op: '==', left: fib('oif', 'saddr', 'iif'), right: false } });
+    assert.deepEqual(roundTrips('fib saddr . iif oifname "lan" accept')[0], { match: { op: '==', left: fib('oifname', 'saddr', 'iif'), right: 'lan' } });
     assert.deepEqual(roundTrips('fib daddr . iif oifname "lan" accept')[0], { match: { op: '==', left: fib('oifname', 'daddr', 'iif'), right: 'lan' } });
     assert.deepEqual(roundTrips('fib daddr . oif type local drop')[0], { match: { op: '==', left: fib('type', 'daddr', 'oif'), right: 'local' } });
     assert.ok(t('fib daddr type local accept').includes('fib daddr type local accept'));
@@ -219,8 +222,8 @@ describe('fib: listing and refusals', () => {
     assert.deepEqual(fibMatches(e.toJSON()), want);
   });
 
-  it('refuses the reverse-path check (the TUN device hides the input interface), . mark, . oif oif, with the place and the reason', () => {
-    assert.match(loadError('fib saddr . iif oif missing drop'), /^x\.nft:2:1: fib saddr \. iif is not supported: .*TUN.*would always pass.*rp_filter/);
+  it('refuses the reverse-path check where the input interface is inferred (inputDevices: shared), . mark, . oif oif, with the place and the reason', () => {
+    assert.match(loadError('fib saddr . iif oif missing drop'), /^x\.nft:2:1: fib saddr \. iif is not supported here: with datapath\.inputDevices: shared .*TUN.*would always pass.*per-interface.*rp_filter/);
     assert.match(loadError('fib saddr . iif oif 0 drop'), /^x\.nft:2:1: fib saddr \. iif is not supported/);
     assert.match(loadError('fib saddr . iif oifname "lan" accept', 'forward'), /^x\.nft:2:1: fib saddr \. iif is not supported/);
     assert.match(loadError('fib saddr . mark . iif oif missing drop'), /^x\.nft:2:1: fib \.\.\. \. mark is not supported: .*policy routing/);
@@ -235,6 +238,28 @@ describe('fib: listing and refusals', () => {
     assert.match(jsonError({ fib: { result: 'oif', flags: ['saddr', 'daddr'] } }, false), /a fib expression is/);
     assert.equal(jsonError({ fib: { result: 'oif', flags: ['saddr'] } }, false), 'accepted');
     assert.equal(jsonError({ fib: { result: 'oif', flags: ['daddr'] } }, 'lan'), 'accepted');
+    // With the real input interface (per-interface input devices, the default) it loads.
+    assert.equal(loadError('fib saddr . iif oif missing drop', 'prerouting', 'exact'), 'accepted');
+    assert.equal(loadError('fib saddr . iif oifname "lan" accept', 'forward', 'exact'), 'accepted');
+    assert.equal(jsonError({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false, 'prerouting', 'exact'), 'accepted');
+    assert.match(loadError('fib saddr . mark . iif oif missing drop', 'prerouting', 'exact'), /\. mark is not supported/, '. mark stays refused');
+  });
+
+  it('fib saddr . iif oif (strict reverse path) with the real input interface: the route back must leave by it, IPv4 and IPv6', () => {
+    const v4 = (src: string, iif: string) => drops('fib saddr . iif oif missing', src, '192.0.2.1', { iif });
+    assert.equal(v4('192.0.2.9', 'wan'), true, 'a LAN source in by the WAN: spoofed');
+    assert.equal(v4('192.0.2.9', 'lan'), false);
+    assert.equal(v4('8.8.8.8', 'wan'), false, 'via the default route');
+    assert.equal(v4('8.8.8.8', 'lan'), true);
+    assert.equal(v4('203.0.113.7', 'wan'), true, 'blackholed: no route back at all');
+    assert.equal(v4('192.0.2.2', 'lan'), true, 'the node\'s own address: RTN_LOCAL, no interface');
+    const v6 = (src: string, iif: string) => drops('fib saddr . iif oif missing', src, '2001:db8:1::1', { iif });
+    assert.equal(v6('2001:db8:1::9', 'wan'), true);
+    assert.equal(v6('2001:db8:1::9', 'lan'), false);
+    assert.equal(v6('2001:db8:77::1', 'wan'), false);
+    assert.equal(v6('fe80::1', 'wan'), false, 'link-local: the input interface, as the kernel answers');
+    assert.equal(drops('fib saddr . iif oifname != "lan"', '192.0.2.9', '198.51.100.1', { hook: 'forward', iif: 'wan' }), true);
+    assert.equal(drops('fib saddr . iif oifname != "lan"', '192.0.2.9', '198.51.100.1', { hook: 'forward', iif: 'lan' }), false);
   });
 
   it('refuses type values it cannot tell apart', () => {

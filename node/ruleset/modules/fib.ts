@@ -14,10 +14,12 @@
  *  - `fib saddr|daddr [. iif|. oif] type`: `local` (one of the node's addresses, or loopback;
  *    with `. iif` / `. oif` an address of that interface) or `multicast` (by address).
  *
+ *  - `fib saddr . iif oif|oifname` (the reverse-path check) needs the real input interface:
+ *    with one TUN device per steered interface (datapath.inputDevices per-interface, the
+ *    default) the datapath knows it. With the shared TUN device it is inferred from the route
+ *    back to the source, so the check would always pass: refused there (needsExactIif).
+ *
  * Refused, each with its reason:
- *  - `fib saddr . iif oif|oifname` (the reverse-path check): hafw's datapath reads packets
- *    from a TUN device, which hides the interface a packet came in on; the input interface
- *    is inferred from the route back to the source, so the check would always pass.
  *  - `. mark`: the mark selects policy routing rules; the node's view is the main table.
  *  - `. oif` with `oif`/`oifname`: the kernel refuses it (nft_fib_init: EINVAL).
  *  - type values other than local and multicast: the node does not know its subnet
@@ -39,10 +41,10 @@ const SUPPORTED = new Set(['local', 'multicast']);
 /** What the load gives for an address that is neither local nor multicast: never a written value. */
 const NOT_TOLD_APART = 0xff;
 
-const TUN_IIF = "hafw's datapath reads packets from a TUN device, which hides the interface a packet came in on: the input interface is inferred from the route back to the source, so a reverse-path check (`fib saddr . iif oif missing`) would always pass";
+const TUN_IIF = "with datapath.inputDevices: shared every interface's traffic reaches hafw's datapath through one TUN device, which hides the interface a packet came in on: the input interface is inferred from the route back to the source, so a reverse-path check (`fib saddr . iif oif missing`) would always pass";
 
-/** Why the reverse-path forms are refused. */
-export const FIB_REVERSE_PATH = `fib saddr . iif is not supported: ${TUN_IIF}. For reverse-path filtering enable the kernel's rp_filter on the node's interfaces (sysctl net.ipv4.conf.all.rp_filter=1; for IPv6 the kernel's own nftables with this rule), where the kernel sees the real input interface. fib saddr oif (without . iif) and fib daddr . iif oif are supported`;
+/** Why the reverse-path forms are refused where the input interface is inferred. */
+export const FIB_REVERSE_PATH = `fib saddr . iif is not supported here: ${TUN_IIF}. Set datapath.inputDevices: per-interface (the default: one TUN device per interface, the real input interface), or enable the kernel's rp_filter on the node's interfaces (sysctl net.ipv4.conf.all.rp_filter=1; for IPv6 the kernel's own nftables with this rule). fib saddr oif (without . iif) and fib daddr . iif oif are supported`;
 
 const FIB_MARK = "fib ... . mark is not supported: the mark selects the kernel's policy routing rules (ip rule fwmark), and the datapath's view of the routes is the main table only. Drop '. mark' when no fwmark rule decides the route";
 
@@ -149,10 +151,9 @@ function hooksOf(result: Result, dev: Dev): string[] {
   return ALL_HOOKS;
 }
 
-function refusal(addr: Addr, mark: boolean, dev: Dev, result: Result): string | undefined {
+function refusal(mark: boolean, dev: Dev, result: Result): string | undefined {
   if (mark) return FIB_MARK;
   if (result !== 'type' && dev === 'oif') return FIB_OIF_OIF;
-  if (result !== 'type' && addr === 'saddr' && dev === 'iif') return FIB_REVERSE_PATH;
   return undefined;
 }
 
@@ -219,9 +220,13 @@ function module(addr: Addr, mark: boolean, dev: Dev, result: Result): MatchModul
   if (mark) flags.push('mark');
   if (dev !== '') flags.push(dev);
   const keywords = ['fib', ...flags.flatMap((f, i) => (i === 0 ? [f] : ['.', f])), result];
-  const refused = refusal(addr, mark, dev, result);
+  const refused = refusal(mark, dev, result);
   const name = keywords.join(' ');
-  const base = { name, keywords, left: { fib: { result, flags } }, families: ['ip', 'ip6', 'inet'] as MatchModule['families'], hooks: hooksOf(result, dev) };
+  const reversePath = result !== 'type' && addr === 'saddr' && dev === 'iif' && !mark;
+  const base = {
+    name, keywords, left: { fib: { result, flags } }, families: ['ip', 'ip6', 'inet'] as MatchModule['families'], hooks: hooksOf(result, dev),
+    ...(reversePath ? { needsExactIif: FIB_REVERSE_PATH } : {}),
+  };
   if (refused !== undefined) {
     const type = result === 'type' ? FIB_ADDRTYPE : result === 'oif' ? FIB_OIF : IFNAME;
     return { ...base, type, help: `refused: ${refused}`, refused, load: () => false };
@@ -241,7 +246,7 @@ function module(addr: Addr, mark: boolean, dev: Dev, result: Result): MatchModul
     };
   }
   const iif = dev === 'iif';
-  const help = `the interface ${result === 'oifname' ? 'name ' : ''}of the node's route to ${what}${iif ? ', only when it is the input interface' : ''}; ${result === 'oif' ? 'missing (or 0)' : 'the empty name'} when there is none, it rejects, or the address is the node's own`;
+  const help = `the interface ${result === 'oifname' ? 'name ' : ''}of the node's route to ${what}${iif ? `, only when it is the input interface${reversePath ? ' (the reverse-path check; needs datapath.inputDevices per-interface)' : ''}` : ''}; ${result === 'oif' ? 'missing (or 0)' : 'the empty name'} when there is none, it rejects, or the address is the node's own`;
   return {
     ...base,
     type: result === 'oif' ? FIB_OIF : IFNAME,
