@@ -21,7 +21,7 @@ import { Lab, PACKAGE_ROOT, STRICT_RULESET, strictRulesetConfig } from '../clust
 import { sh, spawnDetached, stopPid, sleep } from '../cluster-tests/exec.js';
 import { NS, SERVER, TUN_NAME } from '../cluster-tests/topology.js';
 import { checkSystemTools } from '../cluster-tests/requirements.js';
-import { outputTable } from '../node/datapath/index.js';
+import { inputTable, outputTable } from '../node/datapath/index.js';
 import { withRatio, type BenchResult } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -164,7 +164,8 @@ async function resetPolicyRouting(fwNs: string): Promise<void> {
     await sh(['ip', '-n', fwNs, fam, 'rule', 'flush']).catch(() => undefined);
     const defaults = [['0', 'local'], ['32766', 'main'], ...(fam === '-4' ? [['32767', 'default']] : [])];
     for (const [prio, table] of defaults) await sh(['ip', '-n', fwNs, fam, 'rule', 'add', 'priority', prio!, 'lookup', table!]).catch(() => undefined);
-    for (const table of [ROUTE_TABLE, outputTable(ROUTE_TABLE)]) await sh(['ip', '-n', fwNs, fam, 'route', 'flush', 'table', String(table)]).catch(() => undefined);
+    // The node's per-interface input tables (lan, wan) too: datapath.inputDevices per-interface.
+    for (const table of [ROUTE_TABLE, outputTable(ROUTE_TABLE), inputTable(ROUTE_TABLE, 0), inputTable(ROUTE_TABLE, 1)]) await sh(['ip', '-n', fwNs, fam, 'route', 'flush', 'table', String(table)]).catch(() => undefined);
   }
 }
 

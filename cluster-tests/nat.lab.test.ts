@@ -298,9 +298,10 @@ describe('@lab nat: masquerade and NAT on the VIP (the node\'s own addresses)', 
     for (const fam of ['-4', '-6']) {
       const rules = await sh(['ip', '-n', NS.fw('fwa'), fam, 'rule', 'show']);
       assert.doesNotMatch(rules, /^0:\s+from all lookup local/m, rules);
-      assert.match(rules, /^97:\s+from all iif wan ipproto tcp lookup 100/m, rules);
+      // wan's own input table (datapath.inputDevices per-interface: routeTable + 2 + 1).
+      assert.match(rules, /^97:\s+from all iif wan ipproto tcp lookup 103/m, rules);
       assert.match(rules, /^100:\s+from all lookup local/m, rules);
-      assert.match(rules, /^101:\s+from all iif wan lookup 100/m, rules);
+      assert.match(rules, /^101:\s+from all iif wan lookup 103/m, rules);
     }
     // ARP for the VIP still answered: the client forgets its gateway and reaches the server.
     await sh(['ip', '-n', NS.client, 'neigh', 'flush', 'all']);

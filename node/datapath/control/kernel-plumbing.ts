@@ -51,7 +51,18 @@ async function ipQuiet(args: string[]): Promise<void> {
  * and the orchestrator (compose `sysctls:`) has usually set them already.
  */
 async function sysctl(key: string, value: string): Promise<void> {
-  const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+  await sysctlFile(`/proc/sys/${key.replace(/\./g, '/')}`, key, value);
+}
+
+/**
+ * A device's sysctl (net.FAMILY.conf.DEV.KNOB): the device's name may hold dots (a VLAN
+ * interface's input device, hafw0-eth0.10), which the dotted form would take for levels.
+ */
+async function devSysctl(family: 'ipv4' | 'ipv6', dev: string, knob: string, value: string): Promise<void> {
+  await sysctlFile(`/proc/sys/net/${family}/conf/${dev}/${knob}`, `net.${family}.conf.${dev}.${knob}`, value);
+}
+
+async function sysctlFile(file: string, key: string, value: string): Promise<void> {
   const current = await readFile(file, 'utf8').then((t) => t.trim(), () => undefined);
   if (current === value) return;
   try {
@@ -79,6 +90,12 @@ async function sysctl(key: string, value: string): Promise<void> {
  *       outSteer    iif lo ipproto <LOCAL_PROTOCOLS> lookup T+1        T+1: main's routes via X
  *                                                                     as `dev TUN src S`, the
  *                                                                     others `throw` (own-traffic-routes.ts)
+ *
+ * T is the shared table (default dev TUN) with datapath.inputDevices shared; with
+ * per-interface it is X's own table, inputTable(table, n) for the n-th interface, whose
+ * default route goes into X's own TUN device (inputDeviceNames): the datapath then reads
+ * X's traffic from that device alone and knows its input interface. The node's own output
+ * (T+1) always goes into the shared device.
  *
  * Traffic to the node's addresses in the listed protocols goes through the datapath (the
  * input hook) before `local` could deliver it. Only listed protocols: the kernel's ARP code
@@ -351,7 +368,7 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   // back out of a TUN device (its source is not routed via the TUN device).
   await sysctl('net.ipv4.ip_forward', '1');
   await sysctl('net.ipv4.conf.all.rp_filter', '0');
-  for (const d of devices) await sysctl(`net.ipv4.conf.${d.tun}.rp_filter`, '0');
+  for (const d of devices) await devSysctl('ipv4', d.tun, 'rp_filter', '0');
   // A SNATed / masqueraded packet written back into the TUN device has one of the node's
   // own addresses as source; without accept_local the kernel drops it as a martian
   // (fib_validate_source refuses a local source on input).
@@ -359,7 +376,7 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   // enough; in a container set `net.ipv4.conf.default.accept_local=1` (compose sysctls)
   // and the new TUN devices inherit it.
   if ((await readFile('/proc/sys/net/ipv4/conf/all/accept_local', 'utf8').then((t) => t.trim(), () => '')) !== '1') {
-    for (const d of devices) await sysctl(`net.ipv4.conf.${d.tun}.accept_local`, '1');
+    for (const d of devices) await devSysctl('ipv4', d.tun, 'accept_local', '1');
   }
   // Early demux attaches an arriving TCP/UDP packet to a local socket before routing, and
   // the kernel never forwards a packet that owns a socket (ip_forward drops it): a reply to
@@ -369,7 +386,7 @@ export async function setupTunRouting(p: TunRoutingPlan): Promise<void> {
   await sysctl('net.ipv4.tcp_early_demux', '0');
   await sysctl('net.ipv4.udp_early_demux', '0');
   await sysctl('net.ipv6.conf.all.forwarding', '1');
-  for (const d of devices) await sysctl(`net.ipv6.conf.${d.tun}.accept_ra`, '0').catch(() => undefined);
+  for (const d of devices) await devSysctl('ipv6', d.tun, 'accept_ra', '0').catch(() => undefined);
   for (const fam of ['-4', '-6']) {
     for (const d of devices) {
       await ip([fam, 'route', 'replace', 'default', 'dev', d.tun, 'table', String(d.table)]);
