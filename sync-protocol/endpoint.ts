@@ -10,10 +10,10 @@ import {
   type DecodeError, type Message,
 } from './wire.js';
 import { Coalescer, type Batch } from './coalescer.js';
-import { SLOT, SLOT_BYTES, SlotReader, writeSlot } from './ring.js';
+import { RING_WALK_END, RING_WALK_RECORD, SLOT, SLOT_BYTES, SlotReader, writeSlot } from './ring.js';
 import { SlotBatch } from './record-reader.js';
 import { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
-import { BulkSender, ResyncState } from './resync.js';
+import { BulkSender, ResyncState, TableBulk, type LocalWalk } from './resync.js';
 import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
@@ -209,8 +209,15 @@ class Peer {
 export class SyncEndpoint {
   readonly cfg: Required2<SyncConfig>;
   readonly stats = new SyncStats();
-  readonly source: StateSource;
+  private readonly mirrorSource: StateSource | null;
+  /**
+   * Without a LocalWalk: the mirror of the local table (every connection's last event).
+   * With one: only the events waiting in the coalescer (transient), the table being read
+   * where it lives for resyncs.
+   */
   private readonly mirror: StateMirror;
+  /** The walk of the table's owner (null: resyncs walk the mirror). */
+  private readonly table: TableBulk | null;
   /** Mirror slot numbers of the events waiting to be sent. */
   private readonly coalescer: Coalescer<number>;
   private readonly sender: ReliableSender;
@@ -244,18 +251,24 @@ export class SyncEndpoint {
   private resendHead = 0;
 
   /**
-   * Local events go to `localEvent`/`localSlot`; the endpoint keeps a StateMirror of them
-   * that answers NACKs and resyncs with current state.
+   * Local events go to `localEvent`/`localSlot`. Without `walk` the endpoint keeps a
+   * StateMirror of them that answers NACKs and resyncs with current state. With `walk`
+   * (the node: the table lives in another thread) it keeps no copy of the table: a resync
+   * asks the table's owner for its records, which come back through the event ring in
+   * order with the live events (RING_WALK_RECORD, RING_WALK_END), and a NACK is answered
+   * with the records the lost message carried (the receivers' stamp and tomb rules keep an
+   * older copy from undoing newer state, as for any late message).
    */
-  constructor(cfg: SyncConfig, private readonly sink: StateSink) {
+  constructor(cfg: SyncConfig, private readonly sink: StateSink, walk?: LocalWalk) {
     this.cfg = {
       ...SYNC_DEFAULTS,
       initialSeq: (Math.random() * 0x100000000) >>> 0,
       ...stripUndefined(cfg),
     } as Required2<SyncConfig>;
     if (this.cfg.nodeId <= 0 || this.cfg.nodeId > 0xffffffff) throw new RangeError('nodeId must be 1..2^32-1');
-    this.mirror = new StateMirror();
-    this.source = this.mirror;
+    this.mirror = walk === undefined ? new StateMirror() : new StateMirror(1024, 0x3fffffff, true);
+    this.mirrorSource = walk === undefined ? this.mirror : null;
+    this.table = walk === undefined ? null : new TableBulk(walk);
     this.coalescer = new Coalescer<number>({ mtu: this.cfg.mtu, flushDelayMs: this.cfg.flushDelayMs });
     // A new + destroy that cancelled out: the destroyed connection's slot is free again.
     this.coalescer.onDrop = (m) => this.mirror.release(m);
@@ -266,6 +279,12 @@ export class SyncEndpoint {
       peerTimeoutMs: this.cfg.peerTimeoutMs,
     });
     this.bulk = new BulkSender(this.mirror);
+  }
+
+  /** The local table as the mirror holds it (only without a LocalWalk: the node's table lives elsewhere). */
+  get source(): StateSource {
+    if (this.mirrorSource === null) throw new Error('no local mirror: the table is walked where it lives');
+    return this.mirrorSource;
   }
 
   /** Starts the protocol: peers learn of us from the first ALIVE and ask for our table; we ask for theirs. */
@@ -315,6 +334,10 @@ export class SyncEndpoint {
   get pendingEvents(): number {
     return this.coalescer.size;
   }
+  /** Connections held here as copies: the mirror's, or with a LocalWalk only those waiting to be sent. */
+  get heldConnections(): number {
+    return this.mirror.size;
+  }
   /** Retransmissions asked for by NACKs and not sent yet (tick() wants to run again at once). */
   get resendsPending(): number {
     return this.resendBacklog.length - this.resendHead;
@@ -325,6 +348,7 @@ export class SyncEndpoint {
    * is served (bulkTickMs 0), instead of after a timer's millisecond.
    */
   get bulkReady(): boolean {
+    if (this.table !== null) return this.table.active && this.creditDue(this.lastNow) > 0;
     return this.bulk.active && this.lastNow >= this.nextBulkAt && this.bulkWindowOpen(this.lastNow);
   }
 
@@ -341,7 +365,26 @@ export class SyncEndpoint {
    * the message is written from it).
    */
   localSlot(v: DataView, b: Uint8Array, o: number, now: number): void {
+    const kind = b[o + SLOT.kind]!;
+    if (kind === RING_WALK_END) {
+      if (this.table !== null) this.walkEnd(now);
+      return;
+    }
     let stamp = v.getFloat64(o + SLOT.stamp, true);
+    if (kind === RING_WALK_RECORD) {
+      // Read from the table after every event ahead of it in the ring: sent (in a chunk)
+      // before any event behind it, so a later destroy always has the higher sequence.
+      // Never older than a dump (the walk is the dump).
+      const t = this.table;
+      if (t === null || !t.active) return;
+      if (stamp <= this.lastLocalStamp) stamp = this.lastLocalStamp + 1e-6;
+      this.lastLocalStamp = stamp;
+      if (!t.add(v, b, o, stamp, this.coalescer.budget - 4)) {
+        this.sendWalkChunk(now);
+        t.add(v, b, o, stamp, this.coalescer.budget - 4);
+      }
+      return;
+    }
     if (stamp < this.localFloor) {
       // Already reflected in the dump given to rebuildLocal (events queued before it).
       this.stats.localStale++;
@@ -372,7 +415,7 @@ export class SyncEndpoint {
     this.flush(now);
     this.localFloor = dumpTime;
     if (dumpTime > this.lastLocalStamp) this.lastLocalStamp = dumpTime;
-    if (records !== null) {
+    if (records !== null && this.table === null) {
       this.mirror.clear();
       for (const r of records) this.mirror.note(r);
     }
@@ -381,6 +424,10 @@ export class SyncEndpoint {
 
   /** Streams the whole local table to every peer (as if all had asked). */
   streamFullTable(now: number): void {
+    if (this.table !== null) {
+      this.table.request();
+      return;
+    }
     const wasActive = this.bulk.active;
     this.bulk.request();
     if (!wasActive) this.nextBulkAt = now;
@@ -390,6 +437,7 @@ export class SyncEndpoint {
   flush(now: number): void {
     this.coalescer.flush(this.batches);
     this.sendBatches(now);
+    if (this.table !== null && this.table.held > 0) this.sendWalkChunk(now);
   }
 
   /** Next datagram to send to all peers, or undefined. */
@@ -412,6 +460,7 @@ export class SyncEndpoint {
     if (this.resendsPending > 0) t = Math.min(t, this.lastNow);
     // A walk whose window is out waits for an ACK (receive() opens it), not for a timer.
     if (this.bulk.active && this.bulkWindowOpen(this.lastNow)) t = Math.min(t, this.nextBulkAt);
+    if (this.table !== null && this.table.active && this.creditDue(this.lastNow) > 0) t = Math.min(t, this.lastNow);
     for (const p of this.peers.values()) {
       t = Math.min(t, p.ackDueAt, p.lastHeard + this.cfg.peerTimeoutMs);
       if (p.rx !== null) t = Math.min(t, p.rx.nackDueAt());
@@ -430,6 +479,10 @@ export class SyncEndpoint {
     this.sendBatches(now);
     if (this.resendsPending > 0) this.drainResends(now);
     if (this.bulk.active && now >= this.nextBulkAt) this.bulkStep(now);
+    if (this.table !== null && this.table.active) {
+      const c = this.creditDue(now);
+      if (c > 0) this.table.grant(c);
+    }
     if (now >= this.nextAliveAt) {
       this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...this.ctlHeader(now) });
       this.nextAliveAt = now + this.cfg.aliveIntervalMs;
@@ -640,9 +693,7 @@ export class SyncEndpoint {
       case MessageType.ResyncRequest:
         if (m.target === 0 || m.target === me) {
           this.stats.resyncsServed++;
-          const wasActive = this.bulk.active;
-          this.bulk.request();
-          if (!wasActive) this.nextBulkAt = now;
+          this.streamFullTable(now);
         }
         break;
       case MessageType.Lost:
@@ -802,6 +853,8 @@ export class SyncEndpoint {
   }
 
   private sendBatches(now: number): void {
+    // A walk's records read before these events go first (see localSlot).
+    if (this.batches.length > 0 && this.table !== null && this.table.held > 0) this.sendWalkChunk(now);
     const mirror = this.mirror;
     for (let i = 0; i < this.batches.length; i++) {
       const { items, kinds } = this.batches[i]!;
@@ -833,6 +886,50 @@ export class SyncEndpoint {
   private bulkWindowOpen(now: number): boolean {
     const window = Math.min(this.cfg.bulkWindow, this.cfg.resendQueueSize >>> 1);
     return (this.sender.hasLivePeers(now) ? this.sender.queued : this.bulk.messages) < window;
+  }
+
+  /**
+   * Records to ask the table's owner for now (LocalWalk): what the walk's window has room
+   * for, counted in the walk's records per chunk so far, less what was asked for and has
+   * not come yet. Asked in steps of at least a quarter window, so the owner's thread is
+   * asked a few times per window, not per ACK.
+   */
+  private creditDue(now: number): number {
+    const t = this.table!;
+    const window = Math.min(this.cfg.bulkWindow, this.cfg.resendQueueSize >>> 1);
+    const inFlight = this.sender.hasLivePeers(now) ? this.sender.queued : t.messages;
+    const room = (window - inFlight) * t.perChunk - t.outstanding - t.held;
+    return room >= Math.max(1, (window >>> 2) * t.perChunk) || (!t.started && room > 0) ? Math.floor(room) : 0;
+  }
+
+  /** Sends the walk records held as one RESYNC_CHUNK. */
+  private sendWalkChunk(now: number): void {
+    const t = this.table!;
+    if (t.held === 0) return;
+    const seq = this.sender.record(MessageType.ResyncChunk, null, t.bulkId, 0, 0, now);
+    if (t.firstSeq === -1) t.firstSeq = seq;
+    const b = encodeSlotsChunk(this.dataHeader(seq, now), t.bulkId, t.view, t.bytes, t.at, t.kinds, this.cfg.key, this.recordFields());
+    t.sent();
+    this.sender.held(seq)!.datagram = b;
+    this.sent(b);
+    this.noteDataSent(now);
+  }
+
+  /** The table's owner walked to the end: the last chunk, then RESYNC_DONE; another walk if one was asked for meanwhile. */
+  private walkEnd(now: number): void {
+    const t = this.table!;
+    if (!t.active) return;
+    this.sendWalkChunk(now);
+    const seq0 = this.sender.lastSeq + 1;
+    const firstSeq = t.firstSeq === -1 ? seq0 >>> 0 : t.firstSeq;
+    const seq = this.sender.record(MessageType.ResyncDone, null, t.bulkId, firstSeq, t.count, now);
+    this.send({ type: MessageType.ResyncDone, bulkId: t.bulkId, firstSeq, count: t.count, ...this.dataHeader(seq, now) });
+    this.noteDataSent(now);
+    t.finish();
+    if (t.active) {
+      const c = this.creditDue(now);
+      if (c > 0) t.grant(c);
+    }
   }
 
   private bulkStep(now: number): void {
@@ -899,12 +996,18 @@ export class SyncEndpoint {
     }
     const recs = e.datagram === null ? [] : recordsOf(e.datagram);
     const current: StateRecord[] = new Array(recs.length);
+    const mirror = this.mirrorSource;
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i]!;
+      if (mirror === null) {
+        // No copy of the table here: the records as they were sent.
+        current[i] = r;
+        continue;
+      }
       // Gone since: a destroy stamped with the newest local change seen (the real destroy
       // was among them), not with the old record's stamp, which the receiver's
       // older-than-applied rule would discard; any later change still gets a newer stamp.
-      current[i] = this.source.get(r) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
+      current[i] = mirror.get(r) ?? { ...r, kind: EventKind.Destroy, stamp: Math.max(this.lastLocalStamp, r.stamp) };
     }
     if (e.type === MessageType.ResyncChunk) this.send({ type: MessageType.ResyncChunk, bulkId: e.bulkId, records: current, ...h });
     else this.send({ type: MessageType.Data, records: current, ...h });

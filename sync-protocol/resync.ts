@@ -13,7 +13,7 @@
  * received with no give-up in between. Anything less (joined mid-walk, LOST, too far behind,
  * peer restarted) means asking again.
  */
-import { SLOT } from './record-fields.js';
+import { EventKind, SLOT } from './record-fields.js';
 import { SLOT_BYTES } from './ring.js';
 import type { StateMirror } from './state-mirror.js';
 import { slotRecordSize } from './wire.js';
@@ -106,6 +106,123 @@ export class BulkSender {
   finish(): void {
     this.walk = null;
     this.carry = -1;
+    if (this.again) {
+      this.again = false;
+      this.begin();
+    }
+  }
+}
+
+/**
+ * What a node that keeps no copy of its table gives the endpoint: the table's owner (the
+ * datapath thread) walks it where it lives and puts each local connection in the event
+ * ring as a RING_WALK_RECORD, in order with the live events, then a RING_WALK_END.
+ */
+export interface LocalWalk {
+  /**
+   * Asks for `records` more records of the walk; `start`: a new walk from the table's
+   * beginning (the previous one ended). The owner may end the walk before using them all.
+   */
+  request(start: boolean, records: number): void;
+}
+
+/** Walk records held for the next chunk at most (a chunk of the smallest records has fewer). */
+const CHUNK_SLOTS = 128;
+
+/**
+ * The sender side of a resync when the table is walked by its owner (LocalWalk): asks for
+ * records as the walk's window has room (credit), and holds the records that came for the
+ * chunk being filled, copied out of the ring.
+ */
+export class TableBulk {
+  active = false;
+  /** The owner was asked for this walk's first records. */
+  started = false;
+  private again = false;
+  private nextId = 1;
+  bulkId = 0;
+  /** Sequence of the walk's first chunk (-1 before it is sent). */
+  firstSeq = -1;
+  /** Records sent or held by the walk in progress, and chunks sent. */
+  count = 0;
+  messages = 0;
+  /** Records asked for and not come yet. */
+  outstanding = 0;
+  /** Records held for the chunk being filled: slots of `bytes`, at byte offsets `at`, sent with `kinds`. */
+  held = 0;
+  private used = 0;
+  readonly bytes = new Uint8Array(CHUNK_SLOTS * SLOT_BYTES);
+  readonly view = new DataView(this.bytes.buffer);
+  readonly at: number[] = [];
+  readonly kinds: number[] = [];
+
+  constructor(private readonly owner: LocalWalk) {}
+
+  /** Records per chunk so far in this walk (an estimate before the first one). */
+  get perChunk(): number {
+    return this.messages > 0 ? Math.max(1, this.count / this.messages) : 12;
+  }
+
+  /** A peer asked for our table (merged with a walk that has not sent a chunk yet). */
+  request(): void {
+    if (!this.active) this.begin();
+    else if (this.firstSeq !== -1) this.again = true;
+  }
+
+  private begin(): void {
+    this.active = true;
+    this.started = false;
+    this.bulkId = this.nextId;
+    this.nextId = (this.nextId + 1) >>> 0 || 1;
+    this.firstSeq = -1;
+    this.count = 0;
+    this.messages = 0;
+    this.outstanding = 0;
+    this.held = 0;
+    this.used = 0;
+    this.at.length = 0;
+    this.kinds.length = 0;
+  }
+
+  grant(records: number): void {
+    this.outstanding += records;
+    const start = !this.started;
+    this.started = true;
+    this.owner.request(start, records);
+  }
+
+  /**
+   * Holds the walk record in the ring-layout slot at `o` (stamped `stamp`) for the chunk
+   * being filled; false when it does not fit in `budget` bytes with those held (send them first).
+   */
+  add(v: DataView, b: Uint8Array, o: number, stamp: number, budget: number): boolean {
+    const size = slotRecordSize(v, b, o);
+    if (this.held > 0 && (this.used + size > budget || this.held === CHUNK_SLOTS)) return false;
+    const at = this.held * SLOT_BYTES;
+    this.bytes.set(b.subarray(o, o + SLOT_BYTES), at);
+    this.view.setFloat64(at + SLOT.stamp, stamp, true);
+    this.at.push(at);
+    this.kinds.push(EventKind.New);
+    this.used += size;
+    this.held++;
+    this.count++;
+    if (this.outstanding > 0) this.outstanding--;
+    return true;
+  }
+
+  /** The held records left in a chunk. */
+  sent(): void {
+    this.messages++;
+    this.held = 0;
+    this.used = 0;
+    this.at.length = 0;
+    this.kinds.length = 0;
+  }
+
+  /** The walk ended (DONE sent): start the scheduled next one, if any. */
+  finish(): void {
+    this.active = false;
+    this.outstanding = 0;
     if (this.again) {
       this.again = false;
       this.begin();

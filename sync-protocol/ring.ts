@@ -20,6 +20,14 @@ import { SLOT_BYTES, readSlot, readSlotInto, writeSlot, ADDR_PLACES } from './re
 export { SLOT, SLOT_BYTES } from './record-fields.js';
 export { readSlot, writeSlot } from './record-codec.js';
 
+/**
+ * Kinds a ring slot may hold besides the EventKinds (never on the wire): a record of a
+ * table walk the sync worker asked the table's thread for (LocalWalk in endpoint.ts; sent
+ * in a RESYNC_CHUNK), and the end of that walk (the rest of the slot is not read).
+ */
+export const RING_WALK_RECORD = 3;
+export const RING_WALK_END = 4;
+
 const CTRL_BYTES = 16;
 const W = 0;
 const R = 1;

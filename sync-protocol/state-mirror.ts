@@ -45,8 +45,14 @@ export class StateMirror implements StateSource {
   private count = 0;
   private readonly seed = (Math.random() * 0x40000000) | 0;
 
-  /** `hashMask` narrows the hash (tests: a few bits make every chain case common). */
-  constructor(initialSlots = 1024, private readonly hashMask = 0x3fffffff) {
+  /**
+   * `hashMask` narrows the hash (tests: a few bits make every chain case common).
+   * `transient`: hold only what is pinned (the events waiting in the coalescer), not the
+   * table: a connection is forgotten when its slot is released, and a destroy is held like
+   * any event until sent. The endpoint's store when the table itself is walked for resyncs
+   * (LocalWalk): memory then follows the events in flight, not the connections.
+   */
+  constructor(initialSlots = 1024, private readonly hashMask = 0x3fffffff, private readonly transient = false) {
     this.slab = new Uint8Array(initialSlots * SLOT_BYTES);
     this.view = new DataView(this.slab.buffer);
     this.chain = new Int32Array(initialSlots);
@@ -81,7 +87,16 @@ export class StateMirror implements StateSource {
       prev = s;
       s = this.chain[s]!;
     }
-    if (b[o + SLOT.kind] === EventKind.Destroy) {
+    if (this.transient) {
+      if (s === NONE) {
+        s = this.take();
+        this.live[s] = 1;
+        this.chain[s] = NONE;
+        if (head === undefined) this.heads.set(h, s);
+        else this.chain[prev] = s;
+        this.count++;
+      }
+    } else if (b[o + SLOT.kind] === EventKind.Destroy) {
       if (s !== NONE) {
         const next = this.chain[s]!;
         if (prev !== NONE) this.chain[prev] = next;
@@ -120,6 +135,16 @@ export class StateMirror implements StateSource {
 
   /** The coalescer is done with slot `m` (sent or cancelled): a destroyed connection's slot is free again. */
   release(m: number): void {
+    if (this.transient) {
+      // Sent or cancelled: forgotten (a second release of the same slot does nothing).
+      if (this.live[m] === 0) return;
+      this.unlink(m);
+      this.live[m] = 0;
+      this.pinned[m] = 0;
+      this.count--;
+      this.free.push(m);
+      return;
+    }
     this.pinned[m] = 0;
     if (this.dead[m] === 1) {
       this.dead[m] = 0;
@@ -202,6 +227,22 @@ export class StateMirror implements StateSource {
     this.free.length = 0;
     this.highWater = 0;
     this.count = 0;
+  }
+
+  /** Takes slot `m` out of its hash chain (its identity is read from the slab). */
+  private unlink(m: number): void {
+    const h = this.hashAt(this.view, this.slab, m * SLOT_BYTES);
+    let prev = NONE;
+    let s = this.heads.get(h) ?? NONE;
+    while (s !== NONE && s !== m) {
+      prev = s;
+      s = this.chain[s]!;
+    }
+    if (s === NONE) return;
+    const next = this.chain[m]!;
+    if (prev !== NONE) this.chain[prev] = next;
+    else if (next !== NONE) this.heads.set(h, next);
+    else this.heads.delete(h);
   }
 
   /** Identity hash in 30 bits (a small integer for the Map) of the connection in the ring-layout slot at `o` of `b`: zone, protocol, family, ports, addresses. */

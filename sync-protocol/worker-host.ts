@@ -101,6 +101,8 @@ export class SyncWorkerHandle {
     onRingOverflow?: () => void,
     /** The worker died after it was ready (called once; not on stop()). */
     onFailure?: (err: Error) => void,
+    /** data.tableWalk: the worker asks for `records` more records of a resync walk (LocalWalk). */
+    onWalk?: (start: boolean, records: number) => void,
   ): Promise<SyncWorkerHandle> {
     const appliedSab = new SharedArrayBuffer(APPLIED_BYTES);
     // V8's default young generation: an 8 MB one (as the datapath has) showed no saving here:
@@ -139,7 +141,11 @@ export class SyncWorkerHandle {
             break;
           case 'ringOverflow':
             h.ringOverflows++;
-            onRingOverflow?.();
+            // With tableWalk the worker streams a new walk by itself: nothing to dump.
+            if (data.tableWalk !== true) onRingOverflow?.();
+            break;
+          case 'walk':
+            onWalk?.(m.start, m.records);
             break;
           case 'metrics':
             h.waiting.get(m.id)?.resolve(m);

@@ -28,6 +28,12 @@ export interface SyncWorkerData {
   appliedSab?: SharedArrayBuffer;
   /** Labels put on every metric (e.g. {node: 'fwa'}), so they merge with the node's own. */
   metricLabels?: Record<string, string>;
+  /**
+   * The table's thread walks its table for resyncs (LocalWalk: the worker posts `walk`,
+   * the records come through the ring), and the worker keeps no copy of the table. A ring
+   * overflow then needs no dump either: the worker streams a new walk by itself.
+   */
+  tableWalk?: boolean;
 }
 
 export type FromWorker =
@@ -36,6 +42,8 @@ export type FromWorker =
   | { type: 'ops'; buf: ArrayBuffer; count: number; token: number }
   | { type: 'inSync'; value: boolean }
   | { type: 'ringOverflow' }
+  /** tableWalk: `records` more records of the resync walk into the ring; `start`: a new walk from the table's beginning. */
+  | { type: 'walk'; start: boolean; records: number }
   | { type: 'metrics'; id: number; metrics: unknown; peers: ReturnType<import('./endpoint.js').SyncEndpoint['peerStatus']>; status: SyncStatusSnapshot }
   | { type: 'stopped' };
 

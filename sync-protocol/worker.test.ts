@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { SyncWorkerHandle } from './worker-host.js';
-import { EventRing } from './ring.js';
+import { EventRing, RING_WALK_END, RING_WALK_RECORD } from './ring.js';
 import { EventKind } from './state-record.js';
 import { syncClock } from './lag.js';
 import { ReplicaTable, makeRecord } from './testing/fixtures.js';
@@ -58,6 +58,59 @@ describe('sync worker thread (unicast on 127.0.0.1)', function () {
       // shared would put the mean off by the gap between two time bases (hours or years),
       // while a loaded CI machine can take a few hundred ms to drain 2,000 records.
       assert.ok(sum / count >= 0 && sum / count < 5, `mean lag ${sum / count} s`);
+    } finally {
+      for (const h of handles) await h.stop();
+    }
+  });
+
+  it('tableWalk: a late node gets the table from the owner\'s walk through the ring (the worker keeps no copy)', async () => {
+    const key = new Uint8Array(32).fill(7);
+    const rings = [new EventRing(4096), new EventRing(4096)];
+    const tables = [new ReplicaTable(), new ReplicaTable()];
+    const handles: SyncWorkerHandle[] = [];
+    // The owner's table (what the datapath thread holds), walked on request.
+    const owned = Array.from({ length: 3000 }, (_, i) => makeRecord(i, EventKind.New, syncClock()));
+    let cursor = 0;
+    let credit = 0;
+    let walks = 0;
+    const turn = (): void => {
+      const ring = rings[0]!;
+      while (credit > 0 && cursor < owned.length && ring.capacity - ring.depth > 2) {
+        assert.ok(ring.push({ ...owned[cursor++]!, kind: RING_WALK_RECORD as EventKind, stamp: syncClock() }));
+        credit--;
+      }
+      if (cursor === owned.length && ring.capacity - ring.depth > 1) {
+        assert.ok(ring.push({ ...owned[0]!, kind: RING_WALK_END as EventKind }));
+        cursor = -1;
+        walks++;
+      }
+      if (cursor >= 0 && credit > 0) setImmediate(turn);
+    };
+    try {
+      handles.push(await SyncWorkerHandle.start({
+        config: { nodeId: 1, epoch: 1, key, startupGraceMs: 300 },
+        transport: { mode: 'unicast', port: 0, bindAddr: '127.0.0.1', peers: [] },
+        ringSab: rings[0]!.sab,
+        tableWalk: true,
+      }, tables[0]!, undefined, () => assert.fail('no dump is asked for'), undefined, (start, records) => {
+        if (start) cursor = 0;
+        credit += records;
+        if (cursor >= 0) setImmediate(turn);
+      }));
+      assert.ok(await until(() => handles[0]!.inSync, 5000), 'alone, in sync');
+      for (const r of owned) assert.ok(rings[0]!.push(r));
+      // Node 2 comes late: it asks node 1 for its table.
+      handles.push(await SyncWorkerHandle.start({
+        config: { nodeId: 2, epoch: 1, key, startupGraceMs: 300 },
+        transport: { mode: 'unicast', port: 0, bindAddr: '127.0.0.1', peers: [] },
+        ringSab: rings[1]!.sab,
+      }, tables[1]!));
+      handles[0]!.setPeers([{ address: '127.0.0.1', port: handles[1]!.port }]);
+      handles[1]!.setPeers([{ address: '127.0.0.1', port: handles[0]!.port }]);
+      assert.ok(await until(() => handles[1]!.inSync && tables[1]!.rows.size === 3000, 10000), `in sync with ${tables[1]!.rows.size} rows`);
+      assert.ok(walks >= 1, 'the owner walked its table');
+      const m = await handles[0]!.metrics();
+      assert.ok(m.status.counters.resyncsServed! >= 1);
     } finally {
       for (const h of handles) await h.stop();
     }

@@ -64,7 +64,9 @@ const sink: StateSink = {
   appliedAt: (token: number) => (Atomics.load(appliedToken, 0) >= token ? appliedTime[0]! : NaN),
 };
 
-const endpoint = new SyncEndpoint({ ...data.config, key: new Uint8Array(data.config.key) }, sink);
+// tableWalk: no copy of the table here; resyncs read it where it lives (LocalWalk).
+const walk = data.tableWalk === true ? { request: (start: boolean, records: number) => post({ type: 'walk', start, records }) } : undefined;
+const endpoint = new SyncEndpoint({ ...data.config, key: new Uint8Array(data.config.key) }, sink, walk);
 const ring = new EventRing(data.ringSab);
 const metrics = new SyncMetrics();
 if (data.metricLabels) metrics.registry.setDefaultLabels(data.metricLabels);
@@ -72,7 +74,11 @@ let runner: SyncRunner | null = null;
 const transport = await UdpTransport.open(data.transport, (m, from) => runner?.onDatagram(m, from.address));
 runner = new SyncRunner(endpoint, transport, ring, {
   pollMs: data.pollMs,
-  onRingOverflow: () => post({ type: 'ringOverflow' }),
+  onRingOverflow: () => {
+    // With tableWalk the walk reads the table itself: no dump to wait for.
+    if (walk !== undefined) endpoint.rebuildLocal(null, syncClock(), syncClock());
+    post({ type: 'ringOverflow' });
+  },
 });
 runner.start();
 

@@ -25,6 +25,7 @@ import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
 import { Sniffer } from './sniffer.js';
 import { TakeoverAdopter } from './takeover-adopt.js';
+import { TableWalker } from './sync-walk.js';
 import { SyncBridge } from './sync-bridge.js';
 import { DrillWatch } from './drill-watch.js';
 import { udpHandoffTransport, wireHandoff } from './handoff.js';
@@ -109,6 +110,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
   let syncBridge: SyncBridge | undefined;
   let syncRing: EventRing | undefined;
   let syncHandle: SyncWorkerHandle | undefined;
+  let tableWalker: TableWalker | undefined;
   if (data.sync && ct) {
     syncRing = new EventRing(data.sync.ringSlots);
     syncBridge = new SyncBridge(ct, syncRing, nat);
@@ -164,16 +166,20 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
       if (!ct) throw new Error('sniff mode needs conntrack (conntrack.enabled: true)');
       sniffer = new Sniffer(data.sniffInterfaces, ct, new Float64Array(data.counters));
     }
-    if (data.sync && syncRing && syncBridge) {
+    if (data.sync && syncRing && syncBridge && ct) {
       const bridge = syncBridge;
+      // Resync walks read the table here, through the ring: the worker keeps no copy of it.
+      const walker = new TableWalker(ct, bridge);
+      tableWalker = walker;
       syncHandle = await SyncWorkerHandle.start(
-        { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab, metricLabels: data.sync.metricLabels },
+        { config: data.sync.config, transport: data.sync.transport, ringSab: syncRing.sab, metricLabels: data.sync.metricLabels, tableWalk: true },
         bridge,
         (value) => send({ type: 'sync-inSync', value }),
         () => syncHandle?.rebuildLocal(bridge.dumpLocal(), syncClock()),
         // No restart: a new worker would need a new epoch and a full resync while the table
         // goes unreplicated; the node stops instead so the peer, in sync, takes over.
         (err) => send({ type: 'fatal', message: `state sync worker failed: ${err.message}` }),
+        (start, records) => walker.request(start, records),
       );
     }
     send({ type: 'ready', tunName: device.name, vnetHdrLen: device.vnetHdrLen });
@@ -191,6 +197,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         trace.setSessions([]);
         ctGc?.stop();
         adopter?.stop();
+        tableWalker?.stop();
         handoff?.stop();
         void syncHandle?.stop();
         sniffer?.close();

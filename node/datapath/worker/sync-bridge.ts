@@ -9,7 +9,7 @@
  * becoming master the node adopts the rest in the background (takeover-adopt.ts).
  */
 import { CtEventKind, CtSnapshot, CtStatus, TcpDirFlag, ctGroup, type ConnTracker } from '../../conntrack/index.js';
-import { EventKind, emptyRecord, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
+import { EventKind, RING_WALK_END, RING_WALK_RECORD, emptyRecord, syncClock, type EventRing, type StateRecord, type StateSink } from '../../../sync-protocol/index.js';
 import { NAT_DST, NAT_SRC, NatKind, NatManip, type NatBinding } from '../../nat/binding.js';
 import { bindingFromTuplePair } from '../../nat/tuple-pair.js';
 import type { NatState } from './nat-state.js';
@@ -177,6 +177,34 @@ export class SyncBridge implements StateSink {
     rec.nat = this.natRecord(entry);
     if (this.ring.push(rec)) this.counts.pushed++;
     else this.counts.ringFull++;
+    // A resync walk in progress may have passed this entry's slot already (sync-walk.ts).
+    if ((kind === CtEventKind.New || (status & CtStatus.Replicated) !== 0) && this.walkNote !== null) this.walkNote(entry);
+  }
+
+  /** Told of each entry that becomes this node's to replicate (new, or adopted) while a resync walk runs (sync-walk.ts). */
+  walkNote: ((entry: number) => void) | null = null;
+
+  /**
+   * Puts `entry` in the ring as a record of the sync worker's resync walk (RING_WALK_RECORD)
+   * when it is one of the connections this node replicates (live, its own, not the node's
+   * own traffic: what dumpLocal() lists). The caller leaves room in the ring. False: not
+   * one of them, or no room.
+   */
+  pushWalk(entry: number): boolean {
+    const ct = this.ct;
+    if (!ct.isLive(entry) || (ct.getStatus(entry) & (CtStatus.Replicated | NODE_OWN)) !== 0) return false;
+    ct.snapshot(entry, this.writer.snap);
+    const rec = this.writer.fill(RING_WALK_RECORD as EventKind, syncClock());
+    rec.nat = this.natRecord(entry);
+    return this.ring.push(rec);
+  }
+
+  /** The end of the resync walk (RING_WALK_END); false when the ring has no room. */
+  pushWalkEnd(): boolean {
+    const rec = this.writer.rec;
+    rec.kind = RING_WALK_END as EventKind;
+    rec.stamp = syncClock();
+    return this.ring.push(rec);
   }
 
   /**
