@@ -12,6 +12,11 @@
  * round of the loop (each endpoint ticks once a round, as a worker does once a turn): what
  * is timed is CPU.
  *
+ * Two owners: `mirror` (the sync endpoint walks its own copy of the table, as the sync
+ * worker did until 2026-12-08) and `table` (no copy: the walk is read from the table by a
+ * TableWalker, the datapath thread's part, and comes to the endpoint through the ring, as
+ * in a node now); the third argument picks one or `both` (default).
+ *
  * Prints, per part, ns of CPU time per entry (the three parts run on three
  * threads in a node pair: owner's sync worker, standby's sync worker, standby's datapath),
  * and the fake time the walk took at one round per `stepMs`: what the pacing (chunks per
@@ -23,6 +28,7 @@ import { parsePacket } from '../node/packet/parse.js';
 import { ConnTracker } from '../node/conntrack/index.js';
 import { datapathClock } from '../node/datapath/shared/clock.js';
 import { SyncBridge } from '../node/datapath/worker/sync-bridge.js';
+import { TableWalker } from '../node/datapath/worker/sync-walk.js';
 import { EventRing, OpBatchWriter, SyncEndpoint, applyOps, syncClock, type StateRecord, type StateSink, type SyncConfig } from '../sync-protocol/index.js';
 import { SlotReader } from '../sync-protocol/ring.js';
 
@@ -38,6 +44,8 @@ export interface ResyncFigures {
   entries: number;
   /** ns per entry, by part. */
   ownerNs: number;
+  /** The owner's datapath thread (table mode: the walk read from the table); 0 with a mirror. */
+  ownerTableNs: number;
   standbyWorkerNs: number;
   standbyApplyNs: number;
   /** Fake ms from the standby's start to in sync (pacing bound). */
@@ -48,13 +56,14 @@ export interface ResyncFigures {
 }
 
 /** The owner's table with `n` UDP flows and its endpoint holding them (as after live traffic). */
-export function owner(n: number, cfg: Partial<SyncConfig> = {}): { ep: SyncEndpoint; ct: ConnTracker } {
+export function owner(n: number, cfg: Partial<SyncConfig> = {}, tableWalk = false): { ep: SyncEndpoint; ct: ConnTracker; walk?: { table(): void; drain(now: number): void } } {
   const ct = new ConnTracker({ maxEntries: n + 1024, now: datapathClock });
   const ring = new EventRing(1 << 16);
   const bridge = new SyncBridge(ct, ring);
   ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
   const none: StateSink = { apply: () => {} };
-  const ep = new SyncEndpoint({ nodeId: 1, epoch: 100, key, ...cfg }, none);
+  const walker = tableWalk ? new TableWalker(ct, bridge, undefined, true) : undefined;
+  const ep = new SyncEndpoint({ nodeId: 1, epoch: 100, key, ...cfg }, none, walker === undefined ? undefined : { request: (start, records) => walker.request(start, records) });
   ep.start(0);
   const buf = buildUdp({ src: '198.18.0.0', dst: '198.51.100.100', sport: 1024, dport: 9, noChecksum: true });
   const pkt = new PacketInfo();
@@ -84,12 +93,23 @@ export function owner(n: number, cfg: Partial<SyncConfig> = {}): { ep: SyncEndpo
     while (ep.poll() !== undefined);
   }
   bridge.local = false;
-  if (ep.source.size !== n) throw new Error(`mirror holds ${ep.source.size} of ${n}`);
-  return { ep, ct };
+  if (walker === undefined && ep.source.size !== n) throw new Error(`mirror holds ${ep.source.size} of ${n}`);
+  const walk = walker === undefined ? undefined : {
+    /** The datapath thread's turn of the walk. */
+    table: () => void walker.turn(),
+    /** The sync worker's: the ring into the endpoint. */
+    drain: (now: number) => {
+      for (let o = ring.peek(); o >= 0; o = ring.peek()) {
+        ep.localSlot(ring.slotView, ring.slotBytes, o, now);
+        ring.advance();
+      }
+    },
+  };
+  return { ep, ct, walk };
 }
 
 /** One resync of the owner's table to a restarted standby; CPU per part. */
-export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Partial<SyncConfig> = {}, stepMs = 0.5): ResyncFigures {
+export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Partial<SyncConfig> = {}, stepMs = 0.5, walk?: { table(): void; drain(now: number): void }): ResyncFigures {
   const ct = new ConnTracker({ maxEntries: n + 1024, now: datapathClock });
   const bridge = new SyncBridge(ct, new EventRing(64));
   ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
@@ -108,6 +128,7 @@ export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Parti
   b.start(now);
   const t0 = now;
   let ownerNs = 0;
+  let tableNs = 0;
   let workerNs = 0;
   let applyNs = 0;
   let datagrams = 0;
@@ -127,6 +148,14 @@ export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Parti
   const applied0 = bridge.counts.applied;
   for (let round = 0; round < 1_000_000; round++) {
     let s = cpuNs();
+    if (walk !== undefined) {
+      walk.table();
+      const t = cpuNs();
+      tableNs += t - s;
+      s = t;
+      walk.drain(now);
+      a.flush(now);
+    }
     a.tick(now);
     let e = cpuNs();
     ownerNs += e - s;
@@ -153,6 +182,7 @@ export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Parti
   return {
     entries: n,
     ownerNs: ownerNs / n,
+    ownerTableNs: tableNs / n,
     standbyWorkerNs: workerNs / n,
     standbyApplyNs: applyNs / n,
     pacedMs: now - t0,
@@ -165,19 +195,20 @@ export function resyncOnce(a: SyncEndpoint, n: number, epoch: number, cfg: Parti
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 170_000);
   const rounds = Number(process.argv[3] ?? 3);
+  const modes = (process.argv[4] ?? 'both') === 'both' ? ['mirror', 'table'] : [process.argv[4]!];
+  for (const mode of modes) {
   const t = syncClock();
-  const { ep } = owner(n);
-  console.log(`owner table of ${n} entries built in ${Math.round(syncClock() - t)} ms`);
-  const rows: ResyncFigures[] = [];
+  const { ep, walk } = owner(n, {}, mode === 'table');
+  console.log(`${mode}: owner table of ${n} entries built in ${Math.round(syncClock() - t)} ms`);
   for (let r = 0; r < rounds; r++) {
-    const f = resyncOnce(ep, n, 1000 + r);
-    rows.push(f);
-    const total = f.ownerNs + f.standbyWorkerNs + f.standbyApplyNs;
+    const f = resyncOnce(ep, n, 1000 + r, {}, 0.5, walk);
+    const total = f.ownerNs + f.ownerTableNs + f.standbyWorkerNs + f.standbyApplyNs;
     console.log(
-      `round ${r + 1}: ns/entry owner worker ${f.ownerNs.toFixed(0)}, standby worker ${f.standbyWorkerNs.toFixed(0)}, standby apply ${f.standbyApplyNs.toFixed(0)} ` +
+      `${mode} round ${r + 1}: ns/entry owner worker ${f.ownerNs.toFixed(0)}, owner datapath ${f.ownerTableNs.toFixed(0)}, standby worker ${f.standbyWorkerNs.toFixed(0)}, standby apply ${f.standbyApplyNs.toFixed(0)} ` +
         `(sum ${total.toFixed(0)}: ${Math.round(1e9 / total)} entries/s on one core; slowest part ${Math.round(1e9 / Math.max(f.ownerNs, f.standbyWorkerNs, f.standbyApplyNs))}/s); ` +
         `pacing allows ${f.pacedMs.toFixed(0)} ms (${Math.round(n / (f.pacedMs / 1000))}/s); ${f.datagrams} datagrams, ${f.recordsPerChunk.toFixed(1)} records/chunk, ${f.bytesPerRecord.toFixed(1)} bytes/record`,
     );
+  }
   }
 }
 
