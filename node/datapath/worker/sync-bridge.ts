@@ -219,6 +219,8 @@ export class SyncBridge implements StateSink {
     ct.adoptReplica(entry);
     this.counts.adoptedOnTakeover++;
     ct.announce(entry, CtEventKind.Update);
+    // Ours from now on: a resync walk that already passed its slot must still send it.
+    this.walkNote?.(entry);
     return true;
   }
 

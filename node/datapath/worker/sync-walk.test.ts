@@ -103,6 +103,29 @@ describe('TableWalker: the resync walk read from the table where it lives (no co
     assert.ok(!ports.includes(42000) || recs.findIndex((r) => r.origSport === 42000 && r.kind === EventKind.Destroy) > recs.findIndex((r) => r.origSport === 42000 && r.kind === (RING_WALK_RECORD as EventKind)), 'the destroyed one only before its destroy');
   });
 
+  it('visits a replica adopted on takeover behind its position (it became this node\'s to send)', () => {
+    const owner = node();
+    for (let p = 1; p <= 20; p++) owner.flow(44000 + p);
+    const recs = owner.records();
+    const n = node({ slotsPerTurn: 64 });
+    for (const r of recs) n.bridge.apply(9, r, 0);
+    n.records();
+    n.walker.request(true, 1000);
+    n.walkAll();
+    assert.equal(walkPorts(n.records()).length, 0, 'replicas are not walked');
+    n.walker.request(true, 1000);
+    n.walker.turn(); // past every replica's slot
+    assert.ok(n.walker.walking);
+    let e = -1;
+    n.ct.forEach((x) => {
+      if (e < 0) e = x;
+    });
+    assert.ok(n.bridge.adoptOnTakeover(e));
+    n.walkAll();
+    const ports = walkPorts(n.records());
+    assert.equal(ports.length, 1, 'the adopted one, at the end');
+  });
+
   it('a new request with start walks again from the beginning', () => {
     const n = node({ slotsPerTurn: 8 });
     for (let p = 1; p <= 20; p++) n.flow(43000 + p);
