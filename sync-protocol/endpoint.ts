@@ -18,6 +18,7 @@ import { StateMirror } from './state-mirror.js';
 import { EventKind, recordKey, type StateRecord, type StateSink, type StateSource } from './state-record.js';
 import { lagFromEcho } from './lag.js';
 import { AuthFailures } from './auth-failures.js';
+import { RecentSamples } from './recent-samples.js';
 import { ReplayVerdict, ReplayWindow, seqDiff, seqLe, seqLt, seqRangeInverted } from '../inet/index.js';
 
 export interface SyncConfig {
@@ -151,7 +152,17 @@ export class SyncStats {
    * three or more nodes the samples mix receivers, and a slow one must be told apart.
    */
   lagPeers: number[] = [];
+  /**
+   * The same lag samples, kept (not drained) for the last LAG_WINDOW_MS: what status reports
+   * show, whoever else asked for a report in between.
+   */
+  readonly recentLag = new RecentSamples(LAG_WINDOW_MS, LAG_WINDOW_MAX);
 }
+
+/** The span of the lag figures in status reports (`hafw sync stats`, the API, the console). */
+export const LAG_WINDOW_MS = 10_000;
+/** At most this many of the newest samples enter them (a sample per ACK echo: far fewer a second). */
+export const LAG_WINDOW_MAX = 4096;
 
 export type DropReason = DecodeError | 'nodes';
 
@@ -661,6 +672,7 @@ export class SyncEndpoint {
             p.lastEchoSampled = m.echoTime;
             pushBounded(this.stats.lagSamples, lag, 100000);
             pushBounded(this.stats.lagPeers, p.node, 100000);
+            this.stats.recentLag.add(now, lag);
           }
         }
         break;

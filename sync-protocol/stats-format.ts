@@ -4,6 +4,7 @@
  */
 import type { SyncEndpoint } from './endpoint.js';
 import type { AuthFailureSnapshot } from './auth-failures.js';
+import { syncClock } from './lag.js';
 
 export interface SyncStatusSnapshot {
   nodeId: number;
@@ -18,6 +19,7 @@ export interface SyncStatusSnapshot {
   /** Datagrams that failed authentication: total, latest source and reason, counts by source. */
   authFailures?: AuthFailureSnapshot;
   peers: { node: number; epoch: number; inSync: boolean; cumAck: number; lastHeardMs: number }[];
+  /** Lag quantiles over the samples of the last LAG_WINDOW_MS (10 s), whoever read reports before. */
   lagMs: { samples: number; p50: number | null; p99: number | null };
 }
 
@@ -26,12 +28,12 @@ function quantile(sorted: number[], q: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** Snapshot of `ep` (lag quantiles over the samples not yet drained by the metrics shell). */
-export function syncStatus(ep: SyncEndpoint, ring?: { depth: number; drops: number }): SyncStatusSnapshot {
+/** Snapshot of `ep` at `now` (the endpoint's clock): lag quantiles over its last LAG_WINDOW_MS of samples. */
+export function syncStatus(ep: SyncEndpoint, ring?: { depth: number; drops: number }, now: number = syncClock()): SyncStatusSnapshot {
   const s = ep.stats;
   const counters: Record<string, number> = {};
   for (const [k, v] of Object.entries(s)) if (typeof v === 'number') counters[k] = v;
-  const lag = s.lagSamples.slice().sort((a, b) => a - b);
+  const lag = s.recentLag.sortedWithin(now);
   return {
     nodeId: ep.cfg.nodeId,
     epoch: ep.cfg.epoch,
@@ -77,7 +79,7 @@ export function formatSyncStatus(x: SyncStatusSnapshot): string {
   out += 'resync:\n';
   out += line('requested / completed / served', `${c('resyncsRequested')} / ${c('resyncsCompleted')} / ${c('resyncsServed')}`);
   out += line('peer restarts', c('peerRestarts'));
-  out += 'lag (sender clock):\n';
+  out += 'lag (sender clock, last 10 s):\n';
   out += line('samples', x.lagMs.samples);
   if (x.lagMs.p50 !== null) out += line('p50 / p99', `${x.lagMs.p50.toFixed(3)} ms / ${x.lagMs.p99!.toFixed(3)} ms`);
   out += 'peers:\n';

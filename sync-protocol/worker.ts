@@ -92,7 +92,7 @@ const status = setInterval(() => {
 
 port.on('message', async (m: ToWorker) => {
   if (m.type === 'metrics') {
-    const status = syncStatus(endpoint, ring); // before update() drains the lag samples
+    const status = syncStatus(endpoint, ring);
     metrics.update(endpoint, ring);
     post({ type: 'metrics', id: m.id, metrics: await metrics.registry.getMetricsAsJSON(), peers: endpoint.peerStatus(), status });
   } else if (m.type === 'localTable') {

@@ -31,8 +31,9 @@ export class Sampler {
   }
   stop() { clearTimeout(this.timer); this.timer = undefined; }
   async sample() {
-    // Each sync report drains the lag samples taken since the one before (the histogram
-    // keeps them): the stats are read first, so their p50/p99 cover the whole period.
+    // The report's lag p50/p99 cover the node's last 10 s of samples, whoever else asked for
+    // reports in between (the node's own pollers do, every 200 ms): a burst of replicated
+    // traffic shows in the next samples, not only when it fell just before this read.
     const status = await api('GET', '/v1/status');
     // A node without sync (no `sync` in its status) is not asked: its 404 would be noise.
     const sync = status.sync === undefined ? null : await api('GET', '/v1/sync/stats').catch((e) => (e.status === 404 ? null : Promise.reject(e)));
@@ -116,7 +117,7 @@ export function Charts({ sampler }) {
   const hist = sampler.histogram ?? [];
   const max = Math.max(1, ...hist.map((b) => b.count));
   return html`
-    <p class="muted">Read every 2 s from the node's metrics (there is no stream for them); the last 5 minutes.</p>
+    <p class="muted">Read every 2 s from the node's metrics (there is no stream for them); the last 5 minutes. Each lag point covers the 10 s before it.</p>
     <h2>Sync lag and replication</h2>
     <p>${l ? html`lag p50 ${fmt(l.lag?.p50)} ms, p99 ${fmt(l.lag?.p99)} ms; replication ${fmt(l.rates.replication)} records/s` : 'collecting…'}</p>
     <${Plot} id="lag-chart" title="Sync lag (ms) and replication rate (records/s)" data=${sampler.lag.columns()}
