@@ -1,6 +1,6 @@
 /**
  * The inet library: the small protocol primitives (sequence arithmetic, anti-replay window,
- * seeded PRNG, HalfSipHash) that several top-level folders need. It is a leaf: it imports
+ * seeded PRNG, HalfSipHash, the cluster's keyed MAC) that several top-level folders need. It is a leaf: it imports
  * nothing from the project, so sync-protocol/, failover/, ruleset-dist/ and node/ may all
  * import it without depending on one another.
  */
@@ -15,3 +15,4 @@ export {
   parseAddress, parseIPv4, parseIPv6, parsePrefix, prefixMatch,
 } from './address.js';
 export { bitClear, bitSet, bitTest, ctz, maskFrom, maskTo } from './bitmap.js';
+export { KEYED_MAC_LEN, keyedMacValid, writeKeyedMac } from './keyed-mac.js';

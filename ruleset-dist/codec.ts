@@ -29,14 +29,13 @@
  * anti-replay window of RFC 4303 §3.4.3). Only the control plane reads these messages,
  * a few per second: JSON and allocation are fine here.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { MsgType } from './messages.js';
-import { ReplayVerdict, ReplayWindow } from '../inet/index.js';
+import { KEYED_MAC_LEN, ReplayVerdict, ReplayWindow, keyedMacValid, writeKeyedMac } from '../inet/index.js';
 
 const MAGIC = 0x48524431; // "HRD1"
 const STREAM_MAGIC = 0x48525331; // "HRS1"
 export const HEADER_BYTES = 24;
-export const MAC_BYTES = 32;
+export const MAC_BYTES = KEYED_MAC_LEN;
 /** The authenticated head of a stream frame: header and its own HMAC. */
 export const STREAM_HEAD_BYTES = HEADER_BYTES + MAC_BYTES;
 /** Largest payload accepted in a fetch answer (a full ruleset text); datagrams are bounded by UDP. */
@@ -74,10 +73,6 @@ interface StreamHead {
   payloadBytes: number;
 }
 
-function mac(key: Uint8Array, bytes: Uint8Array): Buffer {
-  return createHmac('sha256', key).update(bytes).digest();
-}
-
 function encode(key: Uint8Array, f: Frame, stream: boolean): Buffer {
   const body = Buffer.from(JSON.stringify(f.payload), 'utf8');
   const start = stream ? STREAM_HEAD_BYTES : HEADER_BYTES;
@@ -88,9 +83,9 @@ function encode(key: Uint8Array, f: Frame, stream: boolean): Buffer {
   out.writeUInt32BE(f.epoch >>> 0, 12);
   out.writeUInt32BE(f.seq >>> 0, 16);
   out.writeUInt32BE(body.length, 20);
-  if (stream) mac(key, out.subarray(0, HEADER_BYTES)).copy(out, HEADER_BYTES);
+  if (stream) writeKeyedMac(key, out.subarray(0, HEADER_BYTES), out, HEADER_BYTES);
   body.copy(out, start);
-  mac(key, out.subarray(0, start + body.length)).copy(out, start + body.length);
+  writeKeyedMac(key, out.subarray(0, start + body.length), out, start + body.length);
   return out;
 }
 
@@ -115,7 +110,7 @@ function asBuffer(bytes: Uint8Array): Buffer {
 export function decodeStreamHead(key: Uint8Array, head: Uint8Array): StreamHead {
   const b = asBuffer(head);
   if (b.length !== STREAM_HEAD_BYTES || b.readUInt32BE(0) !== STREAM_MAGIC) throw new FrameError('malformed', 'not a ruleset-distribution stream frame');
-  if (!timingSafeEqual(mac(key, b.subarray(0, HEADER_BYTES)), b.subarray(HEADER_BYTES))) throw new FrameError('auth', 'header HMAC mismatch (wrong key or altered message)');
+  if (!keyedMacValid(key, b.subarray(0, HEADER_BYTES), b.subarray(HEADER_BYTES))) throw new FrameError('auth', 'header HMAC mismatch (wrong key or altered message)');
   return { type: b.readUInt8(4), nodeId: b.readUInt32BE(8), epoch: b.readUInt32BE(12), seq: b.readUInt32BE(16), payloadBytes: b.readUInt32BE(20) };
 }
 
@@ -126,7 +121,7 @@ function decode(key: Uint8Array, bytes: Uint8Array, stream: boolean): Frame {
   const len = b.readUInt32BE(20);
   if (start + len + MAC_BYTES !== b.length) throw new FrameError('malformed', 'length field does not match the frame');
   if (stream) decodeStreamHead(key, b.subarray(0, STREAM_HEAD_BYTES));
-  if (!timingSafeEqual(mac(key, b.subarray(0, start + len)), b.subarray(start + len))) throw new FrameError('auth', 'HMAC mismatch (wrong key or altered message)');
+  if (!keyedMacValid(key, b.subarray(0, start + len), b.subarray(start + len))) throw new FrameError('auth', 'HMAC mismatch (wrong key or altered message)');
   const type = b.readUInt8(4);
   if (type < 1 || type > 4) throw new FrameError('malformed', `unknown message type ${type}`);
   let payload: unknown;

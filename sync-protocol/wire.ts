@@ -14,7 +14,7 @@
  * own: no `sequential` mode and no structure learnt from an earlier message, which over a
  * lossy link turns later messages into garbage (DESIGN §8).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { KEYED_MAC_LEN, keyedMacValid, writeKeyedMac } from '../inet/index.js';
 import { Decoder, Encoder } from 'cbor-x';
 import { RecordWriter } from './record-writer.js';
 import { readRecords, readRecordsIntoSlots, type SlotBatch } from './record-reader.js';
@@ -26,7 +26,7 @@ import { SLOT_BYTES, checkObject, cborSize, writeSlot } from './record-codec.js'
 export const MAGIC = 0x4846;
 export const VERSION = 1;
 export const HEADER_LEN = 32;
-export const MAC_LEN = 32;
+export const MAC_LEN = KEYED_MAC_LEN;
 /** Bytes of IPv6 + UDP headers under a sync datagram (the worst case of the two families). */
 const IP_UDP_OVERHEAD = 48;
 
@@ -266,8 +266,7 @@ function frame(h: Header, type: MessageType, bulkId: number, payload: Uint8Array
   out.writeDoubleBE(h.time, 24);
   if (prefix > 0) out.writeUInt32BE(bulkId >>> 0, HEADER_LEN);
   out.set(payload, HEADER_LEN + prefix);
-  const mac = createHmac('sha256', key).update(out.subarray(0, HEADER_LEN + len)).digest();
-  mac.copy(out, HEADER_LEN + len);
+  writeKeyedMac(key, out.subarray(0, HEADER_LEN + len), out, HEADER_LEN + len);
   return out;
 }
 
@@ -397,8 +396,7 @@ export function decodeMessage(bytes: Uint8Array, key: Uint8Array, slots?: SlotBa
   if (b.readUInt8(2) !== VERSION) return { ok: false, reason: 'version' };
   const len = b.readUInt32BE(20);
   if (HEADER_LEN + len + MAC_LEN !== b.length) return { ok: false, reason: 'length' };
-  const mac = createHmac('sha256', key).update(b.subarray(0, HEADER_LEN + len)).digest();
-  if (!timingSafeEqual(mac, b.subarray(HEADER_LEN + len))) return { ok: false, reason: 'auth' };
+  if (!keyedMacValid(key, b.subarray(0, HEADER_LEN + len), b.subarray(HEADER_LEN + len))) return { ok: false, reason: 'auth' };
   const type = b.readUInt8(3);
   const h: Header = {
     flags: b.readUInt16BE(4),

@@ -11,12 +11,12 @@
  * decodes, so an unauthenticated datagram must never reach its filter. The sequence
  * number, per sender and boot epoch, lets the receiver refuse a replayed one.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { KEYED_MAC_LEN, keyedMacValid, writeKeyedMac } from '../../../inet/index.js';
 
 export const HANDOFF_MAGIC = 0x4848;
 export const HANDOFF_VERSION = 1;
 export const HANDOFF_HEADER = 16;
-export const HANDOFF_MAC = 32;
+export const HANDOFF_MAC = KEYED_MAC_LEN;
 /** The largest UDP payload (IPv4): a slot must fit in one datagram with header and MAC. */
 export const HANDOFF_MAX_DATAGRAM = 65507;
 export const HANDOFF_MAX_SLOT = HANDOFF_MAX_DATAGRAM - HANDOFF_HEADER - HANDOFF_MAC;
@@ -31,10 +31,15 @@ export interface HandoffHeader {
 export type HandoffDecodeError = 'short' | 'long' | 'magic' | 'version' | 'auth' | 'vnet';
 export type HandoffDecode = { ok: true; header: HandoffHeader; slot: Uint8Array } | { ok: false; reason: HandoffDecodeError };
 
-/** The datagram for one slot (virtio header and packet); null when the slot is too long for one. */
-export function encodeHandoff(h: HandoffHeader, slot: Uint8Array, key: Uint8Array): Buffer | null {
+/**
+ * The datagram for one slot (virtio header and packet), written into `into` when it is long
+ * enough (the sender's reused buffer), else into a new buffer; null when the slot is too
+ * long for one datagram. The result is a view of exactly the datagram's length.
+ */
+export function encodeHandoff(h: HandoffHeader, slot: Uint8Array, key: Uint8Array, into?: Buffer): Buffer | null {
   if (slot.length > HANDOFF_MAX_SLOT) return null;
-  const out = Buffer.allocUnsafe(HANDOFF_HEADER + slot.length + HANDOFF_MAC);
+  const len = HANDOFF_HEADER + slot.length + HANDOFF_MAC;
+  const out = into !== undefined && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
   out.writeUInt16BE(HANDOFF_MAGIC, 0);
   out.writeUInt8(HANDOFF_VERSION, 2);
   out.writeUInt8(h.vnetHdrLen, 3);
@@ -43,7 +48,7 @@ export function encodeHandoff(h: HandoffHeader, slot: Uint8Array, key: Uint8Arra
   out.writeUInt32BE(h.seq >>> 0, 12);
   out.set(slot, HANDOFF_HEADER);
   const end = HANDOFF_HEADER + slot.length;
-  createHmac('sha256', key).update(out.subarray(0, end)).digest().copy(out, end);
+  writeKeyedMac(key, out.subarray(0, end), out, end);
   return out;
 }
 
@@ -60,8 +65,7 @@ export function decodeHandoff(bytes: Uint8Array, key: Uint8Array, vnetHdrLen: nu
   if (b.readUInt16BE(0) !== HANDOFF_MAGIC) return { ok: false, reason: 'magic' };
   if (b.readUInt8(2) !== HANDOFF_VERSION) return { ok: false, reason: 'version' };
   const end = b.length - HANDOFF_MAC;
-  const mac = createHmac('sha256', key).update(b.subarray(0, end)).digest();
-  if (!timingSafeEqual(mac, b.subarray(end))) return { ok: false, reason: 'auth' };
+  if (!keyedMacValid(key, b.subarray(0, end), b.subarray(end))) return { ok: false, reason: 'auth' };
   const header: HandoffHeader = { vnetHdrLen: b.readUInt8(3), node: b.readUInt32BE(4), epoch: b.readUInt32BE(8), seq: b.readUInt32BE(12) };
   if (header.vnetHdrLen !== vnetHdrLen) return { ok: false, reason: 'vnet' };
   return { ok: true, header, slot: bytes.subarray(HANDOFF_HEADER, end) };
