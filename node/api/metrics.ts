@@ -220,6 +220,7 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   datapathTotal('hafw_handoff_received_total', 'Authenticated packets a peer handed to this node', 'handoff_received');
   datapathTotal('hafw_handoff_rejected_total', 'Handoff datagrams refused: malformed, failing authentication (another cluster key, or forged), replayed, or another virtio header length', 'handoff_rejected');
   datapathTotal('hafw_handoff_not_owner_total', 'Handed-over packets dropped because this node does not own their connection either', 'handoff_not_owner');
+  datapathTotal('hafw_handoff_rate_limited_total', 'Authenticated handed-over packets dropped because their sender was over sync.handoffRate packets/s', 'handoff_rate_limited');
   new Gauge({
     name: 'hafw_conntrack_expectations',
     help: 'Expectations (data connections an FTP control connection announced) waiting for their first packet',

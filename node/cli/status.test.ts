@@ -23,7 +23,8 @@ describe('hafw status text', () => {
     assert.match(text, /^  group vrid51 \(vrid 51\)  master  priority 200\/200  master none heard  vips 192\.0\.2\.1\/24 lan$/m);
     assert.match(text, /^  group b \(vrid 52\)  backup  priority 100\/100  master 192\.0\.2\.3 \(priority 200\)  vips 192\.0\.2\.254\/24 lan$/m);
     assert.doesNotMatch(formatStatus(base), /handoff/);
-    assert.match(formatStatus(status({ handoff_sent: 3, handoff_received: 1 })), /^  handoff    sent 3  received 1  rejected 0  not owner 0  send errors 0$/m);
+    assert.match(formatStatus(status({ handoff_sent: 3, handoff_received: 1 })), /^  handoff    sent 3  received 1  rejected 0  rate-limited 0  not owner 0  send errors 0$/m);
+    assert.match(formatStatus(status({ handoff_rate_limited: 2 })), /^  handoff    .* rate-limited 2 /m);
   });
 
   it('shows a fragments line only once fragments were seen', () => {

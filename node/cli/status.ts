@@ -23,8 +23,8 @@ export function formatStatus(s: NodeStatus): string {
       ? s.vrrp!.groups!.map((g) => `  group ${g.name} (vrid ${g.vrid})  ${g.state}  priority ${g.priority}/${g.configuredPriority}  master ${g.master ? `${g.master.address} (priority ${g.master.priority})` : 'none heard'}  vips ${g.vips.join(', ')}`)
       : []),
     // Packets handed to or from a peer over the sync segment (asymmetric paths), once there are any.
-    ...(c.handoff_sent > 0 || c.handoff_received > 0 || c.handoff_rejected > 0
-      ? [`  handoff    sent ${n(c.handoff_sent)}  received ${n(c.handoff_received)}  rejected ${n(c.handoff_rejected)}  not owner ${n(c.handoff_not_owner)}  send errors ${n(c.handoff_send_errors)}`]
+    ...(c.handoff_sent > 0 || c.handoff_received > 0 || c.handoff_rejected > 0 || c.handoff_rate_limited > 0
+      ? [`  handoff    sent ${n(c.handoff_sent)}  received ${n(c.handoff_received)}  rejected ${n(c.handoff_rejected)}  rate-limited ${n(c.handoff_rate_limited)}  not owner ${n(c.handoff_not_owner)}  send errors ${n(c.handoff_send_errors)}`]
       : []),
     `datapath ${s.datapath.tun}  offloads ${s.datapath.offloads ? 'on' : 'off'}  (virtio header ${s.datapath.vnetHdrLen} B)`,
     `  received   ${n(c.rx_packets)} packets  ${bytes(c.rx_bytes)}  (${n(c.rx_segments)} wire segments)`,

@@ -123,6 +123,13 @@ describe('node config', () => {
     assert.throws(() => parseConfigText(groups + head + '  handoffPort: 3781\n', 'h.yaml'), /ruleset\.distPort: must differ from sync\.handoffPort \(3781\)/);
   });
 
+  it('sync.handoffRate: 20,000 packets/s per peer by default, 0 for no cap, a negative rate refused at its place', () => {
+    const head = 'node:\n  name: fwa\nsync:\n  interface: sync\n  key: ' + 'ab'.repeat(32) + '\n';
+    assert.equal(parseConfigText(head).sync?.handoffRate, 20_000);
+    assert.equal(parseConfigText(head + '  handoffRate: 0\n').sync?.handoffRate, 0);
+    assert.throws(() => parseConfigText(head + '  handoffRate: -5\n', 'r.yaml'), /r\.yaml:6: sync\.handoffRate: expected an integer from 0 to 10000000, got -5/);
+  });
+
   it('refuses a YAML alias bomb (billion laughs) quickly, as a ConfigError with file:line', () => {
     // Nine levels of ten aliases each: 10^9 values if expanded.
     const lines = ['lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];

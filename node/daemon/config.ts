@@ -135,6 +135,8 @@ export interface SyncSettings {
   handoff: boolean;
   /** UDP port of the handoff on the sync address (default sync.port + 2). */
   handoffPort: number;
+  /** Packets a second each peer may hand to this node (0: no cap). */
+  handoffRate: number;
 }
 
 /** ruleset.* settings of cluster-wide distribution; address, group/peers and key come from sync. */
@@ -327,7 +329,7 @@ function nameId(name: string): number {
 }
 
 function readSync(v: Reader, config: NodeConfig): SyncSettings {
-  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize', 'handoff', 'handoffPort']);
+  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize', 'handoff', 'handoffPort', 'handoffRate']);
   if (!config.conntrack.enabled) v.fail('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
   const key = v.has('key') ? v.secret('key', /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (an even number of 64+ hex digits)') : undefined;
   const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
@@ -354,6 +356,7 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
     resendQueueSize: resend,
     handoff: v.bool('handoff', (config.vrrp?.groups.length ?? 0) > 1),
     handoffPort,
+    handoffRate: v.int('handoffRate', 20_000, 0, 10_000_000),
   };
 }
 

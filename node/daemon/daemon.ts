@@ -689,7 +689,7 @@ async function syncSettings(s: SyncSettings, nodeName: string, key: Uint8Array):
       : { mode: 'multicast', port: s.port, group: s.group, ifaceAddr },
     ringSlots: s.ringSlots,
     metricLabels: { node: nodeName },
-    ...(s.handoff ? { handoffPort: s.handoffPort } : {}),
+    ...(s.handoff ? { handoffPort: s.handoffPort, handoffRate: s.handoffRate } : {}),
   };
 }
 

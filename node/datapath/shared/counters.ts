@@ -34,6 +34,7 @@ export const COUNTER_NAMES = [
   'handoff_received', // authenticated packets a peer handed to this node
   'handoff_rejected', // datagrams refused: malformed, failing authentication, replayed, another virtio header length
   'handoff_not_owner', // handed packets dropped here: this node does not own their connection either
+  'handoff_rate_limited', // authenticated handed packets dropped: their sender was over sync.handoffRate
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
   'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)

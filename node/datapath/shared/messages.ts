@@ -44,6 +44,8 @@ export interface DatapathSyncSettings {
   metricLabels: Record<string, string>;
   /** Hand packets of other groups' connections to their owner on this UDP port (worker/handoff.ts); absent: off. */
   handoffPort?: number;
+  /** Packets a second each peer may hand to this node (sync.handoffRate; 0: no cap). */
+  handoffRate?: number;
 }
 
 export interface SyncReport {

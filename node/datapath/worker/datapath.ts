@@ -328,7 +328,7 @@ function startHandoff(data: DatapathWorkerData, device: PacketDevice, stage: Def
   const sync = data.sync!;
   const wired = wireHandoff({
     nodeId: sync.config.nodeId, epoch: sync.config.epoch, key: sync.config.key, vnetHdrLen: device.vnetHdrLen,
-    counters: new Float64Array(data.counters), stage, filter, ct, bridge, inject: (b, o, l) => device.inject(b, o, l),
+    counters: new Float64Array(data.counters), ratePerPeer: sync.handoffRate ?? 0, stage, filter, ct, bridge, inject: (b, o, l) => device.inject(b, o, l),
   });
   const t = sync.transport;
   const h = wired.handoff;

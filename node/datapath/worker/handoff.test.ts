@@ -9,7 +9,7 @@ import { FilterStage } from './filter-stage.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { Verdict } from './stage.js';
 import { SyncBridge } from './sync-bridge.js';
-import { wireHandoff, type Handoff } from './handoff.js';
+import { udpHandoffTransport, wireHandoff, type Handoff } from './handoff.js';
 import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
 
 const CLIENT = '192.0.2.100';
@@ -24,7 +24,7 @@ const STRICT = `table inet filter { chain forward { type filter hook forward pri
 } }`;
 
 /** One node's datapath side: ruleset, table, sync bridge, filter, and (optionally) the handoff wired as in a node. */
-function node(id: number, groups: number[], handoff = true) {
+function node(id: number, groups: number[], handoff = true, opts: { ratePerPeer?: number; clock?: () => number } = {}) {
   const engine = new RulesetEngine({ clock: syncClock });
   engine.load(STRICT);
   const routes = new RouteInterfaces();
@@ -41,7 +41,7 @@ function node(id: number, groups: number[], handoff = true) {
   const filter = new FilterStage(engine, ct, routes, counters, bridge);
   const injected: Uint8Array[] = [];
   const wired = handoff
-    ? wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, stage: filter, filter, ct, bridge, inject: (b, o, l) => void injected.push(b.slice(o, o + l)), clock: syncClock })
+    ? wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, ratePerPeer: opts.ratePerPeer ?? 0, stage: filter, filter, ct, bridge, inject: (b, o, l) => void injected.push(b.slice(o, o + l)), clock: opts.clock ?? syncClock })
     : undefined;
   return {
     ct, bridge, counters, injected, handoff: wired?.handoff as Handoff,
@@ -55,9 +55,19 @@ function node(id: number, groups: number[], handoff = true) {
 }
 type Node = ReturnType<typeof node>;
 
-/** Datagrams go from `from` to every node in `to` (the multicast group on the sync segment). */
+/**
+ * Datagrams go from `from` to every node in `to` (the multicast group on the sync segment).
+ * `sent` keeps copies: the sender writes the next datagram into the same buffer.
+ */
 function link(from: Node, to: Node[], sent: Buffer[] = []): Buffer[] {
-  from.handoff.transport = { send: (d) => { sent.push(d); for (const n of to) n.handoff.receive(d); }, close: () => undefined };
+  from.handoff.transport = {
+    send: (d) => {
+      sent.push(Buffer.from(d));
+      for (const n of to) n.handoff.receive(d);
+      return false;
+    },
+    close: () => undefined,
+  };
   return sent;
 }
 
@@ -161,6 +171,102 @@ describe('handoff: a packet of another group\'s connection goes to its owner ove
     // A restarted sender (a later boot epoch) starts its sequence again.
     fwa.handoff.receive(encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 2, seq: 1 }, synAck, KEY)!);
     assert.equal(fwa.counters[C.handoff_received], 2);
+  });
+
+  it('caps what each peer hands over at sync.handoffRate packets/s: the excess is dropped and counted, each peer has its own budget, refilled with time', () => {
+    let now = 1000;
+    const fwa = node(1, [A], true, { ratePerPeer: 100, clock: () => now }); // bursts of 10
+    const seq = new Map<number, number>();
+    const from = (peer: number, n: number, epoch = 1): void => {
+      for (let i = 0; i < n; i++) {
+        const s = (seq.get(peer) ?? 0) + 1;
+        seq.set(peer, s);
+        fwa.handoff.receive(encodeHandoff({ vnetHdrLen: 0, node: peer, epoch, seq: s }, synAck, KEY)!);
+      }
+    };
+    const count = (): [number, number] => [fwa.counters[C.handoff_received]!, fwa.counters[C.handoff_rate_limited]!];
+    from(2, 25);
+    assert.deepEqual(count(), [10, 15], 'a burst of 10, the rest dropped');
+    from(3, 5);
+    assert.deepEqual(count(), [15, 15], 'node 3 is not held back by node 2');
+    now += 50; // 5 packets' worth at 100/s
+    from(2, 8);
+    assert.deepEqual(count(), [20, 18]);
+    from(2, 3, 2);
+    assert.deepEqual(count(), [20, 21], 'a restart (a new boot epoch) does not refill the budget');
+    now += 60_000;
+    from(2, 15, 2);
+    assert.deepEqual(count(), [30, 26], 'a long quiet spell refills a burst, no more');
+    assert.equal(fwa.counters[C.handoff_rejected], 0, 'none of these is a rejected datagram');
+    // No cap (0): everything authenticated goes through.
+    const open = node(1, [A], true, { ratePerPeer: 0, clock: () => now });
+    for (let i = 1; i <= 500; i++) open.handoff.receive(encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 1, seq: i }, synAck, KEY)!);
+    assert.equal(open.counters[C.handoff_received], 500);
+    assert.equal(open.counters[C.handoff_rate_limited], 0);
+  });
+
+  it('a forged or replayed datagram spends none of its claimed sender\'s budget', () => {
+    const fwa = node(1, [A], true, { ratePerPeer: 10, clock: () => 0 }); // a burst of 1
+    const good = encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 1, seq: 1 }, synAck, KEY)!;
+    for (let i = 2; i < 50; i++) fwa.handoff.receive(encodeHandoff({ vnetHdrLen: 0, node: 2, epoch: 1, seq: i }, synAck, new Uint8Array(32).fill(8))!);
+    fwa.handoff.receive(good);
+    fwa.handoff.receive(good);
+    assert.equal(fwa.counters[C.handoff_received], 1);
+    assert.equal(fwa.counters[C.handoff_rejected], 49);
+    assert.equal(fwa.counters[C.handoff_rate_limited], 0);
+  });
+
+  it('encodes into one reused buffer while the transport gives it back, and never into one the transport still holds', () => {
+    const fwb = node(2, [B]);
+    const seen: Buffer[] = [];
+    let hold = false;
+    fwb.handoff.transport = { send: (d) => (seen.push(d), hold), close: () => undefined };
+    const slots = [synAck, data, ack, syn];
+    fwb.handoff.send(slots[0]!);
+    fwb.handoff.send(slots[1]!);
+    const same = (x: Buffer, y: Buffer): boolean => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
+    assert.ok(same(seen[0]!, seen[1]!), 'the second packet reuses the first one\'s buffer');
+    hold = true; // e.g. the socket would block: the transport queues the datagram as it is
+    fwb.handoff.send(slots[2]!);
+    fwb.handoff.send(slots[3]!);
+    assert.ok(!same(seen[3]!, seen[2]!), 'a held datagram is not written over');
+    for (const i of [2, 3]) {
+      const r = decodeHandoff(seen[i]!, KEY, 0);
+      assert.ok(r.ok, `datagram ${i} still authentic`);
+      assert.ok(Buffer.from(r.slot).equals(Buffer.from(slots[i]!)), `datagram ${i} still carries its own packet`);
+    }
+    // A longer packet grows the buffer.
+    hold = false;
+    const big = new Uint8Array(9000).fill(3);
+    fwb.handoff.send(big);
+    const r = decodeHandoff(seen[4]!, KEY, 0);
+    assert.ok(r.ok);
+    assert.equal(r.slot.length, 9000);
+    assert.equal(fwb.counters[C.handoff_sent], 5);
+  });
+
+  it('the UDP transport says it holds a datagram sent before its socket is bound, and gives them back once it sends at once', async () => {
+    const got: Uint8Array[] = [];
+    const sink = (await import('node:dgram')).createSocket('udp4');
+    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
+    sink.on('message', (m) => got.push(m));
+    const port = sink.address().port;
+    // The transport binds the same port as its peers (sync.handoffPort): here, next to the sink.
+    const tx = udpHandoffTransport({ mode: 'unicast', bindAddr: '127.0.0.2', peers: ['127.0.0.1'] }, port, () => undefined);
+    try {
+      assert.equal(tx.send(Buffer.from('first')), true, 'queued until bound: held');
+      let held = true;
+      for (const end = Date.now() + 5000; held && Date.now() < end; ) {
+        await new Promise((r) => setTimeout(r, 20));
+        held = tx.send(Buffer.from('again'));
+      }
+      assert.equal(held, false, 'sent at once on a bound socket: the bytes are the caller\'s again');
+      for (const end = Date.now() + 5000; got.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(Buffer.from(got[0]!).toString(), 'first', 'the held datagram went out as it was');
+    } finally {
+      tx.close();
+      sink.close();
+    }
   });
 
   it('codec: round trip; refuses a slot too long for one datagram and a virtio header length that differs from the receiver\'s', () => {

@@ -22,7 +22,12 @@
  * tracks the replica itself and adopts it, as after a takeover.
  *
  * Authenticated with the cluster key (handoff-codec.ts), replay-checked per sender and
- * boot epoch; bounded: one datagram per packet, no queue.
+ * boot epoch; bounded: one datagram per packet, no queue, and at most `ratePerPeer` packets
+ * a second from each peer reach this node's filter (sync.handoffRate): the owner runs every
+ * handed packet through its datapath, so a peer handing over more than that (a routing
+ * loop, an asymmetric flood) must not take the datapath from the node's own traffic. The
+ * cap is per authenticated node id: it bounds a misbehaving peer, not a holder of the
+ * cluster key lying about its id (who could forge state records anyway).
  */
 import dgram from 'node:dgram';
 import { ReplayVerdict, ReplayWindow } from '../../../inet/index.js';
@@ -32,7 +37,7 @@ import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
 import { BatchProcessor } from './batch-processor.js';
 import type { FilterStage } from './filter-stage.js';
-import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
+import { HANDOFF_HEADER, HANDOFF_MAC, HANDOFF_MAX_SLOT, decodeHandoff, encodeHandoff } from './handoff-codec.js';
 import type { PacketStage } from './stage.js';
 import type { SyncBridge } from './sync-bridge.js';
 
@@ -43,26 +48,51 @@ export interface HandoffOptions {
   /** The TUN device's virtio header length: slots carry it, and peers must use the same. */
   vnetHdrLen: number;
   counters: Float64Array;
+  /** Packets a second each peer may hand to this node (a token bucket, bursts of a tenth of that); 0: no cap. */
+  ratePerPeer: number;
+  /** Milliseconds, for the rate cap. */
+  clock(): number;
   /** A peer's packet to run through this node's datapath (the slot: virtio header and packet). */
   input(slot: Uint8Array): void;
 }
 
 /** Where datagrams go; tests pass a fake one. */
 export interface HandoffTransport {
-  send(datagram: Buffer): void;
+  /**
+   * Sends one datagram. False: its bytes are the caller's again (sent, or dropped), and the
+   * sender writes the next datagram into them. True: the transport still holds them (queued
+   * until its socket is bound or writable), and the caller must leave them alone.
+   */
+  send(datagram: Buffer): boolean;
   close(): void;
 }
 
 /** Senders remembered for replay checks (authenticated ones only: a forger cannot add any). */
 const MAX_SENDERS = 64;
 const REPLAY_WINDOW = 4096;
+/** The encode buffer's first size: a 1,500-byte packet with header and MAC fits. */
+const MIN_ENCODE_BUFFER = 2048;
+
+interface Sender {
+  epoch: number;
+  window: ReplayWindow;
+  /** The rate cap's bucket: packets it may still pass, as of `at` (ms). Kept across the peer's restarts. */
+  tokens: number;
+  at: number;
+}
 
 export class Handoff {
   private seq = 0;
-  private readonly senders = new Map<number, { epoch: number; window: ReplayWindow }>();
+  private readonly senders = new Map<number, Sender>();
+  /** Where datagrams are encoded, reused while the transport gives it back; grows to the longest slot. */
+  private buf: Buffer | undefined;
+  private readonly burst: number;
   transport: HandoffTransport | undefined;
 
-  constructor(private readonly opts: HandoffOptions) {}
+  constructor(private readonly opts: HandoffOptions) {
+    if (!(opts.ratePerPeer >= 0)) throw new RangeError(`handoff: ratePerPeer ${opts.ratePerPeer}`);
+    this.burst = Math.max(1, Math.ceil(opts.ratePerPeer / 10));
+  }
 
   /** Hands one slot (virtio header and packet) to the connection's owner. */
   send(slot: Uint8Array): void {
@@ -72,15 +102,22 @@ export class Handoff {
       c[C.handoff_send_errors] += 1;
       return;
     }
-    const d = encodeHandoff({ vnetHdrLen: this.opts.vnetHdrLen, node: this.opts.nodeId, epoch: this.opts.epoch, seq: (this.seq = (this.seq + 1) >>> 0) }, slot, this.opts.key);
+    const need = HANDOFF_HEADER + slot.length + HANDOFF_MAC;
+    if (slot.length <= HANDOFF_MAX_SLOT && (this.buf === undefined || this.buf.length < need)) {
+      // Outside Node's shared pool: this buffer lives as long as the node.
+      this.buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_ENCODE_BUFFER));
+    }
+    const d = encodeHandoff({ vnetHdrLen: this.opts.vnetHdrLen, node: this.opts.nodeId, epoch: this.opts.epoch, seq: (this.seq = (this.seq + 1) >>> 0) }, slot, this.opts.key, this.buf);
     if (d === null) {
       c[C.handoff_send_errors] += 1;
       return;
     }
     try {
-      t.send(d);
+      // Held by the transport: the next packet gets a buffer of its own.
+      if (t.send(d)) this.buf = undefined;
       c[C.handoff_sent] += 1;
     } catch {
+      this.buf = undefined;
       c[C.handoff_send_errors] += 1;
     }
   }
@@ -95,18 +132,40 @@ export class Handoff {
     }
     const h = r.header;
     if (h.node === this.opts.nodeId) return;
+    const now = this.opts.clock();
     let s = this.senders.get(h.node);
-    if (s === undefined || h.epoch > s.epoch) {
-      if (s === undefined && this.senders.size >= MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!);
-      s = { epoch: h.epoch, window: new ReplayWindow(REPLAY_WINDOW) };
+    if (s === undefined) {
+      if (this.senders.size >= MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!);
+      s = { epoch: h.epoch, window: new ReplayWindow(REPLAY_WINDOW), tokens: this.burst, at: now };
       this.senders.set(h.node, s);
+    } else if (h.epoch > s.epoch) {
+      // A restarted peer: its sequence starts again; its rate budget does not.
+      s.epoch = h.epoch;
+      s.window = new ReplayWindow(REPLAY_WINDOW);
     }
     if (h.epoch < s.epoch || s.window.accept(h.seq) !== ReplayVerdict.Accept) {
       c[C.handoff_rejected] += 1;
       return;
     }
+    if (!this.admit(s, now)) {
+      c[C.handoff_rate_limited] += 1;
+      return;
+    }
     c[C.handoff_received] += 1;
     this.opts.input(r.slot);
+  }
+
+  /** The peer's token bucket: refilled at ratePerPeer a second up to a tenth of a second's worth. */
+  private admit(s: Sender, now: number): boolean {
+    const rate = this.opts.ratePerPeer;
+    if (rate === 0) return true;
+    if (now > s.at) {
+      s.tokens = Math.min(this.burst, s.tokens + ((now - s.at) * rate) / 1000);
+      s.at = now;
+    }
+    if (s.tokens < 1) return false;
+    s.tokens -= 1;
+    return true;
   }
 }
 
@@ -119,6 +178,8 @@ export interface HandoffParts {
   key: Uint8Array;
   vnetHdrLen: number;
   counters: Float64Array;
+  /** Packets a second each peer may hand to this node (sync.handoffRate); 0: no cap. */
+  ratePerPeer: number;
   /** The datapath's stages (defrag, then filter): a handed packet goes through all of them. */
   stage: PacketStage;
   filter: FilterStage;
@@ -142,7 +203,7 @@ export function wireHandoff(p: HandoffParts): { handoff: Handoff; stop(): void }
   const input = new BatchProcessor(arena, SLOT, lengths, verdicts, p.counters, p.vnetHdrLen, p.stage);
   const clock = p.clock ?? datapathClock;
   const handoff = new Handoff({
-    nodeId: p.nodeId, epoch: p.epoch, key: p.key, vnetHdrLen: p.vnetHdrLen, counters: p.counters,
+    nodeId: p.nodeId, epoch: p.epoch, key: p.key, vnetHdrLen: p.vnetHdrLen, counters: p.counters, ratePerPeer: p.ratePerPeer, clock,
     input: (slot) => {
       if (slot.length > SLOT) return;
       arena.set(slot);
@@ -185,7 +246,9 @@ export function udpHandoffTransport(
   sock.on('message', (msg) => onMessage(msg));
   // A send error is counted by the caller; a socket error must not kill the datapath thread.
   sock.on('error', () => undefined);
+  let bound = false;
   sock.bind(port, t.mode === 'multicast' ? undefined : local, () => {
+    bound = true;
     if (t.mode !== 'multicast') return;
     sock.addMembership(t.group, local);
     sock.setMulticastInterface(local);
@@ -197,6 +260,9 @@ export function udpHandoffTransport(
   return {
     send: (d) => {
       for (const dst of dsts) sock.send(d, port, dst);
+      // Node tries each send at once and queues it (keeping the bytes) when the socket is not
+      // bound yet or would block; a queue left after these sends may hold `d`.
+      return !bound || sock.getSendQueueCount() > 0;
     },
     close: () => sock.close(),
   };
