@@ -212,7 +212,8 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     await page.getByRole('link', { name: 'Sync & traffic' }).click();
     await page.locator('#lag-chart canvas').waitFor();
     const boundMs = 45_000;
-    const until = Date.now() + boundMs;
+    const start = Date.now();
+    const until = start + boundMs;
     let drawn = false;
     let bursts = 0;
     const traffic = (async () => {
@@ -227,13 +228,13 @@ describe('@lab web console in a browser on a 2-node pair', function () {
         const chart = document.querySelector('#lag-chart');
         return Number(chart?.getAttribute('data-values')) >= 1 && Number(chart?.getAttribute('data-points')) >= 2;
       }, undefined, { timeout: boundMs });
+      console.log(`      lag chart drawn ${((Date.now() - start) / 1000).toFixed(1)} s after the first burst started (${bursts} burst(s) done by then)`);
     } catch (err) {
       throw new Error(`no lag point on the chart after ${bursts} bursts of replicated traffic in ${boundMs / 1000} s (${await page.locator('#lag-chart').getAttribute('data-points')} samples read, ${await page.locator('#lag-chart').getAttribute('data-values')} with lag): ${(err as Error).message}`);
     } finally {
       drawn = true;
       await traffic;
     }
-    console.log(`      lag chart drawn after ${bursts} burst(s)`);
     await shot('fwa', 'charts');
   });
 
