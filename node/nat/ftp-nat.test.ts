@@ -77,6 +77,18 @@ describe('FTP NAT (nat/ftp-nat.ts) on the tracker', () => {
     assert.equal(pool.isTaken(50000), false);
   });
 
+  it('the announced port taken on the public address: the next free one after it is reserved and announced instead', () => {
+    const { h, entry, alloc, pool, client } = setup();
+    assert.ok(pool.take(50000));
+    assert.ok(pool.take(50001));
+    const out = client(1001, 'PORT 10,0,0,5,195,80\r\n');
+    assert.ok(out);
+    assert.equal(text(out), 'PORT 198,51,100,2,195,82\r\n', '50002: 195 * 256 + 82');
+    assert.ok(pool.isTaken(50002));
+    assert.equal(h.ct.expectations.portOf(entry), 50002);
+    assert.equal(alloc.stats.allocated, 1, 'reserved through the allocator, counted with its other ports');
+  });
+
   it('a newer PORT replaces the expectation and gives the older port back; the entry\'s end gives the newer back', () => {
     const { h, entry, pool, client } = setup();
     const a = 'PORT 10,0,0,5,195,80\r\n';

@@ -59,11 +59,8 @@ export class FtpNat implements FtpNatHook {
     if (!sameAddr(a, aSeen, a, aReal, n)) {
       // A is translated: reserve the port on the address R knows it by.
       const pool = this.alloc.pool(pkt.family as 4 | 6, a, aSeen, IpProto.Tcp);
-      let p = port;
-      if (p < 1 || !pool.take(p)) {
-        p = pool.findFree(DATA_PORT_MIN, DATA_PORT_MAX, p + 1);
-        if (p < 0 || !pool.take(p)) return false;
-      }
+      const p = this.alloc.allocateNear(pool, port, DATA_PORT_MIN, DATA_PORT_MAX);
+      if (p === PORT_EXHAUSTED) return false;
       out.expDport = p;
       x.hold = pool;
       x.flags |= ExpectNatFlag.Dst;

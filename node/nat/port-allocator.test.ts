@@ -228,4 +228,22 @@ describe('nat port allocator', () => {
     assert.equal(a.stats.released, 1);
     assert.equal(b.pool, null);
   });
+
+  it('allocateNear (a port for a connection still to come): the wanted port when free, below the range too; else the next free one after it, wrapping; exhausted counted', () => {
+    const a = new PortAllocator({ key: [3, 4] });
+    const pool = a.pool(4, new Uint8Array([198, 51, 100, 2]), 0, 6);
+    assert.equal(a.allocateNear(pool, 50000, 1024, 65535), 50000);
+    assert.equal(a.allocateNear(pool, 50000, 1024, 65535), 50001, 'taken: the next one');
+    assert.equal(a.allocateNear(pool, 21, 1024, 65535), 21, 'a wanted port below the range is kept when free');
+    assert.equal(a.allocateNear(pool, 21, 1024, 65535), 1024, 'taken: the range from its start');
+    assert.ok(pool.take(65535));
+    assert.equal(a.allocateNear(pool, 65535, 1024, 65535), 1025, 'past the end: wraps to the range\'s first free port');
+    assert.equal(a.allocateNear(pool, 0, 1024, 65535), 1026, '0 is no port: the range\'s first free one');
+    assert.equal(a.stats.kept, 2);
+    const small = a.pool(4, new Uint8Array([198, 51, 100, 3]), 0, 6);
+    assert.equal(a.allocateNear(small, 2000, 2000, 2001), 2000);
+    assert.equal(a.allocateNear(small, 2000, 2000, 2001), 2001);
+    assert.equal(a.allocateNear(small, 2000, 2000, 2001), PORT_EXHAUSTED);
+    assert.equal(a.stats.exhausted, 1);
+  });
 });

@@ -257,18 +257,36 @@ export class PortAllocator {
       this.stats.exhausted++;
       return PORT_EXHAUSTED;
     }
-    const want = b.origSport;
-    if ((flags & (NatFlags.Random | NatFlags.FullyRandom)) === 0 && want >= min && want <= max && pool.take(want)) {
-      pool.lastScanWords = 1;
-      this.stats.allocated++;
-      this.stats.kept++;
-      return want;
-    }
+    if ((flags & (NatFlags.Random | NatFlags.FullyRandom)) === 0 && this.takeWanted(pool, b.origSport, min, max)) return b.origSport;
     const span = max - min + 1;
     let offset: number;
     if (flags & NatFlags.FullyRandom) offset = this.rand.u32();
     else offset = (this.connectionHash(b) + pool.counter++) >>> 0;
-    const start = min + (offset % span);
+    return this.takeFirstFree(pool, min, max, min + (offset % span));
+  }
+
+  /**
+   * Takes a port on `pool` for a connection still to come (the data connection an FTP
+   * announcement opens, nat/ftp-nat.ts): `want` itself when it is a port (1-65535) and free,
+   * else the first free port after it within [min, max], wrapping. Returns the port, or
+   * PORT_EXHAUSTED (counted) when none is free.
+   */
+  allocateNear(pool: PortPool, want: number, min: number, max: number): number {
+    if (this.takeWanted(pool, want, 1, 0xffff)) return want;
+    return this.takeFirstFree(pool, min, max, want + 1);
+  }
+
+  /** Takes `want` when it lies in [min, max] and is free (counted as allocated, and kept). */
+  private takeWanted(pool: PortPool, want: number, min: number, max: number): boolean {
+    if (want < min || want > max || !pool.take(want)) return false;
+    pool.lastScanWords = 1;
+    this.stats.allocated++;
+    this.stats.kept++;
+    return true;
+  }
+
+  /** Takes the first free port from `start` within [min, max], wrapping; PORT_EXHAUSTED (counted) when none is. */
+  private takeFirstFree(pool: PortPool, min: number, max: number, start: number): number {
     const port = pool.findFree(min, max, start);
     if (pool.lastScanWords > this.stats.maxScanWords) this.stats.maxScanWords = pool.lastScanWords;
     if (port < 0) {
