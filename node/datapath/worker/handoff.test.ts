@@ -9,7 +9,7 @@ import { FilterStage } from './filter-stage.js';
 import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { Verdict } from './stage.js';
 import { SyncBridge } from './sync-bridge.js';
-import { udpHandoffTransport, wireHandoff, type Handoff } from './handoff.js';
+import { Handoff, udpHandoffTransport, wireHandoff } from './handoff.js';
 import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
 
 const CLIENT = '192.0.2.100';
@@ -57,14 +57,14 @@ type Node = ReturnType<typeof node>;
 
 /**
  * Datagrams go from `from` to every node in `to` (the multicast group on the sync segment).
- * `sent` keeps copies: the sender writes the next datagram into the same buffer.
+ * `sent` keeps copies: once done, the sender writes the next datagram into the same buffer.
  */
 function link(from: Node, to: Node[], sent: Buffer[] = []): Buffer[] {
   from.handoff.transport = {
-    send: (d) => {
+    send: (d, done) => {
       sent.push(Buffer.from(d));
       for (const n of to) n.handoff.receive(d);
-      return false;
+      done();
     },
     close: () => undefined,
   };
@@ -216,17 +216,18 @@ describe('handoff: a packet of another group\'s connection goes to its owner ove
     assert.equal(fwa.counters[C.handoff_rate_limited], 0);
   });
 
-  it('encodes into one reused buffer while the transport gives it back, and never into one the transport still holds', () => {
+  it('encodes into a reused buffer once the transport is done with it, and never into one it still holds', () => {
     const fwb = node(2, [B]);
     const seen: Buffer[] = [];
+    const pending: (() => void)[] = [];
     let hold = false;
-    fwb.handoff.transport = { send: (d) => (seen.push(d), hold), close: () => undefined };
+    fwb.handoff.transport = { send: (d, done) => (seen.push(d), hold ? pending.push(done) : done()), close: () => undefined };
+    const same = (x: Buffer, y: Buffer): boolean => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
     const slots = [synAck, data, ack, syn];
     fwb.handoff.send(slots[0]!);
     fwb.handoff.send(slots[1]!);
-    const same = (x: Buffer, y: Buffer): boolean => x.buffer === y.buffer && x.byteOffset === y.byteOffset;
     assert.ok(same(seen[0]!, seen[1]!), 'the second packet reuses the first one\'s buffer');
-    hold = true; // e.g. the socket would block: the transport queues the datagram as it is
+    hold = true; // as Node's dgram: the bytes go out in a later turn
     fwb.handoff.send(slots[2]!);
     fwb.handoff.send(slots[3]!);
     assert.ok(!same(seen[3]!, seen[2]!), 'a held datagram is not written over');
@@ -235,37 +236,44 @@ describe('handoff: a packet of another group\'s connection goes to its owner ove
       assert.ok(r.ok, `datagram ${i} still authentic`);
       assert.ok(Buffer.from(r.slot).equals(Buffer.from(slots[i]!)), `datagram ${i} still carries its own packet`);
     }
-    // A longer packet grows the buffer.
+    // Sent: both buffers are free again, and the next packets reuse them.
     hold = false;
+    for (const done of pending.splice(0)) done();
+    fwb.handoff.send(slots[0]!);
+    assert.ok(same(seen[4]!, seen[3]!) || same(seen[4]!, seen[2]!), 'a buffer given back is used again');
+    // A longer packet than any free buffer: a buffer of its size.
     const big = new Uint8Array(9000).fill(3);
     fwb.handoff.send(big);
-    const r = decodeHandoff(seen[4]!, KEY, 0);
+    const r = decodeHandoff(seen[5]!, KEY, 0);
     assert.ok(r.ok);
     assert.equal(r.slot.length, 9000);
-    assert.equal(fwb.counters[C.handoff_sent], 5);
+    assert.equal(fwb.counters[C.handoff_sent], 6);
   });
 
-  it('the UDP transport says it holds a datagram sent before its socket is bound, and gives them back once it sends at once', async () => {
-    const got: Uint8Array[] = [];
-    const sink = (await import('node:dgram')).createSocket('udp4');
-    await new Promise<void>((r) => sink.bind(0, '127.0.0.1', r));
-    sink.on('message', (m) => got.push(m));
-    const port = sink.address().port;
-    // The transport binds the same port as its peers (sync.handoffPort): here, next to the sink.
-    const tx = udpHandoffTransport({ mode: 'unicast', bindAddr: '127.0.0.2', peers: ['127.0.0.1'] }, port, () => undefined);
+  it('over real UDP on loopback: a burst handed over in one turn arrives whole and authentic (the socket sends after the call returns)', async () => {
+    const counters = (): Float64Array => new Float64Array(COUNTER_NAMES.length);
+    const got: Buffer[] = [];
+    const rxCounters = counters();
+    const rx = new Handoff({ nodeId: 1, epoch: 1, key: KEY, vnetHdrLen: 0, counters: rxCounters, ratePerPeer: 0, clock: () => 0, input: (slot) => void got.push(Buffer.from(slot)) });
+    const txCounters = counters();
+    const tx = new Handoff({ nodeId: 2, epoch: 1, key: KEY, vnetHdrLen: 0, counters: txCounters, ratePerPeer: 0, clock: () => 0, input: () => undefined });
+    const probe = (await import('node:dgram')).createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+    const port = probe.address().port;
+    probe.close();
+    rx.transport = udpHandoffTransport({ mode: 'unicast', bindAddr: '127.0.0.1', peers: [] }, port, (b) => rx.receive(b));
+    tx.transport = udpHandoffTransport({ mode: 'unicast', bindAddr: '127.0.0.2', peers: ['127.0.0.1'] }, port, () => undefined);
     try {
-      assert.equal(tx.send(Buffer.from('first')), true, 'queued until bound: held');
-      let held = true;
-      for (const end = Date.now() + 5000; held && Date.now() < end; ) {
-        await new Promise((r) => setTimeout(r, 20));
-        held = tx.send(Buffer.from('again'));
-      }
-      assert.equal(held, false, 'sent at once on a bound socket: the bytes are the caller\'s again');
-      for (const end = Date.now() + 5000; got.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
-      assert.equal(Buffer.from(got[0]!).toString(), 'first', 'the held datagram went out as it was');
+      await new Promise((r) => setTimeout(r, 100)); // both bound
+      const packets = Array.from({ length: 20 }, (_, i) => buildTcp({ src: SERVER, dst: CLIENT, sport: 80, dport: 40000 + i, flags: 'PA', seq: i, ack: 1, payload: new Uint8Array(i * 10).fill(i) }));
+      for (const p of packets) tx.send(p);
+      for (const end = Date.now() + 5000; got.length + rxCounters[C.handoff_rejected]! < packets.length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(rxCounters[C.handoff_rejected], 0, 'no datagram written over before it left');
+      assert.equal(got.length, packets.length);
+      for (let i = 0; i < packets.length; i++) assert.ok(got[i]!.equals(Buffer.from(packets[i]!)), `packet ${i} as it was sent`);
     } finally {
-      tx.close();
-      sink.close();
+      tx.transport.close();
+      rx.transport.close();
     }
   });
 

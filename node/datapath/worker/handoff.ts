@@ -59,19 +59,28 @@ export interface HandoffOptions {
 /** Where datagrams go; tests pass a fake one. */
 export interface HandoffTransport {
   /**
-   * Sends one datagram. False: its bytes are the caller's again (sent, or dropped), and the
-   * sender writes the next datagram into them. True: the transport still holds them (queued
-   * until its socket is bound or writable), and the caller must leave them alone.
+   * Sends one datagram. Its bytes stay the transport's until it calls `done` (once: sent,
+   * or failed); only then may the caller write the next datagram into them. Node's dgram
+   * sends later than the call (after an address lookup, even of a literal; after the bind),
+   * so `done` may come in a later turn.
    */
-  send(datagram: Buffer): boolean;
+  send(datagram: Buffer, done: () => void): void;
   close(): void;
 }
 
 /** Senders remembered for replay checks (authenticated ones only: a forger cannot add any). */
 const MAX_SENDERS = 64;
 const REPLAY_WINDOW = 4096;
-/** The encode buffer's first size: a 1,500-byte packet with header and MAC fits. */
+/** An encode buffer's least size: a 1,500-byte packet with header and MAC fits. */
 const MIN_ENCODE_BUFFER = 2048;
+/** Encode buffers kept for reuse once their datagram is sent (more may be in flight in a burst). */
+const MAX_FREE_BUFFERS = 16;
+
+/** An encode buffer and the callback that gives it back (made once per buffer, not per packet). */
+interface EncodeBuffer {
+  buf: Buffer;
+  done: () => void;
+}
 
 interface Sender {
   epoch: number;
@@ -84,8 +93,8 @@ interface Sender {
 export class Handoff {
   private seq = 0;
   private readonly senders = new Map<number, Sender>();
-  /** Where datagrams are encoded, reused while the transport gives it back; grows to the longest slot. */
-  private buf: Buffer | undefined;
+  /** Encode buffers whose datagrams the transport is done with, ready for the next packets. */
+  private readonly free: EncodeBuffer[] = [];
   private readonly burst: number;
   transport: HandoffTransport | undefined;
 
@@ -102,24 +111,34 @@ export class Handoff {
       c[C.handoff_send_errors] += 1;
       return;
     }
-    const need = HANDOFF_HEADER + slot.length + HANDOFF_MAC;
-    if (slot.length <= HANDOFF_MAX_SLOT && (this.buf === undefined || this.buf.length < need)) {
-      // Outside Node's shared pool: this buffer lives as long as the node.
-      this.buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_ENCODE_BUFFER));
-    }
-    const d = encodeHandoff({ vnetHdrLen: this.opts.vnetHdrLen, node: this.opts.nodeId, epoch: this.opts.epoch, seq: (this.seq = (this.seq + 1) >>> 0) }, slot, this.opts.key, this.buf);
-    if (d === null) {
+    if (slot.length > HANDOFF_MAX_SLOT) {
       c[C.handoff_send_errors] += 1;
       return;
     }
+    const e = this.encodeBuffer(HANDOFF_HEADER + slot.length + HANDOFF_MAC);
+    const d = encodeHandoff({ vnetHdrLen: this.opts.vnetHdrLen, node: this.opts.nodeId, epoch: this.opts.epoch, seq: (this.seq = (this.seq + 1) >>> 0) }, slot, this.opts.key, e.buf)!;
     try {
-      // Held by the transport: the next packet gets a buffer of its own.
-      if (t.send(d)) this.buf = undefined;
+      t.send(d, e.done);
       c[C.handoff_sent] += 1;
     } catch {
-      this.buf = undefined;
+      // Whether the transport kept the bytes is unknown: the buffer is not reused.
       c[C.handoff_send_errors] += 1;
     }
+  }
+
+  /** A free encode buffer of at least `need` bytes (a new one when none is). */
+  private encodeBuffer(need: number): EncodeBuffer {
+    const e = this.free.pop();
+    if (e !== undefined && e.buf.length >= need) return e;
+    // Outside Node's shared pool: a buffer may live as long as the node.
+    const buf = Buffer.allocUnsafeSlow(Math.max(need, MIN_ENCODE_BUFFER));
+    const mine: EncodeBuffer = {
+      buf,
+      done: () => {
+        if (this.free.length < MAX_FREE_BUFFERS) this.free.push(mine);
+      },
+    };
+    return mine;
   }
 
   /** A datagram from the handoff port: checked, then run through the datapath. */
@@ -246,9 +265,7 @@ export function udpHandoffTransport(
   sock.on('message', (msg) => onMessage(msg));
   // A send error is counted by the caller; a socket error must not kill the datapath thread.
   sock.on('error', () => undefined);
-  let bound = false;
   sock.bind(port, t.mode === 'multicast' ? undefined : local, () => {
-    bound = true;
     if (t.mode !== 'multicast') return;
     sock.addMembership(t.group, local);
     sock.setMulticastInterface(local);
@@ -258,11 +275,15 @@ export function udpHandoffTransport(
   sock.unref();
   const dsts = t.mode === 'multicast' ? [t.group] : t.peers;
   return {
-    send: (d) => {
-      for (const dst of dsts) sock.send(d, port, dst);
-      // Node tries each send at once and queues it (keeping the bytes) when the socket is not
-      // bound yet or would block; a queue left after these sends may hold `d`.
-      return !bound || sock.getSendQueueCount() > 0;
+    send: (d, done) => {
+      // A send error comes to the callback (not the socket's 'error'); the datagram is lost either way.
+      if (dsts.length === 1) {
+        sock.send(d, port, dsts[0]!, done);
+        return;
+      }
+      let left = dsts.length;
+      if (left === 0) done();
+      for (const dst of dsts) sock.send(d, port, dst, () => --left === 0 && done());
     },
     close: () => sock.close(),
   };
