@@ -529,7 +529,8 @@ export class RulesetEngine extends EventEmitter {
    */
   private liveElements(s: SetState, json: boolean): ElemItem[] | undefined {
     const cur = this.slots.get(s.id)?.cur;
-    if (!(cur instanceof HashKeySet) || s.isMap) return undefined;
+    if (!(cur instanceof HashKeySet)) return undefined;
+    if (s.isMap) return this.liveMapElements(s, cur, json);
     let withStmts = false;
     for (const e of s.elems.values()) if (hasElemStmts(elemOptions(e.item, false))) withStmts = true;
     if (!withStmts && cur.dynamicCount === 0 && cur.staticDeleted === 0) return undefined;
@@ -556,8 +557,43 @@ export class RulesetEngine extends EventEmitter {
     return out;
   }
 
-  /** The elements the packet path added to `cur` (a set's or a meter's), as listings show them. */
-  private dynamicItems(cur: HashKeySet, types: DataType[], setTimeoutS: number | undefined, json: boolean, now: number, out: ElemItem[]): void {
+  /**
+   * A map's elements when the packet path changed it (`add|update @m { KEY : DATA }`, `delete
+   * @m`): the committed ones it still holds, then its own with their data. Undefined when it
+   * did not. O(map size).
+   */
+  private liveMapElements(s: SetState, cur: HashKeySet, json: boolean): ElemItem[] | undefined {
+    let withStmts = false;
+    for (const e of s.elems.values()) if (hasElemStmts(elemOptions(e.item, true))) withStmts = true;
+    if (!withStmts && cur.dynamicCount === 0 && cur.staticDeleted === 0) return undefined;
+    const now = this.clock();
+    const types = this.keyTypes(s);
+    const enc = { ifnames: this.ifnames, mapValues: this.mapValues };
+    const out: ElemItem[] = [];
+    for (const e of s.elems.values()) {
+      if (e.expiresAt !== 0 && now >= e.expiresAt) continue;
+      const o = elemOptions(e.item, true);
+      if (!hasElemStmts(o) && cur.staticDeleted === 0) {
+        out.push(e.item);
+        continue;
+      }
+      const iv = toInterval(elemValue(e.item, true), types, enc);
+      const at = typeof iv === 'string' ? -1 : cur.indexOf(iv.lo);
+      // Deleted by the packet path (`delete @m`), or gone and back as the packet path's own.
+      if (cur.staticDeleted !== 0 && (at < 0 || cur.isDynamic(at))) continue;
+      const ex = at < 0 ? undefined : cur.exprsOf(at);
+      const item = e.item as [Value, Value];
+      out.push(ex === undefined ? e.item : [{ elem: { ...(o as ElemJ), ...liveElemStmts(ex) } } as Value, item[1]]);
+    }
+    if (cur.dynamicCount === 0) return out;
+    // Only maps whose data fits the element's word take data from the packet path (dynset.ts).
+    const dataTypes = this.registry.dataTypes(s.json.map ?? '') ?? [];
+    this.dynamicItems(cur, types, s.json.timeout, json, now, out, dataTypes);
+    return out;
+  }
+
+  /** The elements the packet path added to `cur` (a set's, a map's with `data` types, or a meter's), as listings show them. */
+  private dynamicItems(cur: HashKeySet, types: DataType[], setTimeoutS: number | undefined, json: boolean, now: number, out: ElemItem[], data?: DataType[]): void {
     cur.forEachElement((i, keys, off) => {
       if (!cur.isDynamic(i)) return;
       const x = cur.expiresOf(i);
@@ -570,7 +606,8 @@ export class RulesetEngine extends EventEmitter {
       if (x !== 0) elem.expires = json ? Math.floor((x - now) / 1000) : (x - now) / 1000;
       const ex = cur.exprsOf(i);
       if (ex !== undefined) Object.assign(elem, liveElemStmts(ex));
-      out.push(elem.timeout === undefined && elem.expires === undefined && ex === undefined ? val : { elem });
+      const item: Value = elem.timeout === undefined && elem.expires === undefined && ex === undefined ? val : ({ elem } as Value);
+      out.push(data === undefined ? item : [item, decodeKey(data, Uint32Array.of(cur.dataOf(i)), 0)]);
     });
   }
 

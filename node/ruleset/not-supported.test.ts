@@ -25,7 +25,7 @@ describe('the rest of nft(8): refused with the reason, in text and JSON', () => 
     assert.match(refusal(text('reset tcp option sack-perm')), /^x\.nft:3:3: 'reset tcp option' is not supported yet/);
     assert.match(refusal(text('meta l4proto tcp tproxy ip to 192.0.2.1:80')), /^x\.nft:3:20: 'tproxy' hands the packet to a local socket/);
     assert.match(refusal(text('ip saddr set 192.0.2.1')), /^x\.nft:3:3: ip saddr cannot be set: addresses and ports change through snat \/ dnat/);
-    assert.match(refusal(text('add @m { ip saddr : 0x1 }')), /^x\.nft:3:21: a map's KEY : DATA from the packet path \('add @map \{ KEY : DATA \}'\) is not supported yet/);
+    assert.match(refusal(text('add @m { ip saddr : accept }')), /^x\.nft:3:23: a verdict cannot be map data from the packet path \(nft refuses 'accept' here too\)/);
     // meta iif / meta oif read as iifname / oifname, as iif / oif do.
     const e = new RulesetEngine();
     e.load('table inet t {\n chain c {\n  meta iif "lan" meta oif "wan" accept\n }\n}\n');

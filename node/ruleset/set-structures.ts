@@ -159,9 +159,11 @@ export class HashKeySet implements CompiledSet {
    * with `expires` and the exprs `make` gives. A held element that has expired is replaced
    * as if new (fresh statements). -1 when the set holds `cap` elements already (after
    * freeing expired ones): the kernel's "set full", where the rule does not match.
-   * `created` tells the caller whether the element is new.
+   * `created` tells the caller whether the element is new. `data`: a map's data for a new
+   * element (`update @m { KEY : DATA }`); a held element keeps its data, as in the kernel,
+   * whose dynset writes the data only when it creates the element.
    */
-  addDynamic(key: Uint32Array, expires: number, nowMs: number, cap: number, make: (() => ElemExprs) | undefined): number {
+  addDynamic(key: Uint32Array, expires: number, nowMs: number, cap: number, make: (() => ElemExprs) | undefined, data = 0): number {
     const e = this.lookupAny(key);
     if (e >= 0) {
       const x = this.expires[e];
@@ -171,6 +173,7 @@ export class HashKeySet implements CompiledSet {
       }
       // Expired but not yet swept: the same key comes back as a new element.
       this.expires[e] = expires;
+      this.data[e] = data;
       this.tmo[e] = expires === 0 ? 0 : expires - nowMs;
       this.exprs[e] = make?.();
       if (this.dyn[e] !== 1) this.dynCount++;
@@ -186,7 +189,7 @@ export class HashKeySet implements CompiledSet {
       this.lastSweep = nowMs;
       if (this.sweepExpired(nowMs) === 0 || this.count >= cap) return -1;
     }
-    const idx = this.add(key, 0, expires, make?.());
+    const idx = this.add(key, data, expires, make?.());
     this.dyn[idx] = 1;
     this.tmo[idx] = expires === 0 ? 0 : expires - nowMs;
     this.dynCount++;

@@ -486,7 +486,7 @@ export class Draft {
   private defaultDynamicSize(family: string, table: string, name: string, pos: unknown): void {
     const t = this.tables.get(`${family} ${table}`);
     const cur = t?.sets.get(name);
-    if (!t || !cur || cur.json.size !== undefined || cur.isMap) return; // validation reports what is wrong
+    if (!t || !cur || cur.json.size !== undefined) return; // validation reports what is wrong
     const s = this.mutSet(t, name, pos)!;
     s.json = { ...s.json, size: DYNAMIC_SET_DEFAULT_SIZE };
   }

@@ -149,7 +149,10 @@ class RuleValidator {
       const stmt = expr[i];
       this.stmt = stmt;
       if (stmt === null || typeof stmt !== 'object' || Array.isArray(stmt)) {
-        errors.add(env.pos, `a statement must be an object, got ${JSON.stringify(stmt)}`);
+        // nft 1.0.6's `-j` writes a statement it has no JSON form for as its text (a map update
+        // from the packet path), which nft 1.0.6 cannot load back either.
+        const text = typeof stmt === 'string' ? ' (nft -j writes a statement it has no JSON form for as its text, and nft cannot load that back either: load the text listing, or write it in the JSON form of later nft versions, e.g. {"map": {"op": "update", "elem": KEY, "data": DATA, "map": "@m"}})' : '';
+        errors.add(env.pos, `a statement must be an object, got ${JSON.stringify(stmt)}${text}`);
         continue;
       }
       const mod = reg.statementForJson(stmt);
@@ -239,8 +242,10 @@ function validateSet(s: SetState, reg: Registry, errors: ErrorList, enc: EncodeE
     if (e.expiresAt !== 0 && !timed) errors.add(epos, `set '${s.json.name}' needs 'flags timeout' (or a set timeout) for element timeouts`);
     const opts = elemOptions(e.item, s.isMap);
     if (hasElemStmts(opts)) {
-      // Per-element counters and limits: elements of plain (hash) sets, as the packet path makes them.
-      const why = s.isMap || interval ? `elements of ${s.isMap ? 'a map' : 'an interval set'} cannot carry statements (counter, limit, quota, ct count)` : checkElemStmts(elemStmts(opts), reg);
+      // Per-element counters and limits: elements of plain (hash) sets and maps, as the packet
+      // path makes them (`update @m { ip saddr counter : 0x1 }` lists its elements with them).
+      const noStmts = interval ? 'an interval set' : s.json.map === 'verdict' ? 'a verdict map' : undefined;
+      const why = noStmts !== undefined ? `elements of ${noStmts} cannot carry statements (counter, limit, quota, ct count)` : checkElemStmts(elemStmts(opts), reg);
       if (why) errors.add(epos, `set '${s.json.name}': ${why}`);
     }
     const key = elemValue(e.item, s.isMap);

@@ -20,16 +20,28 @@
  * an absent key is no error and the rule goes on either way. A timeout or statements
  * written in its braces load (nft takes them) and do nothing, as in the kernel.
  *
+ * Maps too: `update @m { ip saddr : 0x1 }`, `add @m { ip saddr . tcp dport timeout 30s : meta mark }`
+ * (nft 1.0.6's text). As the kernel: the data is written when the element is created; a held
+ * element keeps its data (checked against nft 1.0.6 and its kernel: a second `update` with
+ * other data leaves the first). The data is a constant or a one-word selector of the map's
+ * data type; verdict maps are refused as nft refuses them, and data kept by value (addresses,
+ * concatenations) is refused with the reason.
+ *
  * JSON (libnftables): `{"set": {"op": "add"|"update"|"delete", "elem": KEY, "set": "@s", "stmt": [...]}}`
  * with KEY a selector or `{"elem": {"val": SELECTOR, "timeout": S}}`, and
- * `{"meter": {"key": KEY, "stmt": STMT, "size": N, "name": "m"}}`.
+ * `{"meter": {"key": KEY, "stmt": STMT, "size": N, "name": "m"}}`. A map: nft 1.0.6 has no JSON
+ * form for it (`nft -j` lists such a rule as its text, which nft 1.0.6 cannot load back);
+ * hafw reads and writes the form later nft versions use:
+ * `{"map": {"op": "add"|"update", "elem": KEY, "data": DATA, "map": "@m", "stmt": [...]}}`.
  */
-import type { Selector, SetJ, Stmt } from '../ast.js';
+import type { Selector, SetJ, Stmt, Value } from '../ast.js';
+import type { DataType } from '../data-types.js';
+import { dataInterned } from '../map-values.js';
 import { Code } from '../codes.js';
 import type { ClassifyContext } from '../context.js';
 import { Tok } from '../lexer.js';
 import { formatDuration, parseDuration } from '../durations.js';
-import type { PrintHelper, Registry, StatementModule, StmtFn, TextReader, ValidateEnv } from '../registry.js';
+import type { CompileEnv, PrintHelper, Registry, StatementModule, StmtFn, TextReader, ValidateEnv } from '../registry.js';
 import { HashKeySet } from '../set-structures.js';
 import type { ElemExprs } from '../set-structures.js';
 import { ELEM_STMT_KEYS, checkElemStmts, elemExprsFactory } from '../elem-exprs.js';
@@ -45,6 +57,18 @@ interface DynsetJ {
   set: string;
   stmt?: Stmt[];
 }
+
+/** `add|update|delete @m { KEY : DATA }`: DATA a constant or a selector (delete ignores it, as the kernel). */
+interface DynmapJ {
+  op: 'add' | 'update' | 'delete';
+  elem: KeyJ;
+  data: Value | Selector;
+  map: string;
+  stmt?: Stmt[];
+}
+
+/** The map-data types whose element keeps its data in its one word (dataInterned false). */
+const DATA_TYPES = Symbol('dynmap data types');
 
 interface MeterJ {
   key: KeyJ;
@@ -64,8 +88,8 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-/** `{ KEY [timeout T] [STATEMENT ...] }`: the braces of a dynset or a meter. */
-function parseBody(r: TextReader, word: string): { key: KeyJ; stmts: Stmt[] } {
+/** `{ KEY [timeout T] [STATEMENT ...] [: DATA] }`: the braces of a dynset or a meter. */
+function parseBody(r: TextReader, word: string, mapData = false): { key: KeyJ; stmts: Stmt[]; data?: Value | Selector } {
   r.expectPunct('{');
   const at = r.peek();
   const sel = r.trySelectorExpr();
@@ -78,9 +102,18 @@ function parseBody(r: TextReader, word: string): { key: KeyJ; stmts: Stmt[] } {
     key = { elem: { val: sel, timeout: s } };
   }
   const stmts: Stmt[] = [];
+  let data: Value | Selector | undefined;
   while (!r.acceptPunct('}')) {
     const t = r.peek();
-    if (t.text === ':') r.error(`a map's KEY : DATA from the packet path ('${word} @map { KEY : DATA }') is not supported yet: use a set (${word} @s { KEY }) and a map declared with its elements`, t);
+    if (t.text === ':') {
+      if (!mapData) r.error(`'${word}' keeps no data: KEY : DATA is for maps (add @m { KEY : DATA }, update @m { KEY : DATA })`, t);
+      r.next();
+      data = parseData(r);
+      if (r.isWord('timeout')) r.error('a timeout goes after the key, before the data (update @m { KEY timeout 30s : DATA }): nft refuses a timeout on the data too', r.peek());
+      const end = r.peek();
+      if (!r.acceptPunct('}')) r.error(`'}' expected after the map data of '${word} ... {' (the data is one constant or one selector such as meta mark)`, end);
+      break;
+    }
     if (t.kind === Tok.Eof) r.error(`'}' expected to close '${word} ... {'`, t);
     const s = r.statement();
     const k = Object.keys(s)[0];
@@ -89,15 +122,52 @@ function parseBody(r: TextReader, word: string): { key: KeyJ; stmts: Stmt[] } {
     const c = (s as { counter?: unknown }).counter;
     stmts.push(k === 'counter' && isObj(c) && c.packets === 0 && c.bytes === 0 ? { counter: null } : s);
   }
-  return { key, stmts };
+  return data === undefined ? { key, stmts } : { key, stmts, data };
 }
 
-function printBody(key: KeyJ, stmts: readonly Stmt[], p: PrintHelper): string {
+/** A map's data after `:`: a selector (`meta mark`), or one constant (`0x1`, `80`, `established`). */
+function parseData(r: TextReader): Value | Selector {
+  const sel = r.trySelectorExpr();
+  if (sel) return sel;
+  const t = r.peek();
+  if (t.kind === Tok.String) {
+    r.next();
+    return t.text;
+  }
+  if (t.kind !== Tok.Word || t.text === '}' || t.text === 'accept' || t.text === 'drop' || t.text === 'jump' || t.text === 'goto' || t.text === 'continue' || t.text === 'return') {
+    r.error(t.kind === Tok.Word && t.text !== '}' ? `a verdict cannot be map data from the packet path (nft refuses '${t.text}' here too): use a map of marks and a rule that matches the mark` : 'expected the map data after \':\' (a constant such as 0x1, or a selector such as meta mark)', t);
+  }
+  r.next();
+  if (/^0x[0-9a-f]+$/i.test(t.text) || /^[0-9]+$/.test(t.text)) {
+    const n = Number(t.text);
+    if (Number.isSafeInteger(n)) return n;
+  }
+  return t.text;
+}
+
+function printBody(key: KeyJ, stmts: readonly Stmt[], p: PrintHelper, data?: string): string {
   const { sel, timeout } = keyParts(key);
   let s = `{ ${p.selector(sel)}`;
   if (timeout !== undefined) s += ` timeout ${formatDuration(timeout)}`;
   for (const st of stmts) s += ` ${stmtText(st, p)}`;
+  if (data !== undefined) s += ` : ${data}`;
   return `${s} }`;
+}
+
+function isSelectorData(d: unknown): d is Selector {
+  return isObj(d);
+}
+
+/**
+ * The data's text as nft lists it (`0x00000001` for a mark): a constant is printed with the
+ * map's data type, which validation recorded on the statement (DATA_TYPES); a statement
+ * printed before it was checked prints the constant as given.
+ */
+function dataText(m: DynmapJ, p: PrintHelper): string {
+  if (isSelectorData(m.data)) return p.selector(m.data);
+  const types = (m as { [DATA_TYPES]?: DataType[] })[DATA_TYPES];
+  if (types !== undefined) return p.value(m.data, types);
+  return typeof m.data === 'string' ? m.data : String(m.data);
 }
 
 /** The template's text: a counter template is the bare word, as nft lists it. */
@@ -138,7 +208,7 @@ function validateKey(key: KeyJ, stmts: readonly Stmt[], env: ValidateEnv, setTyp
   for (const s of stmts) env.registry.statementForJson(s)?.validate?.(s, env);
 }
 
-/** The per-packet work of both statements. */
+/** The per-packet work of both statements. `data`: a map's data for the packet (undefined: no value, the rule stops). */
 function dynsetFn(
   load: (ctx: ClassifyContext, out: Uint32Array, off: number) => boolean,
   words: number,
@@ -148,14 +218,21 @@ function dynsetFn(
   update: boolean,
   make: (() => ElemExprs) | undefined,
   full: () => void,
+  data?: (ctx: ClassifyContext) => number | undefined,
 ): StmtFn {
   const key = new Uint32Array(words);
   return (ctx) => {
     if (!load(ctx, key, 0)) return Code.Break;
     const set = slot.cur;
     if (!(set instanceof HashKeySet)) return Code.Break;
+    let d = 0;
+    if (data !== undefined) {
+      const v = data(ctx);
+      if (v === undefined) return Code.Break; // as the kernel: a data load that finds no field breaks
+      d = v;
+    }
     const now = ctx.nowMs;
-    const i = set.addDynamic(key, timeoutMs > 0 ? now + timeoutMs : 0, now, cap, make);
+    const i = set.addDynamic(key, timeoutMs > 0 ? now + timeoutMs : 0, now, cap, make, d);
     if (i < 0) {
       full();
       return Code.Break; // the set is full: the kernel's dynset breaks
@@ -186,7 +263,7 @@ function setTypeNames(j: SetJ): string[] {
 const dynsetModule: StatementModule = {
   name: 'dynset',
   keywords: ['add', 'update', 'delete'],
-  jsonKeys: ['set'],
+  jsonKeys: ['set', 'map'],
   help: 'add the packet\'s key to a named set (`add @s { ip saddr }`), or add it and restart its timeout (`update @s { ip saddr timeout 1m }`); per-element statements (counter, limit, quota, ct count) run for the element: `update @s { ip saddr limit rate over 10/second } drop`. `delete @s { ip saddr }` removes the key (an absent key is no error; the rule goes on)',
   params: [
     { name: 'op', type: 'add|update|delete', required: true, help: 'add: add when absent; update: also restart the timeout; delete: remove the key' },
@@ -199,16 +276,38 @@ const dynsetModule: StatementModule = {
     const t = r.peek();
     if (t.kind !== Tok.Word || !t.text.startsWith('@') || t.text.length < 2) r.error(`expected @SET after '${first.text}'`, t);
     r.next();
-    const { key, stmts } = parseBody(r, first.text);
+    const { key, stmts, data } = parseBody(r, first.text, true);
+    if (data !== undefined) {
+      // nft's key order (later versions' JSON): op, elem, data, map, stmt.
+      const m = { op: first.text, elem: key, data, map: t.text } as DynmapJ;
+      if (stmts.length > 0) m.stmt = stmts;
+      return { map: m };
+    }
     const out: DynsetJ = { op: first.text as DynsetJ['op'], elem: key, set: t.text };
     if (stmts.length > 0) out.stmt = stmts;
     return { set: out };
   },
   print(stmt, p) {
+    if ('map' in stmt) {
+      const m = (stmt as { map: DynmapJ }).map;
+      return `${m.op} ${m.map} ${printBody(m.elem, m.stmt ?? [], p, dataText(m, p))}`;
+    }
     const d = (stmt as { set: DynsetJ }).set;
     return `${d.op} ${d.set} ${printBody(d.elem, d.stmt ?? [], p)}`;
   },
   checkJson(stmt) {
+    if ('map' in stmt) {
+      const m = (stmt as { map: unknown }).map;
+      if (!isObj(m)) return '"map" (a map update from the packet path) needs {"op", "elem", "data", "map"}';
+      if (m.op !== 'add' && m.op !== 'update' && m.op !== 'delete') return '"op" must be "add", "update" or "delete"';
+      if (typeof m.map !== 'string' || !/^@[A-Za-z_][A-Za-z0-9_.\-/]*$/.test(m.map)) return '"map" must be "@NAME"';
+      if (!('data' in m) || !(typeof m.data === 'number' || typeof m.data === 'string' || isObj(m.data))) return '"data" must be a constant (number or string) or a selector';
+      for (const x of Object.keys(m)) if (!['op', 'elem', 'data', 'map', 'stmt'].includes(x)) return `"map" takes "op", "elem", "data", "map" and "stmt", not "${x}"`;
+      const k = checkKey(m.elem);
+      if (k) return k;
+      if (m.stmt !== undefined && !Array.isArray(m.stmt)) return '"stmt" must be an array of statements';
+      return null;
+    }
     const d = (stmt as { set: unknown }).set;
     if (!isObj(d)) return '"set" (a dynset) needs {"op", "elem", "set"}';
     if (d.op !== 'add' && d.op !== 'update' && d.op !== 'delete') return '"op" must be "add", "update" or "delete"';
@@ -219,20 +318,17 @@ const dynsetModule: StatementModule = {
     return null;
   },
   validate(stmt, env) {
+    if ('map' in stmt) return validateMap((stmt as { map: DynmapJ }).map, env);
     const d = (stmt as { set: DynsetJ }).set;
     const name = d.set.slice(1);
     const s = env.findSet(name);
     if (!s) return env.errors.add(env.pos, `unknown set '${name}' in table ${env.family} (declare it before the rule)`);
-    if (s.map !== undefined) return env.errors.add(env.pos, `'${name}' is a map: changing maps from the packet path (${d.op} @${name} { KEY : DATA }) is not supported yet`);
-    if (s.flags?.includes('interval')) return env.errors.add(env.pos, `set '${name}' has flags interval: the packet path ${d.op === 'delete' ? 'deletes' : 'adds'} single keys, and the kernel refuses a dynamic interval set too`);
-    if (s.flags?.includes('constant')) return env.errors.add(env.pos, `set '${name}' is constant: the packet path cannot change it`);
-    const { timeout } = keyParts(d.elem);
-    if (timeout !== undefined && !s.flags?.includes('timeout') && s.timeout === undefined) {
-      return env.errors.add(env.pos, `set '${name}' takes no timeouts: declare it with flags timeout (or a timeout) to add elements that expire`);
-    }
+    if (s.map !== undefined) return env.errors.add(env.pos, `'${name}' is a map: give the data for the key (${d.op} @${name} { KEY : DATA }; the kernel refuses a map update without data)`);
+    checkTarget(s, name, d.op, d.elem, env);
     validateKey(d.elem, d.stmt ?? [], env, setTypeNames(s), `set '${name}'`);
   },
   compile(stmt, env) {
+    if ('map' in stmt) return compileMap((stmt as { map: DynmapJ }).map, env);
     const d = (stmt as { set: DynsetJ }).set;
     const target = env.dynSet(d.set.slice(1));
     if (!target) throw new Error(`set ${d.set} not found`);
@@ -244,6 +340,77 @@ const dynsetModule: StatementModule = {
     return dynsetFn(s.load, s.words, target.slot, target.cap, secs * 1000, d.op === 'update', make, env.setFull);
   },
 };
+
+/** What `add|update|delete @NAME` needs of its set or map, whatever it holds. */
+function checkTarget(s: SetJ, name: string, op: string, elem: KeyJ, env: ValidateEnv): boolean {
+  const what = s.map !== undefined ? 'map' : 'set';
+  if (s.flags?.includes('interval')) {
+    env.errors.add(env.pos, `${what} '${name}' has flags interval: the packet path ${op === 'delete' ? 'deletes' : 'adds'} single keys, and the kernel refuses a dynamic interval ${what} too`);
+    return false;
+  }
+  if (s.flags?.includes('constant')) {
+    env.errors.add(env.pos, `${what} '${name}' is constant: the packet path cannot change it`);
+    return false;
+  }
+  const { timeout } = keyParts(elem);
+  if (timeout !== undefined && !s.flags?.includes('timeout') && s.timeout === undefined) {
+    env.errors.add(env.pos, `${what} '${name}' takes no timeouts: declare it with flags timeout (or a timeout) to add elements that expire`);
+    return false;
+  }
+  return true;
+}
+
+/** `add|update|delete @m { KEY : DATA }`: the map, its key, and the data against the map's data type. */
+function validateMap(m: DynmapJ, env: ValidateEnv): void {
+  const name = m.map.slice(1);
+  const s = env.findSet(name);
+  if (!s) return env.errors.add(env.pos, `unknown map '${name}' in table ${env.family} (declare it before the rule)`);
+  if (s.map === undefined) return env.errors.add(env.pos, `'${name}' is a set, not a map: it keeps no data (${m.op} @${name} { KEY })`);
+  if (s.map === 'verdict') return env.errors.add(env.pos, `map '${name}' holds verdicts: nft refuses verdicts as data from the packet path; use a map of marks and a rule that matches the mark`);
+  const dataTypes = env.registry.dataTypes(s.map);
+  if (dataTypes === undefined) return env.errors.add(env.pos, `map '${name}': unknown data type ${s.map}`);
+  if (dataInterned(dataTypes.map((t) => ({ words: t.words, prefix: t.prefix })))) {
+    return env.errors.add(env.pos, `map '${name}' holds ${s.map}: data of that type from the packet path is not supported (hafw keeps such data by value for the engine's lifetime, which a flood of distinct packets would grow without bound): use a map whose data fits one word (mark, inet_service, ct_state...)`);
+  }
+  const refusal = dynamicKeyRefusal(dataTypes[0]!);
+  if (refusal) return env.errors.add(env.pos, refusal.replace('elements of type', 'data of type').replace('use another key', 'use another data type'));
+  if (!checkTarget(s, name, m.op, m.elem, env)) return;
+  if (isSelectorData(m.data)) {
+    const got = env.selectorTypes(m.data);
+    if (typeof got === 'string') return env.errors.add(env.pos, got);
+    if (got.map((t) => t.name).join(' . ') !== s.map) return env.errors.add(env.pos, `datatype mismatch: map '${name}' holds ${s.map} data, the data ${got.length > 1 ? 'is' : 'has type'} ${got.map((t) => t.name).join(' . ')}`);
+  } else {
+    const err = env.checkValue(m.data, dataTypes);
+    if (err) return env.errors.add(env.pos, `map '${name}' data: ${err}`);
+  }
+  // Listed with the map's data type (nft prints a mark as 0x00000001): kept on the statement, not in its JSON.
+  Object.defineProperty(m, DATA_TYPES, { value: dataTypes, enumerable: false, configurable: true });
+  validateKey(m.elem, m.stmt ?? [], env, setTypeNames(s), `map '${name}'`);
+}
+
+function compileMap(m: DynmapJ, env: CompileEnv): StmtFn {
+  const target = env.dynSet(m.map.slice(1));
+  if (!target) throw new Error(`map ${m.map} not found`);
+  const { sel, timeout } = keyParts(m.elem);
+  const s = env.selector(sel);
+  if (m.op === 'delete') return dynsetDeleteFn(s.load, s.words, target.slot);
+  let data: (ctx: ClassifyContext) => number | undefined;
+  if (isSelectorData(m.data)) {
+    const d = env.selector(m.data);
+    const w = new Uint32Array(d.words);
+    data = (ctx) => (d.load(ctx, w, 0) ? w[0] : undefined);
+  } else {
+    const t = env.registry.dataTypes(target.json.map!)![0]!;
+    const w = new Uint32Array(1);
+    const err = t.encode(m.data as number | string, w, 0, env.encode);
+    if (err) throw new Error(err);
+    const v = w[0]!;
+    data = () => v;
+  }
+  const secs = timeout ?? target.json.timeout ?? 0;
+  const make = m.stmt && m.stmt.length > 0 ? elemExprsFactory(m.stmt, env) : undefined;
+  return dynsetFn(s.load, s.words, target.slot, target.cap, secs * 1000, m.op === 'update', make, env.setFull, data);
+}
 
 const meterModule: StatementModule = {
   name: 'meter',
@@ -318,7 +485,9 @@ export function dynsetTargets(expr: readonly Stmt[]): { sets: string[]; meters: 
     // Runs before the statements are checked: a JSON rule may hold anything here.
     if (!isObj(s)) continue;
     const d = s.set;
+    const m = s.map;
     if (isObj(d) && typeof d.set === 'string' && typeof d.op === 'string') (out ??= { sets: [], meters: 0 }).sets.push(d.set.slice(1));
+    else if (isObj(m) && typeof m.map === 'string' && typeof m.op === 'string') (out ??= { sets: [], meters: 0 }).sets.push(m.map.slice(1));
     else if ('meter' in s) (out ??= { sets: [], meters: 0 }).meters++;
   }
   return out;
