@@ -39,6 +39,7 @@ function fullRecord(i: number): StateRecord {
     ...makeRecord(i, EventKind.Update, 10 + i),
     helper: 1, expectPort: 20000 + i, expectMs: 299_000, expectSrc: Uint8Array.of(192, 0, 2, 100), expectDst: Uint8Array.of(10, 0, 0, i),
     origSeqPos: 0x80000000 + i, origSeqBefore: 0, origSeqAfter: 0xfffffffe, replySeqPos: 7, replySeqBefore: 3, replySeqAfter: 0xffffffff,
+    expectNatPort: 40000 + i, expectNatFlags: 7, expectNatDst: Uint8Array.of(10, 0, 0, 100 + i), expectNatDport: 50000 + i, expectNatSrc: Uint8Array.of(198, 51, 100, i),
   };
 }
 
@@ -79,10 +80,11 @@ describe('record compatibility rule (longer and shorter records)', () => {
     for (const r of [makeRecord(1, EventKind.New, 1), fullRecord(2)]) assert.ok(recordSize(r) >= recordBytes(r).length, 'size estimate bounds the record');
   });
 
-  it('round-trips the optional fields (helper, expectation, sequence offsets), into objects and into slots, IPv4 and IPv6', () => {
+  it('round-trips the optional fields (helper, expectation, sequence offsets, an expectation made through NAT), into objects and into slots, IPv4 and IPv6', () => {
     const v6: StateRecord = {
       ...fullRecord(3), family: 6, origSrc: new Uint8Array(16).fill(0x20), origDst: new Uint8Array(16).fill(0x30), replySrc: new Uint8Array(16).fill(0x30), replyDst: new Uint8Array(16).fill(0x20),
       expectSrc: new Uint8Array(16).fill(0x30), expectDst: new Uint8Array(16).fill(0x20),
+      expectNatDst: new Uint8Array(16).fill(0x20), expectNatSrc: new Uint8Array(16).fill(0x30),
     };
     const records = [fullRecord(1), { ...makeRecord(2, EventKind.New, 2), helper: 1 }, v6, { ...makeRecord(4, EventKind.New, 4), replySeqAfter: 12 }];
     const { objects, slots, batch } = decodeBoth(payload(records.map((r) => recordBytes(r))));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { NAT_TABLE, RECORD_TABLE, SLOT, SLOT_BYTES, SLOT_PLACES, type StateRecord } from './record-fields.js';
+import { NAT_TABLE, RECORD_TABLE, SLOT, SLOT_BYTES, SLOT_PLACES, type FieldSpec, type StateRecord } from './record-fields.js';
 import { codecSource, emptyRecord, readSlot, writeSlot } from './record-codec.js';
 import { MessageType, decodeMessage, decodeRecordsWithCborX, encodeMessage, HEADER_LEN, MAC_LEN } from './wire.js';
 import { readRecords } from './record-reader.js';
@@ -27,7 +27,11 @@ function distinctRecord(family: 4 | 6, withNat: boolean): StateRecord {
       default: return null;
     }
   };
-  for (const f of RECORD_TABLE) r[f.name] = value(f.type);
+  for (const f of RECORD_TABLE as readonly FieldSpec[]) {
+    const v = value(f.type);
+    // Within a field's own bound (a receiver refuses a record past it).
+    r[f.name] = f.max !== undefined && typeof v === 'number' ? v % (f.max + 1) : v;
+  }
   if (withNat) {
     const nat: Record<string, unknown> = {};
     for (const g of NAT_TABLE) nat[g.name] = value(g.type);

@@ -91,6 +91,15 @@ export const RECORD_TABLE = [
   { name: 'replySeqPos', type: 'u32', optional: true, doc: 'reply direction: correction_pos' },
   { name: 'replySeqBefore', type: 'u32', optional: true, doc: 'reply direction: offset_before, modulo 2^32' },
   { name: 'replySeqAfter', type: 'u32', optional: true, doc: 'reply direction: offset_after, modulo 2^32' },
+  // An expectation made by the FTP helper's NAT rewrite (an announcement rewritten through
+  // NAT) travels in these, with `expectPort` 0: a peer that does not know them installs no
+  // expectation (as before them) rather than one it would relate but not translate.
+  // `expectMs`, `expectSrc` and `expectDst` describe it as for any expectation.
+  { name: 'expectNatPort', type: 'u16', optional: true, doc: 'the pending expectation\'s destination port when the helper made it through NAT (then `expectPort` is 0), 0 when none; the receiver reserves it on `expectDst` as the owner did' },
+  { name: 'expectNatFlags', type: 'u8', optional: true, max: 7, doc: 'its translation (Linux nf_nat_follow_master): bit 0 decided by the expectation, bit 1 destination to `expectNatDst`:`expectNatDport`, bit 2 source to `expectNatSrc`' },
+  { name: 'expectNatDst', type: 'addr', optional: true, doc: 'the data connection\'s translated destination: the announcer\'s own address (an end of the control connection)' },
+  { name: 'expectNatDport', type: 'u16', optional: true, doc: 'the data connection\'s translated destination port: the port the announcer gave' },
+  { name: 'expectNatSrc', type: 'addr', optional: true, doc: 'the data connection\'s translated source: the address the announcer knows the other end by (an end of the control connection)' },
 ] as const satisfies readonly FieldSpec[];
 
 /** Fields every record has (the version-1 record); the rest are optional (the rule above). */

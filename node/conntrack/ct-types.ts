@@ -253,6 +253,15 @@ export class CtSnapshot implements CtTupleLike, CtReplyTupleLike {
   expectSrc = new Uint8Array(16);
   expectDst = new Uint8Array(16);
   /**
+   * The expectation's NAT part (expectations.ts ExpectNat), made by the FTP helper through
+   * NAT: ExpectNatFlag bits (0: none), the data connection's translated destination and
+   * port, its translated source (16 bytes each, IPv4 in the first 4).
+   */
+  expectNatFlags = 0;
+  expectNatDst = new Uint8Array(16);
+  expectNatDport = 0;
+  expectNatSrc = new Uint8Array(16);
+  /**
    * TCP sequence adjustment per direction [original, reply] (seqadj.ts, Linux nf_ct_seqadj:
    * the FTP helper's rewrites through NAT shift sequence numbers after pos); 0 where no
    * change was made. Replicated (record fields origSeqPos...).

@@ -57,6 +57,18 @@ export class ExpectNat {
   }
 }
 
+/** What describe() writes: an expectation as state sync carries it. */
+export interface ExpectDescription {
+  expectPort: number;
+  expectMs: number;
+  expectSrc: Uint8Array;
+  expectDst: Uint8Array;
+  expectNatFlags: number;
+  expectNatDst: Uint8Array;
+  expectNatDport: number;
+  expectNatSrc: Uint8Array;
+}
+
 /** nf_conntrack_ftp's expectation timeout: 5 minutes. */
 export const EXPECT_TIMEOUT_MS = 300_000;
 
@@ -155,25 +167,35 @@ export class Expectations {
 
   /**
    * A master's live expectation into `out` (state sync sends it with the master's record):
-   * its port, remaining ms at `now`, and addresses (16 bytes each, an IPv4 one in the first
-   * 4); port 0 and zeros when it has none (or it expired). One with a NAT part (an
-   * announcement rewritten through NAT) is not described: the record has no fields for its
-   * translation and port hold yet, and without them the standby would relate the data
-   * connection but not translate it.
+   * its port, remaining ms at `now`, addresses (16 bytes each, an IPv4 one in the first 4)
+   * and NAT part (flags 0: none; its port hold stays here: the receiver reserves its own);
+   * port 0 and zeros when it has none (or it expired).
    */
-  describe(master: number, now: number, out: { expectPort: number; expectMs: number; expectSrc: Uint8Array; expectDst: Uint8Array }): void {
+  describe(master: number, now: number, out: ExpectDescription): void {
     const i = this.byMaster.get(master);
-    if (i === undefined || this.expires[i]! <= now || this.natFlags[i] !== 0) {
+    if (i === undefined || this.expires[i]! <= now) {
       out.expectPort = 0;
       out.expectMs = 0;
       out.expectSrc.fill(0);
       out.expectDst.fill(0);
+      out.expectNatFlags = 0;
+      out.expectNatDst.fill(0);
+      out.expectNatDport = 0;
+      out.expectNatSrc.fill(0);
       return;
     }
     out.expectPort = this.dport[i]!;
     out.expectMs = this.expires[i]! - now;
     out.expectSrc.set(this.src.subarray(16 * i, 16 * i + 16));
     out.expectDst.set(this.dst.subarray(16 * i, 16 * i + 16));
+    const f = this.natFlags[i]!;
+    out.expectNatFlags = f;
+    // A part the flags do not use holds a former occupant's bytes: described as zeros.
+    if ((f & ExpectNatFlag.Dst) !== 0) out.expectNatDst.set(this.natDst.subarray(16 * i, 16 * i + 16));
+    else out.expectNatDst.fill(0);
+    if ((f & ExpectNatFlag.Src) !== 0) out.expectNatSrc.set(this.natSrc.subarray(16 * i, 16 * i + 16));
+    else out.expectNatSrc.fill(0);
+    out.expectNatDport = (f & ExpectNatFlag.Dst) !== 0 ? this.natDport[i]! : 0;
   }
 
   /**

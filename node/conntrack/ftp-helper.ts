@@ -37,7 +37,7 @@ import type { PacketInfo } from '../packet/packet-info.js';
 import { MangleResult, manglePayload } from '../packet/mangle.js';
 import { CtDir, CtStatus } from './ct-types.js';
 import type { CtStats } from './ct-types.js';
-import { ExpectNat, type Expectations } from './expectations.js';
+import { ExpectNat, type ExpectPortHold, type Expectations } from './expectations.js';
 import { FTP_TEXT_MAX, FtpAnnounce, FtpKind, formatAnnouncement, partialAnnouncement, scanFtpPayload } from './ftp-parse.js';
 import { SeqAdj, seqAdjRecord } from './seqadj.js';
 
@@ -63,6 +63,12 @@ export interface FtpNatHook {
    * port on the address the receiver knows the sender by. False when no port is free.
    */
   plan(master: number, dir: number, pkt: PacketInfo, port: number, out: FtpNatPlan): boolean;
+  /**
+   * For a replica's expectation made through NAT on its owner (state sync): reserves `port`
+   * of TCP on `addr` (the first 4 or 16 bytes, by `family`) as plan() did there. The hold,
+   * or null when the port is taken here.
+   */
+  reserve(family: 4 | 6, addr: Uint8Array, port: number): ExpectPortHold | null;
 }
 
 /** The last rewrite of one direction, so a retransmission gets the same text. */

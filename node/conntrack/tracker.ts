@@ -56,7 +56,7 @@ import {
 } from './tcp-tracker.js';
 import { udpNew, udpPacket } from './udp-tracker.js';
 import { CtHelperId } from '../ct-state/index.js';
-import { type ExpectNat, EXPECT_TIMEOUT_MS, Expectations } from './expectations.js';
+import { ExpectNat, ExpectNatFlag, EXPECT_TIMEOUT_MS, Expectations } from './expectations.js';
 import { FtpHelper, type FtpNatHook } from './ftp-helper.js';
 import { SeqAdj, seqAdjustPacket } from './seqadj.js';
 
@@ -69,6 +69,19 @@ export type CtEventHandler = (kind: CtEventKind, entry: number) => void;
 
 /** lookup(): the entry is a replica the gate claimed (replicaGate). */
 const LOOKUP_HANDOFF = -2;
+
+/** A replica's pending expectation as its owner's record gives it (sync-protocol's record fields). */
+export interface ReplicaExpect {
+  expectPort: number;
+  expectSrc: Uint8Array;
+  expectDst: Uint8Array;
+  /** Made through NAT (then expectPort is 0): its port, translation flags (ExpectNatFlag) and addresses. */
+  expectNatPort?: number;
+  expectNatFlags?: number;
+  expectNatDst?: Uint8Array;
+  expectNatDport?: number;
+  expectNatSrc?: Uint8Array;
+}
 
 export class ConnTracker {
   readonly table: ConnTable;
@@ -886,10 +899,16 @@ export class ConnTracker {
    * connection, the table's cap, at most the helper's 5 minutes; and only between the two
    * ends of the control connection (the local helper's rule: no hole towards a third host),
    * else refused and counted. An unknown helper (a newer peer's) is ignored.
+   *
+   * An expectation the owner's helper made through NAT (`expectNatPort`, with `expectPort`
+   * 0) comes with the data connection's translation: its addresses must be ends of the
+   * control connection too, and its port is reserved here on the address the receiver was
+   * told (as the owner reserved it), so no other connection takes it before the data
+   * connection comes; a port taken here refuses the expectation (counted).
    */
   applyReplicaHelper(
     entry: number, helper: number, tuple: CtTupleLike & CtReplyTupleLike,
-    expect: { expectPort: number; expectSrc: Uint8Array; expectDst: Uint8Array }, remainingMs: number, nowMs: number = this.opts.now(),
+    expect: ReplicaExpect, remainingMs: number, nowMs: number = this.opts.now(),
     seq?: { seqPos: readonly number[]; seqBefore: readonly number[]; seqAfter: readonly number[] },
   ): void {
     const t = this.table;
@@ -913,20 +932,49 @@ export class ConnTracker {
         adj.after[d] = seq.seqAfter[d]! | 0;
       }
     }
-    if (expect.expectPort === 0 || remainingMs <= 0 || t.helper[entry] !== CtHelperId.Ftp) {
-      this.expectations.removeMaster(entry);
-      return;
-    }
+    const natPort = expect.expectNatPort ?? 0;
+    const port = expect.expectPort !== 0 ? expect.expectPort : natPort;
+    // The earlier one goes first: its port hold is given back before this one reserves it again.
+    this.expectations.removeMaster(entry);
+    if (port === 0 || remainingMs <= 0 || t.helper[entry] !== CtHelperId.Ftp) return;
     const alen = tuple.family === 4 ? 4 : 16;
     const ends = [tuple.origSrc, tuple.origDst, tuple.replySrc, tuple.replyDst];
-    const isEnd = (a: Uint8Array): boolean => ends.some((x) => sameAddr(x, a, alen));
-    if (expect.expectSrc.length < alen || expect.expectDst.length < alen || !isEnd(expect.expectSrc) || !isEnd(expect.expectDst) || sameAddr(expect.expectSrc, expect.expectDst, alen)) {
-      this.expectations.removeMaster(entry);
+    const isEnd = (a: Uint8Array): boolean => a.length >= alen && ends.some((x) => sameAddr(x, a, alen));
+    let nat: ExpectNat | null = null;
+    let ok = isEnd(expect.expectSrc) && isEnd(expect.expectDst) && !sameAddr(expect.expectSrc, expect.expectDst, alen);
+    if (ok && natPort !== 0) {
+      // Both forms at once, or a translation that is not the helper's (see ExpectNatFlag).
+      const flags = expect.expectNatFlags ?? 0;
+      const natDst = expect.expectNatDst;
+      const natSrc = expect.expectNatSrc;
+      ok = expect.expectPort === 0 && (flags & ExpectNatFlag.Decided) !== 0 && flags <= 7;
+      if (ok && (flags & ExpectNatFlag.Dst) !== 0) ok = natDst !== undefined && isEnd(natDst) && (expect.expectNatDport ?? 0) !== 0;
+      if (ok && (flags & ExpectNatFlag.Src) !== 0) ok = natSrc !== undefined && isEnd(natSrc);
+      if (ok) {
+        nat = this.replicaNat;
+        nat.clear();
+        nat.flags = flags;
+        nat.natDst.fill(0);
+        nat.natSrc.fill(0);
+        if ((flags & ExpectNatFlag.Dst) !== 0) {
+          nat.natDst.set(natDst!.subarray(0, alen));
+          nat.natDport = expect.expectNatDport!;
+          // The owner held the port on the address the receiver was told (plan() in nat/ftp-nat.ts).
+          nat.hold = this.ftp.nat?.reserve(tuple.family === 4 ? 4 : 6, expect.expectDst, port) ?? null;
+          ok = nat.hold !== null;
+        }
+        if ((flags & ExpectNatFlag.Src) !== 0) nat.natSrc.set(natSrc!.subarray(0, alen));
+      }
+    }
+    if (!ok) {
       this.stats.expectReplicaRefused++;
       return;
     }
-    this.expectations.add(entry, tuple.family, expect.expectSrc, 0, expect.expectDst, 0, alen, expect.expectPort, nowMs, null, Math.min(remainingMs, EXPECT_TIMEOUT_MS), true);
+    this.expectations.add(entry, tuple.family, expect.expectSrc, 0, expect.expectDst, 0, alen, port, nowMs, nat, Math.min(remainingMs, EXPECT_TIMEOUT_MS), true);
   }
+
+  /** applyReplicaHelper's NAT part, refilled per record (add() copies it). */
+  private readonly replicaNat = new ExpectNat();
 
   // The replicas a peer owns (replicas.ts); state sync calls these.
 

@@ -75,6 +75,11 @@ export class FtpNat implements FtpNatHook {
     }
     return true;
   }
+
+  reserve(family: 4 | 6, addr: Uint8Array, port: number): PortPool | null {
+    const pool = this.alloc.pool(family, addr, 0, IpProto.Tcp);
+    return port >= 1 && pool.take(port) ? pool : null;
+  }
 }
 
 export const enum ExpectedBindResult {

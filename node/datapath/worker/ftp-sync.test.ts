@@ -11,6 +11,9 @@ import { parseAddress } from '../../packet/address.js';
 import { CtSnapshot } from '../../conntrack/index.js';
 import { EXPECT_TIMEOUT_MS } from '../../conntrack/expectations.js';
 import { Verdict } from './stage.js';
+import { formatAddress } from '../../packet/address.js';
+import type { PacketInfo } from '../../packet/packet-info.js';
+import { WAN_ADDR } from './testing.js';
 import { SyncBridge } from './sync-bridge.js';
 import { rig, type Rig } from './testing.js';
 import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
@@ -41,34 +44,38 @@ interface Pair {
   sendA(p: Uint8Array): boolean;
   /** A packet through B (the standby, forwarding after a takeover). */
   sendB(p: Uint8Array): boolean;
+  /** As sendB, with the packet as B wrote it (translated). */
+  outB(p: Uint8Array): { v: Verdict; p: PacketInfo };
   /** The records A produced since the last call, applied on B; returns them (copies). */
   sync(): StateRecord[];
 }
 
-function pair(): Pair {
-  const a = rig(RULESET);
-  const b = rig(RULESET);
+function pair(ruleset = RULESET): Pair {
+  const a = rig(ruleset);
+  const b = rig(ruleset);
   const ring = new EventRing(64);
   const bridgeA = new SyncBridge(a.ct, ring, a.nat);
   a.ct.onEvent = (k, e) => bridgeA.onEvent(k, e);
   const bridgeB = new SyncBridge(b.ct, new EventRing(64), b.nat);
   b.ct.onEvent = (k, e) => bridgeB.onEvent(k, e);
-  const through = (r: Rig, bridge: SyncBridge, p: Uint8Array): boolean => {
+  const through = (r: Rig, bridge: SyncBridge, p: Uint8Array): { v: Verdict; p: PacketInfo } => {
     bridge.local = true;
     try {
-      return r.send(p).v === Verdict.Accept;
+      // Room after the packet, as a datapath slot has: the helper's NAT rewrite may grow it.
+      return r.send(p, 64);
     } finally {
       bridge.local = false;
     }
   };
   return {
     a, b, bridgeB,
-    sendA: (p) => through(a, bridgeA, p),
-    sendB: (p) => through(b, bridgeB, p),
+    sendA: (p) => through(a, bridgeA, p).v === Verdict.Accept,
+    sendB: (p) => through(b, bridgeB, p).v === Verdict.Accept,
+    outB: (p) => through(b, bridgeB, p),
     sync() {
       const out: StateRecord[] = [];
       for (let rec = ring.pop(); rec !== undefined; rec = ring.pop()) {
-        out.push({ ...rec, expectSrc: rec.expectSrc.slice(), expectDst: rec.expectDst.slice() });
+        out.push({ ...rec, expectSrc: rec.expectSrc.slice(), expectDst: rec.expectDst.slice(), expectNatDst: rec.expectNatDst.slice(), expectNatSrc: rec.expectNatSrc.slice() });
         bridgeB.apply(1, rec, 0);
       }
       return out;
@@ -196,5 +203,85 @@ describe('FTP helper and expectations through state sync (failover)', () => {
     bridge.onEvent(1, e);
     for (let r = ringB.pop(); r !== undefined; r = ringB.pop()) out.push({ ...r });
     assert.deepEqual([out[0]!.origSeqPos, out[0]!.origSeqBefore, out[0]!.origSeqAfter, out[0]!.replySeqAfter], [5000, 0, 0xfffffffe, 0]);
+  });
+});
+
+/** The strict ruleset behind masquerade: the client's PORT is rewritten to the WAN address. */
+const MASQ = `table inet nat {
+  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade }
+}
+${RULESET}`;
+
+describe('FTP expectations made through NAT, through state sync (failover)', () => {
+  const hostPort = (p: PacketInfo, src: boolean): string =>
+    `${formatAddress(p.buf, src ? p.srcOff : p.dstOff, 4)}:${src ? p.sport : p.dport}`;
+
+  /** A's control connection behind masquerade up to the client's PORT 10.0.0.5:50000 (rewritten by A to WAN_ADDR). */
+  function masqControlWithPort(p: Pair): StateRecord {
+    assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'S', 1000, 0)), 'SYN to 21');
+    assert.ok(p.sendA(tcp(S4, WAN_ADDR, 21, 40000, 'SA', 5000, 1001)), 'SYN-ACK to the masqueraded address');
+    assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'A', 1001, 5001)), 'ACK');
+    assert.ok(p.sendA(tcp(C4, S4, 40000, 21, 'PA', 1001, 5001, 'PORT 10,0,0,5,195,80\r\n')), 'PORT');
+    return p.sync().at(-1)!;
+  }
+
+  it('PORT behind masquerade, then takeover: the data connection is related and translated on the new master, its port held there until then', () => {
+    const p = pair(MASQ);
+    const rec = masqControlWithPort(p);
+    // Sent as an expectation made through NAT: expectPort 0 (a peer that does not know the NAT fields installs nothing).
+    assert.equal(rec.expectPort, 0);
+    assert.equal(rec.expectNatPort, 50000, 'the announced port was free on the WAN address: kept');
+    assert.equal(rec.expectNatFlags, 3, 'decided by the expectation, destination translated');
+    assert.deepEqual([...rec.expectDst], [198, 51, 100, 2], 'the server was told the WAN address');
+    assert.deepEqual([...rec.expectSrc], [203, 0, 113, 9]);
+    assert.deepEqual([...rec.expectNatDst], [10, 0, 0, 5]);
+    assert.equal(rec.expectNatDport, 50000);
+    const e = controlEntry(p.b);
+    assert.equal(p.b.ct.expectations.portOf(e), 50000, 'installed on the standby');
+    // The standby holds the port on the WAN address, as the active node does: nothing else takes it.
+    assert.equal(p.b.nat.allocator.pool(4, Uint8Array.of(198, 51, 100, 2), 0, 6).take(50000), false, 'port 50000 is held on B');
+    // A is gone; B forwards. The server's data connection to WAN_ADDR:50000 is related and goes to the client's own port.
+    const syn = p.outB(tcp(S4, WAN_ADDR, 20, 50000, 'S', 9000, 0));
+    assert.equal(syn.v, Verdict.Accept, 'related on the new master');
+    assert.equal(hostPort(syn.p, false), `${C4}:50000`, 'translated to the client');
+    assert.equal(hostPort(syn.p, true), `${S4}:20`);
+    const synack = p.outB(tcp(C4, S4, 50000, 20, 'SA', 7000, 9001));
+    assert.equal(synack.v, Verdict.Accept, 'its reply is established');
+    assert.equal(hostPort(synack.p, true), `${WAN_ADDR}:50000`, 'and leaves from the address the server was told');
+    assert.equal(p.sendB(tcp(S4, WAN_ADDR, 21000, 50000, 'S', 9500, 0)), false, 'used once');
+  });
+
+  it('bounds a peer\'s NAT part: translations only to ends of the control connection, a port taken here, both forms at once: refused and counted; no NAT fields: nothing installed', () => {
+    const p = pair(MASQ);
+    const rec = masqControlWithPort(p);
+    const e = controlEntry(p.b);
+    const refused = (): number => p.b.ct.stats.expectReplicaRefused;
+    const before = refused();
+    let stamp = rec.stamp;
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatDst: Uint8Array.of(192, 0, 2, 66) }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1, 'a translation to a third host');
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatFlags: 7, expectNatSrc: Uint8Array.of(192, 0, 2, 67) }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1, 'a source translation to a third host');
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatFlags: 2 }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1, 'not decided by the expectation: not the helper\'s');
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectPort: 50000 }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1, 'both forms at once');
+    assert.equal(refused(), before + 4);
+    // The port is taken on B (another connection holds it): refused, nothing held twice.
+    const pool = p.b.nat.allocator.pool(4, Uint8Array.of(198, 51, 100, 2), 0, 6);
+    assert.ok(pool.take(50001));
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatPort: 50001 }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), -1);
+    assert.equal(refused(), before + 5);
+    // A good record again installs it; the next one replaces it and the old port is given back.
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), 50000);
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatPort: 50002 }, 0);
+    assert.equal(p.b.ct.expectations.portOf(e), 50002);
+    assert.ok(pool.take(50000), 'the replaced expectation\'s port was given back');
+    // As a peer that does not know the NAT fields reads the record: no expectation at all.
+    p.bridgeB.apply(1, { ...rec, stamp: ++stamp, expectNatPort: 0, expectNatFlags: 0, expectNatDport: 0 }, 0);
+    assert.equal(p.b.ct.expectations.count(), 0);
+    assert.ok(pool.take(50002), 'and its port was given back');
   });
 });

@@ -22,6 +22,7 @@ class RecordWriter {
   private readonly v4 = [
     this.snap.origSrc.subarray(0, 4), this.snap.origDst.subarray(0, 4), this.snap.replySrc.subarray(0, 4), this.snap.replyDst.subarray(0, 4),
     this.snap.expectSrc.subarray(0, 4), this.snap.expectDst.subarray(0, 4),
+    this.snap.expectNatDst.subarray(0, 4), this.snap.expectNatSrc.subarray(0, 4),
   ];
 
   fill(kind: EventKind, stamp: number): StateRecord {
@@ -61,10 +62,18 @@ class RecordWriter {
     // The helper and its pending expectation (an FTP data connection announced): the standby
     // relates the data connection after a takeover.
     r.helper = s.helper;
-    r.expectPort = s.expectPort;
+    // One the helper made through NAT travels in expectNatPort with its translation, and
+    // expectPort 0: a peer that does not know those fields installs nothing (record-fields.ts).
+    const natted = s.expectNatFlags !== 0;
+    r.expectPort = natted ? 0 : s.expectPort;
+    r.expectNatPort = natted ? s.expectPort : 0;
     r.expectMs = s.expectPort === 0 ? 0 : Math.max(1, Math.floor(s.expectMs));
     r.expectSrc = v4 ? this.v4[4]! : s.expectSrc;
     r.expectDst = v4 ? this.v4[5]! : s.expectDst;
+    r.expectNatFlags = natted ? s.expectNatFlags : 0;
+    r.expectNatDst = v4 ? this.v4[6]! : s.expectNatDst;
+    r.expectNatDport = natted ? s.expectNatDport : 0;
+    r.expectNatSrc = v4 ? this.v4[7]! : s.expectNatSrc;
     r.origSeqPos = s.seqPos[0]! >>> 0;
     r.origSeqBefore = s.seqBefore[0]! >>> 0;
     r.origSeqAfter = s.seqAfter[0]! >>> 0;
@@ -236,7 +245,7 @@ export class SyncBridge implements StateSink {
       r.nat = n === null ? null : { kind: n.kind, addr: n.addr.slice(), port: n.port };
       out.push({
         ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice(),
-        expectSrc: r.expectSrc.slice(), expectDst: r.expectDst.slice(),
+        expectSrc: r.expectSrc.slice(), expectDst: r.expectDst.slice(), expectNatDst: r.expectNatDst.slice(), expectNatSrc: r.expectNatSrc.slice(),
       });
     });
     return out;

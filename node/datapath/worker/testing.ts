@@ -5,7 +5,8 @@
  */
 import { parseAddress, parsePrefix } from '../../packet/address.js';
 import { parseBuilt } from '../../packet/build.js';
-import type { PacketInfo } from '../../packet/packet-info.js';
+import { PacketInfo } from '../../packet/packet-info.js';
+import { parsePacket } from '../../packet/parse.js';
 import { RulesetEngine } from '../../ruleset/index.js';
 import { ConnTracker, type ConntrackOptions } from '../../conntrack/index.js';
 import { FilterStage } from './filter-stage.js';
@@ -30,7 +31,8 @@ export interface Rig {
   nat: NatState;
   counters: Float64Array;
   engine: RulesetEngine;
-  send(pkt: Uint8Array): { v: Verdict; p: PacketInfo };
+  /** `room`: free bytes after the packet in its buffer (0: none, as parseBuilt gives it). */
+  send(pkt: Uint8Array, room?: number): { v: Verdict; p: PacketInfo };
   /** Advances the clock by 1 ms and returns it (send() does this for each packet). */
   tick(): number;
 }
@@ -64,9 +66,18 @@ export function rig(ruleset: string, ctOptions: Partial<ConntrackOptions> = {}):
   return {
     stage, ct, nat, counters, engine,
     tick: () => (now += 1),
-    send(pkt) {
+    send(pkt, room = 0) {
       now += 1;
-      const p = parseBuilt(pkt);
+      let p: PacketInfo;
+      if (room === 0) p = parseBuilt(pkt);
+      else {
+        // In a slot with `room` bytes after the packet, as the batch reader gives it (a helper may grow it).
+        const buf = new Uint8Array(pkt.length + room);
+        buf.set(pkt);
+        p = new PacketInfo();
+        parsePacket(p, buf, 0, pkt.length, 0);
+        p.maxEnd = buf.length;
+      }
       const v = stage.process(p, now);
       return { v, p };
     },
