@@ -86,6 +86,19 @@ describe('ruleset API routes', () => {
     await assert.rejects(controlRequest('POST', '/v1/ruleset/objects', { socket, body: { ops: 'x' } }), (e: ControlError) => e.status === 400);
   });
 
+  it('POST /v1/ruleset/objects with "json": true: nft -j list meters from the datapath copy (meters only)', async () => {
+    await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add rule inet filter forward meter flood { ip saddr counter }' } });
+    verdict(datapath, buildUdp({ src: '192.0.2.1', dst: '198.51.100.1', sport: 1, dport: 2, payload: 72 }));
+    service.datapathObjects = async (text, json) => ({ generation: datapath.generation, text: datapath.objectCommand(text, '<command>', json) });
+    const j = await controlRequest<{ nftables: Record<string, { name?: string; elem?: unknown }>[] }>('POST', '/v1/ruleset/objects', { socket, body: { command: 'list meters', json: true } });
+    assert.equal(j.nftables.length, 2);
+    assert.deepEqual(j.nftables[1]!.meter!.elem, [{ elem: { val: '192.0.2.1', counter: { packets: 1, bytes: 100 } } }], 'the keys the datapath copy holds');
+    const err = await controlRequest('POST', '/v1/ruleset/objects', { socket, body: { command: 'list counters', json: true } }).catch((e: ControlError) => e);
+    assert.ok(err instanceof ControlError && err.status === 400);
+    assert.match(err.message, /JSON output is for list meters and list meter/);
+    await assert.rejects(controlRequest('POST', '/v1/ruleset/objects', { socket, body: { command: 'list meters', json: 'yes' } }), (e: ControlError) => e.status === 400);
+  });
+
   it('lists the datapath copy when it is at the same generation: the counters, quotas and named objects packets moved', async () => {
     await controlRequest('POST', '/v1/ruleset/transactions', { socket, body: { ops: 'add counter inet filter seen\nadd rule inet filter forward counter name "seen" counter' } });
     // Packets go through the datapath's copy only.

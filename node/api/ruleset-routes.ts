@@ -90,8 +90,8 @@ export interface RulesetView {
   onChange(listener: (ev: ChangeEvent) => void): () => void;
   /** Checks a batch on a copy of the running ruleset (nothing applied); rejects with RulesetApiError (409 stale base). */
   check?(ops: unknown, baseGeneration?: number): Promise<RulesetCheckResult>;
-  /** `list|reset counters|quotas|limits ...`, `list meters ...`: nft's output; rejects with RulesetApiError. */
-  objectCommand?(text: string): Promise<string>;
+  /** `list|reset counters|quotas|limits ...`, `list meters ...`: nft's output (`json`: nft -j's, meters only); rejects with RulesetApiError. */
+  objectCommand?(text: string, json?: boolean): Promise<string>;
   /** Replaces the whole ruleset atomically; rejects with RulesetApiError. */
   replace?(text: string): Promise<{ generation: number; version?: number }>;
   /** Present when the node distributes its ruleset across the cluster. */
@@ -189,11 +189,14 @@ export function registerRulesetRoutes(app: FastifyInstance, view: RulesetView | 
     const run = view.objectCommand.bind(view);
     // Not a transaction: reads or zeroes named objects' live values (nft's list/reset counters).
     app.post('/v1/ruleset/objects', async (req, reply) => {
-      const body = req.body as { command?: unknown } | undefined;
-      if (!body || typeof body !== 'object' || typeof body.command !== 'string') return reply.code(400).send({ message: 'body must be {"command": "list|reset counters|quotas|limits ..."}', errors: [] });
+      const body = req.body as { command?: unknown; json?: unknown } | undefined;
+      if (!body || typeof body !== 'object' || typeof body.command !== 'string' || (body.json !== undefined && typeof body.json !== 'boolean')) {
+        return reply.code(400).send({ message: 'body must be {"command": "list|reset counters|quotas|limits ...", "json"?: true|false}', errors: [] });
+      }
       try {
-        const text = await run(body.command);
-        reply.header('content-type', 'text/plain; charset=utf-8');
+        // json: nft -j's output of `list meters` (a JSON text, sent as it is).
+        const text = await run(body.command, body.json === true);
+        reply.header('content-type', body.json === true ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
         return text;
       } catch (err) {
         if (err instanceof RulesetApiError) return reply.code(err.status).send({ message: err.message, errors: err.errors });

@@ -118,9 +118,10 @@ export const rulesetApplyCommand: Command = {
 };
 
 /** POST /v1/ruleset/objects: nft's list/reset counters output, on stdout. */
-export async function objectCommand(text: string, target: Target): Promise<number> {
+export async function objectCommand(text: string, target: Target, json = false): Promise<number> {
   try {
-    process.stdout.write(await controlRequest<string>('POST', '/v1/ruleset/objects', { ...target, body: { command: text } }));
+    if (json) printJson(await controlRequest<unknown>('POST', '/v1/ruleset/objects', { ...target, body: { command: text, json: true } }));
+    else process.stdout.write(await controlRequest<string>('POST', '/v1/ruleset/objects', { ...target, body: { command: text } }));
     return 0;
   } catch (err) {
     if (err instanceof ControlError && err.status === 400) {

@@ -16,11 +16,12 @@ Prints the ruleset the node in this network namespace is running, in nft syntax 
 With counters/quotas/limits: the named objects of that kind with their live values, as
 'nft list counters ...' prints them (FAMILY defaults to ip, as in nft); to zero them:
 'hafw ruleset apply reset counters ...'. With meters: each rule's meter as a set with the
-keys packets put in it, as 'nft list meters' prints them.
+keys packets put in it, as 'nft list meters' prints them (with --json: as 'nft -j list
+meters' writes them).
   --handles       show each rule's '# handle N' (what replace/delete need)
   --cluster       instead: the cluster version and hash this node runs, whether it drifted,
                   and the version every peer announces (exit 1 when this node is drifted)
-  --json          libnftables JSON, like 'nft -j list ruleset'
+  --json          libnftables JSON, like 'nft -j list ruleset' (or 'nft -j list meters')
 ${TARGET_HELP}`;
 
 export const rulesetShowCommand: Command = {
@@ -32,9 +33,10 @@ export const rulesetShowCommand: Command = {
     if (values.help) return void console.log(usage), 0;
     const target = await targetFrom(values, usage);
     if (positionals.length > 0) {
-      if (values.json || values.handles || values.cluster) throw new UsageError(`--json, --handles and --cluster list the whole ruleset, not ${positionals[0]}\n\n${usage}`);
+      const meters = /^meters?$/.test(positionals[0]!);
+      if ((values.json && !meters) || values.handles || values.cluster) throw new UsageError(`--handles and --cluster list the whole ruleset, and --json the whole ruleset or meters, not ${positionals[0]}\n\n${usage}`);
       if (!/^(counters?|quotas?|limits?|meters?)$/.test(positionals[0]!)) throw new UsageError(`unexpected '${positionals[0]}': show lists the ruleset, or counters, quotas, limits or meters\n\n${usage}`);
-      return objectCommand(`list ${positionals.join(' ')}`, target);
+      return objectCommand(`list ${positionals.join(' ')}`, target, values.json === true);
     }
     if (values.cluster) return showCluster(target, values.json === true);
     if (values.json) printJson(await controlRequest<unknown>('GET', '/v1/ruleset?format=json', target));

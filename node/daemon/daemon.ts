@@ -95,9 +95,9 @@ export class NodeDaemon {
       if (!this.datapath) throw new Error('no datapath thread');
       return this.datapath.listRuleset(format, handles);
     };
-    this.rulesetApi.datapathObjects = async (text) => {
+    this.rulesetApi.datapathObjects = async (text, json) => {
       if (!this.datapath) throw new Error('no datapath thread');
-      return this.datapath.objectCommand(text);
+      return this.datapath.objectCommand(text, json);
     };
     this.socketStreams = new StreamLimit(config.api.maxEventStreams);
     this.mgmtStreams = new StreamLimit(config.api.maxEventStreams);

@@ -41,7 +41,7 @@ export type DatapathPrepare = (text: string, file: string, caps: { maxBytes: num
 
 /** The datapath copy's listing and its generation (DatapathThread.listRuleset). */
 /** `list|reset counters|quotas ...` on the datapath copy: its output, or the engine's error message. */
-export type DatapathObjects = (text: string) => Promise<{ generation: number; text?: string; error?: string }>;
+export type DatapathObjects = (text: string, json: boolean) => Promise<{ generation: number; text?: string; error?: string }>;
 
 export type DatapathList = (format: 'nft' | 'json', handles: boolean) => Promise<{ generation: number; text?: string; json?: unknown }>;
 
@@ -129,10 +129,10 @@ export class RulesetService implements RulesetView {
    * acts on both copies (the control copy's values are what a listing falls back to). Not a
    * ruleset change: no generation, no event, nothing for the cluster.
    */
-  async objectCommand(text: string): Promise<string> {
+  async objectCommand(text: string, json = false): Promise<string> {
     let local: string;
     try {
-      local = this.engine.objectCommand(text, '<command>');
+      local = this.engine.objectCommand(text, '<command>', json);
     } catch (err) {
       if (err instanceof RulesetError) throw new RulesetApiError(err.message, 400, err.errors);
       throw err;
@@ -140,7 +140,7 @@ export class RulesetService implements RulesetView {
     if (!this.datapathObjects) return local;
     const gen = this.engine.generation;
     try {
-      const d = await this.datapathObjects(text);
+      const d = await this.datapathObjects(text, json);
       if (d.generation === gen && d.text !== undefined) return d.text;
     } catch {
       // the datapath thread is down: the control copy's answer

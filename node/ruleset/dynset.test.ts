@@ -290,6 +290,30 @@ describe('sets filled from the packet path (add @set, update @set, meter)', () =
     assert.match(refusal(() => e.objectCommand('reset meters')), /nft 1\.0\.6 has no 'reset meters'/);
   });
 
+  it('nft -j list meters / list meter: each meter an object with the handle nft gives its set, elements as nft -j writes them (its layout checked live with nft 1.0.6)', () => {
+    const clock = { now: 1_000_000 };
+    const e = new RulesetEngine({ clock: () => clock.now });
+    e.load(`table ip x {\n chain c { type filter hook forward priority 0;\n meter flood size 128 { ip saddr timeout 30s limit rate over 10/second }\n meter m2 { ip saddr . udp dport counter }\n }\n}\ntable inet t {\n set s { type ipv4_addr; flags dynamic; }\n chain c { type filter hook forward priority 0;\n meter m3 { ip6 saddr counter }\n }\n}`, 'x.nft');
+    const ctx = new ClassifyContext();
+    const b = udpFrom('192.0.2.1');
+    parsePacket(ctx.pkt, b, 0, b.length, 0);
+    ctx.nowMs = clock.now;
+    e.compiled.classify(ctx, Hook.Forward);
+    clock.now += 500;
+    const meta = { metainfo: { version: 'hafw', json_schema_version: 1 } };
+    const flood = { meter: { family: 'ip', name: 'flood', table: 'x', type: 'ipv4_addr', handle: 2, size: 128, flags: ['timeout'], elem: [{ elem: { val: '192.0.2.1', timeout: 30, expires: 29, limit: { rate: 10, burst: 5, per: 'second', inv: true } } }] } };
+    const m2 = { meter: { family: 'ip', name: 'm2', table: 'x', type: ['ipv4_addr', 'inet_service'], handle: 4, size: 65535, elem: [{ elem: { val: { concat: ['192.0.2.1', 53] }, counter: { packets: 1, bytes: 100 } } }] } };
+    const m3 = { meter: { family: 'inet', name: 'm3', table: 't', type: 'ipv6_addr', handle: 3, size: 65535 } };
+    assert.deepEqual(JSON.parse(e.objectCommand('list meters', '<command>', true)), { nftables: [meta, flood, m2, m3] });
+    assert.deepEqual(JSON.parse(e.objectCommand('list meter ip x flood', '<command>', true)), { nftables: [meta, flood] });
+    assert.deepEqual(JSON.parse(e.objectCommand('list meters inet', '<command>', true)), { nftables: [meta, m3] });
+    assert.deepEqual(JSON.parse(e.objectCommand('list meters ip6', '<command>', true)), { nftables: [meta] });
+    assert.match(refusal(() => e.objectCommand('list meter inet t nope', '<command>', true)), /^<command>:1:1: no meter nope in table inet t/);
+    assert.match(refusal(() => e.objectCommand('list counters', '<command>', true)), /^<command>:1:1: JSON output is for list meters and list meter/);
+    // The handles are the ones `nft -a list ruleset` shows around them: the rules' come right after.
+    assert.match(e.list({ handles: true }), /meter flood size 128 .* # handle 3\n\t\tmeter m2 size 65535 .* # handle 5\n/);
+  });
+
   it('refuses misuse with the place, as nft does', () => {
     const t = (decl: string, rule: string) => loadError(`table inet t {\n${decl}\nchain c {\n${rule}\n} }`);
     assert.match(t('', 'add @nope { ip saddr }'), /^x\.nft:4:1: unknown set 'nope'/);

@@ -10,7 +10,8 @@ import type { Command, ElemJ, RuleJ, RulesetJson, Selector, SetJ, Value, Verdict
 import { MapValues, dataInterned } from './map-values.js';
 import { Code } from './codes.js';
 import { CompiledChain, CompiledRuleset, ruleKey } from './compiled-ruleset.js';
-import { parseObjectCommands, runObjectCommands } from './object-commands.js';
+import { anonymousSets } from './canonical.js';
+import { metersJson, parseObjectCommands, runObjectCommands } from './object-commands.js';
 import type { CompiledRule } from './compiled-ruleset.js';
 import { RuleCompiler, SetSlot, verdictCode } from './compiler.js';
 import type { LogSink } from './context.js';
@@ -93,6 +94,18 @@ export class StalePrepareError extends Error {
   constructor(prepared: number, now: number) {
     super(`the ruleset was prepared at generation ${prepared}, the engine is at ${now}`);
   }
+}
+
+/**
+ * An element's statements as nft -j writes them: a packet limit with its burst of 5 packets
+ * written out (the text leaves that default out; nft 1.0.6's JSON of a meter's or a set's
+ * elements has it).
+ */
+function jsonElemStmts(st: Record<string, unknown>): Record<string, unknown> {
+  const l = st.limit as { rate?: number; burst?: number; rate_unit?: string } | undefined;
+  if (l === undefined || l === null || typeof l !== 'object' || l.burst !== undefined || l.rate_unit !== undefined) return st;
+  const { rate, ...rest } = l;
+  return { ...st, limit: { rate, burst: 5, ...rest } };
 }
 
 export class RulesetEngine extends EventEmitter {
@@ -605,7 +618,7 @@ export class RulesetEngine extends EventEmitter {
       if (tmo !== 0 && tmo !== (setTimeoutS ?? 0) * 1000) elem.timeout = tmo / 1000;
       if (x !== 0) elem.expires = json ? Math.floor((x - now) / 1000) : (x - now) / 1000;
       const ex = cur.exprsOf(i);
-      if (ex !== undefined) Object.assign(elem, liveElemStmts(ex));
+      if (ex !== undefined) Object.assign(elem, json ? jsonElemStmts(liveElemStmts(ex)) : liveElemStmts(ex));
       const item: Value = elem.timeout === undefined && elem.expires === undefined && ex === undefined ? val : ({ elem } as Value);
       out.push(data === undefined ? item : [item, decodeKey(data, Uint32Array.of(cur.dataOf(i)), 0)]);
     });
@@ -617,23 +630,54 @@ export class RulesetEngine extends EventEmitter {
    * engine's structures (the datapath's copy on a node). In rule order; `name` picks one.
    */
   meterBlocks(t: TableState, name?: string): string[] {
-    const out: string[] = [];
+    const printer = new Printer(this.registry);
+    const now = this.clock();
+    return this.meterViews(t, name, false).map((v) => {
+      const view = { json: v.set, isMap: false, elems: new Map() } as unknown as SetState;
+      return printer.set(view, '\t', { nowMs: now, elements: () => v.items }).replace(/^\tset /, '\tmeter ');
+    });
+  }
+
+  /**
+   * `nft -j list meters` (1.0.6): each meter as `{"meter": {"family", "name", "table", "type",
+   * "handle", "size", "flags"?, "elem"?}}`, flags without `dynamic` (as nft's JSON lists
+   * sets), the elements as nft -j writes a set's (whole seconds).
+   */
+  meterJson(t: TableState, name?: string): Record<string, unknown>[] {
+    return this.meterViews(t, name, true).map((v) => {
+      const m: Record<string, unknown> = { family: t.json.family, name: v.set.name, table: t.json.name, type: v.set.type, handle: v.handle, size: v.set.size };
+      const flags = (v.set.flags ?? []).filter((f) => f !== 'dynamic');
+      if (flags.length > 0) m.flags = flags;
+      if (v.items.length > 0) m.elem = v.items;
+      return { meter: m };
+    });
+  }
+
+  /** The table's meters (in rule order; `name` picks one): a set's declaration, its handle as nft allocates it, its keys. */
+  private meterViews(t: TableState, name: string | undefined, json: boolean): { set: SetJ; handle: number; items: ElemItem[] }[] {
+    const out: { set: SetJ; handle: number; items: ElemItem[] }[] = [];
     const printer = new Printer(this.registry);
     const now = this.clock();
     for (const c of t.chains.values()) {
       for (const r of c.rules) {
+        // As the kernel: a rule's meters are sets whose handles come just before its
+        // anonymous sets' and its own (transaction.ts freshRule).
+        const meters = r.expr.filter((st) => (st as { meter?: unknown }).meter !== undefined).length;
+        let seen = 0;
         for (const st of r.expr) {
           const m = (st as { meter?: { name: string; key: unknown; size?: number } }).meter;
-          if (m === undefined || (name !== undefined && m.name !== name)) continue;
+          if (m === undefined) continue;
+          const handle = (r.handle ?? 0) - anonymousSets(r.expr) - (meters - seen);
+          seen++;
+          if (name !== undefined && m.name !== name) continue;
           const k = m.key as { elem?: { val: Selector; timeout?: number } };
           const sel = (k.elem !== undefined ? k.elem.val : m.key) as Selector;
           const types = printer.typesOf(sel);
-          const setJson: SetJ = { family: t.json.family, table: t.json.name, name: m.name, type: types.length === 1 ? types[0]!.name : types.map((x) => x.name), size: m.size ?? DYNAMIC_SET_DEFAULT_SIZE, flags: k.elem?.timeout !== undefined ? ['dynamic', 'timeout'] : ['dynamic'] };
+          const set: SetJ = { family: t.json.family, table: t.json.name, name: m.name, type: types.length === 1 ? types[0]!.name : types.map((x) => x.name), size: m.size ?? DYNAMIC_SET_DEFAULT_SIZE, flags: k.elem?.timeout !== undefined ? ['dynamic', 'timeout'] : ['dynamic'] };
           const cur = this.ruleCache.get(r)?.meters?.get(m.name);
           const items: ElemItem[] = [];
-          if (cur instanceof HashKeySet) this.dynamicItems(cur, types, undefined, false, now, items);
-          const view = { json: setJson, isMap: false, elems: new Map() } as unknown as SetState;
-          out.push(printer.set(view, '\t', { nowMs: now, elements: () => items }).replace(/^\tset /, '\tmeter '));
+          if (cur instanceof HashKeySet) this.dynamicItems(cur, types, undefined, json, now, items);
+          out.push({ set, handle, items });
         }
       }
     }
@@ -682,8 +726,10 @@ export class RulesetEngine extends EventEmitter {
    * objects' current values; `reset` then zeroes them. Not a commit: no generation, no event.
    * Throws RulesetError (nothing reset) on a bad command or an unknown table or object.
    */
-  objectCommand(text: string, file = '<command>'): string {
-    return runObjectCommands(this.state, this.registry, parseObjectCommands(text, file), file, (t, name) => this.meterBlocks(t, name));
+  objectCommand(text: string, file = '<command>', json = false): string {
+    const cmds = parseObjectCommands(text, file);
+    if (json) return JSON.stringify(metersJson(this.state, cmds, file, (t, name) => this.meterJson(t, name)));
+    return runObjectCommands(this.state, this.registry, cmds, file, (t, name) => this.meterBlocks(t, name));
   }
 
   /** Counter cells of a rule, for listings. */

@@ -130,16 +130,40 @@ export function runObjectCommands(
 /** `list meters [FAMILY]` (every table, empty ones too, as nft) and `list meter [FAMILY] TABLE NAME`. */
 function listMeters(state: RulesetState, c: ObjectCommand, meters: (t: TableState, name?: string) => string[], file: string): string {
   const block = (t: TableState, blocks: string[]): string => `table ${t.json.family} ${t.json.name} {\n${blocks.map((b) => `${b}\n`).join('')}}\n`;
+  let out = '';
+  for (const [t, blocks] of meterTables(state, c, meters, file)) out += block(t, blocks);
+  return out;
+}
+
+/** The tables a meters command lists, with what `meters` gives for each (the one asked for: its first). */
+function meterTables<T>(state: RulesetState, c: ObjectCommand, meters: (t: TableState, name?: string) => T[], file: string): [TableState, T[]][] {
   if (c.table !== undefined) {
     const t = state.table(c.family!, c.table);
     if (!t) throw RulesetError.at(file, { line: c.line, col: 1 }, `no table ${c.family} ${c.table} (nft: No such file or directory)`);
-    const blocks = meters(t, c.name);
-    if (blocks.length === 0) throw RulesetError.at(file, { line: c.line, col: 1 }, `no meter ${c.name} in table ${c.family} ${c.table} (nft: No such file or directory)`);
-    return block(t, blocks.slice(0, 1));
+    const found = meters(t, c.name);
+    if (found.length === 0) throw RulesetError.at(file, { line: c.line, col: 1 }, `no meter ${c.name} in table ${c.family} ${c.table} (nft: No such file or directory)`);
+    return [[t, found.slice(0, 1)]];
   }
-  let out = '';
-  for (const t of state.tables.values()) if (c.family === undefined || t.json.family === c.family) out += block(t, meters(t));
+  const out: [TableState, T[]][] = [];
+  for (const t of state.tables.values()) if (c.family === undefined || t.json.family === c.family) out.push([t, meters(t)]);
   return out;
+}
+
+/**
+ * `nft -j list meters [FAMILY]` / `nft -j list meter [FAMILY] TABLE NAME` (1.0.6): the
+ * metainfo, then every meter as an object of its own (no table objects, as nft writes
+ * them). JSON is for the meters commands only: the others print nft's text (the objects
+ * with their values are in the ruleset's JSON).
+ */
+export function metersJson(
+  state: RulesetState, cmds: ObjectCommand[], file: string, meters: (t: TableState, name?: string) => Record<string, unknown>[],
+): { nftables: Record<string, unknown>[] } {
+  const out: Record<string, unknown>[] = [{ metainfo: { version: 'hafw', json_schema_version: 1 } }];
+  for (const c of cmds) {
+    if (c.kind !== 'meter') throw RulesetError.at(file, { line: c.line, col: 1 }, `JSON output is for list meters and list meter; '${c.verb} ${c.kind}...' prints nft's text (the named objects with their values are also in the ruleset's JSON)`);
+  }
+  for (const c of cmds) for (const [, ms] of meterTables(state, c, meters, file)) out.push(...ms);
+  return { nftables: out };
 }
 
 type Plan = { table: string; objs: ObjState[] }[];

@@ -287,8 +287,8 @@ export class DatapathThread {
   }
 
   /** `list|reset counters|quotas ...` on the datapath copy (its objects hold the live values). */
-  async objectCommand(text: string): Promise<{ generation: number; text?: string; error?: string }> {
-    const m = await this.ask((id) => ({ type: 'ruleset-objects', id, text }));
+  async objectCommand(text: string, json = false): Promise<{ generation: number; text?: string; error?: string }> {
+    const m = await this.ask((id) => ({ type: 'ruleset-objects', id, text, json }));
     if (m.type !== 'ruleset-objects') throw new Error(`datapath thread: unexpected answer ${m.type}`);
     return { generation: m.generation, text: m.text, error: m.error };
   }

@@ -127,7 +127,7 @@ export type ToDatapath =
   /** The datapath copy's listing: its counters, quotas and objects are the ones packets move. */
   | { type: 'ruleset-list'; id: number; format: 'nft' | 'json'; handles: boolean }
   /** `list|reset counters|quotas ...` on the datapath copy, whose objects hold the live values. */
-  | { type: 'ruleset-objects'; id: number; text: string }
+  | { type: 'ruleset-objects'; id: number; text: string; /** nft -j's output (list meters) */ json?: boolean }
   /** Connection-table query or delete from the API (the datapath thread owns the table). */
   | { type: 'ct-op'; id: number; op: CtOp }
   /** `hafw ct events` subscribers now (the whole list at each change; [] stops the tap). */

@@ -271,7 +271,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         break;
       case 'ruleset-objects':
         try {
-          send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, text: engine.objectCommand(m.text) });
+          send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, text: engine.objectCommand(m.text, '<command>', m.json === true) });
         } catch (err) {
           send({ type: 'ruleset-objects', id: m.id, generation: engine.generation, error: (err as Error).message });
         }
