@@ -15,7 +15,8 @@
  * the acknowledgements it reads (tcp-tracker.ts), as Linux's tcp_in_window does.
  */
 import { csumUpdate32, isPartialChecksum } from '../packet/checksum.js';
-import { IpProto, type PacketInfo, TcpFlag } from '../packet/packet-info.js';
+import { IpProto, PacketInfo, ParseStatus, TcpFlag } from '../packet/packet-info.js';
+import { parseInner } from '../packet/parse.js';
 import { TcpOptionKind, tcpFindOptionIn } from '../packet/tcp-options.js';
 
 /** One connection's adjustment, per direction (CtDir: 0 original, 1 reply). */
@@ -128,4 +129,67 @@ export function seqAdjustPacket(a: SeqAdj, dir: number, pkt: PacketInfo): void {
     const edge = read32(pkt.buf, i);
     set32(pkt, i, edge - ackOffset(a, other, edge));
   }
+}
+
+/** The segment an ICMP error quotes (seqAdjustQuoted): parsed here, reused. */
+const quote = new PacketInfo();
+
+/**
+ * An ICMP or ICMPv6 error (`outer`) quoting a segment of direction `dir` as this node sent
+ * it on (adjusted): its sequence number goes back to the sender's own space, and its
+ * acknowledgement number (when quoted) back to the space the sender saw, so the sender's
+ * stack finds the quoted segment within what it sent (TCP ignores an error whose quoted
+ * sequence number is not: RFC 5927, Linux's tcp_v4_err). Linux's NAT leaves the quoted
+ * sequence number as it is (nf_nat_icmp_reply_translation rewrites only addresses and
+ * ports); OpenBSD pf translates it back for its modulated sequence numbers, as here. The
+ * quoted TCP checksum (when quoted) and the ICMP checksum are updated by difference (a
+ * full ICMP checksum only: under NeedsCsum the data is summed later). True when it changed
+ * something.
+ */
+export function seqAdjustQuoted(a: SeqAdj, dir: number, outer: PacketInfo): boolean {
+  if (outer.icmpInnerOff === 0 || (a.set[0] | a.set[1]) === 0) return false;
+  const buf = outer.buf;
+  const end = outer.end;
+  if (parseInner(quote, buf, outer.icmpInnerOff, end) !== ParseStatus.Ok || quote.l4proto !== IpProto.Tcp) return false;
+  const l4 = quote.l4Off;
+  if (l4 + 8 > end) return false; // no sequence number quoted
+  let changed = false;
+  const seq = read32(buf, l4 + 4);
+  const seqOff = ackOffset(a, dir, seq); // seq counts in the adjusted space, as an ack of this direction's data would
+  if (seqOff !== 0) {
+    setQuoted32(outer, l4, end, l4 + 4, seq - seqOff);
+    changed = true;
+  }
+  const other = dir ^ 1;
+  if (l4 + 14 <= end && a.set[other] === 1 && (buf[l4 + 13]! & TcpFlag.Ack) !== 0) {
+    const ack = read32(buf, l4 + 8);
+    const ackOff = seqOffset(a, other, ack); // ack counts in the other sender's own space: back to the adjusted one
+    if (ackOff !== 0) {
+      setQuoted32(outer, l4, end, l4 + 8, ack + ackOff);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Moves a 32-bit field of the quoted TCP header (at `at`) to `v`: the quoted checksum, when there, and the ICMP checksum follow. */
+function setQuoted32(outer: PacketInfo, l4: number, end: number, at: number, v: number): void {
+  const buf = outer.buf;
+  const old = read32(buf, at);
+  v >>>= 0;
+  // The quoted TCP checksum by difference: then the quote's sum, and so the ICMP checksum, are unchanged.
+  const c = l4 + 16;
+  if (c + 2 <= end) {
+    const check = (buf[c]! << 8) | buf[c + 1]!;
+    const n = csumUpdate32(check, old, v);
+    buf[c] = n >> 8;
+    buf[c + 1] = n & 0xff;
+  } else if (!isPartialChecksum(outer)) {
+    const ic = outer.l4Off + 2;
+    const check = (buf[ic]! << 8) | buf[ic + 1]!;
+    const n = csumUpdate32(check, old, v);
+    buf[ic] = n >> 8;
+    buf[ic + 1] = n & 0xff;
+  }
+  write32(buf, at, v);
 }

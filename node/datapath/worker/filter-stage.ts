@@ -27,6 +27,7 @@ import { NatResult, applyNat, translateIcmpError } from '../../nat/translate.js'
 import { writeReplyTuple } from '../../nat/tuple-pair.js';
 import { ExpectedBindResult, FtpNat, bindExpected } from '../../nat/ftp-nat.js';
 import type { ExpectNat } from '../../conntrack/expectations.js';
+import { seqAdjustQuoted } from '../../conntrack/seqadj.js';
 import type { NatState } from './nat-state.js';
 import type { LocalAddresses } from './local-addresses.js';
 import type { RouteInterfaces } from './route-interfaces.js';
@@ -192,6 +193,10 @@ export class FilterStage implements PacketStage {
             this.counters[C.nat_translated] += 1;
             this.reroute(pkt);
           }
+          // A quoted segment of a connection whose payload a helper resized (FTP through NAT):
+          // its sequence numbers back to the space its sender knows (seqadj.ts).
+          const adj = ct.seqAdjOf(ct.result.entry);
+          if (adj !== undefined) seqAdjustQuoted(adj, boundDir ^ 1, pkt);
           bound = null;
         } else if (applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Dst : NatManip.Src) === NatResult.Ok) {
           this.reroute(pkt);

@@ -7,7 +7,7 @@
  * new connection and anything conntrack finds invalid.
  */
 import assert from 'node:assert/strict';
-import { buildTcp, parseBuilt } from '../../packet/build.js';
+import { buildIcmpError, buildTcp, parseBuilt, parseQuoted } from '../../packet/build.js';
 import { formatAddress } from '../../packet/address.js';
 import { verifyIpv4HeaderChecksum, verifyL4Checksum } from '../../packet/checksum.js';
 import type { PacketInfo } from '../../packet/packet-info.js';
@@ -161,6 +161,39 @@ describe('FTP helper on NATed control connections (payload rewrite, sequence adj
     assert.equal(await pass(b, tcp(S4, WAN4, 21000, 50000, 'S', 9500, 0)), null);
     const c = readCounters(b.data.counters);
     assert.deepEqual([c.ct_ftp_nat_rewritten, c.ct_ftp_nat_retransmitted, c.ct_expect_matched, c.ct_ftp_foreign], [1, 1, 1, 0]);
+  });
+
+  it('an ICMP error quoting a control segment after the PORT rewrite reaches the client with the segment\'s own sequence numbers (and translated addresses)', async () => {
+    load(MASQ);
+    const syn = await pass(b, tcp(C4, S4, 40000, 21, 'S', 1000, 0));
+    assert.ok(syn);
+    const mport = syn.sport;
+    assert.ok(await pass(b, tcp(S4, WAN4, 21, mport, 'SA', 5000, 1001)));
+    assert.ok(await pass(b, tcp(C4, S4, 40000, 21, 'A', 1001, 5001)));
+    assert.ok(await pass(b, tcp(C4, S4, 40000, 21, 'PA', 1001, 5001, 'PORT 10,0,0,5,195,80\r\n'))); // 4 bytes longer on the wire
+    // The server's reply moves the server's side too: ack 1027 for the client's 1023.
+    assert.ok(await pass(b, tcp(S4, WAN4, 21, mport, 'PA', 5001, 1001 + 26, '200 PORT ok\r\n')));
+    const list = await pass(b, tcp(C4, S4, 40000, 21, 'PA', 1001 + 22, 5001 + 13, 'LIST\r\n'));
+    assert.ok(list);
+    assert.equal(list.seq, 1001 + 26, 'sent on 4 bytes further');
+    // A router beyond the firewall cannot forward it (path MTU) and quotes it as it saw it: whole, and cut to 8 bytes of TCP.
+    const seen = list.buf.slice(list.l3Off, list.end);
+    for (const quoteLen of [seen.length, 28]) {
+      const err = await pass(b, buildIcmpError({ src: '198.51.100.77', dst: WAN4, type: 3, code: 4, rest: 1400, quote: seen, quoteLen, vnet: true }));
+      assert.ok(err, `the error is related and passes (quote of ${quoteLen} bytes)`);
+      assert.equal(addr(err, 'dst'), C4, 'to the client');
+      assert.ok(verifyIpv4HeaderChecksum(err));
+      assert.ok(verifyL4Checksum(err), 'ICMP checksum');
+      const q = parseQuoted(err);
+      assert.equal(addr(q, 'src'), C4, 'the quote names the client');
+      assert.equal(q.sport, 40000);
+      const view = Buffer.from(err.buf.buffer, err.buf.byteOffset, err.buf.length);
+      assert.equal(view.readUInt32BE(q.l4Off + 4), 1001 + 22, 'the quoted sequence number is the client\'s own');
+      if (quoteLen > 28) {
+        assert.equal(view.readUInt32BE(q.l4Off + 8), 5001 + 13, 'and its acknowledgement number the one it sent');
+        assert.ok(verifyL4Checksum(parseBuilt(Buffer.from(err.buf.subarray(q.l3Off, q.end)))), 'the whole quoted segment\'s checksum holds');
+      }
+    }
   });
 
   it('passive mode behind dnat (227): rewritten to the public address, the client\'s data connection related and sent to the server', async () => {
