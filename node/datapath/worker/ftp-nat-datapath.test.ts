@@ -224,6 +224,17 @@ describe('FTP helper on NATed control connections (payload rewrite, sequence adj
     assert.ok(dataReply);
     assert.equal(addr(dataReply, 'src'), PUBLIC4);
     assert.equal(await pass(b, tcp(CL, PUBLIC4, 40102, 50011, 'S', 3000, 0)), null, 'another port stays new and dropped');
+    // A router on the server's side quotes the client's ACK as it was sent on (its ack in the
+    // server's numbers): the client gets it back with the acknowledgement number it sent.
+    const seen = ack.buf.slice(ack.l3Off, ack.end);
+    const err = await pass(b, buildIcmpError({ src: '10.0.0.254', dst: CL, type: 3, code: 4, rest: 1400, quote: seen, vnet: true }));
+    assert.ok(err, 'the error is related and passes');
+    const q = parseQuoted(err);
+    assert.equal(addr(q, 'dst'), PUBLIC4, 'the quote names the public address');
+    const view = Buffer.from(err.buf.buffer, err.buf.byteOffset, err.buf.length);
+    assert.deepEqual([view.readUInt32BE(q.l4Off + 4), view.readUInt32BE(q.l4Off + 8)], [1007, 5001 + rewritten.length], 'the client\'s own sequence and acknowledgement numbers');
+    assert.ok(verifyL4Checksum(err), 'ICMP checksum');
+    assert.ok(verifyL4Checksum(parseBuilt(Buffer.from(err.buf.subarray(q.l3Off, q.end)))), 'the quoted segment\'s checksum holds');
   });
 
   it('IPv6: EPRT behind masquerade shrinks (non-canonical address), 229 behind dnat keeps its port; both data connections related and translated', async () => {
