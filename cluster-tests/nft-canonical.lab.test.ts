@@ -22,6 +22,12 @@ const withoutHandles = (text: string): string => text.replace(/ # handle \d+$/gm
 // `timeout` flag of a set with a default timeout, which the text then leaves out), and a
 // `typeof` declaration (its JSON gives the types, so loaded back it lists as `type ...`): a
 // set's type line is compared through the text listings only.
+/** Whether nft's JSON listing holds a rule statement written as text (no JSON form in nft 1.0.6). */
+function hasTextStatements(json: string): boolean {
+  const j = JSON.parse(json) as { nftables: { rule?: { expr?: unknown[] } }[] };
+  return j.nftables.some((o) => o.rule?.expr?.some((x) => typeof x === 'string') === true);
+}
+
 const jsonKeeps = (text: string): string =>
   text.replace(/^\t\tauto-merge\n/gm, '').replace(/^\t{1,2}comment ".*"\n/gm, '').replace(/^\t\tflags dynamic(,timeout)?\n/gm, '')
     .replace(/^\t\t(type|typeof) .*\n/gm, '');
@@ -61,8 +67,14 @@ describe('@lab hafw lists rulesets as the host nft does (canonical form, live)',
         assert.equal(fromText.list(), plain);
         // JSON lists sets before chains: loaded in that order the handles differ (also in nft).
         const fromJson = new RulesetEngine();
-        fromJson.load(json, `${name} (nft -j list ruleset)`);
-        assert.equal(jsonKeeps(fromJson.list()), jsonKeeps(plain));
+        if (hasTextStatements(json)) {
+          // nft 1.0.6 writes a statement it has no JSON form for (a map update from the packet
+          // path) as its text, which nft itself cannot load back: hafw refuses it with the reason.
+          assert.throws(() => fromJson.load(json, `${name} (nft -j list ruleset)`), /nft -j writes a statement it has no JSON form for as its text/);
+        } else {
+          fromJson.load(json, `${name} (nft -j list ruleset)`);
+          assert.equal(jsonKeeps(fromJson.list()), jsonKeeps(plain));
+        }
         identical.push(name);
       } finally {
         await shQuiet(['ip', 'netns', 'del', NS]);
