@@ -30,9 +30,9 @@ export function groupPriorities(fw: string): { a: number; b: number } {
   return fw === 'fwa' ? { a: 200, b: 100 } : fw === 'fwb' ? { a: 100, b: 200 } : { a: 50, b: 50 };
 }
 
-/** The nodes' `vrrp` section with the two groups. */
-export function activeActiveVrrp(fw: FirewallAddrs, advertIntervalMs = 50): string {
-  const p = groupPriorities(fw.name);
+/** The nodes' `vrrp` section with the two groups (`priorities`: other than groupPriorities'). */
+export function activeActiveVrrp(fw: FirewallAddrs, advertIntervalMs = 50, priorities?: { a: number; b: number }): string {
+  const p = priorities ?? groupPriorities(fw.name);
   const vips = (list: readonly { ifname: string; addr: string; prefix: number }[]): string[] => list.map((v) => `        - { interface: ${v.ifname}, address: "${v.addr}/${v.prefix}" }`);
   return [
     'vrrp:',

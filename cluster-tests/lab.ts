@@ -56,6 +56,8 @@ interface LabState {
   nodeCount: number;
   vrrp: boolean;
   startedAt: string;
+  /** Nodes whose config is written but that were not started by up() (`startLater`): startNode(name) starts them with it. */
+  deferred?: string[];
 }
 
 export type LabNodeCount = 1 | 2 | 3;
@@ -79,6 +81,8 @@ interface LabUpOptions {
   advertIntervalMs?: number;
   /** The `vrrp` section of each node instead of vrrpConfig()'s one group (e.g. several groups: active/active). */
   vrrpSection?: (fw: FirewallAddrs) => string;
+  /** Nodes built and configured but not started: a later `startNode(name)` joins them to the running cluster. */
+  startLater?: string[];
 }
 
 /** VRRP priority of a lab firewall: fwa is the preferred master, then fwb, then fwc. */
@@ -313,11 +317,13 @@ export class Lab {
       const lab = new Lab(state);
       await lab.save();
       if (opts.startNodes !== false) {
+        const later = new Set(opts.startLater ?? []);
         for (const fw of fws) {
           const extra = [vrrp ? (opts.vrrpSection?.(fw) ?? vrrpConfig(fw, opts.advertIntervalMs)) : '', sync ? syncConfig() : '', opts.extraConfig?.(fw) ?? ''].join('\n');
-          await lab.startNode(fw.name, extra, opts.datapath);
+          if (later.has(fw.name)) await lab.configureLater(fw.name, extra, opts.datapath);
+          else await lab.startNode(fw.name, extra, opts.datapath);
         }
-        for (const fw of fws) await lab.waitReady(fw.name);
+        for (const fw of fws) if (!later.has(fw.name)) await lab.waitReady(fw.name);
         await lab.waitTraffic();
       }
       return lab;
@@ -347,6 +353,15 @@ export class Lab {
     return (await readFile(n.logFile)).subarray(n.logFrom ?? 0).toString('utf8').split('\n');
   }
 
+  /** Writes a node's config without starting it: startNode(name) later starts it with that config (a node joining). */
+  private async configureLater(name: string, extraConfig: string, datapath: string[] = []): Promise<void> {
+    const fw = FIREWALLS.find((f) => f.name === name);
+    if (!fw) throw new Error(`unknown firewall ${name}`);
+    await writeFile(path.join(LAB_DIR, `${name}.yaml`), fwConfig(fw, extraConfig, datapath));
+    this.state.deferred = [...(this.state.deferred ?? []).filter((n) => n !== name), name];
+    await this.save();
+  }
+
   /** Starts (or restarts) a node process in its namespace, detached, logging to a file. */
   async startNode(name: string, extraConfig = '', datapath: string[] = []): Promise<LabNode> {
     const fw = FIREWALLS.find((f) => f.name === name);
@@ -354,7 +369,9 @@ export class Lab {
     const configFile = path.join(LAB_DIR, `${name}.yaml`);
     const logFile = path.join(LAB_DIR, `${name}.log`);
     const existing = this.state.nodes.find((n) => n.name === name);
-    if (!existing || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig, datapath));
+    const deferred = this.state.deferred?.includes(name) === true;
+    if ((!existing && !deferred) || !existsSync(configFile)) await writeFile(configFile, fwConfig(fw, extraConfig, datapath));
+    if (deferred) this.state.deferred = this.state.deferred!.filter((n) => n !== name);
     const logFrom = await stat(logFile).then((st) => st.size, () => 0);
     const child = spawnDetached([process.execPath, ...(process.env.HAFW_NODE_ARGS?.split(' ').filter(Boolean) ?? []), HAFW_BIN, 'node', '--config', configFile], { ns: NS.fw(name), logFile, append: true });
     const node: LabNode = { name, ns: NS.fw(name), pid: child.pid!, configFile, logFile, logFrom };

@@ -807,3 +807,65 @@ describe('datagrams failing authentication', function () {
     assert.equal([...f.bySource.values()].reduce((x, y) => x + y, 0), 1007, 'every failure counted under some source');
   });
 });
+
+describe('a peer that leaves cleanly, and one that falls silent: gone, not lagging', function () {
+  /** Three nodes in sync, n1 owning 100 connections. */
+  function threeInSync(): { n: { ep: SyncEndpoint; table: ReplicaTable }[]; link: SimLink; now: number } {
+    const n = [endpoint(1), endpoint(2), endpoint(3)];
+    const link = new SimLink(n.map((x) => x.ep), { seed: 31 });
+    for (const x of n) x.ep.start(0);
+    let now = run(link, 0, 3000, () => n.every((x) => x.ep.inSync && x.ep.peerStatus().length === 2));
+    for (let i = 0; i < 100; i++) n[0]!.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+    now = run(link, now, 2000, () => n[1]!.table.rows.size === 100 && n[2]!.table.rows.size === 100 && n[0]!.ep.pendingEvents === 0);
+    return { n, link, now };
+  }
+
+  it('leave(): the peers stop counting it at once (not after the peer timeout), report it as left, and take nothing more of that life', () => {
+    const { n, link, now: t0 } = threeInSync();
+    const [n1, n2, n3] = n as [{ ep: SyncEndpoint; table: ReplicaTable }, { ep: SyncEndpoint; table: ReplicaTable }, { ep: SyncEndpoint; table: ReplicaTable }];
+    n3.ep.leave(t0);
+    // n3 is gone: only what it sent on leaving is still delivered.
+    link.nodes[2] = { tick: () => undefined, receive: () => undefined, poll: () => n3.ep.poll() };
+    let now = run(link, t0, 50, () => false);
+    for (const x of [n1, n2]) {
+      assert.deepEqual(x.ep.peerStatus().map((p) => p.node).sort(), [x === n1 ? 2 : 1], 'n3 no longer counted, 50 ms after it left (the peer timeout is 3 s)');
+      assert.deepEqual(x.ep.departedPeers().map((d) => [d.node, d.reason]), [[3, 'left']]);
+      assert.equal(x.ep.stats.peersLeft, 1);
+      assert.equal(x.ep.stats.peersLost, 0);
+      assert.ok(x.ep.inSync);
+    }
+    // The owner's resend queue no longer waits for n3's ACKs.
+    for (let i = 100; i < 150; i++) n1.ep.localEvent(makeRecord(i, EventKind.New, now), now);
+    now = run(link, now, 500, () => false);
+    assert.equal(n1.ep.resendQueueDepth, 0, 'every message ACKed by the peers still counted');
+    // A datagram of that life arriving late (or replayed) brings it back as live: no.
+    const replays = n2.ep.stats.drops.replay;
+    const late = link.sent.filter((b) => peekSender(b) === 3).at(-2)!;
+    link.inject(1, late, now);
+    now = run(link, now, 10, () => false);
+    assert.equal(n2.ep.peerStatus().length, 1);
+    assert.equal(n2.ep.stats.drops.replay, replays + 1);
+    // Restarted (a new epoch): live again, no longer departed.
+    const again = new SyncEndpoint({ nodeId: 3, epoch: 1001, key, initialSeq: 5 }, new ReplicaTable());
+    link.nodes[2] = again;
+    again.start(now);
+    run(link, now, 3000, () => again.inSync && n2.ep.peerStatus().length === 2);
+    assert.equal(n2.ep.peerStatus().length, 2);
+    assert.deepEqual(n2.ep.departedPeers(), []);
+  });
+
+  it('a peer silent for the peer timeout is reported as lost, with how long ago', () => {
+    const { n, link, now: t0 } = threeInSync();
+    // Last heard at most one ALIVE interval (200 ms) before t0; let go 3 s after that.
+    link.down.add(2);
+    const now = run(link, t0, 3600, () => false);
+    for (const x of n.slice(0, 2)) {
+      assert.equal(x.ep.peerStatus().length, 1);
+      const d = x.ep.departedPeers();
+      assert.deepEqual(d.map((p) => [p.node, p.reason]), [[3, 'lost']]);
+      assert.ok(d[0]!.goneMs >= 0 && d[0]!.goneMs <= now - (t0 - 200) - 3000, `gone ${d[0]!.goneMs} ms ago`);
+      assert.equal(x.ep.stats.peersLost, 1);
+    }
+    assert.ok(now > t0);
+  });
+});

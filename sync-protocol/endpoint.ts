@@ -157,12 +157,28 @@ export class SyncStats {
    * show, whoever else asked for a report in between.
    */
   readonly recentLag = new RecentSamples(LAG_WINDOW_MS, LAG_WINDOW_MAX);
+  /** Peers that said they were leaving (a clean shutdown: MessageFlag.Leaving). */
+  peersLeft = 0;
+  /** Peers forgotten after peerTimeoutMs of silence (died, cut off, or too old to say goodbye). */
+  peersLost = 0;
 }
 
 /** The span of the lag figures in status reports (`hafw sync stats`, the API, the console). */
 export const LAG_WINDOW_MS = 10_000;
 /** At most this many of the newest samples enter them (a sample per ACK echo: far fewer a second). */
 export const LAG_WINDOW_MAX = 4096;
+
+/** A peer no longer counted: it left cleanly or fell silent (lost). */
+export interface DepartedPeer {
+  node: number;
+  epoch: number;
+  reason: 'left' | 'lost';
+  /** How long ago (ms) it was let go. */
+  goneMs: number;
+}
+
+/** Departed peers remembered for the operator (newest kept); a peer heard again is live, not departed. */
+const DEPARTED_KEPT = 16;
 
 export type DropReason = DecodeError | 'nodes';
 
@@ -180,6 +196,8 @@ interface NodeMemory {
   dataTop: number;
   /** Highest control sequence accepted in `epoch`; NaN: none. */
   ctlTop: number;
+  /** `epoch` said it was leaving (MessageFlag.Leaving): nothing it sends later is taken. */
+  left?: boolean;
 }
 
 class Peer {
@@ -236,6 +254,8 @@ export class SyncEndpoint {
   private readonly peers = new Map<number, Peer>();
   /** Every node id heard (bounded by maxNodeIds), oldest-forgotten first. */
   private readonly known = new Map<number, NodeMemory>();
+  /** Peers let go (left or lost), oldest first, at most DEPARTED_KEPT; `at` is our clock. */
+  private readonly departed = new Map<number, { epoch: number; reason: 'left' | 'lost'; at: number }>();
   private readonly outbox: Buffer[] = [];
   private outHead = 0;
   private ctlSeq = 0;
@@ -336,6 +356,24 @@ export class SyncEndpoint {
       out.push({ node: p.node, epoch: p.epoch, inSync: p.sync.synced, cumAck: p.rx?.cumAck ?? -1, lastHeardMs: this.lastNow - p.lastHeard });
     }
     return out;
+  }
+
+  /** Peers no longer counted (left cleanly or lost), newest last: "gone", not "lagging". */
+  departedPeers(): DepartedPeer[] {
+    return [...this.departed].map(([node, d]) => ({ node, epoch: d.epoch, reason: d.reason, goneMs: this.lastNow - d.at }));
+  }
+
+  /**
+   * A clean leave (shutdown): what is batched goes out, then an ALIVE flagged Leaving, so
+   * the peers stop counting this node at once (inSync, resend queue trimming) instead of
+   * after their peer timeout. Nothing is sent after it in this epoch; the caller poll()s
+   * and sends, then closes the socket.
+   */
+  leave(now: number): void {
+    this.lastNow = now;
+    this.flush(now);
+    const h = this.ctlHeader(now);
+    this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...h, flags: h.flags | MessageFlag.Leaving });
   }
 
   /** Messages held for retransmission, and connections waiting to be batched. */
@@ -500,9 +538,7 @@ export class SyncEndpoint {
     }
     for (const p of this.peers.values()) {
       if (now - p.lastHeard > this.cfg.peerTimeoutMs) {
-        this.peers.delete(p.node);
-        this.sender.forgetPeer(p.node);
-        this.rememberTops(p);
+        this.letGo(p, 'lost', now);
         continue;
       }
       this.peerTimers(p, now);
@@ -547,6 +583,11 @@ export class SyncEndpoint {
           this.stats.drops.replay++; // an earlier life of a peer forgotten since
           return;
         }
+        if (m.epoch === mem.epoch && mem.left === true) {
+          // That life said it was leaving: anything of it now is late or replayed.
+          this.stats.drops.replay++;
+          return;
+        }
         if (m.epoch === mem.epoch) {
           // The same life of a peer forgotten after a silence: only what it sent since is new.
           const top = isSequenced(m.type) ? mem.dataTop : mem.ctlTop;
@@ -569,7 +610,9 @@ export class SyncEndpoint {
         memory.epoch = m.epoch;
         memory.dataTop = NaN;
         memory.ctlTop = NaN;
+        memory.left = false;
       }
+      this.departed.delete(m.node);
       this.peers.set(m.node, p);
       this.sender.forgetPeer(m.node);
     }
@@ -580,6 +623,10 @@ export class SyncEndpoint {
     }
     p.lastHeard = now;
     p.longRecords = (m.flags & MessageFlag.LongRecords) !== 0;
+    if (m.type === MessageType.Alive && (m.flags & MessageFlag.Leaving) !== 0) {
+      this.letGo(p, 'left', now);
+      return;
+    }
     this.dispatch(p, m, now);
     this.peerTimers(p, now);
   }
@@ -748,6 +795,20 @@ export class SyncEndpoint {
   }
 
   /** A peer forgotten after its silence: keep how far its streams got (and make it the newest to keep). */
+  /** Stops counting a peer (timed out, or said it leaves): it no longer holds back inSync or the resend queue. */
+  private letGo(p: Peer, reason: 'left' | 'lost', now: number): void {
+    this.peers.delete(p.node);
+    this.sender.forgetPeer(p.node);
+    this.rememberTops(p);
+    const mem = this.known.get(p.node);
+    if (reason === 'left' && mem !== undefined && mem.epoch === p.epoch) mem.left = true;
+    if (reason === 'left') this.stats.peersLeft++;
+    else this.stats.peersLost++;
+    this.departed.delete(p.node);
+    this.departed.set(p.node, { epoch: p.epoch, reason, at: now });
+    if (this.departed.size > DEPARTED_KEPT) this.departed.delete(this.departed.keys().next().value!);
+  }
+
   private rememberTops(p: Peer): void {
     const mem = this.known.get(p.node);
     if (mem === undefined || mem.epoch !== p.epoch) return;

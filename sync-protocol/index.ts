@@ -19,7 +19,7 @@ export { StateMirror } from './state-mirror.js';
 export { DataVerdict, ReliableReceiver, ReliableSender, type NackAnswer, type SentEntry } from './reliability.js';
 export { BulkSender, ResyncState, TableBulk, type LocalWalk } from './resync.js';
 export { lagFromEcho, rttFromEcho, syncClock } from './lag.js';
-export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type DropReason, type SyncConfig } from './endpoint.js';
+export { SYNC_DEFAULTS, SyncEndpoint, SyncStats, type DepartedPeer, type DropReason, type SyncConfig } from './endpoint.js';
 export { EventRing, RING_WALK_END, RING_WALK_RECORD, SLOT_BYTES } from './ring.js';
 export { UdpTransport, type UdpTransportOptions } from './udp-transport.js';
 export { SyncRunner, type RunnerOptions, type Sender } from './runner.js';

@@ -33,6 +33,8 @@ const COUNTERS: [CounterField, string, string][] = [
   ['staleSkipped', 'hafw_sync_stale_records_total', 'Records older than an applied destroy (reordered), skipped.'],
   ['lateDropped', 'hafw_sync_late_messages_total', 'Messages that arrived after they were given up (LOST), dropped unapplied.'],
   ['rangesRefused', 'hafw_sync_ranges_refused_total', 'NACK or LOST ranges refused as inverted (to before from).'],
+  ['peersLeft', 'hafw_sync_peers_left_total', 'Peers that left cleanly (said so at shutdown) and are no longer counted.'],
+  ['peersLost', 'hafw_sync_peers_lost_total', 'Peers no longer counted because they fell silent for the peer timeout.'],
 ];
 
 const LAG_BUCKETS = [0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -54,6 +56,9 @@ export class SyncMetrics {
   private readonly ringDepth: Gauge;
   private readonly inSync: Gauge;
   private readonly peers: Gauge;
+  private readonly peerUp: Gauge<'peer'>;
+  /** Peer labels of peerUp set last time, to remove the ones no longer live or remembered as departed. */
+  private peerUpLabels = new Set<string>();
 
   constructor(readonly registry: Registry = new Registry()) {
     const r = [registry];
@@ -94,6 +99,14 @@ export class SyncMetrics {
     this.ringDepth = new Gauge({ name: 'hafw_sync_ring_events', help: 'Events waiting in the datapath ring.', registers: r });
     this.inSync = new Gauge({ name: 'hafw_sync_in_sync', help: '1 when this node holds a complete table from every live peer.', registers: r });
     this.peers = new Gauge({ name: 'hafw_sync_peers', help: 'Peers heard within the peer timeout.', registers: r });
+    // Gone vs lagging: a departed peer's lag series just stops growing, which reads like a
+    // quiet peer; this says it is gone (0) until it is heard again (1).
+    this.peerUp = new Gauge({
+      name: 'hafw_sync_peer_up',
+      help: '1 for a peer counted now, 0 for one that left or was lost (the last 16 departed are kept), by its sync node id.',
+      labelNames: ['peer'],
+      registers: r,
+    });
   }
 
   /** Brings the metrics up to date with the endpoint (and drains its sample buffers). */
@@ -127,7 +140,20 @@ export class SyncMetrics {
     this.resendQueue.set(ep.resendQueueDepth);
     this.pending.set(ep.pendingEvents);
     this.inSync.set(ep.inSync ? 1 : 0);
-    this.peers.set(ep.peerStatus().length);
+    const live = ep.peerStatus();
+    this.peers.set(live.length);
+    const labels = new Set<string>();
+    for (const p of live) {
+      labels.add(String(p.node));
+      this.peerUp.set({ peer: String(p.node) }, 1);
+    }
+    for (const d of ep.departedPeers()) {
+      if (labels.has(String(d.node))) continue;
+      labels.add(String(d.node));
+      this.peerUp.set({ peer: String(d.node) }, 0);
+    }
+    for (const old of this.peerUpLabels) if (!labels.has(old)) this.peerUp.remove({ peer: old });
+    this.peerUpLabels = labels;
     if (ring !== undefined) {
       this.ringDepth.set(ring.depth);
       const d = ring.drops;

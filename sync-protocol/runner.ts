@@ -60,6 +60,13 @@ export class SyncRunner {
     this.immediate = null;
   }
 
+  /** Stops, and tells the peers this node leaves (SyncEndpoint.leave): sent before the transport closes. */
+  leave(): void {
+    this.stop();
+    this.endpoint.leave(this.clock());
+    this.flushOut();
+  }
+
   /** Feed one received datagram (from the transport's message callback); `from` is its source address. */
   onDatagram(buf: Uint8Array, from = ''): void {
     this.endpoint.receive(buf, this.clock(), from);

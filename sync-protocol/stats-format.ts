@@ -2,7 +2,7 @@
  * What `hafw sync stats [--json]` shows: a plain snapshot of an endpoint (JSON-safe, crosses
  * postMessage and HTTP) and its text form, grouped like `conntrackd -s`.
  */
-import type { SyncEndpoint } from './endpoint.js';
+import type { DepartedPeer, SyncEndpoint } from './endpoint.js';
 import type { AuthFailureSnapshot } from './auth-failures.js';
 import { syncClock } from './lag.js';
 
@@ -19,6 +19,8 @@ export interface SyncStatusSnapshot {
   /** Datagrams that failed authentication: total, latest source and reason, counts by source. */
   authFailures?: AuthFailureSnapshot;
   peers: { node: number; epoch: number; inSync: boolean; cumAck: number; lastHeardMs: number }[];
+  /** Peers no longer counted: `left` said goodbye (clean shutdown), `lost` fell silent. Absent from older nodes' answers. */
+  departed?: DepartedPeer[];
   /** Lag quantiles over the samples of the last LAG_WINDOW_MS (10 s), whoever read reports before. */
   lagMs: { samples: number; p50: number | null; p99: number | null };
 }
@@ -46,6 +48,7 @@ export function syncStatus(ep: SyncEndpoint, ring?: { depth: number; drops: numb
     drops: { ...s.drops },
     authFailures: s.authFailures.snapshot(),
     peers: ep.peerStatus(),
+    departed: ep.departedPeers(),
     lagMs: { samples: lag.length, p50: quantile(lag, 0.5), p99: quantile(lag, 0.99) },
   };
 }
@@ -87,5 +90,11 @@ export function formatSyncStatus(x: SyncStatusSnapshot): string {
   for (const p of x.peers) {
     out += `  node ${p.node} epoch ${p.epoch}: ${p.inSync ? 'in sync' : 'syncing'}, acked up to ${p.cumAck}, heard ${p.lastHeardMs.toFixed(0)} ms ago\n`;
   }
+  for (const d of x.departed ?? []) out += `  node ${d.node} epoch ${d.epoch}: GONE, ${departedText(d)}\n`;
   return out;
+}
+
+/** "left 12 s ago" / "lost (silent) 12 s ago": a departed peer, for operators. */
+export function departedText(d: DepartedPeer): string {
+  return `${d.reason === 'left' ? 'left (clean shutdown)' : 'lost (silent past the peer timeout)'} ${(d.goneMs / 1000).toFixed(1)} s ago`;
 }

@@ -36,6 +36,9 @@ export interface UdpTransportOptions {
 
 export class UdpTransport {
   sendErrors = 0;
+  /** Datagrams handed to the socket whose send has not completed yet. */
+  private inFlight = 0;
+  private readonly drained: (() => void)[] = [];
   private constructor(private readonly sock: Socket, private readonly opts: UdpTransportOptions) {}
 
   static open(opts: UdpTransportOptions, onMessage: (msg: Buffer, from: RemoteInfo) => void): Promise<UdpTransport> {
@@ -81,7 +84,9 @@ export class UdpTransport {
   send(buf: Uint8Array): void {
     const cb = (err: Error | null) => {
       if (err) this.sendErrors++;
+      if (--this.inFlight === 0) for (const w of this.drained.splice(0)) w();
     };
+    this.inFlight += this.opts.mode === 'multicast' ? 1 : (this.opts.peers ?? []).length;
     if (this.opts.mode === 'multicast') this.sock.send(buf, this.opts.port, this.opts.group, cb);
     else for (const p of this.opts.peers ?? []) this.sock.send(buf, p.port, p.address, cb);
   }
@@ -90,7 +95,20 @@ export class UdpTransport {
     this.opts.peers = peers;
   }
 
-  close(): Promise<void> {
+  /**
+   * Closes the socket once the datagrams already handed to send() have gone out (a node's
+   * last words, the Leaving ALIVE, must not be cancelled by the close), waiting at most 500 ms.
+   */
+  async close(): Promise<void> {
+    if (this.inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500);
+        this.drained.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
     return new Promise((resolve) => this.sock.close(() => resolve()));
   }
 }

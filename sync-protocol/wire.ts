@@ -52,6 +52,12 @@ export const enum MessageFlag {
    * it would drop the whole datagram).
    */
   LongRecords = 2,
+  /**
+   * On an ALIVE: the sender is shutting down and sends nothing more in this epoch (a clean
+   * leave). Peers forget it at once instead of after their peer timeout, and report it as
+   * left rather than lost. An older node ignores the flag: to it this is an ALIVE.
+   */
+  Leaving = 4,
 }
 
 /** Most values a record is written with for peers that all read long records, or not (MessageFlag.LongRecords). */

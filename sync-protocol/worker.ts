@@ -103,7 +103,8 @@ port.on('message', async (m: ToWorker) => {
     transport.setPeers(m.peers);
   } else if (m.type === 'stop') {
     clearInterval(status);
-    runner?.stop();
+    // A clean stop is a leave: the peers stop counting this node now, and say it left.
+    runner?.leave();
     await transport.close();
     post({ type: 'stopped' });
     port.close();

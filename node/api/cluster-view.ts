@@ -28,6 +28,8 @@ export interface ClusterInfo {
   peers: {
     vrrp: VrrpPeerHeard[];
     sync: { node: number; epoch: number; inSync: boolean; lastHeardMs: number }[];
+    /** Sync peers no longer counted: `left` (clean shutdown) or `lost` (silent past the peer timeout). */
+    syncDeparted: { node: number; epoch: number; reason: 'left' | 'lost'; goneMs: number }[];
   };
   /** The cluster's ruleset as this node knows it (distribution on), or just this node's generation. */
   ruleset: {
@@ -77,6 +79,7 @@ export function buildClusterInfo(s: NodeStatus, vrrpPeers: VrrpPeerHeard[], sync
     peers: {
       vrrp: vrrpPeers,
       sync: sync ? sync.status.peers.map((p) => ({ node: p.node, epoch: p.epoch, inSync: p.inSync, lastHeardMs: Math.round(p.lastHeardMs) })) : [],
+      syncDeparted: (sync?.status.departed ?? []).map((d) => ({ node: d.node, epoch: d.epoch, reason: d.reason, goneMs: Math.round(d.goneMs) })),
     },
     sync: sync
       ? {
@@ -108,6 +111,7 @@ export function formatClusterInfo(c: ClusterInfo): string {
     const lag = c.sync.lagMs.samples > 0 ? `lag p50 ${c.sync.lagMs.p50} ms p99 ${c.sync.lagMs.p99} ms` : 'lag: no samples';
     lines.push(`  sync node ${c.sync.nodeId}  ${c.sync.inSync ? 'in sync' : 'NOT IN SYNC'}  ${lag}  resend queue ${c.sync.resendQueue}  ring ${c.sync.ringDepth} (dropped ${c.sync.ringDrops})`);
     for (const p of c.peers.sync) lines.push(`  sync peer node ${p.node}  ${p.inSync ? 'in sync' : 'syncing'}  heard ${p.lastHeardMs} ms ago`);
+    for (const d of c.peers.syncDeparted) lines.push(`  sync peer node ${d.node}  GONE: ${d.reason === 'left' ? 'left (clean shutdown)' : 'lost (silent)'} ${(d.goneMs / 1000).toFixed(1)} s ago`);
   } else lines.push('  sync off');
   return lines.join('\n');
 }
