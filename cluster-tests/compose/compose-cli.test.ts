@@ -19,6 +19,11 @@ describe('compose cli', () => {
     assert.deepEqual(argv, ['docker', 'compose', '-p', 'hafwtest', '-f', 'a.yml', '-f', 'b.yml', 'up', '-d']);
   });
 
+  it('names profiles (compose 1.28+ and v2) as global options too', () => {
+    const argv = composeArgv({ tool: ['docker-compose'], project: 'hafwtest', files: ['docker-compose.yml'], profiles: ['three-nodes'] }, ['up', '-d', 'fw-c']);
+    assert.deepEqual(argv, ['docker-compose', '-p', 'hafwtest', '-f', 'docker-compose.yml', '--profile', 'three-nodes', 'up', '-d', 'fw-c']);
+  });
+
   it('execs without a TTY so that it works from CI', () => {
     assert.deepEqual(execArgs('fw-a', ['hafw', 'status', '--json']), ['exec', '-T', 'fw-a', 'hafw', 'status', '--json']);
   });

@@ -20,11 +20,13 @@ interface ComposeTarget {
   project: string;
   /** -f, in order; later files override earlier ones. */
   files: string[];
+  /** --profile: services started only with these profiles (e.g. three-nodes: fw-c) are part of the stack. */
+  profiles?: string[];
 }
 
 /** The full argv of one compose call; global options go before the subcommand in both versions. */
 export function composeArgv(t: ComposeTarget, args: string[]): string[] {
-  return [...t.tool, '-p', t.project, ...t.files.flatMap((f) => ['-f', f]), ...args];
+  return [...t.tool, '-p', t.project, ...t.files.flatMap((f) => ['-f', f]), ...(t.profiles ?? []).flatMap((p) => ['--profile', p]), ...args];
 }
 
 /** `exec` without a TTY (-T), so it works from CI with no terminal in both versions. */

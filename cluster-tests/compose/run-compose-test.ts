@@ -14,7 +14,12 @@
  *      must survive (the ruleset drops packets of unknown connections, so only replicated
  *      state lets them through); failover/'s drill report is printed; fresh TCP then goes
  *      through fw-b, and fw-a takes the VIPs back when started
- *   8. ALWAYS `compose down -v` (also on failure, time-out or Ctrl-C)
+ *   8. with --three-nodes (what `npm run test:compose` passes): fw-c (profile three-nodes)
+ *      joins the running pair and resyncs; fw-a's flows are replicated to both backups (each
+ *      holds a replica; fw-a's per-peer lag has two peers); fw-a's container is killed
+ *      (SIGKILL); fw-b takes the VIPs, fw-c stays backup, every flow survives; fw-a is
+ *      started again, resyncs, holds every connection and takes the VIPs back (threeNodes)
+ *   9. ALWAYS `compose down -v` (also on failure, time-out or Ctrl-C), fw-c included
  *
  * Prints a report (report.ts) ending in `compose: N passed, N failed`; exit code 0 only when
  * nothing failed. Bounded: every call has a time-out and the whole run a deadline
@@ -48,6 +53,8 @@ const steps: Step[] = [];
 const FW_A = COMPOSE.firewalls[0].service;
 const FW_B = COMPOSE.firewalls[1].service;
 const TOOLS = `${COMPOSE.appDir}/dist/cluster-tests`;
+/** `--three-nodes`: after the pair's drill, fw-c joins and the three-node drill runs (npm run test:compose3). */
+const THREE_NODES = process.argv.includes('--three-nodes');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string): void => console.log(`[compose-test +${seconds(Date.now() - startedAt)}] ${msg}`);
@@ -242,22 +249,26 @@ interface AgentTrace {
  * Its timestamps are wall-clock milliseconds; containers share the host's clock, so they
  * compare with this process's trigger time.
  */
-function startDrillAgent(stack: ComposeStack, flows: number, durationMs: number): { ready: Promise<boolean>; trace: Promise<AgentTrace> } {
-  const argv = composeArgv(stack.target, [
-    ...execArgs(COMPOSE.client.service, [
-      'node', `${TOOLS}/tools/drill-agent.js`,
-      '--host', COMPOSE.server.address, '--port', String(COMPOSE.server.echoPort),
-      '--flows', String(flows), '--duration-ms', String(durationMs), '--probe-interval-ms', '2',
-    ]),
-  ]);
+function startDrillAgent(stack: ComposeStack, flows: number, durationMs: number): { ready: Promise<boolean>; trace: Promise<AgentTrace>; end: () => Promise<void> } {
+  const agentArgv = [
+    'node', `${TOOLS}/tools/drill-agent.js`,
+    '--host', COMPOSE.server.address, '--port', String(COMPOSE.server.echoPort),
+    '--flows', String(flows), '--duration-ms', String(durationMs), '--probe-interval-ms', '2',
+  ];
+  // Through sh, which prints its PID first (the agent's, after exec): end() stops the agent
+  // by that PID (SIGUSR2: it reports and exits) once the steps are done, instead of waiting
+  // out durationMs.
+  const argv = composeArgv(stack.target, [...execArgs(COMPOSE.client.service, ['sh', '-c', 'echo "{\\"agentPid\\":$$}"; exec "$@"', 'sh', ...agentArgv])]);
   const child = spawn(argv[0]!, argv.slice(1), { cwd: stack.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const killer = setTimeout(() => child.kill('SIGKILL'), durationMs + 30_000);
   let onReady: (ok: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((r) => (onReady = r));
   let err = '';
+  let agentPid: number | undefined;
   const lines: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
+    if (line.includes('"agentPid"')) agentPid = Number((JSON.parse(line) as { agentPid: number }).agentPid);
     if (line.includes('"ready"')) onReady(line.includes('"ready":true'));
   });
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
@@ -274,7 +285,15 @@ function startDrillAgent(stack: ComposeStack, flows: number, durationMs: number)
   // If a step below throws, the trace is never awaited; that must not become an unhandled
   // rejection that kills the process before the teardown.
   trace.catch(() => undefined);
-  return { ready, trace };
+  const end = async (): Promise<void> => {
+    if (agentPid === undefined || child.exitCode !== null) {
+      log(`drill agent: ${agentPid === undefined ? 'its PID never came' : 'already ended'}; waiting for its report`);
+      return;
+    }
+    const r = await stack.exec(COMPOSE.client.service, ['kill', '-USR2', String(agentPid)], 10_000).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }));
+    if (r.code !== 0) log(`drill agent: kill -USR2 ${agentPid} failed (${r.stderr.trim()}); waiting out its duration`);
+  };
+  return { ready, trace, end };
 }
 
 /**
@@ -328,6 +347,91 @@ async function takeover(stack: ComposeStack, sync: boolean): Promise<void> {
   step('fw-a back', 'pass', `${back.reason} again`, back.ms);
 }
 
+const FW_C = COMPOSE.thirdFirewall.service;
+
+/** Established connections to the echo service that a node holds (`origin`: its own or replicas; undefined: both). */
+async function echoConnections(stack: ComposeStack, service: string, origin?: 'local' | 'replicated'): Promise<number> {
+  const r = await stack
+    .exec(service, ['hafw', 'ct', 'list', '-p', 'tcp', '--dport', String(COMPOSE.server.echoPort), '--state', 'ESTABLISHED', '--json', ...(origin ? ['--origin', origin] : [])], 10_000)
+    .catch(() => undefined);
+  if (!r || r.code !== 0) return -1;
+  return ((JSON.parse(r.stdout) as { entries: unknown[] }).entries ?? []).length;
+}
+
+/** Polls until `service` holds at least `want` such connections; the last count either way. */
+async function waitConnections(stack: ComposeStack, service: string, origin: 'local' | 'replicated' | undefined, want: number, timeoutMs: number): Promise<{ ok: boolean; n: number }> {
+  const until = Date.now() + left(timeoutMs);
+  let n = -1;
+  while (Date.now() < until) {
+    n = await echoConnections(stack, service, origin);
+    if (n >= want) return { ok: true, n };
+    await sleep(300);
+  }
+  return { ok: false, n };
+}
+
+/**
+ * Three nodes (`--three-nodes`; docker-compose.yml profile three-nodes): fw-c joins the
+ * running pair; fw-a stays master and replicates its flows to both backups; fw-a's container
+ * is killed (SIGKILL: no goodbye, the backups find out by the silence); fw-b (priority 100)
+ * takes the VIPs, fw-c (50) stays backup, and every flow survives; fw-a is started again,
+ * resyncs, holds every connection and takes the VIPs back (preempt), the flows still going.
+ */
+async function threeNodes(stack: ComposeStack): Promise<void> {
+  const t0 = Date.now();
+  await stack.must(['up', '-d', '--no-build', '--no-deps', FW_C], left(120_000));
+  const trio = await waitForPair(stack, [FW_A, FW_B, FW_C], 60_000, FW_A);
+  const joined = await waitInSync(stack, FW_C, 60_000);
+  step('fw-c joins', joined.ok ? 'pass' : 'fail', `${FW_C} started beside the running pair: ${trio.reason}, ${FW_B} and ${FW_C} backups; ${FW_C} ${joined.ok ? 'in sync' : 'NOT in sync within 60 s'}`, Date.now() - t0);
+
+  const FLOWS = 6;
+  // Bounded at 45 s (the steps take about 30 s); end() stops it once they are done.
+  const agent = startDrillAgent(stack, FLOWS, 45_000);
+  if (!(await agent.ready)) throw new Error('drill flows did not connect through the VIPs (three nodes)');
+  const [b, c] = await Promise.all([FW_B, FW_C].map((svc) => waitConnections(stack, svc, 'replicated', FLOWS, 10_000)));
+  step('replicated to both', b!.ok && c!.ok ? 'pass' : 'fail', `${FW_B} holds ${b!.n} and ${FW_C} ${c!.n} replicas of the ${FLOWS} flows ${FW_A} forwards`);
+  const lagPeers = new Set([...(await metricsText(stack, FW_A)).matchAll(/^hafw_sync_peer_lag_seconds_count\{[^}]*peer="(\d+)"[^}]*\} ([0-9.e+]+)$/gm)].filter((m) => Number(m[2]) > 0).map((m) => m[1]));
+  step('lag per peer', lagPeers.size >= 2 ? 'pass' : 'fail', `${FW_A}'s hafw_sync_peer_lag_seconds has samples from ${lagPeers.size} peers`);
+
+  const id = (await stack.must(['ps', '-q', FW_A], left(30_000))).trim();
+  const triggerMs = wallNow();
+  const killed = await run(['docker', 'kill', '--signal', 'KILL', id], { timeoutMs: left(30_000) });
+  if (killed.code !== 0) throw new Error(`docker kill ${FW_A} failed: ${killed.stderr.trim()}`);
+  const after = await waitForPair(stack, [FW_B, FW_C], 15_000, FW_B);
+  const takeoverSeenMs = wallNow() - triggerMs;
+  const owned = await waitConnections(stack, FW_B, 'local', FLOWS, 10_000);
+  step('kill fw-a', owned.ok ? 'pass' : 'fail', `${after.reason}, ${FW_C} backup (seen ${seconds(takeoverSeenMs)} after the kill); ${FW_B} owns ${owned.n}/${FLOWS} flows`);
+
+  const restartMs = wallNow();
+  await stack.must(['start', FW_A], left(30_000));
+  const back = await waitForPair(stack, [FW_A, FW_B, FW_C], 60_000, FW_A);
+  const preemptMs = wallNow();
+  const held = await echoConnections(stack, FW_A);
+  step('fw-a resyncs, takes back', held >= FLOWS ? 'pass' : 'fail', `${back.reason} again ${seconds(preemptMs - restartMs)} after its start, holding ${held}/${FLOWS} flows (resynced from its peers)`);
+
+  await sleep(1500);
+  await agent.end();
+  const trace = await agent.trace;
+  const report = computeDrillReport({
+    mode: 'kill',
+    triggerMs,
+    endMs: trace.endMs,
+    probeSentMs: trace.probeSentMs,
+    probeRecvMs: trace.probeRecvMs.map((v) => (v === null ? NaN : v)),
+    flows: trace.flows,
+    syncStateAtTakeover: after.views[0]!.status!.vrrp?.inSync ? 'inSync' : 'notInSync',
+  });
+  console.log(`---- drill report: ${FW_A} killed among three nodes while ${FLOWS} TCP flows and a 2 ms UDP probe ran ----`);
+  console.log(formatDrillReport(report));
+  const afterReturn = trace.flows.filter((f) => !f.failed && f.progressMs.some((x) => x > preemptMs)).length;
+  step(
+    'flows survived (3 nodes)',
+    report.survived === FLOWS && afterReturn === FLOWS ? 'pass' : 'fail',
+    `${report.survived}/${FLOWS} flows moved bytes after the kill (longest probe gap ${report.takeover_ms.toFixed(1)} ms, ${report.probes_lost}/${report.probes_sent} probes lost, stall p50 ${report.stall_ms_p50.toFixed(0)} ms), ${afterReturn}/${FLOWS} after ${FW_A} took the VIPs back`,
+  );
+  step('three nodes', 'info', 'phase wall time', Date.now() - t0);
+}
+
 const DOCKERD_PIDFILE = process.env.HAFW_DOCKERD_PIDFILE ?? '/run/hafw/dockerd.pid';
 
 async function readDockerdPid(): Promise<number | undefined> {
@@ -366,20 +470,21 @@ async function stopDockerd(pid: number): Promise<void> {
 
 async function main(): Promise<number> {
   let stack: ComposeStack | undefined;
+  let stack3: ComposeStack | undefined;
   let tearingDown: Promise<void> | undefined;
   // Once only, whoever asks first (the run's end or a signal); later callers wait for it.
   const teardown = (showLogs: boolean): Promise<void> => (tearingDown ??= doTeardown(showLogs));
   const doTeardown = async (showLogs: boolean): Promise<void> => {
-    if (!stack) return;
+    if (!stack || !stack3) return;
     if (showLogs) {
-      const logs = await stack.run(['logs', '--no-color', '--tail', '40', FW_A, FW_B], 30_000).catch(() => undefined);
+      const logs = await stack3.run(['logs', '--no-color', '--tail', '40', FW_A, FW_B, ...(THREE_NODES ? [FW_C] : [])], 30_000).catch(() => undefined);
       if (logs) console.log(`---- node logs (last 40 lines each) ----\n${logs.stdout}${logs.stderr}`);
     }
     if (process.env.HAFW_COMPOSE_KEEP === '1') {
       log(`HAFW_COMPOSE_KEEP=1: the stack stays up; tear down with: ${stack.target.tool.join(' ')} -p ${PROJECT} down -v`);
       return;
     }
-    const r = await stack.run(['down', '-v', '--remove-orphans', '-t', '5'], 120_000).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }) as RunResult);
+    const r = await stack3.run(['down', '-v', '--remove-orphans', '-t', '5'], 120_000).catch((e: Error) => ({ code: 1, stdout: '', stderr: e.message }) as RunResult);
     step('teardown', r.code === 0 ? 'info' : 'fail', r.code === 0 ? 'compose down -v: containers, networks and volumes removed' : `compose down failed: ${r.stderr.trim()}`);
   };
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -405,6 +510,8 @@ async function main(): Promise<number> {
     if (!engineWasUp) startedDockerd = await readDockerdPid();
     const tool = parseComposeTool(toolOut.trim().split('\n').pop() ?? '');
     stack = new ComposeStack({ tool, project: PROJECT, files: ['docker-compose.yml'] }, REPO_ROOT);
+    // The same stack with fw-c's profile: its calls reach fw-c too (down removes it).
+    stack3 = new ComposeStack({ ...stack.target, profiles: [COMPOSE.thirdFirewall.profile] }, REPO_ROOT);
     const engine = (await run(['docker', 'version', '--format', '{{.Server.Version}}'], { timeoutMs: 20_000 })).stdout.trim();
     const composeVersion = (await stack.run(['version', '--short'], 20_000)).stdout.trim();
     step('engine', 'info', `docker engine ${engine}, ${tool.join(' ')} ${composeVersion}`, engineMs);
@@ -417,7 +524,7 @@ async function main(): Promise<number> {
     step('image build', 'pass', `${IMAGE} ${from}`, buildMs);
 
     // Leftovers of an interrupted run of this test.
-    await stack.run(['down', '-v', '--remove-orphans', '-t', '5'], left(120_000));
+    await stack3.run(['down', '-v', '--remove-orphans', '-t', '5'], left(120_000));
     const [, upMs] = await timed(() => stack!.must(['up', '-d', '--no-build'], left(180_000)));
     step('stack up', 'pass', `${FW_A}, ${FW_B}, ${COMPOSE.client.service}, ${COMPOSE.server.service} on lan/wan/sync`, upMs);
 
@@ -446,6 +553,7 @@ async function main(): Promise<number> {
 
     if (vrrp) await takeover(stack, sync);
     else step('takeover', 'skip', 'no vrrp section in deploy/fw-*.yaml: VIPs are static');
+    if (THREE_NODES) await threeNodes(stack3);
   } catch (err) {
     failed = true;
     step('error', 'fail', (err as Error).message);
@@ -454,7 +562,7 @@ async function main(): Promise<number> {
   }
   if (startedDockerd !== undefined) await stopDockerd(startedDockerd);
   step('total', 'info', 'wall time', Date.now() - startedAt);
-  console.log(formatReport('hafw compose test', steps));
+  console.log(formatReport(THREE_NODES ? 'hafw compose test (pair, then three nodes)' : 'hafw compose test', steps));
   if (aborted) return 130;
   return allPassed(steps) ? 0 : 1;
 }
