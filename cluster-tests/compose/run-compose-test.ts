@@ -266,13 +266,22 @@ function startDrillAgent(stack: ComposeStack, flows: number, durationMs: number)
   let err = '';
   let agentPid: number | undefined;
   const lines: string[] = [];
+  let onReport: (t: AgentTrace) => void = () => undefined;
   createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     if (line.includes('"agentPid"')) agentPid = Number((JSON.parse(line) as { agentPid: number }).agentPid);
     if (line.includes('"ready"')) onReady(line.includes('"ready":true'));
+    // The report is the agent's last word: taken at once, not when the process exits (its
+    // duration timer may keep it alive a while after end(); the teardown removes it).
+    if (line.includes('"probeSentMs"')) {
+      onReport(JSON.parse(line) as AgentTrace);
+      clearTimeout(killer);
+      child.kill('SIGKILL');
+    }
   });
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const trace = new Promise<AgentTrace>((resolve, reject) => {
+    onReport = resolve;
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(killer);
