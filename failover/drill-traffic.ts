@@ -25,6 +25,8 @@ export interface DrillFlowObservation {
   outcome: DrillFlowOutcome;
   peerRecords: number;
   survivedAfterMs: number | null;
+  /** The connection's VRRP group (VRID; 0: untagged, a node with one group). */
+  vrid?: number;
 }
 
 export interface DrillFlowWatch {
@@ -79,6 +81,8 @@ export interface DrillTraffic {
     list: DrillFlowObservation[];
     /** Why there is no flow watch. */
     error?: string;
+    /** The counts per VRRP group (VRID) of the watched connections, when any carries a group. */
+    perGroup?: { vrid: number; watched: number; survived: number; ended: number; notSeen: number }[];
   };
 }
 
@@ -161,8 +165,14 @@ const ORDER: Record<DrillFlowOutcome, number> = { 'not-seen': 0, ended: 1, survi
 
 function flowSummary(w: DrillTrafficInput['flows']): DrillTraffic['flows'] {
   if ('error' in w) return { watched: 0, survived: 0, ended: 0, notSeen: 0, candidates: 0, capped: false, list: [], error: w.error };
-  const count = (o: DrillFlowOutcome) => w.flows.filter((f) => f.outcome === o).length;
+  const count = (o: DrillFlowOutcome, flows = w.flows) => flows.filter((f) => f.outcome === o).length;
+  const vrids = [...new Set(w.flows.map((f) => f.vrid ?? 0))].filter((v) => v !== 0).sort((a, b) => a - b);
+  const perGroup = vrids.map((vrid) => {
+    const mine = w.flows.filter((f) => f.vrid === vrid);
+    return { vrid, watched: mine.length, survived: count('survived', mine), ended: count('ended', mine), notSeen: count('not-seen', mine) };
+  });
   return {
+    ...(perGroup.length > 0 ? { perGroup } : {}),
     watched: w.flows.length,
     survived: count('survived'),
     ended: count('ended'),

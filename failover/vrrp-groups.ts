@@ -64,13 +64,21 @@ export class VrrpGroups {
     return this.instances.map((i) => ({ name: i.cfg.name, vrid: i.cfg.vrid, state: i.state }));
   }
 
-  start(): void {
-    for (const i of this.instances) i.start();
+  /** Starts every group, or only those of `vrids` (a drill of one group resuming). */
+  start(vrids?: readonly number[]): void {
+    for (const i of this.select(vrids)) i.start();
   }
 
-  /** Every group resigns (a master sends priority 0 and releases its VIPs), all at once. */
-  async stop(): Promise<void> {
-    await Promise.all(this.instances.map((i) => i.stop()));
+  /**
+   * Every group resigns (a master sends priority 0 and releases its VIPs), all at once; or
+   * only those of `vrids` (a drill of one group: the others keep their state and timers).
+   */
+  async stop(vrids?: readonly number[]): Promise<void> {
+    await Promise.all(this.select(vrids).map((i) => i.stop()));
+  }
+
+  private select(vrids: readonly number[] | undefined): readonly VrrpInstance[] {
+    return vrids === undefined ? this.instances : this.instances.filter((i) => vrids.includes(i.cfg.vrid));
   }
 
   /** A VRRP payload from an IPv6 raw socket: byte 1 of the VRRP header is the VRID (RFC 5798 §5.2.3). */

@@ -91,6 +91,7 @@ function Report({ r, points }) {
   return html`<section class="card" aria-labelledby="drill-h" data-testid="drill-report" data-status=${r.status}>
     <h2 id="drill-h">Drill ${r.id}: ${r.status} (${r.phase})</h2>
     <dl class="kv">
+      ${r.group && html`<dt>Group</dt><dd data-testid="drill-group">${r.group.name} (vrid ${r.group.vrid}) only; the node kept its other groups</dd>`}
       <dt>Started</dt><dd>${new Date(r.startedAt).toLocaleTimeString()}${r.finishedAt ? `, finished ${new Date(r.finishedAt).toLocaleTimeString()}` : ''}</dd>
       <dt>Takeover</dt><dd data-testid="takeover">${r.takeover ? `${r.takeover.peer} (priority ${r.takeover.priority}) took over in ${fmt(r.takeover.ms)} ms` : r.status === 'running' ? 'waiting…' : 'none'}</dd>
       <dt>Peer in sync</dt><dd>${r.peerInSync === null ? 'no sync configured' : r.peerInSync ? 'yes: its connection table was complete, flows survive' : 'NO: flows may be lost'}</dd>
@@ -99,6 +100,8 @@ function Report({ r, points }) {
       ${r.finalState && html`<dt>Final state</dt><dd>${r.finalState}</dd>`}
       ${r.error && html`<dt>Error</dt><dd class="error">${r.error}</dd>`}
     </dl>
+    ${r.groups?.length > 0 && html`<div class="table-wrap"><table data-testid="drill-groups"><thead><tr><th scope="col">Group</th><th scope="col">Drilled</th><th scope="col">Moved</th><th scope="col">Before / after</th><th scope="col">Flows survived</th></tr></thead>
+      <tbody>${r.groups.map((g) => html`<tr><td>${g.name} (vrid ${g.vrid})</td><td>${g.drilled ? 'yes' : 'no'}</td><td>${g.moved && g.takeover ? `to ${g.takeover.peer} in ${fmt(g.takeover.ms)} ms` : 'no'}</td><td>${g.before} / ${g.after ?? '…'}</td><td>${g.flows ? `${g.flows.survived}/${g.flows.watched}` : '-'}</td></tr>`)}</tbody></table></div>`}
     ${points.length > 0 && html`<${Timeline} points=${points} />`}
     ${r.traffic && html`<${Traffic} tr=${r.traffic} />`}
   </section>`;
@@ -106,6 +109,7 @@ function Report({ r, points }) {
 
 export function Drills({ hub, cluster }) {
   const [hold, setHold] = useState('8');
+  const [group, setGroup] = useState('');
   const [current, setCurrent] = useState(null);
   const [seen, setSeen] = useState([]);
   const [past, setPast] = useState([]);
@@ -126,7 +130,7 @@ export function Drills({ hub, cluster }) {
     setSeen([]);
     started.current = Date.now();
     try {
-      setCurrent(await api('POST', '/v1/drills', { mode: 'resign', holdSeconds: Number(hold) }));
+      setCurrent(await api('POST', '/v1/drills', { mode: 'resign', holdSeconds: Number(hold), ...(group !== '' ? { group } : {}) }));
     } catch (err) {
       started.current = 0;
       setError(err);
@@ -135,10 +139,16 @@ export function Drills({ hub, cluster }) {
   const points = [{ t: 0, master: 1, phase: 'requested' }];
   for (const p of seen) if (current && p.id === current.id) points.push({ t: p.t, master: MASTER_AFTER[p.phase] ?? points[points.length - 1].master, phase: p.phase });
   const role = cluster.cluster?.vrrpState ?? cluster.status?.role;
+  // Active/active (vrrp.groups): a drill may move one group and leave the others here.
+  const groups = cluster.status?.vrrp?.groups ?? [];
   return html`
     <p>A drill makes this node (the master) resign: the backup takes over the VIPs, and after the hold this node takes them back (with preemption). Run it on the master.</p>
     <form class="row" onSubmit=${start}>
       <div class="field"><label for="hold">Hold (seconds)</label><input id="hold" type="number" min="1" max="600" value=${hold} onInput=${(e) => setHold(e.currentTarget.value)} /></div>
+      ${groups.length > 1 && html`<div class="field"><label for="drill-group">VRRP group</label><select id="drill-group" value=${group} onChange=${(e) => setGroup(e.currentTarget.value)}>
+        <option value="">whole node (every group)</option>
+        ${groups.map((g) => html`<option value=${g.name}>${g.name} (vrid ${g.vrid}, ${g.state})</option>`)}
+      </select></div>`}
       ${session.canWrite() ? html`<button type="submit" disabled=${current?.status === 'running'}>Start drill</button>` : html`<span class="muted" data-testid="drill-view-only">${VIEW_ONLY}</span>`}
       <span class="muted">this node is ${role ?? '…'}</span>
     </form>

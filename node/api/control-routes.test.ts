@@ -44,9 +44,10 @@ async function harness(token?: string): Promise<Harness> {
         return { imported: entries.length - 1, existing: 1, refused: 0, nat: 0, existingLines: [entries[0]!.line], refusedLines: [] };
       },
       drills: {
-        start: (mode, holdSeconds) => {
+        start: (mode, holdSeconds, group) => {
           if (h.drillState !== 'master') throw new DrillRefused(`this node is ${h.drillState}, not master`);
-          return { report: { ...report, mode, holdSeconds } };
+          if (group !== undefined && group !== 'a' && group !== 51) throw new DrillRefused(`group: no VRRP group named or numbered ${JSON.stringify(group)} on this node`, 400);
+          return { report: { ...report, mode, holdSeconds, group: group === undefined ? null : { name: 'a', vrid: 51 } } };
         },
         get: (id) => (id === 'd1' ? report : undefined),
         list: () => [report],
@@ -146,6 +147,23 @@ describe('control API routes (schemas, OpenAPI, conntrack, drills, events)', () 
     r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign' } });
     assert.equal(r.statusCode, 409);
     assert.match(r.json().message, /backup, not master/);
+  });
+
+  it('drills one VRRP group by name or VRID; an unknown group is a 400 at /body/group, a wrong type a schema error', async () => {
+    h = await harness();
+    for (const group of ['a', 51]) {
+      const r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', group } });
+      assert.equal(r.statusCode, 202);
+      assert.deepEqual(r.json().group, { name: 'a', vrid: 51 });
+    }
+    let r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', group: 'c' } });
+    assert.equal(r.statusCode, 400);
+    assert.equal(r.json().field, '/body/group');
+    assert.match(r.json().message, /no VRRP group named or numbered "c"/);
+    r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', group: true } });
+    assert.equal(r.statusCode, 400);
+    r = await h.app.inject({ method: 'POST', url: '/v1/drills', payload: { mode: 'resign', group: 0 } });
+    assert.equal(r.statusCode, 400, 'a VRID is 1-255');
   });
 
   it('asks for the token on every route but health on the management listener', async () => {

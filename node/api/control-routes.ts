@@ -22,7 +22,7 @@ export interface ControlView {
   ctImport?(entries: CtImportEntry[]): Promise<CtImportResult>;
   cluster?(): Promise<ClusterInfo>;
   drills?: {
-    start(mode: 'resign', holdSeconds: number): { report: DrillReport };
+    start(mode: 'resign', holdSeconds: number, group?: string | number): { report: DrillReport };
     get(id: string): DrillReport | undefined;
     list(): DrillReport[];
   };
@@ -272,14 +272,15 @@ export function registerControlRoutes(app: FastifyInstance, view: ControlView): 
   });
 
   app.post('/v1/drills', async (req, reply) => {
-    const body = req.body as { mode: 'resign'; holdSeconds?: number };
+    const body = req.body as { mode: 'resign'; holdSeconds?: number; group?: string | number };
     if (!view.drills) return sendError(reply, 409, 'conflict', 'this node runs without VRRP (no vrrp: section): there is no mastership to hand over');
     try {
-      const { report } = view.drills.start(body.mode, body.holdSeconds ?? 5);
+      const { report } = view.drills.start(body.mode, body.holdSeconds ?? 5, body.group);
       reply.code(202).header('location', `/v1/drills/${report.id}`);
       return report;
     } catch (err) {
       const status = (err as { status?: number }).status;
+      if (status === 400) return sendError(reply, 400, 'bad_request', (err as Error).message, '/body/group');
       if (status) return sendError(reply, status, status === 409 ? 'conflict' : 'error', (err as Error).message);
       throw err;
     }

@@ -96,6 +96,19 @@ const drillReport = {
     status: { type: 'string', enum: ['running', 'done', 'failed'] },
     phase: { type: 'string' },
     holdSeconds: { type: 'number' },
+    group: { type: ['object', 'null'], description: 'the one VRRP group drilled; null: the whole node', properties: { name: { type: 'string' }, vrid: { type: 'integer' } } },
+    groups: {
+      type: 'array',
+      description: 'per VRRP group (vrrp.groups; absent with one group): drilled, its state before and after, whether mastership moved to a peer (and which peer took it, how fast), its share of the watched flows',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' }, vrid: { type: 'integer' }, drilled: { type: 'boolean' }, before: { type: 'string' }, after: { type: 'string' }, moved: { type: 'boolean' },
+          takeover: { type: ['object', 'null'], properties: { peer: { type: 'string' }, priority: { type: 'integer' }, ms: { type: 'number' } } },
+          flows: { type: 'object', properties: { watched: { type: 'integer' }, survived: { type: 'integer' }, ended: { type: 'integer' }, notSeen: { type: 'integer' } } },
+        },
+      },
+    },
     startedAt: { type: 'string' },
     finishedAt: { type: 'string' },
     takeover: { type: ['object', 'null'], properties: { peer: { type: 'string' }, priority: { type: 'integer' }, ms: { type: 'number' } } },
@@ -281,7 +294,11 @@ const ROUTE_SCHEMAS: Record<string, Schema> = {
     tags: ['drills'],
     body: {
       type: 'object',
-      properties: { mode: { type: 'string', enum: ['resign'] }, holdSeconds: { type: 'number', minimum: 0, maximum: 600, default: 5 } },
+      properties: {
+        mode: { type: 'string', enum: ['resign'] },
+        holdSeconds: { type: 'number', minimum: 0, maximum: 600, default: 5 },
+        group: { type: ['string', 'integer'], maxLength: 64, minimum: 1, maximum: 255, description: 'drill one VRRP group (vrrp.groups), by name or VRID: it resigns and the node keeps its other groups; without it the whole node resigns' },
+      },
       required: ['mode'],
       additionalProperties: false,
     },

@@ -7,8 +7,8 @@ import { controlRequest } from '../api/index.js';
 import type { DrillReport } from '../ha/api-drill.js';
 
 /** `hafw drill --node`: start the drill over the API and follow its report until it ends. */
-async function nodeDrill(holdSeconds: number, json: boolean, target: Target): Promise<number> {
-  let r = await controlRequest<DrillReport>('POST', '/v1/drills', { ...target, body: { mode: 'resign', holdSeconds } });
+async function nodeDrill(holdSeconds: number, json: boolean, target: Target, group?: string | number): Promise<number> {
+  let r = await controlRequest<DrillReport>('POST', '/v1/drills', { ...target, body: { mode: 'resign', holdSeconds, ...(group !== undefined ? { group } : {}) } });
   const deadline = Date.now() + holdSeconds * 1000 + 30000;
   let phase = '';
   for (;;) {
@@ -23,6 +23,10 @@ async function nodeDrill(holdSeconds: number, json: boolean, target: Target): Pr
     console.log(r.takeover ? `takeover: ${r.takeover.peer} (priority ${r.takeover.priority}) after ${r.takeover.ms} ms` : 'takeover: no peer took over');
     console.log(`peer in sync: ${r.peerInSync === null ? 'n/a (no sync)' : r.peerInSync ? 'yes' : 'NO'}`);
     console.log(`taken back: ${r.reclaimMs !== null ? `after ${r.reclaimMs} ms` : r.preempt ? 'no' : 'no (preemption off)'}; now ${r.finalState}`);
+    for (const g of r.groups ?? []) {
+      const flows = g.flows ? `; flows ${g.flows.survived}/${g.flows.watched} survived` : '';
+      console.log(`group ${g.name} (vrid ${g.vrid})${g.drilled ? ' drilled' : ''}: ${g.moved && g.takeover ? `moved to ${g.takeover.peer} after ${g.takeover.ms} ms` : 'did not move'} (${g.before} -> ${g.after ?? '?'})${flows}`);
+    }
     if (r.error) console.log(`error: ${r.error}`);
   }
   return r.status === 'done' && r.takeover ? 0 : 1;
@@ -30,13 +34,16 @@ async function nodeDrill(holdSeconds: number, json: boolean, target: Target): Pr
 
 const usage = `usage: hafw drill [--mode kill|resign|link] [--flows N] [--duration-ms MS] [--json]
        hafw drill --mode kill|kill-next|partition [--fw NAME] [--nodes 2|3] [--flows N] [--json]
-       hafw drill --node [--hold SECONDS] [--json] [--socket PATH | --url URL]
+       hafw drill --node [--hold SECONDS] [--group NAME|VRID] [--json] [--socket PATH | --url URL]
 
 --node: a drill on the running node in this namespace (or the one --url names), through its API (POST /v1/drills):
 the master resigns (priority-0 advertisement, as on SIGTERM, but keeps running), reports
 when the peer's master advertisements arrive and whether state sync with it was complete,
 waits --hold seconds (default 5), then takes mastership back if it preempts. Run it on the
 master; on a backup it exits 1 with the node's answer. Exit 0 when the peer took over.
+  --group NAME|VRID  active/active (vrrp.groups): drill that group only; it resigns and
+                  moves to its backup while the node keeps its other groups; the report
+                  says per group whether it moved. Without it the whole node resigns.
 
 Runs a failover drill against the lab (docs/failover.md, "Drills"): opens N long-lived
 TCP flows and a probe stream every 2 ms from hafw-client to hafw-server through the VIPs,
@@ -70,14 +77,17 @@ export const drillCommand: Command = {
   summary: 'fail the master on purpose and measure the takeover (lab)',
   usage,
   async run(args) {
-    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' }, node: { type: 'boolean' }, hold: { type: 'string' }, fw: { type: 'string' }, nodes: { type: 'string' }, ...TARGET_OPTIONS }, usage);
+    const { values } = parse(args, { mode: { type: 'string' }, flows: { type: 'string' }, 'duration-ms': { type: 'string' }, json: { type: 'boolean' }, node: { type: 'boolean' }, hold: { type: 'string' }, group: { type: 'string' }, fw: { type: 'string' }, nodes: { type: 'string' }, ...TARGET_OPTIONS }, usage);
     if (values.help) return void console.log(usage), 0;
     if (values.node && (values.fw !== undefined || values.nodes !== undefined)) throw new UsageError(`--fw and --nodes are lab drills; --node drills the running node\n\n${usage}`);
     if (values.node) {
       const hold = Number(values.hold ?? '5');
       if (!(hold >= 0 && hold <= 600)) throw new UsageError(`--hold must be from 0 to 600 seconds\n\n${usage}`);
-      return nodeDrill(hold, values.json ?? false, await targetFrom(values, usage));
+      const group = values.group;
+      if (group !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(group)) throw new UsageError(`--group must be a VRRP group's name or VRID, got ${JSON.stringify(group)}\n\n${usage}`);
+      return nodeDrill(hold, values.json ?? false, await targetFrom(values, usage), group === undefined ? undefined : /^\d+$/.test(group) ? Number(group) : group);
     }
+    if (values.group !== undefined) throw new UsageError(`--group goes with --node (a resign drill on the running node); kill drills fail the whole node\n\n${usage}`);
     if (values.hold !== undefined || values.socket !== undefined || values.url !== undefined || values['token-file'] !== undefined || values['ca-file'] !== undefined || values['cert-file'] !== undefined || values['key-file'] !== undefined) throw new UsageError(`--hold, --socket, --url, --token-file, --ca-file, --cert-file and --key-file go with --node\n\n${usage}`);
     const mode = values.mode ?? 'kill';
     if (!['kill', 'resign', 'link', 'kill-next', 'partition'].includes(mode)) throw new UsageError(`--mode must be kill, resign, link, kill-next or partition, got ${values.mode}\n\n${usage}`);

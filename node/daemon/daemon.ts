@@ -272,9 +272,10 @@ export class NodeDaemon {
         ? {
             state: () => this.vrrp?.status()?.state ?? 'initialize',
             preempt: this.config.vrrp.preempt,
-            resign: async () => this.vrrp!.resign(),
+            resign: async (vrids) => this.vrrp!.resign(vrids),
             resume: () => this.vrrp?.resume(),
             onAdvert: (cb) => this.vrrp?.onAdvert(cb) ?? (() => undefined),
+            groups: () => this.vrrp?.groupStates() ?? [],
           }
         : undefined,
       peerInSync: async () => {
@@ -284,7 +285,7 @@ export class NodeDaemon {
       publish: (type, data) => this.events.publish(type, data),
       traffic: {
         forwarded: () => datapath.forwardedPackets(),
-        watch: (step) => datapath.drillWatch(step),
+        watch: (step, vrids) => datapath.drillWatch(step, vrids),
         watchEnd: () => datapath.drillWatch('end'),
       },
     });

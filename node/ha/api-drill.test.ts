@@ -137,4 +137,132 @@ describe('API failover drill (resign, measure, take back)', () => {
     assert.equal(r.error, 'socket closed');
     assert.equal(v.resumed, 1);
   });
+
+  describe('with VRRP groups (active/active)', () => {
+    /**
+     * Two groups on a link: this node masters A (51) and, by default, B (52) too. The peer
+     * advertises as master of every group this node does not master, every 5 ms, as a
+     * real master does; a resigned group is taken over by the peer after `takeoverMs`.
+     */
+    class FakeGroups implements DrillVrrp {
+      readonly preempt = true;
+      readonly st = new Map<number, string>([[51, 'master'], [52, 'master']]);
+      resignedWith: (readonly number[] | undefined)[] = [];
+      private stopped: readonly number[] = [];
+      private peerMasters = new Set<number>();
+      private cbs = new Set<(from: string, priority: number, atMs: number, vrid?: number) => void>();
+      private tick = setInterval(() => {
+        for (const vrid of this.peerMasters) for (const cb of this.cbs) cb('192.0.2.3', 150, 0, vrid);
+      }, 5);
+      constructor(private readonly takeoverMs = 30) {}
+      peerMaster(vrid: number): void {
+        this.st.set(vrid, 'backup');
+        this.peerMasters.add(vrid);
+      }
+      state(): string {
+        return this.st.get(51)!;
+      }
+      groups() {
+        return [{ name: 'a', vrid: 51, state: this.st.get(51)! }, { name: 'b', vrid: 52, state: this.st.get(52)! }];
+      }
+      async resign(vrids?: readonly number[]): Promise<void> {
+        this.resignedWith.push(vrids);
+        this.stopped = vrids ?? [51, 52];
+        for (const v of this.stopped) {
+          const wasMaster = this.st.get(v) === 'master';
+          this.st.set(v, 'initialize');
+          if (wasMaster) setTimeout(() => this.peerMasters.add(v), this.takeoverMs);
+        }
+      }
+      resume(): void {
+        for (const v of this.stopped) {
+          this.st.set(v, 'backup');
+          // Preemption: this node's higher priority takes its group back.
+          setTimeout(() => {
+            this.peerMasters.delete(v);
+            this.st.set(v, 'master');
+          }, 20);
+        }
+      }
+      onAdvert(cb: (from: string, priority: number, atMs: number, vrid?: number) => void): () => void {
+        this.cbs.add(cb);
+        return () => this.cbs.delete(cb);
+      }
+      close(): void {
+        clearInterval(this.tick);
+      }
+    }
+    const service = (v: DrillVrrp, extra: Partial<ConstructorParameters<typeof DrillService>[0]> = {}) => new DrillService({ vrrp: v, peerInSync: async () => true, publish: () => undefined, ...extra });
+
+    it('--group moves that group only: it alone resigns, its takeover is its own, the report says which groups moved', async () => {
+      const v = new FakeGroups(30);
+      try {
+        const r = await service(v).start('resign', 0.05, 'a').done;
+        assert.equal(r.status, 'done', r.error);
+        assert.deepEqual(v.resignedWith, [[51]], 'only group a resigned');
+        assert.deepEqual(r.group, { name: 'a', vrid: 51 });
+        assert.ok(r.takeover !== null && r.takeover.ms >= 25, `the takeover is group a's (${JSON.stringify(r.takeover)})`);
+        const byName = Object.fromEntries(r.groups!.map((g) => [g.name, g]));
+        assert.equal(byName.a!.moved, true);
+        assert.equal(byName.a!.drilled, true);
+        assert.equal(byName.a!.takeover!.peer, '192.0.2.3');
+        assert.deepEqual([byName.b!.moved, byName.b!.drilled, byName.b!.before, byName.b!.after], [false, false, 'master', 'master'], 'group b stayed here');
+        assert.equal(r.finalState, 'master');
+      } finally {
+        v.close();
+      }
+    });
+
+    it('by VRID too; refuses an unknown group (400, naming the groups) and a group it is not master of', () => {
+      const v = new FakeGroups();
+      try {
+        v.peerMaster(52);
+        assert.throws(() => service(v).start('resign', 0, 'c'), (e: DrillRefused) => e.status === 400 && /no VRRP group named or numbered "c".*a \(vrid 51\), b \(vrid 52\)/.test(e.message));
+        assert.throws(() => service(v).start('resign', 0, 52), (e: DrillRefused) => e.status === 409 && /backup of group b/.test(e.message));
+        assert.deepEqual(v.resignedWith, []);
+        const { report, done } = service(v).start('resign', 0, 51);
+        assert.deepEqual(report.group, { name: 'a', vrid: 51 });
+        return done.then((r) => assert.deepEqual(v.resignedWith, [[51]], r.error));
+      } finally {
+        setTimeout(() => v.close(), 500);
+      }
+    });
+
+    it('a whole-node drill waits for its own groups\' takeover: the peer\'s adverts for the group it masters anyway do not count', async () => {
+      const v = new FakeGroups(60);
+      try {
+        v.peerMaster(52); // the peer masters b and advertises it all along
+        const r = await service(v).start('resign', 0.05).done;
+        assert.equal(r.status, 'done', r.error);
+        assert.deepEqual(v.resignedWith, [undefined], 'the whole node resigned');
+        assert.ok(r.takeover !== null && r.takeover.ms >= 50, `takeover after group a moved, not at b's first advert: ${JSON.stringify(r.takeover)}`);
+        assert.deepEqual(r.groups!.map((g) => [g.name, g.drilled, g.moved]), [['a', true, true], ['b', true, false]]);
+      } finally {
+        v.close();
+      }
+    });
+
+    it('splits the watched flows per group in the report', async () => {
+      const v = new FakeGroups(10);
+      const vrids: (readonly number[] | undefined)[] = [];
+      const traffic: DrillTrafficSource = {
+        forwarded: () => 0,
+        watch: async (step, ids) => {
+          if (step === 'begin') vrids.push(ids);
+          return 1;
+        },
+        watchEnd: async () => ({ candidates: 2, capped: false, flows: [
+          { flow: 'tcp 192.0.2.100:40000 -> 198.51.100.100:80', outcome: 'survived', peerRecords: 2, survivedAfterMs: 40, vrid: 51 },
+          { flow: 'tcp 192.0.2.100:40001 -> 198.51.100.100:80', outcome: 'not-seen', peerRecords: 1, survivedAfterMs: null, vrid: 51 },
+        ] }),
+      };
+      try {
+        const r = await service(v, { traffic, sampleMs: 10, beforeMs: 20, afterMs: 20 }).start('resign', 0, 'a').done;
+        assert.deepEqual(vrids, [[51]], 'the datapath watches group a\'s connections only');
+        assert.deepEqual(r.groups!.map((g) => [g.name, g.flows]), [['a', { watched: 2, survived: 1, ended: 0, notSeen: 1 }], ['b', { watched: 0, survived: 0, ended: 0, notSeen: 0 }]]);
+      } finally {
+        v.close();
+      }
+    });
+  });
 });

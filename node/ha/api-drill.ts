@@ -16,19 +16,44 @@
 import { DRILL_SAMPLE_MS, summarizeDrillTraffic, type CounterSample, type DrillFlowWatch, type DrillTraffic } from '../../failover/drill-traffic.js';
 
 export interface DrillVrrp {
+  /** The first group's state (the only group's without vrrp.groups). */
   state(): string;
   readonly preempt: boolean;
-  resign(): Promise<void>;
+  /** Resigns every group, or those of `vrids` (a drill of one group). */
+  resign(vrids?: readonly number[]): Promise<void>;
+  /** Starts again what resign() stopped. */
   resume(): void;
-  onAdvert(cb: (from: string, priority: number, atMs: number) => void): () => void;
+  /** Advertisements accepted from other routers; `vrid` is the advertisement's group. */
+  onAdvert(cb: (from: string, priority: number, atMs: number, vrid?: number) => void): () => void;
+  /** Each group with its state (vrrp.groups); absent or empty: one group, `state()`. */
+  groups?(): { name: string; vrid: number; state: string }[];
+}
+
+/** One VRRP group in a drill's report: did mastership of it move away from this node? */
+export interface DrillGroupReport {
+  name: string;
+  vrid: number;
+  /** This group was resigned by the drill (all groups in a whole-node drill). */
+  drilled: boolean;
+  /** Its state here when the drill started and when it ended. */
+  before: string;
+  after?: string;
+  /** A peer advertised as its master after the resign (this node was master of it before). */
+  moved: boolean;
+  takeover: { peer: string; priority: number; ms: number } | null;
+  /** The watched flows of this group (connections tagged with its VRID); absent without a flow watch. */
+  flows?: { watched: number; survived: number; ended: number; notSeen: number };
 }
 
 /** The node's traffic, for a drill's measurement (node/datapath: the shared counters and the drill watch). */
 export interface DrillTrafficSource {
   /** Packets forwarded so far (a counter). */
   forwarded(): number;
-  /** The datapath's flow watch: begin (activity window opens), freeze (at the resign), end. */
-  watch(step: 'begin' | 'freeze'): Promise<number>;
+  /**
+   * The datapath's flow watch: begin (activity window opens; `vrids`: only connections of
+   * these VRRP groups), freeze (at the resign), end.
+   */
+  watch(step: 'begin' | 'freeze', vrids?: readonly number[]): Promise<number>;
   watchEnd(): Promise<DrillFlowWatch>;
 }
 
@@ -63,6 +88,10 @@ export interface DrillReport {
   status: 'running' | 'done' | 'failed';
   phase: DrillPhase;
   holdSeconds: number;
+  /** The one group drilled (`group` in the request); null: the whole node (every group). */
+  group?: { name: string; vrid: number } | null;
+  /** Per VRRP group (vrrp.groups), which moved; absent on a node with one group. */
+  groups?: DrillGroupReport[];
   startedAt: string;
   finishedAt?: string;
   /** Peer that took over, its advertised priority, and ms from our priority-0 advert to its first master advert. */
@@ -108,22 +137,43 @@ export class DrillService {
     return [...this.reports.values()];
   }
 
-  /** Checks the preconditions, starts the drill in the background and returns its first report. */
-  start(mode: 'resign', holdSeconds: number): { report: DrillReport; done: Promise<DrillReport> } {
+  /**
+   * Checks the preconditions, starts the drill in the background and returns its first
+   * report. `group` (a name or a VRID) drills that VRRP group only: it resigns and the
+   * node's other groups keep their state; without it the whole node resigns.
+   */
+  start(mode: 'resign', holdSeconds: number, group?: string | number): { report: DrillReport; done: Promise<DrillReport> } {
     const v = this.deps.vrrp;
     if (!v) throw new DrillRefused('this node runs without VRRP (no vrrp: section): there is no mastership to hand over');
     if (this.running) throw new DrillRefused(`drill ${this.running} is still running`);
-    const state = v.state();
-    if (state !== 'master') throw new DrillRefused(`this node is ${state}, not master: run the drill on the master`);
+    const groups = v.groups?.() ?? [];
+    let chosen: { name: string; vrid: number; state: string } | undefined;
+    if (group !== undefined) {
+      chosen = groups.find((g) => g.name === String(group) || String(g.vrid) === String(group));
+      const known = groups.map((g) => `${g.name} (vrid ${g.vrid})`).join(', ');
+      if (!chosen) throw new DrillRefused(groups.length === 0 ? `group: this node has no VRRP groups to choose from (got ${JSON.stringify(group)})` : `group: no VRRP group named or numbered ${JSON.stringify(group)} on this node; its groups: ${known}`, 400);
+      if (chosen.state !== 'master') throw new DrillRefused(`this node is ${chosen.state} of group ${chosen.name}, not master: run the drill on that group's master`);
+    } else if (groups.length > 1) {
+      // A whole-node drill on an active/active node: it must master at least one group.
+      if (!groups.some((g) => g.state === 'master')) throw new DrillRefused(`this node is master of no group (${groups.map((g) => `${g.name}: ${g.state}`).join(', ')}): run the drill on a master`);
+    } else {
+      const state = v.state();
+      if (state !== 'master') throw new DrillRefused(`this node is ${state}, not master: run the drill on the master`);
+    }
     const id = `d${Date.now().toString(36)}-${++this.seq}`;
     const report: DrillReport = {
-      id, mode, status: 'running', phase: 'started', holdSeconds, startedAt: new Date().toISOString(),
+      id, mode, status: 'running', phase: 'started', holdSeconds, group: chosen ? { name: chosen.name, vrid: chosen.vrid } : null, startedAt: new Date().toISOString(),
       takeover: null, peerInSync: null, preempt: v.preempt, reclaimMs: null,
     };
+    if (groups.length > 1) {
+      report.groups = groups.map((g) => ({
+        name: g.name, vrid: g.vrid, drilled: chosen ? g.vrid === chosen.vrid : true, before: g.state, moved: false, takeover: null,
+      }));
+    }
     this.reports.set(id, report);
     while (this.reports.size > MAX_KEPT) this.reports.delete(this.reports.keys().next().value!);
     this.running = id;
-    this.progress(report, 'started', { holdSeconds });
+    this.progress(report, 'started', { holdSeconds, ...(chosen ? { group: chosen.name, vrid: chosen.vrid } : {}) });
     const done = this.run(v, report).finally(() => (this.running = undefined));
     return { report: { ...report }, done };
   }
@@ -138,30 +188,47 @@ export class DrillService {
     const reclaimTimeout = this.deps.reclaimTimeoutMs ?? 10000;
     let off: (() => void) | undefined;
     let resumed = false;
-    const m = this.deps.traffic ? new TrafficMeasurement(this.deps.traffic, this.now, this.deps.sampleMs ?? DRILL_SAMPLE_MS) : undefined;
+    // The groups that must move: the one drilled, or every group this node masters. Without
+    // groups (one VRRP instance) there is one, with no VRID to tell its adverts apart.
+    const watched = r.groups ? r.groups.filter((g) => g.drilled && g.before === 'master') : [];
+    const vrids = r.group ? [r.group.vrid] : undefined;
+    const m = this.deps.traffic ? new TrafficMeasurement(this.deps.traffic, this.now, this.deps.sampleMs ?? DRILL_SAMPLE_MS, vrids) : undefined;
+    const mastersAgain = (): boolean => (r.groups ? watched.every((g) => v.groups?.().find((x) => x.vrid === g.vrid)?.state === 'master') : v.state() === 'master');
     try {
       if (m) await m.begin(this.deps.beforeMs ?? DRILL_BEFORE_MS);
       // The first advertisement with a non-zero priority after ours of priority 0 comes
-      // from the new master: a backup does not advertise (RFC 5798 §6.4.2).
+      // from the new master: a backup does not advertise (RFC 5798 §6.4.2). With groups,
+      // per group: another group's master advertises all along.
+      let t0 = NaN;
       let resolveTakeover!: (x: { from: string; priority: number; at: number } | null) => void;
       const takeover = new Promise<{ from: string; priority: number; at: number } | null>((res) => (resolveTakeover = res));
-      off = v.onAdvert((from, priority) => {
-        if (priority > 0) resolveTakeover({ from, priority, at: this.now() });
+      let last: { from: string; priority: number; at: number } | null = null;
+      off = v.onAdvert((from, priority, _atMs, vrid) => {
+        if (priority === 0 || Number.isNaN(t0)) return;
+        if (!r.groups) return resolveTakeover({ from, priority, at: this.now() });
+        const g = r.groups.find((x) => x.vrid === vrid);
+        if (!g || g.takeover || !watched.includes(g)) return;
+        const at = this.now();
+        g.takeover = { peer: from, priority, ms: Math.round((at - t0) * 10) / 10 };
+        g.moved = true;
+        last = { from, priority, at };
+        if (watched.every((x) => x.takeover)) resolveTakeover(last);
       });
       await m?.freeze();
-      const t0 = this.now();
+      t0 = this.now();
       if (m) m.resignAt = t0;
-      await v.resign();
-      this.progress(r, 'resigned');
+      await v.resign(vrids);
+      this.progress(r, 'resigned', r.group ? { group: r.group.name } : {});
       const timer = setTimeout(() => resolveTakeover(null), takeoverTimeout);
-      const got = await takeover;
+      // With several groups, the report's takeover is the last of them (every drilled group moved).
+      const got = (await takeover) ?? (r.groups ? last : null);
       clearTimeout(timer);
       off();
       off = undefined;
       if (got) {
         r.takeover = { peer: got.from, priority: got.priority, ms: Math.round((got.at - t0) * 10) / 10 };
         r.peerInSync = await this.deps.peerInSync().catch(() => null);
-        this.progress(r, 'takeover', { ...r.takeover, peerInSync: r.peerInSync });
+        this.progress(r, 'takeover', { ...r.takeover, peerInSync: r.peerInSync, ...(r.groups ? { moved: r.groups.filter((g) => g.moved).map((g) => g.name) } : {}) });
         this.progress(r, 'holding', { seconds: r.holdSeconds });
         await sleep(r.holdSeconds * 1000);
       } else this.progress(r, 'no-takeover', { waitedMs: takeoverTimeout });
@@ -173,8 +240,8 @@ export class DrillService {
       this.progress(r, 'resumed');
       if (v.preempt) {
         const deadline = t1 + reclaimTimeout;
-        while (v.state() !== 'master' && this.now() < deadline) await sleep(10);
-        if (v.state() === 'master') {
+        while (!mastersAgain() && this.now() < deadline) await sleep(10);
+        if (mastersAgain()) {
           if (m) m.reclaimAt = this.now();
           r.reclaimMs = Math.round((this.now() - t1) * 10) / 10;
           this.progress(r, 'reclaimed', { ms: r.reclaimMs });
@@ -184,7 +251,7 @@ export class DrillService {
         await sleep(this.deps.afterMs ?? DRILL_AFTER_MS);
         r.traffic = m.finish(r.holdSeconds);
       }
-      r.finalState = v.state();
+      this.finishGroups(v, r);
       r.status = 'done';
       r.finishedAt = new Date().toISOString();
       this.progress(r, 'done', { finalState: r.finalState, takeover: r.takeover, reclaimMs: r.reclaimMs });
@@ -195,11 +262,22 @@ export class DrillService {
       if (m) r.traffic = await m.abort(r.holdSeconds);
       r.status = 'failed';
       r.error = (err as Error).message;
-      r.finalState = v.state();
+      this.finishGroups(v, r);
       r.finishedAt = new Date().toISOString();
       this.progress(r, 'failed', { error: r.error });
     }
     return { ...r };
+  }
+
+  /** Final states, and each group's share of the watched flows. */
+  private finishGroups(v: DrillVrrp, r: DrillReport): void {
+    const now = v.groups?.() ?? [];
+    r.finalState = r.group ? (now.find((g) => g.vrid === r.group!.vrid)?.state ?? v.state()) : v.state();
+    for (const g of r.groups ?? []) {
+      g.after = now.find((x) => x.vrid === g.vrid)?.state;
+      const per = r.traffic?.flows.perGroup?.find((x) => x.vrid === g.vrid);
+      if (r.traffic && !r.traffic.flows.error) g.flows = per ? { watched: per.watched, survived: per.survived, ended: per.ended, notSeen: per.notSeen } : { watched: 0, survived: 0, ended: 0, notSeen: 0 };
+    }
   }
 }
 
@@ -217,6 +295,8 @@ class TrafficMeasurement {
     private readonly src: DrillTrafficSource,
     private readonly now: () => number,
     private readonly sampleMs: number,
+    /** Watch only the connections of these groups (a drill of one group). */
+    private readonly vrids?: readonly number[],
   ) {}
 
   private sample(): void {
@@ -228,7 +308,7 @@ class TrafficMeasurement {
     this.sample();
     this.timer = setInterval(() => this.sample(), this.sampleMs);
     try {
-      await this.src.watch('begin');
+      await this.src.watch('begin', this.vrids);
       this.watching = true;
     } catch (err) {
       this.flows = { error: (err as Error).message };

@@ -80,10 +80,12 @@ export class VrrpService {
   private readonly senders: WorkerAdvertSender[] = [];
   private readonly frames = new PacketFrameSender();
   private readonly listeners: ((e: VrrpInstanceEvent, group: VrrpGroupRef) => void)[] = [];
-  private readonly advertListeners = new Set<(from: string, priority: number, atMs: number) => void>();
+  private readonly advertListeners = new Set<(from: string, priority: number, atMs: number, vrid: number) => void>();
   /** Routers whose advertisements this node accepted, by source address (for GET /v1/cluster). */
   private readonly heard = new Map<string, { priority: number; lastMs: number; adverts: number }>();
   private resigned = false;
+  /** The groups a drill resigned (undefined: all of them). */
+  private resignedVrids: number[] | undefined;
 
   constructor(
     private readonly cfg: VrrpConfig,
@@ -251,8 +253,8 @@ export class VrrpService {
     return this.cfg.preempt;
   }
 
-  /** Calls `cb` for every advertisement accepted from another router (drills, cluster view). */
-  onAdvert(cb: (from: string, priority: number, atMs: number) => void): () => void {
+  /** Calls `cb` for every advertisement accepted from another router (drills, cluster view), with its group's VRID. */
+  onAdvert(cb: (from: string, priority: number, atMs: number, vrid: number) => void): () => void {
     this.advertListeners.add(cb);
     return () => void this.advertListeners.delete(cb);
   }
@@ -272,17 +274,28 @@ export class VrrpService {
    * RFC 5798 §6.4.3 "Shutdown"), but keep the process, the datapath and the socket (so
    * the peer's advertisements are still counted). resume() starts the instance again.
    */
-  async resign(): Promise<void> {
+  async resign(vrids?: readonly number[]): Promise<void> {
     if (!this.groups) throw new Error('vrrp is not running');
+    if (this.resigned) throw new Error('vrrp is resigned already (a drill is running)');
     this.resigned = true;
-    await this.groups.stop();
+    this.resignedVrids = vrids === undefined ? undefined : [...vrids];
+    await this.groups.stop(this.resignedVrids);
   }
 
-  /** After resign(): start again as backup (§6.4.1); with preempt on, a higher priority takes the VIPs back. */
+  /**
+   * After resign(): the resigned groups start again as backup (§6.4.1); with preempt on, a
+   * higher priority takes the VIPs back.
+   */
   resume(): void {
     if (!this.groups || !this.resigned) return;
     this.resigned = false;
-    this.groups.start();
+    this.groups.start(this.resignedVrids);
+    this.resignedVrids = undefined;
+  }
+
+  /** Each group's name, VRID and state (drills of one group). */
+  groupStates(): { name: string; vrid: number; state: VrrpState }[] {
+    return this.groups?.states() ?? [];
   }
 
   /** Notes the source and priority of each accepted advertisement, then lets the instance handle it. */
@@ -292,7 +305,7 @@ export class VrrpService {
     let lastSrc = new Uint8Array(0);
     let lastFrom = '';
     const received = (): number => groups.instances.reduce((n, i) => n + i.counters.advertsReceived, 0);
-    const note = (src: Uint8Array | undefined, off: number, len: number, priority: number, before: number): void => {
+    const note = (src: Uint8Array | undefined, off: number, len: number, priority: number, vrid: number, before: number): void => {
       if (received() === before || !src) return;
       let same = len === lastSrc.length;
       for (let i = 0; same && i < len; i++) same = src[off + i] === lastSrc[i];
@@ -308,20 +321,20 @@ export class VrrpService {
         h.lastMs = at;
         h.adverts++;
       } else this.heard.set(from, { priority, lastMs: at, adverts: 1 });
-      for (const l of this.advertListeners) l(from, priority, at);
+      for (const l of this.advertListeners) l(from, priority, at, vrid);
     };
     return {
-      // VRRPv3 header (RFC 5798 §5.1): byte 2 is the priority; IPv4 datagrams carry their header.
+      // VRRPv3 header (RFC 5798 §5.1): byte 1 is the VRID, byte 2 the priority; IPv4 datagrams carry their header.
       receiveIpv4: (d, len) => {
         const before = received();
         groups.receiveIpv4(d, len);
         const ihl = (d[0]! & 0x0f) * 4;
-        note(len >= 20 ? d : undefined, 12, 4, d[ihl + 2] ?? 0, before);
+        note(len >= 20 ? d : undefined, 12, 4, d[ihl + 2] ?? 0, d[ihl + 1] ?? 0, before);
       },
       receive: (payload, dgram, off, len) => {
         const before = received();
         groups.receive(payload, dgram, off, len);
-        note(dgram.src, 0, dgram.src.length, payload[off + 2] ?? 0, before);
+        note(dgram.src, 0, dgram.src.length, payload[off + 2] ?? 0, payload[off + 1] ?? 0, before);
       },
     };
   }

@@ -207,12 +207,12 @@ export class DatapathThread {
   /**
    * An API drill's watch of the flows it hands over (worker/drill-watch.ts): `begin` and
    * `freeze` answer how many connections they took, `end` what became of them. Rejects
-   * without conntrack or state sync.
+   * without conntrack or state sync. `vrids` (begin): only connections of these VRRP groups.
    */
-  async drillWatch(step: 'begin' | 'freeze'): Promise<number>;
+  async drillWatch(step: 'begin' | 'freeze', vrids?: readonly number[]): Promise<number>;
   async drillWatch(step: 'end'): Promise<DrillWatchResult>;
-  async drillWatch(step: 'begin' | 'freeze' | 'end'): Promise<number | DrillWatchResult> {
-    const m = await this.ask((id) => ({ type: 'drill-watch', id, step }));
+  async drillWatch(step: 'begin' | 'freeze' | 'end', vrids?: readonly number[]): Promise<number | DrillWatchResult> {
+    const m = await this.ask((id) => ({ type: 'drill-watch', id, step, ...(vrids ? { vrids: [...vrids] } : {}) }));
     if (m.type !== 'drill-watch') throw new Error(`datapath thread: unexpected answer ${m.type}`);
     if (m.error !== undefined) throw new Error(m.error);
     return step === 'end' ? m.result! : m.count!;

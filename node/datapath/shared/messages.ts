@@ -137,7 +137,7 @@ export type ToDatapath =
   /** Connections read from a kernel conntrack dump (hafw ct import), checked by the control thread. */
   | { type: 'ct-import'; id: number; entries: CtImportEntry[] }
   /** An API drill's watch of the flows it hands over (worker/drill-watch.ts): begin, freeze at the resign, end. */
-  | { type: 'drill-watch'; id: number; step: 'begin' | 'freeze' | 'end' };
+  | { type: 'drill-watch'; id: number; step: 'begin' | 'freeze' | 'end'; vrids?: number[] };
 
 export type FromDatapath =
   | { type: 'ready'; tunName: string; vnetHdrLen: number }

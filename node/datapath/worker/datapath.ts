@@ -246,7 +246,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         break;
       case 'drill-watch':
         if (!drillWatch || !syncBridge) send({ type: 'drill-watch', id: m.id, error: 'no flows to watch: conntrack and state sync are needed' });
-        else if (m.step === 'begin') send({ type: 'drill-watch', id: m.id, count: drillWatch.begin() });
+        else if (m.step === 'begin') send({ type: 'drill-watch', id: m.id, count: drillWatch.begin(m.vrids) });
         else if (m.step === 'freeze') {
           const n = drillWatch.freeze();
           syncBridge.drillWatch = drillWatch;

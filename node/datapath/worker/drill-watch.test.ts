@@ -128,4 +128,29 @@ describe('DrillWatch: the flows a drill hands over, seen from the old master', (
     assert.equal(watch.begin(), 3);
     assert.equal(watch.end().capped, true);
   });
+
+  it('a drill of one VRRP group watches only the connections tagged with its VRID, and says each flow\'s group', () => {
+    const A = node(5000);
+    const fa = flow(40011);
+    const fb = flow(40012);
+    const qa = open(A, fa);
+    const qb = open(A, fb);
+    const ea = A.send(seg(fa, 'c', 'A', qa.c, qa.s));
+    const eb = A.send(seg(fb, 'c', 'A', qb.c, qb.s));
+    A.ct.setGroup(ea, 51);
+    A.ct.setGroup(eb, 52);
+    const watch = new DrillWatch(A.ct, new CtSnapshot(), syncClock);
+    assert.equal(watch.begin([51]), 1, 'only group 51\'s connection');
+    A.send(seg(fa, 'c', 'PA', qa.c, qa.s, { payload: 10 }));
+    A.send(seg(fb, 'c', 'PA', qb.c, qb.s, { payload: 10 }));
+    assert.equal(watch.freeze(), 1);
+    const r = watch.end();
+    assert.deepEqual(r.flows.map((f) => [f.flow, f.vrid]), [['tcp 192.0.2.100:40011 -> 198.51.100.100:5201', 51]]);
+    // A whole-node drill watches both, each with its group.
+    assert.equal(watch.begin(), 2);
+    A.send(seg(fa, 'c', 'PA', qa.c + 10, qa.s, { payload: 10 }));
+    A.send(seg(fb, 'c', 'PA', qb.c + 10, qb.s, { payload: 10 }));
+    watch.freeze();
+    assert.deepEqual(watch.end().flows.map((f) => f.vrid).sort(), [51, 52]);
+  });
 });

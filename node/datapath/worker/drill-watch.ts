@@ -23,7 +23,7 @@
  * This node keeps its own entry (SyncBridge.apply ignores a peer's records for it:
  * `ignoredLocal`), which is where the records are counted, with no cost per packet.
  */
-import { CtEventKind, CtStatus, TcpState, type CtSnapshot } from '../../conntrack/index.js';
+import { CtEventKind, CtStatus, TcpState, ctGroup, type CtSnapshot } from '../../conntrack/index.js';
 import { formatAddress } from '../../packet/address.js';
 
 /** What the watch reads of the connection table. */
@@ -43,6 +43,8 @@ export interface DrillFlowResult {
   peerRecords: number;
   /** ms from freeze() to the record that showed it survived (the peer's second), or null. */
   survivedAfterMs: number | null;
+  /** Its VRRP group (VRID; 0: untagged). */
+  vrid: number;
 }
 
 export interface DrillWatchResult {
@@ -61,6 +63,7 @@ interface Watched {
   records: number;
   ended: boolean;
   survivedAt: number;
+  vrid: number;
 }
 
 /** Connections watched at most (the walk and the lists stay small on a large table). */
@@ -100,8 +103,12 @@ export class DrillWatch {
     return this.watched !== null;
   }
 
-  /** Start of the activity window: the ends of data of every local established TCP connection. */
-  begin(): number {
+  /**
+   * Start of the activity window: the ends of data of every local established TCP
+   * connection; with `vrids`, of those tagged with one of these VRRP groups (a drill of one
+   * group hands over only its connections).
+   */
+  begin(vrids?: readonly number[]): number {
     this.candidates = new Map();
     this.watched = null;
     this.capped = false;
@@ -109,11 +116,13 @@ export class DrillWatch {
       const s = this.ct.snapshot(e, this.snap);
       if (s.proto !== 6 || s.tcpState !== TcpState.Established || s.replicated) return;
       if (s.status & (CtStatus.LocalIn | CtStatus.LocalOut)) return;
+      const vrid = ctGroup(s.status);
+      if (vrids !== undefined && !vrids.includes(vrid)) return;
       if (this.candidates.size >= this.maxFlows) {
         this.capped = true;
         return;
       }
-      this.candidates.set(e, { key: keyOf(s), flow: flowText(s), end0: s.tdEnd[0]!, end1: s.tdEnd[1]!, records: 0, ended: false, survivedAt: NaN });
+      this.candidates.set(e, { key: keyOf(s), flow: flowText(s), end0: s.tdEnd[0]!, end1: s.tdEnd[1]!, records: 0, ended: false, survivedAt: NaN, vrid });
     });
     return this.candidates.size;
   }
@@ -161,7 +170,7 @@ export class DrillWatch {
       const gone = !this.ct.isLive(e) || keyOf(this.ct.snapshot(e, this.snap)) !== c.key;
       const survived = Number.isFinite(c.survivedAt);
       const outcome: DrillFlowOutcome = survived ? 'survived' : c.ended || gone ? 'ended' : 'not-seen';
-      flows.push({ flow: c.flow, outcome, peerRecords: c.records, survivedAfterMs: survived ? Math.round(c.survivedAt - this.frozenAt) : null });
+      flows.push({ flow: c.flow, outcome, peerRecords: c.records, survivedAfterMs: survived ? Math.round(c.survivedAt - this.frozenAt) : null, vrid: c.vrid });
     }
     const out = { candidates: this.candidates.size, capped: this.capped, flows };
     this.watched = null;
