@@ -88,10 +88,19 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
   it('asymmetric path (out through group A on fwa, back through group B on fwb): fwb hands the replies to fwa, which owns and tracks both directions', async () => {
     stopEcho = await startEchoServer(5001, NS.server);
     const asym = [SERVER_ASYM.v4, SERVER_ASYM.v6];
-    // The first SYN-ACK may reach fwb before the SYN's record does (no deferral): the
-    // server's retransmission then finds the replica, so a connect can take about a second.
+    // fwa holds each SYN until fwb has acknowledged the connection's record (sync.deferMs),
+    // so the server's first SYN-ACK, coming back through fwb, finds the replica there and is
+    // handed to fwa. Without the deferral fwb's ruleset drops it (a SYN-ACK opens nothing)
+    // and the connection waits for the server's retransmission.
+    const dropsBefore = await counter('fwb', 'verdict_drop');
     for (const host of asym) flows.push(await DrillFlows.start(host, FLOW_OPTS));
     await until('fwa owns every asymmetric flow, established', () => echoFlows('fwa', 'local', asym), (s) => s.size === 2 * FLOWS, 5000);
+    const held = await counter('fwa', 'defer_held');
+    const acked = await counter('fwa', 'defer_acked');
+    const drops = (await counter('fwb', 'verdict_drop')) - dropsBefore;
+    console.log(`      fwa deferred ${held} first packets (${acked} released on fwb's acknowledgement, ${await counter('fwa', 'defer_timeout')} by the bound); fwb dropped ${drops} packets meanwhile`);
+    assert.ok(held >= 2 * FLOWS && acked >= 2 * FLOWS, 'each asymmetric connection\'s SYN waited for fwb\'s acknowledgement');
+    assert.equal(drops, 0, 'fwb dropped no SYN-ACK: each found the connection\'s replica');
     assert.equal((await echoFlows('fwb', 'local', asym)).size, 0, 'fwb tracks none of them itself');
     const sent = await counter('fwb', 'handoff_sent');
     const received = await counter('fwa', 'handoff_received');

@@ -376,6 +376,19 @@ export class SyncEndpoint {
     this.send({ type: MessageType.Alive, lastSeq: this.sender.lastSeq, ...h, flags: h.flags | MessageFlag.Leaving });
   }
 
+  /** The last sequence number sent (DATA, resync): what a local event popped before now is in, once nothing is batched. */
+  get lastSeq(): number {
+    return this.sender.lastSeq;
+  }
+
+  /**
+   * Whether every live peer has acknowledged `seq`, or there is no live peer to wait for
+   * (none ACKed within the peer timeout): the deferral of new connections waits for this.
+   */
+  acknowledged(seq: number, now: number): boolean {
+    return this.sender.isAcked(seq) || !this.sender.hasLivePeers(now);
+  }
+
   /** Messages held for retransmission, and connections waiting to be batched. */
   get resendQueueDepth(): number {
     return this.sender.queued;

@@ -102,6 +102,11 @@ export class ReliableSender {
     this.trim(now);
   }
 
+  /** Whether every live peer has acknowledged `seq` (it is no longer held). */
+  isAcked(seq: number): boolean {
+    return seqLt(seq, this.oldest);
+  }
+
   /** Whether any peer has ACKed within the peer timeout (someone holds back trimming). */
   hasLivePeers(now: number): boolean {
     for (const p of this.peers.values()) if (now - p.heardAt <= this.opts.peerTimeoutMs) return true;

@@ -6,10 +6,13 @@
  * full dump instead of losing the event silently (a lost event would leave a peer's table wrong
  * with nobody told).
  *
- * Control words (Int32Array over the first 16 bytes): write count, read count, drops, resync
- * flag. Counts run freely modulo 2^32; slot = count & (capacity - 1). Each side publishes its
- * count with Atomics.store after touching the slot (sequentially consistent, so the payload
- * is visible before the count).
+ * Control words (Int32Array over the first 32 bytes): write count, read count, drops, resync
+ * flag, acknowledged count, three spare. Counts run freely modulo 2^32; slot = count &
+ * (capacity - 1). Each side publishes its count with Atomics.store after touching the slot
+ * (sequentially consistent, so the payload is visible before the count). The acknowledged
+ * count is the consumer's answer to the producer: the events before it left in messages
+ * that every live peer acknowledged (the datapath's deferral of new connections' first
+ * packets waits for it: node/datapath/worker/defer.ts).
  *
  * Slot layout: derived from the record's field table (record-fields.ts: SLOT, SLOT_BYTES;
  * the places are listed in docs/sync-protocol.md §11).
@@ -28,11 +31,12 @@ export { readSlot, writeSlot } from './record-codec.js';
 export const RING_WALK_RECORD = 3;
 export const RING_WALK_END = 4;
 
-const CTRL_BYTES = 16;
+const CTRL_BYTES = 32;
 const W = 0;
 const R = 1;
 const DROPS = 2;
 const RESYNC = 3;
+const ACKED = 4;
 
 export class EventRing {
   readonly sab: SharedArrayBuffer;
@@ -51,7 +55,7 @@ export class EventRing {
     } else this.sab = capacityOrSab;
     this.capacity = (this.sab.byteLength - CTRL_BYTES) / SLOT_BYTES;
     if (!Number.isInteger(this.capacity) || (this.capacity & (this.capacity - 1)) !== 0) throw new RangeError('not an event ring buffer');
-    this.ctrl = new Int32Array(this.sab, 0, 4);
+    this.ctrl = new Int32Array(this.sab, 0, 5);
     this.view = new DataView(this.sab, CTRL_BYTES);
     this.bytes = new Uint8Array(this.sab, CTRL_BYTES);
     this.mask = this.capacity - 1;
@@ -60,6 +64,34 @@ export class EventRing {
   /** Events waiting. */
   get depth(): number {
     return (Atomics.load(this.ctrl, W) - Atomics.load(this.ctrl, R)) >>> 0;
+  }
+
+  /** Events pushed so far (modulo 2^32): the count an event's push made is its position. */
+  get written(): number {
+    return Atomics.load(this.ctrl, W) >>> 0;
+  }
+
+  /** Events taken by the consumer so far (modulo 2^32). */
+  get read(): number {
+    return Atomics.load(this.ctrl, R) >>> 0;
+  }
+
+  /** Events whose messages every live peer has acknowledged (modulo 2^32; see the module comment). */
+  get acked(): number {
+    return Atomics.load(this.ctrl, ACKED) >>> 0;
+  }
+
+  /** Consumer: the events before `count` are acknowledged; wakes a producer waiting in waitAcked(). */
+  publishAcked(count: number): void {
+    if (Atomics.load(this.ctrl, ACKED) === (count | 0)) return;
+    Atomics.store(this.ctrl, ACKED, count | 0);
+    Atomics.notify(this.ctrl, ACKED);
+  }
+
+  /** Producer: settles when the acknowledged count moves from `seen`, or null when it has already. */
+  waitAcked(seen: number): Promise<unknown> | null {
+    const res = waitAsync(this.ctrl, ACKED, seen | 0);
+    return res.async ? res.value : null;
   }
 
   get drops(): number {

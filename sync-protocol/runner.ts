@@ -30,7 +30,16 @@ export interface RunnerOptions {
   clock?: () => number;
 }
 
+/** Ring positions waiting for their messages' acknowledgement, at most (older ones are merged away). */
+const MAX_ACK_MARKS = 256;
+
 export class SyncRunner {
+  /**
+   * Ring read counts paired with the last sequence sent when every event before them had
+   * left (nothing batched): once every live peer acknowledged that sequence, the count is
+   * published to the datapath (EventRing.publishAcked; the deferral waits for it).
+   */
+  private readonly marks: { pos: number; seq: number }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private parked = false;
@@ -69,8 +78,10 @@ export class SyncRunner {
 
   /** Feed one received datagram (from the transport's message callback); `from` is its source address. */
   onDatagram(buf: Uint8Array, from = ''): void {
-    this.endpoint.receive(buf, this.clock(), from);
+    const now = this.clock();
+    this.endpoint.receive(buf, now, from);
     this.flushOut();
+    this.publishAcks(now);
     // An ACK opened a resync walk's window: go on right after the received traffic.
     if (this.running && this.immediate === null && this.endpoint.bulkReady) this.immediate = setImmediate(this.loop);
   }
@@ -103,6 +114,10 @@ export class SyncRunner {
     }
     this.endpoint.tick(now);
     this.flushOut();
+    if (ring !== null) {
+      this.markSent(ring);
+      this.publishAcks(now);
+    }
     if (more) {
       // Serve received traffic (ACKs, NACKs) between ring batches.
       this.immediate = setImmediate(this.loop);
@@ -130,6 +145,25 @@ export class SyncRunner {
     const wait = Math.max(0, Math.min(this.endpoint.nextTimerAt() - this.clock(), ring !== null ? pollMs : 1000));
     this.timer = setTimeout(this.loop, wait);
   };
+
+  /** Every event read so far has left in a message (nothing batched): remember where. */
+  private markSent(ring: EventRing): void {
+    if (this.endpoint.pendingEvents > 0) return;
+    const pos = ring.read;
+    const last = this.marks[this.marks.length - 1];
+    if (last !== undefined && last.pos === pos) return;
+    if (last === undefined && ring.acked === pos) return;
+    if (this.marks.length >= MAX_ACK_MARKS) this.marks.splice(0, this.marks.length - MAX_ACK_MARKS + 1);
+    this.marks.push({ pos, seq: this.endpoint.lastSeq });
+  }
+
+  private publishAcks(now: number): void {
+    const ring = this.ring;
+    if (ring === null) return;
+    let upTo = -1;
+    while (this.marks.length > 0 && this.endpoint.acknowledged(this.marks[0]!.seq, now)) upTo = this.marks.shift()!.pos;
+    if (upTo >= 0) ring.publishAcked(upTo);
+  }
 
   private flushOut(): void {
     for (let b = this.endpoint.poll(); b !== undefined; b = this.endpoint.poll()) this.out.send(b);

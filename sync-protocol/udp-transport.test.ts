@@ -45,4 +45,38 @@ describe('UDP unicast shell on 127.0.0.1', function () {
       for (const t of transports) await t.close();
     }
   });
+
+  it('publishes in the ring how far the peers acknowledged its events (the datapath\'s deferral waits for it); not before the peer ACKed', async () => {
+    const key = Buffer.alloc(32, 3);
+    const tables = [new ReplicaTable(), new ReplicaTable()];
+    const eps = [1, 2].map((id, i) => new SyncEndpoint({ nodeId: id, epoch: 1, key, startupGraceMs: 300 }, tables[i]!));
+    const ring = new EventRing(1024);
+    const runners: SyncRunner[] = [];
+    const transports: UdpTransport[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const t = await UdpTransport.open({ mode: 'unicast', port: 0, bindAddr: '127.0.0.1', peers: [] }, (m) => runners[i]!.onDatagram(m));
+        transports.push(t);
+        runners.push(new SyncRunner(eps[i]!, t, i === 0 ? ring : null));
+      }
+      transports[0]!.setPeers([{ address: '127.0.0.1', port: transports[1]!.port }]);
+      transports[1]!.setPeers([{ address: '127.0.0.1', port: transports[0]!.port }]);
+      for (const r of runners) r.start();
+      assert.ok(await until(() => eps[0]!.inSync && eps[1]!.inSync, 3000), 'both in sync');
+      for (let i = 0; i < 10; i++) ring.push(makeRecord(i, EventKind.New, syncClock()));
+      const pos = ring.written;
+      assert.ok(await until(() => ring.acked === pos, 3000), `acknowledged ${ring.acked} of ${pos}`);
+      assert.equal(tables[1]!.rows.size, 10, 'the peer has every record acknowledged');
+      // The peer stops answering (still live for the peer timeout): the count stays behind.
+      runners[1]!.stop();
+      await transports[1]!.close();
+      transports.pop();
+      ring.push(makeRecord(100, EventKind.New, syncClock()));
+      assert.equal(await until(() => ring.acked === ring.written, 200), false, 'not acknowledged: nobody ACKed it');
+      assert.equal(ring.read, ring.written, 'the worker did read and send it');
+    } finally {
+      for (const r of runners) r.stop();
+      for (const t of transports) await t.close();
+    }
+  });
 });

@@ -219,6 +219,10 @@ export function createNodeMetrics(src: MetricsSource): Registry {
   datapathTotal('hafw_handoff_send_errors_total', 'Packets that could not be handed to their owner (too long for one datagram, socket error): dropped', 'handoff_send_errors');
   datapathTotal('hafw_handoff_received_total', 'Authenticated packets a peer handed to this node', 'handoff_received');
   datapathTotal('hafw_handoff_rejected_total', 'Handoff datagrams refused: malformed, failing authentication (another cluster key, or forged), replayed, or another virtio header length', 'handoff_rejected');
+  datapathTotal('hafw_defer_held_total', 'First packets of new connections held until the peers acknowledged the connection\'s state (sync.deferMs; asymmetric paths, active/active)', 'defer_held');
+  datapathTotal('hafw_defer_acked_total', 'Held first packets sent when every live peer had acknowledged the connection\'s state', 'defer_acked');
+  datapathTotal('hafw_defer_timeout_total', 'Held first packets sent when sync.deferMs passed before the acknowledgement', 'defer_timeout');
+  datapathTotal('hafw_defer_overflow_total', 'First packets sent at once because the deferral was full or the packet too long to hold', 'defer_overflow');
   datapathTotal('hafw_handoff_not_owner_total', 'Handed-over packets dropped because this node does not own their connection either', 'handoff_not_owner');
   datapathTotal('hafw_handoff_rate_limited_total', 'Authenticated handed-over packets dropped because their sender was over sync.handoffRate packets/s', 'handoff_rate_limited');
   new Gauge({

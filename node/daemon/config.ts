@@ -137,6 +137,12 @@ export interface SyncSettings {
   handoffPort: number;
   /** Packets a second each peer may hand to this node (0: no cap). */
   handoffRate: number;
+  /**
+   * Hold the first packet of each new forwarded connection until every live peer has
+   * acknowledged its state, at most this long (ms; node/datapath/worker/defer.ts): the reply
+   * may come back through a peer. 0: off. Default 20 with the handoff on, else 0.
+   */
+  deferMs: number;
 }
 
 /** ruleset.* settings of cluster-wide distribution; address, group/peers and key come from sync. */
@@ -329,7 +335,7 @@ function nameId(name: string): number {
 }
 
 function readSync(v: Reader, config: NodeConfig): SyncSettings {
-  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize', 'handoff', 'handoffPort', 'handoffRate']);
+  v.onlyKeys(['interface', 'address', 'group', 'port', 'peers', 'nodeId', 'key', 'keyFile', 'mtu', 'flushDelayMs', 'ringSlots', 'resendQueueSize', 'handoff', 'handoffPort', 'handoffRate', 'deferMs']);
   if (!config.conntrack.enabled) v.fail('sync', 'state sync replicates conntrack: conntrack.enabled must be true');
   const key = v.has('key') ? v.secret('key', /^([0-9a-fA-F]{2}){32,}$/, 'at least 32 bytes in hex (an even number of 64+ hex digits)') : undefined;
   const keyFile = v.has('keyFile') ? v.string('keyFile', undefined, /./, 'a file path') : undefined;
@@ -341,6 +347,7 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
   const port = v.int('port', 3780, 1, 65535);
   const handoffPort = v.int('handoffPort', port <= 65533 ? port + 2 : port - 2, 1, 65535);
   if (handoffPort === port) v.fail(`${v.path}.handoffPort`, `must differ from sync.port (${port})`);
+  const handoff = v.bool('handoff', (config.vrrp?.groups.length ?? 0) > 1);
   return {
     interface: v.string('interface', undefined, IFNAME, 'an interface name'),
     address: v.has('address') ? v.string('address', undefined, VIP, 'an IP address') : undefined,
@@ -354,9 +361,10 @@ function readSync(v: Reader, config: NodeConfig): SyncSettings {
     flushDelayMs: v.int('flushDelayMs', 2, 0, 1000),
     ringSlots,
     resendQueueSize: resend,
-    handoff: v.bool('handoff', (config.vrrp?.groups.length ?? 0) > 1),
+    handoff,
     handoffPort,
     handoffRate: v.int('handoffRate', 20_000, 0, 10_000_000),
+    deferMs: v.int('deferMs', handoff ? 20 : 0, 0, 1000),
   };
 }
 

@@ -691,6 +691,7 @@ async function syncSettings(s: SyncSettings, nodeName: string, key: Uint8Array):
     ringSlots: s.ringSlots,
     metricLabels: { node: nodeName },
     ...(s.handoff ? { handoffPort: s.handoffPort, handoffRate: s.handoffRate } : {}),
+    ...(s.deferMs > 0 ? { deferMs: s.deferMs } : {}),
   };
 }
 

@@ -35,6 +35,11 @@ export const COUNTER_NAMES = [
   'handoff_rejected', // datagrams refused: malformed, failing authentication, replayed, another virtio header length
   'handoff_not_owner', // handed packets dropped here: this node does not own their connection either
   'handoff_rate_limited', // authenticated handed packets dropped: their sender was over sync.handoffRate
+  // Deferral of new connections' first packets until the peers have their state (worker/defer.ts).
+  'defer_held', // first packets held
+  'defer_acked', // of those, sent when every live peer acknowledged the connection's record
+  'defer_timeout', // of those, sent when sync.deferMs passed first
+  'defer_overflow', // first packets not held: the deferral was full, or the packet too long
   'sniffed_packets', // sniff mode: IP packets seen on the watched segments
   'sniffed_new', // sniff mode: connections learned from them
   'nat_new', // connections given a NAT binding (snat, masquerade, dnat, redirect)

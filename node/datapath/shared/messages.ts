@@ -46,6 +46,8 @@ export interface DatapathSyncSettings {
   handoffPort?: number;
   /** Packets a second each peer may hand to this node (sync.handoffRate; 0: no cap). */
   handoffRate?: number;
+  /** Hold new connections' first packets until the peers acknowledged them, at most this long (ms; worker/defer.ts); absent: off. */
+  deferMs?: number;
 }
 
 export interface SyncReport {

@@ -72,6 +72,12 @@ export class FilterStage implements PacketStage {
    */
   inputIf = 0;
 
+  /**
+   * Holds the first packet of a connection this node forwards until the peers have its
+   * state (worker/defer.ts): true when it took the packet. Null: no deferral.
+   */
+  defer: ((slot: Uint8Array) => boolean) | null = null;
+
   setTrace(t: TraceCollector): void {
     this.trace = t;
     t.ctxRef = this.ctx;
@@ -286,6 +292,8 @@ export class FilterStage implements PacketStage {
       if (bound !== null) {
         applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
       }
+      // A new forwarded connection: its reply may come back through a peer, which must know it first.
+      if (pending && path === Path.Forward && this.defer !== null && !this.fromPeer && this.defer(pkt.buf.subarray(pkt.vnetLen > 0 ? pkt.vnetOff : pkt.l3Off, pkt.end))) return Verdict.Stolen;
       return Verdict.Accept;
     }
     if (!rejected) return Verdict.Drop;
