@@ -19,6 +19,7 @@ import { runLocalBench } from './local-bench.js';
 import { runTakeoverBench } from './takeover-bench.js';
 import { runConnsBench } from './conns-bench.js';
 import { runCpsSyncBench } from './cps-sync-bench.js';
+import { runHandoffBench } from './handoff-bench.js';
 import { printJsonLines, printTable, type BenchResult } from './report.js';
 
 interface Bench {
@@ -42,6 +43,8 @@ const benches: Bench[] = [
   { name: 'sync', run: (seconds) => runSyncBench({ seconds }) },
   // sync-rate/hafw-2nodes and -3nodes, sync-lag-p50 / -p99 (slowest standby, by peer).
   { name: 'sync3', run: (seconds) => runSyncNodesBench({ seconds }) },
+  // handoff-rate|latency-p50|p99/hafw against /direct: asymmetric packets handed to their owner (active/active).
+  { name: 'handoff', run: (seconds) => runHandoffBench({ seconds: Math.min(seconds, 3) }) },
   { name: 'conntrack', run: () => runConntrackBench() },
   { name: 'nat', run: async () => runNatBench() },
   { name: 'fragments', run: async () => runFragmentBench() },
