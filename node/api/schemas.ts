@@ -134,7 +134,8 @@ const drillReport = {
           type: 'object',
           properties: {
             watched: { type: 'integer' }, survived: { type: 'integer' }, ended: { type: 'integer' }, notSeen: { type: 'integer' }, candidates: { type: 'integer' }, capped: { type: 'boolean' }, error: { type: 'string' },
-            list: { type: 'array', items: { type: 'object', properties: { flow: { type: 'string' }, outcome: { type: 'string', enum: ['survived', 'ended', 'not-seen'] }, peerRecords: { type: 'integer' }, survivedAfterMs: { type: ['number', 'null'] } } } },
+            list: { type: 'array', items: { type: 'object', properties: { flow: { type: 'string' }, outcome: { type: 'string', enum: ['survived', 'ended', 'not-seen'] }, peerRecords: { type: 'integer' }, survivedAfterMs: { type: ['number', 'null'] }, vrid: { type: 'integer', description: 'the connection\'s VRRP group (0: untagged)' } } } },
+            perGroup: { type: 'array', description: 'the counts per VRRP group (VRID) of the watched flows, when any carries a group', items: { type: 'object', properties: { vrid: { type: 'integer' }, watched: { type: 'integer' }, survived: { type: 'integer' }, ended: { type: 'integer' }, notSeen: { type: 'integer' } } } },
           },
         },
       },
