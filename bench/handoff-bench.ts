@@ -70,7 +70,7 @@ function node(id: number, groups: number[], addr: string, peer: string) {
     onInject: (): void => undefined,
     send: (p: Uint8Array): Verdict => filter.process(parseBuilt(p), syncClock()),
   };
-  const wired = wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, stage: filter, filter, ct, bridge, inject: () => n.onInject(), clock: syncClock });
+  const wired = wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, ratePerPeer: 0, stage: filter, filter, ct, bridge, inject: () => n.onInject(), clock: syncClock });
   wired.handoff.transport = udpHandoffTransport({ mode: 'unicast', bindAddr: addr, peers: [peer] }, PORT, (b) => wired.handoff.receive(b));
   return Object.assign(n, { handoff: wired.handoff, stop: () => wired.stop() });
 }
