@@ -7,7 +7,7 @@
  * same drills with keepalived + conntrackd on the same lab (bench/keepalived-pair.ts).
  * `takeover-false/…`: the backup's takeovers while the master is alive under full-rate
  * TCP, counted before the drills. Also runnable alone:
- *   node dist/bench/takeover-bench.js [--drills N] [--load-seconds S] [--pairs hafw,keepalived]
+ *   node dist/bench/takeover-bench.js [--drills N] [--load-seconds S] [--pairs hafw,keepalived] [--datapath-nice N]
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +29,8 @@ export interface TakeoverBenchOptions {
   flows?: number;
   /** Seconds of full-rate TCP (iperf3) through the master while counting false takeovers (0: skip). */
   loadSeconds?: number;
+  /** hafw's datapath.nice on both nodes (default: the node's default); for before/after runs. */
+  datapathNice?: number;
   log?: (line: string) => void;
 }
 
@@ -66,7 +68,7 @@ export async function runTakeoverDrills(opts: TakeoverBenchOptions = {}): Promis
   const drills = Math.max(1, Math.min(opts.drills ?? 10, 100));
   const say = opts.log ?? (() => undefined);
   const rules = await strictRulesetConfig();
-  const lab = await Lab.up({ nodes: 2, extraConfig: () => rules });
+  const lab = await Lab.up({ nodes: 2, extraConfig: () => rules, datapath: opts.datapathNice === undefined ? [] : [`nice: ${opts.datapathNice}`] });
   const reports: DrillReport[] = [];
   const loadSeconds = Math.max(0, Math.min(opts.loadSeconds ?? 10, 120));
   let load = { count: NaN, gbps: NaN };
@@ -206,8 +208,8 @@ export async function runTakeoverBench(opts: TakeoverBenchOptions & { pairs?: re
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({ options: { drills: { type: 'string', default: '10' }, 'load-seconds': { type: 'string', default: '10' }, pairs: { type: 'string', default: 'hafw,keepalived' } } });
+  const { values } = parseArgs({ options: { drills: { type: 'string', default: '10' }, 'load-seconds': { type: 'string', default: '10' }, pairs: { type: 'string', default: 'hafw,keepalived' }, 'datapath-nice': { type: 'string' } } });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void stopOnSignal().then(() => Lab.down()).finally(() => process.exit(130)));
-  const rows = await runTakeoverBench({ drills: Number(values.drills), loadSeconds: Number(values['load-seconds']), pairs: values.pairs.split(','), log: (l) => console.error(l) });
+  const rows = await runTakeoverBench({ drills: Number(values.drills), loadSeconds: Number(values['load-seconds']), pairs: values.pairs.split(','), datapathNice: values['datapath-nice'] === undefined ? undefined : Number(values['datapath-nice']), log: (l) => console.error(l) });
   for (const row of rows) console.log(JSON.stringify(row));
 }

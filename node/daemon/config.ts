@@ -35,6 +35,8 @@ export interface NodeConfig {
     txQueueLen: number;
     batchSize: number;
     maxBatchesPerWake: number;
+    /** Nice value of the datapath thread and its state sync worker (thread-priority.ts). */
+    nice: number;
     /** Leave traffic blackholed (not bypassing the filter) when the node stops. */
     failClosed: boolean;
     /** Reassembly of IP fragments before the filter (docs/conntrack.md, "Fragments"). */
@@ -244,7 +246,7 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
   const node = top.section('node').onlyKeys(['name']);
   const dp = top
     .section('datapath')
-    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'failClosed', 'fragments', 'inputDevices']);
+    .onlyKeys(['tun', 'offloads', 'interfaces', 'routeTable', 'rulePriority', 'managementSources', 'mtu', 'txQueueLen', 'batchSize', 'maxBatchesPerWake', 'nice', 'failClosed', 'fragments', 'inputDevices']);
   const frag = dp.section('fragments').onlyKeys(['timeoutIpv4', 'timeoutIpv6', 'maxBytes', 'maxPerDatagram']);
   const api = top.section('api').onlyKeys(['socket', 'listen', 'tokenFile', 'metricsTokenFile', 'viewTokenFile', 'tls', 'allowPlainHttp', 'maxEventStreams']);
   const log = top.section('log').onlyKeys(['level', 'rulesetRate', 'rulesetBurst', 'pcapFile', 'pcapMaxBytes']);
@@ -263,6 +265,8 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
       txQueueLen: dp.int('txQueueLen', 10000, 1, 100000),
       batchSize: dp.int('batchSize', 64, 1, 1024),
       maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
+      // Above ordinary processes, below the VRRP control thread's fallback (vrrp.nice -15).
+      nice: dp.int('nice', -10, -20, 19),
       failClosed: dp.bool('failClosed', true),
       // Linux's ipfrag_time, ip6frag_time and ipfrag_high_thresh.
       fragments: {

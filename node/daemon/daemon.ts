@@ -173,6 +173,7 @@ export class NodeDaemon {
           maxFragments: dp.fragments.maxPerDatagram,
         },
         rulesetLog: { ratePerSec: this.config.log.rulesetRate, burst: this.config.log.rulesetBurst, pcapFile: this.config.log.pcapFile, pcapMaxBytes: this.config.log.pcapMaxBytes },
+        nice: dp.nice,
       },
       (err) => this.failStop(err.message),
     );
@@ -181,7 +182,9 @@ export class NodeDaemon {
     this.datapath.onRulesetLog((lines) => {
       for (const l of lines) writeRulesetLog(rulesetLog, l);
     });
-    this.log.info({ tun: dp.tun, inputDevices: dp.inputDevices === 'per-interface' ? inputDeviceNames(dp.tun, dp.interfaces).map((d) => d.tun) : 'shared', offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen }, 'datapath running');
+    const nice = this.datapath.nice;
+    if (nice && 'error' in nice) this.log.warn({ nice: dp.nice, running: nice.nice, err: nice.error }, 'datapath: cannot set datapath.nice (needs CAP_SYS_NICE); the packet path competes with every other process for the CPU, and takeovers on a loaded host are slower');
+    this.log.info({ tun: dp.tun, inputDevices: dp.inputDevices === 'per-interface' ? inputDeviceNames(dp.tun, dp.interfaces).map((d) => d.tun) : 'shared', offloads: dp.offloads, vnetHdrLen: this.datapath.vnetHdrLen, nice: nice?.nice }, 'datapath running');
     return sync;
   }
 

@@ -15,6 +15,7 @@ import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp
 import type { ReassemblyLimits } from '../worker/reassembly.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { DrillWatchResult } from '../worker/drill-watch.js';
+import type { ThreadNiceOutcome } from '../worker/thread-priority.js';
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { DatapathConntrackSettings, DatapathSyncSettings, DatapathWorkerData, FromDatapath, PlainAddress, PlainRoute, SyncReport, ToDatapath } from '../shared/messages.js';
 
@@ -43,6 +44,8 @@ export interface DatapathThreadOptions {
   sync?: DatapathSyncSettings;
   fragments?: ReassemblyLimits;
   rulesetLog?: RulesetLogSettings;
+  /** datapath.nice for the thread and its sync worker (absent: unchanged). */
+  nice?: number;
 }
 
 interface DatapathRulesetResult {
@@ -72,6 +75,8 @@ export class DatapathThread {
   failure: string | undefined;
   private onFailure?: (err: Error) => void;
   vnetHdrLen = 0;
+  /** What datapath.nice gave the thread (absent when not asked). */
+  nice: ThreadNiceOutcome | undefined;
   /** Last inSync the sync worker reported (false until it reports; undefined: no sync). */
   syncInSync: boolean | undefined;
   private readonly inSyncListeners: ((v: boolean) => void)[] = [];
@@ -125,6 +130,7 @@ export class DatapathThread {
     }
     if (first.type !== 'ready') throw new Error(`datapath thread: unexpected first message ${first.type}`);
     t.vnetHdrLen = first.vnetHdrLen;
+    t.nice = first.nice;
     t.onFailure = onFailure;
     t.worker.on('message', (m: FromDatapath) => {
       if (m.type === 'sync-inSync') {

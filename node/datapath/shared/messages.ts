@@ -4,6 +4,7 @@ import type { CtEventOut, CtEventSubscriber, CtImportEntry, CtImportResult, CtOp
 import type { LogLine, TraceRecordOut, TraceSession } from '../../ruleset/index.js';
 import type { RulesetLogSettings } from '../worker/log-collector.js';
 import type { DrillWatchResult } from '../worker/drill-watch.js';
+import type { ThreadNiceOutcome } from '../worker/thread-priority.js';
 import type { SyncConfig, SyncStatusSnapshot, UdpTransportOptions } from '../../../sync-protocol/index.js';
 
 /**
@@ -96,6 +97,8 @@ export interface DatapathWorkerData {
   fragments?: ReassemblyLimits;
   /** Node-wide limit on ruleset `log` lines (absent: DEFAULT_RULESET_LOG). */
   rulesetLog?: RulesetLogSettings;
+  /** datapath.nice: the thread's (and its sync worker's) nice value; absent: inherited, unchanged. */
+  nice?: number;
 }
 
 export type ToDatapath =
@@ -142,7 +145,8 @@ export type ToDatapath =
   | { type: 'drill-watch'; id: number; step: 'begin' | 'freeze' | 'end'; vrids?: number[] };
 
 export type FromDatapath =
-  | { type: 'ready'; tunName: string; vnetHdrLen: number }
+  /** `nice`: what setting datapath.nice gave (worker/thread-priority.ts); absent when not asked. */
+  | { type: 'ready'; tunName: string; vnetHdrLen: number; nice?: ThreadNiceOutcome }
   | { type: 'error'; message: string }
   | { type: 'stopped' }
   | { type: 'ruleset-result'; id: number; ok: boolean; generation: number; error?: string }

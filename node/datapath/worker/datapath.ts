@@ -27,6 +27,7 @@ import { Sniffer } from './sniffer.js';
 import { TakeoverAdopter } from './takeover-adopt.js';
 import { TableWalker } from './sync-walk.js';
 import { SyncBridge } from './sync-bridge.js';
+import { setThreadNice } from './thread-priority.js';
 import { DrillWatch } from './drill-watch.js';
 import { udpHandoffTransport, wireHandoff } from './handoff.js';
 import { Deferral } from './defer.js';
@@ -65,6 +66,8 @@ export interface Datapath {
  */
 export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPorts): Promise<Datapath> {
   const send = ports.send;
+  // First, so that the sync worker started below inherits it (thread-priority.ts).
+  const nice = data.nice === undefined ? undefined : setThreadNice(data.nice);
 
   // `log` statements' lines go to the control thread (the node log), batched and rate limited.
   const logCollector = new LogCollector(data.rulesetLog ?? DEFAULT_RULESET_LOG, new Float64Array(data.counters), (lines) => send({ type: 'ruleset-log', lines }));
@@ -197,7 +200,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         (start, records) => walker.request(start, records),
       );
     }
-    send({ type: 'ready', tunName: device.name, vnetHdrLen: device.vnetHdrLen });
+    send({ type: 'ready', tunName: device.name, vnetHdrLen: device.vnetHdrLen, ...(nice ? { nice } : {}) });
   } catch (err) {
     send({ type: 'error', message: (err as Error).message });
   }
