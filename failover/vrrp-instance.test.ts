@@ -144,6 +144,23 @@ describe('vrrp-instance (shell over ports)', () => {
     assert.equal(b!.events.filter((e) => e.type === 'takeover').length, 1);
   });
 
+  it('a taking-over backup has its first GARPs and advertisement out before any state listener runs (the node\'s listeners: logs, events, the datapath)', async () => {
+    const clock = new ManualClock();
+    const [a, b] = pair(clock, [{ priority: 200 }, { priority: 100 }]);
+    const seen: { frames: string[]; adverts: number }[] = [];
+    b!.inst.on((e) => {
+      if (e.type === 'state' && e.to === 'master') seen.push({ frames: b!.frames.map((f) => f.ifname), adverts: b!.sent.length });
+    });
+    a!.inst.start(); b!.inst.start();
+    await run(clock, 1_000);
+    a!.alive = false;
+    await run(clock, 500, 0.5);
+    assert.equal(b!.inst.state, 'master');
+    // The announcement and the advertisement went out in the timer's turn, before the state
+    // event (the VIPs, an `ip` process in the node, are asked for first but not waited for).
+    assert.deepEqual(seen, [{ frames: ['lan', 'wan'], adverts: 1 }]);
+  });
+
   it('a backup arms its Master_Down_Timer precise; a master its advertisement timer not', async () => {
     const clock = new ManualClock();
     // One announcement round, so that only the instances' own timers are left pending.
