@@ -37,9 +37,9 @@ describe('node config', () => {
     assert.throws(() => parseConfigText('node:\n  name: fwa\nconntrack:\n  prefaultIndex: lazy\n', 'x.yaml'), /^Error: x\.yaml:4: conntrack\.prefaultIndex: expected true or false, got "lazy"$/);
   });
 
-  it('datapath.nice: the packet path above ordinary processes by default (-10), any nice value on request, checked', () => {
-    assert.equal(parseConfigText('node:\n  name: fwa\n').datapath.nice, -10);
-    assert.equal(parseConfigText('node:\n  name: fwa\ndatapath:\n  nice: 0\n').datapath.nice, 0);
+  it('datapath.nice: unset by default (the thread keeps its inherited value), any nice value on request, checked', () => {
+    assert.equal(parseConfigText('node:\n  name: fwa\n').datapath.nice, undefined);
+    assert.equal(parseConfigText('node:\n  name: fwa\ndatapath:\n  nice: -10\n').datapath.nice, -10);
     assert.deepEqual(checkConfigText('node:\n  name: fwa\ndatapath:\n  nice: -21\n', 'c.yaml').errors.map((e) => e.message),
       ['c.yaml:4: datapath.nice: expected an integer from -20 to 19, got -21']);
   });

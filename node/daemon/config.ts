@@ -35,8 +35,8 @@ export interface NodeConfig {
     txQueueLen: number;
     batchSize: number;
     maxBatchesPerWake: number;
-    /** Nice value of the datapath thread and its state sync worker (thread-priority.ts). */
-    nice: number;
+    /** Nice value of the datapath thread and its state sync worker (thread-priority.ts); absent: unchanged. */
+    nice: number | undefined;
     /** Leave traffic blackholed (not bypassing the filter) when the node stops. */
     failClosed: boolean;
     /** Reassembly of IP fragments before the filter (docs/conntrack.md, "Fragments"). */
@@ -265,8 +265,9 @@ export function readConfig(doc: unknown, errors?: ConfigError[]): NodeConfig {
       txQueueLen: dp.int('txQueueLen', 10000, 1, 100000),
       batchSize: dp.int('batchSize', 64, 1, 1024),
       maxBatchesPerWake: dp.int('maxBatchesPerWake', 8, 1, 1024),
-      // Above ordinary processes, below the VRRP control thread's fallback (vrrp.nice -15).
-      nice: dp.int('nice', -10, -20, 19),
+      // Absent: the thread keeps what it was started with (measured: no gain shown at the
+      // default; docs/performance.md "Takeover: where the time goes").
+      nice: dp.has('nice') ? dp.int('nice', undefined, -20, 19) : undefined,
       failClosed: dp.bool('failClosed', true),
       // Linux's ipfrag_time, ip6frag_time and ipfrag_high_thresh.
       fragments: {
