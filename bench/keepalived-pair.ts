@@ -101,8 +101,9 @@ export class KeepalivedPair {
   }
 
   async startAll(): Promise<void> {
-    for (const fw of FIREWALLS) await rm(file(fw.name, 'log'), { force: true });
-    for (const fw of FIREWALLS) await this.start(fw.name);
+    // The pair: the lab's first two firewalls (a three-node lab adds fwc, not used here).
+    for (const fw of FIREWALLS.slice(0, 2)) await rm(file(fw.name, 'log'), { force: true });
+    for (const fw of FIREWALLS.slice(0, 2)) await this.start(fw.name);
   }
 
   /** The node holds the VIPs (keepalived adds them on entering MASTER). */
