@@ -16,19 +16,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
 import { DrillFlows } from './drill-flows.js';
-import { sh, sleep } from './exec.js';
+import { echoFlowsTo, until } from './lab-poll.js';
+import { sleep } from './exec.js';
 import { NS } from './topology.js';
 import { startEchoServer } from './traffic.js';
-import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_B, VIPS_B } from './active-active.js';
+import { activeActiveVrrp, groupStates, holdsGroupVips, routeThroughGroups, SERVER_A, SERVER_B } from './active-active.js';
 
 const FLOWS = 4;
 /** Bounded at 90 s; trace() ends the agents once the test has seen what it waits for. */
 const FLOW_OPTS = { flows: FLOWS, durationMs: 90000, probeIntervalMs: 50 };
 const now = (): number => performance.timeOrigin + performance.now();
 
-interface CtEntry {
-  original: { src: string; sport?: number; dst: string; dport?: number };
-}
 interface GroupReport {
   name: string;
   vrid: number;
@@ -56,28 +54,6 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
   const flows: DrillFlows[] = [];
   let stopEcho: (() => Promise<void>) | undefined;
 
-  async function echoFlows(fw: string, origin: 'local' | 'replicated', servers: string[]): Promise<Set<string>> {
-    const r = JSON.parse(await lab.hafw(fw, ['ct', 'list', '-p', 'tcp', '--dport', '5001', '--state', 'ESTABLISHED', '--json', '--origin', origin])) as { entries: CtEntry[] };
-    return new Set(r.entries.filter((e) => servers.includes(e.original.dst)).map((e) => `${e.original.dst} ${e.original.src} ${e.original.sport}`));
-  }
-  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await fn().catch(() => undefined as T);
-      if (last !== undefined && ok(last)) return last;
-      await sleep(100);
-    }
-    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last instanceof Set ? [...last].length : last)})`);
-  }
-  const groupStates = async (fw: string): Promise<string> => {
-    const s = (await lab.status(fw).catch(() => undefined)) as { vrrp?: { groups?: { name: string; state: string }[] } } | undefined;
-    return (s?.vrrp?.groups ?? []).map((g) => `${g.name}:${g.state}`).join(' ');
-  };
-  const holds = async (fw: string): Promise<{ a: boolean; b: boolean }> => {
-    const out = await sh(['ip', '-n', NS.fw(fw), 'addr', 'show', 'dev', 'lan']).catch(() => '');
-    return { a: out.includes('192.0.2.1/24') && out.includes('2001:db8:1::1/64'), b: out.includes(`${VIPS_B[0].addr}/24`) && out.includes(`${VIPS_B[2].addr}/64`) };
-  };
   const drill = async (fw: string, group: string, hold: number): Promise<Report> => {
     const out = await lab.hafw(fw, ['drill', '--node', '--group', group, '--hold', String(hold), '--json']);
     return JSON.parse(out.trim().split('\n').pop()!) as Report;
@@ -91,7 +67,7 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
       vrrpSection: (fw) => activeActiveVrrp(fw),
       extraConfig: (fw) => `ruleset:\n  file: ${path.join(dir, `${fw.name}.nft`)}\n  stateDir: ${path.join(dir, `state-${fw.name}`)}\n`,
     });
-    await until('fwa masters A, fwb masters B', async () => [await groupStates('fwa'), await groupStates('fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
+    await until('fwa masters A, fwb masters B', async () => [await groupStates(lab, 'fwa'), await groupStates(lab, 'fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
     await routeThroughGroups();
   });
   after(async () => {
@@ -107,10 +83,10 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
     const viaB = [SERVER_B.v4, SERVER_B.v6];
     for (const host of [...viaA, ...viaB]) flows.push(await DrillFlows.start(host, FLOW_OPTS));
     const per = 2 * FLOWS;
-    await until('fwa owns group A\'s flows', () => echoFlows('fwa', 'local', viaA), (s) => s.size === per, 5000);
-    await until('fwb owns group B\'s flows', () => echoFlows('fwb', 'local', viaB), (s) => s.size === per, 5000);
-    await until('fwb holds a replica of each of A\'s flows', () => echoFlows('fwb', 'replicated', viaA), (s) => s.size === per, 5000);
-    await until('fwa holds a replica of each of B\'s flows', () => echoFlows('fwa', 'replicated', viaB), (s) => s.size === per, 5000);
+    await until('fwa owns group A\'s flows', () => echoFlowsTo(lab, 'fwa', 'local', viaA), (s) => s.size === per, 5000);
+    await until('fwb owns group B\'s flows', () => echoFlowsTo(lab, 'fwb', 'local', viaB), (s) => s.size === per, 5000);
+    await until('fwb holds a replica of each of A\'s flows', () => echoFlowsTo(lab, 'fwb', 'replicated', viaA), (s) => s.size === per, 5000);
+    await until('fwa holds a replica of each of B\'s flows', () => echoFlowsTo(lab, 'fwa', 'replicated', viaB), (s) => s.size === per, 5000);
     const start = now();
     // Both nodes' group states through the drills, printed when the test fails.
     const timeline: string[] = [];
@@ -118,7 +94,7 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
     const sampler = (async () => {
       let last = '';
       while (sampling) {
-        const s = `fwa ${await groupStates('fwa')} / fwb ${await groupStates('fwb')}`;
+        const s = `fwa ${await groupStates(lab, 'fwa')} / fwb ${await groupStates(lab, 'fwb')}`;
         if (s !== last) timeline.push(`${Math.round(now() - start)} ms: ${(last = s)}`);
         await sleep(100);
       }
@@ -141,21 +117,21 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
     const start = now();
     // Drill 1: group B on fwb, held long enough for the whole second drill.
     const first = drill('fwb', 'b', 22);
-    await until('fwa masters both groups (B moved to it)', () => groupStates('fwa'), (s) => s === 'a:master b:master', 10000);
-    await until('fwa owns B\'s flows too', () => echoFlows('fwa', 'local', viaB), (s) => s.size === per, 10000);
+    await until('fwa masters both groups (B moved to it)', () => groupStates(lab, 'fwa'), (s) => s === 'a:master b:master', 10000);
+    await until('fwa owns B\'s flows too', () => echoFlowsTo(lab, 'fwa', 'local', viaB), (s) => s.size === per, 10000);
 
     // Drill 2: group A on fwa, by VRID this time.
     const second = drill('fwa', '51', 7);
     // fwa resigns A only: fwb takes A, fwa goes on mastering B, whose other router (fwb) is resigned.
-    const both = async (): Promise<string> => `fwa ${await groupStates('fwa')} / fwb ${await groupStates('fwb')}`;
+    const both = async (): Promise<string> => `fwa ${await groupStates(lab, 'fwa')} / fwb ${await groupStates(lab, 'fwb')}`;
     await until('fwb masters A, fwa still B', both, (s) => /^fwa a:(initialize|backup) b:master \/ fwb a:master b:\w+$/.test(s), 10000);
     // The resign's VIP removal and the new master's VIP addition run as `ip` commands: wait for them.
-    await until('fwa holds B\'s VIPs only', () => holds('fwa'), (h) => !h.a && h.b, 3000);
-    await until('fwb holds A\'s VIPs only (B resigned)', () => holds('fwb'), (h) => h.a && !h.b, 3000);
-    await until('fwb owns A\'s flows', () => echoFlows('fwb', 'local', viaA), (s) => s.size === per, 10000);
+    await until('fwa holds B\'s VIPs only', () => holdsGroupVips('fwa'), (h) => !h.a && h.b, 3000);
+    await until('fwb holds A\'s VIPs only (B resigned)', () => holdsGroupVips('fwb'), (h) => h.a && !h.b, 3000);
+    await until('fwb owns A\'s flows', () => echoFlowsTo(lab, 'fwb', 'local', viaA), (s) => s.size === per, 10000);
     // Still so a few seconds into the hold (a whole-node resign would have lost B by now).
     await sleep(2000);
-    const later = await holds('fwa');
+    const later = await holdsGroupVips('fwa');
     if (later.a || !later.b) {
       const early = await Promise.race([second.then((r) => JSON.stringify(r)), sleep(200).then(() => 'drill still running')]);
       assert.fail(`fwa holds ${JSON.stringify(later)} 2 s into the drill of A (${await both()}); drill: ${early}`);
@@ -180,8 +156,8 @@ describe('@lab active/active: a drill of one VRRP group moves that group only', 
     const a1 = r1.groups.find((g) => g.name === 'a')!;
     assert.deepEqual([b1.drilled, b1.moved, b1.takeover?.peer], [true, true, '192.0.2.2'], 'fwa took group B');
     assert.deepEqual([a1.drilled, a1.moved], [false, false]);
-    await until('back to A on fwa, B on fwb', async () => [await groupStates('fwa'), await groupStates('fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master', 10000);
-    await until('each node owns its group\'s flows again', async () => (await echoFlows('fwa', 'local', viaA)).size + (await echoFlows('fwb', 'local', viaB)).size, (n) => n === 2 * per, 10000);
+    await until('back to A on fwa, B on fwb', async () => [await groupStates(lab, 'fwa'), await groupStates(lab, 'fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master', 10000);
+    await until('each node owns its group\'s flows again', async () => (await echoFlowsTo(lab, 'fwa', 'local', viaA)).size + (await echoFlowsTo(lab, 'fwb', 'local', viaB)).size, (n) => n === 2 * per, 10000);
     const back = now();
     await sleep(2000);
 

@@ -13,19 +13,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
 import { DrillFlows } from './drill-flows.js';
-import { sh, sleep } from './exec.js';
+import { echoFlowsTo, until } from './lab-poll.js';
+import { sleep } from './exec.js';
 import { NS } from './topology.js';
 import { startEchoServer } from './traffic.js';
-import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_ASYM, SERVER_B, VIPS_B } from './active-active.js';
+import { activeActiveVrrp, groupStates, holdsGroupVips, routeThroughGroups, SERVER_A, SERVER_ASYM, SERVER_B } from './active-active.js';
 
 const FLOWS = 5;
 /** Bounded at 60 s; trace() ends the agents once the test has seen what it waits for. */
 const FLOW_OPTS = { flows: FLOWS, durationMs: 60000, probeIntervalMs: 50 };
 const now = (): number => performance.timeOrigin + performance.now();
-
-interface CtEntry {
-  original: { src: string; sport?: number; dst: string; dport?: number };
-}
 
 describe('@lab active/active: two VRRP groups, each with its own master', function () {
   this.timeout(120000);
@@ -33,32 +30,6 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
   let dir: string;
   const flows: DrillFlows[] = [];
   let stopEcho: (() => Promise<void>) | undefined;
-
-  /** Established connections to the echo server at one of `servers`, as "dst src sport" keys. */
-  async function echoFlows(fw: string, origin: 'local' | 'replicated', servers: string[]): Promise<Set<string>> {
-    const r = JSON.parse(await lab.hafw(fw, ['ct', 'list', '-p', 'tcp', '--dport', '5001', '--state', 'ESTABLISHED', '--json', '--origin', origin])) as { entries: CtEntry[] };
-    return new Set(r.entries.filter((e) => servers.includes(e.original.dst)).map((e) => `${e.original.dst} ${e.original.src} ${e.original.sport}`));
-  }
-  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await fn().catch(() => undefined as T);
-      if (last !== undefined && ok(last)) return last;
-      await sleep(200);
-    }
-    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last instanceof Set ? [...last].length : last)})`);
-  }
-  /** Each group's state on `fw`, as "a:master b:backup". */
-  const groupStates = async (fw: string): Promise<string> => {
-    const s = (await lab.status(fw).catch(() => undefined)) as { vrrp?: { groups?: { name: string; state: string }[] } } | undefined;
-    return (s?.vrrp?.groups ?? []).map((g) => `${g.name}:${g.state}`).join(' ');
-  };
-  /** Whether `fw` holds group B's LAN VIPs (v4 and v6) and group A's. */
-  const holds = async (fw: string): Promise<{ a: boolean; b: boolean }> => {
-    const out = await sh(['ip', '-n', NS.fw(fw), 'addr', 'show', 'dev', 'lan']).catch(() => '');
-    return { a: out.includes('192.0.2.1/24') && out.includes('2001:db8:1::1/64'), b: out.includes(`${VIPS_B[0].addr}/24`) && out.includes(`${VIPS_B[2].addr}/64`) };
-  };
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'hafw-aa-lab-'));
@@ -68,7 +39,7 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
       vrrpSection: (fw) => activeActiveVrrp(fw),
       extraConfig: (fw) => `ruleset:\n  file: ${path.join(dir, `${fw.name}.nft`)}\n  stateDir: ${path.join(dir, `state-${fw.name}`)}\n`,
     });
-    await until('fwa masters A, fwb masters B', async () => [await groupStates('fwa'), await groupStates('fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
+    await until('fwa masters A, fwb masters B', async () => [await groupStates(lab, 'fwa'), await groupStates(lab, 'fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
     await routeThroughGroups();
   });
   after(async () => {
@@ -79,8 +50,8 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
   });
 
   it('each node holds only its own group\'s VIPs', async () => {
-    assert.deepEqual(await holds('fwa'), { a: true, b: false });
-    assert.deepEqual(await holds('fwb'), { a: false, b: true });
+    assert.deepEqual(await holdsGroupVips('fwa'), { a: true, b: false });
+    assert.deepEqual(await holdsGroupVips('fwb'), { a: false, b: true });
   });
 
   const counter = async (fw: string, name: string): Promise<number> => Number(((await lab.status(fw)).datapath.counters as Record<string, number>)[name] ?? 0);
@@ -94,14 +65,14 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
     // and the connection waits for the server's retransmission.
     const dropsBefore = await counter('fwb', 'verdict_drop');
     for (const host of asym) flows.push(await DrillFlows.start(host, FLOW_OPTS));
-    await until('fwa owns every asymmetric flow, established', () => echoFlows('fwa', 'local', asym), (s) => s.size === 2 * FLOWS, 5000);
+    await until('fwa owns every asymmetric flow, established', () => echoFlowsTo(lab, 'fwa', 'local', asym), (s) => s.size === 2 * FLOWS, 5000);
     const held = await counter('fwa', 'defer_held');
     const acked = await counter('fwa', 'defer_acked');
     const drops = (await counter('fwb', 'verdict_drop')) - dropsBefore;
     console.log(`      fwa deferred ${held} first packets (${acked} released on fwb's acknowledgement, ${await counter('fwa', 'defer_timeout')} by the bound); fwb dropped ${drops} packets meanwhile`);
     assert.ok(held >= 2 * FLOWS && acked >= 2 * FLOWS, 'each asymmetric connection\'s SYN waited for fwb\'s acknowledgement');
     assert.equal(drops, 0, 'fwb dropped no SYN-ACK: each found the connection\'s replica');
-    assert.equal((await echoFlows('fwb', 'local', asym)).size, 0, 'fwb tracks none of them itself');
+    assert.equal((await echoFlowsTo(lab, 'fwb', 'local', asym)).size, 0, 'fwb tracks none of them itself');
     const sent = await counter('fwb', 'handoff_sent');
     const received = await counter('fwa', 'handoff_received');
     await sleep(500);
@@ -116,19 +87,19 @@ describe('@lab active/active: two VRRP groups, each with its own master', functi
     for (const host of [...viaA, ...viaB]) flows.push(await DrillFlows.start(host, FLOW_OPTS));
     const per = 2 * FLOWS;
     // Each node forwards (owns) the flows of the group it masters, and holds the other's as replicas.
-    await until('fwa owns group A\'s flows', () => echoFlows('fwa', 'local', viaA), (s) => s.size === per, 5000);
-    await until('fwb owns group B\'s flows', () => echoFlows('fwb', 'local', viaB), (s) => s.size === per, 5000);
-    assert.equal((await echoFlows('fwa', 'local', viaB)).size, 0, 'fwa forwards none of B\'s');
-    assert.equal((await echoFlows('fwb', 'local', viaA)).size, 0, 'fwb forwards none of A\'s');
-    await until('fwb holds a replica of each of A\'s flows', () => echoFlows('fwb', 'replicated', viaA), (s) => s.size === per, 5000);
-    await until('fwa holds a replica of each of B\'s flows', () => echoFlows('fwa', 'replicated', viaB), (s) => s.size === per, 5000);
+    await until('fwa owns group A\'s flows', () => echoFlowsTo(lab, 'fwa', 'local', viaA), (s) => s.size === per, 5000);
+    await until('fwb owns group B\'s flows', () => echoFlowsTo(lab, 'fwb', 'local', viaB), (s) => s.size === per, 5000);
+    assert.equal((await echoFlowsTo(lab, 'fwa', 'local', viaB)).size, 0, 'fwa forwards none of B\'s');
+    assert.equal((await echoFlowsTo(lab, 'fwb', 'local', viaA)).size, 0, 'fwb forwards none of A\'s');
+    await until('fwb holds a replica of each of A\'s flows', () => echoFlowsTo(lab, 'fwb', 'replicated', viaA), (s) => s.size === per, 5000);
+    await until('fwa holds a replica of each of B\'s flows', () => echoFlowsTo(lab, 'fwa', 'replicated', viaB), (s) => s.size === per, 5000);
 
     const kill = now();
     await lab.stopNode('fwa', 'SIGKILL');
-    await until('fwb masters both groups', () => groupStates('fwb'), (s) => s === 'a:master b:master', 5000);
-    assert.deepEqual(await holds('fwb'), { a: true, b: true });
+    await until('fwb masters both groups', () => groupStates(lab, 'fwb'), (s) => s === 'a:master b:master', 5000);
+    assert.deepEqual(await holdsGroupVips('fwb'), { a: true, b: true });
     // Its takeover walk adopts group A's connections (quiet or not); B's were its own all along.
-    await until('fwb owns every flow of both groups', () => echoFlows('fwb', 'local', [...viaA, ...viaB, SERVER_ASYM.v4, SERVER_ASYM.v6]), (s) => s.size === 3 * per, 10000);
+    await until('fwb owns every flow of both groups', () => echoFlowsTo(lab, 'fwb', 'local', [...viaA, ...viaB, SERVER_ASYM.v4, SERVER_ASYM.v6]), (s) => s.size === 3 * per, 10000);
     const carried = now();
     await sleep(2000);
 

@@ -7,6 +7,7 @@
  * A third server address is reached through A and answered through B: an asymmetric path.
  */
 import { sh } from './exec.js';
+import type { Lab } from './lab.js';
 import { NS, SERVER, VIPS, type FirewallAddrs } from './topology.js';
 
 /** Group B's VIPs; group A's are the lab's usual VIPS. */
@@ -69,4 +70,16 @@ export async function routeThroughGroups(): Promise<void> {
     await sh(['ip', '-n', NS.server, '-6', 'rule', 'add', 'from', a6, 'lookup', table]);
     await sh(['ip', '-n', NS.server, '-6', 'route', 'add', 'default', 'via', wanB6, 'table', table]);
   }
+}
+
+/** Each VRRP group's state on `fw`, as "a:master b:backup" (empty when the node does not answer). */
+export async function groupStates(lab: Lab, fw: string): Promise<string> {
+  const s = (await lab.status(fw).catch(() => undefined)) as { vrrp?: { groups?: { name: string; state: string }[] } } | undefined;
+  return (s?.vrrp?.groups ?? []).map((g) => `${g.name}:${g.state}`).join(' ');
+}
+
+/** Whether `fw` holds group A's LAN VIPs (the lab's usual .1 and ::1) and group B's, v4 and v6. */
+export async function holdsGroupVips(fw: string): Promise<{ a: boolean; b: boolean }> {
+  const out = await sh(['ip', '-n', NS.fw(fw), 'addr', 'show', 'dev', 'lan']).catch(() => '');
+  return { a: out.includes('192.0.2.1/24') && out.includes('2001:db8:1::1/64'), b: out.includes(`${VIPS_B[0].addr}/24`) && out.includes(`${VIPS_B[2].addr}/64`) };
 }

@@ -15,10 +15,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
 import { DrillFlows } from './drill-flows.js';
+import { echoFlowsTo, until } from './lab-poll.js';
 import { sleep } from './exec.js';
 import { NS } from './topology.js';
 import { startEchoServer } from './traffic.js';
-import { activeActiveVrrp, routeThroughGroups, SERVER_A, SERVER_B } from './active-active.js';
+import { activeActiveVrrp, groupStates, routeThroughGroups, SERVER_A, SERVER_B } from './active-active.js';
 
 const FLOWS = 5;
 /** Bounded at 90 s; trace() ends the agents once the test has seen what it waits for. */
@@ -27,9 +28,6 @@ const now = (): number => performance.timeOrigin + performance.now();
 /** fwc prefers group B over fwb (200) and backs A up behind both. */
 const FWC_PRIORITIES = { a: 50, b: 250 };
 
-interface CtEntry {
-  original: { src: string; sport?: number; dst: string; dport?: number };
-}
 interface SyncPeer {
   node: number;
   inSync: boolean;
@@ -46,24 +44,6 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
   const flows: DrillFlows[] = [];
   let stopEcho: (() => Promise<void>) | undefined;
 
-  async function echoFlows(fw: string, origin: 'local' | 'replicated' | undefined, servers: string[]): Promise<Set<string>> {
-    const r = JSON.parse(await lab.hafw(fw, ['ct', 'list', '-p', 'tcp', '--dport', '5001', '--state', 'ESTABLISHED', '--json', ...(origin ? ['--origin', origin] : [])])) as { entries: CtEntry[] };
-    return new Set(r.entries.filter((e) => servers.includes(e.original.dst)).map((e) => `${e.original.dst} ${e.original.src} ${e.original.sport}`));
-  }
-  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await fn().catch(() => undefined as T);
-      if (last !== undefined && ok(last)) return last;
-      await sleep(100);
-    }
-    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last instanceof Set ? [...last].length : last)})`);
-  }
-  const groupStates = async (fw: string): Promise<string> => {
-    const s = (await lab.status(fw).catch(() => undefined)) as { vrrp?: { groups?: { name: string; state: string }[] } } | undefined;
-    return (s?.vrrp?.groups ?? []).map((g) => `${g.name}:${g.state}`).join(' ');
-  };
   const syncStats = async (fw: string): Promise<{ inSync: boolean; peers: SyncPeer[]; status: { nodeId: number; departed?: DepartedPeer[] } }> => JSON.parse(await lab.hafw(fw, ['sync', 'stats', '--json'])) as never;
   const rulesetVersion = async (fw: string) => JSON.parse(await lab.hafw(fw, ['ruleset', 'show', '--cluster', '--json'])) as { version: number; hash: string; ready: boolean };
 
@@ -76,7 +56,7 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
       vrrpSection: (fw) => activeActiveVrrp(fw, 50, fw.name === 'fwc' ? FWC_PRIORITIES : undefined),
       extraConfig: (fw) => `ruleset:\n  file: ${path.join(dir, `${fw.name}.nft`)}\n  stateDir: ${path.join(dir, `state-${fw.name}`)}\n`,
     });
-    await until('fwa masters A, fwb masters B', async () => [await groupStates('fwa'), await groupStates('fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
+    await until('fwa masters A, fwb masters B', async () => [await groupStates(lab, 'fwa'), await groupStates(lab, 'fwb')].join(' / '), (s) => s === 'a:master b:backup / a:backup b:master');
     await routeThroughGroups();
     stopEcho = await startEchoServer(5001, NS.server);
   });
@@ -92,8 +72,8 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
     const viaB = [SERVER_B.v4, SERVER_B.v6];
     const per = 2 * FLOWS;
     for (const host of [...viaA, ...viaB]) flows.push(await DrillFlows.start(host, FLOW_OPTS));
-    await until('fwa owns group A\'s flows', () => echoFlows('fwa', 'local', viaA), (s) => s.size === per, 5000);
-    await until('fwb owns group B\'s flows', () => echoFlows('fwb', 'local', viaB), (s) => s.size === per, 5000);
+    await until('fwa owns group A\'s flows', () => echoFlowsTo(lab, 'fwa', 'local', viaA), (s) => s.size === per, 5000);
+    await until('fwb owns group B\'s flows', () => echoFlowsTo(lab, 'fwb', 'local', viaB), (s) => s.size === per, 5000);
 
     // The cluster moves on while fwc is away: fwc's own file has the old ruleset.
     const base = await rulesetVersion('fwa');
@@ -111,7 +91,7 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
     let tookB = NaN;
     const deadline = Date.now() + 20000;
     for (;;) {
-      const [a, c] = [await groupStates('fwa'), await groupStates('fwc')];
+      const [a, c] = [await groupStates(lab, 'fwa'), await groupStates(lab, 'fwc')];
       assert.ok(!c.includes('a:master'), `fwc took group A (fwc: ${c})`);
       assert.ok(a.startsWith('a:master'), `fwa lost group A while fwc joined (fwa: ${a})`);
       if (c === 'a:backup b:master') {
@@ -122,12 +102,12 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
       await sleep(50);
     }
     // It held B's connections when it took B (adopted as its own) and A's as replicas.
-    const heldB = await echoFlows('fwc', undefined, viaB);
+    const heldB = await echoFlowsTo(lab, 'fwc', undefined, viaB);
     assert.equal(heldB.size, per, 'fwc holds every connection of group B');
-    await until('fwb gives group B up', () => groupStates('fwb'), (s) => s === 'a:backup b:backup', 5000);
-    await until('fwc owns every flow of group B', () => echoFlows('fwc', 'local', viaB), (s) => s.size === per, 10000);
-    await until('fwc holds a replica of every flow of group A', () => echoFlows('fwc', 'replicated', viaA), (s) => s.size === per, 5000);
-    assert.equal((await echoFlows('fwc', 'local', viaA)).size, 0, 'fwc forwards none of A\'s');
+    await until('fwb gives group B up', () => groupStates(lab, 'fwb'), (s) => s === 'a:backup b:backup', 5000);
+    await until('fwc owns every flow of group B', () => echoFlowsTo(lab, 'fwc', 'local', viaB), (s) => s.size === per, 10000);
+    await until('fwc holds a replica of every flow of group A', () => echoFlowsTo(lab, 'fwc', 'replicated', viaA), (s) => s.size === per, 5000);
+    assert.equal((await echoFlowsTo(lab, 'fwc', 'local', viaA)).size, 0, 'fwc forwards none of A\'s');
     const fwcSync = await syncStats('fwc');
     assert.equal(fwcSync.peers.length, 2, 'fwc found both peers on the sync segment');
     assert.ok(fwcSync.inSync);
@@ -141,9 +121,9 @@ describe('@lab a node joins and leaves a running active/active cluster', functio
     // 2. fwc leaves cleanly: B goes back to fwb (200 > fwa's 100), A stays on fwa.
     const leave = now();
     await lab.stopNode('fwc', 'SIGTERM');
-    await until('fwb masters B again', () => groupStates('fwb'), (s) => s === 'a:backup b:master', 5000);
-    assert.equal(await groupStates('fwa'), 'a:master b:backup');
-    await until('fwb owns every flow of group B again', () => echoFlows('fwb', 'local', viaB), (s) => s.size === per, 10000);
+    await until('fwb masters B again', () => groupStates(lab, 'fwb'), (s) => s === 'a:backup b:master', 5000);
+    assert.equal(await groupStates(lab, 'fwa'), 'a:master b:backup');
+    await until('fwb owns every flow of group B again', () => echoFlowsTo(lab, 'fwb', 'local', viaB), (s) => s.size === per, 10000);
     // The peers stop counting fwc at once (it said it leaves), and say so.
     for (const fw of ['fwa', 'fwb']) {
       const s = await until(`${fw} no longer counts fwc`, () => syncStats(fw), (x) => !x.peers.some((p) => p.node === fwcId), 2000);

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
-import { sleep } from './exec.js';
+import { until } from './lab-poll.js';
 
 /** A node's log line; the facts are the structured fields (`event` names what happened). */
 interface LogLine {
@@ -50,16 +50,6 @@ describe('@lab ruleset-dist: cluster-wide ruleset versions on the VRRP pair', fu
       // pino writes ISO times here; compare as ms.
       .map((l) => ({ ...l, time: typeof l.time === 'string' ? Date.parse(l.time) : l.time }))
       .filter((l) => l.time >= since);
-  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await fn().catch(() => undefined as T);
-      if (last !== undefined && ok(last)) return last;
-      await sleep(100);
-    }
-    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last)})`);
-  }
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'hafw-dist-lab-'));

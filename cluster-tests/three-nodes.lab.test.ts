@@ -13,6 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Lab, STRICT_RULESET } from './lab.js';
+import { until } from './lab-poll.js';
 import { sh, sleep } from './exec.js';
 import { DrillFlows } from './drill-flows.js';
 import { NS, SERVER } from './topology.js';
@@ -41,16 +42,7 @@ describe('@lab three nodes: one VRRP group, state replicated to every peer', fun
     const r = JSON.parse(await lab.hafw(fw, args)) as { entries: CtEntry[] };
     return new Set(r.entries.map((e) => `${e.original.src} ${e.original.sport}`));
   }
-  async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15000): Promise<T> {
-    const deadline = Date.now() + ms;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await fn().catch(() => undefined as T);
-      if (last !== undefined && ok(last)) return last;
-      await sleep(200);
-    }
-    throw new Error(`timed out: ${what} (last: ${JSON.stringify(last instanceof Set ? [...last].length : last)})`);
-  }
+
   /** Which of the running nodes hold the LAN VIPs (a SIGKILLed node's addresses stay on its links). */
   const vipHolders = async (running: string[]): Promise<string[]> => {
     const out: string[] = [];
