@@ -244,7 +244,7 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
     for (const c of t.chains.values()) items.push({ chain: { ...c.json } });
     for (const c of t.chains.values()) {
       for (const r of c.rules) {
-        const expr = withLiveCells(r.expr, opts.counters?.(r));
+        const expr = withDefaultBurst(withLiveCells(r.expr, opts.counters?.(r)));
         const rj: RuleJ = { family: r.family, table: r.table, chain: r.chain, handle: r.handle, expr };
         if (r.comment !== undefined) rj.comment = r.comment;
         items.push({ rule: rj });
@@ -252,6 +252,30 @@ export function stateToJson(state: RulesetState, opts: JsonListOptions = {}): Ru
     }
   }
   return { nftables: items };
+}
+
+/**
+ * A rule's statements as nft -j writes them: a packet limit (`limit rate 10/second`, also
+ * inside a set statement's `stmt`) with its default burst of 5 packets written out. The
+ * stored form leaves the default out so that the text listing does, as nft's does; nft's
+ * JSON has it (an explicit burst goes after the rate, where nft puts it). Byte limits
+ * (rate_unit) already carry their burst, in their own order; a named limit's
+ * reference is a string and stays as it is.
+ */
+function withDefaultBurst<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(withDefaultBurst) as T;
+  if (v === null || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) {
+    const l = x as { rate?: unknown; burst?: unknown; rate_unit?: unknown } | null;
+    if (k === 'limit' && l !== null && typeof l === 'object' && !Array.isArray(l) && l.rate !== undefined && l.rate_unit === undefined) {
+      // nft's key order for a packet limit: rate, burst, per, then inv.
+      const { rate, burst, ...rest } = l;
+      out[k] = { rate, burst: burst ?? 5, ...rest };
+    } else out[k] = withDefaultBurst(x);
+  }
+  return out as T;
 }
 
 /** Clean JSON copy (drops undefined fields, the shape `JSON.stringify` would give). */

@@ -77,3 +77,43 @@ describe('JSON rulesets: bad input is a positioned RulesetError', () => {
     assert.match(again.list(), /timeout 1m/);
   });
 });
+
+describe('JSON listing: limits as nft -j writes them', () => {
+  // Recorded from Debian's nft 1.0.6 (`nft -j list ruleset` of the text below in a throwaway
+  // namespace): a packet limit's default burst of 5 is written out, an explicit one comes
+  // right after the rate, a byte limit keeps its units; the same inside a set statement.
+  const text = `table inet t {
+  set s { type ipv4_addr; flags dynamic; }
+  chain c {
+    type filter hook forward priority 0;
+    limit rate 10/second
+    limit rate over 5 mbytes/second
+    limit rate 3/minute burst 7 packets
+    update @s { ip saddr limit rate over 10/second } drop
+  }
+}
+`;
+  const nft106 = [
+    [{ limit: { rate: 10, burst: 5, per: 'second' } }],
+    [{ limit: { rate: 5, burst: 0, per: 'second', inv: true, rate_unit: 'mbytes', burst_unit: 'bytes' } }],
+    [{ limit: { rate: 3, burst: 7, per: 'minute' } }],
+    [{ set: { op: 'update', elem: { payload: { protocol: 'ip', field: 'saddr' } }, set: '@s', stmt: [{ limit: { rate: 10, burst: 5, per: 'second', inv: true } }] } }, { drop: null }],
+  ];
+  const rulesOf = (e: RulesetEngine): unknown[] => e.toJSON().nftables.flatMap((o) => ('rule' in o ? [(o as { rule: { expr: unknown } }).rule.expr] : []));
+
+  it('lists each rule\'s limit byte for byte as nft 1.0.6, keys in its order', () => {
+    const e = new RulesetEngine();
+    e.load(text, 'limits.nft');
+    assert.equal(JSON.stringify(rulesOf(e)), JSON.stringify(nft106));
+  });
+
+  it('loads that listing back to the same rules, and the text still leaves the default burst out', () => {
+    const a = new RulesetEngine();
+    a.load(text, 'limits.nft');
+    const b = new RulesetEngine();
+    b.load(JSON.stringify(a.toJSON()), 'limits.json');
+    assert.equal(b.list(), a.list());
+    assert.ok(a.list().includes('limit rate 10/second\n'), a.list());
+    assert.ok(!a.list().includes('burst 5 packets'), a.list());
+  });
+});
