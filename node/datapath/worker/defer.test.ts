@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { buildTcp, parseBuilt } from '../../packet/build.js';
-import { parsePrefix } from '../../../inet/index.js';
-import { RulesetEngine } from '../../ruleset/index.js';
-import { ConnTracker, TcpState } from '../../conntrack/index.js';
-import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
-import { C, COUNTER_NAMES } from '../shared/counters.js';
-import { FilterStage } from './filter-stage.js';
-import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
+import { TcpState } from '../../conntrack/index.js';
+import { syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+import { C } from '../shared/counters.js';
 import { Verdict } from './stage.js';
-import { SyncBridge } from './sync-bridge.js';
+import { groupNodeParts } from './testing-groups.js';
 import { wireHandoff, type Handoff } from './handoff.js';
 import { Deferral, MAX_HELD_BYTES } from './defer.js';
 
@@ -17,34 +13,16 @@ const SERVER = '198.51.100.102';
 const KEY = new Uint8Array(32).fill(7);
 const A = 51;
 const B = 52;
-const STRICT = `table inet filter { chain forward { type filter hook forward priority 0; policy drop;
-  ct state established,related accept
-  ct state invalid counter drop
-  iifname "lan" ct state new accept
-} }`;
 
 /** One node's datapath side as in a node with active/active: filter, table, sync bridge and ring, handoff, and the deferral when `deferMs` > 0. */
 function node(id: number, groups: number[], deferMs: number) {
-  const engine = new RulesetEngine({ clock: syncClock });
-  engine.load(STRICT);
-  const routes = new RouteInterfaces();
-  routes.load([['192.0.2.0/24', 'lan'], ['0.0.0.0/0', 'wan']].map(([pfx, ifname]): RouteEntry => {
-    const p = parsePrefix(pfx!, { strict: false });
-    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname!), mtu: 0 };
-  }));
-  const ct = new ConnTracker({ maxEntries: 1024, now: syncClock });
-  const ring = new EventRing(1024);
-  const bridge = new SyncBridge(ct, ring);
-  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
-  for (const g of groups) bridge.setMastered(g, true);
-  const counters = new Float64Array(COUNTER_NAMES.length);
-  const filter = new FilterStage(engine, ct, routes, counters, bridge);
+  const { ct, ring, bridge, counters, filter } = groupNodeParts(groups);
   /** What this node wrote into its TUN device after the filter: what goes on the wire. */
   const wire: Uint8Array[] = [];
   const inject = (b: Uint8Array, o: number, l: number) => void wire.push(b.slice(o, o + l));
   const handoff = wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, ratePerPeer: 0, stage: filter, filter, ct, bridge, inject, clock: syncClock }).handoff;
   const deferral = deferMs > 0 ? new Deferral({ ring, deferMs, maxPackets: 4, counters, inject, now: syncClock }) : undefined;
-  if (deferral) filter.defer = (slot) => deferral.hold(slot);
+  if (deferral) filter.defer = (buf, offset, length) => deferral.hold(buf, offset, length);
   return {
     ct, bridge, ring, counters, wire, handoff: handoff as Handoff, deferral,
     /** A packet from the TUN device: what the filter says, and an accepted one goes on the wire. */
@@ -149,7 +127,7 @@ describe('deferral: a new connection\'s first packet waits until the peers have 
     for (let i = 0; i < 4; i++) assert.equal(fwa.send(buildTcp({ src: CLIENT, dst: SERVER, sport: 41000 + i, dport: 80, flags: 'S', seq: 1 })), Verdict.Stolen);
     assert.equal(fwa.send(buildTcp({ src: CLIENT, dst: SERVER, sport: 41004, dport: 80, flags: 'S', seq: 1 })), Verdict.Accept, 'full: not held');
     assert.equal(fwa.counters[C.defer_overflow], 1);
-    assert.equal(fwa.deferral!.hold(new Uint8Array(MAX_HELD_BYTES + 1)), false);
+    assert.equal(fwa.deferral!.hold(new Uint8Array(MAX_HELD_BYTES + 1), 0, MAX_HELD_BYTES + 1), false);
     assert.equal(fwa.counters[C.defer_overflow], 2);
     fwa.deferral!.stop();
     assert.equal(fwa.wire.length, 5, 'the four held and the one sent at once');

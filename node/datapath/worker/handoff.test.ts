@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { buildTcp, parseBuilt } from '../../packet/build.js';
-import { parsePrefix } from '../../../inet/index.js';
-import { RulesetEngine } from '../../ruleset/index.js';
-import { ConnTracker, CtStatus, TcpState } from '../../conntrack/index.js';
-import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+import { CtStatus, TcpState } from '../../conntrack/index.js';
+import { syncClock, type StateRecord } from '../../../sync-protocol/index.js';
 import { C, COUNTER_NAMES } from '../shared/counters.js';
-import { FilterStage } from './filter-stage.js';
-import { RouteInterfaces, type RouteEntry } from './route-interfaces.js';
 import { Verdict } from './stage.js';
-import { SyncBridge } from './sync-bridge.js';
+import { groupNodeParts } from './testing-groups.js';
 import { Handoff, udpHandoffTransport, wireHandoff } from './handoff.js';
 import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
 
@@ -17,28 +13,10 @@ const SERVER = '198.51.100.102';
 const KEY = new Uint8Array(32).fill(7);
 const A = 51;
 const B = 52;
-const STRICT = `table inet filter { chain forward { type filter hook forward priority 0; policy drop;
-  ct state established,related accept
-  ct state invalid counter drop
-  iifname "lan" ct state new accept
-} }`;
 
 /** One node's datapath side: ruleset, table, sync bridge, filter, and (optionally) the handoff wired as in a node. */
 function node(id: number, groups: number[], handoff = true, opts: { ratePerPeer?: number; clock?: () => number } = {}) {
-  const engine = new RulesetEngine({ clock: syncClock });
-  engine.load(STRICT);
-  const routes = new RouteInterfaces();
-  routes.load([['192.0.2.0/24', 'lan'], ['0.0.0.0/0', 'wan']].map(([pfx, ifname]): RouteEntry => {
-    const p = parsePrefix(pfx!, { strict: false });
-    return { family: 4, prefix: p.bytes, len: p.len, ifId: engine.ifnames.idOf(ifname!), mtu: 0 };
-  }));
-  const ct = new ConnTracker({ maxEntries: 1024, now: syncClock });
-  const ring = new EventRing(1024);
-  const bridge = new SyncBridge(ct, ring);
-  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
-  for (const g of groups) bridge.setMastered(g, true);
-  const counters = new Float64Array(COUNTER_NAMES.length);
-  const filter = new FilterStage(engine, ct, routes, counters, bridge);
+  const { ct, ring, bridge, counters, filter } = groupNodeParts(groups);
   const injected: Uint8Array[] = [];
   const wired = handoff
     ? wireHandoff({ nodeId: id, epoch: 1, key: KEY, vnetHdrLen: 0, counters, ratePerPeer: opts.ratePerPeer ?? 0, stage: filter, filter, ct, bridge, inject: (b, o, l) => void injected.push(b.slice(o, o + l)), clock: opts.clock ?? syncClock })
