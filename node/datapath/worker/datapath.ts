@@ -177,7 +177,7 @@ export async function buildDatapath(data: DatapathWorkerData, ports: DatapathPor
         ring: syncRing, deferMs: data.sync.deferMs, maxPackets: DEFER_MAX_PACKETS, counters: new Float64Array(data.counters),
         inject: (b, o, l) => dev.inject(b, o, l), now: datapathClock,
       });
-      filter.defer = (slot) => d.hold(slot);
+      filter.defer = (buf, offset, length) => d.hold(buf, offset, length);
       deferral = d;
     }
     if (data.sniffInterfaces && data.sniffInterfaces.length > 0) {

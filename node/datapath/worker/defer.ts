@@ -69,21 +69,22 @@ export class Deferral {
   }
 
   /**
-   * Holds `slot` (the packet as it will be written: virtio header and packet) until the
-   * event just pushed into the ring is acknowledged. False: not held (full, too long, or
-   * already acknowledged), the caller sends it now.
+   * Holds `buf[offset, offset + length)` (the packet as it will be written: virtio header
+   * and packet) until the event just pushed into the ring is acknowledged: copied, the slot
+   * is the reader's again once the batch ends. False: not held (full, too long, or already
+   * acknowledged), the caller sends it now.
    */
-  hold(slot: Uint8Array): boolean {
+  hold(buf: Uint8Array, offset: number, length: number): boolean {
     const c = this.opts.counters;
     const pos = this.opts.ring.written;
     if (this.isAcked(pos)) return false;
-    if (this.count >= this.opts.maxPackets || slot.length > MAX_HELD_BYTES) {
+    if (this.count >= this.opts.maxPackets || length > MAX_HELD_BYTES) {
       c[C.defer_overflow] += 1;
       return false;
     }
     const i = (this.head + this.count) % this.opts.maxPackets;
-    this.arena.set(slot, i * MAX_HELD_BYTES);
-    this.lengths[i] = slot.length;
+    this.arena.set(buf.subarray(offset, offset + length), i * MAX_HELD_BYTES);
+    this.lengths[i] = length;
     this.positions[i] = pos;
     this.deadlines[i] = this.opts.now() + this.opts.deferMs;
     this.count++;

@@ -76,7 +76,7 @@ export class FilterStage implements PacketStage {
    * Holds the first packet of a connection this node forwards until the peers have its
    * state (worker/defer.ts): true when it took the packet. Null: no deferral.
    */
-  defer: ((slot: Uint8Array) => boolean) | null = null;
+  defer: ((buf: Uint8Array, offset: number, length: number) => boolean) | null = null;
 
   setTrace(t: TraceCollector): void {
     this.trace = t;
@@ -293,7 +293,10 @@ export class FilterStage implements PacketStage {
         applyNat(pkt, bound, boundDir === CtDir.Original ? 'original' : 'reply', boundDir === CtDir.Original ? NatManip.Src : NatManip.Dst);
       }
       // A new forwarded connection: its reply may come back through a peer, which must know it first.
-      if (pending && path === Path.Forward && this.defer !== null && !this.fromPeer && this.defer(pkt.buf.subarray(pkt.vnetLen > 0 ? pkt.vnetOff : pkt.l3Off, pkt.end))) return Verdict.Stolen;
+      if (pending && path === Path.Forward && this.defer !== null && !this.fromPeer) {
+        const from = pkt.vnetLen > 0 ? pkt.vnetOff : pkt.l3Off;
+        if (this.defer(pkt.buf, from, pkt.end - from)) return Verdict.Stolen;
+      }
       return Verdict.Accept;
     }
     if (!rejected) return Verdict.Drop;
