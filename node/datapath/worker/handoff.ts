@@ -36,6 +36,7 @@ import { SlotVerdict } from '../../native/index.js';
 import { datapathClock } from '../shared/clock.js';
 import { C } from '../shared/counters.js';
 import { BatchProcessor } from './batch-processor.js';
+import { TokenBucket } from '../../ruleset/modules/limit.js';
 import type { FilterStage } from './filter-stage.js';
 import { HANDOFF_HEADER, HANDOFF_MAC, HANDOFF_MAX_SLOT, decodeHandoff, encodeHandoff } from './handoff-codec.js';
 import type { PacketStage } from './stage.js';
@@ -85,9 +86,8 @@ interface EncodeBuffer {
 interface Sender {
   epoch: number;
   window: ReplayWindow;
-  /** The rate cap's bucket: packets it may still pass, as of `at` (ms). Kept across the peer's restarts. */
-  tokens: number;
-  at: number;
+  /** The rate cap (null: no cap). Kept across the peer's restarts. */
+  bucket: TokenBucket | null;
 }
 
 export class Handoff {
@@ -155,7 +155,8 @@ export class Handoff {
     let s = this.senders.get(h.node);
     if (s === undefined) {
       if (this.senders.size >= MAX_SENDERS) this.senders.delete(this.senders.keys().next().value!);
-      s = { epoch: h.epoch, window: new ReplayWindow(REPLAY_WINDOW), tokens: this.burst, at: now };
+      const rate = this.opts.ratePerPeer;
+      s = { epoch: h.epoch, window: new ReplayWindow(REPLAY_WINDOW), bucket: rate > 0 ? new TokenBucket(rate / 1000, this.burst) : null };
       this.senders.set(h.node, s);
     } else if (h.epoch > s.epoch) {
       // A restarted peer: its sequence starts again; its rate budget does not.
@@ -166,7 +167,7 @@ export class Handoff {
       c[C.handoff_rejected] += 1;
       return;
     }
-    if (!this.admit(s, now)) {
+    if (s.bucket !== null && !s.bucket.take(now)) {
       c[C.handoff_rate_limited] += 1;
       return;
     }
@@ -174,18 +175,6 @@ export class Handoff {
     this.opts.input(r.slot);
   }
 
-  /** The peer's token bucket: refilled at ratePerPeer a second up to a tenth of a second's worth. */
-  private admit(s: Sender, now: number): boolean {
-    const rate = this.opts.ratePerPeer;
-    if (rate === 0) return true;
-    if (now > s.at) {
-      s.tokens = Math.min(this.burst, s.tokens + ((now - s.at) * rate) / 1000);
-      s.at = now;
-    }
-    if (s.tokens < 1) return false;
-    s.tokens -= 1;
-    return true;
-  }
 }
 
 /** One slot: a virtio header plus the largest packet (as the packet loop's). */
