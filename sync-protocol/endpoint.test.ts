@@ -3,7 +3,7 @@ import { SyncEndpoint, type SyncConfig } from './endpoint.js';
 import { EventKind, recordKey, type StateRecord } from './state-record.js';
 import { MessageType, decodeMessage, encodeMessage, peekSender } from './wire.js';
 import { Rng } from '../inet/index.js';
-import { ReplicaTable, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
+import { ReplicaTable, SimLink, churn, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
 
 const key = Buffer.alloc(32, 0x5a);
 
@@ -57,38 +57,9 @@ function assertReplicates(owner: SyncEndpoint, replica: ReplicaTable): void {
   }
 }
 
-/** A workload of new / update / destroy events over `n` connections, `perMs` events a ms. */
+/** The seeded churn of fixtures.ts from `ep`'s table, `perMs` events a ms. */
 function workload(ep: SyncEndpoint, link: SimLink, n: number, from: number, seed: number, perMs = 40): number {
-  const rng = new Rng(seed);
-  const alive = new Map<number, number>();
-  let now = from;
-  let made = 0;
-  let events = 0;
-  while (made < n || events < n * 2) {
-    for (let k = 0; k < perMs / 2; k++) {
-      const roll = rng.next();
-      if (made < n && (roll < 0.5 || alive.size === 0)) {
-        alive.set(made, 0);
-        ep.localEvent(makeRecord(made, EventKind.New, now), now);
-        made++;
-      } else if (alive.size > 0) {
-        const id = [...alive.keys()][rng.int(Math.min(alive.size, 64))]!;
-        if (roll < 0.9) {
-          const v = alive.get(id)! + 1;
-          alive.set(id, v);
-          ep.localEvent(makeRecord(id, EventKind.Update, now, v), now);
-        } else {
-          alive.delete(id);
-          ep.localEvent(makeRecord(id, EventKind.Destroy, now), now);
-        }
-      }
-      events++;
-    }
-    link.drain(link.nodes.indexOf(ep as unknown as SimNode), now);
-    link.step(now);
-    now += 0.5;
-  }
-  return now;
+  return churn((r, now) => ep.localEvent(r, now), link, link.nodes.indexOf(ep as unknown as SimNode), n, from, seed, perMs);
 }
 
 describe('SyncEndpoint (simulated link, fake clock)', function () {

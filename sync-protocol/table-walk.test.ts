@@ -4,7 +4,7 @@ import { EventKind, recordKey, type StateRecord } from './state-record.js';
 import { EventRing, RING_WALK_END, RING_WALK_RECORD } from './ring.js';
 import type { LocalWalk } from './resync.js';
 import { Rng } from '../inet/index.js';
-import { ReplicaTable, SimLink, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
+import { ReplicaTable, SimLink, churn, makeRecord, type LinkOptions, type SimNode } from './testing/fixtures.js';
 
 const key = Buffer.alloc(32, 0x5a);
 
@@ -168,38 +168,9 @@ function assertReplicates(owner: TableOwner, replica: ReplicaTable): void {
   }
 }
 
-/** New / update / destroy events over `n` connections, `perMs` a ms, the link stepping meanwhile. */
+/** The seeded churn of fixtures.ts from the owner's table (node 0 of the link), the link stepping meanwhile. */
 function workload(a: TableOwner, link: SimLink, n: number, from: number, seed: number, perMs = 40): number {
-  const rng = new Rng(seed);
-  const alive = new Map<number, number>();
-  let now = from;
-  let made = 0;
-  let events = 0;
-  while (made < n || events < n * 2) {
-    for (let k = 0; k < perMs / 2; k++) {
-      const roll = rng.next();
-      if (made < n && (roll < 0.5 || alive.size === 0)) {
-        alive.set(made, 0);
-        a.event(makeRecord(made, EventKind.New, now), now);
-        made++;
-      } else if (alive.size > 0) {
-        const id = [...alive.keys()][rng.int(Math.min(alive.size, 64))]!;
-        if (roll < 0.9) {
-          const v = alive.get(id)! + 1;
-          alive.set(id, v);
-          a.event(makeRecord(id, EventKind.Update, now, v), now);
-        } else {
-          alive.delete(id);
-          a.event(makeRecord(id, EventKind.Destroy, now), now);
-        }
-      }
-      events++;
-    }
-    link.drain(0, now);
-    link.step(now);
-    now += 0.5;
-  }
-  return now;
+  return churn((r, now) => a.event(r, now), link, 0, n, from, seed, perMs);
 }
 
 describe('SyncEndpoint with the table walked where it lives (LocalWalk: no mirror of the table)', function () {

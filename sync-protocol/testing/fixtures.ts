@@ -141,3 +141,41 @@ export class SimLink {
     return this.q.length;
   }
 }
+
+/**
+ * A seeded churn of new / update / destroy events over `n` connections, `perMs` events a
+ * (simulated) ms, handed to `emit`; between bursts the link delivers to node `drainIndex`
+ * and steps. Returns the simulated time it ended at.
+ */
+export function churn(emit: (r: StateRecord, now: number) => void, link: SimLink, drainIndex: number, n: number, from: number, seed: number, perMs = 40): number {
+  const rng = new Rng(seed);
+  const alive = new Map<number, number>();
+  let now = from;
+  let made = 0;
+  let events = 0;
+  while (made < n || events < n * 2) {
+    for (let k = 0; k < perMs / 2; k++) {
+      const roll = rng.next();
+      if (made < n && (roll < 0.5 || alive.size === 0)) {
+        alive.set(made, 0);
+        emit(makeRecord(made, EventKind.New, now), now);
+        made++;
+      } else if (alive.size > 0) {
+        const id = [...alive.keys()][rng.int(Math.min(alive.size, 64))]!;
+        if (roll < 0.9) {
+          const v = alive.get(id)! + 1;
+          alive.set(id, v);
+          emit(makeRecord(id, EventKind.Update, now, v), now);
+        } else {
+          alive.delete(id);
+          emit(makeRecord(id, EventKind.Destroy, now), now);
+        }
+      }
+      events++;
+    }
+    link.drain(drainIndex, now);
+    link.step(now);
+    now += 0.5;
+  }
+  return now;
+}
