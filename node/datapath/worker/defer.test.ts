@@ -4,7 +4,7 @@ import { TcpState } from '../../conntrack/index.js';
 import { syncClock, type StateRecord } from '../../../sync-protocol/index.js';
 import { C } from '../shared/counters.js';
 import { Verdict } from './stage.js';
-import { groupNodeParts } from './testing-groups.js';
+import { groupNodeParts } from './testing-sync.js';
 import { wireHandoff, type Handoff } from './handoff.js';
 import { Deferral, MAX_HELD_BYTES } from './defer.js';
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { parseBuilt } from '../../packet/build.js';
-import { ConnTracker, CtSnapshot } from '../../conntrack/index.js';
+import { CtSnapshot } from '../../conntrack/index.js';
 import { seg, type TcpEnds } from '../../conntrack/testing.js';
-import { EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
-import { SyncBridge } from './sync-bridge.js';
+import { syncClock } from '../../../sync-protocol/index.js';
+import { bridgedTable } from './testing-sync.js';
 import { DrillWatch } from './drill-watch.js';
 
 /**
@@ -12,35 +11,7 @@ import { DrillWatch } from './drill-watch.js';
  * flows it hands to B; B adopts them at the takeover and forwards some of them.
  */
 function node(eventRefreshMs: number) {
-  // The sync clock, as in a node: replicas are stamped with it when applied.
-  const ct = new ConnTracker({ maxEntries: 256, now: syncClock, sweepPerPacket: 0, eventRefreshMs });
-  const ring = new EventRing(256);
-  const bridge = new SyncBridge(ct, ring);
-  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
-  return {
-    ct,
-    bridge,
-    /** A packet forwarded by this node (local traffic, as the filter stage runs it). */
-    send(p: Uint8Array): number {
-      bridge.local = true;
-      try {
-        ct.track(parseBuilt(p), syncClock());
-        ct.commit(true);
-        return ct.result.entry;
-      } finally {
-        bridge.local = false;
-      }
-    },
-    records(): StateRecord[] {
-      const out: StateRecord[] = [];
-      for (let r = ring.pop(); r !== undefined; r = ring.pop()) out.push({ ...r, origSrc: r.origSrc.slice(), origDst: r.origDst.slice(), replySrc: r.replySrc.slice(), replyDst: r.replyDst.slice() });
-      return out;
-    },
-    /** Applies another node's records as its sync worker would. */
-    receive(owner: number, recs: StateRecord[]) {
-      for (const r of recs) bridge.apply(owner, r, 0);
-    },
-  };
+  return bridgedTable({ sweepPerPacket: 0, eventRefreshMs });
 }
 
 const flow = (cport: number): TcpEnds => ({ client: '192.0.2.100', server: '198.51.100.100', cport, sport: 5201 });

@@ -4,7 +4,7 @@ import { CtStatus, TcpState } from '../../conntrack/index.js';
 import { syncClock, type StateRecord } from '../../../sync-protocol/index.js';
 import { C, COUNTER_NAMES } from '../shared/counters.js';
 import { Verdict } from './stage.js';
-import { groupNodeParts } from './testing-groups.js';
+import { groupNodeParts } from './testing-sync.js';
 import { Handoff, udpHandoffTransport, wireHandoff } from './handoff.js';
 import { decodeHandoff, encodeHandoff } from './handoff-codec.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { buildUdp, parseBuilt } from '../../packet/build.js';
-import { ConnTracker, CtStatus, ctGroup } from '../../conntrack/index.js';
-import { EventKind, EventRing, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
-import { SyncBridge } from './sync-bridge.js';
+import { CtStatus, ctGroup } from '../../conntrack/index.js';
+import { EventKind, syncClock, type StateRecord } from '../../../sync-protocol/index.js';
+import { bridgedTable } from './testing-sync.js';
 
 const CLIENT = '192.0.2.100';
 const SERVER = '198.51.100.53';
@@ -10,34 +10,7 @@ const out = (sport: number) => buildUdp({ src: CLIENT, dst: SERVER, sport, dport
 const back = (sport: number) => buildUdp({ src: SERVER, dst: CLIENT, sport: 53, dport: sport });
 
 /** One node's datapath side of sync: a real table, its bridge and the ring to its sync worker. */
-function node() {
-  const ct = new ConnTracker({ maxEntries: 256, now: syncClock });
-  const ring = new EventRing(64);
-  const bridge = new SyncBridge(ct, ring);
-  ct.onEvent = (kind, entry) => bridge.onEvent(kind, entry);
-  return {
-    ct,
-    ring,
-    bridge,
-    /** A packet of local traffic through this node's datapath (as the filter stage runs it). */
-    send(p: Uint8Array): number {
-      bridge.local = true;
-      try {
-        ct.track(parseBuilt(p), syncClock());
-        ct.commit(true);
-        return ct.result.entry;
-      } finally {
-        bridge.local = false;
-      }
-    },
-    /** The records this node's changes produced, oldest first. */
-    records(): StateRecord[] {
-      const recs: StateRecord[] = [];
-      for (let r = ring.pop(); r !== undefined; r = ring.pop()) recs.push(r);
-      return recs;
-    },
-  };
-}
+const node = () => bridgedTable({}, 64);
 
 /** The record of a new flow from the client, as a peer (owner) would send it. */
 function peerRecord(sport: number, mark: number, stamp: number): StateRecord {
