@@ -20,40 +20,12 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { Lab, LAB_DIR, sleep, strictRulesetConfig } from './lab.js';
 import { NS } from './topology.js';
 import { startEchoServer, tcpRun } from './traffic.js';
-import { ClientAgent } from './client-agent.js';
+import { FlowAgent } from './client-agent.js';
 import { SERVER } from './topology.js';
 
 const TOKEN = 'hafw-console-test-token-0123456789';
 const CHROMIUM = '/usr/bin/chromium';
 const URL = 'http://127.0.0.1:8470/';
-
-/**
- * Long-lived TCP flows for the drill (a ClientAgent script in hafw-client): `n` connections
- * to the echo server, each writing a byte every 20 ms and counting the bytes echoed. On
- * "mark" it prints, per flow, the bytes echoed so far and the error that ended it (null
- * while it lives). Stops by itself after 120 s.
- */
-const FLOWS = `const net = require('net'); const [host, port, n] = process.argv.slice(1);
-const flows = []; let connected = 0;
-for (let i = 0; i < Number(n); i++) {
-  const f = { port: 0, echoed: 0, error: null }; flows.push(f);
-  const s = net.connect({ host, port: Number(port) }); s.setNoDelay(true);
-  s.on('connect', () => { f.port = s.localPort; if (++connected === Number(n)) console.log(JSON.stringify({ connected })); setInterval(() => s.write('x'), 20); });
-  s.on('data', (d) => (f.echoed += d.length));
-  s.on('error', (e) => (f.error = e.code || e.message));
-  s.on('close', () => (f.error = f.error || 'closed'));
-}
-require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
-  if (l === 'mark') console.log(JSON.stringify({ flows }));
-  if (l === 'quit') process.exit(0);
-});
-setTimeout(() => process.exit(0), 120000);`;
-
-interface FlowMark {
-  port: number;
-  echoed: number;
-  error: string | null;
-}
 
 interface NodePage {
   browser: Browser;
@@ -67,7 +39,7 @@ describe('@lab web console in a browser on a 2-node pair', function () {
   let shots: string;
   let wrappers: string;
   let stopEcho: (() => Promise<void>) | undefined;
-  let flows: ClientAgent | undefined;
+  let flows: FlowAgent | undefined;
   /** The cluster version the builder's first rule made (the history test rolls back to it). */
   let firstVersion = 0;
   const pages: Record<string, NodePage> = {};
@@ -272,8 +244,9 @@ describe('@lab web console in a browser on a 2-node pair', function () {
     const b = pages.fwb!.page;
     await b.getByRole('link', { name: 'Cluster' }).click();
     await a.getByRole('link', { name: 'Drills' }).click();
-    flows = new ClientAgent(FLOWS, [SERVER.v4, '5001', '6'], 'drill flows');
-    await flows.next(10000);
+    // Six flows, a byte every 20 ms each, for at most 120 s.
+    flows = new FlowAgent(SERVER.v4, 5001, 6, { writeEveryMs: 20, lifetimeMs: 120000 });
+    await flows.connected();
     // The flows' connections are replicated to fwb before the resign.
     await sleep(1500);
     // 7 s: longer than the 5 s in which the new master reports a flow's packets again.
@@ -300,15 +273,13 @@ describe('@lab web console in a browser on a 2-node pair', function () {
       return (await api('GET', '/v1/drills')).at(-1);
     }, '/console/api.js');
     await writeFile(path.join(shots, 'drill-report.json'), `${JSON.stringify(report, null, 1)}\n`);
-    flows.send('mark');
-    const marks = (await flows.next()).flows as FlowMark[];
+    const marks = await flows.mark();
     // Whether the flows still move data on fwa after the return, and what fwa's tracker
     // made of their packets (printed, not asserted: see the report of issue 21).
     const invalid = async () => Number((await lab!.status('fwa')).datapath.counters.ct_invalid);
     const inv0 = await invalid();
     await sleep(2000);
-    flows.send('mark');
-    const later = (await flows.next()).flows as FlowMark[];
+    const later = await flows.mark();
     console.log(`      after the return, in 2 s: bytes echoed per flow +${later.map((f, i) => f.echoed - marks[i]!.echoed).join(' +')}; fwa ct_invalid +${(await invalid()) - inv0}`);
     assert.deepEqual(marks.map((f) => f.error), marks.map(() => null), 'no flow was reset');
     await a.getByText('this node is master', { exact: true }).waitFor({ timeout: 10000 });

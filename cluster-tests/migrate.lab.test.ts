@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Lab, LAB_DIR, STRICT_RULESET, sh, sleep, strictRulesetConfig } from './lab.js';
-import { ClientAgent } from './client-agent.js';
+import { FlowAgent, type FlowMark } from './client-agent.js';
 import { NS, SERVER } from './topology.js';
 import { startEchoServer } from './traffic.js';
 import { hasTool } from './requirements.js';
@@ -24,55 +24,6 @@ import type { CtListedEntry } from '../node/conntrack/index.js';
 
 const FLOWS = 21;
 const PORT = 5001;
-
-/**
- * N TCP flows to the echo server, each writing one byte every 100 ms and counting the
- * bytes echoed. On a line "mark" on stdin it prints, per flow, its local port, the bytes
- * echoed so far and the error that ended it (null while it lives). Stops by itself
- * after 90 s.
- */
-const AGENT = `const net = require('net'); const [host, port, n] = process.argv.slice(1);
-const flows = []; let connected = 0;
-for (let i = 0; i < Number(n); i++) {
-  const f = { port: 0, echoed: 0, error: null }; flows.push(f);
-  const s = net.connect({ host, port: Number(port) }); s.setNoDelay(true);
-  s.on('connect', () => { f.port = s.localPort; if (++connected === Number(n)) console.log(JSON.stringify({ connected })); setInterval(() => s.write('x'), 100); });
-  s.on('data', (d) => (f.echoed += d.length));
-  s.on('error', (e) => (f.error = e.code || e.message));
-  s.on('close', () => (f.error = f.error || 'closed'));
-}
-require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
-  if (l === 'mark') console.log(JSON.stringify({ flows }));
-  if (l === 'quit') process.exit(0);
-});
-setTimeout(() => process.exit(0), 90000);`;
-
-interface FlowMark {
-  port: number;
-  echoed: number;
-  error: string | null;
-}
-
-class FlowAgent {
-  private readonly agent: ClientAgent;
-
-  constructor(host: string, port: number, n: number) {
-    this.agent = new ClientAgent(AGENT, [host, String(port), String(n)], 'flow agent');
-  }
-
-  async connected(): Promise<void> {
-    await this.agent.next(10000);
-  }
-
-  async mark(): Promise<FlowMark[]> {
-    this.agent.send('mark');
-    return (await this.agent.next()).flows as FlowMark[];
-  }
-
-  close(): void {
-    this.agent.close();
-  }
-}
 
 describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with ct import', function () {
   this.timeout(90000);
@@ -106,7 +57,7 @@ describe('@lab migration: a kernel firewall\'s live TCP flows move to hafw with 
     await lab.waitTraffic();
     stopEcho = await startEchoServer(PORT, NS.server);
 
-    agent = new FlowAgent(SERVER.v4, PORT, FLOWS);
+    agent = new FlowAgent(SERVER.v4, PORT, FLOWS, { writeEveryMs: 100, lifetimeMs: 90000 });
     await agent.connected();
     await sleep(1000);
     const warm = await agent.mark();
